@@ -1,0 +1,283 @@
+// Package engine compiles rules of the rule model into matchers, indexes them by audit operation, and evaluates
+// audit events against them. Compile once, evaluate many: an Engine is immutable apart from the windowed state of
+// stats rules, and is safe for concurrent use; per-evaluation scratch space is pooled.
+package engine
+
+import (
+	"sync"
+	"time"
+
+	"github.com/auditdetect/auditdetect/processor/event"
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// Options tune compilation.
+type Options struct {
+	// GeoIP serves `iplocation`. Without it, rules that use iplocation fail to compile.
+	GeoIP GeoIP
+	// Window is the length of the event-time windows of stats rules that filter on an aggregate. Default 1h, the
+	// interval ESCU detections are scheduled at.
+	Window time.Duration
+	// MaxKeys bounds the groups a windowed rule holds; the least recently updated is evicted. Default 100000.
+	MaxKeys int
+}
+
+// DefaultWindow is the window of windowed stats rules when Options.Window is zero.
+const DefaultWindow = time.Hour
+
+// DefaultMaxKeys is the group limit per windowed rule when Options.MaxKeys is zero.
+const DefaultMaxKeys = 100000
+
+// Engine evaluates audit events against compiled rules.
+type Engine struct {
+	rules   []*compiledRule
+	index   *opIndex
+	states  sync.Pool
+	auditID *event.Path
+	times   []*event.Path
+}
+
+type compiledRule struct {
+	rule   *rule.Rule
+	ops    []Operation
+	filter node
+	pre    []stageExec
+	window *windowedStats
+	post   []stageExec
+	// expose lists the event fields a row shows when no stats built it: the risk block's fields and a summary.
+	expose []*fieldRef
+}
+
+// evalState is one goroutine's parser and scratch space.
+type evalState struct {
+	parser event.Parser
+	ctx    evalCtx
+}
+
+// summaryFields are shown on rows of rules without stats (Sigma, Elastic), so a risk event says what happened
+// without copying the whole audit event into indexed fields.
+var summaryFields = []string{
+	"verb", "objectRef.resource", "objectRef.subresource", "objectRef.namespace", "objectRef.name",
+	"user.username", "sourceIPs{}", "userAgent", "responseStatus.code",
+}
+
+// Compile compiles the rules. A rule that cannot be compiled yields a *rule.Error naming it.
+func Compile(rules []*rule.Rule, opts Options) (*Engine, error) {
+	if opts.Window <= 0 {
+		opts.Window = DefaultWindow
+	}
+	if opts.MaxKeys <= 0 {
+		opts.MaxKeys = DefaultMaxKeys
+	}
+	e := &Engine{
+		auditID: event.CompilePath("auditID", false),
+		times: []*event.Path{
+			event.CompilePath("stageTimestamp", false),
+			event.CompilePath("requestReceivedTimestamp", false),
+		},
+	}
+	e.states.New = func() any { return &evalState{} }
+	var allOps [][]Operation
+	for _, r := range rules {
+		cr, err := compileRule(r, opts)
+		if err != nil {
+			return nil, &rule.Error{File: r.Origin.File, Line: r.Origin.Line, Rule: r.Name, Reason: err.Error()}
+		}
+		e.rules = append(e.rules, cr)
+		allOps = append(allOps, cr.ops)
+	}
+	e.index = buildIndex(allOps)
+	return e, nil
+}
+
+func compileRule(r *rule.Rule, opts Options) (*compiledRule, error) {
+	filter, err := compileExpr(r.Filter, nil)
+	if err != nil {
+		return nil, err
+	}
+	cr := &compiledRule{rule: r, filter: filter, ops: requiredOps(r.Filter)}
+	rs := refs{}
+	pre, win, post, err := compilePipeline(r, rs, opts)
+	if err != nil {
+		return nil, err
+	}
+	cr.pre, cr.post = pre, post
+	if win != nil {
+		cr.window = newWindowedStats(*win, rs, opts.Window, opts.MaxKeys)
+	}
+	if !hasStats(r.Pipeline) {
+		seen := map[string]bool{}
+		var names []string
+		for _, o := range r.Risk.Objects {
+			names = append(names, o.Field)
+		}
+		for _, t := range r.Risk.Threats {
+			names = append(names, t.Field)
+		}
+		names = append(names, messageFields(r.Risk.Message)...)
+		names = append(names, summaryFields...)
+		for _, n := range names {
+			if !seen[n] {
+				seen[n] = true
+				cr.expose = append(cr.expose, rs.get(n))
+			}
+		}
+	}
+	return cr, nil
+}
+
+func hasStats(stages []rule.Stage) bool {
+	for _, s := range stages {
+		if _, ok := s.(rule.Stats); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Rules returns the compiled rules in order.
+func (e *Engine) Rules() []*rule.Rule {
+	out := make([]*rule.Rule, len(e.rules))
+	for i, cr := range e.rules {
+		out[i] = cr.rule
+	}
+	return out
+}
+
+// Operations returns the operations each rule needs, in rule order (for the coverage catalog).
+func (e *Engine) Operations() [][]Operation {
+	out := make([][]Operation, len(e.rules))
+	for i, cr := range e.rules {
+		out[i] = cr.ops
+	}
+	return out
+}
+
+// Match is one rule's result on one event.
+type Match struct {
+	Rule *rule.Rule
+	Rows []Row
+}
+
+// Result is what one event produced. Matches is nil for the common case of no match.
+type Result struct {
+	Matches []Match
+	// AuditID and Time come from the event (auditID; stageTimestamp, else requestReceivedTimestamp) when it matched.
+	AuditID string
+	Time    time.Time
+}
+
+// Evaluate parses body once and runs the rules the event's operation can match. An error means the body is not a
+// JSON object; nothing else fails.
+func (e *Engine) Evaluate(body []byte) (Result, error) {
+	st := e.states.Get().(*evalState)
+	defer e.states.Put(st)
+	view, err := st.parser.Parse(body)
+	if err != nil {
+		return Result{}, err
+	}
+	var res Result
+	var at time.Time
+	src := source{view: view}
+	for _, i := range e.index.candidates(&st.ctx, view) {
+		cr := e.rules[i]
+		if !cr.filter.eval(&st.ctx, src) {
+			continue
+		}
+		if cr.window != nil && at.IsZero() {
+			at = e.eventTime(view)
+		}
+		if rows := cr.run(&st.ctx, view, at); len(rows) > 0 {
+			res.Matches = append(res.Matches, Match{Rule: cr.rule, Rows: rows})
+		}
+	}
+	if res.Matches != nil {
+		if id, ok := view.First(e.auditID); ok {
+			res.AuditID = string(id)
+		}
+		if at.IsZero() {
+			at = e.eventTime(view)
+		}
+		res.Time = at
+	}
+	return res, nil
+}
+
+// Match is Evaluate for callers that only want the matches (tests, rule tools).
+func (e *Engine) Match(body []byte) ([]Match, error) {
+	res, err := e.Evaluate(body)
+	return res.Matches, err
+}
+
+// eventTime is the event's own time, so that replaying an old log gives the answers live traffic gave. An event
+// with no readable timestamp takes the current time.
+func (e *Engine) eventTime(view *event.View) time.Time {
+	for _, p := range e.times {
+		if b, ok := view.First(p); ok {
+			if t, err := time.Parse(time.RFC3339Nano, string(b)); err == nil {
+				return t
+			}
+		}
+	}
+	return time.Now()
+}
+
+// run takes a matching event through the pipeline and returns its result rows.
+func (cr *compiledRule) run(c *evalCtx, view *event.View, at time.Time) []Row {
+	rows := []*row{{ev: view}}
+	for _, s := range cr.pre {
+		if rows = s.run(c, rows); len(rows) == 0 {
+			return nil
+		}
+	}
+	if cr.window != nil {
+		var kept []*row
+		for _, hit := range cr.window.update(rows, at) {
+			out := []*row{hit.row}
+			for _, s := range cr.post {
+				if out = s.run(c, out); len(out) == 0 {
+					break
+				}
+			}
+			if len(out) > 0 && cr.window.fire(hit.group) {
+				kept = append(kept, out...)
+			}
+		}
+		rows = kept
+	}
+	out := make([]Row, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, cr.finish(r))
+	}
+	return out
+}
+
+// finish turns a working row into a result row; a row that still reads the event shows only the exposed fields.
+func (cr *compiledRule) finish(r *row) Row {
+	if r.ev == nil {
+		return Row{Fields: r.fields}
+	}
+	fin := &row{}
+	fin.fields = append(fin.fields, r.fields...)
+	for _, f := range cr.expose {
+		if _, set := fin.get(f.name); set {
+			continue
+		}
+		if vals := r.values(f); len(vals) > 0 {
+			fin.set(f.name, vals, false)
+		}
+	}
+	return Row{Fields: fin.fields}
+}
+
+// WindowKeys reports, per windowed rule name, the groups held and evicted.
+func (e *Engine) WindowKeys() map[string][2]uint64 {
+	out := map[string][2]uint64{}
+	for _, cr := range e.rules {
+		if cr.window != nil {
+			held, ev := cr.window.keys()
+			out[cr.rule.Name] = [2]uint64{uint64(held), ev}
+		}
+	}
+	return out
+}

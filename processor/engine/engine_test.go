@@ -1,0 +1,418 @@
+package engine
+
+import (
+	"fmt"
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+func eq(field, value string) rule.Compare {
+	return rule.Compare{Field: rule.Field{Name: field}, Op: rule.OpEq, Value: rule.Pattern{Kind: rule.Glob, Text: value}}
+}
+
+func cmp(field string, op rule.Op, value string) rule.Compare {
+	return rule.Compare{Field: rule.Field{Name: field}, Op: op, Value: rule.Pattern{Kind: rule.Glob, Text: value}}
+}
+
+const podEvent = `{"kind":"Event","auditID":"a-1","verb":"create","user":{"username":"Alice","groups":["dev","ops"]},
+"sourceIPs":["10.1.1.1","192.168.0.9"],"userAgent":"kubectl/v1.30","objectRef":{"resource":"pods","namespace":"default","name":"web"},
+"responseStatus":{"code":201},"requestObject":{"kind":"Pod","spec":{"hostNetwork":true,"containers":[{"image":"nginx:1.25"}]},
+"metadata":{"annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{\"spec\":{\"hostNetwork\":true}}"}}},
+"stageTimestamp":"2026-01-02T03:04:05.000000Z"}`
+
+func matches(t *testing.T, filter rule.Expr, body string) bool {
+	t.Helper()
+	e, err := Compile([]*rule.Rule{{ID: "r", Name: "r", Filter: filter}}, Options{})
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	ms, err := e.Match([]byte(body))
+	if err != nil {
+		t.Fatalf("Match: %v", err)
+	}
+	return len(ms) == 1
+}
+
+func TestFilterSemantics(t *testing.T) {
+	tests := []struct {
+		name   string
+		filter rule.Expr
+		want   bool
+	}{
+		{"equal", eq("verb", "create"), true},
+		{"values are case-insensitive", eq("verb", "CREATE"), true},
+		{"case-sensitive pattern", rule.Compare{Field: rule.Field{Name: "verb"}, Value: rule.Pattern{Text: "CREATE", CaseSensitive: true}}, false},
+		{"field names are case-sensitive", eq("Verb", "create"), false},
+		{"prefix wildcard", eq("userAgent", "kubectl*"), true},
+		{"suffix wildcard", eq("user.username", "*ICE"), true},
+		{"contains wildcard", eq("requestObject.metadata.annotations.kubectl.kubernetes.io/last-applied-configuration", `*"hostNetwork":true*`), true},
+		{"general glob", eq("userAgent", "kub*/v1.*0"), true},
+		{"? is one character", rule.Compare{Field: rule.Field{Name: "verb"}, Value: rule.Pattern{Text: "creat?"}}, true},
+		{"escaped star is literal", eq("verb", `creat\*`), false},
+		{"glob must cover the whole value", eq("verb", "creat"), false},
+		{"multi-value: any value matches", eq("sourceIPs{}", "192.168.*"), true},
+		{"multi-value: no value matches", eq("sourceIPs{}", "172.*"), false},
+		{"number compared as text", eq("responseStatus.code", "201"), true},
+		{"greater than numeric", cmp("responseStatus.code", rule.OpGt, "200"), true},
+		{"numeric not lexicographic", cmp("responseStatus.code", rule.OpLt, "1000"), true},
+		{"less-or-equal false", cmp("responseStatus.code", rule.OpLe, "200"), false},
+		{"!= on a different value", cmp("verb", rule.OpNe, "delete"), true},
+		{"!= on the same value", cmp("verb", rule.OpNe, "create"), false},
+		{"!= on a missing field is false", cmp("objectRef.subresource", rule.OpNe, "exec"), false},
+		{"NOT on a missing field is true", rule.Not{X: eq("objectRef.subresource", "exec")}, true},
+		{"!= multi-value: one value matching makes it false", cmp("user.groups{}", rule.OpNe, "ops"), false},
+		{"exists", rule.Exists{Field: rule.Field{Name: "requestObject.spec.hostNetwork"}}, true},
+		{"exists missing", rule.Exists{Field: rule.Field{Name: "requestObject.spec.hostPID"}}, false},
+		{"and", rule.And{eq("verb", "create"), eq("objectRef.resource", "pods")}, true},
+		{"and false", rule.And{eq("verb", "create"), eq("objectRef.resource", "secrets")}, false},
+		{"or", rule.Or{eq("verb", "update"), eq("verb", "create")}, true},
+		{"empty or matches nothing", rule.Or{}, false},
+		{"anyArray path", rule.Compare{Field: rule.Field{Name: "requestObject.spec.containers.image", AnyArray: true}, Value: rule.Pattern{Text: "nginx*"}}, true},
+		{"regex", rule.Compare{Field: rule.Field{Name: "userAgent"}, Value: rule.Pattern{Kind: rule.Regex, Text: `^KUBECTL/v1\.\d+$`}}, true},
+		{"cidr", rule.Compare{Field: rule.Field{Name: "sourceIPs{}"}, Value: rule.Pattern{Kind: rule.CIDR, Text: "192.168.0.0/16"}}, true},
+		{"cidr miss", rule.Compare{Field: rule.Field{Name: "sourceIPs{}"}, Value: rule.Pattern{Kind: rule.CIDR, Text: "172.16.0.0/12"}}, false},
+		{"fieldref", rule.FieldEquals{A: rule.Field{Name: "objectRef.namespace"}, B: rule.Field{Name: "user.username"}}, false},
+		{"nil filter matches", nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := matches(t, tt.filter, podEvent); got != tt.want {
+				t.Errorf("match = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestGlobMatch(t *testing.T) {
+	tests := []struct {
+		pattern, value string
+		want           bool
+	}{
+		{"a*b*c", "abc", true}, {"a*b*c", "aXbYc", true}, {"a*b*c", "acb", false},
+		{"*a*a*a*a*b", strings.Repeat("a", 5000), false}, // linear backtracking, not exponential
+		{"?", "é", true}, {"??", "é", false}, {"*", "", true}, {"", "", true}, {"", "x", false},
+		{`\?`, "?", true}, {`\?`, "x", false},
+	}
+	for _, tt := range tests {
+		m := compileGlob(tt.pattern, true)
+		if got := m.match(&evalCtx{}, []byte(tt.value)); got != tt.want {
+			t.Errorf("glob %q on %.20q = %v, want %v", tt.pattern, tt.value, got, tt.want)
+		}
+	}
+}
+
+func TestRequiredOps(t *testing.T) {
+	tests := []struct {
+		name   string
+		filter rule.Expr
+		want   string
+	}{
+		{"resource and verb", rule.And{eq("objectRef.resource", "services"), eq("verb", "create")}, "create-services"},
+		{"verb alternatives", rule.And{eq("objectRef.resource", "pods"), rule.Or{eq("verb", "create"), eq("verb", "update")}}, "create-pods update-pods"},
+		{"resource only is the any-verb bucket", eq("objectRef.resource", "Secrets"), "any-secrets"},
+		{"nothing known", eq("user.username", "bob"), "any-any"},
+		{"wildcards widen", eq("objectRef.resource", "pod*"), "any-any"},
+		{"NOT widens", rule.Not{X: eq("verb", "get")}, "any-any"},
+		{"contradiction is empty", rule.And{eq("verb", "get"), eq("verb", "list")}, ""},
+		{"or with an unconstrained branch", rule.Or{eq("verb", "get"), eq("user.username", "x")}, "any-any"},
+	}
+	for _, tt := range tests {
+		var names []string
+		for _, o := range requiredOps(tt.filter) {
+			names = append(names, o.String())
+		}
+		if got := strings.Join(names, " "); got != tt.want {
+			t.Errorf("%s: ops = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestIndexAgreesWithBruteForce checks that dispatch by operation never changes an answer: every rule is run on
+// every event with and without the index.
+func TestIndexAgreesWithBruteForce(t *testing.T) {
+	rules := []*rule.Rule{
+		{ID: "1", Filter: rule.And{eq("objectRef.resource", "pods"), eq("verb", "create")}},
+		{ID: "2", Filter: eq("objectRef.resource", "secrets")},
+		{ID: "3", Filter: eq("verb", "delete")},
+		{ID: "4", Filter: eq("user.username", "system:anonymous")},
+		{ID: "5", Filter: rule.And{eq("objectRef.resource", "PODS"), rule.Or{eq("verb", "update"), eq("verb", "patch")}}},
+	}
+	e, err := Compile(rules, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bodies []string
+	for _, res := range []string{"pods", "secrets", "Pods", "nodes", ""} {
+		for _, verb := range []string{"create", "delete", "update", "PATCH", "get", ""} {
+			for _, user := range []string{"system:anonymous", "bob"} {
+				bodies = append(bodies, fmt.Sprintf(`{"verb":%q,"objectRef":{"resource":%q},"user":{"username":%q}}`, verb, res, user))
+			}
+		}
+	}
+	for _, body := range bodies {
+		ms, _ := e.Match([]byte(body))
+		var got []string
+		for _, m := range ms {
+			got = append(got, m.Rule.ID)
+		}
+		var want []string
+		for _, r := range rules {
+			if matches(t, r.Filter, body) {
+				want = append(want, r.ID)
+			}
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s: indexed %v, brute force %v", body, got, want)
+		}
+	}
+}
+
+func nodePortLikeRule() *rule.Rule {
+	return &rule.Rule{
+		ID: "np", Name: "pods",
+		Filter: rule.And{eq("objectRef.resource", "pods"), eq("verb", "create")},
+		Pipeline: []rule.Stage{
+			rule.FillNull{Value: "0"},
+			rule.Stats{
+				Aggs: []rule.Aggregate{{Func: "count"}, {Func: "values", Field: "user.groups{}", As: "user_groups"}},
+				By:   []string{"objectRef.name", "sourceIPs{}", "user.username", "objectRef.subresource"},
+			},
+			rule.Rename{Pairs: []rule.RenamePair{{From: "sourceIPs{}", To: "src_ip"}, {From: "user.username", To: "user"}}},
+			rule.Search{Cond: rule.Not{X: eq("user", "admin")}},
+		},
+		Risk: rule.Risk{Message: "pod $objectRef.name$ by $user$", Objects: []rule.RiskObject{{Field: "user", Type: "user", Score: 20}}},
+	}
+}
+
+func TestPerEventStats(t *testing.T) {
+	e, err := Compile([]*rule.Rule{nodePortLikeRule()}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := e.Match([]byte(podEvent))
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("matches = %v, %v", ms, err)
+	}
+	rows := ms[0].Rows
+	// sourceIPs{} has two values: one row per value.
+	if len(rows) != 2 {
+		t.Fatalf("rows = %d, want 2: %+v", len(rows), rows)
+	}
+	want := Row{Fields: []RowField{
+		{Name: "objectRef.name", Values: []string{"web"}},
+		{Name: "src_ip", Values: []string{"10.1.1.1"}},
+		{Name: "user", Values: []string{"Alice"}},
+		// fillnull gave the missing by-field Splunk's default "0", so stats kept the row.
+		{Name: "objectRef.subresource", Values: []string{"0"}},
+		{Name: "count", Values: []string{"1"}, Numeric: true},
+		{Name: "user_groups", Values: []string{"dev", "ops"}},
+	}}
+	if !reflect.DeepEqual(rows[0], want) {
+		t.Errorf("row 0 = %+v\nwant    %+v", rows[0], want)
+	}
+	if got := rows[1].Values("src_ip"); len(got) != 1 || got[0] != "192.168.0.9" {
+		t.Errorf("row 1 src_ip = %v", got)
+	}
+
+	// The filter macro after rename reads the renamed field.
+	admin := strings.Replace(podEvent, `"Alice"`, `"admin"`, 1)
+	if ms, _ := e.Match([]byte(admin)); len(ms) != 0 {
+		t.Errorf("search NOT user=admin let admin through: %+v", ms)
+	}
+}
+
+func TestStatsDropsRowsWithoutByField(t *testing.T) {
+	r := nodePortLikeRule()
+	r.Pipeline = r.Pipeline[1:] // no fillnull
+	e, err := Compile([]*rule.Rule{r}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms, _ := e.Match([]byte(podEvent)); len(ms) != 0 {
+		t.Errorf("a row missing by-field objectRef.subresource survived stats: %+v", ms)
+	}
+}
+
+func scanRule() *rule.Rule {
+	return &rule.Rule{
+		ID: "scan", Name: "scan",
+		Filter: eq("responseStatus.code", "403"),
+		Pipeline: []rule.Stage{
+			rule.Stats{Aggs: []rule.Aggregate{{Func: "count"}, {Func: "values", Field: "verb", As: "verbs"}, {Func: "dc", Field: "requestURI"}}, By: []string{"sourceIPs{}"}},
+			rule.Where{Cond: cmp("count", rule.OpGt, "5")},
+			rule.Rename{Pairs: []rule.RenamePair{{From: "sourceIPs{}", To: "src_ip"}}},
+		},
+		Risk: rule.Risk{Objects: []rule.RiskObject{{Field: "src_ip", Type: "system", Score: 40}}},
+	}
+}
+
+func forbidden(ip, verb string, at time.Time, n int) []byte {
+	return []byte(fmt.Sprintf(`{"verb":%q,"requestURI":"/api/v1/x%d","sourceIPs":[%q],"responseStatus":{"code":403},"stageTimestamp":%q}`,
+		verb, n, ip, at.UTC().Format(time.RFC3339Nano)))
+}
+
+func TestWindowedStats(t *testing.T) {
+	e, err := Compile([]*rule.Rule{scanRule()}, Options{Window: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	fired := func(ip string, at time.Time, n int) []Match {
+		ms, err := e.Match(forbidden(ip, []string{"get", "list"}[n%2], at, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ms
+	}
+	for i := 0; i < 5; i++ {
+		if ms := fired("1.2.3.4", base.Add(time.Duration(i)*time.Minute), i); ms != nil {
+			t.Fatalf("event %d fired early: %+v", i+1, ms)
+		}
+	}
+	ms := fired("1.2.3.4", base.Add(6*time.Minute), 5)
+	if len(ms) != 1 {
+		t.Fatalf("6th 403 did not fire")
+	}
+	row := ms[0].Rows[0]
+	if got := row.Values("count"); got[0] != "6" {
+		t.Errorf("count = %v, want 6", got)
+	}
+	if got := row.Values("verbs"); !reflect.DeepEqual(got, []string{"get", "list"}) {
+		t.Errorf("values(verb) = %v", got)
+	}
+	if got := row.Values("dc(requestURI)"); got[0] != "6" {
+		t.Errorf("dc = %v", got)
+	}
+	if got := row.Values("src_ip"); got[0] != "1.2.3.4" {
+		t.Errorf("src_ip = %v", got)
+	}
+	if ms := fired("1.2.3.4", base.Add(7*time.Minute), 6); ms != nil {
+		t.Errorf("fired twice in one window")
+	}
+	// Another key is independent.
+	if ms := fired("5.6.7.8", base.Add(8*time.Minute), 0); ms != nil {
+		t.Errorf("a new key fired on its first event")
+	}
+	// The next window starts from zero.
+	next := base.Add(time.Hour)
+	for i := 0; i < 5; i++ {
+		if ms := fired("1.2.3.4", next.Add(time.Duration(i)*time.Minute), i); ms != nil {
+			t.Fatalf("new window fired at event %d", i+1)
+		}
+	}
+	if ms := fired("1.2.3.4", next.Add(10*time.Minute), 5); len(ms) != 1 {
+		t.Errorf("new window did not fire on its 6th event")
+	}
+}
+
+func TestWindowEvictsLeastRecentKey(t *testing.T) {
+	e, err := Compile([]*rule.Rule{scanRule()}, Options{MaxKeys: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	for i := 0; i < 10; i++ {
+		e.Match(forbidden(fmt.Sprintf("10.0.0.%d", i), "get", at, i))
+	}
+	held := e.WindowKeys()["scan"]
+	if held[0] != 3 || held[1] != 7 {
+		t.Errorf("held %d evicted %d, want 3 and 7", held[0], held[1])
+	}
+}
+
+type fakeGeo map[string]Location
+
+func (g fakeGeo) Lookup(ip netip.Addr) (Location, bool) {
+	l, ok := g[ip.String()]
+	return l, ok
+}
+
+func TestIPLocation(t *testing.T) {
+	r := &rule.Rule{
+		ID: "geo", Name: "geo",
+		Filter: eq("objectRef.resource", "pods"),
+		Pipeline: []rule.Stage{
+			rule.IPLocation{Field: "sourceIPs{}"},
+			rule.FillNull{Value: "0"},
+			rule.Search{Cond: rule.Not{X: eq("Country", "United States")}},
+			rule.Stats{Aggs: []rule.Aggregate{{Func: "count"}}, By: []string{"Country", "City"}},
+		},
+	}
+	if _, err := Compile([]*rule.Rule{r}, Options{}); err == nil || !strings.Contains(err.Error(), "iplocation") {
+		t.Fatalf("iplocation without a database: err = %v", err)
+	}
+	geo := fakeGeo{"10.1.1.1": {City: "Paris", Country: "France", Lat: 48.85, Lon: 2.35}}
+	e, err := Compile([]*rule.Rule{r}, Options{GeoIP: geo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := e.Match([]byte(podEvent))
+	if len(ms) != 1 || ms[0].Rows[0].Values("Country")[0] != "France" || ms[0].Rows[0].Values("City")[0] != "Paris" {
+		t.Fatalf("iplocation rows = %+v", ms)
+	}
+	geo["10.1.1.1"] = Location{City: "Boston", Country: "United States"}
+	if ms, _ := e.Match([]byte(podEvent)); len(ms) != 0 {
+		t.Errorf("allowed location matched: %+v", ms)
+	}
+	delete(geo, "10.1.1.1")
+	// Unknown location: fillnull makes Country "0", which is not an allowed location.
+	if ms, _ := e.Match([]byte(podEvent)); len(ms) != 1 || ms[0].Rows[0].Values("Country")[0] != "0" {
+		t.Errorf("unknown location = %+v", ms)
+	}
+}
+
+func TestRowsWithoutStatsShowRiskAndSummaryFields(t *testing.T) {
+	r := &rule.Rule{ID: "s", Name: "s", Filter: eq("verb", "create"),
+		Risk: rule.Risk{Message: "by $user.username$", Objects: []rule.RiskObject{{Field: "user.username", Type: "user", Score: 5}},
+			Threats: []rule.ThreatObject{{Field: "sourceIPs{}", Type: "ip_address"}}}}
+	e, _ := Compile([]*rule.Rule{r}, Options{})
+	ms, _ := e.Match([]byte(podEvent))
+	if len(ms) != 1 {
+		t.Fatal("no match")
+	}
+	row := ms[0].Rows[0]
+	if got := row.Values("user.username"); len(got) != 1 || got[0] != "Alice" {
+		t.Errorf("user.username = %v", got)
+	}
+	if got := row.Values("sourceIPs{}"); len(got) != 2 {
+		t.Errorf("sourceIPs{} = %v", got)
+	}
+	if got := row.Values("requestObject.spec.hostNetwork"); got != nil {
+		t.Errorf("an unnamed event field leaked into the row: %v", got)
+	}
+}
+
+func TestEvaluateResult(t *testing.T) {
+	e, _ := Compile([]*rule.Rule{nodePortLikeRule()}, Options{})
+	res, err := e.Evaluate([]byte(podEvent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.AuditID != "a-1" || !res.Time.Equal(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) {
+		t.Errorf("result = %q %v", res.AuditID, res.Time)
+	}
+	for _, bad := range []string{"", "not json", "[]", `{"verb":`} {
+		if _, err := e.Evaluate([]byte(bad)); err == nil {
+			t.Errorf("Evaluate(%q) gave no error", bad)
+		}
+	}
+}
+
+func TestNoMatchDoesNotAllocate(t *testing.T) {
+	e, _ := Compile([]*rule.Rule{nodePortLikeRule(), scanRule()}, Options{})
+	body := []byte(`{"verb":"get","objectRef":{"resource":"leases","namespace":"kube-system","name":"x"},"user":{"username":"system:kube-scheduler"},"responseStatus":{"code":200}}`)
+	e.Evaluate(body) // warm the pool
+	allocs := testing.AllocsPerRun(200, func() {
+		if res, _ := e.Evaluate(body); res.Matches != nil {
+			t.Fatal("matched")
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("a record that matches nothing allocated %v times", allocs)
+	}
+}

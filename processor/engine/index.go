@@ -1,0 +1,203 @@
+package engine
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/auditdetect/auditdetect/processor/event"
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// Any stands for "every resource" or "every verb" in an Operation.
+const Any = "*"
+
+// Operation is an audit operation, objectRef.resource × verb, as the event catalog groups them. Resource "pods" with
+// Verb Any is the catalog's "any-pods" bucket: rules that name the resource but no verb.
+type Operation struct {
+	Resource, Verb string
+}
+
+func (o Operation) String() string {
+	v, r := o.Verb, o.Resource
+	if v == Any {
+		v = "any"
+	}
+	if r == Any {
+		r = "any"
+	}
+	return v + "-" + r
+}
+
+// maxOpsPerRule bounds the operation set derived from one rule; a rule past it is treated as matching any operation.
+const maxOpsPerRule = 256
+
+// requiredOps derives from a filter the operations an event must have for the filter to possibly match. It is
+// conservative: anything it cannot read (NOT, wildcards, other fields) widens the set to Any, never narrows it.
+func requiredOps(e rule.Expr) []Operation {
+	anyOp := []Operation{{Any, Any}}
+	switch e := e.(type) {
+	case rule.And:
+		ops := anyOp
+		for _, t := range e {
+			ops = intersectOps(ops, requiredOps(t))
+			if len(ops) > maxOpsPerRule {
+				return anyOp
+			}
+		}
+		return ops
+	case rule.Or:
+		var ops []Operation
+		for _, t := range e {
+			sub := requiredOps(t)
+			for _, o := range sub {
+				if o == (Operation{Any, Any}) {
+					return anyOp
+				}
+			}
+			ops = append(ops, sub...)
+		}
+		if len(ops) > maxOpsPerRule {
+			return anyOp
+		}
+		return dedupOps(ops)
+	case rule.Compare:
+		if e.Op != rule.OpEq || e.Value.Kind != rule.Glob || hasWildcard(e.Value.Text) {
+			return anyOp
+		}
+		v := strings.ToLower(unescapeGlob(e.Value.Text))
+		switch e.Field.Name {
+		case "objectRef.resource":
+			return []Operation{{v, Any}}
+		case "verb":
+			return []Operation{{Any, v}}
+		}
+	}
+	return anyOp
+}
+
+func hasWildcard(glob string) bool {
+	for i := 0; i < len(glob); i++ {
+		switch glob[i] {
+		case '\\':
+			i++
+		case '*', '?':
+			return true
+		}
+	}
+	return false
+}
+
+// intersectOps is the operations both sets allow: each pair narrowed to the more specific resource and verb.
+func intersectOps(a, b []Operation) []Operation {
+	var out []Operation
+	for _, x := range a {
+		for _, y := range b {
+			r, ok1 := meet(x.Resource, y.Resource)
+			v, ok2 := meet(x.Verb, y.Verb)
+			if ok1 && ok2 {
+				out = append(out, Operation{r, v})
+			}
+		}
+	}
+	return dedupOps(out)
+}
+
+func meet(a, b string) (string, bool) {
+	switch {
+	case a == Any:
+		return b, true
+	case b == Any, a == b:
+		return a, true
+	}
+	return "", false
+}
+
+func dedupOps(ops []Operation) []Operation {
+	seen := map[Operation]bool{}
+	out := ops[:0:0]
+	for _, o := range ops {
+		if !seen[o] {
+			seen[o] = true
+			out = append(out, o)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Resource != out[j].Resource {
+			return out[i].Resource < out[j].Resource
+		}
+		return out[i].Verb < out[j].Verb
+	})
+	return out
+}
+
+// opIndex maps an event's operation to the rules that can match it. Every lookup key is precomputed with the rules
+// of its "any" buckets merged in, so a lookup is two map reads and no allocation.
+type opIndex struct {
+	// resources and verbs map each value some rule names to itself, so a lookup yields the key without allocating.
+	resources map[string]string
+	verbs     map[string]string
+	table     map[Operation][]int
+	resource  *event.Path
+	verb      *event.Path
+}
+
+func buildIndex(ruleOps [][]Operation) *opIndex {
+	idx := &opIndex{
+		resources: map[string]string{},
+		verbs:     map[string]string{},
+		table:     map[Operation][]int{},
+		resource:  event.CompilePath("objectRef.resource", false),
+		verb:      event.CompilePath("verb", false),
+	}
+	for _, ops := range ruleOps {
+		for _, o := range ops {
+			if o.Resource != Any {
+				idx.resources[o.Resource] = o.Resource
+			}
+			if o.Verb != Any {
+				idx.verbs[o.Verb] = o.Verb
+			}
+		}
+	}
+	resources := append(keys(idx.resources), Any)
+	verbs := append(keys(idx.verbs), Any)
+	for _, r := range resources {
+		for _, v := range verbs {
+			key := Operation{r, v}
+			for i, ops := range ruleOps {
+				for _, o := range ops {
+					if (o.Resource == Any || o.Resource == r) && (o.Verb == Any || o.Verb == v) {
+						idx.table[key] = append(idx.table[key], i)
+						break
+					}
+				}
+			}
+		}
+	}
+	return idx
+}
+
+func keys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// candidates returns the indexes of the rules that may match the event.
+func (idx *opIndex) candidates(c *evalCtx, v *event.View) []int {
+	key := Operation{Any, Any}
+	if b, ok := v.First(idx.resource); ok {
+		if r, ok := idx.resources[b2s(c.lowerASCII(b))]; ok {
+			key.Resource = r
+		}
+	}
+	if b, ok := v.First(idx.verb); ok {
+		if verb, ok := idx.verbs[b2s(c.lowerASCII(b))]; ok {
+			key.Verb = verb
+		}
+	}
+	return idx.table[key]
+}

@@ -1,0 +1,253 @@
+package engine
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// matcher tests one value. Matchers are built once per rule and shared by all goroutines.
+type matcher interface {
+	match(c *evalCtx, v []byte) bool
+}
+
+// evalCtx is the per-goroutine scratch space of one evaluation.
+type evalCtx struct {
+	lower []byte // the value lower-cased, for case-insensitive globs
+}
+
+// lowerASCII returns v lower-cased, reusing c.lower. Non-ASCII input falls back to Unicode lower-casing.
+func (c *evalCtx) lowerASCII(v []byte) []byte {
+	for _, ch := range v {
+		if ch >= utf8.RuneSelf {
+			c.lower = append(c.lower[:0], bytes.ToLower(v)...)
+			return c.lower
+		}
+	}
+	c.lower = append(c.lower[:0], v...)
+	for i, ch := range c.lower {
+		if 'A' <= ch && ch <= 'Z' {
+			c.lower[i] = ch + ('a' - 'A')
+		}
+	}
+	return c.lower
+}
+
+func compilePattern(p rule.Pattern) (matcher, error) {
+	switch p.Kind {
+	case rule.Glob:
+		return compileGlob(p.Text, p.CaseSensitive), nil
+	case rule.Regex:
+		src := p.Text
+		if !p.CaseSensitive {
+			src = "(?i)" + src
+		}
+		re, err := regexp.Compile(src)
+		if err != nil {
+			return nil, fmt.Errorf("invalid regular expression %q: %w", p.Text, err)
+		}
+		return regexMatcher{re}, nil
+	case rule.CIDR:
+		prefix, err := netip.ParsePrefix(p.Text)
+		if err != nil {
+			return nil, fmt.Errorf("invalid CIDR %q: %w", p.Text, err)
+		}
+		return cidrMatcher{prefix.Masked()}, nil
+	}
+	return nil, fmt.Errorf("unknown pattern kind %d", p.Kind)
+}
+
+// globTok is one piece of a glob: literal bytes, `*` (star) or `?` (one rune).
+type globTok struct {
+	lit  []byte
+	star bool
+	one  bool
+}
+
+func parseGlob(text string, caseSensitive bool) []globTok {
+	var toks []globTok
+	var lit []byte
+	flush := func() {
+		if len(lit) > 0 {
+			if !caseSensitive {
+				lit = bytes.ToLower(lit)
+			}
+			toks = append(toks, globTok{lit: lit})
+			lit = nil
+		}
+	}
+	for i := 0; i < len(text); i++ {
+		switch ch := text[i]; {
+		case ch == '\\' && i+1 < len(text):
+			i++
+			lit = append(lit, text[i])
+		case ch == '*':
+			flush()
+			if len(toks) == 0 || !toks[len(toks)-1].star {
+				toks = append(toks, globTok{star: true})
+			}
+		case ch == '?':
+			flush()
+			toks = append(toks, globTok{one: true})
+		default:
+			lit = append(lit, ch)
+		}
+	}
+	flush()
+	return toks
+}
+
+// compileGlob picks the cheapest matcher for the pattern's shape: exact, prefix, suffix, contains, or general.
+func compileGlob(text string, caseSensitive bool) matcher {
+	toks := parseGlob(text, caseSensitive)
+	fold := !caseSensitive
+	switch {
+	case len(toks) == 0:
+		return exactMatcher{fold: fold}
+	case len(toks) == 1 && toks[0].star:
+		return anyMatcher{}
+	case len(toks) == 1 && toks[0].lit != nil:
+		return exactMatcher{lit: toks[0].lit, fold: fold}
+	case len(toks) == 2 && toks[0].lit != nil && toks[1].star:
+		return affixMatcher{lit: toks[0].lit, fold: fold, prefix: true}
+	case len(toks) == 2 && toks[0].star && toks[1].lit != nil:
+		return affixMatcher{lit: toks[1].lit, fold: fold}
+	case len(toks) == 3 && toks[0].star && toks[1].lit != nil && toks[2].star:
+		return containsMatcher{lit: toks[1].lit, fold: fold}
+	}
+	return globMatcher{toks: toks, fold: fold}
+}
+
+type anyMatcher struct{}
+
+func (anyMatcher) match(*evalCtx, []byte) bool { return true }
+
+type exactMatcher struct {
+	lit  []byte
+	fold bool
+}
+
+func (m exactMatcher) match(_ *evalCtx, v []byte) bool {
+	if m.fold {
+		return bytes.EqualFold(v, m.lit)
+	}
+	return bytes.Equal(v, m.lit)
+}
+
+type affixMatcher struct {
+	lit    []byte
+	fold   bool
+	prefix bool
+}
+
+func (m affixMatcher) match(c *evalCtx, v []byte) bool {
+	if len(v) < len(m.lit) {
+		return false
+	}
+	var part []byte
+	if m.prefix {
+		part = v[:len(m.lit)]
+	} else {
+		part = v[len(v)-len(m.lit):]
+	}
+	if m.fold {
+		return bytes.EqualFold(part, m.lit)
+	}
+	return bytes.Equal(part, m.lit)
+}
+
+type containsMatcher struct {
+	lit  []byte
+	fold bool
+}
+
+func (m containsMatcher) match(c *evalCtx, v []byte) bool {
+	if m.fold {
+		v = c.lowerASCII(v)
+	}
+	return bytes.Contains(v, m.lit)
+}
+
+type globMatcher struct {
+	toks []globTok
+	fold bool
+}
+
+func (m globMatcher) match(c *evalCtx, v []byte) bool {
+	if m.fold {
+		v = c.lowerASCII(v)
+	}
+	return globMatch(m.toks, v)
+}
+
+// globMatch is the classic linear-backtracking wildcard match: on a mismatch it retries from the last star, one
+// byte further on, so it runs in O(len(toks) × len(v)) at worst, never exponentially.
+func globMatch(toks []globTok, v []byte) bool {
+	ti, vi := 0, 0
+	starTi, starVi := -1, 0
+	for {
+		if ti < len(toks) {
+			t := toks[ti]
+			switch {
+			case t.star:
+				starTi, starVi = ti, vi
+				ti++
+				continue
+			case t.one:
+				if vi < len(v) {
+					_, size := utf8.DecodeRune(v[vi:])
+					vi += size
+					ti++
+					continue
+				}
+			default:
+				if bytes.HasPrefix(v[vi:], t.lit) {
+					vi += len(t.lit)
+					ti++
+					continue
+				}
+			}
+		} else if vi == len(v) {
+			return true
+		}
+		if starTi < 0 || starVi >= len(v) {
+			return false
+		}
+		starVi++
+		ti, vi = starTi+1, starVi
+	}
+}
+
+type regexMatcher struct{ re *regexp.Regexp }
+
+func (m regexMatcher) match(_ *evalCtx, v []byte) bool { return m.re.Match(v) }
+
+type cidrMatcher struct{ prefix netip.Prefix }
+
+func (m cidrMatcher) match(_ *evalCtx, v []byte) bool {
+	addr, err := netip.ParseAddr(b2s(v))
+	if err != nil {
+		return false
+	}
+	return m.prefix.Contains(addr.Unmap())
+}
+
+// numberOf parses a value as a number the way Splunk's comparisons do: only the whole value counts.
+func numberOf(v []byte) (float64, bool) {
+	if len(v) == 0 || len(v) > 64 {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(b2s(v), 64)
+	return f, err == nil
+}
+
+// b2s views bytes as a string without copying; the string must not outlive the bytes.
+func b2s(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}

@@ -1,0 +1,454 @@
+package engine
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// stageExec is one compiled pipeline stage: it maps the rows of one event to new rows.
+type stageExec interface {
+	run(c *evalCtx, rows []*row) []*row
+}
+
+// refs hands out one fieldRef per field name of a rule, so that names and paths are compiled once.
+type refs map[string]*fieldRef
+
+func (rs refs) get(name string) *fieldRef {
+	if r, ok := rs[name]; ok {
+		return r
+	}
+	r := newFieldRef(rule.Field{Name: name})
+	rs[name] = r
+	return r
+}
+
+type fillNullStage struct {
+	value  string
+	fields []*fieldRef
+}
+
+func (s fillNullStage) run(_ *evalCtx, rows []*row) []*row {
+	for _, r := range rows {
+		for _, f := range s.fields {
+			if !r.has(f) {
+				r.set(f.name, []string{s.value}, false)
+			}
+		}
+	}
+	return rows
+}
+
+type filterStage struct{ cond node }
+
+func (s filterStage) run(c *evalCtx, rows []*row) []*row {
+	out := rows[:0]
+	for _, r := range rows {
+		if s.cond.eval(c, source{row: r}) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+type renameStage struct {
+	pairs []renameRef
+}
+
+type renameRef struct {
+	from *fieldRef
+	to   string
+}
+
+func (s renameStage) run(_ *evalCtx, rows []*row) []*row {
+	for _, r := range rows {
+		for _, p := range s.pairs {
+			if !r.has(p.from) {
+				continue
+			}
+			vals := r.values(p.from)
+			numeric := false
+			for _, f := range r.fields {
+				if f.Name == p.from.name {
+					numeric = f.Numeric
+				}
+			}
+			r.rename(p.from.name, p.to, vals, numeric)
+		}
+	}
+	return rows
+}
+
+// GeoIP resolves IP addresses for `iplocation`.
+type GeoIP interface {
+	Lookup(ip netip.Addr) (Location, bool)
+}
+
+// Location is what `iplocation` adds to a row.
+type Location struct {
+	City, Country, Region string
+	Lat, Lon              float64
+}
+
+type ipLocationStage struct {
+	field  *fieldRef
+	prefix string
+	geo    GeoIP
+}
+
+func (s ipLocationStage) run(_ *evalCtx, rows []*row) []*row {
+	for _, r := range rows {
+		var loc Location
+		found := false
+		// Splunk looks up the first value of a multi-valued field.
+		r.each(s.field, func(v []byte) bool {
+			if addr, err := netip.ParseAddr(string(v)); err == nil {
+				loc, found = s.geo.Lookup(addr.Unmap())
+			}
+			return false
+		})
+		if !found {
+			continue
+		}
+		set := func(name, v string) {
+			if v != "" {
+				r.set(s.prefix+name, []string{v}, false)
+			}
+		}
+		set("City", loc.City)
+		set("Country", loc.Country)
+		set("Region", loc.Region)
+		set("lat", strconv.FormatFloat(loc.Lat, 'f', -1, 64))
+		set("lon", strconv.FormatFloat(loc.Lon, 'f', -1, 64))
+	}
+	return rows
+}
+
+// statsStage is `stats ... by ...` evaluated on one event: one row per distinct by-tuple, rows missing a by-field
+// dropped, each aggregate computed over the event's values.
+type statsStage struct {
+	by   []*fieldRef
+	aggs []aggExec
+}
+
+type aggExec struct {
+	fn    string
+	field *fieldRef
+	out   string
+}
+
+func (s statsStage) run(_ *evalCtx, rows []*row) []*row {
+	var out []*row
+	seen := map[string]bool{}
+	for _, r := range rows {
+		for _, tuple := range s.tuples(r) {
+			key := strings.Join(tuple, "\x00")
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			nr := &row{}
+			for i, f := range s.by {
+				nr.set(f.name, []string{tuple[i]}, false)
+			}
+			for _, a := range s.aggs {
+				vals, numeric := a.perEvent(r)
+				nr.set(a.out, vals, numeric)
+			}
+			out = append(out, nr)
+		}
+	}
+	return out
+}
+
+// tuples returns the cartesian product of the by-fields' distinct values: a multi-valued by-field yields one group
+// per value, and a missing one yields none.
+func (s statsStage) tuples(r *row) [][]string {
+	tuples := [][]string{nil}
+	for _, f := range s.by {
+		vals := distinct(r.values(f))
+		if len(vals) == 0 {
+			return nil
+		}
+		next := make([][]string, 0, len(tuples)*len(vals))
+		for _, t := range tuples {
+			for _, v := range vals {
+				nt := append(append([]string(nil), t...), v)
+				next = append(next, nt)
+			}
+		}
+		tuples = next
+		if len(tuples) > maxGroupsPerEvent {
+			tuples = tuples[:maxGroupsPerEvent]
+		}
+	}
+	return tuples
+}
+
+// maxGroupsPerEvent bounds the rows one event can make through stats, however many values its by-fields hold.
+const maxGroupsPerEvent = 1000
+
+func (a aggExec) perEvent(r *row) ([]string, bool) {
+	switch a.fn {
+	case "count":
+		if a.field == nil || r.has(a.field) {
+			return []string{"1"}, true
+		}
+		return []string{"0"}, true
+	}
+	vals := r.values(a.field)
+	switch a.fn {
+	case "values":
+		return sortedDistinct(vals), false
+	case "dc":
+		return []string{strconv.Itoa(len(distinct(vals)))}, true
+	case "min", "max":
+		if len(vals) == 0 {
+			return nil, false
+		}
+		return []string{extreme(vals, a.fn == "max")}, false
+	case "earliest", "latest":
+		if len(vals) == 0 {
+			return nil, false
+		}
+		return []string{vals[0]}, false
+	}
+	return nil, false
+}
+
+func distinct(vals []string) []string {
+	if len(vals) < 2 {
+		return vals
+	}
+	out := vals[:0:0]
+	seen := make(map[string]bool, len(vals))
+	for _, v := range vals {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// sortedDistinct is Splunk's values(): distinct values in lexicographic order.
+func sortedDistinct(vals []string) []string {
+	out := distinct(append([]string(nil), vals...))
+	sort.Strings(out)
+	return out
+}
+
+// extreme is min/max: numeric when every value is a number, else lexicographic.
+func extreme(vals []string, max bool) string {
+	allNum := true
+	for _, v := range vals {
+		if _, ok := numberOf([]byte(v)); !ok {
+			allNum = false
+			break
+		}
+	}
+	best := vals[0]
+	for _, v := range vals[1:] {
+		var less bool
+		if allNum {
+			a, _ := numberOf([]byte(v))
+			b, _ := numberOf([]byte(best))
+			less = a < b
+		} else {
+			less = v < best
+		}
+		if less != max && v != best {
+			best = v
+		}
+	}
+	return best
+}
+
+var tokenRE = regexp.MustCompile(`\$([^$\s]+)\$`)
+
+// messageFields returns the field names a risk message's $field$ tokens name.
+func messageFields(msg string) []string {
+	var out []string
+	for _, m := range tokenRE.FindAllStringSubmatch(msg, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+// compilePipeline compiles the stages of r. It returns the stages before a windowed stats, the windowed stats
+// (nil when none) and the stages after it.
+func compilePipeline(r *rule.Rule, rs refs, opts Options) (pre []stageExec, win *rule.Stats, post []stageExec, err error) {
+	windowAt := windowedStatsIndex(r.Pipeline)
+	for i, st := range r.Pipeline {
+		var ex stageExec
+		switch st := st.(type) {
+		case rule.FillNull:
+			ex = fillNullStage{value: st.Value, fields: fillTargets(r, i, st, rs)}
+		case rule.Search:
+			n, err := compileExpr(st.Cond, nil)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("search: %w", err)
+			}
+			ex = filterStage{n}
+		case rule.Where:
+			n, err := compileExpr(st.Cond, nil)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("where: %w", err)
+			}
+			ex = filterStage{n}
+		case rule.Rename:
+			var s renameStage
+			for _, p := range st.Pairs {
+				s.pairs = append(s.pairs, renameRef{from: rs.get(p.From), to: p.To})
+			}
+			ex = s
+		case rule.IPLocation:
+			if opts.GeoIP == nil {
+				return nil, nil, nil, fmt.Errorf("iplocation needs a GeoIP database: set geoip_database in the processor config")
+			}
+			ex = ipLocationStage{field: rs.get(st.Field), prefix: st.Prefix, geo: opts.GeoIP}
+		case rule.Stats:
+			if i == windowAt {
+				st := st
+				win = &st
+				continue
+			}
+			ex = compileStats(st, rs)
+		default:
+			return nil, nil, nil, fmt.Errorf("unsupported pipeline stage %T", st)
+		}
+		if win == nil {
+			pre = append(pre, ex)
+		} else {
+			post = append(post, ex)
+		}
+	}
+	return pre, win, post, nil
+}
+
+func compileStats(st rule.Stats, rs refs) statsStage {
+	s := statsStage{}
+	for _, b := range st.By {
+		s.by = append(s.by, rs.get(b))
+	}
+	for _, a := range st.Aggs {
+		ae := aggExec{fn: strings.ToLower(a.Func), out: a.OutputName()}
+		if a.Field != "" {
+			ae.field = rs.get(a.Field)
+		}
+		s.aggs = append(s.aggs, ae)
+	}
+	return s
+}
+
+// windowedStatsIndex returns the index of the stats stage whose results a later where/search filters on an
+// aggregate (`stats count by ip | where count > 5`): only a window can answer those. -1 when there is none.
+func windowedStatsIndex(stages []rule.Stage) int {
+	for i, st := range stages {
+		stats, ok := st.(rule.Stats)
+		if !ok {
+			continue
+		}
+		outputs := map[string]bool{}
+		for _, a := range stats.Aggs {
+			outputs[a.OutputName()] = true
+		}
+		for _, later := range stages[i+1:] {
+			switch later := later.(type) {
+			case rule.Rename:
+				for _, p := range later.Pairs {
+					if outputs[p.From] {
+						outputs[p.To] = true
+					}
+				}
+			case rule.Where:
+				if exprReadsAny(later.Cond, outputs) {
+					return i
+				}
+			case rule.Search:
+				if exprReadsAny(later.Cond, outputs) {
+					return i
+				}
+			case rule.Stats:
+				return -1
+			}
+		}
+	}
+	return -1
+}
+
+func exprReadsAny(e rule.Expr, names map[string]bool) bool {
+	found := false
+	walkFields(e, func(f rule.Field) {
+		if names[f.Name] {
+			found = true
+		}
+	})
+	return found
+}
+
+func walkFields(e rule.Expr, fn func(rule.Field)) {
+	switch e := e.(type) {
+	case rule.And:
+		for _, t := range e {
+			walkFields(t, fn)
+		}
+	case rule.Or:
+		for _, t := range e {
+			walkFields(t, fn)
+		}
+	case rule.Not:
+		walkFields(e.X, fn)
+	case rule.Compare:
+		fn(e.Field)
+	case rule.Exists:
+		fn(e.Field)
+	case rule.FieldEquals:
+		fn(e.A)
+		fn(e.B)
+	}
+}
+
+// fillTargets is the field list of a fillnull: the listed fields, or with none every field a later stage reads
+// before the next stats (by-fields and aggregated fields included) — Splunk fills "all fields of the result set",
+// which for a stream means the fields the rest of the search uses.
+func fillTargets(r *rule.Rule, at int, st rule.FillNull, rs refs) []*fieldRef {
+	var names []string
+	if len(st.Fields) > 0 {
+		names = st.Fields
+	} else {
+	scan:
+		for _, later := range r.Pipeline[at+1:] {
+			switch later := later.(type) {
+			case rule.Stats:
+				names = append(names, later.By...)
+				for _, a := range later.Aggs {
+					if a.Field != "" {
+						names = append(names, a.Field)
+					}
+				}
+				break scan
+			case rule.Search:
+				walkFields(later.Cond, func(f rule.Field) { names = append(names, f.Name) })
+			case rule.Where:
+				walkFields(later.Cond, func(f rule.Field) { names = append(names, f.Name) })
+			case rule.IPLocation:
+				names = append(names, later.Field)
+			}
+		}
+	}
+	var out []*fieldRef
+	seen := map[string]bool{}
+	for _, n := range names {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, rs.get(n))
+		}
+	}
+	return out
+}

@@ -1,0 +1,100 @@
+package event
+
+import (
+	"strings"
+	"testing"
+)
+
+func values(t *testing.T, body, path string, anyArray bool) []string {
+	t.Helper()
+	var p Parser
+	v, err := p.Parse([]byte(body))
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	var out []string
+	v.Each(CompilePath(path, anyArray), func(b []byte) bool {
+		out = append(out, string(b))
+		return true
+	})
+	return out
+}
+
+func TestEach(t *testing.T) {
+	const ev = `{"verb":"create","objectRef":{"resource":"pods","namespace":"default"},
+		"sourceIPs":["10.0.0.1","10.0.0.2"],"responseStatus":{"code":403},"ok":true,"gone":null,
+		"user":{"username":"bob","groups":["dev","system:authenticated"]},
+		"requestObject":{"metadata":{"annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{\"x\":1}"}},
+		  "spec":{"containers":[{"image":"nginx","ports":[{"containerPort":80}]},{"image":"redis"}]}},
+		"a":{"b.c":{"d":"dotted-then-nested"}},"a.b":{"c":{"d":"nested-after-dotted"}}}`
+	tests := []struct {
+		name     string
+		path     string
+		anyArray bool
+		want     []string
+	}{
+		{"plain", "verb", false, []string{"create"}},
+		{"nested", "objectRef.resource", false, []string{"pods"}},
+		{"number as written", "responseStatus.code", false, []string{"403"}},
+		{"boolean", "ok", false, []string{"true"}},
+		{"null is no value", "gone", false, nil},
+		{"object is no value", "objectRef", false, nil},
+		{"missing", "objectRef.name", false, nil},
+		{"array with {}", "sourceIPs{}", false, []string{"10.0.0.1", "10.0.0.2"}},
+		{"array without {} is no field in Splunk", "sourceIPs", false, nil},
+		{"array without {} in anyArray mode", "sourceIPs", true, []string{"10.0.0.1", "10.0.0.2"}},
+		{"{} on a scalar", "verb{}", false, nil},
+		{"array of objects", "requestObject.spec.containers{}.image", false, []string{"nginx", "redis"}},
+		{"array of objects, Splunk needs {}", "requestObject.spec.containers.image", false, nil},
+		{"array of objects, anyArray", "requestObject.spec.containers.image", true, []string{"nginx", "redis"}},
+		{"nested arrays", "requestObject.spec.containers{}.ports{}.containerPort", false, []string{"80"}},
+		{"key with dots and slash", "requestObject.metadata.annotations.kubectl.kubernetes.io/last-applied-configuration", false, []string{`{"x":1}`}},
+		{"every grouping of ambiguous keys", "a.b.c.d", false, []string{"dotted-then-nested", "nested-after-dotted"}},
+		{"groups", "user.groups{}", false, []string{"dev", "system:authenticated"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := values(t, ev, tt.path, tt.anyArray)
+			if strings.Join(got, "|") != strings.Join(tt.want, "|") || len(got) != len(tt.want) {
+				t.Errorf("Each(%q) = %q, want %q", tt.path, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestEachStops(t *testing.T) {
+	var p Parser
+	v, _ := p.Parse([]byte(`{"ips":["a","b","c"]}`))
+	n := 0
+	ran := v.Each(CompilePath("ips{}", false), func([]byte) bool { n++; return n < 2 })
+	if ran || n != 2 {
+		t.Fatalf("Each ran to end=%v after %d values, want stopped after 2", ran, n)
+	}
+	if got, ok := v.First(CompilePath("ips{}", false)); !ok || string(got) != "a" {
+		t.Fatalf("First = %q, %v", got, ok)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	var p Parser
+	for _, body := range []string{``, `{`, `[1,2]`, `"str"`, `42`, `null`, `{"a":}`, strings.Repeat("[", 10000)} {
+		if _, err := p.Parse([]byte(body)); err == nil {
+			t.Errorf("Parse(%.20q) succeeded, want an error", body)
+		}
+	}
+	if _, err := p.Parse([]byte(`[1]`)); err != ErrNotObject {
+		t.Errorf("array body: err = %v, want ErrNotObject", err)
+	}
+}
+
+func TestNumbersDoNotAllocate(t *testing.T) {
+	var p Parser
+	v, _ := p.Parse([]byte(`{"code":[403,404,500]}`))
+	path := CompilePath("code{}", false)
+	allocs := testing.AllocsPerRun(100, func() {
+		v.Each(path, func([]byte) bool { return true })
+	})
+	if allocs != 0 {
+		t.Fatalf("Each over numbers allocated %v times per run", allocs)
+	}
+}

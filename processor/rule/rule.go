@@ -1,0 +1,283 @@
+// Package rule is auditdetect's rule model: the one form that every rule language (ESCU/SPL, Sigma, Elastic)
+// compiles into and that the engine evaluates. It knows nothing of pdata, of YAML or of any query language.
+//
+// A Rule is a per-event Filter followed by a Pipeline of row stages (the part of an SPL search after the first
+// pipe), and a Risk block that says how a result row becomes risk events.
+package rule
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Rule is one detection.
+type Rule struct {
+	// ID is the rule's stable identifier (ESCU `id`, Sigma `id`, Elastic `rule_id`).
+	ID string
+	// Name is the search name written on risk events (ESCU `name`, Sigma `title`, Elastic `name`).
+	Name string
+	// Version is the rule's content version (ESCU `version`); of two rules with one ID, the higher version wins.
+	Version     int
+	Description string
+	Origin      Origin
+
+	// Filter decides, per audit event, whether the event enters the pipeline. nil matches every event.
+	Filter Expr
+	// Pipeline turns a matching event into zero or more result rows. Empty: one row holding the whole event.
+	Pipeline []Stage
+
+	Risk Risk
+	// MitreTechniques holds ATT&CK technique ids such as T1204 or T1552.007.
+	MitreTechniques []string
+	MitreTactics    []string
+	// Stories holds ESCU analytic stories.
+	Stories []string
+}
+
+// Origin says where a rule came from, for error messages and for the coverage catalog.
+type Origin struct {
+	File string
+	// Line is the 1-based line of the rule's query (ESCU `search:`, Sigma `detection:`, Elastic `query`) in File.
+	Line   int
+	Format string // escu, sigma, elastic
+}
+
+func (o Origin) String() string {
+	if o.Line > 0 {
+		return fmt.Sprintf("%s:%d", o.File, o.Line)
+	}
+	return o.File
+}
+
+// Risk says how each result row becomes risk events, as Splunk ES does it: one event per risk object per value.
+type Risk struct {
+	// Message may hold $field$ tokens, replaced from the result row.
+	Message string
+	Objects []RiskObject
+	Threats []ThreatObject
+}
+
+// RiskObject names a row field whose values are risk objects.
+type RiskObject struct {
+	Field string
+	Type  string // user, system, other
+	Score int
+}
+
+// ThreatObject names a row field whose values are threat objects.
+type ThreatObject struct {
+	Field string
+	Type  string // ip_address, process, url, ...
+}
+
+// Field names a value of an audit event or of a result row.
+//
+// In an event, Name is a flattened JSON path in Splunk's spelling: dots between keys, `{}` after a key whose value is
+// an array (`sourceIPs{}`, `spec.containers{}.image`). A key that itself contains dots or slashes is written
+// unquoted (`annotations.kubectl.kubernetes.io/last-applied-configuration`): the engine resolves such ambiguous paths
+// against the keys the event really has.
+type Field struct {
+	Name string
+	// AnyArray makes every array on the path transparent, as Sigma and ECS flattening do: `spec.containers.image`
+	// reaches each container's image. Splunk paths leave it false and mark arrays with `{}`.
+	AnyArray bool
+}
+
+// Expr is a boolean condition over the fields of an event or a row. A multi-valued field satisfies a comparison when
+// any one of its values does.
+type Expr interface{ isExpr() }
+
+// True matches everything.
+type True struct{}
+
+// And matches when every term matches. An empty And matches everything.
+type And []Expr
+
+// Or matches when any term matches. An empty Or matches nothing.
+type Or []Expr
+
+// Not inverts X. A missing field makes a comparison false, so Not of it is true: Splunk's `NOT x=v` matches events
+// that have no x.
+type Not struct{ X Expr }
+
+// Op is a comparison operator.
+type Op int
+
+const (
+	// OpEq matches a value against a Pattern.
+	OpEq Op = iota
+	// OpNe is Splunk's `x!=v`: x exists and no value of x matches v.
+	OpNe
+	// OpLt, OpLe, OpGt and OpGe compare numerically when both sides are numbers, otherwise as strings.
+	OpLt
+	OpLe
+	OpGt
+	OpGe
+)
+
+func (o Op) String() string {
+	return [...]string{"=", "!=", "<", "<=", ">", ">="}[o]
+}
+
+// Compare tests a field's values.
+type Compare struct {
+	Field Field
+	Op    Op
+	Value Pattern
+}
+
+// Exists matches when the field has at least one value (Splunk `x=*`, Sigma `|exists: true`, KQL `x:*`).
+type Exists struct{ Field Field }
+
+// FieldEquals matches when some value of A equals some value of B (Sigma `|fieldref`).
+type FieldEquals struct {
+	A, B          Field
+	CaseSensitive bool
+}
+
+func (True) isExpr()        {}
+func (And) isExpr()         {}
+func (Or) isExpr()          {}
+func (Not) isExpr()         {}
+func (Compare) isExpr()     {}
+func (Exists) isExpr()      {}
+func (FieldEquals) isExpr() {}
+
+// PatternKind says how Pattern.Text is read.
+type PatternKind int
+
+const (
+	// Glob: `*` matches any run of characters, `?` any one character, `\` makes the next character literal.
+	// Text without wildcards is an exact match.
+	Glob PatternKind = iota
+	// Regex: RE2 syntax, unanchored (as Sigma's `|re`).
+	Regex
+	// CIDR: Text is a network (10.0.0.0/8, fd00::/8); the value must be an IP inside it.
+	CIDR
+)
+
+// Pattern is the right-hand side of a comparison.
+type Pattern struct {
+	Kind PatternKind
+	Text string
+	// CaseSensitive is false for SPL base-search values and default Sigma values; true for KQL keywords and `where`.
+	CaseSensitive bool
+}
+
+// Literal returns a Glob pattern that matches s exactly (its wildcard characters escaped).
+func Literal(s string, caseSensitive bool) Pattern {
+	return Pattern{Kind: Glob, Text: EscapeGlob(s), CaseSensitive: caseSensitive}
+}
+
+// EscapeGlob escapes `*`, `?` and `\` so that s matches only itself as a Glob.
+func EscapeGlob(s string) string {
+	if !strings.ContainsAny(s, `*?\`) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if r == '*' || r == '?' || r == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// Stage is one step of a rule's pipeline. Stages see rows: before Stats a row is the event itself plus any fields
+// earlier stages set; Stats replaces it with aggregate rows.
+type Stage interface{ isStage() }
+
+// FillNull gives each listed field Value where the row has none. With no Fields it fills every field that a later
+// stage or the risk block names (the streaming reading of Splunk's "all fields of the result set").
+type FillNull struct {
+	Value  string
+	Fields []string
+}
+
+// Search keeps the rows that match Cond (SPL `| search`, the `_filter` macros).
+type Search struct{ Cond Expr }
+
+// Where keeps rows that match Cond, with `where` semantics: values compare case-sensitively (SPL `| where`).
+type Where struct{ Cond Expr }
+
+// Rename renames row fields (SPL `| rename a as b, c as d`).
+type Rename struct{ Pairs []RenamePair }
+
+// RenamePair is one `a as b`.
+type RenamePair struct{ From, To string }
+
+// Stats groups rows by the By fields and computes Aggs (SPL `| stats`). A row missing any By field is dropped; a
+// multi-valued By field yields one group per value. The engine evaluates it per event, or over a window when a later
+// Where reads an aggregate.
+type Stats struct {
+	Aggs []Aggregate
+	By   []string
+}
+
+// Aggregate is one stats function.
+type Aggregate struct {
+	Func  string // count, values, dc, min, max, earliest, latest
+	Field string // empty for count
+	As    string // output name; empty means Splunk's default (count, values(f), ...)
+}
+
+// OutputName is the row field the aggregate writes.
+func (a Aggregate) OutputName() string {
+	if a.As != "" {
+		return a.As
+	}
+	if a.Field == "" {
+		return a.Func
+	}
+	return a.Func + "(" + a.Field + ")"
+}
+
+// IPLocation adds City, Country, Region, lat and lon for the IP in Field (SPL `| iplocation`).
+type IPLocation struct {
+	Field  string
+	Prefix string
+}
+
+func (FillNull) isStage()   {}
+func (Search) isStage()     {}
+func (Where) isStage()      {}
+func (Rename) isStage()     {}
+func (Stats) isStage()      {}
+func (IPLocation) isStage() {}
+
+// Error is a rule that could not be compiled, with the position of the fault.
+type Error struct {
+	File string
+	// Line and Column locate the fault in File (1-based); 0 when unknown.
+	Line, Column int
+	Rule         string // rule name or id, when known
+	Reason       string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+		if e.Column > 0 {
+			fmt.Fprintf(&b, ":%d", e.Column)
+		}
+	}
+	if e.Rule != "" {
+		fmt.Fprintf(&b, ": rule %q", e.Rule)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Reason)
+	return b.String()
+}
+
+// NeedsGeoIP reports whether the rule's pipeline uses iplocation, which needs a GeoIP database.
+func (r *Rule) NeedsGeoIP() bool {
+	for _, s := range r.Pipeline {
+		if _, ok := s.(IPLocation); ok {
+			return true
+		}
+	}
+	return false
+}
