@@ -1,0 +1,208 @@
+// Package escu reads Splunk ESCU (security_content) detection and macro YAML files into auditdetect's rule model.
+//
+// Both generations of the format load unchanged: v5 detections carry an `rba:` block; v4 detections carry
+// `tags.message`, `tags.risk_score` and `tags.observable`, which are mapped to risk and threat objects the way
+// contentctl 4.x built savedsearches.conf from them. The `search:` is compiled by package spl, and its errors are
+// reported at their line and column in the YAML file.
+package escu
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+	"github.com/auditdetect/auditdetect/processor/spl"
+)
+
+// IsDetection reports whether data is a YAML mapping with a top-level `search:`, the mark of an ESCU detection.
+func IsDetection(data []byte) bool {
+	root, err := topLevel("", data)
+	return err == nil && value(root, "search") != nil
+}
+
+// IsMacro reports whether data is a YAML mapping with a top-level `definition:` and no `search:`, the mark of a
+// security_content macro.
+func IsMacro(data []byte) bool {
+	root, err := topLevel("", data)
+	return err == nil && value(root, "definition") != nil && value(root, "search") == nil
+}
+
+// ParseMacro reads a security_content macro file. A macro with `arguments: [a, b]` is returned under the key
+// `name(a,b)`, which spl.Macros resolves for references with two arguments.
+func ParseMacro(file string, data []byte) (name, definition string, err error) {
+	root, err := topLevel(file, data)
+	if err != nil {
+		return "", "", err
+	}
+	var m struct {
+		Name       string     `yaml:"name"`
+		Definition string     `yaml:"definition"`
+		Arguments  stringList `yaml:"arguments"`
+	}
+	if err := root.Decode(&m); err != nil {
+		return "", "", yamlError(file, "", err)
+	}
+	name = strings.TrimSpace(m.Name)
+	switch {
+	case name == "":
+		return "", "", errorAt(file, root, "", "missing `name`")
+	case strings.ContainsAny(name, "`() \t\n"):
+		return "", "", errorAt(file, value(root, "name"), "", fmt.Sprintf("invalid macro name %q", m.Name))
+	case value(root, "definition") == nil:
+		return "", "", errorAt(file, root, name, "missing `definition`")
+	}
+	if len(m.Arguments) > 0 {
+		name += "(" + strings.Join(m.Arguments, ",") + ")"
+	}
+	return name, m.Definition, nil
+}
+
+// Parse reads an ESCU detection and compiles its search. Errors are *rule.Error with the file, line and column.
+func Parse(file string, data []byte, macros spl.Macros) (*rule.Rule, error) {
+	root, err := topLevel(file, data)
+	if err != nil {
+		return nil, err
+	}
+	var d detection
+	if err := root.Decode(&d); err != nil {
+		return nil, yamlError(file, "", err)
+	}
+	name := strings.TrimSpace(d.Name)
+	if name == "" {
+		return nil, errorAt(file, root, "", "missing `name`")
+	}
+	search := value(root, "search")
+	if search == nil {
+		return nil, errorAt(file, root, name, "missing `search`")
+	}
+	if search.Kind != yaml.ScalarNode {
+		return nil, errorAt(file, search, name, "`search` must be a string of SPL")
+	}
+
+	r := &rule.Rule{
+		ID:              strings.TrimSpace(d.ID),
+		Name:            name,
+		Version:         d.Version,
+		Description:     strings.TrimSpace(d.Description),
+		Origin:          rule.Origin{File: file, Line: searchStartLine(search), Format: "escu"},
+		MitreTechniques: d.Tags.MitreAttackID,
+		Stories:         d.Tags.AnalyticStory,
+	}
+	if r.ID == "" {
+		r.ID = name // the engine and the loader key rules by ID
+	}
+
+	if rba := value(root, "rba"); rba != nil {
+		r.Risk, err = parseRBA(file, name, rba)
+	} else {
+		r.Risk, err = parseTags(file, name, root, &d)
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	r.Filter, r.Pipeline, err = spl.Compile(search.Value, macros)
+	if err != nil {
+		e, ok := err.(*spl.Error)
+		if !ok {
+			return nil, &rule.Error{File: file, Line: search.Line, Rule: name, Reason: err.Error()}
+		}
+		line, col := searchPosition(data, search, e.Line, e.Column)
+		return nil, &rule.Error{File: file, Line: line, Column: col, Rule: name, Reason: e.Reason}
+	}
+	return r, nil
+}
+
+// detection holds the fields of an ESCU detection that auditdetect uses; ESCU has many more, which are ignored.
+type detection struct {
+	Name        string `yaml:"name"`
+	ID          string `yaml:"id"`
+	Version     int    `yaml:"version"`
+	Description string `yaml:"description"`
+	Tags        struct {
+		Message       string       `yaml:"message"`
+		RiskScore     *int         `yaml:"risk_score"`
+		Confidence    *int         `yaml:"confidence"`
+		Impact        *int         `yaml:"impact"`
+		Observable    []observable `yaml:"observable"`
+		MitreAttackID stringList   `yaml:"mitre_attack_id"`
+		AnalyticStory stringList   `yaml:"analytic_story"`
+	} `yaml:"tags"`
+}
+
+type observable struct {
+	Name string     `yaml:"name"`
+	Type string     `yaml:"type"`
+	Role stringList `yaml:"role"`
+}
+
+// stringList accepts a YAML sequence of strings or a single string.
+type stringList []string
+
+func (l *stringList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		if n.Tag != "!!null" {
+			*l = stringList{n.Value}
+		}
+		return nil
+	}
+	var s []string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	*l = s
+	return nil
+}
+
+// topLevel parses data and returns its top-level mapping.
+func topLevel(file string, data []byte) (*yaml.Node, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, yamlError(file, "", err)
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		line := 1
+		if len(doc.Content) > 0 {
+			line = doc.Content[0].Line
+		}
+		return nil, &rule.Error{File: file, Line: line, Reason: "expected a YAML mapping at the top level"}
+	}
+	return doc.Content[0], nil
+}
+
+// value returns the value node of key in mapping m, or nil.
+func value(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func errorAt(file string, n *yaml.Node, ruleName, reason string) *rule.Error {
+	e := &rule.Error{File: file, Rule: ruleName, Reason: reason}
+	if n != nil {
+		e.Line, e.Column = n.Line, n.Column
+	}
+	return e
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+// yamlError turns a yaml.v3 error ("yaml: line 3: ...") into a *rule.Error at that line.
+func yamlError(file, ruleName string, err error) *rule.Error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	e := &rule.Error{File: file, Rule: ruleName, Reason: "invalid YAML: " + msg}
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		e.Line, _ = strconv.Atoi(m[1])
+	}
+	return e
+}

@@ -1,0 +1,146 @@
+package escu
+
+import (
+	"fmt"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// parseRBA reads a v5 `rba:` block: message, risk_objects [{field, type, score}], threat_objects [{field, type}].
+// Types and scores are checked as contentctl checks them, so a bad block fails at load, not in the risk index.
+func parseRBA(file, name string, n *yaml.Node) (rule.Risk, error) {
+	var risk rule.Risk
+	if n.Kind != yaml.MappingNode {
+		return risk, errorAt(file, n, name, "`rba` must be a mapping")
+	}
+	if m := value(n, "message"); m != nil {
+		if err := m.Decode(&risk.Message); err != nil {
+			return risk, yamlError(file, name, err)
+		}
+	}
+	if objs := value(n, "risk_objects"); objs != nil {
+		if objs.Kind != yaml.SequenceNode {
+			return risk, errorAt(file, objs, name, "`rba.risk_objects` must be a list")
+		}
+		for _, item := range objs.Content {
+			var o struct {
+				Field string `yaml:"field"`
+				Type  string `yaml:"type"`
+				Score int    `yaml:"score"`
+			}
+			if err := item.Decode(&o); err != nil {
+				return risk, yamlError(file, name, err)
+			}
+			switch {
+			case o.Field == "":
+				return risk, errorAt(file, item, name, "risk object without `field`")
+			case o.Type != "user" && o.Type != "system" && o.Type != "other":
+				return risk, errorAt(file, item, name, fmt.Sprintf("risk object type %q is not user, system or other", o.Type))
+			case o.Score < 1 || o.Score > 100:
+				return risk, errorAt(file, item, name, fmt.Sprintf("risk score %d is outside 1-100", o.Score))
+			}
+			risk.Objects = append(risk.Objects, rule.RiskObject{Field: o.Field, Type: o.Type, Score: o.Score})
+		}
+	}
+	if threats := value(n, "threat_objects"); threats != nil {
+		if threats.Kind != yaml.SequenceNode {
+			return risk, errorAt(file, threats, name, "`rba.threat_objects` must be a list")
+		}
+		for _, item := range threats.Content {
+			var o struct {
+				Field string `yaml:"field"`
+				Type  string `yaml:"type"`
+			}
+			if err := item.Decode(&o); err != nil {
+				return risk, yamlError(file, name, err)
+			}
+			if o.Field == "" || o.Type == "" {
+				return risk, errorAt(file, item, name, "threat object needs `field` and `type`")
+			}
+			risk.Threats = append(risk.Threats, rule.ThreatObject{Field: o.Field, Type: o.Type})
+		}
+	}
+	return risk, nil
+}
+
+// Observable types contentctl 4.x recognised, lower-cased.
+var (
+	userTypes   = map[string]bool{"user": true, "username": true, "email address": true}
+	systemTypes = map[string]bool{"device": true, "endpoint": true, "hostname": true, "ip address": true}
+	threatTypes = map[string]string{
+		"process": "process", "process name": "process",
+		"file": "file_name", "file name": "file_name", "file hash": "file_name",
+		"ip address": "ip_address",
+		"url":        "url", "url string": "url",
+	}
+)
+
+// parseTags maps a v4 detection's tags.observable to risk and threat objects, as contentctl 4.x did:
+//   - Victim with a user type (User, Username, Email Address) is a user risk object, with a system type (Device,
+//     Endpoint, Hostname, IP Address) a system risk object;
+//   - otherwise Attacker is a threat object, its type mapped to the threat vocabulary (IP Address → ip_address,
+//     URL String → url, Process → process, File Name → file_name, anything else lower_snake_case);
+//   - anything else is an `other` risk object.
+//
+// Every risk object scores tags.risk_score (or, in content older still, impact × confidence / 100).
+func parseTags(file, name string, root *yaml.Node, d *detection) (rule.Risk, error) {
+	risk := rule.Risk{Message: d.Tags.Message}
+	score := 0
+	switch t := d.Tags; {
+	case t.RiskScore != nil:
+		score = *t.RiskScore
+	case t.Impact != nil && t.Confidence != nil:
+		score = *t.Impact * *t.Confidence / 100
+	}
+	for _, o := range d.Tags.Observable {
+		if o.Name == "" {
+			return risk, errorAt(file, value(value(root, "tags"), "observable"), name, "observable without `name`")
+		}
+		typ := strings.ToLower(strings.TrimSpace(o.Type))
+		victim, attacker := hasRole(o.Role, "Victim"), hasRole(o.Role, "Attacker")
+		switch {
+		case victim && userTypes[typ]:
+			risk.Objects = append(risk.Objects, rule.RiskObject{Field: o.Name, Type: "user", Score: score})
+		case victim && systemTypes[typ]:
+			risk.Objects = append(risk.Objects, rule.RiskObject{Field: o.Name, Type: "system", Score: score})
+		case attacker:
+			tt, ok := threatTypes[typ]
+			if !ok {
+				tt = lowerSnake(typ)
+			}
+			risk.Threats = append(risk.Threats, rule.ThreatObject{Field: o.Name, Type: tt})
+		default:
+			risk.Objects = append(risk.Objects, rule.RiskObject{Field: o.Name, Type: "other", Score: score})
+		}
+	}
+	if len(risk.Objects) > 0 && (score < 1 || score > 100) {
+		tags := value(root, "tags")
+		n := value(tags, "risk_score")
+		if n == nil {
+			n = tags
+		}
+		return risk, errorAt(file, n, name, fmt.Sprintf("tags.risk_score %d is outside 1-100 (or missing)", score))
+	}
+	return risk, nil
+}
+
+func hasRole(roles []string, want string) bool {
+	for _, r := range roles {
+		if strings.EqualFold(strings.TrimSpace(r), want) {
+			return true
+		}
+	}
+	return false
+}
+
+func lowerSnake(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' {
+			return '_'
+		}
+		return r
+	}, strings.ToLower(strings.TrimSpace(s)))
+}

@@ -1,0 +1,345 @@
+// Package loader turns the processor's `rules:` list (files, directories, globs and the embedded pack) into compiled
+// rules. It knows which rule language a file holds and hands it to that language's package; it knows nothing of
+// pdata or of the engine.
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.uber.org/zap"
+	"gopkg.in/yaml.v3"
+
+	"github.com/auditdetect/auditdetect/processor/escu"
+	"github.com/auditdetect/auditdetect/processor/rule"
+	"github.com/auditdetect/auditdetect/processor/spl"
+)
+
+// Builtin is the word in Options.Paths that names the embedded rule pack.
+const Builtin = "builtin"
+
+// Options says where rules come from and how to treat bad ones.
+type Options struct {
+	// Paths lists files, directories (every *.yml and *.yaml inside, recursively, in sorted order), glob patterns
+	// (filepath.Match syntax), or the word "builtin" for the embedded pack.
+	Paths []string
+	// Builtin is the embedded pack; its root holds *.yml files.
+	Builtin fs.FS
+	// Macros come from the collector configuration and win over macro files.
+	Macros map[string]string
+	// SkipErrors (on_rule_error: skip) skips rules that fail to load instead of failing the whole load.
+	SkipErrors bool
+	// Logger receives one warning per skipped rule. nil discards them.
+	Logger *zap.Logger
+}
+
+// Result is what Load found.
+type Result struct {
+	Rules []*rule.Rule
+	// Skipped holds the errors of the rules skipped under SkipErrors, each a *rule.Error.
+	Skipped []error
+	// Files counts the rule and macro files read.
+	Files int
+	// Superseded holds rules replaced by a newer version with the same id.
+	Superseded []*rule.Rule
+}
+
+// format is what a rule file holds. A new rule language (Sigma YAML, Elastic TOML) adds a constant here, a case in
+// classify, a case in Load's second pass, and, for a new file extension, an entry in ruleExts.
+type format int
+
+const (
+	unknownFormat format = iota
+	escuDetection
+	escuMacro
+)
+
+// classify decides a file's format from its content, never from its name or folder.
+func classify(data []byte) format {
+	switch {
+	case escu.IsDetection(data):
+		return escuDetection
+	case escu.IsMacro(data):
+		return escuMacro
+		// Sigma (top-level `detection:` and `logsource:`) and Elastic (TOML `[rule]`) slot in here.
+	}
+	return unknownFormat
+}
+
+// ruleExts are the extensions picked up when walking a directory.
+var ruleExts = []string{".yml", ".yaml"}
+
+// Load reads every rule file named by opts. It reads in two passes: first the macro files among all paths (then
+// the configured macros on top of them), then the detections, compiled against those macros. Path errors (a path
+// that matches nothing) always fail; rule errors fail the load, all of them joined, unless SkipErrors is set.
+func Load(opts Options) (*Result, error) {
+	log := opts.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	files, err := collect(opts)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Files: len(files)}
+	// Errors are reported in file order, whichever pass found them.
+	type fileErr struct {
+		file int
+		err  error
+	}
+	var errs []fileErr
+	fail := func(i int, err error) { errs = append(errs, fileErr{i, err}) }
+
+	// Pass 1: classify every file and gather the macros.
+	formats := make([]format, len(files))
+	macros := spl.DefaultMacros()
+	macroFile := map[string]string{} // macro name -> the file that defined it
+	for i, f := range files {
+		if f.err != nil {
+			fail(i, &rule.Error{File: f.name, Reason: f.err.Error()})
+			continue
+		}
+		formats[i] = classify(f.data)
+		switch formats[i] {
+		case escuMacro:
+			name, def, err := escu.ParseMacro(f.name, f.data)
+			if err != nil {
+				fail(i, err)
+				continue
+			}
+			if prev, ok := macroFile[name]; ok && macros[name] != def {
+				fail(i, &rule.Error{File: f.name, Reason: fmt.Sprintf("macro %q is also defined, differently, in %s", name, prev)})
+				continue
+			}
+			macros[name], macroFile[name] = def, f.name
+		case unknownFormat:
+			fail(i, unclassified(f.name, f.data))
+		}
+	}
+	maps.Copy(macros, opts.Macros)
+
+	// Pass 2: the detections.
+	byID := map[string]*rule.Rule{}
+	for i, f := range files {
+		if f.err != nil || formats[i] != escuDetection {
+			continue
+		}
+		r, err := escu.Parse(f.name, f.data, macros)
+		if err != nil {
+			fail(i, err)
+			continue
+		}
+		if prev, ok := byID[r.ID]; ok {
+			if prev.Version == r.Version {
+				fail(i, &rule.Error{File: f.name, Line: r.Origin.Line, Rule: r.Name,
+					Reason: fmt.Sprintf("duplicate rule id %q (version %d), first loaded from %s", r.ID, r.Version, prev.Origin)})
+				continue
+			}
+			// Two versions of one detection (an old content pack beside a new one): the newer one runs, as a
+			// content update replaces a detection in Splunk.
+			older, newer := prev, r
+			if r.Version < prev.Version {
+				older, newer = r, prev
+			}
+			log.Info("Rule superseded by a newer version with the same id",
+				zap.String("rule", r.Name), zap.String("id", r.ID),
+				zap.String("kept", fmt.Sprintf("%s (version %d)", newer.Origin, newer.Version)),
+				zap.String("dropped", fmt.Sprintf("%s (version %d)", older.Origin, older.Version)))
+			res.Superseded = append(res.Superseded, older)
+			if newer == r {
+				res.Rules[slices.Index(res.Rules, prev)] = r
+				byID[r.ID] = r
+			}
+			continue
+		}
+		byID[r.ID] = r
+		res.Rules = append(res.Rules, r)
+	}
+	slices.SortStableFunc(errs, func(a, b fileErr) int { return a.file - b.file })
+	if opts.SkipErrors {
+		for _, e := range errs {
+			log.Warn("Skipping rule that failed to load", zap.Error(e.err))
+			res.Skipped = append(res.Skipped, e.err)
+		}
+		return res, nil
+	}
+	if len(errs) > 0 {
+		joined := make([]error, len(errs))
+		for i, e := range errs {
+			joined[i] = e.err
+		}
+		return nil, errors.Join(joined...)
+	}
+	return res, nil
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+// unclassified explains why a file is neither a detection nor a macro: broken YAML, or some other document.
+func unclassified(name string, data []byte) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		e := &rule.Error{File: name, Reason: "invalid YAML: " + msg}
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			e.Line, _ = strconv.Atoi(m[1])
+		}
+		return e
+	}
+	return &rule.Error{File: name, Reason: "not an ESCU detection or macro (no `search:` or `definition:`)"}
+}
+
+// file is one rule file, read (or not: err).
+type file struct {
+	name string
+	data []byte
+	err  error
+}
+
+// collect resolves opts.Paths into files, each once, in the order the paths name them.
+func collect(opts Options) ([]file, error) {
+	var files []file
+	seen := map[string]bool{}
+	add := func(key, name string, read func() ([]byte, error)) {
+		if seen[key] {
+			return
+		}
+		seen[key] = true
+		data, err := read()
+		files = append(files, file{name: name, data: data, err: err})
+	}
+	for _, p := range opts.Paths {
+		if p == Builtin {
+			if opts.Builtin == nil {
+				return nil, errors.New(`rules path "builtin": no built-in rule pack is available`)
+			}
+			names, err := walkFS(opts.Builtin)
+			if err != nil {
+				return nil, fmt.Errorf(`rules path "builtin": %w`, err)
+			}
+			if len(names) == 0 {
+				return nil, errors.New(`rules path "builtin": the built-in pack holds no rule files`)
+			}
+			for _, n := range names {
+				add("builtin:"+n, "builtin:"+n, func() ([]byte, error) { return fs.ReadFile(opts.Builtin, n) })
+			}
+			continue
+		}
+		names, err := expand(p)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range names {
+			key, err := filepath.Abs(n)
+			if err != nil {
+				key = n
+			}
+			add(key, n, func() ([]byte, error) { return os.ReadFile(n) })
+		}
+	}
+	return files, nil
+}
+
+// expand resolves one filesystem path: a file, a directory, or a glob.
+func expand(p string) ([]string, error) {
+	info, err := os.Stat(p)
+	switch {
+	case err == nil && info.IsDir():
+		names, err := walkDir(p)
+		if err == nil && len(names) == 0 {
+			err = errors.New("the directory holds no *.yml or *.yaml files")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("rules path %q: %w", p, err)
+		}
+		return names, nil
+	case err == nil:
+		return []string{p}, nil // a file named explicitly is read whatever its extension
+	case !strings.ContainsAny(p, `*?[`):
+		return nil, fmt.Errorf("rules path %q: %w", p, err)
+	}
+	matches, err := filepath.Glob(p)
+	if err != nil {
+		return nil, fmt.Errorf("rules path %q: %w", p, err)
+	}
+	var names []string
+	for _, m := range matches {
+		info, err := os.Stat(m)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("rules path %q: %w", p, err)
+		case info.IsDir():
+			sub, err := walkDir(m)
+			if err != nil {
+				return nil, fmt.Errorf("rules path %q: %w", p, err)
+			}
+			names = append(names, sub...)
+		default:
+			names = append(names, m)
+		}
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("rules path %q matches no rule files", p)
+	}
+	return names, nil
+}
+
+// walkDir lists the rule files under root, sorted. Hidden directories are skipped: a Kubernetes ConfigMap volume
+// keeps its real files in `..data` and links them into the mount point, so each file is read once, through its link.
+// Symbolic links to files are followed; links to directories are not (no cycles).
+func walkDir(root string) ([]string, error) {
+	var names []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir():
+			if p != root && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		case !isRuleFile(d.Name()):
+			return nil
+		case d.Type()&fs.ModeSymlink != 0:
+			if info, err := os.Stat(p); err != nil || !info.Mode().IsRegular() {
+				return nil // a dangling link or a link to a directory
+			}
+		case !d.Type().IsRegular():
+			return nil
+		}
+		names = append(names, p)
+		return nil
+	})
+	slices.Sort(names)
+	return names, err
+}
+
+// walkFS lists the rule files of an embedded pack, sorted.
+func walkFS(fsys fs.FS) ([]string, error) {
+	var names []string
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && isRuleFile(path.Base(p)) {
+			names = append(names, p)
+		}
+		return nil
+	})
+	slices.Sort(names)
+	return names, err
+}
+
+func isRuleFile(name string) bool {
+	ext := strings.ToLower(filepath.Ext(name))
+	return slices.Contains(ruleExts, ext) && !strings.HasPrefix(name, ".")
+}

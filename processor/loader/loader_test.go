@@ -1,0 +1,309 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// detection returns a small v5-style ESCU detection.
+func detection(id, name, search string) string {
+	return fmt.Sprintf(`name: %s
+id: %s
+search: |-
+  %s
+rba:
+  message: test $user$
+  risk_objects:
+  - field: user
+    type: user
+    score: 10
+`, name, id, search)
+}
+
+func macro(name, def string) string {
+	return fmt.Sprintf("name: %s\ndefinition: '%s'\ndescription: test\n", name, def)
+}
+
+// layout writes files (path -> content) under a new temporary directory and returns it.
+func layout(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+	}
+	return dir
+}
+
+func names(rules []*rule.Rule) []string {
+	var out []string
+	for _, r := range rules {
+		out = append(out, r.Name)
+	}
+	return out
+}
+
+func TestLoadDirectory(t *testing.T) {
+	dir := layout(t, map[string]string{
+		"rules/b.yml":            detection("id-b", "B", "verb=get"),
+		"rules/a.yaml":           detection("id-a", "A", "verb=create"),
+		"rules/sub/c.yml":        detection("id-c", "C", "verb=delete"),
+		"rules/README.md":        "not a rule",
+		"rules/.git/x.yml":       "not: a rule",
+		"rules/sub/.hidden.yml":  "not: a rule",
+		"rules/macros/allow.yml": macro("kube_allowed", "user=admin"),
+	})
+	res, err := Load(Options{Paths: []string{filepath.Join(dir, "rules")}})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"A", "B", "C"}, names(res.Rules), "sorted by path")
+	assert.Equal(t, 4, res.Files)
+	assert.Empty(t, res.Skipped)
+	a := res.Rules[0]
+	assert.Equal(t, rule.Origin{File: filepath.Join(dir, "rules", "a.yaml"), Line: 4, Format: "escu"}, a.Origin)
+	assert.Equal(t, rule.Compare{Field: rule.Field{Name: "verb"}, Value: rule.Pattern{Text: "create"}}, a.Filter)
+}
+
+func TestLoadGlobAndFiles(t *testing.T) {
+	dir := layout(t, map[string]string{
+		"one/a.yml":   detection("id-a", "A", "verb=create"),
+		"one/b.yml":   detection("id-b", "B", "verb=get"),
+		"two/c.rules": detection("id-c", "C", "verb=get"),
+	})
+	res, err := Load(Options{Paths: []string{
+		filepath.Join(dir, "one", "*.yml"),
+		filepath.Join(dir, "two", "c.rules"), // named explicitly: read whatever its extension
+		filepath.Join(dir, "one"),            // overlaps the glob: each file loads once
+		filepath.Join(dir, "one", "a.yml"),
+	}})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"A", "B", "C"}, names(res.Rules))
+	assert.Equal(t, 3, res.Files)
+}
+
+func TestLoadPathErrors(t *testing.T) {
+	dir := layout(t, map[string]string{"empty/README.md": "x", "a.yml": detection("a", "A", "a=1")})
+	for _, tt := range []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"missing file", Options{Paths: []string{filepath.Join(dir, "nope.yml")}}, "no such file"},
+		{"glob matching nothing", Options{Paths: []string{filepath.Join(dir, "*.yaml")}}, "matches no rule files"},
+		{"bad glob", Options{Paths: []string{filepath.Join(dir, "[")}}, "syntax error in pattern"},
+		{"directory without rules", Options{Paths: []string{filepath.Join(dir, "empty")}}, "holds no *.yml or *.yaml files"},
+		{"builtin without a pack", Options{Paths: []string{"builtin"}}, "no built-in rule pack"},
+		{"empty builtin pack", Options{Paths: []string{"builtin"}, Builtin: fstest.MapFS{}}, "holds no rule files"},
+		{"path errors ignore skip mode", Options{Paths: []string{filepath.Join(dir, "nope")}, SkipErrors: true}, "no such file"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := Load(tt.opts)
+			require.ErrorContains(t, err, tt.want)
+			assert.Nil(t, res)
+		})
+	}
+}
+
+func TestLoadBuiltin(t *testing.T) {
+	pack := fstest.MapFS{
+		"node_port.yml":         {Data: []byte(detection("b-1", "Builtin Node Port", `"objectRef.resource"=services`))},
+		"nested/privileged.yml": {Data: []byte(detection("b-2", "Builtin Privileged", "objectRef.resource=pods"))},
+		"notes.txt":             {Data: []byte("ignored")},
+	}
+	dir := layout(t, map[string]string{"mine.yml": detection("u-1", "Mine", "verb=get")})
+	res, err := Load(Options{Paths: []string{"builtin", dir}, Builtin: pack})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"Builtin Privileged", "Builtin Node Port", "Mine"}, names(res.Rules))
+	assert.Equal(t, "builtin:node_port.yml", res.Rules[1].Origin.File)
+}
+
+func TestMacroPrecedence(t *testing.T) {
+	const search = "`kube_audit` verb=get | search NOT `kube_allowed_users` | `x_filter`"
+	dir := layout(t, map[string]string{
+		// The macro file comes after the detection in sorted order: macros are gathered first anyway.
+		"a_rule.yml":      detection("r", "R", search),
+		"z_macros/m1.yml": macro("kube_allowed_users", "user=admin"),
+		"z_macros/m2.yml": macro("x_filter", "search user!=robot"),
+	})
+	eqs := func(f, v string) rule.Expr {
+		return rule.Compare{Field: rule.Field{Name: f}, Value: rule.Pattern{Text: v}}
+	}
+
+	res, err := Load(Options{Paths: []string{dir}})
+	require.NoError(t, err)
+	require.Len(t, res.Rules, 1)
+	assert.Equal(t, eqs("verb", "get"), res.Rules[0].Filter, "kube_audit keeps its match-all default")
+	assert.Equal(t, []rule.Stage{
+		rule.Search{Cond: rule.Not{X: eqs("user", "admin")}},
+		rule.Search{Cond: rule.Compare{Field: rule.Field{Name: "user"}, Op: rule.OpNe, Value: rule.Pattern{Text: "robot"}}},
+	}, res.Rules[0].Pipeline, "macro files define the allow-list and the filter")
+
+	res, err = Load(Options{Paths: []string{dir}, Macros: map[string]string{
+		"kube_allowed_users": "user=root",
+		"x_filter":           "search *",
+		"kube_audit":         "objectRef.apiGroup=apps",
+	}})
+	require.NoError(t, err)
+	assert.Equal(t, rule.And{eqs("objectRef.apiGroup", "apps"), eqs("verb", "get")}, res.Rules[0].Filter)
+	assert.Equal(t, []rule.Stage{rule.Search{Cond: rule.Not{X: eqs("user", "root")}}}, res.Rules[0].Pipeline,
+		"configured macros win over macro files")
+}
+
+func TestKubeAuditFromFileIsSatisfied(t *testing.T) {
+	// security_content's kube_audit names Splunk metadata (source="kubernetes"), which the pipeline has already
+	// answered: the rule keeps only its own terms.
+	dir := layout(t, map[string]string{
+		"rule.yml":        detection("r", "R", "`kube_audit` verb=get"),
+		"macros/kube.yml": macro("kube_audit", `source="kubernetes"`),
+	})
+	res, err := Load(Options{Paths: []string{dir}})
+	require.NoError(t, err)
+	assert.Equal(t, rule.Compare{Field: rule.Field{Name: "verb"}, Value: rule.Pattern{Text: "get"}}, res.Rules[0].Filter)
+}
+
+func TestUnclassifiableFiles(t *testing.T) {
+	dir := layout(t, map[string]string{
+		"workflow.yml": "on: push\njobs: {}\n",
+		"broken.yml":   "name: x\nsearch: \"unterminated\n",
+	})
+	_, err := Load(Options{Paths: []string{filepath.Join(dir, "workflow.yml")}})
+	require.EqualError(t, err, filepath.Join(dir, "workflow.yml")+": not an ESCU detection or macro (no `search:` or `definition:`)")
+
+	_, err = Load(Options{Paths: []string{filepath.Join(dir, "broken.yml")}})
+	var e *rule.Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, 2, e.Line)
+	assert.Contains(t, e.Reason, "invalid YAML")
+}
+
+func TestErrorsJoinedOrSkipped(t *testing.T) {
+	dir := layout(t, map[string]string{
+		"a_good.yml":    detection("g", "Good", "verb=get"),
+		"b_eval.yml":    detection("e", "Eval", "verb=get\n  | eval x=1"),
+		"c_unknown.yml": "kind: Deployment\n",
+		"d_macro.yml":   detection("m", "Macro", "verb=get `nope`"),
+	})
+
+	_, err := Load(Options{Paths: []string{dir}})
+	require.Error(t, err)
+	msg := err.Error()
+	assert.Contains(t, msg, filepath.Join(dir, "b_eval.yml")+`:5:5: rule "Eval": unsupported command "eval"`)
+	assert.Contains(t, msg, filepath.Join(dir, "c_unknown.yml")+": not an ESCU detection or macro")
+	assert.Contains(t, msg, filepath.Join(dir, "d_macro.yml")+":4:12: rule \"Macro\": undefined macro `nope`")
+	var e *rule.Error
+	assert.True(t, errors.As(err, &e), "joined errors stay *rule.Error")
+
+	core, logs := observer.New(zapcore.WarnLevel)
+	res, err := Load(Options{Paths: []string{dir}, SkipErrors: true, Logger: zap.New(core)})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"Good"}, names(res.Rules))
+	require.Len(t, res.Skipped, 3)
+	assert.Equal(t, 4, res.Files)
+	require.Equal(t, 3, logs.Len(), "one warning per skipped rule")
+	for i, entry := range logs.All() {
+		assert.Equal(t, zapcore.WarnLevel, entry.Level)
+		assert.Equal(t, res.Skipped[i].Error(), entry.ContextMap()["error"])
+	}
+	assert.True(t, strings.HasPrefix(logs.All()[0].ContextMap()["error"].(string), filepath.Join(dir, "b_eval.yml")+":5:5:"))
+}
+
+func TestDuplicateIDs(t *testing.T) {
+	dir := layout(t, map[string]string{
+		"a.yml": detection("same", "First", "verb=get"),
+		"b.yml": detection("same", "Second", "verb=get"),
+	})
+	_, err := Load(Options{Paths: []string{dir}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), filepath.Join(dir, "b.yml"))
+	assert.Contains(t, err.Error(), `duplicate rule id "same" (version 0), first loaded from `+filepath.Join(dir, "a.yml"))
+
+	res, err := Load(Options{Paths: []string{dir}, SkipErrors: true})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"First"}, names(res.Rules))
+	assert.Len(t, res.Skipped, 1)
+}
+
+func TestConflictingMacroFiles(t *testing.T) {
+	dir := layout(t, map[string]string{
+		"m1.yml": macro("allow", "user=a"),
+		"m2.yml": macro("allow", "user=b"),
+		"m3.yml": macro("allow", "user=a"), // identical: fine
+		"r.yml":  detection("r", "R", "verb=get | search NOT `allow`"),
+	})
+	_, err := Load(Options{Paths: []string{dir}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), filepath.Join(dir, "m2.yml")+`: macro "allow" is also defined, differently, in `+filepath.Join(dir, "m1.yml"))
+	assert.NotContains(t, err.Error(), "m3.yml")
+}
+
+func TestConfigMapLayout(t *testing.T) {
+	// A ConfigMap volume: real files under a hidden, timestamped directory, linked through ..data.
+	dir := layout(t, map[string]string{"..2026_01_01/rule.yml": detection("r", "R", "verb=get")})
+	require.NoError(t, os.Symlink("..2026_01_01", filepath.Join(dir, "..data")))
+	require.NoError(t, os.Symlink(filepath.Join("..data", "rule.yml"), filepath.Join(dir, "rule.yml")))
+	require.NoError(t, os.Symlink("missing.yml", filepath.Join(dir, "dangling.yml")))
+	res, err := Load(Options{Paths: []string{dir}})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"R"}, names(res.Rules))
+	assert.Equal(t, 1, res.Files)
+}
+
+func TestCorpus(t *testing.T) {
+	corpus := os.Getenv("AUDITDETECT_CORPUS")
+	if corpus == "" {
+		corpus = filepath.Join("..", "..", "..", "shared", "corpus")
+	}
+	escu := filepath.Join(corpus, "escu")
+	if _, err := os.Stat(escu); err != nil {
+		t.Skipf("SKIP: ESCU corpus not found at %s (set AUDITDETECT_CORPUS to the corpus folder): %v", escu, err)
+	}
+	// v4 and v5 share IDs, so load them separately, each with the macros (keeping kube_audit's default).
+	for _, gen := range []string{"v4", "v5"} {
+		res, err := Load(Options{
+			Paths:  []string{filepath.Join(escu, gen), filepath.Join(escu, "macros")},
+			Macros: map[string]string{"kube_audit": "*"},
+		})
+		require.NoError(t, err, gen)
+		assert.Len(t, res.Rules, map[string]int{"v4": 15, "v5": 2}[gen], gen)
+	}
+	// Together, the v5 files (version 8) supersede their v4 namesakes, in the v4 rules' places.
+	res, err := Load(Options{Paths: []string{filepath.Join(escu, "v4"), filepath.Join(escu, "v5"), filepath.Join(escu, "macros")}})
+	require.NoError(t, err)
+	assert.Len(t, res.Rules, 15)
+	require.Len(t, res.Superseded, 2)
+	for _, old := range res.Superseded {
+		assert.Contains(t, old.Origin.File, filepath.Join("escu", "v4"))
+	}
+	for _, r := range res.Rules {
+		if r.Name == "Kubernetes Node Port Creation" {
+			assert.Contains(t, r.Origin.File, filepath.Join("escu", "v5"))
+			assert.Equal(t, 20, r.Risk.Objects[0].Score, "the v5 rba block")
+		}
+	}
+}
+
+func TestNewerVersionWins(t *testing.T) {
+	dir := layout(t, map[string]string{
+		"a.yml": "version: 3\n" + detection("same", "Newer", "verb=get"),
+		"b.yml": "version: 2\n" + detection("same", "Older", "verb=get"),
+		"c.yml": detection("other", "Other", "verb=get"),
+	})
+	res, err := Load(Options{Paths: []string{dir}})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"Newer", "Other"}, names(res.Rules))
+	require.Len(t, res.Superseded, 1)
+	assert.Equal(t, "Older", res.Superseded[0].Name)
+}

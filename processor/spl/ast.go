@@ -1,0 +1,104 @@
+package spl
+
+import "github.com/auditdetect/auditdetect/processor/rule"
+
+// The SPL syntax tree. Macros are already expanded in it, and the parser has rejected everything the compile step
+// cannot express, so compiling a tree never fails.
+
+// query is a whole search: the base search and the commands after it.
+type query struct {
+	search node
+	cmds   []command
+}
+
+// node is a search-command expression (base search, `| search`, macro bodies).
+type node interface{ isNode() }
+
+type (
+	andNode []node
+	orNode  []node
+	notNode struct{ x node }
+	// allNode is the bare `*` term.
+	allNode struct{}
+	// cmpNode is `field op value`.
+	cmpNode struct {
+		field string
+		op    rule.Op
+		val   value
+	}
+	// inNode is `field IN (v1, v2, ...)`.
+	inNode struct {
+		field string
+		vals  []value
+	}
+)
+
+func (andNode) isNode() {}
+func (orNode) isNode()  {}
+func (notNode) isNode() {}
+func (allNode) isNode() {}
+func (cmpNode) isNode() {}
+func (inNode) isNode()  {}
+
+// value is a search-command value: its literal text and its glob form (see token).
+type value struct {
+	text, glob string
+}
+
+// command is one pipeline command.
+type command interface{ isCommand() }
+
+type (
+	searchCmd struct{ x node }
+	whereCmd  struct{ x wexpr }
+	fillCmd   struct {
+		value  string
+		fields []string
+	}
+	renameCmd struct{ pairs []rule.RenamePair }
+	statsCmd  struct {
+		aggs []rule.Aggregate
+		by   []string
+	}
+	iplocCmd struct{ field, prefix string }
+)
+
+func (searchCmd) isCommand() {}
+func (whereCmd) isCommand()  {}
+func (fillCmd) isCommand()   {}
+func (renameCmd) isCommand() {}
+func (statsCmd) isCommand()  {}
+func (iplocCmd) isCommand()  {}
+
+// wexpr is a `where` expression, already restricted to the boolean forms the rule model can hold.
+type wexpr interface{ isWexpr() }
+
+type (
+	wAnd struct{ l, r wexpr }
+	wOr  struct{ l, r wexpr }
+	wNot struct{ x wexpr }
+	// wCmp compares a field with a constant (op already oriented field-first).
+	wCmp struct {
+		field string
+		op    rule.Op
+		lit   string
+	}
+	// wFieldEq is `a = b` or `a != b` between two fields.
+	wFieldEq struct {
+		a, b string
+		ne   bool
+	}
+	// wFunc is a boolean function: like, match, cidrmatch (with a pattern) or isnull, isnotnull.
+	wFunc struct {
+		name  string
+		field string
+		pat   rule.Pattern
+	}
+)
+
+func (wAnd) isWexpr()     {}
+func (wOr) isWexpr()      {}
+func (wNot) isWexpr()     {}
+func (wCmp) isWexpr()     {}
+func (wFieldEq) isWexpr() {}
+func (wFunc) isWexpr()    {}

@@ -1,0 +1,41 @@
+package spl
+
+import (
+	"errors"
+	"testing"
+)
+
+func FuzzCompile(f *testing.F) {
+	for _, s := range []string{
+		"`kube_audit` objectRef.resource=pods verb=create OR verb=update x=*\\\"privileged\\\":true* | fillnull | stats count values(a) as b by c d{} | rename c as e | `x_filter`",
+		"a IN (b, \"c d\", *e*) NOT (f!=g OR h>=1) | search NOT `allow` | iplocation prefix=p_ ip",
+		"* | where NOT (count > 5 AND like(x, \"a%\")) OR isnull(y) OR 'a.b'==c",
+		"a=\"unterminated",
+		"((((a=1",
+		"| tstats count",
+		"a=1 ```comment``` | stats c",
+		"`m(a, \"b,c\")`",
+	} {
+		f.Add(s)
+	}
+	macros := Macros{"allow": "a IN (x) `inner`", "inner": "b=1 OR c=2", "m(2)": "$x$=$y$", "loop": "`loop`"}
+	f.Fuzz(func(t *testing.T, search string) {
+		filter, pipeline, err := Compile(search, macros)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("error is %T, not *Error: %v", err, err)
+			}
+			if e.Line < 1 || e.Column < 1 || e.Reason == "" {
+				t.Fatalf("bad position or reason: %+v", e)
+			}
+			if filter != nil || pipeline != nil {
+				t.Fatalf("results returned with an error")
+			}
+			return
+		}
+		if filter == nil {
+			t.Fatalf("nil filter without error for %q", search)
+		}
+	})
+}

@@ -1,0 +1,269 @@
+package spl
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+type kind int
+
+const (
+	kEOF      kind = iota
+	kWord          // a bare word: field name, keyword, value or number
+	kString        // a "double-quoted" string
+	kQField        // a 'single-quoted' field name (where expressions only)
+	kMacro         // a `macro` reference
+	kLParen        // (
+	kRParen        // )
+	kComma         // ,
+	kPipe          // |
+	kLBracket      // [ (a subsearch)
+	kRBracket      // ]
+	kEq            // =
+	kEqEq          // ==
+	kNe            // !=
+	kLt            // <
+	kLe            // <=
+	kGt            // >
+	kGe            // >=
+)
+
+func (k kind) String() string {
+	return [...]string{"end of search", "word", "string", "field", "macro", "'('", "')'", "','", "'|'", "'['", "']'",
+		"'='", "'=='", "'!='", "'<'", "'<='", "'>'", "'>='"}[k]
+}
+
+func (k kind) isCompare() bool { return k >= kEq }
+
+// token is one lexical element with its byte offset in the text it was read from.
+type token struct {
+	kind kind
+	pos  int
+	// text is a word or string with its escapes resolved, or the body of a macro reference.
+	text string
+	// glob is the same word or string as a rule.Glob pattern: SPL's `*` stays a wildcard, every other character
+	// (notably `?`, which SPL does not treat as a wildcard) is literal.
+	glob string
+}
+
+// describe names the token for error messages.
+func (t token) describe() string {
+	switch t.kind {
+	case kWord, kString:
+		return strconv.Quote(t.text)
+	case kQField:
+		return `'` + t.text + `'`
+	case kMacro:
+		return "macro `" + t.text + "`"
+	}
+	return t.kind.String()
+}
+
+// lexer reads tokens on demand. The parser picks the mode: next for ordinary tokens, value right after a comparison
+// operator, where SPL lets a bare value contain `=`, `<`, `>`, `!` and `(`.
+type lexer struct {
+	src string
+	pos int
+	// eval switches on `where` syntax: 'single-quoted' field names.
+	eval bool
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
+
+// skipSpace skips whitespace and ```comments```.
+func (l *lexer) skipSpace() *posError {
+	for l.pos < len(l.src) {
+		switch {
+		case isSpace(l.src[l.pos]):
+			l.pos++
+		case strings.HasPrefix(l.src[l.pos:], "```"):
+			end := strings.Index(l.src[l.pos+3:], "```")
+			if end < 0 {
+				return errAt(l.pos, "unterminated ``` comment")
+			}
+			l.pos += 3 + end + 3
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+func (l *lexer) next() (token, *posError) {
+	if err := l.skipSpace(); err != nil {
+		return token{}, err
+	}
+	start := l.pos
+	if start >= len(l.src) {
+		return token{kind: kEOF, pos: start}, nil
+	}
+	one := func(k kind, n int) (token, *posError) {
+		l.pos += n
+		return token{kind: k, pos: start}, nil
+	}
+	c := l.src[start]
+	var next byte
+	if start+1 < len(l.src) {
+		next = l.src[start+1]
+	}
+	switch c {
+	case '(':
+		return one(kLParen, 1)
+	case ')':
+		return one(kRParen, 1)
+	case ',':
+		return one(kComma, 1)
+	case '|':
+		return one(kPipe, 1)
+	case '[':
+		return one(kLBracket, 1)
+	case ']':
+		return one(kRBracket, 1)
+	case '=':
+		if next == '=' {
+			return one(kEqEq, 2)
+		}
+		return one(kEq, 1)
+	case '!':
+		if next == '=' {
+			return one(kNe, 2)
+		}
+	case '<':
+		if next == '=' {
+			return one(kLe, 2)
+		}
+		return one(kLt, 1)
+	case '>':
+		if next == '=' {
+			return one(kGe, 2)
+		}
+		return one(kGt, 1)
+	case '"':
+		return l.quoted(start, '"', kString)
+	case '\'':
+		if l.eval {
+			return l.quoted(start, '\'', kQField)
+		}
+	case '`':
+		return l.macro(start)
+	}
+	return l.word(start, false, false)
+}
+
+// value reads the right-hand side of a comparison: a quoted string or a bare run up to whitespace, `)`, `|` (and
+// `,` inside an IN list). Anything else falls back to an ordinary token, which the parser then rejects.
+func (l *lexer) value(inList bool) (token, *posError) {
+	if err := l.skipSpace(); err != nil {
+		return token{}, err
+	}
+	if l.pos >= len(l.src) || l.stopsValue(l.pos, inList) {
+		return l.next()
+	}
+	return l.word(l.pos, true, inList)
+}
+
+func (l *lexer) stopsValue(i int, inList bool) bool {
+	switch c := l.src[i]; c {
+	case ')', '|', '[', ']', '`', '"':
+		return true
+	case ',':
+		return inList
+	default:
+		return isSpace(c)
+	}
+}
+
+func (l *lexer) stopsWord(i int) bool {
+	switch c := l.src[i]; c {
+	case '(', ')', ',', '|', '[', ']', '"', '`', '=', '<', '>':
+		return true
+	case '!':
+		return i+1 < len(l.src) && l.src[i+1] == '='
+	case '\'':
+		return l.eval
+	default:
+		return isSpace(c)
+	}
+}
+
+// word reads a bare word, resolving backslash escapes: `\x` is a literal x, except that SPL never lets a backslash
+// escape the `*` wildcard.
+func (l *lexer) word(start int, value, inList bool) (token, *posError) {
+	var text, glob strings.Builder
+	for l.pos < len(l.src) {
+		if value {
+			if l.stopsValue(l.pos, inList) {
+				if l.src[l.pos] == '"' {
+					return token{}, errAt(l.pos, `unexpected quote inside an unquoted value (escape it as \")`)
+				}
+				break
+			}
+		} else if l.stopsWord(l.pos) {
+			break
+		}
+		if err := l.char(&text, &glob); err != nil {
+			return token{}, err
+		}
+	}
+	return token{kind: kWord, pos: start, text: text.String(), glob: glob.String()}, nil
+}
+
+// char consumes one (possibly escaped) character into the literal text and the glob form.
+func (l *lexer) char(text, glob *strings.Builder) *posError {
+	c := l.src[l.pos]
+	switch {
+	case c == '*':
+		l.pos++
+		text.WriteByte('*')
+		glob.WriteByte('*')
+		return nil
+	case c == '\\' && l.pos+1 < len(l.src):
+		if l.src[l.pos+1] == '*' {
+			return errAt(l.pos, `a backslash cannot escape "*" in SPL: "*" is always a wildcard`)
+		}
+		l.pos++
+	}
+	r, n := utf8.DecodeRuneInString(l.src[l.pos:])
+	s := l.src[l.pos : l.pos+n]
+	if r == utf8.RuneError && n == 1 {
+		s = string(c) // keep invalid UTF-8 bytes as they are
+	}
+	l.pos += n
+	text.WriteString(s)
+	glob.WriteString(rule.EscapeGlob(s))
+	return nil
+}
+
+// quoted reads a string delimited by q. Backslash escapes work as in bare words.
+func (l *lexer) quoted(start int, q byte, k kind) (token, *posError) {
+	l.pos++ // opening quote
+	var text, glob strings.Builder
+	for l.pos < len(l.src) {
+		if l.src[l.pos] == q {
+			l.pos++
+			return token{kind: k, pos: start, text: text.String(), glob: glob.String()}, nil
+		}
+		if err := l.char(&text, &glob); err != nil {
+			return token{}, err
+		}
+	}
+	return token{}, errAt(start, "unterminated quoted string")
+}
+
+func (l *lexer) macro(start int) (token, *posError) {
+	end := strings.IndexByte(l.src[start+1:], '`')
+	if end < 0 {
+		return token{}, errAt(start, "unterminated macro reference (missing closing backtick)")
+	}
+	body := strings.TrimSpace(l.src[start+1 : start+1+end])
+	if body == "" {
+		return token{}, errAt(start, "empty macro reference")
+	}
+	l.pos = start + 1 + end + 1
+	return token{kind: kMacro, pos: start, text: body}, nil
+}

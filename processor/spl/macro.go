@@ -1,0 +1,215 @@
+package spl
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// maxMacroDepth bounds macro nesting; cycles are caught sooner, by name.
+const maxMacroDepth = 20
+
+// A macro reference is expanded by parsing its definition on its own, as one parenthesised search expression in
+// a search, or as one or more commands at command position. That keeps precedence (`NOT `m`` negates the whole
+// macro), keeps macros from swallowing surrounding syntax, and lets errors name the macro.
+
+// expandExpr expands a macro used inside a search expression.
+func (p *parser) expandExpr(t token) (node, *posError) {
+	def, key, err := p.resolve(t)
+	if err != nil {
+		return nil, err
+	}
+	if def == nil { // an undefined *_filter macro: `search *`
+		return allNode{}, nil
+	}
+	if strings.TrimSpace(*def) == "" {
+		return allNode{}, nil // expands to nothing
+	}
+	sub := newParser(*def, p.macros, append(slices.Clip(p.stack), key))
+	x, err := sub.parseAnd()
+	if err == nil {
+		var end token
+		if end, err = sub.next(); err == nil {
+			switch end.kind {
+			case kEOF:
+			case kPipe:
+				err = errAt(end.pos, "expands to a pipeline, but is used inside a search expression")
+			default:
+				err = errAt(end.pos, "unexpected %s", end.describe())
+			}
+		}
+	}
+	if err != nil {
+		return nil, wrapMacroErr(t, key, *def, err)
+	}
+	return x, nil
+}
+
+// expandCommands expands a macro used as a pipeline command.
+func (p *parser) expandCommands(t token) ([]command, *posError) {
+	def, key, err := p.resolve(t)
+	if err != nil {
+		return nil, err
+	}
+	if def == nil { // an undefined *_filter macro: `search *`, which filters nothing
+		return nil, nil
+	}
+	if strings.TrimSpace(*def) == "" {
+		return nil, errAt(t.pos, "macro `%s` is empty but is used as a pipeline command", key)
+	}
+	sub := newParser(*def, p.macros, append(slices.Clip(p.stack), key))
+	first, err := sub.parseCommand()
+	var rest []command
+	if err == nil {
+		rest, err = sub.parseCommands()
+	}
+	if err != nil {
+		return nil, wrapMacroErr(t, key, *def, err)
+	}
+	return append(first, rest...), nil
+}
+
+// wrapMacroErr places an error found inside a macro's definition at the macro reference.
+func wrapMacroErr(t token, key, def string, err *posError) *posError {
+	line, col := lineCol(def, err.pos)
+	return errAt(t.pos, "in macro `%s` (definition %d:%d): %s", key, line, col, err.reason)
+}
+
+// resolve finds the definition of the macro referenced by t, arguments substituted. It returns a nil definition for
+// an undefined `*_filter` macro, and the macro's key (`name` or `name(N)`) for messages and cycle detection.
+func (p *parser) resolve(t token) (def *string, key string, err *posError) {
+	name, args, ok := splitMacro(t.text)
+	if !ok {
+		return nil, "", errAt(t.pos, "malformed macro reference `%s`", t.text)
+	}
+	key = name
+	if len(args) > 0 {
+		key = name + "(" + strconv.Itoa(len(args)) + ")"
+	}
+	if i := slices.Index(p.stack, key); i >= 0 {
+		chain := append(slices.Clone(p.stack[i:]), key)
+		return nil, key, errAt(t.pos, "macro cycle: `%s`", strings.Join(chain, "` -> `"))
+	}
+	if len(p.stack) >= maxMacroDepth {
+		return nil, key, errAt(t.pos, "macros nested too deeply (more than %d levels) at `%s`", maxMacroDepth, key)
+	}
+	if d, ok := lookupMacro(p.macros, name, args); ok {
+		return &d, key, nil
+	}
+	if d, ok := lookupMacro(DefaultMacros(), name, args); ok {
+		return &d, key, nil
+	}
+	if len(args) == 0 && strings.HasSuffix(name, "_filter") {
+		return nil, key, nil
+	}
+	return nil, key, errAt(t.pos, "undefined macro `%s`", key)
+}
+
+// splitMacro splits `name(arg1, "arg 2")` into its name and arguments.
+func splitMacro(body string) (name string, args []string, ok bool) {
+	open := strings.IndexByte(body, '(')
+	if open < 0 {
+		return body, nil, !strings.ContainsFunc(body, func(r rune) bool { return r <= ' ' })
+	}
+	name = strings.TrimSpace(body[:open])
+	if name == "" || !strings.HasSuffix(body, ")") || strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' }) {
+		return "", nil, false
+	}
+	inner := body[open+1 : len(body)-1]
+	if strings.TrimSpace(inner) == "" {
+		return name, nil, true
+	}
+	var cur strings.Builder
+	quoted := false
+	for i := 0; i < len(inner); i++ {
+		c := inner[i]
+		switch {
+		case c == '\\' && i+1 < len(inner):
+			cur.WriteByte(c)
+			i++
+			cur.WriteByte(inner[i])
+			continue
+		case c == '"':
+			quoted = !quoted
+		case c == ',' && !quoted:
+			args = append(args, strings.TrimSpace(cur.String()))
+			cur.Reset()
+			continue
+		}
+		cur.WriteByte(c)
+	}
+	return name, append(args, strings.TrimSpace(cur.String())), !quoted
+}
+
+// lookupMacro finds name with len(args) arguments: key `name`, `name(N)` (positional), or `name(a,b)` (named).
+func lookupMacro(m Macros, name string, args []string) (string, bool) {
+	if len(args) == 0 {
+		def, ok := m[name]
+		return def, ok
+	}
+	if def, ok := m[name+"("+strconv.Itoa(len(args))+")"]; ok {
+		return substitute(def, placeholders(def), args), true
+	}
+	// Named keys: pick the lexically first that fits, so the choice does not depend on map order.
+	var best string
+	var names []string
+	for k := range m {
+		inner, ok := strings.CutPrefix(k, name+"(")
+		if !ok || !strings.HasSuffix(inner, ")") {
+			continue
+		}
+		inner = strings.TrimSuffix(inner, ")")
+		if _, err := strconv.Atoi(strings.TrimSpace(inner)); err == nil {
+			continue // name(N) with another N
+		}
+		params := strings.Split(inner, ",")
+		if len(params) != len(args) || (best != "" && k > best) {
+			continue
+		}
+		for i := range params {
+			params[i] = strings.TrimSpace(params[i])
+		}
+		best, names = k, params
+	}
+	if best == "" {
+		return "", false
+	}
+	return substitute(m[best], names, args), true
+}
+
+// placeholders lists the distinct `$name$` placeholders of def in order of first appearance.
+func placeholders(def string) []string {
+	var names []string
+	for rest := def; ; {
+		i := strings.IndexByte(rest, '$')
+		if i < 0 {
+			return names
+		}
+		j := strings.IndexByte(rest[i+1:], '$')
+		if j < 0 {
+			return names
+		}
+		if n := rest[i+1 : i+1+j]; n != "" && !strings.ContainsFunc(n, func(r rune) bool { return r <= ' ' }) {
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+			rest = rest[i+1+j+1:]
+		} else {
+			rest = rest[i+1:]
+		}
+	}
+}
+
+// substitute replaces `$names[i]$` with args[i], all at once, so an argument is never substituted again.
+func substitute(def string, names, args []string) string {
+	var pairs []string
+	for i, n := range names {
+		if i < len(args) {
+			pairs = append(pairs, "$"+n+"$", args[i])
+		}
+	}
+	if len(pairs) == 0 {
+		return def
+	}
+	return strings.NewReplacer(pairs...).Replace(def)
+}

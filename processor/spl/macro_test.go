@@ -1,0 +1,156 @@
+package spl
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+func TestMacros(t *testing.T) {
+	allow := Macros{
+		"kube_allowed_images": `objectRef.name IN (*splunk*, *falco*)`,
+		"two_terms":           `a=1 b=2`,
+		"outer":               "x=1 `inner`",
+		"inner":               `y=2 OR y=3`,
+		"my_filter":           `search user!=admin`,
+		"multi_cmd":           `search a=1 | where count > 2`,
+		"ctime(1)":            `convert ctime($field$)`,
+		"pick(2)":             `$f$=$v$ OR $f$=x`,
+		"named(field, val)":   `$field$=$val$`,
+		"empty":               ``,
+		"kube_audit":          `objectRef.apiGroup=""`,
+	}
+	tests := []struct {
+		name     string
+		search   string
+		macros   Macros
+		filter   rule.Expr
+		pipeline []rule.Stage
+	}{
+		{"kube_audit default matches all", "`kube_audit` verb=get", nil, eq("verb", "get"), nil},
+		{"kube_audit alone", "`kube_audit`", nil, rule.True{}, nil},
+		{"config overrides kube_audit", "`kube_audit` verb=get", allow, rule.And{eq("objectRef.apiGroup", ""), eq("verb", "get")}, nil},
+		// Splunk's indexing metadata is not in an audit event: the pipeline has already chosen the data.
+		{"metadata terms are satisfied", `index=k8s source="kubernetes" sourcetype IN (a, b) verb=get`, nil, eq("verb", "get"), nil},
+		{"negated metadata terms are satisfied", `NOT (host=x OR index=y) verb=get`, nil, eq("verb", "get"), nil},
+		{"security_content's kube_audit", "`ka` verb=get", Macros{"ka": `source="kubernetes"`}, eq("verb", "get"), nil},
+		{"macro is one group under NOT", "NOT `two_terms` c=3", allow,
+			rule.And{not(rule.And{eq("a", "1"), eq("b", "2")}), eq("c", "3")}, nil},
+		{"macro is one group under OR", "c=3 OR `two_terms`", allow,
+			rule.Or{eq("c", "3"), rule.And{eq("a", "1"), eq("b", "2")}}, nil},
+		{"nested macros", "`outer`", allow, rule.And{eq("x", "1"), rule.Or{eq("y", "2"), eq("y", "3")}}, nil},
+		{"search NOT allow-list", "verb=get | search NOT `kube_allowed_images`", allow, eq("verb", "get"),
+			[]rule.Stage{rule.Search{Cond: not(rule.Or{eq("objectRef.name", "*splunk*"), eq("objectRef.name", "*falco*")})}}},
+		{"undefined filter macro is a no-op", "verb=get | stats count | `x_filter`", nil, eq("verb", "get"),
+			[]rule.Stage{rule.Stats{Aggs: []rule.Aggregate{{Func: "count"}}}}},
+		{"undefined filter macro without a space", "verb=get |`x_filter`", nil, eq("verb", "get"), nil},
+		{"undefined filter macro in an expression", "verb=get `x_filter`", nil, eq("verb", "get"), nil},
+		{"defined filter macro", "verb=get | `my_filter`", allow, eq("verb", "get"),
+			[]rule.Stage{rule.Search{Cond: cmp("user", rule.OpNe, "admin", false)}}},
+		{"filter macro defined as search *", "verb=get | `my_filter`", Macros{"my_filter": "search *"}, eq("verb", "get"), nil},
+		{"macro with several commands", "verb=get | `multi_cmd`", allow, eq("verb", "get"),
+			[]rule.Stage{rule.Search{Cond: eq("a", "1")}, rule.Where{Cond: cmp("count", rule.OpGt, "2", true)}}},
+		{"positional arguments", "`pick(user, bob)`", allow, rule.Or{eq("user", "bob"), eq("user", "x")}, nil},
+		{"named arguments", "`named(user, \"bob smith\")`", allow, eq("user", "bob smith"), nil},
+		{"empty macro in an expression", "a=1 `empty`", allow, eq("a", "1"), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			filter, pipeline, err := Compile(tt.search, tt.macros)
+			require.NoError(t, err)
+			assert.Equal(t, tt.filter, filter)
+			assert.Equal(t, tt.pipeline, pipeline)
+		})
+	}
+}
+
+func TestMacroErrors(t *testing.T) {
+	macros := Macros{
+		"self":       "a=1 `self`",
+		"ping":       "`pong`",
+		"pong":       "x=1 OR `ping`",
+		"bad":        "a=1 b",
+		"deep":       "`undefined_thing`",
+		"piped":      "a=1 | stats count",
+		"notcommand": "a=1",
+		"empty":      "",
+		"eval_in":    "search a=1 | eval x=1",
+	}
+	tests := []struct {
+		name         string
+		search       string
+		line, column int
+		reason       string
+	}{
+		{"undefined", "verb=get\n  `kube_allowed_users`", 2, 3, "undefined macro `kube_allowed_users`"},
+		{"undefined with args", "`nope(a, b)`", 1, 1, "undefined macro `nope(2)`"},
+		{"undefined filter with args is not defaulted", "* | `x_filter(1)`", 1, 5, "undefined macro `x_filter(1)`"},
+		{"self cycle", "verb=get `self`", 1, 10, "macro cycle: `self` -> `self`"},
+		{"mutual cycle", "`ping`", 1, 1, "macro cycle: `ping` -> `pong` -> `ping`"},
+		{"error inside a macro points at the reference", "verb=get `bad`", 1, 10, "in macro `bad` (definition 1:5): free-text term \"b\""},
+		{"nested undefined names the inner macro", "verb=get `deep`", 1, 10, "in macro `deep` (definition 1:1): undefined macro `undefined_thing`"},
+		{"pipeline macro in an expression", "`piped`", 1, 1, "expands to a pipeline"},
+		{"expression macro as a command", "* | `notcommand`", 1, 5, "in macro `notcommand` (definition 1:1): unsupported command \"a\""},
+		{"empty macro as a command", "* | `empty`", 1, 5, "is empty but is used as a pipeline command"},
+		{"unsupported command inside a macro", "* | `eval_in`", 1, 5, "unsupported command \"eval\""},
+		{"macro as a value", "a=`notcommand`", 1, 3, "a macro cannot stand for a value"},
+		{"malformed arguments", "`m(a`", 1, 1, "malformed macro reference"},
+		{"space in name", "`m n`", 1, 1, "malformed macro reference"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := Compile(tt.search, macros)
+			var e *Error
+			require.ErrorAs(t, err, &e)
+			assert.Contains(t, e.Reason, tt.reason)
+			assert.Equal(t, [2]int{tt.line, tt.column}, [2]int{e.Line, e.Column}, "position; error: %v", err)
+		})
+	}
+}
+
+func TestMacroDepthLimit(t *testing.T) {
+	m := Macros{}
+	for i := range 30 {
+		m[name(i)] = "`" + name(i+1) + "`"
+	}
+	m[name(30)] = "a=1"
+	_, _, err := Compile("`"+name(0)+"`", m)
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	assert.Contains(t, e.Reason, "nested too deeply")
+}
+
+func name(i int) string { return "m" + string(rune('a'+i)) }
+
+func TestDefaultMacrosIsACopy(t *testing.T) {
+	d := DefaultMacros()
+	d["kube_audit"] = "x=1"
+	assert.Equal(t, "*", DefaultMacros()["kube_audit"])
+}
+
+func TestSplitMacro(t *testing.T) {
+	for _, tt := range []struct {
+		body string
+		name string
+		args []string
+		ok   bool
+	}{
+		{"a", "a", nil, true},
+		{"a()", "a", nil, true},
+		{"a(x)", "a", []string{"x"}, true},
+		{`a( x , "y, z" )`, "a", []string{"x", `"y, z"`}, true},
+		{`a("x)`, "", nil, false},
+		{"a(x", "", nil, false},
+		{"(x)", "", nil, false},
+	} {
+		name, args, ok := splitMacro(tt.body)
+		assert.Equal(t, tt.ok, ok, tt.body)
+		if tt.ok {
+			assert.Equal(t, tt.name, name, tt.body)
+			assert.Equal(t, tt.args, args, tt.body)
+		}
+	}
+}

@@ -1,0 +1,660 @@
+package spl
+
+import (
+	"strings"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// maxNesting bounds parentheses and NOT chains, so hostile input cannot exhaust the stack.
+const maxNesting = 100
+
+// parser builds the syntax tree of one text: the search, or the definition of a macro being expanded.
+type parser struct {
+	lex    lexer
+	tok    token // the peeked token, when peeked
+	peeked bool
+	macros Macros
+	stack  []string // the macros being expanded around this text, outermost first
+	depth  int
+}
+
+func newParser(src string, macros Macros, stack []string) *parser {
+	return &parser{lex: lexer{src: src}, macros: macros, stack: stack}
+}
+
+func (p *parser) peek() (token, *posError) {
+	if !p.peeked {
+		t, err := p.lex.next()
+		if err != nil {
+			return token{}, err
+		}
+		p.tok, p.peeked = t, true
+	}
+	return p.tok, nil
+}
+
+func (p *parser) next() (token, *posError) {
+	t, err := p.peek()
+	p.peeked = false
+	return t, err
+}
+
+// value reads the value after a comparison operator (see lexer.value). It must not follow a peek.
+func (p *parser) value(inList bool) (token, *posError) {
+	if p.peeked {
+		return p.next()
+	}
+	return p.lex.value(inList)
+}
+
+// peekWord reports whether the next token is the bare word w (compared case-insensitively unless exact).
+func (p *parser) peekWord(w string, exact bool) (bool, *posError) {
+	t, err := p.peek()
+	if err != nil {
+		return false, err
+	}
+	if t.kind != kWord {
+		return false, nil
+	}
+	if exact {
+		return t.text == w, nil
+	}
+	return strings.EqualFold(t.text, w), nil
+}
+
+func (p *parser) nest(pos int) *posError {
+	p.depth++
+	if p.depth > maxNesting {
+		return errAt(pos, "expression nested too deeply (more than %d levels)", maxNesting)
+	}
+	return nil
+}
+
+// parseQuery parses a whole search: a base search, then `| command` segments.
+func (p *parser) parseQuery() (*query, *posError) {
+	t, err := p.peek()
+	if err != nil {
+		return nil, err
+	}
+	switch t.kind {
+	case kEOF:
+		return nil, errAt(t.pos, "empty search")
+	case kPipe:
+		p.next()
+		name, err := p.next()
+		if err != nil {
+			return nil, err
+		}
+		if name.kind == kWord {
+			return nil, errAt(name.pos, "unsupported command %q: a search must start with a base search, not a generating command", name.text)
+		}
+		return nil, errAt(t.pos, "a search must start with a base search, not '|'")
+	}
+	search, err := p.parseAnd()
+	if err != nil {
+		return nil, err
+	}
+	cmds, err := p.parseCommands()
+	if err != nil {
+		return nil, err
+	}
+	return &query{search: search, cmds: cmds}, nil
+}
+
+// parseCommands parses `| command` segments up to the end of the text.
+func (p *parser) parseCommands() ([]command, *posError) {
+	var cmds []command
+	for {
+		t, err := p.next()
+		if err != nil {
+			return nil, err
+		}
+		switch t.kind {
+		case kEOF:
+			return cmds, nil
+		case kPipe:
+		case kLBracket:
+			return nil, errAt(t.pos, "subsearches ([...]) are not supported")
+		default:
+			return nil, errAt(t.pos, "unexpected %s", t.describe())
+		}
+		c, err := p.parseCommand()
+		if err != nil {
+			return nil, err
+		}
+		cmds = append(cmds, c...)
+	}
+}
+
+// parseCommand parses one command, after its pipe. A macro in command position may stand for several commands.
+func (p *parser) parseCommand() ([]command, *posError) {
+	t, err := p.next()
+	if err != nil {
+		return nil, err
+	}
+	switch t.kind {
+	case kWord:
+	case kMacro:
+		return p.expandCommands(t)
+	case kLBracket:
+		return nil, errAt(t.pos, "subsearches ([...]) are not supported")
+	case kEOF, kPipe:
+		return nil, errAt(t.pos, "missing command before %s", t.describe())
+	default:
+		return nil, errAt(t.pos, "expected a command name, found %s", t.describe())
+	}
+	var c command
+	switch strings.ToLower(t.text) {
+	case "search":
+		var x node
+		if x, err = p.parseAnd(); err == nil {
+			c = searchCmd{x: x}
+		}
+	case "where":
+		c, err = p.parseWhereCmd()
+	case "fillnull":
+		c, err = p.parseFillnull()
+	case "rename":
+		c, err = p.parseRename()
+	case "stats":
+		c, err = p.parseStats(t.pos)
+	case "iplocation":
+		c, err = p.parseIPLocation(t.pos)
+	default:
+		return nil, errAt(t.pos, "unsupported command %q", t.text)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return []command{c}, nil
+}
+
+// Search expressions. Precedence, loosest first: AND (explicit or implied by whitespace), OR, NOT. So
+// `a=1 b=2 OR b=3` is `a=1 AND (b=2 OR b=3)`, as Splunk's search command reads it.
+
+func isTerminator(k kind) bool { return k == kEOF || k == kPipe || k == kRParen }
+
+func (p *parser) parseAnd() (node, *posError) {
+	var terms andNode
+	needTerm := false // after an explicit AND
+	for {
+		t, err := p.peek()
+		if err != nil {
+			return nil, err
+		}
+		if isTerminator(t.kind) {
+			if len(terms) == 0 || needTerm {
+				return nil, errAt(t.pos, "missing search term before %s", t.describe())
+			}
+			break
+		}
+		if t.kind == kWord && t.text == "AND" {
+			if len(terms) == 0 || needTerm {
+				return nil, errAt(t.pos, "AND must stand between two search terms")
+			}
+			p.next()
+			needTerm = true
+			continue
+		}
+		x, err := p.parseOr()
+		if err != nil {
+			return nil, err
+		}
+		terms = append(terms, x)
+		needTerm = false
+	}
+	if len(terms) == 1 {
+		return terms[0], nil
+	}
+	return terms, nil
+}
+
+func (p *parser) parseOr() (node, *posError) {
+	x, err := p.parseUnary()
+	if err != nil {
+		return nil, err
+	}
+	terms := orNode{x}
+	for {
+		ok, err := p.peekWord("OR", true)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			break
+		}
+		p.next()
+		y, err := p.parseUnary()
+		if err != nil {
+			return nil, err
+		}
+		terms = append(terms, y)
+	}
+	if len(terms) == 1 {
+		return x, nil
+	}
+	return terms, nil
+}
+
+func (p *parser) parseUnary() (node, *posError) {
+	t, err := p.peek()
+	if err != nil {
+		return nil, err
+	}
+	if t.kind == kWord && t.text == "NOT" {
+		p.next()
+		if err := p.nest(t.pos); err != nil {
+			return nil, err
+		}
+		x, err := p.parseUnary()
+		p.depth--
+		if err != nil {
+			return nil, err
+		}
+		return notNode{x: x}, nil
+	}
+	return p.parsePrimary()
+}
+
+func (p *parser) parsePrimary() (node, *posError) {
+	t, err := p.next()
+	if err != nil {
+		return nil, err
+	}
+	switch t.kind {
+	case kLParen:
+		if err := p.nest(t.pos); err != nil {
+			return nil, err
+		}
+		x, err := p.parseAnd()
+		if err != nil {
+			return nil, err
+		}
+		p.depth--
+		rp, err := p.next()
+		if err != nil {
+			return nil, err
+		}
+		if rp.kind != kRParen {
+			return nil, errAt(t.pos, "missing ')' for this '('")
+		}
+		return x, nil
+	case kMacro:
+		return p.expandExpr(t)
+	case kWord, kString:
+		if t.kind == kWord && (t.text == "AND" || t.text == "OR") {
+			return nil, errAt(t.pos, "%s must stand between two search terms", t.text)
+		}
+		return p.parseTerm(t)
+	case kLBracket:
+		return nil, errAt(t.pos, "subsearches ([...]) are not supported")
+	case kEOF, kPipe, kRParen:
+		return nil, errAt(t.pos, "missing search term before %s", t.describe())
+	}
+	return nil, errAt(t.pos, "unexpected %s", t.describe())
+}
+
+// parseTerm parses what follows a word or string at term position: `field op value`, `field IN (...)`, or `*`.
+func (p *parser) parseTerm(t token) (node, *posError) {
+	next, err := p.peek()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case next.kind.isCompare():
+		if err := checkFieldName(t); err != nil {
+			return nil, err
+		}
+		p.next()
+		op, ok := searchOps[next.kind]
+		if !ok {
+			return nil, errAt(next.pos, "%s is not a search operator (use = or !=)", next.describe())
+		}
+		v, err := p.value(false)
+		if err != nil {
+			return nil, err
+		}
+		val, err := valueOf(v, next)
+		if err != nil {
+			return nil, err
+		}
+		return cmpNode{field: t.text, op: op, val: val}, nil
+	case next.kind == kWord && next.text == "IN":
+		if err := checkFieldName(t); err != nil {
+			return nil, err
+		}
+		p.next()
+		return p.parseIn(t.text, next)
+	case t.kind == kWord && t.text == "*":
+		return allNode{}, nil
+	}
+	return nil, errAt(t.pos, "free-text term %s is not supported: this streaming engine matches field=value terms only", t.describe())
+}
+
+var searchOps = map[kind]rule.Op{kEq: rule.OpEq, kNe: rule.OpNe, kLt: rule.OpLt, kLe: rule.OpLe, kGt: rule.OpGt, kGe: rule.OpGe}
+
+func checkFieldName(t token) *posError {
+	switch {
+	case t.text == "":
+		return errAt(t.pos, "empty field name")
+	case strings.Contains(t.text, "*"):
+		return errAt(t.pos, "wildcard field names (%s) are not supported", t.describe())
+	}
+	return nil
+}
+
+// valueOf checks that v is a value for the operator op.
+func valueOf(v, op token) (value, *posError) {
+	switch v.kind {
+	case kWord, kString:
+		return value{text: v.text, glob: v.glob}, nil
+	case kMacro:
+		return value{}, errAt(v.pos, "a macro cannot stand for a value")
+	case kLBracket:
+		return value{}, errAt(v.pos, "subsearches ([...]) are not supported")
+	}
+	return value{}, errAt(op.pos, "missing value after %s", op.describe())
+}
+
+func (p *parser) parseIn(field string, in token) (node, *posError) {
+	lp, err := p.next()
+	if err != nil {
+		return nil, err
+	}
+	if lp.kind != kLParen {
+		return nil, errAt(lp.pos, "expected '(' after IN")
+	}
+	var vals []value
+	for {
+		v, err := p.value(true)
+		if err != nil {
+			return nil, err
+		}
+		if v.kind == kRParen && len(vals) == 0 {
+			return nil, errAt(v.pos, "empty IN list")
+		}
+		val, err := valueOf(v, in)
+		if err != nil {
+			return nil, errAt(v.pos, "expected a value in the IN list, found %s", v.describe())
+		}
+		vals = append(vals, val)
+		sep, err := p.value(true)
+		if err != nil {
+			return nil, err
+		}
+		switch sep.kind {
+		case kComma:
+			continue
+		case kRParen:
+			return inNode{field: field, vals: vals}, nil
+		case kEOF, kPipe:
+			return nil, errAt(lp.pos, "missing ')' for this IN list")
+		}
+		return nil, errAt(sep.pos, "expected ',' or ')' in the IN list, found %s", sep.describe())
+	}
+}
+
+// Pipeline commands.
+
+// fieldArg reads a field name argument (bare or quoted, no wildcards).
+func (p *parser) fieldArg(what string) (string, *posError) {
+	t, err := p.next()
+	if err != nil {
+		return "", err
+	}
+	if t.kind != kWord && t.kind != kString {
+		return "", errAt(t.pos, "expected %s, found %s", what, t.describe())
+	}
+	if err := checkFieldName(t); err != nil {
+		return "", err
+	}
+	return t.text, nil
+}
+
+// optionValue reads `= value` after an option name.
+func (p *parser) optionValue(name token) (string, *posError) {
+	eq, err := p.next()
+	if err != nil {
+		return "", err
+	}
+	v, err := p.value(false)
+	if err != nil {
+		return "", err
+	}
+	val, err := valueOf(v, eq)
+	if err != nil {
+		return "", err
+	}
+	if strings.Contains(val.text, "*") {
+		return "", errAt(v.pos, "wildcards are not allowed in %s=", name.text)
+	}
+	return val.text, nil
+}
+
+// atEnd reports whether the command's arguments are over.
+func (p *parser) atEnd() (bool, *posError) {
+	t, err := p.peek()
+	if err != nil {
+		return false, err
+	}
+	return t.kind == kEOF || t.kind == kPipe, nil
+}
+
+func (p *parser) parseFillnull() (command, *posError) {
+	c := fillCmd{value: "0"} // Splunk's default
+	for {
+		if end, err := p.atEnd(); end || err != nil {
+			return c, err
+		}
+		t, err := p.next()
+		if err != nil {
+			return nil, err
+		}
+		if t.kind == kComma {
+			continue
+		}
+		if t.kind == kWord && len(c.fields) == 0 && strings.EqualFold(t.text, "value") {
+			if eq, err := p.peek(); err != nil {
+				return nil, err
+			} else if eq.kind == kEq {
+				if c.value, err = p.optionValue(t); err != nil {
+					return nil, err
+				}
+				continue
+			}
+		}
+		if t.kind != kWord && t.kind != kString {
+			return nil, errAt(t.pos, "expected a field name, found %s", t.describe())
+		}
+		if err := checkFieldName(t); err != nil {
+			return nil, err
+		}
+		c.fields = append(c.fields, t.text)
+	}
+}
+
+func (p *parser) parseRename() (command, *posError) {
+	var c renameCmd
+	for {
+		from, err := p.fieldArg("a field name")
+		if err != nil {
+			return nil, err
+		}
+		if ok, err := p.peekWord("as", false); err != nil {
+			return nil, err
+		} else if !ok {
+			t, _ := p.peek()
+			return nil, errAt(t.pos, "expected AS after %q, found %s", from, t.describe())
+		}
+		p.next()
+		to, err := p.fieldArg("a new field name")
+		if err != nil {
+			return nil, err
+		}
+		c.pairs = append(c.pairs, rule.RenamePair{From: from, To: to})
+		t, err := p.peek()
+		if err != nil {
+			return nil, err
+		}
+		switch t.kind {
+		case kEOF, kPipe:
+			return c, nil
+		case kComma:
+			p.next()
+		}
+	}
+}
+
+// statsFuncs maps the accepted spellings of stats functions to the rule model's names.
+var statsFuncs = map[string]string{
+	"count": "count", "c": "count",
+	"values": "values",
+	"dc":     "dc", "distinct_count": "dc",
+	"min": "min", "max": "max",
+	"earliest": "earliest", "latest": "latest",
+}
+
+func (p *parser) parseStats(pos int) (command, *posError) {
+	var c statsCmd
+	for {
+		t, err := p.peek()
+		if err != nil {
+			return nil, err
+		}
+		if t.kind == kEOF || t.kind == kPipe || t.kind == kWord && strings.EqualFold(t.text, "by") {
+			break
+		}
+		p.next()
+		if t.kind == kComma {
+			continue
+		}
+		agg, err := p.parseAggregate(t)
+		if err != nil {
+			return nil, err
+		}
+		c.aggs = append(c.aggs, agg)
+	}
+	if len(c.aggs) == 0 {
+		return nil, errAt(pos, "stats needs at least one aggregate such as count")
+	}
+	if ok, err := p.peekWord("by", false); err != nil || !ok {
+		return c, err
+	}
+	byTok, _ := p.next()
+	for {
+		end, err := p.atEnd()
+		if err != nil {
+			return nil, err
+		}
+		if end {
+			break
+		}
+		if t, _ := p.peek(); t.kind == kComma {
+			p.next()
+			continue
+		}
+		f, err := p.fieldArg("a by-field")
+		if err != nil {
+			return nil, err
+		}
+		c.by = append(c.by, f)
+	}
+	if len(c.by) == 0 {
+		return nil, errAt(byTok.pos, "missing fields after BY")
+	}
+	return c, nil
+}
+
+// parseAggregate parses `func`, `func(field)`, either optionally followed by `as name`; t is the function word.
+func (p *parser) parseAggregate(t token) (rule.Aggregate, *posError) {
+	var agg rule.Aggregate
+	if t.kind != kWord {
+		return agg, errAt(t.pos, "expected a stats function, found %s", t.describe())
+	}
+	next, err := p.peek()
+	if err != nil {
+		return agg, err
+	}
+	if next.kind == kEq {
+		return agg, errAt(t.pos, "unsupported stats option %q", t.text)
+	}
+	fn, ok := statsFuncs[strings.ToLower(t.text)]
+	if !ok {
+		return agg, errAt(t.pos, "unsupported stats function %q", t.text)
+	}
+	agg.Func = fn
+	if next.kind == kLParen {
+		p.next()
+		if agg.Field, err = p.fieldArg("a field name"); err != nil {
+			return agg, err
+		}
+		rp, err := p.next()
+		if err != nil {
+			return agg, err
+		}
+		switch rp.kind {
+		case kRParen:
+		case kLParen:
+			return agg, errAt(rp.pos, "expressions inside stats functions (such as eval(...)) are not supported")
+		default:
+			return agg, errAt(rp.pos, "expected ')' after %s(%s, found %s", t.text, agg.Field, rp.describe())
+		}
+	} else if fn != "count" {
+		return agg, errAt(t.pos, "%s needs a field: %s(field)", t.text, t.text)
+	}
+	if ok, err := p.peekWord("as", false); err != nil {
+		return agg, err
+	} else if ok {
+		p.next()
+		if agg.As, err = p.fieldArg("an output name after AS"); err != nil {
+			return agg, err
+		}
+	} else if t.text != fn {
+		// Splunk names the output after the spelling used (`c(x)`), not the canonical function.
+		agg.As = t.text
+		if agg.Field != "" {
+			agg.As += "(" + agg.Field + ")"
+		}
+	}
+	return agg, nil
+}
+
+func (p *parser) parseIPLocation(pos int) (command, *posError) {
+	var c iplocCmd
+	for {
+		end, err := p.atEnd()
+		if err != nil {
+			return nil, err
+		}
+		if end {
+			break
+		}
+		t, _ := p.next()
+		if next, err := p.peek(); err != nil {
+			return nil, err
+		} else if t.kind == kWord && next.kind == kEq {
+			if !strings.EqualFold(t.text, "prefix") {
+				return nil, errAt(t.pos, "unsupported iplocation option %q", t.text)
+			}
+			if c.prefix, err = p.optionValue(t); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if t.kind != kWord && t.kind != kString {
+			return nil, errAt(t.pos, "expected an IP field name, found %s", t.describe())
+		}
+		if c.field != "" {
+			return nil, errAt(t.pos, "iplocation takes one field, found a second: %s", t.describe())
+		}
+		if err := checkFieldName(t); err != nil {
+			return nil, err
+		}
+		c.field = t.text
+	}
+	if c.field == "" {
+		return nil, errAt(pos, "iplocation needs an IP field")
+	}
+	return c, nil
+}

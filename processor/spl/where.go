@@ -1,0 +1,335 @@
+package spl
+
+import (
+	"net/netip"
+	"regexp"
+	"strings"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// The `where` command uses eval syntax, not search syntax: AND/OR/NOT with the usual precedence (NOT, then AND,
+// then OR), "strings" in double quotes, bare words and 'single-quoted' names as fields, and no wildcards except in
+// like(). Only boolean forms the rule model can hold are accepted: comparisons of a field with a constant, equality of
+// two fields, and the functions like, match, cidrmatch, isnull and isnotnull.
+
+func (p *parser) parseWhereCmd() (command, *posError) {
+	p.lex.eval = true
+	defer func() { p.lex.eval = false }()
+	x, err := p.whereOr()
+	if err != nil {
+		return nil, err
+	}
+	t, err := p.peek()
+	if err != nil {
+		return nil, err
+	}
+	if t.kind != kEOF && t.kind != kPipe {
+		return nil, errAt(t.pos, "unexpected %s in where expression", t.describe())
+	}
+	return whereCmd{x: x}, nil
+}
+
+func (p *parser) whereOr() (wexpr, *posError) {
+	l, err := p.whereAnd()
+	for err == nil {
+		var ok bool
+		if ok, err = p.peekWord("OR", false); !ok || err != nil {
+			break
+		}
+		p.next()
+		var r wexpr
+		if r, err = p.whereAnd(); err == nil {
+			l = wOr{l: l, r: r}
+		}
+	}
+	return l, err
+}
+
+func (p *parser) whereAnd() (wexpr, *posError) {
+	l, err := p.whereNot()
+	for err == nil {
+		t, perr := p.peek()
+		if perr != nil {
+			return nil, perr
+		}
+		if t.kind == kWord && strings.EqualFold(t.text, "XOR") {
+			return nil, errAt(t.pos, "XOR is not supported")
+		}
+		if t.kind != kWord || !strings.EqualFold(t.text, "AND") {
+			break
+		}
+		p.next()
+		var r wexpr
+		if r, err = p.whereNot(); err == nil {
+			l = wAnd{l: l, r: r}
+		}
+	}
+	return l, err
+}
+
+func (p *parser) whereNot() (wexpr, *posError) {
+	t, err := p.peek()
+	if err != nil {
+		return nil, err
+	}
+	if t.kind != kWord || !strings.EqualFold(t.text, "NOT") {
+		return p.wherePrimary()
+	}
+	p.next()
+	if err := p.nest(t.pos); err != nil {
+		return nil, err
+	}
+	x, err := p.whereNot()
+	p.depth--
+	if err != nil {
+		return nil, err
+	}
+	return wNot{x: x}, nil
+}
+
+func (p *parser) wherePrimary() (wexpr, *posError) {
+	t, err := p.next()
+	if err != nil {
+		return nil, err
+	}
+	switch t.kind {
+	case kLParen:
+		if err := p.nest(t.pos); err != nil {
+			return nil, err
+		}
+		x, err := p.whereOr()
+		if err != nil {
+			return nil, err
+		}
+		p.depth--
+		rp, err := p.next()
+		if err != nil {
+			return nil, err
+		}
+		if rp.kind != kRParen {
+			return nil, errAt(t.pos, "missing ')' for this '('")
+		}
+		return x, nil
+	case kWord:
+		if next, err := p.peek(); err != nil {
+			return nil, err
+		} else if next.kind == kLParen {
+			return p.whereCall(t)
+		}
+	case kString, kQField:
+	case kEOF, kPipe, kRParen:
+		return nil, errAt(t.pos, "missing condition before %s", t.describe())
+	default:
+		return nil, errAt(t.pos, "unexpected %s in where expression", t.describe())
+	}
+	l, err := p.operand(t)
+	if err != nil {
+		return nil, err
+	}
+	opTok, err := p.next()
+	if err != nil {
+		return nil, err
+	}
+	op, ok := whereOps[opTok.kind]
+	if !ok {
+		if l.field {
+			return nil, errAt(t.pos, "field %q is not a condition: compare it with =, !=, <, <=, > or >=", l.text)
+		}
+		return nil, errAt(opTok.pos, "expected a comparison operator, found %s", opTok.describe())
+	}
+	rt, err := p.next()
+	if err != nil {
+		return nil, err
+	}
+	r, err := p.operand(rt)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case l.field && r.field:
+		if op != rule.OpEq && op != rule.OpNe {
+			return nil, errAt(opTok.pos, "comparing two fields with %s is not supported (only = and !=)", opTok.describe())
+		}
+		return wFieldEq{a: l.text, b: r.text, ne: op == rule.OpNe}, nil
+	case l.field:
+		return wCmp{field: l.text, op: op, lit: r.text}, nil
+	case r.field:
+		return wCmp{field: r.text, op: flip(op), lit: l.text}, nil
+	}
+	return nil, errAt(t.pos, "a comparison between two constants is not supported")
+}
+
+var whereOps = map[kind]rule.Op{
+	kEq: rule.OpEq, kEqEq: rule.OpEq, kNe: rule.OpNe, kLt: rule.OpLt, kLe: rule.OpLe, kGt: rule.OpGt, kGe: rule.OpGe,
+}
+
+// flip turns `5 < x` into `x > 5`.
+func flip(op rule.Op) rule.Op {
+	switch op {
+	case rule.OpLt:
+		return rule.OpGt
+	case rule.OpLe:
+		return rule.OpGe
+	case rule.OpGt:
+		return rule.OpLt
+	case rule.OpGe:
+		return rule.OpLe
+	}
+	return op
+}
+
+// operand is a field reference or a constant (string or number) in a where expression.
+type operand struct {
+	text  string
+	field bool
+}
+
+func (p *parser) operand(t token) (operand, *posError) {
+	switch t.kind {
+	case kString:
+		return operand{text: t.text}, nil
+	case kQField:
+		if t.text == "" {
+			return operand{}, errAt(t.pos, "empty field name")
+		}
+		return operand{text: t.text, field: true}, nil
+	case kWord:
+		if next, err := p.peek(); err != nil {
+			return operand{}, err
+		} else if next.kind == kLParen {
+			return operand{}, errAt(t.pos, "function %s() is not supported as a value in where", t.text)
+		}
+		switch {
+		case isNumber(t.text):
+			return operand{text: t.text}, nil
+		case isIdent(t.text):
+			return operand{text: t.text, field: true}, nil
+		}
+		return operand{}, errAt(t.pos, "%s is not a field name, number or string: where supports comparisons only, "+
+			"and field names with characters other than letters, digits and _ must be in single quotes", t.describe())
+	case kEOF, kPipe, kRParen:
+		return operand{}, errAt(t.pos, "missing value before %s", t.describe())
+	}
+	return operand{}, errAt(t.pos, "unexpected %s in where expression", t.describe())
+}
+
+// whereCall parses a boolean function call; name is the function word and the next token is '('.
+func (p *parser) whereCall(name token) (wexpr, *posError) {
+	p.next() // (
+	var args []operand
+	for {
+		t, err := p.next()
+		if err != nil {
+			return nil, err
+		}
+		if t.kind == kRParen && len(args) == 0 {
+			break
+		}
+		a, err := p.operand(t)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, a)
+		sep, err := p.next()
+		if err != nil {
+			return nil, err
+		}
+		if sep.kind == kRParen {
+			break
+		}
+		if sep.kind != kComma {
+			return nil, errAt(sep.pos, "expected ',' or ')' in %s(...), found %s", name.text, sep.describe())
+		}
+	}
+	fn := strings.ToLower(name.text)
+	shape := func(want string) *posError { return errAt(name.pos, "%s takes %s", fn, want) }
+	switch fn {
+	case "isnull", "isnotnull":
+		if len(args) != 1 || !args[0].field {
+			return nil, shape("one field: " + fn + "(field)")
+		}
+		return wFunc{name: fn, field: args[0].text}, nil
+	case "like":
+		if len(args) != 2 || !args[0].field || args[1].field {
+			return nil, shape(`a field and a "pattern": like(field, "pat%")`)
+		}
+		return wFunc{name: fn, field: args[0].text, pat: likePattern(args[1].text)}, nil
+	case "match":
+		if len(args) != 2 || !args[0].field || args[1].field {
+			return nil, shape(`a field and a "regex": match(field, "re")`)
+		}
+		if _, err := regexp.Compile(args[1].text); err != nil {
+			return nil, errAt(name.pos, "match: the regular expression is not RE2 syntax: %v", err)
+		}
+		return wFunc{name: fn, field: args[0].text, pat: rule.Pattern{Kind: rule.Regex, Text: args[1].text, CaseSensitive: true}}, nil
+	case "cidrmatch":
+		if len(args) != 2 || args[0].field || !args[1].field {
+			return nil, shape(`a "cidr" and a field: cidrmatch("10.0.0.0/8", field)`)
+		}
+		if _, err := netip.ParsePrefix(args[0].text); err != nil {
+			return nil, errAt(name.pos, "cidrmatch: %v", err)
+		}
+		return wFunc{name: fn, field: args[1].text, pat: rule.Pattern{Kind: rule.CIDR, Text: args[0].text}}, nil
+	}
+	return nil, errAt(name.pos, "unsupported function %s() in where", name.text)
+}
+
+// likePattern turns an SQL LIKE pattern (% any run, _ one character) into a case-sensitive Glob.
+func likePattern(s string) rule.Pattern {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '%':
+			b.WriteByte('*')
+		case '_':
+			b.WriteByte('?')
+		default:
+			b.WriteString(rule.EscapeGlob(string(r)))
+		}
+	}
+	return rule.Pattern{Kind: rule.Glob, Text: b.String(), CaseSensitive: true}
+}
+
+func isIdent(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '_' && !('a' <= c && c <= 'z') && !('A' <= c && c <= 'Z') && (i == 0 || !('0' <= c && c <= '9')) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// isNumber accepts eval's number literals: optional sign, digits with an optional fraction, optional exponent.
+func isNumber(s string) bool {
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	digits := 0
+	for ; i < len(s) && '0' <= s[i] && s[i] <= '9'; i++ {
+		digits++
+	}
+	if i < len(s) && s[i] == '.' {
+		for i++; i < len(s) && '0' <= s[i] && s[i] <= '9'; i++ {
+			digits++
+		}
+	}
+	if digits == 0 {
+		return false
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		start := i
+		for ; i < len(s) && '0' <= s[i] && s[i] <= '9'; i++ {
+		}
+		if i == start {
+			return false
+		}
+	}
+	return i == len(s)
+}
