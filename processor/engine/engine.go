@@ -20,6 +20,11 @@ type Options struct {
 	Window time.Duration
 	// MaxKeys bounds the groups a windowed rule holds; the least recently updated is evicted. Default 100000.
 	MaxKeys int
+	// RuleWindows overrides Window for the rules with these IDs.
+	RuleWindows map[string]time.Duration
+	// AllowedLateness keeps a window open for events up to this much older than the newest event a windowed rule
+	// has seen; an event for a window closed by then is dropped and counted. Default 0.
+	AllowedLateness time.Duration
 }
 
 // DefaultWindow is the window of windowed stats rules when Options.Window is zero.
@@ -35,6 +40,8 @@ type Engine struct {
 	states  sync.Pool
 	auditID *event.Path
 	times   []*event.Path
+	// routeBy are the by-fields every windowed rule groups on, read from the event (route.go).
+	routeBy []*fieldRef
 }
 
 type compiledRule struct {
@@ -43,9 +50,13 @@ type compiledRule struct {
 	filter node
 	pre    []stageExec
 	window *windowedStats
-	post   []stageExec
+	// eventBy are the windowed stats' by-fields that come from the event itself (route.go).
+	eventBy []*fieldRef
+	post    []stageExec
 	// expose lists the event fields a row shows when no stats built it: the risk block's fields and a summary.
 	expose []*fieldRef
+	// timed says a stage before any window reads the event's time (new_terms).
+	timed bool
 }
 
 // evalState is one goroutine's parser and scratch space.
@@ -77,9 +88,10 @@ func Compile(rules []*rule.Rule, opts Options) (*Engine, error) {
 		},
 	}
 	e.states.New = func() any { return &evalState{} }
+	fs := &fields{refs: map[rule.Field]*fieldRef{}}
 	var allOps [][]Operation
 	for _, r := range rules {
-		cr, err := compileRule(r, opts)
+		cr, err := compileRule(r, opts, fs)
 		if err != nil {
 			return nil, &rule.Error{File: r.Origin.File, Line: r.Origin.Line, Rule: r.Name, Reason: err.Error()}
 		}
@@ -87,11 +99,12 @@ func Compile(rules []*rule.Rule, opts Options) (*Engine, error) {
 		allOps = append(allOps, cr.ops)
 	}
 	e.index = buildIndex(allOps)
+	e.routeBy = sharedFields(e.rules)
 	return e, nil
 }
 
-func compileRule(r *rule.Rule, opts Options) (*compiledRule, error) {
-	filter, err := compileExpr(r.Filter, nil)
+func compileRule(r *rule.Rule, opts Options, fs *fields) (*compiledRule, error) {
+	filter, err := compileFilter(r.Filter, fs)
 	if err != nil {
 		return nil, err
 	}
@@ -102,8 +115,14 @@ func compileRule(r *rule.Rule, opts Options) (*compiledRule, error) {
 		return nil, err
 	}
 	cr.pre, cr.post = pre, post
+	cr.timed = readsTime(r.Pipeline)
 	if win != nil {
-		cr.window = newWindowedStats(*win, rs, opts.Window, opts.MaxKeys)
+		size := opts.Window
+		if d, ok := opts.RuleWindows[r.ID]; ok && d > 0 {
+			size = d
+		}
+		cr.window = newWindowedStats(*win, rs, size, opts.AllowedLateness, opts.MaxKeys)
+		cr.eventBy = eventByFields(r.Pipeline, *win, rs)
 	}
 	if !hasStats(r.Pipeline) {
 		seen := map[string]bool{}
@@ -165,33 +184,52 @@ type Result struct {
 	// AuditID and Time come from the event (auditID; stageTimestamp, else requestReceivedTimestamp) when it matched.
 	AuditID string
 	Time    time.Time
+	// Provenance is set by the caller, not the engine: the cloud attributes of the wrapper the event came in
+	// (processor/normalize), which the RBA writer copies onto the risk records. Read only.
+	Provenance map[string]string
 }
 
-// Evaluate parses body once and runs the rules the event's operation can match. An error means the body is not a
-// JSON object; nothing else fails.
+// Evaluate reads body once, lazily, and runs the rules the event's operation can match. An error means the body is
+// not a JSON object; nothing else fails.
+//
+// The body is read only as far as the candidate rules need (event.Parser.Open): an event that no rule can match is
+// usually decided from the fields the API server writes first, and a syntax error in a part never read goes
+// unnoticed. An event that matches is checked in full before its matches are returned, so a malformed body never
+// reaches the risk records; stateful stages (windows, new terms) may have counted it by then, as checking every
+// event a broad stateful filter lets through would cost a full parse of most events.
 func (e *Engine) Evaluate(body []byte) (Result, error) {
 	st := e.states.Get().(*evalState)
 	defer e.states.Put(st)
-	view, err := st.parser.Parse(body)
+	view, err := st.parser.Open(body)
 	if err != nil {
 		return Result{}, err
 	}
+	st.ctx.begin()
 	var res Result
 	var at time.Time
 	src := source{view: view}
 	for _, i := range e.index.candidates(&st.ctx, view) {
 		cr := e.rules[i]
 		if !cr.filter.eval(&st.ctx, src) {
+			if view.Err() != nil {
+				return Result{}, view.Err()
+			}
 			continue
 		}
-		if cr.window != nil && at.IsZero() {
+		if (cr.window != nil || cr.timed) && at.IsZero() {
 			at = e.eventTime(view)
 		}
 		if rows := cr.run(&st.ctx, view, at); len(rows) > 0 {
 			res.Matches = append(res.Matches, Match{Rule: cr.rule, Rows: rows})
 		}
 	}
+	if err := view.Err(); err != nil {
+		return Result{}, err
+	}
 	if res.Matches != nil {
+		if err := view.Validate(); err != nil {
+			return Result{}, err
+		}
 		if id, ok := view.First(e.auditID); ok {
 			res.AuditID = string(id)
 		}
@@ -214,7 +252,8 @@ func (e *Engine) Match(body []byte) ([]Match, error) {
 func (e *Engine) eventTime(view *event.View) time.Time {
 	for _, p := range e.times {
 		if b, ok := view.First(p); ok {
-			if t, err := time.Parse(time.RFC3339Nano, string(b)); err == nil {
+			// b2s: the string is not kept (a parse error, which would hold it, is dropped).
+			if t, err := time.Parse(time.RFC3339Nano, b2s(b)); err == nil {
 				return t
 			}
 		}
@@ -224,7 +263,12 @@ func (e *Engine) eventTime(view *event.View) time.Time {
 
 // run takes a matching event through the pipeline and returns its result rows.
 func (cr *compiledRule) run(c *evalCtx, view *event.View, at time.Time) []Row {
-	rows := []*row{{ev: view}}
+	c.at = at
+	// The event's own row lives in the evaluation's scratch space: a filter that passes (a broad new_terms filter
+	// passes most events) costs no allocation until the pipeline keeps something.
+	c.evRow = row{ev: view}
+	c.evRows[0] = &c.evRow
+	rows := c.evRows[:1]
 	for _, s := range cr.pre {
 		if rows = s.run(c, rows); len(rows) == 0 {
 			return nil
@@ -239,7 +283,7 @@ func (cr *compiledRule) run(c *evalCtx, view *event.View, at time.Time) []Row {
 					break
 				}
 			}
-			if len(out) > 0 && cr.window.fire(hit.group) {
+			if len(out) > 0 && cr.window.fire(hit.win) {
 				kept = append(kept, out...)
 			}
 		}
@@ -275,7 +319,7 @@ func (e *Engine) WindowKeys() map[string][2]uint64 {
 	out := map[string][2]uint64{}
 	for _, cr := range e.rules {
 		if cr.window != nil {
-			held, ev := cr.window.keys()
+			held, ev, _ := cr.window.stat()
 			out[cr.rule.Name] = [2]uint64{uint64(held), ev}
 		}
 	}

@@ -3,6 +3,9 @@ package engine
 import (
 	"bytes"
 	"fmt"
+	"slices"
+	"strings"
+	"unsafe"
 
 	"github.com/auditdetect/auditdetect/processor/event"
 	"github.com/auditdetect/auditdetect/processor/rule"
@@ -26,10 +29,96 @@ func (s source) each(f *fieldRef, fn func(v []byte) bool) bool {
 type fieldRef struct {
 	name string
 	path *event.Path
+	// id numbers the field among the filter fields of an engine, whose values an evaluation reads once (memo);
+	// -1 for the others.
+	id int32
 }
 
 func newFieldRef(f rule.Field) *fieldRef {
-	return &fieldRef{name: f.Name, path: event.CompilePath(f.Name, f.AnyArray)}
+	return &fieldRef{name: f.Name, path: event.CompilePath(f.Name, f.AnyArray), id: -1}
+}
+
+// fields hands out one numbered fieldRef per field read by the filters of an engine's rules, so that every rule
+// reading user.username reads the one value an evaluation memoizes.
+type fields struct {
+	refs map[rule.Field]*fieldRef
+}
+
+func (fs *fields) get(f rule.Field) *fieldRef {
+	if r, ok := fs.refs[f]; ok {
+		return r
+	}
+	r := newFieldRef(f)
+	r.id = int32(len(fs.refs))
+	fs.refs[f] = r
+	return r
+}
+
+// each calls fn with the values of f in s, as source.each does. The values of a filter field in the event are read
+// once per evaluation and replayed from the memo after that.
+func (c *evalCtx) each(s source, f *fieldRef, fn func(v []byte) bool) bool {
+	if s.row != nil || f.id < 0 || c.gen == 0 {
+		return s.each(f, fn)
+	}
+	m := c.memoize(s.view, f)
+	body := s.view.Body()
+	for k := m.lo; k < m.hi; k++ {
+		sp := c.spans[k]
+		var v []byte
+		if sp.arena {
+			v = c.arena[sp.off : sp.off+sp.n]
+		} else {
+			v = body[sp.off : sp.off+sp.n]
+		}
+		if !fn(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// span is one memoized value: bytes of the body, or of the arena when unescaping made new bytes.
+type span struct {
+	off, n int32
+	arena  bool
+}
+
+// memoEntry is a field's values in c.spans[lo:hi], valid when gen is the evaluation's.
+type memoEntry struct {
+	gen    uint32
+	lo, hi int32
+}
+
+func (c *evalCtx) memoize(v *event.View, f *fieldRef) memoEntry {
+	if int(f.id) >= len(c.memo) {
+		c.memo = append(c.memo, make([]memoEntry, int(f.id)+1-len(c.memo))...)
+	}
+	if m := c.memo[f.id]; m.gen == c.gen {
+		return m
+	}
+	lo := len(c.spans)
+	body := v.Body()
+	v.Each(f.path, func(b []byte) bool {
+		if off, ok := offsetIn(body, b); ok {
+			c.spans = append(c.spans, span{off: int32(off), n: int32(len(b))})
+		} else {
+			c.spans = append(c.spans, span{off: int32(len(c.arena)), n: int32(len(b)), arena: true})
+			c.arena = append(c.arena, b...)
+		}
+		return true
+	})
+	m := memoEntry{gen: c.gen, lo: int32(lo), hi: int32(len(c.spans))}
+	c.memo[f.id] = m
+	return m
+}
+
+// offsetIn returns where b lies in body, if it is a part of it.
+func offsetIn(body, b []byte) (int, bool) {
+	if len(b) == 0 || len(body) == 0 {
+		return 0, false
+	}
+	off := uintptr(unsafe.Pointer(unsafe.SliceData(b))) - uintptr(unsafe.Pointer(unsafe.SliceData(body)))
+	return int(off), off < uintptr(len(body)) && off+uintptr(len(b)) <= uintptr(len(body))
 }
 
 // node is a compiled boolean expression.
@@ -75,7 +164,7 @@ type matchNode struct {
 
 func (n matchNode) eval(c *evalCtx, s source) bool {
 	found := false
-	s.each(n.f, func(v []byte) bool {
+	c.each(s, n.f, func(v []byte) bool {
 		found = n.m.match(c, v)
 		return !found
 	})
@@ -90,7 +179,7 @@ type notEqualNode struct {
 
 func (n notEqualNode) eval(c *evalCtx, s source) bool {
 	exists, matched := false, false
-	s.each(n.f, func(v []byte) bool {
+	c.each(s, n.f, func(v []byte) bool {
 		exists = true
 		matched = n.m.match(c, v)
 		return !matched
@@ -100,8 +189,8 @@ func (n notEqualNode) eval(c *evalCtx, s source) bool {
 
 type existsNode struct{ f *fieldRef }
 
-func (n existsNode) eval(_ *evalCtx, s source) bool {
-	return !s.each(n.f, func([]byte) bool { return false })
+func (n existsNode) eval(c *evalCtx, s source) bool {
+	return !c.each(s, n.f, func([]byte) bool { return false })
 }
 
 // orderNode is a <, <=, > or >= comparison: numeric when both sides are numbers, else a string comparison.
@@ -116,7 +205,7 @@ type orderNode struct {
 
 func (n orderNode) eval(c *evalCtx, s source) bool {
 	found := false
-	s.each(n.f, func(v []byte) bool {
+	c.each(s, n.f, func(v []byte) bool {
 		var cmp int
 		if x, ok := numberOf(v); ok && n.numeric {
 			switch {
@@ -152,15 +241,15 @@ type fieldEqualsNode struct {
 	fold bool
 }
 
-func (n fieldEqualsNode) eval(_ *evalCtx, s source) bool {
+func (n fieldEqualsNode) eval(c *evalCtx, s source) bool {
 	// Copy a's values first: the source may reuse its buffer while b is walked.
 	var as [][]byte
-	s.each(n.a, func(v []byte) bool {
+	c.each(s, n.a, func(v []byte) bool {
 		as = append(as, bytes.Clone(v))
 		return true
 	})
 	found := false
-	s.each(n.b, func(v []byte) bool {
+	c.each(s, n.b, func(v []byte) bool {
 		for _, a := range as {
 			if (n.fold && bytes.EqualFold(a, v)) || (!n.fold && bytes.Equal(a, v)) {
 				found = true
@@ -174,8 +263,18 @@ func (n fieldEqualsNode) eval(_ *evalCtx, s source) bool {
 
 // compileExpr turns a rule expression into a node, calling visit for each field it reads.
 func compileExpr(e rule.Expr, visit func(*fieldRef)) (node, error) {
+	return compileExprIn(e, visit, nil)
+}
+
+// compileExprIn is compileExpr taking the fields from fs (nil: fields of their own).
+func compileExprIn(e rule.Expr, visit func(*fieldRef), fs *fields) (node, error) {
 	ref := func(f rule.Field) *fieldRef {
-		r := newFieldRef(f)
+		var r *fieldRef
+		if fs != nil {
+			r = fs.get(f)
+		} else {
+			r = newFieldRef(f)
+		}
 		if visit != nil {
 			visit(r)
 		}
@@ -186,8 +285,8 @@ func compileExpr(e rule.Expr, visit func(*fieldRef)) (node, error) {
 		return trueNode{}, nil
 	case rule.And:
 		out := make(andNode, 0, len(e))
-		for _, t := range e {
-			n, err := compileExpr(t, visit)
+		for _, t := range byCost(e) {
+			n, err := compileExprIn(t, visit, fs)
 			if err != nil {
 				return nil, err
 			}
@@ -196,8 +295,8 @@ func compileExpr(e rule.Expr, visit func(*fieldRef)) (node, error) {
 		return out, nil
 	case rule.Or:
 		out := make(orNode, 0, len(e))
-		for _, t := range e {
-			n, err := compileExpr(t, visit)
+		for _, t := range byCost(e) {
+			n, err := compileExprIn(t, visit, fs)
 			if err != nil {
 				return nil, err
 			}
@@ -205,7 +304,7 @@ func compileExpr(e rule.Expr, visit func(*fieldRef)) (node, error) {
 		}
 		return out, nil
 	case rule.Not:
-		x, err := compileExpr(e.X, visit)
+		x, err := compileExprIn(e.X, visit, fs)
 		if err != nil {
 			return nil, err
 		}
@@ -255,4 +354,42 @@ func unescapeGlob(s string) string {
 		b = append(b, s[i])
 	}
 	return string(b)
+}
+
+// eventOrder estimates what reading each top-level field of the audit Event costs. The event is read from both ends
+// (package event): the fields the API server writes before requestObject cost about the bytes before them, the
+// timestamps and annotations it writes last about the bytes after them, and requestObject and responseObject are
+// the large ones. A field the Event does not have costs the whole event: its absence is known only when every
+// member has been read.
+var eventOrder = map[string]int{
+	"kind": 1, "apiVersion": 2, "level": 3, "auditID": 4, "stage": 5, "requestURI": 6, "verb": 7, "user": 8,
+	"impersonatedUser": 9, "sourceIPs": 10, "userAgent": 11, "objectRef": 12, "responseStatus": 13,
+	"annotations": 20, "stageTimestamp": 21, "requestReceivedTimestamp": 22,
+	"requestObject": 100, "responseObject": 200,
+}
+
+const unknownFieldCost = 1000
+
+// fieldCost estimates what reading a field costs, by where the API server writes its top-level key.
+func fieldCost(name string) int {
+	top, _, _ := strings.Cut(name, ".")
+	if c, ok := eventOrder[strings.TrimSuffix(top, "{}")]; ok {
+		return c
+	}
+	return unknownFieldCost
+}
+
+// exprCost estimates what evaluating an expression costs: the dearest field it may read, plus one per comparison.
+func exprCost(e rule.Expr) int {
+	cost, n := 0, 0
+	walkFields(e, func(f rule.Field) { cost, n = max(cost, fieldCost(f.Name)), n+1 })
+	return cost + n
+}
+
+// byCost orders the terms of an And or an Or cheapest first, so that an event is usually decided by the fields the
+// API server writes before the large objects. Terms have no side effects: the order changes no answer.
+func byCost(terms []rule.Expr) []rule.Expr {
+	out := slices.Clone(terms)
+	slices.SortStableFunc(out, func(a, b rule.Expr) int { return exprCost(a) - exprCost(b) })
+	return out
 }

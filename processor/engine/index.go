@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -131,7 +132,7 @@ func dedupOps(ops []Operation) []Operation {
 }
 
 // opIndex maps an event's operation to the rules that can match it. Every lookup key is precomputed with the rules
-// of its "any" buckets merged in, so a lookup is two map reads and no allocation.
+// of its "any" buckets merged in, so a lookup is two map reads, one slice index and no allocation.
 type opIndex struct {
 	// resources and verbs map each value some rule names to itself, so a lookup yields the key without allocating.
 	resources map[string]string
@@ -139,6 +140,10 @@ type opIndex struct {
 	table     map[Operation][]int
 	resource  *event.Path
 	verb      *event.Path
+	// resIDs and verbIDs number the named values; dense[r*len(verbIDs+1)+v] is table's entry for them, the last
+	// number of each standing for Any.
+	resIDs, verbIDs map[string]int
+	dense           [][]int
 }
 
 func buildIndex(ruleOps [][]Operation) *opIndex {
@@ -161,8 +166,11 @@ func buildIndex(ruleOps [][]Operation) *opIndex {
 	}
 	resources := append(keys(idx.resources), Any)
 	verbs := append(keys(idx.verbs), Any)
-	for _, r := range resources {
-		for _, v := range verbs {
+	idx.resIDs, idx.verbIDs = map[string]int{}, map[string]int{}
+	for ri, r := range resources {
+		idx.resIDs[r] = ri
+		for vi, v := range verbs {
+			idx.verbIDs[v] = vi
 			key := Operation{r, v}
 			for i, ops := range ruleOps {
 				for _, o := range ops {
@@ -172,6 +180,7 @@ func buildIndex(ruleOps [][]Operation) *opIndex {
 					}
 				}
 			}
+			idx.dense = append(idx.dense, idx.table[key])
 		}
 	}
 	return idx
@@ -186,18 +195,37 @@ func keys(m map[string]string) []string {
 	return out
 }
 
-// candidates returns the indexes of the rules that may match the event.
+// candidates returns the indexes of the rules that may match the event, in rule order.
 func (idx *opIndex) candidates(c *evalCtx, v *event.View) []int {
-	key := Operation{Any, Any}
-	if b, ok := v.First(idx.resource); ok {
-		if r, ok := idx.resources[b2s(c.lowerASCII(b))]; ok {
-			key.Resource = r
-		}
-	}
+	anyRes, anyVerb := len(idx.resIDs)-1, len(idx.verbIDs)-1
+	verb := anyVerb
 	if b, ok := v.First(idx.verb); ok {
-		if verb, ok := idx.verbs[b2s(c.lowerASCII(b))]; ok {
-			key.Verb = verb
+		if id, ok := idx.verbIDs[b2s(c.lowerASCII(b))]; ok && id != anyVerb {
+			verb = id
 		}
 	}
-	return idx.table[key]
+	// objectRef is read exactly, like every object below the top level: a resource written twice (which no API
+	// server does) makes the event a candidate for the rules of both, as the filters would see both values.
+	c.resIDs = c.resIDs[:0]
+	v.Each(idx.resource, func(b []byte) bool {
+		id, ok := idx.resIDs[b2s(c.lowerASCII(b))]
+		if !ok || id == anyRes {
+			id = anyRes
+		}
+		c.resIDs = append(c.resIDs, id)
+		return true
+	})
+	switch len(c.resIDs) {
+	case 0:
+		return idx.dense[anyRes*(anyVerb+1)+verb]
+	case 1:
+		return idx.dense[c.resIDs[0]*(anyVerb+1)+verb]
+	}
+	c.cands = c.cands[:0]
+	for _, r := range c.resIDs {
+		c.cands = append(c.cands, idx.dense[r*(anyVerb+1)+verb]...)
+	}
+	slices.Sort(c.cands)
+	c.cands = slices.Compact(c.cands)
+	return c.cands
 }

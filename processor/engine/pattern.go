@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
+	"time"
 	"unicode/utf8"
 	"unsafe"
 
@@ -19,7 +21,30 @@ type matcher interface {
 
 // evalCtx is the per-goroutine scratch space of one evaluation.
 type evalCtx struct {
-	lower []byte // the value lower-cased, for case-insensitive globs
+	lower []byte    // the value lower-cased, for case-insensitive globs
+	at    time.Time // the event's time, set for the rules whose stages read it (newterms.go)
+	// resIDs and cands are the index's scratch space for an event with more than one resource (index.go).
+	resIDs, cands []int
+	// evRow and evRows hold the event's row while a pipeline runs (engine.go); key is new_terms' (newterms.go).
+	evRow  row
+	evRows [1]*row
+	key    []byte
+	// gen numbers the evaluation (0: no memo); memo, spans and arena hold the filter fields' values read in it
+	// (expr.go).
+	gen   uint32
+	memo  []memoEntry
+	spans []span
+	arena []byte
+}
+
+// begin starts the evaluation of a new event: the memo of the previous one is forgotten.
+func (c *evalCtx) begin() {
+	c.gen++
+	if c.gen == 0 {
+		clear(c.memo)
+		c.gen = 1
+	}
+	c.spans, c.arena = c.spans[:0], c.arena[:0]
 }
 
 // lowerASCII returns v lower-cased, reusing c.lower. Non-ASCII input falls back to Unicode lower-casing.
@@ -39,11 +64,35 @@ func (c *evalCtx) lowerASCII(v []byte) []byte {
 	return c.lower
 }
 
+// Regular expressions are RE2 (linear in the input), but matching still costs up to the program's size per input
+// byte: a rule's regex is bounded so that no rule can make one event cost milliseconds. Real Sigma and ESCU
+// expressions are well under a hundred bytes.
+const (
+	maxRegexBytes = 8192
+	maxRegexInsts = 20000
+)
+
+// regexInsts is the size of the program regexp runs for src (src is known to compile).
+func regexInsts(src string) int {
+	re, err := syntax.Parse(src, syntax.Perl)
+	if err != nil {
+		return 0
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return 0
+	}
+	return len(prog.Inst)
+}
+
 func compilePattern(p rule.Pattern) (matcher, error) {
 	switch p.Kind {
 	case rule.Glob:
 		return compileGlob(p.Text, p.CaseSensitive), nil
 	case rule.Regex:
+		if len(p.Text) > maxRegexBytes {
+			return nil, fmt.Errorf("regular expression of %d bytes is over the limit of %d", len(p.Text), maxRegexBytes)
+		}
 		src := p.Text
 		if !p.CaseSensitive {
 			src = "(?i)" + src
@@ -51,6 +100,9 @@ func compilePattern(p rule.Pattern) (matcher, error) {
 		re, err := regexp.Compile(src)
 		if err != nil {
 			return nil, fmt.Errorf("invalid regular expression %q: %w", p.Text, err)
+		}
+		if n := regexInsts(src); n > maxRegexInsts {
+			return nil, fmt.Errorf("regular expression %.40q... compiles to %d instructions, over the limit of %d", p.Text, n, maxRegexInsts)
 		}
 		return regexMatcher{re}, nil
 	case rule.CIDR:

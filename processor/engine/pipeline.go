@@ -312,6 +312,13 @@ func compilePipeline(r *rule.Rule, rs refs, opts Options) (pre []stageExec, win 
 				return nil, nil, nil, fmt.Errorf("iplocation needs a GeoIP database: set geoip_database in the processor config")
 			}
 			ex = ipLocationStage{field: rs.get(st.Field), prefix: st.Prefix, geo: opts.GeoIP}
+		case rule.NewTerms:
+			if len(st.Fields) == 0 || st.History <= 0 {
+				return nil, nil, nil, fmt.Errorf("new_terms needs fields and a positive history")
+			}
+			ex = newNewTermsStage(st, opts.MaxKeys)
+		case rule.FirstValue:
+			ex = firstValueStage{from: rs.get(st.From), to: st.To}
 		case rule.Stats:
 			if i == windowAt {
 				st := st

@@ -1,7 +1,7 @@
 package engine
 
 import (
-	"container/list"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -9,60 +9,86 @@ import (
 	"time"
 
 	"github.com/auditdetect/auditdetect/processor/rule"
+	"github.com/auditdetect/auditdetect/processor/window"
 )
 
-// windowedStats evaluates `stats ... by ... | where <aggregate condition>` over tumbling event-time windows, the
-// streaming form of a search that Splunk runs every hour over the last hour. Each by-tuple is a group; a group emits
-// its aggregated row the first time the rest of the pipeline keeps it within a window, and then stays quiet until
-// the next window.
+// windowedStats evaluates `stats ... by ... | where <aggregate condition>` over tumbling event-time windows aligned
+// to the window size (10:00–11:00, 11:00–12:00 for 1h), the streaming form of a search that Splunk schedules every
+// hour over the last hour. Each by-tuple is a group; a group emits its aggregated row the first time the rest of the
+// pipeline keeps it within a window, and then stays quiet until the next window.
+//
+// Time is the events' own: a window stays open for late events until the rule's watermark (the newest event time
+// it has seen) passes the window's end by the allowed lateness; an event for a closed window is dropped and counted.
+// Groups live in a window.Store bounded to maxKeys (least recently updated evicted first), and groups whose windows
+// have all closed are freed by a sweep each time a window closes.
 type windowedStats struct {
-	stats   statsStage
-	size    time.Duration
-	maxKeys int
+	stats    statsStage
+	size     time.Duration
+	lateness time.Duration
 
-	mu      sync.Mutex
-	groups  map[string]*group
-	lru     *list.List // of *group, least recently updated first
-	evicted uint64
+	mu        sync.Mutex
+	groups    *window.Store[group]
+	wm        window.Watermark
+	nextSweep time.Time
+	late      uint64
 }
 
-// maxValuesPerAggregate bounds values()/dc() state per group; Splunk's values() is unbounded, but state here must be.
+// maxValuesPerAggregate bounds the distinct values a values() or dc() keeps per group and window; Splunk's values()
+// is unbounded, but state here must be bounded. min/max/earliest/latest/count see every value regardless.
 const maxValuesPerAggregate = 100
 
 type group struct {
-	key   string
-	start time.Time // the window the group's state belongs to
-	by    []string
+	by []string
+	// wins are the group's open windows, oldest first: one, or two while a late event may still reach the previous.
+	wins []*windowState
+}
+
+type windowState struct {
+	start time.Time
 	count int64
 	aggs  []aggState
 	fired bool
-	elem  *list.Element
 }
 
+// aggState is one aggregate's state in one window of one group, kept small: a group holds one per aggregate, and a
+// flood of one-off keys multiplies it by max_keys (BenchmarkPathStatefulBytesPerKey).
 type aggState struct {
-	seen            map[string]bool
-	values          []string
-	present         int64 // events in which the aggregated field had a value
-	first, last     string
-	firstAt, lastAt time.Time
+	// vals holds, for values and dc, the distinct values in arrival order (at most maxValuesPerAggregate, found by
+	// a linear scan: cheaper in memory than a set); for earliest and latest, {first, last}; for min and max,
+	// {least, greatest as text, least, greatest as numbers}.
+	vals    []string
+	present int64 // events in which the field had a value (count(f))
+	// earliest, latest: the event times of vals[0] and vals[1], in Unix nanoseconds.
+	firstAt, lastAt int64
+	// min, max: the numeric extremes, meaningful while numeric is set.
+	minNum, maxNum float64
+	numeric        bool
 }
 
-func newWindowedStats(st rule.Stats, rs refs, size time.Duration, maxKeys int) *windowedStats {
+func newWindowedStats(st rule.Stats, rs refs, size, lateness time.Duration, maxKeys int) *windowedStats {
 	return &windowedStats{
-		stats:   compileStats(st, rs),
-		size:    size,
-		maxKeys: maxKeys,
-		groups:  map[string]*group{},
-		lru:     list.New(),
+		stats:    compileStats(st, rs),
+		size:     size,
+		lateness: max(lateness, 0),
+		groups:   window.NewStore[group](maxKeys),
 	}
 }
 
-// update folds one event's rows into their groups and returns, per group touched, the aggregated row and the group.
+// update folds one event's rows into their groups and returns, per group touched, the aggregated row and the window
+// it belongs to. An event whose window has closed changes nothing.
 func (w *windowedStats) update(rows []*row, at time.Time) []windowHit {
-	start := at.Truncate(w.size)
-	var hits []windowHit
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	wm := w.wm.Observe(at)
+	if !wm.Before(w.nextSweep) {
+		w.sweep(wm)
+	}
+	start := at.Truncate(w.size)
+	if w.closed(start, wm) {
+		w.late++
+		return nil
+	}
+	var hits []windowHit
 	seen := map[string]bool{}
 	for _, r := range rows {
 		for _, tuple := range w.stats.tuples(r) {
@@ -71,62 +97,79 @@ func (w *windowedStats) update(rows []*row, at time.Time) []windowHit {
 				continue
 			}
 			seen[key] = true
-			g := w.groups[key]
-			switch {
-			case g == nil:
-				g = w.newGroup(key, tuple, start)
-			case start.After(g.start):
-				// A new window: the old one's state is done with.
-				g.reset(start, len(w.stats.aggs))
-			case start.Before(g.start):
-				// An event older than the group's window; it would change an answer already given.
-				continue
+			g, ok := w.groups.Get(key)
+			if !ok {
+				g = w.groups.Add(key, group{by: tuple}, nil)
 			}
-			w.lru.MoveToBack(g.elem)
-			g.count++
+			ws := g.window(start, len(w.stats.aggs), func(s time.Time) bool { return w.closed(s, wm) })
+			ws.count++
 			for i, a := range w.stats.aggs {
-				g.aggs[i].add(a, r, at)
+				ws.aggs[i].add(a, r, at)
 			}
-			hits = append(hits, windowHit{row: w.snapshot(g), group: g})
+			hits = append(hits, windowHit{row: w.snapshot(g.by, ws), win: ws})
 		}
 	}
 	return hits
 }
 
 type windowHit struct {
-	row   *row
-	group *group
+	row *row
+	win *windowState
 }
 
-// fire marks the group as having emitted in its current window, and reports whether it had not yet.
-func (w *windowedStats) fire(g *group) bool {
+// closed reports whether the window starting at start can take no more events at watermark wm.
+func (w *windowedStats) closed(start, wm time.Time) bool {
+	return !wm.Before(start.Add(w.size + w.lateness))
+}
+
+// window returns the group's window that starts at start, opening it if needed, and drops the closed ones.
+func (g *group) window(start time.Time, naggs int, closed func(time.Time) bool) *windowState {
+	open := g.wins[:0]
+	var found *windowState
+	for _, ws := range g.wins {
+		if ws.start.Equal(start) {
+			found = ws
+		} else if closed(ws.start) {
+			continue
+		}
+		open = append(open, ws)
+	}
+	clear(g.wins[len(open):])
+	g.wins = open
+	if found != nil {
+		return found
+	}
+	found = &windowState{start: start, aggs: make([]aggState, naggs)}
+	i := sort.Search(len(g.wins), func(i int) bool { return g.wins[i].start.After(start) })
+	g.wins = append(g.wins, nil)
+	copy(g.wins[i+1:], g.wins[i:])
+	g.wins[i] = found
+	return found
+}
+
+// sweep frees the groups whose windows have all closed, and schedules the next sweep for when the window open at
+// wm closes: with aligned windows every group's window closes at the same instant, so one pass per window suffices.
+func (w *windowedStats) sweep(wm time.Time) {
+	w.groups.Sweep(func(_ string, g *group) bool {
+		for _, ws := range g.wins {
+			if !w.closed(ws.start, wm) {
+				return false
+			}
+		}
+		return true
+	})
+	w.nextSweep = wm.Add(-w.lateness).Truncate(w.size).Add(w.size + w.lateness)
+}
+
+// fire marks the window as having emitted, and reports whether it had not yet.
+func (w *windowedStats) fire(ws *windowState) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if g.fired {
+	if ws.fired {
 		return false
 	}
-	g.fired = true
+	ws.fired = true
 	return true
-}
-
-func (w *windowedStats) newGroup(key string, tuple []string, start time.Time) *group {
-	for len(w.groups) >= w.maxKeys {
-		// Evict the least recently updated group: under a flood of distinct keys the active ones survive.
-		oldest := w.lru.Front()
-		w.lru.Remove(oldest)
-		delete(w.groups, oldest.Value.(*group).key)
-		w.evicted++
-	}
-	g := &group{key: key, by: tuple}
-	g.reset(start, len(w.stats.aggs))
-	g.elem = w.lru.PushBack(g)
-	w.groups[key] = g
-	return g
-}
-
-func (g *group) reset(start time.Time, naggs int) {
-	g.start, g.count, g.fired = start, 0, false
-	g.aggs = make([]aggState, naggs)
 }
 
 func (s *aggState) add(a aggExec, r *row, at time.Time) {
@@ -138,64 +181,112 @@ func (s *aggState) add(a aggExec, r *row, at time.Time) {
 		return
 	}
 	s.present++
-	if s.firstAt.IsZero() || at.Before(s.firstAt) {
-		s.first, s.firstAt = vals[0], at
-	}
-	if !at.Before(s.lastAt) {
-		s.last, s.lastAt = vals[0], at
-	}
-	if s.seen == nil {
-		s.seen = map[string]bool{}
-	}
-	for _, v := range vals {
-		if !s.seen[v] && len(s.values) < maxValuesPerAggregate {
-			s.seen[v] = true
-			s.values = append(s.values, v)
+	switch a.fn {
+	case "values", "dc":
+		for _, v := range vals {
+			if len(s.vals) < maxValuesPerAggregate && !slices.Contains(s.vals, v) {
+				s.vals = append(s.vals, v)
+			}
+		}
+	case "min", "max":
+		for _, v := range vals {
+			s.extremes(v)
+		}
+	case "earliest", "latest":
+		t := at.UnixNano()
+		if s.vals == nil {
+			s.vals = []string{vals[0], vals[0]}
+			s.firstAt, s.lastAt = t, t
+			return
+		}
+		if t < s.firstAt {
+			s.vals[0], s.firstAt = vals[0], t
+		}
+		if t >= s.lastAt {
+			s.vals[1], s.lastAt = vals[0], t
 		}
 	}
 }
 
+// extremes folds one value into min and max, both as text and as numbers, so that the answer is right whichever
+// kind the whole set turns out to be: numeric while every value is a number, as Splunk's min and max.
+func (s *aggState) extremes(v string) {
+	n, isNum := numberOf([]byte(v))
+	if s.vals == nil {
+		s.vals = []string{v, v, v, v}
+		s.minNum, s.maxNum, s.numeric = n, n, isNum
+		return
+	}
+	if v < s.vals[0] {
+		s.vals[0] = v
+	}
+	if v > s.vals[1] {
+		s.vals[1] = v
+	}
+	if !isNum {
+		s.numeric = false
+		return
+	}
+	if n < s.minNum {
+		s.minNum, s.vals[2] = n, v
+	}
+	if n > s.maxNum {
+		s.maxNum, s.vals[3] = n, v
+	}
+}
+
 // snapshot is the group's aggregated row as Splunk's stats would print it now.
-func (w *windowedStats) snapshot(g *group) *row {
+func (w *windowedStats) snapshot(by []string, ws *windowState) *row {
 	r := &row{}
 	for i, f := range w.stats.by {
-		r.set(f.name, []string{g.by[i]}, false)
+		r.set(f.name, []string{by[i]}, false)
 	}
 	for i, a := range w.stats.aggs {
-		s := &g.aggs[i]
+		s := &ws.aggs[i]
 		switch a.fn {
 		case "count":
-			n := g.count
+			n := ws.count
 			if a.field != nil {
 				n = s.present
 			}
 			r.set(a.out, []string{strconv.FormatInt(n, 10)}, true)
 		case "values":
-			vals := append([]string(nil), s.values...)
+			vals := append([]string(nil), s.vals...)
 			sort.Strings(vals)
 			r.set(a.out, vals, false)
 		case "dc":
-			r.set(a.out, []string{strconv.Itoa(len(s.values))}, true)
+			r.set(a.out, []string{strconv.Itoa(len(s.vals))}, true)
 		case "min", "max":
-			if len(s.values) > 0 {
-				r.set(a.out, []string{extreme(s.values, a.fn == "max")}, false)
+			if s.vals != nil {
+				r.set(a.out, []string{s.extreme(a.fn == "max")}, false)
 			}
 		case "earliest":
-			if s.present > 0 {
-				r.set(a.out, []string{s.first}, false)
+			if s.vals != nil {
+				r.set(a.out, []string{s.vals[0]}, false)
 			}
 		case "latest":
-			if s.present > 0 {
-				r.set(a.out, []string{s.last}, false)
+			if s.vals != nil {
+				r.set(a.out, []string{s.vals[1]}, false)
 			}
 		}
 	}
 	return r
 }
 
-// Keys returns the number of groups held, and the number evicted since start.
-func (w *windowedStats) keys() (held int, evicted uint64) {
+func (s *aggState) extreme(max bool) string {
+	i := 0 // least as text
+	if s.numeric {
+		i = 2
+	}
+	if max {
+		i++
+	}
+	return s.vals[i]
+}
+
+// stat returns the groups held, the groups evicted and the events dropped as late since start.
+func (w *windowedStats) stat() (held int, evicted, late uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return len(w.groups), w.evicted
+	return w.groups.Len(), w.groups.Evicted(), w.late
 }

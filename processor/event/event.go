@@ -1,60 +1,260 @@
-// Package event gives the engine read access to one audit event: it parses the record body once and resolves
-// Splunk-style flattened field paths (`objectRef.resource`, `sourceIPs{}`, `spec.containers{}.image`, keys that
-// themselves contain dots) against it. It knows no rule language and no pdata.
+// Package event gives the engine read access to one audit event: it resolves Splunk-style flattened field paths
+// (`objectRef.resource`, `sourceIPs{}`, `spec.containers{}.image`, keys that themselves contain dots) against the
+// JSON body in place. It knows no rule language and no pdata.
+//
+// A View reads lazily: it never builds a tree, reads the top-level object member by member only as far as the paths
+// asked for need, and skips the values it does not need without parsing them. The API server writes verb, user,
+// objectRef and responseStatus before the large requestObject and responseObject, so most events are decided after
+// a few hundred bytes.
+//
+// How a path is resolved:
+//   - Inside any object below the top level, every member whose key spells the next part of the path counts:
+//     a duplicate key yields every occurrence in document order, and `a.b.c` finds {"a":{"b.c":1}} and
+//     {"a.b":{"c":1}} alike. That is where request and response bodies live, whose content the requester controls
+//     (and where the API server's decoder keeps the last of duplicate keys), so nothing there can hide a value.
+//   - At the top level, the Event's own fields are written once by the API server (and by any re-serialiser), so one
+//     member decides: the one whose key spells the start of the path nearest to where the API server writes that
+//     field. The fields it writes after the large objects (responseObject, requestReceivedTimestamp,
+//     stageTimestamp, annotations) are read from the end of the event, so the last such member decides; every
+//     other field is read from the start, so the first decides. A body that repeats a top-level key (which no API
+//     server writes) is read the same way every time; this rule is what lets a decision be final before, or
+//     without, reading the large objects.
 package event
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
+	"math"
 	"strings"
-
-	"github.com/valyala/fastjson"
 )
 
 // ErrNotObject is returned for a body that is valid JSON but not a JSON object.
 var ErrNotObject = errors.New("audit event is not a JSON object")
 
-// Parser parses bodies into Views. A Parser is not safe for concurrent use, and a View is valid only until the next
-// call to Parse on the same Parser: keep one Parser per goroutine (the engine pools them).
+// Parser opens bodies as Views. A Parser is not safe for concurrent use, and a View is valid only until the next
+// call to Parse or Open on the same Parser: keep one Parser per goroutine (the engine pools them). Its buffers are
+// reused, so reading an event allocates nothing once the Parser has seen a few.
 type Parser struct {
-	p    fastjson.Parser
 	view View
 }
 
-// Parse parses body. It never panics; JSON nested deeper than fastjson.MaxDepth (300) is an error.
+// Parse checks that body is one valid JSON object (fastjson's grammar, at most MaxDepth levels deep) and opens it.
+// It reads every byte once; Open is the lazy alternative.
 func (p *Parser) Parse(body []byte) (*View, error) {
-	v, err := p.p.ParseBytes(body)
-	if err != nil {
+	v := &p.view
+	var err error
+	if v.stack, err = validate(body, v.stack); err != nil {
 		return nil, err
 	}
-	obj, err := v.Object()
-	if err != nil {
+	i := skipWS(body, 0)
+	if body[i] != '{' {
 		return nil, ErrNotObject
 	}
-	p.view.root = obj
-	return &p.view, nil
+	if len(body) > math.MaxInt32 {
+		return nil, errTooLarge
+	}
+	v.reset(body, i)
+	v.validated = true
+	return v, nil
 }
 
-// View is one parsed audit event.
+// Open opens body without reading it: it only checks that body starts like a JSON object and ends with its closing
+// brace (which a truncated line does not). What the View reads later is checked as it is read; a syntax error met
+// then stops the View and is reported by Err, and Validate checks the rest.
+func (p *Parser) Open(body []byte) (*View, error) {
+	i := skipWS(body, 0)
+	if i == len(body) || body[i] != '{' {
+		return p.Parse(body) // not an object: tell invalid JSON from JSON of another type
+	}
+	j := len(body)
+	for j > i && (body[j-1] == ' ' || body[j-1] == '\n' || body[j-1] == '\t' || body[j-1] == '\r') {
+		j--
+	}
+	if j-1 == i || body[j-1] != '}' {
+		return nil, syntaxErr(j, errUnexpectedEnd)
+	}
+	if len(body) > math.MaxInt32 {
+		return nil, errTooLarge
+	}
+	v := &p.view
+	v.reset(body, i)
+	return v, nil
+}
+
+// View is one audit event, read in place.
 type View struct {
-	root *fastjson.Object
-	// num holds the text of the number being passed to a callback, so numbers cost no allocation.
-	num []byte
+	body      []byte
+	err       error
+	validated bool
+
+	// The top-level object is read member by member from both ends: top holds the members read from the start, in
+	// document order, and bot those read from the end, in reverse document order. topDone says the start reached
+	// the end; met says the two met, so that top and bot hold every member between them. botEnd is where the part
+	// not yet read from the end stops: the closing brace, then the key of the last member read from the end.
+	topStart int
+	top      []member
+	topDone  bool
+	bot      []member
+	botEnd   int
+	met      bool
+	// names is the registry snapshot the top-level keys are classified with; first[id] is the index in top of the
+	// first member named id, valid when firstGen[id] == gen.
+	names    *nameTable
+	first    []int32
+	firstGen []uint32
+	gen      uint32
+
+	// Objects below the top level are read whole, once, into members; tables finds them by offset.
+	members []member
+	tables  tableCache
+	// depth counts the arrays walkArray is inside (see there).
+	depth int
+
+	// esc and nonASCII are EscapedASCII's answer, once escKnown.
+	esc      [2]uint64
+	nonASCII bool
+	escKnown bool
+
+	// buf holds unescaped strings while a callback runs; stack is validate's scratch space.
+	buf   []byte
+	stack []byte
 }
 
-var (
-	valTrue  = []byte("true")
-	valFalse = []byte("false")
-)
+// member is one key/value pair of an object, as offsets into the body.
+type member struct {
+	key, keyEnd int32 // the key's bytes, without quotes
+	val, valEnd int32 // the value's bytes; valEnd is -1 while the value has not been skipped
+	name        int32 // the key's id in the name registry (top-level members only), or -1
+	esc         bool  // the key holds escapes
+}
+
+func (v *View) reset(body []byte, start int) {
+	v.body, v.err, v.validated, v.escKnown = body, nil, false, false
+	v.topStart, v.top, v.topDone = start, v.top[:0], false
+	v.bot, v.met = v.bot[:0], false
+	v.botEnd = len(body)
+	for v.botEnd > start && body[v.botEnd-1] != '}' {
+		v.botEnd--
+	}
+	v.botEnd-- // the closing brace (Open and Parse checked it is there)
+	v.members, v.buf = v.members[:0], v.buf[:0]
+	v.tables.reset()
+	v.names = currentNames()
+	if n := int(v.names.count); len(v.first) < n {
+		v.first = make([]int32, n)
+		v.firstGen = make([]uint32, n)
+	}
+	v.gen++
+	if v.gen == 0 { // wrapped: forget every stamp
+		clear(v.firstGen)
+		v.gen = 1
+	}
+}
+
+// Body returns the bytes the View reads. They must not be modified.
+func (v *View) Body() []byte { return v.body }
+
+// EscapedASCII returns the set of ASCII characters (bit c of word c/64) that the body writes somewhere as a \uXXXX or
+// \/ escape: a literal holding one of them may be in the event without being in its bytes as written. nonASCII
+// says the body holds a character outside ASCII, written as UTF-8 or escaped: case-insensitive matching (Unicode
+// folding: ſ is s, the Kelvin sign is k) then has spellings that no two-case ASCII search finds. Computed once per
+// View.
+func (v *View) EscapedASCII() (set *[2]uint64, nonASCII bool) {
+	if v.escKnown {
+		return &v.esc, v.nonASCII
+	}
+	v.esc, v.escKnown = [2]uint64{}, true
+	v.nonASCII = !isASCII(v.body)
+	b := v.body
+	for i := 0; i+1 < len(b); i++ {
+		// Eight positions at a time: a backslash followed by u or /. Other escapes (\n, \") are frequent in large
+		// bodies; testing both bytes at once skips them without a stop.
+		for ; i+9 <= len(b); i += 8 {
+			next := binary.LittleEndian.Uint64(b[i+1:])
+			if zeroBytes(binary.LittleEndian.Uint64(b[i:])^'\\'*swarOnes)&
+				(zeroBytes(next^'u'*swarOnes)|zeroBytes(next^'/'*swarOnes)) != 0 {
+				break
+			}
+		}
+		if b[i] != '\\' || b[i+1] != 'u' && b[i+1] != '/' {
+			continue
+		}
+		n := 0 // backslashes before: an odd count makes this backslash a literal one
+		for i-n > 0 && b[i-n-1] == '\\' {
+			n++
+		}
+		if n%2 == 1 {
+			continue
+		}
+		switch x, ok := hex4(b[i+2:]); {
+		case b[i+1] == '/':
+			v.esc[0] |= 1 << '/'
+		case ok && x < 0x80:
+			v.esc[x>>6] |= 1 << (x & 63)
+		case ok:
+			v.nonASCII = true
+		}
+		i++
+	}
+	return &v.esc, v.nonASCII
+}
+
+// zeroBytes flags (high bit) the zero bytes of x; a byte above a true zero may be flagged too.
+func zeroBytes(x uint64) uint64 { return (x - swarOnes) &^ x & swarHighs }
+
+// isASCII reports whether b holds only ASCII bytes, eight at a time.
+func isASCII(b []byte) bool {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		if binary.LittleEndian.Uint64(b[i:])&0x8080808080808080 != 0 {
+			return false
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// Err returns the first syntax error met while reading, or nil. After an error the View yields no further values.
+func (v *View) Err() error { return v.err }
+
+// Validate checks the whole body as Parse does, and reports the first error.
+func (v *View) Validate() error {
+	if v.err != nil || v.validated {
+		return v.err
+	}
+	var err error
+	if v.stack, err = validate(v.body, v.stack); err != nil {
+		v.err = err
+		return err
+	}
+	v.validated = true
+	return nil
+}
+
+func (v *View) fail(err error) {
+	if v.err == nil {
+		v.err = err
+	}
+}
 
 // Each calls fn with each value the path reaches, in document order, until fn returns false. Values are strings
 // (unescaped), numbers (as written) and booleans ("true"/"false"); null, objects and arrays at the end of the path
 // are not values, as in Splunk's JSON field extraction. The bytes are valid only during the call to fn: copy them to
 // keep them. Each reports whether it ran to the end (false when fn stopped it).
 func (v *View) Each(p *Path, fn func(val []byte) bool) bool {
-	if v == nil || v.root == nil {
+	if v == nil || v.body == nil || v.err != nil {
 		return true
 	}
-	return v.walkObject(p, v.root, 0, fn)
+	val, n := v.topMember(p)
+	if val < 0 {
+		return true
+	}
+	return v.walkValue(p, val, n+1, p.segs[n].array, fn)
 }
 
 // First returns the first value the path reaches.
@@ -80,6 +280,17 @@ type Path struct {
 	// keys[i][j-i] is the object key made of segments i..j joined by dots, precomputed so that resolving a key that
 	// contains dots allocates nothing.
 	keys [][]string
+	// topIDs are the registry ids of keys[0], the spellings of the path's start at the top level; maxID the largest.
+	topIDs []int32
+	maxID  int32
+	// fromEnd says the path starts with a field the API server writes after the large objects: it is read from
+	// the end of the event.
+	fromEnd bool
+}
+
+// tailFields are the top-level fields the API server writes after requestObject, in its order.
+var tailFields = map[string]bool{
+	"responseObject": true, "requestReceivedTimestamp": true, "stageTimestamp": true, "annotations": true,
 }
 
 type segment struct {
@@ -108,69 +319,477 @@ func CompilePath(name string, anyArray bool) *Path {
 			p.keys[i] = append(p.keys[i], key)
 		}
 	}
+	p.fromEnd = tailFields[p.segs[0].key]
+	p.maxID = -1
+	for _, k := range p.keys[0] {
+		id := registerName(k)
+		p.topIDs = append(p.topIDs, id)
+		if id < 0 {
+			p.maxID = math.MaxInt32 // unregistered: resolved by comparing keys
+		} else {
+			p.maxID = max(p.maxID, id)
+		}
+	}
 	return p
 }
 
 // Name returns the field name the path was compiled from.
 func (p *Path) Name() string { return p.name }
 
-// walkObject resolves segments i.. against obj. Every way of grouping the remaining segments into keys that obj
-// really has is followed, so `a.b.c` finds {"a":{"b.c":1}} and {"a.b":{"c":1}} alike.
-func (v *View) walkObject(p *Path, obj *fastjson.Object, i int, fn func([]byte) bool) bool {
-	for n, key := range p.keys[i] {
-		child := obj.Get(key)
-		if child == nil {
-			continue
+// TopKey returns the top-level key the path starts with (its first segment).
+func (p *Path) TopKey() string { return p.segs[0].key }
+
+// topMember finds the top-level member that decides p: the first whose key spells the start of p, or for a field
+// written after the large objects the last. It reads further members only as long as none has been found, and
+// returns the offset of the member's value and the index of the last segment its key spans (val < 0: none).
+func (v *View) topMember(p *Path) (val, n int) {
+	if p.fromEnd {
+		for k := 0; k < len(v.bot) || v.readBot(); k++ {
+			if n := v.spells(p, &v.bot[k]); n >= 0 {
+				return int(v.bot[k].val), n
+			}
 		}
-		last := i + n
-		if !v.walkValue(p, child, last+1, p.segs[last].array, fn) {
+		// The end met the start (or the start reached the end): the rest is in top.
+		for k := len(v.top) - 1; k >= 0; k-- {
+			if n := v.spells(p, &v.top[k]); n >= 0 {
+				return int(v.top[k].val), n
+			}
+		}
+		return -1, -1
+	}
+	if p.maxID < v.names.count {
+		// Every spelling has an id the members were classified with: the first member of each is known.
+		best, bestN := -1, -1
+		for n, id := range p.topIDs {
+			if v.firstGen[id] == v.gen && (best < 0 || int(v.first[id]) < best) {
+				best, bestN = int(v.first[id]), n
+			}
+		}
+		if best >= 0 {
+			return int(v.top[best].val), bestN
+		}
+		for v.readTop() {
+			name := v.top[len(v.top)-1].name
+			for n, id := range p.topIDs {
+				if id == name {
+					return int(v.top[len(v.top)-1].val), n
+				}
+			}
+		}
+	} else {
+		// A path compiled after this View was opened: compare keys.
+		for k := 0; k < len(v.top) || v.readTop(); k++ {
+			if n := v.spells(p, &v.top[k]); n >= 0 {
+				return int(v.top[k].val), n
+			}
+		}
+	}
+	// The start met the end: the rest is in bot, last member first.
+	for k := len(v.bot) - 1; k >= 0; k-- {
+		if n := v.spells(p, &v.bot[k]); n >= 0 {
+			return int(v.bot[k].val), n
+		}
+	}
+	return -1, -1
+}
+
+// spells returns the index of the last segment of p that the member's key spells from the start of p, or -1.
+func (v *View) spells(p *Path, m *member) int {
+	if p.maxID < v.names.count {
+		for n, id := range p.topIDs {
+			if id == m.name {
+				return n
+			}
+		}
+		return -1
+	}
+	for n, key := range p.keys[0] {
+		if v.keyIs(m, key) {
+			return n
+		}
+	}
+	return -1
+}
+
+// readTop reads the next member of the top-level object from the start. It reports false at the end of the
+// object, where the members read from the end begin, or on an error.
+func (v *View) readTop() bool {
+	if v.topDone || v.met || v.err != nil {
+		return false
+	}
+	b := v.body
+	var i int
+	if len(v.top) == 0 {
+		i = skipWS(b, v.topStart+1)
+		if i < len(b) && b[i] == '}' {
+			v.topDone = true
 			return false
 		}
+	} else {
+		last := &v.top[len(v.top)-1]
+		if last.valEnd < 0 {
+			at := int(last.val)
+			var end int
+			if b[at] == '{' {
+				// Passing an object, read its members on the way: a path into user, objectRef or
+				// responseStatus, which most rules read, then costs no second pass.
+				t := v.table(at)
+				if t == nil {
+					return false
+				}
+				end = int(t.end)
+			} else {
+				var ok bool
+				if end, ok = v.valueEnd(at); !ok {
+					return false
+				}
+			}
+			last = &v.top[len(v.top)-1]
+			last.valEnd = int32(end)
+		}
+		i = skipWS(b, int(last.valEnd))
+		switch {
+		case i >= len(b):
+			v.fail(syntaxErr(i, errUnexpectedEnd))
+			return false
+		case b[i] == '}':
+			v.topDone = true
+			return false
+		case b[i] != ',':
+			v.fail(syntaxErr(i, errNoComma))
+			return false
+		}
+		i = skipWS(b, i+1)
+	}
+	if n := len(v.bot); n > 0 && int(v.bot[n-1].key) == i+1 {
+		v.met = true
+		return false
+	}
+	v.top = append(v.top, member{})
+	m := &v.top[len(v.top)-1]
+	if !v.readMember(m, i) {
+		v.top = v.top[:len(v.top)-1]
+		return false
+	}
+	if m.name = v.classify(m); m.name >= 0 && v.firstGen[m.name] != v.gen {
+		v.firstGen[m.name], v.first[m.name] = v.gen, int32(len(v.top)-1)
 	}
 	return true
 }
 
-// walkValue continues at segment i with val, the value of the previous key; arrayMarked says that key carried {}.
-func (v *View) walkValue(p *Path, val *fastjson.Value, i int, arrayMarked bool, fn func([]byte) bool) bool {
-	if val.Type() == fastjson.TypeArray {
+// readMember reads `"key":` at b[i] and the first byte of the value into m.
+func (v *View) readMember(m *member, i int) bool {
+	b := v.body
+	if i >= len(b) || b[i] != '"' {
+		v.fail(syntaxErr(i, errNoKey))
+		return false
+	}
+	m.key, m.valEnd, m.name = int32(i+1), -1, -1
+	j, esc := stringEndEsc(b, i)
+	if j < 0 {
+		v.fail(syntaxErr(i, errUnexpectedEnd))
+		return false
+	}
+	j--
+	m.keyEnd, m.esc = int32(j), esc && bytes.IndexByte(b[i+1:j], '\\') >= 0
+	if j++; j < len(b) && b[j] == ':' {
+		j++
+	} else if j = skipWS(b, j); j < len(b) && b[j] == ':' {
+		j++
+	} else {
+		v.fail(syntaxErr(j, errNoColon))
+		return false
+	}
+	if j = skipWS(b, j); j >= len(b) {
+		v.fail(syntaxErr(j, errUnexpectedEnd))
+		return false
+	}
+	m.val = int32(j)
+	return true
+}
+
+// classify returns the registry id of a top-level member's key, or -1.
+func (v *View) classify(m *member) int32 {
+	key := v.body[m.key:m.keyEnd]
+	if !m.esc {
+		return v.names.lookup(key)
+	}
+	mark := len(v.buf)
+	v.buf = appendUnescaped(v.buf, key)
+	id := v.names.lookup(v.buf[mark:])
+	v.buf = v.buf[:mark]
+	return id
+}
+
+// keyIs reports whether the member's key, unescaped, is key.
+func (v *View) keyIs(m *member, key string) bool {
+	raw := v.body[m.key:m.keyEnd]
+	if !m.esc {
+		return string(raw) == key
+	}
+	mark := len(v.buf)
+	v.buf = appendUnescaped(v.buf, raw)
+	eq := string(v.buf[mark:]) == key
+	v.buf = v.buf[:mark]
+	return eq
+}
+
+// valueEnd returns the end of the value at b[at], from the table of an object already read, else by skipping it.
+func (v *View) valueEnd(at int) (int, bool) {
+	switch v.body[at] {
+	case '"':
+		if end := stringEnd(v.body, at); end > 0 {
+			return end, true
+		}
+	case '{':
+		if t := v.tables.get(at); t != nil {
+			return int(t.end), true
+		}
+	}
+	end, err := skipValue(v.body, at)
+	if err != nil {
+		v.fail(err)
+		return 0, false
+	}
+	return end, true
+}
+
+// walkValue continues at segment i with the value at b[at], the value of the previous key; arrayMarked says that key
+// carried {}.
+func (v *View) walkValue(p *Path, at, i int, arrayMarked bool, fn func([]byte) bool) bool {
+	if v.err != nil {
+		return true
+	}
+	if v.body[at] == '[' {
 		if !arrayMarked && !p.anyArray {
 			return true
 		}
-		arr, _ := val.Array()
-		for _, el := range arr {
-			// Arrays of arrays are flattened only in anyArray mode; Splunk would need `{}{}`.
-			if !v.walkValue(p, el, i, p.anyArray, fn) {
-				return false
-			}
-		}
-		return true
+		return v.walkArray(p, at, i, fn)
 	}
 	if arrayMarked && !p.anyArray {
 		// `x{}` names the elements of an array; a scalar x has none.
 		return true
 	}
 	if i == len(p.segs) {
-		return v.emitLeaf(val, fn)
+		return v.emit(at, fn)
 	}
-	if val.Type() != fastjson.TypeObject {
+	if v.body[at] != '{' {
 		return true
 	}
-	obj, _ := val.Object()
-	return v.walkObject(p, obj, i, fn)
+	return v.walkObject(p, at, i, fn)
 }
 
-func (v *View) emitLeaf(val *fastjson.Value, fn func([]byte) bool) bool {
-	switch val.Type() {
-	case fastjson.TypeString:
-		b, _ := val.StringBytes()
-		return fn(b)
-	case fastjson.TypeNumber:
-		v.num = val.MarshalTo(v.num[:0])
-		return fn(v.num)
-	case fastjson.TypeTrue:
-		return fn(valTrue)
-	case fastjson.TypeFalse:
-		return fn(valFalse)
+// walkArray walks each element of the array at b[at]. Arrays of arrays are flattened only in anyArray mode; Splunk
+// would need `{}{}`.
+func (v *View) walkArray(p *Path, at, i int, fn func([]byte) bool) bool {
+	// Only arrays nest without a path segment per level (anyArray mode), and each level skips its element again after
+	// walking it: a hostile `[[[[...` would cost time quadratic in its depth before Validate ever saw it. Past
+	// MaxDepth the body is invalid anyway, so the View stops there.
+	if v.depth >= MaxDepth {
+		v.fail(syntaxErr(at, errTooDeep))
+		return true
+	}
+	v.depth++
+	defer func() { v.depth-- }()
+	b := v.body
+	j := skipWS(b, at+1)
+	if j < len(b) && b[j] == ']' {
+		return true
+	}
+	for {
+		if j >= len(b) {
+			v.fail(syntaxErr(j, errUnexpectedEnd))
+			return true
+		}
+		if !v.walkValue(p, j, i, p.anyArray, fn) {
+			return false
+		}
+		if v.err != nil {
+			return true
+		}
+		end, ok := v.valueEnd(j)
+		if !ok {
+			return true
+		}
+		j = skipWS(b, end)
+		switch {
+		case j >= len(b):
+			v.fail(syntaxErr(j, errUnexpectedEnd))
+			return true
+		case b[j] == ']':
+			return true
+		case b[j] != ',':
+			v.fail(syntaxErr(j, errNoComma))
+			return true
+		}
+		j = skipWS(b, j+1)
+	}
+}
+
+// walkObject resolves segments i.. against the object at b[at]. Every member whose key spells the next segments
+// counts, in document order: every way of grouping the segments into keys the object really has, and every
+// occurrence of a duplicate key.
+func (v *View) walkObject(p *Path, at, i int, fn func([]byte) bool) bool {
+	t := v.table(at)
+	if t == nil {
+		return true
+	}
+	lo, hi := t.lo, t.hi
+	keys := p.keys[i]
+	for k := lo; k < hi; k++ {
+		m := v.members[k] // by index: walking deeper may grow v.members
+		for n, key := range keys {
+			if v.keyIs(&m, key) {
+				last := i + n
+				if !v.walkValue(p, int(m.val), last+1, p.segs[last].array, fn) {
+					return false
+				}
+				break
+			}
+		}
 	}
 	return true
 }
+
+// table returns the members of the object at b[at], reading it whole the first time.
+func (v *View) table(at int) *tableSlot {
+	if t := v.tables.get(at); t != nil {
+		return t
+	}
+	b := v.body
+	lo := int32(len(v.members))
+	i := skipWS(b, at+1)
+	if i < len(b) && b[i] == '}' {
+		return v.tables.put(at, lo, lo, int32(i+1))
+	}
+	for {
+		v.members = append(v.members, member{})
+		m := &v.members[len(v.members)-1]
+		if !v.readMember(m, i) {
+			return nil
+		}
+		end, ok := v.valueEnd(int(m.val))
+		if !ok {
+			return nil
+		}
+		v.members[len(v.members)-1].valEnd = int32(end)
+		i = skipWS(b, end)
+		switch {
+		case i >= len(b):
+			v.fail(syntaxErr(i, errUnexpectedEnd))
+			return nil
+		case b[i] == '}':
+			return v.tables.put(at, lo, int32(len(v.members)), int32(i+1))
+		case b[i] != ',':
+			v.fail(syntaxErr(i, errNoComma))
+			return nil
+		}
+		i = skipWS(b, i+1)
+	}
+}
+
+// emit calls fn with the scalar at b[at], if it is one.
+func (v *View) emit(at int, fn func([]byte) bool) bool {
+	b := v.body
+	switch b[at] {
+	case '{', '[':
+		return true
+	case '"':
+		end := stringEnd(b, at)
+		if end < 0 {
+			v.fail(syntaxErr(at, errUnexpectedEnd))
+			return true
+		}
+		s := b[at+1 : end-1]
+		if bytes.IndexByte(s, '\\') < 0 {
+			return fn(s)
+		}
+		mark := len(v.buf)
+		v.buf = appendUnescaped(v.buf, s)
+		ok := fn(v.buf[mark:])
+		v.buf = v.buf[:mark]
+		return ok
+	case 'n':
+		if bytes.HasPrefix(b[at:], []byte("null")) {
+			return true
+		}
+	}
+	end := scalarEnd(b, at)
+	if end < 0 {
+		v.fail(syntaxErr(at, errNoValue))
+		return true
+	}
+	return fn(b[at:end])
+}
+
+// tableCache maps object offsets to their member tables. It is an open-addressing hash whose slots are stamped
+// with a generation, so that forgetting every table between events costs nothing.
+type tableCache struct {
+	slots []tableSlot
+	gen   uint32
+	used  int
+}
+
+type tableSlot struct {
+	gen    uint32
+	at     int32
+	lo, hi int32 // the members, in View.members
+	end    int32 // the offset just past the object's closing brace
+}
+
+func (c *tableCache) reset() {
+	c.gen++
+	c.used = 0
+	if c.gen == 0 {
+		clear(c.slots)
+		c.gen = 1
+	}
+}
+
+func (c *tableCache) get(at int) *tableSlot {
+	if len(c.slots) == 0 {
+		return nil
+	}
+	mask := uint32(len(c.slots) - 1)
+	for h := hashOffset(at) & mask; ; h = (h + 1) & mask {
+		s := &c.slots[h]
+		if s.gen != c.gen {
+			return nil
+		}
+		if int(s.at) == at {
+			return s
+		}
+	}
+}
+
+func (c *tableCache) put(at int, lo, hi, end int32) *tableSlot {
+	if (c.used+1)*2 > len(c.slots) {
+		c.grow()
+	}
+	mask := uint32(len(c.slots) - 1)
+	h := hashOffset(at) & mask
+	for c.slots[h].gen == c.gen {
+		h = (h + 1) & mask
+	}
+	c.slots[h] = tableSlot{gen: c.gen, at: int32(at), lo: lo, hi: hi, end: end}
+	c.used++
+	return &c.slots[h]
+}
+
+func (c *tableCache) grow() {
+	old := c.slots
+	c.slots = make([]tableSlot, max(16, 2*len(old)))
+	mask := uint32(len(c.slots) - 1)
+	for _, s := range old {
+		if s.gen != c.gen {
+			continue
+		}
+		h := hashOffset(int(s.at)) & mask
+		for c.slots[h].gen == c.gen {
+			h = (h + 1) & mask
+		}
+		c.slots[h] = s
+	}
+}
+
+func hashOffset(at int) uint32 { return uint32(at) * 0x9E3779B1 >> 7 }

@@ -26,7 +26,8 @@ func TestEach(t *testing.T) {
 		"user":{"username":"bob","groups":["dev","system:authenticated"]},
 		"requestObject":{"metadata":{"annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{\"x\":1}"}},
 		  "spec":{"containers":[{"image":"nginx","ports":[{"containerPort":80}]},{"image":"redis"}]}},
-		"a":{"b.c":{"d":"dotted-then-nested"}},"a.b":{"c":{"d":"nested-after-dotted"}}}`
+		"a":{"b.c":{"d":"dotted-then-nested"}},"a.b":{"c":{"d":"nested-after-dotted"}},
+		"x":{"a":{"b.c":{"d":"dotted-then-nested"}},"a.b":{"c":{"d":"nested-after-dotted"}}}}`
 	tests := []struct {
 		name     string
 		path     string
@@ -49,7 +50,8 @@ func TestEach(t *testing.T) {
 		{"array of objects, anyArray", "requestObject.spec.containers.image", true, []string{"nginx", "redis"}},
 		{"nested arrays", "requestObject.spec.containers{}.ports{}.containerPort", false, []string{"80"}},
 		{"key with dots and slash", "requestObject.metadata.annotations.kubectl.kubernetes.io/last-applied-configuration", false, []string{`{"x":1}`}},
-		{"every grouping of ambiguous keys", "a.b.c.d", false, []string{"dotted-then-nested", "nested-after-dotted"}},
+		{"every grouping of ambiguous keys", "x.a.b.c.d", false, []string{"dotted-then-nested", "nested-after-dotted"}},
+		{"at the top level the first spelling decides", "a.b.c.d", false, []string{"dotted-then-nested"}},
 		{"groups", "user.groups{}", false, []string{"dev", "system:authenticated"}},
 	}
 	for _, tt := range tests {

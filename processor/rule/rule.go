@@ -8,6 +8,7 @@ package rule
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Rule is one detection.
@@ -32,6 +33,8 @@ type Rule struct {
 	MitreTactics    []string
 	// Stories holds ESCU analytic stories.
 	Stories []string
+	// Tests are the test events the rule's file carries (test.go).
+	Tests []Test
 }
 
 // Origin says where a rule came from, for error messages and for the coverage catalog.
@@ -239,12 +242,26 @@ type IPLocation struct {
 	Prefix string
 }
 
+// NewTerms keeps a row only when some combination of its Fields' values was not seen within History before the
+// event (Elastic `new_terms`). A row missing any of the fields is dropped. The engine bounds the combinations it
+// remembers; a forgotten one counts as new again.
+type NewTerms struct {
+	Fields  []Field
+	History time.Duration
+}
+
+// FirstValue sets the row field To to the first value of From. Sigma and Elastic rules take their threat object
+// this way: the first of `sourceIPs{}` is the client, the others are the proxies it came through.
+type FirstValue struct{ From, To string }
+
 func (FillNull) isStage()   {}
 func (Search) isStage()     {}
 func (Where) isStage()      {}
 func (Rename) isStage()     {}
 func (Stats) isStage()      {}
 func (IPLocation) isStage() {}
+func (NewTerms) isStage()   {}
+func (FirstValue) isStage() {}
 
 // Error is a rule that could not be compiled, with the position of the fault.
 type Error struct {
@@ -270,6 +287,58 @@ func (e *Error) Error() string {
 	b.WriteString(": ")
 	b.WriteString(e.Reason)
 	return b.String()
+}
+
+// AllOf is the And of the terms, simplified as front ends build it: nested Ands are flattened, True terms dropped,
+// a term that can never match (an empty Or) makes the whole never match, and a single term stands alone.
+func AllOf(terms ...Expr) Expr {
+	var out And
+	for _, t := range terms {
+		switch t := t.(type) {
+		case True:
+		case And:
+			out = append(out, t...)
+		case Or:
+			if len(t) == 0 {
+				return Or{}
+			}
+			out = append(out, t)
+		default:
+			out = append(out, t)
+		}
+	}
+	switch len(out) {
+	case 0:
+		return True{}
+	case 1:
+		return out[0]
+	}
+	return out
+}
+
+// AnyOf is the Or of the terms, simplified like AllOf: nested Ors flattened, a True term making the whole True. With
+// no terms it is the empty Or, which matches nothing.
+func AnyOf(terms ...Expr) Expr {
+	out := Or{}
+	for _, t := range terms {
+		switch t := t.(type) {
+		case True:
+			return True{}
+		case Or:
+			out = append(out, t...)
+		case And:
+			if len(t) == 0 {
+				return True{}
+			}
+			out = append(out, t)
+		default:
+			out = append(out, t)
+		}
+	}
+	if len(out) == 1 {
+		return out[0]
+	}
+	return out
 }
 
 // NeedsGeoIP reports whether the rule's pipeline uses iplocation, which needs a GeoIP database.

@@ -1,0 +1,185 @@
+package engine
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+	"github.com/auditdetect/auditdetect/processor/window"
+)
+
+// NewTermsField is the row field a new_terms stage sets on the rows it keeps: the values that were new.
+const NewTermsField = "new_terms"
+
+// newTermsStage is Elastic's new_terms rule type streamed: a row passes when some combination of the values of the
+// fields was not seen within the history window before the event's time. Every combination an event carries is
+// remembered (last seen at the event's time), whether or not the row passes, as Elastic's history query counts every
+// matching document.
+//
+// Combinations live in a window.Store bounded to maxKeys, least recently seen evicted first; one evicted while still
+// inside its history is reported as new again when it comes back, which errs towards an alert rather than a miss.
+// Combinations whose history has run out are freed by a sweep at most once per history/4 of event time.
+type newTermsStage struct {
+	tuples  statsStage // by-fields only: tuples() is the cartesian product of the fields' distinct values
+	history time.Duration
+
+	mu        sync.Mutex
+	seen      *window.Store[time.Time]
+	wm        window.Watermark
+	nextSweep time.Time
+}
+
+func newNewTermsStage(st rule.NewTerms, maxKeys int) *newTermsStage {
+	s := &newTermsStage{history: st.History, seen: window.NewStore[time.Time](maxKeys)}
+	for _, f := range st.Fields {
+		// The fields are rule.Fields (Elastic reads arrays transparently), so they are compiled here rather than
+		// shared by name through refs, which compiles Splunk spellings.
+		s.tuples.by = append(s.tuples.by, newFieldRef(f))
+	}
+	return s
+}
+
+func (s *newTermsStage) run(c *evalCtx, rows []*row) []*row {
+	at := c.at
+	if at.IsZero() {
+		at = time.Now()
+	}
+	out := rows[:0]
+	for _, r := range rows {
+		if key, ok := s.singleKey(c, r); ok {
+			// The common case, one value per field: the combination is looked up without allocating.
+			if !s.observeKey(key, at) {
+				continue
+			}
+		}
+		if tuple := s.observe(s.tuples.tuples(r), at); tuple != nil {
+			r.set(NewTermsField, tuple, false)
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// singleKey builds in c.key the store key of a row whose fields hold one value each (ok false otherwise).
+func (s *newTermsStage) singleKey(c *evalCtx, r *row) ([]byte, bool) {
+	c.key = c.key[:0]
+	for i, f := range s.tuples.by {
+		n := 0
+		r.each(f, func(v []byte) bool {
+			if n++; n == 1 {
+				if i > 0 {
+					c.key = append(c.key, 0)
+				}
+				c.key = append(c.key, v...)
+			}
+			return n == 1
+		})
+		if n != 1 {
+			return nil, false
+		}
+	}
+	return c.key, true
+}
+
+// observeKey reports whether the single combination key would be new now; when it would not, it records it as seen
+// at `at`, as observe does. A new one is left to observe, which records it and says so.
+func (s *newTermsStage) observeKey(key []byte, at time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance(at)
+	last, ok := s.seen.Get(b2s(key)) // Get keeps no reference to the key
+	if !ok || at.Sub(*last) > s.history {
+		return true
+	}
+	if at.After(*last) {
+		*last = at
+	}
+	return false
+}
+
+// observe records the tuples as seen at `at` and returns the first one that was new, or nil.
+func (s *newTermsStage) observe(tuples [][]string, at time.Time) []string {
+	if len(tuples) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance(at)
+	var fresh []string
+	for _, t := range tuples {
+		key := strings.Join(t, "\x00")
+		last, ok := s.seen.Get(key)
+		if !ok {
+			s.seen.Add(key, at, nil)
+		} else {
+			// Seen before: new only if that was longer ago than the history (a late event changes nothing).
+			if at.Sub(*last) <= s.history {
+				if at.After(*last) {
+					*last = at
+				}
+				continue
+			}
+			*last = at
+		}
+		if fresh == nil {
+			fresh = t
+		}
+	}
+	return fresh
+}
+
+// advance moves the watermark to at and, at most once per history/4, frees the combinations whose history ran out.
+// The caller holds s.mu.
+func (s *newTermsStage) advance(at time.Time) {
+	if wm := s.wm.Observe(at); !wm.Before(s.nextSweep) {
+		cutoff := wm.Add(-s.history)
+		s.seen.Sweep(func(_ string, last *time.Time) bool { return last.Before(cutoff) })
+		s.nextSweep = wm.Add(max(s.history/4, time.Second))
+	}
+}
+
+func (s *newTermsStage) stat() (held int, evicted uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seen.Len(), s.seen.Evicted()
+}
+
+// readsTime reports whether a stage of the pipeline needs the event's time.
+func readsTime(stages []rule.Stage) bool {
+	for _, st := range stages {
+		if _, ok := st.(rule.NewTerms); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// NewTermsKeys reports, per new_terms rule name, the value combinations held and evicted.
+func (e *Engine) NewTermsKeys() map[string][2]uint64 {
+	out := map[string][2]uint64{}
+	for _, cr := range e.rules {
+		for _, st := range cr.pre {
+			if nt, ok := st.(*newTermsStage); ok {
+				held, ev := nt.stat()
+				out[cr.rule.Name] = [2]uint64{uint64(held), ev}
+			}
+		}
+	}
+	return out
+}
+
+// firstValueStage is rule.FirstValue.
+type firstValueStage struct {
+	from *fieldRef
+	to   string
+}
+
+func (s firstValueStage) run(_ *evalCtx, rows []*row) []*row {
+	for _, r := range rows {
+		if vals := r.values(s.from); len(vals) > 0 {
+			r.set(s.to, vals[:1], false)
+		}
+	}
+	return rows
+}

@@ -1,0 +1,174 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// termEvent is a secret read by user from the given source addresses at minute min after 2025-03-01T10:00Z (in the past, so the watermark is never held back by the wall clock).
+func termEvent(user string, min int, ips ...string) string {
+	at := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC).Add(time.Duration(min) * time.Minute)
+	quoted := make([]string, len(ips))
+	for i, ip := range ips {
+		quoted[i] = `"` + ip + `"`
+	}
+	userJSON := ""
+	if user != "" {
+		userJSON = fmt.Sprintf(`"user":{"username":%q},`, user)
+	}
+	return fmt.Sprintf(`{"verb":"get",%s"sourceIPs":[%s],"objectRef":{"resource":"secrets"},"stageTimestamp":%q}`,
+		userJSON, strings.Join(quoted, ","), at.Format(time.RFC3339Nano))
+}
+
+func newTermsRule(history time.Duration) *rule.Rule {
+	return &rule.Rule{
+		ID: "nt", Name: "nt",
+		Filter: eq("objectRef.resource", "secrets"),
+		Pipeline: []rule.Stage{
+			rule.NewTerms{Fields: []rule.Field{{Name: "user.username"}, {Name: "sourceIPs", AnyArray: true}}, History: history},
+			rule.FirstValue{From: "sourceIPs{}", To: "src_ip"},
+		},
+	}
+}
+
+func TestNewTerms(t *testing.T) {
+	type step struct {
+		event string
+		// want is the new_terms row field ("" for no match).
+		want string
+	}
+	tests := []struct {
+		name    string
+		history time.Duration
+		maxKeys int
+		steps   []step
+	}{
+		{"first value is new, a repeat is not", time.Hour, 0, []step{
+			{termEvent("alice", 0, "10.0.0.1"), "alice,10.0.0.1"},
+			{termEvent("alice", 5, "10.0.0.1"), ""},
+			{termEvent("bob", 6, "10.0.0.1"), "bob,10.0.0.1"},
+			{termEvent("alice", 7, "10.0.0.2"), "alice,10.0.0.2"},
+		}},
+		{"the combination counts, not each field", time.Hour, 0, []step{
+			{termEvent("alice", 0, "10.0.0.1"), "alice,10.0.0.1"},
+			{termEvent("bob", 1, "10.0.0.2"), "bob,10.0.0.2"},
+			{termEvent("alice", 2, "10.0.0.2"), "alice,10.0.0.2"},
+		}},
+		{"new again once the history has passed", time.Hour, 0, []step{
+			{termEvent("alice", 0, "10.0.0.1"), "alice,10.0.0.1"},
+			{termEvent("alice", 50, "10.0.0.1"), ""},
+			// Last seen at minute 50, so minute 109 is within the hour and minute 170 is not.
+			{termEvent("alice", 109, "10.0.0.1"), ""},
+			{termEvent("alice", 170, "10.0.0.1"), "alice,10.0.0.1"},
+		}},
+		{"multi-valued field: any new combination passes", time.Hour, 0, []step{
+			{termEvent("alice", 0, "10.0.0.1"), "alice,10.0.0.1"},
+			{termEvent("alice", 1, "10.0.0.1", "10.0.0.9"), "alice,10.0.0.9"},
+			{termEvent("alice", 2, "10.0.0.9", "10.0.0.1"), ""},
+		}},
+		{"missing field: no terms, no match, nothing remembered", time.Hour, 0, []step{
+			{termEvent("", 0, "10.0.0.1"), ""},
+			{termEvent("alice", 1, "10.0.0.1"), "alice,10.0.0.1"},
+		}},
+		{"late event inside the history is not new", time.Hour, 0, []step{
+			{termEvent("alice", 30, "10.0.0.1"), "alice,10.0.0.1"},
+			{termEvent("alice", 10, "10.0.0.1"), ""},
+		}},
+		{"bounded: an evicted combination is new again", time.Hour, 2, []step{
+			{termEvent("a", 0, "10.0.0.1"), "a,10.0.0.1"},
+			{termEvent("b", 1, "10.0.0.1"), "b,10.0.0.1"},
+			{termEvent("c", 2, "10.0.0.1"), "c,10.0.0.1"}, // evicts a
+			{termEvent("b", 3, "10.0.0.1"), ""},
+			{termEvent("a", 4, "10.0.0.1"), "a,10.0.0.1"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := Compile([]*rule.Rule{newTermsRule(tt.history)}, Options{MaxKeys: tt.maxKeys})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, s := range tt.steps {
+				ms, err := e.Match([]byte(s.event))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := ""
+				if len(ms) == 1 && len(ms[0].Rows) == 1 {
+					got = strings.Join(ms[0].Rows[0].Values(NewTermsField), ",")
+					if ip := ms[0].Rows[0].Values("src_ip"); len(ip) != 1 {
+						t.Errorf("step %d: src_ip = %q, want the first source address only", i+1, ip)
+					}
+				}
+				if got != s.want {
+					t.Errorf("step %d: new terms %q, want %q", i+1, got, s.want)
+				}
+			}
+			if tt.maxKeys > 0 {
+				if held := e.NewTermsKeys()["nt"]; held[0] > uint64(tt.maxKeys) || held[1] == 0 {
+					t.Errorf("held/evicted = %v, want at most %d held and some evicted", held, tt.maxKeys)
+				}
+			}
+		})
+	}
+}
+
+func TestNewTermsSweepFreesExpiredCombinations(t *testing.T) {
+	e, err := Compile([]*rule.Rule{newTermsRule(time.Hour)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 50; i++ {
+		if _, err := e.Match([]byte(termEvent(fmt.Sprintf("u%d", i), i, "10.0.0.1"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Three hours later every one of the 50 has left the history; the sweep frees them all.
+	if _, err := e.Match([]byte(termEvent("late", 240, "10.0.0.1"))); err != nil {
+		t.Fatal(err)
+	}
+	if held := e.NewTermsKeys()["nt"]; held[0] != 1 || held[1] != 0 {
+		t.Errorf("held/evicted = %v, want 1 held (the last event's) and none evicted", held)
+	}
+}
+
+func TestNewTermsRejectsEmptyStage(t *testing.T) {
+	for _, st := range []rule.NewTerms{{History: time.Hour}, {Fields: []rule.Field{{Name: "verb"}}}} {
+		_, err := Compile([]*rule.Rule{{ID: "x", Name: "x", Pipeline: []rule.Stage{st}}}, Options{})
+		if err == nil || !strings.Contains(err.Error(), "new_terms") {
+			t.Errorf("%+v: error %v, want one naming new_terms", st, err)
+		}
+	}
+}
+
+func TestNewTermsConcurrent(t *testing.T) {
+	e, err := Compile([]*rule.Rule{newTermsRule(time.Hour)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	fired := 0
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 100; i++ {
+				ms, _ := e.Match([]byte(termEvent(fmt.Sprintf("u%d", i), i%60, "10.0.0.1")))
+				mu.Lock()
+				fired += len(ms)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	// Eight goroutines send the same 100 users: each user is new exactly once.
+	if fired != 100 {
+		t.Errorf("%d matches, want 100", fired)
+	}
+}

@@ -1,0 +1,137 @@
+package engine
+
+import (
+	"strings"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// Scale-out support. When several collectors share the audit stream, each key of a windowed rule must be counted in
+// one place. The contrib loadbalancing exporter routes logs by TraceID only, so the agent tier asks RouteKey for the
+// key the windowed rules would count an event under, and stamps a TraceID derived from it.
+//
+// Routing may over-approximate: an event routed by a key that the rule's later stages then drop costs nothing. So
+// the key is read from the event right after the rule's filter, without running its pipeline (no GeoIP database is
+// needed in the agent tier), from the by-fields the event itself carries.
+
+// eventByFields returns the by-fields of the windowed stats that no earlier stage writes (iplocation outputs,
+// rename targets), in by-order: the ones an agent can read from the event alone.
+func eventByFields(stages []rule.Stage, win rule.Stats, rs refs) []*fieldRef {
+	written := map[string]bool{}
+	for _, st := range stages {
+		switch st := st.(type) {
+		case rule.IPLocation:
+			for _, f := range []string{"City", "Country", "Region", "lat", "lon"} {
+				written[st.Prefix+f] = true
+			}
+		case rule.Rename:
+			for _, p := range st.Pairs {
+				written[p.To] = true
+			}
+		case rule.Stats:
+			// The first stats reached is the windowed one (windowedStatsIndex): its by-fields are read before it.
+			var out []*fieldRef
+			for _, b := range win.By {
+				if !written[b] {
+					out = append(out, rs.get(b))
+				}
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+// sharedFields returns the event by-fields that every windowed rule groups on, in the first rule's order. Routing by
+// them alone sends every event of any one group of any windowed rule to the same place.
+func sharedFields(rules []*compiledRule) []*fieldRef {
+	var shared []*fieldRef
+	first := true
+	for _, cr := range rules {
+		if cr.window == nil {
+			continue
+		}
+		if first {
+			shared, first = append([]*fieldRef(nil), cr.eventBy...), false
+			continue
+		}
+		kept := shared[:0]
+		for _, f := range shared {
+			for _, g := range cr.eventBy {
+				if g.name == f.name {
+					kept = append(kept, f)
+					break
+				}
+			}
+		}
+		shared = kept
+	}
+	return shared
+}
+
+// RouteFields names the fields RouteKey reads when the windowed rules share by-fields; nil when they share none and
+// each event is routed by the by-fields of the first windowed rule whose filter matches it.
+func (e *Engine) RouteFields() []string {
+	var out []string
+	for _, f := range e.routeBy {
+		out = append(out, f.name)
+	}
+	return out
+}
+
+// RouteKey returns the key under which the windowed rules would count the event, for routing it to the collector
+// that holds their state. ok is false when no windowed rule's filter matches the event: such an event can go
+// anywhere. A multi-valued field contributes its first value. An error means the body is not a JSON object.
+func (e *Engine) RouteKey(body []byte) (key string, ok bool, err error) {
+	st := e.states.Get().(*evalState)
+	defer e.states.Put(st)
+	view, err := st.parser.Parse(body)
+	if err != nil {
+		return "", false, err
+	}
+	st.ctx.begin() // a new event: forget the field values memoized for the last one
+	src := source{view: view}
+	for _, i := range e.index.candidates(&st.ctx, view) {
+		cr := e.rules[i]
+		if cr.window == nil || !cr.filter.eval(&st.ctx, src) {
+			continue
+		}
+		fields := e.routeBy
+		if len(fields) == 0 {
+			fields = cr.eventBy
+		}
+		var b strings.Builder
+		for j, f := range fields {
+			if j > 0 {
+				b.WriteByte(0)
+			}
+			view.Each(f.path, func(v []byte) bool {
+				b.Write(v)
+				return false
+			})
+		}
+		return b.String(), true, nil
+	}
+	return "", false, nil
+}
+
+// WindowStat is the state of one windowed rule.
+type WindowStat struct {
+	Rule *rule.Rule
+	// Keys is the number of groups held; Evicted the groups evicted to respect MaxKeys; Late the events dropped
+	// because their window had closed.
+	Keys          int
+	Evicted, Late uint64
+}
+
+// WindowStats reports the state of each windowed rule, in rule order.
+func (e *Engine) WindowStats() []WindowStat {
+	var out []WindowStat
+	for _, cr := range e.rules {
+		if cr.window != nil {
+			held, evicted, late := cr.window.stat()
+			out = append(out, WindowStat{Rule: cr.rule, Keys: held, Evicted: evicted, Late: late})
+		}
+	}
+	return out
+}

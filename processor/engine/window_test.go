@@ -1,0 +1,345 @@
+package engine
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+	"github.com/auditdetect/auditdetect/processor/spl"
+)
+
+var w0 = time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+
+// ev is a 403 from ip at minute min of w0 with the given extra top-level fields (JSON, without braces).
+func ev(ip string, min float64, extra string) []byte {
+	at := w0.Add(time.Duration(min * float64(time.Minute))).Format(time.RFC3339Nano)
+	if extra != "" {
+		extra = "," + extra
+	}
+	return []byte(fmt.Sprintf(`{"verb":"get","sourceIPs":[%q],"responseStatus":{"code":403},"stageTimestamp":%q%s}`, ip, at, extra))
+}
+
+// windowRule is `stats <aggs> by sourceIPs{} | where <cond>`, filtering on 403s.
+func windowRule(cond rule.Expr, aggs ...rule.Aggregate) *rule.Rule {
+	return &rule.Rule{
+		ID: "w", Name: "w", Filter: eq("responseStatus.code", "403"),
+		Pipeline: []rule.Stage{
+			rule.Stats{Aggs: aggs, By: []string{"sourceIPs{}"}},
+			rule.Where{Cond: cond},
+		},
+	}
+}
+
+var countOnly = rule.Aggregate{Func: "count"}
+
+// play feeds the events and returns, per event that fired, "i:count" (i its index).
+func play(t *testing.T, e *Engine, events [][]byte) []string {
+	t.Helper()
+	var fired []string
+	for i, body := range events {
+		ms, err := e.Match(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			for _, r := range m.Rows {
+				fired = append(fired, fmt.Sprintf("%d:%s", i, strings.Join(r.Values("count"), ",")))
+			}
+		}
+	}
+	return fired
+}
+
+func TestWindowAggregates(t *testing.T) {
+	many := make([][]byte, 0, 150)
+	for i := 150; i >= 1; i-- {
+		many = append(many, ev("1.1.1.1", 1, fmt.Sprintf(`"n":%d,"s":"v%03d"`, i, i)))
+	}
+	tests := []struct {
+		name   string
+		agg    rule.Aggregate
+		events [][]byte
+		want   []string
+	}{
+		{"count(f) counts events with the field", rule.Aggregate{Func: "count", Field: "n"},
+			[][]byte{ev("1.1.1.1", 1, `"n":1`), ev("1.1.1.1", 2, ""), ev("1.1.1.1", 3, `"n":2`)}, []string{"2"}},
+		{"values are distinct and sorted", rule.Aggregate{Func: "values", Field: "s"},
+			[][]byte{ev("1.1.1.1", 1, `"s":"b"`), ev("1.1.1.1", 2, `"s":"a"`), ev("1.1.1.1", 3, `"s":"b"`)}, []string{"a", "b"}},
+		{"values keep at most 100", rule.Aggregate{Func: "values", Field: "s"}, many, []string{"100"}},
+		{"dc", rule.Aggregate{Func: "dc", Field: "s"},
+			[][]byte{ev("1.1.1.1", 1, `"s":"b"`), ev("1.1.1.1", 2, `"s":"a"`), ev("1.1.1.1", 3, `"s":"b"`)}, []string{"2"}},
+		{"min is numeric when every value is a number", rule.Aggregate{Func: "min", Field: "n"},
+			[][]byte{ev("1.1.1.1", 1, `"n":10`), ev("1.1.1.1", 2, `"n":9`), ev("1.1.1.1", 3, `"n":100`)}, []string{"9"}},
+		{"max is numeric when every value is a number", rule.Aggregate{Func: "max", Field: "n"},
+			[][]byte{ev("1.1.1.1", 1, `"n":10`), ev("1.1.1.1", 2, `"n":9`), ev("1.1.1.1", 3, `"n":100`)}, []string{"100"}},
+		{"max is lexicographic once a value is text", rule.Aggregate{Func: "max", Field: "n"},
+			[][]byte{ev("1.1.1.1", 1, `"n":10`), ev("1.1.1.1", 2, `"n":"9"`), ev("1.1.1.1", 3, `"n":"abc"`)}, []string{"abc"}},
+		{"min over all values, not the first 100 distinct", rule.Aggregate{Func: "min", Field: "n"}, many, []string{"1"}},
+		{"max over all values, not the first 100 distinct", rule.Aggregate{Func: "max", Field: "n"}, many, []string{"150"}},
+		{"earliest by event time, not arrival", rule.Aggregate{Func: "earliest", Field: "s"},
+			[][]byte{ev("1.1.1.1", 5, `"s":"late"`), ev("1.1.1.1", 1, `"s":"early"`), ev("1.1.1.1", 9, `"s":"last"`)}, []string{"early"}},
+		{"latest by event time, not arrival", rule.Aggregate{Func: "latest", Field: "s"},
+			[][]byte{ev("1.1.1.1", 5, `"s":"mid"`), ev("1.1.1.1", 9, `"s":"last"`), ev("1.1.1.1", 1, `"s":"early"`)}, []string{"last"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Fire on the last event only: count reaches len(events) there.
+			r := windowRule(cmp("count", rule.OpGe, strconv.Itoa(len(tt.events))), countOnly, tt.agg)
+			e, err := Compile([]*rule.Rule{r}, Options{AllowedLateness: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rows []Row
+			for _, body := range tt.events {
+				ms, _ := e.Match(body)
+				for _, m := range ms {
+					rows = append(rows, m.Rows...)
+				}
+			}
+			if len(rows) != 1 {
+				t.Fatalf("rows = %+v, want one", rows)
+			}
+			got := rows[0].Values(tt.agg.OutputName())
+			if tt.name == "values keep at most 100" {
+				got = []string{strconv.Itoa(len(got))}
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("%s = %v, want %v", tt.agg.OutputName(), got, tt.want)
+			}
+		})
+	}
+}
+
+func TestWindowTime(t *testing.T) {
+	gt5 := cmp("count", rule.OpGt, "5")
+	burst := func(ip string, mins ...float64) [][]byte {
+		var out [][]byte
+		for _, m := range mins {
+			out = append(out, ev(ip, m, ""))
+		}
+		return out
+	}
+	tests := []struct {
+		name     string
+		opts     Options
+		events   [][]byte
+		want     []string
+		wantLate uint64
+	}{
+		{name: "six in ten minutes fire once, on the sixth, with count 6",
+			events: burst("a", 0, 2, 4, 6, 8, 10, 11, 12), want: []string{"5:6"}},
+		{name: "five do not fire",
+			events: burst("a", 0, 10, 20, 30, 40)},
+		{name: "a burst across the hour boundary is split and does not fire",
+			events: burst("a", 55, 57, 59, 61, 63, 65)},
+		{name: "the next window fires again",
+			events: append(burst("a", 0, 1, 2, 3, 4, 5), burst("a", 60, 61, 62, 63, 64, 65)...), want: []string{"5:6", "11:6"}},
+		{name: "a per-rule window override widens the window",
+			opts:   Options{RuleWindows: map[string]time.Duration{"w": 2 * time.Hour}},
+			events: burst("a", 55, 57, 59, 61, 63, 65), want: []string{"5:6"}},
+		{name: "an override for another rule changes nothing",
+			opts:   Options{RuleWindows: map[string]time.Duration{"other": 2 * time.Hour}},
+			events: burst("a", 55, 57, 59, 61, 63, 65)},
+		{name: "late events within the allowed lateness count in their own window",
+			opts:   Options{AllowedLateness: 5 * time.Minute},
+			events: burst("a", 50, 51, 52, 61, 53, 54, 55), want: []string{"6:6"}},
+		{name: "events later than the allowed lateness are dropped and counted",
+			opts:   Options{AllowedLateness: 5 * time.Minute},
+			events: burst("a", 50, 51, 52, 66, 53, 54, 55), wantLate: 3},
+		{name: "without lateness an event for the previous window is late",
+			events: burst("a", 50, 51, 52, 53, 54, 60, 55), wantLate: 1},
+		{name: "a late event does not reopen a window that fired",
+			opts:   Options{AllowedLateness: 30 * time.Minute},
+			events: burst("a", 50, 51, 52, 53, 54, 55, 61, 56), want: []string{"5:6"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := Compile([]*rule.Rule{windowRule(gt5, countOnly)}, tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := play(t, e, tt.events); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("fired %v, want %v", got, tt.want)
+			}
+			if st := e.WindowStats(); len(st) != 1 || st[0].Late != tt.wantLate {
+				t.Errorf("stats %+v, want %d late", st, tt.wantLate)
+			}
+		})
+	}
+}
+
+func TestWindowWhereOverAggregates(t *testing.T) {
+	aggs := []rule.Aggregate{countOnly, {Func: "dc", Field: "requestURI", As: "uris"}, {Func: "values", Field: "userAgent", As: "agents"}}
+	uri := func(ip string, min float64, u, agent string) []byte {
+		return ev(ip, min, fmt.Sprintf(`"requestURI":%q,"userAgent":%q`, u, agent))
+	}
+	events := [][]byte{
+		uri("a", 1, "/x", "curl"), uri("a", 2, "/y", "curl"), uri("a", 3, "/z", "curl"),
+		uri("b", 4, "/x", "kubectl"), uri("b", 5, "/x", "kubectl"), uri("b", 6, "/x", "kubectl"), uri("b", 7, "/x", "kubectl"),
+	}
+	tests := []struct {
+		name string
+		cond rule.Expr
+		want []string
+	}{
+		{"OR of two aggregates", rule.Or{cmp("count", rule.OpGt, "3"), cmp("uris", rule.OpGe, "3")}, []string{"2:3", "6:4"}},
+		{"AND of two aggregates", rule.And{cmp("count", rule.OpGe, "3"), cmp("uris", rule.OpGe, "3")}, []string{"2:3"}},
+		{"NOT", rule.And{cmp("count", rule.OpGe, "2"), rule.Not{X: eq("agents", "curl")}}, []string{"4:2"}},
+		{"like-style pattern on a values() field", rule.And{cmp("count", rule.OpGe, "3"), eq("agents", "kube*")}, []string{"5:3"}},
+		{"isnull on a field the row lacks", rule.And{cmp("count", rule.OpGe, "4"), rule.Not{X: rule.Exists{Field: rule.Field{Name: "nosuch"}}}}, []string{"6:4"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := Compile([]*rule.Rule{windowRule(tt.cond, aggs...)}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := play(t, e, events); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("fired %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestWindowStateIsBoundedAndSwept(t *testing.T) {
+	e, err := Compile([]*rule.Rule{windowRule(cmp("count", rule.OpGt, "5"), countOnly)}, Options{MaxKeys: 50, AllowedLateness: 5 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stat := func() WindowStat { return e.WindowStats()[0] }
+	for i := 0; i < 80; i++ {
+		e.Match(ev(fmt.Sprintf("10.0.0.%d", i), 1, ""))
+	}
+	if st := stat(); st.Keys != 50 || st.Evicted != 30 {
+		t.Fatalf("after 80 keys: %+v, want 50 held and 30 evicted", st)
+	}
+	// Still inside the lateness of the first window: nothing is freed yet.
+	e.Match(ev("10.9.9.9", 62, ""))
+	if st := stat(); st.Keys != 50 {
+		t.Fatalf("swept before the window closed: %+v", st)
+	}
+	// The first window has closed: its groups are freed, only the new key's group stays.
+	e.Match(ev("10.9.9.8", 66, ""))
+	if st := stat(); st.Keys != 2 || st.Evicted != 31 {
+		t.Errorf("after the sweep: %+v, want 2 held (the two keys of the second window), 31 evicted", st)
+	}
+}
+
+// TestWindowFiresOnceUnderConcurrency runs one key's events on many goroutines: the group must fire exactly once.
+func TestWindowFiresOnceUnderConcurrency(t *testing.T) {
+	e, err := Compile([]*rule.Rule{windowRule(cmp("count", rule.OpGt, "5"), countOnly)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	fired := 0
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				ms, _ := e.Match(ev("7.7.7.7", float64(i%50), ""))
+				mu.Lock()
+				fired += len(ms)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if fired != 1 {
+		t.Errorf("fired %d times, want once", fired)
+	}
+}
+
+func TestRouteKey(t *testing.T) {
+	byIP := windowRule(cmp("count", rule.OpGt, "5"), countOnly)
+	byUserIP := &rule.Rule{ID: "u", Name: "u", Filter: eq("verb", "list"), Pipeline: []rule.Stage{
+		rule.IPLocation{Field: "sourceIPs{}"},
+		rule.Stats{Aggs: []rule.Aggregate{countOnly}, By: []string{"user.username", "Country", "sourceIPs{}"}},
+		rule.Where{Cond: cmp("count", rule.OpGt, "5")},
+	}}
+	byUser := &rule.Rule{ID: "v", Name: "v", Filter: eq("verb", "list"), Pipeline: []rule.Stage{
+		rule.Stats{Aggs: []rule.Aggregate{countOnly}, By: []string{"user.username"}},
+		rule.Where{Cond: cmp("count", rule.OpGt, "5")},
+	}}
+	stateless := &rule.Rule{ID: "s", Name: "s", Filter: eq("verb", "delete")}
+	list := `{"verb":"list","user":{"username":"bob"},"sourceIPs":["9.9.9.9","10.0.0.1"],"responseStatus":{"code":200}}`
+	forbiddenList := `{"verb":"list","user":{"username":"bob"},"sourceIPs":["9.9.9.9"],"responseStatus":{"code":403}}`
+	tests := []struct {
+		name       string
+		rules      []*rule.Rule
+		body       string
+		wantFields string
+		wantKey    string
+		wantOK     bool
+	}{
+		{"shared by-field of all windowed rules", []*rule.Rule{byIP, byUserIP, stateless}, list, "sourceIPs{}", "9.9.9.9", true},
+		{"the same key for an event of the other rule", []*rule.Rule{byIP, byUserIP, stateless}, forbiddenList, "sourceIPs{}", "9.9.9.9", true},
+		{"a by-field written by iplocation is not an event field", []*rule.Rule{byUserIP}, list, "user.username,sourceIPs{}", "bob\x009.9.9.9", true},
+		{"no shared field: the matching rule's own by-fields", []*rule.Rule{byIP, byUser}, list, "", "bob", true},
+		{"no windowed rule matches", []*rule.Rule{byIP, stateless}, `{"verb":"delete","sourceIPs":["9.9.9.9"]}`, "sourceIPs{}", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := Compile(tt.rules, Options{GeoIP: fakeGeo{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(e.RouteFields(), ","); got != tt.wantFields {
+				t.Errorf("route fields %q, want %q", got, tt.wantFields)
+			}
+			key, ok, err := e.RouteKey([]byte(tt.body))
+			if err != nil || ok != tt.wantOK || key != tt.wantKey {
+				t.Errorf("RouteKey = %q %v %v, want %q %v", key, ok, err, tt.wantKey, tt.wantOK)
+			}
+		})
+	}
+	e, _ := Compile([]*rule.Rule{byIP}, Options{})
+	if _, _, err := e.RouteKey([]byte("not json")); err == nil {
+		t.Error("RouteKey accepted a body that is not JSON")
+	}
+}
+
+// TestWindowWhereFromSPL compiles real SPL `where` clauses over windowed aggregates, so that eval syntax (like(),
+// isnull(), isnotnull(), parentheses, NOT, OR) reaches the window as written in a detection.
+func TestWindowWhereFromSPL(t *testing.T) {
+	uri := func(ip string, min float64, u, agent string) []byte {
+		return ev(ip, min, fmt.Sprintf(`"requestURI":%q,"userAgent":%q`, u, agent))
+	}
+	events := [][]byte{
+		uri("a", 1, "/x", "curl/8"), uri("a", 2, "/y", "curl/8"), uri("a", 3, "/z", "curl/8"),
+		uri("b", 4, "/x", "kubectl/1.30"), uri("b", 5, "/x", "kubectl/1.30"), uri("b", 6, "/x", "kubectl/1.30"), uri("b", 7, "/x", "kubectl/1.30"),
+	}
+	const stats = `responseStatus.code=403 | stats count dc(requestURI) as uris values(userAgent) as agents by sourceIPs{} | where `
+	tests := []struct {
+		where string
+		want  []string
+	}{
+		{`count >= 3 AND like(agents, "kube%")`, []string{"5:3"}},
+		{`(count > 3 OR uris >= 3) AND NOT like(agents, "kube%")`, []string{"2:3"}},
+		{`count >= 4 AND isnull(nosuch)`, []string{"6:4"}},
+		{`count >= 2 AND isnotnull(agents) AND agents="curl/8"`, []string{"1:2"}},
+		{`count > 10`, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.where, func(t *testing.T) {
+			filter, pipeline, err := spl.Compile(stats+tt.where, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := Compile([]*rule.Rule{{ID: "w", Name: "w", Filter: filter, Pipeline: pipeline}}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := play(t, e, events); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("fired %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

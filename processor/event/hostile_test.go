@@ -1,0 +1,95 @@
+package event
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestHostileBodies pins what the parser does with bodies an attacker shapes: the limits it keeps and how it reads
+// duplicate keys.
+func TestHostileBodies(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, path string
+		wantErr          bool
+		want             []string
+	}{
+		// Below the top level (request and response bodies, whose content the requester writes) every occurrence
+		// counts; the Event's own top-level fields are written once by the API server, so the first spelling decides
+		// there, which lets the engine decide an event before reading its large objects.
+		{name: "duplicate key yields every value in document order", body: `{"requestObject":{"verb":"get","verb":"create"}}`, path: "requestObject.verb", want: []string{"get", "create"}},
+		{name: "duplicate nested key", body: `{"requestObject":{"spec":{"hostNetwork":false},"spec":{"hostNetwork":true}}}`, path: "requestObject.spec.hostNetwork", want: []string{"false", "true"}},
+		{name: "duplicate dotted and nested spellings both count", body: `{"requestObject":{"a.b":1,"a":{"b":2},"a.b":3}}`, path: "requestObject.a.b", want: []string{"1", "2", "3"}},
+		{name: "escaped duplicate key is the same key", body: `{"requestObject":{"verb":"get","v\u0065rb":"create"}}`, path: "requestObject.verb", want: []string{"get", "create"}},
+		{name: "top-level duplicate: the first occurrence decides", body: `{"verb":"get","verb":"create"}`, path: "verb", want: []string{"get"}},
+		{name: "top-level dotted key after the nested spelling is ignored", body: `{"a":{"b":2},"a.b":3}`, path: "a.b", want: []string{"2"}},
+		{name: "top-level dotted key before the nested spelling decides", body: `{"a.b":1,"a":{"b":2}}`, path: "a.b", want: []string{"1"}},
+		{name: "top-level escaped key is the same key", body: `{"v\u0065rb":"create","verb":"get"}`, path: "verb", want: []string{"create"}},
+		{name: "nesting at the limit parses", body: strings.Repeat(`{"a":`, 299) + "1" + strings.Repeat("}", 299), path: strings.Repeat("a.", 298) + "a", want: []string{"1"}},
+		{name: "nesting past the limit is an error", body: strings.Repeat(`{"a":`, 300) + "1" + strings.Repeat("}", 300), path: "a", wantErr: true},
+		{name: "10,000-deep nesting is an error", body: strings.Repeat(`{"a":`, 10000) + "1" + strings.Repeat("}", 10000), path: "a", wantErr: true},
+		{name: "invalid UTF-8 is kept as bytes", body: "{\"u\":\"a\xffb\"}", path: "u", want: []string{"a\xffb"}},
+		{name: "escaped control characters are unescaped", body: `{"u":"a\nb\u0000"}`, path: "u", want: []string{"a\nb\x00"}},
+		{name: "number where a string is expected", body: `{"user":{"username":1e400}}`, path: "user.username", want: []string{"1e400"}},
+		{name: "array where a scalar is expected is not read without {}", body: `{"verb":["create"]}`, path: "verb"},
+		{name: "object leaf is not a value", body: `{"verb":{"x":"create"}}`, path: "verb"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var p Parser
+			v, err := p.Parse([]byte(tc.body))
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			var got []string
+			v.Each(CompilePath(tc.path, false), func(b []byte) bool { got = append(got, string(b)); return true })
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("values = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestDeepArraysStopTheWalk: an any-array path (Sigma, ECS) walks nested arrays level by level before the body is
+// ever validated; a hostile nesting used to cost time quadratic in its depth (a 400 KB body took 54 s). Past
+// MaxDepth the View stops with an error, at once.
+func TestDeepArraysStopTheWalk(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		depth   int
+		wantErr bool
+	}{
+		{"at the limit", MaxDepth - 3, false},
+		// The walk counts the arrays it is inside, a lower bound of the nesting: it stops past MaxDepth of them.
+		{"past the limit", MaxDepth + 1, true},
+		// Without the stop, 60,000 levels (120 KB) took seconds; a million, hours.
+		{"60,000 levels", 60000, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := `{"r":{"x":` + strings.Repeat("[", tc.depth) + "1" + strings.Repeat("]", tc.depth) + `}}`
+			var p Parser
+			v, err := p.Open([]byte(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			var got []string
+			v.Each(CompilePath("r.x", true), func(b []byte) bool { got = append(got, string(b)); return true })
+			if elapsed := time.Since(start); elapsed > time.Second {
+				t.Errorf("Each took %s", elapsed)
+			}
+			if (v.Err() != nil) != tc.wantErr {
+				t.Fatalf("Err() = %v, want an error: %v", v.Err(), tc.wantErr)
+			}
+			if !tc.wantErr && !reflect.DeepEqual(got, []string{"1"}) {
+				t.Errorf("values = %q, want [1]", got)
+			}
+			if tc.wantErr && v.Validate() == nil {
+				t.Errorf("Validate accepts what the walk refused")
+			}
+		})
+	}
+}

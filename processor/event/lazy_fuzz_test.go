@@ -1,0 +1,43 @@
+package event
+
+import (
+	"bytes"
+	"reflect"
+	"testing"
+)
+
+// FuzzOpen feeds arbitrary bodies and paths to the lazy reader. Nothing may panic; on a body Parse accepts, the
+// lazy View yields exactly what the checked one does; on any other body it yields values or an error, never both
+// an error and a claim that the body is valid.
+func FuzzOpen(f *testing.F) {
+	f.Add([]byte(`{"verb":"get","objectRef":{"resource":"pods"},"requestObject":{"a":[1,{"b":"c"}]},"annotations":{"x.y":"z"}}`), "annotations.x.y", false)
+	f.Add([]byte(`{"verb":"get","verb":"create","a.b":1,"a":{"b":2}}`), "a.b", true)
+	f.Add([]byte(`{"stageTimestamp":"t1","x":{"y":"\"}"},"stageTimestamp":"t2"}`), "stageTimestamp", false)
+	f.Fuzz(func(t *testing.T, body []byte, path string, anyArray bool) {
+		cp := CompilePath(path, anyArray)
+		collect := func(v *View) [][]byte {
+			var out [][]byte
+			v.Each(cp, func(b []byte) bool { out = append(out, bytes.Clone(b)); return true })
+			return out
+		}
+		var lazy, checked Parser
+		v, err := lazy.Open(body)
+		if err != nil {
+			return
+		}
+		got := collect(v)
+		if c, err := checked.Parse(body); err == nil {
+			if v.Err() != nil {
+				t.Fatalf("lazy read error %v on a body Parse accepts", v.Err())
+			}
+			if want := collect(c); !reflect.DeepEqual(got, want) {
+				t.Fatalf("lazy %q, checked %q", got, want)
+			}
+			if err := v.Validate(); err != nil {
+				t.Fatalf("Validate: %v on a body Parse accepts", err)
+			}
+		} else if v.Validate() == nil {
+			t.Fatalf("Validate accepts a body Parse rejects (%v)", err)
+		}
+	})
+}

@@ -1,0 +1,92 @@
+package event
+
+import (
+	"bytes"
+	"sync"
+	"sync/atomic"
+)
+
+// The name registry gives every top-level key a compiled path can start with a small integer id. A View classifies
+// each top-level member it reads once, so that finding a path's first member compares integers, however many paths
+// ask. Snapshots are immutable: a View keeps the one current when it was opened, and a path compiled later is
+// resolved by comparing keys instead.
+
+// maxNames bounds the registry (paths built from untrusted input, such as fuzzing, must not grow it forever); a name
+// past the bound gets no id.
+const maxNames = 4096
+
+// maxShortName is the longest name kept in the by-length table; longer ones go to a map.
+const maxShortName = 32
+
+type nameTable struct {
+	count int32
+	byLen [maxShortName + 1][]nameEntry
+	long  map[string]int32
+}
+
+type nameEntry struct {
+	name []byte
+	id   int32
+}
+
+var registry struct {
+	mu  sync.Mutex
+	ids map[string]int32
+	cur atomic.Pointer[nameTable]
+}
+
+func init() {
+	registry.ids = map[string]int32{}
+	registry.cur.Store(&nameTable{})
+}
+
+func currentNames() *nameTable { return registry.cur.Load() }
+
+// lookup returns the id of name, or -1.
+func (t *nameTable) lookup(name []byte) int32 {
+	if len(name) <= maxShortName {
+		for _, e := range t.byLen[len(name)] {
+			if bytes.Equal(e.name, name) {
+				return e.id
+			}
+		}
+		return -1
+	}
+	if id, ok := t.long[string(name)]; ok {
+		return id
+	}
+	return -1
+}
+
+// registerName returns the id of name, registering it if needed; -1 once the registry is full.
+func registerName(name string) int32 {
+	if id := currentNames().lookup([]byte(name)); id >= 0 {
+		return id
+	}
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	if id, ok := registry.ids[name]; ok {
+		return id
+	}
+	if len(registry.ids) >= maxNames {
+		return -1
+	}
+	id := int32(len(registry.ids))
+	registry.ids[name] = id
+	// Copy on write: Views opened before keep reading the old snapshot.
+	old := registry.cur.Load()
+	t := &nameTable{count: id + 1, long: old.long}
+	t.byLen = old.byLen
+	if len(name) <= maxShortName {
+		t.byLen[len(name)] = append(old.byLen[len(name)][:len(old.byLen[len(name)]):len(old.byLen[len(name)])],
+			nameEntry{name: []byte(name), id: id})
+	} else {
+		t.long = make(map[string]int32, len(old.long)+1)
+		for k, v := range old.long {
+			t.long[k] = v
+		}
+		t.long[name] = id
+	}
+	registry.cur.Store(t)
+	return id
+}
