@@ -105,6 +105,10 @@ func Parse(file string, data []byte, macros spl.Macros) (*rule.Rule, error) {
 		return nil, err
 	}
 
+	if r.Tests, err = parseTests(file, name, root); err != nil {
+		return nil, err
+	}
+
 	r.Filter, r.Pipeline, err = spl.Compile(search.Value, macros)
 	if err != nil {
 		e, ok := err.(*spl.Error)

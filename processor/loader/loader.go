@@ -4,8 +4,10 @@
 package loader
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -19,8 +21,10 @@ import (
 	"go.uber.org/zap"
 	"gopkg.in/yaml.v3"
 
+	"github.com/auditdetect/auditdetect/processor/elastic"
 	"github.com/auditdetect/auditdetect/processor/escu"
 	"github.com/auditdetect/auditdetect/processor/rule"
+	"github.com/auditdetect/auditdetect/processor/sigma"
 	"github.com/auditdetect/auditdetect/processor/spl"
 )
 
@@ -29,8 +33,8 @@ const Builtin = "builtin"
 
 // Options says where rules come from and how to treat bad ones.
 type Options struct {
-	// Paths lists files, directories (every *.yml and *.yaml inside, recursively, in sorted order), glob patterns
-	// (filepath.Match syntax), or the word "builtin" for the embedded pack.
+	// Paths lists files, directories (every *.yml, *.yaml and *.toml inside, recursively, in sorted order), glob
+	// patterns (filepath.Match syntax), or the word "builtin" for the embedded pack.
 	Paths []string
 	// Builtin is the embedded pack; its root holds *.yml files.
 	Builtin fs.FS
@@ -40,6 +44,10 @@ type Options struct {
 	SkipErrors bool
 	// Logger receives one warning per skipped rule. nil discards them.
 	Logger *zap.Logger
+	// ElasticFieldMap is merged over elastic.DefaultFieldMap to map the ECS fields of Elastic rules.
+	ElasticFieldMap map[string]string
+	// Overrides replace the risk and threat objects of rules, keyed by rule id or name (overrides.go).
+	Overrides map[string]Override
 }
 
 // Result is what Load found.
@@ -61,6 +69,8 @@ const (
 	unknownFormat format = iota
 	escuDetection
 	escuMacro
+	sigmaRule
+	elasticRule
 )
 
 // classify decides a file's format from its content, never from its name or folder.
@@ -70,13 +80,16 @@ func classify(data []byte) format {
 		return escuDetection
 	case escu.IsMacro(data):
 		return escuMacro
-		// Sigma (top-level `detection:` and `logsource:`) and Elastic (TOML `[rule]`) slot in here.
+	case sigma.IsRule(data):
+		return sigmaRule
+	case elastic.IsRule(data):
+		return elasticRule
 	}
 	return unknownFormat
 }
 
 // ruleExts are the extensions picked up when walking a directory.
-var ruleExts = []string{".yml", ".yaml"}
+var ruleExts = []string{".yml", ".yaml", ".toml"}
 
 // Load reads every rule file named by opts. It reads in two passes: first the macro files among all paths (then
 // the configured macros on top of them), then the detections, compiled against those macros. Path errors (a path
@@ -87,6 +100,10 @@ func Load(opts Options) (*Result, error) {
 		log = zap.NewNop()
 	}
 	files, err := collect(opts)
+	if err != nil {
+		return nil, err
+	}
+	fieldMap, err := elastic.NewFieldMap(opts.ElasticFieldMap)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +122,12 @@ func Load(opts Options) (*Result, error) {
 	macroFile := map[string]string{} // macro name -> the file that defined it
 	for i, f := range files {
 		if f.err != nil {
-			fail(i, &rule.Error{File: f.name, Reason: f.err.Error()})
+			e := &rule.Error{File: f.name, Reason: f.err.Error()}
+			var big *tooLarge
+			if errors.As(f.err, &big) {
+				e.Line = big.line
+			}
+			fail(i, e)
 			continue
 		}
 		formats[i] = classify(f.data)
@@ -130,10 +152,21 @@ func Load(opts Options) (*Result, error) {
 	// Pass 2: the detections.
 	byID := map[string]*rule.Rule{}
 	for i, f := range files {
-		if f.err != nil || formats[i] != escuDetection {
+		if f.err != nil {
 			continue
 		}
-		r, err := escu.Parse(f.name, f.data, macros)
+		var r *rule.Rule
+		var err error
+		switch formats[i] {
+		case escuDetection:
+			r, err = escu.Parse(f.name, f.data, macros)
+		case sigmaRule:
+			r, err = sigma.Parse(f.name, f.data)
+		case elasticRule:
+			r, err = elastic.Parse(f.name, f.data, fieldMap)
+		default:
+			continue
+		}
 		if err != nil {
 			fail(i, err)
 			continue
@@ -170,22 +203,30 @@ func Load(opts Options) (*Result, error) {
 			log.Warn("Skipping rule that failed to load", zap.Error(e.err))
 			res.Skipped = append(res.Skipped, e.err)
 		}
-		return res, nil
-	}
-	if len(errs) > 0 {
+	} else if len(errs) > 0 {
 		joined := make([]error, len(errs))
 		for i, e := range errs {
 			joined[i] = e.err
 		}
 		return nil, errors.Join(joined...)
 	}
+	if err := applyOverrides(res.Rules, opts.Overrides); err != nil {
+		return nil, err
+	}
 	return res, nil
 }
 
 var yamlLine = regexp.MustCompile(`line (\d+)`)
 
-// unclassified explains why a file is neither a detection nor a macro: broken YAML, or some other document.
+// unclassified explains why a file is no rule file: broken YAML or TOML, or some other document. The name's extension
+// only picks the parser whose error explains the fault best.
 func unclassified(name string, data []byte) error {
+	if strings.EqualFold(filepath.Ext(name), ".toml") {
+		// Not classified as Elastic, so the parser reports the TOML error or the missing [rule] table.
+		if _, err := elastic.Parse(name, data, nil); err != nil {
+			return err
+		}
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
@@ -195,7 +236,7 @@ func unclassified(name string, data []byte) error {
 		}
 		return e
 	}
-	return &rule.Error{File: name, Reason: "not an ESCU detection or macro (no `search:` or `definition:`)"}
+	return &rule.Error{File: name, Reason: "not an ESCU detection or macro (no `search:` or `definition:`), nor a Sigma rule (no `detection:`), nor an Elastic rule (no TOML `[rule]` table)"}
 }
 
 // file is one rule file, read (or not: err).
@@ -230,7 +271,9 @@ func collect(opts Options) ([]file, error) {
 				return nil, errors.New(`rules path "builtin": the built-in pack holds no rule files`)
 			}
 			for _, n := range names {
-				add("builtin:"+n, "builtin:"+n, func() ([]byte, error) { return fs.ReadFile(opts.Builtin, n) })
+				add("builtin:"+n, "builtin:"+n, func() ([]byte, error) {
+					return readLimited(func() (io.ReadCloser, error) { return opts.Builtin.Open(n) })
+				})
 			}
 			continue
 		}
@@ -243,10 +286,41 @@ func collect(opts Options) ([]file, error) {
 			if err != nil {
 				key = n
 			}
-			add(key, n, func() ([]byte, error) { return os.ReadFile(n) })
+			add(key, n, func() ([]byte, error) {
+				return readLimited(func() (io.ReadCloser, error) { return os.Open(n) })
+			})
 		}
 	}
 	return files, nil
+}
+
+// MaxFileBytes bounds one rule file. Real detections are a few KiB; every front end parses a file whole in memory,
+// so a file of any size the disk holds would be a memory and time bomb at start-up.
+const MaxFileBytes = 1 << 20
+
+// tooLarge is a file over MaxFileBytes; line is the line at which the limit falls.
+type tooLarge struct{ line int }
+
+func (e *tooLarge) Error() string {
+	return fmt.Sprintf("file is larger than %d bytes, the limit for one rule file", MaxFileBytes)
+}
+
+// readLimited reads at most MaxFileBytes+1 bytes of what open returns, so that an oversized file is refused without
+// being read whole.
+func readLimited(open func() (io.ReadCloser, error)) ([]byte, error) {
+	f, err := open()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileBytes {
+		return nil, &tooLarge{line: bytes.Count(data[:MaxFileBytes], []byte("\n")) + 1}
+	}
+	return data, nil
 }
 
 // expand resolves one filesystem path: a file, a directory, or a glob.
@@ -256,7 +330,7 @@ func expand(p string) ([]string, error) {
 	case err == nil && info.IsDir():
 		names, err := walkDir(p)
 		if err == nil && len(names) == 0 {
-			err = errors.New("the directory holds no *.yml or *.yaml files")
+			err = errors.New("the directory holds no *.yml, *.yaml or *.toml files")
 		}
 		if err != nil {
 			return nil, fmt.Errorf("rules path %q: %w", p, err)

@@ -104,7 +104,7 @@ func TestLoadPathErrors(t *testing.T) {
 		{"missing file", Options{Paths: []string{filepath.Join(dir, "nope.yml")}}, "no such file"},
 		{"glob matching nothing", Options{Paths: []string{filepath.Join(dir, "*.yaml")}}, "matches no rule files"},
 		{"bad glob", Options{Paths: []string{filepath.Join(dir, "[")}}, "syntax error in pattern"},
-		{"directory without rules", Options{Paths: []string{filepath.Join(dir, "empty")}}, "holds no *.yml or *.yaml files"},
+		{"directory without rules", Options{Paths: []string{filepath.Join(dir, "empty")}}, "holds no *.yml, *.yaml or *.toml files"},
 		{"builtin without a pack", Options{Paths: []string{"builtin"}}, "no built-in rule pack"},
 		{"empty builtin pack", Options{Paths: []string{"builtin"}, Builtin: fstest.MapFS{}}, "holds no rule files"},
 		{"path errors ignore skip mode", Options{Paths: []string{filepath.Join(dir, "nope")}, SkipErrors: true}, "no such file"},
@@ -180,7 +180,7 @@ func TestUnclassifiableFiles(t *testing.T) {
 		"broken.yml":   "name: x\nsearch: \"unterminated\n",
 	})
 	_, err := Load(Options{Paths: []string{filepath.Join(dir, "workflow.yml")}})
-	require.EqualError(t, err, filepath.Join(dir, "workflow.yml")+": not an ESCU detection or macro (no `search:` or `definition:`)")
+	require.EqualError(t, err, filepath.Join(dir, "workflow.yml")+": not an ESCU detection or macro (no `search:` or `definition:`), nor a Sigma rule (no `detection:`), nor an Elastic rule (no TOML `[rule]` table)")
 
 	_, err = Load(Options{Paths: []string{filepath.Join(dir, "broken.yml")}})
 	var e *rule.Error

@@ -4,10 +4,12 @@
 package rba
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -30,6 +32,10 @@ const (
 	AttrMitreTechniques  = "annotations.mitre_attack.mitre_technique_id"
 	AttrMitreTactics     = "annotations.mitre_attack.mitre_tactic"
 	AttrAuditID          = "auditID"
+	// AttrRiskEventsTruncated and AttrRiskEventsDropped mark the risk records of an audit record that would have
+	// produced more than Config.MaxRiskEvents: the kept ones say that, and how many were dropped.
+	AttrRiskEventsTruncated = "risk_events_truncated"
+	AttrRiskEventsDropped   = "risk_events_dropped"
 
 	// HEC metadata the splunk_hec exporter reads from record attributes.
 	AttrIndex      = "com.splunk.index"
@@ -43,14 +49,33 @@ var reserved = map[string]bool{
 	AttrSearchName: true, AttrRuleID: true, AttrRiskObject: true, AttrRiskObjectType: true, AttrRiskScore: true,
 	AttrRiskMessage: true, AttrThreatObject: true, AttrThreatObjectType: true, AttrAnalyticStories: true,
 	AttrMitreTechniques: true, AttrMitreTactics: true, AttrAuditID: true,
+	AttrRiskEventsTruncated: true, AttrRiskEventsDropped: true,
 	AttrIndex: true, AttrSourcetype: true, AttrSource: true, attrHost: true,
 }
 
-// Config is the HEC metadata risk records carry.
+// Config is the HEC metadata risk records carry, and the cap on risk records per audit record.
 type Config struct {
 	Index      string // default "risk"
 	Sourcetype string // default "stash"
+	// MaxRiskEvents caps the risk records one audit record yields (0: DefaultMaxRiskEvents). sourceIPs carries
+	// client-supplied X-Forwarded-For values, so without a cap one request could fan out into thousands of events.
+	MaxRiskEvents int
 }
+
+// DefaultMaxRiskEvents is the risk record cap per audit record. A real event yields a handful (a few rules, one or
+// two risk objects, one to three source IPs); 100 keeps every legitimate one and bounds a hostile one to 100.
+const DefaultMaxRiskEvents = 100
+
+// Limits on what an audit event can put into attributes: values reach Splunk as indexed fields, so their size must
+// not be the attacker's choice. Rule-controlled text (names, ids, the message template) is not capped.
+const (
+	// MaxValueBytes caps one string value taken from the event; a longer one is cut and ends in "…".
+	MaxValueBytes = 1024
+	// MaxValues caps the values of one multi-valued attribute (and of one $token$ in a message); the first are kept.
+	MaxValues = 100
+	// MaxMessageBytes caps risk_message (and the body, which is the same text).
+	MaxMessageBytes = 4096
+)
 
 // Writer writes RBA output. It is stateless and safe for concurrent use.
 type Writer struct {
@@ -65,33 +90,57 @@ func NewWriter(cfg Config) *Writer {
 	if cfg.Sourcetype == "" {
 		cfg.Sourcetype = "stash"
 	}
+	if cfg.MaxRiskEvents <= 0 {
+		cfg.MaxRiskEvents = DefaultMaxRiskEvents
+	}
 	return &Writer{cfg: cfg}
 }
 
 // AppendRiskRecords adds to dst one risk record per risk object per value for every row of every match, as Splunk
-// ES writes them, and returns how many it added. src is the audit record that matched; its timestamp is kept.
-func (w *Writer) AppendRiskRecords(dst plog.LogRecordSlice, src plog.LogRecord, res engine.Result) int {
+// ES writes them, up to Config.MaxRiskEvents, and returns how many it added and how many it dropped past the cap.
+// The first ones (in match, row and value order) are kept, and each kept record then says how many were dropped.
+// src is the audit record that matched; its timestamp is kept.
+func (w *Writer) AppendRiskRecords(dst plog.LogRecordSlice, src plog.LogRecord, res engine.Result) (added, dropped int) {
+	type target struct {
+		m   *engine.Match
+		row engine.Row
+		t   riskTarget
+	}
+	var targets []target
+	total := 0
+	for i := range res.Matches {
+		m := &res.Matches[i]
+		for _, row := range m.Rows {
+			for _, t := range riskTargets(m.Rule, row) {
+				// Count every target but keep only the first MaxRiskEvents.
+				if total < w.cfg.MaxRiskEvents {
+					targets = append(targets, target{m: m, row: row, t: t})
+				}
+				total++
+			}
+		}
+	}
+	dropped = total - len(targets)
 	ts := src.Timestamp()
 	if ts == 0 && !res.Time.IsZero() {
 		ts = pcommon.NewTimestampFromTime(res.Time)
 	}
 	observed := pcommon.NewTimestampFromTime(time.Now())
-	n := 0
-	for _, m := range res.Matches {
-		for _, row := range m.Rows {
-			for _, ro := range riskTargets(m.Rule, row) {
-				rec := dst.AppendEmpty()
-				rec.SetTimestamp(ts)
-				rec.SetObservedTimestamp(observed)
-				rec.SetSeverityNumber(plog.SeverityNumberInfo)
-				rec.SetSeverityText("INFO")
-				// The body is the risk message: a readable one-line summary in Splunk and in the debug exporter.
-				rec.Body().SetStr(w.fill(rec.Attributes(), m.Rule, row, ro, res.AuditID))
-				n++
-			}
+	for _, tg := range targets {
+		rec := dst.AppendEmpty()
+		rec.SetTimestamp(ts)
+		rec.SetObservedTimestamp(observed)
+		rec.SetSeverityNumber(plog.SeverityNumberInfo)
+		rec.SetSeverityText("INFO")
+		// The body is the risk message: a readable one-line summary in Splunk and in the debug exporter.
+		rec.Body().SetStr(w.fill(rec.Attributes(), tg.m.Rule, tg.row, tg.t, res.AuditID))
+		putProvenance(rec.Attributes(), res.Provenance)
+		if dropped > 0 {
+			rec.Attributes().PutBool(AttrRiskEventsTruncated, true)
+			rec.Attributes().PutInt(AttrRiskEventsDropped, int64(dropped))
 		}
 	}
-	return n
+	return len(targets), dropped
 }
 
 // riskTarget is one risk object value of a row; obj is nil for a rule that names no risk object.
@@ -128,7 +177,7 @@ func (w *Writer) fill(attrs pcommon.Map, r *rule.Rule, row engine.Row, t riskTar
 	attrs.PutStr(AttrSearchName, r.Name)
 	attrs.PutStr(AttrRuleID, r.ID)
 	if t.obj != nil {
-		attrs.PutStr(AttrRiskObject, t.value)
+		attrs.PutStr(AttrRiskObject, capValue(t.value))
 		attrs.PutStr(AttrRiskObjectType, t.obj.Type)
 		attrs.PutInt(AttrRiskScore, int64(t.obj.Score))
 	}
@@ -155,7 +204,7 @@ func (w *Writer) fill(attrs pcommon.Map, r *rule.Rule, row engine.Row, t riskTar
 		putSlice(attrs, AttrMitreTactics, r.MitreTactics)
 	}
 	if auditID != "" {
-		attrs.PutStr(AttrAuditID, auditID)
+		attrs.PutStr(AttrAuditID, capValue(auditID))
 	}
 	attrs.PutStr(AttrIndex, w.cfg.Index)
 	attrs.PutStr(AttrSourcetype, w.cfg.Sourcetype)
@@ -164,7 +213,9 @@ func (w *Writer) fill(attrs pcommon.Map, r *rule.Rule, row engine.Row, t riskTar
 }
 
 // Message replaces each $field$ token of an RBA message with the row's value(s); a token the row cannot fill stays
-// visible, so a broken message is noticed rather than silently shortened.
+// visible, so a broken message is noticed rather than silently shortened. Values come from the audit event, so each
+// is capped (MaxValues values of MaxValueBytes each) and its control characters are escaped (see EscapeControl): a
+// crafted username cannot forge a second line or hide text. The whole message is capped at MaxMessageBytes.
 func Message(msg string, row engine.Row) string {
 	if !strings.Contains(msg, "$") {
 		return msg
@@ -187,11 +238,100 @@ func Message(msg string, row engine.Row) string {
 			continue
 		}
 		b.WriteString(msg[:i])
-		b.WriteString(strings.Join(vals, ", "))
+		for k, v := range vals {
+			if k == MaxValues {
+				fmt.Fprintf(&b, ", … (%d more)", len(vals)-k)
+				break
+			}
+			if k > 0 {
+				b.WriteString(", ")
+			}
+			// Cut before escaping (escaping is linear in what it reads) and after (escapes are longer than bytes).
+			b.WriteString(truncate(EscapeControl(truncate(v, MaxValueBytes)), MaxValueBytes))
+		}
 		msg = msg[i+2+j:]
+		if b.Len() > MaxMessageBytes {
+			break
+		}
 	}
 	b.WriteString(msg)
+	return truncate(b.String(), MaxMessageBytes)
+}
+
+// EscapeControl makes s one printable line of valid UTF-8: C0 and C1 control characters and DEL become \n, \r, \t
+// or \xNN, invalid UTF-8 bytes become \xNN, and the Unicode line separators and bidirectional overrides (which can
+// make a message read differently from what it holds) become \uNNNN. Other text, backslashes included, is kept.
+func EscapeControl(s string) string {
+	i := 0
+	for i < len(s) {
+		c := s[i]
+		if c >= 0x20 && c < 0x7f {
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if c >= utf8.RuneSelf && r != utf8.RuneError && !escapedRune(r) {
+			i += n
+			continue
+		}
+		break
+	}
+	if i == len(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	b.WriteString(s[:i])
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case escapedRune(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
 	return b.String()
+}
+
+// escapedRune reports the non-ASCII runes EscapeControl escapes: C1 controls, line and paragraph separators, and
+// the bidirectional embedding, override and isolate controls.
+func escapedRune(r rune) bool {
+	return (r >= 0x80 && r < 0xa0) || r == 0x2028 || r == 0x2029 ||
+		(r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
+}
+
+// capValue makes a value from the event fit an attribute: valid UTF-8 (an invalid string would make a protobuf
+// hop refuse the whole batch) and at most MaxValueBytes.
+func capValue(s string) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	return truncate(s, MaxValueBytes)
+}
+
+// truncate cuts s to at most limit bytes on a rune boundary, ending in "…" when it cut.
+func truncate(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	const ellipsis = "…"
+	cut := limit - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + ellipsis
 }
 
 // Enrich adds RBA attributes to a matching record: every matching rule's id and name, the highest score and the
@@ -218,8 +358,29 @@ func (w *Writer) Enrich(rec plog.LogRecord, res engine.Result) {
 		sort.Strings(techniques)
 		putSlice(attrs, AttrMitreTechniques, techniques)
 	}
+	putProvenance(attrs, res.Provenance)
 }
 
+// putProvenance writes the cloud provenance of the event's wrapper (cloud.provider, cloud.account.id, cloud.region,
+// k8s.cluster.name, ...: processor/normalize), in name order, over a row field of the same name but never over a
+// contract attribute.
+func putProvenance(attrs pcommon.Map, prov map[string]string) {
+	if len(prov) == 0 {
+		return
+	}
+	names := make([]string, 0, len(prov))
+	for name := range prov {
+		if !reserved[name] {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		attrs.PutStr(name, capValue(prov[name]))
+	}
+}
+
+// putValues writes values taken from the event, capped by capValue and MaxValues.
 func putValues(attrs pcommon.Map, key string, vals []string, numeric bool) {
 	if len(vals) == 1 {
 		if numeric {
@@ -228,10 +389,15 @@ func putValues(attrs pcommon.Map, key string, vals []string, numeric bool) {
 				return
 			}
 		}
-		attrs.PutStr(key, vals[0])
+		attrs.PutStr(key, capValue(vals[0]))
 		return
 	}
-	putSlice(attrs, key, vals)
+	vals = vals[:min(len(vals), MaxValues)]
+	s := attrs.PutEmptySlice(key)
+	s.EnsureCapacity(len(vals))
+	for _, v := range vals {
+		s.AppendEmpty().SetStr(capValue(v))
+	}
 }
 
 func putSlice(attrs pcommon.Map, key string, vals []string) {

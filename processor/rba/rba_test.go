@@ -46,8 +46,8 @@ func TestAppendRiskRecords(t *testing.T) {
 			f("risk_score", "100"),
 		)}}},
 	}
-	if n := w.AppendRiskRecords(logs, src, res); n != 1 {
-		t.Fatalf("added %d records, want 1", n)
+	if n, dropped := w.AppendRiskRecords(logs, src, res); n != 1 || dropped != 0 {
+		t.Fatalf("added %d (dropped %d), want 1 (0)", n, dropped)
 	}
 	rec := logs.At(1)
 	got := rec.Attributes().AsRaw()
@@ -98,8 +98,8 @@ func TestFanOutPerRiskObjectValue(t *testing.T) {
 	logs := plog.NewLogRecordSlice()
 	src := logs.AppendEmpty()
 	w := NewWriter(Config{Index: "sec_risk", Sourcetype: "auditdetect:risk"})
-	if n := w.AppendRiskRecords(logs, src, res); n != 4 {
-		t.Fatalf("added %d, want 4 (a, b, n1, c)", n)
+	if n, dropped := w.AppendRiskRecords(logs, src, res); n != 4 || dropped != 0 {
+		t.Fatalf("added %d (dropped %d), want 4 (a, b, n1, c) and 0", n, dropped)
 	}
 	var got []string
 	for i := 1; i < logs.Len(); i++ {

@@ -1,0 +1,297 @@
+// Package elastic reads Elastic detection rules (elastic/detection-rules TOML) for Kubernetes audit logs into
+// auditdetect's rule model: `query` and `new_terms` rules in KQL, and single-event `eql` rules. Their ECS fields are
+// mapped to the raw audit event through a FieldMap whose default follows Elastic's Kubernetes audit_logs ingest
+// pipeline. LANGUAGE.md says what is supported and how it differs from running the rule in Elastic Security.
+package elastic
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+
+	"github.com/auditdetect/auditdetect/processor/internal/eventrisk"
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// SeverityScores is the risk score of a rule without `risk_score`: Elastic's defaults for each severity.
+var SeverityScores = map[string]int{"low": 21, "medium": 47, "high": 73, "critical": 99}
+
+// document is the part of a detection-rules TOML file that auditdetect reads.
+type document struct {
+	Rule *ruleTable `toml:"rule"`
+}
+
+type ruleTable struct {
+	Name        string    `toml:"name"`
+	RuleID      string    `toml:"rule_id"`
+	Type        string    `toml:"type"`
+	Language    string    `toml:"language"`
+	Query       *string   `toml:"query"`
+	Severity    string    `toml:"severity"`
+	RiskScore   *int      `toml:"risk_score"`
+	Description string    `toml:"description"`
+	Version     int       `toml:"version"`
+	Threat      []threat  `toml:"threat"`
+	NewTerms    *newTerms `toml:"new_terms"`
+	Filters     []any     `toml:"filters"`
+}
+
+type threat struct {
+	Framework string `toml:"framework"`
+	Tactic    struct {
+		ID string `toml:"id"`
+	} `toml:"tactic"`
+	Technique []struct {
+		ID           string `toml:"id"`
+		Subtechnique []struct {
+			ID string `toml:"id"`
+		} `toml:"subtechnique"`
+	} `toml:"technique"`
+}
+
+type newTerms struct {
+	Field              string   `toml:"field"`
+	Value              []string `toml:"value"`
+	HistoryWindowStart []struct {
+		Field string `toml:"field"`
+		Value string `toml:"value"`
+	} `toml:"history_window_start"`
+}
+
+// IsRule reports whether data is a TOML document with a `[rule]` table, the mark of an Elastic detection rule.
+func IsRule(data []byte) bool {
+	if !bytes.Contains(data, []byte("[rule")) {
+		return false // cheap: most files the loader sees are YAML
+	}
+	var doc struct {
+		Rule map[string]any `toml:"rule"`
+	}
+	return toml.Unmarshal(data, &doc) == nil && doc.Rule != nil
+}
+
+// Parse reads one Elastic rule and compiles its query, mapping fields through fm (nil: the default map). Errors are
+// *rule.Error with the file and, where known, the line and column.
+func Parse(file string, data []byte, fm *FieldMap) (*rule.Rule, error) {
+	if fm == nil {
+		var err error
+		if fm, err = NewFieldMap(nil); err != nil {
+			return nil, err
+		}
+	}
+	var doc document
+	if err := toml.Unmarshal(data, &doc); err != nil {
+		return nil, tomlError(file, err)
+	}
+	rt := doc.Rule
+	if rt == nil {
+		return nil, &rule.Error{File: file, Line: 1, Reason: "no [rule] table: not an Elastic detection rule"}
+	}
+	name := strings.TrimSpace(rt.Name)
+	fail := func(reason string) *rule.Error {
+		return &rule.Error{File: file, Line: tableLine(data), Rule: name, Reason: reason}
+	}
+	if name == "" {
+		return nil, fail("missing rule.name")
+	}
+	r := &rule.Rule{
+		ID:          strings.TrimSpace(rt.RuleID),
+		Name:        name,
+		Version:     rt.Version,
+		Description: strings.TrimSpace(rt.Description),
+		Origin:      rule.Origin{File: file, Format: "elastic"},
+	}
+	if r.ID == "" {
+		r.ID = name
+	}
+	typ := strings.TrimSpace(rt.Type)
+	switch typ {
+	case "query", "new_terms", "eql":
+	case "":
+		return nil, fail("missing rule.type")
+	case "esql":
+		return nil, fail(`rule type "esql" cannot run per event: ES|QL queries aggregate over many events (load it in Elastic, or skip it with on_rule_error: skip)`)
+	case "threshold":
+		return nil, fail(`rule type "threshold" cannot run per event: it counts events over time`)
+	default:
+		return nil, fail(fmt.Sprintf("rule type %q is not supported (query, new_terms and eql are)", typ))
+	}
+	if len(rt.Filters) > 0 {
+		return nil, fail("rule.filters (Elasticsearch query DSL) are not supported: put the condition in the query")
+	}
+	if rt.Query == nil {
+		return nil, fail("missing rule.query")
+	}
+	query := *rt.Query
+	line, col := queryStart(data)
+	r.Origin.Line = line
+
+	lang := strings.TrimSpace(rt.Language)
+	var err error
+	switch {
+	case typ == "eql" && (lang == "eql" || lang == ""):
+		r.Filter, err = CompileEQL(query, fm)
+	case typ != "eql" && (lang == "kuery" || lang == ""):
+		r.Filter, err = CompileKQL(query, fm)
+	default:
+		return nil, fail(fmt.Sprintf("language %q is not supported for %s rules (%s is)", lang, typ, map[bool]string{true: "eql", false: "kuery"}[typ == "eql"]))
+	}
+	if err != nil {
+		var qe *Error
+		if !errors.As(err, &qe) {
+			return nil, fail(err.Error())
+		}
+		e := &rule.Error{File: file, Line: line + qe.Line - 1, Column: qe.Column, Rule: name, Reason: qe.Reason}
+		if qe.Line == 1 {
+			e.Column += col - 1
+		}
+		return nil, e
+	}
+
+	score, err := riskScore(rt)
+	if err != nil {
+		return nil, fail(err.Error())
+	}
+	r.MitreTechniques, r.MitreTactics = mitre(rt.Threat)
+	if typ == "new_terms" {
+		st, err := newTermsStage(rt.NewTerms, fm)
+		if err != nil {
+			return nil, fail(err.Error())
+		}
+		r.Pipeline = append(r.Pipeline, st)
+	}
+	eventrisk.Apply(r, score, strings.ToLower(strings.TrimSpace(rt.Severity)))
+	if typ == "new_terms" {
+		r.Risk.Message += " (new terms: $new_terms$)"
+	}
+	return r, nil
+}
+
+func riskScore(rt *ruleTable) (int, error) {
+	sev := strings.ToLower(strings.TrimSpace(rt.Severity))
+	if rt.RiskScore != nil {
+		if *rt.RiskScore < 0 || *rt.RiskScore > 100 {
+			return 0, fmt.Errorf("risk_score %d is outside 0-100", *rt.RiskScore)
+		}
+		return *rt.RiskScore, nil
+	}
+	if s, ok := SeverityScores[sev]; ok {
+		return s, nil
+	}
+	return 0, fmt.Errorf("no risk_score, and severity %q is not low, medium, high or critical", rt.Severity)
+}
+
+// mitre collects the ATT&CK technique, sub-technique and tactic ids of [[rule.threat]], each once, in file order.
+func mitre(threats []threat) (techniques, tactics []string) {
+	add := func(list []string, id string) []string {
+		id = strings.TrimSpace(id)
+		if id == "" {
+			return list
+		}
+		for _, x := range list {
+			if x == id {
+				return list
+			}
+		}
+		return append(list, id)
+	}
+	for _, t := range threats {
+		if t.Framework != "" && t.Framework != "MITRE ATT&CK" {
+			continue
+		}
+		tactics = add(tactics, t.Tactic.ID)
+		for _, tech := range t.Technique {
+			techniques = add(techniques, tech.ID)
+			for _, sub := range tech.Subtechnique {
+				techniques = add(techniques, sub.ID)
+			}
+		}
+	}
+	return techniques, tactics
+}
+
+var historyRE = regexp.MustCompile(`^now-(\d+)([smhHdw])$`)
+
+// newTermsStage builds the stage of a new_terms rule: its fields mapped to the audit event, and its history window
+// (`now-7d`) as a duration. A field mapped to a constant is left out: it cannot make a combination new.
+func newTermsStage(nt *newTerms, fm *FieldMap) (rule.NewTerms, error) {
+	var st rule.NewTerms
+	if nt == nil || len(nt.Value) == 0 {
+		return st, errors.New("new_terms rule without rule.new_terms fields")
+	}
+	if len(nt.Value) > 3 {
+		return st, fmt.Errorf("new_terms names %d fields; Elastic allows at most 3", len(nt.Value))
+	}
+	for _, name := range nt.Value {
+		f, err := fm.resolve(strings.TrimSpace(name))
+		if err != nil {
+			return st, fmt.Errorf("new_terms field: %w", err)
+		}
+		switch f.kind {
+		case constTarget:
+			continue
+		case absentTarget:
+			return st, fmt.Errorf("new_terms field %q is not in the audit event (elastic_field_map maps it to -), so the rule could never match", name)
+		}
+		// Of several spellings of an annotation key, the first (underscores kept in the name part) is read.
+		st.Fields = append(st.Fields, rule.Field{Name: f.alts[0], AnyArray: true})
+	}
+	if len(st.Fields) == 0 {
+		return st, errors.New("every new_terms field maps to a constant, so no value could ever be new")
+	}
+	if len(nt.HistoryWindowStart) == 0 {
+		return st, errors.New("new_terms rule without history_window_start")
+	}
+	m := historyRE.FindStringSubmatch(strings.TrimSpace(nt.HistoryWindowStart[0].Value))
+	if m == nil {
+		return st, fmt.Errorf("history_window_start %q is not now-<n><unit> with unit s, m, h, d or w", nt.HistoryWindowStart[0].Value)
+	}
+	n, err := strconv.Atoi(m[1])
+	if err != nil || n <= 0 || n > 3650 {
+		return st, fmt.Errorf("history_window_start %q is out of range", nt.HistoryWindowStart[0].Value)
+	}
+	unit := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour, "H": time.Hour, "d": 24 * time.Hour, "w": 7 * 24 * time.Hour}[m[2]]
+	st.History = time.Duration(n) * unit
+	return st, nil
+}
+
+var queryLine = regexp.MustCompile(`(?m)^[ \t]*query[ \t]*=[ \t]*('''|"""|'|")?`)
+
+// queryStart returns the line and column at which the query text starts in the file; a multi-line string that
+// opens with a newline starts on the next line.
+func queryStart(data []byte) (line, col int) {
+	loc := queryLine.FindIndex(data)
+	if loc == nil {
+		return tableLine(data), 0
+	}
+	line = 1 + bytes.Count(data[:loc[1]], []byte("\n"))
+	rest := data[loc[1]:]
+	if nl := bytes.IndexByte(rest, '\n'); nl >= 0 && len(bytes.TrimSpace(rest[:nl])) == 0 {
+		return line + 1, 1
+	}
+	start := bytes.LastIndexByte(data[:loc[1]], '\n') + 1
+	return line, loc[1] - start + 1
+}
+
+// tableLine is the line of the [rule] table header, where faults in its keys are reported.
+func tableLine(data []byte) int {
+	if i := bytes.Index(data, []byte("\n[rule]")); i >= 0 {
+		return 2 + bytes.Count(data[:i], []byte("\n"))
+	}
+	return 1
+}
+
+func tomlError(file string, err error) *rule.Error {
+	e := &rule.Error{File: file, Reason: "invalid TOML: " + err.Error()}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		e.Line, e.Column = de.Position()
+		e.Reason = "invalid TOML: " + de.Error()
+	}
+	return e
+}

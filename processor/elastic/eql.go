@@ -1,0 +1,566 @@
+package elastic
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// EQL: only a single event query runs per event, `<category> where <condition>` or `any where <condition>`:
+//
+//	query     = (identifier | "any") "where" or
+//	or        = and { "or" and };  and = not { "and" not };  not = "not" not | predicate
+//	predicate = operand [ ("==" | "!=" | "<" | "<=" | ">" | ">=") operand
+//	                    | ["not"] ("in" | "in~") "(" operand { "," operand } ")"
+//	                    | ("like" | "like~" | "regex" | "regex~" | ":") (operand | "(" operand { "," operand } ")") ]
+//	operand   = field | string | number | true | false | null | function "(" args ")" | "(" or ")"
+//
+// Sequences, samples and pipes are reported, naming what they are: they need many events.
+
+type eqlTokKind int
+
+const (
+	eqlEOF eqlTokKind = iota
+	eqlIdent
+	eqlField // backquoted
+	eqlString
+	eqlNumber
+	eqlOp
+)
+
+type eqlTok struct {
+	kind eqlTokKind
+	text string
+	off  int
+}
+
+func eqlLex(src string) ([]eqlTok, error) {
+	var toks []eqlTok
+	i := 0
+	for i < len(src) {
+		c := src[i]
+		switch {
+		case isSpace(c):
+			i++
+		case strings.HasPrefix(src[i:], "//"):
+			for i < len(src) && src[i] != '\n' {
+				i++
+			}
+		case strings.HasPrefix(src[i:], "/*"):
+			end := strings.Index(src[i+2:], "*/")
+			if end < 0 {
+				return nil, errorAt(src, i, "unterminated comment")
+			}
+			i += end + 4
+		case c == '`':
+			var b strings.Builder
+			j := i + 1
+			for ; j < len(src); j++ {
+				if src[j] == '`' {
+					if j+1 < len(src) && src[j+1] == '`' { // `` is a backquote
+						b.WriteByte('`')
+						j++
+						continue
+					}
+					break
+				}
+				b.WriteByte(src[j])
+			}
+			if j >= len(src) {
+				return nil, errorAt(src, i, "unterminated backquoted field name")
+			}
+			toks = append(toks, eqlTok{eqlField, b.String(), i})
+			i = j + 1
+		case c == '"':
+			s, n, err := lexString(src, i)
+			if err != nil {
+				return nil, err
+			}
+			toks = append(toks, eqlTok{eqlString, s, i})
+			i += n
+		case c == '\'':
+			return nil, errorAt(src, i, "EQL strings use double quotes")
+		case c >= '0' && c <= '9' || c == '-' && i+1 < len(src) && src[i+1] >= '0' && src[i+1] <= '9':
+			j := i + 1
+			for j < len(src) && (src[j] >= '0' && src[j] <= '9' || src[j] == '.' || src[j] == 'e' || src[j] == 'E') {
+				j++
+			}
+			toks = append(toks, eqlTok{eqlNumber, src[i:j], i})
+			i = j
+		case isWord(c) || c == '@':
+			j := i
+			for j < len(src) && (isWord(src[j]) || src[j] == '.' || src[j] == '@') {
+				j++
+			}
+			if j < len(src) && src[j] == '~' { // like~, in~, regex~, startsWith~
+				j++
+			}
+			toks = append(toks, eqlTok{eqlIdent, src[i:j], i})
+			i = j
+		default:
+			op := ""
+			for _, o := range []string{"==", "!=", "<=", ">=", "<", ">", ":", "(", ")", ",", "[", "]", "|", "="} {
+				if strings.HasPrefix(src[i:], o) {
+					op = o
+					break
+				}
+			}
+			if op == "" {
+				return nil, errorAt(src, i, fmt.Sprintf("unexpected character %q", src[i:i+1]))
+			}
+			if op == "=" {
+				return nil, errorAt(src, i, "`=` is not an EQL operator: use `==`")
+			}
+			toks = append(toks, eqlTok{eqlOp, op, i})
+			i += len(op)
+		}
+	}
+	return append(toks, eqlTok{eqlEOF, "", len(src)}), nil
+}
+
+func isWord(c byte) bool {
+	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
+
+// lexString reads a "..." or """...""" string at i and returns its value and length.
+func lexString(src string, i int) (string, int, error) {
+	if strings.HasPrefix(src[i:], `"""`) {
+		end := strings.Index(src[i+3:], `"""`)
+		if end < 0 {
+			return "", 0, errorAt(src, i, "unterminated string")
+		}
+		return src[i+3 : i+3+end], end + 6, nil
+	}
+	var b strings.Builder
+	for j := i + 1; j < len(src); j++ {
+		switch c := src[j]; c {
+		case '"':
+			return b.String(), j + 1 - i, nil
+		case '\n':
+			return "", 0, errorAt(src, i, "unterminated string")
+		case '\\':
+			if j+1 >= len(src) {
+				return "", 0, errorAt(src, j, "unterminated string")
+			}
+			j++
+			switch e := src[j]; e {
+			case 'n':
+				b.WriteByte('\n')
+			case 't':
+				b.WriteByte('\t')
+			case 'r':
+				b.WriteByte('\r')
+			case '"', '\\', '\'':
+				b.WriteByte(e)
+			default:
+				return "", 0, errorAt(src, j-1, fmt.Sprintf("unknown escape \\%c in a string", e))
+			}
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return "", 0, errorAt(src, i, "unterminated string")
+}
+
+// CompileEQL compiles a single-event EQL query into a rule expression, mapping its fields through fm. Errors are
+// *Error; a sequence, a sample or a pipe is an *Error naming it.
+func CompileEQL(query string, fm *FieldMap) (rule.Expr, error) {
+	// The kind of query is named before lexing: sequence syntax (`with maxspan=5m`) is not single-event EQL.
+	if m := eqlKind.FindStringSubmatchIndex(query); m != nil {
+		kw := strings.ToLower(query[m[2]:m[3]])
+		return nil, errorAt(query, m[2], fmt.Sprintf("EQL %s queries cannot run per event: they correlate several events", kw))
+	}
+	toks, err := eqlLex(query)
+	if err != nil {
+		return nil, err
+	}
+	p := &eqlParser{src: query, toks: toks, fm: fm}
+	first := p.next()
+	if first.kind != eqlIdent && first.kind != eqlString {
+		return nil, p.failAt(first, "an EQL query starts with `any where` or `<category> where`")
+	}
+	if w := p.next(); w.kind != eqlIdent || !strings.EqualFold(w.text, "where") {
+		return nil, p.failAt(w, "expected `where` after the event category")
+	}
+	cond, err := p.or(0)
+	if err != nil {
+		return nil, err
+	}
+	if t := p.peek(); t.kind != eqlEOF {
+		if t.text == "|" {
+			return nil, p.failAt(t, "EQL pipes (`| head`, `| tail`, `| filter`, ...) cannot run per event")
+		}
+		return nil, p.failAt(t, fmt.Sprintf("unexpected %q", t.text))
+	}
+	if strings.EqualFold(first.text, "any") && first.kind == eqlIdent {
+		return cond, nil
+	}
+	// `<category> where` is a condition on event.category, mapped like any other field.
+	cat, err := fm.resolve("event.category")
+	if err != nil {
+		return nil, p.failAt(first, err.Error())
+	}
+	catExpr, err := cat.compare(rule.Literal(first.text, true))
+	if err != nil {
+		return nil, p.failAt(first, err.Error())
+	}
+	return and(catExpr, cond), nil
+}
+
+// eqlKind finds a leading `sequence`, `sample` or `join`, after any whitespace and comments.
+var eqlKind = regexp.MustCompile(`(?is)^(?:\s+|/\*.*?\*/|//[^\n]*\n)*(sequence|sample|join)\b`)
+
+type eqlParser struct {
+	src  string
+	toks []eqlTok
+	pos  int
+	fm   *FieldMap
+}
+
+func (p *eqlParser) peek() eqlTok { return p.toks[p.pos] }
+
+func (p *eqlParser) next() eqlTok {
+	t := p.toks[p.pos]
+	if t.kind != eqlEOF {
+		p.pos++
+	}
+	return t
+}
+
+func (p *eqlParser) failAt(t eqlTok, reason string) *Error { return errorAt(p.src, t.off, reason) }
+
+func (p *eqlParser) isKeyword(t eqlTok, kw string) bool {
+	return t.kind == eqlIdent && strings.EqualFold(t.text, kw)
+}
+
+func (p *eqlParser) accept(kw string) bool {
+	if p.isKeyword(p.peek(), kw) {
+		p.pos++
+		return true
+	}
+	return false
+}
+
+func (p *eqlParser) or(depth int) (rule.Expr, error) {
+	if depth > maxDepth {
+		return nil, p.failAt(p.peek(), "query nested too deeply")
+	}
+	return joined(p.accept, "or", func() (rule.Expr, error) { return p.and(depth) }, or)
+}
+
+func (p *eqlParser) and(depth int) (rule.Expr, error) {
+	return joined(p.accept, "and", func() (rule.Expr, error) { return p.not(depth) }, and)
+}
+
+func (p *eqlParser) not(depth int) (rule.Expr, error) {
+	if p.accept("not") {
+		if depth > maxDepth {
+			return nil, p.failAt(p.peek(), "query nested too deeply")
+		}
+		x, err := p.not(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		return not(x), nil
+	}
+	return p.predicate(depth)
+}
+
+// operand is one side of a comparison: a field, a literal, or (for a whole predicate) a boolean expression.
+type operand struct {
+	tok     eqlTok
+	isField bool
+	field   field
+	value   string
+	null    bool
+	// expr is set for a parenthesised condition or a function call, which stand alone as predicates.
+	expr rule.Expr
+}
+
+func (p *eqlParser) operand(depth int) (operand, error) {
+	t := p.next()
+	switch t.kind {
+	case eqlString, eqlNumber:
+		return operand{tok: t, value: t.text}, nil
+	case eqlField:
+		return p.fieldOperand(t)
+	case eqlOp:
+		if t.text == "(" {
+			e, err := p.or(depth + 1)
+			if err != nil {
+				return operand{}, err
+			}
+			if c := p.next(); c.text != ")" || c.kind != eqlOp {
+				return operand{}, p.failAt(c, "missing `)`")
+			}
+			return operand{tok: t, expr: e}, nil
+		}
+	case eqlIdent:
+		switch strings.ToLower(t.text) {
+		case "true", "false":
+			return operand{tok: t, value: strings.ToLower(t.text)}, nil
+		case "null":
+			return operand{tok: t, null: true}, nil
+		}
+		if p.peek().kind == eqlOp && p.peek().text == "(" {
+			e, err := p.function(t, depth)
+			return operand{tok: t, expr: e}, err
+		}
+		return p.fieldOperand(t)
+	}
+	return operand{}, p.failAt(t, fmt.Sprintf("expected a field or a value, found %q", t.text))
+}
+
+func (p *eqlParser) fieldOperand(t eqlTok) (operand, error) {
+	f, err := p.fm.resolve(t.text)
+	if err != nil {
+		return operand{}, p.failAt(t, err.Error())
+	}
+	return operand{tok: t, isField: true, field: f}, nil
+}
+
+var eqlCompareOps = map[string]rule.Op{"==": rule.OpEq, "!=": rule.OpNe, "<": rule.OpLt, "<=": rule.OpLe, ">": rule.OpGt, ">=": rule.OpGe}
+
+func (p *eqlParser) predicate(depth int) (rule.Expr, error) {
+	left, err := p.operand(depth)
+	if err != nil {
+		return nil, err
+	}
+	t := p.peek()
+	lower := strings.ToLower(t.text)
+	if t.kind == eqlOp {
+		if op, ok := eqlCompareOps[t.text]; ok {
+			p.pos++
+			right, err := p.operand(depth)
+			if err != nil {
+				return nil, err
+			}
+			return p.compare(left, op, right)
+		}
+		if t.text == ":" {
+			p.pos++
+			return p.patterns(left, ":", depth)
+		}
+	}
+	if t.kind == eqlIdent {
+		negate := false
+		if nt := p.toks[min(p.pos+1, len(p.toks)-1)]; lower == "not" && (p.isKeyword(nt, "in") || p.isKeyword(nt, "in~")) {
+			negate = true
+			p.pos++
+			lower = strings.ToLower(nt.text)
+		}
+		switch lower {
+		case "in", "in~", "like", "like~", "regex", "regex~":
+			p.pos++
+			e, err := p.patterns(left, lower, depth)
+			if err != nil || !negate {
+				return e, err
+			}
+			return not(e), nil
+		}
+	}
+	// An operand alone: a condition in parentheses, a function, or a boolean field.
+	switch {
+	case left.expr != nil:
+		return left.expr, nil
+	case left.isField:
+		return left.field.compare(rule.Literal("true", true))
+	}
+	return nil, p.failAt(left.tok, fmt.Sprintf("%q is not a condition", left.tok.text))
+}
+
+// compare is `a <op> b`, a field on at least one side.
+func (p *eqlParser) compare(a operand, op rule.Op, b operand) (rule.Expr, error) {
+	if !a.isField && b.isField {
+		a, b = b, a
+		switch op {
+		case rule.OpLt:
+			op = rule.OpGt
+		case rule.OpLe:
+			op = rule.OpGe
+		case rule.OpGt:
+			op = rule.OpLt
+		case rule.OpGe:
+			op = rule.OpLe
+		}
+	}
+	switch {
+	case a.expr != nil || b.expr != nil:
+		return nil, p.failAt(a.tok, "a comparison needs a field and a value")
+	case !a.isField:
+		return nil, p.failAt(a.tok, "a comparison needs a field on one side")
+	case b.null && (op == rule.OpEq || op == rule.OpNe):
+		// EQL's null is a missing field.
+		if op == rule.OpEq {
+			return not(a.field.exists()), nil
+		}
+		return a.field.exists(), nil
+	case b.null:
+		return nil, p.failAt(b.tok, "null can only be compared with == or !=")
+	case b.isField:
+		e, err := a.field.equalsField(b.field, true)
+		if err != nil {
+			return nil, p.failAt(a.tok, err.Error())
+		}
+		switch op {
+		case rule.OpEq:
+			return e, nil
+		case rule.OpNe:
+			return and(a.field.exists(), b.field.exists(), not(e)), nil
+		}
+		return nil, p.failAt(a.tok, "two fields can only be compared with == or !=")
+	}
+	switch op {
+	case rule.OpEq:
+		return p.wrap(a.tok)(a.field.compare(rule.Literal(b.value, true)))
+	case rule.OpNe:
+		// The field must exist (EQL's null comparison is never true) and no value may equal.
+		eq, err := a.field.compare(rule.Literal(b.value, true))
+		if err != nil {
+			return nil, p.failAt(a.tok, err.Error())
+		}
+		return and(a.field.exists(), not(eq)), nil
+	}
+	return a.field.order(op, b.value), nil
+}
+
+func (p *eqlParser) wrap(t eqlTok) func(rule.Expr, error) (rule.Expr, error) {
+	return func(e rule.Expr, err error) (rule.Expr, error) {
+		if err != nil {
+			return nil, p.failAt(t, err.Error())
+		}
+		return e, nil
+	}
+}
+
+// patterns is `f in (...)`, `f like ...`, `f regex ...` and `f : ...`, with one value or a parenthesised list.
+func (p *eqlParser) patterns(left operand, op string, depth int) (rule.Expr, error) {
+	if !left.isField {
+		return nil, p.failAt(left.tok, fmt.Sprintf("%s needs a field on its left", op))
+	}
+	var vals []operand
+	if t := p.peek(); t.kind == eqlOp && t.text == "(" {
+		p.pos++
+		for {
+			v, err := p.operand(depth)
+			if err != nil {
+				return nil, err
+			}
+			vals = append(vals, v)
+			if t := p.next(); t.kind == eqlOp && t.text == ")" {
+				break
+			} else if t.kind != eqlOp || t.text != "," {
+				return nil, p.failAt(t, "expected `,` or `)` in a list")
+			}
+		}
+	} else if op == "in" || op == "in~" {
+		return nil, p.failAt(t, "in needs a parenthesised list")
+	} else {
+		v, err := p.operand(depth)
+		if err != nil {
+			return nil, err
+		}
+		vals = append(vals, v)
+	}
+	var terms []rule.Expr
+	for _, v := range vals {
+		if v.isField || v.expr != nil || v.null {
+			return nil, p.failAt(v.tok, fmt.Sprintf("%s takes values, not fields or conditions", op))
+		}
+		var pat rule.Pattern
+		switch op {
+		case "in":
+			pat = rule.Literal(v.value, true)
+		case "in~":
+			pat = rule.Literal(v.value, false)
+		case "like", "like~", ":":
+			// `:` and like~ are case-insensitive; all three take * and ? wildcards.
+			pat = rule.Pattern{Kind: rule.Glob, Text: eqlGlob(v.value), CaseSensitive: op == "like"}
+		case "regex", "regex~":
+			// EQL regular expressions match the whole value.
+			src := "^(?:" + v.value + ")$"
+			if _, err := regexp.Compile(src); err != nil {
+				return nil, p.failAt(v.tok, fmt.Sprintf("invalid regular expression (RE2 syntax): %v", err))
+			}
+			pat = rule.Pattern{Kind: rule.Regex, Text: src, CaseSensitive: op == "regex"}
+		}
+		e, err := left.field.compare(pat)
+		if err != nil {
+			return nil, p.failAt(v.tok, err.Error())
+		}
+		terms = append(terms, e)
+	}
+	return or(terms...), nil
+}
+
+// eqlGlob turns an EQL wildcard value into rule.Glob text: `*` and `?` are wildcards, everything else literal.
+func eqlGlob(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// function compiles the string and network functions that test one field: startsWith, endsWith, stringContains,
+// cidrMatch (and the case-insensitive ~ forms of the first three).
+func (p *eqlParser) function(name eqlTok, depth int) (rule.Expr, error) {
+	fn := strings.ToLower(strings.TrimSuffix(name.text, "~"))
+	caseSensitive := !strings.HasSuffix(name.text, "~")
+	switch fn {
+	case "startswith", "endswith", "stringcontains", "cidrmatch":
+	default:
+		return nil, p.failAt(name, fmt.Sprintf("EQL function %s is not supported (startsWith, endsWith, stringContains, cidrMatch are)", name.text))
+	}
+	p.pos++ // (
+	var args []operand
+	for {
+		a, err := p.operand(depth)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, a)
+		if t := p.next(); t.kind == eqlOp && t.text == ")" {
+			break
+		} else if t.kind != eqlOp || t.text != "," {
+			return nil, p.failAt(t, "expected `,` or `)` in the arguments")
+		}
+	}
+	if len(args) < 2 || !args[0].isField {
+		return nil, p.failAt(name, fmt.Sprintf("%s needs a field and at least one value", name.text))
+	}
+	var terms []rule.Expr
+	for _, a := range args[1:] {
+		if a.isField || a.expr != nil || a.null {
+			return nil, p.failAt(a.tok, fmt.Sprintf("%s takes values after the field", name.text))
+		}
+		lit := rule.EscapeGlob(a.value)
+		var pat rule.Pattern
+		switch fn {
+		case "startswith":
+			pat = rule.Pattern{Kind: rule.Glob, Text: lit + "*", CaseSensitive: caseSensitive}
+		case "endswith":
+			pat = rule.Pattern{Kind: rule.Glob, Text: "*" + lit, CaseSensitive: caseSensitive}
+		case "stringcontains":
+			pat = rule.Pattern{Kind: rule.Glob, Text: "*" + lit + "*", CaseSensitive: caseSensitive}
+		case "cidrmatch":
+			prefix, err := netip.ParsePrefix(a.value)
+			if err != nil {
+				return nil, p.failAt(a.tok, fmt.Sprintf("invalid CIDR %q", a.value))
+			}
+			pat = rule.Pattern{Kind: rule.CIDR, Text: prefix.String()}
+		}
+		e, err := args[0].field.compare(pat)
+		if err != nil {
+			return nil, p.failAt(a.tok, err.Error())
+		}
+		terms = append(terms, e)
+	}
+	return or(terms...), nil
+}

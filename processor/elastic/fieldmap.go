@@ -1,0 +1,453 @@
+package elastic
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// DefaultFieldMap maps the ECS fields Elastic's Kubernetes rules use to the raw audit event, as Elastic's
+// kubernetes.audit_logs ingest pipeline builds them (elastic/integrations, packages/kubernetes/data_stream/
+// audit_logs/elasticsearch/ingest_pipeline/default.yml). Keys are ECS fields, or prefixes ending in `.*`. Values:
+//
+//	path                  the audit event's field (arrays are transparent, as in ECS)
+//	path.*                for a prefix key: the rest of the ECS field goes where the `*` is
+//	path|raw=ecs|...      a field whose values the pipeline translated: raw audit value = ECS value
+//	=text                 a constant: every audit event has this value
+//	-                     absent: the pipeline removes or never sets it, so rules see no value
+var DefaultFieldMap = map[string]string{
+	"kubernetes.audit.*": "*",
+	// The pipeline replaces the dots of annotation keys with underscores; the key's dots are restored (annotationKeys).
+	"kubernetes.audit.annotations.*": "annotations.*",
+	// The pipeline removes requestObject.metadata and responseObject.metadata.
+	"kubernetes.audit.requestObject.metadata.*":  "-",
+	"kubernetes.audit.responseObject.metadata.*": "-",
+	"user.name":            "user.username",
+	"user.id":              "user.uid",
+	"user_agent.original":  "userAgent",
+	"source.ip":            "sourceIPs",
+	"client.ip":            "sourceIPs",
+	"event.action":         "verb",
+	"event.outcome":        "annotations.authorization.k8s.io/decision|allow=success|forbid=failure",
+	"container.image.name": "requestObject.spec.containers.image",
+	"data_stream.dataset":  "=kubernetes.audit_logs",
+	"event.dataset":        "=kubernetes.audit_logs",
+	"data_stream.type":     "=logs",
+	"event.module":         "=kubernetes",
+	"event.kind":           "=event",
+	// The pipeline sets no category, so an EQL `<category> where` rule matches nothing unless this is mapped.
+	"event.category": "-",
+}
+
+// ipFields are ECS fields of Elasticsearch type ip: a KQL value with a `/` on them is a CIDR range.
+var ipFields = map[string]bool{
+	"source.ip": true, "client.ip": true, "destination.ip": true, "server.ip": true, "host.ip": true, "related.ip": true,
+}
+
+type targetKind int
+
+const (
+	pathTarget targetKind = iota
+	constTarget
+	absentTarget
+)
+
+// target is one entry of the field map, parsed.
+type target struct {
+	kind targetKind
+	// path is the audit field (pathTarget), ending in `*` for a prefix entry whose rest goes there.
+	path string
+	// value is the constant of a constTarget.
+	value string
+	// values translates raw audit values to ECS values (pathTarget); nil leaves values unchanged.
+	values map[string]string
+}
+
+// FieldMap resolves ECS field names to the audit event. It is immutable once built.
+type FieldMap struct {
+	exact    map[string]target
+	prefixes map[string]target // keyed by the prefix without `.*`
+}
+
+// NewFieldMap returns DefaultFieldMap with overrides merged over it (an override wins over the default entry of
+// the same key). An entry that does not parse is an error naming it.
+func NewFieldMap(overrides map[string]string) (*FieldMap, error) {
+	fm := &FieldMap{exact: map[string]target{}, prefixes: map[string]target{}}
+	add := func(k, v string) error {
+		t, err := parseTarget(k, v)
+		if err != nil {
+			return fmt.Errorf("elastic_field_map %q: %w", k, err)
+		}
+		if p, ok := strings.CutSuffix(k, ".*"); ok {
+			fm.prefixes[p] = t
+		} else {
+			fm.exact[k] = t
+		}
+		return nil
+	}
+	for k, v := range DefaultFieldMap {
+		if err := add(k, v); err != nil {
+			return nil, err
+		}
+	}
+	keys := make([]string, 0, len(overrides))
+	for k := range overrides {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := add(strings.TrimSpace(k), strings.TrimSpace(overrides[k])); err != nil {
+			return nil, err
+		}
+	}
+	return fm, nil
+}
+
+func parseTarget(k, v string) (target, error) {
+	prefix := strings.HasSuffix(k, ".*")
+	switch {
+	case k == "" || k == ".*" || strings.ContainsAny(strings.TrimSuffix(k, ".*"), "* \t"):
+		return target{}, fmt.Errorf("a key is an ECS field name or a prefix ending in .*")
+	case v == "-":
+		return target{kind: absentTarget}, nil
+	case strings.HasPrefix(v, "="):
+		if prefix {
+			return target{}, fmt.Errorf("a prefix entry cannot map to a constant")
+		}
+		return target{kind: constTarget, value: v[1:]}, nil
+	}
+	parts := strings.Split(v, "|")
+	t := target{kind: pathTarget, path: strings.TrimSpace(parts[0])}
+	switch {
+	case t.path == "":
+		return target{}, fmt.Errorf("empty audit field (use - for an absent field)")
+	case prefix && t.path != "*" && !strings.HasSuffix(t.path, ".*"):
+		return target{}, fmt.Errorf("a prefix entry must map to a path ending in .* (or *, or -)")
+	case !prefix && strings.Contains(t.path, "*"):
+		return target{}, fmt.Errorf("only a prefix entry (key ending in .*) may map to a path with *")
+	}
+	for _, pair := range parts[1:] {
+		raw, ecs, ok := strings.Cut(pair, "=")
+		if !ok {
+			return target{}, fmt.Errorf("value translation %q is not raw=ecs", pair)
+		}
+		if t.values == nil {
+			t.values = map[string]string{}
+		}
+		t.values[raw] = ecs
+	}
+	return t, nil
+}
+
+// field is an ECS field resolved against the field map.
+type field struct {
+	ecs string
+	target
+	// alts are the audit paths the field may be at (several only for annotation keys whose dots became
+	// underscores); each is read with arrays transparent.
+	alts []string
+	ip   bool
+}
+
+// resolve maps an ECS field: an exact entry first, else the longest prefix entry. A field no entry covers is an
+// error, so that a rule never silently reads a field that does not exist in audit events.
+func (fm *FieldMap) resolve(ecs string) (field, error) {
+	f := field{ecs: ecs, ip: ipFields[ecs]}
+	if t, ok := fm.exact[ecs]; ok {
+		f.target = t
+		f.alts = []string{t.path}
+		return f, nil
+	}
+	for p := ecs; ; {
+		if t, ok := fm.prefixes[p]; ok {
+			f.target = t
+			if t.kind != pathTarget {
+				return f, nil
+			}
+			rest := strings.TrimPrefix(strings.TrimPrefix(ecs, p), ".")
+			base := strings.TrimSuffix(strings.TrimSuffix(t.path, "*"), ".")
+			switch {
+			case rest == "" && base == "":
+				return f, fmt.Errorf("field %q maps to the whole audit event", ecs)
+			case rest == "":
+				f.alts = []string{base}
+			case base == "":
+				f.alts = []string{rest}
+			case base == "annotations":
+				for _, k := range annotationKeys(rest) {
+					f.alts = append(f.alts, base+"."+k)
+				}
+			default:
+				f.alts = []string{base + "." + rest}
+			}
+			return f, nil
+		}
+		i := strings.LastIndexByte(p, '.')
+		if i < 0 {
+			return f, fmt.Errorf("field %q is not in the Kubernetes audit event: no elastic_field_map entry covers it (kubernetes.audit.* fields map to the raw event; map others in elastic_field_map)", ecs)
+		}
+		p = p[:i]
+	}
+}
+
+// maxAnnotationAlternatives bounds the spellings tried for one annotation key.
+const maxAnnotationAlternatives = 64
+
+// annotationKeys returns the audit annotation keys an ingest-pipeline key may stand for. The pipeline turned every
+// dot into an underscore. The part before `/` is a DNS subdomain, which cannot hold underscores, so its underscores
+// were all dots; in the name after `/` both are valid, so each underscore is tried both ways (up to a limit, past
+// which the underscores are kept).
+func annotationKeys(k string) []string {
+	prefix, name, hasSlash := strings.Cut(k, "/")
+	if !hasSlash {
+		prefix, name = "", k
+	} else {
+		prefix = strings.ReplaceAll(prefix, "_", ".") + "/"
+	}
+	n := strings.Count(name, "_")
+	if 1<<n > maxAnnotationAlternatives {
+		return []string{prefix + name}
+	}
+	out := make([]string, 0, 1<<n)
+	for mask := 0; mask < 1<<n; mask++ {
+		var b strings.Builder
+		b.WriteString(prefix)
+		bit := 0
+		for i := 0; i < len(name); i++ {
+			c := name[i]
+			if c == '_' {
+				if mask&(1<<bit) != 0 {
+					c = '.'
+				}
+				bit++
+			}
+			b.WriteByte(c)
+		}
+		out = append(out, b.String())
+	}
+	return out
+}
+
+// The constructors below build rule expressions over a resolved field. Constants and absent fields are decided when
+// the rule loads: `data_stream.dataset:"kubernetes.audit_logs"` is simply true.
+
+var falseExpr = rule.Or{}
+
+func isFalse(e rule.Expr) bool { o, ok := e.(rule.Or); return ok && len(o) == 0 }
+
+func isTrue(e rule.Expr) bool {
+	switch e := e.(type) {
+	case rule.True:
+		return true
+	case rule.And:
+		return len(e) == 0
+	}
+	return false
+}
+
+func boolExpr(b bool) rule.Expr {
+	if b {
+		return rule.True{}
+	}
+	return falseExpr
+}
+
+// or and and fold constants and flatten nested groups (rule.AnyOf, rule.AllOf).
+func or(es ...rule.Expr) rule.Expr { return rule.AnyOf(es...) }
+
+func and(es ...rule.Expr) rule.Expr { return rule.AllOf(es...) }
+
+func not(e rule.Expr) rule.Expr {
+	switch {
+	case isTrue(e):
+		return falseExpr
+	case isFalse(e):
+		return rule.True{}
+	}
+	if n, ok := e.(rule.Not); ok {
+		return n.X
+	}
+	return rule.Not{X: e}
+}
+
+func (f field) ruleField(path string) rule.Field { return rule.Field{Name: path, AnyArray: true} }
+
+// translated is a condition on a translated field (event.outcome): the raw values whose ECS value keep accepts, in
+// sorted order for a deterministic expression.
+func (f field) translated(keep func(ecs string) (bool, error)) (rule.Expr, error) {
+	raws := make([]string, 0, len(f.values))
+	for raw := range f.values {
+		raws = append(raws, raw)
+	}
+	sort.Strings(raws)
+	var terms []rule.Expr
+	for _, raw := range raws {
+		ok, err := keep(f.values[raw])
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			terms = append(terms, f.onEach(func(rf rule.Field) rule.Expr {
+				return rule.Compare{Field: rf, Op: rule.OpEq, Value: rule.Literal(raw, true)}
+			}))
+		}
+	}
+	return or(terms...), nil
+}
+
+// compare is `field matches p`.
+func (f field) compare(p rule.Pattern) (rule.Expr, error) {
+	switch f.kind {
+	case absentTarget:
+		return falseExpr, nil
+	case constTarget:
+		ok, err := patternMatches(p, f.value)
+		return boolExpr(ok), err
+	}
+	if f.values != nil {
+		return f.translated(func(ecs string) (bool, error) { return patternMatches(p, ecs) })
+	}
+	return f.onEach(func(rf rule.Field) rule.Expr { return rule.Compare{Field: rf, Op: rule.OpEq, Value: p} }), nil
+}
+
+// exists is `field:*`.
+func (f field) exists() rule.Expr {
+	switch f.kind {
+	case absentTarget:
+		return falseExpr
+	case constTarget:
+		return rule.True{}
+	}
+	if f.values != nil {
+		e, _ := f.compare(rule.Pattern{Kind: rule.Glob, Text: "*"})
+		return e
+	}
+	return f.onEach(func(rf rule.Field) rule.Expr { return rule.Exists{Field: rf} })
+}
+
+// order is `field < value` and the other ordered comparisons: numeric when both sides are numbers.
+func (f field) order(op rule.Op, v string) rule.Expr {
+	switch f.kind {
+	case absentTarget:
+		return falseExpr
+	case constTarget:
+		return boolExpr(ordered(f.value, op, v))
+	}
+	if f.values != nil {
+		e, _ := f.translated(func(ecs string) (bool, error) { return ordered(ecs, op, v), nil })
+		return e
+	}
+	return f.onEach(func(rf rule.Field) rule.Expr { return rule.Compare{Field: rf, Op: op, Value: rule.Literal(v, true)} })
+}
+
+// equalsField is EQL's `a == b` between two fields.
+func (f field) equalsField(g field, caseSensitive bool) (rule.Expr, error) {
+	switch {
+	case f.kind == absentTarget || g.kind == absentTarget:
+		return falseExpr, nil
+	case f.values != nil || g.values != nil:
+		return nil, fmt.Errorf("comparing %s with %s: a translated field cannot be compared with another field", f.ecs, g.ecs)
+	case f.kind == constTarget && g.kind == constTarget:
+		return boolExpr(f.value == g.value || !caseSensitive && strings.EqualFold(f.value, g.value)), nil
+	case f.kind == constTarget:
+		return g.compare(rule.Literal(f.value, caseSensitive))
+	case g.kind == constTarget:
+		return f.compare(rule.Literal(g.value, caseSensitive))
+	}
+	var terms []rule.Expr
+	for _, a := range f.alts {
+		for _, b := range g.alts {
+			terms = append(terms, rule.FieldEquals{A: f.ruleField(a), B: g.ruleField(b), CaseSensitive: caseSensitive})
+		}
+	}
+	return or(terms...), nil
+}
+
+// onEach ORs build over the field's audit paths.
+func (f field) onEach(build func(rule.Field) rule.Expr) rule.Expr {
+	terms := make([]rule.Expr, len(f.alts))
+	for i, a := range f.alts {
+		terms[i] = build(f.ruleField(a))
+	}
+	return or(terms...)
+}
+
+// patternMatches decides a pattern against a constant when the rule loads, as the engine would against a value.
+func patternMatches(p rule.Pattern, s string) (bool, error) {
+	switch p.Kind {
+	case rule.CIDR:
+		prefix, err := netip.ParsePrefix(p.Text)
+		if err != nil {
+			return false, err
+		}
+		addr, err := netip.ParseAddr(s)
+		return err == nil && prefix.Contains(addr.Unmap()), nil
+	case rule.Regex:
+		src := p.Text
+		if !p.CaseSensitive {
+			src = "(?i)" + src
+		}
+		re, err := regexp.Compile(src)
+		if err != nil {
+			return false, err
+		}
+		return re.MatchString(s), nil
+	}
+	var b strings.Builder
+	if !p.CaseSensitive {
+		b.WriteString("(?i)")
+	}
+	b.WriteString("^")
+	for i := 0; i < len(p.Text); i++ {
+		switch c := p.Text[i]; {
+		case c == '\\' && i+1 < len(p.Text):
+			i++
+			b.WriteString(regexp.QuoteMeta(p.Text[i : i+1]))
+		case c == '*':
+			b.WriteString("(?s:.*)")
+		case c == '?':
+			b.WriteString("(?s:.)")
+		default:
+			b.WriteString(regexp.QuoteMeta(p.Text[i : i+1]))
+		}
+	}
+	b.WriteString("$")
+	re, err := regexp.Compile(b.String())
+	if err != nil {
+		return false, err
+	}
+	return re.MatchString(s), nil
+}
+
+// ordered compares a constant with a value as Elasticsearch would for a keyword or numeric field.
+func ordered(a string, op rule.Op, b string) bool {
+	cmp := strings.Compare(a, b)
+	if x, err := strconv.ParseFloat(a, 64); err == nil {
+		if y, err := strconv.ParseFloat(b, 64); err == nil {
+			switch {
+			case x < y:
+				cmp = -1
+			case x > y:
+				cmp = 1
+			default:
+				cmp = 0
+			}
+		}
+	}
+	switch op {
+	case rule.OpLt:
+		return cmp < 0
+	case rule.OpLe:
+		return cmp <= 0
+	case rule.OpGt:
+		return cmp > 0
+	case rule.OpGe:
+		return cmp >= 0
+	}
+	return false
+}

@@ -1,0 +1,191 @@
+package loader
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/auditdetect/auditdetect/processor/engine"
+)
+
+// loadBound is the time any one hostile rule file may take to be refused (or loaded), -race and a busy machine
+// included; each of them takes milliseconds on an idle one.
+const loadBound = 10 * time.Second
+
+func sigmaDetection(detection string) string {
+	return "title: Hostile\nid: 5a1e6c0e-0000-4000-8000-000000000001\nlogsource: {product: kubernetes, service: audit}\n" +
+		"detection:\n" + detection + "\nlevel: high\n"
+}
+
+// TestHostileRuleFiles: a malformed or hostile rule file fails the load within a bounded time, and the error names
+// the file, the line and the reason; regular expressions are RE2 and linear whatever they look like.
+func TestHostileRuleFiles(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		file    string // file name; its extension picks nothing, content decides the format
+		content string
+		// wantErr matches the error text (file:line[:col]: ... reason); empty: the file loads.
+		wantErr string
+	}{
+		{
+			name:    "10 MB file",
+			file:    "huge.yml",
+			content: detection("5a1e6c0e-0000-4000-8000-000000000002", "Huge", "verb=get") + "description: " + strings.Repeat("x", 10<<20) + "\n",
+			wantErr: `huge\.yml:11: file is larger than 1048576 bytes`,
+		},
+		{
+			name:    "10 MB of newlines",
+			file:    "lines.yml",
+			content: strings.Repeat("\n", 10<<20),
+			wantErr: `lines\.yml:1048577: file is larger than 1048576 bytes`,
+		},
+		{
+			name:    "deeply nested SPL condition",
+			file:    "nested.yml",
+			content: detection("5a1e6c0e-0000-4000-8000-000000000003", "Nested", strings.Repeat("(", 50000)+"verb=get"+strings.Repeat(")", 50000)),
+			wantErr: `nested\.yml:4:\d+: .*nest`,
+		},
+		{
+			name:    "deeply nested SPL where",
+			file:    "nested-where.yml",
+			content: detection("5a1e6c0e-0000-4000-8000-000000000004", "Nested", "verb=get | where "+strings.Repeat("(", 50000)+"a=1"+strings.Repeat(")", 50000)),
+			wantErr: `nested-where\.yml:4:\d+: .*nest`,
+		},
+		{
+			name:    "deeply nested Sigma condition",
+			file:    "sigma-nested.yml",
+			content: sigmaDetection("  sel: {verb: get}\n  condition: " + strings.Repeat("(", 50000) + "sel" + strings.Repeat(")", 50000)),
+			wantErr: `sigma-nested\.yml:\d+.*nest`,
+		},
+		{
+			name:    "deeply nested YAML",
+			file:    "yaml-nested.yml",
+			content: "name: x\nsearch: verb=get\nextra: " + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + "\n",
+			wantErr: `yaml-nested\.yml:\d+: .*`,
+		},
+		{
+			// 9^8 = 43 million strings if expanded into a field the loader decodes.
+			name:    "YAML alias bomb in a decoded field",
+			file:    "bomb.yml",
+			content: detection("5a1e6c0e-0000-4000-8000-00000000000b", "Bomb", "verb=get") + aliasBomb("tags:\n  analytic_story: *h\n"),
+			wantErr: `bomb\.yml(:\d+)?: .*`,
+		},
+		{
+			name:    "YAML alias bomb in fields the loader ignores",
+			file:    "bomb-ignored.yml",
+			content: detection("5a1e6c0e-0000-4000-8000-00000000000c", "Bomb", "verb=get") + aliasBomb("extra: *h\n"),
+		},
+		{
+			name:    "huge regular expression",
+			file:    "huge-regex.yml",
+			content: detection("5a1e6c0e-0000-4000-8000-000000000005", "Regex", `verb=get | where match(user, "`+strings.Repeat("(a|b|c)", 60000)+`")`),
+			wantErr: `huge-regex\.yml:\d+: .*regular expression of 420000 bytes is over the limit of 8192`,
+		},
+		{
+			name:    "nested repetition over RE2's limit",
+			file:    "repeat.yml",
+			content: detection("5a1e6c0e-0000-4000-8000-000000000006", "Regex", `verb=get | where match(user, "((a{1000}){1000}){1000}")`),
+			wantErr: `repeat\.yml:4:\d+: .*(repeat|too large)`,
+		},
+		{
+			name:    "backreference is not RE2",
+			file:    "backref.yml",
+			content: detection("5a1e6c0e-0000-4000-8000-000000000007", "Regex", `verb=get | where match(user, "(a)\\1")`),
+			wantErr: `backref\.yml:4:\d+: .*escape`,
+		},
+		{
+			name:    "lookahead is not RE2",
+			file:    "lookahead.yml",
+			content: sigmaDetection("  sel: {user.username|re: '^(?=admin)'}\n  condition: sel"),
+			wantErr: `lookahead\.yml:\d+.*(?i)regular expression|regexp|perl`,
+		},
+		{
+			name:    "unknown top-level ESCU field is a typo of search",
+			file:    "typo.yml",
+			content: "name: Typo\nid: 5a1e6c0e-0000-4000-8000-000000000008\nserach: verb=get\n",
+			wantErr: `typo\.yml: not an? `,
+		},
+		{
+			name:    "binary garbage",
+			file:    "garbage.yml",
+			content: "\x00\x01\x02\xff\xfe{[",
+			wantErr: `garbage\.yml(:\d+)?: `,
+		},
+		{
+			name:    "catastrophic-looking regex loads: RE2 runs it in linear time",
+			file:    "redos.yml",
+			content: detection("5a1e6c0e-0000-4000-8000-000000000009", "ReDoS", `verb=get | where match(user, "^(a+)+$") OR match(user, "(x+x+)+y")`),
+		},
+		{
+			name:    "short regular expression with a huge program",
+			file:    "big-program.yml",
+			content: sigmaDetection("  sel: {user.username|re: '" + strings.Repeat("[a-z]{1000}", 25) + "'}\n  condition: sel"),
+			wantErr: `big-program\.yml:\d+: .*compiles to \d+ instructions, over the limit of 20000`,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := layout(t, map[string]string{tc.file: tc.content})
+			start := time.Now()
+			// What start-up does: load, then compile (config validation and the factory both do both).
+			res, err := Load(Options{Paths: []string{dir}})
+			if err == nil {
+				_, err = engine.Compile(res.Rules, engine.Options{})
+			}
+			elapsed := time.Since(start)
+			assert.Less(t, elapsed, loadBound, "load took too long")
+			if tc.wantErr == "" {
+				require.NoError(t, err)
+				require.Len(t, res.Rules, 1)
+				return
+			}
+			require.Error(t, err)
+			msg := err.Error()
+			assert.Contains(t, msg, filepath.Join(dir, tc.file), "the error names the file")
+			assert.Regexp(t, regexp.MustCompile(tc.wantErr), msg)
+			assert.Less(t, len(msg), 20000, "the error quotes the hostile input at length: %.200s", msg)
+		})
+	}
+}
+
+// TestCatastrophicRegexIsLinear evaluates the classic exponential-backtracking patterns against long adversarial
+// usernames: RE2 answers in time linear in the input.
+func TestCatastrophicRegexIsLinear(t *testing.T) {
+	dir := layout(t, map[string]string{"redos.yml": detection("5a1e6c0e-0000-4000-8000-00000000000a", "ReDoS",
+		`verb=get | where match('user.username', "^(a+)+$") OR match('user.username', "^(a|a)*$") OR match('user.username', "(x+x+)+y")`)})
+	res, err := Load(Options{Paths: []string{dir}})
+	require.NoError(t, err)
+	eng, err := engine.Compile(res.Rules, engine.Options{})
+	require.NoError(t, err)
+	for _, n := range []int{30, 100000} {
+		body := fmt.Sprintf(`{"verb":"get","user":{"username":"%s!"}}`, strings.Repeat("a", n)+strings.Repeat("x", n))
+		start := time.Now()
+		m, err := eng.Match([]byte(body))
+		require.NoError(t, err)
+		assert.Empty(t, m)
+		// A backtracking engine needs 2^30 steps for n=30 already.
+		assert.Less(t, time.Since(start), 2*time.Second, "n=%d", n)
+	}
+}
+
+// aliasBomb returns YAML anchors that expand to 9^8 values, followed by tail, which names the last one.
+func aliasBomb(tail string) string {
+	var b strings.Builder
+	b.WriteString("a0: &a0 [x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i <= 8; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d [", i, i)
+		for j := 0; j < 9; j++ {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "*a%d", i-1)
+		}
+		b.WriteString("]\n")
+	}
+	return b.String() + strings.ReplaceAll(tail, "*h", "*a8")
+}

@@ -1,0 +1,315 @@
+package normalize
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/auditdetect/auditdetect/processor/event"
+)
+
+func TestParseMethod(t *testing.T) {
+	tests := []struct {
+		name string
+		want method
+		ok   bool
+	}{
+		{"io.k8s.core.v1.services.create", method{version: "v1", resource: "services", verb: "create"}, true},
+		{"io.k8s.apps.v1.daemonsets.create", method{group: "apps", version: "v1", resource: "daemonsets", verb: "create"}, true},
+		{"io.k8s.core.v1.pods.exec.create", method{version: "v1", resource: "pods", subresource: "exec", verb: "create"}, true},
+		{"io.k8s.authorization.rbac.v1.clusterrolebindings.create",
+			method{group: "rbac.authorization.k8s.io", version: "v1", resource: "clusterrolebindings", verb: "create"}, true},
+		{"io.k8s.networking.v1.networkpolicies.delete",
+			method{group: "networking.k8s.io", version: "v1", resource: "networkpolicies", verb: "delete"}, true},
+		{"io.k8s.batch.v1.cronjobs.patch", method{group: "batch", version: "v1", resource: "cronjobs", verb: "patch"}, true},
+		{"io.k8s.autoscaling.v2.horizontalpodautoscalers.update",
+			method{group: "autoscaling", version: "v2", resource: "horizontalpodautoscalers", verb: "update"}, true},
+		{"io.k8s.certificates.v1beta1.certificatesigningrequests.approval.update",
+			method{group: "certificates.k8s.io", version: "v1beta1", resource: "certificatesigningrequests", subresource: "approval", verb: "update"}, true},
+		{"io.cert-manager.v1.certificates.create", method{group: "cert-manager.io", version: "v1", resource: "certificates", verb: "create"}, true},
+		{"io.k8s.get", method{verb: "get"}, true},
+		{"io.k8s.core.v1", method{}, false},
+		{"io.k8s.core.v1.pods", method{}, false},
+		{"io.k8s.core.v1.pods.a.b.create", method{}, false},
+		{"io.k8s.core.pods.create", method{}, false},
+		{"io.k8s.", method{}, false},
+		{"", method{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := parseMethod(tt.name)
+			assert.Equal(t, tt.ok, ok)
+			if tt.ok {
+				assert.Equal(t, tt.want, got)
+			}
+		})
+	}
+}
+
+func TestParseResourceName(t *testing.T) {
+	tests := []struct {
+		rn         string
+		want       resourceName
+		verb, sub  string
+		requestURI string
+	}{
+		{"core/v1/namespaces/shop/services/web", resourceName{version: "v1", namespace: "shop", resource: "services", name: "web"},
+			"create", "", "/api/v1/namespaces/shop/services"},
+		{"core/v1/namespaces/shop/services/web", resourceName{version: "v1", namespace: "shop", resource: "services", name: "web"},
+			"get", "", "/api/v1/namespaces/shop/services/web"},
+		{"core/v1/namespaces/pay/pods/api/exec",
+			resourceName{version: "v1", namespace: "pay", resource: "pods", name: "api", subresource: "exec"},
+			"create", "exec", "/api/v1/namespaces/pay/pods/api/exec"},
+		{"apps/v1/namespaces/kube-system/daemonsets", resourceName{group: "apps", version: "v1", namespace: "kube-system", resource: "daemonsets"},
+			"list", "", "/apis/apps/v1/namespaces/kube-system/daemonsets"},
+		{"rbac.authorization.k8s.io/v1/clusterrolebindings/ci-admin",
+			resourceName{group: "rbac.authorization.k8s.io", version: "v1", resource: "clusterrolebindings", name: "ci-admin"},
+			"delete", "", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/ci-admin"},
+		{"core/v1/namespaces/team-a", resourceName{version: "v1", namespace: "team-a", resource: "namespaces", name: "team-a"},
+			"get", "", "/api/v1/namespaces/team-a"},
+		{"core/v1/namespaces", resourceName{version: "v1", resource: "namespaces"}, "list", "", "/api/v1/namespaces"},
+		{"readyz", resourceName{path: "/readyz"}, "get", "", ""},
+		{"/version", resourceName{path: "/version"}, "get", "", ""},
+		{"", resourceName{}, "get", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.rn+" "+tt.verb, func(t *testing.T) {
+			got := parseResourceName(tt.rn)
+			assert.Equal(t, tt.want, got)
+			assert.Equal(t, tt.requestURI, got.uri(tt.verb, tt.sub))
+		})
+	}
+}
+
+func TestIsVersion(t *testing.T) {
+	for s, want := range map[string]bool{
+		"v1": true, "v2": true, "v10": true, "v1beta1": true, "v2alpha3": true,
+		"v0": false, "v": false, "version": false, "v1beta": false, "v1gamma1": false, "v1beta-1": false, "1": false, "": false,
+	} {
+		assert.Equal(t, want, isVersion(s), s)
+	}
+}
+
+// view normalises one GKE entry and returns the resulting native event, parsed, with the provenance.
+func gkeView(t *testing.T, body []byte) (*event.View, map[string]string) {
+	t.Helper()
+	var native []byte
+	var prov map[string]string
+	f, err := New(Config{}).Each(body, func(ev Event) {
+		native = append([]byte(nil), ev.Body...)
+		prov = ev.Provenance
+	})
+	require.NoError(t, err)
+	require.Equal(t, GKE, f)
+	var p event.Parser
+	v, err := p.Parse(native)
+	require.NoError(t, err, string(native))
+	return v, prov
+}
+
+// values reads every value of each path, Splunk style.
+func values(v *event.View, paths ...string) map[string][]string {
+	out := map[string][]string{}
+	for _, name := range paths {
+		v.Each(event.CompilePath(name, false), func(b []byte) bool {
+			out[name] = append(out[name], string(b))
+			return true
+		})
+	}
+	return out
+}
+
+func TestGKEMapping(t *testing.T) {
+	fields := []string{
+		"kind", "apiVersion", "level", "auditID", "stage", "requestURI", "verb", "user.username", "user.groups{}",
+		"sourceIPs{}", "userAgent", "objectRef.resource", "objectRef.subresource", "objectRef.namespace",
+		"objectRef.name", "objectRef.apiGroup", "objectRef.apiVersion", "responseStatus.code", "responseStatus.status",
+		"responseStatus.reason", "requestObject.spec.type", "requestObject.spec.hostNetwork",
+		"requestObject.roleRef.name", "responseObject.spec.ports{}.nodePort", "requestReceivedTimestamp",
+		"stageTimestamp", "annotations.authorization.k8s.io/decision",
+	}
+	tests := []struct {
+		file string
+		want map[string][]string
+		prov map[string]string
+	}{
+		{
+			file: "service-nodeport-create.json",
+			want: map[string][]string{
+				"kind": {"Event"}, "apiVersion": {"audit.k8s.io/v1"}, "level": {"RequestResponse"},
+				"auditID": {"92d2061c-e078-4fb0-9961-c7fd86af4553"}, "stage": {"ResponseComplete"},
+				"requestURI": {"/api/v1/namespaces/shop/services"}, "verb": {"create"},
+				"user.username": {"jane.doe@corp.example"}, "user.groups{}": {"system:authenticated"}, "sourceIPs{}": {"10.20.4.17"},
+				"userAgent": {"kubectl/v1.31.2 (linux/amd64) kubernetes/5864a46"}, "objectRef.resource": {"services"},
+				"objectRef.namespace": {"shop"}, "objectRef.name": {"payments-debug"}, "objectRef.apiGroup": {""},
+				"objectRef.apiVersion": {"v1"}, "responseStatus.code": {"201"}, "requestObject.spec.type": {"NodePort"},
+				"responseObject.spec.ports{}.nodePort": {"31337"}, "requestReceivedTimestamp": {"2026-12-05T09:14:01.341359Z"},
+				"stageTimestamp": {"2026-12-05T09:14:01.341359Z"}, "annotations.authorization.k8s.io/decision": {"allow"},
+			},
+			prov: map[string]string{
+				AttrCloudProvider: "gcp", AttrCloudPlatform: "gcp_kubernetes_engine", AttrCloudAccountID: "shop-prod-4711",
+				AttrCloudRegion: "europe-west1", AttrClusterName: "prod-gke",
+			},
+		},
+		{
+			file: "pod-hostnetwork-create.json",
+			want: map[string][]string{
+				"kind": {"Event"}, "apiVersion": {"audit.k8s.io/v1"}, "level": {"Request"},
+				"auditID": {"55da795b-f772-4d27-b83a-275e2835af7f"}, "stage": {"ResponseComplete"},
+				"requestURI": {"/api/v1/namespaces/tools/pods"}, "verb": {"create"},
+				"user.username": {"system:serviceaccount:web:frontend"}, "sourceIPs{}": {"10.244.3.12"},
+				"user.groups{}": {"system:serviceaccounts", "system:serviceaccounts:web", "system:authenticated"}, "userAgent": {"curl/8.5.0"},
+				"objectRef.resource": {"pods"}, "objectRef.namespace": {"tools"},
+				"objectRef.name": {"sniffer"}, "objectRef.apiGroup": {""}, "objectRef.apiVersion": {"v1"},
+				"responseStatus.code": {"201"}, "requestObject.spec.hostNetwork": {"true"},
+				"requestReceivedTimestamp": {"2026-12-05T09:14:11.882154Z"}, "stageTimestamp": {"2026-12-05T09:14:11.882154Z"},
+				"annotations.authorization.k8s.io/decision": {"allow"},
+			},
+			prov: map[string]string{
+				AttrCloudProvider: "gcp", AttrCloudPlatform: "gcp_kubernetes_engine", AttrCloudAccountID: "shop-prod-4711",
+				AttrCloudRegion: "us-central1", AttrCloudZone: "us-central1-c", AttrClusterName: "tools-gke",
+			},
+		},
+		{
+			file: "pod-exec-forbidden.json",
+			want: map[string][]string{
+				"kind": {"Event"}, "apiVersion": {"audit.k8s.io/v1"}, "level": {"Metadata"},
+				"auditID": {"e2c3a4b5-6d7e-4f80-9a1b-2c3d4e5f6a7b"}, "stage": {"ResponseComplete"},
+				"requestURI": {"/api/v1/namespaces/payments/pods/api-7d9f/exec"}, "verb": {"create"},
+				"user.username": {"intern@corp.example"}, "user.groups{}": {"system:authenticated"}, "sourceIPs{}": {"203.0.113.50"},
+				"userAgent": {"kubectl/v1.30.1 (darwin/arm64) kubernetes/a6b0c5a"}, "objectRef.resource": {"pods"},
+				"objectRef.subresource": {"exec"}, "objectRef.namespace": {"payments"}, "objectRef.name": {"api-7d9f"},
+				"objectRef.apiGroup": {""}, "objectRef.apiVersion": {"v1"}, "responseStatus.code": {"403"},
+				"responseStatus.status": {"Failure"}, "responseStatus.reason": {"Forbidden"},
+				"requestReceivedTimestamp": {"2026-12-05T10:02:44.120000Z"}, "stageTimestamp": {"2026-12-05T10:02:44.120000Z"},
+				"annotations.authorization.k8s.io/decision": {"forbid"},
+			},
+			prov: map[string]string{
+				AttrCloudProvider: "gcp", AttrCloudPlatform: "gcp_kubernetes_engine", AttrCloudAccountID: "shop-prod-4711",
+				AttrCloudRegion: "europe-west1", AttrClusterName: "prod-gke",
+			},
+		},
+		{
+			file: "clusterrolebinding-create.json",
+			want: map[string][]string{
+				"kind": {"Event"}, "apiVersion": {"audit.k8s.io/v1"}, "level": {"Request"},
+				"auditID": {"7a7a7a7a-8b8b-4c4c-9d9d-0e0e0e0e0e0e"}, "stage": {"ResponseComplete"},
+				"requestURI": {"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"}, "verb": {"create"},
+				"user.username": {"ci-deployer@shop-prod-4711.iam.gserviceaccount.com"}, "sourceIPs{}": {"35.187.0.10"},
+				"user.groups{}": {"system:authenticated"}, "userAgent": {"kubectl/v1.31.0 (linux/amd64) kubernetes/9edcffc"},
+				"objectRef.resource": {"clusterrolebindings"},
+				"objectRef.name":     {"ci-admin"}, "objectRef.apiGroup": {"rbac.authorization.k8s.io"},
+				"objectRef.apiVersion": {"v1"}, "responseStatus.code": {"201"}, "requestObject.roleRef.name": {"cluster-admin"},
+				"requestReceivedTimestamp": {"2026-12-05T11:00:00.500000Z"}, "stageTimestamp": {"2026-12-05T11:00:00.500000Z"},
+				"annotations.authorization.k8s.io/decision": {"allow"},
+			},
+			prov: map[string]string{
+				AttrCloudProvider: "gcp", AttrCloudPlatform: "gcp_kubernetes_engine", AttrCloudAccountID: "shop-prod-4711",
+				AttrCloudRegion: "europe-west1", AttrClusterName: "prod-gke",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			body, err := os.ReadFile(filepath.Join("testdata", "gke", tt.file))
+			require.NoError(t, err)
+			v, prov := gkeView(t, body)
+			assert.Equal(t, tt.want, values(v, fields...))
+			assert.Equal(t, tt.prov, prov)
+		})
+	}
+}
+
+// TestGKEEntryVariants covers the parts of an entry the files above do not: stages, fallbacks, status codes.
+func TestGKEEntryVariants(t *testing.T) {
+	const pp = `"serviceName":"k8s.io","methodName":"io.k8s.core.v1.pods.watch","resourceName":"core/v1/namespaces/default/pods"`
+	tests := []struct {
+		name  string
+		entry string
+		want  map[string][]string
+	}{
+		{
+			name:  "first entry of a watch",
+			entry: `{"protoPayload":{` + pp + `},"operation":{"id":"w-1","first":true}}`,
+			want:  map[string][]string{"stage": {"ResponseStarted"}, "auditID": {"w-1"}, "verb": {"watch"}, "responseStatus.code": {"200"}},
+		},
+		{
+			name:  "last entry of a watch",
+			entry: `{"protoPayload":{` + pp + `},"operation":{"id":"w-1","last":true}}`,
+			want:  map[string][]string{"stage": {"ResponseComplete"}, "auditID": {"w-1"}, "verb": {"watch"}, "responseStatus.code": {"200"}},
+		},
+		{
+			name:  "no operation: insertId and receiveTimestamp",
+			entry: `{"insertId":"ins-9","receiveTimestamp":"2026-01-01T00:00:01Z","protoPayload":{` + pp + `}}`,
+			want: map[string][]string{"stage": {"ResponseComplete"}, "auditID": {"ins-9"}, "verb": {"watch"},
+				"responseStatus.code": {"200"}, "stageTimestamp": {"2026-01-01T00:00:01Z"}},
+		},
+		{
+			name:  "not found",
+			entry: `{"protoPayload":{"serviceName":"k8s.io","methodName":"io.k8s.core.v1.secrets.get","resourceName":"core/v1/namespaces/a/secrets/s","status":{"code":5,"message":"secrets \"s\" not found"}}}`,
+			want: map[string][]string{"stage": {"ResponseComplete"}, "verb": {"get"}, "responseStatus.code": {"404"},
+				"responseStatus.reason": {"NotFound"}, "responseStatus.message": {`secrets "s" not found`}},
+		},
+		{
+			name:  "out-of-range status code",
+			entry: `{"protoPayload":{"serviceName":"k8s.io","methodName":"io.k8s.core.v1.secrets.get","resourceName":"core/v1/namespaces/a/secrets/s","status":{"code":99}}}`,
+			want:  map[string][]string{"stage": {"ResponseComplete"}, "verb": {"get"}, "responseStatus.code": {"500"}},
+		},
+		{
+			name:  "successful exec answers 101",
+			entry: `{"protoPayload":{"serviceName":"k8s.io","methodName":"io.k8s.core.v1.pods.exec.create","resourceName":"core/v1/namespaces/a/pods/p/exec","status":{}}}`,
+			want:  map[string][]string{"stage": {"ResponseComplete"}, "verb": {"create"}, "responseStatus.code": {"101"}},
+		},
+		{
+			name:  "non-resource request",
+			entry: `{"protoPayload":{"serviceName":"k8s.io","methodName":"io.k8s.get","resourceName":"readyz","status":{"code":0}}}`,
+			want: map[string][]string{"stage": {"ResponseComplete"}, "verb": {"get"}, "responseStatus.code": {"200"},
+				"requestURI": {"/readyz"}},
+		},
+	}
+	paths := []string{"stage", "auditID", "verb", "responseStatus.code", "responseStatus.reason", "responseStatus.message",
+		"stageTimestamp", "requestURI", "objectRef.resource"}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, prov := gkeView(t, []byte(tt.entry))
+			got := values(v, paths...)
+			if tt.want["requestURI"] != nil {
+				assert.Empty(t, got["objectRef.resource"], "a non-resource request has no objectRef")
+				delete(got, "objectRef.resource")
+			} else {
+				delete(got, "requestURI")
+				delete(got, "objectRef.resource")
+			}
+			assert.Equal(t, tt.want, got)
+			assert.Nil(t, prov, "no resource labels, no provenance")
+		})
+	}
+}
+
+func TestImpliedGroups(t *testing.T) {
+	for user, want := range map[string][]string{
+		"system:anonymous":                      {"system:unauthenticated"},
+		"system:serviceaccount:kube-system:ccm": {"system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"},
+		"system:serviceaccount:":                {"system:authenticated"},
+		"system:serviceaccount::x":              {"system:authenticated"},
+		"jane@corp.example":                     {"system:authenticated"},
+		"system:node:gke-pool-1-abcd":           {"system:authenticated"},
+	} {
+		assert.Equal(t, want, impliedGroups(user), user)
+	}
+}
+
+func TestGKEMethodsThatAreNotEvents(t *testing.T) {
+	for name, entry := range map[string]string{
+		"no protoPayload object": `{"protoPayload":"x"}`,
+		"unparseable method":     `{"protoPayload":{"serviceName":"k8s.io","methodName":"io.k8s.core.pods"}}`,
+		"another service":        `{"protoPayload":{"serviceName":"compute.googleapis.com","methodName":"v1.compute.instances.insert"}}`,
+		"no service, no io.k8s":  `{"protoPayload":{"methodName":"google.iam.admin.v1.CreateRole"}}`,
+	} {
+		_, err := New(Config{}).Each([]byte(entry), func(Event) { t.Errorf("%s: unexpected event", name) })
+		assert.ErrorIs(t, err, ErrNoEvents, name)
+	}
+}

@@ -1,0 +1,263 @@
+package rba
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/auditdetect/auditdetect/processor/engine"
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+func TestEscapeControl(t *testing.T) {
+	for _, tc := range []struct {
+		name, in, want string
+	}{
+		{"plain ASCII is kept", "system:serviceaccount:kube-system:default", "system:serviceaccount:kube-system:default"},
+		{"non-ASCII letters are kept", "josé-ü-名前", "josé-ü-名前"},
+		{"newline cannot forge a second line", "eve\nrisk_object=admin", `eve\nrisk_object=admin`},
+		{"carriage return and tab", "a\rb\tc", `a\rb\tc`},
+		{"terminal escape", "\x1b[2Jx", `\x1b[2Jx`},
+		{"NUL and DEL", "a\x00b\x7f", `a\x00b\x7f`},
+		{"C1 control", "a\u0085b", `a\u0085b`},
+		{"line and paragraph separators", "a\u2028b\u2029c", `a\u2028b\u2029c`},
+		{"bidi override hides text order", "admin\u202etxt.exe", `admin\u202etxt.exe`},
+		{"bidi isolate", "a\u2066b\u2069", `a\u2066b\u2069`},
+		{"invalid UTF-8 byte", "a\xffb", `a\xffb`},
+		{"truncated multi-byte rune", "a\xe2\x82", `a\xe2\x82`},
+		{"real replacement character is kept", "a\uFFFDb", "a\uFFFDb"},
+		{"backslash is kept as is", `DOMAIN\user`, `DOMAIN\user`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := EscapeControl(tc.in)
+			if got != tc.want {
+				t.Errorf("EscapeControl(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+			if !utf8.ValidString(got) {
+				t.Errorf("result %q is not valid UTF-8", got)
+			}
+		})
+	}
+}
+
+func TestMessageLimits(t *testing.T) {
+	many := make([]string, MaxValues+5)
+	for i := range many {
+		many[i] = fmt.Sprintf("10.0.%d.%d", i/256, i%256)
+	}
+	for _, tc := range []struct {
+		name  string
+		msg   string
+		row   engine.Row
+		check func(t *testing.T, got string)
+	}{
+		{
+			name: "crafted username is escaped, template text is not",
+			msg:  "Secret read by $user$\tfrom $src$",
+			row:  row(f("user", "eve\n2026-01-01 risk_object=admin"), f("src", "1.2.3.4")),
+			check: func(t *testing.T, got string) {
+				want := "Secret read by eve\\n2026-01-01 risk_object=admin\tfrom 1.2.3.4"
+				if got != want {
+					t.Errorf("got %q, want %q", got, want)
+				}
+			},
+		},
+		{
+			name: "a token's values are capped at MaxValues",
+			msg:  "from $src$",
+			row:  row(f("src", many...)),
+			check: func(t *testing.T, got string) {
+				if !strings.HasSuffix(got, ", … (5 more)") {
+					t.Errorf("no overflow note at the end of %q", got[max(0, len(got)-40):])
+				}
+				if strings.Contains(got, many[MaxValues]) {
+					t.Errorf("value %d past the cap is in the message", MaxValues)
+				}
+			},
+		},
+		{
+			name: "one huge value is cut to MaxValueBytes",
+			msg:  "by $user$!",
+			row:  row(f("user", strings.Repeat("é", MaxValueBytes))),
+			check: func(t *testing.T, got string) {
+				if len(got) > len("by !")+MaxValueBytes {
+					t.Errorf("message is %d bytes", len(got))
+				}
+				if !strings.HasSuffix(got, "…!") || !utf8.ValidString(got) {
+					t.Errorf("cut value does not end in … on a rune boundary: %q", got[len(got)-10:])
+				}
+			},
+		},
+		{
+			name: "the whole message is capped at MaxMessageBytes",
+			msg:  strings.Repeat("$a$ ", 20),
+			row:  row(f("a", strings.Repeat("x", MaxValueBytes))),
+			check: func(t *testing.T, got string) {
+				if len(got) > MaxMessageBytes {
+					t.Errorf("message is %d bytes, cap %d", len(got), MaxMessageBytes)
+				}
+				if !strings.HasSuffix(got, "…") {
+					t.Errorf("cut message does not end in …")
+				}
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.check(t, Message(tc.msg, tc.row)) })
+	}
+}
+
+// TestInjectedValuesStayInTheirField crafts row values (what an audit event's username, object name or source IP
+// becomes) that try to set HEC routing, the contract's attributes or attributes the rule did not name.
+func TestInjectedValuesStayInTheirField(t *testing.T) {
+	r := &rule.Rule{ID: "id-1", Name: "Rule", Risk: rule.Risk{
+		Message: "$user$ touched $objectRef.name$",
+		Objects: []rule.RiskObject{{Field: "user", Type: "user", Score: 10}},
+		Threats: []rule.ThreatObject{{Field: "src_ip", Type: "ip_address"}},
+	}}
+	crafted := []string{
+		`com.splunk.index=main`,
+		`"com.splunk.sourcetype":"linux_secure"`,
+		"x\ncom.splunk.source: forged\nhost.name: dc01",
+		`{"host.name":"dc01","risk_score":100}`,
+		"\x00\xff\u202e",
+		strings.Repeat("A", 3*MaxValueBytes),
+	}
+	for i, v := range crafted {
+		t.Run(fmt.Sprintf("value %d", i), func(t *testing.T) {
+			res := engine.Result{AuditID: v, Matches: []engine.Match{{Rule: r, Rows: []engine.Row{row(
+				f("user", v), f("objectRef.name", v), f("src_ip", v, v+"2"),
+			)}}}}
+			logs := plog.NewLogRecordSlice()
+			src := logs.AppendEmpty()
+			w := NewWriter(Config{Index: "sec_risk", Sourcetype: "auditdetect:risk"})
+			if n, _ := w.AppendRiskRecords(logs, src, res); n != 1 {
+				t.Fatalf("added %d, want 1", n)
+			}
+			attrs := logs.At(1).Attributes().AsRaw()
+			wantKeys := []string{"user", "objectRef.name", "src_ip", "search_name", "rule_id", "risk_object",
+				"risk_object_type", "risk_score", "risk_message", "threat_object", "threat_object_type", "auditID",
+				"com.splunk.index", "com.splunk.sourcetype", "com.splunk.source"}
+			if len(attrs) != len(wantKeys) {
+				t.Errorf("attribute keys %v, want exactly %v", keys(attrs), wantKeys)
+			}
+			for _, k := range wantKeys {
+				if _, ok := attrs[k]; !ok {
+					t.Errorf("attribute %q missing", k)
+				}
+			}
+			for k, want := range map[string]any{
+				"com.splunk.index": "sec_risk", "com.splunk.sourcetype": "auditdetect:risk",
+				"com.splunk.source": "Rule", "risk_score": int64(10), "risk_object_type": "user",
+			} {
+				if attrs[k] != want {
+					t.Errorf("%s = %#v, want %#v", k, attrs[k], want)
+				}
+			}
+			for k, a := range attrs {
+				for _, s := range strs(a) {
+					if len(s) > MaxMessageBytes || (k != "risk_message" && len(s) > MaxValueBytes) {
+						t.Errorf("%s holds %d bytes", k, len(s))
+					}
+					if !utf8.ValidString(s) {
+						t.Errorf("%s = %q is not valid UTF-8", k, s)
+					}
+				}
+			}
+			msg := attrs["risk_message"].(string)
+			if strings.ContainsAny(msg, "\n\x00\u202e") {
+				t.Errorf("control characters reached the message: %q", msg)
+			}
+			if body := logs.At(1).Body().Str(); body != msg {
+				t.Errorf("body %q differs from risk_message", body)
+			}
+		})
+	}
+}
+
+func TestMaxRiskEventsPerRecord(t *testing.T) {
+	r := &rule.Rule{ID: "x", Name: "x", Risk: rule.Risk{Message: "m", Objects: []rule.RiskObject{
+		{Field: "src", Type: "system", Score: 10},
+		{Field: "user", Type: "user", Score: 20},
+	}}}
+	ips := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("ip%d", i)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name        string
+		cap         int
+		rows        []engine.Row
+		wantAdded   int
+		wantDropped int
+		wantFirst   string // risk_object of the first kept record
+		wantLast    string // risk_object of the last kept record
+	}{
+		{"under the cap: nothing marked", 10, []engine.Row{row(f("src", ips(3)...), f("user", "u"))}, 4, 0, "ip0", "u"},
+		{"exactly the cap: nothing marked", 4, []engine.Row{row(f("src", ips(3)...), f("user", "u"))}, 4, 0, "ip0", "u"},
+		{"hostile fan-out keeps the first values", 100, []engine.Row{row(f("src", ips(5000)...), f("user", "u"))}, 100, 4901, "ip0", "ip99"},
+		{"cap spans rows in order", 3, []engine.Row{row(f("src", "a", "b")), row(f("src", "c", "d"))}, 3, 1, "a", "c"},
+		{"zero means the default", 0, []engine.Row{row(f("src", ips(DefaultMaxRiskEvents+1)...))}, DefaultMaxRiskEvents, 1, "ip0", fmt.Sprintf("ip%d", DefaultMaxRiskEvents-1)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := plog.NewLogRecordSlice()
+			src := logs.AppendEmpty()
+			w := NewWriter(Config{MaxRiskEvents: tc.cap})
+			added, dropped := w.AppendRiskRecords(logs, src, engine.Result{Matches: []engine.Match{{Rule: r, Rows: tc.rows}}})
+			if added != tc.wantAdded || dropped != tc.wantDropped {
+				t.Fatalf("added %d dropped %d, want %d and %d", added, dropped, tc.wantAdded, tc.wantDropped)
+			}
+			if logs.Len() != 1+added {
+				t.Fatalf("slice holds %d records, want %d", logs.Len(), 1+added)
+			}
+			obj := func(i int) string { v, _ := logs.At(i).Attributes().Get("risk_object"); return v.Str() }
+			if obj(1) != tc.wantFirst || obj(added) != tc.wantLast {
+				t.Errorf("kept %q..%q, want %q..%q", obj(1), obj(added), tc.wantFirst, tc.wantLast)
+			}
+			for i := 1; i < logs.Len(); i++ {
+				a := logs.At(i).Attributes()
+				tr, hasTr := a.Get("risk_events_truncated")
+				dr, hasDr := a.Get("risk_events_dropped")
+				if tc.wantDropped == 0 {
+					if hasTr || hasDr {
+						t.Errorf("record %d marked truncated though nothing was dropped", i)
+					}
+					continue
+				}
+				if !hasTr || !tr.Bool() || !hasDr || dr.Int() != int64(tc.wantDropped) {
+					t.Errorf("record %d: truncated=%v dropped=%v, want true and %d", i, tr.AsRaw(), dr.AsRaw(), tc.wantDropped)
+				}
+			}
+		})
+	}
+}
+
+func keys(m map[string]any) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// strs returns the string values of an attribute (one for a string, each element for a slice).
+func strs(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		var out []string
+		for _, e := range x {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}

@@ -1,0 +1,56 @@
+package sigma
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/auditdetect/auditdetect/processor/engine"
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// FuzzParse: no input panics, every error is a *rule.Error naming the file, and every rule that parses compiles.
+// Seeds: testdata/fuzz/FuzzParse.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(sigmaRule("  sel: {verb|contains|all: [a, b], x|re|i: '^a', y|cidr: 10.0.0.0/8}\n  condition: sel")))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		IsRule(data)
+		r, err := Parse("f.yml", data)
+		if err != nil {
+			var e *rule.Error
+			if !errors.As(err, &e) || e.File != "f.yml" || e.Reason == "" {
+				t.Fatalf("bad error %T %v", err, err)
+			}
+			return
+		}
+		if r.Name == "" || r.ID == "" || r.Filter == nil {
+			t.Fatalf("incomplete rule %+v", r)
+		}
+		if _, err := engine.Compile([]*rule.Rule{r}, engine.Options{}); err != nil {
+			t.Fatalf("parsed rule does not compile: %v", err)
+		}
+	})
+}
+
+// FuzzCondition: any condition text over three identifiers parses or fails with an offset inside the text.
+// Seeds: testdata/fuzz/FuzzCondition.
+func FuzzCondition(f *testing.F) {
+	f.Add("sel_a and not (sel_b or 1 of them)")
+	searches := []search{
+		{name: "sel_a", items: []rule.Expr{rule.True{}}},
+		{name: "sel_b", items: []rule.Expr{rule.True{}, rule.True{}}},
+		{name: "_filter", items: []rule.Expr{rule.True{}}},
+	}
+	f.Fuzz(func(t *testing.T, cond string) {
+		e, err := parseCondition(cond, searches)
+		if err != nil {
+			var ce *condError
+			if !errors.As(err, &ce) || ce.off < 0 || ce.off > len(cond) || ce.reason == "" {
+				t.Fatalf("bad error %T %v", err, err)
+			}
+			return
+		}
+		if e == nil {
+			t.Fatalf("nil expression for %q", cond)
+		}
+	})
+}

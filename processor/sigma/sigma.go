@@ -1,0 +1,279 @@
+// Package sigma reads Sigma rules for Kubernetes audit logs (`logsource: {product: kubernetes, service: audit}`)
+// into auditdetect's rule model. LANGUAGE.md says what is supported and how it differs from other Sigma backends.
+//
+// The front end is written here rather than taken from bradleyjkemp/sigma-go: that parser reduces every value to a
+// string (a YAML null becomes the text "null"), keeps no positions for error messages, and panics on some malformed
+// conditions; its evaluator flattens events rather than reading nested JSON. Parsing is three steps: YAML nodes
+// (with positions) → search identifiers compiled to rule expressions → the condition combining them.
+package sigma
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/auditdetect/auditdetect/processor/internal/eventrisk"
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// LevelScores is the risk score of each Sigma level. low, medium, high and critical take the scores Elastic's rules
+// give their severities (21, 47, 73, 99), so that rules of one severity weigh the same whichever format they come in.
+var LevelScores = map[string]int{
+	"informational": 5,
+	"low":           21,
+	"medium":        47,
+	"high":          73,
+	"critical":      99,
+}
+
+// DefaultLevel is assumed for a rule without `level:`.
+const DefaultLevel = "medium"
+
+// tacticIDs maps Sigma's ATT&CK tactic tags to tactic ids, as Elastic rules name them.
+var tacticIDs = map[string]string{
+	"reconnaissance":       "TA0043",
+	"resource-development": "TA0042",
+	"initial-access":       "TA0001",
+	"execution":            "TA0002",
+	"persistence":          "TA0003",
+	"privilege-escalation": "TA0004",
+	"defense-evasion":      "TA0005",
+	"credential-access":    "TA0006",
+	"discovery":            "TA0007",
+	"lateral-movement":     "TA0008",
+	"collection":           "TA0009",
+	"exfiltration":         "TA0010",
+	"command-and-control":  "TA0011",
+	"impact":               "TA0040",
+}
+
+var techniqueTag = regexp.MustCompile(`(?i)^attack\.(t\d{4}(?:\.\d{3})?)$`)
+
+// IsRule reports whether data is a Sigma document: a YAML mapping with a top-level `detection:`, or a titled
+// correlation or filter rule (which Parse then rejects, saying why).
+func IsRule(data []byte) bool {
+	root, err := topLevel("", data)
+	if err != nil {
+		return false
+	}
+	return value(root, "detection") != nil ||
+		value(root, "title") != nil && (value(root, "correlation") != nil || value(root, "filter") != nil)
+}
+
+// Parse reads one Sigma rule. Errors are *rule.Error with the file, line and column of the fault.
+func Parse(file string, data []byte) (*rule.Rule, error) {
+	root, err := topLevel(file, data)
+	if err != nil {
+		return nil, err
+	}
+	p := &parser{file: file}
+	title := p.str(root, "title")
+	p.rule = strings.TrimSpace(title)
+	switch {
+	case p.err != nil:
+		return nil, p.err
+	case p.rule == "":
+		return nil, p.errorAt(root, "missing `title`")
+	case value(root, "correlation") != nil:
+		return nil, p.errorAt(key(root, "correlation").Node, "Sigma correlation rules are not supported: they correlate many events, and auditdetect runs Sigma rules one event at a time")
+	case value(root, "detection") == nil && value(root, "filter") != nil:
+		return nil, p.errorAt(key(root, "filter").Node, "Sigma filter rules are not supported: write the exclusion into the rule's own condition")
+	}
+	if err := p.checkLogsource(root); err != nil {
+		return nil, err
+	}
+	r := &rule.Rule{
+		ID:          strings.TrimSpace(p.str(root, "id")),
+		Name:        p.rule,
+		Description: strings.TrimSpace(p.str(root, "description")),
+		Origin:      rule.Origin{File: file, Format: "sigma"},
+	}
+	if r.ID == "" {
+		r.ID = r.Name
+	}
+	level := strings.ToLower(strings.TrimSpace(p.str(root, "level")))
+	if level == "" {
+		level = DefaultLevel
+	}
+	score, ok := LevelScores[level]
+	if !ok && p.err == nil {
+		return nil, p.errorAt(value(root, "level"), fmt.Sprintf("unknown level %q (informational, low, medium, high or critical)", level))
+	}
+	r.MitreTechniques, r.MitreTactics = p.tags(root)
+	if p.err != nil {
+		return nil, p.err
+	}
+	det := key(root, "detection")
+	if det == nil {
+		return nil, p.errorAt(root, "missing `detection`")
+	}
+	r.Origin.Line = det.Line
+	if r.Filter, err = p.detection(deref(det.next)); err != nil {
+		return nil, err
+	}
+	eventrisk.Apply(r, score, level)
+	return r, nil
+}
+
+// parser carries the file and rule name into error messages, and the first error of the helpers that read scalars.
+type parser struct {
+	file, rule string
+	err        error
+}
+
+func (p *parser) errorAt(n *yaml.Node, reason string) *rule.Error {
+	e := &rule.Error{File: p.file, Rule: p.rule, Reason: reason}
+	if n != nil {
+		e.Line, e.Column = n.Line, n.Column
+	}
+	return e
+}
+
+// str returns the scalar at key in m ("" when absent); a non-scalar is an error.
+func (p *parser) str(m *yaml.Node, k string) string {
+	n := value(m, k)
+	if n == nil || isNull(n) {
+		return ""
+	}
+	if n.Kind != yaml.ScalarNode {
+		if p.err == nil {
+			p.err = p.errorAt(n, fmt.Sprintf("`%s` must be a single value", k))
+		}
+		return ""
+	}
+	return n.Value
+}
+
+func (p *parser) checkLogsource(root *yaml.Node) error {
+	ls := value(root, "logsource")
+	if ls == nil {
+		return p.errorAt(root, "missing `logsource` (auditdetect runs rules with logsource product: kubernetes, service: audit)")
+	}
+	if ls.Kind != yaml.MappingNode {
+		return p.errorAt(ls, "`logsource` must be a mapping")
+	}
+	product := strings.ToLower(strings.TrimSpace(p.str(ls, "product")))
+	service := strings.ToLower(strings.TrimSpace(p.str(ls, "service")))
+	if p.err != nil {
+		return p.err
+	}
+	if product != "kubernetes" || service != "audit" {
+		return p.errorAt(ls, fmt.Sprintf("logsource product %q, service %q is not Kubernetes audit: auditdetect runs only Sigma rules with logsource product: kubernetes, service: audit", product, service))
+	}
+	return nil
+}
+
+// tags maps `attack.tNNNN[.NNN]` tags to technique ids and ATT&CK tactic tags to tactic ids; other tags are ignored.
+func (p *parser) tags(root *yaml.Node) (techniques, tactics []string) {
+	n := value(root, "tags")
+	if n == nil || isNull(n) {
+		return nil, nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		p.err = p.errorAt(n, "`tags` must be a list")
+		return nil, nil
+	}
+	for _, t := range n.Content {
+		t = deref(t)
+		if t.Kind != yaml.ScalarNode {
+			p.err = p.errorAt(t, "a tag must be a single value")
+			return nil, nil
+		}
+		tag := strings.TrimSpace(t.Value)
+		if m := techniqueTag.FindStringSubmatch(tag); m != nil {
+			techniques = appendNew(techniques, strings.ToUpper(m[1]))
+		} else if id, ok := tacticIDs[strings.ToLower(strings.TrimPrefix(tag, "attack."))]; ok && strings.HasPrefix(tag, "attack.") {
+			tactics = appendNew(tactics, id)
+		}
+	}
+	return techniques, tactics
+}
+
+func appendNew(list []string, s string) []string {
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
+}
+
+// topLevel parses a single YAML document and returns its top-level mapping.
+func topLevel(file string, data []byte) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &rule.Error{File: file, Line: 1, Reason: "empty file"}
+		}
+		return nil, yamlError(file, err)
+	}
+	var next yaml.Node
+	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
+		line := next.Line
+		if err != nil {
+			return nil, yamlError(file, err)
+		}
+		return nil, &rule.Error{File: file, Line: line, Reason: "several YAML documents in one file (a Sigma rule collection) are not supported: put each rule in its own file"}
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, &rule.Error{File: file, Line: max(doc.Line, 1), Reason: "expected a YAML mapping at the top level"}
+	}
+	return doc.Content[0], nil
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+func yamlError(file string, err error) *rule.Error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	e := &rule.Error{File: file, Reason: "invalid YAML: " + msg}
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		e.Line, _ = strconv.Atoi(m[1])
+	}
+	return e
+}
+
+// value returns the value node of key k in mapping m, or nil.
+func value(m *yaml.Node, k string) *yaml.Node {
+	if kn := key(m, k); kn != nil {
+		return deref(kn.next)
+	}
+	return nil
+}
+
+// keyNode is a mapping key with its value.
+type keyNode struct {
+	*yaml.Node
+	next *yaml.Node
+}
+
+// key returns the key node k of mapping m (its position is the key's), or nil.
+func key(m *yaml.Node, k string) *keyNode {
+	m = deref(m)
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == k {
+			return &keyNode{Node: m.Content[i], next: m.Content[i+1]}
+		}
+	}
+	return nil
+}
+
+func deref(n *yaml.Node) *yaml.Node {
+	for depth := 0; n != nil && n.Kind == yaml.AliasNode && depth < 100; depth++ {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+}
