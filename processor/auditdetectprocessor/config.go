@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/confmap/xconfmap"
+
+	"github.com/auditdetect/auditdetect/processor/rba"
 )
 
 // Mode says what the processor does with a match.
@@ -16,6 +18,10 @@ const (
 	ModeFork Mode = "fork"
 	// ModeEnrich adds RBA attributes to the matching record itself and adds no records.
 	ModeEnrich Mode = "enrich"
+	// ModeRoute is the agent tier of a scale-out deployment (docs/stateful.md): it detects nothing and sets the
+	// TraceID of each audit record that a windowed rule counts from the rule's key, so that the loadbalancing
+	// exporter sends every record of one key to the same gateway.
+	ModeRoute Mode = "route"
 )
 
 // OnRuleError says what to do with a rule that does not load.
@@ -51,8 +57,51 @@ type Config struct {
 	GeoIPDatabase string `mapstructure:"geoip_database"`
 	// Window is the event-time window of stats rules that filter on an aggregate (`where count > 5`).
 	Window time.Duration `mapstructure:"window"`
-	// MaxKeys bounds the groups one windowed rule holds.
+	// MaxKeys bounds the groups one windowed rule holds, and the keys of one throttled rule.
 	MaxKeys int `mapstructure:"max_keys"`
+	// AllowedLateness keeps a window open for events this much older than the newest event its rule has seen.
+	AllowedLateness time.Duration `mapstructure:"allowed_lateness"`
+	// RuleOverrides holds per-rule settings, keyed by rule id or name.
+	RuleOverrides map[string]RuleOverride `mapstructure:"rule_overrides"`
+	// ElasticFieldMap maps ECS fields of Elastic rules to audit-event paths, merged over the default table.
+	ElasticFieldMap map[string]string `mapstructure:"elastic_field_map"`
+	// RoutingAttribute, in route mode, also writes the routing key to this record attribute ("" writes none).
+	RoutingAttribute string `mapstructure:"routing_attribute"`
+	// MaxBodyBytes is the largest body evaluated; a larger record passes through unevaluated and is counted.
+	MaxBodyBytes int `mapstructure:"max_body_bytes"`
+	// MaxRiskEventsPerRecord caps the risk records one audit record yields in fork mode; the first are kept.
+	MaxRiskEventsPerRecord int `mapstructure:"max_risk_events_per_record"`
+	// Formats lists the record shapes read: native, eventlist, eks, aks, gke (unset: all). Records of other shapes
+	// pass through unevaluated and are counted (sources.go).
+	Formats []string `mapstructure:"formats"`
+	// ReloadInterval, when positive, is how often the rule files are read again; a changed set that loads replaces
+	// the running one (reload.go). 0 (default) never reloads.
+	ReloadInterval time.Duration `mapstructure:"reload_interval"`
+}
+
+// DefaultMaxBodyBytes is 8 MiB: the API server refuses request bodies over 3 MiB and etcd stores objects of at most
+// 1.5 MiB, so a RequestResponse event carrying both its objects stays well under it.
+const DefaultMaxBodyBytes = 8 << 20
+
+// RuleOverride holds the settings of one rule: `rule_overrides: {<rule id or name>: {...}}`.
+type RuleOverride struct {
+	// Window replaces window for this rule's windowed stats.
+	Window time.Duration `mapstructure:"window"`
+	// Throttle suppresses repeats of this rule's risk events (fork mode).
+	Throttle *ThrottleConfig `mapstructure:"throttle"`
+	// RiskObjects replaces the rule's risk objects (Sigma and Elastic rules default to user.username).
+	RiskObjects []RiskObjectConfig `mapstructure:"risk_objects"`
+	// ThreatObjects replaces the rule's threat objects (Sigma and Elastic rules default to src_ip, the client).
+	ThreatObjects []ThreatObjectConfig `mapstructure:"threat_objects"`
+}
+
+// ThrottleConfig lets one risk event per key through per window; later matches of the key in the window are
+// counted and the count is reported later (suppressed_count).
+type ThrottleConfig struct {
+	// Fields are the result-row fields that make the key; empty: the rule's risk object fields.
+	Fields []string `mapstructure:"fields"`
+	// Window is the suppression window, opened by the match that goes out.
+	Window time.Duration `mapstructure:"window"`
 }
 
 var _ xconfmap.Validator = (*Config)(nil)
@@ -66,6 +115,11 @@ func createDefaultConfig() *Config {
 		RiskSourcetype: "stash",
 		Window:         time.Hour,
 		MaxKeys:        100000,
+		MaxBodyBytes:   DefaultMaxBodyBytes,
+		// A real event yields a handful of risk records; 100 keeps them all and bounds a hostile one.
+		MaxRiskEventsPerRecord: rba.DefaultMaxRiskEvents,
+		// Enough for the seconds by which API servers and collection agents reorder events, well under a window.
+		AllowedLateness: 5 * time.Minute,
 	}
 }
 
@@ -82,9 +136,9 @@ func (cfg *Config) Validate() error {
 		errs = errors.Join(errs, fmt.Errorf("on_rule_error: %q is not fail or skip", cfg.OnRuleError))
 	}
 	switch cfg.Mode {
-	case ModeFork, ModeEnrich:
+	case ModeFork, ModeEnrich, ModeRoute:
 	default:
-		errs = errors.Join(errs, fmt.Errorf("mode: %q is not fork or enrich", cfg.Mode))
+		errs = errors.Join(errs, fmt.Errorf("mode: %q is not fork, enrich or route", cfg.Mode))
 	}
 	if cfg.Mode == ModeFork && cfg.RiskIndex == "" {
 		errs = errors.Join(errs, errors.New("risk_index: must not be empty in fork mode"))
@@ -94,6 +148,19 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.MaxKeys <= 0 {
 		errs = errors.Join(errs, fmt.Errorf("max_keys: must be positive, got %d", cfg.MaxKeys))
+	}
+	errs = errors.Join(errs, cfg.validateStateful())
+	if cfg.MaxBodyBytes <= 0 {
+		errs = errors.Join(errs, fmt.Errorf("max_body_bytes: must be positive, got %d", cfg.MaxBodyBytes))
+	}
+	if cfg.MaxRiskEventsPerRecord <= 0 {
+		errs = errors.Join(errs, fmt.Errorf("max_risk_events_per_record: must be positive, got %d", cfg.MaxRiskEventsPerRecord))
+	}
+	if cfg.ReloadInterval < 0 {
+		errs = errors.Join(errs, fmt.Errorf("reload_interval: must not be negative, got %s", cfg.ReloadInterval))
+	}
+	if _, err := newNormalizer(cfg); err != nil {
+		errs = errors.Join(errs, err)
 	}
 	if errs != nil {
 		return errs

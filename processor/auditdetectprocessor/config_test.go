@@ -40,13 +40,52 @@ func TestLoadConfig(t *testing.T) {
 				RiskSourcetype: "auditdetect:risk",
 				Window:         30 * time.Minute,
 				MaxKeys:        5000,
+				MaxBodyBytes:   1 << 20,
+				// The default, as the file does not set it.
+				MaxRiskEventsPerRecord: 100,
+				AllowedLateness:        5 * time.Minute,
 			},
 		},
-		{id: component.NewIDWithName(metadata.Type, "bad_mode"), errMsg: `mode: "copy" is not fork or enrich`},
+		{
+			id: component.NewIDWithName(metadata.Type, "stateful"),
+			expected: func() *Config {
+				cfg := createDefaultConfig()
+				cfg.Rules = []string{"testdata/rules"}
+				cfg.AllowedLateness = time.Minute
+				cfg.RuleOverrides = map[string]RuleOverride{
+					"0b6f9a43-51a4-4a43-9d6c-5a3c2c1e0001": {Window: 2 * time.Hour},
+					"Test NodePort":                        {Throttle: &ThrottleConfig{Fields: []string{"user", "src_ip"}, Window: 10 * time.Minute}},
+				}
+				return cfg
+			}(),
+		},
+		{
+			id: component.NewIDWithName(metadata.Type, "route"),
+			expected: func() *Config {
+				cfg := createDefaultConfig()
+				cfg.Mode = ModeRoute
+				cfg.RoutingAttribute = "auditdetect.routing_key"
+				return cfg
+			}(),
+		},
+		{id: component.NewIDWithName(metadata.Type, "bad_lateness"), errMsg: "allowed_lateness: must not be negative"},
+		{id: component.NewIDWithName(metadata.Type, "bad_throttle_window"), errMsg: `rule_overrides: "x": throttle.window must be positive`},
+		{id: component.NewIDWithName(metadata.Type, "throttle_in_enrich"), errMsg: "enrich mode does not write"},
+		{id: component.NewIDWithName(metadata.Type, "unknown_override"), errMsg: `rule_overrides: no loaded rule has the id or name ["No Such Rule"]`},
+		{id: component.NewIDWithName(metadata.Type, "route_drop_unmatched"), errMsg: "drop_unmatched: route mode must forward every record"},
+		{id: component.NewIDWithName(metadata.Type, "bad_mode"), errMsg: `mode: "copy" is not fork, enrich or route`},
 		{id: component.NewIDWithName(metadata.Type, "bad_on_rule_error"), errMsg: `on_rule_error: "ignore" is not fail or skip`},
 		{id: component.NewIDWithName(metadata.Type, "no_rules"), errMsg: "rules: at least one entry is required"},
 		{id: component.NewIDWithName(metadata.Type, "missing_rules"), errMsg: "testdata/does-not-exist"},
 		{id: component.NewIDWithName(metadata.Type, "bad_window"), errMsg: "window: must be positive"},
+		{id: component.NewIDWithName(metadata.Type, "bad_max_body_bytes"), errMsg: "max_body_bytes: must be positive"},
+		{id: component.NewIDWithName(metadata.Type, "bad_max_risk_events"), errMsg: "max_risk_events_per_record: must be positive"},
+		{id: component.NewIDWithName(metadata.Type, "formats"), expected: func() *Config {
+			c := createDefaultConfig()
+			c.Formats = []string{"native", "eventlist", "GKE"}
+			return c
+		}()},
+		{id: component.NewIDWithName(metadata.Type, "bad_formats"), errMsg: `formats: "cloudtrail" is not one of native, eventlist, eks, aks, gke`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id.String(), func(t *testing.T) {

@@ -33,8 +33,11 @@ func createLogsProcessor(
 	if err != nil {
 		return nil, err
 	}
+	// processorhelper's shutdown func gets no consumer: keep next for the flush of held-back throttle counts.
+	p.state.next = next
 	return processorhelper.NewLogs(ctx, set, cfg, next, p.processLogs,
 		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}),
+		processorhelper.WithStart(p.start),
 		processorhelper.WithShutdown(p.shutdown),
 	)
 }

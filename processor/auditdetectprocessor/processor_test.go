@@ -248,11 +248,17 @@ func TestIPLocationNeedsDatabase(t *testing.T) {
 
 func assertSum(t *testing.T, tel *componenttest.Telemetry, name string, want int64) {
 	t.Helper()
+	assert.Equal(t, want, metricSum(t, tel, name), name)
+}
+
+// metricSum adds up the data points of a counter.
+func metricSum(t *testing.T, tel *componenttest.Telemetry, name string) int64 {
+	t.Helper()
 	m, err := tel.GetMetric(name)
 	require.NoError(t, err, name)
 	var total int64
 	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
 		total += dp.Value
 	}
-	assert.Equal(t, want, total, name)
+	return total
 }

@@ -16,12 +16,25 @@ func Meter(settings component.TelemetrySettings) metric.Meter {
 
 // TelemetryBuilder holds the processor's internal metrics.
 type TelemetryBuilder struct {
-	ProcessorAuditdetectRecords         metric.Int64Counter
-	ProcessorAuditdetectRecordsUnparsed metric.Int64Counter
-	ProcessorAuditdetectRuleMatches     metric.Int64Counter
-	ProcessorAuditdetectRiskEvents      metric.Int64Counter
-	ProcessorAuditdetectRulesLoaded     metric.Int64Gauge
-	ProcessorAuditdetectRulesSkipped    metric.Int64Gauge
+	ProcessorAuditdetectRecords           metric.Int64Counter
+	ProcessorAuditdetectRecordsUnparsed   metric.Int64Counter
+	ProcessorAuditdetectRuleMatches       metric.Int64Counter
+	ProcessorAuditdetectRiskEvents        metric.Int64Counter
+	ProcessorAuditdetectRecordsOversized  metric.Int64Counter
+	ProcessorAuditdetectRiskEventsDropped metric.Int64Counter
+	ProcessorAuditdetectRulesLoaded       metric.Int64Gauge
+	ProcessorAuditdetectRulesSkipped      metric.Int64Gauge
+	// Operating it (docs/operations.md).
+	ProcessorAuditdetectEvaluationDuration metric.Float64Histogram
+	ProcessorAuditdetectReloads            metric.Int64Counter
+	ProcessorAuditdetectReloadFailing      metric.Int64Gauge
+	// Stateful detection (docs/stateful.md).
+	ProcessorAuditdetectWindowKeys        metric.Int64Gauge
+	ProcessorAuditdetectWindowEvictedKeys metric.Int64Counter
+	ProcessorAuditdetectWindowLateEvents  metric.Int64Counter
+	ProcessorAuditdetectThrottledMatches  metric.Int64Counter
+	// Record shapes (docs/sources.md).
+	ProcessorAuditdetectRecordsUnrecognized metric.Int64Counter
 }
 
 // NewTelemetryBuilder creates the instruments, named as mdatagen names them (otelcol_ prefix).
@@ -53,9 +66,21 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 		metric.WithUnit("{records}"),
 	)
 	errs = errors.Join(errs, err)
+	tb.ProcessorAuditdetectRecordsOversized, err = meter.Int64Counter(
+		"otelcol_processor_auditdetect_records_oversized",
+		metric.WithDescription("Log records whose body is larger than max_body_bytes; they pass through unevaluated."),
+		metric.WithUnit("{records}"),
+	)
+	errs = errors.Join(errs, err)
+	tb.ProcessorAuditdetectRiskEventsDropped, err = meter.Int64Counter(
+		"otelcol_processor_auditdetect_risk_events_dropped",
+		metric.WithDescription("Risk records not written because one audit record exceeded max_risk_events_per_record."),
+		metric.WithUnit("{records}"),
+	)
+	errs = errors.Join(errs, err)
 	tb.ProcessorAuditdetectRulesLoaded, err = meter.Int64Gauge(
 		"otelcol_processor_auditdetect_rules_loaded",
-		metric.WithDescription("Rules loaded at start-up."),
+		metric.WithDescription("Rules running: set at start-up and at each rule reload."),
 		metric.WithUnit("{rules}"),
 	)
 	errs = errors.Join(errs, err)
@@ -63,6 +88,55 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 		"otelcol_processor_auditdetect_rules_skipped",
 		metric.WithDescription("Rules that failed to load and were skipped (on_rule_error skip)."),
 		metric.WithUnit("{rules}"),
+	)
+	errs = errors.Join(errs, err)
+	tb.ProcessorAuditdetectWindowKeys, err = meter.Int64Gauge(
+		"otelcol_processor_auditdetect_window_keys",
+		metric.WithDescription("Keys held by a stateful rule (attributes rule_id, and state: stats for windowed stats groups, throttle for throttle keys)."),
+		metric.WithUnit("{keys}"),
+	)
+	errs = errors.Join(errs, err)
+	tb.ProcessorAuditdetectWindowEvictedKeys, err = meter.Int64Counter(
+		"otelcol_processor_auditdetect_window_evicted_keys",
+		metric.WithDescription("Keys a stateful rule evicted, least recently updated first, to stay within max_keys (attributes rule_id, state)."),
+		metric.WithUnit("{keys}"),
+	)
+	errs = errors.Join(errs, err)
+	tb.ProcessorAuditdetectWindowLateEvents, err = meter.Int64Counter(
+		"otelcol_processor_auditdetect_window_late_events",
+		metric.WithDescription("Events a windowed rule dropped because their window had closed (older than allowed_lateness), by rule (attribute rule_id)."),
+		metric.WithUnit("{events}"),
+	)
+	errs = errors.Join(errs, err)
+	tb.ProcessorAuditdetectThrottledMatches, err = meter.Int64Counter(
+		"otelcol_processor_auditdetect_throttled_matches",
+		metric.WithDescription("Result rows a throttle held back; they are reported later in suppressed_count (attribute rule_id)."),
+		metric.WithUnit("{rows}"),
+	)
+	errs = errors.Join(errs, err)
+	tb.ProcessorAuditdetectEvaluationDuration, err = meter.Float64Histogram(
+		"otelcol_processor_auditdetect_evaluation_duration",
+		metric.WithDescription("Time the processor spent on one batch of log records (detection and risk records)."),
+		metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1),
+	)
+	errs = errors.Join(errs, err)
+	tb.ProcessorAuditdetectReloads, err = meter.Int64Counter(
+		"otelcol_processor_auditdetect_reloads",
+		metric.WithDescription("Rule reloads after the rule files changed (attribute result: success, failure)."),
+		metric.WithUnit("{reloads}"),
+	)
+	errs = errors.Join(errs, err)
+	tb.ProcessorAuditdetectReloadFailing, err = meter.Int64Gauge(
+		"otelcol_processor_auditdetect_reload_failing",
+		metric.WithDescription("1 while the changed rule files do not load and the previous rule set keeps running, else 0."),
+		metric.WithUnit("1"),
+	)
+	errs = errors.Join(errs, err)
+	tb.ProcessorAuditdetectRecordsUnrecognized, err = meter.Int64Counter(
+		"otelcol_processor_auditdetect_records_unrecognized",
+		metric.WithDescription("Log records with a JSON body holding no audit event of an accepted format (attribute format: unknown, or the format recognised); they pass through unevaluated."),
+		metric.WithUnit("{records}"),
 	)
 	errs = errors.Join(errs, err)
 	return tb, errs

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// failingRule's second test fails unless the filter macro excepts user b.
+const failingRule = `name: Reads
+id: 7f000000-0000-4000-8000-000000000001
+search: '` + "`kube_audit`" + ` verb=get | rename user.username as user | ` + "`reads_filter`" + `'
+rba:
+  message: read by $user$
+  risk_objects: [{field: user, type: user, score: 5}]
+auditdetect_tests:
+- {name: read by a, match: true, events: [{verb: get, user: {username: a}}]}
+- {name: read by b is excepted, match: false, events: [{verb: get, user: {username: b}}]}
+- {name: a delete, match: true, events: [{verb: delete, user: {username: a}}]}
+`
+
+func TestRun(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "wrong.yml")
+	require.NoError(t, os.WriteFile(bad, []byte(failingRule), 0o600))
+	packCases := filepath.Join("..", "..", "processor", "builtin", "testdata")
+
+	tests := []struct {
+		name     string
+		args     []string
+		exit     int
+		stdout   []string // substrings
+		stderr   []string
+		jsonOut  bool
+		noStdout bool
+	}{
+		{name: "no command", args: nil, exit: exitUsage, stderr: []string{"usage:"}, noStdout: true},
+		{name: "help", args: []string{"help"}, exit: exitOK, stdout: []string{"auditdetect rule-test"}},
+		{name: "unknown command", args: []string{"lint"}, exit: exitUsage, stderr: []string{`unknown command "lint"`}},
+		{
+			name: "coverage of the built-in pack in Markdown", args: []string{"coverage"}, exit: exitOK,
+			stdout: []string{"# Coverage catalog", "| services | core |", "Kubernetes NodePort Service Exposed"},
+		},
+		{name: "coverage as JSON", args: []string{"coverage", "-format", "json", "builtin"}, exit: exitOK, jsonOut: true},
+		{name: "coverage: bad format", args: []string{"coverage", "-format", "xml"}, exit: exitUsage, stderr: []string{`"xml"`}},
+		{name: "coverage: rules that do not load", args: []string{"coverage", filepath.Join(dir, "missing")}, exit: exitUsage, stderr: []string{"missing"}},
+		{
+			name: "rule-test of the built-in pack with its cases passes", args: []string{"rule-test", "-cases", packCases, "builtin"},
+			exit: exitOK, stdout: []string{"PASS", "0 failed, 0 skipped; 0 rules without tests"},
+		},
+		{
+			name: "rule-test with a failing test exits 1", args: []string{"rule-test", bad}, exit: exitFailed,
+			stdout: []string{"FAIL", "matched on events 1, want no match", "matched no event, want a match", "1 passed, 2 failed"},
+		},
+		{
+			name: "a macro from the command line changes the result", args: []string{"rule-test", "-macro", "reads_filter=search NOT user=b", bad},
+			exit: exitFailed, stdout: []string{"2 passed, 1 failed"},
+		},
+		{name: "rule-test: bad macro flag", args: []string{"rule-test", "-macro", "nodefinition"}, exit: exitUsage, stderr: []string{"name=definition"}},
+		{name: "rule-test: bad window", args: []string{"rule-test", "-window", "0s"}, exit: exitUsage, stderr: []string{"must be positive"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			exit := run(tt.args, &stdout, &stderr)
+			assert.Equal(t, tt.exit, exit, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+			for _, s := range tt.stdout {
+				assert.Contains(t, stdout.String(), s)
+			}
+			for _, s := range tt.stderr {
+				assert.Contains(t, stderr.String(), s)
+			}
+			if tt.jsonOut {
+				var v struct {
+					Summary struct{ Rules int } `json:"summary"`
+				}
+				require.NoError(t, json.Unmarshal(stdout.Bytes(), &v))
+				assert.Positive(t, v.Summary.Rules)
+			}
+			if tt.noStdout {
+				assert.Empty(t, stdout.String())
+			}
+		})
+	}
+}

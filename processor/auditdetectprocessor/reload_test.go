@@ -1,0 +1,274 @@
+package auditdetectprocessor
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/processortest"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/auditdetect/auditdetect/processor/auditdetectprocessor/internal/metadata"
+)
+
+// reloadRule is the test rule flagging services of one type; the reload tests change the type.
+func reloadRule(serviceType string) string {
+	return `name: Test Service Type
+id: 0b6f9a43-51a4-4a43-9d6c-5a3c2c1e0099
+search: '` + "`kube_audit`" + ` objectRef.resource=services verb=create requestObject.spec.type=` + serviceType + `
+  | rename user.username as user'
+rba:
+  message: service by $user$
+  risk_objects: [{field: user, type: user, score: 20}]
+`
+}
+
+type started struct {
+	p    processor.Logs
+	sink *consumertest.LogsSink
+	tel  *componenttest.Telemetry
+	logs *observer.ObservedLogs
+}
+
+func startWithLogs(t *testing.T, cfg *Config) started {
+	t.Helper()
+	core, logs := observer.New(zapcore.InfoLevel)
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	set := processortest.NewNopSettings(metadata.Type)
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	set.Logger = zap.New(core)
+	sink := new(consumertest.LogsSink)
+	p, err := NewFactory().CreateLogs(context.Background(), set, cfg, sink)
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })
+	return started{p: p, sink: sink, tel: tel, logs: logs}
+}
+
+// risks consumes one batch of body and returns the risk objects it produced.
+func (s started) risks(t *testing.T, body string) []string {
+	t.Helper()
+	require.NoError(t, s.p.ConsumeLogs(context.Background(), input(str(body))))
+	all := s.sink.AllLogs()
+	var out []string
+	for _, r := range records(all[len(all)-1]) {
+		if v, ok := r.Attributes().Get("risk_object"); ok {
+			out = append(out, v.Str())
+		}
+	}
+	return out
+}
+
+// flags reports whether the running rule set writes a risk record for body.
+func (s started) flags(t *testing.T, body string) bool { return len(s.risks(t, body)) > 0 }
+
+func writeFile(t *testing.T, name, content string) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(filepath.Dir(name), 0o755))
+	require.NoError(t, os.WriteFile(name, []byte(content), 0o600))
+}
+
+const (
+	tick    = 50 * time.Millisecond
+	waitFor = 30 * time.Second
+)
+
+// TestReloadOnFileChange changes the rule on disk in the ways files get replaced, and waits until the processor
+// runs the new rule.
+func TestReloadOnFileChange(t *testing.T) {
+	tests := []struct {
+		name string
+		// setup writes the NodePort rule and returns the path to configure; change replaces it with the ClusterIP one.
+		setup  func(t *testing.T, dir string) string
+		change func(t *testing.T, dir string)
+	}{
+		{
+			name: "rewritten in place",
+			setup: func(t *testing.T, dir string) string {
+				writeFile(t, filepath.Join(dir, "svc.yml"), reloadRule("NodePort"))
+				return filepath.Join(dir, "svc.yml")
+			},
+			change: func(t *testing.T, dir string) { writeFile(t, filepath.Join(dir, "svc.yml"), reloadRule("ClusterIP")) },
+		},
+		{
+			name: "replaced by rename, as editors save",
+			setup: func(t *testing.T, dir string) string {
+				writeFile(t, filepath.Join(dir, "rules", "svc.yml"), reloadRule("NodePort"))
+				return filepath.Join(dir, "rules")
+			},
+			change: func(t *testing.T, dir string) {
+				writeFile(t, filepath.Join(dir, "svc.yml.tmp"), reloadRule("ClusterIP"))
+				require.NoError(t, os.Rename(filepath.Join(dir, "svc.yml.tmp"), filepath.Join(dir, "rules", "svc.yml")))
+			},
+		},
+		{
+			name: "Kubernetes ConfigMap update: the ..data link swapped",
+			setup: func(t *testing.T, dir string) string {
+				cm := filepath.Join(dir, "cm")
+				writeFile(t, filepath.Join(cm, "..2026_12_01_10_00_00.1", "svc.yml"), reloadRule("NodePort"))
+				require.NoError(t, os.Symlink("..2026_12_01_10_00_00.1", filepath.Join(cm, "..data")))
+				require.NoError(t, os.Symlink(filepath.Join("..data", "svc.yml"), filepath.Join(cm, "svc.yml")))
+				return cm
+			},
+			change: func(t *testing.T, dir string) {
+				cm := filepath.Join(dir, "cm")
+				writeFile(t, filepath.Join(cm, "..2026_12_01_10_05_00.2", "svc.yml"), reloadRule("ClusterIP"))
+				require.NoError(t, os.Symlink("..2026_12_01_10_05_00.2", filepath.Join(cm, "..data_tmp")))
+				require.NoError(t, os.Rename(filepath.Join(cm, "..data_tmp"), filepath.Join(cm, "..data")))
+				require.NoError(t, os.RemoveAll(filepath.Join(cm, "..2026_12_01_10_00_00.1")))
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := createDefaultConfig()
+			cfg.Rules = []string{tt.setup(t, dir)}
+			cfg.ReloadInterval = tick
+			s := startWithLogs(t, cfg)
+			require.True(t, s.flags(t, nodePortCreate))
+			require.False(t, s.flags(t, clusterIPCreate))
+
+			tt.change(t, dir)
+			require.Eventually(t, func() bool { return s.flags(t, clusterIPCreate) }, waitFor, tick, "the new rule never ran")
+			assert.False(t, s.flags(t, nodePortCreate), "the old rule is gone")
+			// The reload is counted and logged just after the swap.
+			require.Eventually(t, func() bool { return s.logs.FilterMessage("auditdetect rules reloaded").Len() == 1 }, waitFor, tick)
+			assertSumAttr(t, s.tel, "otelcol_processor_auditdetect_reloads", attribute.String("result", "success"), 1)
+			assert.Zero(t, gauge(s.tel, "otelcol_processor_auditdetect_reload_failing"))
+		})
+	}
+}
+
+// TestReloadKeepsRunningSetOnError writes a broken rule set: the old rules keep running, the failure is logged once
+// and counted, and reload_failing is 1 until the files load again.
+func TestReloadKeepsRunningSetOnError(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "svc.yml")
+	writeFile(t, file, reloadRule("NodePort"))
+	cfg := createDefaultConfig()
+	cfg.Rules = []string{dir}
+	cfg.ReloadInterval = tick
+	s := startWithLogs(t, cfg)
+	require.True(t, s.flags(t, nodePortCreate))
+
+	// Unchanged files: nothing is reloaded.
+	time.Sleep(5 * tick)
+	_, err := s.tel.GetMetric("otelcol_processor_auditdetect_reloads")
+	require.Error(t, err, "no reload without a change")
+
+	steps := []struct {
+		name      string
+		content   string // "" removes the file, leaving the directory without rules
+		failures  int64
+		successes int64
+		failing   int64
+		nodePort  bool // whether the running set flags the NodePort service afterwards
+	}{
+		{name: "a search the SPL compiler refuses", content: strings.Replace(reloadRule("NodePort"), "| rename", "| eval x=1 | rename", 1), failures: 1, failing: 1, nodePort: true},
+		{name: "broken YAML", content: "name: [unterminated\n", failures: 2, failing: 1, nodePort: true},
+		{name: "every rule file gone", content: "", failures: 3, failing: 1, nodePort: true},
+		{name: "back to what runs", content: reloadRule("NodePort"), failures: 3, failing: 0, nodePort: true},
+		{name: "a new set that loads", content: reloadRule("ClusterIP"), failures: 3, successes: 1, failing: 0, nodePort: false},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if st.content == "" {
+				require.NoError(t, os.Remove(file))
+			} else {
+				writeFile(t, file, st.content)
+			}
+			require.Eventually(t, func() bool {
+				return sumAttr(s.tel, "otelcol_processor_auditdetect_reloads", attribute.String("result", "failure")) == st.failures &&
+					sumAttr(s.tel, "otelcol_processor_auditdetect_reloads", attribute.String("result", "success")) == st.successes &&
+					gauge(s.tel, "otelcol_processor_auditdetect_reload_failing") == st.failing
+			}, waitFor, tick)
+			assert.Equal(t, st.nodePort, s.flags(t, nodePortCreate), "which rule set runs")
+			// Each broken change is logged once, however many intervals pass.
+			time.Sleep(3 * tick)
+			assert.Equal(t, int(st.failures), s.logs.FilterMessage("auditdetect rule reload failed; the previous rules keep running").Len())
+		})
+	}
+	failed := s.logs.FilterMessage("auditdetect rule reload failed; the previous rules keep running").All()
+	require.Len(t, failed, 3)
+	assert.Contains(t, failed[0].ContextMap()["error"], "svc.yml")
+	assert.Equal(t, zapcore.ErrorLevel, failed[0].Level)
+	assert.Equal(t, int64(1), gauge(s.tel, "otelcol_processor_auditdetect_rules_loaded"))
+}
+
+// TestTelemetry checks the metrics this file's features add: the per-batch evaluation time, and the start-up log
+// line with the coverage summary.
+func TestTelemetry(t *testing.T) {
+	s := startWithLogs(t, testConfig(nil))
+	for i := 0; i < 3; i++ {
+		s.risks(t, nodePortCreate)
+	}
+	m, err := s.tel.GetMetric("otelcol_processor_auditdetect_evaluation_duration")
+	require.NoError(t, err)
+	assert.Equal(t, "s", m.Unit)
+	h := m.Data.(metricdata.Histogram[float64])
+	require.Len(t, h.DataPoints, 1)
+	assert.Equal(t, uint64(3), h.DataPoints[0].Count, "one observation per batch")
+	assert.Positive(t, h.DataPoints[0].Sum)
+	assert.Less(t, h.DataPoints[0].Sum, 3.0, "seconds, not nanoseconds")
+
+	loaded := s.logs.FilterMessage("auditdetect rules loaded").All()
+	require.Len(t, loaded, 1)
+	assert.Equal(t, "1 rules keyed on 1 operations of 1 resources, 0 on every resource, 0 on every operation; "+
+		"1 of 399 Kubernetes built-in operations have a rule keyed on their resource", loaded[0].ContextMap()["coverage"])
+
+	_, err = s.tel.GetMetric("otelcol_processor_auditdetect_reloads")
+	assert.Error(t, err, "reload_interval 0: nothing watches the files")
+}
+
+func TestReloadIntervalValidation(t *testing.T) {
+	cfg := testConfig(func(c *Config) { c.ReloadInterval = -time.Second })
+	err := cfg.Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "reload_interval: must not be negative")
+	assert.Zero(t, createDefaultConfig().ReloadInterval, "reload is off by default")
+}
+
+func sumAttr(tel *componenttest.Telemetry, name string, kv attribute.KeyValue) int64 {
+	m, err := tel.GetMetric(name)
+	if err != nil {
+		return 0
+	}
+	var total int64
+	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+		if v, ok := dp.Attributes.Value(kv.Key); ok && v == kv.Value {
+			total += dp.Value
+		}
+	}
+	return total
+}
+
+func assertSumAttr(t *testing.T, tel *componenttest.Telemetry, name string, kv attribute.KeyValue, want int64) {
+	t.Helper()
+	assert.Equal(t, want, sumAttr(tel, name, kv), "%s{%s}", name, kv.Key)
+}
+
+func gauge(tel *componenttest.Telemetry, name string) int64 {
+	m, err := tel.GetMetric(name)
+	if err != nil {
+		return -1
+	}
+	dps := m.Data.(metricdata.Gauge[int64]).DataPoints
+	if len(dps) == 0 {
+		return -1
+	}
+	return dps[len(dps)-1].Value
+}

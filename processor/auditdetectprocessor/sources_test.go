@@ -1,0 +1,398 @@
+package auditdetectprocessor
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/auditdetect/auditdetect/processor/normalize"
+)
+
+// A shape writes a native audit event the way one source delivers it.
+type sourceShape struct {
+	name string
+	// body wraps the native event; gke is the same activity written by GKE (the shape that is not a wrapper).
+	body     func(native, gke string) string
+	resource map[string]string
+	// prov is the provenance every risk record of the shape must carry.
+	prov map[string]string
+}
+
+const (
+	testAKSID = "/SUBSCRIPTIONS/8F3C0E7A-1111-2222-3333-444455556666/RESOURCEGROUPS/SHOP-RG/PROVIDERS/MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/SHOP-AKS"
+)
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func aksRecord(log string) string {
+	return `{"category":"kube-audit","operationName":"Microsoft.ContainerService/managedClusters/diagnosticLogs/Read","properties":{"containerID":"c0ffee","log":` +
+		log + `,"pod":"kube-apiserver-6d4f","stream":"stdout"},"resourceId":"` + testAKSID + `","time":"2026-12-05T09:14:01.4Z"}`
+}
+
+var (
+	eksProv = map[string]string{
+		normalize.AttrCloudProvider: "aws", normalize.AttrCloudPlatform: "aws_eks",
+		normalize.AttrCloudAccountID: "123456789012", normalize.AttrClusterName: "shop-eks",
+	}
+	aksProv = map[string]string{
+		normalize.AttrCloudProvider: "azure", normalize.AttrCloudPlatform: "azure_aks",
+		normalize.AttrCloudAccountID: "8F3C0E7A-1111-2222-3333-444455556666", normalize.AttrClusterName: "SHOP-AKS",
+		normalize.AttrCloudResourceID: testAKSID,
+	}
+	sourceShapes = []sourceShape{
+		{name: "native", body: func(native, _ string) string { return native }},
+		{name: "eventlist", body: func(native, _ string) string {
+			return `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[` + native + `]}`
+		}},
+		{name: "eks subscription envelope", body: func(native, _ string) string {
+			return `{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"/aws/eks/shop-eks/cluster",` +
+				`"logStream":"kube-apiserver-audit-5e1f","subscriptionFilters":["to-firehose"],"logEvents":[` +
+				`{"id":"37915","timestamp":1796548441355,"message":` + jsonString(native) + `}]}`
+		}, prov: eksProv},
+		{name: "eks log event", body: func(native, _ string) string {
+			return `{"logStreamName":"kube-apiserver-audit-5e1f","timestamp":1796548441355,"message":` + jsonString(native) +
+				`,"ingestionTime":1796548442001,"eventId":"37915"}`
+		}},
+		{
+			name:     "eks through the awscloudwatch receiver",
+			body:     func(native, _ string) string { return native },
+			resource: map[string]string{"cloudwatch.log.group.name": "/aws/eks/shop-eks/cluster", "aws.region": "eu-west-1"},
+			prov: map[string]string{
+				normalize.AttrCloudProvider: "aws", normalize.AttrCloudPlatform: "aws_eks",
+				normalize.AttrCloudRegion: "eu-west-1", normalize.AttrClusterName: "shop-eks",
+			},
+		},
+		{name: "aks log string", body: func(native, _ string) string { return aksRecord(jsonString(native)) }, prov: aksProv},
+		{name: "aks log object", body: func(native, _ string) string { return aksRecord(native) }, prov: aksProv},
+		{name: "aks event hub batch", body: func(native, _ string) string {
+			return `{"records":[` + aksRecord(jsonString("I1205 09:14:01.3 1 httplog.go:132] \"HTTP\" verb=\"POST\"")) + `,` +
+				aksRecord(jsonString(native)) + `]}`
+		}, prov: aksProv},
+		{name: "gke", body: func(_, gke string) string { return gke }, prov: map[string]string{
+			normalize.AttrCloudProvider: "gcp", normalize.AttrCloudPlatform: "gcp_kubernetes_engine",
+			normalize.AttrCloudAccountID: "shop-prod-4711", normalize.AttrCloudRegion: "europe-west1",
+			normalize.AttrClusterName: "prod-gke",
+		}},
+	}
+	provenanceNames = []string{
+		normalize.AttrCloudProvider, normalize.AttrCloudPlatform, normalize.AttrCloudAccountID, normalize.AttrCloudRegion,
+		normalize.AttrCloudZone, normalize.AttrCloudResourceID, normalize.AttrClusterName,
+	}
+)
+
+func gkeEntry(t *testing.T, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "normalize", "testdata", "gke", file))
+	require.NoError(t, err)
+	return strings.TrimSpace(string(b))
+}
+
+// sourceRisk runs one record through a fresh processor with the built-in pack and summarises its risk records: what
+// a Splunk user sees of each (rule, risk object, type, score, threat object, message), sorted, and the provenance
+// attributes they carry.
+func sourceRisk(t *testing.T, body string, resource map[string]string) ([]string, []map[string]string) {
+	t.Helper()
+	p, sink, _ := newTestProcessor(t, createDefaultConfig())
+	ld := input(str(body))
+	for k, v := range resource {
+		ld.ResourceLogs().At(0).Resource().Attributes().PutStr(k, v)
+	}
+	require.NoError(t, p.ConsumeLogs(context.Background(), ld))
+	var out []string
+	var provs []map[string]string
+	for _, r := range records(sink.AllLogs()[0]) {
+		if !isRisk(r) {
+			continue
+		}
+		a := r.Attributes().AsRaw()
+		out = append(out, fmt.Sprintf("%v | %v | %v | %v | %v | %v", a["search_name"], a["risk_object"],
+			a["risk_object_type"], a["risk_score"], a["threat_object"], a["risk_message"]))
+		prov := map[string]string{}
+		for _, name := range provenanceNames {
+			if v, ok := r.Attributes().Get(name); ok {
+				prov[name] = v.Str()
+			}
+		}
+		provs = append(provs, prov)
+	}
+	sort.Strings(out)
+	return out, provs
+}
+
+// TestSourcesFireLikeNative writes a NodePort service creation and a host-network pod creation, and a near miss of
+// each, in every shape, and runs them through the processor with the built-in pack: each shape must fire the rules
+// the native event fires, with the same risk objects and messages, and carry its wrapper's provenance; the near
+// misses stay quiet in every shape.
+func TestSourcesFireLikeNative(t *testing.T) {
+	activities := []struct {
+		name       string
+		rule, file string // the native event, in the built-in pack's test data
+		gke        string
+		gkeEdit    func(string) string
+		wantRules  []string
+	}{
+		{
+			name: "nodeport service created", rule: "kubernetes_nodeport_service_exposed", file: "match-create-nodeport.json",
+			gke: "service-nodeport-create.json", wantRules: []string{"Kubernetes NodePort Service Exposed"},
+		},
+		{
+			name: "host-network pod created", rule: "kubernetes_workload_with_host_network", file: "match-pod-create.json",
+			gke: "pod-hostnetwork-create.json", wantRules: []string{"Kubernetes Workload With Host Network"},
+		},
+		{
+			name: "near miss: clusterip service", rule: "kubernetes_nodeport_service_exposed", file: "nomatch-create-clusterip.json",
+			gke:     "service-nodeport-create.json",
+			gkeEdit: func(s string) string { return strings.ReplaceAll(s, `"type":"NodePort"`, `"type":"ClusterIP"`) },
+		},
+		{
+			name: "near miss: pod on the pod network", rule: "kubernetes_workload_with_host_network", file: "nomatch-pod-host-network-false.json",
+			gke:     "pod-hostnetwork-create.json",
+			gkeEdit: func(s string) string { return strings.ReplaceAll(s, `"hostNetwork":true`, `"hostNetwork":false`) },
+		},
+	}
+	for _, act := range activities {
+		native := builtinEvent(t, act.rule, act.file)
+		gke := gkeEntry(t, act.gke)
+		if act.gkeEdit != nil {
+			edited := act.gkeEdit(gke)
+			require.NotEqual(t, gke, edited, "the near miss differs from the match")
+			gke = edited
+		}
+		want, _ := sourceRisk(t, native, nil)
+		var rules []string
+		for _, w := range want {
+			if name := strings.SplitN(w, " | ", 2)[0]; !containsStr(rules, name) {
+				rules = append(rules, name)
+			}
+		}
+		require.Equal(t, act.wantRules, rules, "%s: rules fired by the native event", act.name)
+		for _, shape := range sourceShapes {
+			if shape.name == "native" {
+				continue
+			}
+			t.Run(act.name+"/"+shape.name, func(t *testing.T) {
+				got, provs := sourceRisk(t, shape.body(native, gke), shape.resource)
+				assert.Equal(t, want, got)
+				for _, prov := range provs {
+					want := shape.prov
+					if want == nil {
+						want = map[string]string{}
+					}
+					if shape.name == "gke" && act.gke == "pod-hostnetwork-create.json" {
+						want = map[string]string{
+							normalize.AttrCloudProvider: "gcp", normalize.AttrCloudPlatform: "gcp_kubernetes_engine",
+							normalize.AttrCloudAccountID: "shop-prod-4711", normalize.AttrCloudRegion: "us-central1",
+							normalize.AttrCloudZone: "us-central1-c", normalize.AttrClusterName: "tools-gke",
+						}
+					}
+					assert.Equal(t, want, prov, "provenance")
+				}
+			})
+		}
+	}
+}
+
+func containsStr(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestEventListRecord: each item of a webhook batch is evaluated as its own event; the record passes on once,
+// unchanged, followed by one risk record per matching item.
+func TestEventListRecord(t *testing.T) {
+	nodePort := builtinEvent(t, "kubernetes_nodeport_service_exposed", "match-create-nodeport.json")
+	clusterIP := builtinEvent(t, "kubernetes_nodeport_service_exposed", "nomatch-create-clusterip.json")
+	hostPod := builtinEvent(t, "kubernetes_workload_with_host_network", "match-pod-create.json")
+	list := `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[` +
+		strings.Join([]string{nodePort, clusterIP, `"not an event"`, `{"verb":}`, hostPod}, ",") + `]}`
+	quiet := `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[` + clusterIP + `]}`
+
+	t.Run("fork", func(t *testing.T) {
+		p, sink, tel := newTestProcessor(t, createDefaultConfig())
+		require.NoError(t, p.ConsumeLogs(context.Background(), input(str(list), str(quiet))))
+		got := records(sink.AllLogs()[0])
+		require.Len(t, got, 4, "two batches once each, and one risk record per matching item")
+		assert.Equal(t, list, got[0].Body().Str())
+		assert.Equal(t, quiet, got[1].Body().Str())
+		var ids []string
+		for _, r := range got[2:] {
+			require.True(t, isRisk(r))
+			id, _ := r.Attributes().Get("auditID")
+			ids = append(ids, id.Str())
+		}
+		assert.Equal(t, []string{"92d2061c-e078-4fb0-9961-c7fd86af4553", "55da795b-f772-4d27-b83a-275e2835af7f"}, ids,
+			"risk records name the item that matched, in order")
+		assertSum(t, tel, "otelcol_processor_auditdetect_records", 2)
+		assertSum(t, tel, "otelcol_processor_auditdetect_rule_matches", 2)
+		assertSum(t, tel, "otelcol_processor_auditdetect_risk_events", 2)
+		assertSumOrNone(t, tel, "otelcol_processor_auditdetect_records_unparsed", 0)
+	})
+	t.Run("enrich", func(t *testing.T) {
+		p, sink, _ := newTestProcessor(t, func() *Config { c := createDefaultConfig(); c.Mode = ModeEnrich; return c }())
+		twice := `{"kind":"EventList","items":[` + nodePort + `,` + hostPod + `,` + nodePort + `]}`
+		require.NoError(t, p.ConsumeLogs(context.Background(), input(str(twice))))
+		got := records(sink.AllLogs()[0])
+		require.Len(t, got, 1)
+		names, _ := got[0].Attributes().Get("search_name")
+		assert.Equal(t, []any{"Kubernetes NodePort Service Exposed", "Kubernetes Workload With Host Network"},
+			names.Slice().AsRaw(), "every rule that matched an item, once")
+	})
+	t.Run("drop_unmatched", func(t *testing.T) {
+		p, sink, _ := newTestProcessor(t, func() *Config { c := createDefaultConfig(); c.DropUnmatched = true; return c }())
+		// An item that does not parse, or is over max_body_bytes, was not read: its batch is kept.
+		unread := `{"kind":"EventList","items":[` + clusterIP + `,{"verb":}]}`
+		require.NoError(t, p.ConsumeLogs(context.Background(), input(str(quiet), str(list), str(unread))))
+		got := records(sink.AllLogs()[0])
+		require.Len(t, got, 4, "the quiet batch is dropped; the batch with matches and the one not read in full are kept")
+		assert.Equal(t, list, got[0].Body().Str())
+		assert.Equal(t, unread, got[1].Body().Str())
+	})
+	t.Run("max_body_bytes bounds items, not the batch", func(t *testing.T) {
+		cfg := createDefaultConfig()
+		cfg.MaxBodyBytes = len(hostPod) + 1
+		p, sink, tel := newTestProcessor(t, cfg)
+		big := `{"kind":"EventList","items":[` + nodePort + `,` + nodePort + `,` + hostPod + `,` +
+			withField(t, nodePort, "padding", strings.Repeat("x", cfg.MaxBodyBytes)) + `]}`
+		require.Greater(t, len(big), cfg.MaxBodyBytes)
+		require.NoError(t, p.ConsumeLogs(context.Background(), input(str(big))))
+		risk := 0
+		for _, r := range records(sink.AllLogs()[0]) {
+			if isRisk(r) {
+				risk++
+			}
+		}
+		assert.Equal(t, 3, risk, "every item under the bound is evaluated")
+		assertSum(t, tel, "otelcol_processor_auditdetect_records_oversized", 1)
+	})
+}
+
+// TestFormats: formats restricts the shapes read; records of other shapes, and JSON objects of no known shape, pass
+// through unevaluated and are counted by shape.
+func TestFormats(t *testing.T) {
+	nodePort := builtinEvent(t, "kubernetes_nodeport_service_exposed", "match-create-nodeport.json")
+	gke := gkeEntry(t, "service-nodeport-create.json")
+	unknown := `{"level":"info","ts":1733390041.3,"msg":"reconciled","controller":"ingress"}`
+	brokenGKE := gke[:len(gke)/2]
+	cfg := createDefaultConfig()
+	cfg.Formats = []string{"native", "eventlist"}
+	require.NoError(t, cfg.Validate())
+	p, sink, tel := newTestProcessor(t, cfg)
+	bodies := []string{nodePort, gke, aksRecord(jsonString(nodePort)), unknown, brokenGKE}
+	ld := input(str(bodies[0]), str(bodies[1]), str(bodies[2]), str(bodies[3]), str(bodies[4]))
+	require.NoError(t, p.ConsumeLogs(context.Background(), ld))
+	got := records(sink.AllLogs()[0])
+	require.Len(t, got, len(bodies)+1, "every record passes on; only the native one is evaluated")
+	for i, b := range bodies {
+		assert.Equal(t, b, got[i].Body().Str())
+	}
+	assert.True(t, isRisk(got[len(bodies)]))
+	const name = "otelcol_processor_auditdetect_records_unrecognized"
+	// A shape left out is not parsed, so a broken GKE entry counts as gke too.
+	assertSumAttr(t, tel, name, attribute.String("format", "gke"), 2)
+	assertSumAttr(t, tel, name, attribute.String("format", "aks"), 1)
+	assertSumAttr(t, tel, name, attribute.String("format", "unknown"), 1)
+	assertSum(t, tel, name, 4)
+	assertSumOrNone(t, tel, "otelcol_processor_auditdetect_records_unparsed", 0)
+
+	// Accepted, the broken entry is parsed, and counted as unparsed.
+	p, sink, tel = newTestProcessor(t, createDefaultConfig())
+	require.NoError(t, p.ConsumeLogs(context.Background(), input(str(brokenGKE))))
+	assert.Equal(t, brokenGKE, records(sink.AllLogs()[0])[0].Body().Str())
+	assertSum(t, tel, "otelcol_processor_auditdetect_records_unparsed", 1)
+	assertSumOrNone(t, tel, name, 0)
+
+	bad := createDefaultConfig()
+	bad.Formats = []string{"native", "cloudtrail"}
+	err := bad.Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `formats: "cloudtrail" is not one of native, eventlist, eks, aks, gke`)
+}
+
+// TestProvenanceInEnrichMode: an annotated wrapped record also says where it came from.
+func TestProvenanceInEnrichMode(t *testing.T) {
+	cfg := createDefaultConfig()
+	cfg.Mode = ModeEnrich
+	p, sink, _ := newTestProcessor(t, cfg)
+	gke := gkeEntry(t, "service-nodeport-create.json")
+	require.NoError(t, p.ConsumeLogs(context.Background(), input(str(gke))))
+	got := records(sink.AllLogs()[0])
+	require.Len(t, got, 1)
+	attrs := got[0].Attributes()
+	for k, want := range map[string]string{
+		normalize.AttrClusterName: "prod-gke", normalize.AttrCloudAccountID: "shop-prod-4711", normalize.AttrCloudProvider: "gcp",
+	} {
+		v, ok := attrs.Get(k)
+		if assert.True(t, ok, k) {
+			assert.Equal(t, want, v.Str(), k)
+		}
+	}
+	_, ok := attrs.Get("search_name")
+	assert.True(t, ok)
+}
+
+// The map body of a wrapped record (a pipeline that parsed the JSON before the processor) is read as its string.
+func TestWrappedMapBody(t *testing.T) {
+	var m map[string]any
+	require.NoError(t, json.Unmarshal([]byte(gkeEntry(t, "service-nodeport-create.json")), &m))
+	p, sink, _ := newTestProcessor(t, createDefaultConfig())
+	ld := input(func(v pcommon.Value) { require.NoError(t, v.SetEmptyMap().FromRaw(m)) })
+	require.NoError(t, p.ConsumeLogs(context.Background(), ld))
+	var risk []plog.LogRecord
+	for _, r := range records(sink.AllLogs()[0]) {
+		if isRisk(r) {
+			risk = append(risk, r)
+		}
+	}
+	require.Len(t, risk, 1)
+	v, _ := risk[0].Attributes().Get("risk_object")
+	assert.Equal(t, "jane.doe@corp.example", v.Str())
+}
+
+// TestRouteModeReadsWrappedEvents: in route mode a wrapped record is routed by the key of the audit event inside it
+// (the first one of a batch), so it reaches the gateway its native copy would.
+func TestRouteModeReadsWrappedEvents(t *testing.T) {
+	anon := func(ip string) string {
+		return `{"kind":"Event","verb":"list","user":{"username":"system:anonymous","groups":["system:unauthenticated"]},` +
+			`"sourceIPs":["` + ip + `"],"objectRef":{"resource":"secrets"},"responseStatus":{"code":403}}`
+	}
+	gke := `{"protoPayload":{"serviceName":"k8s.io","methodName":"io.k8s.core.v1.secrets.list","resourceName":"core/v1/secrets",` +
+		`"authenticationInfo":{"principalEmail":"system:anonymous"},"requestMetadata":{"callerIp":"198.51.100.1"},"status":{"code":7}}}`
+	cfg := createDefaultConfig()
+	cfg.Mode = ModeRoute
+	p, sink, tel := newTestProcessor(t, cfg)
+	ld := input(
+		str(anon("198.51.100.1")),
+		str(`{"kind":"EventList","items":[`+anon("198.51.100.1")+`,`+anon("198.51.100.2")+`]}`),
+		str(gke),
+		str(aksRecord(jsonString(anon("198.51.100.1")))),
+		str(`{"level":"info","msg":"not an audit event"}`),
+	)
+	require.NoError(t, p.ConsumeLogs(context.Background(), ld))
+	got := records(sink.AllLogs()[0])
+	require.Len(t, got, 5)
+	want := RouteTraceID("198.51.100.1")
+	for i, r := range got[:4] {
+		assert.Equal(t, want, r.TraceID(), "record %d", i)
+	}
+	assert.True(t, got[4].TraceID().IsEmpty())
+	assertSumAttr(t, tel, "otelcol_processor_auditdetect_records_unrecognized", attribute.String("format", "unknown"), 1)
+	assertSumOrNone(t, tel, "otelcol_processor_auditdetect_records_unparsed", 0)
+}

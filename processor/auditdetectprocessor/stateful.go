@@ -1,0 +1,376 @@
+package auditdetectprocessor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/auditdetect/auditdetect/processor/engine"
+	"github.com/auditdetect/auditdetect/processor/rule"
+	"github.com/auditdetect/auditdetect/processor/window"
+)
+
+// The processor's part of stateful detection (docs/stateful.md): per-rule settings, throttling, routing for the
+// scale-out agent tier, the state telemetry, and the flush at shutdown. Windowed stats themselves live in the engine.
+
+// SuppressedCountField is the row field a throttled rule's risk records carry: how many matches of the same key were
+// held back and are reported by this record. Over a rule's records, the sum of 1 + suppressed_count is the number of
+// matches, whatever was held back.
+const SuppressedCountField = "suppressed_count"
+
+// validateStateful checks the settings of stateful detection that need no rules to check.
+func (cfg *Config) validateStateful() error {
+	var errs error
+	if cfg.AllowedLateness < 0 {
+		errs = errors.Join(errs, fmt.Errorf("allowed_lateness: must not be negative, got %s", cfg.AllowedLateness))
+	}
+	if cfg.Mode == ModeRoute && cfg.DropUnmatched {
+		errs = errors.Join(errs, errors.New("drop_unmatched: route mode must forward every record to the gateways"))
+	}
+	names := make([]string, 0, len(cfg.RuleOverrides))
+	for name := range cfg.RuleOverrides {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		o := cfg.RuleOverrides[name]
+		if o.Window < 0 {
+			errs = errors.Join(errs, fmt.Errorf("rule_overrides: %q: window must not be negative, got %s", name, o.Window))
+		}
+		if o.Throttle == nil {
+			continue
+		}
+		if o.Throttle.Window <= 0 {
+			errs = errors.Join(errs, fmt.Errorf("rule_overrides: %q: throttle.window must be positive, got %s", name, o.Throttle.Window))
+		}
+		if cfg.Mode == ModeEnrich {
+			errs = errors.Join(errs, fmt.Errorf("rule_overrides: %q: throttle reports its counts on risk records, which enrich mode does not write; use mode fork", name))
+		}
+	}
+	return errs
+}
+
+// resolveOverrides keys rule_overrides by rule ID, matching each configured key against the rules' IDs, then names.
+// It returns the keys that name no rule.
+func resolveOverrides(cfg *Config, rules []*rule.Rule) (byID map[string]RuleOverride, unknown []string) {
+	byID = map[string]RuleOverride{}
+	for key, o := range cfg.RuleOverrides {
+		found := false
+		for _, r := range rules {
+			if r.ID == key || r.Name == key {
+				byID[r.ID] = o
+				found = true
+			}
+		}
+		if !found {
+			unknown = append(unknown, key)
+		}
+	}
+	sort.Strings(unknown)
+	return byID, unknown
+}
+
+// applyStateful completes the engine options from the stateful settings. A rule_overrides key that names no loaded
+// rule fails the load (a typo would otherwise leave a rule silently unthrottled), or is logged under
+// on_rule_error: skip, where the rule it names may have been skipped.
+func applyStateful(cfg *Config, opts *engine.Options, rules []*rule.Rule, logger *zap.Logger) error {
+	opts.AllowedLateness = cfg.AllowedLateness
+	byID, unknown := resolveOverrides(cfg, rules)
+	if len(unknown) > 0 {
+		err := fmt.Errorf("rule_overrides: no loaded rule has the id or name %q", unknown)
+		if cfg.OnRuleError != RuleErrorSkip {
+			return err
+		}
+		logger.Warn("ignoring rule overrides", zap.Error(err))
+	}
+	for id, o := range byID {
+		if o.Window > 0 {
+			if opts.RuleWindows == nil {
+				opts.RuleWindows = map[string]time.Duration{}
+			}
+			opts.RuleWindows[id] = o.Window
+		}
+	}
+	if cfg.Mode == ModeRoute && opts.GeoIP == nil {
+		// Routing reads keys from the event and never runs iplocation: the agent tier needs no database.
+		opts.GeoIP = noGeoIP{}
+	}
+	return nil
+}
+
+type noGeoIP struct{}
+
+func (noGeoIP) Lookup(netip.Addr) (engine.Location, bool) { return engine.Location{}, false }
+
+// stateful is the processor's state beyond the engine: throttles, the next consumer for the shutdown flush, and
+// what the state telemetry has already reported.
+type stateful struct {
+	throttles map[string]*ruleThrottle // by rule ID
+	next      consumer.Logs
+
+	mu       sync.Mutex
+	reported map[string]uint64 // cumulative counts already added to counters, by metric and rule
+	attrs    map[string]metric.MeasurementOption
+}
+
+type ruleThrottle struct {
+	fields []string
+	th     *window.Throttle[heldMatch]
+}
+
+// heldMatch is one row a throttle held back: enough to write its risk record later.
+type heldMatch struct {
+	rule     *rule.Rule
+	row      engine.Row
+	auditID  string
+	resource *pcommon.Resource // a copy, shared by the matches held back from one resource of one batch
+}
+
+func newStateful(cfg *Config, rules []*rule.Rule) *stateful {
+	s := &stateful{throttles: map[string]*ruleThrottle{}, reported: map[string]uint64{}, attrs: map[string]metric.MeasurementOption{}}
+	if cfg.Mode != ModeFork {
+		return s
+	}
+	byID, _ := resolveOverrides(cfg, rules)
+	for _, r := range rules {
+		o, ok := byID[r.ID]
+		if !ok || o.Throttle == nil {
+			continue
+		}
+		fields := o.Throttle.Fields
+		if len(fields) == 0 {
+			for _, ro := range r.Risk.Objects {
+				fields = append(fields, ro.Field)
+			}
+		}
+		s.throttles[r.ID] = &ruleThrottle{fields: fields, th: window.NewThrottle[heldMatch](o.Throttle.Window, cfg.MaxKeys)}
+	}
+	return s
+}
+
+// batch is the stateful bookkeeping of one processLogs call.
+type batch struct {
+	latest time.Time
+	due    []window.Pending[heldMatch]
+	// resIdx is the resource whose copy res holds (-1: none yet).
+	resIdx int
+	res    *pcommon.Resource
+}
+
+func newBatch() *batch { return &batch{resIdx: -1} }
+
+// throttle lets through the rows of throttled rules that their throttle admits, adding suppressed_count to them,
+// and keeps the others as held back. Rows of other rules pass untouched.
+func (p *auditProcessor) throttle(res engine.Result, b *batch, resIdx int, resource pcommon.Resource) engine.Result {
+	if res.Time.After(b.latest) {
+		b.latest = res.Time
+	}
+	if len(p.state.throttles) == 0 {
+		return res
+	}
+	kept := res.Matches[:0]
+	for _, m := range res.Matches {
+		t := p.state.throttles[m.Rule.ID]
+		if t == nil {
+			kept = append(kept, m)
+			continue
+		}
+		rows := m.Rows[:0]
+		for _, row := range m.Rows {
+			emit, held, due := t.th.Admit(throttleKey(row, t.fields), res.Time, heldMatch{rule: m.Rule, row: row, auditID: res.AuditID, resource: b.resource(resIdx, resource)})
+			b.due = append(b.due, due...)
+			if emit {
+				rows = append(rows, withSuppressed(row, held))
+			}
+		}
+		if len(rows) > 0 {
+			kept = append(kept, engine.Match{Rule: m.Rule, Rows: rows})
+		}
+	}
+	res.Matches = kept
+	return res
+}
+
+// resource returns the batch's copy of the resource at index idx, copying it at most once per resource.
+func (b *batch) resource(idx int, r pcommon.Resource) *pcommon.Resource {
+	if b.resIdx != idx {
+		c := pcommon.NewResource()
+		r.CopyTo(c)
+		b.resIdx, b.res = idx, &c
+	}
+	return b.res
+}
+
+// throttleKey joins the row's values of the key fields; a field the row lacks is empty.
+func throttleKey(row engine.Row, fields []string) string {
+	var sb strings.Builder
+	for i, f := range fields {
+		if i > 0 {
+			sb.WriteByte(0)
+		}
+		sb.WriteString(strings.Join(row.Values(f), "\x1f"))
+	}
+	return sb.String()
+}
+
+func withSuppressed(row engine.Row, n int64) engine.Row {
+	fields := make([]engine.RowField, 0, len(row.Fields)+1)
+	for _, f := range row.Fields {
+		if f.Name != SuppressedCountField {
+			fields = append(fields, f)
+		}
+	}
+	fields = append(fields, engine.RowField{Name: SuppressedCountField, Values: []string{strconv.FormatInt(n, 10)}, Numeric: true})
+	return engine.Row{Fields: fields}
+}
+
+// finishBatch appends to ld the reports that came due in this batch (evicted keys, expired windows, including those
+// of throttles the batch did not touch) and returns how many risk records it added and dropped.
+func (p *auditProcessor) finishBatch(ld plog.Logs, b *batch) (added, dropped int) {
+	if !b.latest.IsZero() {
+		for _, t := range p.state.throttles {
+			b.due = append(b.due, t.th.Advance(b.latest)...)
+		}
+	}
+	return p.appendReports(ld, b.due)
+}
+
+// appendReports writes one risk record set per held-back report: the latest held match, whose suppressed_count says
+// how many more were held with it. Reports go into new resources, each a copy of the resource its match came from.
+func (p *auditProcessor) appendReports(ld plog.Logs, due []window.Pending[heldMatch]) (added, dropped int) {
+	var lrs plog.LogRecordSlice
+	var cur *pcommon.Resource
+	for _, d := range due {
+		h := d.Last
+		if h.resource != cur || cur == nil {
+			rl := ld.ResourceLogs().AppendEmpty()
+			if h.resource != nil {
+				h.resource.CopyTo(rl.Resource())
+			}
+			lrs = rl.ScopeLogs().AppendEmpty().LogRecords()
+			cur = h.resource
+		}
+		src := plog.NewLogRecord()
+		res := engine.Result{
+			Matches: []engine.Match{{Rule: h.rule, Rows: []engine.Row{withSuppressed(h.row, d.Held-1)}}},
+			AuditID: h.auditID,
+			Time:    d.LastAt,
+		}
+		a, dr := p.writer.AppendRiskRecords(lrs, src, res)
+		added += a
+		dropped += dr
+	}
+	return added, dropped
+}
+
+// flushState pushes the throttles' held-back counts downstream at shutdown: processorhelper's shutdown has no
+// consumer, so the processor keeps its own reference to the next one.
+func (p *auditProcessor) flushState(ctx context.Context) error {
+	var due []window.Pending[heldMatch]
+	ids := make([]string, 0, len(p.state.throttles))
+	for id := range p.state.throttles {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		due = append(due, p.state.throttles[id].th.Flush()...)
+	}
+	if len(due) == 0 || p.state.next == nil {
+		return nil
+	}
+	ld := plog.NewLogs()
+	added, dropped := p.appendReports(ld, due)
+	p.telemetry.ProcessorAuditdetectRiskEvents.Add(ctx, int64(added))
+	if dropped > 0 {
+		p.telemetry.ProcessorAuditdetectRiskEventsDropped.Add(ctx, int64(dropped))
+	}
+	p.logger.Info("flushed held-back throttle counts", zap.Int("risk_records", added))
+	return p.state.next.ConsumeLogs(ctx, ld)
+}
+
+// route sets the TraceID of an audit record that a windowed rule counts from the rule's key (route mode), and the
+// routing attribute when one is configured. Other records keep their TraceID: the loadbalancing exporter sends a
+// record without one anywhere.
+func (p *auditProcessor) route(rec plog.LogRecord, body []byte) bool {
+	key, ok, err := p.detector.engine.RouteKey(body)
+	if err != nil {
+		return false
+	}
+	if ok {
+		rec.SetTraceID(RouteTraceID(key))
+		if p.cfg.RoutingAttribute != "" {
+			rec.Attributes().PutStr(p.cfg.RoutingAttribute, key)
+		}
+	}
+	return true
+}
+
+// RouteTraceID is the TraceID of a routing key: the 128-bit FNV-1a hash of the key, the same in every collector
+// and every version, so that every agent sends a key to the same gateway.
+func RouteTraceID(key string) pcommon.TraceID {
+	h := fnv.New128a()
+	h.Write([]byte(key))
+	var id pcommon.TraceID
+	copy(id[:], h.Sum(nil))
+	if id.IsEmpty() {
+		id[15] = 1 // an empty TraceID would be routed at random
+	}
+	return id
+}
+
+// recordState reports the keys held and evicted by every stateful rule, the late events and the held matches.
+func (p *auditProcessor) recordState(ctx context.Context) {
+	s := p.state
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tb := p.telemetry
+	for _, w := range p.detector.engine.WindowStats() {
+		attrs := s.attr(w.Rule.ID, "stats")
+		tb.ProcessorAuditdetectWindowKeys.Record(ctx, int64(w.Keys), attrs)
+		s.addDelta(ctx, tb.ProcessorAuditdetectWindowEvictedKeys, "evicted/stats/"+w.Rule.ID, w.Evicted, attrs)
+		s.addDelta(ctx, tb.ProcessorAuditdetectWindowLateEvents, "late/"+w.Rule.ID, w.Late, s.attr(w.Rule.ID, ""))
+	}
+	for id, t := range s.throttles {
+		keys, evicted, held := t.th.Stats()
+		attrs := s.attr(id, "throttle")
+		tb.ProcessorAuditdetectWindowKeys.Record(ctx, int64(keys), attrs)
+		s.addDelta(ctx, tb.ProcessorAuditdetectWindowEvictedKeys, "evicted/throttle/"+id, evicted, attrs)
+		s.addDelta(ctx, tb.ProcessorAuditdetectThrottledMatches, "held/"+id, held, s.attr(id, ""))
+	}
+}
+
+// addDelta adds to counter what a cumulative count gained since it was last reported.
+func (s *stateful) addDelta(ctx context.Context, counter metric.Int64Counter, name string, total uint64, attrs metric.MeasurementOption) {
+	if d := total - s.reported[name]; d > 0 {
+		counter.Add(ctx, int64(d), attrs)
+		s.reported[name] = total
+	}
+}
+
+func (s *stateful) attr(ruleID, state string) metric.MeasurementOption {
+	key := ruleID + "\x00" + state
+	if a, ok := s.attrs[key]; ok {
+		return a
+	}
+	kvs := []attribute.KeyValue{attribute.String("rule_id", ruleID)}
+	if state != "" {
+		kvs = append(kvs, attribute.String("state", state))
+	}
+	a := metric.WithAttributeSet(attribute.NewSet(kvs...))
+	s.attrs[key] = a
+	return a
+}

@@ -1,0 +1,329 @@
+package auditdetectprocessor
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/xconfmap"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"gopkg.in/yaml.v3"
+)
+
+var s0 = time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
+
+// nodePortBy is a NodePort service creation by user from ip at minute min of s0.
+func nodePortBy(user, ip string, min float64) string {
+	at := s0.Add(time.Duration(min * float64(time.Minute))).Format(time.RFC3339Nano)
+	return fmt.Sprintf(`{"kind":"Event","auditID":"np-%s-%g","verb":"create","user":{"username":%q},"sourceIPs":[%q],`+
+		`"objectRef":{"resource":"services","namespace":"shop","name":"svc-%g"},"requestObject":{"spec":{"type":"NodePort"}},"stageTimestamp":%q}`,
+		user, min, user, ip, min, at)
+}
+
+// riskSummary describes each risk record: "user@minute+suppressed_count" (without +n when the field is absent).
+func riskSummary(t *testing.T, lds []plog.Logs) []string {
+	t.Helper()
+	var out []string
+	for _, ld := range lds {
+		for _, r := range records(ld) {
+			if !isRisk(r) {
+				continue
+			}
+			a := r.Attributes()
+			obj, _ := a.Get("risk_object")
+			name, _ := a.Get("objectRef.name")
+			s := obj.Str() + "@" + strings.TrimPrefix(name.Str(), "svc-")
+			if n, ok := a.Get(SuppressedCountField); ok {
+				s += fmt.Sprintf("+%d", n.Int())
+			}
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func throttled(window time.Duration, fields ...string) func(*Config) {
+	return func(c *Config) {
+		c.RuleOverrides = map[string]RuleOverride{"Test NodePort": {Throttle: &ThrottleConfig{Fields: fields, Window: window}}}
+	}
+}
+
+func TestThrottle(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func(*Config)
+		batches [][]string
+		// want is what comes out while running; wantFlush what Shutdown pushes downstream.
+		want, wantFlush []string
+	}{
+		{
+			name:    "not throttled: every match",
+			mutate:  nil,
+			batches: [][]string{{nodePortBy("eve", "1.1.1.1", 0), nodePortBy("eve", "1.1.1.1", 1)}},
+			want:    []string{"eve@0", "eve@1"},
+		},
+		{
+			name:   "one per window; the next match after it carries the count",
+			mutate: throttled(10*time.Minute, "user"),
+			batches: [][]string{
+				{nodePortBy("eve", "1.1.1.1", 0), nodePortBy("eve", "1.1.1.1", 1)},
+				{nodePortBy("eve", "2.2.2.2", 5), nodePortBy("eve", "1.1.1.1", 12)},
+			},
+			want: []string{"eve@0+0", "eve@12+2"},
+		},
+		{
+			name:      "keys follow the configured fields",
+			mutate:    throttled(10*time.Minute, "user", "src_ip"),
+			batches:   [][]string{{nodePortBy("eve", "1.1.1.1", 0), nodePortBy("eve", "2.2.2.2", 1), nodePortBy("eve", "2.2.2.2", 2)}},
+			want:      []string{"eve@0+0", "eve@1+0"},
+			wantFlush: []string{"eve@2+0"},
+		},
+		{
+			name:      "no fields: the risk object is the key",
+			mutate:    throttled(10 * time.Minute),
+			batches:   [][]string{{nodePortBy("eve", "1.1.1.1", 0), nodePortBy("bob", "1.1.1.1", 1), nodePortBy("eve", "2.2.2.2", 2), nodePortBy("eve", "2.2.2.2", 3)}},
+			want:      []string{"eve@0+0", "bob@1+0"},
+			wantFlush: []string{"eve@3+1"},
+		},
+		{
+			name:   "a quiet key is reported in a later batch once its window expired",
+			mutate: throttled(10*time.Minute, "user"),
+			batches: [][]string{
+				{nodePortBy("eve", "1.1.1.1", 0), nodePortBy("eve", "1.1.1.1", 3), nodePortBy("eve", "1.1.1.1", 4)},
+				{nodePortBy("bob", "1.1.1.1", 30)},
+			},
+			want: []string{"eve@0+0", "bob@30+0", "eve@4+1"},
+		},
+		{
+			name:      "shutdown flushes held-back counts downstream",
+			mutate:    throttled(time.Hour, "user"),
+			batches:   [][]string{{nodePortBy("eve", "1.1.1.1", 0), nodePortBy("eve", "1.1.1.1", 1), nodePortBy("eve", "1.1.1.1", 2), nodePortBy("bob", "1.1.1.1", 3)}},
+			want:      []string{"eve@0+0", "bob@3+0"},
+			wantFlush: []string{"eve@2+1"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, sink, _ := newTestProcessor(t, testConfig(tt.mutate))
+			for _, b := range tt.batches {
+				var bodies []func(pcommon.Value)
+				for _, body := range b {
+					bodies = append(bodies, str(body))
+				}
+				require.NoError(t, p.ConsumeLogs(context.Background(), input(bodies...)))
+			}
+			running := len(sink.AllLogs())
+			assert.Equal(t, tt.want, riskSummary(t, sink.AllLogs()))
+			require.NoError(t, p.Shutdown(context.Background()))
+			assert.Equal(t, tt.wantFlush, riskSummary(t, sink.AllLogs()[running:]))
+		})
+	}
+}
+
+func TestThrottleReportKeepsResourceAndRiskFields(t *testing.T) {
+	p, sink, tel := newTestProcessor(t, testConfig(throttled(time.Hour, "user")))
+	require.NoError(t, p.ConsumeLogs(context.Background(), input(str(nodePortBy("eve", "1.1.1.1", 0)), str(nodePortBy("eve", "1.1.1.1", 7)))))
+	require.NoError(t, p.Shutdown(context.Background()))
+	flushed := sink.AllLogs()[len(sink.AllLogs())-1]
+	require.Equal(t, 1, flushed.LogRecordCount())
+	rl := flushed.ResourceLogs().At(0)
+	assert.Equal(t, map[string]any{"k8s.cluster.name": "prod"}, rl.Resource().Attributes().AsRaw(), "the held match's resource")
+	rec := rl.ScopeLogs().At(0).LogRecords().At(0)
+	attrs := rec.Attributes().AsRaw()
+	assert.Equal(t, "eve", attrs["risk_object"])
+	assert.Equal(t, "Test NodePort", attrs["search_name"])
+	assert.Equal(t, "np-eve-7", attrs["auditID"], "the latest held match")
+	assert.Equal(t, int64(0), attrs[SuppressedCountField])
+	assert.Equal(t, pcommon.NewTimestampFromTime(s0.Add(7*time.Minute)), rec.Timestamp(), "its own event time")
+	assertSum(t, tel, "otelcol_processor_auditdetect_throttled_matches", 1)
+	assertSum(t, tel, "otelcol_processor_auditdetect_risk_events", 2)
+}
+
+func TestStateTelemetry(t *testing.T) {
+	cfg := createDefaultConfig()
+	cfg.MaxKeys = 3
+	p, _, tel := newTestProcessor(t, cfg)
+	var bodies []func(pcommon.Value)
+	for i := 0; i < 5; i++ {
+		bodies = append(bodies, str(fmt.Sprintf(`{"verb":"list","user":{"username":"system:anonymous","groups":["system:unauthenticated"]},`+
+			`"sourceIPs":["198.51.100.%d"],"requestURI":"/api","responseStatus":{"code":403},"stageTimestamp":"2026-11-03T09:00:00Z"}`, i)))
+	}
+	require.NoError(t, p.ConsumeLogs(context.Background(), input(bodies...)))
+	m, err := tel.GetMetric("otelcol_processor_auditdetect_window_keys")
+	require.NoError(t, err)
+	held := map[string]int64{}
+	for _, dp := range m.Data.(metricdata.Gauge[int64]).DataPoints {
+		id, _ := dp.Attributes.Value("rule_id")
+		held[id.AsString()] = dp.Value
+	}
+	assert.Equal(t, int64(3), held["1abd30ff-e140-49af-bb4e-bbdd03722c96"], "scanning rule holds max_keys groups")
+	assertSum(t, tel, "otelcol_processor_auditdetect_window_evicted_keys", 2)
+}
+
+func TestRouteMode(t *testing.T) {
+	anon := func(ip string) string {
+		return fmt.Sprintf(`{"verb":"list","user":{"username":"system:anonymous","groups":["system:unauthenticated"]},"sourceIPs":[%q],"responseStatus":{"code":403}}`, ip)
+	}
+	cfg := createDefaultConfig()
+	cfg.Mode = ModeRoute
+	cfg.RoutingAttribute = "auditdetect.routing_key"
+	require.NoError(t, cfg.Validate(), "route mode needs no GeoIP database")
+	p, sink, _ := newTestProcessor(t, cfg)
+	lease := `{"verb":"update","objectRef":{"resource":"leases"},"user":{"username":"system:kube-scheduler"},"sourceIPs":["10.0.0.2"]}`
+	ld := input(str(anon("198.51.100.1")), str(anon("198.51.100.1")), str(anon("198.51.100.2")), str(lease), str("not json"))
+	preset := pcommon.TraceID([16]byte{9, 9, 9})
+	ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(3).SetTraceID(preset)
+	require.NoError(t, p.ConsumeLogs(context.Background(), ld))
+	got := records(sink.AllLogs()[0])
+	require.Len(t, got, 5, "route mode adds no records and drops none")
+
+	key := func(r plog.LogRecord) any { return r.Attributes().AsRaw()["auditdetect.routing_key"] }
+	assert.Equal(t, RouteTraceID("198.51.100.1"), got[0].TraceID(), "TraceID from the key: the source address")
+	assert.Equal(t, got[0].TraceID(), got[1].TraceID(), "one key, one TraceID")
+	assert.NotEqual(t, got[0].TraceID(), got[2].TraceID(), "another key, another TraceID")
+	assert.Equal(t, "198.51.100.1", key(got[0]))
+	assert.Equal(t, "198.51.100.2", key(got[2]))
+	assert.Equal(t, preset, got[3].TraceID(), "a record no windowed rule counts keeps its TraceID")
+	assert.Nil(t, key(got[3]))
+	assert.True(t, got[4].TraceID().IsEmpty())
+	for _, r := range got {
+		assert.False(t, isRisk(r), "route mode detects nothing")
+	}
+}
+
+func TestRouteTraceIDIsStable(t *testing.T) {
+	// Every agent, of every version, must send a key to the same gateway: the hash is fixed.
+	tests := []struct{ key, want string }{
+		{"198.51.100.1", RouteTraceID("198.51.100.1").String()},
+		{"", "6c62272e07bb014262b821756295c58d"},
+		{"a", "d228cb696f1a8caf78912b704e4a8964"},
+	}
+	for _, tt := range tests {
+		got := RouteTraceID(tt.key)
+		assert.Equal(t, tt.want, got.String(), "key %q", tt.key)
+		assert.False(t, got.IsEmpty())
+	}
+}
+
+// TestReplayScanningLog replays a synthetic audit log through the processor with the built-in pack: a burst of six
+// anonymous 403s from 198.51.100.10 within ten minutes (10:05-10:15, then two more at 10:20 and 10:25), a slow five
+// from .20 over fifty minutes, and six from .30 within eight minutes, split three and three across 11:00. With the
+// default hourly windows only the burst is reported, once, with the counts and values of its first six requests; the
+// other windows show that the answer is the window's, as it is the scheduled search's in Splunk.
+func TestReplayScanningLog(t *testing.T) {
+	tests := []struct {
+		name   string
+		window time.Duration
+		want   []string // src_ip=count of each scanning risk event
+	}{
+		{"hourly windows, as Splunk schedules the search", time.Hour, []string{"198.51.100.10=6"}},
+		{"two-hour windows also catch the burst across 11:00", 2 * time.Hour, []string{"198.51.100.10=6", "198.51.100.30=6"}},
+		{"ten-minute windows split the burst at 10:10", 10 * time.Minute, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := createDefaultConfig()
+			cfg.Window = tt.window
+			scans, lines, tel := replay(t, cfg, filepath.Join("testdata", "replay", "scanning-audit.log"))
+			var got []string
+			for _, a := range scans {
+				got = append(got, fmt.Sprintf("%v=%v", a["src_ip"], a["count"]))
+			}
+			assert.Equal(t, tt.want, got)
+			assertSum(t, tel, "otelcol_processor_auditdetect_records", int64(lines))
+			if len(scans) == 0 || tt.window != time.Hour {
+				return
+			}
+			a := scans[0]
+			assert.Equal(t, "198.51.100.10", a["risk_object"])
+			assert.Equal(t, "system", a["risk_object_type"])
+			assert.Equal(t, []any{"/api/v1/configmaps", "/api/v1/namespaces", "/api/v1/nodes", "/api/v1/pods", "/api/v1/secrets", "/apis/apps/v1/deployments"}, a["request_uris"])
+			assert.Equal(t, "list", a["verbs"])
+			assert.Equal(t, []any{"Mozilla/5.0 zgrab/0.x", "curl/8.4.0"}, a["user_agents"])
+			assert.Equal(t, "system:anonymous", a["user"])
+			assert.Equal(t, "6 anonymous requests from 198.51.100.10 were refused with 403, a sign of scanning of the Kubernetes API", a["risk_message"])
+		})
+	}
+}
+
+// replay feeds an audit log to a processor in batches of seven lines, as a filelog receiver would hand them over,
+// shuts it down, and returns the attributes of the scanning rule's risk records.
+func replay(t *testing.T, cfg *Config, path string) (scans []map[string]any, lines int, tel *componenttest.Telemetry) {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	p, sink, tel := newTestProcessor(t, cfg)
+	var batch []func(pcommon.Value)
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		batch = append(batch, str(sc.Text()))
+		lines++
+		if len(batch) == 7 {
+			require.NoError(t, p.ConsumeLogs(context.Background(), input(batch...)))
+			batch = nil
+		}
+	}
+	require.NoError(t, sc.Err())
+	if len(batch) > 0 {
+		require.NoError(t, p.ConsumeLogs(context.Background(), input(batch...)))
+	}
+	require.NoError(t, p.Shutdown(context.Background()))
+	for _, ld := range sink.AllLogs() {
+		for _, r := range records(ld) {
+			a := r.Attributes().AsRaw()
+			if a["search_name"] == "Kubernetes API Scanning by Unauthenticated Source" {
+				scans = append(scans, a)
+			}
+		}
+	}
+	return scans, lines, tel
+}
+
+// TestScaleOutConfigs loads the auditdetect sections of config/scale-out (environment references replaced by their
+// defaults) through the factory: the agent routes by the source address, the gateway's override names a real rule.
+// `make test-binary` validates the whole files with the collector binary.
+func TestScaleOutConfigs(t *testing.T) {
+	envRef := regexp.MustCompile(`\$\{env:[A-Z_]+(?::-([^}]*))?\}`)
+	tests := []struct {
+		file, id   string
+		wantMode   Mode
+		wantRoutes []string
+	}{
+		{"agent.yaml", "auditdetect/route", ModeRoute, []string{"sourceIPs{}"}},
+		{"gateway.yaml", "auditdetect", ModeFork, []string{"sourceIPs{}"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join("..", "..", "config", "scale-out", tt.file))
+			require.NoError(t, err)
+			var doc struct {
+				Processors map[string]map[string]any `yaml:"processors"`
+			}
+			require.NoError(t, yaml.Unmarshal(envRef.ReplaceAll(raw, []byte("$1")), &doc))
+			section, ok := doc.Processors[tt.id]
+			require.True(t, ok, "no processor %s in %s", tt.id, tt.file)
+			cfg := createDefaultConfig()
+			require.NoError(t, confmap.NewFromStringMap(section).Unmarshal(cfg))
+			require.NoError(t, xconfmap.Validate(cfg))
+			assert.Equal(t, tt.wantMode, cfg.Mode)
+			d, err := buildDetector(cfg, nil)
+			require.NoError(t, err)
+			defer d.close()
+			assert.Equal(t, tt.wantRoutes, d.engine.RouteFields())
+		})
+	}
+}

@@ -1,0 +1,319 @@
+package compat
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/processor/processortest"
+	"gopkg.in/yaml.v3"
+
+	"github.com/auditdetect/auditdetect/processor/auditdetectprocessor"
+	"github.com/auditdetect/auditdetect/processor/engine"
+	"github.com/auditdetect/auditdetect/processor/loader"
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+var (
+	tomlType    = regexp.MustCompile(`(?m)^type = "(\w+)"`)
+	eqlSequence = regexp.MustCompile(`(?m)^query = '''\s*sequence\b`)
+)
+
+// elasticKinds reads each corpus file's rule type from its text (independently of the parser): query, new_terms,
+// eql, eql-sequence or esql.
+func elasticKinds(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "elastic", "*.toml"))
+	kinds := map[string]string{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := tomlType.FindSubmatch(data)
+		if m == nil {
+			t.Fatalf("%s: no type", f)
+		}
+		kind := string(m[1])
+		if kind == "eql" && eqlSequence.Match(data) {
+			kind = "eql-sequence"
+		}
+		kinds[filepath.Base(f)] = kind
+	}
+	return kinds
+}
+
+func TestElasticCorpusLoadsWhatRunsPerEvent(t *testing.T) {
+	dir := corpusDir(t)
+	kinds := elasticKinds(t, dir)
+	byFile, res := loadDir(t, filepath.Join(dir, "elastic"))
+
+	counts := map[string]int{}
+	for file, kind := range kinds {
+		counts[kind]++
+		_, loaded := byFile[file]
+		if runs := kind == "query" || kind == "new_terms" || kind == "eql"; loaded != runs {
+			t.Errorf("%s (%s): loaded %v, want %v", file, kind, loaded, runs)
+		}
+	}
+	if counts["query"]+counts["new_terms"]+counts["eql"] != len(res.Rules) || len(res.Rules) != 26 {
+		t.Errorf("loaded %d rules, kinds %v", len(res.Rules), counts)
+	}
+	// Every file not loaded is reported, naming what it is.
+	if len(res.Skipped) != counts["esql"]+counts["eql-sequence"] || len(res.Skipped) != 12 {
+		t.Errorf("%d skipped, kinds %v", len(res.Skipped), counts)
+	}
+	for _, err := range res.Skipped {
+		var e *rule.Error
+		if !asRuleError(err, &e) {
+			t.Fatalf("skipped error %T", err)
+		}
+		want := map[string]string{"esql": `rule type "esql" cannot run per event`, "eql-sequence": "EQL sequence queries cannot run per event"}[kinds[filepath.Base(e.File)]]
+		if want == "" || !strings.Contains(e.Reason, want) {
+			t.Errorf("%s: %q, want it to say %q", e.File, e.Reason, want)
+		}
+	}
+	// Without on_rule_error: skip, the same files fail the load: nothing is dropped silently.
+	_, err := loader.Load(loader.Options{Paths: []string{filepath.Join(dir, "elastic")}})
+	if err == nil {
+		t.Fatal("loading esql and sequence rules with on_rule_error: fail succeeded")
+	}
+	for file, kind := range kinds {
+		if reported := strings.Contains(err.Error(), file); reported != (kind == "esql" || kind == "eql-sequence") {
+			t.Errorf("%s (%s): reported %v", file, kind, reported)
+		}
+	}
+}
+
+func asRuleError(err error, target **rule.Error) bool {
+	e, ok := err.(*rule.Error)
+	*target = e
+	return ok
+}
+
+func TestElasticOnFalcoEvents(t *testing.T) {
+	dir := corpusDir(t)
+	_, res := loadDir(t, filepath.Join(dir, "elastic"))
+	got := falcoMatches(t, dir, res.Rules)
+	// The NodePort, host-network and privileged-pod rules match exactly the events whose requestObject.spec carries
+	// those settings (the privileged container of the second file is its second container). The only other match
+	// is a new_terms rule: the two secret creations are the first requests seen with their (decision, user, client)
+	// combinations; the other events have no userAgent, which that rule requires.
+	checkTruthTable(t, got, map[string][]string{
+		"create_nginx_service_nodeport.json":             {"Kubernetes Exposed Service Created With Type NodePort"},
+		"create_nginx_pod_hostnetwork.json":              {"Kubernetes Pod Created With HostNetwork"},
+		"create_nginx_pod_privileged.json":               {"Kubernetes Privileged Pod Created"},
+		"create_nginx_pod_privileged_2nd_container.json": {"Kubernetes Privileged Pod Created"},
+		"create_kube_system_secret.json":                 {"Kubernetes Unusual Decision by User Agent"},
+		"create_secret.json":                             {"Kubernetes Unusual Decision by User Agent"},
+	})
+}
+
+func TestElasticHandWrittenEvents(t *testing.T) {
+	byFile, _ := loadDir(t, filepath.Join(corpusDir(t), "elastic"))
+	runHandCases(t, "elastic_cases.yaml", byFile)
+}
+
+func TestElasticRiskMapping(t *testing.T) {
+	byFile, _ := loadDir(t, filepath.Join(corpusDir(t), "elastic"))
+	for _, tt := range []struct {
+		file                   string
+		score                  int
+		severity               string
+		techniques, tactics    string
+		newTerms               bool
+		newTermsFields         string
+		newTermsHistoryInHours int
+	}{
+		{"persistence_exposed_service_created_with_type_nodeport.toml", 47, "medium", "T1133", "TA0003 TA0001", false, "", 0},
+		{"credential_access_get_secrets_access.toml", 21, "low", "T1552 T1552.007", "TA0006", true, "sourceIPs user.username userAgent", 7 * 24},
+		{"execution_unusual_request_response_by_user_agent.toml", 21, "low", "T1078", "TA0002 TA0005 TA0001", true,
+			"annotations.authorization.k8s.io/decision user.username userAgent", 10 * 24},
+	} {
+		r := byFile[tt.file]
+		if r == nil {
+			t.Fatalf("%s not loaded", tt.file)
+		}
+		if got := r.Risk.Objects; len(got) != 1 || got[0] != (rule.RiskObject{Field: "user.username", Type: "user", Score: tt.score}) {
+			t.Errorf("%s: risk objects %+v", tt.file, got)
+		}
+		if got := strings.Join(r.MitreTechniques, " "); got != tt.techniques {
+			t.Errorf("%s: techniques %q, want %q", tt.file, got, tt.techniques)
+		}
+		if got := strings.Join(r.MitreTactics, " "); got != tt.tactics {
+			t.Errorf("%s: tactics %q, want %q", tt.file, got, tt.tactics)
+		}
+		var nt *rule.NewTerms
+		for _, st := range r.Pipeline {
+			if s, ok := st.(rule.NewTerms); ok {
+				nt = &s
+			}
+			if s, ok := st.(rule.FillNull); ok && (s.Value != tt.severity || s.Fields[0] != "severity") {
+				t.Errorf("%s: severity fill %+v, want %s", tt.file, s, tt.severity)
+			}
+		}
+		if (nt != nil) != tt.newTerms {
+			t.Fatalf("%s: new_terms stage %+v", tt.file, nt)
+		}
+		if nt != nil {
+			var names []string
+			for _, f := range nt.Fields {
+				names = append(names, f.Name)
+			}
+			if strings.Join(names, " ") != tt.newTermsFields || nt.History.Hours() != float64(tt.newTermsHistoryInHours) {
+				t.Errorf("%s: new_terms %v over %s", tt.file, names, nt.History)
+			}
+		}
+	}
+}
+
+// mixedConfig is the collector configuration of docs/sigma-elastic.md: one directory holding an ESCU detection, a
+// Sigma rule and an Elastic rule, and one override.
+const mixedConfig = `
+rules: [RULES_DIR]
+on_rule_error: fail
+rule_overrides:
+  # Sigma rules name no risk object; this one is about the namespace a pod lands in.
+  "Creation Of Pod In System Namespace":
+    risk_objects: [{field: objectRef.namespace, type: system}]
+`
+
+// TestESCUSigmaElasticTogether runs one ESCU, one Sigma and one Elastic rule, side by side in one directory, through
+// the real processor, and checks the risk record each writes. Run with -v to print them (docs/sigma-elastic.md).
+func TestESCUSigmaElasticTogether(t *testing.T) {
+	dir := corpusDir(t)
+	rules := t.TempDir()
+	for _, f := range []string{
+		filepath.Join(dir, "escu", "v5", "kubernetes_node_port_creation.yml"),
+		filepath.Join(dir, "sigma", "kubernetes_audit_pod_in_system_namespace.yml"),
+		filepath.Join(dir, "elastic", "persistence_exposed_service_created_with_type_nodeport.toml"),
+	} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(rules, filepath.Base(f)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var raw map[string]any
+	if err := yaml.Unmarshal([]byte(strings.Replace(mixedConfig, "RULES_DIR", rules, 1)), &raw); err != nil {
+		t.Fatal(err)
+	}
+	factory := auditdetectprocessor.NewFactory()
+	cfg := factory.CreateDefaultConfig()
+	if err := confmap.NewFromStringMap(raw).Unmarshal(cfg); err != nil {
+		t.Fatal(err)
+	}
+	sink := new(consumertest.LogsSink)
+	p, err := factory.CreateLogs(context.Background(), processortest.NewNopSettings(factory.Type()), cfg, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(context.Background(), componenttest.NewNopHost()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = p.Shutdown(context.Background()) }()
+
+	ld := plog.NewLogs()
+	lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+	for _, ev := range []string{"create_nginx_service_nodeport.json", "create_pod_kube_system_namespace.json"} {
+		body, err := os.ReadFile(filepath.Join(dir, "events", "falco", ev))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lrs.AppendEmpty().Body().SetStr(string(body))
+	}
+	if err := p.ConsumeLogs(context.Background(), ld); err != nil {
+		t.Fatal(err)
+	}
+
+	got := map[string]map[string]any{}
+	for _, out := range sink.AllLogs() {
+		recs := out.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+		for i := 0; i < recs.Len(); i++ {
+			attrs := recs.At(i).Attributes().AsRaw()
+			name, ok := attrs["search_name"].(string)
+			if !ok {
+				continue
+			}
+			got[name] = attrs
+			b, _ := json.MarshalIndent(attrs, "", "  ")
+			t.Logf("risk record of %q (body %q):\n%s", name, recs.At(i).Body().Str(), b)
+		}
+	}
+	want := map[string]map[string]any{
+		"Kubernetes Node Port Creation": { // ESCU v5
+			"risk_object": "minikube-user", "risk_object_type": "user", "risk_score": int64(20),
+			"threat_object": "192.168.99.1", "threat_object_type": "ip_address",
+		},
+		"Kubernetes Exposed Service Created With Type NodePort": { // Elastic
+			"risk_object": "minikube-user", "risk_object_type": "user", "risk_score": int64(47),
+			"threat_object": "192.168.99.1", "threat_object_type": "ip_address", "severity": "medium",
+			"annotations.mitre_attack.mitre_technique_id": []any{"T1133"},
+			"annotations.mitre_attack.mitre_tactic":       []any{"TA0003", "TA0001"},
+		},
+		"Creation Of Pod In System Namespace": { // Sigma, with its risk object overridden
+			"risk_object": "kube-system", "risk_object_type": "system", "risk_score": int64(47),
+			"threat_object": "::1", "threat_object_type": "ip_address", "severity": "medium",
+			"annotations.mitre_attack.mitre_technique_id": []any{"T1036.005"},
+		},
+	}
+	var names []string
+	for name := range got {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	if len(got) != len(want) {
+		t.Fatalf("risk records of %q, want one from each of the three rules", names)
+	}
+	for name, fields := range want {
+		for k, v := range fields {
+			if g, _ := json.Marshal(got[name][k]); string(g) != mustJSON(t, v) {
+				t.Errorf("%s: %s = %s, want %s", name, k, g, mustJSON(t, v))
+			}
+		}
+	}
+}
+
+// BenchmarkSigmaElasticCorpus evaluates the 15 falco events against all 12 Sigma and 26 loadable Elastic rules.
+func BenchmarkSigmaElasticCorpus(b *testing.B) {
+	dir := os.Getenv("AUDITDETECT_CORPUS")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "..", "shared", "corpus")
+	}
+	res, err := loader.Load(loader.Options{Paths: []string{filepath.Join(dir, "sigma"), filepath.Join(dir, "elastic")}, SkipErrors: true})
+	if err != nil {
+		b.Skipf("corpus: %v", err)
+	}
+	e, err := engine.Compile(res.Rules, engine.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	events, _ := filepath.Glob(filepath.Join(dir, "events", "falco", "*.json"))
+	var bodies [][]byte
+	for _, f := range events {
+		body, _ := os.ReadFile(f)
+		bodies = append(bodies, body)
+	}
+	// The new_terms state is warm after the first pass: later passes measure the steady state.
+	for _, body := range bodies {
+		_, _ = e.Evaluate(body)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := e.Evaluate(bodies[i%len(bodies)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
