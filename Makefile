@@ -1,0 +1,241 @@
+# auditdetect: build, run and test (GNU make 4).
+#
+# Quick start:   make run     build the collector and run the demo on testdata/audit/
+#                make test    vet + gofmt, race-enabled unit tests, then build the binary and check it end to end
+#
+# Only Go (and make, bash, coreutils) must be on the machine: every other tool is installed by the targets below,
+# at a pinned version, into ./.tools/bin (git-ignored). CI (.ci/run) starts from a fresh machine and relies on that.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+# A half-written binary must never look up to date.
+.DELETE_ON_ERROR:
+MAKEFLAGS += --no-builtin-rules
+.SUFFIXES:
+
+GO ?= go
+
+# ---- pinned tools --------------------------------------------------------------------------------------------
+# ocb must match the collector core that builder-config.yaml pins (v0.145.0 / v1.51.0): an ocb of another minor
+# version generates code for another core and its strict version check refuses the build.
+OCB_VERSION := v0.145.0
+# golang.org/x/perf has no release tags; this pseudo-version is one the module proxy serves.
+BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
+
+TOOLS_BIN := $(CURDIR)/.tools/bin
+# The version is part of each tool's file name: changing a version above installs the new tool on the next run
+# (and, for ocb, rebuilds the binary), with no stale tool left in use.
+OCB := $(TOOLS_BIN)/ocb-$(OCB_VERSION)
+BENCHSTAT := $(TOOLS_BIN)/benchstat-$(BENCHSTAT_VERSION)
+
+# ---- the distribution ----------------------------------------------------------------------------------------
+DIST_NAME := otelcol-auditdetect
+BUILDER_CONFIG ?= builder-config.yaml
+# Must match dist.output_path in builder-config.yaml: ocb writes the generated sources and the binary there.
+DIST_DIR := build/$(DIST_NAME)
+BINARY := bin/$(DIST_NAME)
+DEMO_CONFIG ?= config/demo.yaml
+
+# The package ocb imports from this module (see builder-config.yaml).
+COMPONENT_PKG := ./processor/auditdetectprocessor
+# What the binary is built from, within this repository: the Go files and //go:embed files (such as built-in rules)
+# of every package of this module that the component imports. Tests, docs, configs and testdata are not among them,
+# so editing those does not rebuild. `go list` finds them exactly (a new file or package counts too); the recipe of
+# $(BINARY) runs it, so only targets that need the binary pay for it.
+GO_LIST_BINARY_INPUTS = $(GO) list -e -deps \
+	-f '{{if and .Module .Module.Main}}{{$$d := .Dir}}{{range .GoFiles}}{{$$d}}/{{.}} {{end}}{{range .EmbedFiles}}{{$$d}}/{{.}} {{end}}{{end}}' \
+	$(COMPONENT_PKG)
+
+# How long `make run` lets the collector run. The filelog receiver tails its files forever, so the demo stops it
+# after a while (the sample is read within a second of start-up); RUN_SECONDS=0 runs until Ctrl-C.
+RUN_SECONDS ?= 10
+
+# Per test binary; the race detector makes tests several times slower on these 2-core machines.
+GO_TEST_TIMEOUT ?= 10m
+
+# Benchmarks: `make bench` runs the comparison benchmarks of bench/ (a module of its own, so that the transform
+# processor and sigma-go it compares with stay out of the collector build and of `make test`; see
+# docs/performance.md), then the whole-collector CPU profile. BENCH selects benchmarks (`make bench BENCH=Mix`);
+# BENCH_PKGS adds packages of the main module (`BENCH_PKGS=./processor/...`). Copy $(BENCH_OUT) to $(BENCH_BASE) to
+# keep a baseline, and the next `make bench` compares against it with benchstat.
+BENCH ?= .
+BENCH_PKGS ?=
+BENCH_COUNT ?= 6
+BENCH_OUT ?= out/bench.txt
+BENCH_BASE ?= out/bench-base.txt
+
+# `make gen`: the generated audit log (processor/auditgen), GEN_EVENTS events of seed GEN_SEED.
+GEN_EVENTS ?= 100000
+GEN_SEED ?= 1
+GEN_OUT ?= out/audit-mix.log
+
+# Go files checked by gofmt: everything tracked or not, except generated and downloaded code.
+GOFMT_FILES = $(shell find . \( -path ./.git -o -path ./.tools -o -path ./build -o -path ./bin -o -path ./out \) -prune \
+	-o -type f -name '*.go' -print)
+
+# ---- targets -------------------------------------------------------------------------------------------------
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: $(BINARY) ## build bin/otelcol-auditdetect with ocb (only when its inputs changed)
+
+# ocb regenerates build/otelcol-auditdetect/ (main.go, components.go, go.mod), runs go mod tidy there and compiles.
+# A first build downloads ~1.6 GB of modules and compiles for several minutes; later builds reuse Go's caches.
+# The recipe always runs (FORCE) and rebuilds only when one of the inputs above, builder-config.yaml, go.mod, go.sum
+# or ocb itself (a version bump installs a new file) is newer than the binary: make's own timestamp check would need
+# the `go list` on every make invocation, even `make help`.
+# ocb creates only the last directory of output_path itself, hence the mkdir.
+# -buildvcs=false: the generated module sits inside this git work tree, and VCS stamping fails in a repository
+# without commits (or with a git that refuses the directory); the collector reports dist.version instead.
+$(BINARY): $(OCB) FORCE
+	@inputs="$(OCB) $(BUILDER_CONFIG) go.mod go.sum $$($(GO_LIST_BINARY_INPUTS))"; \
+	if [ -f $@ ] && [ -z "$$(find $$inputs -newer $@ -print -quit)" ]; then echo ">> $@ is up to date"; exit 0; fi; \
+	echo ">> ocb $(OCB_VERSION): building $(DIST_NAME) (the first build takes several minutes)"; \
+	mkdir -p $(dir $(DIST_DIR)); \
+	GOFLAGS="$(GOFLAGS) -buildvcs=false" $(OCB) --config $(BUILDER_CONFIG); \
+	mkdir -p $(@D); \
+	cp $(DIST_DIR)/$(DIST_NAME) $@; \
+	echo ">> built $@"
+
+.PHONY: FORCE
+FORCE:
+
+.PHONY: run
+run: $(BINARY) ## build if needed, then run the demo config on testdata/audit/ (RUN_SECONDS=0: until Ctrl-C)
+	scripts/run-demo.sh $(BINARY) $(DEMO_CONFIG) $(RUN_SECONDS)
+
+.PHONY: test
+test: lint test-unit rule-test test-binary ## lint, race-enabled unit tests, then build the binary and check it (what CI runs)
+
+.PHONY: test-unit
+test-unit: ## go test -race on every package (the fast loop: no binary build), then the allocation tests
+	$(GO) test -race -count=1 -timeout $(GO_TEST_TIMEOUT) ./...
+	@# Allocation counts are only meaningful without the race detector (sync.Pool drops objects under -race):
+	@# the files that measure them build with !race and run here.
+	$(GO) test -count=1 -timeout $(GO_TEST_TIMEOUT) -run 'Alloc' ./processor/...
+
+# The issue's acceptance check: the binary builds, contains the processor, validates the demo config, and the demo
+# run over the sample audit log writes risk events.
+.PHONY: test-binary
+test-binary: $(BINARY) ## build, then validate config/demo.yaml with the binary and run the demo as a smoke test
+	$(BINARY) components | grep -Eq '^[[:space:]]*- name: auditdetect$$' \
+		|| { echo "auditdetect is not among the binary's processors"; exit 1; }
+	$(BINARY) validate --config $(DEMO_CONFIG)
+	@echo ">> $(DEMO_CONFIG) is valid"
+	@# The scale-out example (docs/stateful.md): agents route by key, gateways hold the state. The token is a
+	@# placeholder: validate reads the config, it sends nothing.
+	$(BINARY) validate --config config/scale-out/agent.yaml
+	SPLUNK_HEC_TOKEN=validate-only $(BINARY) validate --config config/scale-out/gateway.yaml
+	@echo ">> config/scale-out/{agent,gateway}.yaml are valid"
+	@# The deployment configs (docs/operations.md): the merged Helm agent config is written by the Go test that
+	@# checks it; file_storage's directory is pointed into out/, the rest is validated as deployed.
+	@mkdir -p $(DEPLOY_STORAGE)
+	AUDITDETECT_HELM_MERGED=$(CURDIR)/$(HELM_MERGED) $(GO) test -count=1 -run '^TestHelmValues$$' ./config/
+	$(DEPLOY_ENV) $(BINARY) validate --config $(HELM_MERGED) --set=$(DEPLOY_STORAGE_SET)
+	$(DEPLOY_ENV) $(BINARY) validate --config config/standalone.yaml --set=$(DEPLOY_STORAGE_SET)
+	$(DEPLOY_ENV) $(BINARY) validate --config config/splunk.yaml --set=$(DEPLOY_STORAGE_SET)
+	@echo ">> $(HELM_MERGED) (chart 0.145.0 + config/helm/values-auditdetect.yaml), config/standalone.yaml and config/splunk.yaml are valid"
+	REQUIRE_RISK_EVENTS=1 scripts/run-demo.sh $(BINARY) $(DEMO_CONFIG) $(RUN_SECONDS)
+
+.PHONY: smoke-scale-out
+smoke-scale-out: $(BINARY) ## run the scale-out example on loopback: 1 agent, 2 gateways; each key on one gateway
+	scripts/scale-out-smoke.sh $(BINARY)
+
+# What the deployment configs read from their environment, with placeholders: validate sends nothing. The first six
+# are what the splunk-otel-collector chart's agent pod sets.
+HELM_MERGED := out/helm/agent-relay.yaml
+DEPLOY_STORAGE := out/deploy-storage
+DEPLOY_STORAGE_SET := extensions::file_storage::directory=$(CURDIR)/$(DEPLOY_STORAGE)
+DEPLOY_ENV := SPLUNK_MEMORY_LIMIT_MIB=500 SPLUNK_PLATFORM_HEC_TOKEN=00000000-0000-0000-0000-000000000000 \
+	K8S_NODE_NAME=node-1 K8S_POD_NAME=agent-0 K8S_POD_UID=00000000-0000-0000-0000-000000000001 K8S_NAMESPACE=default \
+	SPLUNK_HEC_URL=https://127.0.0.1:8088/services/collector SPLUNK_HEC_TOKEN=validate-only \
+	SPLUNK_RISK_HEC_URL=https://127.0.0.1:8088/services/collector SPLUNK_RISK_HEC_TOKEN=validate-only
+
+# ---- rule sets: coverage catalog and rule tests (cmd/auditdetect; no collector binary needed) ------------------
+# RULES takes what the processor's `rules:` setting takes: files, directories, globs, or builtin.
+RULES ?= builtin
+COVERAGE_FORMAT ?= markdown
+# Side-car test cases (<dir>/<rule file name>/cases.yaml): the built-in pack keeps its cases there.
+RULE_TEST_CASES ?= $(if $(filter builtin,$(RULES)),processor/builtin/testdata)
+# More flags for rule-test, e.g. -data-dir DIR (local copies of ESCU attack data) or -window 30m.
+RULE_TEST_FLAGS ?=
+
+.PHONY: coverage
+coverage: ## print the coverage catalog of RULES (default builtin); COVERAGE_FORMAT=json for tools
+	@$(GO) run ./cmd/auditdetect coverage -format $(COVERAGE_FORMAT) $(RULES)
+
+.PHONY: rule-test
+rule-test: ## run the tests of RULES (default builtin and its cases) offline; fails when one fails
+	$(GO) run ./cmd/auditdetect rule-test $(if $(RULE_TEST_CASES),-cases $(RULE_TEST_CASES)) $(RULE_TEST_FLAGS) $(RULES)
+
+# Fuzzing: every fuzz target of the module (a func FuzzXxx in a _test.go file under processor/, found by name, so a
+# new front end's target is picked up without an edit here) runs for FUZZ_TIME, one after the other; the run fails at
+# the end if any of them failed. A crasher is written to the package's testdata/fuzz/<Target>/: commit it, and every
+# `go test` replays it. CI runs each briefly.
+FUZZ_TIME ?= 60s
+
+.PHONY: fuzz
+fuzz: ## run every fuzz target for FUZZ_TIME each (default 60s; CI: FUZZ_TIME=10s)
+	@targets="$$(grep -rE --include='*_test.go' -o '^func Fuzz[A-Za-z0-9_]*' processor \
+		| sed -E 's|^(.*)/[^/]+_test\.go:func (Fuzz.*)$$|./\1 \2|' | sort -u)"; \
+	[ -n "$$targets" ] || { echo "no fuzz targets found"; exit 1; }; \
+	failed=""; \
+	while read -r pkg name; do \
+		echo ">> fuzz $$pkg $$name for $(FUZZ_TIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZ_TIME) "$$pkg" || failed="$$failed $$pkg:$$name"; \
+	done <<< "$$targets"; \
+	[ -z "$$failed" ] || { echo "fuzzing failed:$$failed (crashers are in each package's testdata/fuzz/)"; exit 1; }
+
+.PHONY: fuzz-corpus
+fuzz-corpus: ## regenerate the committed seed corpora (testdata/fuzz/*/seed-*) from the test data
+	$(GO) run ./scripts/fuzzcorpus
+
+.PHONY: bench
+bench: $(BENCHSTAT) ## run the comparison benchmarks into out/bench.txt, summarise them with benchstat, profile a collector
+	@mkdir -p $(dir $(BENCH_OUT))
+	cd bench && $(GO) vet .
+	{ $(if $(BENCH_PKGS),$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) $(BENCH_PKGS);) \
+	  cd bench && $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) -timeout 60m . ; } \
+	  | tee $(BENCH_OUT)
+	@if [ -f $(BENCH_BASE) ]; then $(BENCHSTAT) $(BENCH_BASE) $(BENCH_OUT); \
+	else $(BENCHSTAT) $(BENCH_OUT); echo "(no $(BENCH_BASE): cp $(BENCH_OUT) $(BENCH_BASE) to make this run the baseline)"; fi
+	cd bench && $(GO) test -run TestCollectorProfile -count 1 -v . | grep -v '^=== RUN'
+
+.PHONY: gen
+gen: ## write the generated audit log to out/audit-mix.log (GEN_EVENTS, GEN_SEED)
+	@mkdir -p $(dir $(GEN_OUT))
+	$(GO) run ./processor/auditgen/cmd/auditgen -n $(GEN_EVENTS) -seed $(GEN_SEED) -o $(GEN_OUT)
+
+.PHONY: fmt
+fmt: ## gofmt -w every Go file
+	@$(if $(GOFMT_FILES),gofmt -w $(GOFMT_FILES))
+
+.PHONY: lint
+lint: ## gofmt must have nothing to change, and go vet must pass
+	@unformatted="$(if $(GOFMT_FILES),$$(gofmt -l $(GOFMT_FILES)))"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change (run make fmt):"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+.PHONY: tools
+tools: $(OCB) $(BENCHSTAT) ## install the pinned tools into .tools/bin
+
+$(OCB):
+	@mkdir -p $(@D)
+	GOBIN=$(@D) $(GO) install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
+	mv $(@D)/builder $@
+
+$(BENCHSTAT):
+	@mkdir -p $(@D)
+	GOBIN=$(@D) $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
+	mv $(@D)/benchstat $@
+
+.PHONY: clean
+clean: ## remove build outputs (build/, bin/, out/); keeps the installed tools
+	rm -rf build bin out
+
+.PHONY: distclean
+distclean: clean ## also remove the installed tools (.tools/)
+	rm -rf .tools

@@ -1,0 +1,359 @@
+// Package config_test checks the deployment files under config/ without a collector binary: the collector configs
+// are wired consistently and name only components the distribution holds (builder-config.yaml), their auditdetect
+// sections load through the real factory, the Helm values override merges into the chart's rendered agent config
+// as the chart merges it, and the Dockerfile starts the binary the Makefile builds. `make test-binary` then
+// validates the same files with the built distribution (the merged Helm config is written where
+// AUDITDETECT_HELM_MERGED says).
+package config_test
+
+import (
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/xconfmap"
+	"gopkg.in/yaml.v3"
+
+	"github.com/auditdetect/auditdetect/processor/auditdetectprocessor"
+)
+
+func readYAML(t *testing.T, name string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, yaml.Unmarshal(b, &m), name)
+	return m
+}
+
+// get walks keys through nested maps; nil when a key is missing.
+func get(m any, keys ...string) any {
+	for _, k := range keys {
+		mm, ok := m.(map[string]any)
+		if !ok {
+			return nil
+		}
+		m = mm[k]
+	}
+	return m
+}
+
+func mapAt(t *testing.T, m any, keys ...string) map[string]any {
+	t.Helper()
+	v, ok := get(m, keys...).(map[string]any)
+	require.True(t, ok, "%s is not a map", strings.Join(keys, "."))
+	return v
+}
+
+func strs(v any) []string {
+	var out []string
+	for _, x := range v.([]any) {
+		out = append(out, x.(string))
+	}
+	return out
+}
+
+// mergeChart merges src over dst as the chart merges agent.config over its rendered config (REFERENCE §4): maps
+// merge key by key, every other value (lists included) replaces, and a key set to null is removed.
+func mergeChart(dst, src map[string]any) map[string]any {
+	out := make(map[string]any, len(dst))
+	for k, v := range dst {
+		out[k] = v
+	}
+	for k, v := range src {
+		sm, srcIsMap := v.(map[string]any)
+		dm, dstIsMap := out[k].(map[string]any)
+		switch {
+		case v == nil:
+			delete(out, k)
+		case srcIsMap && dstIsMap:
+			out[k] = mergeChart(dm, sm)
+		case srcIsMap:
+			out[k] = mergeChart(map[string]any{}, sm) // drops the nulls inside a new map
+		default:
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func TestMergeChart(t *testing.T) {
+	tests := []struct {
+		name          string
+		dst, src, out map[string]any
+	}{
+		{name: "maps merge", dst: map[string]any{"a": map[string]any{"x": 1}}, src: map[string]any{"a": map[string]any{"y": 2}},
+			out: map[string]any{"a": map[string]any{"x": 1, "y": 2}}},
+		{name: "lists are replaced whole", dst: map[string]any{"p": []any{"a", "b", "c"}}, src: map[string]any{"p": []any{"b"}},
+			out: map[string]any{"p": []any{"b"}}},
+		{name: "null removes", dst: map[string]any{"a": map[string]any{"x": 1, "y": 2}}, src: map[string]any{"a": map[string]any{"x": nil}},
+			out: map[string]any{"a": map[string]any{"y": 2}}},
+		{name: "null on a missing key is nothing", dst: map[string]any{}, src: map[string]any{"n": nil}, out: map[string]any{}},
+		{name: "a new map keeps no nulls", dst: map[string]any{}, src: map[string]any{"a": map[string]any{"x": nil, "y": 1}},
+			out: map[string]any{"a": map[string]any{"y": 1}}},
+		{name: "a scalar replaces a map", dst: map[string]any{"a": map[string]any{"x": 1}}, src: map[string]any{"a": "s"},
+			out: map[string]any{"a": "s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := mergeChart(map[string]any{}, tt.dst)
+			assert.Equal(t, tt.out, mergeChart(tt.dst, tt.src))
+			assert.Equal(t, before, tt.dst, "dst is not modified")
+		})
+	}
+}
+
+// renderExtraFileLogs does what the chart does with logsCollection.extraFileLogs: each entry becomes a filelog
+// receiver with the chart's checkpoint storage, feeding the logs/host pipeline.
+func renderExtraFileLogs(cfg map[string]any, extra map[string]any) map[string]any {
+	receivers := map[string]any{}
+	var names []string
+	for name, v := range extra {
+		r := mergeChart(map[string]any{}, v.(map[string]any))
+		r["storage"] = "file_storage"
+		receivers[name] = r
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	host := map[string]any{
+		"receivers":  toAny(names),
+		"processors": []any{"memory_limiter", "batch", "resource"},
+		"exporters":  []any{"splunk_hec/platform_logs"},
+	}
+	return mergeChart(cfg, map[string]any{
+		"receivers": receivers,
+		"service":   map[string]any{"pipelines": map[string]any{"logs/host": host}},
+	})
+}
+
+func toAny(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}
+
+func TestHelmValues(t *testing.T) {
+	rendered := readYAML(t, filepath.Join("..", "testdata", "helm", "chart-0.145.0-agent-relay-logs-only.yaml"))
+	values := readYAML(t, filepath.Join("helm", "values-auditdetect.yaml"))
+
+	// The override's extra file log is the one the reference was rendered with: rendering it again changes nothing.
+	extra := mapAt(t, values, "logsCollection", "extraFileLogs")
+	assert.Equal(t, rendered, renderExtraFileLogs(rendered, extra))
+
+	merged := mergeChart(renderExtraFileLogs(rendered, extra), mapAt(t, values, "agent", "config"))
+	if out := os.Getenv("AUDITDETECT_HELM_MERGED"); out != "" {
+		b, err := yaml.Marshal(merged)
+		require.NoError(t, err)
+		require.NoError(t, os.MkdirAll(filepath.Dir(out), 0o755))
+		require.NoError(t, os.WriteFile(out, b, 0o644))
+	}
+
+	assert.Equal(t, []string{"memory_limiter", "auditdetect", "batch", "resource"}, strs(get(merged, "service", "pipelines", "logs/host", "processors")))
+	assert.Equal(t, []string{"filelog/audit-log"}, strs(get(merged, "service", "pipelines", "logs/host", "receivers")))
+	assert.NotContains(t, mapAt(t, merged, "receivers"), "prometheus/agent", "removed by null")
+	// Everything else is the chart's.
+	assert.Equal(t, get(rendered, "service", "pipelines", "logs"), get(merged, "service", "pipelines", "logs"))
+	assert.Equal(t, get(rendered, "exporters"), get(merged, "exporters"))
+	assert.Equal(t, get(rendered, "extensions"), get(merged, "extensions"))
+
+	checkWiring(t, merged)
+	assert.Empty(t, unknownComponents(t, merged))
+	assert.Equal(t, []string{"receivers prometheus/agent"}, unknownComponents(t, rendered), "what the null is for")
+	checkAuditdetect(t, mapAt(t, merged, "processors", "auditdetect"))
+
+	assert.Equal(t, "ghcr.io/auditdetect/otelcol-auditdetect", get(values, "image", "otelcol", "repository"))
+	assert.NotEmpty(t, get(values, "image", "otelcol", "tag"))
+	assert.EqualValues(t, 0, get(values, "agent", "securityContext", "runAsUser"), "the audit log is 0600 root")
+	// The audit log is inside a directory the agent mounts from the host, under the same path.
+	include := strs(get(extra, "filelog/audit-log", "include"))[0]
+	var mounted bool
+	for _, m := range get(values, "agent", "extraVolumeMounts").([]any) {
+		mp := m.(map[string]any)["mountPath"].(string)
+		for _, v := range get(values, "agent", "extraVolumes").([]any) {
+			vm := v.(map[string]any)
+			if vm["name"] == m.(map[string]any)["name"] && get(vm, "hostPath", "path") == mp && strings.HasPrefix(include, mp+"/") {
+				mounted = true
+			}
+		}
+	}
+	assert.True(t, mounted, "%s is not mounted from the host", include)
+}
+
+func TestCollectorConfigs(t *testing.T) {
+	for _, name := range []string{"standalone.yaml", "splunk.yaml"} {
+		t.Run(name, func(t *testing.T) {
+			cfg := readYAML(t, name)
+			checkWiring(t, cfg)
+			assert.Empty(t, unknownComponents(t, cfg))
+			checkAuditdetect(t, mapAt(t, cfg, "processors", "auditdetect"))
+		})
+	}
+	// splunk.yaml splits the streams on the index the processor writes on risk records.
+	cfg := readYAML(t, "splunk.yaml")
+	risk := get(cfg, "processors", "auditdetect", "risk_index").(string)
+	assert.Equal(t, []string{`attributes["com.splunk.index"] == "` + risk + `"`}, strs(get(cfg, "processors", "filter/audit_only", "logs", "log_record")))
+	assert.Equal(t, []string{`attributes["com.splunk.index"] != "` + risk + `"`}, strs(get(cfg, "processors", "filter/risk_only", "logs", "log_record")))
+	assert.Equal(t, []string{"splunk_hec/risk"}, strs(get(cfg, "service", "pipelines", "logs/risk", "exporters")))
+	assert.Equal(t, []string{"splunk_hec/audit"}, strs(get(cfg, "service", "pipelines", "logs/audit", "exporters")))
+}
+
+// checkWiring checks that every component a pipeline or the service names is defined, and every connector is used
+// as both an exporter and a receiver.
+func checkWiring(t *testing.T, cfg map[string]any) {
+	t.Helper()
+	defined := func(kind, name string) bool {
+		m, _ := cfg[kind].(map[string]any)
+		_, ok := m[name]
+		return ok
+	}
+	for _, ext := range strs(get(cfg, "service", "extensions")) {
+		assert.True(t, defined("extensions", ext), "extension %s", ext)
+	}
+	asReceiver, asExporter := map[string]bool{}, map[string]bool{}
+	for name, p := range mapAt(t, cfg, "service", "pipelines") {
+		for _, kind := range []string{"receivers", "processors", "exporters"} {
+			list, ok := get(p, kind).([]any)
+			if kind != "processors" {
+				require.True(t, ok && len(list) > 0, "pipeline %s has no %s", name, kind)
+			}
+			for _, c := range list {
+				c := c.(string)
+				switch {
+				case kind == "receivers" && defined("connectors", c):
+					asReceiver[c] = true
+				case kind == "exporters" && defined("connectors", c):
+					asExporter[c] = true
+				default:
+					assert.True(t, defined(kind, c), "pipeline %s: %s %s is not defined", name, kind, c)
+				}
+			}
+		}
+	}
+	for c := range asReceiver {
+		assert.True(t, asExporter[c], "connector %s receives from no pipeline", c)
+	}
+}
+
+// distributionTypes reads the component types built into the distribution from builder-config.yaml: the last
+// element of each module (or import) path without its kind suffix (filelogreceiver → filelog). Types are compared
+// without underscores (splunk_hec → splunkhec).
+func distributionTypes(t *testing.T) map[string]bool {
+	t.Helper()
+	type component struct {
+		GoMod  string `yaml:"gomod"`
+		Import string `yaml:"import"`
+	}
+	var bc struct {
+		Receivers  []component `yaml:"receivers"`
+		Processors []component `yaml:"processors"`
+		Exporters  []component `yaml:"exporters"`
+		Extensions []component `yaml:"extensions"`
+		Connectors []component `yaml:"connectors"`
+	}
+	b, err := os.ReadFile(filepath.Join("..", "builder-config.yaml"))
+	require.NoError(t, err)
+	require.NoError(t, yaml.Unmarshal(b, &bc))
+	types := map[string]bool{}
+	suffix := regexp.MustCompile(`(receiver|processor|exporter|extension|connector)$`)
+	for _, list := range [][]component{bc.Receivers, bc.Processors, bc.Exporters, bc.Extensions, bc.Connectors} {
+		for _, c := range list {
+			p := c.Import
+			if p == "" {
+				p = strings.Fields(c.GoMod)[0]
+			}
+			types[suffix.ReplaceAllString(path.Base(p), "")] = true
+		}
+	}
+	require.True(t, types["auditdetect"] && types["filelog"] && types["splunkhec"], "read the builder config: %v", types)
+	return types
+}
+
+// unknownComponents lists the components the config defines whose type the distribution lacks; a collector refuses
+// such a config at start-up (`unknown type`).
+func unknownComponents(t *testing.T, cfg map[string]any) []string {
+	t.Helper()
+	types := distributionTypes(t)
+	var out []string
+	for _, kind := range []string{"receivers", "processors", "exporters", "extensions", "connectors"} {
+		m, _ := cfg[kind].(map[string]any)
+		for id := range m {
+			typ, _, _ := strings.Cut(id, "/")
+			if !types[strings.ReplaceAll(typ, "_", "")] {
+				out = append(out, kind+" "+id)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// checkAuditdetect loads an auditdetect section through the real factory, as the collector does.
+func checkAuditdetect(t *testing.T, section map[string]any) {
+	t.Helper()
+	f := auditdetectprocessor.NewFactory()
+	cfg := f.CreateDefaultConfig()
+	require.NoError(t, confmap.NewFromStringMap(section).Unmarshal(cfg))
+	require.NoError(t, xconfmap.Validate(cfg))
+}
+
+func TestDockerfile(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("docker", "Dockerfile"))
+	require.NoError(t, err)
+	dockerfile := string(b)
+	mk, err := os.ReadFile(filepath.Join("..", "Makefile"))
+	require.NoError(t, err)
+
+	// The binary the Makefile builds: BINARY := bin/$(DIST_NAME), DIST_NAME := <name>.
+	dist := regexp.MustCompile(`(?m)^DIST_NAME := (\S+)$`).FindStringSubmatch(string(mk))
+	require.NotNil(t, dist, "DIST_NAME in the Makefile")
+	binaryRule := regexp.MustCompile(`(?m)^BINARY := (\S+)$`).FindStringSubmatch(string(mk))
+	require.NotNil(t, binaryRule, "BINARY in the Makefile")
+	binary := strings.ReplaceAll(binaryRule[1], "$(DIST_NAME)", dist[1])
+	var bc struct {
+		Dist struct {
+			Name string `yaml:"name"`
+		} `yaml:"dist"`
+	}
+	bcb, err := os.ReadFile(filepath.Join("..", "builder-config.yaml"))
+	require.NoError(t, err)
+	require.NoError(t, yaml.Unmarshal(bcb, &bc))
+	assert.Equal(t, bc.Dist.Name, dist[1], "the Makefile and builder-config.yaml name the same binary")
+
+	copyBin := regexp.MustCompile(`(?m)^COPY ` + regexp.QuoteMeta(binary) + ` (\S+)$`).FindStringSubmatch(dockerfile)
+	require.NotNil(t, copyBin, "the Dockerfile copies %s", binary)
+	entry := regexp.MustCompile(`(?m)^ENTRYPOINT \["([^"]+)"\]$`).FindStringSubmatch(dockerfile)
+	require.NotNil(t, entry, "ENTRYPOINT in exec form, the binary alone (the chart passes only --config)")
+	assert.Equal(t, copyBin[1], entry[1], "the entrypoint is the copied binary")
+
+	copyCfg := regexp.MustCompile(`(?m)^COPY (\S+) (\S+)$`).FindAllStringSubmatch(dockerfile, -1)
+	cmd := regexp.MustCompile(`(?m)^CMD \["--config=([^"]+)"\]$`).FindStringSubmatch(dockerfile)
+	require.NotNil(t, cmd)
+	var cfgSrc string
+	for _, c := range copyCfg {
+		if c[2] == cmd[1] {
+			cfgSrc = c[1]
+		}
+	}
+	require.NotEmpty(t, cfgSrc, "the default --config is copied into the image")
+	_, err = os.Stat(filepath.Join("..", cfgSrc))
+	assert.NoError(t, err)
+
+	// The build context is the repository root, cut down to what the image copies.
+	ignore, err := os.ReadFile(filepath.Join("docker", "Dockerfile.dockerignore"))
+	require.NoError(t, err)
+	lines := strings.Split(string(ignore), "\n")
+	assert.Contains(t, lines, "*")
+	for _, src := range []string{binary, cfgSrc} {
+		assert.True(t, slices.Contains(lines, "!"+src), "%s is excluded from the build context", src)
+	}
+}
