@@ -167,17 +167,28 @@ func (v *View) EscapedASCII() (set *[2]uint64, nonASCII bool) {
 	v.esc, v.escKnown = [2]uint64{}, true
 	v.nonASCII = !isASCII(v.body)
 	b := v.body
+	hits := 0
 	for i := 0; i+1 < len(b); i++ {
-		// Eight positions at a time: a backslash followed by u or /. Other escapes (\n, \") are frequent in large
-		// bodies; testing both bytes at once skips them without a stop.
-		for ; i+9 <= len(b); i += 8 {
-			next := binary.LittleEndian.Uint64(b[i+1:])
-			if zeroBytes(binary.LittleEndian.Uint64(b[i:])^'\\'*swarOnes)&
-				(zeroBytes(next^'u'*swarOnes)|zeroBytes(next^'/'*swarOnes)) != 0 {
+		if hits < 16 || i >= hits*64 {
+			// Sparse backslashes: IndexByte runs at vector speed between them.
+			k := bytes.IndexByte(b[i:], '\\')
+			if k < 0 {
 				break
 			}
+			i += k
+			hits++
+		} else {
+			// Dense ones (\n in a large file, \" in embedded JSON): eight positions at a time for a backslash
+			// followed by u or /.
+			for ; i+9 <= len(b); i += 8 {
+				next := binary.LittleEndian.Uint64(b[i+1:])
+				if zeroBytes(binary.LittleEndian.Uint64(b[i:])^'\\'*swarOnes)&
+					(zeroBytes(next^'u'*swarOnes)|zeroBytes(next^'/'*swarOnes)) != 0 {
+					break
+				}
+			}
 		}
-		if b[i] != '\\' || b[i+1] != 'u' && b[i+1] != '/' {
+		if i+1 >= len(b) || b[i] != '\\' || b[i+1] != 'u' && b[i+1] != '/' {
 			continue
 		}
 		n := 0 // backslashes before: an odd count makes this backslash a literal one
