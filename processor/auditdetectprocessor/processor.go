@@ -9,6 +9,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/valyala/fastjson"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor"
@@ -262,6 +263,11 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 					}
 				})
 				if p.finish(ctx, rec, &out, format, err) {
+					p.keep(matched, k)
+				} else if matched != nil && !out.unparsed && fastjson.ValidateBytes(body) != nil {
+					// The engine reads only what its rules need, so a syntax error in a part it skipped goes unseen.
+					// Before drop_unmatched drops a record, make sure it is readable: a malformed one is never lost.
+					out.unparsed = true
 					p.keep(matched, k)
 				}
 				oversized += out.oversized

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -188,6 +189,13 @@ func TestDropUnmatched(t *testing.T) {
 	// A batch with nothing to forward leaves no empty resources behind.
 	require.NoError(t, p.ConsumeLogs(context.Background(), input(str(clusterIPCreate))))
 	assert.Equal(t, 0, sink.AllLogs()[1].ResourceLogs().Len())
+
+	// A syntax error deep in a part no rule reads is still found before the record would be dropped.
+	brokenTail := strings.Replace(clusterIPCreate, `"stageTimestamp":`, `"stageTimestamp" `, 1)
+	require.NoError(t, p.ConsumeLogs(context.Background(), input(str(brokenTail))))
+	got = records(sink.AllLogs()[2])
+	require.Len(t, got, 1, "a malformed record is never dropped")
+	assert.Equal(t, brokenTail, got[0].Body().Str())
 }
 
 func TestBuiltinRulesLoadByDefault(t *testing.T) {

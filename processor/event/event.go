@@ -347,9 +347,6 @@ func CompilePath(name string, anyArray bool) *Path {
 // Name returns the field name the path was compiled from.
 func (p *Path) Name() string { return p.name }
 
-// TopKey returns the top-level key the path starts with (its first segment).
-func (p *Path) TopKey() string { return p.segs[0].key }
-
 // topMember finds the top-level member that decides p: the first whose key spells the start of p, or for a field
 // written after the large objects the last. It reads further members only as long as none has been found, and
 // returns the offset of the member's value and the index of the last segment its key spans (val < 0: none).
