@@ -1,0 +1,233 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/pprof/profile"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/receiver/filelogreceiver"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/xconfmap"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/exporter/exportertest"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/processor/processortest"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+
+	"github.com/auditdetect/auditdetect/processor/auditdetectprocessor"
+	"github.com/auditdetect/auditdetect/processor/auditgen"
+)
+
+// profileEvents is the length of the log the collector reads in TestCollectorProfile.
+const profileEvents = 60000
+
+// TestCollectorProfile runs a whole collector pipeline in this process, filelog → auditdetect → file exporter, over
+// the generated log, under the CPU profiler, and prints the share of the CPU each part took. `make bench` runs it.
+// It fails only if the pipeline loses records; the shares are printed, not asserted (a timed test would be flaky
+// on a shared machine).
+func TestCollectorProfile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a whole collector run")
+	}
+	for _, tc := range []struct {
+		name  string
+		rules []string
+	}{
+		{"built-in pack (the default config)", []string{"builtin"}},
+		{"full rule set", fullRulePaths(t)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			shares, n, elapsed := profileCollector(t, tc.rules)
+			fmt.Printf("\nwhole collector, %s: %d records in %s\n", tc.name, n, elapsed.Round(time.Millisecond))
+			for _, s := range shares {
+				fmt.Printf("  %5.1f%%  %s\n", s.pct, s.what)
+			}
+		})
+	}
+}
+
+type share struct {
+	what string
+	pct  float64
+}
+
+func profileCollector(t *testing.T, rules []string) ([]share, int64, time.Duration) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "audit.log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := auditgen.WriteLog(f, 1, profileEvents); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	host := componentHost{}
+	var started []component.Component
+	start := func(c component.Component) {
+		if err := c.Start(ctx, host); err != nil {
+			t.Fatal(err)
+		}
+		started = append(started, c)
+	}
+	defer func() {
+		for i := len(started) - 1; i >= 0; i-- {
+			_ = started[i].Shutdown(ctx)
+		}
+	}()
+
+	expFactory := fileexporter.NewFactory()
+	exp, err := expFactory.CreateLogs(ctx, exportertest.NewNopSettings(expFactory.Type()),
+		config(t, expFactory, map[string]any{"path": filepath.Join(dir, "out.json")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(exp)
+	// Counts the audit records that come out (risk records have a risk_object attribute).
+	var out atomic.Int64
+	tap, err := consumer.NewLogs(func(ctx context.Context, ld plog.Logs) error {
+		out.Add(int64(auditRecords(ld)))
+		return exp.ConsumeLogs(ctx, ld)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	procFactory := auditdetectprocessor.NewFactory()
+	proc, err := procFactory.CreateLogs(ctx, processortest.NewNopSettings(procFactory.Type()),
+		config(t, procFactory, map[string]any{"rules": rules, "on_rule_error": "skip",
+			"geoip_database": geoDBPath(t)}), tap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(proc)
+
+	var prof bytes.Buffer
+	if err := pprof.StartCPUProfile(&prof); err != nil {
+		t.Fatal(err)
+	}
+	begin := time.Now()
+	flFactory := filelogreceiver.NewFactory()
+	fl, err := flFactory.CreateLogs(ctx, receivertest.NewNopSettings(flFactory.Type()),
+		config(t, flFactory, map[string]any{"include": []any{logPath}, "start_at": "beginning", "poll_interval": "20ms"}), proc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(fl)
+	for deadline := time.Now().Add(3 * time.Minute); out.Load() < profileEvents; {
+		if time.Now().After(deadline) {
+			pprof.StopCPUProfile()
+			t.Fatalf("%d of %d records came out", out.Load(), profileEvents)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	elapsed := time.Since(begin)
+	pprof.StopCPUProfile()
+	if n := out.Load(); n != profileEvents {
+		t.Fatalf("%d records came out, %d went in", n, profileEvents)
+	}
+	if path := os.Getenv("AUDITDETECT_PROFILE_OUT"); path != "" {
+		// Keep the profile for `go tool pprof`.
+		if err := os.WriteFile(path, prof.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := profile.Parse(&prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cpuShares(p), out.Load(), elapsed
+}
+
+// cpuShares attributes each CPU sample to the innermost part of the pipeline on its stack: the receiver calls the
+// processor, which calls the exporter, on one goroutine, so a sample in the exporter is the exporter's, not the
+// receiver's.
+func cpuShares(p *profile.Profile) []share {
+	parts := []struct{ what, pkg string }{
+		{"auditdetect: the engine (Evaluate)", "auditdetect/processor/engine."},
+		{"auditdetect: event reading", "auditdetect/processor/event."},
+		{"auditdetect: the rest of the processor (pdata, RBA records, telemetry)", "auditdetect/processor/"},
+		{"file exporter (OTLP JSON encoding, writing)", "exporter/fileexporter"},
+		{"filelog receiver (reading, splitting, stanza)", "opentelemetry-collector-contrib/"},
+		{"garbage collector", "runtime.gcBgMarkWorker"},
+	}
+	var total int64
+	sums := make([]int64, len(parts)+1)
+	for _, s := range p.Sample {
+		v := s.Value[len(s.Value)-1] // cpu nanoseconds
+		total += v
+		sums[attribute(s, len(parts), func(name string) int {
+			for i, part := range parts {
+				if strings.Contains(name, part.pkg) {
+					return i
+				}
+			}
+			return -1
+		})] += v
+	}
+	var out []share
+	auditdetect := 0.0
+	for i, part := range parts {
+		pct := 100 * float64(sums[i]) / float64(max(total, 1))
+		if i < 3 {
+			auditdetect += pct
+		}
+		out = append(out, share{part.what, pct})
+	}
+	out = append(out, share{"everything else (collector core, runtime)", 100 * float64(sums[len(parts)]) / float64(max(total, 1))},
+		share{"auditdetect in all", auditdetect})
+	return out
+}
+
+// attribute returns the part of the innermost frame that has one (other when none has).
+func attribute(s *profile.Sample, other int, partOf func(string) int) int {
+	for _, loc := range s.Location { // leaf first
+		for _, line := range loc.Line {
+			if i := partOf(line.Function.Name); i >= 0 {
+				return i
+			}
+		}
+	}
+	return other
+}
+
+func auditRecords(ld plog.Logs) int {
+	n := 0
+	for i := 0; i < ld.ResourceLogs().Len(); i++ {
+		sls := ld.ResourceLogs().At(i).ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			lrs := sls.At(j).LogRecords()
+			for k := 0; k < lrs.Len(); k++ {
+				if _, risk := lrs.At(k).Attributes().Get("risk_object"); !risk {
+					n++
+				}
+			}
+		}
+	}
+	return n
+}
+
+// config unmarshals conf over the factory's defaults and validates it, as the collector does with YAML.
+func config(tb testing.TB, f component.Factory, conf map[string]any) component.Config {
+	tb.Helper()
+	cfg := f.CreateDefaultConfig()
+	if err := confmap.NewFromStringMap(conf).Unmarshal(cfg); err != nil {
+		tb.Fatal(err)
+	}
+	if err := xconfmap.Validate(cfg); err != nil {
+		tb.Fatal(err)
+	}
+	return cfg
+}
