@@ -77,7 +77,7 @@ GOFMT_FILES = $(shell find . \( -path ./.git -o -path ./.tools -o -path ./build 
 # ---- targets -------------------------------------------------------------------------------------------------
 .PHONY: help
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
 build: $(BINARY) ## build bin/otelcol-auditdetect with ocb (only when its inputs changed)
