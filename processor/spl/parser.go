@@ -71,6 +71,27 @@ func (p *parser) nest(pos int) *posError {
 	return nil
 }
 
+// group parses what follows the '(' open with inner, then the matching ')'. Searches and where expressions share it.
+func group[T any](p *parser, open token, inner func() (T, *posError)) (T, *posError) {
+	var zero T
+	if err := p.nest(open.pos); err != nil {
+		return zero, err
+	}
+	x, err := inner()
+	if err != nil {
+		return zero, err
+	}
+	p.depth--
+	rp, err := p.next()
+	if err != nil {
+		return zero, err
+	}
+	if rp.kind != kRParen {
+		return zero, errAt(open.pos, "missing ')' for this '('")
+	}
+	return x, nil
+}
+
 // parseQuery parses a whole search: a base search, then `| command` segments.
 func (p *parser) parseQuery() (*query, *posError) {
 	t, err := p.peek()
@@ -264,22 +285,7 @@ func (p *parser) parsePrimary() (node, *posError) {
 	}
 	switch t.kind {
 	case kLParen:
-		if err := p.nest(t.pos); err != nil {
-			return nil, err
-		}
-		x, err := p.parseAnd()
-		if err != nil {
-			return nil, err
-		}
-		p.depth--
-		rp, err := p.next()
-		if err != nil {
-			return nil, err
-		}
-		if rp.kind != kRParen {
-			return nil, errAt(t.pos, "missing ')' for this '('")
-		}
-		return x, nil
+		return group(p, t, p.parseAnd)
 	case kMacro:
 		return p.expandExpr(t)
 	case kWord, kString:

@@ -95,22 +95,7 @@ func (p *parser) wherePrimary() (wexpr, *posError) {
 	}
 	switch t.kind {
 	case kLParen:
-		if err := p.nest(t.pos); err != nil {
-			return nil, err
-		}
-		x, err := p.whereOr()
-		if err != nil {
-			return nil, err
-		}
-		p.depth--
-		rp, err := p.next()
-		if err != nil {
-			return nil, err
-		}
-		if rp.kind != kRParen {
-			return nil, errAt(t.pos, "missing ')' for this '('")
-		}
-		return x, nil
+		return group(p, t, p.whereOr)
 	case kWord:
 		if next, err := p.peek(); err != nil {
 			return nil, err
