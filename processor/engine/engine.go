@@ -110,7 +110,7 @@ func compileRule(r *rule.Rule, opts Options, fs *fields) (*compiledRule, error) 
 	}
 	cr := &compiledRule{rule: r, filter: filter, ops: requiredOps(r.Filter)}
 	rs := refs{}
-	pre, win, post, err := compilePipeline(r, rs, opts)
+	pre, win, post, err := compilePipeline(r, rs, opts, fs)
 	if err != nil {
 		return nil, err
 	}
@@ -252,13 +252,75 @@ func (e *Engine) Match(body []byte) ([]Match, error) {
 func (e *Engine) eventTime(view *event.View) time.Time {
 	for _, p := range e.times {
 		if b, ok := view.First(p); ok {
-			// b2s: the string is not kept (a parse error, which would hold it, is dropped).
-			if t, err := time.Parse(time.RFC3339Nano, b2s(b)); err == nil {
+			if t, ok := parseTime(b); ok {
 				return t
 			}
 		}
 	}
 	return time.Now()
+}
+
+// parseTime parses an RFC 3339 timestamp as time.Parse(time.RFC3339Nano) does. The API server's layout (UTC, "Z",
+// up to nine digits of fraction) is read directly; any other spelling, valid or not, is left to time.Parse.
+func parseTime(b []byte) (time.Time, bool) {
+	if t, ok := parseUTC(b); ok {
+		return t, true
+	}
+	// b2s: the string is not kept (a parse error, which would hold it, is dropped).
+	t, err := time.Parse(time.RFC3339Nano, b2s(b))
+	return t, err == nil
+}
+
+// parseUTC reads YYYY-MM-DDTHH:MM:SS[.F{1,9}]Z with every field in range; ok false for anything else.
+func parseUTC(b []byte) (time.Time, bool) {
+	const short = len("2006-01-02T15:04:05Z")
+	if len(b) < short || len(b) > short+10 || b[len(b)-1] != 'Z' || b[4] != '-' || b[7] != '-' || b[10] != 'T' ||
+		b[13] != ':' || b[16] != ':' {
+		return time.Time{}, false
+	}
+	num := func(s []byte) int {
+		n := 0
+		for _, c := range s {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	year, month, day := num(b[0:4]), num(b[5:7]), num(b[8:10])
+	hour, minute, sec := num(b[11:13]), num(b[14:16]), num(b[17:19])
+	if year < 0 || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour < 0 || hour > 23 ||
+		minute < 0 || minute > 59 || sec < 0 || sec > 59 {
+		return time.Time{}, false
+	}
+	nsec := 0
+	if frac := b[19 : len(b)-1]; len(frac) > 0 {
+		if len(frac) < 2 || frac[0] != '.' {
+			return time.Time{}, false
+		}
+		if nsec = num(frac[1:]); nsec < 0 {
+			return time.Time{}, false
+		}
+		for k := len(frac) - 1; k < 9; k++ {
+			nsec *= 10
+		}
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), true
+}
+
+// daysIn is the number of days of the month in the (proleptic Gregorian) year.
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 // run takes a matching event through the pipeline and returns its result rows.

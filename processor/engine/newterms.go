@@ -30,12 +30,17 @@ type newTermsStage struct {
 	nextSweep time.Time
 }
 
-func newNewTermsStage(st rule.NewTerms, maxKeys int) *newTermsStage {
+func newNewTermsStage(st rule.NewTerms, maxKeys int, fs *fields) *newTermsStage {
 	s := &newTermsStage{history: st.History, seen: window.NewStore[time.Time](maxKeys)}
 	for _, f := range st.Fields {
 		// The fields are rule.Fields (Elastic reads arrays transparently), so they are compiled here rather than
-		// shared by name through refs, which compiles Splunk spellings.
-		s.tuples.by = append(s.tuples.by, newFieldRef(f))
+		// shared by name through refs, which compiles Splunk spellings; they are the engine's filter fields (fs), so
+		// that a value a filter has read is not read again.
+		if fs != nil {
+			s.tuples.by = append(s.tuples.by, fs.get(f))
+		} else {
+			s.tuples.by = append(s.tuples.by, newFieldRef(f))
+		}
 	}
 	return s
 }
@@ -66,7 +71,7 @@ func (s *newTermsStage) singleKey(c *evalCtx, r *row) ([]byte, bool) {
 	c.key = c.key[:0]
 	for i, f := range s.tuples.by {
 		n := 0
-		r.each(f, func(v []byte) bool {
+		c.rowEach(r, f, func(v []byte) bool {
 			if n++; n == 1 {
 				if i > 0 {
 					c.key = append(c.key, 0)
@@ -82,12 +87,25 @@ func (s *newTermsStage) singleKey(c *evalCtx, r *row) ([]byte, bool) {
 	return c.key, true
 }
 
+// rowEach is r.each, reading the values of an engine field through the evaluation's memo while the row is still the
+// event's own, untouched by earlier stages (no field set or hidden): the values are then the event's.
+func (c *evalCtx) rowEach(r *row, f *fieldRef, fn func([]byte) bool) bool {
+	if r.ev != nil && len(r.fields) == 0 && len(r.hidden) == 0 {
+		return c.each(source{view: r.ev}, f, fn)
+	}
+	return r.each(f, fn)
+}
+
 // observeKey reports whether the single combination key would be new now; when it would not, it records it as seen
 // at `at`, as observe does. A new one is left to observe, which records it and says so.
 func (s *newTermsStage) observeKey(key []byte, at time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.advance(at)
+	if at.After(s.wm.Time()) {
+		// An event no later than the watermark moves nothing: it is not read against the wall clock, and the sweep
+		// that advance last ran or scheduled is not due (nextSweep is past the watermark).
+		s.advance(at)
+	}
 	last, ok := s.seen.Get(b2s(key)) // Get keeps no reference to the key
 	if !ok || at.Sub(*last) > s.history {
 		return true

@@ -172,3 +172,46 @@ func TestNewTermsConcurrent(t *testing.T) {
 		t.Errorf("%d matches, want 100", fired)
 	}
 }
+
+// TestNewTermsMemoizedFieldsAnswerAsTheRow: new_terms reads its fields through the evaluation's memo while the row
+// is the event's own (here user.username, which the filter reads too, with escapes and several values); the answers
+// are those of the same rule reading them from a row an earlier stage has touched (a fillnull of a field no event has).
+func TestNewTermsMemoizedFieldsAnswerAsTheRow(t *testing.T) {
+	mk := func(touch bool) *Engine {
+		r := newTermsRule(time.Hour)
+		r.Filter = rule.And{eq("objectRef.resource", "secrets"), eq("user.username", "*")}
+		if touch {
+			r.Pipeline = append([]rule.Stage{rule.FillNull{Value: "x", Fields: []string{"nobody.has"}}}, r.Pipeline...)
+		}
+		e, err := Compile([]*rule.Rule{r}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	memo, plain := mk(false), mk(true)
+	users := []string{"alice", `al\u0069ce`, "bob", `b\"ob`, "alice"}
+	for i := 0; i < 40; i++ {
+		body := termEvent(users[i%len(users)], i, fmt.Sprintf("10.0.0.%d", i%3), fmt.Sprintf("10.0.1.%d", i%4))
+		if i%7 == 0 {
+			body = strings.Replace(body, `"username":`, `"username":["carol","dave"],"x":`, 1)
+		}
+		got, err1 := memo.Match([]byte(body))
+		want, err2 := plain.Match([]byte(body))
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		terms := func(ms []Match) string {
+			var out []string
+			for _, m := range ms {
+				for _, r := range m.Rows {
+					out = append(out, strings.Join(r.Values(NewTermsField), ","))
+				}
+			}
+			return strings.Join(out, ";")
+		}
+		if terms(got) != terms(want) {
+			t.Errorf("event %d %s: new terms %q, want %q", i, body, terms(got), terms(want))
+		}
+	}
+}

@@ -35,6 +35,9 @@ type evalCtx struct {
 	memo  []memoEntry
 	spans []span
 	arena []byte
+	// bs says the body of evaluation bsGen holds a backslash (prefilter.go).
+	bsGen uint32
+	bs    bool
 }
 
 // begin starts the evaluation of a new event: the memo of the previous one is forgotten.

@@ -144,14 +144,22 @@ type aggExec struct {
 
 func (s statsStage) run(_ *evalCtx, rows []*row) []*row {
 	var out []*row
-	seen := map[string]bool{}
+	// The tuples of one row are distinct already (a product of distinct values), and so are their keys unless a
+	// value holds the separator: only several rows, or such a value, need the set.
+	var seen map[string]bool
 	for _, r := range rows {
-		for _, tuple := range s.tuples(r) {
-			key := strings.Join(tuple, "\x00")
-			if seen[key] {
-				continue
+		tuples := s.tuples(r)
+		if seen == nil && (len(rows) > 1 || holdsNUL(tuples)) {
+			seen = map[string]bool{}
+		}
+		for _, tuple := range tuples {
+			if seen != nil {
+				key := strings.Join(tuple, "\x00")
+				if seen[key] {
+					continue
+				}
+				seen[key] = true
 			}
-			seen[key] = true
 			nr := &row{}
 			for i, f := range s.by {
 				nr.set(f.name, []string{tuple[i]}, false)
@@ -166,19 +174,48 @@ func (s statsStage) run(_ *evalCtx, rows []*row) []*row {
 	return out
 }
 
+// holdsNUL reports whether a value of the tuples holds the byte that separates them in a key.
+func holdsNUL(tuples [][]string) bool {
+	for _, t := range tuples {
+		for _, v := range t {
+			if strings.IndexByte(v, 0) >= 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // tuples returns the cartesian product of the by-fields' distinct values: a multi-valued by-field yields one group
 // per value, and a missing one yields none.
 func (s statsStage) tuples(r *row) [][]string {
-	tuples := [][]string{nil}
-	for _, f := range s.by {
+	// Each by-field's values first: a field without one makes no group. Most events have one value per by-field,
+	// so the common case is one tuple, built in one allocation.
+	perField := make([][]string, len(s.by))
+	groups := 1
+	for i, f := range s.by {
 		vals := distinct(r.values(f))
 		if len(vals) == 0 {
 			return nil
 		}
-		next := make([][]string, 0, len(tuples)*len(vals))
+		perField[i] = vals
+		groups = min(groups*len(vals), maxGroupsPerEvent+1)
+	}
+	if groups == 1 {
+		t := make([]string, len(s.by))
+		for i, vals := range perField {
+			t[i] = vals[0]
+		}
+		return [][]string{t}
+	}
+	tuples := [][]string{nil}
+	for i, vals := range perField {
+		next := make([][]string, 0, min(len(tuples)*len(vals), maxGroupsPerEvent))
 		for _, t := range tuples {
 			for _, v := range vals {
-				nt := append(append([]string(nil), t...), v)
+				nt := make([]string, i+1, len(s.by))
+				copy(nt, t)
+				nt[i] = v
 				next = append(next, nt)
 			}
 		}
@@ -280,9 +317,9 @@ func messageFields(msg string) []string {
 	return out
 }
 
-// compilePipeline compiles the stages of r. It returns the stages before a windowed stats, the windowed stats
-// (nil when none) and the stages after it.
-func compilePipeline(r *rule.Rule, rs refs, opts Options) (pre []stageExec, win *rule.Stats, post []stageExec, err error) {
+// compilePipeline compiles the stages of r, new_terms fields from the engine's filter fields fs. It returns the
+// stages before a windowed stats, the windowed stats (nil when none) and the stages after it.
+func compilePipeline(r *rule.Rule, rs refs, opts Options, fs *fields) (pre []stageExec, win *rule.Stats, post []stageExec, err error) {
 	windowAt := windowedStatsIndex(r.Pipeline)
 	for i, st := range r.Pipeline {
 		var ex stageExec
@@ -316,7 +353,7 @@ func compilePipeline(r *rule.Rule, rs refs, opts Options) (pre []stageExec, win 
 			if len(st.Fields) == 0 || st.History <= 0 {
 				return nil, nil, nil, fmt.Errorf("new_terms needs fields and a positive history")
 			}
-			ex = newNewTermsStage(st, opts.MaxKeys)
+			ex = newNewTermsStage(st, opts.MaxKeys, fs)
 		case rule.FirstValue:
 			ex = firstValueStage{from: rs.get(st.From), to: st.To}
 		case rule.Stats:

@@ -23,7 +23,6 @@ package event
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"math"
 	"strings"
@@ -111,10 +110,20 @@ type View struct {
 	// depth counts the arrays walkArray is inside (see there).
 	depth int
 
-	// esc and nonASCII are EscapedASCII's answer, once escKnown.
+	// esc and nonASCII are EscapedASCII's answer (nonASCII: an escaped character outside ASCII), once escKnown.
 	esc      [2]uint64
 	nonASCII bool
 	escKnown bool
+
+	// order is the order of the top-level keys met so far (keyorder.go), topPrev the entry of the last member read
+	// from the start; subs
+	// the orders of the objects that are values of top-level members, by the member's name.
+	order   keyOrder
+	topPrev int
+	subs    [maxSubOrders]struct {
+		id  int32
+		ord *keyOrder
+	}
 
 	// buf holds unescaped strings while a callback runs; stack is validate's scratch space.
 	buf   []byte
@@ -141,6 +150,10 @@ func (v *View) reset(body []byte, start int) {
 	v.members, v.buf = v.members[:0], v.buf[:0]
 	v.tables.reset()
 	v.names = currentNames()
+	if v.order.names != v.names {
+		v.order.reset(v.names)
+	}
+	v.topPrev = -1
 	if n := int(v.names.count); len(v.first) < n {
 		v.first = make([]int32, n)
 		v.firstGen = make([]uint32, n)
@@ -156,78 +169,55 @@ func (v *View) reset(body []byte, start int) {
 func (v *View) Body() []byte { return v.body }
 
 // EscapedASCII returns the set of ASCII characters (bit c of word c/64) that the body writes somewhere as a \uXXXX or
-// \/ escape: a literal holding one of them may be in the event without being in its bytes as written. nonASCII
-// says the body holds a character outside ASCII, written as UTF-8 or escaped: case-insensitive matching (Unicode
-// folding: ſ is s, the Kelvin sign is k) then has spellings that no two-case ASCII search finds. Computed once per
-// View.
-func (v *View) EscapedASCII() (set *[2]uint64, nonASCII bool) {
+// \/ escape: a literal holding one of them may be in the event without being in its bytes as written. escNonASCII
+// says the body also escapes a character outside ASCII (\u0080 and up), which case-insensitive matching may take
+// for an ASCII letter (Unicode folding: ſ is s, the Kelvin sign is k). Characters outside ASCII written as UTF-8 are
+// the caller's to look for: it knows the few that matter. Computed once per View, in one pass.
+func (v *View) EscapedASCII() (set *[2]uint64, escNonASCII bool) {
 	if v.escKnown {
 		return &v.esc, v.nonASCII
 	}
-	v.esc, v.escKnown = [2]uint64{}, true
-	v.nonASCII = !isASCII(v.body)
+	v.esc, v.escKnown, v.nonASCII = [2]uint64{}, true, false
+	// Two searches for the two-byte sequences (vector compares of byte pairs, whatever the density of other
+	// escapes such as the \" of embedded JSON).
 	b := v.body
-	hits := 0
-	for i := 0; i+1 < len(b); i++ {
-		if hits < 16 || i >= hits*64 {
-			// Sparse backslashes: IndexByte runs at vector speed between them.
-			k := bytes.IndexByte(b[i:], '\\')
-			if k < 0 {
-				break
-			}
-			i += k
-			hits++
-		} else {
-			// Dense ones (\n in a large file, \" in embedded JSON): eight positions at a time for a backslash
-			// followed by u or /.
-			for ; i+9 <= len(b); i += 8 {
-				next := binary.LittleEndian.Uint64(b[i+1:])
-				if zeroBytes(binary.LittleEndian.Uint64(b[i:])^'\\'*swarOnes)&
-					(zeroBytes(next^'u'*swarOnes)|zeroBytes(next^'/'*swarOnes)) != 0 {
-					break
-				}
-			}
+	for i := 0; ; i += 2 {
+		k := bytes.Index(b[i:], []byte(`\u`))
+		if k < 0 {
+			break
 		}
-		if i+1 >= len(b) || b[i] != '\\' || b[i+1] != 'u' && b[i+1] != '/' {
-			continue
-		}
-		n := 0 // backslashes before: an odd count makes this backslash a literal one
-		for i-n > 0 && b[i-n-1] == '\\' {
-			n++
-		}
-		if n%2 == 1 {
+		i += k
+		if !escapes(b, i) {
 			continue
 		}
 		switch x, ok := hex4(b[i+2:]); {
-		case b[i+1] == '/':
-			v.esc[0] |= 1 << '/'
 		case ok && x < 0x80:
 			v.esc[x>>6] |= 1 << (x & 63)
 		case ok:
 			v.nonASCII = true
 		}
-		i++
+	}
+	for i := 0; ; i += 2 {
+		k := bytes.Index(b[i:], []byte(`\/`))
+		if k < 0 {
+			break
+		}
+		if i += k; escapes(b, i) {
+			v.esc[0] |= 1 << '/'
+			break
+		}
 	}
 	return &v.esc, v.nonASCII
 }
 
-// zeroBytes flags (high bit) the zero bytes of x; a byte above a true zero may be flagged too.
-func zeroBytes(x uint64) uint64 { return (x - swarOnes) &^ x & swarHighs }
-
-// isASCII reports whether b holds only ASCII bytes, eight at a time.
-func isASCII(b []byte) bool {
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		if binary.LittleEndian.Uint64(b[i:])&0x8080808080808080 != 0 {
-			return false
-		}
+// escapes reports whether the backslash at b[i] starts an escape: an even number of backslashes precede it (an odd
+// number makes it the second half of an escaped backslash).
+func escapes(b []byte, i int) bool {
+	n := 0
+	for i-n > 0 && b[i-n-1] == '\\' {
+		n++
 	}
-	for ; i < len(b); i++ {
-		if b[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
+	return n%2 == 0
 }
 
 // Err returns the first syntax error met while reading, or nil. After an error the View yields no further values.
@@ -425,6 +415,9 @@ func (v *View) readTop() bool {
 	if v.topDone || v.met || v.err != nil {
 		return false
 	}
+	if v.readTopFast() {
+		return true
+	}
 	b := v.body
 	var i int
 	if len(v.top) == 0 {
@@ -475,28 +468,91 @@ func (v *View) readTop() bool {
 	}
 	v.top = append(v.top, member{})
 	m := &v.top[len(v.top)-1]
-	if !v.readMember(m, i) {
+	hit, ok := v.readMember(m, i, &v.order, v.topPrev)
+	if !ok {
 		v.top = v.top[:len(v.top)-1]
 		return false
 	}
-	if m.name = v.classify(m); m.name >= 0 && v.firstGen[m.name] != v.gen {
+	if hit >= 0 {
+		m.name, v.topPrev = v.order.ents[hit].id, hit
+	} else {
+		m.name = v.classify(m)
+		v.topPrev = v.order.learn(v.body[m.key:m.keyEnd], m.esc, m.name, v.topPrev)
+	}
+	if m.name >= 0 && v.firstGen[m.name] != v.gen {
 		v.firstGen[m.name], v.first[m.name] = v.gen, int32(len(v.top)-1)
 	}
 	return true
 }
 
-// readMember reads `"key":` at b[i] and the first byte of the value into m.
-func (v *View) readMember(m *member, i int) bool {
+// readTopFast is readTop's common case, kept lean: the previous member's value is a string, compact JSON follows,
+// and the next key is one the order expects. It reports false, having changed nothing but the previous member's
+// end, when the case is not that one.
+func (v *View) readTopFast() bool {
+	n := len(v.top)
+	if n == 0 || len(v.bot) > 0 {
+		return false
+	}
+	b := v.body
+	last := &v.top[n-1]
+	end := int(last.valEnd)
+	if end < 0 {
+		if b[last.val] != '"' {
+			return false
+		}
+		if end = stringEnd(b, int(last.val)); end < 0 {
+			return false
+		}
+		last.valEnd = int32(end)
+	}
+	if end+1 >= len(b) || b[end] != ',' {
+		return false
+	}
+	t := v.order.predict(b, end+1, v.topPrev)
+	if t < 0 {
+		return false
+	}
+	e := &v.order.ents[t]
+	key := end + 2
+	val := key + int(e.len) + 2
+	if val >= len(b) || b[val] <= ' ' {
+		return false
+	}
+	v.top = append(v.top, member{key: int32(key), keyEnd: int32(key + int(e.len)), val: int32(val), valEnd: -1, name: e.id})
+	v.topPrev = t
+	if e.id >= 0 && v.firstGen[e.id] != v.gen {
+		v.firstGen[e.id], v.first[e.id] = v.gen, int32(n)
+	}
+	return true
+}
+
+// readMember reads `"key":` at b[i] and the first byte of the value into m. With an order, the keys that followed
+// entry prev before are tried first: hit is the entry that matched, or -1 when the key was read the general way
+// (m.name is then left for the caller to classify).
+func (v *View) readMember(m *member, i int, ord *keyOrder, prev int) (hit int, ok bool) {
 	b := v.body
 	if i >= len(b) || b[i] != '"' {
 		v.fail(syntaxErr(i, errNoKey))
-		return false
+		return -1, false
 	}
 	m.key, m.valEnd, m.name = int32(i+1), -1, -1
+	if ord != nil {
+		if t := ord.predict(b, i, prev); t >= 0 {
+			e := ord.ents[t]
+			m.keyEnd, m.esc = int32(i+1+int(e.len)), false
+			j := skipWS(b, int(m.keyEnd)+2)
+			if j >= len(b) {
+				v.fail(syntaxErr(j, errUnexpectedEnd))
+				return -1, false
+			}
+			m.val = int32(j)
+			return t, true
+		}
+	}
 	j, esc := stringEndEsc(b, i)
 	if j < 0 {
 		v.fail(syntaxErr(i, errUnexpectedEnd))
-		return false
+		return -1, false
 	}
 	j--
 	m.keyEnd, m.esc = int32(j), esc && bytes.IndexByte(b[i+1:j], '\\') >= 0
@@ -506,14 +562,14 @@ func (v *View) readMember(m *member, i int) bool {
 		j++
 	} else {
 		v.fail(syntaxErr(j, errNoColon))
-		return false
+		return -1, false
 	}
 	if j = skipWS(b, j); j >= len(b) {
 		v.fail(syntaxErr(j, errUnexpectedEnd))
-		return false
+		return -1, false
 	}
 	m.val = int32(j)
-	return true
+	return -1, true
 }
 
 // classify returns the registry id of a top-level member's key, or -1.
@@ -670,11 +726,18 @@ func (v *View) table(at int) *tableSlot {
 	if i < len(b) && b[i] == '}' {
 		return v.tables.put(at, lo, lo, int32(i+1))
 	}
+	ord, prev := v.orderFor(at), -1
 	for {
 		v.members = append(v.members, member{})
 		m := &v.members[len(v.members)-1]
-		if !v.readMember(m, i) {
+		hit, ok := v.readMember(m, i, ord, prev)
+		switch {
+		case !ok:
 			return nil
+		case hit >= 0:
+			prev = hit
+		case ord != nil:
+			prev = ord.learn(b[m.key:m.keyEnd], m.esc, -1, prev)
 		}
 		end, ok := v.valueEnd(int(m.val))
 		if !ok {

@@ -62,9 +62,23 @@ const (
 )
 
 // stringEnd returns the offset just past the closing quote of the string whose opening quote is at b[i], or -1.
+// It looks for quotes only, eight bytes at a time while the string is short; a quote with a backslash before it
+// is settled by stringEndLong.
 func stringEnd(b []byte, i int) int {
-	end, _ := stringEndEsc(b, i)
-	return end
+	j := i + 1
+	for n := 0; n < 8 && j+8 <= len(b); n++ {
+		x := binary.LittleEndian.Uint64(b[j:]) ^ swarQuote
+		// The lowest flagged byte is always a true quote.
+		if m := (x - swarOnes) &^ x & swarHighs; m != 0 {
+			j += bits.TrailingZeros64(m) >> 3
+			if b[j-1] != '\\' {
+				return j + 1
+			}
+			return stringEndLong(b, j)
+		}
+		j += 8
+	}
+	return stringEndLong(b, j)
 }
 
 // stringEndEsc is stringEnd that also says whether the string holds a backslash (if it found one before the end).

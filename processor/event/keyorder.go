@@ -1,0 +1,175 @@
+package event
+
+import "encoding/binary"
+
+// Key-order prediction. The API server writes every object of a kind with its keys in one order (the Go struct's
+// field order): the Event's own members, then user, objectRef and responseStatus inside it. A View remembers that
+// order from the events it has read, so reading a member's key is usually one comparison with the key it expects
+// next, instead of a scan for the closing quote and a lookup of the name. A key that is not the expected one is
+// read the general way and taught to the order; nothing is assumed, every prediction is checked against the bytes.
+
+const (
+	// keyOrderMax bounds the keys one order remembers; keyOrderBytes the bytes they take. Orders live as long as
+	// their Parser and are taught by untrusted input: both are fixed, so they neither grow nor allocate.
+	keyOrderMax   = 32
+	keyOrderBytes = 640
+	// maxOrderedKey is the longest key an order learns.
+	maxOrderedKey = 64
+	// maxSubOrders bounds the objects below the top level that get an order (user, objectRef, responseStatus,
+	// annotations, impersonatedUser...).
+	maxSubOrders = 8
+)
+
+// keyOrder is what the events read so far say about the order of one kind of object's keys: for each key met, the
+// keys that followed it, most recent first. Successors rather than one sequence, because events leave out
+// different optional fields (objectRef.namespace, objectRef.subresource, user.uid...): after objectRef.name comes
+// apiGroup in one event and apiVersion in the next, and both are remembered.
+type keyOrder struct {
+	// buf holds each key followed by `":`, so that one comparison checks the key, its closing quote and the colon
+	// of compact JSON.
+	buf  [keyOrderBytes]byte
+	ents [keyOrderMax]keyEnt
+	n    int
+	used int
+	// first are the keys objects started with, most recent first.
+	first succs
+	// names is the registry snapshot the ids of ents were classified with.
+	names *nameTable
+}
+
+// succs are entry indexes, most recent first; -1 ends the list.
+type succs [keySuccs]int8
+
+// keySuccs is how many successors of a key are remembered and tried.
+const keySuccs = 3
+
+type keyEnt struct {
+	off, len uint16 // the key in buf, without the `":` that follows it
+	id       int32  // the key's registry id (top-level orders), or -1
+	next     succs
+	// head is the first eight bytes of the key with `":` (short ones padded with zeros, which no key holds) and
+	// mask the bytes of head that count: most keys are decided by one comparison of a word.
+	head, mask uint64
+}
+
+// after returns the successors of entry prev: -1 stands for the start of the object, and below -1 for a key that was
+// not learnt (nil: nothing is known).
+func (o *keyOrder) after(prev int) *succs {
+	switch {
+	case prev >= 0:
+		return &o.ents[prev].next
+	case prev == -1:
+		return &o.first
+	}
+	return nil
+}
+
+// predict returns the entry, among the keys that followed entry prev before, whose key (with `":`) is written at
+// b[i+1:] after the opening quote at b[i], or -1.
+func (o *keyOrder) predict(b []byte, i, prev int) int {
+	s := o.after(prev)
+	if o.n == 0 || s == nil {
+		return -1
+	}
+	for _, t := range s {
+		if t < 0 {
+			break
+		}
+		e := &o.ents[t]
+		n := int(e.len) + 2
+		if i+1+max(n, 8) > len(b) {
+			if i+1+n <= len(b) && string(b[i+1:i+1+n]) == string(o.buf[e.off:int(e.off)+n]) {
+				return int(t)
+			}
+			continue
+		}
+		if (binary.LittleEndian.Uint64(b[i+1:])^e.head)&e.mask != 0 {
+			continue
+		}
+		if n <= 8 || string(b[i+9:i+1+n]) == string(o.buf[int(e.off)+8:int(e.off)+n]) {
+			return int(t)
+		}
+	}
+	return -1
+}
+
+// learn records that key, a key predict did not expect, followed entry prev, and returns key's entry (-2: not
+// learnt: it holds an escape or does not fit).
+func (o *keyOrder) learn(key []byte, esc bool, id int32, prev int) int {
+	if esc || len(key) > maxOrderedKey {
+		return -2
+	}
+	t := 0
+	for ; t < o.n; t++ {
+		e := &o.ents[t]
+		if string(o.buf[e.off:e.off+e.len]) == string(key) {
+			break
+		}
+	}
+	if t == o.n {
+		if o.n == keyOrderMax || o.used+len(key)+2 > keyOrderBytes {
+			return -2
+		}
+		copy(o.buf[o.used:], key)
+		copy(o.buf[o.used+len(key):], `":`)
+		var w [8]byte
+		n := copy(w[:], o.buf[o.used:o.used+len(key)+2])
+		o.ents[t] = keyEnt{off: uint16(o.used), len: uint16(len(key)), id: id, next: succs{-1, -1, -1},
+			head: binary.LittleEndian.Uint64(w[:]), mask: ^uint64(0) >> (64 - 8*n)}
+		o.n++
+		o.used += len(key) + 2
+	}
+	// Most recent first: t moves to the front, or the oldest successor makes room.
+	if s := o.after(prev); s != nil {
+		p := keySuccs - 1
+		for q, u := range s {
+			if int(u) == t {
+				p = q
+				break
+			}
+		}
+		copy(s[1:p+1], s[:p])
+		s[0] = int8(t)
+	}
+	return t
+}
+
+// reset forgets the order (the ids of its keys were classified with another registry snapshot).
+func (o *keyOrder) reset(names *nameTable) {
+	o.n, o.used, o.names = 0, 0, names
+	o.first = succs{-1, -1, -1}
+}
+
+// subOrder returns the order of the object that is the value of the top-level member named id, or nil.
+func (v *View) subOrder(id int32) *keyOrder {
+	if id < 0 {
+		return nil
+	}
+	for i := range v.subs {
+		s := &v.subs[i]
+		if s.ord == nil {
+			s.id, s.ord = id, &keyOrder{}
+			s.ord.reset(nil)
+			return s.ord
+		}
+		if s.id == id {
+			return s.ord
+		}
+	}
+	return nil
+}
+
+// orderFor returns the order of the object at b[at] when it is the value of a named top-level member, or nil.
+func (v *View) orderFor(at int) *keyOrder {
+	for i := len(v.top) - 1; i >= 0; i-- {
+		if int(v.top[i].val) == at {
+			return v.subOrder(v.top[i].name)
+		}
+	}
+	for i := range v.bot {
+		if int(v.bot[i].val) == at {
+			return v.subOrder(v.bot[i].name)
+		}
+	}
+	return nil
+}
