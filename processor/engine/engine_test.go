@@ -402,3 +402,24 @@ func TestEvaluateResult(t *testing.T) {
 		}
 	}
 }
+
+// TestVerbAloneDecides: when no rule can match an event's verb on any resource, the event is decided after its verb:
+// objectRef is not read (here it is malformed, which only reading it would notice). An event whose verb some rule
+// names reads on, and meets the error.
+func TestVerbAloneDecides(t *testing.T) {
+	r := &rule.Rule{ID: "c", Name: "c", Filter: rule.And{eq("verb", "create"), eq("objectRef.resource", "pods")}}
+	e, err := Compile([]*rule.Rule{r}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for verb, wantErr := range map[string]bool{"get": false, "watch": false, "create": true, "CREATE": true} {
+		_, err := e.Evaluate([]byte(`{"verb":"` + verb + `","objectRef":{"resource" "pods"}}`))
+		if (err != nil) != wantErr {
+			t.Errorf("verb %s: error %v, want an error: %v", verb, err, wantErr)
+		}
+	}
+	ms, err := e.Match([]byte(`{"verb":"create","objectRef":{"resource":"pods"}}`))
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("create pods: %d matches, %v", len(ms), err)
+	}
+}

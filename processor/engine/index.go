@@ -144,6 +144,9 @@ type opIndex struct {
 	// number of each standing for Any.
 	resIDs, verbIDs map[string]int
 	dense           [][]int
+	// verbOnly[v] says no rule can match verb v whatever the resource: the event is decided without reading
+	// objectRef (most of a cluster's traffic is get/list/watch, which a rule set of writes never needs).
+	verbOnly []bool
 }
 
 func buildIndex(ruleOps [][]Operation) *opIndex {
@@ -183,6 +186,15 @@ func buildIndex(ruleOps [][]Operation) *opIndex {
 			idx.dense = append(idx.dense, idx.table[key])
 		}
 	}
+	idx.verbOnly = make([]bool, len(verbs))
+	for vi := range verbs {
+		idx.verbOnly[vi] = true
+		for ri := range resources {
+			if len(idx.dense[ri*len(verbs)+vi]) > 0 {
+				idx.verbOnly[vi] = false
+			}
+		}
+	}
 	return idx
 }
 
@@ -203,6 +215,9 @@ func (idx *opIndex) candidates(c *evalCtx, v *event.View) []int {
 		if id, ok := idx.verbIDs[b2s(c.lowerASCII(b))]; ok && id != anyVerb {
 			verb = id
 		}
+	}
+	if idx.verbOnly[verb] {
+		return nil
 	}
 	// objectRef is read exactly, like every object below the top level: a resource written twice (which no API
 	// server does) makes the event a candidate for the rules of both, as the filters would see both values.
