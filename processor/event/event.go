@@ -23,6 +23,7 @@ package event
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math"
 	"strings"
@@ -178,37 +179,46 @@ func (v *View) EscapedASCII() (set *[2]uint64, escNonASCII bool) {
 		return &v.esc, v.nonASCII
 	}
 	v.esc, v.escKnown, v.nonASCII = [2]uint64{}, true, false
-	// Two searches for the two-byte sequences (vector compares of byte pairs, whatever the density of other
-	// escapes such as the \" of embedded JSON).
 	b := v.body
-	for i := 0; ; i += 2 {
-		k := bytes.Index(b[i:], []byte(`\u`))
-		if k < 0 {
-			break
+	hits := 0
+	for i := 0; i+1 < len(b); i++ {
+		if hits < 16 || i >= hits*64 {
+			// Sparse backslashes: IndexByte runs at vector speed between them.
+			k := bytes.IndexByte(b[i:], '\\')
+			if k < 0 {
+				break
+			}
+			i += k
+			hits++
+		} else {
+			// Dense ones (\n in a large file, \" in embedded JSON): eight positions at a time for a backslash
+			// followed by u or /.
+			for ; i+9 <= len(b); i += 8 {
+				next := binary.LittleEndian.Uint64(b[i+1:])
+				if zeroBytes(binary.LittleEndian.Uint64(b[i:])^'\\'*swarOnes)&
+					(zeroBytes(next^'u'*swarOnes)|zeroBytes(next^'/'*swarOnes)) != 0 {
+					break
+				}
+			}
 		}
-		i += k
-		if !escapes(b, i) {
+		if i+1 >= len(b) || b[i] != '\\' || b[i+1] != 'u' && b[i+1] != '/' || !escapes(b, i) {
 			continue
 		}
 		switch x, ok := hex4(b[i+2:]); {
+		case b[i+1] == '/':
+			v.esc[0] |= 1 << '/'
 		case ok && x < 0x80:
 			v.esc[x>>6] |= 1 << (x & 63)
 		case ok:
 			v.nonASCII = true
 		}
-	}
-	for i := 0; ; i += 2 {
-		k := bytes.Index(b[i:], []byte(`\/`))
-		if k < 0 {
-			break
-		}
-		if i += k; escapes(b, i) {
-			v.esc[0] |= 1 << '/'
-			break
-		}
+		i++
 	}
 	return &v.esc, v.nonASCII
 }
+
+// zeroBytes flags (high bit) the zero bytes of x; a byte above a true zero may be flagged too.
+func zeroBytes(x uint64) uint64 { return (x - swarOnes) &^ x & swarHighs }
 
 // escapes reports whether the backslash at b[i] starts an escape: an even number of backslashes precede it (an odd
 // number makes it the second half of an escaped backslash).
