@@ -121,7 +121,11 @@ type View struct {
 	// the orders of the objects that are values of top-level members, by the member's name.
 	order   keyOrder
 	topPrev int
-	subs    [maxSubOrders]struct {
+	// headDone says readHead has stopped for good on this event; want are the name ids the member being looked
+	// for may have (readHead stops after one of them).
+	headDone bool
+	want     []int32
+	subs     [maxSubOrders]struct {
 		id  int32
 		ord *keyOrder
 	}
@@ -154,7 +158,7 @@ func (v *View) reset(body []byte, start int) {
 	if v.order.names != v.names {
 		v.order.reset(v.names)
 	}
-	v.topPrev = -1
+	v.topPrev, v.headDone = -1, false
 	if n := int(v.names.count); len(v.first) < n {
 		v.first = make([]int32, n)
 		v.firstGen = make([]uint32, n)
@@ -373,16 +377,18 @@ func (v *View) topMember(p *Path) (val, n int) {
 				best, bestN = int(v.first[id]), n
 			}
 		}
-		if best >= 0 {
-			return int(v.top[best].val), bestN
-		}
-		for v.readTop() {
-			name := v.top[len(v.top)-1].name
+		v.want = p.topIDs
+		defer func() { v.want = nil }()
+		for best < 0 && v.readTop() {
+			// readTop may have read several members (readHead): look again at the first of each spelling.
 			for n, id := range p.topIDs {
-				if id == name {
-					return int(v.top[len(v.top)-1].val), n
+				if v.firstGen[id] == v.gen && (best < 0 || int(v.first[id]) < best) {
+					best, bestN = int(v.first[id]), n
 				}
 			}
+		}
+		if best >= 0 {
+			return int(v.top[best].val), bestN
 		}
 	} else {
 		// A path compiled after this View was opened: compare keys.
@@ -424,6 +430,9 @@ func (v *View) spells(p *Path, m *member) int {
 func (v *View) readTop() bool {
 	if v.topDone || v.met || v.err != nil {
 		return false
+	}
+	if !v.headDone && len(v.bot) == 0 && v.readHead(v.want) {
+		return true
 	}
 	if v.readTopFast() {
 		return true
@@ -493,6 +502,75 @@ func (v *View) readTop() bool {
 		v.firstGen[m.name], v.first[m.name] = v.gen, int32(len(v.top)-1)
 	}
 	return true
+}
+
+// readHead reads on from the last member read, in one loop, the members the API server writes before the large
+// objects, as long as each is written as the View's key order expects: compact JSON, a predicted key. It returns
+// after a member named one of want (the caller's); it stops for good before the value of a request or response
+// object (left for readTop to skip if a later member is asked for), at the end of the object, or at anything else,
+// which readTop then reads (and reports, if it is an error) the general way. It reports whether it read a member.
+func (v *View) readHead(want []int32) bool {
+	b, ord := v.body, &v.order
+	i, prev := v.topStart+1, v.topPrev
+	if n := len(v.top); n > 0 {
+		last := &v.top[n-1]
+		if last.valEnd < 0 || b[last.valEnd] != ',' {
+			v.headDone = true
+			return false
+		}
+		i = int(last.valEnd) + 1
+	}
+	read := false
+	for i < len(b) && b[i] == '"' {
+		t := ord.predict(b, i, prev)
+		if t < 0 {
+			break
+		}
+		e := &ord.ents[t]
+		key := i + 1
+		val := key + int(e.len) + 2
+		if val >= len(b) || b[val] <= ' ' {
+			break
+		}
+		end := -1
+		if !e.large {
+			switch b[val] {
+			case '"':
+				end = stringEnd(b, val)
+			case '{':
+				if tbl := v.tableIn(val, v.subOrder(e.id)); tbl != nil {
+					end = int(tbl.end)
+				}
+			default:
+				end, _ = skipValue(b, val)
+			}
+			if end <= 0 || end >= len(b) || b[end] != ',' && b[end] != '}' {
+				break
+			}
+		}
+		n := len(v.top)
+		v.top = append(v.top, member{key: int32(key), keyEnd: int32(key + int(e.len)), val: int32(val), valEnd: int32(end),
+			name: e.id})
+		if e.id >= 0 && v.firstGen[e.id] != v.gen {
+			v.firstGen[e.id], v.first[e.id] = v.gen, int32(n)
+		}
+		prev, v.topPrev, read = t, t, true
+		if end < 0 {
+			break
+		}
+		if b[end] == '}' {
+			v.topDone = true
+			break
+		}
+		i = end + 1
+		for _, id := range want {
+			if id == e.id {
+				return true // what the caller looks for: the rest of the head is read when asked for
+			}
+		}
+	}
+	v.headDone = true
+	return read
 }
 
 // readTopFast is readTop's common case, kept lean: the previous member's value is a string, compact JSON follows,
@@ -730,13 +808,21 @@ func (v *View) table(at int) *tableSlot {
 	if t := v.tables.get(at); t != nil {
 		return t
 	}
+	return v.tableIn(at, v.orderFor(at))
+}
+
+// tableIn is table with the key order to expect (nil: none).
+func (v *View) tableIn(at int, ord *keyOrder) *tableSlot {
+	if t := v.tables.get(at); t != nil {
+		return t
+	}
 	b := v.body
 	lo := int32(len(v.members))
 	i := skipWS(b, at+1)
 	if i < len(b) && b[i] == '}' {
 		return v.tables.put(at, lo, lo, int32(i+1))
 	}
-	ord, prev := v.orderFor(at), -1
+	prev := -1
 	for {
 		v.members = append(v.members, member{})
 		m := &v.members[len(v.members)-1]

@@ -47,6 +47,9 @@ type keyEnt struct {
 	off, len uint16 // the key in buf, without the `":` that follows it
 	id       int32  // the key's registry id (top-level orders), or -1
 	next     succs
+	// large says the key is one whose value the API server fills with a whole object (requestObject,
+	// responseObject): readHead stops before it.
+	large bool
 	// head is the first eight bytes of the key with `":` (short ones padded with zeros, which no key holds) and
 	// mask the bytes of head that count: most keys are decided by one comparison of a word.
 	head, mask uint64
@@ -115,7 +118,8 @@ func (o *keyOrder) learn(key []byte, esc bool, id int32, prev int) int {
 		var w [8]byte
 		n := copy(w[:], o.buf[o.used:o.used+len(key)+2])
 		o.ents[t] = keyEnt{off: uint16(o.used), len: uint16(len(key)), id: id, next: succs{-1, -1, -1},
-			head: binary.LittleEndian.Uint64(w[:]), mask: ^uint64(0) >> (64 - 8*n)}
+			head: binary.LittleEndian.Uint64(w[:]), mask: ^uint64(0) >> (64 - 8*n),
+			large: string(key) == "requestObject" || string(key) == "responseObject"}
 		o.n++
 		o.used += len(key) + 2
 	}
