@@ -29,7 +29,7 @@ import (
 )
 
 // profileEvents is the length of the log the collector reads in TestCollectorProfile.
-const profileEvents = 60000
+const profileEvents = 240000
 
 // TestCollectorProfile runs a whole collector pipeline in this process, filelog → auditdetect → file exporter, over
 // the generated log, under the CPU profiler, and prints the share of the CPU each part took. `make bench` runs it.
