@@ -314,7 +314,8 @@ func (v *View) Each(p *Path, fn func(val []byte) bool) bool {
 	if val < 0 {
 		return true
 	}
-	return v.walkValue(p, val, n+1, p.segs[n].array, fn)
+	cont, _ := v.walkValue(p, val, n+1, p.segs[n].array, fn)
+	return cont
 }
 
 // First returns the first value the path reaches.
@@ -752,72 +753,76 @@ func (v *View) valueEnd(at int) (int, bool) {
 }
 
 // walkValue continues at segment i with the value at b[at], the value of the previous key; arrayMarked says that key
-// carried {}.
-func (v *View) walkValue(p *Path, at, i int, arrayMarked bool, fn func([]byte) bool) bool {
+// carried {}. It reports whether to go on (false: fn stopped the walk) and, when it walked an array to its end,
+// where the array ends (else -1), so that an array of arrays is not skipped again after being walked.
+func (v *View) walkValue(p *Path, at, i int, arrayMarked bool, fn func([]byte) bool) (cont bool, end int) {
 	if v.err != nil {
-		return true
+		return true, -1
 	}
 	if v.body[at] == '[' {
 		if !arrayMarked && !p.anyArray {
-			return true
+			return true, -1
 		}
 		return v.walkArray(p, at, i, fn)
 	}
 	if arrayMarked && !p.anyArray {
 		// `x{}` names the elements of an array; a scalar x has none.
-		return true
+		return true, -1
 	}
 	if i == len(p.segs) {
-		return v.emit(at, fn)
+		return v.emit(at, fn), -1
 	}
 	if v.body[at] != '{' {
-		return true
+		return true, -1
 	}
-	return v.walkObject(p, at, i, fn)
+	return v.walkObject(p, at, i, fn), -1
 }
 
-// walkArray walks each element of the array at b[at]. Arrays of arrays are flattened only in anyArray mode; Splunk
-// would need `{}{}`.
-func (v *View) walkArray(p *Path, at, i int, fn func([]byte) bool) bool {
-	// Only arrays nest without a path segment per level (anyArray mode), and each level skips its element again after
-	// walking it: a hostile `[[[[...` would cost time quadratic in its depth before Validate ever saw it. Past
-	// MaxDepth the body is invalid anyway, so the View stops there.
+// walkArray walks each element of the array at b[at], and returns where the array ends when it walked all of it (else
+// -1). Arrays of arrays are flattened only in anyArray mode; Splunk would need `{}{}`.
+func (v *View) walkArray(p *Path, at, i int, fn func([]byte) bool) (cont bool, end int) {
+	// Only arrays nest without a path segment per level (anyArray mode). Each level takes the end of an element
+	// that is an array from walking it, and objects are read into tables once, so a hostile `[[[[...` costs its size,
+	// not its size times its depth; past MaxDepth the body is invalid anyway, and the View stops there.
 	if v.depth >= MaxDepth {
 		v.fail(syntaxErr(at, errTooDeep))
-		return true
+		return true, -1
 	}
 	v.depth++
 	defer func() { v.depth-- }()
 	b := v.body
 	j := skipWS(b, at+1)
 	if j < len(b) && b[j] == ']' {
-		return true
+		return true, j + 1
 	}
 	for {
 		if j >= len(b) {
 			v.fail(syntaxErr(j, errUnexpectedEnd))
-			return true
+			return true, -1
 		}
-		if !v.walkValue(p, j, i, p.anyArray, fn) {
-			return false
+		cont, end := v.walkValue(p, j, i, p.anyArray, fn)
+		if !cont {
+			return false, -1
 		}
 		if v.err != nil {
-			return true
+			return true, -1
 		}
-		end, ok := v.valueEnd(j)
-		if !ok {
-			return true
+		if end < 0 {
+			var ok bool
+			if end, ok = v.valueEnd(j); !ok {
+				return true, -1
+			}
 		}
 		j = skipWS(b, end)
 		switch {
 		case j >= len(b):
 			v.fail(syntaxErr(j, errUnexpectedEnd))
-			return true
+			return true, -1
 		case b[j] == ']':
-			return true
+			return true, j + 1
 		case b[j] != ',':
 			v.fail(syntaxErr(j, errNoComma))
-			return true
+			return true, -1
 		}
 		j = skipWS(b, j+1)
 	}
@@ -838,7 +843,7 @@ func (v *View) walkObject(p *Path, at, i int, fn func([]byte) bool) bool {
 		for n, key := range keys {
 			if v.keyIs(&m, key) {
 				last := i + n
-				if !v.walkValue(p, int(m.val), last+1, p.segs[last].array, fn) {
+				if cont, _ := v.walkValue(p, int(m.val), last+1, p.segs[last].array, fn); !cont {
 					return false
 				}
 				break

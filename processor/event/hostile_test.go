@@ -4,7 +4,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestHostileBodies pins what the parser does with bodies an attacker shapes: the limits it keeps and how it reads
@@ -54,8 +53,7 @@ func TestHostileBodies(t *testing.T) {
 }
 
 // TestDeepArraysStopTheWalk: an any-array path (Sigma, ECS) walks nested arrays level by level before the body is
-// ever validated; a hostile nesting used to cost time quadratic in its depth (a 400 KB body took 54 s). Past
-// MaxDepth the View stops with an error, at once.
+// ever validated. Past MaxDepth the View stops with an error (a million levels used to take hours).
 func TestDeepArraysStopTheWalk(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -75,12 +73,8 @@ func TestDeepArraysStopTheWalk(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			start := time.Now()
 			var got []string
 			v.Each(CompilePath("r.x", true), func(b []byte) bool { got = append(got, string(b)); return true })
-			if elapsed := time.Since(start); elapsed > time.Second {
-				t.Errorf("Each took %s", elapsed)
-			}
 			if (v.Err() != nil) != tc.wantErr {
 				t.Fatalf("Err() = %v, want an error: %v", v.Err(), tc.wantErr)
 			}
@@ -91,5 +85,34 @@ func TestDeepArraysStopTheWalk(t *testing.T) {
 				t.Errorf("Validate accepts what the walk refused")
 			}
 		})
+	}
+}
+
+// TestDeepArraysCostTheirSize: within MaxDepth, walking nested arrays under an any-array path reads each byte a
+// bounded number of times, whatever the nesting. Each level used to skip its element again after walking it: 290
+// levels around a 1 MB object skipped 290 MB (about 2.3 s for 4 MB). The bytes skipValue skips are counted, not
+// timed.
+func TestDeepArraysCostTheirSize(t *testing.T) {
+	payload := `{"a":"` + strings.Repeat("x", 1<<20) + `","b":[1,2,{"c":3}]}`
+	for _, depth := range []int{1, 10, 290} {
+		body := `{"r":{"x":` + strings.Repeat("[", depth) + payload + strings.Repeat("]", depth) + `}}`
+		var p Parser
+		v, err := p.Open([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		skipped = &n
+		var got []string
+		for _, path := range []string{"r.x.a", "r.x.b.c", "r.x.nothing"} {
+			v.Each(CompilePath(path, true), func(b []byte) bool { got = append(got, string(b[:1])); return true })
+		}
+		skipped = nil
+		if v.Err() != nil || !reflect.DeepEqual(got, []string{"x", "3"}) {
+			t.Fatalf("depth %d: values %q, error %v", depth, got, v.Err())
+		}
+		if n > 2*len(body) {
+			t.Errorf("depth %d: skipped %d bytes of a %d-byte body", depth, n, len(body))
+		}
 	}
 }
