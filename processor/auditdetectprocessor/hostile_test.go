@@ -89,7 +89,7 @@ func TestHostileInput(t *testing.T) {
 		}
 	}
 
-	type counts struct{ unparsed, unrecognized, oversized, risk, dropped int64 }
+	type counts struct{ unparsed, unrecognized, oversized, risk, dropped, cut int64 }
 	for _, tc := range []struct {
 		name string
 		body func(pcommon.Value)
@@ -137,7 +137,7 @@ func TestHostileInput(t *testing.T) {
 		{name: "duplicate risk field gives one risk event per value", body: str(strings.Replace(np, `"username":"jane.doe@corp.example"`, `"username":"jane.doe@corp.example","username":"mallory"`, 1)),
 			want: counts{risk: 2}},
 		{name: "huge sourceIPs array is capped", body: str(withField(t, np, "sourceIPs", ips(hugeIPs))),
-			want: counts{risk: rba.DefaultMaxRiskEvents, dropped: rowsKept - rba.DefaultMaxRiskEvents},
+			want: counts{risk: rba.DefaultMaxRiskEvents, dropped: rowsKept - rba.DefaultMaxRiskEvents, cut: 1},
 			check: func(t *testing.T, risk []plog.LogRecord) {
 				first, _ := risk[0].Attributes().Get("threat_object")
 				assert.Equal(t, "198.51.0.0", first.Str(), "the first values are kept")
@@ -149,7 +149,7 @@ func TestHostileInput(t *testing.T) {
 				}
 			}},
 		{name: "huge sourceIPs array under a lower cap", body: str(withField(t, np, "sourceIPs", ips(hugeIPs))),
-			cfg: func(c *Config) { c.MaxRiskEventsPerRecord = 3 }, want: counts{risk: 3, dropped: rowsKept - 3}},
+			cfg: func(c *Config) { c.MaxRiskEventsPerRecord = 3 }, want: counts{risk: 3, dropped: rowsKept - 3, cut: 1}},
 		{name: "numbers where strings are expected", body: str(`{"kind":"Event","verb":1,"user":{"username":12345,"groups":[1,2]},"sourceIPs":[1,2],"objectRef":{"resource":true,"namespace":7},"requestObject":{"spec":{"type":3}},"stage":false}`)},
 		{name: "numbers where strings are expected in a matching event", body: str(strings.Replace(np, `"username":"jane.doe@corp.example"`, `"username":31337`, 1)),
 			want: counts{risk: 1}, check: func(t *testing.T, risk []plog.LogRecord) {
@@ -212,6 +212,7 @@ func TestHostileInput(t *testing.T) {
 			assertSumOrNone(t, tel, "otelcol_processor_auditdetect_records_unrecognized", tc.want.unrecognized)
 			assertSum(t, tel, "otelcol_processor_auditdetect_risk_events", 2+tc.want.risk)
 			assertSumOrNone(t, tel, "otelcol_processor_auditdetect_risk_events_dropped", tc.want.dropped)
+			assertSumOrNone(t, tel, "otelcol_processor_auditdetect_stats_groups_cut", tc.want.cut)
 		})
 	}
 }

@@ -332,12 +332,16 @@ func RouteTraceID(key string) pcommon.TraceID {
 	return id
 }
 
-// recordState reports the keys held and evicted by every stateful rule, the late events and the held matches.
+// recordState reports the keys held and evicted by every stateful rule, the late events and the held matches, and
+// the events whose stats groups were cut.
 func (p *auditProcessor) recordState(ctx context.Context) {
 	s := p.state
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tb := p.telemetry
+	for id, n := range p.detector.engine.GroupsCut() {
+		s.addDelta(ctx, tb.ProcessorAuditdetectStatsGroupsCut, "cut/"+id, n, s.attr(id, ""))
+	}
 	for _, w := range p.detector.engine.WindowStats() {
 		attrs := s.attr(w.Rule.ID, "stats")
 		tb.ProcessorAuditdetectWindowKeys.Record(ctx, int64(w.Keys), attrs)

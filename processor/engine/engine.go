@@ -5,6 +5,7 @@ package engine
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/auditdetect/auditdetect/processor/event"
@@ -57,6 +58,9 @@ type compiledRule struct {
 	expose []*fieldRef
 	// timed says a stage before any window reads the event's time (new_terms).
 	timed bool
+	// groupsCut counts the events whose stats or new_terms by-fields held more value combinations than one event
+	// may make groups (maxGroupsPerEvent).
+	groupsCut atomic.Uint64
 }
 
 // evalState is one goroutine's parser and scratch space.
@@ -110,7 +114,7 @@ func compileRule(r *rule.Rule, opts Options, fs *fields) (*compiledRule, error) 
 	}
 	cr := &compiledRule{rule: r, filter: filter, ops: requiredOps(r.Filter)}
 	rs := refs{}
-	pre, win, post, err := compilePipeline(r, rs, opts, fs)
+	pre, win, post, err := compilePipeline(r, rs, opts, fs, &cr.groupsCut)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +125,7 @@ func compileRule(r *rule.Rule, opts Options, fs *fields) (*compiledRule, error) 
 		if d, ok := opts.RuleWindows[r.ID]; ok && d > 0 {
 			size = d
 		}
-		cr.window = newWindowedStats(*win, rs, size, opts.AllowedLateness, opts.MaxKeys)
+		cr.window = newWindowedStats(*win, rs, size, opts.AllowedLateness, opts.MaxKeys, &cr.groupsCut)
 		cr.eventBy = eventByFields(r.Pipeline, *win, rs)
 	}
 	if !hasStats(r.Pipeline) {
@@ -374,6 +378,21 @@ func (cr *compiledRule) finish(r *row) Row {
 		}
 	}
 	return Row{Fields: fin.fields}
+}
+
+// GroupsCut reports, by rule ID, the events whose stats or new_terms by-fields held more value combinations than
+// one event may make groups (1000): only the first 1000 counted. Rules that never cut are left out.
+func (e *Engine) GroupsCut() map[string]uint64 {
+	var out map[string]uint64
+	for _, cr := range e.rules {
+		if n := cr.groupsCut.Load(); n > 0 {
+			if out == nil {
+				out = map[string]uint64{}
+			}
+			out[cr.rule.ID] = n
+		}
+	}
+	return out
 }
 
 // WindowKeys reports, per windowed rule name, the groups held and evicted.

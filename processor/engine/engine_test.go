@@ -423,3 +423,31 @@ func TestVerbAloneDecides(t *testing.T) {
 		t.Fatalf("create pods: %d matches, %v", len(ms), err)
 	}
 }
+
+// TestGroupsCutIsCounted: an event whose by-fields hold more value combinations than one event may make groups
+// keeps the first 1000, and the rule's counter says so; an event within the bound is not counted.
+func TestGroupsCutIsCounted(t *testing.T) {
+	r := nodePortLikeRule()
+	e, err := Compile([]*rule.Rule{r}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ips := make([]string, 1500)
+	for i := range ips {
+		ips[i] = fmt.Sprintf(`"10.0.%d.%d"`, i/250, i%250)
+	}
+	many := strings.Replace(podEvent, `"sourceIPs":["10.1.1.1","192.168.0.9"]`, `"sourceIPs":[`+strings.Join(ips, ",")+`]`, 1)
+	if many == podEvent {
+		t.Fatal("the test event has no sourceIPs to replace")
+	}
+	if ms, err := e.Match([]byte(podEvent)); err != nil || len(ms) != 1 || e.GroupsCut() != nil {
+		t.Fatalf("two addresses: %d matches, %v, cut %v", len(ms), err, e.GroupsCut())
+	}
+	ms, err := e.Match([]byte(many))
+	if err != nil || len(ms) != 1 || len(ms[0].Rows) != maxGroupsPerEvent {
+		t.Fatalf("1500 addresses: %d matches, %v", len(ms), err)
+	}
+	if got := e.GroupsCut(); got[r.ID] != 1 || len(got) != 1 {
+		t.Fatalf("GroupsCut() = %v, want %s: 1", got, r.ID)
+	}
+}

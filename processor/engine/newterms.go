@@ -3,6 +3,7 @@ package engine
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/auditdetect/auditdetect/processor/rule"
@@ -30,8 +31,9 @@ type newTermsStage struct {
 	nextSweep time.Time
 }
 
-func newNewTermsStage(st rule.NewTerms, maxKeys int, fs *fields) *newTermsStage {
+func newNewTermsStage(st rule.NewTerms, maxKeys int, fs *fields, cut *atomic.Uint64) *newTermsStage {
 	s := &newTermsStage{history: st.History, seen: window.NewStore[time.Time](maxKeys)}
+	s.tuples.cut = cut
 	for _, f := range st.Fields {
 		// The fields are rule.Fields (Elastic reads arrays transparently), so they are compiled here rather than
 		// shared by name through refs, which compiles Splunk spellings; they are the engine's filter fields (fs), so

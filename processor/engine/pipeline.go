@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
@@ -134,6 +135,8 @@ func (s ipLocationStage) run(_ *evalCtx, rows []*row) []*row {
 type statsStage struct {
 	by   []*fieldRef
 	aggs []aggExec
+	// cut counts the events whose by-fields held more than maxGroupsPerEvent combinations (the rule's counter).
+	cut *atomic.Uint64
 }
 
 type aggExec struct {
@@ -223,6 +226,9 @@ func (s statsStage) tuples(r *row) [][]string {
 		if len(tuples) > maxGroupsPerEvent {
 			tuples = tuples[:maxGroupsPerEvent]
 		}
+	}
+	if groups > maxGroupsPerEvent && s.cut != nil {
+		s.cut.Add(1)
 	}
 	return tuples
 }
@@ -319,7 +325,7 @@ func messageFields(msg string) []string {
 
 // compilePipeline compiles the stages of r, new_terms fields from the engine's filter fields fs. It returns the
 // stages before a windowed stats, the windowed stats (nil when none) and the stages after it.
-func compilePipeline(r *rule.Rule, rs refs, opts Options, fs *fields) (pre []stageExec, win *rule.Stats, post []stageExec, err error) {
+func compilePipeline(r *rule.Rule, rs refs, opts Options, fs *fields, cut *atomic.Uint64) (pre []stageExec, win *rule.Stats, post []stageExec, err error) {
 	windowAt := windowedStatsIndex(r.Pipeline)
 	for i, st := range r.Pipeline {
 		var ex stageExec
@@ -353,7 +359,7 @@ func compilePipeline(r *rule.Rule, rs refs, opts Options, fs *fields) (pre []sta
 			if len(st.Fields) == 0 || st.History <= 0 {
 				return nil, nil, nil, fmt.Errorf("new_terms needs fields and a positive history")
 			}
-			ex = newNewTermsStage(st, opts.MaxKeys, fs)
+			ex = newNewTermsStage(st, opts.MaxKeys, fs, cut)
 		case rule.FirstValue:
 			ex = firstValueStage{from: rs.get(st.From), to: st.To}
 		case rule.Stats:
@@ -362,7 +368,7 @@ func compilePipeline(r *rule.Rule, rs refs, opts Options, fs *fields) (pre []sta
 				win = &st
 				continue
 			}
-			ex = compileStats(st, rs)
+			ex = compileStats(st, rs, cut)
 		default:
 			return nil, nil, nil, fmt.Errorf("unsupported pipeline stage %T", st)
 		}
@@ -375,8 +381,8 @@ func compilePipeline(r *rule.Rule, rs refs, opts Options, fs *fields) (pre []sta
 	return pre, win, post, nil
 }
 
-func compileStats(st rule.Stats, rs refs) statsStage {
-	s := statsStage{}
+func compileStats(st rule.Stats, rs refs, cut *atomic.Uint64) statsStage {
+	s := statsStage{cut: cut}
 	for _, b := range st.By {
 		s.by = append(s.by, rs.get(b))
 	}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/auditdetect/auditdetect/processor/rule"
@@ -65,9 +66,9 @@ type aggState struct {
 	numeric        bool
 }
 
-func newWindowedStats(st rule.Stats, rs refs, size, lateness time.Duration, maxKeys int) *windowedStats {
+func newWindowedStats(st rule.Stats, rs refs, size, lateness time.Duration, maxKeys int, cut *atomic.Uint64) *windowedStats {
 	return &windowedStats{
-		stats:    compileStats(st, rs),
+		stats:    compileStats(st, rs, cut),
 		size:     size,
 		lateness: max(lateness, 0),
 		groups:   window.NewStore[group](maxKeys),

@@ -33,6 +33,7 @@ type TelemetryBuilder struct {
 	ProcessorAuditdetectWindowEvictedKeys metric.Int64Counter
 	ProcessorAuditdetectWindowLateEvents  metric.Int64Counter
 	ProcessorAuditdetectThrottledMatches  metric.Int64Counter
+	ProcessorAuditdetectStatsGroupsCut    metric.Int64Counter
 	// Record shapes (docs/sources.md).
 	ProcessorAuditdetectRecordsUnrecognized metric.Int64Counter
 }
@@ -112,6 +113,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 		"otelcol_processor_auditdetect_throttled_matches",
 		metric.WithDescription("Result rows a throttle held back; they are reported later in suppressed_count (attribute rule_id)."),
 		metric.WithUnit("{rows}"),
+	)
+	errs = errors.Join(errs, err)
+	tb.ProcessorAuditdetectStatsGroupsCut, err = meter.Int64Counter(
+		"otelcol_processor_auditdetect_stats_groups_cut",
+		metric.WithDescription("Events whose stats or new_terms by-fields held more than 1000 value combinations: only the first 1000 made groups (attribute rule_id)."),
+		metric.WithUnit("{events}"),
 	)
 	errs = errors.Join(errs, err)
 	tb.ProcessorAuditdetectEvaluationDuration, err = meter.Float64Histogram(
