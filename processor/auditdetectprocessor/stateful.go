@@ -138,6 +138,9 @@ type heldMatch struct {
 	row      engine.Row
 	auditID  string
 	resource *pcommon.Resource // a copy, shared by the matches held back from one resource of one batch
+	// provenance is the cloud wrapper's attributes of the event (engine.Result.Provenance), so that a report says
+	// where its match came from as the match itself would have.
+	provenance map[string]string
 }
 
 func newStateful(cfg *Config, rules []*rule.Rule) *stateful {
@@ -191,7 +194,8 @@ func (p *auditProcessor) throttle(res engine.Result, b *batch, resIdx int, resou
 		}
 		rows := m.Rows[:0]
 		for _, row := range m.Rows {
-			emit, held, due := t.th.Admit(throttleKey(row, t.fields), res.Time, heldMatch{rule: m.Rule, row: row, auditID: res.AuditID, resource: b.resource(resIdx, resource)})
+			emit, held, due := t.th.Admit(throttleKey(row, t.fields), res.Time, heldMatch{rule: m.Rule, row: row, auditID: res.AuditID,
+				resource: b.resource(resIdx, resource), provenance: res.Provenance})
 			b.due = append(b.due, due...)
 			if emit {
 				rows = append(rows, withSuppressed(row, held))
@@ -266,9 +270,10 @@ func (p *auditProcessor) appendReports(ld plog.Logs, due []window.Pending[heldMa
 		}
 		src := plog.NewLogRecord()
 		res := engine.Result{
-			Matches: []engine.Match{{Rule: h.rule, Rows: []engine.Row{withSuppressed(h.row, d.Held-1)}}},
-			AuditID: h.auditID,
-			Time:    d.LastAt,
+			Matches:    []engine.Match{{Rule: h.rule, Rows: []engine.Row{withSuppressed(h.row, d.Held-1)}}},
+			AuditID:    h.auditID,
+			Time:       d.LastAt,
+			Provenance: h.provenance,
 		}
 		a, dr := p.writer.AppendRiskRecords(lrs, src, res)
 		added += a

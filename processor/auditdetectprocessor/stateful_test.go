@@ -151,6 +151,35 @@ func TestThrottleReportKeepsResourceAndRiskFields(t *testing.T) {
 	assertSum(t, tel, "otelcol_processor_auditdetect_risk_events", 2)
 }
 
+// TestThrottleReportKeepsProvenance: a held-back match that came in a cloud wrapper is reported later with the
+// wrapper's provenance, as the match itself would have been.
+func TestThrottleReportKeepsProvenance(t *testing.T) {
+	p, sink, _ := newTestProcessor(t, testConfig(throttled(time.Hour, "user")))
+	require.NoError(t, p.ConsumeLogs(context.Background(), input(str(aksRecord(nodePortBy("eve", "1.1.1.1", 0))),
+		str(aksRecord(nodePortBy("eve", "1.1.1.1", 7))))))
+	require.NoError(t, p.Shutdown(context.Background()))
+	all := sink.AllLogs()
+	require.Len(t, all, 2, "the batch, then the flushed report")
+	var first plog.LogRecord
+	for _, r := range records(all[0]) {
+		if isRisk(r) {
+			first = r
+		}
+	}
+	report := records(all[1])
+	require.Len(t, report, 1)
+	for k, want := range aksProv {
+		for what, rec := range map[string]plog.LogRecord{"admitted match": first, "report": report[0]} {
+			v, ok := rec.Attributes().Get(k)
+			if assert.True(t, ok, "%s: %s", what, k) {
+				assert.Equal(t, want, v.Str(), "%s: %s", what, k)
+			}
+		}
+	}
+	id, _ := report[0].Attributes().Get("auditID")
+	assert.Equal(t, "np-eve-7", id.Str(), "the report is the held match")
+}
+
 func TestStateTelemetry(t *testing.T) {
 	cfg := createDefaultConfig()
 	cfg.MaxKeys = 3
