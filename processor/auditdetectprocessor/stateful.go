@@ -130,6 +130,16 @@ type stateful struct {
 type ruleThrottle struct {
 	fields []string
 	th     *window.Throttle[heldMatch]
+	// decided remembers what the throttle did with each row of an event, so that an event delivered again (a batch
+	// the next consumer refused, retried) gets the same answer rather than counting as a repeat: an admitted row is
+	// admitted again, a held one is not held twice.
+	decided *window.Recent[throttleDecision]
+}
+
+// throttleDecision is what a throttle did with one row.
+type throttleDecision struct {
+	emitted    bool
+	suppressed int64
 }
 
 // heldMatch is one row a throttle held back: enough to write its risk record later.
@@ -160,7 +170,8 @@ func newStateful(cfg *Config, rules []*rule.Rule) *stateful {
 				fields = append(fields, ro.Field)
 			}
 		}
-		s.throttles[r.ID] = &ruleThrottle{fields: fields, th: window.NewThrottle[heldMatch](o.Throttle.Window, cfg.MaxKeys)}
+		s.throttles[r.ID] = &ruleThrottle{fields: fields, th: window.NewThrottle[heldMatch](o.Throttle.Window, cfg.MaxKeys),
+			decided: window.NewRecent[throttleDecision](engine.DefaultReplayKeys)}
 	}
 	return s
 }
@@ -172,6 +183,8 @@ type batch struct {
 	// resIdx is the resource whose copy res holds (-1: none yet).
 	resIdx int
 	res    *pcommon.Resource
+	// id is scratch space for a row's identity (throttle).
+	id []byte
 }
 
 func newBatch() *batch { return &batch{resIdx: -1} }
@@ -193,10 +206,27 @@ func (p *auditProcessor) throttle(res engine.Result, b *batch, resIdx int, resou
 			continue
 		}
 		rows := m.Rows[:0]
-		for _, row := range m.Rows {
-			emit, held, due := t.th.Admit(throttleKey(row, t.fields), res.Time, heldMatch{rule: m.Rule, row: row, auditID: res.AuditID,
+		for n, row := range m.Rows {
+			key := throttleKey(row, t.fields)
+			// The row's identity: its event's auditID and its place among the event's rows (an event's rows come in
+			// the same order every time it is evaluated).
+			var id []byte
+			if res.AuditID != "" {
+				id = fmt.Appendf(b.id[:0], "%s\x00%d\x00%s", res.AuditID, n, key)
+				b.id = id
+				if d, seen := t.decided.Get(id); seen {
+					if d.emitted {
+						rows = append(rows, withSuppressed(row, d.suppressed))
+					}
+					continue
+				}
+			}
+			emit, held, due := t.th.Admit(key, res.Time, heldMatch{rule: m.Rule, row: row, auditID: res.AuditID,
 				resource: b.resource(resIdx, resource), provenance: res.Provenance})
 			b.due = append(b.due, due...)
+			if id != nil {
+				t.decided.Put(id, throttleDecision{emitted: emit, suppressed: held})
+			}
 			if emit {
 				rows = append(rows, withSuppressed(row, held))
 			}

@@ -3,6 +3,7 @@ package auditdetectprocessor
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,10 +17,16 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/xconfmap"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/processortest"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"gopkg.in/yaml.v3"
+
+	"github.com/auditdetect/auditdetect/processor/auditdetectprocessor/internal/metadata"
 )
 
 var s0 = time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
@@ -355,4 +362,72 @@ func TestScaleOutConfigs(t *testing.T) {
 			assert.Equal(t, tt.wantRoutes, d.engine.RouteFields())
 		})
 	}
+}
+
+// TestRetriedBatchIsCountedOnce: the next consumer refuses a batch and the receiver sends it again. The windowed rule
+// counts each event once, and the group that fired in the refused attempt fires again in the retry, the batch that
+// goes on: Splunk gets the risk event once, with the count of one delivery.
+func TestRetriedBatchIsCountedOnce(t *testing.T) {
+	sink := new(consumertest.LogsSink)
+	p := processorRefusedOnce(t, createDefaultConfig(), sink)
+	t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })
+
+	// Six anonymous requests refused from one address: the scanning rule fires at the sixth (count > 5).
+	batch := func() plog.Logs {
+		var bodies []func(pcommon.Value)
+		for i := 0; i < 6; i++ {
+			bodies = append(bodies, str(fmt.Sprintf(`{"auditID":"scan-%d","stage":"ResponseComplete","verb":"list",`+
+				`"user":{"username":"system:anonymous","groups":["system:unauthenticated"]},"sourceIPs":["198.51.100.7"],`+
+				`"requestURI":"/api/v1/secrets","responseStatus":{"code":403},"stageTimestamp":"2026-11-03T09:00:0%dZ"}`, i, i)))
+		}
+		return input(bodies...)
+	}
+	require.Error(t, p.ConsumeLogs(context.Background(), batch()), "the refusal goes back to the receiver")
+	require.NoError(t, p.ConsumeLogs(context.Background(), batch()))
+	var risk []plog.LogRecord
+	for _, ld := range sink.AllLogs() {
+		for _, r := range records(ld) {
+			if isRisk(r) {
+				risk = append(risk, r)
+			}
+		}
+	}
+	require.Len(t, risk, 1, "the group fires in the retry")
+	count, _ := risk[0].Attributes().Get("count")
+	assert.Equal(t, "6", count.AsString(), "each event counted once")
+}
+
+// TestRetriedBatchThroughAThrottle: a throttle answers a row delivered again as it did the first time. The retry of
+// a refused batch passes on the admitted match again, and the held one is held once, as if the batch had gone
+// through the first time.
+func TestRetriedBatchThroughAThrottle(t *testing.T) {
+	sink := new(consumertest.LogsSink)
+	p := processorRefusedOnce(t, testConfig(throttled(time.Hour, "user")), sink)
+	batch := func() plog.Logs {
+		return input(str(nodePortBy("eve", "1.1.1.1", 0)), str(nodePortBy("eve", "1.1.1.1", 7)))
+	}
+	require.Error(t, p.ConsumeLogs(context.Background(), batch()))
+	require.NoError(t, p.ConsumeLogs(context.Background(), batch()))
+	require.NoError(t, p.Shutdown(context.Background()))
+	assert.Equal(t, []string{"eve@0+0", "eve@7+0"}, riskSummary(t, sink.AllLogs()),
+		"the admitted match again, then the report of the one held (held once)")
+}
+
+// processorRefusedOnce starts a processor whose next consumer refuses the first batch (as an exporter with a full
+// sending queue does) and passes the later ones to sink.
+func processorRefusedOnce(t *testing.T, cfg *Config, sink *consumertest.LogsSink) processor.Logs {
+	t.Helper()
+	refused := false
+	next, err := consumer.NewLogs(func(ctx context.Context, ld plog.Logs) error {
+		if !refused {
+			refused = true
+			return errors.New("sending queue is full")
+		}
+		return sink.ConsumeLogs(ctx, ld)
+	})
+	require.NoError(t, err)
+	p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, next)
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+	return p
 }

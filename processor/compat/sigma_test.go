@@ -2,6 +2,7 @@ package compat
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -130,7 +131,7 @@ func runHandCases(t *testing.T, file string, rules map[string]*rule.Rule) {
 					t.Fatal(err)
 				}
 				for i, ev := range append([]caseEvent{c.caseEvent}, c.Then...) {
-					ms, err := e.Match(buildEvent(t, ev))
+					ms, err := e.Match(buildEvent(t, ev, i))
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -170,7 +171,10 @@ func checkDefaultRisk(t *testing.T, m engine.Match) {
 }
 
 // buildEvent applies the case's merge patch to its base event.
-func buildEvent(t *testing.T, ev caseEvent) []byte {
+// buildEvent is the case event: its base event with its patch applied. The n-th event of a case gets an auditID of
+// its own, as every request does: the engine takes an event with the auditID and stage of one it has seen for a
+// redelivery of that event (engine/replay.go).
+func buildEvent(t *testing.T, ev caseEvent, n int) []byte {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", "events", ev.Base+".json"))
 	if err != nil {
@@ -180,7 +184,11 @@ func buildEvent(t *testing.T, ev caseEvent) []byte {
 	if err := json.Unmarshal(data, &doc); err != nil {
 		t.Fatal(err)
 	}
-	out, err := json.Marshal(mergePatch(doc, ev.Patch))
+	doc = mergePatch(doc, ev.Patch)
+	if _, patched := ev.Patch["auditID"]; !patched {
+		doc["auditID"] = fmt.Sprintf("%v-%d", doc["auditID"], n)
+	}
+	out, err := json.Marshal(doc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,9 @@ type Options struct {
 	// AllowedLateness keeps a window open for events up to this much older than the newest event a windowed rule
 	// has seen; an event for a window closed by then is dropped and counted. Default 0.
 	AllowedLateness time.Duration
+	// ReplayKeys bounds the event identities a stateful rule remembers, so that an event delivered again is not
+	// counted again (replay.go). Default DefaultReplayKeys.
+	ReplayKeys int
 }
 
 // DefaultWindow is the window of windowed stats rules when Options.Window is zero.
@@ -40,6 +43,7 @@ type Engine struct {
 	index   *opIndex
 	states  sync.Pool
 	auditID *event.Path
+	stage   *event.Path
 	times   []*event.Path
 	// routeBy are the by-fields every windowed rule groups on, read from the event (route.go).
 	routeBy []*fieldRef
@@ -61,6 +65,8 @@ type compiledRule struct {
 	// groupsCut counts the events whose stats or new_terms by-fields held more value combinations than one event
 	// may make groups (maxGroupsPerEvent).
 	groupsCut atomic.Uint64
+	// replay remembers what a stateful rule produced per event identity (replay.go); nil for stateless rules.
+	replay *replayStore
 }
 
 // evalState is one goroutine's parser and scratch space.
@@ -84,8 +90,12 @@ func Compile(rules []*rule.Rule, opts Options) (*Engine, error) {
 	if opts.MaxKeys <= 0 {
 		opts.MaxKeys = DefaultMaxKeys
 	}
+	if opts.ReplayKeys <= 0 {
+		opts.ReplayKeys = DefaultReplayKeys
+	}
 	e := &Engine{
 		auditID: event.CompilePath("auditID", false),
+		stage:   event.CompilePath("stage", false),
 		times: []*event.Path{
 			event.CompilePath("stageTimestamp", false),
 			event.CompilePath("requestReceivedTimestamp", false),
@@ -120,6 +130,9 @@ func compileRule(r *rule.Rule, opts Options, fs *fields) (*compiledRule, error) 
 	}
 	cr.pre, cr.post = pre, post
 	cr.timed = readsTime(r.Pipeline)
+	if cr.timed || win != nil {
+		cr.replay = newReplayStore(opts.ReplayKeys, win != nil)
+	}
 	if win != nil {
 		size := opts.Window
 		if d, ok := opts.RuleWindows[r.ID]; ok && d > 0 {
@@ -223,7 +236,24 @@ func (e *Engine) Evaluate(body []byte) (Result, error) {
 		if (cr.window != nil || cr.timed) && at.IsZero() {
 			at = e.eventTime(view)
 		}
-		if rows := cr.run(&st.ctx, view, at); len(rows) > 0 {
+		var id []byte
+		if cr.replay != nil {
+			if id = e.identity(view, st.ctx.idBuf); id != nil {
+				st.ctx.idBuf = id
+				if rows, seen := cr.replay.lookup(id); seen {
+					// Delivered again: what it produced the first time, without counting it again.
+					if len(rows) > 0 {
+						res.Matches = append(res.Matches, Match{Rule: cr.rule, Rows: rows})
+					}
+					continue
+				}
+			}
+		}
+		rows := cr.run(&st.ctx, view, at)
+		if id != nil {
+			cr.replay.remember(id, rows)
+		}
+		if len(rows) > 0 {
 			res.Matches = append(res.Matches, Match{Rule: cr.rule, Rows: rows})
 		}
 	}

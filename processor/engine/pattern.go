@@ -25,6 +25,8 @@ type evalCtx struct {
 	at    time.Time // the event's time, set for the rules whose stages read it (newterms.go)
 	// resIDs and cands are the index's scratch space for an event with more than one resource (index.go).
 	resIDs, cands []int
+	// idBuf holds the event's identity for the stateful rules' redelivery check (replay.go).
+	idBuf []byte
 	// evRow and evRows hold the event's row while a pipeline runs (engine.go); key is new_terms' (newterms.go).
 	evRow  row
 	evRows [1]*row

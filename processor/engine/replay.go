@@ -1,0 +1,55 @@
+package engine
+
+import (
+	"github.com/auditdetect/auditdetect/processor/event"
+	"github.com/auditdetect/auditdetect/processor/window"
+)
+
+// Redelivery. A stateful rule (windowed stats, new_terms) must count an event once, but a collector delivers at
+// least once: when the next consumer refuses a batch, the receiver may send the same batch again, and upstream queues
+// (Kafka, Event Hubs) redeliver. An event delivered again is recognised by its identity, the API server's auditID
+// with its stage (each stage of a request is an event of its own), and gets back what it produced the first time:
+// windows do not count it twice, and a group that fired, or a term first seen, on the first delivery fires again on
+// the second, whose batch is the one that reaches Splunk. An event without an auditID has no identity and is counted
+// each time.
+
+// DefaultReplayKeys bounds the identities a stateful rule remembers when Options.ReplayKeys is zero: a redelivery
+// comes within seconds or minutes, during which a stateful rule's filter lets through far fewer events.
+const DefaultReplayKeys = 16384
+
+// replayStore remembers, per event identity, the rows a stateful rule produced for it.
+type replayStore struct {
+	// all says every event is remembered (windowed stats, whose counts a redelivery would inflate); otherwise only
+	// events that produced rows are (new_terms: a known term counts nothing, so a redelivered event that produced
+	// nothing produces nothing again).
+	all  bool
+	seen *window.Recent[[]Row]
+}
+
+func newReplayStore(limit int, all bool) *replayStore {
+	return &replayStore{all: all, seen: window.NewRecent[[]Row](limit)}
+}
+
+// lookup returns the rows the event with identity id produced, if it was seen.
+func (r *replayStore) lookup(id []byte) ([]Row, bool) { return r.seen.Get(id) }
+
+// remember records what the event with identity id produced.
+func (r *replayStore) remember(id []byte, rows []Row) {
+	if r.all || len(rows) > 0 {
+		r.seen.Put(id, rows)
+	}
+}
+
+// identity writes the event's identity (auditID, a NUL, stage) into buf and returns it, or nil when the event has
+// no auditID.
+func (e *Engine) identity(view *event.View, buf []byte) []byte {
+	id, ok := view.First(e.auditID)
+	if !ok || len(id) == 0 {
+		return nil
+	}
+	buf = append(append(buf[:0], id...), 0)
+	if stage, ok := view.First(e.stage); ok {
+		buf = append(buf, stage...)
+	}
+	return buf
+}
