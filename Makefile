@@ -196,13 +196,17 @@ fuzz-corpus: ## regenerate the committed seed corpora (testdata/fuzz/*/seed-*) f
 .PHONY: bench
 bench: $(BENCHSTAT) ## run the comparison benchmarks into out/bench.txt, summarise them with benchstat, profile a collector
 	@mkdir -p $(dir $(BENCH_OUT))
-	cd bench && $(GO) vet .
+	cd bench && $(GO) vet ./...
 	{ $(if $(BENCH_PKGS),$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) $(BENCH_PKGS);) \
 	  cd bench && $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) -timeout 60m . ; } \
 	  | tee $(BENCH_OUT)
 	@if [ -f $(BENCH_BASE) ]; then $(BENCHSTAT) $(BENCH_BASE) $(BENCH_OUT); \
 	else $(BENCHSTAT) $(BENCH_OUT); echo "(no $(BENCH_BASE): cp $(BENCH_OUT) $(BENCH_BASE) to make this run the baseline)"; fi
 	cd bench && $(GO) test -run TestCollectorProfile -count 1 -v . | grep -v '^=== RUN'
+
+.PHONY: bench-plot
+bench-plot: ## draw docs/performance-growth.svg from the last `make bench` (out/bench.txt)
+	cd bench && $(GO) vet ./plot && $(GO) run ./plot ../$(BENCH_OUT) > ../docs/performance-growth.svg
 
 .PHONY: gen
 gen: ## write the generated audit log to out/audit-mix.log (GEN_EVENTS, GEN_SEED)
