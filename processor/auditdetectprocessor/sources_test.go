@@ -1,6 +1,8 @@
 package auditdetectprocessor
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -395,4 +397,37 @@ func TestRouteModeReadsWrappedEvents(t *testing.T) {
 	assert.True(t, got[4].TraceID().IsEmpty())
 	assertSumAttr(t, tel, "otelcol_processor_auditdetect_records_unrecognized", attribute.String("format", "unknown"), 1)
 	assertSumOrNone(t, tel, "otelcol_processor_auditdetect_records_unparsed", 0)
+}
+
+// TestGzipBody: a CloudWatch subscription message as Kinesis carries it, gzip-compressed, in a bytes body: its
+// event is evaluated with the envelope's provenance, and the record passes on unchanged.
+func TestGzipBody(t *testing.T) {
+	envelope := sourceShapes[2].body(nodePortEvent(t), "")
+	require.Contains(t, sourceShapes[2].name, "subscription")
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	_, err := zw.Write([]byte(envelope))
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+
+	p, sink, tel := newTestProcessor(t, createDefaultConfig())
+	require.NoError(t, p.ConsumeLogs(context.Background(), input(func(v pcommon.Value) {
+		v.SetEmptyBytes().FromRaw(zipped.Bytes())
+	})))
+	got := records(sink.AllLogs()[0])
+	require.Len(t, got, 2, "the record and its risk record")
+	assert.Equal(t, zipped.Bytes(), got[0].Body().Bytes().AsRaw(), "passed on unchanged")
+	require.True(t, isRisk(got[1]))
+	for k, want := range eksProv {
+		v, ok := got[1].Attributes().Get(k)
+		if assert.True(t, ok, k) {
+			assert.Equal(t, want, v.Str(), k)
+		}
+	}
+
+	// Cut short, it is a body the processor cannot read: passed on and counted.
+	require.NoError(t, p.ConsumeLogs(context.Background(), input(func(v pcommon.Value) {
+		v.SetEmptyBytes().FromRaw(zipped.Bytes()[:30])
+	})))
+	assertSum(t, tel, "otelcol_processor_auditdetect_records_unparsed", 1)
 }

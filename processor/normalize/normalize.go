@@ -12,6 +12,7 @@ package normalize
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"strings"
@@ -140,6 +141,9 @@ type scratch struct {
 	parser fastjson.Parser
 	arena  fastjson.Arena
 	buf    []byte
+	// gz and unzipped decompress gzip bodies (gzip.go).
+	gz       gzip.Reader
+	unzipped bytes.Buffer
 }
 
 // New returns a Normalizer.
@@ -153,10 +157,35 @@ func New(cfg Config) *Normalizer {
 }
 
 // Each finds the audit events in body and calls fn with each, in order, and returns the shape it recognised. A
+// gzip-compressed body (a CloudWatch subscription message as Kinesis carries it) is decompressed first, to at most
+// MaxParseBytes (64 MiB when unset; ErrTooLarge past that); one that does not decompress is ErrMalformed. A
 // native body, and an EventList item, is passed on as it is, unvalidated: the engine parses it. The error is nil when
 // fn was called at least once; otherwise it is ErrMalformed, ErrUnknown, ErrNotAccepted, ErrNoEvents or ErrTooLarge
 // (test with errors.Is). A body of no known shape is parsed once, so that broken JSON is told from an unknown shape.
 func (n *Normalizer) Each(body []byte, fn func(Event)) (Format, error) {
+	if isGzip(body) {
+		return n.eachGzip(body, fn)
+	}
+	return n.each(body, fn)
+}
+
+// eachGzip decompresses body and reads what it holds; the events' bodies point into the decompressed bytes, which
+// stay valid until Each returns.
+func (n *Normalizer) eachGzip(body []byte, fn func(Event)) (Format, error) {
+	limit := n.cfg.MaxParseBytes
+	if limit <= 0 {
+		limit = defaultGzipBytes
+	}
+	s := n.scratch.Get().(*scratch)
+	defer n.scratch.Put(s)
+	plain, err := gunzip(&s.unzipped, &s.gz, body, limit)
+	if err != nil {
+		return Unknown, err
+	}
+	return n.each(plain, fn)
+}
+
+func (n *Normalizer) each(body []byte, fn func(Event)) (Format, error) {
 	f, err := Detect(body)
 	if errors.Is(err, ErrUnknown) && !n.valid(body) {
 		// Counted as what it is: a body that is not JSON, rather than an unknown shape.
