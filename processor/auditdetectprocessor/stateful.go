@@ -205,14 +205,17 @@ func (p *auditProcessor) throttle(res engine.Result, b *batch, resIdx int, resou
 			kept = append(kept, m)
 			continue
 		}
-		rows := m.Rows[:0]
+		// A new slice, not m.Rows[:0]: the engine hands out the rows of a stateful rule again when the event is
+		// delivered again (engine/replay.go), so they are shared and must not be written over.
+		rows := make([]engine.Row, 0, len(m.Rows))
 		for n, row := range m.Rows {
 			key := throttleKey(row, t.fields)
-			// The row's identity: its event's auditID and its place among the event's rows (an event's rows come in
-			// the same order every time it is evaluated).
+			// The row's identity: its event's (auditID and stage: each stage of a request is an event of its own)
+			// and its place among the event's rows (an event's rows come in the same order every time it is
+			// evaluated).
 			var id []byte
 			if res.AuditID != "" {
-				id = fmt.Appendf(b.id[:0], "%s\x00%d\x00%s", res.AuditID, n, key)
+				id = fmt.Appendf(b.id[:0], "%s\x00%s\x00%d\x00%s", res.AuditID, res.Stage, n, key)
 				b.id = id
 				if d, seen := t.decided.Get(id); seen {
 					if d.emitted {

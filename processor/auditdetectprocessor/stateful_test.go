@@ -431,3 +431,76 @@ func processorRefusedOnce(t *testing.T, cfg *Config, sink *consumertest.LogsSink
 	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
 	return p
 }
+
+// TestThrottleTellsStagesApart: the events of two stages of one request (one auditID) are two events, not one
+// delivered twice: the second is throttled as a repeat, not passed on as the first was.
+func TestThrottleTellsStagesApart(t *testing.T) {
+	p, sink, _ := newTestProcessor(t, testConfig(throttled(time.Hour, "user")))
+	staged := func(stage string) func(pcommon.Value) {
+		return str(`{"stage":"` + stage + `",` + nodePortBy("eve", "1.1.1.1", 0)[1:])
+	}
+	require.NoError(t, p.ConsumeLogs(context.Background(), input(staged("ResponseStarted"), staged("ResponseComplete"))))
+	require.NoError(t, p.Shutdown(context.Background()))
+	all := sink.AllLogs()
+	require.Len(t, all, 2, "the batch, then the flushed report")
+	assert.Equal(t, []string{"eve@0+0"}, riskSummary(t, all[:1]), "the first stage's match only")
+	assert.Equal(t, []string{"eve@0+0"}, riskSummary(t, all[1:]), "the second, held, reported at the end")
+}
+
+// TestRedeliveredRowsThroughAThrottle: an event of a windowed rule fires two groups, the first held by the throttle
+// and the second passed on. Delivered again, it gets the same answer: the throttle passes the second on again and
+// holds nothing more (the rows the engine gives back are the first delivery's, unchanged by the throttle).
+func TestRedeliveredRowsThroughAThrottle(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "by_ip.yml"), []byte(`name: Test By IP
+id: 0b6f9a43-51a4-4a43-9d6c-5a3c2c1e0002
+version: 1
+date: '2026-12-05'
+author: auditdetect tests
+status: production
+type: Anomaly
+description: Creations, per source address and event.
+data_source:
+  - Kubernetes Audit
+search: '`+"`kube_audit`"+` verb=create
+  | stats count by sourceIPs{} auditID
+  | rename sourceIPs{} as src_ip
+  | where count > 0'
+rba:
+  message: A creation from $src_ip$
+  risk_objects:
+    - field: src_ip
+      type: system
+      score: 20
+tags:
+  analytic_story:
+    - Kubernetes Security
+  mitre_attack_id:
+    - T1204
+`), 0o644))
+	cfg := createDefaultConfig()
+	cfg.Rules = []string{dir}
+	cfg.RuleOverrides = map[string]RuleOverride{"Test By IP": {Throttle: &ThrottleConfig{Fields: []string{"src_ip"}, Window: time.Hour}}}
+	event := func(id string, ips string) func(pcommon.Value) {
+		return str(fmt.Sprintf(`{"auditID":%q,"stage":"ResponseComplete","verb":"create","sourceIPs":[%s],`+
+			`"stageTimestamp":"2026-11-03T09:00:00Z"}`, id, ips))
+	}
+	p, sink, _ := newTestProcessor(t, cfg)
+	require.NoError(t, p.ConsumeLogs(context.Background(), input(event("a", `"1.1.1.1"`))))
+	for range 2 {
+		require.NoError(t, p.ConsumeLogs(context.Background(), input(event("b", `"1.1.1.1","2.2.2.2"`))))
+	}
+	require.NoError(t, p.Shutdown(context.Background()))
+	var got []string
+	for _, ld := range sink.AllLogs() {
+		for _, r := range records(ld) {
+			if isRisk(r) {
+				ip, _ := r.Attributes().Get("src_ip")
+				id, _ := r.Attributes().Get("auditID")
+				got = append(got, ip.AsString()+"/"+id.AsString())
+			}
+		}
+	}
+	assert.Equal(t, []string{"1.1.1.1/a", "2.2.2.2/b", "2.2.2.2/b", "1.1.1.1/b"}, got,
+		"a's group; b's second group, twice; at the end the report of b's first group, held once")
+}

@@ -198,8 +198,10 @@ type Match struct {
 // Result is what one event produced. Matches is nil for the common case of no match.
 type Result struct {
 	Matches []Match
-	// AuditID and Time come from the event (auditID; stageTimestamp, else requestReceivedTimestamp) when it matched.
+	// AuditID, Stage and Time come from the event (auditID; stage; stageTimestamp, else requestReceivedTimestamp)
+	// when it matched. AuditID and Stage are the event's identity (each stage of a request is an event of its own).
 	AuditID string
+	Stage   string
 	Time    time.Time
 	// Provenance is set by the caller, not the engine: the cloud attributes of the wrapper the event came in
 	// (processor/normalize), which the RBA writer copies onto the risk records. Read only.
@@ -266,6 +268,9 @@ func (e *Engine) Evaluate(body []byte) (Result, error) {
 		}
 		if id, ok := view.First(e.auditID); ok {
 			res.AuditID = string(id)
+		}
+		if stage, ok := view.First(e.stage); ok {
+			res.Stage = string(stage)
 		}
 		if at.IsZero() {
 			at = e.eventTime(view)

@@ -27,6 +27,7 @@ import (
 	"errors"
 	"math"
 	"math/bits"
+	"slices"
 	"strings"
 )
 
@@ -560,6 +561,12 @@ func (v *View) readHead(want []int32) bool {
 	i, prev := v.topStart+1, v.topPrev
 	if n := len(v.top); n > 0 {
 		last := &v.top[n-1]
+		if last.valEnd < 0 && b[last.val] == '{' {
+			// An object left for the walk (below): where it ends is known if the walk read it.
+			if t := v.tables.get(int(last.val)); t != nil && int(t.end) < len(b) {
+				last.valEnd = t.end
+			}
+		}
 		if last.valEnd < 0 || b[last.valEnd] != ',' {
 			v.headDone = true
 			return false
@@ -579,7 +586,10 @@ func (v *View) readHead(want []int32) bool {
 			break
 		}
 		end := -1
-		if !e.large {
+		// The object of a member asked for (with no want, any member may be) is left for the walk to read if it
+		// needs it, as readTop leaves it: reading it here would report errors in it that readTop does not.
+		left := b[val] == '{' && (want == nil || slices.Contains(want, e.id))
+		if !e.large && !left {
 			switch b[val] {
 			case '"':
 				end = stringEnd(b, val)
@@ -601,11 +611,15 @@ func (v *View) readHead(want []int32) bool {
 			v.firstGen[e.id], v.first[e.id] = v.gen, int32(n)
 		}
 		prev, v.topPrev, read = t, t, true
+		if left && !e.large {
+			return true
+		}
 		if end < 0 {
 			break
 		}
 		if b[end] == '}' {
-			v.topDone = true
+			// The end of the object in a valid body. Not in an invalid one: readTop decides, as before, when the
+			// next member is asked for (until then, members may still be read from the end).
 			break
 		}
 		i = end + 1
@@ -639,7 +653,7 @@ func (v *View) readTopFast() bool {
 		}
 		last.valEnd = int32(end)
 	}
-	if end+1 >= len(b) || b[end] != ',' {
+	if end+1 >= len(b) || b[end] != ',' || b[end+1] != '"' {
 		return false
 	}
 	t := v.order.predict(b, end+1, v.topPrev)

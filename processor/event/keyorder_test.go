@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/auditdetect/auditdetect/processor/auditgen"
@@ -142,5 +143,64 @@ func TestKeyOrderDoesNotChangeAnswers(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations reading 50 events", allocs)
+	}
+}
+
+// TestKeyOrderReadsInvalidBodiesAsBefore: on a body that is not valid JSON, a Parser that has learnt key orders
+// reads what a fresh one reads, and reports the same errors at the same point: a key predicted after a byte that
+// is not a quote is no key; an object asked for is read only if the walk needs it (with every member asked for
+// when a path was compiled after the View was opened); a closing brace met in the head does not stop the reading
+// from the end before readTop would.
+var freshNames int
+
+func TestKeyOrderReadsInvalidBodiesAsBefore(t *testing.T) {
+	tests := []struct {
+		body  string
+		paths []string // "+name": compiled after the View was opened
+	}{
+		{`{"kind":"Event","apiVersion":"audit.k8s.io/v1",Xlevel":"Request","verb":"get"}`, []string{"verb", "level"}},
+		{`{"kind":"Event","apiVersion":"audit.k8s.io/v1",{level":"Request","verb":"get"}`, []string{"level"}},
+		{`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Request","verb":"get","user":{"username":"u" "groups":[]},"objectRef":{}}`,
+			[]string{"user", "kind", "verb"}},
+		{`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Request","verb":"get","user":{"username":"u" "groups":[]},"objectRef":{}}`,
+			[]string{"+kind.reviewNewName", "verb"}},
+		{`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Request","verb":"get"},"stageTimestamp":"t"}`,
+			[]string{"verb", "stageTimestamp"}},
+	}
+	for _, tt := range tests {
+		type answer struct {
+			vals []string
+			err  bool
+		}
+		read := func(p *Parser) []answer {
+			var out []answer
+			v, err := p.Open([]byte(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range tt.paths {
+				var path *Path
+				if n, ok := strings.CutPrefix(name, "+"); ok {
+					freshNames++ // a name new to the registry, whichever Parser reads
+					path = CompilePath(fmt.Sprintf("%s%d", n, freshNames), false)
+				} else {
+					path = CompilePath(name, false)
+				}
+				var a answer
+				v.Each(path, func(b []byte) bool { a.vals = append(a.vals, string(b)); return true })
+				a.err = v.Err() != nil
+				out = append(out, a)
+			}
+			return out
+		}
+		var taught, fresh Parser
+		for range 2 {
+			tv, _ := taught.Open(teachEvent)
+			resolveAll(tv)
+			tv.Each(CompilePath("level", false), func([]byte) bool { return true })
+		}
+		if got, want := read(&taught), read(&fresh); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: a Parser with history read %v, a fresh one %v", tt.body, got, want)
+		}
 	}
 }
