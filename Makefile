@@ -138,6 +138,11 @@ test-binary: $(BINARY) ## build, then validate config/demo.yaml with the binary 
 	$(DEPLOY_ENV) $(BINARY) validate --config config/standalone.yaml --set=$(DEPLOY_STORAGE_SET)
 	$(DEPLOY_ENV) $(BINARY) validate --config config/splunk.yaml --set=$(DEPLOY_STORAGE_SET)
 	@echo ">> $(HELM_MERGED) (chart 0.145.0 + config/helm/values-auditdetect.yaml), config/standalone.yaml and config/splunk.yaml are valid"
+	@# The per-source examples, the EKS, AKS and GKE receivers included (docs/sources.md).
+	@for f in config/sources/filelog.yaml config/sources/webhook.yaml config/sources/eks-awscloudwatch.yaml \
+	  config/sources/aks-azureeventhub.yaml config/sources/gke-googlecloudpubsub.yaml; do \
+	  $(SOURCES_ENV) STORAGE_DIR=$(CURDIR)/$(DEPLOY_STORAGE) $(BINARY) validate --config $$f || exit 1; done
+	@echo ">> config/sources/*.yaml are valid"
 	REQUIRE_RISK_EVENTS=1 scripts/run-demo.sh $(BINARY) $(DEMO_CONFIG) $(RUN_SECONDS)
 
 .PHONY: smoke-scale-out
@@ -153,6 +158,11 @@ DEPLOY_ENV := SPLUNK_MEMORY_LIMIT_MIB=500 SPLUNK_PLATFORM_HEC_TOKEN=00000000-000
 	K8S_NODE_NAME=node-1 K8S_POD_NAME=agent-0 K8S_POD_UID=00000000-0000-0000-0000-000000000001 K8S_NAMESPACE=default \
 	SPLUNK_HEC_URL=https://127.0.0.1:8088/services/collector SPLUNK_HEC_TOKEN=validate-only \
 	SPLUNK_RISK_HEC_URL=https://127.0.0.1:8088/services/collector SPLUNK_RISK_HEC_TOKEN=validate-only
+# What the per-source examples (config/sources/) read from the environment, placeholders for `validate`, which
+# reads the config and connects to nothing.
+SOURCES_ENV := $(DEPLOY_ENV) AWS_REGION=eu-west-1 GCP_PROJECT=validate-only PUBSUB_SUBSCRIPTION=validate-only \
+	EVENTHUB_CONNECTION='Endpoint=sb://validate-only.servicebus.windows.net/;SharedAccessKeyName=listen;SharedAccessKey=validate-only;EntityPath=audit' \
+	TLS_CERT=/dev/null TLS_KEY=/dev/null CLIENT_CA=/dev/null
 
 # ---- rule sets: coverage catalog and rule tests (cmd/auditdetect; no collector binary needed) ------------------
 # RULES takes what the processor's `rules:` setting takes: files, directories, globs, or builtin.
