@@ -238,22 +238,12 @@ func (e *Engine) Evaluate(body []byte) (Result, error) {
 		if (cr.window != nil || cr.timed) && at.IsZero() {
 			at = e.eventTime(view)
 		}
-		var id []byte
-		if cr.replay != nil {
-			if id = e.identity(view, st.ctx.idBuf); id != nil {
-				st.ctx.idBuf = id
-				if rows, seen := cr.replay.lookup(id); seen {
-					// Delivered again: what it produced the first time, without counting it again.
-					if len(rows) > 0 {
-						res.Matches = append(res.Matches, Match{Rule: cr.rule, Rows: rows})
-					}
-					continue
-				}
-			}
-		}
-		rows := cr.run(&st.ctx, view, at)
-		if id != nil {
-			cr.replay.remember(id, rows)
+		var rows []Row
+		if id := e.statefulIdentity(cr, view, &st.ctx); id != nil {
+			// An event delivered again gets what it produced the first time, without being counted again.
+			rows = cr.replay.once(id, cr, &st.ctx, view, at)
+		} else {
+			rows = cr.run(&st.ctx, view, at)
 		}
 		if len(rows) > 0 {
 			res.Matches = append(res.Matches, Match{Rule: cr.rule, Rows: rows})

@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"sync"
+	"time"
+
 	"github.com/auditdetect/auditdetect/processor/event"
 	"github.com/auditdetect/auditdetect/processor/window"
 )
@@ -19,6 +22,9 @@ const DefaultReplayKeys = 16384
 
 // replayStore remembers, per event identity, the rows a stateful rule produced for it.
 type replayStore struct {
+	// mu makes looking an event up, running it and remembering what it produced one step, so that two deliveries of
+	// one event on two goroutines at once count it once.
+	mu sync.Mutex
 	// all says every event is remembered (windowed stats, whose counts a redelivery would inflate); otherwise only
 	// events that produced rows are (new_terms: a known term counts nothing, so a redelivered event that produced
 	// nothing produces nothing again).
@@ -30,14 +36,39 @@ func newReplayStore(limit int, all bool) *replayStore {
 	return &replayStore{all: all, seen: window.NewRecent[[]Row](limit)}
 }
 
-// lookup returns the rows the event with identity id produced, if it was seen.
-func (r *replayStore) lookup(id []byte) ([]Row, bool) { return r.seen.Get(id) }
+// replayRunHook, when set (by a test), is called as an event is run for the first time: where a second delivery
+// must not be at the same moment.
+var replayRunHook func()
 
-// remember records what the event with identity id produced.
-func (r *replayStore) remember(id []byte, rows []Row) {
+// once returns what the event with identity id produced for rule cr: what it produced the first time it was
+// delivered, or, the first time, what running it produces now.
+func (r *replayStore) once(id []byte, cr *compiledRule, c *evalCtx, view *event.View, at time.Time) []Row {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rows, seen := r.seen.Get(id); seen {
+		return rows
+	}
+	if replayRunHook != nil {
+		replayRunHook()
+	}
+	rows := cr.run(c, view, at)
 	if r.all || len(rows) > 0 {
 		r.seen.Put(id, rows)
 	}
+	return rows
+}
+
+// statefulIdentity is the event's identity when cr is a stateful rule and the event has one (else nil), in the
+// evaluation's scratch space.
+func (e *Engine) statefulIdentity(cr *compiledRule, view *event.View, c *evalCtx) []byte {
+	if cr.replay == nil {
+		return nil
+	}
+	id := e.identity(view, c.idBuf)
+	if id != nil {
+		c.idBuf = id
+	}
+	return id
 }
 
 // identity writes the event's identity (auditID, a NUL, stage) into buf and returns it, or nil when the event has

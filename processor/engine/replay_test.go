@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 	"reflect"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,5 +100,45 @@ func TestReplayIsBounded(t *testing.T) {
 	}
 	if got := play(t, e, events[:1]); !reflect.DeepEqual(got, []string{"0:11"}) {
 		t.Fatalf("a forgotten event redelivered: fired %v, want [0:11]", got)
+	}
+}
+
+// TestConcurrentDeliveriesCountOnce: the same event delivered on several goroutines at once is run once: no two
+// deliveries are between looking it up and remembering it at the same moment (the hook holds each first run open for
+// a while, so that a second delivery would be caught inside), and the window counts it once.
+func TestConcurrentDeliveriesCountOnce(t *testing.T) {
+	r := windowRule(cmp("count", rule.OpGe, "2"), countOnly)
+	e, err := Compile([]*rule.Rule{r}, Options{Window: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inside, most, runs atomic.Int32
+	replayRunHook = func() {
+		n := inside.Add(1)
+		runs.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(20 * time.Millisecond)
+		inside.Add(-1)
+	}
+	t.Cleanup(func() { replayRunHook = nil })
+	body := ev("192.0.2.1", 0, `"auditID":"same","stage":"ResponseComplete"`)
+	var wg sync.WaitGroup
+	var fired atomic.Int32
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if ms, _ := e.Match(body); len(ms) > 0 {
+				fired.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if most.Load() != 1 || runs.Load() != 1 || fired.Load() != 0 {
+		t.Fatalf("8 deliveries of one event: %d runs, %d at once, fired %d times; want 1, 1, 0", runs.Load(), most.Load(), fired.Load())
+	}
+	if got := play(t, e, [][]byte{ev("192.0.2.1", 1, `"auditID":"other"`)}); !reflect.DeepEqual(got, []string{"0:2"}) {
+		t.Fatalf("a second event fired %v, want [0:2]: the first was counted once", got)
 	}
 }
