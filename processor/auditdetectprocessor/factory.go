@@ -35,7 +35,7 @@ func createLogsProcessor(
 	}
 	// processorhelper's shutdown func gets no consumer: keep next for the flush of held-back throttle counts.
 	p.state.next = next
-	return processorhelper.NewLogs(ctx, set, cfg, next, p.processLogs,
+	return processorhelper.NewLogs(ctx, set, cfg, deliveryWatch{Logs: next, p: p}, p.processLogs,
 		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}),
 		processorhelper.WithStart(p.start),
 		processorhelper.WithShutdown(p.shutdown),

@@ -125,6 +125,11 @@ type stateful struct {
 	mu       sync.Mutex
 	reported map[string]uint64 // cumulative counts already added to counters, by metric and rule
 	attrs    map[string]metric.MeasurementOption
+
+	// inflight holds the throttle reports of each batch on its way to the next consumer, so that a batch the next
+	// consumer refuses gives them back to their throttles, and the retry (or the next batch) carries them.
+	inflightMu sync.Mutex
+	inflight   map[plog.Logs][]window.Pending[heldMatch]
 }
 
 type ruleThrottle struct {
@@ -154,7 +159,8 @@ type heldMatch struct {
 }
 
 func newStateful(cfg *Config, rules []*rule.Rule) *stateful {
-	s := &stateful{throttles: map[string]*ruleThrottle{}, reported: map[string]uint64{}, attrs: map[string]metric.MeasurementOption{}}
+	s := &stateful{throttles: map[string]*ruleThrottle{}, reported: map[string]uint64{}, attrs: map[string]metric.MeasurementOption{},
+		inflight: map[plog.Logs][]window.Pending[heldMatch]{}}
 	if cfg.Mode != ModeFork {
 		return s
 	}
@@ -283,7 +289,47 @@ func (p *auditProcessor) finishBatch(ld plog.Logs, b *batch) (added, dropped int
 			b.due = append(b.due, t.th.Advance(b.latest)...)
 		}
 	}
+	if len(b.due) > 0 {
+		p.state.inflightMu.Lock()
+		p.state.inflight[ld] = b.due
+		p.state.inflightMu.Unlock()
+	}
 	return p.appendReports(ld, b.due)
+}
+
+// delivered is told what the next consumer answered for a batch: a refused batch's throttle reports go back to
+// their throttles.
+func (p *auditProcessor) delivered(ld plog.Logs, err error) {
+	// A rule reload replaces the state (and its throttles) under p.mu: a batch of the old state is not found in the
+	// new one's inflight, and its reports go with the old throttles, as their held counts do.
+	p.mu.RLock()
+	s := p.state
+	p.mu.RUnlock()
+	s.inflightMu.Lock()
+	due, ok := s.inflight[ld]
+	delete(s.inflight, ld)
+	s.inflightMu.Unlock()
+	if !ok || err == nil {
+		return
+	}
+	for _, d := range due {
+		if t := s.throttles[d.Last.rule.ID]; t != nil {
+			t.th.Requeue([]window.Pending[heldMatch]{d})
+		}
+	}
+}
+
+// deliveryWatch is the next consumer as processorhelper sees it: it passes each batch on and tells the processor
+// what came back (processorhelper calls it with the batch the processor returned, on the same goroutine).
+type deliveryWatch struct {
+	consumer.Logs
+	p *auditProcessor
+}
+
+func (w deliveryWatch) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
+	err := w.Logs.ConsumeLogs(ctx, ld)
+	w.p.delivered(ld, err)
+	return err
 }
 
 // appendReports writes one risk record set per held-back report: the latest held match, whose suppressed_count says

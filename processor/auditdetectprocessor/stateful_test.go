@@ -504,3 +504,31 @@ tags:
 	assert.Equal(t, []string{"1.1.1.1/a", "2.2.2.2/b", "2.2.2.2/b", "1.1.1.1/b"}, got,
 		"a's group; b's second group, twice; at the end the report of b's first group, held once")
 }
+
+// TestReportInARefusedBatchComesAgain: a throttle report that came due in a batch the next consumer refused goes
+// back to its throttle and goes out with the next batch, the retry.
+func TestReportInARefusedBatchComesAgain(t *testing.T) {
+	sink := new(consumertest.LogsSink)
+	calls := 0
+	next, err := consumer.NewLogs(func(ctx context.Context, ld plog.Logs) error {
+		if calls++; calls == 2 {
+			return errors.New("sending queue is full")
+		}
+		return sink.ConsumeLogs(ctx, ld)
+	})
+	require.NoError(t, err)
+	p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type),
+		testConfig(throttled(10*time.Minute, "user")), next)
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })
+
+	// eve's first match goes out, her second is held back in a ten-minute window.
+	require.NoError(t, p.ConsumeLogs(context.Background(), input(str(nodePortBy("eve", "1.1.1.1", 0)), str(nodePortBy("eve", "1.1.1.1", 7)))))
+	// Bob's match at minute 30 closes eve's window: her report is due in this batch, which is refused.
+	later := func() plog.Logs { return input(str(nodePortBy("bob", "2.2.2.2", 30))) }
+	require.Error(t, p.ConsumeLogs(context.Background(), later()))
+	require.NoError(t, p.ConsumeLogs(context.Background(), later()))
+	assert.Equal(t, []string{"eve@0+0", "bob@30+0", "eve@7+0"}, riskSummary(t, sink.AllLogs()),
+		"eve's report goes out with the retry")
+}

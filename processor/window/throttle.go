@@ -122,6 +122,14 @@ func (t *Throttle[T]) Flush() []Pending[T] {
 	return due
 }
 
+// Requeue gives back reports that were handed out but not delivered (the batch carrying them was refused): the
+// next Admit, Advance or Flush hands them out again.
+func (t *Throttle[T]) Requeue(due []Pending[T]) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.pending = append(t.pending, due...)
+}
+
 // Stats returns the keys held, the keys evicted and the matches held back since the Throttle was made.
 func (t *Throttle[T]) Stats() (keys int, evicted, suppressed uint64) {
 	t.mu.Lock()
