@@ -193,6 +193,7 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 	// Timed per batch, not per record: a clock read and a histogram record cost ~0.3 µs, a real share of what a
 	// record costs, and once per batch nothing (docs/operations.md).
 	start := time.Now()
+	p.retried(ld)
 	var records, unparsed, oversized, riskEvents, riskDropped int64
 	held := newBatch()
 	rls := ld.ResourceLogs()
@@ -257,9 +258,13 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 						out.addEnrich(res)
 					} else {
 						// Appending keeps rec valid: pdata slices hold pointers to records.
+						before := lrs.Len()
 						added, dropped := p.writer.AppendRiskRecords(lrs, rec, res)
 						riskEvents += int64(added)
 						riskDropped += int64(dropped)
+						for x := before; x < lrs.Len(); x++ {
+							held.appended = append(held.appended, lrs.At(x))
+						}
 					}
 				})
 				if p.finish(ctx, rec, &out, format, err) {

@@ -126,10 +126,25 @@ type stateful struct {
 	reported map[string]uint64 // cumulative counts already added to counters, by metric and rule
 	attrs    map[string]metric.MeasurementOption
 
-	// inflight holds the throttle reports of each batch on its way to the next consumer, so that a batch the next
-	// consumer refuses gives them back to their throttles, and the retry (or the next batch) carries them.
+	// inflight holds, for each batch on its way to the next consumer, what this processor added to it, so that a
+	// batch the next consumer refuses gives its throttle reports back to their throttles (the retry, or the next
+	// batch, carries them), and a retry of the very same batch object starts from the batch as it came (refused).
 	inflightMu sync.Mutex
-	inflight   map[plog.Logs][]window.Pending[heldMatch]
+	inflight   map[plog.Logs]*additions
+	refused    map[plog.Logs]*additions
+	// refusedOrder bounds refused: a batch the receiver gave up on is forgotten after maxRefused others.
+	refusedOrder []plog.Logs
+}
+
+// maxRefused bounds the refused batches remembered for a retry of the same batch object.
+const maxRefused = 256
+
+// additions are what processing a batch added to it: the reports that came due, the risk records appended to its
+// scopes, and the resources that carry the reports.
+type additions struct {
+	due       []window.Pending[heldMatch]
+	records   []plog.LogRecord
+	resources []plog.ResourceLogs
 }
 
 type ruleThrottle struct {
@@ -160,7 +175,7 @@ type heldMatch struct {
 
 func newStateful(cfg *Config, rules []*rule.Rule) *stateful {
 	s := &stateful{throttles: map[string]*ruleThrottle{}, reported: map[string]uint64{}, attrs: map[string]metric.MeasurementOption{},
-		inflight: map[plog.Logs][]window.Pending[heldMatch]{}}
+		inflight: map[plog.Logs]*additions{}, refused: map[plog.Logs]*additions{}}
 	if cfg.Mode != ModeFork {
 		return s
 	}
@@ -186,6 +201,8 @@ func newStateful(cfg *Config, rules []*rule.Rule) *stateful {
 type batch struct {
 	latest time.Time
 	due    []window.Pending[heldMatch]
+	// appended are the risk records added to the batch's scopes (fork mode).
+	appended []plog.LogRecord
 	// resIdx is the resource whose copy res holds (-1: none yet).
 	resIdx int
 	res    *pcommon.Resource
@@ -289,12 +306,49 @@ func (p *auditProcessor) finishBatch(ld plog.Logs, b *batch) (added, dropped int
 			b.due = append(b.due, t.th.Advance(b.latest)...)
 		}
 	}
-	if len(b.due) > 0 {
+	rls := ld.ResourceLogs()
+	before := rls.Len()
+	added, dropped = p.appendReports(ld, b.due)
+	if len(b.due) > 0 || len(b.appended) > 0 {
+		a := &additions{due: b.due, records: b.appended}
+		for x := before; x < rls.Len(); x++ {
+			a.resources = append(a.resources, rls.At(x))
+		}
 		p.state.inflightMu.Lock()
-		p.state.inflight[ld] = b.due
+		p.state.inflight[ld] = a
 		p.state.inflightMu.Unlock()
 	}
-	return p.appendReports(ld, b.due)
+	return added, dropped
+}
+
+// retried returns ld as it came the first time when it is a batch the next consumer refused and the receiver now
+// sends again as the same object (the filelog receiver's retry_on_failure does): the risk records and report
+// resources added the first time are taken out, to be made again.
+func (p *auditProcessor) retried(ld plog.Logs) {
+	s := p.state
+	s.inflightMu.Lock()
+	a, ok := s.refused[ld]
+	delete(s.refused, ld)
+	s.inflightMu.Unlock()
+	if !ok {
+		return
+	}
+	records := make(map[plog.LogRecord]bool, len(a.records))
+	for _, r := range a.records {
+		records[r] = true
+	}
+	resources := make(map[plog.ResourceLogs]bool, len(a.resources))
+	for _, rl := range a.resources {
+		resources[rl] = true
+	}
+	rls := ld.ResourceLogs()
+	rls.RemoveIf(func(rl plog.ResourceLogs) bool { return resources[rl] })
+	for i := 0; i < rls.Len(); i++ {
+		sls := rls.At(i).ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			sls.At(j).LogRecords().RemoveIf(func(r plog.LogRecord) bool { return records[r] })
+		}
+	}
 }
 
 // delivered is told what the next consumer answered for a batch: a refused batch's throttle reports go back to
@@ -306,13 +360,21 @@ func (p *auditProcessor) delivered(ld plog.Logs, err error) {
 	s := p.state
 	p.mu.RUnlock()
 	s.inflightMu.Lock()
-	due, ok := s.inflight[ld]
+	a, ok := s.inflight[ld]
 	delete(s.inflight, ld)
+	if ok && err != nil {
+		s.refused[ld] = a
+		s.refusedOrder = append(s.refusedOrder, ld)
+		if len(s.refusedOrder) > maxRefused {
+			delete(s.refused, s.refusedOrder[0])
+			s.refusedOrder = s.refusedOrder[1:]
+		}
+	}
 	s.inflightMu.Unlock()
 	if !ok || err == nil {
 		return
 	}
-	for _, d := range due {
+	for _, d := range a.due {
 		if t := s.throttles[d.Last.rule.ID]; t != nil {
 			t.th.Requeue([]window.Pending[heldMatch]{d})
 		}

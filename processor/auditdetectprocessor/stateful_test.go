@@ -368,10 +368,6 @@ func TestScaleOutConfigs(t *testing.T) {
 // counts each event once, and the group that fired in the refused attempt fires again in the retry, the batch that
 // goes on: Splunk gets the risk event once, with the count of one delivery.
 func TestRetriedBatchIsCountedOnce(t *testing.T) {
-	sink := new(consumertest.LogsSink)
-	p := processorRefusedOnce(t, createDefaultConfig(), sink)
-	t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })
-
 	// Six anonymous requests refused from one address: the scanning rule fires at the sixth (count > 5).
 	batch := func() plog.Logs {
 		var bodies []func(pcommon.Value)
@@ -382,19 +378,36 @@ func TestRetriedBatchIsCountedOnce(t *testing.T) {
 		}
 		return input(bodies...)
 	}
-	require.Error(t, p.ConsumeLogs(context.Background(), batch()), "the refusal goes back to the receiver")
-	require.NoError(t, p.ConsumeLogs(context.Background(), batch()))
-	var risk []plog.LogRecord
-	for _, ld := range sink.AllLogs() {
-		for _, r := range records(ld) {
-			if isRisk(r) {
-				risk = append(risk, r)
+	eachRetry(t, batch, func(t *testing.T, p processor.Logs, sink *consumertest.LogsSink, first, retry plog.Logs) {
+		require.Error(t, p.ConsumeLogs(context.Background(), first), "the refusal goes back to the receiver")
+		require.NoError(t, p.ConsumeLogs(context.Background(), retry))
+		got := records(sink.AllLogs()[0])
+		require.Len(t, got, 7, "the six records once, and one risk record")
+		require.True(t, isRisk(got[6]), "the group fires in the retry")
+		count, _ := got[6].Attributes().Get("count")
+		assert.Equal(t, "6", count.AsString(), "each event counted once")
+	})
+}
+
+// eachRetry runs check twice on a processor whose next consumer refuses the first batch: once with the retry read
+// again from the source (a new batch object), once with the very batch object sent again (the filelog receiver's
+// retry_on_failure), which the processor changed the first time.
+func eachRetry(t *testing.T, batch func() plog.Logs,
+	check func(t *testing.T, p processor.Logs, sink *consumertest.LogsSink, first, retry plog.Logs)) {
+	t.Helper()
+	for _, same := range []bool{false, true} {
+		t.Run(map[bool]string{false: "read again", true: "same batch object"}[same], func(t *testing.T) {
+			sink := new(consumertest.LogsSink)
+			p := processorRefusedOnce(t, createDefaultConfig(), sink)
+			t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })
+			first := batch()
+			retry := first
+			if !same {
+				retry = batch()
 			}
-		}
+			check(t, p, sink, first, retry)
+		})
 	}
-	require.Len(t, risk, 1, "the group fires in the retry")
-	count, _ := risk[0].Attributes().Get("count")
-	assert.Equal(t, "6", count.AsString(), "each event counted once")
 }
 
 // TestRetriedBatchThroughAThrottle: a throttle answers a row delivered again as it did the first time. The retry of
@@ -508,27 +521,36 @@ tags:
 // TestReportInARefusedBatchComesAgain: a throttle report that came due in a batch the next consumer refused goes
 // back to its throttle and goes out with the next batch, the retry.
 func TestReportInARefusedBatchComesAgain(t *testing.T) {
-	sink := new(consumertest.LogsSink)
-	calls := 0
-	next, err := consumer.NewLogs(func(ctx context.Context, ld plog.Logs) error {
-		if calls++; calls == 2 {
-			return errors.New("sending queue is full")
-		}
-		return sink.ConsumeLogs(ctx, ld)
-	})
-	require.NoError(t, err)
-	p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type),
-		testConfig(throttled(10*time.Minute, "user")), next)
-	require.NoError(t, err)
-	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
-	t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })
+	for _, same := range []bool{false, true} {
+		t.Run(map[bool]string{false: "read again", true: "same batch object"}[same], func(t *testing.T) {
+			sink := new(consumertest.LogsSink)
+			calls := 0
+			next, err := consumer.NewLogs(func(ctx context.Context, ld plog.Logs) error {
+				if calls++; calls == 2 {
+					return errors.New("sending queue is full")
+				}
+				return sink.ConsumeLogs(ctx, ld)
+			})
+			require.NoError(t, err)
+			p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type),
+				testConfig(throttled(10*time.Minute, "user")), next)
+			require.NoError(t, err)
+			require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+			t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })
 
-	// eve's first match goes out, her second is held back in a ten-minute window.
-	require.NoError(t, p.ConsumeLogs(context.Background(), input(str(nodePortBy("eve", "1.1.1.1", 0)), str(nodePortBy("eve", "1.1.1.1", 7)))))
-	// Bob's match at minute 30 closes eve's window: her report is due in this batch, which is refused.
-	later := func() plog.Logs { return input(str(nodePortBy("bob", "2.2.2.2", 30))) }
-	require.Error(t, p.ConsumeLogs(context.Background(), later()))
-	require.NoError(t, p.ConsumeLogs(context.Background(), later()))
-	assert.Equal(t, []string{"eve@0+0", "bob@30+0", "eve@7+0"}, riskSummary(t, sink.AllLogs()),
-		"eve's report goes out with the retry")
+			// eve's first match goes out, her second is held back in a ten-minute window.
+			require.NoError(t, p.ConsumeLogs(context.Background(),
+				input(str(nodePortBy("eve", "1.1.1.1", 0)), str(nodePortBy("eve", "1.1.1.1", 7)))))
+			// Bob's match at minute 30 closes eve's window: her report is due in this batch, which is refused.
+			first := input(str(nodePortBy("bob", "2.2.2.2", 30)))
+			retry := first
+			if !same {
+				retry = input(str(nodePortBy("bob", "2.2.2.2", 30)))
+			}
+			require.Error(t, p.ConsumeLogs(context.Background(), first))
+			require.NoError(t, p.ConsumeLogs(context.Background(), retry))
+			assert.Equal(t, []string{"eve@0+0", "bob@30+0", "eve@7+0"}, riskSummary(t, sink.AllLogs()),
+				"eve's report goes out with the retry, once")
+		})
+	}
 }
