@@ -132,8 +132,14 @@ type stateful struct {
 	inflightMu sync.Mutex
 	inflight   map[plog.Logs]*additions
 	refused    map[plog.Logs]*additions
-	// refusedOrder bounds refused: a batch the receiver gave up on is forgotten after maxRefused others.
-	refusedOrder []plog.Logs
+	// refusedOrder bounds refused: a batch the receiver gave up on is forgotten after maxRefused others. An entry
+	// names the additions it was made for, so that an old entry of a batch refused again forgets nothing newer.
+	refusedOrder []refusedBatch
+}
+
+type refusedBatch struct {
+	ld plog.Logs
+	a  *additions
 }
 
 // maxRefused bounds the refused batches remembered for a retry of the same batch object.
@@ -364,9 +370,11 @@ func (p *auditProcessor) delivered(ld plog.Logs, err error) {
 	delete(s.inflight, ld)
 	if ok && err != nil {
 		s.refused[ld] = a
-		s.refusedOrder = append(s.refusedOrder, ld)
+		s.refusedOrder = append(s.refusedOrder, refusedBatch{ld, a})
 		if len(s.refusedOrder) > maxRefused {
-			delete(s.refused, s.refusedOrder[0])
+			if old := s.refusedOrder[0]; s.refused[old.ld] == old.a {
+				delete(s.refused, old.ld)
+			}
 			s.refusedOrder = s.refusedOrder[1:]
 		}
 	}

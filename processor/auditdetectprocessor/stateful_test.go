@@ -554,3 +554,38 @@ func TestReportInARefusedBatchComesAgain(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusedBatchesAreBounded: the processor remembers what it added to at most maxRefused refused batches (a
+// receiver that gives up on a batch never sends it again); a batch refused twice is not forgotten early for it.
+func TestRefusedBatchesAreBounded(t *testing.T) {
+	p, err := newAuditProcessor(processortest.NewNopSettings(metadata.Type), testConfig(throttled(time.Hour, "user")))
+	require.NoError(t, err)
+	refuse, err := consumer.NewLogs(func(context.Context, plog.Logs) error { return errors.New("refused") })
+	require.NoError(t, err)
+	w := deliveryWatch{Logs: refuse, p: p}
+	send := func(ld plog.Logs) {
+		out, err := p.processLogs(context.Background(), ld)
+		require.NoError(t, err)
+		require.Error(t, w.ConsumeLogs(context.Background(), out))
+	}
+	twice := input(str(nodePortBy("zed", "9.9.9.9", 0)))
+	send(twice)
+	for i := 0; i < maxRefused-10; i++ {
+		send(input(str(nodePortBy(fmt.Sprintf("u%d", i), "1.1.1.1", float64(i)))))
+	}
+	// Refused again (its retry, refused too), then more batches push its first entry out of the order: what the
+	// second refusal added must stay remembered.
+	send(twice)
+	for i := 0; i < 20; i++ {
+		send(input(str(nodePortBy(fmt.Sprintf("v%d", i), "1.1.1.1", 0))))
+	}
+	_, kept := p.state.refused[twice]
+	assert.True(t, kept, "an older entry of a batch refused again forgot its newer additions")
+	for i := 0; i < maxRefused; i++ {
+		send(input(str(nodePortBy(fmt.Sprintf("w%d", i), "1.1.1.1", 0))))
+	}
+	assert.Len(t, p.state.refused, maxRefused)
+	assert.Len(t, p.state.refusedOrder, maxRefused)
+	_, kept = p.state.refused[twice]
+	assert.False(t, kept, "forgotten after maxRefused newer refusals")
+}
