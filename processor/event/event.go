@@ -481,9 +481,6 @@ func (v *View) readTop() bool {
 	if !v.headDone && len(v.bot) == 0 && v.readHead(v.want) {
 		return true
 	}
-	if v.readTopFast() {
-		return true
-	}
 	b := v.body
 	var i int
 	if len(v.top) == 0 {
@@ -631,47 +628,6 @@ func (v *View) readHead(want []int32) bool {
 	}
 	v.headDone = true
 	return read
-}
-
-// readTopFast is readTop's common case, kept lean: the previous member's value is a string, compact JSON follows,
-// and the next key is one the order expects. It reports false, having changed nothing but the previous member's
-// end, when the case is not that one.
-func (v *View) readTopFast() bool {
-	n := len(v.top)
-	if n == 0 || len(v.bot) > 0 {
-		return false
-	}
-	b := v.body
-	last := &v.top[n-1]
-	end := int(last.valEnd)
-	if end < 0 {
-		if b[last.val] != '"' {
-			return false
-		}
-		if end = stringEnd(b, int(last.val)); end < 0 {
-			return false
-		}
-		last.valEnd = int32(end)
-	}
-	if end+1 >= len(b) || b[end] != ',' || b[end+1] != '"' {
-		return false
-	}
-	t := v.order.predict(b, end+1, v.topPrev)
-	if t < 0 {
-		return false
-	}
-	e := &v.order.ents[t]
-	key := end + 2
-	val := key + int(e.len) + 2
-	if val >= len(b) || b[val] <= ' ' {
-		return false
-	}
-	v.top = append(v.top, member{key: int32(key), keyEnd: int32(key + int(e.len)), val: int32(val), valEnd: -1, name: e.id})
-	v.topPrev = t
-	if e.id >= 0 && v.firstGen[e.id] != v.gen {
-		v.firstGen[e.id], v.first[e.id] = v.gen, int32(n)
-	}
-	return true
 }
 
 // readMember reads `"key":` at b[i] and the first byte of the value into m. With an order, the keys that followed

@@ -40,6 +40,18 @@ func (s *Store[V]) Get(key string) (*V, bool) {
 	return &e.val, true
 }
 
+// GetBytes is Get for a key held in a byte slice, without copying it into a string (the map lookup converts in
+// place).
+func (s *Store[V]) GetBytes(key []byte) (*V, bool) {
+	e, ok := s.entries[string(key)]
+	if !ok {
+		return nil, false
+	}
+	s.unlink(e)
+	s.pushBack(e)
+	return &e.val, true
+}
+
 // Add stores v under a key the Store does not hold and returns a pointer to the stored value. When the Store is full
 // the least recently updated key is evicted first and handed to onEvict (which may be nil).
 func (s *Store[V]) Add(key string, v V, onEvict func(key string, v *V)) *V {
