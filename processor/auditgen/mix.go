@@ -414,19 +414,8 @@ func podInDefault(g *Generator) []Event {
 func unauthenticatedScan(g *Generator) []Event {
 	ip := fmt.Sprintf("203.0.113.%d", g.r.between(100, 199))
 	who := anonymous(ip, "Mozilla/5.0 zgrab/0.x")
-	var out []Event
-	for _, r := range []string{"secrets", "pods", "configmaps", "serviceaccounts", "nodes", "namespaces", "deployments", "clusterroles"} {
-		group := ""
-		switch r {
-		case "deployments":
-			group = "apps"
-		case "clusterroles":
-			group = "rbac.authorization.k8s.io"
-		}
-		out = append(out, g.event(req{verb: "list", who: who, uri: uri(group, "v1", "", r, "", ""), ref: ref(r, "", "", group, "v1", ""),
-			code: 403, decision: "forbid", status: forbidden("list", r, group, "", "system:anonymous")}))
-	}
-	return out
+	return g.refusedLists(who, "system:anonymous",
+		"secrets", "pods", "configmaps", "serviceaccounts", "nodes", "namespaces", "deployments", "clusterroles")
 }
 
 // permissionProbing is a stolen service-account token trying what it may read.
@@ -434,13 +423,20 @@ func permissionProbing(g *Generator) []Event {
 	ns := pick(&g.r, appNamespaces)
 	who := g.serviceAccount(ns, "frontend-"+g.r.alnum(3), "kubectl/v1.31.4 (linux/amd64) kubernetes/"+gitCommit)
 	user := who.user[0].v.(string)
+	return g.refusedLists(who, user,
+		"secrets", "pods", "nodes", "clusterrolebindings", "secrets", "deployments", "configmaps", "nodes")
+}
+
+// refusedLists is one list request per resource by who (user, as the refusal names it), each refused by the
+// authorizer.
+func (g *Generator) refusedLists(who identity, user string, resources ...string) []Event {
 	var out []Event
-	for _, r := range []string{"secrets", "pods", "nodes", "clusterrolebindings", "secrets", "deployments", "configmaps", "nodes"} {
+	for _, r := range resources {
 		group := ""
 		switch r {
 		case "deployments":
 			group = "apps"
-		case "clusterrolebindings":
+		case "clusterroles", "clusterrolebindings":
 			group = "rbac.authorization.k8s.io"
 		}
 		out = append(out, g.event(req{verb: "list", who: who, uri: uri(group, "v1", "", r, "", ""), ref: ref(r, "", "", group, "v1", ""),
