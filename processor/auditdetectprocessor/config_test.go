@@ -52,6 +52,7 @@ func TestLoadConfig(t *testing.T) {
 				cfg := createDefaultConfig()
 				cfg.Rules = []string{"testdata/rules"}
 				cfg.AllowedLateness = time.Minute
+				cfg.NewTermsLearning = 2 * time.Hour
 				cfg.RuleOverrides = map[string]RuleOverride{
 					"0b6f9a43-51a4-4a43-9d6c-5a3c2c1e0001": {Window: 2 * time.Hour},
 					"Test NodePort":                        {Throttle: &ThrottleConfig{Fields: []string{"user", "src_ip"}, Window: 10 * time.Minute}},
@@ -69,6 +70,7 @@ func TestLoadConfig(t *testing.T) {
 			}(),
 		},
 		{id: component.NewIDWithName(metadata.Type, "bad_lateness"), errMsg: "allowed_lateness: must not be negative"},
+		{id: component.NewIDWithName(metadata.Type, "bad_new_terms_learning"), errMsg: "new_terms_learning: must not be negative"},
 		{id: component.NewIDWithName(metadata.Type, "bad_throttle_window"), errMsg: `rule_overrides: "x": throttle.window must be positive`},
 		{id: component.NewIDWithName(metadata.Type, "throttle_in_enrich"), errMsg: "enrich mode does not write"},
 		{id: component.NewIDWithName(metadata.Type, "unknown_override"), errMsg: `rule_overrides: no loaded rule has the id or name ["No Such Rule"]`},

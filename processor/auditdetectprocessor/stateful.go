@@ -38,6 +38,9 @@ func (cfg *Config) validateStateful() error {
 	if cfg.AllowedLateness < 0 {
 		errs = errors.Join(errs, fmt.Errorf("allowed_lateness: must not be negative, got %s", cfg.AllowedLateness))
 	}
+	if cfg.NewTermsLearning < 0 {
+		errs = errors.Join(errs, fmt.Errorf("new_terms_learning: must not be negative, got %s", cfg.NewTermsLearning))
+	}
 	if cfg.Mode == ModeRoute && cfg.DropUnmatched {
 		errs = errors.Join(errs, errors.New("drop_unmatched: route mode must forward every record to the gateways"))
 	}
@@ -89,6 +92,7 @@ func resolveOverrides(cfg *Config, rules []*rule.Rule) (byID map[string]RuleOver
 // on_rule_error: skip, where the rule it names may have been skipped.
 func applyStateful(cfg *Config, opts *engine.Options, rules []*rule.Rule, logger *zap.Logger) error {
 	opts.AllowedLateness = cfg.AllowedLateness
+	opts.NewTermsLearning = cfg.NewTermsLearning
 	byID, unknown := resolveOverrides(cfg, rules)
 	if len(unknown) > 0 {
 		err := fmt.Errorf("rule_overrides: no loaded rule has the id or name %q", unknown)

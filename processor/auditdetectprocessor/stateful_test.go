@@ -589,3 +589,47 @@ func TestRefusedBatchesAreBounded(t *testing.T) {
 	_, kept = p.state.refused[twice]
 	assert.False(t, kept, "forgotten after maxRefused newer refusals")
 }
+
+// TestNewTermsLearningSetting: new_terms_learning reaches the engine. The first hour of secret reads (event time) is
+// learnt; after it, a reader seen in that hour is not new and one never seen is.
+func TestNewTermsLearningSetting(t *testing.T) {
+	dir := t.TempDir()
+	rule := "[metadata]\ncreation_date = \"2026/01/01\"\n\n[rule]\nauthor = [\"test\"]\nname = \"New Secret Reader\"\n" +
+		"rule_id = \"nt-1\"\nrisk_score = 47\nseverity = \"medium\"\ntype = \"new_terms\"\nlanguage = \"kuery\"\n" +
+		"query = 'kubernetes.audit.verb:get and kubernetes.audit.objectRef.resource:secrets'\n\n" +
+		"[rule.new_terms]\nfield = \"new_terms_fields\"\nvalue = [\"user.name\"]\n" +
+		"[[rule.new_terms.history_window_start]]\nfield = \"history_window_start\"\nvalue = \"now-7d\"\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "new_reader.toml"), []byte(rule), 0o600))
+	read := func(user string, min int) string {
+		return fmt.Sprintf(`{"kind":"Event","auditID":"%s-%d","stage":"ResponseComplete","verb":"get","user":{"username":%q},`+
+			`"sourceIPs":["10.0.0.5"],"objectRef":{"resource":"secrets","namespace":"shop","name":"db"},"stageTimestamp":%q}`,
+			user, min, user, s0.Add(time.Duration(min)*time.Minute).Format(time.RFC3339Nano))
+	}
+	for _, tc := range []struct {
+		learning time.Duration
+		want     []string // users whose reads became risk records, in order
+	}{
+		{0, []string{"alice", "bob", "carol"}},
+		{time.Hour, []string{"carol"}},
+	} {
+		t.Run(tc.learning.String(), func(t *testing.T) {
+			p, sink, _ := newTestProcessor(t, testConfig(func(cfg *Config) {
+				cfg.Rules = []string{dir}
+				cfg.NewTermsLearning = tc.learning
+			}))
+			ld := input(str(read("alice", 0)), str(read("bob", 30)), str(read("alice", 61)), str(read("bob", 70)),
+				str(read("carol", 75)))
+			require.NoError(t, p.ConsumeLogs(context.Background(), ld))
+			var got []string
+			for _, out := range sink.AllLogs() {
+				for _, r := range records(out) {
+					if isRisk(r) {
+						v, _ := r.Attributes().Get("risk_object")
+						got = append(got, v.AsString())
+					}
+				}
+			}
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}

@@ -29,6 +29,10 @@ type Options struct {
 	// ReplayKeys bounds the event identities a stateful rule remembers, so that an event delivered again is not
 	// counted again (replay.go). Default DefaultReplayKeys.
 	ReplayKeys int
+	// NewTermsLearning is how long, in event time from the first event a new_terms rule sees, the rule only learns
+	// the combinations it sees and reports none: its history starts empty (at start-up and after a rule reload),
+	// so without it every combination of the traffic is reported once as new. Default 0: report from the start.
+	NewTermsLearning time.Duration
 }
 
 // DefaultWindow is the window of windowed stats rules when Options.Window is zero.

@@ -21,18 +21,24 @@ const NewTermsField = "new_terms"
 // Combinations live in a window.Store bounded to maxKeys, least recently seen evicted first; one evicted while still
 // inside its history is reported as new again when it comes back, which errs towards an alert rather than a miss.
 // Combinations whose history has run out are freed by a sweep at most once per history/4 of event time.
+//
+// With a learning period, the combinations of the events before learnUntil (the first event's time plus the
+// period) are remembered and none is reported: the stage's history starts empty, and the traffic of the first
+// minutes is not new, only new to the stage.
 type newTermsStage struct {
-	tuples  statsStage // by-fields only: tuples() is the cartesian product of the fields' distinct values
-	history time.Duration
+	tuples   statsStage // by-fields only: tuples() is the cartesian product of the fields' distinct values
+	history  time.Duration
+	learning time.Duration
 
-	mu        sync.Mutex
-	seen      *window.Store[time.Time]
-	wm        window.Watermark
-	nextSweep time.Time
+	mu         sync.Mutex
+	seen       *window.Store[time.Time]
+	wm         window.Watermark
+	nextSweep  time.Time
+	learnUntil time.Time // set by the first event, when learning > 0
 }
 
-func newNewTermsStage(st rule.NewTerms, maxKeys int, fs *fields, cut *atomic.Uint64) *newTermsStage {
-	s := &newTermsStage{history: st.History, seen: window.NewStore[time.Time](maxKeys)}
+func newNewTermsStage(st rule.NewTerms, maxKeys int, learning time.Duration, fs *fields, cut *atomic.Uint64) *newTermsStage {
+	s := &newTermsStage{history: st.History, learning: learning, seen: window.NewStore[time.Time](maxKeys)}
 	s.tuples.cut = cut
 	for _, f := range st.Fields {
 		// The fields are rule.Fields (Elastic reads arrays transparently), so they are compiled here rather than
@@ -52,6 +58,7 @@ func (s *newTermsStage) run(c *evalCtx, rows []*row) []*row {
 	if at.IsZero() {
 		at = time.Now()
 	}
+	learning := s.learningAt(at)
 	out := rows[:0]
 	for _, r := range rows {
 		if key, ok := s.singleKey(c, r); ok {
@@ -60,12 +67,25 @@ func (s *newTermsStage) run(c *evalCtx, rows []*row) []*row {
 				continue
 			}
 		}
-		if tuple := s.observe(s.tuples.tuples(r), at); tuple != nil {
+		if tuple := s.observe(s.tuples.tuples(r), at); tuple != nil && !learning {
 			r.set(NewTermsField, tuple, false)
 			out = append(out, r)
 		}
 	}
 	return out
+}
+
+// learningAt reports whether an event at `at` falls in the learning period; the first event starts it.
+func (s *newTermsStage) learningAt(at time.Time) bool {
+	if s.learning <= 0 {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.learnUntil.IsZero() {
+		s.learnUntil = at.Add(s.learning)
+	}
+	return at.Before(s.learnUntil)
 }
 
 // singleKey builds in c.key the store key of a row whose fields hold one value each (ok false otherwise).

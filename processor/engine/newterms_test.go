@@ -36,50 +36,71 @@ func newTermsRule(history time.Duration) *rule.Rule {
 	}
 }
 
-func TestNewTerms(t *testing.T) {
-	type step struct {
-		event string
-		// want is the new_terms row field ("" for no match).
-		want string
+// termStep is an event and the new_terms row field it must yield ("" for no match).
+type termStep struct {
+	event, want string
+}
+
+// checkTermSteps sends the steps' events to e in order; a matching row must carry only the first source address.
+func checkTermSteps(t *testing.T, e *Engine, steps []termStep) {
+	t.Helper()
+	for i, s := range steps {
+		ms, err := e.Match([]byte(s.event))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		if len(ms) == 1 && len(ms[0].Rows) == 1 {
+			got = strings.Join(ms[0].Rows[0].Values(NewTermsField), ",")
+			if ip := ms[0].Rows[0].Values("src_ip"); len(ip) != 1 {
+				t.Errorf("step %d: src_ip = %q, want the first source address only", i+1, ip)
+			}
+		}
+		if got != s.want {
+			t.Errorf("step %d: new terms %q, want %q", i+1, got, s.want)
+		}
 	}
+}
+
+func TestNewTerms(t *testing.T) {
 	tests := []struct {
 		name    string
 		history time.Duration
 		maxKeys int
-		steps   []step
+		steps   []termStep
 	}{
-		{"first value is new, a repeat is not", time.Hour, 0, []step{
+		{"first value is new, a repeat is not", time.Hour, 0, []termStep{
 			{termEvent("alice", 0, "10.0.0.1"), "alice,10.0.0.1"},
 			{termEvent("alice", 5, "10.0.0.1"), ""},
 			{termEvent("bob", 6, "10.0.0.1"), "bob,10.0.0.1"},
 			{termEvent("alice", 7, "10.0.0.2"), "alice,10.0.0.2"},
 		}},
-		{"the combination counts, not each field", time.Hour, 0, []step{
+		{"the combination counts, not each field", time.Hour, 0, []termStep{
 			{termEvent("alice", 0, "10.0.0.1"), "alice,10.0.0.1"},
 			{termEvent("bob", 1, "10.0.0.2"), "bob,10.0.0.2"},
 			{termEvent("alice", 2, "10.0.0.2"), "alice,10.0.0.2"},
 		}},
-		{"new again once the history has passed", time.Hour, 0, []step{
+		{"new again once the history has passed", time.Hour, 0, []termStep{
 			{termEvent("alice", 0, "10.0.0.1"), "alice,10.0.0.1"},
 			{termEvent("alice", 50, "10.0.0.1"), ""},
 			// Last seen at minute 50, so minute 109 is within the hour and minute 170 is not.
 			{termEvent("alice", 109, "10.0.0.1"), ""},
 			{termEvent("alice", 170, "10.0.0.1"), "alice,10.0.0.1"},
 		}},
-		{"multi-valued field: any new combination passes", time.Hour, 0, []step{
+		{"multi-valued field: any new combination passes", time.Hour, 0, []termStep{
 			{termEvent("alice", 0, "10.0.0.1"), "alice,10.0.0.1"},
 			{termEvent("alice", 1, "10.0.0.1", "10.0.0.9"), "alice,10.0.0.9"},
 			{termEvent("alice", 2, "10.0.0.9", "10.0.0.1"), ""},
 		}},
-		{"missing field: no terms, no match, nothing remembered", time.Hour, 0, []step{
+		{"missing field: no terms, no match, nothing remembered", time.Hour, 0, []termStep{
 			{termEvent("", 0, "10.0.0.1"), ""},
 			{termEvent("alice", 1, "10.0.0.1"), "alice,10.0.0.1"},
 		}},
-		{"late event inside the history is not new", time.Hour, 0, []step{
+		{"late event inside the history is not new", time.Hour, 0, []termStep{
 			{termEvent("alice", 30, "10.0.0.1"), "alice,10.0.0.1"},
 			{termEvent("alice", 10, "10.0.0.1"), ""},
 		}},
-		{"bounded: an evicted combination is new again", time.Hour, 2, []step{
+		{"bounded: an evicted combination is new again", time.Hour, 2, []termStep{
 			{termEvent("a", 0, "10.0.0.1"), "a,10.0.0.1"},
 			{termEvent("b", 1, "10.0.0.1"), "b,10.0.0.1"},
 			{termEvent("c", 2, "10.0.0.1"), "c,10.0.0.1"}, // evicts a
@@ -93,28 +114,36 @@ func TestNewTerms(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for i, s := range tt.steps {
-				ms, err := e.Match([]byte(s.event))
-				if err != nil {
-					t.Fatal(err)
-				}
-				got := ""
-				if len(ms) == 1 && len(ms[0].Rows) == 1 {
-					got = strings.Join(ms[0].Rows[0].Values(NewTermsField), ",")
-					if ip := ms[0].Rows[0].Values("src_ip"); len(ip) != 1 {
-						t.Errorf("step %d: src_ip = %q, want the first source address only", i+1, ip)
-					}
-				}
-				if got != s.want {
-					t.Errorf("step %d: new terms %q, want %q", i+1, got, s.want)
-				}
-			}
+			checkTermSteps(t, e, tt.steps)
 			if tt.maxKeys > 0 {
 				if held := e.NewTermsKeys()["nt"]; held[0] > uint64(tt.maxKeys) || held[1] == 0 {
 					t.Errorf("held/evicted = %v, want at most %d held and some evicted", held, tt.maxKeys)
 				}
 			}
 		})
+	}
+}
+
+// TestNewTermsLearning: during the learning period (event time from the first event) combinations are remembered
+// and none is reported; after it, what was learnt is not new and what was not is.
+func TestNewTermsLearning(t *testing.T) {
+	e, err := Compile([]*rule.Rule{newTermsRule(24 * time.Hour)}, Options{NewTermsLearning: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkTermSteps(t, e, []termStep{
+		{termEvent("alice", 0, "10.0.0.1"), ""},  // starts the period: learnt
+		{termEvent("bob", 30, "10.0.0.2"), ""},   // learnt
+		{termEvent("alice", 59, "10.0.0.3"), ""}, // the last minute of the period: learnt
+		{termEvent("alice", 60, "10.0.0.1"), ""}, // after it: learnt, so not new
+		{termEvent("bob", 61, "10.0.0.2"), ""},
+		{termEvent("carol", 62, "10.0.0.1"), "carol,10.0.0.1"}, // never seen: new
+		{termEvent("alice", 63, "10.0.0.3"), ""},
+		{termEvent("dave", 10, "10.0.0.4"), ""}, // a late event from inside the period: learnt, not reported
+		{termEvent("dave", 64, "10.0.0.4"), ""},
+	})
+	if held := e.NewTermsKeys()["nt"]; held[0] != 5 {
+		t.Errorf("held %d combinations, want the 5 seen", held[0])
 	}
 }
 

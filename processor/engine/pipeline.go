@@ -359,7 +359,7 @@ func compilePipeline(r *rule.Rule, rs refs, opts Options, fs *fields, cut *atomi
 			if len(st.Fields) == 0 || st.History <= 0 {
 				return nil, nil, nil, fmt.Errorf("new_terms needs fields and a positive history")
 			}
-			ex = newNewTermsStage(st, opts.MaxKeys, fs, cut)
+			ex = newNewTermsStage(st, opts.MaxKeys, opts.NewTermsLearning, fs, cut)
 		case rule.FirstValue:
 			ex = firstValueStage{from: rs.get(st.From), to: st.To}
 		case rule.Stats:
