@@ -61,8 +61,9 @@ type Config struct {
 	MaxKeys int `mapstructure:"max_keys"`
 	// AllowedLateness keeps a window open for events this much older than the newest event its rule has seen.
 	AllowedLateness time.Duration `mapstructure:"allowed_lateness"`
-	// NewTermsLearning is how long (event time) new_terms rules only learn after start-up or a rule reload, so that
-	// their empty history does not report the whole traffic as new. 0 (default): they report from the first event.
+	// NewTermsLearning is how long (event time) new_terms rules only learn after start-up (or a reload that changes
+	// them), so that their empty history does not report the whole traffic as new. 0 (default): they report from the
+	// first event.
 	NewTermsLearning time.Duration `mapstructure:"new_terms_learning"`
 	// RuleOverrides holds per-rule settings, keyed by rule id or name.
 	RuleOverrides map[string]RuleOverride `mapstructure:"rule_overrides"`

@@ -189,17 +189,22 @@ func (p *auditProcessor) install(ctx context.Context, d *detector) bool {
 		d.close()
 		return false
 	}
-	// No batch is running: send what the old set's throttles held back, then start the state afresh.
+	// No batch is running: send what the old set's throttles held back; the rules that did not change keep their
+	// detection state (engine.AdoptState), the throttles start afresh.
 	if err := p.flushState(ctx); err != nil {
 		p.logger.Warn("held-back throttle counts were not delivered at rule reload", zap.Error(err))
 	}
-	next := p.state.next
-	old := p.detector
+	old, oldState := p.detector, p.state
+	kept := d.engine.AdoptState(old.engine)
 	p.detector, p.ruleAttrs = d, attrs
 	p.state = newStateful(p.cfg, d.engine.Rules())
-	p.state.next = next
+	p.state.carryOver(oldState, kept)
 	p.mu.Unlock()
 	old.close()
+	if len(kept) > 0 {
+		p.logger.Info("unchanged stateful rules kept their windows and new_terms histories across the reload",
+			zap.Int("rules", len(kept)))
+	}
 	return true
 }
 

@@ -2,6 +2,7 @@ package auditdetectprocessor
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
 	"go.opentelemetry.io/otel/attribute"
@@ -271,4 +274,87 @@ func gauge(tel *componenttest.Telemetry, name string) int64 {
 		return -1
 	}
 	return dps[len(dps)-1].Value
+}
+
+// scanEvent is the i-th anonymous list refused from one address, which the built-in scanning rule counts (it fires
+// at the sixth: count > 5).
+func scanEvent(i int) string {
+	return fmt.Sprintf(`{"auditID":"scan-%d","stage":"ResponseComplete","verb":"list",`+
+		`"user":{"username":"system:anonymous","groups":["system:unauthenticated"]},"sourceIPs":["198.51.100.7"],`+
+		`"requestURI":"/api/v1/secrets","responseStatus":{"code":403},"stageTimestamp":"2026-11-03T09:00:0%dZ"}`, i, i)
+}
+
+// riskCounts returns the count field of each risk record of ld.
+func riskCounts(ld plog.Logs) []string {
+	var out []string
+	for _, r := range records(ld) {
+		if isRisk(r) {
+			v, _ := r.Attributes().Get("count")
+			out = append(out, v.AsString())
+		}
+	}
+	return out
+}
+
+// builtinAndReloadRule configures the built-in pack and the NodePort reload rule in dir, reloading every tick;
+// writing reloadRule("ClusterIP") to dir/svc.yml then reloads.
+func builtinAndReloadRule(t *testing.T) (*Config, string) {
+	t.Helper()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "svc.yml"), reloadRule("NodePort"))
+	cfg := createDefaultConfig()
+	cfg.Rules = []string{BuiltinRules, dir}
+	cfg.ReloadInterval = tick
+	return cfg, dir
+}
+
+// TestReloadKeepsStateOfUnchangedRules: a reload caused by another file leaves the built-in scanning rule's window
+// counting: three refused requests before the reload and three after make the six it fires on.
+func TestReloadKeepsStateOfUnchangedRules(t *testing.T) {
+	cfg, dir := builtinAndReloadRule(t)
+	s := startWithLogs(t, cfg)
+	for i := 0; i < 3; i++ {
+		require.Empty(t, s.risks(t, scanEvent(i)))
+	}
+	writeFile(t, filepath.Join(dir, "svc.yml"), reloadRule("ClusterIP"))
+	require.Eventually(t, func() bool { return s.flags(t, clusterIPCreate) }, waitFor, tick, "the new rule never ran")
+	for i := 3; i < 5; i++ {
+		require.Empty(t, s.risks(t, scanEvent(i)))
+	}
+	require.NoError(t, s.p.ConsumeLogs(context.Background(), input(str(scanEvent(5)))))
+	all := s.sink.AllLogs()
+	assert.Equal(t, []string{"6"}, riskCounts(all[len(all)-1]), "the window counted across the reload")
+	require.Eventually(t, func() bool {
+		return s.logs.FilterMessage("unchanged stateful rules kept their windows and new_terms histories across the reload").Len() == 1
+	}, waitFor, tick)
+}
+
+// TestRetryAfterReload: the filelog receiver sends a refused batch again as the same object; a rule reload in
+// between still has the refused attempt's risk record taken out, and the unchanged rule answers the redelivered
+// events as the first time.
+func TestRetryAfterReload(t *testing.T) {
+	cfg, dir := builtinAndReloadRule(t)
+	core, logs := observer.New(zapcore.InfoLevel)
+	set := processortest.NewNopSettings(metadata.Type)
+	set.Logger = zap.New(core)
+	sink := new(consumertest.LogsSink)
+	p, err := NewFactory().CreateLogs(context.Background(), set, cfg, refusingOnce(t, sink))
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })
+
+	var bodies []func(pcommon.Value)
+	for i := 0; i < 6; i++ {
+		bodies = append(bodies, str(scanEvent(i)))
+	}
+	batch := input(bodies...)
+	require.Error(t, p.ConsumeLogs(context.Background(), batch))
+	writeFile(t, filepath.Join(dir, "svc.yml"), reloadRule("ClusterIP"))
+	require.Eventually(t, func() bool { return logs.FilterMessage("auditdetect rules reloaded").Len() == 1 }, waitFor, tick)
+
+	require.NoError(t, p.ConsumeLogs(context.Background(), batch))
+	got := sink.AllLogs()
+	require.Len(t, got, 1)
+	assert.Len(t, records(got[0]), 7, "the six records and one risk record, not the refused attempt's as well")
+	assert.Equal(t, []string{"6"}, riskCounts(got[0]), "each event counted once")
 }

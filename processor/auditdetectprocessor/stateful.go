@@ -130,12 +130,17 @@ type stateful struct {
 	reported map[string]uint64 // cumulative counts already added to counters, by metric and rule
 	attrs    map[string]metric.MeasurementOption
 
-	// inflight holds, for each batch on its way to the next consumer, what this processor added to it, so that a
-	// batch the next consumer refuses gives its throttle reports back to their throttles (the retry, or the next
-	// batch, carries them), and a retry of the very same batch object starts from the batch as it came (refused).
-	inflightMu sync.Mutex
-	inflight   map[plog.Logs]*additions
-	refused    map[plog.Logs]*additions
+	// deliveries outlive a rule reload: they are about batches, not rules.
+	deliveries *deliveries
+}
+
+// deliveries holds, for each batch on its way to the next consumer, what this processor added to it, so that a batch
+// the next consumer refuses gives its throttle reports back to their throttles (the retry, or the next batch,
+// carries them), and a retry of the very same batch object starts from the batch as it came (refused).
+type deliveries struct {
+	mu       sync.Mutex
+	inflight map[plog.Logs]*additions
+	refused  map[plog.Logs]*additions
 	// refusedOrder bounds refused: a batch the receiver gave up on is forgotten after maxRefused others. An entry
 	// names the additions it was made for, so that an old entry of a batch refused again forgets nothing newer.
 	refusedOrder []refusedBatch
@@ -185,7 +190,7 @@ type heldMatch struct {
 
 func newStateful(cfg *Config, rules []*rule.Rule) *stateful {
 	s := &stateful{throttles: map[string]*ruleThrottle{}, reported: map[string]uint64{}, attrs: map[string]metric.MeasurementOption{},
-		inflight: map[plog.Logs]*additions{}, refused: map[plog.Logs]*additions{}}
+		deliveries: &deliveries{inflight: map[plog.Logs]*additions{}, refused: map[plog.Logs]*additions{}}}
 	if cfg.Mode != ModeFork {
 		return s
 	}
@@ -205,6 +210,23 @@ func newStateful(cfg *Config, rules []*rule.Rule) *stateful {
 			decided: window.NewRecent[throttleDecision](engine.DefaultReplayKeys)}
 	}
 	return s
+}
+
+// carryOver takes from the state of the rule set a reload replaces what does not depend on the rules: the next
+// consumer and the batches on their way or refused (so that a retry of a refused batch after the reload still has
+// the refused attempt's risk records taken out, and a refused batch's reports go to the new throttle of their
+// rule), and, for the rules in kept (which kept their engine state), the totals already reported for the stores
+// that moved with them.
+func (s *stateful) carryOver(old *stateful, kept []string) {
+	s.next, s.deliveries = old.next, old.deliveries
+	old.mu.Lock()
+	defer old.mu.Unlock()
+	for _, id := range kept {
+		// The window's key store (and its evicted count) moved; the late and cut counts start again at zero.
+		if n, ok := old.reported["evicted/stats/"+id]; ok {
+			s.reported["evicted/stats/"+id] = n
+		}
+	}
 }
 
 // batch is the stateful bookkeeping of one processLogs call.
@@ -324,9 +346,10 @@ func (p *auditProcessor) finishBatch(ld plog.Logs, b *batch) (added, dropped int
 		for x := before; x < rls.Len(); x++ {
 			a.resources = append(a.resources, rls.At(x))
 		}
-		p.state.inflightMu.Lock()
-		p.state.inflight[ld] = a
-		p.state.inflightMu.Unlock()
+		d := p.state.deliveries
+		d.mu.Lock()
+		d.inflight[ld] = a
+		d.mu.Unlock()
 	}
 	return added, dropped
 }
@@ -335,11 +358,11 @@ func (p *auditProcessor) finishBatch(ld plog.Logs, b *batch) (added, dropped int
 // sends again as the same object (the filelog receiver's retry_on_failure does): the risk records and report
 // resources added the first time are taken out, to be made again.
 func (p *auditProcessor) retried(ld plog.Logs) {
-	s := p.state
-	s.inflightMu.Lock()
-	a, ok := s.refused[ld]
-	delete(s.refused, ld)
-	s.inflightMu.Unlock()
+	d := p.state.deliveries
+	d.mu.Lock()
+	a, ok := d.refused[ld]
+	delete(d.refused, ld)
+	d.mu.Unlock()
 	if !ok {
 		return
 	}
@@ -364,25 +387,26 @@ func (p *auditProcessor) retried(ld plog.Logs) {
 // delivered is told what the next consumer answered for a batch: a refused batch's throttle reports go back to
 // their throttles.
 func (p *auditProcessor) delivered(ld plog.Logs, err error) {
-	// A rule reload replaces the state (and its throttles) under p.mu: a batch of the old state is not found in the
-	// new one's inflight, and its reports go with the old throttles, as their held counts do.
+	// A rule reload replaces the state (and its throttles) under p.mu, but not its deliveries: a batch sent before
+	// a reload is found after it, and its reports go to the new throttles of their rules.
 	p.mu.RLock()
 	s := p.state
 	p.mu.RUnlock()
-	s.inflightMu.Lock()
-	a, ok := s.inflight[ld]
-	delete(s.inflight, ld)
+	dl := s.deliveries
+	dl.mu.Lock()
+	a, ok := dl.inflight[ld]
+	delete(dl.inflight, ld)
 	if ok && err != nil {
-		s.refused[ld] = a
-		s.refusedOrder = append(s.refusedOrder, refusedBatch{ld, a})
-		if len(s.refusedOrder) > maxRefused {
-			if old := s.refusedOrder[0]; s.refused[old.ld] == old.a {
-				delete(s.refused, old.ld)
+		dl.refused[ld] = a
+		dl.refusedOrder = append(dl.refusedOrder, refusedBatch{ld, a})
+		if len(dl.refusedOrder) > maxRefused {
+			if old := dl.refusedOrder[0]; dl.refused[old.ld] == old.a {
+				delete(dl.refused, old.ld)
 			}
-			s.refusedOrder = s.refusedOrder[1:]
+			dl.refusedOrder = dl.refusedOrder[1:]
 		}
 	}
-	s.inflightMu.Unlock()
+	dl.mu.Unlock()
 	if !ok || err == nil {
 		return
 	}

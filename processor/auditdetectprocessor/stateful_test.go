@@ -430,6 +430,16 @@ func TestRetriedBatchThroughAThrottle(t *testing.T) {
 // sending queue does) and passes the later ones to sink.
 func processorRefusedOnce(t *testing.T, cfg *Config, sink *consumertest.LogsSink) processor.Logs {
 	t.Helper()
+	p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg,
+		refusingOnce(t, sink))
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+	return p
+}
+
+// refusingOnce is a next consumer that refuses the first batch and passes the later ones to sink.
+func refusingOnce(t *testing.T, sink *consumertest.LogsSink) consumer.Logs {
+	t.Helper()
 	refused := false
 	next, err := consumer.NewLogs(func(ctx context.Context, ld plog.Logs) error {
 		if !refused {
@@ -439,10 +449,7 @@ func processorRefusedOnce(t *testing.T, cfg *Config, sink *consumertest.LogsSink
 		return sink.ConsumeLogs(ctx, ld)
 	})
 	require.NoError(t, err)
-	p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, next)
-	require.NoError(t, err)
-	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
-	return p
+	return next
 }
 
 // TestThrottleTellsStagesApart: the events of two stages of one request (one auditID) are two events, not one
@@ -579,14 +586,14 @@ func TestRefusedBatchesAreBounded(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		send(input(str(nodePortBy(fmt.Sprintf("v%d", i), "1.1.1.1", 0))))
 	}
-	_, kept := p.state.refused[twice]
+	_, kept := p.state.deliveries.refused[twice]
 	assert.True(t, kept, "an older entry of a batch refused again forgot its newer additions")
 	for i := 0; i < maxRefused; i++ {
 		send(input(str(nodePortBy(fmt.Sprintf("w%d", i), "1.1.1.1", 0))))
 	}
-	assert.Len(t, p.state.refused, maxRefused)
-	assert.Len(t, p.state.refusedOrder, maxRefused)
-	_, kept = p.state.refused[twice]
+	assert.Len(t, p.state.deliveries.refused, maxRefused)
+	assert.Len(t, p.state.deliveries.refusedOrder, maxRefused)
+	_, kept = p.state.deliveries.refused[twice]
 	assert.False(t, kept, "forgotten after maxRefused newer refusals")
 }
 

@@ -30,8 +30,9 @@ type Options struct {
 	// counted again (replay.go). Default DefaultReplayKeys.
 	ReplayKeys int
 	// NewTermsLearning is how long, in event time from the first event a new_terms rule sees, the rule only learns
-	// the combinations it sees and reports none: its history starts empty (at start-up and after a rule reload),
-	// so without it every combination of the traffic is reported once as new. Default 0: report from the start.
+	// the combinations it sees and reports none: its history starts empty (at start-up, and after a reload that
+	// changes the rule), so without it every combination of the traffic is reported once as new. Default 0: report
+	// from the start.
 	NewTermsLearning time.Duration
 }
 
@@ -71,6 +72,8 @@ type compiledRule struct {
 	groupsCut atomic.Uint64
 	// replay remembers what a stateful rule produced per event identity (replay.go); nil for stateless rules.
 	replay *replayStore
+	// stateKey identifies the rule's definition for AdoptState (adopt.go).
+	stateKey string
 }
 
 // evalState is one goroutine's parser and scratch space.
@@ -137,14 +140,16 @@ func compileRule(r *rule.Rule, opts Options, fs *fields) (*compiledRule, error) 
 	if cr.timed || win != nil {
 		cr.replay = newReplayStore(opts.ReplayKeys, win != nil)
 	}
+	var size time.Duration
 	if win != nil {
-		size := opts.Window
+		size = opts.Window
 		if d, ok := opts.RuleWindows[r.ID]; ok && d > 0 {
 			size = d
 		}
 		cr.window = newWindowedStats(*win, rs, size, opts.AllowedLateness, opts.MaxKeys, &cr.groupsCut)
 		cr.eventBy = eventByFields(r.Pipeline, *win, rs)
 	}
+	cr.stateKey = stateKey(r, size, opts.AllowedLateness, opts.MaxKeys, opts.ReplayKeys)
 	if !hasStats(r.Pipeline) {
 		seen := map[string]bool{}
 		var names []string

@@ -1,0 +1,75 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// Rule reloads. A reload compiles a new Engine from the changed rule files; the detection state of the rules that did
+// not change (open stats windows, new_terms histories, the memory of delivered events) moves to it, so that editing
+// one rule or one allow-list macro restarts only the rules it changes.
+
+// stateKey is what a rule's detection state depends on: the rule's id, every part of its definition that decides
+// what the state counts and remembers (filter, pipeline, risk block: the rows a redelivery gets back) and the window
+// settings. The rule model is plain values (no pointers, no maps), so %#v spells one definition the same way each
+// time it is compiled.
+func stateKey(r *rule.Rule, size, lateness time.Duration, maxKeys, replayKeys int) string {
+	return fmt.Sprintf("%s\x00%#v\x00%#v\x00%#v\x00%s\x00%s\x00%d\x00%d",
+		r.ID, r.Filter, r.Pipeline, r.Risk, size, lateness, maxKeys, replayKeys)
+}
+
+// AdoptState moves to e the detection state that old's rules built, for every stateful rule of e whose id and
+// definition old has unchanged: windowed stats groups and watermarks, new_terms histories (and learning period), and
+// the memory of delivered events. It returns the ids of the rules that kept their state. old must evaluate no event
+// afterwards: its rules share the state they gave away. Counters that telemetry reports as totals (events dropped
+// as late, groups cut) start from zero with e, as they do after a restart; evicted keys move with their store.
+func (e *Engine) AdoptState(old *Engine) []string {
+	if old == nil {
+		return nil
+	}
+	byKey := map[string]*compiledRule{}
+	for _, cr := range old.rules {
+		if cr.replay != nil {
+			byKey[cr.stateKey] = cr
+		}
+	}
+	var kept []string
+	for _, cr := range e.rules {
+		o, ok := byKey[cr.stateKey]
+		if !ok || cr.replay == nil {
+			continue
+		}
+		delete(byKey, cr.stateKey)
+		if cr.window != nil && o.window != nil {
+			cr.window.adopt(o.window)
+		}
+		adoptNewTerms(cr.pre, o.pre)
+		adoptNewTerms(cr.post, o.post)
+		cr.replay = o.replay
+		kept = append(kept, cr.rule.ID)
+	}
+	return kept
+}
+
+func (w *windowedStats) adopt(o *windowedStats) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	w.groups, w.wm, w.nextSweep = o.groups, o.wm, o.nextSweep
+}
+
+// adoptNewTerms moves the histories of the new_terms stages of from (the same pipeline, compiled before) to stages.
+func adoptNewTerms(stages, from []stageExec) {
+	for i, st := range stages {
+		nt, ok := st.(*newTermsStage)
+		if !ok || i >= len(from) {
+			continue
+		}
+		if o, ok := from[i].(*newTermsStage); ok {
+			o.mu.Lock()
+			nt.seen, nt.wm, nt.nextSweep, nt.learnUntil = o.seen, o.wm, o.nextSweep, o.learnUntil
+			o.mu.Unlock()
+		}
+	}
+}
