@@ -174,7 +174,7 @@ func (p *auditProcessor) shutdown(ctx context.Context) error {
 	if !p.closed {
 		p.closed = true
 		// No batch is running now: push what the throttles held back downstream before the state goes.
-		err = p.flushState(ctx)
+		err = p.flushState(ctx, nil)
 		p.detector.close()
 	}
 	return err

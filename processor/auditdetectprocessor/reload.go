@@ -23,8 +23,9 @@ import (
 // exactly as at start-up, and:
 //   - if it builds, it replaces the running one between two batches: the swap takes the processor's write lock, so
 //     every batch sees one rule set from its first record to its last, and the old GeoIP database is closed only
-//     when no batch reads it. Throttled matches held back by the old set are flushed downstream first, as at
-//     shutdown; windowed stats and throttles start empty with the new set, as after a restart.
+//     when no batch reads it. The rules the reload does not change (same id and definition) keep their windows,
+//     new_terms histories, memory of delivered events and throttles; the throttles of the others send what they
+//     held back first, as at shutdown, and their state starts empty, as after a restart.
 //   - if it does not build (a YAML error, a rule the engine refuses, every file gone), the running set keeps
 //     running; the error is logged once per distinct change, counted (reloads{result=failure}) and
 //     reload_failing is 1 until the files load again or return to what is running.
@@ -189,22 +190,24 @@ func (p *auditProcessor) install(ctx context.Context, d *detector) bool {
 		d.close()
 		return false
 	}
-	// No batch is running: send what the old set's throttles held back; the rules that did not change keep their
-	// detection state (engine.AdoptState), the throttles start afresh.
-	if err := p.flushState(ctx); err != nil {
+	// No batch is running. The rules the reload does not change keep their detection state (engine.AdoptState) and
+	// their throttles; the throttles of the others send what they held back first.
+	old, oldState := p.detector, p.state
+	unchanged := d.engine.AdoptState(old.engine)
+	keep := make(map[string]bool, len(unchanged))
+	for _, id := range unchanged {
+		keep[id] = true
+	}
+	if err := p.flushState(ctx, keep); err != nil {
 		p.logger.Warn("held-back throttle counts were not delivered at rule reload", zap.Error(err))
 	}
-	old, oldState := p.detector, p.state
-	kept := d.engine.AdoptState(old.engine)
 	p.detector, p.ruleAttrs = d, attrs
 	p.state = newStateful(p.cfg, d.engine.Rules())
-	p.state.carryOver(oldState, kept)
+	p.state.carryOver(oldState, keep)
 	p.mu.Unlock()
 	old.close()
-	if len(kept) > 0 {
-		p.logger.Info("unchanged stateful rules kept their windows and new_terms histories across the reload",
-			zap.Int("rules", len(kept)))
-	}
+	p.logger.Info("rules the reload did not change kept their state", zap.Int("rules", len(unchanged)),
+		zap.Int("changed_or_new", len(d.engine.Rules())-len(unchanged)))
 	return true
 }
 

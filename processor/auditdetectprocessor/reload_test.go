@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -47,6 +48,17 @@ type started struct {
 
 func startWithLogs(t *testing.T, cfg *Config) started {
 	t.Helper()
+	return startProcessor(t, cfg, false)
+}
+
+// startRefusingOnce is startWithLogs with a next consumer that refuses the first batch.
+func startRefusingOnce(t *testing.T, cfg *Config) started {
+	t.Helper()
+	return startProcessor(t, cfg, true)
+}
+
+func startProcessor(t *testing.T, cfg *Config, refuseFirst bool) started {
+	t.Helper()
 	core, logs := observer.New(zapcore.InfoLevel)
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
@@ -54,7 +66,11 @@ func startWithLogs(t *testing.T, cfg *Config) started {
 	set.TelemetrySettings = tel.NewTelemetrySettings()
 	set.Logger = zap.New(core)
 	sink := new(consumertest.LogsSink)
-	p, err := NewFactory().CreateLogs(context.Background(), set, cfg, sink)
+	var next consumer.Logs = sink
+	if refuseFirst {
+		next = refusingOnce(t, sink)
+	}
+	p, err := NewFactory().CreateLogs(context.Background(), set, cfg, next)
 	require.NoError(t, err)
 	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })
@@ -325,7 +341,7 @@ func TestReloadKeepsStateOfUnchangedRules(t *testing.T) {
 	all := s.sink.AllLogs()
 	assert.Equal(t, []string{"6"}, riskCounts(all[len(all)-1]), "the window counted across the reload")
 	require.Eventually(t, func() bool {
-		return s.logs.FilterMessage("unchanged stateful rules kept their windows and new_terms histories across the reload").Len() == 1
+		return s.logs.FilterMessage("rules the reload did not change kept their state").Len() == 1
 	}, waitFor, tick)
 }
 
@@ -334,14 +350,8 @@ func TestReloadKeepsStateOfUnchangedRules(t *testing.T) {
 // events as the first time.
 func TestRetryAfterReload(t *testing.T) {
 	cfg, dir := builtinAndReloadRule(t)
-	core, logs := observer.New(zapcore.InfoLevel)
-	set := processortest.NewNopSettings(metadata.Type)
-	set.Logger = zap.New(core)
-	sink := new(consumertest.LogsSink)
-	p, err := NewFactory().CreateLogs(context.Background(), set, cfg, refusingOnce(t, sink))
-	require.NoError(t, err)
-	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
-	t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })
+	s := startRefusingOnce(t, cfg)
+	p, sink, logs := s.p, s.sink, s.logs
 
 	var bodies []func(pcommon.Value)
 	for i := 0; i < 6; i++ {
@@ -357,4 +367,94 @@ func TestRetryAfterReload(t *testing.T) {
 	require.Len(t, got, 1)
 	assert.Len(t, records(got[0]), 7, "the six records and one risk record, not the refused attempt's as well")
 	assert.Equal(t, []string{"6"}, riskCounts(got[0]), "each event counted once")
+}
+
+// throttledAndReloadRule configures the NodePort test rule throttled by user for an hour, and the reload rule (on
+// LoadBalancer services) in dir, reloading every tick; writing reloadRule("ClusterIP") to dir/svc.yml then reloads
+// and leaves the NodePort rule unchanged.
+func throttledAndReloadRule(t *testing.T) (*Config, string) {
+	t.Helper()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "svc.yml"), reloadRule("LoadBalancer"))
+	cfg := testConfig(throttled(time.Hour, "user"))
+	cfg.Rules = append(cfg.Rules, dir)
+	cfg.ReloadInterval = tick
+	return cfg, dir
+}
+
+// TestThrottledRetryAfterReload: a throttled rule the reload does not change keeps its throttle, so a refused batch
+// retried after the reload is throttled as it was the first time: three matches are reported as three (one sent,
+// then one report of the two held), as without a reload.
+func TestThrottledRetryAfterReload(t *testing.T) {
+	for _, reload := range []bool{false, true} {
+		t.Run(map[bool]string{false: "no reload", true: "reload between"}[reload], func(t *testing.T) {
+			cfg, dir := throttledAndReloadRule(t)
+			s := startRefusingOnce(t, cfg)
+			p, sink, logs := s.p, s.sink, s.logs
+
+			batch := input(str(nodePortBy("eve", "1.1.1.1", 0)), str(nodePortBy("eve", "1.1.1.1", 1)),
+				str(nodePortBy("eve", "1.1.1.1", 2)))
+			require.Error(t, p.ConsumeLogs(context.Background(), batch))
+			if reload {
+				writeFile(t, filepath.Join(dir, "svc.yml"), reloadRule("ClusterIP"))
+				require.Eventually(t, func() bool { return logs.FilterMessage("auditdetect rules reloaded").Len() == 1 },
+					waitFor, tick)
+			}
+			require.NoError(t, p.ConsumeLogs(context.Background(), batch))
+			require.NoError(t, p.Shutdown(context.Background()))
+			assert.Equal(t, []string{"eve@0+0", "eve@2+1"}, riskSummary(t, sink.AllLogs()))
+		})
+	}
+}
+
+// TestDeliveredWaitsForReload: the answer for a refused batch gives its due throttle reports back to the throttles;
+// a reload that comes while it does waits for it, so that the reports are not given to throttles the reload has
+// just flushed and dropped. The test holds the deliveries' lock to keep the answer in the middle of its work.
+func TestDeliveredWaitsForReload(t *testing.T) {
+	cfg := testConfig(throttled(10*time.Minute, "user"))
+	p, err := newAuditProcessor(processortest.NewNopSettings(metadata.Type), cfg)
+	require.NoError(t, err)
+	sink := new(consumertest.LogsSink)
+	p.state.next = sink
+	ctx := context.Background()
+	ld, err := p.processLogs(ctx, input(str(nodePortBy("eve", "1.1.1.1", 0)), str(nodePortBy("eve", "1.1.1.1", 7))))
+	require.NoError(t, err)
+	require.NoError(t, sink.ConsumeLogs(ctx, ld))
+	p.delivered(ld, nil)
+	refused, err := p.processLogs(ctx, input(str(nodePortBy("bob", "2.2.2.2", 30)))) // eve's report is due here
+	require.NoError(t, err)
+	// A changed rule set: the NodePort rule's filter macro differs, so its throttle is flushed at the reload.
+	changed := testConfig(throttled(10*time.Minute, "user"))
+	changed.Macros["test_nodeport_filter"] = "search NOT user=root"
+	d2, err := buildDetector(changed, zap.NewNop())
+	require.NoError(t, err)
+
+	dl := p.state.deliveries
+	dl.mu.Lock()
+	answered, reloaded := make(chan struct{}), make(chan struct{})
+	go func() { p.delivered(refused, errShutdown); close(answered) }()
+	time.Sleep(50 * time.Millisecond) // the answer is waiting for the deliveries' lock
+	go func() { p.install(ctx, d2); close(reloaded) }()
+	time.Sleep(50 * time.Millisecond)
+	dl.mu.Unlock()
+	<-answered
+	<-reloaded
+	require.NoError(t, p.shutdown(ctx))
+	assert.Contains(t, riskSummary(t, sink.AllLogs()), "eve@7+0", "eve's held match is reported")
+}
+
+// TestThrottleKeptAcrossReload: a throttled rule the reload does not change keeps holding the matches of its open
+// window, so a reload neither sends the throttle's report early nor forgets what it held.
+func TestThrottleKeptAcrossReload(t *testing.T) {
+	cfg, dir := throttledAndReloadRule(t)
+	s := startWithLogs(t, cfg)
+	require.NoError(t, s.p.ConsumeLogs(context.Background(),
+		input(str(nodePortBy("eve", "1.1.1.1", 0)), str(nodePortBy("eve", "1.1.1.1", 1)))))
+	writeFile(t, filepath.Join(dir, "svc.yml"), reloadRule("ClusterIP"))
+	require.Eventually(t, func() bool { return s.logs.FilterMessage("auditdetect rules reloaded").Len() == 1 },
+		waitFor, tick)
+	require.NoError(t, s.p.ConsumeLogs(context.Background(), input(str(nodePortBy("eve", "1.1.1.1", 2)))))
+	require.NoError(t, s.p.Shutdown(context.Background()))
+	assert.Equal(t, []string{"eve@0+0", "eve@2+1"}, riskSummary(t, s.sink.AllLogs()),
+		"one sent, then one report of the two held, the reload between them")
 }

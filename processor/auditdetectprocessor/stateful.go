@@ -212,19 +212,27 @@ func newStateful(cfg *Config, rules []*rule.Rule) *stateful {
 	return s
 }
 
-// carryOver takes from the state of the rule set a reload replaces what does not depend on the rules: the next
-// consumer and the batches on their way or refused (so that a retry of a refused batch after the reload still has
-// the refused attempt's risk records taken out, and a refused batch's reports go to the new throttle of their
-// rule), and, for the rules in kept (which kept their engine state), the totals already reported for the stores
-// that moved with them.
-func (s *stateful) carryOver(old *stateful, kept []string) {
+// carryOver takes from the state of the rule set a reload replaces what the new one keeps: the next consumer and the
+// batches on their way or refused (they are about batches, not rules: a retry of a refused batch after the reload
+// still has the refused attempt's risk records taken out, and a refused batch's reports go to the throttle of their
+// rule), the throttles of the rules in keep (unchanged: their keys and held matches mean what they meant), and the
+// totals already reported for the stores that moved with those rules.
+func (s *stateful) carryOver(old *stateful, keep map[string]bool) {
 	s.next, s.deliveries = old.next, old.deliveries
+	for id, t := range old.throttles {
+		if _, configured := s.throttles[id]; configured && keep[id] {
+			s.throttles[id] = t
+		}
+	}
 	old.mu.Lock()
 	defer old.mu.Unlock()
-	for _, id := range kept {
-		// The window's key store (and its evicted count) moved; the late and cut counts start again at zero.
-		if n, ok := old.reported["evicted/stats/"+id]; ok {
-			s.reported["evicted/stats/"+id] = n
+	for id := range keep {
+		// The window's key store (and its evicted count) and the throttle moved; the late and cut counts start again
+		// at zero.
+		for _, name := range []string{"evicted/stats/" + id, "evicted/throttle/" + id, "held/" + id} {
+			if n, ok := old.reported[name]; ok {
+				s.reported[name] = n
+			}
 		}
 	}
 }
@@ -387,11 +395,12 @@ func (p *auditProcessor) retried(ld plog.Logs) {
 // delivered is told what the next consumer answered for a batch: a refused batch's throttle reports go back to
 // their throttles.
 func (p *auditProcessor) delivered(ld plog.Logs, err error) {
-	// A rule reload replaces the state (and its throttles) under p.mu, but not its deliveries: a batch sent before
-	// a reload is found after it, and its reports go to the new throttles of their rules.
+	// A rule reload replaces the state under p.mu, but not its deliveries: a batch sent before a reload is found
+	// after it, and its reports go to the throttles of their rules in the state that runs. The read lock is held to
+	// the end, so that no reload flushes and drops the throttles a report is being given back to.
 	p.mu.RLock()
+	defer p.mu.RUnlock()
 	s := p.state
-	p.mu.RUnlock()
 	dl := s.deliveries
 	dl.mu.Lock()
 	a, ok := dl.inflight[ld]
@@ -459,13 +468,16 @@ func (p *auditProcessor) appendReports(ld plog.Logs, due []window.Pending[heldMa
 	return added, dropped
 }
 
-// flushState pushes the throttles' held-back counts downstream at shutdown: processorhelper's shutdown has no
-// consumer, so the processor keeps its own reference to the next one.
-func (p *auditProcessor) flushState(ctx context.Context) error {
+// flushState pushes the throttles' held-back counts downstream at shutdown (keep nil), and at a rule reload those of
+// the rules not in keep: processorhelper's shutdown has no consumer, so the processor keeps its own reference to the
+// next one.
+func (p *auditProcessor) flushState(ctx context.Context, keep map[string]bool) error {
 	var due []window.Pending[heldMatch]
 	ids := make([]string, 0, len(p.state.throttles))
 	for id := range p.state.throttles {
-		ids = append(ids, id)
+		if !keep[id] {
+			ids = append(ids, id)
+		}
 	}
 	sort.Strings(ids)
 	for _, id := range ids {

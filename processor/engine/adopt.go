@@ -20,37 +20,39 @@ func stateKey(r *rule.Rule, size, lateness time.Duration, maxKeys, replayKeys in
 		r.ID, r.Filter, r.Pipeline, r.Risk, size, lateness, maxKeys, replayKeys)
 }
 
-// AdoptState moves to e the detection state that old's rules built, for every stateful rule of e whose id and
-// definition old has unchanged: windowed stats groups and watermarks, new_terms histories (and learning period), and
-// the memory of delivered events. It returns the ids of the rules that kept their state. old must evaluate no event
-// afterwards: its rules share the state they gave away. Counters that telemetry reports as totals (events dropped
-// as late, groups cut) start from zero with e, as they do after a restart; evicted keys move with their store.
+// AdoptState moves to e the detection state that old's rules built, for every rule of e whose id and definition
+// old has unchanged: windowed stats groups and watermarks, new_terms histories (and learning period), and the memory
+// of delivered events. It returns the ids of the unchanged rules, stateful or not (the caller keeps its own per-rule
+// state for them: throttles). old must evaluate no event afterwards: its rules share the state they gave away.
+// Counters that telemetry reports as totals (events dropped as late, groups cut) start from zero with e, as they do
+// after a restart; evicted keys move with their store.
 func (e *Engine) AdoptState(old *Engine) []string {
 	if old == nil {
 		return nil
 	}
 	byKey := map[string]*compiledRule{}
 	for _, cr := range old.rules {
-		if cr.replay != nil {
-			byKey[cr.stateKey] = cr
-		}
+		byKey[cr.stateKey] = cr
 	}
-	var kept []string
+	var unchanged []string
 	for _, cr := range e.rules {
 		o, ok := byKey[cr.stateKey]
-		if !ok || cr.replay == nil {
+		if !ok {
 			continue
 		}
 		delete(byKey, cr.stateKey)
+		unchanged = append(unchanged, cr.rule.ID)
+		if cr.replay == nil {
+			continue // stateless
+		}
 		if cr.window != nil && o.window != nil {
 			cr.window.adopt(o.window)
 		}
 		adoptNewTerms(cr.pre, o.pre)
 		adoptNewTerms(cr.post, o.post)
 		cr.replay = o.replay
-		kept = append(kept, cr.rule.ID)
 	}
-	return kept
+	return unchanged
 }
 
 func (w *windowedStats) adopt(o *windowedStats) {
@@ -68,7 +70,7 @@ func adoptNewTerms(stages, from []stageExec) {
 		}
 		if o, ok := from[i].(*newTermsStage); ok {
 			o.mu.Lock()
-			nt.seen, nt.wm, nt.nextSweep, nt.learnUntil = o.seen, o.wm, o.nextSweep, o.learnUntil
+			nt.seen, nt.wm, nt.nextSweep, nt.learnUntil, nt.learnSeen = o.seen, o.wm, o.nextSweep, o.learnUntil, o.learnSeen
 			o.mu.Unlock()
 		}
 	}

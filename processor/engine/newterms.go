@@ -34,7 +34,8 @@ type newTermsStage struct {
 	seen       *window.Store[time.Time]
 	wm         window.Watermark
 	nextSweep  time.Time
-	learnUntil time.Time // set by the first event, when learning > 0
+	learnUntil time.Time // set by the first event (or the second), when learning > 0
+	learnSeen  int       // events seen by learningAt, up to 2
 }
 
 func newNewTermsStage(st rule.NewTerms, maxKeys int, learning time.Duration, fs *fields, cut *atomic.Uint64) *newTermsStage {
@@ -75,16 +76,20 @@ func (s *newTermsStage) run(c *evalCtx, rows []*row) []*row {
 	return out
 }
 
-// learningAt reports whether an event at `at` falls in the learning period; the first event starts it.
+// learningAt reports whether an event at `at` falls in the learning period. The first event starts it; when the
+// second comes after the period that started has ended, the first was a late one (a backlog, a slow source) and the
+// period starts again at the second: one stale event must not end the learning before the traffic it is for.
 func (s *newTermsStage) learningAt(at time.Time) bool {
 	if s.learning <= 0 {
 		return false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.learnUntil.IsZero() {
+	switch {
+	case s.learnSeen == 0, s.learnSeen == 1 && !at.Before(s.learnUntil):
 		s.learnUntil = at.Add(s.learning)
 	}
+	s.learnSeen = min(s.learnSeen+1, 2)
 	return at.Before(s.learnUntil)
 }
 

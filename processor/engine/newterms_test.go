@@ -125,25 +125,43 @@ func TestNewTerms(t *testing.T) {
 }
 
 // TestNewTermsLearning: during the learning period (event time from the first event) combinations are remembered
-// and none is reported; after it, what was learnt is not new and what was not is.
+// and none is reported; after it, what was learnt is not new and what was not is. A first event older than the period
+// (a backlog) does not end it early: the period starts again at the second.
 func TestNewTermsLearning(t *testing.T) {
-	e, err := Compile([]*rule.Rule{newTermsRule(24 * time.Hour)}, Options{NewTermsLearning: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkTermSteps(t, e, []termStep{
-		{termEvent("alice", 0, "10.0.0.1"), ""},  // starts the period: learnt
-		{termEvent("bob", 30, "10.0.0.2"), ""},   // learnt
-		{termEvent("alice", 59, "10.0.0.3"), ""}, // the last minute of the period: learnt
-		{termEvent("alice", 60, "10.0.0.1"), ""}, // after it: learnt, so not new
-		{termEvent("bob", 61, "10.0.0.2"), ""},
-		{termEvent("carol", 62, "10.0.0.1"), "carol,10.0.0.1"}, // never seen: new
-		{termEvent("alice", 63, "10.0.0.3"), ""},
-		{termEvent("dave", 10, "10.0.0.4"), ""}, // a late event from inside the period: learnt, not reported
-		{termEvent("dave", 64, "10.0.0.4"), ""},
-	})
-	if held := e.NewTermsKeys()["nt"]; held[0] != 5 {
-		t.Errorf("held %d combinations, want the 5 seen", held[0])
+	for _, tc := range []struct {
+		name  string
+		steps []termStep
+		held  uint64
+	}{
+		{"from the first event", []termStep{
+			{termEvent("alice", 0, "10.0.0.1"), ""},  // starts the period: learnt
+			{termEvent("bob", 30, "10.0.0.2"), ""},   // learnt
+			{termEvent("alice", 59, "10.0.0.3"), ""}, // the last minute of the period: learnt
+			{termEvent("alice", 60, "10.0.0.1"), ""}, // after it: learnt, so not new
+			{termEvent("bob", 61, "10.0.0.2"), ""},
+			{termEvent("carol", 62, "10.0.0.1"), "carol,10.0.0.1"}, // never seen: new
+			{termEvent("alice", 63, "10.0.0.3"), ""},
+			{termEvent("dave", 10, "10.0.0.4"), ""}, // a late event from inside the period: learnt, not reported
+			{termEvent("dave", 64, "10.0.0.4"), ""},
+		}, 5},
+		{"a stale first event", []termStep{
+			{termEvent("old", -120, "10.0.0.9"), ""}, // two hours late: its period is over when the next comes
+			{termEvent("alice", 0, "10.0.0.1"), ""},  // starts the period again: learnt
+			{termEvent("bob", 1, "10.0.0.2"), ""},
+			{termEvent("carol", 61, "10.0.0.1"), "carol,10.0.0.1"},
+			{termEvent("alice", 62, "10.0.0.1"), ""},
+		}, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, err := Compile([]*rule.Rule{newTermsRule(24 * time.Hour)}, Options{NewTermsLearning: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkTermSteps(t, e, tc.steps)
+			if held := e.NewTermsKeys()["nt"]; held[0] != tc.held {
+				t.Errorf("held %d combinations, want the %d seen", held[0], tc.held)
+			}
+		})
 	}
 }
 
