@@ -191,19 +191,22 @@ func (p *auditProcessor) install(ctx context.Context, d *detector) bool {
 		return false
 	}
 	// No batch is running. The rules the reload does not change keep their detection state (engine.AdoptState) and
-	// their throttles; the throttles of the others send what they held back first.
+	// their throttles (when the new set still throttles them: an override keyed by a name the rule no longer has
+	// does not); every other throttle sends what it held back first.
 	old, oldState := p.detector, p.state
 	unchanged := d.engine.AdoptState(old.engine)
-	keep := make(map[string]bool, len(unchanged))
+	next := newStateful(p.cfg, d.engine.Rules())
+	throttles := map[string]bool{}
 	for _, id := range unchanged {
-		keep[id] = true
+		if oldState.throttles[id] != nil && next.throttles[id] != nil {
+			throttles[id] = true
+		}
 	}
-	if err := p.flushState(ctx, keep); err != nil {
+	if err := p.flushState(ctx, throttles); err != nil {
 		p.logger.Warn("held-back throttle counts were not delivered at rule reload", zap.Error(err))
 	}
-	p.detector, p.ruleAttrs = d, attrs
-	p.state = newStateful(p.cfg, d.engine.Rules())
-	p.state.carryOver(oldState, keep)
+	next.carryOver(oldState, unchanged, throttles)
+	p.detector, p.ruleAttrs, p.state = d, attrs, next
 	p.mu.Unlock()
 	old.close()
 	p.logger.Info("rules the reload did not change kept their state", zap.Int("rules", len(unchanged)),

@@ -407,11 +407,10 @@ func TestThrottledRetryAfterReload(t *testing.T) {
 	}
 }
 
-// TestDeliveredWaitsForReload: the answer for a refused batch gives its due throttle reports back to the throttles;
-// a reload that comes while it does waits for it, so that the reports are not given to throttles the reload has
-// just flushed and dropped. The test holds the deliveries' lock to keep the answer in the middle of its work.
-func TestDeliveredWaitsForReload(t *testing.T) {
-	cfg := testConfig(throttled(10*time.Minute, "user"))
+// eveHeld makes a processor (not started: the test drives it) whose next consumer is the returned sink, and passes
+// it a batch of two NodePort creations by eve, 7 minutes apart: the first is sent, the second held by the throttle.
+func eveHeld(t *testing.T, cfg *Config) (*auditProcessor, *consumertest.LogsSink) {
+	t.Helper()
 	p, err := newAuditProcessor(processortest.NewNopSettings(metadata.Type), cfg)
 	require.NoError(t, err)
 	sink := new(consumertest.LogsSink)
@@ -421,6 +420,16 @@ func TestDeliveredWaitsForReload(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, sink.ConsumeLogs(ctx, ld))
 	p.delivered(ld, nil)
+	return p, sink
+}
+
+// TestDeliveredWaitsForReload: the answer for a refused batch gives its due throttle reports back to the throttles;
+// a reload that comes while it does waits for it, so that the reports are not given to throttles the reload has
+// just flushed and dropped. The test holds the deliveries' lock to keep the answer in the middle of its work.
+func TestDeliveredWaitsForReload(t *testing.T) {
+	cfg := testConfig(throttled(10*time.Minute, "user"))
+	p, sink := eveHeld(t, cfg)
+	ctx := context.Background()
 	refused, err := p.processLogs(ctx, input(str(nodePortBy("bob", "2.2.2.2", 30)))) // eve's report is due here
 	require.NoError(t, err)
 	// A changed rule set: the NodePort rule's filter macro differs, so its throttle is flushed at the reload.
@@ -457,4 +466,28 @@ func TestThrottleKeptAcrossReload(t *testing.T) {
 	require.NoError(t, s.p.Shutdown(context.Background()))
 	assert.Equal(t, []string{"eve@0+0", "eve@2+1"}, riskSummary(t, s.sink.AllLogs()),
 		"one sent, then one report of the two held, the reload between them")
+}
+
+// TestReloadRenamedThrottledRule: a rule renamed with its id kept is unchanged for the engine, but a throttle override
+// keyed by its old name no longer applies (on_rule_error: skip ignores it): its old throttle sends what it held
+// instead of being dropped.
+func TestReloadRenamedThrottledRule(t *testing.T) {
+	cfg := testConfig(throttled(time.Hour, "user"))
+	cfg.OnRuleError = RuleErrorSkip
+	p, sink := eveHeld(t, cfg)
+	ctx := context.Background()
+
+	src, err := os.ReadFile(filepath.Join("testdata", "rules", "test_nodeport.yml"))
+	require.NoError(t, err)
+	renamed := strings.Replace(string(src), "name: Test NodePort", "name: Test NodePort v2", 1)
+	require.NotEqual(t, string(src), renamed)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "test_nodeport.yml"), renamed)
+	cfg2 := *cfg
+	cfg2.Rules = []string{dir}
+	d2, err := buildDetector(&cfg2, zap.NewNop())
+	require.NoError(t, err)
+	require.True(t, p.install(ctx, d2))
+	require.NoError(t, p.shutdown(ctx))
+	assert.Equal(t, []string{"eve@0+0", "eve@7+0"}, riskSummary(t, sink.AllLogs()), "the held match is reported")
 }

@@ -215,25 +215,28 @@ func newStateful(cfg *Config, rules []*rule.Rule) *stateful {
 // carryOver takes from the state of the rule set a reload replaces what the new one keeps: the next consumer and the
 // batches on their way or refused (they are about batches, not rules: a retry of a refused batch after the reload
 // still has the refused attempt's risk records taken out, and a refused batch's reports go to the throttle of their
-// rule), the throttles of the rules in keep (unchanged: their keys and held matches mean what they meant), and the
-// totals already reported for the stores that moved with those rules.
-func (s *stateful) carryOver(old *stateful, keep map[string]bool) {
+// rule), the throttles named in throttles (of unchanged rules: their keys and held matches mean what they meant),
+// and the totals already reported for the stores that moved: the windows of the unchanged rules (engine.AdoptState)
+// and those throttles.
+func (s *stateful) carryOver(old *stateful, unchanged []string, throttles map[string]bool) {
 	s.next, s.deliveries = old.next, old.deliveries
-	for id, t := range old.throttles {
-		if _, configured := s.throttles[id]; configured && keep[id] {
-			s.throttles[id] = t
-		}
+	for id := range throttles {
+		s.throttles[id] = old.throttles[id]
 	}
 	old.mu.Lock()
 	defer old.mu.Unlock()
-	for id := range keep {
-		// The window's key store (and its evicted count) and the throttle moved; the late and cut counts start again
-		// at zero.
-		for _, name := range []string{"evicted/stats/" + id, "evicted/throttle/" + id, "held/" + id} {
-			if n, ok := old.reported[name]; ok {
-				s.reported[name] = n
-			}
+	carry := func(name string) {
+		if n, ok := old.reported[name]; ok {
+			s.reported[name] = n
 		}
+	}
+	for _, id := range unchanged {
+		// The window's key store (and its evicted count) moved; the late and cut counts start again at zero.
+		carry("evicted/stats/" + id)
+	}
+	for id := range throttles {
+		carry("evicted/throttle/" + id)
+		carry("held/" + id)
 	}
 }
 
@@ -553,10 +556,15 @@ func (p *auditProcessor) recordState(ctx context.Context) {
 
 // addDelta adds to counter what a cumulative count gained since it was last reported.
 func (s *stateful) addDelta(ctx context.Context, counter metric.Int64Counter, name string, total uint64, attrs metric.MeasurementOption) {
-	if d := total - s.reported[name]; d > 0 {
-		counter.Add(ctx, int64(d), attrs)
-		s.reported[name] = total
+	prev := s.reported[name]
+	if total < prev {
+		// A total that went down belongs to a store that started again (a rule reload): all of it is new.
+		prev = 0
 	}
+	if d := total - prev; d > 0 {
+		counter.Add(ctx, int64(d), attrs)
+	}
+	s.reported[name] = total
 }
 
 func (s *stateful) attr(ruleID, state string) metric.MeasurementOption {

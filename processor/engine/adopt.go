@@ -70,7 +70,7 @@ func adoptNewTerms(stages, from []stageExec) {
 		}
 		if o, ok := from[i].(*newTermsStage); ok {
 			o.mu.Lock()
-			nt.seen, nt.wm, nt.nextSweep, nt.learnUntil, nt.learnSeen = o.seen, o.wm, o.nextSweep, o.learnUntil, o.learnSeen
+			nt.seen, nt.wm, nt.nextSweep, nt.learnUntil = o.seen, o.wm, o.nextSweep, o.learnUntil
 			o.mu.Unlock()
 		}
 	}

@@ -34,8 +34,7 @@ type newTermsStage struct {
 	seen       *window.Store[time.Time]
 	wm         window.Watermark
 	nextSweep  time.Time
-	learnUntil time.Time // set by the first event (or the second), when learning > 0
-	learnSeen  int       // events seen by learningAt, up to 2
+	learnUntil time.Time // set by the first event, when learning > 0
 }
 
 func newNewTermsStage(st rule.NewTerms, maxKeys int, learning time.Duration, fs *fields, cut *atomic.Uint64) *newTermsStage {
@@ -76,20 +75,20 @@ func (s *newTermsStage) run(c *evalCtx, rows []*row) []*row {
 	return out
 }
 
-// learningAt reports whether an event at `at` falls in the learning period. The first event starts it; when the
-// second comes after the period that started has ended, the first was a late one (a backlog, a slow source) and the
-// period starts again at the second: one stale event must not end the learning before the traffic it is for.
+// learningAt reports whether an event at `at` falls in the learning period, which the first event starts. The
+// period is event time, like every decision of the stage: a backlog read after a restart is learnt for its first
+// period as the live traffic was; a first event older than the period among live traffic (a source that lags)
+// ends it early. Re-anchoring on a later event would guess wrong the other way, on sparse traffic, where the second
+// event may come after the period and must be reported.
 func (s *newTermsStage) learningAt(at time.Time) bool {
 	if s.learning <= 0 {
 		return false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case s.learnSeen == 0, s.learnSeen == 1 && !at.Before(s.learnUntil):
+	if s.learnUntil.IsZero() {
 		s.learnUntil = at.Add(s.learning)
 	}
-	s.learnSeen = min(s.learnSeen+1, 2)
 	return at.Before(s.learnUntil)
 }
 
