@@ -261,15 +261,6 @@ const (
 // zeroBytes flags (high bit) the zero bytes of x; a byte above a true zero may be flagged too.
 func zeroBytes(x uint64) uint64 { return (x - swarOnes) &^ x & swarHighs }
 
-// matchBytes flags the bytes of x equal to c, or to c's other case when fold and c is a letter.
-func matchBytes(x uint64, c byte, fold bool) uint64 {
-	m := zeroBytes(x ^ uint64(c)*swarOnes)
-	if fold && 'a' <= c && c <= 'z' {
-		m |= zeroBytes(x ^ uint64(c-'a'+'A')*swarOnes)
-	}
-	return m
-}
-
 // in reports whether body holds the needle as written. While the rarest anchor byte is sparse, IndexByte finds it
 // at vector speed, and a hit is compared in full only when the second anchor is there too; once its hits come dense
 // (prose in a large body), sixteen positions at a time are tested for both anchors, and only positions holding both
