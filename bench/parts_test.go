@@ -1,0 +1,106 @@
+package bench
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/auditdetect/auditdetect/processor/event"
+	"github.com/auditdetect/auditdetect/processor/loader"
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// BenchmarkCostParts splits what the engine spends per event of the mix (docs/performance.md, "Measured after that
+// run"): the built-in pack on the events it matches and on the others, single rules against an empty engine, and
+// reading alone, field after field, with no rules.
+func BenchmarkCostParts(b *testing.B) {
+	builtinRules := loadRules(b, []string{loader.Builtin})
+	e := compile(b, builtinRules)
+	var matched, unmatched [][]byte
+	for _, body := range mix {
+		if res, err := e.Evaluate(body); err == nil && len(res.Matches) > 0 {
+			matched = append(matched, body)
+		} else {
+			unmatched = append(unmatched, body)
+		}
+	}
+	// A fresh engine per sub-benchmark: the first pass above left its windows and memories filled.
+	for _, set := range []struct {
+		name   string
+		events [][]byte
+	}{{"builtin-all", mix}, {"builtin-matched", matched}, {"builtin-unmatched", unmatched}} {
+		b.Run(set.name, func(b *testing.B) {
+			e := compile(b, builtinRules)
+			perEvent(b, set.events, func(body []byte) { _, _ = e.Evaluate(body) })
+		})
+	}
+
+	full := loadRules(b, fullRulePaths(b))
+	for _, one := range []struct{ name, rule string }{
+		{"rule-none", ""},
+		{"rule-anonymous-request-allowed", "Kubernetes Anonymous Request Allowed"},
+		{"rule-api-scanning", "Kubernetes API Scanning by Unauthenticated Source"},
+		{"rule-permission-probing", "Kubernetes Permission Probing by Authenticated Identity"},
+		{"rule-escu-v4-suspicious-image-pulling", "Kubernetes Suspicious Image Pulling"},
+	} {
+		b.Run(one.name, func(b *testing.B) {
+			var rules []*rule.Rule
+			for _, r := range full {
+				if one.rule != "" && r.Name == one.rule {
+					rules = append(rules, r)
+				}
+			}
+			if one.rule != "" && len(rules) != 1 {
+				b.Fatalf("%d rules named %q", len(rules), one.rule)
+			}
+			e := compile(b, rules)
+			perEvent(b, mix, func(body []byte) { _, _ = e.Evaluate(body) })
+		})
+	}
+
+	// Reading only: each step reads one more field, as a rule set needing them would.
+	fields := []string{"verb", "objectRef.resource", "user.username", "user.groups{}", "responseStatus.code",
+		"annotations.authorization.k8s.io/decision"}
+	for k := range fields {
+		paths := make([]*event.Path, k+1)
+		for i, f := range fields[:k+1] {
+			paths[i] = event.CompilePath(f, false)
+		}
+		b.Run("read-to-"+strings.ReplaceAll(fields[k], "/", "_"), func(b *testing.B) {
+			var p event.Parser
+			perEvent(b, mix, func(body []byte) {
+				v, err := p.Open(body)
+				if err != nil {
+					return
+				}
+				for _, path := range paths {
+					v.Each(path, func([]byte) bool { return true })
+				}
+			})
+		})
+	}
+
+	// One event, hot in cache: reading up to verb in place against fastjson parsing those same bytes (the event cut
+	// before user and closed).
+	body := mix[0]
+	cut := bytes.Index(body, []byte(`,"user"`))
+	if cut < 0 {
+		b.Fatal("the first event has no user")
+	}
+	head := append(append([]byte{}, body[:cut]...), '}')
+	verb := event.CompilePath("verb", false)
+	b.Run("hot-read-to-verb", func(b *testing.B) {
+		var p event.Parser
+		perEvent(b, [][]byte{body}, func(body []byte) {
+			if v, err := p.Open(body); err == nil {
+				v.First(verb)
+			}
+		})
+	})
+	b.Run("hot-fastjson-same-bytes", func(b *testing.B) {
+		var p fastjson.Parser
+		perEvent(b, [][]byte{head}, func(head []byte) { _, _ = p.ParseBytes(head) })
+	})
+}
