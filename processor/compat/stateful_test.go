@@ -2,13 +2,16 @@ package compat
 
 import (
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/auditdetect/auditdetect/processor/builtin"
 	"github.com/auditdetect/auditdetect/processor/engine"
+	"github.com/auditdetect/auditdetect/processor/loader"
 	"github.com/auditdetect/auditdetect/processor/rba"
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
@@ -217,4 +220,50 @@ func TestScanningDetectionsOverAWindow(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReloadKeepsEveryUnchangedRule: reading the built-in pack and every corpus rule that loads a second time, as a
+// rule reload does, gives every rule the same definition key, so an unchanged rule keeps its state whatever front
+// end it came from (a pointer, a map or a random order in a compiled rule would make it start afresh).
+func TestReloadKeepsEveryUnchangedRule(t *testing.T) {
+	dir := corpusDir(t)
+	paths := []string{loader.Builtin, filepath.Join(dir, "escu", "macros"), filepath.Join(dir, "escu", "v4"),
+		filepath.Join(dir, "sigma"), filepath.Join(dir, "elastic")}
+	compileOnce := func() *engine.Engine {
+		res, err := loader.Load(loader.Options{Paths: paths, Builtin: builtin.FS, SkipErrors: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := engine.Compile(res.Rules, engine.Options{GeoIP: cityDB(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	first := compileOnce()
+	second := compileOnce()
+	var want []string
+	for _, r := range second.Rules() {
+		want = append(want, r.ID)
+	}
+	if len(want) < 50 {
+		t.Fatalf("only %d rules loaded", len(want))
+	}
+	if got := second.AdoptState(first); !reflect.DeepEqual(got, want) {
+		t.Errorf("%d of %d rules kept their state; the others: %v", len(got), len(want), missing(want, got))
+	}
+}
+
+func missing(want, got []string) []string {
+	have := map[string]bool{}
+	for _, id := range got {
+		have[id] = true
+	}
+	var out []string
+	for _, id := range want {
+		if !have[id] {
+			out = append(out, id)
+		}
+	}
+	return out
 }
