@@ -424,15 +424,17 @@ func (v *View) topMember(p *Path) (val, n int) {
 				best, bestN = int(v.first[id]), n
 			}
 		}
-		v.want = p.topIDs
-		defer func() { v.want = nil }()
-		for best < 0 && v.readTop() {
-			// readTop may have read several members (readHead): look again at the first of each spelling.
-			for n, id := range p.topIDs {
-				if v.firstGen[id] == v.gen && (best < 0 || int(v.first[id]) < best) {
-					best, bestN = int(v.first[id]), n
+		if best < 0 {
+			v.want = p.topIDs
+			for best < 0 && v.readTop() {
+				// readTop may have read several members (readHead): look again at the first of each spelling.
+				for n, id := range p.topIDs {
+					if v.firstGen[id] == v.gen && (best < 0 || int(v.first[id]) < best) {
+						best, bestN = int(v.first[id]), n
+					}
 				}
 			}
+			v.want = nil
 		}
 		if best >= 0 {
 			return int(v.top[best].val), bestN
@@ -691,10 +693,14 @@ func (v *View) classify(m *member) int32 {
 
 // keyIs reports whether the member's key, unescaped, is key.
 func (v *View) keyIs(m *member, key string) bool {
-	raw := v.body[m.key:m.keyEnd]
 	if !m.esc {
-		return string(raw) == key
+		return string(v.body[m.key:m.keyEnd]) == key // small enough to inline: most keys hold no escape
 	}
+	return v.escapedKeyIs(m, key)
+}
+
+func (v *View) escapedKeyIs(m *member, key string) bool {
+	raw := v.body[m.key:m.keyEnd]
 	mark := len(v.buf)
 	v.buf = appendUnescaped(v.buf, raw)
 	eq := string(v.buf[mark:]) == key
@@ -844,6 +850,31 @@ func (v *View) tableIn(at int, ord *keyOrder) *tableSlot {
 	}
 	prev := -1
 	for {
+		if ord != nil && i < len(b) && b[i] == '"' {
+			// Compact JSON with the key expected and a string or number value (most members of user, objectRef
+			// and responseStatus): read in place, without the general reader's calls.
+			if t := ord.predict(b, i, prev); t >= 0 {
+				val := i + 1 + int(ord.ents[t].len) + 2
+				end := -1
+				if val < len(b) {
+					if c := b[val]; c == '"' {
+						end = stringEnd(b, val)
+					} else if c >= '0' && c <= '9' {
+						end = numberEnd(b, val)
+					}
+				}
+				if end > 0 && end < len(b) && (b[end] == ',' || b[end] == '}') {
+					v.members = append(v.members, member{key: int32(i + 1), keyEnd: int32(i + 1 + int(ord.ents[t].len)),
+						val: int32(val), valEnd: int32(end), name: -1})
+					prev = t
+					if b[end] == '}' {
+						return v.tables.put(at, lo, int32(len(v.members)), int32(end+1))
+					}
+					i = end + 1
+					continue
+				}
+			}
+		}
 		v.members = append(v.members, member{})
 		m := &v.members[len(v.members)-1]
 		hit, ok := v.readMember(m, i, ord, prev)
@@ -882,13 +913,13 @@ func (v *View) emit(at int, fn func([]byte) bool) bool {
 	case '{', '[':
 		return true
 	case '"':
-		end := stringEnd(b, at)
+		end, esc := stringEndEsc(b, at)
 		if end < 0 {
 			v.fail(syntaxErr(at, errUnexpectedEnd))
 			return true
 		}
 		s := b[at+1 : end-1]
-		if bytes.IndexByte(s, '\\') < 0 {
+		if !esc || bytes.IndexByte(s, '\\') < 0 {
 			return fn(s)
 		}
 		mark := len(v.buf)

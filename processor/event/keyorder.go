@@ -51,8 +51,9 @@ type keyEnt struct {
 	// responseObject): readHead stops before it.
 	large bool
 	// head is the first eight bytes of the key with `":` (short ones padded with zeros, which no key holds) and
-	// mask the bytes of head that count: most keys are decided by one comparison of a word.
-	head, mask uint64
+	// mask the bytes of head that count; head2 and mask2 the same for the next eight bytes. Keys of up to 14
+	// bytes (every key of an audit event's head) are decided by two comparisons of words.
+	head, mask, head2, mask2 uint64
 }
 
 // after returns the successors of entry prev: -1 stands for the start of the object, and below -1 for a key that was
@@ -80,16 +81,17 @@ func (o *keyOrder) predict(b []byte, i, prev int) int {
 		}
 		e := &o.ents[t]
 		n := int(e.len) + 2
-		if i+1+max(n, 8) > len(b) {
+		if i+17 > len(b) {
 			if i+1+n <= len(b) && string(b[i+1:i+1+n]) == string(o.buf[e.off:int(e.off)+n]) {
 				return int(t)
 			}
 			continue
 		}
-		if (binary.LittleEndian.Uint64(b[i+1:])^e.head)&e.mask != 0 {
+		if (binary.LittleEndian.Uint64(b[i+1:])^e.head)&e.mask != 0 ||
+			(binary.LittleEndian.Uint64(b[i+9:])^e.head2)&e.mask2 != 0 {
 			continue
 		}
-		if n <= 8 || string(b[i+9:i+1+n]) == string(o.buf[int(e.off)+8:int(e.off)+n]) {
+		if n <= 16 || string(b[i+17:i+1+n]) == string(o.buf[int(e.off)+16:int(e.off)+n]) {
 			return int(t)
 		}
 	}
@@ -115,10 +117,11 @@ func (o *keyOrder) learn(key []byte, esc bool, id int32, prev int) int {
 		}
 		copy(o.buf[o.used:], key)
 		copy(o.buf[o.used+len(key):], `":`)
-		var w [8]byte
+		var w [16]byte
 		n := copy(w[:], o.buf[o.used:o.used+len(key)+2])
 		o.ents[t] = keyEnt{off: uint16(o.used), len: uint16(len(key)), id: id, next: succs{-1, -1, -1},
-			head: binary.LittleEndian.Uint64(w[:]), mask: ^uint64(0) >> (64 - 8*n),
+			head: binary.LittleEndian.Uint64(w[:]), mask: wordMask(n),
+			head2: binary.LittleEndian.Uint64(w[8:]), mask2: wordMask(n - 8),
 			large: string(key) == "requestObject" || string(key) == "responseObject"}
 		o.n++
 		o.used += len(key) + 2
@@ -136,6 +139,17 @@ func (o *keyOrder) learn(key []byte, esc bool, id int32, prev int) int {
 		s[0] = int8(t)
 	}
 	return t
+}
+
+// wordMask masks the first n bytes of a little-endian word (all of it from 8, none below 1).
+func wordMask(n int) uint64 {
+	switch {
+	case n >= 8:
+		return ^uint64(0)
+	case n <= 0:
+		return 0
+	}
+	return ^uint64(0) >> (64 - 8*n)
 }
 
 // reset forgets the order (the ids of its keys were classified with another registry snapshot).
