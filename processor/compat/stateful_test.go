@@ -1,6 +1,7 @@
 package compat
 
 import (
+	"bytes"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditdetect/auditdetect/processor/auditgen"
 	"github.com/auditdetect/auditdetect/processor/builtin"
 	"github.com/auditdetect/auditdetect/processor/engine"
 	"github.com/auditdetect/auditdetect/processor/loader"
@@ -266,4 +268,96 @@ func missing(want, got []string) []string {
 		}
 	}
 	return out
+}
+
+// TestRestartIsInvisible: the built-in pack and every corpus rule that loads, over 12,000 generated events, give the
+// same matches when the engine is restarted every 97 events (its state saved, a new engine compiled, the state
+// restored) as when it runs through. Without restoring, the answers differ: the test
+// sees the state, not only the code that carries it.
+func TestRestartIsInvisible(t *testing.T) {
+	dir := corpusDir(t)
+	paths := []string{loader.Builtin, filepath.Join(dir, "escu", "macros"), filepath.Join(dir, "escu", "v4"),
+		filepath.Join(dir, "escu", "v5"), filepath.Join(dir, "sigma"), filepath.Join(dir, "elastic")}
+	geo := cityDB(t)
+	// The rule files are read once: that a second reading gives the same definition keys is
+	// TestReloadKeepsEveryUnchangedRule's to show.
+	res, err := loader.Load(loader.Options{Paths: paths, Builtin: builtin.FS, SkipErrors: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compileOnce := func() *engine.Engine {
+		e, err := engine.Compile(res.Rules, engine.Options{GeoIP: geo})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	// The stateful rules are those whose state an engine saves.
+	statefulRule := map[string]bool{}
+	var empty bytes.Buffer
+	if err := compileOnce().SaveState(&empty); err != nil {
+		t.Fatal(err)
+	}
+	ids, _, err := compileOnce().RestoreState(&empty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		statefulRule[id] = true
+	}
+	events := auditgen.Generate(3, 12000)
+	run := func(restart func(old *engine.Engine) *engine.Engine) (out []string, stateful int) {
+		e := compileOnce()
+		for i, ev := range events {
+			if restart != nil && i > 0 && i%97 == 0 {
+				e = restart(e)
+			}
+			ms, err := e.Match(ev.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range ms {
+				if statefulRule[m.Rule.ID] {
+					stateful++
+				}
+				out = append(out, fmt.Sprintf("%d %s %v", i, m.Rule.ID, m.Rows))
+			}
+		}
+		return out, stateful
+	}
+	through, stateful := run(nil)
+	if stateful < 20 {
+		t.Fatalf("only %d matches of stateful rules: the events do not exercise state", stateful)
+	}
+	t.Logf("%d stateful rules, %d matches, %d of them by stateful rules", len(statefulRule), len(through), stateful)
+	restarted, _ := run(func(old *engine.Engine) *engine.Engine {
+		var saved bytes.Buffer
+		if err := old.SaveState(&saved); err != nil {
+			t.Fatal(err)
+		}
+		e := compileOnce()
+		if _, dropped, err := e.RestoreState(&saved); err != nil || dropped != 0 {
+			t.Fatalf("restore: %d rules dropped, err %v", dropped, err)
+		}
+		return e
+	})
+	if diff := firstDifference(through, restarted); diff != "" {
+		t.Errorf("restarting every 97 events changed the matches: %s", diff)
+	}
+	forgetful, _ := run(func(*engine.Engine) *engine.Engine { return compileOnce() })
+	if firstDifference(through, forgetful) == "" {
+		t.Error("restarting without the saved state gives the same matches: the events do not exercise state")
+	}
+}
+
+func firstDifference(a, b []string) string {
+	for i := 0; i < min(len(a), len(b)); i++ {
+		if a[i] != b[i] {
+			return fmt.Sprintf("match %d: %q, then %q", i, a[i], b[i])
+		}
+	}
+	if len(a) != len(b) {
+		return fmt.Sprintf("%d matches, then %d", len(a), len(b))
+	}
+	return ""
 }

@@ -38,6 +38,13 @@ func (r *Recent[V]) Put(key []byte, v V) {
 	r.store.Add(string(key), v, nil)
 }
 
+// Each calls fn on every key, least recently used first, until fn returns false. fn must not use r.
+func (r *Recent[V]) Each(fn func(key string, v V) bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.store.Each(func(key string, v *V) bool { return fn(key, *v) })
+}
+
 // Len returns how many keys are remembered.
 func (r *Recent[V]) Len() int {
 	r.mu.Lock()

@@ -86,6 +86,15 @@ func (s *Store[V]) Sweep(expired func(key string, v *V) bool) int {
 	return n
 }
 
+// Each calls fn on every key, least recently updated first, until fn returns false. fn must not change the Store.
+func (s *Store[V]) Each(fn func(key string, v *V) bool) {
+	for e := s.head; e != nil; e = e.next {
+		if !fn(e.key, &e.val) {
+			return
+		}
+	}
+}
+
 // Len is the number of keys held.
 func (s *Store[V]) Len() int { return len(s.entries) }
 

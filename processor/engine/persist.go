@@ -1,0 +1,235 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/gob"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Detection state across restarts. SaveState writes what the stateful rules have built: the groups of windowed stats
+// rules and the histories of new_terms stages, with their watermarks. RestoreState gives it to the rules of a later
+// engine (in a later process) whose definition is unchanged, by the key a rule reload adopts state by (adopt.go), so
+// that a restart loses neither a scan that spans it nor the history that tells a new term from an old one. The
+// memory of delivered events (replay.go) is saved with them: a source that delivers again after a restart what was
+// counted before it (a Kafka consumer resuming from its last committed offset) still has each event counted once.
+//
+// The encoding is gob (values are event bytes, which need not be valid UTF-8), with a version: state written by
+// another version is ignored, never misread.
+
+// stateVersion changes with any change to the saved types or to what they mean.
+const stateVersion = 1
+
+type savedState struct {
+	Version int
+	Rules   []savedRule
+}
+
+type savedRule struct {
+	// Key is the SHA-256 of the rule's stateKey: its id, definition and window settings.
+	Key      [sha256.Size]byte
+	ID       string
+	Window   *savedWindow
+	NewTerms []savedNewTerms
+	Replay   []savedReplay // least recently used first
+}
+
+type savedReplay struct {
+	Identity string
+	Rows     []Row
+}
+
+type savedWindow struct {
+	Watermark, NextSweep time.Time
+	Groups               []savedGroup // least recently updated first, so that restoring keeps the eviction order
+}
+
+type savedGroup struct {
+	Key  string
+	By   []string
+	Wins []savedWin
+}
+
+type savedWin struct {
+	Start time.Time
+	Count int64
+	Aggs  []savedAgg
+	Fired bool
+}
+
+type savedAgg struct {
+	Vals            []string
+	Present         int64
+	FirstAt, LastAt int64
+	MinNum, MaxNum  float64
+	Numeric         bool
+}
+
+type savedNewTerms struct {
+	// Post says the stage comes after the window; Stage is its index in that part of the pipeline.
+	Post                             bool
+	Stage                            int
+	Watermark, NextSweep, LearnUntil time.Time
+	Seen                             []savedSeen // least recently seen first
+}
+
+type savedSeen struct {
+	Key string
+	At  time.Time
+}
+
+// SaveState writes the detection state of e's stateful rules to w. It may run while events are evaluated: each
+// rule's state is copied under that rule's lock, so each is consistent in itself.
+func (e *Engine) SaveState(w io.Writer) error {
+	st := savedState{Version: stateVersion}
+	for _, cr := range e.rules {
+		if cr.replay == nil {
+			continue // stateless
+		}
+		sr := savedRule{Key: sha256.Sum256([]byte(cr.stateKey)), ID: cr.rule.ID}
+		if cr.window != nil {
+			sr.Window = cr.window.save()
+		}
+		for post, stages := range [][]stageExec{cr.pre, cr.post} {
+			for i, s := range stages {
+				if nt, ok := s.(*newTermsStage); ok {
+					sr.NewTerms = append(sr.NewTerms, nt.save(post == 1, i))
+				}
+			}
+		}
+		cr.replay.seen.Each(func(id string, rows []Row) bool {
+			sr.Replay = append(sr.Replay, savedReplay{Identity: id, Rows: rows})
+			return true
+		})
+		st.Rules = append(st.Rules, sr)
+	}
+	return gob.NewEncoder(w).Encode(&st)
+}
+
+// RestoreState reads state written by SaveState and gives each stateful rule of e whose definition is unchanged
+// since it was written the state it had then. It must be called before e evaluates any event. It returns the ids
+// of the rules it restored and the number of saved rules that e does not have unchanged (their state is dropped).
+// State of another version restores nothing and is not an error; state that does not decode is.
+func (e *Engine) RestoreState(r io.Reader) (restored []string, dropped int, err error) {
+	var st savedState
+	if err := gob.NewDecoder(r).Decode(&st); err != nil {
+		return nil, 0, fmt.Errorf("reading saved detection state: %w", err)
+	}
+	if st.Version != stateVersion {
+		return nil, len(st.Rules), nil
+	}
+	byKey := map[[sha256.Size]byte]*compiledRule{}
+	for _, cr := range e.rules {
+		if cr.replay != nil {
+			byKey[sha256.Sum256([]byte(cr.stateKey))] = cr
+		}
+	}
+	for _, sr := range st.Rules {
+		cr, ok := byKey[sr.Key]
+		if !ok {
+			dropped++
+			continue
+		}
+		delete(byKey, sr.Key)
+		if cr.window != nil && sr.Window != nil {
+			cr.window.restore(sr.Window)
+		}
+		for _, snt := range sr.NewTerms {
+			stages := cr.pre
+			if snt.Post {
+				stages = cr.post
+			}
+			if snt.Stage < len(stages) {
+				if nt, ok := stages[snt.Stage].(*newTermsStage); ok {
+					nt.restore(snt)
+				}
+			}
+		}
+		for _, rp := range sr.Replay {
+			cr.replay.seen.Put([]byte(rp.Identity), rp.Rows)
+		}
+		restored = append(restored, cr.rule.ID)
+	}
+	return restored, dropped, nil
+}
+
+func (w *windowedStats) save() *savedWindow {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	sw := &savedWindow{Watermark: w.wm.Time(), NextSweep: w.nextSweep}
+	w.groups.Each(func(key string, g *group) bool {
+		sg := savedGroup{Key: key, By: g.by}
+		for _, ws := range g.wins {
+			win := savedWin{Start: ws.start, Count: ws.count, Fired: ws.fired}
+			for _, a := range ws.aggs {
+				win.Aggs = append(win.Aggs, savedAgg{Vals: a.vals, Present: a.present, FirstAt: a.firstAt,
+					LastAt: a.lastAt, MinNum: a.minNum, MaxNum: a.maxNum, Numeric: a.numeric})
+			}
+			sg.Wins = append(sg.Wins, win)
+		}
+		sw.Groups = append(sw.Groups, sg)
+		return true
+	})
+	return sw
+}
+
+func (w *windowedStats) restore(sw *savedWindow) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.wm.Observe(sw.Watermark)
+	w.nextSweep = sw.NextSweep
+	naggs := len(w.stats.aggs)
+	for _, sg := range sw.Groups {
+		g := group{by: sg.By}
+		for _, win := range sg.Wins {
+			ws := &windowState{start: win.Start, count: win.Count, fired: win.Fired, aggs: make([]aggState, naggs)}
+			// The definition is unchanged (same key), so the aggregates are the same; a saved list that says
+			// otherwise is ignored past what the rule has.
+			for i := 0; i < naggs && i < len(win.Aggs); i++ {
+				a := win.Aggs[i]
+				ws.aggs[i] = aggState{vals: a.Vals, present: a.Present, firstAt: a.FirstAt, lastAt: a.LastAt,
+					minNum: a.MinNum, maxNum: a.MaxNum, numeric: a.Numeric}
+			}
+			g.wins = append(g.wins, ws)
+		}
+		if old, ok := w.groups.Get(sg.Key); ok {
+			*old = g
+		} else {
+			w.groups.Add(sg.Key, g, nil)
+		}
+	}
+}
+
+func (s *newTermsStage) save(post bool, stage int) savedNewTerms {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	snt := savedNewTerms{Post: post, Stage: stage, Watermark: s.wm.Time(), NextSweep: s.nextSweep,
+		LearnUntil: s.learnUntil}
+	s.seen.Each(func(key string, at *time.Time) bool {
+		snt.Seen = append(snt.Seen, savedSeen{Key: key, At: *at})
+		return true
+	})
+	return snt
+}
+
+// historyRestored stands for a learning period that is over: a stage with a restored history has nothing to learn.
+var historyRestored = time.Unix(0, 1)
+
+func (s *newTermsStage) restore(snt savedNewTerms) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.wm.Observe(snt.Watermark)
+	s.nextSweep = snt.NextSweep
+	s.learnUntil = snt.LearnUntil
+	if s.learnUntil.IsZero() && len(snt.Seen) > 0 {
+		s.learnUntil = historyRestored
+	}
+	for _, seen := range snt.Seen {
+		if last, ok := s.seen.Get(seen.Key); ok {
+			*last = seen.At
+		} else {
+			s.seen.Add(seen.Key, seen.At, nil)
+		}
+	}
+}

@@ -1,0 +1,198 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/gob"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// TestRestoreStateAfterRestart: state saved by one engine and restored into another compiled from the same rules (a
+// restart) keeps an open window counting, with its aggregates, and keeps a new_terms history; a rule whose
+// definition changed gets nothing, and is counted as dropped.
+func TestRestoreStateAfterRestart(t *testing.T) {
+	values := rule.Aggregate{Func: "values", Field: "s", As: "seen"}
+	rules := func(threshold string) []*rule.Rule {
+		return []*rule.Rule{windowRule(cmp("count", rule.OpGt, threshold), countOnly, values), newTermsRule(time.Hour)}
+	}
+	compile := func(threshold string) *Engine {
+		e, err := Compile(rules(threshold), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	before := compile("2")
+	if fired := play(t, before, [][]byte{ev("203.0.113.9", 1, `"s":"a"`), ev("203.0.113.9", 2, `"s":"b"`)}); len(fired) != 0 {
+		t.Fatalf("two events fired %v", fired)
+	}
+	if got := newTermsOf(t, before, termEvent("alice", 0, "10.0.0.1")); got != "alice,10.0.0.1" {
+		t.Fatalf("first sighting: %q", got)
+	}
+	var saved bytes.Buffer
+	if err := before.SaveState(&saved); err != nil {
+		t.Fatal(err)
+	}
+
+	after := compile("2")
+	restored, dropped, err := after.RestoreState(bytes.NewReader(saved.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(restored, []string{"w", "nt"}) || dropped != 0 {
+		t.Errorf("restored %v, dropped %d; want both rules, none dropped", restored, dropped)
+	}
+	ms, err := after.Match(ev("203.0.113.9", 3, `"s":"c"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 1 || len(ms[0].Rows) != 1 {
+		t.Fatalf("the third event in the window after the restart: %d matches, want one row", len(ms))
+	}
+	row := ms[0].Rows[0]
+	if got := strings.Join(row.Values("count"), ","); got != "3" {
+		t.Errorf("count %s, want 3 (two before the restart)", got)
+	}
+	if got := strings.Join(row.Values("seen"), ","); got != "a,b,c" {
+		t.Errorf("values %s, want a,b,c", got)
+	}
+	if got := newTermsOf(t, after, termEvent("alice", 5, "10.0.0.1")); got != "" {
+		t.Errorf("a combination seen before the restart is new again: %q", got)
+	}
+	if got := newTermsOf(t, after, termEvent("bob", 6, "10.0.0.1")); got != "bob,10.0.0.1" {
+		t.Errorf("a combination never seen: %q", got)
+	}
+
+	// Without the saved state, or with the window rule changed, one event fires nothing; the unchanged new_terms
+	// rule still gets its history.
+	if fired := play(t, compile("2"), [][]byte{ev("203.0.113.9", 4, "")}); len(fired) != 0 {
+		t.Errorf("a fresh engine fired %v", fired)
+	}
+	changed := compile("1")
+	restored, dropped, err = changed.RestoreState(bytes.NewReader(saved.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(restored, []string{"nt"}) || dropped != 1 {
+		t.Errorf("changed rule: restored %v, dropped %d; want nt, 1", restored, dropped)
+	}
+	if fired := play(t, changed, [][]byte{ev("203.0.113.9", 4, "")}); len(fired) != 0 {
+		t.Errorf("the changed rule fired %v on its first event: it got the old window", fired)
+	}
+	if got := newTermsOf(t, changed, termEvent("alice", 7, "10.0.0.1")); got != "" {
+		t.Errorf("the unchanged new_terms rule lost its history: %q", got)
+	}
+}
+
+// TestRestoreStateKeepsEvictionOrder: the least recently updated group before the restart is the first evicted
+// after it.
+func TestRestoreStateKeepsEvictionOrder(t *testing.T) {
+	opts := Options{MaxKeys: 3}
+	r := func() []*rule.Rule { return []*rule.Rule{windowRule(cmp("count", rule.OpGt, "1"), countOnly)} }
+	before, err := Compile(r(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Groups a, b, c; then a again: b is now the least recently updated.
+	play(t, before, [][]byte{ev("10.0.0.1", 1, ""), ev("10.0.0.2", 2, ""), ev("10.0.0.3", 3, ""), ev("10.0.0.1", 4, "")})
+	var saved bytes.Buffer
+	if err := before.SaveState(&saved); err != nil {
+		t.Fatal(err)
+	}
+	after, err := Compile(r(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := after.RestoreState(&saved); err != nil {
+		t.Fatal(err)
+	}
+	// A fourth group evicts b (were the order lost, a or c would go instead): c, kept with its one event, fires on
+	// its second; b comes back as a new group and does not.
+	fired := play(t, after, [][]byte{ev("10.0.0.4", 5, ""), ev("10.0.0.3", 6, ""), ev("10.0.0.2", 7, "")})
+	if want := []string{"1:2"}; !reflect.DeepEqual(fired, want) {
+		t.Errorf("fired %v, want %v (b evicted first, c kept)", fired, want)
+	}
+}
+
+// TestRestoreStateRefusesWhatItCannotRead: state of another version restores nothing without an error (it is
+// dropped, as after an upgrade); bytes that are not saved state are an error and change nothing.
+func TestRestoreStateRefusesWhatItCannotRead(t *testing.T) {
+	e, err := Compile([]*rule.Rule{newTermsRule(time.Hour)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var other bytes.Buffer
+	if err := gob.NewEncoder(&other).Encode(&savedState{Version: stateVersion + 1, Rules: []savedRule{{ID: "nt"}}}); err != nil {
+		t.Fatal(err)
+	}
+	restored, dropped, err := e.RestoreState(&other)
+	if err != nil || len(restored) != 0 || dropped != 1 {
+		t.Errorf("another version: restored %v, dropped %d, err %v; want nothing restored, 1 dropped, no error",
+			restored, dropped, err)
+	}
+	for _, junk := range []string{"", "not gob", "\x00\x01\x02"} {
+		if _, _, err := e.RestoreState(strings.NewReader(junk)); err == nil {
+			t.Errorf("%q restored without an error", junk)
+		}
+	}
+	if got := newTermsOf(t, e, termEvent("alice", 0, "10.0.0.1")); got != "alice,10.0.0.1" {
+		t.Errorf("after refused state the history is not empty: %q", got)
+	}
+}
+
+// TestRestoredHistoryEndsLearning: a new_terms rule with a learning period that gets its history back has nothing
+// to learn: a new combination right after the restart is reported.
+func TestRestoredHistoryEndsLearning(t *testing.T) {
+	before, err := Compile([]*rule.Rule{newTermsRule(time.Hour)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newTermsOf(t, before, termEvent("alice", 0, "10.0.0.1"))
+	var saved bytes.Buffer
+	if err := before.SaveState(&saved); err != nil {
+		t.Fatal(err)
+	}
+	after, err := Compile([]*rule.Rule{newTermsRule(time.Hour)}, Options{NewTermsLearning: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := after.RestoreState(&saved); err != nil {
+		t.Fatal(err)
+	}
+	if got := newTermsOf(t, after, termEvent("bob", 1, "10.0.0.1")); got != "bob,10.0.0.1" {
+		t.Errorf("a new combination after the restore: %q, want it reported (the history was restored)", got)
+	}
+	if got := newTermsOf(t, after, termEvent("alice", 2, "10.0.0.1")); got != "" {
+		t.Errorf("a combination seen before the restart: %q", got)
+	}
+}
+
+// TestRestoredStateRecognisesRedelivery: an event counted before the restart and delivered again after it (a source
+// resuming from an offset older than the saved state) is counted once.
+func TestRestoredStateRecognisesRedelivery(t *testing.T) {
+	r := func() []*rule.Rule { return []*rule.Rule{windowRule(cmp("count", rule.OpGt, "2"), countOnly)} }
+	before, err := Compile(r(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	play(t, before, [][]byte{ev("203.0.113.9", 1, `"auditID":"a1"`), ev("203.0.113.9", 2, `"auditID":"a2"`)})
+	var saved bytes.Buffer
+	if err := before.SaveState(&saved); err != nil {
+		t.Fatal(err)
+	}
+	after, err := Compile(r(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := after.RestoreState(&saved); err != nil {
+		t.Fatal(err)
+	}
+	fired := play(t, after, [][]byte{ev("203.0.113.9", 2, `"auditID":"a2"`), ev("203.0.113.9", 3, `"auditID":"a3"`)})
+	if want := []string{"1:3"}; !reflect.DeepEqual(fired, want) {
+		t.Errorf("fired %v, want %v: a2, delivered again after the restart, counted twice", fired, want)
+	}
+}
