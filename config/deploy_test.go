@@ -242,6 +242,22 @@ func checkWiring(t *testing.T, cfg map[string]any) {
 	for c := range asReceiver {
 		assert.True(t, asExporter[c], "connector %s receives from no pipeline", c)
 	}
+	// A component's storage (filelog's offsets, an exporter's queue, auditdetect's state) must be an extension the
+	// service runs: `validate` does not check it, start-up fails on it.
+	running := map[string]bool{}
+	for _, ext := range strs(get(cfg, "service", "extensions")) {
+		running[ext] = true
+	}
+	for _, kind := range []string{"receivers", "processors", "exporters"} {
+		comps, _ := cfg[kind].(map[string]any)
+		for name, c := range comps {
+			for _, st := range []any{get(c, "storage"), get(c, "sending_queue", "storage")} {
+				if id, ok := st.(string); ok {
+					assert.True(t, running[id], "%s %s: storage %s is not among the service's extensions", kind, name, id)
+				}
+			}
+		}
+	}
 }
 
 // distributionTypes reads the component types built into the distribution from builder-config.yaml: the last

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap/xconfmap"
 
 	"github.com/auditdetect/auditdetect/processor/rba"
@@ -81,6 +82,11 @@ type Config struct {
 	// ReloadInterval, when positive, is how often the rule files are read again; a changed set that loads replaces
 	// the running one (reload.go). 0 (default) never reloads.
 	ReloadInterval time.Duration `mapstructure:"reload_interval"`
+	// Storage names a storage extension (file_storage) that keeps the state of stateful rules across restarts
+	// (persist.go). Unset: the state lives in memory only.
+	Storage *component.ID `mapstructure:"storage"`
+	// CheckpointInterval is how often the state is saved to Storage, besides at shutdown (0: at shutdown only).
+	CheckpointInterval time.Duration `mapstructure:"checkpoint_interval"`
 }
 
 // DefaultMaxBodyBytes is 8 MiB: the API server refuses request bodies over 3 MiB and etcd stores objects of at most
@@ -124,6 +130,8 @@ func createDefaultConfig() *Config {
 		MaxRiskEventsPerRecord: rba.DefaultMaxRiskEvents,
 		// Enough for the seconds by which API servers and collection agents reorder events, well under a window.
 		AllowedLateness: 5 * time.Minute,
+		// What a crash (not a shutdown, which saves) may lose: a minute of counting, against a write per minute.
+		CheckpointInterval: time.Minute,
 	}
 }
 
@@ -159,6 +167,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.MaxRiskEventsPerRecord <= 0 {
 		errs = errors.Join(errs, fmt.Errorf("max_risk_events_per_record: must be positive, got %d", cfg.MaxRiskEventsPerRecord))
+	}
+	if cfg.CheckpointInterval < 0 {
+		errs = errors.Join(errs, fmt.Errorf("checkpoint_interval: must not be negative, got %s", cfg.CheckpointInterval))
 	}
 	if cfg.ReloadInterval < 0 {
 		errs = errors.Join(errs, fmt.Errorf("reload_interval: must not be negative, got %s", cfg.ReloadInterval))

@@ -44,8 +44,20 @@ func TestLoadConfig(t *testing.T) {
 				// The default, as the file does not set it.
 				MaxRiskEventsPerRecord: 100,
 				AllowedLateness:        5 * time.Minute,
+				CheckpointInterval:     time.Minute,
 			},
 		},
+		{
+			id: component.NewIDWithName(metadata.Type, "storage"),
+			expected: func() *Config {
+				cfg := createDefaultConfig()
+				id := component.MustNewIDWithName("file_storage", "state")
+				cfg.Storage = &id
+				cfg.CheckpointInterval = 30 * time.Second
+				return cfg
+			}(),
+		},
+		{id: component.NewIDWithName(metadata.Type, "bad_checkpoint_interval"), errMsg: "checkpoint_interval: must not be negative"},
 		{
 			id: component.NewIDWithName(metadata.Type, "stateful"),
 			expected: func() *Config {

@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/valyala/fastjson"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor"
@@ -109,6 +110,7 @@ func (d *detector) close() {
 }
 
 type auditProcessor struct {
+	id        component.ID
 	cfg       *Config
 	logger    *zap.Logger
 	detector  *detector
@@ -122,6 +124,8 @@ type auditProcessor struct {
 	reload *reloader
 	// sources finds the audit events in a record body, whatever shape it arrives in (sources.go).
 	sources *normalize.Normalizer
+	// store keeps the detection state across restarts (persist.go); nil without storage.
+	store *stateStore
 
 	// mu lets shutdown wait for batches being evaluated before it closes the GeoIP database they may be reading.
 	// A rule reload replaces detector, ruleAttrs and state under it, so a batch sees one rule set throughout.
@@ -152,6 +156,7 @@ func newAuditProcessor(set processor.Settings, cfg *Config) (*auditProcessor, er
 		return nil, err
 	}
 	p := &auditProcessor{
+		id:        set.ID,
 		cfg:       cfg,
 		logger:    set.Logger,
 		detector:  d,
@@ -168,13 +173,15 @@ func newAuditProcessor(set processor.Settings, cfg *Config) (*auditProcessor, er
 
 func (p *auditProcessor) shutdown(ctx context.Context) error {
 	p.stopReload()
+	p.stopCheckpoints()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var err error
 	if !p.closed {
 		p.closed = true
-		// No batch is running now: push what the throttles held back downstream before the state goes.
-		err = p.flushState(ctx, nil)
+		// No batch is running now: push what the throttles held back downstream before the state goes, and save
+		// the engine's state for the next start.
+		err = errors.Join(p.flushState(ctx, nil), p.closeState(ctx))
 		p.detector.close()
 	}
 	return err

@@ -82,7 +82,10 @@ func newReloader(cfg *Config) *reloader {
 	return r
 }
 
-func (p *auditProcessor) start(context.Context, component.Host) error {
+func (p *auditProcessor) start(ctx context.Context, host component.Host) error {
+	if err := p.openState(ctx, host); err != nil {
+		return err
+	}
 	if p.cfg.ReloadInterval <= 0 {
 		return nil
 	}

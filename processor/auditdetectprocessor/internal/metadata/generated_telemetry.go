@@ -28,6 +28,8 @@ type TelemetryBuilder struct {
 	ProcessorAuditdetectEvaluationDuration metric.Float64Histogram
 	ProcessorAuditdetectReloads            metric.Int64Counter
 	ProcessorAuditdetectReloadFailing      metric.Int64Gauge
+	ProcessorAuditdetectStateSaves         metric.Int64Counter
+	ProcessorAuditdetectStateBytes         metric.Int64Gauge
 	// Stateful detection (docs/stateful.md).
 	ProcessorAuditdetectWindowKeys        metric.Int64Gauge
 	ProcessorAuditdetectWindowEvictedKeys metric.Int64Counter
@@ -138,6 +140,18 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 		"otelcol_processor_auditdetect_reload_failing",
 		metric.WithDescription("1 while the changed rule files do not load and the previous rule set keeps running, else 0."),
 		metric.WithUnit("1"),
+	)
+	errs = errors.Join(errs, err)
+	tb.ProcessorAuditdetectStateSaves, err = meter.Int64Counter(
+		"otelcol_processor_auditdetect_state_saves",
+		metric.WithDescription("Saves of the detection state to the storage extension (attribute result: success, failure)."),
+		metric.WithUnit("{saves}"),
+	)
+	errs = errors.Join(errs, err)
+	tb.ProcessorAuditdetectStateBytes, err = meter.Int64Gauge(
+		"otelcol_processor_auditdetect_state_bytes",
+		metric.WithDescription("Size of the detection state at its last save to the storage extension."),
+		metric.WithUnit("By"),
 	)
 	errs = errors.Join(errs, err)
 	tb.ProcessorAuditdetectRecordsUnrecognized, err = meter.Int64Counter(

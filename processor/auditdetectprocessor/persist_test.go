@@ -1,0 +1,257 @@
+package auditdetectprocessor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/extension"
+	"go.opentelemetry.io/collector/extension/extensiontest"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/processortest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/auditdetect/auditdetect/processor/auditdetectprocessor/internal/metadata"
+)
+
+var storageID = component.MustNewID("file_storage")
+
+// scans is n unauthenticated list requests refused from one address, the first numbered from: the built-in
+// scanning rule fires at the sixth in its window (count > 5).
+func scans(from, n int) plog.Logs {
+	var bodies []func(pcommon.Value)
+	for i := from; i < from+n; i++ {
+		bodies = append(bodies, str(fmt.Sprintf(`{"auditID":"scan-%d","stage":"ResponseComplete","verb":"list",`+
+			`"user":{"username":"system:anonymous","groups":["system:unauthenticated"]},"sourceIPs":["198.51.100.7"],`+
+			`"requestURI":"/api/v1/secrets","responseStatus":{"code":403},"stageTimestamp":"2026-11-03T09:00:0%dZ"}`, i, i)))
+	}
+	return input(bodies...)
+}
+
+// hostWith is a host whose extensions are exts.
+type hostWith map[component.ID]component.Component
+
+func (h hostWith) GetExtensions() map[component.ID]component.Component { return h }
+
+// startWithStorage starts a processor whose config names storageID, on a host holding ext under that id.
+func startWithStorage(t *testing.T, cfg *Config, ext component.Component, logger *zap.Logger) (processor.Logs, *consumertest.LogsSink) {
+	t.Helper()
+	cfg.Storage = &storageID
+	set := processortest.NewNopSettings(metadata.Type)
+	if logger != nil {
+		set.Logger = logger
+	}
+	sink := new(consumertest.LogsSink)
+	p, err := NewFactory().CreateLogs(context.Background(), set, cfg, sink)
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), hostWith{storageID: ext}))
+	return p, sink
+}
+
+func riskCount(lds []plog.Logs) (n int, count string) {
+	for _, ld := range lds {
+		for _, r := range records(ld) {
+			if isRisk(r) {
+				n++
+				if v, ok := r.Attributes().Get("count"); ok {
+					count = v.AsString()
+				}
+			}
+		}
+	}
+	return n, count
+}
+
+// TestStateSurvivesRestart, with the contrib file_storage extension the collector build ships: four scans before a
+// restart and two after make six in one window, and the scanning rule fires after the restart with count 6. Without
+// storage the two after the restart fire nothing.
+func TestStateSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	newStorage := func() extension.Extension {
+		f := filestorage.NewFactory()
+		cfg := f.CreateDefaultConfig().(*filestorage.Config)
+		cfg.Directory = dir
+		ext, err := f.Create(context.Background(), extensiontest.NewNopSettings(f.Type()), cfg)
+		require.NoError(t, err)
+		require.NoError(t, ext.Start(context.Background(), componenttest.NewNopHost()))
+		return ext
+	}
+
+	ext := newStorage()
+	p, sink := startWithStorage(t, createDefaultConfig(), ext, nil)
+	require.NoError(t, p.ConsumeLogs(context.Background(), scans(0, 4)))
+	require.NoError(t, p.Shutdown(context.Background()))
+	require.NoError(t, ext.Shutdown(context.Background()))
+	n, _ := riskCount(sink.AllLogs())
+	require.Zero(t, n, "four scans fire nothing")
+
+	ext = newStorage()
+	p, sink = startWithStorage(t, createDefaultConfig(), ext, nil)
+	require.NoError(t, p.ConsumeLogs(context.Background(), scans(4, 2)))
+	require.NoError(t, p.Shutdown(context.Background()))
+	require.NoError(t, ext.Shutdown(context.Background()))
+	n, count := riskCount(sink.AllLogs())
+	assert.Equal(t, 1, n, "the sixth scan, after the restart, fires")
+	assert.Equal(t, "6", count, "the four before the restart are counted")
+
+	fresh, freshSink, _ := newTestProcessor(t, createDefaultConfig())
+	require.NoError(t, fresh.ConsumeLogs(context.Background(), scans(4, 2)))
+	n, _ = riskCount(freshSink.AllLogs())
+	assert.Zero(t, n, "without storage, two scans fire nothing")
+}
+
+// memStorage is a storage extension in memory that can be told to fail, for what file_storage cannot be made to
+// do on demand.
+type memStorage struct {
+	component.StartFunc
+	component.ShutdownFunc
+	mu      sync.Mutex
+	data    map[string][]byte
+	failSet bool
+	sets    int
+}
+
+func (m *memStorage) GetClient(context.Context, component.Kind, component.ID, string) (storage.Client, error) {
+	return memClient{m}, nil
+}
+
+type memClient struct{ m *memStorage }
+
+func (c memClient) Get(_ context.Context, key string) ([]byte, error) {
+	c.m.mu.Lock()
+	defer c.m.mu.Unlock()
+	return c.m.data[key], nil
+}
+
+func (c memClient) Set(_ context.Context, key string, value []byte) error {
+	c.m.mu.Lock()
+	defer c.m.mu.Unlock()
+	if c.m.failSet {
+		return errors.New("disk full")
+	}
+	if c.m.data == nil {
+		c.m.data = map[string][]byte{}
+	}
+	c.m.data[key] = append([]byte(nil), value...)
+	c.m.sets++
+	return nil
+}
+
+func (c memClient) Delete(_ context.Context, key string) error {
+	c.m.mu.Lock()
+	defer c.m.mu.Unlock()
+	delete(c.m.data, key)
+	return nil
+}
+
+func (c memClient) Batch(ctx context.Context, ops ...*storage.Operation) error {
+	for _, op := range ops {
+		var err error
+		switch op.Type {
+		case storage.Get:
+			op.Value, err = c.Get(ctx, op.Key)
+		case storage.Set:
+			err = c.Set(ctx, op.Key, op.Value)
+		case storage.Delete:
+			err = c.Delete(ctx, op.Key)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (memClient) Close(context.Context) error { return nil }
+
+// TestCheckpointSurvivesACrash: the state is saved every checkpoint_interval, so a collector killed without a
+// shutdown (OOM, node loss) still finds what was counted before the last checkpoint.
+func TestCheckpointSurvivesACrash(t *testing.T) {
+	mem := &memStorage{}
+	cfg := createDefaultConfig()
+	cfg.CheckpointInterval = 10 * time.Millisecond
+	crashed, _ := startWithStorage(t, cfg, mem, nil)
+	require.NoError(t, crashed.ConsumeLogs(context.Background(), scans(0, 4)))
+	// A checkpoint after the batch: two saves from now on, the later one began after the batch was counted.
+	mem.mu.Lock()
+	after := mem.sets
+	mem.mu.Unlock()
+	require.Eventually(t, func() bool {
+		mem.mu.Lock()
+		defer mem.mu.Unlock()
+		return mem.sets >= after+2
+	}, 10*time.Second, 5*time.Millisecond)
+	// The crashed processor is never shut down (its checkpoints are stopped at the end of the test).
+	snapshot := &memStorage{data: map[string][]byte{}}
+	mem.mu.Lock()
+	for k, v := range mem.data {
+		snapshot.data[k] = v
+	}
+	mem.mu.Unlock()
+	t.Cleanup(func() { require.NoError(t, crashed.Shutdown(context.Background())) })
+
+	p, sink := startWithStorage(t, createDefaultConfig(), snapshot, nil)
+	require.NoError(t, p.ConsumeLogs(context.Background(), scans(4, 2)))
+	require.NoError(t, p.Shutdown(context.Background()))
+	n, count := riskCount(sink.AllLogs())
+	assert.Equal(t, 1, n)
+	assert.Equal(t, "6", count)
+}
+
+// TestUnreadableStateStartsEmpty: saved state that does not decode is logged and the processor starts with empty
+// state (it is a cache of what the events said: nothing to stop the collector for); a storage setting that names
+// no storage extension stops start-up; a failing save is logged, counted, and reported by shutdown.
+func TestUnreadableStateStartsEmpty(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	mem := &memStorage{data: map[string][]byte{stateStorageKey: []byte("not state")}}
+	p, sink := startWithStorage(t, createDefaultConfig(), mem, zap.New(core))
+	assert.Equal(t, 1, logs.FilterMessage("saved detection state unreadable; stateful rules start empty").Len())
+	require.NoError(t, p.ConsumeLogs(context.Background(), scans(0, 6)))
+	n, _ := riskCount(sink.AllLogs())
+	assert.Equal(t, 1, n, "the processor runs")
+	require.NoError(t, p.Shutdown(context.Background()))
+	assert.NotEqual(t, "not state", string(mem.data[stateStorageKey]), "shutdown saved the state over it")
+
+	for name, ext := range map[string]component.Component{"absent": nil, "not a storage": struct {
+		component.StartFunc
+		component.ShutdownFunc
+	}{}} {
+		cfg := createDefaultConfig()
+		cfg.Storage = &storageID
+		p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, new(consumertest.LogsSink))
+		require.NoError(t, err)
+		host := hostWith{}
+		if ext != nil {
+			host[storageID] = ext
+		}
+		err = p.Start(context.Background(), host)
+		assert.ErrorContains(t, err, `storage: extension "file_storage"`, name)
+		require.NoError(t, p.Shutdown(context.Background()))
+	}
+
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	set := processortest.NewNopSettings(metadata.Type)
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	cfg := createDefaultConfig()
+	cfg.Storage = &storageID
+	full := &memStorage{failSet: true}
+	p, err := NewFactory().CreateLogs(context.Background(), set, cfg, new(consumertest.LogsSink))
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), hostWith{storageID: full}))
+	assert.ErrorContains(t, p.Shutdown(context.Background()), "disk full")
+	assertSum(t, tel, "otelcol_processor_auditdetect_state_saves", 1)
+}
