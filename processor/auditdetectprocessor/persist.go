@@ -52,7 +52,9 @@ func (p *auditProcessor) openState(ctx context.Context, host component.Host) err
 	}
 	client, err := se.GetClient(ctx, component.KindProcessor, p.id, "")
 	if err != nil {
-		return fmt.Errorf("storage: %q: %w", p.cfg.Storage, err)
+		// file_storage times out on a client another instance holds: each pipeline runs its own instance.
+		return fmt.Errorf("storage: %q: %w (is %s listed in more than one pipeline? each runs its own instance, and "+
+			"they cannot share one state)", p.cfg.Storage, err, p.id)
 	}
 	p.store = &stateStore{client: client}
 	p.restoreState(ctx)
@@ -63,10 +65,24 @@ func (p *auditProcessor) openState(ctx context.Context, host component.Host) err
 	return nil
 }
 
+// restoreAttempts and restoreBackoff bound how long start-up waits for a storage that fails to read.
+const (
+	restoreAttempts = 3
+	restoreBackoff  = 200 * time.Millisecond
+)
+
 func (p *auditProcessor) restoreState(ctx context.Context) {
-	data, err := p.store.client.Get(ctx, stateStorageKey)
+	var data []byte
+	var err error
+	for attempt := 1; ; attempt++ {
+		if data, err = p.store.client.Get(ctx, stateStorageKey); err == nil || attempt == restoreAttempts {
+			break
+		}
+		time.Sleep(restoreBackoff)
+	}
 	if err != nil {
-		p.logger.Warn("detection state not read from storage; stateful rules start empty", zap.Error(err))
+		p.logger.Error("detection state not read from storage: stateful rules start empty, and the next checkpoint "+
+			"replaces the saved state with this run's", zap.Error(err))
 		return
 	}
 	if data == nil {
@@ -92,8 +108,15 @@ func (p *auditProcessor) checkpoints(interval time.Duration) {
 			return
 		case <-ticker.C:
 			p.mu.RLock() // a reload swaps the engine under the write lock
-			err := p.saveState(context.Background())
+			data, err := p.encodeState()
 			p.mu.RUnlock()
+			if err == nil {
+				// Written without the lock: a slow storage must not hold up a reload, and the batches queued
+				// behind it.
+				ctx, cancel := context.WithTimeout(context.Background(), max(interval, checkpointTimeout))
+				err = p.writeState(ctx, data)
+				cancel()
+			}
 			if err != nil {
 				p.logger.Warn("detection state not saved; the next checkpoint tries again", zap.Error(err))
 			}
@@ -110,20 +133,28 @@ func (p *auditProcessor) stopCheckpoints() {
 	}
 }
 
-// saveState writes the engine's state to storage. The caller holds p.mu (read or write), so the engine it saves is
-// the running one.
-func (p *auditProcessor) saveState(ctx context.Context) error {
+// checkpointTimeout is the least time a checkpoint's write may take before it is given up.
+const checkpointTimeout = 30 * time.Second
+
+// encodeState encodes the engine's state. The caller holds p.mu (read or write), so the engine it encodes is the
+// running one.
+func (p *auditProcessor) encodeState() ([]byte, error) {
 	var buf bytes.Buffer
-	err := p.detector.engine.SaveState(&buf)
-	if err == nil {
-		err = p.store.client.Set(ctx, stateStorageKey, buf.Bytes())
+	if err := p.detector.engine.SaveState(&buf); err != nil {
+		p.telemetry.ProcessorAuditdetectStateSaves.Add(context.Background(), 1, saveFailure)
+		return nil, fmt.Errorf("saving detection state: %w", err)
 	}
-	if err != nil {
+	return buf.Bytes(), nil
+}
+
+// writeState writes encoded state to storage.
+func (p *auditProcessor) writeState(ctx context.Context, data []byte) error {
+	if err := p.store.client.Set(ctx, stateStorageKey, data); err != nil {
 		p.telemetry.ProcessorAuditdetectStateSaves.Add(ctx, 1, saveFailure)
 		return fmt.Errorf("saving detection state: %w", err)
 	}
 	p.telemetry.ProcessorAuditdetectStateSaves.Add(ctx, 1, saveSuccess)
-	p.telemetry.ProcessorAuditdetectStateBytes.Record(ctx, int64(buf.Len()))
+	p.telemetry.ProcessorAuditdetectStateBytes.Record(ctx, int64(len(data)))
 	return nil
 }
 
@@ -133,6 +164,9 @@ func (p *auditProcessor) closeState(ctx context.Context) error {
 	if p.store == nil {
 		return nil
 	}
-	err := p.saveState(ctx)
+	data, err := p.encodeState()
+	if err == nil {
+		err = p.writeState(ctx, data)
+	}
 	return errors.Join(err, p.store.client.Close(ctx))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -121,6 +122,7 @@ type memStorage struct {
 	mu      sync.Mutex
 	data    map[string][]byte
 	failSet bool
+	failGet int // Gets that fail before one succeeds
 	sets    int
 }
 
@@ -133,6 +135,10 @@ type memClient struct{ m *memStorage }
 func (c memClient) Get(_ context.Context, key string) ([]byte, error) {
 	c.m.mu.Lock()
 	defer c.m.mu.Unlock()
+	if c.m.failGet > 0 {
+		c.m.failGet--
+		return nil, errors.New("i/o error")
+	}
 	return c.m.data[key], nil
 }
 
@@ -254,4 +260,90 @@ func TestUnreadableStateStartsEmpty(t *testing.T) {
 	require.NoError(t, p.Start(context.Background(), hostWith{storageID: full}))
 	assert.ErrorContains(t, p.Shutdown(context.Background()), "disk full")
 	assertSum(t, tel, "otelcol_processor_auditdetect_state_saves", 1)
+}
+
+// TestStorageThatFailsToRead: a read that fails at start-up is tried again a few times; one that keeps failing is
+// logged as an error and the processor starts empty.
+func TestStorageThatFailsToRead(t *testing.T) {
+	saved := &memStorage{}
+	p, _ := startWithStorage(t, createDefaultConfig(), saved, nil)
+	require.NoError(t, p.ConsumeLogs(context.Background(), scans(0, 4)))
+	require.NoError(t, p.Shutdown(context.Background()))
+
+	for _, tc := range []struct {
+		name    string
+		failGet int
+		fires   bool
+	}{
+		{"fails twice, then reads", restoreAttempts - 1, true},
+		{"keeps failing", restoreAttempts, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			core, logs := observer.New(zap.InfoLevel)
+			mem := &memStorage{data: saved.data, failGet: tc.failGet}
+			p, sink := startWithStorage(t, createDefaultConfig(), mem, zap.New(core))
+			require.NoError(t, p.ConsumeLogs(context.Background(), scans(4, 2)))
+			n, _ := riskCount(sink.AllLogs())
+			assert.Equal(t, tc.fires, n == 1, "the scan spanning the restart fires only if the state was read")
+			assert.Equal(t, !tc.fires, logs.FilterLevelExact(zap.ErrorLevel).Len() == 1, "an error is logged when it was not")
+			require.NoError(t, p.Shutdown(context.Background()))
+		})
+	}
+}
+
+// TestCheckpointsDuringReloadsAndBatches: checkpoints every millisecond while two goroutines send batches and the
+// rule files change under a reload interval, then shutdown: nothing races (-race), nothing deadlocks, and the state
+// is saved throughout.
+func TestCheckpointsDuringReloadsAndBatches(t *testing.T) {
+	cfg, dir := builtinAndReloadRule(t)
+	// A rule whose aggregates rewrite their values in place, which a save must copy before encoding.
+	writeFile(t, filepath.Join(dir, "extremes.yml"), `name: Test Extremes
+id: 0b6f9a43-51a4-4a43-9d6c-5a3c2c1e0777
+search: '`+"`kube_audit`"+` responseStatus.code=403
+  | stats count min(requestURI) as lo max(requestURI) as hi earliest(requestURI) as e latest(requestURI) as l by sourceIPs{}
+  | where count > 1000000
+  | rename sourceIPs{} as src'
+rba:
+  message: scan from $src$
+  risk_objects: [{field: src, type: system, score: 20}]
+`)
+	cfg.CheckpointInterval = time.Millisecond
+	mem := &memStorage{}
+	p, _ := startWithStorage(t, cfg, mem, nil)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for g := 0; g < 2; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				body := fmt.Sprintf(`{"auditID":"r-%d-%d","stage":"ResponseComplete","verb":"list",`+
+					`"user":{"username":"system:anonymous","groups":["system:unauthenticated"]},"sourceIPs":["198.51.100.%d"],`+
+					`"requestURI":"/api/v1/x%d","responseStatus":{"code":403},"stageTimestamp":"2026-11-03T09:%02d:00Z"}`, g, i, i%7, i, i%60)
+				assert.NoError(t, p.ConsumeLogs(context.Background(), input(str(body))))
+			}
+		}()
+	}
+	for i := 0; i < 6; i++ {
+		writeFile(t, filepath.Join(dir, "svc.yml"), reloadRule([]string{"ClusterIP", "NodePort"}[i%2]))
+		time.Sleep(3 * tick)
+	}
+	close(stop)
+	wg.Wait()
+	done := make(chan error)
+	go func() { done <- p.Shutdown(context.Background()) }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(waitFor):
+		t.Fatal("shutdown hangs")
+	}
+	mem.mu.Lock()
+	defer mem.mu.Unlock()
+	assert.Greater(t, mem.sets, 10, "checkpoints ran")
 }

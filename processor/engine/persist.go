@@ -5,6 +5,7 @@ import (
 	"encoding/gob"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 )
 
@@ -80,13 +81,17 @@ type savedSeen struct {
 }
 
 // SaveState writes the detection state of e's stateful rules to w. It may run while events are evaluated: each
-// rule's state is copied under that rule's lock, so each is consistent in itself.
+// rule's state is copied under that rule's locks, as of one event, so each is consistent in itself (the rule's
+// evaluations wait for the copy, not for the encoding).
 func (e *Engine) SaveState(w io.Writer) error {
 	st := savedState{Version: stateVersion}
 	for _, cr := range e.rules {
 		if cr.replay == nil {
 			continue // stateless
 		}
+		// An evaluation runs an event through the rule and remembers it as delivered in one step under replay.mu
+		// (replayStore.once): holding it here saves the window, the histories and that memory as of one event.
+		cr.replay.mu.Lock()
 		sr := savedRule{Key: sha256.Sum256([]byte(cr.stateKey)), ID: cr.rule.ID}
 		if cr.window != nil {
 			sr.Window = cr.window.save()
@@ -102,6 +107,7 @@ func (e *Engine) SaveState(w io.Writer) error {
 			sr.Replay = append(sr.Replay, savedReplay{Identity: id, Rows: rows})
 			return true
 		})
+		cr.replay.mu.Unlock()
 		st.Rules = append(st.Rules, sr)
 	}
 	return gob.NewEncoder(w).Encode(&st)
@@ -163,8 +169,10 @@ func (w *windowedStats) save() *savedWindow {
 		for _, ws := range g.wins {
 			win := savedWin{Start: ws.start, Count: ws.count, Fired: ws.fired}
 			for _, a := range ws.aggs {
-				win.Aggs = append(win.Aggs, savedAgg{Vals: a.vals, Present: a.present, FirstAt: a.firstAt,
-					LastAt: a.lastAt, MinNum: a.minNum, MaxNum: a.maxNum, Numeric: a.numeric})
+				// A copy: min, max, earliest and latest rewrite their values in place, and the encoding runs after
+				// the lock.
+				win.Aggs = append(win.Aggs, savedAgg{Vals: slices.Clone(a.vals), Present: a.present,
+					FirstAt: a.firstAt, LastAt: a.lastAt, MinNum: a.minNum, MaxNum: a.maxNum, Numeric: a.numeric})
 			}
 			sg.Wins = append(sg.Wins, win)
 		}

@@ -3,8 +3,10 @@ package engine
 import (
 	"bytes"
 	"encoding/gob"
+	"fmt"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -194,5 +196,150 @@ func TestRestoredStateRecognisesRedelivery(t *testing.T) {
 	fired := play(t, after, [][]byte{ev("203.0.113.9", 2, `"auditID":"a2"`), ev("203.0.113.9", 3, `"auditID":"a3"`)})
 	if want := []string{"1:3"}; !reflect.DeepEqual(fired, want) {
 		t.Errorf("fired %v, want %v: a2, delivered again after the restart, counted twice", fired, want)
+	}
+}
+
+// TestSaveWhileEvaluating: a checkpoint runs while events are evaluated. Each save holds a rule as of one event (its
+// window counts exactly the events its memory of delivered events holds, every event having an auditID), and under
+// -race nothing the save reads is written meanwhile (min, max, earliest and latest rewrite their values in place).
+func TestSaveWhileEvaluating(t *testing.T) {
+	aggs := []rule.Aggregate{countOnly, {Func: "min", Field: "n", As: "lo"}, {Func: "max", Field: "n", As: "hi"},
+		{Func: "earliest", Field: "s", As: "first"}, {Func: "latest", Field: "s", As: "last"}}
+	e, err := Compile([]*rule.Rule{windowRule(cmp("count", rule.OpGt, "1000000"), aggs...)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stop atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; !stop.Load() && i < 3000; i++ {
+			n := i // alternating signs: every event is a new min or a new max
+			if i%2 == 0 {
+				n = -i
+			}
+			if _, err := e.Match(ev("10.0.0.1", 1, fmt.Sprintf(`"auditID":"id-%d","n":%d,"s":"v%d"`, i, n, i))); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	skewed := 0
+	for i := 0; i < 200; i++ {
+		var buf bytes.Buffer
+		if err := e.SaveState(&buf); err != nil {
+			t.Fatal(err)
+		}
+		var st savedState
+		if err := gob.NewDecoder(&buf).Decode(&st); err != nil {
+			t.Fatal(err)
+		}
+		var count int64
+		if w := st.Rules[0].Window; w != nil {
+			for _, g := range w.Groups {
+				for _, win := range g.Wins {
+					count += win.Count
+				}
+			}
+		}
+		if int(count) != len(st.Rules[0].Replay) {
+			skewed++
+		}
+	}
+	stop.Store(true)
+	<-done
+	if skewed > 0 {
+		t.Errorf("%d of 200 saves hold a window count that differs from the events remembered as delivered", skewed)
+	}
+}
+
+// TestRestartKeepsWindowDecisions: what a window decided before the restart stands after it, as if the engine had
+// run through.
+func TestRestartKeepsWindowDecisions(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		cond   string
+		events [][]byte
+		cut    int
+	}{
+		// The group fired at the third event; the fourth, after the restart, is in the same window and fires nothing.
+		{"a fired window does not fire again", "2",
+			[][]byte{ev("10.0.0.1", 1, ""), ev("10.0.0.1", 2, ""), ev("10.0.0.1", 3, ""), ev("10.0.0.1", 4, "")}, 3},
+		// The watermark passed the first hour's window before the restart: an event of that hour is late after it.
+		{"a closed window stays closed", "0",
+			[][]byte{ev("10.0.0.1", 10, ""), ev("10.0.0.1", 70, ""), ev("10.0.0.1", 30, "")}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := func() []*rule.Rule { return []*rule.Rule{windowRule(cmp("count", rule.OpGt, tc.cond), countOnly)} }
+			through, err := Compile(r(), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := play(t, through, tc.events)
+			before, err := Compile(r(), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := play(t, before, tc.events[:tc.cut])
+			var saved bytes.Buffer
+			if err := before.SaveState(&saved); err != nil {
+				t.Fatal(err)
+			}
+			after, err := Compile(r(), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := after.RestoreState(&saved); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range play(t, after, tc.events[tc.cut:]) {
+				var i int
+				var count string
+				if _, err := fmt.Sscanf(f, "%d:%s", &i, &count); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, fmt.Sprintf("%d:%s", i+tc.cut, count))
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("restarted before event %d: fired %v, run through: %v", tc.cut, got, want)
+			}
+		})
+	}
+}
+
+// TestLearningGoesOnAfterRestart: a learning period under way at the restart goes on after it, to the same end.
+func TestLearningGoesOnAfterRestart(t *testing.T) {
+	opts := Options{NewTermsLearning: 30 * time.Minute}
+	steps := []string{termEvent("alice", 0, "10.0.0.1"), termEvent("bob", 10, "10.0.0.1"),
+		termEvent("carol", 20, "10.0.0.1"), termEvent("dave", 40, "10.0.0.1")}
+	run := func(restartBefore int) []string {
+		e, err := Compile([]*rule.Rule{newTermsRule(time.Hour)}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for i, s := range steps {
+			if i == restartBefore {
+				var saved bytes.Buffer
+				if err := e.SaveState(&saved); err != nil {
+					t.Fatal(err)
+				}
+				if e, err = Compile([]*rule.Rule{newTermsRule(time.Hour)}, opts); err != nil {
+					t.Fatal(err)
+				}
+				if _, _, err := e.RestoreState(&saved); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out = append(out, newTermsOf(t, e, s))
+		}
+		return out
+	}
+	through := run(-1)
+	if want := []string{"", "", "", "dave,10.0.0.1"}; !reflect.DeepEqual(through, want) {
+		t.Fatalf("run through: %q, want %q", through, want)
+	}
+	if restarted := run(2); !reflect.DeepEqual(restarted, through) {
+		t.Errorf("restarted during learning: %q, run through: %q", restarted, through)
 	}
 }
