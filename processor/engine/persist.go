@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -146,7 +147,7 @@ func (e *Engine) RestoreState(r io.Reader) (restored []string, dropped int, err 
 			if snt.Post {
 				stages = cr.post
 			}
-			if snt.Stage < len(stages) {
+			if snt.Stage >= 0 && snt.Stage < len(stages) {
 				if nt, ok := stages[snt.Stage].(*newTermsStage); ok {
 					nt.restore(snt)
 				}
@@ -189,12 +190,13 @@ func (w *windowedStats) restore(sw *savedWindow) {
 	w.nextSweep = sw.NextSweep
 	naggs := len(w.stats.aggs)
 	for _, sg := range sw.Groups {
+		if !w.restorable(sg) {
+			continue // damaged (the definition key is unchanged, so the saving rule wrote no such group)
+		}
 		g := group{by: sg.By}
 		for _, win := range sg.Wins {
 			ws := &windowState{start: win.Start, count: win.Count, fired: win.Fired, aggs: make([]aggState, naggs)}
-			// The definition is unchanged (same key), so the aggregates are the same; a saved list that says
-			// otherwise is ignored past what the rule has.
-			for i := 0; i < naggs && i < len(win.Aggs); i++ {
+			for i := 0; i < naggs; i++ {
 				a := win.Aggs[i]
 				ws.aggs[i] = aggState{vals: a.Vals, present: a.Present, firstAt: a.FirstAt, lastAt: a.LastAt,
 					minNum: a.MinNum, maxNum: a.MaxNum, numeric: a.Numeric}
@@ -207,6 +209,34 @@ func (w *windowedStats) restore(sw *savedWindow) {
 			w.groups.Add(sg.Key, g, nil)
 		}
 	}
+}
+
+// restorable reports whether a saved group has the shape this rule's groups have: one value per by-field under the
+// key they make, and for each aggregate the values it keeps (min and max four, earliest and latest two). A group
+// that does not would make the row built from it index out of range.
+func (w *windowedStats) restorable(sg savedGroup) bool {
+	if len(sg.By) != len(w.stats.by) || sg.Key != strings.Join(sg.By, "\x00") {
+		return false
+	}
+	for _, win := range sg.Wins {
+		if len(win.Aggs) != len(w.stats.aggs) {
+			return false
+		}
+		for i, a := range w.stats.aggs {
+			n := len(win.Aggs[i].Vals)
+			switch a.fn {
+			case "min", "max":
+				if n != 0 && n != 4 {
+					return false
+				}
+			case "earliest", "latest":
+				if n != 0 && n != 2 {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }
 
 func (s *newTermsStage) save(post bool, stage int) savedNewTerms {

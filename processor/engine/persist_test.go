@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/gob"
 	"fmt"
 	"reflect"
@@ -135,6 +136,16 @@ func TestRestoreStateRefusesWhatItCannotRead(t *testing.T) {
 	if err != nil || len(restored) != 0 || dropped != 1 {
 		t.Errorf("another version: restored %v, dropped %d, err %v; want nothing restored, 1 dropped, no error",
 			restored, dropped, err)
+	}
+	// Decodable but damaged: a new_terms stage index out of range (as a hand or a bad disk may leave) is ignored.
+	var damaged bytes.Buffer
+	key := sha256.Sum256([]byte(e.rules[0].stateKey))
+	if err := gob.NewEncoder(&damaged).Encode(&savedState{Version: stateVersion, Rules: []savedRule{{Key: key,
+		NewTerms: []savedNewTerms{{Stage: -1}, {Stage: 99}, {Post: true, Stage: 0}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.RestoreState(&damaged); err != nil {
+		t.Errorf("damaged stage indexes: %v", err)
 	}
 	for _, junk := range []string{"", "not gob", "\x00\x01\x02"} {
 		if _, _, err := e.RestoreState(strings.NewReader(junk)); err == nil {
@@ -341,5 +352,39 @@ func TestLearningGoesOnAfterRestart(t *testing.T) {
 	}
 	if restarted := run(2); !reflect.DeepEqual(restarted, through) {
 		t.Errorf("restarted during learning: %q, run through: %q", restarted, through)
+	}
+}
+
+// TestRestoreSkipsDamagedGroups: saved groups whose shape this rule's groups cannot have (a by-value missing, a min
+// keeping one value instead of four) are left out, so that no row is built from them; the sound ones are restored.
+func TestRestoreSkipsDamagedGroups(t *testing.T) {
+	lo := rule.Aggregate{Func: "min", Field: "n", As: "lo"}
+	r := func() []*rule.Rule { return []*rule.Rule{windowRule(cmp("count", rule.OpGt, "2"), countOnly, lo)} }
+	e, err := Compile(r(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := w0.Truncate(time.Hour)
+	win := func(vals ...string) []savedWin {
+		return []savedWin{{Start: start, Count: 2, Aggs: []savedAgg{{}, {Vals: vals, Present: 2}}}}
+	}
+	state := savedState{Version: stateVersion, Rules: []savedRule{{Key: sha256.Sum256([]byte(e.rules[0].stateKey)),
+		Window: &savedWindow{Groups: []savedGroup{
+			{Key: "10.0.0.1", By: nil, Wins: win("1", "1", "1", "1")},   // no by-value
+			{Key: "10.0.0.2", By: []string{"10.0.0.2"}, Wins: win("1")}, // min keeps four values
+			{Key: "10.0.0.9", By: []string{"10.0.0.3"}, Wins: win()},    // key and by-value disagree
+			{Key: "10.0.0.4", By: []string{"10.0.0.4"}, Wins: win("1", "1", "1", "1")},
+		}}}}}
+	var saved bytes.Buffer
+	if err := gob.NewEncoder(&saved).Encode(&state); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.RestoreState(&saved); err != nil {
+		t.Fatal(err)
+	}
+	fired := play(t, e, [][]byte{ev("10.0.0.1", 1, `"n":5`), ev("10.0.0.2", 1, `"n":5`), ev("10.0.0.3", 1, `"n":5`),
+		ev("10.0.0.4", 1, `"n":5`)})
+	if want := []string{"3:3"}; !reflect.DeepEqual(fired, want) {
+		t.Errorf("fired %v, want %v: only the sound group kept its two events", fired, want)
 	}
 }
