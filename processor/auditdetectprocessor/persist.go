@@ -3,8 +3,12 @@ package auditdetectprocessor
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/gob"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -12,6 +16,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
+
+	"github.com/auditdetect/auditdetect/processor/window"
 )
 
 // Detection state across restarts. With `storage` naming a storage extension (file_storage), the processor restores
@@ -20,9 +26,37 @@ import (
 // shutdown. A collector restarted for an upgrade or a rescheduled pod then neither misses a scan that spans the
 // restart nor reports ordinary traffic as new. State is a cache of what the events said: when it cannot be read it
 // is logged and the processor starts empty, as without storage; it never stops the collector.
+//
+// The throttles' windows are saved with it (not what they hold back: shutdown reports that), so that a restart goes
+// on suppressing the keys it suppressed.
 
-// stateStorageKey is the key of the saved state in the processor's storage client.
-const stateStorageKey = "detection_state"
+// The keys of the saved state in the processor's storage client: the engine's, and the throttles'.
+const (
+	stateStorageKey    = "detection_state"
+	throttleStorageKey = "throttle_state"
+)
+
+// throttleStateVersion changes with any change to savedThrottles or to what it means.
+const throttleStateVersion = 1
+
+type savedThrottles struct {
+	Version int
+	Rules   []savedThrottle
+}
+
+// savedThrottle is one rule's throttle: restored only to the same rule (same definition key) throttled the same way.
+type savedThrottle struct {
+	RuleID     string
+	Definition [sha256.Size]byte
+	Fields     []string
+	Window     time.Duration
+	Keys       []window.KeyWindow
+}
+
+// encodedState is one save: the engine's state and the throttles'.
+type encodedState struct {
+	engine, throttles []byte
+}
 
 var (
 	saveSuccess = metric.WithAttributeSet(attribute.NewSet(attribute.String("result", "success")))
@@ -72,10 +106,10 @@ const (
 )
 
 func (p *auditProcessor) restoreState(ctx context.Context) {
-	var data []byte
+	ops := []*storage.Operation{storage.GetOperation(stateStorageKey), storage.GetOperation(throttleStorageKey)}
 	var err error
 	for attempt := 1; ; attempt++ {
-		if data, err = p.store.client.Get(ctx, stateStorageKey); err == nil || attempt == restoreAttempts {
+		if err = p.store.client.Batch(ctx, ops...); err == nil || attempt == restoreAttempts {
 			break
 		}
 		time.Sleep(restoreBackoff)
@@ -85,17 +119,44 @@ func (p *auditProcessor) restoreState(ctx context.Context) {
 			"replaces the saved state with this run's", zap.Error(err))
 		return
 	}
-	if data == nil {
+	if data := ops[0].Value; data == nil {
 		p.logger.Info("no saved detection state: stateful rules start empty")
-		return
-	}
-	restored, dropped, err := p.detector.engine.RestoreState(bytes.NewReader(data))
-	if err != nil {
+	} else if restored, dropped, err := p.detector.engine.RestoreState(bytes.NewReader(data)); err != nil {
 		p.logger.Warn("saved detection state unreadable; stateful rules start empty", zap.Error(err))
-		return
+	} else {
+		p.logger.Info("detection state restored",
+			zap.Int("rules_restored", len(restored)), zap.Int("saved_rules_changed_or_gone", dropped))
 	}
-	p.logger.Info("detection state restored",
-		zap.Int("rules_restored", len(restored)), zap.Int("saved_rules_changed_or_gone", dropped))
+	if data := ops[1].Value; data != nil {
+		if n, err := p.restoreThrottles(data); err != nil {
+			p.logger.Warn("saved throttle state unreadable; throttles start empty", zap.Error(err))
+		} else {
+			p.logger.Info("throttle windows restored", zap.Int("rules", n))
+		}
+	}
+}
+
+// restoreThrottles opens again the windows of each throttle whose rule and throttle settings are unchanged, and
+// returns how many throttles it restored.
+func (p *auditProcessor) restoreThrottles(data []byte) (int, error) {
+	var saved savedThrottles
+	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&saved); err != nil {
+		return 0, err
+	}
+	if saved.Version != throttleStateVersion {
+		return 0, nil
+	}
+	n := 0
+	for _, st := range saved.Rules {
+		t := p.state.throttles[st.RuleID]
+		def, ok := p.detector.engine.DefinitionKey(st.RuleID)
+		if t == nil || !ok || def != st.Definition || !slices.Equal(t.fields, st.Fields) || t.window != st.Window {
+			continue
+		}
+		t.th.RestoreWindows(st.Keys)
+		n++
+	}
+	return n, nil
 }
 
 func (p *auditProcessor) checkpoints(interval time.Duration) {
@@ -107,7 +168,7 @@ func (p *auditProcessor) checkpoints(interval time.Duration) {
 		case <-p.store.stop:
 			return
 		case <-ticker.C:
-			p.mu.RLock() // a reload swaps the engine under the write lock
+			p.mu.RLock() // a reload swaps the engine and the throttles under the write lock
 			data, err := p.encodeState()
 			p.mu.RUnlock()
 			if err == nil {
@@ -136,37 +197,68 @@ func (p *auditProcessor) stopCheckpoints() {
 // checkpointTimeout is the least time a checkpoint's write may take before it is given up.
 const checkpointTimeout = 30 * time.Second
 
-// encodeState encodes the engine's state. The caller holds p.mu (read or write), so the engine it encodes is the
-// running one.
-func (p *auditProcessor) encodeState() ([]byte, error) {
+// encodeState encodes the engine's state and the throttles' windows. The caller holds p.mu (read or write), so what
+// it encodes is the running rule set's.
+func (p *auditProcessor) encodeState() (encodedState, error) {
+	var st encodedState
 	var buf bytes.Buffer
-	if err := p.detector.engine.SaveState(&buf); err != nil {
-		p.telemetry.ProcessorAuditdetectStateSaves.Add(context.Background(), 1, saveFailure)
-		return nil, fmt.Errorf("saving detection state: %w", err)
+	err := p.detector.engine.SaveState(&buf)
+	if err == nil {
+		st.engine = buf.Bytes()
+		saved := savedThrottles{Version: throttleStateVersion}
+		ids := make([]string, 0, len(p.state.throttles))
+		for id := range p.state.throttles {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			t := p.state.throttles[id]
+			if def, ok := p.detector.engine.DefinitionKey(id); ok {
+				saved.Rules = append(saved.Rules, savedThrottle{RuleID: id, Definition: def, Fields: t.fields,
+					Window: t.window, Keys: t.th.Windows()})
+			}
+		}
+		var tb bytes.Buffer
+		err = gob.NewEncoder(&tb).Encode(&saved)
+		st.throttles = tb.Bytes()
 	}
-	return buf.Bytes(), nil
+	if err != nil {
+		p.telemetry.ProcessorAuditdetectStateSaves.Add(context.Background(), 1, saveFailure)
+		return st, fmt.Errorf("saving detection state: %w", err)
+	}
+	return st, nil
 }
 
-// writeState writes encoded state to storage.
-func (p *auditProcessor) writeState(ctx context.Context, data []byte) error {
-	if err := p.store.client.Set(ctx, stateStorageKey, data); err != nil {
+// writeState writes encoded state to storage, both values in one batch.
+func (p *auditProcessor) writeState(ctx context.Context, st encodedState) error {
+	err := p.store.client.Batch(ctx, storage.SetOperation(stateStorageKey, st.engine),
+		storage.SetOperation(throttleStorageKey, st.throttles))
+	if err != nil {
 		p.telemetry.ProcessorAuditdetectStateSaves.Add(ctx, 1, saveFailure)
 		return fmt.Errorf("saving detection state: %w", err)
 	}
 	p.telemetry.ProcessorAuditdetectStateSaves.Add(ctx, 1, saveSuccess)
-	p.telemetry.ProcessorAuditdetectStateBytes.Record(ctx, int64(len(data)))
+	p.telemetry.ProcessorAuditdetectStateBytes.Record(ctx, int64(len(st.engine)+len(st.throttles)))
 	return nil
 }
 
-// closeState saves the state a last time and closes the storage client. The caller holds p.mu for writing, after
-// the throttles were flushed: no batch runs, so the saved state is the final one.
-func (p *auditProcessor) closeState(ctx context.Context) error {
+// finalState encodes the state for the last save, or returns nothing without storage. The caller holds p.mu for
+// writing (no batch runs, so it is the final state), before the throttles are flushed: the flush forgets their keys.
+func (p *auditProcessor) finalState() (encodedState, error) {
+	if p.store == nil {
+		return encodedState{}, nil
+	}
+	return p.encodeState()
+}
+
+// closeState writes the last save, encoded by finalState (or the error it had), and closes the storage client.
+func (p *auditProcessor) closeState(ctx context.Context, st encodedState, encodeErr error) error {
 	if p.store == nil {
 		return nil
 	}
-	data, err := p.encodeState()
+	err := encodeErr
 	if err == nil {
-		err = p.writeState(ctx, data)
+		err = p.writeState(ctx, st)
 	}
 	return errors.Join(err, p.store.client.Close(ctx))
 }

@@ -347,3 +347,32 @@ rba:
 	defer mem.mu.Unlock()
 	assert.Greater(t, mem.sets, 10, "checkpoints ran")
 }
+
+// TestThrottleWindowsSurviveRestart: a key whose risk event went out before the restart stays suppressed after it,
+// for the rest of its window, when the rule and its throttle settings are unchanged; changed settings start afresh.
+func TestThrottleWindowsSurviveRestart(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		afterWindow time.Duration
+		want        []string
+	}{
+		// eve@2 falls in the window eve@0 opened (to minute 10) and is held back; eve@12 goes out carrying it.
+		{"same settings", 10 * time.Minute, []string{"eve@12+1"}},
+		// Another window length is another throttle: eve@2 goes out, and eve@12 falls in the window it opened.
+		{"window changed", 20 * time.Minute, []string{"eve@2+0"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := &memStorage{}
+			before, beforeSink := startWithStorage(t, testConfig(throttled(10*time.Minute)), mem, nil)
+			require.NoError(t, before.ConsumeLogs(context.Background(), input(str(nodePortBy("eve", "198.51.100.1", 0)))))
+			require.NoError(t, before.Shutdown(context.Background()))
+			require.Equal(t, []string{"eve@0+0"}, riskSummary(t, beforeSink.AllLogs()))
+
+			after, sink := startWithStorage(t, testConfig(throttled(tc.afterWindow)), mem, nil)
+			require.NoError(t, after.ConsumeLogs(context.Background(), input(
+				str(nodePortBy("eve", "198.51.100.1", 2)), str(nodePortBy("eve", "198.51.100.1", 12)))))
+			assert.Equal(t, tc.want, riskSummary(t, sink.AllLogs()))
+			require.NoError(t, after.Shutdown(context.Background()))
+		})
+	}
+}

@@ -180,8 +180,9 @@ func (p *auditProcessor) shutdown(ctx context.Context) error {
 	if !p.closed {
 		p.closed = true
 		// No batch is running now: push what the throttles held back downstream before the state goes, and save
-		// the engine's state for the next start.
-		err = errors.Join(p.flushState(ctx, nil), p.closeState(ctx))
+		// the state for the next start (encoded before the flush, which forgets the throttles' windows).
+		saved, encodeErr := p.finalState()
+		err = errors.Join(p.flushState(ctx, nil), p.closeState(ctx, saved, encodeErr))
 		p.detector.close()
 	}
 	return err

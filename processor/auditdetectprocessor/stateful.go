@@ -164,6 +164,7 @@ type additions struct {
 
 type ruleThrottle struct {
 	fields []string
+	window time.Duration
 	th     *window.Throttle[heldMatch]
 	// decided remembers what the throttle did with each row of an event, so that an event delivered again (a batch
 	// the next consumer refused, retried) gets the same answer rather than counting as a repeat: an admitted row is
@@ -206,7 +207,8 @@ func newStateful(cfg *Config, rules []*rule.Rule) *stateful {
 				fields = append(fields, ro.Field)
 			}
 		}
-		s.throttles[r.ID] = &ruleThrottle{fields: fields, th: window.NewThrottle[heldMatch](o.Throttle.Window, cfg.MaxKeys),
+		s.throttles[r.ID] = &ruleThrottle{fields: fields, window: o.Throttle.Window,
+			th:      window.NewThrottle[heldMatch](o.Throttle.Window, cfg.MaxKeys),
 			decided: window.NewRecent[throttleDecision](engine.DefaultReplayKeys)}
 	}
 	return s

@@ -114,6 +114,17 @@ func (e *Engine) SaveState(w io.Writer) error {
 	return gob.NewEncoder(w).Encode(&st)
 }
 
+// DefinitionKey identifies the definition of the rule with the given id (its id, filter, pipeline, risk block and
+// window settings): state kept outside the engine about a rule (a throttle) is meant for a rule with the same key.
+func (e *Engine) DefinitionKey(id string) (key [sha256.Size]byte, ok bool) {
+	for _, cr := range e.rules {
+		if cr.rule.ID == id {
+			return sha256.Sum256([]byte(cr.stateKey)), true
+		}
+	}
+	return key, false
+}
+
 // RestoreState reads state written by SaveState and gives each stateful rule of e whose definition is unchanged
 // since it was written the state it had then. It must be called before e evaluates any event. It returns the ids
 // of the rules it restored and the number of saved rules that e does not have unchanged (their state is dropped).

@@ -122,6 +122,36 @@ func (t *Throttle[T]) Flush() []Pending[T] {
 	return due
 }
 
+// KeyWindow is one key's suppression window: matches of the key before End are held back.
+type KeyWindow struct {
+	Key string
+	End time.Time
+}
+
+// Windows returns the window of every key held, least recently updated first: what a restart needs to go on
+// suppressing (the matches held back are reported by Flush).
+func (t *Throttle[T]) Windows() []KeyWindow {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]KeyWindow, 0, t.keys.Len())
+	t.keys.Each(func(key string, e *throttleEntry[T]) bool {
+		out = append(out, KeyWindow{Key: key, End: e.end})
+		return true
+	})
+	return out
+}
+
+// RestoreWindows opens the given windows, with nothing held back, for the keys the Throttle does not hold.
+func (t *Throttle[T]) RestoreWindows(ws []KeyWindow) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, w := range ws {
+		if _, ok := t.keys.Get(w.Key); !ok {
+			t.keys.Add(w.Key, throttleEntry[T]{end: w.End}, t.evict)
+		}
+	}
+}
+
 // Requeue gives back reports that were handed out but not delivered (the batch carrying them was refused): the
 // next Admit, Advance or Flush hands them out again.
 func (t *Throttle[T]) Requeue(due []Pending[T]) {
