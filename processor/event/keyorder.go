@@ -81,7 +81,7 @@ func (o *keyOrder) predict(b []byte, i, prev int) int {
 		}
 		e := &o.ents[t]
 		n := int(e.len) + 2
-		if i+17 > len(b) {
+		if i+1+max(n, 16) > len(b) {
 			if i+1+n <= len(b) && string(b[i+1:i+1+n]) == string(o.buf[e.off:int(e.off)+n]) {
 				return int(t)
 			}

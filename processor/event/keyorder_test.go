@@ -204,3 +204,39 @@ func TestKeyOrderReadsInvalidBodiesAsBefore(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyOrderBodyEndingInsideAPredictedKey: a body that ends (with a brace, so that Open accepts it) inside a key
+// the order predicts there, a key longer than the sixteen bytes compared as two words, is read as a fresh Parser
+// reads it: a syntax error, not a slice out of range.
+func TestKeyOrderBodyEndingInsideAPredictedKey(t *testing.T) {
+	teach := []byte(`{"kind":"Event","responseStatus":{"code":200},"requestReceivedTimestamp":"t","stageTimestamp":"t"}`)
+	for _, cut := range []string{`"requestReceivedTimesta}`, `"requestReceivedTimestamp}`, `"requestReceivedTimestamp"}`,
+		`"requestReceivedT}`, `"requestReceived}`} {
+		body := []byte(`{"kind":"Event","responseStatus":{"code":200},` + cut)
+		// verb, which the body does not have, reads every member from the start: the cut key is predicted.
+		paths := []*Path{CompilePath("verb", false), CompilePath("responseStatus.code", false),
+			CompilePath("requestReceivedTimestamp", false)}
+		read := func(p *Parser) (out []string) {
+			v, err := p.Open(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, path := range paths {
+				v.Each(path, func(b []byte) bool { out = append(out, string(b)); return true })
+				out = append(out, fmt.Sprint(v.Err() != nil))
+			}
+			return out
+		}
+		var taught, fresh Parser
+		for range 2 {
+			v, err := taught.Open(teach)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resolveAll(v)
+		}
+		if got, want := read(&taught), read(&fresh); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: a Parser with history read %v, a fresh one %v", body, got, want)
+		}
+	}
+}

@@ -52,4 +52,5 @@ func FuzzOpen(f *testing.F) {
 
 var teachEvent = []byte(`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Request","verb":"get",` +
 	`"user":{"username":"u","groups":["g"]},"objectRef":{"resource":"pods","name":"p"},` +
-	`"responseStatus":{"code":200},"requestObject":{"a":1},"stageTimestamp":"t","annotations":{"x.y":"z"}}`)
+	`"responseStatus":{"code":200},"requestObject":{"a":1},"requestReceivedTimestamp":"t","stageTimestamp":"t",` +
+	`"annotations":{"x.y":"z"}}`)
