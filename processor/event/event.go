@@ -870,7 +870,7 @@ func (v *View) tableIn(at int, ord *keyOrder) *tableSlot {
 					if b[end] == '}' {
 						return v.tables.put(at, lo, int32(len(v.members)), int32(end+1))
 					}
-					i = end + 1
+					i = skipWS(b, end+1) // as below: whitespace may follow the comma
 					continue
 				}
 			}
