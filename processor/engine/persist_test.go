@@ -102,17 +102,7 @@ func TestRestoreStateKeepsEvictionOrder(t *testing.T) {
 	}
 	// Groups a, b, c; then a again: b is now the least recently updated.
 	play(t, before, [][]byte{ev("10.0.0.1", 1, ""), ev("10.0.0.2", 2, ""), ev("10.0.0.3", 3, ""), ev("10.0.0.1", 4, "")})
-	var saved bytes.Buffer
-	if err := before.SaveState(&saved); err != nil {
-		t.Fatal(err)
-	}
-	after, err := Compile(r(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := after.RestoreState(&saved); err != nil {
-		t.Fatal(err)
-	}
+	after := restarted(t, before, r(), opts)
 	// A fourth group evicts b (were the order lost, a or c would go instead): c, kept with its one event, fires on
 	// its second; b comes back as a new group and does not.
 	fired := play(t, after, [][]byte{ev("10.0.0.4", 5, ""), ev("10.0.0.3", 6, ""), ev("10.0.0.2", 7, "")})
@@ -193,17 +183,7 @@ func TestRestoredStateRecognisesRedelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	play(t, before, [][]byte{ev("203.0.113.9", 1, `"auditID":"a1"`), ev("203.0.113.9", 2, `"auditID":"a2"`)})
-	var saved bytes.Buffer
-	if err := before.SaveState(&saved); err != nil {
-		t.Fatal(err)
-	}
-	after, err := Compile(r(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := after.RestoreState(&saved); err != nil {
-		t.Fatal(err)
-	}
+	after := restarted(t, before, r(), Options{})
 	fired := play(t, after, [][]byte{ev("203.0.113.9", 2, `"auditID":"a2"`), ev("203.0.113.9", 3, `"auditID":"a3"`)})
 	if want := []string{"1:3"}; !reflect.DeepEqual(fired, want) {
 		t.Errorf("fired %v, want %v: a2, delivered again after the restart, counted twice", fired, want)
@@ -292,17 +272,7 @@ func TestRestartKeepsWindowDecisions(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := play(t, before, tc.events[:tc.cut])
-			var saved bytes.Buffer
-			if err := before.SaveState(&saved); err != nil {
-				t.Fatal(err)
-			}
-			after, err := Compile(r(), Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, _, err := after.RestoreState(&saved); err != nil {
-				t.Fatal(err)
-			}
+			after := restarted(t, before, r(), Options{})
 			for _, f := range play(t, after, tc.events[tc.cut:]) {
 				var i int
 				var count string
@@ -387,4 +357,21 @@ func TestRestoreSkipsDamagedGroups(t *testing.T) {
 	if want := []string{"3:3"}; !reflect.DeepEqual(fired, want) {
 		t.Errorf("fired %v, want %v: only the sound group kept its two events", fired, want)
 	}
+}
+
+// restarted saves before's state and restores it into a new engine compiled from rules, as a restart does.
+func restarted(t *testing.T, before *Engine, rules []*rule.Rule, opts Options) *Engine {
+	t.Helper()
+	var saved bytes.Buffer
+	if err := before.SaveState(&saved); err != nil {
+		t.Fatal(err)
+	}
+	after, err := Compile(rules, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := after.RestoreState(&saved); err != nil {
+		t.Fatal(err)
+	}
+	return after
 }
