@@ -360,6 +360,10 @@ type segment struct {
 	array bool // written with {} after it
 }
 
+// maxKeySegments is the most segments of a path one object key may spell (a key with up to 15 dots): audit events'
+// dotted keys (annotations such as authorization.k8s.io/decision, label and extra keys) have a handful.
+const maxKeySegments = 16
+
 // CompilePath parses a flattened field name. With anyArray, arrays anywhere on the path are traversed whether or not
 // the name marks them with `{}` (Sigma and ECS flattening); without it, only `{}` traverses an array (Splunk).
 func CompilePath(name string, anyArray bool) *Path {
@@ -375,8 +379,10 @@ func CompilePath(name string, anyArray bool) *Path {
 	for i := range p.segs {
 		key := p.segs[i].key
 		p.keys[i] = append(p.keys[i], key)
-		// A key can only span segments up to the first one marked as an array.
-		for j := i + 1; j < len(p.segs) && !p.segs[j-1].array; j++ {
+		// A key can only span segments up to the first one marked as an array, and at most maxKeySegments of
+		// them: every grouping of n segments would be n² keys of up to n segments each, and a rule file's field
+		// name of thousands of dots would take minutes and gigabytes to compile.
+		for j := i + 1; j < len(p.segs) && j-i < maxKeySegments && !p.segs[j-1].array; j++ {
 			key += "." + p.segs[j].key
 			p.keys[i] = append(p.keys[i], key)
 		}

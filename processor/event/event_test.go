@@ -100,3 +100,27 @@ func TestNumbersDoNotAllocate(t *testing.T) {
 		t.Fatalf("Each over numbers allocated %v times per run", allocs)
 	}
 }
+
+// TestLongPathsCompileInBoundedKeys: a key may spell up to maxKeySegments segments of a path, so a long field name
+// (a hostile or broken rule file) compiles to a number of keys linear in its length, not quadratic, and a key of that
+// many segments still resolves.
+func TestLongPathsCompileInBoundedKeys(t *testing.T) {
+	name := strings.Repeat("a.", 300) + "b"
+	p := CompilePath(name, false)
+	keys := 0
+	for _, ks := range p.keys {
+		keys += len(ks)
+	}
+	if keys > maxKeySegments*len(p.segs) {
+		t.Errorf("%d keys for %d segments", keys, len(p.segs))
+	}
+	spelled := strings.Repeat("x.", maxKeySegments-1) + "y" // one key of maxKeySegments segments
+	var pr Parser
+	v, err := pr.Parse([]byte(`{"o":{"` + spelled + `":"found"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := v.First(CompilePath("o."+spelled, false)); !ok || string(got) != "found" {
+		t.Errorf("a key of %d segments: %q, %v", maxKeySegments, got, ok)
+	}
+}
