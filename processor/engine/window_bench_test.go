@@ -113,3 +113,50 @@ func heapInUse() uint64 {
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
 }
+
+// BenchmarkStateSaveRestore measures a checkpoint of full state (docs/stateful.md#restarts): one windowed rule and
+// one new_terms rule, each holding max_keys (the default 100,000) keys and the memory of as many delivered events as
+// it keeps. `make bench BENCH=StateSaveRestore BENCH_PKGS=./processor/engine`.
+func BenchmarkStateSaveRestore(b *testing.B) {
+	const keys = 100000
+	rules := func() []*rule.Rule {
+		return []*rule.Rule{windowRule(cmp("count", rule.OpGt, "5"), countOnly), newTermsRule(time.Hour)}
+	}
+	e, err := Compile(rules(), Options{MaxKeys: keys})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < keys; i++ {
+		ip := fmt.Sprintf("10.%d.%d.%d", i>>16, (i>>8)&255, i&255)
+		if _, err := e.Match(ev(ip, 1, fmt.Sprintf(`"auditID":"id-%d"`, i))); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.Match([]byte(termEvent(fmt.Sprintf("user-%d", i), 1, ip))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var saved bytes.Buffer
+	if err := e.SaveState(&saved); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("save", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			var buf bytes.Buffer
+			if err := e.SaveState(&buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(saved.Len()), "bytes/save")
+	})
+	b.Run("restore", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			after, err := Compile(rules(), Options{MaxKeys: keys})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, _, err := after.RestoreState(bytes.NewReader(saved.Bytes())); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
