@@ -260,7 +260,7 @@ func TestESCUSigmaElasticTogether(t *testing.T) {
 			"risk_object": "minikube-user", "risk_object_type": "user", "risk_score": int64(47),
 			"threat_object": "192.168.99.1", "threat_object_type": "ip_address", "severity": "medium",
 			"annotations.mitre_attack.mitre_technique_id": []any{"T1133"},
-			"annotations.mitre_attack.mitre_tactic":       []any{"TA0003", "TA0001"},
+			"annotations.mitre_attack.mitre_tactic_id":    []any{"TA0003", "TA0001"},
 		},
 		"Creation Of Pod In System Namespace": { // Sigma, with its risk object overridden
 			"risk_object": "kube-system", "risk_object_type": "system", "risk_score": int64(47),

@@ -30,7 +30,7 @@ const (
 	AttrThreatObjectType = "threat_object_type"
 	AttrAnalyticStories  = "analyticstories"
 	AttrMitreTechniques  = "annotations.mitre_attack.mitre_technique_id"
-	AttrMitreTactics     = "annotations.mitre_attack.mitre_tactic"
+	AttrMitreTactics     = "annotations.mitre_attack.mitre_tactic_id"
 	AttrAuditID          = "auditID"
 	// AttrRiskEventsTruncated and AttrRiskEventsDropped mark the risk records of an audit record that would have
 	// produced more than Config.MaxRiskEvents: the kept ones say that, and how many were dropped.
