@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -213,16 +214,16 @@ func (e *Engine) NewTermsKeys() map[string][2]uint64 {
 	return out
 }
 
-// firstValueStage is rule.FirstValue.
-type firstValueStage struct {
+// copyStage is rule.Copy.
+type copyStage struct {
 	from *fieldRef
 	to   string
 }
 
-func (s firstValueStage) run(_ *evalCtx, rows []*row) []*row {
+func (s copyStage) run(_ *evalCtx, rows []*row) []*row {
 	for _, r := range rows {
 		if vals := r.values(s.from); len(vals) > 0 {
-			r.set(s.to, vals[:1], false)
+			r.set(s.to, slices.Clone(vals), false) // its own slice: a later stage may change either field
 		}
 	}
 	return rows

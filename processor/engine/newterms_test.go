@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -31,7 +32,7 @@ func newTermsRule(history time.Duration) *rule.Rule {
 		Filter: eq("objectRef.resource", "secrets"),
 		Pipeline: []rule.Stage{
 			rule.NewTerms{Fields: []rule.Field{{Name: "user.username"}, {Name: "sourceIPs", AnyArray: true}}, History: history},
-			rule.FirstValue{From: "sourceIPs{}", To: "src_ip"},
+			rule.Copy{From: "sourceIPs{}", To: "src_ip"},
 		},
 	}
 }
@@ -41,7 +42,7 @@ type termStep struct {
 	event, want string
 }
 
-// checkTermSteps sends the steps' events to e in order; a matching row must carry only the first source address.
+// checkTermSteps sends the steps' events to e in order; a matching row must carry every source address in src_ip.
 func checkTermSteps(t *testing.T, e *Engine, steps []termStep) {
 	t.Helper()
 	for i, s := range steps {
@@ -52,8 +53,8 @@ func checkTermSteps(t *testing.T, e *Engine, steps []termStep) {
 		got := ""
 		if len(ms) == 1 && len(ms[0].Rows) == 1 {
 			got = strings.Join(ms[0].Rows[0].Values(NewTermsField), ",")
-			if ip := ms[0].Rows[0].Values("src_ip"); len(ip) != 1 {
-				t.Errorf("step %d: src_ip = %q, want the first source address only", i+1, ip)
+			if ip, all := ms[0].Rows[0].Values("src_ip"), ms[0].Rows[0].Values("sourceIPs{}"); len(all) == 0 || !slices.Equal(ip, all) {
+				t.Errorf("step %d: src_ip = %q, want every source address %q", i+1, ip, all)
 			}
 		}
 		if got != s.want {

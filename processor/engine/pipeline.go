@@ -360,8 +360,8 @@ func compilePipeline(r *rule.Rule, rs refs, opts Options, fs *fields, cut *atomi
 				return nil, nil, nil, fmt.Errorf("new_terms needs fields and a positive history")
 			}
 			ex = newNewTermsStage(st, opts.MaxKeys, opts.NewTermsLearning, fs, cut)
-		case rule.FirstValue:
-			ex = firstValueStage{from: rs.get(st.From), to: st.To}
+		case rule.Copy:
+			ex = copyStage{from: rs.get(st.From), to: st.To}
 		case rule.Stats:
 			if i == windowAt {
 				st := st

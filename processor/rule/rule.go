@@ -250,9 +250,10 @@ type NewTerms struct {
 	History time.Duration
 }
 
-// FirstValue sets the row field To to the first value of From. Sigma and Elastic rules take their threat object
-// this way: the first of `sourceIPs{}` is the client, the others are the proxies it came through.
-type FirstValue struct{ From, To string }
+// Copy sets the row field To to every value of From, which stays. Sigma and Elastic rules take their threat object
+// this way: `src_ip` holds every address of `sourceIPs{}`, as ESCU's `rename sourceIPs{} as src_ip` does (the first
+// ones come from X-Forwarded-For and can be set by the client; the last is the address the API server saw).
+type Copy struct{ From, To string }
 
 func (FillNull) isStage()   {}
 func (Search) isStage()     {}
@@ -261,7 +262,7 @@ func (Rename) isStage()     {}
 func (Stats) isStage()      {}
 func (IPLocation) isStage() {}
 func (NewTerms) isStage()   {}
-func (FirstValue) isStage() {}
+func (Copy) isStage()       {}
 
 // Error is a rule that could not be compiled, with the position of the fault.
 type Error struct {
