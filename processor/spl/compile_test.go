@@ -52,6 +52,8 @@ func TestCompileFilter(t *testing.T) {
 		{"escaped quotes in bare value", `x=*\"privileged\":true*`, eq("x", `*"privileged":true*`)},
 		{"escaped quotes in quoted value", `x="say \"hi\""`, eq("x", `say "hi"`)},
 		{"escaped backslash", `path="C:\\temp"`, eq("path", `C:\\temp`)},
+		// Splunk expands \\, \" and \| only; any other backslash sequence reaches the command as written.
+		{"unknown escape kept", `path="C:\temp" x=a\.b`, rule.And{eq("path", `C:\\temp`), eq("x", `a\\.b`)}},
 		{"question mark is literal", `requestURI=/api?watch=true`, eq("requestURI", `/api\?watch=true`)},
 		{"operator characters inside a value", `q=a=b<c>d!e`, eq("q", "a=b<c>d!e")},
 		{"array and slash field names", `user.groups{}=system:masters requestObject.metadata.annotations.kubectl.kubernetes.io/last-applied-configuration=*x*`,
@@ -151,6 +153,9 @@ func TestCompilePipeline(t *testing.T) {
 		{"where NOT isnull", `* | where NOT isnull(x)`, []rule.Stage{rule.Where{Cond: exists("x")}}},
 		{"where match", `* | where match(ua, "^kube")`,
 			[]rule.Stage{rule.Where{Cond: rule.Compare{Field: fld("ua"), Op: rule.OpEq, Value: rule.Pattern{Kind: rule.Regex, Text: "^kube", CaseSensitive: true}}}}},
+		{"where match keeps the regex's backslashes", `* | where match(ua, "^kubectl/v\d+\.\d+ \"x\\\\y")`,
+			[]rule.Stage{rule.Where{Cond: rule.Compare{Field: fld("ua"), Op: rule.OpEq,
+				Value: rule.Pattern{Kind: rule.Regex, Text: `^kubectl/v\d+\.\d+ "x\\y`, CaseSensitive: true}}}}},
 		{"where cidrmatch", `* | where cidrmatch("10.0.0.0/8", ip)`,
 			[]rule.Stage{rule.Where{Cond: rule.Compare{Field: fld("ip"), Op: rule.OpEq, Value: rule.Pattern{Kind: rule.CIDR, Text: "10.0.0.0/8"}}}}},
 		{"where negative and decimal numbers", `* | where a > -1.5e3`, []rule.Stage{rule.Where{Cond: cmp("a", rule.OpGt, "-1.5e3", true)}}},

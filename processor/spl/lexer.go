@@ -223,10 +223,19 @@ func (l *lexer) char(text, glob *strings.Builder) *posError {
 		glob.WriteByte('*')
 		return nil
 	case c == '\\' && l.pos+1 < len(l.src):
-		if l.src[l.pos+1] == '*' {
+		switch l.src[l.pos+1] {
+		case '*':
 			return errAt(l.pos, `a backslash cannot escape "*" in SPL: "*" is always a wildcard`)
+		case '\\', '"', '\'', '|':
+			l.pos++
+		default:
+			// Splunk leaves a backslash sequence it does not know as written (`\d` reaches match() as `\d`):
+			// the backslash is a character of the value.
+			l.pos++
+			text.WriteByte('\\')
+			glob.WriteString(rule.EscapeGlob(`\`))
+			return nil
 		}
-		l.pos++
 	}
 	r, n := utf8.DecodeRuneInString(l.src[l.pos:])
 	s := l.src[l.pos : l.pos+n]
