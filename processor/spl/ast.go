@@ -22,12 +22,14 @@ type (
 	allNode struct{}
 	// cmpNode is `field op value`.
 	cmpNode struct {
+		pos   int // of the field name
 		field string
 		op    rule.Op
 		val   value
 	}
 	// inNode is `field IN (v1, v2, ...)`.
 	inNode struct {
+		pos   int
 		field string
 		vals  []value
 	}

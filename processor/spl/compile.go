@@ -36,28 +36,54 @@ func compileQuery(q *query) (rule.Expr, []rule.Stage) {
 
 // metadataFields are Splunk's indexing metadata. An audit event does not carry them: in the collector, the pipeline
 // that feeds the processor has already chosen the data, so a term on them (security_content's default
-// `kube_audit` is source="kubernetes") is satisfied rather than matching nothing.
+// `kube_audit` is source="kubernetes") is satisfied rather than matching nothing. That holds only for a term that
+// selects the data the whole search runs on, so the parser accepts them only there (checkMetadata).
 var metadataFields = map[string]bool{"index": true, "source": true, "sourcetype": true, "host": true, "splunk_server": true}
 
-// onlyMetadata reports whether every comparison in n is on a metadata field.
-func onlyMetadata(n node) bool {
+// checkMetadata rejects a term on a metadata field anywhere but where it selects the data: a conjunct of the base
+// search made of metadata terms only, joined by AND or OR. Under NOT, beside another field in an OR, or in a
+// `| search`, taking it as satisfied would change what the search means (`NOT (host=ci-* OR user=bot)` would match
+// nothing), and the event cannot tell whether it holds.
+func checkMetadata(n node, base bool) *posError {
+	terms := []node{n}
+	if a, ok := n.(andNode); ok {
+		terms = flattenAnd(a)
+	}
+	for _, t := range terms {
+		if base && selectsData(t) {
+			continue
+		}
+		if pos, field, ok := firstMetadata(t); ok {
+			where := "in | search"
+			if base {
+				where = "under NOT or beside other fields in an OR"
+			}
+			return errAt(pos, "%s is Splunk indexing metadata, which audit events do not carry: it may stand only as a term "+
+				"of the base search that selects the data (the collector's pipeline has chosen it), not %s", field, where)
+		}
+	}
+	return nil
+}
+
+func flattenAnd(a andNode) []node {
+	var out []node
+	for _, x := range a {
+		if inner, ok := x.(andNode); ok {
+			out = append(out, flattenAnd(inner)...)
+		} else {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// selectsData reports whether n is made of metadata terms joined by AND or OR.
+func selectsData(n node) bool {
 	switch n := n.(type) {
 	case andNode:
-		for _, x := range n {
-			if !onlyMetadata(x) {
-				return false
-			}
-		}
-		return len(n) > 0
+		return allOf(n, selectsData)
 	case orNode:
-		for _, x := range n {
-			if !onlyMetadata(x) {
-				return false
-			}
-		}
-		return len(n) > 0
-	case notNode:
-		return onlyMetadata(n.x)
+		return allOf(n, selectsData)
 	case cmpNode:
 		return metadataFields[n.field]
 	case inNode:
@@ -66,10 +92,44 @@ func onlyMetadata(n node) bool {
 	return false
 }
 
+func allOf(ns []node, f func(node) bool) bool {
+	for _, x := range ns {
+		if !f(x) {
+			return false
+		}
+	}
+	return len(ns) > 0
+}
+
+// firstMetadata returns the first term of n on a metadata field.
+func firstMetadata(n node) (pos int, field string, ok bool) {
+	switch n := n.(type) {
+	case andNode:
+		for _, x := range n {
+			if pos, field, ok = firstMetadata(x); ok {
+				return
+			}
+		}
+	case orNode:
+		for _, x := range n {
+			if pos, field, ok = firstMetadata(x); ok {
+				return
+			}
+		}
+	case notNode:
+		return firstMetadata(n.x)
+	case cmpNode:
+		return n.pos, n.field, metadataFields[n.field]
+	case inNode:
+		return n.pos, n.field, metadataFields[n.field]
+	}
+	return 0, "", false
+}
+
 // compileNode compiles a search-command expression: values are case-insensitive globs.
 func compileNode(n node) rule.Expr {
-	if onlyMetadata(n) {
-		return rule.True{}
+	if selectsData(n) {
+		return rule.True{} // only where checkMetadata let it stand: a conjunct of the base search
 	}
 	switch n := n.(type) {
 	case andNode:

@@ -195,6 +195,12 @@ func TestCompileErrors(t *testing.T) {
 		{"leading pipe", `| tstats count`, 1, 3, `unsupported command "tstats"`},
 		{"leading pipe alone", `|`, 1, 1, "must start with a base search"},
 		{"subsearch in value", `a=[search b=1]`, 1, 3, "subsearches"},
+		// Taken as satisfied anywhere else, a metadata term would change the search: NOT (host=x OR ...) would
+		// match nothing, (sourcetype=x OR y=1) everything.
+		{"negated metadata", `NOT (host=x OR index=y) verb=get`, 1, 6, "host is Splunk indexing metadata"},
+		{"metadata beside a field in an OR", `verb=get (sourcetype=x OR objectRef.resource=secrets)`, 1, 11,
+			"not under NOT or beside other fields in an OR"},
+		{"metadata in a search command", `verb=get | search NOT host IN (build-*)`, 1, 23, "not in | search"},
 		{"subsearch term", `a=1 [search b=1]`, 1, 5, "subsearches"},
 		{"subsearch command", `a=1 | [search b=1]`, 1, 7, "subsearches"},
 		{"missing value", `a= | stats count`, 1, 2, "missing value after '='"},

@@ -35,7 +35,7 @@ func TestMacros(t *testing.T) {
 		{"config overrides kube_audit", "`kube_audit` verb=get", allow, rule.And{eq("objectRef.apiGroup", ""), eq("verb", "get")}, nil},
 		// Splunk's indexing metadata is not in an audit event: the pipeline has already chosen the data.
 		{"metadata terms are satisfied", `index=k8s source="kubernetes" sourcetype IN (a, b) verb=get`, nil, eq("verb", "get"), nil},
-		{"negated metadata terms are satisfied", `NOT (host=x OR index=y) verb=get`, nil, eq("verb", "get"), nil},
+		{"metadata terms joined by OR select the data", "(index=a OR index=b sourcetype=c) verb=get", nil, eq("verb", "get"), nil},
 		{"security_content's kube_audit", "`ka` verb=get", Macros{"ka": `source="kubernetes"`}, eq("verb", "get"), nil},
 		{"macro is one group under NOT", "NOT `two_terms` c=3", allow,
 			rule.And{not(rule.And{eq("a", "1"), eq("b", "2")}), eq("c", "3")}, nil},

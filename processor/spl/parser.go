@@ -116,6 +116,9 @@ func (p *parser) parseQuery() (*query, *posError) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkMetadata(search, true); err != nil {
+		return nil, err
+	}
 	cmds, err := p.parseCommands()
 	if err != nil {
 		return nil, err
@@ -170,7 +173,9 @@ func (p *parser) parseCommand() ([]command, *posError) {
 	case "search":
 		var x node
 		if x, err = p.parseAnd(); err == nil {
-			c = searchCmd{x: x}
+			if err = checkMetadata(x, false); err == nil {
+				c = searchCmd{x: x}
+			}
 		}
 	case "where":
 		c, err = p.parseWhereCmd()
@@ -325,13 +330,13 @@ func (p *parser) parseTerm(t token) (node, *posError) {
 		if err != nil {
 			return nil, err
 		}
-		return cmpNode{field: t.text, op: op, val: val}, nil
+		return cmpNode{pos: t.pos, field: t.text, op: op, val: val}, nil
 	case next.kind == kWord && next.text == "IN":
 		if err := checkFieldName(t); err != nil {
 			return nil, err
 		}
 		p.next()
-		return p.parseIn(t.text, next)
+		return p.parseIn(t, next)
 	case t.kind == kWord && t.text == "*":
 		return allNode{}, nil
 	}
@@ -363,7 +368,7 @@ func valueOf(v, op token) (value, *posError) {
 	return value{}, errAt(op.pos, "missing value after %s", op.describe())
 }
 
-func (p *parser) parseIn(field string, in token) (node, *posError) {
+func (p *parser) parseIn(field, in token) (node, *posError) {
 	lp, err := p.next()
 	if err != nil {
 		return nil, err
@@ -393,7 +398,7 @@ func (p *parser) parseIn(field string, in token) (node, *posError) {
 		case kComma:
 			continue
 		case kRParen:
-			return inNode{field: field, vals: vals}, nil
+			return inNode{pos: field.pos, field: field.text, vals: vals}, nil
 		case kEOF, kPipe:
 			return nil, errAt(lp.pos, "missing ')' for this IN list")
 		}
