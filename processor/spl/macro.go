@@ -19,8 +19,11 @@ func (p *parser) expandExpr(t token) (node, *posError) {
 	if err != nil {
 		return nil, err
 	}
-	if def == nil { // an undefined *_filter macro: `search *`
-		return allNode{}, nil
+	if def == nil {
+		// An undefined *_filter macro is `search *` only as a command. Splunk rejects an undefined macro, and taking
+		// it for * here would turn `NOT `x_filter`` into a search that matches nothing.
+		return nil, errAt(t.pos, "undefined macro `%s` (an undefined *_filter macro stands for `search *` only as a "+
+			"pipeline command, | `%s`)", key, key)
 	}
 	if strings.TrimSpace(*def) == "" {
 		return allNode{}, nil // expands to nothing

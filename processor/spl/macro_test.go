@@ -47,7 +47,6 @@ func TestMacros(t *testing.T) {
 		{"undefined filter macro is a no-op", "verb=get | stats count | `x_filter`", nil, eq("verb", "get"),
 			[]rule.Stage{rule.Stats{Aggs: []rule.Aggregate{{Func: "count"}}}}},
 		{"undefined filter macro without a space", "verb=get |`x_filter`", nil, eq("verb", "get"), nil},
-		{"undefined filter macro in an expression", "verb=get `x_filter`", nil, eq("verb", "get"), nil},
 		{"defined filter macro", "verb=get | `my_filter`", allow, eq("verb", "get"),
 			[]rule.Stage{rule.Search{Cond: cmp("user", rule.OpNe, "admin", false)}}},
 		{"filter macro defined as search *", "verb=get | `my_filter`", Macros{"my_filter": "search *"}, eq("verb", "get"), nil},
@@ -88,6 +87,9 @@ func TestMacroErrors(t *testing.T) {
 		{"undefined", "verb=get\n  `kube_allowed_users`", 2, 3, "undefined macro `kube_allowed_users`"},
 		{"undefined with args", "`nope(a, b)`", 1, 1, "undefined macro `nope(2)`"},
 		{"undefined filter with args is not defaulted", "* | `x_filter(1)`", 1, 5, "undefined macro `x_filter(1)`"},
+		// As `*` it would make NOT `x_filter` match nothing.
+		{"undefined filter in an expression", "verb=create NOT `x_filter`", 1, 17, "undefined macro `x_filter`"},
+		{"undefined filter in a search command", "verb=create | search NOT `x_filter`", 1, 26, "only as a pipeline command"},
 		{"self cycle", "verb=get `self`", 1, 10, "macro cycle: `self` -> `self`"},
 		{"mutual cycle", "`ping`", 1, 1, "macro cycle: `ping` -> `pong` -> `ping`"},
 		{"error inside a macro points at the reference", "verb=get `bad`", 1, 10, "in macro `bad` (definition 1:5): free-text term \"b\""},
