@@ -451,3 +451,19 @@ func TestGroupsCutIsCounted(t *testing.T) {
 		t.Fatalf("GroupsCut() = %v, want %s: 1", got, r.ID)
 	}
 }
+
+// Only one stats is windowed; a second, run per event, would count the rows of one event and a `where count > 5`
+// after it could never hold, so such a rule does not load.
+func TestSecondStatsDoesNotCompile(t *testing.T) {
+	count := rule.Stats{Aggs: []rule.Aggregate{{Func: "count"}}, By: []string{"user.username"}}
+	r := &rule.Rule{ID: "s2", Name: "s2", Filter: eq("verb", "get"), Pipeline: []rule.Stage{
+		count, count, rule.Where{Cond: rule.Compare{Field: rule.Field{Name: "count"}, Op: rule.OpGt, Value: rule.Literal("5", true)}},
+	}}
+	if _, err := Compile([]*rule.Rule{r}, Options{}); err == nil || !strings.Contains(err.Error(), "more than one stats") {
+		t.Fatalf("err = %v, want a refusal of the second stats", err)
+	}
+	r.Pipeline = r.Pipeline[1:]
+	if _, err := Compile([]*rule.Rule{r}, Options{}); err != nil {
+		t.Fatalf("one stats: %v", err)
+	}
+}

@@ -327,6 +327,15 @@ func messageFields(msg string) []string {
 // stages before a windowed stats, the windowed stats (nil when none) and the stages after it.
 func compilePipeline(r *rule.Rule, rs refs, opts Options, fs *fields, cut *atomic.Uint64) (pre []stageExec, win *rule.Stats, post []stageExec, err error) {
 	windowAt := windowedStatsIndex(r.Pipeline)
+	stats := 0
+	for _, st := range r.Pipeline {
+		if _, ok := st.(rule.Stats); ok {
+			if stats++; stats > 1 {
+				// Only one stats is windowed: a second one, run per event, would count rows of one event.
+				return nil, nil, nil, fmt.Errorf("more than one stats stage is not supported")
+			}
+		}
+	}
 	for i, st := range r.Pipeline {
 		var ex stageExec
 		switch st := st.(type) {

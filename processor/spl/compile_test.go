@@ -198,6 +198,8 @@ func TestCompileErrors(t *testing.T) {
 		// Taken as satisfied anywhere else, a metadata term would change the search: NOT (host=x OR ...) would
 		// match nothing, (sourcetype=x OR y=1) everything.
 		{"negated metadata", `NOT (host=x OR index=y) verb=get`, 1, 6, "host is Splunk indexing metadata"},
+		{"stats over stats", `verb=get | stats count by a b | stats count by a | where count > 5`, 1, 31,
+			"a second stats"},
 		{"metadata beside a field in an OR", `verb=get (sourcetype=x OR objectRef.resource=secrets)`, 1, 11,
 			"not under NOT or beside other fields in an OR"},
 		{"metadata in a search command", `verb=get | search NOT host IN (build-*)`, 1, 23, "not in | search"},

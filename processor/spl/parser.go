@@ -129,6 +129,7 @@ func (p *parser) parseQuery() (*query, *posError) {
 // parseCommands parses `| command` segments up to the end of the text.
 func (p *parser) parseCommands() ([]command, *posError) {
 	var cmds []command
+	stats := false
 	for {
 		t, err := p.next()
 		if err != nil {
@@ -146,6 +147,17 @@ func (p *parser) parseCommands() ([]command, *posError) {
 		c, err := p.parseCommand()
 		if err != nil {
 			return nil, err
+		}
+		for _, x := range c {
+			if _, ok := x.(statsCmd); ok {
+				if stats {
+					// Run per event, the second stats would count rows of one event (count is always 1), and
+					// `| where count > 5` after it could never hold; only the first stats of a search is windowed.
+					return nil, errAt(t.pos, "a second stats (stats over the results of stats) is not supported: "+
+						"only one stats per search is counted over time")
+				}
+				stats = true
+			}
 		}
 		cmds = append(cmds, c...)
 	}
