@@ -467,3 +467,35 @@ func TestSecondStatsDoesNotCompile(t *testing.T) {
 		t.Fatalf("one stats: %v", err)
 	}
 }
+
+// where's = and != against a number compare numerically, as its <, <=, > and >= do; only decimal numbers are
+// numbers ("nan" would otherwise be both <= 5 and >= 5).
+func TestNumbersCompareAsEval(t *testing.T) {
+	num := func(op rule.Op, n string) rule.Expr {
+		return rule.Compare{Field: rule.Field{Name: "x"}, Op: op, Value: rule.Pattern{Kind: rule.Number, Text: n, CaseSensitive: true}}
+	}
+	tests := []struct {
+		name   string
+		value  string // JSON
+		filter rule.Expr
+		want   bool
+	}{
+		{"decimal string equals the integer", `"10.0"`, num(rule.OpEq, "10"), true},
+		{"JSON number equals", `10`, num(rule.OpEq, "10.00"), true},
+		{"exponent", `"1e1"`, num(rule.OpEq, "10"), true},
+		{"not equal numerically", `"10.5"`, num(rule.OpEq, "10"), false},
+		{"!= is numeric too", `"10.0"`, num(rule.OpNe, "10"), false},
+		{"a non-number compares as text", `"abc"`, num(rule.OpEq, "10"), false},
+		{"nan is not a number", `"nan"`, rule.And{cmp("x", rule.OpLe, "5"), cmp("x", rule.OpGe, "5")}, false},
+		{"-inf is not a number", `"-inf"`, cmp("x", rule.OpGt, "-5"), true}, // as text, "-i" > "-5"
+		{"hex float is not a number", `"0x1p4"`, num(rule.OpEq, "16"), false},
+		{"an exponent needs digits", `"1e"`, num(rule.OpEq, "1"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := matches(t, tt.filter, `{"verb":"get","x":`+tt.value+`}`); got != tt.want {
+				t.Errorf("match = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

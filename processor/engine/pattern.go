@@ -116,6 +116,12 @@ func compilePattern(p rule.Pattern) (matcher, error) {
 			return nil, fmt.Errorf("invalid CIDR %q: %w", p.Text, err)
 		}
 		return cidrMatcher{prefix.Masked()}, nil
+	case rule.Number:
+		num, ok := numberOf([]byte(p.Text))
+		if !ok {
+			return nil, fmt.Errorf("%q is not a number", p.Text)
+		}
+		return numberMatcher{num: num, text: []byte(p.Text)}, nil
 	}
 	return nil, fmt.Errorf("unknown pattern kind %d", p.Kind)
 }
@@ -295,13 +301,60 @@ func (m cidrMatcher) match(_ *evalCtx, v []byte) bool {
 	return m.prefix.Contains(addr.Unmap())
 }
 
-// numberOf parses a value as a number the way Splunk's comparisons do: only the whole value counts.
+// numberMatcher is rule.Number.
+type numberMatcher struct {
+	num  float64
+	text []byte
+}
+
+func (m numberMatcher) match(_ *evalCtx, v []byte) bool {
+	if x, ok := numberOf(v); ok {
+		return x == m.num
+	}
+	return bytes.Equal(v, m.text)
+}
+
+// numberOf parses a value as a number the way Splunk's comparisons do: only the whole value counts, and only a
+// decimal number (an optional sign, digits with an optional fraction, an optional exponent). ParseFloat alone would
+// also take "nan", "inf" and hex floats, and a value "nan" would then be both <= 5 and >= 5.
 func numberOf(v []byte) (float64, bool) {
-	if len(v) == 0 || len(v) > 64 {
+	if len(v) == 0 || len(v) > 64 || !isDecimal(v) {
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(b2s(v), 64)
 	return f, err == nil
+}
+
+func isDecimal(v []byte) bool {
+	i := 0
+	if v[0] == '+' || v[0] == '-' {
+		i++
+	}
+	digits := 0
+	for ; i < len(v) && '0' <= v[i] && v[i] <= '9'; i++ {
+		digits++
+	}
+	if i < len(v) && v[i] == '.' {
+		for i++; i < len(v) && '0' <= v[i] && v[i] <= '9'; i++ {
+			digits++
+		}
+	}
+	if digits == 0 {
+		return false
+	}
+	if i < len(v) && (v[i] == 'e' || v[i] == 'E') {
+		i++
+		if i < len(v) && (v[i] == '+' || v[i] == '-') {
+			i++
+		}
+		exp := i
+		for ; i < len(v) && '0' <= v[i] && v[i] <= '9'; i++ {
+		}
+		if i == exp {
+			return false
+		}
+	}
+	return i == len(v)
 }
 
 // b2s views bytes as a string without copying; the string must not outlive the bytes.

@@ -129,8 +129,18 @@ type Compare struct {
 	Value Pattern
 }
 
-// Exists matches when the field has at least one value (Splunk `x=*`, Sigma `|exists: true`, KQL `x:*`).
-type Exists struct{ Field Field }
+// Exists matches when the field has at least one value (Splunk `x=*`, KQL `x:*`): a string, number or boolean.
+// A key whose value is null, an object or an array without values has none.
+type Exists struct {
+	Field Field
+	// AnyValue makes Exists match when the field's key is present, whatever its value: null, an object or an array
+	// (empty or not) count as well as values. That is Sigma's `|exists: true`, which "only verifies the presence of
+	// a field, not its value, be it empty or null".
+	AnyValue bool
+	// NotNull, with AnyValue, does not count a key whose value is null: Not of it is Sigma's `x: null`, "absent or
+	// null". Without AnyValue it changes nothing (null is never a value).
+	NotNull bool
+}
 
 // FieldEquals matches when some value of A equals some value of B (Sigma `|fieldref`).
 type FieldEquals struct {
@@ -157,6 +167,9 @@ const (
 	Regex
 	// CIDR: Text is a network (10.0.0.0/8, fd00::/8); the value must be an IP inside it.
 	CIDR
+	// Number: Text is a decimal number, compared as eval's `=` does: a value that is a number matches when it is
+	// numerically equal (`10.0` = `10`), any other value when it is Text exactly.
+	Number
 )
 
 // Pattern is the right-hand side of a comparison.

@@ -84,6 +84,7 @@ type (
 		field string
 		op    rule.Op
 		lit   string
+		num   bool // lit is an unquoted number: = and != compare numerically
 	}
 	// wFieldEq is `a = b` or `a != b` between two fields.
 	wFieldEq struct {

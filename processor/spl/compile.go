@@ -197,7 +197,12 @@ func compileWhere(x wexpr, neg bool) rule.Expr {
 		if neg {
 			op = negate(op)
 		}
-		return rule.Compare{Field: rule.Field{Name: x.field}, Op: op, Value: rule.Literal(x.lit, true)}
+		v := rule.Literal(x.lit, true)
+		if x.num && (op == rule.OpEq || op == rule.OpNe) {
+			// Eval compares numerically when both sides are numbers, as <, <=, > and >= already do.
+			v = rule.Pattern{Kind: rule.Number, Text: x.lit, CaseSensitive: true}
+		}
+		return rule.Compare{Field: rule.Field{Name: x.field}, Op: op, Value: v}
 	case wFieldEq:
 		a, b := rule.Field{Name: x.a}, rule.Field{Name: x.b}
 		eq := rule.FieldEquals{A: a, B: b, CaseSensitive: true}

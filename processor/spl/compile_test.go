@@ -24,6 +24,11 @@ func cmp(field string, op rule.Op, glob string, caseSensitive bool) rule.Expr {
 
 func exists(field string) rule.Expr { return rule.Exists{Field: fld(field)} }
 
+// numEq is where's = or != against an unquoted number: numeric when the value is a number.
+func numEq(field string, op rule.Op, num string) rule.Expr {
+	return rule.Compare{Field: fld(field), Op: op, Value: rule.Pattern{Kind: rule.Number, Text: num, CaseSensitive: true}}
+}
+
 func not(x rule.Expr) rule.Expr { return rule.Not{X: x} }
 
 func TestCompileFilter(t *testing.T) {
@@ -126,12 +131,13 @@ func TestCompilePipeline(t *testing.T) {
 		{"stats without by", `* | stats count as n`, []rule.Stage{rule.Stats{Aggs: []rule.Aggregate{{Func: "count", As: "n"}}}}},
 		{"where count", `* | where count > 5`, []rule.Stage{rule.Where{Cond: cmp("count", rule.OpGt, "5", true)}}},
 		{"where operators", `* | where a=1 AND b==2 AND c!=3 AND d<4 AND e<=5 AND f>=6`,
-			[]rule.Stage{rule.Where{Cond: rule.And{cmp("a", rule.OpEq, "1", true), cmp("b", rule.OpEq, "2", true), cmp("c", rule.OpNe, "3", true),
+			[]rule.Stage{rule.Where{Cond: rule.And{numEq("a", rule.OpEq, "1"), numEq("b", rule.OpEq, "2"), numEq("c", rule.OpNe, "3"),
 				cmp("d", rule.OpLt, "4", true), cmp("e", rule.OpLe, "5", true), cmp("f", rule.OpGe, "6", true)}}}},
 		{"where precedence AND over OR", `* | where a=1 OR b=2 AND c=3`,
-			[]rule.Stage{rule.Where{Cond: rule.Or{cmp("a", rule.OpEq, "1", true), rule.And{cmp("b", rule.OpEq, "2", true), cmp("c", rule.OpEq, "3", true)}}}}},
+			[]rule.Stage{rule.Where{Cond: rule.Or{numEq("a", rule.OpEq, "1"), rule.And{numEq("b", rule.OpEq, "2"), numEq("c", rule.OpEq, "3")}}}}},
 		{"where parentheses", `* | where (a=1 OR b=2) AND c=3`,
-			[]rule.Stage{rule.Where{Cond: rule.And{rule.Or{cmp("a", rule.OpEq, "1", true), cmp("b", rule.OpEq, "2", true)}, cmp("c", rule.OpEq, "3", true)}}}},
+			[]rule.Stage{rule.Where{Cond: rule.And{rule.Or{numEq("a", rule.OpEq, "1"), numEq("b", rule.OpEq, "2")}, numEq("c", rule.OpEq, "3")}}}},
+		{"where quoted number is a string", `* | where code="403"`, []rule.Stage{rule.Where{Cond: cmp("code", rule.OpEq, "403", true)}}},
 		{"where string is literal", `* | where user="adm*n?"`, []rule.Stage{rule.Where{Cond: cmp("user", rule.OpEq, `adm\*n\?`, true)}}},
 		{"where constant first flips", `* | where 5 < count`, []rule.Stage{rule.Where{Cond: cmp("count", rule.OpGt, "5", true)}}},
 		{"where quoted field", `* | where 'user.name'="x"`, []rule.Stage{rule.Where{Cond: cmp("user.name", rule.OpEq, "x", true)}}},
@@ -141,7 +147,7 @@ func TestCompilePipeline(t *testing.T) {
 		{"where NOT pushes down", `* | where NOT (a="x" OR b>2)`,
 			[]rule.Stage{rule.Where{Cond: rule.And{cmp("a", rule.OpNe, "x", true), cmp("b", rule.OpLe, "2", true)}}}},
 		{"where not lower-case", `* | where not a<1 and b=2`,
-			[]rule.Stage{rule.Where{Cond: rule.And{cmp("a", rule.OpGe, "1", true), cmp("b", rule.OpEq, "2", true)}}}},
+			[]rule.Stage{rule.Where{Cond: rule.And{cmp("a", rule.OpGe, "1", true), numEq("b", rule.OpEq, "2")}}}},
 		{"where like", `* | where like(path, "/api/%_x")`,
 			[]rule.Stage{rule.Where{Cond: cmp("path", rule.OpEq, `/api/*?x`, true)}}},
 		{"where like escapes glob characters", `* | where like(q, "a*b?%")`,

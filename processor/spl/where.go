@@ -138,9 +138,9 @@ func (p *parser) wherePrimary() (wexpr, *posError) {
 		}
 		return wFieldEq{a: l.text, b: r.text, ne: op == rule.OpNe}, nil
 	case l.field:
-		return wCmp{field: l.text, op: op, lit: r.text}, nil
+		return wCmp{field: l.text, op: op, lit: r.text, num: r.num}, nil
 	case r.field:
-		return wCmp{field: r.text, op: flip(op), lit: l.text}, nil
+		return wCmp{field: r.text, op: flip(op), lit: l.text, num: l.num}, nil
 	}
 	return nil, errAt(t.pos, "a comparison between two constants is not supported")
 }
@@ -168,6 +168,7 @@ func flip(op rule.Op) rule.Op {
 type operand struct {
 	text  string
 	field bool
+	num   bool // an unquoted number
 }
 
 func (p *parser) operand(t token) (operand, *posError) {
@@ -187,7 +188,7 @@ func (p *parser) operand(t token) (operand, *posError) {
 		}
 		switch {
 		case isNumber(t.text):
-			return operand{text: t.text}, nil
+			return operand{text: t.text, num: true}, nil
 		case isIdent(t.text):
 			return operand{text: t.text, field: true}, nil
 		}
