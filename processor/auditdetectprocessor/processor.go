@@ -9,7 +9,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/valyala/fastjson"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -20,6 +19,7 @@ import (
 	"github.com/auditdetect/auditdetect/processor/auditdetectprocessor/internal/metadata"
 	"github.com/auditdetect/auditdetect/processor/builtin"
 	"github.com/auditdetect/auditdetect/processor/engine"
+	"github.com/auditdetect/auditdetect/processor/event"
 	"github.com/auditdetect/auditdetect/processor/geoip"
 	"github.com/auditdetect/auditdetect/processor/loader"
 	"github.com/auditdetect/auditdetect/processor/normalize"
@@ -277,7 +277,7 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 				})
 				if p.finish(ctx, rec, &out, format, err) {
 					p.keep(matched, k)
-				} else if matched != nil && !out.unparsed && fastjson.ValidateBytes(body) != nil {
+				} else if matched != nil && !out.unparsed && event.Valid(body) != nil {
 					// The engine reads only what its rules need, so a syntax error in a part it skipped goes unseen.
 					// Before drop_unmatched drops a record, make sure it is readable: a malformed one is never lost.
 					out.unparsed = true

@@ -25,8 +25,11 @@ func TestHostileBodies(t *testing.T) {
 		{name: "top-level dotted key after the nested spelling is ignored", body: `{"a":{"b":2},"a.b":3}`, path: "a.b", want: []string{"2"}},
 		{name: "top-level dotted key before the nested spelling decides", body: `{"a.b":1,"a":{"b":2}}`, path: "a.b", want: []string{"1"}},
 		{name: "top-level escaped key is the same key", body: `{"v\u0065rb":"create","verb":"get"}`, path: "verb", want: []string{"create"}},
-		{name: "nesting at the limit parses", body: strings.Repeat(`{"a":`, 299) + "1" + strings.Repeat("}", 299), path: strings.Repeat("a.", 298) + "a", want: []string{"1"}},
-		{name: "nesting past the limit is an error", body: strings.Repeat(`{"a":`, 300) + "1" + strings.Repeat("}", 300), path: "a", wantErr: true},
+		{name: "nesting at the limit parses", body: strings.Repeat(`{"a":`, MaxDepth-1) + "1" + strings.Repeat("}", MaxDepth-1), path: strings.Repeat("a.", MaxDepth-2) + "a", want: []string{"1"}},
+		{name: "nesting past the limit is an error", body: strings.Repeat(`{"a":`, MaxDepth) + "1" + strings.Repeat("}", MaxDepth), path: "a", wantErr: true},
+		// A patch's requestObject is the client's raw patch, which the API server takes up to 10,000 levels deep: a
+		// junk value nested past fastjson's 300 must not hide the rest of the event.
+		{name: "a junk value deeper than 300 beside the fields read", body: `{"verb":"patch","requestObject":{"x":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `,"spec":{"type":"NodePort"}}}`, path: "requestObject.spec.type", want: []string{"NodePort"}},
 		{name: "10,000-deep nesting is an error", body: strings.Repeat(`{"a":`, 10000) + "1" + strings.Repeat("}", 10000), path: "a", wantErr: true},
 		{name: "invalid UTF-8 is kept as bytes", body: "{\"u\":\"a\xffb\"}", path: "u", want: []string{"a\xffb"}},
 		{name: "escaped control characters are unescaped", body: `{"u":"a\nb\u0000"}`, path: "u", want: []string{"a\nb\x00"}},

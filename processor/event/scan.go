@@ -10,16 +10,20 @@ import (
 	"unicode/utf8"
 )
 
-// The scanner reads JSON in place, without building a tree. It accepts exactly what fastjson accepts (the parser
-// auditdetect used before): lenient numbers (any run of 0-9 . e E + -, and NaN/Inf), escapes unchecked until a value
-// is read, control characters inside strings, at most MaxDepth levels of nesting. It never recurses and never panics.
+// The scanner reads JSON in place, without building a tree. It accepts what fastjson accepts (the parser auditdetect
+// used before): lenient numbers (any run of 0-9 . e E + -, and NaN/Inf), escapes unchecked until a value is read,
+// control characters inside strings; but nesting up to MaxDepth levels, where fastjson stops at 300. It never
+// recurses and never panics.
 
-// MaxDepth is the deepest nesting a body may have, counting the top-level object as 1 (fastjson's limit).
-const MaxDepth = 300
+// MaxDepth is the deepest nesting a body may have, counting the top-level object as 1: the Kubernetes API server's
+// own limit for the JSON it decodes. A patch request's requestObject is the client's raw patch, so a client can nest
+// a junk value as deep as the API server takes it; a lower limit here would let it make the event unreadable, and
+// every detection blind to it.
+const MaxDepth = 10000
 
 var (
 	errUnexpectedEnd = errors.New("unexpected end of JSON")
-	errTooDeep       = errors.New("JSON nested deeper than 300 levels")
+	errTooDeep       = errors.New("JSON nested deeper than 10000 levels")
 	errTail          = errors.New("unexpected data after the top-level value")
 	errNoValue       = errors.New("invalid JSON value")
 	errNoKey         = errors.New(`object key must be a string`)

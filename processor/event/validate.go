@@ -1,6 +1,21 @@
 package event
 
-// validate checks that b holds exactly one JSON value, under fastjson's grammar and depth limit. stack is scratch
+import "sync"
+
+// stacks holds validate's scratch space for Valid.
+var stacks = sync.Pool{New: func() any { return new([]byte) }}
+
+// Valid checks that b holds exactly one JSON value, as Parser.Parse does (fastjson's grammar, at most MaxDepth
+// levels deep). It allocates nothing once warm.
+func Valid(b []byte) error {
+	s := stacks.Get().(*[]byte)
+	var err error
+	*s, err = validate(b, *s)
+	stacks.Put(s)
+	return err
+}
+
+// validate checks that b holds exactly one JSON value, under fastjson's grammar and MaxDepth. stack is scratch
 // space for the open containers; validate returns it (grown) for reuse. It is a loop over an explicit stack: a
 // hostile nesting costs no goroutine stack.
 func validate(b []byte, stack []byte) ([]byte, error) {
