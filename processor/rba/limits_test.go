@@ -2,6 +2,7 @@ package rba
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -260,4 +261,36 @@ func strs(v any) []string {
 		return out
 	}
 	return nil
+}
+
+// Past the cap every matching rule keeps records: a rule with many rows (a DaemonSet created with 120 source
+// addresses) must not push out a graver one that matched the same event.
+func TestMaxRiskEventsSharedAmongRules(t *testing.T) {
+	newRule := func(id string) *rule.Rule {
+		return &rule.Rule{ID: id, Name: id, Risk: rule.Risk{Message: "m", Objects: []rule.RiskObject{{Field: "src", Type: "system", Score: 10}}}}
+	}
+	ips := make([]string, 120)
+	for i := range ips {
+		ips[i] = fmt.Sprintf("ip%d", i)
+	}
+	res := engine.Result{Matches: []engine.Match{
+		{Rule: newRule("noisy"), Rows: []engine.Row{row(f("src", ips...))}},
+		{Rule: newRule("grave"), Rows: []engine.Row{row(f("src", "a", "b"))}},
+		{Rule: newRule("other"), Rows: []engine.Row{row(f("src", ips[:60]...))}},
+	}}
+	logs := plog.NewLogRecordSlice()
+	src := logs.AppendEmpty()
+	added, dropped := NewWriter(Config{MaxRiskEvents: 100}).AppendRiskRecords(logs, src, res)
+	if added != 100 || dropped != 82 {
+		t.Fatalf("added %d dropped %d, want 100 and 82", added, dropped)
+	}
+	per := map[string]int{}
+	for i := 1; i < logs.Len(); i++ {
+		id, _ := logs.At(i).Attributes().Get("rule_id")
+		per[id.Str()]++
+	}
+	// One of each in turn: grave's two, then the other two share the rest evenly.
+	if want := map[string]int{"noisy": 49, "grave": 2, "other": 49}; !reflect.DeepEqual(per, want) {
+		t.Errorf("records per rule %v, want %v", per, want)
+	}
 }

@@ -98,27 +98,46 @@ func NewWriter(cfg Config) *Writer {
 
 // AppendRiskRecords adds to dst one risk record per risk object per value for every row of every match, as Splunk
 // ES writes them, up to Config.MaxRiskEvents, and returns how many it added and how many it dropped past the cap.
-// The first ones (in match, row and value order) are kept, and each kept record then says how many were dropped.
-// src is the audit record that matched; its timestamp is kept.
+// Past the cap the records are shared out among the matches, one of each in turn, so that every matching rule keeps
+// at least one record and a rule with many rows cannot push out the others; within a match the first ones (in row
+// and value order) are kept. Each kept record then says how many were dropped. src is the audit record that matched;
+// its timestamp is kept.
 func (w *Writer) AppendRiskRecords(dst plog.LogRecordSlice, src plog.LogRecord, res engine.Result) (added, dropped int) {
 	type target struct {
 		m   *engine.Match
 		row engine.Row
 		t   riskTarget
 	}
-	var targets []target
+	limit := w.cfg.MaxRiskEvents
+	// Each match's targets, at most limit of them: no match can be given more.
+	perMatch := make([][]target, len(res.Matches))
 	total := 0
 	for i := range res.Matches {
 		m := &res.Matches[i]
 		for _, row := range m.Rows {
 			for _, t := range riskTargets(m.Rule, row) {
-				// Count every target but keep only the first MaxRiskEvents.
-				if total < w.cfg.MaxRiskEvents {
-					targets = append(targets, target{m: m, row: row, t: t})
+				if len(perMatch[i]) < limit {
+					perMatch[i] = append(perMatch[i], target{m: m, row: row, t: t})
 				}
 				total++
 			}
 		}
+	}
+	// keep[i] is how many of match i's targets are written: all when they fit, else one per match in turn.
+	keep := make([]int, len(perMatch))
+	for left, more := min(total, limit), true; left > 0 && more; {
+		more = false
+		for i := range perMatch {
+			if left > 0 && keep[i] < len(perMatch[i]) {
+				keep[i]++
+				left--
+				more = true
+			}
+		}
+	}
+	var targets []target
+	for i := range perMatch {
+		targets = append(targets, perMatch[i][:keep[i]]...)
 	}
 	dropped = total - len(targets)
 	ts := src.Timestamp()
