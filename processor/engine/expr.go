@@ -193,6 +193,27 @@ func (n existsNode) eval(c *evalCtx, s source) bool {
 	return !c.each(s, n.f, func([]byte) bool { return false })
 }
 
+// presentNode is rule.Exists with AnyValue: the field's key is present in the event, whatever its value (with
+// notNull, a value other than null). A row field set by a stage holds values only: it is present when it has one.
+type presentNode struct {
+	f       *fieldRef
+	notNull bool
+}
+
+func (n presentNode) eval(c *evalCtx, s source) bool {
+	v := s.view
+	if r := s.row; r != nil {
+		if _, set := r.get(n.f.name); set || r.ev == nil || r.isHidden(n.f.name) {
+			return r.has(n.f)
+		}
+		v = r.ev
+	}
+	if n.notNull {
+		return v.PresentNonNull(n.f.path)
+	}
+	return v.Present(n.f.path)
+}
+
 // orderNode is a <, <=, > or >= comparison: numeric when both sides are numbers, else a string comparison.
 type orderNode struct {
 	f       *fieldRef
@@ -310,6 +331,9 @@ func compileExprIn(e rule.Expr, visit func(*fieldRef), fs *fields) (node, error)
 		}
 		return notNode{x}, nil
 	case rule.Exists:
+		if e.AnyValue {
+			return presentNode{f: ref(e.Field), notNull: e.NotNull}, nil
+		}
 		return existsNode{ref(e.Field)}, nil
 	case rule.FieldEquals:
 		return fieldEqualsNode{a: ref(e.A), b: ref(e.B), fold: !e.CaseSensitive}, nil

@@ -135,6 +135,7 @@ func needles(e rule.Expr) []clause {
 			}
 		}
 	case rule.Exists:
+		// With AnyValue too: a key that is present is in the bytes, whatever its value.
 		out = appendKey(out, e.Field)
 	case rule.FieldEquals:
 		out = appendKey(appendKey(out, e.A), e.B)

@@ -763,12 +763,28 @@ func (v *View) walkValue(p *Path, at, i int, arrayMarked bool, fn func([]byte) b
 // walkArray walks each element of the array at b[at], and returns where the array ends when it walked all of it (else
 // -1). Arrays of arrays are flattened only in anyArray mode; Splunk would need `{}{}`.
 func (v *View) walkArray(p *Path, at, i int, fn func([]byte) bool) (cont bool, end int) {
+	stopped := false
+	_, end = v.eachElement(at, func(j int) (bool, int) {
+		cont, end := v.walkValue(p, j, i, p.anyArray, fn)
+		stopped = !cont
+		return cont, end
+	})
+	if stopped {
+		return false, -1
+	}
+	return true, end
+}
+
+// eachElement calls visit with the offset of each element of the array at b[at], in order, as long as it returns
+// true; visit also returns where its element ends when it knows (else -1). eachElement returns whether it reached
+// the array's end, and where the array ends then (else -1: stopped by visit, or by an error, which the View keeps).
+func (v *View) eachElement(at int, visit func(j int) (cont bool, end int)) (done bool, end int) {
 	// Only arrays nest without a path segment per level (anyArray mode). Each level takes the end of an element
 	// that is an array from walking it, and objects are read into tables once, so a hostile `[[[[...` costs its size,
 	// not its size times its depth; past MaxDepth the body is invalid anyway, and the View stops there.
 	if v.depth >= MaxDepth {
 		v.fail(syntaxErr(at, errTooDeep))
-		return true, -1
+		return false, -1
 	}
 	v.depth++
 	defer func() { v.depth-- }()
@@ -780,31 +796,28 @@ func (v *View) walkArray(p *Path, at, i int, fn func([]byte) bool) (cont bool, e
 	for {
 		if j >= len(b) {
 			v.fail(syntaxErr(j, errUnexpectedEnd))
-			return true, -1
-		}
-		cont, end := v.walkValue(p, j, i, p.anyArray, fn)
-		if !cont {
 			return false, -1
 		}
-		if v.err != nil {
-			return true, -1
+		cont, end := visit(j)
+		if !cont || v.err != nil {
+			return false, -1
 		}
 		if end < 0 {
 			var ok bool
 			if end, ok = v.valueEnd(j); !ok {
-				return true, -1
+				return false, -1
 			}
 		}
 		j = skipWS(b, end)
 		switch {
 		case j >= len(b):
 			v.fail(syntaxErr(j, errUnexpectedEnd))
-			return true, -1
+			return false, -1
 		case b[j] == ']':
 			return true, j + 1
 		case b[j] != ',':
 			v.fail(syntaxErr(j, errNoComma))
-			return true, -1
+			return false, -1
 		}
 		j = skipWS(b, j+1)
 	}

@@ -210,7 +210,7 @@ func (cp *condParser) primary(depth int) (rule.Expr, error) {
 	if s == nil {
 		return nil, &condError{off: t.off, reason: fmt.Sprintf("unknown search identifier %q", t.text)}
 	}
-	return simplifyOr(s.items), nil
+	return s.expr, nil
 }
 
 func isReserved(w string) bool {
@@ -221,24 +221,26 @@ func isReserved(w string) bool {
 	return false
 }
 
-// quantified is `1 of x` / `all of x`: over the items of one identifier, or over the identifiers a pattern or
-// `them` names (each identifier as a whole).
+// quantified is `1 of x` / `all of x`: over the identifiers a pattern or `them` names, each as a whole. On one
+// identifier both are the identifier itself: a list of mappings is ORed whatever the quantifier, as the
+// specification says ("logically linked with their default behavior for maps (AND) and lists (OR)") and pySigma
+// does.
 func (cp *condParser) quantified(all bool) (rule.Expr, error) {
 	t, ok := cp.peek()
 	if !ok {
 		return nil, &condError{off: t.off, reason: "`of` needs a search identifier, a pattern or `them`"}
 	}
 	cp.pos++
-	combine := simplifyOr
-	if all {
-		combine = simplifyAnd
-	}
 	if !strings.Contains(t.text, "*") && !strings.EqualFold(t.text, "them") {
 		s := cp.lookup(t.text)
 		if s == nil {
 			return nil, &condError{off: t.off, reason: fmt.Sprintf("unknown search identifier %q", t.text)}
 		}
-		return combine(s.items), nil
+		return s.expr, nil
+	}
+	combine := simplifyOr
+	if all {
+		combine = simplifyAnd
 	}
 	var pattern *regexp.Regexp
 	if !strings.EqualFold(t.text, "them") {
@@ -246,14 +248,15 @@ func (cp *condParser) quantified(all bool) (rule.Expr, error) {
 	}
 	var terms []rule.Expr
 	for _, s := range cp.searches {
-		// `them` leaves out identifiers starting with an underscore, as the Sigma specification says.
-		if pattern == nil && strings.HasPrefix(s.name, "_") || pattern != nil && !pattern.MatchString(s.name) {
+		// `them` and patterns leave out identifiers starting with an underscore, as the Sigma specification says
+		// and pySigma does: they are helpers the condition names on its own.
+		if strings.HasPrefix(s.name, "_") || pattern != nil && !pattern.MatchString(s.name) {
 			continue
 		}
-		terms = append(terms, simplifyOr(s.items))
+		terms = append(terms, s.expr)
 	}
 	if len(terms) == 0 {
-		return nil, &condError{off: t.off, reason: fmt.Sprintf("%q matches no search identifier", t.text)}
+		return nil, &condError{off: t.off, reason: fmt.Sprintf("%q matches no search identifier (those starting with _ are left out)", t.text)}
 	}
 	return combine(terms), nil
 }

@@ -14,11 +14,11 @@ import (
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
 
-// search is one search identifier of `detection:`, compiled: one expression per item (a mapping is one item, a list
-// of mappings one per element), so that `1 of x` / `all of x` can OR or AND them.
+// search is one search identifier of `detection:`, compiled: a mapping ANDs its fields, a list of mappings ORs its
+// elements (whatever quantifier the condition puts before the identifier).
 type search struct {
-	name  string
-	items []rule.Expr
+	name string
+	expr rule.Expr
 }
 
 // detection compiles the `detection:` mapping: every search identifier, then the condition.
@@ -42,7 +42,7 @@ func (p *parser) detection(det *yaml.Node) (rule.Expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		searches = append(searches, search{name: k.Value, items: items})
+		searches = append(searches, search{name: k.Value, expr: simplifyOr(items)})
 	}
 	if cond == nil {
 		return nil, p.errorAt(det, "missing `condition` in `detection`")
@@ -237,13 +237,15 @@ func (p *parser) fieldMatch(k, v *yaml.Node) (rule.Expr, error) {
 	default:
 		return nil, p.errorAt(v, fmt.Sprintf("field %q: values must be a value or a list of values", name))
 	}
+	// One term per value written: the variants one value expands into (windash, base64offset) are ORed, and `all`
+	// ANDs the values, not their variants (pySigma's SigmaExpansion).
 	var exprs []rule.Expr
 	for _, val := range values {
 		es, err := p.valueExprs(field, mods, val)
 		if err != nil {
 			return nil, err
 		}
-		exprs = append(exprs, es...)
+		exprs = append(exprs, simplifyOr(es))
 	}
 	if mods.all {
 		return simplifyAnd(exprs), nil
@@ -254,15 +256,15 @@ func (p *parser) fieldMatch(k, v *yaml.Node) (rule.Expr, error) {
 // maxVariants bounds the values one value expands into (windash, base64offset).
 const maxVariants = 256
 
-// valueExprs compiles one value of a field; windash and base64offset expand one value into several, ORed (or ANDed
-// with `all`, as Sigma's expansion does).
+// valueExprs compiles one value of a field; windash and base64offset expand one value into several, which the
+// caller ORs (with or without `all`, as Sigma's expansion does).
 func (p *parser) valueExprs(f rule.Field, m modifiers, v *yaml.Node) ([]rule.Expr, error) {
 	if isNull(v) {
 		if m.valueKinds > 0 || m.match != "" || len(m.encodings) > 0 || m.windash {
 			return nil, p.errorAt(v, fmt.Sprintf("field %q: null cannot take modifiers", f.Name))
 		}
-		// Sigma's null: the field is absent (JSON null is not a value to the engine either).
-		return []rule.Expr{rule.Not{X: rule.Exists{Field: f}}}, nil
+		// Sigma's null: the field is absent, or null. A key holding an object or an array is not null.
+		return []rule.Expr{rule.Not{X: rule.Exists{Field: f, AnyValue: true, NotNull: true}}}, nil
 	}
 	text := v.Value
 	switch {
@@ -271,10 +273,12 @@ func (p *parser) valueExprs(f rule.Field, m modifiers, v *yaml.Node) ([]rule.Exp
 		if err != nil {
 			return nil, p.errorAt(v, fmt.Sprintf("field %q: exists takes true or false, not %q", f.Name, text))
 		}
+		// Sigma's exists "only verifies the presence of a field, not its value, be it empty or null".
+		present := rule.Exists{Field: f, AnyValue: true}
 		if b {
-			return []rule.Expr{rule.Exists{Field: f}}, nil
+			return []rule.Expr{present}, nil
 		}
-		return []rule.Expr{rule.Not{X: rule.Exists{Field: f}}}, nil
+		return []rule.Expr{rule.Not{X: present}}, nil
 	case m.fieldref:
 		if strings.TrimSpace(text) == "" {
 			return nil, p.errorAt(v, fmt.Sprintf("field %q: fieldref needs a field name", f.Name))

@@ -36,9 +36,9 @@ func FuzzParse(f *testing.F) {
 func FuzzCondition(f *testing.F) {
 	f.Add("sel_a and not (sel_b or 1 of them)")
 	searches := []search{
-		{name: "sel_a", items: []rule.Expr{rule.True{}}},
-		{name: "sel_b", items: []rule.Expr{rule.True{}, rule.True{}}},
-		{name: "_filter", items: []rule.Expr{rule.True{}}},
+		{name: "sel_a", expr: rule.True{}},
+		{name: "sel_b", expr: rule.Or{rule.True{}, rule.True{}}},
+		{name: "_filter", expr: rule.True{}},
 	}
 	f.Fuzz(func(t *testing.T, cond string) {
 		e, err := parseCondition(cond, searches)

@@ -35,7 +35,8 @@ var LevelScores = map[string]int{
 // DefaultLevel is assumed for a rule without `level:`.
 const DefaultLevel = "medium"
 
-// tacticIDs maps Sigma's ATT&CK tactic tags to tactic ids, as Elastic rules name them.
+// tacticIDs maps Sigma's ATT&CK tactic tags to tactic ids, as Elastic rules name them. Tags are looked up
+// lower-cased and with `_` read as `-`, so that Sigma 1 spellings (`attack.privilege_escalation`) count too.
 var tacticIDs = map[string]string{
 	"reconnaissance":       "TA0043",
 	"resource-development": "TA0042",
@@ -75,6 +76,9 @@ func Parse(file string, data []byte) (*rule.Rule, error) {
 	p := &parser{file: file}
 	title := p.str(root, "title")
 	p.rule = strings.TrimSpace(title)
+	if dup := p.duplicateKey(root); dup != nil && p.err == nil {
+		p.err = dup
+	}
 	switch {
 	case p.err != nil:
 		return nil, p.err
@@ -188,11 +192,16 @@ func (p *parser) tags(root *yaml.Node) (techniques, tactics []string) {
 		tag := strings.TrimSpace(t.Value)
 		if m := techniqueTag.FindStringSubmatch(tag); m != nil {
 			techniques = appendNew(techniques, strings.ToUpper(m[1]))
-		} else if id, ok := tacticIDs[strings.ToLower(strings.TrimPrefix(tag, "attack."))]; ok && strings.HasPrefix(tag, "attack.") {
+		} else if id, ok := tacticIDs[tacticKey(tag)]; ok && strings.HasPrefix(tag, "attack.") {
 			tactics = appendNew(tactics, id)
 		}
 	}
 	return techniques, tactics
+}
+
+// tacticKey is the tacticIDs key a tag would have: `attack.` cut off, lower-cased, `_` read as `-`.
+func tacticKey(tag string) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(tag, "attack.")), "_", "-")
 }
 
 func appendNew(list []string, s string) []string {
@@ -262,6 +271,34 @@ func key(m *yaml.Node, k string) *keyNode {
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if m.Content[i].Value == k {
 			return &keyNode{Node: m.Content[i], next: m.Content[i+1]}
+		}
+	}
+	return nil
+}
+
+// duplicateKey returns an error at the first key, in document order, that repeats an earlier key of its mapping
+// anywhere under n, or nil. yaml.v3 keeps both in its nodes, and this package would read one of them (key) or AND
+// them (the fields of a search identifier) where YAML says a mapping's keys are unique: such a rule is refused
+// rather than read one way of several. Aliases are not followed: the node they name is checked where it is.
+func (p *parser) duplicateKey(n *yaml.Node) *rule.Error {
+	if n.Kind != yaml.MappingNode {
+		for _, c := range n.Content {
+			if e := p.duplicateKey(c); e != nil {
+				return e
+			}
+		}
+		return nil
+	}
+	seen := make(map[string]*yaml.Node, len(n.Content)/2)
+	for i, c := range n.Content {
+		if i%2 == 0 && c.Kind == yaml.ScalarNode {
+			if first, ok := seen[c.Value]; ok {
+				return p.errorAt(c, fmt.Sprintf("duplicate key %q (first at line %d, column %d): the keys of a YAML mapping must be unique", c.Value, first.Line, first.Column))
+			}
+			seen[c.Value] = c
+		}
+		if e := p.duplicateKey(c); e != nil {
+			return e
 		}
 	}
 	return nil

@@ -27,6 +27,11 @@ func sigmaRule(detection string) string {
 
 func matches(t *testing.T, doc string) bool {
 	t.Helper()
+	return matchesOn(t, doc, testEvent)
+}
+
+func matchesOn(t *testing.T, doc, body string) bool {
+	t.Helper()
 	r, err := Parse("t.yml", []byte(doc))
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
@@ -35,7 +40,7 @@ func matches(t *testing.T, doc string) bool {
 	if err != nil {
 		t.Fatalf("Compile: %v", err)
 	}
-	ms, err := e.Match([]byte(testEvent))
+	ms, err := e.Match([]byte(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +92,7 @@ func TestDetectionSemantics(t *testing.T) {
 		{"all of pattern", "  sel_a: {verb: get}\n  sel_b: {verb: create}\n  condition: all of sel_*", false},
 		{"1 of them", "  a: {verb: get}\n  b: {verb: create}\n  condition: 1 of them", true},
 		{"all of them leaves out _ identifiers", "  a: {verb: create}\n  _never: {verb: get}\n  condition: all of them", true},
-		{"all of one list identifier ANDs its items", "  sel:\n    - {verb: create}\n    - {verb: get}\n  condition: all of sel", false},
+		{"all of one list identifier ORs its items", "  sel:\n    - {verb: create}\n    - {verb: get}\n  condition: all of sel", true},
 		{"keywords are case-insensitive", "  a: {verb: create}\n  b: {verb: get}\n  condition: a AND NOT b", true},
 		{"condition list is OR", "  a: {verb: get}\n  b: {verb: create}\n  condition: [a, b]", true},
 		{"a wrong field path never matches (run as written)", "  sel: {capabilities: '*'}\n  condition: sel", false},
@@ -130,16 +135,20 @@ func TestParseErrors(t *testing.T) {
 		{"invalid YAML", "title: T\ndetection:\n  sel: \"unterminated\n", 3, 0, "invalid YAML"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse("t.yml", []byte(tt.doc))
-			var e *rule.Error
-			if !errors.As(err, &e) {
-				t.Fatalf("error %T %v, want *rule.Error", err, err)
-			}
-			if e.File != "t.yml" || e.Line != tt.line || e.Column != tt.col || !strings.Contains(e.Reason, tt.reason) {
-				t.Errorf("got %d:%d %q, want %d:%d containing %q", e.Line, e.Column, e.Reason, tt.line, tt.col, tt.reason)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { wantParseError(t, tt.doc, tt.line, tt.col, tt.reason) })
+	}
+}
+
+// wantParseError checks that Parse refuses doc with a *rule.Error at line:col whose reason contains reason.
+func wantParseError(t *testing.T, doc string, line, col int, reason string) {
+	t.Helper()
+	_, err := Parse("t.yml", []byte(doc))
+	var e *rule.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error %T %v, want *rule.Error", err, err)
+	}
+	if e.File != "t.yml" || e.Line != line || e.Column != col || !strings.Contains(e.Reason, reason) {
+		t.Errorf("got %d:%d %q, want %d:%d containing %q", e.Line, e.Column, e.Reason, line, col, reason)
 	}
 }
 

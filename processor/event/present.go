@@ -1,0 +1,91 @@
+package event
+
+// Presence. Each yields the values a path reaches: strings, numbers and booleans. Sigma's `|exists` asks a different
+// question, whether the path reaches a member at all, "be it empty or null": a key whose value is an object, an
+// array (even an empty one) or null is there although it has no value. Present and PresentNonNull answer it, with
+// the path rules of Each (the same top-level member decides, arrays on the way are walked as Each walks them).
+
+// Present reports whether the path reaches a member, whatever its value: a string, number or boolean, null, an
+// object or an array (empty or not). A path ending in `{}` without anyArray names the elements of an array, as in
+// Each: it is present when the key holds an array with at least one element.
+func (v *View) Present(p *Path) bool { return v.present(p, false) }
+
+// PresentNonNull is Present leaving out members whose value is JSON null: it is false when the path reaches nothing
+// or only nulls. Its negation is Sigma's `field: null`, "absent or null".
+func (v *View) PresentNonNull(p *Path) bool { return v.present(p, true) }
+
+func (v *View) present(p *Path, nonNull bool) bool {
+	if v == nil || v.body == nil || v.err != nil {
+		return false
+	}
+	val, n := v.topMember(p)
+	if val < 0 {
+		return false
+	}
+	found, _ := v.reachValue(p, val, n+1, p.segs[n].array, nonNull)
+	return found
+}
+
+// reachValue is walkValue asking for a member instead of values: it continues at segment i with the value at b[at],
+// the value of the previous key (arrayMarked: that key carried {}), and reports whether a member counts. When it
+// walked an array to its end without finding one, end is where the array ends (else -1), as walkValue returns it.
+func (v *View) reachValue(p *Path, at, i int, arrayMarked, nonNull bool) (found bool, end int) {
+	if v.err != nil {
+		return false, -1
+	}
+	b := v.body
+	if i == len(p.segs) && (p.anyArray || !arrayMarked) {
+		// The key that ends the path: it is there, whatever its value.
+		return !nonNull || b[at] != 'n', -1
+	}
+	if b[at] == '[' {
+		if !arrayMarked && !p.anyArray {
+			return false, -1
+		}
+		return v.reachArray(p, at, i, nonNull)
+	}
+	if arrayMarked && !p.anyArray {
+		// `x{}` names the elements of an array; a scalar or an object x has none.
+		return false, -1
+	}
+	if b[at] != '{' {
+		return false, -1
+	}
+	return v.reachObject(p, at, i, nonNull), -1
+}
+
+// reachArray is walkArray for reachValue: each element of the array at b[at] in turn, until one reaches a member.
+func (v *View) reachArray(p *Path, at, i int, nonNull bool) (found bool, end int) {
+	_, end = v.eachElement(at, func(j int) (bool, int) {
+		f, end := v.reachValue(p, j, i, p.anyArray, nonNull)
+		found = f
+		return !f, end
+	})
+	if found {
+		return true, -1
+	}
+	return false, end
+}
+
+// reachObject is walkObject for reachValue: every member whose key spells the next segments, in document order.
+func (v *View) reachObject(p *Path, at, i int, nonNull bool) bool {
+	t := v.table(at)
+	if t == nil {
+		return false
+	}
+	lo, hi := t.lo, t.hi
+	keys := p.keys[i]
+	for k := lo; k < hi; k++ {
+		m := v.members[k] // by index: walking deeper may grow v.members
+		for n, key := range keys {
+			if v.keyIs(&m, key) {
+				last := i + n
+				if found, _ := v.reachValue(p, int(m.val), last+1, p.segs[last].array, nonNull); found {
+					return true
+				}
+				break
+			}
+		}
+	}
+	return false
+}

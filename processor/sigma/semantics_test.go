@@ -1,0 +1,135 @@
+package sigma
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// hostPathPod is a pod creation whose keys hold every kind of value: an object (hostPath), an empty object
+// (emptyDir), null (securityContext), an empty array (args, tolerations).
+const hostPathPod = `{"kind":"Event","verb":"create","user":{"username":"alice"},"sourceIPs":["10.0.0.1"],
+"objectRef":{"resource":"pods","namespace":"default"},
+"requestObject":{"kind":"Pod","spec":{"volumes":[{"name":"root","hostPath":{"path":"/"}},{"name":"tmp","emptyDir":{}}],
+"containers":[{"image":"nginx","securityContext":null,"args":[]}],"tolerations":[]}}}`
+
+// TestSigmaSemantics pins where Sigma's semantics (the specification, pySigma) decide: exists and null, all with
+// expanding modifiers, quantifiers on a list identifier, patterns and underscore identifiers.
+func TestSigmaSemantics(t *testing.T) {
+	tests := []struct {
+		name, detection string
+		event           string // "" for testEvent
+		want            bool
+	}{
+		// exists is the presence of the key, "be it empty or null".
+		{"exists on an object", "  sel: {requestObject.spec.volumes.hostPath|exists: true}\n  condition: sel", hostPathPod, true},
+		{"exists false on an object", "  sel: {requestObject.spec.volumes.hostPath|exists: false}\n  condition: sel", hostPathPod, false},
+		{"exists on an empty object", "  sel: {requestObject.spec.volumes.emptyDir|exists: true}\n  condition: sel", hostPathPod, true},
+		{"exists on an empty array", "  sel: {requestObject.spec.tolerations|exists: true}\n  condition: sel", hostPathPod, true},
+		{"exists on null", "  sel: {requestObject.spec.containers.securityContext|exists: true}\n  condition: sel", hostPathPod, true},
+		{"exists on a value", "  sel: {requestObject.spec.volumes.name|exists: true}\n  condition: sel", hostPathPod, true},
+		{"exists on an absent key", "  sel: {requestObject.spec.hostPID|exists: true}\n  condition: sel", hostPathPod, false},
+		{"exists false on an absent key", "  sel: {requestObject.spec.hostPID|exists: false}\n  condition: sel", hostPathPod, true},
+		// null is "absent or null".
+		{"null on an object", "  sel: {requestObject.spec.volumes.hostPath: null}\n  condition: sel", hostPathPod, false},
+		{"null on an empty array", "  sel: {requestObject.spec.tolerations: null}\n  condition: sel", hostPathPod, false},
+		{"null on null", "  sel: {requestObject.spec.containers.securityContext: null}\n  condition: sel", hostPathPod, true},
+		{"null on an absent key", "  sel: {requestObject.spec.hostPID: null}\n  condition: sel", hostPathPod, true},
+		{"null in a value list", "  sel: {requestObject.spec.volumes.hostPath: [null, x]}\n  condition: sel", hostPathPod, false},
+		// all ANDs the values written; the variants one value expands into are ORed.
+		{"windash|contains|all", "  sel: {requestURI|windash|contains|all: ['-c', '/exec']}\n  condition: sel", "", true},
+		{"windash|contains|all, one value missing", "  sel: {requestURI|windash|contains|all: ['-c', '-nothing']}\n  condition: sel", "", false},
+		{"windash|contains|all, one value", "  sel: {requestObject.cmd|windash|contains|all: ' -verbose '}\n  condition: sel", "", true},
+		{"base64offset|contains|all", "  sel: {requestObject.data.payload|base64offset|contains|all: [evil.example, 'curl -s']}\n  condition: sel", "", true},
+		{"base64offset|contains|all, one value missing", "  sel: {requestObject.data.payload|base64offset|contains|all: [evil.example, wget]}\n  condition: sel", "", false},
+		// A list identifier is ORed whatever the quantifier.
+		{"all of a list identifier", "  sel:\n    - {verb: create}\n    - {verb: delete}\n  condition: all of sel", "", true},
+		{"1 of a list identifier", "  sel:\n    - {verb: create}\n    - {verb: delete}\n  condition: 1 of sel", "", true},
+		{"all of a list identifier, none matching", "  sel:\n    - {verb: get}\n    - {verb: delete}\n  condition: all of sel", "", false},
+		{"all of a pattern: lists ORed, identifiers ANDed", "  sel_a:\n    - {verb: get}\n    - {verb: create}\n  sel_b: {objectRef.resource: pods}\n  condition: all of sel_*", "", true},
+		// Patterns, like them, leave out identifiers starting with _.
+		{"all of a pattern leaves out _ identifiers", "  sel: {verb: create}\n  _sel: {verb: get}\n  condition: all of *sel", "", true},
+		{"1 of a pattern leaves out _ identifiers", "  sel: {verb: get}\n  _sel: {verb: create}\n  condition: 1 of *sel", "", false},
+		{"a _ identifier named on its own counts", "  sel: {verb: create}\n  _sel: {verb: create}\n  condition: sel and _sel", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := tt.event
+			if body == "" {
+				body = testEvent
+			}
+			if got := matchesOn(t, sigmaRule(tt.detection), body); got != tt.want {
+				t.Errorf("matched %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestExistsModel: exists and null compile to the rule model's presence (AnyValue), which SPL and Elastic do not use.
+func TestExistsModel(t *testing.T) {
+	f := rule.Field{Name: "a.b", AnyArray: true}
+	for _, tt := range []struct {
+		detection string
+		want      rule.Expr
+	}{
+		{"  sel: {a.b|exists: true}\n  condition: sel", rule.Exists{Field: f, AnyValue: true}},
+		{"  sel: {a.b|exists: false}\n  condition: sel", rule.Not{X: rule.Exists{Field: f, AnyValue: true}}},
+		{"  sel: {a.b: null}\n  condition: sel", rule.Not{X: rule.Exists{Field: f, AnyValue: true, NotNull: true}}},
+		{"  sel: {a.b: ~}\n  condition: sel", rule.Not{X: rule.Exists{Field: f, AnyValue: true, NotNull: true}}},
+	} {
+		r, err := Parse("t.yml", []byte(sigmaRule(tt.detection)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Filter != tt.want {
+			t.Errorf("%q: filter %#v, want %#v", tt.detection, r.Filter, tt.want)
+		}
+	}
+}
+
+func TestDuplicateKeys(t *testing.T) {
+	tests := []struct {
+		name, doc string
+		line, col int
+		reason    string
+	}{
+		{"field in a search identifier", sigmaRule("  sel:\n    verb: create\n    verb: get\n  condition: sel"), 8, 5, `duplicate key "verb" (first at line 7, column 5)`},
+		{"field in a flow mapping", sigmaRule("  sel: {verb: create, verb: get}\n  condition: sel"), 6, 23, `duplicate key "verb" (first at line 6, column 9)`},
+		{"field in a list element", sigmaRule("  sel:\n    - {verb: create}\n    - {verb: get, user.username: a, verb: x}\n  condition: sel"), 8, 37, `duplicate key "verb"`},
+		{"search identifier", sigmaRule("  sel: {verb: create}\n  sel: {verb: get}\n  condition: sel"), 7, 3, `duplicate key "sel" (first at line 6, column 3)`},
+		{"condition", sigmaRule("  sel: {verb: create}\n  condition: sel\n  condition: not sel"), 8, 3, `duplicate key "condition"`},
+		{"top-level key", sigmaRule("  sel: {verb: create}\n  condition: sel") + "\nlevel: low\n", 8, 1, `duplicate key "level" (first at line 3, column 1)`},
+		{"title", "title: A\ntitle: B\nlogsource: {product: kubernetes, service: audit}\ndetection: {sel: {verb: get}, condition: sel}\n", 2, 1, `duplicate key "title"`},
+		{"quoted and plain spellings", sigmaRule("  sel:\n    verb: create\n    'verb': get\n  condition: sel"), 8, 5, `duplicate key "verb"`},
+		{"first in document order", sigmaRule("  sel: {a: 1, a: 2}\n  condition: sel") + "\nlevel: low\n", 6, 15, `duplicate key "a" (first at line 6, column 9)`},
+		{"in logsource", "title: T\nlogsource: {product: kubernetes, service: audit, product: windows}\ndetection: {sel: {verb: get}, condition: sel}\n", 2, 50, `duplicate key "product"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { wantParseError(t, tt.doc, tt.line, tt.col, tt.reason) })
+	}
+	// The same key in different mappings, and a key repeated through an alias, are not duplicates.
+	ok := sigmaRule("  a: &x {verb: create}\n  b: {verb: create, objectRef.resource: pods}\n  c: *x\n  condition: a and b and c")
+	if !matchesOn(t, ok, testEvent) {
+		t.Error("keys repeated across mappings should load and match")
+	}
+}
+
+func TestPatternOfUnderscoresOnly(t *testing.T) {
+	wantParseError(t, sigmaRule("  sel: {verb: get}\n  _f: {verb: get}\n  condition: sel and not 1 of _*"), 8, 31, `"_*" matches no search identifier`)
+}
+
+func TestTacticTagSpellings(t *testing.T) {
+	doc := strings.Replace(sigmaRule("  sel: {verb: get}\n  condition: sel"), "level: high",
+		"level: high\ntags: [attack.privilege_escalation, attack.Defense_Evasion, attack.command_and_control, attack.initial-access, attack.t1611, privilege_escalation]", 1)
+	r, err := Parse("t.yml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(r.MitreTactics, ","); got != "TA0004,TA0005,TA0011,TA0001" {
+		t.Errorf("tactics %q, want TA0004,TA0005,TA0011,TA0001", got)
+	}
+	if got := strings.Join(r.MitreTechniques, ","); got != "T1611" {
+		t.Errorf("techniques %q", got)
+	}
+}
