@@ -94,6 +94,41 @@ func TestElasticCorpusLoadsWhatRunsPerEvent(t *testing.T) {
 	}
 }
 
+// TestElasticRuleForOtherDataIsReported loads a corpus rule whose index is changed to another integration's: it uses
+// only shared ECS fields (source.ip, user.name...) and would run on audit events, so the loader reports it, as it
+// reports the rule types it cannot run.
+func TestElasticRuleForOtherDataIsReported(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(corpusDir(t), "elastic", "credential_access_get_secrets_access.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const index = `index = ["logs-kubernetes.audit_logs-*"]`
+	if !strings.Contains(string(data), index) {
+		t.Fatalf("the corpus rule no longer says %s", index)
+	}
+	dir := t.TempDir()
+	for name, idx := range map[string]string{
+		"kubernetes.toml": `index = ["logs-*"]`,
+		"cloudtrail.toml": `index = ["logs-aws.cloudtrail-*", "filebeat-*"]`,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(strings.Replace(string(data), index, idx, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	byFile, res := loadDir(t, dir)
+	if _, ok := byFile["kubernetes.toml"]; !ok || len(res.Rules) != 1 {
+		t.Errorf("loaded %d rules (%v), want only the one whose index holds audit logs", len(res.Rules), byFile)
+	}
+	var e *rule.Error
+	if len(res.Skipped) != 1 || !asRuleError(res.Skipped[0], &e) || filepath.Base(e.File) != "cloudtrail.toml" ||
+		!strings.Contains(e.Reason, "cannot hold Kubernetes audit logs") {
+		t.Errorf("skipped %v", res.Skipped)
+	}
+	if _, err := loader.Load(loader.Options{Paths: []string{dir}}); err == nil || !strings.Contains(err.Error(), "cloudtrail.toml") {
+		t.Errorf("on_rule_error: fail loaded the rule for other data: %v", err)
+	}
+}
+
 func asRuleError(err error, target **rule.Error) bool {
 	e, ok := err.(*rule.Error)
 	*target = e

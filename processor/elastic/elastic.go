@@ -32,6 +32,7 @@ type ruleTable struct {
 	RuleID      string    `toml:"rule_id"`
 	Type        string    `toml:"type"`
 	Language    string    `toml:"language"`
+	Index       []string  `toml:"index"`
 	Query       *string   `toml:"query"`
 	Severity    string    `toml:"severity"`
 	RiskScore   *int      `toml:"risk_score"`
@@ -124,6 +125,9 @@ func Parse(file string, data []byte, fm *FieldMap) (*rule.Rule, error) {
 	if len(rt.Filters) > 0 {
 		return nil, fail("rule.filters (Elasticsearch query DSL) are not supported: put the condition in the query")
 	}
+	if !holdsAuditLogs(rt.Index) {
+		return nil, fail(fmt.Sprintf("rule.index %q cannot hold Kubernetes audit logs (data stream %s<namespace>): the rule is for other data", rt.Index, auditLogsStream))
+	}
 	if rt.Query == nil {
 		return nil, fail("missing rule.query")
 	}
@@ -159,10 +163,11 @@ func Parse(file string, data []byte, fm *FieldMap) (*rule.Rule, error) {
 	}
 	r.MitreTechniques, r.MitreTactics = mitre(rt.Threat)
 	if typ == "new_terms" {
-		st, err := newTermsStage(rt.NewTerms, fm)
+		st, present, err := newTermsStage(rt.NewTerms, fm)
 		if err != nil {
 			return nil, fail(err.Error())
 		}
+		r.Filter = and(r.Filter, present)
 		r.Pipeline = append(r.Pipeline, st)
 	}
 	eventrisk.Apply(r, score, strings.ToLower(strings.TrimSpace(rt.Severity)))
@@ -218,46 +223,115 @@ func mitre(threats []threat) (techniques, tactics []string) {
 var historyRE = regexp.MustCompile(`^now-(\d+)([smhHdw])$`)
 
 // newTermsStage builds the stage of a new_terms rule: its fields mapped to the audit event, and its history window
-// (`now-7d`) as a duration. A field mapped to a constant is left out: it cannot make a combination new.
-func newTermsStage(nt *newTerms, fm *FieldMap) (rule.NewTerms, error) {
-	var st rule.NewTerms
+// (`now-7d`) as a duration. A field mapped to a constant is left out: it cannot make a combination new. present is
+// the condition that every field the pipeline may leave unset (ignoreEmptyFields) has a value: an event without one
+// has no combination in Elastic, neither new nor recorded in the history.
+func newTermsStage(nt *newTerms, fm *FieldMap) (st rule.NewTerms, present rule.Expr, err error) {
+	present = rule.True{}
 	if nt == nil || len(nt.Value) == 0 {
-		return st, errors.New("new_terms rule without rule.new_terms fields")
+		return st, nil, errors.New("new_terms rule without rule.new_terms fields")
 	}
 	if len(nt.Value) > 3 {
-		return st, fmt.Errorf("new_terms names %d fields; Elastic allows at most 3", len(nt.Value))
+		return st, nil, fmt.Errorf("new_terms names %d fields; Elastic allows at most 3", len(nt.Value))
 	}
 	for _, name := range nt.Value {
 		f, err := fm.resolve(strings.TrimSpace(name))
 		if err != nil {
-			return st, fmt.Errorf("new_terms field: %w", err)
+			return st, nil, fmt.Errorf("new_terms field: %w", err)
 		}
-		switch f.kind {
-		case constTarget:
+		switch {
+		case f.kind == constTarget:
 			continue
-		case absentTarget:
-			return st, fmt.Errorf("new_terms field %q is not in the audit event (elastic_field_map maps it to -), so the rule could never match", name)
+		case f.kind == absentTarget:
+			return st, nil, fmt.Errorf("new_terms field %q is not in the audit event (elastic_field_map maps it to -), so the rule could never match", name)
+		case f.text:
+			return st, nil, fmt.Errorf("new_terms field %q is a text field in the Kubernetes integration's mapping, which Elastic cannot aggregate", name)
+		case f.ignoreEmpty:
+			present = and(present, f.exists())
 		}
 		// Of several spellings of an annotation key, the first (underscores kept in the name part) is read.
 		st.Fields = append(st.Fields, rule.Field{Name: f.alts[0], AnyArray: true})
 	}
 	if len(st.Fields) == 0 {
-		return st, errors.New("every new_terms field maps to a constant, so no value could ever be new")
+		return st, nil, errors.New("every new_terms field maps to a constant, so no value could ever be new")
 	}
 	if len(nt.HistoryWindowStart) == 0 {
-		return st, errors.New("new_terms rule without history_window_start")
+		return st, nil, errors.New("new_terms rule without history_window_start")
 	}
 	m := historyRE.FindStringSubmatch(strings.TrimSpace(nt.HistoryWindowStart[0].Value))
 	if m == nil {
-		return st, fmt.Errorf("history_window_start %q is not now-<n><unit> with unit s, m, h, d or w", nt.HistoryWindowStart[0].Value)
+		return st, nil, fmt.Errorf("history_window_start %q is not now-<n><unit> with unit s, m, h, d or w", nt.HistoryWindowStart[0].Value)
 	}
 	n, err := strconv.Atoi(m[1])
 	if err != nil || n <= 0 || n > 3650 {
-		return st, fmt.Errorf("history_window_start %q is out of range", nt.HistoryWindowStart[0].Value)
+		return st, nil, fmt.Errorf("history_window_start %q is out of range", nt.HistoryWindowStart[0].Value)
 	}
 	unit := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour, "H": time.Hour, "d": 24 * time.Hour, "w": 7 * 24 * time.Hour}[m[2]]
 	st.History = time.Duration(n) * unit
-	return st, nil
+	return st, present, nil
+}
+
+// auditLogsStream is the name of the integration's data streams, before their namespace; their backing indices are
+// `.ds-` and the data stream's name, then `-<date>-<generation>`.
+const auditLogsStream = "logs-kubernetes.audit_logs-"
+
+// holdsAuditLogs reports whether a rule's index patterns can name the integration's data streams or backing indices:
+// true when some pattern could match such a name, or when the rule names none (a data view, or no index at all).
+// Patterns are Elasticsearch's: `*` is the only wildcard, `cluster:pattern` names a remote cluster, a leading `-`
+// excludes (and adds nothing), and a date-math name (`<...>`) is not read.
+func holdsAuditLogs(patterns []string) bool {
+	named := false
+	for _, p := range patterns {
+		p = strings.TrimSpace(p)
+		if p == "" || strings.HasPrefix(p, "-") {
+			continue
+		}
+		named = true
+		if i := strings.LastIndexByte(p, ':'); i >= 0 {
+			p = p[i+1:]
+		}
+		if strings.HasPrefix(p, "<") || globPrefixes(p, auditLogsStream) || globPrefixes(p, ".ds-"+auditLogsStream) {
+			return true
+		}
+	}
+	return !named
+}
+
+// globPrefixes reports whether the index pattern p (`*` the only wildcard) matches some name that starts with
+// prefix and goes on: p can consume all of prefix, and what is left of p can match the rest of such a name.
+func globPrefixes(p, prefix string) bool {
+	// states are the positions in p reachable after reading a part of prefix; a `*` stays where it is.
+	states := map[int]bool{0: true}
+	closure := func(s map[int]bool) {
+		for i := 0; i <= len(p); i++ {
+			if s[i] && i < len(p) && p[i] == '*' {
+				s[i+1] = true
+			}
+		}
+	}
+	closure(states)
+	for k := 0; k < len(prefix) && len(states) > 0; k++ {
+		next := map[int]bool{}
+		for i := range states {
+			switch {
+			case i == len(p):
+			case p[i] == '*':
+				next[i] = true
+			case p[i] == prefix[k]:
+				next[i+1] = true
+			}
+		}
+		closure(next)
+		states = next
+	}
+	// Any state left matches some name: the rest of p is read as the namespace and what follows it. The state at the
+	// end of p matches only the bare prefix, which is no data stream's name.
+	for i := range states {
+		if i < len(p) {
+			return true
+		}
+	}
+	return false
 }
 
 var queryLine = regexp.MustCompile(`(?m)^[ \t]*query[ \t]*=[ \t]*('''|"""|'|")?`)

@@ -367,6 +367,9 @@ func (p *eqlParser) predicate(depth int) (rule.Expr, error) {
 	case left.expr != nil:
 		return left.expr, nil
 	case left.isField:
+		if err := p.notText(left); err != nil {
+			return nil, err
+		}
 		return left.field.compare(rule.Literal("true", true))
 	}
 	return nil, p.failAt(left.tok, fmt.Sprintf("%q is not a condition", left.tok.text))
@@ -400,6 +403,14 @@ func (p *eqlParser) compare(a operand, op rule.Op, b operand) (rule.Expr, error)
 		return a.field.exists(), nil
 	case b.null:
 		return nil, p.failAt(b.tok, "null can only be compared with == or !=")
+	}
+	if err := p.notText(a); err != nil {
+		return nil, err
+	}
+	if err := p.notText(b); err != nil {
+		return nil, err
+	}
+	switch {
 	case b.isField:
 		e, err := a.field.equalsField(b.field, true)
 		if err != nil {
@@ -440,6 +451,9 @@ func (p *eqlParser) wrap(t eqlTok) func(rule.Expr, error) (rule.Expr, error) {
 func (p *eqlParser) patterns(left operand, op string, depth int) (rule.Expr, error) {
 	if !left.isField {
 		return nil, p.failAt(left.tok, fmt.Sprintf("%s needs a field on its left", op))
+	}
+	if err := p.notText(left); err != nil {
+		return nil, err
 	}
 	var vals []operand
 	if t := p.peek(); t.kind == eqlOp && t.text == "(" {
@@ -496,6 +510,16 @@ func (p *eqlParser) patterns(left operand, op string, depth int) (rule.Expr, err
 	return or(terms...), nil
 }
 
+// notText fails for a field the integration maps as text (textFields): Elasticsearch EQL does not support text fields
+// (its comparisons need an exact, keyword value, and these have no keyword sub-field), so the rule would not run in
+// Elastic either. Only `== null` and `!= null` may test them.
+func (p *eqlParser) notText(o operand) error {
+	if o.isField && o.field.text {
+		return p.failAt(o.tok, fmt.Sprintf("%s is a text field in the Kubernetes integration's mapping, with no keyword sub-field: Elasticsearch EQL cannot compare it (only `== null` and `!= null` can test it)", o.field.ecs))
+	}
+	return nil
+}
+
 // eqlGlob turns an EQL wildcard value into rule.Glob text: `*` and `?` are wildcards, everything else literal.
 func eqlGlob(s string) string {
 	var b strings.Builder
@@ -534,6 +558,9 @@ func (p *eqlParser) function(name eqlTok, depth int) (rule.Expr, error) {
 	}
 	if len(args) < 2 || !args[0].isField {
 		return nil, p.failAt(name, fmt.Sprintf("%s needs a field and at least one value", name.text))
+	}
+	if err := p.notText(args[0]); err != nil {
+		return nil, err
 	}
 	var terms []rule.Expr
 	for _, a := range args[1:] {

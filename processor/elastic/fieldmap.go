@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 //	path                  the audit event's field (arrays are transparent, as in ECS)
 //	path.*                for a prefix key: the rest of the ECS field goes where the `*` is
 //	path|raw=ecs|...      a field whose values the pipeline translated: raw audit value = ECS value
+//	path|text, path|keyword  the field's Elasticsearch type, overriding textFields (a part of its own, as raw=ecs)
 //	=text                 a constant: every audit event has this value
 //	-                     absent: the pipeline removes or never sets it, so rules see no value
 var DefaultFieldMap = map[string]string{
@@ -44,6 +46,27 @@ var DefaultFieldMap = map[string]string{
 	"event.category": "-",
 }
 
+// textFields are the fields the integration maps as Elasticsearch type `text` (packages/kubernetes/data_stream/
+// audit_logs/fields/fields.yml; the package's docs/audit-logs.md lists the same types), with no keyword sub-field.
+// Elasticsearch analyses their values and a rule's values with the standard analyzer, so KQL matches words there, not
+// whole values (kql.go fullText), and EQL cannot compare them. Every other kubernetes.audit field the rules read is
+// keyword, boolean, integer or flattened (volumes.hostPath, volumeMounts: each leaf a keyword). An elastic_field_map
+// entry `path|keyword` or `path|text` overrides this, for an index mapped otherwise.
+var textFields = map[string]bool{
+	"kubernetes.audit.user.groups":                             true,
+	"kubernetes.audit.impersonatedUser.groups":                 true,
+	"kubernetes.audit.sourceIPs":                               true,
+	"kubernetes.audit.responseStatus.message":                  true,
+	"kubernetes.audit.annotations.authorization_k8s_io/reason": true,
+	"kubernetes.audit.requestObject.spec.containers.image":     true,
+}
+
+// ignoreEmptyFields are the ECS fields the ingest pipeline copies with `ignore_empty_value: true`: an empty source
+// value ("") leaves them unset, so a rule sees no value at all (user_agent.original:* is false for "userAgent":"").
+var ignoreEmptyFields = map[string]bool{
+	"user.name": true, "user.id": true, "user_agent.original": true, "event.action": true,
+}
+
 // ipFields are ECS fields of Elasticsearch type ip: a KQL value with a `/` on them is a CIDR range.
 var ipFields = map[string]bool{
 	"source.ip": true, "client.ip": true, "destination.ip": true, "server.ip": true, "host.ip": true, "related.ip": true,
@@ -66,6 +89,8 @@ type target struct {
 	value string
 	// values translates raw audit values to ECS values (pathTarget); nil leaves values unchanged.
 	values map[string]string
+	// fieldType is "text" or "keyword" when the entry says so (`path|text`); "" leaves it to textFields.
+	fieldType string
 }
 
 // FieldMap resolves ECS field names to the audit event. It is immutable once built.
@@ -132,9 +157,13 @@ func parseTarget(k, v string) (target, error) {
 		return target{}, fmt.Errorf("only a prefix entry (key ending in .*) may map to a path with *")
 	}
 	for _, pair := range parts[1:] {
+		if p := strings.TrimSpace(pair); p == "text" || p == "keyword" {
+			t.fieldType = p
+			continue
+		}
 		raw, ecs, ok := strings.Cut(pair, "=")
 		if !ok {
-			return target{}, fmt.Errorf("value translation %q is not raw=ecs", pair)
+			return target{}, fmt.Errorf("value translation %q is not raw=ecs (nor text or keyword)", pair)
 		}
 		if t.values == nil {
 			t.values = map[string]string{}
@@ -152,11 +181,32 @@ type field struct {
 	// underscores); each is read with arrays transparent.
 	alts []string
 	ip   bool
+	// text: Elasticsearch analyses the field (textFields); only for a path without value translations.
+	text bool
+	// ignoreEmpty: an empty value is no value (ignoreEmptyFields).
+	ignoreEmpty bool
 }
 
 // resolve maps an ECS field: an exact entry first, else the longest prefix entry. A field no entry covers is an
 // error, so that a rule never silently reads a field that does not exist in audit events.
 func (fm *FieldMap) resolve(ecs string) (field, error) {
+	f, err := fm.resolvePath(ecs)
+	if err != nil {
+		return f, err
+	}
+	f.text = textFields[ecs]
+	if f.fieldType != "" {
+		f.text = f.fieldType == "text"
+	}
+	f.text = f.text && f.kind == pathTarget && f.values == nil
+	f.ignoreEmpty = ignoreEmptyFields[ecs]
+	if f.ignoreEmpty && f.kind == constTarget && f.value == "" {
+		f.kind = absentTarget
+	}
+	return f, nil
+}
+
+func (fm *FieldMap) resolvePath(ecs string) (field, error) {
 	f := field{ecs: ecs, ip: ipFields[ecs]}
 	if t, ok := fm.exact[ecs]; ok {
 		f.target = t
@@ -312,7 +362,21 @@ func (f field) compare(p rule.Pattern) (rule.Expr, error) {
 	if f.values != nil {
 		return f.translated(func(ecs string) (bool, error) { return patternMatches(p, ecs) })
 	}
-	return f.onEach(func(rf rule.Field) rule.Expr { return rule.Compare{Field: rf, Op: rule.OpEq, Value: p} }), nil
+	e := f.onEach(func(rf rule.Field) rule.Expr { return rule.Compare{Field: rf, Op: rule.OpEq, Value: p} })
+	if f.ignoreEmpty {
+		if empty, _ := patternMatches(p, ""); empty {
+			e = and(e, f.nonEmpty())
+		}
+	}
+	return e, nil
+}
+
+// nonEmpty is true when the field has a value other than "": for an ignoreEmpty field, that it has a value at all.
+// The fields the pipeline copies that way hold one value, so `value matches p` is `matches p and is not empty`.
+func (f field) nonEmpty() rule.Expr {
+	return f.onEach(func(rf rule.Field) rule.Expr {
+		return rule.Compare{Field: rf, Op: rule.OpEq, Value: rule.Pattern{Kind: rule.Glob, Text: "?*", CaseSensitive: true}}
+	})
 }
 
 // exists is `field:*`.
@@ -326,6 +390,9 @@ func (f field) exists() rule.Expr {
 	if f.values != nil {
 		e, _ := f.compare(rule.Pattern{Kind: rule.Glob, Text: "*"})
 		return e
+	}
+	if f.ignoreEmpty {
+		return f.nonEmpty()
 	}
 	return f.onEach(func(rf rule.Field) rule.Expr { return rule.Exists{Field: rf} })
 }
@@ -342,7 +409,11 @@ func (f field) order(op rule.Op, v string) rule.Expr {
 		e, _ := f.translated(func(ecs string) (bool, error) { return ordered(ecs, op, v), nil })
 		return e
 	}
-	return f.onEach(func(rf rule.Field) rule.Expr { return rule.Compare{Field: rf, Op: op, Value: rule.Literal(v, true)} })
+	e := f.onEach(func(rf rule.Field) rule.Expr { return rule.Compare{Field: rf, Op: op, Value: rule.Literal(v, true)} })
+	if f.ignoreEmpty && ordered("", op, v) {
+		e = and(e, f.nonEmpty())
+	}
+	return e
 }
 
 // equalsField is EQL's `a == b` between two fields.
@@ -365,7 +436,14 @@ func (f field) equalsField(g field, caseSensitive bool) (rule.Expr, error) {
 			terms = append(terms, rule.FieldEquals{A: f.ruleField(a), B: g.ruleField(b), CaseSensitive: caseSensitive})
 		}
 	}
-	return or(terms...), nil
+	e := or(terms...)
+	if f.ignoreEmpty {
+		e = and(e, f.nonEmpty())
+	}
+	if g.ignoreEmpty {
+		e = and(e, g.nonEmpty())
+	}
+	return e, nil
 }
 
 // onEach ORs build over the field's audit paths.
@@ -380,6 +458,21 @@ func (f field) onEach(build func(rule.Field) rule.Expr) rule.Expr {
 // patternMatches decides a pattern against a constant when the rule loads, as the engine would against a value.
 func patternMatches(p rule.Pattern, s string) (bool, error) {
 	switch p.Kind {
+	case rule.Phrase:
+		want, toks := strings.Fields(p.Text), rule.Tokens(s)
+		for i := 0; len(want) > 0 && i+len(want) <= len(toks); i++ {
+			if slices.Equal(toks[i:i+len(want)], want) {
+				return true, nil
+			}
+		}
+		return false, nil
+	case rule.Token:
+		for _, t := range rule.Tokens(s) {
+			if ok, err := patternMatches(rule.Pattern{Kind: rule.Glob, Text: p.Text, CaseSensitive: true}, t); ok || err != nil {
+				return ok, err
+			}
+		}
+		return false, nil
 	case rule.CIDR:
 		prefix, err := netip.ParsePrefix(p.Text)
 		if err != nil {

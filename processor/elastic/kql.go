@@ -201,6 +201,10 @@ func (p *kqlParser) expression(depth int) (rule.Expr, error) {
 		}
 		return p.values(f, depth)
 	}
+	if f.text {
+		p.pos = start
+		return nil, p.fail(fmt.Sprintf("a range on %s is not supported: the integration maps it as text, whose words Elasticsearch would compare", f.ecs))
+	}
 	op := rule.OpLt
 	switch {
 	case strings.HasPrefix(p.src[p.pos:], "<="):
@@ -270,11 +274,14 @@ func (p *kqlParser) valueNot(f field, depth int) (rule.Expr, error) {
 }
 
 // valueExpr is `f:v` for one value: `*` is existence, an unquoted value with `*` a wildcard match, anything else an
-// exact, case-sensitive match (Elastic's Kubernetes fields are keywords). On an ip field, a value with `/` is a CIDR.
+// exact, case-sensitive match (on a keyword field, as most of the integration's are), or a match of words on a text
+// field (fullText). On an ip field, a value with `/` is a CIDR.
 func (p *kqlParser) valueExpr(f field, v kqlLiteral) (rule.Expr, error) {
 	switch {
 	case !v.quoted && v.glob == "*":
 		return f.exists(), nil
+	case f.text:
+		return f.fullText(v)
 	case f.ip && !v.wild && strings.Contains(v.text, "/"):
 		prefix, err := netip.ParsePrefix(v.text)
 		if err != nil {
@@ -285,6 +292,43 @@ func (p *kqlParser) valueExpr(f field, v kqlLiteral) (rule.Expr, error) {
 		return f.compare(rule.Literal(v.text, true))
 	}
 	return f.compare(rule.Pattern{Kind: rule.Glob, Text: v.glob, CaseSensitive: true})
+}
+
+// fullText is `f:v` on a text field, as Kibana queries it and Elasticsearch analyses both sides (standard analyzer,
+// rule.Tokens): a quoted value is match_phrase, its words one after the other in one value; an unquoted value is
+// match, any one of its words; an unquoted value with `*` is query_string, whose whitespace-separated parts are each a
+// wildcard that must match one whole word (lower-cased, not analysed further) or, without `*`, any of their words. A
+// value with no words matches nothing.
+func (f field) fullText(v kqlLiteral) (rule.Expr, error) {
+	if v.quoted {
+		words := rule.Tokens(v.text)
+		if len(words) == 0 {
+			return falseExpr, nil
+		}
+		return f.compare(rule.Pattern{Kind: rule.Phrase, Text: strings.Join(words, " ")})
+	}
+	// An escape writes the same character to text and glob, so their whitespace-separated parts correspond; a part
+	// is a wildcard where its glob differs from its text escaped: an unescaped `*`.
+	texts, globs := strings.Fields(v.text), strings.Fields(v.glob)
+	var terms []rule.Expr
+	for i, glob := range globs {
+		var pats []rule.Pattern
+		if i >= len(texts) || rule.EscapeGlob(texts[i]) != glob {
+			pats = append(pats, rule.Pattern{Kind: rule.Token, Text: strings.ToLower(glob)})
+		} else {
+			for _, w := range rule.Tokens(texts[i]) {
+				pats = append(pats, rule.Pattern{Kind: rule.Phrase, Text: w})
+			}
+		}
+		for _, pat := range pats {
+			e, err := f.compare(pat)
+			if err != nil {
+				return nil, err
+			}
+			terms = append(terms, e)
+		}
+	}
+	return or(terms...), nil
 }
 
 // kqlLiteral is a quoted or unquoted literal: text is its value, glob the rule.Glob form (wildcards kept).

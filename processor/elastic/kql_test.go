@@ -69,7 +69,9 @@ func TestKQLSemantics(t *testing.T) {
 		{`kubernetes.audit.user.groups:system\:authenticated`, true}, // any value of an array
 		{`kubernetes.audit.user.extra.authentication.kubernetes.io/pod-name :web-*`, true},
 		{`kubernetes.audit.requestObject.spec.containers.securityContext.privileged:true`, true}, // arrays are transparent
-		{`kubernetes.audit.requestObject.spec.containers.image:(docker.io/* or nginx\:*)`, true},
+		// image is a text field: a wildcard must match one of its words (nginx, 1.27; evil.io, miner)
+		{`kubernetes.audit.requestObject.spec.containers.image:(docker.io/* or nginx\:*)`, false},
+		{`kubernetes.audit.requestObject.spec.containers.image:(docker.io/* or evil.io or ngi*)`, true},
 		{`kubernetes.audit.requestObject.spec.hostNetwork:true`, true},
 		{`kubernetes.audit.requestObject.metadata.name:*`, false}, // the ingest pipeline removes it
 		{`kubernetes.audit.annotations.authorization_k8s_io/decision:allow`, true},

@@ -122,6 +122,8 @@ func compilePattern(p rule.Pattern) (matcher, error) {
 			return nil, fmt.Errorf("%q is not a number", p.Text)
 		}
 		return numberMatcher{num: num, text: []byte(p.Text)}, nil
+	case rule.Phrase, rule.Token:
+		return compileText(p)
 	}
 	return nil, fmt.Errorf("unknown pattern kind %d", p.Kind)
 }

@@ -170,6 +170,13 @@ const (
 	// Number: Text is a decimal number, compared as eval's `=` does: a value that is a number matches when it is
 	// numerically equal (`10.0` = `10`), any other value when it is Text exactly.
 	Number
+	// Phrase is a full-text match, as Elasticsearch's match_phrase on a `text` field: the value is split into
+	// lower-cased tokens (Tokens, text.go) and matches when it holds Text's tokens one after the other. Text holds
+	// the phrase's tokens, lower-cased, separated by single spaces. CaseSensitive is ignored.
+	Phrase
+	// Token matches when one token of the value (Tokens, text.go) matches Text, a Glob written in lower case, as a
+	// wildcard query on a `text` field does. CaseSensitive is ignored.
+	Token
 )
 
 // Pattern is the right-hand side of a comparison.
