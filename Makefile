@@ -162,6 +162,7 @@ DEPLOY_STORAGE := out/deploy-storage
 DEPLOY_STORAGE_SET := extensions::file_storage::directory=$(CURDIR)/$(DEPLOY_STORAGE)
 DEPLOY_ENV := SPLUNK_MEMORY_LIMIT_MIB=500 SPLUNK_PLATFORM_HEC_TOKEN=00000000-0000-0000-0000-000000000000 \
 	K8S_NODE_NAME=node-1 K8S_POD_NAME=agent-0 K8S_POD_UID=00000000-0000-0000-0000-000000000001 K8S_NAMESPACE=default \
+	K8S_POD_IP=127.0.0.1 \
 	SPLUNK_HEC_URL=https://127.0.0.1:8088/services/collector SPLUNK_HEC_TOKEN=validate-only \
 	SPLUNK_RISK_HEC_URL=https://127.0.0.1:8088/services/collector SPLUNK_RISK_HEC_TOKEN=validate-only
 # What the per-source examples (config/sources/) read from the environment, placeholders for `validate`, which

@@ -7,6 +7,7 @@
 package config_test
 
 import (
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/open-telemetry/opentelemetry-collector-contrib/receiver/filelogreceiver"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/confmap"
@@ -142,15 +144,35 @@ func toAny(s []string) []any {
 	return out
 }
 
-func TestHelmValues(t *testing.T) {
-	rendered := readYAML(t, filepath.Join("..", "testdata", "helm", "chart-0.145.0-agent-relay-logs-only.yaml"))
-	values := readYAML(t, filepath.Join("helm", "values-auditdetect.yaml"))
+// helmMerged renders the chart's logs-only agent config with the override's extra file logs and merges the
+// override's agent.config over it, as the chart does. It returns the chart's rendered config, the override's values
+// and the merged config.
+func helmMerged(t *testing.T) (rendered, values, merged map[string]any) {
+	t.Helper()
+	rendered = readYAML(t, filepath.Join("..", "testdata", "helm", "chart-0.145.0-agent-relay-logs-only.yaml"))
+	values = readYAML(t, filepath.Join("helm", "values-auditdetect.yaml"))
 
-	// The override's extra file log is the one the reference was rendered with: rendering it again changes nothing.
+	// The model of the chart's extraFileLogs rendering reproduces the reference: rendering the reference values'
+	// extra file log again over the rendered config changes nothing.
+	refValues := readYAML(t, filepath.Join("..", "testdata", "helm", "chart-0.145.0-values-logs-only.yaml"))
+	refExtra := mapAt(t, refValues, "logsCollection", "extraFileLogs")
+	require.Equal(t, rendered, renderExtraFileLogs(rendered, refExtra))
+
+	// The chart as it renders without the reference's extra file log, then with the override's.
+	base := mergeChart(rendered, map[string]any{})
+	receivers := mergeChart(mapAt(t, rendered, "receivers"), map[string]any{})
+	for name := range refExtra {
+		delete(receivers, name)
+	}
+	base["receivers"] = receivers
 	extra := mapAt(t, values, "logsCollection", "extraFileLogs")
-	assert.Equal(t, rendered, renderExtraFileLogs(rendered, extra))
+	merged = mergeChart(renderExtraFileLogs(base, extra), mapAt(t, values, "agent", "config"))
+	return rendered, values, merged
+}
 
-	merged := mergeChart(renderExtraFileLogs(rendered, extra), mapAt(t, values, "agent", "config"))
+func TestHelmValues(t *testing.T) {
+	rendered, values, merged := helmMerged(t)
+	extra := mapAt(t, values, "logsCollection", "extraFileLogs")
 	if out := os.Getenv("AUDITDETECT_HELM_MERGED"); out != "" {
 		b, err := yaml.Marshal(merged)
 		require.NoError(t, err)
@@ -187,6 +209,127 @@ func TestHelmValues(t *testing.T) {
 		}
 	}
 	assert.True(t, mounted, "%s is not mounted from the host", include)
+	assert.Equal(t, include, get(extra, "filelog/audit-log", "resource", "com.splunk.source"), "the source names the file read")
+	assert.Equal(t, "/var/log/kubernetes/audit/audit.log", include, "the path config/standalone.yaml defaults to")
+
+	// The collector's own metrics stay reachable: prometheus/agent, the only scraper, is gone, and the chart's
+	// reader listened on localhost inside a hostNetwork pod. The override keeps the chart's reader, bound to the
+	// pod's address (the chart's DaemonSet sets K8S_POD_IP), and annotates the pod for scraping on its port.
+	readers, ok := get(merged, "service", "telemetry", "metrics", "readers").([]any)
+	require.True(t, ok, "service.telemetry.metrics.readers")
+	require.Len(t, readers, 1)
+	prom := mapAt(t, readers[0], "pull", "exporter", "prometheus")
+	assert.Equal(t, "${env:K8S_POD_IP}", prom["host"], "not localhost: nothing outside the pod's network namespace could scrape it")
+	chartReaders := get(rendered, "service", "telemetry", "metrics", "readers").([]any)
+	require.Len(t, chartReaders, 1)
+	chartProm := mergeChart(mapAt(t, chartReaders[0], "pull", "exporter", "prometheus"), map[string]any{"host": nil})
+	assert.Equal(t, chartProm, mergeChart(prom, map[string]any{"host": nil}), "otherwise the chart's reader (names as docs/operations.md lists them)")
+	assert.Equal(t, get(rendered, "service", "telemetry", "resource"), get(merged, "service", "telemetry", "resource"))
+	ann := mapAt(t, values, "agent", "podAnnotations")
+	assert.Equal(t, "true", ann["prometheus.io/scrape"])
+	assert.Equal(t, fmt.Sprint(prom["port"]), ann["prometheus.io/port"])
+	assert.Equal(t, "/metrics", ann["prometheus.io/path"])
+}
+
+// collectorConfigs returns every collector configuration shipped under config/ (a file with service.pipelines), by
+// name, and the Helm agent config as the chart merges it.
+func collectorConfigs(t *testing.T) map[string]map[string]any {
+	t.Helper()
+	var files []string
+	for _, pattern := range []string{"*.yaml", filepath.Join("sources", "*.yaml"), filepath.Join("scale-out", "*.yaml")} {
+		m, err := filepath.Glob(pattern)
+		require.NoError(t, err)
+		files = append(files, m...)
+	}
+	out := map[string]map[string]any{}
+	for _, f := range files {
+		if cfg := readYAML(t, f); get(cfg, "service", "pipelines") != nil {
+			out[f] = cfg
+		}
+	}
+	_, _, merged := helmMerged(t)
+	out["helm/values-auditdetect.yaml (merged)"] = merged
+	return out
+}
+
+// TestEveryAuditdetectSection: every auditdetect processor of every shipped collector config loads through the real
+// factory, its rules, macros and rule_overrides (throttle fields against the rules' result fields) included.
+func TestEveryAuditdetectSection(t *testing.T) {
+	n := 0
+	for name, cfg := range collectorConfigs(t) {
+		procs, _ := cfg["processors"].(map[string]any)
+		for id, section := range procs {
+			if typ, _, _ := strings.Cut(id, "/"); typ == "auditdetect" {
+				t.Run(name+"/"+id, func(t *testing.T) {
+					s, _ := withEnvDefaults(section).(map[string]any)
+					checkAuditdetect(t, s)
+				})
+				n++
+			}
+		}
+	}
+	assert.GreaterOrEqual(t, n, 10, "auditdetect sections checked")
+}
+
+var envRef = regexp.MustCompile(`\$\{env:[A-Za-z_][A-Za-z0-9_]*(?::-([^}]*))?\}`)
+
+// withEnvDefaults resolves ${env:NAME:-default} references in the strings of v to their defaults (to "" without
+// one), as the collector would with the variables unset.
+func withEnvDefaults(v any) any {
+	switch v := v.(type) {
+	case string:
+		return envRef.ReplaceAllString(v, "$1")
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[k] = withEnvDefaults(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = withEnvDefaults(x)
+		}
+		return out
+	}
+	return v
+}
+
+// TestFilelogReadsWholeEvents: every filelog receiver that feeds an auditdetect processor reads lines at least as
+// long as the processor's max_body_bytes. filelog cuts a longer line into pieces (max_log_size, default 1 MiB),
+// which the processor counts unparsed and never evaluates: an audit event padded past max_log_size (a privileged
+// pod spec with a large annotation) would escape every rule.
+func TestFilelogReadsWholeEvents(t *testing.T) {
+	checked := 0
+	for name, cfg := range collectorConfigs(t) {
+		for pname, p := range mapAt(t, cfg, "service", "pipelines") {
+			maxBody := 0
+			procs, _ := get(p, "processors").([]any)
+			for _, id := range procs {
+				if typ, _, _ := strings.Cut(id.(string), "/"); typ == "auditdetect" {
+					section, _ := get(cfg, "processors", id.(string)).(map[string]any)
+					maxBody = max(maxBody, auditdetectConfig(t, section).MaxBodyBytes)
+				}
+			}
+			if maxBody == 0 {
+				continue
+			}
+			for _, id := range get(p, "receivers").([]any) {
+				if typ, _, _ := strings.Cut(id.(string), "/"); typ != "filelog" {
+					continue
+				}
+				section, _ := get(cfg, "receivers", id.(string)).(map[string]any)
+				fl := filelogreceiver.NewFactory().CreateDefaultConfig()
+				require.NoError(t, confmap.NewFromStringMap(section).Unmarshal(fl), "%s: %s", name, id)
+				size := int(fl.(*filelogreceiver.FileLogConfig).InputConfig.MaxLogSize)
+				assert.GreaterOrEqual(t, size, maxBody, "%s: pipeline %s: receiver %s: max_log_size %d is below the max_body_bytes of its auditdetect (%d)",
+					name, pname, id, size, maxBody)
+				checked++
+			}
+		}
+	}
+	// standalone, splunk, demo, sources/filelog, scale-out/agent and the Helm agent.
+	assert.Equal(t, 6, checked, "filelog receivers feeding auditdetect")
 }
 
 func TestCollectorConfigs(t *testing.T) {
@@ -316,10 +459,15 @@ func unknownComponents(t *testing.T, cfg map[string]any) []string {
 // checkAuditdetect loads an auditdetect section through the real factory, as the collector does.
 func checkAuditdetect(t *testing.T, section map[string]any) {
 	t.Helper()
-	f := auditdetectprocessor.NewFactory()
-	cfg := f.CreateDefaultConfig()
+	require.NoError(t, xconfmap.Validate(auditdetectConfig(t, section)))
+}
+
+// auditdetectConfig unmarshals an auditdetect section over the factory's defaults.
+func auditdetectConfig(t *testing.T, section map[string]any) *auditdetectprocessor.Config {
+	t.Helper()
+	cfg := auditdetectprocessor.NewFactory().CreateDefaultConfig()
 	require.NoError(t, confmap.NewFromStringMap(section).Unmarshal(cfg))
-	require.NoError(t, xconfmap.Validate(cfg))
+	return cfg.(*auditdetectprocessor.Config)
 }
 
 func TestDockerfile(t *testing.T) {

@@ -1,6 +1,7 @@
 package auditdetectprocessor
 
 import (
+	"github.com/auditdetect/auditdetect/processor/engine"
 	"github.com/auditdetect/auditdetect/processor/loader"
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
@@ -40,4 +41,21 @@ func (cfg *Config) riskOverrides() map[string]loader.Override {
 		out[key] = lo
 	}
 	return out
+}
+
+// writesNoRisk says whether a match (fork mode) writes no risk record: its rule names risk objects and no result row
+// has a value for any of them (as rba writes them: one record per risk object per value). Such matches are counted
+// (matches_without_risk_records): a detection that fires and leaves nothing in the risk index.
+func writesNoRisk(m engine.Match) bool {
+	if len(m.Rule.Risk.Objects) == 0 {
+		return false
+	}
+	for _, row := range m.Rows {
+		for _, o := range m.Rule.Risk.Objects {
+			if len(row.Values(o.Field)) > 0 {
+				return false
+			}
+		}
+	}
+	return true
 }

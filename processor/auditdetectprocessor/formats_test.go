@@ -31,13 +31,14 @@ func TestFormatsConfig(t *testing.T) {
 	assert.Equal(t, map[string]string{"pod.name": "user.extra.authentication.kubernetes.io/pod-name"}, cfg.ElasticFieldMap)
 	assert.Equal(t, RuleOverride{
 		RiskObjects:   []RiskObjectConfig{{Field: "objectRef.namespace", Type: "system"}, {Field: "user.username", Type: "user", Score: 80}},
-		ThreatObjects: []ThreatObjectConfig{{Field: "objectRef.name", Type: "other"}},
+		ThreatObjects: []ThreatObjectConfig{{Field: "objectRef.name", Type: "system"}},
 	}, cfg.RuleOverrides["Test Exec Into Pod"])
 
 	for name, msg := range map[string]string{
 		"unmapped_field":    `field "pod.name" is not in the Kubernetes audit event`,
 		"bad_field_map":     `elastic_field_map "user.*": a prefix entry must map to a path ending in .*`,
 		"bad_risk_override": `rule_overrides "Test Exec Into Pod": risk object type "cluster" is not user, system or other`,
+		"bad_threat_type":   `rule_overrides "Test Exec Into Pod": threat object type "pod" is not one of ESCU's (contentctl): certificate_common_name,`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := loadFormatsConfig(t, name)

@@ -257,6 +257,9 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 					out.matched = true
 					for _, m := range res.Matches {
 						p.telemetry.ProcessorAuditdetectRuleMatches.Add(ctx, 1, p.ruleAttrs[m.Rule.ID])
+						if p.cfg.Mode == ModeFork && writesNoRisk(m) {
+							p.telemetry.ProcessorAuditdetectMatchesWithoutRiskRecords.Add(ctx, 1, p.ruleAttrs[m.Rule.ID])
+						}
 					}
 					res.Provenance = provenance(ev, resProv)
 					if res = p.throttle(res, held, i, rls.At(i).Resource()); len(res.Matches) == 0 {

@@ -244,7 +244,7 @@ func TestIPLocationNeedsDatabase(t *testing.T) {
 	dir := t.TempDir()
 	rule := "name: Geo\nid: 11111111-2222-3333-4444-555555555556\nsearch: '`kube_audit` verb=get | iplocation sourceIPs{} | stats count by Country'\n"
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "geo.yml"), []byte(rule), 0o600))
-	cfg := testConfig(func(c *Config) { c.Rules = []string{dir} })
+	cfg := testConfig(func(c *Config) { c.Rules, c.Macros = []string{dir}, nil })
 	err := cfg.Validate()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "geoip_database")

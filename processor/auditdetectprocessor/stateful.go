@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/auditdetect/auditdetect/processor/engine"
+	"github.com/auditdetect/auditdetect/processor/loader"
 	"github.com/auditdetect/auditdetect/processor/rule"
 	"github.com/auditdetect/auditdetect/processor/window"
 )
@@ -101,6 +102,9 @@ func applyStateful(cfg *Config, opts *engine.Options, rules []*rule.Rule, logger
 		}
 		logger.Warn("ignoring rule overrides", zap.Error(err))
 	}
+	if err := checkThrottleFields(cfg, rules); err != nil {
+		return err
+	}
 	for id, o := range byID {
 		if o.Window > 0 {
 			if opts.RuleWindows == nil {
@@ -116,6 +120,31 @@ func applyStateful(cfg *Config, opts *engine.Options, rules []*rule.Rule, logger
 	return nil
 }
 
+// checkThrottleFields fails a throttle keyed on a field that the rule's results never hold, when they are known
+// (loader.OutputFields: the rule ends in stats): every match would share one empty key, and all but the first of
+// each window be held back. A rule whose results are whole events can be keyed on any field of the event.
+func checkThrottleFields(cfg *Config, rules []*rule.Rule) error {
+	keys := make([]string, 0, len(cfg.RuleOverrides))
+	for k, o := range cfg.RuleOverrides {
+		if o.Throttle != nil && len(o.Throttle.Fields) > 0 {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var errs error
+	for _, k := range keys {
+		for _, r := range rules {
+			if r.ID != k && r.Name != k {
+				continue
+			}
+			if err := loader.CheckFields(r, "throttle.fields", cfg.RuleOverrides[k].Throttle.Fields); err != nil {
+				errs = errors.Join(errs, fmt.Errorf("rule_overrides: %q: %w", k, err))
+			}
+		}
+	}
+	return errs
+}
+
 type noGeoIP struct{}
 
 func (noGeoIP) Lookup(netip.Addr) (engine.Location, bool) { return engine.Location{}, false }
@@ -125,6 +154,8 @@ func (noGeoIP) Lookup(netip.Addr) (engine.Location, bool) { return engine.Locati
 type stateful struct {
 	throttles map[string]*ruleThrottle // by rule ID
 	next      consumer.Logs
+	// newTerms maps the names under which engine.NewTermsKeys reports new_terms rules to their IDs.
+	newTerms map[string]string
 
 	mu       sync.Mutex
 	reported map[string]uint64 // cumulative counts already added to counters, by metric and rule
@@ -191,7 +222,8 @@ type heldMatch struct {
 
 func newStateful(cfg *Config, rules []*rule.Rule) *stateful {
 	s := &stateful{throttles: map[string]*ruleThrottle{}, reported: map[string]uint64{}, attrs: map[string]metric.MeasurementOption{},
-		deliveries: &deliveries{inflight: map[plog.Logs]*additions{}, refused: map[plog.Logs]*additions{}}}
+		deliveries: &deliveries{inflight: map[plog.Logs]*additions{}, refused: map[plog.Logs]*additions{}},
+		newTerms:   newTermsIDs(rules)}
 	if cfg.Mode != ModeFork {
 		return s
 	}
@@ -214,6 +246,21 @@ func newStateful(cfg *Config, rules []*rule.Rule) *stateful {
 	return s
 }
 
+// newTermsIDs maps the name of each new_terms rule to its ID. engine.NewTermsKeys reports by name, in rule order, a
+// later rule of the same name replacing an earlier one; the map does the same, so a count goes to the rule it is of.
+func newTermsIDs(rules []*rule.Rule) map[string]string {
+	out := map[string]string{}
+	for _, r := range rules {
+		for _, st := range r.Pipeline {
+			if _, ok := st.(rule.NewTerms); ok {
+				out[r.Name] = r.ID
+				break
+			}
+		}
+	}
+	return out
+}
+
 // carryOver takes from the state of the rule set a reload replaces what the new one keeps: the next consumer and the
 // batches on their way or refused (they are about batches, not rules: a retry of a refused batch after the reload
 // still has the refused attempt's risk records taken out, and a refused batch's reports go to the throttle of their
@@ -233,8 +280,10 @@ func (s *stateful) carryOver(old *stateful, unchanged []string, throttles map[st
 		}
 	}
 	for _, id := range unchanged {
-		// The window's key store (and its evicted count) moved; the late and cut counts start again at zero.
+		// The window's and the history's key stores (and their evicted counts) moved; the late and cut counts start
+		// again at zero.
 		carry("evicted/stats/" + id)
+		carry("evicted/new_terms/" + id)
 	}
 	for id := range throttles {
 		carry("evicted/throttle/" + id)
@@ -531,8 +580,8 @@ func RouteTraceID(key string) pcommon.TraceID {
 	return id
 }
 
-// recordState reports the keys held and evicted by every stateful rule, the late events and the held matches, and
-// the events whose stats groups were cut.
+// recordState reports the keys held and evicted by every stateful rule (windowed stats groups, new_terms value
+// combinations, throttle keys), the late events and the held matches, and the events whose stats groups were cut.
 func (p *auditProcessor) recordState(ctx context.Context) {
 	s := p.state
 	s.mu.Lock()
@@ -546,6 +595,15 @@ func (p *auditProcessor) recordState(ctx context.Context) {
 		tb.ProcessorAuditdetectWindowKeys.Record(ctx, int64(w.Keys), attrs)
 		s.addDelta(ctx, tb.ProcessorAuditdetectWindowEvictedKeys, "evicted/stats/"+w.Rule.ID, w.Evicted, attrs)
 		s.addDelta(ctx, tb.ProcessorAuditdetectWindowLateEvents, "late/"+w.Rule.ID, w.Late, s.attr(w.Rule.ID, ""))
+	}
+	for name, n := range p.detector.engine.NewTermsKeys() {
+		id, ok := s.newTerms[name]
+		if !ok {
+			continue
+		}
+		attrs := s.attr(id, "new_terms")
+		tb.ProcessorAuditdetectWindowKeys.Record(ctx, int64(n[0]), attrs)
+		s.addDelta(ctx, tb.ProcessorAuditdetectWindowEvictedKeys, "evicted/new_terms/"+id, n[1], attrs)
 	}
 	for id, t := range s.throttles {
 		keys, evicted, held := t.th.Stats()

@@ -597,9 +597,10 @@ func TestRefusedBatchesAreBounded(t *testing.T) {
 	assert.False(t, kept, "forgotten after maxRefused newer refusals")
 }
 
-// TestNewTermsLearningSetting: new_terms_learning reaches the engine. The first hour of secret reads (event time) is
-// learnt; after it, a reader seen in that hour is not new and one never seen is.
-func TestNewTermsLearningSetting(t *testing.T) {
+// newSecretReaderRule writes an Elastic new_terms rule (id nt-1: a secret read by a user.name not seen before) into
+// a new directory and returns it.
+func newSecretReaderRule(t *testing.T) string {
+	t.Helper()
 	dir := t.TempDir()
 	rule := "[metadata]\ncreation_date = \"2026/01/01\"\n\n[rule]\nauthor = [\"test\"]\nname = \"New Secret Reader\"\n" +
 		"rule_id = \"nt-1\"\nrisk_score = 47\nseverity = \"medium\"\ntype = \"new_terms\"\nlanguage = \"kuery\"\n" +
@@ -607,6 +608,13 @@ func TestNewTermsLearningSetting(t *testing.T) {
 		"[rule.new_terms]\nfield = \"new_terms_fields\"\nvalue = [\"user.name\"]\n" +
 		"[[rule.new_terms.history_window_start]]\nfield = \"history_window_start\"\nvalue = \"now-7d\"\n"
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "new_reader.toml"), []byte(rule), 0o600))
+	return dir
+}
+
+// TestNewTermsLearningSetting: new_terms_learning reaches the engine. The first hour of secret reads (event time) is
+// learnt; after it, a reader seen in that hour is not new and one never seen is.
+func TestNewTermsLearningSetting(t *testing.T) {
+	dir := newSecretReaderRule(t)
 	read := func(user string, min int) string {
 		return fmt.Sprintf(`{"kind":"Event","auditID":"%s-%d","stage":"ResponseComplete","verb":"get","user":{"username":%q},`+
 			`"sourceIPs":["10.0.0.5"],"objectRef":{"resource":"secrets","namespace":"shop","name":"db"},"stageTimestamp":%q}`,
@@ -621,7 +629,7 @@ func TestNewTermsLearningSetting(t *testing.T) {
 	} {
 		t.Run(tc.learning.String(), func(t *testing.T) {
 			p, sink, _ := newTestProcessor(t, testConfig(func(cfg *Config) {
-				cfg.Rules = []string{dir}
+				cfg.Rules, cfg.Macros = []string{dir}, nil
 				cfg.NewTermsLearning = tc.learning
 			}))
 			ld := input(str(read("alice", 0)), str(read("bob", 30)), str(read("alice", 61)), str(read("bob", 70)),

@@ -117,7 +117,7 @@ func TestOverrides(t *testing.T) {
 		},
 		{
 			name:      "a key naming no rule changes nothing here (the processor reports it)",
-			overrides: map[string]Override{"nope": {ThreatObjects: []rule.ThreatObject{{Field: "a", Type: "b"}}}},
+			overrides: map[string]Override{"nope": {ThreatObjects: []rule.ThreatObject{{Field: "a", Type: "url"}}}},
 		},
 		{name: "bad type", overrides: map[string]Override{"e-1": {RiskObjects: []rule.RiskObject{{Field: "a", Type: "person"}}}}, err: `rule_overrides "e-1": risk object type "person"`},
 		{name: "bad score", overrides: map[string]Override{"e-1": {RiskObjects: []rule.RiskObject{{Field: "a", Type: "user", Score: 101}}}}, err: "outside 1-100"},

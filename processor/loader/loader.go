@@ -151,6 +151,7 @@ func Load(opts Options) (*Result, error) {
 
 	// Pass 2: the detections.
 	byID := map[string]*rule.Rule{}
+	var searches []string // every detection's search, for the macros they reference (macrorefs.go)
 	for i, f := range files {
 		if f.err != nil {
 			continue
@@ -159,7 +160,11 @@ func Load(opts Options) (*Result, error) {
 		var err error
 		switch formats[i] {
 		case escuDetection:
+			searches = append(searches, escuSearch(f.data))
 			r, err = escu.Parse(f.name, f.data, macros)
+			if err == nil {
+				err = checkOwnObjects(r, opts.Overrides) // overrides.go
+			}
 		case sigmaRule:
 			r, err = sigma.Parse(f.name, f.data)
 		case elasticRule:
@@ -209,6 +214,9 @@ func Load(opts Options) (*Result, error) {
 			joined[i] = e.err
 		}
 		return nil, errors.Join(joined...)
+	}
+	if err := checkConfiguredMacros(opts.Macros, referencedMacros(searches, macros)); err != nil {
+		return nil, err
 	}
 	if err := applyOverrides(res.Rules, opts.Overrides); err != nil {
 		return nil, err

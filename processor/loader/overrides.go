@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
@@ -17,9 +18,19 @@ type Override struct {
 	ThreatObjects []rule.ThreatObject
 }
 
+// ThreatObjectTypes are the threat object types contentctl accepts: the ThreatObjectType enum of splunk/contentctl,
+// contentctl/objects/rba.py (the v5 `rba:` model every ESCU detection is validated against).
+var ThreatObjectTypes = []string{
+	"certificate_common_name", "certificate_organization", "certificate_serial", "certificate_unit", "command",
+	"domain", "email_address", "email_subject", "file_hash", "file_name", "file_path", "http_user_agent",
+	"ip_address", "process", "process_name", "parent_process", "parent_process_name", "process_hash",
+	"registry_path", "registry_value_name", "registry_value_text", "service", "signature", "system", "tls_hash", "url",
+}
+
 // applyOverrides applies each override to the rules whose id or name is its key. A risk object without a score takes
 // the rule's own score (its highest). A key that names no loaded rule changes nothing here: the processor reports
-// such keys once for every kind of rule_overrides setting.
+// such keys once for every kind of rule_overrides setting. A field the rule's result rows can never hold (its output
+// fields are known: OutputFields) fails: such a risk object writes no risk record, such a threat object nothing.
 func applyOverrides(rules []*rule.Rule, overrides map[string]Override) error {
 	keys := make([]string, 0, len(overrides))
 	for k := range overrides {
@@ -35,6 +46,14 @@ func applyOverrides(rules []*rule.Rule, overrides map[string]Override) error {
 		}
 		for _, r := range rules {
 			if r.ID == k || r.Name == k {
+				if err := CheckFields(r, "risk_objects[].field", riskFields(o.RiskObjects)); err != nil {
+					errs = append(errs, fmt.Errorf("rule_overrides %q: %w", k, err))
+					continue
+				}
+				if err := CheckFields(r, "threat_objects[].field", threatFields(o.ThreatObjects)); err != nil {
+					errs = append(errs, fmt.Errorf("rule_overrides %q: %w", k, err))
+					continue
+				}
 				if err := override(r, o); err != nil {
 					errs = append(errs, fmt.Errorf("rule_overrides %q: %w", k, err))
 				}
@@ -59,8 +78,11 @@ func checkOverride(o Override) error {
 		}
 	}
 	for _, t := range o.ThreatObjects {
-		if t.Field == "" || t.Type == "" {
+		switch {
+		case t.Field == "" || t.Type == "":
 			return errors.New("a threat object needs a field and a type")
+		case !slices.Contains(ThreatObjectTypes, t.Type):
+			return fmt.Errorf("threat object type %q is not one of ESCU's (contentctl): %s", t.Type, strings.Join(ThreatObjectTypes, ", "))
 		}
 	}
 	return nil
@@ -85,6 +107,182 @@ func override(r *rule.Rule, o Override) error {
 	}
 	if len(o.ThreatObjects) > 0 {
 		r.Risk.Threats = slices.Clone(o.ThreatObjects)
+	}
+	return nil
+}
+
+func riskFields(objs []rule.RiskObject) []string {
+	out := make([]string, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, o.Field)
+	}
+	return out
+}
+
+func threatFields(objs []rule.ThreatObject) []string {
+	out := make([]string, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, o.Field)
+	}
+	return out
+}
+
+// OutputFields returns the fields every result row of r can hold, when they are known: when the rule's pipeline
+// ends in stats, its rows are the stats' by-fields and aggregates, renamed by a later rename and completed by later
+// stages that add fields (fillnull, iplocation). ok is false when the rows are whole events (no stats: any field of
+// the event can be read) or a later stage is one this function does not know.
+func OutputFields(r *rule.Rule) (fields []string, ok bool) {
+	last := -1
+	for i, st := range r.Pipeline {
+		if _, isStats := st.(rule.Stats); isStats {
+			last = i
+		}
+	}
+	if last < 0 {
+		return nil, false
+	}
+	stats := r.Pipeline[last].(rule.Stats)
+	add := func(name string) {
+		if !slices.Contains(fields, name) {
+			fields = append(fields, name)
+		}
+	}
+	for _, b := range stats.By {
+		add(b)
+	}
+	for _, a := range stats.Aggs {
+		add(a.OutputName())
+	}
+	later := r.Pipeline[last+1:]
+	for i, st := range later {
+		switch st := st.(type) {
+		case rule.Rename:
+			// As the engine renames (engine/row.go): in place, replacing a field of the new name; a field the row
+			// does not have is not renamed.
+			for _, p := range st.Pairs {
+				at := slices.Index(fields, p.From)
+				if at < 0 || p.From == p.To {
+					continue
+				}
+				fields[at] = p.To
+				for j := range fields {
+					if j != at && fields[j] == p.To {
+						fields = slices.Delete(fields, j, j+1)
+						break
+					}
+				}
+			}
+		case rule.FillNull:
+			names := st.Fields
+			if len(names) == 0 {
+				// Without a list the engine fills what the following stages read (engine fillTargets).
+				for _, next := range later[i+1:] {
+					switch next := next.(type) {
+					case rule.Search:
+						names = append(names, exprFields(next.Cond)...)
+					case rule.Where:
+						names = append(names, exprFields(next.Cond)...)
+					case rule.IPLocation:
+						names = append(names, next.Field)
+					}
+				}
+			}
+			for _, n := range names {
+				add(n)
+			}
+		case rule.IPLocation:
+			for _, f := range []string{"City", "Country", "Region", "lat", "lon"} {
+				add(st.Prefix + f)
+			}
+		case rule.Copy:
+			if slices.Contains(fields, st.From) {
+				add(st.To)
+			}
+		case rule.Search, rule.Where, rule.NewTerms:
+		default:
+			return nil, false
+		}
+	}
+	return fields, true
+}
+
+func exprFields(e rule.Expr) []string {
+	var out []string
+	var walk func(rule.Expr)
+	walk = func(e rule.Expr) {
+		switch e := e.(type) {
+		case rule.And:
+			for _, t := range e {
+				walk(t)
+			}
+		case rule.Or:
+			for _, t := range e {
+				walk(t)
+			}
+		case rule.Not:
+			walk(e.X)
+		case rule.Compare:
+			out = append(out, e.Field.Name)
+		case rule.Exists:
+			out = append(out, e.Field.Name)
+		case rule.FieldEquals:
+			out = append(out, e.A.Name, e.B.Name)
+		}
+	}
+	walk(e)
+	return out
+}
+
+// CheckFields fails when r's output fields are known (OutputFields) and one of names is not among them, naming the
+// rule, the setting (what), the field and the fields the rule's rows have. Rules whose rows are whole events pass.
+func CheckFields(r *rule.Rule, what string, names []string) error {
+	if missing, have := missingField(r, names); missing != "" {
+		return fmt.Errorf("%s %q: rule %q has no such result field (its results have: %s)", what, missing, r.Name, strings.Join(have, ", "))
+	}
+	return nil
+}
+
+// missingField returns the first of names that r's known output fields lack, with those fields; "" when every name
+// is there or the output fields are not known.
+func missingField(r *rule.Rule, names []string) (missing string, have []string) {
+	have, ok := OutputFields(r)
+	if !ok {
+		return "", nil
+	}
+	for _, n := range names {
+		if !slices.Contains(have, n) {
+			return n, have
+		}
+	}
+	return "", nil
+}
+
+// checkOwnObjects fails an ESCU detection whose own risk or threat object fields its results can never hold (a
+// stats that does not keep the field, a rename that gives it another name): such a rule would match and never
+// write that object. The parts an override replaces are not checked (the override is, against the same fields), so
+// a broken upstream detection can be mended with rule_overrides. The error is a *rule.Error at the rule's search.
+func checkOwnObjects(r *rule.Rule, overrides map[string]Override) error {
+	var risk, threat bool // replaced by an override
+	for k, o := range overrides {
+		if k == r.ID || k == r.Name {
+			risk = risk || len(o.RiskObjects) > 0
+			threat = threat || len(o.ThreatObjects) > 0
+		}
+	}
+	fail := func(what, missing string, have []string, never string) error {
+		return &rule.Error{File: r.Origin.File, Line: r.Origin.Line, Rule: r.Name, Reason: fmt.Sprintf(
+			"%s field %q is not a field of the search's results (they have: %s): the rule would never write %s",
+			what, missing, strings.Join(have, ", "), never)}
+	}
+	if !risk {
+		if missing, have := missingField(r, riskFields(r.Risk.Objects)); missing != "" {
+			return fail("risk object", missing, have, "a risk record for it")
+		}
+	}
+	if !threat {
+		if missing, have := missingField(r, threatFields(r.Risk.Threats)); missing != "" {
+			return fail("threat object", missing, have, "it on a risk record")
+		}
 	}
 	return nil
 }

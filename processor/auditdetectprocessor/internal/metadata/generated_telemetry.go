@@ -38,6 +38,8 @@ type TelemetryBuilder struct {
 	ProcessorAuditdetectStatsGroupsCut    metric.Int64Counter
 	// Record shapes (docs/sources.md).
 	ProcessorAuditdetectRecordsUnrecognized metric.Int64Counter
+	// Matches whose rows gave no risk object value.
+	ProcessorAuditdetectMatchesWithoutRiskRecords metric.Int64Counter
 }
 
 // NewTelemetryBuilder creates the instruments, named as mdatagen names them (otelcol_ prefix).
@@ -95,7 +97,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	errs = errors.Join(errs, err)
 	tb.ProcessorAuditdetectWindowKeys, err = meter.Int64Gauge(
 		"otelcol_processor_auditdetect_window_keys",
-		metric.WithDescription("Keys held by a stateful rule (attributes rule_id, and state: stats for windowed stats groups, throttle for throttle keys)."),
+		metric.WithDescription("Keys held by a stateful rule (attributes rule_id, and state: stats for windowed stats groups, new_terms for new_terms value combinations, throttle for throttle keys)."),
 		metric.WithUnit("{keys}"),
 	)
 	errs = errors.Join(errs, err)
@@ -139,7 +141,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	tb.ProcessorAuditdetectReloadFailing, err = meter.Int64Gauge(
 		"otelcol_processor_auditdetect_reload_failing",
 		metric.WithDescription("1 while the changed rule files do not load and the previous rule set keeps running, else 0."),
-		metric.WithUnit("1"),
+		metric.WithUnit("{state}"),
 	)
 	errs = errors.Join(errs, err)
 	tb.ProcessorAuditdetectStateSaves, err = meter.Int64Counter(
@@ -158,6 +160,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 		"otelcol_processor_auditdetect_records_unrecognized",
 		metric.WithDescription("Log records with a JSON body holding no audit event of an accepted format (attribute format: unknown, or the format recognised); they pass through unevaluated."),
 		metric.WithUnit("{records}"),
+	)
+	errs = errors.Join(errs, err)
+	tb.ProcessorAuditdetectMatchesWithoutRiskRecords, err = meter.Int64Counter(
+		"otelcol_processor_auditdetect_matches_without_risk_records",
+		metric.WithDescription("Rule matches (fork mode) that wrote no risk record: no result row had a value for any of the rule's risk object fields (attribute rule_id)."),
+		metric.WithUnit("{matches}"),
 	)
 	errs = errors.Join(errs, err)
 	return tb, errs

@@ -1,0 +1,123 @@
+package loader
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/auditdetect/auditdetect/processor/spl"
+)
+
+// Configured macros that no rule uses. A macro set in the processor's `macros:` that no detection references (a
+// misspelled `kube_allowed_user_name`, a `_filter` macro for a detection that is not loaded) would otherwise be
+// ignored without a word, and the exception or allow-list it was meant to add silently missing.
+
+// macroRef finds the macro references of SPL text: `name` or `name(args)`. Text inside a quoted value is read too,
+// which can only make a macro look referenced when it is not, never the reverse.
+var macroRef = regexp.MustCompile("`([^`]+)`")
+
+// escuSearch returns the `search:` of an ESCU detection file ("" when it cannot be read; the parser reports why).
+func escuSearch(data []byte) string {
+	var d struct {
+		Search string `yaml:"search"`
+	}
+	_ = yaml.Unmarshal(data, &d)
+	return d.Search
+}
+
+// macroName is the name of a macro key (`name`, `name(2)`, `name(a,b)`) or of a reference body (`name(x, "y")`).
+func macroName(s string) string {
+	if i := strings.IndexByte(s, '('); i >= 0 {
+		s = s[:i]
+	}
+	return strings.TrimSpace(s)
+}
+
+// referencedMacros returns the names of the macros that searches reference, directly or through the definitions
+// of the macros they reference (by name, whatever the number of arguments).
+func referencedMacros(searches []string, macros spl.Macros) map[string]bool {
+	defs := map[string][]string{}
+	for k, d := range macros {
+		defs[macroName(k)] = append(defs[macroName(k)], d)
+	}
+	seen := map[string]bool{}
+	queue := slices.Clone(searches)
+	for len(queue) > 0 {
+		text := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		for _, m := range macroRef.FindAllStringSubmatch(text, -1) {
+			if n := macroName(m[1]); !seen[n] {
+				seen[n] = true
+				queue = append(queue, defs[n]...)
+			}
+		}
+	}
+	return seen
+}
+
+// checkConfiguredMacros fails for each configured macro that no detection file references, naming it and the
+// closest macro the detections do reference.
+func checkConfiguredMacros(configured map[string]string, refs map[string]bool) error {
+	var unused []string
+	for k := range configured {
+		if !refs[macroName(k)] {
+			unused = append(unused, k)
+		}
+	}
+	if len(unused) == 0 {
+		return nil
+	}
+	sort.Strings(unused)
+	known := make([]string, 0, len(refs))
+	for n := range refs {
+		known = append(known, n)
+	}
+	sort.Strings(known)
+	var msgs []string
+	for _, k := range unused {
+		msg := fmt.Sprintf("macros: %q is referenced by no loaded rule, so it would change nothing", k)
+		if best := closest(macroName(k), known); best != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", best)
+		} else if len(known) == 0 {
+			msg += " (no loaded rule references any macro)"
+		}
+		msgs = append(msgs, msg)
+	}
+	return fmt.Errorf("%s", strings.Join(msgs, "; "))
+}
+
+// closest returns the name in names nearest to s by edit distance, when it is near enough to be a misspelling
+// (at most a third of s's length away); "" otherwise.
+func closest(s string, names []string) string {
+	best, bestD := "", len(s)/3+1
+	for _, n := range names {
+		if d := editDistance(s, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
