@@ -154,8 +154,6 @@ func (noGeoIP) Lookup(netip.Addr) (engine.Location, bool) { return engine.Locati
 type stateful struct {
 	throttles map[string]*ruleThrottle // by rule ID
 	next      consumer.Logs
-	// newTerms maps the names under which engine.NewTermsKeys reports new_terms rules to their IDs.
-	newTerms map[string]string
 
 	mu       sync.Mutex
 	reported map[string]uint64 // cumulative counts already added to counters, by metric and rule
@@ -222,8 +220,7 @@ type heldMatch struct {
 
 func newStateful(cfg *Config, rules []*rule.Rule) *stateful {
 	s := &stateful{throttles: map[string]*ruleThrottle{}, reported: map[string]uint64{}, attrs: map[string]metric.MeasurementOption{},
-		deliveries: &deliveries{inflight: map[plog.Logs]*additions{}, refused: map[plog.Logs]*additions{}},
-		newTerms:   newTermsIDs(rules)}
+		deliveries: &deliveries{inflight: map[plog.Logs]*additions{}, refused: map[plog.Logs]*additions{}}}
 	if cfg.Mode != ModeFork {
 		return s
 	}
@@ -244,21 +241,6 @@ func newStateful(cfg *Config, rules []*rule.Rule) *stateful {
 			decided: window.NewRecent[throttleDecision](engine.DefaultReplayKeys)}
 	}
 	return s
-}
-
-// newTermsIDs maps the name of each new_terms rule to its ID. engine.NewTermsKeys reports by name, in rule order, a
-// later rule of the same name replacing an earlier one; the map does the same, so a count goes to the rule it is of.
-func newTermsIDs(rules []*rule.Rule) map[string]string {
-	out := map[string]string{}
-	for _, r := range rules {
-		for _, st := range r.Pipeline {
-			if _, ok := st.(rule.NewTerms); ok {
-				out[r.Name] = r.ID
-				break
-			}
-		}
-	}
-	return out
 }
 
 // carryOver takes from the state of the rule set a reload replaces what the new one keeps: the next consumer and the
@@ -596,11 +578,7 @@ func (p *auditProcessor) recordState(ctx context.Context) {
 		s.addDelta(ctx, tb.ProcessorAuditdetectWindowEvictedKeys, "evicted/stats/"+w.Rule.ID, w.Evicted, attrs)
 		s.addDelta(ctx, tb.ProcessorAuditdetectWindowLateEvents, "late/"+w.Rule.ID, w.Late, s.attr(w.Rule.ID, ""))
 	}
-	for name, n := range p.detector.engine.NewTermsKeys() {
-		id, ok := s.newTerms[name]
-		if !ok {
-			continue
-		}
+	for id, n := range p.detector.engine.NewTermsKeys() {
 		attrs := s.attr(id, "new_terms")
 		tb.ProcessorAuditdetectWindowKeys.Record(ctx, int64(n[0]), attrs)
 		s.addDelta(ctx, tb.ProcessorAuditdetectWindowEvictedKeys, "evicted/new_terms/"+id, n[1], attrs)

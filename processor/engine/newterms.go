@@ -200,14 +200,14 @@ func readsTime(stages []rule.Stage) bool {
 	return false
 }
 
-// NewTermsKeys reports, per new_terms rule name, the value combinations held and evicted.
+// NewTermsKeys reports, per new_terms rule ID, the value combinations held and evicted.
 func (e *Engine) NewTermsKeys() map[string][2]uint64 {
 	out := map[string][2]uint64{}
 	for _, cr := range e.rules {
 		for _, st := range cr.pre {
 			if nt, ok := st.(*newTermsStage); ok {
 				held, ev := nt.stat()
-				out[cr.rule.Name] = [2]uint64{uint64(held), ev}
+				out[cr.rule.ID] = [2]uint64{uint64(held), ev}
 			}
 		}
 	}
