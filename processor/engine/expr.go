@@ -237,7 +237,7 @@ func (n orderNode) eval(c *evalCtx, s source) bool {
 			}
 		} else {
 			if n.fold {
-				v = c.lowerASCII(v)
+				v = c.fold(v)
 			}
 			cmp = bytes.Compare(v, n.text)
 		}
@@ -356,7 +356,7 @@ func compileExprIn(e rule.Expr, visit func(*fieldRef), fs *fields) (node, error)
 			text := unescapeGlob(e.Value.Text)
 			n := orderNode{f: f, op: e.Op, text: []byte(text), fold: !e.Value.CaseSensitive}
 			if n.fold {
-				n.text = bytes.ToLower(n.text)
+				n.text = appendFold(nil, n.text)
 			}
 			n.num, n.numeric = numberOf([]byte(text))
 			return n, nil

@@ -3,7 +3,6 @@ package engine
 import (
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/auditdetect/auditdetect/processor/event"
 	"github.com/auditdetect/auditdetect/processor/rule"
@@ -65,7 +64,7 @@ func requiredOps(e rule.Expr) []Operation {
 		if e.Op != rule.OpEq || e.Value.Kind != rule.Glob || hasWildcard(e.Value.Text) {
 			return anyOp
 		}
-		v := strings.ToLower(unescapeGlob(e.Value.Text))
+		v := foldString(unescapeGlob(e.Value.Text))
 		switch e.Field.Name {
 		case "objectRef.resource":
 			return []Operation{{v, Any}}
@@ -212,7 +211,7 @@ func (idx *opIndex) candidates(c *evalCtx, v *event.View) []int {
 	anyRes, anyVerb := len(idx.resIDs)-1, len(idx.verbIDs)-1
 	verb := anyVerb
 	if b, ok := v.First(idx.verb); ok {
-		if id, ok := idx.verbIDs[b2s(c.lowerASCII(b))]; ok && id != anyVerb {
+		if id, ok := idx.verbIDs[b2s(c.fold(b))]; ok && id != anyVerb {
 			verb = id
 		}
 	}
@@ -223,7 +222,7 @@ func (idx *opIndex) candidates(c *evalCtx, v *event.View) []int {
 	// server does) makes the event a candidate for the rules of both, as the filters would see both values.
 	c.resIDs = c.resIDs[:0]
 	v.Each(idx.resource, func(b []byte) bool {
-		id, ok := idx.resIDs[b2s(c.lowerASCII(b))]
+		id, ok := idx.resIDs[b2s(c.fold(b))]
 		if !ok || id == anyRes {
 			id = anyRes
 		}

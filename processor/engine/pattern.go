@@ -52,7 +52,8 @@ func (c *evalCtx) begin() {
 	c.spans, c.arena = c.spans[:0], c.arena[:0]
 }
 
-// lowerASCII returns v lower-cased, reusing c.lower. Non-ASCII input falls back to Unicode lower-casing.
+// lowerASCII returns v lower-cased, reusing c.lower, as Elasticsearch's lowercase filter reads a text field
+// (text.go). Non-ASCII input falls back to Unicode lower-casing. Case-insensitive globs fold instead (fold.go).
 func (c *evalCtx) lowerASCII(v []byte) []byte {
 	for _, ch := range v {
 		if ch >= utf8.RuneSelf {
@@ -141,7 +142,7 @@ func parseGlob(text string, caseSensitive bool) []globTok {
 	flush := func() {
 		if len(lit) > 0 {
 			if !caseSensitive {
-				lit = bytes.ToLower(lit)
+				lit = appendFold(nil, lit)
 			}
 			toks = append(toks, globTok{lit: lit})
 			lit = nil
@@ -212,6 +213,10 @@ type affixMatcher struct {
 }
 
 func (m affixMatcher) match(c *evalCtx, v []byte) bool {
+	if m.fold && !isASCII(v) {
+		// A folded character may be shorter or longer than the value's (the Kelvin sign is three bytes, k one).
+		v = c.fold(v)
+	}
 	if len(v) < len(m.lit) {
 		return false
 	}
@@ -234,7 +239,7 @@ type containsMatcher struct {
 
 func (m containsMatcher) match(c *evalCtx, v []byte) bool {
 	if m.fold {
-		v = c.lowerASCII(v)
+		v = c.fold(v)
 	}
 	return bytes.Contains(v, m.lit)
 }
@@ -246,7 +251,7 @@ type globMatcher struct {
 
 func (m globMatcher) match(c *evalCtx, v []byte) bool {
 	if m.fold {
-		v = c.lowerASCII(v)
+		v = c.fold(v)
 	}
 	return globMatch(m.toks, v)
 }

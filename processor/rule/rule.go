@@ -184,6 +184,8 @@ type Pattern struct {
 	Kind PatternKind
 	Text string
 	// CaseSensitive is false for SPL base-search values and default Sigma values; true for KQL keywords and `where`.
+	// Without it, characters compare as bytes.EqualFold does (Unicode simple case folding: k, K and the Kelvin sign
+	// are equal), whatever the pattern's shape.
 	CaseSensitive bool
 }
 
