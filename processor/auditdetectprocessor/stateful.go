@@ -112,6 +112,13 @@ func applyStateful(cfg *Config, opts *engine.Options, rules []*rule.Rule, logger
 			}
 			opts.RuleWindows[id] = o.Window
 		}
+		if o.Throttle != nil && len(o.Throttle.Fields) > 0 {
+			// A rule without stats keeps only some event fields on its rows: the throttle's key must be among them.
+			if opts.RowFields == nil {
+				opts.RowFields = map[string][]string{}
+			}
+			opts.RowFields[id] = o.Throttle.Fields
+		}
 	}
 	if cfg.Mode == ModeRoute && opts.GeoIP == nil {
 		// Routing reads keys from the event and never runs iplocation: the agent tier needs no database.
@@ -122,7 +129,8 @@ func applyStateful(cfg *Config, opts *engine.Options, rules []*rule.Rule, logger
 
 // checkThrottleFields fails a throttle keyed on a field that the rule's results never hold, when they are known
 // (loader.OutputFields: the rule ends in stats): every match would share one empty key, and all but the first of
-// each window be held back. A rule whose results are whole events can be keyed on any field of the event.
+// each window be held back. A rule whose results are whole events can be keyed on any field of the event: its rows
+// carry the throttle's fields (engine.Options.RowFields).
 func checkThrottleFields(cfg *Config, rules []*rule.Rule) error {
 	keys := make([]string, 0, len(cfg.RuleOverrides))
 	for k, o := range cfg.RuleOverrides {

@@ -648,3 +648,28 @@ func TestNewTermsLearningSetting(t *testing.T) {
 		})
 	}
 }
+
+// A rule whose rows are the matching event (no stats) carries only some event fields on them; a throttle keyed on
+// another field must still see it, or every match would share one empty key and all but the first be held back.
+func TestThrottleOnAnEventFieldOfAWholeEventRule(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "sigma.yml"), []byte(`title: Test NodePort Sigma
+id: 6f1f0e43-7a56-4c36-9d38-0b1b2a7c1e11
+logsource: {product: kubernetes, service: audit}
+detection:
+  sel: {verb: create, objectRef.resource: services, requestObject.spec.type: NodePort}
+  condition: sel
+level: medium
+`), 0o600))
+	cfg := testConfig(func(c *Config) {
+		c.Rules = []string{dir}
+		c.Macros = nil
+		c.RuleOverrides = map[string]RuleOverride{"Test NodePort Sigma": {Throttle: &ThrottleConfig{
+			Fields: []string{"requestObject.spec.type", "stageTimestamp"}, Window: time.Hour}}}
+	})
+	p, sink, _ := newTestProcessor(t, cfg)
+	// Three events of one user, each with its own timestamp: three keys, three risk records.
+	require.NoError(t, p.ConsumeLogs(context.Background(),
+		input(str(nodePortBy("eve", "1.1.1.1", 0)), str(nodePortBy("eve", "1.1.1.1", 1)), str(nodePortBy("eve", "1.1.1.1", 2)))))
+	assert.Equal(t, []string{"eve@0+0", "eve@1+0", "eve@2+0"}, riskSummary(t, sink.AllLogs()))
+}

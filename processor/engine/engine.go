@@ -34,6 +34,10 @@ type Options struct {
 	// changes the rule), so without it every combination of the traffic is reported once as new. Default 0: report
 	// from the start.
 	NewTermsLearning time.Duration
+	// RowFields adds, by rule ID, event fields to the result rows of rules without stats (rows that are the matching
+	// event, which otherwise carry only the risk, threat and message fields and a summary): the fields a throttle
+	// keys on, for one.
+	RowFields map[string][]string
 }
 
 // DefaultWindow is the window of windowed stats rules when Options.Window is zero.
@@ -161,6 +165,7 @@ func compileRule(r *rule.Rule, opts Options, fs *fields) (*compiledRule, error) 
 		}
 		names = append(names, messageFields(r.Risk.Message)...)
 		names = append(names, summaryFields...)
+		names = append(names, opts.RowFields[r.ID]...)
 		for _, n := range names {
 			if !seen[n] {
 				seen[n] = true

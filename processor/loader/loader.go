@@ -151,8 +151,14 @@ func Load(opts Options) (*Result, error) {
 
 	// Pass 2: the detections.
 	byID := map[string]*rule.Rule{}
-	var searches []string // every detection's search, for the macros they reference (macrorefs.go)
+	escuFile := map[*rule.Rule]int{} // the ESCU detections, by file
+	// Every file's search (or, when it has none to read, its text) for the macros they reference (macrorefs.go):
+	// a detection that fails to load still names the macros configured for it.
+	var searches []string
 	for i, f := range files {
+		if formats[i] != escuMacro {
+			searches = append(searches, referenceText(formats[i], f.data))
+		}
 		if f.err != nil {
 			continue
 		}
@@ -160,10 +166,8 @@ func Load(opts Options) (*Result, error) {
 		var err error
 		switch formats[i] {
 		case escuDetection:
-			searches = append(searches, escuSearch(f.data))
-			r, err = escu.Parse(f.name, f.data, macros)
-			if err == nil {
-				err = checkOwnObjects(r, opts.Overrides) // overrides.go
+			if r, err = escu.Parse(f.name, f.data, macros); err == nil {
+				escuFile[r] = i
 			}
 		case sigmaRule:
 			r, err = sigma.Parse(f.name, f.data)
@@ -202,6 +206,18 @@ func Load(opts Options) (*Result, error) {
 		byID[r.ID] = r
 		res.Rules = append(res.Rules, r)
 	}
+	// The ESCU detections that run (not a version a newer one superseded) write their own risk objects.
+	res.Rules = slices.DeleteFunc(res.Rules, func(r *rule.Rule) bool {
+		i, ok := escuFile[r]
+		if !ok {
+			return false
+		}
+		if err := checkOwnObjects(r, opts.Overrides, log); err != nil { // overrides.go
+			fail(i, err)
+			return true
+		}
+		return false
+	})
 	slices.SortStableFunc(errs, func(a, b fileErr) int { return a.file - b.file })
 	if opts.SkipErrors {
 		for _, e := range errs {
@@ -216,7 +232,11 @@ func Load(opts Options) (*Result, error) {
 		return nil, errors.Join(joined...)
 	}
 	if err := checkConfiguredMacros(opts.Macros, referencedMacros(searches, macros)); err != nil {
-		return nil, err
+		if !opts.SkipErrors {
+			return nil, err
+		}
+		// As for a rule_overrides key that names no loaded rule: the rule it was for may be the one skipped.
+		log.Warn("Configured macro referenced by no rule", zap.Error(err))
 	}
 	if err := applyOverrides(res.Rules, opts.Overrides); err != nil {
 		return nil, err

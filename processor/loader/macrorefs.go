@@ -20,6 +20,21 @@ import (
 // which can only make a macro look referenced when it is not, never the reverse.
 var macroRef = regexp.MustCompile("`([^`]+)`")
 
+// referenceText is what of a rule file may reference macros: an ESCU detection's search, and the whole text of any
+// other file (a detection whose YAML is broken, a file of no known format), which can only make a macro look
+// referenced, never the reverse.
+func referenceText(f format, data []byte) string {
+	if f == escuDetection {
+		if s := escuSearch(data); s != "" {
+			return s
+		}
+	}
+	return string(data)
+}
+
+// splComment is an SPL comment, ```...```: its backticks are not macro references.
+var splComment = regexp.MustCompile("(?s)```.*?```")
+
 // escuSearch returns the `search:` of an ESCU detection file ("" when it cannot be read; the parser reports why).
 func escuSearch(data []byte) string {
 	var d struct {
@@ -49,7 +64,7 @@ func referencedMacros(searches []string, macros spl.Macros) map[string]bool {
 	for len(queue) > 0 {
 		text := queue[len(queue)-1]
 		queue = queue[:len(queue)-1]
-		for _, m := range macroRef.FindAllStringSubmatch(text, -1) {
+		for _, m := range macroRef.FindAllStringSubmatch(splComment.ReplaceAllString(text, " "), -1) {
 			if n := macroName(m[1]); !seen[n] {
 				seen[n] = true
 				queue = append(queue, defs[n]...)
@@ -80,7 +95,7 @@ func checkConfiguredMacros(configured map[string]string, refs map[string]bool) e
 	var msgs []string
 	for _, k := range unused {
 		msg := fmt.Sprintf("macros: %q is referenced by no loaded rule, so it would change nothing", k)
-		if best := closest(macroName(k), known); best != "" {
+		if best := closest(macroName(k), known); best != "" && !otherFilter(macroName(k), best) {
 			msg += fmt.Sprintf(" (did you mean %q?)", best)
 		} else if len(known) == 0 {
 			msg += " (no loaded rule references any macro)"
@@ -120,4 +135,10 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// otherFilter says that suggesting filter macro b for a's is likely to point at another detection's exception hook
+// (kubernetes_node_port_creation_filter for kubernetes_daemonset_created_filter): only a near spelling is suggested.
+func otherFilter(a, b string) bool {
+	return strings.HasSuffix(a, "_filter") && strings.HasSuffix(b, "_filter") && editDistance(a, b) > 2
 }

@@ -7,12 +7,14 @@ import (
 	"sort"
 	"strings"
 
+	"go.uber.org/zap"
+
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
 
 // Override replaces the risk objects and/or the threat objects of one rule (the processor's rule_overrides). It
 // serves every format, but exists for Sigma and Elastic rules, whose default objects (the user and the first source
-// IP) are auditdetect's choice rather than the rule author's. An empty list leaves the rule's own objects.
+// IPs) are auditdetect's choice rather than the rule author's. An empty list leaves the rule's own objects.
 type Override struct {
 	RiskObjects   []rule.RiskObject
 	ThreatObjects []rule.ThreatObject
@@ -257,11 +259,17 @@ func missingField(r *rule.Rule, names []string) (missing string, have []string) 
 	return "", nil
 }
 
-// checkOwnObjects fails an ESCU detection whose own risk or threat object fields its results can never hold (a
-// stats that does not keep the field, a rename that gives it another name): such a rule would match and never
-// write that object. The parts an override replaces are not checked (the override is, against the same fields), so
-// a broken upstream detection can be mended with rule_overrides. The error is a *rule.Error at the rule's search.
-func checkOwnObjects(r *rule.Rule, overrides map[string]Override) error {
+// checkOwnObjects drops, with a warning, the risk and threat objects of an ESCU detection that its results can never
+// hold (a stats that does not keep the field, a rename that gives it another name), which Splunk ES would leave out
+// the same way (no risk event for an empty field). A detection left with no risk object it can fill would match and
+// never write a risk record: that one fails to load, with its file and line. The parts an override replaces are not
+// checked (the override is, against the same fields), so a broken upstream detection can be mended with
+// rule_overrides.
+func checkOwnObjects(r *rule.Rule, overrides map[string]Override, log *zap.Logger) error {
+	have, known := OutputFields(r)
+	if !known {
+		return nil
+	}
 	var risk, threat bool // replaced by an override
 	for k, o := range overrides {
 		if k == r.ID || k == r.Name {
@@ -269,20 +277,36 @@ func checkOwnObjects(r *rule.Rule, overrides map[string]Override) error {
 			threat = threat || len(o.ThreatObjects) > 0
 		}
 	}
-	fail := func(what, missing string, have []string, never string) error {
-		return &rule.Error{File: r.Origin.File, Line: r.Origin.Line, Rule: r.Name, Reason: fmt.Sprintf(
-			"%s field %q is not a field of the search's results (they have: %s): the rule would never write %s",
-			what, missing, strings.Join(have, ", "), never)}
+	drop := func(what, field string) {
+		log.Warn("Rule's "+what+" field is not among its results: left out", zap.String("rule", r.Name),
+			zap.String("file", r.Origin.String()), zap.String("field", field), zap.Strings("results", have))
 	}
-	if !risk {
-		if missing, have := missingField(r, riskFields(r.Risk.Objects)); missing != "" {
-			return fail("risk object", missing, have, "a risk record for it")
+	if !risk && len(r.Risk.Objects) > 0 {
+		var kept []rule.RiskObject
+		for _, o := range r.Risk.Objects {
+			if slices.Contains(have, o.Field) {
+				kept = append(kept, o)
+			} else {
+				drop("risk object", o.Field)
+			}
 		}
+		if len(kept) == 0 {
+			return &rule.Error{File: r.Origin.File, Line: r.Origin.Line, Rule: r.Name, Reason: fmt.Sprintf(
+				"no risk object field (%s) is a field of the search's results (they have: %s): the rule would never "+
+					"write a risk record", strings.Join(riskFields(r.Risk.Objects), ", "), strings.Join(have, ", "))}
+		}
+		r.Risk.Objects = kept
 	}
 	if !threat {
-		if missing, have := missingField(r, threatFields(r.Risk.Threats)); missing != "" {
-			return fail("threat object", missing, have, "it on a risk record")
+		var kept []rule.ThreatObject
+		for _, t := range r.Risk.Threats {
+			if slices.Contains(have, t.Field) {
+				kept = append(kept, t)
+			} else {
+				drop("threat object", t.Field)
+			}
 		}
+		r.Risk.Threats = kept
 	}
 	return nil
 }

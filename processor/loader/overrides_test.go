@@ -131,8 +131,9 @@ func TestOverrideThreatTypes(t *testing.T) {
 	assert.Len(t, ThreatObjectTypes, 26, "contentctl/objects/rba.py ThreatObjectType")
 }
 
-// TestOwnObjectsMustExist: an ESCU detection whose own risk or threat object is not among its results fails at load
-// with its file, line and name (or is skipped), unless rule_overrides replaces the broken part.
+// TestOwnObjectsMustExist: an ESCU detection's risk or threat object that is not among its results is left out, as
+// Splunk ES would write no risk event for it; one left with no risk object fails at load with its file, line and name
+// (or is skipped), unless rule_overrides replaces the broken part. Only the version that runs is checked.
 func TestOwnObjectsMustExist(t *testing.T) {
 	dir := layout(t, map[string]string{
 		"a_good.yml":       statsDetection("g", "Good", "user", "src_ip"),
@@ -143,13 +144,24 @@ func TestOwnObjectsMustExist(t *testing.T) {
 	require.Error(t, err)
 	var e *rule.Error
 	require.True(t, errors.As(err, &e))
-	assert.Contains(t, err.Error(), filepath.Join(dir, "b_bad_risk.yml")+`:4: rule "Bad Risk": risk object field "user.username" is not a field of the search's results (they have: user, src_ip, count): the rule would never write a risk record for it`)
-	assert.Contains(t, err.Error(), filepath.Join(dir, "c_bad_threat.yml")+`:4: rule "Bad Threat": threat object field "sourceIPs{}" is not a field of the search's results (they have: user, src_ip, count)`)
+	assert.Contains(t, err.Error(), filepath.Join(dir, "b_bad_risk.yml")+`:4: rule "Bad Risk": no risk object field (user.username) is a field of the search's results (they have: user, src_ip, count): the rule would never write a risk record`)
+	assert.NotContains(t, err.Error(), "Bad Threat")
 
 	res, err := Load(Options{Paths: []string{dir}, SkipErrors: true})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"Good"}, names(res.Rules))
-	assert.Len(t, res.Skipped, 2)
+	assert.Equal(t, []string{"Good", "Bad Threat"}, names(res.Rules))
+	assert.Len(t, res.Skipped, 1)
+	assert.Empty(t, res.Rules[1].Risk.Threats, "the threat object no result holds is left out")
+	assert.Len(t, res.Rules[1].Risk.Objects, 1, "its risk object stays")
+
+	// An older version beside the one that runs is not checked: it is superseded, not refused.
+	old := layout(t, map[string]string{
+		"new.yml": statsDetection("v", "Versioned", "user", "src_ip") + "version: 2\n",
+		"old.yml": statsDetection("v", "Versioned", "user.username", "src_ip") + "version: 1\n",
+	})
+	res, err = Load(Options{Paths: []string{old}})
+	require.NoError(t, err)
+	assert.Len(t, res.Superseded, 1)
 
 	res, err = Load(Options{Paths: []string{dir}, Overrides: map[string]Override{
 		"Bad Risk":   {RiskObjects: []rule.RiskObject{{Field: "user", Type: "user"}}},
@@ -187,10 +199,29 @@ func TestConfiguredMacroMustBeReferenced(t *testing.T) {
 	require.ErrorContains(t, err, `macros: "r_filtre" is referenced by no loaded rule, so it would change nothing (did you mean "r_filter"?)`)
 	require.ErrorContains(t, err, `macros: "zzz" is referenced by no loaded rule, so it would change nothing`)
 
-	// Skipping rules does not excuse it: the rule that failed still names its macros.
-	broken := layout(t, map[string]string{"rule.yml": detection("b", "Broken", "verb=get | search NOT `allow_b` | eval x=1")})
-	_, err = Load(Options{Paths: []string{broken}, SkipErrors: true, Macros: map[string]string{"allow_b": "user=a"}})
+	// A rule that fails to load still names its macros, even when its YAML cannot be read; under on_rule_error:
+	// skip an unreferenced macro is logged, not refused, as a rule_overrides key naming no rule is (the rule it was
+	// for may be the one skipped).
+	broken := layout(t, map[string]string{
+		"rule.yml": detection("b", "Broken", "verb=get | search NOT `allow_b` | eval x=1"),
+		"bad.yml":  "name: Bad\nsearch: 'verb=get | search NOT `allow_d`\n  [unclosed\n",
+	})
+	_, err = Load(Options{Paths: []string{broken}, Macros: map[string]string{"allow_b": "user=a", "allow_d": "user=a"}})
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "referenced by no loaded rule")
+	_, err = Load(Options{Paths: []string{broken}, SkipErrors: true, Macros: map[string]string{"allow_b": "user=a", "allow_d": "user=a", "allow_c": "user=a"}})
 	require.NoError(t, err)
-	_, err = Load(Options{Paths: []string{broken}, SkipErrors: true, Macros: map[string]string{"allow_c": "user=a"}})
-	require.ErrorContains(t, err, `macros: "allow_c" is referenced by no loaded rule`)
+
+	// Backticks in an SPL comment are not macro references.
+	commented := layout(t, map[string]string{"rule.yml": detection("c", "C", "verb=get ```don't use ` here``` | search NOT `allow_x` | `c_filter`")})
+	require.NoError(t, func() error {
+		_, err := Load(Options{Paths: []string{commented}, Macros: map[string]string{"allow_x": "user=a"}})
+		return err
+	}())
+
+	// A filter macro is suggested for another only when it is a near spelling: another detection's exception hook
+	// is not what was meant.
+	_, err = Load(Options{Paths: []string{dir}, Macros: map[string]string{"kube_audit": "*", "x_filtr": "search *", "kubernetes_node_port_creation_filter": "search *"}})
+	require.ErrorContains(t, err, `"kubernetes_node_port_creation_filter" is referenced by no loaded rule, so it would change nothing`)
+	require.NotContains(t, err.Error(), `"kubernetes_node_port_creation_filter" is referenced by no loaded rule, so it would change nothing (did you mean`)
 }
