@@ -425,7 +425,8 @@ func TestVerbAloneDecides(t *testing.T) {
 }
 
 // TestGroupsCutIsCounted: an event whose by-fields hold more value combinations than one event may make groups
-// keeps the first 1000, and the rule's counter says so; an event within the bound is not counted.
+// keeps the first 999 and the group of the last values (of sourceIPs, the address the API server saw, which padding
+// X-Forwarded-For must not push out), and the rule's counter says so; an event within the bound is not counted.
 func TestGroupsCutIsCounted(t *testing.T) {
 	r := nodePortLikeRule()
 	e, err := Compile([]*rule.Rule{r}, Options{})
@@ -446,6 +447,11 @@ func TestGroupsCutIsCounted(t *testing.T) {
 	ms, err := e.Match([]byte(many))
 	if err != nil || len(ms) != 1 || len(ms[0].Rows) != maxGroupsPerEvent {
 		t.Fatalf("1500 addresses: %d matches, %v", len(ms), err)
+	}
+	rows := ms[0].Rows
+	if first, last := rows[0].Values("src_ip"), rows[len(rows)-1].Values("src_ip"); len(first) != 1 ||
+		first[0] != "10.0.0.0" || len(last) != 1 || last[0] != strings.Trim(ips[len(ips)-1], `"`) {
+		t.Errorf("rows run from %v to %v, want from the first address to the last", first, last)
 	}
 	if got := e.GroupsCut(); got[r.ID] != 1 || len(got) != 1 {
 		t.Fatalf("GroupsCut() = %v, want %s: 1", got, r.ID)

@@ -190,7 +190,9 @@ func holdsNUL(tuples [][]string) bool {
 }
 
 // tuples returns the cartesian product of the by-fields' distinct values: a multi-valued by-field yields one group
-// per value, and a missing one yields none.
+// per value, and a missing one yields none. Past maxGroupsPerEvent the first groups are kept, and the one of every
+// field's last value: of sourceIPs, the address the API server saw, which a client cannot push out by padding
+// X-Forwarded-For.
 func (s statsStage) tuples(r *row) [][]string {
 	// Each by-field's values first: a field without one makes no group. Most events have one value per by-field,
 	// so the common case is one tuple, built in one allocation.
@@ -214,8 +216,12 @@ func (s statsStage) tuples(r *row) [][]string {
 	tuples := [][]string{nil}
 	for i, vals := range perField {
 		next := make([][]string, 0, min(len(tuples)*len(vals), maxGroupsPerEvent))
+	product:
 		for _, t := range tuples {
 			for _, v := range vals {
+				if len(next) == maxGroupsPerEvent {
+					break product // a hostile event's values cost the cap, not their product
+				}
 				nt := make([]string, i+1, len(s.by))
 				copy(nt, t)
 				nt[i] = v
@@ -223,12 +229,16 @@ func (s statsStage) tuples(r *row) [][]string {
 			}
 		}
 		tuples = next
-		if len(tuples) > maxGroupsPerEvent {
-			tuples = tuples[:maxGroupsPerEvent]
-		}
 	}
-	if groups > maxGroupsPerEvent && s.cut != nil {
-		s.cut.Add(1)
+	if groups > maxGroupsPerEvent {
+		lastOfEach := make([]string, len(s.by))
+		for i, vals := range perField {
+			lastOfEach[i] = vals[len(vals)-1]
+		}
+		tuples[len(tuples)-1] = lastOfEach
+		if s.cut != nil {
+			s.cut.Add(1)
+		}
 	}
 	return tuples
 }

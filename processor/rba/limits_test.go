@@ -67,15 +67,16 @@ func TestMessageLimits(t *testing.T) {
 			},
 		},
 		{
-			name: "a token's values are capped at MaxValues",
+			// The first values and the last: of sourceIPs, the address the API server saw.
+			name: "a token's values are capped at MaxValues, the last one kept",
 			msg:  "from $src$",
 			row:  row(f("src", many...)),
 			check: func(t *testing.T, got string) {
-				if !strings.HasSuffix(got, ", … (5 more)") {
-					t.Errorf("no overflow note at the end of %q", got[max(0, len(got)-40):])
+				if want := ", " + many[MaxValues-2] + ", … (5 more), " + many[len(many)-1]; !strings.HasSuffix(got, want) {
+					t.Errorf("message ends %q, want %q", got[max(0, len(got)-60):], want)
 				}
-				if strings.Contains(got, many[MaxValues]) {
-					t.Errorf("value %d past the cap is in the message", MaxValues)
+				if strings.Contains(got, many[MaxValues-1]+",") {
+					t.Errorf("value %d past the cap is in the message", MaxValues-1)
 				}
 			},
 		},
@@ -201,9 +202,11 @@ func TestMaxRiskEventsPerRecord(t *testing.T) {
 	}{
 		{"under the cap: nothing marked", 10, []engine.Row{row(f("src", ips(3)...), f("user", "u"))}, 4, 0, "ip0", "u"},
 		{"exactly the cap: nothing marked", 4, []engine.Row{row(f("src", ips(3)...), f("user", "u"))}, 4, 0, "ip0", "u"},
-		{"hostile fan-out keeps the first values", 100, []engine.Row{row(f("src", ips(5000)...), f("user", "u"))}, 100, 4901, "ip0", "ip99"},
-		{"cap spans rows in order", 3, []engine.Row{row(f("src", "a", "b")), row(f("src", "c", "d"))}, 3, 1, "a", "c"},
-		{"zero means the default", 0, []engine.Row{row(f("src", ips(DefaultMaxRiskEvents+1)...))}, DefaultMaxRiskEvents, 1, "ip0", fmt.Sprintf("ip%d", DefaultMaxRiskEvents-1)},
+		// The first values and the last: with a row per source address, the last is the one the API server saw,
+		// which a client cannot push out by padding X-Forwarded-For.
+		{"hostile fan-out keeps the first values and the last", 100, []engine.Row{row(f("src", ips(5000)...), f("user", "u"))}, 100, 4901, "ip0", "u"},
+		{"cap spans rows in order, the last kept", 3, []engine.Row{row(f("src", "a", "b")), row(f("src", "c", "d"))}, 3, 1, "a", "d"},
+		{"zero means the default", 0, []engine.Row{row(f("src", ips(DefaultMaxRiskEvents+1)...))}, DefaultMaxRiskEvents, 1, "ip0", fmt.Sprintf("ip%d", DefaultMaxRiskEvents)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			logs := plog.NewLogRecordSlice()
@@ -292,5 +295,31 @@ func TestMaxRiskEventsSharedAmongRules(t *testing.T) {
 	// One of each in turn: grave's two, then the other two share the rest evenly.
 	if want := map[string]int{"noisy": 49, "grave": 2, "other": 49}; !reflect.DeepEqual(per, want) {
 		t.Errorf("records per rule %v, want %v", per, want)
+	}
+}
+
+// A multi-valued attribute past MaxValues keeps its first values and its last: a threat object made of sourceIPs
+// keeps the address the API server saw however many X-Forwarded-For entries come before it.
+func TestLongAttributeKeepsTheLastValue(t *testing.T) {
+	r := &rule.Rule{ID: "x", Name: "x", Risk: rule.Risk{Message: "m",
+		Objects: []rule.RiskObject{{Field: "user", Type: "user", Score: 10}},
+		Threats: []rule.ThreatObject{{Field: "src_ip", Type: "ip_address"}}}}
+	ips := make([]string, 150)
+	for i := range ips {
+		ips[i] = fmt.Sprintf("10.0.0.%d", i)
+	}
+	ips[len(ips)-1] = "198.51.100.7"
+	logs := plog.NewLogRecordSlice()
+	src := logs.AppendEmpty()
+	NewWriter(Config{}).AppendRiskRecords(logs, src, engine.Result{Matches: []engine.Match{{Rule: r,
+		Rows: []engine.Row{row(f("user", "eve"), f("src_ip", ips...))}}}})
+	for _, attr := range []string{"threat_object", "src_ip"} {
+		v, ok := logs.At(1).Attributes().Get(attr)
+		if !ok || v.Slice().Len() != MaxValues {
+			t.Fatalf("%s = %v, want %d values", attr, v.AsRaw(), MaxValues)
+		}
+		if got := v.Slice().At(MaxValues - 1).Str(); got != "198.51.100.7" {
+			t.Errorf("%s ends with %q, want the last address 198.51.100.7", attr, got)
+		}
 	}
 }

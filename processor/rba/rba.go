@@ -5,6 +5,7 @@ package rba
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -71,7 +72,8 @@ const DefaultMaxRiskEvents = 100
 const (
 	// MaxValueBytes caps one string value taken from the event; a longer one is cut and ends in "…".
 	MaxValueBytes = 1024
-	// MaxValues caps the values of one multi-valued attribute (and of one $token$ in a message); the first are kept.
+	// MaxValues caps the values of one multi-valued attribute (and of one $token$ in a message); the first are kept,
+	// and the last (of sourceIPs, the address the API server saw, which X-Forwarded-For cannot push out).
 	MaxValues = 100
 	// MaxMessageBytes caps risk_message (and the body, which is the same text).
 	MaxMessageBytes = 4096
@@ -100,8 +102,9 @@ func NewWriter(cfg Config) *Writer {
 // ES writes them, up to Config.MaxRiskEvents, and returns how many it added and how many it dropped past the cap.
 // Past the cap the records are shared out among the matches, one of each in turn, so that every matching rule keeps
 // at least one record and a rule with many rows cannot push out the others; within a match the first ones (in row
-// and value order) are kept. Each kept record then says how many were dropped. src is the audit record that matched;
-// its timestamp is kept.
+// and value order) are kept, and the last: with rows per source address, the last is the address the API server saw,
+// which a client cannot set (the ones before it come from X-Forwarded-For). Each kept record then says how many were
+// dropped. src is the audit record that matched; its timestamp is kept.
 func (w *Writer) AppendRiskRecords(dst plog.LogRecordSlice, src plog.LogRecord, res engine.Result) (added, dropped int) {
 	type target struct {
 		m   *engine.Match
@@ -109,16 +112,21 @@ func (w *Writer) AppendRiskRecords(dst plog.LogRecordSlice, src plog.LogRecord, 
 		t   riskTarget
 	}
 	limit := w.cfg.MaxRiskEvents
-	// Each match's targets, at most limit of them: no match can be given more.
+	// Each match's first targets, at most limit of them (no match can be given more), and its last.
 	perMatch := make([][]target, len(res.Matches))
+	last := make([]target, len(res.Matches))
+	count := make([]int, len(res.Matches))
 	total := 0
 	for i := range res.Matches {
 		m := &res.Matches[i]
 		for _, row := range m.Rows {
 			for _, t := range riskTargets(m.Rule, row) {
+				tg := target{m: m, row: row, t: t}
 				if len(perMatch[i]) < limit {
-					perMatch[i] = append(perMatch[i], target{m: m, row: row, t: t})
+					perMatch[i] = append(perMatch[i], tg)
 				}
+				last[i] = tg
+				count[i]++
 				total++
 			}
 		}
@@ -128,7 +136,7 @@ func (w *Writer) AppendRiskRecords(dst plog.LogRecordSlice, src plog.LogRecord, 
 	for left, more := min(total, limit), true; left > 0 && more; {
 		more = false
 		for i := range perMatch {
-			if left > 0 && keep[i] < len(perMatch[i]) {
+			if left > 0 && keep[i] < count[i] && keep[i] < limit {
 				keep[i]++
 				left--
 				more = true
@@ -137,7 +145,11 @@ func (w *Writer) AppendRiskRecords(dst plog.LogRecordSlice, src plog.LogRecord, 
 	}
 	var targets []target
 	for i := range perMatch {
-		targets = append(targets, perMatch[i][:keep[i]]...)
+		if keep[i] == count[i] {
+			targets = append(targets, perMatch[i]...)
+		} else if keep[i] > 0 {
+			targets = append(append(targets, perMatch[i][:keep[i]-1]...), last[i])
+		}
 	}
 	dropped = total - len(targets)
 	ts := src.Timestamp()
@@ -257,12 +269,11 @@ func Message(msg string, row engine.Row) string {
 			continue
 		}
 		b.WriteString(msg[:i])
-		for k, v := range vals {
-			if k == MaxValues {
-				fmt.Fprintf(&b, ", … (%d more)", len(vals)-k)
-				break
-			}
-			if k > 0 {
+		more := len(vals) - MaxValues
+		for k, v := range firstAndLast(vals, MaxValues) {
+			if more > 0 && k == MaxValues-1 {
+				fmt.Fprintf(&b, ", … (%d more), ", more)
+			} else if k > 0 {
 				b.WriteString(", ")
 			}
 			// Cut before escaping (escaping is linear in what it reads) and after (escapes are longer than bytes).
@@ -411,7 +422,7 @@ func putValues(attrs pcommon.Map, key string, vals []string, numeric bool) {
 		attrs.PutStr(key, capValue(vals[0]))
 		return
 	}
-	vals = vals[:min(len(vals), MaxValues)]
+	vals = firstAndLast(vals, MaxValues)
 	s := attrs.PutEmptySlice(key)
 	s.EnsureCapacity(len(vals))
 	for _, v := range vals {
@@ -440,4 +451,12 @@ func distinct(vals []string) []string {
 		}
 	}
 	return out
+}
+
+// firstAndLast returns vals cut to at most n values: the first n-1 and the last.
+func firstAndLast(vals []string, n int) []string {
+	if len(vals) <= n {
+		return vals
+	}
+	return append(slices.Clip(vals[:n-1]), vals[len(vals)-1])
 }
