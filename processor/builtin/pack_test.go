@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/auditdetect/auditdetect/processor/builtin"
+	"github.com/auditdetect/auditdetect/processor/internal/corpus"
 	"github.com/auditdetect/auditdetect/processor/loader"
 )
 
@@ -148,10 +149,10 @@ func TestPackConventions(t *testing.T) {
 // The pods in it are all created by the ReplicaSet controller, which the workload detections leave to the
 // Deployment that asked for them, so only the NodePort service and the anonymous namespace creation are reported.
 func TestFalcoCorpus(t *testing.T) {
-	dir := filepath.Join("..", "..", "..", "shared", "corpus", "events", "falco")
+	dir := filepath.Join(corpus.Dir(t), "events", "falco")
 	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 	if len(files) == 0 {
-		t.Skip("shared corpus not present")
+		t.Fatalf("no falco events in %s", dir)
 	}
 	want := map[string][]string{
 		"anonymous_creates_namespace_foo.json": {"kubernetes_anonymous_request_allowed"},

@@ -19,6 +19,7 @@ import (
 
 	"github.com/auditdetect/auditdetect/processor/auditdetectprocessor"
 	"github.com/auditdetect/auditdetect/processor/engine"
+	"github.com/auditdetect/auditdetect/processor/internal/corpus"
 	"github.com/auditdetect/auditdetect/processor/loader"
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
@@ -322,13 +323,10 @@ func TestESCUSigmaElasticTogether(t *testing.T) {
 
 // BenchmarkSigmaElasticCorpus evaluates the 15 falco events against all 12 Sigma and 26 loadable Elastic rules.
 func BenchmarkSigmaElasticCorpus(b *testing.B) {
-	dir := os.Getenv("AUDITDETECT_CORPUS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "corpus")
-	}
+	dir := corpus.Dir(b)
 	res, err := loader.Load(loader.Options{Paths: []string{filepath.Join(dir, "sigma"), filepath.Join(dir, "elastic")}, SkipErrors: true})
 	if err != nil {
-		b.Skipf("corpus: %v", err)
+		b.Fatal(err)
 	}
 	e, err := engine.Compile(res.Rules, engine.Options{})
 	if err != nil {

@@ -9,21 +9,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/auditdetect/auditdetect/processor/internal/corpus"
 	"github.com/auditdetect/auditdetect/processor/rule"
 	"github.com/auditdetect/auditdetect/processor/spl"
 )
 
 func corpusDir(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("AUDITDETECT_CORPUS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "corpus")
-	}
-	dir = filepath.Join(dir, "escu")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("SKIP: ESCU corpus not found at %s (set AUDITDETECT_CORPUS to the corpus folder): %v", dir, err)
-	}
-	return dir
+	return filepath.Join(corpus.Dir(t), "escu")
 }
 
 // corpusMacros loads the corpus macro files through ParseMacro, keeping kube_audit at its default.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/auditdetect/auditdetect/processor/auditgen"
 	"github.com/auditdetect/auditdetect/processor/event/eventtest"
+	"github.com/auditdetect/auditdetect/processor/internal/corpus"
 )
 
 // The differential tests compare the lazy reader with a straightforward one (package eventtest: encoding/json and a
@@ -29,9 +30,9 @@ func mustDecode(t testing.TB, body []byte) *eventtest.Value {
 }
 
 func corpusEvents(t testing.TB) [][]byte {
-	dir := os.Getenv("AUDITDETECT_CORPUS")
+	dir := corpus.Optional(t)
 	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "corpus")
+		return nil
 	}
 	var out [][]byte
 	files, _ := filepath.Glob(filepath.Join(dir, "events", "*", "*"))

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/auditdetect/auditdetect/processor/internal/corpus"
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
 
@@ -262,14 +263,7 @@ func TestConfigMapLayout(t *testing.T) {
 }
 
 func TestCorpus(t *testing.T) {
-	corpus := os.Getenv("AUDITDETECT_CORPUS")
-	if corpus == "" {
-		corpus = filepath.Join("..", "..", "..", "shared", "corpus")
-	}
-	escu := filepath.Join(corpus, "escu")
-	if _, err := os.Stat(escu); err != nil {
-		t.Skipf("SKIP: ESCU corpus not found at %s (set AUDITDETECT_CORPUS to the corpus folder): %v", escu, err)
-	}
+	escu := filepath.Join(corpus.Dir(t), "escu")
 	// v4 and v5 share IDs, so load them separately, each with the macros (keeping kube_audit's default).
 	for _, gen := range []string{"v4", "v5"} {
 		res, err := Load(Options{

@@ -12,21 +12,14 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
+	"github.com/auditdetect/auditdetect/processor/internal/corpus"
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
 
 // corpusDir finds the shared ESCU corpus (../shared/corpus/escu beside the module), or skips the test visibly.
 func corpusDir(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("AUDITDETECT_CORPUS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "corpus")
-	}
-	dir = filepath.Join(dir, "escu")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("SKIP: ESCU corpus not found at %s (set AUDITDETECT_CORPUS to the corpus folder): %v", dir, err)
-	}
-	return dir
+	return filepath.Join(corpus.Dir(t), "escu")
 }
 
 type corpusFile struct {
