@@ -278,20 +278,26 @@ const auditLogsStream = "logs-kubernetes.audit_logs-"
 // holdsAuditLogs reports whether a rule's index patterns can name the integration's data streams or backing indices:
 // true when some pattern could match such a name, or when the rule names none (a data view, or no index at all).
 // Patterns are Elasticsearch's: `*` is the only wildcard, `cluster:pattern` names a remote cluster, a leading `-`
-// excludes (and adds nothing), and a date-math name (`<...>`) is not read.
+// excludes (and adds nothing), one element may hold several patterns separated by commas, and a date-math name
+// (`<...>`, which may hold `:` in its time zone) is not read.
 func holdsAuditLogs(patterns []string) bool {
 	named := false
-	for _, p := range patterns {
-		p = strings.TrimSpace(p)
-		if p == "" || strings.HasPrefix(p, "-") {
-			continue
-		}
-		named = true
-		if i := strings.LastIndexByte(p, ':'); i >= 0 {
-			p = p[i+1:]
-		}
-		if strings.HasPrefix(p, "<") || globPrefixes(p, auditLogsStream) || globPrefixes(p, ".ds-"+auditLogsStream) {
-			return true
+	for _, element := range patterns {
+		for _, p := range strings.Split(element, ",") {
+			p = strings.TrimSpace(p)
+			if p == "" || strings.HasPrefix(p, "-") {
+				continue
+			}
+			named = true
+			if strings.Contains(p, "<") {
+				return true // date math, possibly after a cluster prefix
+			}
+			if i := strings.LastIndexByte(p, ':'); i >= 0 {
+				p = p[i+1:]
+			}
+			if globPrefixes(p, auditLogsStream) || globPrefixes(p, ".ds-"+auditLogsStream) {
+				return true
+			}
 		}
 	}
 	return !named

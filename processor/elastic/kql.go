@@ -203,7 +203,7 @@ func (p *kqlParser) expression(depth int) (rule.Expr, error) {
 	}
 	if f.text {
 		p.pos = start
-		return nil, p.fail(fmt.Sprintf("a range on %s is not supported: the integration maps it as text, whose words Elasticsearch would compare", f.ecs))
+		return nil, p.fail(fmt.Sprintf("a range on %s is not supported: the integration maps it as text, and Elasticsearch would compare each of its words (a term range, which auditdetect does not run)", f.ecs))
 	}
 	op := rule.OpLt
 	switch {
@@ -313,6 +313,11 @@ func (f field) fullText(v kqlLiteral) (rule.Expr, error) {
 	var terms []rule.Expr
 	for i, glob := range globs {
 		var pats []rule.Pattern
+		if glob == "*" {
+			// A lone `*` among the words: query_string reads it as "the field exists".
+			terms = append(terms, f.exists())
+			continue
+		}
 		if i >= len(texts) || rule.EscapeGlob(texts[i]) != glob {
 			pats = append(pats, rule.Pattern{Kind: rule.Token, Text: strings.ToLower(glob)})
 		} else {

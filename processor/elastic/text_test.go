@@ -45,6 +45,7 @@ func TestKQLTextFields(t *testing.T) {
 		{`kubernetes.audit.responseStatus.message:"secrets is forbidden: User \"bob\" cannot list resource \"secrets\" in API group \"\" in the namespace \"shop\""`, true},
 		{`kubernetes.audit.responseStatus.message:""`, false}, // no words: nothing matches
 		{`kubernetes.audit.responseStatus.message:*`, true},
+		{`kubernetes.audit.responseStatus.message:nothing *`, true}, // a lone * part: the field exists
 		{`kubernetes.audit.user.groups:"system:masters"`, true}, // case-insensitive
 		{`kubernetes.audit.user.groups:system\:Masters`, true},
 		{`kubernetes.audit.user.groups:system`, false}, // system:masters is one word
@@ -270,6 +271,9 @@ func TestRuleIndex(t *testing.T) {
 		{`index = ["remote:logs-kubernetes.audit_logs-*"]`, true},
 		{`index = [".ds-logs-kubernetes.audit_logs-*"]`, true},
 		{`index = ["<logs-kubernetes.audit_logs-{now/d}>"]`, true},
+		{`index = ["<logs-kubernetes.audit_logs-{now/d{yyyy.MM.dd|+12:00}}>"]`, true}, // a : in the time zone
+		{`index = ["logs-aws*,logs-kubernetes*"]`, true},                              // two patterns in one element
+		{`index = ["logs-aws*,logs-gcp*"]`, false},
 		{`index = ["logs-aws.cloudtrail-*"]`, false},
 		{`index = ["filebeat-*", "logs-endpoint.events.*", "winlogbeat-*"]`, false},
 		{`index = ["logs-kubernetes.audit-*"]`, false},

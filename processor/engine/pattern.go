@@ -8,6 +8,7 @@ import (
 	"regexp/syntax"
 	"strconv"
 	"time"
+	"unicode"
 	"unicode/utf8"
 	"unsafe"
 
@@ -57,7 +58,17 @@ func (c *evalCtx) begin() {
 func (c *evalCtx) lowerASCII(v []byte) []byte {
 	for _, ch := range v {
 		if ch >= utf8.RuneSelf {
-			c.lower = append(c.lower[:0], bytes.ToLower(v)...)
+			// Rune by rune into the reused buffer: bytes.ToLower would allocate for every such value.
+			c.lower = c.lower[:0]
+			for i := 0; i < len(v); {
+				r, n := utf8.DecodeRune(v[i:])
+				if r == utf8.RuneError && n == 1 {
+					c.lower = append(c.lower, v[i])
+				} else {
+					c.lower = utf8.AppendRune(c.lower, unicode.ToLower(r))
+				}
+				i += n
+			}
 			return c.lower
 		}
 	}

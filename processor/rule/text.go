@@ -65,6 +65,11 @@ func classOf(r rune) wordClass {
 		return wbMidNum
 	case '\u203f', '\u2040', '\u2054', '\ufe33', '\ufe34', '\ufe4d', '\ufe4e', '\ufe4f', '\uff3f':
 		return wbExtendNumLet
+	case '\u200b', '\u200c', '\u200d',
+		'\u0600', '\u0601', '\u0602', '\u0603', '\u0604', '\u0605', '\u06dd', '\u070f', '\u08e2':
+		// Format characters UAX #29 leaves out of Format (the zero-width space and joiners, and the Prepend ones):
+		// they split words. A zero-width space must not join "xmrig" and "miner" where Elasticsearch splits them.
+		return wbOther
 	}
 	switch {
 	case unicode.In(r, unicode.Han, unicode.Hiragana):
