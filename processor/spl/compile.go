@@ -77,7 +77,18 @@ func flattenAnd(a andNode) []node {
 	return out
 }
 
-// selectsData reports whether n is made of metadata terms joined by AND or OR.
+// notMetadata rejects a metadata field where it can only fail: audit events do not carry it, so a `where` on it
+// never holds and a `stats by` it drops every row.
+func notMetadata(t token, where string) *posError {
+	if metadataFields[t.text] {
+		return errAt(t.pos, "%s is Splunk indexing metadata, which audit events do not carry: %s on it would never "+
+			"hold (it may stand only as a term of the base search that selects the data)", t.text, where)
+	}
+	return nil
+}
+
+// selectsData reports whether n is made of metadata terms joined by AND or OR (`index=x`, not `index!=x`, which
+// asks of the data something the event cannot tell).
 func selectsData(n node) bool {
 	switch n := n.(type) {
 	case andNode:
@@ -85,7 +96,7 @@ func selectsData(n node) bool {
 	case orNode:
 		return allOf(n, selectsData)
 	case cmpNode:
-		return metadataFields[n.field]
+		return metadataFields[n.field] && n.op == rule.OpEq
 	case inNode:
 		return metadataFields[n.field]
 	}

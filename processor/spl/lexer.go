@@ -223,10 +223,11 @@ func (l *lexer) char(text, glob *strings.Builder) *posError {
 		glob.WriteByte('*')
 		return nil
 	case c == '\\' && l.pos+1 < len(l.src):
-		switch l.src[l.pos+1] {
-		case '*':
+		switch next := l.src[l.pos+1]; {
+		case next == '*' && !l.eval:
 			return errAt(l.pos, `a backslash cannot escape "*" in SPL: "*" is always a wildcard`)
-		case '\\', '"', '\'', '|':
+		case next == '\\' || next == '"' || next == '|' || next == '\'' && l.eval:
+			// \' only in where syntax, where it can end a 'quoted field name'.
 			l.pos++
 		default:
 			// Splunk leaves a backslash sequence it does not know as written (`\d` reaches match() as `\d`):

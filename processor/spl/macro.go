@@ -45,7 +45,35 @@ func (p *parser) expandExpr(t token) (node, *posError) {
 	if err != nil {
 		return nil, wrapMacroErr(t, key, *def, err)
 	}
-	return x, nil
+	return at(x, t.pos), nil
+}
+
+// at places the terms of a macro's expansion at the macro reference: a later check of the whole search
+// (checkMetadata) then points at the reference, not at an offset of the definition read as one of the search.
+func at(n node, pos int) node {
+	switch n := n.(type) {
+	case andNode:
+		out := make(andNode, len(n))
+		for i, x := range n {
+			out[i] = at(x, pos)
+		}
+		return out
+	case orNode:
+		out := make(orNode, len(n))
+		for i, x := range n {
+			out[i] = at(x, pos)
+		}
+		return out
+	case notNode:
+		return notNode{x: at(n.x, pos)}
+	case cmpNode:
+		n.pos = pos
+		return n
+	case inNode:
+		n.pos = pos
+		return n
+	}
+	return n
 }
 
 // expandCommands expands a macro used as a pipeline command.

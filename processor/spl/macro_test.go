@@ -68,6 +68,7 @@ func TestMacros(t *testing.T) {
 
 func TestMacroErrors(t *testing.T) {
 	macros := Macros{
+		"ka":         "index=k8s NOT sourcetype=kube:objects",
 		"self":       "a=1 `self`",
 		"ping":       "`pong`",
 		"pong":       "x=1 OR `ping`",
@@ -85,6 +86,8 @@ func TestMacroErrors(t *testing.T) {
 		reason       string
 	}{
 		{"undefined", "verb=get\n  `kube_allowed_users`", 2, 3, "undefined macro `kube_allowed_users`"},
+		// A term of a macro is reported at the macro reference, not at its offset in the definition.
+		{"metadata under NOT in a macro", "verb=get `ka`", 1, 10, "sourcetype is Splunk indexing metadata"},
 		{"undefined with args", "`nope(a, b)`", 1, 1, "undefined macro `nope(2)`"},
 		{"undefined filter with args is not defaulted", "* | `x_filter(1)`", 1, 5, "undefined macro `x_filter(1)`"},
 		// As `*` it would make NOT `x_filter` match nothing.

@@ -573,12 +573,16 @@ func (p *parser) parseStats(pos int) (command, *posError) {
 		if end {
 			break
 		}
-		if t, _ := p.peek(); t.kind == kComma {
+		t, _ := p.peek()
+		if t.kind == kComma {
 			p.next()
 			continue
 		}
 		f, err := p.fieldArg("a by-field")
 		if err != nil {
+			return nil, err
+		}
+		if err := notMetadata(token{pos: t.pos, text: f}, "stats by"); err != nil {
 			return nil, err
 		}
 		c.by = append(c.by, f)

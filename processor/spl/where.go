@@ -179,6 +179,9 @@ func (p *parser) operand(t token) (operand, *posError) {
 		if t.text == "" {
 			return operand{}, errAt(t.pos, "empty field name")
 		}
+		if err := notMetadata(t, "where"); err != nil {
+			return operand{}, err
+		}
 		return operand{text: t.text, field: true}, nil
 	case kWord:
 		if next, err := p.peek(); err != nil {
@@ -190,6 +193,9 @@ func (p *parser) operand(t token) (operand, *posError) {
 		case isNumber(t.text):
 			return operand{text: t.text, num: true}, nil
 		case isIdent(t.text):
+			if err := notMetadata(t, "where"); err != nil {
+				return operand{}, err
+			}
 			return operand{text: t.text, field: true}, nil
 		}
 		return operand{}, errAt(t.pos, "%s is not a field name, number or string: where supports comparisons only, "+
