@@ -247,6 +247,27 @@ func (re *refEval) match(t testing.TB, p rule.Pattern, v string) bool {
 			src = "(?i)" + src
 		}
 		return re.compiled(t, src).MatchString(v)
+	case rule.Number:
+		y, _ := refNumber(p.Text)
+		if x, ok := refNumber(v); ok {
+			return x == y
+		}
+		return v == p.Text
+	case rule.Phrase:
+		words, phrase := rule.Tokens(v), strings.Fields(p.Text)
+		for i := 0; i+len(phrase) <= len(words); i++ {
+			if slices.Equal(words[i:i+len(phrase)], phrase) {
+				return true
+			}
+		}
+		return false
+	case rule.Token:
+		for _, w := range rule.Tokens(v) {
+			if re.match(t, rule.Pattern{Text: p.Text, CaseSensitive: true}, w) {
+				return true
+			}
+		}
+		return false
 	}
 	// A glob: `*` any run, `?` one character, `\` quotes the next one; the whole value must match.
 	var b strings.Builder
@@ -287,9 +308,9 @@ func (re *refEval) compiled(t testing.TB, src string) *regexp.Regexp {
 func refOrder(op rule.Op, p rule.Pattern, v string) bool {
 	text := unescapeGlob(p.Text)
 	var cmp int
-	x, errX := strconv.ParseFloat(v, 64)
-	y, errY := strconv.ParseFloat(text, 64)
-	if errX == nil && errY == nil && len(v) <= 64 && len(text) <= 64 {
+	x, okX := refNumber(v)
+	y, okY := refNumber(text)
+	if okX && okY && len(v) <= 64 && len(text) <= 64 {
 		switch {
 		case x < y:
 			cmp = -1
@@ -407,4 +428,15 @@ func TestPrefilterUnicodeFolding(t *testing.T) {
 			}
 		}
 	}
+}
+
+// decimal is a number as Splunk's comparisons read one: sign, digits with an optional fraction, optional exponent.
+var decimal = regexp.MustCompile(`^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
+
+func refNumber(s string) (float64, bool) {
+	if !decimal.MatchString(s) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	return f, err == nil
 }

@@ -1,6 +1,7 @@
 package spl
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/auditdetect/auditdetect/processor/rule"
@@ -209,7 +210,7 @@ func compileWhere(x wexpr, neg bool) rule.Expr {
 			op = negate(op)
 		}
 		v := rule.Literal(x.lit, true)
-		if x.num && (op == rule.OpEq || op == rule.OpNe) {
+		if _, err := strconv.ParseFloat(x.lit, 64); x.num && err == nil && (op == rule.OpEq || op == rule.OpNe) {
 			// Eval compares numerically when both sides are numbers, as <, <=, > and >= already do.
 			v = rule.Pattern{Kind: rule.Number, Text: x.lit, CaseSensitive: true}
 		}

@@ -138,6 +138,7 @@ func TestCompilePipeline(t *testing.T) {
 			[]rule.Stage{rule.Where{Cond: rule.Or{numEq("a", rule.OpEq, "1"), rule.And{numEq("b", rule.OpEq, "2"), numEq("c", rule.OpEq, "3")}}}}},
 		{"where parentheses", `* | where (a=1 OR b=2) AND c=3`,
 			[]rule.Stage{rule.Where{Cond: rule.And{rule.Or{numEq("a", rule.OpEq, "1"), numEq("b", rule.OpEq, "2")}, numEq("c", rule.OpEq, "3")}}}},
+		{"where number out of range compares as text", `* | where x=1e400`, []rule.Stage{rule.Where{Cond: cmp("x", rule.OpEq, "1e400", true)}}},
 		{"where quoted number is a string", `* | where code="403"`, []rule.Stage{rule.Where{Cond: cmp("code", rule.OpEq, "403", true)}}},
 		{"where string is literal", `* | where user="adm*n?"`, []rule.Stage{rule.Where{Cond: cmp("user", rule.OpEq, `adm\*n\?`, true)}}},
 		{"where constant first flips", `* | where 5 < count`, []rule.Stage{rule.Where{Cond: cmp("count", rule.OpGt, "5", true)}}},
