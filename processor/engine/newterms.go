@@ -218,13 +218,21 @@ func (e *Engine) NewTermsKeys() map[string][2]uint64 {
 type copyStage struct {
 	from *fieldRef
 	to   string
+	ends bool
 }
 
 func (s copyStage) run(_ *evalCtx, rows []*row) []*row {
 	for _, r := range rows {
-		if vals := r.values(s.from); len(vals) > 0 {
-			r.set(s.to, slices.Clone(vals), false) // its own slice: a later stage may change either field
+		vals := r.values(s.from)
+		switch {
+		case len(vals) == 0:
+			continue
+		case s.ends && len(vals) > 1 && vals[0] != vals[len(vals)-1]:
+			vals = []string{vals[0], vals[len(vals)-1]}
+		case s.ends:
+			vals = vals[:1]
 		}
+		r.set(s.to, slices.Clone(vals), false) // its own slice: a later stage may change either field
 	}
 	return rows
 }

@@ -26,6 +26,33 @@ func termEvent(user string, min int, ips ...string) string {
 		userJSON, strings.Join(quoted, ","), at.Format(time.RFC3339Nano))
 }
 
+// Copy with Ends takes the first and the last value: of sourceIPs, the client X-Forwarded-For names and the address
+// the API server saw.
+func TestCopyEnds(t *testing.T) {
+	for _, tc := range []struct {
+		ips  []string
+		want []string
+	}{
+		{[]string{"10.0.0.1"}, []string{"10.0.0.1"}},
+		{[]string{"10.0.0.1", "10.0.0.1"}, []string{"10.0.0.1"}},
+		{[]string{"203.0.113.9", "10.0.0.2", "198.51.100.7"}, []string{"203.0.113.9", "198.51.100.7"}},
+	} {
+		r := &rule.Rule{ID: "c", Name: "c", Filter: eq("verb", "get"),
+			Pipeline: []rule.Stage{rule.Copy{From: "sourceIPs{}", To: "src_ip", Ends: true}}}
+		e, err := Compile([]*rule.Rule{r}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms, err := e.Match([]byte(termEvent("alice", 0, tc.ips...)))
+		if err != nil || len(ms) != 1 {
+			t.Fatalf("%v: %d matches, %v", tc.ips, len(ms), err)
+		}
+		if got := ms[0].Rows[0].Values("src_ip"); !slices.Equal(got, tc.want) {
+			t.Errorf("%v: src_ip = %q, want %q", tc.ips, got, tc.want)
+		}
+	}
+}
+
 func newTermsRule(history time.Duration) *rule.Rule {
 	return &rule.Rule{
 		ID: "nt", Name: "nt",

@@ -380,7 +380,7 @@ func compilePipeline(r *rule.Rule, rs refs, opts Options, fs *fields, cut *atomi
 			}
 			ex = newNewTermsStage(st, opts.MaxKeys, opts.NewTermsLearning, fs, cut)
 		case rule.Copy:
-			ex = copyStage{from: rs.get(st.From), to: st.To}
+			ex = copyStage{from: rs.get(st.From), to: st.To, ends: st.Ends}
 		case rule.Stats:
 			if i == windowAt {
 				st := st

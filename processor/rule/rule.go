@@ -272,10 +272,14 @@ type NewTerms struct {
 	History time.Duration
 }
 
-// Copy sets the row field To to every value of From, which stays. Sigma and Elastic rules take their threat object
-// this way: `src_ip` holds every address of `sourceIPs{}`, as ESCU's `rename sourceIPs{} as src_ip` does (the first
-// ones come from X-Forwarded-For and can be set by the client; the last is the address the API server saw).
-type Copy struct{ From, To string }
+// Copy sets the row field To to the values of From, which stays: every value, or with Ends only the first and the
+// last. Sigma and Elastic rules take their threat object this way: `src_ip` is the first address of `sourceIPs{}`,
+// the client as X-Forwarded-For names it, and the last, the address the API server saw (the client can set the
+// first, not the last).
+type Copy struct {
+	From, To string
+	Ends     bool
+}
 
 func (FillNull) isStage()   {}
 func (Search) isStage()     {}

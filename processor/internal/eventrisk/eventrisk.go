@@ -9,14 +9,16 @@ import "github.com/auditdetect/auditdetect/processor/rule"
 const (
 	// UserField is the risk object (type user): the requesting user.
 	UserField = "user.username"
-	// SourceField is the threat object (type ip_address): every address of sourceIPs{}.
+	// SourceField is the threat object (type ip_address): the first address of sourceIPs{} (the client, as
+	// X-Forwarded-For names it) and, when there are several, the last (the address the API server saw, which the
+	// client cannot set).
 	SourceField = "src_ip"
 	// SeverityField carries the rule's own severity word (Sigma level, Elastic severity) onto the risk record.
 	SeverityField = "severity"
 )
 
 // Apply gives r the default risk block: risk object user.username (type user) scoring score, threat object src_ip
-// (type ip_address) set from every source IP, a message naming the request, and the severity as a row field.
+// (type ip_address) set from the first and the last source IP, a message naming the request, and the severity as a row field.
 // Per-rule overrides (the processor's rule_overrides) replace the objects later, at load time.
 func Apply(r *rule.Rule, score int, severity string) {
 	r.Risk = rule.Risk{
@@ -24,7 +26,7 @@ func Apply(r *rule.Rule, score int, severity string) {
 		Objects: []rule.RiskObject{{Field: UserField, Type: "user", Score: score}},
 		Threats: []rule.ThreatObject{{Field: SourceField, Type: "ip_address"}},
 	}
-	r.Pipeline = append(r.Pipeline, rule.Copy{From: "sourceIPs{}", To: SourceField})
+	r.Pipeline = append(r.Pipeline, rule.Copy{From: "sourceIPs{}", To: SourceField, Ends: true})
 	if severity != "" {
 		// A constant field: audit events have no top-level `severity` for the fill to lose to.
 		r.Pipeline = append(r.Pipeline, rule.FillNull{Value: severity, Fields: []string{SeverityField}})
