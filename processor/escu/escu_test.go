@@ -170,7 +170,7 @@ func TestV4ObservableMapping(t *testing.T) {
 			{Field: "src_ip", Type: "ip_address"},
 			{Field: "url", Type: "url"},
 			{Field: "proc", Type: "process"},
-			{Field: "file", Type: "file_name"},
+			{Field: "file", Type: "file_hash"},
 			{Field: "reg", Type: "registry_key"},
 			{Field: "host2", Type: "hostname"},
 		},

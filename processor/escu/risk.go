@@ -72,7 +72,7 @@ var (
 	systemTypes = map[string]bool{"device": true, "endpoint": true, "hostname": true, "ip address": true}
 	threatTypes = map[string]string{
 		"process": "process", "process name": "process",
-		"file": "file_name", "file name": "file_name", "file hash": "file_name",
+		"file": "file_name", "file name": "file_name", "file hash": "file_hash",
 		"ip address": "ip_address",
 		"url":        "url", "url string": "url",
 	}
@@ -82,7 +82,8 @@ var (
 //   - Victim with a user type (User, Username, Email Address) is a user risk object, with a system type (Device,
 //     Endpoint, Hostname, IP Address) a system risk object;
 //   - otherwise Attacker is a threat object, its type mapped to the threat vocabulary (IP Address → ip_address,
-//     URL String → url, Process → process, File Name → file_name, anything else lower_snake_case);
+//     URL String → url, Process → process, File Name → file_name, File Hash → file_hash, anything else
+//     lower_snake_case);
 //   - anything else is an `other` risk object.
 //
 // Every risk object scores tags.risk_score (or, in content older still, impact × confidence / 100).
