@@ -46,7 +46,7 @@ func TestKQLTextFields(t *testing.T) {
 		{`kubernetes.audit.responseStatus.message:""`, false}, // no words: nothing matches
 		{`kubernetes.audit.responseStatus.message:*`, true},
 		{`kubernetes.audit.responseStatus.message:nothing *`, true}, // a lone * part: the field exists
-		{`kubernetes.audit.user.groups:"system:masters"`, true}, // case-insensitive
+		{`kubernetes.audit.user.groups:"system:masters"`, true},     // case-insensitive
 		{`kubernetes.audit.user.groups:system\:Masters`, true},
 		{`kubernetes.audit.user.groups:system`, false}, // system:masters is one word
 		{`not kubernetes.audit.user.groups:"system:masters"`, false},
