@@ -79,3 +79,20 @@ func TestNoMatchDoesNotAllocateOnTheMix(t *testing.T) {
 	}
 	t.Logf("%d events match nothing, none allocates", quiet)
 }
+
+// Lower-casing a value outside ASCII for a text field reuses the evaluation's buffer: a text-field rule that does not
+// match allocates nothing, as the engine's other no-match paths.
+func TestTextPatternOnNonASCIIDoesNotAllocate(t *testing.T) {
+	r := &rule.Rule{ID: "t", Name: "t", Filter: textCmp("responseStatus.message", rule.Phrase, "nothing here")}
+	e, err := Compile([]*rule.Rule{r}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"verb":"get","objectRef":{"resource":"secrets"},"responseStatus":{"message":"accès refusé pour “bob”"}}`)
+	if _, err := e.Evaluate(body); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = e.Evaluate(body) }); n != 0 {
+		t.Errorf("%v allocations per evaluation, want 0", n)
+	}
+}
