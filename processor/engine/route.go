@@ -81,7 +81,9 @@ func (e *Engine) RouteFields() []string {
 
 // RouteKey returns the key under which the windowed rules would count the event, for routing it to the collector
 // that holds their state. ok is false when no windowed rule's filter matches the event: such an event can go
-// anywhere. A multi-valued field contributes its first value. An error means the body is not a JSON object.
+// anywhere. A multi-valued field contributes its last value: of sourceIPs, the address the API server saw, which the
+// client cannot set (a forged X-Forwarded-For first entry must not spread one client's events over the gateways).
+// An error means the body is not a JSON object.
 func (e *Engine) RouteKey(body []byte) (key string, ok bool, err error) {
 	st := e.states.Get().(*evalState)
 	defer e.states.Put(st)
@@ -101,14 +103,17 @@ func (e *Engine) RouteKey(body []byte) (key string, ok bool, err error) {
 			fields = cr.eventBy
 		}
 		var b strings.Builder
+		var last []byte
 		for j, f := range fields {
 			if j > 0 {
 				b.WriteByte(0)
 			}
+			last = last[:0]
 			view.Each(f.path, func(v []byte) bool {
-				b.Write(v)
-				return false
+				last = append(last[:0], v...)
+				return true
 			})
+			b.Write(last)
 		}
 		return b.String(), true, nil
 	}

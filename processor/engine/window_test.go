@@ -269,7 +269,8 @@ func TestRouteKey(t *testing.T) {
 		rule.Where{Cond: cmp("count", rule.OpGt, "5")},
 	}}
 	stateless := &rule.Rule{ID: "s", Name: "s", Filter: eq("verb", "delete")}
-	list := `{"verb":"list","user":{"username":"bob"},"sourceIPs":["9.9.9.9","10.0.0.1"],"responseStatus":{"code":200}}`
+	// The last address routes: the one the API server saw, whatever a client puts before it in X-Forwarded-For.
+	list := `{"verb":"list","user":{"username":"bob"},"sourceIPs":["10.0.0.1","9.9.9.9"],"responseStatus":{"code":200}}`
 	forbiddenList := `{"verb":"list","user":{"username":"bob"},"sourceIPs":["9.9.9.9"],"responseStatus":{"code":403}}`
 	tests := []struct {
 		name       string
