@@ -69,14 +69,24 @@ func (cfg *Config) validateStateful() error {
 }
 
 // resolveOverrides keys rule_overrides by rule ID, matching each configured key against the rules' IDs, then names.
-// It returns the keys that name no rule.
-func resolveOverrides(cfg *Config, rules []*rule.Rule) (byID map[string]RuleOverride, unknown []string) {
+// It returns the keys that name no rule, and the rules that two keys name (by ID and by name): one of the two
+// would win by map order, differently in each caller.
+func resolveOverrides(cfg *Config, rules []*rule.Rule) (byID map[string]RuleOverride, unknown []string, twice []string) {
 	byID = map[string]RuleOverride{}
-	for key, o := range cfg.RuleOverrides {
+	keyOf := map[string]string{}
+	keys := make([]string, 0, len(cfg.RuleOverrides))
+	for key := range cfg.RuleOverrides {
+		keys = append(keys, key)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
 		found := false
 		for _, r := range rules {
 			if r.ID == key || r.Name == key {
-				byID[r.ID] = o
+				if prev, ok := keyOf[r.ID]; ok && prev != key {
+					twice = append(twice, fmt.Sprintf("%q and %q both name rule %q", prev, key, r.Name))
+				}
+				byID[r.ID], keyOf[r.ID] = cfg.RuleOverrides[key], key
 				found = true
 			}
 		}
@@ -84,8 +94,7 @@ func resolveOverrides(cfg *Config, rules []*rule.Rule) (byID map[string]RuleOver
 			unknown = append(unknown, key)
 		}
 	}
-	sort.Strings(unknown)
-	return byID, unknown
+	return byID, unknown, twice
 }
 
 // applyStateful completes the engine options from the stateful settings. A rule_overrides key that names no loaded
@@ -94,7 +103,10 @@ func resolveOverrides(cfg *Config, rules []*rule.Rule) (byID map[string]RuleOver
 func applyStateful(cfg *Config, opts *engine.Options, rules []*rule.Rule, logger *zap.Logger) error {
 	opts.AllowedLateness = cfg.AllowedLateness
 	opts.NewTermsLearning = cfg.NewTermsLearning
-	byID, unknown := resolveOverrides(cfg, rules)
+	byID, unknown, twice := resolveOverrides(cfg, rules)
+	if len(twice) > 0 {
+		return fmt.Errorf("rule_overrides: %s: keep one", strings.Join(twice, "; "))
+	}
 	if len(unknown) > 0 {
 		err := fmt.Errorf("rule_overrides: no loaded rule has the id or name %q", unknown)
 		if cfg.OnRuleError != RuleErrorSkip {
@@ -232,7 +244,7 @@ func newStateful(cfg *Config, rules []*rule.Rule) *stateful {
 	if cfg.Mode != ModeFork {
 		return s
 	}
-	byID, _ := resolveOverrides(cfg, rules)
+	byID, _, _ := resolveOverrides(cfg, rules)
 	for _, r := range rules {
 		o, ok := byID[r.ID]
 		if !ok || o.Throttle == nil {

@@ -673,3 +673,17 @@ level: medium
 		input(str(nodePortBy("eve", "1.1.1.1", 0)), str(nodePortBy("eve", "1.1.1.1", 1)), str(nodePortBy("eve", "1.1.1.1", 2)))))
 	assert.Equal(t, []string{"eve@0+0", "eve@1+0", "eve@2+0"}, riskSummary(t, sink.AllLogs()))
 }
+
+// Two rule_overrides keys naming one rule (its ID and its name) would be resolved by map order, differently for the
+// engine's row fields and for the throttle: refused, naming both.
+func TestOverrideKeysNamingOneRule(t *testing.T) {
+	cfg := testConfig(func(c *Config) {
+		c.RuleOverrides = map[string]RuleOverride{
+			"Test NodePort":                        {Throttle: &ThrottleConfig{Fields: []string{"user"}, Window: time.Hour}},
+			"0b6f9a43-51a4-4a43-9d6c-5a3c2c1e0001": {Throttle: &ThrottleConfig{Fields: []string{"src_ip"}, Window: time.Hour}},
+		}
+	})
+	_, err := buildDetector(cfg, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `both name rule "Test NodePort"`)
+}
