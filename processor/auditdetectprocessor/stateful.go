@@ -69,8 +69,9 @@ func (cfg *Config) validateStateful() error {
 }
 
 // resolveOverrides keys rule_overrides by rule ID, matching each configured key against the rules' IDs, then names.
-// It returns the keys that name no rule, and the rules that two keys name (by ID and by name): one of the two
-// would win by map order, differently in each caller.
+// Two keys that name one rule (its ID and its name) are merged, each setting from the key that sets it; one setting
+// set by both is a conflict (one would win by map order, differently in each caller), returned in twice. It also
+// returns the keys that name no rule.
 func resolveOverrides(cfg *Config, rules []*rule.Rule) (byID map[string]RuleOverride, unknown []string, twice []string) {
 	byID = map[string]RuleOverride{}
 	keyOf := map[string]string{}
@@ -83,10 +84,15 @@ func resolveOverrides(cfg *Config, rules []*rule.Rule) (byID map[string]RuleOver
 		found := false
 		for _, r := range rules {
 			if r.ID == key || r.Name == key {
+				o := cfg.RuleOverrides[key]
 				if prev, ok := keyOf[r.ID]; ok && prev != key {
-					twice = append(twice, fmt.Sprintf("%q and %q both name rule %q", prev, key, r.Name))
+					var conflict []string
+					if o, conflict = mergeOverrides(byID[r.ID], o); len(conflict) > 0 {
+						twice = append(twice, fmt.Sprintf("%q and %q both name rule %q and both set %s", prev, key, r.Name,
+							strings.Join(conflict, ", ")))
+					}
 				}
-				byID[r.ID], keyOf[r.ID] = cfg.RuleOverrides[key], key
+				byID[r.ID], keyOf[r.ID] = o, key
 				found = true
 			}
 		}
@@ -95,6 +101,37 @@ func resolveOverrides(cfg *Config, rules []*rule.Rule) (byID map[string]RuleOver
 		}
 	}
 	return byID, unknown, twice
+}
+
+// mergeOverrides combines two overrides of one rule, each setting from the one that sets it; conflict names the
+// settings both set.
+func mergeOverrides(a, b RuleOverride) (merged RuleOverride, conflict []string) {
+	merged = a
+	if b.Window > 0 {
+		if a.Window > 0 {
+			conflict = append(conflict, "window")
+		}
+		merged.Window = b.Window
+	}
+	if b.Throttle != nil {
+		if a.Throttle != nil {
+			conflict = append(conflict, "throttle")
+		}
+		merged.Throttle = b.Throttle
+	}
+	if len(b.RiskObjects) > 0 {
+		if len(a.RiskObjects) > 0 {
+			conflict = append(conflict, "risk_objects")
+		}
+		merged.RiskObjects = b.RiskObjects
+	}
+	if len(b.ThreatObjects) > 0 {
+		if len(a.ThreatObjects) > 0 {
+			conflict = append(conflict, "threat_objects")
+		}
+		merged.ThreatObjects = b.ThreatObjects
+	}
+	return merged, conflict
 }
 
 // applyStateful completes the engine options from the stateful settings. A rule_overrides key that names no loaded

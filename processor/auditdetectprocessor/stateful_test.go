@@ -674,8 +674,8 @@ level: medium
 	assert.Equal(t, []string{"eve@0+0", "eve@1+0", "eve@2+0"}, riskSummary(t, sink.AllLogs()))
 }
 
-// Two rule_overrides keys naming one rule (its ID and its name) would be resolved by map order, differently for the
-// engine's row fields and for the throttle: refused, naming both.
+// Two rule_overrides keys naming one rule (its ID and its name) are merged; a setting both set would be resolved by
+// map order, differently for the engine's row fields and for the throttle: refused, naming both keys.
 func TestOverrideKeysNamingOneRule(t *testing.T) {
 	cfg := testConfig(func(c *Config) {
 		c.RuleOverrides = map[string]RuleOverride{
@@ -685,5 +685,17 @@ func TestOverrideKeysNamingOneRule(t *testing.T) {
 	})
 	_, err := buildDetector(cfg, nil)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), `both name rule "Test NodePort"`)
+	assert.Contains(t, err.Error(), `both name rule "Test NodePort" and both set throttle`)
+
+	// Settings one key sets and the other does not are merged.
+	cfg.RuleOverrides["0b6f9a43-51a4-4a43-9d6c-5a3c2c1e0001"] = RuleOverride{Window: 2 * time.Hour}
+	d, err := buildDetector(cfg, nil)
+	require.NoError(t, err)
+	defer d.close()
+	byID, _, twice := resolveOverrides(cfg, d.engine.Rules())
+	assert.Empty(t, twice)
+	o := byID["0b6f9a43-51a4-4a43-9d6c-5a3c2c1e0001"]
+	assert.Equal(t, 2*time.Hour, o.Window)
+	require.NotNil(t, o.Throttle)
+	assert.Equal(t, []string{"user"}, o.Throttle.Fields)
 }
