@@ -3,6 +3,7 @@ package rba
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -321,5 +322,45 @@ func TestLongAttributeKeepsTheLastValue(t *testing.T) {
 		if got := v.Slice().At(MaxValues - 1).Str(); got != "198.51.100.7" {
 			t.Errorf("%s ends with %q, want the last address 198.51.100.7", attr, got)
 		}
+	}
+}
+
+// The last source address (the one the API server saw) survives every cap of a risk record, however many
+// X-Forwarded-For entries come before it: the message's length, several threat fields, several risk objects.
+func TestTheLastAddressSurvivesEveryCap(t *testing.T) {
+	ips := make([]string, 150)
+	for i := range ips {
+		ips[i] = fmt.Sprintf("2001:0db8:85a3:0000:0000:8a2e:0370:%04x", i) // 39 bytes each
+	}
+	real := "198.51.100.7"
+	ips[len(ips)-1] = real
+	r := &rule.Rule{ID: "x", Name: "x", Risk: rule.Risk{
+		Message: "request from $src_ip$ by $user$",
+		Objects: []rule.RiskObject{{Field: "src_ip", Type: "system", Score: 10}, {Field: "user", Type: "user", Score: 20}},
+		Threats: []rule.ThreatObject{{Field: "src_ip", Type: "ip_address"}, {Field: "ua", Type: "http_user_agent"}}}}
+	logs := plog.NewLogRecordSlice()
+	src := logs.AppendEmpty()
+	NewWriter(Config{}).AppendRiskRecords(logs, src, engine.Result{Matches: []engine.Match{{Rule: r,
+		Rows: []engine.Row{row(f("src_ip", ips...), f("user", "eve"), f("ua", "curl/8"))}}}})
+	var objects []string
+	for i := 1; i < logs.Len(); i++ {
+		o, _ := logs.At(i).Attributes().Get("risk_object")
+		objects = append(objects, o.Str())
+	}
+	if !slices.Contains(objects, real) || !slices.Contains(objects, "eve") {
+		t.Errorf("risk objects %d, with the real address %v and the user %v", len(objects), slices.Contains(objects, real), slices.Contains(objects, "eve"))
+	}
+	a := logs.At(1).Attributes()
+	msg, _ := a.Get("risk_message")
+	if !strings.Contains(msg.Str(), real+" by eve") {
+		t.Errorf("message ends %q, want the real address and the user", msg.Str()[max(0, len(msg.Str())-80):])
+	}
+	th, _ := a.Get("threat_object")
+	var threats []string
+	for _, v := range th.Slice().AsRaw() {
+		threats = append(threats, v.(string))
+	}
+	if !slices.Contains(threats, real) || !slices.Contains(threats, "curl/8") {
+		t.Errorf("threat objects hold the real address %v and the user agent %v", slices.Contains(threats, real), slices.Contains(threats, "curl/8"))
 	}
 }

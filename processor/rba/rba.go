@@ -101,32 +101,42 @@ func NewWriter(cfg Config) *Writer {
 // AppendRiskRecords adds to dst one risk record per risk object per value for every row of every match, as Splunk
 // ES writes them, up to Config.MaxRiskEvents, and returns how many it added and how many it dropped past the cap.
 // Past the cap the records are shared out among the matches, one of each in turn, so that every matching rule keeps
-// at least one record and a rule with many rows cannot push out the others; within a match the first ones (in row
-// and value order) are kept, and the last: with rows per source address, the last is the address the API server saw,
-// which a client cannot set (the ones before it come from X-Forwarded-For). Each kept record then says how many were
-// dropped. src is the audit record that matched; its timestamp is kept.
+// at least one record and a rule with many rows cannot push out the others. Within a match the last record of each
+// risk object comes first, then the first ones (in row and value order): with a value per source address, the last
+// is the address the API server saw, which a client cannot set (the ones before it come from X-Forwarded-For).
+// Each kept record then says how many were dropped. src is the audit record that matched; its timestamp is kept.
 func (w *Writer) AppendRiskRecords(dst plog.LogRecordSlice, src plog.LogRecord, res engine.Result) (added, dropped int) {
 	type target struct {
 		m   *engine.Match
 		row engine.Row
 		t   riskTarget
+		seq int // its place among the match's targets
+	}
+	type matchTargets struct {
+		first []target                    // the first ones, at most limit (no match can be given more)
+		last  map[*rule.RiskObject]target // each risk object's last one
+		order []*rule.RiskObject          // the objects of last, in the order they came
+		count int
 	}
 	limit := w.cfg.MaxRiskEvents
-	// Each match's first targets, at most limit of them (no match can be given more), and its last.
-	perMatch := make([][]target, len(res.Matches))
-	last := make([]target, len(res.Matches))
-	count := make([]int, len(res.Matches))
+	perMatch := make([]matchTargets, len(res.Matches))
 	total := 0
 	for i := range res.Matches {
-		m := &res.Matches[i]
+		m, mt := &res.Matches[i], &perMatch[i]
 		for _, row := range m.Rows {
 			for _, t := range riskTargets(m.Rule, row) {
-				tg := target{m: m, row: row, t: t}
-				if len(perMatch[i]) < limit {
-					perMatch[i] = append(perMatch[i], tg)
+				tg := target{m: m, row: row, t: t, seq: mt.count}
+				if len(mt.first) < limit {
+					mt.first = append(mt.first, tg)
 				}
-				last[i] = tg
-				count[i]++
+				if mt.last == nil {
+					mt.last = map[*rule.RiskObject]target{}
+				}
+				if _, seen := mt.last[t.obj]; !seen {
+					mt.order = append(mt.order, t.obj)
+				}
+				mt.last[t.obj] = tg
+				mt.count++
 				total++
 			}
 		}
@@ -136,7 +146,7 @@ func (w *Writer) AppendRiskRecords(dst plog.LogRecordSlice, src plog.LogRecord, 
 	for left, more := min(total, limit), true; left > 0 && more; {
 		more = false
 		for i := range perMatch {
-			if left > 0 && keep[i] < count[i] && keep[i] < limit {
+			if left > 0 && keep[i] < perMatch[i].count && keep[i] < limit {
 				keep[i]++
 				left--
 				more = true
@@ -144,12 +154,29 @@ func (w *Writer) AppendRiskRecords(dst plog.LogRecordSlice, src plog.LogRecord, 
 		}
 	}
 	var targets []target
-	for i := range perMatch {
-		if keep[i] == count[i] {
-			targets = append(targets, perMatch[i]...)
-		} else if keep[i] > 0 {
-			targets = append(append(targets, perMatch[i][:keep[i]-1]...), last[i])
+	for i, mt := range perMatch {
+		if keep[i] == mt.count {
+			targets = append(targets, mt.first...)
+			continue
 		}
+		// Each object's last target first (the last object's last one first of all), then the first ones.
+		chosen := map[int]bool{}
+		var picked []target
+		for j := len(mt.order) - 1; j >= 0 && len(picked) < keep[i]; j-- {
+			tg := mt.last[mt.order[j]]
+			chosen[tg.seq] = true
+			picked = append(picked, tg)
+		}
+		for _, tg := range mt.first {
+			if len(picked) == keep[i] {
+				break
+			}
+			if !chosen[tg.seq] {
+				picked = append(picked, tg)
+			}
+		}
+		slices.SortFunc(picked, func(a, b target) int { return a.seq - b.seq })
+		targets = append(targets, picked...)
 	}
 	dropped = total - len(targets)
 	ts := src.Timestamp()
@@ -215,8 +242,11 @@ func (w *Writer) fill(attrs pcommon.Map, r *rule.Rule, row engine.Row, t riskTar
 	msg := Message(r.Risk.Message, row)
 	attrs.PutStr(AttrRiskMessage, msg)
 	var threats, threatTypes []string
+	// Each threat field its share of MaxValues, its first values and its last (of sourceIPs, the one the API server
+	// saw), so that a long field can push neither its own last value nor another field out.
+	share := max(2, MaxValues/max(1, len(r.Risk.Threats)))
 	for _, th := range r.Risk.Threats {
-		for _, v := range distinct(row.Values(th.Field)) {
+		for _, v := range firstAndLast(distinct(row.Values(th.Field)), share) {
 			threats = append(threats, v)
 			threatTypes = append(threatTypes, th.Type)
 		}
@@ -251,6 +281,9 @@ func Message(msg string, row engine.Row) string {
 	if !strings.Contains(msg, "$") {
 		return msg
 	}
+	// Each token gets its share of the message, so that neither a long token nor the cut at MaxMessageBytes can take
+	// a later token's values, or a token's last value, away.
+	budget := max(256, MaxMessageBytes/max(1, strings.Count(msg, "$")/2))
 	var b strings.Builder
 	for {
 		i := strings.IndexByte(msg, '$')
@@ -269,16 +302,7 @@ func Message(msg string, row engine.Row) string {
 			continue
 		}
 		b.WriteString(msg[:i])
-		more := len(vals) - MaxValues
-		for k, v := range firstAndLast(vals, MaxValues) {
-			if more > 0 && k == MaxValues-1 {
-				fmt.Fprintf(&b, ", … (%d more), ", more)
-			} else if k > 0 {
-				b.WriteString(", ")
-			}
-			// Cut before escaping (escaping is linear in what it reads) and after (escapes are longer than bytes).
-			b.WriteString(truncate(EscapeControl(truncate(v, MaxValueBytes)), MaxValueBytes))
-		}
+		b.WriteString(joinValues(vals, budget))
 		msg = msg[i+2+j:]
 		if b.Len() > MaxMessageBytes {
 			break
@@ -459,4 +483,38 @@ func firstAndLast(vals []string, n int) []string {
 		return vals
 	}
 	return append(slices.Clip(vals[:n-1]), vals[len(vals)-1])
+}
+
+// joinValues writes a token's values joined by ", ", within budget bytes and MaxValues values: the first ones, and
+// always the last (of sourceIPs, the address the API server saw), with the number left out between them. Each value
+// is cut and escaped (see Message).
+func joinValues(vals []string, budget int) string {
+	render := func(v string) string {
+		// Cut before escaping (escaping is linear in what it reads) and after (escapes are longer than bytes).
+		return truncate(EscapeControl(truncate(v, MaxValueBytes)), MaxValueBytes)
+	}
+	last := render(vals[len(vals)-1])
+	var b strings.Builder
+	n := 0 // values written before the last
+	for ; n < len(vals)-1 && n < MaxValues-1; n++ {
+		v := render(vals[n])
+		// Room for this value, the note for the ones after it, and the last.
+		if b.Len()+len(v)+len(", … (99999 more), ")+len(last) > budget && n > 0 {
+			break
+		}
+		if n > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(v)
+	}
+	switch more := len(vals) - 1 - n; {
+	case more > 0 && n > 0:
+		fmt.Fprintf(&b, ", … (%d more), ", more)
+	case more > 0:
+		fmt.Fprintf(&b, "… (%d more), ", more)
+	case n > 0:
+		b.WriteString(", ")
+	}
+	b.WriteString(last)
+	return b.String()
 }
