@@ -65,10 +65,10 @@ func classOf(r rune) wordClass {
 		return wbMidNum
 	case '\u203f', '\u2040', '\u2054', '\ufe33', '\ufe34', '\ufe4d', '\ufe4e', '\ufe4f', '\uff3f':
 		return wbExtendNumLet
-	case '\u200b', '\u200c', '\u200d',
-		'\u0600', '\u0601', '\u0602', '\u0603', '\u0604', '\u0605', '\u06dd', '\u070f', '\u08e2':
-		// Format characters UAX #29 leaves out of Format (the zero-width space and joiners, and the Prepend ones):
-		// they split words. A zero-width space must not join "xmrig" and "miner" where Elasticsearch splits them.
+	case '\u200b':
+		// The zero-width space is the one format character UAX #29's Word_Break leaves in Other: it splits words
+		// (the joiners are Extend/ZWJ and the other Cf characters Format, which a word carries on through).
+		// Elasticsearch splits "xmrig<U+200B>miner" into two words; so must this.
 		return wbOther
 	}
 	switch {
