@@ -79,9 +79,9 @@ func flattenAnd(a andNode) []node {
 }
 
 // notMetadata rejects a metadata field where it can only fail: audit events do not carry it, so a `where` on it
-// never holds and a `stats by` it drops every row.
-func notMetadata(t token, where string) *posError {
-	if metadataFields[t.text] {
+// never holds and a `stats by` it drops every row; unless an earlier command made a field of that name.
+func (p *parser) notMetadata(t token, where string) *posError {
+	if metadataFields[t.text] && !p.defined[t.text] {
 		return errAt(t.pos, "%s is Splunk indexing metadata, which audit events do not carry: %s on it would never "+
 			"hold (it may stand only as a term of the base search that selects the data)", t.text, where)
 	}
@@ -210,7 +210,8 @@ func compileWhere(x wexpr, neg bool) rule.Expr {
 			op = negate(op)
 		}
 		v := rule.Literal(x.lit, true)
-		if _, err := strconv.ParseFloat(x.lit, 64); x.num && err == nil && (op == rule.OpEq || op == rule.OpNe) {
+		// The engine reads numbers of up to 64 bytes that ParseFloat takes: a longer or out-of-range literal is text.
+		if _, err := strconv.ParseFloat(x.lit, 64); x.num && err == nil && len(x.lit) <= 64 && (op == rule.OpEq || op == rule.OpNe) {
 			// Eval compares numerically when both sides are numbers, as <, <=, > and >= already do.
 			v = rule.Pattern{Kind: rule.Number, Text: x.lit, CaseSensitive: true}
 		}

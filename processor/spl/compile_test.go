@@ -1,6 +1,7 @@
 package spl
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -139,6 +140,12 @@ func TestCompilePipeline(t *testing.T) {
 		{"where parentheses", `* | where (a=1 OR b=2) AND c=3`,
 			[]rule.Stage{rule.Where{Cond: rule.And{rule.Or{numEq("a", rule.OpEq, "1"), numEq("b", rule.OpEq, "2")}, numEq("c", rule.OpEq, "3")}}}},
 		{"where number out of range compares as text", `* | where x=1e400`, []rule.Stage{rule.Where{Cond: cmp("x", rule.OpEq, "1e400", true)}}},
+		// A field an earlier command made is a field of the results, whatever its name.
+		{"a renamed field named host", `* | rename objectRef.name as host | where host="x"`,
+			[]rule.Stage{rule.Rename{Pairs: []rule.RenamePair{{From: "objectRef.name", To: "host"}}}, rule.Where{Cond: cmp("host", rule.OpEq, "x", true)}}},
+		{"a stats output named source", `* | stats count as source by user.username | where source > 5`,
+			[]rule.Stage{rule.Stats{Aggs: []rule.Aggregate{{Func: "count", As: "source"}}, By: []string{"user.username"}}, rule.Where{Cond: cmp("source", rule.OpGt, "5", true)}}},
+		{"where number too long compares as text", `* | where x=1` + strings.Repeat("0", 70), []rule.Stage{rule.Where{Cond: cmp("x", rule.OpEq, "1"+strings.Repeat("0", 70), true)}}},
 		{"where quoted number is a string", `* | where code="403"`, []rule.Stage{rule.Where{Cond: cmp("code", rule.OpEq, "403", true)}}},
 		{"where string is literal", `* | where user="adm*n?"`, []rule.Stage{rule.Where{Cond: cmp("user", rule.OpEq, `adm\*n\?`, true)}}},
 		{"where constant first flips", `* | where 5 < count`, []rule.Stage{rule.Where{Cond: cmp("count", rule.OpGt, "5", true)}}},
@@ -217,6 +224,7 @@ func TestCompileErrors(t *testing.T) {
 		{"metadata not equal", `sourcetype!=kube:objects verb=get`, 1, 1, "sourcetype is Splunk indexing metadata"},
 		{"metadata in where", `verb=get | where host="x"`, 1, 18, "where on it would never hold"},
 		{"metadata as a stats by-field", `verb=get | stats count by user.username host`, 1, 41, "stats by on it would never hold"},
+		{"metadata in where after a rename of something else", `verb=get | rename objectRef.name as x | where host="x"`, 1, 47, "where on it would never hold"},
 		{"subsearch term", `a=1 [search b=1]`, 1, 5, "subsearches"},
 		{"subsearch command", `a=1 | [search b=1]`, 1, 7, "subsearches"},
 		{"missing value", `a= | stats count`, 1, 2, "missing value after '='"},

@@ -17,6 +17,9 @@ type parser struct {
 	macros Macros
 	stack  []string // the macros being expanded around this text, outermost first
 	depth  int
+	// defined are the fields earlier commands of the pipeline make (rename, stats, iplocation, fillnull): a name
+	// such as host is then a field of the results, not Splunk metadata.
+	defined map[string]bool
 }
 
 func newParser(src string, macros Macros, stack []string) *parser {
@@ -149,6 +152,7 @@ func (p *parser) parseCommands() ([]command, *posError) {
 			return nil, err
 		}
 		for _, x := range c {
+			p.define(x)
 			if _, ok := x.(statsCmd); ok {
 				if stats {
 					// Run per event, the second stats would count rows of one event (count is always 1), and
@@ -582,7 +586,7 @@ func (p *parser) parseStats(pos int) (command, *posError) {
 		if err != nil {
 			return nil, err
 		}
-		if err := notMetadata(token{pos: t.pos, text: f}, "stats by"); err != nil {
+		if err := p.notMetadata(token{pos: t.pos, text: f}, "stats by"); err != nil {
 			return nil, err
 		}
 		c.by = append(c.by, f)
@@ -684,4 +688,32 @@ func (p *parser) parseIPLocation(pos int) (command, *posError) {
 		return nil, errAt(pos, "iplocation needs an IP field")
 	}
 	return c, nil
+}
+
+// define records the fields a command makes.
+func (p *parser) define(c command) {
+	if p.defined == nil {
+		p.defined = map[string]bool{}
+	}
+	switch c := c.(type) {
+	case renameCmd:
+		for _, pr := range c.pairs {
+			p.defined[pr.To] = true
+		}
+	case statsCmd:
+		for _, a := range c.aggs {
+			p.defined[a.OutputName()] = true
+		}
+		for _, f := range c.by {
+			p.defined[f] = true
+		}
+	case iplocCmd:
+		for _, f := range []string{"City", "Country", "Region", "lat", "lon"} {
+			p.defined[c.prefix+f] = true
+		}
+	case fillCmd:
+		for _, f := range c.fields {
+			p.defined[f] = true
+		}
+	}
 }

@@ -179,7 +179,7 @@ func (p *parser) operand(t token) (operand, *posError) {
 		if t.text == "" {
 			return operand{}, errAt(t.pos, "empty field name")
 		}
-		if err := notMetadata(t, "where"); err != nil {
+		if err := p.notMetadata(t, "where"); err != nil {
 			return operand{}, err
 		}
 		return operand{text: t.text, field: true}, nil
@@ -193,7 +193,7 @@ func (p *parser) operand(t token) (operand, *posError) {
 		case isNumber(t.text):
 			return operand{text: t.text, num: true}, nil
 		case isIdent(t.text):
-			if err := notMetadata(t, "where"); err != nil {
+			if err := p.notMetadata(t, "where"); err != nil {
 				return operand{}, err
 			}
 			return operand{text: t.text, field: true}, nil
