@@ -185,8 +185,14 @@ func (s *aggState) add(a aggExec, r *row, at time.Time) {
 	switch a.fn {
 	case "values", "dc":
 		for _, v := range vals {
-			if len(s.vals) < maxValuesPerAggregate && !slices.Contains(s.vals, v) {
+			switch {
+			case slices.Contains(s.vals, v):
+			case len(s.vals) < maxValuesPerAggregate:
 				s.vals = append(s.vals, v)
+			default:
+				// Full: the last slot holds the newest distinct value, so that values padded in front (forged
+				// X-Forwarded-For entries before the real address) cannot keep the latest one out of the report.
+				s.vals[len(s.vals)-1] = v
 			}
 		}
 	case "min", "max":
