@@ -206,18 +206,29 @@ func Load(opts Options) (*Result, error) {
 		byID[r.ID] = r
 		res.Rules = append(res.Rules, r)
 	}
-	// The ESCU detections that run (not a version a newer one superseded) write their own risk objects.
-	res.Rules = slices.DeleteFunc(res.Rules, func(r *rule.Rule) bool {
-		i, ok := escuFile[r]
-		if !ok {
-			return false
+	// The ESCU detections that run (not a version a newer one superseded) write their own risk objects. One that
+	// cannot is reported; under on_rule_error: skip the version it superseded runs in its place, if that one can.
+	kept := res.Rules[:0:0]
+	for _, r := range res.Rules {
+		i, isESCU := escuFile[r]
+		if !isESCU {
+			kept = append(kept, r)
+			continue
 		}
-		if err := checkOwnObjects(r, opts.Overrides, log); err != nil { // overrides.go
-			fail(i, err)
-			return true
+		err := checkOwnObjects(r, opts.Overrides, log) // overrides.go
+		if err == nil {
+			kept = append(kept, r)
+			continue
 		}
-		return false
-	})
+		fail(i, err)
+		if older := newestSuperseded(res.Superseded, r.ID); older != nil {
+			if _, olderESCU := escuFile[older]; !olderESCU || checkOwnObjects(older, opts.Overrides, log) == nil {
+				res.Superseded = slices.DeleteFunc(res.Superseded, func(s *rule.Rule) bool { return s == older })
+				kept = append(kept, older)
+			}
+		}
+	}
+	res.Rules = kept
 	slices.SortStableFunc(errs, func(a, b fileErr) int { return a.file - b.file })
 	if opts.SkipErrors {
 		for _, e := range errs {
@@ -444,4 +455,15 @@ func walkFS(fsys fs.FS) ([]string, error) {
 func isRuleFile(name string) bool {
 	ext := strings.ToLower(filepath.Ext(name))
 	return slices.Contains(ruleExts, ext) && !strings.HasPrefix(name, ".")
+}
+
+// newestSuperseded returns the newest superseded version of the rule with the given id, or nil.
+func newestSuperseded(superseded []*rule.Rule, id string) *rule.Rule {
+	var newest *rule.Rule
+	for _, r := range superseded {
+		if r.ID == id && (newest == nil || r.Version > newest.Version) {
+			newest = r
+		}
+	}
+	return newest
 }

@@ -163,6 +163,20 @@ func TestOwnObjectsMustExist(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, res.Superseded, 1)
 
+	// A newer version that cannot write a risk record is reported; under skip the version it superseded runs.
+	broken := layout(t, map[string]string{
+		"new.yml": statsDetection("v", "Versioned", "user.username", "src_ip") + "version: 2\n",
+		"old.yml": statsDetection("v", "Versioned", "user", "src_ip") + "version: 1\n",
+	})
+	_, err = Load(Options{Paths: []string{broken}})
+	require.ErrorContains(t, err, "no risk object field (user.username)")
+	res, err = Load(Options{Paths: []string{broken}, SkipErrors: true})
+	require.NoError(t, err)
+	require.Len(t, res.Rules, 1)
+	assert.Equal(t, 1, res.Rules[0].Version, "the older version runs")
+	assert.Empty(t, res.Superseded)
+	assert.Len(t, res.Skipped, 1)
+
 	res, err = Load(Options{Paths: []string{dir}, Overrides: map[string]Override{
 		"Bad Risk":   {RiskObjects: []rule.RiskObject{{Field: "user", Type: "user"}}},
 		"Bad Threat": {ThreatObjects: []rule.ThreatObject{{Field: "src_ip", Type: "ip_address"}}},
