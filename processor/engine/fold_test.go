@@ -37,6 +37,22 @@ func TestCaseFoldingIsOneRule(t *testing.T) {
 			}
 		}
 	}
+	// A long value outside ASCII: the affixes fold only the end they compare.
+	long := strings.Repeat("é", 5000)
+	for _, tc := range []struct {
+		glob, val string
+		want      bool
+	}{
+		{"Kelvin*", "KELVIN" + long, true},
+		{"*Kelvin", long + "kelvin", true},
+		{"*kelvin", long + "KELVIK", false},
+		{"*éK", long + "k", true},
+		{"ké*", "K" + long, true},
+	} {
+		if got := compileGlob(tc.glob, false).match(&evalCtx{}, []byte(tc.val)); got != tc.want {
+			t.Errorf("%q against a %d-byte value: match %v, want %v", tc.glob, len(tc.val), got, tc.want)
+		}
+	}
 	// The index buckets rules by the folded resource, and looks events up the same way.
 	r := &rule.Rule{ID: "r", Name: "r", Filter: rule.And{eq("objectRef.resource", "\u017fecrets"), eq("verb", "get")}}
 	e, err := Compile([]*rule.Rule{r}, Options{})

@@ -225,8 +225,9 @@ type affixMatcher struct {
 
 func (m affixMatcher) match(c *evalCtx, v []byte) bool {
 	if m.fold && !isASCII(v) {
-		// A folded character may be shorter or longer than the value's (the Kelvin sign is three bytes, k one).
-		v = c.fold(v)
+		// A folded character may be shorter than the value's (the Kelvin sign is three bytes, k one), never longer:
+		// folding the 3×len(lit) bytes at the affix's end of v is enough, however long v is.
+		v = c.fold(affixWindow(v, 3*len(m.lit)+utf8.UTFMax, m.prefix))
 	}
 	if len(v) < len(m.lit) {
 		return false
@@ -241,6 +242,22 @@ func (m affixMatcher) match(c *evalCtx, v []byte) bool {
 		return bytes.EqualFold(part, m.lit)
 	}
 	return bytes.Equal(part, m.lit)
+}
+
+// affixWindow returns the n bytes at the start (prefix) or end of v, the end's first byte moved to a character's
+// start. A character cut at the start window's end folds to its raw bytes, after the n/3 bytes that matter.
+func affixWindow(v []byte, n int, prefix bool) []byte {
+	if len(v) <= n {
+		return v
+	}
+	if prefix {
+		return v[:n]
+	}
+	w := v[len(v)-n:]
+	for len(w) > 0 && !utf8.RuneStart(w[0]) {
+		w = w[1:]
+	}
+	return w
 }
 
 type containsMatcher struct {
