@@ -35,9 +35,9 @@ func TestTokens(t *testing.T) {
 		{"cafe\u0301s", "cafe\u0301s"}, // a combining mark stays in its word
 		{`日本語 abc`, `日|本|語|abc`},
 		{"xmrig\u200bminer", "xmrig|miner"}, // a zero-width space splits (UAX #29 leaves it out of Format)
-		{"a\u200db", "a\u200db"}, // the zero-width joiner is ZWJ: ignored within a word
-		{"a\u200cb", "a\u200cb"}, // the non-joiner is Extend
-		{"a\u00adb", "a\u00adb"}, // a soft hyphen is Format: it stays in its word
+		{"a\u200db", "a\u200db"},            // the zero-width joiner is ZWJ: ignored within a word
+		{"a\u200cb", "a\u200cb"},            // the non-joiner is Extend
+		{"a\u00adb", "a\u00adb"},            // a soft hyphen is Format: it stays in its word
 		{``, ``},
 	}
 	for _, tt := range tests {
