@@ -132,6 +132,12 @@ type View struct {
 		ord *keyOrder
 	}
 
+	// headRank is the rank (headFields) of the last head field read from the start; inOrder says the members read so
+	// far are the API server's: its eight required head fields first, in its order, then head fields in its order.
+	// In such an event a head field whose place has passed is absent (topMember), without reading the rest.
+	headRank int
+	inOrder  bool
+
 	// buf holds unescaped strings while a callback runs; stack is validate's scratch space.
 	buf   []byte
 	stack []byte
@@ -161,6 +167,7 @@ func (v *View) reset(body []byte, start int) {
 		v.order.reset(v.names)
 	}
 	v.topPrev, v.headDone = -1, false
+	v.headRank, v.inOrder = -1, true
 	if n := int(v.names.count); len(v.first) < n {
 		v.first = make([]int32, n)
 		v.firstGen = make([]uint32, n)
@@ -432,7 +439,7 @@ func (v *View) topMember(p *Path) (val, n int) {
 		}
 		if best < 0 {
 			v.want = p.topIDs
-			for best < 0 && v.readTop() {
+			for best < 0 && !v.passed(p) && v.readTop() {
 				// readTop may have read several members (readHead): look again at the first of each spelling.
 				for n, id := range p.topIDs {
 					if v.firstGen[id] == v.gen && (best < 0 || int(v.first[id]) < best) {
@@ -445,12 +452,18 @@ func (v *View) topMember(p *Path) (val, n int) {
 		if best >= 0 {
 			return int(v.top[best].val), bestN
 		}
+		if v.passed(p) {
+			return -1, -1
+		}
 	} else {
 		// A path compiled after this View was opened: compare keys.
-		for k := 0; k < len(v.top) || v.readTop(); k++ {
+		for k := 0; k < len(v.top) || !v.passed(p) && v.readTop(); k++ {
 			if n := v.spells(p, &v.top[k]); n >= 0 {
 				return int(v.top[k].val), n
 			}
+		}
+		if v.passed(p) {
+			return -1, -1
 		}
 	}
 	// The start met the end: the rest is in bot, last member first.
@@ -460,6 +473,42 @@ func (v *View) topMember(p *Path) (val, n int) {
 		}
 	}
 	return -1, -1
+}
+
+// noteOrder records the top-level member id just read from the start (see inOrder).
+func (v *View) noteOrder(id int32) {
+	if !v.inOrder {
+		return
+	}
+	r := headRank(id)
+	switch n := len(v.top); {
+	case n <= requiredHead:
+		// The API server writes kind, apiVersion, level, auditID, stage, requestURI, verb and user first, always.
+		v.inOrder = r == n-1
+	case r >= 0:
+		v.inOrder = r > v.headRank
+	}
+	if r >= 0 {
+		v.headRank = r
+	}
+}
+
+// requiredHead is how many of headFields every event the API server writes starts with.
+const requiredHead = 8
+
+// wouldPass reports whether reading the head field id next would pass the place of the head field target in an
+// event read in the API server's order.
+func (v *View) wouldPass(id, target int32) bool {
+	r, t := headRank(id), headRank(target)
+	return v.inOrder && len(v.top) >= requiredHead && t >= 0 && r > t && r > v.headRank
+}
+
+// passed reports whether p starts with a head field whose place an event read so far in the API server's order has
+// passed: the event does not have it (the API server writes its head fields in one order; the rest of the event
+// is not read to make sure, as for "Top-level keys: one member decides").
+func (v *View) passed(p *Path) bool {
+	r := headRank(p.topIDs[0])
+	return v.inOrder && len(v.top) >= requiredHead && r >= 0 && v.headRank > r
 }
 
 // spells returns the index of the last segment of p that the member's key spells from the start of p, or -1.
@@ -553,6 +602,7 @@ func (v *View) readTop() bool {
 	if m.name >= 0 && v.firstGen[m.name] != v.gen {
 		v.firstGen[m.name], v.first[m.name] = v.gen, int32(len(v.top)-1)
 	}
+	v.noteOrder(m.name)
 	return true
 }
 
@@ -594,7 +644,10 @@ func (v *View) readHead(want []int32) bool {
 		// The object of a member asked for (with no want, any member may be) is left for the walk to read if it
 		// needs it, as readTop leaves it: reading it here would report errors in it that readTop does not.
 		left := b[val] == '{' && (want == nil || slices.Contains(want, e.id))
-		if !e.large && !left {
+		// A member past the place of the head field asked for ends the search as readTop would end it: read, its
+		// value left for later, so that both read the same bytes.
+		past := len(want) > 0 && v.wouldPass(e.id, want[0])
+		if !e.large && !left && !past {
 			switch b[val] {
 			case '"':
 				end = stringEnd(b, val)
@@ -615,7 +668,11 @@ func (v *View) readHead(want []int32) bool {
 		if e.id >= 0 && v.firstGen[e.id] != v.gen {
 			v.firstGen[e.id], v.first[e.id] = v.gen, int32(n)
 		}
+		v.noteOrder(e.id)
 		prev, v.topPrev, read = t, t, true
+		if past {
+			return true
+		}
 		if left && !e.large {
 			return true
 		}

@@ -2,6 +2,7 @@ package event
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -117,5 +118,45 @@ func TestDeepArraysCostTheirSize(t *testing.T) {
 		if n > 2*len(body) {
 			t.Errorf("depth %d: skipped %d bytes of a %d-byte body", depth, n, len(body))
 		}
+	}
+}
+
+// In an event whose head the API server wrote (its eight required fields first, in its order), a head field whose
+// place has passed is absent: the rest is not read. Any other order is read in full, as before.
+func TestHeadFieldPlaceDecidesAbsence(t *testing.T) {
+	const head = `"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Request","auditID":"a","stage":"ResponseComplete",` +
+		`"requestURI":"/api/v1/pods","verb":"create","user":{"username":"alice"},"sourceIPs":["10.0.0.1"],` +
+		`"objectRef":{"resource":"pods"},"responseStatus":{"code":201}`
+	broken := `"requestObject":{"x":tru}` // read, it would stop the View with a syntax error
+	tests := []struct {
+		name, body, path string
+		want             []string
+		wantErr          bool
+	}{
+		{"absent in an API-server event: decided at its place", `{` + head + `,` + broken + `}`,
+			"impersonatedUser.username", nil, false},
+		{"present at its place", `{` + strings.Replace(head, `,"sourceIPs"`, `,"impersonatedUser":{"username":"admin"},"sourceIPs"`, 1) + `,` + broken + `}`,
+			"impersonatedUser.username", []string{"admin"}, false},
+		{"objectRef absent (a non-resource request)", `{` + strings.Replace(head, `"objectRef":{"resource":"pods"},`, ``, 1) + `,` + broken + `}`,
+			"objectRef.resource", nil, false},
+		// Another order is read in full: the field is found wherever it is, and the broken object is met.
+		{"another order: read in full", `{"verb":"create","user":{"username":"alice"},` + broken + `,"impersonatedUser":{"username":"admin"}}`,
+			"impersonatedUser.username", nil, true},
+		{"another order: found late", `{"verb":"create","user":{"username":"alice"},"requestObject":{},"impersonatedUser":{"username":"admin"}}`,
+			"impersonatedUser.username", []string{"admin"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var p Parser
+			v, err := p.Open([]byte(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			v.Each(CompilePath(tt.path, false), func(b []byte) bool { got = append(got, string(b)); return true })
+			if !slices.Equal(got, tt.want) || (v.Err() != nil) != tt.wantErr {
+				t.Errorf("values %q, error %v; want %q, error %v", got, v.Err(), tt.want, tt.wantErr)
+			}
+		})
 	}
 }

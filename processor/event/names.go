@@ -38,6 +38,28 @@ var registry struct {
 func init() {
 	registry.ids = map[string]int32{}
 	registry.cur.Store(&nameTable{})
+	for r, name := range headFields {
+		id := registerName(name)
+		for int(id) >= len(headRanks) {
+			headRanks = append(headRanks, 0)
+		}
+		headRanks[id] = r + 1 // 0 is "not a head field"
+	}
+}
+
+// headFields are the top-level fields the API server writes before requestObject, in its order.
+var headFields = []string{"kind", "apiVersion", "level", "auditID", "stage", "requestURI", "verb", "user",
+	"impersonatedUser", "sourceIPs", "userAgent", "objectRef", "responseStatus"}
+
+// headRanks[id] is 1 + the place in headFields of the name registered as id, 0 for other names.
+var headRanks []int
+
+// headRank returns the place in headFields of the name id, or -1.
+func headRank(id int32) int {
+	if id < 0 || int(id) >= len(headRanks) {
+		return -1
+	}
+	return headRanks[id] - 1
 }
 
 func currentNames() *nameTable { return registry.cur.Load() }
