@@ -132,11 +132,15 @@ type View struct {
 		ord *keyOrder
 	}
 
-	// headRank is the rank (headFields) of the last head field read from the start; inOrder says the members read so
-	// far are the API server's: its eight required head fields first, in its order, then head fields in its order.
-	// In such an event a head field whose place has passed is absent (topMember), without reading the rest.
+	// The API server writes the head in one order (headFields). While the members read from the start follow it
+	// (inOrder; headRank the rank of the last head field read, complete once its required fields are read), a member
+	// that skips ranks passes the place of the head fields between: passedAt[rank] is the index in top of that
+	// member, and a head field with a member at or after it is absent (topMember). The marks depend on the document
+	// only, not on what was read first.
 	headRank int
 	inOrder  bool
+	complete bool
+	passedAt [numHeadFields]int32
 
 	// buf holds unescaped strings while a callback runs; stack is validate's scratch space.
 	buf   []byte
@@ -167,7 +171,10 @@ func (v *View) reset(body []byte, start int) {
 		v.order.reset(v.names)
 	}
 	v.topPrev, v.headDone = -1, false
-	v.headRank, v.inOrder = -1, true
+	v.headRank, v.inOrder, v.complete = -1, true, false
+	for i := range v.passedAt {
+		v.passedAt[i] = -1
+	}
 	if n := int(v.names.count); len(v.first) < n {
 		v.first = make([]int32, n)
 		v.firstGen = make([]uint32, n)
@@ -439,7 +446,7 @@ func (v *View) topMember(p *Path) (val, n int) {
 		}
 		if best < 0 {
 			v.want = p.topIDs
-			for best < 0 && !v.passed(p) && v.readTop() {
+			for best < 0 && v.cut(p) < 0 && v.readTop() {
 				// readTop may have read several members (readHead): look again at the first of each spelling.
 				for n, id := range p.topIDs {
 					if v.firstGen[id] == v.gen && (best < 0 || int(v.first[id]) < best) {
@@ -449,20 +456,23 @@ func (v *View) topMember(p *Path) (val, n int) {
 			}
 			v.want = nil
 		}
+		if c := v.cut(p); c >= 0 && (best < 0 || best >= c) {
+			return -1, -1 // the place of p's head field passed before any member of it
+		}
 		if best >= 0 {
 			return int(v.top[best].val), bestN
 		}
-		if v.passed(p) {
-			return -1, -1
-		}
 	} else {
 		// A path compiled after this View was opened: compare keys.
-		for k := 0; k < len(v.top) || !v.passed(p) && v.readTop(); k++ {
+		for k := 0; k < len(v.top) || v.cut(p) < 0 && v.readTop(); k++ {
+			if c := v.cut(p); c >= 0 && k >= c {
+				return -1, -1
+			}
 			if n := v.spells(p, &v.top[k]); n >= 0 {
 				return int(v.top[k].val), n
 			}
 		}
-		if v.passed(p) {
+		if v.cut(p) >= 0 {
 			return -1, -1
 		}
 	}
@@ -475,40 +485,63 @@ func (v *View) topMember(p *Path) (val, n int) {
 	return -1, -1
 }
 
-// noteOrder records the top-level member id just read from the start (see inOrder).
-func (v *View) noteOrder(id int32) {
+// noteOrder records the top-level member id just read from the start, at index len(v.top)-1 (see inOrder), and
+// reports whether it passed the place of a head field.
+func (v *View) noteOrder(id int32) (passed bool) {
 	if !v.inOrder {
-		return
+		return false
 	}
-	r := headRank(id)
-	switch n := len(v.top); {
-	case n <= requiredHead:
-		// The API server writes kind, apiVersion, level, auditID, stage, requestURI, verb and user first, always.
-		v.inOrder = r == n-1
+	r, at := headRank(id), int32(len(v.top)-1)
+	switch {
+	case !v.complete:
+		// kind, apiVersion, level, auditID, stage, requestURI, verb, user: always, in that order (the webhook
+		// backend leaves out kind and apiVersion, so the head may start at level).
+		want := v.headRank + 1
+		if at == 0 && r == rankLevel {
+			want = rankLevel
+		}
+		v.inOrder = r == want
+		v.complete = v.inOrder && r == rankUser
+	case r >= 0 && r > v.headRank:
+		for q := v.headRank + 1; q < r; q++ {
+			v.passedAt[q], passed = at, true
+		}
 	case r >= 0:
-		v.inOrder = r > v.headRank
+		v.inOrder = false // a head field out of the API server's order: nothing is decided by place from now on
+	case isPostHead(id) && v.headRank < numHeadFields-1:
+		// requestObject and what follows it come after every head field.
+		for q := v.headRank + 1; q < numHeadFields; q++ {
+			v.passedAt[q], passed = at, true
+		}
+		r = numHeadFields - 1
+	case !isPostHead(id):
+		v.inOrder = false // a key the API server does not write
 	}
-	if r >= 0 {
+	if v.inOrder && r >= 0 {
 		v.headRank = r
 	}
+	return passed
 }
 
-// requiredHead is how many of headFields every event the API server writes starts with.
-const requiredHead = 8
-
-// wouldPass reports whether reading the head field id next would pass the place of the head field target in an
-// event read in the API server's order.
-func (v *View) wouldPass(id, target int32) bool {
-	r, t := headRank(id), headRank(target)
-	return v.inOrder && len(v.top) >= requiredHead && t >= 0 && r > t && r > v.headRank
+// wouldPass reports whether reading the member named id next passes the place of a head field (see noteOrder).
+func (v *View) wouldPass(id int32) bool {
+	if !v.inOrder || !v.complete {
+		return false
+	}
+	r := headRank(id)
+	if isPostHead(id) {
+		r = numHeadFields
+	}
+	return r > v.headRank+1
 }
 
-// passed reports whether p starts with a head field whose place an event read so far in the API server's order has
-// passed: the event does not have it (the API server writes its head fields in one order; the rest of the event
-// is not read to make sure, as for "Top-level keys: one member decides").
-func (v *View) passed(p *Path) bool {
-	r := headRank(p.topIDs[0])
-	return v.inOrder && len(v.top) >= requiredHead && r >= 0 && v.headRank > r
+// cut returns the index in top from which members do not count for p, whose first key is a head field whose place
+// the head passed there; -1 when there is none.
+func (v *View) cut(p *Path) int {
+	if r := headRank(p.topIDs[0]); r >= 0 {
+		return int(v.passedAt[r])
+	}
+	return -1
 }
 
 // spells returns the index of the last segment of p that the member's key spells from the start of p, or -1.
@@ -644,9 +677,9 @@ func (v *View) readHead(want []int32) bool {
 		// The object of a member asked for (with no want, any member may be) is left for the walk to read if it
 		// needs it, as readTop leaves it: reading it here would report errors in it that readTop does not.
 		left := b[val] == '{' && (want == nil || slices.Contains(want, e.id))
-		// A member past the place of the head field asked for ends the search as readTop would end it: read, its
-		// value left for later, so that both read the same bytes.
-		past := len(want) > 0 && v.wouldPass(e.id, want[0])
+		// A member that passes the place of a head field ends the loop as readTop would end a search: read, its
+		// value left for later, so that a taught parser and a fresh one read the same bytes.
+		past := v.wouldPass(e.id)
 		if !e.large && !left && !past {
 			switch b[val] {
 			case '"':

@@ -139,6 +139,10 @@ func TestHeadFieldPlaceDecidesAbsence(t *testing.T) {
 			"impersonatedUser.username", []string{"admin"}, false},
 		{"objectRef absent (a non-resource request)", `{` + strings.Replace(head, `"objectRef":{"resource":"pods"},`, ``, 1) + `,` + broken + `}`,
 			"objectRef.resource", nil, false},
+		{"webhook events start at level", `{` + strings.Replace(head, `"kind":"Event","apiVersion":"audit.k8s.io/v1",`, ``, 1) + `,` + broken + `}`,
+			"impersonatedUser.username", nil, false},
+		{"requestObject passes every head field left", `{` + strings.Replace(head, `,"responseStatus":{"code":201}`, ``, 1) + `,"requestObject":{},"x":{"y":tru}}`,
+			"responseStatus.code", nil, false},
 		// Another order is read in full: the field is found wherever it is, and the broken object is met.
 		{"another order: read in full", `{"verb":"create","user":{"username":"alice"},` + broken + `,"impersonatedUser":{"username":"admin"}}`,
 			"impersonatedUser.username", nil, true},
@@ -158,5 +162,30 @@ func TestHeadFieldPlaceDecidesAbsence(t *testing.T) {
 				t.Errorf("values %q, error %v; want %q, error %v", got, v.Err(), tt.want, tt.wantErr)
 			}
 		})
+	}
+}
+
+// Whether a head field counts depends on where it is, not on which fields were read before it: a member after the
+// place its field passed is ignored however the View came to read it.
+func TestHeadFieldPlaceIsPositional(t *testing.T) {
+	body := []byte(`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Request","auditID":"a","stage":"ResponseComplete",` +
+		`"requestURI":"/api/v1/pods","verb":"create","user":{"username":"alice"},"sourceIPs":["1"],` +
+		`"impersonatedUser":{"username":"system:admin"},"objectRef":{"resource":"pods"}}`)
+	imp, ref := CompilePath("impersonatedUser.username", false), CompilePath("objectRef.resource", false)
+	read := func(first ...*Path) []string {
+		var p Parser
+		v, err := p.Open(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range first {
+			v.Each(f, func([]byte) bool { return true })
+		}
+		var got []string
+		v.Each(imp, func(b []byte) bool { got = append(got, string(b)); return true })
+		return got
+	}
+	if a, b := read(), read(ref); !slices.Equal(a, b) || a != nil {
+		t.Errorf("impersonatedUser read first: %q; after objectRef: %q; want nothing both times (its place passed at sourceIPs)", a, b)
 	}
 }

@@ -2,6 +2,7 @@ package event
 
 import (
 	"bytes"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -45,7 +46,27 @@ func init() {
 		}
 		headRanks[id] = r + 1 // 0 is "not a head field"
 	}
+	if len(headFields) != numHeadFields {
+		panic("event: numHeadFields is not the number of headFields")
+	}
+	for _, name := range postHeadFields {
+		postHeadIDs = append(postHeadIDs, registerName(name))
+	}
 }
+
+// postHeadFields are the top-level fields the API server writes after every head field.
+var postHeadFields = []string{"requestObject", "responseObject", "requestReceivedTimestamp", "stageTimestamp", "annotations"}
+
+var postHeadIDs []int32
+
+func isPostHead(id int32) bool { return id >= 0 && slices.Contains(postHeadIDs, id) }
+
+// Ranks in headFields that the order checks name, and their number.
+const (
+	rankLevel     = 2
+	rankUser      = 7
+	numHeadFields = 13
+)
 
 // headFields are the top-level fields the API server writes before requestObject, in its order.
 var headFields = []string{"kind", "apiVersion", "level", "auditID", "stage", "requestURI", "verb", "user",
