@@ -140,6 +140,7 @@ type View struct {
 	headRank int
 	inOrder  bool
 	complete bool
+	botNoted bool
 	passedAt [numHeadFields]int32
 
 	// buf holds unescaped strings while a callback runs; stack is validate's scratch space.
@@ -171,7 +172,7 @@ func (v *View) reset(body []byte, start int) {
 		v.order.reset(v.names)
 	}
 	v.topPrev, v.headDone = -1, false
-	v.headRank, v.inOrder, v.complete = -1, true, false
+	v.headRank, v.inOrder, v.complete, v.botNoted = -1, true, false, false
 	for i := range v.passedAt {
 		v.passedAt[i] = -1
 	}
@@ -477,7 +478,12 @@ func (v *View) topMember(p *Path) (val, n int) {
 		}
 	}
 	// The start met the end: the rest is in bot, last member first.
+	v.noteBot()
+	c := v.cut(p)
 	for k := len(v.bot) - 1; k >= 0; k-- {
+		if c >= 0 && len(v.top)+len(v.bot)-1-k >= c {
+			return -1, -1
+		}
 		if n := v.spells(p, &v.bot[k]); n >= 0 {
 			return int(v.bot[k].val), n
 		}
@@ -485,13 +491,28 @@ func (v *View) topMember(p *Path) (val, n int) {
 	return -1, -1
 }
 
+// noteBot runs the order check (noteOrderAt) over the members read from the end, in document order, once the two
+// ends have met: a late head field read from the end must not count where one read from the start would not.
+func (v *View) noteBot() {
+	if !v.met || v.botNoted {
+		return
+	}
+	v.botNoted = true
+	for k := len(v.bot) - 1; k >= 0; k-- {
+		v.noteOrderAt(v.bot[k].name, int32(len(v.top)+len(v.bot)-1-k))
+	}
+}
+
 // noteOrder records the top-level member id just read from the start, at index len(v.top)-1 (see inOrder), and
 // reports whether it passed the place of a head field.
-func (v *View) noteOrder(id int32) (passed bool) {
+func (v *View) noteOrder(id int32) (passed bool) { return v.noteOrderAt(id, int32(len(v.top)-1)) }
+
+// noteOrderAt is noteOrder for the member at position at in document order.
+func (v *View) noteOrderAt(id int32, at int32) (passed bool) {
 	if !v.inOrder {
 		return false
 	}
-	r, at := headRank(id), int32(len(v.top)-1)
+	r := headRank(id)
 	switch {
 	case !v.complete:
 		// kind, apiVersion, level, auditID, stage, requestURI, verb, user: always, in that order (the webhook

@@ -189,3 +189,31 @@ func TestHeadFieldPlaceIsPositional(t *testing.T) {
 		t.Errorf("impersonatedUser read first: %q; after objectRef: %q; want nothing both times (its place passed at sourceIPs)", a, b)
 	}
 }
+
+// The same when the late member is reached from the end (a tail field read first): the two ends met, and the members
+// read from the end are put through the same order check.
+func TestHeadFieldPlaceFromTheEnd(t *testing.T) {
+	const h = `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Request","auditID":"a","stage":"ResponseComplete",` +
+		`"requestURI":"/api/v1/pods","verb":"create","user":{"username":"alice"},`
+	imp := CompilePath("impersonatedUser.username", false)
+	for _, body := range []string{
+		h + `"sourceIPs":["10.0.0.1"],"impersonatedUser":{"username":"admin"}}`,
+		h + `"annotations":{"a.b":"c"},"impersonatedUser":{"username":"admin"}}`,
+	} {
+		for _, first := range []string{"", "annotations.a.b", "stageTimestamp"} {
+			var p Parser
+			v, err := p.Open([]byte(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first != "" {
+				v.Each(CompilePath(first, false), func([]byte) bool { return true })
+			}
+			var got []string
+			v.Each(imp, func(b []byte) bool { got = append(got, string(b)); return true })
+			if got != nil || v.Present(imp) {
+				t.Errorf("%s, %q read first: impersonatedUser %q (present %v), want absent", body[len(h):], first, got, v.Present(imp))
+			}
+		}
+	}
+}

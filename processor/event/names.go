@@ -46,8 +46,8 @@ func init() {
 		}
 		headRanks[id] = r + 1 // 0 is "not a head field"
 	}
-	if len(headFields) != numHeadFields {
-		panic("event: numHeadFields is not the number of headFields")
+	if len(headFields) != numHeadFields || headFields[rankLevel] != "level" || headFields[rankUser] != "user" {
+		panic("event: numHeadFields, rankLevel or rankUser do not match headFields")
 	}
 	for _, name := range postHeadFields {
 		postHeadIDs = append(postHeadIDs, registerName(name))
