@@ -353,43 +353,11 @@ func (m numberMatcher) match(_ *evalCtx, v []byte) bool {
 // decimal number (an optional sign, digits with an optional fraction, an optional exponent). ParseFloat alone would
 // also take "nan", "inf" and hex floats, and a value "nan" would then be both <= 5 and >= 5.
 func numberOf(v []byte) (float64, bool) {
-	if len(v) == 0 || len(v) > 64 || !isDecimal(v) {
+	if len(v) == 0 || len(v) > 64 || !rule.IsDecimal(b2s(v)) {
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(b2s(v), 64)
 	return f, err == nil
-}
-
-func isDecimal(v []byte) bool {
-	i := 0
-	if v[0] == '+' || v[0] == '-' {
-		i++
-	}
-	digits := 0
-	for ; i < len(v) && '0' <= v[i] && v[i] <= '9'; i++ {
-		digits++
-	}
-	if i < len(v) && v[i] == '.' {
-		for i++; i < len(v) && '0' <= v[i] && v[i] <= '9'; i++ {
-			digits++
-		}
-	}
-	if digits == 0 {
-		return false
-	}
-	if i < len(v) && (v[i] == 'e' || v[i] == 'E') {
-		i++
-		if i < len(v) && (v[i] == '+' || v[i] == '-') {
-			i++
-		}
-		exp := i
-		for ; i < len(v) && '0' <= v[i] && v[i] <= '9'; i++ {
-		}
-		if i == exp {
-			return false
-		}
-	}
-	return i == len(v)
 }
 
 // b2s views bytes as a string without copying; the string must not outlive the bytes.

@@ -377,3 +377,39 @@ func (r *Rule) NeedsGeoIP() bool {
 	}
 	return false
 }
+
+// IsDecimal reports whether s is a decimal number, as SPL's eval writes one and as the engine reads a value as a
+// number: an optional sign, digits with an optional fraction, an optional exponent. (Not "nan", "inf" or hex, which
+// strconv.ParseFloat also takes.)
+func IsDecimal(s string) bool {
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	digits := 0
+	for ; i < len(s) && '0' <= s[i] && s[i] <= '9'; i++ {
+		digits++
+	}
+	if i < len(s) && s[i] == '.' {
+		for i++; i < len(s) && '0' <= s[i] && s[i] <= '9'; i++ {
+			digits++
+		}
+	}
+	if digits == 0 {
+		return false
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		start := i
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+		}
+		if i == start {
+			return false
+		}
+	}
+	return i == len(s)
+}

@@ -190,7 +190,7 @@ func (p *parser) operand(t token) (operand, *posError) {
 			return operand{}, errAt(t.pos, "function %s() is not supported as a value in where", t.text)
 		}
 		switch {
-		case isNumber(t.text):
+		case rule.IsDecimal(t.text):
 			return operand{text: t.text, num: true}, nil
 		case isIdent(t.text):
 			if err := p.notMetadata(t, "where"); err != nil {
@@ -291,37 +291,4 @@ func isIdent(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-// isNumber accepts eval's number literals: optional sign, digits with an optional fraction, optional exponent.
-func isNumber(s string) bool {
-	i := 0
-	if i < len(s) && (s[i] == '+' || s[i] == '-') {
-		i++
-	}
-	digits := 0
-	for ; i < len(s) && '0' <= s[i] && s[i] <= '9'; i++ {
-		digits++
-	}
-	if i < len(s) && s[i] == '.' {
-		for i++; i < len(s) && '0' <= s[i] && s[i] <= '9'; i++ {
-			digits++
-		}
-	}
-	if digits == 0 {
-		return false
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		start := i
-		for ; i < len(s) && '0' <= s[i] && s[i] <= '9'; i++ {
-		}
-		if i == start {
-			return false
-		}
-	}
-	return i == len(s)
 }
