@@ -2,7 +2,6 @@ package event
 
 import (
 	"bytes"
-	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -50,16 +49,21 @@ func init() {
 		panic("event: numHeadFields, rankLevel or rankUser do not match headFields")
 	}
 	for _, name := range postHeadFields {
-		postHeadIDs = append(postHeadIDs, registerName(name))
+		id := registerName(name)
+		for int(id) >= len(postHead) {
+			postHead = append(postHead, false)
+		}
+		postHead[id] = true
 	}
 }
 
 // postHeadFields are the top-level fields the API server writes after every head field.
 var postHeadFields = []string{"requestObject", "responseObject", "requestReceivedTimestamp", "stageTimestamp", "annotations"}
 
-var postHeadIDs []int32
+// postHead[id] says the name registered as id is one of postHeadFields (read for every member: a table, not a search).
+var postHead []bool
 
-func isPostHead(id int32) bool { return id >= 0 && slices.Contains(postHeadIDs, id) }
+func isPostHead(id int32) bool { return id >= 0 && int(id) < len(postHead) && postHead[id] }
 
 // Ranks in headFields that the order checks name, and their number.
 const (

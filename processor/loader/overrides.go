@@ -277,19 +277,17 @@ func checkOwnObjects(r *rule.Rule, overrides map[string]Override, log *zap.Logge
 			threat = threat || len(o.ThreatObjects) > 0
 		}
 	}
-	drop := func(what, field string) {
+	// missing reports, with a warning, a field no result holds.
+	missing := func(what, field string) bool {
+		if slices.Contains(have, field) {
+			return false
+		}
 		log.Warn("Rule's "+what+" field is not among its results: left out", zap.String("rule", r.Name),
 			zap.String("file", r.Origin.String()), zap.String("field", field), zap.Strings("results", have))
+		return true
 	}
 	if !risk && len(r.Risk.Objects) > 0 {
-		var kept []rule.RiskObject
-		for _, o := range r.Risk.Objects {
-			if slices.Contains(have, o.Field) {
-				kept = append(kept, o)
-			} else {
-				drop("risk object", o.Field)
-			}
-		}
+		kept := slices.DeleteFunc(slices.Clone(r.Risk.Objects), func(o rule.RiskObject) bool { return missing("risk object", o.Field) })
 		if len(kept) == 0 {
 			return &rule.Error{File: r.Origin.File, Line: r.Origin.Line, Rule: r.Name, Reason: fmt.Sprintf(
 				"no risk object field (%s) is a field of the search's results (they have: %s): the rule would never "+
@@ -298,15 +296,7 @@ func checkOwnObjects(r *rule.Rule, overrides map[string]Override, log *zap.Logge
 		r.Risk.Objects = kept
 	}
 	if !threat {
-		var kept []rule.ThreatObject
-		for _, t := range r.Risk.Threats {
-			if slices.Contains(have, t.Field) {
-				kept = append(kept, t)
-			} else {
-				drop("threat object", t.Field)
-			}
-		}
-		r.Risk.Threats = kept
+		r.Risk.Threats = slices.DeleteFunc(r.Risk.Threats, func(t rule.ThreatObject) bool { return missing("threat object", t.Field) })
 	}
 	return nil
 }
