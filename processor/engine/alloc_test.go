@@ -1,11 +1,13 @@
 //go:build !race
 
-// Allocation counts are measured without the race detector: under -race, sync.Pool drops pooled objects at random,
-// so an evaluation may allocate a fresh parser. `make test` runs these in a separate pass without -race.
+// Allocation counts are measured without the race detector: under -race, sync.Pool (which the event package still
+// uses for validation) drops pooled objects at random. `make test` runs these in a separate pass without -race.
 
 package engine
 
 import (
+	"bytes"
+	"runtime"
 	"testing"
 
 	"github.com/auditdetect/auditdetect/processor/auditgen"
@@ -26,6 +28,55 @@ func TestNoMatchDoesNotAllocate(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("a record that matches nothing allocated %v times", allocs)
+	}
+}
+
+// TestStatesOutliveGarbageCollections: an evaluation after garbage collections reuses the state the last one left,
+// with what its parser learnt, and allocates nothing. In a collector the receiver and exporter allocate, so
+// collections come every few milliseconds; sync.Pool, which the engine used before, dropped its states at every
+// second one.
+func TestStatesOutliveGarbageCollections(t *testing.T) {
+	e, _ := Compile([]*rule.Rule{nodePortLikeRule(), scanRule()}, Options{})
+	body := []byte(`{"verb":"get","objectRef":{"resource":"leases","namespace":"kube-system","name":"x"},"user":{"username":"system:kube-scheduler"},"responseStatus":{"code":200}}`)
+	e.Evaluate(body)
+	runtime.GC()
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if res, _ := e.Evaluate(body); res.Matches != nil {
+		t.Fatal("matched")
+	}
+	runtime.ReadMemStats(&after)
+	if n := after.Mallocs - before.Mallocs; n != 0 {
+		t.Errorf("the first evaluation after two garbage collections allocated %d times", n)
+	}
+}
+
+// TestStatesAfterHugeEventsAreLetGo: a state that has read a body over maxKeptBody is not kept, so that its buffers
+// do not stay for the life of the collector; other states are kept, up to the limit.
+func TestStatesAfterHugeEventsAreLetGo(t *testing.T) {
+	e, _ := Compile([]*rule.Rule{nodePortLikeRule(), scanRule()}, Options{})
+	small := []byte(`{"verb":"get","objectRef":{"resource":"leases"},"user":{"username":"u"}}`)
+	huge := append([]byte(`{"verb":"get","objectRef":{"resource":"leases"},"requestObject":{"data":"`),
+		bytes.Repeat([]byte("x"), maxKeptBody)...)
+	huge = append(huge, `"}}`...)
+	e.Evaluate(small)
+	if len(e.states.free) != 1 {
+		t.Fatalf("%d states kept after one evaluation, want 1", len(e.states.free))
+	}
+	e.Evaluate(huge)
+	if len(e.states.free) != 0 {
+		t.Errorf("the state that read a %d-byte body was kept", len(huge))
+	}
+	e.Evaluate(small)
+	if len(e.states.free) != 1 {
+		t.Errorf("%d states kept after a fresh one read a small body, want 1", len(e.states.free))
+	}
+	for range 3 * e.states.limit {
+		e.states.put(&evalState{})
+	}
+	if len(e.states.free) != e.states.limit {
+		t.Errorf("%d states kept, want the limit %d", len(e.states.free), e.states.limit)
 	}
 }
 

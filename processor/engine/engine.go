@@ -4,6 +4,7 @@
 package engine
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,7 +51,7 @@ const DefaultMaxKeys = 100000
 type Engine struct {
 	rules   []*compiledRule
 	index   *opIndex
-	states  sync.Pool
+	states  statePool
 	auditID *event.Path
 	stage   *event.Path
 	times   []*event.Path
@@ -84,6 +85,49 @@ type compiledRule struct {
 type evalState struct {
 	parser event.Parser
 	ctx    evalCtx
+	// largest is the size of the largest body this state has read (see statePool.put).
+	largest int
+}
+
+// statePool keeps evaluation states for reuse. Unlike sync.Pool it keeps them across garbage collections: a state
+// holds what its parser has learnt of the API server's key orders (event/keyorder.go) and buffers sized for the
+// events, and a collector whose receiver and exporter allocate collects garbage every few milliseconds. sync.Pool
+// drops its contents at every second collection, and a fresh state reads its first events the slow way and
+// allocates as it grows.
+type statePool struct {
+	mu    sync.Mutex
+	free  []*evalState
+	limit int // states kept at most: about one per goroutine evaluating at once
+}
+
+// maxKeptBody is the largest body a kept state may have read: a state that read more is let go, so that a burst of
+// huge events does not pin buffers sized for them for the life of the collector.
+const maxKeptBody = 1 << 20
+
+func (p *statePool) get(body []byte) *evalState {
+	var st *evalState
+	p.mu.Lock()
+	if n := len(p.free); n > 0 {
+		st = p.free[n-1]
+		p.free = p.free[:n-1]
+	}
+	p.mu.Unlock()
+	if st == nil {
+		st = &evalState{}
+	}
+	st.largest = max(st.largest, len(body))
+	return st
+}
+
+func (p *statePool) put(st *evalState) {
+	if st.largest > maxKeptBody {
+		return
+	}
+	p.mu.Lock()
+	if len(p.free) < p.limit {
+		p.free = append(p.free, st)
+	}
+	p.mu.Unlock()
 }
 
 // summaryFields are shown on rows of rules without stats (Sigma, Elastic), so a risk event says what happened
@@ -112,7 +156,7 @@ func Compile(rules []*rule.Rule, opts Options) (*Engine, error) {
 			event.CompilePath("requestReceivedTimestamp", false),
 		},
 	}
-	e.states.New = func() any { return &evalState{} }
+	e.states.limit = 2 * runtime.GOMAXPROCS(0)
 	fs := &fields{refs: map[rule.Field]*fieldRef{}}
 	var allOps [][]Operation
 	for _, r := range rules {
@@ -231,8 +275,8 @@ type Result struct {
 // reaches the risk records; stateful stages (windows, new terms) may have counted it by then, as checking every
 // event a broad stateful filter lets through would cost a full parse of most events.
 func (e *Engine) Evaluate(body []byte) (Result, error) {
-	st := e.states.Get().(*evalState)
-	defer e.states.Put(st)
+	st := e.states.get(body)
+	defer e.states.put(st)
 	view, err := st.parser.Open(body)
 	if err != nil {
 		return Result{}, err

@@ -85,8 +85,8 @@ func (e *Engine) RouteFields() []string {
 // client cannot set (a forged X-Forwarded-For first entry must not spread one client's events over the gateways).
 // An error means the body is not a JSON object.
 func (e *Engine) RouteKey(body []byte) (key string, ok bool, err error) {
-	st := e.states.Get().(*evalState)
-	defer e.states.Put(st)
+	st := e.states.get(body)
+	defer e.states.put(st)
 	view, err := st.parser.Parse(body)
 	if err != nil {
 		return "", false, err
