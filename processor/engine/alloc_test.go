@@ -7,6 +7,7 @@ package engine
 
 import (
 	"bytes"
+	"fmt"
 	"runtime"
 	"testing"
 
@@ -52,25 +53,38 @@ func TestStatesOutliveGarbageCollections(t *testing.T) {
 	}
 }
 
-// TestStatesAfterHugeEventsAreLetGo: a state that has read a body over maxKeptBody is not kept, so that its buffers
-// do not stay for the life of the collector; other states are kept, up to the limit.
+// TestStatesAfterHugeEventsAreLetGo: a state whose buffers an event made larger than maxKeptBytes is not kept, so
+// that they do not stay for the life of the collector; a large event that leaves them small (one big string) does
+// not lose its state; states are kept up to the limit.
 func TestStatesAfterHugeEventsAreLetGo(t *testing.T) {
 	e, _ := Compile([]*rule.Rule{nodePortLikeRule(), scanRule()}, Options{})
 	small := []byte(`{"verb":"get","objectRef":{"resource":"leases"},"user":{"username":"u"}}`)
-	huge := append([]byte(`{"verb":"get","objectRef":{"resource":"leases"},"requestObject":{"data":"`),
-		bytes.Repeat([]byte("x"), maxKeptBody)...)
-	huge = append(huge, `"}}`...)
+	bigString := append([]byte(`{"verb":"get","objectRef":{"resource":"leases"},"requestObject":{"data":"`),
+		bytes.Repeat([]byte("x"), 2*maxKeptBytes)...)
+	bigString = append(bigString, `"}}`...)
+	// Members before verb are read into the top-level table, one entry each.
+	manyMembers := []byte(`{`)
+	for i := range maxKeptBytes / 8 {
+		manyMembers = fmt.Appendf(manyMembers, `"k%d":1,`, i)
+	}
+	manyMembers = append(manyMembers, `"verb":"get"}`...)
+
 	e.Evaluate(small)
 	if len(e.states.free) != 1 {
 		t.Fatalf("%d states kept after one evaluation, want 1", len(e.states.free))
 	}
-	e.Evaluate(huge)
+	st := e.states.free[0]
+	e.Evaluate(bigString)
+	if len(e.states.free) != 1 || e.states.free[0] != st {
+		t.Errorf("the state that read a %d-byte string was not kept (it holds %d bytes)", len(bigString), st.retained())
+	}
+	e.Evaluate(manyMembers)
 	if len(e.states.free) != 0 {
-		t.Errorf("the state that read a %d-byte body was kept", len(huge))
+		t.Errorf("the state that read %d top-level members was kept (it holds %d bytes)", maxKeptBytes/8, st.retained())
 	}
 	e.Evaluate(small)
-	if len(e.states.free) != 1 {
-		t.Errorf("%d states kept after a fresh one read a small body, want 1", len(e.states.free))
+	if len(e.states.free) != 1 || e.states.free[0] == st {
+		t.Errorf("after a huge event: %d states kept, want 1 fresh one", len(e.states.free))
 	}
 	for range 3 * e.states.limit {
 		e.states.put(&evalState{})

@@ -110,7 +110,7 @@ func (refGeo) Lookup(netip.Addr) (Location, bool) { return Location{}, false }
 
 // passes returns the indexes of the rules whose filter the event passes, as Evaluate decides it.
 func (e *Engine) passes(t testing.TB, body []byte) []int {
-	st := e.states.get(body)
+	st := e.states.get()
 	defer e.states.put(st)
 	view, err := st.parser.Open(body)
 	if err != nil {

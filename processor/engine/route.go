@@ -85,7 +85,7 @@ func (e *Engine) RouteFields() []string {
 // client cannot set (a forged X-Forwarded-For first entry must not spread one client's events over the gateways).
 // An error means the body is not a JSON object.
 func (e *Engine) RouteKey(body []byte) (key string, ok bool, err error) {
-	st := e.states.get(body)
+	st := e.states.get()
 	defer e.states.put(st)
 	view, err := st.parser.Parse(body)
 	if err != nil {
