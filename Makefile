@@ -225,7 +225,8 @@ bench: $(BENCHSTAT) ## run the comparison benchmarks into out/bench.txt, summari
 
 .PHONY: bench-plot
 bench-plot: ## draw docs/performance-growth.svg from the last `make bench` (out/bench.txt)
-	cd bench && $(GO) vet ./plot && $(GO) run ./plot ../$(BENCH_OUT) > ../docs/performance-growth.svg
+	cd bench && $(GO) vet ./plot && $(GO) run ./plot ../$(BENCH_OUT) > ../out/growth.svg.tmp
+	mv out/growth.svg.tmp docs/performance-growth.svg
 
 .PHONY: gen
 gen: ## write the generated audit log to out/audit-mix.log (GEN_EVENTS, GEN_SEED)
