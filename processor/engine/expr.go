@@ -380,24 +380,12 @@ func unescapeGlob(s string) string {
 	return string(b)
 }
 
-// eventOrder estimates what reading each top-level field of the audit Event costs. The event is read from both ends
-// (package event): the fields the API server writes before requestObject cost about the bytes before them, the
-// timestamps and annotations it writes last about the bytes after them, and requestObject and responseObject are
-// the large ones. A field the Event does not have costs the whole event: its absence is known only when every
-// member has been read.
-var eventOrder = map[string]int{
-	"kind": 1, "apiVersion": 2, "level": 3, "auditID": 4, "stage": 5, "requestURI": 6, "verb": 7, "user": 8,
-	"impersonatedUser": 9, "sourceIPs": 10, "userAgent": 11, "objectRef": 12, "responseStatus": 13,
-	"annotations": 20, "stageTimestamp": 21, "requestReceivedTimestamp": 22,
-	"requestObject": 100, "responseObject": 200,
-}
-
 const unknownFieldCost = 1000
 
-// fieldCost estimates what reading a field costs, by where the API server writes its top-level key.
+// fieldCost estimates what reading a field costs, by where the API server writes its top-level key (event.Cost).
 func fieldCost(name string) int {
 	top, _, _ := strings.Cut(name, ".")
-	if c, ok := eventOrder[strings.TrimSuffix(top, "{}")]; ok {
+	if c, ok := event.Cost(strings.TrimSuffix(top, "{}")); ok {
 		return c
 	}
 	return unknownFieldCost

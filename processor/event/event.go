@@ -374,11 +374,6 @@ type Path struct {
 	fromEnd bool
 }
 
-// tailFields are the top-level fields the API server writes after requestObject, in its order.
-var tailFields = map[string]bool{
-	"responseObject": true, "requestReceivedTimestamp": true, "stageTimestamp": true, "annotations": true,
-}
-
 type segment struct {
 	key   string
 	array bool // written with {} after it
@@ -411,7 +406,7 @@ func CompilePath(name string, anyArray bool) *Path {
 			p.keys[i] = append(p.keys[i], key)
 		}
 	}
-	p.fromEnd = tailFields[p.segs[0].key]
+	p.fromEnd = slices.Contains(tailFields, p.segs[0].key)
 	p.maxID = -1
 	for _, k := range p.keys[0] {
 		id := registerName(k)

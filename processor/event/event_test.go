@@ -124,3 +124,24 @@ func TestLongPathsCompileInBoundedKeys(t *testing.T) {
 		t.Errorf("a key of %d segments: %q, %v", maxKeySegments, got, ok)
 	}
 }
+
+// TestCost: what reading a top-level field costs follows where the API server writes it, head fields from the start
+// and the fields after the large objects from the end, and knows no field the Event does not have.
+func TestCost(t *testing.T) {
+	order := []string{"kind", "apiVersion", "level", "auditID", "stage", "requestURI", "verb", "user",
+		"impersonatedUser", "sourceIPs", "userAgent", "objectRef", "responseStatus",
+		"annotations", "stageTimestamp", "requestReceivedTimestamp", "requestObject", "responseObject"}
+	last := 0
+	for _, name := range order {
+		c, ok := Cost(name)
+		if !ok || c <= last {
+			t.Errorf("Cost(%q) = %d, %v: want more than %d (the field before it)", name, c, ok, last)
+		}
+		last = c
+	}
+	for _, name := range []string{"spec", "verb.x", "", "Verb"} {
+		if c, ok := Cost(name); ok {
+			t.Errorf("Cost(%q) = %d for a field the Event does not have", name, c)
+		}
+	}
+}

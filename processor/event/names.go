@@ -2,6 +2,7 @@ package event
 
 import (
 	"bytes"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -57,8 +58,30 @@ func init() {
 	}
 }
 
-// postHeadFields are the top-level fields the API server writes after every head field.
+// postHeadFields are the top-level fields the API server writes after every head field, in its order.
 var postHeadFields = []string{"requestObject", "responseObject", "requestReceivedTimestamp", "stageTimestamp", "annotations"}
+
+// tailFields are the fields written after requestObject: a View reads them from the end of the event.
+var tailFields = postHeadFields[1:]
+
+// Cost estimates what reading the top-level field name costs a View, from where the API server writes it: a head
+// field about the bytes before it (its place in the head, 1 to 13), a field read from the end about the bytes after
+// it (20 for the last, annotations, and on), requestObject (100) and responseObject (200) the large ones. ok is
+// false for a field the Event does not have: its absence is known only when every member has been read.
+func Cost(name string) (cost int, ok bool) {
+	if i := slices.Index(headFields, name); i >= 0 {
+		return i + 1, true
+	}
+	switch i := slices.Index(tailFields, name); {
+	case name == "requestObject":
+		return 100, true
+	case name == "responseObject":
+		return 200, true
+	case i >= 0:
+		return 20 + len(tailFields) - 1 - i, true
+	}
+	return 0, false
+}
 
 // postHead[id] says the name registered as id is one of postHeadFields (read for every member: a table, not a search).
 var postHead []bool
