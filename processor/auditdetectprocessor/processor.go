@@ -202,6 +202,9 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 	// record costs, and once per batch nothing (docs/operations.md).
 	start := time.Now()
 	p.retried(ld)
+	// One engine state for the batch: taking it per record costs a lock and an unlock each.
+	eval := p.detector.engine.Evaluator()
+	defer eval.Close()
 	var records, unparsed, oversized, riskEvents, riskDropped int64
 	held := newBatch()
 	rls := ld.ResourceLogs()
@@ -245,7 +248,7 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 						out.oversized++
 						return
 					}
-					res, err := p.detector.engine.Evaluate(ev.Body)
+					res, err := eval.Evaluate(ev.Body)
 					if err != nil {
 						out.failed++
 						return

@@ -53,6 +53,42 @@ func TestStatesOutliveGarbageCollections(t *testing.T) {
 	}
 }
 
+// TestEvaluatorHoldsOneState: an Evaluator evaluates with the one state it took (none is taken or returned per
+// event, and nothing is allocated), answers as Engine.Evaluate does, and gives the state back on Close.
+func TestEvaluatorHoldsOneState(t *testing.T) {
+	e, _ := Compile([]*rule.Rule{nodePortLikeRule(), scanRule()}, Options{})
+	quiet := []byte(`{"verb":"get","objectRef":{"resource":"leases","namespace":"kube-system","name":"x"},"user":{"username":"system:kube-scheduler"},"responseStatus":{"code":200}}`)
+	e.Evaluate(quiet) // one state in the pool
+	ev := e.Evaluator()
+	if len(e.states.free) != 0 {
+		t.Fatalf("%d states left in the pool while the Evaluator holds one", len(e.states.free))
+	}
+	held := ev.st
+	allocs := testing.AllocsPerRun(100, func() {
+		if res, err := ev.Evaluate(quiet); err != nil || res.Matches != nil {
+			t.Fatalf("Evaluate: %v, %v", res.Matches, err)
+		}
+	})
+	if allocs != 0 || ev.st != held || len(e.states.free) != 0 {
+		t.Errorf("evaluations through the Evaluator: %v allocations, state kept %v, %d states in the pool",
+			allocs, ev.st == held, len(e.states.free))
+	}
+	for _, body := range [][]byte{quiet, []byte(`{"verb":"create","objectRef":{"resource":"services"},` +
+		`"requestObject":{"spec":{"type":"NodePort"}},"responseStatus":{"code":201}}`), []byte(`[1]`), []byte(`{"verb":`)} {
+		got, gotErr := ev.Evaluate(body)
+		want, wantErr := e.Evaluate(body)
+		if len(got.Matches) != len(want.Matches) || (gotErr == nil) != (wantErr == nil) {
+			t.Errorf("%s: Evaluator gave %d matches, %v; Engine.Evaluate %d, %v", body, len(got.Matches), gotErr,
+				len(want.Matches), wantErr)
+		}
+	}
+	ev.Close()
+	ev.Close() // a second Close gives nothing back twice
+	if n := len(e.states.free); n != 2 || e.states.free[0] == e.states.free[1] {
+		t.Errorf("after Close: %d states in the pool, want the two distinct ones", n)
+	}
+}
+
 // TestStatesAfterHugeEventsAreLetGo: a state whose buffers an event made larger than maxKeptBytes is not kept, so
 // that they do not stay for the life of the collector; a large event that leaves them small (one big string) does
 // not lose its state; states are kept up to the limit.

