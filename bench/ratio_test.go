@@ -41,12 +41,12 @@ func BenchmarkRatio(b *testing.B) {
 		name       string
 		ours, peer chunkRunner
 	}{
-		{"full-rules-vs-fastjson", eachEvent(func(body []byte) { _, _ = full.Evaluate(body) }), fastjsonParse},
-		{"seed-rules-vs-fastjson", eachEvent(func(body []byte) { _, _ = seeds.Evaluate(body) }), fastjsonParse},
+		{"full-rules-vs-fastjson", eachEvent(evaluate(b, full)), fastjsonParse},
+		{"seed-rules-vs-fastjson", eachEvent(evaluate(b, seeds)), fastjsonParse},
 		{"processor-seed-rules-vs-transform",
 			eachBatch(b, auditdetectProcessor(b, seedRulePaths(b), consumertest.NewNop())),
 			eachBatch(b, transformProcessor(b, consumertest.NewNop()))},
-		{"sigma-rules-vs-sigma-go", eachEvent(func(body []byte) { _, _ = sigma.Evaluate(body) }),
+		{"sigma-rules-vs-sigma-go", eachEvent(evaluate(b, sigma)),
 			eachEvent(func(body []byte) { sg.matches(body) })},
 	}
 	for _, warm := range []bool{true, false} {

@@ -108,6 +108,14 @@ func compile(tb testing.TB, rules []*rule.Rule) *engine.Engine {
 	return e
 }
 
+// evaluate returns fn for perEvent that evaluates a body with the engine through one Evaluator, held until the
+// benchmark ends, as the processor holds one for each batch of records.
+func evaluate(tb testing.TB, e *engine.Engine) func(body []byte) {
+	ev := e.Evaluator()
+	tb.Cleanup(ev.Close)
+	return func(body []byte) { _, _ = ev.Evaluate(body) }
+}
+
 // perEvent runs fn once per event of events, b.N times in all, and reports the per-event metrics every benchmark
 // of this package reports: ns/op and allocs/op are per event, MB/s over the events' bytes, events/s, and
 // cpu-ns/op, the goroutine's own CPU time per event, which other load on a shared machine does not inflate.
