@@ -4,11 +4,9 @@
 package engine
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/auditdetect/auditdetect/processor/event"
 	"github.com/auditdetect/auditdetect/processor/rule"
@@ -88,52 +86,26 @@ type evalState struct {
 	ctx    evalCtx
 }
 
-// retained returns about how many bytes the state's buffers hold.
-func (st *evalState) retained() int {
-	c := &st.ctx
-	return st.parser.Retained() + cap(c.lower) + 8*(cap(c.resIDs)+cap(c.cands)) + cap(c.idBuf) + cap(c.key) +
-		int(unsafe.Sizeof(memoEntry{}))*cap(c.memo) + int(unsafe.Sizeof(span{}))*cap(c.spans) + cap(c.arena)
-}
-
-// statePool keeps evaluation states for reuse. Unlike sync.Pool it keeps them across garbage collections: a state
-// holds what its parser has learnt of the API server's key orders (event/keyorder.go) and buffers sized for the
-// events, and a collector whose receiver and exporter allocate collects garbage every few milliseconds. sync.Pool
-// drops its contents at every second collection, and a fresh state reads its first events the slow way and
-// allocates as it grows.
-type statePool struct {
-	mu    sync.Mutex
-	free  []*evalState
-	limit int // states kept at most: about one per goroutine evaluating at once
-}
-
-// maxKeptBytes bounds the buffers of a kept state: a state that a huge event left larger is let go, so that buffers
-// sized for it are not pinned for the life of the collector. With the built-in pack, a state that has read 20,000
-// generated events (up to 800 KB each) holds about 6 KB: buffers grow with an event's members, not its bytes.
-const maxKeptBytes = 1 << 20
+// statePool keeps evaluation states (a parser and its buffers) for reuse. It is a sync.Pool, which keeps one cache
+// per CPU: a lock shared by every goroutine (a free list that outlives garbage collections, tried in commit 9ee82bb)
+// made two concurrent RouteKey calls 2-3 times slower. sync.Pool drops its states at every second collection, and a
+// fresh state allocates and relearns the key orders over its first events: about 90 µs, once per collection pair,
+// a fraction of a percent of a busy collector's time.
+type statePool struct{ pool sync.Pool }
 
 func (p *statePool) get() *evalState {
-	var st *evalState
-	p.mu.Lock()
-	if n := len(p.free); n > 0 {
-		st = p.free[n-1]
-		p.free = p.free[:n-1]
+	if st, ok := p.pool.Get().(*evalState); ok {
+		return st
 	}
-	p.mu.Unlock()
-	if st == nil {
-		st = &evalState{}
-	}
-	return st
+	return &evalState{}
 }
 
+// put gives the state back without the last body it read: an idle state must not keep an event (a huge EventList
+// record, of which the event was a part) from being collected.
 func (p *statePool) put(st *evalState) {
-	if st.retained() > maxKeptBytes {
-		return
-	}
-	p.mu.Lock()
-	if len(p.free) < p.limit {
-		p.free = append(p.free, st)
-	}
-	p.mu.Unlock()
+	st.parser.Release()
+	st.ctx.evRow.ev = nil
+	p.pool.Put(st)
 }
 
 // summaryFields are shown on rows of rules without stats (Sigma, Elastic), so a risk event says what happened
@@ -162,7 +134,6 @@ func Compile(rules []*rule.Rule, opts Options) (*Engine, error) {
 			event.CompilePath("requestReceivedTimestamp", false),
 		},
 	}
-	e.states.limit = 2 * runtime.GOMAXPROCS(0)
 	fs := &fields{refs: map[rule.Field]*fieldRef{}}
 	var allOps [][]Operation
 	for _, r := range rules {
@@ -287,13 +258,20 @@ func (e *Engine) Evaluate(body []byte) (Result, error) {
 }
 
 // An Evaluator evaluates events one after the other with one state (a parser and its buffers), taken from the
-// engine's pool once: a caller that evaluates a batch of records takes one per batch, which saves the pool's lock
-// and unlock per record (about 30 ns, 7% of what a record costs the processor with the seed rules). It is not safe
-// for concurrent use; Close gives the state back, after which the Evaluator must not be used.
+// engine's pool once: a caller that evaluates a batch of records takes one per batch instead of one per record. It
+// is not safe for concurrent use and must not be copied (go vet says so); Close gives the state back, after which
+// the Evaluator must not be used.
 type Evaluator struct {
+	_  noCopy
 	e  *Engine
 	st *evalState
 }
+
+// noCopy makes go vet's copylocks check report a copied Evaluator: two copies closed would give one state back twice.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}
 
 // Evaluator takes a state from the pool for a series of evaluations.
 func (e *Engine) Evaluator() Evaluator { return Evaluator{e: e, st: e.states.get()} }

@@ -29,7 +29,6 @@ import (
 	"math/bits"
 	"slices"
 	"strings"
-	"unsafe"
 )
 
 // ErrNotObject is returned for a body that is valid JSON but not a JSON object.
@@ -85,12 +84,10 @@ func (p *Parser) Open(body []byte) (*View, error) {
 	return v, nil
 }
 
-// Retained returns about how many bytes the Parser's buffers hold: they grow to fit the largest events read, so that
-// a pool of parsers can let go of one that a huge event left large.
-func (p *Parser) Retained() int {
-	v := &p.view
-	return (cap(v.top)+cap(v.bot)+cap(v.members))*int(unsafe.Sizeof(member{})) +
-		cap(v.tables.slots)*int(unsafe.Sizeof(tableSlot{})) + cap(v.buf) + cap(v.stack) + 8*cap(v.first)
+// Release drops the Parser's references to the last body it read, so that a pooled Parser does not keep it from
+// being collected. The last View must not be used after it.
+func (p *Parser) Release() {
+	p.view.body, p.view.err = nil, nil
 }
 
 // View is one audit event, read in place.
