@@ -225,6 +225,7 @@ bench: $(BENCHSTAT) ## run the comparison benchmarks into out/bench.txt, summari
 
 .PHONY: bench-plot
 bench-plot: ## draw docs/performance-growth.svg from the last `make bench` (out/bench.txt)
+	@mkdir -p out
 	cd bench && $(GO) vet ./plot && $(GO) run ./plot ../$(BENCH_OUT) > ../out/growth.svg.tmp
 	mv out/growth.svg.tmp docs/performance-growth.svg
 

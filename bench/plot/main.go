@@ -92,7 +92,9 @@ func readCPU(r io.Reader) (map[string]float64, error) {
 		}
 		name := strings.TrimPrefix(f[0], "Benchmark")
 		if i := strings.LastIndexByte(name, '-'); i > 0 {
-			name = name[:i]
+			if _, err := strconv.Atoi(name[i+1:]); err == nil {
+				name = name[:i] // the -N GOMAXPROCS suffix, which go test leaves out when N is 1
+			}
 		}
 		for i := 2; i+1 < len(f); i += 2 {
 			if f[i+1] == "cpu-ns/op" {
