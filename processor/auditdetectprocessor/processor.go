@@ -202,7 +202,7 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 	// record costs, and once per batch nothing (docs/operations.md).
 	start := time.Now()
 	p.retried(ld)
-	// One engine state for the batch: taking it per record costs a lock and an unlock each.
+	// One engine state for the batch (evaluations and route keys), not a pool round trip per record.
 	eval := p.detector.engine.Evaluator()
 	defer eval.Close()
 	var records, unparsed, oversized, riskEvents, riskDropped int64
@@ -235,7 +235,7 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 					continue
 				}
 				if p.cfg.Mode == ModeRoute {
-					if !p.routeRecord(ctx, rec, body) {
+					if !p.routeRecord(ctx, rec, body, &eval) {
 						unparsed++
 					}
 					continue

@@ -109,11 +109,11 @@ func provenance(ev normalize.Event, resource map[string]string) map[string]strin
 // routeRecord routes a record by its first audit event (route mode): a record is sent to one gateway, so the events
 // of a batch after the first follow it. It reports false for a record that holds nothing readable (counted as
 // unparsed by the caller); a record of no accepted shape passes unrouted and is counted here.
-func (p *auditProcessor) routeRecord(ctx context.Context, rec plog.LogRecord, body []byte) bool {
+func (p *auditProcessor) routeRecord(ctx context.Context, rec plog.LogRecord, body []byte, eval *engine.Evaluator) bool {
 	routed, ok := false, false
 	format, err := p.sources.Each(body, func(ev normalize.Event) {
 		if !routed {
-			routed, ok = true, p.route(rec, ev.Body)
+			routed, ok = true, p.route(rec, ev.Body, eval)
 		}
 	})
 	if err != nil && !errors.Is(err, normalize.ErrMalformed) && !errors.Is(err, normalize.ErrTooLarge) {

@@ -592,8 +592,8 @@ func (p *auditProcessor) flushState(ctx context.Context, keep map[string]bool) e
 // route sets the TraceID of an audit record that a windowed rule counts from the rule's key (route mode), and the
 // routing attribute when one is configured. Other records keep their TraceID: the loadbalancing exporter sends a
 // record without one anywhere.
-func (p *auditProcessor) route(rec plog.LogRecord, body []byte) bool {
-	key, ok, err := p.detector.engine.RouteKey(body)
+func (p *auditProcessor) route(rec plog.LogRecord, body []byte, eval *engine.Evaluator) bool {
+	key, ok, err := eval.RouteKey(body)
 	if err != nil {
 		return false
 	}

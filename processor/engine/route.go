@@ -85,8 +85,14 @@ func (e *Engine) RouteFields() []string {
 // client cannot set (a forged X-Forwarded-For first entry must not spread one client's events over the gateways).
 // An error means the body is not a JSON object.
 func (e *Engine) RouteKey(body []byte) (key string, ok bool, err error) {
-	st := e.states.get()
-	defer e.states.put(st)
+	ev := e.Evaluator()
+	defer ev.Close()
+	return ev.RouteKey(body)
+}
+
+// RouteKey is Engine.RouteKey with the Evaluator's state.
+func (ev *Evaluator) RouteKey(body []byte) (key string, ok bool, err error) {
+	e, st := ev.e, ev.st
 	view, err := st.parser.Parse(body)
 	if err != nil {
 		return "", false, err
