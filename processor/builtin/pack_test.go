@@ -1,6 +1,8 @@
 package builtin_test
 
 import (
+	"bytes"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -210,5 +212,60 @@ func TestUserMacros(t *testing.T) {
 	want := []string{"kubernetes_secret_read_by_unapproved_user_group", "kubernetes_secret_read_with_unapproved_user_agent"}
 	if !slices.Equal(got, want) {
 		t.Errorf("matched %v, want %v", got, want)
+	}
+}
+
+// TestDryRunsLeftOutByKubeAudit: server-side dry runs (`?dryRun=All`: kubectl diff, Argo CD's diffing, helm
+// --dry-run=server) are audited like real writes and match the pack's detections; the README's `kube_audit`
+// override leaves them out of every detection at once and keeps the real writes.
+func TestDryRunsLeftOutByKubeAudit(t *testing.T) {
+	uri := regexp.MustCompile(`"requestURI":"([^"?]*)(\?[^"]*)?"`)
+	var real, dry [][]byte
+	for _, name := range []string{
+		"kubernetes_daemonset_created/match-create.json",
+		"kubernetes_workload_with_privileged_container/match-deployment-template-capability-all.json",
+		"kubernetes_workload_with_privileged_container/match-init-container-lowercase-sys-ptrace.json",
+	} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		real = append(real, b)
+		// The parameter first, or after the others (fieldManager=...).
+		d := uri.ReplaceAllFunc(b, func(m []byte) []byte {
+			s := uri.FindSubmatch(m)
+			if len(s[2]) > 0 {
+				return fmt.Appendf(nil, `"requestURI":"%s%s&dryRun=All"`, s[1], s[2])
+			}
+			return fmt.Appendf(nil, `"requestURI":"%s?dryRun=All"`, s[1])
+		})
+		if bytes.Equal(d, b) {
+			t.Fatalf("%s: no requestURI to add dryRun to", name)
+		}
+		dry = append(dry, d)
+	}
+	for _, tc := range []struct {
+		name    string
+		macros  map[string]string
+		dryRuns bool // whether the dry runs match
+	}{
+		{"default", nil, true},
+		{"kube_audit without dry runs", map[string]string{"kube_audit": `NOT requestURI="*dryRun=All*"`}, false},
+	} {
+		res, err := loader.Load(loader.Options{Paths: []string{loader.Builtin}, Builtin: builtin.FS, Macros: tc.macros})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := compile(t, res.Rules)
+		for i := range real {
+			m, err := e.Match(real[i])
+			if err != nil || len(m) == 0 {
+				t.Errorf("%s: a real write matched %d detections (%v)", tc.name, len(m), err)
+			}
+			m, err = e.Match(dry[i])
+			if err != nil || (len(m) > 0) != tc.dryRuns {
+				t.Errorf("%s: a dry run matched %d detections (%v), want matches: %v", tc.name, len(m), err, tc.dryRuns)
+			}
+		}
 	}
 }
