@@ -8,12 +8,11 @@ package escu
 
 import (
 	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/auditdetect/auditdetect/processor/internal/yamlfile"
 	"github.com/auditdetect/auditdetect/processor/rule"
 	"github.com/auditdetect/auditdetect/processor/spl"
 )
@@ -44,7 +43,7 @@ func ParseMacro(file string, data []byte) (name, definition string, err error) {
 		Arguments  stringList `yaml:"arguments"`
 	}
 	if err := root.Decode(&m); err != nil {
-		return "", "", yamlError(file, "", err)
+		return "", "", yamlfile.Error(file, "", err)
 	}
 	name = strings.TrimSpace(m.Name)
 	switch {
@@ -69,7 +68,7 @@ func Parse(file string, data []byte, macros spl.Macros) (*rule.Rule, error) {
 	}
 	var d detection
 	if err := root.Decode(&d); err != nil {
-		return nil, yamlError(file, "", err)
+		return nil, yamlfile.Error(file, "", err)
 	}
 	name := strings.TrimSpace(d.Name)
 	if name == "" {
@@ -162,20 +161,9 @@ func (l *stringList) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// topLevel parses data and returns its top-level mapping.
+// topLevel parses data, one YAML document, and returns its top-level mapping.
 func topLevel(file string, data []byte) (*yaml.Node, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, yamlError(file, "", err)
-	}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-		line := 1
-		if len(doc.Content) > 0 {
-			line = doc.Content[0].Line
-		}
-		return nil, &rule.Error{File: file, Line: line, Reason: "expected a YAML mapping at the top level"}
-	}
-	return doc.Content[0], nil
+	return yamlfile.TopLevel(file, data, "several YAML documents in one file are not supported: put each detection or macro in its own file")
 }
 
 // value returns the value node of key in mapping m, or nil.
@@ -195,18 +183,6 @@ func errorAt(file string, n *yaml.Node, ruleName, reason string) *rule.Error {
 	e := &rule.Error{File: file, Rule: ruleName, Reason: reason}
 	if n != nil {
 		e.Line, e.Column = n.Line, n.Column
-	}
-	return e
-}
-
-var yamlLine = regexp.MustCompile(`line (\d+)`)
-
-// yamlError turns a yaml.v3 error ("yaml: line 3: ...") into a *rule.Error at that line.
-func yamlError(file, ruleName string, err error) *rule.Error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	e := &rule.Error{File: file, Rule: ruleName, Reason: "invalid YAML: " + msg}
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		e.Line, _ = strconv.Atoi(m[1])
 	}
 	return e
 }

@@ -240,7 +240,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad rba score", "name: x\nsearch: a=1\nrba:\n  risk_objects:\n  - {field: u, type: user, score: 500}\n", 5, 5, "outside 1-100"},
 		{"rba threat without type", "name: x\nsearch: a=1\nrba:\n  threat_objects:\n  - field: ip\n", 5, 5, "threat object needs"},
 		{"v4 without score", "name: x\nsearch: a=1\ntags:\n  observable:\n  - {name: u, type: User, role: [Victim]}\n", 4, 3, "tags.risk_score 0"},
-		{"type error", "name: x\nsearch: a=1\ntags:\n  risk_score: high\n", 4, 0, "invalid YAML"},
+		{"type error", "name: x\nsearch: a=1\ntags:\n  risk_score: high\n", 4, 0, "the text `high` where a number is expected"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -310,4 +310,36 @@ func TestMacroArgumentsResolve(t *testing.T) {
 	r, err := Parse("t.yml", data, spl.Macros{name: def})
 	require.NoError(t, err)
 	assert.Equal(t, rule.Compare{Field: rule.Field{Name: "user"}, Value: rule.Pattern{Text: "admin"}}, r.Filter)
+}
+
+// TestSeveralDocumentsRefused: a second YAML document in a detection or macro file is an error at its `---`, never
+// left unread (yaml.Unmarshal reads the first document only: a broken second one used to load without a word).
+func TestSeveralDocumentsRefused(t *testing.T) {
+	detection := "name: x\nsearch: a=1\n"
+	macro := "name: m\ndefinition: a=1\n"
+	for _, tc := range []struct {
+		name, yaml string
+		line       int
+		reason     string
+	}{
+		{"two detections", detection + "---\nname: y\nsearch: b=2\n", 3, "several YAML documents"},
+		{"a broken second detection", detection + "---\nsearch: [\n", 5, "invalid YAML"}, // where the file ends inside the list
+		{"two macros", macro + "---\nname: n\ndefinition: b=2\n", 3, "several YAML documents"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			if strings.HasPrefix(tc.yaml, "name: m") {
+				_, _, err = ParseMacro("macros/m.yml", []byte(tc.yaml))
+			} else {
+				_, err = Parse("rules/x.yml", []byte(tc.yaml), nil)
+			}
+			var e *rule.Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, tc.line, e.Line, err.Error())
+			assert.Contains(t, e.Reason, tc.reason)
+		})
+	}
+	// A document marker at the top is still one document.
+	_, err := Parse("rules/x.yml", []byte("---\n"+detection), nil)
+	assert.NoError(t, err)
 }

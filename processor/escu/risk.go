@@ -6,6 +6,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/auditdetect/auditdetect/processor/internal/yamlfile"
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
 
@@ -18,7 +19,7 @@ func parseRBA(file, name string, n *yaml.Node) (rule.Risk, error) {
 	}
 	if m := value(n, "message"); m != nil {
 		if err := m.Decode(&risk.Message); err != nil {
-			return risk, yamlError(file, name, err)
+			return risk, yamlfile.Error(file, name, err)
 		}
 	}
 	if objs := value(n, "risk_objects"); objs != nil {
@@ -32,7 +33,7 @@ func parseRBA(file, name string, n *yaml.Node) (rule.Risk, error) {
 				Score int    `yaml:"score"`
 			}
 			if err := item.Decode(&o); err != nil {
-				return risk, yamlError(file, name, err)
+				return risk, yamlfile.Error(file, name, err)
 			}
 			switch {
 			case o.Field == "":
@@ -55,7 +56,7 @@ func parseRBA(file, name string, n *yaml.Node) (rule.Risk, error) {
 				Type  string `yaml:"type"`
 			}
 			if err := item.Decode(&o); err != nil {
-				return risk, yamlError(file, name, err)
+				return risk, yamlfile.Error(file, name, err)
 			}
 			if o.Field == "" || o.Type == "" {
 				return risk, errorAt(file, item, name, "threat object needs `field` and `type`")

@@ -8,6 +8,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/auditdetect/auditdetect/processor/internal/yamlfile"
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
 
@@ -73,7 +74,7 @@ func escuTests(n *yaml.Node) []rule.Test {
 func ParseTestCases(file string, data []byte) ([]rule.Test, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, yamlError(file, "", err)
+		return nil, yamlfile.Error(file, "", err)
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, nil // an empty file holds no cases

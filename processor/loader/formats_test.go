@@ -140,3 +140,17 @@ func TestOverrides(t *testing.T) {
 		})
 	}
 }
+
+// TestByteOrderMark: a rule file saved with a UTF-8 byte-order mark (as editors on Windows write it) loads in every
+// format; TOML itself refuses the mark as the first character of a key.
+func TestByteOrderMark(t *testing.T) {
+	const bom = "\ufeff"
+	dir := layout(t, map[string]string{
+		"rules/a_escu.yml":     bom + detection("e-1", "ESCU Rule", "verb=create"),
+		"rules/b_sigma.yml":    bom + sigmaDoc("Sigma Rule", "kubernetes", "{verb: delete}"),
+		"rules/c_elastic.toml": bom + elasticDoc("Elastic Rule", "query", "kubernetes.audit.verb:patch"),
+	})
+	res, err := Load(Options{Paths: []string{filepath.Join(dir, "rules")}})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"ESCU Rule", "Sigma Rule", "Elastic Rule"}, names(res.Rules))
+}

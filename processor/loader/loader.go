@@ -13,9 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"go.uber.org/zap"
@@ -23,6 +21,7 @@ import (
 
 	"github.com/auditdetect/auditdetect/processor/elastic"
 	"github.com/auditdetect/auditdetect/processor/escu"
+	"github.com/auditdetect/auditdetect/processor/internal/yamlfile"
 	"github.com/auditdetect/auditdetect/processor/rule"
 	"github.com/auditdetect/auditdetect/processor/sigma"
 	"github.com/auditdetect/auditdetect/processor/spl"
@@ -255,8 +254,6 @@ func Load(opts Options) (*Result, error) {
 	return res, nil
 }
 
-var yamlLine = regexp.MustCompile(`line (\d+)`)
-
 // unclassified explains why a file is no rule file: broken YAML or TOML, or some other document. The name's extension
 // only picks the parser whose error explains the fault best.
 func unclassified(name string, data []byte) error {
@@ -268,12 +265,7 @@ func unclassified(name string, data []byte) error {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		e := &rule.Error{File: name, Reason: "invalid YAML: " + msg}
-		if m := yamlLine.FindStringSubmatch(msg); m != nil {
-			e.Line, _ = strconv.Atoi(m[1])
-		}
-		return e
+		return yamlfile.Error(name, "", err)
 	}
 	return &rule.Error{File: name, Reason: "not an ESCU detection or macro (no `search:` or `definition:`), nor a Sigma rule (no `detection:`), nor an Elastic rule (no TOML `[rule]` table)"}
 }
@@ -359,7 +351,8 @@ func readLimited(open func() (io.ReadCloser, error)) ([]byte, error) {
 	if len(data) > MaxFileBytes {
 		return nil, &tooLarge{line: bytes.Count(data[:MaxFileBytes], []byte("\n")) + 1}
 	}
-	return data, nil
+	// A byte-order mark, which editors on Windows write: YAML skips it, TOML refuses it as a key character.
+	return bytes.TrimPrefix(data, []byte("\ufeff")), nil
 }
 
 // expand resolves one filesystem path: a file, a directory, or a glob.

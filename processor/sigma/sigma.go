@@ -8,17 +8,14 @@
 package sigma
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/auditdetect/auditdetect/processor/internal/eventrisk"
+	"github.com/auditdetect/auditdetect/processor/internal/yamlfile"
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
 
@@ -215,37 +212,7 @@ func appendNew(list []string, s string) []string {
 
 // topLevel parses a single YAML document and returns its top-level mapping.
 func topLevel(file string, data []byte) (*yaml.Node, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, &rule.Error{File: file, Line: 1, Reason: "empty file"}
-		}
-		return nil, yamlError(file, err)
-	}
-	var next yaml.Node
-	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
-		line := next.Line
-		if err != nil {
-			return nil, yamlError(file, err)
-		}
-		return nil, &rule.Error{File: file, Line: line, Reason: "several YAML documents in one file (a Sigma rule collection) are not supported: put each rule in its own file"}
-	}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-		return nil, &rule.Error{File: file, Line: max(doc.Line, 1), Reason: "expected a YAML mapping at the top level"}
-	}
-	return doc.Content[0], nil
-}
-
-var yamlLine = regexp.MustCompile(`line (\d+)`)
-
-func yamlError(file string, err error) *rule.Error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	e := &rule.Error{File: file, Reason: "invalid YAML: " + msg}
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		e.Line, _ = strconv.Atoi(m[1])
-	}
-	return e
+	return yamlfile.TopLevel(file, data, "several YAML documents in one file (a Sigma rule collection) are not supported: put each rule in its own file")
 }
 
 // value returns the value node of key k in mapping m, or nil.
