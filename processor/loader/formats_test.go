@@ -46,6 +46,10 @@ func TestFormatErrors(t *testing.T) {
 		"windows.yml":    sigmaDoc("Windows Rule", "windows", "{EventID: 4688}"),
 		"esql.toml":      elasticDoc("ES|QL Rule", "esql", "from logs-* | stats count() by user.name"),
 		"unmapped.toml":  elasticDoc("Unmapped", "query", "orchestrator.namespace:shop"),
+		"collection.yml": "action: global\ntitle: Shared\n---\n" + sigmaDoc("In a collection", "kubernetes", "{verb: get}"),
+		"empty.yml":      "",
+		"list.yml":       "- title: x\n- title: y\n",
+		"bracket.yml":    "name: x\nsearch: a=1\ntags: [a,\n  b\nrba: {}\n",
 	})
 	for _, tt := range []struct {
 		file   string
@@ -57,6 +61,10 @@ func TestFormatErrors(t *testing.T) {
 		{"windows.yml", 4, `logsource product "windows", service "audit" is not Kubernetes audit`},
 		{"esql.toml", 4, `rule type "esql" cannot run per event`},
 		{"unmapped.toml", 11, `field "orchestrator.namespace" is not in the Kubernetes audit event`},
+		{"collection.yml", 3, "several YAML documents in one file (a Sigma rule collection?)"},
+		{"empty.yml", 1, "empty file"},
+		{"list.yml", 1, "expected a YAML mapping at the top level"},
+		{"bracket.yml", 3, "invalid YAML: did not find expected ',' or ']'"}, // the line where the bracket opens
 	} {
 		t.Run(tt.file, func(t *testing.T) {
 			_, err := Load(Options{Paths: []string{filepath.Join(dir, tt.file)}})

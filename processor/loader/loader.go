@@ -17,7 +17,6 @@ import (
 	"strings"
 
 	"go.uber.org/zap"
-	"gopkg.in/yaml.v3"
 
 	"github.com/auditdetect/auditdetect/processor/elastic"
 	"github.com/auditdetect/auditdetect/processor/escu"
@@ -263,9 +262,11 @@ func unclassified(name string, data []byte) error {
 			return err
 		}
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return yamlfile.Error(name, "", err)
+	// Broken YAML, an empty file, several documents (a Sigma rule collection, whose first document may have no
+	// detection) or a top level that is no mapping: said as such, at its line.
+	if _, err := yamlfile.TopLevel(name, data, "several YAML documents in one file (a Sigma rule collection?) are "+
+		"not supported: put each rule in its own file"); err != nil {
+		return err
 	}
 	return &rule.Error{File: name, Reason: "not an ESCU detection or macro (no `search:` or `definition:`), nor a Sigma rule (no `detection:`), nor an Elastic rule (no TOML `[rule]` table)"}
 }
