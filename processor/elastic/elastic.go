@@ -366,12 +366,36 @@ func tableLine(data []byte) int {
 	return 1
 }
 
+// tomlTypeRE is go-toml's message for a value of the wrong type, which names Go's types.
+var tomlTypeRE = regexp.MustCompile(`^toml: cannot decode TOML (\w+) into (?:struct field \S+ of type )?(\S+)$`)
+
 func tomlError(file string, err error) *rule.Error {
 	e := &rule.Error{File: file, Reason: "invalid TOML: " + err.Error()}
 	var de *toml.DecodeError
 	if errors.As(err, &de) {
 		e.Line, e.Column = de.Position()
 		e.Reason = "invalid TOML: " + de.Error()
+		if m := tomlTypeRE.FindStringSubmatch(de.Error()); m != nil {
+			e.Reason = fmt.Sprintf("a TOML %s where %s is expected", m[1], expectedKind(m[2]))
+			if key := de.Key(); len(key) > 0 {
+				e.Reason = fmt.Sprintf("`%s`: %s", strings.Join(key, "."), e.Reason)
+			}
+		}
 	}
 	return e
+}
+
+// expectedKind names the Go type a TOML value was decoded into as the kind of value it needs.
+func expectedKind(t string) string {
+	switch {
+	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"), strings.HasPrefix(t, "float"):
+		return "a number"
+	case t == "string":
+		return "a string"
+	case t == "bool":
+		return "true or false"
+	case strings.HasPrefix(t, "[]"):
+		return "an array"
+	}
+	return "a table"
 }

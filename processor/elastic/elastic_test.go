@@ -180,6 +180,7 @@ func TestParseErrors(t *testing.T) {
 		{"history in months", tomlRule("severity = \"low\"\ntype = \"new_terms\"\nquery = 'kubernetes.audit.verb:get'\n[rule.new_terms]\nvalue = [\"user.name\"]\n[[rule.new_terms.history_window_start]]\nvalue = \"now-1M\"\n"), 4, 0, "history_window_start"},
 		{"new_terms field absent", tomlRule("severity = \"low\"\ntype = \"new_terms\"\nquery = 'kubernetes.audit.verb:get'\n[rule.new_terms]\nvalue = [\"event.category\"]\n[[rule.new_terms.history_window_start]]\nvalue = \"now-1d\"\n"), 4, 0, "could never match"},
 		{"invalid TOML", "[rule]\nname = \"x\nquery = 1\n", 2, 10, "invalid TOML"},
+		{"score as a string", "[rule]\nname = \"x\"\nrisk_score = \"47\"\n", 3, 14, "`rule.risk_score`: a TOML string where a number is expected"},
 		{"no rule table", "[metadata]\nx = 1\n", 1, 0, "no [rule] table"},
 		{"no name", "[rule]\ntype = \"query\"\n", 1, 0, "missing rule.name"},
 	}
