@@ -233,4 +233,10 @@ func (p *auditProcessor) recordLoaded(ctx context.Context, d *detector, msg stri
 	p.logger.Info(msg,
 		zap.Int("rules", d.loaded), zap.Int("skipped", d.skipped), zap.Int("waiting_for_geoip_database", d.withoutGeoIP),
 		zap.String("mode", string(p.cfg.Mode)), zap.String("coverage", coverage.Build(d.engine).Line()))
+	if d.loaded == 0 && d.skipped > 0 {
+		// Under on_rule_error: skip every rule may fail: the collector runs and detects nothing, which an Info line
+		// among others does not make plain.
+		p.logger.Warn("no detection rule loaded: every rule was skipped (on_rule_error: skip); nothing is detected "+
+			"until the rules are fixed", zap.Int("skipped", d.skipped))
+	}
 }

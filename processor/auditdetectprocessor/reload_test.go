@@ -491,3 +491,23 @@ func TestReloadRenamedThrottledRule(t *testing.T) {
 	require.NoError(t, p.shutdown(ctx))
 	assert.Equal(t, []string{"eve@0+0", "eve@7+0"}, riskSummary(t, sink.AllLogs()), "the held match is reported")
 }
+
+// TestEveryRuleSkippedWarns: under on_rule_error: skip a rule set of which every rule fails starts (as configured),
+// and says at warning level that nothing will be detected; a rule set with rules says nothing of the kind.
+func TestEveryRuleSkippedWarns(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "broken.yml"),
+		[]byte("name: Broken\nsearch: '`kube_audit` verb=create | eval x=1'\n"), 0o600))
+	for _, tc := range []struct {
+		name  string
+		rules []string
+		warns bool
+	}{{"every rule skipped", []string{dir}, true}, {"rules loaded", []string{filepath.Join("testdata", "rules"), dir}, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(func(c *Config) { c.Rules, c.Macros, c.OnRuleError = tc.rules, nil, RuleErrorSkip })
+			s := startProcessor(t, cfg, false)
+			warned := s.logs.FilterLevelExact(zapcore.WarnLevel).FilterMessageSnippet("no detection rule loaded").Len()
+			assert.Equal(t, tc.warns, warned == 1, "warnings: %v", s.logs.FilterLevelExact(zapcore.WarnLevel).All())
+		})
+	}
+}
