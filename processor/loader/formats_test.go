@@ -50,6 +50,7 @@ func TestFormatErrors(t *testing.T) {
 		"empty.yml":      "",
 		"list.yml":       "- title: x\n- title: y\n",
 		"bracket.yml":    "name: x\nsearch: a=1\ntags: [a,\n  b\nrba: {}\n",
+		"rules.ndjson":   `{"rule_id":"x","name":"Kibana export","type":"query","query":"a:b","risk_score":47}` + "\n",
 	})
 	for _, tt := range []struct {
 		file   string
@@ -65,6 +66,7 @@ func TestFormatErrors(t *testing.T) {
 		{"empty.yml", 1, "empty file"},
 		{"list.yml", 1, "expected a YAML mapping at the top level"},
 		{"bracket.yml", 3, "invalid YAML: did not find expected ',' or ']'"}, // the line where the bracket opens
+		{"rules.ndjson", 1, "Elastic rules in ndjson (a Kibana export) are not supported"},
 	} {
 		t.Run(tt.file, func(t *testing.T) {
 			_, err := Load(Options{Paths: []string{filepath.Join(dir, tt.file)}})

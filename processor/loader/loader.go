@@ -256,6 +256,12 @@ func Load(opts Options) (*Result, error) {
 // unclassified explains why a file is no rule file: broken YAML or TOML, or some other document. The name's extension
 // only picks the parser whose error explains the fault best.
 func unclassified(name string, data []byte) error {
+	switch ext := strings.ToLower(filepath.Ext(name)); ext {
+	case ".json", ".ndjson":
+		// Kibana exports rules as NDJSON; the detection-rules repository keeps them as TOML, which is what loads.
+		return &rule.Error{File: name, Line: 1, Reason: "Elastic rules in " + strings.TrimPrefix(ext, ".") +
+			" (a Kibana export) are not supported: use the TOML files of the detection-rules repository"}
+	}
 	if strings.EqualFold(filepath.Ext(name), ".toml") {
 		// Not classified as Elastic, so the parser reports the TOML error or the missing [rule] table.
 		if _, err := elastic.Parse(name, data, nil); err != nil {
