@@ -133,7 +133,46 @@ func (p *parser) resolve(t token) (def *string, key string, err *posError) {
 	if len(args) == 0 && strings.HasSuffix(name, "_filter") {
 		return nil, key, nil
 	}
+	if n := arities(p.macros, name); len(n) > 0 {
+		return nil, key, errAt(t.pos, "macro `%s` takes %s, not %d", name, plural(n), len(args))
+	}
 	return nil, key, errAt(t.pos, "undefined macro `%s`", key)
+}
+
+// arities returns the argument counts the macros named name are defined with, in order.
+func arities(m Macros, name string) []int {
+	var out []int
+	for k := range m {
+		if k == name {
+			out = append(out, 0)
+			continue
+		}
+		inner, ok := strings.CutPrefix(k, name+"(")
+		if !ok || !strings.HasSuffix(inner, ")") {
+			continue
+		}
+		inner = strings.TrimSuffix(inner, ")")
+		if n, err := strconv.Atoi(strings.TrimSpace(inner)); err == nil {
+			out = append(out, n)
+		} else {
+			out = append(out, len(strings.Split(inner, ",")))
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// plural says argument counts: "1 argument", "0 or 2 arguments".
+func plural(ns []int) string {
+	parts := make([]string, len(ns))
+	for i, n := range ns {
+		parts[i] = strconv.Itoa(n)
+	}
+	noun := "arguments"
+	if len(ns) == 1 && ns[0] == 1 {
+		noun = "argument"
+	}
+	return strings.Join(parts, " or ") + " " + noun
 }
 
 // splitMacro splits `name(arg1, "arg 2")` into its name and arguments.

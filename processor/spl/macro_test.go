@@ -68,16 +68,18 @@ func TestMacros(t *testing.T) {
 
 func TestMacroErrors(t *testing.T) {
 	macros := Macros{
-		"ka":         "index=k8s NOT sourcetype=kube:objects",
-		"self":       "a=1 `self`",
-		"ping":       "`pong`",
-		"pong":       "x=1 OR `ping`",
-		"bad":        "a=1 b",
-		"deep":       "`undefined_thing`",
-		"piped":      "a=1 | stats count",
-		"notcommand": "a=1",
-		"empty":      "",
-		"eval_in":    "search a=1 | eval x=1",
+		"ka":            "index=k8s NOT sourcetype=kube:objects",
+		"self":          "a=1 `self`",
+		"ping":          "`pong`",
+		"pong":          "x=1 OR `ping`",
+		"bad":           "a=1 b",
+		"deep":          "`undefined_thing`",
+		"piped":         "a=1 | stats count",
+		"notcommand":    "a=1",
+		"empty":         "",
+		"eval_in":       "search a=1 | eval x=1",
+		"one_arg(1)":    "user=$x$",
+		"two_args(a,b)": "user=$a$ verb=$b$",
 	}
 	tests := []struct {
 		name         string
@@ -102,6 +104,9 @@ func TestMacroErrors(t *testing.T) {
 		{"empty macro as a command", "* | `empty`", 1, 5, "is empty but is used as a pipeline command"},
 		{"unsupported command inside a macro", "* | `eval_in`", 1, 5, "unsupported command \"eval\""},
 		{"macro as a value", "a=`notcommand`", 1, 3, "a macro cannot stand for a value"},
+		{"arguments to a macro without", "verb=get `notcommand(x)`", 1, 10, "macro `notcommand` takes 0 arguments, not 1"},
+		{"no argument to a macro with one", "verb=get `one_arg`", 1, 10, "macro `one_arg` takes 1 argument, not 0"},
+		{"wrong count, named parameters", "verb=get `two_args(a)`", 1, 10, "macro `two_args` takes 2 arguments, not 1"},
 		{"malformed arguments", "`m(a`", 1, 1, "malformed macro reference"},
 		{"space in name", "`m n`", 1, 1, "malformed macro reference"},
 	}
