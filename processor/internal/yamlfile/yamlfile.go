@@ -19,8 +19,9 @@ import (
 
 var (
 	lineRE = regexp.MustCompile(`line (\d+)`)
-	// typeRE is a *yaml.TypeError entry: "line 14: cannot unmarshal !!str `high` into int".
-	typeRE = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+) `(.*)` into (.+)$")
+	// typeRE is a *yaml.TypeError entry: "line 14: cannot unmarshal !!str `high` into int" (a list or a mapping has no
+	// quoted value).
+	typeRE = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+)(?: `(.*)`)? into (.+)$")
 )
 
 // Error returns err, an error of yaml.v3, as a *rule.Error in file (of the rule named ruleName, if known): a syntax
@@ -32,7 +33,11 @@ func Error(file, ruleName string, err error) *rule.Error {
 		first := te.Errors[0]
 		if m := typeRE.FindStringSubmatch(first); m != nil {
 			e.Line, _ = strconv.Atoi(m[1])
-			e.Reason = fmt.Sprintf("%s `%s` where %s is expected", yamlKind(m[2]), m[3], goKind(m[4]))
+			what := yamlKind(m[2]) // a list or a mapping is not quoted
+			if m[3] != "" {
+				what += " `" + m[3] + "`"
+			}
+			e.Reason = fmt.Sprintf("%s where %s is expected", what, goKind(m[4]))
 		} else {
 			e.Reason = first
 			if m := lineRE.FindStringSubmatch(first); m != nil {
@@ -80,7 +85,7 @@ func goKind(t string) string {
 	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"), strings.HasPrefix(t, "float"):
 		return "a number"
 	case t == "string":
-		return "a text"
+		return "a string"
 	case t == "bool":
 		return "true or false"
 	case strings.HasPrefix(t, "[]"):

@@ -25,6 +25,7 @@ func TestError(t *testing.T) {
 		{"a: 1\nb: @x\n", &yaml.Node{}, 2, "invalid YAML: found character that cannot start any token"},
 		{"name: x\nscore: high\n", &struct{ Score int }{}, 2, "the text `high` where a number is expected"},
 		{"name: x\ntags: yes-please\n", &struct{ Tags []string }{}, 2, "the text `yes-please` where a list is expected"},
+		{"name: [x]\n", &struct{ Name string }{}, 1, "a list where a string is expected"},
 	} {
 		var err error
 		if n, ok := tc.into.(*yaml.Node); ok {
