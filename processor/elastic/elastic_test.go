@@ -172,7 +172,7 @@ func TestParseErrors(t *testing.T) {
 		{"eql sequence", tomlRule("severity = \"low\"\ntype = \"eql\"\nlanguage = \"eql\"\nquery = '''\nsequence by user.name\n  [any where true]\n'''\n"), 12, 1, "EQL sequence queries cannot run per event"},
 		{"lucene", tomlRule("severity = \"low\"\ntype = \"query\"\nlanguage = \"lucene\"\nquery = 'verb:get'\n"), 4, 0, `language "lucene" is not supported`},
 		{"query error on a later line", tomlRule("severity = \"low\"\ntype = \"query\"\nquery = '''\nkubernetes.audit.verb:get and\n  free text\n'''\n"), 12, 3, "free-text search"},
-		{"query error on the key's line", tomlRule("severity = \"low\"\ntype = \"query\"\nquery = \"kubernetes.audit.verb:(get\"\n"), 10, 36, "missing `)`"},
+		{"query error on the key's line", tomlRule("severity = \"low\"\ntype = \"query\"\nquery = \"kubernetes.audit.verb:(get\"\n"), 10, 32, "missing `)` for this `(`"},
 		{"no score", tomlRule("type = \"query\"\nquery = 'kubernetes.audit.verb:get'\n"), 4, 0, "no risk_score"},
 		{"score out of range", tomlRule("risk_score = 101\ntype = \"query\"\nquery = 'kubernetes.audit.verb:get'\n"), 4, 0, "outside 0-100"},
 		{"filters", tomlRule("severity = \"low\"\ntype = \"query\"\nquery = 'kubernetes.audit.verb:get'\n[[rule.filters]]\nmeta = {negate = true}\n"), 4, 0, "rule.filters"},

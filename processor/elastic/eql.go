@@ -294,7 +294,7 @@ func (p *eqlParser) operand(depth int) (operand, error) {
 				return operand{}, err
 			}
 			if c := p.next(); c.text != ")" || c.kind != eqlOp {
-				return operand{}, p.failAt(c, "missing `)`")
+				return operand{}, p.failAt(t, "missing `)` for this `(`")
 			}
 			return operand{tok: t, expr: e}, nil
 		}

@@ -98,7 +98,7 @@ func TestEQLErrors(t *testing.T) {
 		{`any where kubernetes.audit.verb regex "(("`, 1, 39, "invalid regular expression"},
 		{`any where host.name == "x"`, 1, 11, `field "host.name" is not in the Kubernetes audit event`},
 		{`any where "a" == "b"`, 1, 11, "field on one side"},
-		{"any where\n  (kubernetes.audit.verb == \"get\"", 2, 34, "missing `)`"},
+		{"any where\n  (kubernetes.audit.verb == \"get\"", 2, 3, "missing `)` for this `(`"},
 		{`any where kubernetes.audit.verb < null`, 1, 35, "null can only be compared"},
 	}
 	fm := defaultMap(t)

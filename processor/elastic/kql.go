@@ -157,6 +157,7 @@ func (p *kqlParser) not(depth int) (rule.Expr, error) {
 
 // group parses `( inner )`, the opening parenthesis being next.
 func (p *kqlParser) group(inner func() (rule.Expr, error)) (rule.Expr, error) {
+	open := p.pos
 	p.pos++
 	e, err := inner()
 	if err != nil {
@@ -164,7 +165,8 @@ func (p *kqlParser) group(inner func() (rule.Expr, error)) (rule.Expr, error) {
 	}
 	p.space()
 	if p.pos >= len(p.src) || p.src[p.pos] != ')' {
-		return nil, p.fail("missing `)`")
+		// At the parenthesis left open, as the SPL compiler reports it: the end of a long query says little.
+		return nil, errorAt(p.src, open, "missing `)` for this `(`")
 	}
 	p.pos++
 	return e, nil

@@ -173,8 +173,8 @@ func TestKQLErrors(t *testing.T) {
 	}{
 		{`evil`, 1, 1, "free-text search"},
 		{`kubernetes.audit.verb:get and `, 1, 31, "expected a field name"},
-		{`kubernetes.audit.verb:(get or list`, 1, 35, "missing `)`"},
-		{"kubernetes.audit.verb:get and\n  (kubernetes.audit.verb:list", 2, 30, "missing `)`"},
+		{`kubernetes.audit.verb:(get or list`, 1, 23, "missing `)` for this `(`"},
+		{"kubernetes.audit.verb:get and\n  (kubernetes.audit.verb:list", 2, 3, "missing `)` for this `(`"},
 		{`kubernetes.audit.verb:"get`, 1, 23, "unterminated quoted string"},
 		{`kubernetes.audit.*:get`, 1, 1, "wildcard field names"},
 		{`host.name:web`, 1, 1, `field "host.name" is not in the Kubernetes audit event`},
