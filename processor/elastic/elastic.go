@@ -376,26 +376,11 @@ func tomlError(file string, err error) *rule.Error {
 		e.Line, e.Column = de.Position()
 		e.Reason = "invalid TOML: " + de.Error()
 		if m := tomlTypeRE.FindStringSubmatch(de.Error()); m != nil {
-			e.Reason = fmt.Sprintf("a TOML %s where %s is expected", m[1], expectedKind(m[2]))
+			e.Reason = fmt.Sprintf("a TOML %s where %s is expected", m[1], rule.ExpectedKind(m[2], "an array", "a table"))
 			if key := de.Key(); len(key) > 0 {
 				e.Reason = fmt.Sprintf("`%s`: %s", strings.Join(key, "."), e.Reason)
 			}
 		}
 	}
 	return e
-}
-
-// expectedKind names the Go type a TOML value was decoded into as the kind of value it needs.
-func expectedKind(t string) string {
-	switch {
-	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"), strings.HasPrefix(t, "float"):
-		return "a number"
-	case t == "string":
-		return "a string"
-	case t == "bool":
-		return "true or false"
-	case strings.HasPrefix(t, "[]"):
-		return "an array"
-	}
-	return "a table"
 }

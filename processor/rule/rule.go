@@ -299,6 +299,23 @@ type Error struct {
 	Reason       string
 }
 
+// ExpectedKind names the Go type a rule file's value was decoded into as the kind of value its author must write,
+// for YAML and TOML front ends' type errors; list and mapping are the format's words ("a list"/"a mapping" in YAML,
+// "an array"/"a table" in TOML).
+func ExpectedKind(goType, list, mapping string) string {
+	switch {
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"), strings.HasPrefix(goType, "float"):
+		return "a number"
+	case goType == "string":
+		return "a string"
+	case goType == "bool":
+		return "true or false"
+	case strings.HasPrefix(goType, "[]"):
+		return list
+	}
+	return mapping
+}
+
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)

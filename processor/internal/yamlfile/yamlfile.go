@@ -37,7 +37,7 @@ func Error(file, ruleName string, err error) *rule.Error {
 			if m[3] != "" {
 				what += " `" + m[3] + "`"
 			}
-			e.Reason = fmt.Sprintf("%s where %s is expected", what, goKind(m[4]))
+			e.Reason = fmt.Sprintf("%s where %s is expected", what, rule.ExpectedKind(m[4], "a list", "a mapping"))
 		} else {
 			e.Reason = first
 			if m := lineRE.FindStringSubmatch(first); m != nil {
@@ -77,23 +77,6 @@ func yamlKind(tag string) string {
 		return "an empty value"
 	}
 	return "the value"
-}
-
-// goKind names the Go type a value was decoded into as the kind of YAML value it needs.
-func goKind(t string) string {
-	switch {
-	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"), strings.HasPrefix(t, "float"):
-		return "a number"
-	case t == "string":
-		return "a string"
-	case t == "bool":
-		return "true or false"
-	case strings.HasPrefix(t, "[]"):
-		return "a list"
-	case strings.HasPrefix(t, "map["), strings.Contains(t, "."):
-		return "a mapping"
-	}
-	return "a " + t
 }
 
 // TopLevel parses data, which must hold one YAML document, and returns its top-level mapping. several is the reason
