@@ -338,6 +338,21 @@ func (ev *Evaluator) Evaluate(body []byte) (Result, error) {
 	return res, nil
 }
 
+// Candidates calls fn with each rule that the event's operation (objectRef.resource × verb) makes a candidate, in
+// rule order: the rules whose filters Evaluate would run on it. It is for tools that explain what a rule set costs
+// (`auditdetect cost`); an error means the body is not a JSON object.
+func (ev *Evaluator) Candidates(body []byte, fn func(*rule.Rule)) error {
+	view, err := ev.st.parser.Open(body)
+	if err != nil {
+		return err
+	}
+	ev.st.ctx.begin()
+	for _, i := range ev.e.index.candidates(&ev.st.ctx, view) {
+		fn(ev.e.rules[i].rule)
+	}
+	return view.Err()
+}
+
 // Match is Evaluate for callers that only want the matches (tests, rule tools).
 func (e *Engine) Match(body []byte) ([]Match, error) {
 	res, err := e.Evaluate(body)

@@ -172,6 +172,53 @@ func TestIndexAgreesWithBruteForce(t *testing.T) {
 	}
 }
 
+// TestCandidates checks what Evaluator.Candidates reports against the rules' operations: a rule keyed on a resource
+// and verbs is a candidate for exactly those (folded), one on a verb alone for that verb on any resource, one on
+// neither for every event; and every rule that matches was a candidate.
+func TestCandidates(t *testing.T) {
+	rules := []*rule.Rule{
+		{ID: "pods-create", Filter: rule.And{eq("objectRef.resource", "pods"), eq("verb", "create")}},
+		{ID: "secrets", Filter: eq("objectRef.resource", "secrets")},
+		{ID: "delete", Filter: eq("verb", "delete")},
+		{ID: "every", Filter: eq("user.username", "system:anonymous")},
+	}
+	e, err := Compile(rules, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := e.Evaluator()
+	defer ev.Close()
+	for _, tc := range []struct{ resource, verb, want string }{
+		{"pods", "create", "pods-create,every"},
+		{"PODS", "Create", "pods-create,every"},
+		{"pods", "delete", "delete,every"},
+		{"secrets", "get", "secrets,every"},
+		{"secrets", "delete", "secrets,delete,every"},
+		{"nodes", "patch", "every"},
+	} {
+		body := fmt.Sprintf(`{"verb":%q,"user":{"username":"system:anonymous"},"objectRef":{"resource":%q}}`, tc.verb, tc.resource)
+		var got []string
+		if err := ev.Candidates([]byte(body), func(r *rule.Rule) { got = append(got, r.ID) }); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(got, ",") != tc.want {
+			t.Errorf("%s %s: candidates %v, want %s", tc.verb, tc.resource, got, tc.want)
+		}
+		res, err := ev.Evaluate([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range res.Matches {
+			if !strings.Contains(","+tc.want+",", ","+m.Rule.ID+",") {
+				t.Errorf("%s %s: %s matched but was no candidate", tc.verb, tc.resource, m.Rule.ID)
+			}
+		}
+	}
+	if err := ev.Candidates([]byte(`[1]`), func(*rule.Rule) { t.Error("a candidate for a body that is no object") }); err == nil {
+		t.Error("Candidates of a body that is no object: no error")
+	}
+}
+
 func nodePortLikeRule() *rule.Rule {
 	return &rule.Rule{
 		ID: "np", Name: "pods",
