@@ -171,7 +171,7 @@ SOURCES_ENV := $(DEPLOY_ENV) AWS_REGION=eu-west-1 GCP_PROJECT=validate-only PUBS
 	EVENTHUB_CONNECTION='Endpoint=sb://validate-only.servicebus.windows.net/;SharedAccessKeyName=listen;SharedAccessKey=validate-only;EntityPath=audit' \
 	TLS_CERT=/dev/null TLS_KEY=/dev/null CLIENT_CA=/dev/null
 
-# ---- rule sets: coverage catalog and rule tests (cmd/auditdetect; no collector binary needed) ------------------
+# ---- rule sets: coverage catalog, rule tests, rule cost (cmd/auditdetect; no collector binary needed) ----------
 # RULES takes what the processor's `rules:` setting takes: files, directories, globs, or builtin.
 RULES ?= builtin
 COVERAGE_FORMAT ?= markdown
@@ -187,6 +187,14 @@ coverage: ## print the coverage catalog of RULES (default builtin); COVERAGE_FOR
 .PHONY: rule-test
 rule-test: ## run the tests of RULES (default builtin and its cases) offline; fails when one fails
 	$(GO) run $(TRIM) ./cmd/auditdetect rule-test $(if $(RULE_TEST_CASES),-cases $(RULE_TEST_CASES)) $(RULE_TEST_FLAGS) $(RULES)
+
+# An audit log for rule-cost (one event per line); empty: generated events of a typical cluster.
+EVENTS ?=
+RULE_COST_FLAGS ?=
+
+.PHONY: rule-cost
+rule-cost: ## measure what each rule of RULES costs per event on EVENTS (default: generated events), costliest first
+	@$(GO) run $(TRIM) ./cmd/auditdetect cost $(if $(EVENTS),-events $(EVENTS)) $(RULE_COST_FLAGS) $(RULES)
 
 # Fuzzing: every fuzz target of the module (a func FuzzXxx in a _test.go file under processor/, found by name, so a
 # new front end's target is picked up without an edit here) runs for FUZZ_TIME, one after the other; the run fails at

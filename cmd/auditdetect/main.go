@@ -1,8 +1,9 @@
 // Command auditdetect is the rule author's and operator's tool for auditdetect rule sets, offline and without a
 // collector:
 //
-//	auditdetect coverage  [-format markdown|json] [-macro name=definition]... [RULES...]
-//	auditdetect rule-test [-cases DIR] [-data-dir DIR] [-window 1h] [-max-keys N] [-macro name=definition]... [RULES...]
+//	auditdetect coverage  [-format markdown|json] [-macro name=definition]... [-on-rule-error skip] [RULES...]
+//	auditdetect rule-test [-cases DIR] [-data-dir DIR] [-window 1h] [-max-keys N] [-macro name=definition]... [-on-rule-error skip] [RULES...]
+//	auditdetect cost      [-events FILE] [-limit N] [-passes N] [-format markdown|json] [-macro name=definition]... [-on-rule-error skip] [RULES...]
 //
 // RULES are what the processor's `rules:` setting takes: files, directories, globs, or "builtin" (the default).
 // Rules are loaded by the same loader and compiled by the same engine as in the collector.
@@ -41,6 +42,7 @@ func main() {
 const usage = `usage:
   auditdetect coverage  [flags] [RULES...]   print the coverage catalog of a rule set
   auditdetect rule-test [flags] [RULES...]   run the rules' tests offline and print a pass/fail table
+  auditdetect cost      [flags] [RULES...]   measure what each rule costs per event on an audit log
 
 RULES: rule files, directories, globs, or "builtin" (default). "auditdetect COMMAND -h" lists a command's flags.
 `
@@ -55,6 +57,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runCoverage(args[1:], stdout, stderr)
 	case "rule-test":
 		return runRuleTest(args[1:], stdout, stderr)
+	case "cost":
+		return runCost(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
@@ -77,27 +81,42 @@ func (m macroFlags) Set(s string) error {
 	return nil
 }
 
-func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, macroFlags) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	macros := macroFlags{}
-	fs.Var(macros, "macro", "`name=definition` of an SPL macro, as in the processor's macros setting (repeatable)")
-	return fs, macros
+// ruleFlags are the flags every command loads its rules with, as the processor's settings of the same names.
+type ruleFlags struct {
+	macros      macroFlags
+	onRuleError string
 }
 
-func load(paths []string, macros macroFlags) ([]*rule.Rule, error) {
+func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *ruleFlags) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	rf := &ruleFlags{macros: macroFlags{}}
+	fs.Var(rf.macros, "macro", "`name=definition` of an SPL macro, as in the processor's macros setting (repeatable)")
+	fs.StringVar(&rf.onRuleError, "on-rule-error", "fail", "`fail` or skip a rule that does not load, as the processor's on_rule_error setting")
+	return fs, rf
+}
+
+// load loads the rules named by paths; skipped rules (-on-rule-error skip) are reported on stderr.
+func load(paths []string, rf *ruleFlags, stderr io.Writer) ([]*rule.Rule, error) {
+	if rf.onRuleError != "fail" && rf.onRuleError != "skip" {
+		return nil, fmt.Errorf("-on-rule-error %q is not fail or skip", rf.onRuleError)
+	}
 	if len(paths) == 0 {
 		paths = []string{loader.Builtin}
 	}
-	res, err := loader.Load(loader.Options{Paths: paths, Builtin: builtin.FS, Macros: macros})
+	res, err := loader.Load(loader.Options{Paths: paths, Builtin: builtin.FS, Macros: rf.macros,
+		SkipErrors: rf.onRuleError == "skip"})
 	if err != nil {
 		return nil, err
+	}
+	for _, err := range res.Skipped {
+		fmt.Fprintf(stderr, "skipped: %v\n", err)
 	}
 	return res.Rules, nil
 }
 
 func runCoverage(args []string, stdout, stderr io.Writer) int {
-	fs, macros := newFlagSet("coverage", stderr)
+	fs, rf := newFlagSet("coverage", stderr)
 	format := fs.String("format", "markdown", "output `format`: markdown or json")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
@@ -106,7 +125,7 @@ func runCoverage(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "coverage: -format %q is not markdown or json\n", *format)
 		return exitUsage
 	}
-	rules, err := load(fs.Args(), macros)
+	rules, err := load(fs.Args(), rf, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "coverage: %v\n", err)
 		return exitUsage
@@ -131,7 +150,7 @@ func runCoverage(args []string, stdout, stderr io.Writer) int {
 }
 
 func runRuleTest(args []string, stdout, stderr io.Writer) int {
-	fs, macros := newFlagSet("rule-test", stderr)
+	fs, rf := newFlagSet("rule-test", stderr)
 	var opts ruletest.Options
 	fs.StringVar(&opts.CasesDir, "cases", "", "`directory` of side-car test cases: DIR/<rule file name without .yml>/cases.yaml")
 	fs.StringVar(&opts.DataDir, "data-dir", "", "`directory` of local copies of attack data named by URL (looked up by file name)")
@@ -144,7 +163,7 @@ func runRuleTest(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "rule-test: -window and -max-keys must be positive")
 		return exitUsage
 	}
-	rules, err := load(fs.Args(), macros)
+	rules, err := load(fs.Args(), rf, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "rule-test: %v\n", err)
 		return exitUsage
