@@ -1,6 +1,7 @@
 package spl
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,21 +16,21 @@ const maxMacroDepth = 20
 
 // expandExpr expands a macro used inside a search expression.
 func (p *parser) expandExpr(t token) (node, *posError) {
-	def, key, err := p.resolve(t)
+	x, key, err := p.resolve(t)
 	if err != nil {
 		return nil, err
 	}
-	if def == nil {
+	if x == nil {
 		// An undefined *_filter macro is `search *` only as a command. Splunk rejects an undefined macro, and taking
 		// it for * here would turn `NOT `x_filter`` into a search that matches nothing.
 		return nil, errAt(t.pos, "undefined macro `%s` (an undefined *_filter macro stands for `search *` only as a "+
 			"pipeline command, | `%s`)", key, key)
 	}
-	if strings.TrimSpace(*def) == "" {
+	if strings.TrimSpace(x.text) == "" {
 		return allNode{}, nil // expands to nothing
 	}
-	sub := newParser(*def, p.macros, append(slices.Clip(p.stack), key))
-	x, err := sub.parseAnd()
+	sub := newParser(x.text, p.macros, append(slices.Clip(p.stack), key))
+	n, err := sub.parseAnd()
 	if err == nil {
 		var end token
 		if end, err = sub.next(); err == nil {
@@ -43,9 +44,9 @@ func (p *parser) expandExpr(t token) (node, *posError) {
 		}
 	}
 	if err != nil {
-		return nil, wrapMacroErr(t, key, *def, err)
+		return nil, wrapMacroErr(t, x, err)
 	}
-	return at(x, t.pos), nil
+	return at(n, t.pos), nil
 }
 
 // at places the terms of a macro's expansion at the macro reference: a later check of the whole search
@@ -78,37 +79,74 @@ func at(n node, pos int) node {
 
 // expandCommands expands a macro used as a pipeline command.
 func (p *parser) expandCommands(t token) ([]command, *posError) {
-	def, key, err := p.resolve(t)
+	x, key, err := p.resolve(t)
 	if err != nil {
 		return nil, err
 	}
-	if def == nil { // an undefined *_filter macro: `search *`, which filters nothing
+	if x == nil { // an undefined *_filter macro: `search *`, which filters nothing
 		return nil, nil
 	}
-	if strings.TrimSpace(*def) == "" {
+	if strings.TrimSpace(x.text) == "" {
 		return nil, errAt(t.pos, "macro `%s` is empty but is used as a pipeline command", key)
 	}
-	sub := newParser(*def, p.macros, append(slices.Clip(p.stack), key))
+	sub := newParser(x.text, p.macros, append(slices.Clip(p.stack), key))
 	first, err := sub.parseCommand()
 	var rest []command
 	if err == nil {
 		rest, err = sub.parseCommands()
 	}
 	if err != nil {
-		return nil, wrapMacroErr(t, key, *def, err)
+		return nil, wrapMacroErr(t, x, err)
 	}
 	return append(first, rest...), nil
 }
 
-// wrapMacroErr places an error found inside a macro's definition at the macro reference.
-func wrapMacroErr(t token, key, def string, err *posError) *posError {
-	line, col := lineCol(def, err.pos)
-	return errAt(t.pos, "in macro `%s` (definition %d:%d): %s", key, line, col, err.reason)
+// wrapMacroErr places an error found inside the expansion x at the macro reference t. The fault keeps its place in
+// the definition that holds it, the innermost when macros nest: the reference names the chain of macros down to it.
+func wrapMacroErr(t token, x *expansion, err *posError) *posError {
+	var f MacroFault
+	if err.macro != nil {
+		f = *err.macro
+	} else {
+		f.Key, f.Reason = x.key, err.reason
+		f.Line, f.Column = lineCol(x.written, x.writtenOffset(err.pos))
+	}
+	f.Chain = append([]string{x.ref}, f.Chain...)
+	return &posError{pos: t.pos, reason: f.Describe(fmt.Sprintf("definition %d:%d", f.Line, f.Column)), macro: &f}
 }
 
-// resolve finds the definition of the macro referenced by t, arguments substituted. It returns a nil definition for
-// an undefined `*_filter` macro, and the macro's key (`name` or `name(N)`) for messages and cycle detection.
-func (p *parser) resolve(t token) (def *string, key string, err *posError) {
+// expansion is the definition of a referenced macro, ready to parse.
+type expansion struct {
+	ref     string    // the macro as referenced, `name` or `name(N)`, for messages and cycle detection
+	key     string    // its key in Macros (or DefaultMacros)
+	written string    // its definition as written
+	text    string    // its definition with the arguments substituted
+	args    []argSpan // where they were, in order
+}
+
+// argSpan is an argument substituted into a definition: text[from:to] stands for the placeholder written[at:at+n].
+type argSpan struct{ from, to, at, n int }
+
+// writtenOffset maps a byte offset of x.text to the definition as written. An offset inside an argument maps to
+// its placeholder.
+func (x *expansion) writtenOffset(pos int) int {
+	shift := 0 // the written offset less the text offset, after the arguments before pos
+	for _, a := range x.args {
+		if pos < a.from {
+			break
+		}
+		if pos < a.to {
+			return a.at
+		}
+		shift = a.at + a.n - a.to
+	}
+	return pos + shift
+}
+
+// resolve finds the definition of the macro referenced by t, arguments substituted. It returns a nil expansion for
+// an undefined `*_filter` macro, and the macro's reference key (`name` or `name(N)`) for messages and cycle
+// detection.
+func (p *parser) resolve(t token) (x *expansion, key string, err *posError) {
 	name, args, ok := splitMacro(t.text)
 	if !ok {
 		return nil, "", errAt(t.pos, "malformed macro reference `%s`", t.text)
@@ -124,11 +162,13 @@ func (p *parser) resolve(t token) (def *string, key string, err *posError) {
 	if len(p.stack) >= maxMacroDepth {
 		return nil, key, errAt(t.pos, "macros nested too deeply (more than %d levels) at `%s`", maxMacroDepth, key)
 	}
-	if d, ok := lookupMacro(p.macros, name, args); ok {
-		return &d, key, nil
+	x = lookupMacro(p.macros, name, args)
+	if x == nil {
+		x = lookupMacro(DefaultMacros(), name, args)
 	}
-	if d, ok := lookupMacro(DefaultMacros(), name, args); ok {
-		return &d, key, nil
+	if x != nil {
+		x.ref = key
+		return x, key, nil
 	}
 	if len(args) == 0 && strings.HasSuffix(name, "_filter") {
 		return nil, key, nil
@@ -211,14 +251,21 @@ func splitMacro(body string) (name string, args []string, ok bool) {
 	return name, append(args, strings.TrimSpace(cur.String())), !quoted
 }
 
-// lookupMacro finds name with len(args) arguments: key `name`, `name(N)` (positional), or `name(a,b)` (named).
-func lookupMacro(m Macros, name string, args []string) (string, bool) {
+// lookupMacro finds name with len(args) arguments, key `name`, `name(N)` (positional), or `name(a,b)` (named), and
+// substitutes the arguments. It returns nil if m has none.
+func lookupMacro(m Macros, name string, args []string) *expansion {
 	if len(args) == 0 {
 		def, ok := m[name]
-		return def, ok
+		if !ok {
+			return nil
+		}
+		return &expansion{key: name, written: def, text: def}
 	}
-	if def, ok := m[name+"("+strconv.Itoa(len(args))+")"]; ok {
-		return substitute(def, placeholders(def), args), true
+	k := name + "(" + strconv.Itoa(len(args)) + ")"
+	if def, ok := m[k]; ok {
+		x := &expansion{key: k, written: def}
+		x.text, x.args = substitute(def, placeholders(def), args)
+		return x
 	}
 	// Named keys: pick the lexically first that fits, so the choice does not depend on map order.
 	var best string
@@ -242,9 +289,11 @@ func lookupMacro(m Macros, name string, args []string) (string, bool) {
 		best, names = k, params
 	}
 	if best == "" {
-		return "", false
+		return nil
 	}
-	return substitute(m[best], names, args), true
+	x := &expansion{key: best, written: m[best]}
+	x.text, x.args = substitute(x.written, names, args)
+	return x
 }
 
 // placeholders lists the distinct `$name$` placeholders of def in order of first appearance.
@@ -270,16 +319,29 @@ func placeholders(def string) []string {
 	}
 }
 
-// substitute replaces `$names[i]$` with args[i], all at once, so an argument is never substituted again.
-func substitute(def string, names, args []string) string {
-	var pairs []string
-	for i, n := range names {
-		if i < len(args) {
-			pairs = append(pairs, "$"+n+"$", args[i])
+// substitute replaces `$names[i]$` with args[i] in one pass from the left, so an argument is never substituted
+// again; where two placeholders match at one place, the first of names wins. It also returns where the arguments
+// went, to map a position of the result back to def.
+func substitute(def string, names, args []string) (string, []argSpan) {
+	names = names[:min(len(names), len(args))]
+	if len(names) == 0 {
+		return def, nil
+	}
+	var b strings.Builder
+	var spans []argSpan
+	for i := 0; i < len(def); {
+		j := -1
+		if def[i] == '$' {
+			j = slices.IndexFunc(names, func(n string) bool { return strings.HasPrefix(def[i+1:], n+"$") })
 		}
+		if j < 0 {
+			b.WriteByte(def[i])
+			i++
+			continue
+		}
+		spans = append(spans, argSpan{from: b.Len(), to: b.Len() + len(args[j]), at: i, n: len(names[j]) + 2})
+		b.WriteString(args[j])
+		i += len(names[j]) + 2
 	}
-	if len(pairs) == 0 {
-		return def
-	}
-	return strings.NewReplacer(pairs...).Replace(def)
+	return b.String(), spans
 }

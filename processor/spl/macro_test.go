@@ -1,6 +1,9 @@
 package spl
 
 import (
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -118,6 +121,105 @@ func TestMacroErrors(t *testing.T) {
 			assert.Contains(t, e.Reason, tt.reason)
 			assert.Equal(t, [2]int{tt.line, tt.column}, [2]int{e.Line, e.Column}, "position; error: %v", err)
 		})
+	}
+}
+
+// TestMacroFault: a fault inside a definition carries the chain of macros down to the one that holds it, that
+// macro's key, and the fault's place in its definition as written, for a caller that knows where it is defined.
+func TestMacroFault(t *testing.T) {
+	macros := Macros{
+		"bad":           "a=1 b",
+		"lines":         "a=1\n  OR b=2\n  c",
+		"outer":         "x=1 `middle`",
+		"middle":        "y=2\n`inner`",
+		"inner":         "z=3 )",
+		"pick(f,v)":     "$f$=$v$ OR junk",
+		"one(1)":        "user=$x$ verb=get",
+		"cmd":           "search a=1 | frob",
+		"outer_cmd":     "`cmd`",
+		"calls_missing": "a=1 `missing`",
+	}
+	tests := []struct {
+		name         string
+		search       string
+		line, column int // of the reference in the search
+		fault        MacroFault
+		reason       string
+	}{
+		{"plain", "verb=get `bad`", 1, 10, MacroFault{Chain: []string{"bad"}, Key: "bad", Line: 1, Column: 5,
+			Reason: `free-text term "b" is not supported: this streaming engine matches field=value terms only`},
+			"in macro `bad` (definition 1:5): free-text term \"b\""},
+		{"second line of a definition", "`lines`", 1, 1, MacroFault{Chain: []string{"lines"}, Key: "lines", Line: 3, Column: 3,
+			Reason: `free-text term "c" is not supported: this streaming engine matches field=value terms only`},
+			"in macro `lines` (definition 3:3): "},
+		// The fault is in inner's definition: named last in the chain, with its place there, not where middle
+		// references inner nor where outer references middle.
+		{"nested", "a=1\n `outer`", 2, 2, MacroFault{Chain: []string{"outer", "middle", "inner"}, Key: "inner", Line: 1, Column: 5,
+			Reason: "unexpected ')'"},
+			"in macro `outer` -> `middle` -> `inner` (definition 1:5): unexpected ')'"},
+		{"nested commands", "* | `outer_cmd`", 1, 5, MacroFault{Chain: []string{"outer_cmd", "cmd"}, Key: "cmd", Line: 1, Column: 14,
+			Reason: `unsupported command "frob"`},
+			"in macro `outer_cmd` -> `cmd` (definition 1:14): unsupported command \"frob\""},
+		// Positions are in the definition as written: `user=admin OR junk` has junk at 15, `$f$=$v$ OR junk` at 12.
+		{"named arguments", "`pick(user, admin)`", 1, 1, MacroFault{Chain: []string{"pick(2)"}, Key: "pick(f,v)", Line: 1, Column: 12,
+			Reason: `free-text term "junk" is not supported: this streaming engine matches field=value terms only`},
+			"in macro `pick(2)` (definition 1:12): "},
+		{"a fault inside an argument is at its placeholder", "`one(a b)`", 1, 1, MacroFault{Chain: []string{"one(1)"}, Key: "one(1)",
+			Line: 1, Column: 6, Reason: `free-text term "b" is not supported: this streaming engine matches field=value terms only`},
+			"in macro `one(1)` (definition 1:6): "},
+		{"undefined macro in a definition", "`calls_missing`", 1, 1, MacroFault{Chain: []string{"calls_missing"}, Key: "calls_missing",
+			Line: 1, Column: 5, Reason: "undefined macro `missing`"},
+			"in macro `calls_missing` (definition 1:5): undefined macro `missing`"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := Compile(tt.search, macros)
+			var e *Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, [2]int{tt.line, tt.column}, [2]int{e.Line, e.Column}, "position; error: %v", err)
+			require.NotNil(t, e.Macro, "error: %v", err)
+			assert.Equal(t, tt.fault, *e.Macro)
+			assert.Contains(t, e.Reason, tt.reason)
+			assert.Equal(t, e.Macro.Describe(fmt.Sprintf("definition %d:%d", e.Macro.Line, e.Macro.Column)), e.Reason)
+		})
+	}
+
+	// A fault in the search itself, or at a macro reference, is no macro's.
+	for _, search := range []string{"a=1 b", "`missing`", "`bad(1)`"} {
+		_, _, err := Compile(search, macros)
+		var e *Error
+		require.ErrorAs(t, err, &e)
+		assert.Nil(t, e.Macro, search)
+	}
+}
+
+// TestSubstitute: arguments replace placeholders as strings.Replacer would, and their spans map the result back.
+func TestSubstitute(t *testing.T) {
+	for _, tt := range []struct {
+		def         string
+		names, args []string
+	}{
+		{"$f$=$v$ OR $f$=x", []string{"f", "v"}, []string{"user", "bob smith"}},
+		{"$a$$b$ $$ $c$", []string{"a", "b"}, []string{"$b$", "2"}}, // an argument is not substituted again
+		{"$a$ $ab$", []string{"a", "ab"}, []string{"1", "22"}},
+		{"no placeholders", []string{"x"}, []string{"1"}},
+		{"$x$ $y$", []string{"x", "y"}, []string{"only one"}},
+	} {
+		var pairs []string
+		for i, n := range tt.names {
+			if i < len(tt.args) {
+				pairs = append(pairs, "$"+n+"$", tt.args[i])
+			}
+		}
+		got, spans := substitute(tt.def, tt.names, tt.args)
+		assert.Equal(t, strings.NewReplacer(pairs...).Replace(tt.def), got, tt.def)
+		x := &expansion{written: tt.def, text: got, args: spans}
+		for _, a := range spans {
+			assert.Equal(t, tt.def[a.at:a.at+a.n], "$"+tt.names[slices.Index(tt.args, got[a.from:a.to])]+"$", tt.def)
+			assert.Equal(t, a.at, x.writtenOffset(a.from), tt.def)
+			assert.Equal(t, a.at+a.n, x.writtenOffset(a.to), "the text after an argument, %s", tt.def)
+		}
+		assert.Equal(t, len(tt.def), x.writtenOffset(len(got)), "the end, %s", tt.def)
 	}
 }
 

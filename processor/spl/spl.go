@@ -33,6 +33,31 @@ func DefaultMacros() Macros {
 type Error struct {
 	Line, Column int
 	Reason       string
+	// Macro is set when the fault lies inside a macro's definition. Line and Column are then those of the macro's
+	// reference in the search, and Reason is Macro.Describe with the fault's position in the definition
+	// ("definition 1:5"); a caller that knows where the macro is defined can say that instead.
+	Macro *MacroFault
+}
+
+// MacroFault is a fault inside the definition of a macro.
+type MacroFault struct {
+	// Chain lists the macros expanded to reach the fault, as referenced (`name`, or `name(N)` with N arguments):
+	// first the one the search references, last the one whose definition holds the fault.
+	Chain []string
+	// Key is the key of that last macro in the Macros given to Compile (`name(a,b)` for named arguments), or in
+	// DefaultMacros.
+	Key string
+	// Line and Column (1-based, Column counted in characters) locate the fault in that definition as written,
+	// before arguments are substituted: a fault within an argument is at its placeholder.
+	Line, Column int
+	// Reason is the fault itself.
+	Reason string
+}
+
+// Describe says the fault as an Error's Reason does; where says where in the definition it is: "definition 1:5",
+// or a file's line and column.
+func (f *MacroFault) Describe(where string) string {
+	return fmt.Sprintf("in macro `%s` (%s): %s", strings.Join(f.Chain, "` -> `"), where, f.Reason)
 }
 
 func (e *Error) Error() string {
@@ -56,6 +81,7 @@ func Compile(search string, macros Macros) (filter rule.Expr, pipeline []rule.St
 type posError struct {
 	pos    int
 	reason string
+	macro  *MacroFault // a fault inside a macro referenced at pos (wrapMacroErr)
 }
 
 func (e *posError) Error() string { return e.reason }
@@ -67,7 +93,7 @@ func errAt(pos int, format string, args ...any) *posError {
 // toError converts the offset into a line and a column of src.
 func (e *posError) toError(src string) *Error {
 	line, col := lineCol(src, e.pos)
-	return &Error{Line: line, Column: col, Reason: e.reason}
+	return &Error{Line: line, Column: col, Reason: e.reason, Macro: e.macro}
 }
 
 // lineCol returns the 1-based line and character column of byte offset pos in src.
