@@ -114,7 +114,7 @@ func Parse(file string, data []byte, macros spl.Macros) (*rule.Rule, error) {
 		if !ok {
 			return nil, &rule.Error{File: file, Line: search.Line, Rule: name, Reason: err.Error()}
 		}
-		line, col := searchPosition(data, search, e.Line, e.Column)
+		line, col := scalarPosition(data, search, e.Line, e.Column)
 		return nil, &rule.Error{File: file, Line: line, Column: col, Rule: name, Reason: e.Reason}
 	}
 	return r, nil

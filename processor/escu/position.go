@@ -2,17 +2,19 @@ package escu
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
 
-// Mapping a position in the search text back to the YAML file.
+// Mapping a position in the text of a scalar (a detection's search, a macro's definition) back to the YAML file.
 //
-// The line is exact for the forms ESCU uses: a one-line scalar (v4, plain or quoted) and a literal block (`|-`, v5),
-// where search line L sits at file line Origin.Line+L-1. The column is exact for a literal block (block indentation
-// plus the search column) and for a scalar on one line (quote escapes such as '' and \" are counted). Folded forms
-// (`>` blocks, plain or quoted scalars wrapped over several lines) join lines with spaces, so the column cannot be
-// recovered: it is reported as 0 (unknown) and the line is the scalar's first.
+// The line and column are exact for the forms ESCU uses: a one-line scalar (v4, plain or quoted; quote escapes such
+// as '' and \" are counted) and a literal block (`|-`, v5), where text line L sits at file line Origin.Line+L-1 and
+// the column is the block indentation plus the text column. Folded forms (`>` blocks and plain scalars wrapped over
+// several lines) join their lines with spaces: each file line is found in the text in turn, which gives the line and
+// column too. Where that fails (a form not foreseen, a quoted scalar wrapped over several lines) the column is
+// reported as 0 (unknown) and the line is the scalar's first.
 
 // searchStartLine is the file line on which the search text begins.
 func searchStartLine(n *yaml.Node) int {
@@ -22,15 +24,22 @@ func searchStartLine(n *yaml.Node) int {
 	return n.Line
 }
 
-// searchPosition maps a 1-based line and column of the search text to the file.
-func searchPosition(data []byte, n *yaml.Node, splLine, splCol int) (line, col int) {
+// scalarPosition maps a 1-based line and column (counted in characters) of the text of scalar n to the file.
+func scalarPosition(data []byte, n *yaml.Node, textLine, textCol int) (line, col int) {
 	lines := strings.Split(string(data), "\n")
+	quoted := n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) != 0
 	switch {
 	case n.Style&yaml.LiteralStyle != 0:
-		return n.Line + splLine, blockIndent(lines, n.Line) + splCol
-	case n.Style&yaml.FoldedStyle != 0:
-		return n.Line + 1, 0
-	case splLine != 1 || n.Line < 1 || n.Line > len(lines):
+		return n.Line + textLine, blockIndent(lines, n.Line) + textCol
+	case n.Style&yaml.FoldedStyle != 0 || !quoted:
+		if line, col, ok := foldedPosition(lines, n, textLine, textCol); ok {
+			return line, col
+		}
+		if n.Style&yaml.FoldedStyle != 0 {
+			return n.Line + 1, 0
+		}
+	}
+	if textLine != 1 || n.Line < 1 || n.Line > len(lines) {
 		return n.Line, 0
 	}
 	src := []rune(lines[n.Line-1])
@@ -44,7 +53,7 @@ func searchPosition(data []byte, n *yaml.Node, splLine, splCol int) (line, col i
 		quote = '"'
 		pos++
 	}
-	for range splCol - 1 {
+	for range textCol - 1 {
 		if pos >= len(src) {
 			return n.Line, 0 // the scalar continues on a folded line
 		}
@@ -61,6 +70,91 @@ func searchPosition(data []byte, n *yaml.Node, splLine, splCol int) (line, col i
 		return n.Line, 0
 	}
 	return n.Line, pos + 1
+}
+
+// foldedPosition maps a position of the text of a folded block or a plain scalar, whose file lines YAML joins with
+// spaces (an empty line is a line break), to the file. It finds each file line of the scalar in the text in turn,
+// separated by nothing but spaces and line breaks; ok is false if one is not where it should be.
+func foldedPosition(lines []string, n *yaml.Node, textLine, textCol int) (line, col int, ok bool) {
+	text := n.Value
+	off, ok := textOffset(text, textLine, textCol)
+	if !ok || n.Line < 1 {
+		return 0, 0, false
+	}
+	block := n.Style&yaml.FoldedStyle != 0
+	first, indent := n.Line, 0
+	if block {
+		first, indent = n.Line+1, blockIndent(lines, n.Line)
+	}
+	cursor := 0           // how much of text the file lines so far account for
+	lastLine, end := 0, 0 // the last file line found, and the column after its text
+	for l := first; l <= len(lines) && strings.Trim(text[cursor:], " \n") != ""; l++ {
+		raw := strings.TrimSuffix(lines[l-1], "\r")
+		start := 0 // the byte offset of the line's part of the text in raw
+		switch {
+		case strings.TrimSpace(raw) == "":
+			continue // a line break in the text
+		case block:
+			if len(raw)-len(strings.TrimLeft(raw, " ")) < indent {
+				return 0, 0, false // the block ends before its text does
+			}
+			start = indent
+		case l == n.Line:
+			start = runeOffset(raw, n.Column-1)
+		default:
+			start = len(raw) - len(strings.TrimLeft(raw, " \t"))
+		}
+		part := raw[start:]
+		if !block {
+			part = strings.TrimRight(part, " \t")
+		}
+		i := strings.Index(text[cursor:], part)
+		if i < 0 || strings.Trim(text[cursor:cursor+i], " \n") != "" {
+			return 0, 0, false
+		}
+		from := cursor + i
+		cursor = from + len(part)
+		startCol := utf8.RuneCountInString(raw[:start]) + 1
+		if off <= cursor {
+			return l, startCol + utf8.RuneCountInString(text[from:max(from, off)]), true
+		}
+		lastLine, end = l, startCol+utf8.RuneCountInString(part)
+	}
+	if lastLine == 0 || strings.Trim(text[cursor:], " \n") != "" {
+		return 0, 0, false
+	}
+	return lastLine, end, true // past the last line's text: the text's end
+}
+
+// textOffset is the byte offset of a 1-based line and character column of text.
+func textOffset(text string, line, col int) (int, bool) {
+	off := 0
+	for range line - 1 {
+		i := strings.IndexByte(text[off:], '\n')
+		if i < 0 {
+			return 0, false
+		}
+		off += i + 1
+	}
+	lineEnd := len(text)
+	if i := strings.IndexByte(text[off:], '\n'); i >= 0 {
+		lineEnd = off + i
+	}
+	if col < 1 || col-1 > utf8.RuneCountInString(text[off:lineEnd]) {
+		return 0, false
+	}
+	return off + runeOffset(text[off:lineEnd], col-1), true
+}
+
+// runeOffset is the byte offset of the n-th character of s (len(s) past its end).
+func runeOffset(s string, n int) int {
+	for i := range s {
+		if n == 0 {
+			return i
+		}
+		n--
+	}
+	return len(s)
 }
 
 // blockIndent is the indentation of a block scalar whose indicator is on file line indicatorLine: the leading

@@ -1,0 +1,72 @@
+package escu
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+)
+
+// TestScalarPosition maps every character of a scalar's text back to the file and checks that the file has that
+// character there, for each way YAML can write a scalar that the mapping claims to know.
+func TestScalarPosition(t *testing.T) {
+	for _, tt := range []struct {
+		name, yaml string
+		unknown    bool // past its first line, the column cannot be recovered: the scalar's first line, column 0
+	}{
+		{name: "plain", yaml: "v: a=1 b=\"x y\"\n"},
+		{name: "plain, then a comment", yaml: "v: a=1 b=2 # note\n"},
+		{name: "plain on the next line", yaml: "v:\n  a=1 b=2\n"},
+		{name: "plain wrapped", yaml: "v: a=1\n  b=2   \n     c=3\nw: 1\n"},
+		{name: "plain wrapped with an empty line", yaml: "v: a=1\n\n  b=2\n"},
+		{name: "single-quoted", yaml: "v: 'a=1 b=2'\n"},
+		{name: "double-quoted", yaml: "v: \"a=1 b=2\"\n"},
+		{name: "literal", yaml: "v: |-\n  a=1\n    | where b=2\n  c\n"},
+		{name: "literal, kept", yaml: "v: |+\n  a=1\n  b\n\n"},
+		{name: "folded", yaml: "v: >-\n  a=1\n  | where b=2\n  | stats count\nw: 1\n"},
+		{name: "folded, clipped, under a list item", yaml: "v:\n- >\n    a=1\n    b=2\n"},
+		{name: "folded with a paragraph", yaml: "v: >\n  a=1\n\n  b=2\n  c=3\n"},
+		{name: "folded with a more-indented line", yaml: "v: >\n  a=1\n    b=2\n  c=3\n"},
+		{name: "non-ASCII", yaml: "v: >-\n  ü=\"é\"\n  ß=1\n"},
+		{name: "double-quoted wrapped", yaml: "v: \"a=1 b\n  c=2\"\n", unknown: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var doc yaml.Node
+			require.NoError(t, yaml.Unmarshal([]byte(tt.yaml), &doc))
+			n := doc.Content[0].Content[1]
+			if n.Kind == yaml.SequenceNode {
+				n = n.Content[0]
+			}
+			lines := strings.Split(tt.yaml, "\n")
+			textLine, textCol := 1, 1
+			for _, r := range n.Value {
+				if r == '\n' {
+					textLine, textCol = textLine+1, 1
+					continue
+				}
+				line, col := scalarPosition([]byte(tt.yaml), n, textLine, textCol)
+				switch {
+				case tt.unknown && col == 0:
+					assert.Equal(t, n.Line, line, "%q at %d:%d", r, textLine, textCol)
+				case r != ' ':
+					require.True(t, line >= 1 && line <= len(lines), "%q at %d:%d: file line %d", r, textLine, textCol, line)
+					src := []rune(lines[line-1])
+					require.True(t, col >= 1 && col <= len(src), "%q at %d:%d: file column %d:%d", r, textLine, textCol, line, col)
+					assert.Equal(t, string(r), string(src[col-1]), "%q at %d:%d: file %d:%d", r, textLine, textCol, line, col)
+				}
+				textCol++
+			}
+			// The end of the text (where "unexpected end" is reported) is after its last character.
+			last := strings.TrimRight(n.Value, "\n")
+			endLine := strings.Count(last, "\n") + 1
+			endCol := utf8.RuneCountInString(last[strings.LastIndexByte(last, '\n')+1:]) + 1
+			line, col := scalarPosition([]byte(tt.yaml), n, endLine, endCol)
+			if !tt.unknown {
+				assert.NotZero(t, col, "the end, at %d:%d", line, col)
+			}
+		})
+	}
+}
