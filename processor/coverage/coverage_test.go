@@ -25,7 +25,7 @@ func testEngine(t *testing.T, searches ...string) *engine.Engine {
 	var rules []*rule.Rule
 	for i, s := range searches {
 		y := fmt.Sprintf("name: Rule %d\nid: r%d\nsearch: '`kube_audit` %s'\n", i+1, i+1, s)
-		r, err := escu.Parse(fmt.Sprintf("rules/r%d.yml", i+1), []byte(y), spl.DefaultMacros())
+		r, err := escu.Parse(fmt.Sprintf("rules/r%d.yml", i+1), []byte(y), spl.DefaultMacros(), nil)
 		require.NoError(t, err)
 		rules = append(rules, r)
 	}

@@ -30,12 +30,43 @@ func IsMacro(data []byte) bool {
 	return err == nil && value(root, "definition") != nil && value(root, "search") == nil
 }
 
-// ParseMacro reads a security_content macro file. A macro with `arguments: [a, b]` is returned under the key
-// `name(a,b)`, which spl.Macros resolves for references with two arguments.
-func ParseMacro(file string, data []byte) (name, definition string, err error) {
+// Macro is a macro and where it is defined: read from a security_content macro file by ParseMacro, or set in the
+// configuration (no File).
+type Macro struct {
+	// Key is the macro's key in spl.Macros: its name, or `name(a,b)` for a macro with `arguments: [a, b]`, which
+	// spl.Macros resolves for references with two arguments.
+	Key        string
+	Definition string
+	// File is the macro file; "" for a macro set in the configuration (the processor's `macros:`).
+	File string
+	// Line and Column locate the macro's `name:` value in File.
+	Line, Column int
+
+	def  *yaml.Node // the `definition:` scalar
+	data []byte     // File's content
+}
+
+// where says where a fault at line and column of the definition is, for spl.MacroFault.Describe: the file's line
+// and column, or the position in the definition of a configured macro.
+func (m *Macro) where(line, col int) string {
+	switch {
+	case m.File == "":
+		return fmt.Sprintf("configured, definition %d:%d", line, col)
+	case m.def == nil: // not read by ParseMacro
+		return fmt.Sprintf("defined in %s, definition %d:%d", m.File, line, col)
+	}
+	line, col = scalarPosition(m.data, m.def, line, col)
+	if col == 0 {
+		return fmt.Sprintf("defined at %s:%d", m.File, line)
+	}
+	return fmt.Sprintf("defined at %s:%d:%d", m.File, line, col)
+}
+
+// ParseMacro reads a security_content macro file.
+func ParseMacro(file string, data []byte) (*Macro, error) {
 	root, err := topLevel(file, data)
 	if err != nil {
-		return "", "", err
+		return nil, err
 	}
 	var m struct {
 		Name       string     `yaml:"name"`
@@ -43,25 +74,30 @@ func ParseMacro(file string, data []byte) (name, definition string, err error) {
 		Arguments  stringList `yaml:"arguments"`
 	}
 	if err := root.Decode(&m); err != nil {
-		return "", "", yamlfile.Error(file, "", err)
+		return nil, yamlfile.Error(file, "", err)
 	}
-	name = strings.TrimSpace(m.Name)
+	name := strings.TrimSpace(m.Name)
+	def := value(root, "definition")
 	switch {
 	case name == "":
-		return "", "", errorAt(file, root, "", "missing `name`")
+		return nil, errorAt(file, root, "", "missing `name`")
 	case strings.ContainsAny(name, "`() \t\n"):
-		return "", "", errorAt(file, value(root, "name"), "", fmt.Sprintf("invalid macro name %q", m.Name))
-	case value(root, "definition") == nil:
-		return "", "", errorAt(file, root, name, "missing `definition`")
+		return nil, errorAt(file, value(root, "name"), "", fmt.Sprintf("invalid macro name %q", m.Name))
+	case def == nil:
+		return nil, errorAt(file, root, name, "missing `definition`")
 	}
 	if len(m.Arguments) > 0 {
 		name += "(" + strings.Join(m.Arguments, ",") + ")"
 	}
-	return name, m.Definition, nil
+	n := value(root, "name")
+	return &Macro{Key: name, Definition: m.Definition, File: file, Line: n.Line, Column: n.Column, def: def, data: data}, nil
 }
 
-// Parse reads an ESCU detection and compiles its search. Errors are *rule.Error with the file, line and column.
-func Parse(file string, data []byte, macros spl.Macros) (*rule.Rule, error) {
+// Parse reads an ESCU detection and compiles its search against macros. Errors are *rule.Error with the file, line
+// and column. A fault inside a macro's definition is reported at the macro's reference in the search, and says where
+// the macro whose definition holds it is defined: origins maps macro keys to their Macro (nil, or a key missing,
+// and the fault is said by its place in the definition alone, as for the default macros).
+func Parse(file string, data []byte, macros spl.Macros, origins map[string]*Macro) (*rule.Rule, error) {
 	root, err := topLevel(file, data)
 	if err != nil {
 		return nil, err
@@ -115,7 +151,11 @@ func Parse(file string, data []byte, macros spl.Macros) (*rule.Rule, error) {
 			return nil, &rule.Error{File: file, Line: search.Line, Rule: name, Reason: err.Error()}
 		}
 		line, col := scalarPosition(data, search, e.Line, e.Column)
-		return nil, &rule.Error{File: file, Line: line, Column: col, Rule: name, Reason: e.Reason}
+		reason := e.Reason
+		if f := e.Macro; f != nil && origins[f.Key] != nil {
+			reason = f.Describe(origins[f.Key].where(f.Line, f.Column))
+		}
+		return nil, &rule.Error{File: file, Line: line, Column: col, Rule: name, Reason: reason}
 	}
 	return r, nil
 }

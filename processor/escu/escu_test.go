@@ -30,10 +30,10 @@ func corpusMacros(t *testing.T, dir string) spl.Macros {
 		require.NoError(t, err)
 		require.True(t, IsMacro(data), f)
 		require.False(t, IsDetection(data), f)
-		name, def, err := ParseMacro(f, data)
+		mac, err := ParseMacro(f, data)
 		require.NoError(t, err)
-		if name != "kube_audit" {
-			m[name] = def
+		if mac.Key != "kube_audit" {
+			m[mac.Key] = mac.Definition
 		}
 	}
 	assert.Contains(t, m, "security_content_ctime(field)", "a macro with arguments is keyed with its argument names")
@@ -52,7 +52,7 @@ func TestCorpusParses(t *testing.T) {
 			require.NoError(t, err)
 			require.True(t, IsDetection(data))
 			require.False(t, IsMacro(data))
-			r, err := Parse(f, data, macros)
+			r, err := Parse(f, data, macros, nil)
 			require.NoError(t, err)
 			assert.NotEmpty(t, r.ID)
 			assert.NotEmpty(t, r.Name)
@@ -72,7 +72,7 @@ func TestCorpusV4NodePort(t *testing.T) {
 	f := filepath.Join(dir, "v4", "kubernetes_node_port_creation.yml")
 	data, err := os.ReadFile(f)
 	require.NoError(t, err)
-	r, err := Parse(f, data, nil)
+	r, err := Parse(f, data, nil, nil)
 	require.NoError(t, err)
 	assert.Equal(t, "d7fc865e-b8a1-4029-a960-cf4403b821b6", r.ID)
 	assert.Equal(t, "Kubernetes Node Port Creation", r.Name)
@@ -91,7 +91,7 @@ func TestCorpusV5HostNetwork(t *testing.T) {
 	f := filepath.Join(dir, "v5", "kubernetes_pod_with_host_network_attachment.yml")
 	data, err := os.ReadFile(f)
 	require.NoError(t, err)
-	r, err := Parse(f, data, nil)
+	r, err := Parse(f, data, nil, nil)
 	require.NoError(t, err)
 	assert.Equal(t, "cce357cf-43a4-494a-814b-67cea90fe990", r.ID)
 	assert.Equal(t, 12, r.Origin.Line, "the |- block's text starts below `search: |-` on line 11")
@@ -154,7 +154,7 @@ tags:
 
 func TestV4ObservableMapping(t *testing.T) {
 	data := []byte(strings.Replace(v4Detection, "%s", "verb=create | stats count by user", 1))
-	r, err := Parse("t.yml", data, nil)
+	r, err := Parse("t.yml", data, nil, nil)
 	require.NoError(t, err)
 	assert.Equal(t, "0000-1111", r.ID)
 	assert.Equal(t, rule.Risk{
@@ -189,7 +189,7 @@ tags:
   observable:
   - {name: user, type: User, role: [Victim]}
 `)
-	r, err := Parse("t.yml", data, nil)
+	r, err := Parse("t.yml", data, nil, nil)
 	require.NoError(t, err)
 	assert.Equal(t, []rule.RiskObject{{Field: "user", Type: "user", Score: 40}}, r.Risk.Objects)
 	assert.Equal(t, "x", r.ID, "a detection without id is keyed by its name")
@@ -209,7 +209,7 @@ tags:
   observable:
   - {name: other, type: User, role: [Victim]}
 `)
-	r, err := Parse("t.yml", data, nil)
+	r, err := Parse("t.yml", data, nil, nil)
 	require.NoError(t, err)
 	assert.Equal(t, rule.Risk{Message: "m $user$", Objects: []rule.RiskObject{{Field: "user", Type: "system", Score: 7}}}, r.Risk)
 }
@@ -245,7 +245,7 @@ func TestParseErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse("rules/x.yml", []byte(tt.yaml), nil)
+			_, err := Parse("rules/x.yml", []byte(tt.yaml), nil, nil)
 			require.Error(t, err)
 			var e *rule.Error
 			require.ErrorAs(t, err, &e)
@@ -257,7 +257,7 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestParseErrorString(t *testing.T) {
-	_, err := Parse("k.yml", []byte("name: Bad Rule\nsearch: |-\n  a=1\n  | eval x=1\n"), nil)
+	_, err := Parse("k.yml", []byte("name: Bad Rule\nsearch: |-\n  a=1\n  | eval x=1\n"), nil, nil)
 	require.EqualError(t, err, `k.yml:4:5: rule "Bad Rule": unsupported command "eval"`)
 }
 
@@ -282,7 +282,7 @@ func TestParseMacro(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			assert.Equal(t, tt.isMacro, IsMacro([]byte(tt.yaml)))
 			assert.Equal(t, tt.det, IsDetection([]byte(tt.yaml)))
-			key, def, err := ParseMacro("m.yml", []byte(tt.yaml))
+			m, err := ParseMacro("m.yml", []byte(tt.yaml))
 			if tt.reason != "" {
 				var e *rule.Error
 				require.ErrorAs(t, err, &e)
@@ -291,8 +291,10 @@ func TestParseMacro(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			assert.Equal(t, tt.key, key)
-			assert.Equal(t, tt.def, def)
+			assert.Equal(t, tt.key, m.Key)
+			assert.Equal(t, tt.def, m.Definition)
+			assert.Equal(t, "m.yml", m.File)
+			assert.Equal(t, 1, m.Line, "the line of `name:`")
 		})
 	}
 }
@@ -305,12 +307,39 @@ func TestClassificationOfOtherContent(t *testing.T) {
 }
 
 func TestMacroArgumentsResolve(t *testing.T) {
-	name, def, err := ParseMacro("m.yml", []byte("name: pick\narguments: [f, v]\ndefinition: $f$=$v$\n"))
+	m, err := ParseMacro("m.yml", []byte("name: pick\narguments: [f, v]\ndefinition: $f$=$v$\n"))
 	require.NoError(t, err)
 	data := []byte("name: x\nsearch: '`pick(user, admin)`'\n")
-	r, err := Parse("t.yml", data, spl.Macros{name: def})
+	r, err := Parse("t.yml", data, spl.Macros{m.Key: m.Definition}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, rule.Compare{Field: rule.Field{Name: "user"}, Value: rule.Pattern{Text: "admin"}}, r.Filter)
+}
+
+// TestMacroFaultOrigin: a fault inside a macro's definition says where the macro is defined, as origins know it.
+func TestMacroFaultOrigin(t *testing.T) {
+	m, err := ParseMacro("macros/allow.yml", []byte("name: allow\ndefinition: |-\n  user=a\n  OR junk\n"))
+	require.NoError(t, err)
+	assert.Equal(t, [2]int{1, 7}, [2]int{m.Line, m.Column}, "the position of the name")
+	macros := spl.Macros{m.Key: m.Definition}
+	data := []byte("name: x\nsearch: verb=get `allow`\n")
+	for _, tt := range []struct {
+		name    string
+		origins map[string]*Macro
+		reason  string
+	}{
+		{"from a file", map[string]*Macro{m.Key: m}, "in macro `allow` (defined at macros/allow.yml:4:6): free-text term"},
+		{"configured", map[string]*Macro{m.Key: {Key: m.Key, Definition: m.Definition}}, "in macro `allow` (configured, definition 2:4): free-text term"},
+		{"a file without its text", map[string]*Macro{m.Key: {Key: m.Key, File: "m.yml"}}, "in macro `allow` (defined in m.yml, definition 2:4): free-text term"},
+		{"unknown", nil, "in macro `allow` (definition 2:4): free-text term"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("rules/x.yml", data, macros, tt.origins)
+			var e *rule.Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, [2]int{2, 18}, [2]int{e.Line, e.Column}, "at the reference")
+			assert.True(t, strings.HasPrefix(e.Reason, tt.reason), e.Reason)
+		})
+	}
 }
 
 // TestSeveralDocumentsRefused: a second YAML document in a detection or macro file is an error at its `---`, never
@@ -330,9 +359,9 @@ func TestSeveralDocumentsRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var err error
 			if strings.HasPrefix(tc.yaml, "name: m") {
-				_, _, err = ParseMacro("macros/m.yml", []byte(tc.yaml))
+				_, err = ParseMacro("macros/m.yml", []byte(tc.yaml))
 			} else {
-				_, err = Parse("rules/x.yml", []byte(tc.yaml), nil)
+				_, err = Parse("rules/x.yml", []byte(tc.yaml), nil, nil)
 			}
 			var e *rule.Error
 			require.ErrorAs(t, err, &e)
@@ -341,6 +370,6 @@ func TestSeveralDocumentsRefused(t *testing.T) {
 		})
 	}
 	// A document marker at the top is still one document.
-	_, err := Parse("rules/x.yml", []byte("---\n"+detection), nil)
+	_, err := Parse("rules/x.yml", []byte("---\n"+detection), nil, nil)
 	assert.NoError(t, err)
 }

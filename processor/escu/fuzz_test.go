@@ -14,7 +14,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("name: x\nsearch: >-\n  a=1\n\n    b=2\n  | eval x=1\n"))
 	f.Add([]byte("name: x\nsearch: a=1\n  b=\"ü\"\n\n  | eval x=1\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r, err := Parse("f.yml", data, nil)
+		r, err := Parse("f.yml", data, nil, nil)
 		if err != nil {
 			var e *rule.Error
 			if !errors.As(err, &e) || e.File != "f.yml" || e.Line < 0 || e.Column < 0 {
@@ -25,6 +25,6 @@ func FuzzParse(f *testing.F) {
 		}
 		IsDetection(data)
 		IsMacro(data)
-		_, _, _ = ParseMacro("f.yml", data)
+		_, _ = ParseMacro("f.yml", data)
 	})
 }

@@ -117,7 +117,7 @@ func TestParseTests(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := Parse("x.yml", []byte(tt.yaml), spl.DefaultMacros())
+			r, err := Parse("x.yml", []byte(tt.yaml), spl.DefaultMacros(), nil)
 			if tt.wantErr != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), tt.wantErr)

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -117,7 +116,8 @@ func Load(opts Options) (*Result, error) {
 	// Pass 1: classify every file and gather the macros.
 	formats := make([]format, len(files))
 	macros := spl.DefaultMacros()
-	macroFile := map[string]string{} // macro name -> the file that defined it
+	// Where each macro is defined, by key: a fault inside a definition is reported with the macro's file and line.
+	origins := map[string]*escu.Macro{}
 	for i, f := range files {
 		if f.err != nil {
 			e := &rule.Error{File: f.name, Reason: f.err.Error()}
@@ -131,21 +131,25 @@ func Load(opts Options) (*Result, error) {
 		formats[i] = classify(f.data)
 		switch formats[i] {
 		case escuMacro:
-			name, def, err := escu.ParseMacro(f.name, f.data)
+			m, err := escu.ParseMacro(f.name, f.data)
 			if err != nil {
 				fail(i, err)
 				continue
 			}
-			if prev, ok := macroFile[name]; ok && macros[name] != def {
-				fail(i, &rule.Error{File: f.name, Reason: fmt.Sprintf("macro %q is also defined, differently, in %s", name, prev)})
-				continue
+			if prev, ok := origins[m.Key]; ok {
+				if prev.Definition != m.Definition {
+					fail(i, &rule.Error{File: f.name, Reason: fmt.Sprintf("macro %q is also defined, differently, in %s", m.Key, prev.File)})
+				}
+				continue // the same definition again: the first file is named in errors
 			}
-			macros[name], macroFile[name] = def, f.name
+			macros[m.Key], origins[m.Key] = m.Definition, m
 		case unknownFormat:
 			fail(i, unclassified(f.name, f.data))
 		}
 	}
-	maps.Copy(macros, opts.Macros)
+	for k, def := range opts.Macros {
+		macros[k], origins[k] = def, &escu.Macro{Key: k, Definition: def} // no file: a configured macro
+	}
 
 	// Pass 2: the detections.
 	byID := map[string]*rule.Rule{}
@@ -164,7 +168,7 @@ func Load(opts Options) (*Result, error) {
 		var err error
 		switch formats[i] {
 		case escuDetection:
-			if r, err = escu.Parse(f.name, f.data, macros); err == nil {
+			if r, err = escu.Parse(f.name, f.data, macros, origins); err == nil {
 				escuFile[r] = i
 			}
 		case sigmaRule:

@@ -3,6 +3,7 @@ package loader
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -248,6 +249,88 @@ func TestConflictingMacroFiles(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), filepath.Join(dir, "m2.yml")+`: macro "allow" is also defined, differently, in `+filepath.Join(dir, "m1.yml"))
 	assert.NotContains(t, err.Error(), "m3.yml")
+}
+
+// TestBrokenMacroNamesItsFile: a fault inside a macro's definition is reported at the detection's reference, and
+// says which file defines the macro whose definition holds the fault, and the line and column of the fault there.
+func TestBrokenMacroNamesItsFile(t *testing.T) {
+	const freeText = " is not supported: this streaming engine matches field=value terms only"
+	for _, tt := range []struct {
+		name   string
+		macros map[string]string // path -> content, beside the detection r.yml
+		search string            // the detection's search, on line 4 from column 3
+		want   string            // the error, after "<dir>/r.yml:": %s is the directory
+	}{
+		{
+			name:   "plain scalar",
+			macros: map[string]string{"macros/plain.yml": "name: bad_plain\ndescription: d\ndefinition: user=admin junk\n"},
+			search: "verb=get `bad_plain`",
+			want:   "4:12: rule \"R\": in macro `bad_plain` (defined at %s/macros/plain.yml:3:24): free-text term \"junk\"" + freeText,
+		},
+		{
+			name:   "single-quoted scalar",
+			macros: map[string]string{"macros/quoted.yml": "name: bad_quoted\ndefinition: 'user IN (a, b'\n"},
+			search: "verb=get `bad_quoted`",
+			want:   "4:12: rule \"R\": in macro `bad_quoted` (defined at %s/macros/quoted.yml:2:22): missing ')' for this IN list",
+		},
+		{
+			name: "literal block",
+			macros: map[string]string{"macros/block.yml": "name: bad_block\ndefinition: |-\n  user=admin\n" +
+				"    OR user=root\n  | stats count\ndescription: d\n"},
+			search: "verb=get NOT `bad_block`",
+			want: "4:16: rule \"R\": in macro `bad_block` (defined at %s/macros/block.yml:5:3): " +
+				"expands to a pipeline, but is used inside a search expression",
+		},
+		{
+			name:   "folded block",
+			macros: map[string]string{"macros/folded.yml": "name: bad_folded\ndefinition: >-\n  user=admin\n  OR user=root\n  OR junk\n"},
+			search: "verb=get `bad_folded`",
+			want:   "4:12: rule \"R\": in macro `bad_folded` (defined at %s/macros/folded.yml:5:6): free-text term \"junk\"" + freeText,
+		},
+		{
+			// The fault is in inner's definition: inner's file is named, and the chain leads to it.
+			name: "nested",
+			macros: map[string]string{
+				"macros/outer.yml":  "name: outer\ndefinition: verb=get `middle`\n",
+				"macros/middle.yml": "name: middle\ndefinition: |-\n  user=admin\n  `inner`\n",
+				"macros/inner.yml":  "name: inner\ndescription: d\ndefinition: objectRef.resource=pods\n  | where\n",
+			},
+			search: "`kube_audit` `outer`",
+			want: "4:16: rule \"R\": in macro `outer` -> `middle` -> `inner` (defined at %s/macros/inner.yml:4:3): " +
+				"expands to a pipeline, but is used inside a search expression",
+		},
+		{
+			// A pipeline macro with arguments: the column is in the definition as written, not after substitution.
+			name:   "arguments",
+			macros: map[string]string{"macros/args.yml": "name: pick\narguments: [f, v]\ndefinition: search $f$=$v$ | frob\n"},
+			search: "verb=get | `pick(user, admin)`",
+			want:   "4:14: rule \"R\": in macro `pick(2)` (defined at %s/macros/args.yml:3:30): unsupported command \"frob\"",
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			files := map[string]string{"r.yml": detection("r", "R", tt.search)}
+			maps.Copy(files, tt.macros)
+			dir := layout(t, files)
+			_, err := Load(Options{Paths: []string{dir}})
+			require.EqualError(t, err, filepath.Join(dir, "r.yml")+":"+fmt.Sprintf(tt.want, dir))
+		})
+	}
+}
+
+// TestBrokenConfiguredMacro: a macro set in the configuration has no file; its fault is said by its place in the
+// definition, and as configured, even where a macro file defines the same macro (the configured one is used).
+func TestBrokenConfiguredMacro(t *testing.T) {
+	dir := layout(t, map[string]string{
+		"r.yml":            detection("r", "R", "verb=get | search NOT `kube_allowed`"),
+		"macros/allow.yml": macro("kube_allowed", "user=admin"),
+		"macros/outer.yml": macro("outer", "verb=get `kube_allowed`"),
+		"s.yml":            detection("s", "S", "`outer`"),
+	})
+	_, err := Load(Options{Paths: []string{dir}, Macros: map[string]string{"kube_allowed": "user IN (a, b"}})
+	require.EqualError(t, err, filepath.Join(dir, "r.yml")+":4:25: rule \"R\": in macro `kube_allowed` (configured, "+
+		"definition 1:9): missing ')' for this IN list\n"+
+		filepath.Join(dir, "s.yml")+":4:3: rule \"S\": in macro `outer` -> `kube_allowed` (configured, "+
+		"definition 1:9): missing ')' for this IN list")
 }
 
 func TestConfigMapLayout(t *testing.T) {
