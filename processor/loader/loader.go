@@ -138,7 +138,8 @@ func Load(opts Options) (*Result, error) {
 			}
 			if prev, ok := origins[m.Key]; ok {
 				if prev.Definition != m.Definition {
-					fail(i, &rule.Error{File: f.name, Reason: fmt.Sprintf("macro %q is also defined, differently, in %s", m.Key, prev.File)})
+					fail(i, &rule.Error{File: f.name, Line: m.Line, Column: m.Column, Reason: fmt.Sprintf(
+						"macro %q is also defined, differently, in %s:%d", m.Key, prev.File, prev.Line)})
 				}
 				continue // the same definition again: the first file is named in errors
 			}
