@@ -2,6 +2,7 @@ package spl
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -15,6 +16,7 @@ func FuzzCompile(f *testing.F) {
 		"| tstats count",
 		"a=1 ```comment``` | stats c",
 		"`m(a, \"b,c\")`",
+		"`m(a b, c)` `allow`",
 	} {
 		f.Add(s)
 	}
@@ -31,6 +33,15 @@ func FuzzCompile(f *testing.F) {
 			}
 			if filter != nil || pipeline != nil {
 				t.Fatalf("results returned with an error")
+			}
+			if f := e.Macro; f != nil {
+				def, ok := macros[f.Key]
+				if !ok {
+					def, ok = DefaultMacros()[f.Key]
+				}
+				if !ok || len(f.Chain) == 0 || f.Line < 1 || f.Column < 1 || f.Line > strings.Count(def, "\n")+1 {
+					t.Fatalf("bad macro fault %+v for %q", f, search)
+				}
 			}
 			return
 		}
