@@ -10,8 +10,8 @@ import (
 // Mapping a position in the text of a scalar (a detection's search, a macro's definition) back to the YAML file.
 //
 // The line and column are exact for the forms ESCU uses: a one-line scalar (v4, plain or quoted; quote escapes such
-// as '' and \" are counted) and a literal block (`|-`, v5), where text line L sits at file line Origin.Line+L-1 and
-// the column is the block indentation plus the text column. Folded forms (`>` blocks and plain scalars wrapped over
+// as '' and \" are counted) and a literal block (`|-`, v5, also with an indentation indicator such as `|2-`), where
+// text line L sits at file line Origin.Line+L-1 and the column is the block indentation plus the text column. Folded forms (`>` blocks and plain scalars wrapped over
 // several lines) join their lines with spaces: each file line is found in the text in turn, which gives the line and
 // column too. Where that fails (a form not foreseen, a quoted scalar wrapped over several lines) the column is
 // reported as 0 (unknown) and the line is the scalar's first.
@@ -30,7 +30,7 @@ func scalarPosition(data []byte, n *yaml.Node, textLine, textCol int) (line, col
 	quoted := n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) != 0
 	switch {
 	case n.Style&yaml.LiteralStyle != 0:
-		return n.Line + textLine, blockIndent(lines, n.Line) + textCol
+		return n.Line + textLine, blockIndent(lines, n) + textCol
 	case n.Style&yaml.FoldedStyle != 0 || !quoted:
 		if line, col, ok := foldedPosition(lines, n, textLine, textCol); ok {
 			return line, col
@@ -84,7 +84,7 @@ func foldedPosition(lines []string, n *yaml.Node, textLine, textCol int) (line, 
 	block := n.Style&yaml.FoldedStyle != 0
 	first, indent := n.Line, 0
 	if block {
-		first, indent = n.Line+1, blockIndent(lines, n.Line)
+		first, indent = n.Line+1, blockIndent(lines, n)
 	}
 	cursor := 0           // how much of text the file lines so far account for
 	lastLine, end := 0, 0 // the last file line found, and the column after its text
@@ -157,13 +157,32 @@ func runeOffset(s string, n int) int {
 	return len(s)
 }
 
-// blockIndent is the indentation of a block scalar whose indicator is on file line indicatorLine: the leading
-// spaces of its first non-blank line.
-func blockIndent(lines []string, indicatorLine int) int {
-	for _, l := range lines[min(indicatorLine, len(lines)):] {
-		if strings.TrimSpace(l) != "" {
-			return len(l) - len(strings.TrimLeft(l, " "))
+// blockIndent is the indentation of block scalar n's text, whose indicator is on file line n.Line: the spaces its
+// file lines have before the text. It is read by matching the text's first non-blank line against the first
+// non-blank file line below the indicator: with an indentation indicator (`|2-`) that line may keep spaces of its own,
+// which are text, not indentation. Else it is that line's leading spaces.
+func blockIndent(lines []string, n *yaml.Node) int {
+	first := ""
+	for _, t := range strings.Split(n.Value, "\n") {
+		if strings.TrimSpace(t) != "" {
+			first = t
+			break
 		}
+	}
+	for _, l := range lines[min(n.Line, len(lines)):] {
+		raw := strings.TrimRight(l, " \t\r")
+		if raw == "" {
+			continue
+		}
+		lead := len(raw) - len(strings.TrimLeft(raw, " "))
+		// The fewest spaces that leave the rest of the line at the start of the text: fewer would leave spaces
+		// that the text does not start with.
+		for i := 0; i <= lead; i++ {
+			if first != "" && strings.HasPrefix(first, raw[i:]) {
+				return i
+			}
+		}
+		return lead
 	}
 	return 0
 }

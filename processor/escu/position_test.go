@@ -26,6 +26,8 @@ func TestScalarPosition(t *testing.T) {
 		{name: "double-quoted", yaml: "v: \"a=1 b=2\"\n"},
 		{name: "literal", yaml: "v: |-\n  a=1\n    | where b=2\n  c\n"},
 		{name: "literal, kept", yaml: "v: |+\n  a=1\n  b\n\n"},
+		{name: "literal with an indentation indicator", yaml: "v: |2-\n    a=1\n  b=2\n"},
+		{name: "folded with an indentation indicator, under a list item", yaml: "v:\n- >1-\n     a=1\n   b=2\n"},
 		{name: "folded", yaml: "v: >-\n  a=1\n  | where b=2\n  | stats count\nw: 1\n"},
 		{name: "folded, clipped, under a list item", yaml: "v:\n- >\n    a=1\n    b=2\n"},
 		{name: "folded with a paragraph", yaml: "v: >\n  a=1\n\n  b=2\n  c=3\n"},
