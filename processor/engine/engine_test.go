@@ -413,6 +413,31 @@ func TestIPLocation(t *testing.T) {
 	}
 }
 
+// TestIPLocationWritesItsOutputs checks that the stage writes, prefixed, exactly the fields rule.IPLocation.Outputs
+// names, which the parser, the routing and the rule-override checks rely on.
+func TestIPLocationWritesItsOutputs(t *testing.T) {
+	stage := rule.IPLocation{Field: "sourceIPs{}", Prefix: "geo_"}
+	r := &rule.Rule{ID: "geo", Name: "geo", Filter: eq("verb", "create"), Pipeline: []rule.Stage{stage}}
+	geo := fakeGeo{"10.1.1.1": {City: "Paris", Region: "Ile-de-France", Country: "France", Lat: 48.85, Lon: 2.35}}
+	e, err := Compile([]*rule.Rule{r}, Options{GeoIP: geo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := e.Match([]byte(podEvent))
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("matches %+v, %v", ms, err)
+	}
+	row := ms[0].Rows[0]
+	for _, f := range stage.Outputs() {
+		if len(row.Values(f)) != 1 {
+			t.Errorf("%s: %q", f, row.Values(f))
+		}
+	}
+	if got := row.Values("geo_lat"); len(got) != 1 || got[0] != "48.85" {
+		t.Errorf("geo_lat = %q", got)
+	}
+}
+
 func TestRowsWithoutStatsShowRiskAndSummaryFields(t *testing.T) {
 	r := &rule.Rule{ID: "s", Name: "s", Filter: eq("verb", "create"),
 		Risk: rule.Risk{Message: "by $user.username$", Objects: []rule.RiskObject{{Field: "user.username", Type: "user", Score: 5}},

@@ -21,8 +21,8 @@ func eventByFields(stages []rule.Stage, win rule.Stats, rs refs) []*fieldRef {
 	for _, st := range stages {
 		switch st := st.(type) {
 		case rule.IPLocation:
-			for _, f := range []string{"City", "Country", "Region", "lat", "lon"} {
-				written[st.Prefix+f] = true
+			for _, f := range st.Outputs() {
+				written[f] = true
 			}
 		case rule.Rename:
 			for _, p := range st.Pairs {

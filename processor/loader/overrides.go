@@ -193,8 +193,8 @@ func OutputFields(r *rule.Rule) (fields []string, ok bool) {
 				add(n)
 			}
 		case rule.IPLocation:
-			for _, f := range []string{"City", "Country", "Region", "lat", "lon"} {
-				add(st.Prefix + f)
+			for _, f := range st.Outputs() {
+				add(f)
 			}
 		case rule.Copy:
 			if slices.Contains(fields, st.From) {

@@ -264,6 +264,18 @@ type IPLocation struct {
 	Prefix string
 }
 
+// IPLocationOutputs are the fields iplocation writes, before its prefix.
+var IPLocationOutputs = []string{"City", "Country", "Region", "lat", "lon"}
+
+// Outputs returns the fields the stage writes, prefixed.
+func (l IPLocation) Outputs() []string {
+	out := make([]string, len(IPLocationOutputs))
+	for i, f := range IPLocationOutputs {
+		out[i] = l.Prefix + f
+	}
+	return out
+}
+
 // NewTerms keeps a row only when some combination of its Fields' values was not seen within History before the
 // event (Elastic `new_terms`). A row missing any of the fields is dropped. The engine bounds the combinations it
 // remembers; a forgotten one counts as new again.

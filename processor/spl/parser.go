@@ -708,8 +708,8 @@ func (p *parser) define(c command) {
 			p.defined[f] = true
 		}
 	case iplocCmd:
-		for _, f := range []string{"City", "Country", "Region", "lat", "lon"} {
-			p.defined[c.prefix+f] = true
+		for _, f := range (rule.IPLocation{Prefix: c.prefix}).Outputs() {
+			p.defined[f] = true
 		}
 	case fillCmd:
 		for _, f := range c.fields {
