@@ -188,13 +188,14 @@ coverage: ## print the coverage catalog of RULES (default builtin); COVERAGE_FOR
 rule-test: ## run the tests of RULES (default builtin and its cases) offline; fails when one fails
 	$(GO) run $(TRIM) ./cmd/auditdetect rule-test $(if $(RULE_TEST_CASES),-cases $(RULE_TEST_CASES)) $(RULE_TEST_FLAGS) $(RULES)
 
-# An audit log for rule-cost (one event per line); empty: generated events of a typical cluster.
-EVENTS ?=
+# An audit log for rule-cost (one event per line, gzip read as such); empty: generated events of a typical cluster.
+COST_EVENTS ?=
+# More flags for rule-cost, e.g. -on-rule-error skip, -passes 10, -limit 50000 or -format json.
 RULE_COST_FLAGS ?=
 
 .PHONY: rule-cost
-rule-cost: ## measure what each rule of RULES costs per event on EVENTS (default: generated events), costliest first
-	@$(GO) run $(TRIM) ./cmd/auditdetect cost $(if $(EVENTS),-events $(EVENTS)) $(RULE_COST_FLAGS) $(RULES)
+rule-cost: ## measure what each rule of RULES adds to the time per event on COST_EVENTS (default: generated events)
+	@$(GO) run $(TRIM) ./cmd/auditdetect rule-cost $(if $(COST_EVENTS),-events $(COST_EVENTS)) $(RULE_COST_FLAGS) $(RULES)
 
 # Fuzzing: every fuzz target of the module (a func FuzzXxx in a _test.go file under processor/, found by name, so a
 # new front end's target is picked up without an edit here) runs for FUZZ_TIME, one after the other; the run fails at

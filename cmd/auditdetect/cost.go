@@ -2,11 +2,16 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -23,24 +28,32 @@ import (
 // log. The engine reads an event only as far as its candidate rules need, so a rule's cost depends on the traffic:
 // which operations it is a candidate for, and which fields it reads (a rule on every operation that reads a request
 // body costs every event a search of it). Each rule runs alone in an engine of its own; the cost it adds is that
-// engine's time per event less an empty engine's (which reads the verb, and the resource when a verb is named).
-// Rules share what they read, so the costs of a set's rules add up to more than the set's.
+// engine's time per event less an empty engine's (which reads the verb). Rules share what they read, so the costs
+// of a set's rules add up to more than the set's.
 
 // costReport is the report's JSON form; the Markdown shows the same.
 type costReport struct {
-	Events int `json:"events"`
-	// Source says where the events came from: a file, or the generated mix.
-	Source       string `json:"source"`
-	AverageBytes int    `json:"average_bytes"`
-	Unreadable   int    `json:"unreadable_lines"`
-	Passes       int    `json:"passes"`
-	// EmptyNS and AllNS are an empty engine's and the whole rule set's time per event, in nanoseconds.
+	// Source says where the events came from: a file, stdin, or the generated mix.
+	Source string `json:"source"`
+	Events int    `json:"events"`
+	// Limited says the read stopped at -limit before the end of the file.
+	Limited      bool `json:"limited"`
+	AverageBytes int  `json:"average_bytes"`
+	// Unreadable counts lines without a readable audit event; Oversized events over -max-body-bytes, which the
+	// processor passes on unevaluated.
+	Unreadable int `json:"unreadable_lines"`
+	Oversized  int `json:"oversized_events"`
+	Passes     int `json:"passes"`
+	// EmptyNS and AllNS are an empty engine's and the whole rule set's time per event, in nanoseconds. NoiseNS is how
+	// far apart two empty engines measured in the same passes came out: differences below it mean nothing.
 	EmptyNS float64    `json:"empty_engine_ns_per_event"`
 	AllNS   float64    `json:"all_rules_ns_per_event"`
+	NoiseNS float64    `json:"noise_ns_per_event"`
 	Rules   []ruleCost `json:"rules"`
 }
 
 type ruleCost struct {
+	// Number is the rule's position in the loaded set, as in the coverage catalog.
 	Number     int      `json:"number"`
 	ID         string   `json:"id"`
 	Name       string   `json:"name"`
@@ -51,19 +64,26 @@ type ruleCost struct {
 	// rule of the set loaded, in one pass in file order, as the collector would see them).
 	Evaluated int `json:"evaluated_events"`
 	Matched   int `json:"matched_events"`
-	// AloneNS is the time per event of an engine holding only this rule; AddedNS that less EmptyNS.
-	AloneNS float64 `json:"alone_ns_per_event"`
-	AddedNS float64 `json:"added_ns_per_event"`
+	// AloneNS is the time per event of an engine holding only this rule; AddedNS that less EmptyNS. AllocsPerEvent
+	// is what that engine allocates per event (matches build rows; an event that matches nothing allocates nothing).
+	AloneNS        float64 `json:"alone_ns_per_event"`
+	AddedNS        float64 `json:"added_ns_per_event"`
+	AllocsPerEvent float64 `json:"allocs_per_event"`
 }
 
-// defaultCostEvents is how many generated events the report runs over without -events.
-const defaultCostEvents = 4000
+const (
+	// defaultCostEvents is how many generated events the report runs over without -events or -limit.
+	defaultCostEvents = 4000
+	// defaultMaxBodyBytes is the processor's max_body_bytes default (TestCostDefaultsFollowTheProcessor).
+	defaultMaxBodyBytes = 8 << 20
+)
 
 func runCost(args []string, stdout, stderr io.Writer) int {
-	fs, rf := newFlagSet("cost", stderr)
-	eventsPath := fs.String("events", "", "audit log `file`: one event per line (native events, EventLists, cloud exports); "+
-		"default: 4,000 generated events of a typical cluster")
-	limit := fs.Int("limit", 10000, "read at most this many `events` from the file")
+	fs, rf := newFlagSet("rule-cost", stderr)
+	eventsPath := fs.String("events", "", "audit log `file` (- for stdin; gzip is read as such): one event per line, native "+
+		"events, EventLists or cloud exports; default: generated events of a typical cluster")
+	limit := fs.Int("limit", 10000, "read at most this many `events` from the file (without -events: generate this many, default 4000)")
+	maxBody := fs.Int("max-body-bytes", defaultMaxBodyBytes, "leave out events over this many `bytes`, as the processor's max_body_bytes")
 	passes := fs.Int("passes", 5, "timed `passes` over the events per engine; the fastest counts")
 	format := fs.String("format", "markdown", "output `format`: markdown or json")
 	if err := fs.Parse(args); err != nil {
@@ -71,38 +91,52 @@ func runCost(args []string, stdout, stderr io.Writer) int {
 	}
 	switch {
 	case *format != "markdown" && *format != "json":
-		fmt.Fprintf(stderr, "cost: -format %q is not markdown or json\n", *format)
+		fmt.Fprintf(stderr, "rule-cost: -format %q is not markdown or json\n", *format)
 		return exitUsage
-	case *passes < 1 || *limit < 1:
-		fmt.Fprintln(stderr, "cost: -passes and -limit must be positive")
+	case *passes < 1 || *limit < 1 || *maxBody < 1:
+		fmt.Fprintln(stderr, "rule-cost: -passes, -limit and -max-body-bytes must be positive")
 		return exitUsage
 	}
-	rules, err := load(fs.Args(), rf, stderr)
+	rules, err := load(fs.Args(), rf, "rule-cost", stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "cost: %v\n", err)
+		fmt.Fprintf(stderr, "rule-cost: %v\n", err)
+		return exitUsage
+	}
+	if len(rules) == 0 {
+		fmt.Fprintln(stderr, "rule-cost: no rules loaded")
 		return exitUsage
 	}
 	rep := &costReport{Passes: *passes}
 	var events [][]byte
 	if *eventsPath == "" {
-		for _, ev := range auditgen.Generate(1, defaultCostEvents) {
+		n := defaultCostEvents
+		if flagSet(fs, "limit") {
+			n = *limit
+		}
+		for _, ev := range auditgen.Generate(1, n) {
 			events = append(events, ev.Body)
 		}
 		rep.Source = "generated events (processor/auditgen, seed 1)"
 	} else {
-		events, rep.Unreadable, err = readEvents(*eventsPath, *limit)
-		if err != nil {
-			fmt.Fprintf(stderr, "cost: %v\n", err)
+		var r eventReader
+		if err := r.read(*eventsPath, *limit, *maxBody); err != nil {
+			fmt.Fprintf(stderr, "rule-cost: %v\n", err)
 			return exitUsage
 		}
+		events, rep.Limited, rep.Unreadable, rep.Oversized = r.events, r.limited, r.unreadable, r.oversized
 		rep.Source = *eventsPath
+		if *eventsPath == "-" {
+			rep.Source = "standard input"
+		}
 	}
 	if len(events) == 0 {
-		fmt.Fprintf(stderr, "cost: no audit events in %s\n", *eventsPath)
+		fmt.Fprintf(stderr, "rule-cost: no audit events in %s (lines without a readable event: %d; events over "+
+			"-max-body-bytes: %d)\n", rep.Source, rep.Unreadable, rep.Oversized)
 		return exitUsage
 	}
+	start := time.Now()
 	if err := measure(rep, rules, events); err != nil {
-		fmt.Fprintf(stderr, "cost: %v\n", err)
+		fmt.Fprintf(stderr, "rule-cost: %v\n", err)
 		return exitUsage
 	}
 	if *format == "json" {
@@ -113,49 +147,112 @@ func runCost(args []string, stdout, stderr io.Writer) int {
 		err = writeCostMarkdown(stdout, rep)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "cost: %v\n", err)
+		fmt.Fprintf(stderr, "rule-cost: %v\n", err)
 		return exitFailed
 	}
+	fmt.Fprintf(stderr, "rule-cost: %d rules, %d events, %d %s in %s\n", len(rules), len(events), *passes,
+		plural(*passes, "pass", "passes"), time.Since(start).Round(time.Millisecond))
 	return exitOK
 }
 
-// readEvents reads up to limit audit events from an audit log, finding them in each line as the processor finds them
-// in a record's body; lines with none (not JSON, another log's lines, a truncated event) are counted.
-func readEvents(path string, limit int) (events [][]byte, unreadable int, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer f.Close()
-	norm := normalize.New(normalize.Config{})
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 64<<20)
-	for len(events) < limit && sc.Scan() {
-		line := sc.Bytes()
-		if len(strings.TrimSpace(string(line))) == 0 {
-			continue
+// flagSet reports whether the flag was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// eventReader reads audit events from an audit log, finding them in each line as the processor finds them in a
+// record's body.
+type eventReader struct {
+	events                [][]byte
+	limited               bool
+	unreadable, oversized int
+}
+
+// read reads up to limit events from path ("-": stdin; gzip-compressed, as the API server's --audit-log-compress
+// writes rotated files, is decompressed). Lines without a readable event (not JSON, another log's lines, a truncated
+// event) are counted, and so are events over maxBody, which the processor would pass on unevaluated; a line is
+// never held whole past maxBody.
+func (r *eventReader) read(path string, limit, maxBody int) error {
+	var in io.Reader = os.Stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
 		}
-		found := 0
-		_, _ = norm.Each(line, func(ev normalize.Event) {
-			// The processor counts a malformed event (a truncated line) as unparsed and passes it on: no cost to
-			// report.
-			if len(events) < limit && event.Valid(ev.Body) == nil {
-				events = append(events, slices.Clone(ev.Body))
-				found++
+		defer f.Close()
+		in = f
+	}
+	br := bufio.NewReaderSize(in, 1<<16)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		defer gz.Close()
+		br = bufio.NewReaderSize(gz, 1<<16)
+	}
+	norm := normalize.New(normalize.Config{MaxParseBytes: maxBody})
+	var line []byte
+	for len(r.events) < limit {
+		chunk, err := br.ReadSlice('\n')
+		switch {
+		case len(line)+len(chunk) > maxBody+1: // +1: the newline
+			// Too long to be an event the processor evaluates: skip the rest of the line.
+			r.oversized++
+			line = line[:0]
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = br.ReadSlice('\n')
 			}
-		})
-		if found == 0 {
-			unreadable++
+		case errors.Is(err, bufio.ErrBufferFull):
+			line = append(line, chunk...)
+			continue
+		default:
+			line = append(line, chunk...)
+			r.add(norm, bytes.TrimSpace(line), limit, maxBody)
+			line = line[:0]
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, 0, fmt.Errorf("%s: %w", path, err)
+	// Stopped by the limit: is there more?
+	_, err := br.Peek(1)
+	r.limited = err == nil
+	return nil
+}
+
+// add adds the events of one line.
+func (r *eventReader) add(norm *normalize.Normalizer, line []byte, limit, maxBody int) {
+	if len(line) == 0 {
+		return
 	}
-	return events, unreadable, nil
+	found := false
+	_, _ = norm.Each(line, func(ev normalize.Event) {
+		switch {
+		case len(r.events) >= limit:
+			r.limited = true
+		case len(ev.Body) > maxBody:
+			r.oversized++
+			found = true
+		case event.Valid(ev.Body) == nil:
+			// The processor counts a malformed event (a truncated line) as unparsed and passes it on: no cost.
+			r.events = append(r.events, slices.Clone(ev.Body))
+			found = true
+		}
+	})
+	if !found && len(r.events) < limit {
+		r.unreadable++
+	}
 }
 
 // measure fills rep: the counts from one pass of the whole set, then each engine's fastest pass. The engines take
-// turns pass by pass, so that a machine whose speed drifts (a shared VM) slows them all alike.
+// turns pass by pass, each pass in another order (a rule that reads whole bodies leaves the next one a cold cache),
+// so that a machine whose speed drifts, and the order, weigh on them alike. Two empty engines give the noise floor.
 func measure(rep *costReport, rules []*rule.Rule, events [][]byte) error {
 	total := 0
 	for _, b := range events {
@@ -170,50 +267,68 @@ func measure(rep *costReport, rules []*rule.Rule, events [][]byte) error {
 	}
 	compiled := all.Rules()
 	cat := coverage.Build(all)
-	byID := map[string]*ruleCost{}
+	index := map[*rule.Rule]int{}
 	for i, r := range compiled {
+		index[r] = i
 		rep.Rules = append(rep.Rules, ruleCost{Number: i + 1, ID: r.ID, Name: r.Name, Format: r.Origin.Format,
 			File: r.Origin.File, Operations: cat.Rules[i].Operations})
 	}
-	for i := range rep.Rules {
-		byID[rep.Rules[i].ID] = &rep.Rules[i]
-	}
 	ev := all.Evaluator()
 	for _, b := range events {
-		_ = ev.Candidates(b, func(r *rule.Rule) { byID[r.ID].Evaluated++ })
+		_ = ev.Candidates(b, func(r *rule.Rule) { rep.Rules[index[r]].Evaluated++ })
 		res, _ := ev.Evaluate(b)
 		for _, m := range res.Matches {
-			byID[m.Rule.ID].Matched++
+			rep.Rules[index[m.Rule]].Matched++
 		}
 	}
 	ev.Close()
 
-	// Engine 0 is empty, 1 the whole set (fresh: the counting pass above filled its windows), then one per rule.
-	engines := make([]*engine.Engine, 0, len(compiled)+2)
-	for _, set := range append([][]*rule.Rule{nil, compiled}, each(compiled)...) {
-		e, err := engine.Compile(set, opts)
-		if err != nil {
+	// Engines 0 and 1 are empty, 2 the whole set (fresh: the counting pass above filled its windows), then one per
+	// rule.
+	sets := append([][]*rule.Rule{nil, nil, compiled}, each(compiled)...)
+	engines := make([]*engine.Engine, len(sets))
+	for i, set := range sets {
+		if engines[i], err = engine.Compile(set, opts); err != nil {
 			return err
 		}
-		engines = append(engines, e)
 	}
 	best := make([]time.Duration, len(engines))
+	allocs := make([]float64, len(engines))
 	for i := range best {
 		best[i] = math.MaxInt64
 	}
+	order := make([]int, len(engines))
 	for p := 0; p <= rep.Passes; p++ {
-		for i, e := range engines {
-			// The first pass is not timed: it teaches each engine's reader the key orders of the log.
-			if d := timePass(e, events); p > 0 {
-				best[i] = min(best[i], d)
+		// Pass p starts at another engine and, every other pass, runs them backwards.
+		for k := range order {
+			order[k] = (k + p*len(engines)/(rep.Passes+1)) % len(engines)
+		}
+		if p%2 == 1 {
+			slices.Reverse(order)
+		}
+		for _, i := range order {
+			switch p {
+			case 0: // not timed: it teaches each engine's reader the key orders of the log
+				timePass(engines[i], events)
+			case 1: // allocations are counted in the first timed pass, once the engine's state is made
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				best[i] = timePass(engines[i], events)
+				runtime.ReadMemStats(&after)
+				allocs[i] = float64(after.Mallocs-before.Mallocs) / float64(len(events))
+			default:
+				best[i] = min(best[i], timePass(engines[i], events))
 			}
 		}
 	}
 	perEvent := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(len(events)) }
-	rep.EmptyNS, rep.AllNS = perEvent(best[0]), perEvent(best[1])
+	empty0, empty1 := perEvent(best[0]), perEvent(best[1])
+	rep.EmptyNS, rep.NoiseNS = min(empty0, empty1), math.Abs(empty0-empty1)
+	rep.AllNS = perEvent(best[2])
 	for i := range rep.Rules {
-		rep.Rules[i].AloneNS = perEvent(best[i+2])
+		rep.Rules[i].AloneNS = perEvent(best[i+3])
 		rep.Rules[i].AddedNS = rep.Rules[i].AloneNS - rep.EmptyNS
+		rep.Rules[i].AllocsPerEvent = allocs[i+3]
 	}
 	slices.SortStableFunc(rep.Rules, func(a, b ruleCost) int {
 		switch {
@@ -237,7 +352,8 @@ func each(rules []*rule.Rule) [][]*rule.Rule {
 }
 
 // timePass evaluates every event once through one Evaluator, as the processor evaluates a batch. Stateful rules see
-// the events again on later passes, as a redelivery: recognised by their auditID, not counted twice.
+// the events again on later passes, as a redelivery: recognised by their auditID (up to engine.DefaultReplayKeys of
+// them), not counted twice.
 func timePass(e *engine.Engine, events [][]byte) time.Duration {
 	ev := e.Evaluator()
 	defer ev.Close()
@@ -250,25 +366,45 @@ func timePass(e *engine.Engine, events [][]byte) time.Duration {
 
 func writeCostMarkdown(w io.Writer, rep *costReport) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "# Rule cost\n\n%s, %d events, %d bytes on average", rep.Source, rep.Events, rep.AverageBytes)
-	if rep.Unreadable > 0 {
-		fmt.Fprintf(bw, " (lines without a readable audit event, left out: %d)", rep.Unreadable)
+	what := fmt.Sprintf("%d events", rep.Events)
+	if rep.Limited {
+		what = fmt.Sprintf("the first %d events (-limit)", rep.Events)
 	}
-	fmt.Fprintf(bw, ". Time per event, the fastest of %d passes (wall clock).\n\n", rep.Passes)
+	fmt.Fprintf(bw, "# Rule cost\n\n%s: %s, %d bytes on average", coverage.Cell(rep.Source), what, rep.AverageBytes)
+	if rep.Unreadable > 0 {
+		fmt.Fprintf(bw, "; lines without a readable audit event, left out: %d", rep.Unreadable)
+	}
+	if rep.Oversized > 0 {
+		fmt.Fprintf(bw, "; events over -max-body-bytes, left out as the processor passes them on unevaluated: %d", rep.Oversized)
+	}
+	fmt.Fprintf(bw, ". Time per event, the fastest of %d %s (wall clock).\n\n", rep.Passes, plural(rep.Passes, "pass", "passes"))
 	fmt.Fprintf(bw, "| engine | ns per event |\n| --- | ---: |\n")
 	fmt.Fprintf(bw, "| empty (reads each event's verb) | %.0f |\n", rep.EmptyNS)
-	fmt.Fprintf(bw, "| all %d rules | %.0f |\n\n", len(rep.Rules), rep.AllNS)
+	fmt.Fprintf(bw, "| all %d rules | %.0f |\n", len(rep.Rules), rep.AllNS)
+	fmt.Fprintf(bw, "| noise: two empty engines differed by | %.0f |\n\n", rep.NoiseNS)
 	fmt.Fprintf(bw, "Each rule alone, costliest first. *Added* is its engine's time less the empty engine's: reading "+
 		"the resource of every event of a verb it names, then its filter on the events it is evaluated on. Rules "+
-		"share what they read, so the added times sum to more than the whole set's; differences of a few percent "+
-		"of the empty engine's time are noise.\n\n")
-	fmt.Fprintf(bw, "| # | rule | format | operations | evaluated on | matched | added ns per event |\n")
-	fmt.Fprintf(bw, "| --- | --- | --- | --- | ---: | ---: | ---: |\n")
+		"share what they read, so the added times sum to more than the whole set's. An added time within the noise "+
+		"is written ≈0; run again, or with more -passes, before reading much into differences of that size.\n\n")
+	fmt.Fprintf(bw, "| rule # | rule | format | operations | evaluated on | matched events | allocs per event | added ns per event |\n")
+	fmt.Fprintf(bw, "| ---: | --- | --- | --- | ---: | ---: | ---: | ---: |\n")
 	for _, r := range rep.Rules {
-		fmt.Fprintf(bw, "| %d | %s | %s | %s | %.1f%% | %d | %.0f |\n", r.Number, markdownCell(r.Name), r.Format,
-			operationsCell(r.Operations), 100*float64(r.Evaluated)/float64(rep.Events), r.Matched, r.AddedNS)
+		added := fmt.Sprintf("%.0f", r.AddedNS)
+		if math.Abs(r.AddedNS) <= rep.NoiseNS {
+			added = "≈0"
+		}
+		fmt.Fprintf(bw, "| %d | %s | %s | %s | %.1f%% (%d) | %d | %.2f | %s |\n", r.Number, coverage.Cell(r.Name),
+			r.Format, coverage.Cell(operationsCell(r.Operations)), 100*float64(r.Evaluated)/float64(rep.Events),
+			r.Evaluated, r.Matched, r.AllocsPerEvent, added)
 	}
 	return bw.Flush()
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // operationsCell shortens a rule's operations for a table cell: "every operation" for any-any, else the first few.
@@ -282,5 +418,3 @@ func operationsCell(ops []string) string {
 	}
 	return strings.Join(ops, ", ")
 }
-
-func markdownCell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }

@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,13 +14,21 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/auditdetect/auditdetect/processor/auditdetectprocessor"
 )
 
 var sampleLog = filepath.Join("..", "..", "testdata", "audit", "sample-audit.log")
 
-// sampleOps reads the operations of the sample log independently of the engine: verb and objectRef.resource of
-// each line, decoded with encoding/json.
-func sampleOps(t *testing.T) (ops []struct{ verb, resource string }) {
+// sampleEvent is a line of the sample log, decoded with encoding/json, independently of the engine.
+type sampleEvent struct {
+	line      string
+	verb      string
+	resource  string
+	wholeJSON bool
+}
+
+func readSample(t *testing.T) (events []sampleEvent) {
 	t.Helper()
 	f, err := os.Open(sampleLog)
 	require.NoError(t, err)
@@ -35,36 +45,53 @@ func sampleOps(t *testing.T) (ops []struct{ verb, resource string }) {
 				Resource string `json:"resource"`
 			} `json:"objectRef"`
 		}
-		if json.Unmarshal(sc.Bytes(), &ev) != nil {
-			continue // the sample's one truncated line
-		}
-		ops = append(ops, struct{ verb, resource string }{ev.Verb, ev.ObjectRef.Resource})
+		err := json.Unmarshal(sc.Bytes(), &ev)
+		events = append(events, sampleEvent{line: sc.Text(), verb: ev.Verb, resource: ev.ObjectRef.Resource, wholeJSON: err == nil})
 	}
 	require.NoError(t, sc.Err())
-	return ops
+	return events
 }
 
-func TestCostReport(t *testing.T) {
+// wholeEvents are the sample's lines that are whole JSON (one is truncated on purpose).
+func wholeEvents(t *testing.T) []sampleEvent {
+	return slices.DeleteFunc(readSample(t), func(e sampleEvent) bool { return !e.wholeJSON })
+}
+
+func builtinCount(t *testing.T) int {
+	t.Helper()
+	var stderr bytes.Buffer
+	rules, err := load(nil, &ruleFlags{onRuleError: "fail"}, "test", &stderr)
+	require.NoError(t, err)
+	return len(rules)
+}
+
+func costJSON(t *testing.T, args ...string) costReport {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
-	exit := run([]string{"cost", "-events", sampleLog, "-passes", "2", "-format", "json"}, &stdout, &stderr)
+	exit := run(append([]string{"rule-cost", "-passes", "1", "-format", "json"}, args...), &stdout, &stderr)
 	require.Equal(t, exitOK, exit, stderr.String())
 	var rep costReport
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &rep))
+	return rep
+}
 
-	ops := sampleOps(t)
-	assert.Equal(t, len(ops), rep.Events, "every whole line of the sample log is one event")
-	assert.Equal(t, 1, rep.Unreadable, "the sample's truncated line")
+func TestCostReport(t *testing.T) {
+	rep := costJSON(t, "-events", sampleLog, "-passes", "2")
+	whole := wholeEvents(t)
+	assert.Equal(t, len(whole), rep.Events, "every whole line of the sample log is one event")
+	assert.Equal(t, len(readSample(t))-len(whole), rep.Unreadable, "the sample's truncated line")
+	assert.False(t, rep.Limited)
+	assert.Zero(t, rep.Oversized)
 	assert.Equal(t, 2, rep.Passes)
 	assert.Positive(t, rep.EmptyNS)
+	assert.GreaterOrEqual(t, rep.NoiseNS, 0.0)
 	assert.Greater(t, rep.AllNS, rep.EmptyNS, "the built-in pack costs more than reading the verb")
 
-	builtinRules, err := load(nil, &ruleFlags{onRuleError: "fail"}, &stderr)
-	require.NoError(t, err)
-	require.Len(t, rep.Rules, len(builtinRules))
-	seen := map[string]bool{}
+	require.Len(t, rep.Rules, builtinCount(t))
+	numbers := map[int]bool{}
 	for i, r := range rep.Rules {
-		assert.False(t, seen[r.ID], "rule %s listed twice", r.ID)
-		seen[r.ID] = true
+		assert.False(t, numbers[r.Number], "rule #%d listed twice", r.Number)
+		numbers[r.Number] = true
 		assert.Equal(t, r.AloneNS-rep.EmptyNS, r.AddedNS, r.Name)
 		if i > 0 {
 			assert.LessOrEqual(t, r.AddedNS, rep.Rules[i-1].AddedNS, "costliest first")
@@ -76,14 +103,14 @@ func TestCostReport(t *testing.T) {
 		return rep.Rules[i]
 	}
 
-	// A rule on every operation is evaluated on every event; one keyed on services writes on the events of those.
+	// A rule on every operation is evaluated on every event; one keyed on services on the events of those.
 	anonymous := byName("Kubernetes Anonymous Request Allowed")
 	assert.Equal(t, []string{"any-any"}, anonymous.Operations)
 	assert.Equal(t, rep.Events, anonymous.Evaluated)
 	nodePort := byName("Kubernetes NodePort Service Exposed")
 	wantEvaluated := 0
-	for _, op := range ops {
-		if op.resource == "services" && slices.Contains(nodePort.Operations, op.verb+"-services") {
+	for _, ev := range whole {
+		if ev.resource == "services" && slices.Contains(nodePort.Operations, ev.verb+"-services") {
 			wantEvaluated++
 		}
 	}
@@ -92,6 +119,79 @@ func TestCostReport(t *testing.T) {
 	// The sample's README lists one NodePort service (line 33) and one pod in `default` (line 36).
 	assert.Equal(t, 1, nodePort.Matched)
 	assert.Equal(t, 1, byName("Kubernetes Pod Created in Default or System Namespace").Matched)
+	// A match builds rows: the rule's engine allocates.
+	assert.Positive(t, nodePort.AllocsPerEvent)
+}
+
+func TestCostReadsLogsAsTheProcessorWould(t *testing.T) {
+	dir := t.TempDir()
+	whole := wholeEvents(t)
+	sample, err := os.ReadFile(sampleLog)
+	require.NoError(t, err)
+
+	t.Run("gzip", func(t *testing.T) {
+		var gz bytes.Buffer
+		w := gzip.NewWriter(&gz)
+		_, err := w.Write(sample)
+		require.NoError(t, err)
+		require.NoError(t, w.Close())
+		path := filepath.Join(dir, "audit.log.gz")
+		require.NoError(t, os.WriteFile(path, gz.Bytes(), 0o600))
+		assert.Equal(t, len(whole), costJSON(t, "-events", path).Events)
+	})
+
+	t.Run("standard input", func(t *testing.T) {
+		f, err := os.Open(sampleLog)
+		require.NoError(t, err)
+		defer f.Close()
+		stdin := os.Stdin
+		os.Stdin = f
+		defer func() { os.Stdin = stdin }()
+		rep := costJSON(t, "-events", "-")
+		assert.Equal(t, len(whole), rep.Events)
+		assert.Equal(t, "standard input", rep.Source)
+	})
+
+	t.Run("EventLists are split, and the limit cuts one", func(t *testing.T) {
+		items := make([]string, 3)
+		for i := range items {
+			items[i] = whole[i].line
+		}
+		list := `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[` + strings.Join(items, ",") + "]}\n"
+		path := filepath.Join(dir, "webhook.log")
+		require.NoError(t, os.WriteFile(path, []byte(list+list), 0o600))
+		rep := costJSON(t, "-events", path)
+		assert.Equal(t, 6, rep.Events)
+		assert.False(t, rep.Limited)
+		rep = costJSON(t, "-events", path, "-limit", "2")
+		assert.Equal(t, 2, rep.Events)
+		assert.True(t, rep.Limited)
+	})
+
+	t.Run("events over max-body-bytes are left out and counted", func(t *testing.T) {
+		const limit = 1500
+		long := 0
+		for _, ev := range readSample(t) {
+			if len(ev.line) > limit {
+				long++
+			}
+		}
+		require.Positive(t, long)
+		rep := costJSON(t, "-events", sampleLog, "-max-body-bytes", fmt.Sprint(limit))
+		assert.Equal(t, long, rep.Oversized)
+		assert.Equal(t, len(whole)-long, rep.Events)
+	})
+
+	t.Run("a line longer than the reader's buffer", func(t *testing.T) {
+		// 100 KiB of spaces before an event: longer than bufio's 64 KiB buffer, within max-body-bytes.
+		line := strings.Repeat(" ", 100<<10) + whole[0].line + "\n"
+		path := filepath.Join(dir, "padded.log")
+		require.NoError(t, os.WriteFile(path, []byte(line+whole[1].line+"\n"), 0o600))
+		assert.Equal(t, 2, costJSON(t, "-events", path).Events)
+		rep := costJSON(t, "-events", path, "-max-body-bytes", fmt.Sprint(64<<10))
+		assert.Equal(t, 1, rep.Events)
+		assert.Equal(t, 1, rep.Oversized)
+	})
 }
 
 func TestCostMarkdownAndErrors(t *testing.T) {
@@ -102,6 +202,9 @@ func TestCostMarkdownAndErrors(t *testing.T) {
 	require.NoError(t, err)
 	mixed := filepath.Join(dir, "mixed.log")
 	require.NoError(t, os.WriteFile(mixed, append([]byte("a line of another log\n\n"), sample...), 0o600))
+	broken := filepath.Join(dir, "broken.yml")
+	require.NoError(t, os.WriteFile(broken, []byte("name: x\nsearch: verb=get |\n"), 0o600))
+	whole := len(wholeEvents(t))
 
 	for _, tc := range []struct {
 		name   string
@@ -110,19 +213,28 @@ func TestCostMarkdownAndErrors(t *testing.T) {
 		stdout []string
 		stderr string
 	}{
-		{name: "markdown, generated events", args: []string{"cost", "-passes", "1"}, exit: exitOK,
-			stdout: []string{"# Rule cost", "generated events", "| empty (reads each event's verb) |", "| all 26 rules |",
+		{name: "markdown, generated events", args: []string{"rule-cost", "-passes", "1"}, exit: exitOK,
+			stdout: []string{"# Rule cost", "generated events", ": 4000 events,", "the fastest of 1 pass (",
+				"| empty (reads each event's verb) |", fmt.Sprintf("| all %d rules |", builtinCount(t)),
+				"| noise: two empty engines differed by |",
 				"| Kubernetes NodePort Service Exposed | escu | create-services, patch-services, update-services |",
-				"every operation"}},
-		{name: "lines without audit events are counted", args: []string{"cost", "-passes", "1", "-events", mixed}, exit: exitOK,
-			stdout: []string{"67 events", "(lines without a readable audit event, left out: 2)"}},
-		{name: "limit", args: []string{"cost", "-passes", "1", "-limit", "10", "-events", sampleLog}, exit: exitOK,
-			stdout: []string{", 10 events,"}},
-		{name: "no events", args: []string{"cost", "-events", noise}, exit: exitUsage, stderr: "no audit events in " + noise},
-		{name: "missing file", args: []string{"cost", "-events", filepath.Join(dir, "missing.log")}, exit: exitUsage, stderr: "missing.log"},
-		{name: "bad passes", args: []string{"cost", "-passes", "0"}, exit: exitUsage, stderr: "must be positive"},
-		{name: "bad format", args: []string{"cost", "-format", "xml"}, exit: exitUsage, stderr: `"xml"`},
-		{name: "bad on-rule-error", args: []string{"cost", "-on-rule-error", "ignore"}, exit: exitUsage, stderr: `"ignore" is not fail or skip`},
+				"every operation"},
+			stderr: fmt.Sprintf("rule-cost: %d rules, 4000 events, 1 pass in", builtinCount(t))},
+		{name: "the limit sets how many events are generated", args: []string{"rule-cost", "-passes", "1", "-limit", "50"},
+			exit: exitOK, stdout: []string{": 50 events,"}},
+		{name: "lines without audit events are counted", args: []string{"rule-cost", "-passes", "1", "-events", mixed}, exit: exitOK,
+			stdout: []string{fmt.Sprintf("%d events", whole), "lines without a readable audit event, left out: 2"}},
+		{name: "limit", args: []string{"rule-cost", "-passes", "1", "-limit", "10", "-events", sampleLog}, exit: exitOK,
+			stdout: []string{"the first 10 events (-limit)"}},
+		{name: "skipped rules are named; no rule at all is an error", args: []string{"rule-cost", "-on-rule-error", "skip", broken},
+			exit: exitUsage, stderr: "rule-cost: skipped: "},
+		{name: "no rules", args: []string{"rule-cost", "-on-rule-error", "skip", broken}, exit: exitUsage, stderr: "rule-cost: no rules loaded"},
+		{name: "no events", args: []string{"rule-cost", "-events", noise}, exit: exitUsage,
+			stderr: "no audit events in " + noise + " (lines without a readable event: 2;"},
+		{name: "missing file", args: []string{"rule-cost", "-events", filepath.Join(dir, "missing.log")}, exit: exitUsage, stderr: "missing.log"},
+		{name: "bad passes", args: []string{"rule-cost", "-passes", "0"}, exit: exitUsage, stderr: "must be positive"},
+		{name: "bad format", args: []string{"rule-cost", "-format", "xml"}, exit: exitUsage, stderr: `"xml"`},
+		{name: "bad on-rule-error", args: []string{"rule-cost", "-on-rule-error", "ignore"}, exit: exitUsage, stderr: `"ignore" is not fail or skip`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -138,4 +250,8 @@ func TestCostMarkdownAndErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestCostDefaultsFollowTheProcessor(t *testing.T) {
+	assert.Equal(t, auditdetectprocessor.DefaultMaxBodyBytes, defaultMaxBodyBytes)
 }

@@ -3,7 +3,7 @@
 //
 //	auditdetect coverage  [-format markdown|json] [-macro name=definition]... [-on-rule-error skip] [RULES...]
 //	auditdetect rule-test [-cases DIR] [-data-dir DIR] [-window 1h] [-max-keys N] [-macro name=definition]... [-on-rule-error skip] [RULES...]
-//	auditdetect cost      [-events FILE] [-limit N] [-passes N] [-format markdown|json] [-macro name=definition]... [-on-rule-error skip] [RULES...]
+//	auditdetect rule-cost [-events FILE|-] [-limit N] [-max-body-bytes N] [-passes N] [-format markdown|json] [-macro name=definition]... [-on-rule-error skip] [RULES...]
 //
 // RULES are what the processor's `rules:` setting takes: files, directories, globs, or "builtin" (the default).
 // Rules are loaded by the same loader and compiled by the same engine as in the collector.
@@ -42,7 +42,7 @@ func main() {
 const usage = `usage:
   auditdetect coverage  [flags] [RULES...]   print the coverage catalog of a rule set
   auditdetect rule-test [flags] [RULES...]   run the rules' tests offline and print a pass/fail table
-  auditdetect cost      [flags] [RULES...]   measure what each rule costs per event on an audit log
+  auditdetect rule-cost [flags] [RULES...]   measure what each rule adds to the time per event on an audit log
 
 RULES: rule files, directories, globs, or "builtin" (default). "auditdetect COMMAND -h" lists a command's flags.
 `
@@ -57,7 +57,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runCoverage(args[1:], stdout, stderr)
 	case "rule-test":
 		return runRuleTest(args[1:], stdout, stderr)
-	case "cost":
+	case "rule-cost":
 		return runCost(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
@@ -96,8 +96,9 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *ruleFlags) {
 	return fs, rf
 }
 
-// load loads the rules named by paths; skipped rules (-on-rule-error skip) are reported on stderr.
-func load(paths []string, rf *ruleFlags, stderr io.Writer) ([]*rule.Rule, error) {
+// load loads the rules named by paths; skipped rules (-on-rule-error skip) are reported on stderr, after the
+// command's name.
+func load(paths []string, rf *ruleFlags, command string, stderr io.Writer) ([]*rule.Rule, error) {
 	if rf.onRuleError != "fail" && rf.onRuleError != "skip" {
 		return nil, fmt.Errorf("-on-rule-error %q is not fail or skip", rf.onRuleError)
 	}
@@ -110,7 +111,7 @@ func load(paths []string, rf *ruleFlags, stderr io.Writer) ([]*rule.Rule, error)
 		return nil, err
 	}
 	for _, err := range res.Skipped {
-		fmt.Fprintf(stderr, "skipped: %v\n", err)
+		fmt.Fprintf(stderr, "%s: skipped: %v\n", command, err)
 	}
 	return res.Rules, nil
 }
@@ -125,7 +126,7 @@ func runCoverage(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "coverage: -format %q is not markdown or json\n", *format)
 		return exitUsage
 	}
-	rules, err := load(fs.Args(), rf, stderr)
+	rules, err := load(fs.Args(), rf, "coverage", stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "coverage: %v\n", err)
 		return exitUsage
@@ -163,7 +164,7 @@ func runRuleTest(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "rule-test: -window and -max-keys must be positive")
 		return exitUsage
 	}
-	rules, err := load(fs.Args(), rf, stderr)
+	rules, err := load(fs.Args(), rf, "rule-test", stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "rule-test: %v\n", err)
 		return exitUsage

@@ -236,8 +236,8 @@ func (c *Catalog) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "# Coverage catalog\n\n%s.\n\n", c.Line())
 	b.WriteString("## Rules\n\n| # | rule | id | file | operations |\n| ---: | --- | --- | --- | --- |\n")
 	for _, r := range c.Rules {
-		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s |\n", r.Number, cell(r.Name), cell(r.ID), cell(r.File),
-			cell(strings.Join(r.Operations, ", ")))
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s |\n", r.Number, Cell(r.Name), Cell(r.ID), Cell(r.File),
+			Cell(strings.Join(r.Operations, ", ")))
 	}
 
 	number := map[string]int{}
@@ -284,7 +284,7 @@ func (c *Catalog) WriteMarkdown(w io.Writer) error {
 	return err
 }
 
-// cell escapes text for a Markdown table cell.
-func cell(s string) string {
+// Cell escapes text for a Markdown table cell (also for the tool's other Markdown reports).
+func Cell(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
 }

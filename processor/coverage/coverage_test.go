@@ -117,7 +117,7 @@ func TestWriteMarkdown(t *testing.T) {
 	assert.Contains(t, md, "| services | core | 1 | · | · | · | · | · | · |  | 2 |\n")
 	assert.Contains(t, md, "| bindings | core | · |  |  |  |  |  |  |  | · |\n")
 	assert.Contains(t, md, "| any |  |  |  |  |  |  |  | 3 |  |  |\n")
-	assert.Equal(t, `a\|b c`, cell("a|b\nc"), "cells escape pipes and newlines")
+	assert.Equal(t, `a\|b c`, Cell("a|b\nc"), "cells escape pipes and newlines")
 	for _, line := range strings.Split(strings.TrimSpace(md), "\n") {
 		if strings.HasPrefix(line, "| ") {
 			assert.True(t, strings.HasSuffix(line, "|"), "table line %q", line)

@@ -340,7 +340,8 @@ func (ev *Evaluator) Evaluate(body []byte) (Result, error) {
 
 // Candidates calls fn with each rule that the event's operation (objectRef.resource × verb) makes a candidate, in
 // rule order: the rules whose filters Evaluate would run on it. It is for tools that explain what a rule set costs
-// (`auditdetect cost`); an error means the body is not a JSON object.
+// (`auditdetect rule-cost`). As for Evaluate, the body is read only as far as the verb and the resource: an error
+// means it is not a JSON object or what was read is malformed.
 func (ev *Evaluator) Candidates(body []byte, fn func(*rule.Rule)) error {
 	view, err := ev.st.parser.Open(body)
 	if err != nil {

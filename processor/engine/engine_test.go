@@ -214,6 +214,15 @@ func TestCandidates(t *testing.T) {
 			}
 		}
 	}
+	// objectRef written with the resource twice (no API server does): candidates for both, each rule once, in order.
+	var got []string
+	twice := `{"verb":"delete","objectRef":{"resource":"secrets","resource":"pods"}}`
+	if err := ev.Candidates([]byte(twice), func(r *rule.Rule) { got = append(got, r.ID) }); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, ",") != "secrets,delete,every" {
+		t.Errorf("two resources: candidates %v, want secrets,delete,every", got)
+	}
 	if err := ev.Candidates([]byte(`[1]`), func(*rule.Rule) { t.Error("a candidate for a body that is no object") }); err == nil {
 		t.Error("Candidates of a body that is no object: no error")
 	}
