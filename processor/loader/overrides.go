@@ -266,16 +266,22 @@ func missingField(r *rule.Rule, names []string) (missing string, have []string) 
 // checked (the override is, against the same fields), so a broken upstream detection can be mended with
 // rule_overrides.
 func checkOwnObjects(r *rule.Rule, overrides map[string]Override, log *zap.Logger) error {
-	have, known := OutputFields(r)
-	if !known {
-		return nil
-	}
 	var risk, threat bool // replaced by an override
 	for k, o := range overrides {
 		if k == r.ID || k == r.Name {
 			risk = risk || len(o.RiskObjects) > 0
 			threat = threat || len(o.ThreatObjects) > 0
 		}
+	}
+	if !risk && len(r.Risk.Objects) == 0 {
+		// Kept, as a rule to see matches with (enrich mode), but said: Splunk ES writes no risk event without a risk
+		// object, and the Risk data model does not count a record without one.
+		log.Warn("Rule names no risk object: its risk records carry no risk_object or risk_score (give it one with "+
+			"rule_overrides.risk_objects)", zap.String("rule", r.Name), zap.String("file", r.Origin.String()))
+	}
+	have, known := OutputFields(r)
+	if !known {
+		return nil
 	}
 	// missing reports, with a warning, a field no result holds.
 	missing := func(what, field string) bool {

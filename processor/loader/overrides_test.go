@@ -7,6 +7,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
@@ -238,4 +241,29 @@ func TestConfiguredMacroMustBeReferenced(t *testing.T) {
 	_, err = Load(Options{Paths: []string{dir}, Macros: map[string]string{"kube_audit": "*", "x_filtr": "search *", "kubernetes_node_port_creation_filter": "search *"}})
 	require.ErrorContains(t, err, `"kubernetes_node_port_creation_filter" is referenced by no loaded rule, so it would change nothing`)
 	require.NotContains(t, err.Error(), `"kubernetes_node_port_creation_filter" is referenced by no loaded rule, so it would change nothing (did you mean`)
+}
+
+// TestNoRiskObjectIsSaid: an ESCU detection that names no risk object loads (it can still enrich records), with a
+// warning that its risk records carry none; an override that gives it one silences the warning.
+func TestNoRiskObjectIsSaid(t *testing.T) {
+	dir := layout(t, map[string]string{"none.yml": `name: No Risk
+id: nr
+search: verb=create
+rba:
+  message: a create
+  risk_objects: []
+`})
+	core, logs := observer.New(zapcore.WarnLevel)
+	res, err := Load(Options{Paths: []string{dir}, Logger: zap.New(core)})
+	require.NoError(t, err)
+	require.Len(t, res.Rules, 1)
+	warned := logs.FilterMessageSnippet("names no risk object").All()
+	require.Len(t, warned, 1)
+	assert.Equal(t, "No Risk", warned[0].ContextMap()["rule"])
+
+	core, logs = observer.New(zapcore.WarnLevel)
+	_, err = Load(Options{Paths: []string{dir}, Logger: zap.New(core), Overrides: map[string]Override{
+		"nr": {RiskObjects: []rule.RiskObject{{Field: "user.username", Type: "user", Score: 5}}}}})
+	require.NoError(t, err)
+	assert.Empty(t, logs.FilterMessageSnippet("names no risk object").All())
 }

@@ -119,6 +119,29 @@ func TestFanOutPerRiskObjectValue(t *testing.T) {
 	}
 }
 
+// TestNoRiskObject: a rule that names no risk object writes one record per row, without the risk object fields
+// (the README's output contract says so; the loader warns about such a rule).
+func TestNoRiskObject(t *testing.T) {
+	r := &rule.Rule{ID: "x", Name: "x", Risk: rule.Risk{Message: "by $user$"}}
+	res := engine.Result{Matches: []engine.Match{{Rule: r, Rows: []engine.Row{row(f("user", "a")), row(f("user", "b"))}}}}
+	logs := plog.NewLogRecordSlice()
+	src := logs.AppendEmpty()
+	if n, _ := NewWriter(Config{}).AppendRiskRecords(logs, src, res); n != 2 {
+		t.Fatalf("added %d, want one per row", n)
+	}
+	for i := 1; i < logs.Len(); i++ {
+		a := logs.At(i).Attributes()
+		for _, k := range []string{"risk_object", "risk_object_type", "risk_score"} {
+			if _, ok := a.Get(k); ok {
+				t.Errorf("record %d has %s", i, k)
+			}
+		}
+		if m, _ := a.Get("risk_message"); m.Str() != "by "+[]string{"a", "b"}[i-1] {
+			t.Errorf("record %d message %q", i, m.Str())
+		}
+	}
+}
+
 func TestEnrich(t *testing.T) {
 	other := &rule.Rule{ID: "y", Name: "Y", MitreTechniques: []string{"T1046", "T1204"},
 		Risk: rule.Risk{Objects: []rule.RiskObject{{Field: "user", Score: 49}}}}
