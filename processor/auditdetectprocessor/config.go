@@ -40,13 +40,13 @@ const BuiltinRules = "builtin"
 
 // Config is the auditdetect processor's configuration.
 type Config struct {
-	// Rules lists rule files, directories (every *.yml/*.yaml inside), globs, and the word "builtin".
+	// Rules lists rule files, directories (every *.yml/*.yaml/*.toml inside), globs, and the word "builtin".
 	Rules []string `mapstructure:"rules"`
 	// Macros overrides or adds SPL macros (kube_audit, kube_allowed_*, <detection>_filter), by name.
 	Macros map[string]string `mapstructure:"macros"`
 	// OnRuleError is fail (default) or skip.
 	OnRuleError OnRuleError `mapstructure:"on_rule_error"`
-	// Mode is fork (default) or enrich.
+	// Mode is fork (default), enrich or route (the agent tier of a scale-out deployment).
 	Mode Mode `mapstructure:"mode"`
 	// DropUnmatched forwards only matching records and risk records, cutting ingest at the edge.
 	DropUnmatched bool `mapstructure:"drop_unmatched"`
@@ -74,7 +74,8 @@ type Config struct {
 	RoutingAttribute string `mapstructure:"routing_attribute"`
 	// MaxBodyBytes is the largest body evaluated; a larger record passes through unevaluated and is counted.
 	MaxBodyBytes int `mapstructure:"max_body_bytes"`
-	// MaxRiskEventsPerRecord caps the risk records one audit record yields in fork mode; the first are kept.
+	// MaxRiskEventsPerRecord caps the risk records one audit record yields in fork mode; past it they are shared
+	// out among the matching rules (rba.Writer).
 	MaxRiskEventsPerRecord int `mapstructure:"max_risk_events_per_record"`
 	// Formats lists the record shapes read: native, eventlist, eks, aks, gke (unset: all). Records of other shapes
 	// pass through unevaluated and are counted (sources.go).

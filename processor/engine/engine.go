@@ -490,7 +490,8 @@ func (cr *compiledRule) finish(r *row) Row {
 }
 
 // GroupsCut reports, by rule ID, the events whose stats or new_terms by-fields held more value combinations than
-// one event may make groups (1000): only the first 1000 counted. Rules that never cut are left out.
+// one event may make groups (1000): the first 999 counted, and the one of each by-field's last value. Rules that
+// never cut are left out.
 func (e *Engine) GroupsCut() map[string]uint64 {
 	var out map[string]uint64
 	for _, cr := range e.rules {

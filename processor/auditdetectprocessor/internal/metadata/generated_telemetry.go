@@ -121,7 +121,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	errs = errors.Join(errs, err)
 	tb.ProcessorAuditdetectStatsGroupsCut, err = meter.Int64Counter(
 		"otelcol_processor_auditdetect_stats_groups_cut",
-		metric.WithDescription("Events whose stats or new_terms by-fields held more than 1000 value combinations: only the first 1000 made groups (attribute rule_id)."),
+		metric.WithDescription("Events whose stats or new_terms by-fields held more than 1000 value combinations: the first 999 made groups, and the one of each field's last value (attribute rule_id)."),
 		metric.WithUnit("{events}"),
 	)
 	errs = errors.Join(errs, err)
