@@ -86,6 +86,10 @@ func runCost(args []string, stdout, stderr io.Writer) int {
 	maxBody := fs.Int("max-body-bytes", defaultMaxBodyBytes, "leave out events over this many `bytes`, as the processor's max_body_bytes")
 	passes := fs.Int("passes", 5, "timed `passes` over the events per engine; the fastest counts")
 	format := fs.String("format", "markdown", "output `format`: markdown or json")
+	// Stateful rules cost what their state costs: measure them with the collector's settings.
+	var opts engine.Options
+	fs.DurationVar(&opts.Window, "window", engine.DefaultWindow, "window of stats rules, as the processor's window setting")
+	fs.IntVar(&opts.MaxKeys, "max-keys", engine.DefaultMaxKeys, "groups per windowed rule, as the processor's max_keys setting")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -93,8 +97,8 @@ func runCost(args []string, stdout, stderr io.Writer) int {
 	case *format != "markdown" && *format != "json":
 		fmt.Fprintf(stderr, "rule-cost: -format %q is not markdown or json\n", *format)
 		return exitUsage
-	case *passes < 1 || *limit < 1 || *maxBody < 1:
-		fmt.Fprintln(stderr, "rule-cost: -passes, -limit and -max-body-bytes must be positive")
+	case *passes < 1 || *limit < 1 || *maxBody < 1 || opts.Window <= 0 || opts.MaxKeys <= 0:
+		fmt.Fprintln(stderr, "rule-cost: -passes, -limit, -max-body-bytes, -window and -max-keys must be positive")
 		return exitUsage
 	}
 	rules, err := load(fs.Args(), rf, "rule-cost", stderr)
@@ -135,7 +139,7 @@ func runCost(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	start := time.Now()
-	if err := measure(rep, rules, events); err != nil {
+	if err := measure(rep, rules, events, opts); err != nil {
 		fmt.Fprintf(stderr, "rule-cost: %v\n", err)
 		return exitUsage
 	}
@@ -253,14 +257,14 @@ func (r *eventReader) add(norm *normalize.Normalizer, line []byte, limit, maxBod
 // measure fills rep: the counts from one pass of the whole set, then each engine's fastest pass. The engines take
 // turns pass by pass, each pass in another order (a rule that reads whole bodies leaves the next one a cold cache),
 // so that a machine whose speed drifts, and the order, weigh on them alike. Two empty engines give the noise floor.
-func measure(rep *costReport, rules []*rule.Rule, events [][]byte) error {
+func measure(rep *costReport, rules []*rule.Rule, events [][]byte, opts engine.Options) error {
 	total := 0
 	for _, b := range events {
 		total += len(b)
 	}
 	rep.Events, rep.AverageBytes = len(events), total/len(events)
 	// iplocation rules run without locations: their lookups cost what they cost, and find nothing.
-	opts := engine.Options{GeoIP: noLocations{}}
+	opts.GeoIP = noLocations{}
 	all, err := engine.Compile(rules, opts)
 	if err != nil {
 		return err

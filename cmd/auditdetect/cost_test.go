@@ -233,6 +233,7 @@ func TestCostMarkdownAndErrors(t *testing.T) {
 			stderr: "no audit events in " + noise + " (lines without a readable event: 2;"},
 		{name: "missing file", args: []string{"rule-cost", "-events", filepath.Join(dir, "missing.log")}, exit: exitUsage, stderr: "missing.log"},
 		{name: "bad passes", args: []string{"rule-cost", "-passes", "0"}, exit: exitUsage, stderr: "must be positive"},
+		{name: "bad window", args: []string{"rule-cost", "-window", "0s"}, exit: exitUsage, stderr: "must be positive"},
 		{name: "bad format", args: []string{"rule-cost", "-format", "xml"}, exit: exitUsage, stderr: `"xml"`},
 		{name: "bad on-rule-error", args: []string{"rule-cost", "-on-rule-error", "ignore"}, exit: exitUsage, stderr: `"ignore" is not fail or skip`},
 	} {

@@ -3,7 +3,7 @@
 //
 //	auditdetect coverage  [-format markdown|json] [-macro name=definition]... [-on-rule-error skip] [RULES...]
 //	auditdetect rule-test [-cases DIR] [-data-dir DIR] [-window 1h] [-max-keys N] [-macro name=definition]... [-on-rule-error skip] [RULES...]
-//	auditdetect rule-cost [-events FILE|-] [-limit N] [-max-body-bytes N] [-passes N] [-format markdown|json] [-macro name=definition]... [-on-rule-error skip] [RULES...]
+//	auditdetect rule-cost [-events FILE|-] [-limit N] [-max-body-bytes N] [-passes N] [-window 1h] [-max-keys N] [-format markdown|json] [-macro name=definition]... [-on-rule-error skip] [RULES...]
 //
 // RULES are what the processor's `rules:` setting takes: files, directories, globs, or "builtin" (the default).
 // Rules are loaded by the same loader and compiled by the same engine as in the collector.
