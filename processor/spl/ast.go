@@ -26,12 +26,14 @@ type (
 		field string
 		op    rule.Op
 		val   value
+		macro string // the macros the term was expanded from, outermost first (at), for messages
 	}
 	// inNode is `field IN (v1, v2, ...)`.
 	inNode struct {
 		pos   int
 		field string
 		vals  []value
+		macro string // as cmpNode's
 	}
 )
 

@@ -46,32 +46,39 @@ func (p *parser) expandExpr(t token) (node, *posError) {
 	if err != nil {
 		return nil, wrapMacroErr(t, x, err)
 	}
-	return at(n, t.pos), nil
+	return at(n, t.pos, key), nil
 }
 
-// at places the terms of a macro's expansion at the macro reference: a later check of the whole search
-// (checkMetadata) then points at the reference, not at an offset of the definition read as one of the search.
-func at(n node, pos int) node {
+// at places the terms of a macro's expansion at the macro reference, and names the macro (ref) in them: a later
+// check of the whole search (checkMetadata) then points at the reference, not at an offset of the definition read
+// as one of the search, and says which macro the term came from.
+func at(n node, pos int, ref string) node {
+	within := func(inner string) string {
+		if inner == "" {
+			return ref
+		}
+		return ref + "` -> `" + inner
+	}
 	switch n := n.(type) {
 	case andNode:
 		out := make(andNode, len(n))
 		for i, x := range n {
-			out[i] = at(x, pos)
+			out[i] = at(x, pos, ref)
 		}
 		return out
 	case orNode:
 		out := make(orNode, len(n))
 		for i, x := range n {
-			out[i] = at(x, pos)
+			out[i] = at(x, pos, ref)
 		}
 		return out
 	case notNode:
-		return notNode{x: at(n.x, pos)}
+		return notNode{x: at(n.x, pos, ref)}
 	case cmpNode:
-		n.pos = pos
+		n.pos, n.macro = pos, within(n.macro)
 		return n
 	case inNode:
-		n.pos = pos
+		n.pos, n.macro = pos, within(n.macro)
 		return n
 	}
 	return n
