@@ -171,7 +171,7 @@ SOURCES_ENV := $(DEPLOY_ENV) AWS_REGION=eu-west-1 GCP_PROJECT=validate-only PUBS
 	EVENTHUB_CONNECTION='Endpoint=sb://validate-only.servicebus.windows.net/;SharedAccessKeyName=listen;SharedAccessKey=validate-only;EntityPath=audit' \
 	TLS_CERT=/dev/null TLS_KEY=/dev/null CLIENT_CA=/dev/null
 
-# ---- rule sets: coverage catalog, rule tests, rule cost (cmd/auditdetect; no collector binary needed) ----------
+# ---- rule sets: coverage catalog, rule tests, scans, rule cost (cmd/auditdetect; no collector binary needed) ---
 # RULES takes what the processor's `rules:` setting takes: files, directories, globs, or builtin.
 RULES ?= builtin
 COVERAGE_FORMAT ?= markdown
@@ -188,14 +188,21 @@ coverage: ## print the coverage catalog of RULES (default builtin); COVERAGE_FOR
 rule-test: ## run the tests of RULES (default builtin and its cases) offline; fails when one fails
 	$(GO) run $(TRIM) ./cmd/auditdetect rule-test $(if $(RULE_TEST_CASES),-cases $(RULE_TEST_CASES)) $(RULE_TEST_FLAGS) $(RULES)
 
-# An audit log for rule-cost (one event per line, gzip read as such); empty: generated events of a typical cluster.
-COST_EVENTS ?=
-# More flags for rule-cost, e.g. -on-rule-error skip, -passes 10, -limit 50000 or -format json.
+# An audit log for scan and rule-cost (one event per line, gzip read as such). rule-cost without one measures
+# generated events of a typical cluster.
+AUDIT_LOG ?=
+# More flags, e.g. -on-rule-error skip, -format json, -geoip-database FILE (scan), -passes 10 or -limit 50000 (rule-cost).
+SCAN_FLAGS ?=
 RULE_COST_FLAGS ?=
 
+.PHONY: scan
+scan: ## run RULES over AUDIT_LOG offline and print the risk records the collector would write
+	@test -n "$(AUDIT_LOG)" || { echo "make scan needs AUDIT_LOG=<audit log file>"; exit 2; }
+	@$(GO) run $(TRIM) ./cmd/auditdetect scan -events $(AUDIT_LOG) $(SCAN_FLAGS) $(RULES)
+
 .PHONY: rule-cost
-rule-cost: ## measure what each rule of RULES adds to the time per event on COST_EVENTS (default: generated events)
-	@$(GO) run $(TRIM) ./cmd/auditdetect rule-cost $(if $(COST_EVENTS),-events $(COST_EVENTS)) $(RULE_COST_FLAGS) $(RULES)
+rule-cost: ## measure what each rule of RULES adds to the time per event on AUDIT_LOG (default: generated events)
+	@$(GO) run $(TRIM) ./cmd/auditdetect rule-cost $(if $(AUDIT_LOG),-events $(AUDIT_LOG)) $(RULE_COST_FLAGS) $(RULES)
 
 # Fuzzing: every fuzz target of the module (a func FuzzXxx in a _test.go file under processor/, found by name, so a
 # new front end's target is picked up without an edit here) runs for FUZZ_TIME, one after the other; the run fails at

@@ -2,15 +2,11 @@ package main
 
 import (
 	"bufio"
-	"bytes"
-	"compress/gzip"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -19,7 +15,6 @@ import (
 	"github.com/auditdetect/auditdetect/processor/auditgen"
 	"github.com/auditdetect/auditdetect/processor/coverage"
 	"github.com/auditdetect/auditdetect/processor/engine"
-	"github.com/auditdetect/auditdetect/processor/event"
 	"github.com/auditdetect/auditdetect/processor/normalize"
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
@@ -83,13 +78,12 @@ func runCost(args []string, stdout, stderr io.Writer) int {
 	eventsPath := fs.String("events", "", "audit log `file` (- for stdin; gzip is read as such): one event per line, native "+
 		"events, EventLists or cloud exports; default: generated events of a typical cluster")
 	limit := fs.Int("limit", 10000, "read at most this many `events` from the file (without -events: generate this many, default 4000)")
-	maxBody := fs.Int("max-body-bytes", defaultMaxBodyBytes, "leave out events over this many `bytes`, as the processor's max_body_bytes")
+	maxBody := maxBodyFlag(fs)
 	passes := fs.Int("passes", 5, "timed `passes` over the events per engine; the fastest counts")
 	format := fs.String("format", "markdown", "output `format`: markdown or json")
 	// Stateful rules cost what their state costs: measure them with the collector's settings.
 	var opts engine.Options
-	fs.DurationVar(&opts.Window, "window", engine.DefaultWindow, "window of stats rules, as the processor's window setting")
-	fs.IntVar(&opts.MaxKeys, "max-keys", engine.DefaultMaxKeys, "groups per windowed rule, as the processor's max_keys setting")
+	stateFlags(fs, &opts)
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -122,12 +116,14 @@ func runCost(args []string, stdout, stderr io.Writer) int {
 		}
 		rep.Source = "generated events (processor/auditgen, seed 1)"
 	} else {
-		var r eventReader
-		if err := r.read(*eventsPath, *limit, *maxBody); err != nil {
+		got, err := readEvents(*eventsPath, *limit, *maxBody, func(ev normalize.Event) {
+			events = append(events, slices.Clone(ev.Body))
+		})
+		if err != nil {
 			fmt.Fprintf(stderr, "rule-cost: %v\n", err)
 			return exitUsage
 		}
-		events, rep.Limited, rep.Unreadable, rep.Oversized = r.events, r.limited, r.unreadable, r.oversized
+		rep.Limited, rep.Unreadable, rep.Oversized = got.limited, got.unreadable, got.oversized
 		rep.Source = *eventsPath
 		if *eventsPath == "-" {
 			rep.Source = "standard input"
@@ -164,94 +160,6 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 	set := false
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
-}
-
-// eventReader reads audit events from an audit log, finding them in each line as the processor finds them in a
-// record's body.
-type eventReader struct {
-	events                [][]byte
-	limited               bool
-	unreadable, oversized int
-}
-
-// read reads up to limit events from path ("-": stdin; gzip-compressed, as the API server's --audit-log-compress
-// writes rotated files, is decompressed). Lines without a readable event (not JSON, another log's lines, a truncated
-// event) are counted, and so are events over maxBody, which the processor would pass on unevaluated; a line is
-// never held whole past maxBody.
-func (r *eventReader) read(path string, limit, maxBody int) error {
-	var in io.Reader = os.Stdin
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		in = f
-	}
-	br := bufio.NewReaderSize(in, 1<<16)
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		gz, err := gzip.NewReader(br)
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		defer gz.Close()
-		br = bufio.NewReaderSize(gz, 1<<16)
-	}
-	norm := normalize.New(normalize.Config{MaxParseBytes: maxBody})
-	var line []byte
-	for len(r.events) < limit {
-		chunk, err := br.ReadSlice('\n')
-		switch {
-		case len(line)+len(chunk) > maxBody+1: // +1: the newline
-			// Too long to be an event the processor evaluates: skip the rest of the line.
-			r.oversized++
-			line = line[:0]
-			for errors.Is(err, bufio.ErrBufferFull) {
-				_, err = br.ReadSlice('\n')
-			}
-		case errors.Is(err, bufio.ErrBufferFull):
-			line = append(line, chunk...)
-			continue
-		default:
-			line = append(line, chunk...)
-			r.add(norm, bytes.TrimSpace(line), limit, maxBody)
-			line = line[:0]
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-	}
-	// Stopped by the limit: is there more?
-	_, err := br.Peek(1)
-	r.limited = err == nil
-	return nil
-}
-
-// add adds the events of one line.
-func (r *eventReader) add(norm *normalize.Normalizer, line []byte, limit, maxBody int) {
-	if len(line) == 0 {
-		return
-	}
-	found := false
-	_, _ = norm.Each(line, func(ev normalize.Event) {
-		switch {
-		case len(r.events) >= limit:
-			r.limited = true
-		case len(ev.Body) > maxBody:
-			r.oversized++
-			found = true
-		case event.Valid(ev.Body) == nil:
-			// The processor counts a malformed event (a truncated line) as unparsed and passes it on: no cost.
-			r.events = append(r.events, slices.Clone(ev.Body))
-			found = true
-		}
-	})
-	if !found && len(r.events) < limit {
-		r.unreadable++
-	}
 }
 
 // measure fills rep: the counts from one pass of the whole set, then each engine's fastest pass. The engines take

@@ -3,12 +3,14 @@
 //
 //	auditdetect coverage  [-format markdown|json] [-macro name=definition]... [-on-rule-error skip] [RULES...]
 //	auditdetect rule-test [-cases DIR] [-data-dir DIR] [-window 1h] [-max-keys N] [-macro name=definition]... [-on-rule-error skip] [RULES...]
+//	auditdetect scan      [-events FILE|-] [-format text|json] [-max-body-bytes N] [-geoip-database FILE] [-window 1h] [-max-keys N] [-macro name=definition]... [-on-rule-error skip] [RULES...]
 //	auditdetect rule-cost [-events FILE|-] [-limit N] [-max-body-bytes N] [-passes N] [-window 1h] [-max-keys N] [-format markdown|json] [-macro name=definition]... [-on-rule-error skip] [RULES...]
 //
 // RULES are what the processor's `rules:` setting takes: files, directories, globs, or "builtin" (the default).
 // Rules are loaded by the same loader and compiled by the same engine as in the collector.
 //
-// Exit status: 0 on success; 1 when a rule test failed; 2 when the rules do not load or the command line is wrong.
+// Exit status: 0 on success; 1 when a rule test failed; 2 when the rules do not load, the command line is wrong, or
+// the audit log cannot be read.
 package main
 
 import (
@@ -42,6 +44,7 @@ func main() {
 const usage = `usage:
   auditdetect coverage  [flags] [RULES...]   print the coverage catalog of a rule set
   auditdetect rule-test [flags] [RULES...]   run the rules' tests offline and print a pass/fail table
+  auditdetect scan      [flags] [RULES...]   run the rules over an audit log and print the risk records they write
   auditdetect rule-cost [flags] [RULES...]   measure what each rule adds to the time per event on an audit log
 
 RULES: rule files, directories, globs, or "builtin" (default). "auditdetect COMMAND -h" lists a command's flags.
@@ -57,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runCoverage(args[1:], stdout, stderr)
 	case "rule-test":
 		return runRuleTest(args[1:], stdout, stderr)
+	case "scan":
+		return runScan(args[1:], stdout, stderr)
 	case "rule-cost":
 		return runCost(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
@@ -79,6 +84,18 @@ func (m macroFlags) Set(s string) error {
 	}
 	m[strings.TrimSpace(name)] = def
 	return nil
+}
+
+// stateFlags registers -window and -max-keys into opts, as the processor's settings of the same names: stateful
+// rules behave (and cost) as their state lets them.
+func stateFlags(fs *flag.FlagSet, opts *engine.Options) {
+	fs.DurationVar(&opts.Window, "window", engine.DefaultWindow, "window of stats rules, as the processor's window setting")
+	fs.IntVar(&opts.MaxKeys, "max-keys", engine.DefaultMaxKeys, "groups per windowed rule, as the processor's max_keys setting")
+}
+
+// maxBodyFlag registers -max-body-bytes, as the processor's max_body_bytes: events over it are left out.
+func maxBodyFlag(fs *flag.FlagSet) *int {
+	return fs.Int("max-body-bytes", defaultMaxBodyBytes, "leave out events over this many `bytes`, as the processor's max_body_bytes")
 }
 
 // ruleFlags are the flags every command loads its rules with, as the processor's settings of the same names.
@@ -155,8 +172,7 @@ func runRuleTest(args []string, stdout, stderr io.Writer) int {
 	var opts ruletest.Options
 	fs.StringVar(&opts.CasesDir, "cases", "", "`directory` of side-car test cases: DIR/<rule file name without .yml>/cases.yaml")
 	fs.StringVar(&opts.DataDir, "data-dir", "", "`directory` of local copies of attack data named by URL (looked up by file name)")
-	fs.DurationVar(&opts.Engine.Window, "window", engine.DefaultWindow, "window of stats rules, as the processor's window setting")
-	fs.IntVar(&opts.Engine.MaxKeys, "max-keys", engine.DefaultMaxKeys, "groups per windowed rule, as the processor's max_keys setting")
+	stateFlags(fs, &opts.Engine)
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/processor/processortest"
+
+	"github.com/auditdetect/auditdetect/processor/auditdetectprocessor"
+)
+
+func scanJSON(t *testing.T, args ...string) (records []map[string]any, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	exit := run(append([]string{"scan", "-format", "json"}, args...), &out, &errOut)
+	require.Equal(t, exitOK, exit, errOut.String())
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
+		records = append(records, rec)
+	}
+	return records, errOut.String()
+}
+
+// TestScanWritesWhatTheCollectorWrites runs the sample log through the processor's factory (default config: the
+// built-in pack, fork mode) and through scan: the risk records are the same, attribute for attribute.
+func TestScanWritesWhatTheCollectorWrites(t *testing.T) {
+	scanned, stderr := scanJSON(t, "-events", sampleLog)
+	assert.Contains(t, stderr, "left out: 1 unreadable lines")
+	assert.Contains(t, stderr, "left out (it needs -geoip-database): Kubernetes Secret Read From Unapproved Country")
+
+	factory := auditdetectprocessor.NewFactory()
+	sink := new(consumertest.LogsSink)
+	proc, err := factory.CreateLogs(context.Background(), processortest.NewNopSettings(factory.Type()),
+		factory.CreateDefaultConfig(), sink)
+	require.NoError(t, err)
+	require.NoError(t, proc.Start(context.Background(), componenttest.NewNopHost()))
+	defer func() { require.NoError(t, proc.Shutdown(context.Background())) }()
+	logs := plog.NewLogs()
+	lrs := logs.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+	for _, ev := range readSample(t) {
+		lrs.AppendEmpty().Body().SetStr(ev.line)
+	}
+	require.NoError(t, proc.ConsumeLogs(context.Background(), logs))
+
+	var collected []map[string]any
+	for _, ld := range sink.AllLogs() {
+		for i := 0; i < ld.ResourceLogs().Len(); i++ {
+			sls := ld.ResourceLogs().At(i).ScopeLogs()
+			for j := 0; j < sls.Len(); j++ {
+				for k := 0; k < sls.At(j).LogRecords().Len(); k++ {
+					rec := sls.At(j).LogRecords().At(k)
+					if idx, ok := rec.Attributes().Get("com.splunk.index"); ok && idx.Str() == "risk" {
+						attrs := rec.Attributes().AsRaw()
+						attrs["time"] = rec.Timestamp().AsTime().UTC().Format(time.RFC3339Nano)
+						collected = append(collected, attrs)
+					}
+				}
+			}
+		}
+	}
+	// The sample's README: 15 risk events from the built-in pack.
+	require.Len(t, collected, 15)
+	// Through JSON both ways, so that numbers and arrays compare alike.
+	normal := func(recs []map[string]any) []string {
+		var out []string
+		for _, r := range recs {
+			b, err := json.Marshal(r)
+			require.NoError(t, err)
+			out = append(out, string(b))
+		}
+		slices.Sort(out)
+		return out
+	}
+	assert.Equal(t, normal(collected), normal(scanned))
+}
+
+func TestScanText(t *testing.T) {
+	dir := t.TempDir()
+	sample, err := os.ReadFile(sampleLog)
+	require.NoError(t, err)
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	_, err = w.Write(sample)
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	zipped := filepath.Join(dir, "audit.log.1.gz")
+	require.NoError(t, os.WriteFile(zipped, gz.Bytes(), 0o600))
+
+	var out, errOut bytes.Buffer
+	require.Equal(t, exitOK, run([]string{"scan", "-events", zipped}, &out, &errOut), errOut.String())
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	assert.Len(t, lines, 15)
+	assert.Contains(t, out.String(), "2026-03-12T09:14:15Z  Kubernetes NodePort Service Exposed  user=oidc:dave@example.com (25)  "+
+		"oidc:dave@example.com asked to expose service payments/payments-debug on every node")
+	assert.Contains(t, errOut.String(), "scan: 25 rules, 67 events in ")
+	assert.Contains(t, errOut.String(), ": 10 matched, 15 risk records;")
+	assert.Contains(t, errOut.String(), "       1  Kubernetes NodePort Service Exposed\n")
+}
+
+func TestScanErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		stderr string
+	}{
+		{"bad format", []string{"scan", "-format", "xml"}, `"xml" is not text or json`},
+		{"missing log", []string{"scan", "-events", filepath.Join(dir, "missing.log")}, "missing.log"},
+		{"missing GeoIP database", []string{"scan", "-geoip-database", filepath.Join(dir, "missing.mmdb")}, "missing.mmdb"},
+		{"bad window", []string{"scan", "-window", "-1m"}, "must be positive"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			assert.Equal(t, exitUsage, run(tc.args, &out, &errOut))
+			assert.Contains(t, errOut.String(), tc.stderr)
+			assert.Empty(t, out.String())
+		})
+	}
+}
