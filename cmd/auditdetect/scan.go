@@ -107,7 +107,7 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 			perRule[name.Str()]++
 			if *format == "json" {
 				line := attrs.AsRaw()
-				line["time"] = rec.Timestamp().AsTime().UTC().Format(time.RFC3339Nano)
+				line["_time"] = rec.Timestamp().AsTime().UTC().Format(time.RFC3339Nano)
 				b, _ := json.Marshal(line)
 				out.Write(append(b, '\n'))
 				continue

@@ -68,7 +68,7 @@ func TestScanWritesWhatTheCollectorWrites(t *testing.T) {
 					rec := sls.At(j).LogRecords().At(k)
 					if idx, ok := rec.Attributes().Get("com.splunk.index"); ok && idx.Str() == "risk" {
 						attrs := rec.Attributes().AsRaw()
-						attrs["time"] = rec.Timestamp().AsTime().UTC().Format(time.RFC3339Nano)
+						attrs["_time"] = rec.Timestamp().AsTime().UTC().Format(time.RFC3339Nano)
 						collected = append(collected, attrs)
 					}
 				}
