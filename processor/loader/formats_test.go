@@ -2,6 +2,7 @@ package loader
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -51,6 +52,11 @@ func TestFormatErrors(t *testing.T) {
 		"list.yml":       "- title: x\n- title: y\n",
 		"bracket.yml":    "name: x\nsearch: a=1\ntags: [a,\n  b\nrba: {}\n",
 		"rules.ndjson":   `{"rule_id":"x","name":"Kibana export","type":"query","query":"a:b","risk_score":47}` + "\n",
+		// An audit log named among the rules (`auditdetect scan audit.log` for `scan -events audit.log`), small and
+		// over the size limit of a rule file, and a webhook's EventList.
+		"audit.log":     `{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"a","verb":"get"}` + "\n" + `{"kind":"Event"}` + "\n",
+		"big-audit.log": strings.Repeat(`{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"a","verb":"get"}`+"\n", MaxFileBytes/60),
+		"webhook.json":  `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[]}`,
 	})
 	for _, tt := range []struct {
 		file   string
@@ -67,6 +73,9 @@ func TestFormatErrors(t *testing.T) {
 		{"list.yml", 1, "expected a YAML mapping at the top level"},
 		{"bracket.yml", 3, "invalid YAML: did not find expected ',' or ']'"}, // the line where the bracket opens
 		{"rules.ndjson", 1, "Elastic rules in ndjson (a Kibana export) are not supported"},
+		{"audit.log", 1, "a Kubernetes audit log (JSON audit events), not a rule file"},
+		{"big-audit.log", 1, "a Kubernetes audit log (JSON audit events), not a rule file"},
+		{"webhook.json", 1, "a Kubernetes audit log (JSON audit events), not a rule file"},
 	} {
 		t.Run(tt.file, func(t *testing.T) {
 			_, err := Load(Options{Paths: []string{filepath.Join(dir, tt.file)}})

@@ -20,6 +20,7 @@ import (
 	"github.com/auditdetect/auditdetect/processor/elastic"
 	"github.com/auditdetect/auditdetect/processor/escu"
 	"github.com/auditdetect/auditdetect/processor/internal/yamlfile"
+	"github.com/auditdetect/auditdetect/processor/normalize"
 	"github.com/auditdetect/auditdetect/processor/rule"
 	"github.com/auditdetect/auditdetect/processor/sigma"
 	"github.com/auditdetect/auditdetect/processor/spl"
@@ -124,6 +125,9 @@ func Load(opts Options) (*Result, error) {
 			var big *tooLarge
 			if errors.As(f.err, &big) {
 				e.Line = big.line
+				if big.auditLog {
+					e.Line = 1
+				}
 			}
 			fail(i, e)
 			continue
@@ -261,6 +265,9 @@ func Load(opts Options) (*Result, error) {
 // unclassified explains why a file is no rule file: broken YAML or TOML, or some other document. The name's extension
 // only picks the parser whose error explains the fault best.
 func unclassified(name string, data []byte) error {
+	if isAuditLog(data) {
+		return &rule.Error{File: name, Line: 1, Reason: auditLogReason}
+	}
 	switch ext := strings.ToLower(filepath.Ext(name)); ext {
 	case ".json", ".ndjson":
 		// Kibana exports rules as NDJSON; the detection-rules repository keeps them as TOML, which is what loads.
@@ -341,11 +348,30 @@ func collect(opts Options) ([]file, error) {
 // so a file of any size the disk holds would be a memory and time bomb at start-up.
 const MaxFileBytes = 1 << 20
 
-// tooLarge is a file over MaxFileBytes; line is the line at which the limit falls.
-type tooLarge struct{ line int }
+// tooLarge is a file over MaxFileBytes; line is the line at which the limit falls; auditLog says it starts like an
+// audit log.
+type tooLarge struct {
+	line     int
+	auditLog bool
+}
 
 func (e *tooLarge) Error() string {
+	if e.auditLog {
+		return auditLogReason
+	}
 	return fmt.Sprintf("file is larger than %d bytes, the limit for one rule file", MaxFileBytes)
+}
+
+// auditLogReason is what a rule path that names an audit log is told: a mistake easy to make with a tool that takes
+// both (`auditdetect scan audit.log` for `scan -events audit.log`).
+const auditLogReason = "a Kubernetes audit log (JSON audit events), not a rule file"
+
+// isAuditLog reports whether data starts with a line that is an audit event or a shape of them the processor reads
+// (an EventList, a cloud export).
+func isAuditLog(data []byte) bool {
+	first, _, _ := bytes.Cut(bytes.TrimLeft(data, " \t\r\n"), []byte("\n"))
+	f, err := normalize.Detect(bytes.TrimSpace(first))
+	return err == nil && f != normalize.Unknown
 }
 
 // readLimited reads at most MaxFileBytes+1 bytes of what open returns, so that an oversized file is refused without
@@ -361,7 +387,7 @@ func readLimited(open func() (io.ReadCloser, error)) ([]byte, error) {
 		return nil, err
 	}
 	if len(data) > MaxFileBytes {
-		return nil, &tooLarge{line: bytes.Count(data[:MaxFileBytes], []byte("\n")) + 1}
+		return nil, &tooLarge{line: bytes.Count(data[:MaxFileBytes], []byte("\n")) + 1, auditLog: isAuditLog(data)}
 	}
 	// A byte-order mark, which editors on Windows write: YAML skips it, TOML refuses it as a key character.
 	return bytes.TrimPrefix(data, []byte("\ufeff")), nil
