@@ -84,8 +84,8 @@ func runCost(args []string, stdout, stderr io.Writer) int {
 	// Stateful rules cost what their state costs: measure them with the collector's settings.
 	var opts engine.Options
 	stateFlags(fs, &opts)
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, done := parse(fs, args); done {
+		return code
 	}
 	switch {
 	case *format != "markdown" && *format != "json":
@@ -131,7 +131,7 @@ func runCost(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(events) == 0 {
 		fmt.Fprintf(stderr, "rule-cost: no audit events in %s (lines without a readable event: %d; events over "+
-			"-max-body-bytes: %d)\n", rep.Source, rep.Unreadable, rep.Oversized)
+			"-max-body-bytes: %d): %s\n", rep.Source, rep.Unreadable, rep.Oversized, oneEventPerLine)
 		return exitUsage
 	}
 	start := time.Now()

@@ -52,6 +52,17 @@ func readSample(t *testing.T) (events []sampleEvent) {
 	return events
 }
 
+// gzipped is data gzip-compressed, as the API server's --audit-log-compress writes rotated logs.
+func gzipped(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	_, err := w.Write(data)
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	return gz.Bytes()
+}
+
 // wholeEvents are the sample's lines that are whole JSON (one is truncated on purpose).
 func wholeEvents(t *testing.T) []sampleEvent {
 	return slices.DeleteFunc(readSample(t), func(e sampleEvent) bool { return !e.wholeJSON })
@@ -130,13 +141,8 @@ func TestCostReadsLogsAsTheProcessorWould(t *testing.T) {
 	require.NoError(t, err)
 
 	t.Run("gzip", func(t *testing.T) {
-		var gz bytes.Buffer
-		w := gzip.NewWriter(&gz)
-		_, err := w.Write(sample)
-		require.NoError(t, err)
-		require.NoError(t, w.Close())
 		path := filepath.Join(dir, "audit.log.gz")
-		require.NoError(t, os.WriteFile(path, gz.Bytes(), 0o600))
+		require.NoError(t, os.WriteFile(path, gzipped(t, sample), 0o600))
 		assert.Equal(t, len(whole), costJSON(t, "-events", path).Events)
 	})
 

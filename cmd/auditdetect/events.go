@@ -13,6 +13,10 @@ import (
 	"github.com/auditdetect/auditdetect/processor/normalize"
 )
 
+// oneEventPerLine says what the tool's commands read, for a log they found no event in.
+const oneEventPerLine = "the log must hold one JSON audit event (or EventList, or cloud export record) per line, as " +
+	"the API server writes it; for a JSON array or pretty-printed JSON, `jq -c '.[]'` or `jq -c .` writes that"
+
 // readStats says what reading an audit log left out.
 type readStats struct {
 	events int
@@ -31,6 +35,9 @@ func readEvents(path string, limit, maxBody int, fn func(normalize.Event)) (read
 	var st readStats
 	var in io.Reader = os.Stdin
 	if path != "-" {
+		if info, err := os.Stat(path); err == nil && info.IsDir() {
+			return st, fmt.Errorf("%s is a directory, not an audit log", path)
+		}
 		f, err := os.Open(path)
 		if err != nil {
 			return st, err

@@ -20,6 +20,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -104,13 +105,38 @@ type ruleFlags struct {
 	onRuleError string
 }
 
+// synopses are the commands' one-line descriptions, for their -h.
+var synopses = map[string]string{
+	"coverage":  "print the coverage catalog of a rule set: which rules key on which audit operation",
+	"rule-test": "run the rules' own tests offline and print a pass/fail table",
+	"scan":      "run a rule set over an audit log and print the risk records the collector would write",
+	"rule-cost": "measure what each rule adds to the time per event on an audit log",
+}
+
 func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *ruleFlags) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: auditdetect %s [flags] [RULES...]\n\n%s.\nRULES: rule files, directories, "+
+			"globs, or \"builtin\" (default). Flags go before RULES.\n\nflags:\n", name, synopses[name])
+		fs.PrintDefaults()
+	}
 	rf := &ruleFlags{macros: macroFlags{}}
 	fs.Var(rf.macros, "macro", "`name=definition` of an SPL macro, as in the processor's macros setting (repeatable)")
 	fs.StringVar(&rf.onRuleError, "on-rule-error", "fail", "`fail` or skip a rule that does not load, as the processor's on_rule_error setting")
 	return fs, rf
+}
+
+// parse parses a command's flags. done says the command ends there, with code: 0 after -h (the usage is printed), 2
+// on a bad flag.
+func parse(fs *flag.FlagSet, args []string) (code int, done bool) {
+	switch err := fs.Parse(args); {
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK, true
+	case err != nil:
+		return exitUsage, true
+	}
+	return 0, false
 }
 
 // load loads the rules named by paths; skipped rules (-on-rule-error skip) are reported on stderr, after the
@@ -122,6 +148,12 @@ func load(paths []string, rf *ruleFlags, command string, stderr io.Writer) ([]*r
 	if len(paths) == 0 {
 		paths = []string{loader.Builtin}
 	}
+	for _, p := range paths {
+		// The flag package stops at the first argument that is not a flag: a flag written after RULES lands here.
+		if _, err := os.Stat(p); err != nil && strings.HasPrefix(p, "-") {
+			return nil, fmt.Errorf("%s after the rules: flags go before RULES (auditdetect %s [flags] [RULES...])", p, command)
+		}
+	}
 	res, err := loader.Load(loader.Options{Paths: paths, Builtin: builtin.FS, Macros: rf.macros,
 		SkipErrors: rf.onRuleError == "skip"})
 	if err != nil {
@@ -130,14 +162,17 @@ func load(paths []string, rf *ruleFlags, command string, stderr io.Writer) ([]*r
 	for _, err := range res.Skipped {
 		fmt.Fprintf(stderr, "%s: skipped: %v\n", command, err)
 	}
+	if len(res.Rules) == 0 {
+		return nil, fmt.Errorf("no rules loaded from %s", strings.Join(paths, " "))
+	}
 	return res.Rules, nil
 }
 
 func runCoverage(args []string, stdout, stderr io.Writer) int {
 	fs, rf := newFlagSet("coverage", stderr)
 	format := fs.String("format", "markdown", "output `format`: markdown or json")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, done := parse(fs, args); done {
+		return code
 	}
 	if *format != "markdown" && *format != "json" {
 		fmt.Fprintf(stderr, "coverage: -format %q is not markdown or json\n", *format)
@@ -162,7 +197,7 @@ func runCoverage(args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "coverage: %v\n", err)
-		return exitFailed
+		return exitUsage
 	}
 	return exitOK
 }
@@ -173,12 +208,18 @@ func runRuleTest(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&opts.CasesDir, "cases", "", "`directory` of side-car test cases: DIR/<rule file name without .yml>/cases.yaml")
 	fs.StringVar(&opts.DataDir, "data-dir", "", "`directory` of local copies of attack data named by URL (looked up by file name)")
 	stateFlags(fs, &opts.Engine)
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, done := parse(fs, args); done {
+		return code
 	}
 	if opts.Engine.Window <= 0 || opts.Engine.MaxKeys <= 0 {
 		fmt.Fprintln(stderr, "rule-test: -window and -max-keys must be positive")
 		return exitUsage
+	}
+	for flagName, dir := range map[string]string{"-cases": opts.CasesDir, "-data-dir": opts.DataDir} {
+		if info, err := os.Stat(dir); dir != "" && (err != nil || !info.IsDir()) {
+			fmt.Fprintf(stderr, "rule-test: %s %s is not a directory\n", flagName, dir)
+			return exitUsage
+		}
 	}
 	rules, err := load(fs.Args(), rf, "rule-test", stderr)
 	if err != nil {
@@ -189,9 +230,14 @@ func runRuleTest(args []string, stdout, stderr io.Writer) int {
 	rep := ruletest.Run(rules, opts)
 	if err := ruletest.WriteTable(stdout, rep); err != nil {
 		fmt.Fprintf(stderr, "rule-test: %v\n", err)
-		return exitFailed
+		return exitUsage
 	}
 	fmt.Fprintf(stderr, "rule-test: %d rules in %s\n", len(rules), time.Since(start).Round(time.Millisecond))
+	if usesBuiltin := len(fs.Args()) == 0 || slices.Contains(fs.Args(), loader.Builtin); usesBuiltin && opts.CasesDir == "" {
+		// The pack's own cases are not in the binary: they are test data of the repository.
+		fmt.Fprintln(stderr, "rule-test: the built-in pack's cases are in processor/builtin/testdata of the "+
+			"repository: -cases processor/builtin/testdata (make rule-test passes it)")
+	}
 	if rep.Failed() {
 		return exitFailed
 	}

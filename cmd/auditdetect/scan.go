@@ -25,8 +25,8 @@ import (
 
 func runScan(args []string, stdout, stderr io.Writer) int {
 	fs, rf := newFlagSet("scan", stderr)
-	eventsPath := fs.String("events", "-", "audit log `file` (- for stdin; gzip is read as such): one event per line, "+
-		"native events, EventLists or cloud exports")
+	eventsPath := fs.String("events", "", "audit log `file` to scan, required (- for stdin; gzip is read as such): one "+
+		"event per line, native events, EventLists or cloud exports")
 	format := fs.String("format", "text", "output `format`: text (one line per risk record) or json (one risk "+
 		"record's attributes per line, as the collector writes them)")
 	maxBody := maxBodyFlag(fs)
@@ -34,8 +34,8 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		"(without it those rules are left out)")
 	var opts engine.Options
 	stateFlags(fs, &opts)
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, done := parse(fs, args); done {
+		return code
 	}
 	switch {
 	case *format != "text" && *format != "json":
@@ -48,6 +48,12 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	rules, err := load(fs.Args(), rf, "scan", stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "scan: %v\n", err)
+		return exitUsage
+	}
+	if *eventsPath == "" {
+		// No default of stdin: run from a terminal it would wait, silently, for a log to be typed. (Checked after
+		// the rules, which tell an audit log named among them as such.)
+		fmt.Fprintln(stderr, "scan: no audit log: -events FILE (- for standard input)")
 		return exitUsage
 	}
 	if *geoDB != "" {
@@ -66,10 +72,10 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 			}
 			return false
 		})
-	}
-	if len(rules) == 0 {
-		fmt.Fprintln(stderr, "scan: no rules loaded")
-		return exitUsage
+		if len(rules) == 0 {
+			fmt.Fprintln(stderr, "scan: every rule needs -geoip-database")
+			return exitUsage
+		}
 	}
 	e, err := engine.Compile(rules, opts)
 	if err != nil {
@@ -122,13 +128,8 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 				rec.Body().Str())
 		}
 	})
-	if ferr := out.Flush(); err == nil {
-		err = ferr
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "scan: %v\n", err)
-		return exitUsage
-	}
+	writeErr := out.Flush()
+	// The summary comes even when the log broke off (a truncated gzip file): what was read was scanned.
 	fmt.Fprintf(stderr, "scan: %d rules, %d events in %s: %d matched, %d risk records", len(rules), got.events,
 		time.Since(start).Round(time.Millisecond), matchedEvents, records)
 	if dropped > 0 {
@@ -138,6 +139,18 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		got.unreadable, got.oversized, unparsed)
 	for _, name := range slices.Sorted(maps.Keys(perRule)) {
 		fmt.Fprintf(stderr, "  %6d  %s\n", perRule[name], name)
+	}
+	switch {
+	case err != nil:
+		fmt.Fprintf(stderr, "scan: %v, after %d events\n", err, got.events)
+		return exitUsage
+	case writeErr != nil:
+		fmt.Fprintf(stderr, "scan: %v\n", writeErr)
+		return exitUsage
+	case got.events == 0:
+		// Not "0 matched": a log read as nothing is no evidence that nothing fires.
+		fmt.Fprintf(stderr, "scan: no audit events in %s: %s\n", *eventsPath, oneEventPerLine)
+		return exitUsage
 	}
 	return exitOK
 }

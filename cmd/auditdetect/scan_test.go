@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"os"
@@ -95,13 +94,8 @@ func TestScanText(t *testing.T) {
 	dir := t.TempDir()
 	sample, err := os.ReadFile(sampleLog)
 	require.NoError(t, err)
-	var gz bytes.Buffer
-	w := gzip.NewWriter(&gz)
-	_, err = w.Write(sample)
-	require.NoError(t, err)
-	require.NoError(t, w.Close())
 	zipped := filepath.Join(dir, "audit.log.1.gz")
-	require.NoError(t, os.WriteFile(zipped, gz.Bytes(), 0o600))
+	require.NoError(t, os.WriteFile(zipped, gzipped(t, sample), 0o600))
 
 	var out, errOut bytes.Buffer
 	require.Equal(t, exitOK, run([]string{"scan", "-events", zipped}, &out, &errOut), errOut.String())
@@ -116,6 +110,8 @@ func TestScanText(t *testing.T) {
 
 func TestScanErrors(t *testing.T) {
 	dir := t.TempDir()
+	pretty := filepath.Join(dir, "pretty.json")
+	require.NoError(t, os.WriteFile(pretty, []byte("[\n  {\n    \"kind\": \"Event\",\n    \"verb\": \"get\"\n  }\n]\n"), 0o600))
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -123,14 +119,58 @@ func TestScanErrors(t *testing.T) {
 	}{
 		{"bad format", []string{"scan", "-format", "xml"}, `"xml" is not text or json`},
 		{"missing log", []string{"scan", "-events", filepath.Join(dir, "missing.log")}, "missing.log"},
-		{"missing GeoIP database", []string{"scan", "-geoip-database", filepath.Join(dir, "missing.mmdb")}, "missing.mmdb"},
+		{"missing GeoIP database", []string{"scan", "-events", sampleLog, "-geoip-database", filepath.Join(dir, "missing.mmdb")}, "missing.mmdb"},
+		{"no audit log", []string{"scan"}, "scan: no audit log: -events FILE (- for standard input)"},
+		{"a directory", []string{"scan", "-events", dir}, dir + " is a directory, not an audit log"},
+		{"the audit log given as rules", []string{"scan", sampleLog}, "a Kubernetes audit log (JSON audit events), not a rule file"},
+		{"a flag after the rules", []string{"scan", "-events", sampleLog, "builtin", "-format", "json"},
+			"-format after the rules: flags go before RULES (auditdetect scan [flags] [RULES...])"},
 		{"bad window", []string{"scan", "-window", "-1m"}, "must be positive"},
+		// Not "0 matched": nothing was read.
+		{"no event in the log", []string{"scan", "-events", pretty}, "scan: no audit events in " + pretty + ": the log must hold one JSON audit event"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
 			assert.Equal(t, exitUsage, run(tc.args, &out, &errOut))
 			assert.Contains(t, errOut.String(), tc.stderr)
 			assert.Empty(t, out.String())
+		})
+	}
+}
+
+func TestScanTruncatedGzipStillSummarises(t *testing.T) {
+	sample, err := os.ReadFile(sampleLog)
+	require.NoError(t, err)
+	zipped := gzipped(t, sample)
+	cut := filepath.Join(t.TempDir(), "cut.log.gz")
+	require.NoError(t, os.WriteFile(cut, zipped[:len(zipped)*2/3], 0o600))
+	var out, errOut bytes.Buffer
+	assert.Equal(t, exitUsage, run([]string{"scan", "-events", cut}, &out, &errOut))
+	assert.Contains(t, errOut.String(), "scan: 25 rules, ")
+	assert.Regexp(t, `unexpected EOF, after [1-9][0-9]* events`, errOut.String())
+}
+
+// TestCommandLine: -h prints a command's usage and exits 0; a set of files without rules, and test-case or data
+// directories that are not there, are command-line errors.
+func TestCommandLine(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		exit   int
+		stderr string
+	}{
+		{"help of a command", []string{"scan", "-h"}, exitOK, "usage: auditdetect scan [flags] [RULES...]\n\nrun a rule set over an audit log"},
+		{"help of rule-cost", []string{"rule-cost", "-help"}, exitOK, "measure what each rule adds"},
+		{"no rules in what was named", []string{"coverage", filepath.Join("..", "..", "processor", "builtin", "rules", "macros")},
+			exitUsage, "coverage: no rules loaded from"},
+		{"cases that are not there", []string{"rule-test", "-cases", "/nonexistent"}, exitUsage, "rule-test: -cases /nonexistent is not a directory"},
+		{"data that is not there", []string{"rule-test", "-data-dir", "/nonexistent"}, exitUsage, "-data-dir /nonexistent is not a directory"},
+		{"the pack without its cases is said", []string{"rule-test"}, exitOK, "-cases processor/builtin/testdata"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			assert.Equal(t, tc.exit, run(tc.args, &out, &errOut), errOut.String())
+			assert.Contains(t, errOut.String(), tc.stderr)
 		})
 	}
 }
