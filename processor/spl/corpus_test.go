@@ -167,7 +167,8 @@ func TestCorpusAllowListMacro(t *testing.T) {
 	_, _, err = Compile(c.Search, nil)
 	var e *Error
 	require.ErrorAs(t, err, &e)
-	assert.Equal(t, "undefined macro `kube_allowed_images`", e.Reason)
+	assert.Equal(t, "undefined macro `kube_allowed_images` (load its macro file with the rules, as security_content's "+
+		"macros/ folder, or define it in the macros setting)", e.Reason)
 	assert.Equal(t, 1, e.Line)
 	assert.Equal(t, strings.Index(c.Search, "`kube_allowed_images`")+1, e.Column)
 }

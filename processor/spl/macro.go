@@ -183,7 +183,8 @@ func (p *parser) resolve(t token) (x *expansion, key string, err *posError) {
 	if n := arities(p.macros, name); len(n) > 0 {
 		return nil, key, errAt(t.pos, "macro `%s` takes %s, not %d", name, plural(n), len(args))
 	}
-	return nil, key, errAt(t.pos, "undefined macro `%s`", key)
+	return nil, key, errAt(t.pos, "undefined macro `%s` (load its macro file with the rules, as security_content's "+
+		"macros/ folder, or define it in the macros setting)", key)
 }
 
 // arities returns the argument counts the macros named name are defined with, in order.

@@ -177,7 +177,8 @@ func TestMacroFault(t *testing.T) {
 			Line: 1, Column: 6, Reason: `free-text term "b" is not supported: this streaming engine matches field=value terms only`},
 			"in macro `one(1)` (definition 1:6): "},
 		{"undefined macro in a definition", "`calls_missing`", 1, 1, MacroFault{Chain: []string{"calls_missing"}, Key: "calls_missing",
-			Line: 1, Column: 5, Reason: "undefined macro `missing`"},
+			Line: 1, Column: 5, Reason: "undefined macro `missing` (load its macro file with the rules, as security_content's " +
+				"macros/ folder, or define it in the macros setting)"},
 			"in macro `calls_missing` (definition 1:5): undefined macro `missing`"},
 	}
 	for _, tt := range tests {
