@@ -1,4 +1,4 @@
-package normalize
+package normalize_test
 
 import (
 	"encoding/json"
@@ -10,6 +10,7 @@ import (
 	"github.com/auditdetect/auditdetect/processor/builtin"
 	"github.com/auditdetect/auditdetect/processor/engine"
 	"github.com/auditdetect/auditdetect/processor/loader"
+	"github.com/auditdetect/auditdetect/processor/normalize"
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
 
@@ -75,7 +76,7 @@ func loop(b *testing.B, fn func()) {
 // Normalizer.Each calling engine.Evaluate, on a matching and a non-matching native event with the built-in pack.
 func BenchmarkNativePath(b *testing.B) {
 	e := builtinEngine(b)
-	n := New(Config{})
+	n := normalize.New(normalize.Config{})
 	testdata := filepath.Join("..", "builtin", "testdata")
 	match := readFile(b, testdata, "kubernetes_workload_with_host_network", "match-pod-create.json")
 	quiet := readFile(b, testdata, "kubernetes_nodeport_service_exposed", "nomatch-create-clusterip.json")
@@ -101,7 +102,7 @@ func BenchmarkNativePath(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(ev.body)))
 			var evalErr error
-			fn := func(ev Event) { _, evalErr = e.Evaluate(ev.Body) }
+			fn := func(ev normalize.Event) { _, evalErr = e.Evaluate(ev.Body) }
 			loop(b, func() {
 				if _, err := n.Each(ev.body, fn); err != nil || evalErr != nil {
 					b.Fatal(err, evalErr)
@@ -111,7 +112,7 @@ func BenchmarkNativePath(b *testing.B) {
 		b.Run(ev.name+"/detect", func(b *testing.B) {
 			b.ReportAllocs()
 			loop(b, func() {
-				if f, _ := Detect(ev.body); f != Native {
+				if f, _ := normalize.Detect(ev.body); f != normalize.Native {
 					b.Fatal(f)
 				}
 			})
@@ -123,7 +124,7 @@ func BenchmarkNativePath(b *testing.B) {
 // pack), next to the native event it carries.
 func BenchmarkWrapped(b *testing.B) {
 	e := builtinEngine(b)
-	n := New(Config{})
+	n := normalize.New(normalize.Config{})
 	native := readFile(b, "..", "builtin", "testdata", "kubernetes_nodeport_service_exposed", "match-create-nodeport.json")
 	str, _ := json.Marshal(string(native))
 	list := []byte(`{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[`)
@@ -151,7 +152,7 @@ func BenchmarkWrapped(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(s.body)))
 			matched := 0
-			fn := func(ev Event) {
+			fn := func(ev normalize.Event) {
 				res, err := e.Evaluate(ev.Body)
 				if err != nil {
 					b.Fatal(err)

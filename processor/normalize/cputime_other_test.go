@@ -1,6 +1,6 @@
 //go:build !linux
 
-package normalize
+package normalize_test
 
 import "time"
 
