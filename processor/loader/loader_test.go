@@ -316,13 +316,31 @@ func TestBrokenMacroNamesItsFile(t *testing.T) {
 			search: "verb=get | `pick(user, admin)`",
 			want:   "4:14: rule \"R\": in macro `pick(2)` (defined at %s/macros/args.yml:3:30): unsupported command \"frob\"",
 		},
+		{
+			// A fault in an argument is where the argument is written: in outer's file, at its reference to inner,
+			// not at inner's placeholder.
+			name: "a fault in an argument",
+			macros: map[string]string{
+				"macros/outer.yml": "name: outer\ndefinition: verb=get `inner(x junk)`\n",
+				"macros/inner.yml": "name: inner\narguments: [v]\ndefinition: user=$v$\n",
+			},
+			search: "`outer`",
+			want: "4:3: rule \"R\": in macro `outer` (defined at %s/macros/outer.yml:2:22): in argument 1 of macro `inner(1)`: " +
+				"free-text term \"junk\"" + freeText,
+		},
+		{
+			name:   "an argument written in the search",
+			macros: map[string]string{"macros/inner.yml": "name: inner\narguments: [v]\ndefinition: user=$v$\n"},
+			search: "verb=get `inner(x junk)`",
+			want:   "4:12: rule \"R\": in argument 1 of macro `inner(1)`: free-text term \"junk\"" + freeText,
+		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			files := map[string]string{"r.yml": detection("r", "R", tt.search)}
 			maps.Copy(files, tt.macros)
 			dir := layout(t, files)
 			_, err := Load(Options{Paths: []string{dir}})
-			require.EqualError(t, err, filepath.Join(dir, "r.yml")+":"+fmt.Sprintf(tt.want, dir))
+			require.EqualError(t, err, filepath.Join(dir, "r.yml")+":"+strings.ReplaceAll(tt.want, "%s", dir))
 		})
 	}
 }

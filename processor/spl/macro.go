@@ -111,6 +111,11 @@ func (p *parser) expandCommands(t token) ([]command, *posError) {
 // wrapMacroErr places an error found inside the expansion x at the macro reference t. The fault keeps its place in
 // the definition that holds it, the innermost when macros nest: the reference names the chain of macros down to it.
 func wrapMacroErr(t token, x *expansion, err *posError) *posError {
+	if arg, ok := x.argumentAt(err.pos); ok && err.macro == nil {
+		// The fault is in text the reference passed as an argument, written where the reference is (the search, or
+		// the definition of the macro that holds the reference): not this macro's fault, nor its file's.
+		return errAt(t.pos, "in argument %d of macro `%s`: %s", arg, x.ref, err.reason)
+	}
 	var f MacroFault
 	if err.macro != nil {
 		f = *err.macro
@@ -132,7 +137,17 @@ type expansion struct {
 }
 
 // argSpan is an argument substituted into a definition: text[from:to] stands for the placeholder written[at:at+n].
-type argSpan struct{ from, to, at, n int }
+type argSpan struct{ from, to, at, n, arg int }
+
+// argumentAt returns the 1-based number of the argument whose substituted text holds byte offset pos of x.text.
+func (x *expansion) argumentAt(pos int) (arg int, ok bool) {
+	for _, a := range x.args {
+		if a.from <= pos && pos < a.to {
+			return a.arg, true
+		}
+	}
+	return 0, false
+}
 
 // writtenOffset maps a byte offset of x.text to the definition as written. An offset inside an argument maps to
 // its placeholder.
@@ -347,7 +362,7 @@ func substitute(def string, names, args []string) (string, []argSpan) {
 			i++
 			continue
 		}
-		spans = append(spans, argSpan{from: b.Len(), to: b.Len() + len(args[j]), at: i, n: len(names[j]) + 2})
+		spans = append(spans, argSpan{from: b.Len(), to: b.Len() + len(args[j]), at: i, n: len(names[j]) + 2, arg: j + 1})
 		b.WriteString(args[j])
 		i += len(names[j]) + 2
 	}

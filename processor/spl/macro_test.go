@@ -144,6 +144,7 @@ func TestMacroFault(t *testing.T) {
 		"inner":         "z=3 )",
 		"pick(f,v)":     "$f$=$v$ OR junk",
 		"one(1)":        "user=$x$ verb=get",
+		"passes_junk":   "verb=get\n  `one(a b)`",
 		"cmd":           "search a=1 | frob",
 		"outer_cmd":     "`cmd`",
 		"calls_missing": "a=1 `missing`",
@@ -173,9 +174,6 @@ func TestMacroFault(t *testing.T) {
 		{"named arguments", "`pick(user, admin)`", 1, 1, MacroFault{Chain: []string{"pick(2)"}, Key: "pick(f,v)", Line: 1, Column: 12,
 			Reason: `free-text term "junk" is not supported: this streaming engine matches field=value terms only`},
 			"in macro `pick(2)` (definition 1:12): "},
-		{"a fault inside an argument is at its placeholder", "`one(a b)`", 1, 1, MacroFault{Chain: []string{"one(1)"}, Key: "one(1)",
-			Line: 1, Column: 6, Reason: `free-text term "b" is not supported: this streaming engine matches field=value terms only`},
-			"in macro `one(1)` (definition 1:6): "},
 		{"undefined macro in a definition", "`calls_missing`", 1, 1, MacroFault{Chain: []string{"calls_missing"}, Key: "calls_missing",
 			Line: 1, Column: 5, Reason: "undefined macro `missing` (load its macro file with the rules, as security_content's " +
 				"macros/ folder, or define it in the macros setting)"},
@@ -193,6 +191,20 @@ func TestMacroFault(t *testing.T) {
 			assert.Equal(t, e.Macro.Describe(fmt.Sprintf("definition %d:%d", e.Macro.Line, e.Macro.Column)), e.Reason)
 		})
 	}
+
+	// A fault inside an argument is where the argument is written: at the reference in the search, or in the
+	// definition of the macro that passes it, not in the definition that receives it.
+	_, _, err := Compile("`one(a b)`", macros)
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	assert.Nil(t, e.Macro)
+	assert.Equal(t, [2]int{1, 1}, [2]int{e.Line, e.Column})
+	assert.Equal(t, `in argument 1 of macro `+"`one(1)`"+`: free-text term "b" is not supported: this streaming engine matches field=value terms only`, e.Reason)
+	_, _, err = Compile("verb=get `passes_junk`", macros)
+	require.ErrorAs(t, err, &e)
+	require.NotNil(t, e.Macro)
+	assert.Equal(t, MacroFault{Chain: []string{"passes_junk"}, Key: "passes_junk", Line: 2, Column: 3,
+		Reason: `in argument 1 of macro ` + "`one(1)`" + `: free-text term "b" is not supported: this streaming engine matches field=value terms only`}, *e.Macro)
 
 	// A fault in the search itself, or at a macro reference, is no macro's.
 	for _, search := range []string{"a=1 b", "`missing`", "`bad(1)`"} {
