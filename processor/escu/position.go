@@ -30,6 +30,12 @@ func scalarPosition(data []byte, n *yaml.Node, textLine, textCol int) (line, col
 	quoted := n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) != 0
 	switch {
 	case n.Style&yaml.LiteralStyle != 0:
+		// The end of the text ("unexpected end") is after its last character, not on the line after the block
+		// that the text's final line breaks lead to.
+		last := strings.TrimRight(n.Value, "\n")
+		if lastLine := strings.Count(last, "\n") + 1; textLine > lastLine {
+			textLine, textCol = lastLine, utf8.RuneCountInString(last[strings.LastIndexByte(last, '\n')+1:])+1
+		}
 		return n.Line + textLine, blockIndent(lines, n) + textCol
 	case n.Style&yaml.FoldedStyle != 0 || !quoted:
 		if line, col, ok := foldedPosition(lines, n, textLine, textCol); ok {
@@ -43,7 +49,7 @@ func scalarPosition(data []byte, n *yaml.Node, textLine, textCol int) (line, col
 		return n.Line, 0
 	}
 	src := []rune(lines[n.Line-1])
-	pos := n.Column - 1
+	pos := skipProperties(src, n.Column-1)
 	quote := rune(0)
 	switch {
 	case n.Style&yaml.SingleQuotedStyle != 0:
@@ -61,7 +67,16 @@ func scalarPosition(data []byte, n *yaml.Node, textLine, textCol int) (line, col
 		case quote == '\'' && src[pos] == '\'' && pos+1 < len(src) && src[pos+1] == '\'':
 			pos += 2
 		case quote == '"' && src[pos] == '\\':
-			pos += 2
+			// An escape is one character of the text: \xXX, \uXXXX and \UXXXXXXXX take more of the line.
+			switch pos += 2; {
+			case pos-1 >= len(src):
+			case src[pos-1] == 'x':
+				pos += 2
+			case src[pos-1] == 'u':
+				pos += 4
+			case src[pos-1] == 'U':
+				pos += 8
+			}
 		default:
 			pos++
 		}
@@ -101,6 +116,7 @@ func foldedPosition(lines []string, n *yaml.Node, textLine, textCol int) (line, 
 			start = indent
 		case l == n.Line:
 			start = runeOffset(raw, n.Column-1)
+			start += len(skipPropertiesString(raw[start:]))
 		default:
 			start = len(raw) - len(strings.TrimLeft(raw, " \t"))
 		}
@@ -185,4 +201,24 @@ func blockIndent(lines []string, n *yaml.Node) int {
 		return lead
 	}
 	return 0
+}
+
+// skipProperties returns the position of a scalar's text on its line: n.Column is that of a tag (`!!str`) or an
+// anchor (`&x`) written before it, if any, and of the spaces after them.
+func skipProperties(src []rune, pos int) int {
+	for pos < len(src) && (src[pos] == '!' || src[pos] == '&') {
+		for pos < len(src) && src[pos] != ' ' && src[pos] != '\t' {
+			pos++
+		}
+		for pos < len(src) && (src[pos] == ' ' || src[pos] == '\t') {
+			pos++
+		}
+	}
+	return pos
+}
+
+// skipPropertiesString is skipProperties on the rest of a line: the tag and anchor part it starts with.
+func skipPropertiesString(rest string) string {
+	r := []rune(rest)
+	return string(r[:skipProperties(r, 0)])
 }

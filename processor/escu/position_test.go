@@ -34,6 +34,9 @@ func TestScalarPosition(t *testing.T) {
 		{name: "folded with a more-indented line", yaml: "v: >\n  a=1\n    b=2\n  c=3\n"},
 		{name: "non-ASCII", yaml: "v: >-\n  ü=\"é\"\n  ß=1\n"},
 		{name: "double-quoted wrapped", yaml: "v: \"a=1 b\n  c=2\"\n", unknown: true},
+		{name: "plain with a tag", yaml: "v: !!str a=1 b\n"},
+		{name: "single-quoted with an anchor", yaml: "v: &x 'a=1 b'\n"},
+		{name: "plain wrapped with a tag and an anchor", yaml: "v: !!str &y a=1\n  b=2\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var doc yaml.Node
@@ -69,6 +72,33 @@ func TestScalarPosition(t *testing.T) {
 			if !tt.unknown {
 				assert.NotZero(t, col, "the end, at %d:%d", line, col)
 			}
+		})
+	}
+}
+
+// TestScalarPositionEdges: where a character of the text is not the same character in the file (an escape), and the
+// end of a literal block's text, which its final line breaks would put below the block.
+func TestScalarPositionEdges(t *testing.T) {
+	for _, tt := range []struct {
+		name              string
+		yaml              string
+		textLine, textCol int
+		wantLine, wantCol int
+	}{
+		// x=é junk: j is the 5th character of the text, the 14th of the line (\u00e9 is six characters).
+		{"unicode escape", "v: \"x=\\u00e9 junk\"\n", 1, 5, 1, 14},
+		{"hex escapes", "v: \"x=\\x41\\x42 junk\"\n", 1, 6, 1, 16},
+		{"long unicode escape", "v: \"\\U0001F600 junk\"\n", 1, 3, 1, 16},
+		{"two-character escape", "v: \"a\\tb junk\"\n", 1, 5, 1, 10},
+		{"end of a clipped literal block", "v: |\n  a=1 OR\nw: x\n", 2, 1, 2, 9},
+		{"end of a kept literal block", "v: |+\n  a=1 OR\n\n\nw: x\n", 4, 1, 2, 9},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var doc yaml.Node
+			require.NoError(t, yaml.Unmarshal([]byte(tt.yaml), &doc))
+			n := doc.Content[0].Content[1]
+			line, col := scalarPosition([]byte(tt.yaml), n, tt.textLine, tt.textCol)
+			assert.Equal(t, [2]int{tt.wantLine, tt.wantCol}, [2]int{line, col}, "text %q", n.Value)
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func FuzzCompile(f *testing.F) {
@@ -17,10 +18,13 @@ func FuzzCompile(f *testing.F) {
 		"a=1 ```comment``` | stats c",
 		"`m(a, \"b,c\")`",
 		"`m(a b, c)` `allow`",
+		"verb=get `lines` `args(x, y z)` `bad`",
 	} {
 		f.Add(s)
 	}
-	macros := Macros{"allow": "a IN (x) `inner`", "inner": "b=1 OR c=2", "m(2)": "$x$=$y$", "loop": "`loop`"}
+	// Definitions over several lines and with arguments, so that faults inside them have lines and columns to check.
+	macros := Macros{"allow": "a IN (x) `inner`", "inner": "b=1 OR c=2", "m(2)": "$x$=$y$", "loop": "`loop`",
+		"lines": "a=1\n  OR b=2\n  c", "args(v,w)": "user=$v$\n  OR verb=$w$ junk", "bad": "a=1 )"}
 	f.Fuzz(func(t *testing.T, search string) {
 		filter, pipeline, err := Compile(search, macros)
 		if err != nil {
@@ -41,6 +45,10 @@ func FuzzCompile(f *testing.F) {
 				}
 				if !ok || len(f.Chain) == 0 || f.Line < 1 || f.Column < 1 || f.Line > strings.Count(def, "\n")+1 {
 					t.Fatalf("bad macro fault %+v for %q", f, search)
+				}
+				// The column is within the definition's line (one past its end for "unexpected end").
+				if line := strings.Split(def, "\n")[f.Line-1]; f.Column > utf8.RuneCountInString(line)+1 {
+					t.Fatalf("macro fault %+v past the end of line %q of %q", f, line, def)
 				}
 			}
 			return
