@@ -141,7 +141,9 @@ func Load(opts Options) (*Result, error) {
 				continue
 			}
 			if prev, ok := origins[m.Key]; ok {
-				if prev.Definition != m.Definition {
+				// A macro the configuration sets is the one used: the files' disagreement changes nothing, and
+				// setting it is how a user settles it.
+				if _, configured := opts.Macros[m.Key]; prev.Definition != m.Definition && !configured {
 					fail(i, &rule.Error{File: f.name, Line: m.Line, Column: m.Column, Reason: fmt.Sprintf(
 						"macro %q is also defined, differently, in %s:%d", m.Key, prev.File, prev.Line)})
 				}

@@ -248,6 +248,10 @@ func TestConflictingMacroFiles(t *testing.T) {
 	_, err := Load(Options{Paths: []string{dir}})
 	require.EqualError(t, err, filepath.Join(dir, "m2.yml")+`:1:7: macro "allow" is also defined, differently, in `+
 		filepath.Join(dir, "m1.yml")+":1", "at the name in each file; the identical m3.yml is no error")
+	// Setting the macro in the configuration settles it: the configured definition is the one used.
+	res, err := Load(Options{Paths: []string{dir}, Macros: map[string]string{"allow": "user=c"}})
+	require.NoError(t, err)
+	require.Len(t, res.Rules, 1)
 
 	// The name need not be on the first line; a macro with arguments is compared by its key.
 	dir = layout(t, map[string]string{
