@@ -333,6 +333,15 @@ func TestBrokenMacroNamesItsFile(t *testing.T) {
 				"free-text term \"junk\"" + freeText,
 		},
 		{
+			// A metadata term is checked on the whole search after expansion, and still placed in its macro's file.
+			name:   "metadata in a macro",
+			macros: map[string]string{"macros/meta.yml": "name: meta\ndefinition: |-\n  user=a\n    OR NOT index=main\n"},
+			search: "verb=get `meta`",
+			want: "4:12: rule \"R\": in macro `meta` (defined at %s/macros/meta.yml:4:12): index is Splunk indexing metadata, " +
+				"which audit events do not carry: it may stand only as a term of the base search that selects the data (the " +
+				"collector's pipeline has chosen it), not under NOT or beside other fields in an OR",
+		},
+		{
 			name:   "an argument written in the search",
 			macros: map[string]string{"macros/inner.yml": "name: inner\narguments: [v]\ndefinition: user=$v$\n"},
 			search: "verb=get `inner(x junk)`",

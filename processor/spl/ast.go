@@ -22,18 +22,18 @@ type (
 	allNode struct{}
 	// cmpNode is `field op value`.
 	cmpNode struct {
-		pos   int // of the field name
-		field string
-		op    rule.Op
-		val   value
-		macro string // the macros the term was expanded from, outermost first (at), for messages
+		pos    int // of the field name
+		field  string
+		op     rule.Op
+		val    value
+		origin *MacroFault // where a macro's definition wrote the term (at), for messages; nil in the search itself
 	}
 	// inNode is `field IN (v1, v2, ...)`.
 	inNode struct {
-		pos   int
-		field string
-		vals  []value
-		macro string // as cmpNode's
+		pos    int
+		field  string
+		vals   []value
+		origin *MacroFault // as cmpNode's
 	}
 )
 

@@ -1,6 +1,7 @@
 package spl
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -54,17 +55,20 @@ func checkMetadata(n node, base bool) *posError {
 		if base && selectsData(t) {
 			continue
 		}
-		if pos, field, macro, ok := firstMetadata(t); ok {
+		if pos, field, origin, ok := firstMetadata(t); ok {
 			where := "in | search"
 			if base {
 				where = "under NOT or beside other fields in an OR"
 			}
-			in := ""
-			if macro != "" {
-				in = "in macro `" + macro + "`: "
+			err := errAt(pos, "%s is Splunk indexing metadata, which audit events do not carry: it may stand only as a "+
+				"term of the base search that selects the data (the collector's pipeline has chosen it), not %s", field, where)
+			if origin != nil {
+				// Written in a macro's definition: said as a fault there, which the loader places in its file.
+				f := *origin
+				f.Reason = err.reason
+				err.reason, err.macro = f.Describe(fmt.Sprintf("definition %d:%d", f.Line, f.Column)), &f
 			}
-			return errAt(pos, "%s%s is Splunk indexing metadata, which audit events do not carry: it may stand only as a "+
-				"term of the base search that selects the data (the collector's pipeline has chosen it), not %s", in, field, where)
+			return err
 		}
 	}
 	return nil
@@ -118,28 +122,28 @@ func allOf(ns []node, f func(node) bool) bool {
 }
 
 // firstMetadata returns the first term of n on a metadata field.
-func firstMetadata(n node) (pos int, field, macro string, ok bool) {
+func firstMetadata(n node) (pos int, field string, origin *MacroFault, ok bool) {
 	switch n := n.(type) {
 	case andNode:
 		for _, x := range n {
-			if pos, field, macro, ok = firstMetadata(x); ok {
+			if pos, field, origin, ok = firstMetadata(x); ok {
 				return
 			}
 		}
 	case orNode:
 		for _, x := range n {
-			if pos, field, macro, ok = firstMetadata(x); ok {
+			if pos, field, origin, ok = firstMetadata(x); ok {
 				return
 			}
 		}
 	case notNode:
 		return firstMetadata(n.x)
 	case cmpNode:
-		return n.pos, n.field, n.macro, metadataFields[n.field]
+		return n.pos, n.field, n.origin, metadataFields[n.field]
 	case inNode:
-		return n.pos, n.field, n.macro, metadataFields[n.field]
+		return n.pos, n.field, n.origin, metadataFields[n.field]
 	}
-	return 0, "", "", false
+	return 0, "", nil, false
 }
 
 // compileNode compiles a search-command expression: values are case-insensitive globs.

@@ -46,39 +46,46 @@ func (p *parser) expandExpr(t token) (node, *posError) {
 	if err != nil {
 		return nil, wrapMacroErr(t, x, err)
 	}
-	return at(n, t.pos, key), nil
+	return at(n, t.pos, x), nil
 }
 
-// at places the terms of a macro's expansion at the macro reference, and names the macro (ref) in them: a later
-// check of the whole search (checkMetadata) then points at the reference, not at an offset of the definition read
-// as one of the search, and says which macro the term came from.
-func at(n node, pos int, ref string) node {
-	within := func(inner string) string {
-		if inner == "" {
-			return ref
+// at places the terms of the expansion x at the macro reference (pos), and keeps in each where x's definition (or
+// the innermost one, when macros nest) wrote it: a later check of the whole search (checkMetadata) then points at
+// the reference, not at an offset of the definition read as one of the search, and names the macro and the place.
+func at(n node, pos int, x *expansion) node {
+	// origin is the term's place, written at termPos of x.text, given its place in a nested expansion (o).
+	origin := func(termPos int, o *MacroFault) *MacroFault {
+		if o != nil {
+			f := *o
+			f.Chain = append([]string{x.ref}, o.Chain...)
+			return &f
 		}
-		return ref + "` -> `" + inner
+		if _, inArgument := x.argumentAt(termPos); inArgument {
+			return nil // written where the reference is: the level above places it
+		}
+		line, col := lineCol(x.written, x.writtenOffset(termPos))
+		return &MacroFault{Chain: []string{x.ref}, Key: x.key, Line: line, Column: col}
 	}
 	switch n := n.(type) {
 	case andNode:
 		out := make(andNode, len(n))
-		for i, x := range n {
-			out[i] = at(x, pos, ref)
+		for i, y := range n {
+			out[i] = at(y, pos, x)
 		}
 		return out
 	case orNode:
 		out := make(orNode, len(n))
-		for i, x := range n {
-			out[i] = at(x, pos, ref)
+		for i, y := range n {
+			out[i] = at(y, pos, x)
 		}
 		return out
 	case notNode:
-		return notNode{x: at(n.x, pos, ref)}
+		return notNode{x: at(n.x, pos, x)}
 	case cmpNode:
-		n.pos, n.macro = pos, within(n.macro)
+		n.origin, n.pos = origin(n.pos, n.origin), pos
 		return n
 	case inNode:
-		n.pos, n.macro = pos, within(n.macro)
+		n.origin, n.pos = origin(n.pos, n.origin), pos
 		return n
 	}
 	return n

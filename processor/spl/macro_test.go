@@ -73,6 +73,8 @@ func TestMacroErrors(t *testing.T) {
 	macros := Macros{
 		"ka":            "index=k8s NOT sourcetype=kube:objects",
 		"wraps_ka":      "verb=list `ka`",
+		"not_x(1)":      "verb=get NOT $x$",
+		"passes_meta":   "verb=list\n `not_x(sourcetype=a)`",
 		"self":          "a=1 `self`",
 		"ping":          "`pong`",
 		"pong":          "x=1 OR `ping`",
@@ -93,9 +95,13 @@ func TestMacroErrors(t *testing.T) {
 	}{
 		{"undefined", "verb=get\n  `kube_allowed_users`", 2, 3, "undefined macro `kube_allowed_users`"},
 		// A term of a macro is reported at the macro reference, not at its offset in the definition.
-		{"metadata under NOT in a macro", "verb=get `ka`", 1, 10, "in macro `ka`: sourcetype is Splunk indexing metadata"},
+		{"metadata under NOT in a macro", "verb=get `ka`", 1, 10, "in macro `ka` (definition 1:15): sourcetype is Splunk indexing metadata"},
 		{"metadata in a nested macro names the chain", "verb=get\n `wraps_ka`", 2, 2,
-			"in macro `wraps_ka` -> `ka`: sourcetype is Splunk indexing metadata"},
+			"in macro `wraps_ka` -> `ka` (definition 1:15): sourcetype is Splunk indexing metadata"},
+		// Metadata passed as an argument is where the argument is written.
+		{"metadata in an argument from the search", "`not_x(sourcetype=a)`", 1, 1, "sourcetype is Splunk indexing metadata"},
+		{"metadata in an argument from a macro", "verb=get `passes_meta`", 1, 10,
+			"in macro `passes_meta` (definition 2:2): sourcetype is Splunk indexing metadata"},
 		{"undefined with args", "`nope(a, b)`", 1, 1, "undefined macro `nope(2)`"},
 		{"undefined filter with args is not defaulted", "* | `x_filter(1)`", 1, 5, "undefined macro `x_filter(1)`"},
 		// As `*` it would make NOT `x_filter` match nothing.
@@ -125,12 +131,16 @@ func TestMacroErrors(t *testing.T) {
 			assert.Equal(t, [2]int{tt.line, tt.column}, [2]int{e.Line, e.Column}, "position; error: %v", err)
 		})
 	}
-	// A metadata term written in the search itself names no macro, even beside one that holds another.
-	_, _, err := Compile("verb=get NOT sourcetype=x `ka`", macros)
-	var e *Error
-	require.ErrorAs(t, err, &e)
-	assert.True(t, strings.HasPrefix(e.Reason, "sourcetype is Splunk indexing metadata"), e.Reason)
-	assert.Equal(t, [2]int{1, 14}, [2]int{e.Line, e.Column})
+	// A metadata term written in the search itself names no macro, even beside one that holds another, and neither
+	// does one the search passes to a macro as an argument.
+	for search, column := range map[string]int{"verb=get NOT sourcetype=x `ka`": 14, "`not_x(sourcetype=a)`": 1} {
+		_, _, err := Compile(search, macros)
+		var e *Error
+		require.ErrorAs(t, err, &e)
+		assert.True(t, strings.HasPrefix(e.Reason, "sourcetype is Splunk indexing metadata"), e.Reason)
+		assert.Nil(t, e.Macro)
+		assert.Equal(t, [2]int{1, column}, [2]int{e.Line, e.Column})
+	}
 }
 
 // TestMacroFault: a fault inside a definition carries the chain of macros down to the one that holds it, that
