@@ -13,6 +13,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.uber.org/zap"
@@ -155,6 +156,14 @@ func Load(opts Options) (*Result, error) {
 		}
 	}
 	for k, def := range opts.Macros {
+		// A configured macro replaces the files' macro of its name and number of arguments, whatever their
+		// parameters are called (`pick(x,y)` over a file's `pick(a,b)`): references pick by name and count.
+		for fk := range macros {
+			if fk != k && sameMacro(fk, k) {
+				delete(macros, fk)
+				delete(origins, fk)
+			}
+		}
 		macros[k], origins[k] = def, &escu.Macro{Key: k, Definition: def} // no file: a configured macro
 	}
 
@@ -262,6 +271,25 @@ func Load(opts Options) (*Result, error) {
 		return nil, err
 	}
 	return res, nil
+}
+
+// sameMacro reports whether two macro keys (`name`, `name(N)`, `name(a,b)`) are one macro: one name, one number of
+// arguments.
+func sameMacro(a, b string) bool {
+	split := func(k string) (name string, args int) {
+		name, params, ok := strings.Cut(k, "(")
+		if !ok {
+			return k, 0
+		}
+		params = strings.TrimSuffix(params, ")")
+		if n, err := strconv.Atoi(params); err == nil {
+			return name, n
+		}
+		return name, strings.Count(params, ",") + 1
+	}
+	an, aa := split(a)
+	bn, ba := split(b)
+	return an == bn && aa == ba
 }
 
 // unclassified explains why a file is no rule file: broken YAML or TOML, or some other document. The name's extension

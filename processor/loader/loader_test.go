@@ -358,6 +358,28 @@ func TestBrokenMacroNamesItsFile(t *testing.T) {
 	}
 }
 
+// TestConfiguredMacroReplacesByNameAndArity: a configured macro with arguments replaces the files' macro of that name
+// and number of arguments, whatever their parameters are called (references pick macros by name and count).
+func TestConfiguredMacroReplacesByNameAndArity(t *testing.T) {
+	dir := layout(t, map[string]string{
+		"macros/pick.yml": "name: pick\narguments: [a, b]\ndefinition: user=$a$ verb=$b$\n",
+		"r.yml":           detection("r", "R", "`pick(alice, get)`"),
+	})
+	for _, key := range []string{"pick(x,y)", "pick(2)"} {
+		// Named or positional: $x$ is the first placeholder either way.
+		res, err := Load(Options{Paths: []string{dir}, Macros: map[string]string{key: "objectRef.resource=$x$"}})
+		require.NoError(t, err, key)
+		require.Len(t, res.Rules, 1)
+		assert.Equal(t, rule.Compare{Field: rule.Field{Name: "objectRef.resource"}, Value: rule.Pattern{Text: "alice"}},
+			res.Rules[0].Filter, key)
+	}
+	// Another number of arguments is another macro: the file's stays.
+	res, err := Load(Options{Paths: []string{dir}, Macros: map[string]string{"pick(x)": "objectRef.resource=$x$"}})
+	require.NoError(t, err)
+	assert.Equal(t, rule.And{rule.Compare{Field: rule.Field{Name: "user"}, Value: rule.Pattern{Text: "alice"}},
+		rule.Compare{Field: rule.Field{Name: "verb"}, Value: rule.Pattern{Text: "get"}}}, res.Rules[0].Filter)
+}
+
 // TestBrokenConfiguredMacro: a macro set in the configuration has no file; its fault is said by its place in the
 // definition, and as configured, even where a macro file defines the same macro (the configured one is used).
 func TestBrokenConfiguredMacro(t *testing.T) {
