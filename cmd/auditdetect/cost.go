@@ -100,10 +100,6 @@ func runCost(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "rule-cost: %v\n", err)
 		return exitUsage
 	}
-	if len(rules) == 0 {
-		fmt.Fprintln(stderr, "rule-cost: no rules loaded")
-		return exitUsage
-	}
 	rep := &costReport{Passes: *passes}
 	var events [][]byte
 	if *eventsPath == "" {
@@ -148,7 +144,7 @@ func runCost(args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "rule-cost: %v\n", err)
-		return exitFailed
+		return exitUsage
 	}
 	fmt.Fprintf(stderr, "rule-cost: %d rules, %d events, %d %s in %s\n", len(rules), len(events), *passes,
 		plural(*passes, "pass", "passes"), time.Since(start).Round(time.Millisecond))

@@ -9,8 +9,9 @@
 // RULES are what the processor's `rules:` setting takes: files, directories, globs, or "builtin" (the default).
 // Rules are loaded by the same loader and compiled by the same engine as in the collector.
 //
-// Exit status: 0 on success; 1 when a rule test failed; 2 when the rules do not load, the command line is wrong, or
-// the audit log cannot be read.
+// Exit status: 0 on success; 1 when a rule test failed; 2 for anything else that stops a command: a bad command line,
+// rules that do not load (or none at all), an audit log that cannot be read or holds no readable event, output that
+// cannot be written.
 package main
 
 import (
