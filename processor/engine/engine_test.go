@@ -228,6 +228,42 @@ func TestCandidates(t *testing.T) {
 	}
 }
 
+// TestVerbDecidesCandidates checks that objectRef is not read when the verb alone decides the candidates (no rule
+// names a resource for it), and is read when it does not. The witness is a broken objectRef: read, it is an error.
+func TestVerbDecidesCandidates(t *testing.T) {
+	rules := []*rule.Rule{
+		{ID: "agent", Filter: eq("userAgent", "scanner")},
+		{ID: "secrets-delete", Filter: rule.And{eq("objectRef.resource", "secrets"), eq("verb", "delete")}},
+	}
+	e, err := Compile(rules, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := e.Evaluator()
+	defer ev.Close()
+	for _, tc := range []struct {
+		verb, want string
+		read       bool
+	}{
+		{"get", "agent", false},
+		{"delete", "agent", true},
+	} {
+		body := fmt.Sprintf(`{"verb":%q,"userAgent":"kubectl","objectRef":{"resource":tru}}`, tc.verb)
+		var got []string
+		err := ev.Candidates([]byte(body), func(r *rule.Rule) { got = append(got, r.ID) })
+		if read := err != nil; read != tc.read {
+			t.Errorf("%s: objectRef read = %v (err %v), want %v", tc.verb, read, err, tc.read)
+		}
+		if !tc.read && strings.Join(got, ",") != tc.want {
+			t.Errorf("%s: candidates %v, want %s", tc.verb, got, tc.want)
+		}
+	}
+	good := `{"verb":"get","userAgent":"scanner","objectRef":{"resource":"secrets"}}`
+	if ms, err := e.Match([]byte(good)); err != nil || len(ms) != 1 || ms[0].Rule.ID != "agent" {
+		t.Errorf("get by scanner: matches %v, err %v; want agent", ms, err)
+	}
+}
+
 func nodePortLikeRule() *rule.Rule {
 	return &rule.Rule{
 		ID: "np", Name: "pods",

@@ -143,9 +143,11 @@ type opIndex struct {
 	// number of each standing for Any.
 	resIDs, verbIDs map[string]int
 	dense           [][]int
-	// verbOnly[v] says no rule can match verb v whatever the resource: the event is decided without reading
-	// objectRef (most of a cluster's traffic is get/list/watch, which a rule set of writes never needs).
-	verbOnly []bool
+	// byVerb[v] says every resource of verb v has the same candidates (none, or only rules on any resource): the
+	// verb decides the event's candidates without reading objectRef, written after user, sourceIPs and userAgent.
+	// Most of a cluster's traffic is get/list/watch, which a rule set of writes never needs, and a rule on every
+	// operation needs no resource either.
+	byVerb []bool
 }
 
 func buildIndex(ruleOps [][]Operation) *opIndex {
@@ -185,12 +187,13 @@ func buildIndex(ruleOps [][]Operation) *opIndex {
 			idx.dense = append(idx.dense, idx.table[key])
 		}
 	}
-	idx.verbOnly = make([]bool, len(verbs))
+	idx.byVerb = make([]bool, len(verbs))
+	anyRes := len(resources) - 1
 	for vi := range verbs {
-		idx.verbOnly[vi] = true
+		idx.byVerb[vi] = true
 		for ri := range resources {
-			if len(idx.dense[ri*len(verbs)+vi]) > 0 {
-				idx.verbOnly[vi] = false
+			if !slices.Equal(idx.dense[ri*len(verbs)+vi], idx.dense[anyRes*len(verbs)+vi]) {
+				idx.byVerb[vi] = false
 			}
 		}
 	}
@@ -215,8 +218,8 @@ func (idx *opIndex) candidates(c *evalCtx, v *event.View) []int {
 			verb = id
 		}
 	}
-	if idx.verbOnly[verb] {
-		return nil
+	if idx.byVerb[verb] {
+		return idx.dense[anyRes*(anyVerb+1)+verb]
 	}
 	// objectRef is read exactly, like every object below the top level: a resource written twice (which no API
 	// server does) makes the event a candidate for the rules of both, as the filters would see both values.
