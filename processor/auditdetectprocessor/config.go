@@ -96,6 +96,9 @@ const DefaultMaxBodyBytes = 8 << 20
 
 // RuleOverride holds the settings of one rule: `rule_overrides: {<rule id or name>: {...}}`.
 type RuleOverride struct {
+	// Enabled false turns the rule off: it is still loaded and checked (a broken file still fails start-up), but not
+	// evaluated, and it writes nothing. Left out or true: the rule runs.
+	Enabled *bool `mapstructure:"enabled"`
 	// Window replaces window for this rule's windowed stats.
 	Window time.Duration `mapstructure:"window"`
 	// Throttle suppresses repeats of this rule's risk events (fork mode).

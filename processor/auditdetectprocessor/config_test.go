@@ -73,6 +73,17 @@ func TestLoadConfig(t *testing.T) {
 			}(),
 		},
 		{
+			id: component.NewIDWithName(metadata.Type, "disabled"),
+			expected: func() *Config {
+				cfg := createDefaultConfig()
+				off := false
+				cfg.RuleOverrides = map[string]RuleOverride{
+					"Kubernetes Pod Created in Default or System Namespace": {Enabled: &off},
+				}
+				return cfg
+			}(),
+		},
+		{
 			id: component.NewIDWithName(metadata.Type, "route"),
 			expected: func() *Config {
 				cfg := createDefaultConfig()

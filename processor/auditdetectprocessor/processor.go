@@ -33,6 +33,8 @@ type detector struct {
 	geo     *geoip.DB
 	loaded  int
 	skipped int
+	// disabled counts rules turned off by rule_overrides (enabled: false).
+	disabled int
 	// withoutGeoIP counts built-in rules left out because no GeoIP database is configured.
 	withoutGeoIP int
 }
@@ -63,11 +65,25 @@ func buildDetector(cfg *Config, logger *zap.Logger) (*detector, error) {
 		}
 		opts.GeoIP = d.geo
 	}
-	if err := applyStateful(cfg, &opts, res.Rules, logger); err != nil {
+	disabled, err := applyStateful(cfg, &opts, res.Rules, logger)
+	if err != nil {
 		d.close()
 		return nil, err
 	}
 	rules := res.Rules
+	if len(disabled) > 0 {
+		// Turned off by rule_overrides: loaded (a file that does not load still fails), never compiled or run.
+		kept := rules[:0:0]
+		for _, r := range rules {
+			if disabled[r.ID] {
+				logger.Info("rule disabled by rule_overrides", zap.String("rule", r.Name), zap.String("rule_id", r.ID))
+				d.disabled++
+				continue
+			}
+			kept = append(kept, r)
+		}
+		rules = kept
+	}
 	if opts.GeoIP == nil {
 		// The built-in pack must run on an empty config, so its iplocation rules wait for a database rather than
 		// fail start-up; a user's own iplocation rule still fails (or is skipped) below, naming the setting.

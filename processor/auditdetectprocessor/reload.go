@@ -231,8 +231,13 @@ func (p *auditProcessor) recordLoaded(ctx context.Context, d *detector, msg stri
 	p.telemetry.ProcessorAuditdetectRulesLoaded.Record(ctx, int64(d.loaded))
 	p.telemetry.ProcessorAuditdetectRulesSkipped.Record(ctx, int64(d.skipped))
 	p.logger.Info(msg,
-		zap.Int("rules", d.loaded), zap.Int("skipped", d.skipped), zap.Int("waiting_for_geoip_database", d.withoutGeoIP),
+		zap.Int("rules", d.loaded), zap.Int("skipped", d.skipped), zap.Int("disabled", d.disabled),
+		zap.Int("waiting_for_geoip_database", d.withoutGeoIP),
 		zap.String("mode", string(p.cfg.Mode)), zap.String("coverage", coverage.Build(d.engine).Line()))
+	if d.loaded == 0 && d.disabled > 0 && d.skipped == 0 {
+		p.logger.Warn("no detection rule runs: rule_overrides disables every rule loaded; nothing is detected",
+			zap.Int("disabled", d.disabled))
+	}
 	if d.loaded == 0 && d.skipped > 0 {
 		// Under on_rule_error: skip every rule may fail: the collector runs and detects nothing, which an Info line
 		// among others does not make plain.

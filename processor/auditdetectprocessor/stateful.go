@@ -107,6 +107,12 @@ func resolveOverrides(cfg *Config, rules []*rule.Rule) (byID map[string]RuleOver
 // settings both set.
 func mergeOverrides(a, b RuleOverride) (merged RuleOverride, conflict []string) {
 	merged = a
+	if b.Enabled != nil {
+		if a.Enabled != nil {
+			conflict = append(conflict, "enabled")
+		}
+		merged.Enabled = b.Enabled
+	}
 	if b.Window > 0 {
 		if a.Window > 0 {
 			conflict = append(conflict, "window")
@@ -134,27 +140,34 @@ func mergeOverrides(a, b RuleOverride) (merged RuleOverride, conflict []string) 
 	return merged, conflict
 }
 
-// applyStateful completes the engine options from the stateful settings. A rule_overrides key that names no loaded
-// rule fails the load (a typo would otherwise leave a rule silently unthrottled), or is logged under
-// on_rule_error: skip, where the rule it names may have been skipped.
-func applyStateful(cfg *Config, opts *engine.Options, rules []*rule.Rule, logger *zap.Logger) error {
+// applyStateful completes the engine options from the stateful settings and returns the IDs of the rules that
+// rule_overrides turns off (enabled: false). A rule_overrides key that names no loaded rule fails the load (a typo
+// would otherwise leave a rule silently unthrottled, or running), or is logged under on_rule_error: skip, where the
+// rule it names may have been skipped.
+func applyStateful(cfg *Config, opts *engine.Options, rules []*rule.Rule, logger *zap.Logger) (disabled map[string]bool, err error) {
 	opts.AllowedLateness = cfg.AllowedLateness
 	opts.NewTermsLearning = cfg.NewTermsLearning
 	byID, unknown, twice := resolveOverrides(cfg, rules)
 	if len(twice) > 0 {
-		return fmt.Errorf("rule_overrides: %s: keep one", strings.Join(twice, "; "))
+		return nil, fmt.Errorf("rule_overrides: %s: keep one", strings.Join(twice, "; "))
 	}
 	if len(unknown) > 0 {
 		err := fmt.Errorf("rule_overrides: no loaded rule has the id or name %q", unknown)
 		if cfg.OnRuleError != RuleErrorSkip {
-			return err
+			return nil, err
 		}
 		logger.Warn("ignoring rule overrides", zap.Error(err))
 	}
 	if err := checkThrottleFields(cfg, rules); err != nil {
-		return err
+		return nil, err
 	}
 	for id, o := range byID {
+		if o.Enabled != nil && !*o.Enabled {
+			if disabled == nil {
+				disabled = map[string]bool{}
+			}
+			disabled[id] = true
+		}
 		if o.Window > 0 {
 			if opts.RuleWindows == nil {
 				opts.RuleWindows = map[string]time.Duration{}
@@ -173,7 +186,7 @@ func applyStateful(cfg *Config, opts *engine.Options, rules []*rule.Rule, logger
 		// Routing reads keys from the event and never runs iplocation: the agent tier needs no database.
 		opts.GeoIP = noGeoIP{}
 	}
-	return nil
+	return disabled, nil
 }
 
 // checkThrottleFields fails a throttle keyed on a field that the rule's results never hold, when they are known

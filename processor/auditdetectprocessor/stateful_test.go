@@ -699,3 +699,60 @@ func TestOverrideKeysNamingOneRule(t *testing.T) {
 	require.NotNil(t, o.Throttle)
 	assert.Equal(t, []string{"user"}, o.Throttle.Fields)
 }
+
+// enabled: false in rule_overrides turns one rule off: the others run, the record passes on, the start-up log says
+// which rule is off; turning every rule off runs and says nothing is detected.
+func TestDisabledRule(t *testing.T) {
+	off := false
+	searchNames := func(s started, body string) []string {
+		require.NoError(t, s.p.ConsumeLogs(context.Background(), input(str(body))))
+		all := s.sink.AllLogs()
+		recs := records(all[len(all)-1])
+		var names []string
+		for _, r := range recs {
+			if v, ok := r.Attributes().Get("search_name"); ok && isRisk(r) {
+				names = append(names, v.Str())
+			}
+		}
+		assert.Equal(t, nodePortCreate, recs[0].Body().Str(), "the audit record passes on unchanged")
+		return names
+	}
+
+	both := startWithLogs(t, testConfig(func(c *Config) { c.Rules = append(c.Rules, BuiltinRules) }))
+	require.Contains(t, searchNames(both, nodePortCreate), "Test NodePort")
+
+	s := startWithLogs(t, testConfig(func(c *Config) {
+		c.Rules = append(c.Rules, BuiltinRules)
+		c.RuleOverrides = map[string]RuleOverride{"Test NodePort": {Enabled: &off}}
+	}))
+	names := searchNames(s, nodePortCreate)
+	assert.NotContains(t, names, "Test NodePort")
+	assert.Contains(t, names, "Kubernetes NodePort Service Exposed", "the other rules still run")
+	logged := s.logs.FilterMessage("rule disabled by rule_overrides").All()
+	require.Len(t, logged, 1)
+	assert.Equal(t, "Test NodePort", logged[0].ContextMap()["rule"])
+	loaded := s.logs.FilterMessageSnippet("rules loaded").All()
+	require.NotEmpty(t, loaded)
+	assert.EqualValues(t, 1, loaded[0].ContextMap()["disabled"])
+
+	// Disabled by its ID, the only rule: nothing runs, and the log says so.
+	none := startWithLogs(t, testConfig(func(c *Config) {
+		c.RuleOverrides = map[string]RuleOverride{"0b6f9a43-51a4-4a43-9d6c-5a3c2c1e0001": {Enabled: &off}}
+	}))
+	assert.Empty(t, searchNames(none, nodePortCreate))
+	assert.Len(t, none.logs.FilterMessageSnippet("rule_overrides disables every rule").All(), 1)
+
+	// A typo is refused, as for every override; two keys of one rule that both set enabled conflict.
+	_, err := buildDetector(testConfig(func(c *Config) {
+		c.RuleOverrides = map[string]RuleOverride{"Test NodePrt": {Enabled: &off}}
+	}), nil)
+	assert.ErrorContains(t, err, `no loaded rule has the id or name ["Test NodePrt"]`)
+	on := true
+	_, err = buildDetector(testConfig(func(c *Config) {
+		c.RuleOverrides = map[string]RuleOverride{
+			"Test NodePort":                        {Enabled: &off},
+			"0b6f9a43-51a4-4a43-9d6c-5a3c2c1e0001": {Enabled: &on},
+		}
+	}), nil)
+	assert.ErrorContains(t, err, `both name rule "Test NodePort" and both set enabled`)
+}
