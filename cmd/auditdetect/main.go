@@ -1,10 +1,10 @@
 // Command auditdetect is the rule author's and operator's tool for auditdetect rule sets, offline and without a
 // collector:
 //
-//	auditdetect coverage  [-format markdown|json] [-macro name=definition]... [-on-rule-error skip] [RULES...]
-//	auditdetect rule-test [-cases DIR] [-data-dir DIR] [-window 1h] [-max-keys N] [-macro name=definition]... [-on-rule-error skip] [RULES...]
-//	auditdetect scan      [-events FILE|-] [-format text|json] [-max-body-bytes N] [-geoip-database FILE] [-window 1h] [-max-keys N] [-macro name=definition]... [-on-rule-error skip] [RULES...]
-//	auditdetect rule-cost [-events FILE|-] [-limit N] [-max-body-bytes N] [-passes N] [-window 1h] [-max-keys N] [-format markdown|json] [-macro name=definition]... [-on-rule-error skip] [RULES...]
+//	auditdetect coverage  [-format markdown|json] [-macro name=definition]... [-on-rule-error skip] [-disable rule]... [RULES...]
+//	auditdetect rule-test [-cases DIR] [-data-dir DIR] [-window 1h] [-max-keys N] [-macro name=definition]... [-on-rule-error skip] [-disable rule]... [RULES...]
+//	auditdetect scan      [-events FILE|-] [-format text|json] [-max-body-bytes N] [-geoip-database FILE] [-window 1h] [-max-keys N] [-macro name=definition]... [-on-rule-error skip] [-disable rule]... [RULES...]
+//	auditdetect rule-cost [-events FILE|-] [-limit N] [-max-body-bytes N] [-passes N] [-window 1h] [-max-keys N] [-format markdown|json] [-macro name=definition]... [-on-rule-error skip] [-disable rule]... [RULES...]
 //
 // RULES are what the processor's `rules:` setting takes: files, directories, globs, or "builtin" (the default).
 // Rules are loaded by the same loader and compiled by the same engine as in the collector.
@@ -104,6 +104,18 @@ func maxBodyFlag(fs *flag.FlagSet) *int {
 type ruleFlags struct {
 	macros      macroFlags
 	onRuleError string
+	// disable lists rules by id or name, as rule_overrides' enabled: false.
+	disable listFlags
+}
+
+// listFlags is a repeatable string flag.
+type listFlags []string
+
+func (l *listFlags) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlags) Set(s string) error {
+	*l = append(*l, s)
+	return nil
 }
 
 // synopses are the commands' one-line descriptions, for their -h.
@@ -125,6 +137,7 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *ruleFlags) {
 	rf := &ruleFlags{macros: macroFlags{}}
 	fs.Var(rf.macros, "macro", "`name=definition` of an SPL macro, as in the processor's macros setting (repeatable)")
 	fs.StringVar(&rf.onRuleError, "on-rule-error", "fail", "`fail` or skip a rule that does not load, as the processor's on_rule_error setting")
+	fs.Var(&rf.disable, "disable", "leave out the rule with this `id or name`, as the processor's rule_overrides enabled: false (repeatable)")
 	return fs, rf
 }
 
@@ -163,10 +176,46 @@ func load(paths []string, rf *ruleFlags, command string, stderr io.Writer) ([]*r
 	for _, err := range res.Skipped {
 		fmt.Fprintf(stderr, "%s: skipped: %v\n", command, err)
 	}
-	if len(res.Rules) == 0 {
+	rules, err := disable(res.Rules, rf.disable, command, stderr)
+	if err != nil {
+		return nil, err
+	}
+	if len(rules) == 0 {
+		if len(rf.disable) > 0 {
+			return nil, fmt.Errorf("no rules left from %s: -disable names every rule loaded", strings.Join(paths, " "))
+		}
 		return nil, fmt.Errorf("no rules loaded from %s", strings.Join(paths, " "))
 	}
-	return res.Rules, nil
+	return rules, nil
+}
+
+// disable leaves out the rules named (by id or name) in names, each reported on stderr; a name that no loaded rule
+// has is an error, as a rule_overrides key of the processor is.
+func disable(rules []*rule.Rule, names []string, command string, stderr io.Writer) ([]*rule.Rule, error) {
+	if len(names) == 0 {
+		return rules, nil
+	}
+	off := map[string]bool{}
+	for _, n := range names {
+		found := false
+		for _, r := range rules {
+			if r.ID == n || r.Name == n {
+				off[r.ID], found = true, true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("-disable: no loaded rule has the id or name %q", n)
+		}
+	}
+	kept := rules[:0:0]
+	for _, r := range rules {
+		if off[r.ID] {
+			fmt.Fprintf(stderr, "%s: disabled: %s\n", command, r.Name)
+			continue
+		}
+		kept = append(kept, r)
+	}
+	return kept, nil
 }
 
 func runCoverage(args []string, stdout, stderr io.Writer) int {

@@ -38,6 +38,8 @@ func TestRun(t *testing.T) {
 		stderr   []string
 		jsonOut  bool
 		noStdout bool
+		// notStdout are substrings stdout must not hold.
+		notStdout []string
 	}{
 		{name: "no command", args: nil, exit: exitUsage, stderr: []string{"usage:"}, noStdout: true},
 		{name: "help", args: []string{"help"}, exit: exitOK, stdout: []string{"auditdetect rule-test"}},
@@ -63,6 +65,17 @@ func TestRun(t *testing.T) {
 		},
 		{name: "rule-test: bad macro flag", args: []string{"rule-test", "-macro", "nodefinition"}, exit: exitUsage, stderr: []string{"name=definition"}},
 		{name: "rule-test: bad window", args: []string{"rule-test", "-window", "0s"}, exit: exitUsage, stderr: []string{"must be positive"}},
+		{
+			name: "-disable leaves a rule out", args: []string{"coverage", "-disable", "Kubernetes NodePort Service Exposed", "builtin"},
+			exit: exitOK, stdout: []string{"Kubernetes DaemonSet Created"}, notStdout: []string{"Kubernetes NodePort Service Exposed"},
+			stderr: []string{"coverage: disabled: Kubernetes NodePort Service Exposed"},
+		},
+		{
+			name: "-disable by id", args: []string{"rule-test", "-disable", "7f000000-0000-4000-8000-000000000001", "-disable", "Kubernetes CronJob Created", bad, "builtin"},
+			exit: exitOK, stderr: []string{"rule-test: disabled: Reads", "rule-test: disabled: Kubernetes CronJob Created"}, notStdout: []string{"FAIL"},
+		},
+		{name: "-disable of a rule not loaded", args: []string{"scan", "-events", "-", "-disable", "Nope"}, exit: exitUsage, stderr: []string{`-disable: no loaded rule has the id or name "Nope"`}},
+		{name: "-disable of every rule", args: []string{"rule-test", "-disable", "Reads", bad}, exit: exitUsage, stderr: []string{"-disable names every rule loaded"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,6 +94,9 @@ func TestRun(t *testing.T) {
 				}
 				require.NoError(t, json.Unmarshal(stdout.Bytes(), &v))
 				assert.Positive(t, v.Summary.Rules)
+			}
+			for _, s := range tt.notStdout {
+				assert.NotContains(t, stdout.String(), s)
 			}
 			if tt.noStdout {
 				assert.Empty(t, stdout.String())
