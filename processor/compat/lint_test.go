@@ -1,0 +1,44 @@
+package compat
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"testing"
+
+	"github.com/auditdetect/auditdetect/processor/builtin"
+	"github.com/auditdetect/auditdetect/processor/lint"
+	"github.com/auditdetect/auditdetect/processor/loader"
+)
+
+// TestCorpusNeverTrueTerms runs package lint over every corpus rule that loads and the built-in pack. The corpus has
+// one rule that can never match (Sigma's enumeration rule compares responseStatus.code with the word ALLOW: its
+// selection_status is ANDed with the rest) and three dead alternatives that leave their rules running (Sigma's
+// `replace`, which an audit event writes as update; an Elastic rule listing the stage ResponseComplete among
+// levels). The built-in pack has none.
+func TestCorpusNeverTrueTerms(t *testing.T) {
+	dir := corpusDir(t)
+	res, err := loader.Load(loader.Options{Paths: []string{loader.Builtin, filepath.Join(dir, "escu", "macros"),
+		filepath.Join(dir, "escu", "v4"), filepath.Join(dir, "escu", "v5"), filepath.Join(dir, "sigma"),
+		filepath.Join(dir, "elastic")}, Builtin: builtin.FS, SkipErrors: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range res.Rules {
+		l := lint.Check(r)
+		for _, f := range l.Findings {
+			got = append(got, fmt.Sprintf("%s %s: %s never=%v", r.Origin.Format, filepath.Base(r.Origin.File), f.Term, l.NeverMatches))
+		}
+	}
+	sort.Strings(got)
+	want := []string{
+		"elastic execution_anonymous_create_update_patch_pod_request.toml: level=ResponseComplete never=false",
+		"sigma kubernetes_audit_change_admission_controller.yml: verb=replace never=false",
+		"sigma kubernetes_audit_cronjob_modification.yml: verb=replace never=false",
+		"sigma kubernetes_audit_potential_enumeration_activity.yml: responseStatus.code=ALLOW never=true",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("never-true terms:\n%s\nwant:\n%s", fmt.Sprint(got), fmt.Sprint(want))
+	}
+}

@@ -1,0 +1,219 @@
+// Package lint finds the terms of a rule's filter that can never be true on an audit event the API server writes:
+// a typo in an enumerated value (`stage=ResponseCompleted`), a verb the API server never writes (`replace`, which
+// is `update` in an audit event), a response code compared with a word. Such a term does not fail a rule (the rule
+// loads and runs; the term is simply never true), which is why it goes unnoticed: a rule that can never match
+// looks the same as a rule that found nothing.
+//
+// Only facts of the audit.k8s.io/v1 Event schema that hold for every API server are used: the closed sets of stage
+// and level, the verbs the API server derives from a request, and that responseStatus.code is an integer.
+package lint
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// Finding is one term that can never be true.
+type Finding struct {
+	// Term is the comparison as the rule model holds it, e.g. `verb=replace`.
+	Term string
+	// Reason says why no API server event has such a value.
+	Reason string
+}
+
+// Result is what Check found in one rule.
+type Result struct {
+	Findings []Finding
+	// NeverMatches says the rule's filter is false on every API server event because of these terms (an And
+	// that needs one of them, or an Or of nothing else): the rule can never write a risk event.
+	NeverMatches bool
+}
+
+// field is what the schema fixes for one audit event field: the values it can have (nil: not a closed set), or
+// that it is an integer.
+type field struct {
+	values  []string
+	integer bool
+	why     string
+}
+
+// schema holds the fields whose values are known. verb: the API server derives it from the request (RequestInfo):
+// the eight resource verbs, or the lowercased HTTP method of a non-resource request. Authorization-only verbs
+// (impersonate, escalate, bind, use, approve...) and kubectl's words (replace, apply, exec) are never written.
+var schema = map[string]field{
+	"stage": {values: []string{"RequestReceived", "ResponseStarted", "ResponseComplete", "Panic"},
+		why: "stage is one of RequestReceived, ResponseStarted, ResponseComplete, Panic"},
+	"level": {values: []string{"None", "Metadata", "Request", "RequestResponse"},
+		why: "level is one of None, Metadata, Request, RequestResponse"},
+	"verb": {values: []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection",
+		"post", "put", "head", "options"},
+		why: "the API server writes verb as get, list, watch, create, update, patch, delete, deletecollection, or a " +
+			"non-resource request's lowercased HTTP method (kubectl replace is update; impersonate, escalate and bind " +
+			"are authorization verbs)"},
+	"responseStatus.code": {integer: true, why: "responseStatus.code is an HTTP status code, an integer"},
+}
+
+// Check returns the terms of r's filter that can never be true, and whether r can then never match.
+func Check(r *rule.Rule) Result {
+	var res Result
+	if r.Filter != nil {
+		res.NeverMatches = eval(r.Filter, &res.Findings) == never
+	}
+	return res
+}
+
+type truth int
+
+const (
+	unknown truth = iota
+	never
+	always
+)
+
+// eval folds e to never or always where the dead terms decide it, recording each dead term once.
+func eval(e rule.Expr, found *[]Finding) truth {
+	switch e := e.(type) {
+	case rule.True:
+		return always
+	case rule.Compare:
+		if f, ok := dead(e); ok {
+			*found = append(*found, f)
+			return never
+		}
+	case rule.Not:
+		switch eval(e.X, found) {
+		case never:
+			return always
+		case always:
+			return never
+		}
+	case rule.And:
+		t := always
+		for _, x := range e {
+			switch eval(x, found) {
+			case never:
+				t = never
+			case unknown:
+				if t == always {
+					t = unknown
+				}
+			}
+		}
+		return t
+	case rule.Or:
+		t := never
+		for _, x := range e {
+			switch eval(x, found) {
+			case always:
+				t = always
+			case unknown:
+				if t == never {
+					t = unknown
+				}
+			}
+		}
+		return t
+	}
+	return unknown
+}
+
+// dead reports whether an equality compares a schema field with a value it never has.
+func dead(c rule.Compare) (Finding, bool) {
+	if c.Op != rule.OpEq || c.Value.Kind != rule.Glob {
+		return Finding{}, false
+	}
+	f, ok := schema[c.Field.Name]
+	if !ok {
+		return Finding{}, false
+	}
+	term := Finding{Term: c.Field.Name + "=" + c.Value.Text, Reason: f.why}
+	if f.integer {
+		// Every literal character must be a digit for some integer to match.
+		for _, ch := range literals(c.Value.Text) {
+			if ch < '0' || ch > '9' {
+				return term, true
+			}
+		}
+		return Finding{}, false
+	}
+	for _, v := range f.values {
+		if globMatch(c.Value.Text, v, c.Value.CaseSensitive) {
+			return Finding{}, false
+		}
+	}
+	return term, true
+}
+
+// literals returns the characters of a glob that must appear as written (its wildcards left out).
+func literals(glob string) string {
+	var b strings.Builder
+	for i := 0; i < len(glob); i++ {
+		switch glob[i] {
+		case '*', '?':
+		case '\\':
+			if i+1 < len(glob) {
+				i++
+				b.WriteByte(glob[i])
+			}
+		default:
+			b.WriteByte(glob[i])
+		}
+	}
+	return b.String()
+}
+
+// globMatch matches s against a rule.Glob pattern (`*`, `?`, `\` escapes), ASCII case folded unless caseSensitive:
+// the schema's values are ASCII. Backtracking only to the last star keeps it linear in the pattern for each
+// start, whatever the stars (rule files are input).
+func globMatch(glob, s string, caseSensitive bool) bool {
+	eq := func(a, b byte) bool {
+		if caseSensitive {
+			return a == b
+		}
+		return lower(a) == lower(b)
+	}
+	px, sx := 0, 0
+	starPx, starSx := -1, -1
+	for px < len(glob) || sx < len(s) {
+		if px < len(glob) {
+			switch c := glob[px]; c {
+			case '*':
+				starPx, starSx = px, sx+1
+				px++
+				continue
+			case '?':
+				if sx < len(s) {
+					px, sx = px+1, sx+1
+					continue
+				}
+			default:
+				w := 1
+				if c == '\\' && px+1 < len(glob) {
+					c, w = glob[px+1], 2
+				}
+				if sx < len(s) && eq(c, s[sx]) {
+					px, sx = px+w, sx+1
+					continue
+				}
+			}
+		}
+		if starSx > 0 && starSx <= len(s) {
+			px, sx = starPx, starSx
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// String describes a finding for a log line or a report.
+func (f Finding) String() string { return fmt.Sprintf("`%s` is never true: %s", f.Term, f.Reason) }

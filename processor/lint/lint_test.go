@@ -1,0 +1,123 @@
+package lint
+
+import (
+	"math/rand/v2"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+func eq(field, text string) rule.Compare {
+	return rule.Compare{Field: rule.Field{Name: field}, Op: rule.OpEq, Value: rule.Pattern{Kind: rule.Glob, Text: text}}
+}
+
+func TestCheck(t *testing.T) {
+	exact := eq("stage", "responsecomplete")
+	exact.Value.CaseSensitive = true
+	number := eq("responseStatus.code", "403")
+	number.Value.Kind = rule.Number
+	ne := eq("stage", "ResponseCompleted")
+	ne.Op = rule.OpNe
+	tests := []struct {
+		name   string
+		filter rule.Expr
+		terms  []string
+		never  bool
+	}{
+		{"a typo in stage", rule.And{eq("verb", "create"), eq("stage", "ResponseCompleted")}, []string{"stage=ResponseCompleted"}, true},
+		{"stage in another case (SPL compares case-insensitively)", eq("stage", "responsecomplete"), nil, false},
+		{"stage in another case, compared case-sensitively (KQL)", exact, []string{"stage=responsecomplete"}, true},
+		{"a stage glob that fits one value", eq("stage", "Response*"), nil, false},
+		{"a stage glob that fits none", eq("stage", "Response*ing"), []string{"stage=Response*ing"}, true},
+		{"level given a stage's value", eq("level", "ResponseComplete"), []string{"level=ResponseComplete"}, true},
+		{"a dead alternative", rule.And{eq("objectRef.resource", "cronjobs"), rule.Or{eq("verb", "create"), eq("verb", "replace")}},
+			[]string{"verb=replace"}, false},
+		{"every alternative dead", rule.Or{eq("verb", "escalate"), eq("verb", "bind")}, []string{"verb=escalate", "verb=bind"}, true},
+		{"a non-resource request's method", eq("verb", "post"), nil, false},
+		{"NOT of a dead term is always true", rule.And{eq("verb", "create"), rule.Not{X: eq("verb", "replace")}}, []string{"verb=replace"}, false},
+		{"NOT of NOT", rule.Not{X: rule.Not{X: eq("verb", "replace")}}, []string{"verb=replace"}, true},
+		{"a code compared with a word", rule.And{eq("responseStatus.code", "ALLOW"), rule.Or{eq("requestURI", "*/bin/sh*")}},
+			[]string{"responseStatus.code=ALLOW"}, true},
+		{"a code glob of digits", eq("responseStatus.code", "4??"), nil, false},
+		{"a code glob with an escaped digit", eq("responseStatus.code", `40\3`), nil, false},
+		{"a code as a number", number, nil, false},
+		{"!= is not checked", ne, nil, false},
+		{"a field outside the schema", eq("objectRef.resource", "pod"), nil, false},
+		{"an escaped wildcard is literal", eq("verb", `get\*`), []string{`verb=get\*`}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := Check(&rule.Rule{Filter: tt.filter})
+			var terms []string
+			for _, f := range res.Findings {
+				terms = append(terms, f.Term)
+				if f.Reason == "" {
+					t.Errorf("%s: no reason", f.Term)
+				}
+			}
+			if strings.Join(terms, " ") != strings.Join(tt.terms, " ") {
+				t.Errorf("terms %q, want %q", terms, tt.terms)
+			}
+			if res.NeverMatches != tt.never {
+				t.Errorf("NeverMatches = %v, want %v", res.NeverMatches, tt.never)
+			}
+		})
+	}
+	if res := Check(&rule.Rule{}); res.NeverMatches || len(res.Findings) > 0 {
+		t.Errorf("a rule with no filter: %+v", res)
+	}
+}
+
+// TestGlobMatchAgreesWithRegexp compares globMatch with the regular expression the glob stands for, on random
+// patterns and strings over a small alphabet (so that they meet), both cases.
+func TestGlobMatchAgreesWithRegexp(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func(alphabet string, n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		return string(b)
+	}
+	for i := 0; i < 200000; i++ {
+		glob := pick(`ab*?\A`, rng.IntN(8))
+		s := pick("abAB*", rng.IntN(8))
+		cs := i%2 == 0
+		var re strings.Builder
+		if !cs {
+			re.WriteString("(?i)")
+		}
+		re.WriteString(`^`)
+		for j := 0; j < len(glob); j++ {
+			switch c := glob[j]; c {
+			case '*':
+				re.WriteString(`.*`)
+			case '?':
+				re.WriteString(`.`)
+			case '\\':
+				if j+1 < len(glob) {
+					j++
+					c = glob[j]
+				}
+				re.WriteString(regexp.QuoteMeta(string(c)))
+			default:
+				re.WriteString(regexp.QuoteMeta(string(c)))
+			}
+		}
+		re.WriteString(`$`)
+		want := regexp.MustCompile(re.String()).MatchString(s)
+		if got := globMatch(glob, s, cs); got != want {
+			t.Fatalf("globMatch(%q, %q, %v) = %v, regexp %s says %v", glob, s, cs, got, re.String(), want)
+		}
+	}
+}
+
+// A pattern of many stars against a value that fails late: quadratic at worst, not exponential.
+func TestGlobMatchManyStars(t *testing.T) {
+	glob := strings.Repeat("*a", 2000) + "b"
+	if globMatch(glob, strings.Repeat("a", 4000), false) {
+		t.Fatal("matched a string without b")
+	}
+}
