@@ -28,6 +28,7 @@ import (
 	"github.com/auditdetect/auditdetect/processor/builtin"
 	"github.com/auditdetect/auditdetect/processor/coverage"
 	"github.com/auditdetect/auditdetect/processor/engine"
+	"github.com/auditdetect/auditdetect/processor/lint"
 	"github.com/auditdetect/auditdetect/processor/loader"
 	"github.com/auditdetect/auditdetect/processor/rule"
 	"github.com/auditdetect/auditdetect/processor/ruletest"
@@ -179,6 +180,14 @@ func load(paths []string, rf *ruleFlags, command string, stderr io.Writer) ([]*r
 	rules, err := disable(res.Rules, rf.disable, command, stderr)
 	if err != nil {
 		return nil, err
+	}
+	for _, r := range rules {
+		// As the collector warns at start-up: a rule that can never match finds nothing in a scan or a test either.
+		if l := lint.Check(r); l.NeverMatches {
+			for _, f := range l.Findings {
+				fmt.Fprintf(stderr, "%s: rule %q (%s) can never match: %s\n", command, r.Name, r.Origin, f)
+			}
+		}
 	}
 	if len(rules) == 0 {
 		if len(rf.disable) > 0 {

@@ -29,6 +29,16 @@ func TestRun(t *testing.T) {
 	bad := filepath.Join(dir, "wrong.yml")
 	require.NoError(t, os.WriteFile(bad, []byte(failingRule), 0o600))
 	packCases := filepath.Join("..", "..", "processor", "builtin", "testdata")
+	never := filepath.Join(dir, "never.yml")
+	require.NoError(t, os.WriteFile(never, []byte(`name: Never
+id: 7f000000-0000-4000-8000-000000000002
+search: verb=create stage=ResponseCompleted
+rba:
+  message: a create
+  risk_objects: [{field: user.username, type: user, score: 5}]
+auditdetect_tests:
+- {name: a create, match: true, events: [{verb: create, stage: ResponseComplete, user: {username: a}}]}
+`), 0o600))
 
 	tests := []struct {
 		name     string
@@ -75,6 +85,10 @@ func TestRun(t *testing.T) {
 			exit: exitOK, stderr: []string{"rule-test: disabled: Reads", "rule-test: disabled: Kubernetes CronJob Created"}, notStdout: []string{"FAIL"},
 		},
 		{name: "-disable of a rule not loaded", args: []string{"scan", "-events", "-", "-disable", "Nope"}, exit: exitUsage, stderr: []string{`-disable: no loaded rule has the id or name "Nope"`}},
+		{
+			name: "a rule that can never match is named", args: []string{"rule-test", never}, exit: exitFailed,
+			stderr: []string{`rule-test: rule "Never" (` + never + `:3) can never match: ` + "`stage=ResponseCompleted` is never true"},
+		},
 		{name: "-disable of every rule", args: []string{"rule-test", "-disable", "Reads", bad}, exit: exitUsage, stderr: []string{"-disable names every rule loaded"}},
 	}
 	for _, tt := range tests {

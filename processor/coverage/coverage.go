@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/auditdetect/auditdetect/processor/engine"
+	"github.com/auditdetect/auditdetect/processor/lint"
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
 
@@ -36,6 +37,10 @@ type Rule struct {
 	// Operations are verb-resource names as the event catalog writes them (create-services, any-services,
 	// create-any); a rule with only "any-any" runs on every audit event.
 	Operations []string `json:"operations"`
+	// NeverTrue are the terms of the rule's filter that no API server event satisfies (package lint), and
+	// NeverMatches says the rule needs one of them: it can never match.
+	NeverTrue    []string `json:"never_true,omitempty"`
+	NeverMatches bool     `json:"never_matches,omitempty"`
 }
 
 // Operation is one resource × verb. Verb or Resource is "any" for the index's buckets.
@@ -69,6 +74,8 @@ type Summary struct {
 	// their resource (the exact operation or the resource's any-verb bucket).
 	BuiltinOperations int `json:"builtin_operations"`
 	BuiltinCovered    int `json:"builtin_covered"`
+	// RulesNeverMatching counts the rules that can never match (Rule.NeverMatches).
+	RulesNeverMatching int `json:"rules_never_matching"`
 }
 
 // Build makes the catalog of a compiled engine's rules.
@@ -79,6 +86,13 @@ func Build(e *engine.Engine) *Catalog {
 	var order []engine.Operation
 	for i, r := range rules {
 		cr := Rule{Number: i + 1, ID: r.ID, Name: r.Name, File: r.Origin.File}
+		l := lint.Check(r)
+		for _, f := range l.Findings {
+			cr.NeverTrue = append(cr.NeverTrue, f.String())
+		}
+		if cr.NeverMatches = l.NeverMatches; l.NeverMatches {
+			c.Summary.RulesNeverMatching++
+		}
 		anyResource, anyOp := false, false
 		for _, o := range ops[i] {
 			cr.Operations = append(cr.Operations, o.String())
@@ -238,6 +252,24 @@ func (c *Catalog) WriteMarkdown(w io.Writer) error {
 	for _, r := range c.Rules {
 		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s |\n", r.Number, Cell(r.Name), Cell(r.ID), Cell(r.File),
 			Cell(strings.Join(r.Operations, ", ")))
+	}
+
+	var never strings.Builder
+	for _, r := range c.Rules {
+		if len(r.NeverTrue) == 0 {
+			continue
+		}
+		effect := "an alternative of the rule is dead; the rest runs"
+		if r.NeverMatches {
+			effect = "**the rule can never match**"
+		}
+		fmt.Fprintf(&never, "| %d | %s | %s | %s |\n", r.Number, Cell(r.Name), Cell(strings.Join(r.NeverTrue, "; ")), effect)
+	}
+	if never.Len() > 0 {
+		b.WriteString("\n## Terms that are never true\n\nTerms of a rule's filter that no event an API server writes satisfies " +
+			"(a value outside a field's closed set, a verb the API server never writes, a word compared with a status code). " +
+			"The rule loads and runs; the term is just never true.\n\n| # | rule | terms | effect |\n| ---: | --- | --- | --- |\n")
+		b.WriteString(never.String())
 	}
 
 	number := map[string]int{}

@@ -125,6 +125,34 @@ func TestWriteMarkdown(t *testing.T) {
 	}
 }
 
+// Terms that are never true (package lint) are listed per rule, with whether the rule can still match.
+func TestNeverTrueTerms(t *testing.T) {
+	c := Build(testEngine(t, "objectRef.resource=pods verb=create", "verb=create stage=ResponseCompleted",
+		"objectRef.resource=cronjobs verb IN (create, replace)"))
+	assert.Empty(t, c.Rules[0].NeverTrue)
+	assert.True(t, c.Rules[1].NeverMatches)
+	require.Len(t, c.Rules[1].NeverTrue, 1)
+	assert.Contains(t, c.Rules[1].NeverTrue[0], "`stage=ResponseCompleted` is never true")
+	assert.False(t, c.Rules[2].NeverMatches)
+	require.Len(t, c.Rules[2].NeverTrue, 1)
+	assert.Equal(t, 1, c.Summary.RulesNeverMatching)
+	var b bytes.Buffer
+	require.NoError(t, c.WriteMarkdown(&b))
+	assert.Contains(t, b.String(), "## Terms that are never true")
+	assert.Contains(t, b.String(), "| 2 | Rule 2 | `stage=ResponseCompleted` is never true: stage is one of RequestReceived, "+
+		"ResponseStarted, ResponseComplete, Panic | **the rule can never match** |\n")
+	assert.Contains(t, b.String(), "| 3 | Rule 3 | `verb=replace` is never true")
+	b.Reset()
+	require.NoError(t, c.WriteJSON(&b))
+	assert.Contains(t, b.String(), `"never_matches": true`)
+	assert.Contains(t, b.String(), `"rules_never_matching": 1`)
+
+	clean := Build(testEngine(t, "objectRef.resource=pods verb=create"))
+	b.Reset()
+	require.NoError(t, clean.WriteMarkdown(&b))
+	assert.NotContains(t, b.String(), "never true", "no section when there is nothing to say")
+}
+
 func TestWriteJSON(t *testing.T) {
 	c := Build(testEngine(t, "objectRef.resource=secrets verb=get"))
 	var b bytes.Buffer
@@ -144,6 +172,9 @@ func TestBuiltinPack(t *testing.T) {
 	require.NoError(t, err)
 	c := Build(e)
 	assert.Equal(t, len(res.Rules), c.Summary.Rules)
+	for _, r := range c.Rules {
+		assert.Empty(t, r.NeverTrue, "the pack's rule %q has a term that is never true", r.Name)
+	}
 	np := op(c, "create-services")
 	require.NotNil(t, np)
 	assert.Contains(t, np.Rules, idOf(t, res.Rules, "Kubernetes NodePort Service Exposed"))
