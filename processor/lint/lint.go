@@ -1,15 +1,19 @@
 // Package lint finds the terms of a rule's filter that can never be true on an audit event the API server writes:
-// a typo in an enumerated value (`stage=ResponseCompleted`), a verb the API server never writes (`replace`, which
-// is `update` in an audit event), a response code compared with a word. Such a term does not fail a rule (the rule
-// loads and runs; the term is simply never true), which is why it goes unnoticed: a rule that can never match
-// looks the same as a rule that found nothing.
+// a field the event does not have (`user.name` for user.username, a top-level `hostPath`), a typo in an enumerated
+// value (`stage=ResponseCompleted`), a verb the API server never writes (`replace`, which is `update` in an audit
+// event), a response code compared with a word. Such a term does not fail a rule (the rule loads and runs; the term
+// is simply never true), which is why it goes unnoticed: a rule that can never match looks the same as a rule that
+// found nothing.
 //
-// Only facts of the audit.k8s.io/v1 Event schema that hold for every API server are used: the closed sets of stage
-// and level, the verbs the API server derives from a request, and that responseStatus.code is an integer.
+// Only facts of the audit.k8s.io/v1 Event schema that hold for every API server are used: the members of the event,
+// of objectRef, user and responseStatus (request and response objects, annotations and user.extra are open), the
+// closed sets of stage and level, the verbs the API server derives from a request, and that responseStatus.code is
+// an integer.
 package lint
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/auditdetect/auditdetect/processor/rule"
@@ -55,6 +59,50 @@ var schema = map[string]field{
 	"responseStatus.code": {integer: true, why: "responseStatus.code is an HTTP status code, an integer"},
 }
 
+// members lists the keys the schema fixes for the event ("") and for its objects whose keys are fixed; every other
+// object (requestObject, responseObject, annotations, user.extra, responseStatus.details...) is open. The values of
+// the other members listed are strings, numbers or arrays of strings: nothing below them.
+var members = map[string][]string{
+	"": {"kind", "apiVersion", "level", "auditID", "stage", "requestURI", "verb", "user", "impersonatedUser", "sourceIPs",
+		"userAgent", "objectRef", "responseStatus", "requestObject", "responseObject", "requestReceivedTimestamp",
+		"stageTimestamp", "annotations"},
+	"objectRef":        {"resource", "namespace", "name", "uid", "apiGroup", "apiVersion", "resourceVersion", "subresource"},
+	"user":             {"username", "uid", "groups", "extra"},
+	"impersonatedUser": {"username", "uid", "groups", "extra"},
+	"responseStatus":   {"kind", "apiVersion", "metadata", "status", "message", "reason", "details", "code"},
+}
+
+// open lists the members whose values are objects with keys the schema does not fix.
+var open = map[string]bool{"requestObject": true, "responseObject": true, "annotations": true, "user.extra": true,
+	"impersonatedUser.extra": true, "responseStatus.metadata": true, "responseStatus.details": true}
+
+// absent says why no API server event has field f: a member the schema does not have, or a path below a value that
+// is a string or number. Keys are case-sensitive, as JSON's and Splunk's field names are.
+func absent(f rule.Field) (string, bool) {
+	segs := strings.Split(strings.ReplaceAll(f.Name, "{}", ""), ".")
+	parent := ""
+	for i, s := range segs {
+		if !slices.Contains(members[parent], s) {
+			if parent == "" {
+				return fmt.Sprintf("an audit event has no member %q (its members: %s)", s, strings.Join(members[""], ", ")), true
+			}
+			return fmt.Sprintf("%s has no member %q (its members: %s)", parent, s, strings.Join(members[parent], ", ")), true
+		}
+		path := s
+		if parent != "" {
+			path = parent + "." + s
+		}
+		if open[path] {
+			return "", false
+		}
+		if members[path] == nil && i < len(segs)-1 {
+			return fmt.Sprintf("%s is a string, number or list of strings: nothing is below it", path), true
+		}
+		parent = path
+	}
+	return "", false
+}
+
 // Check returns the terms of r's filter that can never be true, and whether r can then never match.
 func Check(r *rule.Rule) Result {
 	var res Result
@@ -77,7 +125,16 @@ func eval(e rule.Expr, found *[]Finding) truth {
 	switch e := e.(type) {
 	case rule.True:
 		return always
+	case rule.Exists:
+		if why, ok := absent(e.Field); ok {
+			*found = append(*found, Finding{Term: e.Field.Name + "=*", Reason: why})
+			return never
+		}
 	case rule.Compare:
+		if why, ok := absent(e.Field); ok {
+			*found = append(*found, Finding{Term: e.Field.Name + e.Op.String() + e.Value.Text, Reason: why})
+			return never
+		}
 		if f, ok := dead(e); ok {
 			*found = append(*found, f)
 			return never

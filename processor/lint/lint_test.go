@@ -46,6 +46,18 @@ func TestCheck(t *testing.T) {
 		{"!= is not checked", ne, nil, false},
 		{"a field outside the schema", eq("objectRef.resource", "pod"), nil, false},
 		{"an escaped wildcard is literal", eq("verb", `get\*`), []string{`verb=get\*`}, true},
+		{"a member the user has not", eq("user.name", "alice"), []string{"user.name=alice"}, true},
+		{"keys are case-sensitive", eq("objectRef.Resource", "pods"), []string{"objectRef.Resource=pods"}, true},
+		{"a top-level member the event has not", rule.Exists{Field: rule.Field{Name: "hostPath"}}, []string{"hostPath=*"}, true},
+		{"NOT of an absent member", rule.Not{X: rule.Exists{Field: rule.Field{Name: "capabilities"}}}, []string{"capabilities=*"}, false},
+		{"below a string", eq("verb.name", "x"), []string{"verb.name=x"}, true},
+		{"below a list of strings", eq("sourceIPs{}.ip", "x"), []string{"sourceIPs{}.ip=x"}, true},
+		{"open objects", rule.And{eq("user.extra.authentication.kubernetes.io/pod-name{}", "web-*"),
+			eq("annotations.authorization.k8s.io/decision", "forbid"), eq("requestObject.spec.hostPID", "true"),
+			eq("responseStatus.details.causes{}.reason", "FieldValueInvalid"), eq("impersonatedUser.groups{}", "system:masters"),
+			eq("sourceIPs{}", "10.*"), rule.Exists{Field: rule.Field{Name: "user.groups", AnyArray: true}}}, nil, false},
+		{"a Compare on an absent member names its operator", rule.Compare{Field: rule.Field{Name: "objectRef.namepsace"}, Op: rule.OpNe,
+			Value: rule.Pattern{Kind: rule.Glob, Text: "kube-system"}}, []string{"objectRef.namepsace!=kube-system"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
