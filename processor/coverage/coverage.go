@@ -38,9 +38,10 @@ type Rule struct {
 	// create-any); a rule with only "any-any" runs on every audit event.
 	Operations []string `json:"operations"`
 	// NeverTrue are the terms of the rule's filter that no API server event satisfies (package lint), and
-	// NeverMatches says the rule needs one of them: it can never match.
-	NeverTrue    []string `json:"never_true,omitempty"`
-	NeverMatches bool     `json:"never_matches,omitempty"`
+	// NeverMatches says the rule needs some of them, the terms of NeverMatchesBecause: it can never match.
+	NeverTrue           []string `json:"never_true,omitempty"`
+	NeverMatches        bool     `json:"never_matches,omitempty"`
+	NeverMatchesBecause []string `json:"never_matches_because,omitempty"`
 }
 
 // Operation is one resource × verb. Verb or Resource is "any" for the index's buckets.
@@ -92,6 +93,9 @@ func Build(e *engine.Engine) *Catalog {
 		}
 		if cr.NeverMatches = l.NeverMatches; l.NeverMatches {
 			c.Summary.RulesNeverMatching++
+			for _, f := range l.Because {
+				cr.NeverMatchesBecause = append(cr.NeverMatchesBecause, "`"+f.Term+"`")
+			}
 		}
 		anyResource, anyOp := false, false
 		for _, o := range ops[i] {
@@ -261,7 +265,7 @@ func (c *Catalog) WriteMarkdown(w io.Writer) error {
 		}
 		effect := "an alternative of the rule is dead; the rest runs"
 		if r.NeverMatches {
-			effect = "**the rule can never match**"
+			effect = "**the rule can never match**, because of " + strings.Join(r.NeverMatchesBecause, ", ")
 		}
 		fmt.Fprintf(&never, "| %d | %s | %s | %s |\n", r.Number, Cell(r.Name), Cell(strings.Join(r.NeverTrue, "; ")), effect)
 	}

@@ -140,7 +140,7 @@ func TestNeverTrueTerms(t *testing.T) {
 	require.NoError(t, c.WriteMarkdown(&b))
 	assert.Contains(t, b.String(), "## Terms that are never true")
 	assert.Contains(t, b.String(), "| 2 | Rule 2 | `stage=ResponseCompleted` is never true: stage is one of RequestReceived, "+
-		"ResponseStarted, ResponseComplete, Panic | **the rule can never match** |\n")
+		"ResponseStarted, ResponseComplete, Panic | **the rule can never match**, because of `stage=ResponseCompleted` |\n")
 	assert.Contains(t, b.String(), "| 3 | Rule 3 | `verb=replace` is never true")
 	b.Reset()
 	require.NoError(t, c.WriteJSON(&b))

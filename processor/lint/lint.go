@@ -29,10 +29,13 @@ type Finding struct {
 
 // Result is what Check found in one rule.
 type Result struct {
+	// Findings are every term of the filter that is never true, in the filter's order.
 	Findings []Finding
-	// NeverMatches says the rule's filter is false on every API server event because of these terms (an And
-	// that needs one of them, or an Or of nothing else): the rule can never write a risk event.
+	// NeverMatches says the rule's filter is false on every API server event because of some of these terms (an
+	// And that needs one of them, or an Or of nothing else): the rule can never write a risk event. Because holds
+	// those terms; the other findings are dead alternatives.
 	NeverMatches bool
+	Because      []Finding
 }
 
 // field is what the schema fixes for one audit event field: the values it can have (nil: not a closed set), or
@@ -43,21 +46,24 @@ type field struct {
 	why     string
 }
 
-// schema holds the fields whose values are known. verb: the API server derives it from the request (RequestInfo):
-// the eight resource verbs, or the lowercased HTTP method of a non-resource request. Authorization-only verbs
-// (impersonate, escalate, bind, use, approve...) and kubectl's words (replace, apply, exec) are never written.
+// schema holds the fields whose values are known.
 var schema = map[string]field{
 	"stage": {values: []string{"RequestReceived", "ResponseStarted", "ResponseComplete", "Panic"},
 		why: "stage is one of RequestReceived, ResponseStarted, ResponseComplete, Panic"},
 	"level": {values: []string{"None", "Metadata", "Request", "RequestResponse"},
 		why: "level is one of None, Metadata, Request, RequestResponse"},
-	"verb": {values: []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection",
-		"post", "put", "head", "options"},
-		why: "the API server writes verb as get, list, watch, create, update, patch, delete, deletecollection, or a " +
-			"non-resource request's lowercased HTTP method (kubectl replace is update; impersonate, escalate and bind " +
-			"are authorization verbs)"},
 	"responseStatus.code": {integer: true, why: "responseStatus.code is an HTTP status code, an integer"},
 }
+
+// resourceVerb is verb in a resource request (one with an objectRef): the API server derives it from the method and
+// path (RequestInfo) as one of these, or the empty string for a method it does not map. A non-resource request's
+// verb is its lowercased HTTP method, which can be any token: there verb is not a closed set. Authorization-only
+// verbs (impersonate, escalate, bind, use, approve...) and kubectl's words (replace, apply, exec) are never written.
+var resourceVerb = field{values: []string{"get", "list", "watch", "create", "update", "patch", "delete",
+	"deletecollection", "proxy", ""},
+	why: "a request for a resource (this term's And needs objectRef) has verb get, list, watch, create, update, " +
+		"patch, delete, deletecollection or proxy (kubectl replace is update; impersonate, escalate and bind are " +
+		"authorization verbs)"}
 
 // members lists the keys the schema fixes for the event ("") and for its objects whose keys are fixed; every other
 // object (requestObject, responseObject, annotations, user.extra, responseStatus.details...) is open. The values of
@@ -107,7 +113,11 @@ func absent(f rule.Field) (string, bool) {
 func Check(r *rule.Rule) Result {
 	var res Result
 	if r.Filter != nil {
-		res.NeverMatches = eval(r.Filter, &res.Findings) == never
+		t, because := eval(r.Filter, false, &res.Findings)
+		// A filter that is false by construction (an empty Or) has no term to blame: not this package's finding.
+		if t == never && len(because) > 0 {
+			res.NeverMatches, res.Because = true, because
+		}
 	}
 	return res
 }
@@ -120,68 +130,110 @@ const (
 	always
 )
 
-// eval folds e to never or always where the dead terms decide it, recording each dead term once.
-func eval(e rule.Expr, found *[]Finding) truth {
+// eval folds e to never or always where the dead terms decide it, recording every dead term in found and
+// returning the ones that decide e. resource says an enclosing And needs the event to have an objectRef (a request
+// for a resource), which closes the set of verbs.
+func eval(e rule.Expr, resource bool, found *[]Finding) (truth, []Finding) {
 	switch e := e.(type) {
 	case rule.True:
-		return always
+		return always, nil
 	case rule.Exists:
 		if why, ok := absent(e.Field); ok {
-			*found = append(*found, Finding{Term: e.Field.Name + "=*", Reason: why})
-			return never
+			f := Finding{Term: e.Field.Name + "=*", Reason: why}
+			*found = append(*found, f)
+			return never, []Finding{f}
 		}
 	case rule.Compare:
 		if why, ok := absent(e.Field); ok {
-			*found = append(*found, Finding{Term: e.Field.Name + e.Op.String() + e.Value.Text, Reason: why})
-			return never
-		}
-		if f, ok := dead(e); ok {
+			f := Finding{Term: e.Field.Name + e.Op.String() + e.Value.Text, Reason: why}
 			*found = append(*found, f)
-			return never
+			return never, []Finding{f}
+		}
+		if f, ok := dead(e, resource); ok {
+			*found = append(*found, f)
+			return never, []Finding{f}
 		}
 	case rule.Not:
-		switch eval(e.X, found) {
+		t, because := eval(e.X, resource, found)
+		switch t {
 		case never:
-			return always
+			return always, because
 		case always:
-			return never
+			return never, because
 		}
 	case rule.And:
-		t := always
+		resource = resource || needsObjectRef(e)
+		t, because := always, []Finding(nil)
+		var whyAlways []Finding
 		for _, x := range e {
-			switch eval(x, found) {
+			xt, xb := eval(x, resource, found)
+			switch xt {
 			case never:
-				t = never
+				t, because = never, append(because, xb...)
 			case unknown:
 				if t == always {
 					t = unknown
 				}
+			case always:
+				whyAlways = append(whyAlways, xb...)
 			}
 		}
-		return t
+		if t == always {
+			because = whyAlways
+		}
+		return t, because
 	case rule.Or:
-		t := never
+		t, because := never, []Finding(nil)
+		var whyAlways []Finding
 		for _, x := range e {
-			switch eval(x, found) {
+			xt, xb := eval(x, resource, found)
+			switch xt {
 			case always:
-				t = always
+				t, whyAlways = always, append(whyAlways, xb...)
 			case unknown:
 				if t == never {
 					t = unknown
 				}
+			case never:
+				because = append(because, xb...)
 			}
 		}
-		return t
+		if t == always {
+			because = whyAlways
+		}
+		return t, because
 	}
-	return unknown
+	return unknown, nil
 }
 
-// dead reports whether an equality compares a schema field with a value it never has.
-func dead(c rule.Compare) (Finding, bool) {
+// needsObjectRef says whether an And has a term, not under NOT or OR, that only an event with an objectRef satisfies:
+// an equality or existence test of one of its members.
+func needsObjectRef(and rule.And) bool {
+	for _, x := range and {
+		switch x := x.(type) {
+		case rule.Compare:
+			if x.Op == rule.OpEq && strings.HasPrefix(x.Field.Name, "objectRef.") {
+				return true
+			}
+		case rule.Exists:
+			if strings.HasPrefix(x.Field.Name, "objectRef.") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// dead reports whether an equality compares a schema field with a value it never has; verb only in a request for a
+// resource.
+func dead(c rule.Compare, resource bool) (Finding, bool) {
 	if c.Op != rule.OpEq || c.Value.Kind != rule.Glob {
 		return Finding{}, false
 	}
 	f, ok := schema[c.Field.Name]
+	if c.Field.Name == "verb" && resource {
+		f, ok = resourceVerb, true
+	}
 	if !ok {
 		return Finding{}, false
 	}
@@ -195,13 +247,22 @@ func dead(c rule.Compare) (Finding, bool) {
 		}
 		return Finding{}, false
 	}
+	glob := c.Value.Text
+	if !c.Value.CaseSensitive {
+		// The engine folds with Unicode's simple folding: the long s and the Kelvin sign are s and k.
+		glob = asciiFold.Replace(glob)
+	}
 	for _, v := range f.values {
-		if globMatch(c.Value.Text, v, c.Value.CaseSensitive) {
+		if globMatch(glob, v, c.Value.CaseSensitive) {
 			return Finding{}, false
 		}
 	}
 	return term, true
 }
+
+// asciiFold spells the two characters outside ASCII that Unicode's simple case folding takes to an ASCII letter as
+// that letter.
+var asciiFold = strings.NewReplacer("\u017f", "s", "\u212a", "k")
 
 // literals returns the characters of a glob that must appear as written (its wildcards left out).
 func literals(glob string) string {

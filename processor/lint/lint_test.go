@@ -18,6 +18,9 @@ func TestCheck(t *testing.T) {
 	exact.Value.CaseSensitive = true
 	number := eq("responseStatus.code", "403")
 	number.Value.Kind = rule.Number
+	pods := eq("objectRef.resource", "pods")
+	exactVerb := eq("verb", "li\u017ft")
+	exactVerb.Value.CaseSensitive = true
 	ne := eq("stage", "ResponseCompleted")
 	ne.Op = rule.OpNe
 	tests := []struct {
@@ -34,10 +37,16 @@ func TestCheck(t *testing.T) {
 		{"level given a stage's value", eq("level", "ResponseComplete"), []string{"level=ResponseComplete"}, true},
 		{"a dead alternative", rule.And{eq("objectRef.resource", "cronjobs"), rule.Or{eq("verb", "create"), eq("verb", "replace")}},
 			[]string{"verb=replace"}, false},
-		{"every alternative dead", rule.Or{eq("verb", "escalate"), eq("verb", "bind")}, []string{"verb=escalate", "verb=bind"}, true},
-		{"a non-resource request's method", eq("verb", "post"), nil, false},
-		{"NOT of a dead term is always true", rule.And{eq("verb", "create"), rule.Not{X: eq("verb", "replace")}}, []string{"verb=replace"}, false},
-		{"NOT of NOT", rule.Not{X: rule.Not{X: eq("verb", "replace")}}, []string{"verb=replace"}, true},
+		{"every alternative dead", rule.And{pods, rule.Or{eq("verb", "escalate"), eq("verb", "bind")}}, []string{"verb=escalate", "verb=bind"}, true},
+		{"a non-resource request's verb is any HTTP method", rule.Or{eq("verb", "trace"), eq("verb", "replace")}, nil, false},
+		{"a resource request's proxy and empty verbs", rule.And{pods, rule.Or{eq("verb", "proxy"), eq("verb", "")}}, nil, false},
+		{"objectRef needed under OR does not close the verbs", rule.Or{pods, eq("verb", "replace")}, nil, false},
+		{"NOT of a dead term is always true", rule.And{pods, eq("verb", "create"), rule.Not{X: eq("verb", "replace")}}, []string{"verb=replace"}, false},
+		{"NOT of NOT", rule.And{rule.Exists{Field: rule.Field{Name: "objectRef.subresource"}}, rule.Not{X: rule.Not{X: eq("verb", "replace")}}},
+			[]string{"verb=replace"}, true},
+		{"the long s and the Kelvin sign fold to ASCII", rule.And{pods, eq("verb", "li\u017ft"), eq("stage", "Requeſt*"),
+			eq("level", "\u212aind")}, []string{"level=\u212aind"}, true},
+		{"... but not case-sensitively", rule.And{pods, exactVerb}, []string{"verb=li\u017ft"}, true},
 		{"a code compared with a word", rule.And{eq("responseStatus.code", "ALLOW"), rule.Or{eq("requestURI", "*/bin/sh*")}},
 			[]string{"responseStatus.code=ALLOW"}, true},
 		{"a code glob of digits", eq("responseStatus.code", "4??"), nil, false},
@@ -45,7 +54,7 @@ func TestCheck(t *testing.T) {
 		{"a code as a number", number, nil, false},
 		{"!= is not checked", ne, nil, false},
 		{"a field outside the schema", eq("objectRef.resource", "pod"), nil, false},
-		{"an escaped wildcard is literal", eq("verb", `get\*`), []string{`verb=get\*`}, true},
+		{"an escaped wildcard is literal", rule.And{pods, eq("verb", `get\*`)}, []string{`verb=get\*`}, true},
 		{"a member the user has not", eq("user.name", "alice"), []string{"user.name=alice"}, true},
 		{"keys are case-sensitive", eq("objectRef.Resource", "pods"), []string{"objectRef.Resource=pods"}, true},
 		{"a top-level member the event has not", rule.Exists{Field: rule.Field{Name: "hostPath"}}, []string{"hostPath=*"}, true},
@@ -79,6 +88,20 @@ func TestCheck(t *testing.T) {
 	}
 	if res := Check(&rule.Rule{}); res.NeverMatches || len(res.Findings) > 0 {
 		t.Errorf("a rule with no filter: %+v", res)
+	}
+	// A filter false by construction has no term to blame: not reported.
+	if res := Check(&rule.Rule{Filter: rule.Or{}}); res.NeverMatches {
+		t.Errorf("an empty Or: %+v", res)
+	}
+	// Because holds the terms that decide, not a dead alternative beside them.
+	res := Check(&rule.Rule{Filter: rule.And{eq("objectRef.resource", "pods"), rule.Or{eq("verb", "create"), eq("verb", "replace")},
+		eq("stage", "ResponseCompleted")}})
+	if len(res.Findings) != 2 || len(res.Because) != 1 || res.Because[0].Term != "stage=ResponseCompleted" {
+		t.Errorf("findings %v, because %v; want two findings, because stage=ResponseCompleted", res.Findings, res.Because)
+	}
+	res = Check(&rule.Rule{Filter: rule.Not{X: rule.Or{eq("verb", "get"), rule.Not{X: eq("level", "Everything")}}}})
+	if !res.NeverMatches || len(res.Because) != 1 || res.Because[0].Term != "level=Everything" {
+		t.Errorf("NOT of an always-true OR: %+v", res)
 	}
 }
 
