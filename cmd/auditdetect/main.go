@@ -177,14 +177,14 @@ func load(paths []string, rf *ruleFlags, command string, stderr io.Writer) ([]*r
 	for _, err := range res.Skipped {
 		fmt.Fprintf(stderr, "%s: skipped: %v\n", command, err)
 	}
-	rules, err := disable(res.Rules, rf.disable, command, stderr)
+	rules, err := disable(res.Rules, rf.disable, rf.onRuleError == "skip", command, stderr)
 	if err != nil {
 		return nil, err
 	}
 	for _, r := range rules {
 		// As the collector warns at start-up: a rule that can never match finds nothing in a scan or a test either.
 		if l := lint.Check(r); l.NeverMatches {
-			for _, f := range l.Findings {
+			for _, f := range l.Because {
 				fmt.Fprintf(stderr, "%s: rule %q (%s) can never match: %s\n", command, r.Name, r.Origin, f)
 			}
 		}
@@ -199,8 +199,9 @@ func load(paths []string, rf *ruleFlags, command string, stderr io.Writer) ([]*r
 }
 
 // disable leaves out the rules named (by id or name) in names, each reported on stderr; a name that no loaded rule
-// has is an error, as a rule_overrides key of the processor is.
-func disable(rules []*rule.Rule, names []string, command string, stderr io.Writer) ([]*rule.Rule, error) {
+// has is an error, as a rule_overrides key of the processor is, or under skip (where the rule it names may be one
+// that failed to load) a line on stderr, as the processor's warning.
+func disable(rules []*rule.Rule, names []string, skip bool, command string, stderr io.Writer) ([]*rule.Rule, error) {
 	if len(names) == 0 {
 		return rules, nil
 	}
@@ -213,7 +214,11 @@ func disable(rules []*rule.Rule, names []string, command string, stderr io.Write
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("-disable: no loaded rule has the id or name %q", n)
+			err := fmt.Errorf("-disable: no loaded rule has the id or name %q", n)
+			if !skip {
+				return nil, err
+			}
+			fmt.Fprintf(stderr, "%s: ignored: %v\n", command, err)
 		}
 	}
 	kept := rules[:0:0]

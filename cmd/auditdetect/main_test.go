@@ -32,7 +32,7 @@ func TestRun(t *testing.T) {
 	never := filepath.Join(dir, "never.yml")
 	require.NoError(t, os.WriteFile(never, []byte(`name: Never
 id: 7f000000-0000-4000-8000-000000000002
-search: verb=create stage=ResponseCompleted
+search: objectRef.resource=pods verb IN (create, replace) stage=ResponseCompleted
 rba:
   message: a create
   risk_objects: [{field: user.username, type: user, score: 5}]
@@ -48,8 +48,8 @@ auditdetect_tests:
 		stderr   []string
 		jsonOut  bool
 		noStdout bool
-		// notStdout are substrings stdout must not hold.
-		notStdout []string
+		// notStdout and notStderr are substrings stdout and stderr must not hold.
+		notStdout, notStderr []string
 	}{
 		{name: "no command", args: nil, exit: exitUsage, stderr: []string{"usage:"}, noStdout: true},
 		{name: "help", args: []string{"help"}, exit: exitOK, stdout: []string{"auditdetect rule-test"}},
@@ -87,7 +87,12 @@ auditdetect_tests:
 		{name: "-disable of a rule not loaded", args: []string{"scan", "-events", "-", "-disable", "Nope"}, exit: exitUsage, stderr: []string{`-disable: no loaded rule has the id or name "Nope"`}},
 		{
 			name: "a rule that can never match is named", args: []string{"rule-test", never}, exit: exitFailed,
-			stderr: []string{`rule-test: rule "Never" (` + never + `:3) can never match: ` + "`stage=ResponseCompleted` is never true"},
+			stderr:    []string{`rule-test: rule "Never" (` + never + `:3) can never match: ` + "`stage=ResponseCompleted` is never true"},
+			notStderr: []string{"verb=replace"},
+		},
+		{
+			name: "-disable of a rule that did not load, under skip", args: []string{"coverage", "-on-rule-error", "skip", "-disable", "Nope", "builtin"},
+			exit: exitOK, stderr: []string{`coverage: ignored: -disable: no loaded rule has the id or name "Nope"`}, stdout: []string{"# Coverage catalog"},
 		},
 		{name: "-disable of every rule", args: []string{"rule-test", "-disable", "Reads", bad}, exit: exitUsage, stderr: []string{"-disable names every rule loaded"}},
 	}
@@ -111,6 +116,9 @@ auditdetect_tests:
 			}
 			for _, s := range tt.notStdout {
 				assert.NotContains(t, stdout.String(), s)
+			}
+			for _, s := range tt.notStderr {
+				assert.NotContains(t, stderr.String(), s)
 			}
 			if tt.noStdout {
 				assert.Empty(t, stdout.String())

@@ -21,6 +21,7 @@ import (
 	"github.com/auditdetect/auditdetect/processor/engine"
 	"github.com/auditdetect/auditdetect/processor/event"
 	"github.com/auditdetect/auditdetect/processor/geoip"
+	"github.com/auditdetect/auditdetect/processor/lint"
 	"github.com/auditdetect/auditdetect/processor/loader"
 	"github.com/auditdetect/auditdetect/processor/normalize"
 	"github.com/auditdetect/auditdetect/processor/rba"
@@ -111,12 +112,42 @@ func buildDetector(cfg *Config, logger *zap.Logger) (*detector, error) {
 		}
 		rules = kept
 	}
+	warnNeverTrue(rules, logger)
 	if d.engine, err = engine.Compile(rules, opts); err != nil {
 		d.close()
 		return nil, err
 	}
 	d.loaded = len(rules)
 	return d, nil
+}
+
+// warnNeverTrue logs the terms of the running rules' filters that no API server event satisfies (package lint): a
+// rule that needs one can never match, a warning naming the terms that decide it; an alternative that is never true
+// leaves the rest of its rule running, information. Neither fails the load: such rules are upstream content (four
+// Sigma rules read fields audit events do not have), and a rule that never matches does no harm but miss. Rules
+// turned off or left out are not said: turning a rule off is how its warning is silenced.
+func warnNeverTrue(rules []*rule.Rule, log *zap.Logger) {
+	for _, r := range rules {
+		l := lint.Check(r)
+		if len(l.Findings) == 0 {
+			continue
+		}
+		terms := func(fs []lint.Finding) []string {
+			out := make([]string, len(fs))
+			for i, f := range fs {
+				out[i] = f.String()
+			}
+			return out
+		}
+		if l.NeverMatches {
+			log.Warn("Rule can never match an API server's audit event: it needs a term that is never true "+
+				"(turn it off with rule_overrides enabled: false)", zap.String("rule", r.Name),
+				zap.String("file", r.Origin.String()), zap.Strings("terms", terms(l.Because)))
+		} else {
+			log.Info("Rule has an alternative that is never true on an API server's audit event (the rest of the rule runs)",
+				zap.String("rule", r.Name), zap.String("file", r.Origin.String()), zap.Strings("terms", terms(l.Findings)))
+		}
+	}
 }
 
 func (d *detector) close() {

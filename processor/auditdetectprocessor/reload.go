@@ -234,14 +234,11 @@ func (p *auditProcessor) recordLoaded(ctx context.Context, d *detector, msg stri
 		zap.Int("rules", d.loaded), zap.Int("skipped", d.skipped), zap.Int("disabled", d.disabled),
 		zap.Int("waiting_for_geoip_database", d.withoutGeoIP),
 		zap.String("mode", string(p.cfg.Mode)), zap.String("coverage", coverage.Build(d.engine).Line()))
-	if d.loaded == 0 && d.disabled > 0 && d.skipped == 0 {
-		p.logger.Warn("no detection rule runs: rule_overrides disables every rule loaded; nothing is detected",
-			zap.Int("disabled", d.disabled))
-	}
-	if d.loaded == 0 && d.skipped > 0 {
-		// Under on_rule_error: skip every rule may fail: the collector runs and detects nothing, which an Info line
-		// among others does not make plain.
-		p.logger.Warn("no detection rule loaded: every rule was skipped (on_rule_error: skip); nothing is detected "+
-			"until the rules are fixed", zap.Int("skipped", d.skipped))
+	if d.loaded == 0 {
+		// Every rule skipped (on_rule_error: skip), turned off or waiting for a GeoIP database: the collector runs
+		// and detects nothing, which an Info line among others does not make plain.
+		p.logger.Warn("no detection rule runs: nothing is detected until one does (see skipped, disabled and "+
+			"waiting_for_geoip_database)", zap.Int("skipped", d.skipped), zap.Int("disabled", d.disabled),
+			zap.Int("waiting_for_geoip_database", d.withoutGeoIP))
 	}
 }

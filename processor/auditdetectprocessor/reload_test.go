@@ -506,7 +506,7 @@ func TestEveryRuleSkippedWarns(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig(func(c *Config) { c.Rules, c.Macros, c.OnRuleError = tc.rules, nil, RuleErrorSkip })
 			s := startProcessor(t, cfg, false)
-			warned := s.logs.FilterLevelExact(zapcore.WarnLevel).FilterMessageSnippet("no detection rule loaded").Len()
+			warned := s.logs.FilterLevelExact(zapcore.WarnLevel).FilterMessageSnippet("no detection rule runs").Len()
 			assert.Equal(t, tc.warns, warned == 1, "warnings: %v", s.logs.FilterLevelExact(zapcore.WarnLevel).All())
 		})
 	}

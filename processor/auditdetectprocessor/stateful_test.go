@@ -24,6 +24,7 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.uber.org/zap/zapcore"
 	"gopkg.in/yaml.v3"
 
 	"github.com/auditdetect/auditdetect/processor/auditdetectprocessor/internal/metadata"
@@ -740,7 +741,9 @@ func TestDisabledRule(t *testing.T) {
 		c.RuleOverrides = map[string]RuleOverride{"0b6f9a43-51a4-4a43-9d6c-5a3c2c1e0001": {Enabled: &off}}
 	}))
 	assert.Empty(t, searchNames(none, nodePortCreate))
-	assert.Len(t, none.logs.FilterMessageSnippet("rule_overrides disables every rule").All(), 1)
+	warned := none.logs.FilterMessageSnippet("no detection rule runs").All()
+	require.Len(t, warned, 1)
+	assert.EqualValues(t, 1, warned[0].ContextMap()["disabled"])
 
 	// A typo is refused, as for every override; two keys of one rule that both set enabled conflict.
 	_, err := buildDetector(testConfig(func(c *Config) {
@@ -755,4 +758,45 @@ func TestDisabledRule(t *testing.T) {
 		}
 	}), nil)
 	assert.ErrorContains(t, err, `both name rule "Test NodePort" and both set enabled`)
+}
+
+// TestNeverTrueTermsAreSaid: a rule whose filter needs a term no API server event satisfies runs, with a warning
+// naming the rule, its file and the term that decides it (not a dead alternative beside it); a dead alternative of a
+// rule that still runs is information; a rule turned off is not said.
+func TestNeverTrueTermsAreSaid(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "never.yml"), `name: Never
+id: nv
+search: objectRef.resource=cronjobs verb IN (create, replace) stage=ResponseCompleted
+rba:
+  message: a create
+  risk_objects: [{field: user.username, type: user, score: 5}]
+`)
+	writeFile(t, filepath.Join(dir, "dead.yml"), `name: Dead Alternative
+id: da
+search: verb IN (create, replace) objectRef.resource=cronjobs
+rba:
+  message: a cronjob
+  risk_objects: [{field: user.username, type: user, score: 5}]
+`)
+	s := startWithLogs(t, testConfig(func(c *Config) { c.Rules, c.Macros = []string{dir}, nil }))
+	warned := s.logs.FilterMessageSnippet("can never match").All()
+	require.Len(t, warned, 1)
+	assert.Equal(t, zapcore.WarnLevel, warned[0].Level)
+	assert.Equal(t, "Never", warned[0].ContextMap()["rule"])
+	assert.Contains(t, warned[0].ContextMap()["file"], "never.yml:3")
+	terms := fmt.Sprint(warned[0].ContextMap()["terms"])
+	assert.Contains(t, terms, "`stage=ResponseCompleted` is never true: stage is one of")
+	assert.NotContains(t, terms, "replace", "the dead alternative is not why the rule never matches")
+	said := s.logs.FilterMessageSnippet("alternative that is never true").All()
+	require.Len(t, said, 1)
+	assert.Equal(t, zapcore.InfoLevel, said[0].Level)
+	assert.Equal(t, "Dead Alternative", said[0].ContextMap()["rule"])
+
+	off := false
+	quiet := startWithLogs(t, testConfig(func(c *Config) {
+		c.Rules, c.Macros = []string{dir}, nil
+		c.RuleOverrides = map[string]RuleOverride{"Never": {Enabled: &off}}
+	}))
+	assert.Empty(t, quiet.logs.FilterMessageSnippet("can never match").All(), "a rule turned off is not warned about")
 }

@@ -21,7 +21,6 @@ import (
 	"github.com/auditdetect/auditdetect/processor/elastic"
 	"github.com/auditdetect/auditdetect/processor/escu"
 	"github.com/auditdetect/auditdetect/processor/internal/yamlfile"
-	"github.com/auditdetect/auditdetect/processor/lint"
 	"github.com/auditdetect/auditdetect/processor/normalize"
 	"github.com/auditdetect/auditdetect/processor/rule"
 	"github.com/auditdetect/auditdetect/processor/sigma"
@@ -271,31 +270,7 @@ func Load(opts Options) (*Result, error) {
 	if err := applyOverrides(res.Rules, opts.Overrides); err != nil {
 		return nil, err
 	}
-	warnNeverTrue(res.Rules, log)
 	return res, nil
-}
-
-// warnNeverTrue logs the terms of the rules' filters that no API server event satisfies (package lint): a rule that
-// needs one can never match, a warning; an alternative that is never true leaves the rest of its rule running,
-// information. Neither fails the load: such rules are upstream content (a Sigma rule compares a response code with a
-// word), and a rule that never matches does no harm but miss.
-func warnNeverTrue(rules []*rule.Rule, log *zap.Logger) {
-	for _, r := range rules {
-		l := lint.Check(r)
-		if len(l.Findings) == 0 {
-			continue
-		}
-		terms := make([]string, len(l.Findings))
-		for i, f := range l.Findings {
-			terms[i] = f.String()
-		}
-		fields := []zap.Field{zap.String("rule", r.Name), zap.String("file", r.Origin.String()), zap.Strings("terms", terms)}
-		if l.NeverMatches {
-			log.Warn("Rule can never match an API server's audit event: it needs a term that is never true", fields...)
-		} else {
-			log.Info("Rule has an alternative that is never true on an API server's audit event (the rest of the rule runs)", fields...)
-		}
-	}
 }
 
 // sameMacro reports whether two macro keys (`name`, `name(N)`, `name(a,b)`) are one macro: one name, one number of

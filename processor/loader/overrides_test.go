@@ -2,7 +2,6 @@ package loader
 
 import (
 	"errors"
-	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -267,38 +266,4 @@ rba:
 		"nr": {RiskObjects: []rule.RiskObject{{Field: "user.username", Type: "user", Score: 5}}}}})
 	require.NoError(t, err)
 	assert.Empty(t, logs.FilterMessageSnippet("names no risk object").All())
-}
-
-// TestNeverTrueTermsAreSaid: a rule whose filter needs a term no API server event satisfies loads, with a warning
-// naming the rule, its file and the term; a dead alternative of a rule that still runs is information.
-func TestNeverTrueTermsAreSaid(t *testing.T) {
-	dir := layout(t, map[string]string{
-		"never.yml": `name: Never
-id: nv
-search: verb=create stage=ResponseCompleted
-rba:
-  message: a create
-  risk_objects: [{field: user.username, type: user, score: 5}]
-`,
-		"dead.yml": `name: Dead Alternative
-id: da
-search: verb IN (create, replace) objectRef.resource=cronjobs
-rba:
-  message: a cronjob
-  risk_objects: [{field: user.username, type: user, score: 5}]
-`})
-	core, logs := observer.New(zapcore.InfoLevel)
-	res, err := Load(Options{Paths: []string{dir}, Logger: zap.New(core)})
-	require.NoError(t, err)
-	require.Len(t, res.Rules, 2)
-	warned := logs.FilterMessageSnippet("can never match").All()
-	require.Len(t, warned, 1)
-	assert.Equal(t, zapcore.WarnLevel, warned[0].Level)
-	assert.Equal(t, "Never", warned[0].ContextMap()["rule"])
-	assert.Contains(t, warned[0].ContextMap()["file"], "never.yml:3")
-	assert.Contains(t, fmt.Sprint(warned[0].ContextMap()["terms"]), "`stage=ResponseCompleted` is never true: stage is one of")
-	said := logs.FilterMessageSnippet("alternative that is never true").All()
-	require.Len(t, said, 1)
-	assert.Equal(t, zapcore.InfoLevel, said[0].Level)
-	assert.Equal(t, "Dead Alternative", said[0].ContextMap()["rule"])
 }
