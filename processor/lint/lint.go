@@ -68,10 +68,11 @@ var resourceVerb = field{values: []string{"get", "list", "watch", "create", "upd
 // members lists the keys the schema fixes for the event ("") and for its objects whose keys are fixed; every other
 // object (requestObject, responseObject, annotations, user.extra, responseStatus.details...) is open. The values of
 // the other members listed are strings, numbers or arrays of strings: nothing below them.
+// The event's list includes metadata and timestamp, which audit.k8s.io/v1beta1 events (before Kubernetes 1.24) have.
 var members = map[string][]string{
 	"": {"kind", "apiVersion", "level", "auditID", "stage", "requestURI", "verb", "user", "impersonatedUser", "sourceIPs",
 		"userAgent", "objectRef", "responseStatus", "requestObject", "responseObject", "requestReceivedTimestamp",
-		"stageTimestamp", "annotations"},
+		"stageTimestamp", "annotations", "metadata", "timestamp"},
 	"objectRef":        {"resource", "namespace", "name", "uid", "apiGroup", "apiVersion", "resourceVersion", "subresource"},
 	"user":             {"username", "uid", "groups", "extra"},
 	"impersonatedUser": {"username", "uid", "groups", "extra"},
@@ -79,7 +80,7 @@ var members = map[string][]string{
 }
 
 // open lists the members whose values are objects with keys the schema does not fix.
-var open = map[string]bool{"requestObject": true, "responseObject": true, "annotations": true, "user.extra": true,
+var open = map[string]bool{"requestObject": true, "responseObject": true, "annotations": true, "metadata": true, "user.extra": true,
 	"impersonatedUser.extra": true, "responseStatus.metadata": true, "responseStatus.details": true}
 
 // absent says why no API server event has field f: a member the schema does not have, or a path below a value that
