@@ -183,9 +183,14 @@ func load(paths []string, rf *ruleFlags, command string, stderr io.Writer) ([]*r
 	}
 	for _, r := range rules {
 		// As the collector warns at start-up: a rule that can never match finds nothing in a scan or a test either.
-		if l := lint.Check(r); l.NeverMatches {
-			for _, f := range l.Because {
-				fmt.Fprintf(stderr, "%s: rule %q (%s) can never match: %s\n", command, r.Name, r.Origin, f)
+		l := lint.Check(r)
+		for _, f := range l.Because {
+			fmt.Fprintf(stderr, "%s: rule %q (%s) can never match: %s\n", command, r.Name, r.Origin, f)
+		}
+		if !l.NeverMatches {
+			for _, f := range l.NeverExcludes {
+				fmt.Fprintf(stderr, "%s: rule %q (%s) has an exclusion that never applies (it matches more than written): %s\n",
+					command, r.Name, r.Origin, f)
 			}
 		}
 	}

@@ -29,6 +29,10 @@ func TestRun(t *testing.T) {
 	bad := filepath.Join(dir, "wrong.yml")
 	require.NoError(t, os.WriteFile(bad, []byte(failingRule), 0o600))
 	packCases := filepath.Join("..", "..", "processor", "builtin", "testdata")
+	excl := filepath.Join(dir, "exclusion.yml")
+	require.NoError(t, os.WriteFile(excl, []byte("name: Exclusion\nid: 7f000000-0000-4000-8000-000000000003\n"+
+		"search: objectRef.resource=secrets verb=get NOT user.name=admin\n"+
+		"rba:\n  message: a read\n  risk_objects: [{field: user.username, type: user, score: 5}]\n"), 0o600))
 	never := filepath.Join(dir, "never.yml")
 	require.NoError(t, os.WriteFile(never, []byte(`name: Never
 id: 7f000000-0000-4000-8000-000000000002
@@ -93,6 +97,11 @@ auditdetect_tests:
 		{
 			name: "-disable of a rule that did not load, under skip", args: []string{"coverage", "-on-rule-error", "skip", "-disable", "Nope", "builtin"},
 			exit: exitOK, stderr: []string{`coverage: ignored: -disable: no loaded rule has the id or name "Nope"`}, stdout: []string{"# Coverage catalog"},
+		},
+		{
+			name: "an exclusion that never applies is named", args: []string{"coverage", excl}, exit: exitOK,
+			stderr: []string{`coverage: rule "Exclusion" (` + excl + `:3) has an exclusion that never applies (it matches more than written): ` +
+				"`user.name=admin` is never true"},
 		},
 		{name: "-disable of every rule", args: []string{"rule-test", "-disable", "Reads", bad}, exit: exitUsage, stderr: []string{"-disable names every rule loaded"}},
 	}

@@ -184,6 +184,10 @@ func (cfg *Config) Validate() error {
 	if errs != nil {
 		return errs
 	}
-	_, err := buildDetector(cfg, nil)
-	return err
+	d, err := buildDetector(cfg, nil)
+	if err != nil {
+		return err
+	}
+	d.close() // the GeoIP database it opened
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -112,7 +113,6 @@ func buildDetector(cfg *Config, logger *zap.Logger) (*detector, error) {
 		}
 		rules = kept
 	}
-	warnNeverTrue(rules, logger)
 	if d.engine, err = engine.Compile(rules, opts); err != nil {
 		d.close()
 		return nil, err
@@ -122,30 +122,38 @@ func buildDetector(cfg *Config, logger *zap.Logger) (*detector, error) {
 }
 
 // warnNeverTrue logs the terms of the running rules' filters that no API server event satisfies (package lint): a
-// rule that needs one can never match, a warning naming the terms that decide it; an alternative that is never true
-// leaves the rest of its rule running, information. Neither fails the load: such rules are upstream content (four
-// Sigma rules read fields audit events do not have), and a rule that never matches does no harm but miss. Rules
-// turned off or left out are not said: turning a rule off is how its warning is silenced.
+// rule that needs one can never match, and an exclusion (NOT) of one never applies, so that its rule matches more
+// than written: warnings naming the terms. An alternative that is never true leaves the rest of its rule running:
+// information. None fails the load: such rules are upstream content (four Sigma rules read fields audit events do
+// not have), run as written. Only the rules that run are said (recordLoaded): turning a rule off silences it.
 func warnNeverTrue(rules []*rule.Rule, log *zap.Logger) {
+	terms := func(fs []lint.Finding) []string {
+		out := make([]string, len(fs))
+		for i, f := range fs {
+			out[i] = f.String()
+		}
+		return out
+	}
 	for _, r := range rules {
 		l := lint.Check(r)
 		if len(l.Findings) == 0 {
 			continue
 		}
-		terms := func(fs []lint.Finding) []string {
-			out := make([]string, len(fs))
-			for i, f := range fs {
-				out[i] = f.String()
-			}
-			return out
-		}
+		at := []zap.Field{zap.String("rule", r.Name), zap.String("file", r.Origin.String())}
 		if l.NeverMatches {
 			log.Warn("Rule can never match an API server's audit event: it needs a term that is never true "+
-				"(turn it off with rule_overrides enabled: false)", zap.String("rule", r.Name),
-				zap.String("file", r.Origin.String()), zap.Strings("terms", terms(l.Because)))
-		} else {
+				"(turn it off with rule_overrides enabled: false)", append(at, zap.Strings("terms", terms(l.Because)))...)
+			continue
+		}
+		if len(l.NeverExcludes) > 0 {
+			log.Warn("Rule has an exclusion that never applies (NOT of a term that is never true on an API server's "+
+				"audit event): it matches more than written", append(at, zap.Strings("terms", terms(l.NeverExcludes)))...)
+		}
+		if dead := slices.DeleteFunc(slices.Clone(l.Findings), func(f lint.Finding) bool {
+			return slices.Contains(l.NeverExcludes, f)
+		}); len(dead) > 0 {
 			log.Info("Rule has an alternative that is never true on an API server's audit event (the rest of the rule runs)",
-				zap.String("rule", r.Name), zap.String("file", r.Origin.String()), zap.Strings("terms", terms(l.Findings)))
+				append(at, zap.Strings("terms", terms(dead)))...)
 		}
 	}
 }

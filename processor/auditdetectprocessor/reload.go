@@ -228,6 +228,7 @@ func matchAttrs(d *detector) map[string]metric.MeasurementOption {
 
 // recordLoaded sets the rule gauges and logs the rule set with its one-line coverage summary.
 func (p *auditProcessor) recordLoaded(ctx context.Context, d *detector, msg string) {
+	warnNeverTrue(d.engine.Rules(), p.logger)
 	p.telemetry.ProcessorAuditdetectRulesLoaded.Record(ctx, int64(d.loaded))
 	p.telemetry.ProcessorAuditdetectRulesSkipped.Record(ctx, int64(d.skipped))
 	p.logger.Info(msg,

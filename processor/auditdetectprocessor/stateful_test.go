@@ -761,8 +761,9 @@ func TestDisabledRule(t *testing.T) {
 }
 
 // TestNeverTrueTermsAreSaid: a rule whose filter needs a term no API server event satisfies runs, with a warning
-// naming the rule, its file and the term that decides it (not a dead alternative beside it); a dead alternative of a
-// rule that still runs is information; a rule turned off is not said.
+// naming the rule, its file and the term that decides it (not a dead alternative beside it); an exclusion that never
+// applies is a warning too; a dead alternative of a rule that still runs is information; a rule turned off is not
+// said.
 func TestNeverTrueTermsAreSaid(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "never.yml"), `name: Never
@@ -779,7 +780,19 @@ rba:
   message: a cronjob
   risk_objects: [{field: user.username, type: user, score: 5}]
 `)
+	writeFile(t, filepath.Join(dir, "exclusion.yml"), `name: Exclusion
+id: ex
+search: objectRef.resource=secrets verb=get NOT user.name=system:admin
+rba:
+  message: a secret read
+  risk_objects: [{field: user.username, type: user, score: 5}]
+`)
 	s := startWithLogs(t, testConfig(func(c *Config) { c.Rules, c.Macros = []string{dir}, nil }))
+	excl := s.logs.FilterMessageSnippet("exclusion that never applies").All()
+	require.Len(t, excl, 1)
+	assert.Equal(t, zapcore.WarnLevel, excl[0].Level)
+	assert.Equal(t, "Exclusion", excl[0].ContextMap()["rule"])
+	assert.Contains(t, fmt.Sprint(excl[0].ContextMap()["terms"]), "`user.name=system:admin` is never true: user has no member")
 	warned := s.logs.FilterMessageSnippet("can never match").All()
 	require.Len(t, warned, 1)
 	assert.Equal(t, zapcore.WarnLevel, warned[0].Level)

@@ -37,11 +37,13 @@ type Rule struct {
 	// Operations are verb-resource names as the event catalog writes them (create-services, any-services,
 	// create-any); a rule with only "any-any" runs on every audit event.
 	Operations []string `json:"operations"`
-	// NeverTrue are the terms of the rule's filter that no API server event satisfies (package lint), and
+	// NeverTrue describes the terms of the rule's filter that no API server event satisfies (package lint).
 	// NeverMatches says the rule needs some of them, the terms of NeverMatchesBecause: it can never match.
+	// NeverExcludes are those under NOT: exclusions that never apply, so that the rule matches more than written.
 	NeverTrue           []string `json:"never_true,omitempty"`
 	NeverMatches        bool     `json:"never_matches,omitempty"`
 	NeverMatchesBecause []string `json:"never_matches_because,omitempty"`
+	NeverExcludes       []string `json:"never_excludes,omitempty"`
 }
 
 // Operation is one resource × verb. Verb or Resource is "any" for the index's buckets.
@@ -94,7 +96,11 @@ func Build(e *engine.Engine) *Catalog {
 		if cr.NeverMatches = l.NeverMatches; l.NeverMatches {
 			c.Summary.RulesNeverMatching++
 			for _, f := range l.Because {
-				cr.NeverMatchesBecause = append(cr.NeverMatchesBecause, "`"+f.Term+"`")
+				cr.NeverMatchesBecause = append(cr.NeverMatchesBecause, f.Term)
+			}
+		} else {
+			for _, f := range l.NeverExcludes {
+				cr.NeverExcludes = append(cr.NeverExcludes, f.Term)
 			}
 		}
 		anyResource, anyOp := false, false
@@ -263,15 +269,26 @@ func (c *Catalog) WriteMarkdown(w io.Writer) error {
 		if len(r.NeverTrue) == 0 {
 			continue
 		}
-		effect := "an alternative of the rule is dead; the rest runs"
-		if r.NeverMatches {
-			effect = "**the rule can never match**, because of " + strings.Join(r.NeverMatchesBecause, ", ")
+		code := func(terms []string) string {
+			out := make([]string, len(terms))
+			for i, t := range terms {
+				out[i] = "`" + t + "`"
+			}
+			return strings.Join(out, ", ")
 		}
-		fmt.Fprintf(&never, "| %d | %s | %s | %s |\n", r.Number, Cell(r.Name), Cell(strings.Join(r.NeverTrue, "; ")), effect)
+		effect := "an alternative of the rule is dead; the rest runs"
+		switch {
+		case r.NeverMatches:
+			effect = "**the rule can never match**, because of " + code(r.NeverMatchesBecause)
+		case len(r.NeverExcludes) > 0:
+			effect = "**an exclusion never applies** (NOT " + code(r.NeverExcludes) + "): the rule matches more than written"
+		}
+		fmt.Fprintf(&never, "| %d | %s | %s | %s |\n", r.Number, Cell(r.Name), Cell(strings.Join(r.NeverTrue, "; ")), Cell(effect))
 	}
 	if never.Len() > 0 {
 		b.WriteString("\n## Terms that are never true\n\nTerms of a rule's filter that no event an API server writes satisfies " +
-			"(a value outside a field's closed set, a verb the API server never writes, a word compared with a status code). " +
+			"(a field the event does not have, a value outside a field's closed set, a verb the API server never writes " +
+			"for a resource, a word compared with a status code). " +
 			"The rule loads and runs; the term is just never true.\n\n| # | rule | terms | effect |\n| ---: | --- | --- | --- |\n")
 		b.WriteString(never.String())
 	}

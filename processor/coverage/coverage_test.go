@@ -128,24 +128,35 @@ func TestWriteMarkdown(t *testing.T) {
 // Terms that are never true (package lint) are listed per rule, with whether the rule can still match.
 func TestNeverTrueTerms(t *testing.T) {
 	c := Build(testEngine(t, "objectRef.resource=pods verb=create", "verb=create stage=ResponseCompleted",
-		"objectRef.resource=cronjobs verb IN (create, replace)"))
+		"objectRef.resource=cronjobs verb IN (create, replace)", `objectRef.resource=pods stage="Response|Completed"`,
+		"objectRef.resource=secrets NOT user.name=admin"))
 	assert.Empty(t, c.Rules[0].NeverTrue)
 	assert.True(t, c.Rules[1].NeverMatches)
 	require.Len(t, c.Rules[1].NeverTrue, 1)
 	assert.Contains(t, c.Rules[1].NeverTrue[0], "`stage=ResponseCompleted` is never true")
 	assert.False(t, c.Rules[2].NeverMatches)
 	require.Len(t, c.Rules[2].NeverTrue, 1)
-	assert.Equal(t, 1, c.Summary.RulesNeverMatching)
+	assert.Equal(t, 2, c.Summary.RulesNeverMatching)
+	assert.Equal(t, []string{"stage=ResponseCompleted"}, c.Rules[1].NeverMatchesBecause, "terms as written, for tools")
+	assert.Equal(t, []string{"user.name=admin"}, c.Rules[4].NeverExcludes)
 	var b bytes.Buffer
 	require.NoError(t, c.WriteMarkdown(&b))
 	assert.Contains(t, b.String(), "## Terms that are never true")
 	assert.Contains(t, b.String(), "| 2 | Rule 2 | `stage=ResponseCompleted` is never true: stage is one of RequestReceived, "+
 		"ResponseStarted, ResponseComplete, Panic | **the rule can never match**, because of `stage=ResponseCompleted` |\n")
 	assert.Contains(t, b.String(), "| 3 | Rule 3 | `verb=replace` is never true")
+	assert.Contains(t, b.String(), "**the rule can never match**, because of `stage=Response\\|Completed` |\n", "cells are escaped")
+	assert.Contains(t, b.String(), "| 5 | Rule 5 | `user.name=admin` is never true: user has no member \"name\" (its members: "+
+		"username, uid, groups, extra) | **an exclusion never applies** (NOT `user.name=admin`): the rule matches more than written |\n")
+	for _, line := range strings.Split(b.String(), "\n") {
+		if strings.HasPrefix(line, "| ") && strings.Contains(line, "never true") {
+			assert.Equal(t, 5, strings.Count(strings.ReplaceAll(line, `\|`, ""), "|"), "four cells: %s", line)
+		}
+	}
 	b.Reset()
 	require.NoError(t, c.WriteJSON(&b))
 	assert.Contains(t, b.String(), `"never_matches": true`)
-	assert.Contains(t, b.String(), `"rules_never_matching": 1`)
+	assert.Contains(t, b.String(), `"rules_never_matching": 2`)
 
 	clean := Build(testEngine(t, "objectRef.resource=pods verb=create"))
 	b.Reset()

@@ -36,6 +36,9 @@ type Result struct {
 	// those terms; the other findings are dead alternatives.
 	NeverMatches bool
 	Because      []Finding
+	// NeverExcludes are the findings under NOT (an odd number of them): an exclusion that never applies, so that the
+	// rule matches more than it was written to (all of it, when the NOT stands alone).
+	NeverExcludes []Finding
 }
 
 // field is what the schema fixes for one audit event field: the values it can have (nil: not a closed set), or
@@ -114,7 +117,7 @@ func absent(f rule.Field) (string, bool) {
 func Check(r *rule.Rule) Result {
 	var res Result
 	if r.Filter != nil {
-		t, because := eval(r.Filter, false, &res.Findings)
+		t, because := eval(r.Filter, false, false, &res)
 		// A filter that is false by construction (an empty Or) has no term to blame: not this package's finding.
 		if t == never && len(because) > 0 {
 			res.NeverMatches, res.Because = true, because
@@ -131,31 +134,38 @@ const (
 	always
 )
 
-// eval folds e to never or always where the dead terms decide it, recording every dead term in found and
-// returning the ones that decide e. resource says an enclosing And needs the event to have an objectRef (a request
-// for a resource), which closes the set of verbs.
-func eval(e rule.Expr, resource bool, found *[]Finding) (truth, []Finding) {
+// eval folds e to never or always where the dead terms decide it, recording every dead term in res.Findings (and
+// those under an odd number of NOTs in res.NeverExcludes) and returning the ones that decide e. resource says an
+// enclosing And needs the event to have an objectRef (a request for a resource), which closes the set of verbs;
+// negated that e is under an odd number of NOTs.
+func eval(e rule.Expr, resource, negated bool, res *Result) (truth, []Finding) {
+	found := func(f Finding) {
+		res.Findings = append(res.Findings, f)
+		if negated {
+			res.NeverExcludes = append(res.NeverExcludes, f)
+		}
+	}
 	switch e := e.(type) {
 	case rule.True:
 		return always, nil
 	case rule.Exists:
 		if why, ok := absent(e.Field); ok {
 			f := Finding{Term: e.Field.Name + "=*", Reason: why}
-			*found = append(*found, f)
+			found(f)
 			return never, []Finding{f}
 		}
 	case rule.Compare:
 		if why, ok := absent(e.Field); ok {
 			f := Finding{Term: e.Field.Name + e.Op.String() + e.Value.Text, Reason: why}
-			*found = append(*found, f)
+			found(f)
 			return never, []Finding{f}
 		}
 		if f, ok := dead(e, resource); ok {
-			*found = append(*found, f)
+			found(f)
 			return never, []Finding{f}
 		}
 	case rule.Not:
-		t, because := eval(e.X, resource, found)
+		t, because := eval(e.X, resource, !negated, res)
 		switch t {
 		case never:
 			return always, because
@@ -167,7 +177,7 @@ func eval(e rule.Expr, resource bool, found *[]Finding) (truth, []Finding) {
 		t, because := always, []Finding(nil)
 		var whyAlways []Finding
 		for _, x := range e {
-			xt, xb := eval(x, resource, found)
+			xt, xb := eval(x, resource, negated, res)
 			switch xt {
 			case never:
 				t, because = never, append(because, xb...)
@@ -187,7 +197,7 @@ func eval(e rule.Expr, resource bool, found *[]Finding) (truth, []Finding) {
 		t, because := never, []Finding(nil)
 		var whyAlways []Finding
 		for _, x := range e {
-			xt, xb := eval(x, resource, found)
+			xt, xb := eval(x, resource, negated, res)
 			switch xt {
 			case always:
 				t, whyAlways = always, append(whyAlways, xb...)

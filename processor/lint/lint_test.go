@@ -99,6 +99,12 @@ func TestCheck(t *testing.T) {
 	if len(res.Findings) != 2 || len(res.Because) != 1 || res.Because[0].Term != "stage=ResponseCompleted" {
 		t.Errorf("findings %v, because %v; want two findings, because stage=ResponseCompleted", res.Findings, res.Because)
 	}
+	// Under NOT, a term that is never true is an exclusion that never applies.
+	res = Check(&rule.Rule{Filter: rule.And{eq("objectRef.resource", "secrets"), eq("verb", "get"),
+		rule.Not{X: eq("user.name", "system:admin")}, rule.Not{X: rule.Not{X: rule.Or{eq("verb", "list"), eq("verb", "replace")}}}}})
+	if res.NeverMatches || len(res.Findings) != 2 || len(res.NeverExcludes) != 1 || res.NeverExcludes[0].Term != "user.name=system:admin" {
+		t.Errorf("an exclusion that never applies: %+v", res)
+	}
 	res = Check(&rule.Rule{Filter: rule.Not{X: rule.Or{eq("verb", "get"), rule.Not{X: eq("level", "Everything")}}}})
 	if !res.NeverMatches || len(res.Because) != 1 || res.Because[0].Term != "level=Everything" {
 		t.Errorf("NOT of an always-true OR: %+v", res)
