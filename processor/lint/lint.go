@@ -53,8 +53,9 @@ type field struct {
 var schema = map[string]field{
 	"stage": {values: []string{"RequestReceived", "ResponseStarted", "ResponseComplete", "Panic"},
 		why: "stage is one of RequestReceived, ResponseStarted, ResponseComplete, Panic"},
-	"level": {values: []string{"None", "Metadata", "Request", "RequestResponse"},
-		why: "level is one of None, Metadata, Request, RequestResponse"},
+	// An audit policy's level None means the event is not written.
+	"level": {values: []string{"Metadata", "Request", "RequestResponse"},
+		why: "level is one of Metadata, Request, RequestResponse (a request at level None is not logged)"},
 	"responseStatus.code": {integer: true, why: "responseStatus.code is an HTTP status code, an integer"},
 }
 
