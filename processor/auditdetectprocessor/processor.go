@@ -125,8 +125,9 @@ func buildDetector(cfg *Config, logger *zap.Logger) (*detector, error) {
 // rule that needs one can never match, and an exclusion (NOT) of one never applies, so that its rule matches more
 // than written: warnings naming the terms. An alternative that is never true leaves the rest of its rule running:
 // information. None fails the load: such rules are upstream content (four Sigma rules read fields audit events do
-// not have), run as written. Only the rules that run are said (recordLoaded): turning a rule off silences it.
-func warnNeverTrue(rules []*rule.Rule, log *zap.Logger) {
+// not have), run as written. Only the rules that run are said (recordLoaded): turning a rule off silences it. It
+// returns how many can never match.
+func warnNeverTrue(rules []*rule.Rule, log *zap.Logger) (neverMatching int) {
 	terms := func(fs []lint.Finding) []string {
 		out := make([]string, len(fs))
 		for i, f := range fs {
@@ -141,6 +142,7 @@ func warnNeverTrue(rules []*rule.Rule, log *zap.Logger) {
 		}
 		at := []zap.Field{zap.String("rule", r.Name), zap.String("file", r.Origin.String())}
 		if l.NeverMatches {
+			neverMatching++
 			log.Warn("Rule can never match an API server's audit event: it needs a term that is never true "+
 				"(turn it off with rule_overrides enabled: false)", append(at, zap.Strings("terms", terms(l.Because)))...)
 			continue
@@ -156,6 +158,7 @@ func warnNeverTrue(rules []*rule.Rule, log *zap.Logger) {
 				append(at, zap.Strings("terms", terms(dead)))...)
 		}
 	}
+	return neverMatching
 }
 
 func (d *detector) close() {

@@ -228,9 +228,11 @@ func matchAttrs(d *detector) map[string]metric.MeasurementOption {
 
 // recordLoaded sets the rule gauges and logs the rule set with its one-line coverage summary.
 func (p *auditProcessor) recordLoaded(ctx context.Context, d *detector, msg string) {
-	warnNeverTrue(d.engine.Rules(), p.logger)
+	never := warnNeverTrue(d.engine.Rules(), p.logger)
 	p.telemetry.ProcessorAuditdetectRulesLoaded.Record(ctx, int64(d.loaded))
 	p.telemetry.ProcessorAuditdetectRulesSkipped.Record(ctx, int64(d.skipped))
+	p.telemetry.ProcessorAuditdetectRulesDisabled.Record(ctx, int64(d.disabled))
+	p.telemetry.ProcessorAuditdetectRulesNeverMatching.Record(ctx, int64(never))
 	p.logger.Info(msg,
 		zap.Int("rules", d.loaded), zap.Int("skipped", d.skipped), zap.Int("disabled", d.disabled),
 		zap.Int("waiting_for_geoip_database", d.withoutGeoIP),

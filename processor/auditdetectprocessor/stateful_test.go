@@ -735,6 +735,7 @@ func TestDisabledRule(t *testing.T) {
 	loaded := s.logs.FilterMessageSnippet("rules loaded").All()
 	require.NotEmpty(t, loaded)
 	assert.EqualValues(t, 1, loaded[0].ContextMap()["disabled"])
+	assert.Equal(t, int64(1), gauge(s.tel, "otelcol_processor_auditdetect_rules_disabled"))
 
 	// Disabled by its ID, the only rule: nothing runs, and the log says so.
 	none := startWithLogs(t, testConfig(func(c *Config) {
@@ -801,6 +802,7 @@ rba:
 	terms := fmt.Sprint(warned[0].ContextMap()["terms"])
 	assert.Contains(t, terms, "`stage=ResponseCompleted` is never true: stage is one of")
 	assert.NotContains(t, terms, "replace", "the dead alternative is not why the rule never matches")
+	assert.Equal(t, int64(1), gauge(s.tel, "otelcol_processor_auditdetect_rules_never_matching"), "Never")
 	said := s.logs.FilterMessageSnippet("alternative that is never true").All()
 	require.Len(t, said, 1)
 	assert.Equal(t, zapcore.InfoLevel, said[0].Level)
@@ -812,4 +814,5 @@ rba:
 		c.RuleOverrides = map[string]RuleOverride{"Never": {Enabled: &off}}
 	}))
 	assert.Empty(t, quiet.logs.FilterMessageSnippet("can never match").All(), "a rule turned off is not warned about")
+	assert.Equal(t, int64(0), gauge(quiet.tel, "otelcol_processor_auditdetect_rules_never_matching"))
 }

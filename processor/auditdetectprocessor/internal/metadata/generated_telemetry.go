@@ -16,14 +16,16 @@ func Meter(settings component.TelemetrySettings) metric.Meter {
 
 // TelemetryBuilder holds the processor's internal metrics.
 type TelemetryBuilder struct {
-	ProcessorAuditdetectRecords           metric.Int64Counter
-	ProcessorAuditdetectRecordsUnparsed   metric.Int64Counter
-	ProcessorAuditdetectRuleMatches       metric.Int64Counter
-	ProcessorAuditdetectRiskEvents        metric.Int64Counter
-	ProcessorAuditdetectRecordsOversized  metric.Int64Counter
-	ProcessorAuditdetectRiskEventsDropped metric.Int64Counter
-	ProcessorAuditdetectRulesLoaded       metric.Int64Gauge
-	ProcessorAuditdetectRulesSkipped      metric.Int64Gauge
+	ProcessorAuditdetectRecords            metric.Int64Counter
+	ProcessorAuditdetectRecordsUnparsed    metric.Int64Counter
+	ProcessorAuditdetectRuleMatches        metric.Int64Counter
+	ProcessorAuditdetectRiskEvents         metric.Int64Counter
+	ProcessorAuditdetectRecordsOversized   metric.Int64Counter
+	ProcessorAuditdetectRiskEventsDropped  metric.Int64Counter
+	ProcessorAuditdetectRulesLoaded        metric.Int64Gauge
+	ProcessorAuditdetectRulesSkipped       metric.Int64Gauge
+	ProcessorAuditdetectRulesDisabled      metric.Int64Gauge
+	ProcessorAuditdetectRulesNeverMatching metric.Int64Gauge
 	// Operating it (docs/operations.md).
 	ProcessorAuditdetectEvaluationDuration metric.Float64Histogram
 	ProcessorAuditdetectReloads            metric.Int64Counter
@@ -92,6 +94,18 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	tb.ProcessorAuditdetectRulesSkipped, err = meter.Int64Gauge(
 		"otelcol_processor_auditdetect_rules_skipped",
 		metric.WithDescription("Rules that failed to load and were skipped (on_rule_error skip)."),
+		metric.WithUnit("{rules}"),
+	)
+	errs = errors.Join(errs, err)
+	tb.ProcessorAuditdetectRulesDisabled, err = meter.Int64Gauge(
+		"otelcol_processor_auditdetect_rules_disabled",
+		metric.WithDescription("Rules turned off by rule_overrides (enabled: false): loaded, not run."),
+		metric.WithUnit("{rules}"),
+	)
+	errs = errors.Join(errs, err)
+	tb.ProcessorAuditdetectRulesNeverMatching, err = meter.Int64Gauge(
+		"otelcol_processor_auditdetect_rules_never_matching",
+		metric.WithDescription("Running rules that can never match an API server's audit event (a term no event satisfies; logged at start-up)."),
 		metric.WithUnit("{rules}"),
 	)
 	errs = errors.Join(errs, err)
