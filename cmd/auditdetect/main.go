@@ -183,6 +183,9 @@ func load(paths []string, rf *ruleFlags, command string, stderr io.Writer) ([]*r
 	}
 	for _, r := range rules {
 		// As the collector warns at start-up: a rule that can never match finds nothing in a scan or a test either.
+		if r.Deprecated() {
+			fmt.Fprintf(stderr, "%s: rule %q (%s) is deprecated upstream\n", command, r.Name, r.Origin)
+		}
 		l := lint.Check(r)
 		for _, f := range l.Because {
 			fmt.Fprintf(stderr, "%s: rule %q (%s) can never match: %s\n", command, r.Name, r.Origin, f)

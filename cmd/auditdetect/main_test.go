@@ -33,6 +33,10 @@ func TestRun(t *testing.T) {
 	require.NoError(t, os.WriteFile(excl, []byte("name: Exclusion\nid: 7f000000-0000-4000-8000-000000000003\n"+
 		"search: objectRef.resource=secrets verb=get NOT user.name=admin\n"+
 		"rba:\n  message: a read\n  risk_objects: [{field: user.username, type: user, score: 5}]\n"), 0o600))
+	deprecated := filepath.Join(dir, "old.yml")
+	require.NoError(t, os.WriteFile(deprecated, []byte("name: Old\nid: 7f000000-0000-4000-8000-000000000004\nstatus: deprecated\n"+
+		"search: objectRef.resource=secrets verb=get\n"+
+		"rba:\n  message: a read\n  risk_objects: [{field: user.username, type: user, score: 5}]\n"), 0o600))
 	never := filepath.Join(dir, "never.yml")
 	require.NoError(t, os.WriteFile(never, []byte(`name: Never
 id: 7f000000-0000-4000-8000-000000000002
@@ -102,6 +106,11 @@ auditdetect_tests:
 			name: "an exclusion that never applies is named", args: []string{"coverage", excl}, exit: exitOK,
 			stderr: []string{`coverage: rule "Exclusion" (` + excl + `:3) has an exclusion that never applies (it matches more than written): ` +
 				"`user.name=admin` is never true"},
+		},
+		{
+			name: "a deprecated rule is named", args: []string{"coverage", deprecated}, exit: exitOK,
+			stderr: []string{`coverage: rule "Old" (` + deprecated + `:4) is deprecated upstream`},
+			stdout: []string{"Old (deprecated upstream)"},
 		},
 		{name: "-disable of every rule", args: []string{"rule-test", "-disable", "Reads", bad}, exit: exitUsage, stderr: []string{"-disable names every rule loaded"}},
 	}

@@ -229,6 +229,15 @@ func matchAttrs(d *detector) map[string]metric.MeasurementOption {
 // recordLoaded sets the rule gauges and logs the rule set with its one-line coverage summary.
 func (p *auditProcessor) recordLoaded(ctx context.Context, d *detector, msg string) {
 	never := warnNeverTrue(d.engine.Rules(), p.logger)
+	for _, r := range d.engine.Rules() {
+		if r.Deprecated() {
+			// security_content, SigmaHQ and Elastic keep deprecated rules for reference, no longer maintained; a
+			// directory copied whole brings them along.
+			p.logger.Warn("Rule is deprecated upstream: no longer maintained, and a newer rule may detect the same "+
+				"activity (turn it off with rule_overrides enabled: false)", zap.String("rule", r.Name),
+				zap.String("file", r.Origin.String()))
+		}
+	}
 	p.telemetry.ProcessorAuditdetectRulesLoaded.Record(ctx, int64(d.loaded))
 	p.telemetry.ProcessorAuditdetectRulesSkipped.Record(ctx, int64(d.skipped))
 	p.telemetry.ProcessorAuditdetectRulesDisabled.Record(ctx, int64(d.disabled))

@@ -816,3 +816,27 @@ rba:
 	assert.Empty(t, quiet.logs.FilterMessageSnippet("can never match").All(), "a rule turned off is not warned about")
 	assert.Equal(t, int64(0), gauge(quiet.tel, "otelcol_processor_auditdetect_rules_never_matching"))
 }
+
+// A rule its upstream marks deprecated runs, with a warning naming it; a rule turned off is not said.
+func TestDeprecatedRuleIsSaid(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "old.yml"), `name: Old
+id: old
+status: deprecated
+search: objectRef.resource=secrets verb=get
+rba:
+  message: a secret read
+  risk_objects: [{field: user.username, type: user, score: 5}]
+`)
+	s := startWithLogs(t, testConfig(func(c *Config) { c.Rules, c.Macros = []string{dir}, nil }))
+	warned := s.logs.FilterMessageSnippet("deprecated upstream").All()
+	require.Len(t, warned, 1)
+	assert.Equal(t, zapcore.WarnLevel, warned[0].Level)
+	assert.Equal(t, "Old", warned[0].ContextMap()["rule"])
+	off := false
+	quiet := startWithLogs(t, testConfig(func(c *Config) {
+		c.Rules, c.Macros = []string{dir, BuiltinRules}, nil
+		c.RuleOverrides = map[string]RuleOverride{"old": {Enabled: &off}}
+	}))
+	assert.Empty(t, quiet.logs.FilterMessageSnippet("deprecated upstream").All())
+}

@@ -2,8 +2,11 @@ package compat
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/auditdetect/auditdetect/processor/builtin"
@@ -44,5 +47,36 @@ func TestCorpusNeverTrueTerms(t *testing.T) {
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("never-true terms:\n%s\nwant:\n%s", fmt.Sprint(got), fmt.Sprint(want))
+	}
+}
+
+// TestCorpusStatus: every corpus rule that loads carries the status its file writes (ESCU and Sigma `status:`,
+// Elastic `maturity`), read here from the text independently; none of the corpus is deprecated.
+func TestCorpusStatus(t *testing.T) {
+	dir := corpusDir(t)
+	res, err := loader.Load(loader.Options{Paths: []string{filepath.Join(dir, "escu", "macros"), filepath.Join(dir, "escu", "v4"),
+		filepath.Join(dir, "escu", "v5"), filepath.Join(dir, "sigma"), filepath.Join(dir, "elastic")}, SkipErrors: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := regexp.MustCompile(`(?m)^(?:status:\s*|maturity\s*=\s*")([A-Za-z]+)`)
+	counts := map[string]int{}
+	for _, r := range res.Rules {
+		data, err := os.ReadFile(r.Origin.File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := ""
+		if m := written.FindSubmatch(data); m != nil {
+			want = strings.ToLower(string(m[1]))
+		}
+		if r.Status != want || r.Deprecated() {
+			t.Errorf("%s: status %q, the file writes %q", r.Origin.File, r.Status, want)
+		}
+		counts[r.Origin.Format+" "+r.Status]++
+	}
+	t.Logf("statuses: %v", counts)
+	if counts["escu production"] == 0 || counts["sigma test"] == 0 || counts["elastic production"] == 0 {
+		t.Errorf("statuses %v: the corpus's production ESCU, test Sigma and production Elastic rules are missing", counts)
 	}
 }

@@ -34,6 +34,8 @@ type Rule struct {
 	ID     string `json:"id"`
 	Name   string `json:"name"`
 	File   string `json:"file"`
+	// Status is the rule's upstream status (rule.Rule.Status), when the file has one.
+	Status string `json:"status,omitempty"`
 	// Operations are verb-resource names as the event catalog writes them (create-services, any-services,
 	// create-any); a rule with only "any-any" runs on every audit event.
 	Operations []string `json:"operations"`
@@ -88,7 +90,7 @@ func Build(e *engine.Engine) *Catalog {
 	keyed := map[engine.Operation][]string{} // operation -> rule IDs keyed on it, in rule order
 	var order []engine.Operation
 	for i, r := range rules {
-		cr := Rule{Number: i + 1, ID: r.ID, Name: r.Name, File: r.Origin.File}
+		cr := Rule{Number: i + 1, ID: r.ID, Name: r.Name, File: r.Origin.File, Status: r.Status}
 		l := lint.Check(r)
 		for _, f := range l.Findings {
 			cr.NeverTrue = append(cr.NeverTrue, f.String())
@@ -260,7 +262,11 @@ func (c *Catalog) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "# Coverage catalog\n\n%s.\n\n", c.Line())
 	b.WriteString("## Rules\n\n| # | rule | id | file | operations |\n| ---: | --- | --- | --- | --- |\n")
 	for _, r := range c.Rules {
-		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s |\n", r.Number, Cell(r.Name), Cell(r.ID), Cell(r.File),
+		name := r.Name
+		if r.Status == "deprecated" {
+			name += " (deprecated upstream)"
+		}
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s |\n", r.Number, Cell(name), Cell(r.ID), Cell(r.File),
 			Cell(strings.Join(r.Operations, ", ")))
 	}
 

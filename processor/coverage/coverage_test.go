@@ -158,6 +158,18 @@ func TestNeverTrueTerms(t *testing.T) {
 	assert.Contains(t, b.String(), `"never_matches": true`)
 	assert.Contains(t, b.String(), `"rules_never_matching": 2`)
 
+	// The upstream status: in JSON, and marked in the rules table when deprecated.
+	e := testEngine(t, "objectRef.resource=pods verb=create")
+	e.Rules()[0].Status = "deprecated"
+	old := Build(e)
+	assert.Equal(t, "deprecated", old.Rules[0].Status)
+	b.Reset()
+	require.NoError(t, old.WriteMarkdown(&b))
+	assert.Contains(t, b.String(), "| 1 | Rule 1 (deprecated upstream) | r1 |")
+	b.Reset()
+	require.NoError(t, old.WriteJSON(&b))
+	assert.Contains(t, b.String(), `"status": "deprecated"`)
+
 	clean := Build(testEngine(t, "objectRef.resource=pods verb=create"))
 	b.Reset()
 	require.NoError(t, clean.WriteMarkdown(&b))

@@ -24,7 +24,10 @@ var SeverityScores = map[string]int{"low": 21, "medium": 47, "high": 73, "critic
 
 // document is the part of a detection-rules TOML file that auditdetect reads.
 type document struct {
-	Rule *ruleTable `toml:"rule"`
+	Rule     *ruleTable `toml:"rule"`
+	Metadata struct {
+		Maturity string `toml:"maturity"`
+	} `toml:"metadata"`
 }
 
 type ruleTable struct {
@@ -105,6 +108,7 @@ func Parse(file string, data []byte, fm *FieldMap) (*rule.Rule, error) {
 		Name:        name,
 		Version:     rt.Version,
 		Description: strings.TrimSpace(rt.Description),
+		Status:      strings.ToLower(strings.TrimSpace(doc.Metadata.Maturity)),
 		Origin:      rule.Origin{File: file, Format: "elastic"},
 	}
 	if r.ID == "" {

@@ -148,6 +148,23 @@ value = "now-14d"
 	}
 }
 
+func TestStatus(t *testing.T) {
+	const body = "severity = \"low\"\ntype = \"query\"\nquery = 'kubernetes.audit.verb:get'\n"
+	for _, tc := range []struct{ maturity, want string }{{"production", "production"}, {"Deprecated", "deprecated"}} {
+		doc := strings.Replace(tomlRule(body), "[metadata]\n", "[metadata]\nmaturity = \""+tc.maturity+"\"\n", 1)
+		r, err := Parse("x.toml", []byte(doc), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != tc.want || r.Deprecated() != (tc.want == "deprecated") {
+			t.Errorf("maturity %q: status %q, deprecated %v", tc.maturity, r.Status, r.Deprecated())
+		}
+	}
+	if r, err := Parse("x.toml", []byte(tomlRule(body)), nil); err != nil || r.Status != "" {
+		t.Errorf("no maturity: %+v, err %v", r, err)
+	}
+}
+
 func TestParseScoreFromSeverity(t *testing.T) {
 	for sev, want := range SeverityScores {
 		r, err := Parse("x.toml", []byte(tomlRule("severity = \""+sev+"\"\ntype = \"query\"\nquery = 'kubernetes.audit.verb:get'\n")), nil)

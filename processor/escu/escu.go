@@ -123,6 +123,7 @@ func Parse(file string, data []byte, macros spl.Macros, origins map[string]*Macr
 		Name:            name,
 		Version:         d.Version,
 		Description:     strings.TrimSpace(d.Description),
+		Status:          strings.ToLower(strings.TrimSpace(d.Status)),
 		Origin:          rule.Origin{File: file, Line: searchStartLine(search), Format: "escu"},
 		MitreTechniques: d.Tags.MitreAttackID,
 		Stories:         d.Tags.AnalyticStory,
@@ -166,6 +167,7 @@ type detection struct {
 	ID          string `yaml:"id"`
 	Version     int    `yaml:"version"`
 	Description string `yaml:"description"`
+	Status      string `yaml:"status"`
 	Tags        struct {
 		Message       string       `yaml:"message"`
 		RiskScore     *int         `yaml:"risk_score"`

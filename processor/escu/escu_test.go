@@ -373,3 +373,14 @@ func TestSeveralDocumentsRefused(t *testing.T) {
 	_, err := Parse("rules/x.yml", []byte("---\n"+detection), nil, nil)
 	assert.NoError(t, err)
 }
+
+// The upstream status is kept, lower-cased; deprecated is told apart.
+func TestStatus(t *testing.T) {
+	for _, tc := range []struct{ line, want string }{{"status: production\n", "production"}, {"status: Deprecated\n", "deprecated"}, {"", ""}} {
+		data := []byte(tc.line + strings.Replace(v4Detection, "%s", "verb=create", 1))
+		r, err := Parse("t.yml", data, nil, nil)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, r.Status)
+		assert.Equal(t, tc.want == "deprecated", r.Deprecated())
+	}
+}

@@ -21,6 +21,9 @@ type Rule struct {
 	Version     int
 	Description string
 	Origin      Origin
+	// Status is the rule's upstream status as written (ESCU and Sigma `status`, Elastic `[metadata] maturity`), lower
+	// case: production, experimental, stable, test, development, deprecated... Empty when the file has none.
+	Status string
 
 	// Filter decides, per audit event, whether the event enters the pipeline. nil matches every event.
 	Filter Expr
@@ -36,6 +39,9 @@ type Rule struct {
 	// Tests are the test events the rule's file carries (test.go).
 	Tests []Test
 }
+
+// Deprecated reports whether the rule's upstream marks it deprecated: no longer maintained, kept for reference.
+func (r *Rule) Deprecated() bool { return r.Status == "deprecated" }
 
 // Origin says where a rule came from, for error messages and for the coverage catalog.
 type Origin struct {

@@ -93,6 +93,7 @@ func Parse(file string, data []byte) (*rule.Rule, error) {
 		ID:          strings.TrimSpace(p.str(root, "id")),
 		Name:        p.rule,
 		Description: strings.TrimSpace(p.str(root, "description")),
+		Status:      strings.ToLower(strings.TrimSpace(p.str(root, "status"))),
 		Origin:      rule.Origin{File: file, Format: "sigma"},
 	}
 	if r.ID == "" {

@@ -187,6 +187,19 @@ detection:
 	}
 }
 
+func TestStatus(t *testing.T) {
+	for _, tc := range []struct{ line, want string }{{"status: test\n", "test"}, {"status: DEPRECATED\n", "deprecated"}, {"", ""}} {
+		doc := "title: S\n" + tc.line + "logsource: {product: kubernetes, service: audit}\ndetection:\n  sel: {verb: get}\n  condition: sel\n"
+		r, err := Parse("s.yml", []byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != tc.want || r.Deprecated() != (tc.want == "deprecated") {
+			t.Errorf("%q: status %q, deprecated %v", tc.line, r.Status, r.Deprecated())
+		}
+	}
+}
+
 func TestLevelScores(t *testing.T) {
 	for level, want := range map[string]int{"informational": 5, "low": 21, "medium": 47, "high": 73, "critical": 99, "": 47} {
 		doc := strings.Replace(sigmaRule("  sel: {verb: get}\n  condition: sel"), "level: high", "level: "+level, 1)
