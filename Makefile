@@ -114,7 +114,7 @@ run: $(BINARY) ## build if needed, then run the demo config on testdata/audit/ (
 	scripts/run-demo.sh $(BINARY) $(DEMO_CONFIG) $(RUN_SECONDS)
 
 .PHONY: test
-test: lint test-unit rule-test test-binary ## lint, race-enabled unit tests, then build the binary and check it (what CI runs)
+test: lint test-unit rule-test rule-lint test-binary ## lint, race-enabled unit tests, then build the binary and check it (what CI runs)
 
 .PHONY: test-unit
 test-unit: ## go test -race on every package (the fast loop: no binary build), then the allocation tests
@@ -187,6 +187,13 @@ coverage: ## print the coverage catalog of RULES (default builtin); COVERAGE_FOR
 .PHONY: rule-test
 rule-test: ## run the tests of RULES (default builtin and its cases) offline; fails when one fails
 	$(GO) run $(TRIM) ./cmd/auditdetect rule-test $(if $(RULE_TEST_CASES),-cases $(RULE_TEST_CASES)) $(RULE_TEST_FLAGS) $(RULES)
+
+# More flags for rule-lint, e.g. -on-rule-error skip (list rules that do not load as errors too) or -format json.
+RULE_LINT_FLAGS ?=
+
+.PHONY: rule-lint
+rule-lint: ## list the rules of RULES (default builtin) that load but cannot work as written; fails on an error
+	$(GO) run $(TRIM) ./cmd/auditdetect lint $(RULE_LINT_FLAGS) $(RULES)
 
 # An audit log for scan and rule-cost (one event per line, gzip read as such). rule-cost without one measures
 # generated events of a typical cluster.

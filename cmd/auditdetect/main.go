@@ -5,11 +5,12 @@
 //	auditdetect rule-test [-cases DIR] [-data-dir DIR] [-window 1h] [-max-keys N] [-macro name=definition]... [-on-rule-error skip] [-disable rule]... [RULES...]
 //	auditdetect scan      [-events FILE|-] [-format text|json] [-max-body-bytes N] [-geoip-database FILE] [-window 1h] [-max-keys N] [-macro name=definition]... [-on-rule-error skip] [-disable rule]... [RULES...]
 //	auditdetect rule-cost [-events FILE|-] [-limit N] [-max-body-bytes N] [-passes N] [-window 1h] [-max-keys N] [-format markdown|json] [-macro name=definition]... [-on-rule-error skip] [-disable rule]... [RULES...]
+//	auditdetect lint      [-format text|json] [-macro name=definition]... [-on-rule-error skip] [-disable rule]... [RULES...]
 //
 // RULES are what the processor's `rules:` setting takes: files, directories, globs, or "builtin" (the default).
 // Rules are loaded by the same loader and compiled by the same engine as in the collector.
 //
-// Exit status: 0 on success; 1 when a rule test failed; 2 for anything else that stops a command: a bad command line,
+// Exit status: 0 on success; 1 when a rule test failed or lint found an error; 2 for anything else that stops a command: a bad command line,
 // rules that do not load (or none at all), an audit log that cannot be read or holds no readable event, output that
 // cannot be written.
 package main
@@ -32,6 +33,7 @@ import (
 	"github.com/auditdetect/auditdetect/processor/loader"
 	"github.com/auditdetect/auditdetect/processor/rule"
 	"github.com/auditdetect/auditdetect/processor/ruletest"
+	"go.uber.org/zap"
 )
 
 const (
@@ -49,6 +51,7 @@ const usage = `usage:
   auditdetect rule-test [flags] [RULES...]   run the rules' tests offline and print a pass/fail table
   auditdetect scan      [flags] [RULES...]   run the rules over an audit log and print the risk records they write
   auditdetect rule-cost [flags] [RULES...]   measure what each rule adds to the time per event on an audit log
+  auditdetect lint      [flags] [RULES...]   list rules that load but cannot work as written; exit 1 on an error
 
 RULES: rule files, directories, globs, or "builtin" (default). "auditdetect COMMAND -h" lists a command's flags.
 `
@@ -67,6 +70,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runScan(args[1:], stdout, stderr)
 	case "rule-cost":
 		return runCost(args[1:], stdout, stderr)
+	case "lint":
+		return runLint(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
@@ -125,6 +130,7 @@ var synopses = map[string]string{
 	"rule-test": "run the rules' own tests offline and print a pass/fail table",
 	"scan":      "run a rule set over an audit log and print the risk records the collector would write",
 	"rule-cost": "measure what each rule adds to the time per event on an audit log",
+	"lint":      "list the rules that load but cannot work as written (never match, exclusions that never apply: errors; dead alternatives, risk objects left out, deprecated rules: warnings)",
 }
 
 func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *ruleFlags) {
@@ -154,11 +160,11 @@ func parse(fs *flag.FlagSet, args []string) (code int, done bool) {
 	return 0, false
 }
 
-// load loads the rules named by paths; skipped rules (-on-rule-error skip) are reported on stderr, after the
-// command's name.
-func load(paths []string, rf *ruleFlags, command string, stderr io.Writer) ([]*rule.Rule, error) {
+// loadRules loads the rules named by paths with the loader's warnings going to log (nil: dropped), and leaves out
+// those -disable names. Unless quiet, skipped rules (-on-rule-error skip) are reported on stderr.
+func loadRules(paths []string, rf *ruleFlags, command string, stderr io.Writer, log *zap.Logger, quiet bool) ([]*rule.Rule, *loader.Result, error) {
 	if rf.onRuleError != "fail" && rf.onRuleError != "skip" {
-		return nil, fmt.Errorf("-on-rule-error %q is not fail or skip", rf.onRuleError)
+		return nil, nil, fmt.Errorf("-on-rule-error %q is not fail or skip", rf.onRuleError)
 	}
 	if len(paths) == 0 {
 		paths = []string{loader.Builtin}
@@ -166,18 +172,28 @@ func load(paths []string, rf *ruleFlags, command string, stderr io.Writer) ([]*r
 	for _, p := range paths {
 		// The flag package stops at the first argument that is not a flag: a flag written after RULES lands here.
 		if _, err := os.Stat(p); err != nil && strings.HasPrefix(p, "-") {
-			return nil, fmt.Errorf("%s after the rules: flags go before RULES (auditdetect %s [flags] [RULES...])", p, command)
+			return nil, nil, fmt.Errorf("%s after the rules: flags go before RULES (auditdetect %s [flags] [RULES...])", p, command)
 		}
 	}
 	res, err := loader.Load(loader.Options{Paths: paths, Builtin: builtin.FS, Macros: rf.macros,
-		SkipErrors: rf.onRuleError == "skip"})
+		SkipErrors: rf.onRuleError == "skip", Logger: log})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	for _, err := range res.Skipped {
-		fmt.Fprintf(stderr, "%s: skipped: %v\n", command, err)
+	if !quiet {
+		for _, err := range res.Skipped {
+			fmt.Fprintf(stderr, "%s: skipped: %v\n", command, err)
+		}
 	}
 	rules, err := disable(res.Rules, rf.disable, rf.onRuleError == "skip", command, stderr)
+	return rules, res, err
+}
+
+// load loads the rules named by paths; skipped rules (-on-rule-error skip) are reported on stderr, after the
+// command's name, and so are rules that cannot work as written (deprecated upstream, never matching: what the
+// collector warns about at start-up).
+func load(paths []string, rf *ruleFlags, command string, stderr io.Writer) ([]*rule.Rule, error) {
+	rules, _, err := loadRules(paths, rf, command, stderr, nil, false)
 	if err != nil {
 		return nil, err
 	}

@@ -61,7 +61,7 @@ auditdetect_tests:
 	}{
 		{name: "no command", args: nil, exit: exitUsage, stderr: []string{"usage:"}, noStdout: true},
 		{name: "help", args: []string{"help"}, exit: exitOK, stdout: []string{"auditdetect rule-test"}},
-		{name: "unknown command", args: []string{"lint"}, exit: exitUsage, stderr: []string{`unknown command "lint"`}},
+		{name: "unknown command", args: []string{"check"}, exit: exitUsage, stderr: []string{`unknown command "check"`}},
 		{
 			name: "coverage of the built-in pack in Markdown", args: []string{"coverage"}, exit: exitOK,
 			stdout: []string{"# Coverage catalog", "| services | core |", "Kubernetes NodePort Service Exposed"},

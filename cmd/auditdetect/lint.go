@@ -1,0 +1,211 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/auditdetect/auditdetect/processor/lint"
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// A lint finding is an error when the rule cannot work as written (it never matches, an exclusion never applies,
+// under -on-rule-error skip it does not load), a warning when it works but not all of it (a dead alternative, a
+// risk object the loader leaves out, no risk object at all, deprecated upstream).
+const (
+	lintError   = "error"
+	lintWarning = "warning"
+)
+
+type lintFinding struct {
+	// Where is the rule's file and the line of its query ("file:line"), as the collector's log names it.
+	Where   string `json:"where"`
+	Rule    string `json:"rule,omitempty"`
+	ID      string `json:"id,omitempty"`
+	Level   string `json:"level"`
+	Message string `json:"message"`
+}
+
+// runLint checks a rule set for rules that load but cannot work as written: what the collector warns about at
+// start-up, as a list a rule author's CI can fail on (exit 1 when there is an error).
+func runLint(args []string, stdout, stderr io.Writer) int {
+	fs, rf := newFlagSet("lint", stderr)
+	format := fs.String("format", "text", "output `format`: text (one finding a line, file:line first) or json")
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	if *format != "text" && *format != "json" {
+		fmt.Fprintf(stderr, "lint: -format %q is not text or json\n", *format)
+		return exitUsage
+	}
+	// The loader says what it leaves out or cannot use at warning level, as in the collector's log.
+	core, logs := observer.New(zapcore.WarnLevel)
+	rules, res, err := loadRules(fs.Args(), rf, "lint", stderr, zap.New(core), true)
+	if err != nil {
+		fmt.Fprintf(stderr, "lint: %v\n", err)
+		return exitUsage
+	}
+	var findings []lintFinding
+	for _, err := range res.Skipped {
+		f := lintFinding{Level: lintError, Message: "does not load: " + err.Error()}
+		if re, ok := err.(*rule.Error); ok {
+			f.Where, f.Rule, f.Message = fmt.Sprintf("%s:%d", re.File, re.Line), re.Rule, "does not load: "+re.Reason
+		}
+		findings = append(findings, f)
+	}
+	for _, e := range logs.All() {
+		ctx := e.ContextMap()
+		if e.Message == "Skipping rule that failed to load" {
+			continue // res.Skipped, above
+		}
+		msg := e.Message
+		if field, ok := ctx["field"].(string); ok {
+			msg += fmt.Sprintf(" (field %q; results: %s)", field, strings.Join(toStrings(ctx["results"]), ", "))
+		} else if err, ok := ctx["error"].(string); ok {
+			msg += ": " + err
+		}
+		where, _ := ctx["file"].(string)
+		name, _ := ctx["rule"].(string)
+		findings = append(findings, lintFinding{Where: where, Rule: name, Level: lintWarning, Message: msg})
+	}
+	for _, r := range rules {
+		add := func(level, msg string) {
+			findings = append(findings, lintFinding{Where: r.Origin.String(), Rule: r.Name, ID: r.ID, Level: level, Message: msg})
+		}
+		l := lint.Check(r)
+		switch {
+		case l.NeverMatches:
+			add(lintError, "can never match an API server's audit event: "+joinFindings(l.Because))
+		case len(l.NeverExcludes) > 0:
+			add(lintError, "an exclusion never applies, so the rule matches more than written: NOT "+joinFindings(l.NeverExcludes))
+		}
+		if dead := deadAlternatives(l); len(dead) > 0 {
+			add(lintWarning, "an alternative is never true (the rest of the rule runs): "+joinFindings(dead))
+		}
+		if r.Deprecated() {
+			add(lintWarning, "deprecated upstream: no longer maintained, and a newer rule may detect the same activity")
+		}
+	}
+	sort.SliceStable(findings, func(i, j int) bool { return whereLess(findings[i].Where, findings[j].Where) })
+
+	errs, warnings := 0, 0
+	for _, f := range findings {
+		if f.Level == lintError {
+			errs++
+		} else {
+			warnings++
+		}
+	}
+	if *format == "json" {
+		out := struct {
+			Summary struct {
+				Rules    int `json:"rules"`
+				Errors   int `json:"errors"`
+				Warnings int `json:"warnings"`
+			} `json:"summary"`
+			Findings []lintFinding `json:"findings"`
+		}{Findings: findings}
+		if out.Findings == nil {
+			out.Findings = []lintFinding{}
+		}
+		out.Summary.Rules, out.Summary.Errors, out.Summary.Warnings = len(rules), errs, warnings
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			fmt.Fprintf(stderr, "lint: %v\n", err)
+			return exitUsage
+		}
+	} else {
+		for _, f := range findings {
+			rule := ""
+			if f.Rule != "" {
+				rule = fmt.Sprintf("rule %q: ", f.Rule)
+			}
+			if _, err := fmt.Fprintf(stdout, "%s: %s: %s%s\n", f.Where, f.Level, rule, f.Message); err != nil {
+				fmt.Fprintf(stderr, "lint: %v\n", err)
+				return exitUsage
+			}
+		}
+	}
+	fmt.Fprintf(stderr, "lint: %d rules: %d errors, %d warnings\n", len(rules), errs, warnings)
+	if errs > 0 {
+		return exitFailed
+	}
+	return exitOK
+}
+
+// deadAlternatives are the findings of a rule that still matches, other than its exclusions that never apply.
+func deadAlternatives(l lint.Result) []lint.Finding {
+	if l.NeverMatches {
+		return nil
+	}
+	var out []lint.Finding
+	for _, f := range l.Findings {
+		if !containsFinding(l.NeverExcludes, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func containsFinding(fs []lint.Finding, f lint.Finding) bool {
+	for _, g := range fs {
+		if g == f {
+			return true
+		}
+	}
+	return false
+}
+
+func joinFindings(fs []lint.Finding) string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.String()
+	}
+	return strings.Join(out, "; ")
+}
+
+func toStrings(v any) []string {
+	switch v := v.(type) {
+	case []string:
+		return v
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, x := range v {
+			out = append(out, fmt.Sprint(x))
+		}
+		return out
+	}
+	return nil
+}
+
+// whereLess orders "file:line" by file, then by line as a number.
+func whereLess(a, b string) bool {
+	fa, la := splitWhere(a)
+	fb, lb := splitWhere(b)
+	if fa != fb {
+		return fa < fb
+	}
+	return la < lb
+}
+
+func splitWhere(w string) (string, int) {
+	i := strings.LastIndexByte(w, ':')
+	if i < 0 {
+		return w, 0
+	}
+	n := 0
+	for _, c := range w[i+1:] {
+		if c < '0' || c > '9' {
+			return w, 0
+		}
+		n = n*10 + int(c-'0')
+	}
+	return w[:i], n
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestLint: the built-in pack is clean; a directory of rules that cannot work as written gives one line per finding,
+// file:line first and in file order, errors for rules that never match or whose exclusion never applies, warnings
+// for a dead alternative, a rule with no risk object and a deprecated one; exit 1 on an error.
+func TestLint(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, exitOK, run([]string{"lint", "builtin"}, &stdout, &stderr), stderr.String())
+	assert.Empty(t, stdout.String())
+	assert.Contains(t, stderr.String(), "rules: 0 errors, 0 warnings")
+
+	dir := t.TempDir()
+	rba := "rba:\n  message: m\n  risk_objects: [{field: user.username, type: user, score: 5}]\n"
+	for name, body := range map[string]string{
+		"a_never.yml":     "name: Never\nid: n1\nsearch: verb=create stage=ResponseCompleted\n" + rba,
+		"b_exclusion.yml": "name: Exclusion\nid: n2\nsearch: objectRef.resource=secrets verb=get NOT user.name=admin\n" + rba,
+		"c_dead.yml":      "name: Dead\nid: n3\nsearch: objectRef.resource=cronjobs verb IN (create, replace)\n" + rba,
+		"d_norisk.yml":    "name: No Risk\nid: n4\nsearch: verb=delete\nrba:\n  message: m\n  risk_objects: []\n",
+		"e_old.yml":       "name: Old\nid: n5\nstatus: deprecated\nsearch: verb=patch\n" + rba,
+		"f_fine.yml":      "name: Fine\nid: n6\nsearch: objectRef.resource=pods verb=create\n" + rba,
+	} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600))
+	}
+	stdout.Reset()
+	stderr.Reset()
+	require.Equal(t, exitFailed, run([]string{"lint", dir}, &stdout, &stderr), stderr.String())
+	want := []string{
+		filepath.Join(dir, "a_never.yml") + `:3: error: rule "Never": can never match an API server's audit event: ` + "`stage=ResponseCompleted` is never true",
+		filepath.Join(dir, "b_exclusion.yml") + `:3: error: rule "Exclusion": an exclusion never applies, so the rule matches more than written: NOT ` + "`user.name=admin`",
+		filepath.Join(dir, "c_dead.yml") + `:3: warning: rule "Dead": an alternative is never true (the rest of the rule runs): ` + "`verb=replace`",
+		filepath.Join(dir, "d_norisk.yml") + `:3: warning: rule "No Risk": Rule names no risk object`,
+		filepath.Join(dir, "e_old.yml") + `:4: warning: rule "Old": deprecated upstream`,
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	require.Len(t, lines, len(want), stdout.String())
+	for i, w := range want {
+		assert.True(t, strings.HasPrefix(lines[i], w), "line %d:\n%s\nwant a line starting\n%s", i, lines[i], w)
+	}
+	assert.Contains(t, stderr.String(), "lint: 6 rules: 2 errors, 3 warnings")
+
+	stdout.Reset()
+	require.Equal(t, exitFailed, run([]string{"lint", "-format", "json", dir}, &stdout, &stderr))
+	var out struct {
+		Summary  struct{ Rules, Errors, Warnings int }
+		Findings []struct{ Where, Rule, ID, Level, Message string }
+	}
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &out), stdout.String())
+	assert.Equal(t, 6, out.Summary.Rules)
+	assert.Equal(t, 2, out.Summary.Errors)
+	assert.Equal(t, 3, out.Summary.Warnings)
+	require.Len(t, out.Findings, 5)
+	assert.Equal(t, "n1", out.Findings[0].ID)
+	assert.Equal(t, "error", out.Findings[0].Level)
+
+	// Without the rules that cannot work, only warnings: exit 0.
+	stdout.Reset()
+	assert.Equal(t, exitOK, run([]string{"lint", "-disable", "Never", "-disable", "Exclusion", dir}, &stdout, &stderr))
+	assert.Equal(t, exitUsage, run([]string{"lint", "-format", "xml", dir}, &stdout, &stderr))
+}
