@@ -24,10 +24,9 @@ var SeverityScores = map[string]int{"low": 21, "medium": 47, "high": 73, "critic
 
 // document is the part of a detection-rules TOML file that auditdetect reads.
 type document struct {
-	Rule     *ruleTable `toml:"rule"`
-	Metadata struct {
-		Maturity string `toml:"maturity"`
-	} `toml:"metadata"`
+	Rule *ruleTable `toml:"rule"`
+	// Metadata is read for its maturity, information only: a value of another shape is ignored, not an error.
+	Metadata any `toml:"metadata"`
 }
 
 type ruleTable struct {
@@ -108,7 +107,7 @@ func Parse(file string, data []byte, fm *FieldMap) (*rule.Rule, error) {
 		Name:        name,
 		Version:     rt.Version,
 		Description: strings.TrimSpace(rt.Description),
-		Status:      strings.ToLower(strings.TrimSpace(doc.Metadata.Maturity)),
+		Status:      maturity(doc.Metadata),
 		Origin:      rule.Origin{File: file, Format: "elastic"},
 	}
 	if r.ID == "" {
@@ -387,4 +386,11 @@ func tomlError(file string, err error) *rule.Error {
 		}
 	}
 	return e
+}
+
+// maturity is the rule's [metadata] maturity, lower-cased, when metadata is a table and maturity a string.
+func maturity(metadata any) string {
+	table, _ := metadata.(map[string]any)
+	s, _ := table["maturity"].(string)
+	return strings.ToLower(strings.TrimSpace(s))
 }

@@ -163,6 +163,15 @@ func TestStatus(t *testing.T) {
 	if r, err := Parse("x.toml", []byte(tomlRule(body)), nil); err != nil || r.Status != "" {
 		t.Errorf("no maturity: %+v, err %v", r, err)
 	}
+	// Information only: a maturity of another shape is ignored, and so is a metadata that is no table.
+	for _, doc := range []string{
+		strings.Replace(tomlRule(body), "[metadata]\n", "[metadata]\nmaturity = [\"production\"]\n", 1),
+		strings.Replace(tomlRule(body), "[metadata]\ncreation_date = \"2026/01/01\"\n", "metadata = 1\n", 1),
+	} {
+		if r, err := Parse("x.toml", []byte(doc), nil); err != nil || r.Status != "" {
+			t.Errorf("%s: status %q, err %v", doc, r.Status, err)
+		}
+	}
 }
 
 func TestParseScoreFromSeverity(t *testing.T) {

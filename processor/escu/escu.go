@@ -123,7 +123,7 @@ func Parse(file string, data []byte, macros spl.Macros, origins map[string]*Macr
 		Name:            name,
 		Version:         d.Version,
 		Description:     strings.TrimSpace(d.Description),
-		Status:          strings.ToLower(strings.TrimSpace(d.Status)),
+		Status:          strings.ToLower(strings.TrimSpace(string(d.Status))),
 		Origin:          rule.Origin{File: file, Line: searchStartLine(search), Format: "escu"},
 		MitreTechniques: d.Tags.MitreAttackID,
 		Stories:         d.Tags.AnalyticStory,
@@ -163,11 +163,11 @@ func Parse(file string, data []byte, macros spl.Macros, origins map[string]*Macr
 
 // detection holds the fields of an ESCU detection that auditdetect uses; ESCU has many more, which are ignored.
 type detection struct {
-	Name        string `yaml:"name"`
-	ID          string `yaml:"id"`
-	Version     int    `yaml:"version"`
-	Description string `yaml:"description"`
-	Status      string `yaml:"status"`
+	Name        string        `yaml:"name"`
+	ID          string        `yaml:"id"`
+	Version     int           `yaml:"version"`
+	Description string        `yaml:"description"`
+	Status      lenientString `yaml:"status"`
 	Tags        struct {
 		Message       string       `yaml:"message"`
 		RiskScore     *int         `yaml:"risk_score"`
@@ -183,6 +183,17 @@ type observable struct {
 	Name string     `yaml:"name"`
 	Type string     `yaml:"type"`
 	Role stringList `yaml:"role"`
+}
+
+// lenientString is a string that is information only: a value of another shape reads as empty, never as an error
+// (the detection loaded before the field was read, and must still load).
+type lenientString string
+
+func (l *lenientString) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
+		*l = lenientString(n.Value)
+	}
+	return nil
 }
 
 // stringList accepts a YAML sequence of strings or a single string.

@@ -376,7 +376,8 @@ func TestSeveralDocumentsRefused(t *testing.T) {
 
 // The upstream status is kept, lower-cased; deprecated is told apart.
 func TestStatus(t *testing.T) {
-	for _, tc := range []struct{ line, want string }{{"status: production\n", "production"}, {"status: Deprecated\n", "deprecated"}, {"", ""}} {
+	for _, tc := range []struct{ line, want string }{{"status: production\n", "production"}, {"status: Deprecated\n", "deprecated"}, {"", ""},
+		{"status: [production]\n", ""}, {"status: {a: b}\n", ""}, {"status: ~\n", ""}} {
 		data := []byte(tc.line + strings.Replace(v4Detection, "%s", "verb=create", 1))
 		r, err := Parse("t.yml", data, nil, nil)
 		require.NoError(t, err)

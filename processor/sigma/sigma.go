@@ -93,7 +93,7 @@ func Parse(file string, data []byte) (*rule.Rule, error) {
 		ID:          strings.TrimSpace(p.str(root, "id")),
 		Name:        p.rule,
 		Description: strings.TrimSpace(p.str(root, "description")),
-		Status:      strings.ToLower(strings.TrimSpace(p.str(root, "status"))),
+		Status:      statusOf(value(root, "status")),
 		Origin:      rule.Origin{File: file, Format: "sigma"},
 	}
 	if r.ID == "" {
@@ -150,6 +150,15 @@ func (p *parser) str(m *yaml.Node, k string) string {
 		return ""
 	}
 	return n.Value
+}
+
+// statusOf reads the rule's status, lower-cased. It is information only: a value of another shape is ignored, never
+// an error (a rule that loaded before the status was read must still load).
+func statusOf(n *yaml.Node) string {
+	if n == nil || n.Kind != yaml.ScalarNode || isNull(n) {
+		return ""
+	}
+	return strings.ToLower(strings.TrimSpace(n.Value))
 }
 
 func (p *parser) checkLogsource(root *yaml.Node) error {

@@ -188,7 +188,8 @@ detection:
 }
 
 func TestStatus(t *testing.T) {
-	for _, tc := range []struct{ line, want string }{{"status: test\n", "test"}, {"status: DEPRECATED\n", "deprecated"}, {"", ""}} {
+	for _, tc := range []struct{ line, want string }{{"status: test\n", "test"}, {"status: DEPRECATED\n", "deprecated"}, {"", ""},
+		{"status: [test, deprecated]\n", ""}, {"status: {a: b}\n", ""}} {
 		doc := "title: S\n" + tc.line + "logsource: {product: kubernetes, service: audit}\ndetection:\n  sel: {verb: get}\n  condition: sel\n"
 		r, err := Parse("s.yml", []byte(doc))
 		if err != nil {
