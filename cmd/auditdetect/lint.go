@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -52,27 +53,47 @@ func runLint(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	var findings []lintFinding
+	failed := map[string]bool{} // by rule name: the loader's warnings about a rule that then failed are not said
 	for _, err := range res.Skipped {
 		f := lintFinding{Level: lintError, Message: "does not load: " + err.Error()}
-		if re, ok := err.(*rule.Error); ok {
-			f.Where, f.Rule, f.Message = fmt.Sprintf("%s:%d", re.File, re.Line), re.Rule, "does not load: "+re.Reason
+		if re := (*rule.Error)(nil); errors.As(err, &re) {
+			f.Where = (rule.Origin{File: re.File, Line: re.Line}).String()
+			f.Rule, f.Message = re.Rule, "does not load: "+re.Reason
+			failed[re.Rule] = re.Rule != ""
 		}
 		findings = append(findings, f)
 	}
+	// The loader's warnings are said of the rules that run, as lint's own findings are: not of a rule -disable
+	// leaves out, nor of one that failed to load.
+	running := map[string]*rule.Rule{}
+	for _, r := range rules {
+		running[r.Name] = r
+	}
 	for _, e := range logs.All() {
 		ctx := e.ContextMap()
-		if e.Message == "Skipping rule that failed to load" {
-			continue // res.Skipped, above
-		}
-		msg := e.Message
-		if field, ok := ctx["field"].(string); ok {
-			msg += fmt.Sprintf(" (field %q; results: %s)", field, strings.Join(toStrings(ctx["results"]), ", "))
-		} else if err, ok := ctx["error"].(string); ok {
-			msg += ": " + err
-		}
-		where, _ := ctx["file"].(string)
 		name, _ := ctx["rule"].(string)
-		findings = append(findings, lintFinding{Where: where, Rule: name, Level: lintWarning, Message: msg})
+		where, _ := ctx["file"].(string)
+		f := lintFinding{Where: where, Rule: name, Level: lintWarning, Message: e.Message}
+		switch {
+		case e.Message == "Skipping rule that failed to load":
+			continue // res.Skipped, above
+		case name != "" && (failed[name] || running[name] == nil):
+			continue
+		case name != "":
+			f.ID = running[name].ID
+			if f.Where == "" {
+				f.Where = running[name].Origin.String()
+			}
+		case where == "":
+			// A warning about the configuration (a -macro no rule uses), not about one rule.
+			f.Where = "-macro"
+		}
+		if field, ok := ctx["field"].(string); ok {
+			f.Message += fmt.Sprintf(" (field %q; results: %s)", field, strings.Join(toStrings(ctx["results"]), ", "))
+		} else if err, ok := ctx["error"].(string); ok {
+			f.Message += ": " + err
+		}
+		findings = append(findings, f)
 	}
 	for _, r := range rules {
 		add := func(level, msg string) {

@@ -64,8 +64,33 @@ func TestLint(t *testing.T) {
 	assert.Equal(t, "n1", out.Findings[0].ID)
 	assert.Equal(t, "error", out.Findings[0].Level)
 
-	// Without the rules that cannot work, only warnings: exit 0.
+	// Without the rules that cannot work, only warnings: exit 0. The loader's warning about a rule turned off is
+	// not said, as lint's own findings are not.
 	stdout.Reset()
-	assert.Equal(t, exitOK, run([]string{"lint", "-disable", "Never", "-disable", "Exclusion", dir}, &stdout, &stderr))
+	assert.Equal(t, exitOK, run([]string{"lint", "-disable", "Never", "-disable", "Exclusion", "-disable", "No Risk", dir}, &stdout, &stderr))
+	assert.NotContains(t, stdout.String(), "No Risk")
 	assert.Equal(t, exitUsage, run([]string{"lint", "-format", "xml", dir}, &stdout, &stderr))
+
+	// No rule at all is exit 2, as in every command: a CI job pointed at the wrong folder must not pass.
+	stderr.Reset()
+	assert.Equal(t, exitUsage, run([]string{"lint", t.TempDir()}, &stdout, &stderr))
+	assert.Equal(t, exitUsage, run([]string{"lint", "-disable", "Fine", filepath.Join(dir, "f_fine.yml")}, &stdout, &stderr))
+	assert.Contains(t, stderr.String(), "-disable names every rule loaded")
+
+	// Under skip: a rule that does not load is one error (not also the loader's warning about its risk object), a
+	// file that is no rule is named without a line, and a -macro no rule uses is a warning placed at -macro.
+	bad := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(bad, "only_dest.yml"), []byte("name: Only Dest\nid: b1\n"+
+		"search: verb=get | stats count by user\nrba:\n  message: m\n  risk_objects: [{field: dest, type: system, score: 5}]\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(bad, "other.yml"), []byte("foo: bar\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(bad, "z_fine.yml"), []byte("name: Fine\nid: b2\nsearch: verb=create\n"+rba), 0o600))
+	stdout.Reset()
+	stderr.Reset()
+	require.Equal(t, exitFailed, run([]string{"lint", "-on-rule-error", "skip", "-macro", "unused_filter=search *", bad}, &stdout, &stderr), stderr.String())
+	lines = strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	require.Len(t, lines, 3, stdout.String())
+	assert.True(t, strings.HasPrefix(lines[0], `-macro: warning: Configured macro referenced by no rule: macros: "unused_filter"`), lines[0])
+	assert.True(t, strings.HasPrefix(lines[1], filepath.Join(bad, "only_dest.yml")+`:3: error: rule "Only Dest": does not load: no risk object field (dest)`), lines[1])
+	assert.True(t, strings.HasPrefix(lines[2], filepath.Join(bad, "other.yml")+": error: does not load: "), lines[2])
+	assert.Contains(t, stderr.String(), "lint: 1 rules: 2 errors, 1 warnings")
 }

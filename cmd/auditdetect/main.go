@@ -130,7 +130,7 @@ var synopses = map[string]string{
 	"rule-test": "run the rules' own tests offline and print a pass/fail table",
 	"scan":      "run a rule set over an audit log and print the risk records the collector would write",
 	"rule-cost": "measure what each rule adds to the time per event on an audit log",
-	"lint":      "list the rules that load but cannot work as written (never match, exclusions that never apply: errors; dead alternatives, risk objects left out, deprecated rules: warnings)",
+	"lint":      "list the rules that cannot work as written (never match, an exclusion that never applies, under -on-rule-error skip does not load: errors, exit 1; a dead alternative, no risk object, a risk object left out, deprecated upstream: warnings)",
 }
 
 func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *ruleFlags) {
@@ -161,7 +161,8 @@ func parse(fs *flag.FlagSet, args []string) (code int, done bool) {
 }
 
 // loadRules loads the rules named by paths with the loader's warnings going to log (nil: dropped), and leaves out
-// those -disable names. Unless quiet, skipped rules (-on-rule-error skip) are reported on stderr.
+// those -disable names; no rule left is an error. Unless quiet, skipped rules (-on-rule-error skip) are reported on
+// stderr.
 func loadRules(paths []string, rf *ruleFlags, command string, stderr io.Writer, log *zap.Logger, quiet bool) ([]*rule.Rule, *loader.Result, error) {
 	if rf.onRuleError != "fail" && rf.onRuleError != "skip" {
 		return nil, nil, fmt.Errorf("-on-rule-error %q is not fail or skip", rf.onRuleError)
@@ -186,7 +187,16 @@ func loadRules(paths []string, rf *ruleFlags, command string, stderr io.Writer, 
 		}
 	}
 	rules, err := disable(res.Rules, rf.disable, rf.onRuleError == "skip", command, stderr)
-	return rules, res, err
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(rules) == 0 {
+		if len(rf.disable) > 0 {
+			return nil, nil, fmt.Errorf("no rules left from %s: -disable names every rule loaded", strings.Join(paths, " "))
+		}
+		return nil, nil, fmt.Errorf("no rules loaded from %s", strings.Join(paths, " "))
+	}
+	return rules, res, nil
 }
 
 // load loads the rules named by paths; skipped rules (-on-rule-error skip) are reported on stderr, after the
@@ -212,12 +222,6 @@ func load(paths []string, rf *ruleFlags, command string, stderr io.Writer) ([]*r
 					command, r.Name, r.Origin, f)
 			}
 		}
-	}
-	if len(rules) == 0 {
-		if len(rf.disable) > 0 {
-			return nil, fmt.Errorf("no rules left from %s: -disable names every rule loaded", strings.Join(paths, " "))
-		}
-		return nil, fmt.Errorf("no rules loaded from %s", strings.Join(paths, " "))
 	}
 	return rules, nil
 }
