@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/auditdetect/auditdetect/processor/coverage"
 	"github.com/auditdetect/auditdetect/processor/lint"
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
@@ -108,6 +109,9 @@ func runLint(args []string, stdout, stderr io.Writer) int {
 		}
 		if dead := deadAlternatives(l); len(dead) > 0 {
 			add(lintWarning, "an alternative is never true (the rest of the rule runs): "+joinFindings(dead))
+		}
+		for _, h := range coverage.ResourceHints(r) {
+			add(lintWarning, h.String())
 		}
 		if r.Deprecated() {
 			add(lintWarning, "deprecated upstream: no longer maintained, and a newer rule may detect the same activity")

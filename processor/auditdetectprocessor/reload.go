@@ -230,6 +230,10 @@ func matchAttrs(d *detector) map[string]metric.MeasurementOption {
 func (p *auditProcessor) recordLoaded(ctx context.Context, d *detector, msg string) {
 	never := warnNeverTrue(d.engine.Rules(), p.logger)
 	for _, r := range d.engine.Rules() {
+		for _, h := range coverage.ResourceHints(r) {
+			p.logger.Warn("Rule names a resource as audit events never write it", zap.String("rule", r.Name),
+				zap.String("file", r.Origin.String()), zap.String("term", h.String()))
+		}
 		if r.Deprecated() {
 			// security_content, SigmaHQ and Elastic keep deprecated rules for reference, no longer maintained; a
 			// directory copied whole brings them along.

@@ -817,7 +817,8 @@ rba:
 	assert.Equal(t, int64(0), gauge(quiet.tel, "otelcol_processor_auditdetect_rules_never_matching"))
 }
 
-// A rule its upstream marks deprecated runs, with a warning naming it; a rule turned off is not said.
+// A rule its upstream marks deprecated runs, with a warning naming it, and so does one that names a resource by its
+// kind (Secret); a rule turned off is not said.
 func TestDeprecatedRuleIsSaid(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "old.yml"), `name: Old
@@ -828,15 +829,27 @@ rba:
   message: a secret read
   risk_objects: [{field: user.username, type: user, score: 5}]
 `)
+	writeFile(t, filepath.Join(dir, "kind.yml"), `name: Kind
+id: kind
+search: objectRef.resource=Secret verb=get
+rba:
+  message: a secret read
+  risk_objects: [{field: user.username, type: user, score: 5}]
+`)
 	s := startWithLogs(t, testConfig(func(c *Config) { c.Rules, c.Macros = []string{dir}, nil }))
 	warned := s.logs.FilterMessageSnippet("deprecated upstream").All()
 	require.Len(t, warned, 1)
 	assert.Equal(t, zapcore.WarnLevel, warned[0].Level)
 	assert.Equal(t, "Old", warned[0].ContextMap()["rule"])
+	named := s.logs.FilterMessageSnippet("names a resource as audit events never write it").All()
+	require.Len(t, named, 1)
+	assert.Equal(t, "Kind", named[0].ContextMap()["rule"])
+	assert.Contains(t, named[0].ContextMap()["term"], "(secrets?)")
 	off := false
 	quiet := startWithLogs(t, testConfig(func(c *Config) {
 		c.Rules, c.Macros = []string{dir, BuiltinRules}, nil
-		c.RuleOverrides = map[string]RuleOverride{"old": {Enabled: &off}}
+		c.RuleOverrides = map[string]RuleOverride{"old": {Enabled: &off}, "kind": {Enabled: &off}}
 	}))
 	assert.Empty(t, quiet.logs.FilterMessageSnippet("deprecated upstream").All())
+	assert.Empty(t, quiet.logs.FilterMessageSnippet("names a resource").All())
 }

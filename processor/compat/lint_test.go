@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/auditdetect/auditdetect/processor/builtin"
+	"github.com/auditdetect/auditdetect/processor/coverage"
 	"github.com/auditdetect/auditdetect/processor/lint"
 	"github.com/auditdetect/auditdetect/processor/loader"
 )
@@ -33,6 +34,11 @@ func TestCorpusNeverTrueTerms(t *testing.T) {
 		l := lint.Check(r)
 		for _, f := range l.Findings {
 			got = append(got, fmt.Sprintf("%s %s: %s never=%v", r.Origin.Format, filepath.Base(r.Origin.File), f.Term, l.NeverMatches))
+		}
+	}
+	for _, r := range res.Rules {
+		for _, h := range coverage.ResourceHints(r) {
+			t.Errorf("%s: %s", r.Origin, h)
 		}
 	}
 	sort.Strings(got)
