@@ -25,36 +25,16 @@ func (h ResourceHint) String() string {
 // resource but would in the plural, lower case.
 func ResourceHints(r *rule.Rule) []ResourceHint {
 	var out []ResourceHint
-	var walk func(e rule.Expr)
-	walk = func(e rule.Expr) {
-		switch e := e.(type) {
-		case rule.And:
-			for _, x := range e {
-				walk(x)
-			}
-		case rule.Or:
-			for _, x := range e {
-				walk(x)
-			}
-		case rule.Not:
-			walk(e.X)
-		case rule.Compare:
-			if e.Field.Name != "objectRef.resource" || e.Op != rule.OpEq || e.Value.Kind != rule.Glob ||
-				strings.ContainsAny(e.Value.Text, `*?\`) {
-				return
-			}
-			v := e.Value.Text
-			if isBuiltin(v, e.Value.CaseSensitive) {
-				return
-			}
-			if meant, ok := plural(v); ok {
-				out = append(out, ResourceHint{Term: "objectRef.resource=" + v, Meant: meant})
-			}
+	rule.EachTerm(r.Filter, func(t rule.Expr) {
+		c, ok := t.(rule.Compare)
+		if !ok || c.Field.Name != "objectRef.resource" || c.Op != rule.OpEq || c.Value.Kind != rule.Glob ||
+			strings.ContainsAny(c.Value.Text, `*?\`) || isBuiltin(c.Value.Text, c.Value.CaseSensitive) {
+			return
 		}
-	}
-	if r.Filter != nil {
-		walk(r.Filter)
-	}
+		if meant, ok := plural(c.Value.Text); ok {
+			out = append(out, ResourceHint{Term: "objectRef.resource=" + c.Value.Text, Meant: meant})
+		}
+	})
 	return out
 }
 

@@ -394,7 +394,7 @@ func fieldCost(name string) int {
 // exprCost estimates what evaluating an expression costs: the dearest field it may read, plus one per comparison.
 func exprCost(e rule.Expr) int {
 	cost, n := 0, 0
-	walkFields(e, func(f rule.Field) { cost, n = max(cost, fieldCost(f.Name)), n+1 })
+	rule.EachField(e, func(f rule.Field) { cost, n = max(cost, fieldCost(f.Name)), n+1 })
 	return cost + n
 }
 

@@ -453,34 +453,12 @@ func windowedStatsIndex(stages []rule.Stage) int {
 
 func exprReadsAny(e rule.Expr, names map[string]bool) bool {
 	found := false
-	walkFields(e, func(f rule.Field) {
+	rule.EachField(e, func(f rule.Field) {
 		if names[f.Name] {
 			found = true
 		}
 	})
 	return found
-}
-
-func walkFields(e rule.Expr, fn func(rule.Field)) {
-	switch e := e.(type) {
-	case rule.And:
-		for _, t := range e {
-			walkFields(t, fn)
-		}
-	case rule.Or:
-		for _, t := range e {
-			walkFields(t, fn)
-		}
-	case rule.Not:
-		walkFields(e.X, fn)
-	case rule.Compare:
-		fn(e.Field)
-	case rule.Exists:
-		fn(e.Field)
-	case rule.FieldEquals:
-		fn(e.A)
-		fn(e.B)
-	}
 }
 
 // fillTargets is the field list of a fillnull: the listed fields, or with none every field a later stage reads
@@ -503,9 +481,9 @@ func fillTargets(r *rule.Rule, at int, st rule.FillNull, rs refs) []*fieldRef {
 				}
 				break scan
 			case rule.Search:
-				walkFields(later.Cond, func(f rule.Field) { names = append(names, f.Name) })
+				rule.EachField(later.Cond, func(f rule.Field) { names = append(names, f.Name) })
 			case rule.Where:
-				walkFields(later.Cond, func(f rule.Field) { names = append(names, f.Name) })
+				rule.EachField(later.Cond, func(f rule.Field) { names = append(names, f.Name) })
 			case rule.IPLocation:
 				names = append(names, later.Field)
 			}

@@ -210,28 +210,7 @@ func OutputFields(r *rule.Rule) (fields []string, ok bool) {
 
 func exprFields(e rule.Expr) []string {
 	var out []string
-	var walk func(rule.Expr)
-	walk = func(e rule.Expr) {
-		switch e := e.(type) {
-		case rule.And:
-			for _, t := range e {
-				walk(t)
-			}
-		case rule.Or:
-			for _, t := range e {
-				walk(t)
-			}
-		case rule.Not:
-			walk(e.X)
-		case rule.Compare:
-			out = append(out, e.Field.Name)
-		case rule.Exists:
-			out = append(out, e.Field.Name)
-		case rule.FieldEquals:
-			out = append(out, e.A.Name, e.B.Name)
-		}
-	}
-	walk(e)
+	rule.EachField(e, func(f rule.Field) { out = append(out, f.Name) })
 	return out
 }
 

@@ -351,6 +351,40 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// EachTerm calls fn with every term of e below its And, Or and Not (a Compare, Exists, FieldEquals or True), in order.
+func EachTerm(e Expr, fn func(term Expr)) {
+	switch e := e.(type) {
+	case And:
+		for _, t := range e {
+			EachTerm(t, fn)
+		}
+	case Or:
+		for _, t := range e {
+			EachTerm(t, fn)
+		}
+	case Not:
+		EachTerm(e.X, fn)
+	case nil:
+	default:
+		fn(e)
+	}
+}
+
+// EachField calls fn with every field e reads, in order (both of a FieldEquals).
+func EachField(e Expr, fn func(Field)) {
+	EachTerm(e, func(t Expr) {
+		switch t := t.(type) {
+		case Compare:
+			fn(t.Field)
+		case Exists:
+			fn(t.Field)
+		case FieldEquals:
+			fn(t.A)
+			fn(t.B)
+		}
+	})
+}
+
 // AllOf is the And of the terms, simplified as front ends build it: nested Ands are flattened, True terms dropped,
 // a term that can never match (an empty Or) makes the whole never match, and a single term stands alone.
 func AllOf(terms ...Expr) Expr {

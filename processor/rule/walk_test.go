@@ -1,0 +1,33 @@
+package rule
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestEachTermAndField(t *testing.T) {
+	cmp := func(name string) Compare { return Compare{Field: Field{Name: name}} }
+	e := And{cmp("a"), Or{Not{X: cmp("b")}, Exists{Field: Field{Name: "c"}}, True{}}, FieldEquals{A: Field{Name: "d"}, B: Field{Name: "e"}}}
+	var terms []string
+	EachTerm(e, func(t Expr) {
+		switch t := t.(type) {
+		case Compare:
+			terms = append(terms, "cmp:"+t.Field.Name)
+		case Exists:
+			terms = append(terms, "exists:"+t.Field.Name)
+		case True:
+			terms = append(terms, "true")
+		case FieldEquals:
+			terms = append(terms, "eq:"+t.A.Name+","+t.B.Name)
+		}
+	})
+	if got := strings.Join(terms, " "); got != "cmp:a cmp:b exists:c true eq:d,e" {
+		t.Errorf("terms %q", got)
+	}
+	var fields []string
+	EachField(e, func(f Field) { fields = append(fields, f.Name) })
+	if got := strings.Join(fields, ""); got != "abcde" {
+		t.Errorf("fields %q", got)
+	}
+	EachTerm(nil, func(Expr) { t.Error("a term of no filter") })
+}
