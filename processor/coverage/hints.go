@@ -21,18 +21,22 @@ func (h ResourceHint) String() string {
 	return fmt.Sprintf("`%s` names no built-in resource: audit events name resources in the plural, lower case (%s?)", h.Term, h.Meant)
 }
 
-// ResourceHints returns the equality terms on objectRef.resource of r's filter whose value names no built-in
-// resource but would in the plural, lower case.
+// ResourceHints returns the equality and inequality terms on objectRef.resource of r's filter (its first search)
+// whose value names no built-in resource but would in the plural, lower case; each term once.
 func ResourceHints(r *rule.Rule) []ResourceHint {
 	var out []ResourceHint
+	seen := map[string]bool{}
 	rule.EachTerm(r.Filter, func(t rule.Expr) {
 		c, ok := t.(rule.Compare)
-		if !ok || c.Field.Name != "objectRef.resource" || c.Op != rule.OpEq || c.Value.Kind != rule.Glob ||
-			strings.ContainsAny(c.Value.Text, `*?\`) || isBuiltin(c.Value.Text, c.Value.CaseSensitive) {
+		if !ok || c.Field.Name != "objectRef.resource" || c.Op != rule.OpEq && c.Op != rule.OpNe ||
+			c.Value.Kind != rule.Glob || strings.ContainsAny(c.Value.Text, `*?\`) ||
+			isBuiltin(c.Value.Text, c.Value.CaseSensitive) {
 			return
 		}
-		if meant, ok := plural(c.Value.Text); ok {
-			out = append(out, ResourceHint{Term: "objectRef.resource=" + c.Value.Text, Meant: meant})
+		term := "objectRef.resource" + c.Op.String() + c.Value.Text
+		if meant, ok := plural(c.Value.Text); ok && !seen[term] {
+			seen[term] = true
+			out = append(out, ResourceHint{Term: term, Meant: meant})
 		}
 	})
 	return out

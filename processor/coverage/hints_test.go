@@ -26,6 +26,8 @@ func TestResourceHints(t *testing.T) {
 		{res("widgets", false), nil},          // a custom resource: nothing to say
 		{res("pod*", false), nil},             // a wildcard: left alone
 		{rule.Compare{Field: rule.Field{Name: "objectRef.subresource"}, Value: rule.Pattern{Text: "Secret"}}, nil},
+		{rule.Or{rule.And{res("Secret", false)}, rule.And{res("Secret", false)}}, []string{"secrets"}}, // once
+		{rule.Compare{Field: rule.Field{Name: "objectRef.resource"}, Op: rule.OpNe, Value: rule.Pattern{Text: "Node"}}, []string{"nodes"}},
 	} {
 		var got []string
 		for _, h := range ResourceHints(&rule.Rule{Filter: tc.filter}) {
