@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/auditdetect/auditdetect/processor/lint"
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
 
@@ -21,12 +22,12 @@ func (h ResourceHint) String() string {
 	return fmt.Sprintf("`%s` names no built-in resource: audit events name resources in the plural, lower case (%s?)", h.Term, h.Meant)
 }
 
-// ResourceHints returns the equality and inequality terms on objectRef.resource of r's filter (its first search)
-// whose value names no built-in resource but would in the plural, lower case; each term once.
+// ResourceHints returns the equality and inequality terms on objectRef.resource of r's conditions on the event
+// (lint.Conditions) whose value names no built-in resource but would in the plural, lower case; each term once.
 func ResourceHints(r *rule.Rule) []ResourceHint {
 	var out []ResourceHint
 	seen := map[string]bool{}
-	rule.EachTerm(r.Filter, func(t rule.Expr) {
+	rule.EachTerm(lint.Conditions(r), func(t rule.Expr) {
 		c, ok := t.(rule.Compare)
 		if !ok || c.Field.Name != "objectRef.resource" || c.Op != rule.OpEq && c.Op != rule.OpNe ||
 			c.Value.Kind != rule.Glob || strings.ContainsAny(c.Value.Text, `*?\`) ||

@@ -12,6 +12,11 @@ func TestResourceHints(t *testing.T) {
 	res := func(v string, cs bool) rule.Expr {
 		return rule.Compare{Field: rule.Field{Name: "objectRef.resource"}, Op: rule.OpEq, Value: rule.Pattern{Kind: rule.Glob, Text: v, CaseSensitive: cs}}
 	}
+	// A where stage right after the filter compares the event's field, case-sensitively.
+	where := &rule.Rule{Filter: res("pods", false), Pipeline: []rule.Stage{rule.Where{Cond: res("Pods", true)}}}
+	if hs := ResourceHints(where); len(hs) != 1 || hs[0].Meant != "pods" {
+		t.Errorf("where 'objectRef.resource'=\"Pods\": hints %v", hs)
+	}
 	for _, tc := range []struct {
 		filter rule.Expr
 		want   []string

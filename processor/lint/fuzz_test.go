@@ -51,6 +51,10 @@ func FuzzCheck(f *testing.F) {
 		"objectRef.resource=pods verb=proxy",
 		"verb=trace",
 		"user.extra.k{}=v annotations.authorization.k8s.io/decision=forbid",
+		"verb=get | where stage=\"ResponseCompleted\"",
+		"objectRef.resource=pods | where verb=\"LIST\" OR verb=\"get\"",
+		"verb=get | rename user.username as user.name | where 'user.name'=\"alice\"",
+		"verb=create | search NOT user.name=x",
 	} {
 		f.Add(s)
 	}

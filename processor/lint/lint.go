@@ -114,11 +114,44 @@ func absent(f rule.Field) (string, bool) {
 	return "", false
 }
 
-// Check returns the terms of r's filter that can never be true, and whether r can then never match.
+// Conditions is what r requires of the event itself: its filter and the conditions of the search and where stages
+// that come before any stage that changes the fields (rename, stats, fillnull, iplocation...), ANDed; nil when there
+// are none. Those stages read the event's own fields, as the filter does.
+func Conditions(r *rule.Rule) rule.Expr {
+	var and rule.And
+	if r.Filter != nil {
+		and = append(and, r.Filter)
+	}
+stages:
+	for _, st := range r.Pipeline {
+		switch st := st.(type) {
+		case rule.Search:
+			if st.Cond != nil {
+				and = append(and, st.Cond)
+			}
+		case rule.Where:
+			if st.Cond != nil {
+				and = append(and, st.Cond)
+			}
+		default:
+			break stages
+		}
+	}
+	switch len(and) {
+	case 0:
+		return nil
+	case 1:
+		return and[0]
+	}
+	return and
+}
+
+// Check returns the terms of r's conditions on the event (Conditions) that can never be true, and whether r can
+// then never match.
 func Check(r *rule.Rule) Result {
 	var res Result
-	if r.Filter != nil {
-		t, because := eval(r.Filter, false, false, &res)
+	if cond := Conditions(r); cond != nil {
+		t, because := eval(cond, false, false, &res)
 		// A filter that is false by construction (an empty Or) has no term to blame: not this package's finding.
 		if t == never && len(because) > 0 {
 			res.NeverMatches, res.Because = true, because

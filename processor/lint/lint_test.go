@@ -89,6 +89,21 @@ func TestCheck(t *testing.T) {
 	if res := Check(&rule.Rule{}); res.NeverMatches || len(res.Findings) > 0 {
 		t.Errorf("a rule with no filter: %+v", res)
 	}
+	// The search and where stages before any stage that changes the fields read the event too; later ones do not.
+	where := eq("stage", "ResponseCompleted")
+	res0 := Check(&rule.Rule{Filter: eq("verb", "get"), Pipeline: []rule.Stage{rule.Search{Cond: eq("verb", "get")}, rule.Where{Cond: where}}})
+	if !res0.NeverMatches || len(res0.Because) != 1 || res0.Because[0].Term != "stage=ResponseCompleted" {
+		t.Errorf("a where stage right after the filter: %+v", res0)
+	}
+	res0 = Check(&rule.Rule{Filter: eq("verb", "get"), Pipeline: []rule.Stage{rule.Rename{Pairs: []rule.RenamePair{{From: "stage", To: "s"}}},
+		rule.Where{Cond: eq("user.name", "x")}}})
+	if res0.NeverMatches || len(res0.Findings) > 0 {
+		t.Errorf("a where stage after a rename reads rows, not the event: %+v", res0)
+	}
+	if Conditions(&rule.Rule{}) != nil {
+		t.Error("conditions of a rule with no filter and no stages")
+	}
+
 	// A filter false by construction has no term to blame: not reported.
 	if res := Check(&rule.Rule{Filter: rule.Or{}}); res.NeverMatches {
 		t.Errorf("an empty Or: %+v", res)
