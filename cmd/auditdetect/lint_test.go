@@ -97,3 +97,32 @@ func TestLint(t *testing.T) {
 	assert.True(t, strings.HasPrefix(lines[2], filepath.Join(bad, "other.yml")+": error: does not load: "), lines[2])
 	assert.Contains(t, stderr.String(), "lint: 1 rules: 2 errors, 1 warnings")
 }
+
+// TestLintCorpus pins what docs/operations.md says lint finds in the whole corpus (with the built-in pack, under
+// -on-rule-error skip): 21 errors (12 Elastic rules of types that cannot run per event, 5 corpus macro files that
+// redefine the pack's allow-lists, 4 Sigma rules that can never match) and 3 warnings (dead alternatives).
+func TestLintCorpus(t *testing.T) {
+	dir := os.Getenv("AUDITDETECT_CORPUS")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "..", "shared", "corpus")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("compatibility corpus not found at %s: CI must run the corpus tests", dir)
+		}
+		t.Skipf("SKIP: compatibility corpus not found at %s; set AUDITDETECT_CORPUS", dir)
+	}
+	args := []string{"lint", "-on-rule-error", "skip", "builtin"}
+	for _, sub := range []string{"escu/macros", "escu/v4", "escu/v5", "sigma", "elastic"} {
+		args = append(args, filepath.Join(dir, sub))
+	}
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, exitFailed, run(args, &stdout, &stderr), stderr.String())
+	assert.Contains(t, stderr.String(), "lint: 79 rules: 21 errors, 3 warnings")
+	out := stdout.String()
+	assert.Equal(t, 11, strings.Count(out, `does not load: rule type "esql" cannot run per event`))
+	assert.Equal(t, 1, strings.Count(out, "does not load: EQL sequence queries cannot run per event"))
+	assert.Equal(t, 5, strings.Count(out, "is also defined, differently, in builtin:macros/"))
+	assert.Equal(t, 4, strings.Count(out, "can never match an API server's audit event"))
+	assert.Equal(t, 3, strings.Count(out, "an alternative is never true"))
+}
