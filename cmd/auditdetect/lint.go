@@ -113,8 +113,8 @@ func runLint(args []string, stdout, stderr io.Writer) int {
 		for _, h := range coverage.ResourceHints(r) {
 			add(lintWarning, h.String())
 		}
-		if r.Deprecated() {
-			add(lintWarning, "deprecated upstream: no longer maintained, and a newer rule may detect the same activity")
+		if w := r.StatusWarning(); w != "" {
+			add(lintWarning, w)
 		}
 	}
 	sort.SliceStable(findings, func(i, j int) bool { return whereLess(findings[i].Where, findings[j].Where) })

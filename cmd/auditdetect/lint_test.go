@@ -31,6 +31,8 @@ func TestLint(t *testing.T) {
 		"e_old.yml":       "name: Old\nid: n5\nstatus: deprecated\nsearch: verb=patch\n" + rba,
 		"f_fine.yml":      "name: Fine\nid: n6\nsearch: objectRef.resource=pods verb=create\n" + rba,
 		"g_kind.yml":      "name: Kind\nid: n7\nsearch: objectRef.resource=Secret verb=get\n" + rba,
+		"h_sigma.yml": "title: Unsupported\nid: n8\nstatus: unsupported\nlogsource: {product: kubernetes, service: audit}\n" +
+			"detection:\n  sel: {verb: delete}\n  condition: sel\n",
 	} {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600))
 	}
@@ -45,13 +47,14 @@ func TestLint(t *testing.T) {
 		filepath.Join(dir, "e_old.yml") + `:4: warning: rule "Old": deprecated upstream`,
 		filepath.Join(dir, "g_kind.yml") + `:3: warning: rule "Kind": ` + "`objectRef.resource=Secret` names no built-in resource: " +
 			"audit events name resources in the plural, lower case (secrets?)",
+		filepath.Join(dir, "h_sigma.yml") + `:5: warning: rule "Unsupported": marked unsupported upstream`,
 	}
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	require.Len(t, lines, len(want), stdout.String())
 	for i, w := range want {
 		assert.True(t, strings.HasPrefix(lines[i], w), "line %d:\n%s\nwant a line starting\n%s", i, lines[i], w)
 	}
-	assert.Contains(t, stderr.String(), "lint: 7 rules: 2 errors, 4 warnings")
+	assert.Contains(t, stderr.String(), "lint: 8 rules: 2 errors, 5 warnings")
 
 	stdout.Reset()
 	require.Equal(t, exitFailed, run([]string{"lint", "-format", "json", dir}, &stdout, &stderr))
@@ -60,10 +63,10 @@ func TestLint(t *testing.T) {
 		Findings []struct{ Where, Rule, ID, Level, Message string }
 	}
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &out), stdout.String())
-	assert.Equal(t, 7, out.Summary.Rules)
+	assert.Equal(t, 8, out.Summary.Rules)
 	assert.Equal(t, 2, out.Summary.Errors)
-	assert.Equal(t, 4, out.Summary.Warnings)
-	require.Len(t, out.Findings, 6)
+	assert.Equal(t, 5, out.Summary.Warnings)
+	require.Len(t, out.Findings, 7)
 	assert.Equal(t, "n1", out.Findings[0].ID)
 	assert.Equal(t, "error", out.Findings[0].Level)
 

@@ -130,7 +130,7 @@ var synopses = map[string]string{
 	"rule-test": "run the rules' own tests offline and print a pass/fail table",
 	"scan":      "run a rule set over an audit log and print the risk records the collector would write",
 	"rule-cost": "measure what each rule adds to the time per event on an audit log",
-	"lint":      "list the rules that cannot work as written (never match, an exclusion that never applies, under -on-rule-error skip does not load: errors, exit 1; a dead alternative, no risk object, a risk object left out, deprecated upstream, a resource named by its kind: warnings)",
+	"lint":      "list the rules that cannot work as written (never match, an exclusion that never applies, under -on-rule-error skip does not load: errors, exit 1; a dead alternative, no risk object, a risk object left out, deprecated or unsupported upstream, a resource named by its kind: warnings)",
 }
 
 func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *ruleFlags) {
@@ -209,8 +209,8 @@ func load(paths []string, rf *ruleFlags, command string, stderr io.Writer) ([]*r
 	}
 	for _, r := range rules {
 		// As the collector warns at start-up: a rule that can never match finds nothing in a scan or a test either.
-		if r.Deprecated() {
-			fmt.Fprintf(stderr, "%s: rule %q (%s) is deprecated upstream\n", command, r.Name, r.Origin)
+		if w := r.StatusWarning(); w != "" {
+			fmt.Fprintf(stderr, "%s: rule %q (%s) is %s\n", command, r.Name, r.Origin, w)
 		}
 		l := lint.Check(r)
 		for _, f := range l.Because {

@@ -234,12 +234,9 @@ func (p *auditProcessor) recordLoaded(ctx context.Context, d *detector, msg stri
 			p.logger.Warn("Rule names a resource as audit events never write it", zap.String("rule", r.Name),
 				zap.String("file", r.Origin.String()), zap.String("term", h.String()))
 		}
-		if r.Deprecated() {
-			// security_content, SigmaHQ and Elastic keep deprecated rules for reference, no longer maintained; a
-			// directory copied whole brings them along.
-			p.logger.Warn("Rule is deprecated upstream: no longer maintained, and a newer rule may detect the same "+
-				"activity (turn it off with rule_overrides enabled: false)", zap.String("rule", r.Name),
-				zap.String("file", r.Origin.String()))
+		if w := r.StatusWarning(); w != "" {
+			p.logger.Warn("Rule is "+w+" (turn it off with rule_overrides enabled: false)", zap.String("rule", r.Name),
+				zap.String("file", r.Origin.String()), zap.String("status", r.Status))
 		}
 	}
 	p.telemetry.ProcessorAuditdetectRulesLoaded.Record(ctx, int64(d.loaded))

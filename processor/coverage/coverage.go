@@ -263,8 +263,8 @@ func (c *Catalog) WriteMarkdown(w io.Writer) error {
 	b.WriteString("## Rules\n\n| # | rule | id | file | operations |\n| ---: | --- | --- | --- | --- |\n")
 	for _, r := range c.Rules {
 		name := r.Name
-		if r.Status == "deprecated" {
-			name += " (deprecated upstream)"
+		if r.Status == "deprecated" || r.Status == "unsupported" {
+			name += " (" + r.Status + " upstream)"
 		}
 		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s |\n", r.Number, Cell(name), Cell(r.ID), Cell(r.File),
 			Cell(strings.Join(r.Operations, ", ")))

@@ -43,6 +43,19 @@ type Rule struct {
 // Deprecated reports whether the rule's upstream marks it deprecated: no longer maintained, kept for reference.
 func (r *Rule) Deprecated() bool { return r.Status == "deprecated" }
 
+// StatusWarning says what the rule's upstream status warns of, or "" for a status that warns of nothing: deprecated
+// (security_content, SigmaHQ and Elastic keep such rules for reference; a directory copied whole brings them along)
+// and Sigma's unsupported (a rule that cannot be used as written: a special log source or fields of its own).
+func (r *Rule) StatusWarning() string {
+	switch r.Status {
+	case "deprecated":
+		return "deprecated upstream: no longer maintained, and a newer rule may detect the same activity"
+	case "unsupported":
+		return "marked unsupported upstream: it cannot be used as written (a special log source or fields of its own)"
+	}
+	return ""
+}
+
 // Origin says where a rule came from, for error messages and for the coverage catalog.
 type Origin struct {
 	File string

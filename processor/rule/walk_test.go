@@ -31,3 +31,13 @@ func TestEachTermAndField(t *testing.T) {
 	}
 	EachTerm(nil, func(Expr) { t.Error("a term of no filter") })
 }
+
+func TestStatusWarning(t *testing.T) {
+	for status, want := range map[string]string{"deprecated": "deprecated upstream", "unsupported": "marked unsupported upstream",
+		"production": "", "stable": "", "experimental": "", "": ""} {
+		got := (&Rule{Status: status}).StatusWarning()
+		if want == "" && got != "" || want != "" && !strings.HasPrefix(got, want) {
+			t.Errorf("status %q: warning %q, want %q", status, got, want)
+		}
+	}
+}
