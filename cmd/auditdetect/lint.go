@@ -107,7 +107,7 @@ func runLint(args []string, stdout, stderr io.Writer) int {
 		case len(l.NeverExcludes) > 0:
 			add(lintError, "an exclusion never applies, so the rule matches more than written: NOT "+joinFindings(l.NeverExcludes))
 		}
-		if dead := deadAlternatives(l); len(dead) > 0 {
+		if dead := l.DeadAlternatives(); len(dead) > 0 {
 			add(lintWarning, "an alternative is never true (the rest of the rule runs): "+joinFindings(dead))
 		}
 		for _, h := range coverage.ResourceHints(r) {
@@ -163,29 +163,6 @@ func runLint(args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	return exitOK
-}
-
-// deadAlternatives are the findings of a rule that still matches, other than its exclusions that never apply.
-func deadAlternatives(l lint.Result) []lint.Finding {
-	if l.NeverMatches {
-		return nil
-	}
-	var out []lint.Finding
-	for _, f := range l.Findings {
-		if !containsFinding(l.NeverExcludes, f) {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-func containsFinding(fs []lint.Finding, f lint.Finding) bool {
-	for _, g := range fs {
-		if g == f {
-			return true
-		}
-	}
-	return false
 }
 
 func joinFindings(fs []lint.Finding) string {

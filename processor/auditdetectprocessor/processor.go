@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -151,9 +150,7 @@ func warnNeverTrue(rules []*rule.Rule, log *zap.Logger) (neverMatching int) {
 			log.Warn("Rule has an exclusion that never applies (NOT of a term that is never true on an API server's "+
 				"audit event): it matches more than written", append(at, zap.Strings("terms", terms(l.NeverExcludes)))...)
 		}
-		if dead := slices.DeleteFunc(slices.Clone(l.Findings), func(f lint.Finding) bool {
-			return slices.Contains(l.NeverExcludes, f)
-		}); len(dead) > 0 {
+		if dead := l.DeadAlternatives(); len(dead) > 0 {
 			log.Info("Rule has an alternative that is never true on an API server's audit event (the rest of the rule runs)",
 				append(at, zap.Strings("terms", terms(dead)))...)
 		}

@@ -146,6 +146,21 @@ stages:
 	return and
 }
 
+// DeadAlternatives are the findings of a rule that can still match, other than its exclusions that never apply:
+// alternatives that are never true while the rest of the rule runs.
+func (r Result) DeadAlternatives() []Finding {
+	if r.NeverMatches {
+		return nil
+	}
+	var out []Finding
+	for _, f := range r.Findings {
+		if !slices.Contains(r.NeverExcludes, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // Check returns the terms of r's conditions on the event (Conditions) that can never be true, and whether r can
 // then never match.
 func Check(r *rule.Rule) Result {
