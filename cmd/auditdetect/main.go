@@ -177,7 +177,7 @@ func loadRules(paths []string, rf *ruleFlags, command string, stderr io.Writer, 
 		}
 	}
 	res, err := loader.Load(loader.Options{Paths: paths, Builtin: builtin.FS, Macros: rf.macros,
-		SkipErrors: rf.onRuleError == "skip", Logger: log})
+		SkipErrors: rf.onRuleError == "skip", Logger: log, ESCUApp: loader.DefaultESCUApp})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap/xconfmap"
 
+	"github.com/auditdetect/auditdetect/processor/loader"
 	"github.com/auditdetect/auditdetect/processor/rba"
 )
 
@@ -54,6 +55,9 @@ type Config struct {
 	RiskIndex string `mapstructure:"risk_index"`
 	// RiskSourcetype is the sourcetype of risk records (com.splunk.sourcetype).
 	RiskSourcetype string `mapstructure:"risk_sourcetype"`
+	// ESCUApp is the app label in the search_name of ESCU detections' risk records, `<escu_app> - <name> - Rule`, as
+	// Splunk ES names their saved searches (default ESCU). Empty: the detection's name alone.
+	ESCUApp string `mapstructure:"escu_app"`
 	// GeoIPDatabase is a MaxMind GeoLite2/GeoIP2 City database for `iplocation`.
 	GeoIPDatabase string `mapstructure:"geoip_database"`
 	// Window is the event-time window of stats rules that filter on an aggregate (`where count > 5`).
@@ -127,6 +131,7 @@ func createDefaultConfig() *Config {
 		Mode:           ModeFork,
 		RiskIndex:      "risk",
 		RiskSourcetype: "stash",
+		ESCUApp:        loader.DefaultESCUApp,
 		Window:         time.Hour,
 		MaxKeys:        100000,
 		MaxBodyBytes:   DefaultMaxBodyBytes,

@@ -38,6 +38,7 @@ func TestLoadConfig(t *testing.T) {
 				DropUnmatched:  true,
 				RiskIndex:      "security_risk",
 				RiskSourcetype: "auditdetect:risk",
+				ESCUApp:        "ACME",
 				Window:         30 * time.Minute,
 				MaxKeys:        5000,
 				MaxBodyBytes:   1 << 20,

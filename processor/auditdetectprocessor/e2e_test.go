@@ -42,6 +42,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -87,7 +88,7 @@ const (
 	e2eAuditIndex      = "kube_audit"
 	e2eAuditSourcetype = "kube:apiserver-audit"
 	e2eAuditSource     = "kubernetes"
-	e2eSearchName      = "Test NodePort"
+	e2eSearchName      = "ESCU - Test NodePort - Rule"
 	e2eRuleID          = "0b6f9a43-51a4-4a43-9d6c-5a3c2c1e0001"
 	e2eWait            = 15 * time.Second
 	e2eTick            = 20 * time.Millisecond
@@ -101,6 +102,30 @@ const (
 	attrSource     = "com.splunk.source"
 	attrHost       = "host.name"
 )
+
+// TestE2ERuleWithoutMessage: the splunk_hec exporter drops a record with an empty body without a word; the risk
+// record of a detection without a risk message must still reach the HEC peer, saying its search name and risk object.
+func TestE2ERuleWithoutMessage(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("testdata", "rules", "test_nodeport.yml"))
+	require.NoError(t, err)
+	noMessage := regexp.MustCompile(`(?m)^  message: .*\n`).ReplaceAll(src, nil)
+	require.NotEqual(t, src, noMessage, "the test rule has a message to take out")
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "test_nodeport.yml"), noMessage, 0o600))
+	p := startE2EPipeline(t, map[string]any{
+		"rules":  []any{dir},
+		"macros": map[string]any{"test_nodeport_filter": "search NOT user=admin"},
+	}, writeAuditLog(t, e2eAuditLines))
+
+	wantTotal := len(e2eAuditLines) + 1
+	require.Eventually(t, func() bool { return p.delivered(wantTotal) }, e2eWait, e2eTick,
+		"the HEC peer did not receive %d records in time", wantTotal)
+	p.stop(t)
+	_, risk := splitRisk(flatten(p.received.AllLogs()))
+	require.Len(t, risk, 1, "the risk record arrived")
+	assert.Equal(t, e2eSearchName+": user mallory", risk[0].rec.Body().Str())
+	assert.Equal(t, e2eSearchName+": user mallory", risk[0].rec.Attributes().AsRaw()["risk_message"])
+}
 
 func TestE2EFilelogToHEC(t *testing.T) {
 	logPath := writeAuditLog(t, e2eAuditLines)

@@ -54,6 +54,7 @@ func buildDetector(cfg *Config, logger *zap.Logger) (*detector, error) {
 		// Sigma and Elastic rules (formats.go).
 		ElasticFieldMap: cfg.ElasticFieldMap,
 		Overrides:       cfg.riskOverrides(),
+		ESCUApp:         cfg.ESCUApp,
 	})
 	if err != nil {
 		return nil, err

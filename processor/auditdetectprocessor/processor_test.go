@@ -134,7 +134,8 @@ func TestForkMode(t *testing.T) {
 
 	first := risk[0]
 	attrs := first.Attributes().AsRaw()
-	assert.Equal(t, "Test NodePort", attrs["search_name"])
+	// The saved search Splunk ES runs an ESCU detection as: its risk events carry that search_name.
+	assert.Equal(t, "ESCU - Test NodePort - Rule", attrs["search_name"])
 	assert.Equal(t, "0b6f9a43-51a4-4a43-9d6c-5a3c2c1e0001", attrs["rule_id"])
 	assert.Equal(t, "user", attrs["risk_object_type"])
 	assert.Equal(t, int64(20), attrs["risk_score"])
@@ -148,7 +149,7 @@ func TestForkMode(t *testing.T) {
 	assert.Equal(t, "np-1", attrs["auditID"])
 	assert.Equal(t, "risk", attrs["com.splunk.index"])
 	assert.Equal(t, "stash", attrs["com.splunk.sourcetype"])
-	assert.Equal(t, "Test NodePort", attrs["com.splunk.source"])
+	assert.Equal(t, "ESCU - Test NodePort - Rule", attrs["com.splunk.source"])
 	assert.Equal(t, []any{"T1204"}, attrs["annotations.mitre_attack.mitre_technique_id"])
 	assert.Equal(t, []any{"Kubernetes Security"}, attrs["analyticstories"])
 	assert.Equal(t, "NodePort service backdoor created by mallory", first.Body().Str())
@@ -169,7 +170,7 @@ func TestEnrichMode(t *testing.T) {
 	assert.Equal(t, map[string]any{
 		"seq":         int64(0),
 		"rule_id":     []any{"0b6f9a43-51a4-4a43-9d6c-5a3c2c1e0001"},
-		"search_name": []any{"Test NodePort"},
+		"search_name": []any{"ESCU - Test NodePort - Rule"},
 		"risk_score":  int64(20),
 		"annotations.mitre_attack.mitre_technique_id": []any{"T1204"},
 	}, got[0].Attributes().AsRaw())

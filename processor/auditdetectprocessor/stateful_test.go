@@ -151,7 +151,7 @@ func TestThrottleReportKeepsResourceAndRiskFields(t *testing.T) {
 	rec := rl.ScopeLogs().At(0).LogRecords().At(0)
 	attrs := rec.Attributes().AsRaw()
 	assert.Equal(t, "eve", attrs["risk_object"])
-	assert.Equal(t, "Test NodePort", attrs["search_name"])
+	assert.Equal(t, "ESCU - Test NodePort - Rule", attrs["search_name"])
 	assert.Equal(t, "np-eve-7", attrs["auditID"], "the latest held match")
 	assert.Equal(t, int64(0), attrs[SuppressedCountField])
 	assert.Equal(t, pcommon.NewTimestampFromTime(s0.Add(7*time.Minute)), rec.Timestamp(), "its own event time")
@@ -720,14 +720,14 @@ func TestDisabledRule(t *testing.T) {
 	}
 
 	both := startWithLogs(t, testConfig(func(c *Config) { c.Rules = append(c.Rules, BuiltinRules) }))
-	require.Contains(t, searchNames(both, nodePortCreate), "Test NodePort")
+	require.Contains(t, searchNames(both, nodePortCreate), "ESCU - Test NodePort - Rule")
 
 	s := startWithLogs(t, testConfig(func(c *Config) {
 		c.Rules = append(c.Rules, BuiltinRules)
 		c.RuleOverrides = map[string]RuleOverride{"Test NodePort": {Enabled: &off}}
 	}))
 	names := searchNames(s, nodePortCreate)
-	assert.NotContains(t, names, "Test NodePort")
+	assert.NotContains(t, names, "ESCU - Test NodePort - Rule")
 	assert.Contains(t, names, "Kubernetes NodePort Service Exposed", "the other rules still run")
 	logged := s.logs.FilterMessage("rule disabled by rule_overrides").All()
 	require.Len(t, logged, 1)

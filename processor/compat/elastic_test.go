@@ -288,7 +288,7 @@ func TestESCUSigmaElasticTogether(t *testing.T) {
 		}
 	}
 	want := map[string]map[string]any{
-		"Kubernetes Node Port Creation": { // ESCU v5
+		"ESCU - Kubernetes Node Port Creation - Rule": { // ESCU v5: the saved search ES runs it as
 			"risk_object": "minikube-user", "risk_object_type": "user", "risk_score": int64(20),
 			"threat_object": "192.168.99.1", "threat_object_type": "ip_address",
 		},

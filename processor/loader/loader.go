@@ -47,7 +47,16 @@ type Options struct {
 	ElasticFieldMap map[string]string
 	// Overrides replace the risk and threat objects of rules, keyed by rule id or name (overrides.go).
 	Overrides map[string]Override
+	// ESCUApp is the label of the app whose saved searches run the ESCU detections in Splunk ES: an ESCU detection
+	// (not one of the built-in pack, which ES does not have) gets the search name `<ESCUApp> - <name> - Rule`, the
+	// saved search ES names it after, so that its risk events carry the search_name ES's own would. Empty: the
+	// detection's name alone.
+	ESCUApp string
 }
+
+// DefaultESCUApp is the label of Splunk's ESCU app (DA-ESS-ContentUpdate): contentctl names each detection's saved
+// search `ESCU - <name> - Rule`.
+const DefaultESCUApp = "ESCU"
 
 // Result is what Load found.
 type Result struct {
@@ -269,6 +278,13 @@ func Load(opts Options) (*Result, error) {
 	}
 	if err := applyOverrides(res.Rules, opts.Overrides); err != nil {
 		return nil, err
+	}
+	if opts.ESCUApp != "" {
+		for _, r := range slices.Concat(res.Rules, res.Superseded) {
+			if r.Origin.Format == "escu" && !strings.HasPrefix(r.Origin.File, Builtin+":") {
+				r.SearchName = opts.ESCUApp + " - " + r.Name + " - Rule"
+			}
+		}
 	}
 	return res, nil
 }

@@ -132,6 +132,33 @@ func TestLoadBuiltin(t *testing.T) {
 	assert.Equal(t, "builtin:node_port.yml", res.Rules[1].Origin.File)
 }
 
+// TestSearchNames: an ESCU detection's risk events carry the name of the saved search Splunk ES runs it as
+// (`ESCU - <name> - Rule`); the built-in pack's rules (not in ES) and Sigma rules keep their own names.
+func TestSearchNames(t *testing.T) {
+	pack := fstest.MapFS{"node_port.yml": {Data: []byte(detection("b-1", "Builtin Node Port", "verb=create"))}}
+	dir := layout(t, map[string]string{
+		"mine.yml":  detection("u-1", "Mine", "verb=get"),
+		"sigma.yml": sigmaDoc("Sigma Rule", "kubernetes", "{verb: delete}"),
+	})
+	for _, tt := range []struct {
+		app  string
+		want []string
+	}{
+		{DefaultESCUApp, []string{"Builtin Node Port", "ESCU - Mine - Rule", "Sigma Rule"}},
+		{"ACME", []string{"Builtin Node Port", "ACME - Mine - Rule", "Sigma Rule"}},
+		{"", []string{"Builtin Node Port", "Mine", "Sigma Rule"}},
+	} {
+		res, err := Load(Options{Paths: []string{"builtin", dir}, Builtin: pack, ESCUApp: tt.app})
+		require.NoError(t, err)
+		var got []string
+		for _, r := range res.Rules {
+			got = append(got, r.SavedSearchName())
+		}
+		assert.Equal(t, tt.want, got, "ESCUApp %q", tt.app)
+		assert.Equal(t, []string{"Builtin Node Port", "Mine", "Sigma Rule"}, names(res.Rules), "names stay")
+	}
+}
+
 func TestMacroPrecedence(t *testing.T) {
 	const search = "`kube_audit` verb=get | search NOT `kube_allowed_users` | `x_filter`"
 	dir := layout(t, map[string]string{

@@ -258,6 +258,11 @@ func checkOwnObjects(r *rule.Rule, overrides map[string]Override, log *zap.Logge
 		log.Warn("Rule names no risk object: its risk records carry no risk_object or risk_score (give it one with "+
 			"rule_overrides.risk_objects)", zap.String("rule", r.Name), zap.String("file", r.Origin.String()))
 	}
+	if strings.TrimSpace(r.Risk.Message) == "" {
+		// ESCU requires one; without it the risk records say the search name and the risk object (package rba).
+		log.Warn("Rule has no risk message (rba.message, or tags.message before v5): its risk records say only its "+
+			"search name and risk object", zap.String("rule", r.Name), zap.String("file", r.Origin.String()))
+	}
 	have, known := OutputFields(r)
 	if !known {
 		return nil

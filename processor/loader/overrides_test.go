@@ -267,3 +267,27 @@ rba:
 	require.NoError(t, err)
 	assert.Empty(t, logs.FilterMessageSnippet("names no risk object").All())
 }
+
+// TestNoMessageIsSaid: an ESCU detection without a risk message loads with a warning (its risk records say only its
+// search name and risk object); one with a message is not said.
+func TestNoMessageIsSaid(t *testing.T) {
+	dir := layout(t, map[string]string{
+		"none.yml": `name: No Message
+id: nm
+search: verb=create
+rba:
+  risk_objects:
+  - field: user.username
+    type: user
+    score: 5
+`,
+		"with.yml": detection("w", "With Message", "verb=get"),
+	})
+	core, logs := observer.New(zapcore.WarnLevel)
+	res, err := Load(Options{Paths: []string{dir}, Logger: zap.New(core)})
+	require.NoError(t, err)
+	require.Len(t, res.Rules, 2)
+	warned := logs.FilterMessageSnippet("has no risk message").All()
+	require.Len(t, warned, 1)
+	assert.Equal(t, "No Message", warned[0].ContextMap()["rule"])
+}

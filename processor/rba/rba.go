@@ -30,9 +30,13 @@ const (
 	AttrThreatObject     = "threat_object"
 	AttrThreatObjectType = "threat_object_type"
 	AttrAnalyticStories  = "analyticstories"
-	AttrMitreTechniques  = "annotations.mitre_attack.mitre_technique_id"
-	AttrMitreTactics     = "annotations.mitre_attack.mitre_tactic_id"
-	AttrAuditID          = "auditID"
+	// AttrMitreAttack is the annotation Splunk ES writes from a correlation search's annotations
+	// (`action.correlationsearch.annotations`): the ATT&CK ids as the detection lists them. AttrMitreTechniques is
+	// the same ids under the name of ES's enriched field, which the Risk data model and the incident rules read.
+	AttrMitreAttack     = "annotations.mitre_attack"
+	AttrMitreTechniques = "annotations.mitre_attack.mitre_technique_id"
+	AttrMitreTactics    = "annotations.mitre_attack.mitre_tactic_id"
+	AttrAuditID         = "auditID"
 	// AttrRiskEventsTruncated and AttrRiskEventsDropped mark the risk records of an audit record that would have
 	// produced more than Config.MaxRiskEvents: the kept ones say that, and how many were dropped.
 	AttrRiskEventsTruncated = "risk_events_truncated"
@@ -49,10 +53,17 @@ const (
 var reserved = map[string]bool{
 	AttrSearchName: true, AttrRuleID: true, AttrRiskObject: true, AttrRiskObjectType: true, AttrRiskScore: true,
 	AttrRiskMessage: true, AttrThreatObject: true, AttrThreatObjectType: true, AttrAnalyticStories: true,
-	AttrMitreTechniques: true, AttrMitreTactics: true, AttrAuditID: true,
+	AttrMitreAttack: true, AttrMitreTechniques: true, AttrMitreTactics: true, AttrAuditID: true,
 	AttrRiskEventsTruncated: true, AttrRiskEventsDropped: true,
 	AttrIndex: true, AttrSourcetype: true, AttrSource: true, attrHost: true,
 }
+
+// splunkDefaultFields are the fields every indexed Splunk event has: a result row's field of one of these names is
+// written as orig_<name>, as Splunk ES's risk action does (contentctl's RiskEvent: "field names [that] collide w/
+// reserved fields in Splunk events (e.g. sourcetype or host) get prefixed w/ orig_"). Written as itself, it would be
+// a second, indexed value beside the event's own (a search for host=x would find the risk event).
+var splunkDefaultFields = map[string]bool{"host": true, "source": true, "sourcetype": true, "index": true,
+	"splunk_server": true}
 
 // Config is the HEC metadata risk records carry, and the cap on risk records per audit record.
 type Config struct {
@@ -230,9 +241,13 @@ func (w *Writer) fill(attrs pcommon.Map, r *rule.Rule, row engine.Row, t riskTar
 		if reserved[f.Name] || len(f.Values) == 0 {
 			continue
 		}
-		putValues(attrs, f.Name, f.Values, f.Numeric)
+		name := f.Name
+		if splunkDefaultFields[name] {
+			name = "orig_" + name
+		}
+		putValues(attrs, name, f.Values, f.Numeric)
 	}
-	attrs.PutStr(AttrSearchName, r.Name)
+	attrs.PutStr(AttrSearchName, r.SavedSearchName())
 	attrs.PutStr(AttrRuleID, r.ID)
 	if t.obj != nil {
 		attrs.PutStr(AttrRiskObject, capValue(t.value))
@@ -240,6 +255,14 @@ func (w *Writer) fill(attrs pcommon.Map, r *rule.Rule, row engine.Row, t riskTar
 		attrs.PutInt(AttrRiskScore, int64(t.obj.Score))
 	}
 	msg := Message(r.Risk.Message, row)
+	if strings.TrimSpace(msg) == "" {
+		// The splunk_hec exporter drops a record whose body is empty, without a word: a rule without a message
+		// (an ESCU detection without rba.message) still says what matched, and on whom.
+		msg = r.SavedSearchName()
+		if t.obj != nil {
+			msg += ": " + t.obj.Type + " " + EscapeControl(capValue(t.value))
+		}
+	}
 	attrs.PutStr(AttrRiskMessage, msg)
 	var threats, threatTypes []string
 	// Each threat field its share of MaxValues, its first values and its last (of sourceIPs, the one the API server
@@ -259,6 +282,7 @@ func (w *Writer) fill(attrs pcommon.Map, r *rule.Rule, row engine.Row, t riskTar
 		putSlice(attrs, AttrAnalyticStories, r.Stories)
 	}
 	if len(r.MitreTechniques) > 0 {
+		putSlice(attrs, AttrMitreAttack, r.MitreTechniques)
 		putSlice(attrs, AttrMitreTechniques, r.MitreTechniques)
 	}
 	if len(r.MitreTactics) > 0 {
@@ -269,7 +293,7 @@ func (w *Writer) fill(attrs pcommon.Map, r *rule.Rule, row engine.Row, t riskTar
 	}
 	attrs.PutStr(AttrIndex, w.cfg.Index)
 	attrs.PutStr(AttrSourcetype, w.cfg.Sourcetype)
-	attrs.PutStr(AttrSource, r.Name)
+	attrs.PutStr(AttrSource, r.SavedSearchName())
 	return msg
 }
 
@@ -398,7 +422,7 @@ func (w *Writer) Enrich(rec plog.LogRecord, res engine.Result) {
 	score := 0
 	for _, m := range res.Matches {
 		ids = append(ids, m.Rule.ID)
-		names = append(names, m.Rule.Name)
+		names = append(names, m.Rule.SavedSearchName())
 		techniques = append(techniques, m.Rule.MitreTechniques...)
 		for _, o := range m.Rule.Risk.Objects {
 			score = max(score, o.Score)

@@ -44,6 +44,9 @@ func TestAppendRiskRecords(t *testing.T) {
 			// A row field may never set HEC routing or the contract's own attributes.
 			f("com.splunk.index", "main"),
 			f("risk_score", "100"),
+			// Splunk's own fields of every event are kept as orig_<name>, as ES's risk action writes them.
+			f("host", "node-1"),
+			f("sourcetype", "x"),
 		)}}},
 	}
 	if n, dropped := w.AppendRiskRecords(logs, src, res); n != 1 || dropped != 0 {
@@ -52,16 +55,19 @@ func TestAppendRiskRecords(t *testing.T) {
 	rec := logs.At(1)
 	got := rec.Attributes().AsRaw()
 	want := map[string]any{
-		"search_name":        "Kubernetes Node Port Creation",
-		"rule_id":            "d7fc865e",
-		"risk_object":        "alice",
-		"risk_object_type":   "user",
-		"risk_score":         int64(20),
-		"risk_message":       "NodePort web by alice from 10.0.0.1, 10.0.0.2 ($unknown$)",
-		"threat_object":      []any{"10.0.0.1", "10.0.0.2"},
-		"threat_object_type": []any{"ip_address", "ip_address"},
-		"analyticstories":    []any{"Kubernetes Security"},
+		"search_name":              "Kubernetes Node Port Creation",
+		"rule_id":                  "d7fc865e",
+		"risk_object":              "alice",
+		"risk_object_type":         "user",
+		"risk_score":               int64(20),
+		"risk_message":             "NodePort web by alice from 10.0.0.1, 10.0.0.2 ($unknown$)",
+		"threat_object":            []any{"10.0.0.1", "10.0.0.2"},
+		"threat_object_type":       []any{"ip_address", "ip_address"},
+		"analyticstories":          []any{"Kubernetes Security"},
+		"annotations.mitre_attack": []any{"T1204"},
 		"annotations.mitre_attack.mitre_technique_id": []any{"T1204"},
+		"orig_host":             "node-1",
+		"orig_sourcetype":       "x",
 		"objectRef.name":        "web",
 		"user":                  "alice",
 		"src_ip":                []any{"10.0.0.1", "10.0.0.2"},
@@ -139,6 +145,39 @@ func TestNoRiskObject(t *testing.T) {
 		if m, _ := a.Get("risk_message"); m.Str() != "by "+[]string{"a", "b"}[i-1] {
 			t.Errorf("record %d message %q", i, m.Str())
 		}
+	}
+}
+
+// TestNoMessage: the splunk_hec exporter drops a record whose body is empty, so a rule without a message (an ESCU
+// detection without rba.message) writes its search name and risk object instead; search_name and source are the
+// saved search's name.
+func TestNoMessage(t *testing.T) {
+	r := &rule.Rule{ID: "x", Name: "X", SearchName: "ESCU - X - Rule",
+		Risk: rule.Risk{Message: " ", Objects: []rule.RiskObject{{Field: "user", Type: "user", Score: 10}}}}
+	noObject := &rule.Rule{ID: "y", Name: "Y"}
+	res := engine.Result{Matches: []engine.Match{
+		{Rule: r, Rows: []engine.Row{row(f("user", "bob\nforged"))}},
+		{Rule: noObject, Rows: []engine.Row{row(f("user", "bob"))}},
+	}}
+	logs := plog.NewLogRecordSlice()
+	src := logs.AppendEmpty()
+	if n, _ := NewWriter(Config{}).AppendRiskRecords(logs, src, res); n != 2 {
+		t.Fatalf("added %d, want 2", n)
+	}
+	var got []string
+	for i := 1; i < logs.Len(); i++ {
+		a := logs.At(i).Attributes()
+		m, _ := a.Get("risk_message")
+		name, _ := a.Get("search_name")
+		source, _ := a.Get("com.splunk.source")
+		if logs.At(i).Body().Str() != m.Str() {
+			t.Errorf("record %d: body %q, message %q", i, logs.At(i).Body().Str(), m.Str())
+		}
+		got = append(got, m.Str()+" | "+name.Str()+" | "+source.Str())
+	}
+	want := []string{`ESCU - X - Rule: user bob\nforged | ESCU - X - Rule | ESCU - X - Rule`, "Y | Y | Y"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
 

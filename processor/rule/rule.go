@@ -15,8 +15,11 @@ import (
 type Rule struct {
 	// ID is the rule's stable identifier (ESCU `id`, Sigma `id`, Elastic `rule_id`).
 	ID string
-	// Name is the search name written on risk events (ESCU `name`, Sigma `title`, Elastic `name`).
+	// Name is the rule's name (ESCU `name`, Sigma `title`, Elastic `name`).
 	Name string
+	// SearchName is the name of the saved search Splunk ES runs the rule as, which its risk events carry as
+	// search_name and source: for an ESCU detection `ESCU - <name> - Rule` (set by the loader). Empty: Name.
+	SearchName string
 	// Version is the rule's content version (ESCU `version`); of two rules with one ID, the higher version wins.
 	Version     int
 	Description string
@@ -38,6 +41,14 @@ type Rule struct {
 	Stories []string
 	// Tests are the test events the rule's file carries (test.go).
 	Tests []Test
+}
+
+// SavedSearchName returns the search_name the rule's risk events carry: SearchName, or Name when it has none.
+func (r *Rule) SavedSearchName() string {
+	if r.SearchName != "" {
+		return r.SearchName
+	}
+	return r.Name
 }
 
 // Deprecated reports whether the rule's upstream marks it deprecated: no longer maintained, kept for reference.
