@@ -495,9 +495,17 @@ func TestDockerfile(t *testing.T) {
 
 	copyBin := regexp.MustCompile(`(?m)^COPY ` + regexp.QuoteMeta(binary) + ` (\S+)$`).FindStringSubmatch(dockerfile)
 	require.NotNil(t, copyBin, "the Dockerfile copies %s", binary)
+	// The chart's agent container runs `command: [/otelcol, --config=/conf/relay.yaml]`, and its migrate-checkpoint
+	// init container `command: [/migratecheckpoint]` from the same image (templates/daemonset.yaml).
+	assert.Equal(t, "/otelcol", copyBin[1], "the chart runs the collector as /otelcol")
 	entry := regexp.MustCompile(`(?m)^ENTRYPOINT \["([^"]+)"\]$`).FindStringSubmatch(dockerfile)
-	require.NotNil(t, entry, "ENTRYPOINT in exec form, the binary alone (the chart passes only --config)")
+	require.NotNil(t, entry, "ENTRYPOINT in exec form, the binary alone")
 	assert.Equal(t, copyBin[1], entry[1], "the entrypoint is the copied binary")
+	stage := regexp.MustCompile(`(?m)^FROM (\S+) AS (\S+)$`).FindStringSubmatch(dockerfile)
+	require.NotNil(t, stage, "a stage of the Splunk distribution's image")
+	assert.Regexp(t, `^quay\.io/signalfx/splunk-otel-collector:\d+\.\d+\.\d+$`, stage[1], "pinned")
+	assert.Regexp(t, `(?m)^COPY --from=`+regexp.QuoteMeta(stage[2])+` /migratecheckpoint /migratecheckpoint$`, dockerfile,
+		"the chart's init container finds /migratecheckpoint")
 
 	copyCfg := regexp.MustCompile(`(?m)^COPY (\S+) (\S+)$`).FindAllStringSubmatch(dockerfile, -1)
 	cmd := regexp.MustCompile(`(?m)^CMD \["--config=([^"]+)"\]$`).FindStringSubmatch(dockerfile)
