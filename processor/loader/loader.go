@@ -124,11 +124,13 @@ func Load(opts Options) (*Result, error) {
 	var errs []fileErr
 	fail := func(i int, err error) { errs = append(errs, fileErr{i, err}) }
 
-	// Pass 1: classify every file and gather the macros.
+	// Pass 1: classify every file and gather the macros. They come in two scopes: the built-in pack's rules read the
+	// pack's macro files, and the user's rules read the user's macro files over the pack's (which fill in what the
+	// user's do not define). A macro of the user's files that the pack defines too is not a conflict: security_content
+	// ships its own kube_allowed_* samples, which read other fields than the pack's same-named allow-lists, and each
+	// set of rules keeps the definitions written for it. Configured macros win in both.
 	formats := make([]format, len(files))
-	macros := spl.DefaultMacros()
-	// Where each macro is defined, by key: a fault inside a definition is reported with the macro's file and line.
-	origins := map[string]*escu.Macro{}
+	pack, user := newMacroScope(), newMacroScope()
 	for i, f := range files {
 		if f.err != nil {
 			e := &rule.Error{File: f.name, Reason: f.err.Error()}
@@ -150,7 +152,11 @@ func Load(opts Options) (*Result, error) {
 				fail(i, err)
 				continue
 			}
-			if prev, ok := origins[m.Key]; ok {
+			scope := user
+			if isBuiltin(f.name) {
+				scope = pack
+			}
+			if prev, ok := scope.origins[m.Key]; ok {
 				// A macro the configuration sets is the one used: the files' disagreement changes nothing, and
 				// setting it is how a user settles it.
 				if _, configured := opts.Macros[m.Key]; prev.Definition != m.Definition && !configured {
@@ -159,21 +165,28 @@ func Load(opts Options) (*Result, error) {
 				}
 				continue // the same definition again: the first file is named in errors
 			}
-			macros[m.Key], origins[m.Key] = m.Definition, m
+			scope.macros[m.Key], scope.origins[m.Key] = m.Definition, m
 		case unknownFormat:
 			fail(i, unclassified(f.name, f.data))
 		}
 	}
-	for k, def := range opts.Macros {
-		// A configured macro replaces the files' macro of its name and number of arguments, whatever their
-		// parameters are called (`pick(x,y)` over a file's `pick(a,b)`): references pick by name and count.
-		for fk := range macros {
-			if fk != k && sameMacro(fk, k) {
-				delete(macros, fk)
-				delete(origins, fk)
-			}
+	for k, def := range pack.macros {
+		if _, ok := user.origins[k]; !ok {
+			user.macros[k], user.origins[k] = def, pack.origins[k]
 		}
-		macros[k], origins[k] = def, &escu.Macro{Key: k, Definition: def} // no file: a configured macro
+	}
+	for _, scope := range []macroScope{pack, user} {
+		for k, def := range opts.Macros {
+			// A configured macro replaces the files' macro of its name and number of arguments, whatever their
+			// parameters are called (`pick(x,y)` over a file's `pick(a,b)`): references pick by name and count.
+			for fk := range scope.macros {
+				if fk != k && sameMacro(fk, k) {
+					delete(scope.macros, fk)
+					delete(scope.origins, fk)
+				}
+			}
+			scope.macros[k], scope.origins[k] = def, &escu.Macro{Key: k, Definition: def} // no file: a configured macro
+		}
 	}
 
 	// Pass 2: the detections.
@@ -193,7 +206,11 @@ func Load(opts Options) (*Result, error) {
 		var err error
 		switch formats[i] {
 		case escuDetection:
-			if r, err = escu.Parse(f.name, f.data, macros, origins); err == nil {
+			scope := user
+			if isBuiltin(f.name) {
+				scope = pack
+			}
+			if r, err = escu.Parse(f.name, f.data, scope.macros, scope.origins); err == nil {
 				escuFile[r] = i
 			}
 		case sigmaRule:
@@ -269,7 +286,7 @@ func Load(opts Options) (*Result, error) {
 		}
 		return nil, errors.Join(joined...)
 	}
-	if err := checkConfiguredMacros(opts.Macros, referencedMacros(searches, macros)); err != nil {
+	if err := checkConfiguredMacros(opts.Macros, referencedMacros(searches, pack.macros, user.macros)); err != nil {
 		if !opts.SkipErrors {
 			return nil, err
 		}
@@ -281,13 +298,27 @@ func Load(opts Options) (*Result, error) {
 	}
 	if opts.ESCUApp != "" {
 		for _, r := range slices.Concat(res.Rules, res.Superseded) {
-			if r.Origin.Format == "escu" && !strings.HasPrefix(r.Origin.File, Builtin+":") {
+			if r.Origin.Format == "escu" && !isBuiltin(r.Origin.File) {
 				r.SearchName = opts.ESCUApp + " - " + r.Name + " - Rule"
 			}
 		}
 	}
 	return res, nil
 }
+
+// macroScope is the macros one set of rules reads (the built-in pack's, or the user's), and where each is defined:
+// a fault inside a definition is reported with the macro's file and line.
+type macroScope struct {
+	macros  spl.Macros
+	origins map[string]*escu.Macro
+}
+
+func newMacroScope() macroScope {
+	return macroScope{macros: spl.DefaultMacros(), origins: map[string]*escu.Macro{}}
+}
+
+// isBuiltin reports whether a file name is one of the built-in pack's.
+func isBuiltin(name string) bool { return strings.HasPrefix(name, Builtin+":") }
 
 // sameMacro reports whether two macro keys (`name`, `name(N)`, `name(a,b)`) are one macro: one name, one number of
 // arguments.

@@ -292,6 +292,46 @@ func TestConflictingMacroFiles(t *testing.T) {
 		filepath.Join(dir, "a.yml")+":3")
 }
 
+// TestMacroScopes: the built-in pack's rules read the pack's macros, the user's rules read the user's macro files
+// and, for what those do not define, the pack's; a user's macro file that the pack defines too is no conflict (the
+// corpus's kube_allowed_* samples beside the pack's allow-lists); a configured macro applies to both.
+func TestMacroScopes(t *testing.T) {
+	pack := fstest.MapFS{
+		"macros/allow.yml": {Data: []byte(macro("allow", "user=packed"))},
+		"macros/only.yml":  {Data: []byte(macro("only_pack", "verb=get"))},
+		"pack_rule.yml":    {Data: []byte(detection("p", "Pack", "verb=create NOT `allow`"))},
+	}
+	dir := layout(t, map[string]string{
+		"macros/allow.yml": macro("allow", "user=mine"),
+		"mine.yml":         detection("m", "Mine", "objectRef.resource=pods NOT `allow` `only_pack`"),
+	})
+	filters := func(res *Result) map[string]string {
+		out := map[string]string{}
+		for _, r := range res.Rules {
+			out[r.Name] = fmt.Sprint(r.Filter)
+		}
+		return out
+	}
+	res, err := Load(Options{Paths: []string{"builtin", dir}, Builtin: pack})
+	require.NoError(t, err)
+	got := filters(res)
+	assert.Contains(t, got["Pack"], "packed")
+	assert.NotContains(t, got["Pack"], "mine")
+	assert.Contains(t, got["Mine"], "mine", "the user's macro file for the user's rule")
+	assert.NotContains(t, got["Mine"], "packed")
+	assert.Contains(t, got["Mine"], "get", "what the user's files do not define comes from the pack")
+	assert.NotContains(t, got["Pack"], "pods")
+
+	res, err = Load(Options{Paths: []string{"builtin", dir}, Builtin: pack, Macros: map[string]string{"allow": "user=set"}})
+	require.NoError(t, err)
+	got = filters(res)
+	for _, name := range []string{"Pack", "Mine"} {
+		assert.Contains(t, got[name], "set", name)
+		assert.NotContains(t, got[name], "packed", name)
+		assert.NotContains(t, got[name], "mine", name)
+	}
+}
+
 // TestBrokenMacroNamesItsFile: a fault inside a macro's definition is reported at the detection's reference, and
 // says which file defines the macro whose definition holds the fault, and the line and column of the fault there.
 func TestBrokenMacroNamesItsFile(t *testing.T) {

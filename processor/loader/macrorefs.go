@@ -54,10 +54,12 @@ func macroName(s string) string {
 
 // referencedMacros returns the names of the macros that searches reference, directly or through the definitions
 // of the macros they reference (by name, whatever the number of arguments).
-func referencedMacros(searches []string, macros spl.Macros) map[string]bool {
+func referencedMacros(searches []string, scopes ...spl.Macros) map[string]bool {
 	defs := map[string][]string{}
-	for k, d := range macros {
-		defs[macroName(k)] = append(defs[macroName(k)], d)
+	for _, macros := range scopes {
+		for k, d := range macros {
+			defs[macroName(k)] = append(defs[macroName(k)], d)
+		}
 	}
 	seen := map[string]bool{}
 	queue := slices.Clone(searches)
