@@ -240,6 +240,9 @@ func TestParseErrors(t *testing.T) {
 		{"bad rba type", "name: x\nsearch: a=1\nrba:\n  risk_objects:\n  - {field: u, type: person, score: 5}\n", 5, 5, `risk object type "person"`},
 		{"bad rba score", "name: x\nsearch: a=1\nrba:\n  risk_objects:\n  - {field: u, type: user, score: 500}\n", 5, 5, "outside 1-100"},
 		{"rba threat without type", "name: x\nsearch: a=1\nrba:\n  threat_objects:\n  - field: ip\n", 5, 5, "threat object needs"},
+		{"fractional rba score", "name: x\nsearch: a=1\nrba:\n  risk_objects:\n  - {field: u, type: user, score: 20.5}\n", 5, 35, "risk score 20.5 is not a whole number"},
+		{"fractional v4 risk_score", "name: x\nsearch: a=1\ntags:\n  risk_score: 49.9\n  observable:\n  - {name: u, type: User, role: [Victim]}\n", 4, 15, "tags.risk_score 49.9 is not a whole number"},
+		{"fractional v4 impact", "name: x\nsearch: a=1\ntags:\n  impact: 50\n  confidence: 70.5\n", 5, 15, "tags.confidence 70.5 is not a whole number"},
 		{"v4 without score", "name: x\nsearch: a=1\ntags:\n  observable:\n  - {name: u, type: User, role: [Victim]}\n", 4, 3, "tags.risk_score 0"},
 		{"type error", "name: x\nsearch: a=1\ntags:\n  risk_score: high\n", 4, 0, "the text `high` where a number is expected"},
 	}
@@ -254,6 +257,13 @@ func TestParseErrors(t *testing.T) {
 			assert.Equal(t, [2]int{tt.line, tt.column}, [2]int{e.Line, e.Column}, "position; error: %v", err)
 		})
 	}
+}
+
+// TestRBAWholeScore: a score written as a whole float is the integer contentctl accepts, not an error.
+func TestRBAWholeScore(t *testing.T) {
+	r, err := Parse("t.yml", []byte("name: x\nsearch: a=1\nrba:\n  risk_objects:\n  - {field: u, type: user, score: 20.0}\n"), nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []rule.RiskObject{{Field: "u", Type: "user", Score: 20}}, r.Risk.Objects)
 }
 
 func TestParseErrorString(t *testing.T) {

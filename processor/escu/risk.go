@@ -2,6 +2,8 @@ package escu
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -27,6 +29,9 @@ func parseRBA(file, name string, n *yaml.Node) (rule.Risk, error) {
 			return risk, errorAt(file, objs, name, "`rba.risk_objects` must be a list")
 		}
 		for _, item := range objs.Content {
+			if err := wholeNumber(file, name, value(item, "score"), "risk score"); err != nil {
+				return risk, err
+			}
 			var o struct {
 				Field string `yaml:"field"`
 				Type  string `yaml:"type"`
@@ -67,6 +72,19 @@ func parseRBA(file, name string, n *yaml.Node) (rule.Risk, error) {
 	return risk, nil
 }
 
+// wholeNumber fails for a number with a fractional part (`score: 20.5`), which yaml.v3 would truncate into an int:
+// contentctl requires an integer, and a score that loads as another number than the one written is worse than an
+// error.
+func wholeNumber(file, name string, n *yaml.Node, what string) error {
+	if n == nil || n.Kind != yaml.ScalarNode || n.ShortTag() != "!!float" {
+		return nil // an int, or a value of another type that the decoder refuses in its own words
+	}
+	if f, err := strconv.ParseFloat(n.Value, 64); err == nil && f == math.Trunc(f) && !math.IsInf(f, 0) {
+		return nil // 20.0 is the integer contentctl (pydantic) accepts
+	}
+	return errorAt(file, n, name, fmt.Sprintf("%s %s is not a whole number (contentctl requires an integer)", what, n.Value))
+}
+
 // Observable types contentctl 4.x recognised, lower-cased.
 var (
 	userTypes   = map[string]bool{"user": true, "username": true, "email address": true}
@@ -90,6 +108,11 @@ var (
 // Every risk object scores tags.risk_score (or, in content older still, impact × confidence / 100).
 func parseTags(file, name string, root *yaml.Node, d *detection) (rule.Risk, error) {
 	risk := rule.Risk{Message: d.Tags.Message}
+	for _, k := range []string{"risk_score", "impact", "confidence"} {
+		if err := wholeNumber(file, name, value(value(root, "tags"), k), "tags."+k); err != nil {
+			return risk, err
+		}
+	}
 	score := 0
 	switch t := d.Tags; {
 	case t.RiskScore != nil:
