@@ -243,6 +243,11 @@ func TestParseErrors(t *testing.T) {
 		{"fractional rba score", "name: x\nsearch: a=1\nrba:\n  risk_objects:\n  - {field: u, type: user, score: 20.5}\n", 5, 35, "risk score 20.5 is not a whole number"},
 		{"fractional v4 risk_score", "name: x\nsearch: a=1\ntags:\n  risk_score: 49.9\n  observable:\n  - {name: u, type: User, role: [Victim]}\n", 4, 15, "tags.risk_score 49.9 is not a whole number"},
 		{"fractional v4 impact", "name: x\nsearch: a=1\ntags:\n  impact: 50\n  confidence: 70.5\n", 5, 15, "tags.confidence 70.5 is not a whole number"},
+		{"misspelt rba key", "name: x\nsearch: a=1\nrba:\n  mesage: m\n", 4, 3, `unknown key "mesage" in ` + "`rba`" + ` (did you mean "message"?)`},
+		{"singular risk_object", "name: x\nsearch: a=1\nrba:\n  risk_object:\n  - {field: u, type: user, score: 5}\n", 4, 3, `unknown key "risk_object" in ` + "`rba`" + ` (did you mean "risk_objects"?)`},
+		{"unknown rba key", "name: x\nsearch: a=1\nrba:\n  severity: high\n", 4, 3, `unknown key "severity" in ` + "`rba`" + ` (it takes message, risk_objects, threat_objects)`},
+		{"misspelt risk object key", "name: x\nsearch: a=1\nrba:\n  risk_objects:\n  - field: u\n    type: user\n    scor: 5\n", 7, 5, `unknown key "scor" in a risk object (did you mean "score"?)`},
+		{"threat object with a score", "name: x\nsearch: a=1\nrba:\n  threat_objects:\n  - {field: ip, type: ip_address, score: 5}\n", 5, 35, `unknown key "score" in a threat object (it takes field, type)`},
 		{"v4 without score", "name: x\nsearch: a=1\ntags:\n  observable:\n  - {name: u, type: User, role: [Victim]}\n", 4, 3, "tags.risk_score 0"},
 		{"type error", "name: x\nsearch: a=1\ntags:\n  risk_score: high\n", 4, 0, "the text `high` where a number is expected"},
 	}

@@ -3,6 +3,7 @@ package escu
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -13,11 +14,16 @@ import (
 )
 
 // parseRBA reads a v5 `rba:` block: message, risk_objects [{field, type, score}], threat_objects [{field, type}].
-// Types and scores are checked as contentctl checks them, so a bad block fails at load, not in the risk index.
+// Types and scores are checked as contentctl checks them, so a bad block fails at load, not in the risk index. Keys
+// are checked too (contentctl's models forbid extra fields): a misspelt `mesage:` or `risk_object:` would otherwise
+// leave a detection that loads but writes no message or no risk.
 func parseRBA(file, name string, n *yaml.Node) (rule.Risk, error) {
 	var risk rule.Risk
 	if n.Kind != yaml.MappingNode {
 		return risk, errorAt(file, n, name, "`rba` must be a mapping")
+	}
+	if err := checkKeys(file, name, n, "`rba`", rbaKeys); err != nil {
+		return risk, err
 	}
 	if m := value(n, "message"); m != nil {
 		if err := m.Decode(&risk.Message); err != nil {
@@ -29,6 +35,9 @@ func parseRBA(file, name string, n *yaml.Node) (rule.Risk, error) {
 			return risk, errorAt(file, objs, name, "`rba.risk_objects` must be a list")
 		}
 		for _, item := range objs.Content {
+			if err := checkKeys(file, name, item, "a risk object", riskObjectKeys); err != nil {
+				return risk, err
+			}
 			if err := wholeNumber(file, name, value(item, "score"), "risk score"); err != nil {
 				return risk, err
 			}
@@ -56,6 +65,9 @@ func parseRBA(file, name string, n *yaml.Node) (rule.Risk, error) {
 			return risk, errorAt(file, threats, name, "`rba.threat_objects` must be a list")
 		}
 		for _, item := range threats.Content {
+			if err := checkKeys(file, name, item, "a threat object", threatObjectKeys); err != nil {
+				return risk, err
+			}
 			var o struct {
 				Field string `yaml:"field"`
 				Type  string `yaml:"type"`
@@ -72,6 +84,35 @@ func parseRBA(file, name string, n *yaml.Node) (rule.Risk, error) {
 	return risk, nil
 }
 
+// The keys of contentctl's v5 models (contentctl/objects/rba.py): rba, RiskObject, ThreatObject.
+var (
+	rbaKeys          = []string{"message", "risk_objects", "threat_objects"}
+	riskObjectKeys   = []string{"field", "type", "score"}
+	threatObjectKeys = []string{"field", "type"}
+)
+
+// checkKeys fails at the first key of mapping n (what names it in the error) that is not in keys, with the key it is
+// nearest to when it looks like a misspelling of one. A node that is not a mapping is left to the decoder to refuse.
+func checkKeys(file, name string, n *yaml.Node, what string, keys []string) error {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key := n.Content[i]
+		if slices.Contains(keys, key.Value) {
+			continue
+		}
+		reason := fmt.Sprintf("unknown key %q in %s", key.Value, what)
+		if best := closest(key.Value, keys); best != "" {
+			reason += fmt.Sprintf(" (did you mean %q?)", best)
+		} else {
+			reason += fmt.Sprintf(" (it takes %s)", strings.Join(keys, ", "))
+		}
+		return errorAt(file, key, name, reason)
+	}
+	return nil
+}
+
 // wholeNumber fails for a number with a fractional part (`score: 20.5`), which yaml.v3 would truncate into an int:
 // contentctl requires an integer, and a score that loads as another number than the one written is worse than an
 // error.
@@ -83,6 +124,39 @@ func wholeNumber(file, name string, n *yaml.Node, what string) error {
 		return nil // 20.0 is the integer contentctl (pydantic) accepts
 	}
 	return errorAt(file, n, name, fmt.Sprintf("%s %s is not a whole number (contentctl requires an integer)", what, n.Value))
+}
+
+// closest returns the name in names nearest to s by edit distance, when it is near enough to be a misspelling
+// (at most a third of s's length away); "" otherwise. Package loader has its own: it imports this package, not the
+// other way.
+func closest(s string, names []string) string {
+	best, bestD := "", len(s)/3+1
+	for _, n := range names {
+		if d := editDistance(s, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // Observable types contentctl 4.x recognised, lower-cased.
