@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 
 	"github.com/oschwald/geoip2-golang"
@@ -22,6 +23,16 @@ var _ engine.GeoIP = (*DB)(nil)
 
 // Open opens a City database file.
 func Open(path string) (*DB, error) {
+	// The reader memory-maps the file, and mmap's errors for a directory or an empty file ("no such device",
+	// "invalid argument") do not say what is wrong with the setting.
+	if fi, err := os.Stat(path); err == nil {
+		switch {
+		case fi.IsDir():
+			return nil, fmt.Errorf("geoip_database %s: is a directory; give the path of a GeoLite2/GeoIP2 City .mmdb file", path)
+		case fi.Size() == 0:
+			return nil, fmt.Errorf("geoip_database %s: is empty (not a MaxMind database)", path)
+		}
+	}
 	r, err := geoip2.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("geoip_database %s: %w", path, err)

@@ -2,6 +2,7 @@ package geoip
 
 import (
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -39,5 +40,21 @@ func TestLookup(t *testing.T) {
 func TestOpenErrors(t *testing.T) {
 	if _, err := Open(filepath.Join(t.TempDir(), "missing.mmdb")); err == nil || !strings.Contains(err.Error(), "missing.mmdb") {
 		t.Errorf("missing file: err = %v", err)
+	}
+}
+
+// TestOpenDirectoryOrEmpty: the two settings mmap fails on with an errno ("no such device", "invalid argument") are
+// said in the setting's terms.
+func TestOpenDirectoryOrEmpty(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Open(dir); err == nil || err.Error() != "geoip_database "+dir+": is a directory; give the path of a GeoLite2/GeoIP2 City .mmdb file" {
+		t.Errorf("directory: err = %v", err)
+	}
+	empty := filepath.Join(dir, "empty.mmdb")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(empty); err == nil || err.Error() != "geoip_database "+empty+": is empty (not a MaxMind database)" {
+		t.Errorf("empty file: err = %v", err)
 	}
 }
