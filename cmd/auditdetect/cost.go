@@ -69,6 +69,8 @@ type ruleCost struct {
 const (
 	// defaultCostEvents is how many generated events the report runs over without -events or -limit.
 	defaultCostEvents = 4000
+	// defaultCostLimit is how many events of a file (-events) the report reads at most without -limit.
+	defaultCostLimit = 10000
 	// defaultMaxBodyBytes is the processor's max_body_bytes default (TestCostDefaultsFollowTheProcessor).
 	defaultMaxBodyBytes = 8 << 20
 )
@@ -77,7 +79,9 @@ func runCost(args []string, stdout, stderr io.Writer) int {
 	fs, rf := newFlagSet("rule-cost", stderr)
 	eventsPath := fs.String("events", "", "audit log `file` (- for stdin; gzip is read as such): one event per line, native "+
 		"events, EventLists or cloud exports; default: generated events of a typical cluster")
-	limit := fs.Int("limit", 10000, "read at most this many `events` from the file (without -events: generate this many, default 4000)")
+	// No default in the flag itself: it has one per source, and the flag package would print a third "(default N)".
+	limit := fs.Int("limit", 0, fmt.Sprintf("at most this many `events` to read from the file (default %d) or, without "+
+		"-events, to generate (default %d)", defaultCostLimit, defaultCostEvents))
 	maxBody := maxBodyFlag(fs)
 	passes := fs.Int("passes", 5, "timed `passes` over the events per engine; the fastest counts")
 	format := fs.String("format", "markdown", "output `format`: markdown or json")
@@ -86,6 +90,12 @@ func runCost(args []string, stdout, stderr io.Writer) int {
 	stateFlags(fs, &opts)
 	if code, done := parse(fs, args); done {
 		return code
+	}
+	if !flagSet(fs, "limit") {
+		*limit = defaultCostLimit
+		if *eventsPath == "" {
+			*limit = defaultCostEvents
+		}
 	}
 	switch {
 	case *format != "markdown" && *format != "json":
@@ -103,11 +113,7 @@ func runCost(args []string, stdout, stderr io.Writer) int {
 	rep := &costReport{Passes: *passes}
 	var events [][]byte
 	if *eventsPath == "" {
-		n := defaultCostEvents
-		if flagSet(fs, "limit") {
-			n = *limit
-		}
-		for _, ev := range auditgen.Generate(1, n) {
+		for _, ev := range auditgen.Generate(1, *limit) {
 			events = append(events, ev.Body)
 		}
 		rep.Source = "generated events (processor/auditgen, seed 1)"

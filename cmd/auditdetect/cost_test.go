@@ -259,6 +259,15 @@ func TestCostMarkdownAndErrors(t *testing.T) {
 	}
 }
 
+// TestCostLimitHelp: -limit has a default per source, which its help says once each; the flag package adds its own
+// "(default N)" for a flag with a non-zero default, which said a third, contradicting one.
+func TestCostLimitHelp(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, exitOK, run([]string{"rule-cost", "-h"}, &stdout, &stderr))
+	assert.Contains(t, stderr.String(), "  -limit events\n    \tat most this many events to read from the file (default 10000) "+
+		"or, without -events, to generate (default 4000)\n")
+}
+
 func TestCostDefaultsFollowTheProcessor(t *testing.T) {
 	assert.Equal(t, auditdetectprocessor.DefaultMaxBodyBytes, defaultMaxBodyBytes)
 }
