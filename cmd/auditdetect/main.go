@@ -179,7 +179,7 @@ func loadRules(paths []string, rf *ruleFlags, command string, stderr io.Writer, 
 	res, err := loader.Load(loader.Options{Paths: paths, Builtin: builtin.FS, Macros: rf.macros,
 		SkipErrors: rf.onRuleError == "skip", Logger: log, ESCUApp: loader.DefaultESCUApp})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, skipHint(err, command)
 	}
 	if !quiet {
 		for _, err := range res.Skipped {
@@ -197,6 +197,16 @@ func loadRules(paths []string, rf *ruleFlags, command string, stderr io.Writer, 
 		return nil, nil, fmt.Errorf("no rules loaded from %s", strings.Join(paths, " "))
 	}
 	return rules, res, nil
+}
+
+// skipHint follows a load error that advises the collector's setting (an ES|QL rule's: "skip it with on_rule_error:
+// skip") with a line that names this tool's flag for it, which is spelt otherwise.
+func skipHint(err error, command string) error {
+	if !strings.Contains(err.Error(), "on_rule_error: skip") {
+		return err
+	}
+	return fmt.Errorf("%w\n%s: here on_rule_error: skip is the flag -on-rule-error skip (auditdetect %s "+
+		"-on-rule-error skip [flags] [RULES...])", err, command, command)
 }
 
 // load loads the rules named by paths; skipped rules (-on-rule-error skip) are reported on stderr, after the

@@ -48,6 +48,13 @@ auditdetect_tests:
 - {name: a create, match: true, events: [{verb: create, stage: ResponseComplete, user: {username: a}}]}
 `), 0o600))
 
+	esql := filepath.Join(dir, "esql.toml")
+	require.NoError(t, os.WriteFile(esql, []byte("[rule]\nname = \"Burst\"\ntype = \"esql\"\nlanguage = \"esql\"\n"+
+		"query = \"from logs-kubernetes.audit_logs-* | stats c = count() by user.name\"\n"), 0o600))
+
+	broken := filepath.Join(dir, "broken.yml")
+	require.NoError(t, os.WriteFile(broken, []byte("name: x\nsearch: verb=get |\n"), 0o600))
+
 	tests := []struct {
 		name     string
 		args     []string
@@ -112,6 +119,14 @@ auditdetect_tests:
 			stderr: []string{`coverage: rule "Old" (` + deprecated + `:4) is deprecated upstream`},
 			stdout: []string{"Old (deprecated upstream)"},
 		},
+		{
+			// The loader's reason names the collector's setting; the tool says its own flag for it.
+			name: "a rule that advises on_rule_error: skip is followed by the flag", args: []string{"scan", "-events", "-", esql}, exit: exitUsage,
+			stderr: []string{`(load it in Elastic, or skip it with on_rule_error: skip)` + "\n" +
+				"scan: here on_rule_error: skip is the flag -on-rule-error skip (auditdetect scan -on-rule-error skip [flags] [RULES...])\n"},
+		},
+		{name: "a rule error that advises nothing has no hint", args: []string{"coverage", broken}, exit: exitUsage,
+			stderr: []string{"broken.yml:2"}, notStderr: []string{"-on-rule-error skip"}},
 		{name: "-disable of every rule", args: []string{"rule-test", "-disable", "Reads", bad}, exit: exitUsage, stderr: []string{"-disable names every rule loaded"}},
 	}
 	for _, tt := range tests {
