@@ -129,6 +129,11 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		}
 	})
 	writeErr := out.Flush()
+	if err != nil && got == (readStats{}) {
+		// The log could not be read at all (not there, a directory): a summary of 0 events would read as a scan.
+		fmt.Fprintf(stderr, "scan: %v\n", err)
+		return exitUsage
+	}
 	// The summary comes even when the log broke off (a truncated gzip file): what was read was scanned.
 	fmt.Fprintf(stderr, "scan: %d rules, %d events in %s: %d matched, %d risk records", len(rules), got.events,
 		time.Since(start).Round(time.Millisecond), matchedEvents, records)

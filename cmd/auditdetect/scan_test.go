@@ -138,6 +138,19 @@ func TestScanErrors(t *testing.T) {
 	}
 }
 
+// TestScanUnreadableLogHasNoSummary: a log that cannot be opened is an error alone, not a scan of 0 events.
+func TestScanUnreadableLogHasNoSummary(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "nope.log")
+	for _, path := range []string{missing, dir} {
+		var out, errOut bytes.Buffer
+		assert.Equal(t, exitUsage, run([]string{"scan", "-events", path}, &out, &errOut))
+		assert.Contains(t, errOut.String(), path)
+		assert.NotContains(t, errOut.String(), " events in ", "no summary")
+		assert.NotContains(t, errOut.String(), "after 0 events")
+	}
+}
+
 func TestScanTruncatedGzipStillSummarises(t *testing.T) {
 	sample, err := os.ReadFile(sampleLog)
 	require.NoError(t, err)
