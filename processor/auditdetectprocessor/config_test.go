@@ -97,7 +97,7 @@ func TestLoadConfig(t *testing.T) {
 		{id: component.NewIDWithName(metadata.Type, "bad_new_terms_learning"), errMsg: "new_terms_learning: must not be negative"},
 		{id: component.NewIDWithName(metadata.Type, "bad_throttle_window"), errMsg: `rule_overrides: "x": throttle.window must be positive`},
 		{id: component.NewIDWithName(metadata.Type, "throttle_in_enrich"), errMsg: "enrich mode does not write"},
-		{id: component.NewIDWithName(metadata.Type, "unknown_override"), errMsg: `rule_overrides: no loaded rule has the id or name ["No Such Rule"]`},
+		{id: component.NewIDWithName(metadata.Type, "unknown_override"), errMsg: `rule_overrides: no loaded rule has the id or name "No Such Rule"`},
 		{id: component.NewIDWithName(metadata.Type, "route_drop_unmatched"), errMsg: "drop_unmatched: route mode must forward every record"},
 		{id: component.NewIDWithName(metadata.Type, "bad_mode"), errMsg: `mode: "copy" is not fork, enrich or route`},
 		{id: component.NewIDWithName(metadata.Type, "bad_on_rule_error"), errMsg: `on_rule_error: "ignore" is not fail or skip`},

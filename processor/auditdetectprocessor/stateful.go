@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/auditdetect/auditdetect/processor/engine"
+	"github.com/auditdetect/auditdetect/processor/internal/suggest"
 	"github.com/auditdetect/auditdetect/processor/loader"
 	"github.com/auditdetect/auditdetect/processor/rule"
 	"github.com/auditdetect/auditdetect/processor/window"
@@ -140,6 +141,22 @@ func mergeOverrides(a, b RuleOverride) (merged RuleOverride, conflict []string) 
 	return merged, conflict
 }
 
+// didYouMean quotes each key of keys and, where one is a near misspelling of a loaded rule's name or id, says it.
+func didYouMean(keys []string, rules []*rule.Rule) string {
+	known := make([]string, 0, 2*len(rules))
+	for _, r := range rules {
+		known = append(known, r.Name, r.ID)
+	}
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = strconv.Quote(k)
+		if s := suggest.Closest(k, known); s != "" {
+			out[i] += fmt.Sprintf(" (did you mean %q?)", s)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
 // applyStateful completes the engine options from the stateful settings and returns the IDs of the rules that
 // rule_overrides turns off (enabled: false). A rule_overrides key that names no loaded rule fails the load (a typo
 // would otherwise leave a rule silently unthrottled, or running), or is logged under on_rule_error: skip, where the
@@ -152,7 +169,7 @@ func applyStateful(cfg *Config, opts *engine.Options, rules []*rule.Rule, logger
 		return nil, fmt.Errorf("rule_overrides: %s: keep one", strings.Join(twice, "; "))
 	}
 	if len(unknown) > 0 {
-		err := fmt.Errorf("rule_overrides: no loaded rule has the id or name %q", unknown)
+		err := fmt.Errorf("rule_overrides: no loaded rule has the id or name %s", didYouMean(unknown, rules))
 		if cfg.OnRuleError != RuleErrorSkip {
 			return nil, err
 		}

@@ -750,7 +750,7 @@ func TestDisabledRule(t *testing.T) {
 	_, err := buildDetector(testConfig(func(c *Config) {
 		c.RuleOverrides = map[string]RuleOverride{"Test NodePrt": {Enabled: &off}}
 	}), nil)
-	assert.ErrorContains(t, err, `no loaded rule has the id or name ["Test NodePrt"]`)
+	assert.ErrorContains(t, err, `no loaded rule has the id or name "Test NodePrt" (did you mean "Test NodePort"?)`)
 	on := true
 	_, err = buildDetector(testConfig(func(c *Config) {
 		c.RuleOverrides = map[string]RuleOverride{

@@ -9,6 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/auditdetect/auditdetect/processor/internal/suggest"
 	"github.com/auditdetect/auditdetect/processor/internal/yamlfile"
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
@@ -103,7 +104,7 @@ func checkKeys(file, name string, n *yaml.Node, what string, keys []string) erro
 			continue
 		}
 		reason := fmt.Sprintf("unknown key %q in %s", key.Value, what)
-		if best := closest(key.Value, keys); best != "" {
+		if best := suggest.Closest(key.Value, keys); best != "" {
 			reason += fmt.Sprintf(" (did you mean %q?)", best)
 		} else {
 			reason += fmt.Sprintf(" (it takes %s)", strings.Join(keys, ", "))
@@ -124,39 +125,6 @@ func wholeNumber(file, name string, n *yaml.Node, what string) error {
 		return nil // 20.0 is the integer contentctl (pydantic) accepts
 	}
 	return errorAt(file, n, name, fmt.Sprintf("%s %s is not a whole number (contentctl requires an integer)", what, n.Value))
-}
-
-// closest returns the name in names nearest to s by edit distance, when it is near enough to be a misspelling
-// (at most a third of s's length away); "" otherwise. Package loader has its own: it imports this package, not the
-// other way.
-func closest(s string, names []string) string {
-	best, bestD := "", len(s)/3+1
-	for _, n := range names {
-		if d := editDistance(s, n); d < bestD {
-			best, bestD = n, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // Observable types contentctl 4.x recognised, lower-cased.

@@ -9,6 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/auditdetect/auditdetect/processor/internal/suggest"
 	"github.com/auditdetect/auditdetect/processor/spl"
 )
 
@@ -97,7 +98,7 @@ func checkConfiguredMacros(configured map[string]string, refs map[string]bool) e
 	var msgs []string
 	for _, k := range unused {
 		msg := fmt.Sprintf("macros: %q is referenced by no loaded rule, so it would change nothing", k)
-		if best := closest(macroName(k), known); best != "" && !otherFilter(macroName(k), best) {
+		if best := suggest.Closest(macroName(k), known); best != "" && !otherFilter(macroName(k), best) {
 			msg += fmt.Sprintf(" (did you mean %q?)", best)
 		} else if len(known) == 0 {
 			msg += " (no loaded rule references any macro)"
@@ -107,40 +108,8 @@ func checkConfiguredMacros(configured map[string]string, refs map[string]bool) e
 	return fmt.Errorf("%s", strings.Join(msgs, "; "))
 }
 
-// closest returns the name in names nearest to s by edit distance, when it is near enough to be a misspelling
-// (at most a third of s's length away); "" otherwise.
-func closest(s string, names []string) string {
-	best, bestD := "", len(s)/3+1
-	for _, n := range names {
-		if d := editDistance(s, n); d < bestD {
-			best, bestD = n, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
-
 // otherFilter says that suggesting filter macro b for a's is likely to point at another detection's exception hook
 // (kubernetes_node_port_creation_filter for kubernetes_daemonset_created_filter): only a near spelling is suggested.
 func otherFilter(a, b string) bool {
-	return strings.HasSuffix(a, "_filter") && strings.HasSuffix(b, "_filter") && editDistance(a, b) > 2
+	return strings.HasSuffix(a, "_filter") && strings.HasSuffix(b, "_filter") && suggest.EditDistance(a, b) > 2
 }
