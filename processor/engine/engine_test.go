@@ -622,3 +622,40 @@ func TestNumbersCompareAsEval(t *testing.T) {
 		})
 	}
 }
+
+// rule.IP compares addresses as Elasticsearch's ip type does, not as text: 10.1.2.3 >= 9.0.0.0, though "10" < "9".
+func TestIPCompare(t *testing.T) {
+	ip := func(op rule.Op, addr string) rule.Expr {
+		return rule.Compare{Field: rule.Field{Name: "ips", AnyArray: true}, Op: op, Value: rule.Pattern{Kind: rule.IP, Text: addr}}
+	}
+	tests := []struct {
+		name   string
+		value  string // JSON
+		filter rule.Expr
+		want   bool
+	}{
+		{"above as an address, below as text", `["10.1.2.3"]`, ip(rule.OpGe, "9.0.0.0"), true},
+		{"not below", `["10.1.2.3"]`, ip(rule.OpLt, "9.0.0.0"), false},
+		{"greater", `["10.1.2.3"]`, ip(rule.OpGt, "10.1.2.2"), true},
+		{"equal bound", `["10.1.2.3"]`, ip(rule.OpLe, "10.1.2.3"), true},
+		{"strict at the bound", `["10.1.2.3"]`, ip(rule.OpLt, "10.1.2.3"), false},
+		{"IPv4 sorts below IPv6", `["255.255.255.255"]`, ip(rule.OpLt, "2001:db8::"), true},
+		{"IPv6 above IPv4", `["2001:db8::1"]`, ip(rule.OpGt, "9.0.0.0"), true},
+		{"IPv4-mapped is its IPv4 address", `["::ffff:10.1.2.3"]`, ip(rule.OpGe, "10.1.2.3"), true},
+		{"bound written mapped", `["10.1.2.3"]`, ip(rule.OpLe, "::ffff:10.1.2.3"), true},
+		{"any value", `["1.1.1.1","10.1.2.3"]`, ip(rule.OpGe, "9.0.0.0"), true},
+		{"not an address never matches", `["zzz"]`, ip(rule.OpGt, "9.0.0.0"), false},
+		{"equality as addresses", `["::ffff:10.1.2.3"]`, ip(rule.OpEq, "10.1.2.3"), true},
+		{"inequality as addresses", `["10.1.2.3"]`, ip(rule.OpEq, "10.1.2.4"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := matches(t, tt.filter, `{"verb":"get","ips":`+tt.value+`}`); got != tt.want {
+				t.Errorf("match = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	if _, err := Compile([]*rule.Rule{{ID: "x", Name: "x", Filter: ip(rule.OpGt, "10.0.0.0/8")}}, Options{}); err == nil {
+		t.Error("a network as an IP bound compiled")
+	}
+}

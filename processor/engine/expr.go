@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"unsafe"
@@ -241,19 +242,47 @@ func (n orderNode) eval(c *evalCtx, s source) bool {
 			}
 			cmp = bytes.Compare(v, n.text)
 		}
-		switch n.op {
-		case rule.OpLt:
-			found = cmp < 0
-		case rule.OpLe:
-			found = cmp <= 0
-		case rule.OpGt:
-			found = cmp > 0
-		case rule.OpGe:
-			found = cmp >= 0
-		}
+		found = orderHolds(n.op, cmp)
 		return !found
 	})
 	return found
+}
+
+// ipOrderNode is an ordered comparison of addresses (rule.IP), in the order of Elasticsearch's ip type: every
+// address as 16 bytes, IPv4 as IPv4-mapped IPv6. Values that are not addresses are skipped.
+type ipOrderNode struct {
+	f    *fieldRef
+	op   rule.Op
+	addr [16]byte
+}
+
+func (n ipOrderNode) eval(c *evalCtx, s source) bool {
+	found := false
+	c.each(s, n.f, func(v []byte) bool {
+		addr, err := netip.ParseAddr(b2s(v))
+		if err != nil {
+			return true
+		}
+		a := addr.As16()
+		found = orderHolds(n.op, bytes.Compare(a[:], n.addr[:]))
+		return !found
+	})
+	return found
+}
+
+// orderHolds says whether a comparison result (-1, 0, 1) satisfies op.
+func orderHolds(op rule.Op, cmp int) bool {
+	switch op {
+	case rule.OpLt:
+		return cmp < 0
+	case rule.OpLe:
+		return cmp <= 0
+	case rule.OpGt:
+		return cmp > 0
+	case rule.OpGe:
+		return cmp >= 0
+	}
+	return false
 }
 
 // fieldEqualsNode is Sigma's fieldref: some value of a equals some value of b.
@@ -350,6 +379,13 @@ func compileExprIn(e rule.Expr, visit func(*fieldRef), fs *fields) (node, error)
 			}
 			return notEqualNode{f, m}, nil
 		case rule.OpLt, rule.OpLe, rule.OpGt, rule.OpGe:
+			if e.Value.Kind == rule.IP {
+				addr, err := parseIP(e.Value.Text)
+				if err != nil {
+					return nil, fmt.Errorf("field %s: %w", e.Field.Name, err)
+				}
+				return ipOrderNode{f: f, op: e.Op, addr: addr.As16()}, nil
+			}
 			if e.Value.Kind != rule.Glob {
 				return nil, fmt.Errorf("field %s: %s needs a plain value", e.Field.Name, e.Op)
 			}

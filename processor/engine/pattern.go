@@ -128,6 +128,13 @@ func compilePattern(p rule.Pattern) (matcher, error) {
 			return nil, fmt.Errorf("invalid CIDR %q: %w", p.Text, err)
 		}
 		return cidrMatcher{prefix.Masked()}, nil
+	case rule.IP:
+		addr, err := parseIP(p.Text)
+		if err != nil {
+			return nil, err
+		}
+		// The one-address network: the cidr matcher already reads an IPv4-mapped value as its IPv4 address.
+		return cidrMatcher{netip.PrefixFrom(addr, addr.BitLen())}, nil
 	case rule.Number:
 		num, ok := numberOf([]byte(p.Text))
 		if !ok {
@@ -334,6 +341,15 @@ func (m cidrMatcher) match(_ *evalCtx, v []byte) bool {
 		return false
 	}
 	return m.prefix.Contains(addr.Unmap())
+}
+
+// parseIP reads a rule.IP pattern's address, unmapped (::ffff:10.0.0.1 is 10.0.0.1) and without a zone.
+func parseIP(text string) (netip.Addr, error) {
+	addr, err := netip.ParseAddr(text)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("invalid IP address %q", text)
+	}
+	return addr.Unmap().WithZone(""), nil
 }
 
 // numberMatcher is rule.Number.

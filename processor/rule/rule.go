@@ -141,7 +141,8 @@ const (
 	OpEq Op = iota
 	// OpNe is Splunk's `x!=v`: x exists and no value of x matches v.
 	OpNe
-	// OpLt, OpLe, OpGt and OpGe compare numerically when both sides are numbers, otherwise as strings.
+	// OpLt, OpLe, OpGt and OpGe compare numerically when both sides are numbers, otherwise as strings; with an IP
+	// pattern, as addresses.
 	OpLt
 	OpLe
 	OpGt
@@ -207,6 +208,10 @@ const (
 	// Token matches when one token of the value (Tokens, text.go) matches Text, a Glob written in lower case, as a
 	// wildcard query on a `text` field does. CaseSensitive is ignored.
 	Token
+	// IP: Text is an IP address, and values compare as addresses, as on an Elasticsearch `ip` field: OpEq matches
+	// the same address (an IPv4-mapped IPv6 address is its IPv4 one), OpLt to OpGe order addresses with IPv4 as
+	// IPv4-mapped IPv6 (so every IPv4 address sorts below 2000::). A value that is no address never matches.
+	IP
 )
 
 // Pattern is the right-hand side of a comparison.
