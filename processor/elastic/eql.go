@@ -435,7 +435,7 @@ func (p *eqlParser) compare(a operand, op rule.Op, b operand) (rule.Expr, error)
 		}
 		return and(a.field.exists(), not(eq)), nil
 	}
-	return a.field.order(op, b.value), nil
+	return p.wrap(b.tok)(a.field.order(op, b.value))
 }
 
 func (p *eqlParser) wrap(t eqlTok) func(rule.Expr, error) (rule.Expr, error) {

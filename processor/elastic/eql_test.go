@@ -36,6 +36,9 @@ func TestEQLSemantics(t *testing.T) {
 		{`any where cidrMatch(source.ip, "10.244.0.0/16", "192.168.0.0/16")`, true},
 		{`any where kubernetes.audit.responseStatus.code >= 200 and kubernetes.audit.responseStatus.code < 300`, true},
 		{`any where 300 > kubernetes.audit.responseStatus.code`, true},
+		{`any where source.ip > "9.0.0.0"`, true}, // as addresses, not as text
+		{`any where source.ip <= "9.0.0.0"`, false},
+		{`any where "9.0.0.0" < source.ip`, true},
 		{`any where kubernetes.audit.requestObject.spec.hostNetwork == true`, true},
 		{`any where kubernetes.audit.requestObject.spec.hostNetwork`, true},
 		{"any where `kubernetes.audit.annotations.authorization_k8s_io/decision` == \"allow\"", true},
@@ -100,6 +103,7 @@ func TestEQLErrors(t *testing.T) {
 		{`any where "a" == "b"`, 1, 11, "field on one side"},
 		{"any where\n  (kubernetes.audit.verb == \"get\"", 2, 3, "missing `)` for this `(`"},
 		{`any where kubernetes.audit.verb < null`, 1, 35, "null can only be compared"},
+		{`any where source.ip > "abc"`, 1, 23, "a range on it needs an IP address"},
 	}
 	fm := defaultMap(t)
 	for _, tt := range tests {

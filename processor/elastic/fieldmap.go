@@ -1,6 +1,7 @@
 package elastic
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -67,7 +68,8 @@ var ignoreEmptyFields = map[string]bool{
 	"user.name": true, "user.id": true, "user_agent.original": true, "event.action": true,
 }
 
-// ipFields are ECS fields of Elasticsearch type ip: a KQL value with a `/` on them is a CIDR range.
+// ipFields are ECS fields of Elasticsearch type ip: a KQL value with a `/` on them is a CIDR range, and ranges
+// (`<`, `>=`...) compare addresses.
 var ipFields = map[string]bool{
 	"source.ip": true, "client.ip": true, "destination.ip": true, "server.ip": true, "host.ip": true, "related.ip": true,
 }
@@ -397,23 +399,33 @@ func (f field) exists() rule.Expr {
 	return f.onEach(func(rf rule.Field) rule.Expr { return rule.Exists{Field: rf} })
 }
 
-// order is `field < value` and the other ordered comparisons: numeric when both sides are numbers.
-func (f field) order(op rule.Op, v string) rule.Expr {
+// order is `field < value` and the other ordered comparisons: numeric when both sides are numbers, else by text;
+// on an ip field, as addresses (Elasticsearch orders an ip field's values so, and `10.1.2.3 >= 9.0.0.0` holds
+// there, not as text). A bound on an ip field must be an address, as Elasticsearch requires.
+func (f field) order(op rule.Op, v string) (rule.Expr, error) {
+	pat, holds := rule.Literal(v, true), func(a string) bool { return ordered(a, op, v) }
+	if f.ip {
+		bound, err := netip.ParseAddr(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s is an ip field: a range on it needs an IP address, not %q", f.ecs, v)
+		}
+		bound = bound.Unmap().WithZone("")
+		pat, holds = rule.Pattern{Kind: rule.IP, Text: bound.String()}, func(a string) bool { return ipOrdered(a, op, bound) }
+	}
 	switch f.kind {
 	case absentTarget:
-		return falseExpr
+		return falseExpr, nil
 	case constTarget:
-		return boolExpr(ordered(f.value, op, v))
+		return boolExpr(holds(f.value)), nil
 	}
 	if f.values != nil {
-		e, _ := f.translated(func(ecs string) (bool, error) { return ordered(ecs, op, v), nil })
-		return e
+		return f.translated(func(ecs string) (bool, error) { return holds(ecs), nil })
 	}
-	e := f.onEach(func(rf rule.Field) rule.Expr { return rule.Compare{Field: rf, Op: op, Value: rule.Literal(v, true)} })
-	if f.ignoreEmpty && ordered("", op, v) {
+	e := f.onEach(func(rf rule.Field) rule.Expr { return rule.Compare{Field: rf, Op: op, Value: pat} })
+	if f.ignoreEmpty && holds("") {
 		e = and(e, f.nonEmpty())
 	}
-	return e
+	return e, nil
 }
 
 // equalsField is EQL's `a == b` between two fields.
@@ -517,7 +529,9 @@ func patternMatches(p rule.Pattern, s string) (bool, error) {
 	return re.MatchString(s), nil
 }
 
-// ordered compares a constant with a value as Elasticsearch would for a keyword or numeric field.
+// ordered decides `a op b` for a constant as the engine decides it for a value: numerically when both are numbers,
+// else byte by byte. That is Elasticsearch's order for a numeric field, and for a keyword field holding no numbers;
+// Elasticsearch compares a keyword holding digits as text ("10" < "9"), this numerically (docs/sigma-elastic.md).
 func ordered(a string, op rule.Op, b string) bool {
 	cmp := strings.Compare(a, b)
 	if x, err := strconv.ParseFloat(a, 64); err == nil {
@@ -532,6 +546,21 @@ func ordered(a string, op rule.Op, b string) bool {
 			}
 		}
 	}
+	return orderHolds(op, cmp)
+}
+
+// ipOrdered decides `a op bound` for a constant as the engine's rule.IP comparison does: as 16-byte addresses, IPv4
+// mapped; a value that is no address is never in range.
+func ipOrdered(a string, op rule.Op, bound netip.Addr) bool {
+	addr, err := netip.ParseAddr(a)
+	if err != nil {
+		return false
+	}
+	x, y := addr.As16(), bound.As16()
+	return orderHolds(op, bytes.Compare(x[:], y[:]))
+}
+
+func orderHolds(op rule.Op, cmp int) bool {
 	switch op {
 	case rule.OpLt:
 		return cmp < 0

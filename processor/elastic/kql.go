@@ -228,7 +228,12 @@ func (p *kqlParser) expression(depth int) (rule.Expr, error) {
 		p.pos = at
 		return nil, p.fail("a range needs a plain value")
 	}
-	return f.order(op, v.text), nil
+	e, err := f.order(op, v.text)
+	if err != nil {
+		p.pos = at
+		return nil, p.fail(err.Error())
+	}
+	return e, nil
 }
 
 // values parses the right-hand side of `field:` for field f.

@@ -86,6 +86,11 @@ func TestKQLSemantics(t *testing.T) {
 		{`source.ip:10.244.0.0/16`, true}, // CIDR on an ip field
 		{`source.ip:192.168.0.0/16`, false},
 		{`source.ip:(* and not "127.0.0.1")`, true},
+		{`source.ip >= 9.0.0.0`, true}, // ip fields order addresses: 10.244.1.7 is above 9.0.0.0, though not as text
+		{`source.ip < 9.0.0.0`, false},
+		{`source.ip < "2001:db8::"`, true}, // every IPv4 address sorts below IPv6 ones
+		{`source.ip > 10.244.1.7`, false},
+		{`source.ip >= 10.244.1.7`, true},
 		{`container.image.name:evil.io/miner`, true},
 		{`kubernetes.audit.responseStatus.code >= 200 and kubernetes.audit.responseStatus.code < 300`, true},
 		{`kubernetes.audit.responseStatus.code > 201`, false},
@@ -181,6 +186,7 @@ func TestKQLErrors(t *testing.T) {
 		{`kubernetes.audit.objectRef:{resource:pods}`, 1, 28, "nested field queries"},
 		{`kubernetes.audit.responseStatus.code > ab*`, 1, 40, "a range needs a plain value"},
 		{`source.ip:10.0.0.0/33`, 1, 11, "invalid CIDR"},
+		{`source.ip >= 10.0.0.0/8`, 1, 14, "a range on it needs an IP address"},
 		{`kubernetes.audit.verb:get)`, 1, 26, "unexpected"},
 		{`user_agent.original:a\`, 1, 22, "escapes nothing"},
 		{strings.Repeat("(", maxDepth+5) + "kubernetes.audit.verb:get" + strings.Repeat(")", maxDepth+5), 1, 102, "nested too deeply"},
@@ -197,5 +203,22 @@ func TestKQLErrors(t *testing.T) {
 				t.Errorf("got %d:%d %q, want %d:%d containing %q", e.Line, e.Column, e.Reason, tt.line, tt.col, tt.reason)
 			}
 		})
+	}
+}
+
+// A range on an ip field mapped to a constant is decided at load as the engine decides it on a value: as addresses.
+func TestKQLIPRangeOnConstant(t *testing.T) {
+	fm, err := NewFieldMap(map[string]string{"source.ip": "=10.1.2.3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for query, want := range map[string]bool{`source.ip >= 9.0.0.0`: true, `source.ip < 9.0.0.0`: false} {
+		e, err := CompileKQL(query, fm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := isTrue(e); got != want {
+			t.Errorf("%s: %s, want true=%v", query, exprString(e), want)
+		}
 	}
 }
