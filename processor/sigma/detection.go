@@ -245,6 +245,9 @@ func (p *parser) fieldMatch(k, v *yaml.Node) (rule.Expr, error) {
 		if err != nil {
 			return nil, err
 		}
+		if p.terms += len(es); p.terms > maxTerms {
+			return nil, p.errorAt(k, fmt.Sprintf("the detection expands into more than %d comparisons (each value, each windash or base64offset variant, and each YAML alias reference counts): split the rule, or list fewer values", maxTerms))
+		}
 		exprs = append(exprs, simplifyOr(es))
 	}
 	if mods.all {
@@ -255,6 +258,11 @@ func (p *parser) fieldMatch(k, v *yaml.Node) (rule.Expr, error) {
 
 // maxVariants bounds the values one value expands into (windash, base64offset).
 const maxVariants = 256
+
+// maxTerms bounds the comparisons a whole detection expands into. Variants and YAML aliases multiply: a 5 KB file
+// whose 100 search items each alias one list of 100 windash values made 1.25 million comparisons (2 s and 200 MB to
+// load). The corpus's Kubernetes rules make at most 27; a generous bound still leaves room for long value lists.
+const maxTerms = 10000
 
 // valueExprs compiles one value of a field; windash and base64offset expand one value into several, which the
 // caller ORs (with or without `all`, as Sigma's expansion does).

@@ -1,8 +1,10 @@
 package sigma
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
@@ -131,5 +133,34 @@ func TestTacticTagSpellings(t *testing.T) {
 	}
 	if got := strings.Join(r.MitreTechniques, ","); got != "T1611" {
 		t.Errorf("techniques %q", got)
+	}
+}
+
+// A small file must not expand into a million comparisons through YAML aliases: one anchored list of windash values,
+// referenced from many search items, multiplies (here 100 items x 60 values x 125 variants, 750,000 comparisons, from
+// a 5 KB file). The detection's comparisons are bounded, and the error names the field where the bound was passed.
+func TestExpansionBound(t *testing.T) {
+	item := "    - requestObject.cmd|windash|contains: *vals\n"
+	var b strings.Builder
+	b.WriteString("  sel:\n    - requestObject.cmd|windash|contains: &vals\n")
+	for i := 0; i < 60; i++ {
+		fmt.Fprintf(&b, "        - ' -a%d -b -c'\n", i) // three flags: 5*5*5 variants each, 7,500 for the list
+	}
+	b.WriteString(strings.Repeat(item, 99))
+	b.WriteString("  condition: sel\n")
+	doc := sigmaRule(b.String())
+	if len(doc) > 8000 {
+		t.Fatalf("the test file is %d bytes: it should be small", len(doc))
+	}
+	start := time.Now()
+	// The second item (line 68) passes 10,000.
+	wantParseError(t, doc, 68, 7, "the detection expands into more than 10000 comparisons")
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("refusing took %v", d)
+	}
+
+	// The first item alone is under the bound and loads.
+	if _, err := Parse("t.yml", []byte(strings.Replace(doc, strings.Repeat(item, 99), "", 1))); err != nil {
+		t.Errorf("7,500 comparisons: %v", err)
 	}
 }

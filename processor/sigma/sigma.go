@@ -127,6 +127,8 @@ func Parse(file string, data []byte) (*rule.Rule, error) {
 type parser struct {
 	file, rule string
 	err        error
+	// terms counts the comparisons the detection has expanded into so far (maxTerms).
+	terms int
 }
 
 func (p *parser) errorAt(n *yaml.Node, reason string) *rule.Error {
