@@ -129,6 +129,7 @@ func (p *parser) fieldMap(m *yaml.Node) (rule.Expr, error) {
 type modifiers struct {
 	match      string // contains, startswith or endswith; "" for a whole-value match
 	all        bool
+	neq        bool // the whole entry negated
 	cased      bool
 	exists     bool
 	fieldref   bool
@@ -155,6 +156,9 @@ func (p *parser) modifiers(k *yaml.Node, names []string) (modifiers, error) {
 			m.match = n
 		case "all":
 			m.all = true
+		case "neq":
+			// pySigma's SigmaNegateModifier: the entry, whatever its other modifiers, is negated.
+			m.neq = true
 		case "cased":
 			m.cased = true
 		case "exists":
@@ -250,10 +254,19 @@ func (p *parser) fieldMatch(k, v *yaml.Node) (rule.Expr, error) {
 		}
 		exprs = append(exprs, simplifyOr(es))
 	}
+	e := simplifyOr(exprs)
 	if mods.all {
-		return simplifyAnd(exprs), nil
+		e = simplifyAnd(exprs)
 	}
-	return simplifyOr(exprs), nil
+	if mods.neq {
+		// NOT of the entry, as pySigma's backends write it (Splunk `NOT field="value"`): true when the field is
+		// absent too.
+		if n, ok := e.(rule.Not); ok {
+			return n.X, nil
+		}
+		return rule.Not{X: e}, nil
+	}
+	return e, nil
 }
 
 // maxVariants bounds the values one value expands into (windash, base64offset).

@@ -96,6 +96,19 @@ func TestDetectionSemantics(t *testing.T) {
 		{"keywords are case-insensitive", "  a: {verb: create}\n  b: {verb: get}\n  condition: a AND NOT b", true},
 		{"condition list is OR", "  a: {verb: get}\n  b: {verb: create}\n  condition: [a, b]", true},
 		{"a wrong field path never matches (run as written)", "  sel: {capabilities: '*'}\n  condition: sel", false},
+		{"neq", "  sel: {verb|neq: get}\n  condition: sel", true},
+		{"neq on the value", "  sel: {verb|neq: CREATE}\n  condition: sel", false},
+		{"neq on a list: none of the values", "  sel: {verb|neq: [get, create]}\n  condition: sel", false},
+		{"neq on a list, none equal", "  sel: {verb|neq: [get, list]}\n  condition: sel", true},
+		{"neq on an absent field is true (NOT field=value)", "  sel: {objectRef.apiGroup|neq: apps}\n  condition: sel", true},
+		{"neq on a multi-valued field: no value may equal", "  sel: {user.groups|neq: dev}\n  condition: sel", false},
+		{"neq on a number", "  sel: {responseStatus.code|neq: 200}\n  condition: sel", true},
+		{"neq|contains", "  sel: {requestURI|contains|neq: exec}\n  condition: sel", false},
+		{"fieldref|neq", "  sel: {user.username|fieldref|neq: impersonatedUser.username}\n  condition: sel", false},
+		{"fieldref|cased|neq", "  sel: {user.username|fieldref|cased|neq: impersonatedUser.username}\n  condition: sel", true},
+		{"neq null: present and not null", "  sel: {verb|neq: null}\n  condition: sel", true},
+		{"neq null on an absent field", "  sel: {objectRef.apiGroup|neq: null}\n  condition: sel", false},
+		{"all|neq: not every value", "  sel: {requestURI|contains|all|neq: [exec, nothing-like-this]}\n  condition: sel", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
