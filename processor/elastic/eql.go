@@ -18,6 +18,8 @@ import (
 //	                    | ("like" | "like~" | "regex" | "regex~" | ":") (operand | "(" operand { "," operand } ")") ]
 //	operand   = field | string | number | true | false | null | function "(" args ")" | "(" or ")"
 //
+// A predicate that is an operand alone is a condition: parentheses, a function, a boolean field, true or false.
+//
 // Sequences, samples and pipes are reported, naming what they are: they need many events.
 
 type eqlTokKind int
@@ -362,10 +364,13 @@ func (p *eqlParser) predicate(depth int) (rule.Expr, error) {
 			return not(e), nil
 		}
 	}
-	// An operand alone: a condition in parentheses, a function, or a boolean field.
+	// An operand alone: a condition in parentheses, a function, a boolean field, or true or false.
 	switch {
 	case left.expr != nil:
 		return left.expr, nil
+	case left.tok.kind == eqlIdent && !left.isField && !left.null:
+		// operand reads only true and false as bare words that are neither fields nor null.
+		return boolExpr(left.value == "true"), nil
 	case left.isField:
 		if err := p.notText(left); err != nil {
 			return nil, err

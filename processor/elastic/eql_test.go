@@ -49,6 +49,11 @@ func TestEQLSemantics(t *testing.T) {
 		{`any where data_stream.dataset == "kubernetes.audit_logs"`, true},
 		{`any where kubernetes.audit.verb == """create"""`, true},
 		{`process where kubernetes.audit.verb == "create"`, false}, // event.category is absent in audit events
+		{`any where true`, true},
+		{`any where false`, false},
+		{`any where kubernetes.audit.verb == "create" and TRUE`, true},
+		{`any where kubernetes.audit.verb == "create" and not true`, false},
+		{`any where false or kubernetes.audit.verb == "create"`, true},
 	}
 	fm := defaultMap(t)
 	for _, tt := range tests {
@@ -101,6 +106,8 @@ func TestEQLErrors(t *testing.T) {
 		{`any where kubernetes.audit.verb regex "(("`, 1, 39, "invalid regular expression"},
 		{`any where host.name == "x"`, 1, 11, `field "host.name" is not in the Kubernetes audit event`},
 		{`any where "a" == "b"`, 1, 11, "field on one side"},
+		{`any where "true"`, 1, 11, `"true" is not a condition`},
+		{`any where 1`, 1, 11, `"1" is not a condition`},
 		{"any where\n  (kubernetes.audit.verb == \"get\"", 2, 3, "missing `)` for this `(`"},
 		{`any where kubernetes.audit.verb < null`, 1, 35, "null can only be compared"},
 		{`any where source.ip > "abc"`, 1, 23, "a range on it needs an IP address"},
