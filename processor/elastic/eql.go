@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
@@ -155,8 +157,19 @@ func lexString(src string, i int) (string, int, error) {
 				b.WriteByte('\t')
 			case 'r':
 				b.WriteByte('\r')
+			case 'b':
+				b.WriteByte('\b')
+			case 'f':
+				b.WriteByte('\f')
 			case '"', '\\', '\'':
 				b.WriteByte(e)
+			case 'u':
+				r, n, err := unicodeEscape(src, j-1)
+				if err != nil {
+					return "", 0, err
+				}
+				b.WriteRune(r)
+				j += n - 2
 			default:
 				return "", 0, errorAt(src, j-1, fmt.Sprintf("unknown escape \\%c in a string", e))
 			}
@@ -165,6 +178,27 @@ func lexString(src string, i int) (string, int, error) {
 		}
 	}
 	return "", 0, errorAt(src, i, "unterminated string")
+}
+
+// unicodeEscape reads Elasticsearch EQL's `\u{XXXX}` (2 to 8 hex digits, a code point that is not a surrogate) at
+// the backslash at i, and returns the character and the escape's length.
+func unicodeEscape(src string, i int) (rune, int, error) {
+	rest := src[i:]
+	end := strings.IndexByte(rest, '}')
+	if !strings.HasPrefix(rest, `\u{`) || end < 0 || strings.ContainsAny(rest[:end], "\"\n") {
+		return 0, 0, errorAt(src, i, "a \\u escape is \\u{XXXX}, with 2 to 8 hex digits")
+	}
+	hex := rest[3:end]
+	n, err := strconv.ParseUint(hex, 16, 32)
+	switch {
+	case len(hex) < 2 || len(hex) > 8:
+		return 0, 0, errorAt(src, i, fmt.Sprintf("a \\u escape has 2 to 8 hex digits, \\u{%s} has %d", hex, len(hex)))
+	case err != nil || n > unicode.MaxRune:
+		return 0, 0, errorAt(src, i, fmt.Sprintf("invalid character code \\u{%s}", hex))
+	case 0xD800 <= n && n <= 0xDFFF:
+		return 0, 0, errorAt(src, i, fmt.Sprintf("invalid character code \\u{%s}: a surrogate", hex))
+	}
+	return rune(n), end + 1, nil
 }
 
 // CompileEQL compiles a single-event EQL query into a rule expression, mapping its fields through fm. Errors are

@@ -49,6 +49,9 @@ func TestEQLSemantics(t *testing.T) {
 		{`any where data_stream.dataset == "kubernetes.audit_logs"`, true},
 		{`any where kubernetes.audit.verb == """create"""`, true},
 		{`process where kubernetes.audit.verb == "create"`, false}, // event.category is absent in audit events
+		{`any where kubernetes.audit.verb == "\u{63}reate"`, true}, // Elasticsearch's \u{XXXX} escapes, 2 to 8 digits
+		{`any where kubernetes.audit.verb == "\u{00000063}r\u{65}ate"`, true},
+		{`any where kubernetes.audit.verb == "\u{1F600}"`, false},
 		{`any where true`, true},
 		{`any where false`, false},
 		{`any where kubernetes.audit.verb == "create" and TRUE`, true},
@@ -107,6 +110,12 @@ func TestEQLErrors(t *testing.T) {
 		{`any where host.name == "x"`, 1, 11, `field "host.name" is not in the Kubernetes audit event`},
 		{`any where "a" == "b"`, 1, 11, "field on one side"},
 		{`any where "true"`, 1, 11, `"true" is not a condition`},
+		{`any where kubernetes.audit.verb == "x\u{6}"`, 1, 38, "2 to 8 hex digits"},
+		{`any where kubernetes.audit.verb == "\u{D800}"`, 1, 37, "a surrogate"},
+		{`any where kubernetes.audit.verb == "\u{110000}"`, 1, 37, "invalid character code"},
+		{`any where kubernetes.audit.verb == "\u0063"`, 1, 37, `\u{XXXX}`},
+		{`any where kubernetes.audit.verb == "\u{63"`, 1, 37, `\u{XXXX}`},
+		{`any where kubernetes.audit.verb == "\q"`, 1, 37, `unknown escape \q`},
 		{`any where 1`, 1, 11, `"1" is not a condition`},
 		{"any where\n  (kubernetes.audit.verb == \"get\"", 2, 3, "missing `)` for this `(`"},
 		{`any where kubernetes.audit.verb < null`, 1, 35, "null can only be compared"},
