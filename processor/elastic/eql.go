@@ -1,6 +1,7 @@
 package elastic
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -29,7 +30,8 @@ type eqlTokKind int
 const (
 	eqlEOF eqlTokKind = iota
 	eqlIdent
-	eqlField // backquoted
+	eqlField    // backquoted
+	eqlOptField // an optional field, `?name` or ?`name`: null when the field map does not cover it
 	eqlString
 	eqlNumber
 	eqlOp
@@ -60,24 +62,32 @@ func eqlLex(src string) ([]eqlTok, error) {
 			}
 			i += end + 4
 		case c == '`':
-			var b strings.Builder
-			j := i + 1
-			for ; j < len(src); j++ {
-				if src[j] == '`' {
-					if j+1 < len(src) && src[j+1] == '`' { // `` is a backquote
-						b.WriteByte('`')
-						j++
-						continue
-					}
-					break
+			name, n, err := lexBackquoted(src, i)
+			if err != nil {
+				return nil, err
+			}
+			toks = append(toks, eqlTok{eqlField, name, i})
+			i += n
+		case c == '?':
+			// Elasticsearch's optional field: the same field, null where the index has no such field.
+			switch {
+			case i+1 < len(src) && src[i+1] == '`':
+				name, n, err := lexBackquoted(src, i+1)
+				if err != nil {
+					return nil, err
 				}
-				b.WriteByte(src[j])
+				toks = append(toks, eqlTok{eqlOptField, name, i})
+				i += 1 + n
+			case i+1 < len(src) && (isWord(src[i+1]) || src[i+1] == '@'):
+				j := i + 1
+				for j < len(src) && (isWord(src[j]) || src[j] == '.' || src[j] == '@') {
+					j++
+				}
+				toks = append(toks, eqlTok{eqlOptField, src[i+1 : j], i})
+				i = j
+			default:
+				return nil, errorAt(src, i, "`?` must be followed by a field name (an optional field, `?field`)")
 			}
-			if j >= len(src) {
-				return nil, errorAt(src, i, "unterminated backquoted field name")
-			}
-			toks = append(toks, eqlTok{eqlField, b.String(), i})
-			i = j + 1
 		case c == '"':
 			s, n, err := lexString(src, i)
 			if err != nil {
@@ -123,6 +133,27 @@ func eqlLex(src string) ([]eqlTok, error) {
 		}
 	}
 	return append(toks, eqlTok{eqlEOF, "", len(src)}), nil
+}
+
+// lexBackquoted reads a `backquoted` field name at i and returns the name and its length.
+func lexBackquoted(src string, i int) (string, int, error) {
+	var b strings.Builder
+	j := i + 1
+	for ; j < len(src); j++ {
+		if src[j] == '`' {
+			if j+1 < len(src) && src[j+1] == '`' { // `` is a backquote
+				b.WriteByte('`')
+				j++
+				continue
+			}
+			break
+		}
+		b.WriteByte(src[j])
+	}
+	if j >= len(src) {
+		return "", 0, errorAt(src, i, "unterminated backquoted field name")
+	}
+	return b.String(), j + 1 - i, nil
 }
 
 func isWord(c byte) bool {
@@ -321,7 +352,7 @@ func (p *eqlParser) operand(depth int) (operand, error) {
 	switch t.kind {
 	case eqlString, eqlNumber:
 		return operand{tok: t, value: t.text}, nil
-	case eqlField:
+	case eqlField, eqlOptField:
 		return p.fieldOperand(t)
 	case eqlOp:
 		if t.text == "(" {
@@ -352,6 +383,11 @@ func (p *eqlParser) operand(depth int) (operand, error) {
 
 func (p *eqlParser) fieldOperand(t eqlTok) (operand, error) {
 	f, err := p.fm.resolve(t.text)
+	var unmapped *unmappedError
+	if t.kind == eqlOptField && errors.As(err, &unmapped) {
+		// An optional field the index lacks is null in Elasticsearch: here, one no map entry covers is absent.
+		f, err = field{ecs: t.text, target: target{kind: absentTarget}}, nil
+	}
 	if err != nil {
 		return operand{}, p.failAt(t, err.Error())
 	}

@@ -52,6 +52,12 @@ func TestEQLSemantics(t *testing.T) {
 		{`any where kubernetes.audit.verb == "\u{63}reate"`, true}, // Elasticsearch's \u{XXXX} escapes, 2 to 8 digits
 		{`any where kubernetes.audit.verb == "\u{00000063}r\u{65}ate"`, true},
 		{`any where kubernetes.audit.verb == "\u{1F600}"`, false},
+		{`any where ?kubernetes.audit.verb == "create"`, true}, // an optional field is the field
+		{"any where ?`kubernetes.audit.annotations.authorization_k8s_io/decision` == \"allow\"", true},
+		{`any where ?kubernetes.audit.objectRef.subresource == null`, true},
+		{`any where ?host.name == null`, true}, // unmapped: null, as a field the index lacks
+		{`any where ?host.name == "web"`, false},
+		{`any where ?host.name != "web"`, false},
 		{`any where true`, true},
 		{`any where false`, false},
 		{`any where kubernetes.audit.verb == "create" and TRUE`, true},
@@ -110,6 +116,8 @@ func TestEQLErrors(t *testing.T) {
 		{`any where host.name == "x"`, 1, 11, `field "host.name" is not in the Kubernetes audit event`},
 		{`any where "a" == "b"`, 1, 11, "field on one side"},
 		{`any where "true"`, 1, 11, `"true" is not a condition`},
+		{`any where ? kubernetes.audit.verb == "get"`, 1, 11, "`?` must be followed by a field name"},
+		{"any where ?`kubernetes.audit.verb == \"get\"", 1, 12, "unterminated backquoted field name"},
 		{`any where kubernetes.audit.verb == "x\u{6}"`, 1, 38, "2 to 8 hex digits"},
 		{`any where kubernetes.audit.verb == "\u{D800}"`, 1, 37, "a surrogate"},
 		{`any where kubernetes.audit.verb == "\u{110000}"`, 1, 37, "invalid character code"},

@@ -241,10 +241,17 @@ func (fm *FieldMap) resolvePath(ecs string) (field, error) {
 		}
 		i := strings.LastIndexByte(p, '.')
 		if i < 0 {
-			return f, fmt.Errorf("field %q is not in the Kubernetes audit event: no elastic_field_map entry covers it (kubernetes.audit.* fields map to the raw event; map others in elastic_field_map)", ecs)
+			return f, &unmappedError{ecs}
 		}
 		p = p[:i]
 	}
+}
+
+// unmappedError is a field no field map entry covers.
+type unmappedError struct{ ecs string }
+
+func (e *unmappedError) Error() string {
+	return fmt.Sprintf("field %q is not in the Kubernetes audit event: no elastic_field_map entry covers it (kubernetes.audit.* fields map to the raw event; map others in elastic_field_map)", e.ecs)
 }
 
 // maxAnnotationAlternatives bounds the spellings tried for one annotation key.
