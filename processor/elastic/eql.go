@@ -607,8 +607,8 @@ func eqlGlob(s string) string {
 	return b.String()
 }
 
-// function compiles the string and network functions that test one field: startsWith, endsWith, stringContains,
-// cidrMatch (and the case-insensitive ~ forms of the first three).
+// function compiles the string and network functions that test one field: startsWith, endsWith, stringContains
+// (and their case-insensitive ~ forms) with one value, cidrMatch with any number of networks.
 func (p *eqlParser) function(name eqlTok, depth int) (rule.Expr, error) {
 	fn := strings.ToLower(strings.TrimSuffix(name.text, "~"))
 	caseSensitive := !strings.HasSuffix(name.text, "~")
@@ -631,8 +631,12 @@ func (p *eqlParser) function(name eqlTok, depth int) (rule.Expr, error) {
 			return nil, p.failAt(t, "expected `,` or `)` in the arguments")
 		}
 	}
-	if len(args) < 2 || !args[0].isField {
-		return nil, p.failAt(name, fmt.Sprintf("%s needs a field and at least one value", name.text))
+	switch {
+	case fn != "cidrmatch" && (len(args) != 2 || !args[0].isField):
+		// Elasticsearch's string functions take exactly two arguments; only cidrMatch takes a list.
+		return nil, p.failAt(name, fmt.Sprintf("%s takes two arguments, a field and a value: write one call per value, joined with or", name.text))
+	case len(args) < 2 || !args[0].isField:
+		return nil, p.failAt(name, fmt.Sprintf("%s needs a field and at least one network", name.text))
 	}
 	if err := p.notText(args[0]); err != nil {
 		return nil, err
