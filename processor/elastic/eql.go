@@ -569,8 +569,8 @@ func (p *eqlParser) patterns(left operand, op string, depth int) (rule.Expr, err
 			// `:` and like~ are case-insensitive; all three take * and ? wildcards.
 			pat = rule.Pattern{Kind: rule.Glob, Text: eqlGlob(v.value), CaseSensitive: op == "like"}
 		case "regex", "regex~":
-			// EQL regular expressions match the whole value.
-			src := "^(?:" + v.value + ")$"
+			// EQL regular expressions match the whole value, and `.` matches a newline, as in Lucene's syntax.
+			src := "(?s)^(?:" + v.value + ")$"
 			if _, err := regexp.Compile(src); err != nil {
 				return nil, p.failAt(v.tok, fmt.Sprintf("invalid regular expression (RE2 syntax): %v", err))
 			}

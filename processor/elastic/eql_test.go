@@ -147,3 +147,21 @@ func TestEQLErrors(t *testing.T) {
 		})
 	}
 }
+
+// EQL's regex is Lucene's, whose `.` matches any character, a newline too; the whole value must match.
+func TestEQLRegexDotMatchesNewline(t *testing.T) {
+	const event = `{"kind":"Event","verb":"create","userAgent":"line one\nline two"}`
+	for query, want := range map[string]bool{
+		`any where user_agent.original regex "line.*two"`:  true,
+		`any where user_agent.original regex~ "LINE.*TWO"`: true,
+		`any where user_agent.original regex "line one"`:   false,
+	} {
+		e, err := CompileEQL(query, defaultMap(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := evalExpr(t, e, event); got != want {
+			t.Errorf("%s: matched %v, want %v", query, got, want)
+		}
+	}
+}
