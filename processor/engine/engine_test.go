@@ -330,6 +330,32 @@ func TestStatsDropsRowsWithoutByField(t *testing.T) {
 	}
 }
 
+// TestStatsMinMaxMixed: per-event stats order numbers before text, as Splunk's min and max do.
+func TestStatsMinMaxMixed(t *testing.T) {
+	r := &rule.Rule{ID: "m", Name: "m", Pipeline: []rule.Stage{rule.Stats{
+		Aggs: []rule.Aggregate{{Func: "min", Field: "n{}", As: "mn"}, {Func: "max", Field: "n{}", As: "mx"}},
+		By:   []string{"k"},
+	}}}
+	e, err := Compile([]*rule.Rule{r}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for body, want := range map[string][2]string{
+		`{"k":"a","n":["10","9","abc"]}`: {"9", "abc"},
+		`{"k":"a","n":["10","9","100"]}`: {"9", "100"},
+		`{"k":"a","n":["b","abc","c"]}`:  {"abc", "c"},
+	} {
+		ms, err := e.Match([]byte(body))
+		if err != nil || len(ms) != 1 || len(ms[0].Rows) != 1 {
+			t.Fatalf("%s: %+v %v", body, ms, err)
+		}
+		row := ms[0].Rows[0]
+		if got := [2]string{strings.Join(row.Values("mn"), ","), strings.Join(row.Values("mx"), ",")}; got != want {
+			t.Errorf("%s: min, max = %q, want %q", body, got, want)
+		}
+	}
+}
+
 func scanRule() *rule.Rule {
 	return &rule.Rule{
 		ID: "scan", Name: "scan",

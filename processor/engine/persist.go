@@ -20,8 +20,9 @@ import (
 // The encoding is gob (values are event bytes, which need not be valid UTF-8), with a version: state written by
 // another version is ignored, never misread.
 
-// stateVersion changes with any change to the saved types or to what they mean.
-const stateVersion = 1
+// stateVersion changes with any change to the saved types or to what they mean. 2: min and max keep the text values'
+// extremes apart from the numbers' (savedAgg.Text), where 1 kept the extremes of all values as text.
+const stateVersion = 2
 
 type savedState struct {
 	Version int
@@ -65,7 +66,7 @@ type savedAgg struct {
 	Present         int64
 	FirstAt, LastAt int64
 	MinNum, MaxNum  float64
-	Numeric         bool
+	Numeric, Text   bool
 }
 
 type savedNewTerms struct {
@@ -184,7 +185,8 @@ func (w *windowedStats) save() *savedWindow {
 				// A copy: min, max, earliest and latest rewrite their values in place, and the encoding runs after
 				// the lock.
 				win.Aggs = append(win.Aggs, savedAgg{Vals: slices.Clone(a.vals), Present: a.present,
-					FirstAt: a.firstAt, LastAt: a.lastAt, MinNum: a.minNum, MaxNum: a.maxNum, Numeric: a.numeric})
+					FirstAt: a.firstAt, LastAt: a.lastAt, MinNum: a.minNum, MaxNum: a.maxNum, Numeric: a.numeric,
+					Text: a.text})
 			}
 			sg.Wins = append(sg.Wins, win)
 		}
@@ -210,7 +212,7 @@ func (w *windowedStats) restore(sw *savedWindow) {
 			for i := 0; i < naggs; i++ {
 				a := win.Aggs[i]
 				ws.aggs[i] = aggState{vals: a.Vals, present: a.Present, firstAt: a.FirstAt, lastAt: a.LastAt,
-					minNum: a.MinNum, maxNum: a.MaxNum, numeric: a.Numeric}
+					minNum: a.MinNum, maxNum: a.MaxNum, numeric: a.Numeric, text: a.Text}
 			}
 			g.wins = append(g.wins, ws)
 		}

@@ -375,3 +375,23 @@ func restarted(t *testing.T, before *Engine, rules []*rule.Rule, opts Options) *
 	}
 	return after
 }
+
+// TestRestartKeepsMixedExtremes: min and max of numbers and text keep both kinds' extremes across a restart.
+func TestRestartKeepsMixedExtremes(t *testing.T) {
+	aggs := []rule.Aggregate{countOnly, {Func: "min", Field: "n", As: "lo"}, {Func: "max", Field: "n", As: "hi"}}
+	rules := func() []*rule.Rule { return []*rule.Rule{windowRule(cmp("count", rule.OpGt, "2"), aggs...)} }
+	before, err := Compile(rules(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	play(t, before, [][]byte{ev("10.0.0.1", 1, `"n":"abc"`), ev("10.0.0.1", 2, `"n":10`)})
+	after := restarted(t, before, rules(), Options{})
+	ms, err := after.Match(ev("10.0.0.1", 3, `"n":9`))
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("matches %+v, %v; want the third event to fire", ms, err)
+	}
+	row := ms[0].Rows[0]
+	if lo, hi := strings.Join(row.Values("lo"), ","), strings.Join(row.Values("hi"), ","); lo != "9" || hi != "abc" {
+		t.Errorf("min, max = %s, %s; want 9, abc", lo, hi)
+	}
+}

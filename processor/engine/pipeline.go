@@ -296,30 +296,13 @@ func sortedDistinct(vals []string) []string {
 	return out
 }
 
-// extreme is min/max: numeric when every value is a number, else lexicographic.
+// extreme is min/max over one event's values, in Splunk's order (aggState.extremes): numbers before text.
 func extreme(vals []string, max bool) string {
-	allNum := true
+	var s aggState
 	for _, v := range vals {
-		if _, ok := numberOf([]byte(v)); !ok {
-			allNum = false
-			break
-		}
+		s.extremes(v)
 	}
-	best := vals[0]
-	for _, v := range vals[1:] {
-		var less bool
-		if allNum {
-			a, _ := numberOf([]byte(v))
-			b, _ := numberOf([]byte(best))
-			less = a < b
-		} else {
-			less = v < best
-		}
-		if less != max && v != best {
-			best = v
-		}
-	}
-	return best
+	return s.extreme(max)
 }
 
 var tokenRE = regexp.MustCompile(`\$([^$\s]+)\$`)

@@ -56,14 +56,15 @@ type windowState struct {
 type aggState struct {
 	// vals holds, for values and dc, the distinct values in arrival order (at most maxValuesPerAggregate, found by
 	// a linear scan: cheaper in memory than a set); for earliest and latest, {first, last}; for min and max,
-	// {least, greatest as text, least, greatest as numbers}.
+	// {least, greatest of the values that are text, least, greatest of the numbers}.
 	vals    []string
 	present int64 // events in which the field had a value (count(f))
 	// earliest, latest: the event times of vals[0] and vals[1], in Unix nanoseconds.
 	firstAt, lastAt int64
-	// min, max: the numeric extremes, meaningful while numeric is set.
+	// min, max: the numeric extremes, meaningful when numeric is set (some value was a number); text says some value
+	// was not a number (vals[0] and vals[1] hold such values).
 	minNum, maxNum float64
-	numeric        bool
+	numeric, text  bool
 }
 
 func newWindowedStats(st rule.Stats, rs refs, size, lateness time.Duration, maxKeys int, cut *atomic.Uint64) *windowedStats {
@@ -215,29 +216,24 @@ func (s *aggState) add(a aggExec, r *row, at time.Time) {
 	}
 }
 
-// extremes folds one value into min and max, both as text and as numbers, so that the answer is right whichever
-// kind the whole set turns out to be: numeric while every value is a number, as Splunk's min and max.
+// extremes folds one value into min and max, keeping the numbers' extremes and the text values' apart: Splunk's min
+// and max compare numbers as numbers and text lexicographically, and put every number before any text (min of 10, 9
+// and abc is 9, max is abc).
 func (s *aggState) extremes(v string) {
-	n, isNum := numberOf([]byte(v))
 	if s.vals == nil {
-		s.vals = []string{v, v, v, v}
-		s.minNum, s.maxNum, s.numeric = n, n, isNum
-		return
+		s.vals = make([]string, 4)
 	}
-	if v < s.vals[0] {
-		s.vals[0] = v
-	}
-	if v > s.vals[1] {
-		s.vals[1] = v
-	}
-	if !isNum {
-		s.numeric = false
-		return
-	}
-	if n < s.minNum {
+	n, isNum := numberOf([]byte(v))
+	switch {
+	case !isNum && !s.text:
+		s.vals[0], s.vals[1], s.text = v, v, true
+	case !isNum:
+		s.vals[0], s.vals[1] = min(s.vals[0], v), max(s.vals[1], v)
+	case !s.numeric:
+		s.vals[2], s.vals[3], s.minNum, s.maxNum, s.numeric = v, v, n, n, true
+	case n < s.minNum:
 		s.minNum, s.vals[2] = n, v
-	}
-	if n > s.maxNum {
+	case n > s.maxNum:
 		s.maxNum, s.vals[3] = n, v
 	}
 }
@@ -280,15 +276,18 @@ func (w *windowedStats) snapshot(by []string, ws *windowState) *row {
 	return r
 }
 
+// extreme is the min (or max) in Splunk's order: the least number when there is one, else the least text; the
+// greatest text when there is one, else the greatest number.
 func (s *aggState) extreme(max bool) string {
-	i := 0 // least as text
-	if s.numeric {
-		i = 2
+	switch {
+	case max && s.text:
+		return s.vals[1]
+	case max:
+		return s.vals[3]
+	case s.numeric:
+		return s.vals[2]
 	}
-	if max {
-		i++
-	}
-	return s.vals[i]
+	return s.vals[0]
 }
 
 // stat returns the groups held, the groups evicted and the events dropped as late since start.
