@@ -172,7 +172,7 @@ func compileRule(r *rule.Rule, opts Options, fs *fields) (*compiledRule, error) 
 			size = d
 		}
 		cr.window = newWindowedStats(*win, rs, size, opts.AllowedLateness, opts.MaxKeys, &cr.groupsCut)
-		cr.eventBy = eventByFields(r.Pipeline, *win, rs)
+		cr.eventBy = eventByFields(r.Pipeline, win.stats, rs)
 	}
 	cr.stateKey = stateKey(r, size, opts.AllowedLateness, opts.MaxKeys, opts.ReplayKeys)
 	if !hasStats(r.Pipeline) {

@@ -318,7 +318,7 @@ func messageFields(msg string) []string {
 
 // compilePipeline compiles the stages of r, new_terms fields from the engine's filter fields fs. It returns the
 // stages before a windowed stats, the windowed stats (nil when none) and the stages after it.
-func compilePipeline(r *rule.Rule, rs refs, opts Options, fs *fields, cut *atomic.Uint64) (pre []stageExec, win *rule.Stats, post []stageExec, err error) {
+func compilePipeline(r *rule.Rule, rs refs, opts Options, fs *fields, cut *atomic.Uint64) (pre []stageExec, win *windowPlan, post []stageExec, err error) {
 	windowAt := windowedStatsIndex(r.Pipeline)
 	stats := 0
 	for _, st := range r.Pipeline {
@@ -366,8 +366,9 @@ func compilePipeline(r *rule.Rule, rs refs, opts Options, fs *fields, cut *atomi
 			ex = copyStage{from: rs.get(st.From), to: st.To, ends: st.Ends}
 		case rule.Stats:
 			if i == windowAt {
-				st := st
-				win = &st
+				if win, err = planWindow(r.Pipeline, i); err != nil {
+					return nil, nil, nil, err
+				}
 				continue
 			}
 			ex = compileStats(st, rs, cut)

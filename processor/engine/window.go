@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/auditdetect/auditdetect/processor/rule"
 	"github.com/auditdetect/auditdetect/processor/window"
 )
 
@@ -67,9 +66,9 @@ type aggState struct {
 	numeric, text  bool
 }
 
-func newWindowedStats(st rule.Stats, rs refs, size, lateness time.Duration, maxKeys int, cut *atomic.Uint64) *windowedStats {
+func newWindowedStats(plan windowPlan, rs refs, size, lateness time.Duration, maxKeys int, cut *atomic.Uint64) *windowedStats {
 	return &windowedStats{
-		stats:    compileStats(st, rs, cut),
+		stats:    compileStats(plan.stats, rs, cut),
 		size:     size,
 		lateness: max(lateness, 0),
 		groups:   window.NewStore[group](maxKeys),

@@ -202,7 +202,7 @@ func TestWindowWhereOverAggregates(t *testing.T) {
 	}{
 		{"OR of two aggregates", rule.Or{cmp("count", rule.OpGt, "3"), cmp("uris", rule.OpGe, "3")}, []string{"2:3", "6:4"}},
 		{"AND of two aggregates", rule.And{cmp("count", rule.OpGe, "3"), cmp("uris", rule.OpGe, "3")}, []string{"2:3"}},
-		{"NOT", rule.And{cmp("count", rule.OpGe, "2"), rule.Not{X: eq("agents", "curl")}}, []string{"4:2"}},
+		{"NOT of a falling comparison", rule.And{cmp("count", rule.OpGe, "2"), rule.Not{X: cmp("uris", rule.OpLt, "2")}}, []string{"1:2"}},
 		{"like-style pattern on a values() field", rule.And{cmp("count", rule.OpGe, "3"), eq("agents", "kube*")}, []string{"5:3"}},
 		{"isnull on a field the row lacks", rule.And{cmp("count", rule.OpGe, "4"), rule.Not{X: rule.Exists{Field: rule.Field{Name: "nosuch"}}}}, []string{"6:4"}},
 	}
@@ -336,7 +336,8 @@ func TestWindowWhereFromSPL(t *testing.T) {
 		want  []string
 	}{
 		{`count >= 3 AND like(agents, "kube%")`, []string{"5:3"}},
-		{`(count > 3 OR uris >= 3) AND NOT like(agents, "kube%")`, []string{"2:3"}},
+		{`(count > 3 OR uris >= 3) AND like(agents, "curl%")`, []string{"2:3"}},
+		{`NOT uris < 2 AND count >= 2`, []string{"1:2"}},
 		{`count >= 4 AND isnull(nosuch)`, []string{"6:4"}},
 		{`count >= 2 AND isnotnull(agents) AND agents="curl/8"`, []string{"1:2"}},
 		{`count > 10`, nil},
@@ -355,5 +356,48 @@ func TestWindowWhereFromSPL(t *testing.T) {
 				t.Errorf("fired %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestWindowRefusesConditionsThatFall: a window answers when its condition first holds, Splunk at the end of the
+// window. A condition that can stop holding as the window fills would report counts Splunk never does (`count=3` on
+// the 3rd of 4 events, `count<2` on every group's first event): the rule fails to load, naming the term.
+func TestWindowRefusesConditionsThatFall(t *testing.T) {
+	const stats = `responseStatus.code=403 | stats count dc(requestURI) as uris values(userAgent) as agents max(n) as hi by sourceIPs{} | `
+	tests := []struct{ tail, want string }{
+		{`where count=3`, "where `count=3` would fire when the count reaches 3, though more events may come"},
+		{`where count<2`, "where `count<2` would fire on the first event of every group"},
+		{`where count > 5 OR count <= 2`, "where `count<=2` would fire on the first event of every group"},
+		{`where NOT count > 5`, "where `count<=5` would fire on the first event of every group"},
+		{`where uris != 3`, "where `uris!=3` can hold and then stop holding"},
+		{`where count > 5 AND NOT like(agents, "kube%")`, "where `agents!=kube*` can hold and then stop holding"},
+		{`where count > 5 AND isnull(agents)`, "where `isnull(agents)` can hold early in the window and stop holding"},
+		{`where hi > 5`, "where `hi>5` can hold and then stop holding"},
+		{`where count > "abc"`, "where `count>abc` can hold and then stop holding"},
+		{`rename count as n | where n < 3`, "where `n<3` would fire on the first event of every group"},
+		{`search count<3`, "search `count<3` would fire on the first event of every group"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.tail, func(t *testing.T) {
+			filter, pipeline, err := spl.Compile(stats+tt.tail, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Compile([]*rule.Rule{{ID: "w", Name: "w", Filter: filter, Pipeline: pipeline}}, Options{})
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), `rule "w"`) {
+				t.Errorf("err = %v\nwant one naming the rule and saying %q", err, tt.want)
+			}
+		})
+	}
+	// Rising conditions, and conditions on the by-fields, load.
+	for _, tail := range []string{`where count > 5 AND (uris > 2 OR count >= 100)`, `where count > 5 AND 'sourceIPs{}'!="10.0.0.1"`,
+		`where isnotnull(hi) AND agents="curl*"`, `search count>=3 NOT sourceIPs{}=10.*`, `rename count as n | where NOT n <= 5`} {
+		filter, pipeline, err := spl.Compile(stats+tail, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Compile([]*rule.Rule{{ID: "w", Name: "w", Filter: filter, Pipeline: pipeline}}, Options{}); err != nil {
+			t.Errorf("%s: %v", tail, err)
+		}
 	}
 }

@@ -1,0 +1,226 @@
+package engine
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// A window answers a group when the conditions after its stats first hold (window.go), while Splunk's hourly search
+// answers once, with the counts at the end of the hour. The two agree only for conditions that, once true, stay true
+// as the window fills: `count > 5`, not `count = 3` (true on the 3rd of 4 events, while Splunk counts 4 and reports
+// nothing) nor `count < 2` (true on every group's first event). planWindow checks the conditions a windowed stats
+// is filtered on.
+
+// trend says how a condition on a group's aggregated row can change while its window fills.
+type trend int
+
+const (
+	steady   trend = iota // reads no aggregate: the same all window long (a by-field, a field the row lacks)
+	rising                // can turn from false to true, never back
+	falling               // can turn from true to false, never back
+	unsteady              // can turn either way
+)
+
+// windowPlan is the windowed stats of a rule.
+type windowPlan struct {
+	stats rule.Stats
+}
+
+// planWindow checks the where/search stages after the windowed stats at index at and returns its plan.
+func planWindow(stages []rule.Stage, at int) (*windowPlan, error) {
+	st := stages[at].(rule.Stats)
+	plan := &windowPlan{stats: st}
+	aggs := map[string]int{} // row field name -> aggregate index
+	for i, a := range st.Aggs {
+		aggs[a.OutputName()] = i
+	}
+	for _, later := range stages[at+1:] {
+		var cond rule.Expr
+		var cmd string
+		switch later := later.(type) {
+		case rule.Rename:
+			for _, p := range later.Pairs {
+				if i, ok := aggs[p.From]; ok {
+					delete(aggs, p.From)
+					aggs[p.To] = i
+				}
+			}
+			continue
+		case rule.Where:
+			cond, cmd = later.Cond, "where"
+		case rule.Search:
+			cond, cmd = later.Cond, "search"
+		default:
+			continue
+		}
+		c := condCheck{aggs: aggs, stats: st}
+		if t := c.trend(cond, false); t == falling || t == unsteady {
+			return nil, c.refusal(cmd, cond)
+		}
+	}
+	return plan, nil
+}
+
+type condCheck struct {
+	aggs  map[string]int
+	stats rule.Stats
+}
+
+// trend is how e (negated when neg) can change as the window fills.
+func (c condCheck) trend(e rule.Expr, neg bool) trend {
+	var terms []rule.Expr
+	switch e := e.(type) {
+	case rule.Not:
+		return c.trend(e.X, !neg)
+	case rule.And:
+		terms = e
+	case rule.Or:
+		terms = e
+	default:
+		t := c.termTrend(e)
+		if neg {
+			switch t {
+			case rising:
+				return falling
+			case falling:
+				return rising
+			}
+		}
+		return t
+	}
+	out := steady
+	for _, x := range terms {
+		switch t := c.trend(x, neg); {
+		case t == steady:
+		case out == steady:
+			out = t
+		case t != out:
+			return unsteady
+		}
+	}
+	return out
+}
+
+// termTrend is how one comparison can change. count and dc only grow, values() only gains values, and an aggregate
+// that has a value keeps one; anything else (min, max, earliest, latest, two fields compared) can go either way.
+func (c condCheck) termTrend(e rule.Expr) trend {
+	switch e := e.(type) {
+	case rule.Exists:
+		if _, ok := c.aggs[e.Field.Name]; ok {
+			return rising
+		}
+	case rule.FieldEquals:
+		_, a := c.aggs[e.A.Name]
+		_, b := c.aggs[e.B.Name]
+		if a || b {
+			return unsteady
+		}
+	case rule.Compare:
+		i, ok := c.aggs[e.Field.Name]
+		if !ok {
+			return steady
+		}
+		switch c.stats.Aggs[i].Func {
+		case "count", "dc":
+			if _, num := threshold(e); !num {
+				return unsteady
+			}
+			switch e.Op {
+			case rule.OpGt, rule.OpGe:
+				return rising
+			case rule.OpLt, rule.OpLe:
+				return falling
+			}
+		case "values":
+			// Any one value matching makes the comparison true, and values are never taken back.
+			if e.Op != rule.OpNe {
+				return rising
+			}
+		}
+		return unsteady
+	}
+	return steady
+}
+
+// threshold is the number a comparison compares with, if it is one.
+func threshold(e rule.Compare) (float64, bool) {
+	if e.Value.Kind != rule.Glob && e.Value.Kind != rule.Number || !rule.IsDecimal(e.Value.Text) {
+		return 0, false
+	}
+	n, err := strconv.ParseFloat(e.Value.Text, 64)
+	return n, err == nil
+}
+
+// refusal explains why a condition cannot be answered over a window, naming the first term that makes it so.
+func (c condCheck) refusal(cmd string, cond rule.Expr) error {
+	var culprit rule.Expr
+	var neg bool
+	var why trend
+	var walk func(e rule.Expr, n bool)
+	walk = func(e rule.Expr, n bool) {
+		if culprit != nil {
+			return
+		}
+		switch e := e.(type) {
+		case rule.Not:
+			walk(e.X, !n)
+		case rule.And:
+			for _, x := range e {
+				walk(x, n)
+			}
+		case rule.Or:
+			for _, x := range e {
+				walk(x, n)
+			}
+		default:
+			if t := c.trend(e, n); t == falling || t == unsteady {
+				culprit, neg, why = e, n, t
+			}
+		}
+	}
+	walk(cond, false) // a condition that is not rising has a term that is not
+	effect := "can hold and then stop holding as the window fills"
+	if why == falling {
+		effect = "can hold early in the window and stop holding as it fills"
+	}
+	if cmp, ok := culprit.(rule.Compare); ok {
+		if i, ok := c.aggs[cmp.Field.Name]; ok && (c.stats.Aggs[i].Func == "count" || c.stats.Aggs[i].Func == "dc") {
+			n, num := threshold(cmp)
+			switch op := cmp.Op; {
+			case neg && (op == rule.OpGt || op == rule.OpGe) || !neg && (op == rule.OpLt || op == rule.OpLe):
+				effect = "would fire on the first event of every group"
+			case num && !neg && op == rule.OpEq:
+				effect = fmt.Sprintf("would fire when the count reaches %s, though more events may come (Splunk "+
+					"compares the count at the end)", strconv.FormatFloat(n, 'f', -1, 64))
+			}
+		}
+	}
+	return fmt.Errorf("%s `%s` %s: a window answers a group when its condition first holds, Splunk once, at the end "+
+		"of the window. Conditions on the aggregates of a windowed stats must only become true as the window fills: "+
+		"count and dc() compared with a number by > or >=, values() by = or like(), isnotnull(), conditions on the "+
+		"by-fields, and AND/OR of them", cmd, termText(culprit, neg), effect)
+}
+
+// termText spells a term of the rule model for an error message.
+func termText(e rule.Expr, neg bool) string {
+	var s string
+	switch e := e.(type) {
+	case rule.Compare:
+		s = e.Field.Name + e.Op.String() + e.Value.Text
+	case rule.Exists:
+		if neg {
+			return "isnull(" + e.Field.Name + ")"
+		}
+		return "isnotnull(" + e.Field.Name + ")"
+	case rule.FieldEquals:
+		s = e.A.Name + "=" + e.B.Name
+	default:
+		s = fmt.Sprintf("%v", e)
+	}
+	if neg {
+		return "NOT " + s
+	}
+	return s
+}
