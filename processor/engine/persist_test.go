@@ -395,3 +395,29 @@ func TestRestartKeepsMixedExtremes(t *testing.T) {
 		t.Errorf("min, max = %s, %s; want 9, abc", lo, hi)
 	}
 }
+
+// TestRestartKeepsDistinctValuesPastAHundred: a dc() compared with 120 keeps its 110 values across a restart, and
+// fires on the 121st.
+func TestRestartKeepsDistinctValuesPastAHundred(t *testing.T) {
+	rules := func() []*rule.Rule {
+		n := rule.Aggregate{Func: "dc", Field: "u", As: "n"}
+		return []*rule.Rule{windowRule(cmp("n", rule.OpGt, "120"), n)}
+	}
+	before, err := Compile(rules(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events [][]byte
+	for i := 0; i < 121; i++ {
+		events = append(events, ev("10.0.0.1", 1, fmt.Sprintf(`"u":"u%03d"`, i)))
+	}
+	play(t, before, events[:110])
+	after := restarted(t, before, rules(), Options{})
+	if fired := play(t, after, events[110:120]); len(fired) != 0 {
+		t.Fatalf("fired %v on 120 distinct values", fired)
+	}
+	ms, err := after.Match(events[120])
+	if err != nil || len(ms) != 1 || strings.Join(ms[0].Rows[0].Values("n"), ",") != "121" {
+		t.Errorf("the 121st distinct value: %+v, %v; want one row with n=121", ms, err)
+	}
+}

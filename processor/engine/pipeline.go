@@ -143,6 +143,9 @@ type aggExec struct {
 	fn    string
 	field *fieldRef
 	out   string
+	// keep is, for a windowed dc(), the distinct values it keeps when its rule compares it with a number that
+	// maxValuesPerAggregate does not reach (windowPlan); 0 otherwise.
+	keep int
 }
 
 func (s statsStage) run(_ *evalCtx, rows []*row) []*row {

@@ -33,8 +33,9 @@ type windowedStats struct {
 	late      uint64
 }
 
-// maxValuesPerAggregate bounds the distinct values a values() or dc() keeps per group and window; Splunk's values()
-// is unbounded, but state here must be bounded. min/max/earliest/latest/count see every value regardless.
+// maxValuesPerAggregate bounds the distinct values a values() keeps per group and window, and a dc() unless its rule
+// compares it with a larger number (aggExec.keep); Splunk's values() is unbounded, but state here must be bounded.
+// min/max/earliest/latest/count see every value regardless.
 const maxValuesPerAggregate = 100
 
 type group struct {
@@ -53,8 +54,9 @@ type windowState struct {
 // aggState is one aggregate's state in one window of one group, kept small: a group holds one per aggregate, and a
 // flood of one-off keys multiplies it by max_keys (BenchmarkPathStatefulBytesPerKey).
 type aggState struct {
-	// vals holds, for values and dc, the distinct values in arrival order (at most maxValuesPerAggregate, found by
-	// a linear scan: cheaper in memory than a set); for earliest and latest, {first, last}; for min and max,
+	// vals holds, for values, the distinct values in arrival order (at most maxValuesPerAggregate, found by a
+	// linear scan: cheaper in memory than a set); for dc, the distinct values sorted (up to its keep, found by a
+	// binary search); for earliest and latest, {first, last}; for min and max,
 	// {least, greatest of the values that are text, least, greatest of the numbers}.
 	vals    []string
 	present int64 // events in which the field had a value (count(f))
@@ -67,8 +69,12 @@ type aggState struct {
 }
 
 func newWindowedStats(plan windowPlan, rs refs, size, lateness time.Duration, maxKeys int, cut *atomic.Uint64) *windowedStats {
+	stats := compileStats(plan.stats, rs, cut)
+	for i := range stats.aggs {
+		stats.aggs[i].keep = plan.keep[i]
+	}
 	return &windowedStats{
-		stats:    compileStats(plan.stats, rs, cut),
+		stats:    stats,
 		size:     size,
 		lateness: max(lateness, 0),
 		groups:   window.NewStore[group](maxKeys),
@@ -183,7 +189,15 @@ func (s *aggState) add(a aggExec, r *row, at time.Time) {
 	}
 	s.present++
 	switch a.fn {
-	case "values", "dc":
+	case "dc":
+		// Exact up to the number its rule compares it with, then it stops counting: dc > 100 needs 101 values.
+		limit := max(a.keep, maxValuesPerAggregate)
+		for _, v := range vals {
+			if i, found := slices.BinarySearch(s.vals, v); !found && len(s.vals) < limit {
+				s.vals = slices.Insert(s.vals, i, v)
+			}
+		}
+	case "values":
 		for _, v := range vals {
 			switch {
 			case slices.Contains(s.vals, v):

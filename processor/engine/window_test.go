@@ -401,3 +401,73 @@ func TestWindowRefusesConditionsThatFall(t *testing.T) {
 		}
 	}
 }
+
+// TestWindowDCIsExactUpToItsThreshold: dc() keeps as many distinct values as the number its rule compares it with
+// needs (past the 100 values() keeps), so `where n > 100` fires on the 101st distinct value, as Splunk's exact dc.
+func TestWindowDCIsExactUpToItsThreshold(t *testing.T) {
+	var events [][]byte
+	for i := 0; i < 160; i++ {
+		events = append(events, ev("1.1.1.1", 1+float64(i)/200, fmt.Sprintf(`"u":["u%03d"]`, i)))
+	}
+	// One event with many values counts each.
+	many := make([]string, 160)
+	for i := range many {
+		many[i] = fmt.Sprintf("%q", fmt.Sprintf("v%03d", i))
+	}
+	tests := []struct {
+		tail   string
+		events [][]byte
+		want   []string // "event index:n"
+	}{
+		{`where n > 100`, events, []string{"100:101"}},
+		{`where n >= 150`, events, []string{"149:150"}},
+		{`where n > 99.5`, events, []string{"99:100"}},
+		{`rename n as users | where users > 120`, events, []string{"120:121"}},
+		{`where n > 100`, [][]byte{ev("1.1.1.1", 1, `"u":[`+strings.Join(many, ",")+`]`)}, []string{"0:101"}},
+		{`where n > 200`, events, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.tail, func(t *testing.T) {
+			filter, pipeline, err := spl.Compile(`responseStatus.code=403 | stats dc(u{}) as n by sourceIPs{} | `+tt.tail, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := Compile([]*rule.Rule{{ID: "w", Name: "w", Filter: filter, Pipeline: pipeline}}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var fired []string
+			for i, body := range tt.events {
+				ms, err := e.Match(body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, m := range ms {
+					for _, r := range m.Rows {
+						n := r.Values("n")
+						if n == nil {
+							n = r.Values("users")
+						}
+						fired = append(fired, fmt.Sprintf("%d:%s", i, strings.Join(n, ",")))
+					}
+				}
+			}
+			if !reflect.DeepEqual(fired, tt.want) {
+				t.Errorf("fired %v, want %v", fired, tt.want)
+			}
+		})
+	}
+	// Past the ceiling the rule does not load, naming the threshold.
+	filter, pipeline, err := spl.Compile(`* | stats dc(u) as n by ip | where n > 10000`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Compile([]*rule.Rule{{ID: "w", Name: "w", Filter: filter, Pipeline: pipeline}}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "`n>10000` compares dc(u) with 10000") {
+		t.Errorf("err = %v, want a refusal naming the threshold", err)
+	}
+	filter, pipeline, _ = spl.Compile(`* | stats dc(u) as n by ip | where n > 9999`, nil)
+	if _, err := Compile([]*rule.Rule{{ID: "w", Name: "w", Filter: filter, Pipeline: pipeline}}, Options{}); err != nil {
+		t.Errorf("a threshold below the ceiling: %v", err)
+	}
+}

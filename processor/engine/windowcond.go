@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/auditdetect/auditdetect/processor/rule"
@@ -11,7 +12,8 @@ import (
 // answers once, with the counts at the end of the hour. The two agree only for conditions that, once true, stay true
 // as the window fills: `count > 5`, not `count = 3` (true on the 3rd of 4 events, while Splunk counts 4 and reports
 // nothing) nor `count < 2` (true on every group's first event). planWindow checks the conditions a windowed stats
-// is filtered on.
+// is filtered on, and works out how many distinct values each dc() must keep to compare exactly with the numbers it
+// is compared with.
 
 // trend says how a condition on a group's aggregated row can change while its window fills.
 type trend int
@@ -23,15 +25,20 @@ const (
 	unsteady              // can turn either way
 )
 
-// windowPlan is the windowed stats of a rule.
+// maxDistinctKept bounds the distinct values one dc() keeps per group and window, whatever its threshold: a rule
+// comparing dc() with a larger number fails to load.
+const maxDistinctKept = 10000
+
+// windowPlan is the windowed stats of a rule and, per aggregate, the distinct values it keeps (0: the default).
 type windowPlan struct {
 	stats rule.Stats
+	keep  []int
 }
 
 // planWindow checks the where/search stages after the windowed stats at index at and returns its plan.
 func planWindow(stages []rule.Stage, at int) (*windowPlan, error) {
 	st := stages[at].(rule.Stats)
-	plan := &windowPlan{stats: st}
+	plan := &windowPlan{stats: st, keep: make([]int, len(st.Aggs))}
 	aggs := map[string]int{} // row field name -> aggregate index
 	for i, a := range st.Aggs {
 		aggs[a.OutputName()] = i
@@ -58,6 +65,9 @@ func planWindow(stages []rule.Stage, at int) (*windowPlan, error) {
 		c := condCheck{aggs: aggs, stats: st}
 		if t := c.trend(cond, false); t == falling || t == unsteady {
 			return nil, c.refusal(cmd, cond)
+		}
+		if err := c.keep(cond, plan.keep); err != nil {
+			return nil, err
 		}
 	}
 	return plan, nil
@@ -151,6 +161,33 @@ func threshold(e rule.Compare) (float64, bool) {
 	}
 	n, err := strconv.ParseFloat(e.Value.Text, 64)
 	return n, err == nil
+}
+
+// keep raises, for each dc() that e compares with a number n, the distinct values it keeps to floor(n)+1: a count
+// that stops there compares with n as the exact count would.
+func (c condCheck) keep(e rule.Expr, keep []int) error {
+	var err error
+	rule.EachTerm(e, func(t rule.Expr) {
+		cmp, ok := t.(rule.Compare)
+		if !ok || err != nil {
+			return
+		}
+		i, ok := c.aggs[cmp.Field.Name]
+		if !ok || c.stats.Aggs[i].Func != "dc" {
+			return
+		}
+		n, _ := threshold(cmp)
+		if n >= maxDistinctKept {
+			err = fmt.Errorf("`%s` compares dc(%s) with %s: a window counts at most %d distinct values per group, "+
+				"so the numbers dc() is compared with must be below %d", termText(cmp, false), c.stats.Aggs[i].Field,
+				cmp.Value.Text, maxDistinctKept, maxDistinctKept)
+			return
+		}
+		if n >= 0 {
+			keep[i] = max(keep[i], int(math.Floor(n))+1)
+		}
+	})
+	return err
 }
 
 // refusal explains why a condition cannot be answered over a window, naming the first term that makes it so.
