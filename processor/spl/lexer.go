@@ -63,7 +63,7 @@ func (t token) describe() string {
 }
 
 // lexer reads tokens on demand. The parser picks the mode: next for ordinary tokens, value right after a comparison
-// operator, where SPL lets a bare value contain `=`, `<`, `>`, `!` and `(`.
+// operator, where SPL lets a bare value contain `=`, `<`, `>` and `!`.
 type lexer struct {
 	src string
 	pos int
@@ -164,7 +164,19 @@ func (l *lexer) value(inList bool) (token, *posError) {
 	if l.pos >= len(l.src) || l.stopsValue(l.pos, inList) {
 		return l.next()
 	}
+	// CASE(v) and TERM(v) would otherwise read as the value "CASE(v" and a ')' that closes a group or is unexpected.
+	for fn, why := range termFuncs {
+		if len(l.src)-l.pos > len(fn) && strings.EqualFold(l.src[l.pos:l.pos+len(fn)], fn) && l.src[l.pos+len(fn)] == '(' {
+			return token{}, errAt(l.pos, "%s() is not supported: %s", fn, why)
+		}
+	}
 	return l.word(l.pos, true, inList)
+}
+
+// termFuncs are the search command's value functions, with why they are not supported.
+var termFuncs = map[string]string{
+	"CASE": `search values match case-insensitively here; compare case-sensitively with where (| where field="Value")`,
+	"TERM": "it matches Splunk's indexed terms, which a stream of parsed events does not have; write the value without it",
 }
 
 func (l *lexer) stopsValue(i int, inList bool) bool {
@@ -202,6 +214,11 @@ func (l *lexer) word(start int, value, inList bool) (token, *posError) {
 					return token{}, errAt(l.pos, `unexpected quote inside an unquoted value (escape it as \")`)
 				}
 				break
+			}
+			if l.src[l.pos] == '(' {
+				// Splunk wants values with parentheses quoted: a bare `x=a(b)` would end at `)`, which then closes
+				// a group the value was not meant to.
+				return token{}, errAt(l.pos, `'(' inside an unquoted value: quote a value that holds parentheses (x="a(b)")`)
 			}
 		} else if l.stopsWord(l.pos) {
 			break

@@ -355,6 +355,8 @@ func (p *parser) parseTerm(t token) (node, *posError) {
 		return p.parseIn(t, next)
 	case t.kind == kWord && t.text == "*":
 		return allNode{}, nil
+	case t.kind == kWord && next.kind == kLParen && termFuncs[strings.ToUpper(t.text)] != "":
+		return nil, errAt(t.pos, "%s() is not supported: %s", strings.ToUpper(t.text), termFuncs[strings.ToUpper(t.text)])
 	}
 	return nil, errAt(t.pos, "free-text term %s is not supported: this streaming engine matches field=value terms only", t.describe())
 }
