@@ -338,6 +338,7 @@ func TestWindowWhereFromSPL(t *testing.T) {
 		{`count >= 3 AND like(agents, "kube%")`, []string{"5:3"}},
 		{`(count > 3 OR uris >= 3) AND like(agents, "curl%")`, []string{"2:3"}},
 		{`NOT uris < 2 AND count >= 2`, []string{"1:2"}},
+		{`count >= 2 AND agents IN ("wget", "kubectl/1.30")`, []string{"4:2"}},
 		{`count >= 4 AND isnull(nosuch)`, []string{"6:4"}},
 		{`count >= 2 AND isnotnull(agents) AND agents="curl/8"`, []string{"1:2"}},
 		{`count > 10`, nil},

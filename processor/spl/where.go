@@ -11,7 +11,7 @@ import (
 // The `where` command uses eval syntax, not search syntax: AND/OR/NOT with the usual precedence (NOT, then AND,
 // then OR), "strings" in double quotes, bare words and 'single-quoted' names as fields, and no wildcards except in
 // like(). Only boolean forms the rule model can hold are accepted: comparisons of a field with a constant, equality of
-// two fields, and the functions like, match, cidrmatch, isnull and isnotnull.
+// two fields, field IN (constants), and the functions in, like, match, cidrmatch, isnull and isnotnull.
 
 func (p *parser) parseWhereCmd() (command, *posError) {
 	p.lex.eval = true
@@ -116,6 +116,9 @@ func (p *parser) wherePrimary() (wexpr, *posError) {
 	if err != nil {
 		return nil, err
 	}
+	if l.field && opTok.kind == kWord && strings.EqualFold(opTok.text, "IN") {
+		return p.whereIn(l, opTok)
+	}
 	op, ok := whereOps[opTok.kind]
 	if !ok {
 		if l.field {
@@ -143,6 +146,57 @@ func (p *parser) wherePrimary() (wexpr, *posError) {
 		return wCmp{field: r.text, op: flip(op), lit: l.text, num: l.num}, nil
 	}
 	return nil, errAt(t.pos, "a comparison between two constants is not supported")
+}
+
+// whereIn parses the list of `field IN ("a", "b", 3)`: any of the constants, each compared as = compares it.
+func (p *parser) whereIn(field operand, in token) (wexpr, *posError) {
+	lp, err := p.next()
+	if err != nil {
+		return nil, err
+	}
+	if lp.kind != kLParen {
+		return nil, errAt(lp.pos, "expected '(' after IN")
+	}
+	var list []operand
+	for {
+		t, err := p.next()
+		if err != nil {
+			return nil, err
+		}
+		v, err := p.operand(t)
+		if err != nil {
+			return nil, err
+		}
+		if v.field {
+			return nil, errAt(t.pos, "IN takes constants (\"strings\" or numbers), not the field %q", v.text)
+		}
+		list = append(list, v)
+		sep, err := p.next()
+		if err != nil {
+			return nil, err
+		}
+		if sep.kind == kRParen {
+			break
+		}
+		if sep.kind != kComma {
+			return nil, errAt(sep.pos, "expected ',' or ')' in the IN list, found %s", sep.describe())
+		}
+	}
+	return inList(field.text, list), nil
+}
+
+// inList is `field IN (...)` or in(field, ...): an OR of = comparisons.
+func inList(field string, list []operand) wexpr {
+	var x wexpr
+	for _, v := range list {
+		var c wexpr = wCmp{field: field, op: rule.OpEq, lit: v.text, num: v.num}
+		if x == nil {
+			x = c
+		} else {
+			x = wOr{l: x, r: c}
+		}
+	}
+	return x
 }
 
 var whereOps = map[kind]rule.Op{
@@ -255,6 +309,16 @@ func (p *parser) whereCall(name token) (wexpr, *posError) {
 			return nil, errAt(name.pos, "match: the regular expression is not RE2 syntax: %v", err)
 		}
 		return wFunc{name: fn, field: args[0].text, pat: rule.Pattern{Kind: rule.Regex, Text: args[1].text, CaseSensitive: true}}, nil
+	case "in":
+		if len(args) < 2 || !args[0].field {
+			return nil, shape(`a field and one or more constants: in(field, "a", "b")`)
+		}
+		for _, a := range args[1:] {
+			if a.field {
+				return nil, shape(`a field and one or more constants: in(field, "a", "b")`)
+			}
+		}
+		return inList(args[0].text, args[1:]), nil
 	case "cidrmatch":
 		if len(args) != 2 || args[0].field || !args[1].field {
 			return nil, shape(`a "cidr" and a field: cidrmatch("10.0.0.0/8", field)`)
