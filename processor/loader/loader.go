@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -125,10 +126,11 @@ func Load(opts Options) (*Result, error) {
 	fail := func(i int, err error) { errs = append(errs, fileErr{i, err}) }
 
 	// Pass 1: classify every file and gather the macros. They come in two scopes: the built-in pack's rules read the
-	// pack's macro files, and the user's rules read the user's macro files over the pack's (which fill in what the
-	// user's do not define). A macro of the user's files that the pack defines too is not a conflict: security_content
-	// ships its own kube_allowed_* samples, which read other fields than the pack's same-named allow-lists, and each
-	// set of rules keeps the definitions written for it. Configured macros win in both.
+	// pack's macro files, the user's rules the user's, and each side reads the other's for what its own do not define
+	// (a user's `<detection>_filter` or kube_audit file reaches the pack's rules; the pack's allow-lists fill in for
+	// an ESCU directory without macros). A macro both define is not a conflict: security_content ships its own
+	// kube_allowed_* samples, which read other fields than the pack's same-named allow-lists, and each set of rules
+	// keeps the definition written for it. Configured macros win in both.
 	formats := make([]format, len(files))
 	pack, user := newMacroScope(), newMacroScope()
 	for i, f := range files {
@@ -170,9 +172,23 @@ func Load(opts Options) (*Result, error) {
 			fail(i, unclassified(f.name, f.data))
 		}
 	}
-	for k, def := range pack.macros {
-		if _, ok := user.origins[k]; !ok {
-			user.macros[k], user.origins[k] = def, pack.origins[k]
+	packFiles, userFiles := maps.Clone(pack.origins), maps.Clone(user.origins)
+	for k, m := range packFiles {
+		if _, ok := userFiles[k]; !ok {
+			user.macros[k], user.origins[k] = m.Definition, m
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(userFiles)) {
+		m := userFiles[k]
+		p, both := packFiles[k]
+		if !both {
+			pack.macros[k], pack.origins[k] = m.Definition, m
+			continue
+		}
+		if _, configured := opts.Macros[k]; !configured && p.Definition != m.Definition {
+			log.Info("Macro file defines a macro the built-in pack defines too: it applies to the rules of your files, "+
+				"the built-in rules keep the pack's (set it under macros: to change both)",
+				zap.String("macro", k), zap.String("file", fmt.Sprintf("%s:%d", m.File, m.Line)))
 		}
 	}
 	for _, scope := range []macroScope{pack, user} {

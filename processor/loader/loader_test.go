@@ -292,18 +292,20 @@ func TestConflictingMacroFiles(t *testing.T) {
 		filepath.Join(dir, "a.yml")+":3")
 }
 
-// TestMacroScopes: the built-in pack's rules read the pack's macros, the user's rules read the user's macro files
-// and, for what those do not define, the pack's; a user's macro file that the pack defines too is no conflict (the
-// corpus's kube_allowed_* samples beside the pack's allow-lists); a configured macro applies to both.
+// TestMacroScopes: the built-in pack's rules read the pack's macros, the user's rules read the user's macro files,
+// and each side reads the other's for what its own do not define (a user's exception filter reaches the pack's
+// rules); a macro both define is no conflict (the corpus's kube_allowed_* samples beside the pack's allow-lists): it
+// is said at info; a configured macro applies to both.
 func TestMacroScopes(t *testing.T) {
 	pack := fstest.MapFS{
 		"macros/allow.yml": {Data: []byte(macro("allow", "user=packed"))},
 		"macros/only.yml":  {Data: []byte(macro("only_pack", "verb=get"))},
-		"pack_rule.yml":    {Data: []byte(detection("p", "Pack", "verb=create NOT `allow`"))},
+		"pack_rule.yml":    {Data: []byte(detection("p", "Pack", "verb=create NOT `allow` NOT `pack_rule_filter`"))},
 	}
 	dir := layout(t, map[string]string{
-		"macros/allow.yml": macro("allow", "user=mine"),
-		"mine.yml":         detection("m", "Mine", "objectRef.resource=pods NOT `allow` `only_pack`"),
+		"macros/allow.yml":  macro("allow", "user=mine"),
+		"macros/filter.yml": macro("pack_rule_filter", "user=excepted"),
+		"mine.yml":          detection("m", "Mine", "objectRef.resource=pods NOT `allow` `only_pack`"),
 	})
 	filters := func(res *Result) map[string]string {
 		out := map[string]string{}
@@ -312,10 +314,15 @@ func TestMacroScopes(t *testing.T) {
 		}
 		return out
 	}
-	res, err := Load(Options{Paths: []string{"builtin", dir}, Builtin: pack})
+	core, logs := observer.New(zapcore.InfoLevel)
+	res, err := Load(Options{Paths: []string{"builtin", dir}, Builtin: pack, Logger: zap.New(core)})
 	require.NoError(t, err)
+	said := logs.FilterMessageSnippet("the built-in pack defines too").All()
+	require.Len(t, said, 1)
+	assert.Equal(t, "allow", said[0].ContextMap()["macro"])
 	got := filters(res)
 	assert.Contains(t, got["Pack"], "packed")
+	assert.Contains(t, got["Pack"], "excepted", "the user's exception filter reaches the pack's rule")
 	assert.NotContains(t, got["Pack"], "mine")
 	assert.Contains(t, got["Mine"], "mine", "the user's macro file for the user's rule")
 	assert.NotContains(t, got["Mine"], "packed")
