@@ -33,6 +33,8 @@ func TestLint(t *testing.T) {
 		"g_kind.yml":      "name: Kind\nid: n7\nsearch: objectRef.resource=Secret verb=get\n" + rba,
 		"h_sigma.yml": "title: Unsupported\nid: n8\nstatus: unsupported\nlogsource: {product: kubernetes, service: audit}\n" +
 			"detection:\n  sel: {verb: delete}\n  condition: sel\n",
+		// Loads, but the engine refuses it (the collector would not start with it).
+		"i_window.yml": "name: Rare\nid: n9\nsearch: verb=get | stats count by user.username | where count < 5\n" + rba,
 	} {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600))
 	}
@@ -48,13 +50,14 @@ func TestLint(t *testing.T) {
 		filepath.Join(dir, "g_kind.yml") + `:3: warning: rule "Kind": ` + "`objectRef.resource=Secret` names no built-in resource: " +
 			"audit events name resources in the plural, lower case (secrets?)",
 		filepath.Join(dir, "h_sigma.yml") + `:5: warning: rule "Unsupported": marked unsupported upstream`,
+		filepath.Join(dir, "i_window.yml") + `:3: error: rule "Rare": does not load: where ` + "`count<5`" + ` would fire on the first event of every group`,
 	}
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	require.Len(t, lines, len(want), stdout.String())
 	for i, w := range want {
 		assert.True(t, strings.HasPrefix(lines[i], w), "line %d:\n%s\nwant a line starting\n%s", i, lines[i], w)
 	}
-	assert.Contains(t, stderr.String(), "lint: 8 rules: 2 errors, 5 warnings")
+	assert.Contains(t, stderr.String(), "lint: 9 rules: 3 errors, 5 warnings")
 
 	stdout.Reset()
 	require.Equal(t, exitFailed, run([]string{"lint", "-format", "json", dir}, &stdout, &stderr))
@@ -63,17 +66,17 @@ func TestLint(t *testing.T) {
 		Findings []struct{ Where, Rule, ID, Level, Message string }
 	}
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &out), stdout.String())
-	assert.Equal(t, 8, out.Summary.Rules)
-	assert.Equal(t, 2, out.Summary.Errors)
+	assert.Equal(t, 9, out.Summary.Rules)
+	assert.Equal(t, 3, out.Summary.Errors)
 	assert.Equal(t, 5, out.Summary.Warnings)
-	require.Len(t, out.Findings, 7)
+	require.Len(t, out.Findings, 8)
 	assert.Equal(t, "n1", out.Findings[0].ID)
 	assert.Equal(t, "error", out.Findings[0].Level)
 
 	// Without the rules that cannot work, only warnings: exit 0. The loader's warning about a rule turned off is
 	// not said, as lint's own findings are not.
 	stdout.Reset()
-	assert.Equal(t, exitOK, run([]string{"lint", "-disable", "Never", "-disable", "Exclusion", "-disable", "No Risk", dir}, &stdout, &stderr))
+	assert.Equal(t, exitOK, run([]string{"lint", "-disable", "Never", "-disable", "Exclusion", "-disable", "No Risk", "-disable", "Rare", dir}, &stdout, &stderr))
 	assert.NotContains(t, stdout.String(), "No Risk")
 	assert.Equal(t, exitUsage, run([]string{"lint", "-format", "xml", dir}, &stdout, &stderr))
 
