@@ -264,6 +264,24 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// TestRBAChecksFollowAliases: an alias (`*s`) or a merge key (`<<: *o`) reaches the decoder, so the score and key
+// checks see what it decodes.
+func TestRBAChecksFollowAliases(t *testing.T) {
+	for _, tt := range []struct{ name, doc, want string }{
+		{"aliased score", "name: x\nsearch: a=1\nx_score: &s 20.5\nrba:\n  risk_objects:\n  - {field: u, type: user, score: *s}\n", "risk score 20.5 is not a whole number"},
+		{"aliased object", "name: x\nsearch: a=1\nx_obj: &o {field: u, type: user, score: 20.5}\nrba:\n  risk_objects:\n  - *o\n", "risk score 20.5 is not a whole number"},
+		{"merged misspelling", "name: x\nsearch: a=1\nx_obj: &o {field: u, typ: user}\nrba:\n  risk_objects:\n  - {<<: *o, score: 5}\n", `unknown key "typ" in a risk object (did you mean "type"?)`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("t.yml", []byte(tt.doc), nil, nil)
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
+	r, err := Parse("t.yml", []byte("name: x\nsearch: a=1\nx_obj: &o {field: u, type: user}\nrba:\n  message: m\n  risk_objects:\n  - {<<: *o, score: 5}\n"), nil, nil)
+	require.NoError(t, err, "a merge of known keys loads")
+	assert.Equal(t, []rule.RiskObject{{Field: "u", Type: "user", Score: 5}}, r.Risk.Objects)
+}
+
 // TestRBAWholeScore: a score written as a whole float is the integer contentctl accepts, not an error.
 func TestRBAWholeScore(t *testing.T) {
 	r, err := Parse("t.yml", []byte("name: x\nsearch: a=1\nrba:\n  risk_objects:\n  - {field: u, type: user, score: 20.0}\n"), nil, nil)

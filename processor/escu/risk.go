@@ -39,7 +39,7 @@ func parseRBA(file, name string, n *yaml.Node) (rule.Risk, error) {
 			if err := checkKeys(file, name, item, "a risk object", riskObjectKeys); err != nil {
 				return risk, err
 			}
-			if err := wholeNumber(file, name, value(item, "score"), "risk score"); err != nil {
+			if err := wholeNumber(file, name, value(deref(item), "score"), "risk score"); err != nil {
 				return risk, err
 			}
 			var o struct {
@@ -95,12 +95,30 @@ var (
 // checkKeys fails at the first key of mapping n (what names it in the error) that is not in keys, with the key it is
 // nearest to when it looks like a misspelling of one. A node that is not a mapping is left to the decoder to refuse.
 func checkKeys(file, name string, n *yaml.Node, what string, keys []string) error {
-	if n == nil || n.Kind != yaml.MappingNode {
+	return checkKeysDepth(file, name, n, what, keys, 0)
+}
+
+func checkKeysDepth(file, name string, n *yaml.Node, what string, keys []string, depth int) error {
+	if n = deref(n); n == nil || n.Kind != yaml.MappingNode || depth > 8 {
 		return nil
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		key := n.Content[i]
 		if slices.Contains(keys, key.Value) {
+			continue
+		}
+		if key.Value == "<<" {
+			// A merge key (`<<: *common`, or a list of them) brings in the keys of the mappings it names: those are
+			// checked (to a bounded depth: a mapping may merge one that merges it).
+			merged := []*yaml.Node{n.Content[i+1]}
+			if m := deref(n.Content[i+1]); m != nil && m.Kind == yaml.SequenceNode {
+				merged = m.Content
+			}
+			for _, m := range merged {
+				if err := checkKeysDepth(file, name, m, what, keys, depth+1); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		reason := fmt.Sprintf("unknown key %q in %s", key.Value, what)
@@ -114,11 +132,19 @@ func checkKeys(file, name string, n *yaml.Node, what string, keys []string) erro
 	return nil
 }
 
+// deref follows an alias (`*anchor`) to the node it names, as the decoder does: the checks must see what is decoded.
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
 // wholeNumber fails for a number with a fractional part (`score: 20.5`), which yaml.v3 would truncate into an int:
 // contentctl requires an integer, and a score that loads as another number than the one written is worse than an
 // error.
 func wholeNumber(file, name string, n *yaml.Node, what string) error {
-	if n == nil || n.Kind != yaml.ScalarNode || n.ShortTag() != "!!float" {
+	if n = deref(n); n == nil || n.Kind != yaml.ScalarNode || n.ShortTag() != "!!float" {
 		return nil // an int, or a value of another type that the decoder refuses in its own words
 	}
 	if f, err := strconv.ParseFloat(n.Value, 64); err == nil && f == math.Trunc(f) && !math.IsInf(f, 0) {
