@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditdetect/auditdetect/internal/suggest"
 	"github.com/auditdetect/auditdetect/processor/builtin"
 	"github.com/auditdetect/auditdetect/processor/coverage"
 	"github.com/auditdetect/auditdetect/processor/engine"
@@ -112,6 +113,8 @@ type ruleFlags struct {
 	onRuleError string
 	// disable lists rules by id or name, as rule_overrides' enabled: false.
 	disable listFlags
+	// escuApp is the app label of ESCU detections' search names, as the processor's escu_app.
+	escuApp string
 }
 
 // listFlags is a repeatable string flag.
@@ -145,6 +148,7 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *ruleFlags) {
 	fs.Var(rf.macros, "macro", "`name=definition` of an SPL macro, as in the processor's macros setting (repeatable)")
 	fs.StringVar(&rf.onRuleError, "on-rule-error", "fail", "`fail` or skip a rule that does not load, as the processor's on_rule_error setting")
 	fs.Var(&rf.disable, "disable", "leave out the rule with this `id or name`, as the processor's rule_overrides enabled: false (repeatable)")
+	fs.StringVar(&rf.escuApp, "escu-app", loader.DefaultESCUApp, "app `label` in ESCU detections' search_name (<label> - <name> - Rule), as the processor's escu_app; \"\" for the name alone")
 	return fs, rf
 }
 
@@ -177,7 +181,7 @@ func loadRules(paths []string, rf *ruleFlags, command string, stderr io.Writer, 
 		}
 	}
 	res, err := loader.Load(loader.Options{Paths: paths, Builtin: builtin.FS, Macros: rf.macros,
-		SkipErrors: rf.onRuleError == "skip", Logger: log, ESCUApp: loader.DefaultESCUApp})
+		SkipErrors: rf.onRuleError == "skip", Logger: log, ESCUApp: rf.escuApp})
 	if err != nil {
 		return nil, nil, skipHint(err, command)
 	}
@@ -247,12 +251,19 @@ func disable(rules []*rule.Rule, names []string, skip bool, command string, stde
 	for _, n := range names {
 		found := false
 		for _, r := range rules {
-			if r.ID == n || r.Name == n {
+			if r.NamedBy(n) {
 				off[r.ID], found = true, true
 			}
 		}
 		if !found {
+			known := make([]string, 0, 3*len(rules))
+			for _, r := range rules {
+				known = append(known, r.ID, r.Name, r.SavedSearchName())
+			}
 			err := fmt.Errorf("-disable: no loaded rule has the id or name %q", n)
+			if s := suggest.Closest(n, known); s != "" {
+				err = fmt.Errorf("-disable: no loaded rule has the id or name %q (did you mean %q?)", n, s)
+			}
 			if !skip {
 				return nil, err
 			}

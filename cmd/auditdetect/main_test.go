@@ -101,6 +101,14 @@ auditdetect_tests:
 		},
 		{name: "-disable of a rule not loaded", args: []string{"scan", "-events", "-", "-disable", "Nope"}, exit: exitUsage, stderr: []string{`-disable: no loaded rule has the id or name "Nope"`}},
 		{
+			name: "-disable of a misspelt rule says the one meant", args: []string{"scan", "-events", "-", "-disable", "Kubernetes Nodeport Service Exposed"},
+			exit: exitUsage, stderr: []string{`(did you mean "Kubernetes NodePort Service Exposed"?)`},
+		},
+		{
+			name: "-disable by the search name of -escu-app", args: []string{"coverage", "-escu-app", "ACME", "-disable", "ACME - Reads - Rule", bad, "builtin"},
+			exit: exitOK, stderr: []string{"coverage: disabled: Reads"},
+		},
+		{
 			name: "a rule that can never match is named", args: []string{"rule-test", never}, exit: exitFailed,
 			stderr:    []string{`rule-test: rule "Never" (` + never + `:3) can never match: ` + "`stage=ResponseCompleted` is never true"},
 			notStderr: []string{"verb=replace"},

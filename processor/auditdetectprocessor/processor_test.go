@@ -168,10 +168,11 @@ func TestEnrichMode(t *testing.T) {
 	got := records(sink.AllLogs()[0])
 	require.Len(t, got, 2, "enrich mode adds no records")
 	assert.Equal(t, map[string]any{
-		"seq":         int64(0),
-		"rule_id":     []any{"0b6f9a43-51a4-4a43-9d6c-5a3c2c1e0001"},
-		"search_name": []any{"ESCU - Test NodePort - Rule"},
-		"risk_score":  int64(20),
+		"seq":                      int64(0),
+		"rule_id":                  []any{"0b6f9a43-51a4-4a43-9d6c-5a3c2c1e0001"},
+		"search_name":              []any{"ESCU - Test NodePort - Rule"},
+		"risk_score":               int64(20),
+		"annotations.mitre_attack": []any{"T1204"},
 		"annotations.mitre_attack.mitre_technique_id": []any{"T1204"},
 	}, got[0].Attributes().AsRaw())
 	assert.Equal(t, nodePortCreate, got[0].Body().Str())

@@ -19,8 +19,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/auditdetect/auditdetect/internal/suggest"
 	"github.com/auditdetect/auditdetect/processor/engine"
-	"github.com/auditdetect/auditdetect/processor/internal/suggest"
 	"github.com/auditdetect/auditdetect/processor/loader"
 	"github.com/auditdetect/auditdetect/processor/rule"
 	"github.com/auditdetect/auditdetect/processor/window"
@@ -84,7 +84,7 @@ func resolveOverrides(cfg *Config, rules []*rule.Rule) (byID map[string]RuleOver
 	for _, key := range keys {
 		found := false
 		for _, r := range rules {
-			if r.ID == key || r.Name == key {
+			if r.NamedBy(key) {
 				o := cfg.RuleOverrides[key]
 				if prev, ok := keyOf[r.ID]; ok && prev != key {
 					var conflict []string
@@ -145,7 +145,7 @@ func mergeOverrides(a, b RuleOverride) (merged RuleOverride, conflict []string) 
 func didYouMean(keys []string, rules []*rule.Rule) string {
 	known := make([]string, 0, 2*len(rules))
 	for _, r := range rules {
-		known = append(known, r.Name, r.ID)
+		known = append(known, r.Name, r.ID, r.SavedSearchName())
 	}
 	out := make([]string, len(keys))
 	for i, k := range keys {

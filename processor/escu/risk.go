@@ -9,7 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/auditdetect/auditdetect/processor/internal/suggest"
+	"github.com/auditdetect/auditdetect/internal/suggest"
 	"github.com/auditdetect/auditdetect/processor/internal/yamlfile"
 	"github.com/auditdetect/auditdetect/processor/rule"
 )

@@ -228,6 +228,10 @@ func Load(opts Options) (*Result, error) {
 			}
 			if r, err = escu.Parse(f.name, f.data, scope.macros, scope.origins); err == nil {
 				escuFile[r] = i
+				if opts.ESCUApp != "" && !isBuiltin(f.name) {
+					// Set before the overrides are applied: they may name the rule by it.
+					r.SearchName = opts.ESCUApp + " - " + r.Name + " - Rule"
+				}
 			}
 		case sigmaRule:
 			r, err = sigma.Parse(f.name, f.data)
@@ -311,13 +315,6 @@ func Load(opts Options) (*Result, error) {
 	}
 	if err := applyOverrides(res.Rules, opts.Overrides); err != nil {
 		return nil, err
-	}
-	if opts.ESCUApp != "" {
-		for _, r := range slices.Concat(res.Rules, res.Superseded) {
-			if r.Origin.Format == "escu" && !isBuiltin(r.Origin.File) {
-				r.SearchName = opts.ESCUApp + " - " + r.Name + " - Rule"
-			}
-		}
 	}
 	return res, nil
 }

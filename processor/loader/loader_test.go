@@ -157,6 +157,11 @@ func TestSearchNames(t *testing.T) {
 		assert.Equal(t, tt.want, got, "ESCUApp %q", tt.app)
 		assert.Equal(t, []string{"Builtin Node Port", "Mine", "Sigma Rule"}, names(res.Rules), "names stay")
 	}
+	// rule_overrides may name a rule by the search name its risk events carry.
+	res, err := Load(Options{Paths: []string{dir}, ESCUApp: DefaultESCUApp, Overrides: map[string]Override{
+		"ESCU - Mine - Rule": {RiskObjects: []rule.RiskObject{{Field: "src_ip", Type: "system", Score: 7}}}}})
+	require.NoError(t, err)
+	assert.Equal(t, []rule.RiskObject{{Field: "src_ip", Type: "system", Score: 7}}, res.Rules[0].Risk.Objects)
 }
 
 func TestMacroPrecedence(t *testing.T) {

@@ -47,7 +47,7 @@ func applyOverrides(rules []*rule.Rule, overrides map[string]Override) error {
 			continue
 		}
 		for _, r := range rules {
-			if r.ID == k || r.Name == k {
+			if r.NamedBy(k) {
 				if err := CheckFields(r, "risk_objects[].field", riskFields(o.RiskObjects)); err != nil {
 					errs = append(errs, fmt.Errorf("rule_overrides %q: %w", k, err))
 					continue
@@ -247,7 +247,7 @@ func missingField(r *rule.Rule, names []string) (missing string, have []string) 
 func checkOwnObjects(r *rule.Rule, overrides map[string]Override, log *zap.Logger) error {
 	var risk, threat bool // replaced by an override
 	for k, o := range overrides {
-		if k == r.ID || k == r.Name {
+		if r.NamedBy(k) {
 			risk = risk || len(o.RiskObjects) > 0
 			threat = threat || len(o.ThreatObjects) > 0
 		}

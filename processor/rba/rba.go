@@ -434,6 +434,7 @@ func (w *Writer) Enrich(rec plog.LogRecord, res engine.Result) {
 	attrs.PutInt(AttrRiskScore, int64(score))
 	if techniques = distinct(techniques); len(techniques) > 0 {
 		sort.Strings(techniques)
+		putSlice(attrs, AttrMitreAttack, techniques)
 		putSlice(attrs, AttrMitreTechniques, techniques)
 	}
 	putProvenance(attrs, res.Provenance)

@@ -193,9 +193,10 @@ func TestEnrich(t *testing.T) {
 	}
 	w.Enrich(rec, engine.Result{Matches: []engine.Match{{Rule: nodePort}, {Rule: other}}})
 	want := map[string]any{
-		"rule_id":     []any{"d7fc865e", "y"},
-		"search_name": []any{"Kubernetes Node Port Creation", "Y"},
-		"risk_score":  int64(49),
+		"rule_id":                  []any{"d7fc865e", "y"},
+		"search_name":              []any{"Kubernetes Node Port Creation", "Y"},
+		"risk_score":               int64(49),
+		"annotations.mitre_attack": []any{"T1046", "T1204"},
 		"annotations.mitre_attack.mitre_technique_id": []any{"T1046", "T1204"},
 	}
 	if got := rec.Attributes().AsRaw(); !reflect.DeepEqual(got, want) {

@@ -51,6 +51,12 @@ func (r *Rule) SavedSearchName() string {
 	return r.Name
 }
 
+// NamedBy reports whether key names the rule, as rule_overrides keys and the tools' -disable do: its id, its name,
+// or the saved-search name its risk events carry (`ESCU - <name> - Rule`).
+func (r *Rule) NamedBy(key string) bool {
+	return key == r.ID || key == r.Name || r.SearchName != "" && key == r.SearchName
+}
+
 // Deprecated reports whether the rule's upstream marks it deprecated: no longer maintained, kept for reference.
 func (r *Rule) Deprecated() bool { return r.Status == "deprecated" }
 
