@@ -553,7 +553,7 @@ func ordered(a string, op rule.Op, b string) bool {
 			}
 		}
 	}
-	return orderHolds(op, cmp)
+	return op.Holds(cmp)
 }
 
 // ipOrdered decides `a op bound` for a constant as the engine's rule.IP comparison does: as 16-byte addresses, IPv4
@@ -564,19 +564,5 @@ func ipOrdered(a string, op rule.Op, bound netip.Addr) bool {
 		return false
 	}
 	x, y := addr.As16(), bound.As16()
-	return orderHolds(op, bytes.Compare(x[:], y[:]))
-}
-
-func orderHolds(op rule.Op, cmp int) bool {
-	switch op {
-	case rule.OpLt:
-		return cmp < 0
-	case rule.OpLe:
-		return cmp <= 0
-	case rule.OpGt:
-		return cmp > 0
-	case rule.OpGe:
-		return cmp >= 0
-	}
-	return false
+	return op.Holds(bytes.Compare(x[:], y[:]))
 }

@@ -242,7 +242,7 @@ func (n orderNode) eval(c *evalCtx, s source) bool {
 			}
 			cmp = bytes.Compare(v, n.text)
 		}
-		found = orderHolds(n.op, cmp)
+		found = n.op.Holds(cmp)
 		return !found
 	})
 	return found
@@ -264,25 +264,10 @@ func (n ipOrderNode) eval(c *evalCtx, s source) bool {
 			return true
 		}
 		a := addr.As16()
-		found = orderHolds(n.op, bytes.Compare(a[:], n.addr[:]))
+		found = n.op.Holds(bytes.Compare(a[:], n.addr[:]))
 		return !found
 	})
 	return found
-}
-
-// orderHolds says whether a comparison result (-1, 0, 1) satisfies op.
-func orderHolds(op rule.Op, cmp int) bool {
-	switch op {
-	case rule.OpLt:
-		return cmp < 0
-	case rule.OpLe:
-		return cmp <= 0
-	case rule.OpGt:
-		return cmp > 0
-	case rule.OpGe:
-		return cmp >= 0
-	}
-	return false
 }
 
 // fieldEqualsNode is Sigma's fieldref: some value of a equals some value of b.

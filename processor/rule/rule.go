@@ -159,6 +159,22 @@ func (o Op) String() string {
 	return [...]string{"=", "!=", "<", "<=", ">", ">="}[o]
 }
 
+// Holds reports whether a comparison's result (negative, zero or positive, as bytes.Compare gives it) satisfies the
+// ordering o; false for OpEq and OpNe.
+func (o Op) Holds(cmp int) bool {
+	switch o {
+	case OpLt:
+		return cmp < 0
+	case OpLe:
+		return cmp <= 0
+	case OpGt:
+		return cmp > 0
+	case OpGe:
+		return cmp >= 0
+	}
+	return false
+}
+
 // Compare tests a field's values.
 type Compare struct {
 	Field Field
