@@ -193,23 +193,54 @@ func compare(field string, op rule.Op, v value) rule.Expr {
 	return rule.Compare{Field: f, Op: op, Value: rule.Literal(v.text, false)}
 }
 
+// chain returns the operands of x, a wAnd or a wOr, and of the nodes of the same operator under it, in order,
+// without recursion (the parser builds a long chain as a left-deep tree).
+func chain(x wexpr) []wexpr {
+	var out []wexpr
+	stack := []wexpr{x}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		var l, r wexpr
+		switch n := n.(type) {
+		case wAnd:
+			if _, same := x.(wAnd); !same {
+				out = append(out, n)
+				continue
+			}
+			l, r = n.l, n.r
+		case wOr:
+			if _, same := x.(wOr); !same {
+				out = append(out, n)
+				continue
+			}
+			l, r = n.l, n.r
+		default:
+			out = append(out, n)
+			continue
+		}
+		stack = append(stack, r, l) // l first out
+	}
+	return out
+}
+
 // compileWhere compiles a where expression, pushing NOT down to the leaves. Eval logic is three-valued: a comparison
 // with a missing field is null, and NOT null is still null, so a row without the field never passes. Negating at the
 // leaves (x=v becomes x!=v, which needs x to exist) keeps that, where rule.Not over a comparison would not.
 func compileWhere(x wexpr, neg bool) rule.Expr {
 	switch x := x.(type) {
-	case wAnd:
-		l, r := compileWhere(x.l, neg), compileWhere(x.r, neg)
-		if neg {
-			return or(l, r)
+	case wAnd, wOr:
+		// A chain of one operator (an IN list of thousands of values, `a OR b OR c ...`) is joined in one call:
+		// joining it two at a time would copy the terms so far at each step, quadratic in its length.
+		parts := chain(x)
+		terms := make([]rule.Expr, len(parts))
+		for i, p := range parts {
+			terms[i] = compileWhere(p, neg)
 		}
-		return and(l, r)
-	case wOr:
-		l, r := compileWhere(x.l, neg), compileWhere(x.r, neg)
-		if neg {
-			return and(l, r)
+		if _, isAnd := x.(wAnd); isAnd != neg {
+			return and(terms...)
 		}
-		return or(l, r)
+		return or(terms...)
 	case wNot:
 		return compileWhere(x.x, !neg)
 	case wCmp:
