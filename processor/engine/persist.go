@@ -21,8 +21,7 @@ import (
 // another version is ignored, never misread.
 
 // stateVersion changes with any change to the saved types or to what they mean. 2: min and max keep the text values'
-// extremes apart from the numbers' (savedAgg.Text), where 1 kept the extremes of all values as text; dc keeps its
-// values sorted.
+// extremes apart from the numbers' (savedAgg.Text), where 1 kept the extremes of all values as text.
 const stateVersion = 2
 
 type savedState struct {

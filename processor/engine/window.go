@@ -55,10 +55,13 @@ type windowState struct {
 // flood of one-off keys multiplies it by max_keys (BenchmarkPathStatefulBytesPerKey).
 type aggState struct {
 	// vals holds, for values, the distinct values in arrival order (at most maxValuesPerAggregate, found by a
-	// linear scan: cheaper in memory than a set); for dc, the distinct values sorted (up to its keep, found by a
-	// binary search); for earliest and latest, {first, last}; for min and max,
+	// linear scan: cheaper in memory than a set); for dc, the distinct values in arrival order (up to its keep); for
+	// earliest and latest, {first, last}; for min and max,
 	// {least, greatest of the values that are text, least, greatest of the numbers}.
-	vals    []string
+	vals []string
+	// seen indexes a dc's vals once they are more than a linear scan should search (dcIndexFrom): a rule comparing
+	// dc() with thousands keeps thousands, and one event may bring as many. Rebuilt from vals after a restore.
+	seen    map[string]struct{}
 	present int64 // events in which the field had a value (count(f))
 	// earliest, latest: the event times of vals[0] and vals[1], in Unix nanoseconds.
 	firstAt, lastAt int64
@@ -193,8 +196,15 @@ func (s *aggState) add(a aggExec, r *row, at time.Time) {
 		// Exact up to the number its rule compares it with, then it stops counting: dc > 100 needs 101 values.
 		limit := max(a.keep, maxValuesPerAggregate)
 		for _, v := range vals {
-			if i, found := slices.BinarySearch(s.vals, v); !found && len(s.vals) < limit {
-				s.vals = slices.Insert(s.vals, i, v)
+			if len(s.vals) >= limit {
+				break
+			}
+			if !s.distinct(v) {
+				continue
+			}
+			s.vals = append(s.vals, v)
+			if s.seen != nil {
+				s.seen[v] = struct{}{}
 			}
 		}
 	case "values":
@@ -232,6 +242,24 @@ func (s *aggState) add(a aggExec, r *row, at time.Time) {
 // extremes folds one value into min and max, keeping the numbers' extremes and the text values' apart: Splunk's min
 // and max compare numbers as numbers and text lexicographically, and put every number before any text (min of 10, 9
 // and abc is 9, max is abc).
+// dcIndexFrom is the number of a dc's values from which they are found through a map rather than a linear scan.
+const dcIndexFrom = 64
+
+// distinct reports whether v is not yet among a dc's values.
+func (s *aggState) distinct(v string) bool {
+	if s.seen == nil && len(s.vals) >= dcIndexFrom {
+		s.seen = make(map[string]struct{}, 2*len(s.vals))
+		for _, x := range s.vals {
+			s.seen[x] = struct{}{}
+		}
+	}
+	if s.seen != nil {
+		_, ok := s.seen[v]
+		return !ok
+	}
+	return !slices.Contains(s.vals, v)
+}
+
 func (s *aggState) extremes(v string) {
 	if s.vals == nil {
 		s.vals = make([]string, 4)

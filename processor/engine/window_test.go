@@ -410,6 +410,11 @@ func TestWindowDCIsExactUpToItsThreshold(t *testing.T) {
 	for i := 0; i < 160; i++ {
 		events = append(events, ev("1.1.1.1", 1+float64(i)/200, fmt.Sprintf(`"u":["u%03d"]`, i)))
 	}
+	// 80 distinct values, each twice: past the first 64 they are found through an index, and repeats still count once.
+	var cycled [][]byte
+	for i := 0; i < 160; i++ {
+		cycled = append(cycled, ev("1.1.1.1", 1+float64(i)/200, fmt.Sprintf(`"u":["u%03d"]`, i%80)))
+	}
 	// One event with many values counts each.
 	many := make([]string, 160)
 	for i := range many {
@@ -426,6 +431,8 @@ func TestWindowDCIsExactUpToItsThreshold(t *testing.T) {
 		{`rename n as users | where users > 120`, events, []string{"120:121"}},
 		{`where n > 100`, [][]byte{ev("1.1.1.1", 1, `"u":[`+strings.Join(many, ",")+`]`)}, []string{"0:101"}},
 		{`where n > 200`, events, nil},
+		{`where n > 79`, cycled, []string{"79:80"}},
+		{`where n > 80`, cycled, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.tail, func(t *testing.T) {
@@ -470,5 +477,11 @@ func TestWindowDCIsExactUpToItsThreshold(t *testing.T) {
 	filter, pipeline, _ = spl.Compile(`* | stats dc(u) as n by ip | where n > 9999`, nil)
 	if _, err := Compile([]*rule.Rule{{ID: "w", Name: "w", Filter: filter, Pipeline: pipeline}}, Options{}); err != nil {
 		t.Errorf("a threshold below the ceiling: %v", err)
+	}
+	// Nor do dc() that would keep more than the ceiling between them: memory per group stays bounded.
+	filter, pipeline, _ = spl.Compile(`* | stats dc(u) as a dc(v) as b by ip | where a > 6000 AND b > 6000`, nil)
+	_, err = Compile([]*rule.Rule{{ID: "w", Name: "w", Filter: filter, Pipeline: pipeline}}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "would keep 12002 distinct values per group between them (dc(u) 6001, dc(v) 6001)") {
+		t.Errorf("err = %v, want a refusal naming the total", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
@@ -25,8 +26,9 @@ const (
 	unsteady              // can turn either way
 )
 
-// maxDistinctKept bounds the distinct values one dc() keeps per group and window, whatever its threshold: a rule
-// comparing dc() with a larger number fails to load.
+// maxDistinctKept bounds the distinct values one dc() keeps per group and window, whatever its threshold, and all
+// the dc() of a rule between them: a rule comparing dc() with a larger number, or whose dc() would keep more between
+// them, fails to load.
 const maxDistinctKept = 10000
 
 // windowPlan is the windowed stats of a rule and, per aggregate, the distinct values it keeps (0: the default).
@@ -69,6 +71,20 @@ func planWindow(stages []rule.Stage, at int) (*windowPlan, error) {
 		if err := c.keep(cond, plan.keep); err != nil {
 			return nil, err
 		}
+	}
+	// Between them, a rule's dc() aggregates keep at most maxDistinctKept values per group and window, so that a
+	// rule of many dc() with high thresholds cannot multiply its memory by their number.
+	kept, each := 0, []string(nil)
+	for i, a := range st.Aggs {
+		if a.Func == "dc" {
+			kept += max(plan.keep[i], maxValuesPerAggregate)
+			each = append(each, fmt.Sprintf("dc(%s) %d", a.Field, max(plan.keep[i], maxValuesPerAggregate)))
+		}
+	}
+	if kept > maxDistinctKept {
+		return nil, fmt.Errorf("the rule's dc() aggregates would keep %d distinct values per group between them (%s): "+
+			"at most %d, so that a window's memory stays bounded; compare fewer dc() with large numbers",
+			kept, strings.Join(each, ", "), maxDistinctKept)
 	}
 	return plan, nil
 }
