@@ -69,12 +69,24 @@ type condParser struct {
 	pos      int
 	end      int // offset of the end of the text, for errors at the end
 	searches []search
+	// referenced counts the comparisons the identifiers the condition names stand for, once per reference: the
+	// engine expands each reference, so `sel or sel or ...` multiplies a search under maxTerms past it.
+	referenced *int
+}
+
+// reference counts one use of s by the token at off, and fails past maxTerms.
+func (cp *condParser) reference(s *search, off int) error {
+	if *cp.referenced += s.terms; *cp.referenced > maxTerms {
+		return &condError{off: off, reason: fmt.Sprintf("the condition expands into more than %d comparisons (each "+
+			"search identifier counts its comparisons every time the condition names it): name each once", maxTerms)}
+	}
+	return nil
 }
 
 // condition compiles the condition text of node n against the search identifiers.
-func (p *parser) condition(n *yaml.Node, searches []search) (rule.Expr, error) {
+func (p *parser) condition(n *yaml.Node, searches []search, referenced *int) (rule.Expr, error) {
 	text := n.Value
-	e, err := parseCondition(text, searches)
+	e, err := parseCondition(text, searches, referenced)
 	if err == nil {
 		return e, nil
 	}
@@ -95,12 +107,12 @@ func (p *parser) condition(n *yaml.Node, searches []search) (rule.Expr, error) {
 	return nil, re
 }
 
-func parseCondition(text string, searches []search) (rule.Expr, error) {
+func parseCondition(text string, searches []search, referenced *int) (rule.Expr, error) {
 	toks, err := condLex(text)
 	if err != nil {
 		return nil, err
 	}
-	cp := &condParser{toks: toks, end: len(text), searches: searches}
+	cp := &condParser{toks: toks, end: len(text), searches: searches, referenced: referenced}
 	if len(toks) == 0 {
 		return nil, &condError{off: 0, reason: "empty condition"}
 	}
@@ -210,6 +222,9 @@ func (cp *condParser) primary(depth int) (rule.Expr, error) {
 	if s == nil {
 		return nil, &condError{off: t.off, reason: fmt.Sprintf("unknown search identifier %q", t.text)}
 	}
+	if err := cp.reference(s, t.off); err != nil {
+		return nil, err
+	}
 	return s.expr, nil
 }
 
@@ -236,6 +251,9 @@ func (cp *condParser) quantified(all bool) (rule.Expr, error) {
 		if s == nil {
 			return nil, &condError{off: t.off, reason: fmt.Sprintf("unknown search identifier %q", t.text)}
 		}
+		if err := cp.reference(s, t.off); err != nil {
+			return nil, err
+		}
 		return s.expr, nil
 	}
 	combine := simplifyOr
@@ -247,11 +265,14 @@ func (cp *condParser) quantified(all bool) (rule.Expr, error) {
 		pattern = regexp.MustCompile("^" + strings.ReplaceAll(regexp.QuoteMeta(t.text), `\*`, ".*") + "$")
 	}
 	var terms []rule.Expr
-	for _, s := range cp.searches {
+	for i, s := range cp.searches {
 		// `them` and patterns leave out identifiers starting with an underscore, as the Sigma specification says
 		// and pySigma does: they are helpers the condition names on its own.
 		if strings.HasPrefix(s.name, "_") || pattern != nil && !pattern.MatchString(s.name) {
 			continue
+		}
+		if err := cp.reference(&cp.searches[i], t.off); err != nil {
+			return nil, err
 		}
 		terms = append(terms, s.expr)
 	}

@@ -19,6 +19,8 @@ import (
 type search struct {
 	name string
 	expr rule.Expr
+	// terms is the comparisons it expanded into: each reference to it in the condition adds them to the rule.
+	terms int
 }
 
 // detection compiles the `detection:` mapping: every search identifier, then the condition.
@@ -38,11 +40,12 @@ func (p *parser) detection(det *yaml.Node) (rule.Expr, error) {
 			// Only aggregations use it, and those are rejected in the condition.
 			continue
 		}
+		before := p.terms
 		items, err := p.searchItems(k, v)
 		if err != nil {
 			return nil, err
 		}
-		searches = append(searches, search{name: k.Value, expr: simplifyOr(items)})
+		searches = append(searches, search{name: k.Value, expr: simplifyOr(items), terms: p.terms - before})
 	}
 	if cond == nil {
 		return nil, p.errorAt(det, "missing `condition` in `detection`")
@@ -50,9 +53,10 @@ func (p *parser) detection(det *yaml.Node) (rule.Expr, error) {
 	if len(searches) == 0 {
 		return nil, p.errorAt(det, "`detection` has no search identifiers")
 	}
+	referenced := 0 // across a list of conditions: each is expanded
 	switch cond.Kind {
 	case yaml.ScalarNode:
-		return p.condition(cond, searches)
+		return p.condition(cond, searches, &referenced)
 	case yaml.SequenceNode:
 		// A list of conditions (Sigma 1): the rule matches when any of them does.
 		var any rule.Or
@@ -61,7 +65,7 @@ func (p *parser) detection(det *yaml.Node) (rule.Expr, error) {
 			if c.Kind != yaml.ScalarNode {
 				return nil, p.errorAt(c, "a condition must be a string")
 			}
-			e, err := p.condition(c, searches)
+			e, err := p.condition(c, searches, &referenced)
 			if err != nil {
 				return nil, err
 			}

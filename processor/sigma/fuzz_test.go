@@ -41,7 +41,8 @@ func FuzzCondition(f *testing.F) {
 		{name: "_filter", expr: rule.True{}},
 	}
 	f.Fuzz(func(t *testing.T, cond string) {
-		e, err := parseCondition(cond, searches)
+		referenced := 0
+		e, err := parseCondition(cond, searches, &referenced)
 		if err != nil {
 			var ce *condError
 			if !errors.As(err, &ce) || ce.off < 0 || ce.off > len(cond) || ce.reason == "" {
