@@ -186,6 +186,15 @@ func parseTags(file, name string, root *yaml.Node, d *detection) (rule.Risk, err
 	case t.RiskScore != nil:
 		score = *t.RiskScore
 	case t.Impact != nil && t.Confidence != nil:
+		for _, p := range []struct {
+			key string
+			v   int
+		}{{"impact", *t.Impact}, {"confidence", *t.Confidence}} {
+			// Percentages: out of range, the product could overflow into a score that looks valid.
+			if p.v < 0 || p.v > 100 {
+				return risk, errorAt(file, value(value(root, "tags"), p.key), name, fmt.Sprintf("tags.%s %d is outside 0-100", p.key, p.v))
+			}
+		}
 		score = *t.Impact * *t.Confidence / 100
 	}
 	for _, o := range d.Tags.Observable {
