@@ -485,3 +485,23 @@ func TestWindowDCIsExactUpToItsThreshold(t *testing.T) {
 		t.Errorf("err = %v, want a refusal naming the total", err)
 	}
 }
+
+// TestWindowHugeThresholds: a number past float64's range is still a number: `count > 1e400` is a threshold that
+// grows (accepted; it never fires), and `dc > 1e400` is refused for its size, not as a condition that can stop
+// holding.
+func TestWindowHugeThresholds(t *testing.T) {
+	compile := func(search string) error {
+		filter, pipeline, err := spl.Compile(search, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Compile([]*rule.Rule{{ID: "w", Name: "w", Filter: filter, Pipeline: pipeline}}, Options{})
+		return err
+	}
+	if err := compile(`* | stats count by ip | where count > 1e400`); err != nil {
+		t.Errorf("count > 1e400: %v", err)
+	}
+	if err := compile(`* | stats dc(u) as n by ip | where n > 1e400`); err == nil || !strings.Contains(err.Error(), "compares dc(u) with 1e400") {
+		t.Errorf("dc > 1e400: err = %v, want a refusal for its size", err)
+	}
+}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -175,8 +176,9 @@ func threshold(e rule.Compare) (float64, bool) {
 	if e.Value.Kind != rule.Glob && e.Value.Kind != rule.Number || !rule.IsDecimal(e.Value.Text) {
 		return 0, false
 	}
+	// Out of float64's range (1e400) it is still a number: ±Inf, or 0 for 1e-400, as the evaluation reads it.
 	n, err := strconv.ParseFloat(e.Value.Text, 64)
-	return n, err == nil
+	return n, err == nil || errors.Is(err, strconv.ErrRange)
 }
 
 // keep raises, for each dc() that e compares with a number n, the distinct values it keeps to floor(n)+1: a count
