@@ -501,10 +501,10 @@ func (p *eqlParser) compare(a operand, op rule.Op, b operand) (rule.Expr, error)
 	}
 	switch op {
 	case rule.OpEq:
-		return p.wrap(a.tok)(a.field.compare(rule.Literal(b.value, true)))
+		return p.wrap(a.tok)(a.field.compare(a.field.literal(b.value, true)))
 	case rule.OpNe:
 		// The field must exist (EQL's null comparison is never true) and no value may equal.
-		eq, err := a.field.compare(rule.Literal(b.value, true))
+		eq, err := a.field.compare(a.field.literal(b.value, true))
 		if err != nil {
 			return nil, p.failAt(a.tok, err.Error())
 		}
@@ -562,9 +562,9 @@ func (p *eqlParser) patterns(left operand, op string, depth int) (rule.Expr, err
 		var pat rule.Pattern
 		switch op {
 		case "in":
-			pat = rule.Literal(v.value, true)
+			pat = left.field.literal(v.value, true)
 		case "in~":
-			pat = rule.Literal(v.value, false)
+			pat = left.field.literal(v.value, false)
 		case "like", "like~", ":":
 			// `:` and like~ are case-insensitive; all three take * and ? wildcards.
 			pat = rule.Pattern{Kind: rule.Glob, Text: eqlGlob(v.value), CaseSensitive: op == "like"}

@@ -39,6 +39,9 @@ func TestEQLSemantics(t *testing.T) {
 		{`any where source.ip > "9.0.0.0"`, true}, // as addresses, not as text
 		{`any where source.ip <= "9.0.0.0"`, false},
 		{`any where "9.0.0.0" < source.ip`, true},
+		{`any where source.ip == "::ffff:10.244.1.7"`, true}, // equal as addresses, on an ip field
+		{`any where source.ip != "::ffff:10.244.1.7"`, false},
+		{`any where source.ip in ("1.2.3.4", "::FFFF:10.244.1.7")`, true},
 		{`any where kubernetes.audit.requestObject.spec.hostNetwork == true`, true},
 		{`any where kubernetes.audit.requestObject.spec.hostNetwork`, true},
 		{"any where `kubernetes.audit.annotations.authorization_k8s_io/decision` == \"allow\"", true},

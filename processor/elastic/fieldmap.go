@@ -380,6 +380,17 @@ func (f field) compare(p rule.Pattern) (rule.Expr, error) {
 	return e, nil
 }
 
+// literal is the pattern of an exact value compared with f: on an ip field, an address is compared as an address
+// (Elasticsearch's ip type: 2001:DB8::1 is 2001:db8::1, ::ffff:10.0.0.1 is 10.0.0.1), anything else as text.
+func (f field) literal(v string, caseSensitive bool) rule.Pattern {
+	if f.ip {
+		if addr, err := netip.ParseAddr(v); err == nil {
+			return rule.Pattern{Kind: rule.IP, Text: addr.String()}
+		}
+	}
+	return rule.Literal(v, caseSensitive)
+}
+
 // nonEmpty is true when the field has a value other than "": for an ignoreEmpty field, that it has a value at all.
 // The fields the pipeline copies that way hold one value, so `value matches p` is `matches p and is not empty`.
 func (f field) nonEmpty() rule.Expr {
@@ -492,6 +503,13 @@ func patternMatches(p rule.Pattern, s string) (bool, error) {
 			}
 		}
 		return false, nil
+	case rule.IP:
+		want, err := netip.ParseAddr(p.Text)
+		if err != nil {
+			return false, err
+		}
+		addr, err := netip.ParseAddr(s)
+		return err == nil && addr.Unmap() == want.Unmap(), nil
 	case rule.CIDR:
 		prefix, err := netip.ParsePrefix(p.Text)
 		if err != nil {

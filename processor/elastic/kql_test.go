@@ -91,6 +91,8 @@ func TestKQLSemantics(t *testing.T) {
 		{`source.ip < "2001:db8::"`, true}, // every IPv4 address sorts below IPv6 ones
 		{`source.ip > 10.244.1.7`, false},
 		{`source.ip >= 10.244.1.7`, true},
+		{`source.ip:"::ffff:10.244.1.7"`, true}, // an address equals its IPv4-mapped spelling on an ip field
+		{`source.ip:10.244.1.70`, false},
 		{`container.image.name:evil.io/miner`, true},
 		{`kubernetes.audit.responseStatus.code >= 200 and kubernetes.audit.responseStatus.code < 300`, true},
 		{`kubernetes.audit.responseStatus.code > 201`, false},
