@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -139,6 +140,29 @@ func sourceRisk(t *testing.T, body string, resource map[string]string) ([]string
 // each, in every shape, and runs them through the processor with the built-in pack: each shape must fire the rules
 // the native event fires, with the same risk objects and messages, and carry its wrapper's provenance; the near
 // misses stay quiet in every shape.
+// TestGKESessionStage: GKE may write a session (exec, attach, port forwarding, proxying) as one entry, operation
+// first and last. The API server writes such a request at ResponseStarted, when the session opens, and the built-in
+// exec rule reads that stage: a successful single-entry exec must fire it; a refused one, and the last entry of a
+// session written in two, must not.
+func TestGKESessionStage(t *testing.T) {
+	refused := gkeEntry(t, "pod-exec-forbidden.json")
+	allowed := regexp.MustCompile(`"status":\{"code":7,"message":"(?:[^"\\]|\\.)*"\}`).ReplaceAllString(refused, `"status":{}`)
+	require.NotEqual(t, refused, allowed)
+	rules := func(body string) []string {
+		got, _ := sourceRisk(t, body, nil)
+		var names []string
+		for _, g := range got {
+			names = append(names, strings.SplitN(g, " | ", 2)[0])
+		}
+		return names
+	}
+	assert.Equal(t, []string{"Kubernetes Exec or Attach Into Pod"}, rules(allowed), "one entry, allowed")
+	assert.NotContains(t, rules(refused), "Kubernetes Exec or Attach Into Pod", "one entry, refused")
+	assert.Equal(t, []string{"Kubernetes Exec or Attach Into Pod"},
+		rules(strings.Replace(allowed, `"first":true,"last":true`, `"first":true`, 1)), "the first of two entries")
+	assert.Empty(t, rules(strings.Replace(allowed, `"first":true,"last":true`, `"last":true`, 1)), "the last of two entries")
+}
+
 func TestSourcesFireLikeNative(t *testing.T) {
 	activities := []struct {
 		name       string

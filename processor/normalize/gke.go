@@ -59,12 +59,19 @@ func (s *scratch) gke(root *fastjson.Value, fn func(Event)) {
 	} else if id := root.GetStringBytes("insertId"); len(id) > 0 {
 		ev.Set("auditID", a.NewStringBytes(id))
 	}
-	ev.Set("stage", str(gkeStage(root.Get("operation"))))
-
 	subresource := rn.subresource
 	if subresource == "" {
 		subresource = m.subresource
 	}
+	stage := gkeStage(root.Get("operation"))
+	if op := root.Get("operation"); stage == "ResponseComplete" && (op == nil || op.GetBool("first")) &&
+		session(subresource) && pp.GetInt("status", "code") == 0 {
+		// A session (exec, attach, port forwarding, a proxied request) that GKE wrote as one entry opened: the API
+		// server writes such a request at ResponseStarted, when it opens, and rules on sessions read that stage
+		// (they would never see the session otherwise).
+		stage = "ResponseStarted"
+	}
+	ev.Set("stage", str(stage))
 	if m.resource != "" {
 		ev.Set("requestURI", str(rn.uri(m.verb, subresource)))
 	} else if rn.path != "" {
@@ -169,6 +176,16 @@ func gkeStage(op *fastjson.Value) string {
 		return "ResponseComplete"
 	}
 	return "ResponseStarted"
+}
+
+// session reports whether a request on this subresource is one the API server holds open: exec, attach, port
+// forwarding and proxying, which it writes at ResponseStarted when the connection is upgraded or proxied.
+func session(subresource string) bool {
+	switch subresource {
+	case "exec", "attach", "portforward", "proxy":
+		return true
+	}
+	return false
 }
 
 // grpcToHTTP maps google.rpc.Code to the HTTP status google.rpc.Code documents for it.

@@ -259,8 +259,14 @@ func TestGKEEntryVariants(t *testing.T) {
 			want:  map[string][]string{"stage": {"ResponseComplete"}, "verb": {"get"}, "responseStatus.code": {"500"}},
 		},
 		{
+			// A session in one entry opened: written at ResponseStarted, as the API server writes an upgraded request.
 			name:  "successful exec answers 101",
 			entry: `{"protoPayload":{"serviceName":"k8s.io","methodName":"io.k8s.core.v1.pods.exec.create","resourceName":"core/v1/namespaces/a/pods/p/exec","status":{}}}`,
+			want:  map[string][]string{"stage": {"ResponseStarted"}, "verb": {"create"}, "responseStatus.code": {"101"}},
+		},
+		{
+			name:  "the last entry of a session written in two",
+			entry: `{"protoPayload":{"serviceName":"k8s.io","methodName":"io.k8s.core.v1.pods.exec.create","resourceName":"core/v1/namespaces/a/pods/p/exec","status":{}},"operation":{"last":true}}`,
 			want:  map[string][]string{"stage": {"ResponseComplete"}, "verb": {"create"}, "responseStatus.code": {"101"}},
 		},
 		{
