@@ -121,17 +121,25 @@ func (p *auditProcessor) restoreState(ctx context.Context) {
 	}
 	if data := ops[0].Value; data == nil {
 		p.logger.Info("no saved detection state: stateful rules start empty")
-	} else if restored, dropped, err := p.detector.engine.RestoreState(bytes.NewReader(data)); err != nil {
+	} else if payload, err := unseal(data); err != nil {
+		p.logger.Warn("saved detection state not used; stateful rules start empty, and the next checkpoint replaces it",
+			zap.Error(err))
+	} else if restored, dropped, err := p.detector.engine.RestoreState(bytes.NewReader(payload)); err != nil {
 		p.logger.Warn("saved detection state unreadable; stateful rules start empty", zap.Error(err))
 	} else {
 		p.logger.Info("detection state restored",
 			zap.Int("rules_restored", len(restored)), zap.Int("saved_rules_changed_or_gone", dropped))
 	}
 	if data := ops[1].Value; data != nil {
-		if n, err := p.restoreThrottles(data); err != nil {
-			p.logger.Warn("saved throttle state unreadable; throttles start empty", zap.Error(err))
-		} else {
-			p.logger.Info("throttle windows restored", zap.Int("rules", n))
+		payload, err := unseal(data)
+		if err == nil {
+			var n int
+			if n, err = p.restoreThrottles(payload); err == nil {
+				p.logger.Info("throttle windows restored", zap.Int("rules", n))
+			}
+		}
+		if err != nil {
+			p.logger.Warn("saved throttle state not used; throttles start empty", zap.Error(err))
 		}
 	}
 }
@@ -144,7 +152,7 @@ func (p *auditProcessor) restoreThrottles(data []byte) (int, error) {
 		return 0, err
 	}
 	if saved.Version != throttleStateVersion {
-		return 0, nil
+		return 0, fmt.Errorf("its format is version %d, this build reads version %d", saved.Version, throttleStateVersion)
 	}
 	n := 0
 	for _, st := range saved.Rules {
@@ -229,10 +237,10 @@ func (p *auditProcessor) encodeState() (encodedState, error) {
 	return st, nil
 }
 
-// writeState writes encoded state to storage, both values in one batch.
+// writeState writes encoded state to storage, both values in one batch, each sealed.
 func (p *auditProcessor) writeState(ctx context.Context, st encodedState) error {
-	err := p.store.client.Batch(ctx, storage.SetOperation(stateStorageKey, st.engine),
-		storage.SetOperation(throttleStorageKey, st.throttles))
+	err := p.store.client.Batch(ctx, storage.SetOperation(stateStorageKey, seal(st.engine)),
+		storage.SetOperation(throttleStorageKey, seal(st.throttles)))
 	if err != nil {
 		p.telemetry.ProcessorAuditdetectStateSaves.Add(ctx, 1, saveFailure)
 		return fmt.Errorf("saving detection state: %w", err)
@@ -240,6 +248,32 @@ func (p *auditProcessor) writeState(ctx context.Context, st encodedState) error 
 	p.telemetry.ProcessorAuditdetectStateSaves.Add(ctx, 1, saveSuccess)
 	p.telemetry.ProcessorAuditdetectStateBytes.Record(ctx, int64(len(st.engine)+len(st.throttles)))
 	return nil
+}
+
+// stateMagic starts every saved value: the value's format, and a SHA-256 of what follows it. gob has no check of its
+// own, and a damaged file could otherwise restore wrong counts or put corrupt values into risk records: a value
+// whose sum does not match is refused whole, and the rules start empty.
+var stateMagic = []byte("auditdetect-state-1\n")
+
+func seal(data []byte) []byte {
+	sum := sha256.Sum256(data)
+	return slices.Concat(stateMagic, sum[:], data)
+}
+
+// errStateOtherFormat is a saved value that is not of this format (an older auditdetect, or no auditdetect).
+var errStateOtherFormat = errors.New("not saved by this version of auditdetect (its format is unknown here)")
+
+// unseal returns the value sealed in data, or why it cannot be trusted.
+func unseal(data []byte) ([]byte, error) {
+	if !bytes.HasPrefix(data, stateMagic) || len(data) < len(stateMagic)+sha256.Size {
+		return nil, errStateOtherFormat
+	}
+	data = data[len(stateMagic):]
+	sum, payload := data[:sha256.Size], data[sha256.Size:]
+	if got := sha256.Sum256(payload); !bytes.Equal(got[:], sum) {
+		return nil, errors.New("damaged: its checksum does not match")
+	}
+	return payload, nil
 }
 
 // finalState encodes the state for the last save, or returns nothing without storage. The caller holds p.mu for

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -221,10 +222,28 @@ func TestCheckpointSurvivesACrash(t *testing.T) {
 // state (it is a cache of what the events said: nothing to stop the collector for); a storage setting that names
 // no storage extension stops start-up; a failing save is logged, counted, and reported by shutdown.
 func TestUnreadableStateStartsEmpty(t *testing.T) {
+	// Sealed bytes that do not decode, a sealed value with one byte changed (a bad disk), and a value of another format.
+	for _, tt := range []struct {
+		name, value, log, err string
+	}{
+		{"undecodable", string(seal([]byte("not state"))), "saved detection state unreadable; stateful rules start empty", "reading saved detection state"},
+		{"damaged", strings.Replace(string(seal([]byte("some saved state"))), "saved", "sav3d", 1), "saved detection state not used; stateful rules start empty, and the next checkpoint replaces it", "checksum does not match"},
+		{"another format", "not state", "saved detection state not used; stateful rules start empty, and the next checkpoint replaces it", "not saved by this version"},
+	} {
+		core, logs := observer.New(zap.InfoLevel)
+		mem := &memStorage{data: map[string][]byte{stateStorageKey: []byte(tt.value), throttleStorageKey: []byte(tt.value)}}
+		p, _ := startWithStorage(t, createDefaultConfig(), mem, zap.New(core))
+		said := logs.FilterMessage(tt.log).All()
+		require.Len(t, said, 1, tt.name)
+		assert.Contains(t, said[0].ContextMap()["error"], tt.err, tt.name)
+		assert.Equal(t, 1, logs.FilterMessage("saved throttle state not used; throttles start empty").Len(), tt.name)
+		require.NoError(t, p.Shutdown(context.Background()))
+	}
+
 	core, logs := observer.New(zap.InfoLevel)
 	mem := &memStorage{data: map[string][]byte{stateStorageKey: []byte("not state")}}
 	p, sink := startWithStorage(t, createDefaultConfig(), mem, zap.New(core))
-	assert.Equal(t, 1, logs.FilterMessage("saved detection state unreadable; stateful rules start empty").Len())
+	assert.Equal(t, 1, logs.FilterMessage("saved detection state not used; stateful rules start empty, and the next checkpoint replaces it").Len())
 	require.NoError(t, p.ConsumeLogs(context.Background(), scans(0, 6)))
 	n, _ := riskCount(sink.AllLogs())
 	assert.Equal(t, 1, n, "the processor runs")

@@ -3,6 +3,7 @@ package engine
 import (
 	"crypto/sha256"
 	"encoding/gob"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -115,6 +116,10 @@ func (e *Engine) SaveState(w io.Writer) error {
 	return gob.NewEncoder(w).Encode(&st)
 }
 
+// ErrStateVersion is saved state written by another version of auditdetect, in a format this one does not read (after
+// an upgrade or a rollback): nothing of it is restored.
+var ErrStateVersion = errors.New("saved detection state of another format version")
+
 // DefinitionKey identifies the definition of the rule with the given id (its id, filter, pipeline, risk block and
 // window settings): state kept outside the engine about a rule (a throttle) is meant for a rule with the same key.
 func (e *Engine) DefinitionKey(id string) (key [sha256.Size]byte, ok bool) {
@@ -129,14 +134,16 @@ func (e *Engine) DefinitionKey(id string) (key [sha256.Size]byte, ok bool) {
 // RestoreState reads state written by SaveState and gives each stateful rule of e whose definition is unchanged
 // since it was written the state it had then. It must be called before e evaluates any event. It returns the ids
 // of the rules it restored and the number of saved rules that e does not have unchanged (their state is dropped).
-// State of another version restores nothing and is not an error; state that does not decode is.
+// State of another version restores nothing and is an ErrStateVersion (the caller says so: it is not "every rule
+// changed"); state that does not decode is an error too.
 func (e *Engine) RestoreState(r io.Reader) (restored []string, dropped int, err error) {
 	var st savedState
 	if err := gob.NewDecoder(r).Decode(&st); err != nil {
 		return nil, 0, fmt.Errorf("reading saved detection state: %w", err)
 	}
 	if st.Version != stateVersion {
-		return nil, len(st.Rules), nil
+		return nil, len(st.Rules), fmt.Errorf("%w: it is version %d, this build reads version %d", ErrStateVersion,
+			st.Version, stateVersion)
 	}
 	byKey := map[[sha256.Size]byte]*compiledRule{}
 	for _, cr := range e.rules {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/gob"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -111,8 +112,9 @@ func TestRestoreStateKeepsEvictionOrder(t *testing.T) {
 	}
 }
 
-// TestRestoreStateRefusesWhatItCannotRead: state of another version restores nothing without an error (it is
-// dropped, as after an upgrade); bytes that are not saved state are an error and change nothing.
+// TestRestoreStateRefusesWhatItCannotRead: state of another version restores nothing, with an ErrStateVersion that
+// names both versions (it is dropped, as after an upgrade); bytes that are not saved state are an error and change
+// nothing.
 func TestRestoreStateRefusesWhatItCannotRead(t *testing.T) {
 	e, err := Compile([]*rule.Rule{newTermsRule(time.Hour)}, Options{})
 	if err != nil {
@@ -123,8 +125,9 @@ func TestRestoreStateRefusesWhatItCannotRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	restored, dropped, err := e.RestoreState(&other)
-	if err != nil || len(restored) != 0 || dropped != 1 {
-		t.Errorf("another version: restored %v, dropped %d, err %v; want nothing restored, 1 dropped, no error",
+	if !errors.Is(err, ErrStateVersion) || !strings.Contains(err.Error(), fmt.Sprintf("version %d, this build reads version %d", stateVersion+1, stateVersion)) ||
+		len(restored) != 0 || dropped != 1 {
+		t.Errorf("another version: restored %v, dropped %d, err %v; want nothing restored, 1 dropped, ErrStateVersion",
 			restored, dropped, err)
 	}
 	// Decodable but damaged: a new_terms stage index out of range (as a hand or a bad disk may leave) is ignored.
