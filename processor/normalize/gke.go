@@ -306,6 +306,9 @@ func isVersion(s string) bool {
 type resourceName struct {
 	group, version, namespace, resource, name, subresource string
 	path                                                   string // a non-resource path, with a leading slash
+	// proxied is what follows a proxy subresource (nodes/n/proxy/metrics/cadvisor: metrics/cadvisor), the path the
+	// request is proxied to, which the API server keeps in requestURI.
+	proxied string
 }
 
 func parseResourceName(rn string) resourceName {
@@ -321,11 +324,12 @@ func parseResourceName(rn string) resourceName {
 		r.group = ""
 	}
 	rest := segs[2:]
-	// As the API server reads a path: namespaces/<ns>/<resource>/... is namespaced, and namespaces/<ns> alone is
-	// the namespace object itself, whose namespace and name are both <ns>.
+	// As the API server reads a path (its RequestInfoFactory): namespaces/<ns>/<resource>/... is namespaced, and
+	// namespaces/<ns> alone, or with a namespace's own subresource (status, finalize), is the namespace object itself,
+	// whose namespace and name are both <ns>.
 	if rest[0] == "namespaces" && len(rest) >= 2 {
 		r.namespace = rest[1]
-		if len(rest) > 2 {
+		if len(rest) > 2 && rest[2] != "status" && rest[2] != "finalize" {
 			rest = rest[2:]
 		}
 	}
@@ -335,6 +339,9 @@ func parseResourceName(rn string) resourceName {
 	}
 	if len(rest) > 2 {
 		r.subresource = rest[2]
+	}
+	if len(rest) > 3 && r.subresource == "proxy" {
+		r.proxied = strings.Join(rest[3:], "/")
 	}
 	return r
 }
@@ -366,6 +373,10 @@ func (r resourceName) uri(verb, subresource string) string {
 		if subresource != "" {
 			b.WriteByte('/')
 			b.WriteString(subresource)
+			if r.proxied != "" && subresource == r.subresource {
+				b.WriteByte('/')
+				b.WriteString(r.proxied)
+			}
 		}
 	}
 	return b.String()

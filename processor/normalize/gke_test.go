@@ -71,6 +71,17 @@ func TestParseResourceName(t *testing.T) {
 		{"core/v1/namespaces/team-a", resourceName{version: "v1", namespace: "team-a", resource: "namespaces", name: "team-a"},
 			"get", "", "/api/v1/namespaces/team-a"},
 		{"core/v1/namespaces", resourceName{version: "v1", resource: "namespaces"}, "list", "", "/api/v1/namespaces"},
+		// A namespace's own subresources are of the namespace object, as the API server reads the path.
+		{"core/v1/namespaces/old-team/finalize",
+			resourceName{version: "v1", namespace: "old-team", resource: "namespaces", name: "old-team", subresource: "finalize"},
+			"update", "finalize", "/api/v1/namespaces/old-team/finalize"},
+		{"core/v1/namespaces/old-team/status",
+			resourceName{version: "v1", namespace: "old-team", resource: "namespaces", name: "old-team", subresource: "status"},
+			"update", "status", "/api/v1/namespaces/old-team/status"},
+		// A proxied path stays in the request URI, as the node-proxy rule's allow-list reads it.
+		{"core/v1/nodes/n1/proxy/metrics/cadvisor",
+			resourceName{version: "v1", resource: "nodes", name: "n1", subresource: "proxy", proxied: "metrics/cadvisor"},
+			"get", "proxy", "/api/v1/nodes/n1/proxy/metrics/cadvisor"},
 		{"readyz", resourceName{path: "/readyz"}, "get", "", ""},
 		{"/version", resourceName{path: "/version"}, "get", "", ""},
 		{"", resourceName{}, "get", "", ""},
