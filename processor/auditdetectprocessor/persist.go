@@ -260,13 +260,15 @@ func seal(data []byte) []byte {
 	return slices.Concat(stateMagic, sum[:], data)
 }
 
-// errStateOtherFormat is a saved value that is not of this format (an older auditdetect, or no auditdetect).
-var errStateOtherFormat = errors.New("not saved by this version of auditdetect (its format is unknown here)")
-
-// unseal returns the value sealed in data, or why it cannot be trusted.
+// unseal returns the value sealed in data, or why it cannot be trusted. A value without the magic line was written
+// before values were sealed: it is returned as it is, for its own version check to name its version (an upgrade from
+// such a build then says which format it found, rather than that the value is unknown).
 func unseal(data []byte) ([]byte, error) {
-	if !bytes.HasPrefix(data, stateMagic) || len(data) < len(stateMagic)+sha256.Size {
-		return nil, errStateOtherFormat
+	if !bytes.HasPrefix(data, stateMagic) {
+		return data, nil
+	}
+	if len(data) < len(stateMagic)+sha256.Size {
+		return nil, errors.New("damaged: cut short")
 	}
 	data = data[len(stateMagic):]
 	sum, payload := data[:sha256.Size], data[sha256.Size:]

@@ -210,12 +210,22 @@ func TestCheckpointSurvivesACrash(t *testing.T) {
 	mem.mu.Unlock()
 	t.Cleanup(func() { require.NoError(t, crashed.Shutdown(context.Background())) })
 
-	p, sink := startWithStorage(t, createDefaultConfig(), snapshot, nil)
-	require.NoError(t, p.ConsumeLogs(context.Background(), scans(4, 2)))
-	require.NoError(t, p.Shutdown(context.Background()))
-	n, count := riskCount(sink.AllLogs())
-	assert.Equal(t, 1, n)
-	assert.Equal(t, "6", count)
+	// The same state as a build that did not seal its values wrote it (the payloads alone) restores too.
+	unsealed := &memStorage{data: map[string][]byte{}}
+	for k, v := range snapshot.data {
+		payload, err := unseal(v)
+		require.NoError(t, err)
+		require.NotEqual(t, v, payload, "the saved value was sealed")
+		unsealed.data[k] = payload
+	}
+	for name, storage := range map[string]*memStorage{"sealed": snapshot, "unsealed": unsealed} {
+		p, sink := startWithStorage(t, createDefaultConfig(), storage, nil)
+		require.NoError(t, p.ConsumeLogs(context.Background(), scans(4, 2)))
+		require.NoError(t, p.Shutdown(context.Background()))
+		n, count := riskCount(sink.AllLogs())
+		assert.Equal(t, 1, n, name)
+		assert.Equal(t, "6", count, name)
+	}
 }
 
 // TestUnreadableStateStartsEmpty: saved state that does not decode is logged and the processor starts with empty
@@ -228,7 +238,9 @@ func TestUnreadableStateStartsEmpty(t *testing.T) {
 	}{
 		{"undecodable", string(seal([]byte("not state"))), "saved detection state unreadable; stateful rules start empty", "reading saved detection state"},
 		{"damaged", strings.Replace(string(seal([]byte("some saved state"))), "saved", "sav3d", 1), "saved detection state not used; stateful rules start empty, and the next checkpoint replaces it", "checksum does not match"},
-		{"another format", "not state", "saved detection state not used; stateful rules start empty, and the next checkpoint replaces it", "not saved by this version"},
+		{"cut short", string(seal([]byte("x")))[:len(stateMagic)+5], "saved detection state not used; stateful rules start empty, and the next checkpoint replaces it", "damaged: cut short"},
+		// Written before values were sealed: read as it is, so that its own check says what it is.
+		{"unsealed", "not state", "saved detection state unreadable; stateful rules start empty", "reading saved detection state"},
 	} {
 		core, logs := observer.New(zap.InfoLevel)
 		mem := &memStorage{data: map[string][]byte{stateStorageKey: []byte(tt.value), throttleStorageKey: []byte(tt.value)}}
@@ -243,7 +255,7 @@ func TestUnreadableStateStartsEmpty(t *testing.T) {
 	core, logs := observer.New(zap.InfoLevel)
 	mem := &memStorage{data: map[string][]byte{stateStorageKey: []byte("not state")}}
 	p, sink := startWithStorage(t, createDefaultConfig(), mem, zap.New(core))
-	assert.Equal(t, 1, logs.FilterMessage("saved detection state not used; stateful rules start empty, and the next checkpoint replaces it").Len())
+	assert.Equal(t, 1, logs.FilterMessage("saved detection state unreadable; stateful rules start empty").Len())
 	require.NoError(t, p.ConsumeLogs(context.Background(), scans(0, 6)))
 	n, _ := riskCount(sink.AllLogs())
 	assert.Equal(t, 1, n, "the processor runs")

@@ -136,10 +136,6 @@ func sourceRisk(t *testing.T, body string, resource map[string]string) ([]string
 	return out, provs
 }
 
-// TestSourcesFireLikeNative writes a NodePort service creation and a host-network pod creation, and a near miss of
-// each, in every shape, and runs them through the processor with the built-in pack: each shape must fire the rules
-// the native event fires, with the same risk objects and messages, and carry its wrapper's provenance; the near
-// misses stay quiet in every shape.
 // TestGKESessionStage: GKE may write a session (exec, attach, port forwarding, proxying) as one entry, operation
 // first and last. The API server writes such a request at ResponseStarted, when the session opens, and the built-in
 // exec rule reads that stage: a successful single-entry exec must fire it; a refused one, and the last entry of a
@@ -163,6 +159,10 @@ func TestGKESessionStage(t *testing.T) {
 	assert.Empty(t, rules(strings.Replace(allowed, `"first":true,"last":true`, `"last":true`, 1)), "the last of two entries")
 }
 
+// TestSourcesFireLikeNative writes a NodePort service creation and a host-network pod creation, and a near miss of
+// each, in every shape, and runs them through the processor with the built-in pack: each shape must fire the rules
+// the native event fires, with the same risk objects and messages, and carry its wrapper's provenance; the near
+// misses stay quiet in every shape.
 func TestSourcesFireLikeNative(t *testing.T) {
 	activities := []struct {
 		name       string

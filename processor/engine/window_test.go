@@ -478,6 +478,11 @@ func TestWindowDCIsExactUpToItsThreshold(t *testing.T) {
 	if _, err := Compile([]*rule.Rule{{ID: "w", Name: "w", Filter: filter, Pipeline: pipeline}}, Options{}); err != nil {
 		t.Errorf("a threshold below the ceiling: %v", err)
 	}
+	// A dc() compared with a large number beside one kept at the default loads: only the raised ones count.
+	filter, pipeline, _ = spl.Compile(`* | stats dc(u) as n dc(v) as m by ip | where n > 9950`, nil)
+	if _, err := Compile([]*rule.Rule{{ID: "w", Name: "w", Filter: filter, Pipeline: pipeline}}, Options{}); err != nil {
+		t.Errorf("one raised dc() beside a default one: %v", err)
+	}
 	// Nor do dc() that would keep more than the ceiling between them: memory per group stays bounded.
 	filter, pipeline, _ = spl.Compile(`* | stats dc(u) as a dc(v) as b by ip | where a > 6000 AND b > 6000`, nil)
 	_, err = Compile([]*rule.Rule{{ID: "w", Name: "w", Filter: filter, Pipeline: pipeline}}, Options{})

@@ -73,13 +73,14 @@ func planWindow(stages []rule.Stage, at int) (*windowPlan, error) {
 			return nil, err
 		}
 	}
-	// Between them, a rule's dc() aggregates keep at most maxDistinctKept values per group and window, so that a
-	// rule of many dc() with high thresholds cannot multiply its memory by their number.
+	// Between them, the dc() aggregates a rule compares with large numbers keep at most maxDistinctKept values per
+	// group and window, so that a rule of many such dc() cannot multiply its memory by their number (a dc() that
+	// keeps the default 100 is not counted: it keeps what values() keeps).
 	kept, each := 0, []string(nil)
 	for i, a := range st.Aggs {
-		if a.Func == "dc" {
-			kept += max(plan.keep[i], maxValuesPerAggregate)
-			each = append(each, fmt.Sprintf("dc(%s) %d", a.Field, max(plan.keep[i], maxValuesPerAggregate)))
+		if a.Func == "dc" && plan.keep[i] > maxValuesPerAggregate {
+			kept += plan.keep[i]
+			each = append(each, fmt.Sprintf("dc(%s) %d", a.Field, plan.keep[i]))
 		}
 	}
 	if kept > maxDistinctKept {

@@ -221,12 +221,33 @@ func topLevel(file string, data []byte) (*yaml.Node, error) {
 
 // value returns the value node of key in mapping m, or nil.
 func value(m *yaml.Node, key string) *yaml.Node {
-	if m == nil || m.Kind != yaml.MappingNode {
+	return valueDepth(m, key, 0)
+}
+
+// valueDepth is value through aliases and merge keys, as the decoder reads them: a key the mapping sets itself
+// first, then one a merge (`<<: *anchor`, or a list of them) brings in; to a bounded depth (a mapping may merge one
+// that merges it).
+func valueDepth(m *yaml.Node, key string, depth int) *yaml.Node {
+	if m = deref(m); m == nil || m.Kind != yaml.MappingNode || depth > 8 {
 		return nil
 	}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if m.Content[i].Value == key {
 			return m.Content[i+1]
+		}
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value != "<<" {
+			continue
+		}
+		merged := []*yaml.Node{m.Content[i+1]}
+		if s := deref(m.Content[i+1]); s != nil && s.Kind == yaml.SequenceNode {
+			merged = s.Content
+		}
+		for _, mm := range merged {
+			if v := valueDepth(mm, key, depth+1); v != nil {
+				return v
+			}
 		}
 	}
 	return nil

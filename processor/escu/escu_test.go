@@ -272,6 +272,9 @@ func TestRBAChecksFollowAliases(t *testing.T) {
 		{"aliased score", "name: x\nsearch: a=1\nx_score: &s 20.5\nrba:\n  risk_objects:\n  - {field: u, type: user, score: *s}\n", "risk score 20.5 is not a whole number"},
 		{"aliased object", "name: x\nsearch: a=1\nx_obj: &o {field: u, type: user, score: 20.5}\nrba:\n  risk_objects:\n  - *o\n", "risk score 20.5 is not a whole number"},
 		{"merged misspelling", "name: x\nsearch: a=1\nx_obj: &o {field: u, typ: user}\nrba:\n  risk_objects:\n  - {<<: *o, score: 5}\n", `unknown key "typ" in a risk object (did you mean "type"?)`},
+		{"merged score", "name: x\nsearch: a=1\nx_obj: &o {field: u, type: user, score: 20.5}\nrba:\n  risk_objects:\n  - {<<: *o}\n", "risk score 20.5 is not a whole number"},
+		{"aliased v4 tags", "name: x\nsearch: a=1\nx_tags: &t {risk_score: 20.5}\ntags: *t\n", "tags.risk_score 20.5 is not a whole number"},
+		{"merged v4 tags", "name: x\nsearch: a=1\nx_tags: &t {risk_score: 20.5}\ntags: {<<: *t}\n", "tags.risk_score 20.5 is not a whole number"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse("t.yml", []byte(tt.doc), nil, nil)
@@ -281,6 +284,15 @@ func TestRBAChecksFollowAliases(t *testing.T) {
 	r, err := Parse("t.yml", []byte("name: x\nsearch: a=1\nx_obj: &o {field: u, type: user}\nrba:\n  message: m\n  risk_objects:\n  - {<<: *o, score: 5}\n"), nil, nil)
 	require.NoError(t, err, "a merge of known keys loads")
 	assert.Equal(t, []rule.RiskObject{{Field: "u", Type: "user", Score: 5}}, r.Risk.Objects)
+	// The whole block, or its list, by alias: as the decoder reads them.
+	for _, doc := range []string{
+		"name: x\nsearch: a=1\nx_rba: &r {message: m, risk_objects: [{field: u, type: user, score: 5}]}\nrba: *r\n",
+		"name: x\nsearch: a=1\nx_objs: &l [{field: u, type: user, score: 5}]\nrba:\n  message: m\n  risk_objects: *l\n",
+	} {
+		r, err := Parse("t.yml", []byte(doc), nil, nil)
+		require.NoError(t, err, doc)
+		assert.Equal(t, []rule.RiskObject{{Field: "u", Type: "user", Score: 5}}, r.Risk.Objects, doc)
+	}
 }
 
 // TestRBAWholeScore: a score written as a whole float is the integer contentctl accepts, not an error.

@@ -20,7 +20,7 @@ import (
 // leave a detection that loads but writes no message or no risk.
 func parseRBA(file, name string, n *yaml.Node) (rule.Risk, error) {
 	var risk rule.Risk
-	if n.Kind != yaml.MappingNode {
+	if n = deref(n); n == nil || n.Kind != yaml.MappingNode {
 		return risk, errorAt(file, n, name, "`rba` must be a mapping")
 	}
 	if err := checkKeys(file, name, n, "`rba`", rbaKeys); err != nil {
@@ -31,7 +31,7 @@ func parseRBA(file, name string, n *yaml.Node) (rule.Risk, error) {
 			return risk, yamlfile.Error(file, name, err)
 		}
 	}
-	if objs := value(n, "risk_objects"); objs != nil {
+	if objs := deref(value(n, "risk_objects")); objs != nil {
 		if objs.Kind != yaml.SequenceNode {
 			return risk, errorAt(file, objs, name, "`rba.risk_objects` must be a list")
 		}
@@ -61,7 +61,7 @@ func parseRBA(file, name string, n *yaml.Node) (rule.Risk, error) {
 			risk.Objects = append(risk.Objects, rule.RiskObject{Field: o.Field, Type: o.Type, Score: o.Score})
 		}
 	}
-	if threats := value(n, "threat_objects"); threats != nil {
+	if threats := deref(value(n, "threat_objects")); threats != nil {
 		if threats.Kind != yaml.SequenceNode {
 			return risk, errorAt(file, threats, name, "`rba.threat_objects` must be a list")
 		}
