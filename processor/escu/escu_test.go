@@ -242,6 +242,7 @@ func TestParseErrors(t *testing.T) {
 		{"rba threat without type", "name: x\nsearch: a=1\nrba:\n  threat_objects:\n  - field: ip\n", 5, 5, "threat object needs"},
 		{"fractional rba score", "name: x\nsearch: a=1\nrba:\n  risk_objects:\n  - {field: u, type: user, score: 20.5}\n", 5, 35, "risk score 20.5 is not a whole number"},
 		{"fractional v4 risk_score", "name: x\nsearch: a=1\ntags:\n  risk_score: 49.9\n  observable:\n  - {name: u, type: User, role: [Victim]}\n", 4, 15, "tags.risk_score 49.9 is not a whole number"},
+		{"v4 impact times confidence is 0", "name: x\nsearch: a=1\ntags:\n  impact: 0\n  confidence: 50\n  observable:\n  - {name: u, type: User, role: [Victim]}\n", 4, 11, "impact × confidence / 100 (tags.impact 0, tags.confidence 50), is 0: outside 1-100"},
 		{"v4 impact out of range", "name: x\nsearch: a=1\ntags:\n  impact: 9200000000000000000\n  confidence: 70\n", 4, 11, "tags.impact 9200000000000000000 is outside 0-100"},
 		{"fractional v4 impact", "name: x\nsearch: a=1\ntags:\n  impact: 50\n  confidence: 70.5\n", 5, 15, "tags.confidence 70.5 is not a whole number"},
 		{"misspelt rba key", "name: x\nsearch: a=1\nrba:\n  mesage: m\n", 4, 3, `unknown key "mesage" in ` + "`rba`" + ` (did you mean "message"?)`},

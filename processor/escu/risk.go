@@ -221,6 +221,11 @@ func parseTags(file, name string, root *yaml.Node, d *detection) (rule.Risk, err
 	if len(risk.Objects) > 0 && (score < 1 || score > 100) {
 		tags := value(root, "tags")
 		n := value(tags, "risk_score")
+		if n == nil && d.Tags.Impact != nil && d.Tags.Confidence != nil {
+			return risk, errorAt(file, value(tags, "impact"), name, fmt.Sprintf(
+				"the risk score, impact × confidence / 100 (tags.impact %d, tags.confidence %d), is %d: outside 1-100",
+				*d.Tags.Impact, *d.Tags.Confidence, score))
+		}
 		if n == nil {
 			n = tags
 		}
