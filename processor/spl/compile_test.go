@@ -291,6 +291,7 @@ func TestCompileErrors(t *testing.T) {
 		{"where IN without comma", `* | where x IN ("a" "b")`, 1, 21, "expected ',' or ')' in the IN list"},
 		{"where empty IN", `* | where x IN ()`, 1, 17, "missing value before ')'"},
 		{"where in() without values", `* | where in(x)`, 1, 11, "in takes a field and one or more constants"},
+		{"where function without comma", `* | where like(x "a%")`, 1, 18, "expected ',' or ')' in like(...)"},
 		{"where function as value", `* | where x=lower(y)`, 1, 13, "function lower() is not supported as a value"},
 		{"where like wrong args", `* | where like("a", x)`, 1, 11, "like takes a field and a"},
 		{"where match bad regex", `* | where match(x, "(?<=a)b")`, 1, 11, "not RE2 syntax"},

@@ -157,32 +157,47 @@ func (p *parser) whereIn(field operand, in token) (wexpr, *posError) {
 	if lp.kind != kLParen {
 		return nil, errAt(lp.pos, "expected '(' after IN")
 	}
+	list, err := p.operands("the IN list", false)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range list {
+		if v.field {
+			return nil, errAt(v.pos, "IN takes constants (\"strings\" or numbers), not the field %q", v.text)
+		}
+	}
+	return inList(field.text, list), nil
+}
+
+// operands parses the comma-separated operands after an opening parenthesis, up to the closing one: an IN list
+// (at least one) or a function's arguments (none allowed). what names the list in errors.
+func (p *parser) operands(what string, allowNone bool) ([]operand, *posError) {
 	var list []operand
 	for {
 		t, err := p.next()
 		if err != nil {
 			return nil, err
 		}
+		if allowNone && t.kind == kRParen && len(list) == 0 {
+			return list, nil
+		}
 		v, err := p.operand(t)
 		if err != nil {
 			return nil, err
 		}
-		if v.field {
-			return nil, errAt(t.pos, "IN takes constants (\"strings\" or numbers), not the field %q", v.text)
-		}
+		v.pos = t.pos
 		list = append(list, v)
 		sep, err := p.next()
 		if err != nil {
 			return nil, err
 		}
 		if sep.kind == kRParen {
-			break
+			return list, nil
 		}
 		if sep.kind != kComma {
-			return nil, errAt(sep.pos, "expected ',' or ')' in the IN list, found %s", sep.describe())
+			return nil, errAt(sep.pos, "expected ',' or ')' in %s, found %s", what, sep.describe())
 		}
 	}
-	return inList(field.text, list), nil
 }
 
 // inList is `field IN (...)` or in(field, ...): an OR of = comparisons.
@@ -223,6 +238,7 @@ type operand struct {
 	text  string
 	field bool
 	num   bool // an unquoted number
+	pos   int  // where it was written, in a list (operands)
 }
 
 func (p *parser) operand(t token) (operand, *posError) {
@@ -263,30 +279,9 @@ func (p *parser) operand(t token) (operand, *posError) {
 // whereCall parses a boolean function call; name is the function word and the next token is '('.
 func (p *parser) whereCall(name token) (wexpr, *posError) {
 	p.next() // (
-	var args []operand
-	for {
-		t, err := p.next()
-		if err != nil {
-			return nil, err
-		}
-		if t.kind == kRParen && len(args) == 0 {
-			break
-		}
-		a, err := p.operand(t)
-		if err != nil {
-			return nil, err
-		}
-		args = append(args, a)
-		sep, err := p.next()
-		if err != nil {
-			return nil, err
-		}
-		if sep.kind == kRParen {
-			break
-		}
-		if sep.kind != kComma {
-			return nil, errAt(sep.pos, "expected ',' or ')' in %s(...), found %s", name.text, sep.describe())
-		}
+	args, err := p.operands(name.text+"(...)", true)
+	if err != nil {
+		return nil, err
 	}
 	fn := strings.ToLower(name.text)
 	shape := func(want string) *posError { return errAt(name.pos, "%s takes %s", fn, want) }
