@@ -168,6 +168,9 @@ func compileRule(r *rule.Rule, opts Options, fs *fields) (*compiledRule, error) 
 	var size time.Duration
 	if win != nil {
 		size = opts.Window
+		if r.Window > 0 {
+			size = r.Window
+		}
 		if d, ok := opts.RuleWindows[r.ID]; ok && d > 0 {
 			size = d
 		}

@@ -133,8 +133,10 @@ func (s ipLocationStage) run(_ *evalCtx, rows []*row) []*row {
 // statsStage is `stats ... by ...` evaluated on one event: one row per distinct by-tuple, rows missing a by-field
 // dropped, each aggregate computed over the event's values.
 type statsStage struct {
-	by   []*fieldRef
-	aggs []aggExec
+	by []*fieldRef
+	// nullGroups: a missing by-field is the value nullGroup instead of no group (rule.Stats.NullGroups).
+	nullGroups bool
+	aggs       []aggExec
 	// cut counts the events whose by-fields held more than maxGroupsPerEvent combinations (the rule's counter).
 	cut *atomic.Uint64
 }
@@ -167,9 +169,7 @@ func (s statsStage) run(_ *evalCtx, rows []*row) []*row {
 				seen[key] = true
 			}
 			nr := &row{}
-			for i, f := range s.by {
-				nr.set(f.name, []string{tuple[i]}, false)
-			}
+			setGroup(nr, s.by, tuple)
 			for _, a := range s.aggs {
 				vals, numeric := a.perEvent(r)
 				nr.set(a.out, vals, numeric)
@@ -178,6 +178,20 @@ func (s statsStage) run(_ *evalCtx, rows []*row) []*row {
 		}
 	}
 	return out
+}
+
+// nullGroup is a missing by-field's value in the tuple of a stats with null groups. It starts with the byte that
+// separates a key's values, which no audit field's value written as JSON text starts with in practice; a value that
+// did would join the null group, not another one.
+const nullGroup = "\x00null"
+
+// setGroup sets a group's by-fields on a row, leaving out those whose value is null.
+func setGroup(r *row, by []*fieldRef, tuple []string) {
+	for i, f := range by {
+		if tuple[i] != nullGroup {
+			r.set(f.name, []string{tuple[i]}, false)
+		}
+	}
 }
 
 // holdsNUL reports whether a value of the tuples holds the byte that separates them in a key.
@@ -204,7 +218,10 @@ func (s statsStage) tuples(r *row) [][]string {
 	for i, f := range s.by {
 		vals := distinct(r.values(f))
 		if len(vals) == 0 {
-			return nil
+			if !s.nullGroups {
+				return nil
+			}
+			vals = []string{nullGroup}
 		}
 		perField[i] = vals
 		groups = min(groups*len(vals), maxGroupsPerEvent+1)
@@ -367,6 +384,15 @@ func compilePipeline(r *rule.Rule, rs refs, opts Options, fs *fields, cut *atomi
 			ex = newNewTermsStage(st, opts.MaxKeys, opts.NewTermsLearning, fs, cut)
 		case rule.Copy:
 			ex = copyStage{from: rs.get(st.From), to: st.To, ends: st.Ends}
+		case rule.Eval:
+			if st.To == "" {
+				return nil, nil, nil, fmt.Errorf("eval needs a field to set")
+			}
+			v, err := compileValue(st.Value, rs)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("eval %s: %w", st.To, err)
+			}
+			ex = evalStage{to: st.To, v: v}
 		case rule.Stats:
 			if i == windowAt {
 				if win, err = planWindow(r.Pipeline, i); err != nil {
@@ -388,7 +414,7 @@ func compilePipeline(r *rule.Rule, rs refs, opts Options, fs *fields, cut *atomi
 }
 
 func compileStats(st rule.Stats, rs refs, cut *atomic.Uint64) statsStage {
-	s := statsStage{cut: cut}
+	s := statsStage{cut: cut, nullGroups: st.NullGroups}
 	for _, b := range st.By {
 		s.by = append(s.by, rs.get(b))
 	}
@@ -422,6 +448,13 @@ func windowedStatsIndex(stages []rule.Stage) int {
 						outputs[p.To] = true
 					}
 				}
+			case rule.Eval:
+				// A value computed from an aggregate is an aggregate too: planWindow refuses a where on it.
+				rule.EachValueField(later.Value, func(f rule.Field) {
+					if outputs[f.Name] {
+						outputs[later.To] = true
+					}
+				})
 			case rule.Where:
 				if exprReadsAny(later.Cond, outputs) {
 					return i

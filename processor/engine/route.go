@@ -28,6 +28,8 @@ func eventByFields(stages []rule.Stage, win rule.Stats, rs refs) []*fieldRef {
 			for _, p := range st.Pairs {
 				written[p.To] = true
 			}
+		case rule.Eval:
+			written[st.To] = true
 		case rule.Stats:
 			// The first stats reached is the windowed one (windowedStatsIndex): its by-fields are read before it.
 			var out []*fieldRef

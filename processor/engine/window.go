@@ -282,9 +282,7 @@ func (s *aggState) extremes(v string) {
 // snapshot is the group's aggregated row as Splunk's stats would print it now.
 func (w *windowedStats) snapshot(by []string, ws *windowState) *row {
 	r := &row{}
-	for i, f := range w.stats.by {
-		r.set(f.name, []string{by[i]}, false)
-	}
+	setGroup(r, w.stats.by, by)
 	for i, a := range w.stats.aggs {
 		s := &ws.aggs[i]
 		switch a.fn {

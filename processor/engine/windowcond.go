@@ -58,6 +58,14 @@ func planWindow(stages []rule.Stage, at int) (*windowPlan, error) {
 				}
 			}
 			continue
+		case rule.Eval:
+			reads := false
+			rule.EachValueField(later.Value, func(f rule.Field) { _, agg := aggs[f.Name]; reads = reads || agg })
+			if reads {
+				return nil, fmt.Errorf("%s is computed from an aggregate of the windowed stats: a condition on it cannot "+
+					"be checked as the window fills; compare the aggregate itself", later.To)
+			}
+			continue
 		case rule.Where:
 			cond, cmd = later.Cond, "where"
 		case rule.Search:

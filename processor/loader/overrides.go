@@ -200,6 +200,8 @@ func OutputFields(r *rule.Rule) (fields []string, ok bool) {
 			if slices.Contains(fields, st.From) {
 				add(st.To)
 			}
+		case rule.Eval:
+			add(st.To)
 		case rule.Search, rule.Where, rule.NewTerms:
 		default:
 			return nil, false

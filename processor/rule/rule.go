@@ -39,6 +39,9 @@ type Rule struct {
 	MitreTactics    []string
 	// Stories holds ESCU analytic stories.
 	Stories []string
+	// Window is the rule's own window for a windowed stats (an Elastic rule's look-back, `from = "now-9m"`); 0 leaves
+	// it to the processor's window. A rule_overrides window replaces it.
+	Window time.Duration
 	// Tests are the test events the rule's file carries (test.go).
 	Tests []Test
 }
@@ -289,12 +292,16 @@ type Rename struct{ Pairs []RenamePair }
 // RenamePair is one `a as b`.
 type RenamePair struct{ From, To string }
 
-// Stats groups rows by the By fields and computes Aggs (SPL `| stats`). A row missing any By field is dropped; a
+// Stats groups rows by the By fields and computes Aggs (SPL `| stats`). A row missing any By field is dropped (unless
+// NullGroups); a
 // multi-valued By field yields one group per value. The engine evaluates it per event, or over a window when a later
 // Where reads an aggregate.
 type Stats struct {
 	Aggs []Aggregate
 	By   []string
+	// NullGroups keeps a row missing a By field, in the group whose value there is null (ES|QL), instead of
+	// dropping it (SPL). The group's rows have no such field.
+	NullGroups bool
 }
 
 // Aggregate is one stats function.
@@ -350,6 +357,70 @@ type Copy struct {
 	Ends     bool
 }
 
+// Eval sets the row field To to what Value computes from the row (ES|QL `EVAL` and `GROK`). A Value with no value
+// (null) leaves the field without one, hiding an event field of the same name, as a column set to null does.
+type Eval struct {
+	To    string
+	Value Value
+}
+
+// Value computes a row field's values from the row. Computed values are text; a number is its decimal form.
+type Value interface{ isValue() }
+
+// FieldValue is every value of a row or event field.
+type FieldValue struct{ Field Field }
+
+// Constant is a literal value, or with Null no value at all.
+type Constant struct {
+	Text string
+	Null bool
+}
+
+// Call applies a single-value function to its arguments: an argument with no value, or with several (a multi-valued
+// field), makes the result null, as ES|QL's scalar functions do. Func is one of CallFuncs.
+type Call struct {
+	Func string
+	Args []Value
+}
+
+// CallFuncs are the functions a Call may name, with their argument counts (-1: one or more):
+//
+//	url_decode(s)               percent-decoding, `+` as a space (application/x-www-form-urlencoded); null if invalid
+//	replace(s, regex, template) every match of regex (RE2) replaced by template (regexp.Expand syntax: ${1})
+//	concat(s, ...)              the arguments joined
+//	to_lower(s), to_upper(s)    Unicode case mapping
+//	trim(s)                     leading and trailing white space removed
+//	date_trunc(unit, t)         the RFC 3339 time t truncated to unit (a Go duration such as 1m0s), in UTC
+var CallFuncs = map[string]int{
+	"url_decode": 1, "replace": 3, "concat": -1, "to_lower": 1, "to_upper": 1, "trim": 1, "date_trunc": 2,
+}
+
+// Case is the value of the first When whose condition the row satisfies, else of Else (nil: null).
+type Case struct {
+	Whens []When
+	Else  Value
+}
+
+// When is one condition and value of a Case.
+type When struct {
+	Cond Expr
+	Then Value
+}
+
+// Extract is the text the named group Group of Regex (RE2, unanchored) captures in the first match in From's value
+// (ES|QL `GROK`): null when From has no single value, the regex does not match, or the group takes no part.
+type Extract struct {
+	From  Value
+	Regex string
+	Group string
+}
+
+func (FieldValue) isValue() {}
+func (Constant) isValue()   {}
+func (Call) isValue()       {}
+func (Case) isValue()       {}
+func (Extract) isValue()    {}
+
 func (FillNull) isStage()   {}
 func (Search) isStage()     {}
 func (Where) isStage()      {}
@@ -358,6 +429,7 @@ func (Stats) isStage()      {}
 func (IPLocation) isStage() {}
 func (NewTerms) isStage()   {}
 func (Copy) isStage()       {}
+func (Eval) isStage()       {}
 
 // Error is a rule that could not be compiled, with the position of the fault.
 type Error struct {
@@ -434,6 +506,28 @@ func EachField(e Expr, fn func(Field)) {
 			fn(t.B)
 		}
 	})
+}
+
+// EachValueField calls fn for each field v reads, the fields of a Case's conditions included.
+func EachValueField(v Value, fn func(Field)) {
+	switch v := v.(type) {
+	case FieldValue:
+		fn(v.Field)
+	case Call:
+		for _, a := range v.Args {
+			EachValueField(a, fn)
+		}
+	case Case:
+		for _, w := range v.Whens {
+			EachField(w.Cond, fn)
+			EachValueField(w.Then, fn)
+		}
+		if v.Else != nil {
+			EachValueField(v.Else, fn)
+		}
+	case Extract:
+		EachValueField(v.From, fn)
+	}
 }
 
 // AllOf is the And of the terms, simplified as front ends build it: nested Ands are flattened, True terms dropped,

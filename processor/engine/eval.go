@@ -1,0 +1,230 @@
+package engine
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// evalStage is rule.Eval: it sets one row field from a value computed on each row.
+type evalStage struct {
+	to string
+	v  valueExec
+}
+
+func (s evalStage) run(c *evalCtx, rows []*row) []*row {
+	for _, r := range rows {
+		vals, _ := s.v.values(c, r)
+		r.set(s.to, vals, false)
+	}
+	return rows
+}
+
+// valueExec is a compiled rule.Value: the values it computes on a row (none: null).
+type valueExec interface {
+	values(c *evalCtx, r *row) ([]string, bool)
+}
+
+type fieldValue struct{ f *fieldRef }
+
+func (v fieldValue) values(_ *evalCtx, r *row) ([]string, bool) {
+	vals := r.values(v.f)
+	return vals, len(vals) > 0
+}
+
+type constantValue struct {
+	text string
+	null bool
+}
+
+func (v constantValue) values(*evalCtx, *row) ([]string, bool) {
+	if v.null {
+		return nil, false
+	}
+	return []string{v.text}, true
+}
+
+// callValue is a single-value function: every argument must have exactly one value.
+type callValue struct {
+	fn   func(args []string) (string, bool)
+	args []valueExec
+}
+
+func (v callValue) values(c *evalCtx, r *row) ([]string, bool) {
+	args := make([]string, len(v.args))
+	for i, a := range v.args {
+		vals, _ := a.values(c, r)
+		if len(vals) != 1 {
+			return nil, false
+		}
+		args[i] = vals[0]
+	}
+	if s, ok := v.fn(args); ok {
+		return []string{s}, true
+	}
+	return nil, false
+}
+
+type caseValue struct {
+	conds []node
+	thens []valueExec
+	els   valueExec
+}
+
+func (v caseValue) values(c *evalCtx, r *row) ([]string, bool) {
+	for i, cond := range v.conds {
+		if cond.eval(c, source{row: r}) {
+			return v.thens[i].values(c, r)
+		}
+	}
+	if v.els == nil {
+		return nil, false
+	}
+	return v.els.values(c, r)
+}
+
+type extractValue struct {
+	from  valueExec
+	re    *regexp.Regexp
+	group int
+}
+
+func (v extractValue) values(c *evalCtx, r *row) ([]string, bool) {
+	vals, _ := v.from.values(c, r)
+	if len(vals) != 1 {
+		return nil, false
+	}
+	m := v.re.FindStringSubmatchIndex(vals[0])
+	if m == nil || m[2*v.group] < 0 {
+		return nil, false
+	}
+	return []string{vals[0][m[2*v.group]:m[2*v.group+1]]}, true
+}
+
+// compileValue compiles a rule.Value; field names go through rs.
+func compileValue(v rule.Value, rs refs) (valueExec, error) {
+	switch v := v.(type) {
+	case rule.FieldValue:
+		if v.Field.AnyArray {
+			return fieldValue{newFieldRef(v.Field)}, nil
+		}
+		return fieldValue{rs.get(v.Field.Name)}, nil
+	case rule.Constant:
+		return constantValue{text: v.Text, null: v.Null}, nil
+	case rule.Call:
+		return compileCall(v, rs)
+	case rule.Case:
+		var out caseValue
+		for _, w := range v.Whens {
+			n, err := compileExpr(w.Cond, nil)
+			if err != nil {
+				return nil, err
+			}
+			then, err := compileValue(w.Then, rs)
+			if err != nil {
+				return nil, err
+			}
+			out.conds, out.thens = append(out.conds, n), append(out.thens, then)
+		}
+		if v.Else != nil {
+			els, err := compileValue(v.Else, rs)
+			if err != nil {
+				return nil, err
+			}
+			out.els = els
+		}
+		return out, nil
+	case rule.Extract:
+		from, err := compileValue(v.From, rs)
+		if err != nil {
+			return nil, err
+		}
+		re, err := regexp.Compile(v.Regex)
+		if err != nil {
+			return nil, fmt.Errorf("extract: %w", err)
+		}
+		group := re.SubexpIndex(v.Group)
+		if group < 0 {
+			return nil, fmt.Errorf("extract: the regular expression has no group named %q", v.Group)
+		}
+		return extractValue{from: from, re: re, group: group}, nil
+	case nil:
+		return nil, fmt.Errorf("a value is missing")
+	}
+	return nil, fmt.Errorf("unsupported value %T", v)
+}
+
+func compileCall(v rule.Call, rs refs) (valueExec, error) {
+	want, known := rule.CallFuncs[v.Func]
+	switch {
+	case !known:
+		return nil, fmt.Errorf("unsupported function %q", v.Func)
+	case want >= 0 && len(v.Args) != want || want < 0 && len(v.Args) == 0:
+		return nil, fmt.Errorf("%s takes %d arguments, not %d", v.Func, want, len(v.Args))
+	}
+	args := make([]valueExec, len(v.Args))
+	for i, a := range v.Args {
+		var err error
+		if args[i], err = compileValue(a, rs); err != nil {
+			return nil, err
+		}
+	}
+	// constArg is an argument that must be a constant, known when the rule loads (a regex, a unit).
+	constArg := func(i int, what string) (string, error) {
+		if c, ok := v.Args[i].(rule.Constant); ok && !c.Null {
+			return c.Text, nil
+		}
+		return "", fmt.Errorf("%s: the %s must be a constant", v.Func, what)
+	}
+	var fn func([]string) (string, bool)
+	switch v.Func {
+	case "url_decode":
+		fn = func(a []string) (string, bool) {
+			s, err := url.QueryUnescape(a[0])
+			return s, err == nil
+		}
+	case "replace":
+		src, err := constArg(1, "regular expression")
+		if err != nil {
+			return nil, err
+		}
+		re, err := regexp.Compile(src)
+		if err != nil {
+			return nil, fmt.Errorf("replace: %w", err)
+		}
+		template, err := constArg(2, "replacement")
+		if err != nil {
+			return nil, err
+		}
+		fn = func(a []string) (string, bool) { return re.ReplaceAllString(a[0], template), true }
+	case "concat":
+		fn = func(a []string) (string, bool) { return strings.Join(a, ""), true }
+	case "to_lower":
+		fn = func(a []string) (string, bool) { return strings.ToLower(a[0]), true }
+	case "to_upper":
+		fn = func(a []string) (string, bool) { return strings.ToUpper(a[0]), true }
+	case "trim":
+		fn = func(a []string) (string, bool) { return strings.TrimSpace(a[0]), true }
+	case "date_trunc":
+		text, err := constArg(0, "unit")
+		if err != nil {
+			return nil, err
+		}
+		unit, err := time.ParseDuration(text)
+		if err != nil || unit <= 0 {
+			return nil, fmt.Errorf("date_trunc: the unit %q is not a positive duration", text)
+		}
+		fn = func(a []string) (string, bool) {
+			t, err := time.Parse(time.RFC3339Nano, a[1])
+			if err != nil {
+				return "", false
+			}
+			return t.UTC().Truncate(unit).Format(time.RFC3339Nano), true
+		}
+	}
+	return callValue{fn: fn, args: args}, nil
+}

@@ -1,0 +1,152 @@
+package engine
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// evalRow runs a rule of the given stages (filter: every event) over body and returns its one row's fields.
+func evalRow(t *testing.T, body string, stages ...rule.Stage) Row {
+	t.Helper()
+	e, err := Compile([]*rule.Rule{{ID: "r", Name: "r", Pipeline: stages}}, Options{})
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	res, err := e.Evaluate([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Matches) != 1 || len(res.Matches[0].Rows) != 1 {
+		t.Fatalf("want one row, got %+v", res.Matches)
+	}
+	return res.Matches[0].Rows[0]
+}
+
+func field(name string) rule.Value {
+	return rule.FieldValue{Field: rule.Field{Name: name, AnyArray: true}}
+}
+
+func TestEvalValues(t *testing.T) {
+	const uri = `/api/v1/namespaces/d/pods/p/exec?command=sh\u0026command=-c\u0026command=curl+https%3A%2F%2Fx\u0026container=c\u0026stdout=true`
+	body := `{"verb":"create","requestURI":"` + uri + `","userAgent":"kubectl/v1.30","user":{"username":"Alice","groups":["a","b"]},` +
+		`"stageTimestamp":"2026-01-02T03:04:59.5Z"}`
+	decoded := rule.Call{Func: "url_decode", Args: []rule.Value{field("requestURI")}}
+	cases := []struct {
+		name string
+		v    rule.Value
+		want []string
+	}{
+		{"field", field("userAgent"), []string{"kubectl/v1.30"}},
+		{"every value of an array", field("user.groups"), []string{"a", "b"}},
+		{"missing field", field("nope"), nil},
+		{"constant", rule.Constant{Text: "x"}, []string{"x"}},
+		{"null", rule.Constant{Null: true}, nil},
+		{"url_decode: + is a space", decoded, []string{"/api/v1/namespaces/d/pods/p/exec?command=sh&command=-c&command=curl https://x&container=c&stdout=true"}},
+		{"url_decode of an invalid escape is null", rule.Call{Func: "url_decode", Args: []rule.Value{rule.Constant{Text: "%zz"}}}, nil},
+		{"a multi-valued argument makes null", rule.Call{Func: "to_upper", Args: []rule.Value{field("user.groups")}}, nil},
+		{"replace with a group", rule.Call{Func: "replace", Args: []rule.Value{field("userAgent"), rule.Constant{Text: `/v(\d)`}, rule.Constant{Text: "-${1}"}}}, []string{"kubectl-1.30"}},
+		{"concat", rule.Call{Func: "concat", Args: []rule.Value{field("verb"), rule.Constant{Text: ":"}, field("user.username")}}, []string{"create:Alice"}},
+		{"to_lower", rule.Call{Func: "to_lower", Args: []rule.Value{field("user.username")}}, []string{"alice"}},
+		{"date_trunc", rule.Call{Func: "date_trunc", Args: []rule.Value{rule.Constant{Text: "1m0s"}, field("stageTimestamp")}}, []string{"2026-01-02T03:04:00Z"}},
+		{"extract", rule.Extract{From: decoded, Regex: `/exec\?(?P<g1>.*?)&(?:container|stdin|stdout|stderr)=`, Group: "g1"}, []string{"command=sh&command=-c&command=curl https://x"}},
+		{"extract without a match", rule.Extract{From: field("verb"), Regex: `(?P<g1>x+)`, Group: "g1"}, nil},
+		{"case: first condition that holds", rule.Case{Whens: []rule.When{
+			{Cond: eq("verb", "get"), Then: rule.Constant{Text: "read"}},
+			{Cond: eq("verb", "create"), Then: rule.Constant{Text: "write"}},
+		}, Else: rule.Constant{Text: "other"}}, []string{"write"}},
+		{"case: else", rule.Case{Whens: []rule.When{{Cond: eq("verb", "get"), Then: rule.Constant{Text: "read"}}}, Else: rule.Constant{Text: "other"}}, []string{"other"}},
+		{"case: no else is null", rule.Case{Whens: []rule.When{{Cond: eq("verb", "get"), Then: rule.Constant{Text: "read"}}}}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			row := evalRow(t, body, rule.Eval{To: "out", Value: c.v})
+			if got := row.Values("out"); !reflect.DeepEqual(got, c.want) {
+				t.Errorf("out = %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+// TestStatsNullGroups: with NullGroups a row missing a by-field joins the group of its null (ES|QL) instead of being
+// dropped (SPL); the group's rows have no such field. Per event and over a window.
+func TestStatsNullGroups(t *testing.T) {
+	stats := func(null bool) rule.Stats {
+		return rule.Stats{Aggs: []rule.Aggregate{countOnly}, By: []string{"sourceIPs{}", "userAgent"}, NullGroups: null}
+	}
+	withUA := ev("10.0.0.1", 0, `"userAgent":"curl/8"`)
+	withoutUA := ev("10.0.0.1", 0, "")
+
+	for _, null := range []bool{false, true} {
+		e, err := Compile([]*rule.Rule{{ID: "s", Name: "s", Pipeline: []rule.Stage{stats(null)}}}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms, err := e.Match(withoutUA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(ms) == 1; got != null {
+			t.Errorf("NullGroups %v: a row without userAgent made a group: %v", null, got)
+		}
+		if null && len(ms) == 1 {
+			row := ms[0].Rows[0]
+			if row.Values("userAgent") != nil || row.Values("sourceIPs{}")[0] != "10.0.0.1" || row.Values("count")[0] != "1" {
+				t.Errorf("null group row %+v", row)
+			}
+		}
+	}
+
+	// Windowed: the events without a user agent count together, apart from those with one.
+	r := windowRule(cmp("count", rule.OpGe, "3"), countOnly)
+	r.Pipeline[0] = stats(true)
+	e, err := Compile([]*rule.Rule{r}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := play(t, e, [][]byte{withoutUA, withUA, withoutUA, withUA, withoutUA, withUA})
+	if want := []string{"4:3", "5:3"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("fired %v, want %v", got, want)
+	}
+}
+
+// TestRuleOwnWindow: a rule's own window (an Elastic rule's look-back) replaces the processor's, and an override
+// for the rule replaces it in turn.
+func TestRuleOwnWindow(t *testing.T) {
+	events := [][]byte{ev("a", 0, ""), ev("a", 8, ""), ev("a", 12, "")}
+	for _, tt := range []struct {
+		name  string
+		own   time.Duration
+		opts  Options
+		fired int
+	}{
+		{"the default hour holds all three", 0, Options{}, 1},
+		{"ten minutes of its own split them", 10 * time.Minute, Options{}, 0},
+		{"an override wins over the rule's own", 10 * time.Minute, Options{RuleWindows: map[string]time.Duration{"w": time.Hour}}, 1},
+	} {
+		r := windowRule(cmp("count", rule.OpGe, "3"), countOnly)
+		r.Window = tt.own
+		e, err := Compile([]*rule.Rule{r}, tt.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(play(t, e, events)); got != tt.fired {
+			t.Errorf("%s: fired %d, want %d", tt.name, got, tt.fired)
+		}
+	}
+}
+
+// TestEvalOfAggregateRefused: a where on a value computed from a windowed aggregate cannot be checked as the window
+// fills, so the rule is refused rather than compared per event.
+func TestEvalOfAggregateRefused(t *testing.T) {
+	r := windowRule(cmp("doubled", rule.OpGe, "3"), countOnly)
+	r.Pipeline = []rule.Stage{r.Pipeline[0],
+		rule.Eval{To: "doubled", Value: rule.Call{Func: "concat", Args: []rule.Value{rule.FieldValue{Field: rule.Field{Name: "count"}}}}},
+		r.Pipeline[1]}
+	if _, err := Compile([]*rule.Rule{r}, Options{}); err == nil || !strings.Contains(err.Error(), "computed from an aggregate") {
+		t.Errorf("Compile: %v, want the refusal", err)
+	}
+}
