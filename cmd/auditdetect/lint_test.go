@@ -125,9 +125,12 @@ func TestLintCorpus(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	require.Equal(t, exitFailed, run(args, &stdout, &stderr), stderr.String())
-	assert.Contains(t, stderr.String(), "lint: 79 rules: 16 errors, 3 warnings")
+	assert.Contains(t, stderr.String(), "lint: 88 rules: 8 errors, 3 warnings")
 	out := stdout.String()
-	assert.Equal(t, 11, strings.Count(out, `does not load: rule type "esql" cannot run per event`))
+	// Of the 11 ES|QL rules, 8 load; the others use NOW(), sum() or a count that can stop holding as it grows.
+	assert.Equal(t, 1, strings.Count(out, "does not load: NOW() is the time a run of the query starts"))
+	assert.Equal(t, 1, strings.Count(out, "does not load: aggregate sum is not supported"))
+	assert.Equal(t, 1, strings.Count(out, "would fire when the count reaches 2"))
 	assert.Equal(t, 1, strings.Count(out, "does not load: EQL sequence queries cannot run per event"))
 	assert.Zero(t, strings.Count(out, "is also defined, differently"))
 	assert.Equal(t, 4, strings.Count(out, "can never match an API server's audit event"))

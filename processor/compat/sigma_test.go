@@ -25,11 +25,26 @@ func loadDir(t *testing.T, dir string) (map[string]*rule.Rule, *loader.Result) {
 	if err != nil {
 		t.Fatalf("loading %s: %v", dir, err)
 	}
+	res.Rules, res.Skipped = runnable(res.Rules, res.Skipped, engine.Options{})
 	byFile := map[string]*rule.Rule{}
 	for _, r := range res.Rules {
 		byFile[filepath.Base(r.Origin.File)] = r
 	}
 	return byFile, res
+}
+
+// runnable leaves out the rules the engine refuses, adding their errors to skipped, as the processor does under
+// on_rule_error: skip.
+func runnable(rules []*rule.Rule, skipped []error, opts engine.Options) ([]*rule.Rule, []error) {
+	kept := rules[:0:0]
+	for _, r := range rules {
+		if _, err := engine.Compile([]*rule.Rule{r}, opts); err != nil {
+			skipped = append(skipped, err)
+			continue
+		}
+		kept = append(kept, r)
+	}
+	return kept, skipped
 }
 
 // falcoMatches runs the rules over the 15 falco events, in file order through one engine, and returns the names of
@@ -140,7 +155,7 @@ func runHandCases(t *testing.T, file string, rules map[string]*rule.Rule) {
 						t.Errorf("event %d: matched %v, want %v", i+1, got, ev.Match)
 					}
 					if len(ms) == 1 {
-						checkDefaultRisk(t, ms[0])
+						checkRisk(t, ms[0])
 					}
 					cov := covered[rc.Rule]
 					cov[map[bool]int{true: 0, false: 1}[ev.Match]] = true
@@ -156,11 +171,20 @@ func runHandCases(t *testing.T, file string, rules map[string]*rule.Rule) {
 	}
 }
 
-// checkDefaultRisk checks the risk row of a Sigma or Elastic match: the user and the client address.
-func checkDefaultRisk(t *testing.T, m engine.Match) {
+// checkRisk checks the risk row of a Sigma or Elastic match: the user and the client address, or for an
+// aggregating ES|QL rule, whose rows are its groups, that the row fills the risk and threat objects.
+func checkRisk(t *testing.T, m engine.Match) {
 	t.Helper()
 	if len(m.Rows) != 1 {
 		t.Fatalf("%d rows, want 1", len(m.Rows))
+	}
+	if slices.ContainsFunc(m.Rule.Pipeline, func(st rule.Stage) bool { _, ok := st.(rule.Stats); return ok }) {
+		for _, f := range append([]string{m.Rule.Risk.Objects[0].Field}, m.Rule.Risk.Threats[0].Field) {
+			if len(m.Rows[0].Values(f)) == 0 {
+				t.Errorf("the row has no %s, which the risk block names", f)
+			}
+		}
+		return
 	}
 	row := m.Rows[0]
 	// The first address (the client, as X-Forwarded-For names it) and the last (the one the API server saw).

@@ -236,7 +236,8 @@ func TestReloadKeepsEveryUnchangedRule(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := engine.Compile(res.Rules, engine.Options{GeoIP: cityDB(t)})
+		rules, _ := runnable(res.Rules, nil, engine.Options{GeoIP: cityDB(t)})
+		e, err := engine.Compile(rules, engine.Options{GeoIP: cityDB(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -285,6 +286,7 @@ func TestRestartIsInvisible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	res.Rules, _ = runnable(res.Rules, nil, engine.Options{GeoIP: geo})
 	compileOnce := func() *engine.Engine {
 		e, err := engine.Compile(res.Rules, engine.Options{GeoIP: geo})
 		if err != nil {

@@ -36,6 +36,7 @@ type ruleTable struct {
 	Language    string    `toml:"language"`
 	Index       []string  `toml:"index"`
 	Query       *string   `toml:"query"`
+	From        string    `toml:"from"`
 	Severity    string    `toml:"severity"`
 	RiskScore   *int      `toml:"risk_score"`
 	Description string    `toml:"description"`
@@ -115,11 +116,9 @@ func Parse(file string, data []byte, fm *FieldMap) (*rule.Rule, error) {
 	}
 	typ := strings.TrimSpace(rt.Type)
 	switch typ {
-	case "query", "new_terms", "eql":
+	case "query", "new_terms", "eql", "esql":
 	case "":
 		return nil, fail("missing rule.type")
-	case "esql":
-		return nil, fail(`rule type "esql" cannot run per event: ES|QL queries aggregate over many events (load it in Elastic, or skip it with on_rule_error: skip)`)
 	case "threshold":
 		return nil, fail(`rule type "threshold" cannot run per event: it counts events over time`)
 	default:
@@ -140,13 +139,29 @@ func Parse(file string, data []byte, fm *FieldMap) (*rule.Rule, error) {
 
 	lang := strings.TrimSpace(rt.Language)
 	var err error
+	var esql *esqlQuery
 	switch {
 	case typ == "eql" && (lang == "eql" || lang == ""):
 		r.Filter, err = CompileEQL(query, fm)
-	case typ != "eql" && (lang == "kuery" || lang == ""):
+	case typ == "esql" && (lang == "esql" || lang == ""):
+		if esql, err = compileESQL(query, fm); err == nil {
+			r.Filter, r.Pipeline = esql.filter, esql.pipeline
+		}
+	case typ != "eql" && typ != "esql" && (lang == "kuery" || lang == ""):
 		r.Filter, err = CompileKQL(query, fm)
 	default:
-		return nil, fail(fmt.Sprintf("language %q is not supported for %s rules (%s is)", lang, typ, map[bool]string{true: "eql", false: "kuery"}[typ == "eql"]))
+		want := map[string]string{"eql": "eql", "esql": "esql"}[typ]
+		if want == "" {
+			want = "kuery"
+		}
+		return nil, fail(fmt.Sprintf("language %q is not supported for %s rules (%s is)", lang, typ, want))
+	}
+	if err != nil && typ == "esql" {
+		// What ES|QL does that cannot run per event (or is not supported) leaves the rule to Elastic.
+		var qe *Error
+		if errors.As(err, &qe) {
+			qe.Reason += " (load it in Elastic, or skip it with on_rule_error: skip)"
+		}
 	}
 	if err != nil {
 		var qe *Error
@@ -173,7 +188,17 @@ func Parse(file string, data []byte, fm *FieldMap) (*rule.Rule, error) {
 		r.Filter = and(r.Filter, present)
 		r.Pipeline = append(r.Pipeline, st)
 	}
-	eventrisk.Apply(r, score, strings.ToLower(strings.TrimSpace(rt.Severity)))
+	severity := strings.ToLower(strings.TrimSpace(rt.Severity))
+	if esql != nil && esql.stats != nil {
+		// An aggregating query's rows are its groups: the risk block names their columns, and the rule's look-back
+		// is the window its counts are over.
+		if r.Window, err = lookBack(rt.From); err != nil {
+			return nil, fail(err.Error())
+		}
+		statsRisk(r, esql, score, severity)
+		return r, nil
+	}
+	eventrisk.Apply(r, score, severity)
 	if typ == "new_terms" {
 		r.Risk.Message += " (new terms: $new_terms$)"
 	}
@@ -393,4 +418,39 @@ func maturity(metadata any) string {
 	table, _ := metadata.(map[string]any)
 	s, _ := table["maturity"].(string)
 	return strings.ToLower(strings.TrimSpace(s))
+}
+
+// statsRisk gives an aggregating ES|QL rule its risk block. Its rows hold only the STATS' groups and aggregates, so
+// the risk object is the column holding the requesting user (a group, or else its VALUES), or the first group (type
+// other) when none does; the threat object the column holding the source addresses, if any.
+func statsRisk(r *rule.Rule, q *esqlQuery, score int, severity string) {
+	find := func(path string) string {
+		for _, b := range q.stats.By {
+			if q.sources[b] == path {
+				return b
+			}
+		}
+		for _, a := range q.stats.Aggs {
+			if a.Func == "values" && q.sources[a.OutputName()] == path {
+				return a.OutputName()
+			}
+		}
+		return ""
+	}
+	obj := rule.RiskObject{Field: find(eventrisk.UserField), Type: "user", Score: score}
+	if obj.Field == "" {
+		obj = rule.RiskObject{Field: q.stats.By[0], Type: "other", Score: score}
+	}
+	r.Risk = rule.Risk{Objects: []rule.RiskObject{obj}}
+	if ip := find("sourceIPs"); ip != "" {
+		r.Risk.Threats = []rule.ThreatObject{{Field: ip, Type: "ip_address"}}
+	}
+	groups := make([]string, len(q.stats.By))
+	for i, b := range q.stats.By {
+		groups[i] = b + "=$" + b + "$"
+	}
+	r.Risk.Message = r.Name + ": " + strings.Join(groups, " ")
+	if severity != "" {
+		r.Pipeline = append(r.Pipeline, rule.FillNull{Value: severity, Fields: []string{eventrisk.SeverityField}})
+	}
 }

@@ -192,7 +192,7 @@ func TestParseErrors(t *testing.T) {
 		line, col int
 		reason    string
 	}{
-		{"esql", tomlRule("type = \"esql\"\nlanguage = \"esql\"\nquery = 'from logs-* | stats count()'\n"), 4, 0, `rule type "esql" cannot run per event`},
+		{"esql", tomlRule("type = \"esql\"\nlanguage = \"esql\"\nquery = 'from logs-* | stats count()'\n"), 10, 24, `STATS without BY makes one row of the whole run: it has no meaning per event (load it in Elastic, or skip it with on_rule_error: skip)`},
 		{"threshold", tomlRule("type = \"threshold\"\nquery = 'a:b'\n"), 4, 0, `rule type "threshold" cannot run per event`},
 		{"machine learning", tomlRule("type = \"machine_learning\"\n"), 4, 0, `rule type "machine_learning" is not supported`},
 		{"eql sequence", tomlRule("severity = \"low\"\ntype = \"eql\"\nlanguage = \"eql\"\nquery = '''\nsequence by user.name\n  [any where true]\n'''\n"), 12, 1, "EQL sequence queries cannot run per event"},

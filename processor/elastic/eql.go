@@ -51,16 +51,12 @@ func eqlLex(src string) ([]eqlTok, error) {
 		switch {
 		case isSpace(c):
 			i++
-		case strings.HasPrefix(src[i:], "//"):
-			for i < len(src) && src[i] != '\n' {
-				i++
+		case strings.HasPrefix(src[i:], "//"), strings.HasPrefix(src[i:], "/*"):
+			end, err := commentEnd(src, i)
+			if err != nil {
+				return nil, err
 			}
-		case strings.HasPrefix(src[i:], "/*"):
-			end := strings.Index(src[i+2:], "*/")
-			if end < 0 {
-				return nil, errorAt(src, i, "unterminated comment")
-			}
-			i += end + 4
+			i = end
 		case c == '`':
 			name, n, err := lexBackquoted(src, i)
 			if err != nil {
@@ -135,6 +131,21 @@ func eqlLex(src string) ([]eqlTok, error) {
 	return append(toks, eqlTok{eqlEOF, "", len(src)}), nil
 }
 
+// commentEnd returns the end of the // or /* */ comment at i (EQL's and ES|QL's).
+func commentEnd(src string, i int) (int, error) {
+	if strings.HasPrefix(src[i:], "//") {
+		if end := strings.IndexByte(src[i:], '\n'); end >= 0 {
+			return i + end, nil
+		}
+		return len(src), nil
+	}
+	end := strings.Index(src[i+2:], "*/")
+	if end < 0 {
+		return 0, errorAt(src, i, "unterminated comment")
+	}
+	return i + end + 4, nil
+}
+
 // lexBackquoted reads a `backquoted` field name at i and returns the name and its length.
 func lexBackquoted(src string, i int) (string, int, error) {
 	var b strings.Builder
@@ -160,8 +171,12 @@ func isWord(c byte) bool {
 	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 }
 
-// lexString reads a "..." or """...""" string at i and returns its value and length.
-func lexString(src string, i int) (string, int, error) {
+// lexString reads an EQL "..." or """...""" string at i and returns its value and length.
+func lexString(src string, i int) (string, int, error) { return quoted(src, i, true) }
+
+// quoted reads a "..." or """...""" string at i. A triple-quoted string is raw; in the other, EQL has the escapes
+// \n \t \r \b \f \" \\ \' and \u{...}, ES|QL only \n \t \r \" \\.
+func quoted(src string, i int, eql bool) (string, int, error) {
 	if strings.HasPrefix(src[i:], `"""`) {
 		end := strings.Index(src[i+3:], `"""`)
 		if end < 0 {
@@ -181,6 +196,9 @@ func lexString(src string, i int) (string, int, error) {
 				return "", 0, errorAt(src, j, "unterminated string")
 			}
 			j++
+			if e := src[j]; !eql && !strings.ContainsRune(`ntr"\`, rune(e)) {
+				return "", 0, errorAt(src, j-1, fmt.Sprintf("unknown escape \\%c in a string (ES|QL has \\t \\n \\r \\\" \\\\; a \"\"\"triple-quoted\"\"\" string takes backslashes as they are)", e))
+			}
 			switch e := src[j]; e {
 			case 'n':
 				b.WriteByte('\n')

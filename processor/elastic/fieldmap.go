@@ -41,8 +41,13 @@ var DefaultFieldMap = map[string]string{
 	"data_stream.dataset":  "=kubernetes.audit_logs",
 	"event.dataset":        "=kubernetes.audit_logs",
 	"data_stream.type":     "=logs",
-	"event.module":         "=kubernetes",
-	"event.kind":           "=event",
+	// The data stream's namespace is the integration policy's, "default" unless it names another.
+	"data_stream.namespace": "=default",
+	// Elastic Agent stamps @timestamp when it reads the line; the nearest time the event holds is when the API server
+	// wrote it.
+	"@timestamp":   "stageTimestamp",
+	"event.module": "=kubernetes",
+	"event.kind":   "=event",
 	// The pipeline sets no category, so an EQL `<category> where` rule matches nothing unless this is mapped.
 	"event.category": "-",
 }

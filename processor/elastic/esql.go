@@ -1,0 +1,919 @@
+package elastic
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// ES|QL (rules of type "esql"): a query is a source command and processing commands joined by `|`:
+//
+//	FROM <index patterns> [METADATA ...]
+//	WHERE <condition>                          the first ones, before any command that makes columns, are the filter
+//	EVAL <column> = <value> {, ...}            rule.Eval
+//	GROK <column> "<pattern>"                  rule.Eval of a rule.Extract per named capture
+//	RENAME <old> AS <new> {, ...}              rule.Rename
+//	STATS <col> = <agg> {, ...} [BY <group> {, ...}]   rule.Stats, windowed when a later WHERE reads an aggregate
+//	KEEP, DROP, SORT                           accepted and ignored: a risk record shows the fields its risk block
+//	                                           names, and rows are not ordered
+//
+// Conditions: AND, OR, NOT, ==, !=, <, <=, >, >=, IN, LIKE, RLIKE, IS [NOT] NULL, STARTS_WITH, ENDS_WITH,
+// CIDR_MATCH, KQL("..."), TO_STRING/TO_LOWER/TO_UPPER of a field. Values: fields, literals, URL_DECODE, REPLACE,
+// CONCAT, TO_LOWER, TO_UPPER, TO_STRING, TRIM, CASE, DATE_TRUNC. Aggregates: COUNT(*), COUNT(f), COUNT_DISTINCT,
+// VALUES, MIN, MAX. Anything else is refused with its position. LANGUAGE.md lists the semantics and differences.
+
+// esqlQuery is a compiled ES|QL query.
+type esqlQuery struct {
+	filter   rule.Expr
+	pipeline []rule.Stage
+	// stats is the query's last STATS, if any, and sources maps its columns to the audit paths they were read from.
+	stats   *rule.Stats
+	sources map[string]string
+}
+
+// CompileESQL compiles an ES|QL query, mapping its fields through fm. Errors are *Error.
+func CompileESQL(query string, fm *FieldMap) (rule.Expr, []rule.Stage, error) {
+	q, err := compileESQL(query, fm)
+	if err != nil {
+		return nil, nil, err
+	}
+	return q.filter, q.pipeline, nil
+}
+
+func compileESQL(query string, fm *FieldMap) (*esqlQuery, error) {
+	segs, err := esqlCommands(query)
+	if err != nil {
+		return nil, err
+	}
+	c := &esqlCompiler{src: query, fm: fm, cols: map[string]string{}, sources: map[string]string{}}
+	for i, seg := range segs {
+		word, at, rest := seg.word(query)
+		cmd := strings.ToLower(word)
+		if i == 0 {
+			if cmd != "from" {
+				return nil, errorAt(query, at, fmt.Sprintf("an ES|QL query for audit events starts with FROM, not %q", word))
+			}
+			if err := c.from(seg, rest); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		switch cmd {
+		case "where":
+			err = c.where(rest)
+		case "eval":
+			err = c.eval(rest)
+		case "grok":
+			err = c.grok(rest)
+		case "rename":
+			err = c.rename(rest)
+		case "stats":
+			err = c.statsCmd(at, rest)
+		case "keep", "drop", "sort":
+		case "from":
+			err = errorAt(query, at, "FROM can only start the query")
+		case "limit":
+			err = errorAt(query, at, "LIMIT caps the rows of one run of the query: it has no meaning per event")
+		case "":
+			err = errorAt(query, seg.start-1, "empty command after this pipe")
+		default:
+			err = errorAt(query, at, fmt.Sprintf("ES|QL command %s is not supported (WHERE, EVAL, GROK, RENAME, STATS, KEEP, DROP, SORT are)", strings.ToUpper(word)))
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return &esqlQuery{filter: c.filter, pipeline: c.stages, stats: c.stats, sources: c.sources}, nil
+}
+
+// esqlSegment is one command's text, [start, end) in the query.
+type esqlSegment struct{ start, end int }
+
+// word returns the segment's command word, where it starts and where the rest of the command starts.
+func (s esqlSegment) word(src string) (word string, at, rest int) {
+	i := s.start
+	for i < s.end && isSpace(src[i]) {
+		i++
+	}
+	j := i
+	for j < s.end && (isWord(src[j])) {
+		j++
+	}
+	return src[i:j], i, j
+}
+
+// esqlCommands splits a query at the pipes outside strings, quoted names and comments.
+func esqlCommands(src string) ([]esqlSegment, error) {
+	var segs []esqlSegment
+	start := 0
+	for i := 0; i < len(src); {
+		switch c := src[i]; {
+		case strings.HasPrefix(src[i:], "//"), strings.HasPrefix(src[i:], "/*"):
+			end, err := commentEnd(src, i)
+			if err != nil {
+				return nil, err
+			}
+			i = end
+		case c == '"':
+			_, n, err := lexString(src, i)
+			if err != nil {
+				return nil, err
+			}
+			i += n
+		case c == '`':
+			_, n, err := lexBackquoted(src, i)
+			if err != nil {
+				return nil, err
+			}
+			i += n
+		case c == '|':
+			segs = append(segs, esqlSegment{start, i})
+			i++
+			start = i
+		default:
+			i++
+		}
+	}
+	return append(segs, esqlSegment{start, len(src)}), nil
+}
+
+type esqlCompiler struct {
+	src string
+	fm  *FieldMap
+	// filter is the AND of the WHEREs before the first command that makes columns; later WHEREs are stages.
+	filter rule.Expr
+	stages []rule.Stage
+	// cols are the columns commands made, by name: the row field each is (its own name).
+	cols map[string]string
+	// sources: for a column copied from the event, the audit path it holds.
+	sources map[string]string
+	// afterStats: only the STATS' columns exist; the event's fields are gone.
+	afterStats bool
+	stats      *rule.Stats
+	// temp numbers the row fields the compiler makes for itself.
+	temp int
+}
+
+func (c *esqlCompiler) from(seg esqlSegment, rest int) error {
+	for rest < seg.end && isSpace(c.src[rest]) {
+		rest++
+	}
+	text := c.src[rest:seg.end]
+	if i := indexWordFold(text, "metadata"); i >= 0 {
+		text = text[:i]
+	}
+	if !holdsAuditLogs([]string{stripComments(text)}) {
+		return errorAt(c.src, rest, fmt.Sprintf("FROM %s cannot hold Kubernetes audit logs (data stream %s<namespace>): the rule is for other data", strings.TrimSpace(text), auditLogsStream))
+	}
+	return nil
+}
+
+// indexWordFold finds word as a whole word in s, ignoring case.
+func indexWordFold(s, word string) int {
+	lower := strings.ToLower(s)
+	for i := 0; ; {
+		j := strings.Index(lower[i:], word)
+		if j < 0 {
+			return -1
+		}
+		j += i
+		end := j + len(word)
+		if (j == 0 || !isWord(s[j-1])) && (end == len(s) || !isWord(s[end])) {
+			return j
+		}
+		i = end
+	}
+}
+
+func stripComments(s string) string {
+	for {
+		i := strings.Index(s, "//")
+		if i < 0 {
+			return s
+		}
+		end := strings.IndexByte(s[i:], '\n')
+		if end < 0 {
+			return s[:i]
+		}
+		s = s[:i] + s[i+end:]
+	}
+}
+
+// parser returns a token parser over src[from:] up to the next segment boundary (the whole rest of src is lexed,
+// and the caller stops at a pipe).
+func (c *esqlCompiler) parser(from int) (*esqlParser, error) {
+	end := len(c.src)
+	if segs, err := esqlCommands(c.src[from:]); err == nil && len(segs) > 0 {
+		end = from + segs[0].end
+	}
+	toks, err := esqlLex(c.src, from, end)
+	if err != nil {
+		return nil, err
+	}
+	return newESQLParser(c.src, toks), nil
+}
+
+// rowStage appends a stage; the WHEREs after it are stages too.
+func (c *esqlCompiler) rowStage(st rule.Stage) { c.stages = append(c.stages, st) }
+
+func (c *esqlCompiler) where(from int) error {
+	p, err := c.parser(from)
+	if err != nil {
+		return err
+	}
+	n, err := p.expr(0)
+	if err != nil {
+		return err
+	}
+	if err := p.end(); err != nil {
+		return err
+	}
+	cond, err := c.cond(n)
+	if err != nil {
+		return err
+	}
+	if len(c.stages) == 0 {
+		if c.filter == nil {
+			c.filter = cond.t
+		} else {
+			c.filter = and(c.filter, cond.t)
+		}
+		return nil
+	}
+	c.rowStage(rule.Where{Cond: cond.t})
+	return nil
+}
+
+func (c *esqlCompiler) eval(from int) error {
+	p, err := c.parser(from)
+	if err != nil {
+		return err
+	}
+	for {
+		name := p.next()
+		if name.kind != eqlIdent && name.kind != eqlField {
+			return p.failAt(name, "EVAL sets a column: <name> = <value>")
+		}
+		if eq := p.next(); eq.text != "=" || eq.kind != eqlOp {
+			return p.failAt(eq, "expected = after the column name (an unnamed EVAL is not supported)")
+		}
+		if err := c.defineExpr(p, name.text); err != nil {
+			return err
+		}
+		if !p.acceptOp(",") {
+			break
+		}
+	}
+	return p.end()
+}
+
+// defineExpr reads a value expression and sets the column name to it.
+func (c *esqlCompiler) defineExpr(p *esqlParser, name string) error {
+	n, err := p.expr(0)
+	if err != nil {
+		return err
+	}
+	v, err := c.value(n)
+	if err != nil {
+		return err
+	}
+	c.define(name, v)
+	return nil
+}
+
+// define sets the column name to v with a stage of its own.
+func (c *esqlCompiler) define(name string, v rule.Value) {
+	c.rowStage(rule.Eval{To: name, Value: v})
+	c.cols[name] = name
+	delete(c.sources, name)
+	if fv, ok := v.(rule.FieldValue); ok && fv.Field.AnyArray {
+		c.sources[name] = fv.Field.Name
+	}
+}
+
+func (c *esqlCompiler) grok(from int) error {
+	p, err := c.parser(from)
+	if err != nil {
+		return err
+	}
+	in := p.next()
+	if in.kind != eqlIdent && in.kind != eqlField {
+		return p.failAt(in, "GROK reads a column: GROK <column> \"<pattern>\"")
+	}
+	pat := p.next()
+	if pat.kind != eqlString {
+		return p.failAt(pat, "GROK needs its pattern as a string")
+	}
+	if err := p.end(); err != nil {
+		return err
+	}
+	v, err := c.value(esqlNode{kind: nField, tok: in})
+	if err != nil {
+		return err
+	}
+	re, columns, err := grokRegex(pat.text)
+	if err != nil {
+		return p.failAt(pat, err.Error())
+	}
+	for i, col := range columns {
+		c.define(col, rule.Extract{From: v, Regex: re, Group: "g" + strconv.Itoa(i+1)})
+	}
+	return nil
+}
+
+func (c *esqlCompiler) rename(from int) error {
+	p, err := c.parser(from)
+	if err != nil {
+		return err
+	}
+	var st rule.Rename
+	for {
+		old := p.next()
+		if !p.accept("as") {
+			return p.failAt(p.peek(), "RENAME is <old> AS <new>")
+		}
+		to := p.next()
+		if (old.kind != eqlIdent && old.kind != eqlField) || (to.kind != eqlIdent && to.kind != eqlField) {
+			return p.failAt(old, "RENAME is <old> AS <new>")
+		}
+		fromName, err := c.column(old)
+		if err != nil {
+			return err
+		}
+		st.Pairs = append(st.Pairs, rule.RenamePair{From: fromName, To: to.text})
+		c.cols[to.text] = to.text
+		if src, ok := c.sources[fromName]; ok {
+			c.sources[to.text] = src
+		}
+		delete(c.cols, old.text)
+		if !p.acceptOp(",") {
+			break
+		}
+	}
+	c.rowStage(st)
+	return p.end()
+}
+
+// column is the row field an existing column is in, copying an event field into a column of its ES|QL name first.
+func (c *esqlCompiler) column(t esqlTok) (string, error) {
+	if name, ok := c.cols[t.text]; ok {
+		return name, nil
+	}
+	if c.afterStats {
+		return "", errorAt(c.src, t.off, fmt.Sprintf("%s is not a column after STATS (only its aggregates and groups are)", t.text))
+	}
+	v, err := c.value(esqlNode{kind: nField, tok: t})
+	if err != nil {
+		return "", err
+	}
+	c.define(t.text, v)
+	return t.text, nil
+}
+
+var esqlAggregates = map[string]string{"count": "count", "count_distinct": "dc", "values": "values", "min": "min", "max": "max"}
+
+func (c *esqlCompiler) statsCmd(at, from int) error {
+	p, err := c.parser(from)
+	if err != nil {
+		return err
+	}
+	if c.stats != nil {
+		return p.failAt(p.peek(), "a second STATS is not supported")
+	}
+	var st rule.Stats
+	var names []string
+	if !p.isKeyword(p.peek(), "by") {
+		for {
+			out, _ := p.assignment()
+			fn := p.next()
+			agg, ok := esqlAggregates[strings.ToLower(fn.text)]
+			if fn.kind != eqlIdent || !ok || !p.acceptOp("(") {
+				return p.failAt(fn, fmt.Sprintf("aggregate %s is not supported (COUNT, COUNT_DISTINCT, VALUES, MIN, MAX are)", fn.text))
+			}
+			a := rule.Aggregate{Func: agg}
+			switch arg := p.next(); {
+			case agg == "count" && (arg.text == "*" || arg.text == ")"):
+				if arg.text == ")" {
+					p.pos--
+				}
+			case arg.kind == eqlIdent || arg.kind == eqlField:
+				col, err := c.column(arg)
+				if err != nil {
+					return err
+				}
+				a.Field = col
+			default:
+				return p.failAt(arg, fmt.Sprintf("%s takes a field", strings.ToUpper(fn.text)))
+			}
+			if t := p.next(); t.text != ")" {
+				return p.failAt(t, fmt.Sprintf("%s takes one argument (a precision or other options are not supported)", strings.ToUpper(fn.text)))
+			}
+			if out == "" {
+				out = c.src[fn.off : p.toks[p.pos-1].off+1]
+			}
+			a.As = out
+			names = append(names, out)
+			st.Aggs = append(st.Aggs, a)
+			if !p.acceptOp(",") {
+				break
+			}
+		}
+	}
+	if p.accept("by") {
+		for {
+			t := p.peek()
+			name, assigned := p.assignment()
+			if assigned {
+				if err := c.defineExpr(p, name); err != nil {
+					return err
+				}
+			} else {
+				p.pos++
+				if t.kind != eqlIdent && t.kind != eqlField {
+					return p.failAt(t, "BY takes columns, or <name> = <value>")
+				}
+				col, err := c.column(t)
+				if err != nil {
+					return err
+				}
+				name = col
+			}
+			st.By = append(st.By, name)
+			if !p.acceptOp(",") {
+				break
+			}
+		}
+	}
+	if err := p.end(); err != nil {
+		return err
+	}
+	if len(st.By) == 0 {
+		return errorAt(c.src, at, "STATS without BY makes one row of the whole run: it has no meaning per event")
+	}
+	st.NullGroups = true
+	c.rowStage(st)
+	sources := map[string]string{}
+	c.cols = map[string]string{}
+	for _, b := range st.By {
+		c.cols[b] = b
+		if src, ok := c.sources[b]; ok {
+			sources[b] = src
+		}
+	}
+	for i, n := range names {
+		c.cols[n] = n
+		if a := st.Aggs[i]; a.Func == "values" {
+			if src, ok := c.sources[a.Field]; ok {
+				sources[n] = src
+			}
+		}
+	}
+	c.sources = sources
+	c.afterStats = true
+	c.stats = &st
+	return nil
+}
+
+// cond3 is a condition in ES|QL's three-valued logic: t holds when it is true, f when it is false (a comparison with
+// a missing value is neither, and NOT keeps it so).
+type cond3 struct{ t, f rule.Expr }
+
+func (c *esqlCompiler) cond(n esqlNode) (cond3, error) {
+	switch n.kind {
+	case nAnd, nOr:
+		l, err := c.cond(n.args[0])
+		if err != nil {
+			return cond3{}, err
+		}
+		r, err := c.cond(n.args[1])
+		if err != nil {
+			return cond3{}, err
+		}
+		if n.kind == nOr {
+			return cond3{or(l.t, r.t), and(l.f, r.f)}, nil
+		}
+		return cond3{and(l.t, r.t), or(l.f, r.f)}, nil
+	case nNot:
+		x, err := c.cond(n.args[0])
+		return cond3{x.f, x.t}, err
+	case nIsNull:
+		r, err := c.ref(n.args[0])
+		if err != nil {
+			return cond3{}, err
+		}
+		if n.neg {
+			return cond3{r.exists(), not(r.exists())}, nil
+		}
+		return cond3{not(r.exists()), r.exists()}, nil
+	case nCompare, nIn, nLike, nRLike:
+		return c.predicate(n)
+	case nLiteral:
+		switch strings.ToLower(n.tok.text) {
+		case "true":
+			return cond3{rule.True{}, falseExpr}, nil
+		case "false":
+			return cond3{falseExpr, rule.True{}}, nil
+		}
+	case nField:
+		r, err := c.ref(n)
+		if err != nil {
+			return cond3{}, err
+		}
+		return r.test(rule.Literal("true", true))
+	case nCall:
+		return c.condCall(n)
+	}
+	return cond3{}, errorAt(c.src, n.tok.off, fmt.Sprintf("%q is not a condition", n.tok.text))
+}
+
+// esqlRef is what a comparison tests: an event field through the field map, or a column.
+type esqlRef struct {
+	tok   esqlTok
+	ev    *field
+	col   string
+	lower bool // TO_LOWER / TO_UPPER of the field: compared ignoring case
+	upper bool
+}
+
+func (c *esqlCompiler) ref(n esqlNode) (esqlRef, error) {
+	if n.kind == nCall {
+		fn := strings.ToLower(n.tok.text)
+		if (fn == "to_string" || fn == "to_lower" || fn == "to_upper") && len(n.args) == 1 && n.args[0].kind == nField {
+			r, err := c.ref(n.args[0])
+			r.lower, r.upper = fn == "to_lower", fn == "to_upper"
+			return r, err
+		}
+		return esqlRef{}, errorAt(c.src, n.tok.off, fmt.Sprintf("%s(...) cannot be compared here: compute it with EVAL first, then compare the column", strings.ToUpper(n.tok.text)))
+	}
+	if n.kind != nField {
+		return esqlRef{}, errorAt(c.src, n.tok.off, fmt.Sprintf("expected a field, found %q", n.tok.text))
+	}
+	if col, ok := c.cols[n.tok.text]; ok {
+		return esqlRef{tok: n.tok, col: col}, nil
+	}
+	if c.afterStats {
+		return esqlRef{}, errorAt(c.src, n.tok.off, fmt.Sprintf("%s is not a column after STATS (only its aggregates and groups are)", n.tok.text))
+	}
+	f, err := c.fm.resolve(n.tok.text)
+	var unmapped *unmappedError
+	if n.tok.kind == eqlOptField && errors.As(err, &unmapped) {
+		f, err = field{ecs: n.tok.text, target: target{kind: absentTarget}}, nil
+	}
+	if err != nil {
+		return esqlRef{}, errorAt(c.src, n.tok.off, err.Error())
+	}
+	// ES|QL reads a text field's whole value (it is not analysed here, as KQL would), so it compares as a keyword.
+	f.text = false
+	return esqlRef{tok: n.tok, ev: &f}, nil
+}
+
+func (r esqlRef) exists() rule.Expr {
+	if r.ev != nil {
+		return r.ev.exists()
+	}
+	return rule.Exists{Field: rule.Field{Name: r.col}}
+}
+
+// test is `r matches p` in three values: false needs a value.
+func (r esqlRef) test(p rule.Pattern) (cond3, error) {
+	var t rule.Expr
+	if r.lower || r.upper {
+		if (r.lower && strings.ToLower(p.Text) != p.Text) || (r.upper && strings.ToUpper(p.Text) != p.Text) {
+			return cond3{falseExpr, r.exists()}, nil // TO_LOWER(x) never equals a value with capitals
+		}
+		p.CaseSensitive = false
+	}
+	if r.ev != nil {
+		var err error
+		if t, err = r.ev.compare(p); err != nil {
+			return cond3{}, err
+		}
+	} else {
+		t = rule.Compare{Field: rule.Field{Name: r.col}, Op: rule.OpEq, Value: p}
+	}
+	return cond3{t, and(r.exists(), not(t))}, nil
+}
+
+func (c *esqlCompiler) predicate(n esqlNode) (cond3, error) {
+	r, err := c.ref(n.args[0])
+	if err != nil {
+		return cond3{}, err
+	}
+	wrap := func(x cond3, err error) (cond3, error) {
+		if err != nil {
+			var qe *Error
+			if errors.As(err, &qe) {
+				return cond3{}, err
+			}
+			return cond3{}, errorAt(c.src, n.tok.off, err.Error())
+		}
+		if n.neg {
+			return cond3{x.f, x.t}, nil
+		}
+		return x, nil
+	}
+	lit := func(v esqlNode) (esqlTok, error) {
+		if v.kind != nLiteral || v.tok.kind == eqlIdent {
+			return esqlTok{}, errorAt(c.src, v.tok.off, fmt.Sprintf("expected a value, found %q (comparing two fields is not supported)", v.tok.text))
+		}
+		return v.tok, nil
+	}
+	switch n.kind {
+	case nIn:
+		var ts, fs []rule.Expr
+		for _, v := range n.args[1:] {
+			if v.kind == nLiteral && strings.EqualFold(v.tok.text, "null") && v.tok.kind == eqlIdent {
+				continue // never equal; ES|QL then makes a non-match null, which a WHERE drops as it drops false
+			}
+			tok, err := lit(v)
+			if err != nil {
+				return cond3{}, err
+			}
+			x, err := r.test(r.literal(tok))
+			if err != nil {
+				return wrap(x, err)
+			}
+			ts, fs = append(ts, x.t), append(fs, x.f)
+		}
+		return wrap(cond3{or(ts...), and(append(fs, r.exists())...)}, nil)
+	case nLike, nRLike:
+		tok, err := lit(n.args[1])
+		if err != nil || tok.kind != eqlString {
+			return cond3{}, errorAt(c.src, n.args[1].tok.off, "LIKE and RLIKE take a string pattern")
+		}
+		var p rule.Pattern
+		if n.kind == nLike {
+			if err := checkLikeEscapes(tok.text); err != nil {
+				return cond3{}, errorAt(c.src, tok.off, err.Error())
+			}
+			p = rule.Pattern{Kind: rule.Glob, Text: tok.text, CaseSensitive: true}
+		} else {
+			re, err := luceneRegex(tok.text)
+			if err != nil {
+				return cond3{}, errorAt(c.src, tok.off, "RLIKE pattern: "+err.Error())
+			}
+			p = rule.Pattern{Kind: rule.Regex, Text: re, CaseSensitive: true}
+		}
+		return wrap(r.test(p))
+	}
+	// A comparison.
+	tok, err := lit(n.args[1])
+	if err != nil {
+		return cond3{}, err
+	}
+	op := esqlCompareOps[n.tok.text]
+	switch op {
+	case rule.OpEq:
+		return wrap(r.test(r.literal(tok)))
+	case rule.OpNe:
+		x, err := r.test(r.literal(tok))
+		return wrap(cond3{x.f, x.t}, err)
+	}
+	var t rule.Expr
+	if r.ev != nil {
+		if t, err = r.ev.order(op, tok.text); err != nil {
+			return wrap(cond3{}, err)
+		}
+	} else {
+		// Ordered comparisons are numeric when both sides are numbers, else by text (the engine's, as eval's).
+		t = rule.Compare{Field: rule.Field{Name: r.col}, Op: op, Value: rule.Literal(tok.text, true)}
+	}
+	return wrap(cond3{t, and(r.exists(), not(t))}, nil)
+}
+
+var esqlCompareOps = map[string]rule.Op{"==": rule.OpEq, "!=": rule.OpNe, "<": rule.OpLt, "<=": rule.OpLe, ">": rule.OpGt, ">=": rule.OpGe}
+
+// literal is the pattern of an exact value compared with r.
+func (r esqlRef) literal(t esqlTok) rule.Pattern {
+	if r.ev != nil {
+		return r.ev.literal(t.text, true)
+	}
+	if t.kind == eqlNumber {
+		return rule.Pattern{Kind: rule.Number, Text: t.text, CaseSensitive: true}
+	}
+	return rule.Literal(t.text, true)
+}
+
+// checkLikeEscapes refuses what ES|QL refuses in a LIKE pattern: a backslash not before *, ? or a backslash.
+func checkLikeEscapes(s string) error {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' {
+			if i+1 >= len(s) || !strings.ContainsRune(`*?\`, rune(s[i+1])) {
+				return fmt.Errorf("in a LIKE pattern a backslash must come before *, ? or a backslash")
+			}
+			i++
+		}
+	}
+	return nil
+}
+
+func (c *esqlCompiler) condCall(n esqlNode) (cond3, error) {
+	fn := strings.ToLower(n.tok.text)
+	switch fn {
+	case "kql":
+		if len(n.args) != 1 || n.args[0].kind != nLiteral || n.args[0].tok.kind != eqlString {
+			return cond3{}, errorAt(c.src, n.tok.off, "KQL takes one string, a KQL query")
+		}
+		if c.afterStats || len(c.stages) > 0 && c.hasColumnStage() {
+			return cond3{}, errorAt(c.src, n.tok.off, "KQL() runs only before commands that make columns (as in Elasticsearch)")
+		}
+		e, err := CompileKQL(n.args[0].tok.text, c.fm)
+		if err != nil {
+			var qe *Error
+			if errors.As(err, &qe) {
+				return cond3{}, errorAt(c.src, n.args[0].tok.off, "in KQL: "+qe.Reason)
+			}
+			return cond3{}, errorAt(c.src, n.args[0].tok.off, err.Error())
+		}
+		return cond3{e, not(e)}, nil
+	case "starts_with", "ends_with":
+		if len(n.args) != 2 || n.args[1].kind != nLiteral || n.args[1].tok.kind != eqlString {
+			return cond3{}, errorAt(c.src, n.tok.off, fmt.Sprintf("%s takes a field and a string", strings.ToUpper(fn)))
+		}
+		r, err := c.ref(n.args[0])
+		if err != nil {
+			return cond3{}, err
+		}
+		lit := rule.EscapeGlob(n.args[1].tok.text)
+		if fn == "starts_with" {
+			return r.test(rule.Pattern{Kind: rule.Glob, Text: lit + "*", CaseSensitive: true})
+		}
+		return r.test(rule.Pattern{Kind: rule.Glob, Text: "*" + lit, CaseSensitive: true})
+	case "cidr_match":
+		if len(n.args) < 2 {
+			return cond3{}, errorAt(c.src, n.tok.off, "CIDR_MATCH takes a field and one or more networks")
+		}
+		r, err := c.ref(n.args[0])
+		if err != nil {
+			return cond3{}, err
+		}
+		var ts []rule.Expr
+		for _, a := range n.args[1:] {
+			if a.kind != nLiteral || a.tok.kind != eqlString {
+				return cond3{}, errorAt(c.src, a.tok.off, "CIDR_MATCH takes networks as strings")
+			}
+			x, err := r.test(rule.Pattern{Kind: rule.CIDR, Text: a.tok.text})
+			if err != nil {
+				return cond3{}, errorAt(c.src, a.tok.off, err.Error())
+			}
+			ts = append(ts, x.t)
+		}
+		t := or(ts...)
+		return cond3{t, and(r.exists(), not(t))}, nil
+	}
+	return cond3{}, errorAt(c.src, n.tok.off, fmt.Sprintf("function %s is not supported in a condition (STARTS_WITH, ENDS_WITH, CIDR_MATCH, KQL are; compute other values with EVAL)", strings.ToUpper(n.tok.text)))
+}
+
+// hasColumnStage reports whether a command that makes columns came before.
+func (c *esqlCompiler) hasColumnStage() bool {
+	for _, st := range c.stages {
+		switch st.(type) {
+		case rule.Eval, rule.Rename, rule.Stats:
+			return true
+		}
+	}
+	return false
+}
+
+// value compiles an expression that computes a value (EVAL, a function argument, a BY group).
+func (c *esqlCompiler) value(n esqlNode) (rule.Value, error) {
+	switch n.kind {
+	case nLiteral:
+		if n.tok.kind == eqlIdent {
+			switch strings.ToLower(n.tok.text) {
+			case "null":
+				return rule.Constant{Null: true}, nil
+			case "true", "false":
+				return rule.Constant{Text: strings.ToLower(n.tok.text)}, nil
+			}
+		}
+		return rule.Constant{Text: n.tok.text}, nil
+	case nField:
+		r, err := c.ref(n)
+		if err != nil {
+			return nil, err
+		}
+		if r.ev == nil {
+			return rule.FieldValue{Field: rule.Field{Name: r.col}}, nil
+		}
+		switch f := r.ev; {
+		case f.kind == absentTarget:
+			return rule.Constant{Null: true}, nil
+		case f.kind == constTarget:
+			return rule.Constant{Text: f.value}, nil
+		case f.values != nil || len(f.alts) != 1:
+			return nil, errorAt(c.src, n.tok.off, fmt.Sprintf("%s cannot be read as a value here: the field map translates its values or reads it from several places", f.ecs))
+		}
+		return rule.FieldValue{Field: r.ev.ruleField(r.ev.alts[0])}, nil
+	case nSpan:
+		return rule.Constant{Text: n.span.String()}, nil
+	case nCall:
+		return c.valueCall(n)
+	}
+	return nil, errorAt(c.src, n.tok.off, fmt.Sprintf("%q is not a value (conditions as values are not supported; use CASE)", n.tok.text))
+}
+
+var esqlValueFuncs = map[string]string{
+	"url_decode": "url_decode", "replace": "replace", "concat": "concat", "to_lower": "to_lower",
+	"to_upper": "to_upper", "trim": "trim", "date_trunc": "date_trunc",
+}
+
+func (c *esqlCompiler) valueCall(n esqlNode) (rule.Value, error) {
+	fn := strings.ToLower(n.tok.text)
+	switch fn {
+	case "to_string":
+		if len(n.args) != 1 {
+			return nil, errorAt(c.src, n.tok.off, "TO_STRING takes one argument")
+		}
+		return c.value(n.args[0])
+	case "case":
+		if len(n.args) < 2 {
+			return nil, errorAt(c.src, n.tok.off, "CASE takes conditions and values")
+		}
+		var v rule.Case
+		for i := 0; i+1 < len(n.args); i += 2 {
+			cond, err := c.cond(n.args[i])
+			if err != nil {
+				return nil, err
+			}
+			then, err := c.value(n.args[i+1])
+			if err != nil {
+				return nil, err
+			}
+			v.Whens = append(v.Whens, rule.When{Cond: cond.t, Then: then})
+		}
+		if len(n.args)%2 == 1 {
+			els, err := c.value(n.args[len(n.args)-1])
+			if err != nil {
+				return nil, err
+			}
+			v.Else = els
+		}
+		return v, nil
+	}
+	name, ok := esqlValueFuncs[fn]
+	if !ok {
+		return nil, errorAt(c.src, n.tok.off, fmt.Sprintf("function %s is not supported (URL_DECODE, REPLACE, CONCAT, TO_LOWER, TO_UPPER, TO_STRING, TRIM, CASE, DATE_TRUNC are)", strings.ToUpper(n.tok.text)))
+	}
+	if want := rule.CallFuncs[name]; want >= 0 && len(n.args) != want || len(n.args) == 0 {
+		return nil, errorAt(c.src, n.tok.off, fmt.Sprintf("%s takes %d arguments", strings.ToUpper(fn), rule.CallFuncs[name]))
+	}
+	args := make([]rule.Value, len(n.args))
+	for i, a := range n.args {
+		v, err := c.value(a)
+		if err != nil {
+			return nil, err
+		}
+		args[i] = v
+	}
+	constant := func(i int) (string, bool) {
+		k, ok := args[i].(rule.Constant)
+		return k.Text, ok && !k.Null
+	}
+	switch name {
+	case "replace":
+		re, ok := constant(1)
+		if !ok {
+			return nil, errorAt(c.src, n.args[1].tok.off, "REPLACE's regular expression must be a string")
+		}
+		re, err := javaRegex(re)
+		if err != nil {
+			return nil, errorAt(c.src, n.args[1].tok.off, "REPLACE: "+err.Error())
+		}
+		tmpl, ok := constant(2)
+		if !ok {
+			return nil, errorAt(c.src, n.args[2].tok.off, "REPLACE's replacement must be a string")
+		}
+		if tmpl, err = javaReplacement(tmpl); err != nil {
+			return nil, errorAt(c.src, n.args[2].tok.off, "REPLACE: "+err.Error())
+		}
+		args[1], args[2] = rule.Constant{Text: re}, rule.Constant{Text: tmpl}
+	case "date_trunc":
+		if n.args[0].kind != nSpan {
+			return nil, errorAt(c.src, n.args[0].tok.off, "DATE_TRUNC's interval must be a time span such as 1 minute (calendar units are not supported)")
+		}
+	}
+	return rule.Call{Func: name, Args: args}, nil
+}
+
+// window returns the look-back of a rule's `from` (now-9m): the window its windowed STATS counts over.
+func lookBack(from string) (time.Duration, error) {
+	from = strings.TrimSpace(from)
+	if from == "" {
+		return 0, nil
+	}
+	rest, ok := strings.CutPrefix(from, "now-")
+	if !ok || len(rest) < 2 {
+		return 0, fmt.Errorf("from %q is not now-<n><s|m|h|d>", from)
+	}
+	n, err := strconv.Atoi(rest[:len(rest)-1])
+	unit := map[byte]time.Duration{'s': time.Second, 'm': time.Minute, 'h': time.Hour, 'd': 24 * time.Hour}[rest[len(rest)-1]]
+	if err != nil || n <= 0 || unit == 0 {
+		return 0, fmt.Errorf("from %q is not now-<n><s|m|h|d>", from)
+	}
+	return time.Duration(n) * unit, nil
+}

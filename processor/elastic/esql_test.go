@@ -1,0 +1,274 @@
+package elastic
+
+import (
+	"errors"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditdetect/auditdetect/processor/engine"
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// esqlMatches compiles an ES|QL query and reports whether auditEvent (kql_test.go) gives a row.
+func esqlMatches(t *testing.T, query string) bool {
+	t.Helper()
+	filter, pipeline, err := CompileESQL(query, defaultMap(t))
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	eng, err := engine.Compile([]*rule.Rule{{ID: "q", Name: "q", Filter: filter, Pipeline: pipeline}}, engine.Options{})
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	res, err := eng.Evaluate([]byte(auditEvent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(res.Matches) == 1
+}
+
+func TestESQLSemantics(t *testing.T) {
+	const from = "FROM logs-kubernetes.audit_logs-* METADATA _id, _index | "
+	tests := []struct {
+		query string
+		want  bool
+	}{
+		{`WHERE kubernetes.audit.verb == "create"`, true},
+		{`where kubernetes.audit.verb != "create"`, false},
+		{`WHERE kubernetes.audit.verb == "Create"`, false}, // case-sensitive
+		// Three-valued logic: a comparison with a missing field is null, and NOT null is null, which WHERE drops
+		// (KQL's `not x:exec` would be true here).
+		{`WHERE NOT kubernetes.audit.objectRef.subresource == "exec"`, false},
+		{`WHERE kubernetes.audit.objectRef.subresource != "exec"`, false},
+		{`WHERE kubernetes.audit.objectRef.subresource != "exec" OR true`, true},
+		{`WHERE NOT (kubernetes.audit.objectRef.subresource == "exec" AND false)`, true}, // false AND null is false
+		{`WHERE kubernetes.audit.objectRef.subresource IS NULL`, true},
+		{`WHERE NOT kubernetes.audit.objectRef.subresource IS NULL`, false},
+		{`WHERE kubernetes.audit.objectRef.subresource IS NOT NULL`, false},
+		{`WHERE kubernetes.audit.verb IN ("get", "create")`, true},
+		{`WHERE kubernetes.audit.verb NOT IN ("get", "list")`, true},
+		{`WHERE NOT kubernetes.audit.verb IN ("get", "create")`, false},
+		{`WHERE kubernetes.audit.objectRef.subresource NOT IN ("exec")`, false},
+		{`WHERE user_agent.original LIKE "python*"`, true},
+		{`WHERE user_agent.original LIKE "Python*"`, false},
+		{`WHERE user_agent.original LIKE "python"`, false}, // the whole value
+		{`WHERE user_agent.original RLIKE """python-requests/2\.[0-9]+\.0"""`, true},
+		{`WHERE user_agent.original RLIKE "requests"`, false}, // anchored to the whole value
+		{`WHERE user_agent.original RLIKE ".*requests.*"`, true},
+		{`WHERE user_agent.original NOT RLIKE ".*requests.*"`, false},
+		{`WHERE STARTS_WITH(user.name, "system:serviceaccount:")`, true},
+		{`WHERE ENDS_WITH(user.name, ":web")`, true},
+		{`WHERE TO_LOWER(kubernetes.audit.verb) == "create"`, true},
+		{`WHERE TO_LOWER(kubernetes.audit.verb) == "Create"`, false},
+		{`WHERE TO_STRING(source.ip) IN ("127.0.0.1", "::1")`, false},
+		{`WHERE CIDR_MATCH(source.ip, "10.244.0.0/16")`, true},
+		{`WHERE KQL("""kubernetes.audit.verb:create and kubernetes.audit.objectRef.resource:pods""")`, true},
+		{`WHERE NOT KQL("kubernetes.audit.verb:create")`, false},
+		{`WHERE kubernetes.audit.responseStatus.code >= 200 AND kubernetes.audit.responseStatus.code < 300`, true},
+		{`WHERE 300 <= kubernetes.audit.responseStatus.code`, false},
+		{"WHERE `kubernetes.audit.annotations.authorization_k8s_io/decision` == \"allow\"", true},
+		{`WHERE event.dataset == "kubernetes.audit_logs" // a constant of the field map`, true},
+		// Columns made by EVAL and GROK are read by later WHEREs.
+		{`EVAL ua = TO_UPPER(user_agent.original) | WHERE ua LIKE "PYTHON*"`, true},
+		{`GROK user_agent.original "%{WORD:client}-requests/%{GREEDYDATA:version}" | WHERE client == "python" AND version == "2.31.0"`, true},
+		{`GROK user_agent.original "%{WORD:client}@%{INT:major}" | WHERE client IS NULL`, true}, // no match: null
+		{`EVAL kind = CASE(kubernetes.audit.verb == "get", "read", "write") | WHERE kind == "write"`, true},
+		{`EVAL c = kubernetes.audit.objectRef.subresource | WHERE c IS NULL`, true},
+		{`KEEP user.name | SORT user.name`, true},
+		{`RENAME user.name AS who | WHERE who == "system:serviceaccount:shop:web"`, true},
+	}
+	for _, tt := range tests {
+		if got := esqlMatches(t, from+tt.query); got != tt.want {
+			t.Errorf("%s: got %v, want %v", tt.query, got, tt.want)
+		}
+	}
+}
+
+func TestESQLErrors(t *testing.T) {
+	tests := []struct{ query, at, reason string }{
+		{`FROM logs-aws.cloudtrail-* | WHERE true`, `logs-aws`, "cannot hold Kubernetes audit logs"},
+		{`ROW a = 1`, `ROW`, "starts with FROM"},
+		{`FROM logs-* | LIMIT 10`, `LIMIT`, "LIMIT caps the rows of one run"},
+		{`FROM logs-* | MV_EXPAND user.name`, `MV_EXPAND`, "command MV_EXPAND is not supported"},
+		{`FROM logs-* | WHERE @timestamp >= NOW() - 9 minutes`, `NOW`, "NOW() is the time a run of the query starts"},
+		{`FROM logs-* | WHERE kubernetes.audit.responseStatus.code + 1 > 2`, `+`, "arithmetic is not supported"},
+		{`FROM logs-* | STATS s = SUM(kubernetes.audit.responseStatus.code) BY user.name`, `SUM`, "aggregate SUM is not supported"},
+		{`FROM logs-* | STATS c = COUNT(*)`, `STATS`, "STATS without BY"},
+		{`FROM logs-* | STATS c = COUNT(*) BY user.name | STATS d = COUNT(*) BY c`, `d = COUNT`, "a second STATS"},
+		{`FROM logs-* | STATS c = COUNT(*) BY user.name | WHERE kubernetes.audit.verb == "get"`, `kubernetes.audit.verb ==`, "not a column after STATS"},
+		{`FROM logs-* | WHERE LENGTH(user.name) > 3`, `LENGTH`, "cannot be compared here"},
+		{`FROM logs-* | WHERE MATCH(user.name, "x")`, `MATCH`, "function MATCH is not supported in a condition"},
+		{`FROM logs-* | EVAL x = SUBSTRING(user.name, 1, 2)`, `SUBSTRING`, "function SUBSTRING is not supported"},
+		{`FROM logs-* | GROK user.name "%{IP:addr}"`, `"%{IP`, "grok pattern %{IP} is not supported"},
+		{`FROM logs-* | WHERE user.name RLIKE "~(a)"`, `"~(a)"`, "complement (~)"},
+		{`FROM logs-* | WHERE user.name RLIKE """a\nb"""`, `"""a`, `\n at offset 1 is not a Lucene escape`},
+		{`FROM logs-* | WHERE user.name LIKE """a\b"""`, `"""a`, "a backslash must come before"},
+		{`FROM logs-* | WHERE user.name == "a\qb"`, `\q`, `unknown escape \q`},
+		{`FROM logs-* | EVAL x = user.name | WHERE KQL("user.name:a")`, `KQL`, "KQL() runs only before commands that make columns"},
+		{`FROM logs-* | WHERE orchestrator.namespace == "x"`, `orchestrator`, `field "orchestrator.namespace" is not in the Kubernetes audit event`},
+		{`FROM logs-* | EVAL x = REPLACE(user.name, "(?<=a)b", "c")`, `"(?<=a)b"`, "RE2 has no lookaround"},
+		{`FROM logs-* | WHERE user.name == "a" |`, `|`, "empty command after this pipe"},
+	}
+	for _, tt := range tests {
+		_, _, err := CompileESQL(tt.query, defaultMap(t))
+		var qe *Error
+		if !errors.As(err, &qe) {
+			t.Errorf("%s: error %v, want *Error", tt.query, err)
+			continue
+		}
+		col := strings.LastIndex(tt.query, tt.at) + 1
+		if !strings.Contains(qe.Reason, tt.reason) {
+			t.Errorf("%s: %q, want it to say %q", tt.query, qe.Reason, tt.reason)
+		}
+		if qe.Line != 1 || qe.Column != col {
+			t.Errorf("%s: at 1:%d, want 1:%d (%q)", tt.query, qe.Column, col, tt.at)
+		}
+	}
+}
+
+func TestLuceneRegex(t *testing.T) {
+	tests := []struct {
+		pattern  string
+		match    []string
+		noMatch  []string
+		refusal  string
+		literals bool
+	}{
+		{pattern: `a.c`, match: []string{"abc", "a\nc"}, noMatch: []string{"ac", "xabc"}},
+		{pattern: `^a$`, match: []string{"^a$"}, noMatch: []string{"a"}}, // ^ and $ are characters
+		{pattern: `a\sb\d\w`, match: []string{"a b1_", "a\tb9Z"}, noMatch: []string{"a\vb1a", "ab1a"}},
+		{pattern: `[^a-c\-]x`, match: []string{"dx"}, noMatch: []string{"ax", "-x"}},
+		{pattern: `(ab|cd){2}e?`, match: []string{"abcd", "cdcde"}, noMatch: []string{"abc"}},
+		{pattern: `"a.b"c`, match: []string{"a.bc"}, noMatch: []string{"axbc"}},
+		{pattern: `a@`, match: []string{"a", "abc"}, noMatch: []string{"ba"}},
+		{pattern: `a|#`, match: []string{"a"}, noMatch: []string{""}},
+		{pattern: `\.\-`, match: []string{".-"}},
+		// Intersections: rule authors write `>&` meaning the characters; Lucene intersects.
+		{pattern: `.*(x>&|0>&1|y).*`, match: []string{"y", "ayb"}, noMatch: []string{"x>&", "0>&1", "x>"}},
+		{pattern: `.*&abc`, match: []string{"abc"}, noMatch: []string{"xabc"}},
+		{pattern: `a~b`, refusal: "complement"},
+		{pattern: `<1-10>`, refusal: "interval"},
+		{pattern: `a.*&.*b`, refusal: "intersection"},
+		{pattern: `\n`, refusal: "not a Lucene escape"},
+		{pattern: `(ab`, refusal: "missing )"},
+		{pattern: strings.Repeat("(", 100000), refusal: "nested too deeply"},
+	}
+	for _, tt := range tests {
+		re, err := luceneRegex(tt.pattern)
+		if tt.refusal != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.refusal) {
+				t.Errorf("%s: error %v, want %q", tt.pattern, err, tt.refusal)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tt.pattern, err)
+			continue
+		}
+		r := regexp.MustCompile(re)
+		for _, s := range tt.match {
+			if !r.MatchString(s) {
+				t.Errorf("%s (%s) does not match %q", tt.pattern, re, s)
+			}
+		}
+		for _, s := range tt.noMatch {
+			if r.MatchString(s) {
+				t.Errorf("%s (%s) matches %q", tt.pattern, re, s)
+			}
+		}
+	}
+}
+
+func TestJavaReplacement(t *testing.T) {
+	for in, want := range map[string]string{`$1x`: `${1}x`, `${name}`: `${name}`, `\$5`: `$$5`, `a\\b`: `a\b`, ` `: ` `} {
+		if got, err := javaReplacement(in); err != nil || got != want {
+			t.Errorf("javaReplacement(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := javaReplacement(`$x`); err == nil {
+		t.Error("a $ naming no group was accepted")
+	}
+}
+
+// TestESQLAggregatingRule checks what Parse makes of an aggregating rule: the event fields STATS reads are copied
+// into columns of their ES|QL names, groups of a null are kept, the window is the rule's look-back, and the risk
+// block names the group columns holding the user and the address.
+func TestESQLAggregatingRule(t *testing.T) {
+	doc := tomlRule(`risk_score = 47
+severity = "medium"
+type = "esql"
+language = "esql"
+from = "now-9m"
+interval = "5m"
+query = '''
+from logs-kubernetes.audit_logs-*
+| where kubernetes.audit.objectRef.resource == "secrets"
+| stats n = count_distinct(kubernetes.audit.objectRef.name) by user.name, source.ip
+| where n >= 3
+'''
+`)
+	r, err := Parse("x.toml", []byte(doc), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []rule.Stage{
+		rule.Eval{To: "kubernetes.audit.objectRef.name", Value: rule.FieldValue{Field: rule.Field{Name: "objectRef.name", AnyArray: true}}},
+		rule.Eval{To: "user.name", Value: rule.FieldValue{Field: rule.Field{Name: "user.username", AnyArray: true}}},
+		rule.Eval{To: "source.ip", Value: rule.FieldValue{Field: rule.Field{Name: "sourceIPs", AnyArray: true}}},
+		rule.Stats{Aggs: []rule.Aggregate{{Func: "dc", Field: "kubernetes.audit.objectRef.name", As: "n"}}, By: []string{"user.name", "source.ip"}, NullGroups: true},
+		rule.Where{Cond: rule.Compare{Field: rule.Field{Name: "n"}, Op: rule.OpGe, Value: rule.Literal("3", true)}},
+		rule.FillNull{Value: "medium", Fields: []string{"severity"}},
+	}
+	if !reflect.DeepEqual(r.Pipeline, want) {
+		t.Errorf("pipeline\n%#v\nwant\n%#v", r.Pipeline, want)
+	}
+	if r.Window != 9*time.Minute {
+		t.Errorf("window %v, want the look-back 9m", r.Window)
+	}
+	wantRisk := rule.Risk{Message: "Test Rule: user.name=$user.name$ source.ip=$source.ip$",
+		Objects: []rule.RiskObject{{Field: "user.name", Type: "user", Score: 47}},
+		Threats: []rule.ThreatObject{{Field: "source.ip", Type: "ip_address"}}}
+	if !reflect.DeepEqual(r.Risk, wantRisk) {
+		t.Errorf("risk %+v, want %+v", r.Risk, wantRisk)
+	}
+
+	// Through the engine: three secrets read by one user fire once, in its window.
+	eng, err := engine.Compile([]*rule.Rule{r}, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fired := 0
+	for i, name := range []string{"a", "b", "a", "c", "d"} {
+		body := strings.Replace(auditEvent, `"resource":"pods"`, `"resource":"secrets"`, 1)
+		body = strings.Replace(body, `"name":"web-7d9f","apiVersion"`, `"name":"`+name+`","apiVersion"`, 1)
+		ms, err := eng.Match([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ms) > 0 {
+			fired++
+			if i != 3 {
+				t.Errorf("fired at event %d, want at the third distinct name (event 4)", i+1)
+			}
+		}
+	}
+	if fired != 1 {
+		t.Errorf("fired %d times, want once", fired)
+	}
+}
+
+func TestLookBack(t *testing.T) {
+	for from, want := range map[string]time.Duration{"now-6m": 6 * time.Minute, "now-30s": 30 * time.Second, "now-2h": 2 * time.Hour, "": 0} {
+		if got, err := lookBack(from); err != nil || got != want {
+			t.Errorf("lookBack(%q) = %v, %v; want %v", from, got, err, want)
+		}
+	}
+	for _, bad := range []string{"now", "now-m", "now-5M", "2024-01-01", "now-0m"} {
+		if _, err := lookBack(bad); err == nil {
+			t.Errorf("lookBack(%q) accepted", bad)
+		}
+	}
+}
