@@ -60,7 +60,8 @@ type Config struct {
 	ESCUApp string `mapstructure:"escu_app"`
 	// GeoIPDatabase is a MaxMind GeoLite2/GeoIP2 City database for `iplocation`.
 	GeoIPDatabase string `mapstructure:"geoip_database"`
-	// Window is the event-time window of stats rules that filter on an aggregate (`where count > 5`).
+	// Window is the event-time window of stats rules that filter on an aggregate (`where count > 5`), unless the rule
+	// has its own (an ES|QL rule's look-back).
 	Window time.Duration `mapstructure:"window"`
 	// MaxKeys bounds the groups one windowed rule holds, and the keys of one throttled rule.
 	MaxKeys int `mapstructure:"max_keys"`

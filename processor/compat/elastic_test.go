@@ -338,14 +338,15 @@ func TestESCUSigmaElasticTogether(t *testing.T) {
 	}
 }
 
-// BenchmarkSigmaElasticCorpus evaluates the 15 falco events against all 12 Sigma and 26 loadable Elastic rules.
+// BenchmarkSigmaElasticCorpus evaluates the 15 falco events against all 12 Sigma and 34 runnable Elastic rules.
 func BenchmarkSigmaElasticCorpus(b *testing.B) {
 	dir := corpus.Dir(b)
 	res, err := loader.Load(loader.Options{Paths: []string{filepath.Join(dir, "sigma"), filepath.Join(dir, "elastic")}, SkipErrors: true})
 	if err != nil {
 		b.Fatal(err)
 	}
-	e, err := engine.Compile(res.Rules, engine.Options{})
+	rules, _ := runnable(res.Rules, nil, engine.Options{})
+	e, err := engine.Compile(rules, engine.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
