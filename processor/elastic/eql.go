@@ -262,7 +262,7 @@ func CompileEQL(query string, fm *FieldMap) (rule.Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &eqlParser{src: query, toks: toks, fm: fm}
+	p := &eqlParser{tokCursor: tokCursor{src: query, toks: toks}, fm: fm}
 	first := p.next()
 	if first.kind != eqlIdent && first.kind != eqlString {
 		return nil, p.failAt(first, "an EQL query starts with `any where` or `<category> where`")
@@ -299,15 +299,20 @@ func CompileEQL(query string, fm *FieldMap) (rule.Expr, error) {
 var eqlKind = regexp.MustCompile(`(?is)^(?:\s+|/\*.*?\*/|//[^\n]*\n)*(sequence|sample|join)\b`)
 
 type eqlParser struct {
+	tokCursor
+	fm *FieldMap
+}
+
+// tokCursor walks the tokens of an EQL or ES|QL query (their tokens are of the same kinds).
+type tokCursor struct {
 	src  string
 	toks []eqlTok
 	pos  int
-	fm   *FieldMap
 }
 
-func (p *eqlParser) peek() eqlTok { return p.toks[p.pos] }
+func (p *tokCursor) peek() eqlTok { return p.toks[p.pos] }
 
-func (p *eqlParser) next() eqlTok {
+func (p *tokCursor) next() eqlTok {
 	t := p.toks[p.pos]
 	if t.kind != eqlEOF {
 		p.pos++
@@ -315,13 +320,13 @@ func (p *eqlParser) next() eqlTok {
 	return t
 }
 
-func (p *eqlParser) failAt(t eqlTok, reason string) *Error { return errorAt(p.src, t.off, reason) }
+func (p *tokCursor) failAt(t eqlTok, reason string) *Error { return errorAt(p.src, t.off, reason) }
 
-func (p *eqlParser) isKeyword(t eqlTok, kw string) bool {
+func (p *tokCursor) isKeyword(t eqlTok, kw string) bool {
 	return t.kind == eqlIdent && strings.EqualFold(t.text, kw)
 }
 
-func (p *eqlParser) accept(kw string) bool {
+func (p *tokCursor) accept(kw string) bool {
 	if p.isKeyword(p.peek(), kw) {
 		p.pos++
 		return true

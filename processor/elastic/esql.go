@@ -3,6 +3,7 @@ package elastic
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,6 +52,7 @@ func compileESQL(query string, fm *FieldMap) (*esqlQuery, error) {
 	}
 	c := &esqlCompiler{src: query, fm: fm, cols: map[string]string{}, sources: map[string]string{}}
 	for i, seg := range segs {
+		c.end = seg.end
 		word, at, rest := seg.word(query)
 		cmd := strings.ToLower(word)
 		if i == 0 {
@@ -87,6 +89,9 @@ func compileESQL(query string, fm *FieldMap) (*esqlQuery, error) {
 			return nil, err
 		}
 	}
+	if err := c.reserved(); err != nil {
+		return nil, err
+	}
 	return &esqlQuery{filter: c.filter, pipeline: c.stages, stats: c.stats, sources: c.sources}, nil
 }
 
@@ -95,15 +100,31 @@ type esqlSegment struct{ start, end int }
 
 // word returns the segment's command word, where it starts and where the rest of the command starts.
 func (s esqlSegment) word(src string) (word string, at, rest int) {
-	i := s.start
-	for i < s.end && isSpace(src[i]) {
-		i++
-	}
+	i := skipBlank(src[:s.end], s.start)
 	j := i
 	for j < s.end && (isWord(src[j])) {
 		j++
 	}
 	return src[i:j], i, j
+}
+
+// skipBlank returns the first offset from i that is neither white space nor inside a comment.
+func skipBlank(src string, i int) int {
+	for i < len(src) {
+		switch {
+		case isSpace(src[i]):
+			i++
+		case strings.HasPrefix(src[i:], "//"), strings.HasPrefix(src[i:], "/*"):
+			end, err := commentEnd(src, i)
+			if err != nil {
+				return len(src)
+			}
+			i = end
+		default:
+			return i
+		}
+	}
+	return i
 }
 
 // esqlCommands splits a query at the pipes outside strings, quoted names and comments.
@@ -119,7 +140,7 @@ func esqlCommands(src string) ([]esqlSegment, error) {
 			}
 			i = end
 		case c == '"':
-			_, n, err := lexString(src, i)
+			_, n, err := esqlString(src, i)
 			if err != nil {
 				return nil, err
 			}
@@ -154,14 +175,16 @@ type esqlCompiler struct {
 	// afterStats: only the STATS' columns exist; the event's fields are gone.
 	afterStats bool
 	stats      *rule.Stats
-	// temp numbers the row fields the compiler makes for itself.
-	temp int
+	// end is where the command being compiled ends.
+	end int
+	// defined are the columns commands made, each with where it was named (reserved checks them).
+	defined []esqlTok
+	// eventPaths are the audit paths the query reads from the event after its filter.
+	eventPaths map[string]bool
 }
 
 func (c *esqlCompiler) from(seg esqlSegment, rest int) error {
-	for rest < seg.end && isSpace(c.src[rest]) {
-		rest++
-	}
+	rest = skipBlank(c.src[:seg.end], rest)
 	text := c.src[rest:seg.end]
 	if i := indexWordFold(text, "metadata"); i >= 0 {
 		text = text[:i]
@@ -189,28 +212,26 @@ func indexWordFold(s, word string) int {
 	}
 }
 
+// stripComments replaces the comments of s with spaces.
 func stripComments(s string) string {
-	for {
-		i := strings.Index(s, "//")
-		if i < 0 {
-			return s
+	b := []byte(s)
+	for i := 0; i < len(b); i++ {
+		if strings.HasPrefix(s[i:], "//") || strings.HasPrefix(s[i:], "/*") {
+			end, err := commentEnd(s, i)
+			if err != nil {
+				end = len(s)
+			}
+			for ; i < end; i++ {
+				b[i] = ' '
+			}
 		}
-		end := strings.IndexByte(s[i:], '\n')
-		if end < 0 {
-			return s[:i]
-		}
-		s = s[:i] + s[i+end:]
 	}
+	return string(b)
 }
 
-// parser returns a token parser over src[from:] up to the next segment boundary (the whole rest of src is lexed,
-// and the caller stops at a pipe).
+// parser returns a token parser over the rest of the command being compiled, from from.
 func (c *esqlCompiler) parser(from int) (*esqlParser, error) {
-	end := len(c.src)
-	if segs, err := esqlCommands(c.src[from:]); err == nil && len(segs) > 0 {
-		end = from + segs[0].end
-	}
-	toks, err := esqlLex(c.src, from, end)
+	toks, err := esqlLex(c.src, from, c.end)
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +282,7 @@ func (c *esqlCompiler) eval(from int) error {
 		if eq := p.next(); eq.text != "=" || eq.kind != eqlOp {
 			return p.failAt(eq, "expected = after the column name (an unnamed EVAL is not supported)")
 		}
-		if err := c.defineExpr(p, name.text); err != nil {
+		if err := c.defineExpr(p, name); err != nil {
 			return err
 		}
 		if !p.acceptOp(",") {
@@ -272,7 +293,7 @@ func (c *esqlCompiler) eval(from int) error {
 }
 
 // defineExpr reads a value expression and sets the column name to it.
-func (c *esqlCompiler) defineExpr(p *esqlParser, name string) error {
+func (c *esqlCompiler) defineExpr(p *esqlParser, name esqlTok) error {
 	n, err := p.expr(0)
 	if err != nil {
 		return err
@@ -281,18 +302,33 @@ func (c *esqlCompiler) defineExpr(p *esqlParser, name string) error {
 	if err != nil {
 		return err
 	}
-	c.define(name, v)
+	c.define(name, v, c.sourceOf(n))
 	return nil
 }
 
-// define sets the column name to v with a stage of its own.
-func (c *esqlCompiler) define(name string, v rule.Value) {
-	c.rowStage(rule.Eval{To: name, Value: v})
-	c.cols[name] = name
-	delete(c.sources, name)
-	if fv, ok := v.(rule.FieldValue); ok && fv.Field.AnyArray {
-		c.sources[name] = fv.Field.Name
+// define sets the column name to v with a stage of its own; source is the audit path v copies, if it does.
+func (c *esqlCompiler) define(name esqlTok, v rule.Value, source string) {
+	c.rowStage(rule.Eval{To: name.text, Value: v})
+	c.cols[name.text] = name.text
+	c.defined = append(c.defined, name)
+	delete(c.sources, name.text)
+	if source != "" {
+		c.sources[name.text] = source
 	}
+}
+
+// sourceOf is the audit path an expression that is an event field reads, or "".
+func (c *esqlCompiler) sourceOf(n esqlNode) string {
+	if n.kind != nField {
+		return ""
+	}
+	if _, col := c.cols[n.tok.text]; col {
+		return c.sources[n.tok.text]
+	}
+	if f, err := c.fm.resolve(n.tok.text); err == nil && f.kind == pathTarget && len(f.alts) == 1 {
+		return f.alts[0]
+	}
+	return ""
 }
 
 func (c *esqlCompiler) grok(from int) error {
@@ -319,8 +355,18 @@ func (c *esqlCompiler) grok(from int) error {
 	if err != nil {
 		return p.failAt(pat, err.Error())
 	}
+	// Each capture is computed from the input column as it was: one named like the input comes last.
+	input := c.cols[in.text]
+	var last []int
 	for i, col := range columns {
-		c.define(col, rule.Extract{From: v, Regex: re, Group: "g" + strconv.Itoa(i+1)})
+		if col == input {
+			last = append(last, i)
+			continue
+		}
+		c.define(esqlTok{kind: eqlIdent, text: col, off: pat.off}, rule.Extract{From: v, Regex: re, Group: "g" + strconv.Itoa(i+1)}, "")
+	}
+	for _, i := range last {
+		c.define(esqlTok{kind: eqlIdent, text: columns[i], off: pat.off}, rule.Extract{From: v, Regex: re, Group: "g" + strconv.Itoa(i+1)}, "")
 	}
 	return nil
 }
@@ -346,6 +392,7 @@ func (c *esqlCompiler) rename(from int) error {
 		}
 		st.Pairs = append(st.Pairs, rule.RenamePair{From: fromName, To: to.text})
 		c.cols[to.text] = to.text
+		c.defined = append(c.defined, to)
 		if src, ok := c.sources[fromName]; ok {
 			c.sources[to.text] = src
 		}
@@ -366,11 +413,12 @@ func (c *esqlCompiler) column(t esqlTok) (string, error) {
 	if c.afterStats {
 		return "", errorAt(c.src, t.off, fmt.Sprintf("%s is not a column after STATS (only its aggregates and groups are)", t.text))
 	}
-	v, err := c.value(esqlNode{kind: nField, tok: t})
+	n := esqlNode{kind: nField, tok: t}
+	v, err := c.value(n)
 	if err != nil {
 		return "", err
 	}
-	c.define(t.text, v)
+	c.define(t, v, c.sourceOf(n))
 	return t.text, nil
 }
 
@@ -428,7 +476,7 @@ func (c *esqlCompiler) statsCmd(at, from int) error {
 			t := p.peek()
 			name, assigned := p.assignment()
 			if assigned {
-				if err := c.defineExpr(p, name); err != nil {
+				if err := c.defineExpr(p, t); err != nil {
 					return err
 				}
 			} else {
@@ -454,7 +502,9 @@ func (c *esqlCompiler) statsCmd(at, from int) error {
 	if len(st.By) == 0 {
 		return errorAt(c.src, at, "STATS without BY makes one row of the whole run: it has no meaning per event")
 	}
-	st.NullGroups = true
+	// Kibana runs the query once per look-back and alerts once per group: counted over the rule's window, each group
+	// fires once per window (when a WHERE on its aggregates first holds, if there is one).
+	st.NullGroups, st.Windowed = true, true
 	c.rowStage(st)
 	sources := map[string]string{}
 	c.cols = map[string]string{}
@@ -485,18 +535,27 @@ type cond3 struct{ t, f rule.Expr }
 func (c *esqlCompiler) cond(n esqlNode) (cond3, error) {
 	switch n.kind {
 	case nAnd, nOr:
-		l, err := c.cond(n.args[0])
-		if err != nil {
-			return cond3{}, err
+		// A chain of one operator is compiled as one n-ary term: nested, each level would copy the ones below.
+		var operands []esqlNode
+		for x := n; ; x = x.args[0] {
+			operands = append(operands, x.args[1])
+			if x.args[0].kind != n.kind {
+				operands = append(operands, x.args[0])
+				break
+			}
 		}
-		r, err := c.cond(n.args[1])
-		if err != nil {
-			return cond3{}, err
+		ts, fs := make([]rule.Expr, len(operands)), make([]rule.Expr, len(operands))
+		for i, x := range operands {
+			cx, err := c.cond(x)
+			if err != nil {
+				return cond3{}, err
+			}
+			ts[len(operands)-1-i], fs[len(operands)-1-i] = cx.t, cx.f
 		}
 		if n.kind == nOr {
-			return cond3{or(l.t, r.t), and(l.f, r.f)}, nil
+			return cond3{or(ts...), and(fs...)}, nil
 		}
-		return cond3{and(l.t, r.t), or(l.f, r.f)}, nil
+		return cond3{and(ts...), or(fs...)}, nil
 	case nNot:
 		x, err := c.cond(n.args[0])
 		return cond3{x.f, x.t}, err
@@ -523,7 +582,7 @@ func (c *esqlCompiler) cond(n esqlNode) (cond3, error) {
 		if err != nil {
 			return cond3{}, err
 		}
-		return r.test(rule.Literal("true", true))
+		return r.test(rule.Literal("true", true), "true")
 	case nCall:
 		return c.condCall(n)
 	}
@@ -547,7 +606,10 @@ func (c *esqlCompiler) ref(n esqlNode) (esqlRef, error) {
 			r.lower, r.upper = fn == "to_lower", fn == "to_upper"
 			return r, err
 		}
-		return esqlRef{}, errorAt(c.src, n.tok.off, fmt.Sprintf("%s(...) cannot be compared here: compute it with EVAL first, then compare the column", strings.ToUpper(n.tok.text)))
+		if _, ok := esqlValueFuncs[fn]; ok {
+			return esqlRef{}, errorAt(c.src, n.tok.off, fmt.Sprintf("%s(...) cannot be compared here: compute it with EVAL first, then compare the column", strings.ToUpper(n.tok.text)))
+		}
+		return esqlRef{}, errorAt(c.src, n.tok.off, fmt.Sprintf("function %s is not supported", strings.ToUpper(n.tok.text)))
 	}
 	if n.kind != nField {
 		return esqlRef{}, errorAt(c.src, n.tok.off, fmt.Sprintf("expected a field, found %q", n.tok.text))
@@ -559,15 +621,14 @@ func (c *esqlCompiler) ref(n esqlNode) (esqlRef, error) {
 		return esqlRef{}, errorAt(c.src, n.tok.off, fmt.Sprintf("%s is not a column after STATS (only its aggregates and groups are)", n.tok.text))
 	}
 	f, err := c.fm.resolve(n.tok.text)
-	var unmapped *unmappedError
-	if n.tok.kind == eqlOptField && errors.As(err, &unmapped) {
-		f, err = field{ecs: n.tok.text, target: target{kind: absentTarget}}, nil
-	}
 	if err != nil {
 		return esqlRef{}, errorAt(c.src, n.tok.off, err.Error())
 	}
 	// ES|QL reads a text field's whole value (it is not analysed here, as KQL would), so it compares as a keyword.
 	f.text = false
+	for _, a := range f.alts {
+		c.readsEvent(a)
+	}
 	return esqlRef{tok: n.tok, ev: &f}, nil
 }
 
@@ -578,11 +639,17 @@ func (r esqlRef) exists() rule.Expr {
 	return rule.Exists{Field: rule.Field{Name: r.col}}
 }
 
-// test is `r matches p` in three values: false needs a value.
-func (r esqlRef) test(p rule.Pattern) (cond3, error) {
+// test is `r matches p` in three values: false needs a value. written is the value or pattern as the query writes
+// it: under TO_LOWER a value with capitals never matches (and TO_UPPER, one in lower case); a pattern with such
+// letters is refused, since its letters may be escapes (\w) or classes ([a-z]) that ignoring case would change.
+func (r esqlRef) test(p rule.Pattern, written string) (cond3, error) {
 	var t rule.Expr
 	if r.lower || r.upper {
-		if (r.lower && strings.ToLower(p.Text) != p.Text) || (r.upper && strings.ToUpper(p.Text) != p.Text) {
+		wrongCase := r.lower && strings.ToLower(written) != written || r.upper && strings.ToUpper(written) != written
+		switch {
+		case wrongCase && p.Kind != rule.Glob && p.Kind != rule.IP:
+			return cond3{}, fmt.Errorf("a pattern with letters of the other case under TO_LOWER or TO_UPPER is not supported: EVAL the converted value into a column and match the column")
+		case wrongCase:
 			return cond3{falseExpr, r.exists()}, nil // TO_LOWER(x) never equals a value with capitals
 		}
 		p.CaseSensitive = false
@@ -625,19 +692,24 @@ func (c *esqlCompiler) predicate(n esqlNode) (cond3, error) {
 	switch n.kind {
 	case nIn:
 		var ts, fs []rule.Expr
+		withNull := false
 		for _, v := range n.args[1:] {
 			if v.kind == nLiteral && strings.EqualFold(v.tok.text, "null") && v.tok.kind == eqlIdent {
-				continue // never equal; ES|QL then makes a non-match null, which a WHERE drops as it drops false
+				withNull = true // never equal, and it makes a value equal to none of the list null, never false
+				continue
 			}
 			tok, err := lit(v)
 			if err != nil {
 				return cond3{}, err
 			}
-			x, err := r.test(r.literal(tok))
+			x, err := r.test(r.literal(tok), tok.text)
 			if err != nil {
 				return wrap(x, err)
 			}
 			ts, fs = append(ts, x.t), append(fs, x.f)
+		}
+		if withNull {
+			return wrap(cond3{or(ts...), falseExpr}, nil)
 		}
 		return wrap(cond3{or(ts...), and(append(fs, r.exists())...)}, nil)
 	case nLike, nRLike:
@@ -658,7 +730,7 @@ func (c *esqlCompiler) predicate(n esqlNode) (cond3, error) {
 			}
 			p = rule.Pattern{Kind: rule.Regex, Text: re, CaseSensitive: true}
 		}
-		return wrap(r.test(p))
+		return wrap(r.test(p, tok.text))
 	}
 	// A comparison.
 	tok, err := lit(n.args[1])
@@ -668,9 +740,9 @@ func (c *esqlCompiler) predicate(n esqlNode) (cond3, error) {
 	op := esqlCompareOps[n.tok.text]
 	switch op {
 	case rule.OpEq:
-		return wrap(r.test(r.literal(tok)))
+		return wrap(r.test(r.literal(tok), tok.text))
 	case rule.OpNe:
-		x, err := r.test(r.literal(tok))
+		x, err := r.test(r.literal(tok), tok.text)
 		return wrap(cond3{x.f, x.t}, err)
 	}
 	var t rule.Expr
@@ -687,13 +759,14 @@ func (c *esqlCompiler) predicate(n esqlNode) (cond3, error) {
 
 var esqlCompareOps = map[string]rule.Op{"==": rule.OpEq, "!=": rule.OpNe, "<": rule.OpLt, "<=": rule.OpLe, ">": rule.OpGt, ">=": rule.OpGe}
 
-// literal is the pattern of an exact value compared with r.
+// literal is the pattern of an exact value compared with r: a number compares numerically (201.0 equals 201), an
+// address on an ip field as an address.
 func (r esqlRef) literal(t esqlTok) rule.Pattern {
-	if r.ev != nil {
-		return r.ev.literal(t.text, true)
-	}
 	if t.kind == eqlNumber {
 		return rule.Pattern{Kind: rule.Number, Text: t.text, CaseSensitive: true}
+	}
+	if r.ev != nil {
+		return r.ev.literal(t.text, true)
 	}
 	return rule.Literal(t.text, true)
 }
@@ -740,9 +813,9 @@ func (c *esqlCompiler) condCall(n esqlNode) (cond3, error) {
 		}
 		lit := rule.EscapeGlob(n.args[1].tok.text)
 		if fn == "starts_with" {
-			return r.test(rule.Pattern{Kind: rule.Glob, Text: lit + "*", CaseSensitive: true})
+			return r.test(rule.Pattern{Kind: rule.Glob, Text: lit + "*", CaseSensitive: true}, n.args[1].tok.text)
 		}
-		return r.test(rule.Pattern{Kind: rule.Glob, Text: "*" + lit, CaseSensitive: true})
+		return r.test(rule.Pattern{Kind: rule.Glob, Text: "*" + lit, CaseSensitive: true}, n.args[1].tok.text)
 	case "cidr_match":
 		if len(n.args) < 2 {
 			return cond3{}, errorAt(c.src, n.tok.off, "CIDR_MATCH takes a field and one or more networks")
@@ -756,7 +829,7 @@ func (c *esqlCompiler) condCall(n esqlNode) (cond3, error) {
 			if a.kind != nLiteral || a.tok.kind != eqlString {
 				return cond3{}, errorAt(c.src, a.tok.off, "CIDR_MATCH takes networks as strings")
 			}
-			x, err := r.test(rule.Pattern{Kind: rule.CIDR, Text: a.tok.text})
+			x, err := r.test(rule.Pattern{Kind: rule.CIDR, Text: a.tok.text}, a.tok.text)
 			if err != nil {
 				return cond3{}, errorAt(c.src, a.tok.off, err.Error())
 			}
@@ -766,6 +839,36 @@ func (c *esqlCompiler) condCall(n esqlNode) (cond3, error) {
 		return cond3{t, and(r.exists(), not(t))}, nil
 	}
 	return cond3{}, errorAt(c.src, n.tok.off, fmt.Sprintf("function %s is not supported in a condition (STARTS_WITH, ENDS_WITH, CIDR_MATCH, KQL are; compute other values with EVAL)", strings.ToUpper(n.tok.text)))
+}
+
+// readsEvent notes an audit path the query reads from the event, which no column may be named (reserved).
+func (c *esqlCompiler) readsEvent(path string) {
+	if c.eventPaths == nil {
+		c.eventPaths = map[string]bool{}
+	}
+	c.eventPaths[path] = true
+}
+
+// auditMembers are the top-level members of an audit event, and rowPaths the audit paths a risk record reads from a
+// row that still reads the event (eventrisk, and the engine's summary of the request).
+var (
+	auditMembers = []string{"kind", "apiVersion", "level", "auditID", "stage", "requestURI", "verb", "user",
+		"impersonatedUser", "sourceIPs", "userAgent", "objectRef", "responseStatus", "requestObject", "responseObject",
+		"requestReceivedTimestamp", "stageTimestamp", "annotations"}
+	rowPaths = []string{"user.username", "sourceIPs{}", "src_ip", "severity", "objectRef.resource",
+		"objectRef.subresource", "objectRef.namespace", "objectRef.name", "responseStatus.code"}
+)
+
+// reserved refuses a column named as an audit path the rule reads from the event: rows hold columns and event
+// fields under one set of names, so the column would hide the field (ES|QL keeps them apart).
+func (c *esqlCompiler) reserved() error {
+	for _, t := range c.defined {
+		if c.eventPaths[t.text] || slices.Contains(auditMembers, t.text) || slices.Contains(rowPaths, t.text) {
+			return errorAt(c.src, t.off, fmt.Sprintf("a column named %s would hide the audit event's own %s here: "+
+				"name it otherwise (Esql.%s)", t.text, t.text, t.text))
+		}
+	}
+	return nil
 }
 
 // hasColumnStage reports whether a command that makes columns came before.
@@ -808,7 +911,13 @@ func (c *esqlCompiler) value(n esqlNode) (rule.Value, error) {
 		case f.values != nil || len(f.alts) != 1:
 			return nil, errorAt(c.src, n.tok.off, fmt.Sprintf("%s cannot be read as a value here: the field map translates its values or reads it from several places", f.ecs))
 		}
-		return rule.FieldValue{Field: r.ev.ruleField(r.ev.alts[0])}, nil
+		c.readsEvent(r.ev.alts[0])
+		v := rule.FieldValue{Field: r.ev.ruleField(r.ev.alts[0])}
+		if r.ev.ignoreEmpty {
+			// The ingest pipeline leaves the field unset for an empty value: null, not "".
+			return rule.Case{Whens: []rule.When{{Cond: r.ev.nonEmpty(), Then: v}}}, nil
+		}
+		return v, nil
 	case nSpan:
 		return rule.Constant{Text: n.span.String()}, nil
 	case nCall:
@@ -900,11 +1009,14 @@ func (c *esqlCompiler) valueCall(n esqlNode) (rule.Value, error) {
 	return rule.Call{Func: name, Args: args}, nil
 }
 
-// window returns the look-back of a rule's `from` (now-9m): the window its windowed STATS counts over.
+// defaultLookBack is Kibana's `from` for a rule that sets none.
+const defaultLookBack = 6 * time.Minute
+
+// lookBack returns the look-back of a rule's `from` (now-9m): the window its windowed STATS counts over.
 func lookBack(from string) (time.Duration, error) {
 	from = strings.TrimSpace(from)
 	if from == "" {
-		return 0, nil
+		return defaultLookBack, nil
 	}
 	rest, ok := strings.CutPrefix(from, "now-")
 	if !ok || len(rest) < 2 {

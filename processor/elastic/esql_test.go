@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -75,7 +76,17 @@ func TestESQLSemantics(t *testing.T) {
 		{`EVAL ua = TO_UPPER(user_agent.original) | WHERE ua LIKE "PYTHON*"`, true},
 		{`GROK user_agent.original "%{WORD:client}-requests/%{GREEDYDATA:version}" | WHERE client == "python" AND version == "2.31.0"`, true},
 		{`GROK user_agent.original "%{WORD:client}@%{INT:major}" | WHERE client IS NULL`, true}, // no match: null
-		{`EVAL kind = CASE(kubernetes.audit.verb == "get", "read", "write") | WHERE kind == "write"`, true},
+		{`EVAL Esql.kind = CASE(kubernetes.audit.verb == "get", "read", "write") | WHERE Esql.kind == "write"`, true},
+		{`WHERE kubernetes.audit.responseStatus.code == 201.0`, true}, // numbers compare as numbers
+		{`WHERE TO_UPPER(kubernetes.audit.verb) RLIKE "CRE.*"`, true},
+		{`WHERE TO_LOWER(kubernetes.audit.verb) LIKE "CRE*"`, false}, // never: a lower-cased value has no capitals
+		{`WHERE kubernetes.audit.verb IN ("create", null)`, true},
+		{`WHERE kubernetes.audit.verb NOT IN ("get", null)`, false}, // create is in neither: null, not false
+		{`WHERE NOT kubernetes.audit.verb IN ("get", null)`, false},
+		// A GROK capture named like its input replaces it only after every capture read the input.
+		{`EVAL ua = user_agent.original | GROK ua "%{DATA:ua}-requests/%{GREEDYDATA:ver}" | WHERE ua == "python" AND ver == "2.31.0"`, true},
+		// Comments anywhere between commands.
+		{"// a note\nWHERE true | /* another */ WHERE kubernetes.audit.verb == \"create\"", true},
 		{`EVAL c = kubernetes.audit.objectRef.subresource | WHERE c IS NULL`, true},
 		{`KEEP user.name | SORT user.name`, true},
 		{`RENAME user.name AS who | WHERE who == "system:serviceaccount:shop:web"`, true},
@@ -99,7 +110,16 @@ func TestESQLErrors(t *testing.T) {
 		{`FROM logs-* | STATS c = COUNT(*)`, `STATS`, "STATS without BY"},
 		{`FROM logs-* | STATS c = COUNT(*) BY user.name | STATS d = COUNT(*) BY c`, `d = COUNT`, "a second STATS"},
 		{`FROM logs-* | STATS c = COUNT(*) BY user.name | WHERE kubernetes.audit.verb == "get"`, `kubernetes.audit.verb ==`, "not a column after STATS"},
-		{`FROM logs-* | WHERE LENGTH(user.name) > 3`, `LENGTH`, "cannot be compared here"},
+		{`FROM logs-* | WHERE LENGTH(user.name) > 3`, `LENGTH`, "function LENGTH is not supported"},
+		{`FROM logs-* | WHERE URL_DECODE(user.name) == "a"`, `URL_DECODE`, "compute it with EVAL first"},
+		{`FROM logs-* | WHERE TO_UPPER(user.name) RLIKE """\w+"""`, `RLIKE`, "EVAL the converted value into a column"},
+		{`FROM logs-* | EVAL verb = TO_UPPER(kubernetes.audit.verb) | WHERE kubernetes.audit.verb == "get"`, `verb = TO_UPPER`, "would hide the audit event's own verb"},
+		{`FROM logs-* | EVAL x = DATE_TRUNC(1 month, @timestamp)`, `month`, "calendar units vary"},
+		{`FROM logs-* | EVAL x = DATE_TRUNC(100000000000 weeks, @timestamp)`, `100000000000`, "a positive whole number of units"},
+		{`FROM logs-* | EVAL x = DATE_TRUNC(0 minutes, @timestamp)`, `0 minutes`, "a positive whole number of units"},
+		{`FROM logs-* | WHERE user.name RLIKE "a|"`, `"a|"`, "ends where an operand is expected"},
+		{"FROM logs-* | WHERE user.name RLIKE \"a\xff\"", `"a`, "not valid UTF-8"},
+		{"FROM logs-* | WHERE user.name RLIKE \"" + strings.Repeat(`\\d`, 2000) + "\"", `"\\d`, "over the limit"},
 		{`FROM logs-* | WHERE MATCH(user.name, "x")`, `MATCH`, "function MATCH is not supported in a condition"},
 		{`FROM logs-* | EVAL x = SUBSTRING(user.name, 1, 2)`, `SUBSTRING`, "function SUBSTRING is not supported"},
 		{`FROM logs-* | GROK user.name "%{IP:addr}"`, `"%{IP`, "grok pattern %{IP} is not supported"},
@@ -125,6 +145,38 @@ func TestESQLErrors(t *testing.T) {
 		}
 		if qe.Line != 1 || qe.Column != col {
 			t.Errorf("%s: at 1:%d, want 1:%d (%q)", tt.query, qe.Column, col, tt.at)
+		}
+	}
+}
+
+// TestESQLEmptyAndComments: a field the ingest pipeline leaves unset when empty is null as a value too, and comments
+// may stand where the index patterns are.
+func TestESQLEmptyAndComments(t *testing.T) {
+	fm := defaultMap(t)
+	body := strings.Replace(auditEvent, `"userAgent":"python-requests/2.31.0"`, `"userAgent":""`, 1)
+	if body == auditEvent {
+		t.Fatal("the test event has no userAgent to empty")
+	}
+	for query, want := range map[string]bool{
+		`FROM /* k8s */ logs-kubernetes.audit_logs-* | WHERE user_agent.original IS NULL`:                        true,
+		`FROM logs-* | EVAL ua = user_agent.original | WHERE ua IS NULL`:                                         true,
+		`FROM logs-* | EVAL ua = kubernetes.audit.userAgent | WHERE ua IS NULL`:                                  false, // the raw field keeps ""
+		`FROM logs-* | STATS c = COUNT(*) BY user_agent.original | WHERE c >= 1 AND user_agent.original IS NULL`: true,
+	} {
+		filter, pipeline, err := CompileESQL(query, fm)
+		if err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		eng, err := engine.Compile([]*rule.Rule{{ID: "q", Name: "q", Filter: filter, Pipeline: pipeline}}, engine.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms, err := eng.Match([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(ms) == 1; got != want {
+			t.Errorf("%s: got %v, want %v", query, got, want)
 		}
 	}
 }
@@ -216,9 +268,12 @@ from logs-kubernetes.audit_logs-*
 	}
 	want := []rule.Stage{
 		rule.Eval{To: "kubernetes.audit.objectRef.name", Value: rule.FieldValue{Field: rule.Field{Name: "objectRef.name", AnyArray: true}}},
-		rule.Eval{To: "user.name", Value: rule.FieldValue{Field: rule.Field{Name: "user.username", AnyArray: true}}},
+		// user.name is unset for an empty user name (ignore_empty_value in the ingest pipeline): null, not "".
+		rule.Eval{To: "user.name", Value: rule.Case{Whens: []rule.When{{
+			Cond: rule.Compare{Field: rule.Field{Name: "user.username", AnyArray: true}, Op: rule.OpEq, Value: rule.Pattern{Kind: rule.Glob, Text: "?*", CaseSensitive: true}},
+			Then: rule.FieldValue{Field: rule.Field{Name: "user.username", AnyArray: true}}}}}},
 		rule.Eval{To: "source.ip", Value: rule.FieldValue{Field: rule.Field{Name: "sourceIPs", AnyArray: true}}},
-		rule.Stats{Aggs: []rule.Aggregate{{Func: "dc", Field: "kubernetes.audit.objectRef.name", As: "n"}}, By: []string{"user.name", "source.ip"}, NullGroups: true},
+		rule.Stats{Aggs: []rule.Aggregate{{Func: "dc", Field: "kubernetes.audit.objectRef.name", As: "n"}}, By: []string{"user.name", "source.ip"}, NullGroups: true, Windowed: true},
 		rule.Where{Cond: rule.Compare{Field: rule.Field{Name: "n"}, Op: rule.OpGe, Value: rule.Literal("3", true)}},
 		rule.FillNull{Value: "medium", Fields: []string{"severity"}},
 	}
@@ -258,10 +313,38 @@ from logs-kubernetes.audit_logs-*
 	if fired != 1 {
 		t.Errorf("fired %d times, want once", fired)
 	}
+
+	// Without a condition on its aggregates an aggregating query still counts over its window: each group fires
+	// once per window, on its first event, as Kibana alerts once per group and run.
+	r, err = Parse("x.toml", []byte(strings.Replace(doc, "| where n >= 3\n", "", 1)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err = engine.Compile([]*rule.Rule{r}, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Pipeline) != 5 {
+		t.Fatalf("the threshold is still there: %#v", r.Pipeline)
+	}
+	fired = 0
+	for _, name := range []string{"a", "a", "b"} { // one distinct name would never reach the threshold of 3
+
+		body := strings.Replace(auditEvent, `"resource":"pods"`, `"resource":"secrets"`, 1)
+		body = strings.Replace(body, `"name":"web-7d9f","apiVersion"`, `"name":"`+name+`","apiVersion"`, 1)
+		ms, err := eng.Match([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fired += len(ms)
+	}
+	if fired != 1 {
+		t.Errorf("without a threshold: fired %d times, want once per group and window", fired)
+	}
 }
 
 func TestLookBack(t *testing.T) {
-	for from, want := range map[string]time.Duration{"now-6m": 6 * time.Minute, "now-30s": 30 * time.Second, "now-2h": 2 * time.Hour, "": 0} {
+	for from, want := range map[string]time.Duration{"now-6m": 6 * time.Minute, "now-30s": 30 * time.Second, "now-2h": 2 * time.Hour, "": 6 * time.Minute} {
 		if got, err := lookBack(from); err != nil || got != want {
 			t.Errorf("lookBack(%q) = %v, %v; want %v", from, got, err, want)
 		}
@@ -269,6 +352,34 @@ func TestLookBack(t *testing.T) {
 	for _, bad := range []string{"now", "now-m", "now-5M", "2024-01-01", "now-0m"} {
 		if _, err := lookBack(bad); err == nil {
 			t.Errorf("lookBack(%q) accepted", bad)
+		}
+	}
+}
+
+// TestLongQueriesCompileInLinearTime: a query of many commands, or a WHERE of many ORs, costs in proportion to its
+// length (measured in bytes allocated, not time): each command once lexed its whole rest, and each OR copied the
+// terms below it.
+func TestLongQueriesCompileInLinearTime(t *testing.T) {
+	fm := defaultMap(t)
+	for _, build := range []func(n int) string{
+		func(n int) string { return "FROM logs-* | " + strings.Repeat("WHERE true | ", n) + "WHERE true" },
+		func(n int) string {
+			return "FROM logs-* | WHERE " + strings.Repeat(`kubernetes.audit.verb == "x" OR `, n) + "true"
+		},
+	} {
+		allocated := func(n int) uint64 {
+			q := build(n)
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			if _, _, err := CompileESQL(q, fm); err != nil {
+				t.Fatal(err)
+			}
+			runtime.ReadMemStats(&after)
+			return after.TotalAlloc - before.TotalAlloc
+		}
+		small, large := allocated(1000), allocated(4000)
+		if ratio := float64(large) / float64(small); ratio > 6 {
+			t.Errorf("%.40q...: 4x the length allocates %.1fx the bytes (%d vs %d): not linear", build(1), ratio, large, small)
 		}
 	}
 }

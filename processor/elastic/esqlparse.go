@@ -2,6 +2,7 @@ package elastic
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -107,12 +108,11 @@ func esqlLex(src string, from, end int) ([]esqlTok, error) {
 // esqlString reads an ES|QL string at i: """raw""", or "..." with the escapes \t \n \r \" \\.
 func esqlString(src string, i int) (string, int, error) { return quoted(src, i, false) }
 
-// esqlParser reads ES|QL tokens with EQL's token helpers (the tokens are the same kinds); its grammar methods (not,
-// predicate, operand) shadow EQL's, and it has no or/and of its own: expr reads both.
-type esqlParser struct{ eqlParser }
+// esqlParser reads the tokens of one ES|QL command.
+type esqlParser struct{ tokCursor }
 
 func newESQLParser(src string, toks []esqlTok) *esqlParser {
-	return &esqlParser{eqlParser{src: src, toks: toks}}
+	return &esqlParser{tokCursor{src: src, toks: toks}}
 }
 
 func (p *esqlParser) acceptOp(op string) bool {
@@ -267,6 +267,10 @@ func (p *esqlParser) noArithmetic(x esqlNode) error {
 	return p.failAt(t, "arithmetic is not supported")
 }
 
+// calendarUnits are ES|QL's date period units, whose length varies.
+var calendarUnits = map[string]bool{"month": true, "months": true, "mo": true, "quarter": true, "quarters": true,
+	"q": true, "year": true, "years": true, "yr": true, "y": true}
+
 // timeUnits are ES|QL's time span units.
 var timeUnits = map[string]time.Duration{
 	"millisecond": time.Millisecond, "milliseconds": time.Millisecond, "ms": time.Millisecond,
@@ -284,11 +288,15 @@ func (p *esqlParser) operand(depth int) (esqlNode, error) {
 		return esqlNode{kind: nLiteral, tok: t}, nil
 	case eqlNumber:
 		if u := p.peek(); u.kind == eqlIdent {
-			if unit, ok := timeUnits[strings.ToLower(u.text)]; ok {
+			word := strings.ToLower(u.text)
+			if calendarUnits[word] {
+				return esqlNode{}, p.failAt(u, fmt.Sprintf("a span of %s is not supported (calendar units vary in length): use a fixed unit, up to weeks", word))
+			}
+			if unit, ok := timeUnits[word]; ok {
 				p.pos++
-				n, err := strconv.ParseFloat(t.text, 64)
-				if err != nil || n != float64(int64(n)) {
-					return esqlNode{}, p.failAt(t, "a time span is a whole number of units")
+				n, err := strconv.ParseInt(t.text, 10, 64)
+				if err != nil || n <= 0 || n > int64(math.MaxInt64/unit) {
+					return esqlNode{}, p.failAt(t, "a time span is a positive whole number of units, at most about 290 years")
 				}
 				return esqlNode{kind: nSpan, tok: t, span: time.Duration(n) * unit}, nil
 			}

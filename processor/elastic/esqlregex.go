@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
 )
 
 // ES|QL's RLIKE takes Lucene's regular expression syntax with every optional operator on (RegExp.ALL:
@@ -27,6 +29,9 @@ import (
 
 // luceneRegex returns the RE2 form of a Lucene regular expression, anchored to the whole value.
 func luceneRegex(src string) (string, error) {
+	if !utf8.ValidString(src) {
+		return "", fmt.Errorf("the pattern is not valid UTF-8")
+	}
 	p := &luceneParser{src: src}
 	n, err := p.union()
 	if err != nil {
@@ -36,7 +41,7 @@ func luceneRegex(src string) (string, error) {
 		return "", fmt.Errorf("unexpected %q at offset %d", p.src[p.pos:p.pos+1], p.pos)
 	}
 	re := `^(?s:` + n.re + `)$`
-	if _, err := regexp.Compile(re); err != nil {
+	if err := rule.CheckRegex(re); err != nil {
 		return "", err
 	}
 	return re, nil
@@ -202,7 +207,7 @@ func (p *luceneParser) simple() (lnode, error) {
 	at := p.pos
 	switch {
 	case !p.more():
-		return literalNode(""), nil
+		return lnode{}, fmt.Errorf("the expression ends where an operand is expected (write \\| or \\& for the character)")
 	case p.match('.'):
 		return lnode{re: "."}, nil
 	case p.match('#'):

@@ -532,6 +532,14 @@ func patternMatches(p rule.Pattern, s string) (bool, error) {
 			return false, err
 		}
 		return re.MatchString(s), nil
+	case rule.Number:
+		// As the engine: numerically when both are numbers, else the text exactly.
+		a, errA := strconv.ParseFloat(s, 64)
+		b, errB := strconv.ParseFloat(p.Text, 64)
+		if errA == nil && errB == nil {
+			return a == b, nil
+		}
+		return s == p.Text, nil
 	}
 	var b strings.Builder
 	if !p.CaseSensitive {

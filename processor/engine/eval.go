@@ -69,6 +69,27 @@ func (v callValue) values(c *evalCtx, r *row) ([]string, bool) {
 	return nil, false
 }
 
+// eachValue applies a conversion to every value of its argument, dropping those it cannot convert (ES|QL's
+// conversion functions, URL_DECODE among them, keep a multi-valued field's values).
+type eachValue struct {
+	fn  func(string) (string, bool)
+	arg valueExec
+}
+
+func (v eachValue) values(c *evalCtx, r *row) ([]string, bool) {
+	vals, _ := v.arg.values(c, r)
+	out := vals[:0:0]
+	for _, s := range vals {
+		if conv, ok := v.fn(s); ok {
+			out = append(out, conv)
+		}
+	}
+	if len(out) == 0 {
+		return nil, false
+	}
+	return out, true
+}
+
 type caseValue struct {
 	conds []node
 	thens []valueExec
@@ -183,10 +204,10 @@ func compileCall(v rule.Call, rs refs) (valueExec, error) {
 	var fn func([]string) (string, bool)
 	switch v.Func {
 	case "url_decode":
-		fn = func(a []string) (string, bool) {
-			s, err := url.QueryUnescape(a[0])
+		return eachValue{arg: args[0], fn: func(s string) (string, bool) {
+			s, err := url.QueryUnescape(s)
 			return s, err == nil
-		}
+		}}, nil
 	case "replace":
 		src, err := constArg(1, "regular expression")
 		if err != nil {

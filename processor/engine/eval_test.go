@@ -47,6 +47,7 @@ func TestEvalValues(t *testing.T) {
 		{"null", rule.Constant{Null: true}, nil},
 		{"url_decode: + is a space", decoded, []string{"/api/v1/namespaces/d/pods/p/exec?command=sh&command=-c&command=curl https://x&container=c&stdout=true"}},
 		{"url_decode of an invalid escape is null", rule.Call{Func: "url_decode", Args: []rule.Value{rule.Constant{Text: "%zz"}}}, nil},
+		{"url_decode decodes each value", rule.Call{Func: "url_decode", Args: []rule.Value{field("user.groups")}}, []string{"a", "b"}},
 		{"a multi-valued argument makes null", rule.Call{Func: "to_upper", Args: []rule.Value{field("user.groups")}}, nil},
 		{"replace with a group", rule.Call{Func: "replace", Args: []rule.Value{field("userAgent"), rule.Constant{Text: `/v(\d)`}, rule.Constant{Text: "-${1}"}}}, []string{"kubectl-1.30"}},
 		{"concat", rule.Call{Func: "concat", Args: []rule.Value{field("verb"), rule.Constant{Text: ":"}, field("user.username")}}, []string{"create:Alice"}},
@@ -139,14 +140,55 @@ func TestRuleOwnWindow(t *testing.T) {
 	}
 }
 
-// TestEvalOfAggregateRefused: a where on a value computed from a windowed aggregate cannot be checked as the window
-// fills, so the rule is refused rather than compared per event.
-func TestEvalOfAggregateRefused(t *testing.T) {
-	r := windowRule(cmp("doubled", rule.OpGe, "3"), countOnly)
-	r.Pipeline = []rule.Stage{r.Pipeline[0],
-		rule.Eval{To: "doubled", Value: rule.Call{Func: "concat", Args: []rule.Value{rule.FieldValue{Field: rule.Field{Name: "count"}}}}},
-		r.Pipeline[1]}
-	if _, err := Compile([]*rule.Rule{r}, Options{}); err == nil || !strings.Contains(err.Error(), "computed from an aggregate") {
+// TestEvalOfAggregate: a where on a value computed from a windowed aggregate cannot be checked as the window fills,
+// so the rule is refused rather than compared per event; a value computed after the where, for the risk record, is
+// fine.
+func TestEvalOfAggregate(t *testing.T) {
+	label := rule.Eval{To: "label", Value: rule.Call{Func: "concat", Args: []rule.Value{rule.FieldValue{Field: rule.Field{Name: "count"}}, rule.Constant{Text: " requests"}}}}
+	r := windowRule(cmp("label", rule.OpGe, "3"), countOnly)
+	r.Pipeline = []rule.Stage{r.Pipeline[0], label, r.Pipeline[1]}
+	if _, err := Compile([]*rule.Rule{r}, Options{}); err == nil || !strings.Contains(err.Error(), "where on label: it is computed from an aggregate") {
 		t.Errorf("Compile: %v, want the refusal", err)
+	}
+
+	r = windowRule(cmp("count", rule.OpGe, "3"), countOnly)
+	r.Pipeline = append(r.Pipeline, label)
+	e, err := Compile([]*rule.Rule{r}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []Row
+	for _, body := range [][]byte{ev("a", 0, ""), ev("a", 1, ""), ev("a", 2, "")} {
+		ms, err := e.Match(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			rows = append(rows, m.Rows...)
+		}
+	}
+	if len(rows) != 1 || !reflect.DeepEqual(rows[0].Values("label"), []string{"3 requests"}) {
+		t.Errorf("rows %+v, want one labelled 3 requests", rows)
+	}
+}
+
+// TestWindowedStatsWithoutCondition: a Windowed stats counts over the window with no where after it, and each group
+// fires once per window, on its first event; without the flag the same stats answers every event.
+func TestWindowedStatsWithoutCondition(t *testing.T) {
+	events := [][]byte{ev("a", 0, ""), ev("b", 1, ""), ev("a", 2, ""), ev("a", 61, "")}
+	for _, windowed := range []bool{false, true} {
+		r := &rule.Rule{ID: "w", Name: "w", Filter: eq("responseStatus.code", "403"),
+			Pipeline: []rule.Stage{rule.Stats{Aggs: []rule.Aggregate{countOnly}, By: []string{"sourceIPs{}"}, Windowed: windowed}}}
+		e, err := Compile([]*rule.Rule{r}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"0:1", "1:1", "2:1", "3:1"}
+		if windowed {
+			want = []string{"0:1", "1:1", "3:1"} // a again only in the next hour
+		}
+		if got := play(t, e, events); !reflect.DeepEqual(got, want) {
+			t.Errorf("windowed %v: fired %v, want %v", windowed, got, want)
+		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
-	"regexp/syntax"
 	"strconv"
 	"time"
 	"unicode"
@@ -81,34 +80,13 @@ func (c *evalCtx) lowerASCII(v []byte) []byte {
 	return c.lower
 }
 
-// Regular expressions are RE2 (linear in the input), but matching still costs up to the program's size per input
-// byte: a rule's regex is bounded so that no rule can make one event cost milliseconds. Real Sigma and ESCU
-// expressions are well under a hundred bytes.
-const (
-	maxRegexBytes = 8192
-	maxRegexInsts = 20000
-)
-
-// regexInsts is the size of the program regexp runs for src (src is known to compile).
-func regexInsts(src string) int {
-	re, err := syntax.Parse(src, syntax.Perl)
-	if err != nil {
-		return 0
-	}
-	prog, err := syntax.Compile(re.Simplify())
-	if err != nil {
-		return 0
-	}
-	return len(prog.Inst)
-}
-
 func compilePattern(p rule.Pattern) (matcher, error) {
 	switch p.Kind {
 	case rule.Glob:
 		return compileGlob(p.Text, p.CaseSensitive), nil
 	case rule.Regex:
-		if len(p.Text) > maxRegexBytes {
-			return nil, fmt.Errorf("regular expression of %d bytes is over the limit of %d", len(p.Text), maxRegexBytes)
+		if len(p.Text) > rule.MaxRegexBytes {
+			return nil, fmt.Errorf("regular expression of %d bytes is over the limit of %d", len(p.Text), rule.MaxRegexBytes)
 		}
 		src := p.Text
 		if !p.CaseSensitive {
@@ -118,8 +96,8 @@ func compilePattern(p rule.Pattern) (matcher, error) {
 		if err != nil {
 			return nil, fmt.Errorf("invalid regular expression %q: %w", p.Text, err)
 		}
-		if n := regexInsts(src); n > maxRegexInsts {
-			return nil, fmt.Errorf("regular expression %.40q... compiles to %d instructions, over the limit of %d", p.Text, n, maxRegexInsts)
+		if err := rule.CheckRegex(src); err != nil {
+			return nil, err
 		}
 		return regexMatcher{re}, nil
 	case rule.CIDR:

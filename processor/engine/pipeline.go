@@ -436,6 +436,9 @@ func windowedStatsIndex(stages []rule.Stage) int {
 		if !ok {
 			continue
 		}
+		if stats.Windowed {
+			return i
+		}
 		outputs := map[string]bool{}
 		for _, a := range stats.Aggs {
 			outputs[a.OutputName()] = true

@@ -42,7 +42,8 @@ type windowPlan struct {
 func planWindow(stages []rule.Stage, at int) (*windowPlan, error) {
 	st := stages[at].(rule.Stats)
 	plan := &windowPlan{stats: st, keep: make([]int, len(st.Aggs))}
-	aggs := map[string]int{} // row field name -> aggregate index
+	aggs := map[string]int{}     // row field name -> aggregate index
+	derived := map[string]bool{} // fields an eval computed from aggregates
 	for i, a := range st.Aggs {
 		aggs[a.OutputName()] = i
 	}
@@ -59,12 +60,11 @@ func planWindow(stages []rule.Stage, at int) (*windowPlan, error) {
 			}
 			continue
 		case rule.Eval:
-			reads := false
-			rule.EachValueField(later.Value, func(f rule.Field) { _, agg := aggs[f.Name]; reads = reads || agg })
-			if reads {
-				return nil, fmt.Errorf("%s is computed from an aggregate of the windowed stats: a condition on it cannot "+
-					"be checked as the window fills; compare the aggregate itself", later.To)
-			}
+			rule.EachValueField(later.Value, func(f rule.Field) {
+				if _, agg := aggs[f.Name]; agg || derived[f.Name] {
+					derived[later.To] = true
+				}
+			})
 			continue
 		case rule.Where:
 			cond, cmd = later.Cond, "where"
@@ -72,6 +72,16 @@ func planWindow(stages []rule.Stage, at int) (*windowPlan, error) {
 			cond, cmd = later.Cond, "search"
 		default:
 			continue
+		}
+		var from string
+		rule.EachField(cond, func(f rule.Field) {
+			if derived[f.Name] {
+				from = f.Name
+			}
+		})
+		if from != "" {
+			return nil, fmt.Errorf("%s on %s: it is computed from an aggregate of the windowed stats, and a condition on it "+
+				"cannot be checked as the window fills; compare the aggregate itself", cmd, from)
 		}
 		c := condCheck{aggs: aggs, stats: st}
 		if t := c.trend(cond, false); t == falling || t == unsteady {
@@ -256,13 +266,13 @@ func (c condCheck) refusal(cmd string, cond rule.Expr) error {
 			case neg && (op == rule.OpGt || op == rule.OpGe) || !neg && (op == rule.OpLt || op == rule.OpLe):
 				effect = "would fire on the first event of every group"
 			case num && !neg && op == rule.OpEq:
-				effect = fmt.Sprintf("would fire when the count reaches %s, though more events may come (Splunk "+
-					"compares the count at the end)", strconv.FormatFloat(n, 'f', -1, 64))
+				effect = fmt.Sprintf("would fire when the count reaches %s, though more events may come (a scheduled "+
+					"search compares the count at the end)", strconv.FormatFloat(n, 'f', -1, 64))
 			}
 		}
 	}
-	return fmt.Errorf("%s `%s` %s: a window answers a group when its condition first holds, Splunk once, at the end "+
-		"of the window. Conditions on the aggregates of a windowed stats must only become true as the window fills: "+
+	return fmt.Errorf("%s `%s` %s: a window answers a group when its condition first holds, a scheduled search (Splunk's, "+
+		"Elastic's) once, at the end of the window. Conditions on the aggregates of a windowed stats must only become true as the window fills: "+
 		"count and dc() compared with a number by > or >=, values() by = or like(), isnotnull(), conditions on the "+
 		"by-fields, and AND/OR of them", cmd, termText(culprit, neg), effect)
 }

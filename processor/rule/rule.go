@@ -7,6 +7,8 @@ package rule
 
 import (
 	"fmt"
+	"regexp"
+	"regexp/syntax"
 	"strings"
 	"time"
 )
@@ -302,6 +304,10 @@ type Stats struct {
 	// NullGroups keeps a row missing a By field, in the group whose value there is null (ES|QL), instead of
 	// dropping it (SPL). The group's rows have no such field.
 	NullGroups bool
+	// Windowed counts over the window even when no later stage filters on an aggregate: each group fires once per
+	// window, on its first row (an ES|QL query, which Kibana runs once per look-back and alerts on once per group).
+	// Without it such a stats is evaluated per event, as SPL's is.
+	Windowed bool
 }
 
 // Aggregate is one stats function.
@@ -376,8 +382,9 @@ type Constant struct {
 	Null bool
 }
 
-// Call applies a single-value function to its arguments: an argument with no value, or with several (a multi-valued
-// field), makes the result null, as ES|QL's scalar functions do. Func is one of CallFuncs.
+// Call applies a function to its arguments. Most are single-value functions: an argument with no value, or with
+// several (a multi-valued field), makes the result null, as ES|QL's scalar functions do; url_decode converts each
+// value, as ES|QL's conversion functions do. Func is one of CallFuncs.
 type Call struct {
 	Func string
 	Args []Value
@@ -385,7 +392,8 @@ type Call struct {
 
 // CallFuncs are the functions a Call may name, with their argument counts (-1: one or more):
 //
-//	url_decode(s)               percent-decoding, `+` as a space (application/x-www-form-urlencoded); null if invalid
+//	url_decode(s)               percent-decoding of each value, `+` as a space (application/x-www-form-urlencoded);
+//	                            a value with an invalid escape is dropped
 //	replace(s, regex, template) every match of regex (RE2) replaced by template (regexp.Expand syntax: ${1})
 //	concat(s, ...)              the arguments joined
 //	to_lower(s), to_upper(s)    Unicode case mapping
@@ -626,4 +634,35 @@ func IsDecimal(s string) bool {
 		}
 	}
 	return i == len(s)
+}
+
+// Regular expressions are RE2 (linear in the input), but matching still costs up to the program's size per input
+// byte: a rule's regex is bounded so that no rule can make one event cost milliseconds. Real Sigma, ESCU and Elastic
+// expressions are well under a hundred bytes. Front ends that translate a regex check the result with CheckRegex, so
+// that a rule too large fails where it is written.
+const (
+	MaxRegexBytes = 8192
+	MaxRegexInsts = 20000
+)
+
+// CheckRegex reports whether src (RE2, flags included) compiles within MaxRegexBytes and MaxRegexInsts.
+func CheckRegex(src string) error {
+	if len(src) > MaxRegexBytes {
+		return fmt.Errorf("regular expression of %d bytes is over the limit of %d", len(src), MaxRegexBytes)
+	}
+	if _, err := regexp.Compile(src); err != nil {
+		return err
+	}
+	re, err := syntax.Parse(src, syntax.Perl)
+	if err != nil {
+		return err
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return err
+	}
+	if n := len(prog.Inst); n > MaxRegexInsts {
+		return fmt.Errorf("regular expression %.40q... compiles to %d instructions, over the limit of %d", src, n, MaxRegexInsts)
+	}
+	return nil
 }
