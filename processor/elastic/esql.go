@@ -181,6 +181,8 @@ type esqlCompiler struct {
 	defined []esqlTok
 	// eventPaths are the audit paths the query reads from the event after its filter.
 	eventPaths map[string]bool
+	// readsColumn: the condition being compiled reads a column.
+	readsColumn bool
 }
 
 func (c *esqlCompiler) from(seg esqlSegment, rest int) error {
@@ -253,11 +255,15 @@ func (c *esqlCompiler) where(from int) error {
 	if err := p.end(); err != nil {
 		return err
 	}
+	c.readsColumn = false
 	cond, err := c.cond(n)
 	if err != nil {
 		return err
 	}
-	if len(c.stages) == 0 {
+	// A WHERE that reads only the event's fields, before STATS, filters the events themselves whatever EVALs came
+	// before it (they add columns, never change a field or a row): it joins the filter, where the operation index
+	// sees it.
+	if !c.afterStats && !c.readsColumn {
 		if c.filter == nil {
 			c.filter = cond.t
 		} else {
@@ -615,6 +621,7 @@ func (c *esqlCompiler) ref(n esqlNode) (esqlRef, error) {
 		return esqlRef{}, errorAt(c.src, n.tok.off, fmt.Sprintf("expected a field, found %q", n.tok.text))
 	}
 	if col, ok := c.cols[n.tok.text]; ok {
+		c.readsColumn = true
 		return esqlRef{tok: n.tok, col: col}, nil
 	}
 	if c.afterStats {

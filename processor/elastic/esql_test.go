@@ -383,3 +383,24 @@ func TestLongQueriesCompileInLinearTime(t *testing.T) {
 		}
 	}
 }
+
+// TestESQLWhereOnEventFieldsIsTheFilter: a WHERE that reads no column joins the filter even after an EVAL (the
+// multi-resource discovery rule computes its time bucket first), so the operation index keys the rule on its verbs;
+// one that reads a column stays a stage.
+func TestESQLWhereOnEventFieldsIsTheFilter(t *testing.T) {
+	filter, pipeline, err := CompileESQL(`FROM logs-* | EVAL Esql.u = TO_UPPER(user.name)
+| WHERE kubernetes.audit.verb == "get" | WHERE Esql.u == "A"`, defaultMap(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFilter := rule.Compare{Field: rule.Field{Name: "verb", AnyArray: true}, Op: rule.OpEq, Value: rule.Literal("get", true)}
+	if !reflect.DeepEqual(filter, wantFilter) {
+		t.Errorf("filter %#v, want %#v", filter, wantFilter)
+	}
+	if len(pipeline) != 2 {
+		t.Fatalf("pipeline %#v, want the EVAL and the WHERE on its column", pipeline)
+	}
+	if w, ok := pipeline[1].(rule.Where); !ok || !reflect.DeepEqual(w.Cond, rule.Expr(rule.Compare{Field: rule.Field{Name: "Esql.u"}, Op: rule.OpEq, Value: rule.Literal("A", true)})) {
+		t.Errorf("stage %#v, want the WHERE on Esql.u", pipeline[1])
+	}
+}
