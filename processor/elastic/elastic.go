@@ -420,37 +420,14 @@ func maturity(metadata any) string {
 	return strings.ToLower(strings.TrimSpace(s))
 }
 
-// statsRisk gives an aggregating ES|QL rule its risk block. Its rows hold only the STATS' groups and aggregates, so
-// the risk object is the column holding the requesting user (a group, or else its VALUES), or the first group (type
-// other) when none does; the threat object the column holding the source addresses, if any.
+// statsRisk gives an aggregating ES|QL rule its risk block: its group columns first, then the columns of its
+// VALUES aggregates, are the candidates for the user and the address.
 func statsRisk(r *rule.Rule, q *esqlQuery, score int, severity string) {
-	find := func(path string) string {
-		for _, b := range q.stats.By {
-			if q.sources[b] == path {
-				return b
-			}
+	columns := append([]string(nil), q.stats.By...)
+	for _, a := range q.stats.Aggs {
+		if a.Func == "values" {
+			columns = append(columns, a.OutputName())
 		}
-		for _, a := range q.stats.Aggs {
-			if a.Func == "values" && q.sources[a.OutputName()] == path {
-				return a.OutputName()
-			}
-		}
-		return ""
 	}
-	obj := rule.RiskObject{Field: find(eventrisk.UserField), Type: "user", Score: score}
-	if obj.Field == "" {
-		obj = rule.RiskObject{Field: q.stats.By[0], Type: "other", Score: score}
-	}
-	r.Risk = rule.Risk{Objects: []rule.RiskObject{obj}}
-	if ip := find("sourceIPs"); ip != "" {
-		r.Risk.Threats = []rule.ThreatObject{{Field: ip, Type: "ip_address"}}
-	}
-	groups := make([]string, len(q.stats.By))
-	for i, b := range q.stats.By {
-		groups[i] = b + "=$" + b + "$"
-	}
-	r.Risk.Message = r.Name + ": " + strings.Join(groups, " ")
-	if severity != "" {
-		r.Pipeline = append(r.Pipeline, rule.FillNull{Value: severity, Fields: []string{eventrisk.SeverityField}})
-	}
+	eventrisk.ApplyGroups(r, q.stats.By, columns, q.sources, score, severity)
 }

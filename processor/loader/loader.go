@@ -208,6 +208,37 @@ func Load(opts Options) (*Result, error) {
 	// Pass 2: the detections.
 	byID := map[string]*rule.Rule{}
 	escuFile := map[*rule.Rule]int{} // the ESCU detections, by file
+	var correlations []fileCorrelation
+	// add takes a rule of file i into the result: a second rule of one id is a duplicate, or of another version the
+	// older of two.
+	add := func(i int, r *rule.Rule) {
+		prev, ok := byID[r.ID]
+		if !ok {
+			byID[r.ID] = r
+			res.Rules = append(res.Rules, r)
+			return
+		}
+		if prev.Version == r.Version {
+			fail(i, &rule.Error{File: r.Origin.File, Line: r.Origin.Line, Rule: r.Name,
+				Reason: fmt.Sprintf("duplicate rule id %q (version %d), first loaded from %s", r.ID, r.Version, prev.Origin)})
+			return
+		}
+		// Two versions of one detection (an old content pack beside a new one): the newer one runs, as a
+		// content update replaces a detection in Splunk.
+		older, newer := prev, r
+		if r.Version < prev.Version {
+			older, newer = r, prev
+		}
+		log.Info("Rule superseded by a newer version with the same id",
+			zap.String("rule", r.Name), zap.String("id", r.ID),
+			zap.String("kept", fmt.Sprintf("%s (version %d)", newer.Origin, newer.Version)),
+			zap.String("dropped", fmt.Sprintf("%s (version %d)", older.Origin, older.Version)))
+		res.Superseded = append(res.Superseded, older)
+		if newer == r {
+			res.Rules[slices.Index(res.Rules, prev)] = r
+			byID[r.ID] = r
+		}
+	}
 	// Every file's search (or, when it has none to read, its text) for the macros they reference (macrorefs.go):
 	// a detection that fails to load still names the macros configured for it.
 	var searches []string
@@ -234,7 +265,19 @@ func Load(opts Options) (*Result, error) {
 				}
 			}
 		case sigmaRule:
-			r, err = sigma.Parse(f.name, f.data)
+			// A Sigma file may hold several rules, and correlations over rules of any file (read after the loop).
+			rs, cs, err := sigma.ParseFile(f.name, f.data)
+			if err != nil {
+				fail(i, err)
+				continue
+			}
+			for _, c := range cs {
+				correlations = append(correlations, fileCorrelation{i, c})
+			}
+			for _, r := range rs {
+				add(i, r)
+			}
+			continue
 		case elasticRule:
 			r, err = elastic.Parse(f.name, f.data, fieldMap)
 		default:
@@ -244,32 +287,9 @@ func Load(opts Options) (*Result, error) {
 			fail(i, err)
 			continue
 		}
-		if prev, ok := byID[r.ID]; ok {
-			if prev.Version == r.Version {
-				fail(i, &rule.Error{File: f.name, Line: r.Origin.Line, Rule: r.Name,
-					Reason: fmt.Sprintf("duplicate rule id %q (version %d), first loaded from %s", r.ID, r.Version, prev.Origin)})
-				continue
-			}
-			// Two versions of one detection (an old content pack beside a new one): the newer one runs, as a
-			// content update replaces a detection in Splunk.
-			older, newer := prev, r
-			if r.Version < prev.Version {
-				older, newer = r, prev
-			}
-			log.Info("Rule superseded by a newer version with the same id",
-				zap.String("rule", r.Name), zap.String("id", r.ID),
-				zap.String("kept", fmt.Sprintf("%s (version %d)", newer.Origin, newer.Version)),
-				zap.String("dropped", fmt.Sprintf("%s (version %d)", older.Origin, older.Version)))
-			res.Superseded = append(res.Superseded, older)
-			if newer == r {
-				res.Rules[slices.Index(res.Rules, prev)] = r
-				byID[r.ID] = r
-			}
-			continue
-		}
-		byID[r.ID] = r
-		res.Rules = append(res.Rules, r)
+		add(i, r)
 	}
+	linkCorrelations(correlations, res, add, fail)
 	// The ESCU detections that run (not a version a newer one superseded) write their own risk objects. One that
 	// cannot is reported; under on_rule_error: skip the version it superseded runs in its place, if that one can.
 	kept := res.Rules[:0:0]

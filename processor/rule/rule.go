@@ -22,6 +22,8 @@ type Rule struct {
 	// SearchName is the name of the saved search Splunk ES runs the rule as, which its risk events carry as
 	// search_name and source: for an ESCU detection `ESCU - <name> - Rule` (set by the loader). Empty: Name.
 	SearchName string
+	// Ref is another identifier rules refer to this one by: a Sigma rule's `name`, which correlation rules name.
+	Ref string
 	// Version is the rule's content version (ESCU `version`); of two rules with one ID, the higher version wins.
 	Version     int
 	Description string
@@ -57,9 +59,9 @@ func (r *Rule) SavedSearchName() string {
 }
 
 // NamedBy reports whether key names the rule, as rule_overrides keys and the tools' -disable do: its id, its name,
-// or the saved-search name its risk events carry (`ESCU - <name> - Rule`).
+// the saved-search name its risk events carry (`ESCU - <name> - Rule`), or its Ref (a Sigma `name`).
 func (r *Rule) NamedBy(key string) bool {
-	return key == r.ID || key == r.Name || r.SearchName != "" && key == r.SearchName
+	return key == r.ID || key == r.Name || r.SearchName != "" && key == r.SearchName || r.Ref != "" && key == r.Ref
 }
 
 // Deprecated reports whether the rule's upstream marks it deprecated: no longer maintained, kept for reference.

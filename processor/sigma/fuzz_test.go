@@ -2,6 +2,7 @@ package sigma
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/auditdetect/auditdetect/processor/engine"
@@ -52,6 +53,47 @@ func FuzzCondition(f *testing.F) {
 		}
 		if e == nil {
 			t.Fatalf("nil expression for %q", cond)
+		}
+	})
+}
+
+// FuzzParseFile: a file of several documents, correlations among them, never panics; errors are *rule.Error naming
+// the file; each correlation compiled against the file's rules either fails with a *rule.Error or compiles in the
+// engine, unless the engine refuses its condition (lt, eq: a check of its own).
+func FuzzParseFile(f *testing.F) {
+	f.Add([]byte(correlationBases + "---\ntitle: C\ncorrelation:\n  type: temporal\n  rules: [denied, secret_read]\n" +
+		"  group-by: [k]\n  timespan: 5m\n  aliases:\n    k: {denied: user.username, secret_read: objectRef.name}\n"))
+	f.Add([]byte(correlationBases + "---\ntitle: C\ncorrelation: {type: value_count, rules: [denied], group-by: [a, b], " +
+		"timespan: 1h, condition: {field: verb, gt: 2, lte: 9}, generate: true}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		IsRule(data)
+		rules, corrs, err := ParseFile("f.yml", data)
+		if err != nil {
+			var e *rule.Error
+			if !errors.As(err, &e) || e.File != "f.yml" || e.Reason == "" {
+				t.Fatalf("bad error %T %v", err, err)
+			}
+			return
+		}
+		byRef := map[string]*rule.Rule{}
+		for _, r := range rules {
+			byRef[r.ID] = r
+			if r.Ref != "" {
+				byRef[r.Ref] = r
+			}
+		}
+		for _, c := range corrs {
+			r, _, err := c.Compile(byRef, nil)
+			if err != nil {
+				var e *rule.Error
+				if !errors.As(err, &e) || e.File != "f.yml" || e.Reason == "" {
+					t.Fatalf("bad error %T %v", err, err)
+				}
+				continue
+			}
+			if _, err := engine.Compile([]*rule.Rule{r}, engine.Options{}); err != nil && !strings.Contains(err.Error(), "window") {
+				t.Fatalf("compiled correlation does not compile in the engine: %v", err)
+			}
 		}
 	})
 }

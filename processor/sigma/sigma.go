@@ -53,63 +53,50 @@ var tacticIDs = map[string]string{
 
 var techniqueTag = regexp.MustCompile(`(?i)^attack\.(t\d{4}(?:\.\d{3})?)$`)
 
-// IsRule reports whether data is a Sigma document: a YAML mapping with a top-level `detection:`, or a titled
-// correlation or filter rule (which Parse then rejects, saying why).
+// IsRule reports whether data holds Sigma documents: YAML mappings each with a top-level `detection:`, or a titled
+// correlation or filter rule (ParseFile rejects a filter rule, saying why). A file of several documents is Sigma when
+// every one is (a rule and the correlation over it, as the specification's examples write them).
 func IsRule(data []byte) bool {
-	root, err := topLevel("", data)
+	docs, err := yamlfile.Documents("", data)
 	if err != nil {
 		return false
 	}
-	return value(root, "detection") != nil ||
-		value(root, "title") != nil && (value(root, "correlation") != nil || value(root, "filter") != nil)
+	for _, root := range docs {
+		if value(root, "detection") == nil &&
+			(value(root, "title") == nil || value(root, "correlation") == nil && value(root, "filter") == nil) {
+			return false
+		}
+	}
+	return true
 }
 
-// Parse reads one Sigma rule. Errors are *rule.Error with the file, line and column of the fault.
+// Parse reads one Sigma rule, a file of one document. Errors are *rule.Error with the file, line and column of the
+// fault. A correlation rule is read with the rules it names: ParseFile and Correlation.Compile.
 func Parse(file string, data []byte) (*rule.Rule, error) {
 	root, err := topLevel(file, data)
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{file: file}
-	title := p.str(root, "title")
-	p.rule = strings.TrimSpace(title)
-	if dup := p.duplicateKey(root); dup != nil && p.err == nil {
-		p.err = dup
-	}
+	return parseRoot(file, root)
+}
+
+// parseRoot reads the Sigma rule of one document.
+func parseRoot(file string, root *yaml.Node) (*rule.Rule, error) {
+	p, err := newParser(file, root)
 	switch {
-	case p.err != nil:
-		return nil, p.err
-	case p.rule == "":
-		return nil, p.errorAt(root, "missing `title`")
+	case err != nil:
+		return nil, err
 	case value(root, "correlation") != nil:
-		return nil, p.errorAt(key(root, "correlation").Node, "Sigma correlation rules are not supported: they correlate many events, and auditdetect runs Sigma rules one event at a time")
+		return nil, p.errorAt(key(root, "correlation").Node, "a Sigma correlation rule is read with the rules it names: load the files together")
 	case value(root, "detection") == nil && value(root, "filter") != nil:
 		return nil, p.errorAt(key(root, "filter").Node, "Sigma filter rules are not supported: write the exclusion into the rule's own condition")
 	}
 	if err := p.checkLogsource(root); err != nil {
 		return nil, err
 	}
-	r := &rule.Rule{
-		ID:          strings.TrimSpace(p.str(root, "id")),
-		Name:        p.rule,
-		Description: strings.TrimSpace(p.str(root, "description")),
-		Status:      statusOf(value(root, "status")),
-		Origin:      rule.Origin{File: file, Format: "sigma"},
-	}
-	if r.ID == "" {
-		r.ID = r.Name
-	}
-	level := strings.ToLower(strings.TrimSpace(p.str(root, "level")))
-	if level == "" {
-		level = DefaultLevel
-	}
-	score, ok := LevelScores[level]
-	if !ok && p.err == nil {
-		return nil, p.errorAt(value(root, "level"), fmt.Sprintf("unknown level %q (informational, low, medium, high or critical)", level))
-	}
-	r.MitreTechniques, r.MitreTactics = p.tags(root)
-	if p.err != nil {
-		return nil, p.err
+	r, level, score, err := p.header(root)
+	if err != nil {
+		return nil, err
 	}
 	det := key(root, "detection")
 	if det == nil {
@@ -121,6 +108,50 @@ func Parse(file string, data []byte) (*rule.Rule, error) {
 	}
 	eventrisk.Apply(r, score, level)
 	return r, nil
+}
+
+// newParser starts reading a document: its title (the rule's name in errors), and no key twice in a mapping.
+func newParser(file string, root *yaml.Node) (*parser, error) {
+	p := &parser{file: file}
+	p.rule = strings.TrimSpace(p.str(root, "title"))
+	if dup := p.duplicateKey(root); dup != nil && p.err == nil {
+		p.err = dup
+	}
+	switch {
+	case p.err != nil:
+		return nil, p.err
+	case p.rule == "":
+		return nil, p.errorAt(root, "missing `title`")
+	}
+	return p, nil
+}
+
+// header reads what a rule or a correlation says of itself: ids, name, status, level (and its score), tags.
+func (p *parser) header(root *yaml.Node) (r *rule.Rule, level string, score int, err error) {
+	r = &rule.Rule{
+		ID:          strings.TrimSpace(p.str(root, "id")),
+		Name:        p.rule,
+		Ref:         strings.TrimSpace(p.str(root, "name")),
+		Description: strings.TrimSpace(p.str(root, "description")),
+		Status:      statusOf(value(root, "status")),
+		Origin:      rule.Origin{File: p.file, Format: "sigma"},
+	}
+	if r.ID == "" {
+		r.ID = r.Name
+	}
+	level = strings.ToLower(strings.TrimSpace(p.str(root, "level")))
+	if level == "" {
+		level = DefaultLevel
+	}
+	score, ok := LevelScores[level]
+	if !ok && p.err == nil {
+		return nil, "", 0, p.errorAt(value(root, "level"), fmt.Sprintf("unknown level %q (informational, low, medium, high or critical)", level))
+	}
+	r.MitreTechniques, r.MitreTactics = p.tags(root)
+	if p.err != nil {
+		return nil, "", 0, p.err
+	}
+	return r, level, score, nil
 }
 
 // parser carries the file and rule name into error messages, and the first error of the helpers that read scalars.

@@ -142,7 +142,7 @@ func TestParseErrors(t *testing.T) {
 		{"encoding without base64", sigmaRule("  sel: {verb|wide: x}\n  condition: sel"), 6, 9, `"wide" must be followed by base64`},
 		{"base64 of a wildcard", sigmaRule("  sel: {verb|base64: 'a*'}\n  condition: sel"), 6, 22, "cannot encode a value with wildcards"},
 		{"missing condition", sigmaRule("  sel: {verb: get}"), 6, 3, "missing `condition`"},
-		{"correlation rule", "title: T\ncorrelation: {type: event_count, rules: [x]}\n", 2, 1, "correlation rules are not supported"},
+		{"correlation rule", "title: T\ncorrelation: {type: event_count, rules: [x]}\n", 2, 1, "a Sigma correlation rule is read with the rules it names"},
 		{"two documents", sigmaRule("  sel: {verb: get}\n  condition: sel") + "\n---\n" + sigmaRule("  sel: {verb: get}\n  condition: sel"), 8, 0, "several YAML documents"},
 		{"unknown level", strings.Replace(sigmaRule("  sel: {verb: get}\n  condition: sel"), "level: high", "level: severe", 1), 3, 8, `unknown level "severe"`},
 		{"invalid YAML", "title: T\ndetection:\n  sel: \"unterminated\n", 3, 0, "invalid YAML"},

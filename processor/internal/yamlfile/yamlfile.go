@@ -79,6 +79,34 @@ func yamlKind(tag string) string {
 	return "the value"
 }
 
+// Documents parses every YAML document of data and returns their top-level mappings, each of which must be one; a
+// file without a document is an empty file.
+func Documents(file string, data []byte) ([]*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var out []*yaml.Node
+	for {
+		var doc yaml.Node
+		if err := dec.Decode(&doc); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return nil, Error(file, "", err)
+		}
+		if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+			line := max(doc.Line, 1)
+			if len(doc.Content) > 0 {
+				line = doc.Content[0].Line
+			}
+			return nil, &rule.Error{File: file, Line: line, Reason: "expected a YAML mapping at the top level"}
+		}
+		out = append(out, doc.Content[0])
+	}
+	if len(out) == 0 {
+		return nil, &rule.Error{File: file, Line: 1, Reason: "empty file"}
+	}
+	return out, nil
+}
+
 // TopLevel parses data, which must hold one YAML document, and returns its top-level mapping. several is the reason
 // given for a file of several documents: a second document, even a broken one, is never silently left unread.
 func TopLevel(file string, data []byte, several string) (*yaml.Node, error) {

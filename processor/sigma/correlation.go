@@ -1,0 +1,364 @@
+package sigma
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/auditdetect/auditdetect/processor/internal/eventrisk"
+	"github.com/auditdetect/auditdetect/processor/internal/yamlfile"
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// Correlation is a Sigma correlation rule (correlation specification v2): the events that other Sigma rules match,
+// counted per group over a timespan. It becomes a rule of the model once the rules it names are known (Compile):
+//
+//	event_count  count of the events, per group-by group
+//	value_count  count of distinct values of condition.field
+//	temporal     count of distinct rules among those named that matched (all of them by default)
+//
+// Each is a windowed stats over the rule's timespan: a group fires once per window, when its count first meets the
+// condition. temporal_ordered (the order of the events) and correlations of correlations are refused.
+type Correlation struct {
+	// Rule holds what the correlation says of itself: id, title, name (Ref), status, level, tags, origin.
+	Rule     *rule.Rule
+	Type     string
+	Rules    []string // the rules it names, by name or id
+	GroupBy  []string
+	Timespan time.Duration
+	// Field is value_count's field.
+	Field string
+	// Conditions are ANDed: `gte: 10`, or a range `gt: 100, lte: 200`.
+	Conditions []Threshold
+	// Generate keeps the rules it names running on their own as well (by default they only feed the correlation).
+	Generate bool
+	// Aliases names, per alias, the field each named rule's events hold it in.
+	Aliases map[string]map[string]string
+
+	score int
+	level string
+	// lines: of each entry of Rules, of the type, of each alias's rules (by alias, then rule name).
+	ruleLines  []int
+	typeLine   int
+	aliasLines map[string]map[string]int
+}
+
+// Threshold is one criterion of a correlation's condition.
+type Threshold struct {
+	Op rule.Op
+	N  string
+}
+
+// ParseFile reads every document of a Sigma file: detection rules, and correlation rules that Compile makes rules of
+// once every file is read (they may name rules of other files). Errors are *rule.Error with the fault's position.
+func ParseFile(file string, data []byte) ([]*rule.Rule, []*Correlation, error) {
+	docs, err := yamlfile.Documents(file, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	var rules []*rule.Rule
+	var corrs []*Correlation
+	for _, root := range docs {
+		if value(root, "correlation") != nil {
+			c, err := parseCorrelation(file, root)
+			if err != nil {
+				return nil, nil, err
+			}
+			corrs = append(corrs, c)
+			continue
+		}
+		r, err := parseRoot(file, root)
+		if err != nil {
+			return nil, nil, err
+		}
+		rules = append(rules, r)
+	}
+	return rules, corrs, nil
+}
+
+var timespanRE = regexp.MustCompile(`^(\d+)([smhd])$`)
+
+var thresholdOps = map[string]rule.Op{"gt": rule.OpGt, "gte": rule.OpGe, "lt": rule.OpLt, "lte": rule.OpLe, "eq": rule.OpEq}
+
+func parseCorrelation(file string, root *yaml.Node) (*Correlation, error) {
+	p, err := newParser(file, root)
+	if err != nil {
+		return nil, err
+	}
+	r, level, score, err := p.header(root)
+	if err != nil {
+		return nil, err
+	}
+	c := &Correlation{Rule: r, level: level, score: score, aliasLines: map[string]map[string]int{}}
+	sec := value(root, "correlation")
+	r.Origin.Line = key(root, "correlation").Line
+	if sec.Kind != yaml.MappingNode {
+		return nil, p.errorAt(sec, "`correlation` must be a mapping")
+	}
+
+	c.Type = p.str(sec, "type")
+	if n := value(sec, "type"); n != nil {
+		c.typeLine = n.Line
+	}
+	switch c.Type {
+	case "event_count", "value_count", "temporal":
+	case "temporal_ordered":
+		return nil, p.errorAt(value(sec, "type"), "correlation type temporal_ordered is not supported: the order of the events is not kept (temporal counts them in any order)")
+	case "":
+		return nil, p.errorAt(sec, "missing correlation `type` (event_count, value_count or temporal)")
+	default:
+		return nil, p.errorAt(value(sec, "type"), fmt.Sprintf("unknown correlation type %q (event_count, value_count or temporal)", c.Type))
+	}
+
+	if c.Rules, c.ruleLines, err = p.strings(sec, "rules"); err != nil {
+		return nil, err
+	}
+	if len(c.Rules) == 0 {
+		return nil, p.errorAt(sec, "missing correlation `rules`: the Sigma rules whose events it counts, by name or id")
+	}
+	if c.GroupBy, _, err = p.strings(sec, "group-by"); err != nil {
+		return nil, err
+	}
+	if len(c.GroupBy) == 0 {
+		return nil, p.errorAt(sec, "missing `group-by`: auditdetect counts per group (a user, a source address...)")
+	}
+
+	ts := value(sec, "timespan")
+	if ts == nil {
+		return nil, p.errorAt(sec, "missing `timespan` (a number and s, m, h or d: 5m)")
+	}
+	m := timespanRE.FindStringSubmatch(strings.TrimSpace(ts.Value))
+	n, _ := strconv.Atoi(safeIndex(m, 1))
+	if ts.Kind != yaml.ScalarNode || m == nil || n <= 0 || n > 10000 {
+		return nil, p.errorAt(ts, fmt.Sprintf("timespan %q is not a number of seconds, minutes, hours or days up to 10000 (5m, 1h, 1d)", ts.Value))
+	}
+	c.Timespan = time.Duration(n) * map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour}[m[2]]
+
+	if g := value(sec, "generate"); g != nil {
+		if g.Kind != yaml.ScalarNode || (g.Value != "true" && g.Value != "false") {
+			return nil, p.errorAt(g, "`generate` is true or false")
+		}
+		c.Generate = g.Value == "true"
+	}
+	if err := p.conditions(sec, c); err != nil {
+		return nil, err
+	}
+	if err := p.aliases(sec, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func safeIndex(s []string, i int) string {
+	if i < len(s) {
+		return s[i]
+	}
+	return ""
+}
+
+// strings reads a list of scalars (or one scalar) at k, with each one's line.
+func (p *parser) strings(m *yaml.Node, k string) ([]string, []int, error) {
+	n := value(m, k)
+	if n == nil || isNull(n) {
+		return nil, nil, nil
+	}
+	items := []*yaml.Node{n}
+	if n.Kind == yaml.SequenceNode {
+		items = n.Content
+	}
+	var out []string
+	var lines []int
+	for _, it := range items {
+		it = deref(it)
+		if it.Kind != yaml.ScalarNode || strings.TrimSpace(it.Value) == "" {
+			return nil, nil, p.errorAt(it, fmt.Sprintf("`%s` lists names", k))
+		}
+		out, lines = append(out, strings.TrimSpace(it.Value)), append(lines, it.Line)
+	}
+	return out, lines, nil
+}
+
+func (p *parser) conditions(sec *yaml.Node, c *Correlation) error {
+	cond := value(sec, "condition")
+	if cond == nil {
+		if c.Type == "temporal" {
+			// Every named rule must have matched.
+			c.Conditions = []Threshold{{Op: rule.OpGe, N: strconv.Itoa(len(c.Rules))}}
+			return nil
+		}
+		return p.errorAt(sec, "missing `condition` (gte: 10, say)")
+	}
+	if cond.Kind != yaml.MappingNode {
+		return p.errorAt(cond, "`condition` is a mapping: gte: 10")
+	}
+	for i := 0; i+1 < len(cond.Content); i += 2 {
+		k, v := cond.Content[i], deref(cond.Content[i+1])
+		if k.Value == "field" {
+			if c.Type != "value_count" {
+				return p.errorAt(k, "condition `field` is value_count's")
+			}
+			c.Field = strings.TrimSpace(v.Value)
+			continue
+		}
+		op, ok := thresholdOps[k.Value]
+		if !ok {
+			return p.errorAt(k, fmt.Sprintf("unknown condition %q (gt, gte, lt, lte, eq)", k.Value))
+		}
+		if _, err := strconv.ParseUint(v.Value, 10, 31); v.Kind != yaml.ScalarNode || err != nil {
+			return p.errorAt(v, fmt.Sprintf("condition %s takes a whole number, not %q", k.Value, v.Value))
+		}
+		c.Conditions = append(c.Conditions, Threshold{Op: op, N: v.Value})
+	}
+	if c.Type == "value_count" && c.Field == "" {
+		return p.errorAt(cond, "a value_count condition names its `field`")
+	}
+	if len(c.Conditions) == 0 {
+		return p.errorAt(cond, "the condition has no criterion (gte: 10, say)")
+	}
+	return nil
+}
+
+func (p *parser) aliases(sec *yaml.Node, c *Correlation) error {
+	al := value(sec, "aliases")
+	if al == nil || isNull(al) {
+		return nil
+	}
+	if al.Kind != yaml.MappingNode {
+		return p.errorAt(al, "`aliases` maps each alias to the field of each rule's events")
+	}
+	c.Aliases = map[string]map[string]string{}
+	for i := 0; i+1 < len(al.Content); i += 2 {
+		name, fields := al.Content[i].Value, deref(al.Content[i+1])
+		if fields.Kind != yaml.MappingNode {
+			return p.errorAt(fields, fmt.Sprintf("alias %s maps rule names to fields", name))
+		}
+		c.Aliases[name], c.aliasLines[name] = map[string]string{}, map[string]int{}
+		for j := 0; j+1 < len(fields.Content); j += 2 {
+			ref, f := fields.Content[j], deref(fields.Content[j+1])
+			if f.Kind != yaml.ScalarNode || strings.TrimSpace(f.Value) == "" {
+				return p.errorAt(f, fmt.Sprintf("alias %s: rule %s names a field", name, ref.Value))
+			}
+			c.Aliases[name][ref.Value], c.aliasLines[name][ref.Value] = strings.TrimSpace(f.Value), ref.Line
+		}
+	}
+	return nil
+}
+
+// Column names the correlation's rows hold for what it counts.
+const (
+	ruleColumn       = "sigma.rule" // temporal: which named rule an event matched
+	eventCountColumn = "event_count"
+	valueCountColumn = "value_count"
+	ruleCountColumn  = "rule_count"
+)
+
+// Compile makes the correlation a rule of the model. rules holds the Sigma detection rules by id and by name;
+// correlations the ids and names of correlation rules (which a correlation may not name: chains are not supported).
+// It returns the rules it names, as far as it found them, with the rule or the error.
+func (c *Correlation) Compile(rules map[string]*rule.Rule, correlations map[string]bool) (*rule.Rule, []*rule.Rule, error) {
+	fail := func(line int, reason string) error {
+		return &rule.Error{File: c.Rule.Origin.File, Line: line, Rule: c.Rule.Name, Reason: reason}
+	}
+	var bases []*rule.Rule
+	for i, ref := range c.Rules {
+		b, ok := rules[ref]
+		switch {
+		case !ok && correlations[ref]:
+			return nil, bases, fail(c.ruleLines[i], fmt.Sprintf("%s is a correlation rule: correlations of correlations are not supported", ref))
+		case !ok:
+			return nil, bases, fail(c.ruleLines[i], fmt.Sprintf("no loaded Sigma rule has the name or id %q", ref))
+		}
+		bases = append(bases, b)
+	}
+	// The rule each alias reads, by the name the alias gives it.
+	named := func(alias, ref string) (*rule.Rule, error) {
+		for i, b := range bases {
+			if c.Rules[i] == ref || b.Ref == ref || b.ID == ref {
+				return b, nil
+			}
+		}
+		return nil, fail(c.aliasLines[alias][ref], fmt.Sprintf("alias %s names %s, which is not among the correlation's rules", alias, ref))
+	}
+
+	r := *c.Rule
+	r.Window = c.Timespan
+	filters := make([]rule.Expr, len(bases))
+	for i, b := range bases {
+		filters[i] = b.Filter
+		if filters[i] == nil {
+			filters[i] = rule.True{}
+		}
+		for _, t := range b.MitreTechniques {
+			r.MitreTechniques = appendNew(r.MitreTechniques, t)
+		}
+		for _, t := range b.MitreTactics {
+			r.MitreTactics = appendNew(r.MitreTactics, t)
+		}
+	}
+	r.Filter = rule.AnyOf(filters...)
+
+	// Each group-by field (or alias), and the field value_count counts, is copied into a column of its own name:
+	// Sigma reads arrays transparently, and the counts group its values.
+	var pipeline []rule.Stage
+	copied := map[string]bool{}
+	copyField := func(name string) {
+		if !copied[name] {
+			copied[name] = true
+			pipeline = append(pipeline, rule.Eval{To: name, Value: rule.FieldValue{Field: rule.Field{Name: name, AnyArray: true}}})
+		}
+	}
+	sources := map[string]string{}
+	for _, g := range c.GroupBy {
+		fields, isAlias := c.Aliases[g]
+		if !isAlias {
+			copyField(g)
+			sources[g] = g
+			continue
+		}
+		// One case per named rule, in the order the correlation names them (a map has none).
+		field := map[*rule.Rule]string{}
+		for ref, f := range fields {
+			b, err := named(g, ref)
+			if err != nil {
+				return nil, bases, err
+			}
+			field[b] = f
+		}
+		var whens []rule.When
+		for i, b := range bases {
+			if f, ok := field[b]; ok {
+				whens = append(whens, rule.When{Cond: filters[i], Then: rule.FieldValue{Field: rule.Field{Name: f, AnyArray: true}}})
+			}
+		}
+		pipeline = append(pipeline, rule.Eval{To: g, Value: rule.Case{Whens: whens}})
+		copied[g] = true
+	}
+	var agg rule.Aggregate
+	switch c.Type {
+	case "event_count":
+		agg = rule.Aggregate{Func: "count", As: eventCountColumn}
+	case "value_count":
+		copyField(c.Field)
+		agg = rule.Aggregate{Func: "dc", Field: c.Field, As: valueCountColumn}
+	case "temporal":
+		whens := make([]rule.When, len(bases))
+		for i, b := range bases {
+			whens[i] = rule.When{Cond: filters[i], Then: rule.Constant{Text: b.Name}}
+		}
+		pipeline = append(pipeline, rule.Eval{To: ruleColumn, Value: rule.Case{Whens: whens}})
+		agg = rule.Aggregate{Func: "dc", Field: ruleColumn, As: ruleCountColumn}
+	}
+	pipeline = append(pipeline, rule.Stats{Aggs: []rule.Aggregate{agg}, By: c.GroupBy, Windowed: true})
+	terms := make([]rule.Expr, len(c.Conditions))
+	for i, t := range c.Conditions {
+		terms[i] = rule.Compare{Field: rule.Field{Name: agg.As}, Op: t.Op, Value: rule.Literal(t.N, true)}
+	}
+	pipeline = append(pipeline, rule.Where{Cond: rule.AllOf(terms...)})
+	r.Pipeline = pipeline
+	eventrisk.ApplyGroups(&r, c.GroupBy, c.GroupBy, sources, c.score, c.level)
+	return &r, bases, nil
+}
