@@ -136,6 +136,14 @@ func runLint(args []string, stdout, stderr io.Writer) int {
 			add(lintWarning, w)
 		}
 	}
+	// A Sigma rule that only feeds correlations is still a rule that must match something: a correlation over one
+	// that never matches counts nothing of it (a temporal one never fires).
+	for _, r := range res.Correlated {
+		if l := lint.Check(r); l.NeverMatches {
+			findings = append(findings, lintFinding{Where: r.Origin.String(), Rule: r.Name, ID: r.ID, Level: lintError,
+				Message: "feeds correlation rules but can never match an API server's audit event: " + joinFindings(l.Because)})
+		}
+	}
 	sort.SliceStable(findings, func(i, j int) bool { return whereLess(findings[i].Where, findings[j].Where) })
 
 	errs, warnings := 0, 0

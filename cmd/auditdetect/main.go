@@ -190,7 +190,7 @@ func loadRules(paths []string, rf *ruleFlags, command string, stderr io.Writer, 
 			fmt.Fprintf(stderr, "%s: skipped: %v\n", command, err)
 		}
 	}
-	rules, err := disable(res.Rules, rf.disable, rf.onRuleError == "skip", command, stderr)
+	rules, err := disable(res.Rules, res.Correlated, rf.disable, rf.onRuleError == "skip", command, stderr)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -257,7 +257,7 @@ func load(paths []string, rf *ruleFlags, command string, stderr io.Writer) ([]*r
 // disable leaves out the rules named (by id or name) in names, each reported on stderr; a name that no loaded rule
 // has is an error, as a rule_overrides key of the processor is, or under skip (where the rule it names may be one
 // that failed to load) a line on stderr, as the processor's warning.
-func disable(rules []*rule.Rule, names []string, skip bool, command string, stderr io.Writer) ([]*rule.Rule, error) {
+func disable(rules, correlated []*rule.Rule, names []string, skip bool, command string, stderr io.Writer) ([]*rule.Rule, error) {
 	if len(names) == 0 {
 		return rules, nil
 	}
@@ -267,6 +267,13 @@ func disable(rules []*rule.Rule, names []string, skip bool, command string, stde
 		for _, r := range rules {
 			if r.NamedBy(n) {
 				off[r.ID], found = true, true
+			}
+		}
+		for _, r := range correlated {
+			if !found && r.NamedBy(n) {
+				// As the processor's rule_overrides: a rule that only feeds correlations is loaded, and not run alone.
+				fmt.Fprintf(stderr, "%s: -disable %s: the Sigma rule %s only feeds correlation rules, and does not run alone\n", command, n, r.Name)
+				found = true
 			}
 		}
 		if !found {

@@ -33,7 +33,13 @@ detection:
   sel: {responseStatus.code: 403}
   condition: sel
 `), 0o600))
-	p, sink, _ := newTestProcessor(t, testConfig(func(c *Config) { c.Rules, c.Macros = []string{dir}, nil }))
+	off := false
+	p, sink, _ := newTestProcessor(t, testConfig(func(c *Config) {
+		c.Rules, c.Macros = []string{dir}, nil
+		// The rule the correlation names is loaded but does not run alone: an override of it is not a typo (a
+		// configuration that tuned it must still start), and changes nothing.
+		c.RuleOverrides = map[string]RuleOverride{"denied": {Enabled: &off}}
+	}))
 
 	denied := func(i int, user string) string {
 		return fmt.Sprintf(`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"d-%d","stage":"ResponseComplete","requestURI":"/api/v1/secrets","verb":"list","user":{"username":%q},"sourceIPs":["198.51.100.%d"],"objectRef":{"resource":"secrets","apiVersion":"v1"},"responseStatus":{"metadata":{},"code":403},"stageTimestamp":"2026-12-06T10:00:%02d.000000Z"}`, i, user, i, i)

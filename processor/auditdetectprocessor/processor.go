@@ -67,7 +67,7 @@ func buildDetector(cfg *Config, logger *zap.Logger) (*detector, error) {
 		}
 		opts.GeoIP = d.geo
 	}
-	disabled, err := applyStateful(cfg, &opts, res.Rules, logger)
+	disabled, err := applyStateful(cfg, &opts, res.Rules, res.Correlated, logger)
 	if err != nil {
 		d.close()
 		return nil, err

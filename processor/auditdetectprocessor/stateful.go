@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -161,13 +162,25 @@ func didYouMean(keys []string, rules []*rule.Rule) string {
 // rule_overrides turns off (enabled: false). A rule_overrides key that names no loaded rule fails the load (a typo
 // would otherwise leave a rule silently unthrottled, or running), or is logged under on_rule_error: skip, where the
 // rule it names may have been skipped.
-func applyStateful(cfg *Config, opts *engine.Options, rules []*rule.Rule, logger *zap.Logger) (disabled map[string]bool, err error) {
+func applyStateful(cfg *Config, opts *engine.Options, rules, correlated []*rule.Rule, logger *zap.Logger) (disabled map[string]bool, err error) {
 	opts.AllowedLateness = cfg.AllowedLateness
 	opts.NewTermsLearning = cfg.NewTermsLearning
 	byID, unknown, twice := resolveOverrides(cfg, rules)
 	if len(twice) > 0 {
 		return nil, fmt.Errorf("rule_overrides: %s: keep one", strings.Join(twice, "; "))
 	}
+	// A key naming a Sigma rule that only feeds a correlation names a loaded rule that does not run alone: said, not
+	// an error (adding a correlation must not break a configuration that tuned the rule it names).
+	unknown = slices.DeleteFunc(unknown, func(key string) bool {
+		for _, r := range correlated {
+			if r.NamedBy(key) {
+				logger.Info("rule_overrides names a Sigma rule that only feeds correlation rules: it does not run alone, "+
+					"and the override has no effect (override the correlation)", zap.String("key", key), zap.String("rule", r.Name))
+				return true
+			}
+		}
+		return false
+	})
 	if len(unknown) > 0 {
 		err := fmt.Errorf("rule_overrides: no loaded rule has the id or name %s", didYouMean(unknown, rules))
 		if cfg.OnRuleError != RuleErrorSkip {

@@ -94,13 +94,23 @@ type caseValue struct {
 	conds []node
 	thens []valueExec
 	els   valueExec
+	all   bool
 }
 
 func (v caseValue) values(c *evalCtx, r *row) ([]string, bool) {
+	var out []string
 	for i, cond := range v.conds {
-		if cond.eval(c, source{row: r}) {
-			return v.thens[i].values(c, r)
+		if !cond.eval(c, source{row: r}) {
+			continue
 		}
+		vals, ok := v.thens[i].values(c, r)
+		if !v.all {
+			return vals, ok
+		}
+		out = append(out, vals...)
+	}
+	if len(out) > 0 {
+		return out, true
 	}
 	if v.els == nil {
 		return nil, false
@@ -139,7 +149,7 @@ func compileValue(v rule.Value, rs refs) (valueExec, error) {
 	case rule.Call:
 		return compileCall(v, rs)
 	case rule.Case:
-		var out caseValue
+		out := caseValue{all: v.All}
 		for _, w := range v.Whens {
 			n, err := compileExpr(w.Cond, nil)
 			if err != nil {

@@ -61,6 +61,11 @@ func TestEvalValues(t *testing.T) {
 		}, Else: rule.Constant{Text: "other"}}, []string{"write"}},
 		{"case: else", rule.Case{Whens: []rule.When{{Cond: eq("verb", "get"), Then: rule.Constant{Text: "read"}}}, Else: rule.Constant{Text: "other"}}, []string{"other"}},
 		{"case: no else is null", rule.Case{Whens: []rule.When{{Cond: eq("verb", "get"), Then: rule.Constant{Text: "read"}}}}, nil},
+		{"case: all takes every condition that holds", rule.Case{All: true, Whens: []rule.When{
+			{Cond: eq("verb", "create"), Then: rule.Constant{Text: "a"}},
+			{Cond: eq("verb", "get"), Then: rule.Constant{Text: "b"}},
+			{Cond: eq("user.username", "Alice"), Then: rule.Constant{Text: "c"}},
+		}}, []string{"a", "c"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -172,7 +172,36 @@ func Check(r *rule.Rule) Result {
 			res.NeverMatches, res.Because = true, because
 		}
 	}
+	// A stats that drops rows without a group field never makes a group of one no event has.
+	for i, st := range r.Pipeline {
+		s, ok := st.(rule.Stats)
+		if !ok || s.NullGroups {
+			continue
+		}
+		for _, b := range s.By {
+			if path := copiedFrom(r.Pipeline[:i], b); path != "" {
+				if why, no := absent(rule.Field{Name: path}); no {
+					f := Finding{Term: "group by " + b, Reason: why}
+					res.Findings = append(res.Findings, f)
+					res.NeverMatches, res.Because = true, append(res.Because, f)
+				}
+			}
+		}
+	}
 	return res
+}
+
+// copiedFrom is the event path a column was copied from by the last of stages to set it, or "".
+func copiedFrom(stages []rule.Stage, column string) string {
+	for i := len(stages) - 1; i >= 0; i-- {
+		if e, ok := stages[i].(rule.Eval); ok && e.To == column {
+			if fv, ok := e.Value.(rule.FieldValue); ok && fv.Field.AnyArray {
+				return fv.Field.Name
+			}
+			return ""
+		}
+	}
+	return ""
 }
 
 type truth int

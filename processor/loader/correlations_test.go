@@ -84,6 +84,41 @@ func TestSigmaCorrelations(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, []string{"A", "B", "Denied request"}, sortedNames(res.Rules))
 	})
+	t.Run("a document of a correlation's file that is no rule is the fault named", func(t *testing.T) {
+		broken := strings.Replace(deniedRule, "detection:", "detction:", 1)
+		dir := layout(t, map[string]string{"mr.yml": correlationDoc("Many", "denied", false) + "---\n" + broken,
+			"other.yml": "title: Other\nid: other-id\nname: other\nlogsource: {product: kubernetes, service: audit}\n" +
+				"detection:\n  sel: {verb: get}\n  condition: sel\n" + "---\n" + correlationDoc("Many others", "other", false)})
+		_, err := Load(Options{Paths: []string{dir}})
+		var e *rule.Error
+		require.ErrorAs(t, err, &e)
+		assert.Equal(t, 9, e.Line, "the broken document starts there")
+		assert.Contains(t, e.Reason, "this document is not a Sigma rule")
+
+		// Under skip the file is left out, and the rule its correlation names (in another file) does not alert alone.
+		dir = layout(t, map[string]string{"denied.yml": deniedRule,
+			"mr.yml": "title: Many\ncorrelation: {type: temporal_ordered, rules: [denied], group-by: [a], timespan: 5m}\n"})
+		res, err := Load(Options{Paths: []string{dir}, SkipErrors: true})
+		require.NoError(t, err)
+		assert.Len(t, res.Skipped, 1)
+		assert.Empty(t, res.Rules)
+		assert.Equal(t, []string{"Denied request"}, names(res.Correlated))
+	})
+	t.Run("a name two rules have is refused, not picked", func(t *testing.T) {
+		other := strings.Replace(strings.Replace(deniedRule, "000000000001", "000000000009", 1), "Denied request", "Another", 1)
+		dir := layout(t, map[string]string{"a.yml": deniedRule, "b.yml": other, "mr.yml": correlationDoc("Many", "denied", false)})
+		_, err := Load(Options{Paths: []string{dir}})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "denied names more than one loaded Sigma rule")
+	})
+	t.Run("an id a rule of another language has is a duplicate, not an older version", func(t *testing.T) {
+		dir := layout(t, map[string]string{"denied.yml": deniedRule,
+			"escu.yml": "version: 2\n" + detection("33333333-0000-4000-8000-000000000001", "ESCU one", "verb=get | stats count by user"),
+			"mr.yml":   "id: 33333333-0000-4000-8000-000000000001\n" + correlationDoc("Many", "denied", false)})
+		_, err := Load(Options{Paths: []string{dir}})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), `duplicate rule id "33333333-0000-4000-8000-000000000001"`)
+	})
 	t.Run("a file of several documents that are not all Sigma rules is still refused", func(t *testing.T) {
 		dir := layout(t, map[string]string{"collection.yml": "action: global\ntitle: Shared\n---\n" + deniedRule})
 		_, err := Load(Options{Paths: []string{dir}})

@@ -68,7 +68,7 @@ func TestFormatErrors(t *testing.T) {
 		{"windows.yml", 4, `logsource product "windows", service "audit" is not Kubernetes audit`},
 		{"esql.toml", 11, `LIMIT caps the rows of one run of the query`},
 		{"unmapped.toml", 11, `field "orchestrator.namespace" is not in the Kubernetes audit event`},
-		{"collection.yml", 3, "several YAML documents in one file (a Sigma rule collection?)"},
+		{"collection.yml", 1, "several YAML documents in one file (a Sigma rule collection?) with `action:`"},
 		{"empty.yml", 1, "empty file"},
 		{"list.yml", 1, "expected a YAML mapping at the top level"},
 		{"bracket.yml", 3, "invalid YAML: did not find expected ',' or ']'"}, // the line where the bracket opens

@@ -68,6 +68,9 @@ type Result struct {
 	Files int
 	// Superseded holds rules replaced by a newer version with the same id.
 	Superseded []*rule.Rule
+	// Correlated holds the Sigma rules that only feed correlation rules (named by one, none of which sets
+	// `generate: true`): loaded, but not run alone.
+	Correlated []*rule.Rule
 }
 
 // format is what a rule file holds. A new rule language (Sigma YAML, Elastic TOML) adds a constant here, a case in
@@ -209,6 +212,7 @@ func Load(opts Options) (*Result, error) {
 	byID := map[string]*rule.Rule{}
 	escuFile := map[*rule.Rule]int{} // the ESCU detections, by file
 	var correlations []fileCorrelation
+	var held []string
 	// add takes a rule of file i into the result: a second rule of one id is a duplicate, or of another version the
 	// older of two.
 	add := func(i int, r *rule.Rule) {
@@ -218,7 +222,9 @@ func Load(opts Options) (*Result, error) {
 			res.Rules = append(res.Rules, r)
 			return
 		}
-		if prev.Version == r.Version {
+		if prev.Version == r.Version || prev.Origin.Format != r.Origin.Format {
+			// Versions order the releases of one detection in one language; rules of two languages share an id only
+			// by mistake.
 			fail(i, &rule.Error{File: r.Origin.File, Line: r.Origin.Line, Rule: r.Name,
 				Reason: fmt.Sprintf("duplicate rule id %q (version %d), first loaded from %s", r.ID, r.Version, prev.Origin)})
 			return
@@ -269,6 +275,8 @@ func Load(opts Options) (*Result, error) {
 			rs, cs, err := sigma.ParseFile(f.name, f.data)
 			if err != nil {
 				fail(i, err)
+				// The rules its correlations name were not meant to alert alone, whatever failed.
+				held = append(held, sigma.CorrelationRefs(f.data)...)
 				continue
 			}
 			for _, c := range cs {
@@ -289,7 +297,7 @@ func Load(opts Options) (*Result, error) {
 		}
 		add(i, r)
 	}
-	linkCorrelations(correlations, res, add, fail)
+	linkCorrelations(correlations, held, res, add, fail)
 	// The ESCU detections that run (not a version a newer one superseded) write their own risk objects. One that
 	// cannot is reported; under on_rule_error: skip the version it superseded runs in its place, if that one can.
 	kept := res.Rules[:0:0]
@@ -389,6 +397,10 @@ func unclassified(name string, data []byte) error {
 		if _, err := elastic.Parse(name, data, nil); err != nil {
 			return err
 		}
+	}
+	// A file of Sigma documents but one: that one is the fault.
+	if line, reason, ok := sigma.ForeignDocument(data); ok {
+		return &rule.Error{File: name, Line: line, Reason: reason}
 	}
 	// Broken YAML, an empty file, several documents (a Sigma rule collection, whose first document may have no
 	// detection) or a top level that is no mapping: said as such, at its line.

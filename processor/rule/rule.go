@@ -405,10 +405,12 @@ var CallFuncs = map[string]int{
 	"url_decode": 1, "replace": 3, "concat": -1, "to_lower": 1, "to_upper": 1, "trim": 1, "date_trunc": 2,
 }
 
-// Case is the value of the first When whose condition the row satisfies, else of Else (nil: null).
+// Case is the value of the first When whose condition the row satisfies, else of Else (nil: null). With All, the
+// values of every When whose condition holds, together (a multi-valued result), else of Else.
 type Case struct {
 	Whens []When
 	Else  Value
+	All   bool
 }
 
 // When is one condition and value of a Case.

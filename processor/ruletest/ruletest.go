@@ -145,8 +145,16 @@ func sidecarCases(rules []*rule.Rule, dir string) (map[*rule.Rule][]located, []R
 		return out, nil
 	}
 	byStem := map[string]*rule.Rule{}
+	several := map[string][]string{} // stems of files that hold several rules (Sigma rules and correlations)
 	for _, r := range rules {
-		byStem[Stem(r)] = r
+		s := Stem(r)
+		if prev, ok := byStem[s]; ok && prev.Origin.File == r.Origin.File {
+			if len(several[s]) == 0 {
+				several[s] = []string{prev.Name}
+			}
+			several[s] = append(several[s], r.Name)
+		}
+		byStem[s] = r
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -160,6 +168,12 @@ func sidecarCases(rules []*rule.Rule, dir string) (map[*rule.Rule][]located, []R
 		}
 		data, err := os.ReadFile(file)
 		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if names := several[e.Name()]; len(names) > 0 {
+			orphans = append(orphans, Result{Test: "cases", Source: file, Status: Fail,
+				Detail: fmt.Sprintf("the file %s holds several rules (%s): side-car cases name the rule of a file of one; "+
+					"test these with the rules' own tests, or put each rule in a file of its own", e.Name(), strings.Join(names, ", "))})
 			continue
 		}
 		r := byStem[e.Name()]

@@ -206,6 +206,17 @@ func TestRun(t *testing.T) {
 			untested: []string{"Test Scan"},
 		},
 		{
+			name: "side-car cases for a file of several Sigma rules fail, naming them",
+			files: map[string]string{
+				"rules/two.yml": "title: One\nlogsource: {product: kubernetes, service: audit}\ndetection: {sel: {verb: get}, condition: sel}\n" +
+					"---\ntitle: Two\nlogsource: {product: kubernetes, service: audit}\ndetection: {sel: {verb: list}, condition: sel}\n",
+				"cases/two/cases.yaml": "- {file: a.json, match: true}\n",
+			},
+			casesDir: "cases",
+			want:     []outcome{{status: Fail, detail: "the file two holds several rules (One, Two)"}},
+			untested: []string{"One", "Two"},
+		},
+		{
 			name: "a broken side-car file fails the rule's tests",
 			files: map[string]string{
 				"rules/np.yml":        nodePortRule,

@@ -1,8 +1,10 @@
 package sigma
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -82,6 +84,14 @@ func ParseFile(file string, data []byte) ([]*rule.Rule, []*Correlation, error) {
 
 var timespanRE = regexp.MustCompile(`^(\d+)([smhd])$`)
 
+// Bounds of a correlation, so that no file can make loading, or each event, cost without limit: real correlations
+// name a few rules and group by a few fields.
+const (
+	maxCorrelatedRules = 100
+	maxGroupBy         = 20
+	maxAliasEntries    = 1000 // across all aliases
+)
+
 var thresholdOps = map[string]rule.Op{"gt": rule.OpGt, "gte": rule.OpGe, "lt": rule.OpLt, "lte": rule.OpLe, "eq": rule.OpEq}
 
 func parseCorrelation(file string, root *yaml.Node) (*Correlation, error) {
@@ -117,14 +127,35 @@ func parseCorrelation(file string, root *yaml.Node) (*Correlation, error) {
 	if c.Rules, c.ruleLines, err = p.strings(sec, "rules"); err != nil {
 		return nil, err
 	}
-	if len(c.Rules) == 0 {
+	switch {
+	case len(c.Rules) == 0:
 		return nil, p.errorAt(sec, "missing correlation `rules`: the Sigma rules whose events it counts, by name or id")
+	case len(c.Rules) > maxCorrelatedRules:
+		return nil, p.errorAt(value(sec, "rules"), fmt.Sprintf("a correlation names at most %d rules, not %d", maxCorrelatedRules, len(c.Rules)))
 	}
-	if c.GroupBy, _, err = p.strings(sec, "group-by"); err != nil {
+	for i, ref := range c.Rules {
+		for j := range i {
+			if c.Rules[j] == ref {
+				return nil, &rule.Error{File: file, Line: c.ruleLines[i], Rule: r.Name, Reason: fmt.Sprintf("%s is named twice", ref)}
+			}
+		}
+	}
+	var groupLines []int
+	if c.GroupBy, groupLines, err = p.strings(sec, "group-by"); err != nil {
 		return nil, err
 	}
-	if len(c.GroupBy) == 0 {
+	switch {
+	case len(c.GroupBy) == 0:
 		return nil, p.errorAt(sec, "missing `group-by`: auditdetect counts per group (a user, a source address...)")
+	case len(c.GroupBy) > maxGroupBy:
+		return nil, p.errorAt(value(sec, "group-by"), fmt.Sprintf("a correlation groups by at most %d fields, not %d", maxGroupBy, len(c.GroupBy)))
+	}
+	for i, g := range c.GroupBy {
+		for j := range i {
+			if c.GroupBy[j] == g {
+				return nil, &rule.Error{File: file, Line: groupLines[i], Rule: r.Name, Reason: fmt.Sprintf("group-by names %s twice", g)}
+			}
+		}
 	}
 
 	ts := value(sec, "timespan")
@@ -231,12 +262,16 @@ func (p *parser) aliases(sec *yaml.Node, c *Correlation) error {
 		return p.errorAt(al, "`aliases` maps each alias to the field of each rule's events")
 	}
 	c.Aliases = map[string]map[string]string{}
+	entries := 0
 	for i := 0; i+1 < len(al.Content); i += 2 {
 		name, fields := al.Content[i].Value, deref(al.Content[i+1])
 		if fields.Kind != yaml.MappingNode {
 			return p.errorAt(fields, fmt.Sprintf("alias %s maps rule names to fields", name))
 		}
 		c.Aliases[name], c.aliasLines[name] = map[string]string{}, map[string]int{}
+		if entries += len(fields.Content) / 2; entries > maxAliasEntries {
+			return p.errorAt(fields, fmt.Sprintf("aliases name at most %d fields between them", maxAliasEntries))
+		}
 		for j := 0; j+1 < len(fields.Content); j += 2 {
 			ref, f := fields.Content[j], deref(fields.Content[j+1])
 			if f.Kind != yaml.ScalarNode || strings.TrimSpace(f.Value) == "" {
@@ -256,7 +291,8 @@ const (
 	ruleCountColumn  = "rule_count"
 )
 
-// Compile makes the correlation a rule of the model. rules holds the Sigma detection rules by id and by name;
+// Compile makes the correlation a rule of the model. rules holds the Sigma detection rules by id and by name (nil for
+// a name more than one rule has);
 // correlations the ids and names of correlation rules (which a correlation may not name: chains are not supported).
 // It returns the rules it names, as far as it found them, with the rule or the error.
 func (c *Correlation) Compile(rules map[string]*rule.Rule, correlations map[string]bool) (*rule.Rule, []*rule.Rule, error) {
@@ -266,6 +302,12 @@ func (c *Correlation) Compile(rules map[string]*rule.Rule, correlations map[stri
 	var bases []*rule.Rule
 	for i, ref := range c.Rules {
 		b, ok := rules[ref]
+		if ok && b == nil {
+			return nil, bases, fail(c.ruleLines[i], fmt.Sprintf("%s names more than one loaded Sigma rule: give them distinct names and ids", ref))
+		}
+		if ok && slices.Contains(bases, b) {
+			return nil, bases, fail(c.ruleLines[i], fmt.Sprintf("%s names %s again", ref, b.Name))
+		}
 		switch {
 		case !ok && correlations[ref]:
 			return nil, bases, fail(c.ruleLines[i], fmt.Sprintf("%s is a correlation rule: correlations of correlations are not supported", ref))
@@ -319,14 +361,18 @@ func (c *Correlation) Compile(rules map[string]*rule.Rule, correlations map[stri
 			sources[g] = g
 			continue
 		}
-		// One case per named rule, in the order the correlation names them (a map has none).
-		field := map[*rule.Rule]string{}
-		for ref, f := range fields {
+		// One case per named rule, in the order the correlation names them (a map has none); two entries for one
+		// rule (by its name and its id) would leave the choice to the map's order.
+		field, by := map[*rule.Rule]string{}, map[*rule.Rule]string{}
+		for _, ref := range sortedKeys(fields) {
 			b, err := named(g, ref)
 			if err != nil {
 				return nil, bases, err
 			}
-			field[b] = f
+			if other, twice := by[b]; twice {
+				return nil, bases, fail(c.aliasLines[g][ref], fmt.Sprintf("alias %s names the rule %s twice (as %s and %s)", g, b.Name, other, ref))
+			}
+			field[b], by[b] = fields[ref], ref
 		}
 		var whens []rule.When
 		for i, b := range bases {
@@ -345,11 +391,12 @@ func (c *Correlation) Compile(rules map[string]*rule.Rule, correlations map[stri
 		copyField(c.Field)
 		agg = rule.Aggregate{Func: "dc", Field: c.Field, As: valueCountColumn}
 	case "temporal":
+		// An event counts for every named rule it matches (one rule's events may be a subset of another's).
 		whens := make([]rule.When, len(bases))
 		for i, b := range bases {
-			whens[i] = rule.When{Cond: filters[i], Then: rule.Constant{Text: b.Name}}
+			whens[i] = rule.When{Cond: filters[i], Then: rule.Constant{Text: b.ID}}
 		}
-		pipeline = append(pipeline, rule.Eval{To: ruleColumn, Value: rule.Case{Whens: whens}})
+		pipeline = append(pipeline, rule.Eval{To: ruleColumn, Value: rule.Case{Whens: whens, All: true}})
 		agg = rule.Aggregate{Func: "dc", Field: ruleColumn, As: ruleCountColumn}
 	}
 	pipeline = append(pipeline, rule.Stats{Aggs: []rule.Aggregate{agg}, By: c.GroupBy, Windowed: true})
@@ -362,3 +409,45 @@ func (c *Correlation) Compile(rules map[string]*rule.Rule, correlations map[stri
 	eventrisk.ApplyGroups(&r, c.GroupBy, c.GroupBy, sources, c.score, c.level)
 	return &r, bases, nil
 }
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// CorrelationRefs returns, as far as the file can be read, the rules its correlation documents name: the loader
+// holds them back when the file fails to load, since they were not meant to alert alone.
+func CorrelationRefs(data []byte) []string {
+	var refs []string
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for range maxDocuments {
+		var doc yaml.Node
+		if err := dec.Decode(&doc); err != nil {
+			break
+		}
+		if len(doc.Content) == 0 {
+			continue
+		}
+		rules := value(value(doc.Content[0], "correlation"), "rules")
+		if rules == nil {
+			continue
+		}
+		items := []*yaml.Node{rules}
+		if rules.Kind == yaml.SequenceNode {
+			items = rules.Content
+		}
+		for _, it := range items[:min(len(items), maxCorrelatedRules)] {
+			if it = deref(it); it.Kind == yaml.ScalarNode {
+				refs = append(refs, strings.TrimSpace(it.Value))
+			}
+		}
+	}
+	return refs
+}
+
+// maxDocuments bounds the documents CorrelationRefs reads of a file that failed to load.
+const maxDocuments = 1000

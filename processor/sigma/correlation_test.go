@@ -99,6 +99,10 @@ func TestCorrelationTypes(t *testing.T) {
 			"title: Probe then read\ncorrelation: {type: temporal, rules: [denied, secret_read], group-by: [sourceIPs], timespan: 5m}\n",
 			[][]byte{denied("a", "10.0.0.1", 0, "x"), read("b", "10.0.0.2", 1, "s"), denied("c", "10.0.0.1", 2, "x"), read("d", "10.0.0.1", 3, "s")},
 			[]int{3}},
+		{"temporal counts an event for every named rule it matches (a rule of a subset of another's events too)",
+			"title: Denied and secret\ncorrelation: {type: temporal, rules: [denied, secret_read], group-by: [user.username], timespan: 5m}\n",
+			[][]byte{event("a", "10.0.0.1", 0, 403, "get", "secrets", "s")},
+			[]int{0}},
 		{"an alias groups each rule's events by a field of its own",
 			"title: Same name\ncorrelation:\n  type: temporal\n  rules: [denied, secret_read]\n  group-by: [thing]\n  timespan: 5m\n" +
 				"  aliases:\n    thing: {denied: objectRef.name, secret_read: user.username}\n",
@@ -171,6 +175,11 @@ func TestCorrelationErrors(t *testing.T) {
 		{"title: X\ncorrelation:\n  type: event_count\n  rules:\n    - denied\n    - nope\n  group-by: [a]\n  timespan: 5m\n  condition: {gte: 1}\n", 6, `no loaded Sigma rule has the name or id "nope"`},
 		{"title: X\nname: x\ncorrelation:\n  type: event_count\n  rules:\n    - x\n  group-by: [a]\n  timespan: 5m\n  condition: {gte: 1}\n", 6, "correlations of correlations are not supported"},
 		{"title: X\ncorrelation:\n  type: temporal\n  rules: [denied]\n  group-by: [a]\n  timespan: 5m\n  aliases:\n    a: {nope: f}\n", 8, "alias a names nope"},
+		{"title: X\ncorrelation:\n  type: event_count\n  rules:\n    - denied\n    - denied\n  group-by: [a]\n  timespan: 5m\n  condition: {gte: 1}\n", 6, "denied is named twice"},
+		{"title: X\ncorrelation:\n  type: event_count\n  rules:\n    - denied\n    - 11111111-0000-4000-8000-000000000001\n  group-by: [a]\n  timespan: 5m\n  condition: {gte: 1}\n", 6, "names Denied request again"},
+		{"title: X\ncorrelation:\n  type: temporal\n  rules: [denied]\n  group-by: [a]\n  timespan: 5m\n  aliases:\n    a:\n      denied: user.username\n      11111111-0000-4000-8000-000000000001: objectRef.name\n", 9, "alias a names the rule Denied request twice"},
+		{"title: X\ncorrelation: {type: event_count, rules: [denied], group-by: [a, b, a], timespan: 5m, condition: {gte: 1}}\n", 2, "group-by names a twice"},
+		{"title: X\ncorrelation: {type: event_count, rules: [" + strings.Repeat("r, ", 100) + "denied], group-by: [a], timespan: 5m, condition: {gte: 1}}\n", 2, "at most 100 rules"},
 		{"title: X\nlevel: severe\ncorrelation: {type: event_count, rules: [denied], group-by: [a], timespan: 5m, condition: {gte: 1}}\n", 2, `unknown level "severe"`},
 	} {
 		_, err := compileCorrelation(t, tc.doc)

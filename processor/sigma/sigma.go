@@ -10,6 +10,7 @@ package sigma
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -62,12 +63,37 @@ func IsRule(data []byte) bool {
 		return false
 	}
 	for _, root := range docs {
-		if value(root, "detection") == nil &&
-			(value(root, "title") == nil || value(root, "correlation") == nil && value(root, "filter") == nil) {
+		if !isSigmaDocument(root) {
 			return false
 		}
 	}
 	return true
+}
+
+func isSigmaDocument(root *yaml.Node) bool {
+	return value(root, "detection") != nil ||
+		value(root, "title") != nil && (value(root, "correlation") != nil || value(root, "filter") != nil)
+}
+
+// ForeignDocument finds, in a file of several documents of which some are Sigma rules, the first that is not, and
+// says why: the file is meant as Sigma rules and correlations, and that document is the fault.
+func ForeignDocument(data []byte) (line int, reason string, ok bool) {
+	docs, err := yamlfile.Documents("", data)
+	if err != nil || len(docs) < 2 || !slices.ContainsFunc(docs, isSigmaDocument) {
+		return 0, "", false
+	}
+	for _, root := range docs {
+		switch {
+		case isSigmaDocument(root):
+		case value(root, "action") != nil:
+			return root.Line, "several YAML documents in one file (a Sigma rule collection?) with `action:` are not " +
+				"supported: put each rule in its own file", true
+		default:
+			return root.Line, "this document is not a Sigma rule (no `detection:`) nor a correlation (`title:` and " +
+				"`correlation:`): a file of several documents holds Sigma rules and correlations", true
+		}
+	}
+	return 0, "", false
 }
 
 // Parse reads one Sigma rule, a file of one document. Errors are *rule.Error with the file, line and column of the
