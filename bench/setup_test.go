@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"testing"
 	"time"
 
@@ -78,11 +77,8 @@ func loadRules(tb testing.TB, paths []string) []*rule.Rule {
 		tb.Fatal(err)
 	}
 	// As the processor does under on_rule_error: skip, a rule the engine refuses is left out.
-	geo := geoDB(tb)
-	return slices.DeleteFunc(res.Rules, func(r *rule.Rule) bool {
-		_, err := engine.Compile([]*rule.Rule{r}, engine.Options{GeoIP: geo})
-		return err != nil
-	})
+	rules, _ := engine.Runnable(res.Rules, engine.Options{GeoIP: geoDB(tb)})
+	return rules
 }
 
 // geoDBPath writes a small GeoIP database placing the generated log's public addresses, so that iplocation rules

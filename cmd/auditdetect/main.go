@@ -224,13 +224,11 @@ func load(paths []string, rf *ruleFlags, command string, stderr io.Writer) ([]*r
 	if rf.onRuleError == "skip" {
 		// As the collector does under on_rule_error: skip, leave out the rules the engine refuses (a windowed
 		// condition it cannot answer as the window fills); iplocation rules are judged without a database here.
-		rules = slices.DeleteFunc(rules, func(r *rule.Rule) bool {
-			_, err := engine.Compile([]*rule.Rule{r}, engine.Options{GeoIP: noLocations{}})
-			if err != nil {
-				fmt.Fprintf(stderr, "%s: skipped: %v\n", command, err)
-			}
-			return err != nil
-		})
+		var refused []error
+		rules, refused = engine.Runnable(rules, engine.Options{GeoIP: noLocations{}})
+		for _, err := range refused {
+			fmt.Fprintf(stderr, "%s: skipped: %v\n", command, err)
+		}
 		if len(rules) == 0 {
 			return nil, fmt.Errorf("no rules left from %s: the engine refuses every rule loaded", strings.Join(paths, " "))
 		}

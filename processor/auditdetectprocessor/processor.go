@@ -102,16 +102,12 @@ func buildDetector(cfg *Config, logger *zap.Logger) (*detector, error) {
 	}
 	if cfg.OnRuleError == RuleErrorSkip {
 		// Leave out the rules the engine cannot run (iplocation without a database, say), each logged once.
-		kept := rules[:0:0]
-		for _, r := range rules {
-			if _, err := engine.Compile([]*rule.Rule{r}, opts); err != nil {
-				logger.Warn("skipping rule", zap.Error(err))
-				d.skipped++
-				continue
-			}
-			kept = append(kept, r)
+		var refused []error
+		rules, refused = engine.Runnable(rules, opts)
+		for _, err := range refused {
+			logger.Warn("skipping rule", zap.Error(err))
 		}
-		rules = kept
+		d.skipped += len(refused)
 	}
 	if d.engine, err = engine.Compile(rules, opts); err != nil {
 		d.close()

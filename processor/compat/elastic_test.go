@@ -345,7 +345,7 @@ func BenchmarkSigmaElasticCorpus(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	rules, _ := runnable(res.Rules, nil, engine.Options{})
+	rules, _ := engine.Runnable(res.Rules, engine.Options{})
 	e, err := engine.Compile(rules, engine.Options{})
 	if err != nil {
 		b.Fatal(err)

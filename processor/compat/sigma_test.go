@@ -25,26 +25,14 @@ func loadDir(t *testing.T, dir string) (map[string]*rule.Rule, *loader.Result) {
 	if err != nil {
 		t.Fatalf("loading %s: %v", dir, err)
 	}
-	res.Rules, res.Skipped = runnable(res.Rules, res.Skipped, engine.Options{})
+	var refused []error
+	res.Rules, refused = engine.Runnable(res.Rules, engine.Options{})
+	res.Skipped = append(res.Skipped, refused...)
 	byFile := map[string]*rule.Rule{}
 	for _, r := range res.Rules {
 		byFile[filepath.Base(r.Origin.File)] = r
 	}
 	return byFile, res
-}
-
-// runnable leaves out the rules the engine refuses, adding their errors to skipped, as the processor does under
-// on_rule_error: skip.
-func runnable(rules []*rule.Rule, skipped []error, opts engine.Options) ([]*rule.Rule, []error) {
-	kept := rules[:0:0]
-	for _, r := range rules {
-		if _, err := engine.Compile([]*rule.Rule{r}, opts); err != nil {
-			skipped = append(skipped, err)
-			continue
-		}
-		kept = append(kept, r)
-	}
-	return kept, skipped
 }
 
 // falcoMatches runs the rules over the 15 falco events, in file order through one engine, and returns the names of

@@ -236,7 +236,7 @@ func TestReloadKeepsEveryUnchangedRule(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rules, _ := runnable(res.Rules, nil, engine.Options{GeoIP: cityDB(t)})
+		rules, _ := engine.Runnable(res.Rules, engine.Options{GeoIP: cityDB(t)})
 		e, err := engine.Compile(rules, engine.Options{GeoIP: cityDB(t)})
 		if err != nil {
 			t.Fatal(err)
@@ -286,7 +286,7 @@ func TestRestartIsInvisible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res.Rules, _ = runnable(res.Rules, nil, engine.Options{GeoIP: geo})
+	res.Rules, _ = engine.Runnable(res.Rules, engine.Options{GeoIP: geo})
 	compileOnce := func() *engine.Engine {
 		e, err := engine.Compile(res.Rules, engine.Options{GeoIP: geo})
 		if err != nil {

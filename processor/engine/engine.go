@@ -149,6 +149,23 @@ func Compile(rules []*rule.Rule, opts Options) (*Engine, error) {
 	return e, nil
 }
 
+// Runnable splits rules into those the engine compiles, each on its own, and the errors of those it refuses (a
+// windowed condition that can stop holding as the window fills, iplocation without a database...): a loader reads
+// rule files, and only the engine knows what it can run. Under on_rule_error: skip the processor and the tools run
+// the first and report the second.
+func Runnable(rules []*rule.Rule, opts Options) ([]*rule.Rule, []error) {
+	kept := rules[:0:0]
+	var refused []error
+	for _, r := range rules {
+		if _, err := Compile([]*rule.Rule{r}, opts); err != nil {
+			refused = append(refused, err)
+			continue
+		}
+		kept = append(kept, r)
+	}
+	return kept, refused
+}
+
 func compileRule(r *rule.Rule, opts Options, fs *fields) (*compiledRule, error) {
 	filter, err := compileFilter(r.Filter, fs)
 	if err != nil {

@@ -197,3 +197,17 @@ func TestWindowedStatsWithoutCondition(t *testing.T) {
 		}
 	}
 }
+
+// TestRunnable: the rules the engine compiles, each alone, are kept in order; each refused one is an error naming it.
+func TestRunnable(t *testing.T) {
+	good := windowRule(cmp("count", rule.OpGe, "3"), countOnly)
+	bad := windowRule(cmp("count", rule.OpLt, "3"), countOnly)
+	bad.ID, bad.Name = "bad", "Bad"
+	kept, refused := Runnable([]*rule.Rule{good, bad}, Options{})
+	if len(kept) != 1 || kept[0] != good {
+		t.Errorf("kept %v, want the good rule", kept)
+	}
+	if len(refused) != 1 || !strings.Contains(refused[0].Error(), `rule "Bad"`) {
+		t.Errorf("refused %v, want the bad rule's error", refused)
+	}
+}
