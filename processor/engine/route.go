@@ -15,11 +15,20 @@ import (
 // needed in the agent tier), from the by-fields the event itself carries.
 
 // eventByFields returns the by-fields of the windowed stats that no earlier stage writes (iplocation outputs,
-// rename targets), in by-order: the ones an agent can read from the event alone.
+// rename targets, computed values), in by-order: the ones an agent can read from the event alone. A by-field copied
+// from an event field (ES|QL's and Sigma correlations' group columns) is read where it was copied from.
 func eventByFields(stages []rule.Stage, win rule.Stats, rs refs) []*fieldRef {
 	written := map[string]bool{}
+	copies := map[string]*fieldRef{}
 	for _, st := range stages {
 		switch st := st.(type) {
+		case rule.Eval:
+			delete(copies, st.To)
+			if f, ok := copiedField(st.Value); ok {
+				copies[st.To] = newFieldRef(f)
+				continue
+			}
+			written[st.To] = true
 		case rule.IPLocation:
 			for _, f := range st.Outputs() {
 				written[f] = true
@@ -28,13 +37,14 @@ func eventByFields(stages []rule.Stage, win rule.Stats, rs refs) []*fieldRef {
 			for _, p := range st.Pairs {
 				written[p.To] = true
 			}
-		case rule.Eval:
-			written[st.To] = true
 		case rule.Stats:
 			// The first stats reached is the windowed one (windowedStatsIndex): its by-fields are read before it.
 			var out []*fieldRef
 			for _, b := range win.By {
-				if !written[b] {
+				switch f, copied := copies[b]; {
+				case copied:
+					out = append(out, f)
+				case !written[b]:
 					out = append(out, rs.get(b))
 				}
 			}
@@ -42,6 +52,22 @@ func eventByFields(stages []rule.Stage, win rule.Stats, rs refs) []*fieldRef {
 		}
 	}
 	return nil
+}
+
+// copiedField is the event field a computed value copies as it is: a field's values, or them only when not empty (the
+// ES|QL reading of a field the ingest pipeline leaves unset when empty).
+func copiedField(v rule.Value) (rule.Field, bool) {
+	switch v := v.(type) {
+	case rule.FieldValue:
+		return v.Field, true
+	case rule.Case:
+		if len(v.Whens) == 1 && v.Else == nil && !v.All {
+			if fv, ok := v.Whens[0].Then.(rule.FieldValue); ok {
+				return fv.Field, true
+			}
+		}
+	}
+	return rule.Field{}, false
 }
 
 // sharedFields returns the event by-fields that every windowed rule groups on, in the first rule's order. Routing by

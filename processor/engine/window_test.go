@@ -282,6 +282,13 @@ func TestRouteKey(t *testing.T) {
 		rule.Where{Cond: cmp("count", rule.OpGt, "5")},
 	}}
 	stateless := &rule.Rule{ID: "s", Name: "s", Filter: eq("verb", "delete")}
+	// A group column copied from an event field (ES|QL's, a Sigma correlation's) routes by that field; a computed one
+	// cannot be read by an agent.
+	byCopy := &rule.Rule{ID: "c", Name: "c", Filter: eq("verb", "list"), Pipeline: []rule.Stage{
+		rule.Eval{To: "user.name", Value: rule.FieldValue{Field: rule.Field{Name: "user.username", AnyArray: true}}},
+		rule.Eval{To: "shout", Value: rule.Call{Func: "to_upper", Args: []rule.Value{rule.FieldValue{Field: rule.Field{Name: "verb"}}}}},
+		rule.Stats{Aggs: []rule.Aggregate{countOnly}, By: []string{"user.name", "shout"}, Windowed: true},
+	}}
 	// The last address routes: the one the API server saw, whatever a client puts before it in X-Forwarded-For.
 	list := `{"verb":"list","user":{"username":"bob"},"sourceIPs":["10.0.0.1","9.9.9.9"],"responseStatus":{"code":200}}`
 	forbiddenList := `{"verb":"list","user":{"username":"bob"},"sourceIPs":["9.9.9.9"],"responseStatus":{"code":403}}`
@@ -298,6 +305,7 @@ func TestRouteKey(t *testing.T) {
 		{"a by-field written by iplocation is not an event field", []*rule.Rule{byUserIP}, list, "user.username,sourceIPs{}", "bob\x009.9.9.9", true},
 		{"no shared field: the matching rule's own by-fields", []*rule.Rule{byIP, byUser}, list, "", "bob", true},
 		{"no windowed rule matches", []*rule.Rule{byIP, stateless}, `{"verb":"delete","sourceIPs":["9.9.9.9"]}`, "sourceIPs{}", "", false},
+		{"a copied group column is read where it was copied from", []*rule.Rule{byCopy, byUser}, list, "user.username", "bob", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
