@@ -430,4 +430,7 @@ func statsRisk(r *rule.Rule, q *esqlQuery, score int, severity string) {
 		}
 	}
 	eventrisk.ApplyGroups(r, q.stats.By, columns, q.sources, score, severity)
+	// A group of a null value is a row (ES|QL's), and Elastic alerts on it: its risk object says null rather than
+	// leaving the row without one (which writes no risk record).
+	r.Pipeline = append(r.Pipeline, rule.FillNull{Value: "null", Fields: []string{r.Risk.Objects[0].Field}})
 }

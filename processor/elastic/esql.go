@@ -863,7 +863,7 @@ var (
 		"impersonatedUser", "sourceIPs", "userAgent", "objectRef", "responseStatus", "requestObject", "responseObject",
 		"requestReceivedTimestamp", "stageTimestamp", "annotations"}
 	rowPaths = []string{"user.username", "sourceIPs{}", "src_ip", "severity", "objectRef.resource",
-		"objectRef.subresource", "objectRef.namespace", "objectRef.name", "responseStatus.code"}
+		"objectRef.subresource", "objectRef.namespace", "objectRef.name", "responseStatus.code", "_time"}
 )
 
 // reserved refuses a column named as an audit path the rule reads from the event: rows hold columns and event

@@ -201,6 +201,9 @@ func TestLuceneRegex(t *testing.T) {
 		// Intersections: rule authors write `>&` meaning the characters; Lucene intersects.
 		{pattern: `.*(x>&|0>&1|y).*`, match: []string{"y", "ayb"}, noMatch: []string{"x>&", "0>&1", "x>"}},
 		{pattern: `.*&abc`, match: []string{"abc"}, noMatch: []string{"xabc"}},
+		// `.*X.*` is searched unanchored: the same strings.
+		{pattern: `.*(ab|c\d).*`, match: []string{"ab", "xxc1\n"}, noMatch: []string{"ac", "c"}},
+		{pattern: `.*a.*|b`, match: []string{"xax", "b"}, noMatch: []string{"xb"}},
 		{pattern: `a~b`, refusal: "complement"},
 		{pattern: `<1-10>`, refusal: "interval"},
 		{pattern: `a.*&.*b`, refusal: "intersection"},
@@ -219,6 +222,9 @@ func TestLuceneRegex(t *testing.T) {
 		if err != nil {
 			t.Errorf("%s: %v", tt.pattern, err)
 			continue
+		}
+		if strings.HasPrefix(tt.pattern, ".*(") && strings.HasPrefix(re, "^") {
+			t.Errorf("%s: %s is anchored; .*X.* is searched unanchored", tt.pattern, re)
 		}
 		r := regexp.MustCompile(re)
 		for _, s := range tt.match {
@@ -276,6 +282,8 @@ from logs-kubernetes.audit_logs-*
 		rule.Stats{Aggs: []rule.Aggregate{{Func: "dc", Field: "kubernetes.audit.objectRef.name", As: "n"}}, By: []string{"user.name", "source.ip"}, NullGroups: true, Windowed: true},
 		rule.Where{Cond: rule.Compare{Field: rule.Field{Name: "n"}, Op: rule.OpGe, Value: rule.Literal("3", true)}},
 		rule.FillNull{Value: "medium", Fields: []string{"severity"}},
+		// A null group's row names its risk object null rather than writing no risk record.
+		rule.FillNull{Value: "null", Fields: []string{"user.name"}},
 	}
 	if !reflect.DeepEqual(r.Pipeline, want) {
 		t.Errorf("pipeline\n%#v\nwant\n%#v", r.Pipeline, want)
@@ -324,7 +332,7 @@ from logs-kubernetes.audit_logs-*
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Pipeline) != 5 {
+	if len(r.Pipeline) != 6 {
 		t.Fatalf("the threshold is still there: %#v", r.Pipeline)
 	}
 	fired = 0
@@ -402,5 +410,28 @@ func TestESQLWhereOnEventFieldsIsTheFilter(t *testing.T) {
 	}
 	if w, ok := pipeline[1].(rule.Where); !ok || !reflect.DeepEqual(w.Cond, rule.Expr(rule.Compare{Field: rule.Field{Name: "Esql.u"}, Op: rule.OpEq, Value: rule.Literal("A", true)})) {
 		t.Errorf("stage %#v, want the WHERE on Esql.u", pipeline[1])
+	}
+}
+
+// TestESQLNullRiskObject: a group whose risk object column is null (no impersonation) still writes a risk record,
+// naming null, as Elastic alerts on the null row.
+func TestESQLNullRiskObject(t *testing.T) {
+	doc := tomlRule("risk_score = 47\ntype = \"esql\"\nlanguage = \"esql\"\nquery = \"\"\"\nfrom logs-*\n" +
+		"| stats c = count(*) by kubernetes.audit.impersonatedUser.username\n| where c >= 1\n\"\"\"\n")
+	r, err := Parse("x.toml", []byte(doc), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.Compile([]*rule.Rule{r}, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := eng.Match([]byte(auditEvent))
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("matches %v %v, want one", ms, err)
+	}
+	obj := r.Risk.Objects[0]
+	if got := ms[0].Rows[0].Values(obj.Field); len(got) != 1 || got[0] != "null" || obj.Type != "other" {
+		t.Errorf("risk object %s (%s) = %v, want null", obj.Field, obj.Type, got)
 	}
 }

@@ -41,19 +41,29 @@ func luceneRegex(src string) (string, error) {
 		return "", fmt.Errorf("unexpected %q at offset %d", p.src[p.pos:p.pos+1], p.pos)
 	}
 	re := `^(?s:` + n.re + `)$`
+	if n.contains != "" {
+		// `.*X.*` over the whole value is "X somewhere": searched unanchored, RE2 need not run `.*` over every byte
+		// before each candidate start (rules write their RLIKE so: `.*(/dev/tcp/|mkfifo|...).*`).
+		re = `(?s:` + n.contains + `)`
+	}
 	if err := rule.CheckRegex(re); err != nil {
 		return "", err
 	}
 	return re, nil
 }
 
-// lnode is a translated sub-expression: its RE2 text and, when it is a plain string, that string.
+// lnode is a translated sub-expression: its RE2 text and, when it is a plain string, that string; for `.*X.*`, the
+// RE2 text of X alone (contains), which an unanchored search finds at the same cost as a literal prefix allows.
 type lnode struct {
-	re      string
-	literal *string
+	re       string
+	literal  *string
+	contains string
 }
 
 func literalNode(s string) lnode { return lnode{re: regexp.QuoteMeta(s), literal: &s} }
+
+// anyString is the translation of `.*`.
+const anyString = "(?:.)*"
 
 // nothing matches no string at all (Lucene's `#`, or an empty intersection).
 var nothing = lnode{re: `[^\x00-\x{10FFFF}]`}
@@ -167,7 +177,15 @@ func (p *luceneParser) concat() (lnode, error) {
 	if plain {
 		return literalNode(lit), nil
 	}
-	return lnode{re: b.String()}, nil
+	out := lnode{re: b.String()}
+	if len(parts) >= 3 && parts[0].re == anyString && parts[len(parts)-1].re == anyString {
+		var mid strings.Builder
+		for _, n := range parts[1 : len(parts)-1] {
+			mid.WriteString(n.re)
+		}
+		out.contains = mid.String()
+	}
+	return out, nil
 }
 
 func (p *luceneParser) repeat() (lnode, error) {
@@ -332,7 +350,7 @@ func javaRegex(src string) (string, error) {
 	if _, err := regexp.Compile(src); err != nil {
 		return "", fmt.Errorf("%v (the regular expression is Java's; RE2 has no lookaround, backreferences or possessive quantifiers)", err)
 	}
-	return src, nil
+	return src, rule.CheckRegex(src)
 }
 
 // javaReplacement turns a Java replacement string ($1, ${name}, \ escapes) into a regexp.Expand template.
@@ -409,7 +427,7 @@ func grokRegex(pattern string) (re string, columns []string, err error) {
 	}
 	b.WriteString(pattern[last:])
 	re = b.String()
-	if _, err := regexp.Compile(re); err != nil {
+	if err := rule.CheckRegex(re); err != nil {
 		return "", nil, fmt.Errorf("grok pattern: %v", err)
 	}
 	if len(columns) == 0 {

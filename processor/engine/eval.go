@@ -24,6 +24,11 @@ func (s evalStage) run(c *evalCtx, rows []*row) []*row {
 	return rows
 }
 
+// maxComputedInput bounds the value a regex-based function (extract, replace) or url_decode reads: a longer one is
+// null to it. RE2 is linear, but a chain of them over a 1 MB request URI (which an unauthenticated client can send)
+// cost a rule set of ES|QL exec rules a second per event; real values are far shorter.
+const maxComputedInput = 64 << 10
+
 // valueExec is a compiled rule.Value: the values it computes on a row (none: null).
 type valueExec interface {
 	values(c *evalCtx, r *row) ([]string, bool)
@@ -80,6 +85,9 @@ func (v eachValue) values(c *evalCtx, r *row) ([]string, bool) {
 	vals, _ := v.arg.values(c, r)
 	out := vals[:0:0]
 	for _, s := range vals {
+		if len(s) > maxComputedInput {
+			continue
+		}
 		if conv, ok := v.fn(s); ok {
 			out = append(out, conv)
 		}
@@ -126,7 +134,7 @@ type extractValue struct {
 
 func (v extractValue) values(c *evalCtx, r *row) ([]string, bool) {
 	vals, _ := v.from.values(c, r)
-	if len(vals) != 1 {
+	if len(vals) != 1 || len(vals[0]) > maxComputedInput {
 		return nil, false
 	}
 	m := v.re.FindStringSubmatchIndex(vals[0])
@@ -174,10 +182,10 @@ func compileValue(v rule.Value, rs refs) (valueExec, error) {
 		if err != nil {
 			return nil, err
 		}
-		re, err := regexp.Compile(v.Regex)
-		if err != nil {
+		if err := rule.CheckRegex(v.Regex); err != nil {
 			return nil, fmt.Errorf("extract: %w", err)
 		}
+		re := regexp.MustCompile(v.Regex)
 		group := re.SubexpIndex(v.Group)
 		if group < 0 {
 			return nil, fmt.Errorf("extract: the regular expression has no group named %q", v.Group)
@@ -223,15 +231,20 @@ func compileCall(v rule.Call, rs refs) (valueExec, error) {
 		if err != nil {
 			return nil, err
 		}
-		re, err := regexp.Compile(src)
-		if err != nil {
+		if err := rule.CheckRegex(src); err != nil {
 			return nil, fmt.Errorf("replace: %w", err)
 		}
+		re := regexp.MustCompile(src)
 		template, err := constArg(2, "replacement")
 		if err != nil {
 			return nil, err
 		}
-		fn = func(a []string) (string, bool) { return re.ReplaceAllString(a[0], template), true }
+		fn = func(a []string) (string, bool) {
+			if len(a[0]) > maxComputedInput {
+				return "", false
+			}
+			return re.ReplaceAllString(a[0], template), true
+		}
 	case "concat":
 		fn = func(a []string) (string, bool) { return strings.Join(a, ""), true }
 	case "to_lower":

@@ -55,6 +55,15 @@ func TestEvalValues(t *testing.T) {
 		{"date_trunc", rule.Call{Func: "date_trunc", Args: []rule.Value{rule.Constant{Text: "1m0s"}, field("stageTimestamp")}}, []string{"2026-01-02T03:04:00Z"}},
 		{"extract", rule.Extract{From: decoded, Regex: `/exec\?(?P<g1>.*?)&(?:container|stdin|stdout|stderr)=`, Group: "g1"}, []string{"command=sh&command=-c&command=curl https://x"}},
 		{"extract without a match", rule.Extract{From: field("verb"), Regex: `(?P<g1>x+)`, Group: "g1"}, nil},
+		{"a value over the bound is null to extract, replace and url_decode",
+			rule.Call{Func: "concat", Args: []rule.Value{
+				rule.Extract{From: rule.Constant{Text: strings.Repeat("a", maxComputedInput+1)}, Regex: `(?P<g1>a)`, Group: "g1"},
+				rule.Constant{Text: "x"}}}, nil},
+		{"replace of a value over the bound is null",
+			rule.Call{Func: "replace", Args: []rule.Value{rule.Constant{Text: strings.Repeat("a", maxComputedInput+1)}, rule.Constant{Text: "a"}, rule.Constant{Text: "b"}}}, nil},
+		{"url_decode of a value over the bound is null",
+			rule.Call{Func: "url_decode", Args: []rule.Value{rule.Constant{Text: strings.Repeat("a", maxComputedInput+1)}}}, nil},
+		{"a value at the bound is read", rule.Extract{From: rule.Constant{Text: strings.Repeat("a", maxComputedInput)}, Regex: `(?P<g1>a)`, Group: "g1"}, []string{"a"}},
 		{"case: first condition that holds", rule.Case{Whens: []rule.When{
 			{Cond: eq("verb", "get"), Then: rule.Constant{Text: "read"}},
 			{Cond: eq("verb", "create"), Then: rule.Constant{Text: "write"}},

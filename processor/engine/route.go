@@ -86,7 +86,7 @@ func sharedFields(rules []*compiledRule) []*fieldRef {
 		kept := shared[:0]
 		for _, f := range shared {
 			for _, g := range cr.eventBy {
-				if g.name == f.name {
+				if samePath(g, f) {
 					kept = append(kept, f)
 					break
 				}
@@ -95,6 +95,12 @@ func sharedFields(rules []*compiledRule) []*fieldRef {
 		shared = kept
 	}
 	return shared
+}
+
+// samePath reports whether two by-fields read the same event field: `sourceIPs{}` in Splunk's spelling, and
+// `sourceIPs` read with arrays transparent (ES|QL's and Sigma's group columns), are one.
+func samePath(a, b *fieldRef) bool {
+	return a.name == b.name || strings.ReplaceAll(a.name, "{}", "") == strings.ReplaceAll(b.name, "{}", "")
 }
 
 // RouteFields names the fields RouteKey reads when the windowed rules share by-fields; nil when they share none and

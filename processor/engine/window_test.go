@@ -289,6 +289,10 @@ func TestRouteKey(t *testing.T) {
 		rule.Eval{To: "shout", Value: rule.Call{Func: "to_upper", Args: []rule.Value{rule.FieldValue{Field: rule.Field{Name: "verb"}}}}},
 		rule.Stats{Aggs: []rule.Aggregate{countOnly}, By: []string{"user.name", "shout"}, Windowed: true},
 	}}
+	byCopyIP := &rule.Rule{ID: "ci", Name: "ci", Filter: eq("verb", "list"), Pipeline: []rule.Stage{
+		rule.Eval{To: "source.ip", Value: rule.FieldValue{Field: rule.Field{Name: "sourceIPs", AnyArray: true}}},
+		rule.Stats{Aggs: []rule.Aggregate{countOnly}, By: []string{"source.ip"}, Windowed: true},
+	}}
 	// The last address routes: the one the API server saw, whatever a client puts before it in X-Forwarded-For.
 	list := `{"verb":"list","user":{"username":"bob"},"sourceIPs":["10.0.0.1","9.9.9.9"],"responseStatus":{"code":200}}`
 	forbiddenList := `{"verb":"list","user":{"username":"bob"},"sourceIPs":["9.9.9.9"],"responseStatus":{"code":403}}`
@@ -306,6 +310,7 @@ func TestRouteKey(t *testing.T) {
 		{"no shared field: the matching rule's own by-fields", []*rule.Rule{byIP, byUser}, list, "", "bob", true},
 		{"no windowed rule matches", []*rule.Rule{byIP, stateless}, `{"verb":"delete","sourceIPs":["9.9.9.9"]}`, "sourceIPs{}", "", false},
 		{"a copied group column is read where it was copied from", []*rule.Rule{byCopy, byUser}, list, "user.username", "bob", true},
+		{"sourceIPs{} and a copy of sourceIPs read one field", []*rule.Rule{byIP, byCopyIP}, list, "sourceIPs{}", "9.9.9.9", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -179,29 +179,54 @@ func Check(r *rule.Rule) Result {
 			continue
 		}
 		for _, b := range s.By {
-			if path := copiedFrom(r.Pipeline[:i], b); path != "" {
-				if why, no := absent(rule.Field{Name: path}); no {
-					f := Finding{Term: "group by " + b, Reason: why}
-					res.Findings = append(res.Findings, f)
-					res.NeverMatches, res.Because = true, append(res.Because, f)
+			paths := copiedFrom(r.Pipeline[:i], b)
+			var why []string
+			for _, p := range paths {
+				if w, no := absent(rule.Field{Name: p}); no {
+					why = append(why, w)
 				}
+			}
+			if len(paths) > 0 && len(why) == len(paths) {
+				f := Finding{Term: "group by " + b, Reason: strings.Join(why, "; ")}
+				res.Findings = append(res.Findings, f)
+				res.NeverMatches, res.Because = true, append(res.Because, f)
 			}
 		}
 	}
 	return res
 }
 
-// copiedFrom is the event path a column was copied from by the last of stages to set it, or "".
-func copiedFrom(stages []rule.Stage, column string) string {
+// copiedFrom is the event paths a column was copied from by the last of stages to set it: one, or one per case of a
+// Case of copies (a Sigma alias); none when it was computed otherwise.
+func copiedFrom(stages []rule.Stage, column string) []string {
 	for i := len(stages) - 1; i >= 0; i-- {
-		if e, ok := stages[i].(rule.Eval); ok && e.To == column {
-			if fv, ok := e.Value.(rule.FieldValue); ok && fv.Field.AnyArray {
-				return fv.Field.Name
-			}
-			return ""
+		e, ok := stages[i].(rule.Eval)
+		if !ok || e.To != column {
+			continue
 		}
+		var values []rule.Value
+		switch v := e.Value.(type) {
+		case rule.FieldValue:
+			values = []rule.Value{v}
+		case rule.Case:
+			if v.Else != nil {
+				return nil
+			}
+			for _, w := range v.Whens {
+				values = append(values, w.Then)
+			}
+		}
+		var paths []string
+		for _, v := range values {
+			fv, ok := v.(rule.FieldValue)
+			if !ok || !fv.Field.AnyArray {
+				return nil
+			}
+			paths = append(paths, fv.Field.Name)
+		}
+		return paths
 	}
-	return ""
+	return nil
 }
 
 type truth int

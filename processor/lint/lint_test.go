@@ -177,3 +177,30 @@ func TestGlobMatchManyStars(t *testing.T) {
 		t.Fatal("matched a string without b")
 	}
 }
+
+// TestGroupByFieldsNoEventHas: a stats that drops rows without a group field never makes a group when the field it
+// copies (or, for an alias, every field it copies) is one no audit event has; ES|QL's null groups still fire.
+func TestGroupByFieldsNoEventHas(t *testing.T) {
+	copyOf := func(path string) rule.Value { return rule.FieldValue{Field: rule.Field{Name: path, AnyArray: true}} }
+	stats := func(null bool) rule.Stats {
+		return rule.Stats{Aggs: []rule.Aggregate{{Func: "count"}}, By: []string{"g"}, Windowed: true, NullGroups: null}
+	}
+	for _, tc := range []struct {
+		name  string
+		value rule.Value
+		null  bool
+		never bool
+	}{
+		{"a field no event has", copyOf("user.name"), false, true},
+		{"a field events have", copyOf("user.username"), false, false},
+		{"an alias of which every field is absent", rule.Case{Whens: []rule.When{{Cond: rule.True{}, Then: copyOf("src.ip")}, {Cond: rule.True{}, Then: copyOf("source.ip")}}}, false, true},
+		{"an alias of which one field is present", rule.Case{Whens: []rule.When{{Cond: rule.True{}, Then: copyOf("src.ip")}, {Cond: rule.True{}, Then: copyOf("sourceIPs")}}}, false, false},
+		{"a null group still fires", copyOf("user.name"), true, false},
+		{"a computed column is not judged", rule.Call{Func: "to_lower", Args: []rule.Value{copyOf("user.name")}}, false, false},
+	} {
+		r := &rule.Rule{ID: "r", Name: "r", Pipeline: []rule.Stage{rule.Eval{To: "g", Value: tc.value}, stats(tc.null)}}
+		if got := Check(r).NeverMatches; got != tc.never {
+			t.Errorf("%s: never matches %v, want %v", tc.name, got, tc.never)
+		}
+	}
+}

@@ -156,6 +156,10 @@ func parseCorrelation(file string, root *yaml.Node) (*Correlation, error) {
 				return nil, &rule.Error{File: file, Line: groupLines[i], Rule: r.Name, Reason: fmt.Sprintf("group-by names %s twice", g)}
 			}
 		}
+		if slices.Contains(reservedColumns, g) {
+			return nil, &rule.Error{File: file, Line: groupLines[i], Rule: r.Name,
+				Reason: fmt.Sprintf("%s names a column of the correlation's own rows: group by another name", g)}
+		}
 	}
 
 	ts := value(sec, "timespan")
@@ -290,6 +294,9 @@ const (
 	valueCountColumn = "value_count"
 	ruleCountColumn  = "rule_count"
 )
+
+// reservedColumns are the columns a correlation writes itself, which a group-by field or alias may not be named.
+var reservedColumns = []string{ruleColumn, eventCountColumn, valueCountColumn, ruleCountColumn, eventrisk.SeverityField, eventrisk.SourceField}
 
 // Compile makes the correlation a rule of the model. rules holds the Sigma detection rules by id and by name (nil for
 // a name more than one rule has);

@@ -179,6 +179,7 @@ func TestCorrelationErrors(t *testing.T) {
 		{"title: X\ncorrelation:\n  type: event_count\n  rules:\n    - denied\n    - 11111111-0000-4000-8000-000000000001\n  group-by: [a]\n  timespan: 5m\n  condition: {gte: 1}\n", 6, "names Denied request again"},
 		{"title: X\ncorrelation:\n  type: temporal\n  rules: [denied]\n  group-by: [a]\n  timespan: 5m\n  aliases:\n    a:\n      denied: user.username\n      11111111-0000-4000-8000-000000000001: objectRef.name\n", 9, "alias a names the rule Denied request twice"},
 		{"title: X\ncorrelation: {type: event_count, rules: [denied], group-by: [a, b, a], timespan: 5m, condition: {gte: 1}}\n", 2, "group-by names a twice"},
+		{"title: X\ncorrelation: {type: event_count, rules: [denied], group-by: [event_count], timespan: 5m, condition: {gte: 1}}\n", 2, "names a column of the correlation's own rows"},
 		{"title: X\ncorrelation: {type: event_count, rules: [" + strings.Repeat("r, ", 100) + "denied], group-by: [a], timespan: 5m, condition: {gte: 1}}\n", 2, "at most 100 rules"},
 		{"title: X\nlevel: severe\ncorrelation: {type: event_count, rules: [denied], group-by: [a], timespan: 5m, condition: {gte: 1}}\n", 2, `unknown level "severe"`},
 	} {
