@@ -197,20 +197,8 @@ func (p *esqlParser) predicate(depth int) (esqlNode, error) {
 		if !p.acceptOp("(") {
 			return esqlNode{}, p.failAt(p.peek(), "IN needs a parenthesised list")
 		}
-		n := esqlNode{kind: nIn, tok: t, neg: neg, args: []esqlNode{left}}
-		for {
-			v, err := p.operand(depth)
-			if err != nil {
-				return esqlNode{}, err
-			}
-			n.args = append(n.args, v)
-			if p.acceptOp(")") {
-				return n, nil
-			}
-			if !p.acceptOp(",") {
-				return esqlNode{}, p.failAt(p.peek(), "expected , or ) in the IN list")
-			}
-		}
+		list, err := p.list(func() (esqlNode, error) { return p.operand(depth) }, "the IN list")
+		return esqlNode{kind: nIn, tok: t, neg: neg, args: append([]esqlNode{left}, list...)}, err
 	case p.isKeyword(t, "like"), p.isKeyword(t, "rlike"):
 		p.pos++
 		kind := nLike
@@ -252,6 +240,24 @@ func (p *esqlParser) predicate(depth int) (esqlNode, error) {
 		}
 	}
 	return left, nil
+}
+
+// list reads items separated by commas up to the closing parenthesis (the opening one read already).
+func (p *esqlParser) list(item func() (esqlNode, error), what string) ([]esqlNode, error) {
+	var out []esqlNode
+	for {
+		x, err := item()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, x)
+		if p.acceptOp(")") {
+			return out, nil
+		}
+		if !p.acceptOp(",") {
+			return nil, p.failAt(p.peek(), "expected , or ) in "+what)
+		}
+	}
 }
 
 // noArithmetic refuses an operator of arithmetic after an operand, naming NOW() when the operand is that: a
@@ -330,23 +336,11 @@ func (p *esqlParser) operand(depth int) (esqlNode, error) {
 			return esqlNode{kind: nLiteral, tok: t}, nil
 		}
 		if p.acceptOp("(") {
-			n := esqlNode{kind: nCall, tok: t}
 			if p.acceptOp(")") {
-				return n, nil
+				return esqlNode{kind: nCall, tok: t}, nil
 			}
-			for {
-				a, err := p.expr(depth + 1)
-				if err != nil {
-					return esqlNode{}, err
-				}
-				n.args = append(n.args, a)
-				if p.acceptOp(")") {
-					return n, nil
-				}
-				if !p.acceptOp(",") {
-					return esqlNode{}, p.failAt(p.peek(), "expected , or ) in the arguments")
-				}
-			}
+			args, err := p.list(func() (esqlNode, error) { return p.expr(depth + 1) }, "the arguments")
+			return esqlNode{kind: nCall, tok: t, args: args}, err
 		}
 		return esqlNode{kind: nField, tok: t}, nil
 	}
