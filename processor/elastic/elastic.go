@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -430,7 +431,11 @@ func statsRisk(r *rule.Rule, q *esqlQuery, score int, severity string) {
 		}
 	}
 	eventrisk.ApplyGroups(r, q.stats.By, columns, q.sources, score, severity)
-	// A group of a null value is a row (ES|QL's), and Elastic alerts on it: its risk object says null rather than
-	// leaving the row without one (which writes no risk record).
-	r.Pipeline = append(r.Pipeline, rule.FillNull{Value: "null", Fields: []string{r.Risk.Objects[0].Field}})
+	// A group of a null value is a row (ES|QL's), and Elastic alerts on it: its columns say null, so that its risk
+	// object is one (a row without writes no risk record) and its message names every group.
+	nulls := append([]string(nil), q.stats.By...)
+	if obj := r.Risk.Objects[0].Field; !slices.Contains(nulls, obj) {
+		nulls = append(nulls, obj)
+	}
+	r.Pipeline = append(r.Pipeline, rule.FillNull{Value: "null", Fields: nulls})
 }

@@ -282,8 +282,8 @@ from logs-kubernetes.audit_logs-*
 		rule.Stats{Aggs: []rule.Aggregate{{Func: "dc", Field: "kubernetes.audit.objectRef.name", As: "n"}}, By: []string{"user.name", "source.ip"}, NullGroups: true, Windowed: true},
 		rule.Where{Cond: rule.Compare{Field: rule.Field{Name: "n"}, Op: rule.OpGe, Value: rule.Literal("3", true)}},
 		rule.FillNull{Value: "medium", Fields: []string{"severity"}},
-		// A null group's row names its risk object null rather than writing no risk record.
-		rule.FillNull{Value: "null", Fields: []string{"user.name"}},
+		// A null group's columns say null: its risk object is one, and its message names every group.
+		rule.FillNull{Value: "null", Fields: []string{"user.name", "source.ip"}},
 	}
 	if !reflect.DeepEqual(r.Pipeline, want) {
 		t.Errorf("pipeline\n%#v\nwant\n%#v", r.Pipeline, want)
