@@ -133,12 +133,8 @@ func parseCorrelation(file string, root *yaml.Node) (*Correlation, error) {
 	case len(c.Rules) > maxCorrelatedRules:
 		return nil, p.errorAt(value(sec, "rules"), fmt.Sprintf("a correlation names at most %d rules, not %d", maxCorrelatedRules, len(c.Rules)))
 	}
-	for i, ref := range c.Rules {
-		for j := range i {
-			if c.Rules[j] == ref {
-				return nil, &rule.Error{File: file, Line: c.ruleLines[i], Rule: r.Name, Reason: fmt.Sprintf("%s is named twice", ref)}
-			}
-		}
+	if i := firstRepeat(c.Rules); i >= 0 {
+		return nil, &rule.Error{File: file, Line: c.ruleLines[i], Rule: r.Name, Reason: fmt.Sprintf("%s is named twice", c.Rules[i])}
 	}
 	var groupLines []int
 	if c.GroupBy, groupLines, err = p.strings(sec, "group-by"); err != nil {
@@ -150,12 +146,10 @@ func parseCorrelation(file string, root *yaml.Node) (*Correlation, error) {
 	case len(c.GroupBy) > maxGroupBy:
 		return nil, p.errorAt(value(sec, "group-by"), fmt.Sprintf("a correlation groups by at most %d fields, not %d", maxGroupBy, len(c.GroupBy)))
 	}
+	if i := firstRepeat(c.GroupBy); i >= 0 {
+		return nil, &rule.Error{File: file, Line: groupLines[i], Rule: r.Name, Reason: fmt.Sprintf("group-by names %s twice", c.GroupBy[i])}
+	}
 	for i, g := range c.GroupBy {
-		for j := range i {
-			if c.GroupBy[j] == g {
-				return nil, &rule.Error{File: file, Line: groupLines[i], Rule: r.Name, Reason: fmt.Sprintf("group-by names %s twice", g)}
-			}
-		}
 		if slices.Contains(reservedColumns, g) {
 			return nil, &rule.Error{File: file, Line: groupLines[i], Rule: r.Name,
 				Reason: fmt.Sprintf("%s names a column of the correlation's own rows: group by another name", g)}
@@ -186,6 +180,16 @@ func parseCorrelation(file string, root *yaml.Node) (*Correlation, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// firstRepeat is the index of the first entry of list that an earlier one repeats, or -1.
+func firstRepeat(list []string) int {
+	for i, s := range list {
+		if slices.Contains(list[:i], s) {
+			return i
+		}
+	}
+	return -1
 }
 
 func safeIndex(s []string, i int) string {
