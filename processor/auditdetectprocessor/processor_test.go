@@ -220,7 +220,7 @@ func TestBuiltinRulesLoadByDefault(t *testing.T) {
 
 func TestBadRuleFailsStartup(t *testing.T) {
 	dir := t.TempDir()
-	bad := "name: Broken\nid: 11111111-2222-3333-4444-555555555555\nsearch: '`kube_audit` verb=create | eval x=1'\n"
+	bad := "name: Broken\nid: 11111111-2222-3333-4444-555555555555\nsearch: '`kube_audit` verb=create | lookup x'\n"
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "broken.yml"), []byte(bad), 0o600))
 	good, err := os.ReadFile(filepath.Join("testdata", "rules", "test_nodeport.yml"))
 	require.NoError(t, err)
@@ -230,7 +230,7 @@ func TestBadRuleFailsStartup(t *testing.T) {
 	err = cfg.Validate()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "broken.yml:3")
-	assert.Contains(t, err.Error(), "eval")
+	assert.Contains(t, err.Error(), "lookup")
 	_, err = NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop())
 	require.Error(t, err)
 

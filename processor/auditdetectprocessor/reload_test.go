@@ -197,7 +197,7 @@ func TestReloadKeepsRunningSetOnError(t *testing.T) {
 		failing   int64
 		nodePort  bool // whether the running set flags the NodePort service afterwards
 	}{
-		{name: "a search the SPL compiler refuses", content: strings.Replace(reloadRule("NodePort"), "| rename", "| eval x=1 | rename", 1), failures: 1, failing: 1, nodePort: true},
+		{name: "a search the SPL compiler refuses", content: strings.Replace(reloadRule("NodePort"), "| rename", "| lookup x | rename", 1), failures: 1, failing: 1, nodePort: true},
 		{name: "broken YAML", content: "name: [unterminated\n", failures: 2, failing: 1, nodePort: true},
 		{name: "every rule file gone", content: "", failures: 3, failing: 1, nodePort: true},
 		{name: "back to what runs", content: reloadRule("NodePort"), failures: 3, failing: 0, nodePort: true},
@@ -497,7 +497,7 @@ func TestReloadRenamedThrottledRule(t *testing.T) {
 func TestEveryRuleSkippedWarns(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "broken.yml"),
-		[]byte("name: Broken\nsearch: '`kube_audit` verb=create | eval x=1'\n"), 0o600))
+		[]byte("name: Broken\nsearch: '`kube_audit` verb=create | lookup x'\n"), 0o600))
 	for _, tc := range []struct {
 		name  string
 		rules []string

@@ -226,7 +226,7 @@ func TestUnclassifiableFiles(t *testing.T) {
 func TestErrorsJoinedOrSkipped(t *testing.T) {
 	dir := layout(t, map[string]string{
 		"a_good.yml":    detection("g", "Good", "verb=get"),
-		"b_eval.yml":    detection("e", "Eval", "verb=get\n  | eval x=1"),
+		"b_eval.yml":    detection("e", "Eval", "verb=get\n  | lookup x"),
 		"c_unknown.yml": "kind: Deployment\n",
 		"d_macro.yml":   detection("m", "Macro", "verb=get `nope`"),
 	})
@@ -234,7 +234,7 @@ func TestErrorsJoinedOrSkipped(t *testing.T) {
 	_, err := Load(Options{Paths: []string{dir}})
 	require.Error(t, err)
 	msg := err.Error()
-	assert.Contains(t, msg, filepath.Join(dir, "b_eval.yml")+`:5:5: rule "Eval": unsupported command "eval"`)
+	assert.Contains(t, msg, filepath.Join(dir, "b_eval.yml")+`:5:5: rule "Eval": unsupported command "lookup"`)
 	assert.Contains(t, msg, filepath.Join(dir, "c_unknown.yml")+": not an ESCU detection or macro")
 	assert.Contains(t, msg, filepath.Join(dir, "d_macro.yml")+":4:12: rule \"Macro\": undefined macro `nope`")
 	var e *rule.Error

@@ -220,7 +220,7 @@ func TestConfiguredMacroMustBeReferenced(t *testing.T) {
 	// skip an unreferenced macro is logged, not refused, as a rule_overrides key naming no rule is (the rule it was
 	// for may be the one skipped).
 	broken := layout(t, map[string]string{
-		"rule.yml": detection("b", "Broken", "verb=get | search NOT `allow_b` | eval x=1"),
+		"rule.yml": detection("b", "Broken", "verb=get | search NOT `allow_b` | lookup x"),
 		"bad.yml":  "name: Bad\nsearch: 'verb=get | search NOT `allow_d`\n  [unclosed\n",
 	})
 	_, err = Load(Options{Paths: []string{broken}, Macros: map[string]string{"allow_b": "user=a", "allow_d": "user=a"}})

@@ -65,6 +65,8 @@ type (
 		by   []string
 	}
 	iplocCmd struct{ field, prefix string }
+	// evalCmd is `eval` or `rex`: fields computed in order.
+	evalCmd struct{ evals []rule.Eval }
 )
 
 func (searchCmd) isCommand() {}
@@ -73,6 +75,7 @@ func (fillCmd) isCommand()   {}
 func (renameCmd) isCommand() {}
 func (statsCmd) isCommand()  {}
 func (iplocCmd) isCommand()  {}
+func (evalCmd) isCommand()   {}
 
 // wexpr is a `where` expression, already restricted to the boolean forms the rule model can hold.
 type wexpr interface{ isWexpr() }
@@ -93,7 +96,7 @@ type (
 		a, b string
 		ne   bool
 	}
-	// wFunc is a boolean function: like, match, cidrmatch (with a pattern) or isnull, isnotnull.
+	// wFunc is a boolean function: like, match, cidrmatch (with a pattern), isnull, isnotnull, or true, false (no field).
 	wFunc struct {
 		name  string
 		field string

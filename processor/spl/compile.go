@@ -31,6 +31,10 @@ func compileQuery(q *query) (rule.Expr, []rule.Stage) {
 			stages = append(stages, rule.Stats{Aggs: c.aggs, By: c.by})
 		case iplocCmd:
 			stages = append(stages, rule.IPLocation{Field: c.field, Prefix: c.prefix})
+		case evalCmd:
+			for _, e := range c.evals {
+				stages = append(stages, e)
+			}
 		}
 	}
 	return filter, stages
@@ -265,6 +269,11 @@ func compileWhere(x wexpr, neg bool) rule.Expr {
 	case wFunc:
 		f := rule.Field{Name: x.field}
 		switch x.name {
+		case "true", "false":
+			if (x.name == "true") != neg {
+				return rule.True{}
+			}
+			return rule.Not{X: rule.True{}}
 		case "isnull", "isnotnull":
 			if (x.name == "isnull") == neg {
 				return rule.Exists{Field: f}

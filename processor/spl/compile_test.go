@@ -216,7 +216,7 @@ func TestCompileErrors(t *testing.T) {
 		{"free text", `verb=get secrets`, 1, 10, `free-text term "secrets" is not supported`},
 		{"free text quoted", `"some phrase"`, 1, 1, "free-text term"},
 		{"free text on a later line", "verb=get\n  | search\n    foo", 3, 5, `free-text term "foo"`},
-		{"unsupported command", `a=1 | eval x=1`, 1, 7, `unsupported command "eval"`},
+		{"unsupported command", `a=1 | lookup x`, 1, 7, `unsupported command "lookup"`},
 		{"unsupported command in a block", "a=1\n  | stats count\n  | table a b", 3, 5, `unsupported command "table"`},
 		{"lookup", `a=1 | lookup foo`, 1, 7, `unsupported command "lookup"`},
 		{"dedup", `a=1 | dedup a`, 1, 7, `unsupported command "dedup"`},
@@ -326,8 +326,8 @@ func repeat(s string, n int) string {
 }
 
 func TestErrorString(t *testing.T) {
-	_, _, err := Compile("a=1\n  | eval x=1", nil)
-	require.EqualError(t, err, `line 2, column 5: unsupported command "eval"`)
+	_, _, err := Compile("a=1\n  | lookup x", nil)
+	require.EqualError(t, err, `line 2, column 5: unsupported command "lookup"`)
 }
 
 func TestLineCol(t *testing.T) {

@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/auditdetect/auditdetect/processor/engine"
+	"github.com/auditdetect/auditdetect/processor/rule"
 )
 
 func FuzzCompile(f *testing.F) {
@@ -19,6 +22,8 @@ func FuzzCompile(f *testing.F) {
 		"`m(a, \"b,c\")`",
 		"`m(a b, c)` `allow`",
 		"verb=get `lines` `args(x, y z)` `bad`",
+		"* | eval x=if(a=\"b\" AND NOT isnull(c), lower('d.e').\"-\".f, case(g>1, \"h\", true(), null())), y=coalesce(x, \"z\")",
+		"* | rex field=requestURI max_match=1 \"command=(?<cmd>[^&]+)\" | eval cmd=replace(urldecode(cmd), \"(\\\\w+)\", \"\\\\1\") | stats count by cmd",
 	} {
 		f.Add(s)
 	}
@@ -56,5 +61,7 @@ func FuzzCompile(f *testing.F) {
 		if filter == nil {
 			t.Fatalf("nil filter without error for %q", search)
 		}
+		// What the parser accepts the engine compiles without panicking (it may still refuse a windowed condition).
+		_, _ = engine.Compile([]*rule.Rule{{ID: "f", Name: "f", Filter: filter, Pipeline: pipeline}}, engine.Options{})
 	})
 }

@@ -22,6 +22,7 @@ const (
 	kPipe          // |
 	kLBracket      // [ (a subsearch)
 	kRBracket      // ]
+	kDot           // . (concatenation, in eval values only)
 	kEq            // =
 	kEqEq          // ==
 	kNe            // !=
@@ -33,7 +34,7 @@ const (
 
 func (k kind) String() string {
 	return [...]string{"end of search", "word", "string", "field", "macro", "'('", "')'", "','", "'|'", "'['", "']'",
-		"'='", "'=='", "'!='", "'<'", "'<='", "'>'", "'>='"}[k]
+		"'.'", "'='", "'=='", "'!='", "'<'", "'<='", "'>'", "'>='"}[k]
 }
 
 func (k kind) isCompare() bool { return k >= kEq }
@@ -69,6 +70,8 @@ type lexer struct {
 	pos int
 	// eval switches on `where` syntax: 'single-quoted' field names.
 	eval bool
+	// dot makes `.` the concatenation operator (eval values), except between digits (a number's point).
+	dot bool
 }
 
 func isSpace(c byte) bool {
@@ -151,6 +154,10 @@ func (l *lexer) next() (token, *posError) {
 		}
 	case '`':
 		return l.macro(start)
+	case '.':
+		if l.dot {
+			return one(kDot, 1)
+		}
 	}
 	return l.word(start, false, false)
 }
@@ -198,10 +205,14 @@ func (l *lexer) stopsWord(i int) bool {
 		return i+1 < len(l.src) && l.src[i+1] == '='
 	case '\'':
 		return l.eval
+	case '.':
+		return l.dot && !(i > 0 && isDigit(l.src[i-1]) && i+1 < len(l.src) && isDigit(l.src[i+1]))
 	default:
 		return isSpace(c)
 	}
 }
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // word reads a bare word, resolving backslash escapes: `\x` is a literal x, except that SPL never lets a backslash
 // escape the `*` wildcard.

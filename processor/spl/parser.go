@@ -203,6 +203,10 @@ func (p *parser) parseCommand() ([]command, *posError) {
 		c, err = p.parseStats(t.pos)
 	case "iplocation":
 		c, err = p.parseIPLocation(t.pos)
+	case "eval":
+		c, err = p.parseEval()
+	case "rex":
+		c, err = p.parseRex(t.pos)
 	default:
 		return nil, errAt(t.pos, "unsupported command %q", t.text)
 	}
@@ -653,38 +657,58 @@ func (p *parser) parseAggregate(t token) (rule.Aggregate, *posError) {
 	return agg, nil
 }
 
-func (p *parser) parseIPLocation(pos int) (command, *posError) {
-	var c iplocCmd
+// commandArgs reads a command's arguments up to the next pipe: each `name=value` option goes to option, every
+// other token to arg.
+func (p *parser) commandArgs(option func(name token, value string) *posError, arg func(t token) *posError) *posError {
 	for {
 		end, err := p.atEnd()
-		if err != nil {
-			return nil, err
-		}
-		if end {
-			break
+		if err != nil || end {
+			return err
 		}
 		t, _ := p.next()
-		if next, err := p.peek(); err != nil {
-			return nil, err
-		} else if t.kind == kWord && next.kind == kEq {
-			if !strings.EqualFold(t.text, "prefix") {
-				return nil, errAt(t.pos, "unsupported iplocation option %q", t.text)
+		next, err := p.peek()
+		if err != nil {
+			return err
+		}
+		if t.kind == kWord && next.kind == kEq {
+			val, err := p.optionValue(t)
+			if err == nil {
+				err = option(t, val)
 			}
-			if c.prefix, err = p.optionValue(t); err != nil {
-				return nil, err
+			if err != nil {
+				return err
 			}
 			continue
 		}
+		if err := arg(t); err != nil {
+			return err
+		}
+	}
+}
+
+func (p *parser) parseIPLocation(pos int) (command, *posError) {
+	var c iplocCmd
+	err := p.commandArgs(func(name token, value string) *posError {
+		if !strings.EqualFold(name.text, "prefix") {
+			return errAt(name.pos, "unsupported iplocation option %q", name.text)
+		}
+		c.prefix = value
+		return nil
+	}, func(t token) *posError {
 		if t.kind != kWord && t.kind != kString {
-			return nil, errAt(t.pos, "expected an IP field name, found %s", t.describe())
+			return errAt(t.pos, "expected an IP field name, found %s", t.describe())
 		}
 		if c.field != "" {
-			return nil, errAt(t.pos, "iplocation takes one field, found a second: %s", t.describe())
+			return errAt(t.pos, "iplocation takes one field, found a second: %s", t.describe())
 		}
 		if err := checkFieldName(t); err != nil {
-			return nil, err
+			return err
 		}
 		c.field = t.text
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if c.field == "" {
 		return nil, errAt(pos, "iplocation needs an IP field")
@@ -716,6 +740,10 @@ func (p *parser) define(c command) {
 	case fillCmd:
 		for _, f := range c.fields {
 			p.defined[f] = true
+		}
+	case evalCmd:
+		for _, e := range c.evals {
+			p.defined[e.To] = true
 		}
 	}
 }

@@ -286,6 +286,12 @@ func (p *parser) whereCall(name token) (wexpr, *posError) {
 	fn := strings.ToLower(name.text)
 	shape := func(want string) *posError { return errAt(name.pos, "%s takes %s", fn, want) }
 	switch fn {
+	case "true", "false":
+		// case(..., true(), "default"): the condition that always holds.
+		if len(args) != 0 {
+			return nil, shape(fn + "()")
+		}
+		return wFunc{name: fn}, nil
 	case "isnull", "isnotnull":
 		if len(args) != 1 || !args[0].field {
 			return nil, shape("one field: " + fn + "(field)")
