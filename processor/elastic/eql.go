@@ -526,12 +526,13 @@ func (p *eqlParser) compare(a operand, op rule.Op, b operand) (rule.Expr, error)
 	case rule.OpEq:
 		return p.wrap(a.tok)(a.field.compare(a.field.literal(b.value, true)))
 	case rule.OpNe:
-		// The field must exist (EQL's null comparison is never true) and no value may equal.
+		// No value may equal; a missing field matches. Elasticsearch translates `!=` into a bare must_not of the
+		// term query (QL's BinaryComparisons translator; EQL's optimizer adds no exists test), as `not in` is.
 		eq, err := a.field.compare(a.field.literal(b.value, true))
 		if err != nil {
 			return nil, p.failAt(a.tok, err.Error())
 		}
-		return and(a.field.exists(), not(eq)), nil
+		return not(eq), nil
 	}
 	return p.wrap(b.tok)(a.field.order(op, b.value))
 }
@@ -592,10 +593,11 @@ func (p *eqlParser) patterns(left operand, op string, depth int) (rule.Expr, err
 			// `:` and like~ are case-insensitive; all three take * and ? wildcards.
 			pat = rule.Pattern{Kind: rule.Glob, Text: eqlGlob(v.value), CaseSensitive: op == "like"}
 		case "regex", "regex~":
-			// EQL regular expressions match the whole value, and `.` matches a newline, as in Lucene's syntax.
-			src := "(?s)^(?:" + v.value + ")$"
-			if _, err := regexp.Compile(src); err != nil {
-				return nil, p.failAt(v.tok, fmt.Sprintf("invalid regular expression (RE2 syntax): %v", err))
+			// Elasticsearch runs EQL's regex as a regexp query: Lucene's syntax (`@` any string, "quoted" literals,
+			// `^` an ordinary character), over the whole value, as ES|QL's RLIKE.
+			src, err := luceneRegex(v.value)
+			if err != nil {
+				return nil, p.failAt(v.tok, fmt.Sprintf("invalid regular expression (Lucene syntax): %v", err))
 			}
 			pat = rule.Pattern{Kind: rule.Regex, Text: src, CaseSensitive: op == "regex"}
 		}

@@ -15,7 +15,9 @@ func TestEQLSemantics(t *testing.T) {
 		{`any where kubernetes.audit.verb == "Create"`, false}, // == is case-sensitive
 		{`any where kubernetes.audit.verb : "CREATE"`, true},   // : is not
 		{`any where kubernetes.audit.verb != "get"`, true},
-		{`any where kubernetes.audit.objectRef.subresource != "exec"`, false}, // a missing field is null: never true
+		// A missing field matches != (Elasticsearch: must_not of a term query), as it matches not in.
+		{`any where kubernetes.audit.objectRef.subresource != "exec"`, true},
+		{`any where kubernetes.audit.objectRef.subresource not in ("exec")`, true},
 		{`any where kubernetes.audit.objectRef.subresource == null`, true},
 		{`any where kubernetes.audit.objectRef.resource != null`, true},
 		{`any where kubernetes.audit.verb in ("get", "create")`, true},
@@ -28,6 +30,11 @@ func TestEQLSemantics(t *testing.T) {
 		{`any where kubernetes.audit.requestURI like~ "/API/*"`, true},
 		{`any where kubernetes.audit.user.username regex "system:serviceaccount:[a-z]+:web"`, true},
 		{`any where kubernetes.audit.user.username regex "serviceaccount"`, false}, // regex matches the whole value
+		// Lucene's syntax: @ is any string, "..." a literal, ^ an ordinary character.
+		{`any where kubernetes.audit.user.username regex "system@"`, true},
+		{`any where kubernetes.audit.user.username regex "\"system:serviceaccount:\"@"`, true},
+		{`any where kubernetes.audit.user.username regex "^system.*"`, false},
+		{`any where kubernetes.audit.user.username regex~ "SYSTEM:.*"`, true},
 		{`any where startsWith(user_agent.original, "python")`, true},
 		{`any where startsWith(user_agent.original, "PYTHON")`, false},
 		{`any where startsWith~(user_agent.original, "PYTHON")`, true},
@@ -60,7 +67,7 @@ func TestEQLSemantics(t *testing.T) {
 		{`any where ?kubernetes.audit.objectRef.subresource == null`, true},
 		{`any where ?host.name == null`, true}, // unmapped: null, as a field the index lacks
 		{`any where ?host.name == "web"`, false},
-		{`any where ?host.name != "web"`, false},
+		{`any where ?host.name != "web"`, true},
 		{`any where true`, true},
 		{`any where false`, false},
 		{`any where kubernetes.audit.verb == "create" and TRUE`, true},

@@ -180,7 +180,7 @@ func TestEmptyValuesAreAbsent(t *testing.T) {
 		{`user_agent.original < "a"`, false, false},
 		{`any where user_agent.original == null`, true, true},
 		{`any where user_agent.original == ""`, true, false},
-		{`any where user_agent.original != "curl"`, true, false},
+		{`any where user_agent.original != "curl"`, true, true}, // absent, and != matches a missing field
 		{`any where user_agent.original like "*"`, true, false},
 		{`any where user.name == user_agent.original`, true, false},
 		{`any where user.name == kubernetes.audit.userAgent`, true, false},
