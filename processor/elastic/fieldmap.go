@@ -419,7 +419,9 @@ func (f field) exists() rule.Expr {
 	if f.ignoreEmpty {
 		return f.nonEmpty()
 	}
-	return f.onEach(func(rf rule.Field) rule.Expr { return rule.Exists{Field: rf} })
+	// Under: on an object field (impersonatedUser, or a flattened root such as volumes.hostPath) Elasticsearch's
+	// exists asks whether any field under it has a value.
+	return f.onEach(func(rf rule.Field) rule.Expr { return rule.Exists{Field: rf, Under: true} })
 }
 
 // order is `field < value` and the other ordered comparisons: numeric when both sides are numbers, else by text;

@@ -60,6 +60,11 @@ func TestKQLSemantics(t *testing.T) {
 		{`kubernetes.audit.verb:get or (kubernetes.audit.verb:create and not kubernetes.audit.objectRef.namespace:shop)`, false},
 		{`kubernetes.audit.objectRef.subresource:*`, false},
 		{`not kubernetes.audit.objectRef.subresource:*`, true},
+		// Exists on an object field: some field under it has a value (Elasticsearch's exists on objects).
+		{`kubernetes.audit.objectRef:*`, true},
+		{`kubernetes.audit.user.extra:*`, true},
+		{`kubernetes.audit.requestObject.spec.containers:*`, true},
+		{`kubernetes.audit.responseObject:*`, false},
 		{`user_agent.original:python*`, true},
 		{`user_agent.original:*requests/2.*`, true},
 		{`user_agent.original:"python*"`, false}, // a quoted * is a literal

@@ -195,10 +195,11 @@ func (n existsNode) eval(c *evalCtx, s source) bool {
 }
 
 // presentNode is rule.Exists with AnyValue: the field's key is present in the event, whatever its value (with
-// notNull, a value other than null). A row field set by a stage holds values only: it is present when it has one.
+// notNull, a value other than null); or with Under, the field has a value or holds an object with one at any depth.
+// A row field set by a stage holds values only: it is present when it has one.
 type presentNode struct {
-	f       *fieldRef
-	notNull bool
+	f              *fieldRef
+	notNull, under bool
 }
 
 func (n presentNode) eval(c *evalCtx, s source) bool {
@@ -209,7 +210,10 @@ func (n presentNode) eval(c *evalCtx, s source) bool {
 		}
 		v = r.ev
 	}
-	if n.notNull {
+	switch {
+	case n.under:
+		return v.PresentUnder(n.f.path)
+	case n.notNull:
 		return v.PresentNonNull(n.f.path)
 	}
 	return v.Present(n.f.path)
@@ -347,6 +351,9 @@ func compileExprIn(e rule.Expr, visit func(*fieldRef), fs *fields) (node, error)
 	case rule.Exists:
 		if e.AnyValue {
 			return presentNode{f: ref(e.Field), notNull: e.NotNull}, nil
+		}
+		if e.Under {
+			return presentNode{f: ref(e.Field), under: true}, nil
 		}
 		return existsNode{ref(e.Field)}, nil
 	case rule.FieldEquals:

@@ -48,6 +48,9 @@ func TestPresent(t *testing.T) {
 		{"Splunk: x{} of an object", "objectRef{}", false, false, false, false},
 		{"Splunk: the array itself", "requestObject.spec.tolerations", false, true, true, false},
 	}
+	// PresentUnder: a value at the path or at any depth under it (null, {} and [] are none).
+	under := map[string]bool{"string": true, "empty string": true, "object": true, "object in an array of objects": true,
+		"below a member": true, "Splunk: array with {}": true}
 	var p Parser
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,6 +71,9 @@ func TestPresent(t *testing.T) {
 				}
 				if got := v.PresentNonNull(path); got != tt.nonNull {
 					t.Errorf("open %v: PresentNonNull = %v, want %v", open, got, tt.nonNull)
+				}
+				if got := v.PresentUnder(path); got != under[tt.name] {
+					t.Errorf("open %v: PresentUnder = %v, want %v", open, got, under[tt.name])
 				}
 				if got := v.Has(path); got != tt.hasValues {
 					t.Errorf("open %v: Has = %v, want %v", open, got, tt.hasValues)
@@ -107,10 +113,10 @@ func TestPresentAgreesWithEach(t *testing.T) {
 							t.Fatal(err)
 						}
 						has := v.Has(path)
-						present, nonNull := v.Present(path), v.PresentNonNull(path)
-						if has && (!present || !nonNull) || nonNull && !present {
-							t.Fatalf("%s, %s, %s (anyArray %v): Has %v, Present %v, PresentNonNull %v",
-								bodyName, vname, name, anyArray, has, present, nonNull)
+						present, nonNull, under := v.Present(path), v.PresentNonNull(path), v.PresentUnder(path)
+						if has && (!present || !nonNull || !under) || nonNull && !present || under && !nonNull {
+							t.Fatalf("%s, %s, %s (anyArray %v): Has %v, Present %v, PresentNonNull %v, PresentUnder %v",
+								bodyName, vname, name, anyArray, has, present, nonNull, under)
 						}
 						if v.Err() != nil {
 							t.Fatalf("%s, %s: %v", bodyName, vname, v.Err())
@@ -121,11 +127,45 @@ func TestPresentAgreesWithEach(t *testing.T) {
 			}
 		}
 		v, _ := p.Open(body)
-		if v.Present(CompilePath("requestObject.no.such.path", true)) || v.Present(CompilePath("nosuchfield", true)) {
+		if v.Present(CompilePath("requestObject.no.such.path", true)) || v.Present(CompilePath("nosuchfield", true)) ||
+			v.PresentUnder(CompilePath("nosuchfield", true)) {
 			t.Errorf("%s: a path the event lacks is present", bodyName)
 		}
 	}
 	if checked == 0 {
 		t.Fatal("nothing checked")
+	}
+}
+
+// TestPresentUnderDepth: a value deep under an object is found, nested empty arrays hold none, and nesting as deep
+// as the reader allows costs one pass over the bytes (with member tables, each level would skip the levels under it).
+func TestPresentUnderDepth(t *testing.T) {
+	var p Parser
+	path := CompilePath("requestObject", true)
+	for _, tt := range []struct {
+		name   string
+		object string
+		want   bool
+	}{
+		{"value 250 objects deep", strings.Repeat(`{"a":`, 250) + `1` + strings.Repeat(`}`, 250), true},
+		{"null 250 objects deep", strings.Repeat(`{"a":`, 250) + `null` + strings.Repeat(`}`, 250), false},
+		{"250 nested empty arrays", strings.Repeat(`[`, 250) + strings.Repeat(`]`, 250), false},
+		{"arrays of arrays beside a value", `[[[],[[]]],[[[]]],["x"]]`, true},
+		{"keys only, MaxDepth deep", strings.Repeat(`{"a":`, MaxDepth-2) + `{}` + strings.Repeat(`}`, MaxDepth-2), false},
+		{"escaped quotes in keys", `{"a\":\"":{"b\"":null}}`, false},
+		{"escaped quote in a value", `{"a":"x\":"}`, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := p.Open([]byte(`{"kind":"Event","requestObject":` + tt.object + `}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := v.PresentUnder(path); got != tt.want {
+				t.Errorf("PresentUnder = %v, want %v", got, tt.want)
+			}
+			if v.Err() != nil {
+				t.Errorf("Err = %v", v.Err())
+			}
+		})
 	}
 }

@@ -200,6 +200,10 @@ type Exists struct {
 	// NotNull, with AnyValue, does not count a key whose value is null: Not of it is Sigma's `x: null`, "absent or
 	// null". Without AnyValue it changes nothing (null is never a value).
 	NotNull bool
+	// Under also counts a value anywhere under the field, when it names an object or an array of objects: that is
+	// Elasticsearch's exists query on an object field (KQL `impersonatedUser:*`), which asks whether any field
+	// under it has a value.
+	Under bool
 }
 
 // FieldEquals matches when some value of A equals some value of B (Sigma `|fieldref`).
