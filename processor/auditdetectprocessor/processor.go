@@ -295,6 +295,8 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 				// Each audit event of the record (the record itself, an EventList's items, a wrapper's events) is
 				// evaluated on its own, and the record passes on once (sources.go).
 				var out recordOutcome
+				// A gzip body's events are read from its decompressed bytes, so drop_unmatched checks those.
+				gz := matched != nil && normalize.IsGzip(body)
 				format, err := p.sources.Each(body, func(ev normalize.Event) {
 					if len(ev.Body) > p.cfg.MaxBodyBytes {
 						out.oversized++
@@ -307,6 +309,9 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 					}
 					out.parsed++
 					if len(res.Matches) == 0 {
+						if gz && event.Valid(ev.Body) != nil {
+							out.invalid = true
+						}
 						return
 					}
 					out.matched = true
@@ -335,7 +340,7 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 				})
 				if p.finish(ctx, rec, &out, format, err) {
 					p.keep(matched, k)
-				} else if matched != nil && !out.unparsed && event.Valid(body) != nil {
+				} else if matched != nil && !out.unparsed && (out.invalid || !gz && event.Valid(body) != nil) {
 					// The engine reads only what its rules need, so a syntax error in a part it skipped goes unseen.
 					// Before drop_unmatched drops a record, make sure it is readable: a malformed one is never lost.
 					out.unparsed = true

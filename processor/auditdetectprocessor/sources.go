@@ -43,6 +43,9 @@ type recordOutcome struct {
 	oversized int64
 	// unparsed: the record holds nothing readable.
 	unparsed bool
+	// invalid: an event no rule matched is not valid JSON in a part the engine did not read (checked for gzip
+	// bodies only, whose events are not the record's bytes; others are checked whole).
+	invalid bool
 	// matched: some event matched a rule (before throttling), so drop_unmatched keeps the record.
 	matched bool
 	// enrich gathers the matches of every event of the record: enrich mode annotates the record once.

@@ -455,3 +455,35 @@ func TestGzipBody(t *testing.T) {
 	})))
 	assertSum(t, tel, "otelcol_processor_auditdetect_records_unparsed", 1)
 }
+
+func gzipBytes(t *testing.T, s string) []byte {
+	t.Helper()
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	_, err := zw.Write([]byte(s))
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	return zipped.Bytes()
+}
+
+// TestGzipBodyDropUnmatched: under drop_unmatched a gzip body whose events match nothing is dropped like any other
+// (its decompressed events are checked, not the compressed bytes, which are never JSON), and one whose event is
+// malformed where the engine did not read is kept and counted.
+func TestGzipBodyDropUnmatched(t *testing.T) {
+	quiet := builtinEvent(t, "kubernetes_nodeport_service_exposed", "nomatch-create-clusterip.json")
+	broken := strings.Replace(quiet, `"requestObject":{`, `"requestObject":{"x":,`, 1)
+	require.NotEqual(t, quiet, broken)
+	cfg := createDefaultConfig()
+	cfg.DropUnmatched = true
+	p, sink, tel := newTestProcessor(t, cfg)
+	for _, ev := range []string{quiet, broken} {
+		zipped := gzipBytes(t, sourceShapes[2].body(ev, ""))
+		require.NoError(t, p.ConsumeLogs(context.Background(), input(func(v pcommon.Value) {
+			v.SetEmptyBytes().FromRaw(zipped)
+		})))
+	}
+	require.Len(t, sink.AllLogs(), 2)
+	assert.Empty(t, records(sink.AllLogs()[0]), "a quiet gzip body is dropped")
+	assertSumOrNone(t, tel, "otelcol_processor_auditdetect_records_unparsed", 1)
+	require.Len(t, records(sink.AllLogs()[1]), 1, "a gzip body with a malformed event is kept")
+}

@@ -56,12 +56,12 @@ func FuzzEach(f *testing.F) {
 				}
 			default:
 				// A wrapped message is handed on as a native body, validated by the engine as a native one is.
-				if f, _ := Detect(ev.Body); f != Native && !isGzip(body) {
+				if f, _ := Detect(ev.Body); f != Native && !IsGzip(body) {
 					t.Fatalf("wrapped %s event is not native: %q", detected, ev.Body)
 				}
 			}
 		})
-		if format != detected && !isGzip(body) {
+		if format != detected && !IsGzip(body) {
 			t.Fatalf("Each says %s, Detect %s", format, detected)
 		}
 	})

@@ -16,7 +16,8 @@ import (
 // gzip can hold gigabytes.
 const defaultGzipBytes = 64 << 20
 
-func isGzip(b []byte) bool { return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b }
+// IsGzip reports whether b starts with gzip's magic bytes: Normalizer.Each decompresses such a body.
+func IsGzip(b []byte) bool { return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b }
 
 // gunzip decompresses body into buf (reused), at most limit bytes: ErrTooLarge past that.
 func gunzip(buf *bytes.Buffer, zr *gzip.Reader, body []byte, limit int) ([]byte, error) {

@@ -163,7 +163,7 @@ func New(cfg Config) *Normalizer {
 // fn was called at least once; otherwise it is ErrMalformed, ErrUnknown, ErrNotAccepted, ErrNoEvents or ErrTooLarge
 // (test with errors.Is). A body of no known shape is parsed once, so that broken JSON is told from an unknown shape.
 func (n *Normalizer) Each(body []byte, fn func(Event)) (Format, error) {
-	if isGzip(body) {
+	if IsGzip(body) {
 		return n.eachGzip(body, fn)
 	}
 	return n.each(body, fn)
