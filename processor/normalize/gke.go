@@ -13,13 +13,14 @@ import (
 //	verb, objectRef.resource, .subresource   protoPayload.methodName  io.k8s.core.v1.pods.exec.create
 //	objectRef.apiGroup/.apiVersion           protoPayload.resourceName core/v1/namespaces/ns/pods/name/exec
 //	objectRef.namespace/.name/.subresource   protoPayload.resourceName
-//	user.username                            protoPayload.authenticationInfo.principalEmail
+//	user.username                            protoPayload.authenticationInfo.principalEmail, else .principalSubject
 //	user.groups                              the groups the API server gives that name (impliedGroups)
 //	sourceIPs                                protoPayload.requestMetadata.callerIp
 //	userAgent                                protoPayload.requestMetadata.callerSuppliedUserAgent
 //	requestObject / responseObject           protoPayload.request / protoPayload.response
 //	responseStatus.code                      protoPayload.status.code (gRPC code, mapped to HTTP)
 //	annotations                              labels (authorization.k8s.io/decision, ...)
+//	requestURI                               resourceName, and ?dryRun=All from the label command.gke.io/dryRun
 //	auditID                                  operation.id, else insertId
 //	stage                                    operation.first/last
 //	requestReceivedTimestamp, stageTimestamp timestamp, else receiveTimestamp
@@ -72,13 +73,27 @@ func (s *scratch) gke(root *fastjson.Value, fn func(Event)) {
 		stage = "ResponseStarted"
 	}
 	ev.Set("stage", str(stage))
+	labels := object(root.Get("labels"))
 	if m.resource != "" {
-		ev.Set("requestURI", str(rn.uri(m.verb, subresource)))
-	} else if rn.path != "" {
-		ev.Set("requestURI", str(rn.path))
+		uri := rn.uri(m.verb, subresource)
+		if dryRun(labels) {
+			// GKE drops the query string and says in a label what ?dryRun=All said; rules exclude dry runs by
+			// requestURI, as on any other cluster (the built-in pack's README shows how).
+			uri += "?dryRun=All"
+		}
+		ev.Set("requestURI", str(uri))
+	} else if raw := string(pp.GetStringBytes("resourceName")); raw != "" {
+		// A non-resource URL: the resource name is its path, however much it looks like group/version/resource
+		// (openid/v1/jwks, the service-account issuer's keys, which anonymous clients read).
+		ev.Set("requestURI", str("/"+strings.TrimPrefix(raw, "/")))
 	}
 	ev.Set("verb", str(m.verb))
-	if email := pp.GetStringBytes("authenticationInfo", "principalEmail"); len(email) > 0 {
+	email := pp.GetStringBytes("authenticationInfo", "principalEmail")
+	if len(email) == 0 {
+		// Workforce and workload identity federation name their principals by subject, without an e-mail address.
+		email = pp.GetStringBytes("authenticationInfo", "principalSubject")
+	}
+	if len(email) > 0 {
 		user := a.NewObject()
 		user.Set("username", a.NewStringBytes(email))
 		if implied := impliedGroups(string(email)); len(implied) > 0 {
@@ -101,7 +116,9 @@ func (s *scratch) gke(root *fastjson.Value, fn func(Event)) {
 	if m.resource != "" {
 		ref := a.NewObject()
 		ref.Set("resource", str(m.resource))
-		if rn.namespace != "" {
+		// A namespace's own path (namespaces/<ns>) names it twice; creating one posts to the collection, and the
+		// API server gives that request no namespace, only the new object's name.
+		if rn.namespace != "" && !(m.resource == "namespaces" && m.verb == "create" && subresource == "") {
 			ref.Set("namespace", str(rn.namespace))
 		}
 		if rn.name != "" {
@@ -133,7 +150,7 @@ func (s *scratch) gke(root *fastjson.Value, fn func(Event)) {
 		ev.Set("requestReceivedTimestamp", a.NewStringBytes(ts))
 		ev.Set("stageTimestamp", a.NewStringBytes(ts))
 	}
-	if labels := object(root.Get("labels")); labels != nil {
+	if labels != nil {
 		ev.Set("annotations", labels)
 	}
 	s.buf = ev.MarshalTo(s.buf[:0])
@@ -143,6 +160,12 @@ func (s *scratch) gke(root *fastjson.Value, fn func(Event)) {
 		prov = gkeProvenance(res.Get("labels"))
 	}
 	fn(Event{Body: s.buf, Provenance: prov})
+}
+
+// dryRun reports whether the entry's labels say it was a server-side dry run (command.gke.io/dryRun).
+func dryRun(labels *fastjson.Value) bool {
+	v := string(labels.GetStringBytes("command.gke.io/dryRun"))
+	return v != "" && !strings.EqualFold(v, "false")
 }
 
 // impliedGroups are the groups the API server itself gives a user name, whatever authenticated it: anonymous

@@ -286,6 +286,13 @@ func TestGKEEntryVariants(t *testing.T) {
 			want: map[string][]string{"stage": {"ResponseComplete"}, "verb": {"get"}, "responseStatus.code": {"200"},
 				"requestURI": {"/readyz"}},
 		},
+		{
+			// Its path has the shape group/version/resource; the method says it names no resource.
+			name:  "non-resource request with a versioned path",
+			entry: `{"protoPayload":{"serviceName":"k8s.io","methodName":"io.k8s.get","resourceName":"openid/v1/jwks","status":{"code":0}}}`,
+			want: map[string][]string{"stage": {"ResponseComplete"}, "verb": {"get"}, "responseStatus.code": {"200"},
+				"requestURI": {"/openid/v1/jwks"}},
+		},
 	}
 	paths := []string{"stage", "auditID", "verb", "responseStatus.code", "responseStatus.reason", "responseStatus.message",
 		"stageTimestamp", "requestURI", "objectRef.resource"}
@@ -329,4 +336,39 @@ func TestGKEMethodsThatAreNotEvents(t *testing.T) {
 		_, err := New(Config{}).Each([]byte(entry), func(Event) { t.Errorf("%s: unexpected event", name) })
 		assert.ErrorIs(t, err, ErrNoEvents, name)
 	}
+}
+
+// TestGKEDryRunAndNamespaces: a server-side dry run, which GKE says in a label, shows in requestURI as the API server
+// writes it; a namespace create has the new namespace's name and no namespace, as in native events.
+func TestGKEDryRunAndNamespaces(t *testing.T) {
+	const create = `{"protoPayload":{"serviceName":"k8s.io","methodName":"io.k8s.core.v1.pods.create",` +
+		`"resourceName":"core/v1/namespaces/default/pods/p","status":{}}`
+	for labels, want := range map[string]string{
+		``: "/api/v1/namespaces/default/pods",
+		`,"labels":{"command.gke.io/dryRun":"true"}`:  "/api/v1/namespaces/default/pods?dryRun=All",
+		`,"labels":{"command.gke.io/dryRun":"false"}`: "/api/v1/namespaces/default/pods",
+	} {
+		v, _ := gkeView(t, []byte(create+labels+`}`))
+		assert.Equal(t, []string{want}, values(v, "requestURI")["requestURI"], labels)
+	}
+
+	ns := func(method, rn string) map[string][]string {
+		v, _ := gkeView(t, []byte(`{"protoPayload":{"serviceName":"k8s.io","methodName":"`+method+`","resourceName":"`+rn+`","status":{}}}`))
+		return values(v, "objectRef.namespace", "objectRef.name", "requestURI")
+	}
+	assert.Equal(t, map[string][]string{"objectRef.name": {"kube-evil"}, "requestURI": {"/api/v1/namespaces"}},
+		ns("io.k8s.core.v1.namespaces.create", "core/v1/namespaces/kube-evil"))
+	assert.Equal(t, map[string][]string{"objectRef.namespace": {"kube-evil"}, "objectRef.name": {"kube-evil"},
+		"requestURI": {"/api/v1/namespaces/kube-evil"}},
+		ns("io.k8s.core.v1.namespaces.delete", "core/v1/namespaces/kube-evil"), "the namespace object itself, as the API server reads its path")
+}
+
+// TestGKEPrincipalSubject: a principal federated by workforce identity has a subject and no e-mail address; it is
+// the user, authenticated.
+func TestGKEPrincipalSubject(t *testing.T) {
+	const subject = "principal://iam.googleapis.com/locations/global/workforcePools/corp/subject/alice"
+	v, _ := gkeView(t, []byte(`{"protoPayload":{"serviceName":"k8s.io","methodName":"io.k8s.core.v1.secrets.get",`+
+		`"resourceName":"core/v1/namespaces/a/secrets/s","authenticationInfo":{"principalSubject":"`+subject+`"},"status":{}}}`))
+	assert.Equal(t, map[string][]string{"user.username": {subject}, "user.groups{}": {"system:authenticated"}},
+		values(v, "user.username", "user.groups{}"))
 }
