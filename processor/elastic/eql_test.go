@@ -18,6 +18,8 @@ func TestEQLSemantics(t *testing.T) {
 		// A missing field matches != (Elasticsearch: must_not of a term query), as it matches not in.
 		{`any where kubernetes.audit.objectRef.subresource != "exec"`, true},
 		{`any where kubernetes.audit.objectRef.subresource not in ("exec")`, true},
+		{`any where kubernetes.audit.responseStatus.code == 201.0`, true},
+		{`any where kubernetes.audit.responseStatus.code in (200, 201)`, true},
 		{`any where kubernetes.audit.objectRef.subresource == null`, true},
 		{`any where kubernetes.audit.objectRef.resource != null`, true},
 		{`any where kubernetes.audit.verb in ("get", "create")`, true},

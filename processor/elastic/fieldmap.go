@@ -79,6 +79,12 @@ var ipFields = map[string]bool{
 	"source.ip": true, "client.ip": true, "destination.ip": true, "server.ip": true, "host.ip": true, "related.ip": true,
 }
 
+// numericFields are the fields the integration maps as numbers: Elasticsearch compares a term with them as a number,
+// so `responseStatus.code:403.0` matches 403.
+var numericFields = map[string]bool{
+	"kubernetes.audit.responseStatus.code": true,
+}
+
 type targetKind int
 
 const (
@@ -188,6 +194,8 @@ type field struct {
 	// underscores); each is read with arrays transparent.
 	alts []string
 	ip   bool
+	// numeric: a number field (numericFields), whose exact values compare as numbers.
+	numeric bool
 	// text: Elasticsearch analyses the field (textFields); only for a path without value translations.
 	text bool
 	// ignoreEmpty: an empty value is no value (ignoreEmptyFields).
@@ -214,7 +222,7 @@ func (fm *FieldMap) resolve(ecs string) (field, error) {
 }
 
 func (fm *FieldMap) resolvePath(ecs string) (field, error) {
-	f := field{ecs: ecs, ip: ipFields[ecs]}
+	f := field{ecs: ecs, ip: ipFields[ecs], numeric: numericFields[ecs]}
 	if t, ok := fm.exact[ecs]; ok {
 		f.target = t
 		f.alts = []string{t.path}
@@ -392,6 +400,9 @@ func (f field) literal(v string, caseSensitive bool) rule.Pattern {
 		if addr, err := netip.ParseAddr(v); err == nil {
 			return rule.Pattern{Kind: rule.IP, Text: addr.String()}
 		}
+	}
+	if f.numeric && rule.IsDecimal(v) {
+		return rule.Pattern{Kind: rule.Number, Text: v, CaseSensitive: true}
 	}
 	return rule.Literal(v, caseSensitive)
 }

@@ -295,7 +295,7 @@ func (p *kqlParser) valueExpr(f field, v kqlLiteral) (rule.Expr, error) {
 			return nil, fmt.Errorf("invalid CIDR %q for ip field %s", v.text, f.ecs)
 		}
 		return f.compare(rule.Pattern{Kind: rule.CIDR, Text: prefix.String()})
-	case v.quoted || f.ip && !v.wild:
+	case v.quoted || (f.ip || f.numeric) && !v.wild:
 		return f.compare(f.literal(v.text, true))
 	}
 	return f.compare(rule.Pattern{Kind: rule.Glob, Text: v.glob, CaseSensitive: true})

@@ -65,6 +65,10 @@ func TestKQLSemantics(t *testing.T) {
 		{`kubernetes.audit.user.extra:*`, true},
 		{`kubernetes.audit.requestObject.spec.containers:*`, true},
 		{`kubernetes.audit.responseObject:*`, false},
+		// A number field compares as a number, as Elasticsearch's term query on an integer does.
+		{`kubernetes.audit.responseStatus.code:201.0`, true},
+		{`kubernetes.audit.responseStatus.code:"201"`, true},
+		{`kubernetes.audit.responseStatus.code:2010`, false},
 		{`user_agent.original:python*`, true},
 		{`user_agent.original:*requests/2.*`, true},
 		{`user_agent.original:"python*"`, false}, // a quoted * is a literal

@@ -332,6 +332,9 @@ func (p *parser) valueExprs(f rule.Field, m modifiers, v *yaml.Node) ([]rule.Exp
 		return []rule.Expr{rule.Compare{Field: f, Op: m.order, Value: rule.Literal(strings.TrimSpace(text), true)}}, nil
 	}
 
+	if canon, ok := yaml11Scalar(v); ok && m.match == "" && len(m.encodings) == 0 && !m.windash {
+		return []rule.Expr{rule.Compare{Field: f, Op: rule.OpEq, Value: rule.Literal(canon, m.cased)}}, nil
+	}
 	globs, err := p.expand(f, m, v)
 	if err != nil {
 		return nil, err
@@ -502,3 +505,44 @@ func base64Offsets(b []byte) []string {
 func simplifyOr(es []rule.Expr) rule.Expr { return rule.AnyOf(es...) }
 
 func simplifyAnd(es []rule.Expr) rule.Expr { return rule.AllOf(es...) }
+
+// yaml11Scalar reads a plain (unquoted) scalar as pySigma does: PyYAML resolves YAML 1.1 types, so `yes`, `on`,
+// `off` are booleans and `0777`, `0x1FF`, `0b11`, `1_000` integers, which the backends write as `true` and `511`.
+// It returns that form when it differs from the text. Sexagesimal numbers (`1:30`) and floats stay text.
+func yaml11Scalar(v *yaml.Node) (string, bool) {
+	if v.Kind != yaml.ScalarNode || v.Style != 0 || v.Tag == "!!str" && v.Value == "" {
+		return "", false
+	}
+	switch v.Value {
+	case "yes", "Yes", "YES", "on", "On", "ON":
+		return "true", true
+	case "no", "No", "NO", "off", "Off", "OFF":
+		return "false", true
+	}
+	text := v.Value
+	sign := ""
+	if text != "" && (text[0] == '+' || text[0] == '-') {
+		sign, text = text[:1], text[1:]
+	}
+	base, digits := 10, text
+	switch {
+	case strings.HasPrefix(text, "0x"):
+		base, digits = 16, text[2:]
+	case strings.HasPrefix(text, "0b"):
+		base, digits = 2, text[2:]
+	case len(text) > 1 && text[0] == '0':
+		base, digits = 8, text[1:]
+	}
+	if digits == "" || digits[0] == '_' {
+		return "", false
+	}
+	n, err := strconv.ParseUint(strings.ReplaceAll(digits, "_", ""), base, 64)
+	if err != nil {
+		return "", false
+	}
+	if sign == "+" || n == 0 {
+		sign = ""
+	}
+	canon := sign + strconv.FormatUint(n, 10)
+	return canon, canon != v.Value
+}

@@ -260,3 +260,33 @@ func TestWindash(t *testing.T) {
 		t.Error("windash past the limit should refuse")
 	}
 }
+
+// TestYAML11Scalars: plain values are read as pySigma reads them, YAML 1.1 types: yes/on/off are booleans and 0777,
+// 0x1FF, 0b11, 1_000 integers, compared in the form the backends write (true, 511). Quoted values stay text.
+func TestYAML11Scalars(t *testing.T) {
+	const ev = `{"kind":"Event","verb":"create","responseStatus":{"code":403},"requestObject":{"spec":{"hostNetwork":true,` +
+		`"hostPID":false,"volumes":[{"secret":{"defaultMode":511}}],"replicas":1000,"word":"yes","mode":"0777"}}}`
+	for sel, want := range map[string]bool{
+		"requestObject.spec.hostNetwork: yes":                        true,
+		"requestObject.spec.hostNetwork: On":                         true,
+		"requestObject.spec.hostPID: off":                            true,
+		"requestObject.spec.hostPID: NO":                             true,
+		"requestObject.spec.hostNetwork: no":                         false,
+		"requestObject.spec.volumes.secret.defaultMode: 0777":        true,
+		"requestObject.spec.volumes.secret.defaultMode: 0x1FF":       true,
+		"requestObject.spec.volumes.secret.defaultMode: 0b111111111": true,
+		"requestObject.spec.replicas: 1_000":                         true,
+		"responseStatus.code: +403":                                  true,
+		"requestObject.spec.word: 'yes'":                             true, // quoted: text
+		"requestObject.spec.word: yes":                               false,
+		"requestObject.spec.mode: '0777'":                            true,
+		"requestObject.spec.mode: 0777":                              false,
+		"requestObject.spec.mode: 09":                                false, // not octal: text "09"
+		"requestObject.spec.mode|contains: 077":                      true,  // a modifier reads the text
+	} {
+		doc := sigmaRule("  sel:\n    " + sel + "\n  condition: sel\n")
+		if got := matchesOn(t, doc, ev); got != want {
+			t.Errorf("%s: matched %v, want %v", sel, got, want)
+		}
+	}
+}
