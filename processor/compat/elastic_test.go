@@ -1,8 +1,10 @@
 package compat
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -366,5 +368,47 @@ func BenchmarkSigmaElasticCorpus(b *testing.B) {
 		if _, err := e.Evaluate(bodies[i%len(bodies)]); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkHostileExecURI: the corpus's ES|QL pod-exec rules decode, rewrite and match the command of every exec
+// request; an unauthenticated client can make that request URI a megabyte long. The computing functions read values
+// of up to 64 KiB (engine maxComputedInput), so the cost per event stays bounded as the URI grows (before the bound,
+// about a second for a 1 MiB URI). One rule of the set decodes the command up to the bound, so 1 MiB costs what
+// 64 KiB does plus reading the longer body.
+func BenchmarkHostileExecURI(b *testing.B) {
+	dir := corpus.Dir(b)
+	res, err := loader.Load(loader.Options{Paths: []string{filepath.Join(dir, "elastic")}, SkipErrors: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rules, _ := engine.Runnable(res.Rules, engine.Options{})
+	e, err := engine.Compile(rules, engine.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	base, err := os.ReadFile(filepath.Join("..", "builtin", "testdata", "kubernetes_exec_or_attach_into_pod", "match-exec-post.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, size := range []int{0, 1 << 10, 64 << 10, 1 << 20} {
+		// A command of %20-separated words, the shape the rules decode and match.
+		body := base
+		if size > 0 {
+			padding := strings.Repeat("%20a", size/4)
+			body = bytes.Replace(base, []byte("&container=api"), []byte("%20"+padding+"&container=api"), 1)
+			if len(body) < size {
+				b.Fatalf("padding did not apply: %d bytes", len(body))
+			}
+		}
+		b.Run(fmt.Sprintf("padded-%dKiB", size>>10), func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if _, err := e.Evaluate(body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -129,12 +129,13 @@ func (v caseValue) values(c *evalCtx, r *row) ([]string, bool) {
 type extractValue struct {
 	from  valueExec
 	re    *regexp.Regexp
+	lits  literalFilter
 	group int
 }
 
 func (v extractValue) values(c *evalCtx, r *row) ([]string, bool) {
 	vals, _ := v.from.values(c, r)
-	if len(vals) != 1 || len(vals[0]) > maxComputedInput {
+	if len(vals) != 1 || len(vals[0]) > maxComputedInput || !v.lits.mayMatch(vals[0]) {
 		return nil, false
 	}
 	m := v.re.FindStringSubmatchIndex(vals[0])
@@ -190,7 +191,7 @@ func compileValue(v rule.Value, rs refs) (valueExec, error) {
 		if group < 0 {
 			return nil, fmt.Errorf("extract: the regular expression has no group named %q", v.Group)
 		}
-		return extractValue{from: from, re: re, group: group}, nil
+		return extractValue{from: from, re: re, lits: newLiteralFilter(v.Regex), group: group}, nil
 	case nil:
 		return nil, fmt.Errorf("a value is missing")
 	}
@@ -234,14 +235,17 @@ func compileCall(v rule.Call, rs refs) (valueExec, error) {
 		if err := rule.CheckRegex(src); err != nil {
 			return nil, fmt.Errorf("replace: %w", err)
 		}
-		re := regexp.MustCompile(src)
+		re, lits := regexp.MustCompile(src), newLiteralFilter(src)
 		template, err := constArg(2, "replacement")
 		if err != nil {
 			return nil, err
 		}
 		fn = func(a []string) (string, bool) {
-			if len(a[0]) > maxComputedInput {
+			switch {
+			case len(a[0]) > maxComputedInput:
 				return "", false
+			case !lits.mayMatch(a[0]):
+				return a[0], true // nothing to replace
 			}
 			return re.ReplaceAllString(a[0], template), true
 		}

@@ -99,7 +99,7 @@ func compilePattern(p rule.Pattern) (matcher, error) {
 		if err := rule.CheckRegex(src); err != nil {
 			return nil, err
 		}
-		return regexMatcher{re}, nil
+		return regexMatcher{re: re, lits: newLiteralFilter(src)}, nil
 	case rule.CIDR:
 		prefix, err := netip.ParsePrefix(p.Text)
 		if err != nil {
@@ -307,9 +307,14 @@ func globMatch(toks []globTok, v []byte) bool {
 	}
 }
 
-type regexMatcher struct{ re *regexp.Regexp }
+type regexMatcher struct {
+	re   *regexp.Regexp
+	lits literalFilter // strings every match contains one of (regexfilter.go)
+}
 
-func (m regexMatcher) match(_ *evalCtx, v []byte) bool { return m.re.Match(v) }
+func (m regexMatcher) match(_ *evalCtx, v []byte) bool {
+	return m.lits.mayMatch(b2s(v)) && m.re.Match(v)
+}
 
 type cidrMatcher struct{ prefix netip.Prefix }
 
