@@ -340,18 +340,26 @@ func TestESCUSigmaElasticTogether(t *testing.T) {
 	}
 }
 
-// BenchmarkSigmaElasticCorpus evaluates the 15 falco events against all 12 Sigma and 34 runnable Elastic rules.
-func BenchmarkSigmaElasticCorpus(b *testing.B) {
-	dir := corpus.Dir(b)
-	res, err := loader.Load(loader.Options{Paths: []string{filepath.Join(dir, "sigma"), filepath.Join(dir, "elastic")}, SkipErrors: true})
+// compileRunnable loads the rule files under paths, leaving out those that do not load or that the engine refuses,
+// and compiles the rest into one engine.
+func compileRunnable(tb testing.TB, paths ...string) *engine.Engine {
+	tb.Helper()
+	res, err := loader.Load(loader.Options{Paths: paths, SkipErrors: true})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	rules, _ := engine.Runnable(res.Rules, engine.Options{})
 	e, err := engine.Compile(rules, engine.Options{})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
+	return e
+}
+
+// BenchmarkSigmaElasticCorpus evaluates the 15 falco events against all 12 Sigma and 34 runnable Elastic rules.
+func BenchmarkSigmaElasticCorpus(b *testing.B) {
+	dir := corpus.Dir(b)
+	e := compileRunnable(b, filepath.Join(dir, "sigma"), filepath.Join(dir, "elastic"))
 	events, _ := filepath.Glob(filepath.Join(dir, "events", "falco", "*.json"))
 	var bodies [][]byte
 	for _, f := range events {
@@ -377,16 +385,7 @@ func BenchmarkSigmaElasticCorpus(b *testing.B) {
 // about a second for a 1 MiB URI). One rule of the set decodes the command up to the bound, so 1 MiB costs what
 // 64 KiB does plus reading the longer body.
 func BenchmarkHostileExecURI(b *testing.B) {
-	dir := corpus.Dir(b)
-	res, err := loader.Load(loader.Options{Paths: []string{filepath.Join(dir, "elastic")}, SkipErrors: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	rules, _ := engine.Runnable(res.Rules, engine.Options{})
-	e, err := engine.Compile(rules, engine.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	e := compileRunnable(b, filepath.Join(corpus.Dir(b), "elastic"))
 	base, err := os.ReadFile(filepath.Join("..", "builtin", "testdata", "kubernetes_exec_or_attach_into_pod", "match-exec-post.json"))
 	if err != nil {
 		b.Fatal(err)
