@@ -24,9 +24,10 @@ func (s evalStage) run(c *evalCtx, rows []*row) []*row {
 	return rows
 }
 
-// maxComputedInput bounds the value a regex-based function (extract, replace) or url_decode reads: a longer one is
-// null to it. RE2 is linear, but a chain of them over a 1 MB request URI (which an unauthenticated client can send)
-// cost a rule set of ES|QL exec rules a second per event; real values are far shorter.
+// maxComputedInput bounds the value a computing function reads (extract, replace, url_decode, and the inputs of
+// every other function together): a longer one is null to it. RE2 is linear, but a chain of them over a 1 MB request
+// URI (which an unauthenticated client can send) cost a rule set of ES|QL exec rules a second per event, and a chain
+// of concatenations builds megabytes per link; real values are far shorter.
 const maxComputedInput = 64 << 10
 
 // valueExec is a compiled rule.Value: the values it computes on a row (none: null).
@@ -61,12 +62,18 @@ type callValue struct {
 
 func (v callValue) values(c *evalCtx, r *row) ([]string, bool) {
 	args := make([]string, len(v.args))
+	total := 0
 	for i, a := range v.args {
 		vals, _ := a.values(c, r)
 		if len(vals) != 1 {
 			return nil, false
 		}
 		args[i] = vals[0]
+		// The inputs together are bounded as one regex input is: a chain of concatenations of a 1 MB request URI
+		// would otherwise build megabytes per link.
+		if total += len(vals[0]); total > maxComputedInput {
+			return nil, false
+		}
 	}
 	if s, ok := v.fn(args); ok {
 		return []string{s}, true
@@ -131,18 +138,20 @@ type extractValue struct {
 	re    *regexp.Regexp
 	lits  literalFilter
 	group int
+	els   valueExec // nil: null
 }
 
 func (v extractValue) values(c *evalCtx, r *row) ([]string, bool) {
 	vals, _ := v.from.values(c, r)
-	if len(vals) != 1 || len(vals[0]) > maxComputedInput || !v.lits.mayMatch(vals[0]) {
+	if len(vals) == 1 && len(vals[0]) <= maxComputedInput && v.lits.mayMatch(vals[0]) {
+		if m := v.re.FindStringSubmatchIndex(vals[0]); m != nil && m[2*v.group] >= 0 {
+			return []string{vals[0][m[2*v.group]:m[2*v.group+1]]}, true
+		}
+	}
+	if v.els == nil {
 		return nil, false
 	}
-	m := v.re.FindStringSubmatchIndex(vals[0])
-	if m == nil || m[2*v.group] < 0 {
-		return nil, false
-	}
-	return []string{vals[0][m[2*v.group]:m[2*v.group+1]]}, true
+	return v.els.values(c, r)
 }
 
 // compileValue compiles a rule.Value; field names go through rs.
@@ -191,7 +200,13 @@ func compileValue(v rule.Value, rs refs) (valueExec, error) {
 		if group < 0 {
 			return nil, fmt.Errorf("extract: the regular expression has no group named %q", v.Group)
 		}
-		return extractValue{from: from, re: re, lits: newLiteralFilter(v.Regex), group: group}, nil
+		out := extractValue{from: from, re: re, lits: newLiteralFilter(v.Regex), group: group}
+		if v.Else != nil {
+			if out.els, err = compileValue(v.Else, rs); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
 	case nil:
 		return nil, fmt.Errorf("a value is missing")
 	}
@@ -227,6 +242,8 @@ func compileCall(v rule.Call, rs refs) (valueExec, error) {
 			s, err := url.QueryUnescape(s)
 			return s, err == nil
 		}}, nil
+	case "url_decode_lenient":
+		return eachValue{arg: args[0], fn: func(s string) (string, bool) { return unescapeLenient(s), true }}, nil
 	case "replace":
 		src, err := constArg(1, "regular expression")
 		if err != nil {
@@ -275,4 +292,37 @@ func compileCall(v rule.Call, rs refs) (valueExec, error) {
 		}
 	}
 	return callValue{fn: fn, args: args}, nil
+}
+
+// unescapeLenient is url.QueryUnescape keeping an invalid escape (`%zz`, a `%` at the end) as written.
+func unescapeLenient(s string) string {
+	if !strings.ContainsAny(s, "%+") {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '+':
+			b.WriteByte(' ')
+		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }

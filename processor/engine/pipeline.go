@@ -488,29 +488,9 @@ func exprReadsAny(e rule.Expr, names map[string]bool) bool {
 // before the next stats (by-fields and aggregated fields included) — Splunk fills "all fields of the result set",
 // which for a stream means the fields the rest of the search uses.
 func fillTargets(r *rule.Rule, at int, st rule.FillNull, rs refs) []*fieldRef {
-	var names []string
-	if len(st.Fields) > 0 {
-		names = st.Fields
-	} else {
-	scan:
-		for _, later := range r.Pipeline[at+1:] {
-			switch later := later.(type) {
-			case rule.Stats:
-				names = append(names, later.By...)
-				for _, a := range later.Aggs {
-					if a.Field != "" {
-						names = append(names, a.Field)
-					}
-				}
-				break scan
-			case rule.Search:
-				rule.EachField(later.Cond, func(f rule.Field) { names = append(names, f.Name) })
-			case rule.Where:
-				rule.EachField(later.Cond, func(f rule.Field) { names = append(names, f.Name) })
-			case rule.IPLocation:
-				names = append(names, later.Field)
-			}
-		}
+	names := st.Fields
+	if len(names) == 0 {
+		names = rule.FillTargets(r.Pipeline[at+1:])
 	}
 	var out []*fieldRef
 	seen := map[string]bool{}

@@ -23,18 +23,25 @@ func eventByFields(stages []rule.Stage, win rule.Stats, rs refs) []*fieldRef {
 	for _, st := range stages {
 		switch st := st.(type) {
 		case rule.Eval:
+			f, ok := copiedField(st.Value)
+			src, copied := copies[f.Name]
 			delete(copies, st.To)
-			if f, ok := copiedField(st.Value); ok {
+			delete(written, st.To)
+			switch {
+			case ok && copied: // a copy of a copy reads the same event field
+				copies[st.To] = src
+			case ok && !written[f.Name]:
 				copies[st.To] = newFieldRef(f)
-				continue
+			default: // computed, or a copy of a field an earlier stage computed
+				written[st.To] = true
 			}
-			written[st.To] = true
 		case rule.IPLocation:
 			for _, f := range st.Outputs() {
 				written[f] = true
 			}
 		case rule.Rename:
 			for _, p := range st.Pairs {
+				delete(copies, p.To)
 				written[p.To] = true
 			}
 		case rule.Stats:

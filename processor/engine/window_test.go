@@ -293,6 +293,21 @@ func TestRouteKey(t *testing.T) {
 		rule.Eval{To: "source.ip", Value: rule.FieldValue{Field: rule.Field{Name: "sourceIPs", AnyArray: true}}},
 		rule.Stats{Aggs: []rule.Aggregate{countOnly}, By: []string{"source.ip"}, Windowed: true},
 	}}
+	// A copy of a field an eval overwrote reads the eval's value, not the event's field of that name; a copy of a
+	// copy reads the field the first copied.
+	byOverwritten := &rule.Rule{ID: "o", Name: "o", Filter: eq("verb", "list"), Pipeline: []rule.Stage{
+		rule.Eval{To: "verb", Value: rule.FieldValue{Field: rule.Field{Name: "user.username"}}},
+		rule.Eval{To: "res", Value: rule.FieldValue{Field: rule.Field{Name: "verb"}}},
+		rule.Eval{To: "again", Value: rule.FieldValue{Field: rule.Field{Name: "res"}}},
+		rule.Stats{Aggs: []rule.Aggregate{countOnly}, By: []string{"again"}},
+		rule.Where{Cond: cmp("count", rule.OpGt, "5")},
+	}}
+	byComputed := &rule.Rule{ID: "p", Name: "p", Filter: eq("verb", "list"), Pipeline: []rule.Stage{
+		rule.Eval{To: "verb", Value: rule.Call{Func: "to_upper", Args: []rule.Value{rule.FieldValue{Field: rule.Field{Name: "verb"}}}}},
+		rule.Eval{To: "res", Value: rule.FieldValue{Field: rule.Field{Name: "verb"}}},
+		rule.Stats{Aggs: []rule.Aggregate{countOnly}, By: []string{"res", "user.username"}},
+		rule.Where{Cond: cmp("count", rule.OpGt, "5")},
+	}}
 	// The last address routes: the one the API server saw, whatever a client puts before it in X-Forwarded-For.
 	list := `{"verb":"list","user":{"username":"bob"},"sourceIPs":["10.0.0.1","9.9.9.9"],"responseStatus":{"code":200}}`
 	forbiddenList := `{"verb":"list","user":{"username":"bob"},"sourceIPs":["9.9.9.9"],"responseStatus":{"code":403}}`
@@ -311,6 +326,8 @@ func TestRouteKey(t *testing.T) {
 		{"no windowed rule matches", []*rule.Rule{byIP, stateless}, `{"verb":"delete","sourceIPs":["9.9.9.9"]}`, "sourceIPs{}", "", false},
 		{"a copied group column is read where it was copied from", []*rule.Rule{byCopy, byUser}, list, "user.username", "bob", true},
 		{"sourceIPs{} and a copy of sourceIPs read one field", []*rule.Rule{byIP, byCopyIP}, list, "sourceIPs{}", "9.9.9.9", true},
+		{"a copy of an overwritten field reads what overwrote it", []*rule.Rule{byOverwritten}, list, "user.username", "bob", true},
+		{"a copy of a computed field is computed", []*rule.Rule{byComputed}, list, "user.username", "bob", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -177,17 +177,8 @@ func OutputFields(r *rule.Rule) (fields []string, ok bool) {
 		case rule.FillNull:
 			names := st.Fields
 			if len(names) == 0 {
-				// Without a list the engine fills what the following stages read (engine fillTargets).
-				for _, next := range later[i+1:] {
-					switch next := next.(type) {
-					case rule.Search:
-						names = append(names, exprFields(next.Cond)...)
-					case rule.Where:
-						names = append(names, exprFields(next.Cond)...)
-					case rule.IPLocation:
-						names = append(names, next.Field)
-					}
-				}
+				// Without a list the engine fills what the following stages read.
+				names = rule.FillTargets(later[i+1:])
 			}
 			for _, n := range names {
 				add(n)
@@ -208,12 +199,6 @@ func OutputFields(r *rule.Rule) (fields []string, ok bool) {
 		}
 	}
 	return fields, true
-}
-
-func exprFields(e rule.Expr) []string {
-	var out []string
-	rule.EachField(e, func(f rule.Field) { out = append(out, f.Name) })
-	return out
 }
 
 // CheckFields fails when r's output fields are known (OutputFields) and one of names is not among them, naming the

@@ -399,14 +399,16 @@ type Call struct {
 // CallFuncs are the functions a Call may name, with their argument counts (-1: one or more):
 //
 //	url_decode(s)               percent-decoding of each value, `+` as a space (application/x-www-form-urlencoded);
-//	                            a value with an invalid escape is dropped
+//	                            a value with an invalid escape is dropped (ES|QL's URL_DECODE)
+//	url_decode_lenient(s)       the same, an invalid escape kept as written (SPL's urldecode: a client that appends
+//	                            `&x=%zz` must not hide the rest of its query, which the API server still reads)
 //	replace(s, regex, template) every match of regex (RE2) replaced by template (regexp.Expand syntax: ${1})
 //	concat(s, ...)              the arguments joined
 //	to_lower(s), to_upper(s)    Unicode case mapping
 //	trim(s)                     leading and trailing white space removed
 //	date_trunc(unit, t)         the RFC 3339 time t truncated to unit (a Go duration such as 1m0s), in UTC
 var CallFuncs = map[string]int{
-	"url_decode": 1, "replace": 3, "concat": -1, "to_lower": 1, "to_upper": 1, "trim": 1, "date_trunc": 2,
+	"url_decode": 1, "url_decode_lenient": 1, "replace": 3, "concat": -1, "to_lower": 1, "to_upper": 1, "trim": 1, "date_trunc": 2,
 }
 
 // Case is the value of the first When whose condition the row satisfies, else of Else (nil: null). With All, the
@@ -424,11 +426,13 @@ type When struct {
 }
 
 // Extract is the text the named group Group of Regex (RE2, unanchored) captures in the first match in From's value
-// (ES|QL `GROK`): null when From has no single value, the regex does not match, or the group takes no part.
+// (ES|QL `GROK`, SPL `rex`). When From has no single value, the regex does not match, or the group takes no part,
+// it is Else (nil: null; SPL's rex keeps the field's value as it was).
 type Extract struct {
 	From  Value
 	Regex string
 	Group string
+	Else  Value
 }
 
 func (FieldValue) isValue() {}
@@ -543,7 +547,39 @@ func EachValueField(v Value, fn func(Field)) {
 		}
 	case Extract:
 		EachValueField(v.From, fn)
+		if v.Else != nil {
+			EachValueField(v.Else, fn)
+		}
 	}
+}
+
+// FillTargets are the fields a FillNull without a field list fills: the fields the stages after it read, up to and
+// including the first Stats (whose rows replace the event's). Splunk fills every field of the result set, which a
+// stream does not know in advance; these are the ones the search goes on to use.
+func FillTargets(later []Stage) []string {
+	var names []string
+	add := func(f Field) { names = append(names, f.Name) }
+	for _, st := range later {
+		switch st := st.(type) {
+		case Stats:
+			names = append(names, st.By...)
+			for _, a := range st.Aggs {
+				if a.Field != "" {
+					names = append(names, a.Field)
+				}
+			}
+			return names
+		case Search:
+			EachField(st.Cond, add)
+		case Where:
+			EachField(st.Cond, add)
+		case IPLocation:
+			names = append(names, st.Field)
+		case Eval:
+			EachValueField(st.Value, add)
+		}
+	}
+	return names
 }
 
 // AllOf is the And of the terms, simplified as front ends build it: nested Ands are flattened, True terms dropped,

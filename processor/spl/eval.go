@@ -76,8 +76,9 @@ func (p *parser) parseEval() (command, *posError) {
 
 // evalValue parses a value: operands joined by `.`.
 func (p *parser) evalValue() (rule.Value, *posError) {
+	dot := p.lex.dot
 	p.lex.dot = true
-	defer func() { p.lex.dot = false }()
+	defer func() { p.lex.dot = dot }()
 	first, err := p.evalOperand()
 	if err != nil {
 		return nil, err
@@ -192,7 +193,7 @@ func (p *parser) evalCall(name token) (rule.Value, *posError) {
 	}
 	defer func() { p.depth-- }()
 	p.next() // (
-	// args reads the arguments up to ')': conds says which are conditions (by position), the rest values.
+	// The arguments up to ')': conditions (by position: if's first, case's odd ones) and values.
 	var conds []rule.Expr
 	var vals []rule.Value
 	cond := func(i int) bool {
@@ -204,16 +205,20 @@ func (p *parser) evalCall(name token) (rule.Value, *posError) {
 		}
 		return false
 	}
+	// A condition is where syntax, in which . belongs to a name (an error there, saying to quote it): the lexer's
+	// mode is set before the argument's first token is read, even to peek at it.
+	dot := p.lex.dot
+	defer func() { p.lex.dot = dot }()
+	p.lex.dot = !cond(0)
 	if t, err := p.peek(); err != nil {
 		return nil, err
 	} else if t.kind == kRParen {
 		p.next()
 	} else {
 		for i := 0; ; i++ {
+			p.lex.dot = !cond(i)
 			if cond(i) {
-				p.lex.dot = false
 				x, err := p.whereOr()
-				p.lex.dot = true
 				if err != nil {
 					return nil, err
 				}
@@ -236,6 +241,7 @@ func (p *parser) evalCall(name token) (rule.Value, *posError) {
 			if sep.kind != kComma {
 				return nil, errAt(sep.pos, "expected ',' or ')' in %s(...), found %s", fn, sep.describe())
 			}
+			p.lex.dot = !cond(i + 1)
 		}
 	}
 	shape := func() *posError { return errAt(name.pos, "%s takes %s", fn, usage) }
@@ -275,7 +281,7 @@ func (p *parser) evalCall(name token) (rule.Value, *posError) {
 		if n != 1 {
 			return nil, shape()
 		}
-		model := map[string]string{"lower": "to_lower", "upper": "to_upper", "trim": "trim", "urldecode": "url_decode"}[fn]
+		model := map[string]string{"lower": "to_lower", "upper": "to_upper", "trim": "trim", "urldecode": "url_decode_lenient"}[fn]
 		return rule.Call{Func: model, Args: vals}, nil
 	case "replace":
 		if n != 3 {
@@ -324,6 +330,9 @@ func expandTemplate(s string) string {
 	return b.String()
 }
 
+// maxRexGroups bounds the named groups of one rex: each is an extraction of its own, running the regex again.
+const maxRexGroups = 16
+
 // parseRex parses `rex field=<field> "<regex with (?<name>...) groups>"`: each named group sets the field of its
 // name to what it captures in the field's value.
 func (p *parser) parseRex(pos int) (command, *posError) {
@@ -332,6 +341,20 @@ func (p *parser) parseRex(pos int) (command, *posError) {
 	err := p.commandArgs(func(name token, value string) *posError {
 		switch strings.ToLower(name.text) {
 		case "field":
+			// field='user.username', as eval names it, is the field user.username here too.
+			if len(value) >= 2 && value[0] == '\'' && value[len(value)-1] == '\'' {
+				value = value[1 : len(value)-1]
+			}
+			switch {
+			case value == "_raw":
+				return errAt(name.pos, "rex field=_raw reads the raw text Splunk indexed, which a stream of parsed "+
+					"audit events does not have: name the field to read")
+			case value == "" || strings.ContainsAny(value, "'\"*"):
+				return errAt(name.pos, "rex field=%q is not a field name", value)
+			}
+			if err := p.notMetadata(token{kind: kWord, pos: name.pos, text: value}, "rex"); err != nil {
+				return err
+			}
 			field = value
 		case "max_match":
 			if value != "1" {
@@ -367,12 +390,20 @@ func (p *parser) parseRex(pos int) (command, *posError) {
 	var c evalCmd
 	seen := map[string]bool{}
 	for _, g := range regexp.MustCompile(re.text).SubexpNames() {
-		if g == "" || seen[g] {
+		switch {
+		case g == "":
 			continue
+		case seen[g]:
+			// PCRE, Splunk's regex library, refuses a name used twice (without (?J)).
+			return nil, errAt(re.pos, "rex: the group name %q is used twice", g)
+		case len(c.evals) == maxRexGroups:
+			return nil, errAt(re.pos, "rex: more than %d named groups", maxRexGroups)
 		}
 		seen[g] = true
+		// A group that captures nothing leaves the field as it was, as Splunk's rex does.
 		c.evals = append(c.evals, rule.Eval{To: g, Value: rule.Extract{
 			From: rule.FieldValue{Field: rule.Field{Name: field}}, Regex: re.text, Group: g,
+			Else: rule.FieldValue{Field: rule.Field{Name: g}},
 		}})
 	}
 	if len(c.evals) == 0 {

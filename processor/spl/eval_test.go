@@ -1,6 +1,7 @@
 package spl
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -59,6 +60,11 @@ func TestEvalValues(t *testing.T) {
 		{`x=trim("  padded ")`, "padded"},
 		{`x=3.5`, "3.5"},
 		{`x=(verb."-".'objectRef.resource')`, "create-pods"},
+		// . after a function call or a parenthesised value, and functions inside functions.
+		{`x=lower(verb)."-".verb`, "create-create"},
+		{`x=(verb)."-"`, "create-"},
+		{`x=replace(lower('user.username'), "a", "4") . "!"`, "4lice!"},
+		{`x=if('user.username'="Alice", "a", "b")."!"`, "a!"},
 		{`a=verb, x=a."!"`, "create!"}, // a later assignment reads an earlier one
 	} {
 		t.Run(tc.eval, func(t *testing.T) {
@@ -97,6 +103,35 @@ func TestEvalFeedsLaterStages(t *testing.T) {
 	assert.Empty(t, evalRows(t, strings.Replace(pipeline, `"^sh$"`, `"^bash$"`, 1), execEvent))
 }
 
+// TestRexKeepsFieldsItDoesNotCapture: as Splunk's rex, a group that captures nothing leaves the field as it was.
+func TestRexKeepsFieldsItDoesNotCapture(t *testing.T) {
+	rows := evalRows(t, `rex field=requestURI "(?<verb>exec)\?(?<userAgent>zzz)?" | stats count by verb userAgent`, execEvent)
+	require.Len(t, rows, 1)
+	assert.Equal(t, []string{"exec"}, rows[0].Values("verb"), "captured")
+	assert.Equal(t, []string{"kubectl/v1.30.0"}, rows[0].Values("userAgent"), "not captured: the event's value")
+	// field= names a field as eval does, quoted or not.
+	rows = evalRows(t, `rex field='user.username' "(?<first>^.)" | stats count by first`, execEvent)
+	assert.Equal(t, "A", one(t, rows, "first"))
+}
+
+// TestFillnullFillsWhatEvalReads: fillnull without a field list fills the fields later stages read, eval's too.
+func TestFillnullFillsWhatEvalReads(t *testing.T) {
+	rows := evalRows(t, `fillnull value="-" | eval actor='user.username'."/".'impersonatedUser.username' | stats count by actor`, execEvent)
+	assert.Equal(t, "Alice/-", one(t, rows, "actor"))
+}
+
+// TestFuzzSeedsCompile: the fuzz target's seeds that use eval and rex are valid searches, so the fuzzer starts from
+// accepted forms.
+func TestFuzzSeedsCompile(t *testing.T) {
+	for _, s := range []string{
+		"* | eval x=if(a=\"b\" AND NOT isnull(c), lower('d.e').\"-\".f, case(g>1, \"h\", true(), null())), y=coalesce(x, \"z\")",
+		"* | rex field=requestURI max_match=1 \"command=(?<cmd>[^&]+)\" | eval cmd=replace(urldecode(cmd), \"(\\\\w+)\", \"\\\\1\") | stats count by cmd",
+	} {
+		_, _, err := Compile(s, nil)
+		assert.NoError(t, err, s)
+	}
+}
+
 func TestRexGroups(t *testing.T) {
 	rows := evalRows(t, `rex field=requestURI "/namespaces/(?<ns>[^/]+)/pods/(?P<pod>[^/]+)/(?<sub>\w+)" `+
 		`| stats count by ns pod sub`, execEvent)
@@ -119,7 +154,8 @@ func TestEvalCompilesToTheModel(t *testing.T) {
 			}},
 			Else: rule.Constant{Text: "w"},
 		}},
-		rule.Eval{To: "p", Value: rule.Extract{From: rule.FieldValue{Field: fld("requestURI")}, Regex: "(?<p>/api)", Group: "p"}},
+		rule.Eval{To: "p", Value: rule.Extract{From: rule.FieldValue{Field: fld("requestURI")}, Regex: "(?<p>/api)", Group: "p",
+			Else: rule.FieldValue{Field: fld("p")}}},
 	}
 	assert.Equal(t, want, stages)
 }
@@ -149,6 +185,11 @@ func TestEvalErrors(t *testing.T) {
 		{`* | rex field=requestURI max_match=0 "(?<a>x)"`, "max_match=0 is not supported"},
 		{`* | rex field=requestURI "(?<a>x)" "(?<b>y)"`, "found a second"},
 		{`* | rex field=requestURI "(?<a>x)++"`, "not RE2 syntax"},
+		{`* | rex field=_raw "(?<a>x)"`, "rex field=_raw reads the raw text"},
+		{`* | rex field=host "(?<a>x)"`, "host is Splunk indexing metadata"},
+		{`* | rex field=requestURI "(?<a>nodes)|(?<a>pods)"`, `the group name "a" is used twice`},
+		{`* | rex field=requestURI "` + manyGroups(17) + `"`, "more than 16 named groups"},
+		{`* | eval x=if(user.username="a", 1, 2)`, "must be in single quotes"}, // a condition is where syntax
 	} {
 		t.Run(tc.search, func(t *testing.T) {
 			_, _, err := Compile(tc.search, nil)
@@ -156,4 +197,12 @@ func TestEvalErrors(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+func manyGroups(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "(?<g%d>x)", i)
+	}
+	return b.String()
 }
