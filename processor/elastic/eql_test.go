@@ -50,6 +50,9 @@ func TestEQLSemantics(t *testing.T) {
 		{`any where "9.0.0.0" < source.ip`, true},
 		{`any where source.ip == "::ffff:10.244.1.7"`, true}, // equal as addresses, on an ip field
 		{`any where source.ip != "::ffff:10.244.1.7"`, false},
+		{`any where source.ip == "10.244.0.0/16"`, true}, // an ip field's term query takes a range
+		{`any where source.ip in ("192.168.0.0/16", "10.0.0.0/8")`, true},
+		{`any where source.ip == "192.168.0.0/16"`, false},
 		{`any where source.ip in ("1.2.3.4", "::FFFF:10.244.1.7")`, true},
 		{`any where kubernetes.audit.requestObject.spec.hostNetwork == true`, true},
 		{`any where kubernetes.audit.requestObject.spec.hostNetwork`, true},

@@ -400,6 +400,10 @@ func (f field) literal(v string, caseSensitive bool) rule.Pattern {
 		if addr, err := netip.ParseAddr(v); err == nil {
 			return rule.Pattern{Kind: rule.IP, Text: addr.String()}
 		}
+		// An ip field's term query takes a CIDR range too (EQL `source.ip == "10.0.0.0/8"`).
+		if prefix, err := netip.ParsePrefix(v); err == nil {
+			return rule.Pattern{Kind: rule.CIDR, Text: prefix.String()}
+		}
 	}
 	if f.numeric && rule.IsDecimal(v) {
 		return rule.Pattern{Kind: rule.Number, Text: v, CaseSensitive: true}
