@@ -257,7 +257,7 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 	// One engine state for the batch (evaluations and route keys), not a pool round trip per record.
 	eval := p.detector.engine.Evaluator()
 	defer eval.Close()
-	var records, unparsed, oversized, riskEvents, riskDropped int64
+	var records, unparsed, oversized, truncated, riskEvents, riskDropped int64
 	held := newBatch()
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
@@ -305,6 +305,9 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 					res, err := eval.Evaluate(ev.Body)
 					if err != nil {
 						out.failed++
+						if event.Truncated(ev.Body) {
+							truncated++
+						}
 						return
 					}
 					out.parsed++
@@ -368,6 +371,9 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 	riskDropped += int64(dropped)
 	p.recordState(ctx)
 	p.telemetry.ProcessorAuditdetectRecords.Add(ctx, records)
+	if truncated > 0 {
+		p.telemetry.ProcessorAuditdetectEventsTruncated.Add(ctx, truncated)
+	}
 	if unparsed > 0 {
 		p.telemetry.ProcessorAuditdetectRecordsUnparsed.Add(ctx, unparsed)
 	}

@@ -487,3 +487,18 @@ func TestGzipBodyDropUnmatched(t *testing.T) {
 	assertSumOrNone(t, tel, "otelcol_processor_auditdetect_records_unparsed", 1)
 	require.Len(t, records(sink.AllLogs()[1]), 1, "a gzip body with a malformed event is kept")
 }
+
+// TestTruncatedAKSEvent: Azure cuts properties.log at 16 KiB. An exec padded past that arrives cut short: no rule can
+// read it, and it is counted as truncated (and its record as unparsed) so that the evasion shows.
+func TestTruncatedAKSEvent(t *testing.T) {
+	ev := builtinEvent(t, "kubernetes_exec_or_attach_into_pod", "match-exec-post.json")
+	padded := strings.Replace(ev, "&container=api", "&command="+strings.Repeat("A", 17000)+"&container=api", 1)
+	require.Greater(t, len(padded), 16384)
+	p, sink, tel := newTestProcessor(t, createDefaultConfig())
+	require.NoError(t, p.ConsumeLogs(context.Background(), input(str(aksRecord(jsonString(ev))), str(aksRecord(jsonString(padded[:16384]))))))
+	got := records(sink.AllLogs()[0])
+	require.Len(t, got, 3, "two records passed on, one risk record for the whole event")
+	assert.True(t, isRisk(got[2]))
+	assertSum(t, tel, "otelcol_processor_auditdetect_events_truncated", 1)
+	assertSum(t, tel, "otelcol_processor_auditdetect_records_unparsed", 1)
+}

@@ -1,6 +1,12 @@
 package event
 
-import "sync"
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"sync"
+)
 
 // stacks holds validate's scratch space for Valid.
 var stacks = sync.Pool{New: func() any { return new([]byte) }}
@@ -113,4 +119,24 @@ func objectKey(b []byte, i int) (int, error) {
 		return 0, syntaxErr(i, errUnexpectedEnd)
 	}
 	return i, nil
+}
+
+// Truncated reports whether b is a JSON value cut short: not valid, but a prefix of a valid one (its end falls inside
+// a string, object or array). Azure cuts the audit event of an AKS diagnostic record so, at 16 KiB. It is for
+// counting what could not be read, not on the hot path.
+func Truncated(b []byte) bool {
+	if Valid(b) == nil || len(bytes.TrimSpace(b)) == 0 {
+		return false
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	for {
+		_, err := d.Token()
+		switch {
+		case err == nil:
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			return true // the input ended with every token so far in its place
+		default:
+			return false
+		}
+	}
 }

@@ -42,6 +42,7 @@ type TelemetryBuilder struct {
 	ProcessorAuditdetectRecordsUnrecognized metric.Int64Counter
 	// Matches whose rows gave no risk object value.
 	ProcessorAuditdetectMatchesWithoutRiskRecords metric.Int64Counter
+	ProcessorAuditdetectEventsTruncated           metric.Int64Counter
 }
 
 // NewTelemetryBuilder creates the instruments, named as mdatagen names them (otelcol_ prefix).
@@ -174,6 +175,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 		"otelcol_processor_auditdetect_records_unrecognized",
 		metric.WithDescription("Log records with a JSON body holding no audit event of an accepted format (attribute format: unknown, or the format recognised); they pass through unevaluated."),
 		metric.WithUnit("{records}"),
+	)
+	errs = errors.Join(errs, err)
+	tb.ProcessorAuditdetectEventsTruncated, err = meter.Int64Counter(
+		"otelcol_processor_auditdetect_events_truncated",
+		metric.WithDescription("Audit events that arrived cut short (JSON interrupted by its end, as Azure cuts AKS diagnostic records at 16 KiB): no rule saw them. Their records are also counted in records_unparsed."),
+		metric.WithUnit("{events}"),
 	)
 	errs = errors.Join(errs, err)
 	tb.ProcessorAuditdetectMatchesWithoutRiskRecords, err = meter.Int64Counter(
