@@ -188,6 +188,24 @@ func TestCostReadsLogsAsTheProcessorWould(t *testing.T) {
 		assert.Equal(t, len(whole)-long, rep.Events)
 	})
 
+	t.Run("an EventList over max-body-bytes is read item by item, as the processor reads it", func(t *testing.T) {
+		var items []string
+		longest := 0
+		for _, ev := range whole[:20] {
+			items = append(items, ev.line)
+			longest = max(longest, len(ev.line))
+		}
+		list := `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[` + strings.Join(items, ",") + "]}\n"
+		path := filepath.Join(dir, "eventlist.log")
+		require.NoError(t, os.WriteFile(path, []byte(list), 0o600))
+		require.Greater(t, len(list), 2*longest)
+		rep := costJSON(t, "-events", path, "-max-body-bytes", fmt.Sprint(longest))
+		assert.Equal(t, 20, rep.Events)
+		assert.Equal(t, 0, rep.Oversized)
+		rep = costJSON(t, "-events", path, "-max-body-bytes", fmt.Sprint(longest-1))
+		assert.Equal(t, 1, rep.Oversized, "the longest item")
+	})
+
 	t.Run("a line longer than the reader's buffer", func(t *testing.T) {
 		// 100 KiB of spaces before an event: longer than bufio's 64 KiB buffer, within max-body-bytes.
 		line := strings.Repeat(" ", 100<<10) + whole[0].line + "\n"

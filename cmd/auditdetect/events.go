@@ -27,12 +27,18 @@ type readStats struct {
 	unreadable, oversized int
 }
 
+// maxLineBytes bounds a line of an audit log the tools hold whole: an EventList of a webhook batch may be larger than
+// one event may (the processor slices it and bounds its items).
+const maxLineBytes = 256 << 20
+
 // readEvents calls fn with each audit event of an audit log, up to limit of them (0: all), found in each line as the
 // processor finds them in a record's body: native events, EventLists, the cloud exports. path "-" is stdin; a
-// gzip-compressed log (as the API server's --audit-log-compress writes rotated files) is decompressed. A line is
-// never held whole past maxBody. The event is valid only during the call.
+// gzip-compressed log (as the API server's --audit-log-compress writes rotated files) is decompressed. maxBody
+// bounds each event, as the processor's max_body_bytes does (an EventList's items one by one); a line is never held
+// whole past maxLine. The event is valid only during the call.
 func readEvents(path string, limit, maxBody int, fn func(normalize.Event)) (readStats, error) {
 	var st readStats
+	maxLine := max(maxBody, maxLineBytes)
 	var in io.Reader = os.Stdin
 	if path != "-" {
 		if info, err := os.Stat(path); err == nil && info.IsDir() {
@@ -58,8 +64,17 @@ func readEvents(path string, limit, maxBody int, fn func(normalize.Event)) (read
 	full := func() bool { return limit > 0 && st.events >= limit }
 	// add passes on the events of one line.
 	add := func(line []byte) {
-		if len(line) == 0 {
+		// As the processor: a record (the line as filelog reads it, white space included) over maxBody is not read,
+		// unless it is an EventList, whose items are bounded one by one.
+		size := len(bytes.TrimRight(line, "\r\n"))
+		if line = bytes.TrimSpace(line); len(line) == 0 {
 			return
+		}
+		if size > maxBody {
+			if f, _ := normalize.Detect(line); f != normalize.EventList {
+				st.oversized++
+				return
+			}
 		}
 		found := false
 		_, _ = norm.Each(line, func(ev normalize.Event) {
@@ -84,8 +99,8 @@ func readEvents(path string, limit, maxBody int, fn func(normalize.Event)) (read
 	for !full() {
 		chunk, err := br.ReadSlice('\n')
 		switch {
-		case len(line)+len(chunk) > maxBody+1: // +1: the newline
-			// Too long to be an event the processor evaluates: skip the rest of the line.
+		case len(line)+len(chunk) > maxLine+1: // +1: the newline
+			// Too long to be read: skip the rest of the line.
 			st.oversized++
 			line = line[:0]
 			for errors.Is(err, bufio.ErrBufferFull) {
@@ -96,7 +111,7 @@ func readEvents(path string, limit, maxBody int, fn func(normalize.Event)) (read
 			continue
 		default:
 			line = append(line, chunk...)
-			add(bytes.TrimSpace(line))
+			add(line)
 			line = line[:0]
 		}
 		if err == io.EOF {

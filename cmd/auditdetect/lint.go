@@ -14,7 +14,9 @@ import (
 
 	"github.com/auditdetect/auditdetect/processor/coverage"
 	"github.com/auditdetect/auditdetect/processor/engine"
+	"github.com/auditdetect/auditdetect/processor/geoip"
 	"github.com/auditdetect/auditdetect/processor/lint"
+	"github.com/auditdetect/auditdetect/processor/loader"
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
 
@@ -40,8 +42,18 @@ type lintFinding struct {
 func runLint(args []string, stdout, stderr io.Writer) int {
 	fs, rf := newFlagSet("lint", stderr)
 	format := fs.String("format", "text", "output `format`: text (one finding a line, file:line first) or json")
+	geoDB := fs.String("geoip-database", "", "MaxMind City database `file`, as the processor's geoip_database: without "+
+		"it, a rule using iplocation is an error (the collector refuses it; the built-in pack's is left out)")
 	if code, done := parse(fs, args); done {
 		return code
+	}
+	if *geoDB != "" {
+		db, err := geoip.Open(*geoDB)
+		if err != nil {
+			fmt.Fprintf(stderr, "lint: -geoip-database: %v\n", err)
+			return exitUsage
+		}
+		db.Close()
 	}
 	if *format != "text" && *format != "json" {
 		fmt.Fprintf(stderr, "lint: -format %q is not text or json\n", *format)
@@ -118,6 +130,11 @@ func runLint(args []string, stdout, stderr io.Writer) int {
 		}
 		add := func(level, msg string) {
 			findings = append(findings, lintFinding{Where: r.Origin.String(), Rule: r.Name, ID: r.ID, Level: level, Message: msg})
+		}
+		if *geoDB == "" && r.NeedsGeoIP() && !strings.HasPrefix(r.Origin.File, loader.Builtin+":") {
+			add(lintError, "does not load without a GeoIP database: it uses iplocation, and the collector refuses it "+
+				"(or skips it under on_rule_error: skip) unless geoip_database is set; lint it with -geoip-database FILE")
+			continue
 		}
 		l := lint.Check(r)
 		switch {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/auditdetect/auditdetect/processor/geoip/geoiptest"
 )
 
 // TestLint: the built-in pack is clean; a directory of rules that cannot work as written gives one line per finding,
@@ -105,9 +107,9 @@ func TestLint(t *testing.T) {
 }
 
 // TestLintCorpus pins what docs/operations.md says lint finds in the whole corpus (with the built-in pack, under
-// -on-rule-error skip): 16 errors (12 Elastic rules of types that cannot run per event, 4 Sigma rules that can never
-// match) and 3 warnings (dead alternatives). The corpus's macro files define allow-lists the pack defines too: each
-// applies to its own rules, no conflict.
+// -on-rule-error skip): with a GeoIP database, 8 errors (4 Elastic rules that cannot run per event, 4 Sigma rules
+// that can never match) and 3 warnings (dead alternatives); without one, the 3 ESCU rules using iplocation besides.
+// The corpus's macro files define allow-lists the pack defines too: each applies to its own rules, no conflict.
 func TestLintCorpus(t *testing.T) {
 	dir := os.Getenv("AUDITDETECT_CORPUS")
 	if dir == "" {
@@ -125,8 +127,17 @@ func TestLintCorpus(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	require.Equal(t, exitFailed, run(args, &stdout, &stderr), stderr.String())
+	assert.Contains(t, stderr.String(), "lint: 88 rules: 11 errors, 3 warnings")
+	assert.Equal(t, 3, strings.Count(stdout.String(), "does not load without a GeoIP database"))
+
+	db := geoiptest.WriteCityDB(t, map[string]geoiptest.Place{"10.0.0.0/8": {City: "Paris", Country: "France"}})
+	args = append([]string{"lint", "-geoip-database", db}, args[1:]...)
+	stdout.Reset()
+	stderr.Reset()
+	require.Equal(t, exitFailed, run(args, &stdout, &stderr), stderr.String())
 	assert.Contains(t, stderr.String(), "lint: 88 rules: 8 errors, 3 warnings")
 	out := stdout.String()
+	assert.Zero(t, strings.Count(out, "does not load without a GeoIP database"))
 	// Of the 11 ES|QL rules, 8 load; the others use NOW(), sum() or a count that can stop holding as it grows.
 	assert.Equal(t, 1, strings.Count(out, "does not load: NOW() is the time a run of the query starts"))
 	assert.Equal(t, 1, strings.Count(out, "does not load: aggregate sum is not supported"))

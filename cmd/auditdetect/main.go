@@ -5,7 +5,7 @@
 //	auditdetect rule-test [-cases DIR] [-data-dir DIR] [-window 1h] [-max-keys N] [-macro name=definition]... [-on-rule-error skip] [-disable rule]... [RULES...]
 //	auditdetect scan      [-events FILE|-] [-format text|json] [-max-body-bytes N] [-geoip-database FILE] [-window 1h] [-max-keys N] [-macro name=definition]... [-on-rule-error skip] [-disable rule]... [RULES...]
 //	auditdetect rule-cost [-events FILE|-] [-limit N] [-max-body-bytes N] [-passes N] [-window 1h] [-max-keys N] [-format markdown|json] [-macro name=definition]... [-on-rule-error skip] [-disable rule]... [RULES...]
-//	auditdetect lint      [-format text|json] [-macro name=definition]... [-on-rule-error skip] [-disable rule]... [RULES...]
+//	auditdetect lint      [-format text|json] [-geoip-database FILE] [-macro name=definition]... [-on-rule-error skip] [-disable rule]... [RULES...]
 //
 // RULES are what the processor's `rules:` setting takes: files, directories, globs, or "builtin" (the default).
 // Rules are loaded by the same loader and compiled by the same engine as in the collector.
@@ -221,17 +221,18 @@ func load(paths []string, rf *ruleFlags, command string, stderr io.Writer) ([]*r
 	if err != nil {
 		return nil, err
 	}
-	if rf.onRuleError == "skip" {
-		// As the collector does under on_rule_error: skip, leave out the rules the engine refuses (a windowed
-		// condition it cannot answer as the window fills); iplocation rules are judged without a database here.
-		var refused []error
-		rules, refused = engine.Runnable(rules, engine.Options{GeoIP: noLocations{}})
-		for _, err := range refused {
-			fmt.Fprintf(stderr, "%s: skipped: %v\n", command, err)
-		}
-		if len(rules) == 0 {
-			return nil, fmt.Errorf("no rules left from %s: the engine refuses every rule loaded", strings.Join(paths, " "))
-		}
+	// As the collector does, the rules the engine refuses (a windowed condition it cannot answer as the window
+	// fills) are left out under -on-rule-error skip and fail the load, all of them, under fail; iplocation rules are
+	// judged without a database here.
+	kept, refused := engine.Runnable(rules, engine.Options{GeoIP: noLocations{}})
+	if len(refused) > 0 && rf.onRuleError != "skip" {
+		return nil, skipHint(errors.Join(refused...), command)
+	}
+	for _, err := range refused {
+		fmt.Fprintf(stderr, "%s: skipped: %v\n", command, err)
+	}
+	if rules = kept; len(rules) == 0 {
+		return nil, fmt.Errorf("no rules left from %s: the engine refuses every rule loaded", strings.Join(paths, " "))
 	}
 	for _, r := range rules {
 		// As the collector warns at start-up: a rule that can never match finds nothing in a scan or a test either.

@@ -100,15 +100,18 @@ func buildDetector(cfg *Config, logger *zap.Logger) (*detector, error) {
 		}
 		rules = kept
 	}
-	if cfg.OnRuleError == RuleErrorSkip {
-		// Leave out the rules the engine cannot run (iplocation without a database, say), each logged once.
-		var refused []error
-		rules, refused = engine.Runnable(rules, opts)
-		for _, err := range refused {
-			logger.Warn("skipping rule", zap.Error(err))
-		}
-		d.skipped += len(refused)
+	// The rules the engine cannot run (iplocation without a database, a windowed condition it cannot answer): under
+	// skip left out, each logged once; under fail, all of them said at once, not the first alone.
+	kept, refused := engine.Runnable(rules, opts)
+	if len(refused) > 0 && cfg.OnRuleError != RuleErrorSkip {
+		d.close()
+		return nil, errors.Join(refused...)
 	}
+	for _, err := range refused {
+		logger.Warn("skipping rule", zap.Error(err))
+	}
+	d.skipped += len(refused)
+	rules = kept
 	if d.engine, err = engine.Compile(rules, opts); err != nil {
 		d.close()
 		return nil, err

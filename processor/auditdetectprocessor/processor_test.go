@@ -246,11 +246,15 @@ func TestIPLocationNeedsDatabase(t *testing.T) {
 	dir := t.TempDir()
 	rule := "name: Geo\nid: 11111111-2222-3333-4444-555555555556\nsearch: '`kube_audit` verb=get | iplocation sourceIPs{} | stats count by Country'\n"
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "geo.yml"), []byte(rule), 0o600))
+	other := strings.NewReplacer("Geo", "Geo2", "5556", "5557").Replace(rule)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "geo2.yml"), []byte(other), 0o600))
 	cfg := testConfig(func(c *Config) { c.Rules, c.Macros = []string{dir}, nil })
 	err := cfg.Validate()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "geoip_database")
+	// Every rule the engine refuses is named at once, not the first alone.
 	assert.Contains(t, err.Error(), "geo.yml")
+	assert.Contains(t, err.Error(), "geo2.yml")
 
 	cfg.OnRuleError = RuleErrorSkip
 	require.NoError(t, cfg.Validate(), "skip mode leaves the rule out")
