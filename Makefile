@@ -133,14 +133,18 @@ test-binary: $(BINARY) ## build, then validate config/demo.yaml with the binary 
 	@echo ">> $(DEMO_CONFIG) is valid"
 	@# The scale-out example (docs/stateful.md): agents route by key, gateways hold the state. The token is a
 	@# placeholder: validate reads the config, it sends nothing.
-	$(BINARY) validate --config config/scale-out/agent.yaml
-	SPLUNK_HEC_TOKEN=validate-only $(BINARY) validate --config config/scale-out/gateway.yaml
+	@mkdir -p $(DEPLOY_STORAGE)
+	$(BINARY) validate --config config/scale-out/agent.yaml --set=$(DEPLOY_STORAGE_SET)
+	SPLUNK_HEC_TOKEN=validate-only $(BINARY) validate --config config/scale-out/gateway.yaml --set=$(DEPLOY_STORAGE_SET)
 	@echo ">> config/scale-out/{agent,gateway}.yaml are valid"
 	@# The deployment configs (docs/operations.md): the merged Helm agent config is written by the Go test that
 	@# checks it; file_storage's directory is pointed into out/, the rest is validated as deployed.
 	@mkdir -p $(DEPLOY_STORAGE)
-	AUDITDETECT_HELM_MERGED=$(CURDIR)/$(HELM_MERGED) $(GO) test $(TRIM) -count=1 -run '^TestHelmValues$$' ./config/
-	$(DEPLOY_ENV) $(BINARY) validate --config $(HELM_MERGED) --set=$(DEPLOY_STORAGE_SET)
+	AUDITDETECT_HELM_MERGED=$(CURDIR)/$(HELM_MERGED) AUDITDETECT_HELM_ENV=$(CURDIR)/$(HELM_ENV) \
+	  $(GO) test $(TRIM) -count=1 -run '^TestHelmValues$$' ./config/
+	@# With the environment of the chart's agent container and nothing else (env -i): what the pod sets, the
+	@# override's extraEnvs included, is all the merged config may read.
+	env -i $$(cat $(HELM_ENV)) $(BINARY) validate --config $(HELM_MERGED) --set=$(DEPLOY_STORAGE_SET)
 	$(DEPLOY_ENV) $(BINARY) validate --config config/standalone.yaml --set=$(DEPLOY_STORAGE_SET)
 	$(DEPLOY_ENV) $(BINARY) validate --config config/splunk.yaml --set=$(DEPLOY_STORAGE_SET)
 	@echo ">> $(HELM_MERGED) (chart 0.145.0 + config/helm/values-auditdetect.yaml), config/standalone.yaml and config/splunk.yaml are valid"
@@ -155,12 +159,13 @@ test-binary: $(BINARY) ## build, then validate config/demo.yaml with the binary 
 smoke-scale-out: $(BINARY) ## run the scale-out example on loopback: 1 agent, 2 gateways; each key on one gateway
 	scripts/scale-out-smoke.sh $(BINARY)
 
-# What the deployment configs read from their environment, with placeholders: validate sends nothing. The first six
-# are what the splunk-otel-collector chart's agent pod sets.
+# What the deployment configs read from their environment, with placeholders: validate sends nothing. (The Helm
+# agent's environment is the chart's pod's, written by config/deploy_test.go to $(HELM_ENV).)
 HELM_MERGED := out/helm/agent-relay.yaml
+HELM_ENV := out/helm/agent.env
 DEPLOY_STORAGE := out/deploy-storage
 DEPLOY_STORAGE_SET := extensions::file_storage::directory=$(CURDIR)/$(DEPLOY_STORAGE)
-DEPLOY_ENV := SPLUNK_MEMORY_LIMIT_MIB=500 SPLUNK_PLATFORM_HEC_TOKEN=00000000-0000-0000-0000-000000000000 \
+DEPLOY_ENV := SPLUNK_PLATFORM_HEC_TOKEN=00000000-0000-0000-0000-000000000000 \
 	K8S_NODE_NAME=node-1 K8S_POD_NAME=agent-0 K8S_POD_UID=00000000-0000-0000-0000-000000000001 K8S_NAMESPACE=default \
 	K8S_POD_IP=127.0.0.1 \
 	SPLUNK_HEC_URL=https://127.0.0.1:8088/services/collector SPLUNK_HEC_TOKEN=validate-only \

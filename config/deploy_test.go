@@ -63,8 +63,13 @@ func strs(v any) []string {
 	return out
 }
 
-// mergeChart merges src over dst as the chart merges agent.config over its rendered config (REFERENCE §4): maps
-// merge key by key, every other value (lists included) replaces, and a key set to null is removed.
+// mergeChart merges src over dst as the chart merges agent.config over its rendered config: templates/
+// configmap-agent.yaml is `.Values.agent.config | mustMergeOverwrite $defaultConfig`, sprig's merge over mergo with
+// WithOverride: maps merge key by key, every other value (lists included) replaces, and a null is written as null.
+// Helm itself drops a null a user sets only for a key of the chart's values.yaml (chartutil's coalescing walks the
+// chart's keys), and agent.config is {} there: a null under it reaches the merge, which writes it into the config.
+// (REFERENCE §4 says a null removes the key; a render with helm v3.22.0 of a chart with that template says
+// otherwise.)
 func mergeChart(dst, src map[string]any) map[string]any {
 	out := make(map[string]any, len(dst))
 	for k, v := range dst {
@@ -74,12 +79,10 @@ func mergeChart(dst, src map[string]any) map[string]any {
 		sm, srcIsMap := v.(map[string]any)
 		dm, dstIsMap := out[k].(map[string]any)
 		switch {
-		case v == nil:
-			delete(out, k)
 		case srcIsMap && dstIsMap:
 			out[k] = mergeChart(dm, sm)
 		case srcIsMap:
-			out[k] = mergeChart(map[string]any{}, sm) // drops the nulls inside a new map
+			out[k] = mergeChart(map[string]any{}, sm) // a copy
 		default:
 			out[k] = v
 		}
@@ -96,11 +99,11 @@ func TestMergeChart(t *testing.T) {
 			out: map[string]any{"a": map[string]any{"x": 1, "y": 2}}},
 		{name: "lists are replaced whole", dst: map[string]any{"p": []any{"a", "b", "c"}}, src: map[string]any{"p": []any{"b"}},
 			out: map[string]any{"p": []any{"b"}}},
-		{name: "null removes", dst: map[string]any{"a": map[string]any{"x": 1, "y": 2}}, src: map[string]any{"a": map[string]any{"x": nil}},
-			out: map[string]any{"a": map[string]any{"y": 2}}},
-		{name: "null on a missing key is nothing", dst: map[string]any{}, src: map[string]any{"n": nil}, out: map[string]any{}},
-		{name: "a new map keeps no nulls", dst: map[string]any{}, src: map[string]any{"a": map[string]any{"x": nil, "y": 1}},
-			out: map[string]any{"a": map[string]any{"y": 1}}},
+		{name: "a null is written, not removed", dst: map[string]any{"a": map[string]any{"x": 1, "y": 2}}, src: map[string]any{"a": map[string]any{"x": nil}},
+			out: map[string]any{"a": map[string]any{"x": nil, "y": 2}}},
+		{name: "a null on a missing key is written", dst: map[string]any{}, src: map[string]any{"n": nil}, out: map[string]any{"n": nil}},
+		{name: "a new map keeps its nulls", dst: map[string]any{}, src: map[string]any{"a": map[string]any{"x": nil, "y": 1}},
+			out: map[string]any{"a": map[string]any{"x": nil, "y": 1}}},
 		{name: "a scalar replaces a map", dst: map[string]any{"a": map[string]any{"x": 1}}, src: map[string]any{"a": "s"},
 			out: map[string]any{"a": "s"}},
 	}
@@ -182,7 +185,10 @@ func TestHelmValues(t *testing.T) {
 
 	assert.Equal(t, []string{"memory_limiter", "auditdetect", "batch", "resource"}, strs(get(merged, "service", "pipelines", "logs/host", "processors")))
 	assert.Equal(t, []string{"filelog/audit-log"}, strs(get(merged, "service", "pipelines", "logs/host", "receivers")))
-	assert.NotContains(t, mapAt(t, merged, "receivers"), "prometheus/agent", "removed by null")
+	// A null cannot remove anything the chart declares (mergeChart): the override sets none, and the distribution
+	// holds every component the chart's own config names.
+	assert.Empty(t, nulls(mapAt(t, values, "agent", "config"), "agent.config"))
+	assert.Equal(t, get(rendered, "receivers", "prometheus/agent"), get(merged, "receivers", "prometheus/agent"))
 	// Everything else is the chart's.
 	assert.Equal(t, get(rendered, "service", "pipelines", "logs"), get(merged, "service", "pipelines", "logs"))
 	assert.Equal(t, get(rendered, "exporters"), get(merged, "exporters"))
@@ -190,7 +196,23 @@ func TestHelmValues(t *testing.T) {
 
 	checkWiring(t, merged)
 	assert.Empty(t, unknownComponents(t, merged))
-	assert.Equal(t, []string{"receivers prometheus/agent"}, unknownComponents(t, rendered), "what the null is for")
+	assert.Empty(t, unknownComponents(t, rendered), "the chart's own agent config names only components of the distribution")
+	// The cluster receiver Deployment runs image.otelcol with receivers (k8s_cluster, k8s_events) the distribution
+	// does not hold: it is turned off.
+	assert.Equal(t, false, get(values, "clusterReceiver", "enabled"))
+	// The chart's memory_limiter reads SPLUNK_MEMORY_LIMIT_MIB, which its DaemonSet does not set (only
+	// SPLUNK_MEMORY_TOTAL_MIB, from which the Splunk distribution's launcher derives it): the override does.
+	assert.Equal(t, "${SPLUNK_MEMORY_LIMIT_MIB}", get(merged, "processors", "memory_limiter", "limit_mib"))
+	env := podEnv(t, values)
+	require.Contains(t, env, "SPLUNK_MEMORY_LIMIT_MIB")
+	if out := os.Getenv("AUDITDETECT_HELM_ENV"); out != "" {
+		var lines []string
+		for k, v := range env {
+			lines = append(lines, k+"="+v)
+		}
+		sort.Strings(lines)
+		require.NoError(t, os.WriteFile(out, []byte(strings.Join(lines, "\n")+"\n"), 0o644))
+	}
 	checkAuditdetect(t, mapAt(t, merged, "processors", "auditdetect"))
 
 	assert.Equal(t, "ghcr.io/auditdetect/otelcol-auditdetect", get(values, "image", "otelcol", "repository"))
@@ -212,9 +234,10 @@ func TestHelmValues(t *testing.T) {
 	assert.Equal(t, include, get(extra, "filelog/audit-log", "resource", "com.splunk.source"), "the source names the file read")
 	assert.Equal(t, "/var/log/kubernetes/audit/audit.log", include, "the path config/standalone.yaml defaults to")
 
-	// The collector's own metrics stay reachable: prometheus/agent, the only scraper, is gone, and the chart's
-	// reader listened on localhost inside a hostNetwork pod. The override keeps the chart's reader, bound to the
-	// pod's address (the chart's DaemonSet sets K8S_POD_IP), and annotates the pod for scraping on its port.
+	// The collector's own metrics are reachable from outside: the chart's reader listened on localhost inside a
+	// hostNetwork pod (prometheus/agent, which scraped it, is in no pipeline of a logs-only install). The override
+	// keeps the chart's reader, bound to the pod's address (the chart's DaemonSet sets K8S_POD_IP), and annotates
+	// the pod for scraping on its port.
 	readers, ok := get(merged, "service", "telemetry", "metrics", "readers").([]any)
 	require.True(t, ok, "service.telemetry.metrics.readers")
 	require.Len(t, readers, 1)
@@ -229,6 +252,39 @@ func TestHelmValues(t *testing.T) {
 	assert.Equal(t, "true", ann["prometheus.io/scrape"])
 	assert.Equal(t, fmt.Sprint(prom["port"]), ann["prometheus.io/port"])
 	assert.Equal(t, "/metrics", ann["prometheus.io/path"])
+}
+
+// nulls lists the keys under m set to null, by path.
+func nulls(m map[string]any, path string) []string {
+	var out []string
+	for k, v := range m {
+		switch v := v.(type) {
+		case nil:
+			out = append(out, path+"."+k)
+		case map[string]any:
+			out = append(out, nulls(v, path+"."+k)...)
+		}
+	}
+	return out
+}
+
+// podEnv is the environment of the chart's agent container (templates/daemonset.yaml), with placeholders for what
+// the pod's fields and secret give, and the override's agent.extraEnvs.
+func podEnv(t *testing.T, values map[string]any) map[string]string {
+	t.Helper()
+	env := map[string]string{
+		"SPLUNK_MEMORY_TOTAL_MIB": "500", "K8S_NODE_NAME": "node-1", "K8S_NODE_IP": "127.0.0.1", "K8S_POD_IP": "127.0.0.1",
+		"K8S_POD_NAME": "agent-0", "K8S_POD_UID": "00000000-0000-0000-0000-000000000001", "K8S_NAMESPACE": "default",
+		"SPLUNK_PLATFORM_HEC_TOKEN": "00000000-0000-0000-0000-000000000000",
+	}
+	extra, _ := get(values, "agent", "extraEnvs").([]any)
+	for _, e := range extra {
+		name, _ := get(e, "name").(string)
+		value, ok := get(e, "value").(string)
+		require.True(t, name != "" && ok, "agent.extraEnvs entry %v: a name and a string value", e)
+		env[name] = value
+	}
+	return env
 }
 
 // collectorConfigs returns every collector configuration shipped under config/ (a file with service.pipelines), by
