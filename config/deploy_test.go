@@ -231,7 +231,7 @@ func TestHelmValues(t *testing.T) {
 		}
 	}
 	assert.True(t, mounted, "%s is not mounted from the host", include)
-	assert.Equal(t, include, get(extra, "filelog/audit-log", "resource", "com.splunk.source"), "the source names the file read")
+	assert.Equal(t, "kubernetes", get(extra, "filelog/audit-log", "resource", "com.splunk.source"), "ESCU's kube_audit macro: source=\"kubernetes\"")
 	assert.Equal(t, "/var/log/kubernetes/audit/audit.log", include, "the path config/standalone.yaml defaults to")
 
 	// The collector's own metrics are reachable from outside: the chart's reader listened on localhost inside a

@@ -26,7 +26,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/auditdetect/auditdetect/internal/suggest"
 	"github.com/auditdetect/auditdetect/processor/builtin"
 	"github.com/auditdetect/auditdetect/processor/coverage"
 	"github.com/auditdetect/auditdetect/processor/engine"
@@ -276,12 +275,8 @@ func disable(rules, correlated []*rule.Rule, names []string, skip bool, command 
 			}
 		}
 		if !found {
-			known := make([]string, 0, 3*len(rules))
-			for _, r := range rules {
-				known = append(known, r.ID, r.Name, r.SavedSearchName())
-			}
 			err := fmt.Errorf("-disable: no loaded rule has the id or name %q", n)
-			if s := suggest.Closest(n, known); s != "" {
+			if s := rule.Suggest(n, rules); s != "" {
 				err = fmt.Errorf("-disable: no loaded rule has the id or name %q (did you mean %q?)", n, s)
 			}
 			if !skip {
@@ -373,6 +368,11 @@ func runRuleTest(args []string, stdout, stderr io.Writer) int {
 	}
 	if rep.Failed() {
 		return exitFailed
+	}
+	if passed, _, _ := rep.Counts(); passed == 0 {
+		// A CI job that runs no test (the cases folder forgotten or misspelt) must not pass for having passed them.
+		fmt.Fprintln(stderr, "rule-test: no rule test ran: give tests in the rule files (tests:, auditdetect_tests:) or -cases DIR")
+		return exitUsage
 	}
 	return exitOK
 }

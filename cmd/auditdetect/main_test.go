@@ -97,7 +97,8 @@ auditdetect_tests:
 		},
 		{
 			name: "-disable by id", args: []string{"rule-test", "-disable", "7f000000-0000-4000-8000-000000000001", "-disable", "Kubernetes CronJob Created", bad, "builtin"},
-			exit: exitOK, stderr: []string{"rule-test: disabled: Reads", "rule-test: disabled: Kubernetes CronJob Created"}, notStdout: []string{"FAIL"},
+			// Reads held the only tests: none ran, which is not a pass.
+			exit: exitUsage, stderr: []string{"rule-test: disabled: Reads", "rule-test: disabled: Kubernetes CronJob Created", "no rule test ran"}, notStdout: []string{"FAIL"},
 		},
 		{name: "-disable of a rule not loaded", args: []string{"scan", "-events", "-", "-disable", "Nope"}, exit: exitUsage, stderr: []string{`-disable: no loaded rule has the id or name "Nope"`}},
 		{

@@ -178,7 +178,8 @@ func TestCommandLine(t *testing.T) {
 			exitUsage, "coverage: no rules loaded from"},
 		{"cases that are not there", []string{"rule-test", "-cases", "/nonexistent"}, exitUsage, "rule-test: -cases /nonexistent is not a directory"},
 		{"data that is not there", []string{"rule-test", "-data-dir", "/nonexistent"}, exitUsage, "-data-dir /nonexistent is not a directory"},
-		{"the pack without its cases is said", []string{"rule-test"}, exitOK, "-cases processor/builtin/testdata"},
+		{"the pack without its cases is said", []string{"rule-test"}, exitUsage, "-cases processor/builtin/testdata"},
+		{"no test ran is not a pass", []string{"rule-test"}, exitUsage, "rule-test: no rule test ran"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer

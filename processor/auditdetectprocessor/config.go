@@ -165,6 +165,11 @@ func (cfg *Config) Validate() error {
 	if cfg.Mode == ModeFork && cfg.RiskIndex == "" {
 		errs = errors.Join(errs, errors.New("risk_index: must not be empty in fork mode"))
 	}
+	if cfg.Mode == ModeFork && cfg.RiskSourcetype == "" {
+		// Risk events are found by their sourcetype (stash, by default, as Splunk ES's own): an empty one is a
+		// mistake, not a choice.
+		errs = errors.Join(errs, errors.New("risk_sourcetype: must not be empty in fork mode"))
+	}
 	if cfg.Window <= 0 {
 		errs = errors.Join(errs, fmt.Errorf("window: must be positive, got %s", cfg.Window))
 	}

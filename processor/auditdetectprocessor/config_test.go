@@ -104,6 +104,7 @@ func TestLoadConfig(t *testing.T) {
 		{id: component.NewIDWithName(metadata.Type, "no_rules"), errMsg: "rules: at least one entry is required"},
 		{id: component.NewIDWithName(metadata.Type, "missing_rules"), errMsg: "testdata/does-not-exist"},
 		{id: component.NewIDWithName(metadata.Type, "bad_window"), errMsg: "window: must be positive"},
+		{id: component.NewIDWithName(metadata.Type, "empty_risk_sourcetype"), errMsg: "risk_sourcetype: must not be empty in fork mode"},
 		{id: component.NewIDWithName(metadata.Type, "bad_max_body_bytes"), errMsg: "max_body_bytes: must be positive"},
 		{id: component.NewIDWithName(metadata.Type, "bad_max_risk_events"), errMsg: "max_risk_events_per_record: must be positive"},
 		{id: component.NewIDWithName(metadata.Type, "formats"), expected: func() *Config {

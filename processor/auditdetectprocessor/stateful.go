@@ -20,7 +20,6 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
-	"github.com/auditdetect/auditdetect/internal/suggest"
 	"github.com/auditdetect/auditdetect/processor/engine"
 	"github.com/auditdetect/auditdetect/processor/loader"
 	"github.com/auditdetect/auditdetect/processor/rule"
@@ -144,14 +143,10 @@ func mergeOverrides(a, b RuleOverride) (merged RuleOverride, conflict []string) 
 
 // didYouMean quotes each key of keys and, where one is a near misspelling of a loaded rule's name or id, says it.
 func didYouMean(keys []string, rules []*rule.Rule) string {
-	known := make([]string, 0, 2*len(rules))
-	for _, r := range rules {
-		known = append(known, r.Name, r.ID, r.SavedSearchName())
-	}
 	out := make([]string, len(keys))
 	for i, k := range keys {
 		out[i] = strconv.Quote(k)
-		if s := suggest.Closest(k, known); s != "" {
+		if s := rule.Suggest(k, rules); s != "" {
 			out[i] += fmt.Sprintf(" (did you mean %q?)", s)
 		}
 	}

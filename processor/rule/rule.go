@@ -11,6 +11,8 @@ import (
 	"regexp/syntax"
 	"strings"
 	"time"
+
+	"github.com/auditdetect/auditdetect/internal/suggest"
 )
 
 // Rule is one detection.
@@ -62,6 +64,27 @@ func (r *Rule) SavedSearchName() string {
 // the saved-search name its risk events carry (`ESCU - <name> - Rule`), or its Ref (a Sigma `name`).
 func (r *Rule) NamedBy(key string) bool {
 	return key == r.ID || key == r.Name || r.SearchName != "" && key == r.SearchName || r.Ref != "" && key == r.Ref
+}
+
+// Suggest returns the id, name or search name of one of rules that key, which names none of them, was likely meant to
+// be; "" when none is near. A key in the saved-search form `<app> - <name> - Rule` whose name is a rule's is that
+// rule's name (the built-in pack, Sigma and Elastic rules are named without the ESCU form); else the nearest
+// misspelling (suggest.Closest).
+func Suggest(key string, rules []*Rule) string {
+	if inner, ok := strings.CutSuffix(key, " - Rule"); ok {
+		if _, name, ok := strings.Cut(inner, " - "); ok {
+			for _, r := range rules {
+				if r.NamedBy(name) {
+					return name
+				}
+			}
+		}
+	}
+	known := make([]string, 0, 3*len(rules))
+	for _, r := range rules {
+		known = append(known, r.ID, r.Name, r.SavedSearchName())
+	}
+	return suggest.Closest(key, known)
 }
 
 // Deprecated reports whether the rule's upstream marks it deprecated: no longer maintained, kept for reference.

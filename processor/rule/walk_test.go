@@ -41,3 +41,22 @@ func TestStatusWarning(t *testing.T) {
 		}
 	}
 }
+
+func TestSuggest(t *testing.T) {
+	rules := []*Rule{
+		{ID: "a1", Name: "Kubernetes Secret Read by Unapproved User"},
+		{ID: "a2", Name: "Kubernetes Secret Read by Unapproved User Group"},
+		{ID: "a3", Name: "Kubernetes Node Port Creation", SearchName: "ESCU - Kubernetes Node Port Creation - Rule"},
+	}
+	for key, want := range map[string]string{
+		// The ESCU form of a rule named without it: its name, not the nearest string (which is the Group one).
+		"ESCU - Kubernetes Secret Read by Unapproved User - Rule": "Kubernetes Secret Read by Unapproved User",
+		"Kubernetes Secret Read by Unaproved User":                "Kubernetes Secret Read by Unapproved User",
+		"ESCU - Kubernetes Node Port Creaton - Rule":              "ESCU - Kubernetes Node Port Creation - Rule",
+		"something else entirely":                                 "",
+	} {
+		if got := Suggest(key, rules); got != want {
+			t.Errorf("Suggest(%q) = %q, want %q", key, got, want)
+		}
+	}
+}
