@@ -57,13 +57,17 @@ func newLiteralFilter(src string) literalFilter {
 	return literalFilter(req)
 }
 
-// litInfo is what a sub-expression says about the text it matches: exactly one of a set of strings (exact), or
-// text that contains one of a set of strings (req).
+// litInfo is what a sub-expression says about the text it matches: exactly one of a set of strings (exact); text
+// that contains one of a set of strings (req); text that starts with one of a set of strings (prefix). Go's parser
+// factors alternations (`nc\s+-e|ncat\s+-e` becomes `nc(?:\s+-e|at\s+-e)`), so a concatenation joins its exact run
+// with the prefixes of what follows, to keep the strings long.
 type litInfo struct {
-	exact   []string
-	isExact bool
-	req     []string
-	hasReq  bool
+	exact     []string
+	isExact   bool
+	req       []string
+	hasReq    bool
+	prefix    []string
+	hasPrefix bool
 }
 
 var anything = litInfo{}
@@ -81,7 +85,34 @@ func (l litInfo) required() ([]string, bool) {
 	return l.req, l.hasReq
 }
 
-// better reports whether required set a is worth more than b: its shortest string is longer, then it has fewer.
+// prefixes is the set every match starts with one of ("" among them: nothing known).
+func (l litInfo) prefixes() []string {
+	switch {
+	case l.isExact:
+		return l.exact
+	case l.hasPrefix:
+		return l.prefix
+	}
+	return []string{""}
+}
+
+// product is every a+b, or nil when there would be more than maxExact.
+func product(as, bs []string) []string {
+	if len(as)*len(bs) > maxExact {
+		return nil
+	}
+	out := make([]string, 0, len(as)*len(bs))
+	for _, a := range as {
+		for _, b := range bs {
+			out = append(out, a+b)
+		}
+	}
+	return out
+}
+
+// better reports whether required set a is worth more than b. A string of three bytes or more is rare enough in a
+// value; shorter ones are not. So: the set whose shortest string is longer, up to three bytes; then the one with
+// fewer strings (fewer searches); then the longer shortest string.
 func better(a, b []string) bool {
 	short := func(s []string) int {
 		n := -1
@@ -92,10 +123,14 @@ func better(a, b []string) bool {
 		}
 		return n
 	}
-	if sa, sb := short(a), short(b); sa != sb {
-		return sa > sb
+	sa, sb := short(a), short(b)
+	if ca, cb := min(sa, 3), min(sb, 3); ca != cb {
+		return ca > cb
 	}
-	return len(a) < len(b)
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return sa > sb
 }
 
 func literals(re *syntax.Regexp) litInfo {
@@ -107,6 +142,9 @@ func literals(re *syntax.Regexp) litInfo {
 		}
 		return exactly(string(re.Rune))
 	case syntax.OpCharClass:
+		if len(re.Rune) == 0 {
+			return litInfo{exact: []string{}, isExact: true} // an empty class matches nothing, as OpNoMatch
+		}
 		// A few runes (`[Ss]`, `[-/]`) enumerate; a wider class says nothing.
 		var out []string
 		for i := 0; i+1 < len(re.Rune); i += 2 {
@@ -117,10 +155,10 @@ func literals(re *syntax.Regexp) litInfo {
 				out = append(out, string(r))
 			}
 		}
-		if len(out) == 0 {
-			return anything
-		}
 		return exactly(out...)
+	case syntax.OpNoMatch:
+		// Matches no string (a rule's intersection decided empty at load): an alternative that adds nothing.
+		return litInfo{exact: []string{}, isExact: true}
 	case syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText,
 		syntax.OpWordBoundary, syntax.OpNoWordBoundary:
 		return exactly("")
@@ -133,12 +171,10 @@ func literals(re *syntax.Regexp) litInfo {
 		}
 		return anything
 	case syntax.OpPlus:
-		req, ok := literals(re.Sub[0]).required()
-		return litInfo{req: req, hasReq: ok}
+		return repeated(literals(re.Sub[0]))
 	case syntax.OpRepeat:
 		if re.Min >= 1 {
-			req, ok := literals(re.Sub[0]).required()
-			return litInfo{req: req, hasReq: ok}
+			return repeated(literals(re.Sub[0]))
 		}
 		return anything
 	case syntax.OpConcat:
@@ -149,12 +185,19 @@ func literals(re *syntax.Regexp) litInfo {
 	return anything // any character, a star: no string is required
 }
 
-// concatLiterals: runs of exact parts multiply into exact sets; where a part is not exact the run so far becomes a
-// candidate required set, and the concatenation requires the best candidate (a match contains a match of each part).
+// repeated is x+: every match contains a match of x, and starts with one.
+func repeated(sub litInfo) litInfo {
+	req, ok := sub.required()
+	return litInfo{req: req, hasReq: ok, prefix: sub.prefixes(), hasPrefix: true}
+}
+
+// concatLiterals: runs of exact parts multiply into exact sets; where a part is not exact the run so far, joined
+// with the prefixes of that part, becomes a candidate required set, and the concatenation requires the best
+// candidate (a match contains a match of each part). Its prefixes are the first run's, joined likewise.
 func concatLiterals(subs []*syntax.Regexp) litInfo {
 	run := []string{""}
-	exact := true
-	var best []string
+	exact, first := true, true
+	var best, prefix []string
 	consider := func(set []string, ok bool) {
 		if ok && len(set) > 0 && !slices.Contains(set, "") && (best == nil || better(set, best)) {
 			best = set
@@ -162,18 +205,21 @@ func concatLiterals(subs []*syntax.Regexp) litInfo {
 	}
 	for _, sub := range subs {
 		info := literals(sub)
-		if info.isExact && len(run)*len(info.exact) <= maxExact {
-			next := make([]string, 0, len(run)*len(info.exact))
-			for _, a := range run {
-				for _, b := range info.exact {
-					next = append(next, a+b)
-				}
+		if info.isExact {
+			if next := product(run, info.exact); next != nil {
+				run = next
+				continue
 			}
-			run = next
-			continue
 		}
 		exact = false
-		consider(run, true)
+		joined := product(run, info.prefixes())
+		if joined == nil {
+			joined = run
+		}
+		if first {
+			prefix, first = joined, false
+		}
+		consider(joined, true)
 		consider(info.required())
 		run = []string{""}
 		if info.isExact { // too many combinations: start a new run from this part
@@ -184,36 +230,46 @@ func concatLiterals(subs []*syntax.Regexp) litInfo {
 		return exactly(run...)
 	}
 	consider(run, true)
-	return litInfo{req: best, hasReq: best != nil}
+	return litInfo{req: best, hasReq: best != nil, prefix: prefix, hasPrefix: true}
 }
 
 // alternateLiterals: exact when every branch is and the union is small; else every branch must require something,
-// and the alternation requires any of it.
+// and the alternation requires any of it. Its prefixes are the branches' together.
 func alternateLiterals(subs []*syntax.Regexp) litInfo {
-	infos := make([]litInfo, len(subs))
+	infos := make([]litInfo, 0, len(subs))
 	allExact, n := true, 0
-	for i, sub := range subs {
-		infos[i] = literals(sub)
-		allExact = allExact && infos[i].isExact
-		n += len(infos[i].exact)
+	for _, sub := range subs {
+		info := literals(sub)
+		if info.isExact && len(info.exact) == 0 {
+			continue // matches nothing
+		}
+		infos = append(infos, info)
+		allExact = allExact && info.isExact
+		n += len(info.exact)
 	}
 	if allExact && n <= maxExact {
-		var out []string
+		out := []string{}
 		for _, info := range infos {
 			out = append(out, info.exact...)
 		}
 		return exactly(out...)
 	}
-	var req []string
+	var req, prefix []string
+	hasReq := true
 	for _, info := range infos {
+		prefix = append(prefix, info.prefixes()...)
 		set, ok := info.required()
 		if !ok || len(set) == 0 {
-			return anything
+			hasReq = false
 		}
 		req = append(req, set...)
-		if len(req) > maxRequired {
-			return anything
-		}
 	}
-	return litInfo{req: req, hasReq: true}
+	slices.Sort(req)
+	if req = slices.Compact(req); len(req) > maxRequired {
+		hasReq = false
+	}
+	if len(prefix) > maxExact {
+		prefix = nil
+	}
+	return litInfo{req: req, hasReq: hasReq, prefix: prefix, hasPrefix: prefix != nil}
 }
