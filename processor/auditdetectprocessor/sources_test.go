@@ -428,11 +428,7 @@ func TestRouteModeReadsWrappedEvents(t *testing.T) {
 func TestGzipBody(t *testing.T) {
 	envelope := sourceShapes[2].body(nodePortEvent(t), "")
 	require.Contains(t, sourceShapes[2].name, "subscription")
-	var zipped bytes.Buffer
-	zw := gzip.NewWriter(&zipped)
-	_, err := zw.Write([]byte(envelope))
-	require.NoError(t, err)
-	require.NoError(t, zw.Close())
+	zipped := bytes.NewBuffer(gzipBytes(t, envelope))
 
 	p, sink, tel := newTestProcessor(t, createDefaultConfig())
 	require.NoError(t, p.ConsumeLogs(context.Background(), input(func(v pcommon.Value) {
