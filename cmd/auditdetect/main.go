@@ -182,6 +182,11 @@ func loadRules(paths []string, rf *ruleFlags, command string, stderr io.Writer, 
 	res, err := loader.Load(loader.Options{Paths: paths, Builtin: builtin.FS, Macros: rf.macros,
 		SkipErrors: rf.onRuleError == "skip", Logger: log, ESCUApp: rf.escuApp})
 	if err != nil {
+		if res != nil {
+			// As the collector's start: beside the rules that do not load, the ones that load and the engine refuses.
+			_, refused := engine.Runnable(res.Rules, engine.Options{GeoIP: noLocations{}})
+			err = errors.Join(append([]error{err}, refused...)...)
+		}
 		return nil, nil, skipHint(err, command)
 	}
 	if !quiet {

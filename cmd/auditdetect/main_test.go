@@ -29,6 +29,14 @@ func TestRun(t *testing.T) {
 	bad := filepath.Join(dir, "wrong.yml")
 	require.NoError(t, os.WriteFile(bad, []byte(failingRule), 0o600))
 	packCases := filepath.Join("..", "..", "processor", "builtin", "testdata")
+	// A folder with a rule that does not load and one the engine refuses (a windowed count that can stop holding):
+	// both are named in one run.
+	twoFaults := filepath.Join(dir, "two-faults")
+	require.NoError(t, os.MkdirAll(twoFaults, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(twoFaults, "a_broken.yml"), []byte("name: Broken\nsearch: verb=get | lookup x\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(twoFaults, "b_refused.yml"), []byte("name: Refused\nid: 7f000000-0000-4000-8000-000000000009\n"+
+		"search: verb=get | stats count by user.username | where count < 5\n"+
+		"rba:\n  message: few\n  risk_objects: [{field: user.username, type: user, score: 5}]\n"), 0o600))
 	excl := filepath.Join(dir, "exclusion.yml")
 	require.NoError(t, os.WriteFile(excl, []byte("name: Exclusion\nid: 7f000000-0000-4000-8000-000000000003\n"+
 		"search: objectRef.resource=secrets verb=get NOT user.name=admin\n"+
@@ -76,6 +84,8 @@ auditdetect_tests:
 		{name: "coverage as JSON", args: []string{"coverage", "-format", "json", "builtin"}, exit: exitOK, jsonOut: true},
 		{name: "coverage: bad format", args: []string{"coverage", "-format", "xml"}, exit: exitUsage, stderr: []string{`"xml"`}},
 		{name: "coverage: rules that do not load", args: []string{"coverage", filepath.Join(dir, "missing")}, exit: exitUsage, stderr: []string{"missing"}},
+		{name: "coverage: every fault at once", args: []string{"coverage", twoFaults}, exit: exitUsage,
+			stderr: []string{"a_broken.yml:2", `unsupported command "lookup"`, "b_refused.yml", "count"}},
 		{
 			name: "rule-test of the built-in pack with its cases passes", args: []string{"rule-test", "-cases", packCases, "builtin"},
 			exit: exitOK, stdout: []string{"PASS", "0 failed, 0 skipped; 0 rules without tests"},

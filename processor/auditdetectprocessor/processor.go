@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -57,6 +58,11 @@ func buildDetector(cfg *Config, logger *zap.Logger) (*detector, error) {
 		ESCUApp:         cfg.ESCUApp,
 	})
 	if err != nil {
+		if res != nil {
+			// Rules failed to load: name, in the same report, the ones that loaded and the engine would refuse,
+			// so that one start says everything to fix.
+			err = errors.Join(append([]error{err}, cfg.engineRefusals(res.Rules)...)...)
+		}
 		return nil, err
 	}
 	d := &detector{skipped: len(res.Skipped)}
@@ -119,6 +125,36 @@ func buildDetector(cfg *Config, logger *zap.Logger) (*detector, error) {
 	d.loaded = len(rules)
 	return d, nil
 }
+
+// engineRefusals are the errors of the rules the engine refuses among rules, as a start that got that far would
+// meet them: rules rule_overrides turns off and built-in rules waiting for a GeoIP database left out, iplocation
+// answered by an empty database when one is configured (it is not opened here).
+func (cfg *Config) engineRefusals(rules []*rule.Rule) []error {
+	opts := engine.Options{Window: cfg.Window, MaxKeys: cfg.MaxKeys}
+	if cfg.GeoIPDatabase != "" {
+		opts.GeoIP = noLocations{}
+	}
+	var kept []*rule.Rule
+	for _, r := range rules {
+		off := false
+		for key, o := range cfg.RuleOverrides {
+			if o.Enabled != nil && !*o.Enabled && r.NamedBy(key) {
+				off = true
+			}
+		}
+		if off || opts.GeoIP == nil && r.NeedsGeoIP() && strings.HasPrefix(r.Origin.File, loader.Builtin+":") {
+			continue
+		}
+		kept = append(kept, r)
+	}
+	_, refused := engine.Runnable(kept, opts)
+	return refused
+}
+
+// noLocations is a GeoIP database without any location.
+type noLocations struct{}
+
+func (noLocations) Lookup(netip.Addr) (engine.Location, bool) { return engine.Location{}, false }
 
 // warnNeverTrue logs the terms of the running rules' filters that no API server event satisfies (package lint): a
 // rule that needs one can never match, and an exclusion (NOT) of one never applies, so that its rule matches more

@@ -260,6 +260,30 @@ func TestIPLocationNeedsDatabase(t *testing.T) {
 	require.NoError(t, cfg.Validate(), "skip mode leaves the rule out")
 }
 
+// TestStartNamesEverythingToFix: a start that fails on a rule that does not load names, in the same error, the rules
+// that loaded but the engine refuses, not one kind per start; a rule turned off by rule_overrides is not named.
+func TestStartNamesEverythingToFix(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600))
+	}
+	write("broken.yml", "name: Broken\nid: 11111111-2222-3333-4444-555555555555\nsearch: '`kube_audit` verb=create | lookup x'\n")
+	geo := "name: Geo\nid: 11111111-2222-3333-4444-555555555556\nsearch: '`kube_audit` verb=get | iplocation sourceIPs{} | stats count by Country'\n"
+	write("geo.yml", geo)
+	write("geo_off.yml", strings.NewReplacer("Geo", "GeoOff", "5556", "5557").Replace(geo))
+	cfg := testConfig(func(c *Config) {
+		c.Rules, c.Macros = []string{dir}, nil
+		off := false
+		c.RuleOverrides = map[string]RuleOverride{"GeoOff": {Enabled: &off}}
+	})
+	err := cfg.Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "broken.yml:3")
+	assert.Contains(t, err.Error(), "geo.yml")
+	assert.Contains(t, err.Error(), "geoip_database")
+	assert.NotContains(t, err.Error(), "geo_off.yml", "turned off by rule_overrides")
+}
+
 func assertSum(t *testing.T, tel *componenttest.Telemetry, name string, want int64) {
 	t.Helper()
 	assert.Equal(t, want, metricSum(t, tel, name), name)

@@ -105,7 +105,8 @@ var ruleExts = []string{".yml", ".yaml", ".toml"}
 
 // Load reads every rule file named by opts. It reads in two passes: first the macro files among all paths (then
 // the configured macros on top of them), then the detections, compiled against those macros. Path errors (a path
-// that matches nothing) always fail; rule errors fail the load, all of them joined, unless SkipErrors is set.
+// that matches nothing) always fail; rule errors fail the load, all of them joined, unless SkipErrors is set. On rule
+// errors the Result holds the rules that loaded, beside the error; on other errors it is nil.
 func Load(opts Options) (*Result, error) {
 	log := opts.Logger
 	if log == nil {
@@ -332,7 +333,9 @@ func Load(opts Options) (*Result, error) {
 		for i, e := range errs {
 			joined[i] = e.err
 		}
-		return nil, errors.Join(joined...)
+		// The rules that did load come back with the error, so that a caller can say what else it would refuse
+		// in the same report (the processor: the rules the engine refuses).
+		return res, errors.Join(joined...)
 	}
 	if err := checkConfiguredMacros(opts.Macros, referencedMacros(searches, pack.macros, user.macros)); err != nil {
 		if !opts.SkipErrors {
