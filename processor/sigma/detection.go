@@ -3,6 +3,7 @@ package sigma
 import (
 	"encoding/base64"
 	"fmt"
+	"math"
 	"net/netip"
 	"regexp"
 	"strconv"
@@ -332,8 +333,14 @@ func (p *parser) valueExprs(f rule.Field, m modifiers, v *yaml.Node) ([]rule.Exp
 		return []rule.Expr{rule.Compare{Field: f, Op: m.order, Value: rule.Literal(strings.TrimSpace(text), true)}}, nil
 	}
 
-	if canon, ok := yaml11Scalar(v); ok && m.match == "" && len(m.encodings) == 0 && !m.windash {
-		return []rule.Expr{rule.Compare{Field: f, Op: rule.OpEq, Value: rule.Literal(canon, m.cased)}}, nil
+	if plain := m.match == "" && len(m.encodings) == 0 && !m.windash; plain {
+		if canon, ok := yaml11Scalar(v); ok {
+			return []rule.Expr{rule.Compare{Field: f, Op: rule.OpEq, Value: rule.Literal(canon, m.cased)}}, nil
+		}
+		// A float (403.0) is a number to pySigma, and to Elasticsearch's numeric fields: it equals 403.
+		if x, err := strconv.ParseFloat(text, 64); v.Style == 0 && v.Tag == "!!float" && err == nil && !math.IsInf(x, 0) && !math.IsNaN(x) {
+			return []rule.Expr{rule.Compare{Field: f, Op: rule.OpEq, Value: rule.Pattern{Kind: rule.Number, Text: text, CaseSensitive: true}}}, nil
+		}
 	}
 	globs, err := p.expand(f, m, v)
 	if err != nil {

@@ -283,6 +283,9 @@ func TestYAML11Scalars(t *testing.T) {
 		"requestObject.spec.mode: 0777":                              false,
 		"requestObject.spec.mode: 09":                                false, // not octal: text "09"
 		"requestObject.spec.mode|contains: 077":                      true,  // a modifier reads the text
+		"responseStatus.code: 403.0":                                 true,  // a float is a number
+		"responseStatus.code: 4.03e2":                                true,
+		"responseStatus.code: 403.5":                                 false,
 	} {
 		doc := sigmaRule("  sel:\n    " + sel + "\n  condition: sel\n")
 		if got := matchesOn(t, doc, ev); got != want {
