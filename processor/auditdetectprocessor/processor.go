@@ -126,6 +126,15 @@ func buildDetector(cfg *Config, logger *zap.Logger) (*detector, error) {
 	return d, nil
 }
 
+// minCutEvent is the size below which an AKS record's event is not checked for having been cut short: Azure cuts
+// them at 16 KiB, so a cut event is about that long (a margin for how the limit counts).
+const minCutEvent = 8 << 10
+
+func detect(body []byte) normalize.Format {
+	f, _ := normalize.Detect(body)
+	return f
+}
+
 // engineRefusals are the errors of the rules the engine refuses among rules, as a start that got that far would
 // meet them: rules rule_overrides turns off and built-in rules waiting for a GeoIP database left out, iplocation
 // answered by an empty database when one is configured (it is not opened here).
@@ -336,6 +345,10 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 				var out recordOutcome
 				// A gzip body's events are read from its decompressed bytes, so drop_unmatched checks those.
 				gz := matched != nil && normalize.IsGzip(body)
+				// Azure cuts an AKS record's event at 16 KiB. The engine reads only what its rules need, so a cut
+				// that leaves the body ending in a `}` (inside a string) goes unseen by it: such events are checked
+				// whole, when they match nothing, to be counted as cut short rather than as read.
+				aks := len(body) >= minCutEvent && detect(body) == normalize.AKS
 				format, err := p.sources.Each(body, func(ev normalize.Event) {
 					if len(ev.Body) > p.cfg.MaxBodyBytes {
 						out.oversized++
@@ -351,7 +364,11 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 					}
 					out.parsed++
 					if len(res.Matches) == 0 {
-						if gz && event.Valid(ev.Body) != nil {
+						switch {
+						case aks && len(ev.Body) >= minCutEvent && event.Truncated(ev.Body):
+							truncated++
+							out.invalid = true
+						case gz && event.Valid(ev.Body) != nil:
 							out.invalid = true
 						}
 						return
@@ -382,7 +399,8 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 				})
 				if p.finish(ctx, rec, &out, format, err) {
 					p.keep(matched, k)
-				} else if matched != nil && !out.unparsed && (out.invalid || !gz && event.Valid(body) != nil) {
+					out.unparsed = out.unparsed || out.invalid
+				} else if out.invalid || matched != nil && !out.unparsed && !gz && event.Valid(body) != nil {
 					// The engine reads only what its rules need, so a syntax error in a part it skipped goes unseen.
 					// Before drop_unmatched drops a record, make sure it is readable: a malformed one is never lost.
 					out.unparsed = true

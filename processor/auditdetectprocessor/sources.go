@@ -44,7 +44,8 @@ type recordOutcome struct {
 	// unparsed: the record holds nothing readable.
 	unparsed bool
 	// invalid: an event no rule matched is not valid JSON in a part the engine did not read (checked for gzip
-	// bodies only, whose events are not the record's bytes; others are checked whole).
+	// bodies, whose events are not the record's bytes, and for AKS events that may have been cut; others are
+	// checked whole under drop_unmatched): the record counts as unparsed.
 	invalid bool
 	// matched: some event matched a rule (before throttling), so drop_unmatched keeps the record.
 	matched bool

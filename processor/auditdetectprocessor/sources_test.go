@@ -497,4 +497,15 @@ func TestTruncatedAKSEvent(t *testing.T) {
 	assert.True(t, isRisk(got[2]))
 	assertSum(t, tel, "otelcol_processor_auditdetect_events_truncated", 1)
 	assertSum(t, tel, "otelcol_processor_auditdetect_records_unparsed", 1)
+
+	// Cut inside a string of `}` after every field the rule reads: the body still ends in `}`, and the engine, which
+	// reads only what its rules need, reads it without an error and matches nothing. It is counted all the same.
+	quiet := builtinEvent(t, "kubernetes_nodeport_service_exposed", "nomatch-create-clusterip.json")
+	cut := withField(t, quiet, "zz_padding", strings.Repeat("}", 20000))[:16384]
+	require.True(t, strings.HasSuffix(cut, "}"))
+	cfg := testConfig(func(c *Config) { c.Rules = []string{filepath.Join("testdata", "rules", "test_nodeport.yml")} })
+	p, _, tel = newTestProcessor(t, cfg)
+	require.NoError(t, p.ConsumeLogs(context.Background(), input(str(aksRecord(jsonString(cut))))))
+	assertSum(t, tel, "otelcol_processor_auditdetect_events_truncated", 1)
+	assertSum(t, tel, "otelcol_processor_auditdetect_records_unparsed", 1)
 }

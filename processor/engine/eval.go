@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
@@ -24,11 +25,46 @@ func (s evalStage) run(c *evalCtx, rows []*row) []*row {
 	return rows
 }
 
-// maxComputedInput bounds the value a computing function reads (extract, replace, url_decode, and the inputs of
-// every other function together): a longer one is null to it. RE2 is linear, but a chain of them over a 1 MB request
-// URI (which an unauthenticated client can send) cost a rule set of ES|QL exec rules a second per event, and a chain
-// of concatenations builds megabytes per link; real values are far shorter.
+// maxComputedInput bounds the value a regex-based function (extract, replace) or url_decode reads: a longer one is
+// null to it. RE2 is linear, but a chain of them over a 1 MB request URI (which an unauthenticated client can send)
+// cost a rule set of ES|QL exec rules a second per event; real values are far shorter.
 const maxComputedInput = 64 << 10
+
+// maxConcat bounds what a concatenation makes: past it the value is cut (at a character), so that a chain of
+// assignments doubling a field (`eval x=x.x`) cannot build gigabytes, while a prefix a rule matches survives padding.
+// The other functions map their input to about its own size and are not bounded.
+const maxConcat = 1 << 20
+
+// concatBounded joins a, cut to maxConcat bytes.
+func concatBounded(a []string) string {
+	n := 0
+	for _, s := range a {
+		n += len(s)
+	}
+	if n <= maxConcat {
+		return strings.Join(a, "")
+	}
+	var b strings.Builder
+	b.Grow(maxConcat)
+	for _, s := range a {
+		if room := maxConcat - b.Len(); len(s) > room {
+			s = s[:room]
+			// Not inside a character: a last one cut short goes.
+			for i := len(s) - 1; i >= 0 && i >= len(s)-utf8.UTFMax; i-- {
+				if utf8.RuneStart(s[i]) {
+					if !utf8.FullRuneInString(s[i:]) {
+						s = s[:i]
+					}
+					break
+				}
+			}
+			b.WriteString(s)
+			break
+		}
+		b.WriteString(s)
+	}
+	return b.String()
+}
 
 // valueExec is a compiled rule.Value: the values it computes on a row (none: null).
 type valueExec interface {
@@ -62,18 +98,12 @@ type callValue struct {
 
 func (v callValue) values(c *evalCtx, r *row) ([]string, bool) {
 	args := make([]string, len(v.args))
-	total := 0
 	for i, a := range v.args {
 		vals, _ := a.values(c, r)
 		if len(vals) != 1 {
 			return nil, false
 		}
 		args[i] = vals[0]
-		// The inputs together are bounded as one regex input is: a chain of concatenations of a 1 MB request URI
-		// would otherwise build megabytes per link.
-		if total += len(vals[0]); total > maxComputedInput {
-			return nil, false
-		}
 	}
 	if s, ok := v.fn(args); ok {
 		return []string{s}, true
@@ -267,7 +297,7 @@ func compileCall(v rule.Call, rs refs) (valueExec, error) {
 			return re.ReplaceAllString(a[0], template), true
 		}
 	case "concat":
-		fn = func(a []string) (string, bool) { return strings.Join(a, ""), true }
+		fn = func(a []string) (string, bool) { return concatBounded(a), true }
 	case "to_lower":
 		fn = func(a []string) (string, bool) { return strings.ToLower(a[0]), true }
 	case "to_upper":

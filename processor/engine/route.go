@@ -23,20 +23,23 @@ func eventByFields(stages []rule.Stage, win rule.Stats, rs refs) []*fieldRef {
 	for _, st := range stages {
 		switch st := st.(type) {
 		case rule.Eval:
+			// What the value reads is settled before its own field changes (eval verb=verb reads the verb before).
 			f, ok := copiedField(st.Value)
 			src, copied := copies[f.Name]
+			computed := written[f.Name]
 			delete(copies, st.To)
 			delete(written, st.To)
 			switch {
 			case ok && copied: // a copy of a copy reads the same event field
 				copies[st.To] = src
-			case ok && !written[f.Name]:
+			case ok && !computed:
 				copies[st.To] = newFieldRef(f)
 			default: // computed, or a copy of a field an earlier stage computed
 				written[st.To] = true
 			}
 		case rule.IPLocation:
 			for _, f := range st.Outputs() {
+				delete(copies, f)
 				written[f] = true
 			}
 		case rule.Rename:

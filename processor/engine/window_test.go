@@ -308,6 +308,19 @@ func TestRouteKey(t *testing.T) {
 		rule.Stats{Aggs: []rule.Aggregate{countOnly}, By: []string{"res", "user.username"}},
 		rule.Where{Cond: cmp("count", rule.OpGt, "5")},
 	}}
+	// A field computed from itself stays computed when copied onto itself; an iplocation output overwrites a copy.
+	bySelfCopy := &rule.Rule{ID: "q", Name: "q", Filter: eq("verb", "list"), Pipeline: []rule.Stage{
+		rule.Eval{To: "verb", Value: rule.Call{Func: "to_upper", Args: []rule.Value{rule.FieldValue{Field: rule.Field{Name: "verb"}}}}},
+		rule.Eval{To: "verb", Value: rule.FieldValue{Field: rule.Field{Name: "verb"}}},
+		rule.Stats{Aggs: []rule.Aggregate{countOnly}, By: []string{"verb", "user.username"}},
+		rule.Where{Cond: cmp("count", rule.OpGt, "5")},
+	}}
+	byLocatedCopy := &rule.Rule{ID: "l", Name: "l", Filter: eq("verb", "list"), Pipeline: []rule.Stage{
+		rule.Eval{To: "Country", Value: rule.FieldValue{Field: rule.Field{Name: "user.username"}}},
+		rule.IPLocation{Field: "sourceIPs{}"},
+		rule.Stats{Aggs: []rule.Aggregate{countOnly}, By: []string{"Country", "sourceIPs{}"}},
+		rule.Where{Cond: cmp("count", rule.OpGt, "5")},
+	}}
 	// The last address routes: the one the API server saw, whatever a client puts before it in X-Forwarded-For.
 	list := `{"verb":"list","user":{"username":"bob"},"sourceIPs":["10.0.0.1","9.9.9.9"],"responseStatus":{"code":200}}`
 	forbiddenList := `{"verb":"list","user":{"username":"bob"},"sourceIPs":["9.9.9.9"],"responseStatus":{"code":403}}`
@@ -328,6 +341,8 @@ func TestRouteKey(t *testing.T) {
 		{"sourceIPs{} and a copy of sourceIPs read one field", []*rule.Rule{byIP, byCopyIP}, list, "sourceIPs{}", "9.9.9.9", true},
 		{"a copy of an overwritten field reads what overwrote it", []*rule.Rule{byOverwritten}, list, "user.username", "bob", true},
 		{"a copy of a computed field is computed", []*rule.Rule{byComputed}, list, "user.username", "bob", true},
+		{"a computed field copied onto itself stays computed", []*rule.Rule{bySelfCopy}, list, "user.username", "bob", true},
+		{"iplocation overwrites a copy", []*rule.Rule{byLocatedCopy}, list, "sourceIPs{}", "9.9.9.9", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package spl
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/auditdetect/auditdetect/processor/rule"
@@ -409,5 +410,16 @@ func (p *parser) parseRex(pos int) (command, *posError) {
 	if len(c.evals) == 0 {
 		return nil, errAt(re.pos, "rex extracts nothing without a named group: (?<name>...)")
 	}
+	// Each group is an extraction of its own, reading the field when it runs: a group named as the field it reads
+	// (rex field=user "(?<user>[^@]+)@(?<domain>.+)") goes last, so that the others read the value before it.
+	slices.SortStableFunc(c.evals, func(a, b rule.Eval) int {
+		switch {
+		case a.To == field && b.To != field:
+			return 1
+		case b.To == field && a.To != field:
+			return -1
+		}
+		return 0
+	})
 	return c, nil
 }

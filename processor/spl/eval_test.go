@@ -109,6 +109,11 @@ func TestRexKeepsFieldsItDoesNotCapture(t *testing.T) {
 	require.Len(t, rows, 1)
 	assert.Equal(t, []string{"exec"}, rows[0].Values("verb"), "captured")
 	assert.Equal(t, []string{"kubectl/v1.30.0"}, rows[0].Values("userAgent"), "not captured: the event's value")
+	// A group named as the field it reads does not change what the other groups read.
+	rows = evalRows(t, `rex field=verb "(?<verb>cr)(?<rest>.*)" | stats count by verb rest`, execEvent)
+	require.Len(t, rows, 1)
+	assert.Equal(t, []string{"cr"}, rows[0].Values("verb"))
+	assert.Equal(t, []string{"eate"}, rows[0].Values("rest"))
 	// field= names a field as eval does, quoted or not.
 	rows = evalRows(t, `rex field='user.username' "(?<first>^.)" | stats count by first`, execEvent)
 	assert.Equal(t, "A", one(t, rows, "first"))
