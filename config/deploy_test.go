@@ -68,8 +68,9 @@ func strs(v any) []string {
 // WithOverride: maps merge key by key, every other value (lists included) replaces, and a null is written as null.
 // Helm itself drops a null a user sets only for a key of the chart's values.yaml (chartutil's coalescing walks the
 // chart's keys), and agent.config is {} there: a null under it reaches the merge, which writes it into the config.
-// (REFERENCE §4 says a null removes the key; a render with helm v3.22.0 of a chart with that template says
-// otherwise.)
+// (REFERENCE §4 and the chart's values.yaml say a null removes the key; a render with helm v3.22.0 of a chart with
+// that template wrote the null instead. The model takes the render's reading, the cautious one: the override sets no
+// null, which TestHelmValues checks, so the answer does not matter to it.)
 func mergeChart(dst, src map[string]any) map[string]any {
 	out := make(map[string]any, len(dst))
 	for k, v := range dst {

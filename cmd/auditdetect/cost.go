@@ -174,7 +174,7 @@ func measure(rep *costReport, rules []*rule.Rule, events [][]byte, opts engine.O
 	}
 	rep.Events, rep.AverageBytes = len(events), total/len(events)
 	// iplocation rules run without locations: their lookups cost what they cost, and find nothing.
-	opts.GeoIP = noLocations{}
+	opts.GeoIP = engine.NoLocations{}
 	all, err := engine.Compile(rules, opts)
 	if err != nil {
 		return err

@@ -82,7 +82,7 @@ func runLint(args []string, stdout, stderr io.Writer) int {
 	// as the collector does under skip; iplocation rules against an empty database (lint needs no locations).
 	refused := map[*rule.Rule]bool{}
 	for _, r := range rules {
-		if _, err := engine.Compile([]*rule.Rule{r}, engine.Options{GeoIP: noLocations{}}); err != nil {
+		if _, err := engine.Compile([]*rule.Rule{r}, engine.Options{GeoIP: engine.NoLocations{}}); err != nil {
 			refused[r], failed[r.Name] = true, true
 			reason := err.Error()
 			if re := (*rule.Error)(nil); errors.As(err, &re) {
@@ -131,7 +131,7 @@ func runLint(args []string, stdout, stderr io.Writer) int {
 		add := func(level, msg string) {
 			findings = append(findings, lintFinding{Where: r.Origin.String(), Rule: r.Name, ID: r.ID, Level: level, Message: msg})
 		}
-		if *geoDB == "" && r.NeedsGeoIP() && !strings.HasPrefix(r.Origin.File, loader.Builtin+":") {
+		if *geoDB == "" && r.NeedsGeoIP() && !loader.WaitsForGeoIP(r) {
 			add(lintError, "does not load without a GeoIP database: it uses iplocation, and the collector refuses it "+
 				"(or skips it under on_rule_error: skip) unless geoip_database is set; lint it with -geoip-database FILE")
 			continue

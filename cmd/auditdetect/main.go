@@ -20,7 +20,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -184,7 +183,7 @@ func loadRules(paths []string, rf *ruleFlags, command string, stderr io.Writer, 
 	if err != nil {
 		if res != nil {
 			// As the collector's start: beside the rules that do not load, the ones that load and the engine refuses.
-			_, refused := engine.Runnable(res.Rules, engine.Options{GeoIP: noLocations{}})
+			_, refused := engine.Runnable(res.Rules, engine.Options{GeoIP: engine.NoLocations{}})
 			err = errors.Join(append([]error{err}, refused...)...)
 		}
 		return nil, nil, skipHint(err, command)
@@ -228,7 +227,7 @@ func load(paths []string, rf *ruleFlags, command string, stderr io.Writer) ([]*r
 	// As the collector does, the rules the engine refuses (a windowed condition it cannot answer as the window
 	// fills) are left out under -on-rule-error skip and fail the load, all of them, under fail; iplocation rules are
 	// judged without a database here.
-	kept, refused := engine.Runnable(rules, engine.Options{GeoIP: noLocations{}})
+	kept, refused := engine.Runnable(rules, engine.Options{GeoIP: engine.NoLocations{}})
 	if len(refused) > 0 && rf.onRuleError != "skip" {
 		return nil, skipHint(errors.Join(refused...), command)
 	}
@@ -317,7 +316,7 @@ func runCoverage(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	// The catalog needs the operation index, not locations: iplocation rules compile against an empty database.
-	e, err := engine.Compile(rules, engine.Options{GeoIP: noLocations{}})
+	e, err := engine.Compile(rules, engine.Options{GeoIP: engine.NoLocations{}})
 	if err != nil {
 		fmt.Fprintf(stderr, "coverage: %v\n", err)
 		return exitUsage
@@ -381,8 +380,3 @@ func runRuleTest(args []string, stdout, stderr io.Writer) int {
 	}
 	return exitOK
 }
-
-// noLocations is a GeoIP database without any location.
-type noLocations struct{}
-
-func (noLocations) Lookup(netip.Addr) (engine.Location, bool) { return engine.Location{}, false }

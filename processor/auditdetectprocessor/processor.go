@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/netip"
-	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -97,7 +95,7 @@ func buildDetector(cfg *Config, logger *zap.Logger) (*detector, error) {
 		// fail start-up; a user's own iplocation rule still fails (or is skipped) below, naming the setting.
 		kept := rules[:0:0]
 		for _, r := range rules {
-			if r.NeedsGeoIP() && strings.HasPrefix(r.Origin.File, loader.Builtin+":") {
+			if loader.WaitsForGeoIP(r) {
 				logger.Info("built-in rule left out: it needs geoip_database", zap.String("rule", r.Name))
 				d.withoutGeoIP++
 				continue
@@ -141,7 +139,7 @@ func detect(body []byte) normalize.Format {
 func (cfg *Config) engineRefusals(rules []*rule.Rule) []error {
 	opts := engine.Options{Window: cfg.Window, MaxKeys: cfg.MaxKeys}
 	if cfg.GeoIPDatabase != "" {
-		opts.GeoIP = noLocations{}
+		opts.GeoIP = engine.NoLocations{}
 	}
 	var kept []*rule.Rule
 	for _, r := range rules {
@@ -151,7 +149,7 @@ func (cfg *Config) engineRefusals(rules []*rule.Rule) []error {
 				off = true
 			}
 		}
-		if off || opts.GeoIP == nil && r.NeedsGeoIP() && strings.HasPrefix(r.Origin.File, loader.Builtin+":") {
+		if off || opts.GeoIP == nil && loader.WaitsForGeoIP(r) {
 			continue
 		}
 		kept = append(kept, r)
@@ -159,11 +157,6 @@ func (cfg *Config) engineRefusals(rules []*rule.Rule) []error {
 	_, refused := engine.Runnable(kept, opts)
 	return refused
 }
-
-// noLocations is a GeoIP database without any location.
-type noLocations struct{}
-
-func (noLocations) Lookup(netip.Addr) (engine.Location, bool) { return engine.Location{}, false }
 
 // warnNeverTrue logs the terms of the running rules' filters that no API server event satisfies (package lint): a
 // rule that needs one can never match, and an exclusion (NOT) of one never applies, so that its rule matches more

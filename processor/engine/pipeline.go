@@ -90,6 +90,12 @@ type GeoIP interface {
 	Lookup(ip netip.Addr) (Location, bool)
 }
 
+// NoLocations is a GeoIP database without any location: iplocation rules compile against it and find nothing
+// (tools that judge or time rules without a database, the processor's report of what it would refuse).
+type NoLocations struct{}
+
+func (NoLocations) Lookup(netip.Addr) (Location, bool) { return Location{}, false }
+
 // Location is what `iplocation` adds to a row.
 type Location struct {
 	City, Country, Region string

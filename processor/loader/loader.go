@@ -364,6 +364,10 @@ func newMacroScope() macroScope {
 // isBuiltin reports whether a file name is one of the built-in pack's.
 func isBuiltin(name string) bool { return strings.HasPrefix(name, Builtin+":") }
 
+// WaitsForGeoIP reports whether r is a built-in rule using iplocation: without a GeoIP database the processor leaves
+// it out (the pack must run on an empty config), where a user's own such rule fails to load.
+func WaitsForGeoIP(r *rule.Rule) bool { return r.NeedsGeoIP() && isBuiltin(r.Origin.File) }
+
 // sameMacro reports whether two macro keys (`name`, `name(N)`, `name(a,b)`) are one macro: one name, one number of
 // arguments.
 func sameMacro(a, b string) bool {
