@@ -361,6 +361,7 @@ func (s *stateful) carryOver(old *stateful, unchanged []string, throttles map[st
 		// again at zero.
 		carry("evicted/stats/" + id)
 		carry("evicted/new_terms/" + id)
+		carry("evicted/sequence/" + id)
 	}
 	for id := range throttles {
 		carry("evicted/throttle/" + id)
@@ -658,7 +659,7 @@ func RouteTraceID(key string) pcommon.TraceID {
 }
 
 // recordState reports the keys held and evicted by every stateful rule (windowed stats groups, new_terms value
-// combinations, throttle keys), the late events and the held matches, and the events whose stats groups were cut.
+// combinations, keys with a sequence in progress, throttle keys), the late events and the held matches, and the events whose stats groups were cut.
 func (p *auditProcessor) recordState(ctx context.Context) {
 	s := p.state
 	s.mu.Lock()
@@ -677,6 +678,11 @@ func (p *auditProcessor) recordState(ctx context.Context) {
 		attrs := s.attr(id, "new_terms")
 		tb.ProcessorAuditdetectWindowKeys.Record(ctx, int64(n[0]), attrs)
 		s.addDelta(ctx, tb.ProcessorAuditdetectWindowEvictedKeys, "evicted/new_terms/"+id, n[1], attrs)
+	}
+	for id, n := range p.detector.engine.SequenceKeys() {
+		attrs := s.attr(id, "sequence")
+		tb.ProcessorAuditdetectWindowKeys.Record(ctx, int64(n[0]), attrs)
+		s.addDelta(ctx, tb.ProcessorAuditdetectWindowEvictedKeys, "evicted/sequence/"+id, n[1], attrs)
 	}
 	for id, t := range s.throttles {
 		keys, evicted, held := t.th.Stats()

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/confmap"
@@ -23,6 +24,7 @@ import (
 	"github.com/auditdetect/auditdetect/processor/engine"
 	"github.com/auditdetect/auditdetect/processor/internal/corpus"
 	"github.com/auditdetect/auditdetect/processor/loader"
+	"github.com/auditdetect/auditdetect/processor/rba"
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
 
@@ -94,7 +96,9 @@ func TestElasticCorpusLoadsWhatRunsPerEvent(t *testing.T) {
 		file := filepath.Base(e.File)
 		want := esqlRefused[file]
 		if kinds[file] == "eql-sequence" {
-			want = "EQL sequence queries cannot run per event"
+			// It runs as a sequence, but compares user.groups, which the integration maps as text: Elasticsearch's
+			// EQL refuses that (TestElasticSequenceRule loads it with the field mapped as a keyword).
+			want = "kubernetes.audit.user.groups is a text field"
 		}
 		if want == "" || !strings.Contains(e.Reason, want) {
 			t.Errorf("%s: %q, want it to say %q", e.File, e.Reason, want)
@@ -407,6 +411,72 @@ func BenchmarkHostileExecURI(b *testing.B) {
 				if _, err := e.Evaluate(body); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// TestElasticSequenceRule runs the corpus's EQL sequence (a role granted wide permissions, then a workload created or
+// patched by the same user within 5 minutes) through the loader and the engine, with user.groups mapped as a keyword
+// (an index mapped so: the integration's text mapping makes Elasticsearch refuse the rule, as the loader does).
+func TestElasticSequenceRule(t *testing.T) {
+	file := filepath.Join(corpusDir(t), "elastic", "privilege_escalation_sensitive_rbac_change_followed_by_workload_modification.toml")
+	res, err := loader.Load(loader.Options{Paths: []string{file},
+		ElasticFieldMap: map[string]string{"kubernetes.audit.user.groups": "user.groups|keyword"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := func(id, user, group, verb, resource string, sec int) []byte {
+		at := time.Date(2026, 3, 1, 9, 0, sec, 0, time.UTC).Format(time.RFC3339Nano)
+		return []byte(fmt.Sprintf(`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":%q,`+
+			`"stage":"ResponseComplete","requestURI":"/apis/x","verb":%q,"user":{"username":%q,"groups":[%q]},`+
+			`"sourceIPs":["10.0.0.9"],"userAgent":"kubectl/v1.31.0","objectRef":{"resource":%q,"namespace":"default","name":"x"},`+
+			`"responseStatus":{"metadata":{},"code":201},"requestReceivedTimestamp":%q,"stageTimestamp":%q,`+
+			`"annotations":{"authorization.k8s.io/decision":"allow","authorization.k8s.io/reason":""}}`,
+			id, verb, user, group, resource, at, at))
+	}
+	for _, tc := range []struct {
+		name  string
+		steps [][]byte
+		want  string // the auditIDs of the sequence the last event completes
+	}{
+		{"role then daemonset", [][]byte{ev("r1", "mallory", "dev", "patch", "clusterroles", 0),
+			ev("w1", "mallory", "dev", "create", "daemonsets", 120)}, "r1,w1"},
+		{"another user's workload", [][]byte{ev("r1", "mallory", "dev", "patch", "clusterroles", 0),
+			ev("w1", "alice", "dev", "create", "daemonsets", 120)}, ""},
+		{"after maxspan", [][]byte{ev("r1", "mallory", "dev", "patch", "clusterroles", 0),
+			ev("w1", "mallory", "dev", "create", "daemonsets", 301)}, ""},
+		{"workload first", [][]byte{ev("w1", "mallory", "dev", "create", "daemonsets", 0),
+			ev("r1", "mallory", "dev", "patch", "clusterroles", 60)}, ""},
+		{"system:masters excluded", [][]byte{ev("r1", "mallory", "system:masters", "patch", "clusterroles", 0),
+			ev("w1", "mallory", "system:masters", "create", "daemonsets", 120)}, ""},
+		{"a workload update is not a step", [][]byte{ev("r1", "mallory", "dev", "patch", "roles", 0),
+			ev("w1", "mallory", "dev", "update", "deployments", 120)}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fresh, err := engine.Compile(res.Rules, engine.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			for i, body := range tc.steps {
+				ms, err := fresh.Match(body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if i < len(tc.steps)-1 && len(ms) > 0 {
+					t.Fatalf("event %d matched", i)
+				}
+				if i == len(tc.steps)-1 && len(ms) == 1 {
+					row := ms[0].Rows[0]
+					got = strings.Join(row.Values(rule.SequenceIDsField), ",")
+					if msg := rba.Message(res.Rules[0].Risk.Message, row); !strings.Contains(msg, "mallory") || !strings.Contains(msg, "(sequence of audit events r1, w1)") {
+						t.Errorf("risk message %q names neither the user nor the sequence", msg)
+					}
+				}
+			}
+			if got != tc.want {
+				t.Errorf("sequence %q, want %q", got, tc.want)
 			}
 		})
 	}

@@ -142,6 +142,11 @@ func Parse(file string, data []byte, fm *FieldMap) (*rule.Rule, error) {
 	var err error
 	var esql *esqlQuery
 	switch {
+	case typ == "eql" && (lang == "eql" || lang == "") && isSequence(query):
+		var seq rule.Sequence
+		if r.Filter, seq, err = CompileEQLSequence(query, fm); err == nil {
+			r.Pipeline = []rule.Stage{seq}
+		}
 	case typ == "eql" && (lang == "eql" || lang == ""):
 		r.Filter, err = CompileEQL(query, fm)
 	case typ == "esql" && (lang == "esql" || lang == ""):
@@ -202,6 +207,11 @@ func Parse(file string, data []byte, fm *FieldMap) (*rule.Rule, error) {
 	eventrisk.Apply(r, score, severity)
 	if typ == "new_terms" {
 		r.Risk.Message += " (new terms: $new_terms$)"
+	}
+	if len(r.Pipeline) > 0 {
+		if _, ok := r.Pipeline[0].(rule.Sequence); ok {
+			r.Risk.Message += " (sequence of audit events $" + rule.SequenceIDsField + "$)"
+		}
 	}
 	return r, nil
 }

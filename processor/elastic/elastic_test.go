@@ -195,7 +195,7 @@ func TestParseErrors(t *testing.T) {
 		{"esql", tomlRule("type = \"esql\"\nlanguage = \"esql\"\nquery = 'from logs-* | stats count()'\n"), 10, 24, `STATS without BY makes one row of the whole run: it has no meaning per event (load it in Elastic, or skip it with on_rule_error: skip)`},
 		{"threshold", tomlRule("type = \"threshold\"\nquery = 'a:b'\n"), 4, 0, `rule type "threshold" cannot run per event`},
 		{"machine learning", tomlRule("type = \"machine_learning\"\n"), 4, 0, `rule type "machine_learning" is not supported`},
-		{"eql sequence", tomlRule("severity = \"low\"\ntype = \"eql\"\nlanguage = \"eql\"\nquery = '''\nsequence by user.name\n  [any where true]\n'''\n"), 12, 1, "EQL sequence queries cannot run per event"},
+		{"eql sequence", tomlRule("severity = \"low\"\ntype = \"eql\"\nlanguage = \"eql\"\nquery = '''\nsequence by user.name\n  [any where true]\n'''\n"), 12, 1, "a sequence has at least two steps"},
 		{"lucene", tomlRule("severity = \"low\"\ntype = \"query\"\nlanguage = \"lucene\"\nquery = 'verb:get'\n"), 4, 0, `language "lucene" is not supported`},
 		{"query error on a later line", tomlRule("severity = \"low\"\ntype = \"query\"\nquery = '''\nkubernetes.audit.verb:get and\n  free text\n'''\n"), 12, 3, "free-text search"},
 		{"query error on the key's line", tomlRule("severity = \"low\"\ntype = \"query\"\nquery = \"kubernetes.audit.verb:(get\"\n"), 10, 32, "missing `)` for this `(`"},

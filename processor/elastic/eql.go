@@ -23,7 +23,8 @@ import (
 //
 // A predicate that is an operand alone is a condition: parentheses, a function, a boolean field, true or false.
 //
-// Sequences, samples and pipes are reported, naming what they are: they need many events.
+// Sequences run as a rule.Sequence (eqlseq.go); samples and pipes are reported, naming what they are: they need many
+// events.
 
 type eqlTokKind int
 
@@ -118,17 +119,31 @@ func eqlLex(src string) ([]eqlTok, error) {
 					break
 				}
 			}
+			if op == "" && strings.HasPrefix(src[i:], "![") {
+				op = "![" // a sequence's missing event
+			}
 			if op == "" {
 				return nil, errorAt(src, i, fmt.Sprintf("unexpected character %q", src[i:i+1]))
 			}
-			if op == "=" {
+			if op == "=" && !afterParam(toks) {
 				return nil, errorAt(src, i, "`=` is not an EQL operator: use `==`")
 			}
+
 			toks = append(toks, eqlTok{eqlOp, op, i})
 			i += len(op)
 		}
 	}
 	return append(toks, eqlTok{eqlEOF, "", len(src)}), nil
+}
+
+// afterParam reports whether the last token is a sequence parameter's name (`with maxspan=5m`, `with runs=3`), the
+// one place EQL writes a single `=`.
+func afterParam(toks []eqlTok) bool {
+	if len(toks) == 0 || toks[len(toks)-1].kind != eqlIdent {
+		return false
+	}
+	name := strings.ToLower(toks[len(toks)-1].text)
+	return name == "maxspan" || name == "runs"
 }
 
 // commentEnd returns the end of the // or /* */ comment at i (EQL's and ES|QL's).
@@ -263,6 +278,18 @@ func CompileEQL(query string, fm *FieldMap) (rule.Expr, error) {
 		return nil, err
 	}
 	p := &eqlParser{tokCursor: tokCursor{src: query, toks: toks}, fm: fm}
+	cond, err := p.eventQuery()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.end("EQL pipes (`| head`, `| tail`, `| filter`, ...) cannot run per event"); err != nil {
+		return nil, err
+	}
+	return cond, nil
+}
+
+// eventQuery parses `<category> where <condition>` or `any where <condition>`.
+func (p *eqlParser) eventQuery() (rule.Expr, error) {
 	first := p.next()
 	if first.kind != eqlIdent && first.kind != eqlString {
 		return nil, p.failAt(first, "an EQL query starts with `any where` or `<category> where`")
@@ -274,17 +301,11 @@ func CompileEQL(query string, fm *FieldMap) (rule.Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t := p.peek(); t.kind != eqlEOF {
-		if t.text == "|" {
-			return nil, p.failAt(t, "EQL pipes (`| head`, `| tail`, `| filter`, ...) cannot run per event")
-		}
-		return nil, p.failAt(t, fmt.Sprintf("unexpected %q", t.text))
-	}
 	if strings.EqualFold(first.text, "any") && first.kind == eqlIdent {
 		return cond, nil
 	}
 	// `<category> where` is a condition on event.category, mapped like any other field.
-	cat, err := fm.resolve("event.category")
+	cat, err := p.fm.resolve("event.category")
 	if err != nil {
 		return nil, p.failAt(first, err.Error())
 	}
@@ -293,6 +314,23 @@ func CompileEQL(query string, fm *FieldMap) (rule.Expr, error) {
 		return nil, p.failAt(first, err.Error())
 	}
 	return and(catExpr, cond), nil
+}
+
+// end fails unless every token has been read; pipes is what a `|` is told.
+func (p *eqlParser) end(pipes string) error {
+	if t := p.peek(); t.kind != eqlEOF {
+		if t.text == "|" {
+			return p.failAt(t, pipes)
+		}
+		return p.failAt(t, fmt.Sprintf("unexpected %q", t.text))
+	}
+	return nil
+}
+
+// isSequence reports whether an EQL query is a sequence.
+func isSequence(query string) bool {
+	m := eqlKind.FindStringSubmatch(query)
+	return m != nil && strings.EqualFold(m[1], "sequence")
 }
 
 // eqlKind finds a leading `sequence`, `sample` or `join`, after any whitespace and comments.

@@ -50,6 +50,7 @@ func (e *Engine) AdoptState(old *Engine) []string {
 		}
 		adoptNewTerms(cr.pre, o.pre)
 		adoptNewTerms(cr.post, o.post)
+		adoptSequences(cr.pre, o.pre)
 		cr.replay = o.replay
 	}
 	return unchanged
@@ -71,6 +72,22 @@ func adoptNewTerms(stages, from []stageExec) {
 		if o, ok := from[i].(*newTermsStage); ok {
 			o.mu.Lock()
 			nt.seen, nt.wm, nt.nextSweep, nt.learnUntil = o.seen, o.wm, o.nextSweep, o.learnUntil
+			o.mu.Unlock()
+		}
+	}
+}
+
+// adoptSequences moves the partial sequences of the sequence stages of from (the same pipeline, compiled before) to
+// stages.
+func adoptSequences(stages, from []stageExec) {
+	for i, st := range stages {
+		sq, ok := st.(*sequenceStage)
+		if !ok || i >= len(from) {
+			continue
+		}
+		if o, ok := from[i].(*sequenceStage); ok {
+			o.mu.Lock()
+			sq.keys, sq.wm, sq.nextSweep = o.keys, o.wm, o.nextSweep
 			o.mu.Unlock()
 		}
 	}

@@ -64,8 +64,10 @@ type compiledRule struct {
 	filter node
 	pre    []stageExec
 	window *windowedStats
-	// eventBy are the windowed stats' by-fields that come from the event itself (route.go).
+	// eventBy are the windowed stats' by-fields that come from the event itself, or a sequence's key fields
+	// (route.go); routed says the rule's state is per key, so that a scale-out routes its events by eventBy.
 	eventBy []*fieldRef
+	routed  bool
 	post    []stageExec
 	// expose lists the event fields a row shows when no stats built it: the risk block's fields and a summary.
 	expose []*fieldRef
@@ -193,6 +195,13 @@ func compileRule(r *rule.Rule, opts Options, fs *fields) (*compiledRule, error) 
 		}
 		cr.window = newWindowedStats(*win, rs, size, opts.AllowedLateness, opts.MaxKeys, &cr.groupsCut)
 		cr.eventBy = eventByFields(r.Pipeline, win.stats, rs)
+		cr.routed = true
+	}
+	if len(r.Pipeline) > 0 {
+		if sq, ok := r.Pipeline[0].(rule.Sequence); ok {
+			size = sequenceSpan(r, sq, opts)
+			cr.eventBy, cr.routed = sequenceKeyFields(sq), true
+		}
 	}
 	cr.stateKey = stateKey(r, size, opts.AllowedLateness, opts.MaxKeys, opts.ReplayKeys)
 	if !hasStats(r.Pipeline) {

@@ -193,7 +193,8 @@ func (s *newTermsStage) stat() (held int, evicted uint64) {
 // readsTime reports whether a stage of the pipeline needs the event's time.
 func readsTime(stages []rule.Stage) bool {
 	for _, st := range stages {
-		if _, ok := st.(rule.NewTerms); ok {
+		switch st.(type) {
+		case rule.NewTerms, rule.Sequence:
 			return true
 		}
 	}
@@ -201,12 +202,15 @@ func readsTime(stages []rule.Stage) bool {
 }
 
 // NewTermsKeys reports, per new_terms rule ID, the value combinations held and evicted.
-func (e *Engine) NewTermsKeys() map[string][2]uint64 {
+func (e *Engine) NewTermsKeys() map[string][2]uint64 { return stageKeys[*newTermsStage](e) }
+
+// stageKeys reports, per rule ID, the keys held and evicted by the rule's stage of type S (new_terms, sequence).
+func stageKeys[S interface{ stat() (int, uint64) }](e *Engine) map[string][2]uint64 {
 	out := map[string][2]uint64{}
 	for _, cr := range e.rules {
 		for _, st := range cr.pre {
-			if nt, ok := st.(*newTermsStage); ok {
-				held, ev := nt.stat()
+			if s, ok := st.(S); ok {
+				held, ev := s.stat()
 				out[cr.rule.ID] = [2]uint64{uint64(held), ev}
 			}
 		}

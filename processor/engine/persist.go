@@ -36,7 +36,9 @@ type savedRule struct {
 	ID       string
 	Window   *savedWindow
 	NewTerms []savedNewTerms
-	Replay   []savedReplay // least recently used first
+	// Sequences came after version 2 was first written: state without them decodes as before.
+	Sequences []savedSequence
+	Replay    []savedReplay // least recently used first
 }
 
 type savedReplay struct {
@@ -78,6 +80,22 @@ type savedNewTerms struct {
 	Seen                             []savedSeen // least recently seen first
 }
 
+type savedSequence struct {
+	Stage                int
+	Watermark, NextSweep time.Time
+	Keys                 []savedSeqKey // least recently updated first
+}
+
+type savedSeqKey struct {
+	Key   string
+	Parts []savedPartial
+}
+
+type savedPartial struct {
+	Start, Last time.Time
+	IDs         []string
+}
+
 type savedSeen struct {
 	Key string
 	At  time.Time
@@ -103,6 +121,9 @@ func (e *Engine) SaveState(w io.Writer) error {
 			for i, s := range stages {
 				if nt, ok := s.(*newTermsStage); ok {
 					sr.NewTerms = append(sr.NewTerms, nt.save(post == 1, i))
+				}
+				if sq, ok := s.(*sequenceStage); ok && post == 0 {
+					sr.Sequences = append(sr.Sequences, sq.save(i))
 				}
 			}
 		}
@@ -169,6 +190,13 @@ func (e *Engine) RestoreState(r io.Reader) (restored []string, dropped int, err 
 			if snt.Stage >= 0 && snt.Stage < len(stages) {
 				if nt, ok := stages[snt.Stage].(*newTermsStage); ok {
 					nt.restore(snt)
+				}
+			}
+		}
+		for _, ssq := range sr.Sequences {
+			if ssq.Stage >= 0 && ssq.Stage < len(cr.pre) {
+				if sq, ok := cr.pre[ssq.Stage].(*sequenceStage); ok {
+					sq.restore(ssq)
 				}
 			}
 		}
@@ -288,6 +316,46 @@ func (s *newTermsStage) restore(snt savedNewTerms) {
 			*last = seen.At
 		} else {
 			s.seen.Add(seen.Key, seen.At, nil)
+		}
+	}
+}
+
+func (s *sequenceStage) save(stage int) savedSequence {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ssq := savedSequence{Stage: stage, Watermark: s.wm.Time(), NextSweep: s.nextSweep}
+	s.keys.Each(func(key string, k *seqKey) bool {
+		sk := savedSeqKey{Key: key}
+		for _, p := range k.parts {
+			// A copy of the ids: a partial's slice is shared with the one that extends it.
+			sk.Parts = append(sk.Parts, savedPartial{Start: p.start, Last: p.last, IDs: slices.Clone(p.ids)})
+		}
+		ssq.Keys = append(ssq.Keys, sk)
+		return true
+	})
+	return ssq
+}
+
+func (s *sequenceStage) restore(ssq savedSequence) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.wm.Observe(ssq.Watermark)
+	s.nextSweep = ssq.NextSweep
+	for _, sk := range ssq.Keys {
+		if len(sk.Parts) != len(s.steps)-1 {
+			continue // damaged: the definition key is unchanged, so the saving rule had as many steps
+		}
+		k := seqKey{parts: make([]seqPartial, len(sk.Parts))}
+		for i, p := range sk.Parts {
+			if len(p.IDs) != 0 && len(p.IDs) != i+1 {
+				continue // damaged: a partial that has reached step i holds i+1 events
+			}
+			k.parts[i] = seqPartial{start: p.Start, last: p.Last, ids: p.IDs}
+		}
+		if old, ok := s.keys.Get(sk.Key); ok {
+			*old = k
+		} else {
+			s.keys.Add(sk.Key, k, nil)
 		}
 	}
 }

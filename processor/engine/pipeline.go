@@ -388,6 +388,21 @@ func compilePipeline(r *rule.Rule, rs refs, opts Options, fs *fields, cut *atomi
 				return nil, nil, nil, fmt.Errorf("new_terms needs fields and a positive history")
 			}
 			ex = newNewTermsStage(st, opts.MaxKeys, opts.NewTermsLearning, fs, cut)
+		case rule.Sequence:
+			if i != 0 {
+				return nil, nil, nil, fmt.Errorf("a sequence must be the first stage of a pipeline")
+			}
+			if len(st.Steps) < 2 {
+				return nil, nil, nil, fmt.Errorf("a sequence needs at least two steps, not %d", len(st.Steps))
+			}
+			for _, step := range st.Steps[1:] {
+				if len(step.By) != len(st.Steps[0].By) {
+					return nil, nil, nil, fmt.Errorf("every step of a sequence has as many key fields (%d, then %d)", len(st.Steps[0].By), len(step.By))
+				}
+			}
+			if ex, err = newSequenceStage(st, sequenceSpan(r, st, opts), opts.MaxKeys, fs, cut); err != nil {
+				return nil, nil, nil, fmt.Errorf("sequence: %w", err)
+			}
 		case rule.Copy:
 			ex = copyStage{from: rs.get(st.From), to: st.To, ends: st.Ends}
 		case rule.Eval:

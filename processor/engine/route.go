@@ -6,8 +6,8 @@ import (
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
 
-// Scale-out support. When several collectors share the audit stream, each key of a windowed rule must be counted in
-// one place. The contrib loadbalancing exporter routes logs by TraceID only, so the agent tier asks RouteKey for the
+// Scale-out support. When several collectors share the audit stream, each key of a windowed rule (or of a sequence)
+// must be counted in one place. The contrib loadbalancing exporter routes logs by TraceID only, so the agent tier asks RouteKey for the
 // key the windowed rules would count an event under, and stamps a TraceID derived from it.
 //
 // Routing may over-approximate: an event routed by a key that the rule's later stages then drop costs nothing. So
@@ -64,6 +64,25 @@ func eventByFields(stages []rule.Stage, win rule.Stats, rs refs) []*fieldRef {
 	return nil
 }
 
+// sequenceKeyFields returns the key fields of a sequence whose steps all key on the same event fields, which an agent
+// can route by; nil when the steps key on different fields (EQL's per-stage `by`, Sigma's aliases): the rule's events
+// then all get one key, and go to one gateway, which sees every step.
+func sequenceKeyFields(sq rule.Sequence) []*fieldRef {
+	first := sq.Steps[0].By
+	for _, st := range sq.Steps[1:] {
+		for j, f := range st.By {
+			if f.Name != first[j].Name {
+				return nil
+			}
+		}
+	}
+	out := make([]*fieldRef, len(first))
+	for j, f := range first {
+		out[j] = newFieldRef(f)
+	}
+	return out
+}
+
 // copiedField is the event field a computed value copies as it is: a field's values, or them only when not empty (the
 // ES|QL reading of a field the ingest pipeline leaves unset when empty).
 func copiedField(v rule.Value) (rule.Field, bool) {
@@ -80,13 +99,13 @@ func copiedField(v rule.Value) (rule.Field, bool) {
 	return rule.Field{}, false
 }
 
-// sharedFields returns the event by-fields that every windowed rule groups on, in the first rule's order. Routing by
+// sharedFields returns the event by-fields that every windowed rule (and sequence) groups on, in the first rule's order. Routing by
 // them alone sends every event of any one group of any windowed rule to the same place.
 func sharedFields(rules []*compiledRule) []*fieldRef {
 	var shared []*fieldRef
 	first := true
 	for _, cr := range rules {
-		if cr.window == nil {
+		if !cr.routed {
 			continue
 		}
 		if first {
@@ -123,7 +142,7 @@ func (e *Engine) RouteFields() []string {
 	return out
 }
 
-// RouteKey returns the key under which the windowed rules would count the event, for routing it to the collector
+// RouteKey returns the key under which the windowed rules (and sequences) would count the event, for routing it to the collector
 // that holds their state. ok is false when no windowed rule's filter matches the event: such an event can go
 // anywhere. A multi-valued field contributes its last value: of sourceIPs, the address the API server saw, which the
 // client cannot set (a forged X-Forwarded-For first entry must not spread one client's events over the gateways).
@@ -145,7 +164,7 @@ func (ev *Evaluator) RouteKey(body []byte) (key string, ok bool, err error) {
 	src := source{view: view}
 	for _, i := range e.index.candidates(&st.ctx, view) {
 		cr := e.rules[i]
-		if cr.window == nil || !cr.filter.eval(&st.ctx, src) {
+		if !cr.routed || !cr.filter.eval(&st.ctx, src) {
 			continue
 		}
 		fields := e.routeBy

@@ -172,6 +172,24 @@ func Check(r *rule.Rule) Result {
 			res.NeverMatches, res.Because = true, because
 		}
 	}
+	// A sequence completes only if every step can match some event, and joins only events that have its key.
+	if len(r.Pipeline) > 0 {
+		if sq, ok := r.Pipeline[0].(rule.Sequence); ok {
+			for i, st := range sq.Steps {
+				var step Result
+				if t, because := eval(st.Cond, false, false, &step); t == never && len(because) > 0 && !res.NeverMatches {
+					res.NeverMatches, res.Because = true, because
+				}
+				for _, b := range st.By {
+					if w, no := absent(b); no && !res.NeverMatches {
+						f := Finding{Term: fmt.Sprintf("step %d joins on %s", i+1, b.Name), Reason: w}
+						res.Findings = append(res.Findings, f)
+						res.NeverMatches, res.Because = true, append(res.Because, f)
+					}
+				}
+			}
+		}
+	}
 	// A stats that drops rows without a group field never makes a group of one no event has.
 	for i, st := range r.Pipeline {
 		s, ok := st.(rule.Stats)

@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"regexp"
 	"strings"
@@ -202,5 +203,25 @@ func TestGroupByFieldsNoEventHas(t *testing.T) {
 		if got := Check(r).NeverMatches; got != tc.never {
 			t.Errorf("%s: never matches %v, want %v", tc.name, got, tc.never)
 		}
+	}
+}
+
+// A sequence never completes when one of its steps can never match, or joins on a field no event has, though its
+// filter (any step) can pass.
+func TestSequenceSteps(t *testing.T) {
+	ok, never := eq("verb", "create"), eq("stage", "ResponseCompleted")
+	by := []rule.Field{{Name: "user.username"}}
+	seq := func(second rule.Expr, key []rule.Field) *rule.Rule {
+		return &rule.Rule{Filter: rule.Or{ok, second}, Pipeline: []rule.Stage{rule.Sequence{
+			Steps: []rule.SequenceStep{{Cond: ok, By: key}, {Cond: second, By: key}}}}}
+	}
+	if res := Check(seq(ok, by)); res.NeverMatches {
+		t.Errorf("a sequence that can complete: %+v", res)
+	}
+	if res := Check(seq(never, by)); !res.NeverMatches {
+		t.Errorf("a step that never matches: %+v", res)
+	}
+	if res := Check(seq(ok, []rule.Field{{Name: "user.nme"}})); !res.NeverMatches || !strings.Contains(fmt.Sprint(res.Because), "joins on user.nme") {
+		t.Errorf("a key no event has: %+v", res)
 	}
 }

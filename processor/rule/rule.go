@@ -399,6 +399,33 @@ type Eval struct {
 	Value Value
 }
 
+// Sequence keeps a row only when its event completes, for the row's key, a sequence of events that matched Steps in
+// order, the first no more than MaxSpan before it (EQL `sequence by ... with maxspan=...`, Sigma `temporal_ordered`).
+// It is a pipeline's first stage; the rule's Filter must let through every event some step's Cond matches.
+//
+// A step's key is the values of its By fields (every step has as many, the same names or not: EQL's per-stage `by`,
+// Sigma's aliases); an event missing one of them takes no part in that step. For each key one partial sequence is
+// kept per step reached, the latest: an event matching step i (i > 0) extends the partial that has reached step i-1,
+// and one matching step 0 starts a partial, replacing an older one (EQL's state machine). An event is tried against
+// the steps from the last to the first, so that it never extends a partial it has just extended.
+//
+// The row that completes a sequence gets SequenceIDsField (the auditIDs of its events, in order) and, when Columns
+// names them, the key's values under those names.
+type Sequence struct {
+	Steps   []SequenceStep
+	MaxSpan time.Duration
+	Columns []string
+}
+
+// SequenceStep is one event of a Sequence.
+type SequenceStep struct {
+	Cond Expr
+	By   []Field
+}
+
+// SequenceIDsField is the row field a Sequence sets on the row that completes it.
+const SequenceIDsField = "sequence_audit_ids"
+
 // Value computes a row field's values from the row. Computed values are text; a number is its decimal form.
 type Value interface{ isValue() }
 
@@ -473,6 +500,7 @@ func (IPLocation) isStage() {}
 func (NewTerms) isStage()   {}
 func (Copy) isStage()       {}
 func (Eval) isStage()       {}
+func (Sequence) isStage()   {}
 
 // Error is a rule that could not be compiled, with the position of the fault.
 type Error struct {
@@ -600,6 +628,13 @@ func FillTargets(later []Stage) []string {
 			names = append(names, st.Field)
 		case Eval:
 			EachValueField(st.Value, add)
+		case Sequence:
+			for _, step := range st.Steps {
+				EachField(step.Cond, add)
+				for _, f := range step.By {
+					add(f)
+				}
+			}
 		}
 	}
 	return names

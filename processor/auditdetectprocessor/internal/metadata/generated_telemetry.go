@@ -112,7 +112,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	errs = errors.Join(errs, err)
 	tb.ProcessorAuditdetectWindowKeys, err = meter.Int64Gauge(
 		"otelcol_processor_auditdetect_window_keys",
-		metric.WithDescription("Keys held by a stateful rule (attributes rule_id, and state: stats for windowed stats groups, new_terms for new_terms value combinations, throttle for throttle keys)."),
+		metric.WithDescription("Keys held by a stateful rule (attributes rule_id, and state: stats for windowed stats groups, new_terms for new_terms value combinations, sequence for keys with a sequence in progress, throttle for throttle keys)."),
 		metric.WithUnit("{keys}"),
 	)
 	errs = errors.Join(errs, err)

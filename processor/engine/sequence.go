@@ -1,0 +1,210 @@
+package engine
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+	"github.com/auditdetect/auditdetect/processor/window"
+)
+
+// sequenceStage is rule.Sequence streamed: EQL's sequence state machine (one partial sequence per key and step
+// reached, the latest) over event time.
+//
+// Partials live in a window.Store bounded to maxKeys, least recently updated evicted first (an evicted key loses the
+// partials it held: a sequence in progress is missed, which telemetry counts). Partials that can no longer complete
+// (their first event more than the span before the watermark) are freed by a sweep at most once per span/4 of event
+// time.
+//
+// Events are taken in arrival order, stamped with their own time: an event extends a partial whose last event is no
+// later than it. A late event older than the partial it would extend is not matched with it (EQL, which sorts first,
+// would pair it with an earlier partial, which a stream no longer holds).
+type sequenceStage struct {
+	steps   []seqStep
+	span    time.Duration
+	columns []string
+	auditID *fieldRef
+
+	mu        sync.Mutex
+	keys      *window.Store[seqKey]
+	wm        window.Watermark
+	nextSweep time.Time
+}
+
+type seqStep struct {
+	cond node
+	key  statsStage // by-fields only: tuples() is the cartesian product of the fields' distinct values
+}
+
+// seqKey holds, for one key, the partial that has reached each step but the last.
+type seqKey struct {
+	parts []seqPartial
+}
+
+// seqPartial is a sequence in progress: the times of its first and last events, and their auditIDs.
+type seqPartial struct {
+	start, last time.Time
+	ids         []string
+}
+
+func (p seqPartial) empty() bool { return len(p.ids) == 0 }
+
+func newSequenceStage(st rule.Sequence, span time.Duration, maxKeys int, fs *fields, cut *atomic.Uint64) (*sequenceStage, error) {
+	s := &sequenceStage{span: span, columns: st.Columns, auditID: newFieldRef(rule.Field{Name: "auditID"}),
+		keys: window.NewStore[seqKey](maxKeys)}
+	for _, step := range st.Steps {
+		n, err := compileExprIn(step.Cond, nil, fs)
+		if err != nil {
+			return nil, err
+		}
+		ss := seqStep{cond: n}
+		ss.key.cut = cut
+		for _, f := range step.By {
+			if fs != nil {
+				ss.key.by = append(ss.key.by, fs.get(f))
+			} else {
+				ss.key.by = append(ss.key.by, newFieldRef(f))
+			}
+		}
+		s.steps = append(s.steps, ss)
+	}
+	return s, nil
+}
+
+// seqHit is one key under which an event matched a step.
+type seqHit struct {
+	step  int
+	tuple []string
+}
+
+func (s *sequenceStage) run(c *evalCtx, rows []*row) []*row {
+	at := c.at
+	if at.IsZero() {
+		at = time.Now()
+	}
+	out := rows[:0]
+	for _, r := range rows {
+		src := source{row: r}
+		if r.ev != nil && len(r.fields) == 0 && len(r.hidden) == 0 {
+			src = source{view: r.ev} // the event's own fields: read through the evaluation's memo
+		}
+		// Conditions and keys are read before the lock, from the last step to the first (see rule.Sequence).
+		var hits []seqHit
+		for i := len(s.steps) - 1; i >= 0; i-- {
+			if !s.steps[i].cond.eval(c, src) {
+				continue
+			}
+			for _, t := range s.steps[i].key.tuples(r) {
+				hits = append(hits, seqHit{step: i, tuple: t})
+			}
+		}
+		if len(hits) == 0 {
+			continue
+		}
+		id := ""
+		r.each(s.auditID, func(v []byte) bool {
+			id = string(v)
+			return false
+		})
+		if done, tuple := s.advance(hits, at, id); done != nil {
+			r.set(rule.SequenceIDsField, done, false)
+			for j, col := range s.columns {
+				if j < len(tuple) {
+					r.set(col, []string{tuple[j]}, false)
+				}
+			}
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// advance applies an event's hits to the partials and returns the auditIDs of the first sequence it completes, with
+// its key (nil when it completes none).
+func (s *sequenceStage) advance(hits []seqHit, at time.Time, id string) (done, doneTuple []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.observe(at)
+	last := len(s.steps) - 1
+	for _, h := range hits {
+		key := strings.Join(h.tuple, "\x00")
+		if h.step == 0 {
+			k, ok := s.keys.Get(key)
+			if !ok {
+				k = s.keys.Add(key, seqKey{parts: make([]seqPartial, last)}, nil)
+			}
+			if p := &k.parts[0]; p.empty() || !at.Before(p.last) {
+				*p = seqPartial{start: at, last: at, ids: []string{id}}
+			}
+			continue
+		}
+		k, ok := s.keys.Get(key)
+		if !ok {
+			continue
+		}
+		p := &k.parts[h.step-1]
+		if p.empty() || at.Before(p.last) {
+			continue
+		}
+		taken := *p
+		*p = seqPartial{}
+		if at.Sub(taken.start) > s.span {
+			continue // too late for it: EQL drops it the same way
+		}
+		ext := seqPartial{start: taken.start, last: at, ids: append(slices.Clip(taken.ids), id)}
+		if h.step == last {
+			if done == nil {
+				done, doneTuple = ext.ids, h.tuple
+			}
+			continue
+		}
+		if q := &k.parts[h.step]; q.empty() || !at.Before(q.last) {
+			*q = ext
+		}
+	}
+	return done, doneTuple
+}
+
+// observe moves the watermark to at and, at most once per span/4, frees the keys whose partials can no longer
+// complete. The caller holds s.mu.
+func (s *sequenceStage) observe(at time.Time) {
+	if wm := s.wm.Observe(at); !wm.Before(s.nextSweep) {
+		cutoff := wm.Add(-s.span)
+		s.keys.Sweep(func(_ string, k *seqKey) bool {
+			for _, p := range k.parts {
+				if !p.empty() && !p.start.Before(cutoff) {
+					return false
+				}
+			}
+			return true
+		})
+		s.nextSweep = wm.Add(max(s.span/4, time.Second))
+	}
+}
+
+func (s *sequenceStage) stat() (held int, evicted uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.keys.Len(), s.keys.Evicted()
+}
+
+// SequenceKeys reports, per sequence rule ID, the keys held (with a sequence in progress) and evicted.
+func (e *Engine) SequenceKeys() map[string][2]uint64 { return stageKeys[*sequenceStage](e) }
+
+// sequenceSpan is how far apart a sequence's first and last events may be: a rule_overrides window, else the
+// sequence's own maxspan, else the rule's window (an Elastic rule's look-back), else the processor's.
+func sequenceSpan(r *rule.Rule, st rule.Sequence, opts Options) time.Duration {
+	if d, ok := opts.RuleWindows[r.ID]; ok && d > 0 {
+		return d
+	}
+	if st.MaxSpan > 0 {
+		return st.MaxSpan
+	}
+	if r.Window > 0 {
+		return r.Window
+	}
+	return opts.Window
+}
