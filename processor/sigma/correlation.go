@@ -24,7 +24,8 @@ import (
 //	temporal     count of distinct rules among those named that matched (all of them by default)
 //
 // Each is a windowed stats over the rule's timespan: a group fires once per window, when its count first meets the
-// condition. temporal_ordered (the order of the events) and correlations of correlations are refused.
+// condition. temporal_ordered (every named rule, in the order named, within the timespan) is a rule.Sequence.
+// Correlations of correlations are refused.
 type Correlation struct {
 	// Rule holds what the correlation says of itself: id, title, name (Ref), status, level, tags, origin.
 	Rule     *rule.Rule
@@ -115,13 +116,11 @@ func parseCorrelation(file string, root *yaml.Node) (*Correlation, error) {
 		c.typeLine = n.Line
 	}
 	switch c.Type {
-	case "event_count", "value_count", "temporal":
-	case "temporal_ordered":
-		return nil, p.errorAt(value(sec, "type"), "correlation type temporal_ordered is not supported: the order of the events is not kept (temporal counts them in any order)")
+	case "event_count", "value_count", "temporal", "temporal_ordered":
 	case "":
-		return nil, p.errorAt(sec, "missing correlation `type` (event_count, value_count or temporal)")
+		return nil, p.errorAt(sec, "missing correlation `type` (event_count, value_count, temporal or temporal_ordered)")
 	default:
-		return nil, p.errorAt(value(sec, "type"), fmt.Sprintf("unknown correlation type %q (event_count, value_count or temporal)", c.Type))
+		return nil, p.errorAt(value(sec, "type"), fmt.Sprintf("unknown correlation type %q (event_count, value_count, temporal or temporal_ordered)", c.Type))
 	}
 
 	if c.Rules, c.ruleLines, err = p.strings(sec, "rules"); err != nil {
@@ -132,6 +131,9 @@ func parseCorrelation(file string, root *yaml.Node) (*Correlation, error) {
 		return nil, p.errorAt(sec, "missing correlation `rules`: the Sigma rules whose events it counts, by name or id")
 	case len(c.Rules) > maxCorrelatedRules:
 		return nil, p.errorAt(value(sec, "rules"), fmt.Sprintf("a correlation names at most %d rules, not %d", maxCorrelatedRules, len(c.Rules)))
+	}
+	if c.Type == "temporal_ordered" && len(c.Rules) < 2 {
+		return nil, p.errorAt(value(sec, "rules"), "a temporal_ordered correlation names at least two rules: the events it orders")
 	}
 	if i := firstRepeat(c.Rules); i >= 0 {
 		return nil, &rule.Error{File: file, Line: c.ruleLines[i], Rule: r.Name, Reason: fmt.Sprintf("%s is named twice", c.Rules[i])}
@@ -223,6 +225,16 @@ func (p *parser) strings(m *yaml.Node, k string) ([]string, []int, error) {
 
 func (p *parser) conditions(sec *yaml.Node, c *Correlation) error {
 	cond := value(sec, "condition")
+	if c.Type == "temporal_ordered" {
+		// Every named rule, in the order named: a condition asking for fewer would leave open which of them.
+		if cond != nil {
+			want := strconv.Itoa(len(c.Rules))
+			if cond.Kind != yaml.MappingNode || len(cond.Content) != 2 || cond.Content[0].Value != "gte" || deref(cond.Content[1]).Value != want {
+				return p.errorAt(cond, fmt.Sprintf("a temporal_ordered correlation matches when all its rules matched in order: its condition, if any, is gte: %s", want))
+			}
+		}
+		return nil
+	}
 	if cond == nil {
 		if c.Type == "temporal" {
 			// Every named rule must have matched.
@@ -394,6 +406,12 @@ func (c *Correlation) Compile(rules map[string]*rule.Rule, correlations map[stri
 		pipeline = append(pipeline, rule.Eval{To: g, Value: rule.Case{Whens: whens}})
 		copied[g] = true
 	}
+	if c.Type == "temporal_ordered" {
+		r.Pipeline = []rule.Stage{c.sequence(bases, filters)}
+		eventrisk.ApplyGroups(&r, c.GroupBy, c.GroupBy, sources, c.score, c.level)
+		r.Risk.Message += " (sequence of audit events $" + rule.SequenceIDsField + "$)"
+		return &r, bases, nil
+	}
 	var agg rule.Aggregate
 	switch c.Type {
 	case "event_count":
@@ -419,6 +437,27 @@ func (c *Correlation) Compile(rules map[string]*rule.Rule, correlations map[stri
 	r.Pipeline = pipeline
 	eventrisk.ApplyGroups(&r, c.GroupBy, c.GroupBy, sources, c.score, c.level)
 	return &r, bases, nil
+}
+
+// sequence is a temporal_ordered correlation's stage: one step per named rule, in order, each keyed on the group-by
+// fields as that rule's events hold them (an alias names a field per rule), the key written back under the group-by
+// names.
+func (c *Correlation) sequence(bases []*rule.Rule, filters []rule.Expr) rule.Sequence {
+	seq := rule.Sequence{MaxSpan: c.Timespan, Columns: c.GroupBy}
+	for i, b := range bases {
+		step := rule.SequenceStep{Cond: filters[i]}
+		for _, g := range c.GroupBy {
+			field := g
+			for ref, f := range c.Aliases[g] {
+				if c.Rules[i] == ref || b.Ref == ref || b.ID == ref {
+					field = f
+				}
+			}
+			step.By = append(step.By, rule.Field{Name: field, AnyArray: true})
+		}
+		seq.Steps = append(seq.Steps, step)
+	}
+	return seq
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -108,6 +108,20 @@ func TestCorrelationTypes(t *testing.T) {
 				"  aliases:\n    thing: {denied: objectRef.name, secret_read: user.username}\n",
 			[][]byte{denied("u", "10.0.0.1", 0, "bob"), read("alice", "10.0.0.1", 1, "s"), read("bob", "10.0.0.1", 2, "s")},
 			[]int{2}},
+		{"temporal_ordered fires when the named rules matched in order for the group",
+			"title: Probe then read\ncorrelation: {type: temporal_ordered, rules: [denied, secret_read], group-by: [user.username], timespan: 5m}\n",
+			[][]byte{read("a", "10.0.0.1", 0, "s"), denied("a", "10.0.0.1", 1, "x"), read("b", "10.0.0.1", 2, "s"),
+				read("a", "10.0.0.1", 3, "s"), read("a", "10.0.0.1", 4, "s")},
+			[]int{3}},
+		{"temporal_ordered within the timespan",
+			"title: Probe then read\ncorrelation: {type: temporal_ordered, rules: [denied, secret_read], group-by: [user.username], timespan: 5s}\n",
+			[][]byte{denied("a", "10.0.0.1", 0, "x"), read("a", "10.0.0.1", 6, "s"), denied("a", "10.0.0.1", 7, "x"), read("a", "10.0.0.1", 12, "s")},
+			[]int{3}},
+		{"temporal_ordered with an alias keys each step on its rule's field",
+			"title: Same name\ncorrelation:\n  type: temporal_ordered\n  rules: [denied, secret_read]\n  group-by: [thing]\n  timespan: 5m\n" +
+				"  aliases:\n    thing: {denied: objectRef.name, secret_read: user.username}\n",
+			[][]byte{denied("u", "10.0.0.1", 0, "bob"), read("alice", "10.0.0.1", 1, "s"), read("bob", "10.0.0.1", 2, "s")},
+			[]int{2}},
 		{"a window is the timespan: two events a window apart do not count together",
 			"title: Many denied\ncorrelation: {type: event_count, rules: [denied], group-by: [user.username], timespan: 1s, condition: {gte: 2}}\n",
 			[][]byte{denied("a", "10.0.0.1", 0, "x"), denied("a", "10.0.0.1", 1, "x"), denied("a", "10.0.0.1", 1, "x")},
@@ -163,7 +177,8 @@ func TestCorrelationErrors(t *testing.T) {
 		line   int
 		reason string
 	}{
-		{"title: X\ncorrelation: {type: temporal_ordered, rules: [denied], group-by: [a], timespan: 5m}\n", 2, "temporal_ordered is not supported"},
+		{"title: X\ncorrelation: {type: temporal_ordered, rules: [denied], group-by: [a], timespan: 5m}\n", 2, "at least two rules"},
+		{"title: X\ncorrelation: {type: temporal_ordered, rules: [a, b], group-by: [u], timespan: 5m, condition: {gte: 1}}\n", 2, "gte: 2"},
 		{"title: X\ncorrelation: {type: sum, rules: [denied], group-by: [a], timespan: 5m}\n", 2, `unknown correlation type "sum"`},
 		{"title: X\ncorrelation: {type: event_count, group-by: [a], timespan: 5m, condition: {gte: 1}}\n", 2, "missing correlation `rules`"},
 		{"title: X\ncorrelation: {type: event_count, rules: [denied], timespan: 5m, condition: {gte: 1}}\n", 2, "missing `group-by`"},
