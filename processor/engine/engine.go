@@ -181,8 +181,10 @@ func compileRule(r *rule.Rule, opts Options, fs *fields) (*compiledRule, error) 
 	}
 	cr.pre, cr.post = pre, post
 	cr.timed = readsTime(r.Pipeline)
+	_, sequence := firstStage(r.Pipeline).(rule.Sequence)
 	if cr.timed || win != nil {
-		cr.replay = newReplayStore(opts.ReplayKeys, win != nil)
+		// Windows and sequences change state on events that produce no row: every event is remembered.
+		cr.replay = newReplayStore(opts.ReplayKeys, win != nil || sequence)
 	}
 	var size time.Duration
 	if win != nil {
@@ -197,11 +199,9 @@ func compileRule(r *rule.Rule, opts Options, fs *fields) (*compiledRule, error) 
 		cr.eventBy = eventByFields(r.Pipeline, win.stats, rs)
 		cr.routed = true
 	}
-	if len(r.Pipeline) > 0 {
-		if sq, ok := r.Pipeline[0].(rule.Sequence); ok {
-			size = sequenceSpan(r, sq, opts)
-			cr.eventBy, cr.routed = sequenceKeyFields(sq), true
-		}
+	if sq, ok := firstStage(r.Pipeline).(rule.Sequence); ok {
+		size = sequenceSpan(r, sq, opts)
+		cr.eventBy, cr.routed = sequenceKeyFields(sq), true
 	}
 	cr.stateKey = stateKey(r, size, opts.AllowedLateness, opts.MaxKeys, opts.ReplayKeys)
 	if !hasStats(r.Pipeline) {

@@ -8,7 +8,7 @@ import (
 	"github.com/auditdetect/auditdetect/processor/window"
 )
 
-// Redelivery. A stateful rule (windowed stats, new_terms) must count an event once, but a collector delivers at
+// Redelivery. A stateful rule (windowed stats, new_terms, sequence) must count an event once, but a collector delivers at
 // least once: when the next consumer refuses a batch, the receiver may send the same batch again, and upstream queues
 // (Kafka, Event Hubs) redeliver. An event delivered again is recognised by its identity, the API server's auditID
 // with its stage (each stage of a request is an event of its own), and gets back what it produced the first time:
@@ -25,7 +25,8 @@ type replayStore struct {
 	// mu makes looking an event up, running it and remembering what it produced one step, so that two deliveries of
 	// one event on two goroutines at once count it once.
 	mu sync.Mutex
-	// all says every event is remembered (windowed stats, whose counts a redelivery would inflate); otherwise only
+	// all says every event is remembered (windowed stats, whose counts a redelivery would inflate, and sequences, whose
+	// partials it would move); otherwise only
 	// events that produced rows are (new_terms: a known term counts nothing, so a redelivered event that produced
 	// nothing produces nothing again).
 	all  bool

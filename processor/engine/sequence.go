@@ -194,6 +194,14 @@ func (s *sequenceStage) stat() (held int, evicted uint64) {
 // SequenceKeys reports, per sequence rule ID, the keys held (with a sequence in progress) and evicted.
 func (e *Engine) SequenceKeys() map[string][2]uint64 { return stageKeys[*sequenceStage](e) }
 
+// firstStage is the first stage of a pipeline, or nil.
+func firstStage(stages []rule.Stage) rule.Stage {
+	if len(stages) == 0 {
+		return nil
+	}
+	return stages[0]
+}
+
 // sequenceSpan is how far apart a sequence's first and last events may be: a rule_overrides window, else the
 // sequence's own maxspan, else the rule's window (an Elastic rule's look-back), else the processor's.
 func sequenceSpan(r *rule.Rule, st rule.Sequence, opts Options) time.Duration {

@@ -236,3 +236,20 @@ func TestSequenceRouteKey(t *testing.T) {
 		t.Errorf("route fields %q", got)
 	}
 }
+
+// An event delivered again (same auditID and stage) gets what it produced the first time, and moves no partial.
+func TestSequenceRedelivery(t *testing.T) {
+	e, err := Compile([]*rule.Rule{roleThenWorkload(5 * time.Minute)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSequence(t, e, []seqCase{
+		{seqEvent("a1", "mallory", "update", "roles", 0), ""},
+		{seqEvent("a2", "mallory", "update", "roles", 1), ""},
+		{seqEvent("b1", "mallory", "create", "deployments", 2), "a2,b1"},
+		{seqEvent("b1", "mallory", "create", "deployments", 2), "a2,b1"},
+		{seqEvent("a2", "mallory", "update", "roles", 1), ""},
+		// a2 was not started again by its redelivery: b2 has no partial to complete
+		{seqEvent("b2", "mallory", "create", "deployments", 3), ""},
+	})
+}
