@@ -11,12 +11,12 @@ import (
 
 // EQL sequences run as a rule.Sequence:
 //
-//	sequence  = "sequence" [ "by" keys ] [ "with" "maxspan" "=" span ] [ "by" keys ] step step { step }
+//	sequence  = "sequence" [ "by" keys ] [ "with" "maxspan" "=" span ] [ "by" keys ] step step { step } [ "until" step ]
 //	step      = "[" query "]" [ "by" keys ] [ "with" "runs" "=" number ]
 //	keys      = field { "," field }
 //	span      = number ("ms" | "s" | "m" | "h" | "d")
 //
-// `until` and missing events (`![ ... ]`) are refused, naming them.
+// Missing events (`![ ... ]`) are refused, naming them.
 
 // maxSequenceSteps bounds a sequence's steps, runs expanded (Elasticsearch allows runs up to 100).
 const maxSequenceSteps = 100
@@ -109,7 +109,30 @@ func CompileEQLSequence(query string, fm *FieldMap) (rule.Expr, rule.Sequence, e
 		}
 	}
 	if t := p.peek(); p.accept("until") {
-		return nil, seq, p.failAt(t, "`until` is not supported")
+		if b := p.peek(); b.kind != eqlOp || b.text != "[" {
+			return nil, seq, p.failAt(b, "`until` takes a condition in brackets: `until [any where ...]`")
+		}
+		p.next()
+		cond, err := p.eventQuery()
+		if err != nil {
+			return nil, seq, err
+		}
+		if c := p.next(); c.kind != eqlOp || c.text != "]" {
+			return nil, seq, p.failAt(c, "expected `]` after the condition of `until`")
+		}
+		by := shared
+		if p.accept("by") {
+			own, err := p.joinKeys()
+			if err != nil {
+				return nil, seq, err
+			}
+			by = append(append([]rule.Field(nil), shared...), own...)
+		}
+		if len(by) != len(seq.Steps[0].By) {
+			return nil, seq, p.failAt(t, "`until` joins on as many fields as the steps")
+		}
+		seq.Until = rule.SequenceStep{Cond: cond, By: by}
+		filters = append(filters, cond)
 	}
 	if err := p.end("EQL pipes (`| head`, `| tail`, ...) after a sequence are not supported"); err != nil {
 		return nil, seq, err

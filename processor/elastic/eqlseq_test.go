@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
 )
 
 func TestEQLSequence(t *testing.T) {
@@ -44,23 +46,28 @@ func TestEQLSequence(t *testing.T) {
 		}
 	}
 	for query, want := range map[string]string{
-		`sequence [any where true]`:                                                                  "at least two steps",
-		`sequence [any where true] [any where true] until [any where true]`:                          "`until` is not supported",
-		`sequence [any where true] ![any where true] [any where true]`:                               "missing events",
-		`sequence with maxspan=5y [any where true] [any where true]`:                                 "unit is ms, s, m, h or d",
-		`sequence with maxspan=0m [any where true] [any where true]`:                                 "whole number",
-		`sequence [any where true] by user.name [any where true]`:                                    "as many fields",
-		`sequence [any where true] with runs=200 [any where true]`:                                   "whole number",
-		`sequence [any where true] [any where true] | head 5`:                                        "pipes",
-		`sequence by user.name by user.name [any where true] [any where true]`:                       "written once",
-		`sequence by kubernetes.audit.requestObject.metadata.name [any where true] [any where true]`: "no event would join",
-		`sequence [any where true [any where true]`:                                                  "expected `]`",
-		`sequence foo [any where true] [any where true]`:                                             "unexpected \"foo\"",
+		`sequence [any where true]`:                                                                   "at least two steps",
+		`sequence [any where true] [any where true] until any where true`:                             "`until` takes a condition in brackets",
+		`sequence by user.name [any where true] [any where true] until [any where true] by source.ip`: "as many fields",
+		`sequence [any where true] ![any where true] [any where true]`:                                "missing events",
+		`sequence with maxspan=5y [any where true] [any where true]`:                                  "unit is ms, s, m, h or d",
+		`sequence with maxspan=0m [any where true] [any where true]`:                                  "whole number",
+		`sequence [any where true] by user.name [any where true]`:                                     "as many fields",
+		`sequence [any where true] with runs=200 [any where true]`:                                    "whole number",
+		`sequence [any where true] [any where true] | head 5`:                                         "pipes",
+		`sequence by user.name by user.name [any where true] [any where true]`:                        "written once",
+		`sequence by kubernetes.audit.requestObject.metadata.name [any where true] [any where true]`:  "no event would join",
+		`sequence [any where true [any where true]`:                                                   "expected `]`",
+		`sequence foo [any where true] [any where true]`:                                              "unexpected \"foo\"",
 	} {
 		_, _, err := CompileEQLSequence(query, fm)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: error %v, want %q", query, err, want)
 		}
+	}
+	filter, seq, err := CompileEQLSequence(`sequence by user.name [any where kubernetes.audit.verb == "create"] [any where kubernetes.audit.verb == "patch"] until [any where kubernetes.audit.verb == "delete"]`, fm)
+	if err != nil || seq.Until.Cond == nil || len(seq.Until.By) != 1 || len(filter.(rule.Or)) != 3 {
+		t.Errorf("until: %v, %+v, filter %#v", err, seq.Until, filter)
 	}
 	// `=` outside a parameter is still the usual mistake.
 	if _, err := CompileEQL(`any where verb = "x"`, fm); err == nil || !strings.Contains(err.Error(), "use `==`") {

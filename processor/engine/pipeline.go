@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -395,8 +396,8 @@ func compilePipeline(r *rule.Rule, rs refs, opts Options, fs *fields, cut *atomi
 			if len(st.Steps) < 2 {
 				return nil, nil, nil, fmt.Errorf("a sequence needs at least two steps, not %d", len(st.Steps))
 			}
-			for _, step := range st.Steps[1:] {
-				if len(step.By) != len(st.Steps[0].By) {
+			for _, step := range slices.Concat(st.Steps[1:], []rule.SequenceStep{st.Until}) {
+				if step.Cond != nil && len(step.By) != len(st.Steps[0].By) {
 					return nil, nil, nil, fmt.Errorf("every step of a sequence has as many key fields (%d, then %d)", len(st.Steps[0].By), len(step.By))
 				}
 			}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/auditdetect/auditdetect/processor/rule"
@@ -69,7 +70,11 @@ func eventByFields(stages []rule.Stage, win rule.Stats, rs refs) []*fieldRef {
 // then all get one key, and go to one gateway, which sees every step.
 func sequenceKeyFields(sq rule.Sequence) []*fieldRef {
 	first := sq.Steps[0].By
-	for _, st := range sq.Steps[1:] {
+	steps := sq.Steps[1:]
+	if sq.Until.Cond != nil {
+		steps = slices.Concat(steps, []rule.SequenceStep{sq.Until})
+	}
+	for _, st := range steps {
 		for j, f := range st.By {
 			if f.Name != first[j].Name {
 				return nil

@@ -24,6 +24,7 @@ import (
 // would pair it with an earlier partial, which a stream no longer holds).
 type sequenceStage struct {
 	steps   []seqStep
+	until   *seqStep // nil: none
 	span    time.Duration
 	columns []string
 	auditID *fieldRef
@@ -56,22 +57,37 @@ func newSequenceStage(st rule.Sequence, span time.Duration, maxKeys int, fs *fie
 	s := &sequenceStage{span: span, columns: st.Columns, auditID: newFieldRef(rule.Field{Name: "auditID"}),
 		keys: window.NewStore[seqKey](maxKeys)}
 	for _, step := range st.Steps {
-		n, err := compileExprIn(step.Cond, nil, fs)
+		ss, err := s.compileStep(step, fs, cut)
 		if err != nil {
 			return nil, err
 		}
-		ss := seqStep{cond: n}
-		ss.key.cut = cut
-		for _, f := range step.By {
-			if fs != nil {
-				ss.key.by = append(ss.key.by, fs.get(f))
-			} else {
-				ss.key.by = append(ss.key.by, newFieldRef(f))
-			}
-		}
 		s.steps = append(s.steps, ss)
 	}
+	if st.Until.Cond != nil {
+		u, err := s.compileStep(st.Until, fs, cut)
+		if err != nil {
+			return nil, err
+		}
+		s.until = &u
+	}
 	return s, nil
+}
+
+func (s *sequenceStage) compileStep(step rule.SequenceStep, fs *fields, cut *atomic.Uint64) (seqStep, error) {
+	n, err := compileExprIn(step.Cond, nil, fs)
+	if err != nil {
+		return seqStep{}, err
+	}
+	ss := seqStep{cond: n}
+	ss.key.cut = cut
+	for _, f := range step.By {
+		if fs != nil {
+			ss.key.by = append(ss.key.by, fs.get(f))
+		} else {
+			ss.key.by = append(ss.key.by, newFieldRef(f))
+		}
+	}
+	return ss, nil
 }
 
 // seqHit is one key under which an event matched a step.
@@ -101,7 +117,11 @@ func (s *sequenceStage) run(c *evalCtx, rows []*row) []*row {
 				hits = append(hits, seqHit{step: i, tuple: t})
 			}
 		}
-		if len(hits) == 0 {
+		var ends [][]string
+		if s.until != nil && s.until.cond.eval(c, src) {
+			ends = s.until.key.tuples(r)
+		}
+		if len(hits) == 0 && len(ends) == 0 {
 			continue
 		}
 		id := ""
@@ -109,7 +129,7 @@ func (s *sequenceStage) run(c *evalCtx, rows []*row) []*row {
 			id = string(v)
 			return false
 		})
-		if done, tuple := s.advance(hits, at, id); done != nil {
+		if done, tuple := s.advance(hits, ends, at, id); done != nil {
 			r.set(rule.SequenceIDsField, done, false)
 			for j, col := range s.columns {
 				if j < len(tuple) {
@@ -122,13 +142,14 @@ func (s *sequenceStage) run(c *evalCtx, rows []*row) []*row {
 	return out
 }
 
-// advance applies an event's hits to the partials and returns the auditIDs of the first sequence it completes, with
-// its key (nil when it completes none).
-func (s *sequenceStage) advance(hits []seqHit, at time.Time, id string) (done, doneTuple []string) {
+// advance applies an event's hits to the partials, then its until keys (ends), and returns the auditIDs of the first
+// sequence it completes, with its key (nil when it completes none).
+func (s *sequenceStage) advance(hits []seqHit, ends [][]string, at time.Time, id string) (done, doneTuple []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.observe(at)
 	last := len(s.steps) - 1
+	var touched []*seqPartial // what this event started or extended, which its until leaves alone
 	for _, h := range hits {
 		key := strings.Join(h.tuple, "\x00")
 		if h.step == 0 {
@@ -138,6 +159,7 @@ func (s *sequenceStage) advance(hits []seqHit, at time.Time, id string) (done, d
 			}
 			if p := &k.parts[0]; p.empty() || !at.Before(p.last) {
 				*p = seqPartial{start: at, last: at, ids: []string{id}}
+				touched = append(touched, p)
 			}
 			continue
 		}
@@ -163,6 +185,19 @@ func (s *sequenceStage) advance(hits []seqHit, at time.Time, id string) (done, d
 		}
 		if q := &k.parts[h.step]; q.empty() || !at.Before(q.last) {
 			*q = ext
+			touched = append(touched, q)
+		}
+	}
+	for _, t := range ends {
+		k, ok := s.keys.Get(strings.Join(t, "\x00"))
+		if !ok {
+			continue
+		}
+		for i := range k.parts {
+			// What this event started or extended comes after it in EQL's order (until is strictly between).
+			if p := &k.parts[i]; !p.empty() && !slices.Contains(touched, p) && !p.last.After(at) {
+				*p = seqPartial{}
+			}
 		}
 	}
 	return done, doneTuple

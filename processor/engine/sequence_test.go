@@ -253,3 +253,39 @@ func TestSequenceRedelivery(t *testing.T) {
 		{seqEvent("b2", "mallory", "create", "deployments", 3), ""},
 	})
 }
+
+// An until event ends the key's partials before it; one that is also a step still counts as that step.
+func TestSequenceUntil(t *testing.T) {
+	r := roleThenWorkload(5 * time.Minute)
+	seq := r.Pipeline[0].(rule.Sequence)
+	reset := eq("verb", "delete")
+	seq.Until = rule.SequenceStep{Cond: reset, By: []rule.Field{{Name: "user.username"}}}
+	r.Pipeline[0], r.Filter = seq, rule.Or{r.Filter, reset}
+	e, err := Compile([]*rule.Rule{r}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSequence(t, e, []seqCase{
+		{seqEvent("a1", "mallory", "update", "roles", 0), ""},
+		{seqEvent("d1", "alice", "delete", "roles", 1), ""}, // another key
+		{seqEvent("b1", "mallory", "create", "deployments", 2), "a1,b1"},
+		{seqEvent("a2", "mallory", "update", "roles", 3), ""},
+		{seqEvent("d2", "mallory", "delete", "pods", 4), ""},
+		{seqEvent("b2", "mallory", "create", "deployments", 5), ""},
+	})
+
+	// An event both until and a first step: it starts its own partial after ending the older ones.
+	both := roleThenWorkload(5 * time.Minute)
+	seq = both.Pipeline[0].(rule.Sequence)
+	seq.Until = rule.SequenceStep{Cond: eq("objectRef.resource", "roles"), By: []rule.Field{{Name: "user.username"}}}
+	both.Pipeline[0] = seq
+	e, err = Compile([]*rule.Rule{both}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSequence(t, e, []seqCase{
+		{seqEvent("a1", "mallory", "update", "roles", 0), ""},
+		{seqEvent("a2", "mallory", "update", "roles", 1), ""},
+		{seqEvent("b1", "mallory", "create", "deployments", 2), "a2,b1"},
+	})
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strings"
 	"time"
 
@@ -409,10 +410,14 @@ type Eval struct {
 // and one matching step 0 starts a partial, replacing an older one (EQL's state machine). An event is tried against
 // the steps from the last to the first, so that it never extends a partial it has just extended.
 //
+// An event that matches Until's Cond (EQL `until`; nil: none) ends, for its key, every partial it did not itself extend or start: a
+// sequence's steps must come before it.
+//
 // The row that completes a sequence gets SequenceIDsField (the auditIDs of its events, in order) and, when Columns
 // names them, the key's values under those names.
 type Sequence struct {
 	Steps   []SequenceStep
+	Until   SequenceStep
 	MaxSpan time.Duration
 	Columns []string
 }
@@ -629,8 +634,10 @@ func FillTargets(later []Stage) []string {
 		case Eval:
 			EachValueField(st.Value, add)
 		case Sequence:
-			for _, step := range st.Steps {
-				EachField(step.Cond, add)
+			for _, step := range append(slices.Clip(st.Steps), st.Until) {
+				if step.Cond != nil {
+					EachField(step.Cond, add)
+				}
 				for _, f := range step.By {
 					add(f)
 				}
