@@ -67,21 +67,9 @@ func CompileEQLSequence(query string, fm *FieldMap) (rule.Expr, rule.Sequence, e
 		if t.kind != eqlOp || t.text != "[" {
 			break
 		}
-		p.next()
-		cond, err := p.eventQuery()
+		step, err := p.bracketed(shared)
 		if err != nil {
 			return nil, seq, err
-		}
-		if c := p.next(); c.kind != eqlOp || c.text != "]" {
-			return nil, seq, p.failAt(c, "expected `]` after the step's condition")
-		}
-		by := shared
-		if p.accept("by") {
-			own, err := p.joinKeys()
-			if err != nil {
-				return nil, seq, err
-			}
-			by = append(append([]rule.Field(nil), shared...), own...)
 		}
 		runs := 1
 		if w := p.peek(); p.accept("with") {
@@ -96,9 +84,9 @@ func CompileEQLSequence(query string, fm *FieldMap) (rule.Expr, rule.Sequence, e
 			return nil, seq, p.failAt(t, fmt.Sprintf("a sequence has at most %d steps", maxSequenceSteps))
 		}
 		for range runs {
-			seq.Steps = append(seq.Steps, rule.SequenceStep{Cond: cond, By: by})
+			seq.Steps = append(seq.Steps, step)
 		}
-		filters = append(filters, cond)
+		filters = append(filters, step.Cond)
 	}
 	if len(seq.Steps) < 2 {
 		return nil, seq, p.failAt(head, "a sequence has at least two steps, each in brackets: `[any where ...]`")
@@ -112,32 +100,41 @@ func CompileEQLSequence(query string, fm *FieldMap) (rule.Expr, rule.Sequence, e
 		if b := p.peek(); b.kind != eqlOp || b.text != "[" {
 			return nil, seq, p.failAt(b, "`until` takes a condition in brackets: `until [any where ...]`")
 		}
-		p.next()
-		cond, err := p.eventQuery()
+		until, err := p.bracketed(shared)
 		if err != nil {
 			return nil, seq, err
 		}
-		if c := p.next(); c.kind != eqlOp || c.text != "]" {
-			return nil, seq, p.failAt(c, "expected `]` after the condition of `until`")
-		}
-		by := shared
-		if p.accept("by") {
-			own, err := p.joinKeys()
-			if err != nil {
-				return nil, seq, err
-			}
-			by = append(append([]rule.Field(nil), shared...), own...)
-		}
-		if len(by) != len(seq.Steps[0].By) {
+		if len(until.By) != len(seq.Steps[0].By) {
 			return nil, seq, p.failAt(t, "`until` joins on as many fields as the steps")
 		}
-		seq.Until = rule.SequenceStep{Cond: cond, By: by}
-		filters = append(filters, cond)
+		seq.Until = until
+		filters = append(filters, until.Cond)
 	}
 	if err := p.end("EQL pipes (`| head`, `| tail`, ...) after a sequence are not supported"); err != nil {
 		return nil, seq, err
 	}
 	return or(filters...), seq, nil
+}
+
+// bracketed parses `[ query ] [ by keys ]` at `[`: a step, or until's condition, joining on shared and its own keys.
+func (p *eqlParser) bracketed(shared []rule.Field) (rule.SequenceStep, error) {
+	p.next()
+	cond, err := p.eventQuery()
+	if err != nil {
+		return rule.SequenceStep{}, err
+	}
+	if c := p.next(); c.kind != eqlOp || c.text != "]" {
+		return rule.SequenceStep{}, p.failAt(c, "expected `]` after the condition")
+	}
+	by := shared
+	if p.accept("by") {
+		own, err := p.joinKeys()
+		if err != nil {
+			return rule.SequenceStep{}, err
+		}
+		by = append(append([]rule.Field(nil), shared...), own...)
+	}
+	return rule.SequenceStep{Cond: cond, By: by}, nil
 }
 
 // joinKeys parses the fields of a `by`, mapped to the audit event. A field the map makes a constant joins every
