@@ -90,17 +90,7 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	var unparsed, matchedEvents, records, dropped int
 	perRule := map[string]int{}
 	start := time.Now()
-	got, err := readEvents(*eventsPath, 0, *maxBody, func(event normalize.Event) {
-		res, err := ev.Evaluate(event.Body)
-		if err != nil {
-			unparsed++
-			return
-		}
-		if len(res.Matches) == 0 {
-			return
-		}
-		matchedEvents++
-		res.Provenance = event.Provenance
+	write := func(res engine.Result) {
 		// The collector appends risk records after the audit record that matched: here a record stands in for it.
 		recs := plog.NewLogRecordSlice()
 		n, d := writer.AppendRiskRecords(recs, recs.AppendEmpty(), res)
@@ -127,7 +117,29 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(out, "%s  %s  %s%s\n", rec.Timestamp().AsTime().UTC().Format(time.RFC3339), name.Str(), object,
 				rec.Body().Str())
 		}
+	}
+	// Windows answered at their close answer when the log's time passes them, and at its end (a search over the
+	// file sees all of it).
+	writeClosed := func(closed []engine.Closed) {
+		for _, c := range closed {
+			write(engine.Result{Matches: []engine.Match{{Rule: c.Rule, Rows: []engine.Row{c.Row}}}, Time: c.Time})
+		}
+	}
+	got, err := readEvents(*eventsPath, 0, *maxBody, func(event normalize.Event) {
+		res, err := ev.Evaluate(event.Body)
+		if err != nil {
+			unparsed++
+			return
+		}
+		writeClosed(e.TakeClosed())
+		if len(res.Matches) == 0 {
+			return
+		}
+		matchedEvents++
+		res.Provenance = event.Provenance
+		write(res)
 	})
+	writeClosed(e.CloseAll())
 	writeErr := out.Flush()
 	if err != nil && got == (readStats{}) {
 		// The log could not be read at all (not there, a directory): a summary of 0 events would read as a scan.

@@ -159,6 +159,9 @@ func didYouMean(keys []string, rules []*rule.Rule) string {
 // rule it names may have been skipped.
 func applyStateful(cfg *Config, opts *engine.Options, rules, correlated []*rule.Rule, logger *zap.Logger) (disabled map[string]bool, err error) {
 	opts.AllowedLateness = cfg.AllowedLateness
+	// A window answered when it closes has no record to enrich: enrich mode refuses such rules (fork and route run
+	// them; route only to route).
+	opts.NoCloseResults = cfg.Mode == ModeEnrich
 	opts.NewTermsLearning = cfg.NewTermsLearning
 	byID, unknown, twice := resolveOverrides(cfg, rules)
 	if len(twice) > 0 {
@@ -268,6 +271,30 @@ type deliveries struct {
 	// refusedOrder bounds refused: a batch the receiver gave up on is forgotten after maxRefused others. An entry
 	// names the additions it was made for, so that an old entry of a batch refused again forgets nothing newer.
 	refusedOrder []refusedBatch
+	// closed are answers of windows that closed (engine.TakeClosed) still to be sent: those of a refused batch, and
+	// those a rule reload took from the engine it replaced. The next batch, or the shutdown flush, carries them.
+	closed []engine.Closed
+	// resource is a copy of the resource of the last batch that had one, which answers at shutdown are written in.
+	resource *pcommon.Resource
+}
+
+// takeClosed returns the answers waiting to be sent, with e's newly closed windows after them.
+func (d *deliveries) takeClosed(e *engine.Engine) []engine.Closed {
+	d.mu.Lock()
+	out := d.closed
+	d.closed = nil
+	d.mu.Unlock()
+	return append(out, e.TakeClosed()...)
+}
+
+// requeueClosed gives back answers that were not delivered.
+func (d *deliveries) requeueClosed(closed []engine.Closed) {
+	if len(closed) == 0 {
+		return
+	}
+	d.mu.Lock()
+	d.closed = append(closed, d.closed...)
+	d.mu.Unlock()
 }
 
 type refusedBatch struct {
@@ -282,6 +309,7 @@ const maxRefused = 256
 // scopes, and the resources that carry the reports.
 type additions struct {
 	due       []window.Pending[heldMatch]
+	closed    []engine.Closed
 	records   []plog.LogRecord
 	resources []plog.ResourceLogs
 }
@@ -480,9 +508,17 @@ func (p *auditProcessor) finishBatch(ld plog.Logs, b *batch) (added, dropped int
 	}
 	rls := ld.ResourceLogs()
 	before := rls.Len()
+	var closed []engine.Closed
+	var res *pcommon.Resource
+	if p.cfg.Mode == ModeFork {
+		closed = p.state.deliveries.takeClosed(p.detector.engine)
+		res = p.state.deliveries.batchResource(ld, p.detector.engine)
+	}
 	added, dropped = p.appendReports(ld, b.due)
-	if len(b.due) > 0 || len(b.appended) > 0 {
-		a := &additions{due: b.due, records: b.appended}
+	ca, cd := p.appendClosed(ld, closed, res)
+	added, dropped = added+ca, dropped+cd
+	if len(b.due) > 0 || len(b.appended) > 0 || len(closed) > 0 {
+		a := &additions{due: b.due, closed: closed, records: b.appended}
 		for x := before; x < rls.Len(); x++ {
 			a.resources = append(a.resources, rls.At(x))
 		}
@@ -551,6 +587,7 @@ func (p *auditProcessor) delivered(ld plog.Logs, err error) {
 	if !ok || err == nil {
 		return
 	}
+	dl.requeueClosed(a.closed)
 	for _, d := range a.due {
 		if t := s.throttles[d.Last.rule.ID]; t != nil {
 			t.th.Requeue([]window.Pending[heldMatch]{d})
@@ -600,9 +637,44 @@ func (p *auditProcessor) appendReports(ld plog.Logs, due []window.Pending[heldMa
 	return added, dropped
 }
 
+// appendClosed writes the risk records of the answers of windows that closed, in one new resource (a copy of res,
+// the stream's resource, when there is one).
+func (p *auditProcessor) appendClosed(ld plog.Logs, closed []engine.Closed, res *pcommon.Resource) (added, dropped int) {
+	if len(closed) == 0 {
+		return 0, 0
+	}
+	rl := ld.ResourceLogs().AppendEmpty()
+	if res != nil {
+		res.CopyTo(rl.Resource())
+	}
+	lrs := rl.ScopeLogs().AppendEmpty().LogRecords()
+	for _, c := range closed {
+		a, d := p.writer.AppendRiskRecords(lrs, plog.NewLogRecord(), engine.Result{
+			Matches: []engine.Match{{Rule: c.Rule, Rows: []engine.Row{c.Row}}}, Time: c.Time})
+		added += a
+		dropped += d
+	}
+	return added, dropped
+}
+
+// batchResource returns the resource answers of closed windows are written in: a copy of the batch's first
+// resource (the stream's: k8s.cluster.name and the like), kept for the answers a shutdown sends. Nothing is copied
+// when no rule answers at a window's close.
+func (d *deliveries) batchResource(ld plog.Logs, e *engine.Engine) *pcommon.Resource {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if e.AnswersAtClose() && ld.ResourceLogs().Len() > 0 {
+		c := pcommon.NewResource()
+		ld.ResourceLogs().At(0).Resource().CopyTo(c)
+		d.resource = &c
+	}
+	return d.resource
+}
+
 // flushState pushes the throttles' held-back counts downstream at shutdown (keep nil), and at a rule reload those of
 // the rules not in keep: processorhelper's shutdown has no consumer, so the processor keeps its own reference to the
-// next one.
+// next one. At shutdown it sends the answers of windows that closed and were not sent yet; a window still open is
+// not answered early (it is saved with storage, as a scheduled search would answer it only at its end).
 func (p *auditProcessor) flushState(ctx context.Context, keep map[string]bool) error {
 	var due []window.Pending[heldMatch]
 	ids := make([]string, 0, len(p.state.throttles))
@@ -615,11 +687,17 @@ func (p *auditProcessor) flushState(ctx context.Context, keep map[string]bool) e
 	for _, id := range ids {
 		due = append(due, p.state.throttles[id].th.Flush()...)
 	}
-	if len(due) == 0 || p.state.next == nil {
+	var closed []engine.Closed
+	if keep == nil && p.cfg.Mode == ModeFork {
+		closed = p.state.deliveries.takeClosed(p.detector.engine)
+	}
+	if len(due) == 0 && len(closed) == 0 || p.state.next == nil {
 		return nil
 	}
 	ld := plog.NewLogs()
 	added, dropped := p.appendReports(ld, due)
+	ca, cd := p.appendClosed(ld, closed, p.state.deliveries.resource)
+	added, dropped = added+ca, dropped+cd
 	p.telemetry.ProcessorAuditdetectRiskEvents.Add(ctx, int64(added))
 	if dropped > 0 {
 		p.telemetry.ProcessorAuditdetectRiskEventsDropped.Add(ctx, int64(dropped))

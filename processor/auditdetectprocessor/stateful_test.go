@@ -440,11 +440,16 @@ func processorRefusedOnce(t *testing.T, cfg *Config, sink *consumertest.LogsSink
 
 // refusingOnce is a next consumer that refuses the first batch and passes the later ones to sink.
 func refusingOnce(t *testing.T, sink *consumertest.LogsSink) consumer.Logs {
+	return refusingCall(t, sink, 1)
+}
+
+// refusingCall is a next consumer that refuses the n-th batch (as an exporter with a full sending queue does) and
+// passes the others to sink.
+func refusingCall(t *testing.T, sink *consumertest.LogsSink, n int) consumer.Logs {
 	t.Helper()
-	refused := false
+	calls := 0
 	next, err := consumer.NewLogs(func(ctx context.Context, ld plog.Logs) error {
-		if !refused {
-			refused = true
+		if calls++; calls == n {
 			return errors.New("sending queue is full")
 		}
 		return sink.ConsumeLogs(ctx, ld)
@@ -532,16 +537,8 @@ func TestReportInARefusedBatchComesAgain(t *testing.T) {
 	for _, same := range []bool{false, true} {
 		t.Run(map[bool]string{false: "read again", true: "same batch object"}[same], func(t *testing.T) {
 			sink := new(consumertest.LogsSink)
-			calls := 0
-			next, err := consumer.NewLogs(func(ctx context.Context, ld plog.Logs) error {
-				if calls++; calls == 2 {
-					return errors.New("sending queue is full")
-				}
-				return sink.ConsumeLogs(ctx, ld)
-			})
-			require.NoError(t, err)
 			p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type),
-				testConfig(throttled(10*time.Minute, "user")), next)
+				testConfig(throttled(10*time.Minute, "user")), refusingCall(t, sink, 2))
 			require.NoError(t, err)
 			require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
 			t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })

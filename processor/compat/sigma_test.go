@@ -102,6 +102,8 @@ type handCase struct {
 	Name      string `yaml:"name"`
 	caseEvent `yaml:",inline"`
 	Then      []caseEvent `yaml:"then"`
+	// Close, for a window answered when it closes: whether the end of the events (engine.CloseAll) answers.
+	Close *bool `yaml:"close"`
 }
 
 type ruleCases struct {
@@ -147,6 +149,22 @@ func runHandCases(t *testing.T, file string, rules map[string]*rule.Rule) {
 					}
 					cov := covered[rc.Rule]
 					cov[map[bool]int{true: 0, false: 1}[ev.Match]] = true
+					covered[rc.Rule] = cov
+				}
+				closed := e.CloseAll()
+				if c.Close == nil {
+					if len(closed) > 0 {
+						t.Errorf("answered %d times when its window closed; say so with close: true", len(closed))
+					}
+					return
+				}
+				if got := len(closed) == 1; got != *c.Close {
+					t.Errorf("at the window's close: %d answers, want close: %v", len(closed), *c.Close)
+				}
+				if len(closed) == 1 {
+					checkRisk(t, engine.Match{Rule: closed[0].Rule, Rows: []engine.Row{closed[0].Row}})
+					cov := covered[rc.Rule]
+					cov[0] = true
 					covered[rc.Rule] = cov
 				}
 			})

@@ -60,6 +60,9 @@ func (w *windowedStats) adopt(o *windowedStats) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	w.groups, w.wm, w.nextSweep = o.groups, o.wm, o.nextSweep
+	if w.atClose == o.atClose {
+		w.closing, o.closing = o.closing, nil // answers not yet taken
+	}
 }
 
 // adoptNewTerms moves the histories of the new_terms stages of from (the same pipeline, compiled before) to stages.

@@ -34,6 +34,10 @@ type Options struct {
 	// changes the rule), so without it every combination of the traffic is reported once as new. Default 0: report
 	// from the start.
 	NewTermsLearning time.Duration
+	// NoCloseResults refuses windowed rules whose conditions can stop holding as the window fills, which are
+	// answered when the window closes (TakeClosed): the processor's enrich mode has no record to write such an
+	// answer on.
+	NoCloseResults bool
 	// RowFields adds, by rule ID, event fields to the result rows of rules without stats (rows that are the matching
 	// event, which otherwise carry only the risk, threat and message fields and a summary): the fields a throttle
 	// keys on, for one.
@@ -56,6 +60,8 @@ type Engine struct {
 	times   []*event.Path
 	// routeBy are the by-fields every windowed rule groups on, read from the event (route.go).
 	routeBy []*fieldRef
+	// newest is the newest event time read for a stateful rule, in Unix nanoseconds (closed.go).
+	newest atomic.Int64
 }
 
 type compiledRule struct {
@@ -334,6 +340,7 @@ func (ev *Evaluator) Evaluate(body []byte) (Result, error) {
 		}
 		if (cr.window != nil || cr.timed) && at.IsZero() {
 			at = e.eventTime(view)
+			newestTime(&e.newest, at)
 		}
 		var rows []Row
 		if id := e.statefulIdentity(cr, view, &st.ctx); id != nil {

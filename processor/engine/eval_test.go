@@ -171,14 +171,18 @@ func TestRuleOwnWindow(t *testing.T) {
 }
 
 // TestEvalOfAggregate: a where on a value computed from a windowed aggregate cannot be checked as the window fills,
-// so the rule is refused rather than compared per event; a value computed after the where, for the risk record, is
+// so the window answers when it closes (or the rule is refused where that cannot be written), never per event; a value computed after the where, for the risk record, is
 // fine.
 func TestEvalOfAggregate(t *testing.T) {
 	label := rule.Eval{To: "label", Value: rule.Call{Func: "concat", Args: []rule.Value{rule.FieldValue{Field: rule.Field{Name: "count"}}, rule.Constant{Text: " requests"}}}}
 	r := windowRule(cmp("label", rule.OpGe, "3"), countOnly)
 	r.Pipeline = []rule.Stage{r.Pipeline[0], label, r.Pipeline[1]}
-	if _, err := Compile([]*rule.Rule{r}, Options{}); err == nil || !strings.Contains(err.Error(), "where on label: it is computed from an aggregate") {
+	if _, err := Compile([]*rule.Rule{r}, Options{NoCloseResults: true}); err == nil || !strings.Contains(err.Error(), "where on label: it is computed from an aggregate") {
 		t.Errorf("Compile: %v, want the refusal", err)
+	}
+	// Where answers at the window's close are written, the final row is checked then.
+	if e, err := Compile([]*rule.Rule{r}, Options{}); err != nil || !e.rules[0].window.atClose {
+		t.Errorf("Compile: %v, want a window answered at its close", err)
 	}
 
 	r = windowRule(cmp("count", rule.OpGe, "3"), countOnly)
@@ -228,7 +232,8 @@ func TestRunnable(t *testing.T) {
 	good := windowRule(cmp("count", rule.OpGe, "3"), countOnly)
 	bad := windowRule(cmp("count", rule.OpLt, "3"), countOnly)
 	bad.ID, bad.Name = "bad", "Bad"
-	kept, refused := Runnable([]*rule.Rule{good, bad}, Options{})
+	// A condition that can stop holding is answered when the window closes; where that is refused, the rule is.
+	kept, refused := Runnable([]*rule.Rule{good, bad}, Options{NoCloseResults: true})
 	if len(kept) != 1 || kept[0] != good {
 		t.Errorf("kept %v, want the good rule", kept)
 	}

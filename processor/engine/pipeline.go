@@ -417,7 +417,7 @@ func compilePipeline(r *rule.Rule, rs refs, opts Options, fs *fields, cut *atomi
 			ex = evalStage{to: st.To, v: v}
 		case rule.Stats:
 			if i == windowAt {
-				if win, err = planWindow(r.Pipeline, i); err != nil {
+				if win, err = planWindow(r.Pipeline, i, opts.NoCloseResults); err != nil {
 					return nil, nil, nil, err
 				}
 				continue

@@ -25,6 +25,10 @@ type windowedStats struct {
 	stats    statsStage
 	size     time.Duration
 	lateness time.Duration
+	// atClose: the window answers each group once, when it closes, with its final row (a condition that can stop
+	// holding as the window fills); update then only counts, and closing collects the rows in closing.
+	atClose bool
+	closing []closedWindow
 
 	mu        sync.Mutex
 	groups    *window.Store[group]
@@ -71,6 +75,12 @@ type aggState struct {
 	numeric, text  bool
 }
 
+// closedWindow is a group's final row in a window that closed, for a window answered at its close.
+type closedWindow struct {
+	row *row
+	end time.Time
+}
+
 func newWindowedStats(plan windowPlan, rs refs, size, lateness time.Duration, maxKeys int, cut *atomic.Uint64) *windowedStats {
 	stats := compileStats(plan.stats, rs, cut)
 	for i := range stats.aggs {
@@ -81,6 +91,7 @@ func newWindowedStats(plan windowPlan, rs refs, size, lateness time.Duration, ma
 		size:     size,
 		lateness: max(lateness, 0),
 		groups:   window.NewStore[group](maxKeys),
+		atClose:  plan.atClose,
 	}
 }
 
@@ -116,7 +127,9 @@ func (w *windowedStats) update(rows []*row, at time.Time) []windowHit {
 			for i, a := range w.stats.aggs {
 				ws.aggs[i].add(a, r, at)
 			}
-			hits = append(hits, windowHit{row: w.snapshot(g.by, ws), win: ws})
+			if !w.atClose {
+				hits = append(hits, windowHit{row: w.snapshot(g.by, ws), win: ws})
+			}
 		}
 	}
 	return hits
@@ -159,7 +172,25 @@ func (g *group) window(start time.Time, naggs int, closed func(time.Time) bool) 
 
 // sweep frees the groups whose windows have all closed, and schedules the next sweep for when the window open at
 // wm closes: with aligned windows every group's window closes at the same instant, so one pass per window suffices.
+// A window answered at its close gives its final row to closing here, once: it is then dropped from its group.
 func (w *windowedStats) sweep(wm time.Time) {
+	if w.atClose {
+		w.groups.Each(func(_ string, g *group) bool {
+			open := g.wins[:0]
+			for _, ws := range g.wins {
+				if !w.closed(ws.start, wm) {
+					open = append(open, ws)
+					continue
+				}
+				if !ws.fired {
+					w.closing = append(w.closing, closedWindow{row: w.snapshot(g.by, ws), end: ws.start.Add(w.size)})
+				}
+			}
+			clear(g.wins[len(open):])
+			g.wins = open
+			return true
+		})
+	}
 	w.groups.Sweep(func(_ string, g *group) bool {
 		for _, ws := range g.wins {
 			if !w.closed(ws.start, wm) {
@@ -169,6 +200,33 @@ func (w *windowedStats) sweep(wm time.Time) {
 		return true
 	})
 	w.nextSweep = wm.Add(-w.lateness).Truncate(w.size).Add(w.size + w.lateness)
+}
+
+// advance moves the watermark to at (an event of another rule: windows answered at their close must close when the
+// stream's time passes them, not only when their own rule's next event comes) and sweeps when a window closed.
+func (w *windowedStats) advance(at time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if wm := w.wm.Observe(at); !wm.Before(w.nextSweep) {
+		w.sweep(wm)
+	}
+}
+
+// closeAll closes every open window, as the end of the input closes them (the tools' end of an event file).
+func (w *windowedStats) closeAll() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.sweep(time.Unix(1<<62, 0))
+	w.nextSweep = time.Time{}
+}
+
+// takeClosing returns the final rows collected since the last call.
+func (w *windowedStats) takeClosing() []closedWindow {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := w.closing
+	w.closing = nil
+	return out
 }
 
 // fire marks the window as having emitted, and reports whether it had not yet.

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -407,7 +408,8 @@ func TestWindowWhereFromSPL(t *testing.T) {
 
 // TestWindowRefusesConditionsThatFall: a window answers when its condition first holds, Splunk at the end of the
 // window. A condition that can stop holding as the window fills would report counts Splunk never does (`count=3` on
-// the 3rd of 4 events, `count<2` on every group's first event): the rule fails to load, naming the term.
+// the 3rd of 4 events, `count<2` on every group's first event): such a window answers when it closes
+// (TestWindowAnswersAtClose), and where that is refused (enrich mode), the rule fails to load, naming the term.
 func TestWindowRefusesConditionsThatFall(t *testing.T) {
 	const stats = `responseStatus.code=403 | stats count dc(requestURI) as uris values(userAgent) as agents max(n) as hi by sourceIPs{} | `
 	tests := []struct{ tail, want string }{
@@ -429,9 +431,14 @@ func TestWindowRefusesConditionsThatFall(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = Compile([]*rule.Rule{{ID: "w", Name: "w", Filter: filter, Pipeline: pipeline}}, Options{})
+			r := &rule.Rule{ID: "w", Name: "w", Filter: filter, Pipeline: pipeline}
+			_, err = Compile([]*rule.Rule{r}, Options{NoCloseResults: true})
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), `rule "w"`) {
 				t.Errorf("err = %v\nwant one naming the rule and saying %q", err, tt.want)
+			}
+			e, err := Compile([]*rule.Rule{r}, Options{})
+			if err != nil || !e.rules[0].window.atClose {
+				t.Errorf("answered at close: %v", err)
 			}
 		})
 	}
@@ -442,8 +449,9 @@ func TestWindowRefusesConditionsThatFall(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Compile([]*rule.Rule{{ID: "w", Name: "w", Filter: filter, Pipeline: pipeline}}, Options{}); err != nil {
-			t.Errorf("%s: %v", tail, err)
+		e, err := Compile([]*rule.Rule{{ID: "w", Name: "w", Filter: filter, Pipeline: pipeline}}, Options{NoCloseResults: true})
+		if err != nil || e.rules[0].window.atClose {
+			t.Errorf("%s: %v (answered at close: must answer when it first holds)", tail, err)
 		}
 	}
 }
@@ -553,5 +561,80 @@ func TestWindowHugeThresholds(t *testing.T) {
 	}
 	if err := compile(`* | stats dc(u) as n by ip | where n > 1e400`); err == nil || !strings.Contains(err.Error(), "compares dc(u) with 1e400") {
 		t.Errorf("dc > 1e400: err = %v, want a refusal for its size", err)
+	}
+}
+
+// TestWindowAnswersAtClose: a window whose condition can stop holding answers each group once, when the window
+// closes, with its final counts, as a scheduled search over the window does: `count < 3` reports the groups that
+// ended with fewer than 3 events, `count = 3` those that ended with exactly 3.
+func TestWindowAnswersAtClose(t *testing.T) {
+	for _, tc := range []struct {
+		cond rule.Expr
+		want []string
+	}{
+		{cmp("count", rule.OpLt, "3"), []string{"10.0.0.1:2"}},
+		{cmp("count", rule.OpEq, "3"), []string{"10.0.0.3:3"}},
+	} {
+		r := windowRule(tc.cond, countOnly)
+		e, err := Compile([]*rule.Rule{r}, Options{Window: 10 * time.Minute, AllowedLateness: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var events [][]byte
+		for ip, n := range map[string]int{"10.0.0.1": 2, "10.0.0.3": 3, "10.0.0.4": 4} {
+			for i := 0; i < n; i++ {
+				events = append(events, ev(ip, float64(i), ""))
+			}
+		}
+		// Nothing answers while the window is open, whatever the counts.
+		if got := play(t, e, events); len(got) != 0 {
+			t.Fatalf("answered per event: %v", got)
+		}
+		if got := e.TakeClosed(); len(got) != 0 {
+			t.Fatalf("answered before the window closed: %v", got)
+		}
+		// An event of the next window within the lateness does not close it; past it, the window closes.
+		play(t, e, [][]byte{ev("10.0.0.9", 10.5, "")})
+		if got := e.TakeClosed(); len(got) != 0 {
+			t.Fatalf("answered within the lateness: %v", got)
+		}
+		play(t, e, [][]byte{ev("10.0.0.9", 11.5, "")})
+		var got []string
+		for _, c := range e.TakeClosed() {
+			got = append(got, strings.Join(c.Row.Values("sourceIPs{}"), ",")+":"+strings.Join(c.Row.Values("count"), ","))
+			if !c.Time.Equal(w0.Add(10 * time.Minute)) {
+				t.Errorf("answer at %s, want the window's end", c.Time)
+			}
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%v: closed %v, want %v", tc.cond, got, tc.want)
+		}
+		if again := e.TakeClosed(); len(again) != 0 {
+			t.Errorf("answered twice: %v", again)
+		}
+		// The next window's group (two events) answers at the end of the input (the tools' CloseAll), if it is one.
+		rest := e.CloseAll()
+		if wantRest := tc.cond.(rule.Compare).Op == rule.OpLt; len(rest) != map[bool]int{true: 1}[wantRest] {
+			t.Errorf("at the end of the input: %+v", rest)
+		}
+	}
+}
+
+// A window answered at its close closes with the stream's time, not only with its own rule's next event.
+func TestWindowClosesWithOtherRulesEvents(t *testing.T) {
+	closing := windowRule(cmp("count", rule.OpLt, "5"), countOnly)
+	other := newTermsRule(time.Hour) // reads the time of every secret read
+	e, err := Compile([]*rule.Rule{closing, other}, Options{Window: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	play(t, e, [][]byte{ev("10.0.0.1", 1, "")})
+	secretRead := fmt.Sprintf(`{"verb":"get","user":{"username":"alice"},"sourceIPs":["10.0.0.2"],"objectRef":{"resource":"secrets"},"responseStatus":{"code":200},"stageTimestamp":%q}`,
+		w0.Add(11*time.Minute).Format(time.RFC3339Nano)) // the other rule's event, at 10:11
+	if _, err := e.Match([]byte(secretRead)); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.TakeClosed(); len(got) != 1 || got[0].Rule.ID != "w" {
+		t.Errorf("closed %+v, want the 10:00 window of w", got)
 	}
 }

@@ -11,11 +11,12 @@ import (
 )
 
 // A window answers a group when the conditions after its stats first hold (window.go), while Splunk's hourly search
-// answers once, with the counts at the end of the hour. The two agree only for conditions that, once true, stay true
+// answers once, with the counts at the end of the hour. The two agree for conditions that, once true, stay true
 // as the window fills: `count > 5`, not `count = 3` (true on the 3rd of 4 events, while Splunk counts 4 and reports
-// nothing) nor `count < 2` (true on every group's first event). planWindow checks the conditions a windowed stats
-// is filtered on, and works out how many distinct values each dc() must keep to compare exactly with the numbers it
-// is compared with.
+// nothing) nor `count < 2` (true on every group's first event). A window filtered on any other condition answers
+// when it closes, with its final counts, as the scheduled search does. planWindow checks the conditions a windowed
+// stats is filtered on, and works out how many distinct values each dc() must keep to compare exactly with the
+// numbers it is compared with.
 
 // trend says how a condition on a group's aggregated row can change while its window fills.
 type trend int
@@ -33,13 +34,17 @@ const (
 const maxDistinctKept = 10000
 
 // windowPlan is the windowed stats of a rule and, per aggregate, the distinct values it keeps (0: the default).
+// atClose says its conditions can stop holding as the window fills: the window answers when it closes (window.go).
 type windowPlan struct {
-	stats rule.Stats
-	keep  []int
+	stats   rule.Stats
+	keep    []int
+	atClose bool
 }
 
-// planWindow checks the where/search stages after the windowed stats at index at and returns its plan.
-func planWindow(stages []rule.Stage, at int) (*windowPlan, error) {
+// planWindow checks the where/search stages after the windowed stats at index at and returns its plan. A condition
+// that can stop holding as the window fills makes a window answered when it closes, unless atCloseRefused (no record
+// could carry such an answer: the processor's enrich mode), when it is an error.
+func planWindow(stages []rule.Stage, at int, atCloseRefused bool) (*windowPlan, error) {
 	st := stages[at].(rule.Stats)
 	plan := &windowPlan{stats: st, keep: make([]int, len(st.Aggs))}
 	aggs := map[string]int{}     // row field name -> aggregate index
@@ -79,12 +84,16 @@ func planWindow(stages []rule.Stage, at int) (*windowPlan, error) {
 				from = f.Name
 			}
 		})
-		if from != "" {
-			return nil, fmt.Errorf("%s on %s: it is computed from an aggregate of the windowed stats, and a condition on it "+
-				"cannot be checked as the window fills; compare the aggregate itself", cmd, from)
-		}
 		c := condCheck{aggs: aggs, stats: st}
-		if t := c.trend(cond, false); t == falling || t == unsteady {
+		switch t := c.trend(cond, false); {
+		case from == "" && t != falling && t != unsteady:
+		case !atCloseRefused:
+			plan.atClose = true
+		case from != "":
+			return nil, fmt.Errorf("%s on %s: it is computed from an aggregate of the windowed stats, and a condition on it "+
+				"cannot be checked as the window fills; compare the aggregate itself (or run the rule in mode: fork, "+
+				"which answers it when the window closes)", cmd, from)
+		default:
 			return nil, c.refusal(cmd, cond)
 		}
 		if err := c.keep(cond, plan.keep); err != nil {
@@ -274,7 +283,7 @@ func (c condCheck) refusal(cmd string, cond rule.Expr) error {
 	return fmt.Errorf("%s `%s` %s: a window answers a group when its condition first holds, a scheduled search (Splunk's, "+
 		"Elastic's) once, at the end of the window. Conditions on the aggregates of a windowed stats must only become true as the window fills: "+
 		"count and dc() compared with a number by > or >=, values() by = or like(), isnotnull(), conditions on the "+
-		"by-fields, and AND/OR of them", cmd, termText(culprit, neg), effect)
+		"by-fields, and AND/OR of them (in mode: fork, any other condition is answered when the window closes)", cmd, termText(culprit, neg), effect)
 }
 
 // termText spells a term of the rule model for an error message.

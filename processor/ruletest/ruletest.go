@@ -224,6 +224,13 @@ func run(r *rule.Rule, lt located, opts Options) Result {
 	}
 	var matchedAt []int
 	var problems []string
+	// A window answered at its close answers at the event whose time closes it, or at the end of the events.
+	closed := func(at int, cs []engine.Closed) {
+		for _, c := range cs {
+			matchedAt = append(matchedAt, at)
+			problems = append(problems, checkRows(r, engine.Match{Rule: c.Rule, Rows: []engine.Row{c.Row}}, t.RiskObject, at)...)
+		}
+	}
 	for i, ev := range events {
 		matches, err := e.Match(ev)
 		if err != nil {
@@ -233,7 +240,10 @@ func run(r *rule.Rule, lt located, opts Options) Result {
 			matchedAt = append(matchedAt, i+1)
 			problems = append(problems, checkRows(r, m, t.RiskObject, i+1)...)
 		}
+		closed(i+1, e.TakeClosed())
 	}
+	closed(len(events), e.CloseAll())
+	matchedAt = slices.Compact(matchedAt)
 	problems = append(expectation(t, matchedAt), problems...)
 	res := Result{Status: Pass, Events: len(events)}
 	if len(problems) > 0 {

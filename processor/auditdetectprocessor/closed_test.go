@@ -1,0 +1,107 @@
+package auditdetectprocessor
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/processor/processortest"
+
+	"github.com/auditdetect/auditdetect/processor/auditdetectprocessor/internal/metadata"
+)
+
+// fewCreatesRule is an ESCU detection whose condition can stop holding as its window fills (fewer than 3 creations
+// per user in the window): it is answered when the window closes.
+func fewCreatesRule(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "few.yml"), []byte(`name: Test Few Creates
+id: 0b6f9a43-51a4-4a43-9d6c-5a3c2c1e0003
+version: 1
+date: '2026-12-06'
+author: auditdetect tests
+status: production
+type: Anomaly
+description: Users who created something, but fewer than three things, in the window.
+data_source:
+  - Kubernetes Audit
+search: '`+"`kube_audit`"+` verb=create
+  | stats count by user.username
+  | rename user.username as user
+  | where count < 3'
+rba:
+  message: $user$ created $count$ objects
+  risk_objects:
+    - field: user
+      type: user
+      score: 20
+tags:
+  analytic_story:
+    - Kubernetes Security
+  mitre_attack_id:
+    - T1204
+`), 0o644))
+	return dir
+}
+
+func createBy(user string, min float64) string {
+	at := s0.Add(time.Duration(min * float64(time.Minute))).Format(time.RFC3339Nano)
+	return fmt.Sprintf(`{"kind":"Event","auditID":"c-%s-%g","stage":"ResponseComplete","verb":"create","user":{"username":%q},`+
+		`"objectRef":{"resource":"configmaps"},"stageTimestamp":%q}`, user, min, user, at)
+}
+
+// closedAnswers lists the risk records of windows answered at their close: "user:count".
+func closedAnswers(lds []plog.Logs) []string {
+	var out []string
+	for _, ld := range lds {
+		for _, r := range records(ld) {
+			if !isRisk(r) {
+				continue
+			}
+			u, _ := r.Attributes().Get("user")
+			c, _ := r.Attributes().Get("count")
+			out = append(out, u.AsString()+":"+c.AsString())
+		}
+	}
+	return out
+}
+
+// TestWindowAnsweredAtClose: in fork mode the answers of a window that closes go out as risk records with the batch
+// in which the stream's time passes the window (here the 10-minute window, 1 minute of lateness); a refused batch's
+// answers go out with the next one; enrich mode refuses the rule.
+func TestWindowAnsweredAtClose(t *testing.T) {
+	cfg := createDefaultConfig()
+	cfg.Rules = []string{fewCreatesRule(t)}
+	cfg.Window = 10 * time.Minute
+	cfg.AllowedLateness = time.Minute
+
+	sink := new(consumertest.LogsSink)
+	p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, refusingCall(t, sink, 2))
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+
+	// alice creates twice, bob four times: nothing is answered while the window is open.
+	require.NoError(t, p.ConsumeLogs(context.Background(), input(str(createBy("alice", 1)), str(createBy("alice", 2)),
+		str(createBy("bob", 1)), str(createBy("bob", 2)), str(createBy("bob", 3)), str(createBy("bob", 4)))))
+	assert.Empty(t, closedAnswers(sink.AllLogs()))
+	// At 10:11 (past the end and the lateness) the window closes: this batch carries alice's answer, and is refused.
+	require.Error(t, p.ConsumeLogs(context.Background(), input(str(createBy("carol", 11.5)))))
+	// The next batch carries it again, once.
+	require.NoError(t, p.ConsumeLogs(context.Background(), input(str(createBy("carol", 12)))))
+	assert.Equal(t, []string{"alice:2"}, closedAnswers(sink.AllLogs()))
+	// carol's window is open at shutdown: not answered early.
+	require.NoError(t, p.Shutdown(context.Background()))
+	assert.Equal(t, []string{"alice:2"}, closedAnswers(sink.AllLogs()))
+
+	cfg.Mode = ModeEnrich
+	_, err = NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop())
+	require.ErrorContains(t, err, "would fire on the first event of every group")
+}
