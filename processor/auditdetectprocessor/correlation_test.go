@@ -42,7 +42,7 @@ detection:
 	}))
 
 	denied := func(i int, user string) string {
-		return fmt.Sprintf(`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"d-%d","stage":"ResponseComplete","requestURI":"/api/v1/secrets","verb":"list","user":{"username":%q},"sourceIPs":["198.51.100.%d"],"objectRef":{"resource":"secrets","apiVersion":"v1"},"responseStatus":{"metadata":{},"code":403},"stageTimestamp":"2026-12-06T10:00:%02d.000000Z"}`, i, user, i, i)
+		return fmt.Sprintf(`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"d-%d","stage":"ResponseComplete","requestURI":"/api/v1/secrets","verb":"list","user":{"username":%q},"sourceIPs":["198.51.100.%d"],"objectRef":{"resource":"secrets","apiVersion":"v1"},"responseStatus":{"metadata":{},"code":403},"stageTimestamp":"2026-11-06T10:00:%02d.000000Z"}`, i, user, i, i)
 	}
 	var bodies []string
 	for i := 0; i < 8; i++ {

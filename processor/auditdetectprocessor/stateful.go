@@ -757,6 +757,9 @@ func (p *auditProcessor) recordState(ctx context.Context) {
 		tb.ProcessorAuditdetectWindowKeys.Record(ctx, int64(n[0]), attrs)
 		s.addDelta(ctx, tb.ProcessorAuditdetectWindowEvictedKeys, "evicted/new_terms/"+id, n[1], attrs)
 	}
+	for id, n := range p.detector.engine.SequenceLate() {
+		s.addDelta(ctx, tb.ProcessorAuditdetectWindowLateEvents, "late/sequence/"+id, n, s.attr(id, ""))
+	}
 	for id, n := range p.detector.engine.SequenceKeys() {
 		attrs := s.attr(id, "sequence")
 		tb.ProcessorAuditdetectWindowKeys.Record(ctx, int64(n[0]), attrs)

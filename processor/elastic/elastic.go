@@ -211,6 +211,10 @@ func Parse(file string, data []byte, fm *FieldMap) (*rule.Rule, error) {
 	if len(r.Pipeline) > 0 {
 		if _, ok := r.Pipeline[0].(rule.Sequence); ok {
 			r.Risk.Message += " (sequence of audit events $" + rule.SequenceIDsField + "$)"
+			// A sequence without maxspan spans the rule's look-back, the time one run of it searches.
+			if r.Window, err = lookBack(rt.From); err != nil {
+				return nil, fail(err.Error())
+			}
 		}
 	}
 	return r, nil

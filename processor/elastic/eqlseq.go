@@ -18,6 +18,9 @@ import (
 //
 // Missing events (`![ ... ]`) are refused, naming them.
 
+// maxSpan bounds maxspan: a sequence's partials are state, and a year of them is more than any rule means.
+const maxSpan = 366 * 24 * time.Hour
+
 // maxSequenceSteps bounds a sequence's steps, runs expanded (Elasticsearch allows runs up to 100).
 const maxSequenceSteps = 100
 
@@ -37,7 +40,7 @@ func CompileEQLSequence(query string, fm *FieldMap) (rule.Expr, rule.Sequence, e
 	if !p.accept("sequence") {
 		return nil, seq, p.failAt(head, "expected `sequence`")
 	}
-	var shared []rule.Field
+	var shared []joinKey
 	for p.peek().kind == eqlIdent {
 		switch t := p.peek(); {
 		case p.accept("by"):
@@ -117,7 +120,8 @@ func CompileEQLSequence(query string, fm *FieldMap) (rule.Expr, rule.Sequence, e
 }
 
 // bracketed parses `[ query ] [ by keys ]` at `[`: a step, or until's condition, joining on shared and its own keys.
-func (p *eqlParser) bracketed(shared []rule.Field) (rule.SequenceStep, error) {
+// An event without a value of one of them is not the step's.
+func (p *eqlParser) bracketed(shared []joinKey) (rule.SequenceStep, error) {
 	p.next()
 	cond, err := p.eventQuery()
 	if err != nil {
@@ -126,22 +130,33 @@ func (p *eqlParser) bracketed(shared []rule.Field) (rule.SequenceStep, error) {
 	if c := p.next(); c.kind != eqlOp || c.text != "]" {
 		return rule.SequenceStep{}, p.failAt(c, "expected `]` after the condition")
 	}
-	by := shared
+	keys := shared
 	if p.accept("by") {
 		own, err := p.joinKeys()
 		if err != nil {
 			return rule.SequenceStep{}, err
 		}
-		by = append(append([]rule.Field(nil), shared...), own...)
+		keys = append(append([]joinKey(nil), shared...), own...)
 	}
-	return rule.SequenceStep{Cond: cond, By: by}, nil
+	step := rule.SequenceStep{Cond: cond}
+	for _, k := range keys {
+		step.By = append(step.By, k.field)
+		step.Cond = and(step.Cond, k.present)
+	}
+	return step, nil
+}
+
+// joinKey is a sequence's join field and what an event must satisfy to have a value of it.
+type joinKey struct {
+	field   rule.Field
+	present rule.Expr
 }
 
 // joinKeys parses the fields of a `by`, mapped to the audit event. A field the map makes a constant joins every
 // event alike and is left out; one it leaves out of the audit event is null, and Elasticsearch joins no event on a
-// null key.
-func (p *eqlParser) joinKeys() ([]rule.Field, error) {
-	var out []rule.Field
+// null key (nor on an empty one the ingest pipeline leaves unset: present says so).
+func (p *eqlParser) joinKeys() ([]joinKey, error) {
+	var out []joinKey
 	for {
 		t := p.next()
 		if t.kind != eqlIdent && t.kind != eqlField {
@@ -156,7 +171,7 @@ func (p *eqlParser) joinKeys() ([]rule.Field, error) {
 			return nil, p.failAt(t, fmt.Sprintf("%s is not in the audit event (the field map leaves it out): no event would join on it", t.text))
 		case pathTarget:
 			// Of several spellings of an annotation key, the first (underscores kept in the name part) is read.
-			out = append(out, rule.Field{Name: f.alts[0], AnyArray: true})
+			out = append(out, joinKey{field: rule.Field{Name: f.alts[0], AnyArray: true}, present: f.exists()})
 		}
 		if c := p.peek(); c.kind != eqlOp || c.text != "," {
 			return out, nil
@@ -171,6 +186,7 @@ func (p *eqlParser) maxSpan() (time.Duration, error) {
 	if !p.accept("maxspan") {
 		return 0, p.failAt(t, "a sequence takes `with maxspan=<n><unit>`")
 	}
+	at := p.peek()
 	n, err := p.paramNumber(1, 1<<20)
 	if err != nil {
 		return 0, err
@@ -179,6 +195,9 @@ func (p *eqlParser) maxSpan() (time.Duration, error) {
 	unit, ok := spanUnits[strings.ToLower(u.text)]
 	if u.kind != eqlIdent || !ok {
 		return 0, p.failAt(u, "maxspan's unit is ms, s, m, h or d")
+	}
+	if time.Duration(n) > maxSpan/unit {
+		return 0, p.failAt(at, fmt.Sprintf("maxspan is at most %d days", maxSpan/(24*time.Hour)))
 	}
 	return time.Duration(n) * unit, nil
 }

@@ -1,10 +1,12 @@
 package elastic
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/auditdetect/auditdetect/processor/engine"
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
 
@@ -57,6 +59,7 @@ func TestEQLSequence(t *testing.T) {
 		`sequence [any where true] [any where true] | head 5`:                                         "pipes",
 		`sequence by user.name by user.name [any where true] [any where true]`:                        "written once",
 		`sequence by kubernetes.audit.requestObject.metadata.name [any where true] [any where true]`:  "no event would join",
+		`sequence with maxspan=200000d [any where true] [any where true]`:                             "maxspan is at most 366 days",
 		`sequence [any where true [any where true]`:                                                   "expected `]`",
 		`sequence foo [any where true] [any where true]`:                                              "unexpected \"foo\"",
 	} {
@@ -72,5 +75,47 @@ func TestEQLSequence(t *testing.T) {
 	// `=` outside a parameter is still the usual mistake.
 	if _, err := CompileEQL(`any where verb = "x"`, fm); err == nil || !strings.Contains(err.Error(), "use `==`") {
 		t.Errorf("single `=`: %v", err)
+	}
+}
+
+// An event whose join key is empty takes no part: the ingest pipeline leaves an empty user.name unset, and
+// Elasticsearch joins no event on a null key.
+func TestEQLSequenceEmptyKey(t *testing.T) {
+	filter, seq, err := CompileEQLSequence(`sequence by user.name with maxspan=5m [any where kubernetes.audit.verb == "create"] [any where kubernetes.audit.verb == "delete"]`, defaultMap(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.Compile([]*rule.Rule{{ID: "s", Name: "s", Filter: filter, Pipeline: []rule.Stage{seq}}}, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, user := range []string{"", "mallory"} {
+		var matched bool
+		for i, verb := range []string{"create", "delete"} {
+			body := fmt.Sprintf(`{"auditID":"%s%d","verb":%q,"user":{"username":%q},"stageTimestamp":"2026-03-01T09:00:0%dZ"}`, user, i, verb, user, i)
+			ms, err := e.Match([]byte(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			matched = matched || len(ms) > 0
+		}
+		if matched != (user != "") {
+			t.Errorf("user %q: matched %v", user, matched)
+		}
+	}
+}
+
+// A sequence without maxspan spans the rule's look-back (from), Kibana's default without one.
+func TestEQLSequenceLookBack(t *testing.T) {
+	for from, want := range map[string]time.Duration{`from = "now-60m"` + "\n": time.Hour, "": 6 * time.Minute} {
+		doc := tomlRule("severity = \"low\"\ntype = \"eql\"\n" + from +
+			"query = '''\nsequence by user.name [any where kubernetes.audit.verb == \"create\"] [any where kubernetes.audit.verb == \"delete\"]\n'''\n")
+		r, err := Parse("x.toml", []byte(doc), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := r.Pipeline[0].(rule.Sequence); !ok || r.Window != want {
+			t.Errorf("from %q: window %s, want %s", from, r.Window, want)
+		}
 	}
 }

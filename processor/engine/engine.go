@@ -207,7 +207,10 @@ func compileRule(r *rule.Rule, opts Options, fs *fields) (*compiledRule, error) 
 	}
 	if sq, ok := firstStage(r.Pipeline).(rule.Sequence); ok {
 		size = sequenceSpan(r, sq, opts)
-		cr.eventBy, cr.routed = sequenceKeyFields(sq), true
+		// A sequence with no key all its steps share is not routed: its events go wherever the others' keys send
+		// them (docs/stateful.md, Scale-out).
+		keyFields := sequenceKeyFields(sq)
+		cr.eventBy, cr.routed = keyFields, len(keyFields) > 0
 	}
 	cr.stateKey = stateKey(r, size, opts.AllowedLateness, opts.MaxKeys, opts.ReplayKeys)
 	if !hasStats(r.Pipeline) {

@@ -341,14 +341,18 @@ func (s *sequenceStage) restore(ssq savedSequence) {
 	defer s.mu.Unlock()
 	s.wm.Observe(ssq.Watermark)
 	s.nextSweep = ssq.NextSweep
+	// A damaged or hand-made file must not leave a sweep that never comes, or partials no event can follow.
+	if limit := ssq.Watermark.Add(s.span); s.nextSweep.After(limit) {
+		s.nextSweep = limit
+	}
 	for _, sk := range ssq.Keys {
-		if len(sk.Parts) != len(s.steps)-1 {
+		if len(sk.Parts) > len(s.steps)-1 {
 			continue // damaged: the definition key is unchanged, so the saving rule had as many steps
 		}
 		k := seqKey{parts: make([]seqPartial, len(sk.Parts))}
 		for i, p := range sk.Parts {
-			if len(p.IDs) != 0 && len(p.IDs) != i+1 {
-				continue // damaged: a partial that has reached step i holds i+1 events
+			if len(p.IDs) != 0 && len(p.IDs) != i+1 || p.Last.After(ssq.Watermark) || p.Start.After(p.Last) {
+				continue // damaged: a partial that has reached step i holds i+1 events, all by the watermark
 			}
 			k.parts[i] = seqPartial{start: p.Start, last: p.Last, ids: p.IDs}
 		}

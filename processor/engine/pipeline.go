@@ -401,7 +401,7 @@ func compilePipeline(r *rule.Rule, rs refs, opts Options, fs *fields, cut *atomi
 					return nil, nil, nil, fmt.Errorf("every step of a sequence has as many key fields (%d, then %d)", len(st.Steps[0].By), len(step.By))
 				}
 			}
-			if ex, err = newSequenceStage(st, sequenceSpan(r, st, opts), opts.MaxKeys, fs, cut); err != nil {
+			if ex, err = newSequenceStage(st, sequenceSpan(r, st, opts), opts.AllowedLateness, opts.MaxKeys, fs, cut); err != nil {
 				return nil, nil, nil, fmt.Errorf("sequence: %w", err)
 			}
 		case rule.Copy:

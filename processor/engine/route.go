@@ -66,8 +66,8 @@ func eventByFields(stages []rule.Stage, win rule.Stats, rs refs) []*fieldRef {
 }
 
 // sequenceKeyFields returns the key fields of a sequence whose steps all key on the same event fields, which an agent
-// can route by; nil when the steps key on different fields (EQL's per-stage `by`, Sigma's aliases): the rule's events
-// then all get one key, and go to one gateway, which sees every step.
+// can route by; none when the steps key on different fields (EQL's per-stage `by`, Sigma's aliases) or on none: such
+// a rule is not routed (a key of its own would take the events other rules must route by their fields).
 func sequenceKeyFields(sq rule.Sequence) []*fieldRef {
 	first := sq.Steps[0].By
 	steps := sq.Steps[1:]

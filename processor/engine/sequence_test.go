@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -288,4 +289,105 @@ func TestSequenceUntil(t *testing.T) {
 		{seqEvent("a2", "mallory", "update", "roles", 1), ""},
 		{seqEvent("b1", "mallory", "create", "deployments", 2), "a2,b1"},
 	})
+}
+
+// seqEventGroups is seqEvent by a user in groups.
+func seqEventGroups(id, verb, resource string, sec int, groups ...string) string {
+	at := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC).Add(time.Duration(sec) * time.Second)
+	g, _ := json.Marshal(groups)
+	return fmt.Sprintf(`{"auditID":%q,"verb":%q,"user":{"username":"u","groups":%s},"objectRef":{"resource":%q},"stageTimestamp":%q}`,
+		id, verb, g, resource, at.Format(time.RFC3339Nano))
+}
+
+// An event with several key values completes a sequence under each: one row per sequence.
+func TestSequenceCompletesUnderEachKey(t *testing.T) {
+	r := roleThenWorkload(5 * time.Minute)
+	seq := r.Pipeline[0].(rule.Sequence)
+	for i := range seq.Steps {
+		seq.Steps[i].By = []rule.Field{{Name: "user.groups{}"}}
+	}
+	seq.Columns = []string{"group"}
+	r.Pipeline[0] = seq
+	e, err := Compile([]*rule.Rule{r}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{seqEventGroups("a1", "update", "roles", 0, "g1"), seqEventGroups("a2", "update", "roles", 1, "g2")} {
+		if _, err := e.Match([]byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms, err := e.Match([]byte(seqEventGroups("b1", "create", "deployments", 2, "g1", "g2")))
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("%d matches, %v", len(ms), err)
+	}
+	var got []string
+	for _, row := range ms[0].Rows {
+		got = append(got, strings.Join(row.Values("group"), "")+"="+strings.Join(row.Values(rule.SequenceIDsField), ","))
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"g1=a1,b1", "g2=a2,b1"}) {
+		t.Errorf("rows %q", got)
+	}
+}
+
+// With allowed lateness, an event older than the watermark still extends a partial, and the sweep keeps what it
+// could extend: the answer does not depend on other keys' events moving the sweep; past the lateness an event is
+// dropped and counted.
+func TestSequenceLateness(t *testing.T) {
+	for _, carol := range []bool{false, true} {
+		e, err := Compile([]*rule.Rule{roleThenWorkload(5 * time.Minute)}, Options{AllowedLateness: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases := []seqCase{{seqEvent("a1", "mallory", "update", "roles", 0), ""}}
+		if carol {
+			cases = append(cases, seqCase{seqEvent("c1", "carol", "update", "roles", 280), ""})
+		}
+		cases = append(cases, seqCase{seqEvent("r2", "bob", "update", "roles", 301), ""},
+			seqCase{seqEvent("b1", "mallory", "create", "deployments", 299), "a1,b1"},
+			seqCase{seqEvent("a3", "mallory", "update", "roles", 200), ""}) // 101 s late: dropped
+		checkSequence(t, e, cases)
+		if late := e.SequenceLate()["seq"]; late != 1 {
+			t.Errorf("late %d, want 1", late)
+		}
+	}
+}
+
+// An event dated in the future counts at the watermark, which the wall clock caps: it cannot leave its key a partial
+// that no real event can follow for longer than that cap.
+func TestSequenceFutureEvent(t *testing.T) {
+	now := time.Now().UTC()
+	ev := func(id, verb, resource string, at time.Time) string {
+		return fmt.Sprintf(`{"auditID":%q,"verb":%q,"user":{"username":"mallory"},"objectRef":{"resource":%q},"stageTimestamp":%q}`,
+			id, verb, resource, at.Format(time.RFC3339Nano))
+	}
+	e, err := Compile([]*rule.Rule{roleThenWorkload(time.Hour)}, Options{AllowedLateness: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSequence(t, e, []seqCase{
+		{ev("f1", "update", "roles", now.Add(24*time.Hour)), ""},
+		{ev("a1", "update", "roles", now.Add(7*time.Minute)), ""},
+		{ev("b1", "create", "deployments", now.Add(7*time.Minute+time.Second)), "a1,b1"},
+	})
+}
+
+// A sequence whose steps share no key is not routed, and leaves the windowed rules' shared key as it was.
+func TestSequenceWithoutSharedKeyLeavesRoutingAlone(t *testing.T) {
+	win := windowRule(cmp("count", rule.OpGt, "2"), countOnly)
+	win.Pipeline[0] = rule.Stats{Aggs: []rule.Aggregate{countOnly}, By: []string{"user.username"}}
+	seq := roleThenWorkload(time.Minute)
+	st := seq.Pipeline[0].(rule.Sequence)
+	st.Steps[1].By = []rule.Field{{Name: "impersonatedUser.username"}}
+	seq.Pipeline[0] = st
+	for _, rules := range [][]*rule.Rule{{win}, {win, seq}, {seq, win}} {
+		e, err := Compile(rules, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := e.RouteFields(); !slices.Equal(got, []string{"user.username"}) {
+			t.Errorf("%d rules: route fields %q", len(rules), got)
+		}
+	}
 }

@@ -50,7 +50,7 @@ func compileCorrelation(t *testing.T, doc string) (*rule.Rule, error) {
 
 // event is a compact audit event by user from ip at second s, with the given response code, verb and resource.
 func event(user, ip string, s int, code int, verb, resource, name string) []byte {
-	at := time.Date(2026, 12, 6, 10, 0, s, 0, time.UTC).Format(time.RFC3339Nano)
+	at := time.Date(2026, 11, 6, 10, 0, s, 0, time.UTC).Format(time.RFC3339Nano) // in the past: a future time counts at the watermark
 	return []byte(`{"kind":"Event","verb":"` + verb + `","user":{"username":"` + user + `"},"sourceIPs":["` + ip +
 		`"],"objectRef":{"resource":"` + resource + `","name":"` + name + `"},"responseStatus":{"code":` +
 		strconv.Itoa(code) + `},"stageTimestamp":"` + at + `"}`)
