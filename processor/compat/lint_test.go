@@ -43,6 +43,7 @@ func TestCorpusNeverTrueTerms(t *testing.T) {
 	}
 	sort.Strings(got)
 	want := []string{
+		"elastic discovery_endpoint_permission_enumeration_by_anonymous_user.toml: level=ResponseComplete never=false",
 		"elastic execution_anonymous_create_update_patch_pod_request.toml: level=ResponseComplete never=false",
 		"sigma kubernetes_audit_change_admission_controller.yml: verb=replace never=false",
 		"sigma kubernetes_audit_cronjob_modification.yml: verb=replace never=false",

@@ -25,7 +25,7 @@ import (
 // Conditions: AND, OR, NOT, ==, !=, <, <=, >, >=, IN, LIKE, RLIKE, IS [NOT] NULL, STARTS_WITH, ENDS_WITH,
 // CIDR_MATCH, KQL("..."), TO_STRING/TO_LOWER/TO_UPPER of a field. Values: fields, literals, URL_DECODE, REPLACE,
 // CONCAT, TO_LOWER, TO_UPPER, TO_STRING, TRIM, CASE, DATE_TRUNC. Aggregates: COUNT(*), COUNT(f), COUNT_DISTINCT,
-// VALUES, MIN, MAX. Anything else is refused with its position. LANGUAGE.md lists the semantics and differences.
+// VALUES, MIN, MAX, SUM, of a field or of an expression. Anything else is refused with its position. LANGUAGE.md lists the semantics and differences.
 
 // esqlQuery is a compiled ES|QL query.
 type esqlQuery struct {
@@ -428,7 +428,8 @@ func (c *esqlCompiler) column(t esqlTok) (string, error) {
 	return t.text, nil
 }
 
-var esqlAggregates = map[string]string{"count": "count", "count_distinct": "dc", "values": "values", "min": "min", "max": "max"}
+var esqlAggregates = map[string]string{"count": "count", "count_distinct": "dc", "values": "values", "min": "min", "max": "max",
+	"sum": "sum"}
 
 func (c *esqlCompiler) statsCmd(at, from int) error {
 	p, err := c.parser(from)
@@ -446,22 +447,41 @@ func (c *esqlCompiler) statsCmd(at, from int) error {
 			fn := p.next()
 			agg, ok := esqlAggregates[strings.ToLower(fn.text)]
 			if fn.kind != eqlIdent || !ok || !p.acceptOp("(") {
-				return p.failAt(fn, fmt.Sprintf("aggregate %s is not supported (COUNT, COUNT_DISTINCT, VALUES, MIN, MAX are)", fn.text))
+				return p.failAt(fn, fmt.Sprintf("aggregate %s is not supported (COUNT, COUNT_DISTINCT, VALUES, MIN, MAX, SUM are)", fn.text))
 			}
 			a := rule.Aggregate{Func: agg}
-			switch arg := p.next(); {
+			switch arg := p.peek(); {
 			case agg == "count" && (arg.text == "*" || arg.text == ")"):
-				if arg.text == ")" {
-					p.pos--
+				if arg.text == "*" {
+					p.pos++
 				}
-			case arg.kind == eqlIdent || arg.kind == eqlField:
+			case (arg.kind == eqlIdent || arg.kind == eqlField) && p.toks[p.pos+1].text == ")":
+				p.pos++
 				col, err := c.column(arg)
 				if err != nil {
 					return err
 				}
 				a.Field = col
 			default:
-				return p.failAt(arg, fmt.Sprintf("%s takes a field", strings.ToUpper(fn.text)))
+				// An expression (SUM(CASE(...))) is computed into a column of its own before the STATS, as
+				// Elasticsearch evaluates it per row.
+				n, err := p.expr(0)
+				if err != nil {
+					return err
+				}
+				if n.kind == nField {
+					if a.Field, err = c.column(n.tok); err != nil {
+						return err
+					}
+					break
+				}
+				v, err := c.value(n)
+				if err != nil {
+					return err
+				}
+				name := esqlTok{kind: eqlIdent, text: fmt.Sprintf("_agg%d", len(st.Aggs)), off: arg.off}
+				c.define(name, v, "")
+				a.Field = name.text
 			}
 			if t := p.next(); t.text != ")" {
 				return p.failAt(t, fmt.Sprintf("%s takes one argument (a precision or other options are not supported)", strings.ToUpper(fn.text)))

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -106,7 +107,7 @@ func TestESQLErrors(t *testing.T) {
 		{`FROM logs-* | MV_EXPAND user.name`, `MV_EXPAND`, "command MV_EXPAND is not supported"},
 		{`FROM logs-* | WHERE @timestamp >= NOW() - 9 minutes`, `NOW`, "NOW() is the time a run of the query starts"},
 		{`FROM logs-* | WHERE kubernetes.audit.responseStatus.code + 1 > 2`, `+`, "arithmetic is not supported"},
-		{`FROM logs-* | STATS s = SUM(kubernetes.audit.responseStatus.code) BY user.name`, `SUM`, "aggregate SUM is not supported"},
+		{`FROM logs-* | STATS s = AVG(kubernetes.audit.responseStatus.code) BY user.name`, `AVG`, "aggregate AVG is not supported"},
 		{`FROM logs-* | STATS c = COUNT(*)`, `STATS`, "STATS without BY"},
 		{`FROM logs-* | STATS c = COUNT(*) BY user.name | STATS d = COUNT(*) BY c`, `d = COUNT`, "a second STATS"},
 		{`FROM logs-* | STATS c = COUNT(*) BY user.name | WHERE kubernetes.audit.verb == "get"`, `kubernetes.audit.verb ==`, "not a column after STATS"},
@@ -433,5 +434,29 @@ func TestESQLNullRiskObject(t *testing.T) {
 	obj := r.Risk.Objects[0]
 	if got := ms[0].Rows[0].Values(obj.Field); len(got) != 1 || got[0] != "null" || obj.Type != "other" {
 		t.Errorf("risk object %s (%s) = %v, want null", obj.Field, obj.Type, got)
+	}
+}
+
+// TestESQLSumOfExpression: an aggregate of an expression (SUM(CASE(...)), as Elastic's enumeration rules count
+// outcomes) computes the expression into a column of its own before the STATS, and the sum runs over it.
+func TestESQLSumOfExpression(t *testing.T) {
+	filter, pipeline, err := CompileESQL(`FROM logs-* | STATS refused = SUM(CASE(kubernetes.audit.responseStatus.code >= 400, 1, 0)), n = COUNT() BY user.name | WHERE refused >= 2`, defaultMap(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.Compile([]*rule.Rule{{ID: "q", Name: "q", Filter: filter, Pipeline: pipeline}}, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, code := range []int{403, 200, 401} {
+		body := strings.Replace(auditEvent, `"code":`, `"code":`+strconv.Itoa(code)+`,"x":`, 1)
+		body = strings.Replace(body, `"auditID":"`, `"auditID":"`+strconv.Itoa(i), 1)
+		if _, err := eng.Evaluate([]byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closed := eng.CloseAll()
+	if len(closed) != 1 || strings.Join(closed[0].Row.Values("refused"), "") != "2" || strings.Join(closed[0].Row.Values("n"), "") != "3" {
+		t.Fatalf("closed %+v", closed)
 	}
 }

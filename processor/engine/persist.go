@@ -70,6 +70,7 @@ type savedAgg struct {
 	FirstAt, LastAt int64
 	MinNum, MaxNum  float64
 	Numeric, Text   bool
+	Sum             float64 // came after version 2 was first written: older state has no sums to restore
 }
 
 type savedNewTerms struct {
@@ -221,7 +222,7 @@ func (w *windowedStats) save() *savedWindow {
 				// the lock.
 				win.Aggs = append(win.Aggs, savedAgg{Vals: slices.Clone(a.vals), Present: a.present,
 					FirstAt: a.firstAt, LastAt: a.lastAt, MinNum: a.minNum, MaxNum: a.maxNum, Numeric: a.numeric,
-					Text: a.text})
+					Text: a.text, Sum: a.sum})
 			}
 			sg.Wins = append(sg.Wins, win)
 		}
@@ -247,7 +248,7 @@ func (w *windowedStats) restore(sw *savedWindow) {
 			for i := 0; i < naggs; i++ {
 				a := win.Aggs[i]
 				ws.aggs[i] = aggState{vals: a.Vals, present: a.Present, firstAt: a.FirstAt, lastAt: a.LastAt,
-					minNum: a.MinNum, maxNum: a.MaxNum, numeric: a.Numeric, text: a.Text}
+					minNum: a.MinNum, maxNum: a.MaxNum, numeric: a.Numeric, text: a.Text, sum: a.Sum}
 			}
 			g.wins = append(g.wins, ws)
 		}

@@ -297,6 +297,12 @@ func (a aggExec) perEvent(r *row) ([]string, bool) {
 			return nil, false
 		}
 		return []string{vals[0]}, false
+	case "sum":
+		var s aggState
+		for _, v := range vals {
+			s.addNumber(v)
+		}
+		return s.sumValue()
 	}
 	return nil, false
 }

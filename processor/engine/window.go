@@ -73,6 +73,8 @@ type aggState struct {
 	// was not a number (vals[0] and vals[1] hold such values).
 	minNum, maxNum float64
 	numeric, text  bool
+	// sum is sum's total of the values that are numbers (numeric: there was one).
+	sum float64
 }
 
 // closedWindow is a group's final row in a window that closed, for a window answered at its close.
@@ -281,6 +283,10 @@ func (s *aggState) add(a aggExec, r *row, at time.Time) {
 		for _, v := range vals {
 			s.extremes(v)
 		}
+	case "sum":
+		for _, v := range vals {
+			s.addNumber(v)
+		}
 	case "earliest", "latest":
 		t := at.UnixNano()
 		if s.vals == nil {
@@ -360,6 +366,10 @@ func (w *windowedStats) snapshot(by []string, ws *windowState) *row {
 			if s.vals != nil {
 				r.set(a.out, []string{s.extreme(a.fn == "max")}, false)
 			}
+		case "sum":
+			if vals, ok := s.sumValue(); vals != nil {
+				r.set(a.out, vals, ok)
+			}
 		case "earliest":
 			if s.vals != nil {
 				r.set(a.out, []string{s.vals[0]}, false)
@@ -371,6 +381,22 @@ func (w *windowedStats) snapshot(by []string, ws *windowState) *row {
 		}
 	}
 	return r
+}
+
+// addNumber adds v to a sum when it is a number (Splunk's and ES|QL's sum skip other values).
+func (s *aggState) addNumber(v string) {
+	if n, ok := numberOf([]byte(v)); ok {
+		s.sum += n
+		s.numeric = true
+	}
+}
+
+// sumValue is the sum as a row value, or none when no value was a number.
+func (s *aggState) sumValue() ([]string, bool) {
+	if !s.numeric {
+		return nil, false
+	}
+	return []string{strconv.FormatFloat(s.sum, 'f', -1, 64)}, true
 }
 
 // extreme is the min (or max) in Splunk's order: the least number when there is one, else the least text; the

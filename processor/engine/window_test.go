@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"fmt"
 	"reflect"
 	"slices"
@@ -636,5 +637,55 @@ func TestWindowClosesWithOtherRulesEvents(t *testing.T) {
 	}
 	if got := e.TakeClosed(); len(got) != 1 || got[0].Rule.ID != "w" {
 		t.Errorf("closed %+v, want the 10:00 window of w", got)
+	}
+}
+
+// TestWindowSum: sum adds the values that are numbers (Splunk's and ES|QL's), per event and over a window; a
+// condition on it can go either way (values may be negative), so the window answers at its close, with the sum kept
+// across a restart.
+func TestWindowSum(t *testing.T) {
+	r := windowRule(cmp("total", rule.OpGt, "10"), rule.Aggregate{Func: "sum", Field: "n{}", As: "total"})
+	compile := func() *Engine {
+		e, err := Compile([]*rule.Rule{r}, Options{Window: 10 * time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	e := compile()
+	play(t, e, [][]byte{ev("10.0.0.1", 1, `"auditID":"a","n":[3]`), ev("10.0.0.1", 2, `"auditID":"b","n":["x"]`),
+		ev("10.0.0.2", 2, `"auditID":"c","n":[-4]`)})
+	var saved bytes.Buffer
+	if err := e.SaveState(&saved); err != nil {
+		t.Fatal(err)
+	}
+	e = compile()
+	if _, _, err := e.RestoreState(&saved); err != nil {
+		t.Fatal(err)
+	}
+	play(t, e, [][]byte{ev("10.0.0.1", 3, `"auditID":"d","n":[4,5.5]`), ev("10.0.0.2", 3, `"auditID":"e","n":[20]`)})
+	var got []string
+	for _, c := range e.CloseAll() {
+		got = append(got, strings.Join(c.Row.Values("sourceIPs{}"), "")+"="+strings.Join(c.Row.Values("total"), ""))
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"10.0.0.1=12.5", "10.0.0.2=16"}) {
+		t.Errorf("closed %q", got)
+	}
+	// Per event, the sum of one event's values; none when none is a number.
+	per := &rule.Rule{ID: "p", Name: "p", Filter: eq("responseStatus.code", "403"),
+		Pipeline: []rule.Stage{rule.Stats{Aggs: []rule.Aggregate{{Func: "sum", Field: "n{}", As: "total"}}, By: []string{"sourceIPs{}"}}}}
+	pe, err := Compile([]*rule.Rule{per}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for body, want := range map[string]string{`"n":[1,2]`: "3", `"n":["x"]`: ""} {
+		ms, err := pe.Match(ev("10.0.0.1", 1, body))
+		if err != nil || len(ms) != 1 {
+			t.Fatalf("%s: %v %v", body, ms, err)
+		}
+		if got := strings.Join(ms[0].Rows[0].Values("total"), ""); got != want {
+			t.Errorf("%s: total %q, want %q", body, got, want)
+		}
 	}
 }

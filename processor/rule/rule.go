@@ -342,7 +342,7 @@ type Stats struct {
 
 // Aggregate is one stats function.
 type Aggregate struct {
-	Func  string // count, values, dc, min, max, earliest, latest
+	Func  string // count, values, dc, min, max, earliest, latest, sum
 	Field string // empty for count
 	As    string // output name; empty means Splunk's default (count, values(f), ...)
 }

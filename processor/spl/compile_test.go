@@ -271,7 +271,7 @@ func TestCompileErrors(t *testing.T) {
 		{"rename missing target", `* | rename a as`, 1, 16, "expected a new field name"},
 		{"rename wildcard", `* | rename a* as b*`, 1, 12, "wildcard field names"},
 		{"stats without aggregate", `* | stats by a`, 1, 5, "at least one aggregate"},
-		{"stats unknown function", `* | stats sum(x)`, 1, 11, `unsupported stats function "sum"`},
+		{"stats unknown function", `* | stats avg(x)`, 1, 11, `unsupported stats function "avg"`},
 		{"stats option", `* | stats allnum=t count`, 1, 11, `unsupported stats option "allnum"`},
 		{"stats values without field", `* | stats values`, 1, 11, "values needs a field"},
 		{"stats eval inside", `* | stats count(eval(x>1))`, 1, 21, "expressions inside stats functions"},

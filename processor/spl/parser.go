@@ -546,6 +546,7 @@ var statsFuncs = map[string]string{
 	"dc":     "dc", "distinct_count": "dc",
 	"min": "min", "max": "max",
 	"earliest": "earliest", "latest": "latest",
+	"sum": "sum",
 }
 
 func (p *parser) parseStats(pos int) (command, *posError) {
