@@ -29,6 +29,8 @@ type windowedStats struct {
 	// holding as the window fills); update then only counts, and closing collects the rows in closing.
 	atClose bool
 	closing []closedWindow
+	// maxClosing bounds closing for a caller that does not take the answers (TakeClosed): the oldest are dropped.
+	maxClosing int
 
 	mu        sync.Mutex
 	groups    *window.Store[group]
@@ -94,6 +96,8 @@ func newWindowedStats(plan windowPlan, rs refs, size, lateness time.Duration, ma
 		lateness: max(lateness, 0),
 		groups:   window.NewStore[group](maxKeys),
 		atClose:  plan.atClose,
+		// Two windows' worth of groups: the processor takes them after every batch.
+		maxClosing: 2 * max(maxKeys, 1),
 	}
 }
 
@@ -185,6 +189,9 @@ func (w *windowedStats) sweep(wm time.Time) {
 					continue
 				}
 				if !ws.fired {
+					if len(w.closing) >= w.maxClosing {
+						w.closing = slices.Delete(w.closing, 0, 1)
+					}
 					w.closing = append(w.closing, closedWindow{row: w.snapshot(g.by, ws), end: ws.start.Add(w.size)})
 				}
 			}
