@@ -120,7 +120,9 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	}
 	// Windows answered at their close answer when the log's time passes them, and at its end (a search over the
 	// file sees all of it).
+	answered := 0
 	writeClosed := func(closed []engine.Closed) {
+		answered += len(closed)
 		for _, c := range closed {
 			write(engine.Result{Matches: []engine.Match{{Rule: c.Rule, Rows: []engine.Row{c.Row}}}, Time: c.Time})
 		}
@@ -147,8 +149,12 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	// The summary comes even when the log broke off (a truncated gzip file): what was read was scanned.
-	fmt.Fprintf(stderr, "scan: %d rules, %d events in %s: %d matched, %d risk records", len(rules), got.events,
-		time.Since(start).Round(time.Millisecond), matchedEvents, records)
+	fmt.Fprintf(stderr, "scan: %d rules, %d events in %s: %d matched", len(rules), got.events,
+		time.Since(start).Round(time.Millisecond), matchedEvents)
+	if answered > 0 {
+		fmt.Fprintf(stderr, " (and %d groups answered when their window closed)", answered)
+	}
+	fmt.Fprintf(stderr, ", %d risk records", records)
 	if dropped > 0 {
 		fmt.Fprintf(stderr, " (%d over max_risk_events_per_record, dropped)", dropped)
 	}

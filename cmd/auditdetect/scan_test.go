@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -187,4 +189,23 @@ func TestCommandLine(t *testing.T) {
 			assert.Contains(t, errOut.String(), tc.stderr)
 		})
 	}
+}
+
+// TestScanAnswersWindowsAtTheirClose: a rule whose condition can stop holding answers when the log's time passes its
+// window, and the windows still open at the end of the log answer then.
+func TestScanAnswersWindowsAtTheirClose(t *testing.T) {
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "few.yml")
+	require.NoError(t, os.WriteFile(rules, []byte("name: Few Creates\nid: 7f000000-0000-4000-8000-00000000000a\n"+
+		"search: verb=create | stats count by user.username | rename user.username as user | where count < 3\n"+
+		"rba:\n  message: $user$ created $count$\n  risk_objects:\n    - field: user\n      type: user\n      score: 20\n"), 0o600))
+	ev := func(user string, min int) string {
+		return fmt.Sprintf(`{"auditID":"%s%d","verb":"create","user":{"username":%q},"stageTimestamp":"2026-03-01T10:%02d:00Z"}`+"\n", user, min, user, min)
+	}
+	log := filepath.Join(dir, "audit.log")
+	require.NoError(t, os.WriteFile(log, []byte(ev("alice", 1)+ev("bob", 2)+ev("bob", 3)+ev("bob", 4)+ev("carol", 75)), 0o600))
+	var out, errOut bytes.Buffer
+	require.Equal(t, exitOK, run([]string{"scan", "-events", log, rules}, &out, &errOut), errOut.String())
+	assert.Equal(t, "alice created 1\ncarol created 1\n", regexp.MustCompile(`(?m)^.*  `).ReplaceAllString(out.String(), ""))
+	assert.Contains(t, errOut.String(), "0 matched (and 2 groups answered when their window closed), 2 risk records")
 }

@@ -2,6 +2,7 @@ package auditdetectprocessor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor/processortest"
@@ -104,4 +106,64 @@ func TestWindowAnsweredAtClose(t *testing.T) {
 	cfg.Mode = ModeEnrich
 	_, err = NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop())
 	require.ErrorContains(t, err, "would fire on the first event of every group")
+}
+
+// TestWindowAnsweredAtCloseIsThrottled: answers of closed windows pass through their rule's throttle, as matches at
+// the window's end: alice, alone in three windows, is reported once, and the held answers at shutdown with their count.
+func TestWindowAnsweredAtCloseIsThrottled(t *testing.T) {
+	cfg := createDefaultConfig()
+	cfg.Rules = []string{fewCreatesRule(t)}
+	cfg.Window = 10 * time.Minute
+	cfg.AllowedLateness = time.Minute
+	cfg.RuleOverrides = map[string]RuleOverride{"Test Few Creates": {Throttle: &ThrottleConfig{Fields: []string{"user"}, Window: 24 * time.Hour}}}
+	p, sink, _ := newTestProcessor(t, cfg)
+	for _, min := range []float64{1, 11.5, 21.5, 31.5} {
+		require.NoError(t, p.ConsumeLogs(context.Background(), input(str(createBy("alice", min)))))
+	}
+	require.NoError(t, p.Shutdown(context.Background()))
+	var got []string
+	for _, ld := range sink.AllLogs() {
+		for _, r := range records(ld) {
+			if isRisk(r) {
+				n, _ := r.Attributes().Get(SuppressedCountField)
+				u, _ := r.Attributes().Get("user")
+				got = append(got, fmt.Sprintf("%s+%d", u.AsString(), n.Int()))
+			}
+		}
+	}
+	assert.Equal(t, []string{"alice+0", "alice+1"}, got, "the first window's answer, then at shutdown the latest held with the other")
+}
+
+// TestWindowAnswerSurvivesARefusedShutdown: an answer whose batch was refused, and then the shutdown flush too, is
+// kept in storage and goes out after the restart.
+func TestWindowAnswerSurvivesARefusedShutdown(t *testing.T) {
+	mem := &memStorage{}
+	cfg := createDefaultConfig()
+	cfg.Rules = []string{fewCreatesRule(t)}
+	cfg.Window = 10 * time.Minute
+	cfg.AllowedLateness = time.Minute
+	cfg.Storage = &storageID
+	// The next consumer takes the first batch and refuses every later one, the shutdown flush too.
+	first := new(consumertest.LogsSink)
+	next, err := consumer.NewLogs(func(ctx context.Context, ld plog.Logs) error {
+		if len(first.AllLogs()) > 0 {
+			return errors.New("sending queue is full")
+		}
+		return first.ConsumeLogs(ctx, ld)
+	})
+	require.NoError(t, err)
+	p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, next)
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), hostWith{storageID: mem}))
+	require.NoError(t, p.ConsumeLogs(context.Background(), input(str(createBy("alice", 1)), str(createBy("alice", 2)))))
+	require.Error(t, p.ConsumeLogs(context.Background(), input(str(createBy("carol", 11.5)))))
+	require.Error(t, p.Shutdown(context.Background()))
+	assert.Empty(t, closedAnswers(first.AllLogs()))
+
+	cfg2 := createDefaultConfig()
+	cfg2.Rules, cfg2.Window, cfg2.AllowedLateness = cfg.Rules, cfg.Window, cfg.AllowedLateness
+	p2, sink := startWithStorage(t, cfg2, mem, nil)
+	require.NoError(t, p2.ConsumeLogs(context.Background(), input(str(createBy("carol", 12)))))
+	require.NoError(t, p2.Shutdown(context.Background()))
+	assert.Equal(t, []string{"alice:2"}, closedAnswers(sink.AllLogs()))
 }

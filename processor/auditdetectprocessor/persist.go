@@ -17,6 +17,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/auditdetect/auditdetect/processor/engine"
+	"github.com/auditdetect/auditdetect/processor/rule"
 	"github.com/auditdetect/auditdetect/processor/window"
 )
 
@@ -42,6 +44,16 @@ const throttleStateVersion = 1
 type savedThrottles struct {
 	Version int
 	Rules   []savedThrottle
+	// Closed are the answers of closed windows not delivered yet (a refused batch, a refused shutdown flush): sent
+	// after the restart. Added after version 1 was first written: older state has none.
+	Closed []savedClosed
+}
+
+// savedClosed is an answer of a closed window (engine.Closed), its rule named by id.
+type savedClosed struct {
+	RuleID string
+	Fields []engine.RowField
+	Time   time.Time
 }
 
 // savedThrottle is one rule's throttle: restored only to the same rule (same definition key) throttled the same way.
@@ -154,6 +166,21 @@ func (p *auditProcessor) restoreThrottles(data []byte) (int, error) {
 	if saved.Version != throttleStateVersion {
 		return 0, fmt.Errorf("its format is version %d, this build reads version %d", saved.Version, throttleStateVersion)
 	}
+	rules := map[string]*rule.Rule{}
+	for _, r := range p.detector.engine.Rules() {
+		rules[r.ID] = r
+	}
+	var closed []engine.Closed
+	for _, c := range saved.Closed {
+		if r := rules[c.RuleID]; r != nil {
+			closed = append(closed, engine.Closed{Rule: r, Row: engine.Row{Fields: c.Fields}, Time: c.Time})
+		}
+	}
+	if len(closed) > 0 {
+		p.state.deliveries.requeueClosed(closed)
+		p.logger.Info("answers of closed windows not delivered before the restart go out with the next batch",
+			zap.Int("answers", len(closed)))
+	}
 	n := 0
 	for _, st := range saved.Rules {
 		t := p.state.throttles[st.RuleID]
@@ -226,6 +253,12 @@ func (p *auditProcessor) encodeState() (encodedState, error) {
 					Window: t.window, Keys: t.th.Windows()})
 			}
 		}
+		d := p.state.deliveries
+		d.mu.Lock()
+		for _, c := range d.closed {
+			saved.Closed = append(saved.Closed, savedClosed{RuleID: c.Rule.ID, Fields: c.Row.Fields, Time: c.Time})
+		}
+		d.mu.Unlock()
 		var tb bytes.Buffer
 		err = gob.NewEncoder(&tb).Encode(&saved)
 		st.throttles = tb.Bytes()

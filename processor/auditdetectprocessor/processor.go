@@ -274,8 +274,10 @@ func (p *auditProcessor) shutdown(ctx context.Context) error {
 		p.closed = true
 		// No batch is running now: push what the throttles held back downstream before the state goes, and save
 		// the state for the next start (encoded before the flush, which forgets the throttles' windows).
+		// Closed windows' answers first: what the next consumer refuses is kept in the final save.
+		closedErr := p.flushClosed(ctx)
 		saved, encodeErr := p.finalState()
-		err = errors.Join(p.flushState(ctx, nil), p.closeState(ctx, saved, encodeErr))
+		err = errors.Join(closedErr, p.flushState(ctx, nil), p.closeState(ctx, saved, encodeErr))
 		p.detector.close()
 	}
 	return err

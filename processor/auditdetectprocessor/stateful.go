@@ -501,6 +501,13 @@ func withSuppressed(row engine.Row, n int64) engine.Row {
 // finishBatch appends to ld the reports that came due in this batch (evicted keys, expired windows, including those
 // of throttles the batch did not touch) and returns how many risk records it added and dropped.
 func (p *auditProcessor) finishBatch(ld plog.Logs, b *batch) (added, dropped int) {
+	var closed, kept []engine.Closed
+	var res *pcommon.Resource
+	if p.cfg.Mode == ModeFork {
+		closed = p.state.deliveries.takeClosed(p.detector.engine)
+		res = p.state.deliveries.batchResource(ld, p.detector.engine)
+		kept = p.throttleClosed(closed, b, res)
+	}
 	if !b.latest.IsZero() {
 		for _, t := range p.state.throttles {
 			b.due = append(b.due, t.th.Advance(b.latest)...)
@@ -508,14 +515,8 @@ func (p *auditProcessor) finishBatch(ld plog.Logs, b *batch) (added, dropped int
 	}
 	rls := ld.ResourceLogs()
 	before := rls.Len()
-	var closed []engine.Closed
-	var res *pcommon.Resource
-	if p.cfg.Mode == ModeFork {
-		closed = p.state.deliveries.takeClosed(p.detector.engine)
-		res = p.state.deliveries.batchResource(ld, p.detector.engine)
-	}
 	added, dropped = p.appendReports(ld, b.due)
-	ca, cd := p.appendClosed(ld, closed, res)
+	ca, cd := p.appendClosed(ld, kept, res)
 	added, dropped = added+ca, dropped+cd
 	if len(b.due) > 0 || len(b.appended) > 0 || len(closed) > 0 {
 		a := &additions{due: b.due, closed: closed, records: b.appended}
@@ -637,6 +638,36 @@ func (p *auditProcessor) appendReports(ld plog.Logs, due []window.Pending[heldMa
 	return added, dropped
 }
 
+// throttleClosed passes the answers of closed windows through their rules' throttles, as matches at the window's end:
+// a rule answered at its close and throttled per user reports a user once per throttle window. An answer's identity
+// (its rule, window end and group) makes the throttle give a retried answer the decision it gave the first time.
+func (p *auditProcessor) throttleClosed(closed []engine.Closed, b *batch, res *pcommon.Resource) []engine.Closed {
+	if len(p.state.throttles) == 0 {
+		return closed
+	}
+	resource := pcommon.NewResource()
+	if res != nil {
+		resource = *res
+	}
+	var kept []engine.Closed
+	for _, c := range closed {
+		var id strings.Builder
+		fmt.Fprintf(&id, "closed\x00%s\x00%d", c.Rule.ID, c.Time.UnixNano())
+		for _, f := range c.Row.Fields {
+			id.WriteByte(0)
+			id.WriteString(strings.Join(f.Values, "\x1f"))
+		}
+		r := p.throttle(engine.Result{Matches: []engine.Match{{Rule: c.Rule, Rows: []engine.Row{c.Row}}},
+			AuditID: id.String(), Time: c.Time}, b, -2, resource)
+		for _, m := range r.Matches {
+			for _, row := range m.Rows {
+				kept = append(kept, engine.Closed{Rule: m.Rule, Row: row, Time: c.Time})
+			}
+		}
+	}
+	return kept
+}
+
 // appendClosed writes the risk records of the answers of windows that closed, in one new resource (a copy of res,
 // the stream's resource, when there is one).
 func (p *auditProcessor) appendClosed(ld plog.Logs, closed []engine.Closed, res *pcommon.Resource) (added, dropped int) {
@@ -673,8 +704,7 @@ func (d *deliveries) batchResource(ld plog.Logs, e *engine.Engine) *pcommon.Reso
 
 // flushState pushes the throttles' held-back counts downstream at shutdown (keep nil), and at a rule reload those of
 // the rules not in keep: processorhelper's shutdown has no consumer, so the processor keeps its own reference to the
-// next one. At shutdown it sends the answers of windows that closed and were not sent yet; a window still open is
-// not answered early (it is saved with storage, as a scheduled search would answer it only at its end).
+// next one.
 func (p *auditProcessor) flushState(ctx context.Context, keep map[string]bool) error {
 	var due []window.Pending[heldMatch]
 	ids := make([]string, 0, len(p.state.throttles))
@@ -687,23 +717,43 @@ func (p *auditProcessor) flushState(ctx context.Context, keep map[string]bool) e
 	for _, id := range ids {
 		due = append(due, p.state.throttles[id].th.Flush()...)
 	}
-	var closed []engine.Closed
-	if keep == nil && p.cfg.Mode == ModeFork {
-		closed = p.state.deliveries.takeClosed(p.detector.engine)
-	}
-	if len(due) == 0 && len(closed) == 0 || p.state.next == nil {
+	if len(due) == 0 || p.state.next == nil {
 		return nil
 	}
 	ld := plog.NewLogs()
 	added, dropped := p.appendReports(ld, due)
-	ca, cd := p.appendClosed(ld, closed, p.state.deliveries.resource)
-	added, dropped = added+ca, dropped+cd
 	p.telemetry.ProcessorAuditdetectRiskEvents.Add(ctx, int64(added))
 	if dropped > 0 {
 		p.telemetry.ProcessorAuditdetectRiskEventsDropped.Add(ctx, int64(dropped))
 	}
 	p.logger.Info("flushed held-back throttle counts", zap.Int("risk_records", added))
 	return p.state.next.ConsumeLogs(ctx, ld)
+}
+
+// flushClosed sends, at shutdown, the answers of windows that closed and were not sent yet (through their throttles);
+// answers the next consumer refuses are kept for the final save, and sent after a restart with storage. A window
+// still open is not answered early: it is saved with storage, as a scheduled search would answer it only at its end.
+func (p *auditProcessor) flushClosed(ctx context.Context) error {
+	if p.cfg.Mode != ModeFork || p.state.next == nil {
+		return nil
+	}
+	d := p.state.deliveries
+	closed := d.takeClosed(p.detector.engine)
+	if len(closed) == 0 {
+		return nil
+	}
+	ld := plog.NewLogs()
+	added, dropped := p.appendClosed(ld, p.throttleClosed(closed, newBatch(), d.resource), d.resource)
+	err := p.state.next.ConsumeLogs(ctx, ld)
+	if err != nil {
+		d.requeueClosed(closed)
+		return fmt.Errorf("answers of closed windows not delivered at shutdown (kept in storage, if configured): %w", err)
+	}
+	p.telemetry.ProcessorAuditdetectRiskEvents.Add(ctx, int64(added))
+	if dropped > 0 {
+		p.telemetry.ProcessorAuditdetectRiskEventsDropped.Add(ctx, int64(dropped))
+	}
+	return nil
 }
 
 // route sets the TraceID of an audit record that a windowed rule counts from the rule's key (route mode), and the

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/auditdetect/auditdetect/processor/rule"
+	"github.com/auditdetect/auditdetect/processor/window"
 )
 
 // Windows answered when they close. A windowed rule whose condition can stop holding as the window fills
@@ -41,6 +42,13 @@ func (e *Engine) TakeClosed() []Closed {
 	var at time.Time
 	if n := e.newest.Load(); n != 0 {
 		at = time.Unix(0, n)
+		// An event stamped in the future moves the newest time no further than a watermark would go (the wall clock
+		// plus MaxFutureSkew, as of now), and no further later: written back, it cannot push every window's
+		// watermark ahead of the wall clock at each later call.
+		if limit := time.Now().Add(window.MaxFutureSkew); at.After(limit) {
+			at = limit
+			e.newest.CompareAndSwap(n, at.UnixNano())
+		}
 	}
 	return e.closed(func(w *windowedStats) {
 		if !at.IsZero() {

@@ -31,6 +31,10 @@ type windowedStats struct {
 	closing []closedWindow
 	// maxClosing bounds closing for a caller that does not take the answers (TakeClosed): the oldest are dropped.
 	maxClosing int
+	// lost remembers, for a window answered at its close, the windows of groups evicted to respect max_keys: a group
+	// that comes back in such a window would answer with the counts of its return only (a "fewer than 3" rule
+	// would report a group that had 6), so that window answers nothing for it. Bounded like the groups.
+	lost *window.Store[[]time.Time]
 
 	mu        sync.Mutex
 	groups    *window.Store[group]
@@ -98,6 +102,23 @@ func newWindowedStats(plan windowPlan, rs refs, size, lateness time.Duration, ma
 		atClose:  plan.atClose,
 		// Two windows' worth of groups: the processor takes them after every batch.
 		maxClosing: 2 * max(maxKeys, 1),
+		lost:       window.NewStore[[]time.Time](maxKeys),
+	}
+}
+
+// evicted records the open windows of a group evicted from a window answered at its close (see lost).
+func (w *windowedStats) evicted(key string, g *group) {
+	if !w.atClose {
+		return
+	}
+	starts := make([]time.Time, len(g.wins))
+	for i, ws := range g.wins {
+		starts[i] = ws.start
+	}
+	if old, ok := w.lost.Get(key); ok {
+		*old = starts
+	} else {
+		w.lost.Add(key, starts, nil)
 	}
 }
 
@@ -126,9 +147,14 @@ func (w *windowedStats) update(rows []*row, at time.Time) []windowHit {
 			seen[key] = true
 			g, ok := w.groups.Get(key)
 			if !ok {
-				g = w.groups.Add(key, group{by: tuple}, nil)
+				g = w.groups.Add(key, group{by: tuple}, w.evicted)
 			}
 			ws := g.window(start, len(w.stats.aggs), func(s time.Time) bool { return w.closed(s, wm) })
+			if ws.count == 0 && w.atClose {
+				if starts, lost := w.lost.Get(key); lost && slices.ContainsFunc(*starts, start.Equal) {
+					ws.fired = true // its group was evicted in this window: what it counts now is not the window's
+				}
+			}
 			ws.count++
 			for i, a := range w.stats.aggs {
 				ws.aggs[i].add(a, r, at)

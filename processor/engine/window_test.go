@@ -13,6 +13,7 @@ import (
 
 	"github.com/auditdetect/auditdetect/processor/rule"
 	"github.com/auditdetect/auditdetect/processor/spl"
+	"github.com/auditdetect/auditdetect/processor/window"
 )
 
 var w0 = time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
@@ -687,5 +688,69 @@ func TestWindowSum(t *testing.T) {
 		if got := strings.Join(ms[0].Rows[0].Values("total"), ""); got != want {
 			t.Errorf("%s: total %q, want %q", body, got, want)
 		}
+	}
+}
+
+// An event stamped far in the future moves the newest event time, by which windows answered at their close close,
+// no further than a watermark goes: the wall clock plus MaxFutureSkew, as of the next TakeClosed, and not later on.
+func TestNewestTimeOfAFutureEvent(t *testing.T) {
+	e, err := Compile([]*rule.Rule{windowRule(cmp("count", rule.OpLt, "5"), countOnly), newTermsRule(time.Hour)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := `{"verb":"get","user":{"username":"x"},"sourceIPs":["10.0.0.9"],"objectRef":{"resource":"secrets"},"stageTimestamp":"2100-01-01T00:00:00Z"}`
+	if _, err := e.Match([]byte(forged)); err != nil {
+		t.Fatal(err)
+	}
+	e.TakeClosed()
+	limit := time.Now().Add(window.MaxFutureSkew)
+	if got := time.Unix(0, e.newest.Load()); got.After(limit) {
+		t.Errorf("newest event time %s, past the wall clock's limit %s", got, limit)
+	}
+}
+
+// A window answered at its close refuses a condition that reads dc() or values() other than by comparing it with a
+// number: they keep only the values those numbers need (dc stops counting at 100 unless compared with more).
+func TestWindowAtCloseRefusesInexactDC(t *testing.T) {
+	const stats = `responseStatus.code=403 | stats count dc(requestURI) as uris by sourceIPs{} | `
+	for tail, refused := range map[string]bool{
+		`eval n=uris | where n<150`:        true,
+		`eval n=uris, m=n | where m>150`:   true,
+		`where uris = count`:               true,
+		`where uris < 150`:                 false,
+		`eval n=count | where n<150`:       false,
+		`eval n=uris, n=count | where n<5`: false,
+	} {
+		filter, pipeline, err := spl.Compile(stats+tail, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Compile([]*rule.Rule{{ID: "w", Name: "w", Filter: filter, Pipeline: pipeline}}, Options{})
+		if got := err != nil && strings.Contains(err.Error(), "other than by comparing it with a number"); got != refused {
+			t.Errorf("%s: %v, want refused %v", tail, err, refused)
+		}
+	}
+}
+
+// A group evicted to respect max_keys answers nothing for the window it was evicted in, even if it comes back: its
+// counts would be those of its return only.
+func TestWindowAtCloseEvictedGroup(t *testing.T) {
+	e, err := Compile([]*rule.Rule{windowRule(cmp("count", rule.OpLt, "3"), countOnly)}, Options{Window: 10 * time.Minute, MaxKeys: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events [][]byte
+	for i := 0; i < 6; i++ {
+		events = append(events, ev("10.0.0.1", float64(i)/10, ""))
+	}
+	events = append(events, ev("10.0.0.2", 1, ""), ev("10.0.0.3", 2, ""), ev("10.0.0.1", 3, ""))
+	play(t, e, events)
+	var got []string
+	for _, c := range e.CloseAll() {
+		got = append(got, strings.Join(c.Row.Values("sourceIPs{}"), "")+":"+strings.Join(c.Row.Values("count"), ""))
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"10.0.0.3:1"}) {
+		t.Errorf("answered %q, want only 10.0.0.3 (10.0.0.1 was evicted in the window, 10.0.0.2 by its return)", got)
 	}
 }

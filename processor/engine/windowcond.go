@@ -49,6 +49,9 @@ func planWindow(stages []rule.Stage, at int, atCloseRefused bool) (*windowPlan, 
 	plan := &windowPlan{stats: st, keep: make([]int, len(st.Aggs))}
 	aggs := map[string]int{}     // row field name -> aggregate index
 	derived := map[string]bool{} // fields an eval computed from aggregates
+	// bounded are the fields that read a dc() or values() other than by a comparison with a number (computed from
+	// one): those keep a bounded number of values, exact only for the thresholds a condition compares them with.
+	bounded := map[string]string{}
 	for i, a := range st.Aggs {
 		aggs[a.OutputName()] = i
 	}
@@ -65,9 +68,15 @@ func planWindow(stages []rule.Stage, at int, atCloseRefused bool) (*windowPlan, 
 			}
 			continue
 		case rule.Eval:
+			delete(bounded, later.To)
 			rule.EachValueField(later.Value, func(f rule.Field) {
 				if _, agg := aggs[f.Name]; agg || derived[f.Name] {
 					derived[later.To] = true
+				}
+				if i, agg := aggs[f.Name]; agg && (st.Aggs[i].Func == "dc" || st.Aggs[i].Func == "values") {
+					bounded[later.To] = st.Aggs[i].OutputName()
+				} else if src, ok := bounded[f.Name]; ok {
+					bounded[later.To] = src
 				}
 			})
 			continue
@@ -88,6 +97,9 @@ func planWindow(stages []rule.Stage, at int, atCloseRefused bool) (*windowPlan, 
 		switch t := c.trend(cond, false); {
 		case from == "" && t != falling && t != unsteady:
 		case !atCloseRefused:
+			if err := c.inexact(cmd, cond, bounded); err != nil {
+				return nil, err
+			}
 			plan.atClose = true
 		case from != "":
 			return nil, fmt.Errorf("%s on %s: it is computed from an aggregate of the windowed stats, and a condition on it "+
@@ -197,6 +209,46 @@ func (c condCheck) termTrend(e rule.Expr) trend {
 		return unsteady
 	}
 	return steady
+}
+
+// inexact refuses a condition answered at a window's close that reads a dc() or values() other than by comparing it
+// with a number (through a value computed from it, or compared with another field): they keep a bounded number of
+// values, enough only for the numbers they are compared with, and the answer would not be Splunk's.
+func (c condCheck) inexact(cmd string, cond rule.Expr, bounded map[string]string) error {
+	isBounded := func(name string) (string, bool) {
+		if i, ok := c.aggs[name]; ok && (c.stats.Aggs[i].Func == "dc" || c.stats.Aggs[i].Func == "values") {
+			return c.stats.Aggs[i].OutputName(), true
+		}
+		src, ok := bounded[name]
+		return src, ok
+	}
+	var err error
+	rule.EachTerm(cond, func(t rule.Expr) {
+		if err != nil {
+			return
+		}
+		var name string
+		switch t := t.(type) {
+		case rule.FieldEquals:
+			for _, f := range []string{t.A.Name, t.B.Name} {
+				if src, ok := isBounded(f); ok {
+					name = src
+				}
+			}
+		default:
+			rule.EachField(t, func(f rule.Field) {
+				if src, ok := bounded[f.Name]; ok {
+					name = src
+				}
+			})
+		}
+		if name != "" {
+			err = fmt.Errorf("%s `%s` reads %s other than by comparing it with a number: a window keeps at most %d "+
+				"of its values (as many as the numbers it is compared with need), so the answer at the window's close "+
+				"would not be exact; compare it with a number", cmd, termText(t, false), name, maxValuesPerAggregate)
+		}
+	})
+	return err
 }
 
 // threshold is the number a comparison compares with, if it is one.
