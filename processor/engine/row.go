@@ -97,6 +97,23 @@ func (r *row) each(f *fieldRef, fn func([]byte) bool) bool {
 	return true
 }
 
+// eachString is each with the values as strings: a row's own values as they are, the event's as views of its bytes,
+// valid only during the call to fn (copy one to keep it), so that reading a value allocates nothing.
+func (r *row) eachString(f *fieldRef, fn func(string) bool) bool {
+	if vals, ok := r.get(f.name); ok {
+		for _, v := range vals {
+			if !fn(v) {
+				return false
+			}
+		}
+		return true
+	}
+	if r.ev != nil && !r.isHidden(f.name) {
+		return r.ev.Each(f.path, func(b []byte) bool { return fn(b2s(b)) })
+	}
+	return true
+}
+
 // values returns a copy of the field's values, from the row or the event.
 func (r *row) values(f *fieldRef) []string {
 	var out []string

@@ -279,61 +279,61 @@ func (s *aggState) add(a aggExec, r *row, at time.Time) {
 	if a.field == nil {
 		return
 	}
-	vals := r.values(a.field)
-	if len(vals) == 0 {
-		return
-	}
-	s.present++
-	switch a.fn {
-	case "dc":
-		// Exact up to the number its rule compares it with, then it stops counting: dc > 100 needs 101 values.
-		limit := max(a.keep, maxValuesPerAggregate)
-		for _, v := range vals {
-			if len(s.vals) >= limit {
-				break
-			}
-			if !s.distinct(v) {
-				continue
-			}
-			s.vals = append(s.vals, v)
-			if s.seen != nil {
-				s.seen[v] = struct{}{}
-			}
+	// Values are read in place (eachString) and copied only when kept: most of a busy group's events bring values it
+	// already holds, and a copy per value and aggregate made the garbage of a collector running many windowed rules.
+	first := true
+	r.eachString(a.field, func(v string) bool {
+		if first {
+			s.present++
+			first = false
 		}
-	case "values":
-		for _, v := range vals {
+		switch a.fn {
+		case "dc":
+			// Exact up to the number its rule compares it with, then it stops counting: dc > 100 needs 101 values.
+			if len(s.vals) >= max(a.keep, maxValuesPerAggregate) {
+				return false
+			}
+			if s.distinct(v) {
+				v = strings.Clone(v)
+				s.vals = append(s.vals, v)
+				if s.seen != nil {
+					s.seen[v] = struct{}{}
+				}
+			}
+		case "values":
 			switch {
 			case slices.Contains(s.vals, v):
 			case len(s.vals) < maxValuesPerAggregate:
-				s.vals = append(s.vals, v)
+				s.vals = append(s.vals, strings.Clone(v))
 			default:
 				// Full: the last slot holds the newest distinct value, so that values padded in front (forged
 				// X-Forwarded-For entries before the real address) cannot keep the latest one out of the report.
-				s.vals[len(s.vals)-1] = v
+				s.vals[len(s.vals)-1] = strings.Clone(v)
 			}
-		}
-	case "min", "max":
-		for _, v := range vals {
+		case "min", "max":
 			s.extremes(v)
-		}
-	case "sum":
-		for _, v := range vals {
+		case "sum":
 			s.addNumber(v)
+		case "earliest", "latest":
+			// The first value of the event, as before: one event, one time.
+			t := at.UnixNano()
+			switch {
+			case s.vals == nil:
+				v = strings.Clone(v)
+				s.vals = []string{v, v}
+				s.firstAt, s.lastAt = t, t
+			default:
+				if t < s.firstAt {
+					s.vals[0], s.firstAt = strings.Clone(v), t
+				}
+				if t >= s.lastAt {
+					s.vals[1], s.lastAt = strings.Clone(v), t
+				}
+			}
+			return false
 		}
-	case "earliest", "latest":
-		t := at.UnixNano()
-		if s.vals == nil {
-			s.vals = []string{vals[0], vals[0]}
-			s.firstAt, s.lastAt = t, t
-			return
-		}
-		if t < s.firstAt {
-			s.vals[0], s.firstAt = vals[0], t
-		}
-		if t >= s.lastAt {
-			s.vals[1], s.lastAt = vals[0], t
-		}
-	}
+		return true
+	})
 }
 
 // extremes folds one value into min and max, keeping the numbers' extremes and the text values' apart: Splunk's min
@@ -361,18 +361,26 @@ func (s *aggState) extremes(v string) {
 	if s.vals == nil {
 		s.vals = make([]string, 4)
 	}
+	// v may be a view of the event's bytes (aggState.add): it is copied when kept.
 	n, isNum := numberOf([]byte(v))
 	switch {
 	case !isNum && !s.text:
+		v = strings.Clone(v)
 		s.vals[0], s.vals[1], s.text = v, v, true
 	case !isNum:
-		s.vals[0], s.vals[1] = min(s.vals[0], v), max(s.vals[1], v)
+		if v < s.vals[0] {
+			s.vals[0] = strings.Clone(v)
+		}
+		if v > s.vals[1] {
+			s.vals[1] = strings.Clone(v)
+		}
 	case !s.numeric:
+		v = strings.Clone(v)
 		s.vals[2], s.vals[3], s.minNum, s.maxNum, s.numeric = v, v, n, n, true
 	case n < s.minNum:
-		s.minNum, s.vals[2] = n, v
+		s.minNum, s.vals[2] = n, strings.Clone(v)
 	case n > s.maxNum:
-		s.maxNum, s.vals[3] = n, v
+		s.maxNum, s.vals[3] = n, strings.Clone(v)
 	}
 }
 

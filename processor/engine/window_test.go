@@ -754,3 +754,35 @@ func TestWindowAtCloseEvictedGroup(t *testing.T) {
 		t.Errorf("answered %q, want only 10.0.0.3 (10.0.0.1 was evicted in the window, 10.0.0.2 by its return)", got)
 	}
 }
+
+// A window keeps copies of the values it holds, never views of an event's bytes: a collector reuses the buffers
+// records arrive in.
+func TestWindowKeepsCopiesOfValues(t *testing.T) {
+	aggs := []rule.Aggregate{{Func: "values", Field: "s", As: "vals"}, {Func: "dc", Field: "s", As: "n"},
+		{Func: "min", Field: "s", As: "lo"}, {Func: "max", Field: "s", As: "hi"}, {Func: "earliest", Field: "s", As: "first"},
+		{Func: "latest", Field: "s", As: "last"}}
+	e, err := Compile([]*rule.Rule{windowRule(cmp("count", rule.OpLt, "100"), append(aggs, countOnly)...)}, Options{Window: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 0, 512)
+	for i, s := range []string{"bravo", "alpha", "delta"} {
+		buf = append(buf[:0], ev("10.0.0.1", float64(i), fmt.Sprintf(`"auditID":"a%d","s":%q`, i, s))...)
+		if _, err := e.Match(buf); err != nil {
+			t.Fatal(err)
+		}
+		for j := range buf {
+			buf[j] = 'X' // the next record overwrites the buffer
+		}
+	}
+	closed := e.CloseAll()
+	if len(closed) != 1 {
+		t.Fatalf("%d answers", len(closed))
+	}
+	row := closed[0].Row
+	for field, want := range map[string]string{"vals": "alpha,bravo,delta", "n": "3", "lo": "alpha", "hi": "delta", "first": "bravo", "last": "delta"} {
+		if got := strings.Join(row.Values(field), ","); got != want {
+			t.Errorf("%s = %q, want %q", field, got, want)
+		}
+	}
+}
