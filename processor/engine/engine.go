@@ -113,6 +113,7 @@ func (p *statePool) get() *evalState {
 func (p *statePool) put(st *evalState) {
 	st.parser.Release()
 	st.ctx.evRow.ev = nil
+	clear(st.ctx.evRow.fields[:cap(st.ctx.evRow.fields)]) // values of the last event's columns
 	p.pool.Put(st)
 }
 
@@ -480,7 +481,9 @@ func (cr *compiledRule) run(c *evalCtx, view *event.View, at time.Time) []Row {
 	c.at = at
 	// The event's own row lives in the evaluation's scratch space: a filter that passes (a broad new_terms filter
 	// passes most events) costs no allocation until the pipeline keeps something.
-	c.evRow = row{ev: view}
+	// Its fields' and hidden names' space is reused from rule to rule and event to event: a result row copies what
+	// it keeps (finish), and an ES|QL rule sets a dozen columns on most events.
+	c.evRow = row{ev: view, fields: c.evRow.fields[:0], hidden: c.evRow.hidden[:0]}
 	c.evRows[0] = &c.evRow
 	rows := c.evRows[:1]
 	for _, s := range cr.pre {
@@ -516,6 +519,9 @@ func (cr *compiledRule) finish(r *row) Row {
 		return Row{Fields: r.fields}
 	}
 	fin := &row{}
+	for i := range r.fields {
+		r.read(i) // a result row holds values, not copies still to read
+	}
 	fin.fields = append(fin.fields, r.fields...)
 	for _, f := range cr.expose {
 		if _, set := fin.get(f.name); set {

@@ -19,6 +19,11 @@ type evalStage struct {
 
 func (s evalStage) run(c *evalCtx, rows []*row) []*row {
 	for _, r := range rows {
+		// A copy of an event field is read when needed (RowField.from), not copied now.
+		if fv, ok := s.v.(fieldValue); ok && r.ev != nil && r.index(fv.f.name) < 0 && !r.isHidden(fv.f.name) {
+			r.copyOf(s.to, fv.f)
+			continue
+		}
 		vals, _ := s.v.values(c, r)
 		r.set(s.to, vals, false)
 	}

@@ -241,3 +241,39 @@ func TestRunnable(t *testing.T) {
 		t.Errorf("refused %v, want the bad rule's error", refused)
 	}
 }
+
+// A copy of an event field (eval x=y, as ES|QL copies every field it names) is read when needed: it keeps the event's
+// values whatever later stages do to the field it copied, and a result row holds them.
+func TestEvalCopyOfAnEventField(t *testing.T) {
+	copyOf := func(to, from string) rule.Eval {
+		return rule.Eval{To: to, Value: rule.FieldValue{Field: rule.Field{Name: from, AnyArray: true}}}
+	}
+	r := &rule.Rule{ID: "c", Name: "c", Filter: eq("verb", "get"), Pipeline: []rule.Stage{
+		copyOf("ip", "sourceIPs"),
+		copyOf("who", "user.username"),
+		rule.Eval{To: "user.username", Value: rule.Constant{Text: "changed"}},
+		rule.Rename{Pairs: []rule.RenamePair{{From: "ip", To: "src"}}},
+		copyOf("none", "no.such.field"),
+		rule.Search{Cond: rule.Not{X: rule.Exists{Field: rule.Field{Name: "none"}}}},
+	}}
+	r.Risk.Message = "$who$ $src$ $user.username$"
+	e, err := Compile([]*rule.Rule{r}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := e.Match([]byte(`{"verb":"get","user":{"username":"alice"},"sourceIPs":["10.0.0.1","10.0.0.2"]}`))
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("%v %v", ms, err)
+	}
+	row := ms[0].Rows[0]
+	for field, want := range map[string]string{"who": "alice", "src": "10.0.0.1,10.0.0.2", "user.username": "changed"} {
+		if got := strings.Join(row.Values(field), ","); got != want {
+			t.Errorf("%s = %q, want %q", field, got, want)
+		}
+	}
+	for _, f := range row.Fields {
+		if f.from != nil {
+			t.Errorf("result field %s is still a copy to read", f.Name)
+		}
+	}
+}

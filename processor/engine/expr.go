@@ -205,7 +205,7 @@ type presentNode struct {
 func (n presentNode) eval(c *evalCtx, s source) bool {
 	v := s.view
 	if r := s.row; r != nil {
-		if _, set := r.get(n.f.name); set || r.ev == nil || r.isHidden(n.f.name) {
+		if r.index(n.f.name) >= 0 || r.ev == nil || r.isHidden(n.f.name) {
 			return r.has(n.f)
 		}
 		v = r.ev

@@ -15,6 +15,10 @@ type RowField struct {
 	Values []string
 	// Numeric marks aggregates that are numbers by nature (count, dc), written as integers.
 	Numeric bool
+	// from, on a field of a row being worked on, says it is a copy of the event field from, read when needed (Values
+	// is nil until then): an ES|QL query copies every field it names into a column, and most copies are only read
+	// once, in place, by a window's aggregates. Never set on the fields of a Row (finish reads them).
+	from *fieldRef
 }
 
 // Values returns the values of the named field, or nil.
@@ -36,22 +40,52 @@ type row struct {
 }
 
 func (r *row) get(name string) ([]string, bool) {
-	for i := range r.fields {
-		if r.fields[i].Name == name {
-			return r.fields[i].Values, true
-		}
+	if i := r.index(name); i >= 0 {
+		r.read(i)
+		return r.fields[i].Values, true
 	}
 	return nil, false
 }
 
-func (r *row) set(name string, vals []string, numeric bool) {
+// index is the index of the row's field named name, or -1.
+func (r *row) index(name string) int {
 	for i := range r.fields {
 		if r.fields[i].Name == name {
-			r.fields[i].Values, r.fields[i].Numeric = vals, numeric
-			return
+			return i
 		}
 	}
+	return -1
+}
+
+// read gives field i its values, when it is a copy of an event field not read yet.
+func (r *row) read(i int) {
+	f := &r.fields[i]
+	if f.from == nil {
+		return
+	}
+	var vals []string
+	r.ev.Each(f.from.path, func(v []byte) bool {
+		vals = append(vals, string(v))
+		return true
+	})
+	f.Values, f.from = vals, nil
+}
+
+func (r *row) set(name string, vals []string, numeric bool) {
+	if i := r.index(name); i >= 0 {
+		r.fields[i] = RowField{Name: name, Values: vals, Numeric: numeric}
+		return
+	}
 	r.fields = append(r.fields, RowField{Name: name, Values: vals, Numeric: numeric})
+}
+
+// copyOf sets the field name to the values of the event field from, to be read when needed (RowField.from).
+func (r *row) copyOf(name string, from *fieldRef) {
+	if i := r.index(name); i >= 0 {
+		r.fields[i] = RowField{Name: name, from: from}
+		return
+	}
+	r.fields = append(r.fields, RowField{Name: name, from: from})
 }
 
 // rename gives a field a new name in place, as Splunk keeps a renamed column where it was; a field read from the
@@ -83,6 +117,9 @@ func (r *row) isHidden(name string) bool {
 }
 
 func (r *row) each(f *fieldRef, fn func([]byte) bool) bool {
+	if i := r.index(f.name); i >= 0 && r.fields[i].from != nil {
+		return r.ev.Each(r.fields[i].from.path, fn)
+	}
 	if vals, ok := r.get(f.name); ok {
 		for _, v := range vals {
 			if !fn([]byte(v)) {
@@ -100,6 +137,9 @@ func (r *row) each(f *fieldRef, fn func([]byte) bool) bool {
 // eachString is each with the values as strings: a row's own values as they are, the event's as views of its bytes,
 // valid only during the call to fn (copy one to keep it), so that reading a value allocates nothing.
 func (r *row) eachString(f *fieldRef, fn func(string) bool) bool {
+	if i := r.index(f.name); i >= 0 && r.fields[i].from != nil {
+		return r.ev.Each(r.fields[i].from.path, func(b []byte) bool { return fn(b2s(b)) })
+	}
 	if vals, ok := r.get(f.name); ok {
 		for _, v := range vals {
 			if !fn(v) {
