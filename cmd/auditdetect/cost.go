@@ -194,6 +194,13 @@ func measure(rep *costReport, rules []*rule.Rule, events [][]byte, opts engine.O
 		for _, m := range res.Matches {
 			rep.Rules[index[m.Rule]].Matched++
 		}
+		// A window answered when it closes answers with the event whose time closes it, or at the end.
+		for _, c := range all.TakeClosed() {
+			rep.Rules[index[c.Rule]].Matched++
+		}
+	}
+	for _, c := range all.CloseAll() {
+		rep.Rules[index[c.Rule]].Matched++
 	}
 	ev.Close()
 
@@ -272,9 +279,13 @@ func timePass(e *engine.Engine, events [][]byte) time.Duration {
 	ev := e.Evaluator()
 	defer ev.Close()
 	start := time.Now()
-	for _, b := range events {
+	for i, b := range events {
 		_, _ = ev.Evaluate(b)
+		if i%100 == 99 {
+			e.TakeClosed() // as the processor does after each batch: closing windows is part of the cost
+		}
 	}
+	e.TakeClosed()
 	return time.Since(start)
 }
 

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor/processortest"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/auditdetect/auditdetect/processor/auditdetectprocessor/internal/metadata"
 )
@@ -116,10 +117,12 @@ func TestWindowAnsweredAtCloseIsThrottled(t *testing.T) {
 	cfg.Window = 10 * time.Minute
 	cfg.AllowedLateness = time.Minute
 	cfg.RuleOverrides = map[string]RuleOverride{"Test Few Creates": {Throttle: &ThrottleConfig{Fields: []string{"user"}, Window: 24 * time.Hour}}}
-	p, sink, _ := newTestProcessor(t, cfg)
+	p, sink, tel := newTestProcessor(t, cfg)
 	for _, min := range []float64{1, 11.5, 21.5, 31.5} {
 		require.NoError(t, p.ConsumeLogs(context.Background(), input(str(createBy("alice", min)))))
 	}
+	// Each window's answer is a match of the rule, whatever the throttle does with it.
+	assertSumAttr(t, tel, "otelcol_processor_auditdetect_rule_matches", attribute.String("rule_id", "0b6f9a43-51a4-4a43-9d6c-5a3c2c1e0003"), 3)
 	require.NoError(t, p.Shutdown(context.Background()))
 	var got []string
 	for _, ld := range sink.AllLogs() {

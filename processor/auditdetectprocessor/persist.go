@@ -176,7 +176,7 @@ func (p *auditProcessor) restoreThrottles(data []byte) (int, error) {
 			closed = append(closed, engine.Closed{Rule: r, Row: engine.Row{Fields: c.Fields}, Time: c.Time})
 		}
 	}
-	if len(closed) > 0 {
+	if len(closed) > 0 && p.cfg.Mode == ModeFork { // only fork mode writes them (a mode change drops them)
 		p.state.deliveries.requeueClosed(closed)
 		p.logger.Info("answers of closed windows not delivered before the restart go out with the next batch",
 			zap.Int("answers", len(closed)))

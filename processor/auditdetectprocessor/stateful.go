@@ -278,13 +278,14 @@ type deliveries struct {
 	resource *pcommon.Resource
 }
 
-// takeClosed returns the answers waiting to be sent, with e's newly closed windows after them.
-func (d *deliveries) takeClosed(e *engine.Engine) []engine.Closed {
+// takeClosed returns the answers waiting to be sent, with e's newly closed windows after them (fresh of them).
+func (d *deliveries) takeClosed(e *engine.Engine) (closed []engine.Closed, fresh int) {
 	d.mu.Lock()
 	out := d.closed
 	d.closed = nil
 	d.mu.Unlock()
-	return append(out, e.TakeClosed()...)
+	taken := e.TakeClosed()
+	return append(out, taken...), len(taken)
 }
 
 // requeueClosed gives back answers that were not delivered.
@@ -504,7 +505,13 @@ func (p *auditProcessor) finishBatch(ld plog.Logs, b *batch) (added, dropped int
 	var closed, kept []engine.Closed
 	var res *pcommon.Resource
 	if p.cfg.Mode == ModeFork {
-		closed = p.state.deliveries.takeClosed(p.detector.engine)
+		var fresh int
+		closed, fresh = p.state.deliveries.takeClosed(p.detector.engine)
+		// A window's answer is a match of its rule, counted once: when it is taken, not when a refused batch's
+		// answers come again.
+		for _, c := range closed[len(closed)-fresh:] {
+			p.telemetry.ProcessorAuditdetectRuleMatches.Add(context.Background(), 1, p.ruleAttrs[c.Rule.ID])
+		}
 		res = p.state.deliveries.batchResource(ld, p.detector.engine)
 		kept = p.throttleClosed(closed, b, res)
 	}
@@ -738,9 +745,12 @@ func (p *auditProcessor) flushClosed(ctx context.Context) error {
 		return nil
 	}
 	d := p.state.deliveries
-	closed := d.takeClosed(p.detector.engine)
+	closed, fresh := d.takeClosed(p.detector.engine)
 	if len(closed) == 0 {
 		return nil
+	}
+	for _, c := range closed[len(closed)-fresh:] {
+		p.telemetry.ProcessorAuditdetectRuleMatches.Add(ctx, 1, p.ruleAttrs[c.Rule.ID])
 	}
 	ld := plog.NewLogs()
 	added, dropped := p.appendClosed(ld, p.throttleClosed(closed, newBatch(), d.resource), d.resource)

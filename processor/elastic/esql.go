@@ -479,7 +479,12 @@ func (c *esqlCompiler) statsCmd(at, from int) error {
 				if err != nil {
 					return err
 				}
-				name := esqlTok{kind: eqlIdent, text: fmt.Sprintf("_agg%d", len(st.Aggs)), off: arg.off}
+				name := esqlTok{kind: eqlIdent, off: arg.off}
+				for n := len(st.Aggs); ; n++ { // a name no column of the query has
+					if name.text = fmt.Sprintf("_agg%d", n); c.cols[name.text] == "" {
+						break
+					}
+				}
 				c.define(name, v, "")
 				a.Field = name.text
 			}

@@ -460,3 +460,22 @@ func TestESQLSumOfExpression(t *testing.T) {
 		t.Fatalf("closed %+v", closed)
 	}
 }
+
+// The column an aggregate's expression is computed into takes a name no column of the query has.
+func TestESQLAggregateColumnNameIsFree(t *testing.T) {
+	filter, pipeline, err := CompileESQL(`FROM logs-* | EVAL _agg0 = kubernetes.audit.verb | STATS refused = SUM(CASE(kubernetes.audit.responseStatus.code >= 400, 1, 0)), verbs = VALUES(_agg0) BY user.name | WHERE refused >= 0`, defaultMap(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.Compile([]*rule.Rule{{ID: "q", Name: "q", Filter: filter, Pipeline: pipeline}}, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Evaluate([]byte(auditEvent)); err != nil {
+		t.Fatal(err)
+	}
+	closed := eng.CloseAll()
+	if len(closed) != 1 || strings.Join(closed[0].Row.Values("verbs"), "") != "create" {
+		t.Fatalf("closed %+v, want verbs = create", closed)
+	}
+}

@@ -59,7 +59,7 @@ func (e *Engine) AdoptState(old *Engine) []string {
 func (w *windowedStats) adopt(o *windowedStats) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	w.groups, w.wm, w.nextSweep = o.groups, o.wm, o.nextSweep
+	w.groups, w.wm, w.nextSweep, w.lost = o.groups, o.wm, o.nextSweep, o.lost
 	if w.atClose == o.atClose {
 		w.closing, o.closing = o.closing, nil // answers not yet taken
 	}

@@ -37,7 +37,9 @@ func newestTime(newest *atomic.Int64, at time.Time) {
 }
 
 // TakeClosed closes the windows that the newest event time read so far has passed, and returns the answers of every
-// window that closed since the last call, in rule order. It is safe to call while events are evaluated.
+// window that closed since the last call, in rule order. It is safe to call while events are evaluated. A caller that
+// evaluates events takes them regularly (the processor after every batch): until then they are kept, as many as the
+// groups whose windows closed.
 func (e *Engine) TakeClosed() []Closed {
 	var at time.Time
 	if n := e.newest.Load(); n != 0 {

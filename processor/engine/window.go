@@ -29,8 +29,6 @@ type windowedStats struct {
 	// holding as the window fills); update then only counts, and closing collects the rows in closing.
 	atClose bool
 	closing []closedWindow
-	// maxClosing bounds closing for a caller that does not take the answers (TakeClosed): the oldest are dropped.
-	maxClosing int
 	// lost remembers, for a window answered at its close, the windows of groups evicted to respect max_keys: a group
 	// that comes back in such a window would answer with the counts of its return only (a "fewer than 3" rule
 	// would report a group that had 6), so that window answers nothing for it. Bounded like the groups.
@@ -100,9 +98,7 @@ func newWindowedStats(plan windowPlan, rs refs, size, lateness time.Duration, ma
 		lateness: max(lateness, 0),
 		groups:   window.NewStore[group](maxKeys),
 		atClose:  plan.atClose,
-		// Two windows' worth of groups: the processor takes them after every batch.
-		maxClosing: 2 * max(maxKeys, 1),
-		lost:       window.NewStore[[]time.Time](maxKeys),
+		lost:     window.NewStore[[]time.Time](maxKeys),
 	}
 }
 
@@ -215,9 +211,8 @@ func (w *windowedStats) sweep(wm time.Time) {
 					continue
 				}
 				if !ws.fired {
-					if len(w.closing) >= w.maxClosing {
-						w.closing = slices.Delete(w.closing, 0, 1)
-					}
+					// Bounded by the groups (max_keys) and the windows each keeps open; the caller takes them
+					// (TakeClosed) after every batch.
 					w.closing = append(w.closing, closedWindow{row: w.snapshot(g.by, ws), end: ws.start.Add(w.size)})
 				}
 			}

@@ -786,3 +786,21 @@ func TestWindowKeepsCopiesOfValues(t *testing.T) {
 		}
 	}
 }
+
+// Every window that closes answers, however many close at once (a gap in the stream, lateness longer than the
+// window: several windows open per group).
+func TestWindowManyWindowsCloseAtOnce(t *testing.T) {
+	e, err := Compile([]*rule.Rule{windowRule(cmp("count", rule.OpLt, "5"), countOnly)},
+		Options{Window: time.Minute, AllowedLateness: 5 * time.Minute, MaxKeys: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events [][]byte
+	for min := 0; min < 6; min++ {
+		events = append(events, ev("10.0.0.1", float64(min), ""), ev("10.0.0.2", float64(min), ""))
+	}
+	play(t, e, append(events, ev("10.0.0.3", 30, "")))
+	if got := len(e.TakeClosed()); got != 12 {
+		t.Errorf("%d answers, want 12 (2 groups x 6 windows)", got)
+	}
+}
