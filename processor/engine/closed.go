@@ -99,7 +99,9 @@ func (e *Engine) closed(close func(*windowedStats)) []Closed {
 }
 
 // AnswersAtClose reports whether a rule of e answers when its window closes.
-func (e *Engine) AnswersAtClose() bool {
+func (e *Engine) AnswersAtClose() bool { return e.atClose }
+
+func (e *Engine) answersAtClose() bool {
 	for _, cr := range e.rules {
 		if cr.window != nil && cr.window.atClose {
 			return true

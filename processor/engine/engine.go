@@ -60,8 +60,10 @@ type Engine struct {
 	times   []*event.Path
 	// routeBy are the by-fields every windowed rule groups on, read from the event (route.go).
 	routeBy []*fieldRef
-	// newest is the newest event time read for a stateful rule, in Unix nanoseconds (closed.go).
-	newest atomic.Int64
+	// newest is the newest event time read for a stateful rule, in Unix nanoseconds (closed.go), kept when a rule
+	// answers at its window's close (atClose).
+	newest  atomic.Int64
+	atClose bool
 }
 
 type compiledRule struct {
@@ -155,6 +157,7 @@ func Compile(rules []*rule.Rule, opts Options) (*Engine, error) {
 	}
 	e.index = buildIndex(allOps)
 	e.routeBy = sharedFields(e.rules)
+	e.atClose = e.answersAtClose()
 	return e, nil
 }
 
@@ -344,7 +347,9 @@ func (ev *Evaluator) Evaluate(body []byte) (Result, error) {
 		}
 		if (cr.window != nil || cr.timed) && at.IsZero() {
 			at = e.eventTime(view)
-			newestTime(&e.newest, at)
+			if e.atClose {
+				newestTime(&e.newest, at)
+			}
 		}
 		var rows []Row
 		if id := e.statefulIdentity(cr, view, &st.ctx); id != nil {
