@@ -502,29 +502,20 @@ func withSuppressed(row engine.Row, n int64) engine.Row {
 // finishBatch appends to ld the reports that came due in this batch (evicted keys, expired windows, including those
 // of throttles the batch did not touch) and returns how many risk records it added and dropped.
 func (p *auditProcessor) finishBatch(ld plog.Logs, b *batch) (added, dropped int) {
-	var closed, kept []engine.Closed
-	var res *pcommon.Resource
+	rls := ld.ResourceLogs()
+	before := rls.Len()
+	var closed []engine.Closed
 	if p.cfg.Mode == ModeFork {
-		var fresh int
-		closed, fresh = p.state.deliveries.takeClosed(p.detector.engine)
-		// A window's answer is a match of its rule, counted once: when it is taken, not when a refused batch's
-		// answers come again.
-		for _, c := range closed[len(closed)-fresh:] {
-			p.telemetry.ProcessorAuditdetectRuleMatches.Add(context.Background(), 1, p.ruleAttrs[c.Rule.ID])
-		}
-		res = p.state.deliveries.batchResource(ld, p.detector.engine)
-		kept = p.throttleClosed(closed, b, res)
+		closed, added, dropped = p.writeClosed(context.Background(), ld, b,
+			p.state.deliveries.batchResource(ld, p.detector.engine))
 	}
 	if !b.latest.IsZero() {
 		for _, t := range p.state.throttles {
 			b.due = append(b.due, t.th.Advance(b.latest)...)
 		}
 	}
-	rls := ld.ResourceLogs()
-	before := rls.Len()
-	added, dropped = p.appendReports(ld, b.due)
-	ca, cd := p.appendClosed(ld, kept, res)
-	added, dropped = added+ca, dropped+cd
+	ra, rd := p.appendReports(ld, b.due)
+	added, dropped = added+ra, dropped+rd
 	if len(b.due) > 0 || len(b.appended) > 0 || len(closed) > 0 {
 		a := &additions{due: b.due, closed: closed, records: b.appended}
 		for x := before; x < rls.Len(); x++ {
@@ -645,6 +636,20 @@ func (p *auditProcessor) appendReports(ld plog.Logs, due []window.Pending[heldMa
 	return added, dropped
 }
 
+// writeClosed takes the answers of closed windows (those waiting first), counts the new ones as matches of their
+// rules, passes them through their throttles and writes them into ld in a resource of their own (a copy of res). It
+// returns the answers taken, to be given back if ld is refused.
+func (p *auditProcessor) writeClosed(ctx context.Context, ld plog.Logs, b *batch, res *pcommon.Resource) (closed []engine.Closed, added, dropped int) {
+	closed, fresh := p.state.deliveries.takeClosed(p.detector.engine)
+	// A window's answer is a match of its rule, counted once: when it is taken, not when a refused batch's answers
+	// come again.
+	for _, c := range closed[len(closed)-fresh:] {
+		p.telemetry.ProcessorAuditdetectRuleMatches.Add(ctx, 1, p.ruleAttrs[c.Rule.ID])
+	}
+	added, dropped = p.appendClosed(ld, p.throttleClosed(closed, b, res), res)
+	return closed, added, dropped
+}
+
 // throttleClosed passes the answers of closed windows through their rules' throttles, as matches at the window's end:
 // a rule answered at its close and throttled per user reports a user once per throttle window. An answer's identity
 // (its rule, window end and group) makes the throttle give a retried answer the decision it gave the first time.
@@ -745,15 +750,11 @@ func (p *auditProcessor) flushClosed(ctx context.Context) error {
 		return nil
 	}
 	d := p.state.deliveries
-	closed, fresh := d.takeClosed(p.detector.engine)
+	ld := plog.NewLogs()
+	closed, added, dropped := p.writeClosed(ctx, ld, newBatch(), d.resource)
 	if len(closed) == 0 {
 		return nil
 	}
-	for _, c := range closed[len(closed)-fresh:] {
-		p.telemetry.ProcessorAuditdetectRuleMatches.Add(ctx, 1, p.ruleAttrs[c.Rule.ID])
-	}
-	ld := plog.NewLogs()
-	added, dropped := p.appendClosed(ld, p.throttleClosed(closed, newBatch(), d.resource), d.resource)
 	err := p.state.next.ConsumeLogs(ctx, ld)
 	if err != nil {
 		d.requeueClosed(closed)
