@@ -29,6 +29,9 @@ type windowedStats struct {
 	// holding as the window fills); update then only counts, and closing collects the rows in closing.
 	atClose bool
 	closing []closedWindow
+	// gate tells from a group's state that the conditions after the stats cannot hold yet (stateGate), so that no
+	// row is built for them.
+	gate *stateGate
 	// lost remembers, for a window answered at its close, the windows of groups evicted to respect max_keys: a group
 	// that comes back in such a window would answer with the counts of its return only (a "fewer than 3" rule
 	// would report a group that had 6), so that window answers nothing for it. Bounded like the groups.
@@ -98,6 +101,7 @@ func newWindowedStats(plan windowPlan, rs refs, size, lateness time.Duration, ma
 		lateness: max(lateness, 0),
 		groups:   window.NewStore[group](maxKeys),
 		atClose:  plan.atClose,
+		gate:     plan.gate,
 		lost:     window.NewStore[[]time.Time](maxKeys),
 	}
 }
@@ -155,7 +159,9 @@ func (w *windowedStats) update(rows []*row, at time.Time) []windowHit {
 			for i, a := range w.stats.aggs {
 				ws.aggs[i].add(a, r, at)
 			}
-			if !w.atClose {
+			if !w.atClose && !ws.fired && w.gate.holds(ws) {
+				// A window that has answered stays quiet (fire), and one whose conditions cannot hold yet would
+				// drop its row: neither builds one.
 				hits = append(hits, windowHit{row: w.snapshot(g.by, ws), win: ws})
 			}
 		}

@@ -44,6 +44,15 @@ var countOnly = rule.Aggregate{Func: "count"}
 func play(t *testing.T, e *Engine, events [][]byte) []string {
 	t.Helper()
 	var fired []string
+	eachRow(t, e, events, func(i int, r Row) {
+		fired = append(fired, fmt.Sprintf("%d:%s", i, strings.Join(r.Values("count"), ",")))
+	})
+	return fired
+}
+
+// eachRow feeds the events and calls fn with each result row and the index of the event that made it.
+func eachRow(t *testing.T, e *Engine, events [][]byte, fn func(i int, r Row)) {
+	t.Helper()
 	for i, body := range events {
 		ms, err := e.Match(body)
 		if err != nil {
@@ -51,11 +60,10 @@ func play(t *testing.T, e *Engine, events [][]byte) []string {
 		}
 		for _, m := range ms {
 			for _, r := range m.Rows {
-				fired = append(fired, fmt.Sprintf("%d:%s", i, strings.Join(r.Values("count"), ",")))
+				fn(i, r)
 			}
 		}
 	}
-	return fired
 }
 
 func TestWindowAggregates(t *testing.T) {

@@ -39,6 +39,8 @@ type windowPlan struct {
 	stats   rule.Stats
 	keep    []int
 	atClose bool
+	// gate reads the conditions on a group's state before its row is built (stateGate); nil when it cannot.
+	gate *stateGate
 }
 
 // planWindow checks the where/search stages after the windowed stats at index at and returns its plan. A condition
@@ -126,6 +128,9 @@ func planWindow(stages []rule.Stage, at int, atCloseRefused bool) (*windowPlan, 
 		return nil, fmt.Errorf("the rule's dc() aggregates would keep %d distinct values per group between them (%s): "+
 			"at most %d, so that a window's memory stays bounded; compare fewer dc() with large numbers",
 			kept, strings.Join(each, ", "), maxDistinctKept)
+	}
+	if !plan.atClose {
+		plan.gate = planGate(stages, at)
 	}
 	return plan, nil
 }
@@ -358,4 +363,174 @@ func termText(e rule.Expr, neg bool) string {
 		return "NOT " + s
 	}
 	return s
+}
+
+// stateGate reads the conditions that follow a windowed stats on a group's window state, without building its row:
+// the terms that compare count or dc() with a number by <, <=, > or >=, read as the row's comparison reads them
+// (orderNode: both sides numbers). A window builds a group's row for the rest of the pipeline only when the gate
+// does not know the conditions to be false, so that the events of a group still short of its threshold build none
+// (they were the bulk of a windowed rule's garbage). Terms it cannot read leave the answer to the row.
+type stateGate struct{ cond gateExpr }
+
+// holds reports false only when the conditions surely do not hold for the window's current state.
+func (g *stateGate) holds(ws *windowState) bool {
+	if g == nil {
+		return true
+	}
+	val, known := g.cond.eval(ws)
+	return val || !known
+}
+
+type gateExpr interface {
+	eval(ws *windowState) (val, known bool)
+}
+
+type gateUnknown struct{}
+
+func (gateUnknown) eval(*windowState) (bool, bool) { return false, false }
+
+type gateAnd []gateExpr
+
+func (a gateAnd) eval(ws *windowState) (bool, bool) {
+	known := true
+	for _, x := range a {
+		v, k := x.eval(ws)
+		if k && !v {
+			return false, true
+		}
+		known = known && k
+	}
+	return true, known
+}
+
+type gateOr []gateExpr
+
+func (o gateOr) eval(ws *windowState) (bool, bool) {
+	known := true
+	for _, x := range o {
+		v, k := x.eval(ws)
+		if k && v {
+			return true, true
+		}
+		known = known && k
+	}
+	return false, known
+}
+
+type gateNot struct{ x gateExpr }
+
+func (n gateNot) eval(ws *windowState) (bool, bool) {
+	v, k := n.x.eval(ws)
+	return !v, k
+}
+
+// gateCount compares a count (of events, or of the events with a value of the field: present) or a dc() with num.
+type gateCount struct {
+	agg         int
+	dc, ofField bool
+	op          rule.Op
+	num         float64
+}
+
+func (c gateCount) eval(ws *windowState) (bool, bool) {
+	var n int64
+	switch s := &ws.aggs[c.agg]; {
+	case c.dc:
+		n = int64(len(s.vals))
+	case c.ofField:
+		n = s.present
+	default:
+		n = ws.count
+	}
+	cmp := 0
+	switch x := float64(n); {
+	case x < c.num:
+		cmp = -1
+	case x > c.num:
+		cmp = 1
+	}
+	return c.op.Holds(cmp), true
+}
+
+// planGate builds the gate of the windowed stats at index at from the Where and Search stages after it, up to the
+// first stage that could change what the aggregates' names hold (an eval, another stats...); nil when none of their
+// terms can be read on the state.
+func planGate(stages []rule.Stage, at int) *stateGate {
+	st := stages[at].(rule.Stats)
+	aggs := map[string]int{}
+	for i, a := range st.Aggs {
+		if a.Func == "count" || a.Func == "dc" {
+			aggs[a.OutputName()] = i
+		}
+	}
+	var conds gateAnd
+	useful := false
+stages:
+	for _, later := range stages[at+1:] {
+		switch later := later.(type) {
+		case rule.FillNull:
+			// count and dc() always have a value: nothing to fill.
+		case rule.Rename:
+			for _, p := range later.Pairs {
+				if strings.Contains(p.From, "*") || strings.Contains(p.To, "*") {
+					break stages
+				}
+				i, ok := aggs[p.From]
+				delete(aggs, p.From)
+				delete(aggs, p.To)
+				if ok {
+					aggs[p.To] = i
+				}
+			}
+		case rule.Where:
+			conds = append(conds, gateOf(later.Cond, aggs, st, &useful))
+		case rule.Search:
+			conds = append(conds, gateOf(later.Cond, aggs, st, &useful))
+		default:
+			break stages
+		}
+	}
+	if !useful {
+		return nil
+	}
+	return &stateGate{cond: conds}
+}
+
+// gateOf translates one condition; useful is set when a term can be read on the state.
+func gateOf(e rule.Expr, aggs map[string]int, st rule.Stats, useful *bool) gateExpr {
+	switch e := e.(type) {
+	case rule.And:
+		out := make(gateAnd, 0, len(e))
+		for _, x := range e {
+			out = append(out, gateOf(x, aggs, st, useful))
+		}
+		return out
+	case rule.Or:
+		out := make(gateOr, 0, len(e))
+		for _, x := range e {
+			out = append(out, gateOf(x, aggs, st, useful))
+		}
+		return out
+	case rule.Not:
+		return gateNot{gateOf(e.X, aggs, st, useful)}
+	case rule.Compare:
+		i, ok := aggs[e.Field.Name]
+		if !ok || e.Value.Kind != rule.Glob {
+			break
+		}
+		switch e.Op {
+		case rule.OpLt, rule.OpLe, rule.OpGt, rule.OpGe:
+		default:
+			return gateUnknown{}
+		}
+		// As orderNode reads the value it compares with: a number only when the unescaped text is one.
+		num, isNum := numberOf([]byte(unescapeGlob(e.Value.Text)))
+		if !isNum {
+			break
+		}
+		*useful = true
+		a := st.Aggs[i]
+		return gateCount{agg: i, dc: a.Func == "dc", ofField: a.Func == "count" && a.Field != "", op: e.Op, num: num}
+	}
+	return gateUnknown{}
 }
