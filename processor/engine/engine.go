@@ -4,6 +4,7 @@
 package engine
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -206,6 +207,7 @@ func compileRule(r *rule.Rule, opts Options, fs *fields) (*compiledRule, error) 
 			size = d
 		}
 		cr.window = newWindowedStats(*win, rs, size, opts.AllowedLateness, opts.MaxKeys, &cr.groupsCut)
+		cr.window.feedsAfterFire = slices.ContainsFunc(cr.post, func(s stageExec) bool { _, ok := s.(*newTermsStage); return ok })
 		cr.eventBy = eventByFields(r.Pipeline, win.stats, rs)
 		cr.routed = true
 	}

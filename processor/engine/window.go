@@ -32,6 +32,9 @@ type windowedStats struct {
 	// gate tells from a group's state that the conditions after the stats cannot hold yet (stateGate), so that no
 	// row is built for them.
 	gate *stateGate
+	// feedsAfterFire: a stage after the window keeps state from every row it sees (new_terms), so a window that has
+	// answered still builds its rows.
+	feedsAfterFire bool
 	// lost remembers, for a window answered at its close, the windows of groups evicted to respect max_keys: a group
 	// that comes back in such a window would answer with the counts of its return only (a "fewer than 3" rule
 	// would report a group that had 6), so that window answers nothing for it. Bounded like the groups.
@@ -159,7 +162,7 @@ func (w *windowedStats) update(rows []*row, at time.Time) []windowHit {
 			for i, a := range w.stats.aggs {
 				ws.aggs[i].add(a, r, at)
 			}
-			if !w.atClose && !ws.fired && w.gate.holds(ws) {
+			if !w.atClose && (!ws.fired || w.feedsAfterFire) && w.gate.holds(ws) {
 				// A window that has answered stays quiet (fire), and one whose conditions cannot hold yet would
 				// drop its row: neither builds one.
 				hits = append(hits, windowHit{row: w.snapshot(g.by, ws), win: ws})

@@ -459,8 +459,11 @@ func planGate(stages []rule.Stage, at int) *stateGate {
 	st := stages[at].(rule.Stats)
 	aggs := map[string]int{}
 	for i, a := range st.Aggs {
-		if a.Func == "count" || a.Func == "dc" {
+		// As snapshot writes them: the last aggregate of a name is the row's field.
+		if f := strings.ToLower(a.Func); f == "count" || f == "dc" {
 			aggs[a.OutputName()] = i
+		} else {
+			delete(aggs, a.OutputName())
 		}
 	}
 	var conds gateAnd
@@ -530,7 +533,8 @@ func gateOf(e rule.Expr, aggs map[string]int, st rule.Stats, useful *bool) gateE
 		}
 		*useful = true
 		a := st.Aggs[i]
-		return gateCount{agg: i, dc: a.Func == "dc", ofField: a.Func == "count" && a.Field != "", op: e.Op, num: num}
+		fn := strings.ToLower(a.Func)
+		return gateCount{agg: i, dc: fn == "dc", ofField: fn == "count" && a.Field != "", op: e.Op, num: num}
 	}
 	return gateUnknown{}
 }

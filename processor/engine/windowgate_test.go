@@ -5,8 +5,10 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/auditdetect/auditdetect/processor/rule"
+	"github.com/auditdetect/auditdetect/processor/spl"
 )
 
 // TestStateGateAgreesWithRows runs windowed rules twice over the same events, once with the gate that reads their
@@ -53,26 +55,131 @@ func TestStateGateAgreesWithRows(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			gated, err := Compile([]*rule.Rule{tc.rule}, Options{})
-			if err != nil {
-				t.Fatal(err)
+			rows, gated := gateDiff(t, tc.rule, events)
+			if gated != tc.gated {
+				t.Errorf("gate built: %v, want %v", gated, tc.gated)
 			}
-			if got := gated.rules[0].window.gate != nil; got != tc.gated {
-				t.Fatalf("gate built: %v, want %v", got, tc.gated)
-			}
-			plain, err := Compile([]*rule.Rule{tc.rule}, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			plain.rules[0].window.gate = nil
-			want, got := rowsOf(t, plain, events), rowsOf(t, gated, events)
-			if len(want) == 0 {
-				t.Fatal("the rule never fired: the case tests nothing")
-			}
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("with the gate:\n%s\nbuilding every row:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			if rows == 0 {
+				t.Error("the rule never fired: the case tests nothing")
 			}
 		})
+	}
+}
+
+// TestStateGateAgreesWithRowsSPL is the same comparison on windowed SPL searches: renames (chains, swaps, onto
+// and from by-fields), fillnull, eval, search, numbers written in several ways, and two aggregates of one name.
+func TestStateGateAgreesWithRowsSPL(t *testing.T) {
+	var events [][]byte
+	for i := 0; i < 200; i++ {
+		events = append(events, ev(fmt.Sprintf("10.0.0.%d", i%5), float64(i)*0.7,
+			fmt.Sprintf(`"user":{"username":"u%d"},"requestURI":"/p%d","userAgent":"ua%d","n":%d`, i%4+i/50, i%7, i%3, i)))
+	}
+	queries := []string{
+		`stats count by sourceIPs{} | where count > 5 | rename count as n | where n>=10`,
+		`stats count by sourceIPs{} | rename count as n | where n > 5`,
+		`stats count by sourceIPs{} | rename sourceIPs{} as count | where count > 5`,
+		`stats count dc(user.username) as u by sourceIPs{} | rename count as u | where u > 5`,
+		`stats count dc(user.username) as u by sourceIPs{} | rename u as count | where count > 3`,
+		`stats count dc(user.username) as u by sourceIPs{} | rename count as x, u as count, x as u | where count > 3 AND u > 7`,
+		`stats count values(user.username) as count by sourceIPs{} | where count > 5`,
+		`stats dc(user.username) as count values(userAgent) as count by sourceIPs{} | where count > 2`,
+		`stats count by sourceIPs{} | fillnull value=100 count | where count > 5`,
+		`stats count by sourceIPs{} | rename count as n | fillnull value=100 count | where count > 5`,
+		`stats count by sourceIPs{} | eval count=100 | where count > 5`,
+		`stats count by sourceIPs{} | search count>5`,
+		`stats count by sourceIPs{} | where NOT count <= 5`,
+		`stats count by sourceIPs{} | where count > 5 OR like('sourceIPs{}', "10.0.0.3")`,
+		`stats count by sourceIPs{} | where NOT (count <= 5 AND like('sourceIPs{}', "10.0.0.3"))`,
+		`stats count by sourceIPs{} | where count > "5"`,
+		`stats count by sourceIPs{} | where count > 1e400`,
+		`stats count by sourceIPs{} | where count > 5.5`,
+		`stats count by sourceIPs{} | where 5 < count`,
+		`stats count(user.username) as c by sourceIPs{} | where c > 5`,
+		`stats dc(requestURI) by sourceIPs{} | where 'dc(requestURI)' >= 4`,
+		`stats count max(n) as m by sourceIPs{} | where count > 3 AND m > 20`,
+		`stats count by sourceIPs{} | rename count as a | rename a as b | rename b as c | where c > 5`,
+		`stats count dc(user.username) by sourceIPs{} | rename count as "dc(user.username)" | where 'dc(user.username)' > 5`,
+		`stats count by sourceIPs{} | where count > 15 OR (count > 3 AND 'sourceIPs{}'="10.0.0.3")`,
+		`stats count by sourceIPs{} | search count>5*`,
+		`stats count by sourceIPs{} | where count > 5 | fillnull value=0 | where count > 8`,
+		`stats count values(user.username) as u by sourceIPs{} | rename count as u, u as count | where count > 5`,
+		`stats count by sourceIPs{} | fillnull value=7 n | rename n as count | where count > 5`,
+	}
+	gated := 0
+	for _, q := range queries {
+		t.Run(q, func(t *testing.T) {
+			filter, pipeline, err := spl.Compile("responseStatus.code=403 | "+q, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, g := gateDiff(t, &rule.Rule{ID: "w", Name: "w", Filter: filter, Pipeline: pipeline}, events); g {
+				gated++
+			}
+		})
+	}
+	if gated < len(queries)/2 {
+		t.Errorf("only %d of %d searches have a gate: the comparison tests little", gated, len(queries))
+	}
+}
+
+// gateDiff plays the events on r compiled twice, with its gate and building every row, wants the same rows, and
+// returns how many there were and whether r has a gate.
+func gateDiff(t *testing.T, r *rule.Rule, events [][]byte) (rows int, gated bool) {
+	t.Helper()
+	withGate, err := Compile([]*rule.Rule{r}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if withGate.rules[0].window == nil {
+		t.Fatal("no window")
+	}
+	plain, err := Compile([]*rule.Rule{r}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain.rules[0].window.gate = nil
+	want, got := rowsOf(t, plain, events), rowsOf(t, withGate, events)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("with the gate:\n%s\nbuilding every row:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	return len(want), withGate.rules[0].window.gate != nil
+}
+
+// Two aggregates of one name (SPL `stats count values(user.username) as count`): the row holds the last, and the
+// gate must not read the count ("u1" > "10" as strings holds from the first event).
+func TestStateGateSharedOutputName(t *testing.T) {
+	r := windowRule(cmp("n", rule.OpGt, "10"),
+		rule.Aggregate{Func: "count", As: "n"},
+		rule.Aggregate{Func: "values", Field: "user.username", As: "n"})
+	var events [][]byte
+	for i := 0; i < 5; i++ {
+		events = append(events, ev("10.0.0.1", float64(i), `"user":{"username":"u1"}`))
+	}
+	if rows, gated := gateDiff(t, r, events); rows != 1 || gated {
+		t.Errorf("%d rows, gate %v; want the first event's row and no gate", rows, gated)
+	}
+}
+
+// TestWindowFeedsNewTermsAfterItFired: a new_terms after the window remembers every row that reaches it, so a window
+// that has answered still builds its rows: the term, seen at :50, is not new at 1:10.
+func TestWindowFeedsNewTermsAfterItFired(t *testing.T) {
+	r := windowRule(cmp("count", rule.OpGt, "1"), countOnly)
+	r.Pipeline = append(r.Pipeline, rule.NewTerms{Fields: []rule.Field{{Name: "sourceIPs{}"}}, History: time.Hour})
+	events := [][]byte{
+		ev("10.0.0.1", 0, ""), ev("10.0.0.1", 5, ""), // count 2: fires, a new term
+		ev("10.0.0.1", 50, ""),                         // count 3: the term seen again
+		ev("10.0.0.1", 61, ""), ev("10.0.0.1", 70, ""), // the next window, count 2 at 1:10: seen 20 minutes ago
+	}
+	e, err := Compile([]*rule.Rule{r}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{fmt.Sprintf("1: %v", []RowField{
+		{Name: "sourceIPs{}", Values: []string{"10.0.0.1"}},
+		{Name: "count", Values: []string{"2"}, Numeric: true},
+		{Name: NewTermsField, Values: []string{"10.0.0.1"}}})}
+	if got := rowsOf(t, e, events); !reflect.DeepEqual(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 
