@@ -170,3 +170,46 @@ func TestWindowAnswerSurvivesARefusedShutdown(t *testing.T) {
 	require.NoError(t, p2.Shutdown(context.Background()))
 	assert.Equal(t, []string{"alice:2"}, closedAnswers(sink.AllLogs()))
 }
+
+// TestClosedAnswersWaitingAreBounded: while the next consumer refuses every batch, the answers of closed windows
+// wait, at most max_keys per rule answering at its close; past that the oldest are dropped, counted under
+// risk_events_dropped{reason=closed_backlog}, and the newest go out once the consumer takes batches again.
+func TestClosedAnswersWaitingAreBounded(t *testing.T) {
+	cfg := createDefaultConfig()
+	cfg.Rules = []string{fewCreatesRule(t)}
+	cfg.Window = 10 * time.Minute
+	cfg.AllowedLateness = time.Minute
+	cfg.MaxKeys = 2
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	set := processortest.NewNopSettings(metadata.Type)
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	sink := new(consumertest.LogsSink)
+	refusing := true
+	next, err := consumer.NewLogs(func(ctx context.Context, ld plog.Logs) error {
+		if refusing {
+			return errors.New("sending queue is full")
+		}
+		return sink.ConsumeLogs(ctx, ld)
+	})
+	require.NoError(t, err)
+	p, err := NewFactory().CreateLogs(context.Background(), set, cfg, next)
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+
+	require.Error(t, p.ConsumeLogs(context.Background(), input(str(createBy("a", 1)), str(createBy("b", 2)))))
+	// The first window closes: a and b wait (two, the bound).
+	require.Error(t, p.ConsumeLogs(context.Background(), input(str(createBy("c", 11.5)))))
+	require.Error(t, p.ConsumeLogs(context.Background(), input(str(createBy("d", 12)))))
+	assertSumAttr(t, tel, "otelcol_processor_auditdetect_risk_events_dropped", reasonAttr("closed_backlog"), 0)
+	// The second closes: c and d join them, and a and b, the oldest, are dropped.
+	require.Error(t, p.ConsumeLogs(context.Background(), input(str(createBy("e", 21.5)))))
+	assertSumAttr(t, tel, "otelcol_processor_auditdetect_risk_events_dropped", reasonAttr("closed_backlog"), 2)
+
+	refusing = false
+	require.NoError(t, p.ConsumeLogs(context.Background(), input(str(createBy("f", 22)))))
+	assert.Equal(t, []string{"c:1", "d:1"}, closedAnswers(sink.AllLogs()))
+	require.NoError(t, p.Shutdown(context.Background()))
+}
+
+func reasonAttr(reason string) attribute.KeyValue { return attribute.String("reason", reason) }

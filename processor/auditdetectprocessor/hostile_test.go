@@ -212,6 +212,10 @@ func TestHostileInput(t *testing.T) {
 			assertSumOrNone(t, tel, "otelcol_processor_auditdetect_records_unrecognized", tc.want.unrecognized)
 			assertSum(t, tel, "otelcol_processor_auditdetect_risk_events", 2+tc.want.risk)
 			assertSumOrNone(t, tel, "otelcol_processor_auditdetect_risk_events_dropped", tc.want.dropped)
+			if tc.want.dropped > 0 {
+				assertSumAttr(t, tel, "otelcol_processor_auditdetect_risk_events_dropped", reasonAttr("max_risk_events_per_record"),
+					tc.want.dropped)
+			}
 			assertSumOrNone(t, tel, "otelcol_processor_auditdetect_stats_groups_cut", tc.want.cut)
 		})
 	}

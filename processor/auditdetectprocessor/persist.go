@@ -177,7 +177,7 @@ func (p *auditProcessor) restoreThrottles(data []byte) (int, error) {
 		}
 	}
 	if len(closed) > 0 && p.cfg.Mode == ModeFork { // only fork mode writes them (a mode change drops them)
-		p.state.deliveries.requeueClosed(closed)
+		p.requeueClosed(p.state.deliveries, p.detector.engine, closed)
 		p.logger.Info("answers of closed windows not delivered before the restart go out with the next batch",
 			zap.Int("answers", len(closed)))
 	}

@@ -436,7 +436,7 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 		p.telemetry.ProcessorAuditdetectRecordsOversized.Add(ctx, oversized)
 	}
 	if riskDropped > 0 {
-		p.telemetry.ProcessorAuditdetectRiskEventsDropped.Add(ctx, riskDropped)
+		p.telemetry.ProcessorAuditdetectRiskEventsDropped.Add(ctx, riskDropped, reasonPerRecord)
 	}
 	if p.cfg.DropUnmatched {
 		removeEmpty(ld)

@@ -288,14 +288,38 @@ func (d *deliveries) takeClosed(e *engine.Engine) (closed []engine.Closed, fresh
 	return append(out, taken...), len(taken)
 }
 
-// requeueClosed gives back answers that were not delivered.
-func (d *deliveries) requeueClosed(closed []engine.Closed) {
+// requeueClosed gives back answers that were not delivered, keeping at most limit of them, the newest: while the
+// next consumer refuses every batch, each window that closes adds its answers, and memory (and the saved state) must
+// stay bounded. It returns how many of the oldest it dropped.
+func (d *deliveries) requeueClosed(closed []engine.Closed, limit int) (dropped int) {
 	if len(closed) == 0 {
-		return
+		return 0
 	}
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	d.closed = append(closed, d.closed...)
-	d.mu.Unlock()
+	if n := len(d.closed) - max(limit, 1); n > 0 {
+		d.closed = slices.Clone(d.closed[n:])
+		dropped = n
+	}
+	return dropped
+}
+
+// The reasons risk_events_dropped counts records under.
+var (
+	reasonPerRecord     = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "max_risk_events_per_record")))
+	reasonClosedBacklog = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "closed_backlog")))
+)
+
+// requeueClosed gives undelivered answers of closed windows back to the deliveries, bounded to one window's worth of
+// groups (max_keys) per rule answering at its close; answers dropped past that are counted and logged.
+func (p *auditProcessor) requeueClosed(d *deliveries, e *engine.Engine, closed []engine.Closed) {
+	limit := p.cfg.MaxKeys * max(e.RulesAnsweringAtClose(), 1)
+	if n := d.requeueClosed(closed, limit); n > 0 {
+		p.telemetry.ProcessorAuditdetectRiskEventsDropped.Add(context.Background(), int64(n), reasonClosedBacklog)
+		p.logger.Warn("answers of closed windows dropped: the next consumer refused them for longer than their bound "+
+			"(max_keys per rule answering at its close), the oldest first", zap.Int("dropped", n), zap.Int("kept", limit))
+	}
 }
 
 type refusedBatch struct {
@@ -586,7 +610,7 @@ func (p *auditProcessor) delivered(ld plog.Logs, err error) {
 	if !ok || err == nil {
 		return
 	}
-	dl.requeueClosed(a.closed)
+	p.requeueClosed(dl, p.detector.engine, a.closed)
 	for _, d := range a.due {
 		if t := s.throttles[d.Last.rule.ID]; t != nil {
 			t.th.Requeue([]window.Pending[heldMatch]{d})
@@ -736,7 +760,7 @@ func (p *auditProcessor) flushState(ctx context.Context, keep map[string]bool) e
 	added, dropped := p.appendReports(ld, due)
 	p.telemetry.ProcessorAuditdetectRiskEvents.Add(ctx, int64(added))
 	if dropped > 0 {
-		p.telemetry.ProcessorAuditdetectRiskEventsDropped.Add(ctx, int64(dropped))
+		p.telemetry.ProcessorAuditdetectRiskEventsDropped.Add(ctx, int64(dropped), reasonPerRecord)
 	}
 	p.logger.Info("flushed held-back throttle counts", zap.Int("risk_records", added))
 	return p.state.next.ConsumeLogs(ctx, ld)
@@ -757,12 +781,12 @@ func (p *auditProcessor) flushClosed(ctx context.Context) error {
 	}
 	err := p.state.next.ConsumeLogs(ctx, ld)
 	if err != nil {
-		d.requeueClosed(closed)
+		p.requeueClosed(d, p.detector.engine, closed)
 		return fmt.Errorf("answers of closed windows not delivered at shutdown (kept in storage, if configured): %w", err)
 	}
 	p.telemetry.ProcessorAuditdetectRiskEvents.Add(ctx, int64(added))
 	if dropped > 0 {
-		p.telemetry.ProcessorAuditdetectRiskEventsDropped.Add(ctx, int64(dropped))
+		p.telemetry.ProcessorAuditdetectRiskEventsDropped.Add(ctx, int64(dropped), reasonPerRecord)
 	}
 	return nil
 }
