@@ -49,6 +49,14 @@ type savedReplay struct {
 type savedWindow struct {
 	Watermark, NextSweep time.Time
 	Groups               []savedGroup // least recently updated first, so that restoring keeps the eviction order
+	// Lost are the windows of groups evicted from a window answered at its close (windowedStats.lost), least
+	// recently evicted first. They came after version 2 was first written: older state restores none.
+	Lost []savedLost
+}
+
+type savedLost struct {
+	Key    string
+	Starts []time.Time
 }
 
 type savedGroup struct {
@@ -229,6 +237,10 @@ func (w *windowedStats) save() *savedWindow {
 		sw.Groups = append(sw.Groups, sg)
 		return true
 	})
+	w.lost.Each(func(key string, starts *[]time.Time) bool {
+		sw.Lost = append(sw.Lost, savedLost{Key: key, Starts: slices.Clone(*starts)})
+		return true
+	})
 	return sw
 }
 
@@ -256,6 +268,16 @@ func (w *windowedStats) restore(sw *savedWindow) {
 			*old = g
 		} else {
 			w.groups.Add(sg.Key, g, nil)
+		}
+	}
+	if !w.atClose {
+		return
+	}
+	for _, sl := range sw.Lost {
+		if old, ok := w.lost.Get(sl.Key); ok {
+			*old = sl.Starts
+		} else {
+			w.lost.Add(sl.Key, sl.Starts, nil)
 		}
 	}
 }

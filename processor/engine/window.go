@@ -238,6 +238,9 @@ func (w *windowedStats) sweep(wm time.Time) {
 		}
 		return true
 	})
+	w.lost.Sweep(func(_ string, starts *[]time.Time) bool {
+		return !slices.ContainsFunc(*starts, func(s time.Time) bool { return !w.closed(s, wm) })
+	})
 	w.nextSweep = wm.Add(-w.lateness).Truncate(w.size).Add(w.size + w.lateness)
 }
 

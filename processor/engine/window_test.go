@@ -812,3 +812,40 @@ func TestWindowManyWindowsCloseAtOnce(t *testing.T) {
 		t.Errorf("%d answers, want 12 (2 groups x 6 windows)", got)
 	}
 }
+
+// The memory of evicted groups is saved with the state: after a restart, a group evicted in a window answered at its
+// close still answers nothing for that window. Once the window closes, the memory is dropped.
+func TestWindowAtCloseEvictedGroupAcrossRestart(t *testing.T) {
+	compile := func() *Engine {
+		e, err := Compile([]*rule.Rule{windowRule(cmp("count", rule.OpLt, "3"), countOnly)}, Options{Window: 10 * time.Minute, MaxKeys: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	before := compile()
+	var events [][]byte
+	for i := 0; i < 6; i++ {
+		events = append(events, ev("10.0.0.1", float64(i)/10, ""))
+	}
+	play(t, before, append(events, ev("10.0.0.2", 1, ""), ev("10.0.0.3", 2, ""))) // 10.0.0.3 evicts 10.0.0.1
+	var saved bytes.Buffer
+	if err := before.SaveState(&saved); err != nil {
+		t.Fatal(err)
+	}
+	after := compile()
+	if _, _, err := after.RestoreState(&saved); err != nil {
+		t.Fatal(err)
+	}
+	play(t, after, [][]byte{ev("10.0.0.1", 3, "")})
+	var got []string
+	for _, c := range after.CloseAll() {
+		got = append(got, strings.Join(c.Row.Values("sourceIPs{}"), "")+":"+strings.Join(c.Row.Values("count"), ""))
+	}
+	if !slices.Equal(got, []string{"10.0.0.3:1"}) {
+		t.Errorf("answered %q after the restart, want only 10.0.0.3", got)
+	}
+	if n := after.rules[0].window.lost.Len(); n != 0 {
+		t.Errorf("%d evicted groups still remembered after their window closed", n)
+	}
+}
