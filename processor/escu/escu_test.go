@@ -170,8 +170,8 @@ func TestV4ObservableMapping(t *testing.T) {
 			{Field: "src_ip", Type: "ip_address"},
 			{Field: "url", Type: "url"},
 			{Field: "proc", Type: "process"},
-			{Field: "file", Type: "file_hash"},
-			{Field: "reg", Type: "registry_key"},
+			{Field: "file", Type: "file_name"},   // contentctl: File Hash is file_name
+			{Field: "reg", Type: "registry key"}, // contentctl: entity.type.lower()
 			{Field: "host2", Type: "hostname"},
 		},
 	}, r.Risk)

@@ -159,7 +159,7 @@ var (
 	systemTypes = map[string]bool{"device": true, "endpoint": true, "hostname": true, "ip address": true}
 	threatTypes = map[string]string{
 		"process": "process", "process name": "process",
-		"file": "file_name", "file name": "file_name", "file hash": "file_hash",
+		"file": "file_name", "file name": "file_name", "file hash": "file_name",
 		"ip address": "ip_address",
 		"url":        "url", "url string": "url",
 	}
@@ -169,11 +169,11 @@ var (
 //   - Victim with a user type (User, Username, Email Address) is a user risk object, with a system type (Device,
 //     Endpoint, Hostname, IP Address) a system risk object;
 //   - otherwise Attacker is a threat object, its type mapped to the threat vocabulary (IP Address → ip_address,
-//     URL String → url, Process → process, File Name → file_name, File Hash → file_hash, anything else
-//     lower_snake_case);
+//     URL String → url, Process → process, File, File Name and File Hash → file_name, anything else the type
+//     lower-cased, as contentctl's entity.type.lower());
 //   - anything else is an `other` risk object.
 //
-// Every risk object scores tags.risk_score (or, in content older still, impact × confidence / 100).
+// Every risk object scores tags.risk_score (or, without it, contentctl's round(impact × confidence / 100)).
 func parseTags(file, name string, root *yaml.Node, d *detection) (rule.Risk, error) {
 	risk := rule.Risk{Message: d.Tags.Message}
 	for _, k := range []string{"risk_score", "impact", "confidence"} {
@@ -195,7 +195,7 @@ func parseTags(file, name string, root *yaml.Node, d *detection) (rule.Risk, err
 				return risk, errorAt(file, value(value(root, "tags"), p.key), name, fmt.Sprintf("tags.%s %d is outside 0-100", p.key, p.v))
 			}
 		}
-		score = *t.Impact * *t.Confidence / 100
+		score = roundHalfEven(*t.Impact * *t.Confidence)
 	}
 	for _, o := range d.Tags.Observable {
 		if o.Name == "" {
@@ -211,7 +211,7 @@ func parseTags(file, name string, root *yaml.Node, d *detection) (rule.Risk, err
 		case attacker:
 			tt, ok := threatTypes[typ]
 			if !ok {
-				tt = lowerSnake(typ)
+				tt = typ // contentctl: entity.type.lower()
 			}
 			risk.Threats = append(risk.Threats, rule.ThreatObject{Field: o.Name, Type: tt})
 		default:
@@ -234,6 +234,16 @@ func parseTags(file, name string, root *yaml.Node, d *detection) (rule.Risk, err
 	return risk, nil
 }
 
+// roundHalfEven returns p / 100 rounded as contentctl rounds confidence × impact / 100: Python's round, which takes a
+// half to the even neighbour (49.5 → 50, 52.5 → 52). p is at most 100 × 100.
+func roundHalfEven(p int) int {
+	q, r := p/100, p%100
+	if r > 50 || r == 50 && q%2 == 1 {
+		q++
+	}
+	return q
+}
+
 func hasRole(roles []string, want string) bool {
 	for _, r := range roles {
 		if strings.EqualFold(strings.TrimSpace(r), want) {
@@ -241,13 +251,4 @@ func hasRole(roles []string, want string) bool {
 		}
 	}
 	return false
-}
-
-func lowerSnake(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == ' ' || r == '-' {
-			return '_'
-		}
-		return r
-	}, strings.ToLower(strings.TrimSpace(s)))
 }
