@@ -252,7 +252,9 @@ func TestDeepArraysUnderAnAnyArrayRule(t *testing.T) {
 	match := `{"kind":"Event","verb":"create","user":{"username":"eve"},"objectRef":{"resource":"pods"},"requestObject":{"spec":{"containers":[[{"image":"scratch.example/x"}]]}}}`
 	start := time.Now()
 	require.NoError(t, p.ConsumeLogs(context.Background(), input(str(deep), str(match))))
-	assert.Less(t, time.Since(start), 5*time.Second)
+	// A guard against the quadratic walk (hours), not a measure of speed: under -race on a loaded 2-core machine the
+	// linear one took 8 s.
+	assert.Less(t, time.Since(start), time.Minute)
 	got := records(sink.AllLogs()[0])
 	require.Len(t, got, 3, "both records, and the risk record of the shallow one")
 	assert.Equal(t, deep, got[0].Body().Str())

@@ -382,7 +382,6 @@ func (c *esqlCompiler) rename(from int) error {
 	if err != nil {
 		return err
 	}
-	var st rule.Rename
 	for {
 		old := p.next()
 		if !p.accept("as") {
@@ -396,7 +395,12 @@ func (c *esqlCompiler) rename(from int) error {
 		if err != nil {
 			return err
 		}
-		st.Pairs = append(st.Pairs, rule.RenamePair{From: fromName, To: to.text})
+		// The renamed column replaces one of the new name, also where it is null (the engine's rename leaves the
+		// target as it was when the source has no value): the target is emptied first. Pair by pair, as ES|QL renames.
+		if fromName != to.text && (!c.afterStats || c.cols[to.text] != "") {
+			c.rowStage(rule.Eval{To: to.text, Value: rule.Constant{Null: true}})
+		}
+		c.rowStage(rule.Rename{Pairs: []rule.RenamePair{{From: fromName, To: to.text}}})
 		c.cols[to.text] = to.text
 		c.defined = append(c.defined, to)
 		if src, ok := c.sources[fromName]; ok {
@@ -407,7 +411,6 @@ func (c *esqlCompiler) rename(from int) error {
 			break
 		}
 	}
-	c.rowStage(st)
 	return p.end()
 }
 
@@ -462,6 +465,7 @@ func (c *esqlCompiler) statsCmd(at, from int) error {
 					return err
 				}
 				a.Field = col
+				a.EachValue = agg == "count" // ES|QL's COUNT(f) counts values, each of a multi-valued field
 			default:
 				// An expression (SUM(CASE(...))) is computed into a column of its own before the STATS, as
 				// Elasticsearch evaluates it per row.
@@ -469,6 +473,7 @@ func (c *esqlCompiler) statsCmd(at, from int) error {
 				if err != nil {
 					return err
 				}
+				a.EachValue = agg == "count"
 				if n.kind == nField {
 					if a.Field, err = c.column(n.tok); err != nil {
 						return err
@@ -776,6 +781,11 @@ func (c *esqlCompiler) predicate(n esqlNode) (cond3, error) {
 	case rule.OpNe:
 		x, err := r.test(r.literal(tok), tok.text)
 		return wrap(cond3{x.f, x.t}, err)
+	}
+	if r.lower || r.upper {
+		// The order of the converted value is not the written one's ("Zed" < "m", "zed" > "m"), and folding both
+		// sides would convert the bound too.
+		return cond3{}, errorAt(c.src, n.tok.off, "an ordered comparison (<, <=, >, >=) of TO_LOWER or TO_UPPER is not supported: EVAL the converted value into a column and compare the column")
 	}
 	var t rule.Expr
 	if r.ev != nil {

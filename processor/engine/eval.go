@@ -323,10 +323,28 @@ func compileCall(v rule.Call, rs refs) (valueExec, error) {
 			if err != nil {
 				return "", false
 			}
-			return t.UTC().Truncate(unit).Format(time.RFC3339Nano), true
+			return truncEpoch(t, unit).Format(time.RFC3339Nano), true
 		}
 	}
 	return callValue{fn: fn, args: args}, nil
+}
+
+// truncEpoch rounds t down to a multiple of unit counted from the Unix epoch, in milliseconds, as Elasticsearch's
+// fixed-interval rounding does (ES|QL DATE_TRUNC of a time span, or of a number of days other than 1 and 7); a unit
+// of 7 days starts on a Monday, as DATE_TRUNC(1 week) does (WEEK_OF_WEEKYEAR). Time.Truncate counts from January 1
+// of year 1 instead: 5 hours, 7 minutes or 3 days would start elsewhere.
+func truncEpoch(t time.Time, unit time.Duration) time.Time {
+	if unit%time.Millisecond != 0 {
+		return t.UTC().Truncate(unit)
+	}
+	const day = 24 * 60 * 60 * 1000
+	u, offset := unit.Milliseconds(), int64(0)
+	if u == 7*day {
+		offset = 4 * day // 1970-01-05, a Monday
+	}
+	k := t.UnixMilli() - offset
+	k -= (k%u + u) % u
+	return time.UnixMilli(k + offset).UTC()
 }
 
 // unescapeLenient is url.QueryUnescape keeping an invalid escape (`%zz`, a `%` at the end) as written.

@@ -152,6 +152,8 @@ type aggExec struct {
 	fn    string
 	field *fieldRef
 	out   string
+	// eachValue: a count of field counts its values, not the rows that have one (rule.Aggregate.EachValue).
+	eachValue bool
 	// keep is, for a windowed dc(), the distinct values it keeps when its rule compares it with a number that
 	// maxValuesPerAggregate does not reach (windowPlan); 0 otherwise.
 	keep int
@@ -276,6 +278,9 @@ const maxGroupsPerEvent = 1000
 func (a aggExec) perEvent(r *row) ([]string, bool) {
 	switch a.fn {
 	case "count":
+		if a.field != nil && a.eachValue {
+			return []string{strconv.Itoa(len(r.values(a.field)))}, true
+		}
 		if a.field == nil || r.has(a.field) {
 			return []string{"1"}, true
 		}
@@ -447,7 +452,7 @@ func compileStats(st rule.Stats, rs refs, cut *atomic.Uint64) statsStage {
 		s.by = append(s.by, rs.get(b))
 	}
 	for _, a := range st.Aggs {
-		ae := aggExec{fn: strings.ToLower(a.Func), out: a.OutputName()}
+		ae := aggExec{fn: strings.ToLower(a.Func), out: a.OutputName(), eachValue: a.EachValue}
 		if a.Field != "" {
 			ae.field = rs.get(a.Field)
 		}

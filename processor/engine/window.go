@@ -76,7 +76,7 @@ type aggState struct {
 	// seen indexes a dc's vals once they are more than a linear scan should search (dcIndexFrom): a rule comparing
 	// dc() with thousands keeps thousands, and one event may bring as many. Rebuilt from vals after a restore.
 	seen    map[string]struct{}
-	present int64 // events in which the field had a value (count(f))
+	present int64 // events in which the field had a value (count(f)); its values, for a count of each value
 	// earliest, latest: the event times of vals[0] and vals[1], in Unix nanoseconds.
 	firstAt, lastAt int64
 	// min, max: the numeric extremes, meaningful when numeric is set (some value was a number); text says some value
@@ -290,7 +290,7 @@ func (s *aggState) add(a aggExec, r *row, at time.Time) {
 	// already holds, and a copy per value and aggregate made the garbage of a collector running many windowed rules.
 	first := true
 	r.eachString(a.field, func(v string) bool {
-		if first {
+		if first || a.eachValue {
 			s.present++
 			first = false
 		}

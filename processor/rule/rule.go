@@ -345,6 +345,9 @@ type Aggregate struct {
 	Func  string // count, values, dc, min, max, earliest, latest, sum
 	Field string // empty for count
 	As    string // output name; empty means Splunk's default (count, values(f), ...)
+	// EachValue makes a count of Field count its values, each value of a multi-valued field (ES|QL's COUNT(f):
+	// "the total number of input values"), not the rows that have one.
+	EachValue bool
 }
 
 // OutputName is the row field the aggregate writes.
@@ -461,7 +464,8 @@ type Call struct {
 //	concat(s, ...)              the arguments joined
 //	to_lower(s), to_upper(s)    Unicode case mapping
 //	trim(s)                     leading and trailing white space removed
-//	date_trunc(unit, t)         the RFC 3339 time t truncated to unit (a Go duration such as 1m0s), in UTC
+//	date_trunc(unit, t)         the RFC 3339 time t truncated to a multiple of unit (a Go duration such as 1m0s)
+//	                            since the Unix epoch, in UTC; 168h to the week that starts on Monday
 var CallFuncs = map[string]int{
 	"url_decode": 1, "url_decode_lenient": 1, "replace": 3, "concat": -1, "to_lower": 1, "to_upper": 1, "trim": 1, "date_trunc": 2,
 }
