@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 	"unsafe"
@@ -224,6 +225,9 @@ type auditProcessor struct {
 	// A rule reload replaces detector, ruleAttrs and state under it, so a batch sees one rule set throughout.
 	mu     sync.RWMutex
 	closed bool
+	// sending counts the batches processLogs passed on whose next consumer has not answered yet (delivered): a
+	// refused one gives back the answers and reports it carried, which shutdown must still flush and save.
+	sending sync.WaitGroup
 }
 
 // errShutdown refuses a batch that arrives after shutdown, so the caller keeps it rather than losing it.
@@ -268,19 +272,37 @@ func (p *auditProcessor) shutdown(ctx context.Context) error {
 	p.stopReload()
 	p.stopCheckpoints()
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	var err error
-	if !p.closed {
-		p.closed = true
-		// No batch is running now: push what the throttles held back downstream before the state goes, and save
-		// the state for the next start (encoded before the flush, which forgets the throttles' windows).
-		// Closed windows' answers first: what the next consumer refuses is kept in the final save.
-		closedErr := p.flushClosed(ctx)
-		saved, encodeErr := p.finalState()
-		err = errors.Join(closedErr, p.flushState(ctx, nil), p.closeState(ctx, saved, encodeErr))
-		p.detector.close()
+	first := !p.closed
+	p.closed = true // no batch starts from now on
+	p.mu.Unlock()
+	if !first {
+		return nil
 	}
+	// Batches already passed on may still be refused by the next consumer, giving back the answers of closed windows
+	// and the throttle reports they carried: wait for their answers before the flush and the final save.
+	waitErr := p.waitSending(ctx)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	// No batch is running now: push what the throttles held back downstream before the state goes, and save the
+	// state for the next start (encoded before the flush, which forgets the throttles' windows). Closed windows'
+	// answers first: what the next consumer refuses is kept in the final save.
+	closedErr := p.flushClosed(ctx)
+	saved, encodeErr := p.finalState()
+	err := errors.Join(waitErr, closedErr, p.flushState(ctx, nil), p.closeState(ctx, saved, encodeErr))
+	p.detector.close()
 	return err
+}
+
+// waitSending waits until the next consumer has answered for every batch passed on, or ctx ends.
+func (p *auditProcessor) waitSending(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { p.sending.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("batches still on their way to the next consumer at shutdown: %w", ctx.Err())
+	}
 }
 
 // processLogs evaluates every record once. Records that are not JSON objects, or larger than max_body_bytes, pass
@@ -442,6 +464,8 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 		removeEmpty(ld)
 	}
 	p.telemetry.ProcessorAuditdetectEvaluationDuration.Record(ctx, time.Since(start).Seconds())
+	// processorhelper passes ld on to deliveryWatch, which calls delivered with the next consumer's answer.
+	p.sending.Add(1)
 	return ld, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"net/netip"
 	"slices"
 	"sort"
@@ -276,6 +277,18 @@ type deliveries struct {
 	closed []engine.Closed
 	// resource is a copy of the resource of the last batch that had one, which answers at shutdown are written in.
 	resource *pcommon.Resource
+	// reports are throttle reports that were not delivered and have no throttle to go back to (a rule reload removed
+	// their rule, or its throttle): the next batch, or the shutdown flush, carries them.
+	reports []window.Pending[heldMatch]
+}
+
+// takeReports returns the throttle reports waiting without a throttle.
+func (d *deliveries) takeReports() []window.Pending[heldMatch] {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := d.reports
+	d.reports = nil
+	return out
 }
 
 // takeClosed returns the answers waiting to be sent, with e's newly closed windows after them (fresh of them).
@@ -314,7 +327,12 @@ var (
 // requeueClosed gives undelivered answers of closed windows back to the deliveries, bounded to one window's worth of
 // groups (max_keys) per rule answering at its close; answers dropped past that are counted and logged.
 func (p *auditProcessor) requeueClosed(d *deliveries, e *engine.Engine, closed []engine.Closed) {
-	limit := p.cfg.MaxKeys * max(e.RulesAnsweringAtClose(), 1)
+	limit, rules := p.cfg.MaxKeys, max(e.RulesAnsweringAtClose(), 1)
+	if limit > math.MaxInt/rules {
+		limit = math.MaxInt // max_keys may be any positive number: the product must not wrap around
+	} else {
+		limit *= rules
+	}
 	if n := d.requeueClosed(closed, limit); n > 0 {
 		p.telemetry.ProcessorAuditdetectRiskEventsDropped.Add(context.Background(), int64(n), reasonClosedBacklog)
 		p.logger.Warn("answers of closed windows dropped: the next consumer refused them for longer than their bound "+
@@ -538,6 +556,9 @@ func (p *auditProcessor) finishBatch(ld plog.Logs, b *batch) (added, dropped int
 			b.due = append(b.due, t.th.Advance(b.latest)...)
 		}
 	}
+	if p.cfg.Mode == ModeFork {
+		b.due = append(b.due, p.state.deliveries.takeReports()...)
+	}
 	ra, rd := p.appendReports(ld, b.due)
 	added, dropped = added+ra, dropped+rd
 	if len(b.due) > 0 || len(b.appended) > 0 || len(closed) > 0 {
@@ -589,6 +610,7 @@ func (p *auditProcessor) delivered(ld plog.Logs, err error) {
 	// A rule reload replaces the state under p.mu, but not its deliveries: a batch sent before a reload is found
 	// after it, and its reports go to the throttles of their rules in the state that runs. The read lock is held to
 	// the end, so that no reload flushes and drops the throttles a report is being given back to.
+	defer p.sending.Done()
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	s := p.state
@@ -611,10 +633,26 @@ func (p *auditProcessor) delivered(ld plog.Logs, err error) {
 		return
 	}
 	p.requeueClosed(dl, p.detector.engine, a.closed)
-	for _, d := range a.due {
-		if t := s.throttles[d.Last.rule.ID]; t != nil {
+	p.requeueReports(a.due)
+}
+
+// requeueReports gives throttle reports that were not delivered back to the throttles of their rules in the running
+// state, or, for a rule that no longer has one (a reload removed it), to the deliveries: either way the next batch,
+// or the shutdown flush, carries them. The caller holds p.mu.
+func (p *auditProcessor) requeueReports(due []window.Pending[heldMatch]) {
+	var orphans []window.Pending[heldMatch]
+	for _, d := range due {
+		if t := p.state.throttles[d.Last.rule.ID]; t != nil {
 			t.th.Requeue([]window.Pending[heldMatch]{d})
+		} else {
+			orphans = append(orphans, d)
 		}
+	}
+	if len(orphans) > 0 {
+		dl := p.state.deliveries
+		dl.mu.Lock()
+		dl.reports = append(dl.reports, orphans...)
+		dl.mu.Unlock()
 	}
 }
 
@@ -625,11 +663,16 @@ type deliveryWatch struct {
 	p *auditProcessor
 }
 
-func (w deliveryWatch) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
-	err := w.Logs.ConsumeLogs(ctx, ld)
-	w.p.delivered(ld, err)
+func (w deliveryWatch) ConsumeLogs(ctx context.Context, ld plog.Logs) (err error) {
+	// A next consumer that panics has not taken the batch: it is answered as refused, so that shutdown, waiting for
+	// the batches on their way, does not wait for it forever.
+	err = errPanicked
+	defer func() { w.p.delivered(ld, err) }()
+	err = w.Logs.ConsumeLogs(ctx, ld)
 	return err
 }
+
+var errPanicked = errors.New("the next consumer panicked")
 
 // appendReports writes one risk record set per held-back report: the latest held match, whose suppressed_count says
 // how many more were held with it. Reports go into new resources, each a copy of the resource its match came from.
@@ -753,17 +796,30 @@ func (p *auditProcessor) flushState(ctx context.Context, keep map[string]bool) e
 	for _, id := range ids {
 		due = append(due, p.state.throttles[id].th.Flush()...)
 	}
+	if keep == nil {
+		due = append(due, p.state.deliveries.takeReports()...)
+	}
 	if len(due) == 0 || p.state.next == nil {
 		return nil
 	}
 	ld := plog.NewLogs()
 	added, dropped := p.appendReports(ld, due)
+	if err := p.state.next.ConsumeLogs(ctx, ld); err != nil {
+		if keep != nil {
+			// A reload: the reports wait for the next batch (their throttles are about to go).
+			dl := p.state.deliveries
+			dl.mu.Lock()
+			dl.reports = append(dl.reports, due...)
+			dl.mu.Unlock()
+		}
+		return err
+	}
 	p.telemetry.ProcessorAuditdetectRiskEvents.Add(ctx, int64(added))
 	if dropped > 0 {
 		p.telemetry.ProcessorAuditdetectRiskEventsDropped.Add(ctx, int64(dropped), reasonPerRecord)
 	}
 	p.logger.Info("flushed held-back throttle counts", zap.Int("risk_records", added))
-	return p.state.next.ConsumeLogs(ctx, ld)
+	return nil
 }
 
 // flushClosed sends, at shutdown, the answers of windows that closed and were not sent yet (through their throttles);
@@ -775,7 +831,11 @@ func (p *auditProcessor) flushClosed(ctx context.Context) error {
 	}
 	d := p.state.deliveries
 	ld := plog.NewLogs()
-	closed, added, dropped := p.writeClosed(ctx, ld, newBatch(), d.resource)
+	b := newBatch()
+	closed, added, dropped := p.writeClosed(ctx, ld, b, d.resource)
+	// The throttles may have made reports due (a key whose window the answers' time passed, a key evicted): they
+	// go back to their throttles, for the throttles' flush that follows.
+	p.requeueReports(b.due)
 	if len(closed) == 0 {
 		return nil
 	}
