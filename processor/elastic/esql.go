@@ -632,6 +632,9 @@ type esqlRef struct {
 	col   string
 	lower bool // TO_LOWER / TO_UPPER of the field: compared ignoring case
 	upper bool
+	// str: TO_STRING of the field, a keyword: compared as text, a number's too (TO_STRING(201) is "201", which is
+	// not "201.0" and sorts before "3").
+	str bool
 }
 
 func (c *esqlCompiler) ref(n esqlNode) (esqlRef, error) {
@@ -639,7 +642,7 @@ func (c *esqlCompiler) ref(n esqlNode) (esqlRef, error) {
 		fn := strings.ToLower(n.tok.text)
 		if (fn == "to_string" || fn == "to_lower" || fn == "to_upper") && len(n.args) == 1 && n.args[0].kind == nField {
 			r, err := c.ref(n.args[0])
-			r.lower, r.upper = fn == "to_lower", fn == "to_upper"
+			r.lower, r.upper, r.str = fn == "to_lower", fn == "to_upper", fn == "to_string"
 			return r, err
 		}
 		if _, ok := esqlValueFuncs[fn]; ok {
@@ -788,11 +791,18 @@ func (c *esqlCompiler) predicate(n esqlNode) (cond3, error) {
 		return cond3{}, errorAt(c.src, n.tok.off, "an ordered comparison (<, <=, >, >=) of TO_LOWER or TO_UPPER is not supported: EVAL the converted value into a column and compare the column")
 	}
 	var t rule.Expr
-	if r.ev != nil {
+	switch {
+	case r.str && r.ev != nil:
+		if t, err = r.ev.orderText(op, tok.text); err != nil {
+			return wrap(cond3{}, err)
+		}
+	case r.str:
+		t = rule.Compare{Field: rule.Field{Name: r.col}, Op: op, Value: rule.Pattern{Kind: rule.String, Text: tok.text, CaseSensitive: true}}
+	case r.ev != nil:
 		if t, err = r.ev.order(op, tok.text); err != nil {
 			return wrap(cond3{}, err)
 		}
-	} else {
+	default:
 		// Ordered comparisons are numeric when both sides are numbers, else by text (the engine's, as eval's).
 		t = rule.Compare{Field: rule.Field{Name: r.col}, Op: op, Value: rule.Literal(tok.text, true)}
 	}
@@ -808,7 +818,9 @@ func (r esqlRef) literal(t esqlTok) rule.Pattern {
 		return rule.Pattern{Kind: rule.Number, Text: t.text, CaseSensitive: true}
 	}
 	if r.ev != nil {
-		return r.ev.literal(t.text, true)
+		f := *r.ev
+		f.numeric = f.numeric && !r.str // TO_STRING(201) is the text "201"
+		return f.literal(t.text, true)
 	}
 	return rule.Literal(t.text, true)
 }

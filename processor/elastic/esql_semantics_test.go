@@ -123,3 +123,58 @@ func TestESQLOrderedComparisonOfConvertedCase(t *testing.T) {
 		}
 	}
 }
+
+// TO_LOWER and TO_UPPER convert each value of a multi-valued field, as Elasticsearch 9.1.0 and later do (the str
+// parameter: "The input can be a single-valued column or expression, or a multi-valued column or expression
+// {applies_to}`stack: ga 9.1.0`"; `ROW v = TO_LOWER(["Some", "Text"])` is ["some", "text"]). The other functions
+// are null for several values: "Unless otherwise documented functions will return `null` when applied to a
+// multivalued field" (ES|QL multivalued fields, Functions), and TRIM, REPLACE and CONCAT document nothing else.
+func TestESQLFunctionsOfMultiValuedField(t *testing.T) {
+	for eval, want := range map[string]string{
+		`TO_UPPER(kubernetes.audit.user.groups)`:                  "SYSTEM:SERVICEACCOUNTS,SYSTEM:AUTHENTICATED",
+		`TO_LOWER(TO_UPPER(kubernetes.audit.user.groups))`:        "system:serviceaccounts,system:authenticated",
+		`TRIM(kubernetes.audit.user.groups)`:                      "",
+		`REPLACE(kubernetes.audit.user.groups, "system", "s")`:    "",
+		`CONCAT(kubernetes.audit.user.groups, "!")`:               "",
+		`CONCAT(TO_UPPER(kubernetes.audit.user.groups), "!")`:     "",
+		`TO_STRING(kubernetes.audit.user.groups)`:                 "system:serviceaccounts,system:authenticated",
+		`URL_DECODE(kubernetes.audit.user.groups)`:                "system:serviceaccounts,system:authenticated",
+		`TO_UPPER(kubernetes.audit.user.username)`:                "SYSTEM:SERVICEACCOUNT:SHOP:WEB",
+		`CASE(TRUE, TO_UPPER(kubernetes.audit.user.groups), "x")`: "SYSTEM:SERVICEACCOUNTS,SYSTEM:AUTHENTICATED",
+	} {
+		row, ok := esqlRow(t, `FROM logs-* | EVAL Esql.g = `+eval, auditEvent)
+		if !ok {
+			t.Fatalf("%s: no row", eval)
+		}
+		if got := strings.Join(row.Values("Esql.g"), ","); got != want {
+			t.Errorf("%s = %q, want %q", eval, got, want)
+		}
+	}
+}
+
+// TO_STRING of a number is its text, a keyword (`ROW a=10 | EVAL j = TO_STRING(a)` is "10"): it does not equal
+// "201.0" as the number 201 does, and it is ordered as text ("201" < "3").
+func TestESQLToStringOfNumberIsText(t *testing.T) {
+	const code = "kubernetes.audit.responseStatus.code"
+	for q, want := range map[string]bool{
+		`WHERE TO_STRING(` + code + `) == "201"`:                                      true,
+		`WHERE TO_STRING(` + code + `) == "201.0"`:                                    false,
+		`WHERE TO_STRING(` + code + `) IN ("201.0", "2.01e2")`:                        false,
+		`WHERE TO_STRING(` + code + `) != "201.0"`:                                    true,
+		`WHERE NOT TO_STRING(` + code + `) == "201.0"`:                                true,
+		`WHERE ` + code + ` == 201.0`:                                                 true, // the number compares as a number
+		`WHERE TO_STRING(` + code + `) < "3"`:                                         true,
+		`WHERE TO_STRING(` + code + `) >= "3"`:                                        false,
+		`WHERE NOT TO_STRING(` + code + `) < "3"`:                                     false,
+		`WHERE ` + code + ` < 3`:                                                      false,
+		`EVAL Esql.c = ` + code + ` | WHERE TO_STRING(Esql.c) < "3"`:                  true,
+		`EVAL Esql.c = ` + code + ` | WHERE TO_STRING(Esql.c) == "201.0"`:             false,
+		`EVAL Esql.s = TO_STRING(` + code + `) | WHERE Esql.s == "201"`:               true,
+		`WHERE TO_STRING(source.ip) > "10.1"`:                                         true, // "10.244.1.7": text, not an address
+		`WHERE TO_STRING(kubernetes.audit.verb) < "d" AND TO_STRING(user.name) > "s"`: true,
+	} {
+		if got := esqlMatches(t, "FROM logs-* | "+q); got != want {
+			t.Errorf("%s: match = %v, want %v", q, got, want)
+		}
+	}
+}

@@ -452,6 +452,18 @@ func (f field) order(op rule.Op, v string) (rule.Expr, error) {
 		bound = bound.Unmap().WithZone("")
 		pat, holds = rule.Pattern{Kind: rule.IP, Text: bound.String()}, func(a string) bool { return ipOrdered(a, op, bound) }
 	}
+	return f.orderBy(op, pat, holds)
+}
+
+// orderText is the ordered comparison of the field's values as text, byte by byte, numbers and addresses too: ES|QL's
+// TO_STRING(field) < "3", a keyword's order ("201" < "3").
+func (f field) orderText(op rule.Op, v string) (rule.Expr, error) {
+	return f.orderBy(op, rule.Pattern{Kind: rule.String, Text: v, CaseSensitive: true},
+		func(a string) bool { return op.Holds(strings.Compare(a, v)) })
+}
+
+// orderBy is `field op pat`, holds deciding it for a constant value.
+func (f field) orderBy(op rule.Op, pat rule.Pattern, holds func(string) bool) (rule.Expr, error) {
 	switch f.kind {
 	case absentTarget:
 		return falseExpr, nil
@@ -549,6 +561,8 @@ func patternMatches(p rule.Pattern, s string) (bool, error) {
 			return false, err
 		}
 		return re.MatchString(s), nil
+	case rule.String:
+		return s == p.Text || !p.CaseSensitive && strings.EqualFold(s, p.Text), nil
 	case rule.Number:
 		// As the engine: numerically when both are numbers, else the text exactly.
 		a, errA := strconv.ParseFloat(s, 64)

@@ -649,6 +649,38 @@ func TestNumbersCompareAsEval(t *testing.T) {
 	}
 }
 
+// rule.String compares text, byte by byte, even where both sides are numbers: ES|QL's TO_STRING(201) is the
+// keyword "201" (`ROW a=10 | EVAL j = TO_STRING(a)` is "10"), which does not equal "201.0" and sorts before "3".
+func TestStringPatternComparesText(t *testing.T) {
+	str := func(op rule.Op, s string) rule.Expr {
+		return rule.Compare{Field: rule.Field{Name: "x", AnyArray: true}, Op: op, Value: rule.Pattern{Kind: rule.String, Text: s, CaseSensitive: true}}
+	}
+	tests := []struct {
+		name   string
+		value  string // JSON
+		filter rule.Expr
+		want   bool
+	}{
+		{"equal text", `201`, str(rule.OpEq, "201"), true},
+		{"the number written otherwise is other text", `201`, str(rule.OpEq, "201.0"), false},
+		{"!= as text", `201`, str(rule.OpNe, "201.0"), true},
+		{"a wildcard is a character", `"abc"`, str(rule.OpEq, "a*"), false},
+		{"a wildcard equals itself", `"a*"`, str(rule.OpEq, "a*"), true},
+		{"ordered as text", `201`, str(rule.OpLt, "3"), true},
+		{"not as numbers", `201`, str(rule.OpGt, "3"), false},
+		{"at the bound", `"201"`, str(rule.OpGe, "201"), true},
+		{"any value", `[5, 201]`, str(rule.OpLt, "3"), true},
+		{"folded when not case-sensitive", `"ABC"`, rule.Compare{Field: rule.Field{Name: "x"}, Op: rule.OpEq, Value: rule.Pattern{Kind: rule.String, Text: "abc"}}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := matches(t, tt.filter, `{"verb":"get","x":`+tt.value+`}`); got != tt.want {
+				t.Errorf("match = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 // rule.IP compares addresses as Elasticsearch's ip type does, not as text: 10.1.2.3 >= 9.0.0.0, though "10" < "9".
 func TestIPCompare(t *testing.T) {
 	ip := func(op rule.Op, addr string) rule.Expr {

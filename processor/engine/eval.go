@@ -117,7 +117,8 @@ func (v callValue) values(c *evalCtx, r *row) ([]string, bool) {
 }
 
 // eachValue applies a conversion to every value of its argument, dropping those it cannot convert (ES|QL's
-// conversion functions, URL_DECODE among them, keep a multi-valued field's values).
+// conversion functions, URL_DECODE among them, TO_LOWER and TO_UPPER, and Splunk's lower and upper keep a
+// multi-valued field's values).
 type eachValue struct {
 	fn  func(string) (string, bool)
 	arg valueExec
@@ -127,9 +128,6 @@ func (v eachValue) values(c *evalCtx, r *row) ([]string, bool) {
 	vals, _ := v.arg.values(c, r)
 	out := vals[:0:0]
 	for _, s := range vals {
-		if len(s) > maxComputedInput {
-			continue
-		}
 		if conv, ok := v.fn(s); ok {
 			out = append(out, conv)
 		}
@@ -274,11 +272,23 @@ func compileCall(v rule.Call, rs refs) (valueExec, error) {
 	switch v.Func {
 	case "url_decode":
 		return eachValue{arg: args[0], fn: func(s string) (string, bool) {
+			if len(s) > maxComputedInput {
+				return "", false
+			}
 			s, err := url.QueryUnescape(s)
 			return s, err == nil
 		}}, nil
 	case "url_decode_lenient":
-		return eachValue{arg: args[0], fn: func(s string) (string, bool) { return unescapeLenient(s), true }}, nil
+		return eachValue{arg: args[0], fn: func(s string) (string, bool) {
+			if len(s) > maxComputedInput {
+				return "", false
+			}
+			return unescapeLenient(s), true
+		}}, nil
+	case "to_lower":
+		return eachValue{arg: args[0], fn: func(s string) (string, bool) { return strings.ToLower(s), true }}, nil
+	case "to_upper":
+		return eachValue{arg: args[0], fn: func(s string) (string, bool) { return strings.ToUpper(s), true }}, nil
 	case "replace":
 		src, err := constArg(1, "regular expression")
 		if err != nil {
@@ -303,12 +313,16 @@ func compileCall(v rule.Call, rs refs) (valueExec, error) {
 		}
 	case "concat":
 		fn = func(a []string) (string, bool) { return concatBounded(a), true }
-	case "to_lower":
-		fn = func(a []string) (string, bool) { return strings.ToLower(a[0]), true }
-	case "to_upper":
-		fn = func(a []string) (string, bool) { return strings.ToUpper(a[0]), true }
 	case "trim":
 		fn = func(a []string) (string, bool) { return strings.TrimSpace(a[0]), true }
+	case "trim_chars", "ltrim_chars", "rtrim_chars":
+		// A constant, so that an event cannot make the set a megabyte long (a set of runes is searched per rune).
+		chars, err := constArg(1, "set of characters")
+		if err != nil {
+			return nil, err
+		}
+		trim := map[string]func(string, string) string{"trim_chars": strings.Trim, "ltrim_chars": strings.TrimLeft, "rtrim_chars": strings.TrimRight}[v.Func]
+		fn = func(a []string) (string, bool) { return trim(a[0], chars), true }
 	case "date_trunc":
 		text, err := constArg(0, "unit")
 		if err != nil {

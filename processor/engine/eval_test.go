@@ -48,7 +48,20 @@ func TestEvalValues(t *testing.T) {
 		{"url_decode: + is a space", decoded, []string{"/api/v1/namespaces/d/pods/p/exec?command=sh&command=-c&command=curl https://x&container=c&stdout=true"}},
 		{"url_decode of an invalid escape is null", rule.Call{Func: "url_decode", Args: []rule.Value{rule.Constant{Text: "%zz"}}}, nil},
 		{"url_decode decodes each value", rule.Call{Func: "url_decode", Args: []rule.Value{field("user.groups")}}, []string{"a", "b"}},
-		{"a multi-valued argument makes null", rule.Call{Func: "to_upper", Args: []rule.Value{field("user.groups")}}, nil},
+		{"a multi-valued argument makes null", rule.Call{Func: "trim", Args: []rule.Value{field("user.groups")}}, nil},
+		// Case mapping converts each value: Splunk's lower and upper ("You can use this function on multivalue
+		// fields") and ES|QL's TO_LOWER and TO_UPPER since 9.1.0 (`TO_LOWER(["Some", "Text"])` is ["some", "text"]).
+		{"to_upper converts each value", rule.Call{Func: "to_upper", Args: []rule.Value{field("user.groups")}}, []string{"A", "B"}},
+		{"to_lower converts each value", rule.Call{Func: "to_lower", Args: []rule.Value{rule.Case{All: true, Whens: []rule.When{
+			{Cond: eq("verb", "create"), Then: rule.Constant{Text: "X"}},
+			{Cond: eq("verb", "create"), Then: field("user.username")}}}}}, []string{"x", "alice"}},
+		// Splunk's trim, ltrim and rtrim with their second argument: "removes the trim characters from both sides of
+		// the string" (left side, right side).
+		{"trim_chars", rule.Call{Func: "trim_chars", Args: []rule.Value{rule.Constant{Text: " ZZZZabcZZ "}, rule.Constant{Text: " Z"}}}, []string{"abc"}},
+		{"ltrim_chars", rule.Call{Func: "ltrim_chars", Args: []rule.Value{rule.Constant{Text: " ZZZZabcZZ "}, rule.Constant{Text: " Z"}}}, []string{"abcZZ "}},
+		{"rtrim_chars", rule.Call{Func: "rtrim_chars", Args: []rule.Value{rule.Constant{Text: " ZZZZabcZZ "}, rule.Constant{Text: " Z"}}}, []string{" ZZZZabc"}},
+		{"trim_chars of a multi-valued argument is null", rule.Call{Func: "trim_chars", Args: []rule.Value{field("user.groups"), rule.Constant{Text: "a"}}}, nil},
+		{"trim_chars removes characters, not a string", rule.Call{Func: "trim_chars", Args: []rule.Value{rule.Constant{Text: "\t éxé\t"}, rule.Constant{Text: "é\t "}}}, []string{"x"}},
 		{"replace with a group", rule.Call{Func: "replace", Args: []rule.Value{field("userAgent"), rule.Constant{Text: `/v(\d)`}, rule.Constant{Text: "-${1}"}}}, []string{"kubectl-1.30"}},
 		{"concat", rule.Call{Func: "concat", Args: []rule.Value{field("verb"), rule.Constant{Text: ":"}, field("user.username")}}, []string{"create:Alice"}},
 		{"to_lower", rule.Call{Func: "to_lower", Args: []rule.Value{field("user.username")}}, []string{"alice"}},

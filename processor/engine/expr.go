@@ -378,15 +378,20 @@ func compileExprIn(e rule.Expr, visit func(*fieldRef), fs *fields) (node, error)
 				}
 				return ipOrderNode{f: f, op: e.Op, addr: addr.As16()}, nil
 			}
-			if e.Value.Kind != rule.Glob {
+			if e.Value.Kind != rule.Glob && e.Value.Kind != rule.String {
 				return nil, fmt.Errorf("field %s: %s needs a plain value", e.Field.Name, e.Op)
 			}
-			text := unescapeGlob(e.Value.Text)
+			text := e.Value.Text
+			if e.Value.Kind == rule.Glob {
+				text = unescapeGlob(text)
+			}
 			n := orderNode{f: f, op: e.Op, text: []byte(text), fold: !e.Value.CaseSensitive}
 			if n.fold {
 				n.text = appendFold(nil, n.text)
 			}
-			n.num, n.numeric = numberOf([]byte(text))
+			if e.Value.Kind == rule.Glob { // a String bound is text, a number's too
+				n.num, n.numeric = numberOf([]byte(text))
+			}
 			return n, nil
 		}
 		return nil, fmt.Errorf("field %s: unknown operator %d", e.Field.Name, e.Op)

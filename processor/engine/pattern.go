@@ -121,6 +121,8 @@ func compilePattern(p rule.Pattern) (matcher, error) {
 		return numberMatcher{num: num, text: []byte(p.Text)}, nil
 	case rule.Phrase, rule.Token:
 		return compileText(p)
+	case rule.String:
+		return compileGlob(rule.EscapeGlob(p.Text), p.CaseSensitive), nil
 	}
 	return nil, fmt.Errorf("unknown pattern kind %d", p.Kind)
 }

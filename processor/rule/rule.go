@@ -269,6 +269,10 @@ const (
 	// the same address (an IPv4-mapped IPv6 address is its IPv4 one), OpLt to OpGe order addresses with IPv4 as
 	// IPv4-mapped IPv6 (so every IPv4 address sorts below 2000::). A value that is no address never matches.
 	IP
+	// String: Text is compared as text, never as a number, as an Elasticsearch keyword is (ES|QL's TO_STRING of a
+	// number): OpEq matches the value that is Text (wildcards are characters), OpLt to OpGe order values byte by
+	// byte ("201" < "3", and "201" is not "201.0").
+	String
 )
 
 // Pattern is the right-hand side of a comparison.
@@ -447,8 +451,9 @@ type Constant struct {
 }
 
 // Call applies a function to its arguments. Most are single-value functions: an argument with no value, or with
-// several (a multi-valued field), makes the result null, as ES|QL's scalar functions do; url_decode converts each
-// value, as ES|QL's conversion functions do. Func is one of CallFuncs.
+// several (a multi-valued field), makes the result null, as ES|QL's scalar functions and most of Splunk's text
+// functions do; url_decode, to_lower and to_upper convert each value, as ES|QL's conversion functions, TO_LOWER and
+// TO_UPPER, and Splunk's lower and upper do. Func is one of CallFuncs.
 type Call struct {
 	Func string
 	Args []Value
@@ -462,12 +467,15 @@ type Call struct {
 //	                            `&x=%zz` must not hide the rest of its query, which the API server still reads)
 //	replace(s, regex, template) every match of regex (RE2) replaced by template (regexp.Expand syntax: ${1})
 //	concat(s, ...)              the arguments joined
-//	to_lower(s), to_upper(s)    Unicode case mapping
+//	to_lower(s), to_upper(s)    Unicode case mapping of each value
 //	trim(s)                     leading and trailing white space removed
+//	trim_chars(s, chars)        the characters of the constant chars removed from both ends of s (SPL's trim)
+//	ltrim_chars(s, chars)       the same at s's start only; rtrim_chars(s, chars) at its end only
 //	date_trunc(unit, t)         the RFC 3339 time t truncated to a multiple of unit (a Go duration such as 1m0s)
 //	                            since the Unix epoch, in UTC; 168h to the week that starts on Monday
 var CallFuncs = map[string]int{
 	"url_decode": 1, "url_decode_lenient": 1, "replace": 3, "concat": -1, "to_lower": 1, "to_upper": 1, "trim": 1, "date_trunc": 2,
+	"trim_chars": 2, "ltrim_chars": 2, "rtrim_chars": 2,
 }
 
 // Case is the value of the first When whose condition the row satisfies, else of Else (nil: null). With All, the

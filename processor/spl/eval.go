@@ -19,7 +19,9 @@ var evalFuncs = map[string]string{
 	"coalesce":  `coalesce(field, ..., "default")`,
 	"lower":     `lower(value)`,
 	"upper":     `upper(value)`,
-	"trim":      `trim(value)`,
+	"trim":      `trim(value) or trim(value, "characters")`,
+	"ltrim":     `ltrim(value) or ltrim(value, "characters")`,
+	"rtrim":     `rtrim(value) or rtrim(value, "characters")`,
 	"replace":   `replace(value, "regex", "replacement")`,
 	"urldecode": `urldecode(value)`,
 	"null":      `null()`,
@@ -187,7 +189,7 @@ func (p *parser) evalCall(name token) (rule.Value, *posError) {
 	usage, ok := evalFuncs[fn]
 	if !ok {
 		return nil, errAt(name.pos, "unsupported eval function %s() (supported: if, case, coalesce, lower, upper, "+
-			"trim, replace, urldecode, null)", name.text)
+			"trim, ltrim, rtrim, replace, urldecode, null)", name.text)
 	}
 	if err := p.nest(name.pos); err != nil {
 		return nil, err
@@ -278,12 +280,26 @@ func (p *parser) evalCall(name token) (rule.Value, *posError) {
 			}
 		}
 		return c, nil
-	case "lower", "upper", "trim", "urldecode":
+	case "lower", "upper", "urldecode":
 		if n != 1 {
 			return nil, shape()
 		}
-		model := map[string]string{"lower": "to_lower", "upper": "to_upper", "trim": "trim", "urldecode": "url_decode_lenient"}[fn]
+		model := map[string]string{"lower": "to_lower", "upper": "to_upper", "urldecode": "url_decode_lenient"}[fn]
 		return rule.Call{Func: model, Args: vals}, nil
+	case "trim", "ltrim", "rtrim":
+		// "If not specified, spaces and tabs are removed": not the other white space (a newline stays).
+		chars := rule.Value(rule.Constant{Text: " \t"})
+		switch {
+		case n == 2:
+			c, ok := vals[1].(rule.Constant)
+			if !ok || c.Null {
+				return nil, errAt(name.pos, "%s: the characters to remove must be a \"string\"", fn)
+			}
+			chars = c
+		case n != 1:
+			return nil, shape()
+		}
+		return rule.Call{Func: fn + "_chars", Args: []rule.Value{vals[0], chars}}, nil
 	case "replace":
 		if n != 3 {
 			return nil, shape()

@@ -58,6 +58,14 @@ func TestEvalValues(t *testing.T) {
 		{`x=replace(userAgent, "^kubectl/v(\d+)\.(\d+).*", "kubectl \1.\2 $")`, "kubectl 1.30 $"},
 		{`x=urldecode("a%20b%2Fc")`, "a b/c"},
 		{`x=trim("  padded ")`, "padded"},
+		// Splunk's trim, ltrim and rtrim: "The <trim_chars> argument is optional. If not specified, spaces and tabs
+		// are removed"; `trim(" ZZZZabcZZ ", " Z")` is "abc" (the Search Reference's example).
+		{`x=trim(" ZZZZabcZZ ", " Z")`, "abc"},
+		{`x=ltrim(" ZZZZabcZZ ", " Z")`, "abcZZ "},
+		{`x=rtrim(" ZZZZabcZZ ", " Z")`, " ZZZZabc"},
+		{`x=ltrim("  padded ")`, "padded "},
+		{`x=rtrim("  padded ")`, "  padded"},
+		{`x=trim('objectRef.name', "w")`, "eb"},
 		{`x=3.5`, "3.5"},
 		{`x=(verb."-".'objectRef.resource')`, "create-pods"},
 		// . after a function call or a parenthesised value, and functions inside functions.
@@ -82,7 +90,9 @@ func TestEvalNulls(t *testing.T) {
 		`x=case(verb="get", "read")`,
 		`x=null()`,
 		`x=lower(impersonatedUser)`,
-		`x=lower('user.groups{}')`,
+		`x=trim('user.groups{}')`, // "This function is not supported on multivalue fields" (trim, replace, len...)
+		`x=ltrim('user.groups{}', "d")`,
+		`x=replace('user.groups{}', "d", "D")`,
 		`x=if(nosuch="a", "yes", null())`,
 	} {
 		t.Run(eval, func(t *testing.T) {
@@ -92,6 +102,31 @@ func TestEvalNulls(t *testing.T) {
 	// A null result removes a field an event has: `where isnull(verb)` then holds.
 	rows := evalRows(t, `eval verb=null() | where isnull(verb) | stats count by userAgent`, execEvent)
 	assert.Equal(t, "kubectl/v1.30.0", one(t, rows, "userAgent"))
+}
+
+// lower and upper convert each value of a multi-valued field: "You can use this function on multivalue fields"
+// (Splunk Search Reference, Text functions; trim, replace, urldecode and len say "This function is not supported on
+// multivalue fields").
+func TestEvalCaseOfEachValue(t *testing.T) {
+	for eval, want := range map[string][]string{
+		`x=lower('user.groups{}')`: {"dev", "system:authenticated"},
+		`x=upper('user.groups{}')`: {"DEV", "SYSTEM:AUTHENTICATED"},
+	} {
+		rows := evalRows(t, "eval "+eval+" | stats count by x", execEvent)
+		var got []string
+		for _, r := range rows {
+			got = append(got, r.Values("x")...)
+		}
+		assert.ElementsMatch(t, want, got, eval)
+	}
+}
+
+// trim without its second argument removes spaces and tabs, as Splunk's does, not other white space: a newline
+// stays.
+func TestEvalTrimSpacesAndTabs(t *testing.T) {
+	body := strings.Replace(execEvent, `"userAgent":"kubectl/v1.30.0"`, `"userAgent":" \tkubectl/v1.30.0\t\n"`, 1)
+	rows := evalRows(t, "eval x=trim(userAgent) | stats count by x", body)
+	assert.Equal(t, "kubectl/v1.30.0\t\n", one(t, rows, "x"))
 }
 
 func TestEvalFeedsLaterStages(t *testing.T) {
@@ -178,6 +213,9 @@ func TestEvalErrors(t *testing.T) {
 		{`* | eval x=replace(a, b, "c")`, "must be \"strings\""},
 		{`* | eval x=replace(a, "(?=x)", "c")`, "not RE2 syntax"},
 		{`* | eval x=null(a)`, "null takes null()"},
+		{`* | eval x=trim(a, "b", "c")`, `trim takes trim(value) or trim(value, "characters")`},
+		{`* | eval x=ltrim()`, `ltrim takes ltrim(value) or ltrim(value, "characters")`},
+		{`* | eval x=rtrim(verb, userAgent)`, `rtrim: the characters to remove must be a "string"`},
 		{`* | eval x`, "expected '=' after"},
 		{`* | eval "x"=1`, "expected a field name to assign"},
 		{`* | eval x=`, "missing value before end of search"},
