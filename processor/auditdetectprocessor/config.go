@@ -173,6 +173,7 @@ func (cfg *Config) Validate() error {
 	if cfg.Window <= 0 {
 		errs = errors.Join(errs, fmt.Errorf("window: must be positive, got %s", cfg.Window))
 	}
+	errs = errors.Join(errs, atMostAYear("window", cfg.Window))
 	if cfg.MaxKeys <= 0 {
 		errs = errors.Join(errs, fmt.Errorf("max_keys: must be positive, got %d", cfg.MaxKeys))
 	}
@@ -183,12 +184,8 @@ func (cfg *Config) Validate() error {
 	if cfg.MaxRiskEventsPerRecord <= 0 {
 		errs = errors.Join(errs, fmt.Errorf("max_risk_events_per_record: must be positive, got %d", cfg.MaxRiskEventsPerRecord))
 	}
-	if cfg.CheckpointInterval < 0 {
-		errs = errors.Join(errs, fmt.Errorf("checkpoint_interval: must not be negative, got %s", cfg.CheckpointInterval))
-	}
-	if cfg.ReloadInterval < 0 {
-		errs = errors.Join(errs, fmt.Errorf("reload_interval: must not be negative, got %s", cfg.ReloadInterval))
-	}
+	errs = errors.Join(errs, interval("checkpoint_interval", cfg.CheckpointInterval),
+		interval("reload_interval", cfg.ReloadInterval))
 	if _, err := newNormalizer(cfg); err != nil {
 		errs = errors.Join(errs, err)
 	}
@@ -200,5 +197,31 @@ func (cfg *Config) Validate() error {
 		return err
 	}
 	d.close() // the GeoIP database it opened
+	return nil
+}
+
+// maxStateDuration bounds the windows, lateness and learning periods of event-time state: past a year they mean
+// nothing for an audit stream, and their sums with event times (a window's end plus its lateness) would overflow.
+const maxStateDuration = 366 * 24 * time.Hour
+
+func atMostAYear(key string, d time.Duration) error {
+	if d > maxStateDuration {
+		return fmt.Errorf("%s: must be at most %s (366 days), got %s", key, maxStateDuration, d)
+	}
+	return nil
+}
+
+// minInterval is the shortest reload or checkpoint interval: shorter, re-reading every rule file or encoding the
+// whole state would keep a core busy.
+const minInterval = time.Second
+
+// interval checks a period that is off at 0.
+func interval(key string, d time.Duration) error {
+	switch {
+	case d < 0:
+		return fmt.Errorf("%s: must not be negative, got %s", key, d)
+	case d > 0 && d < minInterval:
+		return fmt.Errorf("%s: must be 0 (off) or at least %s, got %s", key, minInterval, d)
+	}
 	return nil
 }

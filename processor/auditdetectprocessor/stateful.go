@@ -44,6 +44,8 @@ func (cfg *Config) validateStateful() error {
 	if cfg.NewTermsLearning < 0 {
 		errs = errors.Join(errs, fmt.Errorf("new_terms_learning: must not be negative, got %s", cfg.NewTermsLearning))
 	}
+	errs = errors.Join(errs, atMostAYear("allowed_lateness", cfg.AllowedLateness),
+		atMostAYear("new_terms_learning", cfg.NewTermsLearning))
 	if cfg.Mode == ModeRoute && cfg.DropUnmatched {
 		errs = errors.Join(errs, errors.New("drop_unmatched: route mode must forward every record to the gateways"))
 	}
@@ -57,12 +59,14 @@ func (cfg *Config) validateStateful() error {
 		if o.Window < 0 {
 			errs = errors.Join(errs, fmt.Errorf("rule_overrides: %q: window must not be negative, got %s", name, o.Window))
 		}
+		errs = errors.Join(errs, atMostAYear(fmt.Sprintf("rule_overrides: %q: window", name), o.Window))
 		if o.Throttle == nil {
 			continue
 		}
 		if o.Throttle.Window <= 0 {
 			errs = errors.Join(errs, fmt.Errorf("rule_overrides: %q: throttle.window must be positive, got %s", name, o.Throttle.Window))
 		}
+		errs = errors.Join(errs, atMostAYear(fmt.Sprintf("rule_overrides: %q: throttle.window", name), o.Throttle.Window))
 		if cfg.Mode == ModeEnrich {
 			errs = errors.Join(errs, fmt.Errorf("rule_overrides: %q: throttle reports its counts on risk records, which enrich mode does not write; use mode fork", name))
 		}
