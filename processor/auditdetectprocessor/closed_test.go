@@ -11,10 +11,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
 	"go.opentelemetry.io/otel/attribute"
 
@@ -145,19 +147,7 @@ func TestWindowAnswerSurvivesARefusedShutdown(t *testing.T) {
 	cfg.Rules = []string{fewCreatesRule(t)}
 	cfg.Window = 10 * time.Minute
 	cfg.AllowedLateness = time.Minute
-	cfg.Storage = &storageID
-	// The next consumer takes the first batch and refuses every later one, the shutdown flush too.
-	first := new(consumertest.LogsSink)
-	next, err := consumer.NewLogs(func(ctx context.Context, ld plog.Logs) error {
-		if len(first.AllLogs()) > 0 {
-			return errors.New("sending queue is full")
-		}
-		return first.ConsumeLogs(ctx, ld)
-	})
-	require.NoError(t, err)
-	p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, next)
-	require.NoError(t, err)
-	require.NoError(t, p.Start(context.Background(), hostWith{storageID: mem}))
+	p, first := startRefusingAfterFirst(t, cfg, mem)
 	require.NoError(t, p.ConsumeLogs(context.Background(), input(str(createBy("alice", 1)), str(createBy("alice", 2)))))
 	require.Error(t, p.ConsumeLogs(context.Background(), input(str(createBy("carol", 11.5)))))
 	require.Error(t, p.Shutdown(context.Background()))
@@ -213,3 +203,22 @@ func TestClosedAnswersWaitingAreBounded(t *testing.T) {
 }
 
 func reasonAttr(reason string) attribute.KeyValue { return attribute.String("reason", reason) }
+
+// startRefusingAfterFirst starts a processor with storage in mem whose next consumer takes the first batch (into
+// the sink returned) and refuses every later one, the shutdown flush too.
+func startRefusingAfterFirst(t *testing.T, cfg *Config, mem component.Component) (processor.Logs, *consumertest.LogsSink) {
+	t.Helper()
+	cfg.Storage = &storageID
+	first := new(consumertest.LogsSink)
+	next, err := consumer.NewLogs(func(ctx context.Context, ld plog.Logs) error {
+		if len(first.AllLogs()) > 0 {
+			return errors.New("sending queue is full")
+		}
+		return first.ConsumeLogs(ctx, ld)
+	})
+	require.NoError(t, err)
+	p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, next)
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), hostWith{storageID: mem}))
+	return p, first
+}

@@ -13,6 +13,8 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
@@ -47,6 +49,22 @@ type savedThrottles struct {
 	// Closed are the answers of closed windows not delivered yet (a refused batch, a refused shutdown flush): sent
 	// after the restart. Added after version 1 was first written: older state has none.
 	Closed []savedClosed
+	// Reports are throttle reports not delivered yet (the shutdown flush refused, or a reload's): sent after the
+	// restart. Added after version 1 was first written, as Closed.
+	Reports []savedReport
+}
+
+// savedReport is a throttle report (window.Pending of a held match), its rule named by id and the resource of its
+// match kept as OTLP protobuf.
+type savedReport struct {
+	RuleID        string
+	Key           string
+	Held          int64
+	First, LastAt time.Time
+	Fields        []engine.RowField
+	AuditID       string
+	Provenance    map[string]string
+	Resource      []byte
 }
 
 // savedClosed is an answer of a closed window (engine.Closed), its rule named by id.
@@ -181,6 +199,22 @@ func (p *auditProcessor) restoreThrottles(data []byte) (int, error) {
 		p.logger.Info("answers of closed windows not delivered before the restart go out with the next batch",
 			zap.Int("answers", len(closed)))
 	}
+	var reports []window.Pending[heldMatch]
+	for _, r := range saved.Reports {
+		if rl := rules[r.RuleID]; rl != nil && r.Held > 0 {
+			reports = append(reports, window.Pending[heldMatch]{Key: r.Key, Held: r.Held, First: r.First, LastAt: r.LastAt,
+				Last: heldMatch{rule: rl, row: engine.Row{Fields: r.Fields}, auditID: r.AuditID, provenance: r.Provenance,
+					resource: decodeResource(r.Resource)}})
+		}
+	}
+	if len(reports) > 0 && p.cfg.Mode == ModeFork {
+		d := p.state.deliveries
+		d.mu.Lock()
+		d.reports = append(d.reports, reports...)
+		d.mu.Unlock()
+		p.logger.Info("throttle reports not delivered before the restart go out with the next batch",
+			zap.Int("reports", len(reports)))
+	}
 	n := 0
 	for _, st := range saved.Rules {
 		t := p.state.throttles[st.RuleID]
@@ -234,7 +268,11 @@ const checkpointTimeout = 30 * time.Second
 
 // encodeState encodes the engine's state and the throttles' windows. The caller holds p.mu (read or write), so what
 // it encodes is the running rule set's.
-func (p *auditProcessor) encodeState() (encodedState, error) {
+func (p *auditProcessor) encodeState() (encodedState, error) { return p.encodeStateWith(nil) }
+
+// encodeStateWith is encodeState with the throttles' windows given (by rule id) rather than read: the shutdown takes
+// them before its flush, which forgets them.
+func (p *auditProcessor) encodeStateWith(windows map[string][]window.KeyWindow) (encodedState, error) {
 	var st encodedState
 	var buf bytes.Buffer
 	err := p.detector.engine.SaveState(&buf)
@@ -249,14 +287,33 @@ func (p *auditProcessor) encodeState() (encodedState, error) {
 		for _, id := range ids {
 			t := p.state.throttles[id]
 			if def, ok := p.detector.engine.DefinitionKey(id); ok {
+				keys, ok := windows[id]
+				if !ok {
+					keys = t.th.Windows()
+				}
 				saved.Rules = append(saved.Rules, savedThrottle{RuleID: id, Definition: def, Fields: t.fields,
-					Window: t.window, Keys: t.th.Windows()})
+					Window: t.window, Keys: keys})
 			}
 		}
 		d := p.state.deliveries
 		d.mu.Lock()
 		for _, c := range d.closed {
 			saved.Closed = append(saved.Closed, savedClosed{RuleID: c.Rule.ID, Fields: c.Row.Fields, Time: c.Time})
+		}
+		// A report whose match is an answer still waiting (the shutdown's answers were refused, and the throttle
+		// held one of them) goes out with that answer after the restart: saving it too would send it twice.
+		waiting := make(map[string]bool, len(d.closed))
+		for _, c := range d.closed {
+			waiting[closedIdentity(c)] = true
+		}
+		for _, r := range d.reports {
+			h := r.Last
+			if waiting[h.auditID] {
+				continue
+			}
+			saved.Reports = append(saved.Reports, savedReport{RuleID: h.rule.ID, Key: r.Key, Held: r.Held, First: r.First,
+				LastAt: r.LastAt, Fields: h.row.Fields, AuditID: h.auditID, Provenance: h.provenance,
+				Resource: encodeResource(h.resource)})
 		}
 		d.mu.Unlock()
 		var tb bytes.Buffer
@@ -311,13 +368,52 @@ func unseal(data []byte) ([]byte, error) {
 	return payload, nil
 }
 
+// throttleWindows returns the windows of every throttle, by rule id, for the final save: the shutdown's flush
+// forgets them.
+func (p *auditProcessor) throttleWindows() map[string][]window.KeyWindow {
+	out := make(map[string][]window.KeyWindow, len(p.state.throttles))
+	for id, t := range p.state.throttles {
+		out[id] = t.th.Windows()
+	}
+	return out
+}
+
 // finalState encodes the state for the last save, or returns nothing without storage. The caller holds p.mu for
-// writing (no batch runs, so it is the final state), before the throttles are flushed: the flush forgets their keys.
-func (p *auditProcessor) finalState() (encodedState, error) {
+// writing (no batch runs, so it is the final state), after the throttles' flush, with their windows taken before
+// it: the reports the next consumer refused are saved with them.
+func (p *auditProcessor) finalState(windows map[string][]window.KeyWindow) (encodedState, error) {
 	if p.store == nil {
 		return encodedState{}, nil
 	}
-	return p.encodeState()
+	return p.encodeStateWith(windows)
+}
+
+// encodeResource keeps a report's resource as OTLP protobuf (nil for none).
+func encodeResource(r *pcommon.Resource) []byte {
+	if r == nil {
+		return nil
+	}
+	ld := plog.NewLogs()
+	r.CopyTo(ld.ResourceLogs().AppendEmpty().Resource())
+	b, err := (&plog.ProtoMarshaler{}).MarshalLogs(ld)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// decodeResource reads what encodeResource wrote; nil when there is nothing to read.
+func decodeResource(b []byte) *pcommon.Resource {
+	if len(b) == 0 {
+		return nil
+	}
+	ld, err := (&plog.ProtoUnmarshaler{}).UnmarshalLogs(b)
+	if err != nil || ld.ResourceLogs().Len() == 0 {
+		return nil
+	}
+	r := pcommon.NewResource()
+	ld.ResourceLogs().At(0).Resource().CopyTo(r)
+	return &r
 }
 
 // closeState writes the last save, encoded by finalState (or the error it had), and closes the storage client.

@@ -407,3 +407,30 @@ func TestThrottleWindowsSurviveRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestThrottleReportSurvivesARefusedShutdown: the shutdown flushes what the throttles held back; when the next
+// consumer refuses that flush, the reports are kept in storage, with the resource of their match, and go out with the
+// first batch after the restart. The throttle's window is kept too: eve stays suppressed after the restart.
+func TestThrottleReportSurvivesARefusedShutdown(t *testing.T) {
+	mem := &memStorage{}
+	p, first := startRefusingAfterFirst(t, testConfig(throttled(10*time.Minute)), mem)
+	// eve@0 goes out and opens a window to minute 10; eve@2 and eve@3 are held back.
+	require.NoError(t, p.ConsumeLogs(context.Background(), input(str(nodePortBy("eve", "198.51.100.1", 0)),
+		str(nodePortBy("eve", "198.51.100.1", 2)), str(nodePortBy("eve", "198.51.100.1", 3)))))
+	require.Equal(t, []string{"eve@0+0"}, riskSummary(t, first.AllLogs()))
+	require.Error(t, p.Shutdown(context.Background()))
+
+	after, sink := startWithStorage(t, testConfig(throttled(10*time.Minute)), mem, nil)
+	require.NoError(t, after.ConsumeLogs(context.Background(), input(str(nodePortBy("eve", "198.51.100.1", 5)))))
+	assert.Equal(t, []string{"eve@3+1"}, riskSummary(t, sink.AllLogs()), "the held report, and eve@5 held in the restored window")
+	var cluster []string
+	for _, ld := range sink.AllLogs() {
+		for i := 0; i < ld.ResourceLogs().Len(); i++ {
+			if v, ok := ld.ResourceLogs().At(i).Resource().Attributes().Get("k8s.cluster.name"); ok {
+				cluster = append(cluster, v.Str())
+			}
+		}
+	}
+	assert.Contains(t, cluster, "prod", "the report's resource is its match's")
+	require.NoError(t, after.Shutdown(context.Background()))
+}

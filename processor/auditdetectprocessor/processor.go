@@ -284,11 +284,14 @@ func (p *auditProcessor) shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	// No batch is running now: push what the throttles held back downstream before the state goes, and save the
-	// state for the next start (encoded before the flush, which forgets the throttles' windows). Closed windows'
-	// answers first: what the next consumer refuses is kept in the final save.
+	// state for the next start. Closed windows' answers first; what the next consumer refuses of them, or of the
+	// throttles' reports, is kept in the final save, with the throttles' windows as they were before their flush
+	// forgot them.
 	closedErr := p.flushClosed(ctx)
-	saved, encodeErr := p.finalState()
-	err := errors.Join(waitErr, closedErr, p.flushState(ctx, nil), p.closeState(ctx, saved, encodeErr))
+	windows := p.throttleWindows()
+	flushErr := p.flushState(ctx, nil)
+	saved, encodeErr := p.finalState(windows)
+	err := errors.Join(waitErr, closedErr, flushErr, p.closeState(ctx, saved, encodeErr))
 	p.detector.close()
 	return err
 }

@@ -734,14 +734,8 @@ func (p *auditProcessor) throttleClosed(closed []engine.Closed, b *batch, res *p
 	}
 	var kept []engine.Closed
 	for _, c := range closed {
-		var id strings.Builder
-		fmt.Fprintf(&id, "closed\x00%s\x00%d", c.Rule.ID, c.Time.UnixNano())
-		for _, f := range c.Row.Fields {
-			id.WriteByte(0)
-			id.WriteString(strings.Join(f.Values, "\x1f"))
-		}
 		r := p.throttle(engine.Result{Matches: []engine.Match{{Rule: c.Rule, Rows: []engine.Row{c.Row}}},
-			AuditID: id.String(), Time: c.Time}, b, -2, resource)
+			AuditID: closedIdentity(c), Time: c.Time}, b, -2, resource)
 		for _, m := range r.Matches {
 			for _, row := range m.Rows {
 				kept = append(kept, engine.Closed{Rule: m.Rule, Row: row, Time: c.Time})
@@ -749,6 +743,17 @@ func (p *auditProcessor) throttleClosed(closed []engine.Closed, b *batch, res *p
 		}
 	}
 	return kept
+}
+
+// closedIdentity names an answer of a closed window as the audit ID names an event: its rule, window end and row.
+func closedIdentity(c engine.Closed) string {
+	var id strings.Builder
+	fmt.Fprintf(&id, "closed\x00%s\x00%d", c.Rule.ID, c.Time.UnixNano())
+	for _, f := range c.Row.Fields {
+		id.WriteByte(0)
+		id.WriteString(strings.Join(f.Values, "\x1f"))
+	}
+	return id.String()
 }
 
 // appendClosed writes the risk records of the answers of windows that closed, in one new resource (a copy of res,
@@ -809,13 +814,12 @@ func (p *auditProcessor) flushState(ctx context.Context, keep map[string]bool) e
 	ld := plog.NewLogs()
 	added, dropped := p.appendReports(ld, due)
 	if err := p.state.next.ConsumeLogs(ctx, ld); err != nil {
-		if keep != nil {
-			// A reload: the reports wait for the next batch (their throttles are about to go).
-			dl := p.state.deliveries
-			dl.mu.Lock()
-			dl.reports = append(dl.reports, due...)
-			dl.mu.Unlock()
-		}
+		// The reports wait for the next batch (a reload: their throttles are about to go) or, at shutdown, for the
+		// final save and the next start.
+		dl := p.state.deliveries
+		dl.mu.Lock()
+		dl.reports = append(dl.reports, due...)
+		dl.mu.Unlock()
 		return err
 	}
 	p.telemetry.ProcessorAuditdetectRiskEvents.Add(ctx, int64(added))
