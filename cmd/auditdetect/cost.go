@@ -101,8 +101,11 @@ func runCost(args []string, stdout, stderr io.Writer) int {
 	case *format != "markdown" && *format != "json":
 		fmt.Fprintf(stderr, "rule-cost: -format %q is not markdown or json\n", *format)
 		return exitUsage
-	case *passes < 1 || *limit < 1 || *maxBody < 1 || opts.Window <= 0 || opts.MaxKeys <= 0:
-		fmt.Fprintln(stderr, "rule-cost: -passes, -limit, -max-body-bytes, -window and -max-keys must be positive")
+	case *passes < 1 || *limit < 1 || *maxBody < 1:
+		fmt.Fprintln(stderr, "rule-cost: -passes, -limit and -max-body-bytes must be positive")
+		return exitUsage
+	case stateError(opts) != "":
+		fmt.Fprintln(stderr, "rule-cost: "+stateError(opts))
 		return exitUsage
 	}
 	rules, err := load(fs.Args(), rf, "rule-cost", stderr)
@@ -133,7 +136,8 @@ func runCost(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(events) == 0 {
 		fmt.Fprintf(stderr, "rule-cost: no audit events in %s (lines without a readable event: %d; events over "+
-			"-max-body-bytes: %d): %s\n", rep.Source, rep.Unreadable, rep.Oversized, oneEventPerLine)
+			"-max-body-bytes: %d): %s\n", rep.Source, rep.Unreadable, rep.Oversized,
+			noEvents(readStats{unreadable: rep.Unreadable, oversized: rep.Oversized}, *maxBody))
 		return exitUsage
 	}
 	start := time.Now()

@@ -17,6 +17,16 @@ import (
 const oneEventPerLine = "the log must hold one JSON audit event (or EventList, or cloud export record) per line, as " +
 	"the API server writes it; for a JSON array or pretty-printed JSON, `jq -c '.[]'` or `jq -c .` writes that"
 
+// noEvents says why a log yielded no event: over -max-body-bytes, every one of them, when that is all that was left
+// out; else the shape the tool reads.
+func noEvents(st readStats, maxBody int) string {
+	if st.oversized > 0 && st.unreadable == 0 {
+		return fmt.Sprintf("every event is over -max-body-bytes %d (the processor passes such events on unevaluated); "+
+			"raise it to read them", maxBody)
+	}
+	return oneEventPerLine
+}
+
 // readStats says what reading an audit log left out.
 type readStats struct {
 	events int

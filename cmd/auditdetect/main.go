@@ -2,9 +2,9 @@
 // collector:
 //
 //	auditdetect coverage  [-format markdown|json] [-macro name=definition]... [-on-rule-error skip] [-disable rule]... [RULES...]
-//	auditdetect rule-test [-cases DIR] [-data-dir DIR] [-window 1h] [-max-keys N] [-macro name=definition]... [-on-rule-error skip] [-disable rule]... [RULES...]
-//	auditdetect scan      [-events FILE|-] [-format text|json] [-max-body-bytes N] [-geoip-database FILE] [-window 1h] [-max-keys N] [-macro name=definition]... [-on-rule-error skip] [-disable rule]... [RULES...]
-//	auditdetect rule-cost [-events FILE|-] [-limit N] [-max-body-bytes N] [-passes N] [-window 1h] [-max-keys N] [-format markdown|json] [-macro name=definition]... [-on-rule-error skip] [-disable rule]... [RULES...]
+//	auditdetect rule-test [-cases DIR] [-data-dir DIR] [-window 1h] [-max-keys N] [-allowed-lateness 5m] [-macro name=definition]... [-on-rule-error skip] [-disable rule]... [RULES...]
+//	auditdetect scan      [-events FILE|-] [-format text|json] [-max-body-bytes N] [-geoip-database FILE] [-window 1h] [-max-keys N] [-allowed-lateness 5m] [-macro name=definition]... [-on-rule-error skip] [-disable rule]... [RULES...]
+//	auditdetect rule-cost [-events FILE|-] [-limit N] [-max-body-bytes N] [-passes N] [-window 1h] [-max-keys N] [-allowed-lateness 5m] [-format markdown|json] [-macro name=definition]... [-on-rule-error skip] [-disable rule]... [RULES...]
 //	auditdetect lint      [-format text|json] [-geoip-database FILE] [-macro name=definition]... [-on-rule-error skip] [-disable rule]... [RULES...]
 //
 // RULES are what the processor's `rules:` setting takes: files, directories, globs, or "builtin" (the default).
@@ -98,6 +98,23 @@ func (m macroFlags) Set(s string) error {
 func stateFlags(fs *flag.FlagSet, opts *engine.Options) {
 	fs.DurationVar(&opts.Window, "window", engine.DefaultWindow, "window of stats rules, as the processor's window setting")
 	fs.IntVar(&opts.MaxKeys, "max-keys", engine.DefaultMaxKeys, "groups per windowed rule, as the processor's max_keys setting")
+	fs.DurationVar(&opts.AllowedLateness, "allowed-lateness", defaultAllowedLateness, "how much older than the newest "+
+		"event of its rule an event may be and still count in its window, as the processor's allowed_lateness setting")
+}
+
+// defaultAllowedLateness is the processor's allowed_lateness default (TestStateFlagsFollowTheProcessor): without it,
+// an event a few seconds late for its window counts in the collector and not here.
+const defaultAllowedLateness = 5 * time.Minute
+
+// stateError says what is wrong with the stateful settings of opts, or "".
+func stateError(opts engine.Options) string {
+	switch {
+	case opts.Window <= 0 || opts.MaxKeys <= 0:
+		return "-window and -max-keys must be positive"
+	case opts.AllowedLateness < 0:
+		return "-allowed-lateness must not be negative"
+	}
+	return ""
 }
 
 // maxBodyFlag registers -max-body-bytes, as the processor's max_body_bytes: events over it are left out.
@@ -113,6 +130,8 @@ type ruleFlags struct {
 	disable listFlags
 	// escuApp is the app label of ESCU detections' search names, as the processor's escu_app.
 	escuApp string
+	// disabled are the rules -disable left out, once loaded.
+	disabled []*rule.Rule
 }
 
 // listFlags is a repeatable string flag.
@@ -197,7 +216,14 @@ func loadRules(paths []string, rf *ruleFlags, command string, stderr io.Writer, 
 	if err != nil {
 		return nil, nil, err
 	}
+	rf.disabled = slices.DeleteFunc(slices.Clone(res.Rules), func(r *rule.Rule) bool { return slices.Contains(rules, r) })
 	if len(rules) == 0 {
+		if quiet {
+			// The caller meant to report the skipped rules itself, with the rules that loaded: there are none.
+			for _, err := range res.Skipped {
+				fmt.Fprintf(stderr, "%s: skipped: %v\n", command, err)
+			}
+		}
 		if len(rf.disable) > 0 {
 			return nil, nil, fmt.Errorf("no rules left from %s: -disable names every rule loaded", strings.Join(paths, " "))
 		}
@@ -343,8 +369,8 @@ func runRuleTest(args []string, stdout, stderr io.Writer) int {
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	if opts.Engine.Window <= 0 || opts.Engine.MaxKeys <= 0 {
-		fmt.Fprintln(stderr, "rule-test: -window and -max-keys must be positive")
+	if msg := stateError(opts.Engine); msg != "" {
+		fmt.Fprintln(stderr, "rule-test: "+msg)
 		return exitUsage
 	}
 	for flagName, dir := range map[string]string{"-cases": opts.CasesDir, "-data-dir": opts.DataDir} {
@@ -358,6 +384,7 @@ func runRuleTest(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "rule-test: %v\n", err)
 		return exitUsage
 	}
+	opts.Disabled = rf.disabled
 	start := time.Now()
 	rep := ruletest.Run(rules, opts)
 	if err := ruletest.WriteTable(stdout, rep); err != nil {

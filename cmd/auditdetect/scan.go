@@ -41,8 +41,11 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	case *format != "text" && *format != "json":
 		fmt.Fprintf(stderr, "scan: -format %q is not text or json\n", *format)
 		return exitUsage
-	case *maxBody < 1 || opts.Window <= 0 || opts.MaxKeys <= 0:
-		fmt.Fprintln(stderr, "scan: -max-body-bytes, -window and -max-keys must be positive")
+	case *maxBody < 1:
+		fmt.Fprintln(stderr, "scan: -max-body-bytes must be positive")
+		return exitUsage
+	case stateError(opts) != "":
+		fmt.Fprintln(stderr, "scan: "+stateError(opts))
 		return exitUsage
 	}
 	rules, err := load(fs.Args(), rf, "scan", stderr)
@@ -112,7 +115,8 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 			if v, ok := attrs.Get(rba.AttrRiskObject); ok {
 				kind, _ := attrs.Get(rba.AttrRiskObjectType)
 				score, _ := attrs.Get(rba.AttrRiskScore)
-				object = fmt.Sprintf("%s=%s (%d)  ", kind.Str(), v.Str(), score.Int())
+				// The value comes from the event: escaped, so that it cannot end the line and forge another record.
+				object = fmt.Sprintf("%s=%s (%d)  ", kind.Str(), rba.EscapeControl(v.Str()), score.Int())
 			}
 			fmt.Fprintf(out, "%s  %s  %s%s\n", rec.Timestamp().AsTime().UTC().Format(time.RFC3339), name.Str(), object,
 				rec.Body().Str())
@@ -172,7 +176,7 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	case got.events == 0:
 		// Not "0 matched": a log read as nothing is no evidence that nothing fires.
-		fmt.Fprintf(stderr, "scan: no audit events in %s: %s\n", *eventsPath, oneEventPerLine)
+		fmt.Fprintf(stderr, "scan: no audit events in %s: %s\n", *eventsPath, noEvents(got, *maxBody))
 		return exitUsage
 	}
 	return exitOK
