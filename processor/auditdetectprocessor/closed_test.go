@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
@@ -221,4 +223,59 @@ func startRefusingAfterFirst(t *testing.T, cfg *Config, mem component.Component)
 	require.NoError(t, err)
 	require.NoError(t, p.Start(context.Background(), hostWith{storageID: mem}))
 	return p, first
+}
+
+// inCluster is input with the resource's k8s.cluster.name set to cluster.
+func inCluster(cluster string, bodies ...func(pcommon.Value)) plog.Logs {
+	ld := input(bodies...)
+	ld.ResourceLogs().At(0).Resource().Attributes().PutStr("k8s.cluster.name", cluster)
+	return ld
+}
+
+// answersByCluster lists the answers of closed windows as "cluster/user:count", from the resource each is written in.
+func answersByCluster(lds []plog.Logs) []string {
+	var out []string
+	for _, ld := range lds {
+		for i := 0; i < ld.ResourceLogs().Len(); i++ {
+			rl := ld.ResourceLogs().At(i)
+			cluster, _ := rl.Resource().Attributes().Get("k8s.cluster.name")
+			one := plog.NewLogs()
+			rl.CopyTo(one.ResourceLogs().AppendEmpty())
+			for _, a := range closedAnswers([]plog.Logs{one}) {
+				out = append(out, cluster.AsString()+"/"+a)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestWindowAnswerGoesWhereItsEventsCame: a gateway serving two clusters writes each answer of a closed window in the
+// resource of the last event its group counted, not in the resource of the batch that closed the window; after a
+// restart with storage too.
+func TestWindowAnswerGoesWhereItsEventsCame(t *testing.T) {
+	config := func() *Config {
+		cfg := createDefaultConfig()
+		cfg.Rules = []string{fewCreatesRule(t)}
+		cfg.Window = 10 * time.Minute
+		cfg.AllowedLateness = time.Minute
+		return cfg
+	}
+	mem := &memStorage{}
+	p, sink := startWithStorage(t, config(), mem, nil)
+	ctx := context.Background()
+	require.NoError(t, p.ConsumeLogs(ctx, inCluster("east", str(createBy("alice", 1)))))
+	require.NoError(t, p.ConsumeLogs(ctx, inCluster("west", str(createBy("bob", 2)), str(createBy("bob", 3)))))
+	// The window closes in a batch of a third cluster.
+	require.NoError(t, p.ConsumeLogs(ctx, inCluster("north", str(createBy("carol", 11.5)))))
+	assert.Equal(t, []string{"east/alice:1", "west/bob:2"}, answersByCluster(sink.AllLogs()))
+
+	// carol's window (north) and dave's (south) are open at shutdown, saved, and answered after the restart in a
+	// batch of yet another cluster.
+	require.NoError(t, p.ConsumeLogs(ctx, inCluster("south", str(createBy("dave", 12)))))
+	require.NoError(t, p.Shutdown(ctx))
+	p2, sink2 := startWithStorage(t, config(), mem, nil)
+	require.NoError(t, p2.ConsumeLogs(ctx, inCluster("central", str(createBy("erin", 21.5)))))
+	assert.Equal(t, []string{"north/carol:1", "south/dave:1"}, answersByCluster(sink2.AllLogs()))
+	require.NoError(t, p2.Shutdown(ctx))
 }

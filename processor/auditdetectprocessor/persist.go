@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -52,6 +53,9 @@ type savedThrottles struct {
 	// Reports are throttle reports not delivered yet (the shutdown flush refused, or a reload's): sent after the
 	// restart. Added after version 1 was first written, as Closed.
 	Reports []savedReport
+	// Origins are the resources events came in, for the answers of windows that close after the restart (least
+	// recently used first). Added after version 1 was first written, as Closed.
+	Origins []savedOrigin
 }
 
 // savedReport is a throttle report (window.Pending of a held match), its rule named by id and the resource of its
@@ -72,6 +76,13 @@ type savedClosed struct {
 	RuleID string
 	Fields []engine.RowField
 	Time   time.Time
+	Origin uint64 // came after Closed was first written: older answers have none
+}
+
+// savedOrigin is a resource answers of closed windows may be written in (deliveries.origins), as OTLP protobuf.
+type savedOrigin struct {
+	ID       uint64
+	Resource []byte
 }
 
 // savedThrottle is one rule's throttle: restored only to the same rule (same definition key) throttled the same way.
@@ -188,10 +199,25 @@ func (p *auditProcessor) restoreThrottles(data []byte) (int, error) {
 	for _, r := range p.detector.engine.Rules() {
 		rules[r.ID] = r
 	}
+	if p.cfg.Mode == ModeFork {
+		d := p.state.deliveries
+		d.mu.Lock()
+		for _, o := range saved.Origins {
+			if r := decodeResource(o.Resource); r != nil {
+				key := strconv.FormatUint(o.ID, 16)
+				if old, ok := d.origins.Get(key); ok {
+					*old = *r
+				} else {
+					d.origins.Add(key, *r, nil)
+				}
+			}
+		}
+		d.mu.Unlock()
+	}
 	var closed []engine.Closed
 	for _, c := range saved.Closed {
 		if r := rules[c.RuleID]; r != nil {
-			closed = append(closed, engine.Closed{Rule: r, Row: engine.Row{Fields: c.Fields}, Time: c.Time})
+			closed = append(closed, engine.Closed{Rule: r, Row: engine.Row{Fields: c.Fields}, Time: c.Time, Origin: c.Origin})
 		}
 	}
 	if len(closed) > 0 && p.cfg.Mode == ModeFork { // only fork mode writes them (a mode change drops them)
@@ -298,8 +324,15 @@ func (p *auditProcessor) encodeStateWith(windows map[string][]window.KeyWindow) 
 		d := p.state.deliveries
 		d.mu.Lock()
 		for _, c := range d.closed {
-			saved.Closed = append(saved.Closed, savedClosed{RuleID: c.Rule.ID, Fields: c.Row.Fields, Time: c.Time})
+			saved.Closed = append(saved.Closed, savedClosed{RuleID: c.Rule.ID, Fields: c.Row.Fields, Time: c.Time,
+				Origin: c.Origin})
 		}
+		d.origins.Each(func(key string, r *pcommon.Resource) bool {
+			if id, err := strconv.ParseUint(key, 16, 64); err == nil {
+				saved.Origins = append(saved.Origins, savedOrigin{ID: id, Resource: encodeResource(r)})
+			}
+			return true
+		})
 		// A report whose match is an answer still waiting (the shutdown's answers were refused, and the throttle
 		// held one of them) goes out with that answer after the restart: saving it too would send it twice.
 		waiting := make(map[string]bool, len(d.closed))

@@ -328,9 +328,14 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 	var records, unparsed, oversized, truncated, riskEvents, riskDropped int64
 	held := newBatch()
 	rls := ld.ResourceLogs()
+	// Answers of windows closed go into the resource of their group's last event: the windows keep its origin.
+	origins := p.cfg.Mode == ModeFork && p.detector.engine.AnswersAtClose()
 	for i := 0; i < rls.Len(); i++ {
 		sls := rls.At(i).ScopeLogs()
 		resProv := resourceProvenance(rls.At(i).Resource())
+		if origins {
+			eval.SetOrigin(p.state.deliveries.origin(rls.At(i).Resource()))
+		}
 		for j := 0; j < sls.Len(); j++ {
 			lrs := sls.At(j).LogRecords()
 			n := lrs.Len()

@@ -279,8 +279,12 @@ type deliveries struct {
 	// closed are answers of windows that closed (engine.TakeClosed) still to be sent: those of a refused batch, and
 	// those a rule reload took from the engine it replaced. The next batch, or the shutdown flush, carries them.
 	closed []engine.Closed
-	// resource is a copy of the resource of the last batch that had one, which answers at shutdown are written in.
+	// resource is a copy of the resource of the last batch that had one, which answers at shutdown are written in
+	// when their origin is not known.
 	resource *pcommon.Resource
+	// origins are copies of the resources events came in, by origin (resourceOrigin), for the answers of windows
+	// closed: each goes into the resource of the last event its group counted. Bounded, least recently used evicted.
+	origins *window.Store[pcommon.Resource]
 	// reports are throttle reports that were not delivered and have no throttle to go back to (a rule reload removed
 	// their rule, or its throttle): the next batch, or the shutdown flush, carries them.
 	reports []window.Pending[heldMatch]
@@ -390,7 +394,8 @@ type heldMatch struct {
 
 func newStateful(cfg *Config, rules []*rule.Rule) *stateful {
 	s := &stateful{throttles: map[string]*ruleThrottle{}, reported: map[string]uint64{}, attrs: map[string]metric.MeasurementOption{},
-		deliveries: &deliveries{inflight: map[plog.Logs]*additions{}, refused: map[plog.Logs]*additions{}}}
+		deliveries: &deliveries{inflight: map[plog.Logs]*additions{}, refused: map[plog.Logs]*additions{},
+			origins: window.NewStore[pcommon.Resource](maxOrigins)}}
 	if cfg.Mode != ModeFork {
 		return s
 	}
@@ -711,13 +716,28 @@ func (p *auditProcessor) appendReports(ld plog.Logs, due []window.Pending[heldMa
 // rules, passes them through their throttles and writes them into ld in a resource of their own (a copy of res). It
 // returns the answers taken, to be given back if ld is refused.
 func (p *auditProcessor) writeClosed(ctx context.Context, ld plog.Logs, b *batch, res *pcommon.Resource) (closed []engine.Closed, added, dropped int) {
-	closed, fresh := p.state.deliveries.takeClosed(p.detector.engine)
+	d := p.state.deliveries
+	closed, fresh := d.takeClosed(p.detector.engine)
 	// A window's answer is a match of its rule, counted once: when it is taken, not when a refused batch's answers
 	// come again.
 	for _, c := range closed[len(closed)-fresh:] {
 		p.telemetry.ProcessorAuditdetectRuleMatches.Add(ctx, 1, p.ruleAttrs[c.Rule.ID])
 	}
-	added, dropped = p.appendClosed(ld, p.throttleClosed(closed, b, res), res)
+	// Each answer goes into the resource its group's last event came in (a gateway serving several clusters), in
+	// the order the answers came.
+	var origins []uint64
+	byOrigin := map[uint64][]engine.Closed{}
+	for _, c := range closed {
+		if _, ok := byOrigin[c.Origin]; !ok {
+			origins = append(origins, c.Origin)
+		}
+		byOrigin[c.Origin] = append(byOrigin[c.Origin], c)
+	}
+	for _, o := range origins {
+		r := d.resourceOf(o, res)
+		a, dr := p.appendClosed(ld, p.throttleClosed(byOrigin[o], b, r), r)
+		added, dropped = added+a, dropped+dr
+	}
 	return closed, added, dropped
 }
 
@@ -774,6 +794,65 @@ func (p *auditProcessor) appendClosed(ld plog.Logs, closed []engine.Closed, res 
 		dropped += d
 	}
 	return added, dropped
+}
+
+// maxOrigins bounds the resources kept for answers of closed windows: a gateway serves a few clusters, or the
+// agents of a few hundred nodes.
+const maxOrigins = 4096
+
+// resourceOrigin names a resource by its attributes, whatever their order: the sum of a hash of each attribute
+// (FNV-1a of its key and value). Never 0, which is no origin.
+func resourceOrigin(res pcommon.Resource) uint64 {
+	var sum uint64
+	res.Attributes().Range(func(k string, v pcommon.Value) bool {
+		const offset, prime = 14695981039346656037, 1099511628211
+		h := uint64(offset)
+		for i := 0; i < len(k); i++ {
+			h = (h ^ uint64(k[i])) * prime
+		}
+		h = (h ^ 0xff) * prime // between key and value
+		s := v.Str()
+		if v.Type() != pcommon.ValueTypeStr {
+			s = v.AsString()
+		}
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint64(s[i])) * prime
+		}
+		sum += h
+		return true
+	})
+	if sum == 0 {
+		sum = 1
+	}
+	return sum
+}
+
+// origin returns the origin of res, keeping a copy of res for the answers of windows that close later.
+func (d *deliveries) origin(res pcommon.Resource) uint64 {
+	o := resourceOrigin(res)
+	key := strconv.FormatUint(o, 16)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.origins.Get(key); !ok {
+		c := pcommon.NewResource()
+		res.CopyTo(c)
+		d.origins.Add(key, c, nil)
+	}
+	return o
+}
+
+// resourceOf returns the resource of an origin, or fallback when it is not known (0, evicted, or from before a
+// restart without it).
+func (d *deliveries) resourceOf(origin uint64, fallback *pcommon.Resource) *pcommon.Resource {
+	if origin == 0 {
+		return fallback
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if r, ok := d.origins.Get(strconv.FormatUint(origin, 16)); ok {
+		return r
+	}
+	return fallback
 }
 
 // batchResource returns the resource answers of closed windows are written in: a copy of the batch's first

@@ -23,6 +23,8 @@ type Closed struct {
 	Rule *rule.Rule
 	Row  Row
 	Time time.Time
+	// Origin is the origin of the last event the group counted in the window (Evaluator.SetOrigin), 0 for none.
+	Origin uint64
 }
 
 // newestTime records at as an event time the engine has read, keeping the newest.
@@ -90,7 +92,7 @@ func (e *Engine) closed(close func(*windowedStats)) []Closed {
 				}
 			}
 			for _, r := range rows {
-				out = append(out, Closed{Rule: cr.rule, Row: cr.finish(r), Time: cw.end})
+				out = append(out, Closed{Rule: cr.rule, Row: cr.finish(r), Time: cw.end, Origin: cw.origin})
 			}
 		}
 		e.states.put(st)

@@ -318,7 +318,16 @@ func (*noCopy) Lock()   {}
 func (*noCopy) Unlock() {}
 
 // Evaluator takes a state from the pool for a series of evaluations.
-func (e *Engine) Evaluator() Evaluator { return Evaluator{e: e, st: e.states.get()} }
+func (e *Engine) Evaluator() Evaluator {
+	st := e.states.get()
+	st.ctx.origin = 0
+	return Evaluator{e: e, st: st}
+}
+
+// SetOrigin names where the events evaluated next come from (the processor: its batch's resource), until it is set
+// again. A window answered at its close keeps the origin of the last event each group counted, in Closed.Origin, so
+// that its answer can be written where that event came from. 0 is no origin.
+func (ev *Evaluator) SetOrigin(origin uint64) { ev.st.ctx.origin = origin }
 
 // Close gives the Evaluator's state back to the engine.
 func (ev *Evaluator) Close() {
@@ -500,7 +509,7 @@ func (cr *compiledRule) run(c *evalCtx, view *event.View, at time.Time) []Row {
 	}
 	if cr.window != nil {
 		var kept []*row
-		for _, hit := range cr.window.update(rows, at) {
+		for _, hit := range cr.window.update(rows, at, c.origin) {
 			out := []*row{hit.row}
 			for _, s := range cr.post {
 				if out = s.run(c, out); len(out) == 0 {

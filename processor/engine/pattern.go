@@ -40,6 +40,9 @@ type evalCtx struct {
 	// bs says the body of evaluation bsGen holds a backslash (prefilter.go).
 	bsGen uint32
 	bs    bool
+	// origin is the caller's name for where the events come from (Evaluator.SetOrigin), kept by the windows they
+	// count; 0 when unset.
+	origin uint64
 }
 
 // begin starts the evaluation of a new event: the memo of the previous one is forgotten.

@@ -70,6 +70,8 @@ type savedWin struct {
 	Count int64
 	Aggs  []savedAgg
 	Fired bool
+	// Origin came after version 2 was first written: older state restores windows without one.
+	Origin uint64
 }
 
 type savedAgg struct {
@@ -224,7 +226,7 @@ func (w *windowedStats) save() *savedWindow {
 	w.groups.Each(func(key string, g *group) bool {
 		sg := savedGroup{Key: key, By: g.by}
 		for _, ws := range g.wins {
-			win := savedWin{Start: ws.start, Count: ws.count, Fired: ws.fired}
+			win := savedWin{Start: ws.start, Count: ws.count, Fired: ws.fired, Origin: ws.origin}
 			for _, a := range ws.aggs {
 				// A copy: min, max, earliest and latest rewrite their values in place, and the encoding runs after
 				// the lock.
@@ -256,7 +258,8 @@ func (w *windowedStats) restore(sw *savedWindow) {
 		}
 		g := group{by: sg.By}
 		for _, win := range sg.Wins {
-			ws := &windowState{start: win.Start, count: win.Count, fired: win.Fired, aggs: make([]aggState, naggs)}
+			ws := &windowState{start: win.Start, count: win.Count, fired: win.Fired, origin: win.Origin,
+				aggs: make([]aggState, naggs)}
 			for i := 0; i < naggs; i++ {
 				a := win.Aggs[i]
 				ws.aggs[i] = aggState{vals: a.Vals, present: a.Present, firstAt: a.FirstAt, lastAt: a.LastAt,

@@ -63,6 +63,8 @@ type windowState struct {
 	count int64
 	aggs  []aggState
 	fired bool
+	// origin is that of the last event counted (Evaluator.SetOrigin), for an answer at the window's close.
+	origin uint64
 }
 
 // aggState is one aggregate's state in one window of one group, kept small: a group holds one per aggregate, and a
@@ -89,8 +91,9 @@ type aggState struct {
 
 // closedWindow is a group's final row in a window that closed, for a window answered at its close.
 type closedWindow struct {
-	row *row
-	end time.Time
+	row    *row
+	end    time.Time
+	origin uint64
 }
 
 func newWindowedStats(plan windowPlan, rs refs, size, lateness time.Duration, maxKeys int, cut *atomic.Uint64) *windowedStats {
@@ -127,7 +130,7 @@ func (w *windowedStats) evicted(key string, g *group) {
 
 // update folds one event's rows into their groups and returns, per group touched, the aggregated row and the window
 // it belongs to. An event whose window has closed changes nothing.
-func (w *windowedStats) update(rows []*row, at time.Time) []windowHit {
+func (w *windowedStats) update(rows []*row, at time.Time, origin uint64) []windowHit {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	wm := w.wm.Observe(at)
@@ -159,6 +162,9 @@ func (w *windowedStats) update(rows []*row, at time.Time) []windowHit {
 				}
 			}
 			ws.count++
+			if origin != 0 {
+				ws.origin = origin
+			}
 			for i, a := range w.stats.aggs {
 				ws.aggs[i].add(a, r, at)
 			}
@@ -222,7 +228,8 @@ func (w *windowedStats) sweep(wm time.Time) {
 				if !ws.fired {
 					// Bounded by the groups (max_keys) and the windows each keeps open; the caller takes them
 					// (TakeClosed) after every batch.
-					w.closing = append(w.closing, closedWindow{row: w.snapshot(g.by, ws), end: ws.start.Add(w.size)})
+					w.closing = append(w.closing, closedWindow{row: w.snapshot(g.by, ws), end: ws.start.Add(w.size),
+						origin: ws.origin})
 				}
 			}
 			clear(g.wins[len(open):])

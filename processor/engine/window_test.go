@@ -849,3 +849,52 @@ func TestWindowAtCloseEvictedGroupAcrossRestart(t *testing.T) {
 		t.Errorf("%d evicted groups still remembered after their window closed", n)
 	}
 }
+
+// A window answered at its close keeps the origin of the last event each group counted (the processor's resource of
+// the batch it came in), so that its answer is written where its events came from.
+func TestWindowAtCloseKeepsOrigin(t *testing.T) {
+	e, err := Compile([]*rule.Rule{windowRule(cmp("count", rule.OpLt, "3"), countOnly)}, Options{Window: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev1 := e.Evaluator()
+	defer ev1.Close()
+	for i, tc := range []struct {
+		ip     string
+		origin uint64
+	}{{"10.0.0.1", 7}, {"10.0.0.2", 8}, {"10.0.0.1", 9}, {"10.0.0.3", 0}} {
+		ev1.SetOrigin(tc.origin)
+		if _, err := ev1.Evaluate(ev(tc.ip, float64(i), "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Saved with the state: a restarted engine answers with the same origins.
+	var saved bytes.Buffer
+	if err := e.SaveState(&saved); err != nil {
+		t.Fatal(err)
+	}
+	restarted, err := Compile([]*rule.Rule{windowRule(cmp("count", rule.OpLt, "3"), countOnly)}, Options{Window: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := restarted.RestoreState(&saved); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]uint64{"10.0.0.1": 9, "10.0.0.2": 8, "10.0.0.3": 0}
+	for name, eng := range map[string]*Engine{"running": e, "restarted": restarted} {
+		got := map[string]uint64{}
+		for _, c := range eng.CloseAll() {
+			got[strings.Join(c.Row.Values("sourceIPs{}"), "")] = c.Origin
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: origins %v, want %v", name, got, want)
+		}
+	}
+	// A state taken from the pool again starts without one.
+	ev1.Close()
+	ev2 := e.Evaluator()
+	defer ev2.Close()
+	if ev2.st.ctx.origin != 0 {
+		t.Errorf("a new Evaluator has origin %d", ev2.st.ctx.origin)
+	}
+}
