@@ -12,7 +12,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
@@ -208,21 +207,9 @@ func reasonAttr(reason string) attribute.KeyValue { return attribute.String("rea
 
 // startRefusingAfterFirst starts a processor with storage in mem whose next consumer takes the first batch (into
 // the sink returned) and refuses every later one, the shutdown flush too.
-func startRefusingAfterFirst(t *testing.T, cfg *Config, mem component.Component) (processor.Logs, *consumertest.LogsSink) {
+func startRefusingAfterFirst(t *testing.T, cfg *Config, mem *memStorage) (processor.Logs, *consumertest.LogsSink) {
 	t.Helper()
-	cfg.Storage = &storageID
-	first := new(consumertest.LogsSink)
-	next, err := consumer.NewLogs(func(ctx context.Context, ld plog.Logs) error {
-		if len(first.AllLogs()) > 0 {
-			return errors.New("sending queue is full")
-		}
-		return first.ConsumeLogs(ctx, ld)
-	})
-	require.NoError(t, err)
-	p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, next)
-	require.NoError(t, err)
-	require.NoError(t, p.Start(context.Background(), hostWith{storageID: mem}))
-	return p, first
+	return startRefusing(t, cfg, mem, func(call int32) bool { return call > 1 })
 }
 
 // inCluster is input with the resource's k8s.cluster.name set to cluster.

@@ -32,8 +32,8 @@ import (
 // restart nor reports ordinary traffic as new. State is a cache of what the events said: when it cannot be read it
 // is logged and the processor starts empty, as without storage; it never stops the collector.
 //
-// The throttles' windows are saved with it (not what they hold back: shutdown reports that), so that a restart goes
-// on suppressing the keys it suppressed.
+// The throttles' windows are saved with it, so that a restart goes on suppressing the keys it suppressed, and the
+// reports the next consumer refused (at shutdown, or at a reload), to be sent after the restart.
 
 // The keys of the saved state in the processor's storage client: the engine's, and the throttles'.
 const (
@@ -333,17 +333,10 @@ func (p *auditProcessor) encodeStateWith(windows map[string][]window.KeyWindow) 
 			}
 			return true
 		})
-		// A report whose match is an answer still waiting (the shutdown's answers were refused, and the throttle
-		// held one of them) goes out with that answer after the restart: saving it too would send it twice.
-		waiting := make(map[string]bool, len(d.closed))
-		for _, c := range d.closed {
-			waiting[closedIdentity(c)] = true
-		}
+		// No answer waiting was held back by its throttle (writeClosed gives back only those that went out): a
+		// report counts each of its matches once.
 		for _, r := range d.reports {
 			h := r.Last
-			if waiting[h.auditID] {
-				continue
-			}
 			saved.Reports = append(saved.Reports, savedReport{RuleID: h.rule.ID, Key: r.Key, Held: r.Held, First: r.First,
 				LastAt: r.LastAt, Fields: h.row.Fields, AuditID: h.auditID, Provenance: h.provenance,
 				Resource: encodeResource(h.resource)})

@@ -330,17 +330,14 @@ func (d *deliveries) requeueClosed(closed []engine.Closed, limit int) (dropped i
 var (
 	reasonPerRecord     = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "max_risk_events_per_record")))
 	reasonClosedBacklog = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "closed_backlog")))
+	reasonReportBacklog = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "throttle_backlog")))
 )
 
 // requeueClosed gives undelivered answers of closed windows back to the deliveries, bounded to one window's worth of
 // groups (max_keys) per rule answering at its close; answers dropped past that are counted and logged.
 func (p *auditProcessor) requeueClosed(d *deliveries, e *engine.Engine, closed []engine.Closed) {
-	limit, rules := p.cfg.MaxKeys, max(e.RulesAnsweringAtClose(), 1)
-	if limit > math.MaxInt/rules {
-		limit = math.MaxInt // max_keys may be any positive number: the product must not wrap around
-	} else {
-		limit *= rules
-	}
+	// max_keys may be any positive number: the product must not wrap around.
+	limit := backlogLimit(p.cfg.MaxKeys, e.RulesAnsweringAtClose())
 	if n := d.requeueClosed(closed, limit); n > 0 {
 		p.telemetry.ProcessorAuditdetectRiskEventsDropped.Add(context.Background(), int64(n), reasonClosedBacklog)
 		p.logger.Warn("answers of closed windows dropped: the next consumer refused them for longer than their bound "+
@@ -650,19 +647,53 @@ func (p *auditProcessor) delivered(ld plog.Logs, err error) {
 // or the shutdown flush, carries them. The caller holds p.mu.
 func (p *auditProcessor) requeueReports(due []window.Pending[heldMatch]) {
 	var orphans []window.Pending[heldMatch]
+	byRule := map[*ruleThrottle][]window.Pending[heldMatch]{}
 	for _, d := range due {
 		if t := p.state.throttles[d.Last.rule.ID]; t != nil {
-			t.th.Requeue([]window.Pending[heldMatch]{d})
+			byRule[t] = append(byRule[t], d)
 		} else {
 			orphans = append(orphans, d)
 		}
 	}
-	if len(orphans) > 0 {
-		dl := p.state.deliveries
-		dl.mu.Lock()
-		dl.reports = append(dl.reports, orphans...)
-		dl.mu.Unlock()
+	dropped := 0
+	for t, ds := range byRule {
+		dropped += t.th.Requeue(ds)
 	}
+	dropped += p.waitReports(orphans)
+	p.droppedReports(dropped)
+}
+
+// waitReports keeps reports that have no throttle to go back to in the deliveries, merged by rule and key and at
+// most max_keys per throttle (one at least) of them, the newest; it returns how many it dropped.
+func (p *auditProcessor) waitReports(reports []window.Pending[heldMatch]) (dropped int) {
+	if len(reports) == 0 {
+		return 0
+	}
+	dl := p.state.deliveries
+	dl.mu.Lock()
+	defer dl.mu.Unlock()
+	dl.reports, dropped = window.MergePending(append(dl.reports, reports...),
+		backlogLimit(p.cfg.MaxKeys, len(p.state.throttles)),
+		func(r window.Pending[heldMatch]) string { return r.Last.rule.ID + "\x00" + r.Key })
+	return dropped
+}
+
+// droppedReports counts and logs throttle reports dropped past their bound while the next consumer refused them.
+func (p *auditProcessor) droppedReports(n int) {
+	if n > 0 {
+		p.telemetry.ProcessorAuditdetectRiskEventsDropped.Add(context.Background(), int64(n), reasonReportBacklog)
+		p.logger.Warn("throttle reports dropped: the next consumer refused them for longer than their bound "+
+			"(max_keys keys per throttle), the oldest first", zap.Int("dropped", n))
+	}
+}
+
+// backlogLimit is maxKeys times n (at least one), without wrapping around.
+func backlogLimit(maxKeys, n int) int {
+	n = max(n, 1)
+	if maxKeys > math.MaxInt/n {
+		return math.MaxInt
+	}
+	return maxKeys * n
 }
 
 // deliveryWatch is the next consumer as processorhelper sees it: it passes each batch on and tells the processor
@@ -714,7 +745,9 @@ func (p *auditProcessor) appendReports(ld plog.Logs, due []window.Pending[heldMa
 
 // writeClosed takes the answers of closed windows (those waiting first), counts the new ones as matches of their
 // rules, passes them through their throttles and writes them into ld in a resource of their own (a copy of res). It
-// returns the answers taken, to be given back if ld is refused.
+// returns the answers written, to be given back if ld is refused: an answer its throttle held back is counted in the
+// throttle, whose report carries it (given back too, it would be counted again by a throttle that has not seen it:
+// after a restart, or a reload that changed its rule).
 func (p *auditProcessor) writeClosed(ctx context.Context, ld plog.Logs, b *batch, res *pcommon.Resource) (closed []engine.Closed, added, dropped int) {
 	d := p.state.deliveries
 	closed, fresh := d.takeClosed(p.detector.engine)
@@ -733,26 +766,28 @@ func (p *auditProcessor) writeClosed(ctx context.Context, ld plog.Logs, b *batch
 		}
 		byOrigin[c.Origin] = append(byOrigin[c.Origin], c)
 	}
+	var sent []engine.Closed
 	for _, o := range origins {
 		r := d.resourceOf(o, res)
-		a, dr := p.appendClosed(ld, p.throttleClosed(byOrigin[o], b, r), r)
-		added, dropped = added+a, dropped+dr
+		kept, out := p.throttleClosed(byOrigin[o], b, r)
+		a, dr := p.appendClosed(ld, kept, r)
+		added, dropped, sent = added+a, dropped+dr, append(sent, out...)
 	}
-	return closed, added, dropped
+	return sent, added, dropped
 }
 
 // throttleClosed passes the answers of closed windows through their rules' throttles, as matches at the window's end:
 // a rule answered at its close and throttled per user reports a user once per throttle window. An answer's identity
 // (its rule, window end and group) makes the throttle give a retried answer the decision it gave the first time.
-func (p *auditProcessor) throttleClosed(closed []engine.Closed, b *batch, res *pcommon.Resource) []engine.Closed {
+// It returns the answers to write (with suppressed_count) and, as taken, those that go out (not held back).
+func (p *auditProcessor) throttleClosed(closed []engine.Closed, b *batch, res *pcommon.Resource) (kept, out []engine.Closed) {
 	if len(p.state.throttles) == 0 {
-		return closed
+		return closed, closed
 	}
 	resource := pcommon.NewResource()
 	if res != nil {
 		resource = *res
 	}
-	var kept []engine.Closed
 	for _, c := range closed {
 		r := p.throttle(engine.Result{Matches: []engine.Match{{Rule: c.Rule, Rows: []engine.Row{c.Row}}},
 			AuditID: closedIdentity(c), Time: c.Time}, b, -2, resource)
@@ -761,8 +796,11 @@ func (p *auditProcessor) throttleClosed(closed []engine.Closed, b *batch, res *p
 				kept = append(kept, engine.Closed{Rule: m.Rule, Row: row, Time: c.Time})
 			}
 		}
+		if len(r.Matches) > 0 {
+			out = append(out, c)
+		}
 	}
-	return kept
+	return kept, out
 }
 
 // closedIdentity names an answer of a closed window as the audit ID names an event: its rule, window end and row.
@@ -895,10 +933,7 @@ func (p *auditProcessor) flushState(ctx context.Context, keep map[string]bool) e
 	if err := p.state.next.ConsumeLogs(ctx, ld); err != nil {
 		// The reports wait for the next batch (a reload: their throttles are about to go) or, at shutdown, for the
 		// final save and the next start.
-		dl := p.state.deliveries
-		dl.mu.Lock()
-		dl.reports = append(dl.reports, due...)
-		dl.mu.Unlock()
+		p.droppedReports(p.waitReports(due))
 		return err
 	}
 	p.telemetry.ProcessorAuditdetectRiskEvents.Add(ctx, int64(added))

@@ -1,6 +1,7 @@
 package window
 
 import (
+	"slices"
 	"sync"
 	"time"
 )
@@ -14,7 +15,8 @@ import (
 // Throttle is safe for concurrent use. T is the caller's record of a held-back match (the latest one is kept, to
 // build the report from).
 type Throttle[T any] struct {
-	window time.Duration
+	window  time.Duration
+	maxKeys int
 
 	mu         sync.Mutex
 	keys       *Store[throttleEntry[T]]
@@ -43,7 +45,7 @@ type Pending[T any] struct {
 
 // NewThrottle returns a Throttle with windows of the given length, holding at most maxKeys keys.
 func NewThrottle[T any](window time.Duration, maxKeys int) *Throttle[T] {
-	return &Throttle[T]{window: window, keys: NewStore[throttleEntry[T]](maxKeys)}
+	return &Throttle[T]{window: window, maxKeys: maxKeys, keys: NewStore[throttleEntry[T]](maxKeys)}
 }
 
 // Admit decides one match of key at event time at. It reports whether the match goes out and, if so, how many
@@ -153,11 +155,46 @@ func (t *Throttle[T]) RestoreWindows(ws []KeyWindow) {
 }
 
 // Requeue gives back reports that were handed out but not delivered (the batch carrying them was refused): the
-// next Admit, Advance or Flush hands them out again.
-func (t *Throttle[T]) Requeue(due []Pending[T]) {
+// next Admit, Advance or Flush hands them out again. While every batch is refused, reports keep coming due and
+// would wait without bound: those of one key are merged (MergePending), and at most maxKeys wait, the newest. It
+// returns how many reports it dropped.
+func (t *Throttle[T]) Requeue(due []Pending[T]) (dropped int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.pending = append(t.pending, due...)
+	t.pending, dropped = MergePending(append(t.pending, due...), t.maxKeys, func(p Pending[T]) string { return p.Key })
+	return dropped
+}
+
+// MergePending merges the reports of one key (keyOf) into one, where the last of them was: their counts added, the
+// earliest First, the latest match kept (one report stands for all their matches, as suppressed_count says). It then
+// keeps at most limit reports, the last ones, and returns how many it dropped.
+func MergePending[T any](ps []Pending[T], limit int, keyOf func(Pending[T]) string) ([]Pending[T], int) {
+	at := make(map[string]int, len(ps))
+	out := make([]Pending[T], 0, len(ps))
+	for i := len(ps) - 1; i >= 0; i-- { // from the newest, so that a merged report is where its key's last one was
+		p := ps[i]
+		k := keyOf(p)
+		j, ok := at[k]
+		if !ok {
+			at[k] = len(out)
+			out = append(out, p)
+			continue
+		}
+		m := &out[j]
+		m.Held += p.Held
+		if p.First.Before(m.First) {
+			m.First = p.First
+		}
+		if p.LastAt.After(m.LastAt) {
+			m.Last, m.LastAt = p.Last, p.LastAt
+		}
+	}
+	slices.Reverse(out)
+	dropped := 0
+	if n := len(out) - max(limit, 1); n > 0 {
+		out, dropped = slices.Clone(out[n:]), n
+	}
+	return out, dropped
 }
 
 // Stats returns the keys held, the keys evicted and the matches held back since the Throttle was made.

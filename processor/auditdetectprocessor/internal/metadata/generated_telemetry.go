@@ -82,7 +82,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	errs = errors.Join(errs, err)
 	tb.ProcessorAuditdetectRiskEventsDropped, err = meter.Int64Counter(
 		"otelcol_processor_auditdetect_risk_events_dropped",
-		metric.WithDescription("Risk records not written, by reason (attribute reason) - max_risk_events_per_record, one audit record exceeded it; closed_backlog, answers of closed windows the next consumer refused past their bound."),
+		metric.WithDescription("Risk records not written, by reason (attribute reason) - max_risk_events_per_record, one audit record exceeded it; closed_backlog, answers of closed windows the next consumer refused past their bound; throttle_backlog, throttle reports the same."),
 		metric.WithUnit("{records}"),
 	)
 	errs = errors.Join(errs, err)

@@ -1,0 +1,25 @@
+package window
+
+import (
+	"testing"
+	"time"
+)
+
+// TestRequeueMergesAndBounds: reports of one key given back are merged (counts added, the latest match kept), and
+// at most maxKeys wait, the newest.
+func TestRequeueMergesAndBounds(t *testing.T) {
+	th := NewThrottle[string](time.Minute, 2)
+	at := func(m int) time.Time { return time.Unix(int64(60*m), 0) }
+	if n := th.Requeue([]Pending[string]{{Key: "a", Held: 2, First: at(1), LastAt: at(2), Last: "a2"}}); n != 0 {
+		t.Fatalf("dropped %d", n)
+	}
+	th.Requeue([]Pending[string]{{Key: "b", Held: 1, First: at(3), LastAt: at(3), Last: "b3"}})
+	th.Requeue([]Pending[string]{{Key: "a", Held: 3, First: at(4), LastAt: at(5), Last: "a5"}})
+	if n := th.Requeue([]Pending[string]{{Key: "c", Held: 1, First: at(6), LastAt: at(6), Last: "c6"}}); n != 1 {
+		t.Fatalf("dropped %d, want 1 (b, the oldest)", n)
+	}
+	got := th.Flush()
+	if len(got) != 2 || got[0].Key != "a" || got[0].Held != 5 || got[0].Last != "a5" || !got[0].First.Equal(at(1)) || got[1].Key != "c" {
+		t.Fatalf("got %+v", got)
+	}
+}
