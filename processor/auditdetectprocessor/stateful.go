@@ -788,19 +788,34 @@ func (p *auditProcessor) throttleClosed(closed []engine.Closed, b *batch, res *p
 	if res != nil {
 		resource = *res
 	}
+	// Each call is one group of answers with a resource of its own (writeClosed: one per origin): the batch's copy
+	// of the previous group's resource must not be reused for the matches this one holds back.
+	b.resIdx = -1
 	for _, c := range closed {
+		if t := p.state.throttles[c.Rule.ID]; t != nil && admitted(c.Row) {
+			// Given back after its throttle let it out: it carries the count it was let out with, which the
+			// throttle no longer holds (a restart, or the throttle's memory of decisions moved on, would
+			// otherwise decide it again and lose that count).
+			kept, out = append(kept, c), append(out, c)
+			continue
+		}
 		r := p.throttle(engine.Result{Matches: []engine.Match{{Rule: c.Rule, Rows: []engine.Row{c.Row}}},
 			AuditID: closedIdentity(c), Time: c.Time}, b, -2, resource)
 		for _, m := range r.Matches {
 			for _, row := range m.Rows {
-				kept = append(kept, engine.Closed{Rule: m.Rule, Row: row, Time: c.Time})
+				a := engine.Closed{Rule: m.Rule, Row: row, Time: c.Time, Origin: c.Origin}
+				kept, out = append(kept, a), append(out, a)
 			}
-		}
-		if len(r.Matches) > 0 {
-			out = append(out, c)
 		}
 	}
 	return kept, out
+}
+
+// admitted reports whether an answer's row has been through its throttle: withSuppressed put suppressed_count last,
+// a number (a rule's own field of that name is replaced by it, so no rule row ends so otherwise).
+func admitted(row engine.Row) bool {
+	n := len(row.Fields)
+	return n > 0 && row.Fields[n-1].Name == SuppressedCountField && row.Fields[n-1].Numeric
 }
 
 // closedIdentity names an answer of a closed window as the audit ID names an event: its rule, window end and row.
@@ -839,7 +854,7 @@ func (p *auditProcessor) appendClosed(ld plog.Logs, closed []engine.Closed, res 
 const maxOrigins = 4096
 
 // resourceOrigin names a resource by its attributes, whatever their order: the sum of a hash of each attribute
-// (FNV-1a of its key and value). Never 0, which is no origin.
+// (FNV-1a of its key, its value's type and its value). Never 0, which is no origin.
 func resourceOrigin(res pcommon.Resource) uint64 {
 	var sum uint64
 	res.Attributes().Range(func(k string, v pcommon.Value) bool {
@@ -849,6 +864,8 @@ func resourceOrigin(res pcommon.Resource) uint64 {
 			h = (h ^ uint64(k[i])) * prime
 		}
 		h = (h ^ 0xff) * prime // between key and value
+		// The value's type: an int 1 and a string "1", or a slice and its JSON in a string, are other resources.
+		h = (h ^ uint64(v.Type())) * prime
 		s := v.Str()
 		if v.Type() != pcommon.ValueTypeStr {
 			s = v.AsString()

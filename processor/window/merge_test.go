@@ -23,3 +23,16 @@ func TestRequeueMergesAndBounds(t *testing.T) {
 		t.Fatalf("got %+v", got)
 	}
 }
+
+// TestRequeueKeepsWindowsApartWithinBound: two reports of one key from two throttle windows, given back while the
+// bound is not reached, stay two reports: merged, they would be one risk record (one risk score) where a consumer
+// that had not refused got two, its suppressed_count put on the later window's match.
+func TestRequeueKeepsWindowsApartWithinBound(t *testing.T) {
+	th := NewThrottle[string](time.Minute, 10)
+	at := func(m int) time.Time { return time.Unix(int64(60*m), 0) }
+	th.Requeue([]Pending[string]{{Key: "a", Held: 1, First: at(1), LastAt: at(1), Last: "a1"}})
+	th.Requeue([]Pending[string]{{Key: "a", Held: 1, First: at(4), LastAt: at(4), Last: "a4"}})
+	if got := th.Flush(); len(got) != 2 {
+		t.Fatalf("got %+v, want the two windows' reports", got)
+	}
+}

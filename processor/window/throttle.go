@@ -10,7 +10,8 @@ import (
 // a key goes out and opens a window of the configured length from its event time; later matches of the key inside
 // that window are held back and only counted. The count is handed back with the key's first match after the window,
 // or, when no such match comes, as a Pending once the window has expired (Advance), when the key is evicted, or at
-// Flush. No match is lost: every match either goes out or is counted in exactly one later report.
+// Flush. No match is lost: every match either goes out or is counted in exactly one later report (unless reports
+// given back by Requeue pass their bound while the next consumer refuses them: those are dropped, and counted).
 //
 // Throttle is safe for concurrent use. T is the caller's record of a held-back match (the latest one is kept, to
 // build the report from).
@@ -156,7 +157,8 @@ func (t *Throttle[T]) RestoreWindows(ws []KeyWindow) {
 
 // Requeue gives back reports that were handed out but not delivered (the batch carrying them was refused): the
 // next Admit, Advance or Flush hands them out again. While every batch is refused, reports keep coming due and
-// would wait without bound: those of one key are merged (MergePending), and at most maxKeys wait, the newest. It
+// would wait without bound: past maxKeys, those of one key are merged (MergePending), and at most maxKeys wait, the
+// newest. It
 // returns how many reports it dropped.
 func (t *Throttle[T]) Requeue(due []Pending[T]) (dropped int) {
 	t.mu.Lock()
@@ -165,10 +167,17 @@ func (t *Throttle[T]) Requeue(due []Pending[T]) (dropped int) {
 	return dropped
 }
 
-// MergePending merges the reports of one key (keyOf) into one, where the last of them was: their counts added, the
-// earliest First, the latest match kept (one report stands for all their matches, as suppressed_count says). It then
-// keeps at most limit reports, the last ones, and returns how many it dropped.
+// MergePending, when there are more than limit reports, merges the reports of one key (keyOf) into one, where the last
+// of them was: their counts added, the earliest First, the latest match kept (one report stands for all their
+// matches, as suppressed_count says). It then keeps at most limit reports, the last ones, and returns how many it
+// dropped.
 func MergePending[T any](ps []Pending[T], limit int, keyOf func(Pending[T]) string) ([]Pending[T], int) {
+	limit = max(limit, 1)
+	if len(ps) <= limit {
+		// Within the bound, each throttle window keeps its own report (its own risk record, as a consumer that had
+		// not refused would have got): merging is what keeps a long outage bounded, not what a short one needs.
+		return ps, 0
+	}
 	at := make(map[string]int, len(ps))
 	out := make([]Pending[T], 0, len(ps))
 	for i := len(ps) - 1; i >= 0; i-- { // from the newest, so that a merged report is where its key's last one was
@@ -191,7 +200,7 @@ func MergePending[T any](ps []Pending[T], limit int, keyOf func(Pending[T]) stri
 	}
 	slices.Reverse(out)
 	dropped := 0
-	if n := len(out) - max(limit, 1); n > 0 {
+	if n := len(out) - limit; n > 0 {
 		out, dropped = slices.Clone(out[n:]), n
 	}
 	return out, dropped
