@@ -36,3 +36,19 @@ func TestRequeueKeepsWindowsApartWithinBound(t *testing.T) {
 		t.Fatalf("got %+v, want the two windows' reports", got)
 	}
 }
+
+// TestRequeueDropsTheOldestReports: a refused batch's reports come back after reports that came due later; past the
+// bound, the oldest matches are the ones dropped, not the last given back.
+func TestRequeueDropsTheOldestReports(t *testing.T) {
+	th := NewThrottle[string](time.Minute, 2)
+	at := func(m int) time.Time { return time.Unix(int64(60*m), 0) }
+	th.Requeue([]Pending[string]{{Key: "b", Held: 1, First: at(5), LastAt: at(5), Last: "b5"},
+		{Key: "c", Held: 1, First: at(6), LastAt: at(6), Last: "c6"}})
+	if n := th.Requeue([]Pending[string]{{Key: "a", Held: 1, First: at(1), LastAt: at(1), Last: "a1"}}); n != 1 {
+		t.Fatalf("dropped %d, want 1", n)
+	}
+	got := th.Flush()
+	if len(got) != 2 || got[0].Key != "b" || got[1].Key != "c" {
+		t.Fatalf("kept %+v, want b and c (a, the oldest, dropped)", got)
+	}
+}

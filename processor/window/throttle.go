@@ -169,8 +169,9 @@ func (t *Throttle[T]) Requeue(due []Pending[T]) (dropped int) {
 
 // MergePending, when there are more than limit reports, merges the reports of one key (keyOf) into one, where the last
 // of them was: their counts added, the earliest First, the latest match kept (one report stands for all their
-// matches, as suppressed_count says). It then keeps at most limit reports, the last ones, and returns how many it
-// dropped.
+// matches, as suppressed_count says). It then keeps at most limit reports, those with the latest matches (whatever
+// the order they were given back in: a refused batch's reports are older than those that came due after it), and
+// returns how many it dropped.
 func MergePending[T any](ps []Pending[T], limit int, keyOf func(Pending[T]) string) ([]Pending[T], int) {
 	limit = max(limit, 1)
 	if len(ps) <= limit {
@@ -201,6 +202,7 @@ func MergePending[T any](ps []Pending[T], limit int, keyOf func(Pending[T]) stri
 	slices.Reverse(out)
 	dropped := 0
 	if n := len(out) - limit; n > 0 {
+		slices.SortStableFunc(out, func(a, b Pending[T]) int { return a.LastAt.Compare(b.LastAt) })
 		out, dropped = slices.Clone(out[n:]), n
 	}
 	return out, dropped
