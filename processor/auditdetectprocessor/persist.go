@@ -200,19 +200,11 @@ func (p *auditProcessor) restoreThrottles(data []byte) (int, error) {
 		rules[r.ID] = r
 	}
 	if p.cfg.Mode == ModeFork {
-		d := p.state.deliveries
-		d.mu.Lock()
 		for _, o := range saved.Origins {
 			if r := decodeResource(o.Resource); r != nil {
-				key := strconv.FormatUint(o.ID, 16)
-				if old, ok := d.origins.Get(key); ok {
-					*old = *r
-				} else {
-					d.origins.Add(key, *r, nil)
-				}
+				p.state.deliveries.keepOrigin(o.ID, *r)
 			}
 		}
-		d.mu.Unlock()
 	}
 	var closed []engine.Closed
 	for _, c := range saved.Closed {
@@ -234,10 +226,7 @@ func (p *auditProcessor) restoreThrottles(data []byte) (int, error) {
 		}
 	}
 	if len(reports) > 0 && p.cfg.Mode == ModeFork {
-		d := p.state.deliveries
-		d.mu.Lock()
-		d.reports = append(d.reports, reports...)
-		d.mu.Unlock()
+		p.droppedReports(p.waitReports(reports))
 		p.logger.Info("throttle reports not delivered before the restart go out with the next batch",
 			zap.Int("reports", len(reports)))
 	}

@@ -885,6 +885,12 @@ func resourceOrigin(res pcommon.Resource) uint64 {
 // origin returns the origin of res, keeping a copy of res for the answers of windows that close later.
 func (d *deliveries) origin(res pcommon.Resource) uint64 {
 	o := resourceOrigin(res)
+	d.keepOrigin(o, res)
+	return o
+}
+
+// keepOrigin remembers res (a copy, when it is new) as the resource of origin o.
+func (d *deliveries) keepOrigin(o uint64, res pcommon.Resource) {
 	key := strconv.FormatUint(o, 16)
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -893,7 +899,6 @@ func (d *deliveries) origin(res pcommon.Resource) uint64 {
 		res.CopyTo(c)
 		d.origins.Add(key, c, nil)
 	}
-	return o
 }
 
 // resourceOf returns the resource of an origin, or fallback when it is not known (0, evicted, or from before a
