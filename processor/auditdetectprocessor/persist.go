@@ -92,6 +92,17 @@ type savedThrottle struct {
 	Fields     []string
 	Window     time.Duration
 	Keys       []window.KeyWindow
+	// Decided is the throttle's memory of what it did with each row of the events it saw (ruleThrottle.decided),
+	// least recently used first: a batch refused before the restart and delivered again after it is throttled as
+	// it was the first time. Added after version 1 was first written: older state has none.
+	Decided []savedDecision
+}
+
+// savedDecision is one remembered throttleDecision, by the row's identity.
+type savedDecision struct {
+	Identity   string
+	Emitted    bool
+	Suppressed int64
 }
 
 // encodedState is one save: the engine's state and the throttles'.
@@ -238,6 +249,9 @@ func (p *auditProcessor) restoreThrottles(data []byte) (int, error) {
 			continue
 		}
 		t.th.RestoreWindows(st.Keys)
+		for _, d := range st.Decided {
+			t.decided.Put([]byte(d.Identity), throttleDecision{emitted: d.Emitted, suppressed: d.Suppressed})
+		}
 		n++
 	}
 	return n, nil
@@ -306,8 +320,16 @@ func (p *auditProcessor) encodeStateWith(windows map[string][]window.KeyWindow) 
 				if !ok {
 					keys = t.th.Windows()
 				}
+				// The decisions are read after the windows: a row admitted between the two reads is then remembered
+				// as sent without its window, and its retry is sent again (a duplicate) rather than held back as a
+				// repeat of itself (lost).
+				var decided []savedDecision
+				t.decided.Each(func(id string, d throttleDecision) bool {
+					decided = append(decided, savedDecision{Identity: id, Emitted: d.emitted, Suppressed: d.suppressed})
+					return true
+				})
 				saved.Rules = append(saved.Rules, savedThrottle{RuleID: id, Definition: def, Fields: t.fields,
-					Window: t.window, Keys: keys})
+					Window: t.window, Keys: keys, Decided: decided})
 			}
 		}
 		d := p.state.deliveries

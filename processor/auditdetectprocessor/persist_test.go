@@ -434,3 +434,26 @@ func TestThrottleReportSurvivesARefusedShutdown(t *testing.T) {
 	assert.Contains(t, cluster, "prod", "the report's resource is its match's")
 	require.NoError(t, after.Shutdown(context.Background()))
 }
+
+// TestThrottleDecisionsSurviveRestart: a batch the next consumer refused just before a restart (a Kafka receiver
+// redelivers what it did not commit) is throttled after the restart as it was the first time. eve@0 went out in
+// the refused batch and opened a window the restart keeps; without the memory of that decision, its retry would be
+// held back as a repeat of itself, and no risk record of eve@0 would ever reach Splunk. eve@2 was held back the
+// first time, and its report (refused at the shutdown, saved) goes out after the restart: its retry is not counted
+// again, or a second report would say it twice.
+func TestThrottleDecisionsSurviveRestart(t *testing.T) {
+	mem := &memStorage{}
+	refused := func() plog.Logs {
+		return input(str(nodePortBy("eve", "198.51.100.1", 0)), str(nodePortBy("eve", "198.51.100.1", 2)))
+	}
+	before, _ := startRefusing(t, testConfig(throttled(10*time.Minute)), mem, func(int32) bool { return true })
+	require.Error(t, before.ConsumeLogs(context.Background(), refused()))
+	require.Error(t, before.Shutdown(context.Background()), "its flush of eve@2's report is refused too")
+
+	after, sink := startWithStorage(t, testConfig(throttled(10*time.Minute)), mem, nil)
+	require.NoError(t, after.ConsumeLogs(context.Background(), refused()))
+	assert.ElementsMatch(t, []string{"eve@2+0", "eve@0+0"}, riskSummary(t, sink.AllLogs()),
+		"the saved report of eve@2, and the retry's eve@0")
+	require.NoError(t, after.Shutdown(context.Background()))
+	assert.ElementsMatch(t, []string{"eve@2+0", "eve@0+0"}, riskSummary(t, sink.AllLogs()), "no second report of eve@2")
+}
