@@ -333,6 +333,9 @@ func (p *auditProcessor) encodeStateWith(windows map[string][]window.KeyWindow) 
 			}
 		}
 		d := p.state.deliveries
+		// The resources are encoded after the lock is let go (up to maxOrigins of them, which batches would wait
+		// for): the stored copies are never written to, only replaced.
+		var originRes, reportRes []*pcommon.Resource
 		d.mu.Lock()
 		for _, c := range d.closed {
 			saved.Closed = append(saved.Closed, savedClosed{RuleID: c.Rule.ID, Fields: c.Row.Fields, Time: c.Time,
@@ -340,7 +343,8 @@ func (p *auditProcessor) encodeStateWith(windows map[string][]window.KeyWindow) 
 		}
 		d.origins.Each(func(key string, r *pcommon.Resource) bool {
 			if id, err := strconv.ParseUint(key, 16, 64); err == nil {
-				saved.Origins = append(saved.Origins, savedOrigin{ID: id, Resource: encodeResource(r)})
+				saved.Origins = append(saved.Origins, savedOrigin{ID: id})
+				originRes = append(originRes, r)
 			}
 			return true
 		})
@@ -349,10 +353,16 @@ func (p *auditProcessor) encodeStateWith(windows map[string][]window.KeyWindow) 
 		for _, r := range d.reports {
 			h := r.Last
 			saved.Reports = append(saved.Reports, savedReport{RuleID: h.rule.ID, Key: r.Key, Held: r.Held, First: r.First,
-				LastAt: r.LastAt, Fields: h.row.Fields, AuditID: h.auditID, Provenance: h.provenance,
-				Resource: encodeResource(h.resource)})
+				LastAt: r.LastAt, Fields: h.row.Fields, AuditID: h.auditID, Provenance: h.provenance})
+			reportRes = append(reportRes, h.resource)
 		}
 		d.mu.Unlock()
+		for i, r := range originRes {
+			saved.Origins[i].Resource = encodeResource(r)
+		}
+		for i, r := range reportRes {
+			saved.Reports[i].Resource = encodeResource(r)
+		}
 		var tb bytes.Buffer
 		err = gob.NewEncoder(&tb).Encode(&saved)
 		st.throttles = tb.Bytes()
