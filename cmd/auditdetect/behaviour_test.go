@@ -95,6 +95,19 @@ func TestStateFlagsFollowTheProcessor(t *testing.T) {
 	var out, errOut bytes.Buffer
 	assert.Equal(t, exitUsage, run([]string{"scan", "-allowed-lateness", "-1m", "-events", sampleLog}, &out, &errOut))
 	assert.Contains(t, errOut.String(), "must not be negative")
+	// The processor refuses a window or lateness over 366 days (config validation); so does every command.
+	for _, cmd := range []string{"scan", "rule-test", "rule-cost"} {
+		for _, flag := range []string{"-window", "-allowed-lateness"} {
+			out.Reset()
+			errOut.Reset()
+			args := []string{cmd, flag, "8785h"}
+			if cmd != "rule-test" { // it reads its rules' own cases
+				args = append(args, "-events", sampleLog)
+			}
+			assert.Equal(t, exitUsage, run(args, &out, &errOut), cmd+" "+flag)
+			assert.Contains(t, errOut.String(), "at most 366 days", cmd+" "+flag)
+		}
+	}
 }
 
 // TestScanTextIsOneLinePerRecord: a risk object comes from the event (a user name can hold a newline); the text

@@ -113,6 +113,8 @@ func stateError(opts engine.Options) string {
 		return "-window and -max-keys must be positive"
 	case opts.AllowedLateness < 0:
 		return "-allowed-lateness must not be negative"
+	case opts.Window > engine.MaxStateDuration || opts.AllowedLateness > engine.MaxStateDuration:
+		return "-window and -allowed-lateness must be at most 366 days, as the processor's settings"
 	}
 	return ""
 }

@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap/xconfmap"
 
+	"github.com/auditdetect/auditdetect/processor/engine"
 	"github.com/auditdetect/auditdetect/processor/loader"
 	"github.com/auditdetect/auditdetect/processor/rba"
 )
@@ -200,13 +201,9 @@ func (cfg *Config) Validate() error {
 	return nil
 }
 
-// maxStateDuration bounds the windows, lateness and learning periods of event-time state: past a year they mean
-// nothing for an audit stream, and their sums with event times (a window's end plus its lateness) would overflow.
-const maxStateDuration = 366 * 24 * time.Hour
-
 func atMostAYear(key string, d time.Duration) error {
-	if d > maxStateDuration {
-		return fmt.Errorf("%s: must be at most %s (366 days), got %s", key, maxStateDuration, d)
+	if d > engine.MaxStateDuration {
+		return fmt.Errorf("%s: must be at most %s (366 days), got %s", key, engine.MaxStateDuration, d)
 	}
 	return nil
 }

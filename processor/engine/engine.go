@@ -48,6 +48,11 @@ type Options struct {
 // DefaultWindow is the window of windowed stats rules when Options.Window is zero.
 const DefaultWindow = time.Hour
 
+// MaxStateDuration bounds windows, allowed lateness and learning periods of event-time state (the processor's
+// settings and the CLI's flags): past a year they mean nothing for an audit stream, and their sums with event times
+// (a window's end plus its lateness) would overflow.
+const MaxStateDuration = 366 * 24 * time.Hour
+
 // DefaultMaxKeys is the group limit per windowed rule when Options.MaxKeys is zero.
 const DefaultMaxKeys = 100000
 
