@@ -3,6 +3,7 @@ package elastic
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,8 +20,9 @@ import (
 //	GROK <column> "<pattern>"                  rule.Eval of a rule.Extract per named capture
 //	RENAME <old> AS <new> {, ...}              rule.Rename
 //	STATS <col> = <agg> {, ...} [BY <group> {, ...}]   rule.Stats, windowed when a later WHERE reads an aggregate
-//	KEEP, DROP, SORT                           accepted and ignored: a risk record shows the fields its risk block
-//	                                           names, and rows are not ordered
+//	KEEP, DROP, SORT                           later commands read only the names KEEP and DROP leave ("Unknown
+//	                                           column" otherwise, as after RENAME and STATS); nothing else: a risk
+//	                                           record shows the fields its risk block names, and rows are not ordered
 //
 // Conditions: AND, OR, NOT, ==, !=, <, <=, >, >=, IN, LIKE, RLIKE, IS [NOT] NULL, STARTS_WITH, ENDS_WITH,
 // CIDR_MATCH, KQL("..."), TO_STRING/TO_LOWER/TO_UPPER of a field. Values: fields, literals, URL_DECODE, REPLACE,
@@ -50,7 +52,7 @@ func compileESQL(query string, fm *FieldMap) (*esqlQuery, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &esqlCompiler{src: query, fm: fm, cols: map[string]string{}, sources: map[string]string{}}
+	c := &esqlCompiler{src: query, fm: fm, cols: map[string]string{}, types: map[string]esqlType{}, sources: map[string]string{}}
 	for i, seg := range segs {
 		c.end = seg.end
 		word, at, rest := seg.word(query)
@@ -75,7 +77,10 @@ func compileESQL(query string, fm *FieldMap) (*esqlQuery, error) {
 			err = c.rename(rest)
 		case "stats":
 			err = c.statsCmd(at, rest)
-		case "keep", "drop", "sort":
+		case "keep", "drop":
+			err = c.project(cmd, rest)
+		case "sort":
+			err = c.sort(rest)
 		case "from":
 			err = errorAt(query, at, "FROM can only start the query")
 		case "limit":
@@ -168,8 +173,11 @@ type esqlCompiler struct {
 	// filter is the AND of the WHEREs before the first command that makes columns; later WHEREs are stages.
 	filter rule.Expr
 	stages []rule.Stage
-	// cols are the columns commands made, by name: the row field each is (its own name).
-	cols map[string]string
+	// cols are the columns commands made, by name: the row field each is (its own name); types, their types.
+	cols  map[string]string
+	types map[string]esqlType
+	// projections are the KEEPs, DROPs and RENAMEs so far, which remove the event's fields they do not keep.
+	projections []esqlProjection
 	// sources: for a column copied from the event, the audit path it holds.
 	sources map[string]string
 	// afterStats: only the STATS' columns exist; the event's fields are gone.
@@ -308,14 +316,15 @@ func (c *esqlCompiler) defineExpr(p *esqlParser, name esqlTok) error {
 	if err != nil {
 		return err
 	}
-	c.define(name, v, c.sourceOf(n))
+	c.define(name, v, c.sourceOf(n), c.typeOf(n))
 	return nil
 }
 
 // define sets the column name to v with a stage of its own; source is the audit path v copies, if it does.
-func (c *esqlCompiler) define(name esqlTok, v rule.Value, source string) {
+func (c *esqlCompiler) define(name esqlTok, v rule.Value, source string, typ esqlType) {
 	c.rowStage(rule.Eval{To: name.text, Value: v})
 	c.cols[name.text] = name.text
+	c.types[name.text] = typ
 	c.defined = append(c.defined, name)
 	delete(c.sources, name.text)
 	if source != "" {
@@ -369,10 +378,10 @@ func (c *esqlCompiler) grok(from int) error {
 			last = append(last, i)
 			continue
 		}
-		c.define(esqlTok{kind: eqlIdent, text: col, off: pat.off}, rule.Extract{From: v, Regex: re, Group: "g" + strconv.Itoa(i+1)}, "")
+		c.define(esqlTok{kind: eqlIdent, text: col, off: pat.off}, rule.Extract{From: v, Regex: re, Group: "g" + strconv.Itoa(i+1)}, "", tKeyword)
 	}
 	for _, i := range last {
-		c.define(esqlTok{kind: eqlIdent, text: columns[i], off: pat.off}, rule.Extract{From: v, Regex: re, Group: "g" + strconv.Itoa(i+1)}, "")
+		c.define(esqlTok{kind: eqlIdent, text: columns[i], off: pat.off}, rule.Extract{From: v, Regex: re, Group: "g" + strconv.Itoa(i+1)}, "", tKeyword)
 	}
 	return nil
 }
@@ -402,11 +411,18 @@ func (c *esqlCompiler) rename(from int) error {
 		}
 		c.rowStage(rule.Rename{Pairs: []rule.RenamePair{{From: fromName, To: to.text}}})
 		c.cols[to.text] = to.text
+		c.types[to.text] = c.types[fromName]
 		c.defined = append(c.defined, to)
 		if src, ok := c.sources[fromName]; ok {
 			c.sources[to.text] = src
 		}
-		delete(c.cols, old.text)
+		if old.text != to.text {
+			delete(c.cols, old.text)
+			// The old name is gone, the event's field of that name too ("Unknown column" in Elasticsearch).
+			gone := old.text
+			c.projections = append(c.projections, esqlProjection{why: "RENAME renamed it to " + to.text,
+				keeps: func(name string) bool { return name != gone }})
+		}
 		if !p.acceptOp(",") {
 			break
 		}
@@ -419,15 +435,15 @@ func (c *esqlCompiler) column(t esqlTok) (string, error) {
 	if name, ok := c.cols[t.text]; ok {
 		return name, nil
 	}
-	if c.afterStats {
-		return "", errorAt(c.src, t.off, fmt.Sprintf("%s is not a column after STATS (only its aggregates and groups are)", t.text))
+	if err := c.unknown(t); err != nil {
+		return "", err
 	}
 	n := esqlNode{kind: nField, tok: t}
 	v, err := c.value(n)
 	if err != nil {
 		return "", err
 	}
-	c.define(t, v, c.sourceOf(n))
+	c.define(t, v, c.sourceOf(n), c.typeOf(n))
 	return t.text, nil
 }
 
@@ -490,7 +506,7 @@ func (c *esqlCompiler) statsCmd(at, from int) error {
 						break
 					}
 				}
-				c.define(name, v, "")
+				c.define(name, v, "", c.typeOf(n))
 				a.Field = name.text
 			}
 			if t := p.next(); t.text != ")" {
@@ -542,22 +558,31 @@ func (c *esqlCompiler) statsCmd(at, from int) error {
 	// fires once per window (when a WHERE on its aggregates first holds, if there is one).
 	st.NullGroups, st.Windowed = true, true
 	c.rowStage(st)
-	sources := map[string]string{}
+	sources, types := map[string]string{}, map[string]esqlType{}
 	c.cols = map[string]string{}
 	for _, b := range st.By {
 		c.cols[b] = b
+		types[b] = c.types[b]
 		if src, ok := c.sources[b]; ok {
 			sources[b] = src
 		}
 	}
 	for i, n := range names {
 		c.cols[n] = n
-		if a := st.Aggs[i]; a.Func == "values" {
+		a := st.Aggs[i]
+		switch a.Func {
+		case "count", "dc", "sum":
+			types[n] = tNumber
+		default: // values, min, max: of their field's type
+			types[n] = c.types[a.Field]
+		}
+		if a.Func == "values" {
 			if src, ok := c.sources[a.Field]; ok {
 				sources[n] = src
 			}
 		}
 	}
+	c.types = types
 	c.sources = sources
 	c.afterStats = true
 	c.stats = &st
@@ -635,6 +660,8 @@ type esqlRef struct {
 	// str: TO_STRING of the field, a keyword: compared as text, a number's too (TO_STRING(201) is "201", which is
 	// not "201.0" and sorts before "3").
 	str bool
+	// typ is the field's or column's type (of the field's, under TO_STRING).
+	typ esqlType
 }
 
 func (c *esqlCompiler) ref(n esqlNode) (esqlRef, error) {
@@ -655,10 +682,10 @@ func (c *esqlCompiler) ref(n esqlNode) (esqlRef, error) {
 	}
 	if col, ok := c.cols[n.tok.text]; ok {
 		c.readsColumn = true
-		return esqlRef{tok: n.tok, col: col}, nil
+		return esqlRef{tok: n.tok, col: col, typ: c.types[col]}, nil
 	}
-	if c.afterStats {
-		return esqlRef{}, errorAt(c.src, n.tok.off, fmt.Sprintf("%s is not a column after STATS (only its aggregates and groups are)", n.tok.text))
+	if err := c.unknown(n.tok); err != nil {
+		return esqlRef{}, err
 	}
 	f, err := c.fm.resolve(n.tok.text)
 	if err != nil {
@@ -669,7 +696,7 @@ func (c *esqlCompiler) ref(n esqlNode) (esqlRef, error) {
 	for _, a := range f.alts {
 		c.readsEvent(a)
 	}
-	return esqlRef{tok: n.tok, ev: &f}, nil
+	return esqlRef{tok: n.tok, ev: &f, typ: fieldType(f)}, nil
 }
 
 func (r esqlRef) exists() rule.Expr {
@@ -742,7 +769,10 @@ func (c *esqlCompiler) predicate(n esqlNode) (cond3, error) {
 			if err != nil {
 				return cond3{}, err
 			}
-			x, err := r.test(r.literal(tok), tok.text)
+			if err := c.comparable(r, tok); err != nil {
+				return cond3{}, err
+			}
+			x, err := r.equal(tok)
 			if err != nil {
 				return wrap(x, err)
 			}
@@ -777,12 +807,15 @@ func (c *esqlCompiler) predicate(n esqlNode) (cond3, error) {
 	if err != nil {
 		return cond3{}, err
 	}
+	if err := c.comparable(r, tok); err != nil {
+		return cond3{}, err
+	}
 	op := esqlCompareOps[n.tok.text]
 	switch op {
 	case rule.OpEq:
-		return wrap(r.test(r.literal(tok), tok.text))
+		return wrap(r.equal(tok))
 	case rule.OpNe:
-		x, err := r.test(r.literal(tok), tok.text)
+		x, err := r.equal(tok)
 		return wrap(cond3{x.f, x.t}, err)
 	}
 	if r.lower || r.upper {
@@ -790,20 +823,22 @@ func (c *esqlCompiler) predicate(n esqlNode) (cond3, error) {
 		// sides would convert the bound too.
 		return cond3{}, errorAt(c.src, n.tok.off, "an ordered comparison (<, <=, >, >=) of TO_LOWER or TO_UPPER is not supported: EVAL the converted value into a column and compare the column")
 	}
+	// A keyword (and TO_STRING of anything) is ordered as text, by bytes: "10" < "9".
+	text := r.str || r.typ == tKeyword
 	var t rule.Expr
 	switch {
-	case r.str && r.ev != nil:
+	case text && r.ev != nil:
 		if t, err = r.ev.orderText(op, tok.text); err != nil {
 			return wrap(cond3{}, err)
 		}
-	case r.str:
+	case text:
 		t = rule.Compare{Field: rule.Field{Name: r.col}, Op: op, Value: rule.Pattern{Kind: rule.String, Text: tok.text, CaseSensitive: true}}
 	case r.ev != nil:
 		if t, err = r.ev.order(op, tok.text); err != nil {
 			return wrap(cond3{}, err)
 		}
 	default:
-		// Ordered comparisons are numeric when both sides are numbers, else by text (the engine's, as eval's).
+		// A number column against a number: numerically (the engine's order when both sides are numbers).
 		t = rule.Compare{Field: rule.Field{Name: r.col}, Op: op, Value: rule.Literal(tok.text, true)}
 	}
 	return wrap(cond3{t, and(r.exists(), not(t))}, nil)
@@ -1022,8 +1057,12 @@ func (c *esqlCompiler) valueCall(n esqlNode) (rule.Value, error) {
 	if !ok {
 		return nil, errorAt(c.src, n.tok.off, fmt.Sprintf("function %s is not supported (URL_DECODE, REPLACE, CONCAT, TO_LOWER, TO_UPPER, TO_STRING, TRIM, CASE, DATE_TRUNC are)", strings.ToUpper(n.tok.text)))
 	}
-	if want := rule.CallFuncs[name]; want >= 0 && len(n.args) != want || len(n.args) == 0 {
-		return nil, errorAt(c.src, n.tok.off, fmt.Sprintf("%s takes %d arguments", strings.ToUpper(fn), rule.CallFuncs[name]))
+	switch want := rule.CallFuncs[name]; {
+	case name == "concat" && len(n.args) < 2:
+		// Elasticsearch's CONCAT(string1, string2, ...) requires two at least.
+		return nil, errorAt(c.src, n.tok.off, "CONCAT takes two or more arguments")
+	case want >= 0 && len(n.args) != want:
+		return nil, errorAt(c.src, n.tok.off, fmt.Sprintf("%s takes %d arguments", strings.ToUpper(fn), want))
 	}
 	args := make([]rule.Value, len(n.args))
 	for i, a := range n.args {
@@ -1082,4 +1121,300 @@ func lookBack(from string) (time.Duration, error) {
 		return 0, fmt.Errorf("from %q is not now-<n><s|m|h|d>", from)
 	}
 	return time.Duration(n) * unit, nil
+}
+
+// esqlType is the type of a field or column, as far as comparisons need it: Elasticsearch compares a keyword with a
+// string as text (BytesRef order: by UTF-8 bytes, which is code point order, so "10" < "9"), a number with a number
+// numerically, and refuses a number compared with a string or a keyword with a number (Verifier's
+// validateBinaryComparison: "first argument of [...] is [numeric] so second argument must also be [numeric]").
+type esqlType int
+
+const (
+	tUnknown esqlType = iota // null, or a CASE of values of several types
+	tKeyword                 // keyword and text fields, strings, and what the string functions and GROK make
+	tNumber
+	tIP
+	tDate
+	tBool
+)
+
+// esqlDateFields are the fields of the integration's mapping of type date that the default field map reaches.
+var esqlDateFields = map[string]bool{
+	"@timestamp": true, "kubernetes.audit.requestReceivedTimestamp": true, "kubernetes.audit.stageTimestamp": true,
+}
+
+// fieldType is the Elasticsearch type of an event field: number and ip fields are so mapped (numericFields,
+// ipFields), dates as esqlDateFields says, and every other field the integration maps is a keyword, text or a
+// flattened leaf, all of which compare as text.
+func fieldType(f field) esqlType {
+	switch {
+	case f.numeric:
+		return tNumber
+	case f.ip:
+		return tIP
+	case esqlDateFields[f.ecs]:
+		return tDate
+	}
+	return tKeyword
+}
+
+// typeOf is the type of the value an expression computes.
+func (c *esqlCompiler) typeOf(n esqlNode) esqlType {
+	switch n.kind {
+	case nLiteral:
+		switch {
+		case n.tok.kind == eqlString:
+			return tKeyword
+		case n.tok.kind == eqlNumber:
+			return tNumber
+		case strings.EqualFold(n.tok.text, "true"), strings.EqualFold(n.tok.text, "false"):
+			return tBool
+		}
+	case nField:
+		if col, ok := c.cols[n.tok.text]; ok {
+			return c.types[col]
+		}
+		if f, err := c.fm.resolve(n.tok.text); err == nil {
+			return fieldType(f)
+		}
+	case nCall:
+		switch strings.ToLower(n.tok.text) {
+		case "to_string", "url_decode", "replace", "concat", "to_lower", "to_upper", "trim":
+			return tKeyword
+		case "date_trunc":
+			return tDate
+		case "case": // the type of its values, which Elasticsearch requires to be one
+			typ := tUnknown
+			for i, a := range n.args {
+				if i%2 == 0 && i != len(n.args)-1 {
+					continue // a condition
+				}
+				switch t := c.typeOf(a); {
+				case t == tUnknown:
+				case typ == tUnknown:
+					typ = t
+				case typ != t:
+					return tUnknown
+				}
+			}
+			return typ
+		}
+	case nAnd, nOr, nNot, nIsNull, nCompare, nIn, nLike, nRLike:
+		return tBool
+	}
+	return tUnknown
+}
+
+// comparable refuses a comparison Elasticsearch refuses: a number with a string, a keyword with a number.
+func (c *esqlCompiler) comparable(r esqlRef, v esqlTok) error {
+	typ := r.typ
+	if r.str || r.lower || r.upper {
+		typ = tKeyword
+	}
+	switch {
+	case typ == tNumber && v.kind == eqlString:
+		return errorAt(c.src, v.off, fmt.Sprintf("%s is a number: Elasticsearch refuses to compare it with the string %q (write the number, or compare TO_STRING(%s))", r.tok.text, v.text, r.tok.text))
+	case typ == tKeyword && v.kind == eqlNumber:
+		return errorAt(c.src, v.off, fmt.Sprintf("%s is a string: Elasticsearch refuses to compare it with the number %s (write \"%s\")", r.tok.text, v.text, v.text))
+	}
+	return nil
+}
+
+// esqlIPText is Elasticsearch's text of an ip value (TO_STRING; EsqlDataTypeConverter.ipToString is
+// DocValueFormat.IP.format): an IPv4 address, and an IPv4-mapped IPv6 one, in dotted decimal; any other IPv6
+// address in RFC 5952's form (lower case, the longest run of two or more zero groups as ::), which is Go's.
+func esqlIPText(a netip.Addr) string { return a.Unmap().WithZone("").String() }
+
+// equal is `r == v` for a literal v.
+func (r esqlRef) equal(v esqlTok) (cond3, error) {
+	if r.typ == tIP && v.kind == eqlString {
+		addr, err := netip.ParseAddr(v.text)
+		switch {
+		case r.str && (err != nil || esqlIPText(addr) != v.text):
+			// TO_STRING of an ip is its canonical text: never "::ffff:10.0.0.1", "2001:DB8::1" or "10.0.0.0/8".
+			return cond3{falseExpr, r.exists()}, nil
+		case err == nil:
+			// The canonical text of the same address, or (without TO_STRING) a string Elasticsearch casts to an ip.
+			return r.test(rule.Pattern{Kind: rule.IP, Text: esqlIPText(addr)}, v.text)
+		}
+	}
+	return r.test(r.literal(v), v.text)
+}
+
+// esqlProjection is a KEEP, DROP or RENAME: the names it keeps; why says why a name it does not keep is gone.
+type esqlProjection struct {
+	why   string
+	keeps func(name string) bool
+}
+
+// gone says why name is no column at this point of the query ("" when it is one, or may be the event's field).
+func (c *esqlCompiler) gone(name string) string {
+	if _, ok := c.cols[name]; ok {
+		return ""
+	}
+	for _, p := range c.projections {
+		if !p.keeps(name) {
+			return p.why
+		}
+	}
+	if c.afterStats {
+		return "it is not a column after STATS (only its aggregates and groups are)"
+	}
+	return ""
+}
+
+// unknown refuses to read a name that is no column here, as Elasticsearch refuses it ("Unknown column [b]").
+func (c *esqlCompiler) unknown(t esqlTok) error {
+	if why := c.gone(t.text); why != "" {
+		return errorAt(c.src, t.off, fmt.Sprintf("Unknown column [%s]: %s", t.text, why))
+	}
+	return nil
+}
+
+// project is KEEP or DROP: later commands see only the columns and event fields it keeps. A name without a wildcard
+// must be a column here, as Elasticsearch requires; one that is not in the field map is let pass (the index may
+// have it: event.original).
+func (c *esqlCompiler) project(cmd string, from int) error {
+	pats, err := esqlNamePatterns(c.src, from, c.end)
+	if err != nil {
+		return err
+	}
+	for _, p := range pats {
+		if !strings.Contains(p.text, "*") {
+			if err := c.unknown(p); err != nil {
+				return err
+			}
+		}
+	}
+	keeps := func(name string) bool {
+		for _, p := range pats {
+			if matchNamePattern(p.text, name) {
+				return cmd == "keep"
+			}
+		}
+		return cmd == "drop"
+	}
+	for name := range c.cols {
+		if !keeps(name) {
+			delete(c.cols, name)
+		}
+	}
+	c.projections = append(c.projections, esqlProjection{why: strings.ToUpper(cmd) + " removed it", keeps: keeps})
+	return nil
+}
+
+// sort checks SORT's keys that are names: each must be a column here. Rows have no order, so SORT does nothing else.
+func (c *esqlCompiler) sort(from int) error {
+	p, err := c.parser(from)
+	if err != nil {
+		return err
+	}
+	for p.peek().kind != eqlEOF {
+		if t, next := p.peek(), p.toks[p.pos+1]; t.kind == eqlIdent || t.kind == eqlField {
+			if next.kind == eqlEOF || next.kind == eqlOp && next.text == "," || p.isKeyword(next, "asc") ||
+				p.isKeyword(next, "desc") || p.isKeyword(next, "nulls") {
+				if err := c.unknown(t); err != nil {
+					return err
+				}
+			}
+		}
+		// On to the next key, after a comma outside parentheses.
+		for depth := 0; p.peek().kind != eqlEOF; {
+			t := p.next()
+			if t.kind == eqlOp && t.text == "(" {
+				depth++
+			} else if t.kind == eqlOp && t.text == ")" {
+				depth--
+			} else if t.kind == eqlOp && t.text == "," && depth == 0 {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// esqlNamePatterns reads KEEP's and DROP's list: names and patterns (`Esql.*`, `*`) separated by commas, `quoted`
+// parts as they are written.
+func esqlNamePatterns(src string, from, end int) ([]esqlTok, error) {
+	var out []esqlTok
+	var b strings.Builder
+	start, spaced, comma := -1, false, end
+	flush := func(at int) error {
+		if start < 0 {
+			return errorAt(src, at, "expected a column name or pattern")
+		}
+		out = append(out, esqlTok{kind: eqlField, text: b.String(), off: start})
+		b.Reset()
+		start, spaced = -1, false
+		return nil
+	}
+	for i := from; i < end; {
+		c := src[i]
+		switch {
+		case isSpace(c):
+			i++
+			spaced = true
+			continue
+		case strings.HasPrefix(src[i:end], "//"), strings.HasPrefix(src[i:end], "/*"):
+			e, err := commentEnd(src[:end], i)
+			if err != nil {
+				return nil, err
+			}
+			i = e
+			spaced = true
+			continue
+		case c == ',':
+			if err := flush(i); err != nil {
+				return nil, err
+			}
+			comma = i
+			i++
+			continue
+		}
+		if start >= 0 && spaced {
+			return nil, errorAt(src, i, "expected , between column names")
+		}
+		if start < 0 {
+			start = i
+		}
+		switch {
+		case c == '`':
+			name, n, err := lexBackquoted(src[:end], i)
+			if err != nil {
+				return nil, err
+			}
+			b.WriteString(name)
+			i += n
+		case isWord(c) || c == '.' || c == '@' || c == '*' || c >= 0x80:
+			b.WriteByte(c)
+			i++
+		default:
+			return nil, errorAt(src, i, fmt.Sprintf("unexpected %q in a list of columns", src[i:i+1]))
+		}
+		spaced = false
+	}
+	if err := flush(comma); err != nil { // nothing after the last comma, or nothing at all
+		return nil, err
+	}
+	return out, nil
+}
+
+// matchNamePattern reports whether a KEEP or DROP pattern, where * is any run of characters, matches name.
+func matchNamePattern(pat, name string) bool {
+	parts := strings.Split(pat, "*")
+	if len(parts) == 1 {
+		return pat == name
+	}
+	if !strings.HasPrefix(name, parts[0]) {
+		return false
+	}
+	name = name[len(parts[0]):]
+	for _, p := range parts[1 : len(parts)-1] {
+		i := strings.Index(name, p)
+		if i < 0 {
+			return false
+		}
+		name = name[i+len(p):]
+	}
+	return strings.HasSuffix(name, parts[len(parts)-1])
 }

@@ -1,6 +1,8 @@
 package elastic
 
 import (
+	"net"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -175,6 +177,159 @@ func TestESQLToStringOfNumberIsText(t *testing.T) {
 	} {
 		if got := esqlMatches(t, "FROM logs-* | "+q); got != want {
 			t.Errorf("%s: match = %v, want %v", q, got, want)
+		}
+	}
+}
+
+// A keyword compared with a string is ordered as text, by UTF-8 bytes (BytesRef.compareTo in ES|QL's LessThan
+// evaluator for keywords): "10" < "9", however numeric both look. A number field or column against a number stays
+// numeric (201 > 3).
+func TestESQLKeywordOrderIsText(t *testing.T) {
+	body := strings.Replace(auditEvent, `"name":"web-7d9f"`, `"name":"10"`, 1)
+	const code = "kubernetes.audit.responseStatus.code"
+	for q, want := range map[string]bool{
+		`WHERE kubernetes.audit.objectRef.name < "9"`:                                              true,
+		`WHERE kubernetes.audit.objectRef.name > "9"`:                                              false,
+		`WHERE kubernetes.audit.objectRef.name >= "10.0"`:                                          false, // "10" is a prefix of "10.0"
+		`EVAL Esql.n = kubernetes.audit.objectRef.name | WHERE Esql.n < "9"`:                       true,
+		`EVAL Esql.n = "10" | WHERE Esql.n < "9"`:                                                  true,
+		`EVAL Esql.n = CONCAT("1", "0") | WHERE Esql.n <= "9"`:                                     true,
+		`GROK user_agent.original "%{DATA}/%{INT:major}\\.%{INT:minor}" | WHERE minor < "4"`:       true, // "31" < "4"
+		`STATS Esql.n = VALUES(kubernetes.audit.objectRef.name) BY user.name | WHERE Esql.n < "9"`: true,
+		`WHERE user.name > "system:serviceaccount:shop:web"`:                                       false,
+		`WHERE user.name > "system:serviceaccount:shop:wea"`:                                       true,
+		`WHERE ` + code + ` > 3`:                                                                   true, // numerically
+		`WHERE ` + code + ` < 300`:                                                                 true,
+		`EVAL Esql.c = ` + code + ` | WHERE Esql.c > 3`:                                            true,
+	} {
+		_, got := esqlRow(t, "FROM logs-* | "+q, body)
+		if got != want {
+			t.Errorf("%s: match = %v, want %v", q, got, want)
+		}
+	}
+	// An aggregate is of its type: COUNT and MAX of a number compare as numbers, VALUES of a keyword as text (the
+	// pattern shows it: a windowed STATS fires only as its count rises).
+	for q, kind := range map[string]rule.PatternKind{
+		`STATS Esql.n = COUNT(*) BY user.name | WHERE Esql.n < 10`:                             rule.Glob,
+		`STATS Esql.c = MAX(` + code + `) BY user.name | WHERE Esql.c > 3`:                     rule.Glob,
+		`STATS Esql.v = VALUES(kubernetes.audit.verb) BY user.name | WHERE Esql.v > "3"`:       rule.String,
+		`STATS Esql.v = MIN(kubernetes.audit.verb) BY Esql.u = user.name | WHERE Esql.u > "3"`: rule.String,
+		`EVAL Esql.k = CASE(` + code + ` > 300, "10", "20") | WHERE Esql.k < "9"`:              rule.String,
+		`EVAL Esql.k = CASE(` + code + ` > 300, 10, null) | WHERE Esql.k < 9`:                  rule.Glob,
+	} {
+		_, pipeline, err := CompileESQL("FROM logs-* | "+q, defaultMap(t))
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		w, ok := pipeline[len(pipeline)-1].(rule.Where)
+		c, isCompare := w.Cond.(rule.Compare)
+		if !ok || !isCompare || c.Value.Kind != kind {
+			t.Errorf("%s: last stage %#v, want a comparison of pattern kind %d", q, pipeline[len(pipeline)-1], kind)
+		}
+	}
+}
+
+// TO_STRING of an ip is its canonical text (EsqlDataTypeConverter.ipToString, DocValueFormat.IP): dotted decimal
+// for IPv4 and IPv4-mapped IPv6 addresses, RFC 5952 for other IPv6 ones. It equals a string only when the string is
+// that text: "::ffff:10.244.1.7", "2001:DB8::1" and "10.244.0.0/16" never equal it, whatever the event wrote. The ip
+// field itself compared with a string compares addresses (Elasticsearch casts the string to an ip).
+func TestESQLToStringOfIPIsCanonicalText(t *testing.T) {
+	mapped := strings.Replace(auditEvent, `"sourceIPs":["10.244.1.7","10.0.0.2"]`, `"sourceIPs":["::ffff:10.244.1.7"]`, 1)
+	v6 := strings.Replace(auditEvent, `"sourceIPs":["10.244.1.7","10.0.0.2"]`, `"sourceIPs":["2001:0DB8:0:0::1"]`, 1)
+	if mapped == auditEvent || v6 == auditEvent {
+		t.Fatal("the test event's sourceIPs changed")
+	}
+	for _, tt := range []struct {
+		body, where string
+		want        bool
+	}{
+		{mapped, `TO_STRING(source.ip) == "10.244.1.7"`, true},
+		{mapped, `TO_STRING(source.ip) == "::ffff:10.244.1.7"`, false},
+		{mapped, `TO_STRING(source.ip) != "::ffff:10.244.1.7"`, true},
+		{mapped, `TO_STRING(source.ip) IN ("::ffff:10.244.1.7", "::ffff:a.b.c.d")`, false},
+		{mapped, `TO_STRING(source.ip) NOT IN ("::ffff:10.244.1.7")`, true},
+		{mapped, `TO_STRING(source.ip) == "10.244.0.0/16"`, false},
+		{mapped, `source.ip == "::ffff:10.244.1.7"`, true}, // an ip compared with an ip
+		{mapped, `source.ip == "10.244.1.7"`, true},
+		{v6, `TO_STRING(source.ip) == "2001:db8::1"`, true},
+		{v6, `TO_STRING(source.ip) == "2001:DB8::1"`, false},
+		{v6, `TO_STRING(source.ip) == "2001:0db8:0:0::1"`, false},
+		{v6, `source.ip == "2001:DB8::1"`, true},
+		{auditEvent, `TO_STRING(source.ip) IN ("10.0.0.2")`, true},
+		{auditEvent, `NOT TO_STRING(source.ip) IN ("127.0.0.1", "::1")`, true},
+	} {
+		_, got := esqlRow(t, "FROM logs-* | WHERE "+tt.where, tt.body)
+		if got != tt.want {
+			t.Errorf("%s on %s: match = %v, want %v", tt.where, tt.body[strings.Index(tt.body, `"sourceIPs"`):strings.Index(tt.body, `,"userAgent"`)], got, tt.want)
+		}
+	}
+}
+
+// esqlIPText is the text Go's net.IP.String gives (the form the API server writes sourceIPs in: dotted decimal for
+// IPv4 and IPv4-mapped addresses, RFC 5952 for IPv6), so an ordered comparison of TO_STRING(source.ip), which
+// compares the event's text, compares Elasticsearch's text for such events.
+func TestESQLIPTextIsGoForm(t *testing.T) {
+	for _, s := range []string{"10.0.0.1", "::ffff:10.0.0.1", "::1", "::", "2001:DB8::1", "2001:db8:0:0:1:0:0:1",
+		"2001:0db8:0000:0000:0000:0000:0000:0001", "fe80::1:0:0:0", "2001:db8:0:1:1:1:1:1", "::102:304", "::1.2.3.4"} {
+		want := net.ParseIP(s).String()
+		if got := esqlIPText(netip.MustParseAddr(s)); got != want {
+			t.Errorf("%s: %s, net.IP says %s", s, got, want)
+		}
+	}
+}
+
+// Triple-quoted strings are lexed as Elasticsearch's QUOTED_STRING: '"""' (~[\r\n])*? '"""' '"'? '"'? — up to the
+// first """, and up to two more quotes after it belong to the string (AbstractBuilder.unquote drops three quotes
+// from each end). Backslashes are characters.
+func TestESQLTripleQuotedStrings(t *testing.T) {
+	for _, tt := range []struct{ src, want, rest string }{
+		{`"""a\"b""""`, `a\"b"`, ``},
+		{`"""a"""""`, `a""`, ``},
+		{`""""""`, ``, ``},
+		{`"""""""`, `"`, ``},
+		{`"""a" "b"""`, `a" "b`, ``},
+		{`"""a""" == "x"`, `a`, ` == "x"`},
+		{`"""a"""" == "x"`, `a"`, ` == "x"`},
+		{`"""a""""""x"""`, `a""`, `"x"""`}, // the sixth quote starts another string
+		{`"""say "hi""""`, `say "hi"`, ``},
+		{`"""\d+\.\w"""`, `\d+\.\w`, ``},
+		{`"""a // b /* c"""`, `a // b /* c`, ``},
+	} {
+		got, n, err := esqlString(tt.src, 0)
+		if err != nil || got != tt.want || tt.src[n:] != tt.rest {
+			t.Errorf("%s: %q then %q, %v; want %q then %q", tt.src, got, tt.src[min(n, len(tt.src)):], err, tt.want, tt.rest)
+		}
+	}
+	said := strings.Replace(auditEvent, `"userAgent":"python-requests/2.31.0"`, `"userAgent":"say \"hi\""`, 1)
+	for q, want := range map[string]bool{
+		`WHERE user_agent.original == """say "hi""""`:                           true,
+		`WHERE user_agent.original == """say "hi"""" AND user.name IS NOT NULL`: true,
+		`WHERE user_agent.original LIKE """*"hi""""`:                            true,
+		`EVAL Esql.s = """say "hi"""" | WHERE Esql.s == "say \"hi\""`:           true,
+	} {
+		if _, got := esqlRow(t, "FROM logs-* | "+q, said); got != want {
+			t.Errorf("%s: match = %v, want %v", q, got, want)
+		}
+	}
+}
+
+// KEEP, DROP and RENAME leave the columns and fields they keep readable: `KEEP Esql.*, user.name` keeps user.name, a
+// dropped name made again by EVAL is a column, and the pattern `*` keeps everything.
+func TestESQLProjectionsKeepWhatTheyName(t *testing.T) {
+	for _, q := range []string{
+		`KEEP Esql.*, user.name | WHERE user.name == "system:serviceaccount:shop:web"`,
+		`KEEP * | WHERE kubernetes.audit.verb == "create"`,
+		"KEEP `kubernetes.audit.annotations.authorization_k8s_io/decision` | WHERE `kubernetes.audit.annotations.authorization_k8s_io/decision` == \"allow\"",
+		`KEEP kubernetes.audit.* | WHERE kubernetes.audit.verb == "create"`,
+		`DROP Esql.* | WHERE kubernetes.audit.verb == "create"`,
+		`EVAL Esql.a = "x" | DROP Esql.a | EVAL Esql.a = "y" | WHERE Esql.a == "y"`,
+		`EVAL Esql.a = kubernetes.audit.verb | KEEP Esql.a | WHERE Esql.a == "create"`,
+		`RENAME user.name AS Esql.who | KEEP Esql.who | WHERE Esql.who == "system:serviceaccount:shop:web"`,
+		`STATS Esql.c = COUNT(*) BY user.name | KEEP Esql.*, user.name | WHERE Esql.c >= 1 AND user.name IS NOT NULL`,
+		`KEEP user.name | SORT user.name DESC NULLS LAST`,
+	} {
+		if !esqlMatches(t, "FROM logs-* | "+q) {
+			t.Errorf("%s: no row", q)
 		}
 	}
 }

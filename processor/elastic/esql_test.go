@@ -132,6 +132,28 @@ func TestESQLErrors(t *testing.T) {
 		{`FROM logs-* | WHERE orchestrator.namespace == "x"`, `orchestrator`, `field "orchestrator.namespace" is not in the Kubernetes audit event`},
 		{`FROM logs-* | EVAL x = REPLACE(user.name, "(?<=a)b", "c")`, `"(?<=a)b"`, "RE2 has no lookaround"},
 		{`FROM logs-* | WHERE user.name == "a" |`, `|`, "empty command after this pipe"},
+		// Columns KEEP, DROP, RENAME or STATS removed are unknown, as in Elasticsearch ("Unknown column [b]").
+		{`FROM logs-* | KEEP user.name | WHERE kubernetes.audit.verb == "get"`, `kubernetes.audit.verb ==`, "Unknown column [kubernetes.audit.verb]: KEEP removed it"},
+		{`FROM logs-* | KEEP Esql.*, user.* | EVAL Esql.v = kubernetes.audit.verb`, `kubernetes.audit.verb`, "Unknown column [kubernetes.audit.verb]"},
+		{`FROM logs-* | DROP kubernetes.audit.verb | WHERE kubernetes.audit.verb == "get"`, `kubernetes.audit.verb ==`, "Unknown column [kubernetes.audit.verb]: DROP removed it"},
+		{`FROM logs-* | DROP kubernetes.audit.* | STATS c = COUNT(*) BY kubernetes.audit.verb`, `kubernetes.audit.verb`, "Unknown column"},
+		{`FROM logs-* | EVAL Esql.a = user.name | DROP Esql.a | WHERE Esql.a == "x"`, `Esql.a ==`, "Unknown column [Esql.a]"},
+		{`FROM logs-* | RENAME user.name AS who | WHERE user.name == "x"`, `user.name ==`, "Unknown column [user.name]: RENAME renamed it to who"},
+		{`FROM logs-* | STATS c = COUNT(*) BY user.name | KEEP c | WHERE user.name == "x"`, `user.name ==`, "Unknown column [user.name]: KEEP removed it"},
+		{`FROM logs-* | STATS c = COUNT(*) BY user.name | KEEP kubernetes.audit.verb`, `kubernetes.audit.verb`, "Unknown column [kubernetes.audit.verb]: it is not a column after STATS"},
+		{`FROM logs-* | KEEP user.name | DROP kubernetes.audit.verb`, `kubernetes.audit.verb`, "Unknown column [kubernetes.audit.verb]"},
+		{`FROM logs-* | KEEP user.name | SORT kubernetes.audit.verb DESC`, `kubernetes.audit.verb`, "Unknown column [kubernetes.audit.verb]"},
+		{`FROM logs-* | KEEP user.name,`, `,`, "expected a column name"},
+		{`FROM logs-* | EVAL x = CONCAT(user.name)`, `CONCAT`, "CONCAT takes two or more arguments"},
+		{`FROM logs-* | EVAL x = CONCAT()`, `CONCAT`, "CONCAT takes two or more arguments"},
+		// Elasticsearch refuses a number compared with a string, and a keyword with a number.
+		{`FROM logs-* | WHERE kubernetes.audit.responseStatus.code < "300"`, `"300"`, "is a number: Elasticsearch refuses to compare it with the string"},
+		{`FROM logs-* | WHERE kubernetes.audit.responseStatus.code IN (200, "201")`, `"201"`, "is a number"},
+		{`FROM logs-* | WHERE kubernetes.audit.objectRef.name < 9`, `9`, "is a string: Elasticsearch refuses to compare it with the number 9"},
+		{`FROM logs-* | WHERE TO_STRING(kubernetes.audit.responseStatus.code) >= 300`, `300`, "is a string"},
+		{`FROM logs-* | EVAL Esql.n = CONCAT("1", "0") | WHERE Esql.n == 10`, `10`, "is a string"},
+		// A triple-quoted string ends on its line (Elasticsearch's lexer: '"""' (~[\r\n])*? '"""').
+		{"FROM logs-* | WHERE user.name == \"\"\"a\nb\"\"\"", `"""a`, "a triple-quoted string ends on its line"},
 	}
 	for _, tt := range tests {
 		_, _, err := CompileESQL(tt.query, defaultMap(t))

@@ -105,8 +105,27 @@ func esqlLex(src string, from, end int) ([]esqlTok, error) {
 	return append(toks, esqlTok{kind: eqlEOF, off: end}), nil
 }
 
-// esqlString reads an ES|QL string at i: """raw""", or "..." with the escapes \t \n \r \" \\.
-func esqlString(src string, i int) (string, int, error) { return quoted(src, i, false) }
+// esqlString reads an ES|QL string at i, as Elasticsearch's lexer does (QUOTED_STRING, EsqlBaseLexer.g4 and
+// lexer/Expression.g4): "..." with the escapes \t \n \r \" \\, or `'"""' (~[\r\n])*? '"""' '"'? '"'?`, a
+// triple-quoted string as written, with no line break in it, that ends at the first """ and takes up to two more
+// quotes after it into its text (AbstractBuilder.unquote drops three quotes from each end): """a"b"""" is a"b".
+func esqlString(src string, i int) (string, int, error) {
+	if !strings.HasPrefix(src[i:], `"""`) {
+		return quoted(src, i, false)
+	}
+	j := i + 3
+	for !strings.HasPrefix(src[j:], `"""`) {
+		if j == len(src) || src[j] == '\n' || src[j] == '\r' {
+			return "", 0, errorAt(src, i, "unterminated \"\"\"string\"\"\" (a triple-quoted string ends on its line)")
+		}
+		j++
+	}
+	end := j + 3
+	for k := 0; k < 2 && end < len(src) && src[end] == '"'; k++ {
+		end++
+	}
+	return src[i+3 : end-3], end - i, nil
+}
 
 // esqlParser reads the tokens of one ES|QL command.
 type esqlParser struct{ tokCursor }
