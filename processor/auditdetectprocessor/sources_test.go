@@ -144,14 +144,7 @@ func TestGKESessionStage(t *testing.T) {
 	refused := gkeEntry(t, "pod-exec-forbidden.json")
 	allowed := regexp.MustCompile(`"status":\{"code":7,"message":"(?:[^"\\]|\\.)*"\}`).ReplaceAllString(refused, `"status":{}`)
 	require.NotEqual(t, refused, allowed)
-	rules := func(body string) []string {
-		got, _ := sourceRisk(t, body, nil)
-		var names []string
-		for _, g := range got {
-			names = append(names, strings.SplitN(g, " | ", 2)[0])
-		}
-		return names
-	}
+	rules := func(body string) []string { return riskRuleNames(t, body) }
 	assert.Equal(t, []string{"Kubernetes Exec or Attach Into Pod"}, rules(allowed), "one entry, allowed")
 	assert.NotContains(t, rules(refused), "Kubernetes Exec or Attach Into Pod", "one entry, refused")
 	assert.Equal(t, []string{"Kubernetes Exec or Attach Into Pod"},
@@ -508,4 +501,54 @@ func TestTruncatedAKSEvent(t *testing.T) {
 	require.NoError(t, p.ConsumeLogs(context.Background(), input(str(aksRecord(jsonString(cut))))))
 	assertSum(t, tel, "otelcol_processor_auditdetect_events_truncated", 1)
 	assertSum(t, tel, "otelcol_processor_auditdetect_records_unparsed", 1)
+}
+
+// TestGKEImpersonationAndWatchFire: two activities the built-in pack reports on native events, written as GKE writes
+// them, must be reported on GKE too: a request made while impersonating a kube-system service account (GKE: the
+// impersonated identity in authenticationInfo.authoritySelector, the caller in principalEmail), and a secret watch by
+// an unapproved user (GKE: one entry, operation first and last).
+func TestGKEImpersonationAndWatchFire(t *testing.T) {
+	rules := func(body string) []string { return riskRuleNames(t, body) }
+	const entry = `{"insertId":"6c0e8f52-93a1-4d7b-b3c2-0d9e8f7a6b5c","protoPayload":{"@type":"type.googleapis.com/google.cloud.audit.AuditLog",` +
+		`"serviceName":"k8s.io","methodName":"%s","resourceName":"%s","authenticationInfo":%s,` +
+		`"requestMetadata":{"callerIp":"203.0.113.7","callerSuppliedUserAgent":"kubectl/v1.31.2 (linux/amd64) kubernetes/5864a46"},"status":{}},` +
+		`"resource":{"type":"k8s_cluster","labels":{"project_id":"shop-prod-4711","location":"europe-west1","cluster_name":"prod-gke"}},` +
+		`"timestamp":"2026-12-05T12:00:00.000000Z","labels":{"authorization.k8s.io/decision":"allow"},` +
+		`"operation":{"id":"6c0e8f52-93a1-4d7b-b3c2-0d9e8f7a6b5c","producer":"k8s.io","first":true,"last":true}}`
+
+	impersonating := fmt.Sprintf(entry, "io.k8s.core.v1.configmaps.get", "core/v1/namespaces/kube-system/configmaps/kubeadm-config",
+		`{"principalEmail":"mallory@corp.example","authoritySelector":"system:serviceaccount:kube-system:replicaset-controller"}`)
+	assert.Contains(t, rules(impersonating), "Kubernetes Impersonation of Privileged Identity")
+	plain := fmt.Sprintf(entry, "io.k8s.core.v1.configmaps.get", "core/v1/namespaces/kube-system/configmaps/kubeadm-config",
+		`{"principalEmail":"mallory@corp.example"}`)
+	assert.NotContains(t, rules(plain), "Kubernetes Impersonation of Privileged Identity")
+
+	watch := fmt.Sprintf(entry, "io.k8s.core.v1.secrets.watch", "core/v1/namespaces/shop/secrets",
+		`{"principalEmail":"mallory@corp.example"}`)
+	assert.Contains(t, rules(watch), "Kubernetes Secret Read by Unapproved User")
+
+	// The entry is both stages of the watch: rules on any completed request see it as well (anonymous access is
+	// read at ResponseComplete), and the secret rule reports it once, at ResponseStarted.
+	anonymous := fmt.Sprintf(entry, "io.k8s.core.v1.secrets.watch", "core/v1/namespaces/shop/secrets",
+		`{"principalEmail":"system:anonymous"}`)
+	got := rules(anonymous)
+	assert.Contains(t, got, "Kubernetes Anonymous Request Allowed")
+	n := 0
+	for _, r := range got {
+		if r == "Kubernetes Secret Read by Unapproved User" {
+			n++
+		}
+	}
+	assert.Equal(t, 1, n, "one report of the watch: %v", got)
+}
+
+// riskRuleNames lists the rule of each risk record the built-in pack writes for body.
+func riskRuleNames(t *testing.T, body string) []string {
+	t.Helper()
+	got, _ := sourceRisk(t, body, nil)
+	var names []string
+	for _, g := range got {
+		names = append(names, strings.SplitN(g, " | ", 2)[0])
+	}
+	return names
 }

@@ -15,6 +15,7 @@ import (
 //	objectRef.namespace/.name/.subresource   protoPayload.resourceName
 //	user.username                            protoPayload.authenticationInfo.principalEmail, else .principalSubject
 //	user.groups                              the groups the API server gives that name (impliedGroups)
+//	impersonatedUser.username, .groups       protoPayload.authenticationInfo.authoritySelector, its implied groups
 //	sourceIPs                                protoPayload.requestMetadata.callerIp
 //	userAgent                                protoPayload.requestMetadata.callerSuppliedUserAgent
 //	requestObject / responseObject           protoPayload.request / protoPayload.response
@@ -22,7 +23,7 @@ import (
 //	annotations                              labels (authorization.k8s.io/decision, ...)
 //	requestURI                               resourceName, and ?dryRun=All from the label command.gke.io/dryRun
 //	auditID                                  operation.id, else insertId
-//	stage                                    operation.first/last
+//	stage                                    operation.first/last; a one-entry session or watch as two events, ResponseStarted and ResponseComplete
 //	requestReceivedTimestamp, stageTimestamp timestamp, else receiveTimestamp
 func (s *scratch) gke(root *fastjson.Value, fn func(Event)) {
 	pp := root.Get("protoPayload")
@@ -65,11 +66,15 @@ func (s *scratch) gke(root *fastjson.Value, fn func(Event)) {
 		subresource = m.subresource
 	}
 	stage := gkeStage(root.Get("operation"))
-	if op := root.Get("operation"); stage == "ResponseComplete" && (op == nil || op.GetBool("first")) &&
-		session(subresource) && pp.GetInt("status", "code") == 0 {
-		// A session (exec, attach, port forwarding, a proxied request) that GKE wrote as one entry opened: the API
-		// server writes such a request at ResponseStarted, when it opens, and rules on sessions read that stage
-		// (they would never see the session otherwise).
+	// A session (exec, attach, port forwarding, a proxied request) or a watch that GKE wrote as one entry (it writes
+	// every request so, operation first and last) and that opened: the API server writes such a request twice, at
+	// ResponseStarted when it opens and at ResponseComplete when it ends. Rules on sessions and watches read the
+	// first (they would never see the request otherwise), rules on any request the second (anonymous access,
+	// impersonation): the entry is read as both events, as a native log has them.
+	op := root.Get("operation")
+	bothStages := stage == "ResponseComplete" && (op == nil || op.GetBool("first")) &&
+		(session(subresource) || m.verb == "watch") && pp.GetInt("status", "code") == 0
+	if bothStages {
 		stage = "ResponseStarted"
 	}
 	ev.Set("stage", str(stage))
@@ -94,16 +99,13 @@ func (s *scratch) gke(root *fastjson.Value, fn func(Event)) {
 		email = pp.GetStringBytes("authenticationInfo", "principalSubject")
 	}
 	if len(email) > 0 {
-		user := a.NewObject()
-		user.Set("username", a.NewStringBytes(email))
-		if implied := impliedGroups(string(email)); len(implied) > 0 {
-			groups := a.NewArray()
-			for i, g := range implied {
-				groups.SetArrayItem(i, str(g))
-			}
-			user.Set("groups", groups)
-		}
-		ev.Set("user", user)
+		ev.Set("user", identity(a, email))
+	}
+	if as := pp.GetStringBytes("authenticationInfo", "authoritySelector"); len(as) > 0 {
+		// A request made while impersonating (kubectl --as): GKE writes the caller in principalEmail and the identity
+		// it acted as here; the API server writes that identity in impersonatedUser, with the groups it adds to an
+		// impersonated name (the groups asked for with --as-group are not in the entry).
+		ev.Set("impersonatedUser", identity(a, as))
 	}
 	if ip := pp.GetStringBytes("requestMetadata", "callerIp"); len(ip) > 0 {
 		ips := a.NewArray()
@@ -160,6 +162,11 @@ func (s *scratch) gke(root *fastjson.Value, fn func(Event)) {
 		prov = gkeProvenance(res.Get("labels"))
 	}
 	fn(Event{Body: s.buf, Provenance: prov})
+	if bothStages {
+		ev.Set("stage", str("ResponseComplete"))
+		s.buf = ev.MarshalTo(s.buf[:0])
+		fn(Event{Body: s.buf, Provenance: prov})
+	}
 }
 
 // dryRun reports whether the entry's labels say it was a server-side dry run (command.gke.io/dryRun).
@@ -192,8 +199,22 @@ func object(v *fastjson.Value) *fastjson.Value {
 	return v
 }
 
-// gkeStage: GKE writes one entry per request (operation first and last), and two for long-running requests such as
-// watches: the first when the response starts, the last when it completes.
+// identity is a user info object (user, impersonatedUser): the name, and the groups the API server gives it.
+func identity(a *fastjson.Arena, name []byte) *fastjson.Value {
+	u := a.NewObject()
+	u.Set("username", a.NewStringBytes(name))
+	if implied := impliedGroups(string(name)); len(implied) > 0 {
+		groups := a.NewArray()
+		for i, g := range implied {
+			groups.SetArrayItem(i, a.NewString(g))
+		}
+		u.Set("groups", groups)
+	}
+	return u
+}
+
+// gkeStage is the stage of an entry by its operation. Google documents every GKE entry as one per request (operation
+// first and last); an entry that is first and not last is read as the start of a request written in two.
 func gkeStage(op *fastjson.Value) string {
 	if op == nil || op.GetBool("last") || !op.GetBool("first") {
 		return "ResponseComplete"

@@ -1,6 +1,7 @@
 package normalize
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -110,8 +111,10 @@ func gkeView(t *testing.T, body []byte) (*event.View, map[string]string) {
 	var native []byte
 	var prov map[string]string
 	f, err := New(Config{}).Each(body, func(ev Event) {
-		native = append([]byte(nil), ev.Body...)
-		prov = ev.Provenance
+		if native == nil { // the first: an entry read as two stages gives ResponseStarted first
+			native = append([]byte(nil), ev.Body...)
+			prov = ev.Provenance
+		}
 	})
 	require.NoError(t, err)
 	require.Equal(t, GKE, f)
@@ -253,9 +256,10 @@ func TestGKEEntryVariants(t *testing.T) {
 			want:  map[string][]string{"stage": {"ResponseComplete"}, "auditID": {"w-1"}, "verb": {"watch"}, "responseStatus.code": {"200"}},
 		},
 		{
+			// A watch in one entry, as a session, is read at ResponseStarted, then ResponseComplete (TestGKEWatchOneEntry).
 			name:  "no operation: insertId and receiveTimestamp",
 			entry: `{"insertId":"ins-9","receiveTimestamp":"2026-01-01T00:00:01Z","protoPayload":{` + pp + `}}`,
-			want: map[string][]string{"stage": {"ResponseComplete"}, "auditID": {"ins-9"}, "verb": {"watch"},
+			want: map[string][]string{"stage": {"ResponseStarted"}, "auditID": {"ins-9"}, "verb": {"watch"},
 				"responseStatus.code": {"200"}, "stageTimestamp": {"2026-01-01T00:00:01Z"}},
 		},
 		{
@@ -371,4 +375,68 @@ func TestGKEPrincipalSubject(t *testing.T) {
 		`"resourceName":"core/v1/namespaces/a/secrets/s","authenticationInfo":{"principalSubject":"`+subject+`"},"status":{}}}`))
 	assert.Equal(t, map[string][]string{"user.username": {subject}, "user.groups{}": {"system:authenticated"}},
 		values(v, "user.username", "user.groups{}"))
+}
+
+// TestGKEImpersonation: GKE writes the caller of an impersonated request (kubectl --as) in principalEmail and the
+// identity it acted as in authenticationInfo.authoritySelector (as in the entry quoted in kyma-project/kyma#2811, and
+// as elastic/detection-rules' GKE impersonation rule reads it). The native event has the caller in user and the
+// impersonated identity in impersonatedUser, with the groups the API server gives it.
+func TestGKEImpersonation(t *testing.T) {
+	entry := func(selector string) []byte {
+		return []byte(`{"protoPayload":{"@type":"type.googleapis.com/google.cloud.audit.AuditLog","serviceName":"k8s.io",` +
+			`"methodName":"io.k8s.core.v1.secrets.list","resourceName":"core/v1/namespaces/kube-system/secrets",` +
+			`"authenticationInfo":{"principalEmail":"system:serviceaccount:ops:access-proxy"` + selector + `},` +
+			`"requestMetadata":{"callerIp":"10.8.0.12"},"status":{}},"operation":{"first":true,"last":true}}`)
+	}
+	paths := []string{"user.username", "user.groups{}", "impersonatedUser.username", "impersonatedUser.groups{}"}
+
+	v, _ := gkeView(t, entry(`,"authoritySelector":"system:serviceaccount:kube-system:replicaset-controller"`))
+	assert.Equal(t, map[string][]string{
+		"user.username":             {"system:serviceaccount:ops:access-proxy"},
+		"user.groups{}":             {"system:serviceaccounts", "system:serviceaccounts:ops", "system:authenticated"},
+		"impersonatedUser.username": {"system:serviceaccount:kube-system:replicaset-controller"},
+		"impersonatedUser.groups{}": {"system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"},
+	}, values(v, paths...))
+
+	v, _ = gkeView(t, entry(`,"authoritySelector":"admin@corp.example"`))
+	assert.Equal(t, []string{"admin@corp.example"}, values(v, paths...)["impersonatedUser.username"])
+	assert.Equal(t, []string{"system:authenticated"}, values(v, paths...)["impersonatedUser.groups{}"])
+
+	v, _ = gkeView(t, entry(``))
+	assert.Empty(t, values(v, paths...)["impersonatedUser.username"], "no selector, no impersonation")
+}
+
+// TestGKEWatchOneEntry: GKE writes every Kubernetes audit entry with operation first and last both true (the schema
+// in GoogleCloudPlatform/gke-mcp, pkg/tools/logging/schemas/k8s_audit_logs.md: "first: Always set to true", "last:
+// Always set to true", operation.id is the insertId), a watch included. The API server writes a watch at
+// ResponseStarted when it starts sending, the stage the secret-read rules read watches at; a successful one-entry
+// watch must be read there too, as a session is, or no GKE watch is ever seen by them.
+func TestGKEWatchOneEntry(t *testing.T) {
+	const watch = `{"insertId":"3f1d2c4b-5a69-4e70-8b91-a2b3c4d5e6f7","protoPayload":{"serviceName":"k8s.io",` +
+		`"methodName":"io.k8s.core.v1.secrets.watch","resourceName":"core/v1/namespaces/shop/secrets",` +
+		`"authenticationInfo":{"principalEmail":"dev@corp.example"},"status":%s},` +
+		`"operation":{"id":"3f1d2c4b-5a69-4e70-8b91-a2b3c4d5e6f7","producer":"k8s.io","first":true,"last":true}}`
+	stage := func(status string) []string {
+		v, _ := gkeView(t, []byte(fmt.Sprintf(watch, status)))
+		return values(v, "stage", "responseStatus.code")["stage"]
+	}
+	assert.Equal(t, []string{"ResponseStarted"}, stage(`{}`), "a successful watch in one entry")
+	assert.Equal(t, []string{"ResponseComplete"}, stage(`{"code":7,"message":"Forbidden"}`), "a refused watch")
+	assert.Equal(t, []string{"ResponseStarted", "ResponseComplete"}, gkeStages(t, fmt.Sprintf(watch, `{}`)),
+		"a successful watch is both events a native log has")
+	assert.Equal(t, []string{"ResponseComplete"}, gkeStages(t, fmt.Sprintf(watch, `{"code":7}`)))
+}
+
+// gkeStages is the stage of each event an entry is read as.
+func gkeStages(t *testing.T, entry string) []string {
+	t.Helper()
+	var stages []string
+	_, err := New(Config{}).Each([]byte(entry), func(ev Event) {
+		var p event.Parser
+		v, err := p.Parse(ev.Body)
+		require.NoError(t, err)
+		stages = append(stages, values(v, "stage")["stage"]...)
+	})
+	require.NoError(t, err)
+	return stages
 }
