@@ -148,6 +148,9 @@ type modifiers struct {
 	valueKinds int // how many of exists, fieldref, cidr, re, gt/... are set: at most one may be
 }
 
+// reFlagNames are the regular expression flag modifiers, by name, and the flag each sets.
+var reFlagNames = map[string]string{"i": "i", "ignorecase": "i", "m": "m", "multiline": "m", "s": "s", "dotall": "s"}
+
 var orderOps = map[string]rule.Op{"gt": rule.OpGt, "gte": rule.OpGe, "lt": rule.OpLt, "lte": rule.OpLe}
 
 func (p *parser) modifiers(k *yaml.Node, names []string) (modifiers, error) {
@@ -178,11 +181,12 @@ func (p *parser) modifiers(k *yaml.Node, names []string) (modifiers, error) {
 		case "re":
 			m.re = true
 			m.valueKinds++
-		case "i", "m", "s":
+		case "i", "m", "s", "ignorecase", "multiline", "dotall":
 			if !m.re {
 				return m, p.errorAt(k, fmt.Sprintf("modifier %q must follow `re`", n))
 			}
-			m.reFlags += n
+			// pySigma's modifier table names each flag twice: i or ignorecase, m or multiline, s or dotall.
+			m.reFlags += reFlagNames[n]
 		case "windash":
 			m.windash = true
 		case "base64", "base64offset", "utf16le", "utf16be", "utf16", "wide":
@@ -293,8 +297,13 @@ func (p *parser) valueExprs(f rule.Field, m modifiers, v *yaml.Node) ([]rule.Exp
 		return []rule.Expr{rule.Not{X: rule.Exists{Field: f, AnyValue: true, NotNull: true}}}, nil
 	}
 	text := v.Value
+	// A plain scalar is read as pySigma reads YAML (1.1 types): `yes` is true, `0620` is the integer 400.
+	canon, typed := yaml11Scalar(v)
 	switch {
 	case m.exists:
+		if typed {
+			text = canon
+		}
 		b, err := strconv.ParseBool(strings.ToLower(text))
 		if err != nil {
 			return nil, p.errorAt(v, fmt.Sprintf("field %q: exists takes true or false, not %q", f.Name, text))
@@ -312,6 +321,10 @@ func (p *parser) valueExprs(f rule.Field, m modifiers, v *yaml.Node) ([]rule.Exp
 		return []rule.Expr{rule.FieldEquals{A: f, B: rule.Field{Name: strings.TrimSpace(text), AnyArray: true}, CaseSensitive: m.cased}}, nil
 	case m.cidr:
 		prefix, err := netip.ParsePrefix(strings.TrimSpace(text))
+		if addr, aerr := netip.ParseAddr(strings.TrimSpace(text)); err != nil && aerr == nil && addr.Zone() == "" {
+			// One address is its own network (/32, /128), as Python's ip_network reads it for pySigma.
+			prefix, err = addr.Prefix(addr.BitLen())
+		}
 		if err != nil {
 			return nil, p.errorAt(v, fmt.Sprintf("field %q: invalid CIDR %q", f.Name, text))
 		}
@@ -327,14 +340,18 @@ func (p *parser) valueExprs(f rule.Field, m modifiers, v *yaml.Node) ([]rule.Exp
 		// Sigma regular expressions are case-sensitive unless `|i`; `|cased` changes nothing.
 		return []rule.Expr{rule.Compare{Field: f, Op: rule.OpEq, Value: rule.Pattern{Kind: rule.Regex, Text: src, CaseSensitive: !strings.Contains(m.reFlags, "i")}}}, nil
 	case m.hasOrder:
-		if _, err := strconv.ParseFloat(strings.TrimSpace(text), 64); err != nil {
+		num := strings.TrimSpace(text)
+		if typed {
+			num = canon
+		}
+		if x, err := strconv.ParseFloat(num, 64); err != nil || math.IsInf(x, 0) || math.IsNaN(x) || strings.Contains(num, "_") {
 			return nil, p.errorAt(v, fmt.Sprintf("field %q: gt, gte, lt and lte take a number, not %q", f.Name, text))
 		}
-		return []rule.Expr{rule.Compare{Field: f, Op: m.order, Value: rule.Literal(strings.TrimSpace(text), true)}}, nil
+		return []rule.Expr{rule.Compare{Field: f, Op: m.order, Value: rule.Literal(num, true)}}, nil
 	}
 
 	if plain := m.match == "" && len(m.encodings) == 0 && !m.windash; plain {
-		if canon, ok := yaml11Scalar(v); ok {
+		if typed {
 			return []rule.Expr{rule.Compare{Field: f, Op: rule.OpEq, Value: rule.Literal(canon, m.cased)}}, nil
 		}
 		// A float (403.0) is a number to pySigma, and to Elasticsearch's numeric fields: it equals 403.

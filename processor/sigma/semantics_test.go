@@ -169,3 +169,47 @@ func TestExpansionBound(t *testing.T) {
 		}
 	}
 }
+
+// TestPySigmaValueForms: values and modifiers pySigma accepts, read as it reads them. A comparison's number is a
+// YAML 1.1 integer as every other unquoted value is (0620 is octal 400, 0x200 is 512); a CIDR value may be a single
+// address (Python's ip_network makes it a /32 or /128); the regular expression flags have long names
+// (pySigma's modifier table: ignorecase, multiline, dotall); exists takes YAML 1.1 booleans.
+func TestPySigmaValueForms(t *testing.T) {
+	const multiline = `{"kind":"Event","verb":"create","user":{"username":"alice"},"sourceIPs":["fd00::1"],"requestObject":{"data":{"script":"#!/bin/sh\ncurl evil"}}}`
+	for _, tt := range []struct {
+		name, detection, event string
+		want                   bool
+	}{
+		{"gt an octal integer", "  sel: {responseStatus.code|gt: 0620}\n  condition: sel", "", true},
+		{"lte an octal integer", "  sel: {responseStatus.code|lte: 0620}\n  condition: sel", "", false},
+		{"lt a hex integer", "  sel: {responseStatus.code|lt: 0x200}\n  condition: sel", "", true},
+		{"gte an underscored integer", "  sel: {responseStatus.code|gte: 4_03}\n  condition: sel", "", true},
+		{"cidr of one IPv4 address", "  sel: {sourceIPs|cidr: 192.168.0.9}\n  condition: sel", "", true},
+		{"cidr of another IPv4 address", "  sel: {sourceIPs|cidr: 192.168.0.10}\n  condition: sel", "", false},
+		{"cidr of one IPv6 address", "  sel: {sourceIPs|cidr: 'FD00::1'}\n  condition: sel", multiline, true},
+		{"cidr of another IPv6 address", "  sel: {sourceIPs|cidr: 'fd00::2'}\n  condition: sel", multiline, false},
+		{"re|ignorecase", "  sel: {user.username|re|ignorecase: '^ALICE$'}\n  condition: sel", "", true},
+		{"re|multiline", "  sel: {requestObject.data.script|re|multiline: '^curl'}\n  condition: sel", multiline, true},
+		{"re without multiline", "  sel: {requestObject.data.script|re: '^curl'}\n  condition: sel", multiline, false},
+		{"re|dotall", "  sel: {requestObject.data.script|re|dotall: 'sh.curl'}\n  condition: sel", multiline, true},
+		{"re without dotall", "  sel: {requestObject.data.script|re: 'sh.curl'}\n  condition: sel", multiline, false},
+		{"exists: yes", "  sel: {objectRef.subresource|exists: yes}\n  condition: sel", "", true},
+		{"exists: off", "  sel: {objectRef.subresource|exists: off}\n  condition: sel", "", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			body := tt.event
+			if body == "" {
+				body = testEvent
+			}
+			if got := matchesOn(t, sigmaRule(tt.detection), body); got != tt.want {
+				t.Errorf("matched %v, want %v", got, tt.want)
+			}
+		})
+	}
+	// Not numbers: pySigma's comparison modifiers take a number.
+	for _, v := range []string{"Inf", "NaN", "-infinity"} {
+		if _, err := Parse("t.yml", []byte(sigmaRule("  sel: {responseStatus.code|gt: "+v+"}\n  condition: sel"))); err == nil {
+			t.Errorf("gt: %s loaded", v)
+		}
+	}
+}
