@@ -693,6 +693,9 @@ func (c *esqlCompiler) ref(n esqlNode) (esqlRef, error) {
 	}
 	// ES|QL reads a text field's whole value (it is not analysed here, as KQL would), so it compares as a keyword.
 	f.text = false
+	// ES|QL does not support the flattened type (it is not among its field types): the root's leaf values are KQL's
+	// and EQL's reading, not ES|QL's, so a flattened root is read as any other object, with no value of its own.
+	f.flattened = false
 	for _, a := range f.alts {
 		c.readsEvent(a)
 	}

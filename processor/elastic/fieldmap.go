@@ -20,7 +20,8 @@ import (
 //	path                  the audit event's field (arrays are transparent, as in ECS)
 //	path.*                for a prefix key: the rest of the ECS field goes where the `*` is
 //	path|raw=ecs|...      a field whose values the pipeline translated: raw audit value = ECS value
-//	path|text, path|keyword  the field's Elasticsearch type, overriding textFields (a part of its own, as raw=ecs)
+//	path|text, path|keyword, path|flattened  the field's Elasticsearch type, overriding textFields and flattenedFields
+//	                      (a part of its own, as raw=ecs)
 //	=text                 a constant: every audit event has this value
 //	-                     absent: the pipeline removes or never sets it, so rules see no value
 var DefaultFieldMap = map[string]string{
@@ -67,6 +68,18 @@ var textFields = map[string]bool{
 	"kubernetes.audit.requestObject.spec.containers.image":     true,
 }
 
+// flattenedFields are the fields the integration maps as Elasticsearch type `flattened` (fields.yml): the whole object
+// is indexed as the keyword values of its leaves. A value query on the field itself (KQL `hostPath:"/etc"`, EQL
+// `hostPath == "/etc"`) matches when any leaf under it has the value, at any depth; `hostPath.path` addresses one
+// key, as on any object. An elastic_field_map entry `path|flattened` marks another field so; `path|keyword` or
+// `path|text` unmarks one of these.
+var flattenedFields = map[string]bool{
+	"kubernetes.audit.requestObject.spec.volumes.hostPath":         true,
+	"kubernetes.audit.requestObject.spec.containers.volumeMounts":  true,
+	"kubernetes.audit.responseObject.spec.volumes.hostPath":        true,
+	"kubernetes.audit.responseObject.spec.containers.volumeMounts": true,
+}
+
 // ignoreEmptyFields are the ECS fields the ingest pipeline copies with `ignore_empty_value: true`: an empty source
 // value ("") leaves them unset, so a rule sees no value at all (user_agent.original:* is false for "userAgent":"").
 var ignoreEmptyFields = map[string]bool{
@@ -102,7 +115,8 @@ type target struct {
 	value string
 	// values translates raw audit values to ECS values (pathTarget); nil leaves values unchanged.
 	values map[string]string
-	// fieldType is "text" or "keyword" when the entry says so (`path|text`); "" leaves it to textFields.
+	// fieldType is "text", "keyword" or "flattened" when the entry says so (`path|text`); "" leaves it to textFields
+	// and flattenedFields.
 	fieldType string
 }
 
@@ -170,13 +184,13 @@ func parseTarget(k, v string) (target, error) {
 		return target{}, fmt.Errorf("only a prefix entry (key ending in .*) may map to a path with *")
 	}
 	for _, pair := range parts[1:] {
-		if p := strings.TrimSpace(pair); p == "text" || p == "keyword" {
+		if p := strings.TrimSpace(pair); p == "text" || p == "keyword" || p == "flattened" {
 			t.fieldType = p
 			continue
 		}
 		raw, ecs, ok := strings.Cut(pair, "=")
 		if !ok {
-			return target{}, fmt.Errorf("value translation %q is not raw=ecs (nor text or keyword)", pair)
+			return target{}, fmt.Errorf("value translation %q is not raw=ecs (nor text, keyword or flattened)", pair)
 		}
 		if t.values == nil {
 			t.values = map[string]string{}
@@ -198,6 +212,9 @@ type field struct {
 	numeric bool
 	// text: Elasticsearch analyses the field (textFields); only for a path without value translations.
 	text bool
+	// flattened: the field is an Elasticsearch flattened field (flattenedFields): a value compared with it is compared
+	// with every leaf value under it.
+	flattened bool
 	// ignoreEmpty: an empty value is no value (ignoreEmptyFields).
 	ignoreEmpty bool
 }
@@ -214,6 +231,11 @@ func (fm *FieldMap) resolve(ecs string) (field, error) {
 		f.text = f.fieldType == "text"
 	}
 	f.text = f.text && f.kind == pathTarget && f.values == nil
+	f.flattened = flattenedFields[ecs]
+	if f.fieldType != "" {
+		f.flattened = f.fieldType == "flattened"
+	}
+	f.flattened = f.flattened && f.kind == pathTarget && f.values == nil
 	f.ignoreEmpty = ignoreEmptyFields[ecs]
 	if f.ignoreEmpty && f.kind == constTarget && f.value == "" {
 		f.kind = absentTarget
@@ -349,6 +371,22 @@ func not(e rule.Expr) rule.Expr {
 
 func (f field) ruleField(path string) rule.Field { return rule.Field{Name: path, AnyArray: true} }
 
+// valueField is the field a value is compared with: on a flattened field, its leaf values at any depth.
+func (f field) valueField(path string) rule.Field {
+	rf := f.ruleField(path)
+	rf.Leaves = f.flattened
+	return rf
+}
+
+// onEachValue is onEach over the fields values are compared with (valueField).
+func (f field) onEachValue(build func(rule.Field) rule.Expr) rule.Expr {
+	terms := make([]rule.Expr, len(f.alts))
+	for i, a := range f.alts {
+		terms[i] = build(f.valueField(a))
+	}
+	return or(terms...)
+}
+
 // translated is a condition on a translated field (event.outcome): the raw values whose ECS value keep accepts, in
 // sorted order for a deterministic expression.
 func (f field) translated(keep func(ecs string) (bool, error)) (rule.Expr, error) {
@@ -384,7 +422,7 @@ func (f field) compare(p rule.Pattern) (rule.Expr, error) {
 	if f.values != nil {
 		return f.translated(func(ecs string) (bool, error) { return patternMatches(p, ecs) })
 	}
-	e := f.onEach(func(rf rule.Field) rule.Expr { return rule.Compare{Field: rf, Op: rule.OpEq, Value: p} })
+	e := f.onEachValue(func(rf rule.Field) rule.Expr { return rule.Compare{Field: rf, Op: rule.OpEq, Value: p} })
 	if f.ignoreEmpty {
 		if empty, _ := patternMatches(p, ""); empty {
 			e = and(e, f.nonEmpty())
@@ -473,7 +511,7 @@ func (f field) orderBy(op rule.Op, pat rule.Pattern, holds func(string) bool) (r
 	if f.values != nil {
 		return f.translated(func(ecs string) (bool, error) { return holds(ecs), nil })
 	}
-	e := f.onEach(func(rf rule.Field) rule.Expr { return rule.Compare{Field: rf, Op: op, Value: pat} })
+	e := f.onEachValue(func(rf rule.Field) rule.Expr { return rule.Compare{Field: rf, Op: op, Value: pat} })
 	if f.ignoreEmpty && holds("") {
 		e = and(e, f.nonEmpty())
 	}
@@ -497,7 +535,7 @@ func (f field) equalsField(g field, caseSensitive bool) (rule.Expr, error) {
 	var terms []rule.Expr
 	for _, a := range f.alts {
 		for _, b := range g.alts {
-			terms = append(terms, rule.FieldEquals{A: f.ruleField(a), B: g.ruleField(b), CaseSensitive: caseSensitive})
+			terms = append(terms, rule.FieldEquals{A: f.valueField(a), B: g.valueField(b), CaseSensitive: caseSensitive})
 		}
 	}
 	e := or(terms...)

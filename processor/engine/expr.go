@@ -36,6 +36,9 @@ type fieldRef struct {
 }
 
 func newFieldRef(f rule.Field) *fieldRef {
+	if f.Leaves {
+		return &fieldRef{name: f.Name, path: event.CompileLeavesPath(f.Name, f.AnyArray), id: -1}
+	}
 	return &fieldRef{name: f.Name, path: event.CompilePath(f.Name, f.AnyArray), id: -1}
 }
 

@@ -359,7 +359,9 @@ func (v *View) Has(p *Path) bool {
 type Path struct {
 	name     string
 	anyArray bool
-	segs     []segment
+	// leaves: the path's values are every scalar at or under the member it reaches (CompileLeavesPath).
+	leaves bool
+	segs   []segment
 	// keys[i][j-i] is the object key made of segments i..j joined by dots, precomputed so that resolving a key that
 	// contains dots allocates nothing.
 	keys [][]string
@@ -414,6 +416,15 @@ func CompilePath(name string, anyArray bool) *Path {
 			p.maxID = max(p.maxID, id)
 		}
 	}
+	return p
+}
+
+// CompileLeavesPath is CompilePath for a path whose values are every string, number and boolean at or under the
+// member it reaches, at any depth: an object's or an array's values, not its keys (Elasticsearch's flattened field
+// at its root). For a member holding a scalar that is the scalar, as with CompilePath.
+func CompileLeavesPath(name string, anyArray bool) *Path {
+	p := CompilePath(name, anyArray)
+	p.leaves = true
 	return p
 }
 
@@ -864,12 +875,55 @@ func (v *View) walkValue(p *Path, at, i int, arrayMarked bool, fn func([]byte) b
 		return true, -1
 	}
 	if i == len(p.segs) {
+		if p.leaves {
+			return v.emitLeaves(at, fn), -1
+		}
 		return v.emit(at, fn), -1
 	}
 	if v.body[at] != '{' {
 		return true, -1
 	}
 	return v.walkObject(p, at, i, fn), -1
+}
+
+// emitLeaves calls fn with every string, number and boolean in the object at b[at], at any depth and through
+// arrays, in document order; object keys and null are not values. It scans the bytes once, as holdsValue does:
+// walking member tables level by level would cost a hostile body's size times its depth.
+func (v *View) emitLeaves(at int, fn func([]byte) bool) bool {
+	b := v.body
+	if b[at] != '{' {
+		return v.emit(at, fn)
+	}
+	depth := 0
+	for i := at; i < len(b); {
+		switch c := b[i]; {
+		case c == '{' || c == '[':
+			depth++
+			i++
+		case c == '}' || c == ']':
+			if depth--; depth == 0 {
+				return true
+			}
+			i++
+		case c == ',' || c == ':' || isWSByte(c):
+			i++
+		default:
+			end := scalarEnd(b, i)
+			if end < 0 {
+				v.fail(syntaxErr(i, errNoValue))
+				return true
+			}
+			if j := skipWS(b, end); c == '"' && j < len(b) && b[j] == ':' {
+				i = j + 1 // a key
+				continue
+			}
+			if !v.emit(i, fn) {
+				return false
+			}
+			i = end
+		}
+	}
+	return true
 }
 
 // walkArray walks each element of the array at b[at], and returns where the array ends when it walked all of it (else

@@ -151,6 +151,10 @@ type Field struct {
 	// AnyArray makes every array on the path transparent, as Sigma and ECS flattening do: `spec.containers.image`
 	// reaches each container's image. Splunk paths leave it false and mark arrays with `{}`.
 	AnyArray bool
+	// Leaves makes the field's values every string, number and boolean at or under it, at any depth, through objects
+	// and arrays (object keys are not values): Elasticsearch's `flattened` field queried at its root, which searches
+	// all the leaf values of the object.
+	Leaves bool
 }
 
 // Expr is a boolean condition over the fields of an event or a row. A multi-valued field satisfies a comparison when
