@@ -179,6 +179,9 @@ func lexBackquoted(src string, i int) (string, int, error) {
 	if j >= len(src) {
 		return "", 0, errorAt(src, i, "unterminated backquoted field name")
 	}
+	if b.Len() == 0 {
+		return "", 0, errorAt(src, i, "an empty backquoted name names no field")
+	}
 	return b.String(), j + 1 - i, nil
 }
 
