@@ -3,6 +3,7 @@ module github.com/auditdetect/auditdetect
 go 1.25
 
 require (
+	github.com/itchyny/timefmt-go v0.1.9
 	github.com/maxmind/mmdbwriter v1.0.0
 	github.com/open-telemetry/opentelemetry-collector-contrib/exporter/splunkhecexporter v0.145.0
 	github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage v0.145.0

@@ -87,6 +87,9 @@ type compiledRule struct {
 	expose []*fieldRef
 	// timed says a stage before any window reads the event's time (new_terms).
 	timed bool
+	// clock says a value reads the event's time (event_time()): it is computed for the rule, without the state
+	// timed rules keep.
+	clock bool
 	// groupsCut counts the events whose stats or new_terms by-fields held more value combinations than one event
 	// may make groups (maxGroupsPerEvent).
 	groupsCut atomic.Uint64
@@ -197,6 +200,7 @@ func compileRule(r *rule.Rule, opts Options, fs *fields) (*compiledRule, error) 
 	}
 	cr.pre, cr.post = pre, post
 	cr.timed = readsTime(r.Pipeline)
+	cr.clock = readsEventTime(r.Pipeline)
 	_, sequence := firstStage(r.Pipeline).(rule.Sequence)
 	if cr.timed || win != nil {
 		// Windows and sequences change state on events that produce no row: every event is remembered.
@@ -352,6 +356,7 @@ func (ev *Evaluator) Evaluate(body []byte) (Result, error) {
 	st.ctx.begin()
 	var res Result
 	var at time.Time
+	noted := false // at is counted in e.newest
 	src := source{view: view}
 	for _, i := range e.index.candidates(&st.ctx, view) {
 		cr := e.rules[i]
@@ -361,11 +366,14 @@ func (ev *Evaluator) Evaluate(body []byte) (Result, error) {
 			}
 			continue
 		}
-		if (cr.window != nil || cr.timed) && at.IsZero() {
+		stateful := cr.window != nil || cr.timed
+		if (stateful || cr.clock) && at.IsZero() {
 			at = e.eventTime(view)
-			if e.atClose {
-				newestTime(&e.newest, at)
-			}
+		}
+		if stateful && e.atClose && !noted {
+			// Only a stateful rule's event moves the windows' clock (a stateless rule reading event_time does not).
+			newestTime(&e.newest, at)
+			noted = true
 		}
 		var rows []Row
 		if id := e.statefulIdentity(cr, view, &st.ctx); id != nil {

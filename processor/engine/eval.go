@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/auditdetect/auditdetect/processor/internal/timefmt"
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
 
@@ -81,6 +82,13 @@ type fieldValue struct{ f *fieldRef }
 func (v fieldValue) values(_ *evalCtx, r *row) ([]string, bool) {
 	vals := r.values(v.f)
 	return vals, len(vals) > 0
+}
+
+// eventTimeValue is event_time(): the evaluation's event time (evalCtx.at) in epoch seconds.
+type eventTimeValue struct{}
+
+func (eventTimeValue) values(c *evalCtx, _ *row) ([]string, bool) {
+	return []string{timefmt.EpochText(c.at)}, true
 }
 
 type constantValue struct {
@@ -323,6 +331,39 @@ func compileCall(v rule.Call, rs refs) (valueExec, error) {
 		}
 		trim := map[string]func(string, string) string{"trim_chars": strings.Trim, "ltrim_chars": strings.TrimLeft, "rtrim_chars": strings.TrimRight}[v.Func]
 		fn = func(a []string) (string, bool) { return trim(a[0], chars), true }
+	case "event_time":
+		return eventTimeValue{}, nil
+	case "format_time", "format_time_lenient", "parse_time", "parse_time_lenient":
+		format, err := constArg(1, "format")
+		if err != nil {
+			return nil, err
+		}
+		keep := strings.HasSuffix(v.Func, "_lenient")
+		conv := func(s string) (string, bool) {
+			t, ok := timefmt.Epoch(s)
+			if !ok {
+				return "", false
+			}
+			return timefmt.Format(t, format), true
+		}
+		if strings.HasPrefix(v.Func, "parse_time") {
+			conv = func(s string) (string, bool) {
+				if len(s) > maxComputedInput {
+					return "", false
+				}
+				t, ok := timefmt.Parse(format, s)
+				if !ok {
+					return "", false
+				}
+				return timefmt.EpochText(t), true
+			}
+		}
+		return eachValue{arg: args[0], fn: func(s string) (string, bool) {
+			if out, ok := conv(s); ok {
+				return out, true
+			}
+			return s, keep // as written, for the lenient forms
+		}}, nil
 	case "date_trunc":
 		text, err := constArg(0, "unit")
 		if err != nil {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -288,5 +289,78 @@ func TestEvalCopyOfAnEventField(t *testing.T) {
 		if f.from != nil {
 			t.Errorf("result field %s is still a copy to read", f.Name)
 		}
+	}
+}
+
+// TestEventTime: event_time() is the engine's event time in epoch seconds, to the microsecond: stageTimestamp, else
+// requestReceivedTimestamp, else the time of evaluation.
+func TestEventTime(t *testing.T) {
+	now := rule.Eval{To: "_time", Value: rule.Call{Func: "event_time"}}
+	cases := []struct{ name, body, want string }{
+		{"only requestReceivedTimestamp", `{"verb":"get","requestReceivedTimestamp":"2025-11-24T16:00:00.123456Z"}`, "1764000000.123456"},
+		{"stageTimestamp first", `{"requestReceivedTimestamp":"2025-11-24T16:00:00Z","stageTimestamp":"2025-11-24T16:00:01.5Z"}`, "1764000001.5"},
+		{"whole seconds", `{"stageTimestamp":"2025-11-24T16:00:00Z"}`, "1764000000"},
+		{"nanoseconds cut to microseconds", `{"stageTimestamp":"2025-11-24T16:00:00.123456789Z"}`, "1764000000.123456"},
+		{"an offset", `{"stageTimestamp":"2025-11-24T17:00:00.25+01:00"}`, "1764000000.25"},
+		{"unreadable stageTimestamp", `{"stageTimestamp":"yesterday","requestReceivedTimestamp":"2025-11-24T16:00:00Z"}`, "1764000000"},
+	}
+	for _, c := range cases {
+		row := evalRow(t, c.body, now)
+		if got := row.Values("_time"); len(got) != 1 || got[0] != c.want {
+			t.Errorf("%s: _time = %q, want %q", c.name, got, c.want)
+		}
+	}
+	// An event without a readable time takes the time it is evaluated, as the windows do.
+	before := time.Now()
+	got := evalRow(t, `{"verb":"get"}`, now).Values("_time")
+	after := time.Now()
+	if len(got) != 1 {
+		t.Fatalf("no time: _time = %q", got)
+	}
+	secs, err := strconv.ParseFloat(got[0], 64)
+	if err != nil || secs < float64(before.Unix()) || secs > float64(after.Unix()+1) {
+		t.Errorf("no time: _time = %q, want the time of evaluation (%d)", got, before.Unix())
+	}
+	// A stage after it reads it: where, stats by it, and format_time, as the SPL compiler builds them.
+	row := evalRow(t, `{"stageTimestamp":"2025-11-24T16:05:09.5Z","user":{"username":"a"}}`, now,
+		rule.Where{Cond: rule.Compare{Field: rule.Field{Name: "_time"}, Op: rule.OpGt, Value: rule.Literal("1764000000", true)}},
+		rule.Stats{Aggs: []rule.Aggregate{{Func: "min", Field: "_time", As: "firstTime"}}, By: []string{"user.username"}},
+		rule.Eval{To: "firstTime", Value: rule.Call{Func: "format_time_lenient", Args: []rule.Value{
+			rule.FieldValue{Field: rule.Field{Name: "firstTime"}}, rule.Constant{Text: "%Y-%m-%dT%H:%M:%S.%3N"}}}})
+	if got := row.Values("firstTime"); len(got) != 1 || got[0] != "2025-11-24T16:05:09.500" {
+		t.Errorf("firstTime = %q", got)
+	}
+}
+
+// TestFormatAndParseTime: format_time and parse_time convert each value; the lenient forms keep what they cannot
+// convert (SPL's convert), the others drop it (SPL's eval strftime and strptime).
+func TestFormatAndParseTime(t *testing.T) {
+	body := `{"times":["1764000000","1764000000.25","soon"],"texts":["2025-11-24T16:00:00","never"],"none":[]}`
+	call := func(fn, arg, format string) rule.Value {
+		return rule.Call{Func: fn, Args: []rule.Value{field(arg), rule.Constant{Text: format}}}
+	}
+	cases := []struct {
+		name string
+		v    rule.Value
+		want []string
+	}{
+		{"format_time", call("format_time", "times", "%F %T"), []string{"2025-11-24 16:00:00", "2025-11-24 16:00:00"}},
+		{"format_time_lenient", call("format_time_lenient", "times", "%H:%M:%S.%3N"), []string{"16:00:00.000", "16:00:00.250", "soon"}},
+		{"parse_time", call("parse_time", "texts", "%Y-%m-%dT%H:%M:%S"), []string{"1764000000"}},
+		{"parse_time_lenient", call("parse_time_lenient", "texts", "%Y-%m-%dT%H:%M:%S"), []string{"1764000000", "never"}},
+		{"a missing field", call("format_time_lenient", "nope", "%F"), nil},
+		{"nothing converted", call("format_time", "texts", "%F"), nil},
+	}
+	for _, c := range cases {
+		row := evalRow(t, body, rule.Eval{To: "out", Value: c.v})
+		if got := row.Values("out"); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+	// The format must be a constant: an event cannot choose it.
+	_, err := Compile([]*rule.Rule{{ID: "r", Name: "r", Pipeline: []rule.Stage{rule.Eval{To: "x", Value: rule.Call{
+		Func: "format_time", Args: []rule.Value{field("times"), field("texts")}}}}}}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "format must be a constant") {
+		t.Errorf("a format read from the event: %v", err)
 	}
 }

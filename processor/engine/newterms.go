@@ -201,6 +201,40 @@ func readsTime(stages []rule.Stage) bool {
 	return false
 }
 
+// readsEventTime reports whether a stage computes a value from the event's time (rule.Call event_time).
+func readsEventTime(stages []rule.Stage) bool {
+	for _, st := range stages {
+		if e, ok := st.(rule.Eval); ok && callsEventTime(e.Value) {
+			return true
+		}
+	}
+	return false
+}
+
+func callsEventTime(v rule.Value) bool {
+	switch v := v.(type) {
+	case rule.Call:
+		if v.Func == "event_time" {
+			return true
+		}
+		for _, a := range v.Args {
+			if callsEventTime(a) {
+				return true
+			}
+		}
+	case rule.Case:
+		for _, w := range v.Whens {
+			if callsEventTime(w.Then) {
+				return true
+			}
+		}
+		return v.Else != nil && callsEventTime(v.Else)
+	case rule.Extract:
+		return callsEventTime(v.From) || v.Else != nil && callsEventTime(v.Else)
+	}
+	return false
+}
+
 // NewTermsKeys reports, per new_terms rule ID, the value combinations held and evicted.
 func (e *Engine) NewTermsKeys() map[string][2]uint64 { return stageKeys[*newTermsStage](e) }
 

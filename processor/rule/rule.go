@@ -456,8 +456,8 @@ type Constant struct {
 
 // Call applies a function to its arguments. Most are single-value functions: an argument with no value, or with
 // several (a multi-valued field), makes the result null, as ES|QL's scalar functions and most of Splunk's text
-// functions do; url_decode, to_lower and to_upper convert each value, as ES|QL's conversion functions, TO_LOWER and
-// TO_UPPER, and Splunk's lower and upper do. Func is one of CallFuncs.
+// functions do; url_decode, to_lower, to_upper, format_time and parse_time convert each value, as ES|QL's conversion
+// functions, TO_LOWER and TO_UPPER, and Splunk's lower, upper and convert do. Func is one of CallFuncs.
 type Call struct {
 	Func string
 	Args []Value
@@ -477,9 +477,23 @@ type Call struct {
 //	ltrim_chars(s, chars)       the same at s's start only; rtrim_chars(s, chars) at its end only
 //	date_trunc(unit, t)         the RFC 3339 time t truncated to a multiple of unit (a Go duration such as 1m0s)
 //	                            since the Unix epoch, in UTC; 168h to the week that starts on Monday
+//	event_time()                the time of the event being evaluated, in seconds since the Unix epoch, to the
+//	                            microsecond (1764000000, 1764000000.123456: trailing zeros of the fraction dropped):
+//	                            the engine's event time (an audit event's stageTimestamp, else its
+//	                            requestReceivedTimestamp, else the time it is evaluated). In the stages after a
+//	                            stats answered when its window closes, the window's end. Splunk's _time.
+//	format_time(t, format)      each value of t that is a number of seconds since the epoch, written in UTC by the
+//	                            constant strftime format (timefmt.Format: %Y-%m-%dT%H:%M:%S, %3N...); a value that
+//	                            is no such number, or outside the years 1 to 9999, is dropped
+//	format_time_lenient(t, format) the same, a value it cannot convert kept as it is (SPL's convert ctime)
+//	parse_time(s, format)       each value of s read by the constant strftime format (timefmt.Parse), in UTC, as
+//	                            seconds since the epoch written as event_time writes them; a value that does not
+//	                            match is dropped
+//	parse_time_lenient(s, format) the same, a value it cannot read kept as it is (SPL's convert mktime)
 var CallFuncs = map[string]int{
 	"url_decode": 1, "url_decode_lenient": 1, "replace": 3, "concat": -1, "to_lower": 1, "to_upper": 1, "trim": 1, "date_trunc": 2,
 	"trim_chars": 2, "ltrim_chars": 2, "rtrim_chars": 2,
+	"event_time": 0, "format_time": 2, "format_time_lenient": 2, "parse_time": 2, "parse_time_lenient": 2,
 }
 
 // Case is the value of the first When whose condition the row satisfies, else of Else (nil: null). With All, the

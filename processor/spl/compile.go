@@ -37,7 +37,7 @@ func compileQuery(q *query) (rule.Expr, []rule.Stage) {
 			}
 		}
 	}
-	return filter, stages
+	return filter, withEventTime(stages)
 }
 
 // metadataFields are Splunk's indexing metadata. An audit event does not carry them: in the collector, the pipeline
@@ -127,25 +127,30 @@ func allOf(ns []node, f func(node) bool) bool {
 
 // firstMetadata returns the first term of n on a metadata field.
 func firstMetadata(n node) (pos int, field string, origin *MacroFault, ok bool) {
+	return firstTerm(n, func(f string) bool { return metadataFields[f] })
+}
+
+// firstTerm returns the first term of n on a field that is.
+func firstTerm(n node, is func(field string) bool) (pos int, field string, origin *MacroFault, ok bool) {
 	switch n := n.(type) {
 	case andNode:
 		for _, x := range n {
-			if pos, field, origin, ok = firstMetadata(x); ok {
+			if pos, field, origin, ok = firstTerm(x, is); ok {
 				return
 			}
 		}
 	case orNode:
 		for _, x := range n {
-			if pos, field, origin, ok = firstMetadata(x); ok {
+			if pos, field, origin, ok = firstTerm(x, is); ok {
 				return
 			}
 		}
 	case notNode:
-		return firstMetadata(n.x)
+		return firstTerm(n.x, is)
 	case cmpNode:
-		return n.pos, n.field, n.origin, metadataFields[n.field]
+		return n.pos, n.field, n.origin, is(n.field)
 	case inNode:
-		return n.pos, n.field, n.origin, metadataFields[n.field]
+		return n.pos, n.field, n.origin, is(n.field)
 	}
 	return 0, "", nil, false
 }

@@ -25,6 +25,8 @@ var evalFuncs = map[string]string{
 	"replace":   `replace(value, "regex", "replacement")`,
 	"urldecode": `urldecode(value)`,
 	"null":      `null()`,
+	"strftime":  `strftime(time, "format")`,
+	"strptime":  `strptime(text, "format")`,
 }
 
 func (p *parser) parseEval() (command, *posError) {
@@ -189,7 +191,7 @@ func (p *parser) evalCall(name token) (rule.Value, *posError) {
 	usage, ok := evalFuncs[fn]
 	if !ok {
 		return nil, errAt(name.pos, "unsupported eval function %s() (supported: if, case, coalesce, lower, upper, "+
-			"trim, ltrim, rtrim, replace, urldecode, null)", name.text)
+			"trim, ltrim, rtrim, replace, urldecode, strftime, strptime, null)", name.text)
 	}
 	if err := p.nest(name.pos); err != nil {
 		return nil, err
@@ -313,6 +315,16 @@ func (p *parser) evalCall(name token) (rule.Value, *posError) {
 			return nil, errAt(name.pos, "replace: the regular expression is not RE2 syntax or is too large: %v", err)
 		}
 		return rule.Call{Func: "replace", Args: []rule.Value{vals[0], re, rule.Constant{Text: expandTemplate(repl.Text)}}}, nil
+	case "strftime", "strptime":
+		if n != 2 {
+			return nil, shape()
+		}
+		format, ok := vals[1].(rule.Constant)
+		if !ok || format.Null {
+			return nil, errAt(name.pos, "%s: the format must be a \"string\"", fn)
+		}
+		model := map[string]string{"strftime": "format_time", "strptime": "parse_time"}[fn]
+		return rule.Call{Func: model, Args: []rule.Value{vals[0], format}}, nil
 	case "null":
 		if n != 0 {
 			return nil, shape()

@@ -24,12 +24,16 @@ func FuzzCompile(f *testing.F) {
 		"verb=get `lines` `args(x, y z)` `bad`",
 		"* | eval x=if(a=\"b\" AND NOT isnull(c), lower('d.e').\"-\".f, case(g>1, \"h\", true(), null())), y=coalesce(x, \"z\")",
 		"* | rex field=requestURI max_match=1 \"command=(?<cmd>[^&]+)\" | eval cmd=replace(urldecode(cmd), \"(\\\\w+)\", \"\\\\1\") | stats count by cmd",
+		"* | stats count min(_time) as firstTime max(_time) as lastTime by user | `security_content_ctime(firstTime)` | convert ctime(lastTime) AS l, mktime(t) none(u)",
+		"* | eval h=strftime(_time, \"%H:%3N %Ez %\"), p=strptime(h, \"%F %T%z\") | where _time > 5 | rename _time as t",
+		"_time>5 | convert timeformat=\"%Y\" dur2sec(x)",
 	} {
 		f.Add(s)
 	}
 	// Definitions over several lines and with arguments, so that faults inside them have lines and columns to check.
 	macros := Macros{"allow": "a IN (x) `inner`", "inner": "b=1 OR c=2", "m(2)": "$x$=$y$", "loop": "`loop`",
-		"lines": "a=1\n  OR b=2\n  c", "args(v,w)": "user=$v$\n  OR verb=$w$ junk", "bad": "a=1 )"}
+		"lines": "a=1\n  OR b=2\n  c", "args(v,w)": "user=$v$\n  OR verb=$w$ junk", "bad": "a=1 )",
+		"security_content_ctime(field)": `convert timeformat="%Y-%m-%dT%H:%M:%S" ctime($field$)`}
 	f.Fuzz(func(t *testing.T, search string) {
 		filter, pipeline, err := Compile(search, macros)
 		if err != nil {

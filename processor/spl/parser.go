@@ -122,6 +122,9 @@ func (p *parser) parseQuery() (*query, *posError) {
 	if err := checkMetadata(search, true); err != nil {
 		return nil, err
 	}
+	if err := checkBaseTime(search); err != nil {
+		return nil, err
+	}
 	cmds, err := p.parseCommands()
 	if err != nil {
 		return nil, err
@@ -207,6 +210,8 @@ func (p *parser) parseCommand() ([]command, *posError) {
 		c, err = p.parseEval()
 	case "rex":
 		c, err = p.parseRex(t.pos)
+	case "convert":
+		c, err = p.parseConvert(t.pos)
 	default:
 		return nil, errAt(t.pos, "unsupported command %q", t.text)
 	}

@@ -1,0 +1,193 @@
+// Package timefmt writes and reads times as epoch seconds and with strftime formats, in UTC: the conversions behind
+// the rule model's event_time, format_time and parse_time calls (processor/rule).
+//
+// Format and Parse are github.com/itchyny/timefmt-go's strftime and strptime (C's conversions in the C locale, with
+// glibc's flags and widths and %f microseconds), with the subsecond conversions Splunk adds (%N, %Q) done here.
+package timefmt
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	strftime "github.com/itchyny/timefmt-go"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// The epochs a time may have: years 1 to 9999, the years a four-digit %Y writes. A number outside is no time.
+const (
+	minEpoch = -62135596800 // 0001-01-01T00:00:00Z
+	maxEpoch = 253402300799 // 9999-12-31T23:59:59Z
+)
+
+// EpochText writes t as epoch seconds: the whole seconds, then the fraction to the microsecond without its trailing
+// zeros (1764000000, 1764000000.5, 1764000000.123456), as Splunk's _time holds an event's time. A time before the
+// epoch with a fraction is written as its negative distance from it (-1.5).
+func EpochText(t time.Time) string {
+	sec, usec := t.Unix(), int64(t.Nanosecond()/1000)
+	neg := sec < 0 && usec > 0
+	if neg { // -2 s + 0.5 s is -1.5
+		sec, usec = sec+1, 1e6-usec
+	}
+	s := strconv.FormatInt(sec, 10)
+	if neg && sec == 0 {
+		s = "-0"
+	}
+	if usec == 0 {
+		return s
+	}
+	frac := strings.TrimRight(strconv.FormatInt(usec+1e6, 10)[1:], "0")
+	return s + "." + frac
+}
+
+// Epoch reads s, a decimal number of seconds since the Unix epoch (1764000000, 1764000000.123456, -5, 1.7e9), as a
+// time in UTC; false when s is no such number or is out of the years 1 to 9999. The fraction is read to the
+// nanosecond, exactly (not through a float), unless the number has an exponent.
+func Epoch(s string) (time.Time, bool) {
+	if !rule.IsDecimal(s) {
+		return time.Time{}, false
+	}
+	if strings.ContainsAny(s, "eE") {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || f < minEpoch || f > maxEpoch+1 {
+			return time.Time{}, false
+		}
+		sec := int64(f)
+		if float64(sec) > f { // a negative fraction: floor
+			sec--
+		}
+		return checked(time.Unix(sec, int64((f-float64(sec))*1e9)).UTC())
+	}
+	neg := false
+	switch s[0] {
+	case '-':
+		neg, s = true, s[1:]
+	case '+':
+		s = s[1:]
+	}
+	whole, frac, _ := strings.Cut(s, ".")
+	whole = strings.TrimLeft(whole, "0")
+	if len(whole) > 12 {
+		return time.Time{}, false
+	}
+	sec := int64(0)
+	if whole != "" {
+		sec, _ = strconv.ParseInt(whole, 10, 64)
+	}
+	nsec := int64(0)
+	for i := range 9 {
+		nsec *= 10
+		if i < len(frac) {
+			nsec += int64(frac[i] - '0')
+		}
+	}
+	if neg {
+		sec, nsec = -sec, -nsec
+	}
+	return checked(time.Unix(sec, nsec).UTC())
+}
+
+func checked(t time.Time) (time.Time, bool) {
+	if u := t.Unix(); u < minEpoch || u > maxEpoch {
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// Format writes t, in UTC, by the strftime format: the library's conversions (processor/spl/LANGUAGE.md lists them)
+// and Splunk's subsecond ones, which it does not know: %N nanoseconds (9 digits), %Q milliseconds (3 digits), and
+// %<n>N, %<n>Q, n from 1 to 9, that many digits, cut, not rounded. The library writes a conversion it does not know
+// as it stands (%q, %Ez), as C libraries do, and a width before one it knows (%3d is 024).
+func Format(t time.Time, format string) string {
+	t = t.UTC()
+	ns := strconv.Itoa(t.Nanosecond() + 1e9)[1:]
+	return string(strftime.AppendFormat(nil, t, subseconds(format, func(n int) string { return ns[:n] })))
+}
+
+// Parse reads s by the strftime format, as the library's strptime, and returns the time it names in UTC; false when
+// s does not match the whole format or names no time of the years 1 to 9999. Numbers may have fewer digits than
+// Format writes (%m reads 1 or 2), names are read in any case, a space in the format matches one space, and what the
+// format does not give is taken from 1900-01-01 00:00:00 UTC; a day past the end of its month runs into the next
+// (2025-02-29 is 2025-03-01). A conversion the library does not know matches nothing. %N and %Q, of any width, read
+// 1 to 6 digits (the library's %f), or 7 to 9 after a '.' or ',' when the width is over 6 (%N, %9N); the time is
+// kept to the microsecond. %Z reads a zone's abbreviation but knows the offset of UTC and GMT only: another is no
+// time unless %z gives its offset.
+func Parse(format, s string) (time.Time, bool) {
+	long := false
+	format = subseconds(format, func(n int) string {
+		long = long || n > 6
+		return "%f"
+	})
+	t, err := strftime.ParseInLocation(s, format, time.UTC)
+	if err != nil && long {
+		t, err = strftime.ParseInLocation(cutFractions(s), format, time.UTC)
+	}
+	if err != nil {
+		return time.Time{}, false
+	}
+	if name, offset := t.Zone(); offset == 0 && name != "" && name != "UTC" && name != "GMT" {
+		return time.Time{}, false // the library reads an abbreviation it does not know (EST) as UTC
+	}
+	return checked(t.UTC())
+}
+
+// subseconds returns format with each of Splunk's subsecond conversions replaced by digits(its width): %N (9), %Q
+// (3), %<n>N and %<n>Q (n, 1 to 9). Every other conversion is kept as written, with its flags, width and colons, so
+// that one ending where %N would start (%%N, %_%N) does not lose its end to it.
+func subseconds(format string, digits func(n int) string) string {
+	if !strings.ContainsAny(format, "NQ") {
+		return format
+	}
+	var b strings.Builder
+	for i := 0; i < len(format); i++ {
+		if format[i] != '%' {
+			b.WriteByte(format[i])
+			continue
+		}
+		j := i + 1
+		for j < len(format) && strings.IndexByte("-_^#:0123456789", format[j]) >= 0 {
+			j++
+		}
+		if j == len(format) {
+			b.WriteString(format[i:])
+			break
+		}
+		spec, c := format[i+1:j], format[j]
+		switch {
+		case c != 'N' && c != 'Q':
+			b.WriteString(format[i : j+1])
+		case spec == "" && c == 'N':
+			b.WriteString(digits(9))
+		case spec == "":
+			b.WriteString(digits(3))
+		case len(spec) == 1 && spec[0] != '0' && '0' <= spec[0] && spec[0] <= '9':
+			b.WriteString(digits(int(spec[0] - '0')))
+		default: // %10N, %-3N: not Splunk's, left to the library (which writes it as it stands)
+			b.WriteString(format[i : j+1])
+		}
+		i = j
+	}
+	return b.String()
+}
+
+// cutFractions drops the digits past the sixth of each run of 7 to 9 digits after a '.' or ',' in s (16:05:09.123456789
+// becomes 16:05:09.123456), for the library's %f, which reads 6.
+func cutFractions(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		b.WriteByte(s[i])
+		if s[i] != '.' && s[i] != ',' {
+			continue
+		}
+		n := 0
+		for i+1+n < len(s) && '0' <= s[i+1+n] && s[i+1+n] <= '9' {
+			n++
+		}
+		if n > 6 && n <= 9 {
+			b.WriteString(s[i+1 : i+7])
+			i += n
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,196 @@
+package spl
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// Splunk's _time, and the convert command that writes it for people.
+
+// timeField is Splunk's event timestamp, in seconds since the epoch. An audit event has no such field: a search
+// that reads it after the first pipe gets it from the engine's event time (rule.Call event_time), set before its
+// first command (withEventTime).
+const timeField = "_time"
+
+// defaultTimeFormat is convert's timeformat when none is given, as Splunk documents it.
+const defaultTimeFormat = "%m/%d/%Y %H:%M:%S"
+
+// convertFuncs are the conversions of convert that are supported, with the rule.Call each compiles to ("" for none,
+// which only excludes fields from a wildcard and, without wildcards, changes nothing).
+var convertFuncs = map[string]string{"ctime": "format_time_lenient", "mktime": "parse_time_lenient", "none": ""}
+
+// otherConvertFuncs are Splunk's other conversions, refused by name.
+var otherConvertFuncs = map[string]bool{
+	"auto": true, "dur2sec": true, "memk": true, "mstime": true, "num": true, "rmcomma": true, "rmunit": true,
+}
+
+// parseConvert parses `convert [timeformat=<format>] <func>(<field>) [AS <field>] [[,] <func>(<field>) ...]`. Each
+// conversion becomes an Eval of its field (or of the AS field), computed from the field's values in order: a value
+// the conversion cannot read is kept as it is, as Splunk's convert leaves it.
+func (p *parser) parseConvert(pos int) (command, *posError) {
+	format := defaultTimeFormat
+	var c evalCmd
+	seenConv := false
+	for {
+		end, err := p.atEnd()
+		if err != nil {
+			return nil, err
+		}
+		if end {
+			break
+		}
+		t, _ := p.next()
+		if t.kind == kComma {
+			continue
+		}
+		if t.kind != kWord {
+			return nil, errAt(t.pos, "expected a conversion such as ctime(field), found %s", t.describe())
+		}
+		next, err := p.peek()
+		if err != nil {
+			return nil, err
+		}
+		if next.kind == kEq {
+			if !strings.EqualFold(t.text, "timeformat") {
+				return nil, errAt(t.pos, "unsupported convert option %q (timeformat= is supported)", t.text)
+			}
+			if seenConv {
+				return nil, errAt(t.pos, "timeformat= must come before the conversions")
+			}
+			if format, err = p.optionValue(t); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		fn := strings.ToLower(t.text)
+		model, ok := convertFuncs[fn]
+		switch {
+		case !ok && otherConvertFuncs[fn]:
+			return nil, errAt(t.pos, "unsupported convert function %s() (supported: ctime, mktime, none)", t.text)
+		case !ok:
+			return nil, errAt(t.pos, "unknown convert function %s (convert takes ctime(field), mktime(field) or none(field))", t.describe())
+		case next.kind != kLParen:
+			return nil, errAt(t.pos, "%s needs a field: %s(field)", t.text, t.text)
+		}
+		seenConv = true
+		p.next() // (
+		ft, err := p.peek()
+		if err != nil {
+			return nil, err
+		}
+		field, err := p.fieldArg("a field name")
+		if err != nil {
+			return nil, err
+		}
+		if err := p.notMetadata(token{pos: ft.pos, text: field}, "convert"); err != nil {
+			return nil, err
+		}
+		rp, err := p.next()
+		if err != nil {
+			return nil, err
+		}
+		if rp.kind != kRParen {
+			return nil, errAt(rp.pos, "expected ')' after %s(%s, found %s", t.text, field, rp.describe())
+		}
+		to := field
+		if ok, err := p.peekWord("as", false); err != nil {
+			return nil, err
+		} else if ok {
+			p.next()
+			if to, err = p.fieldArg("a new field name after AS"); err != nil {
+				return nil, err
+			}
+		}
+		if model == "" {
+			continue // none(field)
+		}
+		c.evals = append(c.evals, rule.Eval{To: to, Value: rule.Call{Func: model, Args: []rule.Value{
+			rule.FieldValue{Field: rule.Field{Name: field}}, rule.Constant{Text: format},
+		}}})
+	}
+	if !seenConv {
+		return nil, errAt(pos, "convert needs a conversion such as ctime(field)")
+	}
+	return c, nil
+}
+
+// checkBaseTime refuses _time in the base search: the base search is the filter each audit event is matched with
+// as it arrives, before any command, and the event has no _time field there.
+func checkBaseTime(n node) *posError {
+	pos, _, origin, ok := firstTerm(n, func(f string) bool { return f == timeField })
+	if !ok {
+		return nil
+	}
+	err := errAt(pos, "_time is not a field of the audit event the base search filters: it is the event's time, "+
+		"known after the first pipe; compare it there (| where _time >= 1764000000), or leave the time range to "+
+		"the collector's window")
+	if origin != nil {
+		f := *origin
+		f.Reason = err.reason
+		err.reason, err.macro = f.Describe(fmt.Sprintf("definition %d:%d", f.Line, f.Column)), &f
+	}
+	return err
+}
+
+// withEventTime puts the stage that sets _time from the event's time before the first stage that reads _time, when
+// that stage comes before stats replaces the event's row with its own (or is that stats): after it, as in Splunk,
+// _time is what stats made of it. A stage that sets _time first (eval _time=..., rename x as _time) is read instead.
+// The stages before stay first, so that a leading search or where is still read as a condition on the event itself.
+func withEventTime(stages []rule.Stage) []rule.Stage {
+	for i, st := range stages {
+		reads, writes := touches(st, timeField)
+		switch {
+		case reads:
+			set := rule.Eval{To: timeField, Value: rule.Call{Func: "event_time"}}
+			return append(stages[:i:i], append([]rule.Stage{set}, stages[i:]...)...)
+		case writes:
+			return stages
+		}
+		if _, ok := st.(rule.Stats); ok {
+			return stages
+		}
+	}
+	return stages
+}
+
+// touches reports whether the stage reads the row field name, and whether it sets it.
+func touches(st rule.Stage, name string) (reads, writes bool) {
+	see := func(f rule.Field) {
+		if f.Name == name {
+			reads = true
+		}
+	}
+	switch st := st.(type) {
+	case rule.Search:
+		rule.EachField(st.Cond, see)
+	case rule.Where:
+		rule.EachField(st.Cond, see)
+	case rule.Eval:
+		rule.EachValueField(st.Value, see)
+		writes = st.To == name
+	case rule.Rename:
+		for _, pr := range st.Pairs {
+			see(rule.Field{Name: pr.From})
+			writes = writes || pr.To == name
+		}
+	case rule.FillNull:
+		// Filling _time reads it: it fills only a row without one.
+		for _, f := range st.Fields {
+			see(rule.Field{Name: f})
+		}
+	case rule.IPLocation:
+		see(rule.Field{Name: st.Field})
+		writes = slices.Contains(st.Outputs(), name)
+	case rule.Stats:
+		for _, b := range st.By {
+			see(rule.Field{Name: b})
+		}
+		for _, a := range st.Aggs {
+			see(rule.Field{Name: a.Field})
+		}
+	}
+	return reads, writes
+}
