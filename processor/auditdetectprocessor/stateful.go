@@ -664,7 +664,8 @@ func (p *auditProcessor) requeueReports(due []window.Pending[heldMatch]) {
 }
 
 // waitReports keeps reports that have no throttle to go back to in the deliveries, merged by rule and key and at
-// most max_keys per throttle (one at least) of them, the newest; it returns how many it dropped.
+// most max_keys per rule they are of, the newest; it returns how many it dropped. The bound counts the rules of the
+// reports, not the running throttles: a reload that removed the throttles leaves their reports here.
 func (p *auditProcessor) waitReports(reports []window.Pending[heldMatch]) (dropped int) {
 	if len(reports) == 0 {
 		return 0
@@ -672,8 +673,12 @@ func (p *auditProcessor) waitReports(reports []window.Pending[heldMatch]) (dropp
 	dl := p.state.deliveries
 	dl.mu.Lock()
 	defer dl.mu.Unlock()
-	dl.reports, dropped = window.MergePending(append(dl.reports, reports...),
-		backlogLimit(p.cfg.MaxKeys, len(p.state.throttles)),
+	all := append(dl.reports, reports...)
+	rules := map[string]bool{}
+	for _, r := range all {
+		rules[r.Last.rule.ID] = true
+	}
+	dl.reports, dropped = window.MergePending(all, backlogLimit(p.cfg.MaxKeys, len(rules)),
 		func(r window.Pending[heldMatch]) string { return r.Last.rule.ID + "\x00" + r.Key })
 	return dropped
 }
