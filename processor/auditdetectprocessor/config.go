@@ -72,7 +72,7 @@ type Config struct {
 	// them), so that their empty history does not report the whole traffic as new. 0 (default): they report from the
 	// first event.
 	NewTermsLearning time.Duration `mapstructure:"new_terms_learning"`
-	// RuleOverrides holds per-rule settings, keyed by rule id or name.
+	// RuleOverrides holds per-rule settings, keyed by rule id, name or search name.
 	RuleOverrides map[string]RuleOverride `mapstructure:"rule_overrides"`
 	// ElasticFieldMap maps ECS fields of Elastic rules to audit-event paths, merged over the default table.
 	ElasticFieldMap map[string]string `mapstructure:"elastic_field_map"`

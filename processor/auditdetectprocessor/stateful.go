@@ -237,7 +237,7 @@ func checkThrottleFields(cfg *Config, rules []*rule.Rule) error {
 	var errs error
 	for _, k := range keys {
 		for _, r := range rules {
-			if r.ID != k && r.Name != k {
+			if !r.NamedBy(k) {
 				continue
 			}
 			if err := loader.CheckFields(r, "throttle.fields", cfg.RuleOverrides[k].Throttle.Fields); err != nil {
