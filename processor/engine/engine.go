@@ -240,6 +240,12 @@ func compileRule(r *rule.Rule, opts Options, fs *fields) (*compiledRule, error) 
 		names = append(names, messageFields(r.Risk.Message)...)
 		names = append(names, summaryFields...)
 		names = append(names, opts.RowFields[r.ID]...)
+		for _, st := range r.Pipeline {
+			// The fields a table or fields names one by one are shown, as the search's results show them.
+			if p, ok := st.(rule.Project); ok && !p.Remove {
+				names = append(names, p.Names()...)
+			}
+		}
 		for _, n := range names {
 			if !seen[n] {
 				seen[n] = true
@@ -512,7 +518,7 @@ func (cr *compiledRule) run(c *evalCtx, view *event.View, at time.Time) []Row {
 	// passes most events) costs no allocation until the pipeline keeps something.
 	// Its fields' and hidden names' space is reused from rule to rule and event to event: a result row copies what
 	// it keeps (finish), and an ES|QL rule sets a dozen columns on most events.
-	c.evRow = row{ev: view, fields: c.evRow.fields[:0], hidden: c.evRow.hidden[:0]}
+	c.evRow = row{ev: view, fields: c.evRow.fields[:0], hidden: c.evRow.hidden[:0], gates: c.evRow.gates[:0]}
 	c.evRows[0] = &c.evRow
 	rows := c.evRows[:1]
 	for _, s := range cr.pre {
@@ -556,8 +562,15 @@ func (cr *compiledRule) finish(r *row) Row {
 		if _, set := fin.get(f.name); set {
 			continue
 		}
-		if vals := r.values(f); len(vals) > 0 {
+		if vals := r.values(f); len(vals) > 0 { // none when a projection took the field away (isHidden)
 			fin.set(f.name, vals, false)
+		}
+	}
+	for i := len(r.gates) - 1; i >= 0; i-- {
+		if r.gates[i].p.Ordered {
+			// The event's fields join the row here: put them in the table's order too.
+			r.gates[i].order(fin.fields)
+			break
 		}
 	}
 	return Row{Fields: fin.fields}

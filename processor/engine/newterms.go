@@ -117,7 +117,7 @@ func (s *newTermsStage) singleKey(c *evalCtx, r *row) ([]byte, bool) {
 // rowEach is r.each, reading the values of an engine field through the evaluation's memo while the row is still the
 // event's own, untouched by earlier stages (no field set or hidden): the values are then the event's.
 func (c *evalCtx) rowEach(r *row, f *fieldRef, fn func([]byte) bool) bool {
-	if r.ev != nil && len(r.fields) == 0 && len(r.hidden) == 0 {
+	if r.eventOnly() {
 		return c.each(source{view: r.ev}, f, fn)
 	}
 	return r.each(f, fn)

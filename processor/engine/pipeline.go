@@ -86,6 +86,29 @@ func (s renameStage) run(_ *evalCtx, rows []*row) []*row {
 	return rows
 }
 
+// projectStage keeps or removes row fields by name (rule.Project). A row that reads the event keeps reading it, the
+// projection added to its gates (row.isHidden), so that the event's fields are filtered as they are read, never copied.
+type projectStage struct{ p rule.Project }
+
+func (s *projectStage) run(_ *evalCtx, rows []*row) []*row {
+	for _, r := range rows {
+		r.fields = slices.DeleteFunc(r.fields, func(f RowField) bool { return !s.p.Keeps(f.Name) })
+		if s.p.Ordered {
+			s.order(r.fields)
+		}
+		if r.ev != nil {
+			r.gates = append(r.gates, s)
+		}
+	}
+	return rows
+}
+
+// order puts fields in the order of the projection's names (stable: fields one name matches stay in their order;
+// fields no name matches, which later stages set, go last).
+func (s *projectStage) order(fields []RowField) {
+	slices.SortStableFunc(fields, func(a, b RowField) int { return s.p.Rank(a.Name) - s.p.Rank(b.Name) })
+}
+
 // GeoIP resolves IP addresses for `iplocation`.
 type GeoIP interface {
 	Lookup(ip netip.Addr) (Location, bool)
@@ -426,6 +449,11 @@ func compilePipeline(r *rule.Rule, rs refs, opts Options, fs *fields, cut *atomi
 				return nil, nil, nil, fmt.Errorf("eval %s: %w", st.To, err)
 			}
 			ex = evalStage{to: st.To, v: v}
+		case rule.Project:
+			if len(st.Fields) == 0 {
+				return nil, nil, nil, fmt.Errorf("a projection needs at least one field name")
+			}
+			ex = &projectStage{p: st}
 		case rule.Stats:
 			if i == windowAt {
 				if win, err = planWindow(r.Pipeline, i, opts.NoCloseResults); err != nil {
@@ -491,6 +519,12 @@ func windowedStatsIndex(stages []rule.Stage) int {
 						outputs[later.To] = true
 					}
 				})
+			case rule.Project:
+				for name := range outputs {
+					if !later.Keeps(name) {
+						delete(outputs, name)
+					}
+				}
 			case rule.Where:
 				if exprReadsAny(later.Cond, outputs) {
 					return i

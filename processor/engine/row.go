@@ -32,11 +32,14 @@ func (r Row) Values(name string) []string {
 }
 
 // row is a row being worked on by the pipeline. Before stats it still reads the event; fields set by stages take
-// precedence, and renamed fields are hidden.
+// precedence, renamed fields are hidden, and so are the event's fields a projection (table, fields) did not keep.
 type row struct {
 	ev     *event.View
 	fields []RowField
 	hidden []string
+	// gates are the projections the row went through while it reads the event: an event field is seen only when
+	// every one keeps it. Never copied from the event: a projection costs nothing per event field.
+	gates []*projectStage
 }
 
 func (r *row) get(name string) ([]string, bool) {
@@ -113,7 +116,18 @@ func (r *row) isHidden(name string) bool {
 			return true
 		}
 	}
+	for _, g := range r.gates {
+		if !g.p.Keeps(name) {
+			return true
+		}
+	}
 	return false
+}
+
+// eventOnly reports whether the row is the event as it came, no field set, renamed or projected away: its fields
+// are the event's, and can be read through the evaluation's memo of the event.
+func (r *row) eventOnly() bool {
+	return r.ev != nil && len(r.fields) == 0 && len(r.hidden) == 0 && len(r.gates) == 0
 }
 
 func (r *row) each(f *fieldRef, fn func([]byte) bool) bool {
@@ -172,5 +186,6 @@ func (r *row) clone() *row {
 	c := &row{ev: r.ev}
 	c.fields = append(c.fields, r.fields...)
 	c.hidden = append(c.hidden, r.hidden...)
+	c.gates = append(c.gates, r.gates...)
 	return c
 }

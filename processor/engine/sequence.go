@@ -132,7 +132,7 @@ func (s *sequenceStage) run(c *evalCtx, rows []*row) []*row {
 	var out []*row
 	for _, r := range rows {
 		src := source{row: r}
-		if r.ev != nil && len(r.fields) == 0 && len(r.hidden) == 0 {
+		if r.eventOnly() {
 			src = source{view: r.ev} // the event's own fields: read through the evaluation's memo
 		}
 		// Conditions and keys are read before the lock, from the last step to the first (see rule.Sequence). An

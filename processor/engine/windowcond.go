@@ -82,6 +82,24 @@ func planWindow(stages []rule.Stage, at int, atCloseRefused bool) (*windowPlan, 
 				}
 			})
 			continue
+		case rule.Project:
+			// A field the projection takes away is no aggregate for a later condition: it reads nothing.
+			for name := range aggs {
+				if !later.Keeps(name) {
+					delete(aggs, name)
+				}
+			}
+			for name := range derived {
+				if !later.Keeps(name) {
+					delete(derived, name)
+				}
+			}
+			for name := range bounded {
+				if !later.Keeps(name) {
+					delete(bounded, name)
+				}
+			}
+			continue
 		case rule.Where:
 			cond, cmd = later.Cond, "where"
 		case rule.Search:
@@ -483,6 +501,12 @@ stages:
 				delete(aggs, p.To)
 				if ok {
 					aggs[p.To] = i
+				}
+			}
+		case rule.Project:
+			for name := range aggs {
+				if !later.Keeps(name) {
+					delete(aggs, name)
 				}
 			}
 		case rule.Where:

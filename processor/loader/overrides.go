@@ -130,46 +130,127 @@ func threatFields(objs []rule.ThreatObject) []string {
 }
 
 // OutputFields returns the fields every result row of r can hold, when they are known: when the rule's pipeline
-// ends in stats, its rows are the stats' by-fields and aggregates, renamed by a later rename and completed by later
-// stages that add fields (fillnull, iplocation). ok is false when the rows are whole events (no stats: any field of
-// the event can be read) or a later stage is one this function does not know.
+// ends in stats, its rows are the stats' by-fields and aggregates, renamed by a later rename, completed by later
+// stages that add fields (fillnull, iplocation) and narrowed by a projection (table, fields); when it has no stats,
+// a table (or fields) that names its fields one by one makes them the rows' fields. ok is false when the rows are
+// whole events (any field of the event can be read; resultFields says which a projection took away) or a stage is
+// one this function does not know.
 func OutputFields(r *rule.Rule) (fields []string, ok bool) {
-	last := -1
-	for i, st := range r.Pipeline {
-		if _, isStats := st.(rule.Stats); isStats {
-			last = i
-		}
-	}
-	if last < 0 {
+	res, known := resultFields(r)
+	if !known || res.open {
 		return nil, false
 	}
-	stats := r.Pipeline[last].(rule.Stats)
-	add := func(name string) {
-		if !slices.Contains(fields, name) {
-			fields = append(fields, name)
+	return res.fields, true
+}
+
+// results are the fields a rule's result rows can hold.
+type results struct {
+	// fields are the fields stages made (stats, rename, eval...) or a projection named one by one.
+	fields []string
+	// open: the rows are the event, whose every field can also be read, except those hidden (renamed) and those a
+	// projection of gates did not keep.
+	open   bool
+	hidden []string
+	gates  []rule.Project
+}
+
+// has reports whether a result row can hold name.
+func (res *results) has(name string) bool {
+	if slices.Contains(res.fields, name) {
+		return true
+	}
+	return res.open && res.fromEvent(name)
+}
+
+// fromEvent reports whether the event's field name is still a field of the rows.
+func (res *results) fromEvent(name string) bool {
+	if slices.Contains(res.hidden, name) {
+		return false
+	}
+	for _, g := range res.gates {
+		if !g.Keeps(name) {
+			return false
 		}
 	}
-	for _, b := range stats.By {
-		add(b)
+	return true
+}
+
+// describe lists the fields for a message: the known ones, and when the rows are the event, the event's fields
+// the projections keep.
+func (res *results) describe() []string {
+	have := slices.Clone(res.fields)
+	if res.open {
+		var keep, remove []string
+		for _, g := range res.gates {
+			if g.Remove {
+				remove = append(remove, g.Fields...)
+			} else {
+				keep = append(keep, strings.Join(g.Fields, " "))
+			}
+		}
+		what := "the event's fields"
+		if len(keep) > 0 {
+			what += " matching " + strings.Join(keep, " and ")
+		}
+		if len(remove) > 0 {
+			what += " but " + strings.Join(remove, ", ")
+		}
+		have = append(have, what)
 	}
-	for _, a := range stats.Aggs {
-		add(a.OutputName())
+	return have
+}
+
+// resultFields works out what r's result rows can hold. known is false when the rows are whole events that no
+// projection narrowed (every field of the event can be read), or a stage is one it does not know.
+func resultFields(r *rule.Rule) (res results, known bool) {
+	first := 0
+	res.open = true
+	for i, st := range r.Pipeline {
+		if _, isStats := st.(rule.Stats); isStats {
+			first = i
+			res.open = false
+		}
 	}
-	later := r.Pipeline[last+1:]
-	for i, st := range later {
+	if res.open && !slices.ContainsFunc(r.Pipeline, func(st rule.Stage) bool { _, ok := st.(rule.Project); return ok }) {
+		return res, false
+	}
+	add := func(name string) {
+		if !slices.Contains(res.fields, name) {
+			res.fields = append(res.fields, name)
+		}
+	}
+	stages := r.Pipeline[first:]
+	for i, st := range stages {
 		switch st := st.(type) {
+		case rule.Stats:
+			for _, b := range st.By {
+				add(b)
+			}
+			for _, a := range st.Aggs {
+				add(a.OutputName())
+			}
 		case rule.Rename:
 			// As the engine renames (engine/row.go): in place, replacing a field of the new name; a field the row
 			// does not have is not renamed.
 			for _, p := range st.Pairs {
-				at := slices.Index(fields, p.From)
-				if at < 0 || p.From == p.To {
+				if p.From == p.To {
 					continue
 				}
-				fields[at] = p.To
-				for j := range fields {
-					if j != at && fields[j] == p.To {
-						fields = slices.Delete(fields, j, j+1)
+				at := slices.Index(res.fields, p.From)
+				if at < 0 {
+					if !res.open || !res.fromEvent(p.From) {
+						continue
+					}
+					// The event's field: hidden under its old name, a field of the row under the new one.
+					res.hidden = append(res.hidden, p.From)
+					res.fields = slices.DeleteFunc(res.fields, func(f string) bool { return f == p.To })
+					res.fields = append(res.fields, p.To)
+					continue
+				}
+				res.fields[at] = p.To
+				for j := range res.fields {
+					if j != at && res.fields[j] == p.To {
+						res.fields = slices.Delete(res.fields, j, j+1)
 						break
 					}
 				}
@@ -178,7 +259,7 @@ func OutputFields(r *rule.Rule) (fields []string, ok bool) {
 			names := st.Fields
 			if len(names) == 0 {
 				// Without a list the engine fills what the following stages read.
-				names = rule.FillTargets(later[i+1:])
+				names = rule.FillTargets(stages[i+1:])
 			}
 			for _, n := range names {
 				add(n)
@@ -188,21 +269,38 @@ func OutputFields(r *rule.Rule) (fields []string, ok bool) {
 				add(f)
 			}
 		case rule.Copy:
-			if slices.Contains(fields, st.From) {
+			if res.has(st.From) {
 				add(st.To)
 			}
 		case rule.Eval:
 			add(st.To)
+		case rule.Project:
+			res.fields = slices.DeleteFunc(res.fields, func(f string) bool { return !st.Keeps(f) })
+			if names := st.Names(); res.open && !st.Remove && len(names) == len(st.Fields) {
+				// A table of names, no wildcard: the rows hold those of them they had, and nothing else.
+				for _, n := range names {
+					if res.fromEvent(n) {
+						add(n)
+					}
+				}
+				res.open, res.hidden, res.gates = false, nil, nil
+			} else if res.open {
+				res.gates = append(res.gates, st)
+			}
+			if st.Ordered {
+				slices.SortStableFunc(res.fields, func(a, b string) int { return st.Rank(a) - st.Rank(b) })
+			}
 		case rule.Search, rule.Where, rule.NewTerms:
 		default:
-			return nil, false
+			return res, false
 		}
 	}
-	return fields, true
+	return res, true
 }
 
 // CheckFields fails when r's output fields are known (OutputFields) and one of names is not among them, naming the
-// rule, the setting (what), the field and the fields the rule's rows have. Rules whose rows are whole events pass.
+// rule, the setting (what), the field and the fields the rule's rows have. Rules whose rows are whole events pass,
+// unless a projection (table, fields) took the field away.
 func CheckFields(r *rule.Rule, what string, names []string) error {
 	if missing, have := missingField(r, names); missing != "" {
 		return fmt.Errorf("%s %q: rule %q has no such result field (its results have: %s)", what, missing, r.Name, strings.Join(have, ", "))
@@ -210,16 +308,16 @@ func CheckFields(r *rule.Rule, what string, names []string) error {
 	return nil
 }
 
-// missingField returns the first of names that r's known output fields lack, with those fields; "" when every name
-// is there or the output fields are not known.
+// missingField returns the first of names that r's result rows can never hold, with the fields they have (described);
+// "" when every name can be there, or the output fields are not known.
 func missingField(r *rule.Rule, names []string) (missing string, have []string) {
-	have, ok := OutputFields(r)
+	res, ok := resultFields(r)
 	if !ok {
 		return "", nil
 	}
 	for _, n := range names {
-		if !slices.Contains(have, n) {
-			return n, have
+		if !res.has(n) {
+			return n, res.describe()
 		}
 	}
 	return "", nil
@@ -250,13 +348,14 @@ func checkOwnObjects(r *rule.Rule, overrides map[string]Override, log *zap.Logge
 		log.Warn("Rule has no risk message (rba.message, or tags.message before v5): its risk records say only its "+
 			"search name and risk object", zap.String("rule", r.Name), zap.String("file", r.Origin.String()))
 	}
-	have, known := OutputFields(r)
+	res, known := resultFields(r)
 	if !known {
 		return nil
 	}
+	have := res.describe()
 	// missing reports, with a warning, a field no result holds.
 	missing := func(what, field string) bool {
-		if slices.Contains(have, field) {
+		if res.has(field) {
 			return false
 		}
 		log.Warn("Rule's "+what+" field is not among its results: left out", zap.String("rule", r.Name),

@@ -442,6 +442,74 @@ type SequenceStep struct {
 // SequenceIDsField is the row field a Sequence sets on the row that completes it.
 const SequenceIDsField = "sequence_audit_ids"
 
+// Project keeps, or with Remove removes, the row fields whose names match one of Fields (SPL `table` and `fields`).
+// A name's `*` matches any run of characters (`user*` is user, userAgent, user.username...); every other character
+// is itself. With Ordered (SPL `table`), the kept fields are put in the order of the first name each matches, and
+// fields a later stage sets come after them.
+//
+// On a row that still reads the event (before stats), the event's fields are kept or removed by the same names:
+// later stages and the result row see only those the projection keeps. A projection copies nothing from the event;
+// the result row shows the event fields it always shows (risk, threat and message fields, the request's summary)
+// that the projection keeps, and the fields Fields names without a wildcard.
+//
+// ES|QL's KEEP and DROP do not compile to it: they name ES|QL columns, not row fields (kubernetes.audit.verb is the
+// row's verb), and an ES|QL rule's risk block is auditdetect's own (eventrisk), reading event fields the query need
+// not keep; the ES|QL compiler checks that later commands read only kept columns.
+type Project struct {
+	Fields  []string
+	Remove  bool
+	Ordered bool
+}
+
+// Keeps reports whether the projection lets the field name through.
+func (p Project) Keeps(name string) bool {
+	return p.Rank(name) < len(p.Fields) != p.Remove
+}
+
+// Rank is the index in Fields of the first name that matches name, or len(Fields) when none does.
+func (p Project) Rank(name string) int {
+	for i, f := range p.Fields {
+		if MatchName(f, name) {
+			return i
+		}
+	}
+	return len(p.Fields)
+}
+
+// Names are the names of Fields that have no wildcard: the fields a keeping projection names one by one.
+func (p Project) Names() []string {
+	var out []string
+	for _, f := range p.Fields {
+		if !strings.Contains(f, "*") {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// MatchName reports whether name matches pattern, in which `*` matches any run of characters (none included) and
+// every other character only itself, case-sensitively (field names are).
+func MatchName(pattern, name string) bool {
+	star := strings.IndexByte(pattern, '*')
+	if star < 0 {
+		return pattern == name
+	}
+	if !strings.HasPrefix(name, pattern[:star]) {
+		return false
+	}
+	name = name[star:]
+	parts := strings.Split(pattern[star+1:], "*")
+	last := parts[len(parts)-1]
+	for _, part := range parts[:len(parts)-1] {
+		i := strings.Index(name, part)
+		if i < 0 {
+			return false
+		}
+		name = name[i+len(part):]
+	}
+	return len(name) >= len(last) && strings.HasSuffix(name, last)
+}
+
 // Value computes a row field's values from the row. Computed values are text; a number is its decimal form.
 type Value interface{ isValue() }
 
@@ -536,6 +604,7 @@ func (NewTerms) isStage()   {}
 func (Copy) isStage()       {}
 func (Eval) isStage()       {}
 func (Sequence) isStage()   {}
+func (Project) isStage()    {}
 
 // Error is a rule that could not be compiled, with the position of the fault.
 type Error struct {

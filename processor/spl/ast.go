@@ -67,15 +67,24 @@ type (
 	iplocCmd struct{ field, prefix string }
 	// evalCmd is `eval` or `rex`: fields computed in order.
 	evalCmd struct{ evals []rule.Eval }
+	// projectCmd is `table` or `fields`: the names (with `*` wildcards) to keep, or with remove to take away.
+	projectCmd struct {
+		names   []string
+		remove  bool
+		ordered bool // table
+		// internal: `fields` keeps Splunk's internal fields (`_time`...) that it does not name.
+		internal bool
+	}
 )
 
-func (searchCmd) isCommand() {}
-func (whereCmd) isCommand()  {}
-func (fillCmd) isCommand()   {}
-func (renameCmd) isCommand() {}
-func (statsCmd) isCommand()  {}
-func (iplocCmd) isCommand()  {}
-func (evalCmd) isCommand()   {}
+func (searchCmd) isCommand()  {}
+func (whereCmd) isCommand()   {}
+func (fillCmd) isCommand()    {}
+func (renameCmd) isCommand()  {}
+func (statsCmd) isCommand()   {}
+func (iplocCmd) isCommand()   {}
+func (evalCmd) isCommand()    {}
+func (projectCmd) isCommand() {}
 
 // wexpr is a `where` expression, already restricted to the boolean forms the rule model can hold.
 type wexpr interface{ isWexpr() }

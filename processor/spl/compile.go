@@ -2,6 +2,7 @@ package spl
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -35,6 +36,13 @@ func compileQuery(q *query) (rule.Expr, []rule.Stage) {
 			for _, e := range c.evals {
 				stages = append(stages, e)
 			}
+		case projectCmd:
+			names := c.names
+			if c.internal {
+				// Splunk's fields keeps the internal fields unless it names them (`fields - _time`, `fields - _*`).
+				names = append(slices.Clip(names), internalFields)
+			}
+			stages = append(stages, rule.Project{Fields: names, Remove: c.remove, Ordered: c.ordered})
 		}
 	}
 	return filter, withEventTime(stages)

@@ -217,7 +217,7 @@ func TestCompileErrors(t *testing.T) {
 		{"free text quoted", `"some phrase"`, 1, 1, "free-text term"},
 		{"free text on a later line", "verb=get\n  | search\n    foo", 3, 5, `free-text term "foo"`},
 		{"unsupported command", `a=1 | lookup x`, 1, 7, `unsupported command "lookup"`},
-		{"unsupported command in a block", "a=1\n  | stats count\n  | table a b", 3, 5, `unsupported command "table"`},
+		{"unsupported command in a block", "a=1\n  | stats count\n  | dedup a b", 3, 5, `unsupported command "dedup"`},
 		{"lookup", `a=1 | lookup foo`, 1, 7, `unsupported command "lookup"`},
 		{"dedup", `a=1 | dedup a`, 1, 7, `unsupported command "dedup"`},
 		{"leading pipe", `| tstats count`, 1, 3, `unsupported command "tstats"`},

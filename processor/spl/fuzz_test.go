@@ -27,6 +27,9 @@ func FuzzCompile(f *testing.F) {
 		"* | stats count min(_time) as firstTime max(_time) as lastTime by user | `security_content_ctime(firstTime)` | convert ctime(lastTime) AS l, mktime(t) none(u)",
 		"* | eval h=strftime(_time, \"%H:%3N %Ez %\"), p=strptime(h, \"%F %T%z\") | where _time > 5 | rename _time as t",
 		"_time>5 | convert timeformat=\"%Y\" dur2sec(x)",
+		"* | stats count min(_time) as firstTime by user.username sourceIPs{} | rename user.username as user | table firstTime user* \"src\", count | fields - _raw, count | where count > 2",
+		"* | table _time, objectRef.* | fields + _time | fields -_raw | table - x",
+		"* | fields - _* | where _time > 1 | table",
 	} {
 		f.Add(s)
 	}

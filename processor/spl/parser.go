@@ -212,6 +212,8 @@ func (p *parser) parseCommand() ([]command, *posError) {
 		c, err = p.parseRex(t.pos)
 	case "convert":
 		c, err = p.parseConvert(t.pos)
+	case "table", "fields":
+		c, err = p.parseProject(t)
 	default:
 		return nil, errAt(t.pos, "unsupported command %q", t.text)
 	}
@@ -718,6 +720,60 @@ func (p *parser) parseIPLocation(pos int) (command, *posError) {
 	}
 	if c.field == "" {
 		return nil, errAt(pos, "iplocation needs an IP field")
+	}
+	return c, nil
+}
+
+// internalFields are Splunk's internal fields (`_time`, `_raw`...), which `fields` keeps unless it names them.
+const internalFields = "_*"
+
+// parseProject parses `table <wc-field-list>` and `fields [+|-] <wc-field-list>`: field names, bare or quoted, with
+// `*` wildcards, separated by spaces and/or commas (Splunk's Search Reference: "The list can be space-delimited or
+// comma-delimited").
+func (p *parser) parseProject(cmd token) (command, *posError) {
+	c := projectCmd{ordered: strings.EqualFold(cmd.text, "table")}
+	c.internal = !c.ordered
+	first := true
+	for {
+		end, err := p.atEnd()
+		if err != nil {
+			return nil, err
+		}
+		if end {
+			break
+		}
+		t, _ := p.next()
+		if t.kind == kComma {
+			first = false
+			continue
+		}
+		if t.kind == kWord && (t.text == "+" || t.text == "-") {
+			switch {
+			case c.ordered:
+				return nil, errAt(t.pos, "table takes no %q: it keeps the fields it lists (remove fields with fields - <field> ...)", t.text)
+			case !first:
+				return nil, errAt(t.pos, "%q comes before the field list: fields [+|-] <field> ...", t.text)
+			}
+			c.remove = t.text == "-"
+			c.internal = !c.remove
+			first = false
+			continue
+		}
+		first = false
+		if t.kind != kWord && t.kind != kString {
+			return nil, errAt(t.pos, "expected a field name, found %s", t.describe())
+		}
+		switch {
+		case t.text == "":
+			return nil, errAt(t.pos, "empty field name")
+		case t.kind == kWord && (t.text[0] == '-' || t.text[0] == '+'):
+			return nil, errAt(t.pos, "field name %s starts with %q: write %s %c %s, with a space, to keep or remove fields",
+				t.describe(), t.text[0], strings.ToLower(cmd.text), t.text[0], t.text[1:])
+		}
+		c.names = append(c.names, t.text)
+	}
+	if len(c.names) == 0 {
+		return nil, errAt(cmd.pos, "%s needs at least one field name", strings.ToLower(cmd.text))
 	}
 	return c, nil
 }

@@ -191,6 +191,11 @@ func touches(st rule.Stage, name string) (reads, writes bool) {
 		for _, a := range st.Aggs {
 			see(rule.Field{Name: a.Field})
 		}
+	case rule.Project:
+		// `table _time ...` shows the event's time; a projection that removes it leaves later commands none, as in
+		// Splunk. A wildcard (`fields`'s internal `_*`, `table *`) keeps a _time the row has, and makes none.
+		reads = !st.Remove && slices.Contains(st.Fields, name)
+		writes = !reads && !st.Keeps(name)
 	}
 	return reads, writes
 }
