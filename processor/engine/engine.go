@@ -215,6 +215,9 @@ func compileRule(r *rule.Rule, opts Options, fs *fields) (*compiledRule, error) 
 		if d, ok := opts.RuleWindows[r.ID]; ok && d > 0 {
 			size = d
 		}
+		if err := checkTimeBuckets(r.Pipeline, windowedStatsIndex(r.Pipeline), size); err != nil {
+			return nil, err
+		}
 		cr.window = newWindowedStats(*win, rs, size, opts.AllowedLateness, opts.MaxKeys, &cr.groupsCut)
 		cr.window.feedsAfterFire = slices.ContainsFunc(cr.post, func(s stageExec) bool { _, ok := s.(*newTermsStage); return ok })
 		cr.eventBy = eventByFields(r.Pipeline, win.stats, rs)

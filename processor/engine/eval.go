@@ -364,6 +364,16 @@ func compileCall(v rule.Call, rs refs) (valueExec, error) {
 			}
 			return s, keep // as written, for the lenient forms
 		}}, nil
+	case "bin_floor":
+		text, err := constArg(1, "span")
+		if err != nil {
+			return nil, err
+		}
+		span, err := newBinSpan(text)
+		if err != nil {
+			return nil, err
+		}
+		fn = func(a []string) (string, bool) { return span.floor(a[0]) }
 	case "date_trunc":
 		text, err := constArg(0, "unit")
 		if err != nil {

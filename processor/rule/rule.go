@@ -558,10 +558,18 @@ type Call struct {
 //	                            seconds since the epoch written as event_time writes them; a value that does not
 //	                            match is dropped
 //	parse_time_lenient(s, format) the same, a value it cannot read kept as it is (SPL's convert mktime)
+//	bin_floor(x, span)          the number x rounded down to a multiple of the constant span, a positive decimal
+//	                            number (no exponent): floor(x/span)*span, computed exactly (not through a float),
+//	                            written as a decimal number without trailing zeros; null when x is no number. Numeric
+//	                            where date_trunc is RFC 3339 text: bin_floor(event_time(), 600) is the start of the
+//	                            event's 10-minute bucket counted from the Unix epoch (UTC), in epoch seconds (SPL's
+//	                            bin _time span=10m). The engine refuses a windowed stats grouped by such a bucket of
+//	                            the event time when span does not divide the rule's window.
 var CallFuncs = map[string]int{
 	"url_decode": 1, "url_decode_lenient": 1, "replace": 3, "concat": -1, "to_lower": 1, "to_upper": 1, "trim": 1, "date_trunc": 2,
 	"trim_chars": 2, "ltrim_chars": 2, "rtrim_chars": 2,
 	"event_time": 0, "format_time": 2, "format_time_lenient": 2, "parse_time": 2, "parse_time_lenient": 2,
+	"bin_floor": 2,
 }
 
 // Case is the value of the first When whose condition the row satisfies, else of Else (nil: null). With All, the

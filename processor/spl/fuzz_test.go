@@ -30,6 +30,9 @@ func FuzzCompile(f *testing.F) {
 		"* | stats count min(_time) as firstTime by user.username sourceIPs{} | rename user.username as user | table firstTime user* \"src\", count | fields - _raw, count | where count > 2",
 		"* | table _time, objectRef.* | fields + _time | fields -_raw | table - x",
 		"* | fields - _* | where _time > 1 | table",
+		"* | bin _time span=10m | stats dc(objectRef.name) as n by _time user.username | where n > 50",
+		"* | bucket span=1h _time AS t | rename t as b | stats count by b | where count > 2 | bin b span=90",
+		"* | bin bins=3 x | bin _time span=2log10 minspan=1m aligntime=@d | bin _time span=1mon span=0 span=h",
 	} {
 		f.Add(s)
 	}

@@ -214,6 +214,8 @@ func (p *parser) parseCommand() ([]command, *posError) {
 		c, err = p.parseConvert(t.pos)
 	case "table", "fields":
 		c, err = p.parseProject(t)
+	case "bin", "bucket":
+		c, err = p.parseBin(t)
 	default:
 		return nil, errAt(t.pos, "unsupported command %q", t.text)
 	}

@@ -3,12 +3,13 @@ package spl
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
 
-// Splunk's _time, and the convert command that writes it for people.
+// Splunk's _time, the convert command that writes it for people, and the bin command that buckets it.
 
 // timeField is Splunk's event timestamp, in seconds since the epoch. An audit event has no such field: a search
 // that reads it after the first pipe gets it from the engine's event time (rule.Call event_time), set before its
@@ -198,4 +199,139 @@ func touches(st rule.Stage, name string) (reads, writes bool) {
 		writes = !reads && !st.Keeps(name)
 	}
 	return reads, writes
+}
+
+// spanSeconds are the timescales of a bin span, as Splunk's Search Reference lists them, in seconds.
+var spanSeconds = map[string]int64{
+	"": 1, "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
+	"m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
+	"h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
+	"d": 86400, "day": 86400, "days": 86400,
+}
+
+// calendarSpans are Splunk's timescales of varying length (weeks start on a weekday, months have their own lengths)
+// and those under a second, refused by name.
+var calendarSpans = map[string]bool{
+	"w": true, "week": true, "weeks": true, "mon": true, "month": true, "months": true,
+	"q": true, "qtr": true, "qtrs": true, "quarter": true, "quarters": true, "y": true, "yr": true, "yrs": true,
+	"year": true, "years": true, "ms": true, "us": true, "cs": true, "ds": true,
+}
+
+// maxSpanSeconds bounds a bin span: a year and a day, as the collector bounds its windows.
+const maxSpanSeconds = 366 * 86400
+
+// otherBinOptions are bin's options other than span, refused by name.
+var otherBinOptions = map[string]bool{"bins": true, "minspan": true, "start": true, "end": true, "aligntime": true}
+
+// parseBin parses `bin [span=<int>[<timescale>]] _time [AS <field>]` (and its alias bucket; span may come before or
+// after the field): _time, or with AS the new field, becomes the start of its bucket, _time rounded down to a multiple
+// of the span counted from the epoch (rule.Call bin_floor), as Splunk aligns spans under a day ("base UTC time
+// (epoch 0)"). Only _time is binned: Splunk writes the bins of another numeric field as ranges ("0-10").
+func (p *parser) parseBin(cmd token) (command, *posError) {
+	name := strings.ToLower(cmd.text)
+	var field, to string
+	var fieldTok token
+	span := int64(0)
+	for {
+		end, err := p.atEnd()
+		if err != nil {
+			return nil, err
+		}
+		if end {
+			break
+		}
+		t, _ := p.next()
+		next, err := p.peek()
+		if err != nil {
+			return nil, err
+		}
+		if t.kind == kWord && next.kind == kEq {
+			switch opt := strings.ToLower(t.text); {
+			case opt == "span" && span != 0:
+				return nil, errAt(t.pos, "span= is given twice")
+			case opt == "span":
+				p.next() // =
+				v, err := p.value(false)
+				if err != nil {
+					return nil, err
+				}
+				if v.kind != kWord && v.kind != kString {
+					return nil, errAt(next.pos, "missing value after %s", next.describe())
+				}
+				if span, err = parseSpan(v); err != nil {
+					return nil, err
+				}
+			case otherBinOptions[opt]:
+				return nil, errAt(t.pos, "unsupported %s option %s= (only span=<int><unit> is supported, such as span=10m)", name, t.text)
+			default:
+				return nil, errAt(t.pos, "unknown %s option %q (%s takes span=<int><unit>, such as span=10m)", name, t.text, name)
+			}
+			continue
+		}
+		if t.kind == kWord && strings.EqualFold(t.text, "as") && field != "" && to == "" {
+			if to, err = p.fieldArg("a new field name after AS"); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		switch {
+		case t.kind != kWord && t.kind != kString:
+			return nil, errAt(t.pos, "expected a field name, found %s", t.describe())
+		case field != "":
+			return nil, errAt(t.pos, "%s takes one field, found a second: %s", name, t.describe())
+		}
+		if err := checkFieldName(t); err != nil {
+			return nil, err
+		}
+		field, fieldTok = t.text, t
+	}
+	switch {
+	case field == "":
+		return nil, errAt(cmd.pos, "%s needs a field: %s _time span=10m", name, name)
+	case field != timeField:
+		return nil, errAt(fieldTok.pos, "%s of %s is not supported: only _time is binned (Splunk writes the bins of other "+
+			"numeric fields as ranges such as 0-10)", name, fieldTok.describe())
+	case span == 0:
+		return nil, errAt(cmd.pos, "%s needs span=<int><unit> (such as span=10m): the number of bins Splunk picks from the "+
+			"search's time range (bins=100) has no counterpart in a stream", name)
+	}
+	if to == "" {
+		to = field
+	}
+	return evalCmd{evals: []rule.Eval{{To: to, Value: rule.Call{Func: "bin_floor", Args: []rule.Value{
+		rule.FieldValue{Field: rule.Field{Name: field}}, rule.Constant{Text: strconv.FormatInt(span, 10)},
+	}}}}}, nil
+}
+
+// parseSpan reads a bin span, `<int>[<timescale>]`, as seconds.
+func parseSpan(v token) (int64, *posError) {
+	text := v.text
+	i := 0
+	for i < len(text) && '0' <= text[i] && text[i] <= '9' {
+		i++
+	}
+	digits, unit := text[:i], strings.ToLower(text[i:])
+	switch {
+	case strings.Contains(unit, "log"):
+		return 0, errAt(v.pos, "log spans (span=%s) are not supported: only _time is binned, with span=<int><unit>", text)
+	case digits == "" && unit != "" && (spanSeconds[unit] != 0 || calendarSpans[unit]):
+		return 0, errAt(v.pos, "span=%s needs a number: span=1%s", text, text)
+	case digits == "" || strings.HasPrefix(unit, "."):
+		return 0, errAt(v.pos, "span=%s is not a span: write span=<int><unit>, such as span=10m (units s, m, h, d)", text)
+	case calendarSpans[unit]:
+		return 0, errAt(v.pos, "span=%s is not supported: spans are whole seconds, minutes, hours or days (s, m, h, d), "+
+			"not weeks, months, quarters, years or fractions of a second", text)
+	}
+	secs, known := spanSeconds[unit]
+	if !known {
+		return 0, errAt(v.pos, "unknown span unit %q in span=%s (units: s, sec, m, min, h, hr, d, day)", text[i:], text)
+	}
+	n, err := strconv.ParseInt(digits, 10, 64)
+	switch {
+	case err != nil || n > maxSpanSeconds/secs:
+		return 0, errAt(v.pos, "span=%s is too long (at most 366 days)", text)
+	case n == 0:
+		return 0, errAt(v.pos, "span=%s is not positive", text)
+	}
+	return n * secs, nil
 }

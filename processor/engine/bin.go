@@ -1,0 +1,199 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// bin_floor (rule.CallFuncs): a number rounded down to a multiple of a constant span, SPL's `bin _time span=10m`.
+
+// maxBinInput bounds the numbers bin_floor reads: a value longer than this is no time and no count, and reading it
+// exactly would cost in proportion to its length.
+const maxBinInput = 64
+
+// binSpan is a compiled bin_floor span: whole (a positive integer) when the span is one, the common case of epoch
+// seconds, computed in int64; else rat, computed exactly with big.Rat.
+type binSpan struct {
+	whole int64
+	rat   *big.Rat
+	text  string
+}
+
+func newBinSpan(text string) (binSpan, error) {
+	bad := fmt.Errorf("bin_floor: the span %q is not a positive decimal number", text)
+	if !rule.IsDecimal(text) || strings.ContainsAny(text, "eE+-") || len(text) > maxBinInput {
+		return binSpan{}, bad
+	}
+	r, ok := new(big.Rat).SetString(text)
+	if !ok || r.Sign() <= 0 {
+		return binSpan{}, bad
+	}
+	s := binSpan{rat: r, text: text}
+	if r.IsInt() && r.Num().IsInt64() {
+		s.whole = r.Num().Int64()
+	}
+	return s, nil
+}
+
+// floor returns x rounded down to a multiple of the span, as a decimal number; false when x is no number.
+func (s binSpan) floor(x string) (string, bool) {
+	if len(x) > maxBinInput || !rule.IsDecimal(x) {
+		return "", false
+	}
+	if s.whole > 0 && !strings.ContainsAny(x, "eE") {
+		// floor(x/n)*n for an integer n is floor(floor(x)/n)*n: the fraction of x never matters.
+		whole, frac, _ := strings.Cut(x, ".")
+		// At most 18 digits: q*n cannot overflow.
+		if n, err := strconv.ParseInt(whole, 10, 64); err == nil && len(strings.TrimLeft(whole, "+-0")) <= 18 {
+			if strings.HasPrefix(whole, "-") && strings.Trim(frac, "0") != "" {
+				n-- // -1.5 is in [-2, -1)
+			}
+			q := n / s.whole
+			if n%s.whole != 0 && n < 0 {
+				q--
+			}
+			if q == 0 { // not -0
+				return "0", true
+			}
+			return strconv.FormatInt(q*s.whole, 10), true
+		}
+	}
+	r := new(big.Rat)
+	if strings.ContainsAny(x, "eE") {
+		// Through a float: big.Rat would build 1e99999999 digit by digit.
+		f, err := strconv.ParseFloat(x, 64)
+		if err != nil || math.IsInf(f, 0) {
+			return "", false
+		}
+		r.SetFloat64(f)
+	} else if _, ok := r.SetString(x); !ok {
+		return "", false
+	}
+	r.Quo(r, s.rat)
+	q := new(big.Int).Div(r.Num(), r.Denom()) // Euclidean division by a positive denominator: the floor
+	r.SetInt(q).Mul(r, s.rat)
+	return ratText(r), true
+}
+
+// ratText writes r, a multiple of a decimal span, as a decimal number without trailing zeros.
+func ratText(r *big.Rat) string {
+	if r.IsInt() {
+		return r.Num().String()
+	}
+	// The denominator divides a power of ten (r is an integer times a decimal): as many digits as that power.
+	digits, ten, d := 0, big.NewInt(10), new(big.Int).Set(r.Denom())
+	for p := big.NewInt(1); new(big.Int).Mod(p, d).Sign() != 0; p.Mul(p, ten) {
+		digits++
+	}
+	t := strings.TrimRight(r.FloatString(digits), "0")
+	return strings.TrimSuffix(t, ".")
+}
+
+// binDivides reports whether the span (a positive decimal number of seconds) divides d.
+func binDivides(span string, d time.Duration) bool {
+	s, ok := new(big.Rat).SetString(span)
+	if !ok || s.Sign() <= 0 {
+		return false
+	}
+	q := new(big.Rat).SetFrac64(d.Nanoseconds(), int64(time.Second))
+	return q.Quo(q, s).IsInt()
+}
+
+// timeBuckets returns, for each by-field of the windowed stats at index at that holds the event time rounded down
+// to a span (bin_floor of event_time(), SPL's `bin _time span=10m`, through copies and renames), that span.
+func timeBuckets(stages []rule.Stage, at int) map[string]string {
+	times := map[string]bool{}   // fields holding the event time
+	spans := map[string]string{} // fields holding a bucket of it, and its span
+	for _, st := range stages[:at] {
+		switch st := st.(type) {
+		case rule.Eval:
+			isTime, span := false, ""
+			switch v := st.Value.(type) {
+			case rule.Call:
+				switch v.Func {
+				case "event_time":
+					isTime = true
+				case "bin_floor":
+					c, isConst := v.Args[1].(rule.Constant)
+					if f, ok := v.Args[0].(rule.FieldValue); ok && isConst && (times[f.Field.Name] || spans[f.Field.Name] != "") {
+						span = c.Text
+					} else if inner, ok := v.Args[0].(rule.Call); ok && isConst && inner.Func == "event_time" {
+						span = c.Text
+					}
+				}
+			case rule.FieldValue:
+				isTime, span = times[v.Field.Name], spans[v.Field.Name]
+			}
+			delete(times, st.To)
+			delete(spans, st.To)
+			if isTime {
+				times[st.To] = true
+			}
+			if span != "" {
+				spans[st.To] = span
+			}
+		case rule.Rename:
+			for _, p := range st.Pairs {
+				isTime, span := times[p.From], spans[p.From]
+				delete(times, p.From)
+				delete(spans, p.From)
+				delete(times, p.To)
+				delete(spans, p.To)
+				if isTime {
+					times[p.To] = true
+				}
+				if span != "" {
+					spans[p.To] = span
+				}
+			}
+		case rule.Copy:
+			delete(times, st.To)
+			delete(spans, st.To)
+		case rule.IPLocation:
+			for _, f := range st.Outputs() {
+				delete(times, f)
+				delete(spans, f)
+			}
+		}
+	}
+	out := map[string]string{}
+	for _, b := range stages[at].(rule.Stats).By {
+		if span, ok := spans[b]; ok {
+			out[b] = span
+		}
+	}
+	return out
+}
+
+// checkTimeBuckets refuses a windowed stats grouped by a bucket of the event time whose span does not divide the
+// window: the window tumbles on its own, aligned to its size, so such a bucket would be counted in part in one window
+// and in part in the next (or, for a span longer than the window, in several), each part on its own, where the
+// author asked for a count per bucket.
+func checkTimeBuckets(stages []rule.Stage, at int, window time.Duration) error {
+	buckets := timeBuckets(stages, at)
+	for _, b := range stages[at].(rule.Stats).By {
+		span, ok := buckets[b]
+		if !ok || binDivides(span, window) {
+			continue
+		}
+		return fmt.Errorf("stats by %s counts per time bucket of %s (bin span), which does not divide the rule's window "+
+			"of %s: a bucket would be counted in part in one window and in part in another; set the window "+
+			"(the processor's window, or rule_overrides.<rule>.window for this rule) to a multiple of the span",
+			b, spanText(span), window)
+	}
+	return nil
+}
+
+// spanText writes a span of seconds as a duration (10m0s) when it is a whole number of them.
+func spanText(span string) string {
+	if n, err := strconv.ParseInt(span, 10, 64); err == nil && n > 0 && n <= int64(MaxStateDuration/time.Second) {
+		return (time.Duration(n) * time.Second).String()
+	}
+	return span + "s"
+}

@@ -1,0 +1,156 @@
+package engine
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+	"github.com/auditdetect/auditdetect/processor/spl"
+)
+
+// TestBinFloor: bin_floor rounds a number down to a multiple of its span, exactly, and writes it as a number.
+func TestBinFloor(t *testing.T) {
+	cases := []struct {
+		x, span, want string
+		ok            bool
+	}{
+		{"1764000000", "600", "1764000000", true}, // 2025-11-24T16:00:00Z, a boundary, is its own bucket's start
+		{"1764000599", "600", "1764000000", true},
+		{"1764000599.999999", "600", "1764000000", true}, // the last microsecond of the bucket
+		{"1764000600", "600", "1764000600", true},
+		{"1764000600.000001", "600", "1764000600", true},
+		{"1764003599.5", "3600", "1764000000", true},
+		{"1764000000", "86400", "1763942400", true}, // UTC midnight
+		{"+1764000601", "600", "1764000600", true},
+		{"0.5", "600", "0", true},
+		{"-0.5", "600", "-600", true},
+		{"-1.5", "1", "-2", true},
+		{"-600", "600", "-600", true},
+		{"-600.000", "600", "-600", true},
+		{"1.7e9", "600", "1699999800", true},
+		{"12.34", "0.5", "12", true},
+		{"12.75", "0.5", "12.5", true},
+		{"-0.3", "0.25", "-0.5", true},
+		{"0.3", "0.1", "0.3", true}, // exactly, where a float gives 0.2
+		{"123456789012345678901234567", "1000", "123456789012345678901234000", true},
+		{"", "600", "", false},
+		{"soon", "600", "", false},
+		{"1e400", "600", "", false},
+		{"1e99999999", "0.5", "", false},
+		{"0x10", "600", "", false},
+		{strings.Repeat("9", 65), "600", "", false},
+	}
+	for _, c := range cases {
+		s, err := newBinSpan(c.span)
+		if err != nil {
+			t.Fatalf("span %s: %v", c.span, err)
+		}
+		if got, ok := s.floor(c.x); got != c.want || ok != c.ok {
+			t.Errorf("bin_floor(%s, %s) = %q, %v; want %q, %v", c.x, c.span, got, ok, c.want, c.ok)
+		}
+	}
+	for _, bad := range []string{"0", "-600", "1e3", "abc", "", "0.0"} {
+		if _, err := newBinSpan(bad); err == nil {
+			t.Errorf("span %q accepted", bad)
+		}
+	}
+	// Through the engine: the event time's bucket, and each value of a multi-valued field makes null.
+	row := evalRow(t, `{"stageTimestamp":"2025-11-24T16:19:59.999999Z","n":["1","2"]}`,
+		rule.Eval{To: "_time", Value: rule.Call{Func: "event_time"}},
+		rule.Eval{To: "b", Value: rule.Call{Func: "bin_floor", Args: []rule.Value{field("_time"), rule.Constant{Text: "600"}}}},
+		rule.Eval{To: "m", Value: rule.Call{Func: "bin_floor", Args: []rule.Value{field("n"), rule.Constant{Text: "600"}}}})
+	if got := row.Values("b"); !reflect.DeepEqual(got, []string{"1764000600"}) {
+		t.Errorf("bucket of 16:19:59.999999 = %q, want 1764000600 (16:10)", got)
+	}
+	if got := row.Values("m"); got != nil {
+		t.Errorf("bin_floor of a multi-valued field = %q, want null", got)
+	}
+	_, err := Compile([]*rule.Rule{{ID: "r", Name: "r", Pipeline: []rule.Stage{rule.Eval{To: "x", Value: rule.Call{
+		Func: "bin_floor", Args: []rule.Value{field("n"), field("n")}}}}}}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "span must be a constant") {
+		t.Errorf("a span read from the event: %v", err)
+	}
+}
+
+func compileSPL(t *testing.T, search string, opts Options) (*Engine, error) {
+	t.Helper()
+	filter, pipeline, err := spl.Compile(search, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Compile([]*rule.Rule{{ID: "w", Name: "w", Filter: filter, Pipeline: pipeline}}, opts)
+}
+
+// TestBinWindow: a windowed stats grouped by a bucket of the event time loads only when the span divides the rule's
+// window; otherwise a bucket would be counted in part in two windows, each part on its own.
+func TestBinWindow(t *testing.T) {
+	const by = " | stats count by _time user.username | where count > 5"
+	tests := []struct {
+		name, search string
+		opts         Options
+		refused      string // "" loads
+	}{
+		{"10m in 1h", "* | bin _time span=10m" + by, Options{}, ""},
+		{"1h in 1h", "* | bin _time span=1h" + by, Options{}, ""},
+		{"7m in 1h", "* | bin _time span=7m" + by, Options{}, "time bucket of 7m0s (bin span), which does not divide the rule's window of 1h0m0s"},
+		{"longer than the window", "* | bin _time span=1d" + by, Options{}, "24h0m0s"},
+		{"a processor window", "* | bin _time span=10m" + by, Options{Window: 15 * time.Minute}, "window of 15m0s"},
+		{"a rule's window", "* | bin _time span=10m" + by, Options{RuleWindows: map[string]time.Duration{"w": 25 * time.Minute}}, "rule_overrides.<rule>.window"},
+		{"a rule's window that fits", "* | bin _time span=10m" + by, Options{Window: 15 * time.Minute, RuleWindows: map[string]time.Duration{"w": 30 * time.Minute}}, ""},
+		{"AS, then renamed", "* | bin _time span=7m AS t | rename t as bucket | stats count by bucket | where count > 5", Options{}, "stats by bucket"},
+		{"a copy", "* | bin _time span=7m | eval b=_time | stats count by b | where count > 5", Options{}, "stats by b"},
+		{"binned twice", "* | eval t=_time | bin _time span=7m AS t | stats count by t | where count > 5", Options{}, "stats by t"},
+		// Not grouped by the bucket, or not windowed: the window does not meet the buckets.
+		{"not by the bucket", "* | bin _time span=7m | stats count values(_time) as b by user.username | where count > 5", Options{}, ""},
+		{"overwritten", "* | bin _time span=7m AS t | eval t=\"x\" | stats count by t | where count > 5", Options{}, ""},
+		{"per event", "* | bin _time span=7m | stats count by _time", Options{}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := compileSPL(t, tt.search, tt.opts)
+			switch {
+			case tt.refused == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.refused != "" && (err == nil || !strings.Contains(err.Error(), tt.refused)):
+				t.Fatalf("error %v, want one containing %q", err, tt.refused)
+			}
+		})
+	}
+}
+
+// TestBinWindowCounts: with bin _time span=10m in the default hourly window, each bucket is a group of its own:
+// more than 50 secrets read by a user within one bucket fire once, 30 and 30 in two buckets of one window do not.
+func TestBinWindowCounts(t *testing.T) {
+	e, err := compileSPL(t, "verb=get | bin _time span=10m | stats dc(objectRef.name) as n by _time user.username | where n > 50", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(user string, i int, at time.Time) []byte {
+		return []byte(fmt.Sprintf(`{"verb":"get","user":{"username":%q},"objectRef":{"resource":"secrets","name":"s%d"},"stageTimestamp":%q}`,
+			user, i, at.Format(time.RFC3339Nano)))
+	}
+	var events [][]byte
+	// alice: 51 in 10:10-10:20, the first at its start, the last at its last microsecond.
+	for i := range 51 {
+		at := w0.Add(10*time.Minute + time.Duration(i)*11*time.Second)
+		if i == 50 {
+			at = w0.Add(20*time.Minute - time.Microsecond)
+		}
+		events = append(events, read("alice", i, at))
+	}
+	// bob: 30 in 10:20-10:30 and 30 in 10:30-10:40, the second 30 from 10:30:00 exactly: 60 in the hour, 30 per bucket.
+	for i := range 60 {
+		events = append(events, read("bob", i, w0.Add(20*time.Minute+time.Duration(i)*20*time.Second)))
+	}
+	var fired []string
+	eachRow(t, e, events, func(i int, r Row) {
+		fired = append(fired, fmt.Sprintf("%d:%s:%s:%s", i, r.Values("user.username")[0], r.Values("_time")[0], r.Values("n")[0]))
+	})
+	want := []string{fmt.Sprintf("50:alice:%d:51", w0.Add(10*time.Minute).Unix())}
+	if !reflect.DeepEqual(fired, want) {
+		t.Errorf("fired %v, want %v", fired, want)
+	}
+}
