@@ -374,9 +374,15 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 				// that leaves the body ending in a `}` (inside a string) goes unseen by it: such events are checked
 				// whole, when they match nothing, to be counted as cut short rather than as read.
 				aks := len(body) >= minCutEvent && detect(body) == normalize.AKS
+				prevOversized := false
 				format, err := p.sources.Each(body, func(ev normalize.Event) {
-					if len(ev.Body) > p.cfg.MaxBodyBytes {
-						out.oversized++
+					oversized := len(ev.Body) > p.cfg.MaxBodyBytes
+					again := ev.Again && prevOversized
+					prevOversized = oversized
+					if oversized {
+						if !again { // a second stage of one entry (GKE) is the same record, counted once
+							out.oversized++
+						}
 						return
 					}
 					res, err := eval.Evaluate(ev.Body)

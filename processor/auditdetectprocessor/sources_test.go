@@ -552,3 +552,19 @@ func riskRuleNames(t *testing.T, body string) []string {
 	}
 	return names
 }
+
+// TestGKEOneEntryOversizedCountedOnce: a one-entry GKE watch is read as two events (ResponseStarted and
+// ResponseComplete), but it is one record: when its audit event is over max_body_bytes (the native event is larger
+// than the entry it is read from), records_oversized counts the record once, as for any record that is not an
+// EventList (docs/sources.md), not once per stage.
+func TestGKEOneEntryOversizedCountedOnce(t *testing.T) {
+	const watch = `{"protoPayload":{"@type":"type.googleapis.com/google.cloud.audit.AuditLog","methodName":"io.k8s.core.v1.secrets.watch",` +
+		`"resourceName":"core/v1/namespaces/shop/secrets","authenticationInfo":{"principalEmail":"system:anonymous"}},` +
+		`"timestamp":"2026-12-05T12:00:00Z","operation":{"id":"x","first":true,"last":true}}`
+	cfg := createDefaultConfig()
+	cfg.MaxBodyBytes = len(watch) + 1 // the record is under the bound, each of its two audit events over it
+	p, sink, tel := newTestProcessor(t, cfg)
+	require.NoError(t, p.ConsumeLogs(context.Background(), input(str(watch))))
+	require.Len(t, records(sink.AllLogs()[0]), 1, "the record passes on")
+	assertSum(t, tel, "otelcol_processor_auditdetect_records_oversized", 1)
+}

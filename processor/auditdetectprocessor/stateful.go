@@ -663,9 +663,10 @@ func (p *auditProcessor) requeueReports(due []window.Pending[heldMatch]) {
 	p.droppedReports(dropped)
 }
 
-// waitReports keeps reports that have no throttle to go back to in the deliveries, merged by rule and key and at
-// most max_keys per rule they are of, the newest; it returns how many it dropped. The bound counts the rules of the
-// reports, not the running throttles: a reload that removed the throttles leaves their reports here.
+// waitReports keeps reports that have no throttle to go back to in the deliveries, merged by rule and key, at most
+// max_keys times the number of rules they are of (one total, so one rule's flood can push out another's oldest), the
+// newest; it returns how many it dropped. The bound counts the rules of the reports, not the running throttles: a
+// reload that removed the throttles leaves their reports here.
 func (p *auditProcessor) waitReports(reports []window.Pending[heldMatch]) (dropped int) {
 	if len(reports) == 0 {
 		return 0

@@ -165,7 +165,7 @@ func (s *scratch) gke(root *fastjson.Value, fn func(Event)) {
 	if bothStages {
 		ev.Set("stage", str("ResponseComplete"))
 		s.buf = ev.MarshalTo(s.buf[:0])
-		fn(Event{Body: s.buf, Provenance: prov})
+		fn(Event{Body: s.buf, Provenance: prov, Again: true})
 	}
 }
 

@@ -119,6 +119,9 @@ type Event struct {
 	// Provenance holds the attributes above that the wrapper carries, nil when it carries none. Events of one
 	// wrapper share the map: read it, never change it.
 	Provenance map[string]string
+	// Again says the event is another stage of the entry the previous event was read from (a GKE one-entry watch or
+	// session, read as ResponseStarted then ResponseComplete): the same request, one record.
+	Again bool
 }
 
 // Config configures a Normalizer.
