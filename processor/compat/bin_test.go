@@ -2,17 +2,11 @@ package compat
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/plog"
-
 	"github.com/auditdetect/auditdetect/processor/engine"
-	"github.com/auditdetect/auditdetect/processor/loader"
-	"github.com/auditdetect/auditdetect/processor/rba"
 )
 
 // binnedSecretReads is a detection written the Splunk way: bin _time into 10-minute buckets and count per bucket
@@ -66,18 +60,8 @@ func binnedRead(id int, user string, at time.Time) []byte {
 // 10-minute bucket fire once, with a risk record naming the bucket; 30 and 30 in two buckets of the same hour do not.
 // A window the span does not divide refuses the rule when it loads.
 func TestBinnedDetection(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "kubernetes_secret_read_burst.yml")
-	if err := os.WriteFile(path, []byte(binnedSecretReads), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	res, err := loader.Load(loader.Options{Paths: []string{path}})
-	if err != nil {
-		t.Fatalf("loading a detection that bins _time: %v", err)
-	}
-	e, err := engine.Compile(res.Rules, engine.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rules := loadDetections(t, map[string]string{"kubernetes_secret_read_burst.yml": binnedSecretReads})
+	e := compileRules(t, rules)
 	start := time.Date(2025, 11, 24, 16, 0, 0, 0, time.UTC)
 	var events [][]byte
 	for i := range 60 { // bob: 16:20-16:30 and 16:30-16:40, 30 in each
@@ -106,12 +90,7 @@ func TestBinnedDetection(t *testing.T) {
 	if len(fired) != 1 {
 		t.Fatalf("fired %d times, want once", len(fired))
 	}
-	logs := plog.NewLogRecordSlice()
-	src := logs.AppendEmpty()
-	if n, _ := rba.NewWriter(rba.Config{}).AppendRiskRecords(logs, src, fired[0]); n != 1 {
-		t.Fatalf("%d risk records, want 1", n)
-	}
-	attrs := logs.At(1).Attributes()
+	attrs := riskRecords(t, fired[0], 1)[0].Attributes()
 	for name, want := range map[string]string{
 		"risk_object":  "alice",
 		"bucket":       "2025-11-24T16:40:00",
@@ -122,7 +101,7 @@ func TestBinnedDetection(t *testing.T) {
 		}
 	}
 	// A 15-minute window would split the 16:10-16:20 bucket between two windows: the rule does not load.
-	_, err = engine.Compile(res.Rules, engine.Options{Window: 15 * time.Minute})
+	_, err := engine.Compile(rules, engine.Options{Window: 15 * time.Minute})
 	if err == nil || !strings.Contains(err.Error(), "Kubernetes Secret Read Burst") || !strings.Contains(err.Error(), "does not divide the rule's window of 15m0s") {
 		t.Errorf("a window of 15m: %v", err)
 	}

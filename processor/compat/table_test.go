@@ -1,17 +1,10 @@
 package compat
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/plog"
-
-	"github.com/auditdetect/auditdetect/processor/engine"
-	"github.com/auditdetect/auditdetect/processor/loader"
-	"github.com/auditdetect/auditdetect/processor/rba"
 )
 
 // tabledDetection ends, as user-written detections in ESCU's style often do, in `table`: its risk records carry the
@@ -96,20 +89,7 @@ tags:
 // TestESCUTableEndToEnd: ESCU-style detections ending in `table` load, run in the engine and write risk records
 // with the table's fields only; the record keeps its time and auditID, which are the event's, not the row's.
 func TestESCUTableEndToEnd(t *testing.T) {
-	dir := t.TempDir()
-	for name, text := range map[string]string{"tabled.yml": tabledDetection, "events.yml": tabledEvents} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	res, err := loader.Load(loader.Options{Paths: []string{dir}})
-	if err != nil {
-		t.Fatalf("loading ESCU-style detections that end in table: %v", err)
-	}
-	e, err := engine.Compile(res.Rules, engine.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := compileRules(t, loadDetections(t, map[string]string{"tabled.yml": tabledDetection, "events.yml": tabledEvents}))
 	r, err := e.Evaluate(secretGet(7, "alice", `"stageTimestamp":"2025-11-24T16:00:00.5Z"`))
 	if err != nil {
 		t.Fatal(err)
@@ -117,14 +97,8 @@ func TestESCUTableEndToEnd(t *testing.T) {
 	if len(r.Matches) != 2 {
 		t.Fatalf("%d matches, want 2", len(r.Matches))
 	}
-	logs := plog.NewLogRecordSlice()
-	src := logs.AppendEmpty()
-	if n, _ := rba.NewWriter(rba.Config{}).AppendRiskRecords(logs, src, r); n != 2 {
-		t.Fatalf("%d risk records, want 2", n)
-	}
 	records := map[string]pcommon.Map{}
-	for i := 1; i < logs.Len(); i++ {
-		rec := logs.At(i)
+	for i, rec := range riskRecords(t, r, 2) {
 		if want := pcommon.NewTimestampFromTime(time.Date(2025, 11, 24, 16, 0, 0, 5e8, time.UTC)); rec.Timestamp() != want {
 			t.Errorf("record %d timestamp %v, want the event's %v", i, rec.Timestamp(), want)
 		}

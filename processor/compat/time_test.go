@@ -2,15 +2,10 @@ package compat
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 
-	"go.opentelemetry.io/collector/pdata/plog"
-
 	"github.com/auditdetect/auditdetect/processor/engine"
-	"github.com/auditdetect/auditdetect/processor/loader"
-	"github.com/auditdetect/auditdetect/processor/rba"
 )
 
 // repeatedSecretReads is a detection written in ESCU's house style, as a user writes one for kube_audit: stats with
@@ -66,19 +61,8 @@ func secretGet(id int, user, stamp string) []byte {
 // TestESCUHouseStyleTimes: the risk record of a windowed ESCU-style detection carries firstTime and lastTime as
 // security_content_ctime writes them, from the events' own times (stageTimestamp, else requestReceivedTimestamp).
 func TestESCUHouseStyleTimes(t *testing.T) {
-	dir := corpusDir(t)
-	path := filepath.Join(t.TempDir(), "kubernetes_repeated_secret_reads.yml")
-	if err := os.WriteFile(path, []byte(repeatedSecretReads), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	res, err := loader.Load(loader.Options{Paths: []string{filepath.Join(dir, "escu", "macros", "security_content_ctime.yml"), path}})
-	if err != nil {
-		t.Fatalf("loading an ESCU-style detection that reads _time and converts it: %v", err)
-	}
-	e, err := engine.Compile(res.Rules, engine.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := compileRules(t, loadDetections(t, map[string]string{"kubernetes_repeated_secret_reads.yml": repeatedSecretReads},
+		filepath.Join(corpusDir(t), "escu", "macros", "security_content_ctime.yml")))
 	events := [][]byte{
 		secretGet(1, "alice", `"requestReceivedTimestamp":"2025-11-24T15:59:59.900000Z","stageTimestamp":"2025-11-24T16:00:00.123456Z"`),
 		secretGet(2, "bob", `"stageTimestamp":"2025-11-24T16:01:00Z"`),
@@ -97,12 +81,7 @@ func TestESCUHouseStyleTimes(t *testing.T) {
 		}
 		last = r
 	}
-	logs := plog.NewLogRecordSlice()
-	src := logs.AppendEmpty()
-	if n, _ := rba.NewWriter(rba.Config{}).AppendRiskRecords(logs, src, last); n != 1 {
-		t.Fatalf("%d risk records, want 1", n)
-	}
-	attrs := logs.At(1).Attributes()
+	attrs := riskRecords(t, last, 1)[0].Attributes()
 	for name, want := range map[string]string{
 		"firstTime":    "2025-11-24T16:00:00",
 		"lastTime":     "2025-11-24T16:20:45",
