@@ -141,6 +141,22 @@ func TestScanErrors(t *testing.T) {
 }
 
 // TestScanUnreadableLogHasNoSummary: a log that cannot be opened is an error alone, not a scan of 0 events.
+// TestScanLogWithByteOrderMark: a log saved by a tool that starts files with a UTF-8 byte order mark is read whole,
+// its first event included, as the collector reads it.
+func TestScanLogWithByteOrderMark(t *testing.T) {
+	sample, err := os.ReadFile(sampleLog)
+	require.NoError(t, err)
+	marked := filepath.Join(t.TempDir(), "audit.log")
+	require.NoError(t, os.WriteFile(marked, append([]byte("\ufeff"), sample...), 0o600))
+	var plain, out, errOut bytes.Buffer
+	require.Equal(t, exitOK, run([]string{"scan", "-events", sampleLog}, &plain, &errOut), errOut.String())
+	errOut.Reset()
+	require.Equal(t, exitOK, run([]string{"scan", "-events", marked}, &out, &errOut), errOut.String())
+	assert.Equal(t, plain.String(), out.String())
+	assert.Contains(t, errOut.String(), " 67 events in ")
+	assert.Contains(t, errOut.String(), "left out: 1 unreadable lines,", "the sample's one broken line, not the first")
+}
+
 func TestScanUnreadableLogHasNoSummary(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "nope.log")

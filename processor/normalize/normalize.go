@@ -189,6 +189,7 @@ func (n *Normalizer) eachGzip(body []byte, fn func(Event)) (Format, error) {
 }
 
 func (n *Normalizer) each(body []byte, fn func(Event)) (Format, error) {
+	body = trimBOM(body)
 	f, err := Detect(body)
 	if errors.Is(err, ErrUnknown) && !n.valid(body) {
 		// Counted as what it is: a body that is not JSON, rather than an unknown shape.
@@ -251,6 +252,7 @@ func (n *Normalizer) valid(body []byte) bool {
 // the first that decides (kind, auditID, verb, objectRef, requestURI, stage: native; protoPayload: GKE; properties or
 // records: AKS; logEvents, or message with no deciding key: EKS). Key order does not matter for the answer.
 func Detect(body []byte) (Format, error) {
+	body = trimBOM(body)
 	i := skipWS(body, 0)
 	if i == len(body) || body[i] != '{' {
 		return Unknown, ErrMalformed
@@ -329,4 +331,16 @@ func eachItem(body []byte, fn func(Event)) error {
 		return err
 	}
 	return ErrNoEvents
+}
+
+// utf8BOM is the UTF-8 byte order mark. The filelog receiver's utf-8 decoding keeps it, so the first record of a
+// file written by a tool that starts its files with one (PowerShell's Out-File, some editors) starts with it.
+var utf8BOM = []byte("\ufeff")
+
+// trimBOM returns body without a leading byte order mark, which is not part of the JSON after it.
+func trimBOM(body []byte) []byte {
+	if len(body) >= 3 && body[0] == 0xef {
+		return bytes.TrimPrefix(body, utf8BOM)
+	}
+	return body
 }

@@ -326,3 +326,29 @@ func TestConcurrentEach(t *testing.T) {
 		assert.NoError(t, <-errs)
 	}
 }
+
+// TestLeadingByteOrderMark: the filelog receiver's utf-8 decoding keeps a UTF-8 byte order mark, so a file written by
+// a tool that starts its files with one (PowerShell's Out-File, some editors) gives a first record that starts with
+// it. The mark is not part of the JSON: the event is read after it, in every format.
+func TestLeadingByteOrderMark(t *testing.T) {
+	const bom = "\ufeff"
+	body := []byte(bom + nativeEvent)
+	var got []Event
+	f, err := New(Config{}).Each(body, func(ev Event) { got = append(got, ev) })
+	require.NoError(t, err)
+	assert.Equal(t, Native, f)
+	require.Len(t, got, 1)
+	assert.Equal(t, nativeEvent, string(got[0].Body))
+
+	f, err = Detect(body)
+	require.NoError(t, err)
+	assert.Equal(t, Native, f)
+
+	list, _, err := collect(t, New(Config{}), bom+`{"kind":"EventList","items":[`+nativeEvent+`,`+secondEvent+`]}`)
+	require.NoError(t, err)
+	assert.Len(t, list, 2)
+
+	// Only a leading mark: one inside the text is a malformed body, as before.
+	_, err = New(Config{}).Each([]byte(" "+bom+nativeEvent), func(Event) {})
+	assert.ErrorIs(t, err, ErrMalformed)
+}
