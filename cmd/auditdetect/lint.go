@@ -22,7 +22,7 @@ import (
 
 // A lint finding is an error when the rule cannot work as written (it never matches, an exclusion never applies,
 // under -on-rule-error skip it does not load), a warning when it works but not all of it (a dead alternative, a
-// risk object the loader leaves out, no risk object at all, deprecated upstream).
+// risk object the loader leaves out, no risk object at all, a message token no result row fills, deprecated upstream).
 const (
 	lintError   = "error"
 	lintWarning = "warning"
@@ -119,6 +119,12 @@ func runLint(args []string, stdout, stderr io.Writer) int {
 		}
 		if field, ok := ctx["field"].(string); ok {
 			f.Message += fmt.Sprintf(" (field %q; results: %s)", field, strings.Join(toStrings(ctx["results"]), ", "))
+		} else if token, ok := ctx["token"].(string); ok {
+			f.Message += fmt.Sprintf(" (token %s; results: %s", token, strings.Join(toStrings(ctx["results"]), ", "))
+			if why, ok := ctx["reason"].(string); ok {
+				f.Message += "; " + why
+			}
+			f.Message += ")"
 		} else if err, ok := ctx["error"].(string); ok {
 			f.Message += ": " + err
 		}

@@ -149,3 +149,25 @@ func TestLintCorpus(t *testing.T) {
 	// The fourth: the anonymous enumeration rule's `level in (..., "ResponseComplete", ...)`, a stage, not a level.
 	assert.Equal(t, 4, strings.Count(out, "an alternative is never true"))
 }
+
+// TestLintSaysUnfilledTokens: a message token no result row can fill is a warning, with the token, the fields the
+// results have and, when they are the event, why it has no such field.
+func TestLintSaysUnfilledTokens(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"a_stats.yml": "name: Stats\nid: t1\nsearch: verb=get | stats count by user_name\n" +
+			"rba:\n  message: $user$ read $count$ times\n  risk_objects: [{field: user_name, type: user, score: 5}]\n",
+		"b_event.yml": "name: Event\nid: t2\nsearch: verb=get\n" +
+			"rba:\n  message: $user$ read $objectRef.name$\n  risk_objects: [{field: user.username, type: user, score: 5}]\n",
+	} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600))
+	}
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, exitOK, run([]string{"lint", dir}, &stdout, &stderr), stderr.String())
+	assert.Equal(t, filepath.Join(dir, "a_stats.yml")+`:3: warning: rule "Stats": Rule's risk message names a field its results `+
+		`never hold: the token stays as written in its risk records (token $user$; results: user_name, count)`+"\n"+
+		filepath.Join(dir, "b_event.yml")+`:3: warning: rule "Event": Rule's risk message names a field its results never hold: `+
+		`the token stays as written in its risk records (token $user$; results: the event's fields; user is an object: its `+
+		`members have values, it has none (its members: username, uid, groups, extra))`+"\n", stdout.String())
+	assert.Contains(t, stderr.String(), "lint: 2 rules: 0 errors, 2 warnings")
+}

@@ -152,7 +152,7 @@ var synopses = map[string]string{
 	"rule-test": "run the rules' own tests offline and print a pass/fail table",
 	"scan":      "run a rule set over an audit log and print the risk records the collector would write",
 	"rule-cost": "measure what each rule adds to the time per event on an audit log",
-	"lint":      "list the rules that cannot work as written (never match, an exclusion that never applies, under -on-rule-error skip does not load: errors, exit 1; a dead alternative, no risk object, a risk object left out, deprecated or unsupported upstream, a resource named by its kind: warnings)",
+	"lint":      "list the rules that cannot work as written (never match, an exclusion that never applies, under -on-rule-error skip does not load: errors, exit 1; a dead alternative, no risk object, a risk object left out, a message token no result fills, deprecated or unsupported upstream, a resource named by its kind: warnings)",
 }
 
 func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *ruleFlags) {

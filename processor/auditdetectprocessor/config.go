@@ -113,6 +113,9 @@ type RuleOverride struct {
 	RiskObjects []RiskObjectConfig `mapstructure:"risk_objects"`
 	// ThreatObjects replaces the rule's threat objects (Sigma and Elastic rules default to src_ip, the client).
 	ThreatObjects []ThreatObjectConfig `mapstructure:"threat_objects"`
+	// Message replaces the rule's risk message: text with $field$ tokens filled from the result row, as ESCU's
+	// rba.message.
+	Message string `mapstructure:"message"`
 }
 
 // ThrottleConfig lets one risk event per key through per window; later matches of the key in the window are

@@ -20,15 +20,15 @@ type ThreatObjectConfig struct {
 	Type  string `mapstructure:"type"`
 }
 
-// riskOverrides hands the loader the rule_overrides entries that replace risk or threat objects; the loader checks
-// them, so a bad one fails config validation with the rule's key.
+// riskOverrides hands the loader the rule_overrides entries that replace risk or threat objects or the risk message;
+// the loader checks them, so a bad one fails config validation with the rule's key.
 func (cfg *Config) riskOverrides() map[string]loader.Override {
 	var out map[string]loader.Override
 	for key, o := range cfg.RuleOverrides {
-		if len(o.RiskObjects) == 0 && len(o.ThreatObjects) == 0 {
+		if len(o.RiskObjects) == 0 && len(o.ThreatObjects) == 0 && o.Message == "" {
 			continue
 		}
-		var lo loader.Override
+		lo := loader.Override{Message: o.Message}
 		for _, ro := range o.RiskObjects {
 			lo.RiskObjects = append(lo.RiskObjects, rule.RiskObject{Field: ro.Field, Type: ro.Type, Score: ro.Score})
 		}

@@ -32,6 +32,7 @@ func TestFormatsConfig(t *testing.T) {
 	assert.Equal(t, RuleOverride{
 		RiskObjects:   []RiskObjectConfig{{Field: "objectRef.namespace", Type: "system"}, {Field: "user.username", Type: "user", Score: 80}},
 		ThreatObjects: []ThreatObjectConfig{{Field: "objectRef.name", Type: "system"}},
+		Message:       "$user.username$ ran a command in pod $objectRef.namespace$/$objectRef.name$ from $src_ip$",
 	}, cfg.RuleOverrides["Test Exec Into Pod"])
 
 	for name, msg := range map[string]string{
@@ -65,7 +66,7 @@ func TestSigmaAndElasticRiskRecords(t *testing.T) {
 	type riskRec struct {
 		search, object, objectType string
 		score                      int64
-		threat, severity           string
+		threat, severity, message  string
 	}
 	var got []riskRec
 	for _, r := range records(sink.AllLogs()[0]) {
@@ -75,13 +76,14 @@ func TestSigmaAndElasticRiskRecords(t *testing.T) {
 		a := r.Attributes().AsRaw()
 		threat, _ := a["threat_object"].(string)
 		got = append(got, riskRec{a["search_name"].(string), a["risk_object"].(string), a["risk_object_type"].(string),
-			a["risk_score"].(int64), threat, a["severity"].(string)})
+			a["risk_score"].(int64), threat, a["severity"].(string), a["risk_message"].(string)})
 	}
 	assert.Equal(t, []riskRec{
-		// Sigma, objects overridden: the namespace scores the rule's own 73, the user the configured 80.
-		{"Test Exec Into Pod", "shop", "system", 73, "web-1", "high"},
-		{"Test Exec Into Pod", "mallory", "user", 80, "web-1", "high"},
-		// Elastic, default objects: the user, and the first source address as the threat.
-		{"Test Secret Read By Pod Identity", "system:serviceaccount:shop:web", "user", 73, "10.244.1.7", "high"},
+		// Sigma, objects and message overridden: the namespace scores the rule's own 73, the user the configured 80.
+		{"Test Exec Into Pod", "shop", "system", 73, "web-1", "high", "mallory ran a command in pod shop/web-1 from 203.0.113.7, 10.0.0.2"},
+		{"Test Exec Into Pod", "mallory", "user", 80, "web-1", "high", "mallory ran a command in pod shop/web-1 from 203.0.113.7, 10.0.0.2"},
+		// Elastic, default objects and message: the user, and the first source address as the threat.
+		{"Test Secret Read By Pod Identity", "system:serviceaccount:shop:web", "user", 73, "10.244.1.7", "high",
+			"Test Secret Read By Pod Identity: get /api/v1/namespaces/shop/secrets/db by system:serviceaccount:shop:web from 10.244.1.7"},
 	}, got)
 }

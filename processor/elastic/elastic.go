@@ -206,7 +206,7 @@ func Parse(file string, data []byte, fm *FieldMap) (*rule.Rule, error) {
 	}
 	eventrisk.Apply(r, score, severity)
 	if typ == "new_terms" {
-		r.Risk.Message += " (new terms: $new_terms$)"
+		r.Risk.Message += " (new terms: $" + rule.NewTermsField + "$)"
 	}
 	if len(r.Pipeline) > 0 {
 		if _, ok := r.Pipeline[0].(rule.Sequence); ok {

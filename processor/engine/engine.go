@@ -240,7 +240,9 @@ func compileRule(r *rule.Rule, opts Options, fs *fields) (*compiledRule, error) 
 		for _, t := range r.Risk.Threats {
 			names = append(names, t.Field)
 		}
-		names = append(names, messageFields(r.Risk.Message)...)
+		// Every field a token can ask for, whichever others the row fills (a token left unfilled gives its closing
+		// `$` to the next one).
+		names = append(names, rule.MessageFields(r.Risk.Message)...)
 		names = append(names, summaryFields...)
 		names = append(names, opts.RowFields[r.ID]...)
 		for _, st := range r.Pipeline {

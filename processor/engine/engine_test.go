@@ -530,6 +530,21 @@ func TestRowsWithoutStatsShowRiskAndSummaryFields(t *testing.T) {
 	}
 }
 
+// TestRowsWithoutStatsShowEveryFieldATokenCanRead: a token the row does not fill gives its closing `$` to the next
+// one (rule.MessageTokens), so the row keeps that one's field too: `$nope$requestObject.kind$` reads
+// requestObject.kind.
+func TestRowsWithoutStatsShowEveryFieldATokenCanRead(t *testing.T) {
+	r := &rule.Rule{ID: "s", Name: "s", Filter: eq("verb", "create"), Risk: rule.Risk{Message: "$nope$requestObject.kind$"}}
+	e, _ := Compile([]*rule.Rule{r}, Options{})
+	ms, _ := e.Match([]byte(podEvent))
+	if len(ms) != 1 {
+		t.Fatal("no match")
+	}
+	if got := ms[0].Rows[0].Values("requestObject.kind"); len(got) != 1 || got[0] != "Pod" {
+		t.Errorf("requestObject.kind = %v", got)
+	}
+}
+
 func TestEvaluateResult(t *testing.T) {
 	e, _ := Compile([]*rule.Rule{nodePortLikeRule()}, Options{})
 	res, err := e.Evaluate([]byte(podEvent))

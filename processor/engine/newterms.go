@@ -12,7 +12,7 @@ import (
 )
 
 // NewTermsField is the row field a new_terms stage sets on the rows it keeps: the values that were new.
-const NewTermsField = "new_terms"
+const NewTermsField = rule.NewTermsField
 
 // newTermsStage is Elastic's new_terms rule type streamed: a row passes when some combination of the values of the
 // fields was not seen within the history window before the event's time. Every combination an event carries is

@@ -3,7 +3,6 @@ package engine
 import (
 	"fmt"
 	"net/netip"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -364,17 +363,6 @@ func extreme(vals []string, max bool) string {
 		s.extremes(v)
 	}
 	return s.extreme(max)
-}
-
-var tokenRE = regexp.MustCompile(`\$([^$\s]+)\$`)
-
-// messageFields returns the field names a risk message's $field$ tokens name.
-func messageFields(msg string) []string {
-	var out []string
-	for _, m := range tokenRE.FindAllStringSubmatch(msg, -1) {
-		out = append(out, m[1])
-	}
-	return out
 }
 
 // compilePipeline compiles the stages of r, new_terms fields from the engine's filter fields fs. It returns the

@@ -114,6 +114,65 @@ func absent(f rule.Field) (string, bool) {
 	return "", false
 }
 
+// lists are the members whose values are lists of strings: a Splunk path names their values with `{}` (sourceIPs{}).
+var lists = map[string]bool{"sourceIPs": true, "user.groups": true, "impersonatedUser.groups": true}
+
+// NoValue says why no API server event gives the field name a value (a string, number or boolean) as the engine reads
+// a Splunk path: a member the schema does not have, a path below a string or number, an object (user, objectRef,
+// requestObject...: its members have values, it has none), a list named without `{}` (sourceIPs for sourceIPs{}), or
+// `{}` after a member that is no list. ok is false when some event can give it one; any path below an open object
+// (requestObject, annotations, user.extra...) can.
+func NoValue(name string) (why string, ok bool) {
+	segs := strings.Split(name, ".")
+	path := ""
+	for i, seg := range segs {
+		key, list := strings.CutSuffix(seg, "{}")
+		parent := path
+		if !slices.Contains(members[parent], key) {
+			if parent == "" {
+				return fmt.Sprintf("an audit event has no member %q (its members: %s)", key, strings.Join(members[""], ", ")), true
+			}
+			return fmt.Sprintf("%s has no member %q (its members: %s)", parent, key, strings.Join(members[parent], ", ")), true
+		}
+		if path = key; parent != "" {
+			path = parent + "." + key
+		}
+		last := i == len(segs)-1
+		switch {
+		case open[path]:
+			// Its content is the requester's (a JSON patch body is a list): only the member itself is known to have
+			// no value.
+			if last && !list {
+				return fmt.Sprintf("%s is an object: its members have values, it has none (name one: %s.<key>)", path, path), true
+			}
+			return "", false
+		case members[path] != nil:
+			if list {
+				return fmt.Sprintf("%s is an object, not a list: name a member (%s.<member>) without {}", path, path), true
+			}
+			if last {
+				return fmt.Sprintf("%s is an object: its members have values, it has none (its members: %s)", path,
+					strings.Join(members[path], ", ")), true
+			}
+		case lists[path]:
+			if !list {
+				return fmt.Sprintf("%s is a list: Splunk names its values %s{}", path, path), true
+			}
+			if !last {
+				return fmt.Sprintf("%s{} are strings: nothing is below them", path), true
+			}
+		default:
+			if list {
+				return fmt.Sprintf("%s is a string or number, not a list: name it without {}", path), true
+			}
+			if !last {
+				return fmt.Sprintf("%s is a string or number: nothing is below it", path), true
+			}
+		}
+	}
+	return "", false
+}
+
 // Conditions is what r requires of the event itself: its filter and the conditions of the search and where stages
 // that come before any stage that changes the fields (rename, stats, fillnull, iplocation...), ANDed; nil when there
 // are none. Those stages read the event's own fields, as the filter does.

@@ -140,7 +140,7 @@ func TestOverrides(t *testing.T) {
 		},
 		{name: "bad type", overrides: map[string]Override{"e-1": {RiskObjects: []rule.RiskObject{{Field: "a", Type: "person"}}}}, err: `rule_overrides "e-1": risk object type "person"`},
 		{name: "bad score", overrides: map[string]Override{"e-1": {RiskObjects: []rule.RiskObject{{Field: "a", Type: "user", Score: 101}}}}, err: "outside 1-100"},
-		{name: "empty", overrides: map[string]Override{"e-1": {}}, err: "needs risk_objects or threat_objects"},
+		{name: "empty", overrides: map[string]Override{"e-1": {}}, err: "needs risk_objects, threat_objects or message"},
 		{name: "threat without type", overrides: map[string]Override{"e-1": {ThreatObjects: []rule.ThreatObject{{Field: "a"}}}}, err: "needs a field and a type"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -46,7 +46,8 @@ type Options struct {
 	Logger *zap.Logger
 	// ElasticFieldMap is merged over elastic.DefaultFieldMap to map the ECS fields of Elastic rules.
 	ElasticFieldMap map[string]string
-	// Overrides replace the risk and threat objects of rules, keyed by rule id or name (overrides.go).
+	// Overrides replace the risk and threat objects and the risk message of rules, keyed by rule id or name
+	// (overrides.go).
 	Overrides map[string]Override
 	// ESCUApp is the label of the app whose saved searches run the ESCU detections in Splunk ES: an ESCU detection
 	// (not one of the built-in pack, which ES does not have) gets the search name `<ESCUApp> - <name> - Rule`, the
@@ -344,7 +345,7 @@ func Load(opts Options) (*Result, error) {
 		// As for a rule_overrides key that names no loaded rule: the rule it was for may be the one skipped.
 		log.Warn("Configured macro referenced by no rule", zap.Error(err))
 	}
-	if err := applyOverrides(res.Rules, opts.Overrides); err != nil {
+	if err := applyOverrides(res.Rules, opts.Overrides, log); err != nil {
 		return nil, err
 	}
 	return res, nil

@@ -27,7 +27,7 @@ id: %s
 search: |-
   %s
 rba:
-  message: test $user$
+  message: test $user.username$
   risk_objects:
   - field: user
     type: user

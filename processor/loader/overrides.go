@@ -12,12 +12,15 @@ import (
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
 
-// Override replaces the risk objects and/or the threat objects of one rule (the processor's rule_overrides). It
-// serves every format, but exists for Sigma and Elastic rules, whose default objects (the user and the first source
-// IPs) are auditdetect's choice rather than the rule author's. An empty list leaves the rule's own objects.
+// Override replaces the risk objects, the threat objects and/or the risk message of one rule (the processor's
+// rule_overrides). It serves every format, but exists for Sigma and Elastic rules, whose default objects (the user
+// and the first source IPs) and message are auditdetect's choice rather than the rule author's, and to mend an
+// upstream detection whose own do not fit its results. An empty list or message leaves the rule's own.
 type Override struct {
 	RiskObjects   []rule.RiskObject
 	ThreatObjects []rule.ThreatObject
+	// Message has $field$ tokens, as ESCU's rba.message.
+	Message string
 }
 
 // ThreatObjectTypes are the threat object types contentctl accepts: the ThreatObjectType enum of splunk/contentctl,
@@ -32,8 +35,10 @@ var ThreatObjectTypes = []string{
 // applyOverrides applies each override to the rules whose id or name is its key. A risk object without a score takes
 // the rule's own score (its highest). A key that names no loaded rule changes nothing here: the processor reports
 // such keys once for every kind of rule_overrides setting. A field the rule's result rows can never hold (its output
-// fields are known: OutputFields) fails: such a risk object writes no risk record, such a threat object nothing.
-func applyOverrides(rules []*rule.Rule, overrides map[string]Override) error {
+// fields are known: OutputFields) fails: such a risk object writes no risk record, such a threat object nothing. A
+// message token no row can fill is a warning, as an ESCU detection's own (checkMessage): the message still says the
+// rest.
+func applyOverrides(rules []*rule.Rule, overrides map[string]Override, log *zap.Logger) error {
 	keys := make([]string, 0, len(overrides))
 	for k := range overrides {
 		keys = append(keys, k)
@@ -58,6 +63,10 @@ func applyOverrides(rules []*rule.Rule, overrides map[string]Override) error {
 				}
 				if err := override(r, o); err != nil {
 					errs = append(errs, fmt.Errorf("rule_overrides %q: %w", k, err))
+					continue
+				}
+				if o.Message != "" {
+					checkMessage(r, log)
 				}
 			}
 		}
@@ -66,8 +75,11 @@ func applyOverrides(rules []*rule.Rule, overrides map[string]Override) error {
 }
 
 func checkOverride(o Override) error {
-	if len(o.RiskObjects) == 0 && len(o.ThreatObjects) == 0 {
-		return errors.New("needs risk_objects or threat_objects")
+	if len(o.RiskObjects) == 0 && len(o.ThreatObjects) == 0 && o.Message == "" {
+		return errors.New("needs risk_objects, threat_objects or message")
+	}
+	if o.Message != "" && strings.TrimSpace(o.Message) == "" {
+		return errors.New("message is blank: its risk records would say nothing (leave it out to keep the rule's own)")
 	}
 	for _, ro := range o.RiskObjects {
 		switch {
@@ -109,6 +121,9 @@ func override(r *rule.Rule, o Override) error {
 	}
 	if len(o.ThreatObjects) > 0 {
 		r.Risk.Threats = slices.Clone(o.ThreatObjects)
+	}
+	if o.Message != "" {
+		r.Risk.Message = o.Message
 	}
 	return nil
 }
@@ -203,6 +218,16 @@ func (res *results) describe() []string {
 // resultFields works out what r's result rows can hold. known is false when the rows are whole events that no
 // projection narrowed (every field of the event can be read), or a stage is one it does not know.
 func resultFields(r *rule.Rule) (res results, known bool) {
+	res, known = rowFields(r)
+	if known && res.open && !slices.ContainsFunc(r.Pipeline, func(st rule.Stage) bool { _, ok := st.(rule.Project); return ok }) {
+		return res, false
+	}
+	return res, known
+}
+
+// rowFields works out what r's result rows can hold, whole events included (open: the fields the stages set, and the
+// event's). known is false when a stage is one it does not know.
+func rowFields(r *rule.Rule) (res results, known bool) {
 	first := 0
 	res.open = true
 	for i, st := range r.Pipeline {
@@ -210,9 +235,6 @@ func resultFields(r *rule.Rule) (res results, known bool) {
 			first = i
 			res.open = false
 		}
-	}
-	if res.open && !slices.ContainsFunc(r.Pipeline, func(st rule.Stage) bool { _, ok := st.(rule.Project); return ok }) {
-		return res, false
 	}
 	add := func(name string) {
 		if !slices.Contains(res.fields, name) {
@@ -290,7 +312,9 @@ func resultFields(r *rule.Rule) (res results, known bool) {
 			if st.Ordered {
 				slices.SortStableFunc(res.fields, func(a, b string) int { return st.Rank(a) - st.Rank(b) })
 			}
-		case rule.Search, rule.Where, rule.NewTerms:
+		case rule.NewTerms:
+			add(rule.NewTermsField)
+		case rule.Search, rule.Where:
 		default:
 			return res, false
 		}
@@ -326,15 +350,16 @@ func missingField(r *rule.Rule, names []string) (missing string, have []string) 
 // checkOwnObjects drops, with a warning, the risk and threat objects of an ESCU detection that its results can never
 // hold (a stats that does not keep the field, a rename that gives it another name), which Splunk ES would leave out
 // the same way (no risk event for an empty field). A detection left with no risk object it can fill would match and
-// never write a risk record: that one fails to load, with its file and line. The parts an override replaces are not
-// checked (the override is, against the same fields), so a broken upstream detection can be mended with
-// rule_overrides.
+// never write a risk record: that one fails to load, with its file and line. Its message's tokens no row can fill are
+// said (checkMessage). The parts an override replaces are not checked (the override is, against the same fields), so
+// a broken upstream detection can be mended with rule_overrides.
 func checkOwnObjects(r *rule.Rule, overrides map[string]Override, log *zap.Logger) error {
-	var risk, threat bool // replaced by an override
+	var risk, threat, message bool // replaced by an override
 	for k, o := range overrides {
 		if r.NamedBy(k) {
 			risk = risk || len(o.RiskObjects) > 0
 			threat = threat || len(o.ThreatObjects) > 0
+			message = message || o.Message != ""
 		}
 	}
 	if !risk && len(r.Risk.Objects) == 0 {
@@ -343,10 +368,15 @@ func checkOwnObjects(r *rule.Rule, overrides map[string]Override, log *zap.Logge
 		log.Warn("Rule names no risk object: its risk records carry no risk_object or risk_score (give it one with "+
 			"rule_overrides.risk_objects)", zap.String("rule", r.Name), zap.String("file", r.Origin.String()))
 	}
-	if strings.TrimSpace(r.Risk.Message) == "" {
+	switch {
+	case message:
+		// Replaced: the override's message is checked where it is applied (applyOverrides).
+	case strings.TrimSpace(r.Risk.Message) == "":
 		// ESCU requires one; without it the risk records say the search name and the risk object (package rba).
 		log.Warn("Rule has no risk message (rba.message, or tags.message before v5): its risk records say only its "+
 			"search name and risk object", zap.String("rule", r.Name), zap.String("file", r.Origin.String()))
+	default:
+		checkMessage(r, log)
 	}
 	res, known := resultFields(r)
 	if !known {

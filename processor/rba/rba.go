@@ -297,10 +297,11 @@ func (w *Writer) fill(attrs pcommon.Map, r *rule.Rule, row engine.Row, t riskTar
 	return msg
 }
 
-// Message replaces each $field$ token of an RBA message with the row's value(s); a token the row cannot fill stays
-// visible, so a broken message is noticed rather than silently shortened. Values come from the audit event, so each
-// is capped (MaxValues values of MaxValueBytes each) and its control characters are escaped (see EscapeControl): a
-// crafted username cannot forge a second line or hide text. The whole message is capped at MaxMessageBytes.
+// Message replaces each $field$ token of an RBA message (rule.FirstMessageToken) with the row's value(s); a token the
+// row cannot fill stays visible, as in Splunk ES, so a broken message is noticed rather than silently shortened (the
+// loader warns of a token no row can fill). Values come from the audit event, so each is capped (MaxValues values of
+// MaxValueBytes each) and its control characters are escaped (see EscapeControl): a crafted username cannot forge a
+// second line or hide text. The whole message is capped at MaxMessageBytes.
 func Message(msg string, row engine.Row) string {
 	if !strings.Contains(msg, "$") {
 		return msg
@@ -310,24 +311,23 @@ func Message(msg string, row engine.Row) string {
 	budget := max(256, MaxMessageBytes/max(1, strings.Count(msg, "$")/2))
 	var b strings.Builder
 	for {
-		i := strings.IndexByte(msg, '$')
-		if i < 0 {
+		// The token syntax is the rule model's (rule.FirstMessageToken), which the loader checks messages against.
+		i, name, ok := rule.FirstMessageToken(msg)
+		if !ok {
 			break
 		}
-		j := strings.IndexByte(msg[i+1:], '$')
-		if j < 0 {
-			break
+		var vals []string
+		if rule.IsTokenName(name) {
+			vals = row.Values(name)
 		}
-		name := msg[i+1 : i+1+j]
-		vals := row.Values(name)
-		if len(vals) == 0 || strings.ContainsAny(name, " \t") {
+		if len(vals) == 0 {
 			b.WriteString(msg[:i+1])
 			msg = msg[i+1:]
 			continue
 		}
 		b.WriteString(msg[:i])
 		b.WriteString(joinValues(vals, budget))
-		msg = msg[i+2+j:]
+		msg = msg[i+2+len(name):]
 		if b.Len() > MaxMessageBytes {
 			break
 		}

@@ -1,7 +1,11 @@
 package rba
 
 import (
+	"math/rand/v2"
 	"reflect"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -219,6 +223,39 @@ func TestMessage(t *testing.T) {
 	} {
 		if got := Message(msg, r); got != want {
 			t.Errorf("Message(%q) = %q, want %q", msg, got, want)
+		}
+	}
+}
+
+// TestMessageReadsTokensAsTheRuleModel: Message fills, in order, the tokens rule.MessageTokens names that the row
+// has a value for, which is what the loader checks a message against: random messages of names, `$`, spaces and
+// text, and random rows.
+func TestMessageReadsTokensAsTheRuleModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	pieces := []string{"$", "$", "$", "a", "b", "user", " ", "x y", "\t", "$$", "."}
+	names := []string{"a", "b", "user", "x y", "a.b"}
+	for range 5000 {
+		var msg strings.Builder
+		for range 1 + rng.IntN(12) {
+			msg.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		var fields []engine.RowField
+		has := map[string]bool{}
+		for _, n := range names {
+			if rng.IntN(2) == 0 {
+				fields = append(fields, f(n, "<"+n+">"))
+				has[n] = true
+			}
+		}
+		var want []string
+		for _, n := range rule.MessageTokens(msg.String(), func(name string) bool { return has[name] }) {
+			if has[n] {
+				want = append(want, "<"+n+">")
+			}
+		}
+		got := regexp.MustCompile(`<[^<>]*>`).FindAllString(Message(msg.String(), row(fields...)), -1)
+		if !slices.Equal(got, want) {
+			t.Fatalf("Message(%q) with %v filled %q, rule.MessageTokens says %q", msg.String(), has, got, want)
 		}
 	}
 }

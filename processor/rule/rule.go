@@ -395,6 +395,9 @@ type NewTerms struct {
 	History time.Duration
 }
 
+// NewTermsField is the row field a NewTerms stage sets on the rows it keeps: the values that were new.
+const NewTermsField = "new_terms"
+
 // Copy sets the row field To to the values of From, which stays: every value, or with Ends only the first and the
 // last. Sigma and Elastic rules take their threat object this way: `src_ip` is the first address of `sourceIPs{}`,
 // the client as X-Forwarded-For names it, and the last, the address the API server saw (the client can set the
