@@ -96,6 +96,7 @@ func (m macroFlags) Set(s string) error {
 // stateFlags registers -window and -max-keys into opts, as the processor's settings of the same names: stateful
 // rules behave (and cost) as their state lets them.
 func stateFlags(fs *flag.FlagSet, opts *engine.Options) {
+	opts.SkipNeverMatching = true // as the processor: a rule that can never match is said, and never evaluated
 	fs.DurationVar(&opts.Window, "window", engine.DefaultWindow, "window of stats rules, as the processor's window setting")
 	fs.IntVar(&opts.MaxKeys, "max-keys", engine.DefaultMaxKeys, "groups per windowed rule, as the processor's max_keys setting")
 	fs.DurationVar(&opts.AllowedLateness, "allowed-lateness", defaultAllowedLateness, "how much older than the newest "+

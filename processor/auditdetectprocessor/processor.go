@@ -65,7 +65,8 @@ func buildDetector(cfg *Config, logger *zap.Logger) (*detector, error) {
 		return nil, err
 	}
 	d := &detector{skipped: len(res.Skipped)}
-	opts := engine.Options{Window: cfg.Window, MaxKeys: cfg.MaxKeys}
+	// A rule that can never match an API server's event is warned of (warnNeverTrue) and costs nothing.
+	opts := engine.Options{Window: cfg.Window, MaxKeys: cfg.MaxKeys, SkipNeverMatching: true}
 	if cfg.GeoIPDatabase != "" {
 		if d.geo, err = geoip.Open(cfg.GeoIPDatabase); err != nil {
 			return nil, err
@@ -181,8 +182,9 @@ func warnNeverTrue(rules []*rule.Rule, log *zap.Logger) (neverMatching int) {
 		at := []zap.Field{zap.String("rule", r.Name), zap.String("file", r.Origin.String())}
 		if l.NeverMatches {
 			neverMatching++
-			log.Warn("Rule can never match an API server's audit event: it needs a term that is never true "+
-				"(turn it off with rule_overrides enabled: false)", append(at, zap.Strings("terms", terms(l.Because)))...)
+			log.Warn("Rule can never match an API server's audit event: it needs a term that is never true, and is "+
+				"not evaluated (mend the term, or turn it off with rule_overrides enabled: false)",
+				append(at, zap.Strings("terms", terms(l.Because)))...)
 			continue
 		}
 		if len(l.NeverExcludes) > 0 {

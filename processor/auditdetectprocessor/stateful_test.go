@@ -758,8 +758,9 @@ func TestDisabledRule(t *testing.T) {
 	assert.ErrorContains(t, err, `both name rule "Test NodePort" and both set enabled`)
 }
 
-// TestNeverTrueTermsAreSaid: a rule whose filter needs a term no API server event satisfies runs, with a warning
-// naming the rule, its file and the term that decides it (not a dead alternative beside it); an exclusion that never
+// TestNeverTrueTermsAreSaid: a rule whose filter needs a term no API server event satisfies is loaded and counted,
+// with a warning naming the rule, its file and the term that decides it (not a dead alternative beside it), and not
+// evaluated: an event written by hand with that term gets nothing from it; an exclusion that never
 // applies is a warning too; a dead alternative of a rule that still runs is information; a rule turned off is not
 // said.
 func TestNeverTrueTermsAreSaid(t *testing.T) {
@@ -800,6 +801,20 @@ rba:
 	assert.Contains(t, terms, "`stage=ResponseCompleted` is never true: stage is one of")
 	assert.NotContains(t, terms, "replace", "the dead alternative is not why the rule never matches")
 	assert.Equal(t, int64(1), gauge(s.tel, "otelcol_processor_auditdetect_rules_never_matching"), "Never")
+	assert.Contains(t, warned[0].Message, "not evaluated")
+	handMade := `{"kind":"Event","auditID":"h-1","stage":"ResponseCompleted","verb":"create","user":{"username":"eve"},` +
+		`"objectRef":{"resource":"cronjobs","namespace":"x","name":"c"}}`
+	var names []string
+	for _, r := range records(func() plog.Logs {
+		require.NoError(t, s.p.ConsumeLogs(context.Background(), input(str(handMade))))
+		all := s.sink.AllLogs()
+		return all[len(all)-1]
+	}()) {
+		if v, ok := r.Attributes().Get("search_name"); ok && isRisk(r) {
+			names = append(names, v.Str())
+		}
+	}
+	assert.Equal(t, []string{"ESCU - Dead Alternative - Rule"}, names, "Never is not evaluated; the rule beside it is")
 	said := s.logs.FilterMessageSnippet("alternative that is never true").All()
 	require.Len(t, said, 1)
 	assert.Equal(t, zapcore.InfoLevel, said[0].Level)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/auditdetect/auditdetect/processor/event"
+	"github.com/auditdetect/auditdetect/processor/lint"
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
 
@@ -43,6 +44,12 @@ type Options struct {
 	// event, which otherwise carry only the risk, threat and message fields and a summary): the fields a throttle
 	// keys on, for one.
 	RowFields map[string][]string
+	// SkipNeverMatching leaves out of the evaluation the rules processor/lint says can never match an API server's
+	// audit event (a term such as a top-level hostPath, or responseStatus.code=ALLOW, that no API server writes):
+	// they are compiled, listed and counted like every rule, but no event is a candidate for them, where each would
+	// cost every event of its operations a read and a test for nothing. The processor and the tools set it (and warn
+	// of such rules); unset, every rule is evaluated as written, on any JSON (the compilers' tests).
+	SkipNeverMatching bool
 }
 
 // DefaultWindow is the window of windowed stats rules when Options.Window is zero.
@@ -162,6 +169,10 @@ func Compile(rules []*rule.Rule, opts Options) (*Engine, error) {
 			return nil, &rule.Error{File: r.Origin.File, Line: r.Origin.Line, Rule: r.Name, Reason: err.Error()}
 		}
 		e.rules = append(e.rules, cr)
+		if opts.SkipNeverMatching && lint.Check(r).NeverMatches {
+			allOps = append(allOps, nil) // in no operation's bucket: never a candidate
+			continue
+		}
 		allOps = append(allOps, cr.ops)
 	}
 	e.index = buildIndex(allOps)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -730,5 +731,40 @@ func TestIPCompare(t *testing.T) {
 	}
 	if _, err := Compile([]*rule.Rule{{ID: "x", Name: "x", Filter: ip(rule.OpGt, "10.0.0.0/8")}}, Options{}); err == nil {
 		t.Error("a network as an IP bound compiled")
+	}
+}
+
+// TestSkipNeverMatching: a rule lint says can never match an API server's event (a top-level hostPath, which no API
+// server writes) is compiled, listed with its operations, and, with SkipNeverMatching, never evaluated: an event
+// written by hand with that member does not match it, where the rule as written would. A rule that can match is
+// evaluated as before.
+func TestSkipNeverMatching(t *testing.T) {
+	dead := &rule.Rule{ID: "dead", Name: "dead", Filter: rule.And{eq("verb", "create"), eq("objectRef.resource", "pods"),
+		rule.Exists{Field: rule.Field{Name: "hostPath"}}}}
+	live := &rule.Rule{ID: "live", Name: "live", Filter: rule.And{eq("verb", "create"), eq("objectRef.resource", "pods")}}
+	body := []byte(`{"kind":"Event","verb":"create","objectRef":{"resource":"pods"},"hostPath":"/"}`)
+	for _, skip := range []bool{false, true} {
+		e, err := Compile([]*rule.Rule{dead, live}, Options{SkipNeverMatching: skip})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(e.Rules()) != 2 || !slices.Equal(e.Operations()[0], []Operation{{"pods", "create"}}) {
+			t.Fatalf("skip=%v: rules %d, operations %v: want both listed, the dead one's operations kept", skip, len(e.Rules()), e.Operations()[0])
+		}
+		ms, err := e.Match(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, m := range ms {
+			names = append(names, m.Rule.ID)
+		}
+		want := []string{"dead", "live"} // as written, on any JSON
+		if skip {
+			want = []string{"live"}
+		}
+		if !slices.Equal(names, want) {
+			t.Errorf("skip=%v: matched %v, want %v", skip, names, want)
+		}
 	}
 }
