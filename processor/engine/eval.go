@@ -256,10 +256,11 @@ func compileValue(v rule.Value, rs refs) (valueExec, error) {
 
 func compileCall(v rule.Call, rs refs) (valueExec, error) {
 	want, known := rule.CallFuncs[v.Func]
+	optional := rule.CallOptional[v.Func]
 	switch {
 	case !known:
 		return nil, fmt.Errorf("unsupported function %q", v.Func)
-	case want >= 0 && len(v.Args) != want || want < 0 && len(v.Args) == 0:
+	case want >= 0 && (len(v.Args) > want || len(v.Args) < want-optional) || want < 0 && len(v.Args) == 0:
 		return nil, fmt.Errorf("%s takes %d arguments, not %d", v.Func, want, len(v.Args))
 	}
 	args := make([]valueExec, len(v.Args))
@@ -275,6 +276,9 @@ func compileCall(v rule.Call, rs refs) (valueExec, error) {
 			return c.Text, nil
 		}
 		return "", fmt.Errorf("%s: the %s must be a constant", v.Func, what)
+	}
+	if ex, ok, err := compileNumeric(v, args, constArg); ok || err != nil {
+		return ex, err
 	}
 	var fn func([]string) (string, bool)
 	switch v.Func {

@@ -361,6 +361,8 @@ func compileExprIn(e rule.Expr, visit func(*fieldRef), fs *fields) (node, error)
 		return existsNode{ref(e.Field)}, nil
 	case rule.FieldEquals:
 		return fieldEqualsNode{a: ref(e.A), b: ref(e.B), fold: !e.CaseSensitive}, nil
+	case rule.ValueCompare:
+		return compileValueCompare(e)
 	case rule.Compare:
 		f := ref(e.Field)
 		switch e.Op {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
-	"strconv"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -356,13 +355,8 @@ func (m numberMatcher) match(_ *evalCtx, v []byte) bool {
 // numberOf parses a value as a number the way Splunk's comparisons do: only the whole value counts, and only a
 // decimal number (an optional sign, digits with an optional fraction, an optional exponent). ParseFloat alone would
 // also take "nan", "inf" and hex floats, and a value "nan" would then be both <= 5 and >= 5.
-func numberOf(v []byte) (float64, bool) {
-	if len(v) == 0 || len(v) > 64 || !rule.IsDecimal(b2s(v)) {
-		return 0, false
-	}
-	f, err := strconv.ParseFloat(b2s(v), 64)
-	return f, err == nil
-}
+// It is rule.ParseNumber, which eval's arithmetic reads numbers by too.
+func numberOf(v []byte) (float64, bool) { return rule.ParseNumber(b2s(v)) }
 
 // b2s views bytes as a string without copying; the string must not outlive the bytes.
 func b2s(b []byte) string {

@@ -194,9 +194,18 @@ func (c condCheck) trend(e rule.Expr, neg bool) trend {
 }
 
 // termTrend is how one comparison can change. count and dc only grow, values() only gains values, and an aggregate
-// that has a value keeps one; anything else (min, max, earliest, latest, two fields compared) can go either way.
+// that has a value keeps one; anything else (min, max, earliest, latest, two fields compared, a value computed from
+// an aggregate: `count*2 > 10`, `'dc(x)'/count > 0.5`) can go either way.
 func (c condCheck) termTrend(e rule.Expr) trend {
 	switch e := e.(type) {
+	case rule.ValueCompare:
+		t := steady
+		rule.EachField(e, func(f rule.Field) {
+			if _, ok := c.aggs[f.Name]; ok {
+				t = unsteady
+			}
+		})
+		return t
 	case rule.Exists:
 		if _, ok := c.aggs[e.Field.Name]; ok {
 			return rising
@@ -252,12 +261,13 @@ func (c condCheck) inexact(cmd string, cond rule.Expr, bounded map[string]string
 		}
 		var name string
 		switch t := t.(type) {
-		case rule.FieldEquals:
-			for _, f := range []string{t.A.Name, t.B.Name} {
-				if src, ok := isBounded(f); ok {
+		case rule.FieldEquals, rule.ValueCompare:
+			// Compared with another field or computed on (dc(x)/count): the kept values are not the count.
+			rule.EachField(t, func(f rule.Field) {
+				if src, ok := isBounded(f.Name); ok {
 					name = src
 				}
-			}
+			})
 		default:
 			rule.EachField(t, func(f rule.Field) {
 				if src, ok := bounded[f.Name]; ok {
@@ -343,6 +353,10 @@ func (c condCheck) refusal(cmd string, cond rule.Expr) error {
 	if why == falling {
 		effect = "can hold early in the window and stop holding as it fills"
 	}
+	if _, ok := culprit.(rule.ValueCompare); ok {
+		effect = "computes on an aggregate, and a window cannot tell whether such a value only grows as it fills " +
+			"(compare the aggregate itself with a number: count > 10; arithmetic of constants, count > 2*5, is folded)"
+	}
 	if cmp, ok := culprit.(rule.Compare); ok {
 		if i, ok := c.aggs[cmp.Field.Name]; ok && (c.stats.Aggs[i].Func == "count" || c.stats.Aggs[i].Func == "dc") {
 			n, num := threshold(cmp)
@@ -372,10 +386,8 @@ func termText(e rule.Expr, neg bool) string {
 			return "isnull(" + e.Field.Name + ")"
 		}
 		return "isnotnull(" + e.Field.Name + ")"
-	case rule.FieldEquals:
-		s = e.A.Name + "=" + e.B.Name
 	default:
-		s = fmt.Sprintf("%v", e)
+		s = rule.ExprText(e)
 	}
 	if neg {
 		return "NOT " + s

@@ -24,6 +24,8 @@ func TestCheck(t *testing.T) {
 	exactVerb.Value.CaseSensitive = true
 	ne := eq("stage", "ResponseCompleted")
 	ne.Op = rule.OpNe
+	longName := rule.ValueCompare{Left: rule.Call{Func: "length", Args: []rule.Value{rule.FieldValue{Field: rule.Field{Name: "user.name"}}}},
+		Op: rule.OpGt, Right: rule.Constant{Text: "3"}}
 	tests := []struct {
 		name   string
 		filter rule.Expr
@@ -66,6 +68,11 @@ func TestCheck(t *testing.T) {
 			eq("annotations.authorization.k8s.io/decision", "forbid"), eq("requestObject.spec.hostPID", "true"),
 			eq("responseStatus.details.causes{}.reason", "FieldValueInvalid"), eq("impersonatedUser.groups{}", "system:masters"),
 			eq("sourceIPs{}", "10.*"), rule.Exists{Field: rule.Field{Name: "user.groups", AnyArray: true}}}, nil, false},
+		// A comparison of computed values (SPL's `where len(user.name) > 3`) is not read: unknown, never a finding,
+		// under NOT neither (null there is false too, which is not "never true" of the whole).
+		{"a computed comparison is unknown", rule.And{pods, longName}, nil, false},
+		{"NOT of a computed comparison is unknown", rule.And{pods, rule.Not{X: longName}}, nil, false},
+		{"a computed comparison beside a dead term", rule.And{longName, eq("verb", "replace"), pods}, []string{"verb=replace"}, true},
 		{"a Compare on an absent member names its operator", rule.Compare{Field: rule.Field{Name: "objectRef.namepsace"}, Op: rule.OpNe,
 			Value: rule.Pattern{Kind: rule.Glob, Text: "kube-system"}}, []string{"objectRef.namepsace!=kube-system"}, true},
 	}

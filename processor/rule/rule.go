@@ -240,13 +240,29 @@ type FieldEquals struct {
 	CaseSensitive bool
 }
 
-func (True) isExpr()        {}
-func (And) isExpr()         {}
-func (Or) isExpr()          {}
-func (Not) isExpr()         {}
-func (Compare) isExpr()     {}
-func (Exists) isExpr()      {}
-func (FieldEquals) isExpr() {}
+// ValueCompare compares computed values (SPL eval's `len(requestURI) > 2000`, `a + b > c`, `isnum(x)`) as where
+// compares: numerically when both values are numbers (ParseNumber), else as text, case-sensitively; with AsText
+// always as text (SPL's = or != with a string, or two strings: "quoted" constants, text functions). It holds when
+// some value of Left and some value of Right satisfy Op; OpNe when both have values and no two are equal, as
+// Compare's. A side without a value makes it false, and Not of it true: front ends that keep eval's null (a
+// comparison with null never holds, even under NOT) push NOT down to the operator instead (negated Op).
+//
+// With Right nil it holds when Left has a value (SPL's isnotnull() of an expression).
+type ValueCompare struct {
+	Left   Value
+	Op     Op
+	Right  Value
+	AsText bool
+}
+
+func (True) isExpr()         {}
+func (And) isExpr()          {}
+func (Or) isExpr()           {}
+func (Not) isExpr()          {}
+func (Compare) isExpr()      {}
+func (Exists) isExpr()       {}
+func (FieldEquals) isExpr()  {}
+func (ValueCompare) isExpr() {}
 
 // PatternKind says how Pattern.Text is read.
 type PatternKind int
@@ -513,7 +529,8 @@ func MatchName(pattern, name string) bool {
 	return len(name) >= len(last) && strings.HasSuffix(name, last)
 }
 
-// Value computes a row field's values from the row. Computed values are text; a number is its decimal form.
+// Value computes a row field's values from the row. Computed values are text; a number is its decimal form, as
+// FormatNumber writes a computed one (number.go).
 type Value interface{ isValue() }
 
 // FieldValue is every value of a row or event field.
@@ -568,12 +585,58 @@ type Call struct {
 //	                            event's 10-minute bucket counted from the Unix epoch (UTC), in epoch seconds (SPL's
 //	                            bin _time span=10m). The engine refuses a windowed stats grouped by such a bucket of
 //	                            the event time when span does not divide the rule's window.
+//
+// Numbers (number.go): an argument is a number when ParseNumber reads it; a result is written by FormatNumber. The
+// arithmetic and numeric functions give null for an argument that is no number.
+//
+//	add(a, b)                   a + b when both are numbers; a and b joined when neither is (cut at 1 MiB, as
+//	                            concat); null when one is (SPL's +)
+//	subtract(a, b), multiply(a, b), divide(a, b), modulo(a, b)
+//	                            a - b, a * b, a / b, a % b (the remainder has a's sign) in double precision
+//	                            (Arithmetic); null for a division by zero
+//	negate(a)                   -a
+//	abs(a), ceil(a), floor(a)   |a|, a rounded up, down to a whole number
+//	round(a, digits)            a rounded to the constant digits decimals (0: a whole number), half toward +infinity,
+//	                            on a's shortest decimal form (round(2.675, 2) is 2.68)
+//	length(s)                   the number of Unicode code points of s (an invalid UTF-8 byte counts as one)
+//	substr(s, start, length)    SQLite's substr of s, by code points: start 1 is the first, a negative start counts
+//	                            from the end, 0 is before the first; a negative length takes the characters before
+//	                            start; without length (CallOptional), the rest of s. start and length are numbers,
+//	                            their fractions cut
+//	to_number(s, base)          s read as a number: in base 10 as ParseNumber reads it (written by FormatNumber: 010
+//	                            is 10), in the constant base 2 to 36 a whole number of its digits (either case) with
+//	                            an optional sign; null when s is not one (a space before or after included)
+//	to_hex(a)                   the whole number a, 0 or more and at most 2^53, in hexadecimal: 0x and capital
+//	                            letters (0xF); null otherwise
+//	format_commas(a)            a with its thousands separated by commas (1,234,567), a fraction rounded to two
+//	                            decimals (12,345.68)
+//	format_duration(a)          a whole number of seconds, 0 or more, as [D+]HH:MM:SS (615 is 00:10:15, 90061 is
+//	                            1+01:01:01); null otherwise
+//	min(v, ...), max(v, ...)    the least, greatest of every value of every argument, as written: numbers below text,
+//	                            numbers in numeric order, text in byte order; null when no argument has a value
+//	mv_count(v)                 the number of values of v; null when it has none
+//	mv_index(v, start, end)     the values of v from start to end, inclusive (without end, CallOptional: the one at
+//	                            start), counted from 0, or from the end when negative (-1 is the last); an end past
+//	                            the last value stops there; null when start is outside the values or after end
+//	mv_join(v, sep)             the values of v joined by sep (cut at 1 MiB, as concat)
+//	split(s, sep)               s split at each sep (at each character when sep is empty) into a multi-valued
+//	                            result of at most 10000 values, the last holding the rest of s
+//	numbers(v), integers(v), strings(v)
+//	                            each value of v that is a number, a whole number written as one (an optional sign
+//	                            and digits), no number: SPL's isnum, isint and isstr are ValueCompare{Left: ...}
 var CallFuncs = map[string]int{
 	"url_decode": 1, "url_decode_lenient": 1, "replace": 3, "concat": -1, "to_lower": 1, "to_upper": 1, "trim": 1, "date_trunc": 2,
 	"trim_chars": 2, "ltrim_chars": 2, "rtrim_chars": 2,
 	"event_time": 0, "format_time": 2, "format_time_lenient": 2, "parse_time": 2, "parse_time_lenient": 2,
 	"bin_floor": 2,
+	"add":       2, "subtract": 2, "multiply": 2, "divide": 2, "modulo": 2, "negate": 1,
+	"abs": 1, "ceil": 1, "floor": 1, "round": 2, "length": 1, "substr": 3, "to_number": 2,
+	"to_hex": 1, "format_commas": 1, "format_duration": 1, "min": -1, "max": -1,
+	"mv_count": 1, "mv_index": 3, "mv_join": 2, "split": 2, "numbers": 1, "integers": 1, "strings": 1,
 }
+
+// CallOptional counts, for the functions of CallFuncs that have them, the trailing arguments a Call may leave out.
+var CallOptional = map[string]int{"substr": 1, "mv_index": 1}
 
 // Case is the value of the first When whose condition the row satisfies, else of Else (nil: null). With All, the
 // values of every When whose condition holds, together (a multi-valued result), else of Else.
@@ -660,7 +723,8 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// EachTerm calls fn with every term of e below its And, Or and Not (a Compare, Exists, FieldEquals or True), in order.
+// EachTerm calls fn with every term of e below its And, Or and Not (a Compare, Exists, FieldEquals, ValueCompare or
+// True), in order.
 func EachTerm(e Expr, fn func(term Expr)) {
 	switch e := e.(type) {
 	case And:
@@ -679,7 +743,7 @@ func EachTerm(e Expr, fn func(term Expr)) {
 	}
 }
 
-// EachField calls fn with every field e reads, in order (both of a FieldEquals).
+// EachField calls fn with every field e reads, in order (both of a FieldEquals, those a ValueCompare's values read).
 func EachField(e Expr, fn func(Field)) {
 	EachTerm(e, func(t Expr) {
 		switch t := t.(type) {
@@ -690,6 +754,11 @@ func EachField(e Expr, fn func(Field)) {
 		case FieldEquals:
 			fn(t.A)
 			fn(t.B)
+		case ValueCompare:
+			EachValueField(t.Left, fn)
+			if t.Right != nil {
+				EachValueField(t.Right, fn)
+			}
 		}
 	})
 }

@@ -7,7 +7,10 @@ import (
 
 func TestEachTermAndField(t *testing.T) {
 	cmp := func(name string) Compare { return Compare{Field: Field{Name: name}} }
-	e := And{cmp("a"), Or{Not{X: cmp("b")}, Exists{Field: Field{Name: "c"}}, True{}}, FieldEquals{A: Field{Name: "d"}, B: Field{Name: "e"}}}
+	computed := ValueCompare{Left: Call{Func: "add", Args: []Value{FieldValue{Field: Field{Name: "f"}}, Constant{Text: "1"}}}, Op: OpGt,
+		Right: Case{Whens: []When{{Cond: Exists{Field: Field{Name: "g"}}, Then: FieldValue{Field: Field{Name: "h"}}}}}}
+	e := And{cmp("a"), Or{Not{X: cmp("b")}, Exists{Field: Field{Name: "c"}}, True{}}, FieldEquals{A: Field{Name: "d"}, B: Field{Name: "e"}},
+		computed, ValueCompare{Left: FieldValue{Field: Field{Name: "i"}}}}
 	var terms []string
 	EachTerm(e, func(t Expr) {
 		switch t := t.(type) {
@@ -19,14 +22,17 @@ func TestEachTermAndField(t *testing.T) {
 			terms = append(terms, "true")
 		case FieldEquals:
 			terms = append(terms, "eq:"+t.A.Name+","+t.B.Name)
+		case ValueCompare:
+			terms = append(terms, "values")
 		}
 	})
-	if got := strings.Join(terms, " "); got != "cmp:a cmp:b exists:c true eq:d,e" {
+	if got := strings.Join(terms, " "); got != "cmp:a cmp:b exists:c true eq:d,e values values" {
 		t.Errorf("terms %q", got)
 	}
 	var fields []string
 	EachField(e, func(f Field) { fields = append(fields, f.Name) })
-	if got := strings.Join(fields, ""); got != "abcde" {
+	// A comparison of values reads the fields of its values, the conditions of a Case's included.
+	if got := strings.Join(fields, ""); got != "abcdefghi" {
 		t.Errorf("fields %q", got)
 	}
 	EachTerm(nil, func(Expr) { t.Error("a term of no filter") })

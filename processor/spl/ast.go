@@ -111,6 +111,16 @@ type (
 		field string
 		pat   rule.Pattern
 	}
+	// wValCmp compares computed values (`len(x) > 5`, `a + b > c`, `a < b`); text when both are strings to eval.
+	wValCmp struct {
+		l, r rule.Value
+		op   rule.Op
+		text bool
+	}
+	// wValTest holds when a computed value is not null (isnotnull(), and isnum/isint/isstr of a filter of the value).
+	wValTest struct{ v rule.Value }
+	// wNever is a comparison with null(): never true, under NOT too.
+	wNever struct{}
 )
 
 func (wAnd) isWexpr()     {}
@@ -119,3 +129,6 @@ func (wNot) isWexpr()     {}
 func (wCmp) isWexpr()     {}
 func (wFieldEq) isWexpr() {}
 func (wFunc) isWexpr()    {}
+func (wValCmp) isWexpr()  {}
+func (wValTest) isWexpr() {}
+func (wNever) isWexpr()   {}

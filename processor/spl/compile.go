@@ -279,6 +279,20 @@ func compileWhere(x wexpr, neg bool) rule.Expr {
 			return eq
 		}
 		return rule.And{rule.Exists{Field: a}, rule.Exists{Field: b}, rule.Not{X: eq}}
+	case wValCmp:
+		op := x.op
+		if neg {
+			op = negate(op)
+		}
+		return rule.ValueCompare{Left: x.l, Op: op, Right: x.r, AsText: x.text}
+	case wValTest:
+		// Whether a value is null is true or false, never null: NOT of it is its negation.
+		if neg {
+			return rule.Not{X: rule.ValueCompare{Left: x.v}}
+		}
+		return rule.ValueCompare{Left: x.v}
+	case wNever:
+		return rule.Not{X: rule.True{}}
 	case wFunc:
 		f := rule.Field{Name: x.field}
 		switch x.name {

@@ -10,6 +10,12 @@ import (
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
 
+// arithSeeds are accepted searches with eval's arithmetic and functions (TestFuzzSeedsCompile checks they load).
+var arithSeeds = []string{
+	"* | eval n=len(requestURI)*2+-1, r=round(n/3, 2) % 7, s=substr(userAgent, -3, 2).tostring(n, \"hex\") | where n - 1 > 2*5 AND mvcount(split(s, \"\")) >= 1 OR NOT isnum(r)",
+	"* | stats count dc(x) as d max(n) as m by u | where count*2 > 4 OR m/count > 0.5 | eval m=max(count, d, \"z\"), q=mvindex(split(u, \",\"), -1, 5), j=mvjoin(q, \";\")",
+}
+
 func FuzzCompile(f *testing.F) {
 	for _, s := range []string{
 		"`kube_audit` objectRef.resource=pods verb=create OR verb=update x=*\\\"privileged\\\":true* | fillnull | stats count values(a) as b by c d{} | rename c as e | `x_filter`",
@@ -33,6 +39,8 @@ func FuzzCompile(f *testing.F) {
 		"* | bin _time span=10m | stats dc(objectRef.name) as n by _time user.username | where n > 50",
 		"* | bucket span=1h _time AS t | rename t as b | stats count by b | where count > 2 | bin b span=90",
 		"* | bin bins=3 x | bin _time span=2log10 minspan=1m aligntime=@d | bin _time span=1mon span=0 span=h",
+		arithSeeds[0], arithSeeds[1],
+		"* | where 1e400 + x > 1 - -1e-3 | eval y=tonumber(\"0A4\", 16), z=1/0, w=\"a\"+\"b\", v=-\"a\", u=a+\"b\"",
 	} {
 		f.Add(s)
 	}

@@ -22,7 +22,12 @@ const (
 	kPipe          // |
 	kLBracket      // [ (a subsearch)
 	kRBracket      // ]
-	kDot           // . (concatenation, in eval values only)
+	kDot           // . (concatenation, in eval expressions only)
+	kPlus          // + (eval expressions only, as are - * / %)
+	kMinus         // -
+	kStar          // *
+	kSlash         // /
+	kPercent       // %
 	kEq            // =
 	kEqEq          // ==
 	kNe            // !=
@@ -34,7 +39,7 @@ const (
 
 func (k kind) String() string {
 	return [...]string{"end of search", "word", "string", "field", "macro", "'('", "')'", "','", "'|'", "'['", "']'",
-		"'.'", "'='", "'=='", "'!='", "'<'", "'<='", "'>'", "'>='"}[k]
+		"'.'", "'+'", "'-'", "'*'", "'/'", "'%'", "'='", "'=='", "'!='", "'<'", "'<='", "'>'", "'>='"}[k]
 }
 
 func (k kind) isCompare() bool { return k >= kEq }
@@ -68,10 +73,9 @@ func (t token) describe() string {
 type lexer struct {
 	src string
 	pos int
-	// eval switches on `where` syntax: 'single-quoted' field names.
+	// eval switches on eval syntax (`where`, `eval`): 'single-quoted' field names, `.` the concatenation operator
+	// (except between digits: a number's point), and + - * / % operators.
 	eval bool
-	// dot makes `.` the concatenation operator (eval values), except between digits (a number's point).
-	dot bool
 }
 
 func isSpace(c byte) bool {
@@ -155,8 +159,12 @@ func (l *lexer) next() (token, *posError) {
 	case '`':
 		return l.macro(start)
 	case '.':
-		if l.dot {
+		if l.eval {
 			return one(kDot, 1)
+		}
+	case '+', '-', '*', '/', '%':
+		if l.eval {
+			return one(map[byte]kind{'+': kPlus, '-': kMinus, '*': kStar, '/': kSlash, '%': kPercent}[c], 1)
 		}
 	}
 	return l.word(start, false, false)
@@ -206,10 +214,29 @@ func (l *lexer) stopsWord(i int) bool {
 	case '\'':
 		return l.eval
 	case '.':
-		return l.dot && !(i > 0 && isDigit(l.src[i-1]) && i+1 < len(l.src) && isDigit(l.src[i+1]))
+		return l.eval && !(i > 0 && isDigit(l.src[i-1]) && i+1 < len(l.src) && isDigit(l.src[i+1]))
+	case '*', '/', '%':
+		return l.eval
+	case '+', '-':
+		return l.eval && !l.exponentSign(i)
 	default:
 		return isSpace(c)
 	}
+}
+
+// exponentSign reports whether the + or - at i is the sign of a number's exponent (1e-3, 2.5E+10): the word before
+// it is digits with an optional fraction and an e, and a digit follows.
+func (l *lexer) exponentSign(i int) bool {
+	if i+1 >= len(l.src) || !isDigit(l.src[i+1]) || i < 2 || l.src[i-1]|0x20 != 'e' {
+		return false
+	}
+	j := i - 1
+	digits := 0
+	for j > 0 && (isDigit(l.src[j-1]) || l.src[j-1] == '.') {
+		j--
+		digits++
+	}
+	return digits > 0 && (j == 0 || !isIdentByte(l.src[j-1]) && l.src[j-1] != '.')
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }

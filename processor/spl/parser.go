@@ -17,6 +17,8 @@ type parser struct {
 	macros Macros
 	stack  []string // the macros being expanded around this text, outermost first
 	depth  int
+	// inEval says an eval expression is eval's (else where's), for messages.
+	inEval bool
 	// defined are the fields earlier commands of the pipeline make (rename, stats, iplocation, fillnull): a name
 	// such as host is then a field of the results, not Splunk metadata.
 	defined map[string]bool
