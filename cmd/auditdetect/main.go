@@ -93,6 +93,20 @@ func (m macroFlags) Set(s string) error {
 	return nil
 }
 
+// lookupFlags collects -lookup name=file.csv, as the processor's `lookups:` setting.
+type lookupFlags map[string]string
+
+func (m lookupFlags) String() string { return fmt.Sprint(map[string]string(m)) }
+
+func (m lookupFlags) Set(s string) error {
+	name, file, ok := strings.Cut(s, "=")
+	if !ok || strings.TrimSpace(name) == "" || file == "" {
+		return errors.New("want name=file.csv")
+	}
+	m[strings.TrimSpace(name)] = file
+	return nil
+}
+
 // stateFlags registers -window and -max-keys into opts, as the processor's settings of the same names: stateful
 // rules behave (and cost) as their state lets them.
 func stateFlags(fs *flag.FlagSet, opts *engine.Options) {
@@ -128,6 +142,7 @@ func maxBodyFlag(fs *flag.FlagSet) *int {
 // ruleFlags are the flags every command loads its rules with, as the processor's settings of the same names.
 type ruleFlags struct {
 	macros      macroFlags
+	lookups     lookupFlags
 	onRuleError string
 	// disable lists rules by id or name, as rule_overrides' enabled: false.
 	disable listFlags
@@ -164,8 +179,9 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *ruleFlags) {
 			"globs, or \"builtin\" (default). Flags go before RULES.\n\nflags:\n", name, synopses[name])
 		fs.PrintDefaults()
 	}
-	rf := &ruleFlags{macros: macroFlags{}}
+	rf := &ruleFlags{macros: macroFlags{}, lookups: lookupFlags{}}
 	fs.Var(rf.macros, "macro", "`name=definition` of an SPL macro, as in the processor's macros setting (repeatable)")
+	fs.Var(rf.lookups, "lookup", "`name=file.csv`: the CSV file of an SPL lookup, as in the processor's lookups setting (repeatable)")
 	fs.StringVar(&rf.onRuleError, "on-rule-error", "fail", "`fail` or skip a rule that does not load, as the processor's on_rule_error setting")
 	fs.Var(&rf.disable, "disable", "leave out the rule with this `id or name`, as the processor's rule_overrides enabled: false (repeatable)")
 	fs.StringVar(&rf.escuApp, "escu-app", loader.DefaultESCUApp, "app `label` in ESCU detections' search_name (<label> - <name> - Rule), as the processor's escu_app; \"\" for the name alone")
@@ -200,7 +216,7 @@ func loadRules(paths []string, rf *ruleFlags, command string, stderr io.Writer, 
 			return nil, nil, fmt.Errorf("%s after the rules: flags go before RULES (auditdetect %s [flags] [RULES...])", p, command)
 		}
 	}
-	res, err := loader.Load(loader.Options{Paths: paths, Builtin: builtin.FS, Macros: rf.macros,
+	res, err := loader.Load(loader.Options{Paths: paths, Builtin: builtin.FS, Macros: rf.macros, Lookups: rf.lookups,
 		SkipErrors: rf.onRuleError == "skip", Logger: log, ESCUApp: rf.escuApp})
 	if err != nil {
 		if res != nil {

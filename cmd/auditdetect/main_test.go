@@ -33,7 +33,7 @@ func TestRun(t *testing.T) {
 	// both are named in one run.
 	twoFaults := filepath.Join(dir, "two-faults")
 	require.NoError(t, os.MkdirAll(twoFaults, 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(twoFaults, "a_broken.yml"), []byte("name: Broken\nsearch: verb=get | lookup x\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(twoFaults, "a_broken.yml"), []byte("name: Broken\nsearch: verb=get | dedup x\n"), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(twoFaults, "b_refused.yml"), []byte("name: Refused\nid: 7f000000-0000-4000-8000-000000000009\n"+
 		"search: verb=get | stats dc(requestURI) as n by user.username | where n > 20000\n"+
 		"rba:\n  message: few\n  risk_objects: [{field: user.username, type: user, score: 5}]\n"), 0o600))
@@ -85,7 +85,7 @@ auditdetect_tests:
 		{name: "coverage: bad format", args: []string{"coverage", "-format", "xml"}, exit: exitUsage, stderr: []string{`"xml"`}},
 		{name: "coverage: rules that do not load", args: []string{"coverage", filepath.Join(dir, "missing")}, exit: exitUsage, stderr: []string{"missing"}},
 		{name: "coverage: every fault at once", args: []string{"coverage", twoFaults}, exit: exitUsage,
-			stderr: []string{"a_broken.yml:2", `unsupported command "lookup"`, "b_refused.yml", "at most 10000 distinct values"}},
+			stderr: []string{"a_broken.yml:2", `unsupported command "dedup"`, "b_refused.yml", "at most 10000 distinct values"}},
 		{
 			name: "rule-test of the built-in pack with its cases passes", args: []string{"rule-test", "-cases", packCases, "builtin"},
 			exit: exitOK, stdout: []string{"PASS", "0 failed, 0 skipped; 0 rules without tests"},

@@ -46,6 +46,9 @@ type Config struct {
 	Rules []string `mapstructure:"rules"`
 	// Macros overrides or adds SPL macros (kube_audit, kube_allowed_*, <detection>_filter), by name.
 	Macros map[string]string `mapstructure:"macros"`
+	// Lookups gives SPL lookups' CSV files, by lookup name: the table of a lookup a lookup file among the rules
+	// defines (its match settings kept), or a lookup of Splunk's default settings.
+	Lookups map[string]string `mapstructure:"lookups"`
 	// OnRuleError is fail (default) or skip.
 	OnRuleError OnRuleError `mapstructure:"on_rule_error"`
 	// Mode is fork (default), enrich or route (the agent tier of a scale-out deployment).
@@ -174,6 +177,7 @@ func (cfg *Config) Validate() error {
 		// mistake, not a choice.
 		errs = errors.Join(errs, errors.New("risk_sourcetype: must not be empty in fork mode"))
 	}
+	errs = errors.Join(errs, loader.CheckLookups(cfg.Lookups))
 	if cfg.Window <= 0 {
 		errs = errors.Join(errs, fmt.Errorf("window: must be positive, got %s", cfg.Window))
 	}

@@ -49,6 +49,7 @@ func buildDetector(cfg *Config, logger *zap.Logger) (*detector, error) {
 		Paths:      cfg.Rules,
 		Builtin:    builtin.FS,
 		Macros:     cfg.Macros,
+		Lookups:    cfg.Lookups,
 		SkipErrors: cfg.OnRuleError == RuleErrorSkip,
 		Logger:     logger,
 		// Sigma and Elastic rules (formats.go).

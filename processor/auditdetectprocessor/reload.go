@@ -30,8 +30,8 @@ import (
 //     running; the error is logged once per distinct change, counted (reloads{result=failure}) and
 //     reload_failing is 1 until the files load again or return to what is running.
 
-// ruleDigest identifies what a detector was built from: the rule files' contents and the GeoIP database's size and
-// modification time (hashing a 60 MB database every interval would cost more than it tells).
+// ruleDigest identifies what a detector was built from: the rule files' contents (the lookups' CSV files included) and
+// the GeoIP database's size and modification time (hashing a 60 MB database every interval would cost more than it tells).
 type ruleDigest struct {
 	rules   loader.Fingerprint
 	geoSize int64
@@ -41,7 +41,7 @@ type ruleDigest struct {
 func digestRules(cfg *Config) (ruleDigest, error) {
 	var d ruleDigest
 	var err error
-	if d.rules, err = loader.Digest(loader.Options{Paths: cfg.Rules, Builtin: builtin.FS}); err != nil {
+	if d.rules, err = loader.Digest(loader.Options{Paths: cfg.Rules, Builtin: builtin.FS, Lookups: cfg.Lookups}); err != nil {
 		return d, err
 	}
 	if cfg.GeoIPDatabase != "" {

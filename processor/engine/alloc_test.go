@@ -150,3 +150,38 @@ func TestTextPatternOnNonASCIIDoesNotAllocate(t *testing.T) {
 		t.Errorf("%v allocations per evaluation, want 0", n)
 	}
 }
+
+// TestLookupNoMatchDoesNotAllocate: a row whose values match no row of a lookup's table (hashed exact rows, wildcard
+// and CIDR rows tried one by one, a case-insensitive table folding the value) costs no allocation.
+func TestLookupNoMatchDoesNotAllocate(t *testing.T) {
+	users, err := rule.NewLookupTable(rule.LookupTable{Name: "users", Columns: []string{"user", "ua", "ip", "allowed"},
+		Match: []rule.LookupMatch{rule.MatchExact, rule.MatchWildcard, rule.MatchCIDR},
+		Rows:  [][]string{{"system:kube-scheduler", "kubectl/*", "10.0.0.0/8", "true"}, {"Admin", "*", "*", "true"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uas, err := rule.NewLookupTable(rule.LookupTable{Name: "uas", Columns: []string{"ua", "tool"},
+		Match: []rule.LookupMatch{rule.MatchWildcard}, Rows: [][]string{{"curl/*", "curl"}, {"python-requests", "py"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rule.Rule{ID: "l", Name: "l", Filter: rule.True{}, Pipeline: []rule.Stage{
+		rule.Lookup{Table: users, Inputs: []rule.LookupField{{Column: "user", Field: "user.username"}}, Outputs: []rule.LookupField{{Column: "allowed", Field: "allowed"}}},
+		rule.Lookup{Table: uas, Inputs: []rule.LookupField{{Column: "ua", Field: "userAgent"}}, Outputs: []rule.LookupField{{Column: "tool", Field: "tool"}}},
+		rule.Search{Cond: rule.Exists{Field: rule.Field{Name: "tool"}}},
+	}}
+	e, err := Compile([]*rule.Rule{r}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"verb":"get","user":{"username":"system:kube-controller-manager-with-a-long-name"},"userAgent":"kube-controller-manager/v1.30.2 (linux/amd64) kubernetes/abcdef","sourceIPs":["172.18.0.2"]}`)
+	e.Evaluate(body) // warm the pool and the scratch space
+	allocs := testing.AllocsPerRun(200, func() {
+		if res, _ := e.Evaluate(body); res.Matches != nil {
+			t.Fatal("matched")
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("a row that matches no lookup row allocated %v times", allocs)
+	}
+}

@@ -160,6 +160,11 @@ func timeBuckets(stages []rule.Stage, at int) map[string]string {
 				delete(times, f)
 				delete(spans, f)
 			}
+		case rule.Lookup:
+			for _, f := range st.OutputNames() {
+				delete(times, f)
+				delete(spans, f)
+			}
 		}
 	}
 	out := map[string]string{}

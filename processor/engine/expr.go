@@ -46,6 +46,8 @@ func newFieldRef(f rule.Field) *fieldRef {
 // reading user.username reads the one value an evaluation memoizes.
 type fields struct {
 	refs map[rule.Field]*fieldRef
+	// lookups are the lookup tables' indexes, one per table and input columns (lookup.go).
+	lookups map[lookupIndexKey]*lookupIndex
 }
 
 func (fs *fields) get(f rule.Field) *fieldRef {

@@ -42,6 +42,8 @@ type evalCtx struct {
 	// origin is the caller's name for where the events come from (Evaluator.SetOrigin), kept by the windows they
 	// count; 0 when unset.
 	origin uint64
+	// lookup is the lookup stages' (lookup.go).
+	lookup lookupScratch
 }
 
 // begin starts the evaluation of a new event: the memo of the previous one is forgotten.

@@ -428,6 +428,11 @@ func compilePipeline(r *rule.Rule, rs refs, opts Options, fs *fields, cut *atomi
 			}
 		case rule.Copy:
 			ex = copyStage{from: rs.get(st.From), to: st.To, ends: st.Ends}
+		case rule.Lookup:
+			if err := checkLookup(st); err != nil {
+				return nil, nil, nil, err
+			}
+			ex = compileLookup(st, rs, fs)
 		case rule.Eval:
 			if st.To == "" {
 				return nil, nil, nil, fmt.Errorf("eval needs a field to set")
@@ -511,6 +516,18 @@ func windowedStatsIndex(stages []rule.Stage) int {
 				for name := range outputs {
 					if !later.Keeps(name) {
 						delete(outputs, name)
+					}
+				}
+			case rule.Lookup:
+				// What a lookup writes from an aggregate is derived from it, as an eval's value is (planWindow); what it
+				// writes over an aggregate (OUTPUT) is no aggregate any more.
+				fromAgg := slices.ContainsFunc(later.InputNames(), func(n string) bool { return outputs[n] })
+				for _, n := range later.OutputNames() {
+					switch {
+					case fromAgg:
+						outputs[n] = true
+					case !later.New:
+						delete(outputs, n)
 					}
 				}
 			case rule.Where:

@@ -43,6 +43,11 @@ func eventByFields(stages []rule.Stage, win rule.Stats, rs refs) []*fieldRef {
 				delete(copies, f)
 				written[f] = true
 			}
+		case rule.Lookup:
+			for _, f := range st.OutputNames() {
+				delete(copies, f)
+				written[f] = true
+			}
 		case rule.Rename:
 			for _, p := range st.Pairs {
 				delete(copies, p.To)

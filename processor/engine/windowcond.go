@@ -82,6 +82,26 @@ func planWindow(stages []rule.Stage, at int, atCloseRefused bool) (*windowPlan, 
 				}
 			})
 			continue
+		case rule.Lookup:
+			// As an eval: a field looked up from an aggregate is derived from it; one an OUTPUT writes is no aggregate.
+			fromAgg := false
+			for _, in := range later.InputNames() {
+				if _, agg := aggs[in]; agg || derived[in] {
+					fromAgg = true
+				}
+			}
+			for _, out := range later.OutputNames() {
+				if later.New && !fromAgg {
+					continue // OUTPUTNEW leaves a field the row has: an aggregate always has a value
+				}
+				delete(aggs, out)
+				delete(bounded, out)
+				delete(derived, out)
+				if fromAgg {
+					derived[out] = true
+				}
+			}
+			continue
 		case rule.Project:
 			// A field the projection takes away is no aggregate for a later condition: it reads nothing.
 			for name := range aggs {

@@ -1,4 +1,5 @@
-// Package escu reads Splunk ESCU (security_content) detection and macro YAML files into auditdetect's rule model.
+// Package escu reads Splunk ESCU (security_content) detection and macro YAML files into auditdetect's rule model, and
+// its lookup files with their CSV tables (lookup.go).
 //
 // Both generations of the format load unchanged: v5 detections carry an `rba:` block; v4 detections carry
 // `tags.message`, `tags.risk_score` and `tags.observable`, which are mapped to risk and threat objects the way
@@ -98,6 +99,20 @@ func ParseMacro(file string, data []byte) (*Macro, error) {
 // the macro whose definition holds it is defined: origins maps macro keys to their Macro (nil, or a key missing,
 // and the fault is said by its place in the definition alone, as for the default macros).
 func Parse(file string, data []byte, macros spl.Macros, origins map[string]*Macro) (*rule.Rule, error) {
+	return ParseIn(file, data, Scope{Macros: macros, Origins: origins})
+}
+
+// Scope is what a detection's search can name: macros (and where each is defined, for Parse's messages) and lookups.
+type Scope struct {
+	Macros  spl.Macros
+	Origins map[string]*Macro
+	Lookups spl.Lookups
+}
+
+// ParseIn is Parse for a search that may also name lookups (`| lookup`): an undefined one, or one whose table does
+// not read, fails the detection at the lookup's name.
+func ParseIn(file string, data []byte, scope Scope) (*rule.Rule, error) {
+	macros, origins := scope.Macros, scope.Origins
 	root, err := topLevel(file, data)
 	if err != nil {
 		return nil, err
@@ -145,7 +160,7 @@ func Parse(file string, data []byte, macros spl.Macros, origins map[string]*Macr
 		return nil, err
 	}
 
-	r.Filter, r.Pipeline, err = spl.Compile(search.Value, macros)
+	r.Filter, r.Pipeline, err = spl.CompileWith(search.Value, macros, scope.Lookups)
 	if err != nil {
 		e, ok := err.(*spl.Error)
 		if !ok {

@@ -223,13 +223,13 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"single-quoted one line", "name: x\nsearch: 'verb=get bad'\n", 2, 19, `free-text term "bad"`},
 		{"single-quoted with '' escapes", "name: x\nsearch: 'a=''b'' c'\n", 2, 18, `free-text term "c"`},
-		{"plain scalar", "name: x\nsearch: verb=get | lookup x\n", 2, 20, `unsupported command "lookup"`},
-		{"double-quoted with escapes", "name: x\nsearch: \"a=\\\"b\\\" | lookup\"\n", 2, 20, `unsupported command "lookup"`},
-		{"literal block", "name: x\nsearch: |-\n    verb=get\n      | fillnull\n      | lookup x\nother: 1\n", 5, 9, `unsupported command "lookup"`},
+		{"plain scalar", "name: x\nsearch: verb=get | dedup x\n", 2, 20, `unsupported command "dedup"`},
+		{"double-quoted with escapes", "name: x\nsearch: \"a=\\\"b\\\" | dedup\"\n", 2, 20, `unsupported command "dedup"`},
+		{"literal block", "name: x\nsearch: |-\n    verb=get\n      | fillnull\n      | dedup x\nother: 1\n", 5, 9, `unsupported command "dedup"`},
 		{"literal block first line", "name: x\nsearch: |\n  bad verb=get\n", 3, 3, `free-text term "bad"`},
-		{"folded block", "name: x\nsearch: >-\n  verb=get\n  | lookup x\n", 4, 5, `unsupported command "lookup"`},
-		{"wrapped plain scalar", "name: x\nsearch: verb=get\n  | lookup x\n", 3, 5, `unsupported command "lookup"`},
-		{"wrapped double-quoted scalar has no column", "name: x\nsearch: \"verb=get\n  | lookup x\"\n", 2, 0, `unsupported command "lookup"`},
+		{"folded block", "name: x\nsearch: >-\n  verb=get\n  | dedup x\n", 4, 5, `unsupported command "dedup"`},
+		{"wrapped plain scalar", "name: x\nsearch: verb=get\n  | dedup x\n", 3, 5, `unsupported command "dedup"`},
+		{"wrapped double-quoted scalar has no column", "name: x\nsearch: \"verb=get\n  | dedup x\"\n", 2, 0, `unsupported command "dedup"`},
 		{"undefined macro", "name: x\nsearch: '`kube_audit` a=1 | search NOT `kube_allowed_users`'\n", 2, 40, "undefined macro `kube_allowed_users`"},
 		{"empty search", "name: x\nsearch: ''\n", 2, 10, "empty search"},
 		{"missing name", "id: 1\nsearch: a=1\n", 1, 1, "missing `name`"},
@@ -304,8 +304,8 @@ func TestRBAWholeScore(t *testing.T) {
 }
 
 func TestParseErrorString(t *testing.T) {
-	_, err := Parse("k.yml", []byte("name: Bad Rule\nsearch: |-\n  a=1\n  | lookup x\n"), nil, nil)
-	require.EqualError(t, err, `k.yml:4:5: rule "Bad Rule": unsupported command "lookup"`)
+	_, err := Parse("k.yml", []byte("name: Bad Rule\nsearch: |-\n  a=1\n  | dedup x\n"), nil, nil)
+	require.EqualError(t, err, `k.yml:4:5: rule "Bad Rule": unsupported command "dedup"`)
 }
 
 func TestParseMacro(t *testing.T) {

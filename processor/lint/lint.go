@@ -277,6 +277,9 @@ func Check(r *rule.Rule) Result {
 // Case of copies (a Sigma alias); none when it was computed otherwise.
 func copiedFrom(stages []rule.Stage, column string) []string {
 	for i := len(stages) - 1; i >= 0; i-- {
+		if l, ok := stages[i].(rule.Lookup); ok && slices.Contains(l.OutputNames(), column) {
+			return nil // the lookup's table gives its values
+		}
 		e, ok := stages[i].(rule.Eval)
 		if !ok || e.To != column {
 			continue

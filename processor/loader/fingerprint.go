@@ -9,8 +9,9 @@ import (
 // Fingerprint is a digest of the rule files opts names: their names and contents, in load order.
 type Fingerprint [sha256.Size]byte
 
-// Digest reads the files Load would read and digests them, without parsing: two calls give the same value exactly
-// when Load would see the same files with the same contents. Files are read through their paths each time,
+// Digest reads the files Load would read and digests them: two calls give the same value exactly when Load would see
+// the same files with the same contents, the CSV files of the lookups among them and of the configured ones
+// included. Only lookup files are parsed, for the CSV files they name. Files are read through their paths each time,
 // so a Kubernetes ConfigMap update (a symbolic link swapped to a new directory) changes the value. An error means a
 // path names nothing, as Load would report.
 func Digest(opts Options) (Fingerprint, error) {
@@ -27,6 +28,7 @@ func Digest(opts Options) (Fingerprint, error) {
 		}
 		writeField(h, f.data)
 	}
+	writeField(h, lookupFileDigest(files, opts))
 	var fp Fingerprint
 	h.Sum(fp[:0])
 	return fp, nil

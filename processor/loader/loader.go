@@ -40,6 +40,9 @@ type Options struct {
 	Builtin fs.FS
 	// Macros come from the collector configuration and win over macro files.
 	Macros map[string]string
+	// Lookups give lookups' CSV files by lookup name, from the collector configuration (lookups.go): the table of a
+	// lookup a lookup file defines, or a lookup of Splunk's default settings.
+	Lookups map[string]string
 	// SkipErrors (on_rule_error: skip) skips rules that fail to load instead of failing the whole load.
 	SkipErrors bool
 	// Logger receives one warning per skipped rule. nil discards them.
@@ -82,6 +85,7 @@ const (
 	unknownFormat format = iota
 	escuDetection
 	escuMacro
+	escuLookup
 	sigmaRule
 	elasticRule
 )
@@ -93,6 +97,8 @@ func classify(data []byte) format {
 		return escuDetection
 	case escu.IsMacro(data):
 		return escuMacro
+	case escu.IsLookup(data):
+		return escuLookup
 	case sigma.IsRule(data):
 		return sigmaRule
 	case elastic.IsRule(data):
@@ -104,14 +110,18 @@ func classify(data []byte) format {
 // ruleExts are the extensions picked up when walking a directory.
 var ruleExts = []string{".yml", ".yaml", ".toml"}
 
-// Load reads every rule file named by opts. It reads in two passes: first the macro files among all paths (then
-// the configured macros on top of them), then the detections, compiled against those macros. Path errors (a path
+// Load reads every rule file named by opts. It reads in two passes: first the macro and lookup files among all paths
+// (then the configured macros and lookups on top of them), then the detections, compiled against those macros and
+// lookups (a lookup's CSV file is read when a detection first names it: lookups.go). Path errors (a path
 // that matches nothing) always fail; rule errors fail the load, all of them joined, unless SkipErrors is set. On rule
 // errors the Result holds the rules that loaded, beside the error; on other errors it is nil.
 func Load(opts Options) (*Result, error) {
 	log := opts.Logger
 	if log == nil {
 		log = zap.NewNop()
+	}
+	if err := CheckLookups(opts.Lookups); err != nil {
+		return nil, err
 	}
 	files, err := collect(opts)
 	if err != nil {
@@ -138,6 +148,7 @@ func Load(opts Options) (*Result, error) {
 	// keeps the definition written for it. Configured macros win in both.
 	formats := make([]format, len(files))
 	pack, user := newMacroScope(), newMacroScope()
+	lookups := newLookupSet(opts.Builtin)
 	for i, f := range files {
 		if f.err != nil {
 			e := &rule.Error{File: f.name, Reason: f.err.Error()}
@@ -173,6 +184,14 @@ func Load(opts Options) (*Result, error) {
 				continue // the same definition again: the first file is named in errors
 			}
 			scope.macros[m.Key], scope.origins[m.Key] = m.Definition, m
+		case escuLookup:
+			d, err := escu.ParseLookup(f.name, f.data)
+			if err == nil {
+				err = lookups.add(d)
+			}
+			if err != nil {
+				fail(i, err)
+			}
 		case unknownFormat:
 			fail(i, unclassified(f.name, f.data))
 		}
@@ -209,6 +228,8 @@ func Load(opts Options) (*Result, error) {
 			scope.macros[k], scope.origins[k] = def, &escu.Macro{Key: k, Definition: def} // no file: a configured macro
 		}
 	}
+
+	lookups.configure(opts.Lookups)
 
 	// Pass 2: the detections.
 	byID := map[string]*rule.Rule{}
@@ -251,7 +272,7 @@ func Load(opts Options) (*Result, error) {
 	// a detection that fails to load still names the macros configured for it.
 	var searches []string
 	for i, f := range files {
-		if formats[i] != escuMacro {
+		if formats[i] != escuMacro && formats[i] != escuLookup {
 			searches = append(searches, referenceText(formats[i], f.data))
 		}
 		if f.err != nil {
@@ -265,7 +286,7 @@ func Load(opts Options) (*Result, error) {
 			if isBuiltin(f.name) {
 				scope = pack
 			}
-			if r, err = escu.Parse(f.name, f.data, scope.macros, scope.origins); err == nil {
+			if r, err = escu.ParseIn(f.name, f.data, escu.Scope{Macros: scope.macros, Origins: scope.origins, Lookups: lookups}); err == nil {
 				escuFile[r] = i
 				if opts.ESCUApp != "" && !isBuiltin(f.name) {
 					// Set before the overrides are applied: they may name the rule by it.
@@ -345,6 +366,12 @@ func Load(opts Options) (*Result, error) {
 		// As for a rule_overrides key that names no loaded rule: the rule it was for may be the one skipped.
 		log.Warn("Configured macro referenced by no rule", zap.Error(err))
 	}
+	if err := lookups.checkUsed(opts.Lookups); err != nil {
+		if !opts.SkipErrors {
+			return nil, err
+		}
+		log.Warn("Configured lookup named by no rule", zap.Error(err))
+	}
 	if err := applyOverrides(res.Rules, opts.Overrides, log); err != nil {
 		return nil, err
 	}
@@ -416,7 +443,7 @@ func unclassified(name string, data []byte) error {
 		"not supported: put each rule in its own file"); err != nil {
 		return err
 	}
-	return &rule.Error{File: name, Reason: "not an ESCU detection or macro (no `search:` or `definition:`), nor a Sigma rule (no `detection:`), nor an Elastic rule (no TOML `[rule]` table)"}
+	return &rule.Error{File: name, Reason: "not an ESCU detection, macro or lookup (no `search:`, `definition:` or `lookup_type:`), nor a Sigma rule (no `detection:`), nor an Elastic rule (no TOML `[rule]` table)"}
 }
 
 // file is one rule file, read (or not: err).

@@ -214,7 +214,7 @@ func TestUnclassifiableFiles(t *testing.T) {
 		"broken.yml":   "name: x\nsearch: \"unterminated\n",
 	})
 	_, err := Load(Options{Paths: []string{filepath.Join(dir, "workflow.yml")}})
-	require.EqualError(t, err, filepath.Join(dir, "workflow.yml")+": not an ESCU detection or macro (no `search:` or `definition:`), nor a Sigma rule (no `detection:`), nor an Elastic rule (no TOML `[rule]` table)")
+	require.EqualError(t, err, filepath.Join(dir, "workflow.yml")+": not an ESCU detection, macro or lookup (no `search:`, `definition:` or `lookup_type:`), nor a Sigma rule (no `detection:`), nor an Elastic rule (no TOML `[rule]` table)")
 
 	_, err = Load(Options{Paths: []string{filepath.Join(dir, "broken.yml")}})
 	var e *rule.Error
@@ -226,7 +226,7 @@ func TestUnclassifiableFiles(t *testing.T) {
 func TestErrorsJoinedOrSkipped(t *testing.T) {
 	dir := layout(t, map[string]string{
 		"a_good.yml":    detection("g", "Good", "verb=get"),
-		"b_eval.yml":    detection("e", "Eval", "verb=get\n  | lookup x"),
+		"b_eval.yml":    detection("e", "Eval", "verb=get\n  | dedup x"),
 		"c_unknown.yml": "kind: Deployment\n",
 		"d_macro.yml":   detection("m", "Macro", "verb=get `nope`"),
 	})
@@ -234,8 +234,8 @@ func TestErrorsJoinedOrSkipped(t *testing.T) {
 	_, err := Load(Options{Paths: []string{dir}})
 	require.Error(t, err)
 	msg := err.Error()
-	assert.Contains(t, msg, filepath.Join(dir, "b_eval.yml")+`:5:5: rule "Eval": unsupported command "lookup"`)
-	assert.Contains(t, msg, filepath.Join(dir, "c_unknown.yml")+": not an ESCU detection or macro")
+	assert.Contains(t, msg, filepath.Join(dir, "b_eval.yml")+`:5:5: rule "Eval": unsupported command "dedup"`)
+	assert.Contains(t, msg, filepath.Join(dir, "c_unknown.yml")+": not an ESCU detection, macro or lookup")
 	assert.Contains(t, msg, filepath.Join(dir, "d_macro.yml")+":4:12: rule \"Macro\": undefined macro `nope`")
 	var e *rule.Error
 	assert.True(t, errors.As(err, &e), "joined errors stay *rule.Error")

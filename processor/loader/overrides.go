@@ -290,6 +290,11 @@ func rowFields(r *rule.Rule) (res results, known bool) {
 			for _, f := range st.Outputs() {
 				add(f)
 			}
+		case rule.Lookup:
+			// A field the lookup may leave without a value (no match) is still one the rows can hold.
+			for _, f := range st.OutputNames() {
+				add(f)
+			}
 		case rule.Copy:
 			if res.has(st.From) {
 				add(st.To)

@@ -810,6 +810,8 @@ func FillTargets(later []Stage) []string {
 			EachField(st.Cond, add)
 		case IPLocation:
 			names = append(names, st.Field)
+		case Lookup:
+			names = append(names, st.InputNames()...)
 		case Eval:
 			EachValueField(st.Value, add)
 		case Sequence:

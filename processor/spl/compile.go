@@ -32,6 +32,8 @@ func compileQuery(q *query) (rule.Expr, []rule.Stage) {
 			stages = append(stages, rule.Stats{Aggs: c.aggs, By: c.by})
 		case iplocCmd:
 			stages = append(stages, rule.IPLocation{Field: c.field, Prefix: c.prefix})
+		case lookupCmd:
+			stages = append(stages, c.l)
 		case evalCmd:
 			for _, e := range c.evals {
 				stages = append(stages, e)

@@ -216,9 +216,9 @@ func TestCompileErrors(t *testing.T) {
 		{"free text", `verb=get secrets`, 1, 10, `free-text term "secrets" is not supported`},
 		{"free text quoted", `"some phrase"`, 1, 1, "free-text term"},
 		{"free text on a later line", "verb=get\n  | search\n    foo", 3, 5, `free-text term "foo"`},
-		{"unsupported command", `a=1 | lookup x`, 1, 7, `unsupported command "lookup"`},
+		{"unsupported command", `a=1 | dedup x`, 1, 7, `unsupported command "dedup"`},
 		{"unsupported command in a block", "a=1\n  | stats count\n  | dedup a b", 3, 5, `unsupported command "dedup"`},
-		{"lookup", `a=1 | lookup foo`, 1, 7, `unsupported command "lookup"`},
+		{"lookup of no defined lookup", `a=1 | lookup foo`, 1, 14, `undefined lookup "foo"`},
 		{"dedup", `a=1 | dedup a`, 1, 7, `unsupported command "dedup"`},
 		{"leading pipe", `| tstats count`, 1, 3, `unsupported command "tstats"`},
 		{"leading pipe alone", `|`, 1, 1, "must start with a base search"},
@@ -324,8 +324,8 @@ func repeat(s string, n int) string {
 }
 
 func TestErrorString(t *testing.T) {
-	_, _, err := Compile("a=1\n  | lookup x", nil)
-	require.EqualError(t, err, `line 2, column 5: unsupported command "lookup"`)
+	_, _, err := Compile("a=1\n  | dedup x", nil)
+	require.EqualError(t, err, `line 2, column 5: unsupported command "dedup"`)
 }
 
 func TestLineCol(t *testing.T) {

@@ -41,6 +41,9 @@ func FuzzCompile(f *testing.F) {
 		"* | bin bins=3 x | bin _time span=2log10 minspan=1m aligntime=@d | bin _time span=1mon span=0 span=h",
 		arithSeeds[0], arithSeeds[1],
 		"* | where 1e400 + x > 1 - -1e-3 | eval y=tonumber(\"0A4\", 16), z=1/0, w=\"a\"+\"b\", v=-\"a\", u=a+\"b\"",
+		"* | lookup update=true ns namespace AS objectRef.namespace OUTPUT is_allowed | search NOT is_allowed=true",
+		"* | lookup ns.csv namespace, is_allowed AS x OUTPUTNEW team AS t | stats count by t | lookup ns namespace AS t",
+		"* | lookup local=maybe ns | lookup ns OUTPUT x | lookup nope a | lookup ns namespace AS",
 	} {
 		f.Add(s)
 	}
@@ -48,8 +51,13 @@ func FuzzCompile(f *testing.F) {
 	macros := Macros{"allow": "a IN (x) `inner`", "inner": "b=1 OR c=2", "m(2)": "$x$=$y$", "loop": "`loop`",
 		"lines": "a=1\n  OR b=2\n  c", "args(v,w)": "user=$v$\n  OR verb=$w$ junk", "bad": "a=1 )",
 		"security_content_ctime(field)": `convert timeformat="%Y-%m-%dT%H:%M:%S" ctime($field$)`}
+	ns, err := rule.NewLookupTable(rule.LookupTable{Name: "ns", Columns: []string{"namespace", "is_allowed", "team"},
+		Rows: [][]string{{"kube-system", "true", "platform"}, {"dev-*", "true", ""}}, Match: []rule.LookupMatch{rule.MatchWildcard}})
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, search string) {
-		filter, pipeline, err := Compile(search, macros)
+		filter, pipeline, err := CompileWith(search, macros, LookupTables{"ns": ns})
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) {

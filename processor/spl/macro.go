@@ -30,6 +30,7 @@ func (p *parser) expandExpr(t token) (node, *posError) {
 		return allNode{}, nil // expands to nothing
 	}
 	sub := newParser(x.text, p.macros, append(slices.Clip(p.stack), key))
+	sub.lookups = p.lookups
 	n, err := sub.parseAnd()
 	if err == nil {
 		var end token
@@ -104,6 +105,7 @@ func (p *parser) expandCommands(t token) ([]command, *posError) {
 		return nil, errAt(t.pos, "macro `%s` is empty but is used as a pipeline command", key)
 	}
 	sub := newParser(x.text, p.macros, append(slices.Clip(p.stack), key))
+	sub.lookups = p.lookups
 	first, err := sub.parseCommand()
 	var rest []command
 	if err == nil {

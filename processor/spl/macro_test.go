@@ -83,7 +83,7 @@ func TestMacroErrors(t *testing.T) {
 		"piped":         "a=1 | stats count",
 		"notcommand":    "a=1",
 		"empty":         "",
-		"eval_in":       "search a=1 | lookup x",
+		"eval_in":       "search a=1 | dedup x",
 		"one_arg(1)":    "user=$x$",
 		"two_args(a,b)": "user=$a$ verb=$b$",
 	}
@@ -114,7 +114,7 @@ func TestMacroErrors(t *testing.T) {
 		{"pipeline macro in an expression", "`piped`", 1, 1, "expands to a pipeline"},
 		{"expression macro as a command", "* | `notcommand`", 1, 5, "in macro `notcommand` (definition 1:1): unsupported command \"a\""},
 		{"empty macro as a command", "* | `empty`", 1, 5, "is empty but is used as a pipeline command"},
-		{"unsupported command inside a macro", "* | `eval_in`", 1, 5, "unsupported command \"lookup\""},
+		{"unsupported command inside a macro", "* | `eval_in`", 1, 5, "unsupported command \"dedup\""},
 		{"macro as a value", "a=`notcommand`", 1, 3, "a macro cannot stand for a value"},
 		{"arguments to a macro without", "verb=get `notcommand(x)`", 1, 10, "macro `notcommand` takes 0 arguments, not 1"},
 		{"no argument to a macro with one", "verb=get `one_arg`", 1, 10, "macro `one_arg` takes 1 argument, not 0"},

@@ -22,6 +22,9 @@ type parser struct {
 	// defined are the fields earlier commands of the pipeline make (rename, stats, iplocation, fillnull): a name
 	// such as host is then a field of the results, not Splunk metadata.
 	defined map[string]bool
+
+	// lookups are the lookup tables `| lookup` can name (nil: none).
+	lookups Lookups
 }
 
 func newParser(src string, macros Macros, stack []string) *parser {
@@ -218,6 +221,8 @@ func (p *parser) parseCommand() ([]command, *posError) {
 		c, err = p.parseProject(t)
 	case "bin", "bucket":
 		c, err = p.parseBin(t)
+	case "lookup":
+		c, err = p.parseLookup(t)
 	default:
 		return nil, errAt(t.pos, "unsupported command %q", t.text)
 	}
@@ -810,6 +815,10 @@ func (p *parser) define(c command) {
 	case evalCmd:
 		for _, e := range c.evals {
 			p.defined[e.To] = true
+		}
+	case lookupCmd:
+		for _, f := range c.l.OutputNames() {
+			p.defined[f] = true
 		}
 	}
 }

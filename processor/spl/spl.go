@@ -68,13 +68,7 @@ func (e *Error) Error() string {
 // after the first pipe). macros are consulted before DefaultMacros. A match-all base search compiles to rule.True.
 // Errors are *Error.
 func Compile(search string, macros Macros) (filter rule.Expr, pipeline []rule.Stage, err error) {
-	p := newParser(search, macros, nil)
-	q, perr := p.parseQuery()
-	if perr != nil {
-		return nil, nil, perr.toError(search)
-	}
-	filter, pipeline = compileQuery(q)
-	return filter, pipeline, nil
+	return CompileWith(search, macros, nil)
 }
 
 // posError is an error at a byte offset of the text being parsed.

@@ -185,6 +185,11 @@ func touches(st rule.Stage, name string) (reads, writes bool) {
 	case rule.IPLocation:
 		see(rule.Field{Name: st.Field})
 		writes = slices.Contains(st.Outputs(), name)
+	case rule.Lookup:
+		for _, in := range st.InputNames() {
+			see(rule.Field{Name: in})
+		}
+		writes = slices.Contains(st.OutputNames(), name)
 	case rule.Stats:
 		for _, b := range st.By {
 			see(rule.Field{Name: b})

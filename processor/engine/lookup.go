@@ -1,0 +1,380 @@
+package engine
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// lookupStage is rule.Lookup. Its table is indexed once per engine for the columns a rule matches on (lookupIndex):
+// a row whose values match nothing costs a hash look-up and a pass over the few pattern rows, and allocates nothing.
+type lookupStage struct {
+	inputs []*fieldRef
+	outs   []lookupOut
+	new    bool
+	idx    *lookupIndex
+}
+
+type lookupOut struct {
+	col int
+	to  *fieldRef
+}
+
+// maxLookupValues bounds the values (combinations of values, with several inputs) one row looks up, however many its
+// fields hold: the first ones, and the one of each field's last value (of sourceIPs, the address the API server saw,
+// which a client cannot push out by padding X-Forwarded-For), as stats bounds its groups.
+const maxLookupValues = 100
+
+// lookupScratch is an evaluation's space for looking up values: the key and the values' places in it.
+type lookupScratch struct {
+	key  []byte
+	ends []int
+	vals []string
+	last []byte
+}
+
+func compileLookup(st rule.Lookup, rs refs, fs *fields) *lookupStage {
+	s := &lookupStage{new: st.New}
+	cols := make([]int, len(st.Inputs))
+	for i, in := range st.Inputs {
+		s.inputs = append(s.inputs, rs.get(in.Field))
+		cols[i] = st.Table.Column(in.Column)
+	}
+	for _, o := range st.Outputs {
+		s.outs = append(s.outs, lookupOut{col: st.Table.Column(o.Column), to: rs.get(o.Field)})
+	}
+	s.idx = fs.lookupIndex(st.Table, cols)
+	return s
+}
+
+func (s *lookupStage) run(c *evalCtx, rows []*row) []*row {
+	for _, r := range rows {
+		s.apply(c, r)
+	}
+	return rows
+}
+
+// lookupResult gathers the output values of one row's look-ups; vals stays nil until a value comes.
+type lookupResult struct {
+	s    *lookupStage
+	vals [][]string
+}
+
+// add adds the output cells of a table row; nil adds the default match.
+func (res *lookupResult) add(row []string) {
+	for i, o := range res.s.outs {
+		v := res.s.idx.t.DefaultMatch
+		if row != nil {
+			v = row[o.col]
+		}
+		if v == "" {
+			continue // an empty cell is Splunk's null: no value
+		}
+		if res.vals == nil {
+			res.vals = make([][]string, len(res.s.outs))
+		}
+		res.vals[i] = append(res.vals[i], v)
+	}
+}
+
+// look adds what the value (one per input) matches: its rows, then the default match for each match it lacks of
+// the table's minimum.
+func (res *lookupResult) look(c *evalCtx, vals []string) {
+	ix := res.s.idx
+	n := ix.each(c, vals, res)
+	for ; n < ix.t.MinMatches; n++ {
+		res.add(nil)
+	}
+}
+
+func (s *lookupStage) apply(c *evalCtx, r *row) {
+	if s.new && !slices.ContainsFunc(s.outs, func(o lookupOut) bool { return !r.has(o.to) }) {
+		return // OUTPUTNEW: "the lookup is not performed for events in which the output fields already exist"
+	}
+	res := lookupResult{s: s}
+	if !s.lookValues(c, r, &res) {
+		return // a row without a value for some input is not looked up
+	}
+	for i, o := range s.outs {
+		var vals []string
+		if res.vals != nil {
+			vals = res.vals[i]
+		}
+		switch {
+		case s.new:
+			if len(vals) > 0 && !r.has(o.to) {
+				r.set(o.to.name, vals, false)
+			}
+		case len(vals) > 0:
+			r.set(o.to.name, vals, false)
+		case r.has(o.to):
+			// OUTPUT: "the output lookup fields overwrite existing fields", with nothing when nothing matched.
+			r.set(o.to.name, nil, false)
+		}
+	}
+}
+
+// lookValues looks up into res each value of the row's input (each combination of values, with several inputs), up
+// to maxLookupValues; false when some input has no value.
+func (s *lookupStage) lookValues(c *evalCtx, r *row, res *lookupResult) bool {
+	sc := &c.lookup
+	if len(s.inputs) == 1 {
+		// The common case, read in place: the event's values are views valid during the call.
+		n := 0
+		r.eachString(s.inputs[0], func(v string) bool {
+			n++
+			if n < maxLookupValues {
+				sc.vals = append(sc.vals[:0], v)
+				res.look(c, sc.vals)
+			} else {
+				sc.last = append(sc.last[:0], v...)
+			}
+			return true
+		})
+		if n >= maxLookupValues {
+			sc.vals = append(sc.vals[:0], b2s(sc.last))
+			res.look(c, sc.vals)
+		}
+		return n > 0
+	}
+	perInput := make([][]string, len(s.inputs))
+	for i, f := range s.inputs {
+		if perInput[i] = r.values(f); len(perInput[i]) == 0 {
+			return false
+		}
+	}
+	combos, cut := 1, false
+	for _, vals := range perInput {
+		if combos *= len(vals); combos > maxLookupValues {
+			cut = true
+			break
+		}
+	}
+	tuple := make([]string, len(perInput))
+	n := 0
+	var walk func(i int) bool
+	walk = func(i int) bool {
+		if i == len(perInput) {
+			n++
+			res.look(c, tuple)
+			return n < maxLookupValues-1 || !cut
+		}
+		for _, v := range perInput[i] {
+			tuple[i] = v
+			if !walk(i + 1) {
+				return false
+			}
+		}
+		return true
+	}
+	walk(0)
+	if cut {
+		for i, vals := range perInput {
+			tuple[i] = vals[len(vals)-1]
+		}
+		res.look(c, tuple)
+	}
+	return true
+}
+
+// lookupIndexKey names an index: a table matched on some of its columns.
+type lookupIndexKey struct {
+	t    *rule.LookupTable
+	cols string
+}
+
+// lookupIndex finds the rows of a table that match values of its input columns. Rows whose input cells are all
+// plain text (exact cells, wildcard cells without `*`) are in a hash map by their cells; the others (a wildcard, a
+// network) are tried one by one. Both lists are in file order, merged when they are read, so that the first
+// MaxMatches in file order are the ones that count, as in Splunk.
+type lookupIndex struct {
+	t     *rule.LookupTable
+	fold  bool
+	exact map[string][]int32
+	scan  []scanRow
+}
+
+type scanRow struct {
+	row   int32
+	cells []cellMatcher // one per input
+}
+
+// cellMatcher matches a value (folded, for a case-insensitive table) against one cell.
+type cellMatcher struct {
+	lit    []byte
+	glob   matcher
+	prefix netip.Prefix
+	cidr   bool
+}
+
+func (m *cellMatcher) match(c *evalCtx, v []byte) bool {
+	switch {
+	case m.cidr:
+		addr, err := netip.ParseAddr(b2s(v))
+		return err == nil && m.prefix.Contains(addr.Unmap())
+	case m.glob != nil:
+		return m.glob.match(c, v)
+	}
+	return bytes.Equal(v, m.lit)
+}
+
+// lookupIndex returns the index of t on cols, built once per engine.
+func (fs *fields) lookupIndex(t *rule.LookupTable, cols []int) *lookupIndex {
+	var b strings.Builder
+	for _, c := range cols {
+		b.WriteString(t.Columns[c])
+		b.WriteByte(0)
+	}
+	key := lookupIndexKey{t, b.String()}
+	if ix, ok := fs.lookups[key]; ok {
+		return ix
+	}
+	ix := newLookupIndex(t, cols)
+	if fs.lookups == nil {
+		fs.lookups = map[lookupIndexKey]*lookupIndex{}
+	}
+	fs.lookups[key] = ix
+	return ix
+}
+
+func newLookupIndex(t *rule.LookupTable, cols []int) *lookupIndex {
+	ix := &lookupIndex{t: t, fold: !t.CaseSensitive, exact: map[string][]int32{}}
+	fold := func(s string) string {
+		if ix.fold {
+			return foldString(s)
+		}
+		return s
+	}
+rows:
+	for i, row := range t.Rows {
+		plain := true
+		for _, c := range cols {
+			cell := row[c]
+			switch {
+			case cell == "":
+				continue rows // Splunk's null: it matches no value
+			case t.MatchOf(c) == rule.MatchCIDR, t.MatchOf(c) == rule.MatchWildcard && strings.Contains(cell, "*"),
+				strings.IndexByte(cell, 0) >= 0:
+				plain = false
+			}
+		}
+		if plain {
+			var key []byte
+			for j, c := range cols {
+				if j > 0 {
+					key = append(key, 0)
+				}
+				key = append(key, fold(row[c])...)
+			}
+			ix.exact[string(key)] = append(ix.exact[string(key)], int32(i))
+			continue
+		}
+		sr := scanRow{row: int32(i)}
+		for _, c := range cols {
+			cell := row[c]
+			var m cellMatcher
+			switch t.MatchOf(c) {
+			case rule.MatchCIDR:
+				// The loader checked every cell of a CIDR field: a network, or one address.
+				m.cidr = true
+				if p, err := netip.ParsePrefix(cell); err == nil {
+					m.prefix = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-(p.Addr().BitLen()-p.Addr().Unmap().BitLen())).Masked()
+				} else if a, err := netip.ParseAddr(cell); err == nil {
+					a = a.Unmap().WithZone("")
+					m.prefix = netip.PrefixFrom(a, a.BitLen())
+				}
+			case rule.MatchWildcard:
+				// Only `*` is a wildcard in a lookup's cells: `?` and `\` are themselves.
+				glob := strings.NewReplacer(`\`, `\\`, `?`, `\?`).Replace(fold(cell))
+				m.glob = compileGlob(glob, true)
+			default:
+				m.lit = []byte(fold(cell))
+			}
+			sr.cells = append(sr.cells, m)
+		}
+		ix.scan = append(ix.scan, sr)
+	}
+	return ix
+}
+
+// each adds to res the rows that match vals (one value per input column), in file order, at most MaxMatches of them,
+// and returns how many it added.
+func (ix *lookupIndex) each(c *evalCtx, vals []string, res *lookupResult) int {
+	sc := &c.lookup
+	sc.key, sc.ends = sc.key[:0], sc.ends[:0]
+	nul := false // a value holding the key's separator, which no hashed row holds
+	for i, v := range vals {
+		if i > 0 {
+			sc.key = append(sc.key, 0)
+		}
+		nul = nul || strings.IndexByte(v, 0) >= 0
+		if ix.fold {
+			sc.key = appendFold(sc.key, []byte(v)) // not kept: the conversion copies nothing
+		} else {
+			sc.key = append(sc.key, v...)
+		}
+		sc.ends = append(sc.ends, len(sc.key))
+	}
+	var hits []int32
+	if len(ix.exact) > 0 && !nul {
+		hits = ix.exact[string(sc.key)]
+	}
+	rows := ix.t.Rows
+	n, max := 0, ix.t.MaxMatches
+	si := 0
+	for n < max {
+		// The next scan row that matches, not before the next hit.
+		next := int32(-1)
+		for ; si < len(ix.scan); si++ {
+			if len(hits) > 0 && ix.scan[si].row > hits[0] {
+				break
+			}
+			if ix.scanMatch(c, &ix.scan[si]) {
+				next = ix.scan[si].row
+				si++
+				break
+			}
+		}
+		switch {
+		case next >= 0:
+			res.add(rows[next])
+		case len(hits) > 0:
+			res.add(rows[hits[0]])
+			hits = hits[1:]
+		default:
+			return n
+		}
+		n++
+	}
+	return n
+}
+
+func (ix *lookupIndex) scanMatch(c *evalCtx, sr *scanRow) bool {
+	sc := &c.lookup
+	start := 0
+	for i := range sr.cells {
+		v := sc.key[start:sc.ends[i]]
+		start = sc.ends[i] + 1
+		if !sr.cells[i].match(c, v) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkLookup refuses a lookup stage whose fields are not its table's.
+func checkLookup(st rule.Lookup) error {
+	if st.Table == nil || len(st.Inputs) == 0 || len(st.Outputs) == 0 {
+		return fmt.Errorf("a lookup needs a table, input fields and output fields")
+	}
+	for _, f := range slices.Concat(st.Inputs, st.Outputs) {
+		if st.Table.Column(f.Column) < 0 {
+			return fmt.Errorf("lookup %s has no field %q", st.Table.Name, f.Column)
+		}
+	}
+	return nil
+}

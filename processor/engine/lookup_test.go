@@ -1,0 +1,274 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// table makes a lookup table from CSV-like lines (the first the header, cells split at commas).
+func table(t *testing.T, settings rule.LookupTable, lines ...string) *rule.LookupTable {
+	t.Helper()
+	settings.Name = "t"
+	settings.Columns = strings.Split(lines[0], ",")
+	for _, l := range lines[1:] {
+		settings.Rows = append(settings.Rows, strings.Split(l, ","))
+	}
+	tab, err := rule.NewLookupTable(settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tab
+}
+
+// lookedUp runs a rule of the stages on body and returns the named fields of its one row, as name=[values] ("name
+// absent" for a field the row does not have).
+func lookedUp(t *testing.T, body string, stages []rule.Stage, names ...string) string {
+	t.Helper()
+	r := &rule.Rule{ID: "l", Name: "l", Filter: rule.True{}, Pipeline: append(stages, rule.Project{Fields: names})}
+	e, err := Compile([]*rule.Rule{r}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := e.Match([]byte(body))
+	if err != nil || len(ms) != 1 || len(ms[0].Rows) != 1 {
+		t.Fatalf("matches %+v, %v", ms, err)
+	}
+	var out []string
+	for _, n := range names {
+		if vals := ms[0].Rows[0].Values(n); vals != nil {
+			out = append(out, fmt.Sprintf("%s=%v", n, vals))
+		} else {
+			out = append(out, n+" absent")
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+func in(column, field string) []rule.LookupField {
+	return []rule.LookupField{{Column: column, Field: field}}
+}
+func out(column, field string) []rule.LookupField {
+	return []rule.LookupField{{Column: column, Field: field}}
+}
+
+// TestLookupMatchTypes: exact cells (case-sensitive by default, or folded as bytes.EqualFold does), WILDCARD cells (`*`
+// only; `?` is itself), CIDR cells (networks and single addresses, IPv4 and IPv6, an IPv4-mapped value as its IPv4
+// address), and rows needing every input, in file order.
+func TestLookupMatchTypes(t *testing.T) {
+	users := func(caseSensitive bool) *rule.LookupTable {
+		return table(t, rule.LookupTable{CaseSensitive: caseSensitive}, "user,team", "alice,dev", "KELVIN,ops")
+	}
+	wild := table(t, rule.LookupTable{Match: []rule.LookupMatch{rule.MatchWildcard}}, "ua,tool",
+		"kubectl/*,kubectl", "curl/7.?,old curl", "*Go-http-client*,go")
+	nets := table(t, rule.LookupTable{Match: []rule.LookupMatch{rule.MatchCIDR}}, "net,zone",
+		"10.0.0.0/8,internal", "192.168.1.7,bastion", "fd00::/8,internal6", "2001:db8::1,v6host")
+	pairs := table(t, rule.LookupTable{Match: []rule.LookupMatch{rule.MatchExact, rule.MatchWildcard}}, "user,ns,ok",
+		"alice,dev-*,yes", "bob,prod,yes")
+	ev := func(user, ua, ip, ns string) string {
+		return fmt.Sprintf(`{"verb":"get","user":{"username":%q},"userAgent":%q,"sourceIPs":[%q],"objectRef":{"namespace":%q}}`, user, ua, ip, ns)
+	}
+	tests := []struct {
+		name  string
+		body  string
+		stage rule.Lookup
+		want  string
+	}{
+		{"exact", ev("alice", "", "", ""), rule.Lookup{Table: users(true), Inputs: in("user", "user.username"), Outputs: out("team", "team")}, "team=[dev]"},
+		{"exact is case-sensitive by default", ev("Alice", "", "", ""), rule.Lookup{Table: users(true), Inputs: in("user", "user.username"), Outputs: out("team", "team")}, "team absent"},
+		{"case-insensitive", ev("Alice", "", "", ""), rule.Lookup{Table: users(false), Inputs: in("user", "user.username"), Outputs: out("team", "team")}, "team=[dev]"},
+		{"case-insensitive folds the Kelvin sign", ev("\u212aelvin", "", "", ""), rule.Lookup{Table: users(false), Inputs: in("user", "user.username"), Outputs: out("team", "team")}, "team=[ops]"},
+		{"wildcard prefix", ev("", "kubectl/v1.30 (linux)", "", ""), rule.Lookup{Table: wild, Inputs: in("ua", "userAgent"), Outputs: out("tool", "tool")}, "tool=[kubectl]"},
+		{"wildcard contains", ev("", "x Go-http-client/2.0", "", ""), rule.Lookup{Table: wild, Inputs: in("ua", "userAgent"), Outputs: out("tool", "tool")}, "tool=[go]"},
+		{"question mark is itself", ev("", "curl/7.8", "", ""), rule.Lookup{Table: wild, Inputs: in("ua", "userAgent"), Outputs: out("tool", "tool")}, "tool absent"},
+		{"question mark literal", ev("", "curl/7.?", "", ""), rule.Lookup{Table: wild, Inputs: in("ua", "userAgent"), Outputs: out("tool", "tool")}, "tool=[old curl]"},
+		{"cidr network", ev("", "", "10.2.3.4", ""), rule.Lookup{Table: nets, Inputs: in("net", "sourceIPs{}"), Outputs: out("zone", "zone")}, "zone=[internal]"},
+		{"cidr single address", ev("", "", "192.168.1.7", ""), rule.Lookup{Table: nets, Inputs: in("net", "sourceIPs{}"), Outputs: out("zone", "zone")}, "zone=[bastion]"},
+		{"cidr other address", ev("", "", "192.168.1.8", ""), rule.Lookup{Table: nets, Inputs: in("net", "sourceIPs{}"), Outputs: out("zone", "zone")}, "zone absent"},
+		{"cidr IPv4-mapped value", ev("", "", "::ffff:10.9.9.9", ""), rule.Lookup{Table: nets, Inputs: in("net", "sourceIPs{}"), Outputs: out("zone", "zone")}, "zone=[internal]"},
+		{"cidr IPv6", ev("", "", "fd12::1", ""), rule.Lookup{Table: nets, Inputs: in("net", "sourceIPs{}"), Outputs: out("zone", "zone")}, "zone=[internal6]"},
+		{"cidr IPv6 address, another spelling", ev("", "", "2001:DB8:0::1", ""), rule.Lookup{Table: nets, Inputs: in("net", "sourceIPs{}"), Outputs: out("zone", "zone")}, "zone=[v6host]"},
+		{"cidr not an address", ev("", "", "somehost", ""), rule.Lookup{Table: nets, Inputs: in("net", "sourceIPs{}"), Outputs: out("zone", "zone")}, "zone absent"},
+		{"every input matches", ev("alice", "", "", "dev-3"), rule.Lookup{Table: pairs,
+			Inputs: []rule.LookupField{{Column: "user", Field: "user.username"}, {Column: "ns", Field: "objectRef.namespace"}}, Outputs: out("ok", "ok")}, "ok=[yes]"},
+		{"one input does not", ev("bob", "", "", "dev-3"), rule.Lookup{Table: pairs,
+			Inputs: []rule.LookupField{{Column: "user", Field: "user.username"}, {Column: "ns", Field: "objectRef.namespace"}}, Outputs: out("ok", "ok")}, "ok absent"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := lookedUp(t, tt.body, []rule.Stage{tt.stage}, tt.stage.Outputs[0].Field); got != tt.want {
+				t.Errorf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestLookupOutputs: OUTPUT replaces a field the row has, and clears it when nothing matches; OUTPUTNEW sets only the
+// fields the row lacks, and does not look up a row that has them all; a row without the input is not looked up.
+func TestLookupOutputs(t *testing.T) {
+	tab := table(t, rule.LookupTable{}, "user,team,level", "alice,dev,2")
+	body := func(user string) string {
+		return fmt.Sprintf(`{"verb":"get","user":{"username":%q},"team":"from-event"}`, user)
+	}
+	both := []rule.LookupField{{Column: "team", Field: "team"}, {Column: "level", Field: "level"}}
+	tests := []struct {
+		name   string
+		body   string
+		stages []rule.Stage
+		want   string
+	}{
+		{"output overwrites", body("alice"), []rule.Stage{rule.Lookup{Table: tab, Inputs: in("user", "user.username"), Outputs: both}}, "team=[dev] level=[2]"},
+		{"output clears when nothing matches", body("bob"), []rule.Stage{rule.Lookup{Table: tab, Inputs: in("user", "user.username"), Outputs: both}}, "team absent level absent"},
+		{"outputnew keeps what the row has", body("alice"), []rule.Stage{rule.Lookup{Table: tab, Inputs: in("user", "user.username"), Outputs: both, New: true}}, "team=[from-event] level=[2]"},
+		{"outputnew on no match keeps it too", body("bob"), []rule.Stage{rule.Lookup{Table: tab, Inputs: in("user", "user.username"), Outputs: both, New: true}}, "team=[from-event] level absent"},
+		{"outputnew with every output there is not looked up", body("alice"), []rule.Stage{
+			rule.Eval{To: "level", Value: rule.Constant{Text: "9"}},
+			rule.Lookup{Table: tab, Inputs: in("user", "user.username"), Outputs: both, New: true}}, "team=[from-event] level=[9]"},
+		{"no input value: row as it was", `{"verb":"get","team":"from-event"}`, []rule.Stage{rule.Lookup{Table: tab, Inputs: in("user", "user.username"), Outputs: both}}, "team=[from-event] level absent"},
+		{"AS on the output", body("alice"), []rule.Stage{rule.Lookup{Table: tab, Inputs: in("user", "user.username"), Outputs: out("team", "user_team")}}, "user_team=[dev] team=[from-event]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			names := []string{"team", "level"}
+			if strings.Contains(tt.want, "user_team") {
+				names = []string{"user_team", "team"}
+			}
+			if got := lookedUp(t, tt.body, tt.stages, names...); got != tt.want {
+				t.Errorf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestLookupMultipleMatches: each value of a multi-valued input is looked up, and the outputs hold every match of
+// every value, in order; up to max_matches rows per value, in file order (hashed exact rows and wildcard rows
+// merged); min_matches fills a value's missing matches with default_match; an empty cell or default is no value.
+func TestLookupMultipleMatches(t *testing.T) {
+	ips := `{"verb":"get","sourceIPs":["10.0.0.1","203.0.113.9","10.0.0.2"]}`
+	tests := []struct {
+		name string
+		tab  *rule.LookupTable
+		body string
+		want string
+	}{
+		{"each value", table(t, rule.LookupTable{}, "ip,zone", "10.0.0.2,b", "10.0.0.1,a"), ips, "zone=[a b]"},
+		{"default for the value that matches nothing", table(t, rule.LookupTable{MinMatches: 1, DefaultMatch: "unknown"},
+			"ip,zone", "10.0.0.2,b", "10.0.0.1,a"), ips, "zone=[a unknown b]"},
+		{"empty default is no value", table(t, rule.LookupTable{MinMatches: 1}, "ip,zone", "10.0.0.1,a"), ips, "zone=[a]"},
+		{"file order across exact and wildcard rows, up to max_matches", table(t, rule.LookupTable{MaxMatches: 3,
+			Match: []rule.LookupMatch{rule.MatchWildcard}}, "ip,zone", "10.*,w1", "10.0.0.1,e1", "*,w2", "10.0.0.1,e2", "10.0.0.1,e3"),
+			`{"verb":"get","sourceIPs":["10.0.0.1"]}`, "zone=[w1 e1 w2]"},
+		{"empty cell is no value", table(t, rule.LookupTable{}, "ip,zone", "10.0.0.1,", "10.0.0.2,b"), ips, "zone=[b]"},
+		{"empty key cell matches nothing", table(t, rule.LookupTable{}, "ip,zone", ",x"), `{"verb":"get","sourceIPs":[""]}`, "zone absent"},
+		{"default up to min_matches", table(t, rule.LookupTable{MinMatches: 2, DefaultMatch: "d"}, "ip,zone", "10.0.0.1,a"),
+			`{"verb":"get","sourceIPs":["10.0.0.1"]}`, "zone=[a d]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := rule.Lookup{Table: tt.tab, Inputs: in("ip", "sourceIPs{}"), Outputs: out("zone", "zone")}
+			if got := lookedUp(t, tt.body, []rule.Stage{st}, "zone"); got != tt.want {
+				t.Errorf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestLookupBoundsValues: a field of thousands of values looks up the first maxLookupValues-1 and its last, the address
+// the API server saw, which padding X-Forwarded-For cannot push out.
+func TestLookupBoundsValues(t *testing.T) {
+	var ips []string
+	for i := range 5000 {
+		ips = append(ips, fmt.Sprintf("%q", fmt.Sprintf("198.51.%d.%d", i/256, i%256)))
+	}
+	ips = append(ips, `"10.0.0.1"`)
+	body := `{"verb":"get","sourceIPs":[` + strings.Join(ips, ",") + `]}`
+	tab := table(t, rule.LookupTable{}, "ip,bad", "198.51.0.5,early", "198.51.10.0,middle", "10.0.0.1,last")
+	st := rule.Lookup{Table: tab, Inputs: in("ip", "sourceIPs{}"), Outputs: out("bad", "bad")}
+	if got := lookedUp(t, body, []rule.Stage{st}, "bad"); got != "bad=[early last]" {
+		t.Errorf("got %s", got)
+	}
+}
+
+// TestLookupAfterStats: a lookup on the rows of a windowed stats reads their by-fields, and a where on its output is
+// no condition on an aggregate.
+func TestLookupAfterStats(t *testing.T) {
+	tab := table(t, rule.LookupTable{}, "user,allowed", "alice,true")
+	r := &rule.Rule{ID: "s", Name: "s", Filter: rule.True{}, Pipeline: []rule.Stage{
+		rule.Stats{Aggs: []rule.Aggregate{{Func: "count"}}, By: []string{"user.username"}},
+		rule.Where{Cond: rule.Compare{Field: rule.Field{Name: "count"}, Op: rule.OpGt, Value: rule.Literal("1", true)}},
+		rule.Lookup{Table: tab, Inputs: in("user", "user.username"), Outputs: out("allowed", "allowed")},
+		rule.Search{Cond: rule.Not{X: rule.Compare{Field: rule.Field{Name: "allowed"}, Value: rule.Literal("true", false)}}},
+	}}
+	e, err := Compile([]*rule.Rule{r}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fired := map[string]int{}
+	for i, u := range []string{"alice", "alice", "bob", "bob"} {
+		ms, err := e.Match([]byte(fmt.Sprintf(`{"verb":"get","auditID":"a%d","user":{"username":%q},"stageTimestamp":"2026-01-01T00:00:0%dZ"}`, i, u, i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			for _, row := range m.Rows {
+				fired[row.Values("user.username")[0]]++
+			}
+		}
+	}
+	if len(fired) != 1 || fired["bob"] != 1 {
+		t.Errorf("fired %v, want bob once", fired)
+	}
+}
+
+// TestLookupOverAggregates: a lookup after a windowed stats is judged as an eval is: a field it writes over an
+// aggregate (OUTPUT) is no aggregate any more, OUTPUTNEW leaves the aggregate, and a field looked up from an
+// aggregate is derived from it, which a window filtered as it fills cannot answer.
+func TestLookupOverAggregates(t *testing.T) {
+	tab := table(t, rule.LookupTable{}, "user,count,n,level", "alice,9,1,high")
+	stats := rule.Stats{Aggs: []rule.Aggregate{{Func: "count"}}, By: []string{"user"}}
+	countOver := rule.Where{Cond: rule.Compare{Field: rule.Field{Name: "count"}, Op: rule.OpGt, Value: rule.Literal("5", true)}}
+	over := rule.Lookup{Table: tab, Inputs: in("user", "user"), Outputs: out("count", "count")}
+	if at := windowedStatsIndex([]rule.Stage{stats, over, countOver}); at != -1 {
+		t.Errorf("OUTPUT over count: windowed at %d", at)
+	}
+	over.New = true
+	if at := windowedStatsIndex([]rule.Stage{stats, over, countOver}); at != 0 {
+		t.Errorf("OUTPUTNEW count: windowed at %d", at)
+	}
+	fromCount := []rule.Stage{stats, rule.Lookup{Table: tab, Inputs: in("n", "count"), Outputs: out("level", "level")},
+		rule.Where{Cond: rule.Compare{Field: rule.Field{Name: "level"}, Value: rule.Literal("high", true)}}}
+	if at := windowedStatsIndex(fromCount); at != 0 {
+		t.Errorf("looked up from count: windowed at %d", at)
+	}
+	if _, err := planWindow(fromCount, 0, true); err == nil || !strings.Contains(err.Error(), "where on level: it is computed from an aggregate") {
+		t.Errorf("a condition on a field looked up from count, in enrich mode: %v", err)
+	}
+}
+
+// TestLookupOutputsAreNoEventFields: a stats by-field a lookup writes is not read from the event by the agent tier's
+// routing, and a time bucket a lookup writes over is no bucket any more.
+func TestLookupOutputsAreNoEventFields(t *testing.T) {
+	tab := table(t, rule.LookupTable{}, "user,team,_time", "alice,dev,1")
+	countOver := rule.Where{Cond: rule.Compare{Field: rule.Field{Name: "count"}, Op: rule.OpGt, Value: rule.Literal("5", true)}}
+	routed := &rule.Rule{ID: "r", Name: "r", Filter: rule.True{}, Pipeline: []rule.Stage{
+		rule.Lookup{Table: tab, Inputs: in("user", "user.username"), Outputs: out("team", "team")},
+		rule.Stats{Aggs: []rule.Aggregate{{Func: "count"}}, By: []string{"team", "user.username"}}, countOver}}
+	e, err := Compile([]*rule.Rule{routed}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.RouteFields(); len(got) != 1 || got[0] != "user.username" {
+		t.Errorf("route fields %v, want [user.username]", got)
+	}
+
+	bucket := rule.Eval{To: "_time", Value: rule.Call{Func: "bin_floor", Args: []rule.Value{rule.Call{Func: "event_time"}, rule.Constant{Text: "600"}}}}
+	overwritten := &rule.Rule{ID: "b", Name: "b", Filter: rule.True{}, Pipeline: []rule.Stage{bucket,
+		rule.Lookup{Table: tab, Inputs: in("user", "user.username"), Outputs: out("_time", "_time")},
+		rule.Stats{Aggs: []rule.Aggregate{{Func: "count"}}, By: []string{"_time"}}, countOver}}
+	if _, err := Compile([]*rule.Rule{overwritten}, Options{Window: 15 * time.Minute}); err != nil {
+		t.Errorf("a bucket the lookup wrote over: %v", err)
+	}
+}

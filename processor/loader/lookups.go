@@ -1,0 +1,205 @@
+package loader
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/auditdetect/auditdetect/internal/suggest"
+	"github.com/auditdetect/auditdetect/processor/escu"
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+// Lookups. The lookup files among the rule paths (security_content's lookups/<name>.yml) define lookups; the CSV file
+// each names is its table, read when a search first names the lookup, once for all the rules that do: a
+// security_content folder copied whole brings hundreds of lookup files, of which the Kubernetes detections use few.
+// The processor's `lookups` setting gives a lookup's CSV file: it replaces the table of a lookup a file defines
+// (keeping how the file says it matches), or defines a lookup of Splunk's defaults.
+
+// lookupSet is the lookups the rules can name; it is the spl.Lookups the detections compile against.
+type lookupSet struct {
+	defs map[string]*escu.LookupDef
+	// others are further definitions of a name that the files define alike but with their own CSV files (two
+	// copies of security_content): used only if their tables are the same.
+	others map[string][]*escu.LookupDef
+	tables map[string]lookupTable
+	// used are the names a search asked for.
+	used map[string]bool
+	fsys fs.FS // the built-in pack, for its CSV files
+}
+
+type lookupTable struct {
+	t   *rule.LookupTable
+	err error
+}
+
+func newLookupSet(fsys fs.FS) *lookupSet {
+	return &lookupSet{defs: map[string]*escu.LookupDef{}, others: map[string][]*escu.LookupDef{},
+		tables: map[string]lookupTable{}, used: map[string]bool{}, fsys: fsys}
+}
+
+// add takes in a lookup file's definition; a second one of the name that matches differently is an error.
+func (s *lookupSet) add(d *escu.LookupDef) error {
+	prev, ok := s.defs[d.Name]
+	if !ok {
+		s.defs[d.Name] = d
+		return nil
+	}
+	if !prev.SameSettings(d) {
+		return &rule.Error{File: d.File, Line: d.Line, Column: d.Column, Reason: fmt.Sprintf(
+			"lookup %q is also defined, differently, in %s:%d", d.Name, prev.File, prev.Line)}
+	}
+	if prev.CSV != d.CSV {
+		s.others[d.Name] = append(s.others[d.Name], d)
+	}
+	return nil
+}
+
+// configure applies the lookups setting: name → CSV file.
+func (s *lookupSet) configure(configured map[string]string) {
+	for _, name := range slices.Sorted(maps.Keys(configured)) {
+		file := configured[name]
+		if d, ok := s.defs[name]; ok {
+			s.defs[name] = d.WithCSV(file)
+		} else {
+			s.defs[name] = escu.ConfiguredLookup(name, file)
+		}
+		delete(s.others, name) // the configured table is the one
+	}
+}
+
+// Table implements spl.Lookups.
+func (s *lookupSet) Table(name string) (*rule.LookupTable, bool, error) {
+	d, ok := s.defs[name]
+	if !ok {
+		return nil, false, nil
+	}
+	s.used[name] = true
+	if r, ok := s.tables[name]; ok {
+		return r.t, true, r.err
+	}
+	t, err := s.read(d)
+	s.tables[name] = lookupTable{t, err}
+	return t, true, err
+}
+
+func (s *lookupSet) read(d *escu.LookupDef) (*rule.LookupTable, error) {
+	if d.Unusable != "" {
+		return nil, fmt.Errorf("defined in %s as %s", d.File, d.Unusable)
+	}
+	data, err := readLookupFile(s.fsys, d.CSV)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range s.others[d.Name] {
+		other, err := readLookupFile(s.fsys, o.CSV)
+		if err != nil {
+			return nil, err
+		}
+		if !bytes.Equal(data, other) {
+			return nil, fmt.Errorf("defined twice with different tables, %s (%s) and %s (%s): load one of them, or "+
+				"give the table in the lookups setting", d.CSV, d.File, o.CSV, o.File)
+		}
+	}
+	return escu.ReadLookupTable(d, d.CSV, data)
+}
+
+// checkUsed fails on a configured lookup that no search names: as for a configured macro, a misspelt name would leave
+// the allow-list it gives silently unused.
+func (s *lookupSet) checkUsed(configured map[string]string) error {
+	known := slices.Sorted(maps.Keys(s.used))
+	var msgs []string
+	for _, name := range slices.Sorted(maps.Keys(configured)) {
+		if s.used[name] {
+			continue
+		}
+		msg := fmt.Sprintf("lookups: %q is named by no loaded rule, so it would change nothing", name)
+		if best := suggest.Closest(name, known); best != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", best)
+		} else if len(known) == 0 {
+			msg += " (no loaded rule uses a lookup)"
+		}
+		msgs = append(msgs, msg)
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+// CheckLookups checks the lookups setting on its own: names a search can write, and a file for each.
+func CheckLookups(configured map[string]string) error {
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(configured)) {
+		switch {
+		case !escu.ValidLookupName(name):
+			errs = append(errs, fmt.Errorf("lookups: %q is not a lookup name (letters, digits, and _ - . : only)", name))
+		case strings.TrimSpace(configured[name]) == "":
+			errs = append(errs, fmt.Errorf("lookups: %q: the CSV file's path is empty", name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// readLookupFile reads a CSV file (of the built-in pack when it is named builtin:...), up to escu.MaxLookupBytes.
+func readLookupFile(fsys fs.FS, name string) ([]byte, error) {
+	open := func() (io.ReadCloser, error) { return os.Open(name) }
+	if inPack, ok := strings.CutPrefix(name, Builtin+":"); ok {
+		if fsys == nil {
+			return nil, fmt.Errorf("%s: no built-in rule pack is available", name)
+		}
+		open = func() (io.ReadCloser, error) { return fsys.Open(inPack) }
+	}
+	f, err := open()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, escu.MaxLookupBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(data) > escu.MaxLookupBytes {
+		return nil, &rule.Error{File: name, Reason: fmt.Sprintf("lookup file is larger than %d bytes, the limit for one lookup table", escu.MaxLookupBytes)}
+	}
+	return data, nil
+}
+
+// lookupFileDigest digests the CSV files of the lookups among files and the configured ones, for Digest: a changed
+// table reloads the rules as a changed rule file does. Every lookup file's table is read, named by a search or not
+// (which only the load tells).
+func lookupFileDigest(files []file, opts Options) []byte {
+	csvs := map[string]bool{}
+	for _, f := range files {
+		if f.err != nil || !escu.IsLookup(f.data) {
+			continue
+		}
+		d, err := escu.ParseLookup(f.name, f.data)
+		if err != nil || d.Kind != "csv" {
+			continue // the file's own content is digested: a change of it is seen
+		}
+		if _, configured := opts.Lookups[d.Name]; !configured {
+			csvs[d.CSV] = true
+		}
+	}
+	for _, p := range opts.Lookups {
+		csvs[p] = true
+	}
+	h := sha256.New()
+	for _, name := range slices.Sorted(maps.Keys(csvs)) {
+		writeField(h, []byte(name))
+		data, err := readLookupFile(opts.Builtin, name)
+		if err != nil {
+			data = []byte("error: " + err.Error())
+		}
+		writeField(h, data)
+	}
+	return h.Sum(nil)
+}

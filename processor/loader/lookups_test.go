@@ -1,0 +1,186 @@
+package loader
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/auditdetect/auditdetect/processor/rule"
+)
+
+const nsLookup = "name: kube_allowed_namespaces\nlookup_type: csv\nmatch_type:\n- WILDCARD(namespace)\ncase_sensitive_match: false\n"
+
+// allowlisted is a detection that keeps the events whose namespace the lookup does not allow.
+var allowlisted = detection("a", "Allowlisted", "verb=create\n  | lookup kube_allowed_namespaces namespace AS objectRef.namespace OUTPUT is_allowed\n  | search NOT is_allowed=true")
+
+func lookupStage(t *testing.T, r *rule.Rule) rule.Lookup {
+	t.Helper()
+	for _, st := range r.Pipeline {
+		if l, ok := st.(rule.Lookup); ok {
+			return l
+		}
+	}
+	t.Fatalf("rule %s has no lookup", r.Name)
+	return rule.Lookup{}
+}
+
+// TestLoadLookups: a security_content layout (detections/, lookups/ with each lookup's YAML beside its CSV) loads
+// with the lookup's table and settings; the lookups setting replaces the table, keeping the file's settings, or
+// defines a lookup of Splunk's defaults; a lookup file no rule uses is not read (its CSV may be missing); a lookup
+// YAML is no unknown rule file.
+func TestLoadLookups(t *testing.T) {
+	dir := layout(t, map[string]string{
+		"detections/allow.yml":                allowlisted,
+		"lookups/kube_allowed_namespaces.yml": nsLookup,
+		"lookups/kube_allowed_namespaces.csv": "namespace,is_allowed\nkube-*,true\n",
+		"lookups/unused_kv.yml":               "name: unused_kv\nlookup_type: kvstore\nfields: [_key, a]\n",
+		"lookups/no_table.yml":                "name: no_table\nlookup_type: csv\n",
+	})
+	res, err := Load(Options{Paths: []string{dir}})
+	require.NoError(t, err)
+	require.Len(t, res.Rules, 1)
+	l := lookupStage(t, res.Rules[0])
+	assert.Equal(t, [][]string{{"kube-*", "true"}}, l.Table.Rows)
+	assert.Equal(t, []rule.LookupMatch{rule.MatchWildcard, rule.MatchExact}, l.Table.Match)
+	assert.False(t, l.Table.CaseSensitive)
+	assert.Equal(t, filepath.Join(dir, "lookups", "kube_allowed_namespaces.csv"), l.Table.Source)
+
+	own := filepath.Join(t.TempDir(), "mine.csv")
+	require.NoError(t, os.WriteFile(own, []byte("namespace,is_allowed\nshop-*,true\n"), 0o600))
+	res, err = Load(Options{Paths: []string{dir}, Lookups: map[string]string{"kube_allowed_namespaces": own}})
+	require.NoError(t, err)
+	l = lookupStage(t, res.Rules[0])
+	assert.Equal(t, [][]string{{"shop-*", "true"}}, l.Table.Rows, "the configured table")
+	assert.Equal(t, rule.MatchWildcard, l.Table.MatchOf(0), "the lookup file's settings")
+
+	// Without a lookup file, the configured CSV is a lookup of Splunk's defaults.
+	bare := layout(t, map[string]string{"allow.yml": allowlisted})
+	res, err = Load(Options{Paths: []string{bare}, Lookups: map[string]string{"kube_allowed_namespaces": own}})
+	require.NoError(t, err)
+	l = lookupStage(t, res.Rules[0])
+	assert.Equal(t, [3]any{true, rule.MatchExact, 100}, [3]any{l.Table.CaseSensitive, l.Table.MatchOf(0), l.Table.MaxMatches})
+}
+
+// TestLookupLoadErrors: a lookup that is not defined, whose CSV is missing or malformed, that is a KV store, or that
+// two files define differently fails the rule that names it, at the name, with the reason; on_rule_error: skip skips
+// that rule. A configured lookup no rule names is refused, as a configured macro is.
+func TestLookupLoadErrors(t *testing.T) {
+	search := func(name string) string {
+		return detection("b", "Broken", "verb=create\n  | lookup "+name+" namespace AS objectRef.namespace OUTPUT is_allowed")
+	}
+	tests := []struct {
+		name   string
+		files  map[string]string
+		opts   Options
+		reason string // after "<dir>/"
+	}{
+		{"undefined", map[string]string{"d/b.yml": search("nope")},
+			Options{}, `d/b.yml:5:12: rule "Broken": undefined lookup "nope" (load its lookup file with the rules`},
+		{"missing CSV", map[string]string{"d/b.yml": search("ns"), "lookups/ns.yml": "name: ns\nlookup_type: csv\n"},
+			Options{}, `d/b.yml:5:12: rule "Broken": lookup ns: open `},
+		{"malformed CSV", map[string]string{"d/b.yml": search("ns"), "lookups/ns.yml": "name: ns\nlookup_type: csv\n",
+			"lookups/ns.csv": "namespace,is_allowed\nkube-system,true,extra\n"},
+			Options{}, `d/b.yml:5:12: rule "Broken": lookup ns: ` + filepath.Join("DIR", "lookups", "ns.csv") + `:2: 3 fields, where the header has 2`},
+		{"no such field", map[string]string{"d/b.yml": search("ns"), "lookups/ns.yml": "name: ns\nlookup_type: csv\n",
+			"lookups/ns.csv": "ns,is_allowed\n"},
+			Options{}, `d/b.yml:5:15: rule "Broken": lookup ns has no field "namespace" (its fields: ns, is_allowed)`},
+		{"KV store", map[string]string{"d/b.yml": search("ns"), "lookups/ns.yml": "name: ns\ncollection: ns\n"},
+			Options{}, `lookup ns: defined in ` + filepath.Join("DIR", "lookups", "ns.yml") + ` as a KV store lookup`},
+		{"defined twice, differently", map[string]string{"d/b.yml": search("ns"), "a/ns.yml": "name: ns\nlookup_type: csv\n",
+			"b/ns.yml": "name: ns\nlookup_type: csv\ncase_sensitive_match: false\n"},
+			Options{}, `b/ns.yml:1:7: lookup "ns" is also defined, differently, in ` + filepath.Join("DIR", "a", "ns.yml") + ":1"},
+		{"defined twice, alike but with other tables", map[string]string{"d/b.yml": search("ns"), "a/ns.yml": "name: ns\nlookup_type: csv\n",
+			"a/ns.csv": "namespace,is_allowed\nx,true\n", "b/ns.yml": "name: ns\nlookup_type: csv\n", "b/ns.csv": "namespace,is_allowed\ny,true\n"},
+			Options{}, `lookup ns: defined twice with different tables`},
+		{"configured, named by no rule", map[string]string{"d/b.yml": search("ns"), "lookups/ns.yml": "name: ns\nlookup_type: csv\n",
+			"lookups/ns.csv": "namespace,is_allowed\n"},
+			Options{Lookups: map[string]string{"nss": "x.csv"}}, `lookups: "nss" is named by no loaded rule, so it would change nothing (did you mean "ns"?)`},
+		{"configured name a search cannot write", map[string]string{"d/b.yml": search("ns")},
+			Options{Lookups: map[string]string{"a b": "x.csv"}}, `lookups: "a b" is not a lookup name`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := layout(t, tt.files)
+			tt.opts.Paths = []string{dir}
+			_, err := Load(tt.opts)
+			require.Error(t, err)
+			want := strings.ReplaceAll(tt.reason, "DIR", dir)
+			if strings.HasPrefix(want, "d/") || strings.HasPrefix(want, "b/") {
+				want = filepath.Join(dir, filepath.FromSlash(want[:strings.Index(want, ":")])) + want[strings.Index(want, ":"):]
+			}
+			assert.Contains(t, err.Error(), want)
+
+			if tt.opts.Lookups == nil && !strings.Contains(tt.name, "differently") {
+				// Skipped: the rule, with its error; nothing else fails.
+				res, err := Load(Options{Paths: []string{dir}, SkipErrors: true})
+				require.NoError(t, err)
+				assert.Empty(t, res.Rules)
+				require.Len(t, res.Skipped, 1)
+				assert.Contains(t, res.Skipped[0].Error(), want)
+			}
+		})
+	}
+}
+
+// TestLookupFromTheBuiltinPack: a lookup file of an embedded pack reads its CSV from the pack.
+func TestLookupFromTheBuiltinPack(t *testing.T) {
+	pack := fstest.MapFS{
+		"rules/allow.yml":                     {Data: []byte(allowlisted)},
+		"lookups/kube_allowed_namespaces.yml": {Data: []byte(nsLookup)},
+		"lookups/kube_allowed_namespaces.csv": {Data: []byte("namespace,is_allowed\nkube-*,true\n")},
+	}
+	res, err := Load(Options{Paths: []string{Builtin}, Builtin: pack})
+	require.NoError(t, err)
+	require.Len(t, res.Rules, 1)
+	assert.Equal(t, "builtin:lookups/kube_allowed_namespaces.csv", lookupStage(t, res.Rules[0]).Table.Source)
+}
+
+// TestDigestReadsLookupTables: the reload's digest changes when a lookup's table changes (the CSV beside a lookup
+// file, or a configured one), as when a rule file changes.
+func TestDigestReadsLookupTables(t *testing.T) {
+	dir := layout(t, map[string]string{
+		"lookups/kube_allowed_namespaces.yml": nsLookup,
+		"lookups/kube_allowed_namespaces.csv": "namespace,is_allowed\nkube-*,true\n",
+		"allow.yml":                           allowlisted,
+	})
+	own := filepath.Join(t.TempDir(), "own.csv")
+	require.NoError(t, os.WriteFile(own, []byte("user\nalice\n"), 0o600))
+	opts := Options{Paths: []string{dir}, Lookups: map[string]string{"users": own}}
+	digest := func() Fingerprint {
+		t.Helper()
+		d, err := Digest(opts)
+		require.NoError(t, err)
+		return d
+	}
+	first := digest()
+	assert.Equal(t, first, digest())
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "lookups", "kube_allowed_namespaces.csv"), []byte("namespace,is_allowed\nkube-*,true\nshop,true\n"), 0o600))
+	second := digest()
+	assert.NotEqual(t, first, second, "the lookup file's CSV changed")
+	require.NoError(t, os.WriteFile(own, []byte("user\nbob\n"), 0o600))
+	third := digest()
+	assert.NotEqual(t, second, third, "the configured CSV changed")
+	require.NoError(t, os.Remove(own))
+	assert.NotEqual(t, third, digest(), "the configured CSV is gone")
+}
+
+// TestLookupOutputsAreResultFields: after a stats, a lookup's outputs are fields of the results, so that a risk
+// object on one loads and one on a field no stage makes is still caught.
+func TestLookupOutputsAreResultFields(t *testing.T) {
+	rule := func(riskField string) string {
+		return strings.Replace(detection("r", "Teams", "verb=create\n  | stats count by user.username\n  | rename user.username as user\n"+
+			"  | lookup teams user OUTPUT team"), "- field: user", "- field: "+riskField, 1)
+	}
+	files := map[string]string{"lookups/teams.yml": "name: teams\nlookup_type: csv\n", "lookups/teams.csv": "user,team\nalice,dev\n"}
+	files["d/r.yml"] = rule("team")
+	_, err := Load(Options{Paths: []string{layout(t, files)}})
+	require.NoError(t, err)
+	files["d/r.yml"] = rule("usr")
+	_, err = Load(Options{Paths: []string{layout(t, files)}})
+	assert.ErrorContains(t, err, "no risk object field (usr) is a field of the search's results (they have: user, count, team)")
+}
