@@ -1,6 +1,8 @@
 package spl
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -219,6 +221,9 @@ func TestArithWhere(t *testing.T) {
 		{`NOT nosuch < verb`, false},
 		{`isnum(nosuch) OR isstr(nosuch) OR isint(nosuch)`, false},
 		{`NOT isnum(nosuch)`, true},
+		// A constant folded past a double's range is the text inf (a number the engine would refuse to load).
+		{`'responseStatus.code' = 1e308 * 10`, false},
+		{`'responseStatus.code' != -(1e308 * 10)`, true},
 		{`if(len(verb) = 6, "six", "other") = "six"`, true},
 		{`case(len(verb) > 10, "long", len(verb) > 3, "mid") = "mid"`, true},
 	} {
@@ -273,6 +278,92 @@ func TestArithErrors(t *testing.T) {
 			require.ErrorAs(t, err, &e)
 			assert.Contains(t, e.Reason, tt.reason)
 			assert.Equal(t, [2]int{tt.line, tt.column}, [2]int{e.Line, e.Column}, "line, column; error: %v", err)
+		})
+	}
+}
+
+// TestArithDepth: a chain of operators nests one level per operator in the rule model, which the engine compiles and
+// evaluates by recursion; half a million of them (a rule file of 1 MiB) overflowed the stack and killed the process.
+// Past maxDepth levels the rule fails to load where the bound is crossed; up to it, it loads and runs. A
+// concatenation chain, an AND chain and an IN list are flat and not bounded.
+func TestArithDepth(t *testing.T) {
+	chain := func(op string, n int) string { return "x" + strings.Repeat(" "+op+" x", n) }
+	for _, tc := range []struct {
+		name, search string
+		column       int
+	}{
+		// n operators are n levels: the operator that makes level maxDepth+1 is the error.
+		{"a chain of +", "* | eval y = " + chain("+", maxDepth+1), 12 + 4*(maxDepth+1)},
+		{"a chain of *", "* | eval y = " + chain("*", maxDepth+5), 12 + 4*(maxDepth+1)},
+		{"a comparison is a level", "* | where " + chain("-", maxDepth) + " > 5", 13 + 4*maxDepth},
+		{"a call is a level", "* | eval y = abs(" + chain("/", maxDepth) + ")", 14},
+		{"unary minus is a level", "* | eval y = -(" + chain("%", maxDepth) + ")", 14},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := Compile(tc.search, nil)
+			var e *Error
+			require.ErrorAs(t, err, &e)
+			assert.Contains(t, e.Reason, "expression nested too deeply")
+			assert.Equal(t, [2]int{1, tc.column}, [2]int{e.Line, e.Column})
+		})
+	}
+	// At the bound it loads and computes: n + n + ... with maxDepth-1 additions, under the eval's own level.
+	rows := evalRows(t, "eval n=1 | eval y = n"+strings.Repeat(" + n", maxDepth)+" | stats count by y", execEvent)
+	assert.Equal(t, fmt.Sprint(maxDepth+1), one(t, rows, "y"))
+	for _, search := range []string{
+		"* | eval y = " + chain(".", 50000),
+		"* | where " + strings.Repeat("len(x) > 1 AND ", 50000) + "x = 1",
+		"* | where len(x) IN (" + strings.Repeat("1, ", 50000) + "2)",
+	} {
+		_, _, err := Compile(search, nil)
+		require.NoError(t, err, "%.40s...", search)
+	}
+}
+
+// TestArithNullInList: null() in an IN list (or a constant folded to null, 1/0) compares with nothing, as `x =
+// null()` does: it is not the empty string. Under NOT the list stays null when no other constant matches.
+func TestArithNullInList(t *testing.T) {
+	for _, tc := range []struct {
+		where string
+		holds bool
+	}{
+		{`e IN (null(), "zz")`, false},
+		{`in(e, null())`, false},
+		{`e IN (1/0)`, false},
+		{`e IN (null(), "")`, true},
+		{`NOT e IN (null(), "zz")`, false},
+		{`NOT e IN (null(), "")`, false},
+		{`NOT e IN ("zz")`, true},
+	} {
+		t.Run(tc.where, func(t *testing.T) {
+			rows := evalRows(t, `eval e="" | where `+tc.where, execEvent)
+			assert.Equal(t, tc.holds, rows != nil)
+		})
+	}
+}
+
+// TestArithTwoFields: two fields compare as a field and a number do, numerically when both values are numbers, so
+// that a = b agrees with a >= b AND a <= b (5 and 5.0 are equal both ways); other values as text, case-sensitively.
+// A field without a value makes either comparison false, and NOT of it too.
+func TestArithTwoFields(t *testing.T) {
+	for _, tc := range []struct {
+		where string
+		holds bool
+	}{
+		{`a = b`, true},
+		{`a >= b AND a <= b`, true},
+		{`a != b`, false},
+		{`NOT a = b`, false},
+		{`a = c`, false}, // "5" and "5x": text
+		{`a != c`, true},
+		{`c = d`, false}, // case-sensitive
+		{`a = nosuch`, false},
+		{`a != nosuch`, false},
+		{`NOT a = nosuch`, false},
+	} {
+		t.Run(tc.where, func(t *testing.T) {
+			rows := evalRows(t, `eval a="5", b="5.0", c="5x", d="5X" | where `+tc.where, execEvent)
+			assert.Equal(t, tc.holds, rows != nil)
 		})
 	}
 }

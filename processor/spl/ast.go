@@ -100,11 +100,6 @@ type (
 		lit   string
 		num   bool // lit is an unquoted number: = and != compare numerically
 	}
-	// wFieldEq is `a = b` or `a != b` between two fields.
-	wFieldEq struct {
-		a, b string
-		ne   bool
-	}
 	// wFunc is a boolean function: like, match, cidrmatch (with a pattern), isnull, isnotnull, or true, false (no field).
 	wFunc struct {
 		name  string
@@ -127,7 +122,6 @@ func (wAnd) isWexpr()     {}
 func (wOr) isWexpr()      {}
 func (wNot) isWexpr()     {}
 func (wCmp) isWexpr()     {}
-func (wFieldEq) isWexpr() {}
 func (wFunc) isWexpr()    {}
 func (wValCmp) isWexpr()  {}
 func (wValTest) isWexpr() {}

@@ -3,7 +3,6 @@ package spl
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/auditdetect/auditdetect/processor/rule"
@@ -268,19 +267,13 @@ func compileWhere(x wexpr, neg bool) rule.Expr {
 			op = negate(op)
 		}
 		v := rule.Literal(x.lit, true)
-		// The engine reads numbers of up to 64 bytes that ParseFloat takes: a longer or out-of-range literal is text.
-		if _, err := strconv.ParseFloat(x.lit, 64); x.num && err == nil && len(x.lit) <= 64 && (op == rule.OpEq || op == rule.OpNe) {
+		// A number as the engine reads one (rule.ParseNumber): a longer or out-of-range literal is text, and so is the
+		// inf that constant arithmetic past a double's range folds to.
+		if _, ok := rule.ParseNumber(x.lit); x.num && ok && (op == rule.OpEq || op == rule.OpNe) {
 			// Eval compares numerically when both sides are numbers, as <, <=, > and >= already do.
 			v = rule.Pattern{Kind: rule.Number, Text: x.lit, CaseSensitive: true}
 		}
 		return rule.Compare{Field: rule.Field{Name: x.field}, Op: op, Value: v}
-	case wFieldEq:
-		a, b := rule.Field{Name: x.a}, rule.Field{Name: x.b}
-		eq := rule.FieldEquals{A: a, B: b, CaseSensitive: true}
-		if x.ne == neg {
-			return eq
-		}
-		return rule.And{rule.Exists{Field: a}, rule.Exists{Field: b}, rule.Not{X: eq}}
 	case wValCmp:
 		op := x.op
 		if neg {

@@ -153,9 +153,10 @@ func TestCompilePipeline(t *testing.T) {
 		{"where string is literal", `* | where user="adm*n?"`, []rule.Stage{rule.Where{Cond: cmp("user", rule.OpEq, `adm\*n\?`, true)}}},
 		{"where constant first flips", `* | where 5 < count`, []rule.Stage{rule.Where{Cond: cmp("count", rule.OpGt, "5", true)}}},
 		{"where quoted field", `* | where 'user.name'="x"`, []rule.Stage{rule.Where{Cond: cmp("user.name", rule.OpEq, "x", true)}}},
-		{"where field equals field", `* | where a=b`, []rule.Stage{rule.Where{Cond: rule.FieldEquals{A: fld("a"), B: fld("b"), CaseSensitive: true}}}},
+		// Two fields compare as computed values do: numerically when both are numbers (5 = 5.0), as a < b does.
+		{"where field equals field", `* | where a=b`, []rule.Stage{rule.Where{Cond: rule.ValueCompare{Left: fv("a"), Op: rule.OpEq, Right: fv("b")}}}},
 		{"where field not equals field", `* | where a!=b`,
-			[]rule.Stage{rule.Where{Cond: rule.And{exists("a"), exists("b"), not(rule.FieldEquals{A: fld("a"), B: fld("b"), CaseSensitive: true})}}}},
+			[]rule.Stage{rule.Where{Cond: rule.ValueCompare{Left: fv("a"), Op: rule.OpNe, Right: fv("b")}}}},
 		{"where NOT pushes down", `* | where NOT (a="x" OR b>2)`,
 			[]rule.Stage{rule.Where{Cond: rule.And{cmp("a", rule.OpNe, "x", true), cmp("b", rule.OpLe, "2", true)}}}},
 		{"where not lower-case", `* | where not a<1 and b=2`,

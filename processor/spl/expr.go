@@ -34,6 +34,27 @@ type item struct {
 	field string
 	// lit says the value is a constant of the search, written or folded (2*5); num that it is an unquoted number.
 	lit, num bool
+	// depth is how deep the rule model's tree of it nests (deeper).
+	depth int
+}
+
+// maxDepth bounds how deep one expression nests in the rule model. The engine compiles and evaluates a value by
+// recursion, and a chain of operators nests one level per operator without a parenthesis (a + b + c is
+// add(add(a, b), c)): a where of half a million of them, which a rule file of 1 MiB holds, overflowed the goroutine's
+// stack and killed the process. Concatenation (`.`) is one level however long the chain.
+const maxDepth = 1000
+
+// deeper is the depth of a value or condition made at pos from parts: one more than the deepest.
+func deeper(pos int, parts ...item) (int, *posError) {
+	d := 0
+	for _, it := range parts {
+		d = max(d, it.depth)
+	}
+	if d+1 > maxDepth {
+		return 0, errAt(pos, "expression nested too deeply: more than %d operators, calls and comparisons inside one "+
+			"another (compute part of it in an eval before)", maxDepth)
+	}
+	return d + 1, nil
 }
 
 func (it item) constant() rule.Constant { c, _ := it.val.(rule.Constant); return c }
@@ -94,10 +115,12 @@ func (p *parser) join(l, r item, and bool) (item, *posError) {
 	if err != nil {
 		return item{}, err
 	}
+	// A chain of one operator is one And or Or in the rule model (compileWhere): as deep as its deepest term.
+	depth := max(l.depth, r.depth)
 	if and {
-		return item{pos: l.pos, cond: wAnd{l: lc, r: rc}}, nil
+		return item{pos: l.pos, cond: wAnd{l: lc, r: rc}, depth: depth}, nil
 	}
-	return item{pos: l.pos, cond: wOr{l: lc, r: rc}}, nil
+	return item{pos: l.pos, cond: wOr{l: lc, r: rc}, depth: depth}, nil
 }
 
 // asCond is the condition it is, or an error saying it is a value.
@@ -140,7 +163,7 @@ func (p *parser) exprNot() (item, *posError) {
 	if err != nil {
 		return item{}, err
 	}
-	return item{pos: t.pos, cond: wNot{x: c}}, nil
+	return item{pos: t.pos, cond: wNot{x: c}, depth: x.depth}, nil
 }
 
 var whereOps = map[kind]rule.Op{
@@ -172,20 +195,22 @@ func (p *parser) exprCmp() (item, *posError) {
 	return p.compare(l, t, op, r)
 }
 
-// compare is `l op r`: a field and a constant as the rule model's comparisons of a field, two fields by equality as
-// FieldEquals, anything else as a comparison of computed values.
+// compare is `l op r`: a field and a constant as the rule model's comparisons of a field, anything else (two fields
+// included) as a comparison of computed values.
 func (p *parser) compare(l item, opTok token, op rule.Op, r item) (item, *posError) {
 	if l.cond != nil || r.cond != nil {
 		return item{}, errAt(opTok.pos, "%s compares values, not conditions", opTok.describe())
 	}
-	x := item{pos: l.pos}
+	depth, err := deeper(opTok.pos, l, r)
+	if err != nil {
+		return item{}, err
+	}
+	x := item{pos: l.pos, depth: depth}
 	switch {
 	case l.lit && r.lit:
 		return item{}, errAt(l.pos, "a comparison between two constants is not supported")
 	case l.typ == tNull || r.typ == tNull:
 		x.cond = wNever{} // null compares with nothing
-	case l.field != "" && r.field != "" && (op == rule.OpEq || op == rule.OpNe):
-		x.cond = wFieldEq{a: l.field, b: r.field, ne: op == rule.OpNe}
 	case l.field != "" && r.lit:
 		x.cond = wCmp{field: l.field, op: op, lit: r.constant().Text, num: r.num}
 	case r.field != "" && l.lit:
@@ -251,11 +276,12 @@ func (p *parser) inItems(l item, list []item, usage string) (item, *posError) {
 	case l.field != "":
 		ops := make([]operand, len(list))
 		for i, v := range list {
-			ops[i] = operand{text: v.constant().Text, num: v.num}
+			ops[i] = operand{text: v.constant().Text, num: v.num, null: v.typ == tNull}
 		}
 		return item{pos: l.pos, cond: inList(l.field, ops)}, nil
 	}
 	var x wexpr
+	depth := 0
 	for _, v := range list {
 		c, err := p.compare(l, token{kind: kEq, pos: v.pos}, rule.OpEq, v)
 		if err != nil {
@@ -266,8 +292,9 @@ func (p *parser) inItems(l item, list []item, usage string) (item, *posError) {
 		} else {
 			x = wOr{l: x, r: c.cond}
 		}
+		depth = max(depth, c.depth)
 	}
-	return item{pos: l.pos, cond: x}, nil
+	return item{pos: l.pos, cond: x, depth: depth}, nil
 }
 
 // exprSum parses + - and ., left to right.
@@ -339,7 +366,11 @@ func (p *parser) exprUnary() (item, *posError) {
 	case t.kind == kPlus:
 		return item{}, errAt(t.pos, "unary '+' is supported before a number only")
 	}
-	return item{pos: t.pos, val: rule.Call{Func: "negate", Args: []rule.Value{x.val}}, typ: tNum}, nil
+	depth, err := deeper(t.pos, x)
+	if err != nil {
+		return item{}, err
+	}
+	return item{pos: t.pos, val: rule.Call{Func: "negate", Args: []rule.Value{x.val}}, typ: tNum, depth: depth}, nil
 }
 
 // arithFuncs are the rule model's functions of the binary operators.
@@ -390,7 +421,11 @@ func (p *parser) arith(l item, opTok token, r item) (item, *posError) {
 		}
 		return item{pos: l.pos, val: rule.Constant{Null: true}, typ: tNull, lit: true}, nil // a division by zero
 	}
-	x := item{pos: l.pos, val: rule.Call{Func: fn, Args: []rule.Value{lv, rv}}, typ: tNum}
+	depth, err := deeper(opTok.pos, l, r)
+	if err != nil {
+		return item{}, err
+	}
+	x := item{pos: l.pos, val: rule.Call{Func: fn, Args: []rule.Value{lv, rv}}, typ: tNum, depth: depth}
 	if fn == "add" && (l.typ != tNum || r.typ != tNum) {
 		x.typ = tAny // two fields' text joined
 	}
@@ -414,16 +449,17 @@ func concatItems(l, r item) item {
 		return item{pos: l.pos, val: rule.Constant{Text: l.constant().Text + r.constant().Text}, typ: tStr, lit: true}
 	}
 	// A chain (a . b . c ...) appends to the call its left side made, which nothing else holds: linear in its length.
-	parts := []rule.Value{l.val}
+	// The call is one level above its parts: a chain's parts are those of the calls it appends to.
+	parts, depth := []rule.Value{l.val}, l.depth+1
 	if c, ok := l.val.(rule.Call); ok && c.Func == "concat" {
-		parts = c.Args
+		parts, depth = c.Args, l.depth
 	}
 	if c, ok := r.val.(rule.Call); ok && c.Func == "concat" {
-		parts = append(parts, c.Args...)
+		parts, depth = append(parts, c.Args...), max(depth, r.depth)
 	} else {
-		parts = append(parts, r.val)
+		parts, depth = append(parts, r.val), max(depth, r.depth+1)
 	}
-	return item{pos: l.pos, val: rule.Call{Func: "concat", Args: parts}, typ: tStr}
+	return item{pos: l.pos, val: rule.Call{Func: "concat", Args: parts}, typ: tStr, depth: depth}
 }
 
 func (p *parser) exprPrimary() (item, *posError) {
@@ -514,9 +550,13 @@ func (p *parser) call(name token) (item, *posError) {
 			}
 		}
 	}
+	depth, err := deeper(name.pos, args...)
+	if err != nil {
+		return item{}, err
+	}
 	if f, ok := condFuncs[fn]; ok {
 		c, err := f(p, name, args)
-		return item{pos: name.pos, cond: c}, err
+		return item{pos: name.pos, cond: c, depth: depth}, err
 	}
 	if f, ok := valueFuncs[fn]; ok {
 		for i, a := range args {
@@ -525,7 +565,7 @@ func (p *parser) call(name token) (item, *posError) {
 			}
 		}
 		x, err := f(p, name, args)
-		x.pos = name.pos
+		x.pos, x.depth = name.pos, depth
 		return x, err
 	}
 	return item{}, errAt(name.pos, "unsupported function %s() (supported: %s)", name.text, supportedFuncs)

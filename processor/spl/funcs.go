@@ -426,8 +426,8 @@ func toNumberValue(_ *parser, name token, args []item) (item, *posError) {
 	return item{val: v, typ: tNum}, nil
 }
 
-// toStringValue: tostring(X) is X as text (a string to the compiler: tostring(5)="5" holds); the formats hex,
-// commas and duration write a number.
+// toStringValue: tostring(X) is X as text (a string to the compiler: tostring(code)="403" compares text); the
+// formats hex, commas and duration write a number.
 func toStringValue(_ *parser, name token, args []item) (item, *posError) {
 	switch len(args) {
 	case 1:

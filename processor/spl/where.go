@@ -8,8 +8,8 @@ import (
 
 // The `where` command uses eval syntax (expr.go): AND/OR/NOT with the usual precedence (NOT, then AND, then OR),
 // comparisons of values and computed values, "strings" in double quotes, bare words and 'single-quoted' names as
-// fields, and no wildcards except in like(). A comparison of a field with a constant, and equality of two fields,
-// keep the rule model's field forms (Compare, FieldEquals); any other comparison is one of computed values.
+// fields, and no wildcards except in like(). A comparison of a field with a constant keeps the rule model's field
+// form (Compare); any other comparison, two fields' included, is one of computed values (ValueCompare).
 
 func (p *parser) parseWhereCmd() (command, *posError) {
 	p.lex.eval = true
@@ -43,6 +43,9 @@ func inList(field string, list []operand) wexpr {
 	var x wexpr
 	for _, v := range list {
 		var c wexpr = wCmp{field: field, op: rule.OpEq, lit: v.text, num: v.num}
+		if v.null {
+			c = wNever{} // null compares with nothing, as x = null() does
+		}
 		if x == nil {
 			x = c
 		} else {
@@ -67,10 +70,10 @@ func flip(op rule.Op) rule.Op {
 	return op
 }
 
-// operand is a constant of an IN list: its text, and whether it is an unquoted number.
+// operand is a constant of an IN list: its text, and whether it is an unquoted number or null (null(), 1/0).
 type operand struct {
-	text string
-	num  bool
+	text      string
+	num, null bool
 }
 
 // likePattern turns an SQL LIKE pattern (% any run, _ one character) into a case-sensitive Glob.
