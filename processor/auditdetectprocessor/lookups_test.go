@@ -1,6 +1,7 @@
 package auditdetectprocessor
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -8,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/xconfmap"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // lookupRule flags a service whose type the allowed_types lookup does not allow.
@@ -44,7 +46,7 @@ func TestLookupsSetting(t *testing.T) {
 	}{
 		{map[string]string{"allowed types": good}, `lookups: "allowed types" is not a lookup name`},
 		{map[string]string{"allowed_types": " "}, `lookups: "allowed_types": the CSV file's path is empty`},
-		{map[string]string{"allowed_types": bad}, bad + `:2: 3 fields, where the header has 2`},
+		{map[string]string{"allowed_types": bad}, bad + `:2:16: 3 fields, where the header has 2`},
 		{map[string]string{"allowed_types": good, "alowed_types": good}, `lookups: "alowed_types" is named by no loaded rule, so it would change nothing (did you mean "allowed_types"?)`},
 		{nil, `undefined lookup "allowed_types"`},
 	} {
@@ -83,4 +85,37 @@ func TestReloadOnLookupChange(t *testing.T) {
 			assert.False(t, s.flags(t, nodePortCreate))
 		})
 	}
+}
+
+// TestReloadWhileLookupTableIsGone: a CSV file deleted while the rules run (a ConfigMap update caught half-way) is a
+// reload that fails: it is reported and counted, the running rules keep their table, and the file's return to what
+// runs ends the failure without a reload.
+func TestReloadWhileLookupTableIsGone(t *testing.T) {
+	rules := filepath.Join(t.TempDir(), "rules")
+	writeFile(t, filepath.Join(rules, "svc.yml"), lookupRule)
+	writeFile(t, filepath.Join(rules, "lookups", "allowed_types.yml"), "name: allowed_types\nlookup_type: csv\n")
+	csv := filepath.Join(rules, "lookups", "allowed_types.csv")
+	writeFile(t, csv, "type,allowed\nClusterIP,true\n")
+	cfg := createDefaultConfig()
+	cfg.Rules = []string{rules}
+	cfg.ReloadInterval = tick
+	s := startWithLogs(t, cfg)
+	require.True(t, s.flags(t, nodePortCreate))
+
+	reloads := func(result string) int64 {
+		return sumAttr(s.tel, "otelcol_processor_auditdetect_reloads", attribute.String("result", result))
+	}
+	require.NoError(t, os.Remove(csv))
+	require.Eventually(t, func() bool {
+		return reloads("failure") == 1 && gauge(s.tel, "otelcol_processor_auditdetect_reload_failing") == 1
+	}, waitFor, tick)
+	failed := s.logs.FilterMessage("auditdetect rule reload failed; the previous rules keep running").All()
+	require.Len(t, failed, 1)
+	assert.Contains(t, failed[0].ContextMap()["error"], "allowed_types.csv")
+	assert.True(t, s.flags(t, nodePortCreate), "the running rules keep their table")
+	assert.False(t, s.flags(t, clusterIPCreate))
+
+	writeFile(t, csv, "type,allowed\nClusterIP,true\n")
+	require.Eventually(t, func() bool { return gauge(s.tel, "otelcol_processor_auditdetect_reload_failing") == 0 }, waitFor, tick)
+	assert.Equal(t, [2]int64{1, 0}, [2]int64{reloads("failure"), reloads("success")}, "back to what runs: nothing to reload")
 }

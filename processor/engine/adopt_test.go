@@ -103,6 +103,28 @@ func TestStateKeyChangesWithTheDefinition(t *testing.T) {
 	}
 }
 
+// TestStateKeyOfALookupIsItsTable: a lookup's table is part of the rule's definition by its content: the same CSV
+// read again by a reload (a new table value) keeps the rule's state, a changed cell does not.
+func TestStateKeyOfALookupIsItsTable(t *testing.T) {
+	withTable := func(cell string) *rule.Rule {
+		tab, err := rule.NewLookupTable(rule.LookupTable{Name: "scanners", Columns: []string{"ip", "known"}, Rows: [][]string{{cell, "true"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := windowRule(cmp("count", rule.OpGt, "2"), countOnly)
+		r.Pipeline = append([]rule.Stage{rule.Lookup{Table: tab, Inputs: []rule.LookupField{{Column: "ip", Field: "sourceIPs{}"}},
+			Outputs: []rule.LookupField{{Column: "known", Field: "known"}}}}, r.Pipeline...)
+		return r
+	}
+	key := func(r *rule.Rule) string { return stateKey(r, time.Hour, 0, 10, 10) }
+	if key(withTable("10.0.0.1")) != key(withTable("10.0.0.1")) {
+		t.Error("one table read twice, two keys")
+	}
+	if key(withTable("10.0.0.1")) == key(withTable("10.0.0.2")) {
+		t.Error("a changed table keeps the key")
+	}
+}
+
 // newTermsOf evaluates one event and returns its new_terms row field ("" for no match).
 func newTermsOf(t *testing.T, e *Engine, event string) string {
 	t.Helper()

@@ -279,14 +279,9 @@ rows:
 			var m cellMatcher
 			switch t.MatchOf(c) {
 			case rule.MatchCIDR:
-				// The loader checked every cell of a CIDR field: a network, or one address.
+				// The loader checked every cell of a CIDR field (rule.LookupNetwork); one it did not matches nothing.
 				m.cidr = true
-				if p, err := netip.ParsePrefix(cell); err == nil {
-					m.prefix = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-(p.Addr().BitLen()-p.Addr().Unmap().BitLen())).Masked()
-				} else if a, err := netip.ParseAddr(cell); err == nil {
-					a = a.Unmap().WithZone("")
-					m.prefix = netip.PrefixFrom(a, a.BitLen())
-				}
+				m.prefix, _ = rule.LookupNetwork(cell)
 			case rule.MatchWildcard:
 				// Only `*` is a wildcard in a lookup's cells: `?` and `\` are themselves.
 				glob := strings.NewReplacer(`\`, `\\`, `?`, `\?`).Replace(fold(cell))

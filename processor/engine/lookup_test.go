@@ -65,7 +65,7 @@ func TestLookupMatchTypes(t *testing.T) {
 	wild := table(t, rule.LookupTable{Match: []rule.LookupMatch{rule.MatchWildcard}}, "ua,tool",
 		"kubectl/*,kubectl", "curl/7.?,old curl", "*Go-http-client*,go")
 	nets := table(t, rule.LookupTable{Match: []rule.LookupMatch{rule.MatchCIDR}}, "net,zone",
-		"10.0.0.0/8,internal", "192.168.1.7,bastion", "fd00::/8,internal6", "2001:db8::1,v6host")
+		"10.0.0.0/8,internal", "192.168.1.7,bastion", "fd00::/8,internal6", "2001:db8::1,v6host", "::ffff:172.16.0.0/108,mapped")
 	pairs := table(t, rule.LookupTable{Match: []rule.LookupMatch{rule.MatchExact, rule.MatchWildcard}}, "user,ns,ok",
 		"alice,dev-*,yes", "bob,prod,yes")
 	ev := func(user, ua, ip, ns string) string {
@@ -89,6 +89,7 @@ func TestLookupMatchTypes(t *testing.T) {
 		{"cidr single address", ev("", "", "192.168.1.7", ""), rule.Lookup{Table: nets, Inputs: in("net", "sourceIPs{}"), Outputs: out("zone", "zone")}, "zone=[bastion]"},
 		{"cidr other address", ev("", "", "192.168.1.8", ""), rule.Lookup{Table: nets, Inputs: in("net", "sourceIPs{}"), Outputs: out("zone", "zone")}, "zone absent"},
 		{"cidr IPv4-mapped value", ev("", "", "::ffff:10.9.9.9", ""), rule.Lookup{Table: nets, Inputs: in("net", "sourceIPs{}"), Outputs: out("zone", "zone")}, "zone=[internal]"},
+		{"cidr IPv4-mapped network", ev("", "", "172.20.1.1", ""), rule.Lookup{Table: nets, Inputs: in("net", "sourceIPs{}"), Outputs: out("zone", "zone")}, "zone=[mapped]"},
 		{"cidr IPv6", ev("", "", "fd12::1", ""), rule.Lookup{Table: nets, Inputs: in("net", "sourceIPs{}"), Outputs: out("zone", "zone")}, "zone=[internal6]"},
 		{"cidr IPv6 address, another spelling", ev("", "", "2001:DB8:0::1", ""), rule.Lookup{Table: nets, Inputs: in("net", "sourceIPs{}"), Outputs: out("zone", "zone")}, "zone=[v6host]"},
 		{"cidr not an address", ev("", "", "somehost", ""), rule.Lookup{Table: nets, Inputs: in("net", "sourceIPs{}"), Outputs: out("zone", "zone")}, "zone absent"},

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -61,6 +60,8 @@ type LookupDef struct {
 	CSV string
 	// Unusable says why a search cannot use the lookup ("" when it can): a KV store or a model, a filter.
 	Unusable string
+	// filter is the lookup's `filter:`, which no table given for it (WithCSV) makes usable.
+	filter bool
 
 	matches                []matchSpec
 	caseSensitive          bool
@@ -108,7 +109,7 @@ func ParseLookup(file string, data []byte) (*LookupDef, error) {
 	case kind == "csv", kind == "" && y.Filename != "" && !strings.HasSuffix(y.Filename, ".mlmodel"):
 		d.Kind = "csv"
 	case kind == "kvstore", kind == "" && y.Collection != "":
-		d.Kind, d.Unusable = "kvstore", "a KV store lookup, which lives in Splunk (its collection), not in a file the collector can read"
+		d.Kind, d.Unusable = "kvstore", "a KV store lookup, which lives in Splunk (its collection): give an export of its table (CSV) in the lookups setting"
 	case kind == "mlmodel", kind == "" && strings.HasSuffix(y.Filename, ".mlmodel"):
 		d.Kind, d.Unusable = "mlmodel", "a machine-learning model (MLTK), not a table"
 	case kind == "":
@@ -128,9 +129,9 @@ func ParseLookup(file string, data []byte) (*LookupDef, error) {
 		} else {
 			d.CSV = strings.TrimSuffix(file, filepath.Ext(file)) + ".csv"
 		}
-		if strings.TrimSpace(y.Filter) != "" {
-			d.Unusable = "its filter (a search over the table's rows) is not supported"
-		}
+	}
+	if d.filter = strings.TrimSpace(y.Filter) != ""; d.filter && d.Unusable == "" {
+		d.Unusable = filterUnsupported
 	}
 	if err := d.parseSettings(file, root); err != nil {
 		return nil, err
@@ -143,11 +144,21 @@ func ConfiguredLookup(name, csvFile string) *LookupDef {
 	return &LookupDef{Name: name, Kind: "csv", CSV: csvFile, caseSensitive: true, maxMatches: rule.DefaultMaxMatches}
 }
 
+const filterUnsupported = "its filter (a search over the table's rows) is not supported"
+
 // WithCSV returns a copy of d that reads its table from csvFile: the configuration's file for a lookup whose
-// definition security_content ships (a user's own allow-list, matched as the lookup file says).
+// definition security_content ships (a user's own allow-list, matched as the lookup file says). A KV store lookup
+// (security_content's Kubernetes baselines are) becomes a CSV lookup of the same settings: the file is an export of
+// its collection. A model stays a model.
 func (d *LookupDef) WithCSV(csvFile string) *LookupDef {
 	c := *d
 	c.CSV = csvFile
+	if c.Kind == "kvstore" {
+		c.Kind, c.Unusable = "csv", ""
+		if c.filter {
+			c.Unusable = filterUnsupported
+		}
+	}
 	return &c
 }
 
@@ -260,18 +271,21 @@ func boolValue(n *yaml.Node) (bool, error) {
 }
 
 // Bounds on one lookup table: it is held in memory, indexed, for as long as the rules run. Kubernetes allow-lists are
-// a few rows; security_content's largest tables are a few MiB.
+// a few rows; security_content's largest tables are a few MiB. The bytes alone do not bound the memory: every cell
+// costs a string header (16 bytes) however short, so 32 MiB of commas would be 33 million empty cells, over 500 MiB;
+// MaxLookupCells (rows × fields) keeps a table within about twice its bytes.
 const (
 	MaxLookupBytes   = 32 << 20
 	MaxLookupRows    = 500000
 	MaxLookupColumns = 1000
+	MaxLookupCells   = 2000000
 )
 
 // ReadLookupTable reads the CSV data of d's table, read from csvFile, into a table: the first record is the header
 // (field names), every other record a row of as many fields. RFC 4180 quoting (a field in double quotes may hold
 // commas, line breaks and "" for a quote), CRLF or LF line ends, and a UTF-8 byte-order mark are read as Splunk
-// reads them. Errors are *rule.Error in csvFile at the record's line (for a match_type field the header lacks, in
-// d's YAML file).
+// reads them. Errors are *rule.Error in csvFile at the record's line and column (for a match_type field the header
+// lacks, in d's YAML file).
 func ReadLookupTable(d *LookupDef, csvFile string, data []byte) (*rule.LookupTable, error) {
 	fail := func(line, col int, format string, args ...any) error {
 		return &rule.Error{File: csvFile, Line: line, Column: col, Reason: fmt.Sprintf(format, args...)}
@@ -292,11 +306,11 @@ func ReadLookupTable(d *LookupDef, csvFile string, data []byte) (*rule.LookupTab
 		return nil, fail(1, 0, "%d fields, over the limit of %d for one lookup table", len(header), MaxLookupColumns)
 	}
 	for i, h := range header {
-		switch {
+		switch line, col := r.FieldPos(i); {
 		case h == "":
-			return nil, fail(1, 0, "field %d of the header has no name", i+1)
+			return nil, fail(line, col, "field %d of the header has no name", i+1)
 		case slices.Index(header, h) < i:
-			return nil, fail(1, 0, "field %q is named twice in the header", h)
+			return nil, fail(line, col, "field %q is named twice in the header", h)
 		}
 	}
 	t := rule.LookupTable{Name: d.Name, Source: csvFile, Columns: header, CaseSensitive: d.caseSensitive,
@@ -310,14 +324,20 @@ func ReadLookupTable(d *LookupDef, csvFile string, data []byte) (*rule.LookupTab
 		}
 		t.Match[i] = m.match
 	}
+	cells := 0
 	for {
 		rec, err := r.Read()
 		if err == io.EOF {
 			break
 		}
 		if errors.Is(err, csv.ErrFieldCount) {
-			line, _ := r.FieldPos(0)
-			return nil, fail(line, 0, "%d fields, where the header has %d (a field that holds a comma must be in double quotes)",
+			line, col := r.FieldPos(0)
+			if len(rec) > len(header) {
+				line, col = r.FieldPos(len(header)) // the first field past the header's
+			} else {
+				col = 0 // the line lacks fields: no place of its own to point at
+			}
+			return nil, fail(line, col, "%d fields, where the header has %d (a field that holds a comma must be in double quotes)",
 				len(rec), len(header))
 		}
 		if err != nil {
@@ -327,15 +347,16 @@ func ReadLookupTable(d *LookupDef, csvFile string, data []byte) (*rule.LookupTab
 		if len(t.Rows) == MaxLookupRows {
 			return nil, fail(line, 0, "more than %d rows, the limit for one lookup table", MaxLookupRows)
 		}
+		if cells += len(rec); cells > MaxLookupCells {
+			return nil, fail(line, 0, "more than %d fields in all (rows × fields), the limit for one lookup table", MaxLookupCells)
+		}
 		for i, cell := range rec {
 			if t.Match[i] != rule.MatchCIDR || cell == "" {
 				continue
 			}
-			if _, err := netip.ParsePrefix(cell); err != nil {
-				if _, err := netip.ParseAddr(cell); err != nil {
-					l, c := r.FieldPos(i)
-					return nil, fail(l, c, "%q in field %s (CIDR) is no network or IP address", cell, header[i])
-				}
+			if _, err := rule.LookupNetwork(cell); err != nil {
+				l, c := r.FieldPos(i)
+				return nil, fail(l, c, "%q in field %s (CIDR) %v", cell, header[i], err)
 			}
 		}
 		t.Rows = append(t.Rows, rec)

@@ -127,12 +127,14 @@ func TestReadLookupTableErrors(t *testing.T) {
 	}{
 		{"empty", "", "lookups/ns.csv", 1, 0, "empty lookup file", false},
 		{"row too short", "net,a,b\n10.0.0.0/8,x,y\n10.0.0.1,x\n", "lookups/ns.csv", 3, 0, "2 fields, where the header has 3 (a field that holds a comma must be in double quotes)", false},
-		{"unquoted comma", "net,a\n10.0.0.1,x\n10.0.0.2,a, b\n", "lookups/ns.csv", 3, 0, "3 fields, where the header has 2", false},
+		{"unquoted comma", "net,a\n10.0.0.1,x\n10.0.0.2,a, b\n", "lookups/ns.csv", 3, 12, "3 fields, where the header has 2", false},
 		{"bare quote", "net,a\n10.0.0.1,x\"y\n", "lookups/ns.csv", 2, 11, `bare " in non-quoted-field`, false},
 		{"unterminated quote", "net,a\n10.0.0.1,\"x\n", "lookups/ns.csv", 2, 13, `extraneous or missing " in quoted-field`, false},
-		{"empty header name", "net,,b\n", "lookups/ns.csv", 1, 0, "field 2 of the header has no name", false},
-		{"header name twice", "net,a,a\n", "lookups/ns.csv", 1, 0, `field "a" is named twice in the header`, false},
+		{"empty header name", "net,,b\n", "lookups/ns.csv", 1, 5, "field 2 of the header has no name", false},
+		{"header name twice", "net,a,a\n", "lookups/ns.csv", 1, 7, `field "a" is named twice in the header`, false},
 		{"not a network", "a,net\nx,10.0.0.0/8\ny,10.0.0.300\n", "lookups/ns.csv", 3, 3, `"10.0.0.300" in field net (CIDR) is no network or IP address`, false},
+		{"an IPv4-mapped network wider than IPv4", "a,net\nx,::ffff:10.0.0.0/104\ny,::ffff:10.0.0.0/8\n", "lookups/ns.csv", 3, 3,
+			`"::ffff:10.0.0.0/8" in field net (CIDR) is an IPv4-mapped network shorter than /96 (all of IPv4): write it as an IPv4 network`, false},
 		{"match type of a field the table lacks", "a,b\n", "lookups/ns.yml", 4, 3, `match_type names field "net", which the lookup's table (lookups/ns.csv) does not have (its fields: a, b)`, false},
 	}
 	for _, tt := range tests {
@@ -164,4 +166,25 @@ func TestReadLookupTableBounds(t *testing.T) {
 
 	_, err = ReadLookupTable(ConfiguredLookup("wide", "wide.csv"), "wide.csv", []byte(strings.Repeat("c,", MaxLookupColumns)+"c\n"))
 	assert.ErrorContains(t, err, fmt.Sprintf("wide.csv:1: %d fields, over the limit of %d", MaxLookupColumns+1, MaxLookupColumns))
+}
+
+// TestReadLookupTableCellBound: a table's cells are bounded, not only its bytes and rows: every cell costs a string
+// header (16 bytes) however short, so 32 MiB of commas would hold 33 million empty cells, over 500 MiB in memory. The
+// read stops at the row past the bound.
+func TestReadLookupTableCellBound(t *testing.T) {
+	var b strings.Builder
+	for i := range MaxLookupColumns - 1 {
+		fmt.Fprintf(&b, "c%d,", i)
+	}
+	b.WriteString("last\n")
+	empty := strings.Repeat(",", MaxLookupColumns-1) + "\n"
+	rows := MaxLookupCells/MaxLookupColumns + 1
+	b.WriteString(strings.Repeat(empty, rows))
+	require.Less(t, b.Len(), MaxLookupBytes)
+	require.Less(t, rows, MaxLookupRows)
+	_, err := ReadLookupTable(ConfiguredLookup("commas", "commas.csv"), "commas.csv", []byte(b.String()))
+	var e *rule.Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, rows+1, e.Line)
+	assert.Contains(t, e.Reason, fmt.Sprintf("more than %d fields in all (rows × fields), the limit for one lookup table", MaxLookupCells))
 }

@@ -3,6 +3,7 @@ package loader
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -66,6 +67,33 @@ func TestLoadLookups(t *testing.T) {
 	assert.Equal(t, [3]any{true, rule.MatchExact, 100}, [3]any{l.Table.CaseSensitive, l.Table.MatchOf(0), l.Table.MaxMatches})
 }
 
+// TestConfiguredTableOfAKVStoreLookup: a KV store lookup lives in Splunk, but an export of its collection given in the
+// lookups setting is its table here (security_content's Kubernetes baselines are KV store lookups), matched as the
+// lookup file says; without one, the error says where to give it. A filter still cannot be applied.
+func TestConfiguredTableOfAKVStoreLookup(t *testing.T) {
+	own := filepath.Join(t.TempDir(), "export.csv")
+	require.NoError(t, os.WriteFile(own, []byte("_key,namespace,is_allowed\n1,Shop-*,true\n"), 0o600))
+	for _, def := range []string{
+		"name: kube_allowed_namespaces\nlookup_type: kvstore\nfields: [_key, namespace, is_allowed]\nmatch_type: [WILDCARD(namespace)]\ncase_sensitive_match: false\n",
+		"name: kube_allowed_namespaces\ncollection: kube_allowed_namespaces\nfields_list: _key, namespace, is_allowed\nmatch_type: WILDCARD(namespace)\ncase_sensitive_match: 'false'\n",
+	} {
+		dir := layout(t, map[string]string{"detections/allow.yml": allowlisted, "lookups/kube_allowed_namespaces.yml": def})
+		_, err := Load(Options{Paths: []string{dir}})
+		assert.ErrorContains(t, err, "as a KV store lookup, which lives in Splunk (its collection): give an export of its table (CSV) in the lookups setting")
+
+		res, err := Load(Options{Paths: []string{dir}, Lookups: map[string]string{"kube_allowed_namespaces": own}})
+		require.NoError(t, err)
+		l := lookupStage(t, res.Rules[0])
+		assert.Equal(t, [][]string{{"1", "Shop-*", "true"}}, l.Table.Rows)
+		assert.Equal(t, [3]any{own, rule.MatchWildcard, false}, [3]any{l.Table.Source, l.Table.MatchOf(1), l.Table.CaseSensitive})
+	}
+
+	filtered := layout(t, map[string]string{"detections/allow.yml": allowlisted,
+		"lookups/kube_allowed_namespaces.yml": "name: kube_allowed_namespaces\nlookup_type: kvstore\nfields: [_key, namespace]\nfilter: namespace=x\n"})
+	_, err := Load(Options{Paths: []string{filtered}, Lookups: map[string]string{"kube_allowed_namespaces": own}})
+	assert.ErrorContains(t, err, "its filter (a search over the table's rows) is not supported")
+}
+
 // TestLookupLoadErrors: a lookup that is not defined, whose CSV is missing or malformed, that is a KV store, or that
 // two files define differently fails the rule that names it, at the name, with the reason; on_rule_error: skip skips
 // that rule. A configured lookup no rule names is refused, as a configured macro is.
@@ -85,7 +113,7 @@ func TestLookupLoadErrors(t *testing.T) {
 			Options{}, `d/b.yml:5:12: rule "Broken": lookup ns: open `},
 		{"malformed CSV", map[string]string{"d/b.yml": search("ns"), "lookups/ns.yml": "name: ns\nlookup_type: csv\n",
 			"lookups/ns.csv": "namespace,is_allowed\nkube-system,true,extra\n"},
-			Options{}, `d/b.yml:5:12: rule "Broken": lookup ns: ` + filepath.Join("DIR", "lookups", "ns.csv") + `:2: 3 fields, where the header has 2`},
+			Options{}, `d/b.yml:5:12: rule "Broken": lookup ns: ` + filepath.Join("DIR", "lookups", "ns.csv") + `:2:18: 3 fields, where the header has 2`},
 		{"no such field", map[string]string{"d/b.yml": search("ns"), "lookups/ns.yml": "name: ns\nlookup_type: csv\n",
 			"lookups/ns.csv": "ns,is_allowed\n"},
 			Options{}, `d/b.yml:5:15: rule "Broken": lookup ns has no field "namespace" (its fields: ns, is_allowed)`},
@@ -167,6 +195,25 @@ func TestDigestReadsLookupTables(t *testing.T) {
 	assert.NotEqual(t, second, third, "the configured CSV changed")
 	require.NoError(t, os.Remove(own))
 	assert.NotEqual(t, third, digest(), "the configured CSV is gone")
+}
+
+// TestDigestStreamsLookupTables: the reload's check, which runs every interval, hashes a lookup's CSV as it reads it
+// instead of holding the whole file: checking a 16 MiB table allocates a small fraction of it.
+func TestDigestStreamsLookupTables(t *testing.T) {
+	big := "namespace,is_allowed\n" + strings.Repeat("team-with-a-long-name-*,true\n", 16<<20/29)
+	opts := Options{Paths: []string{layout(t, map[string]string{
+		"lookups/kube_allowed_namespaces.yml": nsLookup,
+		"lookups/kube_allowed_namespaces.csv": big,
+		"allow.yml":                           allowlisted,
+	})}}
+	_, err := Digest(opts)
+	require.NoError(t, err)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = Digest(opts)
+	runtime.ReadMemStats(&after)
+	require.NoError(t, err)
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(len(big)/8), "bytes allocated by one check of a %d-byte table", len(big))
 }
 
 // TestLookupOutputsAreResultFields: after a stats, a lookup's outputs are fields of the results, so that a risk

@@ -4,7 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 )
 
@@ -65,6 +67,29 @@ const (
 	// (CIDR(field)).
 	MatchCIDR
 )
+
+// LookupNetwork reads a cell of a CIDR field: a network (10.0.0.0/8, fd00::/8) or one address, as the network of
+// that address alone. An IPv4-mapped one (::ffff:10.0.0.0/104) is its IPv4 network, as a mapped value is its IPv4
+// address; one shorter than /96 would reach past IPv4, where no unmapped value lies, and is refused rather than
+// never matching.
+func LookupNetwork(cell string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(cell)
+	if err != nil {
+		a, aerr := netip.ParseAddr(cell)
+		if aerr != nil {
+			return netip.Prefix{}, errors.New("is no network or IP address")
+		}
+		a = a.Unmap().WithZone("")
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	if a := p.Addr(); a.Is4In6() {
+		if p.Bits() < 96 {
+			return netip.Prefix{}, errors.New("is an IPv4-mapped network shorter than /96 (all of IPv4): write it as an IPv4 network")
+		}
+		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
+	return p.Masked(), nil
+}
 
 func (m LookupMatch) String() string {
 	return [...]string{"EXACT", "WILDCARD", "CIDR"}[m]

@@ -59,3 +59,21 @@ func TestFillTargetsOfALookup(t *testing.T) {
 		t.Errorf("fill targets %v", got)
 	}
 }
+
+// TestLookupNetwork: a CIDR cell is a network or one address; an IPv4-mapped one is its IPv4 network (a mapped value
+// is its IPv4 address), and one reaching past IPv4 is refused, as it could match no value.
+func TestLookupNetwork(t *testing.T) {
+	for cell, want := range map[string]string{
+		"10.1.2.3/8": "10.0.0.0/8", "10.1.2.3": "10.1.2.3/32", "2001:db8::1/32": "2001:db8::/32", "fe80::1%eth0": "fe80::1/128",
+		"::ffff:10.0.0.1": "10.0.0.1/32", "::ffff:10.0.0.0/104": "10.0.0.0/8", "::ffff:0:0/96": "0.0.0.0/0", "::/0": "::/0",
+	} {
+		if p, err := LookupNetwork(cell); err != nil || p.String() != want {
+			t.Errorf("%s: %v, %v; want %s", cell, p, err, want)
+		}
+	}
+	for _, cell := range []string{"10.0.0.300", "10.0.0.0/33", "::ffff:10.0.0.0/8", "host", ""} {
+		if p, err := LookupNetwork(cell); err == nil {
+			t.Errorf("%s: %v, want an error", cell, p)
+		}
+	}
+}
