@@ -35,6 +35,7 @@ type lookupScratch struct {
 	ends []int
 	vals []string
 	last []byte
+	hits []int32
 }
 
 func compileLookup(st rule.Lookup, rs refs, fs *fields) *lookupStage {
@@ -188,14 +189,55 @@ type lookupIndexKey struct {
 }
 
 // lookupIndex finds the rows of a table that match values of its input columns. Rows whose input cells are all
-// plain text (exact cells, wildcard cells without `*`) are in a hash map by their cells; the others (a wildcard, a
-// network) are tried one by one. Both lists are in file order, merged when they are read, so that the first
-// MaxMatches in file order are the ones that count, as in Splunk.
+// plain text (exact cells, wildcard cells without `*`) are in a hash map by their cells; a lookup on one CIDR field
+// has its networks in a map per prefix length (nets); the others (a wildcard, a network beside other inputs) are
+// tried one by one. The lists are in file order, merged when they are read, so that the first MaxMatches in file
+// order are the ones that count, as in Splunk.
 type lookupIndex struct {
 	t     *rule.LookupTable
 	fold  bool
 	exact map[string][]int32
+	nets  *netIndex
 	scan  []scanRow
+}
+
+// netIndex holds the networks of a lookup on one CIDR field by their masked prefix, so that an address is looked up
+// with one probe per prefix length the table uses, not one test per row: a list of thousands of addresses and
+// networks (threat intelligence, a cloud's ranges) costs a few map probes per value.
+type netIndex struct {
+	rows    map[netip.Prefix][]int32
+	lengths [2][]int // the prefix lengths present, of IPv4 and of IPv6 networks
+}
+
+func (n *netIndex) add(p netip.Prefix, row int32) {
+	fam := 0
+	if p.Addr().Is6() {
+		fam = 1
+	}
+	if !slices.Contains(n.lengths[fam], p.Bits()) {
+		n.lengths[fam] = append(n.lengths[fam], p.Bits())
+	}
+	n.rows[p] = append(n.rows[p], row)
+}
+
+// appendRows appends to hits the rows whose network holds the address v (an IPv4-mapped one as its IPv4 address),
+// in no order.
+func (n *netIndex) appendRows(hits []int32, v string) []int32 {
+	addr, err := netip.ParseAddr(v)
+	if err != nil || addr.Zone() != "" {
+		return hits
+	}
+	addr = addr.Unmap()
+	fam := 0
+	if addr.Is6() {
+		fam = 1
+	}
+	for _, bits := range n.lengths[fam] {
+		if p, err := addr.Prefix(bits); err == nil {
+			hits = append(hits, n.rows[p]...)
+		}
+	}
+	return hits
 }
 
 type scanRow struct {
@@ -243,6 +285,9 @@ func (fs *fields) lookupIndex(t *rule.LookupTable, cols []int) *lookupIndex {
 
 func newLookupIndex(t *rule.LookupTable, cols []int) *lookupIndex {
 	ix := &lookupIndex{t: t, fold: !t.CaseSensitive, exact: map[string][]int32{}}
+	if len(cols) == 1 && t.MatchOf(cols[0]) == rule.MatchCIDR {
+		ix.nets = &netIndex{rows: map[netip.Prefix][]int32{}}
+	}
 	fold := func(s string) string {
 		if ix.fold {
 			return foldString(s)
@@ -271,6 +316,13 @@ rows:
 				key = append(key, fold(row[c])...)
 			}
 			ix.exact[string(key)] = append(ix.exact[string(key)], int32(i))
+			continue
+		}
+		if ix.nets != nil {
+			// The loader checked every cell of a CIDR field (rule.LookupNetwork); one it did not matches nothing.
+			if p, err := rule.LookupNetwork(row[cols[0]]); err == nil {
+				ix.nets.add(p.Masked(), int32(i))
+			}
 			continue
 		}
 		sr := scanRow{row: int32(i)}
@@ -315,7 +367,12 @@ func (ix *lookupIndex) each(c *evalCtx, vals []string, res *lookupResult) int {
 		sc.ends = append(sc.ends, len(sc.key))
 	}
 	var hits []int32
-	if len(ix.exact) > 0 && !nul {
+	switch {
+	case ix.nets != nil:
+		sc.hits = ix.nets.appendRows(sc.hits[:0], vals[0])
+		slices.Sort(sc.hits)
+		hits = sc.hits
+	case len(ix.exact) > 0 && !nul:
 		hits = ix.exact[string(sc.key)]
 	}
 	rows := ix.t.Rows

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -272,4 +274,125 @@ func TestLookupOutputsAreNoEventFields(t *testing.T) {
 	if _, err := Compile([]*rule.Rule{overwritten}, Options{Window: 15 * time.Minute}); err != nil {
 		t.Errorf("a bucket the lookup wrote over: %v", err)
 	}
+}
+
+// TestLookupNetworksIndexed: a lookup on one CIDR field finds its rows through a map per prefix length, not a scan.
+// Over random tables (IPv4 and IPv6 networks of every length, single addresses, IPv4-mapped networks, repeated
+// networks) and addresses, it answers as a scan of the rows in file order does, MaxMatches included.
+func TestLookupNetworksIndexed(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	addr4 := func() netip.Addr {
+		return netip.AddrFrom4([4]byte{10, byte(rng.IntN(3)), byte(rng.IntN(4)), byte(rng.IntN(256))})
+	}
+	addr6 := func() netip.Addr {
+		var b [16]byte
+		b[0], b[1], b[15] = 0xfd, byte(rng.IntN(3)), byte(rng.IntN(256))
+		return netip.AddrFrom16(b)
+	}
+	for round := range 40 {
+		lines := []string{"net,n"}
+		var nets []netip.Prefix
+		for i := range 1 + rng.IntN(60) {
+			var cell string
+			switch rng.IntN(5) {
+			case 0:
+				cell = addr4().String() // a single address
+			case 1:
+				p, _ := addr4().Prefix(8 + rng.IntN(25))
+				cell = p.String()
+			case 2:
+				p, _ := addr6().Prefix(8 + rng.IntN(121))
+				cell = p.String()
+			case 3:
+				a := addr4()
+				cell = fmt.Sprintf("::ffff:%s/%d", a, 96+16+rng.IntN(17)) // mapped, written unmasked
+			default:
+				if len(nets) > 0 { // a network again
+					cell = nets[rng.IntN(len(nets))].String()
+				} else {
+					cell = addr6().String()
+				}
+			}
+			p, err := rule.LookupNetwork(cell)
+			if err != nil {
+				t.Fatalf("%s: %v", cell, err)
+			}
+			nets = append(nets, p)
+			lines = append(lines, fmt.Sprintf("%s,%d", cell, i))
+		}
+		max := 1 + rng.IntN(4)
+		tab := table(t, rule.LookupTable{Match: []rule.LookupMatch{rule.MatchCIDR}, MaxMatches: max}, lines...)
+		for range 30 {
+			var a netip.Addr
+			switch rng.IntN(3) {
+			case 0:
+				a = addr4()
+			case 1:
+				a = addr6()
+			default:
+				a = netip.AddrFrom16(addr4().As16()) // an IPv4-mapped value
+			}
+			var want []string
+			for i, p := range nets {
+				if len(want) < max && p.Contains(a.Unmap()) {
+					want = append(want, fmt.Sprint(i))
+				}
+			}
+			expect := "n absent"
+			if len(want) > 0 {
+				expect = fmt.Sprintf("n=%v", want)
+			}
+			body := fmt.Sprintf(`{"verb":"get","sourceIPs":[%q]}`, a)
+			if got := lookedUp(t, body, []rule.Stage{rule.Lookup{Table: tab, Inputs: in("net", "sourceIPs{}"), Outputs: out("n", "n")}}, "n"); got != expect {
+				t.Fatalf("round %d, %s in %v (max %d): got %s, want %s", round, a, lines[1:], max, got, expect)
+			}
+		}
+	}
+}
+
+// BenchmarkLookupNetworks: one address looked up in a table of 10,000 networks and addresses (a threat-intelligence
+// list), which holds it or not.
+func BenchmarkLookupNetworks(b *testing.B) {
+	lines := []string{"net,listed"}
+	for i := range 10000 {
+		if i%4 == 0 {
+			lines = append(lines, fmt.Sprintf("10.%d.%d.0/24,yes", i>>8&255, i&255))
+		} else {
+			lines = append(lines, fmt.Sprintf("172.%d.%d.%d,yes", 16+i>>16&15, i>>8&255, i&255))
+		}
+	}
+	tab, err := rule.NewLookupTable(rule.LookupTable{Name: "t", Match: []rule.LookupMatch{rule.MatchCIDR},
+		Columns: []string{"net", "listed"}, Rows: splitRows(lines[1:])})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := &rule.Rule{ID: "l", Name: "l", Filter: rule.True{}, Pipeline: []rule.Stage{
+		rule.Lookup{Table: tab, Inputs: in("net", "sourceIPs{}"), Outputs: out("listed", "listed")},
+		rule.Search{Cond: rule.Compare{Field: rule.Field{Name: "listed"}, Op: rule.OpEq, Value: rule.Pattern{Kind: rule.Glob, Text: "yes"}}},
+	}}
+	e, err := Compile([]*rule.Rule{r}, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct{ name, ip string }{{"listed", "172.16.3.7"}, {"not-listed", "192.0.2.1"}} {
+		body := []byte(`{"verb":"get","sourceIPs":["` + tc.ip + `"]}`)
+		b.Run(tc.name, func(b *testing.B) {
+			ev := e.Evaluator()
+			defer ev.Close()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ev.Evaluate(body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func splitRows(lines []string) [][]string {
+	rows := make([][]string, len(lines))
+	for i, l := range lines {
+		rows[i] = strings.Split(l, ",")
+	}
+	return rows
 }
