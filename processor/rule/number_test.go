@@ -57,8 +57,12 @@ func TestRuleText(t *testing.T) {
 		Not{X: ValueCompare{Left: Call{Func: "negate", Args: []Value{Call{Func: "length", Args: []Value{f("uri")}}}}}},
 		Or{Exists{Field: Field{Name: "a"}}, Compare{Field: Field{Name: "b"}, Op: OpNe, Value: Pattern{Text: "x"}}},
 		ValueCompare{Left: Case{Whens: []When{{Cond: True{}, Then: Constant{Text: `say "hi"`}}}, Else: Constant{Null: true}}, Op: OpEq, Right: f("c")},
+		// Spelt by SPL's names, as the author of an SPL rule wrote them.
+		ValueCompare{Left: Call{Func: "mv_count", Args: []Value{f("vals")}}, Op: OpGe, Right: Call{Func: "to_number", Args: []Value{f("n"), Constant{Text: "10"}}}},
+		ValueCompare{Left: Call{Func: "event_time"}, Op: OpGt, Right: Constant{Text: "1"}},
 	}
-	want := `((dc(x) / count) > 0.5 AND NOT isnotnull(-length(uri)) AND (isnotnull(a) OR b!=x) AND case(true(), "say \"hi\"", true(), null()) = c)`
+	want := `((dc(x) / count) > 0.5 AND NOT isnotnull(-len(uri)) AND (isnotnull(a) OR b!=x) AND case(true(), "say \"hi\"", true(), null()) = c` +
+		` AND mvcount(vals) >= tonumber(n, 10) AND _time > 1)`
 	if got := ExprText(e); got != want {
 		t.Errorf("ExprText:\n got %s\nwant %s", got, want)
 	}

@@ -12,6 +12,15 @@ var infix = map[string]string{
 	"add": " + ", "subtract": " - ", "multiply": " * ", "divide": " / ", "modulo": " % ", "concat": " . ",
 }
 
+// splName is SPL's name of a Call function that has one under another name (the rule model's names are neutral:
+// ES|QL and SPL compile to them).
+var splName = map[string]string{
+	"length": "len", "to_number": "tonumber", "to_lower": "lower", "to_upper": "upper", "url_decode": "urldecode",
+	"url_decode_lenient": "urldecode", "mv_count": "mvcount", "mv_index": "mvindex", "mv_join": "mvjoin",
+	"ceil": "ceiling", "trim_chars": "trim", "ltrim_chars": "ltrim", "rtrim_chars": "rtrim",
+	"format_time": "strftime", "parse_time": "strptime",
+}
+
 // ValueText spells v.
 func ValueText(v Value) string {
 	var b strings.Builder
@@ -56,7 +65,15 @@ func writeValue(b *strings.Builder, v Value) {
 			writeValue(b, v.Args[0])
 			return
 		}
-		b.WriteString(v.Func)
+		if v.Func == "event_time" {
+			b.WriteString("_time")
+			return
+		}
+		if name, ok := splName[v.Func]; ok {
+			b.WriteString(name)
+		} else {
+			b.WriteString(v.Func)
+		}
 		b.WriteByte('(')
 		for i, a := range v.Args {
 			if i > 0 {
