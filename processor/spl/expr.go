@@ -236,25 +236,35 @@ func (p *parser) exprIn(l item) (item, *posError) {
 	if lp.kind != kLParen {
 		return item{}, errAt(lp.pos, "expected '(' after IN")
 	}
+	list, err := p.exprList("the IN list")
+	if err != nil {
+		return item{}, err
+	}
+	return p.inItems(l, list, `IN takes constants ("strings" or numbers)`)
+}
+
+// exprList parses one or more expressions separated by commas, up to the ')' that closes the list (its '(' read);
+// where names the list in errors.
+func (p *parser) exprList(where string) ([]item, *posError) {
 	var list []item
 	for {
 		v, err := p.exprOr()
 		if err != nil {
-			return item{}, err
+			return nil, err
 		}
 		list = append(list, v)
 		sep, err := p.next()
 		if err != nil {
-			return item{}, err
+			return nil, err
 		}
-		if sep.kind == kRParen {
-			break
-		}
-		if sep.kind != kComma {
-			return item{}, errAt(sep.pos, "expected ',' or ')' in the IN list, found %s", sep.describe())
+		switch sep.kind {
+		case kRParen:
+			return list, nil
+		case kComma:
+		default:
+			return nil, errAt(sep.pos, "expected ',' or ')' in %s, found %s", where, sep.describe())
 		}
 	}
-	return p.inItems(l, list, `IN takes constants ("strings" or numbers)`)
 }
 
 // inItems is x IN (list) or in(x, list...): l compared by = with each constant of list; usage names the form in
@@ -531,24 +541,8 @@ func (p *parser) call(name token) (item, *posError) {
 		return item{}, err
 	} else if t.kind == kRParen {
 		p.next()
-	} else {
-		for {
-			a, err := p.exprOr()
-			if err != nil {
-				return item{}, err
-			}
-			args = append(args, a)
-			sep, err := p.next()
-			if err != nil {
-				return item{}, err
-			}
-			if sep.kind == kRParen {
-				break
-			}
-			if sep.kind != kComma {
-				return item{}, errAt(sep.pos, "expected ',' or ')' in %s(...), found %s", name.text, sep.describe())
-			}
-		}
+	} else if args, err = p.exprList(name.text + "(...)"); err != nil {
+		return item{}, err
 	}
 	depth, err := deeper(name.pos, args...)
 	if err != nil {
