@@ -88,36 +88,28 @@ func (p *parser) parseLookup(cmd token) (command, *posError) {
 	}
 	l := rule.Lookup{Table: table}
 	output := false // OUTPUT or OUTPUTNEW seen
-	for {
-		end, err := p.atEnd()
-		if err != nil {
-			return nil, err
-		}
-		if end {
-			break
-		}
-		t, _ := p.peek()
-		if t.kind == kComma {
-			p.next()
-			continue
-		}
+	err = p.eachListItem(func(t token) *posError {
 		if t.kind == kWord && !output && (strings.EqualFold(t.text, "OUTPUT") || strings.EqualFold(t.text, "OUTPUTNEW")) {
 			p.next()
 			if len(l.Inputs) == 0 {
-				return nil, errAt(t.pos, "lookup %s needs an input field before %s", table.Name, strings.ToUpper(t.text))
+				return errAt(t.pos, "lookup %s needs an input field before %s", table.Name, strings.ToUpper(t.text))
 			}
 			output, l.New = true, strings.EqualFold(t.text, "OUTPUTNEW")
-			continue
+			return nil
 		}
 		pair, err := p.lookupField(table, output)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if output {
 			l.Outputs = append(l.Outputs, pair)
 		} else {
 			l.Inputs = append(l.Inputs, pair)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	switch {
 	case len(l.Inputs) == 0:

@@ -490,37 +490,51 @@ func (p *parser) atEnd() (bool, *posError) {
 	return t.kind == kEOF || t.kind == kPipe, nil
 }
 
-func (p *parser) parseFillnull() (command, *posError) {
-	c := fillCmd{value: "0"} // Splunk's default
+// eachListItem calls item for each item of a command's list, up to the command's end (a pipe or the search's end),
+// skipping the commas between items: Splunk's lists are space- or comma-delimited. t is the item's first token,
+// peeked: item reads the item.
+func (p *parser) eachListItem(item func(t token) *posError) *posError {
 	for {
-		if end, err := p.atEnd(); end || err != nil {
-			return c, err
+		end, err := p.atEnd()
+		if err != nil || end {
+			return err
 		}
-		t, err := p.next()
-		if err != nil {
-			return nil, err
-		}
+		t, _ := p.peek()
 		if t.kind == kComma {
+			p.next()
 			continue
 		}
+		if err := item(t); err != nil {
+			return err
+		}
+	}
+}
+
+func (p *parser) parseFillnull() (command, *posError) {
+	c := fillCmd{value: "0"} // Splunk's default
+	err := p.eachListItem(func(t token) *posError {
+		p.next()
 		if t.kind == kWord && len(c.fields) == 0 && strings.EqualFold(t.text, "value") {
 			if eq, err := p.peek(); err != nil {
-				return nil, err
+				return err
 			} else if eq.kind == kEq {
-				if c.value, err = p.optionValue(t); err != nil {
-					return nil, err
-				}
-				continue
+				c.value, err = p.optionValue(t)
+				return err
 			}
 		}
 		if t.kind != kWord && t.kind != kString {
-			return nil, errAt(t.pos, "expected a field name, found %s", t.describe())
+			return errAt(t.pos, "expected a field name, found %s", t.describe())
 		}
 		if err := checkFieldName(t); err != nil {
-			return nil, err
+			return err
 		}
 		c.fields = append(c.fields, t.text)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return c, nil
 }
 
 func (p *parser) parseRename() (command, *posError) {
@@ -592,27 +606,19 @@ func (p *parser) parseStats(pos int) (command, *posError) {
 		return c, err
 	}
 	byTok, _ := p.next()
-	for {
-		end, err := p.atEnd()
-		if err != nil {
-			return nil, err
-		}
-		if end {
-			break
-		}
-		t, _ := p.peek()
-		if t.kind == kComma {
-			p.next()
-			continue
-		}
+	err := p.eachListItem(func(t token) *posError {
 		f, err := p.fieldArg("a by-field")
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if err := p.notMetadata(token{pos: t.pos, text: f}, "stats by"); err != nil {
-			return nil, err
+			return err
 		}
 		c.by = append(c.by, f)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(c.by) == 0 {
 		return nil, errAt(byTok.pos, "missing fields after BY")

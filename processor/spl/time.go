@@ -35,82 +35,74 @@ func (p *parser) parseConvert(pos int) (command, *posError) {
 	format := defaultTimeFormat
 	var c evalCmd
 	seenConv := false
-	for {
-		end, err := p.atEnd()
-		if err != nil {
-			return nil, err
-		}
-		if end {
-			break
-		}
-		t, _ := p.next()
-		if t.kind == kComma {
-			continue
-		}
+	err := p.eachListItem(func(t token) *posError {
+		p.next()
 		if t.kind != kWord {
-			return nil, errAt(t.pos, "expected a conversion such as ctime(field), found %s", t.describe())
+			return errAt(t.pos, "expected a conversion such as ctime(field), found %s", t.describe())
 		}
 		next, err := p.peek()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if next.kind == kEq {
 			if !strings.EqualFold(t.text, "timeformat") {
-				return nil, errAt(t.pos, "unsupported convert option %q (timeformat= is supported)", t.text)
+				return errAt(t.pos, "unsupported convert option %q (timeformat= is supported)", t.text)
 			}
 			if seenConv {
-				return nil, errAt(t.pos, "timeformat= must come before the conversions")
+				return errAt(t.pos, "timeformat= must come before the conversions")
 			}
-			if format, err = p.optionValue(t); err != nil {
-				return nil, err
-			}
-			continue
+			format, err = p.optionValue(t)
+			return err
 		}
 		fn := strings.ToLower(t.text)
 		model, ok := convertFuncs[fn]
 		switch {
 		case !ok && otherConvertFuncs[fn]:
-			return nil, errAt(t.pos, "unsupported convert function %s() (supported: ctime, mktime, none)", t.text)
+			return errAt(t.pos, "unsupported convert function %s() (supported: ctime, mktime, none)", t.text)
 		case !ok:
-			return nil, errAt(t.pos, "unknown convert function %s (convert takes ctime(field), mktime(field) or none(field))", t.describe())
+			return errAt(t.pos, "unknown convert function %s (convert takes ctime(field), mktime(field) or none(field))", t.describe())
 		case next.kind != kLParen:
-			return nil, errAt(t.pos, "%s needs a field: %s(field)", t.text, t.text)
+			return errAt(t.pos, "%s needs a field: %s(field)", t.text, t.text)
 		}
 		seenConv = true
 		p.next() // (
 		ft, err := p.peek()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		field, err := p.fieldArg("a field name")
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if err := p.notMetadata(token{pos: ft.pos, text: field}, "convert"); err != nil {
-			return nil, err
+			return err
 		}
 		rp, err := p.next()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if rp.kind != kRParen {
-			return nil, errAt(rp.pos, "expected ')' after %s(%s, found %s", t.text, field, rp.describe())
+			return errAt(rp.pos, "expected ')' after %s(%s, found %s", t.text, field, rp.describe())
 		}
 		to := field
 		if ok, err := p.peekWord("as", false); err != nil {
-			return nil, err
+			return err
 		} else if ok {
 			p.next()
 			if to, err = p.fieldArg("a new field name after AS"); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if model == "" {
-			continue // none(field)
+			return nil // none(field)
 		}
 		c.evals = append(c.evals, rule.Eval{To: to, Value: rule.Call{Func: model, Args: []rule.Value{
 			rule.FieldValue{Field: rule.Field{Name: field}}, rule.Constant{Text: format},
 		}}})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if !seenConv {
 		return nil, errAt(pos, "convert needs a conversion such as ctime(field)")
