@@ -143,6 +143,12 @@ func mergeOverrides(a, b RuleOverride) (merged RuleOverride, conflict []string) 
 		}
 		merged.ThreatObjects = b.ThreatObjects
 	}
+	if b.Message != "" {
+		if a.Message != "" {
+			conflict = append(conflict, "message")
+		}
+		merged.Message = b.Message
+	}
 	return merged, conflict
 }
 

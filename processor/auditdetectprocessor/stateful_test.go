@@ -685,6 +685,16 @@ func TestOverrideKeysNamingOneRule(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `both name rule "Test NodePort" and both set throttle`)
 
+	// Two messages for one rule: the loader would keep the one whose key sorts last.
+	_, err = buildDetector(testConfig(func(c *Config) {
+		c.RuleOverrides = map[string]RuleOverride{
+			"Test NodePort":                        {Message: "NodePort by $user$"},
+			"0b6f9a43-51a4-4a43-9d6c-5a3c2c1e0001": {Message: "NodePort service $objectRef.name$"},
+		}
+	}), nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `both name rule "Test NodePort" and both set message`)
+
 	// Settings one key sets and the other does not are merged.
 	cfg.RuleOverrides["0b6f9a43-51a4-4a43-9d6c-5a3c2c1e0001"] = RuleOverride{Window: 2 * time.Hour}
 	d, err := buildDetector(cfg, nil)

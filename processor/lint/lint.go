@@ -274,14 +274,19 @@ func Check(r *rule.Rule) Result {
 }
 
 // copiedFrom is the event paths a column was copied from by the last of stages to set it: one, or one per case of a
-// Case of copies (a Sigma alias); none when it was computed otherwise.
+// Case of copies (a Sigma alias); none when it was computed otherwise, or a stage after the copy other than an eval
+// of another column, a search or a where may set it too (a fillnull, a rename or copy to it, a lookup's output).
 func copiedFrom(stages []rule.Stage, column string) []string {
 	for i := len(stages) - 1; i >= 0; i-- {
-		if l, ok := stages[i].(rule.Lookup); ok && slices.Contains(l.OutputNames(), column) {
-			return nil // the lookup's table gives its values
-		}
 		e, ok := stages[i].(rule.Eval)
-		if !ok || e.To != column {
+		if !ok {
+			switch stages[i].(type) {
+			case rule.Search, rule.Where:
+				continue
+			}
+			return nil
+		}
+		if e.To != column {
 			continue
 		}
 		var values []rule.Value

@@ -160,3 +160,27 @@ func TestSoundOnAPIServerEvents(t *testing.T) {
 		t.Fatalf("only %d never-matching filters of 1500 and %d exclusions: widen the generator", never, excludes)
 	}
 }
+
+// TestGroupSetAfterTheCopy: a group field copied from a path no event has, then set by a later stage (fillnull, a
+// rename or copy to it), has a value on every row: the stats makes groups and the rule matches, so lint must not
+// say it never matches (the engine would then leave it out: engine.Options.SkipNeverMatching).
+func TestGroupSetAfterTheCopy(t *testing.T) {
+	event := []byte(`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a","stage":"ResponseComplete",` +
+		`"verb":"create","user":{"username":"alice"},"sourceIPs":["10.0.0.1"],"objectRef":{"resource":"pods","name":"p"}}`)
+	copyOf := rule.Eval{To: "g", Value: rule.FieldValue{Field: rule.Field{Name: "user.name", AnyArray: true}}}
+	for name, set := range map[string]rule.Stage{
+		"fillnull": rule.FillNull{Value: "none", Fields: []string{"g"}},
+		"rename":   rule.Rename{Pairs: []rule.RenamePair{{From: "user.username", To: "g"}}},
+		"copy":     rule.Copy{From: "sourceIPs{}", To: "g"},
+	} {
+		r := &rule.Rule{ID: "r", Name: "r", Filter: rule.Compare{Field: rule.Field{Name: "verb"}, Op: rule.OpEq,
+			Value: rule.Pattern{Kind: rule.Glob, Text: "create"}},
+			Pipeline: []rule.Stage{copyOf, set, rule.Stats{Aggs: []rule.Aggregate{{Func: "count"}}, By: []string{"g"}}}}
+		if n := matchCount(t, r, [][]byte{event}); n != 1 {
+			t.Fatalf("%s: the engine matched %d events, want 1", name, n)
+		}
+		if res := lint.Check(r); res.NeverMatches {
+			t.Errorf("%s: lint says the rule never matches (%v), and the engine matches it", name, res.Because)
+		}
+	}
+}
