@@ -110,6 +110,17 @@ func binDivides(span string, d time.Duration) bool {
 func timeBuckets(stages []rule.Stage, at int) map[string]string {
 	times := map[string]bool{}   // fields holding the event time
 	spans := map[string]string{} // fields holding a bucket of it, and its span
+	// set says what field holds from now on: the event time, a bucket of span, or (false, "") neither.
+	set := func(field string, isTime bool, span string) {
+		delete(times, field)
+		delete(spans, field)
+		if isTime {
+			times[field] = true
+		}
+		if span != "" {
+			spans[field] = span
+		}
+	}
 	for _, st := range stages[:at] {
 		switch st := st.(type) {
 		case rule.Eval:
@@ -130,40 +141,22 @@ func timeBuckets(stages []rule.Stage, at int) map[string]string {
 			case rule.FieldValue:
 				isTime, span = times[v.Field.Name], spans[v.Field.Name]
 			}
-			delete(times, st.To)
-			delete(spans, st.To)
-			if isTime {
-				times[st.To] = true
-			}
-			if span != "" {
-				spans[st.To] = span
-			}
+			set(st.To, isTime, span)
 		case rule.Rename:
 			for _, p := range st.Pairs {
 				isTime, span := times[p.From], spans[p.From]
-				delete(times, p.From)
-				delete(spans, p.From)
-				delete(times, p.To)
-				delete(spans, p.To)
-				if isTime {
-					times[p.To] = true
-				}
-				if span != "" {
-					spans[p.To] = span
-				}
+				set(p.From, false, "")
+				set(p.To, isTime, span)
 			}
 		case rule.Copy:
-			delete(times, st.To)
-			delete(spans, st.To)
+			set(st.To, false, "")
 		case rule.IPLocation:
 			for _, f := range st.Outputs() {
-				delete(times, f)
-				delete(spans, f)
+				set(f, false, "")
 			}
 		case rule.Lookup:
 			for _, f := range st.OutputNames() {
-				delete(times, f)
-				delete(spans, f)
+				set(f, false, "")
 			}
 		}
 	}
