@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +21,9 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
 	"go.opentelemetry.io/otel/attribute"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/auditdetect/auditdetect/processor/auditdetectprocessor/internal/metadata"
 )
@@ -265,4 +269,74 @@ func TestWindowAnswerGoesWhereItsEventsCame(t *testing.T) {
 	require.NoError(t, p2.ConsumeLogs(ctx, inCluster("central", str(createBy("erin", 21.5)))))
 	assert.Equal(t, []string{"north/carol:1", "south/dave:1"}, answersByCluster(sink2.AllLogs()))
 	require.NoError(t, p2.Shutdown(ctx))
+}
+
+// deleteBy is createBy's deletion, which fewDeletesRule counts and fewCreatesRule does not.
+func deleteBy(user string, min float64) string {
+	return strings.Replace(strings.Replace(createBy(user, min), `"verb":"create"`, `"verb":"delete"`, 1), `"c-`, `"d-`, 1)
+}
+
+// fewCreatesAndDeletes puts beside fewCreatesRule in its directory the same rule on deletions (Test Few Deletes).
+func fewCreatesAndDeletes(t *testing.T) string {
+	t.Helper()
+	dir := fewCreatesRule(t)
+	src, err := os.ReadFile(filepath.Join(dir, "few.yml"))
+	require.NoError(t, err)
+	deletes := strings.NewReplacer("Test Few Creates", "Test Few Deletes", "5a3c2c1e0003", "5a3c2c1e0005",
+		"verb=create", "verb=delete").Replace(string(src))
+	writeFile(t, filepath.Join(dir, "few_deletes.yml"), deletes)
+	return dir
+}
+
+// TestClosedAnswersOfOneRuleKeepAnothersWaiting: while the next consumer refuses every batch, the answers of one
+// rule's windows must not push out another rule's: each rule keeps up to max_keys waiting, its own oldest dropped
+// past that, counted (risk_events_dropped{reason=closed_backlog}) and logged with the rule that lost them. Here root's
+// deletions answer once, first; then two windows of creations answer two users each, past max_keys (2).
+func TestClosedAnswersOfOneRuleKeepAnothersWaiting(t *testing.T) {
+	cfg := createDefaultConfig()
+	cfg.Rules = []string{fewCreatesAndDeletes(t)}
+	cfg.Window = 10 * time.Minute
+	cfg.AllowedLateness = time.Minute
+	cfg.MaxKeys = 2
+	core, logs := observer.New(zapcore.InfoLevel)
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	set := processortest.NewNopSettings(metadata.Type)
+	set.TelemetrySettings, set.Logger = tel.NewTelemetrySettings(), zap.New(core)
+	sink := new(consumertest.LogsSink)
+	refusing := true
+	next, err := consumer.NewLogs(func(ctx context.Context, ld plog.Logs) error {
+		if refusing {
+			return errors.New("sending queue is full")
+		}
+		return sink.ConsumeLogs(ctx, ld)
+	})
+	require.NoError(t, err)
+	p, err := NewFactory().CreateLogs(context.Background(), set, cfg, next)
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+	ctx := context.Background()
+
+	require.Error(t, p.ConsumeLogs(ctx, input(str(deleteBy("root", 1)))))
+	// root's window closes; a and b create in the second.
+	require.Error(t, p.ConsumeLogs(ctx, input(str(createBy("a", 11.5)), str(createBy("b", 12)))))
+	// The second closes (a and b answer); c and d create in the third, which e closes (c and d answer).
+	require.Error(t, p.ConsumeLogs(ctx, input(str(createBy("c", 21.5)), str(createBy("d", 22)))))
+	require.Error(t, p.ConsumeLogs(ctx, input(str(createBy("e", 31.5)))))
+
+	refusing = false
+	require.NoError(t, p.ConsumeLogs(ctx, input(str(createBy("f", 32)))))
+	got := closedAnswers(sink.AllLogs())
+	sort.Strings(got)
+	assert.Equal(t, []string{"c:1", "d:1", "root:1"}, got, "root's answer waits with the newest max_keys of creations")
+	assertSumAttr(t, tel, "otelcol_processor_auditdetect_risk_events_dropped", reasonAttr("closed_backlog"), 2)
+	lost := map[string]int64{}
+	for _, e := range logs.FilterMessageSnippet("answers of closed windows dropped").All() {
+		c := e.ContextMap()
+		rule, _ := c["rule"].(string)
+		n, _ := c["dropped"].(int64)
+		lost[rule] += n
+	}
+	assert.Equal(t, map[string]int64{"Test Few Creates": 2}, lost, "the log names the rule that lost answers")
+	require.NoError(t, p.Shutdown(ctx))
 }

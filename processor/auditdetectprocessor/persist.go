@@ -7,6 +7,7 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -217,24 +218,44 @@ func (p *auditProcessor) restoreThrottles(data []byte) (int, error) {
 			}
 		}
 	}
+	// An answer or report of a rule the rule set no longer loads (a reload removed it before the shutdown, or the
+	// configuration did) cannot be written: its risk record is made from the rule's risk settings. It is dropped, and
+	// said with the rules it was of.
+	gone := map[string]bool{}
+	var goneAnswers, goneReports int
 	var closed []engine.Closed
 	for _, c := range saved.Closed {
 		if r := rules[c.RuleID]; r != nil {
 			closed = append(closed, engine.Closed{Rule: r, Row: engine.Row{Fields: c.Fields}, Time: c.Time, Origin: c.Origin})
+		} else {
+			gone[c.RuleID] = true
+			goneAnswers++
 		}
 	}
 	if len(closed) > 0 && p.cfg.Mode == ModeFork { // only fork mode writes them (a mode change drops them)
-		p.requeueClosed(p.state.deliveries, p.detector.engine, closed)
+		p.requeueClosed(p.state.deliveries, closed)
 		p.logger.Info("answers of closed windows not delivered before the restart go out with the next batch",
 			zap.Int("answers", len(closed)))
 	}
 	var reports []window.Pending[heldMatch]
 	for _, r := range saved.Reports {
-		if rl := rules[r.RuleID]; rl != nil && r.Held > 0 {
+		rl := rules[r.RuleID]
+		switch {
+		case r.Held <= 0:
+		case rl == nil:
+			gone[r.RuleID] = true
+			goneReports++
+		default:
 			reports = append(reports, window.Pending[heldMatch]{Key: r.Key, Held: r.Held, First: r.First, LastAt: r.LastAt,
 				Last: heldMatch{rule: rl, row: engine.Row{Fields: r.Fields}, auditID: r.AuditID, provenance: r.Provenance,
 					resource: decodeResource(r.Resource)}})
 		}
+	}
+	if len(gone) > 0 {
+		ids := slices.Sorted(maps.Keys(gone))
+		p.logger.Warn("answers of closed windows and throttle reports saved for rules that are no longer loaded are "+
+			"dropped: their risk records are made from the rule", zap.Strings("rule_ids", ids),
+			zap.Int("answers", goneAnswers), zap.Int("reports", goneReports))
 	}
 	if len(reports) > 0 && p.cfg.Mode == ModeFork {
 		p.droppedReports(p.waitReports(reports))

@@ -457,3 +457,25 @@ func TestThrottleDecisionsSurviveRestart(t *testing.T) {
 	require.NoError(t, after.Shutdown(context.Background()))
 	assert.ElementsMatch(t, []string{"eve@2+0", "eve@0+0"}, riskSummary(t, sink.AllLogs()), "no second report of eve@2")
 }
+
+// TestSavedReportOfAGoneRuleIsSaid: a throttle report refused at shutdown is saved; when the restarted rule set no
+// longer loads its rule, the report cannot be written (its risk record is made from the rule) and is dropped, with a
+// warning naming the rule.
+func TestSavedReportOfAGoneRuleIsSaid(t *testing.T) {
+	mem := &memStorage{}
+	p, _ := startRefusingAfterFirst(t, testConfig(throttled(10*time.Minute)), mem)
+	require.NoError(t, p.ConsumeLogs(context.Background(), input(str(nodePortBy("eve", "198.51.100.1", 0)),
+		str(nodePortBy("eve", "198.51.100.1", 2)))))
+	require.Error(t, p.Shutdown(context.Background()))
+
+	other := createDefaultConfig()
+	other.Rules = []string{fewCreatesRule(t)}
+	core, logs := observer.New(zap.InfoLevel)
+	after, sink := startWithStorage(t, other, mem, zap.New(core))
+	require.NoError(t, after.Shutdown(context.Background()))
+	assert.Empty(t, riskSummary(t, sink.AllLogs()))
+	said := logs.FilterMessageSnippet("saved for rules that are no longer loaded").All()
+	require.Len(t, said, 1)
+	assert.Equal(t, []any{"0b6f9a43-51a4-4a43-9d6c-5a3c2c1e0001"}, said[0].ContextMap()["rule_ids"])
+	assert.Equal(t, int64(1), said[0].ContextMap()["reports"])
+}

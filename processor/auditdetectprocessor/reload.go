@@ -199,7 +199,7 @@ func (p *auditProcessor) install(ctx context.Context, d *detector) bool {
 	old, oldState := p.detector, p.state
 	unchanged := d.engine.AdoptState(old.engine)
 	// Answers of windows that closed under the old rules and were not taken go out with the next batch.
-	p.requeueClosed(oldState.deliveries, d.engine, old.engine.TakeClosed())
+	p.requeueClosed(oldState.deliveries, old.engine.TakeClosed())
 	next := newStateful(p.cfg, d.engine.Rules())
 	throttles := map[string]bool{}
 	for _, id := range unchanged {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"math"
 	"net/netip"
 	"slices"
 	"sort"
@@ -283,7 +282,8 @@ type deliveries struct {
 	// names the additions it was made for, so that an old entry of a batch refused again forgets nothing newer.
 	refusedOrder []refusedBatch
 	// closed are answers of windows that closed (engine.TakeClosed) still to be sent: those of a refused batch, and
-	// those a rule reload took from the engine it replaced. The next batch, or the shutdown flush, carries them.
+	// those a rule reload took from the engine it replaced. The next batch, or the shutdown flush, carries them. At
+	// most max_keys of each rule (requeueClosed), oldest first.
 	closed []engine.Closed
 	// resource is a copy of the resource of the last batch that had one, which answers at shutdown are written in
 	// when their origin is not known.
@@ -292,7 +292,8 @@ type deliveries struct {
 	// closed: each goes into the resource of the last event its group counted. Bounded, least recently used evicted.
 	origins *window.Store[pcommon.Resource]
 	// reports are throttle reports that were not delivered and have no throttle to go back to (a rule reload removed
-	// their rule, or its throttle): the next batch, or the shutdown flush, carries them.
+	// their rule, or its throttle; the shutdown's refused flush): the next batch, or the shutdown flush, carries them.
+	// At most max_keys of each rule (waitReports).
 	reports []window.Pending[heldMatch]
 }
 
@@ -315,21 +316,50 @@ func (d *deliveries) takeClosed(e *engine.Engine) (closed []engine.Closed, fresh
 	return append(out, taken...), len(taken)
 }
 
-// requeueClosed gives back answers that were not delivered, keeping at most limit of them, the newest: while the
-// next consumer refuses every batch, each window that closes adds its answers, and memory (and the saved state) must
-// stay bounded. It returns how many of the oldest it dropped.
-func (d *deliveries) requeueClosed(closed []engine.Closed, limit int) (dropped int) {
+// requeueClosed gives back answers that were not delivered, keeping at most limit of each rule's, its newest: while
+// the next consumer refuses every batch, each window that closes adds its answers, and memory (and the saved state)
+// must stay bounded. The bound is per rule, so that a rule whose windows answer many groups, or close often, cannot
+// push out the answer of another. It returns what it dropped of each rule, the oldest of it.
+func (d *deliveries) requeueClosed(closed []engine.Closed, limit int) []ruleLoss {
 	if len(closed) == 0 {
-		return 0
+		return nil
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.closed = append(closed, d.closed...)
-	if n := len(d.closed) - max(limit, 1); n > 0 {
-		d.closed = slices.Clone(d.closed[n:])
-		dropped = n
+	limit = max(limit, 1)
+	held := map[string]int{}
+	for _, c := range d.closed {
+		held[c.Rule.ID]++
 	}
-	return dropped
+	// Answers wait oldest first: a rule's first ones go.
+	var lost []ruleLoss
+	over := map[string]int{}
+	for _, c := range d.closed {
+		if n := held[c.Rule.ID] - limit; n > 0 && over[c.Rule.ID] == 0 {
+			over[c.Rule.ID] = n
+			lost = append(lost, ruleLoss{rule: c.Rule, dropped: n})
+		}
+	}
+	if len(lost) == 0 {
+		return nil
+	}
+	kept := make([]engine.Closed, 0, len(d.closed))
+	for _, c := range d.closed {
+		if over[c.Rule.ID] > 0 {
+			over[c.Rule.ID]--
+			continue
+		}
+		kept = append(kept, c)
+	}
+	d.closed = kept
+	return lost
+}
+
+// ruleLoss is how many of one rule's waiting answers or throttle reports a bound dropped.
+type ruleLoss struct {
+	rule    *rule.Rule
+	dropped int
 }
 
 // The reasons risk_events_dropped counts records under.
@@ -340,14 +370,14 @@ var (
 )
 
 // requeueClosed gives undelivered answers of closed windows back to the deliveries, bounded to one window's worth of
-// groups (max_keys) per rule answering at its close; answers dropped past that are counted and logged.
-func (p *auditProcessor) requeueClosed(d *deliveries, e *engine.Engine, closed []engine.Closed) {
-	// max_keys may be any positive number: the product must not wrap around.
-	limit := backlogLimit(p.cfg.MaxKeys, e.RulesAnsweringAtClose())
-	if n := d.requeueClosed(closed, limit); n > 0 {
-		p.telemetry.ProcessorAuditdetectRiskEventsDropped.Add(context.Background(), int64(n), reasonClosedBacklog)
+// groups (max_keys) per rule, a rule a reload removed included; answers dropped past that are counted and logged with
+// their rule.
+func (p *auditProcessor) requeueClosed(d *deliveries, closed []engine.Closed) {
+	for _, l := range d.requeueClosed(closed, p.cfg.MaxKeys) {
+		p.telemetry.ProcessorAuditdetectRiskEventsDropped.Add(context.Background(), int64(l.dropped), reasonClosedBacklog)
 		p.logger.Warn("answers of closed windows dropped: the next consumer refused them for longer than their bound "+
-			"(max_keys per rule answering at its close), the oldest first", zap.Int("dropped", n), zap.Int("kept", limit))
+			"(max_keys per rule), the rule's oldest first", zap.String("rule", l.rule.Name), zap.String("rule_id", l.rule.ID),
+			zap.Int("dropped", l.dropped), zap.Int("kept", p.cfg.MaxKeys))
 	}
 }
 
@@ -644,7 +674,7 @@ func (p *auditProcessor) delivered(ld plog.Logs, err error) {
 	if !ok || err == nil {
 		return
 	}
-	p.requeueClosed(dl, p.detector.engine, a.closed)
+	p.requeueClosed(dl, a.closed)
 	p.requeueReports(a.due)
 }
 
@@ -661,51 +691,67 @@ func (p *auditProcessor) requeueReports(due []window.Pending[heldMatch]) {
 			orphans = append(orphans, d)
 		}
 	}
-	dropped := 0
+	var lost []ruleLoss
 	for t, ds := range byRule {
-		dropped += t.th.Requeue(ds)
+		if n := t.th.Requeue(ds); n > 0 {
+			lost = append(lost, ruleLoss{rule: ds[0].Last.rule, dropped: n})
+		}
 	}
-	dropped += p.waitReports(orphans)
-	p.droppedReports(dropped)
+	p.droppedReports(append(lost, p.waitReports(orphans)...))
 }
 
-// waitReports keeps reports that have no throttle to go back to in the deliveries, merged by rule and key, at most
-// max_keys times the number of rules they are of (one total, so one rule's flood can push out another's oldest), the
-// newest; it returns how many it dropped. The bound counts the rules of the reports, not the running throttles: a
-// reload that removed the throttles leaves their reports here.
-func (p *auditProcessor) waitReports(reports []window.Pending[heldMatch]) (dropped int) {
+// waitReports keeps reports that have no throttle to go back to in the deliveries, at most max_keys of each rule, as
+// its throttle keeps them (window.Throttle.Requeue: merged by key, then the newest): one rule's flood cannot push out
+// another's reports. The bound is per rule of the reports, not per running throttle: a reload that removed the
+// throttles leaves their reports here. It returns what it dropped of each rule.
+func (p *auditProcessor) waitReports(reports []window.Pending[heldMatch]) []ruleLoss {
 	if len(reports) == 0 {
-		return 0
+		return nil
 	}
 	dl := p.state.deliveries
 	dl.mu.Lock()
 	defer dl.mu.Unlock()
 	all := append(dl.reports, reports...)
-	rules := map[string]bool{}
+	var ids []string
+	byRule := map[string][]window.Pending[heldMatch]{}
+	over := false
 	for _, r := range all {
-		rules[r.Last.rule.ID] = true
+		id := r.Last.rule.ID
+		if _, ok := byRule[id]; !ok {
+			ids = append(ids, id)
+		}
+		byRule[id] = append(byRule[id], r)
+		over = over || len(byRule[id]) > p.cfg.MaxKeys
 	}
-	dl.reports, dropped = window.MergePending(all, backlogLimit(p.cfg.MaxKeys, len(rules)),
-		func(r window.Pending[heldMatch]) string { return r.Last.rule.ID + "\x00" + r.Key })
-	return dropped
+	if !over {
+		dl.reports = all
+		return nil
+	}
+	var lost []ruleLoss
+	kept := make([]window.Pending[heldMatch], 0, len(all))
+	for _, id := range ids {
+		rs, n := window.MergePending(byRule[id], p.cfg.MaxKeys, func(r window.Pending[heldMatch]) string { return r.Key })
+		if n > 0 {
+			lost = append(lost, ruleLoss{rule: rs[0].Last.rule, dropped: n})
+		}
+		kept = append(kept, rs...)
+	}
+	// In the order of their matches, as one bound over them all left them.
+	slices.SortStableFunc(kept, func(a, b window.Pending[heldMatch]) int { return a.LastAt.Compare(b.LastAt) })
+	dl.reports = kept
+	return lost
 }
 
-// droppedReports counts and logs throttle reports dropped past their bound while the next consumer refused them.
-func (p *auditProcessor) droppedReports(n int) {
-	if n > 0 {
-		p.telemetry.ProcessorAuditdetectRiskEventsDropped.Add(context.Background(), int64(n), reasonReportBacklog)
+// droppedReports counts and logs throttle reports dropped past their bound while the next consumer refused them,
+// naming each rule that lost reports.
+func (p *auditProcessor) droppedReports(lost []ruleLoss) {
+	slices.SortFunc(lost, func(a, b ruleLoss) int { return strings.Compare(a.rule.ID, b.rule.ID) })
+	for _, l := range lost {
+		p.telemetry.ProcessorAuditdetectRiskEventsDropped.Add(context.Background(), int64(l.dropped), reasonReportBacklog)
 		p.logger.Warn("throttle reports dropped: the next consumer refused them for longer than their bound "+
-			"(max_keys keys per throttle), the oldest first", zap.Int("dropped", n))
+			"(max_keys keys per throttled rule), the rule's oldest first", zap.String("rule", l.rule.Name),
+			zap.String("rule_id", l.rule.ID), zap.Int("dropped", l.dropped), zap.Int("kept", p.cfg.MaxKeys))
 	}
-}
-
-// backlogLimit is maxKeys times n (at least one), without wrapping around.
-func backlogLimit(maxKeys, n int) int {
-	n = max(n, 1)
-	if maxKeys > math.MaxInt/n {
-		return math.MaxInt
-	}
-	return maxKeys * n
 }
 
 // deliveryWatch is the next consumer as processorhelper sees it: it passes each batch on and tells the processor
@@ -997,7 +1043,7 @@ func (p *auditProcessor) flushClosed(ctx context.Context) error {
 	}
 	err := p.state.next.ConsumeLogs(ctx, ld)
 	if err != nil {
-		p.requeueClosed(d, p.detector.engine, closed)
+		p.requeueClosed(d, closed)
 		return fmt.Errorf("answers of closed windows not delivered at shutdown (kept in storage, if configured): %w", err)
 	}
 	p.telemetry.ProcessorAuditdetectRiskEvents.Add(ctx, int64(added))

@@ -103,17 +103,6 @@ func (e *Engine) closed(close func(*windowedStats)) []Closed {
 // AnswersAtClose reports whether a rule of e answers when its window closes.
 func (e *Engine) AnswersAtClose() bool { return e.atClose }
 
-// RulesAnsweringAtClose is the number of rules whose windows answer when they close.
-func (e *Engine) RulesAnsweringAtClose() int {
-	n := 0
-	for _, cr := range e.rules {
-		if cr.window != nil && cr.window.atClose {
-			n++
-		}
-	}
-	return n
-}
-
 func (e *Engine) answersAtClose() bool {
 	for _, cr := range e.rules {
 		if cr.window != nil && cr.window.atClose {
