@@ -119,6 +119,7 @@ func TestLoadConfig(t *testing.T) {
 		{id: component.NewIDWithName(metadata.Type, "bad_throttle_field"), errMsg: `rule_overrides: "Test NodePort": throttle.fields "user.username": rule "Test NodePort" has no such result field (its results have: objectRef.name, objectRef.namespace, src_ip, user, verb, count, user_groups)`},
 		{id: component.NewIDWithName(metadata.Type, "bad_throttle_field_by_search_name"), errMsg: `rule_overrides: "ESCU - Test NodePort - Rule": throttle.fields "user.username": rule "Test NodePort" has no such result field`},
 		{id: component.NewIDWithName(metadata.Type, "bad_risk_field"), errMsg: `rule_overrides "Test NodePort": risk_objects[].field "usr": rule "Test NodePort" has no such result field (its results have: objectRef.name, objectRef.namespace, src_ip, user, verb, count, user_groups)`},
+		{id: component.NewIDWithName(metadata.Type, "bad_override_message"), errMsg: `rule_overrides "Test NodePort": message holds U+000A, a control character or line break, at byte 25`},
 		{id: component.NewIDWithName(metadata.Type, "bad_threat_field"), errMsg: `rule_overrides "Test NodePort": threat_objects[].field "sourceIPs{}": rule "Test NodePort" has no such result field`},
 		{id: component.NewIDWithName(metadata.Type, "unused_macro"), errMsg: `macros: "test_nodeport_filtr" is referenced by no loaded rule, so it would change nothing (did you mean "test_nodeport_filter"?)`},
 		{id: component.NewIDWithName(metadata.Type, "bad_formats"), errMsg: `formats: "cloudtrail" is not one of native, eventlist, eks, aks, gke`},

@@ -130,6 +130,13 @@ func TestLookupOutputs(t *testing.T) {
 		{"outputnew with every output there is not looked up", body("alice"), []rule.Stage{
 			rule.Eval{To: "level", Value: rule.Constant{Text: "9"}},
 			rule.Lookup{Table: tab, Inputs: in("user", "user.username"), Outputs: both, New: true}}, "team=[from-event] level=[9]"},
+		// An empty value is a value (not null), which OUTPUTNEW keeps (LANGUAGE.md: Splunk does not document it).
+		{"outputnew keeps an empty value", `{"verb":"get","user":{"username":"alice"},"team":""}`, []rule.Stage{
+			rule.Lookup{Table: tab, Inputs: in("user", "user.username"), Outputs: both, New: true}}, "team=[] level=[2]"},
+		// A cell is matched as written, spaces included.
+		{"spaces around a cell are part of it", body("alice"), []rule.Stage{rule.Lookup{
+			Table: table(t, rule.LookupTable{}, "user,team,level", " alice,dev,2", "alice ,dev,3"), Inputs: in("user", "user.username"),
+			Outputs: both}}, "team absent level absent"},
 		{"no input value: row as it was", `{"verb":"get","team":"from-event"}`, []rule.Stage{rule.Lookup{Table: tab, Inputs: in("user", "user.username"), Outputs: both}}, "team=[from-event] level absent"},
 		{"AS on the output", body("alice"), []rule.Stage{rule.Lookup{Table: tab, Inputs: in("user", "user.username"), Outputs: out("team", "user_team")}}, "user_team=[dev] team=[from-event]"},
 	}

@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -75,10 +77,13 @@ func (s *lookupSet) configure(configured map[string]string) {
 	}
 }
 
-// Table implements spl.Lookups.
+// Table implements spl.Lookups: a lookup of the name, or else the table of the CSV file of the name (fileTable).
 func (s *lookupSet) Table(name string) (*rule.LookupTable, bool, error) {
 	d, ok := s.defs[name]
 	if !ok {
+		if strings.HasSuffix(name, ".csv") {
+			return s.fileTable(name)
+		}
 		return nil, false, nil
 	}
 	s.used[name] = true
@@ -109,6 +114,52 @@ func (s *lookupSet) read(d *escu.LookupDef) (*rule.LookupTable, error) {
 		}
 	}
 	return escu.ReadLookupTable(d, d.CSV, data)
+}
+
+// fileTable is the table of the CSV file a search names in place of a lookup (`lookup users.csv ...`), which Splunk's
+// lookup command takes as "the name of a CSV file that you want to use as the lookup": the file of that name among
+// the lookups' tables (a lookup file's, the lookups setting's), whatever lookup it belongs to. No lookup definition
+// is involved, so none of its settings apply (match_type and the others are a transforms.conf stanza's, Knowledge
+// Manager Manual): the table matches by Splunk's defaults. Two files of the name must hold the same table.
+func (s *lookupSet) fileTable(file string) (*rule.LookupTable, bool, error) {
+	var paths []string
+	for _, name := range slices.Sorted(maps.Keys(s.defs)) {
+		for _, d := range append([]*escu.LookupDef{s.defs[name]}, s.others[name]...) {
+			if d.Kind == "csv" && path.Base(filepath.ToSlash(d.CSV)) == file {
+				s.used[name] = true
+				if !slices.Contains(paths, d.CSV) {
+					paths = append(paths, d.CSV)
+				}
+			}
+		}
+	}
+	if len(paths) == 0 {
+		return nil, false, nil
+	}
+	if r, ok := s.tables[file]; ok {
+		return r.t, true, r.err
+	}
+	t, err := s.readFile(file, paths)
+	s.tables[file] = lookupTable{t, err}
+	return t, true, err
+}
+
+func (s *lookupSet) readFile(file string, paths []string) (*rule.LookupTable, error) {
+	data, err := readLookupFile(s.fsys, paths[0])
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range paths[1:] {
+		other, err := readLookupFile(s.fsys, p)
+		if err != nil {
+			return nil, err
+		}
+		if !bytes.Equal(data, other) {
+			return nil, fmt.Errorf("two lookup tables are named %s, with different rows: %s and %s (name the lookup "+
+				"instead of its file)", file, paths[0], p)
+		}
+	}
+	return escu.ReadLookupTable(escu.ConfiguredLookup(file, paths[0]), paths[0], data)
 }
 
 // checkUsed fails on a configured lookup that no search names: as for a configured macro, a misspelt name would leave

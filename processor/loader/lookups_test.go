@@ -155,6 +155,59 @@ func TestLookupLoadErrors(t *testing.T) {
 	}
 }
 
+// TestLookupByItsFileName: `lookup <file>.csv` is the table of the CSV file of that name, which Splunk's lookup takes
+// as "the name of a CSV file that you want to use as the lookup" (Search Reference): found by the file's name, not by
+// a lookup named like it (contentctl 4 names files after dates: users_20240101.csv for the lookup users), and matched
+// by Splunk's defaults, since no lookup definition (transforms.conf stanza) is named. A file of the lookups setting
+// counts, and its lookup is then used. A file no lookup has fails at its name.
+func TestLookupByItsFileName(t *testing.T) {
+	search := func(name string) string {
+		return detection("b", "By File", "verb=create\n  | lookup "+name+" user AS user.username OUTPUT team\n  | search team=*")
+	}
+	dir := layout(t, map[string]string{
+		"d/b.yml": search("users_20240101.csv"),
+		// A definition of other settings than Splunk's defaults, named unlike its file.
+		"lookups/users.yml":          "name: users\nfilename: users_20240101.csv\nmatch_type: WILDCARD(user)\ncase_sensitive_match: false\nmax_matches: 1\n",
+		"lookups/users_20240101.csv": "user,team\nAl*,dev\nalice,ops\n",
+	})
+	res, err := Load(Options{Paths: []string{dir}})
+	require.NoError(t, err)
+	l := lookupStage(t, res.Rules[0])
+	assert.Equal(t, "users_20240101.csv", l.Table.Name)
+	assert.Equal(t, filepath.Join(dir, "lookups", "users_20240101.csv"), l.Table.Source)
+	assert.Equal(t, [][]string{{"Al*", "dev"}, {"alice", "ops"}}, l.Table.Rows)
+	assert.Equal(t, [3]any{true, rule.MatchExact, 100}, [3]any{l.Table.CaseSensitive, l.Table.MatchOf(0), l.Table.MaxMatches},
+		"Splunk's defaults, not the definition's")
+
+	// The lookup's name with .csv is no file of it.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "d", "b.yml"), []byte(search("users.csv")), 0o644))
+	_, err = Load(Options{Paths: []string{dir}})
+	assert.ErrorContains(t, err, `rule "By File": no lookup table file "users.csv": no lookup loaded with the rules has it as its table`)
+
+	// A configured file, by its name: its lookup counts as used.
+	own := filepath.Join(t.TempDir(), "teams.csv")
+	require.NoError(t, os.WriteFile(own, []byte("user,team\nbob,sre\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "d", "b.yml"), []byte(search("teams.csv")), 0o644))
+	res, err = Load(Options{Paths: []string{dir}, Lookups: map[string]string{"my_teams": own}})
+	require.NoError(t, err)
+	assert.Equal(t, [][]string{{"bob", "sre"}}, lookupStage(t, res.Rules[0]).Table.Rows)
+
+	// Two files of the name: the same table, or an error naming both.
+	two := layout(t, map[string]string{
+		"d/b.yml":   search("t.csv"),
+		"a/one.yml": "name: one\nfilename: t.csv\n",
+		"a/t.csv":   "user,team\nbob,sre\n",
+		"b/two.yml": "name: two\nfilename: t.csv\n",
+		"b/t.csv":   "user,team\nbob,sre\n",
+	})
+	_, err = Load(Options{Paths: []string{two}})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(two, "b", "t.csv"), []byte("user,team\neve,sre\n"), 0o644))
+	_, err = Load(Options{Paths: []string{two}})
+	assert.ErrorContains(t, err, "lookup t.csv: two lookup tables are named t.csv, with different rows: "+
+		filepath.Join(two, "a", "t.csv")+" and "+filepath.Join(two, "b", "t.csv"))
+}
+
 // TestLookupFromTheBuiltinPack: a lookup file of an embedded pack reads its CSV from the pack.
 func TestLookupFromTheBuiltinPack(t *testing.T) {
 	pack := fstest.MapFS{

@@ -2,6 +2,7 @@ package loader
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -71,6 +72,44 @@ func TestUnfilledTokensAreSaid(t *testing.T) {
 	}, got)
 }
 
+// TestUnfilledTokensOfTablesAndTime: a field a table (or fields) names that no row holds has no value in the risk
+// row, as Splunk's table shows an empty column for it, so its token stays as written: said at load, with why. After a
+// stats, no row holds a named field no stage sets; when the rows are the event, a named field is the event's, and the
+// event must have it. $_time$ is filled when a command reads _time or a table names it; otherwise the warning says so
+// (not that an audit event has no member _time, which is true but not the reason).
+func TestUnfilledTokensOfTablesAndTime(t *testing.T) {
+	event := "the event's fields"
+	for _, tc := range []struct{ search, message, want string }{
+		{"verb=create | stats count by user.username | table user.username b count", "$b$ by $user.username$",
+			"r $b$ [user.username count] a table or fields names it, but no result row holds it (Splunk's table shows an empty column)"},
+		{"verb=create | table user.username usr", "$usr$ by $user.username$",
+			`r $usr$ [user.username usr] a table or fields names it, but an audit event has no member "usr"`},
+		{"verb=create | fields user.username user", "$user$ by $user.username$",
+			"r $user$ [" + event + " matching user.username user _*] user is an object"},
+		{"verb=create | table user.username b | eval b=verb", "$b$ by $user.username$", ""},
+		{"verb=create | table user.username b | rename verb as b", "$b$ by $user.username$", ""},
+		{"verb=create | table user.username objectRef.name", "$objectRef.name$ by $user.username$", ""},
+		{"verb=create", "$_time$ by $user.username$",
+			"r $_time$ [" + event + "] _time (the event's time) is in a row only when a command reads it or a table or " +
+				"fields names it, and no command of this search leaves it in the rows"},
+		{"verb=create | eval t=_time | rename _time as at", "$_time$ by $user.username$", "r $_time$ [at t " + event + "] _time (the event's time)"},
+		{"verb=create | where _time > 0", "$_time$ by $user.username$", ""},
+		{"verb=create | table _time user.username", "$_time$ by $user.username$", ""},
+		{"verb=create | stats count by user.username | table _time user.username count", "$_time$ by $user.username$",
+			"r $_time$ [user.username count] a table or fields names it, but no result row holds it"},
+	} {
+		t.Run(tc.search, func(t *testing.T) {
+			got := unfilledTokens(t, map[string]string{"r.yml": tokenDetection("r", tc.search, "user.username", tc.message)}, nil)
+			if tc.want == "" {
+				assert.Empty(t, got)
+				return
+			}
+			require.Len(t, got, 1)
+			assert.Contains(t, got[0], tc.want)
+		})
+	}
+}
+
 // TestOverrideMessage: rule_overrides message replaces a rule's risk message, of any format; its tokens are checked
 // as a detection's own are, and the message it replaces is not (a broken upstream message is mended this way). A
 // blank one is refused.
@@ -100,4 +139,36 @@ func TestOverrideMessage(t *testing.T) {
 
 	_, err = Load(Options{Paths: []string{layout(t, files)}, Overrides: map[string]Override{"stats": {Message: "  "}}})
 	require.EqualError(t, err, `rule_overrides "stats": message is blank: its risk records would say nothing (leave it out to keep the rule's own)`)
+}
+
+// TestOverrideMessageText: an override's message is refused, naming the rule's key, when the risk records could not
+// show it as written: a control character but tab (a line break would make one risk message two lines), a line
+// separator, invalid UTF-8, or more bytes than the RBA writer writes (rule.MaxMessageBytes, where it cuts every
+// message). A tab, any other text and a message of exactly the bound load.
+func TestOverrideMessageText(t *testing.T) {
+	dir := layout(t, map[string]string{
+		"a.yml": tokenDetection("stats", "verb=create | stats count by user_name", "user_name", "$user$ created"),
+	})
+	load := func(msg string) error {
+		_, err := Load(Options{Paths: []string{dir}, Overrides: map[string]Override{"stats": {Message: msg}}})
+		return err
+	}
+	for msg, want := range map[string]string{
+		"by $user_name$\nsecond line": "message holds U+000A, a control character or line break, at byte 15",
+		"by $user_name$\r":            "message holds U+000D",
+		"\x1b[31mred\x1b[0m":          "message holds U+001B, a control character or line break, at byte 1",
+		"by\x7f":                      "message holds U+007F",
+		"by \u0085 $user_name$":       "message holds U+0085", // C1 next line
+		"by \u2028 $user_name$":       "message holds U+2028",
+		"by \xff":                     "message is not valid UTF-8 (byte 4)",
+		strings.Repeat("x", 4097):     "message is 4097 bytes, over the 4096 a risk record holds",
+		strings.Repeat("é", 2049):     "message is 4098 bytes, over the 4096",
+	} {
+		err := load(msg)
+		require.Error(t, err, "%q", msg)
+		assert.Contains(t, err.Error(), `rule_overrides "stats": `+want)
+	}
+	for _, msg := range []string{"by\t$user_name$", "créé par $user_name$ — 😀 \u200b", strings.Repeat("x", 4096)} {
+		assert.NoError(t, load(msg), "%q", msg)
+	}
 }

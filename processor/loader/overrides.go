@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -81,6 +83,9 @@ func checkOverride(o Override) error {
 	if o.Message != "" && strings.TrimSpace(o.Message) == "" {
 		return errors.New("message is blank: its risk records would say nothing (leave it out to keep the rule's own)")
 	}
+	if err := checkMessageText(o.Message); err != nil {
+		return err
+	}
 	for _, ro := range o.RiskObjects {
 		switch {
 		case ro.Field == "":
@@ -98,6 +103,29 @@ func checkOverride(o Override) error {
 		case !slices.Contains(ThreatObjectTypes, t.Type):
 			return fmt.Errorf("threat object type %q is not one of ESCU's (contentctl): %s", t.Type, strings.Join(ThreatObjectTypes, ", "))
 		}
+	}
+	return nil
+}
+
+// checkMessageText refuses a message the risk records could not show as written: longer than the RBA writer writes
+// (rule.MaxMessageBytes; contentctl sets no bound on rba.message, so the writer's cut is the bound there is), not
+// UTF-8, or holding a control character other than tab or a line separator (a line break would make one risk message
+// read as two lines in Splunk; the writer escapes such characters in the values it fills in, not in the rule's text).
+func checkMessageText(msg string) error {
+	if len(msg) > rule.MaxMessageBytes {
+		return fmt.Errorf("message is %d bytes, over the %d a risk record holds (its end would be cut in every record)",
+			len(msg), rule.MaxMessageBytes)
+	}
+	for i := 0; i < len(msg); {
+		r, n := utf8.DecodeRuneInString(msg[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			return fmt.Errorf("message is not valid UTF-8 (byte %d)", i+1)
+		case unicode.IsControl(r) && r != '\t', r == '\u2028', r == '\u2029':
+			return fmt.Errorf("message holds %U, a control character or line break, at byte %d: a risk message is one "+
+				"line of text, in which a tab is the only control character", r, i+1)
+		}
+		i += n
 	}
 	return nil
 }
@@ -167,6 +195,10 @@ type results struct {
 	open   bool
 	hidden []string
 	gates  []rule.Project
+	// named are the fields a table or fields names one by one that no stage sets: a row holds one only as its event
+	// does (rows that are events), or never (rows a stats made); Splunk's table shows an empty column for a row
+	// without it.
+	named []string
 }
 
 // has reports whether a result row can hold name.
@@ -241,15 +273,19 @@ func rowFields(r *rule.Rule) (res results, known bool) {
 			res.fields = append(res.fields, name)
 		}
 	}
+	set := func(name string) { // by a stage: a value of its own
+		add(name)
+		res.named = slices.DeleteFunc(res.named, func(n string) bool { return n == name })
+	}
 	stages := r.Pipeline[first:]
 	for i, st := range stages {
 		switch st := st.(type) {
 		case rule.Stats:
 			for _, b := range st.By {
-				add(b)
+				set(b)
 			}
 			for _, a := range st.Aggs {
-				add(a.OutputName())
+				set(a.OutputName())
 			}
 		case rule.Rename:
 			// As the engine renames (engine/row.go): in place, replacing a field of the new name; a field the row
@@ -257,6 +293,10 @@ func rowFields(r *rule.Rule) (res results, known bool) {
 			for _, p := range st.Pairs {
 				if p.From == p.To {
 					continue
+				}
+				res.named = slices.DeleteFunc(res.named, func(n string) bool { return n == p.To })
+				if at := slices.Index(res.named, p.From); at >= 0 {
+					res.named[at] = p.To
 				}
 				at := slices.Index(res.fields, p.From)
 				if at < 0 {
@@ -284,25 +324,33 @@ func rowFields(r *rule.Rule) (res results, known bool) {
 				names = rule.FillTargets(stages[i+1:])
 			}
 			for _, n := range names {
-				add(n)
+				set(n)
 			}
 		case rule.IPLocation:
 			for _, f := range st.Outputs() {
-				add(f)
+				set(f)
 			}
 		case rule.Lookup:
 			// A field the lookup may leave without a value (no match) is still one the rows can hold.
 			for _, f := range st.OutputNames() {
-				add(f)
+				set(f)
 			}
 		case rule.Copy:
 			if res.has(st.From) {
-				add(st.To)
+				set(st.To)
 			}
 		case rule.Eval:
-			add(st.To)
+			set(st.To)
 		case rule.Project:
 			res.fields = slices.DeleteFunc(res.fields, func(f string) bool { return !st.Keeps(f) })
+			res.named = slices.DeleteFunc(res.named, func(f string) bool { return !st.Keeps(f) })
+			if !st.Remove {
+				for _, n := range st.Names() {
+					if !slices.Contains(res.fields, n) && !slices.Contains(res.named, n) {
+						res.named = append(res.named, n)
+					}
+				}
+			}
 			if names := st.Names(); res.open && !st.Remove && len(names) == len(st.Fields) {
 				// A table of names, no wildcard: the rows hold those of them they had, and nothing else.
 				for _, n := range names {
@@ -318,7 +366,7 @@ func rowFields(r *rule.Rule) (res results, known bool) {
 				slices.SortStableFunc(res.fields, func(a, b string) int { return st.Rank(a) - st.Rank(b) })
 			}
 		case rule.NewTerms:
-			add(rule.NewTermsField)
+			set(rule.NewTermsField)
 		case rule.Search, rule.Where:
 		default:
 			return res, false

@@ -87,7 +87,7 @@ const (
 	// and the last (of sourceIPs, the address the API server saw, which X-Forwarded-For cannot push out).
 	MaxValues = 100
 	// MaxMessageBytes caps risk_message (and the body, which is the same text).
-	MaxMessageBytes = 4096
+	MaxMessageBytes = rule.MaxMessageBytes
 )
 
 // Writer writes RBA output. It is stateless and safe for concurrent use.

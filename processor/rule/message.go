@@ -13,6 +13,10 @@ import (
 // for such `$...$` left in a risk message), and its closing `$` can open the next token: in `$a$b$`, without a, b is
 // the token.
 
+// MaxMessageBytes is the longest risk message package rba writes (risk_message, and the record's body): a longer one
+// is cut, ending in "…". A message template (rule_overrides) longer than this would lose its end in every record.
+const MaxMessageBytes = 4096
+
 // FirstMessageToken finds the first pair of `$` in msg: at is the index of the opening one, name the text up to the
 // next one; ok is false when msg has no pair.
 func FirstMessageToken(msg string) (at int, name string, ok bool) {

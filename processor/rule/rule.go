@@ -891,8 +891,8 @@ func (r *Rule) NeedsGeoIP() bool {
 }
 
 // IsDecimal reports whether s is a decimal number, as SPL's eval writes one and as the engine reads a value as a
-// number: an optional sign, digits with an optional fraction, an optional exponent. (Not "nan", "inf" or hex, which
-// strconv.ParseFloat also takes.)
+// number: an optional sign, digits with an optional fraction (digits on at least one side of the point: a value ".5"
+// or "5." is a number), an optional exponent. (Not "nan", "inf" or hex, which strconv.ParseFloat also takes.)
 func IsDecimal(s string) bool {
 	i := 0
 	if i < len(s) && (s[i] == '+' || s[i] == '-') {

@@ -367,3 +367,72 @@ func TestArithTwoFields(t *testing.T) {
 		})
 	}
 }
+
+// TestNumberWithoutDigitOnOneSideOfItsPoint: a field's value ".5", "5." or "-.5" is a number, compared as one
+// (rule.IsDecimal), in where and in the search command. Written in eval syntax, `.5` and `5.` are refused where they
+// are written: Splunk does not document whether eval reads them as numbers or the `.` beside a number as the
+// concatenation operator, and reading `5. + 1` as 5 joined to +1 made the text "51".
+func TestNumberWithoutDigitOnOneSideOfItsPoint(t *testing.T) {
+	for _, tc := range []struct {
+		pipeline, body string
+		holds          bool
+	}{
+		{`where x > 4`, `{"x":"5."}`, true},
+		{`where x > 40`, `{"x":"5."}`, false}, // as text, "5." > "40" would hold
+		{`where x > 0.4`, `{"x":".5"}`, true},
+		{`where x < 0`, `{"x":"-.5"}`, true},
+		{`where x = 0.5`, `{"x":".5"}`, true},
+		{`search x>4`, `{"x":"5."}`, true},
+		{`search x>40`, `{"x":"5."}`, false},
+		{`search x>.4`, `{"x":"0.5"}`, true}, // the search command takes its value as written: a number
+	} {
+		t.Run(tc.pipeline+" "+tc.body, func(t *testing.T) {
+			assert.Equal(t, tc.holds, evalRows(t, tc.pipeline, tc.body) != nil)
+		})
+	}
+
+	for _, tc := range []struct {
+		search       string
+		line, column int
+		want         string
+	}{
+		{`* | where x > .5`, 1, 15, "write .5 as 0.5"},
+		{`* | where x > -.5`, 1, 16, "write .5 as 0.5"},
+		{`* | eval y = .25e3 * 2`, 1, 14, "write .25 as 0.25"},
+		{`* | where x > 5.`, 1, 15, "write 5. as 5:"},
+		{`* | eval y = 5. + 1`, 1, 14, "write 5. as 5:"},
+		{`* | eval y = "a".5`, 1, 17, "write .5 as 0.5"},
+		{"* | eval y = 1\n  + 10.", 2, 5, "write 10. as 10:"},
+		{`* | eval y = 1e5. + 1`, 1, 14, "write 1e5. as 1e5:"},
+	} {
+		t.Run(tc.search, func(t *testing.T) {
+			_, _, err := Compile(tc.search, nil)
+			var se *Error
+			require.ErrorAs(t, err, &se)
+			assert.Equal(t, [2]int{tc.line, tc.column}, [2]int{se.Line, se.Column})
+			assert.Contains(t, se.Reason, tc.want)
+			assert.Contains(t, se.Reason, "put spaces around it")
+		})
+	}
+
+	// After a name, the field is to be quoted, as for any name with a point.
+	_, _, err := Compile(`* | eval y = a.5`, nil)
+	assert.ErrorContains(t, err, "write the field a.5 in single quotes ('a.5')")
+
+	// Written apart, . joins, and a point between digits is a number's.
+	for search, want := range map[string]string{
+		`* | eval y = 5 . 1`:       "51",
+		`* | eval y = "a" . 5`:     "a5",
+		`* | eval y = 0.5 + 1.0`:   "1.5",
+		`* | eval y = -0.5 * 1e1`:  "-5",
+		`* | eval y = "v1.".2 . 3`: "", // refused: .2
+	} {
+		_, pipeline, err := Compile(search, nil)
+		if want == "" {
+			assert.Error(t, err, search)
+			continue
+		}
+		require.NoError(t, err, search)
+		assert.Equal(t, []rule.Stage{rule.Eval{To: "y", Value: rule.Constant{Text: want}}}, pipeline, search)
+	}
+}

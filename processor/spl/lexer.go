@@ -160,6 +160,9 @@ func (l *lexer) next() (token, *posError) {
 		return l.macro(start)
 	case '.':
 		if l.eval {
+			if err := l.bareNumberPoint(start); err != nil {
+				return token{}, err
+			}
 			return one(kDot, 1)
 		}
 	case '+', '-', '*', '/', '%':
@@ -240,6 +243,32 @@ func (l *lexer) exponentSign(i int) bool {
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// bareNumberPoint refuses the `.` at i when it is the point of a number without digits on one side (`.5`, `5.`,
+// `-.5`): Splunk's Search Reference does not say whether eval reads those as numbers or `.` as the concatenation
+// operator beside a number, so neither reading is guessed (`5. + 1` would otherwise be the text "51"). Values of
+// fields are another matter: a value ".5" or "5." is a number (rule.IsDecimal), as a comparison reads it.
+func (l *lexer) bareNumberPoint(i int) *posError {
+	j := i
+	for j > 0 && isIdentByte(l.src[j-1]) {
+		j--
+	}
+	numberBefore := j < i && isDigit(l.src[j]) // a name cannot start with a digit in eval syntax
+	digitAfter := i+1 < len(l.src) && isDigit(l.src[i+1])
+	switch {
+	case numberBefore && !digitAfter:
+		return errAt(j, "write %s as %s: Splunk does not document a number without a digit after its point "+
+			"(to join with ., put spaces around it)", l.src[j:i+1], l.src[j:i])
+	case j == i && digitAfter: // after a name, the parser says to quote the field (user.5)
+		k := i + 1
+		for k < len(l.src) && isDigit(l.src[k]) {
+			k++
+		}
+		return errAt(i, "write %s as 0%s: Splunk does not document a number without a digit before its point "+
+			"(to join with ., put spaces around it)", l.src[i:k], l.src[i:k])
+	}
+	return nil
+}
 
 // word reads a bare word, resolving backslash escapes: `\x` is a literal x, except that SPL never lets a backslash
 // escape the `*` wildcard.

@@ -10,8 +10,10 @@ import (
 // Lookups gives the lookup tables a search may name (`| lookup <name> ...`). The loader reads a table when a search
 // first names it, so that a lookup no rule uses costs nothing.
 type Lookups interface {
-	// Table returns the lookup named name. ok is false when no lookup of that name is defined; err says why one that
-	// is defined cannot be used (its CSV file does not read), which fails the rule that names it.
+	// Table returns the lookup named name, which may also be a CSV file's name (`users.csv`): Splunk's lookup takes
+	// "the name of a CSV file that you want to use as the lookup" as well as a lookup definition's. ok is false when
+	// no lookup (no file) of that name is known; err says why one that is cannot be used (its CSV file does not
+	// read), which fails the rule that names it.
 	Table(name string) (t *rule.LookupTable, ok bool, err error)
 }
 
@@ -130,23 +132,25 @@ func (p *parser) parseLookup(cmd token) (command, *posError) {
 	return lookupCmd{l: l}, nil
 }
 
-// lookupTable resolves the lookup the name token names: its name, or a CSV file's name (`users.csv`), which Splunk
-// also takes, as the lookup of the name without `.csv`.
+// lookupTable resolves the lookup the name token names: a lookup's name, or a CSV file's name (`users.csv`), the
+// table of that file (Lookups.Table).
 func (p *parser) lookupTable(name token) (*rule.LookupTable, *posError) {
 	if p.lookups != nil {
-		for _, n := range []string{name.text, strings.TrimSuffix(name.text, ".csv")} {
-			t, ok, err := p.lookups.Table(n)
-			if err != nil {
-				return nil, errAt(name.pos, "lookup %s: %v", n, err)
-			}
-			if ok {
-				return t, nil
-			}
+		t, ok, err := p.lookups.Table(name.text)
+		if err != nil {
+			return nil, errAt(name.pos, "lookup %s: %v", name.text, err)
+		}
+		if ok {
+			return t, nil
 		}
 	}
+	if strings.HasSuffix(name.text, ".csv") {
+		return nil, errAt(name.pos, "no lookup table file %s: no lookup loaded with the rules has it as its table (a "+
+			"lookup file's filename:, or <name>.csv beside lookups/<name>.yml), and the lookups setting gives no file of "+
+			"that name", name.describe())
+	}
 	return nil, errAt(name.pos, "undefined lookup %s (load its lookup file with the rules, as security_content's lookups/ "+
-		"folder: %s.yml beside its CSV file, or give its CSV file in the lookups setting)", name.describe(),
-		strings.TrimSuffix(name.text, ".csv"))
+		"folder: %s.yml beside its CSV file, or give its CSV file in the lookups setting)", name.describe(), name.text)
 }
 
 // lookupField reads `<field> [AS <field>]`: a column of the table, and the row field it is matched against (an

@@ -35,7 +35,8 @@ func (brokenLookups) Table(name string) (*rule.LookupTable, bool, error) {
 func TestCompileLookup(t *testing.T) {
 	ns := testTable(t, "kube_allowed_namespaces", "namespace", "is_allowed", "team")
 	users := testTable(t, "users", "user", "group", "dept")
-	lookups := LookupTables{ns.Name: ns, users.Name: users}
+	// A CSV file's name is asked of Lookups as written: the loader finds the file's table (loader tests).
+	lookups := LookupTables{ns.Name: ns, users.Name: users, "users.csv": users}
 	tests := []struct {
 		name   string
 		search string
@@ -81,6 +82,8 @@ func TestCompileLookupErrors(t *testing.T) {
 		reason       string
 	}{
 		{"undefined", "* | lookup nope namespace", 1, 12, `undefined lookup "nope" (load its lookup file with the rules`},
+		{"no such CSV file", "* | lookup nope.csv namespace", 1, 12, `no lookup table file "nope.csv": no lookup loaded with the rules has it`},
+		{"another extension names a lookup", "* | lookup ns.CSV namespace", 1, 12, `undefined lookup "ns.CSV"`},
 		{"undefined in a macro", "* | `m`", 1, 5, "in macro `m` (definition 1:8): undefined lookup \"nope\""},
 		{"table did not read", "* |\n lookup broken x", 2, 9, "lookup broken: lookups/broken.csv:3: 2 fields, where the header has 3"},
 		{"no name", "* | lookup", 1, 5, "lookup needs the name of a lookup, found end of search"},
