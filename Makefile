@@ -34,7 +34,24 @@ DIST_NAME := otelcol-auditdetect
 BUILDER_CONFIG ?= builder-config.yaml
 # Must match dist.output_path in builder-config.yaml: ocb writes the generated sources and the binary there.
 DIST_DIR := build/$(DIST_NAME)
+# One binary per platform, bin/<GOOS>_<GOARCH>/otelcol-auditdetect, each with its own up-to-date check, so that a
+# binary of one platform never passes for another's: `make bin/linux_arm64/otelcol-auditdetect` builds that one on any
+# machine (cgo is off in the build, so no C cross-compiler is needed). The image (config/docker/Dockerfile) takes
+# bin/linux_<arch>/. Other platform settings (GOAMD64, GOARM) are not part of the name: change one, delete the binary.
+PLATFORM_BINARY = bin/$(1)/$(DIST_NAME)
+# GOOS=<os> GOARCH=<arch> of a platform <os>_<arch>: for ocb, which passes them to go build, and for the `go list` of
+# the binary's inputs (a file can be for some platforms only).
+PLATFORM_ENV = GOOS=$(word 1,$(subst _, ,$(1))) GOARCH=$(word 2,$(subst _, ,$(1)))
+# The machine's own binary, the one `make run` and `make test` execute: a hard link to its platform's binary.
 BINARY := bin/$(DIST_NAME)
+# GOOS, GOARCH, GOHOSTOS and GOHOSTARCH as go reads them (the environment, `go env -w`, else the machine). Targets
+# name files from them, so make reads them with the makefile, every run: one `go env`, about 40 ms.
+GO_PLATFORMS := $(shell $(GO) env GOOS GOARCH GOHOSTOS GOHOSTARCH)
+TARGET_PLATFORM := $(word 1,$(GO_PLATFORMS))_$(word 2,$(GO_PLATFORMS))
+HOST_PLATFORM := $(word 3,$(GO_PLATFORMS))_$(word 4,$(GO_PLATFORMS))
+# What `make build` makes: the binary of GOOS/GOARCH (`GOOS=linux GOARCH=amd64 make build` on a Mac writes
+# bin/linux_amd64/otelcol-auditdetect and leaves the Mac's alone), and BINARY too when that is this machine's platform.
+BUILD_TARGETS := $(call PLATFORM_BINARY,$(TARGET_PLATFORM)) $(if $(filter $(HOST_PLATFORM),$(TARGET_PLATFORM)),$(BINARY))
 DEMO_CONFIG ?= config/demo.yaml
 
 # The package ocb imports from this module (see builder-config.yaml).
@@ -42,7 +59,7 @@ COMPONENT_PKG := ./processor/auditdetectprocessor
 # What the binary is built from, within this repository: the Go files and //go:embed files (such as built-in rules)
 # of every package of this module that the component imports. Tests, docs, configs and testdata are not among them,
 # so editing those does not rebuild. `go list` finds them exactly (a new file or package counts too); the recipe of
-# $(BINARY) runs it, so only targets that need the binary pay for it.
+# each platform's binary runs it, so only targets that need a binary pay for it.
 GO_LIST_BINARY_INPUTS = $(GO) list -e -deps \
 	-f '{{if and .Module .Module.Main}}{{$$d := .Dir}}{{range .GoFiles}}{{$$d}}/{{.}} {{end}}{{range .EmbedFiles}}{{$$d}}/{{.}} {{end}}{{end}}' \
 	$(COMPONENT_PKG)
@@ -86,9 +103,10 @@ help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
-build: $(BINARY) ## build bin/otelcol-auditdetect with ocb (only when its inputs changed)
+build: $(BUILD_TARGETS) ## build bin/<GOOS>_<GOARCH>/otelcol-auditdetect with ocb (only when its inputs changed), and bin/otelcol-auditdetect for this machine
 
-# ocb regenerates build/otelcol-auditdetect/ (main.go, components.go, go.mod), runs go mod tidy there and compiles.
+# ocb regenerates build/otelcol-auditdetect/ (main.go, components.go, go.mod), runs go mod tidy there and compiles
+# for the platform the file's folder names.
 # A first build downloads ~1.6 GB of modules and compiles for several minutes; later builds reuse Go's caches.
 # The recipe always runs (FORCE) and rebuilds only when one of the inputs above, builder-config.yaml, go.mod, go.sum
 # or ocb itself (a version bump installs a new file) is newer than the binary: make's own timestamp check would need
@@ -96,15 +114,20 @@ build: $(BINARY) ## build bin/otelcol-auditdetect with ocb (only when its inputs
 # ocb creates only the last directory of output_path itself, hence the mkdir.
 # -buildvcs=false: the generated module sits inside this git work tree, and VCS stamping fails in a repository
 # without commits (or with a git that refuses the directory); the collector reports dist.version instead.
-$(BINARY): $(OCB) FORCE
-	@inputs="$(OCB) $(BUILDER_CONFIG) go.mod go.sum $$($(GO_LIST_BINARY_INPUTS))"; \
+$(call PLATFORM_BINARY,%): $(OCB) FORCE
+	@[[ "$*" =~ ^[a-z0-9]+_[a-z0-9]+$$ ]] || { echo "$@: the folder must be <GOOS>_<GOARCH>, such as linux_amd64"; exit 2; }; \
+	inputs="$(OCB) $(BUILDER_CONFIG) go.mod go.sum $$($(call PLATFORM_ENV,$*) $(GO_LIST_BINARY_INPUTS))"; \
 	if [ -f $@ ] && [ -z "$$(find $$inputs -newer $@ -print -quit)" ]; then echo ">> $@ is up to date"; exit 0; fi; \
-	echo ">> ocb $(OCB_VERSION): building $(DIST_NAME) (the first build takes several minutes)"; \
+	echo ">> ocb $(OCB_VERSION): building $(DIST_NAME) for $(subst _,/,$*) (the first build takes several minutes)"; \
 	mkdir -p $(dir $(DIST_DIR)); \
-	GOFLAGS="$(GOFLAGS) -buildvcs=false" $(OCB) --config $(BUILDER_CONFIG); \
+	$(call PLATFORM_ENV,$*) GOFLAGS="$(GOFLAGS) -buildvcs=false" $(OCB) --config $(BUILDER_CONFIG); \
 	mkdir -p $(@D); \
 	cp $(DIST_DIR)/$(DIST_NAME) $@; \
 	echo ">> built $@"
+
+# A hard link: one file, two names, nothing copied, and the same modification time as the platform's binary.
+$(BINARY): $(call PLATFORM_BINARY,$(HOST_PLATFORM))
+	@ln -f $< $@
 
 .PHONY: FORCE
 FORCE:

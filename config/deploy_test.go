@@ -1,9 +1,9 @@
 // Package config_test checks the deployment files under config/ without a collector binary: the collector configs
 // are wired consistently and name only components the distribution holds (builder-config.yaml), their auditdetect
 // sections load through the real factory, the Helm values override merges into the chart's rendered agent config
-// as the chart merges it, and the Dockerfile starts the binary the Makefile builds. `make test-binary` then
-// validates the same files with the built distribution (the merged Helm config is written where
-// AUDITDETECT_HELM_MERGED says).
+// as the chart merges it, and the Dockerfile starts the binary the Makefile builds for the image's platform
+// (makefile_test.go: the Makefile keeps one binary per platform). `make test-binary` then validates the same files
+// with the built distribution (the merged Helm config is written where AUDITDETECT_HELM_MERGED says).
 package config_test
 
 import (
@@ -12,7 +12,6 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -534,12 +533,16 @@ func TestDockerfile(t *testing.T) {
 	mk, err := os.ReadFile(filepath.Join("..", "Makefile"))
 	require.NoError(t, err)
 
-	// The binary the Makefile builds: BINARY := bin/$(DIST_NAME), DIST_NAME := <name>.
+	// The binary the Makefile builds for a platform: PLATFORM_BINARY = bin/$(1)/$(DIST_NAME), $(1) being
+	// <GOOS>_<GOARCH>, DIST_NAME := <name>. The image's is linux_<the image's architecture>.
 	dist := regexp.MustCompile(`(?m)^DIST_NAME := (\S+)$`).FindStringSubmatch(string(mk))
 	require.NotNil(t, dist, "DIST_NAME in the Makefile")
-	binaryRule := regexp.MustCompile(`(?m)^BINARY := (\S+)$`).FindStringSubmatch(string(mk))
-	require.NotNil(t, binaryRule, "BINARY in the Makefile")
-	binary := strings.ReplaceAll(binaryRule[1], "$(DIST_NAME)", dist[1])
+	binaryRule := regexp.MustCompile(`(?m)^PLATFORM_BINARY = (\S+)$`).FindStringSubmatch(string(mk))
+	require.NotNil(t, binaryRule, "PLATFORM_BINARY in the Makefile")
+	platformBinary := func(platform string) string {
+		return strings.NewReplacer("$(1)", platform, "$(DIST_NAME)", dist[1]).Replace(binaryRule[1])
+	}
+	binary := platformBinary("linux_${TARGETARCH}")
 	var bc struct {
 		Dist struct {
 			Name string `yaml:"name"`
@@ -552,6 +555,11 @@ func TestDockerfile(t *testing.T) {
 
 	copyBin := regexp.MustCompile(`(?m)^COPY ` + regexp.QuoteMeta(binary) + ` (\S+)$`).FindStringSubmatch(dockerfile)
 	require.NotNil(t, copyBin, "the Dockerfile copies %s", binary)
+	// A stage sees TARGETARCH (set by BuildKit: the image's architecture) only once it declares it.
+	stages := regexp.MustCompile(`(?m)^FROM `).FindAllStringIndex(dockerfile, -1)
+	require.NotEmpty(t, stages)
+	lastStage := dockerfile[stages[len(stages)-1][0]:]
+	assert.Regexp(t, `(?m)^ARG TARGETARCH\n(?:.*\n)*COPY `+regexp.QuoteMeta(binary), lastStage, "ARG TARGETARCH before the COPY, in the image's stage")
 	// The chart's agent container runs `command: [/otelcol, --config=/conf/relay.yaml]`, and its migrate-checkpoint
 	// init container `command: [/migratecheckpoint]` from the same image (templates/daemonset.yaml).
 	assert.Equal(t, "/otelcol", copyBin[1], "the chart runs the collector as /otelcol")
@@ -582,7 +590,19 @@ func TestDockerfile(t *testing.T) {
 	require.NoError(t, err)
 	lines := strings.Split(string(ignore), "\n")
 	assert.Contains(t, lines, "*")
-	for _, src := range []string{binary, cfgSrc} {
-		assert.True(t, slices.Contains(lines, "!"+src), "%s is excluded from the build context", src)
+	kept := func(file string) bool {
+		for _, l := range lines {
+			if ok, _ := path.Match(strings.TrimPrefix(l, "!"), file); ok && strings.HasPrefix(l, "!") {
+				return true
+			}
+		}
+		return false
+	}
+	for _, src := range []string{platformBinary("linux_amd64"), platformBinary("linux_arm64"), cfgSrc} {
+		assert.True(t, kept(src), "%s is excluded from the build context", src)
+	}
+	// Only the image's platforms: a binary for the build machine (a Mac's) stays out.
+	for _, src := range []string{platformBinary("darwin_arm64"), "bin/" + dist[1]} {
+		assert.False(t, kept(src), "%s is in the build context", src)
 	}
 }
