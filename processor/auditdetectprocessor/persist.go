@@ -28,9 +28,9 @@ import (
 
 // Detection state across restarts. With `storage` naming a storage extension (file_storage), the processor restores
 // at start-up the state its stateful rules had when it last saved (engine.RestoreState: open stats windows,
-// new_terms histories, for every rule whose definition is unchanged), saves it every checkpoint_interval and at
-// shutdown. A collector restarted for an upgrade or a rescheduled pod then neither misses a scan that spans the
-// restart nor reports ordinary traffic as new. State is a cache of what the events said: when it cannot be read it
+// new_terms histories, sequence partials, for every rule whose detection is unchanged: an edited risk block keeps
+// them), saves it every checkpoint_interval and at shutdown. A collector restarted for an upgrade or a rescheduled
+// pod then neither misses a scan that spans the restart nor reports ordinary traffic as new. State is a cache of what the events said: when it cannot be read it
 // is logged and the processor starts empty, as without storage; it never stops the collector.
 //
 // The throttles' windows are saved with it, so that a restart goes on suppressing the keys it suppressed, and the
@@ -86,13 +86,18 @@ type savedOrigin struct {
 	Resource []byte
 }
 
-// savedThrottle is one rule's throttle: restored only to the same rule (same definition key) throttled the same way.
+// savedThrottle is one rule's throttle: restored only to the same rule (same detection key: a changed risk message or
+// score keeps it) throttled the same way.
 type savedThrottle struct {
-	RuleID     string
+	RuleID string
+	// Definition is the rule's engine.DefinitionKey (risk block included): state without Detection is restored by
+	// it, and so is this state by a build of before Detection.
 	Definition [sha256.Size]byte
-	Fields     []string
-	Window     time.Duration
-	Keys       []window.KeyWindow
+	// Detection is the rule's engine.DetectionKey. Added after version 1 was first written: older state has none.
+	Detection [sha256.Size]byte
+	Fields    []string
+	Window    time.Duration
+	Keys      []window.KeyWindow
 	// Decided is the throttle's memory of what it did with each row of the events it saw (ruleThrottle.decided),
 	// least recently used first: a batch refused before the restart and delivered again after it is throttled as
 	// it was the first time. Added after version 1 was first written: older state has none.
@@ -265,8 +270,13 @@ func (p *auditProcessor) restoreThrottles(data []byte) (int, error) {
 	n := 0
 	for _, st := range saved.Rules {
 		t := p.state.throttles[st.RuleID]
-		def, ok := p.detector.engine.DefinitionKey(st.RuleID)
-		if t == nil || !ok || def != st.Definition || !slices.Equal(t.fields, st.Fields) || t.window != st.Window {
+		det, ok := p.detector.engine.DetectionKey(st.RuleID)
+		same := det == st.Detection
+		if st.Detection == ([sha256.Size]byte{}) { // saved before the detection key was: by the definition key
+			def, _ := p.detector.engine.DefinitionKey(st.RuleID)
+			same = def == st.Definition
+		}
+		if t == nil || !ok || !same || !slices.Equal(t.fields, st.Fields) || t.window != st.Window {
 			continue
 		}
 		t.th.RestoreWindows(st.Keys)
@@ -336,6 +346,7 @@ func (p *auditProcessor) encodeStateWith(windows map[string][]window.KeyWindow) 
 		sort.Strings(ids)
 		for _, id := range ids {
 			t := p.state.throttles[id]
+			det, _ := p.detector.engine.DetectionKey(id)
 			if def, ok := p.detector.engine.DefinitionKey(id); ok {
 				keys, ok := windows[id]
 				if !ok {
@@ -349,7 +360,7 @@ func (p *auditProcessor) encodeStateWith(windows map[string][]window.KeyWindow) 
 					decided = append(decided, savedDecision{Identity: id, Emitted: d.emitted, Suppressed: d.suppressed})
 					return true
 				})
-				saved.Rules = append(saved.Rules, savedThrottle{RuleID: id, Definition: def, Fields: t.fields,
+				saved.Rules = append(saved.Rules, savedThrottle{RuleID: id, Definition: def, Detection: det, Fields: t.fields,
 					Window: t.window, Keys: keys, Decided: decided})
 			}
 		}

@@ -1,7 +1,9 @@
 package auditdetectprocessor
 
 import (
+	"bytes"
 	"context"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -27,6 +29,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/auditdetect/auditdetect/processor/auditdetectprocessor/internal/metadata"
+	"github.com/auditdetect/auditdetect/processor/window"
 )
 
 var storageID = component.MustNewID("file_storage")
@@ -380,17 +383,20 @@ rba:
 }
 
 // TestThrottleWindowsSurviveRestart: a key whose risk event went out before the restart stays suppressed after it,
-// for the rest of its window, when the rule and its throttle settings are unchanged; changed settings start afresh.
+// for the rest of its window, when the rule's detection and its throttle settings are unchanged (a rule_overrides
+// message or score changes neither); changed settings start afresh.
 func TestThrottleWindowsSurviveRestart(t *testing.T) {
 	for _, tc := range []struct {
-		name        string
-		afterWindow time.Duration
-		want        []string
+		name  string
+		after *Config
+		want  []string
 	}{
 		// eve@2 falls in the window eve@0 opened (to minute 10) and is held back; eve@12 goes out carrying it.
-		{"same settings", 10 * time.Minute, []string{"eve@12+1"}},
+		{"same settings", testConfig(throttled(10 * time.Minute)), []string{"eve@12+1"}},
+		{"message and score overridden", throttledWithRisk(10*time.Minute, RuleOverride{Message: "$user$ opened a NodePort",
+			RiskObjects: []RiskObjectConfig{{Field: "user", Type: "user", Score: 90}}}), []string{"eve@12+1"}},
 		// Another window length is another throttle: eve@2 goes out, and eve@12 falls in the window it opened.
-		{"window changed", 20 * time.Minute, []string{"eve@2+0"}},
+		{"window changed", testConfig(throttled(20 * time.Minute)), []string{"eve@2+0"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mem := &memStorage{}
@@ -399,13 +405,47 @@ func TestThrottleWindowsSurviveRestart(t *testing.T) {
 			require.NoError(t, before.Shutdown(context.Background()))
 			require.Equal(t, []string{"eve@0+0"}, riskSummary(t, beforeSink.AllLogs()))
 
-			after, sink := startWithStorage(t, testConfig(throttled(tc.afterWindow)), mem, nil)
+			after, sink := startWithStorage(t, tc.after, mem, nil)
 			require.NoError(t, after.ConsumeLogs(context.Background(), input(
 				str(nodePortBy("eve", "198.51.100.1", 2)), str(nodePortBy("eve", "198.51.100.1", 12)))))
 			assert.Equal(t, tc.want, riskSummary(t, sink.AllLogs()))
 			require.NoError(t, after.Shutdown(context.Background()))
 		})
 	}
+}
+
+// throttledWithRisk is the test config with the NodePort rule throttled on its risk objects' fields for window and
+// o's risk objects, threat objects and message.
+func throttledWithRisk(window time.Duration, o RuleOverride) *Config {
+	cfg := testConfig(throttled(window))
+	o.Throttle = cfg.RuleOverrides["Test NodePort"].Throttle
+	cfg.RuleOverrides["Test NodePort"] = o
+	return cfg
+}
+
+// TestThrottleStateSavedBeforeTheDetectionKey: throttle state saved before it carried its rule's detection key (by a
+// build that wrote only the definition key) is restored by the definition key, risk block included: to the same rule,
+// not to one whose message was reworded since.
+func TestThrottleStateSavedBeforeTheDetectionKey(t *testing.T) {
+	const id = "0b6f9a43-51a4-4a43-9d6c-5a3c2c1e0001" // Test NodePort
+	newProcessor := func(cfg *Config) *auditProcessor {
+		p, err := newAuditProcessor(processortest.NewNopSettings(metadata.Type), cfg)
+		require.NoError(t, err)
+		return p
+	}
+	def, ok := newProcessor(testConfig(throttled(10 * time.Minute))).detector.engine.DefinitionKey(id)
+	require.True(t, ok)
+	var saved bytes.Buffer
+	require.NoError(t, gob.NewEncoder(&saved).Encode(savedThrottles{Version: throttleStateVersion, Rules: []savedThrottle{{
+		RuleID: id, Definition: def, Fields: []string{"user"}, Window: 10 * time.Minute,
+		Keys: []window.KeyWindow{{Key: "eve", End: s0.Add(10 * time.Minute)}}}}}))
+	n, err := newProcessor(testConfig(throttled(10 * time.Minute))).restoreThrottles(saved.Bytes())
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the same rule")
+	n, err = newProcessor(throttledWithRisk(10*time.Minute, RuleOverride{Message: "$user$ opened a NodePort"})).
+		restoreThrottles(saved.Bytes())
+	require.NoError(t, err)
+	assert.Zero(t, n, "a reworded message: the saved definition key is another")
 }
 
 // TestThrottleReportSurvivesARefusedShutdown: the shutdown flushes what the throttles held back; when the next

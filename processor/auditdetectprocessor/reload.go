@@ -193,9 +193,11 @@ func (p *auditProcessor) install(ctx context.Context, d *detector) bool {
 		d.close()
 		return false
 	}
-	// No batch is running. The rules the reload does not change keep their detection state (engine.AdoptState) and
-	// their throttles (when the new set still throttles them: an override keyed by a name the rule no longer has
-	// does not); every other throttle sends what it held back first.
+	// No batch is running. The rules whose detection the reload does not change keep their detection state
+	// (engine.AdoptState: a reworded message or a new score keeps it) and their throttles, when the new set still
+	// throttles them on the same fields (an override keyed by a name the rule no longer has does not, and a throttle
+	// without fields keys on the risk objects' fields, which the edit may have changed); every other throttle sends
+	// what it held back first.
 	old, oldState := p.detector, p.state
 	unchanged := d.engine.AdoptState(old.engine)
 	// Answers of windows that closed under the old rules and were not taken go out with the next batch.
@@ -203,7 +205,7 @@ func (p *auditProcessor) install(ctx context.Context, d *detector) bool {
 	next := newStateful(p.cfg, d.engine.Rules())
 	throttles := map[string]bool{}
 	for _, id := range unchanged {
-		if oldState.throttles[id] != nil && next.throttles[id] != nil {
+		if was, now := oldState.throttles[id], next.throttles[id]; was != nil && now != nil && was.sameAs(now) {
 			throttles[id] = true
 		}
 	}

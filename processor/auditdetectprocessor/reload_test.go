@@ -492,6 +492,50 @@ func TestReloadRenamedThrottledRule(t *testing.T) {
 	assert.Equal(t, []string{"eve@0+0", "eve@7+0"}, riskSummary(t, sink.AllLogs()), "the held match is reported")
 }
 
+// TestReloadEditedRiskBlock: a throttle is kept by a reload that rewords its rule's message or changes a risk
+// object's type or score (the rule matches as before, and its throttle keys on the same fields): eve's two matches
+// held, one before the reload and one after, are reported as one, at shutdown. One whose risk object names another
+// field (a throttle without fields keys on the risk objects' fields) is another throttle: the old one reports what
+// it held at the reload, and the new one keys on the source address.
+func TestReloadEditedRiskBlock(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("testdata", "rules", "test_nodeport.yml"))
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name, from, to string
+		// atReload is what has gone out once the reload is done; want what has at shutdown.
+		atReload, want []string
+	}{
+		{"message reworded", "message: NodePort service $objectRef.name$ created by $user$",
+			"message: $user$ opened NodePort service $objectRef.name$", []string{"eve@0+0"}, []string{"eve@0+0", "eve@8+1"}},
+		{"risk object type and score", "type: user\n      score: 20", "type: other\n      score: 70",
+			[]string{"eve@0+0"}, []string{"eve@0+0", "eve@8+1"}},
+		{"risk object field", "- field: user\n      type: user", "- field: src_ip\n      type: system",
+			[]string{"eve@0+0", "eve@7+0"}, []string{"eve@0+0", "eve@7+0", "1.1.1.1@8+0"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(throttled(time.Hour))
+			p, sink := eveHeld(t, cfg)
+			ctx := context.Background()
+			edited := strings.Replace(string(src), tc.from, tc.to, 1)
+			require.NotEqual(t, string(src), edited)
+			dir := t.TempDir()
+			writeFile(t, filepath.Join(dir, "test_nodeport.yml"), edited)
+			cfg2 := *cfg
+			cfg2.Rules = []string{dir}
+			d2, err := buildDetector(&cfg2, zap.NewNop())
+			require.NoError(t, err)
+			require.True(t, p.install(ctx, d2))
+			assert.Equal(t, tc.atReload, riskSummary(t, sink.AllLogs()), "at the reload")
+			ld, err := p.processLogs(ctx, input(str(nodePortBy("eve", "1.1.1.1", 8))))
+			require.NoError(t, err)
+			require.NoError(t, sink.ConsumeLogs(ctx, ld))
+			p.delivered(ld, nil)
+			require.NoError(t, p.shutdown(ctx))
+			assert.Equal(t, tc.want, riskSummary(t, sink.AllLogs()))
+		})
+	}
+}
+
 // TestEveryRuleSkippedWarns: under on_rule_error: skip a rule set of which every rule fails starts (as configured),
 // and says at warning level that nothing will be detected; a rule set with rules says nothing of the kind.
 func TestEveryRuleSkippedWarns(t *testing.T) {

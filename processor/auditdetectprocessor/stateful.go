@@ -408,6 +408,11 @@ type ruleThrottle struct {
 	decided *window.Recent[throttleDecision]
 }
 
+// sameAs reports whether o throttles the same keys over the same window: what t holds means the same to o.
+func (t *ruleThrottle) sameAs(o *ruleThrottle) bool {
+	return slices.Equal(t.fields, o.fields) && t.window == o.window
+}
+
 // throttleDecision is what a throttle did with one row.
 type throttleDecision struct {
 	emitted    bool

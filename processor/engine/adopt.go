@@ -1,31 +1,48 @@
 package engine
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"time"
 
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
 
-// Rule reloads. A reload compiles a new Engine from the changed rule files; the detection state of the rules that did
-// not change (open stats windows, new_terms histories, the memory of delivered events) moves to it, so that editing
-// one rule or one allow-list macro restarts only the rules it changes.
+// Rule reloads. A reload compiles a new Engine from the changed rule files; the detection state of the rules whose
+// detection did not change (open stats windows, new_terms histories, sequence partials, the memory of delivered
+// events) moves to it, so that editing one rule or one allow-list macro restarts only the rules it changes, and
+// editing what a rule says about its results (risk message, scores, risk and threat objects) restarts none.
 
-// stateKey is what a rule's detection state depends on: the rule's id, every part of its definition that decides
-// what the state counts and remembers (filter, pipeline, risk block: the rows a redelivery gets back) and the window
-// settings. The rule model is plain values (no pointers, no maps), so %#v spells one definition the same way each
-// time it is compiled.
-func stateKey(r *rule.Rule, size, lateness time.Duration, maxKeys, replayKeys int) string {
-	return fmt.Sprintf("%s\x00%#v\x00%#v\x00%#v\x00%s\x00%s\x00%d\x00%d",
-		r.ID, r.Filter, r.Pipeline, r.Risk, size, lateness, maxKeys, replayKeys)
+// stateKeys returns the key of what a rule's detection state depends on, and the SHA-256 of its definition key.
+//
+// The state key is the rule's id, every part of its definition that decides what the state counts and remembers
+// (filter, pipeline) and the state's settings (window, lateness, max_keys, replay_keys). The risk block is left out:
+// it decides how a result row is written, not which rows there are. The memory of delivered events moves with the
+// state it guards (a redelivered event counted again would inflate a window, or start a sequence twice), although
+// the rows it keeps for a rule without stats show the event fields the risk block named (expose, engine.go): a
+// redelivery after a reload that names other fields gets the row of its first delivery, as that delivery's risk
+// events had it. The rule model is plain values (no pointers, no maps), so %#v spells one definition the same way
+// each time it is compiled.
+//
+// The definition key is the key state was kept by before the risk block left it: id, filter, pipeline, risk block
+// and settings. Saved state carries it (persist.go), so that state saved before is restored, and a build of before
+// restores state saved now: its spelling must not change.
+func stateKeys(r *rule.Rule, size, lateness time.Duration, maxKeys, replayKeys int) (key string, definition [sha256.Size]byte) {
+	detection := fmt.Sprintf("%s\x00%#v\x00%#v", r.ID, r.Filter, r.Pipeline)
+	settings := fmt.Sprintf("%s\x00%s\x00%d\x00%d", size, lateness, maxKeys, replayKeys)
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%#v\x00%s", detection, r.Risk, settings)
+	return detection + "\x00" + settings, [sha256.Size]byte(h.Sum(nil))
 }
 
-// AdoptState moves to e the detection state that old's rules built, for every rule of e whose id and definition
-// old has unchanged: windowed stats groups and watermarks, new_terms histories (and learning period), and the memory
-// of delivered events. It returns the ids of the unchanged rules, stateful or not (the caller keeps its own per-rule
-// state for them: throttles). old must evaluate no event afterwards: its rules share the state they gave away.
-// Counters that telemetry reports as totals (events dropped as late, groups cut) start from zero with e, as they do
-// after a restart; evicted keys move with their store.
+// AdoptState moves to e the detection state that old's rules built, for every rule of e whose state key (stateKeys)
+// old has unchanged: windowed stats groups and watermarks, new_terms histories (and learning period), sequence
+// partials, and the memory of delivered events. It returns the ids of those rules, stateful or not: they match the
+// events old's rule matched, so the caller's own per-rule state (throttles) may keep counting their rows, as long as
+// what that state reads of a row is unchanged too (a throttle's fields default to the risk objects' fields). old
+// must evaluate no event afterwards: its rules share the state they gave away. Counters that telemetry reports as
+// totals (events dropped as late, groups cut) start from zero with e, as they do after a restart; evicted keys move
+// with their store.
 func (e *Engine) AdoptState(old *Engine) []string {
 	if old == nil {
 		return nil

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"crypto/sha256"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -72,12 +74,14 @@ func TestAdoptStateKeepsUnchangedRules(t *testing.T) {
 	}
 }
 
-// TestStateKeyChangesWithTheDefinition: any change to what a rule counts or reports, or to its window, is another
-// key; compiling the same definition twice is the same key.
-func TestStateKeyChangesWithTheDefinition(t *testing.T) {
+// TestStateKeyChangesWithTheDetection: any change to what a rule counts, or to its window, is another state key;
+// compiling the same definition twice is the same key. A change to what the rule says about its rows (risk block,
+// MITRE ids) keeps the state key and changes the definition key, which state saved before the split is restored by.
+func TestStateKeyChangesWithTheDetection(t *testing.T) {
 	base := func() *rule.Rule { return windowRule(cmp("count", rule.OpGt, "2"), countOnly) }
-	key := func(r *rule.Rule, size time.Duration) string { return stateKey(r, size, 0, 10, 10) }
-	if key(base(), time.Hour) != key(base(), time.Hour) {
+	key := func(r *rule.Rule, size time.Duration) string { k, _ := stateKeys(r, size, 0, 10, 10); return k }
+	def := func(r *rule.Rule) [sha256.Size]byte { _, d := stateKeys(r, time.Hour, 0, 10, 10); return d }
+	if key(base(), time.Hour) != key(base(), time.Hour) || def(base()) != def(base()) {
 		t.Fatal("one definition, two keys")
 	}
 	changed := map[string]*rule.Rule{}
@@ -90,9 +94,6 @@ func TestStateKeyChangesWithTheDefinition(t *testing.T) {
 	r = base()
 	r.Pipeline = append(r.Pipeline, rule.Rename{Pairs: []rule.RenamePair{{From: "count", To: "n"}}})
 	changed["pipeline"] = r
-	r = base()
-	r.Risk.Message = "scan from $sourceIPs{}$"
-	changed["risk"] = r
 	for what, r := range changed {
 		if key(r, time.Hour) == key(base(), time.Hour) {
 			t.Errorf("a changed %s keeps the key", what)
@@ -100,6 +101,35 @@ func TestStateKeyChangesWithTheDefinition(t *testing.T) {
 	}
 	if key(base(), 30*time.Minute) == key(base(), time.Hour) {
 		t.Error("a changed window keeps the key")
+	}
+	presented := map[string]*rule.Rule{}
+	r = base()
+	r.Risk.Message = "scan from $sourceIPs{}$"
+	presented["message"] = r
+	r = base()
+	r.Risk.Objects = []rule.RiskObject{{Field: "sourceIPs{}", Type: "system", Score: 80}}
+	r.Risk.Threats = []rule.ThreatObject{{Field: "sourceIPs{}", Type: "ip_address"}}
+	presented["risk and threat objects"] = r
+	for what, r := range presented {
+		if key(r, time.Hour) != key(base(), time.Hour) {
+			t.Errorf("a changed %s changes the state key", what)
+		}
+		if def(r) == def(base()) {
+			t.Errorf("a changed %s keeps the definition key", what)
+		}
+	}
+}
+
+// TestDefinitionKeyIsSpelledAsBefore: the definition key is the SHA-256 of what the state key was before the risk
+// block left it, spelled as it was then: state saved by a build of before is restored by it, and a build of before
+// restores state saved now by it (TestRestoreStateSavedBeforeTheDetectionKey reads such a file).
+func TestDefinitionKeyIsSpelledAsBefore(t *testing.T) {
+	r := windowRule(cmp("count", rule.OpGt, "2"), countOnly)
+	r.Risk = rule.Risk{Message: "scan from $sourceIPs{}$", Objects: []rule.RiskObject{{Field: "sourceIPs{}", Type: "system", Score: 40}}}
+	before := fmt.Sprintf("%s\x00%#v\x00%#v\x00%#v\x00%s\x00%s\x00%d\x00%d",
+		r.ID, r.Filter, r.Pipeline, r.Risk, time.Hour, time.Minute, 10, 20)
+	if _, def := stateKeys(r, time.Hour, time.Minute, 10, 20); def != sha256.Sum256([]byte(before)) {
+		t.Error("the definition key is not spelled as the state key was")
 	}
 }
 
@@ -116,7 +146,7 @@ func TestStateKeyOfALookupIsItsTable(t *testing.T) {
 			Outputs: []rule.LookupField{{Column: "known", Field: "known"}}}}, r.Pipeline...)
 		return r
 	}
-	key := func(r *rule.Rule) string { return stateKey(r, time.Hour, 0, 10, 10) }
+	key := func(r *rule.Rule) string { k, _ := stateKeys(r, time.Hour, 0, 10, 10); return k }
 	if key(withTable("10.0.0.1")) != key(withTable("10.0.0.1")) {
 		t.Error("one table read twice, two keys")
 	}
@@ -136,4 +166,121 @@ func newTermsOf(t *testing.T, e *Engine, event string) string {
 		return ""
 	}
 	return strings.Join(ms[0].Rows[0].Values(NewTermsField), ",")
+}
+
+// TestPresentationEditKeepsState: a reload, or a restart with saved state, after an edit of what rules say about
+// their rows (risk message, scores, risk and threat objects, MITRE ids) keeps a half-full window, a new_terms
+// history and a sequence's partial; an edit of a filter starts each rule empty.
+func TestPresentationEditKeepsState(t *testing.T) {
+	rules := func(edit func(*rule.Rule)) []*rule.Rule {
+		rs := []*rule.Rule{windowRule(cmp("count", rule.OpGt, "2"), countOnly), newTermsRule(time.Hour),
+			roleThenWorkload(time.Hour)}
+		for _, r := range rs {
+			r.Risk = rule.Risk{Message: "first wording", Objects: []rule.RiskObject{{Field: "user.username", Type: "user", Score: 20}}}
+			if edit != nil {
+				edit(r)
+			}
+		}
+		return rs
+	}
+	compile := func(rs []*rule.Rule) *Engine {
+		e, err := Compile(rs, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	// primed has two events of three in the window, alice's address in the history, and mallory's role write.
+	primed := func() *Engine {
+		e := compile(rules(nil))
+		if fired := play(t, e, [][]byte{ev("203.0.113.9", 1, `"auditID":"a1"`), ev("203.0.113.9", 2, `"auditID":"a2"`)}); len(fired) != 0 {
+			t.Fatalf("two events fired %v", fired)
+		}
+		if got := newTermsOf(t, e, termEvent("alice", 0, "10.0.0.1")); got != "alice,10.0.0.1" {
+			t.Fatalf("first sighting: %q", got)
+		}
+		checkSequence(t, e, []seqCase{{seqEvent("r1", "mallory", "update", "roles", 0), ""}})
+		return e
+	}
+	carry := map[string]func(rs []*rule.Rule) *Engine{
+		"reload": func(rs []*rule.Rule) *Engine {
+			e := compile(rs)
+			e.AdoptState(primed())
+			return e
+		},
+		"restart": func(rs []*rule.Rule) *Engine { return restarted(t, primed(), rs, Options{}) },
+	}
+	edits := map[string]func(*rule.Rule){
+		"message": func(r *rule.Rule) { r.Risk.Message = "second wording by $user.username$" },
+		"scores and objects": func(r *rule.Rule) {
+			r.Risk.Objects = []rule.RiskObject{{Field: "sourceIPs{}", Type: "system", Score: 90}}
+			r.Risk.Threats = []rule.ThreatObject{{Field: "userAgent", Type: "http_user_agent"}}
+		},
+		"MITRE ids": func(r *rule.Rule) { r.MitreTechniques = []string{"T1046"} },
+	}
+	for how, next := range carry {
+		for what, edit := range edits {
+			e := next(rules(edit))
+			if fired := play(t, e, [][]byte{ev("203.0.113.9", 3, `"auditID":"a3"`)}); !reflect.DeepEqual(fired, []string{"0:3"}) {
+				t.Errorf("%s after a %s edit: the third event fired %v, want count 3", how, what, fired)
+			}
+			if got := newTermsOf(t, e, termEvent("alice", 5, "10.0.0.1")); got != "" {
+				t.Errorf("%s after a %s edit: a combination seen before is new again: %q", how, what, got)
+			}
+			checkSequence(t, e, []seqCase{{seqEvent("w1", "mallory", "create", "deployments", 60), "r1,w1"}})
+		}
+		// Another filter (that still lets every test event through) is another detection.
+		e := next(rules(func(r *rule.Rule) { r.Filter = rule.And{r.Filter, rule.Not{X: eq("verb", "delete")}} }))
+		if fired := play(t, e, [][]byte{ev("203.0.113.9", 3, `"auditID":"a3"`)}); len(fired) != 0 {
+			t.Errorf("%s after a filter edit: the window kept its events: fired %v", how, fired)
+		}
+		if got := newTermsOf(t, e, termEvent("alice", 5, "10.0.0.1")); got != "alice,10.0.0.1" {
+			t.Errorf("%s after a filter edit: the history was kept: %q", how, got)
+		}
+		checkSequence(t, e, []seqCase{{seqEvent("w1", "mallory", "create", "deployments", 60), ""}})
+	}
+}
+
+// TestRedeliveryAfterPresentationEdit: the memory of delivered events moves with the state it guards. An event
+// delivered again after a reload that only rewords a windowed rule's message is not counted again; one that found a
+// new term before a reload that names another risk field gets back the row it produced then (without that field,
+// as its risk events had it), not nothing, which running it again against the history it fed would give.
+func TestRedeliveryAfterPresentationEdit(t *testing.T) {
+	withURI := func(id string, min int, user string) []byte {
+		body := termEvent(user, min, "198.51.100.7")
+		return []byte(body[:len(body)-1] + fmt.Sprintf(`,"auditID":%q,"requestURI":"/api/v1/secrets/%s"}`, id, user))
+	}
+	rules := func(message string, objects ...rule.RiskObject) []*rule.Rule {
+		w, nt := windowRule(cmp("count", rule.OpGt, "2"), countOnly), newTermsRule(time.Hour)
+		w.Risk.Message = message
+		nt.Risk = rule.Risk{Message: message, Objects: objects}
+		return []*rule.Rule{w, nt}
+	}
+	user := rule.RiskObject{Field: "user.username", Type: "user", Score: 20}
+	before, err := Compile(rules("first wording", user), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	play(t, before, [][]byte{ev("203.0.113.9", 1, `"auditID":"a1"`), ev("203.0.113.9", 2, `"auditID":"a2"`)})
+	first, err := before.Match(withURI("n1", 0, "alice"))
+	if err != nil || len(first) != 1 || first[0].Rows[0].Values("requestURI") != nil {
+		t.Fatalf("first sighting: %v, %v; want a row without requestURI, which nothing names yet", first, err)
+	}
+
+	after, err := Compile(rules("second wording", user, rule.RiskObject{Field: "requestURI", Type: "other", Score: 5}), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after.AdoptState(before)
+	if fired := play(t, after, [][]byte{ev("203.0.113.9", 2, `"auditID":"a2"`)}); len(fired) != 0 {
+		t.Errorf("a redelivered event was counted again: fired %v", fired)
+	}
+	again, err := after.Match(withURI("n1", 0, "alice"))
+	if err != nil || len(again) != 1 || !reflect.DeepEqual(again[0].Rows, first[0].Rows) {
+		t.Errorf("the redelivered first sighting gave %v (%v), want its first row %v", again, err, first[0].Rows)
+	}
+	fresh, err := after.Match(withURI("n2", 1, "bob"))
+	if err != nil || len(fresh) != 1 || fresh[0].Rows[0].Values("requestURI") == nil {
+		t.Errorf("a new sighting after the reload: %v (%v), want a row with requestURI", fresh, err)
+	}
 }

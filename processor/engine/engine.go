@@ -4,6 +4,7 @@
 package engine
 
 import (
+	"crypto/sha256"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -102,8 +103,10 @@ type compiledRule struct {
 	groupsCut atomic.Uint64
 	// replay remembers what a stateful rule produced per event identity (replay.go); nil for stateless rules.
 	replay *replayStore
-	// stateKey identifies the rule's definition for AdoptState (adopt.go).
-	stateKey string
+	// stateKey identifies what the rule's detection state depends on, for AdoptState and RestoreState (adopt.go);
+	// definitionKey is the key state was kept by before, which saved state carries too (persist.go).
+	stateKey      string
+	definitionKey [sha256.Size]byte
 }
 
 // evalState is one goroutine's parser and scratch space.
@@ -241,7 +244,7 @@ func compileRule(r *rule.Rule, opts Options, fs *fields) (*compiledRule, error) 
 		keyFields := sequenceKeyFields(sq)
 		cr.eventBy, cr.routed = keyFields, len(keyFields) > 0
 	}
-	cr.stateKey = stateKey(r, size, opts.AllowedLateness, opts.MaxKeys, opts.ReplayKeys)
+	cr.stateKey, cr.definitionKey = stateKeys(r, size, opts.AllowedLateness, opts.MaxKeys, opts.ReplayKeys)
 	if !hasStats(r.Pipeline) {
 		seen := map[string]bool{}
 		var names []string

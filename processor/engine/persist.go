@@ -13,10 +13,11 @@ import (
 
 // Detection state across restarts. SaveState writes what the stateful rules have built: the groups of windowed stats
 // rules and the histories of new_terms stages, with their watermarks. RestoreState gives it to the rules of a later
-// engine (in a later process) whose definition is unchanged, by the key a rule reload adopts state by (adopt.go), so
-// that a restart loses neither a scan that spans it nor the history that tells a new term from an old one. The
-// memory of delivered events (replay.go) is saved with them: a source that delivers again after a restart what was
-// counted before it (a Kafka consumer resuming from its last committed offset) still has each event counted once.
+// engine (in a later process) whose detection is unchanged, by the key a rule reload adopts state by (adopt.go), so
+// that a restart loses neither a scan that spans it nor the history that tells a new term from an old one, and a
+// configuration change that only rewords a risk message (rule_overrides) keeps them too. The memory of delivered
+// events (replay.go) is saved with them: a source that delivers again after a restart what was counted before it (a
+// Kafka consumer resuming from its last committed offset) still has each event counted once.
 //
 // The encoding is gob (values are event bytes, which need not be valid UTF-8), with a version: state written by
 // another version is ignored, never misread.
@@ -31,11 +32,16 @@ type savedState struct {
 }
 
 type savedRule struct {
-	// Key is the SHA-256 of the rule's stateKey: its id, definition and window settings.
-	Key      [sha256.Size]byte
-	ID       string
-	Window   *savedWindow
-	NewTerms []savedNewTerms
+	// Key is the SHA-256 of the rule's definition key (stateKeys: its id, filter, pipeline, risk block and window
+	// settings), which state is restored by when it has no Detection, and which a build of before Detection
+	// restores this state by.
+	Key [sha256.Size]byte
+	// Detection is the SHA-256 of the rule's state key (stateKeys: the definition key without the risk block), which
+	// state is restored by. It came after version 2 was first written: older state has none.
+	Detection [sha256.Size]byte
+	ID        string
+	Window    *savedWindow
+	NewTerms  []savedNewTerms
 	// Sequences came after version 2 was first written: state without them decodes as before.
 	Sequences []savedSequence
 	Replay    []savedReplay // least recently used first
@@ -124,7 +130,7 @@ func (e *Engine) SaveState(w io.Writer) error {
 		// An evaluation runs an event through the rule and remembers it as delivered in one step under replay.mu
 		// (replayStore.once): holding it here saves the window, the histories and that memory as of one event.
 		cr.replay.mu.Lock()
-		sr := savedRule{Key: sha256.Sum256([]byte(cr.stateKey)), ID: cr.rule.ID}
+		sr := savedRule{Key: cr.definitionKey, Detection: sha256.Sum256([]byte(cr.stateKey)), ID: cr.rule.ID}
 		if cr.window != nil {
 			sr.Window = cr.window.save()
 		}
@@ -152,9 +158,11 @@ func (e *Engine) SaveState(w io.Writer) error {
 // an upgrade or a rollback): nothing of it is restored.
 var ErrStateVersion = errors.New("saved detection state of another format version")
 
-// DefinitionKey identifies the definition of the rule with the given id (its id, filter, pipeline, risk block and
-// window settings): state kept outside the engine about a rule (a throttle) is meant for a rule with the same key.
-func (e *Engine) DefinitionKey(id string) (key [sha256.Size]byte, ok bool) {
+// DetectionKey identifies what the rule with the given id matches and counts (its id, filter, pipeline and window
+// settings, not its risk block): state kept outside the engine about a rule's rows (a throttle) is meant for a rule
+// with the same key. DefinitionKey is the key such state was kept by before, the risk block included: state saved
+// with it alone is meant for a rule with the same definition key.
+func (e *Engine) DetectionKey(id string) (key [sha256.Size]byte, ok bool) {
 	for _, cr := range e.rules {
 		if cr.rule.ID == id {
 			return sha256.Sum256([]byte(cr.stateKey)), true
@@ -163,9 +171,21 @@ func (e *Engine) DefinitionKey(id string) (key [sha256.Size]byte, ok bool) {
 	return key, false
 }
 
-// RestoreState reads state written by SaveState and gives each stateful rule of e whose definition is unchanged
-// since it was written the state it had then. It must be called before e evaluates any event. It returns the ids
-// of the rules it restored and the number of saved rules that e does not have unchanged (their state is dropped).
+// DefinitionKey is the SHA-256 of the definition key of the rule with the given id (DetectionKey).
+func (e *Engine) DefinitionKey(id string) (key [sha256.Size]byte, ok bool) {
+	for _, cr := range e.rules {
+		if cr.rule.ID == id {
+			return cr.definitionKey, true
+		}
+	}
+	return key, false
+}
+
+// RestoreState reads state written by SaveState and gives each stateful rule of e whose detection is unchanged
+// since it was written (stateKeys: a changed risk block keeps it) the state it had then; state written before the
+// detection key was saved with it, to each rule whose definition key, risk block included, is unchanged. It must be
+// called before e evaluates any event. It returns the ids of the rules it restored and the number of saved rules
+// that e does not have unchanged (their state is dropped).
 // State of another version restores nothing and is an ErrStateVersion (the caller says so: it is not "every rule
 // changed"); state that does not decode is an error too.
 func (e *Engine) RestoreState(r io.Reader) (restored []string, dropped int, err error) {
@@ -177,19 +197,24 @@ func (e *Engine) RestoreState(r io.Reader) (restored []string, dropped int, err 
 		return nil, len(st.Rules), fmt.Errorf("%w: it is version %d, this build reads version %d", ErrStateVersion,
 			st.Version, stateVersion)
 	}
-	byKey := map[[sha256.Size]byte]*compiledRule{}
+	byKey, byDefinition := map[[sha256.Size]byte]*compiledRule{}, map[[sha256.Size]byte]*compiledRule{}
 	for _, cr := range e.rules {
 		if cr.replay != nil {
 			byKey[sha256.Sum256([]byte(cr.stateKey))] = cr
+			byDefinition[cr.definitionKey] = cr
 		}
 	}
+	given := map[*compiledRule]bool{}
 	for _, sr := range st.Rules {
-		cr, ok := byKey[sr.Key]
-		if !ok {
+		cr, ok := byKey[sr.Detection]
+		if sr.Detection == ([sha256.Size]byte{}) {
+			cr, ok = byDefinition[sr.Key]
+		}
+		if !ok || given[cr] {
 			dropped++
 			continue
 		}
-		delete(byKey, sr.Key)
+		given[cr] = true
 		if cr.window != nil && sr.Window != nil {
 			cr.window.restore(sr.Window)
 		}
@@ -254,7 +279,7 @@ func (w *windowedStats) restore(sw *savedWindow) {
 	naggs := len(w.stats.aggs)
 	for _, sg := range sw.Groups {
 		if !w.restorable(sg) {
-			continue // damaged (the definition key is unchanged, so the saving rule wrote no such group)
+			continue // damaged (the state key is unchanged, so the saving rule wrote no such group)
 		}
 		g := group{by: sg.By}
 		for _, win := range sg.Wins {
@@ -373,7 +398,7 @@ func (s *sequenceStage) restore(ssq savedSequence) {
 	}
 	for _, sk := range ssq.Keys {
 		if len(sk.Parts) > len(s.steps)-1 {
-			continue // damaged: the definition key is unchanged, so the saving rule had as many steps
+			continue // damaged: the state key is unchanged, so the saving rule had as many steps
 		}
 		k := seqKey{parts: make([]seqPartial, len(sk.Parts))}
 		for i, p := range sk.Parts {

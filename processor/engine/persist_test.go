@@ -6,6 +6,8 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -133,7 +135,7 @@ func TestRestoreStateRefusesWhatItCannotRead(t *testing.T) {
 	// Decodable but damaged: a new_terms stage index out of range (as a hand or a bad disk may leave) is ignored.
 	var damaged bytes.Buffer
 	key := sha256.Sum256([]byte(e.rules[0].stateKey))
-	if err := gob.NewEncoder(&damaged).Encode(&savedState{Version: stateVersion, Rules: []savedRule{{Key: key,
+	if err := gob.NewEncoder(&damaged).Encode(&savedState{Version: stateVersion, Rules: []savedRule{{Detection: key,
 		NewTerms: []savedNewTerms{{Stage: -1}, {Stage: 99}, {Post: true, Stage: 0}}}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +343,7 @@ func TestRestoreSkipsDamagedGroups(t *testing.T) {
 	win := func(vals ...string) []savedWin {
 		return []savedWin{{Start: start, Count: 2, Aggs: []savedAgg{{}, {Vals: vals, Present: 2}}}}
 	}
-	state := savedState{Version: stateVersion, Rules: []savedRule{{Key: sha256.Sum256([]byte(e.rules[0].stateKey)),
+	state := savedState{Version: stateVersion, Rules: []savedRule{{Detection: sha256.Sum256([]byte(e.rules[0].stateKey)),
 		Window: &savedWindow{Groups: []savedGroup{
 			{Key: "10.0.0.1", By: nil, Wins: win("1", "1", "1", "1")},   // no by-value
 			{Key: "10.0.0.2", By: []string{"10.0.0.2"}, Wins: win("1")}, // min keeps four values
@@ -423,4 +425,54 @@ func TestRestartKeepsDistinctValuesPastAHundred(t *testing.T) {
 	if err != nil || len(ms) != 1 || strings.Join(ms[0].Rows[0].Values("n"), ",") != "121" {
 		t.Errorf("the 121st distinct value: %+v, %v; want one row with n=121", ms, err)
 	}
+}
+
+// TestRestoreStateSavedBeforeTheDetectionKey: state saved before it carried the detection key (written by commit
+// 69d4066 in testdata/state-by-definition-key.gob, from savedByDefinitionKey("") after the events a1 and a2 of the
+// window, alice's address, and mallory's role write r1) is restored by its definition key: the window goes on counting, the history and the partial are kept, and an
+// event delivered again is not counted again. To rules whose risk block changed since, it is not restored: it has no
+// key without the risk block.
+func TestRestoreStateSavedBeforeTheDetectionKey(t *testing.T) {
+	saved, err := os.ReadFile(filepath.Join("testdata", "state-by-definition-key.gob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Compile(savedByDefinitionKey(""), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored, dropped, err := e.RestoreState(bytes.NewReader(saved))
+	if err != nil || !reflect.DeepEqual(restored, []string{"w", "nt", "seq"}) || dropped != 0 {
+		t.Fatalf("restored %v, dropped %d, err %v; want every rule", restored, dropped, err)
+	}
+	fired := play(t, e, [][]byte{ev("203.0.113.9", 2, `"auditID":"a2","s":"y"`), ev("203.0.113.9", 3, `"auditID":"a3","s":"z"`)})
+	if !reflect.DeepEqual(fired, []string{"1:3"}) {
+		t.Errorf("fired %v, want the third event only, with count 3 (a2 delivered again counts nothing)", fired)
+	}
+	if got := newTermsOf(t, e, termEvent("alice", 5, "10.0.0.1")); got != "" {
+		t.Errorf("a combination seen before is new again: %q", got)
+	}
+	checkSequence(t, e, []seqCase{{seqEvent("w1", "mallory", "create", "deployments", 60), "r1,w1"}})
+
+	reworded, err := Compile(savedByDefinitionKey(" (reworded)"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if restored, dropped, err := reworded.RestoreState(bytes.NewReader(saved)); err != nil || !reflect.DeepEqual(restored, []string{"nt", "seq"}) || dropped != 1 {
+		t.Errorf("reworded window rule: restored %v, dropped %d, err %v; want the other two", restored, dropped, err)
+	}
+}
+
+// savedByDefinitionKey are the rules testdata/state-by-definition-key.gob was saved from, the window rule's message
+// followed by suffix. Changing them (or the helpers they are built with) changes their keys: the file would no
+// longer restore.
+func savedByDefinitionKey(suffix string) []*rule.Rule {
+	w := windowRule(cmp("count", rule.OpGt, "2"), countOnly, rule.Aggregate{Func: "values", Field: "s", As: "seen"})
+	w.Risk = rule.Risk{Message: "scan from $sourceIPs{}$" + suffix, Objects: []rule.RiskObject{{Field: "sourceIPs{}", Type: "system", Score: 40}}}
+	nt := newTermsRule(time.Hour)
+	nt.Risk = rule.Risk{Message: "$user.username$ from a new address", Objects: []rule.RiskObject{{Field: "user.username", Type: "user", Score: 30}},
+		Threats: []rule.ThreatObject{{Field: "src_ip", Type: "ip_address"}}}
+	seq := roleThenWorkload(time.Hour)
+	seq.Risk = rule.Risk{Message: "role then workload by $user$", Objects: []rule.RiskObject{{Field: "user", Type: "user", Score: 50}}}
+	return []*rule.Rule{w, nt, seq}
 }
