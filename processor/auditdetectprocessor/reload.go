@@ -15,12 +15,13 @@ import (
 	"github.com/auditdetect/auditdetect/processor/loader"
 )
 
-// Hot reload. With reload_interval set, a goroutine reads the rule files (and stats the GeoIP database) at that
-// interval. Polling by content, rather than watching for file events, survives every way a file is replaced: an
-// editor's rename, a Kubernetes ConfigMap update (the volume's ..data link swapped to a new directory), a volume
-// remounted. When the files differ from those the running set was built from, and still read the same a moment
-// later (half an interval, at most a second: a plain rewrite is not atomic), the whole detector is built again,
-// exactly as at start-up, and:
+// Hot reload. With reload_interval set, a goroutine reads the rule files (and stats the GeoIP database, and the
+// lookups' CSV files, reading one again only when its stat changed: loader.Digester) at that interval. Polling by
+// content, rather than watching for file events, survives every way a file is replaced: an editor's rename, a
+// Kubernetes ConfigMap update (the volume's ..data link swapped to a new directory), a volume remounted. When the
+// files differ from those the running set was built from, and still read the same a moment later (half an
+// interval, at most a second: a plain rewrite is not atomic), the whole detector is built again, exactly as at
+// start-up, and:
 //   - if it builds, it replaces the running one between two batches: the swap takes the processor's write lock, so
 //     every batch sees one rule set from its first record to its last, and the old GeoIP database is closed only
 //     when no batch reads it. The rules the reload does not change (same id and definition) keep their windows,
@@ -38,10 +39,11 @@ type ruleDigest struct {
 	geoMod  int64 // Unix nanoseconds
 }
 
-func digestRules(cfg *Config) (ruleDigest, error) {
+// digestRules digests the rule files through g, which rereads a lookup table only when its stat changed.
+func digestRules(g *loader.Digester, cfg *Config) (ruleDigest, error) {
 	var d ruleDigest
 	var err error
-	if d.rules, err = loader.Digest(loader.Options{Paths: cfg.Rules, Builtin: builtin.FS, Lookups: cfg.Lookups}); err != nil {
+	if d.rules, err = g.Digest(loader.Options{Paths: cfg.Rules, Builtin: builtin.FS, Lookups: cfg.Lookups}); err != nil {
 		return d, err
 	}
 	if cfg.GeoIPDatabase != "" {
@@ -54,11 +56,12 @@ func digestRules(cfg *Config) (ruleDigest, error) {
 
 // reloader is the state of the reload goroutine; only that goroutine touches running, tried and failing.
 type reloader struct {
-	running ruleDigest // what the running detector was built from
-	tried   attempt    // the last change that failed to load: reported once
-	failing bool
-	stop    chan struct{}
-	done    chan struct{}
+	digester *loader.Digester
+	running  ruleDigest // what the running detector was built from
+	tried    attempt    // the last change that failed to load: reported once
+	failing  bool
+	stop     chan struct{}
+	done     chan struct{}
 }
 
 // attempt is a change of the rule files that failed: the files' digest, or the error that kept them from being read.
@@ -75,9 +78,9 @@ var (
 // newReloader digests the rule files before the detector is built from them: a change in between is then seen by
 // the first check rather than missed.
 func newReloader(cfg *Config) *reloader {
-	r := &reloader{}
+	r := &reloader{digester: loader.NewDigester()}
 	if cfg.ReloadInterval > 0 {
-		r.running, _ = digestRules(cfg) // an error here fails the build that follows
+		r.running, _ = digestRules(r.digester, cfg) // an error here fails the build that follows
 	}
 	return r
 }
@@ -120,7 +123,7 @@ func (p *auditProcessor) watchRules(interval time.Duration) {
 // checkRules reloads the rules if their files changed since the running set was built.
 func (p *auditProcessor) checkRules(ctx context.Context) {
 	r := p.reload
-	digest, err := digestRules(p.cfg)
+	digest, err := digestRules(r.digester, p.cfg)
 	if err == nil && digest == r.running {
 		if r.failing {
 			// The files were put back as they were: what runs is what is on disk again.
@@ -167,7 +170,7 @@ func (p *auditProcessor) settled(digest ruleDigest, err error) bool {
 		return false
 	case <-t.C:
 	}
-	again, err2 := digestRules(p.cfg)
+	again, err2 := digestRules(p.reload.digester, p.cfg)
 	if err != nil || err2 != nil {
 		return err != nil && err2 != nil && err.Error() == err2.Error()
 	}

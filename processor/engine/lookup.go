@@ -36,6 +36,8 @@ type lookupScratch struct {
 	vals []string
 	last []byte
 	hits []int32
+	// cands and merged are the pattern rows a value is tried against (scanIndex.candidates).
+	cands, merged []int32
 }
 
 func compileLookup(st rule.Lookup, rs refs, fs *fields) *lookupStage {
@@ -191,14 +193,152 @@ type lookupIndexKey struct {
 // lookupIndex finds the rows of a table that match values of its input columns. Rows whose input cells are all
 // plain text (exact cells, wildcard cells without `*`) are in a hash map by their cells; a lookup on one CIDR field
 // has its networks in a map per prefix length (nets); the others (a wildcard, a network beside other inputs) are
-// tried one by one. The lists are in file order, merged when they are read, so that the first MaxMatches in file
-// order are the ones that count, as in Splunk.
+// pattern rows (scan), tried only when their literal text can match the value (byLit). The lists are in file order,
+// merged when they are read, so that the first MaxMatches in file order are the ones that count, as in Splunk.
 type lookupIndex struct {
 	t     *rule.LookupTable
 	fold  bool
 	exact map[string][]int32
 	nets  *netIndex
 	scan  []scanRow
+	// byLit files the pattern rows by literal text that every value they match shows (nil without pattern rows).
+	byLit *scanIndex
+}
+
+// scanIndex narrows the pattern rows a value is tried against, as netIndex narrows networks. Each pattern row is
+// filed under one of its input cells whose text any value it matches must show: the cell itself when it is plain
+// text (a pattern row's exact cell beside a wildcard), else the longer of the cell's text before its first `*` (a
+// prefix) and after its last (a suffix). A value then costs one map probe per column and kind of text, and per
+// length of prefix or suffix filed, and is tried against the rows found there and the rows with no such text
+// (`*team*`, `*`, a network beside a pattern, in rest), in file order: a list of thousands of `kubectl/*`-like or
+// `*.example.com`-like patterns costs a few probes and the few rows that can match, not a try of each.
+type scanIndex struct {
+	groups []litGroup
+	rest   []int32 // places in lookupIndex.scan, ascending
+}
+
+// litGroup is the pattern rows filed under one input's text of one kind and length: the places in lookupIndex.scan
+// of the rows by that text, ascending.
+type litGroup struct {
+	input int
+	kind  litKind
+	n     int // the text's length, for a prefix or a suffix
+	rows  map[string][]int32
+}
+
+type litKind uint8
+
+const (
+	litWhole litKind = iota
+	litPrefix
+	litSuffix
+)
+
+// probe returns the text of v that the group's rows are filed by, or false when v is too short to show it.
+func (g *litGroup) probe(v []byte) ([]byte, bool) {
+	switch {
+	case g.kind == litWhole:
+		return v, true
+	case len(v) < g.n:
+		return nil, false
+	case g.kind == litPrefix:
+		return v[:g.n], true
+	}
+	return v[len(v)-g.n:], true
+}
+
+// newScanIndex files the pattern rows of ix, a lookup on the table's columns cols; fold is how the table's cells
+// compare (folded without case).
+func newScanIndex(ix *lookupIndex, cols []int, fold func(string) string) *scanIndex {
+	type groupKey struct {
+		input int
+		kind  litKind
+		n     int
+	}
+	si := &scanIndex{}
+	groups := map[groupKey]int{}
+	for place, sr := range ix.scan {
+		best, bestText := groupKey{input: -1}, ""
+		for i, c := range cols {
+			kind, text := literalOf(fold(ix.t.Rows[sr.row][c]), ix.t.MatchOf(c))
+			// A whole cell is the narrowest text; else the longest prefix or suffix.
+			if text != "" && (best.input < 0 || best.kind != litWhole && (kind == litWhole || len(text) > len(bestText))) {
+				best, bestText = groupKey{input: i, kind: kind, n: len(text)}, text
+			}
+		}
+		if best.input < 0 {
+			si.rest = append(si.rest, int32(place))
+			continue
+		}
+		if best.kind == litWhole {
+			best.n = 0 // one group of whole cells per input, whatever their lengths
+		}
+		g, ok := groups[best]
+		if !ok {
+			g = len(si.groups)
+			groups[best] = g
+			si.groups = append(si.groups, litGroup{input: best.input, kind: best.kind, n: best.n, rows: map[string][]int32{}})
+		}
+		si.groups[g].rows[bestText] = append(si.groups[g].rows[bestText], int32(place))
+	}
+	return si
+}
+
+// literalOf returns the text that every value a cell matches shows, and where: the cell itself for plain text, the
+// longer of a pattern's text before its first `*` and after its last, "" for a network or a pattern with neither.
+func literalOf(cell string, m rule.LookupMatch) (litKind, string) {
+	star := strings.IndexByte(cell, '*')
+	switch {
+	case m == rule.MatchCIDR:
+		return litWhole, ""
+	case m == rule.MatchExact, star < 0:
+		return litWhole, cell
+	}
+	prefix, suffix := cell[:star], cell[strings.LastIndexByte(cell, '*')+1:]
+	if len(suffix) > len(prefix) {
+		return litSuffix, suffix
+	}
+	return litPrefix, prefix
+}
+
+// candidates returns the places in lookupIndex.scan of the pattern rows that may match the values in sc (the key
+// and its ends), ascending; into sc's scratch space.
+func (si *scanIndex) candidates(sc *lookupScratch) []int32 {
+	sc.cands = sc.cands[:0]
+	found := 0 // groups that hold rows for the value
+	for i := range si.groups {
+		g := &si.groups[i]
+		start := 0
+		if g.input > 0 {
+			start = sc.ends[g.input-1] + 1
+		}
+		if text, ok := g.probe(sc.key[start:sc.ends[g.input]]); ok {
+			if rows := g.rows[string(text)]; len(rows) > 0 {
+				sc.cands = append(sc.cands, rows...)
+				found++
+			}
+		}
+	}
+	if found == 0 {
+		return si.rest
+	}
+	if found > 1 {
+		slices.Sort(sc.cands) // a row is filed once: no duplicates
+	}
+	if len(si.rest) == 0 {
+		return sc.cands
+	}
+	sc.merged = sc.merged[:0]
+	a, b := sc.cands, si.rest
+	for len(a) > 0 && len(b) > 0 {
+		if a[0] < b[0] {
+			sc.merged, a = append(sc.merged, a[0]), a[1:]
+		} else {
+			sc.merged, b = append(sc.merged, b[0]), b[1:]
+		}
+	}
+	sc.merged = append(append(sc.merged, a...), b...)
+	return sc.merged
 }
 
 // netIndex holds the networks of a lookup on one CIDR field by their masked prefix, so that an address is looked up
@@ -345,6 +485,9 @@ rows:
 		}
 		ix.scan = append(ix.scan, sr)
 	}
+	if len(ix.scan) > 0 {
+		ix.byLit = newScanIndex(ix, cols, fold)
+	}
 	return ix
 }
 
@@ -375,18 +518,23 @@ func (ix *lookupIndex) each(c *evalCtx, vals []string, res *lookupResult) int {
 	case len(ix.exact) > 0 && !nul:
 		hits = ix.exact[string(sc.key)]
 	}
+	var tries []int32 // the places in ix.scan of the pattern rows that may match
+	if ix.byLit != nil {
+		tries = ix.byLit.candidates(sc)
+	}
 	rows := ix.t.Rows
 	n, max := 0, ix.t.MaxMatches
 	si := 0
 	for n < max {
-		// The next scan row that matches, not before the next hit.
+		// The next pattern row that matches, not before the next hit.
 		next := int32(-1)
-		for ; si < len(ix.scan); si++ {
-			if len(hits) > 0 && ix.scan[si].row > hits[0] {
+		for ; si < len(tries); si++ {
+			sr := &ix.scan[tries[si]]
+			if len(hits) > 0 && sr.row > hits[0] {
 				break
 			}
-			if ix.scanMatch(c, &ix.scan[si]) {
-				next = ix.scan[si].row
+			if ix.scanMatch(c, sr) {
+				next = sr.row
 				si++
 				break
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -383,6 +384,184 @@ func BenchmarkLookupNetworks(b *testing.B) {
 	}
 	for _, tc := range []struct{ name, ip string }{{"listed", "172.16.3.7"}, {"not-listed", "192.0.2.1"}} {
 		body := []byte(`{"verb":"get","sourceIPs":["` + tc.ip + `"]}`)
+		b.Run(tc.name, func(b *testing.B) {
+			ev := e.Evaluator()
+			defer ev.Close()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ev.Evaluate(body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestLookupPatternsIndexed: pattern rows found through their literal prefixes, suffixes and whole cells (scanIndex)
+// answer as trying every pattern row in file order does: over random tables of one or two inputs (wildcard, exact
+// beside wildcard, two wildcards, wildcard beside CIDR), case-sensitive or not (the Kelvin sign and long s among the
+// characters), and values made to match some rows or none, the same rows in the same order, up to max_matches.
+func TestLookupPatternsIndexed(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	chars := []string{"a", "b", "A", "B", "k", "K", "\u212a", "s", "S", "\u017f", "-", "?", "\\", "é", "É"}
+	text := func(n int) string {
+		var b strings.Builder
+		for range n {
+			b.WriteString(chars[rng.IntN(len(chars))])
+		}
+		return b.String()
+	}
+	pattern := func() string {
+		var b strings.Builder
+		for range 1 + rng.IntN(5) {
+			if rng.IntN(3) == 0 {
+				b.WriteByte('*')
+			} else {
+				b.WriteString(text(1 + rng.IntN(2)))
+			}
+		}
+		return b.String()
+	}
+	// instance writes a value a pattern matches (as written: a case-insensitive table matches it in other cases).
+	instance := func(p string) string {
+		return strings.ReplaceAll(p, "*", text(rng.IntN(3)))
+	}
+	nets := []string{"10.0.0.0/8", "10.1.0.0/16", "10.1.2.3", "fd00::/8"}
+	addrs := []string{"10.1.2.3", "10.1.9.9", "10.9.9.9", "192.0.2.1", "fd00::1"}
+	shapes := [][]rule.LookupMatch{
+		{rule.MatchWildcard},
+		{rule.MatchExact, rule.MatchWildcard},
+		{rule.MatchWildcard, rule.MatchWildcard},
+		{rule.MatchWildcard, rule.MatchCIDR},
+	}
+	for round := range 300 {
+		shape := shapes[rng.IntN(len(shapes))]
+		cell := func(m rule.LookupMatch) string {
+			switch {
+			case m == rule.MatchCIDR:
+				return nets[rng.IntN(len(nets))]
+			case m == rule.MatchExact || rng.IntN(6) == 0:
+				return text(1 + rng.IntN(3)) // plain text, in a wildcard field too
+			}
+			return pattern()
+		}
+		var rows [][]string
+		for i := range 1 + rng.IntN(80) {
+			row := []string{fmt.Sprint(i)}
+			for _, m := range shape {
+				row = append(row, cell(m))
+			}
+			rows = append(rows, row)
+		}
+		cols := []string{"n", "in0", "in1"}[:1+len(shape)]
+		tab, err := rule.NewLookupTable(rule.LookupTable{Name: "t", Columns: cols, Rows: rows,
+			Match: append([]rule.LookupMatch{rule.MatchExact}, shape...), MaxMatches: 1 + rng.IntN(5), CaseSensitive: rng.IntN(2) == 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs := []int{1, 2}[:len(shape)]
+		indexed, linear := newLookupIndex(tab, inputs), newLookupIndex(tab, inputs)
+		if linear.byLit != nil {
+			linear.byLit = &scanIndex{}
+			for place := range linear.scan {
+				linear.byLit.rest = append(linear.byLit.rest, int32(place))
+			}
+		}
+		lookUp := func(ix *lookupIndex, c *evalCtx, vals []string) string {
+			res := lookupResult{s: &lookupStage{outs: []lookupOut{{col: 0}}, idx: ix}}
+			n := ix.each(c, vals, &res)
+			var got []string
+			if res.vals != nil {
+				got = res.vals[0]
+			}
+			return fmt.Sprintf("%d %v", n, got)
+		}
+		var c1, c2 evalCtx
+		for range 40 {
+			like := rows[rng.IntN(len(rows))]
+			vals := make([]string, len(shape))
+			for i, m := range shape {
+				switch {
+				case m == rule.MatchCIDR:
+					vals[i] = addrs[rng.IntN(len(addrs))]
+				case rng.IntN(4) == 0:
+					vals[i] = text(rng.IntN(6))
+				default:
+					vals[i] = instance(like[1+i])
+				}
+			}
+			if got, want := lookUp(indexed, &c1, vals), lookUp(linear, &c2, vals); got != want {
+				t.Fatalf("round %d: %q in %q (max %d, case-sensitive %t): indexed %s, every row tried %s",
+					round, vals, rows, tab.MaxMatches, tab.CaseSensitive, got, want)
+			}
+		}
+	}
+}
+
+// TestLookupPatternsNarrowed: a value is tried only against the pattern rows whose prefix, suffix or whole cell it
+// shows, and those with none (here the one `*admin*`), in file order.
+func TestLookupPatternsNarrowed(t *testing.T) {
+	lines := []string{"ua,user,tool"}
+	for i := range 1000 {
+		lines = append(lines, fmt.Sprintf("tool-%d/*,*,t%d", i, i), fmt.Sprintf("*.tenant-%d.example,*,s%d", i, i),
+			fmt.Sprintf("*,user-%d,u%d", i, i))
+	}
+	lines = append(lines, "*admin*,*,a")
+	tab := table(t, rule.LookupTable{Match: []rule.LookupMatch{rule.MatchWildcard, rule.MatchWildcard}, CaseSensitive: false}, lines...)
+	ix := newLookupIndex(tab, []int{0, 1})
+	tries := func(ua, user string) []string {
+		var c evalCtx
+		res := lookupResult{s: &lookupStage{outs: []lookupOut{{col: 2}}, idx: ix}}
+		ix.each(&c, []string{ua, user}, &res)
+		var tried []string
+		for _, place := range ix.byLit.candidates(&c.lookup) {
+			tried = append(tried, tab.Rows[ix.scan[place].row][2])
+		}
+		return tried
+	}
+	for _, tc := range []struct {
+		ua, user string
+		want     []string
+	}{
+		{"Tool-7/1.0", "bob", []string{"t7", "a"}},
+		{"x.TENANT-42.example", "user-5", []string{"u5", "s42", "a"}},
+		{"curl/8", "alice", []string{"a"}},
+	} {
+		if got := tries(tc.ua, tc.user); !slices.Equal(got, tc.want) {
+			t.Errorf("%s, %s: tried %v, want %v", tc.ua, tc.user, got, tc.want)
+		}
+	}
+}
+
+// BenchmarkLookupPatterns: one user agent looked up in a table of 10,000 wildcard patterns (prefixes, suffixes and a
+// few with neither), which one matches or none.
+func BenchmarkLookupPatterns(b *testing.B) {
+	lines := []string{"ua,tool"}
+	for i := range 10000 {
+		switch i % 100 {
+		case 0:
+			lines = append(lines, fmt.Sprintf("*agent-%d*,x", i))
+		case 1, 2, 3:
+			lines = append(lines, fmt.Sprintf("*/build-%d,x", i))
+		default:
+			lines = append(lines, fmt.Sprintf("tool-%d/*,x", i))
+		}
+	}
+	tab, err := rule.NewLookupTable(rule.LookupTable{Name: "t", Match: []rule.LookupMatch{rule.MatchWildcard},
+		Columns: []string{"ua", "tool"}, Rows: splitRows(lines[1:])})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := &rule.Rule{ID: "l", Name: "l", Filter: rule.True{}, Pipeline: []rule.Stage{
+		rule.Lookup{Table: tab, Inputs: in("ua", "userAgent"), Outputs: out("tool", "tool")},
+		rule.Search{Cond: rule.Compare{Field: rule.Field{Name: "tool"}, Op: rule.OpEq, Value: rule.Pattern{Kind: rule.Glob, Text: "x"}}},
+	}}
+	e, err := Compile([]*rule.Rule{r}, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct{ name, ua string }{{"listed", "tool-4242/v1.2 (linux/amd64)"}, {"not-listed", "kubectl/v1.30.2 (linux/amd64) kubernetes/abcdef"}} {
+		body := []byte(`{"verb":"get","userAgent":"` + tc.ua + `"}`)
 		b.Run(tc.name, func(b *testing.B) {
 			ev := e.Evaluator()
 			defer ev.Close()

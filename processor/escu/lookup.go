@@ -33,17 +33,34 @@ import (
 // `filename:` or `collection:`, and none of a detection's `search:`, a macro's `definition:` or a Sigma rule's
 // `detection:`.
 func IsLookup(data []byte) bool {
+	_, ok := lookupRoot(data)
+	return ok
+}
+
+// lookupRoot returns the top-level mapping of data when data is a lookup definition (IsLookup).
+func lookupRoot(data []byte) (*yaml.Node, bool) {
 	// Most rule files are not lookups: a look at the bytes spares them a second YAML parse (the reload digest asks
 	// of every rule file).
 	if !bytes.Contains(data, []byte("lookup_type")) && !bytes.Contains(data, []byte("filename")) &&
 		!bytes.Contains(data, []byte("collection")) {
-		return false
+		return nil, false
 	}
 	root, err := topLevel("", data)
 	if err != nil || value(root, "search") != nil || value(root, "definition") != nil || value(root, "detection") != nil {
-		return false
+		return nil, false
 	}
-	return value(root, "lookup_type") != nil || value(root, "filename") != nil || value(root, "collection") != nil
+	return root, value(root, "lookup_type") != nil || value(root, "filename") != nil || value(root, "collection") != nil
+}
+
+// LookupOf is ParseLookup of data when IsLookup(data), in one YAML parse (the reload check asks it of every rule
+// file); ok is false for data that is no lookup definition.
+func LookupOf(file string, data []byte) (d *LookupDef, ok bool, err error) {
+	root, ok := lookupRoot(data)
+	if !ok {
+		return nil, false, nil
+	}
+	d, err = parseLookup(file, root)
+	return d, true, err
 }
 
 // LookupDef is a lookup read from a security_content lookup file, or set in the configuration (ConfiguredLookup),
@@ -85,6 +102,10 @@ func ParseLookup(file string, data []byte) (*LookupDef, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseLookup(file, root)
+}
+
+func parseLookup(file string, root *yaml.Node) (*LookupDef, error) {
 	var y struct {
 		Name       string `yaml:"name"`
 		LookupType string `yaml:"lookup_type"`

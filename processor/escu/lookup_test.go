@@ -38,6 +38,10 @@ func TestParseLookup(t *testing.T) {
 			assert.False(t, IsMacro(data))
 			d, err := ParseLookup(filepath.Join(dir, "ns.yml"), data)
 			require.NoError(t, err)
+			once, ok, err := LookupOf(filepath.Join(dir, "ns.yml"), data)
+			require.True(t, ok)
+			require.NoError(t, err)
+			assert.Equal(t, d, once, "LookupOf reads as IsLookup and ParseLookup do")
 			assert.Equal(t, tt.csv, d.CSV)
 			assert.Equal(t, 1, d.Line)
 			if tt.unusable == "" {
@@ -54,6 +58,8 @@ func TestParseLookup(t *testing.T) {
 	for _, data := range []string{"name: a\nsearch: a=1\nfilename: x.csv\n", "name: m\ndefinition: a=1\nfilename: x\n",
 		"title: s\nfilename: x\ndetection: {sel: {a: 1}}\n", "name: x\ndescription: a filename\n"} {
 		assert.False(t, IsLookup([]byte(data)), data)
+		d, ok, err := LookupOf("x.yml", []byte(data))
+		assert.True(t, d == nil && !ok && err == nil, data)
 	}
 }
 
@@ -79,6 +85,9 @@ func TestParseLookupErrors(t *testing.T) {
 			_, err := ParseLookup("l.yml", []byte(tt.yaml))
 			var e *rule.Error
 			require.ErrorAs(t, err, &e)
+			_, ok, onceErr := LookupOf("l.yml", []byte(tt.yaml))
+			assert.True(t, ok)
+			assert.Equal(t, err, onceErr, "LookupOf fails as ParseLookup does")
 			assert.Contains(t, e.Reason, tt.reason)
 			assert.Equal(t, [3]any{"l.yml", tt.line, tt.column}, [3]any{e.File, e.Line, e.Column}, "%v", err)
 		})

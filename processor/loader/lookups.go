@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/auditdetect/auditdetect/internal/suggest"
 	"github.com/auditdetect/auditdetect/processor/escu"
@@ -228,40 +229,95 @@ func readLookupFile(fsys fs.FS, name string) ([]byte, error) {
 }
 
 // lookupFileDigest digests the CSV files of the lookups among files and the configured ones, for Digest: a changed
-// table reloads the rules as a changed rule file does. Every lookup file's table is read, named by a search or not
-// (which only the load tells), through the hash as it is read: the check runs every reload interval, and holding each
-// table whole for it cost as many bytes again each time (a 32 MiB table: 36 MiB allocated and 60 to 100 ms per check).
-func lookupFileDigest(files []file, opts Options) []byte {
+// table reloads the rules as a changed rule file does. Every lookup file's table counts, named by a search or not
+// (which only the load tells). A table is hashed as it is read: the check runs every reload interval, and holding
+// each table whole for it cost as many bytes again each time (a 32 MiB table: 36 MiB allocated and 60 to 100 ms per
+// check); and read only when its stat says it may have changed (tableDigest).
+func (g *Digester) lookupFileDigest(files []file, opts Options) []byte {
 	csvs := map[string]bool{}
+	defs := map[string]lookupFileDef{}
 	for _, f := range files {
-		if f.err != nil || !escu.IsLookup(f.data) {
+		if f.err != nil {
 			continue
 		}
-		d, err := escu.ParseLookup(f.name, f.data)
-		if err != nil || d.Kind != "csv" {
-			continue // the file's own content is digested: a change of it is seen
+		def, ok := g.defs[f.name]
+		if !ok || def.data != string(f.data) {
+			d, isLookup, err := g.parse(f.name, f.data)
+			if !isLookup {
+				continue
+			}
+			def = lookupFileDef{data: string(f.data)}
+			if err == nil && d.Kind == "csv" {
+				def.name, def.csv = d.Name, d.CSV
+			} // else no table: the file's own content is digested, so a change of it is seen
 		}
-		if _, configured := opts.Lookups[d.Name]; !configured {
-			csvs[d.CSV] = true
+		defs[f.name] = def
+		if _, configured := opts.Lookups[def.name]; def.csv != "" && !configured {
+			csvs[def.csv] = true
 		}
 	}
+	g.defs = defs
 	for _, p := range opts.Lookups {
 		csvs[p] = true
 	}
 	h := sha256.New()
 	buf := make([]byte, 32<<10) // one copy buffer for every file, not one each
+	now := g.now()
+	tables := map[string]tableDigest{}
 	for _, name := range slices.Sorted(maps.Keys(csvs)) {
 		writeField(h, []byte(name))
-		writeField(h, fileDigest(opts.Builtin, name, buf))
+		writeField(h, g.tableDigest(opts.Builtin, name, now, buf, tables))
 	}
+	g.tables = tables
 	return h.Sum(nil)
 }
 
+// lookupFileDef is what a lookup file says of its table: its lookup's name and CSV file ("" for none), as its
+// content (data) says it.
+type lookupFileDef struct{ data, name, csv string }
+
+// tableDigest is a CSV file's digest and the stat the file had when it was read.
+type tableDigest struct {
+	stat fileStat
+	sum  []byte
+	at   time.Time
+}
+
+// A CSV file whose stat is the one it had at the last read is not read again: the stat tells a change more cheaply
+// than the content, and the content stays the authority whenever the stat may not tell:
+//   - a write within racyWindow of the read (by the file's modification and change times) may leave the stat as it
+//     was, on a file system whose times are coarser than the writes (one second on ext3 or HFS+, two on FAT): such a
+//     file is read at every check until its times are older, as Git reads its "racily clean" files (racy-git.txt);
+//   - a write that restores the stat (size, modification time, and, on Linux, inode, device and change time, which
+//     no program can set back), which a file system that keeps no change time or a clock set back allows: every
+//     table is read again at least every rehashAfter, and at once when the clock went back past its last reading.
+const (
+	racyWindow  = 3 * time.Second
+	rehashAfter = 10 * time.Minute
+)
+
+// tableDigest returns fileDigest of the CSV file name, the one of the last check when its stat is unchanged (see
+// racyWindow), and records in into what the next check may reuse.
+func (g *Digester) tableDigest(fsys fs.FS, name string, now time.Time, buf []byte, into map[string]tableDigest) []byte {
+	st, statErr := statLookupFile(fsys, name)
+	last, ok := g.tables[name]
+	if age := now.Sub(last.at); ok && statErr == nil && st.same(last.stat) && 0 <= age && age < rehashAfter {
+		into[name] = last
+		return last.sum
+	}
+	// The stat comes before the read: a write after it changes the stat that the next check sees.
+	sum, readErr := g.fileDigest(fsys, name, buf)
+	if statErr == nil && readErr == nil && st.settled(now) {
+		into[name] = tableDigest{stat: st, sum: sum, at: now}
+	}
+	return sum
+}
+
 // fileDigest is the SHA-256 of a lookup's CSV file, up to one byte past escu.MaxLookupBytes (a longer file fails the
-// load whatever follows), or of the error that stops its reading; buf is the copy's buffer.
-func fileDigest(fsys fs.FS, name string, buf []byte) []byte {
+// load whatever follows), or of the error that stops its reading (returned too); buf is the copy's buffer.
+func (g *Digester) fileDigest(fsys fs.FS, name string, buf []byte) ([]byte, error) {
 	h := sha256.New()
-	f, err := openLookupFile(fsys, name)
+	f, err := g.open(fsys, name)
 	if err == nil {
 		_, err = io.CopyBuffer(h, io.LimitReader(f, escu.MaxLookupBytes+1), buf)
 		f.Close()
@@ -270,5 +326,44 @@ func fileDigest(fsys fs.FS, name string, buf []byte) []byte {
 		h.Reset()
 		h.Write([]byte("error: " + err.Error()))
 	}
-	return h.Sum(nil)
+	return h.Sum(nil), err
+}
+
+// fileStat is what a stat of a file says of its content: its size and modification time, and where the system
+// gives them (stat_linux.go) its change time, device and inode (a file replaced by a rename, as a ConfigMap update
+// replaces it, is another inode).
+type fileStat struct {
+	size        int64
+	mod, change time.Time
+	dev, ino    uint64
+}
+
+func (s fileStat) same(o fileStat) bool {
+	return s.size == o.size && s.mod.Equal(o.mod) && s.change.Equal(o.change) && s.dev == o.dev && s.ino == o.ino
+}
+
+// settled reports whether the file's times were older than racyWindow at now: a later write then changes them.
+func (s fileStat) settled(now time.Time) bool {
+	cutoff := now.Add(-racyWindow)
+	return s.mod.Before(cutoff) && s.change.Before(cutoff)
+}
+
+// statLookupFile stats a CSV file (openLookupFile's), through symbolic links.
+func statLookupFile(fsys fs.FS, name string) (fileStat, error) {
+	var info fs.FileInfo
+	var err error
+	if inPack, ok := strings.CutPrefix(name, Builtin+":"); ok {
+		if fsys == nil {
+			return fileStat{}, fmt.Errorf("%s: no built-in rule pack is available", name)
+		}
+		info, err = fs.Stat(fsys, inPack)
+	} else {
+		info, err = os.Stat(name)
+	}
+	if err != nil {
+		return fileStat{}, err
+	}
+	st := fileStat{size: info.Size(), mod: info.ModTime()}
+	sysStat(info, &st)
+	return st, nil
 }

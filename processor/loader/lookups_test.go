@@ -1,16 +1,20 @@
 package loader
 
 import (
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/auditdetect/auditdetect/processor/escu"
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
 
@@ -283,4 +287,144 @@ func TestLookupOutputsAreResultFields(t *testing.T) {
 	files["d/r.yml"] = rule("usr")
 	_, err = Load(Options{Paths: []string{layout(t, files)}})
 	assert.ErrorContains(t, err, "no risk object field (usr) is a field of the search's results (they have: user, count, team)")
+}
+
+// TestDigesterSkipsUnchangedTables: the reload check (a Digester, every interval) reads a lookup's CSV file again
+// only when its stat changed, parses a lookup file again only when its bytes changed, and gives Digest's value every
+// time: a check with nothing changed reads no table; a rewrite of the same size with the modification time put back
+// is seen (on Linux, by its change time); every table is read again after rehashAfter, or when the clock went back.
+func TestDigesterSkipsUnchangedTables(t *testing.T) {
+	dir := layout(t, map[string]string{
+		"lookups/kube_allowed_namespaces.yml": nsLookup,
+		"lookups/kube_allowed_namespaces.csv": "namespace,is_allowed\nkube-*,true\n",
+		"allow.yml":                           allowlisted,
+	})
+	table := filepath.Join(dir, "lookups", "kube_allowed_namespaces.csv")
+	own := filepath.Join(t.TempDir(), "own.csv")
+	require.NoError(t, os.WriteFile(own, []byte("user\nalice\n"), 0o600))
+	opts := Options{Paths: []string{dir}, Lookups: map[string]string{"users": own}}
+
+	g := NewDigester()
+	now := time.Now().Add(time.Hour) // the files were written long ago
+	g.now = func() time.Time { return now }
+	reads, parses := map[string]int{}, 0
+	g.open = func(fsys fs.FS, name string) (io.ReadCloser, error) {
+		reads[filepath.Base(name)]++
+		return openLookupFile(fsys, name)
+	}
+	g.parse = func(file string, data []byte) (*escu.LookupDef, bool, error) {
+		d, ok, err := escu.LookupOf(file, data)
+		if ok {
+			parses++
+		}
+		return d, ok, err
+	}
+	check := func(msg string) Fingerprint {
+		t.Helper()
+		clear(reads)
+		parses = 0
+		got, err := g.Digest(opts)
+		require.NoError(t, err)
+		want, err := Digest(opts)
+		require.NoError(t, err)
+		require.Equal(t, want, got, "%s: the Digester's value is Digest's", msg)
+		return got
+	}
+	write := func(name, content string, mod time.Time) {
+		t.Helper()
+		require.NoError(t, os.WriteFile(name, []byte(content), 0o600))
+		require.NoError(t, os.Chtimes(name, mod, mod))
+	}
+
+	first := check("first check")
+	assert.Equal(t, map[string]int{"kube_allowed_namespaces.csv": 1, "own.csv": 1}, reads, "the first check reads every table")
+	assert.Equal(t, 1, parses, "the lookup file, once")
+
+	assert.Equal(t, first, check("nothing changed"))
+	assert.Empty(t, reads, "a check with nothing changed reads no table")
+	assert.Zero(t, parses, "nor parses the lookup file")
+
+	old := time.Now().Add(-time.Hour)
+	write(table, "namespace,is_allowed\nkube-*,true\nshop,true\n", old)
+	second := check("a row added")
+	assert.NotEqual(t, first, second)
+	assert.Equal(t, map[string]int{"kube_allowed_namespaces.csv": 1}, reads, "only the table whose stat changed")
+
+	write(table, "namespace,is_allowed\nkube-*,true\nship,true\n", old) // the same size, the time put back
+	if runtime.GOOS == "linux" {
+		assert.NotEqual(t, second, check("the same size and modification time"), "its change time tells")
+	}
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "lookups", "kube_allowed_namespaces.yml"), []byte(nsLookup+"max_matches: 3\n"), 0o600))
+	check("the lookup file changed")
+	assert.Equal(t, 1, parses, "the changed lookup file is parsed again")
+	assert.Empty(t, reads, "its table is not read again")
+
+	now = now.Add(rehashAfter)
+	check("rehashAfter later")
+	assert.Equal(t, map[string]int{"kube_allowed_namespaces.csv": 1, "own.csv": 1}, reads, "every table is read again")
+	check("then")
+	assert.Empty(t, reads)
+
+	now = now.Add(-time.Minute)
+	check("the clock set back")
+	assert.Equal(t, map[string]int{"kube_allowed_namespaces.csv": 1, "own.csv": 1}, reads, "every table is read again")
+
+	require.NoError(t, os.Remove(own))
+	check("a table gone")
+	assert.Equal(t, map[string]int{"own.csv": 1}, reads, "a table that does not read is tried at every check")
+	check("still gone")
+	assert.Equal(t, map[string]int{"own.csv": 1}, reads)
+}
+
+// TestDigesterRereadsRacyTables: a table written as recently as the check (by the real clock) may be written again
+// within its times' tick, its stat unchanged: it is read at every check until its times are older than racyWindow.
+func TestDigesterRereadsRacyTables(t *testing.T) {
+	own := filepath.Join(t.TempDir(), "own.csv")
+	require.NoError(t, os.WriteFile(own, []byte("user\nalice\n"), 0o600))
+	opts := Options{Paths: []string{layout(t, map[string]string{"allow.yml": allowlisted})}, Lookups: map[string]string{"users": own}}
+	g := NewDigester()
+	now := time.Now()
+	g.now = func() time.Time { return now }
+	reads := 0
+	g.open = func(fsys fs.FS, name string) (io.ReadCloser, error) {
+		reads++
+		return openLookupFile(fsys, name)
+	}
+	check := func() int {
+		t.Helper()
+		reads = 0
+		_, err := g.Digest(opts)
+		require.NoError(t, err)
+		return reads
+	}
+	assert.Equal(t, 1, check(), "the first check")
+	assert.Equal(t, 1, check(), "racily clean: read again")
+	now = now.Add(racyWindow + time.Minute)
+	assert.Equal(t, 1, check(), "older than racyWindow: read once more")
+	assert.Zero(t, check(), "then trusted")
+}
+
+// TestDigesterSeesReplacedTable: a table replaced by a rename (an editor's save, a ConfigMap's ..data swap) with a
+// file of the same size and modification time is read again: another inode, renamed later.
+func TestDigesterSeesReplacedTable(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the inode is read on Linux")
+	}
+	dir := t.TempDir()
+	own := filepath.Join(dir, "own.csv")
+	mod := time.Now().Add(-time.Hour)
+	for _, f := range []struct{ name, content string }{{own, "user\nalice\n"}, {own + ".new", "user\nmalic\n"}} {
+		require.NoError(t, os.WriteFile(f.name, []byte(f.content), 0o600))
+		require.NoError(t, os.Chtimes(f.name, mod, mod))
+	}
+	opts := Options{Paths: []string{layout(t, map[string]string{"allow.yml": allowlisted})}, Lookups: map[string]string{"users": own}}
+	g := NewDigester()
+	g.now = func() time.Time { return time.Now().Add(time.Hour) } // the files were written long ago
+	before, err := g.Digest(opts)
+	require.NoError(t, err)
+	require.NoError(t, os.Rename(own+".new", own))
+	after, err := g.Digest(opts)
+	require.NoError(t, err)
+	assert.NotEqual(t, before, after)
 }
