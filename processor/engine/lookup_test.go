@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -369,32 +370,10 @@ func BenchmarkLookupNetworks(b *testing.B) {
 			lines = append(lines, fmt.Sprintf("172.%d.%d.%d,yes", 16+i>>16&15, i>>8&255, i&255))
 		}
 	}
-	tab, err := rule.NewLookupTable(rule.LookupTable{Name: "t", Match: []rule.LookupMatch{rule.MatchCIDR},
-		Columns: []string{"net", "listed"}, Rows: splitRows(lines[1:])})
-	if err != nil {
-		b.Fatal(err)
-	}
-	r := &rule.Rule{ID: "l", Name: "l", Filter: rule.True{}, Pipeline: []rule.Stage{
-		rule.Lookup{Table: tab, Inputs: in("net", "sourceIPs{}"), Outputs: out("listed", "listed")},
-		rule.Search{Cond: rule.Compare{Field: rule.Field{Name: "listed"}, Op: rule.OpEq, Value: rule.Pattern{Kind: rule.Glob, Text: "yes"}}},
-	}}
-	e, err := Compile([]*rule.Rule{r}, Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, tc := range []struct{ name, ip string }{{"listed", "172.16.3.7"}, {"not-listed", "192.0.2.1"}} {
-		body := []byte(`{"verb":"get","sourceIPs":["` + tc.ip + `"]}`)
-		b.Run(tc.name, func(b *testing.B) {
-			ev := e.Evaluator()
-			defer ev.Close()
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := ev.Evaluate(body); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	benchLookup(b, rule.MatchCIDR, lines, "sourceIPs{}", map[string]string{
+		"listed":     `{"verb":"get","sourceIPs":["172.16.3.7"]}`,
+		"not-listed": `{"verb":"get","sourceIPs":["192.0.2.1"]}`,
+	})
 }
 
 // TestLookupPatternsIndexed: pattern rows found through their literal prefixes, suffixes and whole cells (scanIndex)
@@ -547,22 +526,32 @@ func BenchmarkLookupPatterns(b *testing.B) {
 			lines = append(lines, fmt.Sprintf("tool-%d/*,x", i))
 		}
 	}
-	tab, err := rule.NewLookupTable(rule.LookupTable{Name: "t", Match: []rule.LookupMatch{rule.MatchWildcard},
-		Columns: []string{"ua", "tool"}, Rows: splitRows(lines[1:])})
+	benchLookup(b, rule.MatchWildcard, lines, "userAgent", map[string]string{
+		"listed":     `{"verb":"get","userAgent":"tool-4242/v1.2 (linux/amd64)"}`,
+		"not-listed": `{"verb":"get","userAgent":"kubectl/v1.30.2 (linux/amd64) kubernetes/abcdef"}`,
+	})
+}
+
+// benchLookup times one event per case through a rule that looks eventField up in the table of lines (a CSV: the
+// header names the input column, then the output column) matched by match, and keeps the events that got an output.
+func benchLookup(b *testing.B, match rule.LookupMatch, lines []string, eventField string, cases map[string]string) {
+	cols := strings.Split(lines[0], ",")
+	tab, err := rule.NewLookupTable(rule.LookupTable{Name: "t", Match: []rule.LookupMatch{match},
+		Columns: cols, Rows: splitRows(lines[1:])})
 	if err != nil {
 		b.Fatal(err)
 	}
 	r := &rule.Rule{ID: "l", Name: "l", Filter: rule.True{}, Pipeline: []rule.Stage{
-		rule.Lookup{Table: tab, Inputs: in("ua", "userAgent"), Outputs: out("tool", "tool")},
-		rule.Search{Cond: rule.Compare{Field: rule.Field{Name: "tool"}, Op: rule.OpEq, Value: rule.Pattern{Kind: rule.Glob, Text: "x"}}},
+		rule.Lookup{Table: tab, Inputs: in(cols[0], eventField), Outputs: out(cols[1], cols[1])},
+		rule.Search{Cond: rule.Compare{Field: rule.Field{Name: cols[1]}, Op: rule.OpEq, Value: rule.Pattern{Kind: rule.Glob, Text: "*"}}},
 	}}
 	e, err := Compile([]*rule.Rule{r}, Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, tc := range []struct{ name, ua string }{{"listed", "tool-4242/v1.2 (linux/amd64)"}, {"not-listed", "kubectl/v1.30.2 (linux/amd64) kubernetes/abcdef"}} {
-		body := []byte(`{"verb":"get","userAgent":"` + tc.ua + `"}`)
-		b.Run(tc.name, func(b *testing.B) {
+	for _, name := range slices.Sorted(maps.Keys(cases)) {
+		body := []byte(cases[name])
+		b.Run(name, func(b *testing.B) {
 			ev := e.Evaluator()
 			defer ev.Close()
 			b.ReportAllocs()
