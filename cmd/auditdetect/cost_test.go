@@ -71,7 +71,7 @@ func wholeEvents(t *testing.T) []sampleEvent {
 func builtinCount(t *testing.T) int {
 	t.Helper()
 	var stderr bytes.Buffer
-	rules, err := load(nil, &ruleFlags{onRuleError: "fail"}, "test", &stderr)
+	rules, err := load(nil, &ruleFlags{onRuleError: "fail", splTimeZone: "UTC"}, "test", &stderr)
 	require.NoError(t, err)
 	return len(rules)
 }

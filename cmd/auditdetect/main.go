@@ -32,6 +32,7 @@ import (
 	"github.com/auditdetect/auditdetect/processor/loader"
 	"github.com/auditdetect/auditdetect/processor/rule"
 	"github.com/auditdetect/auditdetect/processor/ruletest"
+	"github.com/auditdetect/auditdetect/processor/spl"
 	"go.uber.org/zap"
 )
 
@@ -148,6 +149,8 @@ type ruleFlags struct {
 	disable listFlags
 	// escuApp is the app label of ESCU detections' search names, as the processor's escu_app.
 	escuApp string
+	// splTimeZone is the time zone of ESCU detections' time functions and day bins, as the processor's spl_time_zone.
+	splTimeZone string
 	// disabled are the rules -disable left out, once loaded.
 	disabled []*rule.Rule
 }
@@ -184,6 +187,7 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *ruleFlags) {
 	fs.Var(rf.lookups, "lookup", "`name=file.csv`: the CSV file of an SPL lookup, as in the processor's lookups setting (repeatable)")
 	fs.StringVar(&rf.onRuleError, "on-rule-error", "fail", "`fail` or skip a rule that does not load, as the processor's on_rule_error setting")
 	fs.Var(&rf.disable, "disable", "leave out the rule with this `id or name`, as the processor's rule_overrides enabled: false (repeatable)")
+	fs.StringVar(&rf.splTimeZone, "spl-time-zone", "UTC", "IANA time `zone` (Europe/Berlin) of ESCU detections' convert ctime/mktime, strftime, strptime and bin span=1d, as the processor's spl_time_zone")
 	fs.StringVar(&rf.escuApp, "escu-app", loader.DefaultESCUApp, "app `label` in ESCU detections' search_name (<label> - <name> - Rule), as the processor's escu_app; \"\" for the name alone")
 	return fs, rf
 }
@@ -216,8 +220,12 @@ func loadRules(paths []string, rf *ruleFlags, command string, stderr io.Writer, 
 			return nil, nil, fmt.Errorf("%s after the rules: flags go before RULES (auditdetect %s [flags] [RULES...])", p, command)
 		}
 	}
+	zone, err := spl.LoadTimeZone(rf.splTimeZone)
+	if err != nil {
+		return nil, nil, fmt.Errorf("-spl-time-zone: %w", err)
+	}
 	res, err := loader.Load(loader.Options{Paths: paths, Builtin: builtin.FS, Macros: rf.macros, Lookups: rf.lookups,
-		SkipErrors: rf.onRuleError == "skip", Logger: log, ESCUApp: rf.escuApp})
+		SPLTimeZone: zone, SkipErrors: rf.onRuleError == "skip", Logger: log, ESCUApp: rf.escuApp})
 	if err != nil {
 		if res != nil {
 			// As the collector's start: beside the rules that do not load, the ones that load and the engine refuses.

@@ -225,3 +225,43 @@ func TestScanAnswersWindowsAtTheirClose(t *testing.T) {
 	assert.Equal(t, "alice created 1\ncarol created 1\n", regexp.MustCompile(`(?m)^.*  `).ReplaceAllString(out.String(), ""))
 	assert.Contains(t, errOut.String(), "0 matched (and 2 groups answered when their window closed), 2 risk records")
 }
+
+// TestScanInTimeZone: -spl-time-zone is the processor's spl_time_zone: convert ctime writes the rule's firstTime in
+// that zone (UTC without the flag), for every command that loads rules; a zone that does not exist is refused.
+func TestScanInTimeZone(t *testing.T) {
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "deletes.yml")
+	require.NoError(t, os.WriteFile(rules, []byte(`name: Test Deletes
+id: 7f000000-0000-4000-8000-0000000000aa
+search: 'verb=delete | stats count min(_time) as firstTime by user.username
+  | convert timeformat="%Y-%m-%d %H:%M %Z" ctime(firstTime) | rename user.username as user'
+rba:
+  message: $user$ deleted since $firstTime$
+  risk_objects: [{field: user, type: user, score: 20}]
+`), 0o600))
+	events := filepath.Join(dir, "audit.log")
+	require.NoError(t, os.WriteFile(events, []byte(`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata",`+
+		`"auditID":"a1","stage":"ResponseComplete","verb":"delete","user":{"username":"alice"},`+
+		`"objectRef":{"resource":"pods","namespace":"default","name":"p"},"stageTimestamp":"2025-11-24T23:30:00.000000Z"}`+"\n"), 0o600))
+	for zone, want := range map[string]string{
+		"":                 "alice deleted since 2025-11-24 23:30 UTC",
+		"Europe/Berlin":    "alice deleted since 2025-11-25 00:30 CET",
+		"Asia/Kolkata":     "alice deleted since 2025-11-25 05:00 IST",
+		"America/St_Johns": "alice deleted since 2025-11-24 20:00 NST",
+	} {
+		args := []string{"-events", events, rules}
+		if zone != "" {
+			args = append([]string{"-spl-time-zone", zone}, args...)
+		}
+		records, _ := scanJSON(t, args...)
+		require.Len(t, records, 1)
+		assert.Equal(t, want, records[0]["risk_message"], zone)
+	}
+	for _, args := range [][]string{{"scan", "-events", events}, {"rule-cost", "-events", events}, {"rule-test"}, {"lint"}, {"coverage"}} {
+		command := args[0]
+		var out, errOut bytes.Buffer
+		args = append(args, "-spl-time-zone", "Europe/Bonn", rules)
+		assert.Equal(t, exitUsage, run(args, &out, &errOut), command)
+		assert.Contains(t, errOut.String(), `-spl-time-zone: unknown time zone "Europe/Bonn"`, command)
+	}
+}

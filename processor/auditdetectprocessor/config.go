@@ -11,6 +11,7 @@ import (
 	"github.com/auditdetect/auditdetect/processor/engine"
 	"github.com/auditdetect/auditdetect/processor/loader"
 	"github.com/auditdetect/auditdetect/processor/rba"
+	"github.com/auditdetect/auditdetect/processor/spl"
 )
 
 // Mode says what the processor does with a match.
@@ -49,6 +50,10 @@ type Config struct {
 	// Lookups gives SPL lookups' CSV files, by lookup name: the table of a lookup a lookup file among the rules
 	// defines (its match settings kept), or a lookup of Splunk's default settings.
 	Lookups map[string]string `mapstructure:"lookups"`
+	// SPLTimeZone is the IANA time zone of ESCU detections' time functions and day bins (convert ctime/mktime,
+	// strftime, strptime, bin span=1d): the zone of the user Splunk runs the search as, a scheduled search's owner.
+	// Default UTC.
+	SPLTimeZone string `mapstructure:"spl_time_zone"`
 	// OnRuleError is fail (default) or skip.
 	OnRuleError OnRuleError `mapstructure:"on_rule_error"`
 	// Mode is fork (default), enrich or route (the agent tier of a scale-out deployment).
@@ -140,6 +145,7 @@ func createDefaultConfig() *Config {
 		RiskIndex:      "risk",
 		RiskSourcetype: "stash",
 		ESCUApp:        loader.DefaultESCUApp,
+		SPLTimeZone:    "UTC",
 		Window:         time.Hour,
 		MaxKeys:        100000,
 		MaxBodyBytes:   DefaultMaxBodyBytes,
@@ -178,6 +184,9 @@ func (cfg *Config) Validate() error {
 		errs = errors.Join(errs, errors.New("risk_sourcetype: must not be empty in fork mode"))
 	}
 	errs = errors.Join(errs, loader.CheckLookups(cfg.Lookups))
+	if _, err := spl.LoadTimeZone(cfg.SPLTimeZone); err != nil {
+		errs = errors.Join(errs, fmt.Errorf("spl_time_zone: %w", err))
+	}
 	if cfg.Window <= 0 {
 		errs = errors.Join(errs, fmt.Errorf("window: must be positive, got %s", cfg.Window))
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/auditdetect/auditdetect/processor/normalize"
 	"github.com/auditdetect/auditdetect/processor/rba"
 	"github.com/auditdetect/auditdetect/processor/rule"
+	"github.com/auditdetect/auditdetect/processor/spl"
 )
 
 // detector is everything built from the config once, at start-up.
@@ -45,13 +46,18 @@ func buildDetector(cfg *Config, logger *zap.Logger) (*detector, error) {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
+	zone, err := spl.LoadTimeZone(cfg.SPLTimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("spl_time_zone: %w", err)
+	}
 	res, err := loader.Load(loader.Options{
-		Paths:      cfg.Rules,
-		Builtin:    builtin.FS,
-		Macros:     cfg.Macros,
-		Lookups:    cfg.Lookups,
-		SkipErrors: cfg.OnRuleError == RuleErrorSkip,
-		Logger:     logger,
+		Paths:       cfg.Rules,
+		Builtin:     builtin.FS,
+		Macros:      cfg.Macros,
+		Lookups:     cfg.Lookups,
+		SPLTimeZone: zone,
+		SkipErrors:  cfg.OnRuleError == RuleErrorSkip,
+		Logger:      logger,
 		// Sigma and Elastic rules (formats.go).
 		ElasticFieldMap: cfg.ElasticFieldMap,
 		Overrides:       cfg.riskOverrides(),

@@ -313,3 +313,35 @@ func metricSum(t *testing.T, tel *componenttest.Telemetry, name string) int64 {
 	}
 	return total
 }
+
+// TestSPLTimeZone: spl_time_zone is the zone ESCU detections' convert ctime writes in, as Splunk writes it in the
+// zone of the search's owner: the risk message says the local time (UTC by default).
+func TestSPLTimeZone(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "deletes.yml"), []byte(`name: Test Deletes
+id: 7f000000-0000-4000-8000-0000000000aa
+search: 'verb=delete | stats count min(_time) as firstTime by user.username
+  | convert timeformat="%Y-%m-%d %H:%M %Z" ctime(firstTime) | rename user.username as user'
+rba:
+  message: $user$ deleted since $firstTime$
+  risk_objects: [{field: user, type: user, score: 20}]
+`), 0o600))
+	del := `{"kind":"Event","verb":"delete","user":{"username":"alice"},"stageTimestamp":"2025-07-01T12:00:00.000000Z"}`
+	for zone, want := range map[string]string{
+		"":                 "alice deleted since 2025-07-01 12:00 UTC",
+		"Europe/Berlin":    "alice deleted since 2025-07-01 14:00 CEST",
+		"America/St_Johns": "alice deleted since 2025-07-01 09:30 NDT",
+	} {
+		p, sink, _ := newTestProcessor(t, testConfig(func(c *Config) {
+			c.Rules, c.Macros = []string{dir}, nil
+			if zone != "" {
+				c.SPLTimeZone = zone
+			}
+		}))
+		require.NoError(t, p.ConsumeLogs(context.Background(), input(str(del))))
+		got := records(sink.AllLogs()[0])
+		require.Len(t, got, 2, zone)
+		msg, _ := got[1].Attributes().Get("risk_message")
+		assert.Equal(t, want, msg.Str(), zone)
+	}
+}

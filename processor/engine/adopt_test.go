@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"reflect"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/auditdetect/auditdetect/processor/rule"
+	"github.com/auditdetect/auditdetect/processor/spl"
 )
 
 // TestAdoptStateKeepsUnchangedRules: after a reload, a window that was open keeps counting, a new_terms history
@@ -282,5 +284,65 @@ func TestRedeliveryAfterPresentationEdit(t *testing.T) {
 	fresh, err := after.Match(withURI("n2", 1, "bob"))
 	if err != nil || len(fresh) != 1 || fresh[0].Rows[0].Values("requestURI") == nil {
 		t.Errorf("a new sighting after the reload: %v (%v), want a row with requestURI", fresh, err)
+	}
+}
+
+// TestZoneChangeResetsZonedState: a rule whose groups are days of the search's time zone (strftime(_time, "%F"))
+// keeps them across a reload in the same zone, and starts empty when the zone changes, whether by a reload or by a
+// restart that restores saved state: 23:10-23:30 UTC on 2025-11-24 is the 24th in UTC, the 25th in Europe/Berlin,
+// and the counts of the one are no counts of the other. A rule whose buckets are hours, which are counted from the
+// epoch in every zone, keeps its state.
+func TestZoneChangeResetsZonedState(t *testing.T) {
+	berlin, err := spl.LoadTimeZone("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(min int) []byte {
+		return fmt.Appendf(nil, `{"verb":"delete","user":{"username":"alice"},"stageTimestamp":"2025-11-24T23:%02d:00Z"}`, min)
+	}
+	compile := func(search string, zone *time.Location) *Engine {
+		e, err := compileSPLIn(t, search, zone, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	for _, tt := range []struct {
+		name, search string
+		keptInBerlin bool
+	}{
+		{"days", `verb=delete | eval day=strftime(_time, "%F") | stats count by day user.username | where count > 2`, false},
+		{"hours", `verb=delete | bin _time span=1h | stats count by _time user.username | where count > 2`, true},
+	} {
+		for _, zone := range []*time.Location{time.UTC, berlin} {
+			kept := zone == time.UTC || tt.keptInBerlin
+			// Two events counted in UTC, the state saved.
+			old := compile(tt.search, time.UTC)
+			if fired := play(t, old, [][]byte{at(10), at(20)}); len(fired) != 0 {
+				t.Fatalf("%s: two events fired %v", tt.name, fired)
+			}
+			var saved bytes.Buffer
+			if err := old.SaveState(&saved); err != nil {
+				t.Fatal(err)
+			}
+			reloaded, restarted := compile(tt.search, zone), compile(tt.search, zone)
+			adopted := reloaded.AdoptState(old)
+			restored, _, err := restarted.RestoreState(&saved)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(adopted) != len(restored) || (len(adopted) == 1) != kept {
+				t.Errorf("%s in %s: adopted %v, restored %v; want the state kept: %v", tt.name, zone, adopted, restored, kept)
+			}
+			var want []string // the third event alone: no count of 3
+			if kept {
+				want = []string{"0:3"}
+			}
+			for how, e := range map[string]*Engine{"reloaded": reloaded, "restarted": restarted} {
+				if fired := play(t, e, [][]byte{at(30)}); !reflect.DeepEqual(fired, want) {
+					t.Errorf("%s %s in %s: the third event fired %v, want %v", tt.name, how, zone, fired, want)
+				}
+			}
+		}
 	}
 }

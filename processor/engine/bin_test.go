@@ -75,9 +75,86 @@ func TestBinFloor(t *testing.T) {
 	}
 }
 
+// TestBinFloorInZone: with a time zone, bin_floor's span is local days: the event's bucket starts at the zone's
+// midnight, whatever the offset (half an hour in Asia/Kolkata, three and a half hours behind in America/St_Johns), and
+// a day is 23 hours long on the day Europe/Berlin's clocks go forward.
+func TestBinFloorInZone(t *testing.T) {
+	day := func(zone string) rule.Stage {
+		return rule.Eval{To: "d", Value: rule.Call{Func: "bin_floor", Args: []rule.Value{field("_time"),
+			rule.Constant{Text: "86400"}, rule.Constant{Text: zone}}}}
+	}
+	cases := []struct{ zone, at, want string }{
+		{"Europe/Berlin", "2025-03-29T22:59:59Z", "1743202800"}, // 23:59:59 CET on the 29th: the 29th from 2025-03-28T23:00Z
+		{"Europe/Berlin", "2025-03-29T23:00:00Z", "1743289200"}, // 00:00 CET on the 30th
+		{"Europe/Berlin", "2025-03-30T21:59:59Z", "1743289200"}, // 23:59:59 CEST: still the 30th, 23 hours after its start
+		{"Europe/Berlin", "2025-03-30T22:00:00Z", "1743372000"},
+		{"Asia/Kolkata", "2025-11-24T16:00:00Z", "1763922600"},     // 21:30 IST; the 24th from 2025-11-23T18:30Z
+		{"America/St_Johns", "2025-11-24T03:29:59Z", "1763868600"}, // 23:59:59 NST on the 23rd
+		{"America/St_Johns", "2025-11-24T03:30:00Z", "1763955000"},
+		{"UTC", "2025-11-24T16:00:00Z", "1763942400"},
+	}
+	for _, c := range cases {
+		row := evalRow(t, `{"stageTimestamp":"`+c.at+`"}`, rule.Eval{To: "_time", Value: rule.Call{Func: "event_time"}}, day(c.zone))
+		if got := row.Values("d"); !reflect.DeepEqual(got, []string{c.want}) {
+			t.Errorf("%s day of %s = %q, want %s", c.zone, c.at, got, c.want)
+		}
+	}
+	for _, bad := range []struct {
+		args []rule.Value
+		want string
+	}{
+		{[]rule.Value{field("n"), rule.Constant{Text: "3600"}, rule.Constant{Text: "Europe/Berlin"}}, `with a time zone the span must be whole days (a multiple of 86400 seconds), not "3600"`},
+		{[]rule.Value{field("n"), rule.Constant{Text: "86400"}, rule.Constant{Text: "Europe/Bonn"}}, `bin_floor: unknown time zone "Europe/Bonn"`},
+		{[]rule.Value{field("n"), rule.Constant{Text: "86400"}, field("n")}, "bin_floor: the time zone must be a constant"},
+	} {
+		_, err := Compile([]*rule.Rule{{ID: "r", Name: "r", Pipeline: []rule.Stage{rule.Eval{To: "x", Value: rule.Call{
+			Func: "bin_floor", Args: bad.args}}}}}, Options{})
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("bin_floor%v: error %v, want %q", bad.args, err, bad.want)
+		}
+	}
+}
+
+// TestBinInZone: SPL's bin in the search's time zone, end to end: span=1h is counted from the epoch in every zone, so
+// that in Asia/Kolkata (+05:30), Asia/Kathmandu (+05:45) and America/St_Johns (-03:30) its buckets start at half or a
+// quarter past the local hour, as Splunk aligns spans under a day to "base UTC time (epoch 0)"; span=1d starts at
+// local midnight, and Europe/Berlin's autumn day (2025-10-26) lasts 25 hours.
+func TestBinInZone(t *testing.T) {
+	const search = "* | bin _time span=1h AS h | bin _time span=1d AS d | eval hour=strftime(h, \"%H:%M\"), day=strftime(d, \"%F %H:%M %Z\")"
+	cases := []struct{ zone, at, h, hour, d, day string }{
+		{"Asia/Kolkata", "2025-11-24T16:59:59Z", "1764000000", "21:30", "1763922600", "2025-11-24 00:00 IST"},
+		{"Asia/Kathmandu", "2025-11-24T16:00:00Z", "1764000000", "21:45", "1763921700", "2025-11-24 00:00 +0545"},
+		{"America/St_Johns", "2025-11-24T16:00:00Z", "1764000000", "12:30", "1763955000", "2025-11-24 00:00 NST"},
+		{"Europe/Berlin", "2025-10-26T22:59:59Z", "1761516000", "23:00", "1761429600", "2025-10-26 00:00 CEST"},
+		{"Europe/Berlin", "2025-10-26T23:00:00Z", "1761519600", "00:00", "1761519600", "2025-10-27 00:00 CET"},
+		{"UTC", "2025-11-24T16:59:59Z", "1764000000", "16:00", "1763942400", "2025-11-24 00:00 UTC"},
+	}
+	for _, c := range cases {
+		zone, err := spl.LoadTimeZone(c.zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, pipeline, err := spl.CompileIn(search, nil, spl.Env{TimeZone: zone})
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := evalRow(t, `{"stageTimestamp":"`+c.at+`"}`, pipeline...)
+		got := []string{row.Values("h")[0], row.Values("hour")[0], row.Values("d")[0], row.Values("day")[0]}
+		if want := []string{c.h, c.hour, c.d, c.day}; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s at %s: hour, day %q; want %q", c.zone, c.at, got, want)
+		}
+	}
+}
+
 func compileSPL(t *testing.T, search string, opts Options) (*Engine, error) {
 	t.Helper()
-	filter, pipeline, err := spl.Compile(search, nil)
+	return compileSPLIn(t, search, nil, opts)
+}
+
+// compileSPLIn compiles search as one rule, w, with the time functions in zone (nil: UTC).
+func compileSPLIn(t *testing.T, search string, zone *time.Location, opts Options) (*Engine, error) {
+	t.Helper()
+	filter, pipeline, err := spl.CompileIn(search, nil, spl.Env{TimeZone: zone})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,6 +188,48 @@ func TestBinWindow(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := compileSPL(t, tt.search, tt.opts)
+			switch {
+			case tt.refused == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.refused != "" && (err == nil || !strings.Contains(err.Error(), tt.refused)):
+				t.Fatalf("error %v, want one containing %q", err, tt.refused)
+			}
+		})
+	}
+}
+
+// TestBinWindowInZone: in a time zone other than UTC, a day bucket starts at the zone's midnight and a window at
+// UTC's, so that no window holds a day whole: a windowed stats by such a bucket fails to load, saying so. Spans under
+// a day are counted from the epoch in every zone (span=24h too), and the days of a zone that is always UTC are UTC's.
+func TestBinWindowInZone(t *testing.T) {
+	const by = " | stats count by _time user.username | where count > 5"
+	day := Options{Window: 24 * time.Hour}
+	tests := []struct {
+		name, zone, search string
+		opts               Options
+		refused            string // "" loads
+	}{
+		{"a day of Berlin in a day", "Europe/Berlin", "* | bin _time span=1d" + by, day,
+			"stats by _time counts per day of the time zone Europe/Berlin (bin span=1d, in spl_time_zone), whose days start " +
+				"at its midnight where the rule's windows start at UTC's"},
+		{"two days of Kolkata", "Asia/Kolkata", "* | bin _time span=2d AS d | stats count by d | where count > 5",
+			Options{Window: 48 * time.Hour}, "stats by d counts per day of the time zone Asia/Kolkata (bin span=2d"},
+		{"renamed", "America/St_Johns", "* | bin _time span=1d AS d | rename d as day | stats count by day | where count > 5",
+			day, "stats by day counts per day of the time zone America/St_Johns"},
+		{"a day of UTC in a day", "UTC", "* | bin _time span=1d" + by, day, ""},
+		{"a day of Etc/UTC in a day", "Etc/UTC", "* | bin _time span=1d" + by, day, ""},
+		{"24h of Berlin in a day", "Europe/Berlin", "* | bin _time span=24h" + by, day, ""},
+		{"1h of St. John's in an hour", "America/St_Johns", "* | bin _time span=1h" + by, Options{}, ""},
+		{"30m of Kolkata in an hour", "Asia/Kolkata", "* | bin _time span=30m" + by, Options{}, ""},
+		{"a day of Berlin, per event", "Europe/Berlin", "* | bin _time span=1d | stats count by _time", Options{}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			zone, err := spl.LoadTimeZone(tt.zone)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = compileSPLIn(t, tt.search, zone, tt.opts)
 			switch {
 			case tt.refused == "" && err != nil:
 				t.Fatalf("refused: %v", err)

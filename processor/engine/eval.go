@@ -342,20 +342,24 @@ func compileCall(v rule.Call, rs refs) (valueExec, error) {
 		if err != nil {
 			return nil, err
 		}
+		loc, err := zoneArg(v, 2, constArg)
+		if err != nil {
+			return nil, err
+		}
 		keep := strings.HasSuffix(v.Func, "_lenient")
 		conv := func(s string) (string, bool) {
 			t, ok := timefmt.Epoch(s)
 			if !ok {
 				return "", false
 			}
-			return timefmt.Format(t, format), true
+			return timefmt.FormatIn(t, format, loc), true
 		}
 		if strings.HasPrefix(v.Func, "parse_time") {
 			conv = func(s string) (string, bool) {
 				if len(s) > maxComputedInput {
 					return "", false
 				}
-				t, ok := timefmt.Parse(format, s)
+				t, ok := timefmt.ParseIn(format, s, loc)
 				if !ok {
 					return "", false
 				}
@@ -377,6 +381,15 @@ func compileCall(v rule.Call, rs refs) (valueExec, error) {
 		if err != nil {
 			return nil, err
 		}
+		if len(v.Args) == 3 {
+			loc, err := zoneArg(v, 2, constArg)
+			if err != nil {
+				return nil, err
+			}
+			if span, err = span.inDays(loc); err != nil {
+				return nil, err
+			}
+		}
 		fn = func(a []string) (string, bool) { return span.floor(a[0]) }
 	case "date_trunc":
 		text, err := constArg(0, "unit")
@@ -396,6 +409,23 @@ func compileCall(v rule.Call, rs refs) (valueExec, error) {
 		}
 	}
 	return callValue{fn: fn, args: args}, nil
+}
+
+// zoneArg is the time zone a time function's optional argument i names (an IANA name such as Europe/Berlin): UTC
+// without it.
+func zoneArg(v rule.Call, i int, constArg func(int, string) (string, error)) (*time.Location, error) {
+	if len(v.Args) <= i {
+		return time.UTC, nil
+	}
+	name, err := constArg(i, "time zone")
+	if err != nil {
+		return nil, err
+	}
+	loc, err := timefmt.Zone(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", v.Func, err)
+	}
+	return loc, nil
 }
 
 // truncEpoch rounds t down to a multiple of unit counted from the Unix epoch, in milliseconds, as Elasticsearch's

@@ -364,3 +364,44 @@ func TestFormatAndParseTime(t *testing.T) {
 		t.Errorf("a format read from the event: %v", err)
 	}
 }
+
+// TestFormatAndParseTimeInZone: with a time zone, format_time writes the local time there and parse_time reads a
+// time without a zone as one; an unknown zone, or one read from the event, fails the rule.
+func TestFormatAndParseTimeInZone(t *testing.T) {
+	body := `{"times":["1764000000","1751371200"],"texts":["2025-11-24T17:00:00","2025-07-01T14:00:00"]}`
+	call := func(fn, arg, format, zone string) rule.Value {
+		return rule.Call{Func: fn, Args: []rule.Value{field(arg), rule.Constant{Text: format}, rule.Constant{Text: zone}}}
+	}
+	cases := []struct {
+		name string
+		v    rule.Value
+		want []string
+	}{
+		{"Berlin, winter and summer", call("format_time", "times", "%F %T %Z", "Europe/Berlin"),
+			[]string{"2025-11-24 17:00:00 CET", "2025-07-01 14:00:00 CEST"}},
+		{"Kolkata", call("format_time_lenient", "times", "%H:%M %z", "Asia/Kolkata"), []string{"21:30 +0530", "17:30 +0530"}},
+		{"St. John's", call("format_time", "times", "%H:%M %Z", "America/St_Johns"), []string{"12:30 NST", "09:30 NDT"}},
+		{"read in Berlin", call("parse_time", "texts", "%Y-%m-%dT%H:%M:%S", "Europe/Berlin"), []string{"1764000000", "1751371200"}},
+		{"read in UTC", call("parse_time_lenient", "texts", "%Y-%m-%dT%H:%M:%S", "UTC"), []string{"1764003600", "1751378400"}},
+	}
+	for _, c := range cases {
+		row := evalRow(t, body, rule.Eval{To: "out", Value: c.v})
+		if got := row.Values("out"); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+	for _, bad := range []struct {
+		zone rule.Value
+		want string
+	}{
+		{rule.Constant{Text: "Europe/Bonn"}, `parse_time: unknown time zone "Europe/Bonn"`},
+		{rule.Constant{Text: "Local"}, `parse_time: time zone "Local" is the host's`},
+		{field("texts"), "parse_time: the time zone must be a constant"},
+	} {
+		_, err := Compile([]*rule.Rule{{ID: "r", Name: "r", Pipeline: []rule.Stage{rule.Eval{To: "x", Value: rule.Call{
+			Func: "parse_time", Args: []rule.Value{field("texts"), rule.Constant{Text: "%F"}, bad.zone}}}}}}, Options{})
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("zone %v: error %v, want %q", bad.zone, err, bad.want)
+		}
+	}
+}

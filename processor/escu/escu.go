@@ -10,6 +10,7 @@ package escu
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -102,11 +103,13 @@ func Parse(file string, data []byte, macros spl.Macros, origins map[string]*Macr
 	return ParseIn(file, data, Scope{Macros: macros, Origins: origins})
 }
 
-// Scope is what a detection's search can name: macros (and where each is defined, for Parse's messages) and lookups.
+// Scope is what a detection's search is compiled against: what it can name, macros (and where each is defined, for
+// Parse's messages) and lookups, and the time zone its time functions work in (nil: UTC; spl.Env).
 type Scope struct {
-	Macros  spl.Macros
-	Origins map[string]*Macro
-	Lookups spl.Lookups
+	Macros   spl.Macros
+	Origins  map[string]*Macro
+	Lookups  spl.Lookups
+	TimeZone *time.Location
 }
 
 // ParseIn is Parse for a search that may also name lookups (`| lookup`): an undefined one, or one whose table does
@@ -160,7 +163,7 @@ func ParseIn(file string, data []byte, scope Scope) (*rule.Rule, error) {
 		return nil, err
 	}
 
-	r.Filter, r.Pipeline, err = spl.CompileWith(search.Value, macros, scope.Lookups)
+	r.Filter, r.Pipeline, err = spl.CompileIn(search.Value, macros, spl.Env{Lookups: scope.Lookups, TimeZone: scope.TimeZone})
 	if err != nil {
 		e, ok := err.(*spl.Error)
 		if !ok {

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -43,6 +44,9 @@ type Options struct {
 	// Lookups give lookups' CSV files by lookup name, from the collector configuration (lookups.go): the table of a
 	// lookup a lookup file defines, or a lookup of Splunk's default settings.
 	Lookups map[string]string
+	// SPLTimeZone is the time zone of ESCU detections' searches (spl_time_zone): the zone Splunk would run them in,
+	// their owner's. nil is UTC.
+	SPLTimeZone *time.Location
 	// SkipErrors (on_rule_error: skip) skips rules that fail to load instead of failing the whole load.
 	SkipErrors bool
 	// Logger receives one warning per skipped rule. nil discards them.
@@ -286,7 +290,8 @@ func Load(opts Options) (*Result, error) {
 			if isBuiltin(f.name) {
 				scope = pack
 			}
-			if r, err = escu.ParseIn(f.name, f.data, escu.Scope{Macros: scope.macros, Origins: scope.origins, Lookups: lookups}); err == nil {
+			if r, err = escu.ParseIn(f.name, f.data, escu.Scope{Macros: scope.macros, Origins: scope.origins, Lookups: lookups,
+				TimeZone: opts.SPLTimeZone}); err == nil {
 				escuFile[r] = i
 				if opts.ESCUApp != "" && !isBuiltin(f.name) {
 					// Set before the overrides are applied: they may name the rule by it.

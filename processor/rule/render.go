@@ -69,13 +69,17 @@ func writeValue(b *strings.Builder, v Value) {
 			b.WriteString("_time")
 			return
 		}
+		args := v.Args
 		if name, ok := splName[v.Func]; ok {
 			b.WriteString(name)
+			if (v.Func == "format_time" || v.Func == "parse_time") && len(args) == 3 {
+				args = args[:2] // the search's time zone, which SPL's strftime and strptime do not name
+			}
 		} else {
 			b.WriteString(v.Func)
 		}
 		b.WriteByte('(')
-		for i, a := range v.Args {
+		for i, a := range args {
 			if i > 0 {
 				b.WriteString(", ")
 			}

@@ -570,21 +570,26 @@ type Call struct {
 //	                            the engine's event time (an audit event's stageTimestamp, else its
 //	                            requestReceivedTimestamp, else the time it is evaluated). In the stages after a
 //	                            stats answered when its window closes, the window's end. Splunk's _time.
-//	format_time(t, format)      each value of t that is a number of seconds since the epoch, written in UTC by the
-//	                            constant strftime format (timefmt.Format: %Y-%m-%dT%H:%M:%S, %3N...); a value that
-//	                            is no such number, or outside the years 1 to 9999, is dropped
-//	format_time_lenient(t, format) the same, a value it cannot convert kept as it is (SPL's convert ctime)
-//	parse_time(s, format)       each value of s read by the constant strftime format (timefmt.Parse), in UTC, as
-//	                            seconds since the epoch written as event_time writes them; a value that does not
-//	                            match is dropped
-//	parse_time_lenient(s, format) the same, a value it cannot read kept as it is (SPL's convert mktime)
-//	bin_floor(x, span)          the number x rounded down to a multiple of the constant span, a positive decimal
+//	format_time(t, format[, zone]) each value of t that is a number of seconds since the epoch, written by the
+//	                            constant strftime format (timefmt.FormatIn: %Y-%m-%dT%H:%M:%S, %3N...) in the time
+//	                            zone the constant zone names (an IANA name, Europe/Berlin; without it UTC); a value
+//	                            that is no such number, or outside the years 1 to 9999, is dropped
+//	format_time_lenient(t, format[, zone]) the same, a value it cannot convert kept as it is (SPL's convert ctime)
+//	parse_time(s, format[, zone]) each value of s read by the constant strftime format (timefmt.ParseIn), a time
+//	                            without a zone of its own read in zone (without it UTC), as seconds since the epoch
+//	                            written as event_time writes them; a value that does not match is dropped
+//	parse_time_lenient(s, format[, zone]) the same, a value it cannot read kept as it is (SPL's convert mktime)
+//	bin_floor(x, span[, zone])  the number x rounded down to a multiple of the constant span, a positive decimal
 //	                            number (no exponent): floor(x/span)*span, computed exactly (not through a float),
 //	                            written as a decimal number without trailing zeros; null when x is no number. Numeric
 //	                            where date_trunc is RFC 3339 text: bin_floor(event_time(), 600) is the start of the
 //	                            event's 10-minute bucket counted from the Unix epoch (UTC), in epoch seconds (SPL's
-//	                            bin _time span=10m). The engine refuses a windowed stats grouped by such a bucket of
-//	                            the event time when span does not divide the rule's window.
+//	                            bin _time span=10m). With the constant zone, span is whole days and x epoch seconds:
+//	                            the start of x's bucket of span/86400 local days of zone, counted from 1970-01-01
+//	                            (timefmt.DayBucket; SPL's bin _time span=1d in the search's zone), null for a time
+//	                            outside the years 1 to 9999. The engine refuses a windowed stats grouped by such a
+//	                            bucket of the event time when span does not divide the rule's window, or when the
+//	                            bucket's days are a zone's other than UTC.
 //
 // Numbers (number.go): an argument is a number when ParseNumber reads it; a result is written by FormatNumber. The
 // arithmetic and numeric functions give null for an argument that is no number.
@@ -627,8 +632,8 @@ type Call struct {
 var CallFuncs = map[string]int{
 	"url_decode": 1, "url_decode_lenient": 1, "replace": 3, "concat": -1, "to_lower": 1, "to_upper": 1, "trim": 1, "date_trunc": 2,
 	"trim_chars": 2, "ltrim_chars": 2, "rtrim_chars": 2,
-	"event_time": 0, "format_time": 2, "format_time_lenient": 2, "parse_time": 2, "parse_time_lenient": 2,
-	"bin_floor": 2,
+	"event_time": 0, "format_time": 3, "format_time_lenient": 3, "parse_time": 3, "parse_time_lenient": 3,
+	"bin_floor": 3,
 	"add":       2, "subtract": 2, "multiply": 2, "divide": 2, "modulo": 2, "negate": 1,
 	"abs": 1, "ceil": 1, "floor": 1, "round": 2, "length": 1, "substr": 3, "to_number": 2,
 	"to_hex": 1, "format_commas": 1, "format_duration": 1, "min": -1, "max": -1,
@@ -636,7 +641,10 @@ var CallFuncs = map[string]int{
 }
 
 // CallOptional counts, for the functions of CallFuncs that have them, the trailing arguments a Call may leave out.
-var CallOptional = map[string]int{"substr": 1, "mv_index": 1}
+var CallOptional = map[string]int{
+	"substr": 1, "mv_index": 1,
+	"format_time": 1, "format_time_lenient": 1, "parse_time": 1, "parse_time_lenient": 1, "bin_floor": 1,
+}
 
 // Case is the value of the first When whose condition the row satisfies, else of Else (nil: null). With All, the
 // values of every When whose condition holds, together (a multi-valued result), else of Else.

@@ -345,7 +345,7 @@ func nullValue(_ *parser, name token, args []item) (item, *posError) {
 	return item{val: rule.Constant{Null: true}, typ: tNull, lit: true}, nil
 }
 
-func timeValue(_ *parser, name token, args []item) (item, *posError) {
+func timeValue(p *parser, name token, args []item) (item, *posError) {
 	fn := strings.ToLower(name.text)
 	if len(args) != 2 {
 		return item{}, shape(name, usageOf(name))
@@ -354,9 +354,9 @@ func timeValue(_ *parser, name token, args []item) (item, *posError) {
 		return item{}, errAt(name.pos, "%s: the format must be a \"string\"", fn)
 	}
 	if fn == "strftime" {
-		return item{val: rule.Call{Func: "format_time", Args: values(args)}, typ: tStr}, nil
+		return item{val: rule.Call{Func: "format_time", Args: p.zoned(values(args)...)}, typ: tStr}, nil
 	}
-	return item{val: rule.Call{Func: "parse_time", Args: values(args)}, typ: tNum}, nil
+	return item{val: rule.Call{Func: "parse_time", Args: p.zoned(values(args)...)}, typ: tNum}, nil
 }
 
 func lenValue(_ *parser, name token, args []item) (item, *posError) {

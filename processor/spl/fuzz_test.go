@@ -56,8 +56,21 @@ func FuzzCompile(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	f.Add(`* | bin _time span=1d | eval d=strftime(_time, "%F %Z"), p=strptime(d, "%F") | convert mktime(p) ctime(p)`)
+	kolkata, err := LoadTimeZone("Asia/Kolkata")
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, search string) {
+		// The search's time zone changes what its time functions compute, never whether it loads.
+		_, zoned, zerr := CompileIn(search, macros, Env{Lookups: LookupTables{"ns": ns}, TimeZone: kolkata})
 		filter, pipeline, err := CompileWith(search, macros, LookupTables{"ns": ns})
+		if (err == nil) != (zerr == nil) {
+			t.Fatalf("%q: %v in UTC, %v in Asia/Kolkata", search, err, zerr)
+		}
+		if zerr == nil {
+			_, _ = engine.Compile([]*rule.Rule{{ID: "f", Name: "f", Filter: filter, Pipeline: zoned}}, engine.Options{})
+		}
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) {

@@ -3,7 +3,9 @@ package spl
 import (
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/auditdetect/auditdetect/processor/internal/timefmt"
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
 
@@ -28,8 +30,31 @@ func (m LookupTables) Table(name string) (*rule.LookupTable, bool, error) {
 // CompileWith is Compile for a search that may name lookups: `| lookup` resolves its table in lookups when the search
 // is compiled, so that a lookup that is not defined, or a field its table does not have, fails the rule there.
 func CompileWith(search string, macros Macros, lookups Lookups) (filter rule.Expr, pipeline []rule.Stage, err error) {
+	return CompileIn(search, macros, Env{Lookups: lookups})
+}
+
+// Env is what a search is compiled against besides its text and macros.
+type Env struct {
+	// Lookups are the lookup tables `| lookup` can name (nil: none).
+	Lookups Lookups
+	// TimeZone is the zone of the user Splunk would run the search as (a scheduled search's owner): convert's ctime
+	// and mktime, strftime and strptime, and bin's spans of days work in it (LANGUAGE.md, "Time zone"). nil is UTC.
+	TimeZone *time.Location
+}
+
+// LoadTimeZone returns the IANA time zone named name (UTC, Europe/Berlin) for Env.TimeZone; an error says why there
+// is none: an unknown name, or "" or "Local", which name the host's zone, not a user's.
+func LoadTimeZone(name string) (*time.Location, error) {
+	return timefmt.Zone(name)
+}
+
+// CompileIn is Compile against env: its lookups, as CompileWith, and its time zone.
+func CompileIn(search string, macros Macros, env Env) (filter rule.Expr, pipeline []rule.Stage, err error) {
 	p := newParser(search, macros, nil)
-	p.lookups = lookups
+	p.lookups = env.Lookups
+	if env.TimeZone != nil && env.TimeZone != time.UTC {
+		p.zone = env.TimeZone.String()
+	}
 	q, perr := p.parseQuery()
 	if perr != nil {
 		return nil, nil, perr.toError(search)

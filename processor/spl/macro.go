@@ -29,8 +29,7 @@ func (p *parser) expandExpr(t token) (node, *posError) {
 	if strings.TrimSpace(x.text) == "" {
 		return allNode{}, nil // expands to nothing
 	}
-	sub := newParser(x.text, p.macros, append(slices.Clip(p.stack), key))
-	sub.lookups = p.lookups
+	sub := p.sub(x.text, key)
 	n, err := sub.parseAnd()
 	if err == nil {
 		var end token
@@ -104,8 +103,7 @@ func (p *parser) expandCommands(t token) ([]command, *posError) {
 	if strings.TrimSpace(x.text) == "" {
 		return nil, errAt(t.pos, "macro `%s` is empty but is used as a pipeline command", key)
 	}
-	sub := newParser(x.text, p.macros, append(slices.Clip(p.stack), key))
-	sub.lookups = p.lookups
+	sub := p.sub(x.text, key)
 	first, err := sub.parseCommand()
 	var rest []command
 	if err == nil {

@@ -1,6 +1,7 @@
 package spl
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/auditdetect/auditdetect/processor/rule"
@@ -25,10 +26,29 @@ type parser struct {
 
 	// lookups are the lookup tables `| lookup` can name (nil: none).
 	lookups Lookups
+	// zone names the time zone of the search's time functions and day bins (Env.TimeZone), "" for UTC.
+	zone string
 }
 
 func newParser(src string, macros Macros, stack []string) *parser {
 	return &parser{lex: lexer{src: src}, macros: macros, stack: stack}
+}
+
+// sub is a parser of the text of a macro this one expands, key: the same lookups and time zone.
+func (p *parser) sub(text, key string) *parser {
+	sub := newParser(text, p.macros, append(slices.Clip(p.stack), key))
+	sub.lookups, sub.zone = p.lookups, p.zone
+	return sub
+}
+
+// zoned appends the search's time zone to the arguments of a time function (rule.CallFuncs: format_time,
+// parse_time, bin_floor of days), when it is not UTC: a rule compiled in UTC reads as it did before there was a
+// zone, and keeps its state across an upgrade.
+func (p *parser) zoned(args ...rule.Value) []rule.Value {
+	if p.zone == "" {
+		return args
+	}
+	return append(args, rule.Constant{Text: p.zone})
 }
 
 func (p *parser) peek() (token, *posError) {

@@ -96,9 +96,9 @@ func (p *parser) parseConvert(pos int) (command, *posError) {
 		if model == "" {
 			return nil // none(field)
 		}
-		c.evals = append(c.evals, rule.Eval{To: to, Value: rule.Call{Func: model, Args: []rule.Value{
+		c.evals = append(c.evals, rule.Eval{To: to, Value: rule.Call{Func: model, Args: p.zoned(
 			rule.FieldValue{Field: rule.Field{Name: field}}, rule.Constant{Text: format},
-		}}})
+		)}})
 		return nil
 	})
 	if err != nil {
@@ -221,14 +221,17 @@ const maxSpanSeconds = 366 * 86400
 var otherBinOptions = map[string]bool{"bins": true, "minspan": true, "start": true, "end": true, "aligntime": true}
 
 // parseBin parses `bin [span=<int>[<timescale>]] _time [AS <field>]` (and its alias bucket; span may come before or
-// after the field): _time, or with AS the new field, becomes the start of its bucket, _time rounded down to a multiple
-// of the span counted from the epoch (rule.Call bin_floor), as Splunk aligns spans under a day ("base UTC time
-// (epoch 0)"). Only _time is binned: Splunk writes the bins of another numeric field as ranges ("0-10").
+// after the field): _time, or with AS the new field, becomes the start of its bucket (rule.Call bin_floor). A span of
+// seconds, minutes or hours is counted from the epoch, as Splunk aligns them ("base UTC time (epoch 0)", which
+// aligntime changes), span=24h included; a span of days is counted in days of the search's time zone, from its
+// midnight, as Splunk aligns them ("aligntime ... Ignored if span is in days"; "To use day boundaries, use span=1d.
+// Do not use span=86400s, or span=1440m, or span=24h"). Only _time is binned: Splunk writes the bins of another
+// numeric field as ranges ("0-10").
 func (p *parser) parseBin(cmd token) (command, *posError) {
 	name := strings.ToLower(cmd.text)
 	var field, to string
 	var fieldTok token
-	span := int64(0)
+	span, days := int64(0), false
 	for {
 		end, err := p.atEnd()
 		if err != nil {
@@ -255,7 +258,7 @@ func (p *parser) parseBin(cmd token) (command, *posError) {
 				if v.kind != kWord && v.kind != kString {
 					return nil, errAt(next.pos, "missing value after %s", next.describe())
 				}
-				if span, err = parseSpan(v); err != nil {
+				if span, days, err = parseSpan(v); err != nil {
 					return nil, err
 				}
 			case otherBinOptions[opt]:
@@ -295,13 +298,15 @@ func (p *parser) parseBin(cmd token) (command, *posError) {
 	if to == "" {
 		to = field
 	}
-	return evalCmd{evals: []rule.Eval{{To: to, Value: rule.Call{Func: "bin_floor", Args: []rule.Value{
-		rule.FieldValue{Field: rule.Field{Name: field}}, rule.Constant{Text: strconv.FormatInt(span, 10)},
-	}}}}}, nil
+	args := []rule.Value{rule.FieldValue{Field: rule.Field{Name: field}}, rule.Constant{Text: strconv.FormatInt(span, 10)}}
+	if days {
+		args = p.zoned(args...)
+	}
+	return evalCmd{evals: []rule.Eval{{To: to, Value: rule.Call{Func: "bin_floor", Args: args}}}}, nil
 }
 
-// parseSpan reads a bin span, `<int>[<timescale>]`, as seconds.
-func parseSpan(v token) (int64, *posError) {
+// parseSpan reads a bin span, `<int>[<timescale>]`, as seconds; days says its timescale is days.
+func parseSpan(v token) (secs int64, days bool, err *posError) {
 	text := v.text
 	i := 0
 	for i < len(text) && '0' <= text[i] && text[i] <= '9' {
@@ -310,25 +315,25 @@ func parseSpan(v token) (int64, *posError) {
 	digits, unit := text[:i], strings.ToLower(text[i:])
 	switch {
 	case strings.Contains(unit, "log"):
-		return 0, errAt(v.pos, "log spans (span=%s) are not supported: only _time is binned, with span=<int><unit>", text)
+		return 0, false, errAt(v.pos, "log spans (span=%s) are not supported: only _time is binned, with span=<int><unit>", text)
 	case digits == "" && unit != "" && (spanSeconds[unit] != 0 || calendarSpans[unit]):
-		return 0, errAt(v.pos, "span=%s needs a number: span=1%s", text, text)
+		return 0, false, errAt(v.pos, "span=%s needs a number: span=1%s", text, text)
 	case digits == "" || strings.HasPrefix(unit, "."):
-		return 0, errAt(v.pos, "span=%s is not a span: write span=<int><unit>, such as span=10m (units s, m, h, d)", text)
+		return 0, false, errAt(v.pos, "span=%s is not a span: write span=<int><unit>, such as span=10m (units s, m, h, d)", text)
 	case calendarSpans[unit]:
-		return 0, errAt(v.pos, "span=%s is not supported: spans are whole seconds, minutes, hours or days (s, m, h, d), "+
+		return 0, false, errAt(v.pos, "span=%s is not supported: spans are whole seconds, minutes, hours or days (s, m, h, d), "+
 			"not weeks, months, quarters, years or fractions of a second", text)
 	}
-	secs, known := spanSeconds[unit]
+	unitSecs, known := spanSeconds[unit]
 	if !known {
-		return 0, errAt(v.pos, "unknown span unit %q in span=%s (units: s, sec, m, min, h, hr, d, day)", text[i:], text)
+		return 0, false, errAt(v.pos, "unknown span unit %q in span=%s (units: s, sec, m, min, h, hr, d, day)", text[i:], text)
 	}
-	n, err := strconv.ParseInt(digits, 10, 64)
+	n, perr := strconv.ParseInt(digits, 10, 64)
 	switch {
-	case err != nil || n > maxSpanSeconds/secs:
-		return 0, errAt(v.pos, "span=%s is too long (at most 366 days)", text)
+	case perr != nil || n > maxSpanSeconds/unitSecs:
+		return 0, false, errAt(v.pos, "span=%s is too long (at most 366 days)", text)
 	case n == 0:
-		return 0, errAt(v.pos, "span=%s is not positive", text)
+		return 0, false, errAt(v.pos, "span=%s is not positive", text)
 	}
-	return n * secs, nil
+	return n * unitSecs, unitSecs == spanSeconds["d"], nil
 }

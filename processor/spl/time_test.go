@@ -2,8 +2,10 @@ package spl
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -178,5 +180,53 @@ func TestEvalStrftime(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), reason) {
 			t.Errorf("%s: %v, want %q", search, err, reason)
 		}
+	}
+}
+
+// TestTimeZone: in a time zone other than UTC, convert, strftime and strptime, and bin's spans of days (not its spans
+// of seconds, minutes or hours, span=24h included, which Splunk counts from the epoch) carry the zone, also from a
+// macro; in UTC the pipeline is the one Compile gives, so that a rule's state survives the upgrade.
+func TestTimeZone(t *testing.T) {
+	berlin, err := LoadTimeZone("Europe/Berlin")
+	require.NoError(t, err)
+	zone := rule.Constant{Text: "Europe/Berlin"}
+	call := func(fn, field, format string, extra ...rule.Value) rule.Value {
+		return rule.Call{Func: fn, Args: append([]rule.Value{fv(field), rule.Constant{Text: format}}, extra...)}
+	}
+	bin := func(secs string, extra ...rule.Value) rule.Stage {
+		return rule.Eval{To: "_time", Value: rule.Call{Func: "bin_floor", Args: append([]rule.Value{fv("_time"), rule.Constant{Text: secs}}, extra...)}}
+	}
+	tests := []struct {
+		name, search string
+		want         []rule.Stage
+	}{
+		{"convert", `* | convert ctime(a) mktime(b)`, []rule.Stage{
+			rule.Eval{To: "a", Value: call("format_time_lenient", "a", "%m/%d/%Y %H:%M:%S", zone)},
+			rule.Eval{To: "b", Value: call("parse_time_lenient", "b", "%m/%d/%Y %H:%M:%S", zone)}}},
+		{"ESCU's macro", "* | stats min(_time) as firstTime | `security_content_ctime(firstTime)`", []rule.Stage{setTime,
+			rule.Stats{Aggs: []rule.Aggregate{{Func: "min", Field: "_time", As: "firstTime"}}},
+			rule.Eval{To: "firstTime", Value: call("format_time_lenient", "firstTime", escuFormat, zone)}}},
+		{"eval", `* | eval h=strftime(t, "%H"), p=strptime(s, "%F")`, []rule.Stage{
+			rule.Eval{To: "h", Value: call("format_time", "t", "%H", zone)}, rule.Eval{To: "p", Value: call("parse_time", "s", "%F", zone)}}},
+		{"span=1d", "* | bin _time span=1d", []rule.Stage{setTime, bin("86400", zone)}},
+		{"span=2days", "* | bucket span=2days _time", []rule.Stage{setTime, bin("172800", zone)}},
+		{"span=24h", "* | bin _time span=24h", []rule.Stage{setTime, bin("86400")}},
+		{"span=1440m", "* | bin _time span=1440m", []rule.Stage{setTime, bin("86400")}},
+		{"span=86400s", "* | bin _time span=86400s", []rule.Stage{setTime, bin("86400")}},
+		{"span=1h", "* | bin _time span=1h", []rule.Stage{setTime, bin("3600")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, pipeline, err := CompileIn(tt.search, escuCtime, Env{TimeZone: berlin})
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, pipeline)
+			// In UTC, named or not, nothing carries a zone.
+			_, inUTC, err := CompileIn(tt.search, escuCtime, Env{TimeZone: time.UTC})
+			require.NoError(t, err)
+			_, plain, err := Compile(tt.search, escuCtime)
+			require.NoError(t, err)
+			assert.Equal(t, plain, inUTC)
+			assert.NotContains(t, fmt.Sprintf("%#v", plain), "Europe/Berlin")
+		})
 	}
 }

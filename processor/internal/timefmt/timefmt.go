@@ -1,14 +1,20 @@
-// Package timefmt writes and reads times as epoch seconds and with strftime formats, in UTC: the conversions behind
-// the rule model's event_time, format_time and parse_time calls (processor/rule).
+// Package timefmt writes and reads times as epoch seconds and with strftime formats, in UTC or in a named time zone:
+// the conversions behind the rule model's event_time, format_time, parse_time and bin_floor calls (processor/rule).
 //
 // Format and Parse are github.com/itchyny/timefmt-go's strftime and strptime (C's conversions in the C locale, with
 // glibc's flags and widths and %f microseconds), with the subsecond conversions Splunk adds (%N, %Q) done here.
 package timefmt
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
+	// The IANA zone database, in the binary: time.LoadLocation reads the host's (/usr/share/zoneinfo) when it has one
+	// and falls back to this copy, so that spl_time_zone works in a distroless image, which has none. Here, where
+	// every zone the rules name is loaded (the SPL compiler and the engine both call Zone), every binary that reads
+	// a zone gets it: the collector and the auditdetect tool.
+	_ "time/tzdata"
 
 	strftime "github.com/itchyny/timefmt-go"
 
@@ -95,12 +101,34 @@ func checked(t time.Time) (time.Time, bool) {
 	return t, true
 }
 
+// Zone returns the IANA time zone named name (UTC, Europe/Berlin, Asia/Kolkata), the zone SPL's time functions work
+// in (spl_time_zone). "" and "Local" are refused: they name the host's zone, which differs from one collector to the
+// next, where a search's zone is its owner's, the same wherever it runs.
+func Zone(name string) (*time.Location, error) {
+	switch name {
+	case "":
+		return nil, fmt.Errorf("the time zone is empty: name an IANA zone such as UTC or Europe/Berlin")
+	case "Local":
+		return nil, fmt.Errorf("time zone %q is the host's, which differs between collectors: name an IANA zone such as UTC or Europe/Berlin", name)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("unknown time zone %q: name an IANA zone such as UTC or Europe/Berlin", name)
+	}
+	return loc, nil
+}
+
 // Format writes t, in UTC, by the strftime format: the library's conversions (processor/spl/LANGUAGE.md lists them)
 // and Splunk's subsecond ones, which it does not know: %N nanoseconds (9 digits), %Q milliseconds (3 digits), and
 // %<n>N, %<n>Q, n from 1 to 9, that many digits, cut, not rounded. The library writes a conversion it does not know
 // as it stands (%q, %Ez), as C libraries do, and a width before one it knows (%3d is 024).
 func Format(t time.Time, format string) string {
-	t = t.UTC()
+	return FormatIn(t, format, time.UTC)
+}
+
+// FormatIn is Format in the zone loc: the local time there, %Z its abbreviation (CET, CEST), %z its offset then.
+func FormatIn(t time.Time, format string, loc *time.Location) string {
+	t = t.In(loc)
 	ns := strconv.Itoa(t.Nanosecond() + 1e9)[1:]
 	return string(strftime.AppendFormat(nil, t, subseconds(format, func(n int) string { return ns[:n] })))
 }
@@ -114,20 +142,67 @@ func Format(t time.Time, format string) string {
 // kept to the microsecond. %Z reads a zone's abbreviation but knows the offset of UTC and GMT only: another is no
 // time unless %z gives its offset.
 func Parse(format, s string) (time.Time, bool) {
+	return ParseIn(format, s, time.UTC)
+}
+
+// unzoned stands for "no zone given" when ParseIn reads a local time: it is no zone a text can name (%Z reads capital
+// letters, digits and signs), so a result in it was given no zone, neither by %Z nor by %z.
+var unzoned = time.FixedZone("unzoned", 0)
+
+// ParseIn is Parse in the zone loc: a time the text gives no zone for (neither %z nor %Z) is a local time in loc, and
+// %Z still reads UTC and GMT only (the library would take the zone's own abbreviations as the zone itself: GMT in
+// Europe/London as London time, an hour off in summer). A local time that does not exist (clocks go forward over
+// it) is read with the offset before the change (02:30 in Europe/Berlin on the spring day is 03:30 CEST); one that
+// exists twice (clocks go back) is the later (02:30 CET), as time.Date chooses.
+func ParseIn(format, s string, loc *time.Location) (time.Time, bool) {
+	if loc == time.UTC {
+		return parse(format, s, time.UTC)
+	}
+	t, ok := parse(format, s, unzoned)
+	switch {
+	case !ok:
+		return time.Time{}, false
+	case t.Location() != unzoned || hasUnix(format):
+		// A zone given, or epoch seconds (%s), which name an instant: loc changes nothing.
+		return t.UTC(), true
+	}
+	y, mo, d := t.Date()
+	h, mi, sec := t.Clock()
+	return checked(time.Date(y, mo, d, h, mi, sec, t.Nanosecond(), loc).UTC())
+}
+
+// hasUnix reports whether format has %s, epoch seconds.
+func hasUnix(format string) bool {
+	for i := 0; i+1 < len(format); i++ {
+		if format[i] == '%' {
+			if format[i+1] == 's' {
+				return true
+			}
+			i++ // %%, or another conversion
+		}
+	}
+	return false
+}
+
+// parse is Parse with base standing for the zone of a text without one.
+func parse(format, s string, base *time.Location) (time.Time, bool) {
 	long := false
 	format = subseconds(format, func(n int) string {
 		long = long || n > 6
 		return "%f"
 	})
-	t, err := strftime.ParseInLocation(s, format, time.UTC)
+	t, err := strftime.ParseInLocation(s, format, base)
 	if err != nil && long {
-		t, err = strftime.ParseInLocation(cutFractions(s), format, time.UTC)
+		t, err = strftime.ParseInLocation(cutFractions(s), format, base)
 	}
 	if err != nil {
 		return time.Time{}, false
 	}
-	if name, offset := t.Zone(); offset == 0 && name != "" && name != "UTC" && name != "GMT" {
+	if name, offset := t.Zone(); offset == 0 && name != "" && name != "UTC" && name != "GMT" && t.Location() != base {
 		return time.Time{}, false // the library reads an abbreviation it does not know (EST) as UTC
+	}
+	if base != time.UTC {
+		return checked(t)
 	}
 	return checked(t.UTC())
 }
@@ -190,4 +265,36 @@ func cutFractions(s string) string {
 		}
 	}
 	return b.String()
+}
+
+const secondsPerDay = 24 * 60 * 60
+
+// DayBucket returns the start of the bucket of n days (n at least 1) that t falls in, in loc: the first instant of
+// the first of the bucket's local days, the buckets counted in local days from 1970-01-01, as they are in UTC. With
+// n 1 it is the start of t's local day, which is 23 or 25 hours long on the days the clocks change.
+func DayBucket(t time.Time, n int64, loc *time.Location) time.Time {
+	y, m, d := t.In(loc).Date()
+	day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / secondsPerDay // exact: a UTC midnight
+	day -= (day%n + n) % n
+	return dayStart(time.Unix(day*secondsPerDay, 0).UTC(), loc)
+}
+
+// dayStart returns the first instant of the day date (a UTC midnight naming a date) in loc: its local midnight; where
+// the clocks skip midnight (00:00 to 01:00), the instant they skip it; where they go back over it, the first midnight.
+func dayStart(date time.Time, loc *time.Location) time.Time {
+	y, m, d := date.Date()
+	sameDay := func(t time.Time) bool {
+		ty, tm, td := t.In(loc).Date()
+		return ty == y && tm == m && td == d
+	}
+	t := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	if _, end := t.ZoneBounds(); !sameDay(t) && !end.IsZero() {
+		t = end // midnight skipped: time.Date gave the evening before, in the zone that ends when the day begins
+	}
+	if start, _ := t.ZoneBounds(); !start.IsZero() && sameDay(start.Add(-time.Nanosecond)) {
+		// The day began in the zone before this one (the clocks went back over midnight), at its midnight.
+		_, off := start.Add(-time.Nanosecond).Zone()
+		t = date.Add(-time.Duration(off) * time.Second)
+	}
+	return t.In(loc)
 }

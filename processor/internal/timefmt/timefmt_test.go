@@ -1,6 +1,7 @@
 package timefmt
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -177,14 +178,170 @@ func FuzzFormatParse(f *testing.F) {
 	for _, s := range []string{"%Y-%m-%dT%H:%M:%S", "%3N%:z%", "%c %+ %%", "%9Q%j%U%W%V", "%s.%N", "%G-W%V-%u %10Y%_%N"} {
 		f.Add(s, "2025-11-24T16:05:09", "1764000309.25")
 	}
+	berlin := zone(f, "Europe/Berlin")
 	f.Fuzz(func(t *testing.T, format, text, epoch string) {
 		_, _ = Parse(format, text)
+		_, _ = ParseIn(format, text, berlin)
 		if tm, ok := Epoch(epoch); ok {
 			_ = Format(tm, format)
+			_ = FormatIn(tm, format, berlin)
+			_ = DayBucket(tm, 1, berlin)
 			_ = EpochText(tm)
 			if back, ok := Parse("%s", Format(tm, "%s")); !ok || back.Unix() != tm.Unix() {
 				t.Fatalf("%%s of %v read back as %v, %v", tm, back, ok)
 			}
 		}
 	})
+}
+
+func zone(t testing.TB, name string) *time.Location {
+	t.Helper()
+	loc, err := Zone(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+// TestZone: an IANA name is a zone; the host's zone and an unknown name are not.
+func TestZone(t *testing.T) {
+	for _, name := range []string{"UTC", "Europe/Berlin", "Asia/Kolkata", "America/St_Johns", "Etc/GMT+5"} {
+		if loc, err := Zone(name); err != nil || loc.String() != name {
+			t.Errorf("Zone(%q) = %v, %v", name, loc, err)
+		}
+	}
+	for name, want := range map[string]string{
+		"":            "the time zone is empty",
+		"Local":       `time zone "Local" is the host's`,
+		"Europe/Bonn": `unknown time zone "Europe/Bonn"`,
+		"CET ":        `unknown time zone "CET "`,
+		"../etc/x":    `unknown time zone "../etc/x"`,
+	} {
+		if _, err := Zone(name); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Zone(%q): error %v, want %q", name, err, want)
+		}
+	}
+}
+
+// TestFormatIn: the local time of the zone, its abbreviation and offset at that time (CET in winter, CEST in summer),
+// and zones of half and three-quarter hours.
+func TestFormatIn(t *testing.T) {
+	const f = "%Y-%m-%dT%H:%M:%S %Z %z"
+	cases := []struct {
+		zone string
+		t    time.Time
+		want string
+	}{
+		{"Europe/Berlin", at, "2025-11-24T17:05:09 CET +0100"},
+		{"Europe/Berlin", time.Date(2025, 7, 1, 12, 0, 0, 0, time.UTC), "2025-07-01T14:00:00 CEST +0200"},
+		// The last second of CEST and the first of CET on the autumn day: 02:59:59 then 02:00:00 again.
+		{"Europe/Berlin", time.Unix(1761440399, 0), "2025-10-26T02:59:59 CEST +0200"},
+		{"Europe/Berlin", time.Unix(1761440400, 0), "2025-10-26T02:00:00 CET +0100"},
+		{"Asia/Kolkata", at, "2025-11-24T21:35:09 IST +0530"},
+		{"America/St_Johns", at, "2025-11-24T12:35:09 NST -0330"},
+		{"America/St_Johns", time.Date(2025, 7, 1, 12, 0, 0, 0, time.UTC), "2025-07-01T09:30:00 NDT -0230"},
+		{"Asia/Kathmandu", at, "2025-11-24T21:50:09 +0545 +0545"}, // no abbreviation in the database: the offset
+		{"UTC", at, "2025-11-24T16:05:09 UTC +0000"},
+	}
+	for _, c := range cases {
+		if got := FormatIn(c.t, f, zone(t, c.zone)); got != c.want {
+			t.Errorf("FormatIn(%v, %s) = %q, want %q", c.t, c.zone, got, c.want)
+		}
+	}
+	// %s is the instant, whatever the zone.
+	if got := FormatIn(at, "%s", zone(t, "Asia/Kolkata")); got != "1764000309" {
+		t.Errorf("%%s in Asia/Kolkata = %q", got)
+	}
+}
+
+// TestParseIn: a time without a zone is a local time of the zone; one with a zone (%z, or %Z reading UTC or GMT) and
+// epoch seconds (%s) name their instant wherever they are read.
+func TestParseIn(t *testing.T) {
+	cases := []struct {
+		zone, format, s string
+		want            string // EpochText; "" for no time
+	}{
+		{"Europe/Berlin", "%Y-%m-%dT%H:%M:%S", "2025-11-24T17:05:09", "1764000309"},
+		{"Europe/Berlin", "%Y-%m-%dT%H:%M:%S", "2025-07-01T14:00:00", "1751371200"}, // CEST
+		{"Asia/Kolkata", "%m/%d/%Y %H:%M:%S", "11/24/2025 21:35:09", "1764000309"},
+		{"America/St_Johns", "%F %T.%3N", "2025-11-24 12:35:09.250", "1764000309.25"},
+		{"America/St_Johns", "%F %T", "2025-07-01 09:30:00", "1751371200"}, // NDT
+		// A zone in the text wins.
+		{"Europe/Berlin", "%F %T %z", "2025-11-24 16:05:09 +0000", "1764000309"},
+		{"Europe/Berlin", "%FT%T%z", "2025-11-24T16:05:09Z", "1764000309"},
+		{"Europe/Berlin", "%F %T %Z", "2025-11-24 16:05:09 UTC", "1764000309"},
+		{"Europe/London", "%F %T %Z", "2025-07-01 12:00:00 GMT", "1751371200"}, // GMT, not London's summer time
+		{"Europe/Berlin", "%F %T %Z", "2025-11-24 17:05:09 CET", ""},           // as in UTC: no abbreviation but UTC and GMT
+		{"Europe/Berlin", "%s", "1764000309", "1764000309"},
+		{"Europe/Berlin", "%%s %Y-%m-%d", "%s 2025-11-24", "1763938800"}, // a literal %s: a local date
+		// The clocks go forward over 02:00-03:00 on 2025-03-30: 02:30 is read with the offset before, 03:30 CEST.
+		{"Europe/Berlin", "%F %T", "2025-03-30 02:30:00", "1743298200"},
+		// They go back over 02:00-03:00 on 2025-10-26: 02:30 happens twice, the later (CET) is read.
+		{"Europe/Berlin", "%F %T", "2025-10-26 02:30:00", "1761442200"},
+		// Outside the years 1 to 9999 once in the zone.
+		{"Asia/Kolkata", "%F %T", "0001-01-01 00:00:00", ""},
+		{"Europe/Berlin", "%F", "not a date", ""},
+	}
+	for _, c := range cases {
+		tm, ok := ParseIn(c.format, c.s, zone(t, c.zone))
+		got := ""
+		if ok {
+			got = EpochText(tm)
+		}
+		if got != c.want {
+			t.Errorf("ParseIn(%q, %q, %s) = %q, want %q", c.format, c.s, c.zone, got, c.want)
+		}
+	}
+}
+
+// TestDayBucket: the start of a time's local day, 23 or 25 hours long when the clocks change, for zones of whole, half
+// and three-quarter hours; buckets of several days counted from 1970-01-01.
+func TestDayBucket(t *testing.T) {
+	cases := []struct {
+		zone  string
+		at    int64 // epoch seconds
+		days  int64
+		start int64
+	}{
+		// Europe/Berlin, 2025-03-30: 00:00 CET (2025-03-29T23:00Z) to 00:00 CEST (2025-03-30T22:00Z), 23 hours.
+		{"Europe/Berlin", 1743289200, 1, 1743289200},
+		{"Europe/Berlin", 1743336000, 1, 1743289200},
+		{"Europe/Berlin", 1743371999, 1, 1743289200},
+		{"Europe/Berlin", 1743372000, 1, 1743372000},
+		// 2025-10-26: 00:00 CEST (2025-10-25T22:00Z) to 00:00 CET (2025-10-26T23:00Z), 25 hours.
+		{"Europe/Berlin", 1761480000, 1, 1761429600},
+		{"Europe/Berlin", 1761519599, 1, 1761429600},
+		{"Europe/Berlin", 1761519600, 1, 1761519600},
+		// Asia/Kolkata, +05:30: 2025-11-24 starts at 2025-11-23T18:30Z.
+		{"Asia/Kolkata", 1764000000, 1, 1763922600},
+		{"Asia/Kolkata", 1764008999, 1, 1763922600},
+		{"Asia/Kolkata", 1764009000, 1, 1764009000},
+		// America/St_Johns, -03:30: 2025-11-24 starts at 03:30Z; its spring day (2025-03-09) lasts 23 hours.
+		{"America/St_Johns", 1764000000, 1, 1763955000},
+		{"America/St_Johns", 1763954999, 1, 1763868600},
+		{"America/St_Johns", 1741521600, 1, 1741491000},
+		{"America/St_Johns", 1741573799, 1, 1741491000},
+		{"America/St_Johns", 1741573800, 1, 1741573800},
+		// America/Havana skips midnight (00:00 to 01:00 on 2025-03-09): that day starts when it is skipped, 05:00Z.
+		{"America/Havana", 1741521600, 1, 1741496400},
+		// ... and goes back over it on 2025-11-02 (01:00 CDT to 00:00 CST): the day starts at the first midnight,
+		{"America/Havana", 1762084800, 1, 1762056000},
+		// as Africa/Tunis's 1977-09-24 (01:00 CEST to 00:00 CET) does, at 1977-09-23T22:00Z, where time.Date gives the
+		// second.
+		{"Africa/Tunis", 243943200, 1, 243900000},
+		// Two days, counted from 1970-01-01 (day 20416 is 2025-11-24, even): the same as UTC's when the zone is UTC.
+		{"UTC", 1764000000, 2, 1763942400},
+		{"UTC", 1764000000 + 86400, 2, 1763942400},
+		{"Asia/Kolkata", 1764000000 + 86400, 2, 1763922600},
+		// Before 1970.
+		{"UTC", -1, 1, -86400},
+		{"Europe/Berlin", -1, 1, -3600},
+	}
+	for _, c := range cases {
+		got := DayBucket(time.Unix(c.at, 0), c.days, zone(t, c.zone))
+		if got.Unix() != c.start {
+			t.Errorf("DayBucket(%d, %d, %s) = %d (%v), want %d (%v)", c.at, c.days, c.zone, got.Unix(), got,
+				c.start, time.Unix(c.start, 0).In(zone(t, c.zone)))
+		}
+	}
 }
