@@ -49,6 +49,10 @@ BINARY := bin/$(DIST_NAME)
 GO_PLATFORMS := $(shell $(GO) env GOOS GOARCH GOHOSTOS GOHOSTARCH)
 TARGET_PLATFORM := $(word 1,$(GO_PLATFORMS))_$(word 2,$(GO_PLATFORMS))
 HOST_PLATFORM := $(word 3,$(GO_PLATFORMS))_$(word 4,$(GO_PLATFORMS))
+# The tools (ocb, benchstat) run on this machine: they are installed for it whatever GOOS and GOARCH say (a cross
+# build, `GOOS=linux GOARCH=arm64 make build`, installs ocb first on a fresh clone, and with GOBIN set `go install`
+# refuses a cross-compiled binary).
+HOST_ENV := $(call PLATFORM_ENV,$(HOST_PLATFORM))
 # What `make build` makes: the binary of GOOS/GOARCH (`GOOS=linux GOARCH=amd64 make build` on a Mac writes
 # bin/linux_amd64/otelcol-auditdetect and leaves the Mac's alone), and BINARY too when that is this machine's platform.
 BUILD_TARGETS := $(call PLATFORM_BINARY,$(TARGET_PLATFORM)) $(if $(filter $(HOST_PLATFORM),$(TARGET_PLATFORM)),$(BINARY))
@@ -300,12 +304,12 @@ tools: $(OCB) $(BENCHSTAT) ## install the pinned tools into .tools/bin
 
 $(OCB):
 	@mkdir -p $(@D)
-	GOBIN=$(@D) $(GO) install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
+	$(HOST_ENV) GOBIN=$(@D) $(GO) install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
 	mv $(@D)/builder $@
 
 $(BENCHSTAT):
 	@mkdir -p $(@D)
-	GOBIN=$(@D) $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
+	$(HOST_ENV) GOBIN=$(@D) $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
 	mv $(@D)/benchstat $@
 
 .PHONY: clean

@@ -73,3 +73,56 @@ func TestBuildPerPlatform(t *testing.T) {
 	assert.Contains(t, out, ">> "+hostBinary+" is up to date")
 	assert.NotContains(t, out, ">> built")
 }
+
+// TestCrossBuildInstallsToolsForTheMachine: a cross build (`GOOS=linux GOARCH=arm64 make build`, as the image's
+// instructions run it on a Mac) on a fresh clone installs ocb first, and ocb runs on this machine: it is installed for
+// the machine's platform whatever GOOS and GOARCH say (with GOBIN set, `go install` refuses a cross-compiled binary:
+// "cannot install cross-compiled binaries when GOBIN is set"). A stand-in for go records the platform it is asked to
+// install for, and installs the stand-in for ocb.
+func TestCrossBuildInstallsToolsForTheMachine(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("SKIP: no make on this machine")
+	}
+	realGo, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("SKIP: no go on the PATH")
+	}
+	root, err := filepath.Abs("..")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	for _, name := range []string{"go.mod", "go.sum", "builder-config.yaml", "processor", "internal"} {
+		require.NoError(t, os.Symlink(filepath.Join(root, name), filepath.Join(dir, name)))
+	}
+	ocb := filepath.Join(dir, "fake-ocb")
+	require.NoError(t, os.WriteFile(ocb, []byte("#!/bin/sh\nmkdir -p build/otelcol-auditdetect\n"+
+		`printf '%s/%s' "$GOOS" "$GOARCH" > build/otelcol-auditdetect/otelcol-auditdetect`+"\n"), 0o755))
+	fakeGo := filepath.Join(dir, "fake-go")
+	require.NoError(t, os.WriteFile(fakeGo, []byte("#!/bin/sh\n"+
+		`if [ "$1" = install ]; then printf '%s/%s' "${GOOS:-}" "${GOARCH:-}" > "$GOBIN/installed-for"; `+
+		`cp `+ocb+` "$GOBIN/builder"; exit 0; fi`+"\n"+
+		`exec `+realGo+` "$@"`+"\n"), 0o755))
+
+	host := runtime.GOOS + "_" + runtime.GOARCH
+	other := "linux_arm64"
+	if host == other {
+		other = "linux_amd64"
+	}
+	otherOS, otherArch, _ := strings.Cut(other, "_")
+	cmd := exec.Command("make", "--no-print-directory", "-f", filepath.Join(root, "Makefile"), "GO="+fakeGo,
+		"TOOLS_BIN="+filepath.Join(dir, "tools"), "build")
+	cmd.Dir = dir
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); !strings.HasPrefix(k, "MAKE") && k != "MFLAGS" && k != "GOOS" && k != "GOARCH" {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "GOOS="+otherOS, "GOARCH="+otherArch)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	installed, err := os.ReadFile(filepath.Join(dir, "tools", "installed-for"))
+	require.NoError(t, err, "%s", out)
+	assert.Equal(t, strings.Replace(host, "_", "/", 1), string(installed), "ocb is installed for this machine")
+	built, err := os.ReadFile(filepath.Join(dir, "bin", other, "otelcol-auditdetect"))
+	require.NoError(t, err, "%s", out)
+	assert.Equal(t, otherOS+"/"+otherArch, string(built), "the binary is built for GOOS/GOARCH")
+}

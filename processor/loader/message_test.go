@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+	"gopkg.in/yaml.v3"
 )
 
 // tokenDetection is an ESCU detection with the given search and message, whose risk object is the field user.
@@ -144,7 +145,7 @@ func TestOverrideMessage(t *testing.T) {
 // TestOverrideMessageText: an override's message is refused, naming the rule's key, when the risk records could not
 // show it as written: a control character but tab (a line break would make one risk message two lines), a line
 // separator, invalid UTF-8, or more bytes than the RBA writer writes (rule.MaxMessageBytes, where it cuts every
-// message). A tab, any other text and a message of exactly the bound load.
+// message). A tab, any other text, a message of exactly the bound and one ending in line breaks load.
 func TestOverrideMessageText(t *testing.T) {
 	dir := layout(t, map[string]string{
 		"a.yml": tokenDetection("stats", "verb=create | stats count by user_name", "user_name", "$user$ created"),
@@ -155,7 +156,7 @@ func TestOverrideMessageText(t *testing.T) {
 	}
 	for msg, want := range map[string]string{
 		"by $user_name$\nsecond line": "message holds U+000A, a control character or line break, at byte 15",
-		"by $user_name$\r":            "message holds U+000D",
+		"by $user_name$\r second":     "message holds U+000D",
 		"\x1b[31mred\x1b[0m":          "message holds U+001B, a control character or line break, at byte 1",
 		"by\x7f":                      "message holds U+007F",
 		"by \u0085 $user_name$":       "message holds U+0085", // C1 next line
@@ -168,7 +169,27 @@ func TestOverrideMessageText(t *testing.T) {
 		require.Error(t, err, "%q", msg)
 		assert.Contains(t, err.Error(), `rule_overrides "stats": `+want)
 	}
-	for _, msg := range []string{"by\t$user_name$", "créé par $user_name$ — 😀 \u200b", strings.Repeat("x", 4096)} {
+	for _, msg := range []string{"by\t$user_name$", "créé par $user_name$ — 😀 \u200b", strings.Repeat("x", 4096),
+		"by $user_name$\r\n"} { // line breaks at the end are YAML's, not the message's (TestOverrideMessageFromABlockScalar)
 		assert.NoError(t, load(msg), "%q", msg)
 	}
+}
+
+// TestOverrideMessageFromABlockScalar: a long message is naturally written as a YAML folded or literal block scalar
+// (`message: >`), whose default chomping leaves a line break at its end: that break is no part of the message, which
+// loads without it. A line break inside the message is refused.
+func TestOverrideMessageFromABlockScalar(t *testing.T) {
+	dir := layout(t, map[string]string{
+		"a.yml": tokenDetection("stats", "verb=create | stats count by user_name", "user_name", "$user$ created"),
+	})
+	var cfg struct{ Message string }
+	require.NoError(t, yaml.Unmarshal([]byte("message: >\n  created by\n  $user_name$\n"), &cfg))
+	require.Equal(t, "created by $user_name$\n", cfg.Message)
+	rules, err := Load(Options{Paths: []string{dir}, Overrides: map[string]Override{"stats": {Message: cfg.Message}}})
+	require.NoError(t, err)
+	require.Len(t, rules.Rules, 1)
+	assert.Equal(t, "created by $user_name$", rules.Rules[0].Risk.Message)
+	_, err = Load(Options{Paths: []string{dir}, Overrides: map[string]Override{"stats": {Message: "created\nby $user_name$"}}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `rule_overrides "stats": message holds U+000A, a control character or line break, at byte 8`)
 }

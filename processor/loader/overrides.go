@@ -83,7 +83,7 @@ func checkOverride(o Override) error {
 	if o.Message != "" && strings.TrimSpace(o.Message) == "" {
 		return errors.New("message is blank: its risk records would say nothing (leave it out to keep the rule's own)")
 	}
-	if err := checkMessageText(o.Message); err != nil {
+	if err := checkMessageText(overrideMessage(o)); err != nil {
 		return err
 	}
 	for _, ro := range o.RiskObjects {
@@ -130,6 +130,12 @@ func checkMessageText(msg string) error {
 	return nil
 }
 
+// overrideMessage is the override's message without the line breaks at its end: the usual way to write a long
+// message in YAML, a block scalar (`message: >`), keeps one there, which is no part of the text.
+func overrideMessage(o Override) string {
+	return strings.TrimRight(o.Message, "\r\n")
+}
+
 func override(r *rule.Rule, o Override) error {
 	if len(o.RiskObjects) > 0 {
 		score := 0
@@ -151,7 +157,7 @@ func override(r *rule.Rule, o Override) error {
 		r.Risk.Threats = slices.Clone(o.ThreatObjects)
 	}
 	if o.Message != "" {
-		r.Risk.Message = o.Message
+		r.Risk.Message = overrideMessage(o)
 	}
 	return nil
 }
