@@ -20,15 +20,7 @@ func TestBuildPerPlatform(t *testing.T) {
 	if _, err := exec.LookPath("make"); err != nil {
 		t.Skip("SKIP: no make on this machine")
 	}
-	root, err := filepath.Abs("..")
-	require.NoError(t, err)
-	dir := t.TempDir()
-	for _, name := range []string{"go.mod", "go.sum", "builder-config.yaml", "processor", "internal"} {
-		require.NoError(t, os.Symlink(filepath.Join(root, name), filepath.Join(dir, name)))
-	}
-	ocb := filepath.Join(dir, "fake-ocb")
-	require.NoError(t, os.WriteFile(ocb, []byte("#!/bin/sh\nmkdir -p build/otelcol-auditdetect\n"+
-		`printf '%s/%s' "$GOOS" "$GOARCH" > build/otelcol-auditdetect/otelcol-auditdetect`+"\n"), 0o755))
+	root, dir, ocb := fakeModule(t)
 
 	host := runtime.GOOS + "_" + runtime.GOARCH
 	other := "linux_arm64"
@@ -87,15 +79,7 @@ func TestCrossBuildInstallsToolsForTheMachine(t *testing.T) {
 	if err != nil {
 		t.Skip("SKIP: no go on the PATH")
 	}
-	root, err := filepath.Abs("..")
-	require.NoError(t, err)
-	dir := t.TempDir()
-	for _, name := range []string{"go.mod", "go.sum", "builder-config.yaml", "processor", "internal"} {
-		require.NoError(t, os.Symlink(filepath.Join(root, name), filepath.Join(dir, name)))
-	}
-	ocb := filepath.Join(dir, "fake-ocb")
-	require.NoError(t, os.WriteFile(ocb, []byte("#!/bin/sh\nmkdir -p build/otelcol-auditdetect\n"+
-		`printf '%s/%s' "$GOOS" "$GOARCH" > build/otelcol-auditdetect/otelcol-auditdetect`+"\n"), 0o755))
+	root, dir, ocb := fakeModule(t)
 	fakeGo := filepath.Join(dir, "fake-go")
 	require.NoError(t, os.WriteFile(fakeGo, []byte("#!/bin/sh\n"+
 		`if [ "$1" = install ]; then printf '%s/%s' "${GOOS:-}" "${GOARCH:-}" > "$GOBIN/installed-for"; `+
@@ -125,4 +109,20 @@ func TestCrossBuildInstallsToolsForTheMachine(t *testing.T) {
 	built, err := os.ReadFile(filepath.Join(dir, "bin", other, "otelcol-auditdetect"))
 	require.NoError(t, err, "%s", out)
 	assert.Equal(t, otherOS+"/"+otherArch, string(built), "the binary is built for GOOS/GOARCH")
+}
+
+// fakeModule returns the repository's root and a temporary copy of the module's layout made of links, with a
+// stand-in for ocb in it (it writes "<GOOS>/<GOARCH>" where ocb writes the binary).
+func fakeModule(t *testing.T) (root, dir, ocb string) {
+	t.Helper()
+	root, err := filepath.Abs("..")
+	require.NoError(t, err)
+	dir = t.TempDir()
+	for _, name := range []string{"go.mod", "go.sum", "builder-config.yaml", "processor", "internal"} {
+		require.NoError(t, os.Symlink(filepath.Join(root, name), filepath.Join(dir, name)))
+	}
+	ocb = filepath.Join(dir, "fake-ocb")
+	require.NoError(t, os.WriteFile(ocb, []byte("#!/bin/sh\nmkdir -p build/otelcol-auditdetect\n"+
+		`printf '%s/%s' "$GOOS" "$GOARCH" > build/otelcol-auditdetect/otelcol-auditdetect`+"\n"), 0o755))
+	return root, dir, ocb
 }
