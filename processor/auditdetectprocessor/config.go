@@ -76,6 +76,9 @@ type Config struct {
 	MaxKeys int `mapstructure:"max_keys"`
 	// AllowedLateness keeps a window open for events this much older than the newest event its rule has seen.
 	AllowedLateness time.Duration `mapstructure:"allowed_lateness"`
+	// IdleTimeout is how long no audit event may come before the clock of windows answered at their close moves on
+	// with the wall clock, so that they answer on an idle stream too (idle.go). 0 turns it off.
+	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
 	// NewTermsLearning is how long (event time) new_terms rules only learn after start-up (or a reload that changes
 	// them), so that their empty history does not report the whole traffic as new. 0 (default): they report from the
 	// first event.
@@ -153,6 +156,9 @@ func createDefaultConfig() *Config {
 		MaxRiskEventsPerRecord: rba.DefaultMaxRiskEvents,
 		// Enough for the seconds by which API servers and collection agents reorder events, well under a window.
 		AllowedLateness: 5 * time.Minute,
+		// A minute without one audit event: an API server whose audit policy logs anything writes several a minute.
+		// Shorter than allowed_lateness, so that an idle stream's windows answer when a busy stream's would.
+		IdleTimeout: time.Minute,
 		// What a crash (not a shutdown, which saves) may lose: a minute of counting, against a write per minute.
 		CheckpointInterval: time.Minute,
 	}
@@ -202,7 +208,8 @@ func (cfg *Config) Validate() error {
 		errs = errors.Join(errs, fmt.Errorf("max_risk_events_per_record: must be positive, got %d", cfg.MaxRiskEventsPerRecord))
 	}
 	errs = errors.Join(errs, interval("checkpoint_interval", cfg.CheckpointInterval),
-		interval("reload_interval", cfg.ReloadInterval))
+		interval("reload_interval", cfg.ReloadInterval), interval("idle_timeout", cfg.IdleTimeout),
+		atMostAYear("idle_timeout", cfg.IdleTimeout))
 	if _, err := newNormalizer(cfg); err != nil {
 		errs = errors.Join(errs, err)
 	}

@@ -46,6 +46,7 @@ func TestLoadConfig(t *testing.T) {
 				// The default, as the file does not set it.
 				MaxRiskEventsPerRecord: 100,
 				AllowedLateness:        5 * time.Minute,
+				IdleTimeout:            time.Minute,
 				CheckpointInterval:     time.Minute,
 			},
 		},
@@ -99,6 +100,12 @@ func TestLoadConfig(t *testing.T) {
 		{id: component.NewIDWithName(metadata.Type, "huge_throttle_window"), errMsg: `rule_overrides: "Test NodePort": throttle.window: must be at most 8784h0m0s`},
 		{id: component.NewIDWithName(metadata.Type, "tiny_reload_interval"), errMsg: "reload_interval: must be 0 (off) or at least 1s, got 1ns"},
 		{id: component.NewIDWithName(metadata.Type, "tiny_checkpoint_interval"), errMsg: "checkpoint_interval: must be 0 (off) or at least 1s, got 10ms"},
+		{id: component.NewIDWithName(metadata.Type, "tiny_idle_timeout"), errMsg: "idle_timeout: must be 0 (off) or at least 1s, got 10ms"},
+		{id: component.NewIDWithName(metadata.Type, "idle_off"), expected: func() *Config {
+			c := createDefaultConfig()
+			c.IdleTimeout = 0
+			return c
+		}()},
 		{id: component.NewIDWithName(metadata.Type, "bad_new_terms_learning"), errMsg: "new_terms_learning: must not be negative"},
 		{id: component.NewIDWithName(metadata.Type, "bad_throttle_window"), errMsg: `rule_overrides: "x": throttle.window must be positive`},
 		{id: component.NewIDWithName(metadata.Type, "throttle_in_enrich"), errMsg: "enrich mode does not write"},

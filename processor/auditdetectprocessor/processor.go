@@ -229,6 +229,8 @@ type auditProcessor struct {
 	sources *normalize.Normalizer
 	// store keeps the detection state across restarts (persist.go); nil without storage.
 	store *stateStore
+	// idle moves the windows' clock while no audit event comes (idle.go).
+	idle idleClock
 
 	// mu lets shutdown wait for batches being evaluated before it closes the GeoIP database they may be reading.
 	// A rule reload replaces detector, ruleAttrs and state under it, so a batch sees one rule set throughout.
@@ -280,6 +282,7 @@ func newAuditProcessor(set processor.Settings, cfg *Config) (*auditProcessor, er
 func (p *auditProcessor) shutdown(ctx context.Context) error {
 	p.stopReload()
 	p.stopCheckpoints()
+	idleErr := p.stopIdle(ctx)
 	p.mu.Lock()
 	first := !p.closed
 	p.closed = true // no batch starts from now on
@@ -300,7 +303,7 @@ func (p *auditProcessor) shutdown(ctx context.Context) error {
 	windows := p.throttleWindows()
 	flushErr := p.flushState(ctx, nil)
 	saved, encodeErr := p.finalState(windows)
-	err := errors.Join(waitErr, closedErr, flushErr, p.closeState(ctx, saved, encodeErr))
+	err := errors.Join(idleErr, waitErr, closedErr, flushErr, p.closeState(ctx, saved, encodeErr))
 	p.detector.close()
 	return err
 }
@@ -330,6 +333,9 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 	// Timed per batch, not per record: a clock read and a histogram record cost ~0.3 µs, a real share of what a
 	// record costs, and once per batch nothing (docs/operations.md).
 	start := time.Now()
+	p.idle.begin()
+	var events int64 // audit events evaluated: the stream is not idle (idle.go)
+	defer func() { p.idle.end(time.Now(), events > 0, p.detector.engine) }()
 	p.retried(ld)
 	// One engine state for the batch (evaluations and route keys), not a pool round trip per record.
 	eval := p.detector.engine.Evaluator()
@@ -339,6 +345,12 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 	rls := ld.ResourceLogs()
 	// Answers of windows closed go into the resource of their group's last event: the windows keep its origin.
 	origins := p.cfg.Mode == ModeFork && p.detector.engine.AnswersAtClose()
+	// The time of the batch's last record moves the clock of windows answered at their close, whatever rules its
+	// events are candidates of (engine.Evaluator.MoveClock): traffic no stateful rule reads closes them too.
+	lastRes, lastScope := -1, -1
+	if origins {
+		lastRes, lastScope = lastRecords(rls)
+	}
 	for i := 0; i < rls.Len(); i++ {
 		sls := rls.At(i).ScopeLogs()
 		resProv := resourceProvenance(rls.At(i).Resource())
@@ -355,6 +367,9 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 			for k := 0; k < n; k++ {
 				rec := lrs.At(k)
 				records++
+				if lastRes >= 0 {
+					eval.MoveClock(i == lastRes && j == lastScope && k == n-1)
+				}
 				body, ok := bodyJSON(rec.Body())
 				if !ok {
 					unparsed++
@@ -403,6 +418,7 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 						return
 					}
 					out.parsed++
+					events++
 					if len(res.Matches) == 0 {
 						switch {
 						case aks && len(ev.Body) >= minCutEvent && event.Truncated(ev.Body):
@@ -490,6 +506,19 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 	// processorhelper passes ld on to deliveryWatch, which calls delivered with the next consumer's answer.
 	p.sending.Add(1)
 	return ld, nil
+}
+
+// lastRecords returns the resource and scope of the batch's last record (-1, -1 when it has none).
+func lastRecords(rls plog.ResourceLogsSlice) (res, scope int) {
+	for i := rls.Len() - 1; i >= 0; i-- {
+		sls := rls.At(i).ScopeLogs()
+		for j := sls.Len() - 1; j >= 0; j-- {
+			if sls.At(j).LogRecords().Len() > 0 {
+				return i, j
+			}
+		}
+	}
+	return -1, -1
 }
 
 // keep marks record k as forwarded under drop_unmatched. Records the processor cannot read are always forwarded:

@@ -89,6 +89,7 @@ func (p *auditProcessor) start(ctx context.Context, host component.Host) error {
 	if err := p.openState(ctx, host); err != nil {
 		return err
 	}
+	p.startIdle()
 	if p.cfg.ReloadInterval <= 0 {
 		return nil
 	}

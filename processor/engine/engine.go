@@ -343,6 +343,8 @@ type Evaluator struct {
 	_  noCopy
 	e  *Engine
 	st *evalState
+	// clock says the events evaluated move the windows' clock whatever rules they are candidates of (MoveClock).
+	clock bool
 }
 
 // noCopy makes go vet's copylocks check report a copied Evaluator: two copies closed would give one state back twice.
@@ -362,6 +364,13 @@ func (e *Engine) Evaluator() Evaluator {
 // again. A window answered at its close keeps the origin of the last event each group counted, in Closed.Origin, so
 // that its answer can be written where that event came from. 0 is no origin.
 func (ev *Evaluator) SetOrigin(origin uint64) { ev.st.ctx.origin = origin }
+
+// MoveClock says whether the events evaluated next, until it is set again, move the clock of windows answered at
+// their close (closed.go) with their own time, whatever rules they are candidates of. Otherwise only the events of
+// stateful rules move it, and a rule on a rare operation would answer only with the next rare event while the
+// traffic no stateful rule reads (lease renewals) flows. The processor sets it for the last record of a batch: one
+// timestamp read per batch rather than per event. An event without a readable timestamp moves nothing.
+func (ev *Evaluator) MoveClock(on bool) { ev.clock = on }
 
 // Close gives the Evaluator's state back to the engine.
 func (ev *Evaluator) Close() {
@@ -414,6 +423,11 @@ func (ev *Evaluator) Evaluate(body []byte) (Result, error) {
 	if err := view.Err(); err != nil {
 		return Result{}, err
 	}
+	if ev.clock && e.atClose && !noted {
+		if t, ok := e.readTime(view); ok {
+			newestTime(&e.newest, t)
+		}
+	}
 	if res.Matches != nil {
 		if err := view.Validate(); err != nil {
 			return Result{}, err
@@ -457,14 +471,22 @@ func (e *Engine) Match(body []byte) ([]Match, error) {
 // eventTime is the event's own time, so that replaying an old log gives the answers live traffic gave. An event
 // with no readable timestamp takes the current time.
 func (e *Engine) eventTime(view *event.View) time.Time {
+	if t, ok := e.readTime(view); ok {
+		return t
+	}
+	return time.Now()
+}
+
+// readTime is the event's own time, if it has a readable timestamp.
+func (e *Engine) readTime(view *event.View) (time.Time, bool) {
 	for _, p := range e.times {
 		if b, ok := view.First(p); ok {
 			if t, ok := parseTime(b); ok {
-				return t
+				return t, true
 			}
 		}
 	}
-	return time.Now()
+	return time.Time{}, false
 }
 
 // parseTime parses an RFC 3339 timestamp as time.Parse(time.RFC3339Nano) does. The API server's layout (UTC, "Z",

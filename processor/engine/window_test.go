@@ -649,6 +649,61 @@ func TestWindowClosesWithOtherRulesEvents(t *testing.T) {
 	}
 }
 
+// A window answered at its close closes with the time of an event no rule reads, when the Evaluator is told to read
+// it (the processor does for the last record of a batch); an Evaluator not told so leaves the clock alone, and an
+// event without a timestamp moves nothing.
+func TestWindowClosesWithAnEventNoRuleReads(t *testing.T) {
+	e, err := Compile([]*rule.Rule{windowRule(cmp("count", rule.OpLt, "5"), countOnly)}, Options{Window: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	play(t, e, [][]byte{ev("10.0.0.1", 1, "")})
+	leaseGet := func(min float64) []byte {
+		return fmt.Appendf(nil, `{"verb":"get","objectRef":{"resource":"leases"},"stageTimestamp":%q}`,
+			w0.Add(time.Duration(min*float64(time.Minute))).Format(time.RFC3339Nano))
+	}
+	ev := e.Evaluator()
+	defer ev.Close()
+	if _, err := ev.Evaluate(leaseGet(20)); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.TakeClosed(); len(got) != 0 {
+		t.Fatalf("an event read without MoveClock closed %+v", got)
+	}
+	ev.MoveClock(true)
+	if _, err := ev.Evaluate([]byte(`{"verb":"get","objectRef":{"resource":"leases"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.TakeClosed(); len(got) != 0 || !e.Clock().Equal(w0.Add(time.Minute)) {
+		t.Fatalf("an event without a timestamp closed %+v, clock %s", got, e.Clock())
+	}
+	if _, err := ev.Evaluate(leaseGet(20)); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.TakeClosed(); len(got) != 1 || got[0].Rule.ID != "w" {
+		t.Errorf("closed %+v, want the 10:00 window of w", got)
+	}
+}
+
+// AdvanceClock moves the clock of windows answered at their close as an event's time would (the processor's idle
+// advance); it never moves it back.
+func TestAdvanceClock(t *testing.T) {
+	e, err := Compile([]*rule.Rule{windowRule(cmp("count", rule.OpLt, "5"), countOnly)}, Options{Window: 10 * time.Minute, AllowedLateness: 5 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	play(t, e, [][]byte{ev("10.0.0.1", 1, "")})
+	e.AdvanceClock(w0.Add(14 * time.Minute)) // within the lateness
+	if got := e.TakeClosed(); len(got) != 0 {
+		t.Fatalf("closed within the lateness: %+v", got)
+	}
+	e.AdvanceClock(w0.Add(16 * time.Minute))
+	e.AdvanceClock(w0.Add(2 * time.Minute))
+	if got := e.TakeClosed(); len(got) != 1 || !e.Clock().Equal(w0.Add(16*time.Minute)) {
+		t.Errorf("closed %+v, clock %s", got, e.Clock())
+	}
+}
+
 // TestWindowSum: sum adds the values that are numbers (Splunk's and ES|QL's), per event and over a window; a
 // condition on it can go either way (values may be negative), so the window answers at its close, with the sum kept
 // across a restart.

@@ -1,0 +1,163 @@
+package auditdetectprocessor
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.uber.org/zap"
+
+	"github.com/auditdetect/auditdetect/processor/engine"
+)
+
+// Idleness (docs/stateful.md, "Idle streams"). A window answered at its close closes when the windows' clock
+// (engine.Clock: the newest event time read) passes its end plus allowed_lateness. Events move that clock; when none
+// come (an idle gateway, a quiet cluster at night) it stops, and the answers wait for the next event, hours later.
+// Once no audit event has come for idle_timeout of wall time (detected as Flink's WatermarkStrategy.withIdleness
+// detects an idle input, by a periodic check), a timer moves the clock on by the wall time passed since the last
+// one, and sends the answers of the windows that closed in a batch of their own, as a batch's are sent (throttles, a
+// refusal giving them back, storage). Flink itself only stops an idle input from holding back the others' watermark:
+// a clock that is the newest time of one stream has nothing to release, and must move to answer.
+//
+// Only a live clock moves: one no more than allowed_lateness behind the wall clock when the last event came. A
+// replay of an old log through a live collector (events days behind the wall clock) pauses whenever its reader does,
+// and moving its clock by the wall clock would close its windows before the rest of their events are read: its
+// windows close with the log's own time, as `auditdetect scan`'s do (the CLI has no timer). A live stream's clock,
+// moved by the wall time passed, stays as far behind the wall clock as the stream's events were: an event that comes
+// after the advance is dropped as late only if it took allowed_lateness longer to arrive than the events before it.
+
+// idleCheck bounds the period of the idle timer: an answer due while the stream is idle goes out at most this late.
+const idleCheck = 10 * time.Second
+
+// idleClock is what the idle timer knows of the stream, and the timer's controls.
+type idleClock struct {
+	mu sync.Mutex
+	// last is the wall time at which the last batch with an audit event ended, and clock the windows' clock then
+	// (zero: none yet).
+	last, clock time.Time
+	// busy counts the batches being evaluated: the stream is not idle while one is.
+	busy int
+	// refused says the last idle batch was refused (logged once per run of refusals).
+	refused bool
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// begin notes a batch being evaluated.
+func (c *idleClock) begin() {
+	c.mu.Lock()
+	c.busy++
+	c.mu.Unlock()
+}
+
+// end notes the end of a batch at wall time now; one that held audit events sets the stream's last event and clock.
+func (c *idleClock) end(now time.Time, events bool, e *engine.Engine) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.busy--
+	if events {
+		c.last = now
+		if clock := e.Clock(); !clock.IsZero() {
+			c.clock = clock
+		}
+	}
+}
+
+// target returns the time the windows' clock moves to at wall time now: the clock at the last event plus the wall
+// time passed since, when the stream has been idle for timeout and its clock was within lateness of the wall clock.
+func (c *idleClock) target(now time.Time, timeout, lateness time.Duration) (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.busy > 0 || c.last.IsZero() || c.clock.IsZero() {
+		return time.Time{}, false
+	}
+	idle := now.Sub(c.last)
+	if idle < timeout || c.last.Sub(c.clock) > lateness {
+		return time.Time{}, false
+	}
+	return c.clock.Add(idle), true
+}
+
+// startIdle starts the idle timer (fork mode: only it writes answers of closed windows).
+func (p *auditProcessor) startIdle() {
+	if p.cfg.Mode != ModeFork || p.cfg.IdleTimeout <= 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.idle.cancel, p.idle.done = cancel, make(chan struct{})
+	go p.watchIdle(ctx, p.cfg.IdleTimeout)
+}
+
+// stopIdle ends the idle timer, cancelling an idle batch on its way (a refusal gives its answers back, for the
+// shutdown's flush), and waits for it until ctx ends. It must be called without holding p.mu.
+func (p *auditProcessor) stopIdle(ctx context.Context) error {
+	if p.idle.cancel == nil {
+		return nil
+	}
+	p.idle.cancel()
+	p.idle.cancel = nil
+	select {
+	case <-p.idle.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (p *auditProcessor) watchIdle(ctx context.Context, timeout time.Duration) {
+	defer close(p.idle.done)
+	ticker := time.NewTicker(min(timeout, idleCheck))
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-ticker.C:
+			p.idleAdvance(ctx, now)
+		}
+	}
+}
+
+// idleAdvance moves the windows' clock of an idle stream to wall time now (idleClock.target) and sends the answers
+// of the windows that closed, with those still waiting (of a refused batch) and the throttle reports that came due,
+// in a batch of its own; a refusal gives them back (delivered), for the next batch or the next tick.
+func (p *auditProcessor) idleAdvance(ctx context.Context, now time.Time) {
+	at, ok := p.idle.target(now, p.cfg.IdleTimeout, p.cfg.AllowedLateness)
+	if !ok {
+		return
+	}
+	p.mu.RLock()
+	if p.closed || p.state.next == nil {
+		p.mu.RUnlock()
+		return
+	}
+	p.detector.engine.AdvanceClock(at)
+	ld := plog.NewLogs()
+	added, dropped := p.finishBatch(ld, newBatch())
+	next := p.state.next
+	if ld.ResourceLogs().Len() == 0 {
+		p.mu.RUnlock()
+		return
+	}
+	// As a batch processLogs passed on: shutdown waits for the next consumer's answer to it.
+	p.sending.Add(1)
+	p.mu.RUnlock()
+	err := deliveryWatch{Logs: next, p: p}.ConsumeLogs(ctx, ld)
+	p.idle.mu.Lock()
+	first := err != nil && !p.idle.refused
+	p.idle.refused = err != nil
+	p.idle.mu.Unlock()
+	if err != nil {
+		if first {
+			p.logger.Warn("the next consumer refused the answers of windows closed while no audit event came; they go "+
+				"out with the next batch, or the idle timer's next try", zap.Error(err))
+		}
+		return
+	}
+	p.telemetry.ProcessorAuditdetectRiskEvents.Add(ctx, int64(added))
+	if dropped > 0 {
+		p.telemetry.ProcessorAuditdetectRiskEventsDropped.Add(ctx, int64(dropped), reasonPerRecord)
+	}
+}
