@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"runtime"
 	"testing"
+	"time"
 	"weak"
 
 	"github.com/auditdetect/auditdetect/processor/auditgen"
@@ -29,6 +30,26 @@ func TestNoMatchDoesNotAllocate(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("a record that matches nothing allocated %v times", allocs)
+	}
+}
+
+// An event a sequence's filter lets through but none of its steps (nor its until) matches moves no state and
+// allocates nothing, however late it is (it is not held). It has no auditID: one with an auditID is remembered as
+// delivered, which allocates.
+func TestSequenceNoStepDoesNotAllocate(t *testing.T) {
+	r := roleThenWorkload(time.Minute)
+	r.Filter = eq("user.username", "mallory")
+	e, err := Compile([]*rule.Rule{r}, Options{AllowedLateness: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Match([]byte(seqEvent("b1", "mallory", "create", "deployments", 100))); err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(seqEvent("", "mallory", "get", "pods", 90))
+	e.Evaluate(body) // warm the pool
+	if allocs := testing.AllocsPerRun(200, func() { e.Evaluate(body) }); allocs != 0 {
+		t.Errorf("an event no step matches allocated %v times", allocs)
 	}
 }
 

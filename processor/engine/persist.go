@@ -104,8 +104,23 @@ type savedSequence struct {
 }
 
 type savedSeqKey struct {
-	Key   string
+	Key string
+	// Parts are the key's partials after all its events. A key that holds events (Held, in event-time order) is
+	// restored from Base, the partials before them, and its Held run again: Parts is for a build of before, which
+	// restores it alone. Base, Held and Floor came after version 2 was first written: older state has none, and its
+	// keys are restored with a floor at their newest partial's last event (its events were taken in arrival order).
 	Parts []savedPartial
+	Base  []savedPartial
+	Held  []savedHeld
+	Floor time.Time
+}
+
+type savedHeld struct {
+	At       time.Time
+	ID       string
+	Steps    []int
+	Until    bool
+	Reported [][]string
 }
 
 type savedPartial struct {
@@ -375,11 +390,23 @@ func (s *sequenceStage) save(stage int) savedSequence {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ssq := savedSequence{Stage: stage, Watermark: s.wm.Time(), NextSweep: s.nextSweep}
+	// Copies of the ids: a partial's slice is shared with the one that extends it, and the encoding runs after the
+	// lock.
+	partials := func(parts []seqPartial) []savedPartial {
+		var out []savedPartial
+		for _, p := range parts {
+			out = append(out, savedPartial{Start: p.start, Last: p.last, IDs: slices.Clone(p.ids)})
+		}
+		return out
+	}
 	s.keys.Each(func(key string, k *seqKey) bool {
-		sk := savedSeqKey{Key: key}
-		for _, p := range k.parts {
-			// A copy of the ids: a partial's slice is shared with the one that extends it.
-			sk.Parts = append(sk.Parts, savedPartial{Start: p.start, Last: p.last, IDs: slices.Clone(p.ids)})
+		sk := savedSeqKey{Key: key, Parts: partials(k.parts), Floor: k.floor}
+		if len(k.held) > 0 {
+			sk.Base = partials(k.base)
+		}
+		for _, h := range k.held {
+			sk.Held = append(sk.Held, savedHeld{At: h.at, ID: h.id, Steps: slices.Clone(h.steps), Until: h.until,
+				Reported: slices.Clone(h.reported)})
 		}
 		ssq.Keys = append(ssq.Keys, sk)
 		return true
@@ -397,15 +424,9 @@ func (s *sequenceStage) restore(ssq savedSequence) {
 		s.nextSweep = limit
 	}
 	for _, sk := range ssq.Keys {
-		if len(sk.Parts) > len(s.steps)-1 {
-			continue // damaged: the state key is unchanged, so the saving rule had as many steps
-		}
-		k := seqKey{parts: make([]seqPartial, len(sk.Parts))}
-		for i, p := range sk.Parts {
-			if len(p.IDs) != 0 && len(p.IDs) != i+1 || p.Last.After(ssq.Watermark) || p.Start.After(p.Last) {
-				continue // damaged: a partial that has reached step i holds i+1 events, all by the watermark
-			}
-			k.parts[i] = seqPartial{start: p.Start, last: p.Last, ids: p.IDs}
+		k, ok := s.restoreKey(sk, ssq.Watermark)
+		if !ok {
+			continue
 		}
 		if old, ok := s.keys.Get(sk.Key); ok {
 			*old = k
@@ -413,4 +434,49 @@ func (s *sequenceStage) restore(ssq savedSequence) {
 			s.keys.Add(sk.Key, k, nil)
 		}
 	}
+}
+
+// restoreKey rebuilds a saved key, or reports it damaged (the state key is unchanged, so the saving rule had as many
+// steps, and held what it took in time order).
+func (s *sequenceStage) restoreKey(sk savedSeqKey, watermark time.Time) (seqKey, bool) {
+	from := sk.Parts
+	if len(sk.Held) > 0 {
+		from = sk.Base
+	}
+	if len(from) > len(s.steps)-1 || len(sk.Held) > maxSeqHeld || sk.Floor.After(watermark) {
+		return seqKey{}, false
+	}
+	k := seqKey{floor: sk.Floor}
+	parts := make([]seqPartial, len(from))
+	for i, p := range from {
+		if len(p.IDs) != 0 && len(p.IDs) != i+1 || p.Last.After(watermark) || p.Start.After(p.Last) {
+			continue // damaged: a partial that has reached step i holds i+1 events, all by the watermark
+		}
+		parts[i] = seqPartial{start: p.Start, last: p.Last, ids: p.IDs}
+		if len(p.IDs) != 0 && p.Last.After(k.floor) {
+			k.floor = p.Last // its events are let go of: none older can be placed among them
+		}
+	}
+	if len(sk.Held) == 0 {
+		k.parts = parts
+		return k, true
+	}
+	last := k.floor
+	for _, h := range sk.Held {
+		sorted := slices.IsSortedFunc(h.Steps, func(a, b int) int { return b - a }) &&
+			len(slices.Compact(slices.Clone(h.Steps))) == len(h.Steps)
+		if h.At.Before(last) || h.At.After(watermark) || !sorted || len(h.Steps) > 0 &&
+			(h.Steps[0] >= len(s.steps) || h.Steps[len(h.Steps)-1] < 0) {
+			return seqKey{}, false
+		}
+		last = h.At
+		k.held = append(k.held, seqHeld{at: h.At, id: h.ID, steps: h.Steps, until: h.Until, reported: h.Reported})
+	}
+	// The partials after the held events are theirs from base (what a run gives, whatever Parts says).
+	k.base = parts
+	k.parts = slices.Clone(parts)
+	for _, h := range k.held {
+		s.take(&k.parts, h)
+	}
+	return k, true
 }

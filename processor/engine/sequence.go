@@ -2,6 +2,7 @@ package engine
 
 import (
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,19 +13,25 @@ import (
 )
 
 // sequenceStage is rule.Sequence streamed: EQL's sequence state machine (one partial sequence per key and step
-// reached, the latest) over event time.
+// reached, the latest) over the events in event-time order, as EQL runs it over a search's sorted events.
 //
 // Partials live in a window.Store bounded to maxKeys, least recently updated evicted first (an evicted key loses the
 // partials it held: a sequence in progress is missed, which telemetry counts); a key holds a partial only for the
 // steps it has reached. Partials that can no longer complete (their first event more than the span and the allowed
 // lateness before the watermark) are freed by a sweep at most once per span/4 of event time.
 //
-// Events are taken in arrival order, stamped with their own time: an event extends a partial whose last event is no
-// later than it. An event more than the allowed lateness older than the watermark is dropped and counted (the sweep
-// may have freed what it would have extended), and one dated after the watermark (which the wall clock caps) counts
-// at the watermark, so that a clock far ahead cannot make a key's partial one no event can follow. A late event
-// older than the partial it would extend is not matched with it (EQL, which sorts first, would pair it with an
-// earlier partial, which a stream no longer holds).
+// Events arrive out of order by up to the allowed lateness. Each key holds its events of the last allowed lateness
+// of event time (seqKey.held), after the partials they started from (seqKey.base): an event older than the newest
+// held is placed among them, and the key's partials are run again over them in time order, reporting the sequences
+// that run completes and no run reported before. An event arriving in order (the common case) extends the partials
+// at once, without a run. Answers go out as soon as the events that make them have arrived, with the event whose
+// arrival completed them: a sequence reported before an earlier event arrived that, in time order, ends it
+// (replacing its first step, taking its partial, an until between its steps) is not taken back.
+//
+// An event more than the allowed lateness older than the watermark is dropped and counted (the sweep may have freed
+// what it would have extended), and so is one older than what its key has let go of (seqKey.floor). One dated after
+// the watermark (which the wall clock caps) counts at the watermark, so that a clock far ahead cannot make a key's
+// partial one no event can follow.
 type sequenceStage struct {
 	steps          []seqStep
 	until          *seqStep // nil: none
@@ -48,17 +55,41 @@ type seqStep struct {
 	sameKey int
 }
 
-// seqKey holds, for one key, the partial that has reached each step but the last, as far as the key has got.
+// maxSeqHeld bounds the events a key holds for late arrivals. A key with more step events within the allowed
+// lateness lets its oldest go (folds them into its base), and an event older than those is dropped as late.
+const maxSeqHeld = 128
+
+// seqKey is the state of one key: its partials, and the events it holds for late arrivals.
 type seqKey struct {
+	// parts is the partial that has reached each step but the last, as far as the key has got, after every event
+	// of the key in time order.
 	parts []seqPartial
+	// held are the key's events not older than the watermark by the allowed lateness, in event-time order (arrival
+	// order among equal times): the events a late arrival may come before. base is the partials before them (nil
+	// while none is held: then they are parts).
+	held []seqHeld
+	base []seqPartial
+	// floor is the time of the newest event the key let go of (folded into base): an event older than it cannot be
+	// placed.
+	floor time.Time
 }
 
-// part returns the partial that has reached step i, making room for it.
-func (k *seqKey) part(i int) *seqPartial {
-	for len(k.parts) <= i {
-		k.parts = append(k.parts, seqPartial{})
+// seqHeld is an event a key holds: the steps it matched under that key (the last first) and whether it matched
+// until, and the sequences it completed that were reported (auditIDs), which a later run must not report again.
+type seqHeld struct {
+	at       time.Time
+	id       string
+	steps    []int
+	until    bool
+	reported [][]string
+}
+
+// grow returns the partial that has reached step i, making room for it.
+func grow(parts *[]seqPartial, i int) *seqPartial {
+	for len(*parts) <= i {
+		*parts = append(*parts, seqPartial{})
 	}
-	return &k.parts[i]
+	return &(*parts)[i]
 }
 
 // seqPartial is a sequence in progress: the times of its first and last events, and their auditIDs.
@@ -138,7 +169,12 @@ func (s *sequenceStage) run(c *evalCtx, rows []*row) []*row {
 		// Conditions and keys are read before the lock, from the last step to the first (see rule.Sequence). An
 		// event makes at most maxGroupsPerEvent hits, whatever its values and the steps' runs.
 		var hits []seqHit
-		tuples := make([][][]string, len(s.steps))
+		// Each step's tuples, on the stack up to 8 steps: an event no step matches allocates nothing.
+		var small [8][][]string
+		tuples := small[:min(len(s.steps), len(small))]
+		if len(s.steps) > len(small) {
+			tuples = make([][][]string, len(s.steps))
+		}
 		cut := false
 		for i := len(s.steps) - 1; i >= 0 && !cut; i-- {
 			if !s.steps[i].cond.eval(c, src) {
@@ -188,8 +224,54 @@ func (s *sequenceStage) run(c *evalCtx, rows []*row) []*row {
 	return out
 }
 
-// advance applies an event's hits to the partials, then its until keys (ends), and returns the sequences it
-// completes.
+// seqByKey is what an event is under one key: the steps it matched (the last first), and whether it matched until.
+type seqByKey struct {
+	key   string
+	tuple []string
+	steps []int
+	until bool
+}
+
+// byKey gathers an event's hits and until keys (ends) by key.
+func byKey(hits []seqHit, ends [][]string) []seqByKey {
+	var keys []seqByKey
+	var index map[string]int // past a few keys (a multi-valued key field), instead of a scan
+	find := func(tuple []string) *seqByKey {
+		key := strings.Join(tuple, "\x00")
+		i, ok := -1, false
+		if index != nil {
+			i, ok = index[key]
+		} else {
+			i = slices.IndexFunc(keys, func(k seqByKey) bool { return k.key == key })
+			ok = i >= 0
+		}
+		if !ok {
+			i = len(keys)
+			keys = append(keys, seqByKey{key: key, tuple: tuple})
+			if index != nil {
+				index[key] = i
+			} else if len(keys) > 8 {
+				index = make(map[string]int, len(hits)+len(ends))
+				for j, k := range keys {
+					index[k.key] = j
+				}
+			}
+		}
+		return &keys[i]
+	}
+	for _, h := range hits {
+		if k := find(h.tuple); len(k.steps) == 0 || k.steps[len(k.steps)-1] != h.step {
+			k.steps = append(k.steps, h.step)
+		}
+	}
+	for _, t := range ends {
+		find(t).until = true
+	}
+	return keys
+}
+
+// advance applies an event's hits, then its until keys (ends), to the partials of their keys, and returns the
+// sequences completed.
 func (s *sequenceStage) advance(hits []seqHit, ends [][]string, at time.Time, id string) (done []seqDone) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -197,76 +279,153 @@ func (s *sequenceStage) advance(hits []seqHit, ends [][]string, at time.Time, id
 	if at.After(wm) {
 		at = wm
 	}
-	if at.Before(wm.Add(-s.lateness)) {
+	// settled is the time no event still taken is older than: events up to it have their place for good.
+	settled := wm.Add(-s.lateness)
+	if at.Before(settled) {
 		s.late++
 		return nil
 	}
-	last := len(s.steps) - 1
-	type slot struct {
-		key  string
-		step int
+	late := false
+	for _, g := range byKey(hits, ends) {
+		k, ok := s.keys.Get(g.key)
+		if !ok {
+			// The key's first event: it can only start a partial, unless an earlier event may still arrive.
+			if !at.After(settled) && (len(g.steps) == 0 || g.steps[len(g.steps)-1] != 0) {
+				continue
+			}
+			k = s.keys.Add(g.key, seqKey{}, nil)
+		}
+		s.fold(k, settled)
+		ev := seqHeld{at: at, id: id, steps: g.steps, until: g.until}
+		var completed [][]string
+		switch {
+		case at.Before(k.floor):
+			late = true
+			continue
+		case len(k.held) > 0 && at.Before(k.held[len(k.held)-1].at):
+			completed = s.rerun(k, ev)
+		case at.After(settled):
+			// In order, but an earlier event may still arrive: held.
+			if len(k.held) == 0 {
+				k.base = slices.Clone(k.parts)
+			}
+			completed = s.take(&k.parts, ev)
+			ev.reported = completed
+			k.held = append(k.held, ev)
+		default:
+			completed = s.take(&k.parts, ev)
+		}
+		if len(k.held) > maxSeqHeld {
+			s.letGo(k, len(k.held)-maxSeqHeld)
+		}
+		for _, ids := range completed {
+			done = append(done, seqDone{ids: slices.Clone(ids), tuple: g.tuple})
+		}
 	}
-	var touched []slot // what this event started or extended, which its until leaves alone
-	for _, h := range hits {
-		key := strings.Join(h.tuple, "\x00")
-		if h.step == 0 {
-			k, ok := s.keys.Get(key)
-			if !ok {
-				k = s.keys.Add(key, seqKey{}, nil)
-			}
-			if p := k.part(0); p.empty() || !at.Before(p.last) {
-				*p = seqPartial{start: at, last: at, ids: []string{id}}
-				touched = append(touched, slot{key, 0})
-			}
+	if late {
+		s.late++
+	}
+	return done
+}
+
+// take is EQL's state machine: it moves one key's partials by one event, which comes after every event they have
+// taken, and returns the sequences (auditIDs) it completes. An event of the first step starts a partial, replacing
+// the one there; an event of step i takes the partial that has reached step i-1 and moves it to step i, replacing
+// the one there, or completes it at the last step (not when it is more than the span after the partial's first
+// event: then the partial is dropped). The event is tried against its steps from the last to the first, so that it
+// is never two steps of one sequence; its until then ends every partial it did not start or extend.
+func (s *sequenceStage) take(parts *[]seqPartial, ev seqHeld) (done [][]string) {
+	last := len(s.steps) - 1
+	var touched []int
+	for _, step := range ev.steps {
+		if step == 0 {
+			*grow(parts, 0) = seqPartial{start: ev.at, last: ev.at, ids: []string{ev.id}}
+			touched = append(touched, 0)
 			continue
 		}
-		k, ok := s.keys.Get(key)
-		if !ok || h.step-1 >= len(k.parts) {
+		if step > len(*parts) || (*parts)[step-1].empty() {
 			continue
 		}
-		p := &k.parts[h.step-1]
-		if p.empty() || at.Before(p.last) {
-			continue
-		}
-		taken := *p
-		*p = seqPartial{}
-		if at.Sub(taken.start) > s.span {
+		taken := (*parts)[step-1]
+		(*parts)[step-1] = seqPartial{}
+		if ev.at.Sub(taken.start) > s.span {
 			continue // too late for it: EQL drops it the same way
 		}
-		ext := seqPartial{start: taken.start, last: at, ids: append(slices.Clip(taken.ids), id)}
-		if h.step == last {
-			done = append(done, seqDone{ids: ext.ids, tuple: h.tuple})
+		ids := append(slices.Clip(taken.ids), ev.id)
+		if step == last {
+			done = append(done, ids)
 			continue
 		}
-		if q := k.part(h.step); q.empty() || !at.Before(q.last) {
-			*q = ext
-			touched = append(touched, slot{key, h.step})
-		}
+		*grow(parts, step) = seqPartial{start: taken.start, last: ev.at, ids: ids}
+		touched = append(touched, step)
 	}
-	for _, t := range ends {
-		key := strings.Join(t, "\x00")
-		k, ok := s.keys.Get(key)
-		if !ok {
-			continue
-		}
-		for i := range k.parts {
-			// What this event started or extended comes after it in EQL's order (until is strictly between).
-			if p := &k.parts[i]; !p.empty() && !slices.Contains(touched, slot{key, i}) && !p.last.After(at) {
-				*p = seqPartial{}
+	if ev.until {
+		for i := range *parts {
+			if !slices.Contains(touched, i) {
+				(*parts)[i] = seqPartial{}
 			}
 		}
 	}
 	return done
 }
 
-// observe moves the watermark to at and returns it; at most once per span/4 it frees the keys whose partials can no
-// longer complete (an event older than the watermark by the lateness is dropped, so none can extend them). The
-// caller holds s.mu.
+// rerun places an event older than the key's newest held one among them, runs the key's partials again from base
+// over the held events in time order, and returns the sequences that run completes and no run reported before.
+func (s *sequenceStage) rerun(k *seqKey, ev seqHeld) (fresh [][]string) {
+	i := sort.Search(len(k.held), func(i int) bool { return k.held[i].at.After(ev.at) })
+	k.held = slices.Insert(k.held, i, ev)
+	parts := slices.Clone(k.base)
+	for j := range k.held {
+		h := &k.held[j]
+		for _, ids := range s.take(&parts, *h) {
+			if !slices.ContainsFunc(h.reported, func(r []string) bool { return slices.Equal(r, ids) }) {
+				h.reported = append(h.reported, ids)
+				fresh = append(fresh, ids)
+			}
+		}
+	}
+	k.parts = parts
+	return fresh
+}
+
+// fold lets go of the key's held events no later than settled: no event still taken can come before them.
+func (s *sequenceStage) fold(k *seqKey, settled time.Time) {
+	n := 0
+	for n < len(k.held) && !k.held[n].at.After(settled) {
+		n++
+	}
+	s.letGo(k, n)
+}
+
+// letGo moves the key's n oldest held events into its base; an event older than them is no longer taken.
+func (s *sequenceStage) letGo(k *seqKey, n int) {
+	if n == 0 {
+		return
+	}
+	for _, h := range k.held[:n] {
+		s.take(&k.base, h)
+		k.floor = h.at
+	}
+	if n == len(k.held) {
+		k.held, k.base = nil, nil // base has taken what parts has
+		return
+	}
+	k.held = slices.Delete(k.held, 0, n)
+}
+
+// observe moves the watermark to at and returns it; at most once per span/4 it lets go of the held events no event
+// can come before any more, and frees the keys that hold none and whose partials can no longer complete (an event
+// older than the watermark by the lateness is dropped, so none can extend them). The caller holds s.mu.
 func (s *sequenceStage) observe(at time.Time) time.Time {
 	wm := s.wm.Observe(at)
 	if !wm.Before(s.nextSweep) {
-		cutoff := wm.Add(-s.span - s.lateness)
+		settled := wm.Add(-s.lateness)
+		cutoff := settled.Add(-s.span)
 		s.keys.Sweep(func(_ string, k *seqKey) bool {
+			s.fold(k, settled)
+			if len(k.held) > 0 {
+				return false
+			}
 			for _, p := range k.parts {
 				if !p.empty() && !p.start.Before(cutoff) {
 					return false

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/gob"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -38,6 +40,17 @@ type seqCase struct {
 	event, want string
 }
 
+// sequencesOf is the auditIDs of the sequences the matches report, a space between two sequences.
+func sequencesOf(ms []Match) string {
+	var seqs []string
+	for _, m := range ms {
+		for _, r := range m.Rows {
+			seqs = append(seqs, strings.Join(r.Values(rule.SequenceIDsField), ","))
+		}
+	}
+	return strings.Join(seqs, " ")
+}
+
 func checkSequence(t *testing.T, e *Engine, cases []seqCase) {
 	t.Helper()
 	for i, c := range cases {
@@ -45,10 +58,7 @@ func checkSequence(t *testing.T, e *Engine, cases []seqCase) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := ""
-		if len(ms) > 0 {
-			got = strings.Join(ms[0].Rows[0].Values(rule.SequenceIDsField), ",")
-		}
+		got := sequencesOf(ms)
 		if got != c.want {
 			t.Errorf("event %d: sequence %q, want %q", i, got, c.want)
 		}
@@ -390,4 +400,282 @@ func TestSequenceWithoutSharedKeyLeavesRoutingAlone(t *testing.T) {
 			t.Errorf("%d rules: route fields %q", len(rules), got)
 		}
 	}
+}
+
+// roleBindWorkload is a three-step sequence by user within span: a role write, a role binding, a deployment create.
+func roleBindWorkload(span time.Duration) *rule.Rule {
+	r := roleThenWorkload(span)
+	seq := r.Pipeline[0].(rule.Sequence)
+	bind := rule.And{eq("objectRef.resource", "rolebindings"), eq("verb", "create")}
+	seq.Steps = []rule.SequenceStep{seq.Steps[0], {Cond: bind, By: seq.Steps[0].By}, seq.Steps[1]}
+	r.Pipeline[0], r.Filter = seq, rule.Or{r.Filter, bind}
+	return r
+}
+
+// withUntil adds to a sequence rule an until: a delete by the same user.
+func withUntil(r *rule.Rule) *rule.Rule {
+	seq := r.Pipeline[0].(rule.Sequence)
+	reset := eq("verb", "delete")
+	seq.Until = rule.SequenceStep{Cond: reset, By: []rule.Field{{Name: "user.username"}}}
+	r.Pipeline[0], r.Filter = seq, rule.Or{r.Filter, reset}
+	return r
+}
+
+// Events that arrive out of order by up to allowed_lateness are matched in event-time order, as EQL matches the
+// sorted events of a search: an answer goes out with the event whose arrival completes it, once.
+func TestSequenceEventTimeOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		rule  *rule.Rule
+		cases []seqCase
+	}{
+		{"a later step arriving before its first step", roleThenWorkload(5 * time.Minute), []seqCase{
+			{seqEvent("b1", "mallory", "create", "deployments", 63), ""},
+			{seqEvent("a1", "mallory", "update", "roles", 60), "a1,b1"},
+		}},
+		{"three steps, the last first", roleBindWorkload(5 * time.Minute), []seqCase{
+			{seqEvent("c1", "mallory", "create", "deployments", 20), ""},
+			{seqEvent("a1", "mallory", "update", "roles", 0), ""},
+			{seqEvent("b1", "mallory", "create", "rolebindings", 10), "a1,b1,c1"},
+		}},
+		{"three steps, the middle last", roleBindWorkload(5 * time.Minute), []seqCase{
+			{seqEvent("a1", "mallory", "update", "roles", 0), ""},
+			{seqEvent("c1", "mallory", "create", "deployments", 20), ""},
+			{seqEvent("b1", "mallory", "create", "rolebindings", 10), "a1,b1,c1"},
+		}},
+		// EQL on role(10:00) role(10:01) workload(10:02): the latest role change, once.
+		{"the latest first step in time, not in arrival", roleThenWorkload(5 * time.Minute), []seqCase{
+			{seqEvent("b1", "mallory", "create", "deployments", 120), ""},
+			{seqEvent("a2", "mallory", "update", "roles", 60), "a2,b1"},
+			{seqEvent("a1", "mallory", "update", "roles", 0), ""},
+		}},
+		// The arrival order and the time order complete the same sequence: it is reported once, and the late role
+		// change, older than it, starts nothing a later workload could complete.
+		{"no answer twice", roleThenWorkload(5 * time.Minute), []seqCase{
+			{seqEvent("a1", "mallory", "update", "roles", 10), ""},
+			{seqEvent("b1", "mallory", "create", "deployments", 20), "a1,b1"},
+			{seqEvent("a0", "mallory", "update", "roles", 5), ""},
+			{seqEvent("b2", "mallory", "create", "deployments", 25), ""},
+		}},
+		// An answer that went out is not taken back: a role change arriving after the workload, but older, gives
+		// the answer EQL gives on the sorted events as well.
+		{"an answer is not taken back", roleThenWorkload(5 * time.Minute), []seqCase{
+			{seqEvent("a0", "mallory", "update", "roles", 0), ""},
+			{seqEvent("b1", "mallory", "create", "deployments", 20), "a0,b1"},
+			{seqEvent("a1", "mallory", "update", "roles", 10), "a1,b1"},
+			{seqEvent("b2", "mallory", "create", "deployments", 30), ""},
+		}},
+		{"maxspan in event time", roleThenWorkload(time.Minute), []seqCase{
+			{seqEvent("b1", "mallory", "create", "deployments", 61), ""},
+			{seqEvent("a1", "mallory", "update", "roles", 0), ""},
+			{seqEvent("a2", "mallory", "update", "roles", 1), "a2,b1"},
+		}},
+		{"each key in its own time order", roleThenWorkload(5 * time.Minute), []seqCase{
+			{seqEvent("b1", "mallory", "create", "deployments", 30), ""},
+			{seqEvent("c1", "carol", "update", "roles", 40), ""},
+			{seqEvent("a1", "mallory", "update", "roles", 20), "a1,b1"},
+			{seqEvent("c2", "carol", "create", "deployments", 35), ""},
+		}},
+		// until ends the partials before it in time, whenever it arrives.
+		{"until before its key has partials", withUntil(roleThenWorkload(5 * time.Minute)), []seqCase{
+			{seqEvent("d1", "mallory", "delete", "pods", 5), ""},
+			{seqEvent("a1", "mallory", "update", "roles", 3), ""},
+			{seqEvent("b1", "mallory", "create", "deployments", 6), ""},
+		}},
+		{"until arriving after a later step", withUntil(roleBindWorkload(5 * time.Minute)), []seqCase{
+			{seqEvent("a1", "mallory", "update", "roles", 0), ""},
+			{seqEvent("b1", "mallory", "create", "rolebindings", 6), ""},
+			{seqEvent("d1", "mallory", "delete", "pods", 5), ""},
+			{seqEvent("c1", "mallory", "create", "deployments", 8), ""},
+		}},
+		{"until after the sequence in time", withUntil(roleThenWorkload(5 * time.Minute)), []seqCase{
+			{seqEvent("a1", "mallory", "update", "roles", 0), ""},
+			{seqEvent("d1", "mallory", "delete", "pods", 10), ""},
+			{seqEvent("b1", "mallory", "create", "deployments", 5), "a1,b1"},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, err := Compile([]*rule.Rule{tc.rule}, Options{AllowedLateness: 5 * time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkSequence(t, e, tc.cases)
+			if late := e.SequenceLate()["seq"]; late != 0 {
+				t.Errorf("%d events dropped as late", late)
+			}
+		})
+	}
+}
+
+// Past allowed_lateness an event is dropped and counted, as a window drops it; so is one older than the events its
+// key let go of when it held maxSeqHeld.
+func TestSequenceTooLate(t *testing.T) {
+	e, err := Compile([]*rule.Rule{roleThenWorkload(5 * time.Minute)}, Options{AllowedLateness: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSequence(t, e, []seqCase{
+		{seqEvent("b1", "mallory", "create", "deployments", 100), ""},
+		{seqEvent("a1", "mallory", "update", "roles", 50), "a1,b1"}, // 50 s late
+		{seqEvent("b2", "mallory", "create", "deployments", 200), ""},
+		{seqEvent("a2", "mallory", "update", "roles", 130), ""}, // 70 s late
+	})
+	if late := e.SequenceLate()["seq"]; late != 1 {
+		t.Errorf("late %d, want 1", late)
+	}
+
+	e, err = Compile([]*rule.Rule{roleThenWorkload(time.Hour)}, Options{AllowedLateness: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []seqCase
+	for i := range maxSeqHeld + 2 {
+		cases = append(cases, seqCase{seqEvent(fmt.Sprint("a", i), "mallory", "update", "roles", 10+i), ""})
+	}
+	// The key let go of its two oldest role changes (at 10 and 11 s): a workload before them cannot be placed.
+	cases = append(cases, seqCase{seqEvent("b1", "mallory", "create", "deployments", 5), ""},
+		seqCase{seqEvent("b2", "mallory", "create", "deployments", 11), "a1,b2"})
+	checkSequence(t, e, cases)
+	if late := e.SequenceLate()["seq"]; late != 1 {
+		t.Errorf("late %d, want 1 (the workload older than what its key holds)", late)
+	}
+}
+
+// The events a key holds for late arrivals, and what they reported, survive a restart and a reload: a late first
+// step still completes its sequence, and one that completes an answer already given gives nothing.
+func TestSequenceHeldEventsKept(t *testing.T) {
+	compile := func() *Engine {
+		e, err := Compile([]*rule.Rule{roleThenWorkload(5 * time.Minute)}, Options{AllowedLateness: 5 * time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	before := []seqCase{
+		{seqEvent("b1", "mallory", "create", "deployments", 63), ""},
+		{seqEvent("c1", "carol", "update", "roles", 10), ""},
+		{seqEvent("c2", "carol", "create", "deployments", 20), "c1,c2"},
+	}
+	after := []seqCase{
+		{seqEvent("a1", "mallory", "update", "roles", 60), "a1,b1"},
+		{seqEvent("c0", "carol", "update", "roles", 5), ""}, // (c1, c2) again in time order: reported before
+		{seqEvent("c3", "carol", "create", "deployments", 25), ""},
+	}
+	old := compile()
+	checkSequence(t, old, before)
+	var buf bytes.Buffer
+	if err := old.SaveState(&buf); err != nil {
+		t.Fatal(err)
+	}
+	restarted := compile()
+	if _, _, err := restarted.RestoreState(&buf); err != nil {
+		t.Fatal(err)
+	}
+	checkSequence(t, restarted, after)
+
+	reloaded := compile()
+	reloaded.AdoptState(old)
+	checkSequence(t, reloaded, after)
+}
+
+// State saved before keys held events (partials only, taken in arrival order) is restored: its partials complete,
+// and an event older than a partial's last event, which cannot be placed among events no longer held, is dropped
+// and counted rather than paired out of order.
+func TestSequenceRestoresStateWithoutHeldEvents(t *testing.T) {
+	e, err := Compile([]*rule.Rule{roleThenWorkload(5 * time.Minute)}, Options{AllowedLateness: 5 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 3, 1, 10, 1, 0, 0, time.UTC) // seqEvent's second 60
+	state := savedState{Version: stateVersion, Rules: []savedRule{{Detection: sha256.Sum256([]byte(e.rules[0].stateKey)),
+		ID: "seq", Sequences: []savedSequence{{Watermark: at, NextSweep: at,
+			Keys: []savedSeqKey{{Key: "mallory", Parts: []savedPartial{{Start: at, Last: at, IDs: []string{"a2"}}}}}}}}}}
+	var saved bytes.Buffer
+	if err := gob.NewEncoder(&saved).Encode(&state); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.RestoreState(&saved); err != nil {
+		t.Fatal(err)
+	}
+	checkSequence(t, e, []seqCase{
+		{seqEvent("b1", "mallory", "create", "deployments", 30), ""},
+		{seqEvent("b2", "mallory", "create", "deployments", 90), "a2,b2"},
+	})
+	if late := e.SequenceLate()["seq"]; late != 1 {
+		t.Errorf("late %d, want 1", late)
+	}
+}
+
+// An event delivered again gets what it produced the first time, also when that was a sequence its late arrival
+// completed, and moves nothing.
+func TestSequenceRedeliveryOfALateEvent(t *testing.T) {
+	e, err := Compile([]*rule.Rule{roleThenWorkload(5 * time.Minute)}, Options{AllowedLateness: 5 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSequence(t, e, []seqCase{
+		{seqEvent("b1", "mallory", "create", "deployments", 63), ""},
+		{seqEvent("a1", "mallory", "update", "roles", 60), "a1,b1"},
+		{seqEvent("a1", "mallory", "update", "roles", 60), "a1,b1"},
+		{seqEvent("b1", "mallory", "create", "deployments", 63), ""},
+		{seqEvent("b2", "mallory", "create", "deployments", 64), ""},
+	})
+}
+
+// A key holds its events of the last allowed_lateness only: older ones are let go of into its partials, and a key
+// that holds none and whose partials can no longer complete is swept.
+func TestSequenceHeldEventsLetGo(t *testing.T) {
+	e, err := Compile([]*rule.Rule{roleThenWorkload(time.Minute)}, Options{AllowedLateness: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for sec := range 300 {
+		if _, err := e.Match([]byte(seqEvent(fmt.Sprint("a", sec), "mallory", "update", "roles", sec))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sq := e.rules[0].pre[0].(*sequenceStage)
+	k, _ := sq.keys.Get("mallory")
+	if len(k.held) != 60 || k.held[0].at.Second() != 0 || k.parts[0].ids[0] != "a299" || k.base[0].ids[0] != "a239" {
+		t.Fatalf("held %d events from %v, partial %v, base %v; want the 60 after 10:04:00", len(k.held), k.held[0].at,
+			k.parts, k.base)
+	}
+	// b1 comes after a250: equal times are in arrival order.
+	checkSequence(t, e, []seqCase{{seqEvent("b1", "mallory", "create", "deployments", 250), "a250,b1"}})
+	if _, err := e.Match([]byte(seqEvent("c1", "carol", "update", "roles", 3600))); err != nil {
+		t.Fatal(err)
+	}
+	if held := e.SequenceKeys()["seq"]; held[0] != 1 {
+		t.Fatalf("keys held after the sweep = %d, want 1 (carol's)", held[0])
+	}
+}
+
+// A saved key whose held events a rule of the same definition cannot have written (out of time order, a step it
+// does not have, newer than the watermark) is left out; a sound one is restored and runs its held events again.
+func TestSequenceRestoreSkipsDamagedHeldEvents(t *testing.T) {
+	e, err := Compile([]*rule.Rule{roleThenWorkload(5 * time.Minute)}, Options{AllowedLateness: 5 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(sec int) time.Time { return time.Date(2025, 3, 1, 10, 0, sec, 0, time.UTC) }
+	workload := func(id string, sec int) savedHeld { return savedHeld{At: at(sec), ID: id, Steps: []int{1}} }
+	keys := []savedSeqKey{
+		{Key: "u1", Held: []savedHeld{workload("x1", 63), workload("x2", 62)}},
+		{Key: "u2", Held: []savedHeld{{At: at(63), ID: "y1", Steps: []int{2}}}},
+		{Key: "u3", Held: []savedHeld{workload("z1", 90)}},
+		{Key: "mallory", Held: []savedHeld{workload("b1", 63)}},
+	}
+	state := savedState{Version: stateVersion, Rules: []savedRule{{Detection: sha256.Sum256([]byte(e.rules[0].stateKey)),
+		ID: "seq", Sequences: []savedSequence{{Watermark: at(63), NextSweep: at(63), Keys: keys}}}}}
+	var saved bytes.Buffer
+	if err := gob.NewEncoder(&saved).Encode(&state); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.RestoreState(&saved); err != nil {
+		t.Fatal(err)
+	}
+	if held := e.SequenceKeys()["seq"]; held[0] != 1 {
+		t.Errorf("%d keys restored, want 1", held[0])
+	}
+	checkSequence(t, e, []seqCase{{seqEvent("a1", "mallory", "update", "roles", 60), "a1,b1"}})
 }

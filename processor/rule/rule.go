@@ -435,16 +435,18 @@ type Eval struct {
 // It is a pipeline's first stage; the rule's Filter must let through every event some step's Cond matches.
 //
 // A step's key is the values of its By fields (every step has as many, the same names or not: EQL's per-stage `by`,
-// Sigma's aliases); an event missing one of them takes no part in that step. For each key one partial sequence is
-// kept per step reached, the latest: an event matching step i (i > 0) extends the partial that has reached step i-1,
-// and one matching step 0 starts a partial, replacing an older one (EQL's state machine). An event is tried against
-// the steps from the last to the first, so that it never extends a partial it has just extended.
+// Sigma's aliases); an event missing one of them takes no part in that step. Events are taken in the order of their
+// times (EQL's sorted events), the engine placing one that arrives late among those it holds for its key. For each
+// key one partial sequence is kept per step reached, the latest: an event matching step i (i > 0) extends the partial
+// that has reached step i-1, and one matching step 0 starts a partial, replacing an older one (EQL's state machine).
+// An event is tried against the steps from the last to the first, so that it never extends a partial it has just
+// extended.
 //
 // An event that matches Until's Cond (EQL `until`; nil: none) ends, for its key, every partial it did not itself extend or start: a
 // sequence's steps must come before it.
 //
-// The row that completes a sequence gets SequenceIDsField (the auditIDs of its events, in order) and, when Columns
-// names them, the key's values under those names.
+// The row of the event whose arrival completes a sequence gets SequenceIDsField (the auditIDs of its events, in
+// time order) and, when Columns names them, the key's values under those names.
 type Sequence struct {
 	Steps   []SequenceStep
 	Until   SequenceStep

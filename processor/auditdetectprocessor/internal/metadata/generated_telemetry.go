@@ -124,7 +124,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	errs = errors.Join(errs, err)
 	tb.ProcessorAuditdetectWindowLateEvents, err = meter.Int64Counter(
 		"otelcol_processor_auditdetect_window_late_events",
-		metric.WithDescription("Events a windowed rule dropped because their window had closed, or a sequence rule because they were older than its watermark by more than allowed_lateness, by rule (attribute rule_id)."),
+		metric.WithDescription("Events a windowed rule dropped because their window had closed, or a sequence rule because they were older than its watermark by more than allowed_lateness (or than the events their key still holds), by rule (attribute rule_id)."),
 		metric.WithUnit("{events}"),
 	)
 	errs = errors.Join(errs, err)
