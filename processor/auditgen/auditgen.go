@@ -6,7 +6,7 @@
 // The mix follows a typical audit policy (Metadata for reads, Request for status writes by nodes, RequestResponse
 // for other writes): mostly get/list/watch and updates by system identities on leases, endpoint slices,
 // configmaps, nodes and pods; a small share of creates, patches, deletes, refused (403) and anonymous requests;
-// bodies from under 1 KiB (reads) to several hundred KiB (configmaps carrying whole files). About 0.7% of the events
+// bodies from under 1 KiB (reads) to several hundred KiB (configmaps carrying whole files). About 0.8% of the events
 // belong to attack scenarios written to trigger one of the built-in detections each (Event.Detection); Mix lists
 // the scenarios and their weights.
 package auditgen

