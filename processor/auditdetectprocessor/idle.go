@@ -33,8 +33,8 @@ const idleCheck = 10 * time.Second
 // idleClock is what the idle timer knows of the stream, and the timer's controls.
 type idleClock struct {
 	mu sync.Mutex
-	// last is the wall time at which the last batch with an audit event ended, and clock the windows' clock then
-	// (zero: none yet).
+	// last is the wall time at which the last batch with an audit event ended (the timer's start before the first),
+	// and clock the windows' clock then (zero: none yet).
 	last, clock time.Time
 	// busy counts the batches being evaluated: the stream is not idle while one is.
 	busy int
@@ -65,19 +65,20 @@ func (c *idleClock) end(now time.Time, events bool, e *engine.Engine) {
 	}
 }
 
-// target returns the time the windows' clock moves to at wall time now: the clock at the last event plus the wall
-// time passed since, when the stream has been idle for timeout and its clock was within lateness of the wall clock.
-func (c *idleClock) target(now time.Time, timeout, lateness time.Duration) (time.Time, bool) {
+// target reports whether the stream is idle at wall time now (no batch being evaluated, and none with an audit event
+// for timeout) and returns the time the windows' clock moves to: the clock at the last event plus the wall time
+// passed since, when it was within lateness of the wall clock; zero when it is not known (no event since the start)
+// or not live (a replay).
+func (c *idleClock) target(now time.Time, timeout, lateness time.Duration) (at time.Time, idle bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.busy > 0 || c.last.IsZero() || c.clock.IsZero() {
+	if c.busy > 0 || c.last.IsZero() || now.Sub(c.last) < timeout {
 		return time.Time{}, false
 	}
-	idle := now.Sub(c.last)
-	if idle < timeout || c.last.Sub(c.clock) > lateness {
-		return time.Time{}, false
+	if c.clock.IsZero() || c.last.Sub(c.clock) > lateness {
+		return time.Time{}, true
 	}
-	return c.clock.Add(idle), true
+	return c.clock.Add(now.Sub(c.last)), true
 }
 
 // startIdle starts the idle timer (fork mode: only it writes answers of closed windows).
@@ -87,6 +88,10 @@ func (p *auditProcessor) startIdle() {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.idle.cancel, p.idle.done = cancel, make(chan struct{})
+	// Idle from the start until an event comes: answers restored from storage go out without one.
+	p.idle.mu.Lock()
+	p.idle.last = time.Now()
+	p.idle.mu.Unlock()
 	go p.watchIdle(ctx, p.cfg.IdleTimeout)
 }
 
@@ -121,11 +126,12 @@ func (p *auditProcessor) watchIdle(ctx context.Context, timeout time.Duration) {
 }
 
 // idleAdvance moves the windows' clock of an idle stream to wall time now (idleClock.target) and sends the answers
-// of the windows that closed, with those still waiting (of a refused batch) and the throttle reports that came due,
-// in a batch of its own; a refusal gives them back (delivered), for the next batch or the next tick.
+// of the windows that closed, with those still waiting (of a refused batch, or restored from storage) and the
+// throttle reports that came due, in a batch of its own; a refusal gives them back (delivered), for the next batch
+// or the next tick. What waits goes out also when the clock does not move (not known yet, or a replay's).
 func (p *auditProcessor) idleAdvance(ctx context.Context, now time.Time) {
-	at, ok := p.idle.target(now, p.cfg.IdleTimeout, p.cfg.AllowedLateness)
-	if !ok {
+	at, idle := p.idle.target(now, p.cfg.IdleTimeout, p.cfg.AllowedLateness)
+	if !idle {
 		return
 	}
 	p.mu.RLock()
@@ -133,7 +139,9 @@ func (p *auditProcessor) idleAdvance(ctx context.Context, now time.Time) {
 		p.mu.RUnlock()
 		return
 	}
-	p.detector.engine.AdvanceClock(at)
+	if !at.IsZero() {
+		p.detector.engine.AdvanceClock(at)
+	}
 	ld := plog.NewLogs()
 	added, dropped := p.finishBatch(ld, newBatch())
 	next := p.state.next
@@ -144,7 +152,7 @@ func (p *auditProcessor) idleAdvance(ctx context.Context, now time.Time) {
 	// As a batch processLogs passed on: shutdown waits for the next consumer's answer to it.
 	p.sending.Add(1)
 	p.mu.RUnlock()
-	err := deliveryWatch{Logs: next, p: p}.ConsumeLogs(ctx, ld)
+	err := deliveryWatch{Logs: next, p: p, own: true}.ConsumeLogs(ctx, ld)
 	p.idle.mu.Lock()
 	first := err != nil && !p.idle.refused
 	p.idle.refused = err != nil

@@ -1,9 +1,12 @@
 package auditdetectprocessor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -170,4 +174,122 @@ func TestRefusedIdleBatchWaits(t *testing.T) {
 	require.NoError(t, p2.ConsumeLogs(context.Background(), input(str(leaseGet(0)))))
 	require.NoError(t, p2.Shutdown(context.Background()))
 	assert.Equal(t, []string{"alice:1"}, closedAnswers(sink.AllLogs()))
+}
+
+// idleDriven makes a processor (not started: the test moves its idle timer with idleAdvance) whose next consumer is
+// next, with a rule whose windows answer at their close (fewCreatesRule, or the same on deletions: no NodePort
+// creation counts in it) beside the throttled NodePort rule.
+func idleDriven(t *testing.T, next consumer.Logs, verb string) *auditProcessor {
+	t.Helper()
+	cfg := testConfig(throttled(2*time.Second, "user"))
+	dir := fewCreatesRule(t)
+	if verb != "create" {
+		file := filepath.Join(dir, "few.yml")
+		rule, err := os.ReadFile(file)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(file, bytes.ReplaceAll(rule, []byte("verb=create"), []byte("verb="+verb)), 0o644))
+	}
+	cfg.Rules = append(cfg.Rules, dir)
+	cfg.Window = time.Second
+	cfg.AllowedLateness = time.Minute
+	cfg.IdleTimeout = time.Second
+	p, err := newAuditProcessor(processortest.NewNopSettings(metadata.Type), cfg)
+	require.NoError(t, err)
+	p.state.next = next
+	return p
+}
+
+// sendTo passes ld through p to next as processorhelper does, and returns the next consumer's answer.
+func sendTo(t *testing.T, p *auditProcessor, next consumer.Logs, ld plog.Logs) error {
+	t.Helper()
+	out, err := p.processLogs(context.Background(), ld)
+	require.NoError(t, err)
+	return deliveryWatch{Logs: next, p: p}.ConsumeLogs(context.Background(), out)
+}
+
+// nodePortAt is nodePortBy at a time of the test's choosing, named svc-<name>.
+func nodePortAt(user, name string, at time.Time) string {
+	return fmt.Sprintf(`{"kind":"Event","auditID":"np-%s-%s","verb":"create","user":{"username":%q},"sourceIPs":["1.1.1.1"],`+
+		`"objectRef":{"resource":"services","namespace":"shop","name":"svc-%s"},"requestObject":{"spec":{"type":"NodePort"}},"stageTimestamp":%q}`,
+		user, name, user, name, at.Format(time.RFC3339Nano))
+}
+
+// TestRefusedIdleBatchesAreNotKeptForARetry: nobody sends an idle batch again as the same object, so a refused one is
+// not remembered for a retry (deliveries.refused): each tick of a downstream outage would otherwise keep another copy
+// of every answer waiting, up to maxRefused of them, until memory runs out.
+func TestRefusedIdleBatchesAreNotKeptForARetry(t *testing.T) {
+	refuse, err := consumer.NewLogs(func(context.Context, plog.Logs) error { return errors.New("sending queue is full") })
+	require.NoError(t, err)
+	p := idleDriven(t, refuse, "create")
+	require.Error(t, sendTo(t, p, refuse, input(str(createAt("alice", time.Now())))))
+	p.state.deliveries.refused, p.state.deliveries.refusedOrder = map[plog.Logs]*additions{}, nil // the batch's own
+	for i := 1; i <= 5; i++ {
+		p.idleAdvance(context.Background(), time.Now().Add(time.Duration(i)*time.Minute))
+	}
+	d := p.state.deliveries
+	assert.Len(t, d.closed, 1, "alice's answer waits, once")
+	assert.Empty(t, d.refused)
+	assert.Empty(t, d.refusedOrder)
+}
+
+// TestIdleSendsReportsGivenBack: a refused batch gives eve's throttle report back to her throttle; the stream then
+// goes idle, and the idle timer sends the report (the throttles' windows do not move with it, but a report already
+// due does not wait for the next match).
+func TestIdleSendsReportsGivenBack(t *testing.T) {
+	sink := new(consumertest.LogsSink)
+	p := idleDriven(t, sink, "delete")
+	t0 := time.Now().Add(-10 * time.Second)
+	require.NoError(t, sendTo(t, p, sink, input(str(nodePortAt("eve", "a", t0)), str(nodePortAt("eve", "b", t0.Add(time.Second))))))
+	refuse, err := consumer.NewLogs(func(context.Context, plog.Logs) error { return errors.New("sending queue is full") })
+	require.NoError(t, err)
+	// bob's match at t0+5s is past eve's throttle window: her report of the one held back is due in this batch.
+	require.Error(t, sendTo(t, p, refuse, input(str(nodePortAt("bob", "c", t0.Add(5*time.Second))))))
+	assert.Equal(t, []string{"eve@a+0"}, riskSummary(t, sink.AllLogs()))
+	p.idleAdvance(context.Background(), time.Now().Add(time.Minute))
+	assert.Equal(t, []string{"eve@a+0", "eve@b+0"}, riskSummary(t, sink.AllLogs()), "eve's report goes out while idle")
+}
+
+// TestIdleSendsWhatWaitsWithoutAClock: an answer the shutdown could not deliver, kept in storage, goes out after the
+// restart though no event comes: the stream is idle from the start, and what waits to be sent needs no clock to move.
+// So does the answer a replay's refused batch gave back (its clock, far behind the wall clock, does not move).
+func TestIdleSendsWhatWaitsWithoutAClock(t *testing.T) {
+	t.Run("restart", func(t *testing.T) {
+		mem := &memStorage{}
+		var calls atomic.Int32
+		cfg := idleConfig(t)
+		cfg.Storage = &storageID
+		next, err := consumer.NewLogs(func(ctx context.Context, ld plog.Logs) error {
+			if calls.Add(1) > 1 {
+				return errors.New("sending queue is full")
+			}
+			return nil
+		})
+		require.NoError(t, err)
+		p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, next)
+		require.NoError(t, err)
+		require.NoError(t, p.Start(context.Background(), hostWith{storageID: mem}))
+		require.NoError(t, p.ConsumeLogs(context.Background(), input(str(createAt("alice", time.Now())))))
+		require.Eventually(t, func() bool { return calls.Load() >= 2 }, 10*time.Second, 10*time.Millisecond, "the idle batch, refused")
+		require.Error(t, p.Shutdown(context.Background()))
+
+		p2, sink := startWithStorage(t, idleConfig(t), mem, nil)
+		assert.Eventually(t, func() bool { return len(closedAnswers(sink.AllLogs())) > 0 }, 5*time.Second, 10*time.Millisecond,
+			"sent after the restart with no event")
+		require.NoError(t, p2.Shutdown(context.Background()))
+		assert.Equal(t, []string{"alice:1"}, closedAnswers(sink.AllLogs()))
+	})
+	t.Run("replay", func(t *testing.T) {
+		sink := new(consumertest.LogsSink)
+		p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), idleConfig(t),
+			refusingCall(t, sink, 2))
+		require.NoError(t, err)
+		require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+		require.NoError(t, p.ConsumeLogs(context.Background(), input(str(createAt("alice", s0.Add(100*time.Millisecond))))))
+		// bob's creation closes alice's window: the batch carries her answer, and is refused.
+		require.Error(t, p.ConsumeLogs(context.Background(), input(str(createAt("bob", s0.Add(1500*time.Millisecond))))))
+		assert.Eventually(t, func() bool { return len(closedAnswers(sink.AllLogs())) > 0 }, 5*time.Second, 10*time.Millisecond,
+			"sent while the replay pauses")
+		require.NoError(t, p.Shutdown(context.Background()))
+		assert.Equal(t, []string{"alice:1"}, closedAnswers(sink.AllLogs()), "bob's window is open: not answered early")
+	})
 }

@@ -598,10 +598,10 @@ func (p *auditProcessor) finishBatch(ld plog.Logs, b *batch) (added, dropped int
 		closed, added, dropped = p.writeClosed(context.Background(), ld, b,
 			p.state.deliveries.batchResource(ld, p.detector.engine))
 	}
-	if !b.latest.IsZero() {
-		for _, t := range p.state.throttles {
-			b.due = append(b.due, t.th.Advance(b.latest)...)
-		}
+	// A batch without a match (b.latest zero) moves no throttle's time, but carries the reports a refused batch gave
+	// back to their throttles: otherwise they would wait for the next match, which an idle stream never brings.
+	for _, t := range p.state.throttles {
+		b.due = append(b.due, t.th.Advance(b.latest)...)
 	}
 	if p.cfg.Mode == ModeFork {
 		b.due = append(b.due, p.state.deliveries.takeReports()...)
@@ -653,7 +653,12 @@ func (p *auditProcessor) retried(ld plog.Logs) {
 
 // delivered is told what the next consumer answered for a batch: a refused batch's throttle reports go back to
 // their throttles.
-func (p *auditProcessor) delivered(ld plog.Logs, err error) {
+func (p *auditProcessor) delivered(ld plog.Logs, err error) { p.answered(ld, err, true) }
+
+// answered is delivered for a batch that may come again as the same object (retry: a receiver's batch) or not (the
+// idle timer's own, made anew at each try): only the first is remembered as refused, for retried to take its
+// additions out. An idle batch kept there would hold every answer waiting, once per tick of an outage.
+func (p *auditProcessor) answered(ld plog.Logs, err error, retry bool) {
 	// A rule reload replaces the state under p.mu, but not its deliveries: a batch sent before a reload is found
 	// after it, and its reports go to the throttles of their rules in the state that runs. The read lock is held to
 	// the end, so that no reload flushes and drops the throttles a report is being given back to.
@@ -665,7 +670,7 @@ func (p *auditProcessor) delivered(ld plog.Logs, err error) {
 	dl.mu.Lock()
 	a, ok := dl.inflight[ld]
 	delete(dl.inflight, ld)
-	if ok && err != nil {
+	if ok && err != nil && retry {
 		dl.refused[ld] = a
 		dl.refusedOrder = append(dl.refusedOrder, refusedBatch{ld, a})
 		if len(dl.refusedOrder) > maxRefused {
@@ -764,13 +769,15 @@ func (p *auditProcessor) droppedReports(lost []ruleLoss) {
 type deliveryWatch struct {
 	consumer.Logs
 	p *auditProcessor
+	// own says the batches are the processor's own (the idle timer's): none comes again as the same object.
+	own bool
 }
 
 func (w deliveryWatch) ConsumeLogs(ctx context.Context, ld plog.Logs) (err error) {
 	// A next consumer that panics has not taken the batch: it is answered as refused, so that shutdown, waiting for
 	// the batches on their way, does not wait for it forever.
 	err = errPanicked
-	defer func() { w.p.delivered(ld, err) }()
+	defer func() { w.p.answered(ld, err, !w.own) }()
 	err = w.Logs.ConsumeLogs(ctx, ld)
 	return err
 }

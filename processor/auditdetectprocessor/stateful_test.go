@@ -560,6 +560,21 @@ func TestReportInARefusedBatchComesAgain(t *testing.T) {
 	}
 }
 
+// TestReportGivenBackGoesWithABatchWithoutMatch: a refused batch gives eve's report back to her throttle, and the
+// next batch carries it, though nothing in it matches (it moves no throttle's time).
+func TestReportGivenBackGoesWithABatchWithoutMatch(t *testing.T) {
+	p, sink := eveHeld(t, testConfig(throttled(10*time.Minute, "user")))
+	refuse, err := consumer.NewLogs(func(context.Context, plog.Logs) error { return errors.New("refused") })
+	require.NoError(t, err)
+	out, err := p.processLogs(context.Background(), input(str(nodePortBy("bob", "2.2.2.2", 30)))) // eve's report is due
+	require.NoError(t, err)
+	require.Error(t, deliveryWatch{Logs: refuse, p: p}.ConsumeLogs(context.Background(), out))
+	out, err = p.processLogs(context.Background(), input(str(leaseGet(31))))
+	require.NoError(t, err)
+	require.NoError(t, deliveryWatch{Logs: sink, p: p}.ConsumeLogs(context.Background(), out))
+	assert.Equal(t, []string{"eve@0+0", "eve@7+0"}, riskSummary(t, sink.AllLogs()))
+}
+
 // TestRefusedBatchesAreBounded: the processor remembers what it added to at most maxRefused refused batches (a
 // receiver that gives up on a batch never sends it again); a batch refused twice is not forgotten early for it.
 func TestRefusedBatchesAreBounded(t *testing.T) {

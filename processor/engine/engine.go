@@ -369,7 +369,7 @@ func (ev *Evaluator) SetOrigin(origin uint64) { ev.st.ctx.origin = origin }
 // their close (closed.go) with their own time, whatever rules they are candidates of. Otherwise only the events of
 // stateful rules move it, and a rule on a rare operation would answer only with the next rare event while the
 // traffic no stateful rule reads (lease renewals) flows. The processor sets it for the last record of a batch: one
-// timestamp read per batch rather than per event. An event without a readable timestamp moves nothing.
+// timestamp read per batch rather than per event (per item when that record is an EventList). An event without a readable timestamp moves nothing.
 func (ev *Evaluator) MoveClock(on bool) { ev.clock = on }
 
 // Close gives the Evaluator's state back to the engine.

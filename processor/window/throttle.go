@@ -83,7 +83,8 @@ func (t *Throttle[T]) admit(key string, at time.Time, match T) (emit bool, held 
 }
 
 // Advance moves event time to at without a match (the processor calls it once per batch with the batch's latest
-// event time, so that a quiet key's count still comes out), and returns the reports that are due.
+// event time, so that a quiet key's count still comes out), and returns the reports that are due. An at that is not
+// later (zero: a batch without a match) moves nothing, and returns the reports given back (Requeue).
 func (t *Throttle[T]) Advance(at time.Time) []Pending[T] {
 	t.mu.Lock()
 	defer t.mu.Unlock()
