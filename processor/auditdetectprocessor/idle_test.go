@@ -151,20 +151,7 @@ func TestShutdownDuringIdleSend(t *testing.T) {
 // out once after the restart.
 func TestRefusedIdleBatchWaits(t *testing.T) {
 	mem := &memStorage{}
-	var calls atomic.Int32
-	cfg := idleConfig(t)
-	cfg.Storage = &storageID
-	next, err := consumer.NewLogs(func(ctx context.Context, ld plog.Logs) error {
-		if calls.Add(1) > 1 {
-			return errors.New("sending queue is full")
-		}
-		return nil
-	})
-	require.NoError(t, err)
-	p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, next)
-	require.NoError(t, err)
-	require.NoError(t, p.Start(context.Background(), hostWith{storageID: mem}))
-	require.NoError(t, p.ConsumeLogs(context.Background(), input(str(createAt("alice", time.Now())))))
+	p, calls := refusingAfterAlice(t, mem)
 	require.Eventually(t, func() bool { return calls.Load() >= 3 }, 10*time.Second, 10*time.Millisecond,
 		"refused, the idle batch is tried again")
 	require.Error(t, p.Shutdown(context.Background()))
@@ -255,20 +242,7 @@ func TestIdleSendsReportsGivenBack(t *testing.T) {
 func TestIdleSendsWhatWaitsWithoutAClock(t *testing.T) {
 	t.Run("restart", func(t *testing.T) {
 		mem := &memStorage{}
-		var calls atomic.Int32
-		cfg := idleConfig(t)
-		cfg.Storage = &storageID
-		next, err := consumer.NewLogs(func(ctx context.Context, ld plog.Logs) error {
-			if calls.Add(1) > 1 {
-				return errors.New("sending queue is full")
-			}
-			return nil
-		})
-		require.NoError(t, err)
-		p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, next)
-		require.NoError(t, err)
-		require.NoError(t, p.Start(context.Background(), hostWith{storageID: mem}))
-		require.NoError(t, p.ConsumeLogs(context.Background(), input(str(createAt("alice", time.Now())))))
+		p, calls := refusingAfterAlice(t, mem)
 		require.Eventually(t, func() bool { return calls.Load() >= 2 }, 10*time.Second, 10*time.Millisecond, "the idle batch, refused")
 		require.Error(t, p.Shutdown(context.Background()))
 
@@ -292,4 +266,25 @@ func TestIdleSendsWhatWaitsWithoutAClock(t *testing.T) {
 		require.NoError(t, p.Shutdown(context.Background()))
 		assert.Equal(t, []string{"alice:1"}, closedAnswers(sink.AllLogs()), "bob's window is open: not answered early")
 	})
+}
+
+// refusingAfterAlice starts an idle-driven processor with storage in mem whose next consumer takes the first batch and
+// refuses every one after it, and gives it alice's creation; calls counts the batches offered.
+func refusingAfterAlice(t *testing.T, mem *memStorage) (processor.Logs, *atomic.Int32) {
+	t.Helper()
+	calls := new(atomic.Int32)
+	cfg := idleConfig(t)
+	cfg.Storage = &storageID
+	next, err := consumer.NewLogs(func(ctx context.Context, ld plog.Logs) error {
+		if calls.Add(1) > 1 {
+			return errors.New("sending queue is full")
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, next)
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), hostWith{storageID: mem}))
+	require.NoError(t, p.ConsumeLogs(context.Background(), input(str(createAt("alice", time.Now())))))
+	return p, calls
 }
