@@ -171,7 +171,7 @@ func TestAttacksTriggerTheirDetection(t *testing.T) {
 	scenario := map[int]string{}
 	occurrence, prev := -1, ""
 	seen := map[string]int{}
-	for i, ev := range auditgen.Generate(4, 12000) {
+	for i, ev := range auditgen.Generate(4, 20000) {
 		if ev.Scenario != prev {
 			occurrence = i
 		}
@@ -205,7 +205,7 @@ func TestAttacksTriggerTheirDetection(t *testing.T) {
 	}
 	for _, s := range auditgen.Mix() {
 		if s.Detection != "" && seen[s.Name] == 0 {
-			t.Errorf("attack scenario %s never occurred in 12,000 events", s.Name)
+			t.Errorf("attack scenario %s never occurred in 20,000 events", s.Name)
 		}
 	}
 }

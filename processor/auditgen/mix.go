@@ -47,6 +47,7 @@ var mix = []Scenario{
 	{Name: "unapproved-image-pull", Weight: 3, Detection: "Kubernetes Image Pulled From Unapproved Registry", gen: unapprovedImagePull},
 	{Name: "pod-in-default-namespace", Weight: 3, Detection: "Kubernetes Pod Created in Default or System Namespace", gen: podInDefault},
 	{Name: "admission-webhook-create", Weight: 3, Detection: "Kubernetes Admission Webhook Configuration Changed", gen: admissionWebhookCreate},
+	{Name: "admission-policy-binding-audit", Weight: 3, Detection: "Kubernetes Admission Policy Changed", gen: admissionPolicyBindingAudit},
 	{Name: "events-delete", Weight: 3, Detection: "Kubernetes Event Records Deleted", gen: eventsDelete},
 	{Name: "coredns-patch", Weight: 3, Detection: "Kubernetes CoreDNS Configuration Changed", gen: coreDNSPatch},
 	{Name: "unauthenticated-scan", Weight: 16, Detection: "Kubernetes API Scanning by Unauthenticated Source", burst: 8, gen: unauthenticatedScan},
@@ -427,6 +428,17 @@ func admissionWebhookCreate(g *Generator) []Event {
 	return one(g.event(req{level: "Request", verb: "create", who: who, code: 201,
 		uri: "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations?fieldManager=kubectl-create&fieldValidation=Strict",
 		ref: ref("mutatingwebhookconfigurations", "", name, "admissionregistration.k8s.io", "v1", ""), reqObj: cfg}))
+}
+
+// admissionPolicyBindingAudit turns a policy binding from Deny to Audit: the ValidatingAdmissionPolicy stays and no
+// longer refuses anything.
+func admissionPolicyBindingAudit(g *Generator) []Event {
+	who := g.person()
+	name := pick(&g.r, []string{"disallow-privileged", "require-run-as-non-root", "restrict-host-path", "allowed-registries"}) + "-binding"
+	return one(g.event(req{level: "Request", verb: "patch", who: who,
+		uri:    uri("admissionregistration.k8s.io", "v1", "", "validatingadmissionpolicybindings", name, "") + "?fieldManager=kubectl-patch",
+		ref:    ref("validatingadmissionpolicybindings", "", name, "admissionregistration.k8s.io", "v1", ""),
+		reqObj: obj{{"spec", obj{{"validationActions", []string{"Audit"}}}}}}))
 }
 
 // eventsDelete removes the Event that recorded an image pull, one of the traces `kubectl get events` shows.
