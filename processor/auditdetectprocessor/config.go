@@ -76,8 +76,8 @@ type Config struct {
 	MaxKeys int `mapstructure:"max_keys"`
 	// AllowedLateness keeps a window open for events this much older than the newest event its rule has seen.
 	AllowedLateness time.Duration `mapstructure:"allowed_lateness"`
-	// IdleTimeout is how long no audit event may come before the clock of windows answered at their close moves on
-	// with the wall clock, so that they answer on an idle stream too (idle.go). 0 turns it off.
+	// IdleTimeout is how long no audit event may come before the clock of windows answered at their close and of the
+	// throttles moves on with the wall clock, so that they answer on an idle stream too (idle.go). 0 turns it off.
 	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
 	// NewTermsLearning is how long (event time) new_terms rules only learn after start-up (or a reload that changes
 	// them), so that their empty history does not report the whole traffic as new. 0 (default): they report from the

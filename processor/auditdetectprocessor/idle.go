@@ -17,15 +17,18 @@ import (
 // Once no audit event has come for idle_timeout of wall time (detected as Flink's WatermarkStrategy.withIdleness
 // detects an idle input, by a periodic check), a timer moves the clock on by the wall time passed since the last
 // one, and sends the answers of the windows that closed in a batch of their own, as a batch's are sent (throttles, a
-// refusal giving them back, storage). Flink itself only stops an idle input from holding back the others' watermark:
-// a clock that is the newest time of one stream has nothing to release, and must move to answer.
+// refusal giving them back, storage). The throttles' time is the same clock (finishBatch): moved, it makes due the
+// report of a key whose throttle window ended, which goes out in that batch rather than with the next match. Flink
+// itself only stops an idle input from holding back the others' watermark: a clock that is the newest time of one
+// stream has nothing to release, and must move to answer.
 //
 // Only a live clock moves: one no more than allowed_lateness behind the wall clock when the last event came. A
 // replay of an old log through a live collector (events days behind the wall clock) pauses whenever its reader does,
-// and moving its clock by the wall clock would close its windows before the rest of their events are read: its
-// windows close with the log's own time, as `auditdetect scan`'s do (the CLI has no timer). A live stream's clock,
-// moved by the wall time passed, stays as far behind the wall clock as the stream's events were: an event that comes
-// after the advance is dropped as late only if it took allowed_lateness longer to arrive than the events before it.
+// and moving its clock by the wall clock would close its windows (and end its throttle windows) before the rest of
+// their events are read: they close with the log's own time, as `auditdetect scan`'s do (the CLI has no timer). A
+// live stream's clock, moved by the wall time passed, stays as far behind the wall clock as the stream's events
+// were: an event that comes after the advance is dropped as late only if it took allowed_lateness longer to arrive
+// than the events before it.
 
 // idleCheck bounds the period of the idle timer: an answer due while the stream is idle goes out at most this late.
 const idleCheck = 10 * time.Second
@@ -81,7 +84,7 @@ func (c *idleClock) target(now time.Time, timeout, lateness time.Duration) (at t
 	return c.clock.Add(now.Sub(c.last)), true
 }
 
-// startIdle starts the idle timer (fork mode: only it writes answers of closed windows).
+// startIdle starts the idle timer (fork mode: only it writes answers of closed windows and throttle reports).
 func (p *auditProcessor) startIdle() {
 	if p.cfg.Mode != ModeFork || p.cfg.IdleTimeout <= 0 {
 		return
@@ -125,9 +128,9 @@ func (p *auditProcessor) watchIdle(ctx context.Context, timeout time.Duration) {
 	}
 }
 
-// idleAdvance moves the windows' clock of an idle stream to wall time now (idleClock.target) and sends the answers
-// of the windows that closed, with those still waiting (of a refused batch, or restored from storage) and the
-// throttle reports that came due, in a batch of its own; a refusal gives them back (delivered), for the next batch
+// idleAdvance moves the windows' and throttles' clock of an idle stream to wall time now (idleClock.target) and sends
+// the answers of the windows that closed, with those still waiting (of a refused batch, or restored from storage) and
+// the throttle reports that came due, in a batch of its own; a refusal gives them back (delivered), for the next batch
 // or the next tick. What waits goes out also when the clock does not move (not known yet, or a replay's).
 func (p *auditProcessor) idleAdvance(ctx context.Context, now time.Time) {
 	at, idle := p.idle.target(now, p.cfg.IdleTimeout, p.cfg.AllowedLateness)

@@ -164,19 +164,14 @@ func TestRefusedIdleBatchWaits(t *testing.T) {
 }
 
 // idleDriven makes a processor (not started: the test moves its idle timer with idleAdvance) whose next consumer is
-// next, with a rule whose windows answer at their close (fewCreatesRule, or the same on deletions: no NodePort
-// creation counts in it) beside the throttled NodePort rule.
+// next, with the NodePort rule throttled per user for 2 seconds and, unless verb is empty, a rule whose windows answer
+// at their close beside it (fewRule).
 func idleDriven(t *testing.T, next consumer.Logs, verb string) *auditProcessor {
 	t.Helper()
 	cfg := testConfig(throttled(2*time.Second, "user"))
-	dir := fewCreatesRule(t)
-	if verb != "create" {
-		file := filepath.Join(dir, "few.yml")
-		rule, err := os.ReadFile(file)
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(file, bytes.ReplaceAll(rule, []byte("verb=create"), []byte("verb="+verb)), 0o644))
+	if verb != "" {
+		cfg.Rules = append(cfg.Rules, fewRule(t, verb))
 	}
-	cfg.Rules = append(cfg.Rules, dir)
 	cfg.Window = time.Second
 	cfg.AllowedLateness = time.Minute
 	cfg.IdleTimeout = time.Second
@@ -184,6 +179,19 @@ func idleDriven(t *testing.T, next consumer.Logs, verb string) *auditProcessor {
 	require.NoError(t, err)
 	p.state.next = next
 	return p
+}
+
+// fewRule is fewCreatesRule, or the same on another verb (on deletions: no NodePort creation counts in it).
+func fewRule(t *testing.T, verb string) string {
+	t.Helper()
+	dir := fewCreatesRule(t)
+	if verb != "create" {
+		file := filepath.Join(dir, "few.yml")
+		rule, err := os.ReadFile(file)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(file, bytes.ReplaceAll(rule, []byte("verb=create"), []byte("verb="+verb)), 0o644))
+	}
+	return dir
 }
 
 // sendTo passes ld through p to next as processorhelper does, and returns the next consumer's answer.
@@ -220,8 +228,7 @@ func TestRefusedIdleBatchesAreNotKeptForARetry(t *testing.T) {
 }
 
 // TestIdleSendsReportsGivenBack: a refused batch gives eve's throttle report back to her throttle; the stream then
-// goes idle, and the idle timer sends the report (the throttles' windows do not move with it, but a report already
-// due does not wait for the next match).
+// goes idle, and the idle timer sends the report (a report already due does not wait for the next match).
 func TestIdleSendsReportsGivenBack(t *testing.T) {
 	sink := new(consumertest.LogsSink)
 	p := idleDriven(t, sink, "delete")
@@ -287,4 +294,100 @@ func refusingAfterAlice(t *testing.T, mem *memStorage) (processor.Logs, *atomic.
 	require.NoError(t, p.Start(context.Background(), hostWith{storageID: mem}))
 	require.NoError(t, p.ConsumeLogs(context.Background(), input(str(createAt("alice", time.Now())))))
 	return p, calls
+}
+
+// TestThrottleMovesWithOtherTraffic: the throttles' time is the windows' clock, which the batch's last record moves
+// whatever rules it is for. eve's second NodePort creation is held back in her 10-minute throttle window; the lease
+// renewals no rule reads then make her report due as soon as a batch ends past the window, not with the next match.
+// As for the windows, only the last record's time is read: a batch ending in an older event makes nothing due.
+func TestThrottleMovesWithOtherTraffic(t *testing.T) {
+	cfg := testConfig(throttled(10*time.Minute, "user"))
+	cfg.IdleTimeout = 0
+	p, sink, _ := newTestProcessor(t, cfg)
+	ctx := context.Background()
+	require.NoError(t, p.ConsumeLogs(ctx, input(str(nodePortBy("eve", "1.1.1.1", 0)), str(nodePortBy("eve", "1.1.1.1", 1)))))
+	require.NoError(t, p.ConsumeLogs(ctx, input(str(leaseGet(11)), str(leaseGet(6)))))
+	assert.Equal(t, []string{"eve@0+0"}, riskSummary(t, sink.AllLogs()), "the batch's last record is at 9:06")
+	require.NoError(t, p.ConsumeLogs(ctx, input(str(leaseGet(7)), str(leaseGet(10.5)))))
+	assert.Equal(t, []string{"eve@0+0", "eve@1+0"}, riskSummary(t, sink.AllLogs()))
+	last := sink.AllLogs()[len(sink.AllLogs())-1]
+	assert.Len(t, records(last), 3, "the two lease renewals and the report, in the batch that ended her window")
+}
+
+// TestIdleThrottleReport: eve's burst of three NodePort creations, then silence. The first goes out at once and the
+// other two are held back; their report (the latest, suppressed_count 1) goes out in a batch of its own once the
+// throttle window has ended in wall time, though no record came after the burst: the idle timer moves the throttles'
+// time with the windows' clock, whether or not a rule whose windows answer at their close runs beside them.
+func TestIdleThrottleReport(t *testing.T) {
+	for _, closing := range []bool{false, true} {
+		t.Run(map[bool]string{false: "throttle alone", true: "beside windows answered at their close"}[closing], func(t *testing.T) {
+			cfg := testConfig(throttled(time.Second, "user"))
+			if closing {
+				cfg.Rules = append(cfg.Rules, fewRule(t, "delete"))
+			}
+			cfg.IdleTimeout = 50 * time.Millisecond
+			p, sink, _ := newTestProcessor(t, cfg)
+			sent := time.Now()
+			require.NoError(t, p.ConsumeLogs(context.Background(), input(str(nodePortAt("eve", "a", sent)),
+				str(nodePortAt("eve", "b", sent)), str(nodePortAt("eve", "c", sent)))))
+			assert.Equal(t, []string{"eve@a+0"}, riskSummary(t, sink.AllLogs()))
+			require.Eventually(t, func() bool { return len(riskSummary(t, sink.AllLogs())) > 1 }, 10*time.Second,
+				10*time.Millisecond, "the report goes out with no record after the burst")
+			assert.False(t, time.Now().Before(sent.Add(time.Second)), "reported before the throttle window ended")
+			assert.Equal(t, []string{"eve@a+0", "eve@c+1"}, riskSummary(t, sink.AllLogs()))
+			lds := sink.AllLogs()
+			require.Len(t, lds, 2)
+			for _, r := range records(lds[1]) {
+				assert.True(t, isRisk(r), "the idle batch holds the report only")
+			}
+		})
+	}
+}
+
+// TestIdleThrottleReplayIsNotMoved: a replay of a month-old log pauses after eve's burst; its clock is far behind the
+// wall clock, so the idle timer leaves the throttles' time alone, and her held match is counted by her next match in
+// the log, as without the pause. A live stream's burst is reported by the same advance.
+func TestIdleThrottleReplayIsNotMoved(t *testing.T) {
+	for _, live := range []bool{false, true} {
+		t.Run(map[bool]string{false: "replay", true: "live"}[live], func(t *testing.T) {
+			sink := new(consumertest.LogsSink)
+			p := idleDriven(t, sink, "")
+			t0 := s0
+			if live {
+				t0 = time.Now().Add(-10 * time.Second)
+			}
+			require.NoError(t, sendTo(t, p, sink, input(str(nodePortAt("eve", "a", t0)), str(nodePortAt("eve", "b", t0.Add(time.Second))))))
+			p.idleAdvance(context.Background(), time.Now().Add(time.Hour))
+			if live {
+				assert.Equal(t, []string{"eve@a+0", "eve@b+0"}, riskSummary(t, sink.AllLogs()))
+				return
+			}
+			assert.Equal(t, []string{"eve@a+0"}, riskSummary(t, sink.AllLogs()), "not reported while the replay pauses")
+			require.NoError(t, sendTo(t, p, sink, input(str(nodePortAt("eve", "c", t0.Add(3*time.Second))))))
+			assert.Equal(t, []string{"eve@a+0", "eve@c+1"}, riskSummary(t, sink.AllLogs()))
+		})
+	}
+}
+
+// TestRefusedIdleThrottleReport: the next consumer refuses the idle batch that carries eve's report; the report goes
+// back to her throttle and out, once, with the timer's next try.
+func TestRefusedIdleThrottleReport(t *testing.T) {
+	sink := new(consumertest.LogsSink)
+	p := idleDriven(t, sink, "")
+	t0 := time.Now().Add(-10 * time.Second)
+	require.NoError(t, sendTo(t, p, sink, input(str(nodePortAt("eve", "a", t0)), str(nodePortAt("eve", "b", t0)),
+		str(nodePortAt("eve", "c", t0.Add(time.Second))))))
+	var refused []plog.Logs
+	refuse, err := consumer.NewLogs(func(_ context.Context, ld plog.Logs) error {
+		refused = append(refused, ld)
+		return errors.New("sending queue is full")
+	})
+	require.NoError(t, err)
+	p.state.next = refuse
+	p.idleAdvance(context.Background(), time.Now().Add(time.Minute))
+	assert.Equal(t, []string{"eve@c+1"}, riskSummary(t, refused), "the idle batch carried the report")
+	p.state.next = sink
+	p.idleAdvance(context.Background(), time.Now().Add(2*time.Minute))
+	p.idleAdvance(context.Background(), time.Now().Add(3*time.Minute))
+	assert.Equal(t, []string{"eve@a+0", "eve@c+1"}, riskSummary(t, sink.AllLogs()))
 }

@@ -345,10 +345,11 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 	rls := ld.ResourceLogs()
 	// Answers of windows closed go into the resource of their group's last event: the windows keep its origin.
 	origins := p.cfg.Mode == ModeFork && p.detector.engine.AnswersAtClose()
-	// The time of the batch's last record moves the clock of windows answered at their close, whatever rules its
-	// events are candidates of (engine.Evaluator.MoveClock): traffic no stateful rule reads closes them too.
+	// The time of the batch's last record moves the clock of windows answered at their close and of the throttles,
+	// whatever rules its events are candidates of (engine.Evaluator.MoveClock): traffic no stateful rule reads closes
+	// them too.
 	lastRes, lastScope := -1, -1
-	if origins {
+	if origins || len(p.state.throttles) > 0 {
 		lastRes, lastScope = lastRecords(rls)
 	}
 	for i := 0; i < rls.Len(); i++ {

@@ -212,6 +212,10 @@ func applyStateful(cfg *Config, opts *engine.Options, rules, correlated []*rule.
 			}
 			opts.RuleWindows[id] = o.Window
 		}
+		if o.Throttle != nil && cfg.Mode == ModeFork {
+			// Throttles move with the windows' clock (finishBatch), which the engine then keeps without such windows.
+			opts.KeepClock = true
+		}
 		if o.Throttle != nil && len(o.Throttle.Fields) > 0 {
 			// A rule without stats keeps only some event fields on its rows: the throttle's key must be among them.
 			if opts.RowFields == nil {
@@ -598,10 +602,17 @@ func (p *auditProcessor) finishBatch(ld plog.Logs, b *batch) (added, dropped int
 		closed, added, dropped = p.writeClosed(context.Background(), ld, b,
 			p.state.deliveries.batchResource(ld, p.detector.engine))
 	}
-	// A batch without a match (b.latest zero) moves no throttle's time, but carries the reports a refused batch gave
-	// back to their throttles: otherwise they would wait for the next match, which an idle stream never brings.
+	// The throttles' time is the windows' clock (engine.Clock: the events of stateful rules, the batch's last record,
+	// the idle timer's advance), or the batch's latest match when later (a stateless rule's match moves no clock): a
+	// key's report comes due as a window answered at its close would close, not only with the next match. A batch that
+	// moves neither carries the reports a refused batch gave back to their throttles: otherwise they would wait for the
+	// next match, which an idle stream never brings.
+	at := b.latest
+	if c := p.detector.engine.Clock(); c.After(at) {
+		at = c
+	}
 	for _, t := range p.state.throttles {
-		b.due = append(b.due, t.th.Advance(b.latest)...)
+		b.due = append(b.due, t.th.Advance(at)...)
 	}
 	if p.cfg.Mode == ModeFork {
 		b.due = append(b.due, p.state.deliveries.takeReports()...)

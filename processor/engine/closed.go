@@ -18,7 +18,8 @@ import (
 // own events and, through TakeClosed, the newest event time the engine has read for any stateful rule, so that a
 // rule whose events are rare still answers soon after its window ends while other traffic flows: the traffic of
 // stateful rules, and any event an Evaluator is told to read the time of (MoveClock). The caller may move the clock
-// itself (AdvanceClock): the processor does when no event has come for a while, as the wall clock moves.
+// itself (AdvanceClock): the processor does when no event has come for a while, as the wall clock moves. The processor
+// moves its throttles with the same clock (Options.KeepClock keeps it when no rule answers at its window's close).
 
 // Closed is a windowed rule's answer for one group whose window closed: its final row, at the window's end.
 type Closed struct {
@@ -41,7 +42,8 @@ func newestTime(newest *atomic.Int64, at time.Time) {
 }
 
 // Clock is the clock of windows answered at their close: the newest event time read (or given to AdvanceClock),
-// capped as of the last TakeClosed; zero before the first, and when no rule answers at its window's close.
+// capped as of the last TakeClosed; zero before the first, and when no rule answers at its window's close and
+// Options.KeepClock is not set.
 func (e *Engine) Clock() time.Time {
 	if n := e.newest.Load(); n != 0 {
 		return time.Unix(0, n)
@@ -50,9 +52,9 @@ func (e *Engine) Clock() time.Time {
 }
 
 // AdvanceClock moves the clock of windows answered at their close to at, if at is later; the next TakeClosed closes
-// the windows it passed. It does nothing when no rule answers at its window's close.
+// the windows it passed. It does nothing when no rule answers at its window's close and Options.KeepClock is not set.
 func (e *Engine) AdvanceClock(at time.Time) {
-	if e.atClose {
+	if e.clocked {
 		newestTime(&e.newest, at)
 	}
 }

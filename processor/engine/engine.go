@@ -37,6 +37,9 @@ type Options struct {
 	// changes the rule), so without it every combination of the traffic is reported once as new. Default 0: report
 	// from the start.
 	NewTermsLearning time.Duration
+	// KeepClock keeps the clock of windows answered at their close (Clock, AdvanceClock, Evaluator.MoveClock) even
+	// when no rule answers at its window's close: the processor's throttles move with it.
+	KeepClock bool
 	// NoCloseResults refuses windowed rules whose conditions can stop holding as the window fills, which are
 	// answered when the window closes (TakeClosed): the processor's enrich mode has no record to write such an
 	// answer on.
@@ -75,9 +78,10 @@ type Engine struct {
 	// routeBy are the by-fields every windowed rule groups on, read from the event (route.go).
 	routeBy []*fieldRef
 	// newest is the newest event time read for a stateful rule, in Unix nanoseconds (closed.go), kept when a rule
-	// answers at its window's close (atClose).
+	// answers at its window's close (atClose) or the caller asked for it (clocked).
 	newest  atomic.Int64
 	atClose bool
+	clocked bool
 }
 
 type compiledRule struct {
@@ -181,6 +185,7 @@ func Compile(rules []*rule.Rule, opts Options) (*Engine, error) {
 	e.index = buildIndex(allOps)
 	e.routeBy = sharedFields(e.rules)
 	e.atClose = e.answersAtClose()
+	e.clocked = e.atClose || opts.KeepClock
 	return e, nil
 }
 
@@ -404,7 +409,7 @@ func (ev *Evaluator) Evaluate(body []byte) (Result, error) {
 		if (stateful || cr.clock) && at.IsZero() {
 			at = e.eventTime(view)
 		}
-		if stateful && e.atClose && !noted {
+		if stateful && e.clocked && !noted {
 			// Only a stateful rule's event moves the windows' clock (a stateless rule reading event_time does not).
 			newestTime(&e.newest, at)
 			noted = true
@@ -423,7 +428,7 @@ func (ev *Evaluator) Evaluate(body []byte) (Result, error) {
 	if err := view.Err(); err != nil {
 		return Result{}, err
 	}
-	if ev.clock && e.atClose && !noted {
+	if ev.clock && e.clocked && !noted {
 		if t, ok := e.readTime(view); ok {
 			newestTime(&e.newest, t)
 		}

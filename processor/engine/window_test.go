@@ -704,6 +704,44 @@ func TestAdvanceClock(t *testing.T) {
 	}
 }
 
+// The clock is kept without a rule answered at its window's close only when the caller asks for it (KeepClock: the
+// processor moves its throttles with it): then a stateful rule's events, an event read with MoveClock and
+// AdvanceClock move it as they move the clock of such windows.
+func TestKeepClock(t *testing.T) {
+	growing := windowRule(cmp("count", rule.OpGt, "5"), countOnly) // answered when it first holds
+	lease := fmt.Appendf(nil, `{"verb":"get","objectRef":{"resource":"leases"},"stageTimestamp":%q}`,
+		w0.Add(3*time.Minute).Format(time.RFC3339Nano))
+	for _, keep := range []bool{false, true} {
+		e, err := Compile([]*rule.Rule{growing}, Options{Window: 10 * time.Minute, KeepClock: keep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := func(at time.Time) time.Time {
+			if keep {
+				return at
+			}
+			return time.Time{}
+		}
+		play(t, e, [][]byte{ev("10.0.0.1", 1, "")})
+		if got := e.Clock(); !got.Equal(want(w0.Add(time.Minute))) {
+			t.Errorf("keep %v: after the rule's event, clock %s", keep, got)
+		}
+		ev := e.Evaluator()
+		ev.MoveClock(true)
+		if _, err := ev.Evaluate(lease); err != nil {
+			t.Fatal(err)
+		}
+		ev.Close()
+		if got := e.Clock(); !got.Equal(want(w0.Add(3 * time.Minute))) {
+			t.Errorf("keep %v: after the last record, clock %s", keep, got)
+		}
+		e.AdvanceClock(w0.Add(7 * time.Minute))
+		if got := e.Clock(); !got.Equal(want(w0.Add(7 * time.Minute))) {
+			t.Errorf("keep %v: advanced, clock %s", keep, got)
+		}
+	}
+}
+
 // TestWindowSum: sum adds the values that are numbers (Splunk's and ES|QL's), per event and over a window; a
 // condition on it can go either way (values may be negative), so the window answers at its close, with the sum kept
 // across a restart.
