@@ -1107,7 +1107,8 @@ func RouteTraceID(key string) pcommon.TraceID {
 }
 
 // recordState reports the keys held and evicted by every stateful rule (windowed stats groups, new_terms value
-// combinations, keys with a sequence in progress, throttle keys), the late events and the held matches, and the events whose stats groups were cut.
+// combinations, keys with a sequence in progress, throttle keys), the late events and the held matches, the events
+// whose stats groups were cut, and the events sequence rules took without holding them (logged once per burst).
 func (p *auditProcessor) recordState(ctx context.Context) {
 	s := p.state
 	s.mu.Lock()
@@ -1134,6 +1135,22 @@ func (p *auditProcessor) recordState(ctx context.Context) {
 		attrs := s.attr(id, "sequence")
 		tb.ProcessorAuditdetectWindowKeys.Record(ctx, int64(n[0]), attrs)
 		s.addDelta(ctx, tb.ProcessorAuditdetectWindowEvictedKeys, "evicted/sequence/"+id, n[1], attrs)
+	}
+	for _, h := range p.detector.engine.SequenceHolding() {
+		s.addDelta(ctx, tb.ProcessorAuditdetectSequenceEventsUnheld, "unheld/"+h.Rule.ID, h.Unheld, s.attr(h.Rule.ID, ""))
+		// Once per burst (a run of such events, over when a lateness passes without one), not per batch.
+		prev := s.reported["bursts/"+h.Rule.ID]
+		if h.Bursts < prev {
+			prev = 0 // an engine a reload made counts from zero
+		}
+		if h.Bursts > prev {
+			p.logger.Warn("sequence rule at max_keys (events held for late arrivals, or keys): it takes events "+
+				"without holding them allowed_lateness for older ones, and drops as late an older event of their key "+
+				"arriving after them (sequence_events_unheld, window_late_events); raise max_keys if this recurs",
+				zap.String("rule", h.Rule.Name), zap.String("rule_id", h.Rule.ID), zap.Uint64("events", h.Unheld),
+				zap.Int("held", h.Held))
+		}
+		s.reported["bursts/"+h.Rule.ID] = h.Bursts
 	}
 	for id, t := range s.throttles {
 		keys, evicted, held := t.th.Stats()

@@ -17,11 +17,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/processor/processortest"
 	otelconf "go.opentelemetry.io/contrib/otelconf/v0.3.0"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 	"gopkg.in/yaml.v3"
 
 	"github.com/auditdetect/auditdetect/processor/auditdetectprocessor/internal/metadata"
@@ -154,6 +159,7 @@ func TestPrometheusNames(t *testing.T) {
 		p + "reloads": "counter", p + "reload_failing": "gauge", p + "state_saves": "counter",
 		p + "state_bytes": "gauge", p + "window_keys": "gauge", p + "window_evicted_keys": "counter",
 		p + "window_late_events": "counter", p + "throttled_matches": "counter", p + "stats_groups_cut": "counter",
+		p + "sequence_events_unheld": "counter",
 	}
 	withSuffixes := map[string]string{}
 	for name, typ := range plain {
@@ -233,4 +239,58 @@ rba:
 	ruleID := attribute.String("rule_id", "5d1f0c4e-0000-4000-8000-000000000001")
 	assertSumAttr(t, tel, "otelcol_processor_auditdetect_rule_matches", ruleID, 3)
 	assertSumAttr(t, tel, "otelcol_processor_auditdetect_matches_without_risk_records", ruleID, 2)
+}
+
+// TestSequenceUnheldTelemetry: a sequence rule whose keys hold max_keys events for late arrivals takes further
+// events without holding them; sequence_events_unheld counts them by rule, and a warning names the rule once per
+// burst, not once per batch: a second burst, after a lateness without one, warns again.
+func TestSequenceUnheldTelemetry(t *testing.T) {
+	dir := t.TempDir()
+	rule := "[metadata]\ncreation_date = \"2026/01/01\"\n\n[rule]\nauthor = [\"test\"]\nname = \"Role Then Workload\"\n" +
+		"rule_id = \"seq-1\"\nrisk_score = 47\nseverity = \"medium\"\ntype = \"eql\"\nlanguage = \"eql\"\n" +
+		"query = '''\nsequence by user.name with maxspan=1h\n" +
+		"  [any where kubernetes.audit.verb == \"update\" and kubernetes.audit.objectRef.resource == \"roles\"]\n" +
+		"  [any where kubernetes.audit.verb == \"create\" and kubernetes.audit.objectRef.resource == \"deployments\"]\n'''\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "seq.toml"), []byte(rule), 0o600))
+	cfg := testConfig(func(cfg *Config) {
+		cfg.Rules, cfg.Macros = []string{dir}, nil
+		cfg.MaxKeys = 4
+		cfg.AllowedLateness = time.Minute
+	})
+	core, logs := observer.New(zapcore.InfoLevel)
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	set := processortest.NewNopSettings(metadata.Type)
+	set.TelemetrySettings, set.Logger = tel.NewTelemetrySettings(), zap.New(core)
+	p, err := NewFactory().CreateLogs(context.Background(), set, cfg, new(consumertest.LogsSink))
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })
+
+	start := time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
+	n := 0
+	flood := func(from time.Duration) {
+		// Three batches of 8 writes by two users, a second apart: 24 held where 4 may be.
+		for range 3 {
+			var bodies []func(pcommon.Value)
+			for range 8 {
+				n++
+				bodies = append(bodies, str(fmt.Sprintf(`{"kind":"Event","auditID":"w-%d","verb":"create",`+
+					`"user":{"username":"sa-%d"},"objectRef":{"resource":"deployments","namespace":"shop"},`+
+					`"stageTimestamp":%q}`, n, n%2, start.Add(from+time.Duration(n)*time.Second).Format(time.RFC3339))))
+			}
+			require.NoError(t, p.ConsumeLogs(context.Background(), input(bodies...)))
+		}
+	}
+	warnings := func() int { return logs.FilterMessageSnippet("sequence rule at max_keys").Len() }
+	flood(0)
+	assert.Equal(t, 1, warnings(), "one warning for a burst of three batches")
+	w := logs.FilterMessageSnippet("sequence rule at max_keys").All()[0].ContextMap()
+	assert.Equal(t, "Role Then Workload", w["rule"])
+	ruleID := attribute.String("rule_id", "seq-1")
+	first := sumAttr(tel, "otelcol_processor_auditdetect_sequence_events_unheld", ruleID)
+	assert.GreaterOrEqual(t, first, int64(24-4), "the writes past max_keys held")
+	flood(10 * time.Minute)
+	assert.Equal(t, 2, warnings(), "a second burst, after a lateness without one")
+	assert.Greater(t, sumAttr(tel, "otelcol_processor_auditdetect_sequence_events_unheld", ruleID), first)
 }

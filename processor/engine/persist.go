@@ -101,6 +101,9 @@ type savedSequence struct {
 	Stage                int
 	Watermark, NextSweep time.Time
 	Keys                 []savedSeqKey // least recently updated first
+	// HoldFrom and KeyFloor are the times the rule let go of events before their lateness passed up to (a shed),
+	// and of events of keys it no longer holds: they came after the held events, and are zero in older state.
+	HoldFrom, KeyFloor time.Time
 }
 
 type savedSeqKey struct {
@@ -116,10 +119,12 @@ type savedSeqKey struct {
 }
 
 type savedHeld struct {
-	At       time.Time
-	ID       string
-	Steps    []int
-	Until    bool
+	At    time.Time
+	ID    string
+	Steps []int
+	Until bool
+	// Reported holds the last sequence the event completed that was reported (the only one kept: state saved by
+	// the build that wrote every one of them is restored with its last).
 	Reported [][]string
 }
 
@@ -389,7 +394,8 @@ func (s *newTermsStage) restore(snt savedNewTerms) {
 func (s *sequenceStage) save(stage int) savedSequence {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ssq := savedSequence{Stage: stage, Watermark: s.wm.Time(), NextSweep: s.nextSweep}
+	ssq := savedSequence{Stage: stage, Watermark: s.wm.Time(), NextSweep: s.nextSweep, HoldFrom: s.holdFrom,
+		KeyFloor: s.keyFloor}
 	// Copies of the ids: a partial's slice is shared with the one that extends it, and the encoding runs after the
 	// lock.
 	partials := func(parts []seqPartial) []savedPartial {
@@ -405,8 +411,11 @@ func (s *sequenceStage) save(stage int) savedSequence {
 			sk.Base = partials(k.base)
 		}
 		for _, h := range k.held {
-			sk.Held = append(sk.Held, savedHeld{At: h.at, ID: h.id, Steps: slices.Clone(h.steps), Until: h.until,
-				Reported: slices.Clone(h.reported)})
+			sh := savedHeld{At: h.at, ID: h.id, Steps: slices.Clone(h.steps), Until: h.until}
+			if h.reported != nil {
+				sh.Reported = [][]string{h.reported} // not changed after: a run replaces it
+			}
+			sk.Held = append(sk.Held, sh)
 		}
 		ssq.Keys = append(ssq.Keys, sk)
 		return true
@@ -423,17 +432,39 @@ func (s *sequenceStage) restore(ssq savedSequence) {
 	if limit := ssq.Watermark.Add(s.span); s.nextSweep.After(limit) {
 		s.nextSweep = limit
 	}
+	// No time past the watermark (damaged): it would hold off events for longer than the lateness.
+	s.holdFrom = laterTime(s.holdFrom, earlierTime(ssq.HoldFrom, ssq.Watermark))
+	s.keyFloor = laterTime(s.keyFloor, earlierTime(ssq.KeyFloor, ssq.Watermark))
 	for _, sk := range ssq.Keys {
 		k, ok := s.restoreKey(sk, ssq.Watermark)
 		if !ok {
 			continue
 		}
 		if old, ok := s.keys.Get(sk.Key); ok {
+			s.forget(sk.Key, old)
 			*old = k
 		} else {
-			s.keys.Add(sk.Key, k, nil)
+			s.keys.Add(sk.Key, k, s.forget)
 		}
+		s.held += len(k.held)
 	}
+	for s.held > s.maxKeys {
+		s.shed() // saved with another bound, or damaged
+	}
+}
+
+func laterTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func earlierTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // restoreKey rebuilds a saved key, or reports it damaged (the state key is unchanged, so the saving rule had as many
@@ -470,13 +501,18 @@ func (s *sequenceStage) restoreKey(sk savedSeqKey, watermark time.Time) (seqKey,
 			return seqKey{}, false
 		}
 		last = h.At
-		k.held = append(k.held, seqHeld{at: h.At, id: h.ID, steps: h.Steps, until: h.Until, reported: h.Reported})
+		held := seqHeld{at: h.At, id: h.ID, steps: h.Steps, until: h.Until}
+		if len(h.Reported) > 0 {
+			held.reported = h.Reported[len(h.Reported)-1]
+		}
+		k.held = append(k.held, held)
 	}
 	// The partials after the held events are theirs from base (what a run gives, whatever Parts says).
 	k.base = parts
 	k.parts = slices.Clone(parts)
-	for _, h := range k.held {
-		s.take(&k.parts, h)
+	for i := range k.held {
+		k.held[i].idle = noPartials(k.parts)
+		s.take(&k.parts, k.held[i])
 	}
 	return k, true
 }

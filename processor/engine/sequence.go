@@ -18,7 +18,8 @@ import (
 // Partials live in a window.Store bounded to maxKeys, least recently updated evicted first (an evicted key loses the
 // partials it held: a sequence in progress is missed, which telemetry counts); a key holds a partial only for the
 // steps it has reached. Partials that can no longer complete (their first event more than the span and the allowed
-// lateness before the watermark) are freed by a sweep at most once per span/4 of event time.
+// lateness before the watermark) are freed by a sweep at most once per quarter of the span or of the lateness,
+// whichever is shorter, of event time; it also lets go of the held events the lateness has passed.
 //
 // Events arrive out of order by up to the allowed lateness. Each key holds its events of the last allowed lateness
 // of event time (seqKey.held), after the partials they started from (seqKey.base): an event older than the newest
@@ -28,10 +29,15 @@ import (
 // arrival completed them: a sequence reported before an earlier event arrived that, in time order, ends it
 // (replacing its first step, taking its partial, an until between its steps) is not taken back.
 //
+// The rule holds at most maxKeys events in all (a key at most maxSeqHeld). Past that it sheds: it lets go of the
+// older half at once (holdFrom), as if the lateness were shorter, and counts them (unheld). A key of a later step or
+// until is made only into room, never evicting a sequence in progress for an event that may never pair.
+//
 // An event more than the allowed lateness older than the watermark is dropped and counted (the sweep may have freed
-// what it would have extended), and so is one older than what its key has let go of (seqKey.floor). One dated after
-// the watermark (which the wall clock caps) counts at the watermark, so that a clock far ahead cannot make a key's
-// partial one no event can follow.
+// what it would have extended), and so is one older than what its key has let go of (seqKey.floor), or, for a key
+// made since, than what the rule let go of for a key it no longer has (keyFloor): placed without those events, it
+// could pair across an until or a later first step. One dated after the watermark (which the wall clock caps) counts
+// at the watermark, so that a clock far ahead cannot make a key's partial one no event can follow.
 type sequenceStage struct {
 	steps          []seqStep
 	until          *seqStep // nil: none
@@ -42,9 +48,26 @@ type sequenceStage struct {
 
 	mu        sync.Mutex
 	keys      *window.Store[seqKey]
+	maxKeys   int
 	wm        window.Watermark
 	nextSweep time.Time
 	late      uint64
+
+	// held is the number of events the keys hold, at most maxKeys after each event. holdFrom is the newest time a
+	// shed let go of: no event up to it is held (while it is after the watermark less the lateness).
+	held     int
+	holdFrom time.Time
+	// keyFloor is the newest time of an event the rule let go of or left out for a key it no longer holds (evicted,
+	// freed, or not made for want of room): a key made since places no event older than it.
+	keyFloor time.Time
+	// unheld counts the events taken without waiting the allowed lateness for older ones (let go of by a shed or by
+	// their key's maxSeqHeld, not held after a shed, left out for want of room); bursts counts their runs, a run
+	// ending once the watermark is the lateness past its last one (lastUnheld).
+	unheld, bursts uint64
+	lastUnheld     time.Time
+	degraded       bool
+	// retaken counts the held events late arrivals ran again: the work they cost, at most maxSeqHeld+1 each.
+	retaken uint64
 }
 
 type seqStep struct {
@@ -55,8 +78,9 @@ type seqStep struct {
 	sameKey int
 }
 
-// maxSeqHeld bounds the events a key holds for late arrivals. A key with more step events within the allowed
-// lateness lets its oldest go (folds them into its base), and an event older than those is dropped as late.
+// maxSeqHeld bounds the events a key holds for late arrivals (and so the events a late arrival runs again). A key
+// with more step events within the allowed lateness lets its oldest go (folds them into its base), and an event
+// older than those is dropped as late.
 const maxSeqHeld = 128
 
 // seqKey is the state of one key: its partials, and the events it holds for late arrivals.
@@ -69,19 +93,32 @@ type seqKey struct {
 	// while none is held: then they are parts).
 	held []seqHeld
 	base []seqPartial
-	// floor is the time of the newest event the key let go of (folded into base): an event older than it cannot be
-	// placed.
+	// floor is the time of the newest event the key let go of (folded into base, or taken without being held), or
+	// the rule's keyFloor when it was made: an event older than it cannot be placed.
 	floor time.Time
 }
 
 // seqHeld is an event a key holds: the steps it matched under that key (the last first) and whether it matched
-// until, and the sequences it completed that were reported (auditIDs), which a later run must not report again.
+// until, and the last sequence it completed that was reported (auditIDs), which a later run must not report again.
+// The last is enough: a run only ever has more events, and once one of them takes an event's sequence from it (a
+// later first step, a step or until between) every later run has that event too, so the sequence never comes back
+// (TestSequenceOrderAgainstReference checks it). Keeping them all let a stream of late first steps, each completing
+// a new sequence with one held event, grow that event's memory without bound.
 type seqHeld struct {
 	at       time.Time
 	id       string
 	steps    []int
 	until    bool
-	reported [][]string
+	reported []string
+	// idle: the key's partials were all empty before it (in the last run), so that a run may start there.
+	idle bool
+}
+
+// first reports whether the event is a first step under its key: the only kind that starts a partial.
+func (h *seqHeld) first() bool { return len(h.steps) > 0 && h.steps[len(h.steps)-1] == 0 }
+
+func noPartials(parts []seqPartial) bool {
+	return !slices.ContainsFunc(parts, func(p seqPartial) bool { return !p.empty() })
 }
 
 // grow returns the partial that has reached step i, making room for it.
@@ -102,7 +139,7 @@ func (p seqPartial) empty() bool { return len(p.ids) == 0 }
 
 func newSequenceStage(st rule.Sequence, span, lateness time.Duration, maxKeys int, fs *fields, cut *atomic.Uint64) (*sequenceStage, error) {
 	s := &sequenceStage{span: span, lateness: max(lateness, 0), columns: st.Columns, cut: cut,
-		auditID: newFieldRef(rule.Field{Name: "auditID"}), keys: window.NewStore[seqKey](maxKeys)}
+		auditID: newFieldRef(rule.Field{Name: "auditID"}), keys: window.NewStore[seqKey](maxKeys), maxKeys: max(maxKeys, 1)}
 	for i, step := range st.Steps {
 		ss, err := s.compileStep(step, fs, cut)
 		if err != nil {
@@ -287,16 +324,42 @@ func (s *sequenceStage) advance(hits []seqHit, ends [][]string, at time.Time, id
 	}
 	late := false
 	for _, g := range byKey(hits, ends) {
+		ev := seqHeld{at: at, id: id, steps: g.steps, until: g.until}
 		k, ok := s.keys.Get(g.key)
-		if !ok {
-			// The key's first event: it can only start a partial, unless an earlier event may still arrive.
-			if !at.After(settled) && (len(g.steps) == 0 || g.steps[len(g.steps)-1] != 0) {
+		if !ok && !ev.first() {
+			// A later step or until makes its key only for a first step that may still arrive before it.
+			if at.Before(s.keyFloor) {
+				continue // such a first step is dropped: the rule let go of events of this key after it
+			}
+			if s.keys.Len() >= s.maxKeys && 2*s.held >= s.maxKeys {
+				s.shed() // frees the keys that held nothing else
+			}
+			if !at.After(laterTime(settled, s.holdFrom)) {
+				// No older first step is held any more (its time is past, or a shed let go of it: keyFloor is at
+				// least holdFrom).
+				if at.After(settled) {
+					s.noteUnheld(1)
+				}
 				continue
 			}
-			k = s.keys.Add(g.key, seqKey{}, nil)
+			if s.keys.Len() >= s.maxKeys {
+				// Not made: that would evict a sequence in progress for an event that may never pair. A first
+				// step older than it, which it may come after, is dropped.
+				s.noteUnheld(1)
+				s.keyFloor = at
+				continue
+			}
 		}
-		s.fold(k, settled)
-		ev := seqHeld{at: at, id: id, steps: g.steps, until: g.until}
+		if !ok {
+			if at.Before(s.keyFloor) {
+				late = true // the rule let go of events of this key that may come after it
+				continue
+			}
+			k = s.keys.Add(g.key, seqKey{floor: s.keyFloor}, s.forget)
+		}
+		// hold is the time an event must be after to be held: settled, or later after a shed.
+		hold := laterTime(settled, s.holdFrom)
+		s.fold(k, hold)
 		var completed [][]string
 		switch {
 		case at.Before(k.floor):
@@ -304,16 +367,27 @@ func (s *sequenceStage) advance(hits []seqHit, ends [][]string, at time.Time, id
 			continue
 		case len(k.held) > 0 && at.Before(k.held[len(k.held)-1].at):
 			completed = s.rerun(k, ev)
-		case at.After(settled):
+			s.held++
+			s.fold(k, hold) // after a shed, placed but not held
+		case at.After(hold):
 			// In order, but an earlier event may still arrive: held.
 			if len(k.held) == 0 {
 				k.base = slices.Clone(k.parts)
 			}
+			ev.idle = noPartials(k.parts)
 			completed = s.take(&k.parts, ev)
-			ev.reported = completed
+			if len(completed) > 0 {
+				ev.reported = completed[len(completed)-1]
+			}
 			k.held = append(k.held, ev)
+			s.held++
 		default:
+			// No earlier event is held any more (or, after a shed, is held): taken for good.
 			completed = s.take(&k.parts, ev)
+			k.floor = at
+			if at.After(settled) {
+				s.noteUnheld(1)
+			}
 		}
 		if len(k.held) > maxSeqHeld {
 			s.letGo(k, len(k.held)-maxSeqHeld)
@@ -324,6 +398,9 @@ func (s *sequenceStage) advance(hits []seqHit, ends [][]string, at time.Time, id
 	}
 	if late {
 		s.late++
+	}
+	for s.held > s.maxKeys {
+		s.shed()
 	}
 	return done
 }
@@ -369,17 +446,35 @@ func (s *sequenceStage) take(parts *[]seqPartial, ev seqHeld) (done [][]string) 
 	return done
 }
 
-// rerun places an event older than the key's newest held one among them, runs the key's partials again from base
-// over the held events in time order, and returns the sequences that run completes and no run reported before.
+// rerun places an event older than the key's newest held one among them, runs the key's partials again over the
+// held events in time order, and returns the sequences that run completes and no run reported before. The run
+// starts at the last event before which the partials were empty, no later than the event placed (from base when
+// there is none): what comes before it is unchanged. An event that is no first step, placed where the partials are
+// empty, changes nothing (a busy service account's later steps arriving out of order cost no run).
 func (s *sequenceStage) rerun(k *seqKey, ev seqHeld) (fresh [][]string) {
 	i := sort.Search(len(k.held), func(i int) bool { return k.held[i].at.After(ev.at) })
+	if k.held[i].idle && !ev.first() {
+		ev.idle = true
+		k.held = slices.Insert(k.held, i, ev)
+		return nil
+	}
+	from := i
+	for from > 0 && !k.held[from].idle {
+		from--
+	}
+	fromBase := !k.held[from].idle
 	k.held = slices.Insert(k.held, i, ev)
-	parts := slices.Clone(k.base)
-	for j := range k.held {
+	parts := k.parts[:0] // k.parts shares its array with nothing: reused
+	if fromBase {
+		parts = append(parts, k.base...)
+	}
+	for j := from; j < len(k.held); j++ {
 		h := &k.held[j]
+		h.idle = noPartials(parts)
+		s.retaken++
 		for _, ids := range s.take(&parts, *h) {
-			if !slices.ContainsFunc(h.reported, func(r []string) bool { return slices.Equal(r, ids) }) {
-				h.reported = append(h.reported, ids)
+			if !slices.Equal(h.reported, ids) {
+				h.reported = ids
 				fresh = append(fresh, ids)
 			}
 		}
@@ -388,23 +483,33 @@ func (s *sequenceStage) rerun(k *seqKey, ev seqHeld) (fresh [][]string) {
 	return fresh
 }
 
-// fold lets go of the key's held events no later than settled: no event still taken can come before them.
-func (s *sequenceStage) fold(k *seqKey, settled time.Time) {
+// fold lets go of the key's held events no later than upTo: no event still held can come before them.
+func (s *sequenceStage) fold(k *seqKey, upTo time.Time) {
 	n := 0
-	for n < len(k.held) && !k.held[n].at.After(settled) {
+	for n < len(k.held) && !k.held[n].at.After(upTo) {
 		n++
 	}
 	s.letGo(k, n)
 }
 
-// letGo moves the key's n oldest held events into its base; an event older than them is no longer taken.
+// letGo moves the key's n oldest held events into its base; an event older than them is no longer taken. Those
+// let go of before their lateness passed are counted.
 func (s *sequenceStage) letGo(k *seqKey, n int) {
 	if n == 0 {
 		return
 	}
+	settled := s.wm.Time().Add(-s.lateness)
+	early := 0
 	for _, h := range k.held[:n] {
 		s.take(&k.base, h)
 		k.floor = h.at
+		if h.at.After(settled) {
+			early++
+		}
+	}
+	s.held -= n
+	if early > 0 {
+		s.noteUnheld(early)
 	}
 	if n == len(k.held) {
 		k.held, k.base = nil, nil // base has taken what parts has
@@ -413,27 +518,86 @@ func (s *sequenceStage) letGo(k *seqKey, n int) {
 	k.held = slices.Delete(k.held, 0, n)
 }
 
-// observe moves the watermark to at and returns it; at most once per span/4 it lets go of the held events no event
-// can come before any more, and frees the keys that hold none and whose partials can no longer complete (an event
-// older than the watermark by the lateness is dropped, so none can extend them). The caller holds s.mu.
-func (s *sequenceStage) observe(at time.Time) time.Time {
-	wm := s.wm.Observe(at)
-	if !wm.Before(s.nextSweep) {
-		settled := wm.Add(-s.lateness)
-		cutoff := settled.Add(-s.span)
-		s.keys.Sweep(func(_ string, k *seqKey) bool {
-			s.fold(k, settled)
-			if len(k.held) > 0 {
+// shed lets go of the older half of the events the keys hold (those up to their median time), as if the lateness
+// were shorter, and frees the keys left with nothing. The rule holds at most maxKeys events after each event: a
+// flood of a common later step (any workload write), or a hostile one, keeps its latest events, the ones a late
+// arrival most likely comes before. It halves what is held, and between two sheds (two in a row at most, when a
+// later step finds no room for its key) at least maxKeys/4 events are held: its cost, a walk of the keys and a sort
+// of the held times, is O(log maxKeys) per event held.
+func (s *sequenceStage) shed() {
+	times := make([]time.Time, 0, s.held)
+	s.keys.Each(func(_ string, k *seqKey) bool {
+		for _, h := range k.held {
+			times = append(times, h.at)
+		}
+		return true
+	})
+	s.held = len(times) // what it is, whatever the count says: a caller loops while it is over the bound
+	if len(times) == 0 {
+		return
+	}
+	slices.SortFunc(times, time.Time.Compare)
+	s.holdFrom = times[(len(times)-1)/2]
+	s.keyFloor = laterTime(s.keyFloor, s.holdFrom)
+	s.sweep(s.holdFrom)
+}
+
+// sweep lets go of the held events up to upTo, and frees the keys that hold none and whose partials can no longer
+// complete (their first event more than the span before settled: an event older than settled is dropped, so none
+// can extend them), or have none.
+func (s *sequenceStage) sweep(upTo time.Time) {
+	cutoff := s.wm.Time().Add(-s.lateness - s.span)
+	s.keys.Sweep(func(key string, k *seqKey) bool {
+		s.fold(k, upTo)
+		if len(k.held) > 0 {
+			return false
+		}
+		for _, p := range k.parts {
+			if !p.empty() && !p.start.Before(cutoff) {
 				return false
 			}
-			for _, p := range k.parts {
-				if !p.empty() && !p.start.Before(cutoff) {
-					return false
-				}
-			}
-			return true
-		})
-		s.nextSweep = wm.Add(max(s.span/4, time.Second))
+		}
+		s.forget(key, k)
+		return true
+	})
+}
+
+// forget accounts for a key the rule no longer holds (evicted or freed): its held events, and its newest event
+// that is not settled, which a key made since must not place an older event before.
+func (s *sequenceStage) forget(_ string, k *seqKey) {
+	s.held -= len(k.held)
+	s.keyFloor = laterTime(s.keyFloor, k.floor)
+	if len(k.held) > 0 {
+		s.keyFloor = laterTime(s.keyFloor, k.held[len(k.held)-1].at)
+	}
+}
+
+// noteUnheld counts n events taken without waiting the allowed lateness, and starts a burst of them if none is on.
+func (s *sequenceStage) noteUnheld(n int) {
+	s.unheld += uint64(n)
+	s.lastUnheld = s.wm.Time()
+	if !s.degraded {
+		s.degraded = true
+		s.bursts++
+	}
+}
+
+// observe moves the watermark to at and returns it; at most once per span/4 (per lateness/4, if shorter) it lets
+// go of the held events no event can come before any more and frees the keys that hold none and whose partials can
+// no longer complete. The caller holds s.mu.
+func (s *sequenceStage) observe(at time.Time) time.Time {
+	wm := s.wm.Observe(at)
+	settled := wm.Add(-s.lateness)
+	if s.degraded && settled.After(s.lastUnheld) {
+		s.degraded = false // a lateness without an event taken early: the burst is over
+	}
+	if !wm.Before(s.nextSweep) {
+		s.sweep(settled)
+		every := s.span
+		if s.lateness > 0 {
+			every = min(every, s.lateness)
+		}
+		s.nextSweep = wm.Add(max(every/4, time.Second))
 	}
 	return wm
 }
@@ -442,6 +606,35 @@ func (s *sequenceStage) stat() (held int, evicted uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.keys.Len(), s.keys.Evicted()
+}
+
+// SequenceHolding is what a sequence rule holds for late arrivals, and what it took without holding.
+type SequenceHolding struct {
+	Rule *rule.Rule
+	// Held is the number of events its keys hold (at most max_keys).
+	Held int
+	// Unheld counts the events it took without waiting the allowed lateness for older ones: let go of early past
+	// max_keys held events (or past maxSeqHeld for one key), or a later step or until of a new key with no room for
+	// it. An older event arriving after one of them is dropped as late.
+	Unheld uint64
+	// Bursts counts the runs of such events: a run ends when the watermark passes its last one by the lateness.
+	Bursts uint64
+}
+
+// SequenceHolding reports, for each sequence rule in rule order, the events it holds for late arrivals and those it
+// took without holding. Unheld and Bursts start from zero with an Engine, as after a restart.
+func (e *Engine) SequenceHolding() []SequenceHolding {
+	var out []SequenceHolding
+	for _, cr := range e.rules {
+		for _, st := range cr.pre {
+			if sq, ok := st.(*sequenceStage); ok {
+				sq.mu.Lock()
+				out = append(out, SequenceHolding{Rule: cr.rule, Held: sq.held, Unheld: sq.unheld, Bursts: sq.bursts})
+				sq.mu.Unlock()
+			}
+		}
+	}
+	return out
 }
 
 // SequenceKeys reports, per sequence rule ID, the keys held (with a sequence in progress) and evicted.

@@ -33,11 +33,12 @@ type TelemetryBuilder struct {
 	ProcessorAuditdetectStateSaves         metric.Int64Counter
 	ProcessorAuditdetectStateBytes         metric.Int64Gauge
 	// Stateful detection (docs/stateful.md).
-	ProcessorAuditdetectWindowKeys        metric.Int64Gauge
-	ProcessorAuditdetectWindowEvictedKeys metric.Int64Counter
-	ProcessorAuditdetectWindowLateEvents  metric.Int64Counter
-	ProcessorAuditdetectThrottledMatches  metric.Int64Counter
-	ProcessorAuditdetectStatsGroupsCut    metric.Int64Counter
+	ProcessorAuditdetectWindowKeys           metric.Int64Gauge
+	ProcessorAuditdetectWindowEvictedKeys    metric.Int64Counter
+	ProcessorAuditdetectWindowLateEvents     metric.Int64Counter
+	ProcessorAuditdetectSequenceEventsUnheld metric.Int64Counter
+	ProcessorAuditdetectThrottledMatches     metric.Int64Counter
+	ProcessorAuditdetectStatsGroupsCut       metric.Int64Counter
 	// Record shapes (docs/sources.md).
 	ProcessorAuditdetectRecordsUnrecognized metric.Int64Counter
 	// Matches whose rows gave no risk object value.
@@ -124,7 +125,13 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	errs = errors.Join(errs, err)
 	tb.ProcessorAuditdetectWindowLateEvents, err = meter.Int64Counter(
 		"otelcol_processor_auditdetect_window_late_events",
-		metric.WithDescription("Events a windowed rule dropped because their window had closed, or a sequence rule because they were older than its watermark by more than allowed_lateness (or than the events their key still holds), by rule (attribute rule_id)."),
+		metric.WithDescription("Events a windowed rule dropped because their window had closed, or a sequence rule because they were older than its watermark by more than allowed_lateness (or than events of their key it let go of), by rule (attribute rule_id)."),
+		metric.WithUnit("{events}"),
+	)
+	errs = errors.Join(errs, err)
+	tb.ProcessorAuditdetectSequenceEventsUnheld, err = meter.Int64Counter(
+		"otelcol_processor_auditdetect_sequence_events_unheld",
+		metric.WithDescription("Events a sequence rule took without holding them allowed_lateness for older events of their key: its keys held max_keys events (the older half let go of early), or had no room for a new key of a later step or until; an older event of their key arriving after them is dropped as late (attribute rule_id)."),
 		metric.WithUnit("{events}"),
 	)
 	errs = errors.Join(errs, err)
