@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,9 +22,6 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
 	"go.opentelemetry.io/otel/attribute"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/auditdetect/auditdetect/processor/auditdetectprocessor/internal/metadata"
 )
@@ -62,6 +60,16 @@ tags:
 	return dir
 }
 
+// closingConfig runs the rules in dir (fewCreatesRule's, or more beside them) with 10-minute windows answered once a
+// record is a minute past their end.
+func closingConfig(dir string) *Config {
+	cfg := createDefaultConfig()
+	cfg.Rules = []string{dir}
+	cfg.Window = 10 * time.Minute
+	cfg.AllowedLateness = time.Minute
+	return cfg
+}
+
 func createBy(user string, min float64) string {
 	at := s0.Add(time.Duration(min * float64(time.Minute))).Format(time.RFC3339Nano)
 	return fmt.Sprintf(`{"kind":"Event","auditID":"c-%s-%g","stage":"ResponseComplete","verb":"create","user":{"username":%q},`+
@@ -88,10 +96,7 @@ func closedAnswers(lds []plog.Logs) []string {
 // in which the stream's time passes the window (here the 10-minute window, 1 minute of lateness); a refused batch's
 // answers go out with the next one; enrich mode refuses the rule.
 func TestWindowAnsweredAtClose(t *testing.T) {
-	cfg := createDefaultConfig()
-	cfg.Rules = []string{fewCreatesRule(t)}
-	cfg.Window = 10 * time.Minute
-	cfg.AllowedLateness = time.Minute
+	cfg := closingConfig(fewCreatesRule(t))
 
 	sink := new(consumertest.LogsSink)
 	p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, refusingCall(t, sink, 2))
@@ -119,10 +124,7 @@ func TestWindowAnsweredAtClose(t *testing.T) {
 // TestWindowAnsweredAtCloseIsThrottled: answers of closed windows pass through their rule's throttle, as matches at
 // the window's end: alice, alone in three windows, is reported once, and the held answers at shutdown with their count.
 func TestWindowAnsweredAtCloseIsThrottled(t *testing.T) {
-	cfg := createDefaultConfig()
-	cfg.Rules = []string{fewCreatesRule(t)}
-	cfg.Window = 10 * time.Minute
-	cfg.AllowedLateness = time.Minute
+	cfg := closingConfig(fewCreatesRule(t))
 	cfg.RuleOverrides = map[string]RuleOverride{"Test Few Creates": {Throttle: &ThrottleConfig{Fields: []string{"user"}, Window: 24 * time.Hour}}}
 	p, sink, tel := newTestProcessor(t, cfg)
 	for _, min := range []float64{1, 11.5, 21.5, 31.5} {
@@ -148,19 +150,14 @@ func TestWindowAnsweredAtCloseIsThrottled(t *testing.T) {
 // kept in storage and goes out after the restart.
 func TestWindowAnswerSurvivesARefusedShutdown(t *testing.T) {
 	mem := &memStorage{}
-	cfg := createDefaultConfig()
-	cfg.Rules = []string{fewCreatesRule(t)}
-	cfg.Window = 10 * time.Minute
-	cfg.AllowedLateness = time.Minute
+	cfg := closingConfig(fewCreatesRule(t))
 	p, first := startRefusingAfterFirst(t, cfg, mem)
 	require.NoError(t, p.ConsumeLogs(context.Background(), input(str(createBy("alice", 1)), str(createBy("alice", 2)))))
 	require.Error(t, p.ConsumeLogs(context.Background(), input(str(createBy("carol", 11.5)))))
 	require.Error(t, p.Shutdown(context.Background()))
 	assert.Empty(t, closedAnswers(first.AllLogs()))
 
-	cfg2 := createDefaultConfig()
-	cfg2.Rules, cfg2.Window, cfg2.AllowedLateness = cfg.Rules, cfg.Window, cfg.AllowedLateness
-	p2, sink := startWithStorage(t, cfg2, mem, nil)
+	p2, sink := startWithStorage(t, closingConfig(cfg.Rules[0]), mem, nil)
 	require.NoError(t, p2.ConsumeLogs(context.Background(), input(str(createBy("carol", 12)))))
 	require.NoError(t, p2.Shutdown(context.Background()))
 	assert.Equal(t, []string{"alice:2"}, closedAnswers(sink.AllLogs()))
@@ -170,27 +167,10 @@ func TestWindowAnswerSurvivesARefusedShutdown(t *testing.T) {
 // wait, at most max_keys per rule answering at its close; past that the oldest are dropped, counted under
 // risk_events_dropped{reason=closed_backlog}, and the newest go out once the consumer takes batches again.
 func TestClosedAnswersWaitingAreBounded(t *testing.T) {
-	cfg := createDefaultConfig()
-	cfg.Rules = []string{fewCreatesRule(t)}
-	cfg.Window = 10 * time.Minute
-	cfg.AllowedLateness = time.Minute
+	cfg := closingConfig(fewCreatesRule(t))
 	cfg.MaxKeys = 2
-	tel := componenttest.NewTelemetry()
-	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-	set := processortest.NewNopSettings(metadata.Type)
-	set.TelemetrySettings = tel.NewTelemetrySettings()
-	sink := new(consumertest.LogsSink)
-	refusing := true
-	next, err := consumer.NewLogs(func(ctx context.Context, ld plog.Logs) error {
-		if refusing {
-			return errors.New("sending queue is full")
-		}
-		return sink.ConsumeLogs(ctx, ld)
-	})
-	require.NoError(t, err)
-	p, err := NewFactory().CreateLogs(context.Background(), set, cfg, next)
-	require.NoError(t, err)
-	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+	s, endOutage := startInOutage(t, cfg)
+	p, tel := s.p, s.tel
 
 	require.Error(t, p.ConsumeLogs(context.Background(), input(str(createBy("a", 1)), str(createBy("b", 2)))))
 	// The first window closes: a and b wait (two, the bound).
@@ -201,10 +181,29 @@ func TestClosedAnswersWaitingAreBounded(t *testing.T) {
 	require.Error(t, p.ConsumeLogs(context.Background(), input(str(createBy("e", 21.5)))))
 	assertSumAttr(t, tel, "otelcol_processor_auditdetect_risk_events_dropped", reasonAttr("closed_backlog"), 2)
 
-	refusing = false
+	endOutage()
 	require.NoError(t, p.ConsumeLogs(context.Background(), input(str(createBy("f", 22)))))
-	assert.Equal(t, []string{"c:1", "d:1"}, closedAnswers(sink.AllLogs()))
+	assert.Equal(t, []string{"c:1", "d:1"}, closedAnswers(s.sink.AllLogs()))
 	require.NoError(t, p.Shutdown(context.Background()))
+}
+
+// startInOutage is startWithLogs with a next consumer that refuses every batch, as an exporter whose sending queue
+// stays full, until endOutage is called.
+func startInOutage(t *testing.T, cfg *Config) (s started, endOutage func()) {
+	t.Helper()
+	var refusing atomic.Bool
+	refusing.Store(true)
+	s = startProcessor(t, cfg, func(sink *consumertest.LogsSink) consumer.Logs {
+		next, err := consumer.NewLogs(func(ctx context.Context, ld plog.Logs) error {
+			if refusing.Load() {
+				return errors.New("sending queue is full")
+			}
+			return sink.ConsumeLogs(ctx, ld)
+		})
+		require.NoError(t, err)
+		return next
+	})
+	return s, func() { refusing.Store(false) }
 }
 
 func reasonAttr(reason string) attribute.KeyValue { return attribute.String("reason", reason) }
@@ -245,15 +244,9 @@ func answersByCluster(lds []plog.Logs) []string {
 // resource of the last event its group counted, not in the resource of the batch that closed the window; after a
 // restart with storage too.
 func TestWindowAnswerGoesWhereItsEventsCame(t *testing.T) {
-	config := func() *Config {
-		cfg := createDefaultConfig()
-		cfg.Rules = []string{fewCreatesRule(t)}
-		cfg.Window = 10 * time.Minute
-		cfg.AllowedLateness = time.Minute
-		return cfg
-	}
+	dir := fewCreatesRule(t)
 	mem := &memStorage{}
-	p, sink := startWithStorage(t, config(), mem, nil)
+	p, sink := startWithStorage(t, closingConfig(dir), mem, nil)
 	ctx := context.Background()
 	require.NoError(t, p.ConsumeLogs(ctx, inCluster("east", str(createBy("alice", 1)))))
 	require.NoError(t, p.ConsumeLogs(ctx, inCluster("west", str(createBy("bob", 2)), str(createBy("bob", 3)))))
@@ -265,7 +258,7 @@ func TestWindowAnswerGoesWhereItsEventsCame(t *testing.T) {
 	// batch of yet another cluster.
 	require.NoError(t, p.ConsumeLogs(ctx, inCluster("south", str(createBy("dave", 12)))))
 	require.NoError(t, p.Shutdown(ctx))
-	p2, sink2 := startWithStorage(t, config(), mem, nil)
+	p2, sink2 := startWithStorage(t, closingConfig(dir), mem, nil)
 	require.NoError(t, p2.ConsumeLogs(ctx, inCluster("central", str(createBy("erin", 21.5)))))
 	assert.Equal(t, []string{"north/carol:1", "south/dave:1"}, answersByCluster(sink2.AllLogs()))
 	require.NoError(t, p2.Shutdown(ctx))
@@ -293,28 +286,10 @@ func fewCreatesAndDeletes(t *testing.T) string {
 // past that, counted (risk_events_dropped{reason=closed_backlog}) and logged with the rule that lost them. Here root's
 // deletions answer once, first; then two windows of creations answer two users each, past max_keys (2).
 func TestClosedAnswersOfOneRuleKeepAnothersWaiting(t *testing.T) {
-	cfg := createDefaultConfig()
-	cfg.Rules = []string{fewCreatesAndDeletes(t)}
-	cfg.Window = 10 * time.Minute
-	cfg.AllowedLateness = time.Minute
+	cfg := closingConfig(fewCreatesAndDeletes(t))
 	cfg.MaxKeys = 2
-	core, logs := observer.New(zapcore.InfoLevel)
-	tel := componenttest.NewTelemetry()
-	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-	set := processortest.NewNopSettings(metadata.Type)
-	set.TelemetrySettings, set.Logger = tel.NewTelemetrySettings(), zap.New(core)
-	sink := new(consumertest.LogsSink)
-	refusing := true
-	next, err := consumer.NewLogs(func(ctx context.Context, ld plog.Logs) error {
-		if refusing {
-			return errors.New("sending queue is full")
-		}
-		return sink.ConsumeLogs(ctx, ld)
-	})
-	require.NoError(t, err)
-	p, err := NewFactory().CreateLogs(context.Background(), set, cfg, next)
-	require.NoError(t, err)
-	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+	s, endOutage := startInOutage(t, cfg)
+	p, tel := s.p, s.tel
 	ctx := context.Background()
 
 	require.Error(t, p.ConsumeLogs(ctx, input(str(deleteBy("root", 1)))))
@@ -324,14 +299,14 @@ func TestClosedAnswersOfOneRuleKeepAnothersWaiting(t *testing.T) {
 	require.Error(t, p.ConsumeLogs(ctx, input(str(createBy("c", 21.5)), str(createBy("d", 22)))))
 	require.Error(t, p.ConsumeLogs(ctx, input(str(createBy("e", 31.5)))))
 
-	refusing = false
+	endOutage()
 	require.NoError(t, p.ConsumeLogs(ctx, input(str(createBy("f", 32)))))
-	got := closedAnswers(sink.AllLogs())
+	got := closedAnswers(s.sink.AllLogs())
 	sort.Strings(got)
 	assert.Equal(t, []string{"c:1", "d:1", "root:1"}, got, "root's answer waits with the newest max_keys of creations")
 	assertSumAttr(t, tel, "otelcol_processor_auditdetect_risk_events_dropped", reasonAttr("closed_backlog"), 2)
 	lost := map[string]int64{}
-	for _, e := range logs.FilterMessageSnippet("answers of closed windows dropped").All() {
+	for _, e := range s.logs.FilterMessageSnippet("answers of closed windows dropped").All() {
 		c := e.ContextMap()
 		rule, _ := c["rule"].(string)
 		n, _ := c["dropped"].(int64)

@@ -21,10 +21,7 @@ import (
 
 // fewCreatesThrottled answers fewCreatesRule at each window's close (10m) through a throttle per user of 25m.
 func fewCreatesThrottled(t *testing.T, dir string) *Config {
-	cfg := createDefaultConfig()
-	cfg.Rules = []string{dir}
-	cfg.Window = 10 * time.Minute
-	cfg.AllowedLateness = time.Minute
+	cfg := closingConfig(dir)
 	cfg.RuleOverrides = map[string]RuleOverride{"Test Few Creates": {Throttle: &ThrottleConfig{Fields: []string{"user"}, Window: 25 * time.Minute}}}
 	return cfg
 }

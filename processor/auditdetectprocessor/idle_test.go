@@ -44,10 +44,7 @@ func createAt(user string, at time.Time) string {
 // closes the window and carries its answer. Only the last record's time is read: a batch ending in an older event
 // closes nothing, whatever came before it.
 func TestRareRuleClosesOnOtherTraffic(t *testing.T) {
-	cfg := createDefaultConfig()
-	cfg.Rules = []string{fewCreatesRule(t)}
-	cfg.Window = 10 * time.Minute
-	cfg.AllowedLateness = time.Minute
+	cfg := closingConfig(fewCreatesRule(t))
 	cfg.IdleTimeout = 0
 	p, sink, _ := newTestProcessor(t, cfg)
 	ctx := context.Background()

@@ -32,10 +32,7 @@ import (
 // answer of a closed window it carried must still be kept in storage and sent after the restart.
 func TestShutdownWaitsForADeliveryInFlight(t *testing.T) {
 	mem := &memStorage{}
-	cfg := createDefaultConfig()
-	cfg.Rules = []string{fewCreatesRule(t)}
-	cfg.Window = 10 * time.Minute
-	cfg.AllowedLateness = time.Minute
+	cfg := closingConfig(fewCreatesRule(t))
 	cfg.Storage = &storageID
 
 	first := new(consumertest.LogsSink)
@@ -72,9 +69,7 @@ func TestShutdownWaitsForADeliveryInFlight(t *testing.T) {
 	<-shut
 	assert.Empty(t, closedAnswers(first.AllLogs()))
 
-	cfg2 := createDefaultConfig()
-	cfg2.Rules, cfg2.Window, cfg2.AllowedLateness = cfg.Rules, cfg.Window, cfg.AllowedLateness
-	p2, sink := startWithStorage(t, cfg2, mem, nil)
+	p2, sink := startWithStorage(t, closingConfig(cfg.Rules[0]), mem, nil)
 	require.NoError(t, p2.ConsumeLogs(context.Background(), input(str(createBy("carol", 12)))))
 	require.NoError(t, p2.Shutdown(context.Background()))
 	assert.Equal(t, []string{"alice:2"}, closedAnswers(sink.AllLogs()), "the refused answer was lost")
@@ -173,10 +168,7 @@ func TestClosedBacklogBoundDoesNotOverflow(t *testing.T) {
 	second := strings.Replace(strings.Replace(string(src), "Test Few Creates", "Test Few Creates Too", 1),
 		"5a3c2c1e0003", "5a3c2c1e0004", 1)
 	writeFile(t, filepath.Join(dir, "few2.yml"), second)
-	cfg := createDefaultConfig()
-	cfg.Rules = []string{dir}
-	cfg.Window = 10 * time.Minute
-	cfg.AllowedLateness = time.Minute
+	cfg := closingConfig(dir)
 	cfg.MaxKeys = math.MaxInt
 	require.NoError(t, cfg.Validate())
 
@@ -198,10 +190,7 @@ func TestClosedBacklogBoundDoesNotOverflow(t *testing.T) {
 func TestShutdownFlushKeepsReportsItsAnswersMakeDue(t *testing.T) {
 	mem := &memStorage{}
 	config := func() *Config {
-		cfg := createDefaultConfig()
-		cfg.Rules = []string{fewCreatesRule(t)}
-		cfg.Window = 10 * time.Minute
-		cfg.AllowedLateness = time.Minute
+		cfg := closingConfig(fewCreatesRule(t))
 		cfg.RuleOverrides = map[string]RuleOverride{"Test Few Creates": {Throttle: &ThrottleConfig{Fields: []string{"user"}, Window: 15 * time.Minute}}}
 		return cfg
 	}

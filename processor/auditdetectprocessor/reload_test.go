@@ -48,16 +48,18 @@ type started struct {
 
 func startWithLogs(t *testing.T, cfg *Config) started {
 	t.Helper()
-	return startProcessor(t, cfg, false)
+	return startProcessor(t, cfg, nil)
 }
 
 // startRefusingOnce is startWithLogs with a next consumer that refuses the first batch.
 func startRefusingOnce(t *testing.T, cfg *Config) started {
 	t.Helper()
-	return startProcessor(t, cfg, true)
+	return startProcessor(t, cfg, func(sink *consumertest.LogsSink) consumer.Logs { return refusingOnce(t, sink) })
 }
 
-func startProcessor(t *testing.T, cfg *Config, refuseFirst bool) started {
+// startProcessor starts a processor with its telemetry and logs observed. Its next consumer is the sink, or what next
+// makes of it (a consumer that refuses some batches and passes the others to the sink).
+func startProcessor(t *testing.T, cfg *Config, next func(sink *consumertest.LogsSink) consumer.Logs) started {
 	t.Helper()
 	core, logs := observer.New(zapcore.InfoLevel)
 	tel := componenttest.NewTelemetry()
@@ -66,11 +68,11 @@ func startProcessor(t *testing.T, cfg *Config, refuseFirst bool) started {
 	set.TelemetrySettings = tel.NewTelemetrySettings()
 	set.Logger = zap.New(core)
 	sink := new(consumertest.LogsSink)
-	var next consumer.Logs = sink
-	if refuseFirst {
-		next = refusingOnce(t, sink)
+	var to consumer.Logs = sink
+	if next != nil {
+		to = next(sink)
 	}
-	p, err := NewFactory().CreateLogs(context.Background(), set, cfg, next)
+	p, err := NewFactory().CreateLogs(context.Background(), set, cfg, to)
 	require.NoError(t, err)
 	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })
@@ -549,7 +551,7 @@ func TestEveryRuleSkippedWarns(t *testing.T) {
 	}{{"every rule skipped", []string{dir}, true}, {"rules loaded", []string{filepath.Join("testdata", "rules"), dir}, false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig(func(c *Config) { c.Rules, c.Macros, c.OnRuleError = tc.rules, nil, RuleErrorSkip })
-			s := startProcessor(t, cfg, false)
+			s := startWithLogs(t, cfg)
 			warned := s.logs.FilterLevelExact(zapcore.WarnLevel).FilterMessageSnippet("no detection rule runs").Len()
 			assert.Equal(t, tc.warns, warned == 1, "warnings: %v", s.logs.FilterLevelExact(zapcore.WarnLevel).All())
 		})

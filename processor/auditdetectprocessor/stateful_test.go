@@ -610,18 +610,25 @@ func TestRefusedBatchesAreBounded(t *testing.T) {
 	assert.False(t, kept, "forgotten after maxRefused newer refusals")
 }
 
+// elasticRuleDir writes an Elastic rule named name (rule_id id, risk score 47, medium) into file in a new directory,
+// and returns the directory; rest ends the rule's TOML: its type, language and query, and what its type needs.
+func elasticRuleDir(t *testing.T, file, name, id, rest string) string {
+	t.Helper()
+	dir := t.TempDir()
+	rule := "[metadata]\ncreation_date = \"2026/01/01\"\n\n[rule]\nauthor = [\"test\"]\n" +
+		fmt.Sprintf("name = %q\nrule_id = %q\nrisk_score = 47\nseverity = \"medium\"\n", name, id) + rest
+	require.NoError(t, os.WriteFile(filepath.Join(dir, file), []byte(rule), 0o600))
+	return dir
+}
+
 // newSecretReaderRule writes an Elastic new_terms rule (id nt-1: a secret read by a user.name not seen before) into
 // a new directory and returns it.
 func newSecretReaderRule(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	rule := "[metadata]\ncreation_date = \"2026/01/01\"\n\n[rule]\nauthor = [\"test\"]\nname = \"New Secret Reader\"\n" +
-		"rule_id = \"nt-1\"\nrisk_score = 47\nseverity = \"medium\"\ntype = \"new_terms\"\nlanguage = \"kuery\"\n" +
-		"query = 'kubernetes.audit.verb:get and kubernetes.audit.objectRef.resource:secrets'\n\n" +
-		"[rule.new_terms]\nfield = \"new_terms_fields\"\nvalue = [\"user.name\"]\n" +
-		"[[rule.new_terms.history_window_start]]\nfield = \"history_window_start\"\nvalue = \"now-7d\"\n"
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "new_reader.toml"), []byte(rule), 0o600))
-	return dir
+	return elasticRuleDir(t, "new_reader.toml", "New Secret Reader", "nt-1", "type = \"new_terms\"\nlanguage = \"kuery\"\n"+
+		"query = 'kubernetes.audit.verb:get and kubernetes.audit.objectRef.resource:secrets'\n\n"+
+		"[rule.new_terms]\nfield = \"new_terms_fields\"\nvalue = [\"user.name\"]\n"+
+		"[[rule.new_terms.history_window_start]]\nfield = \"history_window_start\"\nvalue = \"now-7d\"\n")
 }
 
 // TestNewTermsLearningSetting: new_terms_learning reaches the engine. The first hour of secret reads (event time) is

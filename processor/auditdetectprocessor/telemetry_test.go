@@ -17,16 +17,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/processor/processortest"
 	otelconf "go.opentelemetry.io/contrib/otelconf/v0.3.0"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 	"gopkg.in/yaml.v3"
 
 	"github.com/auditdetect/auditdetect/processor/auditdetectprocessor/internal/metadata"
@@ -245,27 +240,17 @@ rba:
 // events without holding them; sequence_events_unheld counts them by rule, and a warning names the rule once per
 // burst, not once per batch: a second burst, after a lateness without one, warns again.
 func TestSequenceUnheldTelemetry(t *testing.T) {
-	dir := t.TempDir()
-	rule := "[metadata]\ncreation_date = \"2026/01/01\"\n\n[rule]\nauthor = [\"test\"]\nname = \"Role Then Workload\"\n" +
-		"rule_id = \"seq-1\"\nrisk_score = 47\nseverity = \"medium\"\ntype = \"eql\"\nlanguage = \"eql\"\n" +
-		"query = '''\nsequence by user.name with maxspan=1h\n" +
-		"  [any where kubernetes.audit.verb == \"update\" and kubernetes.audit.objectRef.resource == \"roles\"]\n" +
-		"  [any where kubernetes.audit.verb == \"create\" and kubernetes.audit.objectRef.resource == \"deployments\"]\n'''\n"
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "seq.toml"), []byte(rule), 0o600))
+	dir := elasticRuleDir(t, "seq.toml", "Role Then Workload", "seq-1", "type = \"eql\"\nlanguage = \"eql\"\n"+
+		"query = '''\nsequence by user.name with maxspan=1h\n"+
+		"  [any where kubernetes.audit.verb == \"update\" and kubernetes.audit.objectRef.resource == \"roles\"]\n"+
+		"  [any where kubernetes.audit.verb == \"create\" and kubernetes.audit.objectRef.resource == \"deployments\"]\n'''\n")
 	cfg := testConfig(func(cfg *Config) {
 		cfg.Rules, cfg.Macros = []string{dir}, nil
 		cfg.MaxKeys = 4
 		cfg.AllowedLateness = time.Minute
 	})
-	core, logs := observer.New(zapcore.InfoLevel)
-	tel := componenttest.NewTelemetry()
-	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-	set := processortest.NewNopSettings(metadata.Type)
-	set.TelemetrySettings, set.Logger = tel.NewTelemetrySettings(), zap.New(core)
-	p, err := NewFactory().CreateLogs(context.Background(), set, cfg, new(consumertest.LogsSink))
-	require.NoError(t, err)
-	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
-	t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })
+	s := startWithLogs(t, cfg)
+	p, tel, logs := s.p, s.tel, s.logs
 
 	start := time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
 	n := 0

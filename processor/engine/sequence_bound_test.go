@@ -2,8 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/gob"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -11,8 +9,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/auditdetect/auditdetect/processor/rule"
 )
 
 // seqBase is seqEvent's second 0.
@@ -48,25 +44,13 @@ func heldEvents(t *testing.T, sq *sequenceStage) int {
 	return n
 }
 
-func matchSeq(t *testing.T, e *Engine, body string) string {
-	t.Helper()
-	ms, err := e.Match([]byte(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sequencesOf(ms)
-}
-
 // A rule holds at most max_keys events for late arrivals in all, whatever the keys: a flood of a common later step
 // by many users, by few users, or by one, stays within it, and a key for a later step is made only into room, so
 // that a sequence in progress is not evicted for it. Past the bound the rule lets go of its older events early and
 // counts them, once a burst; the latest are still held, so a first step arriving late before one of them pairs.
 func TestSequenceHeldEventsBounded(t *testing.T) {
 	const maxKeys = 100
-	e, err := Compile([]*rule.Rule{roleThenWorkload(time.Hour)}, Options{AllowedLateness: 5 * time.Minute, MaxKeys: maxKeys})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := sequenceEngine(t, roleThenWorkload(time.Hour), Options{AllowedLateness: 5 * time.Minute, MaxKeys: maxKeys})
 	sq := seqStage(e)
 	check := func(step string) {
 		t.Helper()
@@ -105,9 +89,7 @@ func TestSequenceHeldEventsBounded(t *testing.T) {
 	if got := matchSeq(t, e, seqEventAt("sa-role", "sa1", "update", "roles", seqBase.Add(time.Second))); got != "" {
 		t.Errorf("a late first step before writes let go of: %q, want none", got)
 	}
-	if late := e.SequenceLate()["seq"]; late != 1 {
-		t.Errorf("late %d, want 1 (the role change before writes let go of)", late)
-	}
+	checkLate(t, e, 1, "the role change before writes let go of")
 	hs := e.SequenceHolding()
 	if len(hs) != 1 || hs[0].Rule.ID != "seq" || hs[0].Held != heldEvents(t, sq) || hs[0].Unheld < 8000 || hs[0].Bursts != 1 {
 		t.Fatalf("holding %+v, want the events held, over 8000 taken early, in one burst", hs)
@@ -161,15 +143,9 @@ func TestSequenceForgottenKeyPlacesNothingBefore(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := Compile([]*rule.Rule{withUntil(roleThenWorkload(5 * time.Minute))},
-				Options{AllowedLateness: 5 * time.Minute, MaxKeys: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkSequence(t, e, tc.cases)
-			if late := e.SequenceLate()["seq"]; late != 1 {
-				t.Errorf("late %d, want 1 (the role change before the delete)", late)
-			}
+			e := playSequence(t, withUntil(roleThenWorkload(5*time.Minute)), Options{AllowedLateness: 5 * time.Minute, MaxKeys: 1},
+				tc.cases)
+			checkLate(t, e, 1, "the role change before the delete")
 		})
 	}
 }
@@ -178,10 +154,7 @@ func TestSequenceForgottenKeyPlacesNothingBefore(t *testing.T) {
 // evict them: the later steps of new keys are left out (counted), and each sequence in progress completes.
 func TestSequenceLaterStepsDoNotEvict(t *testing.T) {
 	const maxKeys = 100
-	e, err := Compile([]*rule.Rule{roleThenWorkload(time.Hour)}, Options{AllowedLateness: 5 * time.Minute, MaxKeys: maxKeys})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := sequenceEngine(t, roleThenWorkload(time.Hour), Options{AllowedLateness: 5 * time.Minute, MaxKeys: maxKeys})
 	for i := range maxKeys {
 		matchSeq(t, e, seqEvent(fmt.Sprint("r", i), fmt.Sprint("admin", i), "update", "roles", i))
 	}
@@ -204,10 +177,7 @@ func TestSequenceLaterStepsDoNotEvict(t *testing.T) {
 // a flood of distinct keys costs a constant per event.
 func TestSequenceShedsRarely(t *testing.T) {
 	const maxKeys = 1000
-	e, err := Compile([]*rule.Rule{roleThenWorkload(time.Hour)}, Options{AllowedLateness: 5 * time.Minute, MaxKeys: maxKeys})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := sequenceEngine(t, roleThenWorkload(time.Hour), Options{AllowedLateness: 5 * time.Minute, MaxKeys: maxKeys})
 	sq := seqStage(e)
 	sheds, last := 0, sq.holdFrom
 	const events = 20 * maxKeys
@@ -245,10 +215,7 @@ func TestSequenceLateArrivalWork(t *testing.T) {
 		{"first steps only", func(int) (string, string) { return "update", "roles" }, maxSeqHeld + 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := Compile([]*rule.Rule{roleThenWorkload(time.Hour)}, Options{AllowedLateness: time.Hour})
-			if err != nil {
-				t.Fatal(err)
-			}
+			e := sequenceEngine(t, roleThenWorkload(time.Hour), Options{AllowedLateness: time.Hour})
 			sq := seqStage(e)
 			at := func(i int) time.Time { return seqBase.Add(time.Duration(i) * time.Second) }
 			for i := range maxSeqHeld {
@@ -267,9 +234,7 @@ func TestSequenceLateArrivalWork(t *testing.T) {
 			if per := (sq.retaken - before) / late; per > tc.perEvent {
 				t.Errorf("%d events run again per late event, want at most %d", per, tc.perEvent)
 			}
-			if l := e.SequenceLate()["seq"]; l != 0 {
-				t.Errorf("%d events dropped as late", l)
-			}
+			checkLate(t, e, 0, "none")
 		})
 	}
 }
@@ -277,10 +242,7 @@ func TestSequenceLateArrivalWork(t *testing.T) {
 // A held event remembers the last sequence it completed, not all of them: late first steps arriving one after the
 // other, each newer than the last, each give the held workload a new sequence, and its memory stays one sequence.
 func TestSequenceReportedBounded(t *testing.T) {
-	e, err := Compile([]*rule.Rule{roleThenWorkload(time.Hour)}, Options{AllowedLateness: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := sequenceEngine(t, roleThenWorkload(time.Hour), Options{AllowedLateness: time.Hour})
 	workload := seqBase.Add(time.Hour)
 	matchSeq(t, e, seqEventAt("b1", "mallory", "create", "deployments", workload))
 	for i := range 1000 {
@@ -300,11 +262,7 @@ func TestSequenceReportedBounded(t *testing.T) {
 // back under the watermark's cap) make no panic, keep the count of held events exact and within max_keys, and report
 // no sequence twice.
 func TestSequenceHostileTimes(t *testing.T) {
-	r := withUntil(roleBindWorkload(time.Minute))
-	e, err := Compile([]*rule.Rule{r}, Options{AllowedLateness: time.Minute, MaxKeys: 16})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := sequenceEngine(t, withUntil(roleBindWorkload(time.Minute)), Options{AllowedLateness: time.Minute, MaxKeys: 16})
 	sq := seqStage(e)
 	wall := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	sq.wm.Now = func() time.Time { return wall }
@@ -350,30 +308,17 @@ func TestSequenceHostileTimes(t *testing.T) {
 // last is kept; times in the future of the saved watermark are brought back to it.
 func TestSequenceHeldCountRestored(t *testing.T) {
 	compile := func() *Engine {
-		e, err := Compile([]*rule.Rule{roleThenWorkload(time.Hour)}, Options{AllowedLateness: time.Hour, MaxKeys: 10})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e
+		return sequenceEngine(t, roleThenWorkload(time.Hour), Options{AllowedLateness: time.Hour, MaxKeys: 10})
 	}
 	old := compile()
 	for i := range 30 {
 		matchSeq(t, old, seqEvent(fmt.Sprint("w", i), fmt.Sprint("u", i%3), "create", "deployments", i))
 	}
 	want := heldEvents(t, seqStage(old))
-	var buf bytes.Buffer
-	if err := old.SaveState(&buf); err != nil {
-		t.Fatal(err)
-	}
-	restarted := compile()
-	if _, _, err := restarted.RestoreState(&buf); err != nil {
-		t.Fatal(err)
-	}
+	restarted, reloaded := carriedOver(t, old, compile)
 	if n := heldEvents(t, seqStage(restarted)); n != want {
 		t.Errorf("restored %d held events, want %d", n, want)
 	}
-	reloaded := compile()
-	reloaded.AdoptState(old)
 	if n := heldEvents(t, seqStage(reloaded)); n != want {
 		t.Errorf("reload kept %d held events, want %d", n, want)
 	}
@@ -390,16 +335,8 @@ func TestSequenceHeldCountRestored(t *testing.T) {
 		keys = append(keys, sk)
 	}
 	keys[4].Held[7].Reported = [][]string{{"x", "w4-7"}, {"y", "w4-7"}, {"z", "w4-7"}}
-	state := savedState{Version: stateVersion, Rules: []savedRule{{Detection: sha256.Sum256([]byte(e.rules[0].stateKey)),
-		ID: "seq", Sequences: []savedSequence{{Watermark: at(100), NextSweep: at(100), Keys: keys,
-			HoldFrom: at(5000), KeyFloor: at(5000)}}}}}
-	var saved bytes.Buffer
-	if err := gob.NewEncoder(&saved).Encode(&state); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := e.RestoreState(&saved); err != nil {
-		t.Fatal(err)
-	}
+	restoreSequence(t, e, savedSequence{Watermark: at(100), NextSweep: at(100), Keys: keys,
+		HoldFrom: at(5000), KeyFloor: at(5000)})
 	sq := seqStage(e)
 	if n := heldEvents(t, sq); n > 10 {
 		t.Errorf("restored %d held events, more than max_keys (10)", n)
@@ -417,10 +354,7 @@ func TestSequenceHeldCountRestored(t *testing.T) {
 // reported once, and the count of held events stays exact and within max_keys (run under -race, this also checks
 // that a save shares nothing a later run changes).
 func TestSequenceConcurrent(t *testing.T) {
-	e, err := Compile([]*rule.Rule{roleThenWorkload(time.Hour)}, Options{AllowedLateness: time.Hour, MaxKeys: 64})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := sequenceEngine(t, roleThenWorkload(time.Hour), Options{AllowedLateness: time.Hour, MaxKeys: 64})
 	var mu sync.Mutex
 	reported := map[string]int{}
 	var wg sync.WaitGroup
@@ -490,11 +424,7 @@ func TestSequenceConcurrent(t *testing.T) {
 // one before out) is taken again, in its time order among the held events (after its first delivery): it completes
 // no sequence a second time, whichever step it is.
 func TestSequenceRedeliveryAfterReplayMemory(t *testing.T) {
-	e, err := Compile([]*rule.Rule{roleThenWorkload(5 * time.Minute)}, Options{AllowedLateness: 5 * time.Minute, ReplayKeys: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkSequence(t, e, []seqCase{
+	playSequence(t, roleThenWorkload(5*time.Minute), Options{AllowedLateness: 5 * time.Minute, ReplayKeys: 1}, []seqCase{
 		{seqEvent("b1", "mallory", "create", "deployments", 63), ""},
 		{seqEvent("a1", "mallory", "update", "roles", 60), "a1,b1"},
 		{seqEvent("b1", "mallory", "create", "deployments", 63), ""},

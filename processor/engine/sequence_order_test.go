@@ -25,6 +25,26 @@ var orderSteps = [][]string{{"update"}, {"create", "patch"}, {"delete", "patch"}
 
 const orderUntil = "deletecollection"
 
+// orderVerbs are the verbs of the random streams: each step's, the until's, and one of no step.
+var orderVerbs = []string{"update", "create", "patch", "delete", orderUntil, "get"}
+
+// shuffledStream is a random stream of 3 to 2+most events by users within 30 seconds, in the order they arrive:
+// each is delayed by up to lateness seconds, so that none arrives later than that behind a newer one.
+func shuffledStream(rng *rand.Rand, users []string, most, lateness int) []orderEvent {
+	events := make([]orderEvent, 3+rng.IntN(most))
+	for i := range events {
+		events[i] = orderEvent{id: fmt.Sprint("e", i), user: users[rng.IntN(len(users))],
+			verb: orderVerbs[rng.IntN(len(orderVerbs))], sec: rng.IntN(30)}
+	}
+	delay := make(map[string]float64, len(events))
+	for _, e := range events {
+		delay[e.id] = float64(e.sec) + rng.Float64()*float64(lateness)
+	}
+	arrival := slices.Clone(events)
+	slices.SortStableFunc(arrival, func(a, b orderEvent) int { return cmpOrder.Compare(delay[a.id], delay[b.id]) })
+	return arrival
+}
+
 // referenceSequences is EQL's sequence state machine written out plainly, run over the whole stream sorted by time
 // (arrival order among equal times), as Elasticsearch sorts a search's events before matching: the sequences it
 // completes, by auditIDs.
@@ -114,40 +134,21 @@ func TestSequenceOrderAgainstReference(t *testing.T) {
 	const lateness = 5
 	rng := rand.New(rand.NewPCG(7, 11))
 	users := []string{"u1", "u2", ""}
-	verbs := []string{"update", "create", "patch", "delete", orderUntil, "get"}
 	streams, reordered, superseded := 3000, 0, 0
 	for n := range streams {
 		steps, until, span := 2+rng.IntN(2), rng.IntN(2) == 0, 3+rng.IntN(12)
-		events := make([]orderEvent, 3+rng.IntN(10))
-		for i := range events {
-			events[i] = orderEvent{id: fmt.Sprint("e", i), user: users[rng.IntN(len(users))],
-				verb: verbs[rng.IntN(len(verbs))], sec: rng.IntN(30)}
-		}
-		// Each event is delayed by up to the lateness: none arrives later than that behind a newer one.
-		delay := make(map[string]float64, len(events))
-		for _, e := range events {
-			delay[e.id] = float64(e.sec) + rng.Float64()*lateness
-		}
-		arrival := slices.Clone(events)
-		slices.SortStableFunc(arrival, func(a, b orderEvent) int { return cmpOrder.Compare(delay[a.id], delay[b.id]) })
+		arrival := shuffledStream(rng, users, 10, lateness)
 		if !slices.IsSortedFunc(arrival, func(a, b orderEvent) int { return a.sec - b.sec }) {
 			reordered++
 		}
-		e, err := Compile([]*rule.Rule{orderRule(steps, until, time.Duration(span)*time.Second)},
+		e := sequenceEngine(t, orderRule(steps, until, time.Duration(span)*time.Second),
 			Options{AllowedLateness: lateness * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
 		reported, want := map[string]bool{}, map[string]bool{}
 		for k, ev := range arrival {
 			for _, s := range referenceSequences(arrival[:k+1], steps, until, span) {
 				want[s] = true
 			}
-			ms, err := e.Match([]byte(seqEvent(ev.id, ev.user, ev.verb, "pods", ev.sec)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, s := range strings.Fields(sequencesOf(ms)) {
+			for _, s := range strings.Fields(matchSeq(t, e, seqEvent(ev.id, ev.user, ev.verb, "pods", ev.sec))) {
 				if reported[s] {
 					t.Fatalf("stream %d (%d steps, until %v, span %d s, arrival %v): %s reported twice", n, steps,
 						until, span, arrival, s)
@@ -180,34 +181,17 @@ func TestSequenceOrderUnderBounds(t *testing.T) {
 	const lateness = 5
 	rng := rand.New(rand.NewPCG(3, 5))
 	users := []string{"u1", "u2", "u3", "u4", ""}
-	verbs := []string{"update", "create", "patch", "delete", orderUntil, "get"}
 	missed := 0
 	for n := range 15000 {
 		steps, until, span, maxKeys := 2+rng.IntN(2), rng.IntN(2) == 0, 3+rng.IntN(12), 1+rng.IntN(3)
-		events := make([]orderEvent, 3+rng.IntN(14))
-		for i := range events {
-			events[i] = orderEvent{id: fmt.Sprint("e", i), user: users[rng.IntN(len(users))],
-				verb: verbs[rng.IntN(len(verbs))], sec: rng.IntN(30)}
-		}
-		delay := make(map[string]float64, len(events))
-		for _, e := range events {
-			delay[e.id] = float64(e.sec) + rng.Float64()*lateness
-		}
-		arrival := slices.Clone(events)
-		slices.SortStableFunc(arrival, func(a, b orderEvent) int { return cmpOrder.Compare(delay[a.id], delay[b.id]) })
-		e, err := Compile([]*rule.Rule{orderRule(steps, until, time.Duration(span)*time.Second)},
+		arrival := shuffledStream(rng, users, 14, lateness)
+		e := sequenceEngine(t, orderRule(steps, until, time.Duration(span)*time.Second),
 			Options{AllowedLateness: lateness * time.Second, MaxKeys: maxKeys})
-		if err != nil {
-			t.Fatal(err)
-		}
 		var taken []orderEvent // arrived and not dropped as late
 		reported, want := map[string]bool{}, map[string]bool{}
 		for _, ev := range arrival {
 			late := e.SequenceLate()["seq"]
-			ms, err := e.Match([]byte(seqEvent(ev.id, ev.user, ev.verb, "pods", ev.sec)))
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := matchSeq(t, e, seqEvent(ev.id, ev.user, ev.verb, "pods", ev.sec))
 			if e.SequenceLate()["seq"] == late {
 				taken = append(taken, ev)
 			}
@@ -217,7 +201,7 @@ func TestSequenceOrderUnderBounds(t *testing.T) {
 			for _, s := range referenceSequences(taken, steps, until, span) {
 				want[s] = true
 			}
-			for _, s := range strings.Fields(sequencesOf(ms)) {
+			for _, s := range strings.Fields(got) {
 				if reported[s] || !want[s] {
 					t.Fatalf("stream %d (%d steps, until %v, span %d s, max_keys %d, arrival %v), after %s: %s reported "+
 						"(before: %v), the reference gives %v", n, steps, until, span, maxKeys, arrival, ev.id, s,

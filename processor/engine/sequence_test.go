@@ -51,17 +51,82 @@ func sequencesOf(ms []Match) string {
 	return strings.Join(seqs, " ")
 }
 
+// matchSeq matches body and returns the auditIDs of the sequences it completes (sequencesOf).
+func matchSeq(t *testing.T, e *Engine, body string) string {
+	t.Helper()
+	ms, err := e.Match([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sequencesOf(ms)
+}
+
 func checkSequence(t *testing.T, e *Engine, cases []seqCase) {
 	t.Helper()
 	for i, c := range cases {
-		ms, err := e.Match([]byte(c.event))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := sequencesOf(ms)
-		if got != c.want {
+		if got := matchSeq(t, e, c.event); got != c.want {
 			t.Errorf("event %d: sequence %q, want %q", i, got, c.want)
 		}
+	}
+}
+
+// sequenceEngine compiles r, the engine's only rule, with opts.
+func sequenceEngine(t *testing.T, r *rule.Rule, opts Options) *Engine {
+	t.Helper()
+	e, err := Compile([]*rule.Rule{r}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// playSequence is checkSequence on a new engine of r with opts, returned for what the test checks after.
+func playSequence(t *testing.T, r *rule.Rule, opts Options, cases []seqCase) *Engine {
+	t.Helper()
+	e := sequenceEngine(t, r, opts)
+	checkSequence(t, e, cases)
+	return e
+}
+
+// checkLate checks how many events the sequence rule "seq" dropped as late; which says which ones are meant.
+func checkLate(t *testing.T, e *Engine, want uint64, which string) {
+	t.Helper()
+	if late := e.SequenceLate()["seq"]; late != want {
+		t.Errorf("%d events dropped as late, want %d (%s)", late, want, which)
+	}
+}
+
+// carriedOver gives old's state to two new engines of compile: one restores what old saved, as after a restart, and
+// one adopts it, as after a reload. Each must take it for old's rule.
+func carriedOver(t *testing.T, old *Engine, compile func() *Engine) (restarted, reloaded *Engine) {
+	t.Helper()
+	var saved bytes.Buffer
+	if err := old.SaveState(&saved); err != nil {
+		t.Fatal(err)
+	}
+	restarted = compile()
+	if restored, _, err := restarted.RestoreState(&saved); err != nil || len(restored) != 1 {
+		t.Fatalf("restored %v, %v; want the rule", restored, err)
+	}
+	reloaded = compile()
+	if adopted := reloaded.AdoptState(old); len(adopted) != 1 {
+		t.Fatalf("adopted %v, want the rule", adopted)
+	}
+	return restarted, reloaded
+}
+
+// restoreSequence restores into e, whose only rule is the sequence rule "seq", state saved by hand: seq as that
+// rule's sequence.
+func restoreSequence(t *testing.T, e *Engine, seq savedSequence) {
+	t.Helper()
+	state := savedState{Version: stateVersion, Rules: []savedRule{{Detection: sha256.Sum256([]byte(e.rules[0].stateKey)),
+		ID: "seq", Sequences: []savedSequence{seq}}}}
+	var saved bytes.Buffer
+	if err := gob.NewEncoder(&saved).Encode(&state); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.RestoreState(&saved); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -116,11 +181,7 @@ func TestSequence(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := Compile([]*rule.Rule{roleThenWorkload(5 * time.Minute)}, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkSequence(t, e, tc.cases)
+			playSequence(t, roleThenWorkload(5*time.Minute), Options{}, tc.cases)
 		})
 	}
 }
@@ -132,11 +193,7 @@ func TestSequenceEventOnTwoSteps(t *testing.T) {
 	by := []rule.Field{{Name: "user.username"}}
 	r := &rule.Rule{ID: "s", Name: "s", Filter: any, Pipeline: []rule.Stage{rule.Sequence{MaxSpan: time.Hour,
 		Steps: []rule.SequenceStep{{Cond: any, By: by}, {Cond: any, By: by}, {Cond: any, By: by}}}}}
-	e, err := Compile([]*rule.Rule{r}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkSequence(t, e, []seqCase{
+	playSequence(t, r, Options{}, []seqCase{
 		{seqEvent("e1", "u", "update", "roles", 0), ""},
 		{seqEvent("e2", "u", "update", "roles", 1), ""},
 		{seqEvent("e3", "u", "update", "roles", 2), "e1,e2,e3"},
@@ -146,13 +203,8 @@ func TestSequenceEventOnTwoSteps(t *testing.T) {
 
 // The completing row names the key under Columns, and the risk block can read it.
 func TestSequenceColumns(t *testing.T) {
-	e, err := Compile([]*rule.Rule{roleThenWorkload(time.Minute)}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.Match([]byte(seqEvent("a1", "mallory", "update", "roles", 0))); err != nil {
-		t.Fatal(err)
-	}
+	e := sequenceEngine(t, roleThenWorkload(time.Minute), Options{})
+	matchSeq(t, e, seqEvent("a1", "mallory", "update", "roles", 0))
 	ms, err := e.Match([]byte(seqEvent("b1", "mallory", "create", "deployments", 1)))
 	if err != nil || len(ms) != 1 {
 		t.Fatalf("%d matches, %v", len(ms), err)
@@ -183,22 +235,15 @@ func TestSequenceRefused(t *testing.T) {
 
 // Partials are bounded by max_keys and freed once they can no longer complete.
 func TestSequenceStateBounded(t *testing.T) {
-	e, err := Compile([]*rule.Rule{roleThenWorkload(time.Minute)}, Options{MaxKeys: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := sequenceEngine(t, roleThenWorkload(time.Minute), Options{MaxKeys: 10})
 	for i := 0; i < 50; i++ {
-		if _, err := e.Match([]byte(seqEvent(fmt.Sprint(i), fmt.Sprint("u", i), "update", "roles", 0))); err != nil {
-			t.Fatal(err)
-		}
+		matchSeq(t, e, seqEvent(fmt.Sprint(i), fmt.Sprint("u", i), "update", "roles", 0))
 	}
 	if held := e.SequenceKeys()["seq"]; held[0] != 10 || held[1] != 40 {
 		t.Fatalf("held, evicted = %v, want 10, 40", held)
 	}
 	// An hour later every partial is too old to complete: the sweep frees them.
-	if _, err := e.Match([]byte(seqEvent("late", "v", "update", "roles", 3600))); err != nil {
-		t.Fatal(err)
-	}
+	matchSeq(t, e, seqEvent("late", "v", "update", "roles", 3600))
 	if held := e.SequenceKeys()["seq"]; held[0] != 1 {
 		t.Fatalf("held after the sweep = %d, want 1 (the new key)", held[0])
 	}
@@ -208,36 +253,17 @@ func TestSequenceStateBounded(t *testing.T) {
 func TestSequenceStateKept(t *testing.T) {
 	first := seqEvent("a1", "mallory", "update", "roles", 0)
 	second := seqEvent("b1", "mallory", "create", "deployments", 60)
-	compile := func() *Engine {
-		e, err := Compile([]*rule.Rule{roleThenWorkload(5 * time.Minute)}, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e
-	}
+	compile := func() *Engine { return sequenceEngine(t, roleThenWorkload(5*time.Minute), Options{}) }
 	old := compile()
 	checkSequence(t, old, []seqCase{{first, ""}})
-	var buf bytes.Buffer
-	if err := old.SaveState(&buf); err != nil {
-		t.Fatal(err)
-	}
-	restarted := compile()
-	if restored, _, err := restarted.RestoreState(&buf); err != nil || len(restored) != 1 {
-		t.Fatalf("restored %v, %v", restored, err)
-	}
+	restarted, reloaded := carriedOver(t, old, compile)
 	checkSequence(t, restarted, []seqCase{{second, "a1,b1"}})
-
-	reloaded := compile()
-	reloaded.AdoptState(old)
 	checkSequence(t, reloaded, []seqCase{{second, "a1,b1"}})
 }
 
 // A scale-out routes a sequence's events by its key, so that one gateway sees every step.
 func TestSequenceRouteKey(t *testing.T) {
-	e, err := Compile([]*rule.Rule{roleThenWorkload(time.Minute)}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := sequenceEngine(t, roleThenWorkload(time.Minute), Options{})
 	k1, ok1, err1 := e.RouteKey([]byte(seqEvent("a1", "mallory", "update", "roles", 0)))
 	k2, ok2, err2 := e.RouteKey([]byte(seqEvent("b1", "mallory", "create", "deployments", 1)))
 	if err1 != nil || err2 != nil || !ok1 || !ok2 || k1 != "mallory" || k2 != k1 {
@@ -250,11 +276,7 @@ func TestSequenceRouteKey(t *testing.T) {
 
 // An event delivered again (same auditID and stage) gets what it produced the first time, and moves no partial.
 func TestSequenceRedelivery(t *testing.T) {
-	e, err := Compile([]*rule.Rule{roleThenWorkload(5 * time.Minute)}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkSequence(t, e, []seqCase{
+	playSequence(t, roleThenWorkload(5*time.Minute), Options{}, []seqCase{
 		{seqEvent("a1", "mallory", "update", "roles", 0), ""},
 		{seqEvent("a2", "mallory", "update", "roles", 1), ""},
 		{seqEvent("b1", "mallory", "create", "deployments", 2), "a2,b1"},
@@ -267,16 +289,7 @@ func TestSequenceRedelivery(t *testing.T) {
 
 // An until event ends the key's partials before it; one that is also a step still counts as that step.
 func TestSequenceUntil(t *testing.T) {
-	r := roleThenWorkload(5 * time.Minute)
-	seq := r.Pipeline[0].(rule.Sequence)
-	reset := eq("verb", "delete")
-	seq.Until = rule.SequenceStep{Cond: reset, By: []rule.Field{{Name: "user.username"}}}
-	r.Pipeline[0], r.Filter = seq, rule.Or{r.Filter, reset}
-	e, err := Compile([]*rule.Rule{r}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkSequence(t, e, []seqCase{
+	playSequence(t, withUntil(roleThenWorkload(5*time.Minute)), Options{}, []seqCase{
 		{seqEvent("a1", "mallory", "update", "roles", 0), ""},
 		{seqEvent("d1", "alice", "delete", "roles", 1), ""}, // another key
 		{seqEvent("b1", "mallory", "create", "deployments", 2), "a1,b1"},
@@ -287,14 +300,10 @@ func TestSequenceUntil(t *testing.T) {
 
 	// An event both until and a first step: it starts its own partial after ending the older ones.
 	both := roleThenWorkload(5 * time.Minute)
-	seq = both.Pipeline[0].(rule.Sequence)
+	seq := both.Pipeline[0].(rule.Sequence)
 	seq.Until = rule.SequenceStep{Cond: eq("objectRef.resource", "roles"), By: []rule.Field{{Name: "user.username"}}}
 	both.Pipeline[0] = seq
-	e, err = Compile([]*rule.Rule{both}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkSequence(t, e, []seqCase{
+	playSequence(t, both, Options{}, []seqCase{
 		{seqEvent("a1", "mallory", "update", "roles", 0), ""},
 		{seqEvent("a2", "mallory", "update", "roles", 1), ""},
 		{seqEvent("b1", "mallory", "create", "deployments", 2), "a2,b1"},
@@ -318,14 +327,9 @@ func TestSequenceCompletesUnderEachKey(t *testing.T) {
 	}
 	seq.Columns = []string{"group"}
 	r.Pipeline[0] = seq
-	e, err := Compile([]*rule.Rule{r}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := sequenceEngine(t, r, Options{})
 	for _, body := range []string{seqEventGroups("a1", "update", "roles", 0, "g1"), seqEventGroups("a2", "update", "roles", 1, "g2")} {
-		if _, err := e.Match([]byte(body)); err != nil {
-			t.Fatal(err)
-		}
+		matchSeq(t, e, body)
 	}
 	ms, err := e.Match([]byte(seqEventGroups("b1", "create", "deployments", 2, "g1", "g2")))
 	if err != nil || len(ms) != 1 {
@@ -346,10 +350,6 @@ func TestSequenceCompletesUnderEachKey(t *testing.T) {
 // dropped and counted.
 func TestSequenceLateness(t *testing.T) {
 	for _, carol := range []bool{false, true} {
-		e, err := Compile([]*rule.Rule{roleThenWorkload(5 * time.Minute)}, Options{AllowedLateness: time.Minute})
-		if err != nil {
-			t.Fatal(err)
-		}
 		cases := []seqCase{{seqEvent("a1", "mallory", "update", "roles", 0), ""}}
 		if carol {
 			cases = append(cases, seqCase{seqEvent("c1", "carol", "update", "roles", 280), ""})
@@ -357,10 +357,8 @@ func TestSequenceLateness(t *testing.T) {
 		cases = append(cases, seqCase{seqEvent("r2", "bob", "update", "roles", 301), ""},
 			seqCase{seqEvent("b1", "mallory", "create", "deployments", 299), "a1,b1"},
 			seqCase{seqEvent("a3", "mallory", "update", "roles", 200), ""}) // 101 s late: dropped
-		checkSequence(t, e, cases)
-		if late := e.SequenceLate()["seq"]; late != 1 {
-			t.Errorf("late %d, want 1", late)
-		}
+		e := playSequence(t, roleThenWorkload(5*time.Minute), Options{AllowedLateness: time.Minute}, cases)
+		checkLate(t, e, 1, "a3")
 	}
 }
 
@@ -372,11 +370,7 @@ func TestSequenceFutureEvent(t *testing.T) {
 		return fmt.Sprintf(`{"auditID":%q,"verb":%q,"user":{"username":"mallory"},"objectRef":{"resource":%q},"stageTimestamp":%q}`,
 			id, verb, resource, at.Format(time.RFC3339Nano))
 	}
-	e, err := Compile([]*rule.Rule{roleThenWorkload(time.Hour)}, Options{AllowedLateness: 10 * time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkSequence(t, e, []seqCase{
+	playSequence(t, roleThenWorkload(time.Hour), Options{AllowedLateness: 10 * time.Minute}, []seqCase{
 		{ev("f1", "update", "roles", now.Add(24*time.Hour)), ""},
 		{ev("a1", "update", "roles", now.Add(7*time.Minute)), ""},
 		{ev("b1", "create", "deployments", now.Add(7*time.Minute+time.Second)), "a1,b1"},
@@ -495,14 +489,8 @@ func TestSequenceEventTimeOrder(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := Compile([]*rule.Rule{tc.rule}, Options{AllowedLateness: 5 * time.Minute})
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkSequence(t, e, tc.cases)
-			if late := e.SequenceLate()["seq"]; late != 0 {
-				t.Errorf("%d events dropped as late", late)
-			}
+			e := playSequence(t, tc.rule, Options{AllowedLateness: 5 * time.Minute}, tc.cases)
+			checkLate(t, e, 0, "none")
 		})
 	}
 }
@@ -510,24 +498,14 @@ func TestSequenceEventTimeOrder(t *testing.T) {
 // Past allowed_lateness an event is dropped and counted, as a window drops it; so is one older than the events its
 // key let go of when it held maxSeqHeld.
 func TestSequenceTooLate(t *testing.T) {
-	e, err := Compile([]*rule.Rule{roleThenWorkload(5 * time.Minute)}, Options{AllowedLateness: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkSequence(t, e, []seqCase{
+	e := playSequence(t, roleThenWorkload(5*time.Minute), Options{AllowedLateness: time.Minute}, []seqCase{
 		{seqEvent("b1", "mallory", "create", "deployments", 100), ""},
 		{seqEvent("a1", "mallory", "update", "roles", 50), "a1,b1"}, // 50 s late
 		{seqEvent("b2", "mallory", "create", "deployments", 200), ""},
 		{seqEvent("a2", "mallory", "update", "roles", 130), ""}, // 70 s late
 	})
-	if late := e.SequenceLate()["seq"]; late != 1 {
-		t.Errorf("late %d, want 1", late)
-	}
+	checkLate(t, e, 1, "a2")
 
-	e, err = Compile([]*rule.Rule{roleThenWorkload(time.Hour)}, Options{AllowedLateness: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var cases []seqCase
 	for i := range maxSeqHeld + 2 {
 		cases = append(cases, seqCase{seqEvent(fmt.Sprint("a", i), "mallory", "update", "roles", 10+i), ""})
@@ -535,21 +513,15 @@ func TestSequenceTooLate(t *testing.T) {
 	// The key let go of its two oldest role changes (at 10 and 11 s): a workload before them cannot be placed.
 	cases = append(cases, seqCase{seqEvent("b1", "mallory", "create", "deployments", 5), ""},
 		seqCase{seqEvent("b2", "mallory", "create", "deployments", 11), "a1,b2"})
-	checkSequence(t, e, cases)
-	if late := e.SequenceLate()["seq"]; late != 1 {
-		t.Errorf("late %d, want 1 (the workload older than what its key holds)", late)
-	}
+	e = playSequence(t, roleThenWorkload(time.Hour), Options{AllowedLateness: time.Hour}, cases)
+	checkLate(t, e, 1, "the workload older than what its key holds")
 }
 
 // The events a key holds for late arrivals, and what they reported, survive a restart and a reload: a late first
 // step still completes its sequence, and one that completes an answer already given gives nothing.
 func TestSequenceHeldEventsKept(t *testing.T) {
 	compile := func() *Engine {
-		e, err := Compile([]*rule.Rule{roleThenWorkload(5 * time.Minute)}, Options{AllowedLateness: 5 * time.Minute})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e
+		return sequenceEngine(t, roleThenWorkload(5*time.Minute), Options{AllowedLateness: 5 * time.Minute})
 	}
 	before := []seqCase{
 		{seqEvent("b1", "mallory", "create", "deployments", 63), ""},
@@ -563,18 +535,8 @@ func TestSequenceHeldEventsKept(t *testing.T) {
 	}
 	old := compile()
 	checkSequence(t, old, before)
-	var buf bytes.Buffer
-	if err := old.SaveState(&buf); err != nil {
-		t.Fatal(err)
-	}
-	restarted := compile()
-	if _, _, err := restarted.RestoreState(&buf); err != nil {
-		t.Fatal(err)
-	}
+	restarted, reloaded := carriedOver(t, old, compile)
 	checkSequence(t, restarted, after)
-
-	reloaded := compile()
-	reloaded.AdoptState(old)
 	checkSequence(t, reloaded, after)
 }
 
@@ -582,38 +544,21 @@ func TestSequenceHeldEventsKept(t *testing.T) {
 // and an event older than a partial's last event, which cannot be placed among events no longer held, is dropped
 // and counted rather than paired out of order.
 func TestSequenceRestoresStateWithoutHeldEvents(t *testing.T) {
-	e, err := Compile([]*rule.Rule{roleThenWorkload(5 * time.Minute)}, Options{AllowedLateness: 5 * time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := sequenceEngine(t, roleThenWorkload(5*time.Minute), Options{AllowedLateness: 5 * time.Minute})
 	at := time.Date(2025, 3, 1, 10, 1, 0, 0, time.UTC) // seqEvent's second 60
-	state := savedState{Version: stateVersion, Rules: []savedRule{{Detection: sha256.Sum256([]byte(e.rules[0].stateKey)),
-		ID: "seq", Sequences: []savedSequence{{Watermark: at, NextSweep: at,
-			Keys: []savedSeqKey{{Key: "mallory", Parts: []savedPartial{{Start: at, Last: at, IDs: []string{"a2"}}}}}}}}}}
-	var saved bytes.Buffer
-	if err := gob.NewEncoder(&saved).Encode(&state); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := e.RestoreState(&saved); err != nil {
-		t.Fatal(err)
-	}
+	restoreSequence(t, e, savedSequence{Watermark: at, NextSweep: at,
+		Keys: []savedSeqKey{{Key: "mallory", Parts: []savedPartial{{Start: at, Last: at, IDs: []string{"a2"}}}}}})
 	checkSequence(t, e, []seqCase{
 		{seqEvent("b1", "mallory", "create", "deployments", 30), ""},
 		{seqEvent("b2", "mallory", "create", "deployments", 90), "a2,b2"},
 	})
-	if late := e.SequenceLate()["seq"]; late != 1 {
-		t.Errorf("late %d, want 1", late)
-	}
+	checkLate(t, e, 1, "b1, older than the partial's a2")
 }
 
 // An event delivered again gets what it produced the first time, also when that was a sequence its late arrival
 // completed, and moves nothing.
 func TestSequenceRedeliveryOfALateEvent(t *testing.T) {
-	e, err := Compile([]*rule.Rule{roleThenWorkload(5 * time.Minute)}, Options{AllowedLateness: 5 * time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkSequence(t, e, []seqCase{
+	playSequence(t, roleThenWorkload(5*time.Minute), Options{AllowedLateness: 5 * time.Minute}, []seqCase{
 		{seqEvent("b1", "mallory", "create", "deployments", 63), ""},
 		{seqEvent("a1", "mallory", "update", "roles", 60), "a1,b1"},
 		{seqEvent("a1", "mallory", "update", "roles", 60), "a1,b1"},
@@ -625,16 +570,11 @@ func TestSequenceRedeliveryOfALateEvent(t *testing.T) {
 // A key holds its events of the last allowed_lateness only: older ones are let go of into its partials, and a key
 // that holds none and whose partials can no longer complete is swept.
 func TestSequenceHeldEventsLetGo(t *testing.T) {
-	e, err := Compile([]*rule.Rule{roleThenWorkload(time.Minute)}, Options{AllowedLateness: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := sequenceEngine(t, roleThenWorkload(time.Minute), Options{AllowedLateness: time.Minute})
 	for sec := range 300 {
-		if _, err := e.Match([]byte(seqEvent(fmt.Sprint("a", sec), "mallory", "update", "roles", sec))); err != nil {
-			t.Fatal(err)
-		}
+		matchSeq(t, e, seqEvent(fmt.Sprint("a", sec), "mallory", "update", "roles", sec))
 	}
-	sq := e.rules[0].pre[0].(*sequenceStage)
+	sq := seqStage(e)
 	k, _ := sq.keys.Get("mallory")
 	if len(k.held) != 60 || k.held[0].at.Second() != 0 || k.parts[0].ids[0] != "a299" || k.base[0].ids[0] != "a239" {
 		t.Fatalf("held %d events from %v, partial %v, base %v; want the 60 after 10:04:00", len(k.held), k.held[0].at,
@@ -642,9 +582,7 @@ func TestSequenceHeldEventsLetGo(t *testing.T) {
 	}
 	// b1 comes after a250: equal times are in arrival order.
 	checkSequence(t, e, []seqCase{{seqEvent("b1", "mallory", "create", "deployments", 250), "a250,b1"}})
-	if _, err := e.Match([]byte(seqEvent("c1", "carol", "update", "roles", 3600))); err != nil {
-		t.Fatal(err)
-	}
+	matchSeq(t, e, seqEvent("c1", "carol", "update", "roles", 3600))
 	if held := e.SequenceKeys()["seq"]; held[0] != 1 {
 		t.Fatalf("keys held after the sweep = %d, want 1 (carol's)", held[0])
 	}
@@ -653,10 +591,7 @@ func TestSequenceHeldEventsLetGo(t *testing.T) {
 // A saved key whose held events a rule of the same definition cannot have written (out of time order, a step it
 // does not have, newer than the watermark) is left out; a sound one is restored and runs its held events again.
 func TestSequenceRestoreSkipsDamagedHeldEvents(t *testing.T) {
-	e, err := Compile([]*rule.Rule{roleThenWorkload(5 * time.Minute)}, Options{AllowedLateness: 5 * time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := sequenceEngine(t, roleThenWorkload(5*time.Minute), Options{AllowedLateness: 5 * time.Minute})
 	at := func(sec int) time.Time { return time.Date(2025, 3, 1, 10, 0, sec, 0, time.UTC) }
 	workload := func(id string, sec int) savedHeld { return savedHeld{At: at(sec), ID: id, Steps: []int{1}} }
 	keys := []savedSeqKey{
@@ -665,15 +600,7 @@ func TestSequenceRestoreSkipsDamagedHeldEvents(t *testing.T) {
 		{Key: "u3", Held: []savedHeld{workload("z1", 90)}},
 		{Key: "mallory", Held: []savedHeld{workload("b1", 63)}},
 	}
-	state := savedState{Version: stateVersion, Rules: []savedRule{{Detection: sha256.Sum256([]byte(e.rules[0].stateKey)),
-		ID: "seq", Sequences: []savedSequence{{Watermark: at(63), NextSweep: at(63), Keys: keys}}}}}
-	var saved bytes.Buffer
-	if err := gob.NewEncoder(&saved).Encode(&state); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := e.RestoreState(&saved); err != nil {
-		t.Fatal(err)
-	}
+	restoreSequence(t, e, savedSequence{Watermark: at(63), NextSweep: at(63), Keys: keys})
 	if held := e.SequenceKeys()["seq"]; held[0] != 1 {
 		t.Errorf("%d keys restored, want 1", held[0])
 	}
