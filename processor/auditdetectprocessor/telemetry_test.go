@@ -240,18 +240,8 @@ rba:
 // events without holding them; sequence_events_unheld counts them by rule, and a warning names the rule once per
 // burst, not once per batch: a second burst, after a lateness without one, warns again.
 func TestSequenceUnheldTelemetry(t *testing.T) {
-	dir := elasticRuleDir(t, "seq.toml", "Role Then Workload", "seq-1", "type = \"eql\"\nlanguage = \"eql\"\n"+
-		"query = '''\nsequence by user.name with maxspan=1h\n"+
-		"  [any where kubernetes.audit.verb == \"update\" and kubernetes.audit.objectRef.resource == \"roles\"]\n"+
-		"  [any where kubernetes.audit.verb == \"create\" and kubernetes.audit.objectRef.resource == \"deployments\"]\n'''\n")
-	cfg := testConfig(func(cfg *Config) {
-		cfg.Rules, cfg.Macros = []string{dir}, nil
-		cfg.MaxKeys = 4
-		cfg.AllowedLateness = time.Minute
-	})
-	s := startWithLogs(t, cfg)
+	s := sequenceProcessor(t, 4)
 	p, tel, logs := s.p, s.tel, s.logs
-
 	start := time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
 	n := 0
 	flood := func(from time.Duration) {
@@ -278,4 +268,39 @@ func TestSequenceUnheldTelemetry(t *testing.T) {
 	flood(10 * time.Minute)
 	assert.Equal(t, 2, warnings(), "a second burst, after a lateness without one")
 	assert.Greater(t, sumAttr(tel, "otelcol_processor_auditdetect_sequence_events_unheld", ruleID), first)
+}
+
+// sequenceProcessor starts a processor (allowed_lateness 1m) running one EQL sequence, a role change then a workload
+// by user, with max_keys maxKeys, and returns it with its telemetry and its logs.
+func sequenceProcessor(t *testing.T, maxKeys int) started {
+	t.Helper()
+	dir := elasticRuleDir(t, "seq.toml", "Role Then Workload", "seq-1", "type = \"eql\"\nlanguage = \"eql\"\n"+
+		"query = '''\nsequence by user.name with maxspan=1h\n"+
+		"  [any where kubernetes.audit.verb == \"update\" and kubernetes.audit.objectRef.resource == \"roles\"]\n"+
+		"  [any where kubernetes.audit.verb == \"create\" and kubernetes.audit.objectRef.resource == \"deployments\"]\n'''\n")
+	cfg := testConfig(func(cfg *Config) {
+		cfg.Rules, cfg.Macros = []string{dir}, nil
+		cfg.MaxKeys = maxKeys
+		cfg.AllowedLateness = time.Minute
+	})
+	return startWithLogs(t, cfg)
+}
+
+// TestSequenceKeyBoundDoesNotWarn: one busy service account writing every second holds its last 128 writes and
+// lets the older go early: counted in sequence_events_unheld, but without the warning to raise max_keys, which does
+// not change that bound (the rule holds far fewer than max_keys events).
+func TestSequenceKeyBoundDoesNotWarn(t *testing.T) {
+	s := sequenceProcessor(t, 100000)
+	p, tel, logs := s.p, s.tel, s.logs
+	start := time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
+	var bodies []func(pcommon.Value)
+	for i := range 200 {
+		bodies = append(bodies, str(fmt.Sprintf(`{"kind":"Event","auditID":"w-%d","verb":"create",`+
+			`"user":{"username":"ci"},"objectRef":{"resource":"deployments","namespace":"shop"},"stageTimestamp":%q}`,
+			i, start.Add(time.Duration(i)*200*time.Millisecond).Format(time.RFC3339Nano))))
+	}
+	require.NoError(t, p.ConsumeLogs(context.Background(), input(bodies...)))
+	assert.Equal(t, int64(200-128), sumAttr(tel, "otelcol_processor_auditdetect_sequence_events_unheld",
+		attribute.String("rule_id", "seq-1")))
+	assert.Zero(t, logs.FilterMessageSnippet("max_keys").Len(), "no warning to raise max_keys")
 }

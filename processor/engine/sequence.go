@@ -61,8 +61,9 @@ type sequenceStage struct {
 	// freed, or not made for want of room): a key made since places no event older than it.
 	keyFloor time.Time
 	// unheld counts the events taken without waiting the allowed lateness for older ones (let go of by a shed or by
-	// their key's maxSeqHeld, not held after a shed, left out for want of room); bursts counts their runs, a run
-	// ending once the watermark is the lateness past its last one (lastUnheld).
+	// their key's maxSeqHeld, not held after a shed, left out for want of room); bursts counts the runs of those
+	// max_keys decides (all but a key's maxSeqHeld), a run ending once the watermark is the lateness past its last
+	// one (lastUnheld).
 	unheld, bursts uint64
 	lastUnheld     time.Time
 	degraded       bool
@@ -390,7 +391,8 @@ func (s *sequenceStage) advance(hits []seqHit, ends [][]string, at time.Time, id
 			}
 		}
 		if len(k.held) > maxSeqHeld {
-			s.letGo(k, len(k.held)-maxSeqHeld)
+			// Counted, but no burst: max_keys, which the warning of a burst says to raise, does not change this bound.
+			s.unheld += uint64(s.letGo(k, len(k.held)-maxSeqHeld))
 		}
 		for _, ids := range completed {
 			done = append(done, seqDone{ids: slices.Clone(ids), tuple: g.tuple})
@@ -483,23 +485,25 @@ func (s *sequenceStage) rerun(k *seqKey, ev seqHeld) (fresh [][]string) {
 	return fresh
 }
 
-// fold lets go of the key's held events no later than upTo: no event still held can come before them.
+// fold lets go of the key's held events no later than upTo: no event still held can come before them. Those let go
+// of before their lateness passed (upTo is past it after a shed) are counted.
 func (s *sequenceStage) fold(k *seqKey, upTo time.Time) {
 	n := 0
 	for n < len(k.held) && !k.held[n].at.After(upTo) {
 		n++
 	}
-	s.letGo(k, n)
+	if early := s.letGo(k, n); early > 0 {
+		s.noteUnheld(early)
+	}
 }
 
-// letGo moves the key's n oldest held events into its base; an event older than them is no longer taken. Those
-// let go of before their lateness passed are counted.
-func (s *sequenceStage) letGo(k *seqKey, n int) {
+// letGo moves the key's n oldest held events into its base; an event older than them is no longer taken. It returns
+// how many of them it let go of before their lateness passed.
+func (s *sequenceStage) letGo(k *seqKey, n int) (early int) {
 	if n == 0 {
-		return
+		return 0
 	}
 	settled := s.wm.Time().Add(-s.lateness)
-	early := 0
 	for _, h := range k.held[:n] {
 		s.take(&k.base, h)
 		k.floor = h.at
@@ -508,14 +512,12 @@ func (s *sequenceStage) letGo(k *seqKey, n int) {
 		}
 	}
 	s.held -= n
-	if early > 0 {
-		s.noteUnheld(early)
-	}
 	if n == len(k.held) {
 		k.held, k.base = nil, nil // base has taken what parts has
-		return
+		return early
 	}
 	k.held = slices.Delete(k.held, 0, n)
+	return early
 }
 
 // shed lets go of the older half of the events the keys hold (those up to their median time), as if the lateness
@@ -617,7 +619,8 @@ type SequenceHolding struct {
 	// max_keys held events (or past maxSeqHeld for one key), or a later step or until of a new key with no room for
 	// it. An older event arriving after one of them is dropped as late.
 	Unheld uint64
-	// Bursts counts the runs of such events: a run ends when the watermark passes its last one by the lateness.
+	// Bursts counts the runs of such events past max_keys (not those past maxSeqHeld: max_keys does not change that
+	// bound): a run ends when the watermark passes its last one by the lateness.
 	Bursts uint64
 }
 

@@ -258,6 +258,25 @@ func TestSequenceReportedBounded(t *testing.T) {
 	}
 }
 
+// One busy key (a service account writing every second) holds its last 128 events and lets the older go: counted in
+// Unheld, but no burst, whose warning says to raise max_keys, which does not change that bound. A flood past max_keys
+// is a burst.
+func TestSequenceKeyBoundIsNoBurst(t *testing.T) {
+	e := sequenceEngine(t, roleThenWorkload(time.Hour), Options{AllowedLateness: 5 * time.Minute, MaxKeys: 1000})
+	for i := range 200 {
+		matchSeq(t, e, seqEventAt(fmt.Sprint("w", i), "ci", "create", "deployments", seqBase.Add(time.Duration(i)*time.Second)))
+	}
+	if hs := e.SequenceHolding(); hs[0].Held != maxSeqHeld || hs[0].Unheld != 200-maxSeqHeld || hs[0].Bursts != 0 {
+		t.Fatalf("holding %+v, want %d held, %d taken early, no burst", hs[0], maxSeqHeld, 200-maxSeqHeld)
+	}
+	for i := range 2000 {
+		matchSeq(t, e, seqEventAt(fmt.Sprint("x", i), fmt.Sprint("sa", i), "create", "deployments", seqBase.Add(200*time.Second)))
+	}
+	if hs := e.SequenceHolding(); hs[0].Bursts != 1 {
+		t.Fatalf("holding %+v, want one burst past max_keys", hs[0])
+	}
+}
+
 // Timestamps an attacker or a broken clock writes (none, far ahead, far back, all equal, and a wall clock going
 // back under the watermark's cap) make no panic, keep the count of held events exact and within max_keys, and report
 // no sequence twice.

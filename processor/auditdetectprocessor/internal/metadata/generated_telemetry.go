@@ -131,7 +131,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	errs = errors.Join(errs, err)
 	tb.ProcessorAuditdetectSequenceEventsUnheld, err = meter.Int64Counter(
 		"otelcol_processor_auditdetect_sequence_events_unheld",
-		metric.WithDescription("Events a sequence rule took without holding them allowed_lateness for older events of their key: its keys held max_keys events (the older half let go of early), or had no room for a new key of a later step or until; an older event of their key arriving after them is dropped as late (attribute rule_id)."),
+		metric.WithDescription("Events a sequence rule took without holding them allowed_lateness for older events of their key: its keys held max_keys events (the older half let go of early), one key held 128 (its oldest let go of), or it had no room for a new key of a later step or until; an older event of their key arriving after them is dropped as late (attribute rule_id)."),
 		metric.WithUnit("{events}"),
 	)
 	errs = errors.Join(errs, err)
