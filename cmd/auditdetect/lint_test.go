@@ -127,7 +127,7 @@ func TestLintCorpus(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	require.Equal(t, exitFailed, run(args, &stdout, &stderr), stderr.String())
-	assert.Contains(t, stderr.String(), "lint: 93 rules: 9 errors, 4 warnings")
+	assert.Contains(t, stderr.String(), "lint: 94 rules: 9 errors, 4 warnings")
 	assert.Equal(t, 3, strings.Count(stdout.String(), "does not load without a GeoIP database"))
 
 	db := geoiptest.WriteCityDB(t, map[string]geoiptest.Place{"10.0.0.0/8": {City: "Paris", Country: "France"}})
@@ -135,7 +135,7 @@ func TestLintCorpus(t *testing.T) {
 	stdout.Reset()
 	stderr.Reset()
 	require.Equal(t, exitFailed, run(args, &stdout, &stderr), stderr.String())
-	assert.Contains(t, stderr.String(), "lint: 93 rules: 6 errors, 4 warnings")
+	assert.Contains(t, stderr.String(), "lint: 94 rules: 6 errors, 4 warnings")
 	out := stdout.String()
 	assert.Zero(t, strings.Count(out, "does not load without a GeoIP database"))
 	// Of the 11 ES|QL rules, 10 load (two answered when their window closes); the other uses NOW().

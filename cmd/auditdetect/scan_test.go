@@ -105,7 +105,7 @@ func TestScanText(t *testing.T) {
 	assert.Len(t, lines, 15)
 	assert.Contains(t, out.String(), "2026-03-12T09:14:15Z  Kubernetes NodePort Service Exposed  user=oidc:dave@example.com (25)  "+
 		"oidc:dave@example.com asked to expose service payments/payments-debug on every node")
-	assert.Contains(t, errOut.String(), "scan: 29 rules, 67 events in ")
+	assert.Contains(t, errOut.String(), "scan: 30 rules, 67 events in ")
 	assert.Contains(t, errOut.String(), ": 10 matched, 15 risk records;")
 	assert.Contains(t, errOut.String(), "       1  Kubernetes NodePort Service Exposed\n")
 }
@@ -177,7 +177,7 @@ func TestScanTruncatedGzipStillSummarises(t *testing.T) {
 	require.NoError(t, os.WriteFile(cut, zipped[:len(zipped)*2/3], 0o600))
 	var out, errOut bytes.Buffer
 	assert.Equal(t, exitUsage, run([]string{"scan", "-events", cut}, &out, &errOut))
-	assert.Contains(t, errOut.String(), "scan: 29 rules, ")
+	assert.Contains(t, errOut.String(), "scan: 30 rules, ")
 	assert.Regexp(t, `unexpected EOF, after [1-9][0-9]* events`, errOut.String())
 }
 

@@ -173,6 +173,12 @@ func TestSourcesFireLikeNative(t *testing.T) {
 			gke: "pod-hostnetwork-create.json", wantRules: []string{"Kubernetes Workload With Host Network"},
 		},
 		{
+			// No body at all: GKE's label audit.k8s.io/truncated is read as the annotation a native event carries.
+			name: "pod created, its body dropped for size", rule: "kubernetes_oversized_write_audited_without_its_body",
+			file: "match-create-padded-pod.json", gke: "pod-create-truncated.json",
+			wantRules: []string{"Kubernetes Oversized Write Audited Without Its Body"},
+		},
+		{
 			name: "near miss: clusterip service", rule: "kubernetes_nodeport_service_exposed", file: "nomatch-create-clusterip.json",
 			gke:     "service-nodeport-create.json",
 			gkeEdit: func(s string) string { return strings.ReplaceAll(s, `"type":"NodePort"`, `"type":"ClusterIP"`) },
@@ -181,6 +187,11 @@ func TestSourcesFireLikeNative(t *testing.T) {
 			name: "near miss: pod on the pod network", rule: "kubernetes_workload_with_host_network", file: "nomatch-pod-host-network-false.json",
 			gke:     "pod-hostnetwork-create.json",
 			gkeEdit: func(s string) string { return strings.ReplaceAll(s, `"hostNetwork":true`, `"hostNetwork":false`) },
+		},
+		{
+			name: "near miss: pod audited at level Metadata", rule: "kubernetes_oversized_write_audited_without_its_body",
+			file: "nomatch-metadata-level-write.json", gke: "pod-create-truncated.json",
+			gkeEdit: func(s string) string { return strings.ReplaceAll(s, `"audit.k8s.io/truncated":"true",`, ``) },
 		},
 	}
 	for _, act := range activities {

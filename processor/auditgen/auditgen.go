@@ -6,7 +6,7 @@
 // The mix follows a typical audit policy (Metadata for reads, Request for status writes by nodes, RequestResponse
 // for other writes): mostly get/list/watch and updates by system identities on leases, endpoint slices,
 // configmaps, nodes and pods; a small share of creates, patches, deletes, refused (403) and anonymous requests;
-// bodies from under 1 KiB (reads) to several hundred KiB (configmaps carrying whole files). About 0.8% of the events
+// bodies from under 1 KiB (reads) to several hundred KiB (configmaps carrying whole files). About 0.9% of the events
 // belong to attack scenarios written to trigger one of the built-in detections each (Event.Detection); Mix lists
 // the scenarios and their weights.
 package auditgen
@@ -133,6 +133,8 @@ type req struct {
 	reqObj, respObj         any
 	decision                string // "allow" (default) or "forbid"
 	extraAnnotations        obj
+	// truncated marks an event the API server's truncating backend wrote without its bodies (over its size limit).
+	truncated bool
 }
 
 const k8sVersion = "v1.31.4"
@@ -187,7 +189,12 @@ func (g *Generator) event(q req) Event {
 	if decision == "forbid" {
 		reason = ""
 	}
-	ann := obj{{"authorization.k8s.io/decision", decision}, {"authorization.k8s.io/reason", reason}}
+	var ann obj
+	if q.truncated {
+		// The API server writes annotations in key order: audit.k8s.io/ sorts before authorization.k8s.io/.
+		ann = obj{{"audit.k8s.io/truncated", "true"}}
+	}
+	ann = append(ann, kv{"authorization.k8s.io/decision", decision}, kv{"authorization.k8s.io/reason", reason})
 	ann = append(ann, q.extraAnnotations...)
 	ev = append(ev,
 		kv{"requestReceivedTimestamp", g.stamp(received)}, kv{"stageTimestamp", g.stamp(g.now)},

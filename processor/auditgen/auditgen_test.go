@@ -137,7 +137,7 @@ func TestMixShares(t *testing.T) {
 		{"reads (get, list, watch)", share(reads), 0.45, 0.65},
 		{"refused (403)", share(forbidden), 0.003, 0.02},
 		{"anonymous", share(anonymous), 0.003, 0.02},
-		{"attack scenarios", share(attacks), 0.004, 0.01},
+		{"attack scenarios", share(attacks), 0.004, 0.012},
 		{"bodies under 1 KiB", share(small), 0.25, 0.6},
 	} {
 		if c.got < c.min || c.got > c.max {
@@ -171,7 +171,7 @@ func TestAttacksTriggerTheirDetection(t *testing.T) {
 	scenario := map[int]string{}
 	occurrence, prev := -1, ""
 	seen := map[string]int{}
-	for i, ev := range auditgen.Generate(4, 20000) {
+	for i, ev := range auditgen.Generate(4, 30000) {
 		if ev.Scenario != prev {
 			occurrence = i
 		}
@@ -205,7 +205,7 @@ func TestAttacksTriggerTheirDetection(t *testing.T) {
 	}
 	for _, s := range auditgen.Mix() {
 		if s.Detection != "" && seen[s.Name] == 0 {
-			t.Errorf("attack scenario %s never occurred in 20,000 events", s.Name)
+			t.Errorf("attack scenario %s never occurred in 30,000 events", s.Name)
 		}
 	}
 }

@@ -50,6 +50,7 @@ var mix = []Scenario{
 	{Name: "admission-policy-binding-audit", Weight: 3, Detection: "Kubernetes Admission Policy Changed", gen: admissionPolicyBindingAudit},
 	{Name: "events-delete", Weight: 3, Detection: "Kubernetes Event Records Deleted", gen: eventsDelete},
 	{Name: "coredns-patch", Weight: 3, Detection: "Kubernetes CoreDNS Configuration Changed", gen: coreDNSPatch},
+	{Name: "padded-privileged-pod", Weight: 3, Detection: "Kubernetes Oversized Write Audited Without Its Body", gen: paddedPrivilegedPod},
 	{Name: "unauthenticated-scan", Weight: 16, Detection: "Kubernetes API Scanning by Unauthenticated Source", burst: 8, gen: unauthenticatedScan},
 	{Name: "permission-probing", Weight: 16, Detection: "Kubernetes Permission Probing by Authenticated Identity", burst: 8, gen: permissionProbing},
 }
@@ -458,6 +459,17 @@ func coreDNSPatch(g *Generator) []Event {
 	return one(g.event(req{level: "Request", verb: "patch", who: who,
 		uri: uri("", "v1", "kube-system", "configmaps", "coredns", "") + "?fieldManager=kubectl-edit&fieldValidation=Strict",
 		ref: ref("configmaps", "kube-system", "coredns", "", "v1", ""), reqObj: obj{{"data", obj{{"Corefile", corefile}}}}}))
+}
+
+// paddedPrivilegedPod creates a privileged pod padded with a 200 KiB annotation: its event is over the API server's
+// truncation limit (100 KiB by default), so the server wrote it without the request and response bodies, and no
+// detection that reads the pod spec can see the privileged container.
+func paddedPrivilegedPod(g *Generator) []Event {
+	who := g.person()
+	ns, name := "ops-tools", pick(&g.r, []string{"node-debugger", "net-sniffer", "toolbox"})+"-"+g.r.alnum(4)
+	return one(g.event(req{level: "RequestResponse", verb: "create", who: who, code: 201, truncated: true,
+		uri: uri("", "v1", ns, "pods", "", "") + "?fieldManager=kubectl-create&fieldValidation=Strict",
+		ref: ref("pods", ns, name, "", "v1", "")}))
 }
 
 // unauthenticatedScan is one address trying eight API paths without credentials, all refused.

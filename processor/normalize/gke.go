@@ -20,7 +20,7 @@ import (
 //	userAgent                                protoPayload.requestMetadata.callerSuppliedUserAgent
 //	requestObject / responseObject           protoPayload.request / protoPayload.response
 //	responseStatus.code                      protoPayload.status.code (gRPC code, mapped to HTTP)
-//	annotations                              labels (authorization.k8s.io/decision, ...)
+//	annotations                              labels (authorization.k8s.io/decision, audit.k8s.io/truncated, ...)
 //	requestURI                               resourceName, and ?dryRun=All from the label command.gke.io/dryRun
 //	auditID                                  operation.id, else insertId
 //	stage                                    operation.first/last; a one-entry session or watch as two events, ResponseStarted and ResponseComplete
@@ -48,10 +48,13 @@ func (s *scratch) gke(root *fastjson.Value, fn func(Event)) {
 	ev.Set("kind", str("Event"))
 	ev.Set("apiVersion", str("audit.k8s.io/v1"))
 	request, response := object(pp.Get("request")), object(pp.Get("response"))
+	labels := object(root.Get("labels"))
 	switch {
 	case response != nil:
 		ev.Set("level", str("RequestResponse"))
-	case request != nil:
+	case request != nil || truncated(labels):
+		// The API server drops the bodies of an event over its size limit only at level Request or above, and
+		// marks it (audit.k8s.io/truncated, kept below as an annotation): it was not a Metadata event.
 		ev.Set("level", str("Request"))
 	default:
 		ev.Set("level", str("Metadata"))
@@ -78,7 +81,6 @@ func (s *scratch) gke(root *fastjson.Value, fn func(Event)) {
 		stage = "ResponseStarted"
 	}
 	ev.Set("stage", str(stage))
-	labels := object(root.Get("labels"))
 	if m.resource != "" {
 		uri := rn.uri(m.verb, subresource)
 		if dryRun(labels) {
@@ -167,6 +169,12 @@ func (s *scratch) gke(root *fastjson.Value, fn func(Event)) {
 		s.buf = ev.MarshalTo(s.buf[:0])
 		fn(Event{Body: s.buf, Provenance: prov, Again: true})
 	}
+}
+
+// truncated reports whether the entry's labels say the API server dropped its request and response bodies for size
+// (audit.k8s.io/truncated, as its truncating audit backend annotates such an event).
+func truncated(labels *fastjson.Value) bool {
+	return strings.EqualFold(string(labels.GetStringBytes("audit.k8s.io/truncated")), "true")
 }
 
 // dryRun reports whether the entry's labels say it was a server-side dry run (command.gke.io/dryRun).

@@ -143,7 +143,7 @@ func TestGKEMapping(t *testing.T) {
 		"objectRef.name", "objectRef.apiGroup", "objectRef.apiVersion", "responseStatus.code", "responseStatus.status",
 		"responseStatus.reason", "requestObject.spec.type", "requestObject.spec.hostNetwork",
 		"requestObject.roleRef.name", "responseObject.spec.ports{}.nodePort", "requestReceivedTimestamp",
-		"stageTimestamp", "annotations.authorization.k8s.io/decision",
+		"stageTimestamp", "annotations.authorization.k8s.io/decision", "annotations.audit.k8s.io/truncated",
 	}
 	tests := []struct {
 		file string
@@ -219,6 +219,26 @@ func TestGKEMapping(t *testing.T) {
 				"objectRef.apiVersion": {"v1"}, "responseStatus.code": {"201"}, "requestObject.roleRef.name": {"cluster-admin"},
 				"requestReceivedTimestamp": {"2026-12-05T11:00:00.500000Z"}, "stageTimestamp": {"2026-12-05T11:00:00.500000Z"},
 				"annotations.authorization.k8s.io/decision": {"allow"},
+			},
+			prov: map[string]string{
+				AttrCloudProvider: "gcp", AttrCloudPlatform: "gcp_kubernetes_engine", AttrCloudAccountID: "shop-prod-4711",
+				AttrCloudRegion: "europe-west1", AttrClusterName: "prod-gke",
+			},
+		},
+		{
+			// The API server dropped the bodies for size and said so in a label: the native event carries the same
+			// annotation, and the lowest level at which the API server drops bodies.
+			file: "pod-create-truncated.json",
+			want: map[string][]string{
+				"kind": {"Event"}, "apiVersion": {"audit.k8s.io/v1"}, "level": {"Request"},
+				"auditID": {"5f0b7c1e-2d4a-4c8e-9b3f-7a6e1d2c4b90"}, "stage": {"ResponseComplete"},
+				"requestURI": {"/api/v1/namespaces/ops-tools/pods"}, "verb": {"create"},
+				"user.username": {"omar.haddad@corp.example"}, "user.groups{}": {"system:authenticated"}, "sourceIPs{}": {"10.20.6.41"},
+				"userAgent": {"kubectl/v1.30.4 (darwin/arm64) kubernetes/a51b3b7"}, "objectRef.resource": {"pods"},
+				"objectRef.namespace": {"ops-tools"}, "objectRef.name": {"toolbox-q7x2"}, "objectRef.apiGroup": {""},
+				"objectRef.apiVersion": {"v1"}, "responseStatus.code": {"201"},
+				"requestReceivedTimestamp": {"2026-12-06T11:02:14.352817Z"}, "stageTimestamp": {"2026-12-06T11:02:14.352817Z"},
+				"annotations.authorization.k8s.io/decision": {"allow"}, "annotations.audit.k8s.io/truncated": {"true"},
 			},
 			prov: map[string]string{
 				AttrCloudProvider: "gcp", AttrCloudPlatform: "gcp_kubernetes_engine", AttrCloudAccountID: "shop-prod-4711",
@@ -365,6 +385,28 @@ func TestGKEDryRunAndNamespaces(t *testing.T) {
 	assert.Equal(t, map[string][]string{"objectRef.namespace": {"kube-evil"}, "objectRef.name": {"kube-evil"},
 		"requestURI": {"/api/v1/namespaces/kube-evil"}},
 		ns("io.k8s.core.v1.namespaces.delete", "core/v1/namespaces/kube-evil"), "the namespace object itself, as the API server reads its path")
+}
+
+// TestGKETruncatedLabel: an entry whose bodies the API server dropped for size says so in the label
+// audit.k8s.io/truncated, which becomes the annotation the API server writes on a native event; such an event had
+// level Request or above, as the truncating backend drops bodies at no lower level. Without the label, an entry
+// without bodies is a Metadata event.
+func TestGKETruncatedLabel(t *testing.T) {
+	const create = `{"protoPayload":{"serviceName":"k8s.io","methodName":"io.k8s.apps.v1.deployments.patch",` +
+		`"resourceName":"apps/v1/namespaces/shop/deployments/api","status":{}}`
+	for labels, want := range map[string]map[string][]string{
+		``: {"level": {"Metadata"}},
+		`,"labels":{"audit.k8s.io/truncated":"true"}`:  {"level": {"Request"}, "annotations.audit.k8s.io/truncated": {"true"}},
+		`,"labels":{"audit.k8s.io/truncated":"True"}`:  {"level": {"Request"}, "annotations.audit.k8s.io/truncated": {"True"}},
+		`,"labels":{"audit.k8s.io/truncated":"false"}`: {"level": {"Metadata"}, "annotations.audit.k8s.io/truncated": {"false"}},
+	} {
+		v, _ := gkeView(t, []byte(create+labels+`}`))
+		assert.Equal(t, want, values(v, "level", "annotations.audit.k8s.io/truncated"), labels)
+	}
+	v, _ := gkeView(t, []byte(`{"protoPayload":{"serviceName":"k8s.io","methodName":"io.k8s.apps.v1.deployments.patch",`+
+		`"resourceName":"apps/v1/namespaces/shop/deployments/api","response":{"kind":"Deployment"},"status":{}},`+
+		`"labels":{"audit.k8s.io/truncated":"true"}}`))
+	assert.Equal(t, []string{"RequestResponse"}, values(v, "level")["level"], "a body present decides")
 }
 
 // TestGKEPrincipalSubject: a principal federated by workforce identity has a subject and no e-mail address; it is
