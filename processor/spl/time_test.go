@@ -230,3 +230,24 @@ func TestTimeZone(t *testing.T) {
 		})
 	}
 }
+
+// TestTimeZoneUTCByAnotherName: a zone that is UTC under another name (Etc/UTC, Zulu, Etc/Universal: no offset, no
+// change, UTC its abbreviation) compiles as UTC, no zone in any call, so that a rule's state survives naming it, as
+// it does in UTC. Etc/GMT is not UTC by another name: %Z writes GMT there.
+func TestTimeZoneUTCByAnotherName(t *testing.T) {
+	const search = "* | bin _time span=1d | stats min(_time) as firstTime by _time | convert ctime(firstTime) | eval p=strptime(s, \"%F\")"
+	_, plain, err := Compile(search, nil)
+	require.NoError(t, err)
+	for _, name := range []string{"Etc/UTC", "Zulu", "Etc/Universal"} {
+		zone, err := LoadTimeZone(name)
+		require.NoError(t, err)
+		_, pipeline, err := CompileIn(search, nil, Env{TimeZone: zone})
+		require.NoError(t, err)
+		assert.Equal(t, plain, pipeline, name)
+	}
+	gmt, err := LoadTimeZone("Etc/GMT")
+	require.NoError(t, err)
+	_, pipeline, err := CompileIn(search, nil, Env{TimeZone: gmt})
+	require.NoError(t, err)
+	assert.Contains(t, fmt.Sprintf("%#v", pipeline), `"Etc/GMT"`)
+}

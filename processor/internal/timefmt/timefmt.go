@@ -103,7 +103,8 @@ func checked(t time.Time) (time.Time, bool) {
 
 // Zone returns the IANA time zone named name (UTC, Europe/Berlin, Asia/Kolkata), the zone SPL's time functions work
 // in (spl_time_zone). "" and "Local" are refused: they name the host's zone, which differs from one collector to the
-// next, where a search's zone is its owner's, the same wherever it runs.
+// next, where a search's zone is its owner's, the same wherever it runs. UTC by another name (Etc/UTC, Zulu) is
+// time.UTC, so that rules compiled in it are those compiled in UTC (spl.CompileIn), their state kept.
 func Zone(name string) (*time.Location, error) {
 	switch name {
 	case "":
@@ -115,7 +116,19 @@ func Zone(name string) (*time.Location, error) {
 	if err != nil {
 		return nil, fmt.Errorf("unknown time zone %q: name an IANA zone such as UTC or Europe/Berlin", name)
 	}
+	if isUTC(loc) {
+		return time.UTC, nil
+	}
 	return loc, nil
+}
+
+// isUTC reports whether loc is UTC under another name: no offset, no change ever, and UTC its abbreviation (Etc/GMT,
+// which %Z writes GMT, is not).
+func isUTC(loc *time.Location) bool {
+	t := time.Unix(0, 0).In(loc)
+	name, offset := t.Zone()
+	start, end := t.ZoneBounds()
+	return name == "UTC" && offset == 0 && start.IsZero() && end.IsZero()
 }
 
 // Format writes t, in UTC, by the strftime format: the library's conversions (processor/spl/LANGUAGE.md lists them)
@@ -153,7 +166,7 @@ var unzoned = time.FixedZone("unzoned", 0)
 // %Z still reads UTC and GMT only (the library would take the zone's own abbreviations as the zone itself: GMT in
 // Europe/London as London time, an hour off in summer). A local time that does not exist (clocks go forward over
 // it) is read with the offset before the change (02:30 in Europe/Berlin on the spring day is 03:30 CEST); one that
-// exists twice (clocks go back) is the later (02:30 CET), as time.Date chooses.
+// exists twice (clocks go back) is the later (02:30 CET), in every zone (localTime).
 func ParseIn(format, s string, loc *time.Location) (time.Time, bool) {
 	if loc == time.UTC {
 		return parse(format, s, time.UTC)
@@ -166,9 +179,34 @@ func ParseIn(format, s string, loc *time.Location) (time.Time, bool) {
 		// A zone given, or epoch seconds (%s), which name an instant: loc changes nothing.
 		return t.UTC(), true
 	}
+	return checked(localTime(t, loc).UTC())
+}
+
+// localTime is the instant at which the clocks of loc show the wall time of t (a time in a zone of offset 0): where
+// they skip it, the instant it is read as with the offset before the change (after the skip); where they show it twice,
+// the later. time.Date leaves both open, and its choice follows the sign of the offset: a time skipped in
+// America/New_York comes back an hour early, one shown twice the earlier.
+func localTime(t time.Time, loc *time.Location) time.Time {
 	y, mo, d := t.Date()
 	h, mi, sec := t.Clock()
-	return checked(time.Date(y, mo, d, h, mi, sec, t.Nanosecond(), loc).UTC())
+	wall := time.Date(y, mo, d, h, mi, sec, t.Nanosecond(), time.UTC)
+	at := time.Date(y, mo, d, h, mi, sec, t.Nanosecond(), loc)
+	_, offset := at.Zone()
+	shown := at.UTC().Add(time.Duration(offset) * time.Second) // the wall time the clocks show at at
+	if shown.Before(wall) {
+		// Skipped, and read with the offset after the change, before the skip: the one before it is at's own.
+		return wall.Add(-time.Duration(offset) * time.Second).In(loc)
+	}
+	if _, end := at.ZoneBounds(); shown.Equal(wall) && !end.IsZero() {
+		// Shown again after the next change, when the clocks go back over it: that is the later instant.
+		_, next := end.Zone()
+		if later := wall.Add(-time.Duration(next) * time.Second); later.After(at) && !later.Before(end) {
+			if _, o := later.In(loc).Zone(); o == next {
+				return later.In(loc)
+			}
+		}
+	}
+	return at
 }
 
 // hasUnix reports whether format has %s, epoch seconds.

@@ -173,22 +173,53 @@ func TestEpochText(t *testing.T) {
 	}
 }
 
-// FuzzFormatParse: no format and no text makes them panic, and what Format writes of a time with %s, Parse reads.
+// FuzzFormatParse: no format and no text makes them panic, and what Format writes of a time with %s, Parse reads. In
+// zones ahead of and behind UTC, and one whose clocks change by half an hour (Australia/Lord_Howe): a time's local day
+// starts at or before it, on its date, and no earlier instant is of that date; what FormatIn writes with the offset
+// (%::z, to the second, for the offsets of local mean time), ParseIn reads back; a local time ParseIn reads is shown
+// by the zone's clocks then, or is one they skipped and it is read after the skip.
 func FuzzFormatParse(f *testing.F) {
 	for _, s := range []string{"%Y-%m-%dT%H:%M:%S", "%3N%:z%", "%c %+ %%", "%9Q%j%U%W%V", "%s.%N", "%G-W%V-%u %10Y%_%N"} {
 		f.Add(s, "2025-11-24T16:05:09", "1764000309.25")
 	}
-	berlin := zone(f, "Europe/Berlin")
+	f.Add("%F %T", "2025-03-09 02:30:00", "1762065000")  // skipped in America/New_York
+	f.Add("%F %T", "2025-11-02 01:30:00", "-2208988800") // shown twice there; 1900
+	zones := []*time.Location{zone(f, "Europe/Berlin"), zone(f, "America/New_York"), zone(f, "Australia/Lord_Howe")}
+	date := func(t time.Time, loc *time.Location) [3]int {
+		y, m, d := t.In(loc).Date()
+		return [3]int{y, int(m), d}
+	}
 	f.Fuzz(func(t *testing.T, format, text, epoch string) {
 		_, _ = Parse(format, text)
-		_, _ = ParseIn(format, text, berlin)
-		if tm, ok := Epoch(epoch); ok {
-			_ = Format(tm, format)
-			_ = FormatIn(tm, format, berlin)
-			_ = DayBucket(tm, 1, berlin)
-			_ = EpochText(tm)
-			if back, ok := Parse("%s", Format(tm, "%s")); !ok || back.Unix() != tm.Unix() {
-				t.Fatalf("%%s of %v read back as %v, %v", tm, back, ok)
+		for _, loc := range zones {
+			if tm, ok := ParseIn(format, text, loc); ok && format == "%F %T" {
+				wall, _ := Parse(format, text)
+				_, offset := tm.In(loc).Zone()
+				if shown := tm.Add(time.Duration(offset) * time.Second); shown.Before(wall) {
+					t.Fatalf("%q in %s read as %v, which its clocks show as %v", text, loc, tm, shown)
+				}
+			}
+		}
+		tm, ok := Epoch(epoch)
+		if !ok {
+			return
+		}
+		_ = Format(tm, format)
+		_ = EpochText(tm)
+		if back, ok := Parse("%s", Format(tm, "%s")); !ok || back.Unix() != tm.Unix() {
+			t.Fatalf("%%s of %v read back as %v, %v", tm, back, ok)
+		}
+		for _, loc := range zones {
+			_ = FormatIn(tm, format, loc)
+			if day := DayBucket(tm, 1, loc); day.After(tm) || date(day, loc) != date(tm, loc) ||
+				date(day.Add(-time.Nanosecond), loc) == date(tm, loc) {
+				t.Fatalf("the local day of %v in %s starts at %v", tm, loc, day)
+			}
+			const full = "%Y-%m-%dT%H:%M:%S%::z"
+			if y := tm.In(loc).Year(); y >= 0 && y <= 9999 {
+				if back, ok := ParseIn(full, FormatIn(tm, full, loc), loc); !ok || back.Unix() != tm.Unix() {
+					t.Fatalf("%s of %v in %s read back as %v, %v", FormatIn(tm, full, loc), tm, loc, back, ok)
+				}
 			}
 		}
 	})
@@ -278,6 +309,12 @@ func TestParseIn(t *testing.T) {
 		{"Europe/Berlin", "%F %T", "2025-03-30 02:30:00", "1743298200"},
 		// They go back over 02:00-03:00 on 2025-10-26: 02:30 happens twice, the later (CET) is read.
 		{"Europe/Berlin", "%F %T", "2025-10-26 02:30:00", "1761442200"},
+		// The same west of Greenwich, where time.Date chooses the other way: America/New_York's 02:30 on 2025-03-09 is
+		// 03:30 EDT (07:30Z), not 01:30 EST; its 01:30 on 2025-11-02 is the later, EST (06:30Z), not EDT.
+		{"America/New_York", "%F %T", "2025-03-09 02:30:00", "1741505400"},
+		{"America/New_York", "%F %T", "2025-11-02 01:30:00", "1762065000"},
+		// America/Sao_Paulo skipped midnight on 2018-11-04: 00:30 is 01:30 -02 on the 4th, not 23:30 on the 3rd.
+		{"America/Sao_Paulo", "%F %T", "2018-11-04 00:30:00", "1541302200"},
 		// Outside the years 1 to 9999 once in the zone.
 		{"Asia/Kolkata", "%F %T", "0001-01-01 00:00:00", ""},
 		{"Europe/Berlin", "%F", "not a date", ""},
@@ -342,6 +379,45 @@ func TestDayBucket(t *testing.T) {
 		if got.Unix() != c.start {
 			t.Errorf("DayBucket(%d, %d, %s) = %d (%v), want %d (%v)", c.at, c.days, c.zone, got.Unix(), got,
 				c.start, time.Unix(c.start, 0).In(zone(t, c.zone)))
+		}
+	}
+}
+
+// TestParseInAtClockChanges: at every change of the clocks of zones east and west of Greenwich, north and south, of
+// an hour, half an hour (Australia/Lord_Howe) and a day (Pacific/Apia, 2011), a local time the clocks skip is read
+// with the offset before the change, and one they pass twice as the later instant, as ParseIn says: time.Date, which
+// leaves both unspecified, answers the other way in zones behind UTC.
+func TestParseInAtClockChanges(t *testing.T) {
+	from, to := time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, name := range []string{"Europe/Berlin", "America/New_York", "America/Sao_Paulo", "America/Havana",
+		"America/St_Johns", "Australia/Sydney", "Australia/Lord_Howe", "Pacific/Apia", "Asia/Tehran", "America/Santiago"} {
+		loc := zone(t, name)
+		for at := from; at.Before(to); {
+			_, change := at.In(loc).ZoneBounds()
+			if change.IsZero() {
+				break
+			}
+			if !change.After(at) { // Go's rule-based zones report a bound at the end of each year, a change of nothing
+				change = at.Add(time.Hour)
+			}
+			at = change
+			_, before := change.Add(-time.Second).Zone()
+			_, after := change.Zone()
+			if before == after {
+				continue
+			}
+			// The middle of the hour (or day) skipped or repeated, as local time, and the instant to read it as.
+			middle := time.Duration(after-before) * time.Second / 2
+			local := change.Add(time.Duration(min(before, after))*time.Second + middle.Abs())
+			want := local.Add(-time.Duration(before) * time.Second) // skipped: the offset before the change
+			if after < before {
+				want = local.Add(-time.Duration(after) * time.Second) // repeated: the later instant
+			}
+			text := local.UTC().Format("2006-01-02 15:04:05")
+			if got, ok := ParseIn("%F %T", text, loc); !ok || !got.Equal(want) {
+				t.Errorf("%s: %s (change at %v, %+d s to %+d s) read as %v, %v; want %v", name, text, change.UTC(),
+					before, after, got.UTC(), ok, want.UTC())
+			}
 		}
 	}
 }
