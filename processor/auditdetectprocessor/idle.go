@@ -22,16 +22,25 @@ import (
 // itself only stops an idle input from holding back the others' watermark: a clock that is the newest time of one
 // stream has nothing to release, and must move to answer.
 //
-// Only a live clock moves: one no more than allowed_lateness behind the wall clock when the last event came. A
-// replay of an old log through a live collector (events days behind the wall clock) pauses whenever its reader does,
-// and moving its clock by the wall clock would close its windows (and end its throttle windows) before the rest of
-// their events are read: they close with the log's own time, as `auditdetect scan`'s do (the CLI has no timer). A
-// live stream's clock, moved by the wall time passed, stays as far behind the wall clock as the stream's events
-// were: an event that comes after the advance is dropped as late only if it took allowed_lateness longer to arrive
-// than the events before it.
+// Only a live clock moves: one no more than liveDelay, or allowed_lateness when longer, behind the wall clock when
+// the last event came. A replay of an old log through a live collector (events hours or days behind the wall clock)
+// pauses whenever its reader does, and moving its clock by the wall clock would close its windows (and end its
+// throttle windows) before the rest of their events are read: they close with the log's own time, as `auditdetect
+// scan`'s do (the CLI has no timer). A live stream's clock, moved by the wall time passed, stays as far behind the
+// wall clock as the stream's events were: an event that comes after the advance is dropped as late only if it took
+// allowed_lateness longer to arrive than the events before it, as it would be had the stream gone on and brought
+// events that much newer, which is what the wall clock stands for. That holds however far behind the stream is, so
+// the bound only tells a replay from a live stream, and is not the lateness: with allowed_lateness 0 (or 1s) a live
+// stream's events, always some milliseconds to seconds behind when they arrive, would never be live.
 
 // idleCheck bounds the period of the idle timer: an answer due while the stream is idle goes out at most this late.
 const idleCheck = 10 * time.Second
+
+// liveDelay is how far behind the wall clock a stream's last event may have been for the stream to be live, whatever
+// allowed_lateness is: the lateness's default (createDefaultConfig), the delay the defaults already allow a live
+// stream's events. A replay is hours or days behind; a pipeline further behind than this is live only with an
+// allowed_lateness above its delay.
+const liveDelay = 5 * time.Minute
 
 // idleClock is what the idle timer knows of the stream, and the timer's controls.
 type idleClock struct {
@@ -70,15 +79,15 @@ func (c *idleClock) end(now time.Time, events bool, e *engine.Engine) {
 
 // target reports whether the stream is idle at wall time now (no batch being evaluated, and none with an audit event
 // for timeout) and returns the time the windows' clock moves to: the clock at the last event plus the wall time
-// passed since, when it was within lateness of the wall clock; zero when it is not known (no event since the start)
-// or not live (a replay).
+// passed since, when it was live then (within liveDelay of the wall clock, or lateness when longer); zero when it is
+// not known (no event since the start) or not live (a replay).
 func (c *idleClock) target(now time.Time, timeout, lateness time.Duration) (at time.Time, idle bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.busy > 0 || c.last.IsZero() || now.Sub(c.last) < timeout {
 		return time.Time{}, false
 	}
-	if c.clock.IsZero() || c.last.Sub(c.clock) > lateness {
+	if c.clock.IsZero() || c.last.Sub(c.clock) > max(liveDelay, lateness) {
 		return time.Time{}, true
 	}
 	return c.clock.Add(now.Sub(c.last)), true

@@ -103,6 +103,75 @@ func TestIdleReplayIsNotClosedEarly(t *testing.T) {
 	assert.Equal(t, []string{"alice:2"}, closedAnswers(sink.AllLogs()))
 }
 
+// TestIdleLiveStreamWithoutLateness: with allowed_lateness 0, a live stream's events still arrive some time after
+// their timestamp (here 300 ms): the stream is live all the same (liveDelay), and the idle timer answers alice's
+// window once the wall clock is past its end by the stream's delay. An event for that window that then arrives,
+// slower than the one before it, is dropped as late, as it would be under lateness 0 had a newer event come first; an
+// event as delayed as the stream's are counts in its own window, answered in turn.
+func TestIdleLiveStreamWithoutLateness(t *testing.T) {
+	cfg := idleConfig(t)
+	cfg.AllowedLateness = 0
+	p, sink, tel := newTestProcessor(t, cfg)
+	ctx := context.Background()
+	const delay = 300 * time.Millisecond
+	at := time.Now().Add(-delay)
+	require.NoError(t, p.ConsumeLogs(ctx, input(str(createAt("alice", at)))))
+	end := at.Truncate(time.Second).Add(time.Second)
+	require.Eventually(t, func() bool { return len(closedAnswers(sink.AllLogs())) > 0 }, 10*time.Second, 10*time.Millisecond,
+		"answered with no event after alice's")
+	assert.False(t, time.Now().Before(end.Add(delay)), "answered before the wall clock passed the window's end by the stream's delay")
+	assert.Equal(t, []string{"alice:1"}, closedAnswers(sink.AllLogs()))
+
+	require.NoError(t, p.ConsumeLogs(ctx, input(str(createAt("alice", end.Add(-time.Millisecond))))))
+	assertSum(t, tel, "otelcol_processor_auditdetect_window_late_events", 1)
+
+	require.NoError(t, p.ConsumeLogs(ctx, input(str(createAt("bob", time.Now().Add(-delay))))))
+	require.Eventually(t, func() bool { return len(closedAnswers(sink.AllLogs())) > 1 }, 10*time.Second, 10*time.Millisecond)
+	assert.Equal(t, []string{"alice:1", "bob:1"}, closedAnswers(sink.AllLogs()), "alice's late creation is not counted")
+	assertSum(t, tel, "otelcol_processor_auditdetect_window_late_events", 1)
+}
+
+// TestIdleLivenessBound: the idle timer moves the clock of a stream whose last event was no more than liveDelay (5
+// minutes), or allowed_lateness when longer, behind the wall clock when it came. With allowed_lateness 0, a stream 4
+// minutes behind (a slow pipeline) is answered by the timer, and a replay 10 minutes behind is not closed early: as
+// in TestIdleReplayIsNotClosedEarly, alice's window counts both her creations, closed by the log's own time. With a
+// lateness of 10 minutes, the lateness is the bound.
+func TestIdleLivenessBound(t *testing.T) {
+	require.Equal(t, createDefaultConfig().AllowedLateness, liveDelay, "the default lateness")
+	for _, tt := range []struct {
+		lateness, behind time.Duration
+		live             bool
+	}{
+		{0, 4 * time.Minute, true},
+		{0, 10 * time.Minute, false},
+		{10 * time.Minute, 8 * time.Minute, true},
+		{10 * time.Minute, 12 * time.Minute, false},
+	} {
+		t.Run(fmt.Sprintf("lateness %v, %v behind", tt.lateness, tt.behind), func(t *testing.T) {
+			sink := new(consumertest.LogsSink)
+			cfg := createDefaultConfig()
+			cfg.Rules = []string{fewCreatesRule(t)}
+			cfg.Window = time.Second
+			cfg.AllowedLateness = tt.lateness
+			cfg.IdleTimeout = time.Second
+			p, err := newAuditProcessor(processortest.NewNopSettings(metadata.Type), cfg)
+			require.NoError(t, err)
+			p.state.next = sink
+			t0 := time.Now().Add(-tt.behind).Truncate(time.Second).Add(100 * time.Millisecond)
+			require.NoError(t, sendTo(t, p, sink, input(str(createAt("alice", t0)))))
+			p.idleAdvance(context.Background(), time.Now().Add(time.Hour))
+			if tt.live {
+				assert.Equal(t, []string{"alice:1"}, closedAnswers(sink.AllLogs()), "answered by the idle timer")
+				return
+			}
+			assert.Empty(t, closedAnswers(sink.AllLogs()), "not closed while the replay pauses")
+			require.NoError(t, sendTo(t, p, sink, input(str(createAt("alice", t0.Add(50*time.Millisecond))))))
+			require.NoError(t, sendTo(t, p, sink, input(str(createAt("bob", t0.Add(tt.lateness+2*time.Second))))))
+			assert.Equal(t, []string{"alice:2"}, closedAnswers(sink.AllLogs()))
+		})
+	}
+}
+
 // idleGoroutines counts the idle timers running.
 func idleGoroutines() int {
 	buf := make([]byte, 1<<20)
