@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,7 +12,8 @@ import (
 )
 
 // TestLookupFlag: -lookup gives a lookup's CSV file, as the processor's lookups setting: scan runs the detections of a
-// security_content layout with the user's own allow-list instead of the one beside the lookup file.
+// security_content layout with the user's own allow-list instead of the one beside the lookup file, plain or
+// gzip-compressed (.csv.gz).
 func TestLookupFlag(t *testing.T) {
 	content := filepath.Join("..", "..", "processor", "compat", "testdata", "escu-lookups")
 	dir := t.TempDir()
@@ -25,6 +27,16 @@ func TestLookupFlag(t *testing.T) {
 	require.NoError(t, os.WriteFile(own, []byte("namespace,is_allowed\ndefault,true\n"), 0o600))
 	records, _ = scanJSON(t, "-lookup", "kube_allowed_namespaces="+own, "-events", events, content)
 	assert.Empty(t, records, "default is on the user's allow-list")
+
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	_, err := w.Write([]byte("namespace,is_allowed\ndefault,true\n"))
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	compressed := filepath.Join(dir, "namespaces.csv.gz")
+	require.NoError(t, os.WriteFile(compressed, gz.Bytes(), 0o600))
+	records, _ = scanJSON(t, "-lookup", "kube_allowed_namespaces="+compressed, "-events", events, content)
+	assert.Empty(t, records, "default is on the user's compressed allow-list")
 
 	var out, errOut bytes.Buffer
 	assert.Equal(t, exitUsage, run([]string{"scan", "-lookup", "no-file", "-events", events, content}, &out, &errOut))

@@ -94,7 +94,7 @@ func (m macroFlags) Set(s string) error {
 	return nil
 }
 
-// lookupFlags collects -lookup name=file.csv, as the processor's `lookups:` setting.
+// lookupFlags collects -lookup name=file.csv (or file.csv.gz), as the processor's `lookups:` setting.
 type lookupFlags map[string]string
 
 func (m lookupFlags) String() string { return fmt.Sprint(map[string]string(m)) }
@@ -184,7 +184,7 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *ruleFlags) {
 	}
 	rf := &ruleFlags{macros: macroFlags{}, lookups: lookupFlags{}}
 	fs.Var(rf.macros, "macro", "`name=definition` of an SPL macro, as in the processor's macros setting (repeatable)")
-	fs.Var(rf.lookups, "lookup", "`name=file.csv`: the CSV file of an SPL lookup, as in the processor's lookups setting (repeatable)")
+	fs.Var(rf.lookups, "lookup", "`name=file.csv`: the CSV file (or gzip-compressed file.csv.gz) of an SPL lookup, as in the processor's lookups setting (repeatable)")
 	fs.StringVar(&rf.onRuleError, "on-rule-error", "fail", "`fail` or skip a rule that does not load, as the processor's on_rule_error setting")
 	fs.Var(&rf.disable, "disable", "leave out the rule with this `id or name`, as the processor's rule_overrides enabled: false (repeatable)")
 	fs.StringVar(&rf.splTimeZone, "spl-time-zone", "UTC", "IANA time `zone` (Europe/Berlin) of ESCU detections' convert ctime/mktime, strftime, strptime and bin span=1d, as the processor's spl_time_zone")

@@ -72,8 +72,8 @@ type LookupDef struct {
 	Line, Column int
 	// Kind is csv, kvstore or mlmodel; only a csv lookup has a table here.
 	Kind string
-	// CSV is the table's file: `filename:` (its base name: Splunk takes no path there) or, without one, the YAML
-	// file's own name with .csv, beside the YAML file.
+	// CSV is the table's file: `filename:` (its base name: Splunk takes no path there; a .csv.gz one is
+	// gzip-compressed) or, without one, the YAML file's own name with .csv, beside the YAML file.
 	CSV string
 	// Unusable says why a search cannot use the lookup ("" when it can): a KV store or a model, a filter.
 	Unusable string

@@ -2,6 +2,8 @@ package loader
 
 import (
 	"bytes"
+	"compress/flate"
+	"compress/gzip"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -82,7 +84,7 @@ func (s *lookupSet) configure(configured map[string]string) {
 func (s *lookupSet) Table(name string) (*rule.LookupTable, bool, error) {
 	d, ok := s.defs[name]
 	if !ok {
-		if strings.HasSuffix(name, ".csv") {
+		if rule.IsLookupFileName(name) {
 			return s.fileTable(name)
 		}
 		return nil, false, nil
@@ -117,9 +119,10 @@ func (s *lookupSet) read(d *escu.LookupDef) (*rule.LookupTable, error) {
 	return escu.ReadLookupTable(d, d.CSV, data)
 }
 
-// fileTable is the table of the CSV file a search names in place of a lookup (`lookup users.csv ...`), which Splunk's
-// lookup command takes as "the name of a CSV file that you want to use as the lookup": the file of that name among
-// the lookups' tables (a lookup file's, the lookups setting's), whatever lookup it belongs to. No lookup definition
+// fileTable is the table of the CSV file a search names in place of a lookup (`lookup users.csv ...`, or
+// `users.csv.gz`), which Splunk's lookup command takes as "the name of a CSV file that you want to use as the
+// lookup": the file of that name among the lookups' tables (a lookup file's, the lookups setting's), whatever lookup
+// it belongs to. No lookup definition
 // is involved, so none of its settings apply (match_type and the others are a transforms.conf stanza's, Knowledge
 // Manager Manual): the table matches by Splunk's defaults. Two files of the name must hold the same table.
 func (s *lookupSet) fileTable(file string) (*rule.LookupTable, bool, error) {
@@ -200,7 +203,8 @@ func CheckLookups(configured map[string]string) error {
 	return errors.Join(errs...)
 }
 
-// openLookupFile opens a CSV file, of the built-in pack when it is named builtin:....
+// openLookupFile opens a lookup table file (CSV, or gzip-compressed CSV), of the built-in pack when it is named
+// builtin:....
 func openLookupFile(fsys fs.FS, name string) (io.ReadCloser, error) {
 	if inPack, ok := strings.CutPrefix(name, Builtin+":"); ok {
 		if fsys == nil {
@@ -211,21 +215,99 @@ func openLookupFile(fsys fs.FS, name string) (io.ReadCloser, error) {
 	return os.Open(name)
 }
 
-// readLookupFile reads a CSV file (openLookupFile), up to escu.MaxLookupBytes.
+// readLookupFile reads a lookup table's CSV text (openLookupFile, then tableReader), up to escu.MaxLookupBytes.
 func readLookupFile(fsys fs.FS, name string) ([]byte, error) {
 	f, err := openLookupFile(fsys, name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, escu.MaxLookupBytes+1))
-	if err != nil {
+	var data []byte
+	r, err := tableReader(name, f)
+	if err == nil {
+		data, err = io.ReadAll(io.LimitReader(r, escu.MaxLookupBytes+1))
+	}
+	if re := (*rule.Error)(nil); errors.As(err, &re) {
+		return nil, err // a .csv.gz file's fault, said with its name
+	} else if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if len(data) > escu.MaxLookupBytes {
-		return nil, &rule.Error{File: name, Reason: fmt.Sprintf("lookup file is larger than %d bytes, the limit for one lookup table", escu.MaxLookupBytes)}
+		what := "lookup file is larger than"
+		if isGzipTable(name) {
+			what = "lookup file decompresses to more than"
+		}
+		return nil, &rule.Error{File: name, Reason: fmt.Sprintf("%s %d bytes, the limit for one lookup table", what, escu.MaxLookupBytes)}
+	}
+	if !isGzipTable(name) && bytes.HasPrefix(data, gzipMagic) {
+		// No CSV starts so (0x8b begins no UTF-8 character, and Splunk reads only UTF-8 CSV): read as text, its
+		// header would be binary noise, and the error a missing field's.
+		return nil, &rule.Error{File: name, Reason: "lookup file holds gzip-compressed data: name it .csv.gz (a table " +
+			"file's name says whether it is compressed)"}
 	}
 	return data, nil
+}
+
+// A lookup table file whose name ends in .csv.gz holds its CSV gzip-compressed. Splunk takes a table file by a name
+// that ends in .csv or .csv.gz (Search Reference, inputlookup and outputlookup): the name says the format, here too,
+// whatever the bytes (a misnamed file fails, saying so).
+// The limits of a table bound what it decompresses to (escu.MaxLookupBytes, and the loader's rows and cells after
+// it), read as a stream: a small file that would inflate to gigabytes (a gzip bomb) stops at the limit.
+const gzipSuffix = ".csv.gz"
+
+var gzipMagic = []byte{0x1f, 0x8b}
+
+func isGzipTable(name string) bool { return strings.HasSuffix(name, gzipSuffix) }
+
+// tableReader returns the CSV text of the lookup table file name, read from f: f itself, or for a .csv.gz file its
+// decompressed content, whose errors say what is wrong with the file (gzipError).
+func tableReader(name string, f io.Reader) (io.Reader, error) {
+	if !isGzipTable(name) {
+		return f, nil
+	}
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, gzipError(name, err, true)
+	}
+	return gunzipped{name, zr}, nil
+}
+
+type gunzipped struct {
+	name string
+	zr   *gzip.Reader
+}
+
+func (g gunzipped) Read(p []byte) (int, error) {
+	n, err := g.zr.Read(p)
+	if err != nil && err != io.EOF {
+		err = gzipError(g.name, err, false)
+	}
+	return n, err
+}
+
+// gzipError says what is wrong with a .csv.gz file whose decompression failed with err, at its first header when
+// header is set; a failure to read the file itself is returned as it is.
+func gzipError(name string, err error, header bool) error {
+	var reason string
+	switch {
+	case header && err == io.EOF:
+		reason = "lookup file is empty, where gzip-compressed CSV is expected (its name ends in .csv.gz)"
+	case header && errors.Is(err, gzip.ErrHeader):
+		reason = "lookup file is not gzip-compressed, as its name (.csv.gz) says it is: compress it with gzip, or name it .csv"
+	case errors.Is(err, gzip.ErrHeader):
+		reason = "lookup file is corrupt: what follows its gzip data is not gzip"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		reason = "lookup file is truncated: its gzip data ends early"
+	case errors.Is(err, gzip.ErrChecksum):
+		reason = "lookup file is corrupt: its gzip checksum does not match its content"
+	default:
+		var corrupt flate.CorruptInputError
+		if !errors.As(err, &corrupt) {
+			return err // the file's own read error
+		}
+		reason = fmt.Sprintf("lookup file is corrupt: invalid compressed data before byte %d of its deflate stream", int64(corrupt))
+	}
+	return &rule.Error{File: name, Reason: reason}
 }
 
 // lookupFileDigest digests the CSV files of the lookups among files and the configured ones, for Digest: a changed
@@ -313,13 +395,17 @@ func (g *Digester) tableDigest(fsys fs.FS, name string, now time.Time, buf []byt
 	return sum
 }
 
-// fileDigest is the SHA-256 of a lookup's CSV file, up to one byte past escu.MaxLookupBytes (a longer file fails the
-// load whatever follows), or of the error that stops its reading (returned too); buf is the copy's buffer.
+// fileDigest is the SHA-256 of a lookup table's CSV text as the load reads it (tableReader: a .csv.gz file's
+// decompressed), up to one byte past escu.MaxLookupBytes (a longer table fails the load whatever follows), or of the
+// error that stops its reading (returned too); buf is the copy's buffer.
 func (g *Digester) fileDigest(fsys fs.FS, name string, buf []byte) ([]byte, error) {
 	h := sha256.New()
 	f, err := g.open(fsys, name)
 	if err == nil {
-		_, err = io.CopyBuffer(h, io.LimitReader(f, escu.MaxLookupBytes+1), buf)
+		var r io.Reader
+		if r, err = tableReader(name, f); err == nil {
+			_, err = io.CopyBuffer(h, io.LimitReader(r, escu.MaxLookupBytes+1), buf)
+		}
 		f.Close()
 	}
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 )
 
 // Lookup sets row fields from the rows of a lookup table that match the row (SPL `| lookup`), as Splunk's lookup
@@ -93,6 +94,13 @@ func LookupNetwork(cell string) (netip.Prefix, error) {
 
 func (m LookupMatch) String() string {
 	return [...]string{"EXACT", "WILDCARD", "CIDR"}[m]
+}
+
+// IsLookupFileName reports whether name names a lookup table file rather than a lookup: Splunk takes a table file by
+// a name that ends in .csv, or .csv.gz for a gzip-compressed one (Search Reference, inputlookup and outputlookup:
+// "must end with .csv or .csv.gz").
+func IsLookupFileName(name string) bool {
+	return strings.HasSuffix(name, ".csv") || strings.HasSuffix(name, ".csv.gz")
 }
 
 // Splunk's defaults and bounds for a lookup's matches (transforms.conf).

@@ -12,10 +12,10 @@ import (
 // Lookups gives the lookup tables a search may name (`| lookup <name> ...`). The loader reads a table when a search
 // first names it, so that a lookup no rule uses costs nothing.
 type Lookups interface {
-	// Table returns the lookup named name, which may also be a CSV file's name (`users.csv`): Splunk's lookup takes
-	// "the name of a CSV file that you want to use as the lookup" as well as a lookup definition's. ok is false when
-	// no lookup (no file) of that name is known; err says why one that is cannot be used (its CSV file does not
-	// read), which fails the rule that names it.
+	// Table returns the lookup named name, which may also be a CSV file's name (`users.csv`, `users.csv.gz`:
+	// rule.IsLookupFileName): Splunk's lookup takes "the name of a CSV file that you want to use as the lookup" as
+	// well as a lookup definition's. ok is false when no lookup (no file) of that name is known; err says why one
+	// that is cannot be used (its CSV file does not read), which fails the rule that names it.
 	Table(name string) (t *rule.LookupTable, ok bool, err error)
 }
 
@@ -157,8 +157,8 @@ func (p *parser) parseLookup(cmd token) (command, *posError) {
 	return lookupCmd{l: l}, nil
 }
 
-// lookupTable resolves the lookup the name token names: a lookup's name, or a CSV file's name (`users.csv`), the
-// table of that file (Lookups.Table).
+// lookupTable resolves the lookup the name token names: a lookup's name, or a CSV file's name (`users.csv`,
+// `users.csv.gz`), the table of that file (Lookups.Table).
 func (p *parser) lookupTable(name token) (*rule.LookupTable, *posError) {
 	if p.lookups != nil {
 		t, ok, err := p.lookups.Table(name.text)
@@ -169,7 +169,7 @@ func (p *parser) lookupTable(name token) (*rule.LookupTable, *posError) {
 			return t, nil
 		}
 	}
-	if strings.HasSuffix(name.text, ".csv") {
+	if rule.IsLookupFileName(name.text) {
 		return nil, errAt(name.pos, "no lookup table file %s: no lookup loaded with the rules has it as its table (a "+
 			"lookup file's filename:, or <name>.csv beside lookups/<name>.yml), and the lookups setting gives no file of "+
 			"that name", name.describe())
