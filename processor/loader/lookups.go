@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"bufio"
 	"bytes"
 	"compress/flate"
 	"compress/gzip"
@@ -259,43 +260,132 @@ var gzipMagic = []byte{0x1f, 0x8b}
 
 func isGzipTable(name string) bool { return strings.HasSuffix(name, gzipSuffix) }
 
+// maxGzipTableBytes bounds what is read of a .csv.gz file. The limits of its CSV do not bound that: empty gzip
+// members, or deflate's empty stored blocks, are input that decompresses to nothing, and a file of gigabytes of them
+// would be read whole at every load and every reload check that reads it (a plain table is read no further than
+// escu.MaxLookupBytes). Twice that limit is far more than a table within it compresses to: deflate stores what does
+// not compress with 5 bytes per 64 KiB, and a gzip member costs some 20 bytes.
+const maxGzipTableBytes = 2 * escu.MaxLookupBytes
+
+// errGzipTableTooLarge stops the decompression of a file larger than maxGzipTableBytes.
+var errGzipTableTooLarge = fmt.Errorf("lookup file is larger than %d bytes, the limit for a gzip-compressed lookup "+
+	"table (twice the limit of its CSV)", maxGzipTableBytes)
+
 // tableReader returns the CSV text of the lookup table file name, read from f: f itself, or for a .csv.gz file its
 // decompressed content, whose errors say what is wrong with the file (gzipError).
 func tableReader(name string, f io.Reader) (io.Reader, error) {
 	if !isGzipTable(name) {
 		return f, nil
 	}
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, gzipError(name, err, true)
+	g := &gunzipped{name: name, br: bufio.NewReader(&gzipTableLimit{f, maxGzipTableBytes + 1})}
+	if err := g.member(true); err != nil {
+		return nil, err
 	}
-	return gunzipped{name, zr}, nil
+	return g, nil
 }
 
+// gunzipped reads the members of a .csv.gz file one after another, as their concatenation (as gzip -d reads it). It
+// takes them one by one rather than by gzip.Reader's multistream so as to look at what follows a member before
+// reading it as one: zero padding ends the file (next), and something else not gzip (a few bytes as well as many) is
+// said to be so, not a member cut short.
 type gunzipped struct {
 	name string
-	zr   *gzip.Reader
+	br   *bufio.Reader
+	zr   gzip.Reader
 }
 
-func (g gunzipped) Read(p []byte) (int, error) {
-	n, err := g.zr.Read(p)
-	if err != nil && err != io.EOF {
-		err = gzipError(g.name, err, false)
+// member reads the header of the next member: the file's first one when first is set.
+func (g *gunzipped) member(first bool) error {
+	head, _ := g.br.Peek(len(gzipMagic)) // an error to read comes again from Reset
+	if err := g.zr.Reset(g.br); err != nil {
+		// A member that starts with gzip's magic bytes is gzip, however short or unreadable its header.
+		return gzipError(g.name, err, gzipHeader{first: first, next: !first, magic: len(head) > 0 && bytes.HasPrefix(gzipMagic, head)})
+	}
+	g.zr.Multistream(false)
+	return nil
+}
+
+func (g *gunzipped) Read(p []byte) (int, error) {
+	for {
+		n, err := g.zr.Read(p)
+		if err == io.EOF { // the member ended, and was whole
+			if err = g.next(); err == nil && n == 0 {
+				continue
+			}
+			return n, err
+		}
+		if err != nil {
+			err = gzipError(g.name, err, gzipHeader{})
+		}
+		return n, err
+	}
+}
+
+// next reads the header of the member after the one that ended, or sees the end of the file (io.EOF): right there,
+// or after zero bytes alone, the padding of a tape or disk block, which gzip -d (its test trailing-nul) and Python's
+// gzip read as the end too, silently.
+func (g *gunzipped) next() error {
+	head, err := g.br.Peek(1)
+	if err == io.EOF {
+		return io.EOF
+	} else if err != nil {
+		return gzipError(g.name, err, gzipHeader{})
+	}
+	if head[0] != 0 {
+		return g.member(false)
+	}
+	for {
+		b, err := g.br.ReadByte()
+		switch {
+		case err == io.EOF:
+			return io.EOF
+		case err != nil:
+			return gzipError(g.name, err, gzipHeader{})
+		case b != 0: // gzip -d: "trailing garbage ignored", a warning
+			return gzipError(g.name, gzip.ErrHeader, gzipHeader{next: true})
+		}
+	}
+}
+
+// gzipTableLimit reads from r up to left-1 bytes, and fails with errGzipTableTooLarge on reading more.
+type gzipTableLimit struct {
+	r    io.Reader
+	left int64
+}
+
+func (l *gzipTableLimit) Read(p []byte) (int, error) {
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	if l.left -= int64(n); l.left == 0 {
+		return 0, errGzipTableTooLarge
 	}
 	return n, err
 }
 
-// gzipError says what is wrong with a .csv.gz file whose decompression failed with err, at its first header when
-// header is set; a failure to read the file itself is returned as it is.
-func gzipError(name string, err error, header bool) error {
+// gzipHeader says where a .csv.gz file's decompression failed: at the header of its first member (first) or of one
+// after it (next), which starts as gzip's magic bytes do or not (magic); in a member's data when neither is set.
+type gzipHeader struct{ first, next, magic bool }
+
+// gzipError says what is wrong with a .csv.gz file whose decompression failed with err, at h; a failure to read the
+// file itself is returned as it is.
+func gzipError(name string, err error, h gzipHeader) error {
+	header := h.first || h.next
 	var reason string
 	switch {
-	case header && err == io.EOF:
+	case errors.Is(err, errGzipTableTooLarge):
+		reason = err.Error()
+	case h.first && err == io.EOF:
 		reason = "lookup file is empty, where gzip-compressed CSV is expected (its name ends in .csv.gz)"
-	case header && errors.Is(err, gzip.ErrHeader):
+	case h.first && !h.magic && (errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF)):
 		reason = "lookup file is not gzip-compressed, as its name (.csv.gz) says it is: compress it with gzip, or name it .csv"
-	case errors.Is(err, gzip.ErrHeader):
+	case h.next && !h.magic && (errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF)):
 		reason = "lookup file is corrupt: what follows its gzip data is not gzip"
+	case header && errors.Is(err, gzip.ErrHeader):
+		// Go's reader refuses these; gzip -d reads a longer name or comment.
+		reason = "lookup file is corrupt, or its gzip header is not one this reads: a compression method other than " +
+			"deflate, a header checksum that does not match, or a file name or comment longer than 511 bytes"
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		reason = "lookup file is truncated: its gzip data ends early"
 	case errors.Is(err, gzip.ErrChecksum):
@@ -389,7 +479,10 @@ func (g *Digester) tableDigest(fsys fs.FS, name string, now time.Time, buf []byt
 	}
 	// The stat comes before the read: a write after it changes the stat that the next check sees.
 	sum, readErr := g.fileDigest(fsys, name, buf)
-	if statErr == nil && readErr == nil && st.settled(now) {
+	// A .csv.gz file that does not decompress (gzipError) is so by its content, which the stat covers as any other:
+	// kept, it is not read again (up to maxGzipTableBytes) at every check. A file that does not read may read next time.
+	var content *rule.Error
+	if byContent := readErr == nil || errors.As(readErr, &content); statErr == nil && byContent && st.settled(now) {
 		into[name] = tableDigest{stat: st, sum: sum, at: now}
 	}
 	return sum

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"errors"
 	"io"
 	"io/fs"
 	"os"
@@ -17,6 +18,18 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
+
+// gzippedWith is text gzip-compressed with the header h.
+func gzippedWith(t testing.TB, h gzip.Header, text string) string {
+	t.Helper()
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	w.Header = h
+	_, err := w.Write([]byte(text))
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	return b.String()
+}
 
 // gzipped is text gzip-compressed at level.
 func gzipped(t testing.TB, text string, level int) string {
@@ -112,6 +125,17 @@ func TestGzippedLookupErrors(t *testing.T) {
 		{"invalid deflate data", "t.csv.gz", badBlock, "lookup file is corrupt: invalid compressed data before byte 1 of its deflate stream"},
 		{"garbage after the gzip data", "t.csv.gz", valid + "namespace\n", "lookup file is corrupt: what follows its gzip data is not gzip"},
 		{"gzip named .csv", "t.csv", valid, "lookup file holds gzip-compressed data: name it .csv.gz (a table file's name says whether it is compressed)"},
+		// Shorter than a gzip header: not gzip, where gzip.Reader says only that it ended early.
+		{"short plain CSV named .csv.gz", "t.csv.gz", "user\nbob\n", "lookup file is not gzip-compressed, as its name (.csv.gz) says it is"},
+		{"a few bytes after the gzip data", "t.csv.gz", valid + "\x01\x02\x03", "lookup file is corrupt: what follows its gzip data is not gzip"},
+		{"zeros, then something else", "t.csv.gz", valid + strings.Repeat("\x00", 100) + valid, "lookup file is corrupt: what follows its gzip data is not gzip"},
+		// gzip, with a header gzip.Reader refuses (gzip -d reads it): not "not gzip".
+		{"long comment", "t.csv.gz", gzippedWith(t, gzip.Header{Comment: strings.Repeat("c", 600)}, "user\nbob\n"),
+			"lookup file is corrupt, or its gzip header is not one this reads: a compression method other than deflate, " +
+				"a header checksum that does not match, or a file name or comment longer than 511 bytes"},
+		{"long name in a second member", "t.csv.gz", valid + gzippedWith(t, gzip.Header{Name: strings.Repeat("n", 600)}, "shop,true\n"),
+			"lookup file is corrupt, or its gzip header is not one this reads"},
+		{"not deflate", "t.csv.gz", valid[:2] + "\x07" + valid[3:], "lookup file is corrupt, or its gzip header is not one this reads"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,6 +148,22 @@ func TestGzippedLookupErrors(t *testing.T) {
 			_, err = Digest(opts)
 			assert.NoError(t, err, "the reload check reads it too, and leaves the error to the load")
 		})
+	}
+}
+
+// TestGzippedLookupMembers: a .csv.gz file of several gzip members is their concatenation, an empty member among
+// them adds nothing, and zero bytes after the last member are padding (of a tape or disk block), read as its end, as
+// gzip -d and Python's gzip read them: a few (fewer than a gzip header) or many.
+func TestGzippedLookupMembers(t *testing.T) {
+	members := gzipped(t, "namespace,is_allowed\nkube-*,", gzip.BestSpeed) + gzipped(t, "", gzip.DefaultCompression) +
+		gzipped(t, "true\nshop,true\n", gzip.BestCompression)
+	for _, padding := range []int{0, 1, 9, 4096} {
+		file := filepath.Join(t.TempDir(), "t.csv.gz")
+		require.NoError(t, os.WriteFile(file, []byte(members+strings.Repeat("\x00", padding)), 0o600))
+		res, err := Load(Options{Paths: []string{layout(t, map[string]string{"allow.yml": allowlisted})},
+			Lookups: map[string]string{"kube_allowed_namespaces": file}})
+		require.NoError(t, err, "%d zero bytes after the last member", padding)
+		assert.Equal(t, [][]string{{"kube-*", "true"}, {"shop", "true"}}, lookupStage(t, res.Rules[0]).Table.Rows)
 	}
 }
 
@@ -153,6 +193,39 @@ func TestGzippedLookupBomb(t *testing.T) {
 	_, err = g.Digest(opts)
 	require.NoError(t, err)
 	assert.Less(t, read, len(member)*40, "compressed bytes the reload check read (of %d)", len(member)*1024)
+}
+
+// TestGzippedLookupInputBound: a .csv.gz file that decompresses to nothing from a great deal (empty gzip members, each
+// with a 64 KiB extra field in its header; deflate's empty stored blocks would do as well, more slowly) fails at twice
+// the limit of a table's CSV, having read no more of the file: without the bound it would be read whole at each load
+// and each reload check that reads it.
+func TestGzippedLookupInputBound(t *testing.T) {
+	member := []byte(gzippedWith(t, gzip.Header{Extra: make([]byte, 1<<16-1)}, ""))
+	file := filepath.Join(t.TempDir(), "empty.csv.gz")
+	f, err := os.Create(file)
+	require.NoError(t, err)
+	size := 0
+	for size <= maxGzipTableBytes+1<<20 {
+		_, err = f.Write(member)
+		require.NoError(t, err)
+		size += len(member)
+	}
+	require.NoError(t, f.Close())
+	opts := Options{Paths: []string{layout(t, map[string]string{"allow.yml": allowlisted})},
+		Lookups: map[string]string{"kube_allowed_namespaces": file}}
+
+	_, err = Load(opts)
+	assert.ErrorContains(t, err, file+": lookup file is larger than 67108864 bytes, the limit for a gzip-compressed lookup table")
+
+	g := NewDigester()
+	read := 0
+	g.open = func(fsys fs.FS, name string) (io.ReadCloser, error) {
+		f, err := openLookupFile(fsys, name)
+		return readCounter{f, &read}, err
+	}
+	_, err = g.Digest(opts)
+	require.NoError(t, err)
+	assert.LessOrEqual(t, read, maxGzipTableBytes+1, "bytes the reload check read (of %d)", size)
 }
 
 // readCounter counts the bytes read through it.
@@ -216,4 +289,63 @@ func TestDigesterReadsGzippedTables(t *testing.T) {
 
 	require.NoError(t, os.WriteFile(own, []byte(gzipped(t, "user\nalice\n", gzip.BestCompression)[:20]), 0o600))
 	assert.NotEqual(t, second, check("truncated"))
+}
+
+// TestDigesterKeepsGzipFaults: a .csv.gz file that does not decompress (corrupt, or past the limit of what is read of
+// one) is a fault of its content, which a stat tells a change of as well as of any other content: unchanged, the
+// reload check does not read it again (up to 64 MiB, at each check), as a table that reads is not. A failure to read
+// the file itself is not its content, and is read again.
+func TestDigesterKeepsGzipFaults(t *testing.T) {
+	valid := []byte(gzipped(t, "user\nalice\n", gzip.DefaultCompression))
+	corrupt := bytes.Clone(valid)
+	corrupt[len(corrupt)-5] ^= 1 // the CRC
+	own := filepath.Join(t.TempDir(), "own.csv.gz")
+	require.NoError(t, os.WriteFile(own, corrupt, 0o600))
+	opts := Options{Paths: []string{layout(t, map[string]string{"allow.yml": allowlisted})}, Lookups: map[string]string{"users": own}}
+
+	g := NewDigester()
+	now := time.Now().Add(time.Hour) // the file was written long ago
+	g.now = func() time.Time { return now }
+	reads := 0
+	g.open = func(fsys fs.FS, name string) (io.ReadCloser, error) {
+		reads++
+		return openLookupFile(fsys, name)
+	}
+	first, err := g.Digest(opts)
+	require.NoError(t, err)
+	second, err := g.Digest(opts)
+	require.NoError(t, err)
+	assert.Equal(t, first, second)
+	assert.Equal(t, 1, reads, "the corrupt table, unchanged, is read once")
+
+	require.NoError(t, os.WriteFile(own, valid, 0o600))
+	third, err := g.Digest(opts)
+	require.NoError(t, err)
+	assert.NotEqual(t, second, third, "mended")
+	assert.Equal(t, 2, reads)
+
+	g.open = func(fsys fs.FS, name string) (io.ReadCloser, error) {
+		reads++
+		return nil, errors.New("input/output error")
+	}
+	g.tables = nil
+	for range 2 {
+		_, err = g.Digest(opts)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 4, reads, "a file that does not read is read again at each check")
+}
+
+// FuzzGzipTable: no .csv.gz content panics or hangs the reading of a table, and every error names the file.
+func FuzzGzipTable(f *testing.F) {
+	valid := gzipped(f, "user\nalice\n", gzip.DefaultCompression)
+	for _, seed := range []string{"", valid, valid + valid, valid + "\x00\x00", valid[:15], "user\n", valid[:2] + "\x07"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, err := readLookupFile(fstest.MapFS{"t.csv.gz": {Data: data}}, Builtin+":t.csv.gz")
+		if err != nil && !strings.Contains(err.Error(), "t.csv.gz") {
+			t.Fatalf("error does not name the file: %v", err)
+		}
+	})
 }
