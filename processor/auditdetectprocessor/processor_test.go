@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -312,6 +313,31 @@ func metricSum(t *testing.T, tel *componenttest.Telemetry, name string) int64 {
 		total += dp.Value
 	}
 	return total
+}
+
+// TestSPLTimeZoneCalendarWindow: a windowed rule grouped by strftime's day of the search's zone does not load when the
+// windows, counted from the epoch, cut the zone's days in two: the start names the rule's file and line and what to
+// set. In UTC, and with a window the zone's days start windows of, it loads.
+func TestSPLTimeZoneCalendarWindow(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "daily.yml"), []byte(`name: Daily Deletes
+id: 7f000000-0000-4000-8000-0000000000ab
+search: 'verb=delete | eval day=strftime(_time, "%Y-%m-%d") | stats count by day user.username | where count > 100'
+`), 0o600))
+	config := func(zone string, window time.Duration) *Config {
+		return testConfig(func(c *Config) {
+			c.Rules, c.Macros, c.SPLTimeZone, c.Window = []string{dir}, nil, zone, window
+		})
+	}
+	err := config("Europe/Berlin", 24*time.Hour).Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "daily.yml:3")
+	assert.Contains(t, err.Error(), `stats by day counts per day of the time zone Europe/Berlin (strftime(_time, "%Y-%m-%d"), in spl_time_zone)`)
+	assert.Contains(t, err.Error(), "windows of 24h0m0s")
+	assert.Contains(t, err.Error(), "to 1h0m0s or a divisor of it")
+
+	require.NoError(t, config("UTC", 24*time.Hour).Validate())
+	require.NoError(t, config("Europe/Berlin", time.Hour).Validate())
 }
 
 // TestSPLTimeZone: spl_time_zone is the zone ESCU detections' convert ctime writes in, as Splunk writes it in the

@@ -134,26 +134,43 @@ func binDivides(span string, d time.Duration) bool {
 // counted from the epoch).
 type timeBucket struct{ span, zone string }
 
-// timeBuckets returns, for each by-field of the windowed stats at index at that holds the event time rounded down
-// to a span (bin_floor of event_time(), SPL's `bin _time span=10m`, through copies and renames), that bucket.
-func timeBuckets(stages []rule.Stage, at int) map[string]timeBucket {
+// timeUnit is a field holding the event time, or a bucket of it counted from the epoch, written by a strftime format
+// in a time zone other than UTC (format_time with a zone): a local calendar unit, the day of strftime(_time, "%F").
+type timeUnit struct {
+	call   rule.Call // the format_time call, for messages
+	format string
+	zone   string
+	bucket string // the span of the bucket the time was rounded down to first; "" for the event time itself
+}
+
+// timeFields returns, for each by-field of the windowed stats at index at that holds the event time rounded down
+// to a span (bin_floor of event_time(), SPL's `bin _time span=10m`, through copies and renames), that bucket; and
+// for each that holds it written by a format in a time zone (format_time of the event time or of such a bucket), that
+// unit. A field holding anything else computed from them (a part of the text, a comparison) is neither: it may change
+// at fewer of their bounds, or none.
+func timeFields(stages []rule.Stage, at int) (map[string]timeBucket, map[string]timeUnit) {
 	times := map[string]bool{}       // fields holding the event time
 	spans := map[string]timeBucket{} // fields holding a bucket of it
-	// set says what field holds from now on: the event time, a bucket, or (false, no bucket) neither.
-	set := func(field string, isTime bool, b timeBucket) {
+	units := map[string]timeUnit{}   // fields holding a unit of the local calendar
+	// set says what field holds from now on: the event time, a bucket, a unit, or (false, none, none) neither.
+	set := func(field string, isTime bool, b timeBucket, u timeUnit) {
 		delete(times, field)
 		delete(spans, field)
+		delete(units, field)
 		if isTime {
 			times[field] = true
 		}
 		if b.span != "" {
 			spans[field] = b
 		}
+		if u.format != "" {
+			units[field] = u
+		}
 	}
 	for _, st := range stages[:at] {
 		switch st := st.(type) {
 		case rule.Eval:
-			isTime, b := false, timeBucket{}
+			isTime, b, u := false, timeBucket{}, timeUnit{}
 			switch v := st.Value.(type) {
 			case rule.Call:
 				switch v.Func {
@@ -169,46 +186,86 @@ func timeBuckets(stages []rule.Stage, at int) map[string]timeBucket {
 					if z, ok := v.Args[len(v.Args)-1].(rule.Constant); ok && len(v.Args) == 3 && b.span != "" {
 						b.zone = z.Text
 					}
+				case "format_time", "format_time_lenient": // strftime, convert ctime
+					u = formatUnit(v, times, spans)
 				}
 			case rule.FieldValue:
-				isTime, b = times[v.Field.Name], spans[v.Field.Name]
+				isTime, b, u = times[v.Field.Name], spans[v.Field.Name], units[v.Field.Name]
 			}
-			set(st.To, isTime, b)
+			set(st.To, isTime, b, u)
 		case rule.Rename:
 			for _, p := range st.Pairs {
-				isTime, b := times[p.From], spans[p.From]
-				set(p.From, false, timeBucket{})
-				set(p.To, isTime, b)
+				isTime, b, u := times[p.From], spans[p.From], units[p.From]
+				set(p.From, false, timeBucket{}, timeUnit{})
+				set(p.To, isTime, b, u)
 			}
 		case rule.Copy:
-			set(st.To, false, timeBucket{})
+			set(st.To, false, timeBucket{}, timeUnit{})
 		case rule.IPLocation:
 			for _, f := range st.Outputs() {
-				set(f, false, timeBucket{})
+				set(f, false, timeBucket{}, timeUnit{})
 			}
 		case rule.Lookup:
 			for _, f := range st.OutputNames() {
-				set(f, false, timeBucket{})
+				set(f, false, timeBucket{}, timeUnit{})
 			}
 		}
 	}
-	out := map[string]timeBucket{}
+	outBuckets, outUnits := map[string]timeBucket{}, map[string]timeUnit{}
 	for _, by := range stages[at].(rule.Stats).By {
 		if b, ok := spans[by]; ok {
-			out[by] = b
+			outBuckets[by] = b
+		}
+		if u, ok := units[by]; ok {
+			outUnits[by] = u
 		}
 	}
-	return out
+	return outBuckets, outUnits
+}
+
+// formatUnit is the unit a format_time call writes when it writes the event time, or a bucket of it counted from the
+// epoch, in a time zone; none otherwise (in UTC the call names no zone).
+func formatUnit(v rule.Call, times map[string]bool, spans map[string]timeBucket) timeUnit {
+	if len(v.Args) != 3 {
+		return timeUnit{}
+	}
+	format, isConst := v.Args[1].(rule.Constant)
+	zone, zoned := v.Args[2].(rule.Constant)
+	if !isConst || !zoned || format.Null || zone.Null {
+		return timeUnit{}
+	}
+	u := timeUnit{call: v, format: format.Text, zone: zone.Text}
+	switch t := v.Args[0].(type) {
+	case rule.Call:
+		if t.Func == "event_time" {
+			return u
+		}
+	case rule.FieldValue:
+		if times[t.Field.Name] {
+			return u
+		}
+		if b, ok := spans[t.Field.Name]; ok && b.zone == "" {
+			u.bucket = b.span
+			return u
+		}
+	}
+	return timeUnit{}
 }
 
 // checkTimeBuckets refuses a windowed stats grouped by a bucket of the event time whose span does not divide the
 // window: the window tumbles on its own, aligned to its size, so such a bucket would be counted in part in one window
 // and in part in the next (or, for a span longer than the window, in several), each part on its own, where the
 // author asked for a count per bucket. For the same reason it refuses the local days of a zone other than UTC: they
-// start at its midnight, where the windows start at UTC's, and last 23 or 25 hours when its clocks change.
+// start at its midnight, where the windows start at UTC's, and last 23 or 25 hours when its clocks change. A by-field
+// that holds a local calendar unit (strftime(_time, "%F") in a zone other than UTC) is checked as timeUnit.check says.
 func checkTimeBuckets(stages []rule.Stage, at int, window time.Duration) error {
-	buckets := timeBuckets(stages, at)
+	buckets, units := timeFields(stages, at)
 	for _, by := range stages[at].(rule.Stats).By {
+		if u, ok := units[by]; ok {
+			if err := u.check(by, window); err != nil {
+				return err
+			}
+		}
 		b, ok := buckets[by]
 		if !ok {
 			continue
@@ -228,6 +285,137 @@ func checkTimeBuckets(stages []rule.Stage, at int, window time.Duration) error {
 			by, spanText(b.span), window)
 	}
 	return nil
+}
+
+// The offsets a zone's units are checked in: those its clocks show from 2020 on, through the rules its database
+// gives for the years to come. Older ones are no time events are read in: Asia/Singapore's +07:30 ended in 1982,
+// America/Caracas's -04:30 in 2016, Asia/Pyongyang's +08:30 in 2018, and their hours are whole hours since.
+var (
+	unitOffsetsFrom = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	unitOffsetsTo   = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// check refuses a windowed stats grouped by the unit where the rule's windows cut some of the zone's units (its days,
+// its hours) that they would not cut in UTC. The windows are counted from the epoch (time.Truncate), each group
+// counted within one, so a unit cut by a window's start is counted in part in two windows, each part on its own,
+// where a search the scheduler runs in the zone starts where its units do and counts each whole (or each of its
+// windows within one unit). Where the windows cut UTC's units too (hours in windows of 90 minutes), the window is
+// the author's choice, as a search's interval is in Splunk, and the rule loads: only what the zone adds is refused.
+//
+// Units and windows do not cut each other when every bound of the unit's grid (timefmt.Grain) is a window's start, or,
+// for a grain whose text changes at each bound, every window's start a bound of the grid. The grid is checked in each
+// offset the zone's clocks show (unitOffsetsFrom), as if it held all the time; the instants they change at are not
+// judged apart: the days of 23 and 25 hours of Europe/Berlin start and end at local midnights of its two offsets, both
+// whole hours. A unit written from a bucket of the event time (bin _time span=1h, then strftime) changes at the first
+// bucket that starts in it: its grid is moved to the buckets' starts, when the span divides the grid's period; with
+// another span, or a bucket of local days, it is not checked, nor is a format with no grain of a second or more.
+func (u timeUnit) check(by string, window time.Duration) error {
+	g, ok := timefmt.FormatGrain(u.format)
+	if !ok {
+		return nil
+	}
+	loc, err := timefmt.Zone(u.zone)
+	if err != nil {
+		return nil // the front end loaded it; a name no longer known is no zone to compare
+	}
+	var span time.Duration
+	if u.bucket != "" {
+		if span, ok = spanDuration(u.bucket); !ok || g.Period%span != 0 {
+			return nil
+		}
+	}
+	// phase is where the grid's bounds fall, after the epoch modulo its period, in a zone offset seconds east of UTC.
+	phase := func(offset int) time.Duration {
+		q := mod(g.Phase-time.Duration(offset)*time.Second, g.Period)
+		if span > 0 {
+			q = mod(q+mod(-q, span), g.Period) // the start of the bucket it falls in, or of the next
+		}
+		return q
+	}
+	epoch := time.Unix(0, 0)
+	windows := epoch.Truncate(window).Sub(epoch) // where the windows start, after the epoch modulo their size
+	if !gridsNest(g, phase(0), window, windows) {
+		return nil
+	}
+	offsets := timefmt.Offsets(loc, unitOffsetsFrom, unitOffsetsTo)
+	for _, offset := range offsets {
+		if gridsNest(g, phase(offset), window, windows) {
+			continue
+		}
+		fix := ""
+		if w := unitWindow(g, offsets, phase); w > 0 {
+			fix = fmt.Sprintf("set the window (the processor's window, or rule_overrides.<rule>.window for this rule) "+
+				"to %s or a divisor of it, whose windows start where the zone's %ss do, or ", w, g.Unit)
+		}
+		return fmt.Errorf("stats by %s counts per %s of the time zone %s (%s, in spl_time_zone), whose %ss the rule's "+
+			"windows of %s, counted from the epoch, cut in two (at its offset %s): each part would be counted on its "+
+			"own, where a search scheduled on the zone's clock does not cut them; %sset spl_time_zone to UTC",
+			by, g.Unit, u.zone, rule.ValueText(rule.Call{Func: "format_time", Args: u.call.Args[:2]}), g.Unit, window,
+			offsetText(offset), fix)
+	}
+	return nil
+}
+
+// gridsNest reports whether windows of size window, starting at start after the epoch modulo their size, and the
+// grid of g whose bounds fall at phase, cut none of each other's cells: every bound of the grid is a window's start
+// (each cell a run of whole windows), or every window's start is a bound of the grid and the text changes at each
+// (each cell within one window).
+func gridsNest(g timefmt.Grain, phase, window, start time.Duration) bool {
+	if g.Period%window == 0 && mod(phase-start, window) == 0 {
+		return true
+	}
+	return g.Every && window%g.Period == 0 && mod(start-phase, g.Period) == 0
+}
+
+// unitWindow is the longest window that starts at every bound of g's grid in each of the offsets, 0 when none does:
+// the common divisor of the period and the bounds' phases, which divides a day.
+func unitWindow(g timefmt.Grain, offsets []int, phase func(int) time.Duration) time.Duration {
+	w := g.Period
+	for _, o := range append([]int{0}, offsets...) {
+		w = gcd(w, phase(o))
+	}
+	if w <= 0 || (24*time.Hour)%w != 0 {
+		return 0
+	}
+	return w
+}
+
+func gcd(a, b time.Duration) time.Duration {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// mod is x modulo m (m positive), in [0, m).
+func mod(x, m time.Duration) time.Duration {
+	return (x%m + m) % m
+}
+
+// offsetText writes an offset from UTC in seconds east as +05:30.
+func offsetText(offset int) string {
+	sign := "+"
+	if offset < 0 {
+		sign, offset = "-", -offset
+	}
+	text := fmt.Sprintf("%s%02d:%02d", sign, offset/3600, offset/60%60)
+	if offset%60 != 0 {
+		text += fmt.Sprintf(":%02d", offset%60)
+	}
+	return text
+}
+
+// spanDuration is a bin_floor span (decimal seconds) as a duration, when it is a whole number of nanoseconds of one.
+func spanDuration(span string) (time.Duration, bool) {
+	r, ok := new(big.Rat).SetString(span)
+	if !ok || r.Sign() <= 0 {
+		return 0, false
+	}
+	r.Mul(r, big.NewRat(int64(time.Second), 1))
+	if !r.IsInt() || !r.Num().IsInt64() || r.Num().Int64() > int64(MaxStateDuration) {
+		return 0, false
+	}
+	return time.Duration(r.Num().Int64()), true
 }
 
 // dayText writes a span of whole days as SPL does (1d).

@@ -240,6 +240,115 @@ func TestBinWindowInZone(t *testing.T) {
 	}
 }
 
+// TestStrftimeWindowInZone: a windowed stats grouped by the event time written by strftime in a time zone other than
+// UTC counts per unit of the zone's calendar (its days, its hours), which the windows, counted from the epoch, must
+// not cut where they would not cut UTC's: each part would be counted on its own. Such a rule fails to load, naming the
+// field, the format, the unit, the window, the zone and what to set; the window it proposes loads. In UTC nothing is
+// refused, nor is what the windows cut in UTC too (the author's window), nor a field computed from the text.
+func TestStrftimeWindowInZone(t *testing.T) {
+	const by = " | stats count by d user.username | where count > 100"
+	day, week := Options{Window: 24 * time.Hour}, Options{Window: 7 * 24 * time.Hour}
+	hour, halfHour := Options{}, Options{Window: 30 * time.Minute}
+	tests := []struct {
+		name, zone, search string
+		opts               Options
+		refused            string // "" loads
+		proposed           time.Duration
+	}{
+		{"Berlin's days in a day", "Europe/Berlin", `* | eval d=strftime(_time, "%Y-%m-%d")` + by, day,
+			`stats by d counts per day of the time zone Europe/Berlin (strftime(_time, "%Y-%m-%d"), in spl_time_zone), ` +
+				"whose days the rule's windows of 24h0m0s, counted from the epoch, cut in two (at its offset +01:00): " +
+				"each part would be counted on its own, where a search scheduled on the zone's clock does not cut " +
+				"them; set the window (the processor's window, or rule_overrides.<rule>.window for this rule) to 1h0m0s " +
+				"or a divisor of it, whose windows start where the zone's days do, or set spl_time_zone to UTC", time.Hour},
+		{"Berlin's days in two", "Europe/Berlin", `* | eval d=strftime(_time, "%F")` + by, Options{Window: 48 * time.Hour},
+			"per day of the time zone Europe/Berlin", time.Hour},
+		{"Berlin's months in a day", "Europe/Berlin", `* | eval d=strftime(_time, "%Y-%m")` + by, day,
+			"per month of the time zone Europe/Berlin", time.Hour},
+		{"Berlin's ISO weeks in a week", "Europe/Berlin", `* | eval d=strftime(_time, "%G-W%V")` + by, week,
+			"per ISO week of the time zone Europe/Berlin", time.Hour},
+		{"Berlin's days in a week", "Europe/Berlin", `* | eval d=strftime(_time, "%F")` + by, week,
+			"per day of the time zone Europe/Berlin", time.Hour},
+		{"London's summer days", "Europe/London", `* | eval d=strftime(_time, "%F")` + by, day,
+			"cut in two (at its offset +01:00)", time.Hour},
+		{"Kolkata's hours in an hour", "Asia/Kolkata", `* | eval d=strftime(_time, "%H")` + by, hour,
+			"per hour of the time zone Asia/Kolkata (strftime(_time, \"%H\"), in spl_time_zone), whose hours the " +
+				"rule's windows of 1h0m0s, counted from the epoch, cut in two (at its offset +05:30)", 30 * time.Minute},
+		{"Kolkata's hours in a day", "Asia/Kolkata", `* | eval d=strftime(_time, "%H")` + by, day, "at its offset +05:30", 30 * time.Minute},
+		{"Kolkata's days in an hour", "Asia/Kolkata", `* | eval d=strftime(_time, "%F")` + by, hour, "per day", 30 * time.Minute},
+		{"Kolkata's AM and PM", "Asia/Kolkata", `* | eval d=strftime(_time, "%p")` + by, hour, "per half day (AM, PM)", 30 * time.Minute},
+		{"Kathmandu's hours in half an hour", "Asia/Kathmandu", `* | eval d=strftime(_time, "%H")` + by, halfHour,
+			"at its offset +05:45", 15 * time.Minute},
+		{"St. John's days in an hour", "America/St_Johns", `* | eval d=strftime(_time, "%F")` + by, hour,
+			"at its offset -03:30", 30 * time.Minute},
+		{"Lord Howe's hours in an hour", "Australia/Lord_Howe", `* | eval d=strftime(_time, "%H")` + by, hour,
+			"at its offset +10:30", 30 * time.Minute},
+		{"renamed", "Europe/Berlin", `* | eval day=strftime(_time, "%F") | rename day as d` + by, day, "stats by d counts per day", time.Hour},
+		{"a copy", "Europe/Berlin", `* | eval day=strftime(_time, "%F"), d=day` + by, day, "stats by d counts per day", time.Hour},
+		{"of a copy of _time", "Europe/Berlin", `* | eval t=_time | eval d=strftime(t, "%F")` + by, day, "(strftime(t, \"%F\")", time.Hour},
+		{"convert ctime", "Europe/Berlin", `* | convert timeformat="%F" ctime(_time) AS d` + by, day, "stats by d counts per day", time.Hour},
+		{"convert ctime of _time", "Europe/Berlin", `* | convert timeformat="%F" ctime(_time)` +
+			" | stats count by _time user.username | where count > 100", day, "stats by _time counts per day", time.Hour},
+		// A bucket of the epoch's hours starts within the zone's day at the first hour that starts in it.
+		{"a day of hour buckets in a day", "Asia/Kolkata", `* | bin _time span=1h | eval d=strftime(_time, "%F")` + by, day,
+			"per day of the time zone Asia/Kolkata", time.Hour},
+		{"a day of hour buckets in an hour", "Asia/Kolkata", `* | bin _time span=1h | eval d=strftime(_time, "%F")` + by, hour, "", 0},
+		{"a day of 10-minute buckets in an hour", "Asia/Kolkata", `* | bin _time span=10m | eval d=strftime(_time, "%F")` + by, hour,
+			"per day", 30 * time.Minute},
+		// Units the windows hold whole, or in whole windows, in every offset of the zone.
+		{"Berlin's days in an hour", "Europe/Berlin", `* | eval d=strftime(_time, "%F")` + by, hour, "", 0},
+		{"Berlin's months in an hour", "Europe/Berlin", `* | eval d=strftime(_time, "%Y-%m")` + by, hour, "", 0},
+		{"Berlin's hours in an hour", "Europe/Berlin", `* | eval d=strftime(_time, "%H")` + by, hour, "", 0},
+		{"Berlin's hours in a day", "Europe/Berlin", `* | eval d=strftime(_time, "%H")` + by, day, "", 0},
+		{"Berlin's hours in two hours", "Europe/Berlin", `* | eval d=strftime(_time, "%H")` + by, Options{Window: 2 * time.Hour}, "", 0},
+		{"Berlin's hours in 10 minutes", "Europe/Berlin", `* | eval d=strftime(_time, "%H")` + by, Options{Window: 10 * time.Minute}, "", 0},
+		{"Kolkata's hours in half an hour", "Asia/Kolkata", `* | eval d=strftime(_time, "%H")` + by, halfHour, "", 0},
+		{"Kolkata's minutes in a minute", "Asia/Kolkata", `* | eval d=strftime(_time, "%F %R")` + by, Options{Window: time.Minute}, "", 0},
+		{"Lord Howe's hours in half an hour", "Australia/Lord_Howe", `* | eval d=strftime(_time, "%H")` + by, halfHour, "", 0},
+		{"Caracas's hours, whole since 2016", "America/Caracas", `* | eval d=strftime(_time, "%H")` + by, hour, "", 0},
+		// Cut in UTC too: the window is the author's, as a search's interval is.
+		{"Kolkata's hours in 90 minutes", "Asia/Kolkata", `* | eval d=strftime(_time, "%H")` + by, Options{Window: 90 * time.Minute}, "", 0},
+		{"Berlin's years in a day", "Europe/Berlin", `* | eval d=strftime(_time, "%Y")` + by, Options{Window: 36 * time.Hour}, "", 0},
+		{"Berlin's years in a week", "Europe/Berlin", `* | eval d=strftime(_time, "%Y")` + by, week, "", 0},
+		// UTC, and a zone that is UTC's all the time.
+		{"UTC's days in a day", "UTC", `* | eval d=strftime(_time, "%F")` + by, day, "", 0},
+		{"UTC's hours in 90 minutes", "UTC", `* | eval d=strftime(_time, "%H")` + by, Options{Window: 90 * time.Minute}, "", 0},
+		{"Etc/GMT's days in a day", "Etc/GMT", `* | eval d=strftime(_time, "%F")` + by, day, "", 0},
+		// No unit of the calendar, or not the plain text of one: not judged.
+		{"the zone's name", "Europe/Berlin", `* | eval d=strftime(_time, "%Z")` + by, day, "", 0},
+		{"milliseconds", "Europe/Berlin", `* | eval d=strftime(_time, "%F %T.%3N")` + by, day, "", 0},
+		{"a part of the text", "Europe/Berlin", `* | eval d=substr(strftime(_time, "%F"), 1, 7)` + by, day, "", 0},
+		{"a comparison", "Europe/Berlin", `* | eval d=if(strftime(_time, "%a")="Sun", "sunday", "not")` + by, day, "", 0},
+		{"of another field", "Europe/Berlin", `* | eval d=strftime(requestReceivedTimestamp, "%F")` + by, day, "", 0},
+		{"of a bucket of local days", "Europe/Berlin", `* | bin _time span=1d | eval d=strftime(_time, "%F")` + by, day, "", 0},
+		{"overwritten", "Europe/Berlin", `* | eval d=strftime(_time, "%F") | eval d="x"` + by, day, "", 0},
+		{"not grouped by it", "Europe/Berlin", `* | eval d=strftime(_time, "%F") | stats count values(d) by user.username | where count > 100`, day, "", 0},
+		{"per event", "Europe/Berlin", `* | eval d=strftime(_time, "%F") | stats count by d user.username`, day, "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			zone, err := spl.LoadTimeZone(tt.zone)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = compileSPLIn(t, tt.search, zone, tt.opts)
+			switch {
+			case tt.refused == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.refused != "" && (err == nil || !strings.Contains(err.Error(), tt.refused)):
+				t.Fatalf("error %v, want one containing %q", err, tt.refused)
+			case tt.refused != "" && !strings.Contains(err.Error(), fmt.Sprintf("to %s or a divisor of it", tt.proposed)):
+				t.Fatalf("error %v, want it to propose a window of %s", err, tt.proposed)
+			}
+			if tt.proposed > 0 {
+				if _, err := compileSPLIn(t, tt.search, zone, Options{Window: tt.proposed}); err != nil {
+					t.Errorf("the window proposed, %s: %v", tt.proposed, err)
+				}
+			}
+		})
+	}
+}
+
 // TestBinWindowCounts: with bin _time span=10m in the default hourly window, each bucket is a group of its own:
 // more than 50 secrets read by a user within one bucket fire once, 30 and 30 in two buckets of one window do not.
 func TestBinWindowCounts(t *testing.T) {

@@ -575,7 +575,9 @@ type Call struct {
 //	format_time(t, format[, zone]) each value of t that is a number of seconds since the epoch, written by the
 //	                            constant strftime format (timefmt.FormatIn: %Y-%m-%dT%H:%M:%S, %3N...) in the time
 //	                            zone the constant zone names (an IANA name, Europe/Berlin; without it UTC); a value
-//	                            that is no such number, or outside the years 1 to 9999, is dropped
+//	                            that is no such number, or outside the years 1 to 9999, is dropped. The engine
+//	                            refuses a windowed stats grouped by the event time written so in a zone whose
+//	                            calendar units (its days, its hours) the rule's windows cut where they would not cut UTC's
 //	format_time_lenient(t, format[, zone]) the same, a value it cannot convert kept as it is (SPL's convert ctime)
 //	parse_time(s, format[, zone]) each value of s read by the constant strftime format (timefmt.ParseIn), a time
 //	                            without a zone of its own read in zone (without it UTC), as seconds since the epoch
