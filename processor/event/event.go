@@ -371,6 +371,8 @@ type Path struct {
 	// fromEnd says the path starts with a field the API server writes after the large objects: it is read from
 	// the end of the event.
 	fromEnd bool
+	// rank is the head rank of the path's first key (headRank), -1 for none.
+	rank int
 }
 
 type segment struct {
@@ -416,6 +418,7 @@ func CompilePath(name string, anyArray bool) *Path {
 			p.maxID = max(p.maxID, id)
 		}
 	}
+	p.rank = headRank(p.topIDs[0])
 	return p
 }
 
@@ -521,10 +524,14 @@ func (v *View) noteOrder(id int32) (passed bool) { return v.noteOrderAt(id, int3
 
 // noteOrderAt is noteOrder for the member at position at in document order.
 func (v *View) noteOrderAt(id int32, at int32) (passed bool) {
+	return v.noteRankAt(headRank(id), isPostHead(id), at)
+}
+
+// noteRankAt is noteOrderAt for a member whose name has head rank r (-1: none) and is one of postHeadFields or not.
+func (v *View) noteRankAt(r int, post bool, at int32) (passed bool) {
 	if !v.inOrder {
 		return false
 	}
-	r := headRank(id)
 	switch {
 	case !v.complete:
 		// kind, apiVersion, level, auditID, stage, requestURI, verb, user: always, in that order (the webhook
@@ -541,13 +548,13 @@ func (v *View) noteOrderAt(id int32, at int32) (passed bool) {
 		}
 	case r >= 0:
 		v.inOrder = false // a head field out of the API server's order: nothing is decided by place from now on
-	case isPostHead(id) && v.headRank < numHeadFields-1:
+	case post && v.headRank < numHeadFields-1:
 		// requestObject and what follows it come after every head field.
 		for q := v.headRank + 1; q < numHeadFields; q++ {
 			v.passedAt[q], passed = at, true
 		}
 		r = numHeadFields - 1
-	case !isPostHead(id):
+	case !post:
 		v.inOrder = false // a key the API server does not write
 	}
 	if v.inOrder && r >= 0 {
@@ -556,13 +563,13 @@ func (v *View) noteOrderAt(id int32, at int32) (passed bool) {
 	return passed
 }
 
-// wouldPass reports whether reading the member named id next passes the place of a head field (see noteOrder).
-func (v *View) wouldPass(id int32) bool {
+// wouldPass reports whether reading a member of head rank r (-1: none) next, one of postHeadFields or not, passes
+// the place of a head field (see noteOrder).
+func (v *View) wouldPass(r int, post bool) bool {
 	if !v.inOrder || !v.complete {
 		return false
 	}
-	r := headRank(id)
-	if isPostHead(id) {
+	if post {
 		r = numHeadFields
 	}
 	return r > v.headRank+1
@@ -571,8 +578,8 @@ func (v *View) wouldPass(id int32) bool {
 // cut returns the index in top from which members do not count for p, whose first key is a head field whose place
 // the head passed there; -1 when there is none.
 func (v *View) cut(p *Path) int {
-	if r := headRank(p.topIDs[0]); r >= 0 {
-		return int(v.passedAt[r])
+	if p.rank >= 0 {
+		return int(v.passedAt[p.rank])
 	}
 	return -1
 }
@@ -696,8 +703,10 @@ func (v *View) readHead(want []int32) bool {
 	}
 	read := false
 	for i < len(b) && b[i] == '"' {
-		t := ord.predict(b, i, prev)
-		if t < 0 {
+		t := -1
+		if s := ord.after(prev); s != nil && ord.is(b, i, s[0]) {
+			t = int(s[0]) // the key that followed prev last time (keyOrder.is)
+		} else if t = ord.predict(b, i, prev); t < 0 {
 			break
 		}
 		e := &ord.ents[t]
@@ -712,7 +721,7 @@ func (v *View) readHead(want []int32) bool {
 		left := b[val] == '{' && (want == nil || slices.Contains(want, e.id))
 		// A member that passes the place of a head field ends the loop as readTop would end a search: read, its
 		// value left for later, so that a taught parser and a fresh one read the same bytes.
-		past := v.wouldPass(e.id)
+		past := v.wouldPass(int(e.rank), e.post)
 		if !e.large && !left && !past {
 			switch b[val] {
 			case '"':
@@ -729,12 +738,13 @@ func (v *View) readHead(want []int32) bool {
 			}
 		}
 		n := len(v.top)
-		v.top = append(v.top, member{key: int32(key), keyEnd: int32(key + int(e.len)), val: int32(val), valEnd: int32(end),
-			name: e.id})
+		m := pushMember(&v.top)
+		m.key, m.keyEnd, m.val, m.valEnd, m.name, m.esc = int32(key), int32(key+int(e.len)), int32(val), int32(end),
+			e.id, false
 		if e.id >= 0 && v.firstGen[e.id] != v.gen {
 			v.firstGen[e.id], v.first[e.id] = v.gen, int32(n)
 		}
-		v.noteOrder(e.id)
+		v.noteRankAt(int(e.rank), e.post, int32(n))
 		prev, v.topPrev, read = t, t, true
 		if past {
 			return true
@@ -772,9 +782,14 @@ func (v *View) readMember(m *member, i int, ord *keyOrder, prev int) (hit int, o
 	}
 	m.key, m.valEnd, m.name = int32(i+1), -1, -1
 	if ord != nil {
-		if t := ord.predict(b, i, prev); t >= 0 {
-			e := ord.ents[t]
-			m.keyEnd, m.esc = int32(i+1+int(e.len)), false
+		t := -1
+		if s := ord.after(prev); s != nil && ord.is(b, i, s[0]) {
+			t = int(s[0])
+		} else {
+			t = ord.predict(b, i, prev)
+		}
+		if t >= 0 {
+			m.keyEnd, m.esc = int32(i+1+int(ord.ents[t].len)), false
 			j := skipWS(b, int(m.keyEnd)+2)
 			if j >= len(b) {
 				v.fail(syntaxErr(j, errUnexpectedEnd))
@@ -805,6 +820,18 @@ func (v *View) readMember(m *member, i int, ord *keyOrder, prev int) (hit int, o
 	}
 	m.val = int32(j)
 	return -1, true
+}
+
+// pushMember appends a member to ms and returns it, to be written field by field where it is. Appending a
+// member{...} literal builds it on the stack with narrow stores and copies it with wide loads, which the CPU cannot
+// serve from the pending stores: a stall on every member read (about a tenth of reading the head, in profiles).
+func pushMember(ms *[]member) *member {
+	n := len(*ms)
+	if n == cap(*ms) {
+		*ms = slices.Grow(*ms, 1)
+	}
+	*ms = (*ms)[:n+1]
+	return &(*ms)[n]
 }
 
 // classify returns the registry id of a top-level member's key, or -1.
@@ -1000,11 +1027,13 @@ func (v *View) walkObject(p *Path, at, i int, fn func([]byte) bool) bool {
 	lo, hi := t.lo, t.hi
 	keys := p.keys[i]
 	for k := lo; k < hi; k++ {
-		m := v.members[k] // by index: walking deeper may grow v.members
+		// By index, and the value's offset taken before walking on: walking deeper may grow v.members. Not a copy
+		// of the member: a wide load of fields just written narrow stalls (pushMember).
+		m := &v.members[k]
 		for n, key := range keys {
-			if v.keyIs(&m, key) {
-				last := i + n
-				if cont, _ := v.walkValue(p, int(m.val), last+1, p.segs[last].array, fn); !cont {
+			if v.keyIs(m, key) {
+				last, val := i+n, int(m.val)
+				if cont, _ := v.walkValue(p, val, last+1, p.segs[last].array, fn); !cont {
 					return false
 				}
 				break
@@ -1038,7 +1067,13 @@ func (v *View) tableIn(at int, ord *keyOrder) *tableSlot {
 		if ord != nil && i < len(b) && b[i] == '"' {
 			// Compact JSON with the key expected and a string or number value (most members of user, objectRef
 			// and responseStatus): read in place, without the general reader's calls.
-			if t := ord.predict(b, i, prev); t >= 0 {
+			t := -1
+			if s := ord.after(prev); s != nil && ord.is(b, i, s[0]) {
+				t = int(s[0])
+			} else {
+				t = ord.predict(b, i, prev)
+			}
+			if t >= 0 {
 				val := i + 1 + int(ord.ents[t].len) + 2
 				end := -1
 				if val < len(b) {
@@ -1049,8 +1084,9 @@ func (v *View) tableIn(at int, ord *keyOrder) *tableSlot {
 					}
 				}
 				if end > 0 && end < len(b) && (b[end] == ',' || b[end] == '}') {
-					v.members = append(v.members, member{key: int32(i + 1), keyEnd: int32(i + 1 + int(ord.ents[t].len)),
-						val: int32(val), valEnd: int32(end), name: -1})
+					m := pushMember(&v.members)
+					m.key, m.keyEnd, m.val, m.valEnd, m.name, m.esc = int32(i+1), int32(i+1+int(ord.ents[t].len)),
+						int32(val), int32(end), -1, false
 					prev = t
 					if b[end] == '}' {
 						return v.tables.put(at, lo, int32(len(v.members)), int32(end+1))
@@ -1174,9 +1210,11 @@ func (c *tableCache) put(at int, lo, hi, end int32) *tableSlot {
 	for c.slots[h].gen == c.gen {
 		h = (h + 1) & mask
 	}
-	c.slots[h] = tableSlot{gen: c.gen, at: int32(at), lo: lo, hi: hi, end: end}
+	// Field by field, as pushMember writes members: a struct literal is copied with loads the stores cannot feed.
+	s := &c.slots[h]
+	s.gen, s.at, s.lo, s.hi, s.end = c.gen, int32(at), lo, hi, end
 	c.used++
-	return &c.slots[h]
+	return s
 }
 
 func (c *tableCache) grow() {

@@ -50,6 +50,9 @@ type keyEnt struct {
 	// large says the key is one whose value the API server fills with a whole object (requestObject,
 	// responseObject): readHead stops before it.
 	large bool
+	// rank and post are what headRank and isPostHead say of id, for readHead's order checks.
+	rank int8
+	post bool
 	// head is the first eight bytes of the key with `":` (short ones padded with zeros, which no key holds) and
 	// mask the bytes of head that count; head2 and mask2 the same for the next eight bytes. Keys of up to 14
 	// bytes (every key of an audit event's head) are decided by two comparisons of words.
@@ -98,6 +101,19 @@ func (o *keyOrder) predict(b []byte, i, prev int) int {
 	return -1
 }
 
+// is reports whether the key at b[i] (after the opening quote, with `":`) is entry t's, for a key that fits two
+// words (every key of an audit event's head does): the readers' loops try the most recent successor with it before
+// they call predict, which costs as much again for that one test.
+func (o *keyOrder) is(b []byte, i int, t int8) bool {
+	if t < 0 || i+17 > len(b) {
+		return false
+	}
+	w := b[i+1 : i+17]
+	e := &o.ents[t]
+	return e.len <= 14 &&
+		(binary.LittleEndian.Uint64(w)^e.head)&e.mask|(binary.LittleEndian.Uint64(w[8:])^e.head2)&e.mask2 == 0
+}
+
 // learn records that key, a key predict did not expect, followed entry prev, and returns key's entry (-2: not
 // learnt: it holds an escape or does not fit).
 func (o *keyOrder) learn(key []byte, esc bool, id int32, prev int) int {
@@ -122,7 +138,8 @@ func (o *keyOrder) learn(key []byte, esc bool, id int32, prev int) int {
 		o.ents[t] = keyEnt{off: uint16(o.used), len: uint16(len(key)), id: id, next: succs{-1, -1, -1},
 			head: binary.LittleEndian.Uint64(w[:]), mask: wordMask(n),
 			head2: binary.LittleEndian.Uint64(w[8:]), mask2: wordMask(n - 8),
-			large: string(key) == "requestObject" || string(key) == "responseObject"}
+			large: string(key) == "requestObject" || string(key) == "responseObject",
+			rank:  int8(headRank(id)), post: isPostHead(id)}
 		o.n++
 		o.used += len(key) + 2
 	}

@@ -321,9 +321,9 @@ func refPredict(o *keyOrder, b []byte, i, prev int) int {
 	return -1
 }
 
-// TestPredictAgreesWithStrings: for keys of every length around the word boundaries, predict agrees with a
-// plain comparison of strings on the key itself, on every prefix of it (a body ending there), and on the key with
-// any one byte changed, at the end of the buffer and before more bytes.
+// TestPredictAgreesWithStrings: for keys of every length around the word boundaries, predict and keyOrder.is agree
+// with a plain comparison of strings on the key itself, on every prefix of it (a body ending there), and on the key
+// with any one byte changed, at the end of the buffer and before more bytes.
 func TestPredictAgreesWithStrings(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(3, 4))
 	lens := []int{0, 1, 5, 6, 7, 8, 9, 13, 14, 15, 16, 17, 18, 22, 30, 31, 32, 33, 64}
@@ -370,6 +370,18 @@ func TestPredictAgreesWithStrings(t *testing.T) {
 								if got != want {
 									t.Fatalf("keys %q %q: predict(%q, %d, %d) = %d, want %d", k1, k2, b, i, prev, got, want)
 								}
+								// The readers' first try (keyOrder.is) on each successor: the key written there, when
+								// it fits two words; then predict finds it too.
+								if s := o.after(prev); s != nil {
+									for _, e := range s {
+										is, want := o.is(b, i, e), refIs(&o, b, i, e)
+										checks++
+										if is != want || is && got != int(e) {
+											t.Fatalf("keys %q %q: is(%q, %d, %d) = %v, want %v (predict %d)", k1, k2, b, i, e,
+												is, want, got)
+										}
+									}
+								}
 							}
 						}
 					}
@@ -378,6 +390,17 @@ func TestPredictAgreesWithStrings(t *testing.T) {
 		}
 	}
 	t.Logf("%d checks", checks)
+}
+
+// refIs is keyOrder.is by comparison of strings: entry t's key and `":` are written after the quote at b[i], the key
+// is at most 14 bytes long, and 16 bytes follow the quote.
+func refIs(o *keyOrder, b []byte, i int, t int8) bool {
+	if t < 0 || i+17 > len(b) {
+		return false
+	}
+	e := o.ents[t]
+	n := int(e.len) + 2
+	return e.len <= 14 && string(b[i+1:i+1+n]) == string(o.buf[e.off:int(e.off)+n])
 }
 
 // refStringEnd is the end of the string at b[i], byte by byte.
