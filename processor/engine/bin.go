@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -209,6 +210,22 @@ func timeFields(stages []rule.Stage, at int) (map[string]timeBucket, map[string]
 			for _, f := range st.OutputNames() {
 				set(f, false, timeBucket{}, timeUnit{})
 			}
+		case rule.Project:
+			// A field it removes holds nothing from now on: a later fillnull gives it one value for every row.
+			drop := func(f string) {
+				if !st.Keeps(f) {
+					set(f, false, timeBucket{}, timeUnit{})
+				}
+			}
+			for f := range times {
+				drop(f)
+			}
+			for f := range spans {
+				drop(f)
+			}
+			for f := range units {
+				drop(f)
+			}
 		}
 	}
 	outBuckets, outUnits := map[string]timeBucket{}, map[string]timeUnit{}
@@ -287,11 +304,12 @@ func checkTimeBuckets(stages []rule.Stage, at int, window time.Duration) error {
 	return nil
 }
 
-// The offsets a zone's units are checked in: those its clocks show from 2020 on, through the rules its database
-// gives for the years to come. Older ones are no time events are read in: Asia/Singapore's +07:30 ended in 1982,
-// America/Caracas's -04:30 in 2016, Asia/Pyongyang's +08:30 in 2018, and their hours are whole hours since.
+// The offsets a zone's units are checked in: those its clocks show from 2023 on, through the rules its database
+// gives for the years to come. Older ones are no time events are read in, and checking them would refuse rules that
+// cut nothing today: America/Mexico_City (-05:00 in summer until 2022), Asia/Amman, Asia/Damascus and Asia/Tehran
+// gave up their summer offsets in 2022; Asia/Pyongyang's +08:30 ended in 2018, America/Caracas's -04:30 in 2016.
 var (
-	unitOffsetsFrom = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	unitOffsetsFrom = time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)
 	unitOffsetsTo   = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
@@ -304,11 +322,12 @@ var (
 //
 // Units and windows do not cut each other when every bound of the unit's grid (timefmt.Grain) is a window's start, or,
 // for a grain whose text changes at each bound, every window's start a bound of the grid. The grid is checked in each
-// offset the zone's clocks show (unitOffsetsFrom), as if it held all the time; the instants they change at are not
-// judged apart: the days of 23 and 25 hours of Europe/Berlin start and end at local midnights of its two offsets, both
-// whole hours. A unit written from a bucket of the event time (bin _time span=1h, then strftime) changes at the first
-// bucket that starts in it: its grid is moved to the buckets' starts, when the span divides the grid's period; with
-// another span, or a bucket of local days, it is not checked, nor is a format with no grain of a second or more.
+// offset the zone's clocks show (unitOffsetsFrom), as if it held all the time, then each instant they change at apart
+// (around.cut): the days of 23 and 25 hours of Europe/Berlin start and end at local midnights of its two offsets, but
+// America/New_York's 01:00 comes twice when its clocks go back, "01" for two hours. A unit written from a bucket of
+// the event time (bin _time span=1h, then strftime) changes at the first bucket that starts in it: its grid is moved
+// to the buckets' starts, when the span divides the grid's period; with another span, or a bucket of local days, it
+// is not checked, nor is a format with no grain of a second or more.
 func (u timeUnit) check(by string, window time.Duration) error {
 	g, ok := timefmt.FormatGrain(u.format)
 	if !ok {
@@ -338,22 +357,127 @@ func (u timeUnit) check(by string, window time.Duration) error {
 		return nil
 	}
 	offsets := timefmt.Offsets(loc, unitOffsetsFrom, unitOffsetsTo)
+	arounds := u.aroundChanges(g, loc, span, phase)
+	where := ""
 	for _, offset := range offsets {
-		if gridsNest(g, phase(offset), window, windows) {
+		if !gridsNest(g, phase(offset), window, windows) {
+			where = "at its offset " + offsetText(offset)
+			break
+		}
+	}
+	for i := 0; where == "" && i < len(arounds); i++ {
+		if a := arounds[i]; a.cut(window, windows) {
+			where = fmt.Sprintf("where its clocks change from %s to %s, at %s", offsetText(a.change.Before),
+				offsetText(a.change.After), a.change.At.UTC().Format("2006-01-02 15:04 UTC"))
+		}
+	}
+	if where == "" {
+		return nil
+	}
+	fix := ""
+	if w := unitWindow(g, offsets, phase, arounds); w > 0 {
+		fix = fmt.Sprintf("set the window (the processor's window, or rule_overrides.<rule>.window for this rule) "+
+			"to %s or a divisor of it, whose windows start where the zone's %ss do, or ", w, g.Unit)
+	}
+	return fmt.Errorf("stats by %s counts per %s of the time zone %s (%s, in spl_time_zone), whose %ss the rule's "+
+		"windows of %s, counted from the epoch, cut in two (%s): each part would be counted on its "+
+		"own, where a search scheduled on the zone's clock does not cut them; %sset spl_time_zone to UTC",
+		by, g.Unit, u.zone, rule.ValueText(rule.Call{Func: "format_time", Args: u.call.Args[:2]}), g.Unit, window,
+		where, fix)
+}
+
+// around is the text a unit's format writes near a change of the zone's clocks, where neither offset's grid holds
+// alone: the text may stay the same across the change (01:00 EDT, then 01:00 EST) or change at it where no grid has a
+// bound (%Z). at are the instants it may change at, in order, each with the text from it on (texts); bound is the
+// change's own (the first bucket that starts from it), after the epoch, when the text changes there, else 0.
+type around struct {
+	change timefmt.Change
+	at     []time.Time
+	texts  []string
+	bound  time.Duration
+}
+
+// aroundChanges returns, for each change of loc's clocks from unitOffsetsFrom on, the instants the text of u may
+// change at around it: up to three bounds of the grid of the offset before, the change itself (or the first bucket
+// that starts from it) and up to three bounds of the grid of the offset after, none past the changes before and after.
+func (u timeUnit) aroundChanges(g timefmt.Grain, loc *time.Location, span time.Duration, phase func(int) time.Duration) []around {
+	const cells = 3
+	epoch := time.Unix(0, 0)
+	changes := timefmt.Changes(loc, unitOffsetsFrom, unitOffsetsTo)
+	var out []around
+	for i, c := range changes {
+		lo, hi := unitOffsetsFrom, unitOffsetsTo
+		if i > 0 {
+			lo = changes[i-1].At
+		}
+		if i+1 < len(changes) {
+			hi = changes[i+1].At
+		}
+		at := c.At
+		if span > 0 {
+			at = at.Add(mod(-at.Sub(epoch), span))
+		}
+		if !at.Before(hi) {
 			continue
 		}
-		fix := ""
-		if w := unitWindow(g, offsets, phase); w > 0 {
-			fix = fmt.Sprintf("set the window (the processor's window, or rule_overrides.<rule>.window for this rule) "+
-				"to %s or a divisor of it, whose windows start where the zone's %ss do, or ", w, g.Unit)
+		var points []time.Time
+		b := at.Add(-mod(at.Sub(epoch)-phase(c.Before), g.Period))
+		if b.Equal(at) {
+			b = b.Add(-g.Period)
 		}
-		return fmt.Errorf("stats by %s counts per %s of the time zone %s (%s, in spl_time_zone), whose %ss the rule's "+
-			"windows of %s, counted from the epoch, cut in two (at its offset %s): each part would be counted on its "+
-			"own, where a search scheduled on the zone's clock does not cut them; %sset spl_time_zone to UTC",
-			by, g.Unit, u.zone, rule.ValueText(rule.Call{Func: "format_time", Args: u.call.Args[:2]}), g.Unit, window,
-			offsetText(offset), fix)
+		for k := 0; k < cells && !b.Before(lo); k++ {
+			points = append(points, b)
+			b = b.Add(-g.Period)
+		}
+		slices.Reverse(points)
+		points = append(points, at)
+		b = at.Add(mod(phase(c.After)-at.Sub(epoch), g.Period))
+		if b.Equal(at) {
+			b = b.Add(g.Period)
+		}
+		for k := 0; k < cells && b.Before(hi); k++ {
+			points = append(points, b)
+			b = b.Add(g.Period)
+		}
+		a := around{change: c, at: points, texts: make([]string, len(points))}
+		for k, p := range points {
+			a.texts[k] = timefmt.FormatIn(p, u.format, loc)
+			if p.Equal(at) && k > 0 && a.texts[k] != a.texts[k-1] {
+				a.bound = at.Sub(epoch)
+			}
+		}
+		out = append(out, a)
 	}
-	return nil
+	return out
+}
+
+// cut reports whether the windows, of size window and starting at start after the epoch modulo their size, cut a run
+// of one text around the change: it starts or ends where no window does, and is not within one window. A run that
+// goes on past the instants looked at is judged on the part of it that is known.
+func (a around) cut(window, start time.Duration) bool {
+	epoch := time.Unix(0, 0)
+	index := func(t time.Time) time.Duration {
+		x := t.Sub(epoch) - start
+		return (x - mod(x, window)) / window
+	}
+	starts := func(t time.Time) bool { return mod(t.Sub(epoch)-start, window) == 0 }
+	for i := 0; i < len(a.at); {
+		j := i + 1
+		for j < len(a.at) && a.texts[j] == a.texts[i] {
+			j++
+		}
+		last := a.at[j-1] // the run holds at least until then, and ends before at[j]
+		if j < len(a.at) {
+			last = a.at[j].Add(-time.Nanosecond)
+		}
+		across := index(a.at[i]) != index(last)
+		uneven := i > 0 && !starts(a.at[i]) || j < len(a.at) && !starts(a.at[j])
+		if across && uneven {
+			return true
+		}
+		i = j
+	}
+	return false
 }
 
 // gridsNest reports whether windows of size window, starting at start after the epoch modulo their size, and the
@@ -367,12 +491,16 @@ func gridsNest(g timefmt.Grain, phase, window, start time.Duration) bool {
 	return g.Every && window%g.Period == 0 && mod(start-phase, g.Period) == 0
 }
 
-// unitWindow is the longest window that starts at every bound of g's grid in each of the offsets, 0 when none does:
-// the common divisor of the period and the bounds' phases, which divides a day.
-func unitWindow(g timefmt.Grain, offsets []int, phase func(int) time.Duration) time.Duration {
+// unitWindow is the longest window that starts at every bound of g's grid in each of the offsets, and at each change
+// of the clocks the text changes at, 0 when none does: the common divisor of the period and the bounds' phases, which
+// divides a day.
+func unitWindow(g timefmt.Grain, offsets []int, phase func(int) time.Duration, arounds []around) time.Duration {
 	w := g.Period
 	for _, o := range append([]int{0}, offsets...) {
 		w = gcd(w, phase(o))
+	}
+	for _, a := range arounds {
+		w = gcd(w, a.bound)
 	}
 	if w <= 0 || (24*time.Hour)%w != 0 {
 		return 0

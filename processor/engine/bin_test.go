@@ -183,6 +183,7 @@ func TestBinWindow(t *testing.T) {
 		// Not grouped by the bucket, or not windowed: the window does not meet the buckets.
 		{"not by the bucket", "* | bin _time span=7m | stats count values(_time) as b by user.username | where count > 5", Options{}, ""},
 		{"overwritten", "* | bin _time span=7m AS t | eval t=\"x\" | stats count by t | where count > 5", Options{}, ""},
+		{"removed, then filled", "* | bin _time span=7m AS t | fields - t | fillnull value=0 t | stats count by t | where count > 5", Options{}, ""},
 		{"per event", "* | bin _time span=7m | stats count by _time", Options{}, ""},
 	}
 	for _, tt := range tests {
@@ -286,6 +287,7 @@ func TestStrftimeWindowInZone(t *testing.T) {
 		{"renamed", "Europe/Berlin", `* | eval day=strftime(_time, "%F") | rename day as d` + by, day, "stats by d counts per day", time.Hour},
 		{"a copy", "Europe/Berlin", `* | eval day=strftime(_time, "%F"), d=day` + by, day, "stats by d counts per day", time.Hour},
 		{"of a copy of _time", "Europe/Berlin", `* | eval t=_time | eval d=strftime(t, "%F")` + by, day, "(strftime(t, \"%F\")", time.Hour},
+		{"kept by fields", "Europe/Berlin", `* | eval d=strftime(_time, "%F") | fields d user.username` + by, day, "stats by d counts per day", time.Hour},
 		{"convert ctime", "Europe/Berlin", `* | convert timeformat="%F" ctime(_time) AS d` + by, day, "stats by d counts per day", time.Hour},
 		{"convert ctime of _time", "Europe/Berlin", `* | convert timeformat="%F" ctime(_time)` +
 			" | stats count by _time user.username | where count > 100", day, "stats by _time counts per day", time.Hour},
@@ -295,6 +297,27 @@ func TestStrftimeWindowInZone(t *testing.T) {
 		{"a day of hour buckets in an hour", "Asia/Kolkata", `* | bin _time span=1h | eval d=strftime(_time, "%F")` + by, hour, "", 0},
 		{"a day of 10-minute buckets in an hour", "Asia/Kolkata", `* | bin _time span=10m | eval d=strftime(_time, "%F")` + by, hour,
 			"per day", 30 * time.Minute},
+		// Where the clocks change, apart from each offset: New York's 01:00 comes twice when its clocks go back, "01"
+		// from 05:00 to 07:00 UTC, which windows of two or three hours cut at 06:00; the text of %Z changes at the
+		// change itself, 01:00 UTC at Troll, where no window of two hours starts.
+		// Offsets the zone gave up before 2023 are not checked: Mexico City's summer one (-05:00, until 2022)
+		// would cut its days at 05:00 UTC in windows of two hours; its days start at 06:00 UTC today.
+		{"Mexico City's days in two hours", "America/Mexico_City", `* | eval d=strftime(_time, "%F")` + by,
+			Options{Window: 2 * time.Hour}, "", 0},
+		{"New York's repeated hour in two hours", "America/New_York", `* | eval d=strftime(_time, "%H")` + by, Options{Window: 2 * time.Hour},
+			"per hour of the time zone America/New_York (strftime(_time, \"%H\"), in spl_time_zone), whose hours the rule's " +
+				"windows of 2h0m0s, counted from the epoch, cut in two (where its clocks change from -04:00 to -05:00, at " +
+				"2023-11-05 06:00 UTC)", time.Hour},
+		{"New York's repeated hour in three hours", "America/New_York", `* | eval d=strftime(_time, "%F %H")` + by, Options{Window: 3 * time.Hour},
+			"where its clocks change from -04:00 to -05:00", time.Hour},
+		{"Lord Howe's repeated hour of hour buckets", "Australia/Lord_Howe", `* | bin _time span=1h | eval d=strftime(_time, "%H")` + by,
+			Options{Window: 3 * time.Hour}, "where its clocks change from +11:00 to +10:30", time.Hour},
+		{"Troll's %Z in two hours", "Antarctica/Troll", `* | eval d=strftime(_time, "%F %Z")` + by, Options{Window: 2 * time.Hour},
+			"where its clocks change from +00:00 to +02:00", time.Hour},
+		{"New York's repeated hour in four hours", "America/New_York", `* | eval d=strftime(_time, "%H")` + by, Options{Window: 4 * time.Hour}, "", 0},
+		{"New York's repeated hour in a day", "America/New_York", `* | eval d=strftime(_time, "%H")` + by, day, "", 0},
+		{"Troll's days in two hours", "Antarctica/Troll", `* | eval d=strftime(_time, "%F")` + by, Options{Window: 2 * time.Hour}, "", 0},
+		{"Berlin's days and %Z in an hour", "Europe/Berlin", `* | eval d=strftime(_time, "%F %Z")` + by, hour, "", 0},
 		// Units the windows hold whole, or in whole windows, in every offset of the zone.
 		{"Berlin's days in an hour", "Europe/Berlin", `* | eval d=strftime(_time, "%F")` + by, hour, "", 0},
 		{"Berlin's months in an hour", "Europe/Berlin", `* | eval d=strftime(_time, "%Y-%m")` + by, hour, "", 0},
@@ -322,6 +345,8 @@ func TestStrftimeWindowInZone(t *testing.T) {
 		{"of another field", "Europe/Berlin", `* | eval d=strftime(requestReceivedTimestamp, "%F")` + by, day, "", 0},
 		{"of a bucket of local days", "Europe/Berlin", `* | bin _time span=1d | eval d=strftime(_time, "%F")` + by, day, "", 0},
 		{"overwritten", "Europe/Berlin", `* | eval d=strftime(_time, "%F") | eval d="x"` + by, day, "", 0},
+		{"removed, then filled", "Europe/Berlin", `* | eval d=strftime(_time, "%F") | fields - d | fillnull value=none d` + by, day, "", 0},
+		{"not kept, then filled", "Europe/Berlin", `* | eval d=strftime(_time, "%F") | fields user.username | fillnull value=none d` + by, day, "", 0},
 		{"not grouped by it", "Europe/Berlin", `* | eval d=strftime(_time, "%F") | stats count values(d) by user.username | where count > 100`, day, "", 0},
 		{"per event", "Europe/Berlin", `* | eval d=strftime(_time, "%F") | stats count by d user.username`, day, "", 0},
 	}

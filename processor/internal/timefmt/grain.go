@@ -1,6 +1,7 @@
 package timefmt
 
 import (
+	"slices"
 	"strings"
 	"time"
 )
@@ -54,8 +55,10 @@ var grains = func() map[byte]Grain {
 
 // FormatGrain returns the grain of format (as Format reads it: flags and widths change no conversion's cell); false
 // when it writes no part of the clock or the calendar (%Z, %z, literal text) or a part finer than a second (%N, %Q,
-// %f), whose text changes from one event to the next.
+// %f), whose text changes from one event to the next. A %N or %Q that is not Splunk's (%10N, %-3N) is written as it
+// stands, as text.
 func FormatGrain(format string) (Grain, bool) {
+	format = subseconds(format, func(int) string { return "%f" })
 	var g Grain
 	found := false
 	for i := 0; i < len(format); i++ {
@@ -71,7 +74,7 @@ func FormatGrain(format string) (Grain, bool) {
 		}
 		i = j
 		c := format[j]
-		if c == 'N' || c == 'Q' || c == 'f' {
+		if c == 'f' {
 			return Grain{}, false
 		}
 		if c == ':' { // %:z and its kin, or text: nothing after the colons is a conversion
@@ -93,14 +96,28 @@ func FormatGrain(format string) (Grain, bool) {
 // Offsets returns the offsets from UTC, in seconds east, that loc's clocks show at some time in [from, to), each
 // once, in the order they first do.
 func Offsets(loc *time.Location, from, to time.Time) []int {
-	var out []int
-	seen := map[int]bool{}
-	for at := from; at.Before(to); {
-		_, offset := at.In(loc).Zone()
-		if !seen[offset] {
-			seen[offset] = true
-			out = append(out, offset)
+	_, first := from.In(loc).Zone()
+	out := []int{first}
+	for _, c := range Changes(loc, from, to) {
+		if !slices.Contains(out, c.After) {
+			out = append(out, c.After)
 		}
+	}
+	return out
+}
+
+// Change is an instant at which a zone's clocks change their offset from UTC or their abbreviation (%Z): the offsets,
+// in seconds east, before it and from it on.
+type Change struct {
+	At            time.Time
+	Before, After int
+}
+
+// Changes returns the changes of loc's clocks in (from, to), in order.
+func Changes(loc *time.Location, from, to time.Time) []Change {
+	var out []Change
+	name, offset := from.In(loc).Zone()
+	for at := from; at.Before(to); {
 		_, next := at.In(loc).ZoneBounds()
 		switch {
 		case next.IsZero(): // no change after at
@@ -109,6 +126,13 @@ func Offsets(loc *time.Location, from, to time.Time) []int {
 			// Past its table, Go computes a zone's changes from its rule a year at a time and reports a bound at the
 			// end of each year (the 31st of December, in a leap year, before at): a change of nothing.
 			next = at.Add(time.Hour)
+		}
+		if !next.Before(to) {
+			return out
+		}
+		if n, o := next.In(loc).Zone(); n != name || o != offset {
+			out = append(out, Change{At: next, Before: offset, After: o})
+			name, offset = n, o
 		}
 		at = next
 	}

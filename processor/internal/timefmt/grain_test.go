@@ -42,6 +42,12 @@ func TestFormatGrain(t *testing.T) {
 		{"%F %T.%3N", "", 0, false},
 		{"%f", "", 0, false},
 		{"%H%", "hour", time.Hour, true},
+		{"%F %Q", "", 0, false},
+		{"%F %3Q", "", 0, false},
+		{"%F %9N", "", 0, false},
+		{"%F %-3N", "day", day, true}, // not Splunk's: written as it stands
+		{"%F %10N", "day", day, true},
+		{"%F %%N", "day", day, true},
 	}
 	for _, c := range cases {
 		g, ok := FormatGrain(c.format)
@@ -63,7 +69,7 @@ func TestFormatGrain(t *testing.T) {
 func TestFormatGrainHolds(t *testing.T) {
 	formats := []string{"%S", "%s", "%T", "%c", "%+", "%r", "%M", "%R", "%H", "%k", "%I", "%l", "%p", "%P", "%d", "%e",
 		"%j", "%a", "%A", "%w", "%u", "%D", "%x", "%F", "%v", "%U", "%W", "%m", "%b", "%B", "%h", "%Y", "%y", "%C",
-		"%V", "%G", "%g", "%Y-%m", "%G-W%V", "%Y %H"}
+		"%V", "%G", "%g", "%Y-%m", "%G-W%V", "%Y %H", "%F %-3N", "%F %10N"}
 	for _, name := range []string{"UTC", "Asia/Kolkata"} {
 		loc := zone(t, name)
 		_, offset := time.Date(2024, 6, 1, 0, 0, 0, 0, loc).Zone()
@@ -118,6 +124,37 @@ func TestOffsets(t *testing.T) {
 	for _, c := range cases {
 		if got := Offsets(zone(t, c.zone), c.from, c.to); !slices.Equal(got, c.want) {
 			t.Errorf("Offsets(%s, %v, %v) = %v, want %v", c.zone, c.from, c.to, got, c.want)
+		}
+	}
+}
+
+// TestChanges: the instants a zone's clocks change at, with the offsets on each side: America/New_York's two of 2020,
+// America/Whitehorse's last of 2020, where only the abbreviation changed (PDT to MST, both -07:00: %Z changes there),
+// none in Asia/Kolkata, and past the zone database's table no change of nothing at the end of a leap year.
+func TestChanges(t *testing.T) {
+	date := func(y int, m time.Month, d, h int) time.Time { return time.Date(y, m, d, h, 0, 0, 0, time.UTC) }
+	type change struct {
+		at            time.Time
+		before, after int
+	}
+	cases := []struct {
+		zone     string
+		from, to time.Time
+		want     []change
+	}{
+		{"America/New_York", date(2020, 1, 1, 0), date(2021, 1, 1, 0),
+			[]change{{date(2020, 3, 8, 7), -18000, -14400}, {date(2020, 11, 1, 6), -14400, -18000}}},
+		{"America/Whitehorse", date(2020, 6, 1, 0), date(2021, 1, 1, 0), []change{{date(2020, 11, 1, 7), -25200, -25200}}},
+		{"Asia/Kolkata", date(2020, 1, 1, 0), date(2100, 1, 1, 0), nil},
+		{"Europe/Berlin", date(2040, 12, 30, 0), date(2041, 4, 1, 0), []change{{date(2041, 3, 31, 1), 3600, 7200}}},
+	}
+	for _, c := range cases {
+		var got []change
+		for _, ch := range Changes(zone(t, c.zone), c.from, c.to) {
+			got = append(got, change{ch.At.UTC(), ch.Before, ch.After})
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("Changes(%s, %v, %v) = %v, want %v", c.zone, c.from, c.to, got, c.want)
 		}
 	}
 }
