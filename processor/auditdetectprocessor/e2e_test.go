@@ -38,6 +38,7 @@ package auditdetectprocessor_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -46,6 +47,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -344,16 +346,20 @@ func startE2EPipeline(t *testing.T, processorConf map[string]any, logPath string
 		require.NoError(t, c.Start(ctx, host))
 		p.started = append(p.started, c)
 	}
-	port := freePort(t)
 
 	// The HEC peer.
 	hecRecvFactory := splunkhecreceiver.NewFactory()
-	hecRecvCfg := loadConfig(t, hecRecvFactory, map[string]any{"endpoint": fmt.Sprintf("127.0.0.1:%d", port)})
 	rset := receivertest.NewNopSettings(hecRecvFactory.Type())
 	rset.Logger = logger
-	hecRecv, err := hecRecvFactory.CreateLogs(ctx, rset, hecRecvCfg, p.received)
-	require.NoError(t, err)
-	start(hecRecv)
+	var hecRecv component.Component
+	port := onFreePort(t, func(port int) error {
+		hecRecvCfg := loadConfig(t, hecRecvFactory, map[string]any{"endpoint": fmt.Sprintf("127.0.0.1:%d", port)})
+		var err error
+		hecRecv, err = hecRecvFactory.CreateLogs(ctx, rset, hecRecvCfg, p.received)
+		require.NoError(t, err)
+		return hecRecv.Start(ctx, host)
+	})
+	p.started = append(p.started, hecRecv)
 
 	// The exporter. No sending queue: ConsumeLogs returns once HEC has answered, so a shutdown loses nothing and the
 	// filelog receiver sees export errors. Default index/sourcetype/source are those of the audit records.
@@ -434,6 +440,20 @@ func freePort(t *testing.T) int {
 	port := l.Addr().(*net.TCPAddr).Port
 	require.NoError(t, l.Close())
 	return port
+}
+
+// onFreePort calls start, which listens, with a freePort, and with another if something took that one in between
+// (the test binaries of other packages run beside this one); it returns the port start listens on.
+func onFreePort(t *testing.T, start func(port int) error) int {
+	t.Helper()
+	for tries := 1; ; tries++ {
+		port := freePort(t)
+		err := start(port)
+		if !errors.Is(err, syscall.EADDRINUSE) || tries == 5 {
+			require.NoError(t, err)
+			return port
+		}
+	}
 }
 
 func writeAuditLog(t *testing.T, lines []string) string {

@@ -58,12 +58,12 @@ func TestShutdownWaitsForADeliveryInFlight(t *testing.T) {
 	go func() { sent <- p.ConsumeLogs(context.Background(), input(str(createBy("carol", 11.5)))) }()
 	<-entered
 	shut := make(chan error, 1)
-	go func() { shut <- p.Shutdown(context.Background()) }()
-	select {
-	case <-shut: // shut down while the batch is still on its way
-		shut <- nil
-	case <-time.After(300 * time.Millisecond):
-	}
+	shutdown := startLabelled(t, func(context.Context) { go func() { shut <- p.Shutdown(context.Background()) }() })
+	// The batch is let go once the shutdown waits for it, or has returned without (a fixed wait instead could end
+	// before the shutdown got there on a loaded machine, and the test would pass without trying it).
+	require.Eventually(t, func() bool {
+		return len(shut) > 0 || goroutines(shutdown, thisPackage+"(*auditProcessor).waitSending") == 1
+	}, waitFor, time.Millisecond)
 	close(release)
 	require.Error(t, <-sent)
 	<-shut
@@ -150,12 +150,15 @@ func TestConcurrentBatchesReloadsCheckpointsShutdown(t *testing.T) {
 		writeFile(t, dir+"/svc.yml", reloadRule([]string{"ClusterIP", "LoadBalancer"}[i%2]))
 		time.Sleep(40 * time.Millisecond)
 	}
+	// A loaded machine may have run no reload in those 240 ms, and the last write put back the rules it started with:
+	// one more change, and the batches go on until a reload has run.
+	writeFile(t, dir+"/svc.yml", reloadRule("ClusterIP"))
+	require.Eventually(t, func() bool { return logs.FilterMessage("auditdetect rules reloaded").Len() > 0 }, waitFor, tick)
 	_ = p.Shutdown(context.Background()) // a flush may be refused
 	close(stop)
 	for g := 0; g < 4; g++ {
 		<-done
 	}
-	assert.Positive(t, logs.FilterMessage("auditdetect rules reloaded").Len())
 }
 
 // TestClosedBacklogBoundDoesNotOverflow: max_keys passes validation at any positive value (a large one meaning "no

@@ -115,7 +115,7 @@ func TestReloadWhileLookupTableIsGone(t *testing.T) {
 	assert.True(t, s.flags(t, nodePortCreate), "the running rules keep their table")
 	assert.False(t, s.flags(t, clusterIPCreate))
 
-	writeFile(t, csv, "type,allowed\nClusterIP,true\n")
+	replaceFile(t, csv, "type,allowed\nClusterIP,true\n")
 	require.Eventually(t, func() bool { return gauge(s.tel, "otelcol_processor_auditdetect_reload_failing") == 0 }, waitFor, tick)
 	assert.Equal(t, [2]int64{1, 0}, [2]int64{reloads("failure"), reloads("success")}, "back to what runs: nothing to reload")
 }

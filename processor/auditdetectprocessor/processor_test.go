@@ -1,10 +1,14 @@
 package auditdetectprocessor
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,6 +54,38 @@ func newTestProcessor(t *testing.T, cfg *Config) (processor.Logs, *consumertest.
 	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })
 	return p, sink, tel
+}
+
+// labelled numbers the labels of startLabelled.
+var labelled atomic.Int64
+
+// startLabelled runs start under a pprof label of its own and returns the label. The goroutines start starts inherit
+// it, so that goroutines(label, ...) counts those and no other: not those of an earlier test (an idle timer still on
+// its way out after its Shutdown returned leaves a count of every idle timer a moment later).
+func startLabelled(t *testing.T, start func(ctx context.Context)) string {
+	label := fmt.Sprintf("%s#%d", t.Name(), labelled.Add(1)) // -count=n runs a test n times
+	pprof.Do(context.Background(), pprof.Labels("test", label), start)
+	return label
+}
+
+// thisPackage prefixes the names of this package's functions in a traceback.
+const thisPackage = "github.com/auditdetect/auditdetect/processor/auditdetectprocessor."
+
+// goroutines counts the goroutines labelled label whose stack holds frame (a function, as a traceback names it:
+// "sync.(*Mutex).Lock", thisPackage+"(*auditProcessor).watchIdle").
+func goroutines(label, frame string) int {
+	var buf bytes.Buffer
+	_ = pprof.Lookup("goroutine").WriteTo(&buf, 1) // a bytes.Buffer takes every write
+	labels := fmt.Sprintf(`# labels: {"test":%q}`, label)
+	n := 0
+	for _, stack := range strings.Split(buf.String(), "\n\n") {
+		var count int
+		if _, err := fmt.Sscanf(stack, "%d @", &count); err == nil &&
+			strings.Contains(stack, "\n"+labels+"\n") && strings.Contains(stack, "\t"+frame+"+") {
+			n += count
+		}
+	}
+	return n
 }
 
 // input builds one resource/scope holding records with the given bodies.

@@ -102,6 +102,17 @@ func writeFile(t *testing.T, name, content string) {
 	require.NoError(t, os.WriteFile(name, []byte(content), 0o600))
 }
 
+// replaceFile writes content to name by a rename, as a ConfigMap update or an editor's save does: no reload check
+// reads it half-written. The tests that count failed reloads need it: a plain rewrite stalled between truncating the
+// file and writing it for longer than the check's settling wait (25 ms at tick) is read as an empty file, one
+// broken change more. The temporary file's name is no rule file's nor table's.
+func replaceFile(t *testing.T, name, content string) {
+	t.Helper()
+	tmp := filepath.Join(filepath.Dir(name), ".replacing.tmp")
+	writeFile(t, tmp, content)
+	require.NoError(t, os.Rename(tmp, name))
+}
+
 const (
 	tick    = 50 * time.Millisecond
 	waitFor = 30 * time.Second
@@ -210,7 +221,7 @@ func TestReloadKeepsRunningSetOnError(t *testing.T) {
 			if st.content == "" {
 				require.NoError(t, os.Remove(file))
 			} else {
-				writeFile(t, file, st.content)
+				replaceFile(t, file, st.content)
 			}
 			require.Eventually(t, func() bool {
 				return sumAttr(s.tel, "otelcol_processor_auditdetect_reloads", attribute.String("result", "failure")) == st.failures &&
@@ -427,7 +438,9 @@ func eveHeld(t *testing.T, cfg *Config) (*auditProcessor, *consumertest.LogsSink
 
 // TestDeliveredWaitsForReload: the answer for a refused batch gives its due throttle reports back to the throttles;
 // a reload that comes while it does waits for it, so that the reports are not given to throttles the reload has
-// just flushed and dropped. The test holds the deliveries' lock to keep the answer in the middle of its work.
+// just flushed and dropped. The test holds the deliveries' lock to keep the answer in the middle of its work, and
+// lets it go once the answer and then the reload wait (a sleep instead could end before either is there on a loaded
+// machine, and the test would pass without trying that order).
 func TestDeliveredWaitsForReload(t *testing.T) {
 	cfg := testConfig(throttled(10*time.Minute, "user"))
 	p, sink := eveHeld(t, cfg)
@@ -443,10 +456,14 @@ func TestDeliveredWaitsForReload(t *testing.T) {
 	dl := p.state.deliveries
 	dl.mu.Lock()
 	answered, reloaded := make(chan struct{}), make(chan struct{})
-	go func() { p.delivered(refused, errShutdown); close(answered) }()
-	time.Sleep(50 * time.Millisecond) // the answer is waiting for the deliveries' lock
-	go func() { p.install(ctx, d2); close(reloaded) }()
-	time.Sleep(50 * time.Millisecond)
+	answer := startLabelled(t, func(context.Context) {
+		go func() { p.delivered(refused, errShutdown); close(answered) }()
+	})
+	require.Eventually(t, func() bool { return goroutines(answer, "sync.(*Mutex).Lock") == 1 }, waitFor,
+		time.Millisecond, "the answer waits for the deliveries' lock")
+	reload := startLabelled(t, func(context.Context) { go func() { p.install(ctx, d2); close(reloaded) }() })
+	require.Eventually(t, func() bool { return goroutines(reload, "sync.(*RWMutex).Lock") == 1 }, waitFor,
+		time.Millisecond, "the reload waits for the answer's read lock")
 	dl.mu.Unlock()
 	<-answered
 	<-reloaded

@@ -13,6 +13,7 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/receiver/splunkhecreceiver"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/processor/processortest"
@@ -36,15 +37,18 @@ func TestWebhookThroughHECRawEndpoint(t *testing.T) {
 	require.NoError(t, proc.Start(ctx, host))
 	t.Cleanup(func() { assert.NoError(t, proc.Shutdown(ctx)) })
 
-	port := freePort(t)
 	recvFactory := splunkhecreceiver.NewFactory()
-	recv, err := recvFactory.CreateLogs(ctx, receivertest.NewNopSettings(recvFactory.Type()), loadConfig(t, recvFactory, map[string]any{
-		"endpoint":  fmt.Sprintf("127.0.0.1:%d", port),
-		"raw_path":  "/k8s-audit",
-		"splitting": "none",
-	}), proc)
-	require.NoError(t, err)
-	require.NoError(t, recv.Start(ctx, host))
+	var recv component.Component
+	port := onFreePort(t, func(port int) error {
+		var err error
+		recv, err = recvFactory.CreateLogs(ctx, receivertest.NewNopSettings(recvFactory.Type()), loadConfig(t, recvFactory, map[string]any{
+			"endpoint":  fmt.Sprintf("127.0.0.1:%d", port),
+			"raw_path":  "/k8s-audit",
+			"splitting": "none",
+		}), proc)
+		require.NoError(t, err)
+		return recv.Start(ctx, host)
+	})
 	t.Cleanup(func() { assert.NoError(t, recv.Shutdown(ctx)) })
 
 	event := func(rule, file string) string {

@@ -2,6 +2,7 @@ package auditdetectprocessor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"reflect"
 	"regexp"
 	"sort"
+	"syscall"
 	"testing"
 	"time"
 
@@ -98,21 +100,29 @@ func TestMetadataMatchesTelemetryBuilder(t *testing.T) {
 // endpoint exposes, with their types.
 func scrapeNames(t *testing.T, withoutSuffixes bool) map[string]string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	require.NoError(t, l.Close())
-	host := "127.0.0.1"
-	prom := &otelconf.Prometheus{Host: &host, Port: &port}
-	if withoutSuffixes {
-		yes := true
-		prom.WithoutUnits, prom.WithoutTypeSuffix, prom.WithoutScopeInfo = &yes, &yes, &yes
+	var port int
+	var sdk otelconf.SDK
+	// The port was free a moment ago; another test binary running beside this one may have taken it since.
+	for tries := 1; ; tries++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		port = l.Addr().(*net.TCPAddr).Port
+		require.NoError(t, l.Close())
+		host := "127.0.0.1"
+		prom := &otelconf.Prometheus{Host: &host, Port: &port}
+		if withoutSuffixes {
+			yes := true
+			prom.WithoutUnits, prom.WithoutTypeSuffix, prom.WithoutScopeInfo = &yes, &yes, &yes
+		}
+		sdk, err = otelconf.NewSDK(otelconf.WithContext(context.Background()), otelconf.WithOpenTelemetryConfiguration(
+			otelconf.OpenTelemetryConfiguration{MeterProvider: &otelconf.MeterProvider{Readers: []otelconf.MetricReader{
+				{Pull: &otelconf.PullMetricReader{Exporter: otelconf.PullMetricExporter{Prometheus: prom}}},
+			}}}))
+		if !errors.Is(err, syscall.EADDRINUSE) || tries == 5 {
+			require.NoError(t, err)
+			break
+		}
 	}
-	sdk, err := otelconf.NewSDK(otelconf.WithContext(context.Background()), otelconf.WithOpenTelemetryConfiguration(
-		otelconf.OpenTelemetryConfiguration{MeterProvider: &otelconf.MeterProvider{Readers: []otelconf.MetricReader{
-			{Pull: &otelconf.PullMetricReader{Exporter: otelconf.PullMetricExporter{Prometheus: prom}}},
-		}}}))
-	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, sdk.Shutdown(context.Background())) })
 
 	set := componenttest.NewNopTelemetrySettings()

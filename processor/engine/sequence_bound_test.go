@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -377,11 +379,17 @@ func TestSequenceConcurrent(t *testing.T) {
 	var mu sync.Mutex
 	reported := map[string]int{}
 	var wg sync.WaitGroup
+	var saves atomic.Int32
 	for g := range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range 400 {
+				// The last events wait for a save: the saver starts after these goroutines, and a loaded machine may
+				// not run it before they are done.
+				for i == 399 && saves.Load() == 0 {
+					runtime.Gosched()
+				}
 				// Each user's workload at 2i+1 arrives before its role change at 2i.
 				user := fmt.Sprintf("u%d-%d", g, i%40)
 				for _, body := range []string{
@@ -419,6 +427,7 @@ func TestSequenceConcurrent(t *testing.T) {
 			}
 			e.SequenceHolding()
 			n++
+			saves.Add(1)
 		}
 	}()
 	wg.Wait()
