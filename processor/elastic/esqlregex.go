@@ -138,6 +138,9 @@ func (p *luceneParser) inter() (lnode, error) {
 		return lnode{}, fmt.Errorf("the intersection (&) at offset %d has no RE2 form (write \\& for the character &)", at)
 	}
 	for _, s := range sides {
+		if err := rule.CheckRegexLength(s.re); err != nil {
+			return lnode{}, err
+		}
 		re, err := regexp.Compile(`^(?s:` + s.re + `)$`)
 		if err != nil {
 			return lnode{}, err
@@ -347,6 +350,9 @@ func (p *luceneParser) classChar() (string, error) {
 // javaRegex checks a Java regular expression (ES|QL REPLACE) for RE2 and returns it; constructs RE2 lacks
 // (lookaround, backreferences, possessive quantifiers) fail to compile and are refused.
 func javaRegex(src string) (string, error) {
+	if err := rule.CheckRegexLength(src); err != nil {
+		return "", err
+	}
 	if _, err := regexp.Compile(src); err != nil {
 		return "", fmt.Errorf("%v (the regular expression is Java's; RE2 has no lookaround, backreferences or possessive quantifiers)", err)
 	}

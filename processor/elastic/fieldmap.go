@@ -594,6 +594,9 @@ func patternMatches(p rule.Pattern, s string) (bool, error) {
 		if !p.CaseSensitive {
 			src = "(?i)" + src
 		}
+		if err := rule.CheckRegexLength(src); err != nil {
+			return false, err
+		}
 		re, err := regexp.Compile(src)
 		if err != nil {
 			return false, err

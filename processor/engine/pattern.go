@@ -89,8 +89,8 @@ func compilePattern(p rule.Pattern) (matcher, error) {
 	case rule.Glob:
 		return compileGlob(p.Text, p.CaseSensitive), nil
 	case rule.Regex:
-		if len(p.Text) > rule.MaxRegexBytes {
-			return nil, fmt.Errorf("regular expression of %d bytes is over the limit of %d", len(p.Text), rule.MaxRegexBytes)
+		if err := rule.CheckRegexLength(p.Text); err != nil {
+			return nil, err
 		}
 		src := p.Text
 		if !p.CaseSensitive {

@@ -334,6 +334,9 @@ func (p *parser) valueExprs(f rule.Field, m modifiers, v *yaml.Node) ([]rule.Exp
 		if flags := strings.ReplaceAll(m.reFlags, "i", ""); flags != "" {
 			src = "(?" + flags + ")" + src
 		}
+		if err := rule.CheckRegexLength(src); err != nil {
+			return nil, p.errorAt(v, fmt.Sprintf("field %q: %v", f.Name, err))
+		}
 		if _, err := regexp.Compile(src); err != nil {
 			return nil, p.errorAt(v, fmt.Sprintf("field %q: invalid regular expression (RE2 syntax): %v", f.Name, err))
 		}

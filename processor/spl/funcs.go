@@ -190,6 +190,9 @@ func patternTest(_ *parser, name token, args []item) (wexpr, *posError) {
 	if fn == "like" {
 		return wFunc{name: fn, field: args[0].field, pat: likePattern(text)}, nil
 	}
+	if err := rule.CheckRegexLength(text); err != nil {
+		return nil, errAt(name.pos, "match: %v", err)
+	}
 	if _, err := regexp.Compile(text); err != nil {
 		return nil, errAt(name.pos, "match: the regular expression is not RE2 syntax: %v", err)
 	}
