@@ -72,8 +72,9 @@ GO_LIST_BINARY_INPUTS = $(GO) list -e -deps \
 # after a while (the sample is read within a second of start-up); RUN_SECONDS=0 runs until Ctrl-C.
 RUN_SECONDS ?= 10
 
-# Per test binary; the race detector makes tests several times slower on these 2-core machines.
-GO_TEST_TIMEOUT ?= 10m
+# Per test binary, a guard against a hang: the race detector makes tests several times slower on these 2-core
+# machines, and the processor package, about 2 minutes alone in CI, took 6.5 minutes while other work shared the CPUs.
+GO_TEST_TIMEOUT ?= 20m
 
 # ocb compiles with -trimpath, and Go caches a package compiled with -trimpath apart from one compiled without it.
 # The module's other non-race builds (vet, the allocation tests, the rule tools) use it too, so the collector
