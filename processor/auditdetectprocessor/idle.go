@@ -52,6 +52,10 @@ type idleClock struct {
 	busy int
 	// refused says the last idle batch was refused (logged once per run of refusals).
 	refused bool
+	// checks counts the timer's checks (target), and checked is the wall time of the latest: a test waits on them
+	// for the timer to have run, which a loaded machine may not let it do for seconds.
+	checks  int
+	checked time.Time
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -84,6 +88,8 @@ func (c *idleClock) end(now time.Time, events bool, e *engine.Engine) {
 func (c *idleClock) target(now time.Time, timeout, lateness time.Duration) (at time.Time, idle bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.checks++
+	c.checked = now
 	if c.busy > 0 || c.last.IsZero() || now.Sub(c.last) < timeout {
 		return time.Time{}, false
 	}

@@ -90,15 +90,37 @@ func TestIdleStreamAnswers(t *testing.T) {
 // creations, closed by the log's own time. Moved by the wall time of the pause, it would have answered alice:1 and
 // counted the second creation as late.
 func TestIdleReplayIsNotClosedEarly(t *testing.T) {
-	p, sink, _ := newTestProcessor(t, idleConfig(t))
-	ctx := context.Background()
+	sink := new(consumertest.LogsSink)
+	p, err := newAuditProcessor(processortest.NewNopSettings(metadata.Type), idleConfig(t))
+	require.NoError(t, err)
+	p.state.next = sink
+	require.NoError(t, p.start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, p.shutdown(context.Background())) })
 	t0 := s0.Add(900 * time.Millisecond) // 100 ms before the end of its one-second window
-	require.NoError(t, p.ConsumeLogs(ctx, input(str(createAt("alice", t0)))))
-	time.Sleep(600 * time.Millisecond) // twelve idle periods, past the window's end and lateness in wall time
-	require.NoError(t, p.ConsumeLogs(ctx, input(str(createAt("alice", t0.Add(50*time.Millisecond))))))
+	require.NoError(t, sendTo(t, p, sink, input(str(createAt("alice", t0)))))
+	// From due on, a clock moved by the wall time passed would be past the window's end and lateness (t0 + 300 ms).
+	// The pause lasts until the running timer has made three checks at or after due, run to their end (the one after
+	// them has begun): a fixed sleep could end before the timer ran at all on a loaded machine.
+	due := time.Now().Add(300 * time.Millisecond)
+	first := -1 // the count of checks when one at or after due was first seen
+	require.Eventually(t, func() bool {
+		n, at := idleChecks(p)
+		if first < 0 && !at.Before(due) {
+			first = n
+		}
+		return first >= 0 && n >= first+3
+	}, time.Minute, 10*time.Millisecond, "the idle timer checked the stream past the window's end and lateness")
+	require.NoError(t, sendTo(t, p, sink, input(str(createAt("alice", t0.Add(50*time.Millisecond))))))
 	assert.Empty(t, closedAnswers(sink.AllLogs()))
-	require.NoError(t, p.ConsumeLogs(ctx, input(str(createAt("bob", t0.Add(1500*time.Millisecond))))))
+	require.NoError(t, sendTo(t, p, sink, input(str(createAt("bob", t0.Add(1500*time.Millisecond))))))
 	assert.Equal(t, []string{"alice:2"}, closedAnswers(sink.AllLogs()))
+}
+
+// idleChecks returns how many checks p's idle timer has begun and the wall time of the latest.
+func idleChecks(p *auditProcessor) (int, time.Time) {
+	p.idle.mu.Lock()
+	defer p.idle.mu.Unlock()
+	return p.idle.checks, p.idle.checked
 }
 
 // TestIdleLiveStreamWithoutLateness: with allowed_lateness 0, a live stream's events still arrive some time after
@@ -123,10 +145,25 @@ func TestIdleLiveStreamWithoutLateness(t *testing.T) {
 	require.NoError(t, p.ConsumeLogs(ctx, input(str(createAt("alice", end.Add(-time.Millisecond))))))
 	assertSum(t, tel, "otelcol_processor_auditdetect_window_late_events", 1)
 
-	require.NoError(t, p.ConsumeLogs(ctx, input(str(createAt("bob", time.Now().Add(-delay))))))
+	// bob's creation counts in its own window if it is as delayed as the stream's events when it is evaluated. A
+	// stall between stamping and evaluating it makes it slower than the stream, and it may then rightly be dropped as
+	// late: the timer keeps the clock at least delay behind the wall clock (the stream's first event was that far
+	// behind when it came), so bob's window is open as long as the wall clock less delay has not reached its end, and
+	// a try that returns later and was dropped is made again.
+	late := int64(1)
+	for try := 0; ; try++ {
+		require.Less(t, try, 10, "every try of bob's creation stalled")
+		bob := time.Now().Add(-delay)
+		require.NoError(t, p.ConsumeLogs(ctx, input(str(createAt("bob", bob)))))
+		if time.Now().Add(-delay).Before(bob.Truncate(time.Second).Add(time.Second)) ||
+			metricSum(t, tel, "otelcol_processor_auditdetect_window_late_events") == late {
+			break
+		}
+		late++ // stalled, and dropped as late
+	}
 	require.Eventually(t, func() bool { return len(closedAnswers(sink.AllLogs())) > 1 }, 10*time.Second, 10*time.Millisecond)
 	assert.Equal(t, []string{"alice:1", "bob:1"}, closedAnswers(sink.AllLogs()), "alice's late creation is not counted")
-	assertSum(t, tel, "otelcol_processor_auditdetect_window_late_events", 1)
+	assertSum(t, tel, "otelcol_processor_auditdetect_window_late_events", late)
 }
 
 // TestIdleLivenessBound: the idle timer moves the clock of a stream whose last event was no more than liveDelay (5
