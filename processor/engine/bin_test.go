@@ -151,6 +151,27 @@ func compileSPL(t *testing.T, search string, opts Options) (*Engine, error) {
 	return compileSPLIn(t, search, nil, opts)
 }
 
+// loadZone is the IANA time zone name, as spl_time_zone loads it.
+func loadZone(t *testing.T, name string) *time.Location {
+	t.Helper()
+	zone, err := spl.LoadTimeZone(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return zone
+}
+
+// assertRefused fails t unless err is nil where refused is "", and an error containing refused otherwise.
+func assertRefused(t *testing.T, err error, refused string) {
+	t.Helper()
+	switch {
+	case refused == "" && err != nil:
+		t.Fatalf("refused: %v", err)
+	case refused != "" && (err == nil || !strings.Contains(err.Error(), refused)):
+		t.Fatalf("error %v, want one containing %q", err, refused)
+	}
+}
+
 // compileSPLIn compiles search as one rule, w, with the time functions in zone (nil: UTC).
 func compileSPLIn(t *testing.T, search string, zone *time.Location, opts Options) (*Engine, error) {
 	t.Helper()
@@ -226,17 +247,8 @@ func TestBinWindowInZone(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			zone, err := spl.LoadTimeZone(tt.zone)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = compileSPLIn(t, tt.search, zone, tt.opts)
-			switch {
-			case tt.refused == "" && err != nil:
-				t.Fatalf("refused: %v", err)
-			case tt.refused != "" && (err == nil || !strings.Contains(err.Error(), tt.refused)):
-				t.Fatalf("error %v, want one containing %q", err, tt.refused)
-			}
+			_, err := compileSPLIn(t, tt.search, loadZone(t, tt.zone), tt.opts)
+			assertRefused(t, err, tt.refused)
 		})
 	}
 }
@@ -352,17 +364,10 @@ func TestStrftimeWindowInZone(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			zone, err := spl.LoadTimeZone(tt.zone)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = compileSPLIn(t, tt.search, zone, tt.opts)
-			switch {
-			case tt.refused == "" && err != nil:
-				t.Fatalf("refused: %v", err)
-			case tt.refused != "" && (err == nil || !strings.Contains(err.Error(), tt.refused)):
-				t.Fatalf("error %v, want one containing %q", err, tt.refused)
-			case tt.refused != "" && !strings.Contains(err.Error(), fmt.Sprintf("to %s or a divisor of it", tt.proposed)):
+			zone := loadZone(t, tt.zone)
+			_, err := compileSPLIn(t, tt.search, zone, tt.opts)
+			assertRefused(t, err, tt.refused)
+			if tt.refused != "" && !strings.Contains(err.Error(), fmt.Sprintf("to %s or a divisor of it", tt.proposed)) {
 				t.Fatalf("error %v, want it to propose a window of %s", err, tt.proposed)
 			}
 			if tt.proposed > 0 {

@@ -184,12 +184,8 @@ func TestGzippedLookupBomb(t *testing.T) {
 	// About 80 MB (a 32 MiB table read whole, as a plain one is), twice that under the race detector.
 	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(1<<30/4), "bytes allocated by the load of a 1 GiB table")
 
-	g := NewDigester()
 	read := 0
-	g.open = func(fsys fs.FS, name string) (io.ReadCloser, error) {
-		f, err := openLookupFile(fsys, name)
-		return readCounter{f, &read}, err
-	}
+	g := countingDigester(&read)
 	_, err = g.Digest(opts)
 	require.NoError(t, err)
 	assert.Less(t, read, len(member)*40, "compressed bytes the reload check read (of %d)", len(member)*1024)
@@ -217,18 +213,24 @@ func TestGzippedLookupInputBound(t *testing.T) {
 	_, err = Load(opts)
 	assert.ErrorContains(t, err, file+": lookup file is larger than 67108864 bytes, the limit for a gzip-compressed lookup table")
 
-	g := NewDigester()
 	read := 0
-	g.open = func(fsys fs.FS, name string) (io.ReadCloser, error) {
-		f, err := openLookupFile(fsys, name)
-		return readCounter{f, &read}, err
-	}
+	g := countingDigester(&read)
 	_, err = g.Digest(opts)
 	require.NoError(t, err)
 	assert.LessOrEqual(t, read, maxGzipTableBytes+1, "bytes the reload check read (of %d)", size)
 }
 
 // readCounter counts the bytes read through it.
+// countingDigester is a Digester that adds to *read the bytes it reads of lookup tables' files.
+func countingDigester(read *int) *Digester {
+	g := NewDigester()
+	g.open = func(fsys fs.FS, name string) (io.ReadCloser, error) {
+		f, err := openLookupFile(fsys, name)
+		return readCounter{f, read}, err
+	}
+	return g
+}
+
 type readCounter struct {
 	io.ReadCloser
 	n *int
