@@ -34,6 +34,8 @@ func TestHostileRuleFiles(t *testing.T) {
 		content string
 		// wantErr matches the error text (file:line[:col]: ... reason); empty: the file loads.
 		wantErr string
+		// others are more files (macros) loaded with it.
+		others map[string]string
 	}{
 		{
 			name:    "10 MB file",
@@ -136,9 +138,43 @@ func TestHostileRuleFiles(t *testing.T) {
 			content: sigmaDetection("  sel: {user.username|re: '" + strings.Repeat("[a-z]{1000}", 25) + "'}\n  condition: sel"),
 			wantErr: `big-program\.yml:\d+: .*compiles to \d+ instructions, over the limit of 20000`,
 		},
+		{
+			// 2^14 expansions: 0.3 s and 150 MB before the bound; 2^20, the depth allowed, took 12 GB.
+			name:    "macro referenced twice at each level",
+			file:    "twice.yml",
+			content: detection("5a1e6c0e-0000-4000-8000-00000000000d", "Twice", "`m14`"),
+			others:  macroLevels(14, "m%d", "", "`%[1]s` OR `%[1]s`"),
+			wantErr: `twice\.yml:4:\d+: .*macros expand more than 1000 times in one search`,
+		},
+		{
+			// Each level passes its argument on twice: the reference's text doubles, 3 MB at 18 levels.
+			name:    "macro argument doubled at each level",
+			file:    "doubling.yml",
+			content: detection("5a1e6c0e-0000-4000-8000-00000000000e", "Doubling", "`a18(user=bob)`"),
+			others:  macroLevels(18, "a%d", "arguments: [x]\n", "`%[1]s($x$ $x$)`"),
+			wantErr: `doubling\.yml:4:\d+: .*macros expand into more than 1048576 bytes in one search`,
+		},
+		{
+			// A row's fields are searched by name: 1,000 set fields cost 3 ms an event, 20,000 0.8 s.
+			name:    "pipeline of a thousand eval assignments",
+			file:    "evals.yml",
+			content: detection("5a1e6c0e-0000-4000-8000-00000000000f", "Evals", "verb=get | eval "+numbered(1000, "x%d=verb", ", ")),
+			wantErr: `evals\.yml:\d+: .*pipeline has 1000 stages and fields in all.*over the limit of 256`,
+		},
+		{
+			// Each `1 of x*` scans every identifier: 9,000 of each took 2.6 s.
+			name:    "Sigma detection of 1001 search identifiers",
+			file:    "sigma-searches.yml",
+			content: sigmaDetection(numbered(1001, "  s%d: {verb: get}", "\n") + "\n  condition: 1 of s*"),
+			wantErr: `sigma-searches\.yml:1005:3: .*more than 1000 search identifiers`,
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := layout(t, map[string]string{tc.file: tc.content})
+			files := map[string]string{tc.file: tc.content}
+			for name, content := range tc.others {
+				files[name] = content
+			}
+			dir := layout(t, files)
 			start := time.Now()
 			// What start-up does: load, then compile (config validation and the factory both do both).
 			res, err := Load(Options{Paths: []string{dir}})
@@ -180,6 +216,29 @@ func TestCatastrophicRegexIsLinear(t *testing.T) {
 		// that, with room for -race on a loaded machine, not a measure of speed.
 		assert.Less(t, time.Since(start), 30*time.Second, "n=%d", n)
 	}
+}
+
+// macroLevels returns the files of macros name%d for levels 0 to n: level 0 is a search, each level above is def
+// (a format whose %[1]s is the macro of the level below); head goes before the definition (its arguments).
+func macroLevels(n int, name, head, def string) map[string]string {
+	files := map[string]string{}
+	for i := 0; i <= n; i++ {
+		d := "verb=get"
+		if i > 0 {
+			d = fmt.Sprintf(def, fmt.Sprintf(name, i-1))
+		}
+		files[fmt.Sprintf("macros/"+name+".yml", i)] = "name: " + fmt.Sprintf(name, i) + "\n" + head + "definition: '" + d + "'\ndescription: test\n"
+	}
+	return files
+}
+
+// numbered joins n copies of format, each given its index.
+func numbered(n int, format, sep string) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = fmt.Sprintf(format, i)
+	}
+	return strings.Join(parts, sep)
 }
 
 // aliasBomb returns YAML anchors that expand to 9^8 values, followed by tail, which names the last one.

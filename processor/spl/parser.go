@@ -18,6 +18,8 @@ type parser struct {
 	macros Macros
 	stack  []string // the macros being expanded around this text, outermost first
 	depth  int
+	// expanded is what the whole search has expanded so far, shared with the parsers of its macros' text.
+	expanded *expansionBudget
 	// inEval says an eval expression is eval's (else where's), for messages.
 	inEval bool
 	// defined are the fields earlier commands of the pipeline make (rename, stats, iplocation, fillnull): a name
@@ -31,13 +33,13 @@ type parser struct {
 }
 
 func newParser(src string, macros Macros, stack []string) *parser {
-	return &parser{lex: lexer{src: src}, macros: macros, stack: stack}
+	return &parser{lex: lexer{src: src}, macros: macros, stack: stack, expanded: &expansionBudget{}}
 }
 
 // sub is a parser of the text of a macro this one expands, key: the same lookups and time zone.
 func (p *parser) sub(text, key string) *parser {
 	sub := newParser(text, p.macros, append(slices.Clip(p.stack), key))
-	sub.lookups, sub.zone = p.lookups, p.zone
+	sub.lookups, sub.zone, sub.expanded = p.lookups, p.zone, p.expanded
 	return sub
 }
 
