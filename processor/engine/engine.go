@@ -207,6 +207,9 @@ func Runnable(rules []*rule.Rule, opts Options) ([]*rule.Rule, []error) {
 }
 
 func compileRule(r *rule.Rule, opts Options, fs *fields) (*compiledRule, error) {
+	if err := checkComparisons(r); err != nil {
+		return nil, err
+	}
 	filter, err := compileFilter(r.Filter, fs)
 	if err != nil {
 		return nil, err
