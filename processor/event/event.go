@@ -27,6 +27,7 @@ import (
 	"errors"
 	"math"
 	"math/bits"
+	"math/rand/v2"
 	"slices"
 	"strings"
 )
@@ -1191,6 +1192,7 @@ func (c *tableCache) get(at int) *tableSlot {
 	}
 	mask := uint32(len(c.slots) - 1)
 	for h := hashOffset(at) & mask; ; h = (h + 1) & mask {
+		countProbe()
 		s := &c.slots[h]
 		if s.gen != c.gen {
 			return nil
@@ -1208,6 +1210,7 @@ func (c *tableCache) put(at int, lo, hi, end int32) *tableSlot {
 	mask := uint32(len(c.slots) - 1)
 	h := hashOffset(at) & mask
 	for c.slots[h].gen == c.gen {
+		countProbe()
 		h = (h + 1) & mask
 	}
 	// Field by field, as pushMember writes members: a struct literal is copied with loads the stores cannot feed.
@@ -1233,4 +1236,28 @@ func (c *tableCache) grow() {
 	}
 }
 
-func hashOffset(at int) uint32 { return uint32(at) * 0x9E3779B1 >> 7 }
+// hashOffset mixes an offset with a key drawn at start-up. Offsets are the sender's to choose (whitespace moves
+// them): with a fixed hash, 100,000 empty objects placed where they hash into one quarter of the table made one
+// cluster that every insertion probed (15.7 s for a 923 KB event). Without the key, no placement is worse than
+// chance.
+func hashOffset(at int) uint32 {
+	// murmur3's finaliser: every input bit reaches every output bit.
+	h := uint32(at) ^ offsetKey
+	h ^= h >> 16
+	h *= 0x85ebca6b
+	h ^= h >> 13
+	h *= 0xc2b2ae35
+	h ^= h >> 16
+	return h
+}
+
+var offsetKey = rand.Uint32()
+
+// tableProbes, when set (by tests), counts the slots the table cache looks at.
+var tableProbes *int
+
+func countProbe() {
+	if tableProbes != nil {
+		*tableProbes++
+	}
+}

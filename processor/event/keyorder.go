@@ -1,6 +1,9 @@
 package event
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"slices"
+)
 
 // Key-order prediction. The API server writes every object of a kind with its keys in one order (the Go struct's
 // field order): the Event's own members, then user, objectRef and responseStatus inside it. A View remembers that
@@ -195,16 +198,34 @@ func (v *View) subOrder(id int32) *keyOrder {
 }
 
 // orderFor returns the order of the object at b[at] when it is the value of a named top-level member, or nil.
+// Searched by halves: top is in document order and bot in reverse, and every object a path walks into asks, so a
+// scan of the top-level members made a body of many of them and many small objects cost their product.
 func (v *View) orderFor(at int) *keyOrder {
-	for i := len(v.top) - 1; i >= 0; i-- {
-		if int(v.top[i].val) == at {
-			return v.subOrder(v.top[i].name)
-		}
+	// The object walked into is most often the member just read (user, objectRef, responseStatus as the head is
+	// read): tried first, as the scan did.
+	if n := len(v.top); n > 0 && int(v.top[n-1].val) == at {
+		return v.subOrder(v.top[n-1].name)
 	}
-	for i := range v.bot {
-		if int(v.bot[i].val) == at {
-			return v.subOrder(v.bot[i].name)
-		}
+	if i, ok := slices.BinarySearchFunc(v.top, int32(at), func(m member, at int32) int {
+		countOrderLook()
+		return int(m.val - at)
+	}); ok {
+		return v.subOrder(v.top[i].name)
+	}
+	if i, ok := slices.BinarySearchFunc(v.bot, int32(at), func(m member, at int32) int {
+		countOrderLook()
+		return int(at - m.val)
+	}); ok {
+		return v.subOrder(v.bot[i].name)
 	}
 	return nil
+}
+
+// orderLooks, when set (by tests), counts the top-level members orderFor compares.
+var orderLooks *int
+
+func countOrderLook() {
+	if orderLooks != nil {
+		*orderLooks++
+	}
 }
