@@ -6,13 +6,6 @@ import (
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
 
-// MaxComparisons bounds the comparisons one rule can make an event cost (comparisons): values are compared one by
-// one, so a long flat list (an SPL IN, a where of ORs, a case, a KQL, EQL or ES|QL list) made one event cost
-// milliseconds, bounded only by the rule file's 1 MiB (60,000 `*x*` patterns: 3.6 ms). Every rule language passes
-// here; it is the bound the Sigma front end puts on a detection. The corpus's rules make at most 76, the built-in
-// pack's 202.
-const MaxComparisons = 10000
-
 // comparisons counts r's leaf comparisons in its filter and its pipeline's expressions: each term (a value of a list,
 // a pattern, an exists, a computed comparison), and the conditions of a case's branches wherever a value holds one.
 func comparisons(r *rule.Rule) int {
@@ -65,12 +58,12 @@ func valueComparisons(v rule.Value) int {
 	return n
 }
 
-// checkComparisons refuses a rule over MaxComparisons.
+// checkComparisons refuses a rule over rule.MaxComparisons: every rule language passes here.
 func checkComparisons(r *rule.Rule) error {
-	if n := comparisons(r); n > MaxComparisons {
+	if n := comparisons(r); n > rule.MaxComparisons {
 		return fmt.Errorf("the rule makes %d comparisons in all (each value of a list, each pattern, each condition "+
 			"and case branch of its filter and pipeline counts), over the limit of %d: split the rule, or list fewer values",
-			n, MaxComparisons)
+			n, rule.MaxComparisons)
 	}
 	return nil
 }

@@ -44,10 +44,10 @@ func TestComparisonsCountEveryLanguagesExpressions(t *testing.T) {
 		Steps: []rule.SequenceStep{{Cond: list(2)}, {Cond: list(3)}}, Until: rule.SequenceStep{Cond: list(4)}}}}
 	assert.Equal(t, 9, comparisons(seq))
 
-	_, err := Compile([]*rule.Rule{{Name: "at", Filter: list(MaxComparisons)}}, Options{})
+	_, err := Compile([]*rule.Rule{{Name: "at", Filter: list(rule.MaxComparisons)}}, Options{})
 	require.NoError(t, err)
 	_, err = Compile([]*rule.Rule{{Name: "past", Origin: rule.Origin{File: "f.yml", Line: 7},
-		Filter: list(MaxComparisons - 1), Pipeline: []rule.Stage{rule.Where{Cond: list(2)}}}}, Options{})
+		Filter: list(rule.MaxComparisons - 1), Pipeline: []rule.Stage{rule.Where{Cond: list(2)}}}}, Options{})
 	require.Error(t, err)
 	assert.Regexp(t, `^f\.yml:7: rule "past": the rule makes 10001 comparisons in all .*over the limit of 10000`, err.Error())
 }

@@ -947,6 +947,13 @@ const (
 	MaxRegexInsts = 20000
 )
 
+// MaxComparisons bounds the comparisons one rule can make an event cost: values are compared one by one, so a long
+// flat list (an SPL IN, a where of ORs, a case, a KQL, EQL or ES|QL list) made one event cost milliseconds, bounded
+// only by the rule file's 1 MiB (60,000 `*x*` patterns: 3.6 ms). The engine checks every compiled rule against it;
+// the Sigma front end stops a detection's expansion (aliases, variants) at it before the rule is built. The corpus's
+// rules make at most 76, the built-in pack's 202.
+const MaxComparisons = 10000
+
 // CheckRegexLength reports whether src is within MaxRegexBytes. Front ends call it before they compile src to
 // check its syntax: compiling a hostile expression of hundreds of kilobytes takes seconds.
 func CheckRegexLength(src string) error {

@@ -289,10 +289,10 @@ const maxVariants = 256
 // at most 3.
 const maxSearches = 1000
 
-// maxTerms bounds the comparisons a whole detection expands into. Variants and YAML aliases multiply: a 5 KB file
-// whose 100 search items each alias one list of 100 windash values made 1.25 million comparisons (2 s and 200 MB to
-// load). The corpus's Kubernetes rules make at most 27; a generous bound still leaves room for long value lists.
-const maxTerms = 10000
+// maxTerms bounds the comparisons a whole detection expands into, stopping the expansion where the engine would refuse
+// the rule it makes. Variants and YAML aliases multiply: a 5 KB file whose 100 search items each alias one list of
+// 100 windash values made 1.25 million comparisons (2 s and 200 MB to load) before it could be refused.
+const maxTerms = rule.MaxComparisons
 
 // valueExprs compiles one value of a field; windash and base64offset expand one value into several, which the
 // caller ORs (with or without `all`, as Sigma's expansion does).
