@@ -376,10 +376,12 @@ func sortedDistinct(vals []string) []string {
 func extreme(vals []string, max bool) string {
 	var s aggState
 	for _, v := range vals {
-		s.extremes(v)
+		s.extremes(v, asIs) // vals are copies already
 	}
 	return s.extreme(max)
 }
+
+func asIs(v string) string { return v }
 
 // MaxPipelineSize bounds a rule's pipeline (pipelineSize). A row's fields are a short list, searched by name, so
 // a pipeline that sets thousands of fields costs each event the square of that: 20,000 eval assignments took 0.8 s

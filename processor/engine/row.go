@@ -151,6 +151,10 @@ func (r *row) each(f *fieldRef, fn func([]byte) bool) bool {
 // eachString is each with the values as strings: a row's own values as they are, the event's as views of its bytes,
 // valid only during the call to fn (copy one to keep it), so that reading a value allocates nothing.
 func (r *row) eachString(f *fieldRef, fn func(string) bool) bool {
+	if valuesRead != nil {
+		inner := fn
+		fn = func(v string) bool { *valuesRead++; return inner(v) }
+	}
 	if i := r.index(f.name); i >= 0 && r.fields[i].from != nil {
 		return r.ev.Each(r.fields[i].from.path, func(b []byte) bool { return fn(b2s(b)) })
 	}
@@ -189,3 +193,6 @@ func (r *row) clone() *row {
 	c.gates = append(c.gates, r.gates...)
 	return c
 }
+
+// valuesRead, when set (by tests), counts the values eachString hands out.
+var valuesRead *int

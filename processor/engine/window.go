@@ -45,6 +45,7 @@ type windowedStats struct {
 	wm        window.Watermark
 	nextSweep time.Time
 	late      uint64
+	reader    valueReader
 }
 
 // maxValuesPerAggregate bounds the distinct values a values() keeps per group and window, and a dc() unless its rule
@@ -145,7 +146,12 @@ func (w *windowedStats) update(rows []*row, at time.Time, origin uint64) []windo
 	var hits []windowHit
 	seen := map[string]bool{}
 	for _, r := range rows {
-		for _, tuple := range w.stats.tuples(r) {
+		tuples := w.stats.tuples(r)
+		if len(tuples) == 0 {
+			continue
+		}
+		evs := w.reader.read(w.stats.aggs, r)
+		for _, tuple := range tuples {
 			key := strings.Join(tuple, "\x00")
 			if seen[key] {
 				continue
@@ -166,7 +172,7 @@ func (w *windowedStats) update(rows []*row, at time.Time, origin uint64) []windo
 				ws.origin = origin
 			}
 			for i, a := range w.stats.aggs {
-				ws.aggs[i].add(a, r, at)
+				ws.aggs[i].add(a, &evs[i], at)
 			}
 			if !w.atClose && (!ws.fired || w.feedsAfterFire) && w.gate.holds(ws) {
 				// A window that has answered stays quiet (fire), and one whose conditions cannot hold yet would
@@ -289,24 +295,144 @@ func (w *windowedStats) fire(ws *windowState) bool {
 	return true
 }
 
-func (s *aggState) add(a aggExec, r *row, at time.Time) {
-	if a.field == nil {
+// eventValues is one aggregate's values in one event, read once for all the groups the event makes (one per source
+// address, say) and reduced to what can change a group, so that folding it into a group costs what the group keeps,
+// not what the event holds: 1000 groups of an event padded with 100,000 values read each value once, not 1000 times.
+// Its strings are views of the reader's arena, valid until the next read: add copies what it keeps.
+type eventValues struct {
+	n int64 // the values read
+	// distinct are the distinct values in order of first occurrence (values, dc, earliest, latest), firstAt and
+	// lastAt the index of each one's first and last occurrence among the event's values.
+	distinct        []string
+	firstAt, lastAt []int
+	// byLast lists distinct's indexes by last occurrence, latest first; built by the first group that needs it (a
+	// full values()).
+	byLast []int
+	// folded holds the event's extremes (min, max) or its sum, folded as a group folds them.
+	folded aggState
+}
+
+// valueReader reads the aggregates' values of one row at a time (eventValues), reusing its buffers.
+type valueReader struct {
+	evs   []eventValues
+	arena []byte
+	index map[string]int // distinct's positions, once there are more than a scan should search
+}
+
+// read reads each aggregate's values in r.
+func (vr *valueReader) read(aggs []aggExec, r *row) []eventValues {
+	if cap(vr.arena) > 1<<20 {
+		vr.arena = nil // an event of large values does not pin its size on every later one
+	}
+	vr.arena = vr.arena[:0]
+	if len(vr.evs) != len(aggs) {
+		vr.evs = make([]eventValues, len(aggs))
+	}
+	for i, a := range aggs {
+		e := &vr.evs[i]
+		if cap(e.distinct) > 4096 {
+			*e = eventValues{}
+		}
+		clear(e.distinct) // views of an arena that may have been dropped: not kept alive by a reused slice
+		*e = eventValues{distinct: e.distinct[:0], firstAt: e.firstAt[:0], lastAt: e.lastAt[:0], byLast: e.byLast[:0]}
+		if a.field != nil {
+			vr.readOne(a, r, e)
+		}
+	}
+	return vr.evs
+}
+
+// scanDistinct is the number of distinct values found by a scan rather than through the index.
+const scanDistinct = 8
+
+func (vr *valueReader) readOne(a aggExec, r *row, e *eventValues) {
+	if len(vr.index) > 4096 {
+		vr.index = nil
+	}
+	clear(vr.index)
+	r.eachString(a.field, func(v string) bool {
+		i := int(e.n)
+		e.n++
+		switch a.fn {
+		case "values", "dc", "earliest", "latest":
+			if k := vr.position(e, v); k >= 0 {
+				e.lastAt[k] = i
+				return true
+			}
+			v = vr.keep(v)
+			if len(e.distinct) == scanDistinct && vr.index == nil {
+				vr.index = make(map[string]int)
+			}
+			if len(e.distinct) >= scanDistinct {
+				if len(e.distinct) == scanDistinct {
+					for k, d := range e.distinct {
+						vr.index[d] = k
+					}
+				}
+				vr.index[v] = len(e.distinct)
+			}
+			e.distinct, e.firstAt, e.lastAt = append(e.distinct, v), append(e.firstAt, i), append(e.lastAt, i)
+			// earliest and latest take the event's first value (one event, one time).
+			return a.fn != "earliest" && a.fn != "latest"
+		case "min", "max":
+			e.folded.extremes(v, vr.keep)
+		case "sum":
+			e.folded.addNumber(v)
+		}
+		return true
+	})
+}
+
+// position is v's index among e's distinct values, or -1.
+func (vr *valueReader) position(e *eventValues, v string) int {
+	if len(e.distinct) <= scanDistinct {
+		return slices.Index(e.distinct, v)
+	}
+	if k, ok := vr.index[v]; ok {
+		return k
+	}
+	return -1
+}
+
+// keep copies v, a view valid only while it is read, into the arena.
+func (vr *valueReader) keep(v string) string {
+	start := len(vr.arena)
+	vr.arena = append(vr.arena, v...)
+	return b2s(vr.arena[start:])
+}
+
+// latestFirst is byLast, built on first use.
+func (e *eventValues) latestFirst() []int {
+	if len(e.byLast) == 0 {
+		for k := range e.distinct {
+			e.byLast = append(e.byLast, k)
+		}
+		slices.SortFunc(e.byLast, func(x, y int) int { return e.lastAt[y] - e.lastAt[x] })
+	}
+	return e.byLast
+}
+
+// add folds one event's values of the aggregate into the group's state, as folding them one by one in the event's
+// order would (the sum aside: the event's total is added, which can differ from adding its values in turn by
+// rounding).
+func (s *aggState) add(a aggExec, e *eventValues, at time.Time) {
+	if a.field == nil || e.n == 0 {
 		return
 	}
-	// Values are read in place (eachString) and copied only when kept: most of a busy group's events bring values it
-	// already holds, and a copy per value and aggregate made the garbage of a collector running many windowed rules.
-	first := true
-	r.eachString(a.field, func(v string) bool {
-		if first || a.eachValue {
-			s.present++
-			first = false
-		}
-		switch a.fn {
-		case "dc":
-			// Exact up to the number its rule compares it with, then it stops counting: dc > 100 needs 101 values.
+	if a.eachValue {
+		s.present += e.n
+	} else {
+		s.present++
+	}
+	switch a.fn {
+	case "dc":
+		// Exact up to the number its rule compares it with, then it stops counting: dc > 100 needs 101 values. The
+		// loop ends within that many: each value already kept is met once, and each other one is kept.
+		for _, v := range e.distinct {
 			if len(s.vals) >= max(a.keep, maxValuesPerAggregate) {
-				return false
+				break
 			}
+			countFoldStep()
 			if s.distinct(v) {
 				v = strings.Clone(v)
 				s.vals = append(s.vals, v)
@@ -314,40 +440,79 @@ func (s *aggState) add(a aggExec, r *row, at time.Time) {
 					s.seen[v] = struct{}{}
 				}
 			}
-		case "values":
-			switch {
-			case slices.Contains(s.vals, v):
-			case len(s.vals) < maxValuesPerAggregate:
-				s.vals = append(s.vals, strings.Clone(v))
-			default:
-				// Full: the last slot holds the newest distinct value, so that values padded in front (forged
-				// X-Forwarded-For entries before the real address) cannot keep the latest one out of the report.
-				s.vals[len(s.vals)-1] = strings.Clone(v)
-			}
-		case "min", "max":
-			s.extremes(v)
-		case "sum":
-			s.addNumber(v)
-		case "earliest", "latest":
-			// The first value of the event, as before: one event, one time.
-			t := at.UnixNano()
-			switch {
-			case s.vals == nil:
-				v = strings.Clone(v)
-				s.vals = []string{v, v}
-				s.firstAt, s.lastAt = t, t
-			default:
-				if t < s.firstAt {
-					s.vals[0], s.firstAt = strings.Clone(v), t
-				}
-				if t >= s.lastAt {
-					s.vals[1], s.lastAt = strings.Clone(v), t
-				}
-			}
-			return false
 		}
-		return true
-	})
+	case "values":
+		// Until full, the values new to the group are kept in order of first occurrence; p is the index of the one
+		// that filled it.
+		p := -1
+		for k, v := range e.distinct {
+			if len(s.vals) == maxValuesPerAggregate {
+				break
+			}
+			countFoldStep()
+			if !slices.Contains(s.vals, v) {
+				s.vals = append(s.vals, strings.Clone(v))
+				p = e.firstAt[k]
+			}
+		}
+		if len(s.vals) < maxValuesPerAggregate {
+			return
+		}
+		// Full: the last slot holds the newest distinct value, so that values padded in front (forged
+		// X-Forwarded-For entries before the real address) cannot keep the latest one out of the report. That is the
+		// value occurring latest after p that is not among the other kept ones: found within as many as are kept.
+		for _, k := range e.latestFirst() {
+			if e.lastAt[k] <= p {
+				break
+			}
+			countFoldStep()
+			if v := e.distinct[k]; !slices.Contains(s.vals[:len(s.vals)-1], v) {
+				if s.vals[len(s.vals)-1] != v {
+					s.vals[len(s.vals)-1] = strings.Clone(v)
+				}
+				break
+			}
+		}
+	case "min", "max":
+		// The event's least and greatest text and numbers change the group as all its values would.
+		if e.folded.text {
+			s.extremes(e.folded.vals[0], strings.Clone)
+			s.extremes(e.folded.vals[1], strings.Clone)
+		}
+		if e.folded.numeric {
+			s.extremes(e.folded.vals[2], strings.Clone)
+			s.extremes(e.folded.vals[3], strings.Clone)
+		}
+	case "sum":
+		if e.folded.numeric {
+			s.sum += e.folded.sum
+			s.numeric = true
+		}
+	case "earliest", "latest":
+		v, t := e.distinct[0], at.UnixNano()
+		switch {
+		case s.vals == nil:
+			v = strings.Clone(v)
+			s.vals = []string{v, v}
+			s.firstAt, s.lastAt = t, t
+		default:
+			if t < s.firstAt {
+				s.vals[0], s.firstAt = strings.Clone(v), t
+			}
+			if t >= s.lastAt {
+				s.vals[1], s.lastAt = strings.Clone(v), t
+			}
+		}
+	}
+}
+
+// foldSteps, when set (by tests), counts the values add looks at.
+var foldSteps *int
+
+func countFoldStep() {
+	if foldSteps != nil {
+		*foldSteps++
+	}
 }
 
 // extremes folds one value into min and max, keeping the numbers' extremes and the text values' apart: Splunk's min
@@ -371,30 +536,30 @@ func (s *aggState) distinct(v string) bool {
 	return !slices.Contains(s.vals, v)
 }
 
-func (s *aggState) extremes(v string) {
+func (s *aggState) extremes(v string, keep func(string) string) {
 	if s.vals == nil {
 		s.vals = make([]string, 4)
 	}
-	// v may be a view of the event's bytes (aggState.add): it is copied when kept.
+	// v may be a view (of the event, of a reader's arena): keep copies it when it is kept.
 	n, isNum := numberOf([]byte(v))
 	switch {
 	case !isNum && !s.text:
-		v = strings.Clone(v)
+		v = keep(v)
 		s.vals[0], s.vals[1], s.text = v, v, true
 	case !isNum:
 		if v < s.vals[0] {
-			s.vals[0] = strings.Clone(v)
+			s.vals[0] = keep(v)
 		}
 		if v > s.vals[1] {
-			s.vals[1] = strings.Clone(v)
+			s.vals[1] = keep(v)
 		}
 	case !s.numeric:
-		v = strings.Clone(v)
+		v = keep(v)
 		s.vals[2], s.vals[3], s.minNum, s.maxNum, s.numeric = v, v, n, n, true
 	case n < s.minNum:
-		s.minNum, s.vals[2] = n, strings.Clone(v)
+		s.minNum, s.vals[2] = n, keep(v)
 	case n > s.maxNum:
-		s.maxNum, s.vals[3] = n, strings.Clone(v)
+		s.maxNum, s.vals[3] = n, keep(v)
 	}
 }
 
