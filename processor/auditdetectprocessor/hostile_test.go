@@ -1,9 +1,12 @@
 package auditdetectprocessor
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -77,6 +80,12 @@ func TestHostileInput(t *testing.T) {
 	}
 	// Built by concatenation: marshalling 64 MiB under -race takes seconds.
 	huge := np[:len(np)-1] + `,"pad":"` + strings.Repeat("x", 64<<20) + `"}`
+	// Two 5 MiB items: the batch is past max_body_bytes once decompressed, each item under it.
+	half := np[:len(np)-1] + `,"pad":"` + strings.Repeat("x", 5<<20) + `"}`
+	gzList := gzipFast(t, `{"kind":"EventList","items":[`, half, `,`, half, `]}`)
+	// A matching item, then one that makes the batch decompress past the normaliser's 64 MiB: it stops there.
+	gzBomb := gzipFast(t, `{"kind":"EventList","items":[`, np, `,`, huge, `]}`)
+	rawBytes := func(b []byte) func(pcommon.Value) { return func(v pcommon.Value) { v.SetEmptyBytes().FromRaw(b) } }
 	const hugeIPs = 20000
 	// The engine's stats stage keeps at most 1000 groups per event (engine.maxGroupsPerEvent) before the RBA writer
 	// caps what is left; the dropped counter reports the writer's cut.
@@ -123,6 +132,9 @@ func TestHostileInput(t *testing.T) {
 			want: counts{oversized: 1}},
 		{name: "64 MiB body under a raised max_body_bytes is evaluated", body: str(huge),
 			cfg: func(c *Config) { c.MaxBodyBytes = 80 << 20 }, want: counts{risk: 1}},
+		{name: "gzip EventList of 10 MiB: its items are evaluated", body: rawBytes(gzList), want: counts{risk: 2}},
+		{name: "gzip EventList past 64 MiB decompressed (a bomb) passes unevaluated", body: rawBytes(gzBomb),
+			want: counts{oversized: 1}},
 		{name: "invalid UTF-8 in the username", body: str(strings.Replace(np, "jane.doe@corp.example", "jane\xff\xfe\x00\u202e", 1)),
 			want: counts{risk: 1}, check: func(t *testing.T, risk []plog.LogRecord) {
 				obj, _ := risk[0].Attributes().Get("risk_object")
@@ -219,6 +231,20 @@ func TestHostileInput(t *testing.T) {
 			assertSumOrNone(t, tel, "otelcol_processor_auditdetect_stats_groups_cut", tc.want.cut)
 		})
 	}
+}
+
+// gzipFast compresses the parts, one after the other, fast: tens of MiB of one repeated byte take milliseconds.
+func gzipFast(t *testing.T, parts ...string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w, err := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+	require.NoError(t, err)
+	for _, part := range parts {
+		_, err = io.WriteString(w, part)
+		require.NoError(t, err)
+	}
+	require.NoError(t, w.Close())
+	return b.Bytes()
 }
 
 // assertSumOrNone is assertSum for counters that are only recorded when non-zero.

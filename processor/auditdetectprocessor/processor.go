@@ -377,7 +377,8 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 					p.keep(matched, k)
 					continue
 				}
-				// An EventList is sliced, not parsed whole: its items are bounded one by one below.
+				// An EventList is sliced, not parsed whole: its items are bounded one by one below. A gzip body is
+				// bounded by the normaliser as it decompresses it.
 				if len(body) > p.cfg.MaxBodyBytes && !sliced(body) {
 					// Parsing is linear, but a pooled parser keeps the memory of the largest body it saw.
 					oversized++
@@ -385,7 +386,10 @@ func (p *auditProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 					continue
 				}
 				if p.cfg.Mode == ModeRoute {
-					if !p.routeRecord(ctx, rec, body, &eval) {
+					switch ok, tooLarge := p.routeRecord(ctx, rec, body, &eval); {
+					case tooLarge:
+						oversized++
+					case !ok:
 						unparsed++
 					}
 					continue

@@ -18,7 +18,8 @@ import (
 // counted when a body holds no audit event, and the provenance risk records get.
 
 // newNormalizer builds the normaliser of the formats setting. Wrapped records are parsed whole, so they are bounded
-// by max_body_bytes as native bodies are; EventList batches are bounded per item instead (processLogs).
+// by max_body_bytes as native bodies are; EventList batches, gzip-compressed ones too, are bounded per item instead
+// (processLogs), a gzip one also by the normaliser's bound on decompression (64 MiB).
 func newNormalizer(cfg *Config) (*normalize.Normalizer, error) {
 	formats, err := normalize.ParseFormats(cfg.Formats)
 	if err != nil {
@@ -111,10 +112,13 @@ func provenance(ev normalize.Event, resource map[string]string) map[string]strin
 }
 
 // routeRecord routes a record by its first audit event (route mode): a record is sent to one gateway, so the events
-// of a batch after the first follow it. It reports false for a record that holds nothing readable (counted as
-// unparsed by the caller); a record of no accepted shape passes unrouted and is counted here.
-func (p *auditProcessor) routeRecord(ctx context.Context, rec plog.LogRecord, body []byte, eval *engine.Evaluator) bool {
-	routed, ok := false, false
+// of a batch after the first follow it. It reports false for a record that holds nothing readable (counted by the
+// caller: as oversized when too large, a gzip body decompressing past its bound, else as unparsed); a record of no
+// accepted shape passes unrouted and is counted here.
+func (p *auditProcessor) routeRecord(
+	ctx context.Context, rec plog.LogRecord, body []byte, eval *engine.Evaluator,
+) (ok, tooLarge bool) {
+	routed := false
 	format, err := p.sources.Each(body, func(ev normalize.Event) {
 		if !routed {
 			routed, ok = true, p.route(rec, ev.Body, eval)
@@ -122,14 +126,18 @@ func (p *auditProcessor) routeRecord(ctx context.Context, rec plog.LogRecord, bo
 	})
 	if err != nil && !errors.Is(err, normalize.ErrMalformed) && !errors.Is(err, normalize.ErrTooLarge) {
 		p.telemetry.ProcessorAuditdetectRecordsUnrecognized.Add(ctx, 1, formatAttrs[format])
-		return true
+		return true, false
 	}
-	return ok
+	return ok, errors.Is(err, normalize.ErrTooLarge)
 }
 
-// sliced reports whether the normaliser slices the body rather than parsing it whole (an EventList), so that the
-// max_body_bytes bound applies to each of its items instead of the batch.
+// sliced reports whether the normaliser bounds the body itself rather than parsing it whole, so that max_body_bytes
+// applies to each of its audit events instead of the record: an EventList, which it slices, and a gzip body, which
+// it decompresses to max_body_bytes at most (an EventList further, to the normaliser's hard bound, 64 MiB).
 func sliced(body []byte) bool {
+	if normalize.IsGzip(body) {
+		return true
+	}
 	f, _ := normalize.Detect(body)
 	return f == normalize.EventList
 }

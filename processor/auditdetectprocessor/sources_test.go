@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -454,6 +455,81 @@ func TestGzipBody(t *testing.T) {
 		v.SetEmptyBytes().FromRaw(zipped.Bytes()[:30])
 	})))
 	assertSum(t, tel, "otelcol_processor_auditdetect_records_unparsed", 1)
+}
+
+// TestGzipEventListPastMaxBodyBytes: a gzip EventList over max_body_bytes, compressed or once decompressed, is read
+// as a plain one is, each item bounded on its own (it was refused whole, every item unevaluated); one that
+// decompresses past the normaliser's bound (a gzip bomb, 64 MiB) still stops there and is counted as oversized, its
+// items unevaluated, in route mode too.
+func TestGzipEventListPastMaxBodyBytes(t *testing.T) {
+	nodePort := builtinEvent(t, "kubernetes_nodeport_service_exposed", "match-create-nodeport.json")
+	clusterIP := builtinEvent(t, "kubernetes_nodeport_service_exposed", "nomatch-create-clusterip.json")
+	hostPod := builtinEvent(t, "kubernetes_workload_with_host_network", "match-pod-create.json")
+	cfg := createDefaultConfig()
+	cfg.MaxBodyBytes = len(hostPod) + 1
+	over := withField(t, nodePort, "padding", strings.Repeat("x", cfg.MaxBodyBytes))
+	list := `{"kind":"EventList","items":[` + nodePort + `,` + hostPod + `,` + over + `]}`
+	small := gzipBytes(t, list)
+	require.Greater(t, len(list), cfg.MaxBodyBytes)
+	require.Less(t, len(small), cfg.MaxBodyBytes)
+	// Random padding does not compress: the gzip body itself is over the bound, the item under it.
+	items := []string{}
+	for range 4 {
+		noise := make([]byte, cfg.MaxBodyBytes-len(clusterIP)-64)
+		for i := range noise {
+			noise[i] = "0123456789abcdef"[rand.IntN(16)]
+		}
+		items = append(items, withField(t, clusterIP, "padding", string(noise)))
+		require.Less(t, len(items[len(items)-1]), cfg.MaxBodyBytes)
+	}
+	large := gzipBytes(t, `{"kind":"EventList","items":[`+strings.Join(append(items, nodePort), ",")+`]}`)
+	require.Greater(t, len(large), cfg.MaxBodyBytes)
+	var zipped bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&zipped, gzip.BestSpeed)
+	require.NoError(t, err)
+	_, err = zw.Write([]byte(`{"kind":"EventList","items":[` + nodePort + `,{"verb":"`))
+	require.NoError(t, err)
+	for range 65 {
+		_, err = zw.Write(bytes.Repeat([]byte("a"), 1<<20))
+		require.NoError(t, err)
+	}
+	require.NoError(t, zw.Close())
+	bomb := zipped.Bytes()
+	require.Less(t, len(bomb), 128<<10, "a bomb: 65 MiB from under 128 KiB")
+	in := func() plog.Logs {
+		raw := func(b []byte) func(pcommon.Value) { return func(v pcommon.Value) { v.SetEmptyBytes().FromRaw(b) } }
+		return input(raw(small), raw(large), raw(bomb))
+	}
+
+	p, sink, tel := newTestProcessor(t, cfg)
+	require.NoError(t, p.ConsumeLogs(context.Background(), in()))
+	var rules []string
+	for _, r := range records(sink.AllLogs()[0]) {
+		if isRisk(r) {
+			name, _ := r.Attributes().Get("search_name")
+			rules = append(rules, name.Str())
+		}
+	}
+	assert.Equal(t, []string{"Kubernetes NodePort Service Exposed", "Kubernetes Workload With Host Network",
+		"Kubernetes NodePort Service Exposed"}, rules, "the items of both batches under the bound, none of the bomb's")
+	assertSum(t, tel, "otelcol_processor_auditdetect_records_oversized", 2) // the item over the bound, the bomb
+	assertSumOrNone(t, tel, "otelcol_processor_auditdetect_records_unparsed", 0)
+
+	anon := `{"kind":"Event","verb":"list","user":{"username":"system:anonymous","groups":["system:unauthenticated"]},` +
+		`"sourceIPs":["198.51.100.1"],"objectRef":{"resource":"secrets"},"responseStatus":{"code":403}}`
+	routed := gzipBytes(t, `{"kind":"EventList","items":[`+anon+`,`+over+`]}`)
+	cfg.Mode = ModeRoute
+	p, sink, tel = newTestProcessor(t, cfg)
+	require.NoError(t, p.ConsumeLogs(context.Background(), input(
+		func(v pcommon.Value) { v.SetEmptyBytes().FromRaw(routed) },
+		func(v pcommon.Value) { v.SetEmptyBytes().FromRaw(bomb) },
+	)))
+	got := records(sink.AllLogs()[0])
+	require.Len(t, got, 2)
+	assert.Equal(t, RouteTraceID("198.51.100.1"), got[0].TraceID(), "routed by its first item")
+	assert.True(t, got[1].TraceID().IsEmpty(), "the bomb is not routed")
+	assertSum(t, tel, "otelcol_processor_auditdetect_records_oversized", 1)
+	assertSumOrNone(t, tel, "otelcol_processor_auditdetect_records_unparsed", 0)
 }
 
 func gzipBytes(t *testing.T, s string) []byte {

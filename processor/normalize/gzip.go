@@ -12,28 +12,71 @@ import (
 // as they are) hands the compressed bytes over as the body. A body that starts with gzip's magic bytes is
 // decompressed and read as any other body; a gzip stream inside a gzip stream is not.
 
-// defaultGzipBytes bounds the decompressed size of a gzip body when Config.MaxParseBytes sets none: a few KB of
-// gzip can hold gigabytes.
+// defaultGzipBytes is the hard bound on what a gzip body may decompress to (Config.MaxGzipBytes when unset): a few
+// KB of gzip can hold gigabytes. Bodies are bounded by MaxParseBytes before it; only an EventList, whose items are
+// bounded one by one, goes on past that, to this.
 const defaultGzipBytes = 64 << 20
 
 // IsGzip reports whether b starts with gzip's magic bytes: Normalizer.Each decompresses such a body.
 func IsGzip(b []byte) bool { return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b }
 
-// gunzip decompresses body into buf (reused), at most limit bytes: ErrTooLarge past that.
-func gunzip(buf *bytes.Buffer, zr *gzip.Reader, body []byte, limit int) ([]byte, error) {
+// gunzip decompresses body, at most limit bytes, into buf (reused: returned as scratch, never grown past limit+1,
+// the byte that tells a body past it). Past limit, further is asked, with what was decompressed so far, for a larger
+// bound to go on to (0: none); past that, or with none, it is ErrTooLarge. A body within the larger bound is returned
+// in a buffer of its own, of its size, not kept as scratch.
+func gunzip(buf []byte, zr *gzip.Reader, body []byte, limit int, further func(head []byte) int) (scratch, plain []byte, err error) {
+	malformed := func(err error) error { return fmt.Errorf("%w: gzip: %v", ErrMalformed, err) }
 	if err := zr.Reset(bytes.NewReader(body)); err != nil {
-		return nil, fmt.Errorf("%w: gzip: %v", ErrMalformed, err)
+		return buf, nil, malformed(err)
 	}
-	buf.Reset()
-	n, err := io.Copy(buf, io.LimitReader(zr, int64(limit)+1))
+	buf, err = readUpTo(buf[:0], zr, limit)
+	plain = buf
+	if err == nil && len(buf) > limit {
+		more := further(buf)
+		if more <= limit {
+			return buf, nil, ErrTooLarge
+		}
+		// Counted before it is held: a bomb past the bound costs its decompression, not the allocation and page
+		// faults of a buffer grown to the bound (several times as much). A batch within it is decompressed twice,
+		// the second time into one buffer of its size.
+		rest, err := io.Copy(io.Discard, io.LimitReader(zr, int64(more-len(buf))+1))
+		if err != nil {
+			return buf, nil, malformed(err)
+		}
+		if limit = len(buf) + int(rest); limit > more {
+			return buf, nil, ErrTooLarge
+		}
+		if err := zr.Reset(bytes.NewReader(body)); err != nil {
+			return buf, nil, malformed(err)
+		}
+		plain, err = readUpTo(make([]byte, 0, limit+1), zr, limit)
+	}
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("%w: gzip: %v", ErrMalformed, err)
-	case n > int64(limit):
-		return nil, ErrTooLarge
+		return buf, nil, malformed(err)
+	case len(plain) > limit:
+		return buf, nil, ErrTooLarge
 	}
 	if err := zr.Close(); err != nil {
-		return nil, fmt.Errorf("%w: gzip: %v", ErrMalformed, err)
+		return buf, nil, malformed(err)
 	}
-	return buf.Bytes(), nil
+	return buf, plain, nil
+}
+
+// readUpTo appends what r holds to buf, up to limit+1 bytes, growing it by doubling but never past that.
+func readUpTo(buf []byte, r io.Reader, limit int) ([]byte, error) {
+	for len(buf) <= limit {
+		if len(buf) == cap(buf) {
+			buf = append(make([]byte, 0, min(max(2*cap(buf), 4<<10), limit+1)), buf...)
+		}
+		n, err := r.Read(buf[len(buf):min(cap(buf), limit+1)])
+		buf = buf[:len(buf)+n]
+		switch {
+		case err == io.EOF:
+			return buf, nil
+		case err != nil:
+			return buf, err
+		}
+	}
+	return buf, nil
 }

@@ -3,6 +3,8 @@ package normalize
 import (
 	"bytes"
 	"compress/gzip"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -60,4 +62,83 @@ func TestEachGzip(t *testing.T) {
 	_, f, err = collect(t, New(Config{MaxParseBytes: 2 << 20}), bomb)
 	assert.NoError(t, err, "within the bound")
 	assert.Equal(t, Native, f)
+}
+
+// TestEachGzipEventListPastParseBound: a gzip EventList that decompresses past MaxParseBytes is read as a plain one
+// of that size is, item by item (the caller bounds each), up to MaxGzipBytes; past that it stops, as a bomb must.
+// Other shapes still stop at MaxParseBytes.
+func TestEachGzipEventListPastParseBound(t *testing.T) {
+	const parse, hard = 4 << 10, 256 << 10
+	n := New(Config{MaxParseBytes: parse, MaxGzipBytes: hard})
+	var items []string
+	var want []found
+	for len(strings.Join(items, ",")) <= 3*parse {
+		items = append(items, nativeEvent, secondEvent)
+		want = append(want, found{nativeEvent, nil}, found{secondEvent, nil})
+	}
+	list := `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[` + strings.Join(items, ",") + `]}`
+	got, f, err := collect(t, n, gz(t, list))
+	require.NoError(t, err)
+	assert.Equal(t, EventList, f)
+	assert.Equal(t, want, got, "every item, in order")
+	var zr gzip.Reader
+	scratch, plain, err := gunzip(nil, &zr, []byte(gz(t, list)), parse, func([]byte) int { return hard })
+	require.NoError(t, err)
+	assert.Equal(t, list, string(plain))
+	assert.Equal(t, len(list)+1, cap(plain), "counted, then held in one buffer of its size")
+	assert.LessOrEqual(t, cap(scratch), parse+1, "the scratch kept for the next body grows no further than MaxParseBytes")
+
+	// Within the bound, the first member's start decides: kind after items is not seen in the part decompressed.
+	late := `{"apiVersion":"audit.k8s.io/v1","items":[` + strings.Join(items, ",") + `],"kind":"EventList"}`
+	_, _, err = collect(t, New(Config{MaxParseBytes: len(late)}), gz(t, late))
+	require.NoError(t, err, "read whole within MaxParseBytes")
+	_, _, err = collect(t, n, gz(t, late))
+	assert.ErrorIs(t, err, ErrTooLarge)
+
+	// Not accepted, it is counted as a plain one would be.
+	_, f, err = collect(t, New(Config{Formats: 1 << Native, MaxParseBytes: parse}), gz(t, list))
+	assert.Equal(t, EventList, f)
+	assert.ErrorIs(t, err, ErrNotAccepted)
+
+	// A bomb: an EventList of a few KB that decompresses to 8 MiB stops at MaxGzipBytes.
+	bomb := gz(t, `{"kind":"EventList","items":[{"verb":"`+strings.Repeat("a", 8<<20)+`"}]}`)
+	require.Less(t, len(bomb), 16<<10)
+	called := false
+	_, err = n.Each([]byte(bomb), func(Event) { called = true })
+	assert.ErrorIs(t, err, ErrTooLarge)
+	assert.False(t, called)
+	scratch, _, err = gunzip(nil, &zr, []byte(bomb), parse, func([]byte) int { return hard })
+	assert.ErrorIs(t, err, ErrTooLarge)
+	assert.LessOrEqual(t, cap(scratch), parse+1, "counted past MaxParseBytes, not held: no buffer of the bound")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, _, err = gunzip(scratch, &zr, []byte(bomb), parse, func([]byte) int { return hard })
+	runtime.ReadMemStats(&after)
+	assert.ErrorIs(t, err, ErrTooLarge)
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(hard/2), "a bomb past the bound is counted, not held")
+	// With no bound of its own it stops at 64 MiB.
+	_, _, err = collect(t, New(Config{MaxParseBytes: parse}), gzBomb(t, `{"kind":"EventList","items":[{"verb":"`, defaultGzipBytes))
+	assert.ErrorIs(t, err, ErrTooLarge)
+
+	// Another shape past MaxParseBytes still stops there.
+	padded := `{"kind":"Event","verb":"` + strings.Repeat("a", 2*parse) + `"}`
+	_, _, err = collect(t, n, gz(t, padded))
+	assert.ErrorIs(t, err, ErrTooLarge)
+}
+
+// gzBomb is prefix followed by n bytes of "a", gzip-compressed fast: a few KB per 64 MiB.
+func gzBomb(t *testing.T, prefix string, n int) string {
+	t.Helper()
+	var b bytes.Buffer
+	w, err := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+	require.NoError(t, err)
+	_, err = w.Write([]byte(prefix))
+	require.NoError(t, err)
+	chunk := bytes.Repeat([]byte("a"), 1<<20)
+	for ; n > 0; n -= len(chunk) {
+		_, err = w.Write(chunk[:min(n, len(chunk))])
+		require.NoError(t, err)
+	}
+	require.NoError(t, w.Close())
+	return b.String()
 }

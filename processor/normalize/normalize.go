@@ -131,6 +131,9 @@ type Config struct {
 	// MaxParseBytes bounds the wrappers that are parsed whole (EKS, AKS, GKE); 0 means no bound. Native events and
 	// EventList batches are not parsed here, so it does not apply to them: bound their events in the callback.
 	MaxParseBytes int
+	// MaxGzipBytes bounds what a gzip EventList decompresses to, past MaxParseBytes (0: 64 MiB). It is held whole
+	// while its items are read. Other gzip bodies are bounded by MaxParseBytes (64 MiB when that is unset).
+	MaxGzipBytes int
 }
 
 // Normalizer finds the audit events in record bodies. It is safe for concurrent use.
@@ -146,7 +149,7 @@ type scratch struct {
 	buf    []byte
 	// gz and unzipped decompress gzip bodies (gzip.go).
 	gz       gzip.Reader
-	unzipped bytes.Buffer
+	unzipped []byte
 }
 
 // New returns a Normalizer.
@@ -161,10 +164,11 @@ func New(cfg Config) *Normalizer {
 
 // Each finds the audit events in body and calls fn with each, in order, and returns the shape it recognised. A
 // gzip-compressed body (a CloudWatch subscription message as Kinesis carries it) is decompressed first, to at most
-// MaxParseBytes (64 MiB when unset; ErrTooLarge past that); one that does not decompress is ErrMalformed. A
-// native body, and an EventList item, is passed on as it is, unvalidated: the engine parses it. The error is nil when
-// fn was called at least once; otherwise it is ErrMalformed, ErrUnknown, ErrNotAccepted, ErrNoEvents or ErrTooLarge
-// (test with errors.Is). A body of no known shape is parsed once, so that broken JSON is told from an unknown shape.
+// MaxParseBytes (64 MiB when unset), an EventList to MaxGzipBytes (ErrTooLarge past that); one that does not
+// decompress is ErrMalformed. A native body, and an EventList item, is passed on as it is, unvalidated: the engine
+// parses it. The error is nil when fn was called at least once; otherwise it is ErrMalformed, ErrUnknown,
+// ErrNotAccepted, ErrNoEvents or ErrTooLarge (test with errors.Is). A body of no known shape is parsed once, so that
+// broken JSON is told from an unknown shape.
 func (n *Normalizer) Each(body []byte, fn func(Event)) (Format, error) {
 	if IsGzip(body) {
 		return n.eachGzip(body, fn)
@@ -173,7 +177,8 @@ func (n *Normalizer) Each(body []byte, fn func(Event)) (Format, error) {
 }
 
 // eachGzip decompresses body and reads what it holds; the events' bodies point into the decompressed bytes, which
-// stay valid until Each returns.
+// stay valid until Each returns. An EventList may decompress past MaxParseBytes, to MaxGzipBytes: it is sliced, not
+// parsed, and its items are bounded one by one, as a plain one's are. It is held whole while its items are read.
 func (n *Normalizer) eachGzip(body []byte, fn func(Event)) (Format, error) {
 	limit := n.cfg.MaxParseBytes
 	if limit <= 0 {
@@ -181,11 +186,32 @@ func (n *Normalizer) eachGzip(body []byte, fn func(Event)) (Format, error) {
 	}
 	s := n.scratch.Get().(*scratch)
 	defer n.scratch.Put(s)
-	plain, err := gunzip(&s.unzipped, &s.gz, body, limit)
-	if err != nil {
-		return Unknown, err
+	head := Unknown
+	var plain []byte
+	var err error
+	s.unzipped, plain, err = gunzip(s.unzipped, &s.gz, body, limit, func(b []byte) int {
+		// Only the start is decompressed: an EventList whose kind comes after its items is not recognised here.
+		head, _ = Detect(b)
+		if head != EventList || !n.cfg.Formats.Has(EventList) {
+			return 0
+		}
+		return n.maxGzipBytes()
+	})
+	switch {
+	case errors.Is(err, ErrTooLarge) && head == EventList && !n.cfg.Formats.Has(EventList):
+		return head, ErrNotAccepted // as a plain one is
+	case err != nil:
+		return head, err
 	}
 	return n.each(plain, fn)
+}
+
+// maxGzipBytes is the hard bound on what a gzip body decompresses to.
+func (n *Normalizer) maxGzipBytes() int {
+	if n.cfg.MaxGzipBytes > 0 {
+		return n.cfg.MaxGzipBytes
+	}
+	return defaultGzipBytes
 }
 
 func (n *Normalizer) each(body []byte, fn func(Event)) (Format, error) {
