@@ -181,6 +181,7 @@ func (w *windowedStats) update(rows []*row, at time.Time, origin uint64) []windo
 			}
 		}
 	}
+	w.reader.release()
 	return hits
 }
 
@@ -321,25 +322,47 @@ type valueReader struct {
 
 // read reads each aggregate's values in r.
 func (vr *valueReader) read(aggs []aggExec, r *row) []eventValues {
-	if cap(vr.arena) > 1<<20 {
-		vr.arena = nil // an event of large values does not pin its size on every later one
-	}
 	vr.arena = vr.arena[:0]
 	if len(vr.evs) != len(aggs) {
 		vr.evs = make([]eventValues, len(aggs))
 	}
 	for i, a := range aggs {
+		// Field by field: one write of the whole struct costs the common event of one value more than reading it.
 		e := &vr.evs[i]
-		if cap(e.distinct) > 4096 {
-			*e = eventValues{}
+		e.n = 0
+		e.distinct = e.distinct[:0]
+		e.firstAt = e.firstAt[:0]
+		e.lastAt = e.lastAt[:0]
+		e.byLast = e.byLast[:0]
+		if e.folded.vals != nil || e.folded.numeric { // min, max or sum folded
+			e.folded = aggState{}
 		}
-		clear(e.distinct) // views of an arena that may have been dropped: not kept alive by a reused slice
-		*e = eventValues{distinct: e.distinct[:0], firstAt: e.firstAt[:0], lastAt: e.lastAt[:0], byLast: e.byLast[:0]}
 		if a.field != nil {
 			vr.readOne(a, r, e)
 		}
 	}
 	return vr.evs
+}
+
+// maxKeptArena and maxKeptDistinct bound what a reader keeps between events (release), so that a large event's
+// values are not held until the rule's next event, by each windowed rule it reached.
+const maxKeptArena, maxKeptDistinct = 64 << 10, 256
+
+// release drops the event's values once its groups have folded them when they are more than a small event's: the
+// arena, and every view of it (distinct, folded, the index's keys), or the lists and index grown past the bound.
+func (vr *valueReader) release() {
+	large := cap(vr.arena) > maxKeptArena
+	if large {
+		vr.arena = nil
+	}
+	for i := range vr.evs {
+		if e := &vr.evs[i]; large || cap(e.distinct) > maxKeptDistinct {
+			*e = eventValues{}
+		}
+	}
+	if large || len(vr.index) > maxKeptDistinct {
+		vr.index = nil // clear would keep its buckets
+	}
 }
 
 // scanDistinct is the number of distinct values found by a scan rather than through the index.
@@ -414,7 +437,7 @@ func (e *eventValues) latestFirst() []int {
 
 // add folds one event's values of the aggregate into the group's state, as folding them one by one in the event's
 // order would (the sum aside: the event's total is added, which can differ from adding its values in turn by
-// rounding).
+// rounding, or by overflowing where the running sum would not: -1.7e308 then 1.7e308 twice).
 func (s *aggState) add(a aggExec, e *eventValues, at time.Time) {
 	if a.field == nil || e.n == 0 {
 		return
@@ -446,7 +469,7 @@ func (s *aggState) add(a aggExec, e *eventValues, at time.Time) {
 		// that filled it.
 		p := -1
 		for k, v := range e.distinct {
-			if len(s.vals) == maxValuesPerAggregate {
+			if len(s.vals) >= maxValuesPerAggregate { // more when restored from damaged state: full all the same
 				break
 			}
 			countFoldStep()

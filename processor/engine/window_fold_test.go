@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/gob"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -59,8 +62,9 @@ func foldEach(s *aggState, a aggExec, vals []string, at time.Time) {
 }
 
 // TestAddFoldsEachValue: add, which folds an event's values read once for all its groups (valueReader), leaves a
-// group as folding each value in turn does: from random states, with repeats, text and numbers, past the caps of
-// values() and dc(), and for two groups sharing one read (the second must not see what the first did to it).
+// group as folding each value in turn does: from random states (a values() over-full, as damaged state restores it),
+// with repeats, text and numbers, past the caps of values() and dc(), and for two groups sharing one read (the second
+// must not see what the first did to it).
 func TestAddFoldsEachValue(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	value := func(space int) string {
@@ -88,6 +92,12 @@ func TestAddFoldsEachValue(t *testing.T) {
 		for g := range states {
 			for range rng.IntN(3) {
 				foldEach(&states[g], a, values(space), at.Add(time.Duration(rng.IntN(20)-10)))
+			}
+			if fn == "values" && rng.IntN(4) == 0 {
+				// Restored from damaged state: more values than a group keeps.
+				for len(states[g].vals) <= maxValuesPerAggregate+rng.IntN(3) {
+					states[g].vals = append(states[g].vals, fmt.Sprintf("r%d", len(states[g].vals)))
+				}
 			}
 		}
 		vals := values(space)
@@ -177,5 +187,67 @@ func TestWindowedStatsReadsAnEventOnce(t *testing.T) {
 	}
 	if got := rows[len(rows)-1].Values("name"); !slices.Equal(got, []string{"n999"}) {
 		t.Errorf("name = %q, want n999", got)
+	}
+}
+
+// TestRestoredFullValuesStayBounded: a values() restored with more values than it keeps (damaged state, or state
+// saved under a larger bound) replaces its last value, as folding each value does, rather than taking every new
+// value of every event: nothing else bounds it.
+func TestRestoredFullValuesStayBounded(t *testing.T) {
+	users := rule.Aggregate{Func: "values", Field: "u{}", As: "users"}
+	e, err := Compile([]*rule.Rule{windowRule(cmp("count", rule.OpGt, "0"), countOnly, users)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept, sent []string
+	for i := range maxValuesPerAggregate + 50 {
+		kept = append(kept, fmt.Sprintf("k%03d", i))
+	}
+	for i := range 50 {
+		sent = append(sent, fmt.Sprintf(`"n%02d"`, i))
+	}
+	state := savedState{Version: stateVersion, Rules: []savedRule{{Detection: sha256.Sum256([]byte(e.rules[0].stateKey)),
+		Window: &savedWindow{Groups: []savedGroup{{Key: "10.0.0.1", By: []string{"10.0.0.1"},
+			Wins: []savedWin{{Start: w0.Truncate(time.Hour), Count: 1, Aggs: []savedAgg{{}, {Vals: kept, Present: 1}}}}}}}}}}
+	var saved bytes.Buffer
+	if err := gob.NewEncoder(&saved).Encode(&state); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.RestoreState(&saved); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	eachRow(t, e, [][]byte{ev("10.0.0.1", 1, `"u":[`+strings.Join(sent, ",")+`]`)}, func(_ int, r Row) {
+		got = r.Values("users")
+	})
+	want := append(slices.Clone(kept[:len(kept)-1]), "n49")
+	if slices.Sort(want); !slices.Equal(got, want) {
+		t.Errorf("users = %d values, want the %d restored with the last replaced by n49: %q", len(got), len(want), got)
+	}
+}
+
+// TestWindowKeepsNoEventValues: once an event is counted, the window's reader keeps no more of its values than a
+// small event's (each windowed rule has one): a large event would otherwise stay on the heap until the rule's next
+// event, for every rule it reached.
+func TestWindowKeepsNoEventValues(t *testing.T) {
+	aggs := []rule.Aggregate{countOnly, {Func: "values", Field: "u{}", As: "users"}, {Func: "max", Field: "u{}", As: "top"}}
+	e, err := Compile([]*rule.Rule{windowRule(cmp("count", rule.OpGt, "0"), aggs...)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent []string
+	for i := range 20000 {
+		sent = append(sent, fmt.Sprintf(`"%0100d"`, i)) // 2 MB of distinct values, ascending: each a new max
+	}
+	if _, err := e.Match(ev("10.0.0.1", 1, `"u":[`+strings.Join(sent, ",")+`]`)); err != nil {
+		t.Fatal(err)
+	}
+	vr := &e.rules[0].window.reader
+	held := cap(vr.arena) + len(vr.index)
+	for _, x := range vr.evs {
+		held += cap(x.distinct) + len(x.folded.vals)
+	}
+	if held > maxKeptArena+len(aggs)*(maxKeptDistinct+4) {
+		t.Errorf("the reader holds %d bytes of arena, %d indexed values after the event", cap(vr.arena), len(vr.index))
 	}
 }
