@@ -153,14 +153,24 @@ type View struct {
 	// buf holds unescaped strings while a callback runs; stack is validate's scratch space.
 	buf   []byte
 	stack []byte
+	// keys holds the escaped keys of the members below the top level, unescaped once when their object is read:
+	// every path walking the object compares its segments to each key, and unescaping a key for each comparison
+	// made an event of 100,000 escaped keys cost its size times the paths read through them. keySpans[i] is where
+	// the key of the member whose name is -2-i is in keys.
+	keys     []byte
+	keySpans []keySpan
 }
+
+type keySpan struct{ lo, hi int32 }
 
 // member is one key/value pair of an object, as offsets into the body.
 type member struct {
 	key, keyEnd int32 // the key's bytes, without quotes
 	val, valEnd int32 // the value's bytes; valEnd is -1 while the value has not been skipped
-	name        int32 // the key's id in the name registry (top-level members only), or -1
-	esc         bool  // the key holds escapes
+	// name is the key's id in the name registry (top-level members) or -1; below the top level, a key with escapes
+	// is -2-i, unescaped at View.keySpans[i].
+	name int32
+	esc  bool // the key holds escapes
 }
 
 func (v *View) reset(body []byte, start int) {
@@ -173,6 +183,7 @@ func (v *View) reset(body []byte, start int) {
 	}
 	v.botEnd-- // the closing brace (Open and Parse checked it is there)
 	v.members, v.buf = v.members[:0], v.buf[:0]
+	v.keys, v.keySpans = v.keys[:0], v.keySpans[:0]
 	v.tables.reset()
 	v.names = currentNames()
 	if v.order.names != v.names {
@@ -856,7 +867,16 @@ func (v *View) keyIs(m *member, key string) bool {
 	return v.escapedKeyIs(m, key)
 }
 
+// escapedKeyIs is keyIs for a key with escapes. Not inlined: keyIs must stay small enough to be.
+//
+//go:noinline
 func (v *View) escapedKeyIs(m *member, key string) bool {
+	if m.name <= -2 {
+		sp := v.keySpans[-2-m.name]
+		return string(v.keys[sp.lo:sp.hi]) == key
+	}
+	// A top-level member, compared by key only for a path compiled after the View was opened (spells).
+	countKeyDecode()
 	raw := v.body[m.key:m.keyEnd]
 	mark := len(v.buf)
 	v.buf = appendUnescaped(v.buf, raw)
@@ -1108,6 +1128,13 @@ func (v *View) tableIn(at int, ord *keyOrder) *tableSlot {
 		case ord != nil:
 			prev = ord.learn(b[m.key:m.keyEnd], m.esc, -1, prev)
 		}
+		if m.esc {
+			countKeyDecode()
+			lo := len(v.keys)
+			v.keys = appendUnescaped(v.keys, b[m.key:m.keyEnd])
+			m.name = int32(-2 - len(v.keySpans))
+			v.keySpans = append(v.keySpans, keySpan{int32(lo), int32(len(v.keys))})
+		}
 		end, ok := v.valueEnd(int(m.val))
 		if !ok {
 			return nil
@@ -1252,6 +1279,15 @@ func hashOffset(at int) uint32 {
 }
 
 var offsetKey = rand.Uint32()
+
+// keyDecodes, when set (by tests), counts the keys unescaped to be compared.
+var keyDecodes *int
+
+func countKeyDecode() {
+	if keyDecodes != nil {
+		*keyDecodes++
+	}
+}
 
 // tableProbes, when set (by tests), counts the slots the table cache looks at.
 var tableProbes *int
