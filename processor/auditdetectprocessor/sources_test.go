@@ -655,3 +655,29 @@ func TestGKEOneEntryOversizedCountedOnce(t *testing.T) {
 	require.Len(t, records(sink.AllLogs()[0]), 1, "the record passes on")
 	assertSum(t, tel, "otelcol_processor_auditdetect_records_oversized", 1)
 }
+
+// TestGzipBodyPastMaxBodyBytesCompressed: a gzip body is decompressed whatever its compressed size (an EventList
+// may be past max_body_bytes), but the input read is bounded by what the body may decompress to: a body past
+// max_body_bytes compressed that decompresses to a small event (empty gzip members before it, which cost their
+// decompression and hold nothing) is refused as oversized, as it was before gzip EventLists were read past the bound,
+// not read in full and evaluated. A plain body of its size is refused unread.
+func TestGzipBodyPastMaxBodyBytesCompressed(t *testing.T) {
+	nodePort := builtinEvent(t, "kubernetes_nodeport_service_exposed", "match-create-nodeport.json")
+	cfg := createDefaultConfig()
+	cfg.MaxBodyBytes = 64 << 10
+	empty := gzipBytes(t, "")
+	padded := append(bytes.Repeat(empty, 4*cfg.MaxBodyBytes/len(empty)), gzipBytes(t, nodePort)...)
+	require.Greater(t, len(padded), 2*cfg.MaxBodyBytes)
+	for _, mode := range []Mode{ModeFork, ModeRoute} {
+		cfg.Mode = mode
+		p, sink, tel := newTestProcessor(t, cfg)
+		require.NoError(t, p.ConsumeLogs(context.Background(), input(func(v pcommon.Value) {
+			v.SetEmptyBytes().FromRaw(padded)
+		})))
+		got := records(sink.AllLogs()[0])
+		require.Len(t, got, 1, "%s: passed on, no risk record", mode)
+		assert.True(t, got[0].TraceID().IsEmpty(), "%s: not routed", mode)
+		assertSum(t, tel, "otelcol_processor_auditdetect_records_oversized", 1)
+		assertSumOrNone(t, tel, "otelcol_processor_auditdetect_records_unparsed", 0)
+	}
+}

@@ -1,8 +1,8 @@
 package normalize
 
 import (
-	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
 )
@@ -23,11 +23,18 @@ func IsGzip(b []byte) bool { return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b 
 // gunzip decompresses body, at most limit bytes, into buf (reused: returned as scratch, never grown past limit+1,
 // the byte that tells a body past it). Past limit, further is asked, with what was decompressed so far, for a larger
 // bound to go on to (0: none); past that, or with none, it is ErrTooLarge. A body within the larger bound is returned
-// in a buffer of its own, of its size, not kept as scratch.
+// in a buffer of its own, of its size, not kept as scratch. The compressed bytes read are bounded too (inputBound).
 func gunzip(buf []byte, zr *gzip.Reader, body []byte, limit int, further func(head []byte) int) (scratch, plain []byte, err error) {
-	malformed := func(err error) error { return fmt.Errorf("%w: gzip: %v", ErrMalformed, err) }
-	if err := zr.Reset(bytes.NewReader(body)); err != nil {
-		return buf, nil, malformed(err)
+	fail := func(err error) error {
+		if errors.Is(err, errInputBound) {
+			return ErrTooLarge
+		}
+		return fmt.Errorf("%w: gzip: %v", ErrMalformed, err)
+	}
+	in := &boundedInput{body: body}
+	in.allow(limit)
+	if err := zr.Reset(in); err != nil {
+		return buf, nil, fail(err)
 	}
 	buf, err = readUpTo(buf[:0], zr, limit)
 	plain = buf
@@ -36,31 +43,76 @@ func gunzip(buf []byte, zr *gzip.Reader, body []byte, limit int, further func(he
 		if more <= limit {
 			return buf, nil, ErrTooLarge
 		}
+		in.allow(more)
 		// Counted before it is held: a bomb past the bound costs its decompression, not the allocation and page
 		// faults of a buffer grown to the bound (several times as much). A batch within it is decompressed twice,
 		// the second time into one buffer of its size.
 		rest, err := io.Copy(io.Discard, io.LimitReader(zr, int64(more-len(buf))+1))
 		if err != nil {
-			return buf, nil, malformed(err)
+			return buf, nil, fail(err)
 		}
 		if limit = len(buf) + int(rest); limit > more {
 			return buf, nil, ErrTooLarge
 		}
-		if err := zr.Reset(bytes.NewReader(body)); err != nil {
-			return buf, nil, malformed(err)
+		in.pos = 0
+		if err := zr.Reset(in); err != nil {
+			return buf, nil, fail(err)
 		}
 		plain, err = readUpTo(make([]byte, 0, limit+1), zr, limit)
 	}
 	switch {
 	case err != nil:
-		return buf, nil, malformed(err)
+		return buf, nil, fail(err)
 	case len(plain) > limit:
 		return buf, nil, ErrTooLarge
 	}
 	if err := zr.Close(); err != nil {
-		return buf, nil, malformed(err)
+		return buf, nil, fail(err)
 	}
 	return buf, plain, nil
+}
+
+// inputBound is more compressed input than any encoder writes for n bytes: stored deflate blocks add 5 bytes per 64
+// KiB, a gzip header holds at most 64 KiB of extra field (and 1 KiB of names, as Go reads them). Empty deflate blocks
+// and empty members decompress to nothing and cost their decompression (about 17 ns a byte), so without it a body of
+// any size would be read in full, where a plain body past max_body_bytes is refused unread.
+func inputBound(n int) int { return n + n>>8 + 66<<10 }
+
+// errInputBound stops a body that takes more input than inputBound of what it may decompress to.
+var errInputBound = errors.New("compressed input past its bound")
+
+// boundedInput reads body up to inputBound(n) bytes for the latest n allowed. It is a flate.Reader (io.ByteReader),
+// so that gzip reads it directly, without a bufio.Reader in between.
+type boundedInput struct {
+	body     []byte
+	pos, end int
+}
+
+func (r *boundedInput) allow(n int) { r.end = min(len(r.body), inputBound(n)) }
+
+func (r *boundedInput) ReadByte() (byte, error) {
+	if r.pos >= r.end {
+		return 0, r.stop()
+	}
+	c := r.body[r.pos]
+	r.pos++
+	return c, nil
+}
+
+func (r *boundedInput) Read(p []byte) (int, error) {
+	if r.pos >= r.end {
+		return 0, r.stop()
+	}
+	n := copy(p, r.body[r.pos:r.end])
+	r.pos += n
+	return n, nil
+}
+
+func (r *boundedInput) stop() error {
+	if r.end == len(r.body) {
+		return io.EOF
+	}
+	return errInputBound
 }
 
 // readUpTo appends what r holds to buf, up to limit+1 bytes, growing it by doubling but never past that.

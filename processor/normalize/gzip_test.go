@@ -142,3 +142,58 @@ func gzBomb(t *testing.T, prefix string, n int) string {
 	require.NoError(t, w.Close())
 	return b.String()
 }
+
+// emptyMembers is n empty gzip members (23 bytes each, nothing decompressed), as a sender may put before a body.
+func emptyMembers(t *testing.T, n int) string {
+	t.Helper()
+	one := gz(t, "")
+	require.Len(t, one, 23)
+	return strings.Repeat(one, n)
+}
+
+// TestEachGzipBoundsItsInput: what a gzip body may decompress to is bounded, and so is the compressed input read to
+// get there. Empty members (or empty deflate blocks) cost their decompression and decompress to nothing, so a body
+// of any size would be read in full: a body past max_body_bytes compressed, refused unread before gzip EventLists
+// were read past it, cost about 1.1 s per 64 MiB and was evaluated. No encoder writes more than a little over what it
+// compresses, so the input is bounded by the output's bound; past it the body is ErrTooLarge.
+func TestEachGzipBoundsItsInput(t *testing.T) {
+	const parse, hard = 4 << 10, 1 << 20
+	n := New(Config{MaxParseBytes: parse, MaxGzipBytes: hard})
+	called := false
+	_, err := n.Each([]byte(emptyMembers(t, 16<<10)+gz(t, nativeEvent)), func(Event) { called = true })
+	assert.ErrorIs(t, err, ErrTooLarge, "368 KiB of input for a body bounded by 4 KiB")
+	assert.False(t, called)
+
+	// An EventList may take the input of its own bound, no more.
+	var items []string
+	for len(strings.Join(items, ",")) <= 2*parse {
+		items = append(items, nativeEvent)
+	}
+	head := `{"kind":"EventList","items":[` + strings.Join(items, ",")
+	_, err = n.Each([]byte(gz(t, head)+emptyMembers(t, 16<<10)+gz(t, "]}")), func(Event) {})
+	assert.NoError(t, err, "368 KiB of input within an EventList's bound of 1 MiB")
+	_, err = n.Each([]byte(gz(t, head)+emptyMembers(t, 64<<10)+gz(t, "]}")), func(Event) { called = true })
+	assert.ErrorIs(t, err, ErrTooLarge, "1.4 MiB of input for an EventList bounded by 1 MiB")
+	assert.False(t, called)
+
+	// A body stored uncompressed is larger than what it holds (5 bytes per block, a header and a trailer): it is read.
+	stored := func(s string) string {
+		var b bytes.Buffer
+		w, err := gzip.NewWriterLevel(&b, gzip.NoCompression)
+		require.NoError(t, err)
+		_, err = w.Write([]byte(s))
+		require.NoError(t, err)
+		require.NoError(t, w.Close())
+		return b.String()
+	}
+	padded := `{"kind":"Event","verb":"` + strings.Repeat("a", parse-len(`{"kind":"Event","verb":""}`)) + `"}`
+	require.Len(t, padded, parse)
+	require.Greater(t, len(stored(padded)), parse)
+	got, _, err := collect(t, n, stored(padded))
+	require.NoError(t, err)
+	assert.Equal(t, []found{{padded, nil}}, got)
+	list := head + strings.Repeat(`,`+nativeEvent, hard/2/len(nativeEvent)) + `]}`
+	require.Greater(t, len(stored(list)), hard/2)
+	_, err = n.Each([]byte(stored(list)), func(Event) {})
+	assert.NoError(t, err)
+}
