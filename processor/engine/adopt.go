@@ -108,7 +108,7 @@ func adoptSequences(stages, from []stageExec) {
 		if o, ok := from[i].(*sequenceStage); ok {
 			o.mu.Lock()
 			sq.keys, sq.wm, sq.nextSweep = o.keys, o.wm, o.nextSweep
-			sq.held, sq.holdFrom, sq.keyFloor = o.held, o.holdFrom, o.keyFloor
+			sq.held, sq.holdFrom, sq.floors = o.held, o.holdFrom, o.floors
 			// A burst of events taken early goes on: it is not logged again.
 			sq.lastUnheld, sq.degraded = o.lastUnheld, o.degraded
 			o.mu.Unlock()

@@ -103,7 +103,21 @@ type savedSequence struct {
 	Keys                 []savedSeqKey // least recently updated first
 	// HoldFrom and KeyFloor are the times the rule let go of events before their lateness passed up to (a shed),
 	// and of events of keys it no longer holds: they came after the held events, and are zero in older state.
+	// KeyFloor is the newest of the floors, and at least HoldFrom, for a build of before, which keeps one for the
+	// rule.
 	HoldFrom, KeyFloor time.Time
+	// FloorBuckets, FloorSeed and Floors are the floors of the keys the rule no longer holds (seqFloors): how many
+	// buckets, the seed that hashes a key to one, and the buckets whose floor is after the watermark less the
+	// lateness (an older floor drops nothing the lateness does not). They came after KeyFloor: older state
+	// (FloorBuckets 0) restores every bucket at KeyFloor.
+	FloorBuckets int
+	FloorSeed    uint64
+	Floors       []savedFloor
+}
+
+type savedFloor struct {
+	Bucket int
+	At     time.Time
 }
 
 type savedSeqKey struct {
@@ -394,8 +408,15 @@ func (s *newTermsStage) restore(snt savedNewTerms) {
 func (s *sequenceStage) save(stage int) savedSequence {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	f := s.floors
 	ssq := savedSequence{Stage: stage, Watermark: s.wm.Time(), NextSweep: s.nextSweep, HoldFrom: s.holdFrom,
-		KeyFloor: s.keyFloor}
+		KeyFloor: laterTime(f.newest(), s.holdFrom), FloorBuckets: int(f.mask + 1), FloorSeed: f.seed}
+	settled := s.wm.Time().Add(-s.lateness)
+	for b := range int(f.mask + 1) {
+		if at := f.floor(b); at.After(settled) {
+			ssq.Floors = append(ssq.Floors, savedFloor{Bucket: b, At: at})
+		}
+	}
 	// Copies of the ids: a partial's slice is shared with the one that extends it, and the encoding runs after the
 	// lock.
 	partials := func(parts []seqPartial) []savedPartial {
@@ -434,7 +455,7 @@ func (s *sequenceStage) restore(ssq savedSequence) {
 	}
 	// No time past the watermark (damaged): it would hold off events for longer than the lateness.
 	s.holdFrom = laterTime(s.holdFrom, earlierTime(ssq.HoldFrom, ssq.Watermark))
-	s.keyFloor = laterTime(s.keyFloor, earlierTime(ssq.KeyFloor, ssq.Watermark))
+	s.restoreFloors(ssq)
 	for _, sk := range ssq.Keys {
 		k, ok := s.restoreKey(sk, ssq.Watermark)
 		if !ok {
@@ -450,6 +471,34 @@ func (s *sequenceStage) restore(ssq savedSequence) {
 	}
 	for s.held > s.maxKeys {
 		s.shed() // saved with another bound, or damaged
+	}
+}
+
+// restoreFloors raises the floors of the keys the rule no longer holds to those saved: bucket by bucket when they
+// were hashed as the rule hashes keys (a rule that has raised none takes the saved seed), else every bucket to the
+// newest of them, which state saved before the buckets keeps as KeyFloor. Before any key is restored: one it evicts
+// raises its bucket under the seed kept.
+func (s *sequenceStage) restoreFloors(ssq savedSequence) {
+	f := s.floors
+	buckets := int(f.mask + 1)
+	if ssq.FloorBuckets == buckets && f.none() {
+		f.seed = ssq.FloorSeed
+	}
+	perBucket := ssq.FloorBuckets == buckets && ssq.FloorSeed == f.seed
+	var all time.Time
+	if !perBucket {
+		all = earlierTime(ssq.KeyFloor, ssq.Watermark)
+	}
+	for _, sf := range ssq.Floors {
+		at := earlierTime(sf.At, ssq.Watermark)
+		if perBucket && sf.Bucket >= 0 && sf.Bucket < buckets {
+			f.raise(sf.Bucket, at)
+		} else {
+			all = laterTime(all, at) // hashed otherwise, or damaged: for every key
+		}
+	}
+	if !all.IsZero() {
+		f.raiseAll(all)
 	}
 }
 

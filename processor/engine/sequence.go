@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"math"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"strings"
@@ -35,9 +37,10 @@ import (
 //
 // An event more than the allowed lateness older than the watermark is dropped and counted (the sweep may have freed
 // what it would have extended), and so is one older than what its key has let go of (seqKey.floor), or, for a key
-// made since, than what the rule let go of for a key it no longer has (keyFloor): placed without those events, it
-// could pair across an until or a later first step. One dated after the watermark (which the wall clock caps) counts
-// at the watermark, so that a clock far ahead cannot make a key's partial one no event can follow.
+// made since, than what the rule let go of for a key it no longer has (floors, per bucket of keys: keys that share
+// a bucket drop more, never less): placed without those events, it could pair across an until or a later first
+// step. One dated after the watermark (which the wall clock caps) counts at the watermark, so that a clock far
+// ahead cannot make a key's partial one no event can follow.
 type sequenceStage struct {
 	steps          []seqStep
 	until          *seqStep // nil: none
@@ -57,9 +60,11 @@ type sequenceStage struct {
 	// shed let go of: no event up to it is held (while it is after the watermark less the lateness).
 	held     int
 	holdFrom time.Time
-	// keyFloor is the newest time of an event the rule let go of or left out for a key it no longer holds (evicted,
-	// freed, or not made for want of room): a key made since places no event older than it.
-	keyFloor time.Time
+	// floors are, per bucket of keys, the newest time of an event the rule let go of or left out for a key it no
+	// longer holds (evicted, freed, or not made for want of room): a key made since places no event older than its
+	// bucket's. Per bucket, not one time for the rule: a flood of other keys past max_keys does not make the late
+	// first step of every new key be dropped.
+	floors *seqFloors
 	// unheld counts the events taken without waiting the allowed lateness for older ones (let go of by a shed or by
 	// their key's maxSeqHeld, not held after a shed, left out for want of room); bursts counts the runs of those
 	// max_keys decides (all but a key's maxSeqHeld), a run ending once the watermark is the lateness past its last
@@ -95,7 +100,7 @@ type seqKey struct {
 	held []seqHeld
 	base []seqPartial
 	// floor is the time of the newest event the key let go of (folded into base, or taken without being held), or
-	// the rule's keyFloor when it was made: an event older than it cannot be placed.
+	// its bucket's floor (seqFloors) when it was made: an event older than it cannot be placed.
 	floor time.Time
 }
 
@@ -140,7 +145,8 @@ func (p seqPartial) empty() bool { return len(p.ids) == 0 }
 
 func newSequenceStage(st rule.Sequence, span, lateness time.Duration, maxKeys int, fs *fields, cut *atomic.Uint64) (*sequenceStage, error) {
 	s := &sequenceStage{span: span, lateness: max(lateness, 0), columns: st.Columns, cut: cut,
-		auditID: newFieldRef(rule.Field{Name: "auditID"}), keys: window.NewStore[seqKey](maxKeys), maxKeys: max(maxKeys, 1)}
+		auditID: newFieldRef(rule.Field{Name: "auditID"}), keys: window.NewStore[seqKey](maxKeys), maxKeys: max(maxKeys, 1),
+		floors: newSeqFloors()}
 	for i, step := range st.Steps {
 		ss, err := s.compileStep(step, fs, cut)
 		if err != nil {
@@ -327,19 +333,24 @@ func (s *sequenceStage) advance(hits []seqHit, ends [][]string, at time.Time, id
 	for _, g := range byKey(hits, ends) {
 		ev := seqHeld{at: at, id: id, steps: g.steps, until: g.until}
 		k, ok := s.keys.Get(g.key)
+		bucket := -1 // of a key not held
+		if !ok {
+			bucket = s.floors.bucket(g.key)
+		}
 		if !ok && !ev.first() {
 			// A later step or until makes its key only for a first step that may still arrive before it.
-			if at.Before(s.keyFloor) {
+			if at.Before(s.floors.floor(bucket)) {
 				continue // such a first step is dropped: the rule let go of events of this key after it
 			}
 			if s.keys.Len() >= s.maxKeys && 2*s.held >= s.maxKeys {
 				s.shed() // frees the keys that held nothing else
 			}
 			if !at.After(laterTime(settled, s.holdFrom)) {
-				// No older first step is held any more (its time is past, or a shed let go of it: keyFloor is at
-				// least holdFrom).
+				// No older first step is held any more (its time is past, or a shed let go of it). One still to
+				// come, of a key made then, is taken for good: it must not pair across this event.
 				if at.After(settled) {
 					s.noteUnheld(1)
+					s.floors.raise(bucket, at)
 				}
 				continue
 			}
@@ -347,16 +358,17 @@ func (s *sequenceStage) advance(hits []seqHit, ends [][]string, at time.Time, id
 				// Not made: that would evict a sequence in progress for an event that may never pair. A first
 				// step older than it, which it may come after, is dropped.
 				s.noteUnheld(1)
-				s.keyFloor = at
+				s.floors.raise(bucket, at)
 				continue
 			}
 		}
 		if !ok {
-			if at.Before(s.keyFloor) {
-				late = true // the rule let go of events of this key that may come after it
+			floor := s.floors.floor(bucket)
+			if at.Before(floor) {
+				late = true // the rule let go of events of this key (or of one sharing its bucket) after it
 				continue
 			}
-			k = s.keys.Add(g.key, seqKey{floor: s.keyFloor}, s.forget)
+			k = s.keys.Add(g.key, seqKey{floor: floor}, s.forget)
 		}
 		// hold is the time an event must be after to be held: settled, or later after a shed.
 		hold := laterTime(settled, s.holdFrom)
@@ -539,8 +551,9 @@ func (s *sequenceStage) shed() {
 		return
 	}
 	slices.SortFunc(times, time.Time.Compare)
+	// Not a floor for new keys: the keys still held have folded their events up to holdFrom, those freed raise
+	// their buckets (forget), and a later step or until of a new key not held for it raises its own (advance).
 	s.holdFrom = times[(len(times)-1)/2]
-	s.keyFloor = laterTime(s.keyFloor, s.holdFrom)
 	s.sweep(s.holdFrom)
 }
 
@@ -564,14 +577,114 @@ func (s *sequenceStage) sweep(upTo time.Time) {
 	})
 }
 
-// forget accounts for a key the rule no longer holds (evicted or freed): its held events, and its newest event
-// that is not settled, which a key made since must not place an older event before.
-func (s *sequenceStage) forget(_ string, k *seqKey) {
+// forget accounts for a key the rule no longer holds (evicted or freed): its held events, and its newest event,
+// which a key made since must not place an older event before (its bucket's floor).
+func (s *sequenceStage) forget(key string, k *seqKey) {
 	s.held -= len(k.held)
-	s.keyFloor = laterTime(s.keyFloor, k.floor)
+	floor := k.floor
 	if len(k.held) > 0 {
-		s.keyFloor = laterTime(s.keyFloor, k.held[len(k.held)-1].at)
+		floor = laterTime(floor, k.held[len(k.held)-1].at)
 	}
+	s.floors.raise(s.floors.bucket(key), floor)
+}
+
+// seqFloorBuckets is the number of buckets of a sequence rule's floors (seqFloors): 8 bytes each, 32 KiB a rule.
+const seqFloorBuckets = 4096
+
+// noFloor is a bucket no key has raised.
+const noFloor = math.MinInt64
+
+// seqFloors are the floors of the keys a sequence rule no longer holds: per bucket of keys, the newest time of an
+// event it let go of or left out for one of them. A key made since places no event older than its bucket's floor,
+// which is at least its own (keys sharing a bucket only drop more, never less). The memory is fixed, whatever the
+// keys forgotten; a flood of many more distinct keys than buckets within the allowed lateness raises them all, as
+// the one floor for the rule did before.
+type seqFloors struct {
+	// seed keys the hash of a key to its bucket: drawn when the rule is made, so that a flood cannot aim at a
+	// bucket; saved with the buckets, so that a restart keeps them per bucket.
+	seed uint64
+	// mask picks the buckets used: seqFloorBuckets-1 (tests make it smaller, so that keys share buckets).
+	mask uint64
+	// at are Unix nanoseconds (out of their range, later: a floor only drops more); noFloor for none.
+	at [seqFloorBuckets]int64
+}
+
+func newSeqFloors() *seqFloors {
+	f := &seqFloors{seed: rand.Uint64(), mask: seqFloorBuckets - 1}
+	for i := range f.at {
+		f.at[i] = noFloor
+	}
+	return f
+}
+
+// bucket hashes a key: FNV-1a from the seed, then murmur3's finalizer, so that every byte moves every bit.
+func (f *seqFloors) bucket(key string) int {
+	h := f.seed ^ 14695981039346656037
+	for i := 0; i < len(key); i++ {
+		h ^= uint64(key[i])
+		h *= 1099511628211
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return int(h & f.mask)
+}
+
+// minFloorTime and maxFloorTime bound what a bucket holds: Unix nanoseconds span 1677 to 2262.
+var (
+	minFloorTime = time.Unix(0, noFloor+1)
+	maxFloorTime = time.Unix(0, math.MaxInt64-1)
+	// pastEvery is after any event time: a floor after 2262 (a clock that far ahead) drops every event.
+	pastEvery = time.Unix(1<<62, 0)
+)
+
+// floor is the bucket's floor; zero for none.
+func (f *seqFloors) floor(b int) time.Time { return floorTime(f.at[b]) }
+
+func floorTime(n int64) time.Time {
+	switch n {
+	case noFloor:
+		return time.Time{}
+	case math.MaxInt64:
+		return pastEvery
+	default:
+		return time.Unix(0, n)
+	}
+}
+
+// raise makes the bucket's floor at least t.
+func (f *seqFloors) raise(b int, t time.Time) {
+	var n int64
+	switch {
+	case t.IsZero():
+		return
+	case t.Before(minFloorTime):
+		n = noFloor + 1 // later than t
+	case t.After(maxFloorTime):
+		n = math.MaxInt64
+	default:
+		n = t.UnixNano()
+	}
+	f.at[b] = max(f.at[b], n)
+}
+
+// raiseAll makes every bucket's floor at least t: a floor whose keys are not known.
+func (f *seqFloors) raiseAll(t time.Time) {
+	for b := range f.mask + 1 {
+		f.raise(int(b), t)
+	}
+}
+
+// newest is the newest floor of all the buckets; zero for none.
+func (f *seqFloors) newest() time.Time {
+	return floorTime(slices.Max(f.at[:]))
+}
+
+// none reports whether no bucket was raised.
+func (f *seqFloors) none() bool {
+	return !slices.ContainsFunc(f.at[:], func(n int64) bool { return n != noFloor })
 }
 
 // noteUnheld counts n events taken without waiting the allowed lateness, and starts a burst of them if none is on.

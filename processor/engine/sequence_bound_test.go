@@ -115,9 +115,9 @@ func TestSequenceHeldEventsBounded(t *testing.T) {
 	}
 }
 
-// A key evicted, freed or not made for want of room takes with it events a late arrival of its key may come before:
-// a key made since places no event older than them (it is dropped as late), so that it does not pair across an
-// until (or a later first step) the rule no longer has.
+// A key evicted, freed or not made for want of room (or a later step not held) takes with it events a late arrival
+// of its key may come before: a key made since places no event older than them (it is dropped as late), so that it
+// does not pair across an until (or a later step) the rule no longer has.
 func TestSequenceForgottenKeyPlacesNothingBefore(t *testing.T) {
 	untilAt10 := seqCase{seqEvent("d1", "mallory", "delete", "pods", 10), ""}
 	for _, tc := range []struct {
@@ -134,6 +134,15 @@ func TestSequenceForgottenKeyPlacesNothingBefore(t *testing.T) {
 			{seqEvent("a1", "mallory", "update", "roles", 5), ""},
 			{seqEvent("b1", "mallory", "create", "deployments", 12), ""},
 		}},
+		// A later step of a key not held, older than what a shed let go of (so not held either), is taken for
+		// good: an older first step would pair across it with a later write.
+		{"later step not held after a shed", []seqCase{
+			{seqEvent("c1", "carol", "create", "deployments", 10), ""},
+			{seqEvent("c2", "carol", "create", "deployments", 11), ""},
+			{seqEvent("b0", "mallory", "create", "deployments", 10), ""},
+			{seqEvent("a1", "mallory", "update", "roles", 5), ""},
+			{seqEvent("b1", "mallory", "create", "deployments", 20), ""},
+		}},
 		// Evicted, then made again by a later step once a shed freed room: what it holds then does not let an
 		// older first step in.
 		{"made again", []seqCase{untilAt10,
@@ -147,7 +156,7 @@ func TestSequenceForgottenKeyPlacesNothingBefore(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := playSequence(t, withUntil(roleThenWorkload(5*time.Minute)), Options{AllowedLateness: 5 * time.Minute, MaxKeys: 1},
 				tc.cases)
-			checkLate(t, e, 1, "the role change before the delete")
+			checkLate(t, e, 1, "the role change before what was let go of")
 		})
 	}
 }
@@ -362,8 +371,10 @@ func TestSequenceHeldCountRestored(t *testing.T) {
 	if n := heldEvents(t, sq); n > 10 {
 		t.Errorf("restored %d held events, more than max_keys (10)", n)
 	}
-	if !sq.keyFloor.Equal(at(100)) {
-		t.Errorf("key floor %v, want the saved watermark", sq.keyFloor)
+	for b := range seqFloorBuckets {
+		if f := sq.floors.floor(b); !f.Equal(at(100)) {
+			t.Fatalf("bucket %d's floor %v, want the saved watermark", b, f)
+		}
 	}
 	k, ok := sq.keys.Get("u4")
 	if !ok || !slices.Equal(k.held[len(k.held)-1].reported, []string{"z", "w4-7"}) {
@@ -460,4 +471,131 @@ func TestSequenceRedeliveryAfterReplayMemory(t *testing.T) {
 		{seqEvent("b1", "mallory", "create", "deployments", 63), ""},
 		{seqEvent("b2", "mallory", "create", "deployments", 64), ""},
 	})
+}
+
+// floodKeys sends, past max_keys (4), the role changes of 20 users at second 101 on (each evicting the least recently
+// updated key), then the workload writes of 20 more at second 121 on (left out for want of room): their floors are
+// raised. None of them shares a bucket with spared. It returns the users.
+func floodKeys(t *testing.T, e *Engine, spared string) []string {
+	t.Helper()
+	floors := seqStage(e).floors
+	var users []string
+	for i := 0; len(users) < 40; i++ {
+		if u := fmt.Sprint("f", i); floors.bucket(u) != floors.bucket(spared) {
+			users = append(users, u)
+		}
+	}
+	for i, u := range users[:20] {
+		matchSeq(t, e, seqEvent(fmt.Sprint("r-", u), u, "update", "roles", 101+i))
+	}
+	for i, u := range users[20:] {
+		matchSeq(t, e, seqEvent(fmt.Sprint("w-", u), u, "create", "deployments", 121+i))
+	}
+	return users
+}
+
+// collider is a user never seen whose key shares a bucket with user's.
+func collider(floors *seqFloors, user string) string {
+	for i := 0; ; i++ {
+		if c := fmt.Sprint("c", i); floors.bucket(c) == floors.bucket(user) {
+			return c
+		}
+	}
+}
+
+// Past max_keys, a flood of other keys forgotten (evicted, or a later step left out for want of room) after second
+// 100 does not drop a user's first step at second 99, within the lateness: the floor of the keys the rule forgot is
+// per bucket of keys, not one for the rule, and the user's sequence is found. A key forgotten after 100, or one
+// sharing a bucket with it, still drops an event older than what was let go of for it.
+func TestSequenceFloorPerKey(t *testing.T) {
+	e := sequenceEngine(t, withUntil(roleThenWorkload(5*time.Minute)), Options{AllowedLateness: 5 * time.Minute, MaxKeys: 4})
+	sq := seqStage(e)
+	flood := floodKeys(t, e, "xavier")
+	if _, held := sq.keys.Get(flood[0]); held || !sq.floors.floor(sq.floors.bucket(flood[0])).Equal(seqBase.Add(101*time.Second)) {
+		t.Fatalf("%s held %v, its bucket's floor %v: want it forgotten with its role change", flood[0], held,
+			sq.floors.floor(sq.floors.bucket(flood[0])))
+	}
+	matchSeq(t, e, seqEvent("x1", "xavier", "update", "roles", 99))
+	if got := matchSeq(t, e, seqEvent("x2", "xavier", "create", "deployments", 145)); got != "x1,x2" {
+		t.Errorf("xavier's sequence: %q, want x1,x2 (not dropped as late for the flood's keys)", got)
+	}
+	checkLate(t, e, 0, "none")
+
+	// Evicted with its role change at 101: one at 100 would pair with a write it may have come before.
+	matchSeq(t, e, seqEvent("a1", flood[0], "update", "roles", 100))
+	checkLate(t, e, 1, "the forgotten key's role change before what it let go of")
+	// Its write at 121 left out: a role change at 120 could pair across it.
+	matchSeq(t, e, seqEvent("a2", flood[20], "update", "roles", 120))
+	checkLate(t, e, 2, "the left-out key's role change before its write")
+	// A key never seen, sharing each bucket: dropped the same way.
+	matchSeq(t, e, seqEvent("c1", collider(sq.floors, flood[0]), "update", "roles", 100))
+	matchSeq(t, e, seqEvent("c2", collider(sq.floors, flood[20]), "update", "roles", 120))
+	checkLate(t, e, 4, "the role changes of keys sharing those buckets")
+	// One not older than its bucket's floor is placed.
+	c3 := collider(sq.floors, flood[0])
+	matchSeq(t, e, seqEvent("c3", c3, "update", "roles", 101))
+	if got := matchSeq(t, e, seqEvent("c4", c3, "create", "deployments", 146)); got != "c3,c4" {
+		t.Errorf("a role change at its bucket's floor: %q, want c3,c4", got)
+	}
+	checkLate(t, e, 4, "none more")
+}
+
+// The floors of the keys a rule forgot carry over a restart (per bucket, with the seed that hashes keys to them) and
+// a reload. State saved before them restores every bucket at the one floor it kept for the rule; floors hashed with
+// another number of buckets, or damaged, raise every bucket; none is restored past the saved watermark.
+func TestSequenceFloorsRestored(t *testing.T) {
+	compile := func() *Engine {
+		return sequenceEngine(t, withUntil(roleThenWorkload(5*time.Minute)),
+			Options{AllowedLateness: 5 * time.Minute, MaxKeys: 4})
+	}
+	old := compile()
+	flood := floodKeys(t, old, "xavier")
+	want := *seqStage(old).floors
+	restarted, reloaded := carriedOver(t, old, compile)
+	for name, e := range map[string]*Engine{"restarted": restarted, "reloaded": reloaded} {
+		if got := seqStage(e).floors; got.seed != want.seed || got.at != want.at {
+			t.Errorf("%s: floors not those saved", name)
+		}
+		matchSeq(t, e, seqEvent("x1", "xavier", "update", "roles", 99))
+		if got := matchSeq(t, e, seqEvent("x2", "xavier", "create", "deployments", 145)); got != "x1,x2" {
+			t.Errorf("%s: xavier's sequence %q, want x1,x2", name, got)
+		}
+		matchSeq(t, e, seqEvent("a1", flood[0], "update", "roles", 100))
+		checkLate(t, e, 1, name+": the forgotten key's role change")
+	}
+
+	at := func(sec int) time.Time { return seqBase.Add(time.Duration(sec) * time.Second) }
+	// floorsOf counts the buckets at each floor, by Unix second.
+	floorsOf := func(e *Engine) map[int64]int {
+		n := map[int64]int{}
+		for b := range seqFloorBuckets {
+			n[seqStage(e).floors.floor(b).Unix()]++
+		}
+		return n
+	}
+	// Saved before the buckets: every bucket at KeyFloor.
+	e := compile()
+	restoreSequence(t, e, savedSequence{Watermark: at(200), NextSweep: at(200), KeyFloor: at(150)})
+	if got := floorsOf(e); len(got) != 1 || got[at(150).Unix()] != seqFloorBuckets {
+		t.Errorf("state of before the buckets: floors %v, want all at KeyFloor", got)
+	}
+	matchSeq(t, e, seqEvent("x1", "xavier", "update", "roles", 149))
+	checkLate(t, e, 1, "a role change before the old floor")
+	// Per bucket, the seed taken; a future floor brought back to the watermark, a bucket out of range for all.
+	e = compile()
+	restoreSequence(t, e, savedSequence{Watermark: at(200), NextSweep: at(200), KeyFloor: at(900),
+		FloorBuckets: seqFloorBuckets, FloorSeed: 42,
+		Floors: []savedFloor{{Bucket: 3, At: at(150)}, {Bucket: 5, At: at(900)}, {Bucket: seqFloorBuckets, At: at(120)}}})
+	sq := seqStage(e)
+	if got := floorsOf(e); sq.floors.seed != 42 || !sq.floors.floor(3).Equal(at(150)) ||
+		!sq.floors.floor(5).Equal(at(200)) || got[at(120).Unix()] != seqFloorBuckets-2 {
+		t.Errorf("per bucket: seed %d, floors %v", sq.floors.seed, got)
+	}
+	// Another number of buckets: every bucket at the newest, KeyFloor or theirs.
+	e = compile()
+	restoreSequence(t, e, savedSequence{Watermark: at(200), NextSweep: at(200), KeyFloor: at(140),
+		FloorBuckets: 2, FloorSeed: 42, Floors: []savedFloor{{Bucket: 1, At: at(160)}}})
+	if got := floorsOf(e); len(got) != 1 || got[at(160).Unix()] != seqFloorBuckets {
+		t.Errorf("another number of buckets: floors %v, want all at the newest", got)
+	}
 }
