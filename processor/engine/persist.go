@@ -477,7 +477,7 @@ func (s *sequenceStage) restore(ssq savedSequence) {
 // restoreFloors raises the floors of the keys the rule no longer holds to those saved: bucket by bucket when they
 // were hashed as the rule hashes keys (a rule that has raised none takes the saved seed), else every bucket to the
 // newest of them, which state saved before the buckets keeps as KeyFloor. Before any key is restored: one it evicts
-// raises its bucket under the seed kept.
+// raises its bucket under the seed kept. After the watermark is restored: a clock behind the saved one caps it.
 func (s *sequenceStage) restoreFloors(ssq savedSequence) {
 	f := s.floors
 	buckets := int(f.mask + 1)
@@ -488,6 +488,11 @@ func (s *sequenceStage) restoreFloors(ssq savedSequence) {
 	var all time.Time
 	if !perBucket {
 		all = earlierTime(ssq.KeyFloor, ssq.Watermark)
+	}
+	if s.wm.Time().Before(ssq.Watermark) {
+		// A clock behind the saved watermark capped it: the floors not saved (up to the saved watermark less the
+		// lateness) would no longer be below what is dropped as late.
+		all = laterTime(all, ssq.Watermark.Add(-s.lateness))
 	}
 	for _, sf := range ssq.Floors {
 		at := earlierTime(sf.At, ssq.Watermark)

@@ -476,3 +476,35 @@ func savedByDefinitionKey(suffix string) []*rule.Rule {
 	seq.Risk = rule.Risk{Message: "role then workload by $user$", Objects: []rule.RiskObject{{Field: "user", Type: "user", Score: 50}}}
 	return []*rule.Rule{w, nt, seq}
 }
+
+// TestRestoreSequenceKeyFloorOfBefore: state saved by commit 61fa0e4, with one floor for the keys a sequence rule no
+// longer holds, restores it in every bucket (testdata/sequence-key-floor.gob: withUntil(roleThenWorkload(5m)),
+// lateness 5m, max_keys 4, after role changes of f0..f19 at seconds 101..120, deployment creates of g0..g19 at
+// 121..140 and mallory's role change m1 at 141; the floor was 140, a shed let go of events up to 119).
+func TestRestoreSequenceKeyFloorOfBefore(t *testing.T) {
+	saved, err := os.ReadFile(filepath.Join("testdata", "sequence-key-floor.gob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := sequenceEngine(t, withUntil(roleThenWorkload(5*time.Minute)), Options{AllowedLateness: 5 * time.Minute, MaxKeys: 4})
+	if restored, dropped, err := e.RestoreState(bytes.NewReader(saved)); err != nil || len(restored) != 1 || dropped != 0 {
+		t.Fatalf("restored %v, dropped %d, err %v; want the rule", restored, dropped, err)
+	}
+	sq := seqStage(e)
+	at := func(sec int) time.Time { return seqBase.Add(time.Duration(sec) * time.Second) }
+	for b := range seqFloorBuckets {
+		if f := sq.floors.floor(b); !f.Equal(at(140)) {
+			t.Fatalf("bucket %d's floor %v, want the saved one (second 140)", b, f)
+		}
+	}
+	if !sq.holdFrom.Equal(at(119)) || sq.keys.Len() != 4 {
+		t.Errorf("hold from %v, %d keys; want second 119, 4 keys", sq.holdFrom, sq.keys.Len())
+	}
+	checkSequence(t, e, []seqCase{
+		{seqEvent("x1", "xavier", "update", "roles", 139), ""}, // before the floor: dropped
+		{seqEvent("m2", "mallory", "create", "deployments", 150), "m1,m2"},
+		{seqEvent("y1", "yann", "update", "roles", 140), ""},
+		{seqEvent("y2", "yann", "create", "deployments", 151), "y1,y2"},
+	})
+	checkLate(t, e, 1, "xavier's role change before the saved floor")
+}

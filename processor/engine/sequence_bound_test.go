@@ -599,3 +599,32 @@ func TestSequenceFloorsRestored(t *testing.T) {
 		t.Errorf("another number of buckets: floors %v, want all at the newest", got)
 	}
 }
+
+// The floors are saved only past the watermark less the lateness, as an older event is dropped anyway. A wall
+// clock behind the saved watermark (set back, or another host) caps the restored watermark lower, and would take
+// events the saving rule dropped: a role change of a key it forgot, before that key's delete, must still be dropped
+// rather than pair across the delete.
+func TestSequenceFloorsRestoredUnderAnEarlierClock(t *testing.T) {
+	compile := func() *Engine {
+		return sequenceEngine(t, withUntil(roleThenWorkload(10*time.Minute)),
+			Options{AllowedLateness: 5 * time.Minute, MaxKeys: 1})
+	}
+	old := compile()
+	matchSeq(t, old, seqEvent("d1", "mallory", "delete", "pods", 100))
+	matchSeq(t, old, seqEvent("b1", "bob", "update", "roles", 500)) // evicts mallory with her delete
+	var saved bytes.Buffer
+	if err := old.SaveState(&saved); err != nil {
+		t.Fatal(err)
+	}
+	e := compile()
+	// The watermark is restored at second 300 (the clock's cap), not 500.
+	seqStage(e).wm.Now = func() time.Time { return seqBase }
+	if restored, _, err := e.RestoreState(&saved); err != nil || len(restored) != 1 {
+		t.Fatalf("restored %v, %v", restored, err)
+	}
+	matchSeq(t, e, seqEvent("a1", "mallory", "update", "roles", 50))
+	if got := matchSeq(t, e, seqEvent("w1", "mallory", "create", "deployments", 150)); got != "" {
+		t.Errorf("sequence %q across the delete the rule forgot, want none", got)
+	}
+	checkLate(t, e, 1, "the role change before the forgotten delete")
+}
