@@ -51,6 +51,13 @@ var docPaths = []docPath{
 		"sigma/kubernetes_audit_pod_in_system_namespace.yml",
 		"elastic/persistence_exposed_service_created_with_type_nodeport.toml",
 	}, what: "the three files the page names, side by side"},
+	// The memory soak's config: the full rule set, as the corpus lays it out.
+	{path: "/work/shared/corpus/escu/macros", doc: "docs/reliability.md", corpus: []string{"escu/macros"}, what: "ESCU macros"},
+	{path: "/work/shared/corpus/escu/v4", doc: "docs/reliability.md", corpus: []string{"escu/v4"}, what: "ESCU detections (2024)"},
+	{path: "/work/shared/corpus/escu/v5", doc: "docs/reliability.md", corpus: []string{"escu/v5"}, what: "ESCU detections (2025)"},
+	{path: "/work/shared/corpus/sigma", doc: "docs/reliability.md", corpus: []string{"sigma"}, what: "Sigma rules"},
+	{path: "/work/shared/corpus/elastic", doc: "docs/reliability.md", corpus: []string{"elastic"}, what: "Elastic rules"},
+	{path: "/tmp/soakdata/city.mmdb", doc: "docs/reliability.md", geoip: true, what: "a GeoLite2 City database"},
 }
 
 // docExample is one fenced YAML block of a Markdown file.
