@@ -53,10 +53,14 @@ func appendFold(dst, v []byte) []byte {
 	return dst
 }
 
-// fold returns v folded, reusing c.lower.
+// fold returns v folded, reusing c.lower. c.lower is stored only when it grew: a store costs a write barrier while
+// the garbage collector marks.
 func (c *evalCtx) fold(v []byte) []byte {
-	c.lower = appendFold(c.lower[:0], v)
-	return c.lower
+	out := appendFold(c.lower[:0], v)
+	if cap(out) > cap(c.lower) {
+		c.lower = out
+	}
+	return out
 }
 
 // foldString is appendFold for compile time.

@@ -75,13 +75,16 @@ func (c *evalCtx) lowerASCII(v []byte) []byte {
 			return c.lower
 		}
 	}
-	c.lower = append(c.lower[:0], v...)
-	for i, ch := range c.lower {
+	out := append(c.lower[:0], v...)
+	if cap(out) > cap(c.lower) { // stored only when it grew, as evalCtx.fold
+		c.lower = out
+	}
+	for i, ch := range out {
 		if 'A' <= ch && ch <= 'Z' {
-			c.lower[i] = ch + ('a' - 'A')
+			out[i] = ch + ('a' - 'A')
 		}
 	}
-	return c.lower
+	return out
 }
 
 func compilePattern(p rule.Pattern) (matcher, error) {

@@ -66,7 +66,7 @@ func (e *Engine) statefulIdentity(cr *compiledRule, view *event.View, c *evalCtx
 		return nil
 	}
 	id := e.identity(view, c.idBuf)
-	if id != nil {
+	if cap(id) > cap(c.idBuf) { // stored only when it grew, as evalCtx.fold
 		c.idBuf = id
 	}
 	return id

@@ -97,6 +97,16 @@ type View struct {
 	err       error
 	validated bool
 
+	// emitted counts the values emit has passed to a callback, and emittedAt is where the last one is: body[lo:hi],
+	// or buf[lo:hi] when it was unescaped there. First reads them rather than keeping the value from its callback (a
+	// slice stored through a closure costs a write barrier while the garbage collector marks, and First reads the
+	// verb and resource of every event).
+	emitted   uint64
+	emittedAt struct {
+		lo, hi int
+		inBuf  bool
+	}
+
 	// The top-level object is read member by member from both ends: top holds the members read from the start, in
 	// document order, and bot those read from the end, in reverse document order. topDone says the start reached
 	// the end; met says the two met, so that top and bot hold every member between them. botEnd is where the part
@@ -130,10 +140,8 @@ type View struct {
 	// the orders of the objects that are values of top-level members, by the member's name.
 	order   keyOrder
 	topPrev int
-	// headDone says readHead has stopped for good on this event; want are the name ids the member being looked
-	// for may have (readHead stops after one of them).
+	// headDone says readHead has stopped for good on this event.
 	headDone bool
-	want     []int32
 	subs     [maxSubOrders]struct {
 		id  int32
 		ord *keyOrder
@@ -174,7 +182,11 @@ type member struct {
 }
 
 func (v *View) reset(body []byte, start int) {
-	v.body, v.err, v.validated, v.escKnown = body, nil, false, false
+	// Pointer fields are stored only when they change: each store costs a write barrier while the collector marks.
+	v.body, v.validated, v.escKnown = body, false, false
+	if v.err != nil {
+		v.err = nil
+	}
 	v.topStart, v.top, v.topDone = start, v.top[:0], false
 	v.bot, v.met = v.bot[:0], false
 	v.botEnd = len(body)
@@ -185,7 +197,9 @@ func (v *View) reset(body []byte, start int) {
 	v.members, v.buf = v.members[:0], v.buf[:0]
 	v.keys, v.keySpans = v.keys[:0], v.keySpans[:0]
 	v.tables.reset()
-	v.names = currentNames()
+	if names := currentNames(); names != v.names {
+		v.names = names
+	}
 	if v.order.names != v.names {
 		v.order.reset(v.names)
 	}
@@ -354,12 +368,22 @@ func (v *View) Each(p *Path, fn func(val []byte) bool) bool {
 
 // First returns the first value the path reaches.
 func (v *View) First(p *Path) (val []byte, ok bool) {
-	v.Each(p, func(b []byte) bool {
-		val, ok = b, true
-		return false
-	})
-	return val, ok
+	if v == nil {
+		return nil, false
+	}
+	before := v.emitted
+	v.Each(p, stopAtFirst)
+	if v.emitted == before {
+		return nil, false
+	}
+	at := v.emittedAt
+	if at.inBuf {
+		return v.buf[at.lo:at.hi], true // past len(v.buf), which emit truncated, within its capacity
+	}
+	return v.body[at.lo:at.hi], true
 }
+
+func stopAtFirst([]byte) bool { return false }
 
 // Has reports whether the path reaches at least one value.
 func (v *View) Has(p *Path) bool {
@@ -473,8 +497,7 @@ func (v *View) topMember(p *Path) (val, n int) {
 			}
 		}
 		if best < 0 {
-			v.want = p.topIDs
-			for best < 0 && v.cut(p) < 0 && v.readTop() {
+			for best < 0 && v.cut(p) < 0 && v.readTop(p.topIDs) {
 				// readTop may have read several members (readHead): look again at the first of each spelling.
 				for n, id := range p.topIDs {
 					if v.firstGen[id] == v.gen && (best < 0 || int(v.first[id]) < best) {
@@ -482,7 +505,6 @@ func (v *View) topMember(p *Path) (val, n int) {
 					}
 				}
 			}
-			v.want = nil
 		}
 		if c := v.cut(p); c >= 0 && (best < 0 || best >= c) {
 			return -1, -1 // the place of p's head field passed before any member of it
@@ -492,7 +514,7 @@ func (v *View) topMember(p *Path) (val, n int) {
 		}
 	} else {
 		// A path compiled after this View was opened: compare keys.
-		for k := 0; k < len(v.top) || v.cut(p) < 0 && v.readTop(); k++ {
+		for k := 0; k < len(v.top) || v.cut(p) < 0 && v.readTop(nil); k++ {
 			if c := v.cut(p); c >= 0 && k >= c {
 				return -1, -1
 			}
@@ -615,12 +637,14 @@ func (v *View) spells(p *Path, m *member) int {
 }
 
 // readTop reads the next member of the top-level object from the start. It reports false at the end of the
-// object, where the members read from the end begin, or on an error.
-func (v *View) readTop() bool {
+// object, where the members read from the end begin, or on an error. want are the name ids the member being looked
+// for may have (readHead stops after one of them); it is a parameter, not a field of the View, because storing a
+// slice in the View costs a write barrier on every call while the garbage collector marks.
+func (v *View) readTop(want []int32) bool {
 	if v.topDone || v.met || v.err != nil {
 		return false
 	}
-	if !v.headDone && len(v.bot) == 0 && v.readHead(v.want) {
+	if !v.headDone && len(v.bot) == 0 && v.readHead(want) {
 		return true
 	}
 	b := v.body
@@ -1169,10 +1193,12 @@ func (v *View) emit(at int, fn func([]byte) bool) bool {
 		}
 		s := b[at+1 : end-1]
 		if !esc || bytes.IndexByte(s, '\\') < 0 {
+			v.noteEmitted(at+1, end-1, false)
 			return fn(s)
 		}
 		mark := len(v.buf)
 		v.buf = appendUnescaped(v.buf, s)
+		v.noteEmitted(mark, len(v.buf), true)
 		ok := fn(v.buf[mark:])
 		v.buf = v.buf[:mark]
 		return ok
@@ -1186,7 +1212,13 @@ func (v *View) emit(at int, fn func([]byte) bool) bool {
 		v.fail(syntaxErr(at, errNoValue))
 		return true
 	}
+	v.noteEmitted(at, end, false)
 	return fn(b[at:end])
+}
+
+func (v *View) noteEmitted(lo, hi int, inBuf bool) {
+	v.emitted++
+	v.emittedAt.lo, v.emittedAt.hi, v.emittedAt.inBuf = lo, hi, inBuf
 }
 
 // tableCache maps object offsets to their member tables. It is an open-addressing hash whose slots are stamped

@@ -77,6 +77,48 @@ func TestEachStops(t *testing.T) {
 	}
 }
 
+// TestFirstFindsEachKindOfValue: First reads the value emit noted (in the body, or unescaped into the View's buffer)
+// rather than one its callback kept, so each place a value can come from is checked, and that a path reaching no
+// value reports none even after other paths reached values.
+func TestFirstFindsEachKindOfValue(t *testing.T) {
+	body := []byte(`{"plain":"a","esc":"x\u0041\"y","num":-1.5e3,"yes":true,"nil":null,"list":[null,"\/b","c"],` +
+		`"obj":{"k":"v"},"empty":[]}`)
+	for _, open := range []bool{false, true} {
+		var p Parser
+		var v *View
+		var err error
+		if open {
+			v, err = p.Open(body)
+		} else {
+			v, err = p.Parse(body)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tt := range []struct {
+			path string
+			want string
+			ok   bool
+		}{
+			{"esc", `xA"y`, true},
+			{"plain", "a", true},
+			{"num", "-1.5e3", true},
+			{"nil", "", false},
+			{"yes", "true", true},
+			{"list{}", "/b", true},
+			{"obj", "", false},
+			{"obj.k", "v", true},
+			{"empty{}", "", false},
+			{"missing", "", false},
+		} {
+			got, ok := v.First(CompilePath(tt.path, false))
+			if ok != tt.ok || string(got) != tt.want {
+				t.Errorf("open=%v First(%q) = %q, %v; want %q, %v", open, tt.path, got, ok, tt.want, tt.ok)
+			}
+		}
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	var p Parser
 	for _, body := range []string{``, `{`, `[1,2]`, `"str"`, `42`, `null`, `{"a":}`, strings.Repeat("[", 10000)} {
