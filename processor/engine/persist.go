@@ -278,6 +278,38 @@ func (e *Engine) RestoreState(r io.Reader) (restored []string, dropped int, err 
 	return restored, dropped, nil
 }
 
+// saveAgg is the saved form of one aggregate's state. Its numbers go to the fields of its function (the others are
+// zero), as builds that kept them in fields of their own saved them. Vals is a copy: min, max, earliest and latest
+// rewrite their values in place, and the encoding runs after the lock.
+func saveAgg(fn string, a *aggState) savedAgg {
+	sa := savedAgg{Vals: slices.Clone(a.vals), Present: a.present, Numeric: a.numeric, Text: a.text}
+	switch fn {
+	case "earliest", "latest":
+		sa.FirstAt, sa.LastAt = a.firstAt(), a.lastAt()
+	case "min", "max":
+		sa.MinNum, sa.MaxNum = a.minNum(), a.maxNum()
+	case "sum":
+		sa.Sum = a.sum()
+	}
+	return sa
+}
+
+// restoreAgg is saveAgg's inverse.
+func restoreAgg(fn string, sa savedAgg) aggState {
+	a := aggState{vals: sa.Vals, present: sa.Present, numeric: sa.Numeric, text: sa.Text}
+	switch fn {
+	case "earliest", "latest":
+		a.setFirstAt(sa.FirstAt)
+		a.setLastAt(sa.LastAt)
+	case "min", "max":
+		a.setMinNum(sa.MinNum)
+		a.setMaxNum(sa.MaxNum)
+	case "sum":
+		a.setSum(sa.Sum)
+	}
+	return a
+}
+
 func (w *windowedStats) save() *savedWindow {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -286,12 +318,8 @@ func (w *windowedStats) save() *savedWindow {
 		sg := savedGroup{Key: key, By: g.by}
 		for _, ws := range g.wins {
 			win := savedWin{Start: ws.start, Count: ws.count, Fired: ws.fired, Origin: ws.origin}
-			for _, a := range ws.aggs {
-				// A copy: min, max, earliest and latest rewrite their values in place, and the encoding runs after
-				// the lock.
-				win.Aggs = append(win.Aggs, savedAgg{Vals: slices.Clone(a.vals), Present: a.present,
-					FirstAt: a.firstAt, LastAt: a.lastAt, MinNum: a.minNum, MaxNum: a.maxNum, Numeric: a.numeric,
-					Text: a.text, Sum: a.sum})
+			for i := range ws.aggs {
+				win.Aggs = append(win.Aggs, saveAgg(w.stats.aggs[i].fn, &ws.aggs[i]))
 			}
 			sg.Wins = append(sg.Wins, win)
 		}
@@ -320,9 +348,7 @@ func (w *windowedStats) restore(sw *savedWindow) {
 			ws := &windowState{start: win.Start, count: win.Count, fired: win.Fired, origin: win.Origin,
 				aggs: make([]aggState, naggs)}
 			for i := 0; i < naggs; i++ {
-				a := win.Aggs[i]
-				ws.aggs[i] = aggState{vals: a.Vals, present: a.Present, firstAt: a.FirstAt, lastAt: a.LastAt,
-					minNum: a.MinNum, maxNum: a.MaxNum, numeric: a.Numeric, text: a.Text, sum: a.Sum}
+				ws.aggs[i] = restoreAgg(w.stats.aggs[i].fn, win.Aggs[i])
 			}
 			g.wins = append(g.wins, ws)
 		}

@@ -401,6 +401,38 @@ func TestRestartKeepsMixedExtremes(t *testing.T) {
 	}
 }
 
+// TestRestartKeepsEachFunctionsNumbers: min, max, sum, earliest and latest keep the numbers they compare with across
+// a restart (an aggState holds them in two words shared by function, saved to the fields of its function). The events
+// after the restart are chosen so that a number lost (read back as zero) or read from another function's field
+// changes the answer: -1 and 2 lie between the saved min and max and on the wrong side of zero, and the events at
+// minutes 0.5 and 1.5 lie between the saved earliest and latest.
+func TestRestartKeepsEachFunctionsNumbers(t *testing.T) {
+	aggs := []rule.Aggregate{countOnly, {Func: "min", Field: "n", As: "lo"}, {Func: "max", Field: "n", As: "hi"},
+		{Func: "sum", Field: "n", As: "total"}, {Func: "earliest", Field: "s", As: "first"},
+		{Func: "latest", Field: "s", As: "last"}}
+	rules := func() []*rule.Rule { return []*rule.Rule{windowRule(cmp("count", rule.OpGt, "3"), aggs...)} }
+	before, err := Compile(rules(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	play(t, before, [][]byte{ev("10.0.0.1", 1, `"n":5,"s":"a"`), ev("10.0.0.1", 2, `"n":-3,"s":"b"`)})
+	after := restarted(t, before, rules(), Options{})
+	play(t, after, [][]byte{ev("10.0.0.1", 0.5, `"n":-1,"s":"z"`)})
+	ms, err := after.Match(ev("10.0.0.1", 1.5, `"n":2,"s":"y"`))
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("matches %+v, %v; want the fourth event to fire", ms, err)
+	}
+	row := ms[0].Rows[0]
+	got := map[string]string{}
+	for _, f := range []string{"lo", "hi", "total", "first", "last"} {
+		got[f] = strings.Join(row.Values(f), ",")
+	}
+	want := map[string]string{"lo": "-3", "hi": "5", "total": "3", "first": "z", "last": "b"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("after a restart: %v, want %v", got, want)
+	}
+}
+
 // TestRestartKeepsDistinctValuesPastAHundred: a dc() compared with 120 keeps its 110 values across a restart, and
 // fires on the 121st.
 func TestRestartKeepsDistinctValuesPastAHundred(t *testing.T) {

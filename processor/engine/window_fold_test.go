@@ -47,13 +47,16 @@ func foldEach(s *aggState, a aggExec, vals []string, at time.Time) {
 			switch {
 			case s.vals == nil:
 				s.vals = []string{v, v}
-				s.firstAt, s.lastAt = t, t
+				s.setFirstAt(t)
+				s.setLastAt(t)
 			default:
-				if t < s.firstAt {
-					s.vals[0], s.firstAt = v, t
+				if t < s.firstAt() {
+					s.vals[0] = v
+					s.setFirstAt(t)
 				}
-				if t >= s.lastAt {
-					s.vals[1], s.lastAt = v, t
+				if t >= s.lastAt() {
+					s.vals[1] = v
+					s.setLastAt(t)
 				}
 			}
 			return
