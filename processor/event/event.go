@@ -158,6 +158,10 @@ type View struct {
 	botNoted bool
 	passedAt [numHeadFields]int32
 
+	// fast is the fast head's state (headfast.go); closeAt is the object's closing brace.
+	fast    fastHead
+	closeAt int
+
 	// buf holds unescaped strings while a callback runs; stack is validate's scratch space.
 	buf   []byte
 	stack []byte
@@ -194,6 +198,7 @@ func (v *View) reset(body []byte, start int) {
 		v.botEnd--
 	}
 	v.botEnd-- // the closing brace (Open and Parse checked it is there)
+	v.closeAt, v.fast.state = v.botEnd, fastUnknown
 	v.members, v.buf = v.members[:0], v.buf[:0]
 	v.keys, v.keySpans = v.keys[:0], v.keySpans[:0]
 	v.tables.reset()
@@ -358,6 +363,16 @@ func (v *View) Each(p *Path, fn func(val []byte) bool) bool {
 	if v == nil || v.body == nil || v.err != nil {
 		return true
 	}
+	if p.fastTop >= 0 && v.fast.state != fastFailed {
+		if val, ok := v.fastFind(p); ok {
+			if val < 0 {
+				return true
+			}
+			n := len(p.segs)
+			cont, _ := v.walkValue(p, val, n, p.segs[n-1].array, fn)
+			return cont
+		}
+	}
 	val, n := v.topMember(p)
 	if val < 0 {
 		return true
@@ -409,6 +424,8 @@ type Path struct {
 	fromEnd bool
 	// rank is the head rank of the path's first key (headRank), -1 for none.
 	rank int
+	// fastTop and fastSub are the path's slots in the fast head (headfast.go), -1 for none.
+	fastTop, fastSub int8
 }
 
 type segment struct {
@@ -455,6 +472,7 @@ func CompilePath(name string, anyArray bool) *Path {
 		}
 	}
 	p.rank = headRank(p.topIDs[0])
+	p.setFastSlots()
 	return p
 }
 

@@ -1,0 +1,292 @@
+package event
+
+import "slices"
+
+// The fast head. Most paths a rule set reads are a head field (verb, sourceIPs{}, userAgent...) or one key of the
+// object that is a head field's value (objectRef.resource, user.username, user.groups{}, responseStatus.code). For
+// an event whose head is written exactly as the API server writes it, those resolve to one member each, found in
+// one pass over the head without member tables, key orders or order marks: the value's offset is kept in a slot
+// and handed to walkValue as topMember and walkObject would have.
+//
+// The fast path answers only when it can prove the general path gives the same values: compact JSON (no
+// whitespace between tokens), top-level keys that are head fields in the API server's order (the required ones
+// kind or level to user, one after the other, then increasing ranks) up to the first of postHeadFields or the end
+// of the object, keys without escapes, and in the objects of the slotted fields no key of a slot twice. Then the
+// head's places decide what the general path would decide (see noteRankAt): a head field met is the first member
+// spelling any of its paths (no dotted top-level key is in the head), one not met is absent. Anything else marks
+// the event failed, and the general path reads it, reporting any syntax error as before. Values are scanned with
+// the general path's own functions, so the fast path accepts no head the general path would reject.
+
+const (
+	fastUnknown = iota // not looked at yet
+	fastOK             // the head read so far is as the API server writes it
+	fastFailed         // it is not: every path goes the general way
+)
+
+const (
+	rankImpersonated   = 8
+	rankObjectRef      = 11
+	rankResponseStatus = 12
+)
+
+// fastSubs are the keys of head objects that get a slot: those rules read, and their neighbours.
+var fastSubs = [...]struct {
+	rank int
+	key  string
+}{
+	{rankUser, "username"}, {rankUser, "uid"}, {rankUser, "groups"},
+	{rankImpersonated, "username"}, {rankImpersonated, "groups"},
+	{rankObjectRef, "resource"}, {rankObjectRef, "namespace"}, {rankObjectRef, "name"},
+	{rankObjectRef, "apiGroup"}, {rankObjectRef, "apiVersion"}, {rankObjectRef, "subresource"},
+	{rankResponseStatus, "code"},
+}
+
+const numFastSubs = len(fastSubs)
+
+func init() {
+	for r, name := range headFields {
+		if got, _ := fastRank([]byte(name)); got != r {
+			panic("event: fastRank does not match headFields")
+		}
+	}
+	for _, name := range postHeadFields {
+		if _, post := fastRank([]byte(name)); !post {
+			panic("event: fastRank does not match postHeadFields")
+		}
+	}
+	// And the other way round: fastRank's post-head names are postHeadFields, no more.
+	for _, name := range []string{"requestObject", "responseObject", "requestReceivedTimestamp", "stageTimestamp", "annotations"} {
+		if !slices.Contains(postHeadFields[:], name) {
+			panic("event: fastRank names a post-head field postHeadFields does not")
+		}
+	}
+}
+
+// fastSubRange[r] is the range of fastSubs whose parent has rank r.
+var fastSubRange = func() (out [numHeadFields][2]int8) {
+	for i, s := range fastSubs {
+		if out[s.rank][1] == 0 {
+			out[s.rank][0] = int8(i)
+		}
+		out[s.rank][1] = int8(i + 1)
+	}
+	return out
+}()
+
+// fastHead is the fast path's state for one event.
+type fastHead struct {
+	state uint8
+	done  bool  // met the first post-head member, or the end of the object
+	rank  int8  // rank of the last head field read, -1 for none
+	pos   int32 // the next member's opening quote
+	close int32 // the object's closing brace
+	top   [numHeadFields]int32
+	sub   [numFastSubs]int32
+}
+
+// setFastSlots gives p its slots: fastTop the head field it starts with, fastSub the key inside it (-1: none).
+func (p *Path) setFastSlots() {
+	p.fastTop, p.fastSub = -1, -1
+	switch {
+	case p.rank < 0:
+	case len(p.segs) == 1:
+		p.fastTop = int8(p.rank)
+	case len(p.segs) == 2 && !p.segs[0].array:
+		r := fastSubRange[p.rank]
+		for s := r[0]; s < r[1]; s++ {
+			if fastSubs[s].key == p.segs[1].key {
+				p.fastTop, p.fastSub = int8(p.rank), s
+			}
+		}
+	}
+}
+
+// fastFind returns the offset of the value p's last segment reaches (-1: absent); ok is false when the fast path
+// cannot tell.
+func (v *View) fastFind(p *Path) (val int, ok bool) {
+	f := &v.fast
+	if f.state == fastUnknown {
+		f.state, f.done, f.rank = fastOK, false, -1
+		f.pos, f.close = int32(v.topStart+1), int32(v.closeAt)
+		for i := range f.top {
+			f.top[i] = -1
+		}
+		for i := range f.sub {
+			f.sub[i] = -1
+		}
+	}
+	r := p.fastTop
+	for f.rank < r && !f.done {
+		if !v.fastNext() {
+			f.state = fastFailed
+			return -1, false
+		}
+	}
+	at := f.top[r]
+	if at < 0 && r < rankLevel {
+		// kind or apiVersion in a head that starts at level: no place decides them (noteRankAt marks none passed),
+		// so a later member may still count, even after requestObject.
+		return -1, false
+	}
+	if at < 0 || p.fastSub < 0 {
+		return int(at), true
+	}
+	return int(f.sub[p.fastSub]), true
+}
+
+// fastNext reads the next member of the head; false: the head is not one the fast path can answer for.
+func (v *View) fastNext() bool {
+	b, f := v.body, &v.fast
+	i := int(f.pos)
+	if i >= len(b) || b[i] != '"' {
+		return false
+	}
+	j, esc := stringEndEsc(b, i)
+	if j--; j < 0 || esc {
+		return false // no end, or an escape in the key (or a key too long to tell)
+	}
+	if j+2 >= len(b) || b[j+1] != ':' || b[j+2] <= ' ' {
+		return false
+	}
+	r, post := fastRank(b[i+1 : j])
+	switch {
+	case post:
+		// requestObject or a later field: every head field not met is absent (noteRankAt), once the required
+		// ones were read.
+		if f.rank < rankUser {
+			return false
+		}
+		f.done = true
+		return true
+	case r < 0:
+		return false
+	case f.rank < rankUser:
+		want := int(f.rank) + 1
+		if f.rank < 0 && r == rankLevel {
+			want = rankLevel // the webhook backend starts at level
+		}
+		if r != want {
+			return false
+		}
+	case r <= int(f.rank):
+		return false
+	}
+	val := j + 2
+	end := -1
+	switch c := b[val]; {
+	case c == '{':
+		end = v.fastObject(val, r)
+	case fastSubRange[r][1] > 0:
+		return false // a field with slots whose value is no object: walkValue may read it otherwise (anyArray)
+	case c == '"':
+		end = stringEnd(b, val)
+	default:
+		if e, err := skipValue(b, val); err == nil {
+			end = e
+		}
+	}
+	if end <= 0 || end >= len(b) {
+		return false
+	}
+	f.top[r], f.rank = int32(val), int8(r)
+	switch b[end] {
+	case ',':
+		f.pos = int32(end + 1)
+	case '}':
+		if end != int(f.close) {
+			return false
+		}
+		f.done = true
+	default:
+		return false
+	}
+	return true
+}
+
+// fastObject checks the compact object at b[at] member by member, as tableIn reads it, fills the slots of the head
+// field of rank r, and returns where the object ends (-1: not one the fast path answers for).
+func (v *View) fastObject(at, r int) int {
+	b, f := v.body, &v.fast
+	subs := fastSubRange[r]
+	i := at + 1
+	if i < len(b) && b[i] == '}' {
+		return i + 1
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return -1
+		}
+		j, esc := stringEndEsc(b, i)
+		if j--; j < 0 || esc {
+			return -1
+		}
+		if j+2 >= len(b) || b[j+1] != ':' || b[j+2] <= ' ' {
+			return -1
+		}
+		key, val := b[i+1:j], j+2
+		for s := subs[0]; s < subs[1]; s++ {
+			if string(key) == fastSubs[s].key {
+				if f.sub[s] >= 0 {
+					return -1 // a duplicate: walkObject would yield both
+				}
+				f.sub[s] = int32(val)
+				break
+			}
+		}
+		var end int
+		if b[val] == '"' {
+			end = stringEnd(b, val)
+		} else {
+			var err error
+			if end, err = skipValue(b, val); err != nil {
+				return -1
+			}
+		}
+		if end <= 0 || end >= len(b) {
+			return -1
+		}
+		switch b[end] {
+		case ',':
+			i = end + 1
+		case '}':
+			return end + 1
+		default:
+			return -1
+		}
+	}
+}
+
+// fastRank returns the head rank of a top-level key (-1: none) and whether it is one of postHeadFields.
+func fastRank(key []byte) (r int, post bool) {
+	switch string(key) {
+	case "kind":
+		return 0, false
+	case "apiVersion":
+		return 1, false
+	case "level":
+		return 2, false
+	case "auditID":
+		return 3, false
+	case "stage":
+		return 4, false
+	case "requestURI":
+		return 5, false
+	case "verb":
+		return 6, false
+	case "user":
+		return 7, false
+	case "impersonatedUser":
+		return 8, false
+	case "sourceIPs":
+		return 9, false
+	case "userAgent":
+		return 10, false
+	case "objectRef":
+		return 11, false
+	case "responseStatus":
+		return 12, false
+	case "requestObject", "responseObject", "requestReceivedTimestamp", "stageTimestamp", "annotations":
+		return -1, true
+	}
+	return -1, false
+}

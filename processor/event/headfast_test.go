@@ -1,0 +1,242 @@
+package event
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/auditdetect/auditdetect/processor/auditgen"
+)
+
+// fastHeadPaths are paths with slots in the fast head, in both array modes, and paths without, read between them.
+func fastHeadPaths() []*Path {
+	var ps []*Path
+	for _, anyArray := range []bool{false, true} {
+		for _, name := range []string{"kind", "apiVersion", "level", "auditID", "stage", "requestURI", "verb",
+			"user", "impersonatedUser", "sourceIPs", "sourceIPs{}", "userAgent", "objectRef", "responseStatus",
+			"user.username", "user.uid", "user.groups{}", "user.groups", "impersonatedUser.username",
+			"impersonatedUser.groups{}", "objectRef.resource", "objectRef.namespace", "objectRef.name",
+			"objectRef.apiGroup", "objectRef.apiVersion", "objectRef.subresource", "responseStatus.code",
+			"user{}.username", "verb{}", "user.extra.x{}", "annotations.authorization.k8s.io/decision",
+			"requestObject.kind", "stageTimestamp", "objectRef.resource.x"} {
+			ps = append(ps, CompilePath(name, anyArray))
+		}
+	}
+	ps = append(ps, CompileLeavesPath("user", false), CompileLeavesPath("user.groups", true))
+	return ps
+}
+
+// readPaths reads every path in order from a fresh View of body, the fast head on or off, and returns what each
+// yielded and the View's error.
+func readPaths(body []byte, paths []*Path, order []int, fast bool) string {
+	v, msg := openFastOrSlow(body, fast)
+	if v == nil {
+		return msg
+	}
+	got := make([][]string, len(paths))
+	for _, i := range order {
+		v.Each(paths[i], func(b []byte) bool { got[i] = append(got[i], string(b)); return true })
+	}
+	return fmt.Sprintf("%q err=%v", got, v.Err())
+}
+
+func checkFastHead(t *testing.T, body []byte, seed uint64) {
+	t.Helper()
+	paths := fastHeadPaths()
+	order := make([]int, len(paths))
+	for i := range order {
+		order[i] = i
+	}
+	r := rand.New(rand.NewPCG(seed, 1))
+	for round := 0; round < 3; round++ {
+		if round > 0 {
+			r.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		}
+		if fast, slow := readPaths(body, paths, order, true), readPaths(body, paths, order, false); fast != slow {
+			t.Fatalf("fast head and general path differ on\n%.600s\nfast: %s\nslow: %s", body, fast, slow)
+		}
+	}
+}
+
+// fastHeadVariants are bodies the fast head must answer as the general path does, or leave to it.
+func fastHeadVariants(body []byte) [][]byte {
+	rep := func(old, new string) []byte { return bytes.Replace(body, []byte(old), []byte(new), 1) }
+	// A webhook head (from level) that ends at a post-head field, as one without responseStatus does.
+	webhook := bytes.Replace(rep(`"kind":"Event","apiVersion":"audit.k8s.io/v1",`, ``), []byte(`"responseStatus":`),
+		[]byte(`"requestObject":`), 1)
+	return [][]byte{
+		body,
+		rep(`"groups":[`, `"groups":["x"],"groups":[`),
+		rep(`"resource":"`, `"resource":"x","resource":"`),
+		rep(`"user":{`, `"user":{"user\u006eame":"esc",`),
+		rep(`"verb":`, `"v\u0065rb":`),
+		rep(`"verb":`, `"verb": `),
+		rep(`,"user":`, `, "user":`),
+		rep(`"objectRef":{`, `"objectRef.resource":"dot","objectRef":{`),
+		rep(`"responseStatus":`, `"objectRef.resource":"dot","responseStatus":`),
+		rep(`"responseStatus":`, `"verb":"late","responseStatus":`),
+		rep(`"responseStatus":`, `"unknown":1,"responseStatus":`),
+		rep(`"sourceIPs":`, `"impersonatedUser":{"username":"imp","groups":["g"]},"sourceIPs":`),
+		rep(`"sourceIPs":[`, `"sourceIPs":[1 2,`),
+		rep(`"user":{`, `"user":{"bad" 1,`),
+		rep(`"user":{`, `"user":"str","x":{`),
+		rep(`"user":{`, `"user":[{`),
+		rep(`"kind":"Event",`, ``),
+		rep(`"kind":"Event","apiVersion":"audit.k8s.io/v1",`, ``),
+		rep(`"auditID"`, `"stage":"x","auditID"`),
+		rep(`"requestURI":"`, `"requestURI":"\"`),
+		rep(`"code":`, `"code":-`),
+		rep(`,"responseStatus":{`, `}`),
+		append(rep(`"stageTimestamp":`, `"verb":"tail","stageTimestamp":`), ' '),
+		rep(`"objectRef":{`, `"objectRef":{}, "x":{`),
+		// No place decides kind or apiVersion in a webhook head, so a late one counts, and reading for one reads
+		// (and checks) the rest of the body.
+		bytes.Replace(webhook, []byte(`"stageTimestamp":`), []byte(`"kind":"Late","apiVersion":"v","stageTimestamp":`), 1),
+		bytes.Replace(webhook, []byte(`"stageTimestamp":`), []byte(`"stageTimestamp" `), 1),
+	}
+}
+
+func TestFastHeadAgreesOnTheMix(t *testing.T) {
+	events := auditgen.Generate(1, 600)
+	for i, ev := range events {
+		for k, body := range fastHeadVariants(ev.Body) {
+			checkFastHead(t, body, uint64(i*100+k))
+		}
+	}
+}
+
+func TestFastHeadAnswersTheMix(t *testing.T) {
+	// The fast head must not fail on what the API server writes, or it saves nothing.
+	paths := []*Path{CompilePath("verb", false), CompilePath("responseStatus.code", false)}
+	for _, ev := range auditgen.Generate(1, 400) {
+		var p Parser
+		v, err := p.Open(ev.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range paths {
+			v.Each(path, func([]byte) bool { return true })
+		}
+		if v.fast.state != fastOK {
+			t.Fatalf("fast head failed on\n%.600s", ev.Body)
+		}
+	}
+}
+
+func FuzzFastHead(f *testing.F) {
+	for _, ev := range auditgen.Generate(1, 6) {
+		for _, body := range fastHeadVariants(ev.Body) {
+			f.Add(body, uint64(len(body)))
+		}
+	}
+	f.Fuzz(func(t *testing.T, body []byte, seed uint64) {
+		if len(body) > 1<<16 || !slices.Contains(body, '"') {
+			return
+		}
+		checkFastHead(t, body, seed)
+	})
+}
+
+// TestFastHeadAgreesOnCraftedHeads reads hand-written heads (late and dotted head keys, duplicates, webhook heads,
+// errors after a good head) in several orders, with Each, First, Has and Present, the fast head on and off.
+func TestFastHeadAgreesOnCraftedHeads(t *testing.T) {
+	std := `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a","stage":"ResponseComplete","requestURI":"/x","verb":"get","user":{"username":"u","groups":["a",["b"]]},`
+	wh := `{"level":"Metadata","auditID":"a","stage":"ResponseComplete","requestURI":"/x","verb":"get","user":{"username":"u"},`
+	bodies := []string{
+		std + `"requestObject":{},"impersonatedUser.username":"x","objectRef.resource":"y","responseStatus.code":1}`,
+		std + `"requestObject":{},"impersonatedUser":{"username":"x"},"objectRef":{"resource":"y"},"verb":"late"}`,
+		std + `"objectRef":{"resource":"a","resource":"b"}}`,
+		std + `"objectRef":{"resource":"a"},"objectRef.resource":"dot"}`,
+		std + `"objectRef":{"resource":"a"},"responseStatus":{"code":200},"stageTimestamp":"x","kind":"K"}`,
+		std + `"objectRef":{"resource":"a"},"responseStatus":{"code":200},"requestObject":{"a" 1}}`,
+		std + `"sourceIPs":[["1"],"2"],"requestObject":1}`,
+		std + `"objectRef":"str","responseStatus":{"code":200}}`,
+		std + `"objectRef":null,"responseStatus":{"code":200}}`,
+		std + `"objectRef":{"resource":"\q"},"responseStatus":{"code":200}}`,
+		std + `"objectRef":{"resource":"a"},"responseStatus":{"code":2e}}`,
+		std + `"objectRef":{"resource":"a"},"responseStatus":{"code":02}}`,
+		std + `"objectRef":{"resource":"a","x":{"y":[1,{"z":tru}]}},"responseStatus":{"code":200}}`,
+		std + `"objectRef":{"resource":"a"}}}`,
+		std + `"objectRef":{"resource":"a"}} `,
+		wh + `"objectRef":{"resource":"a"}}`,
+		wh + `"objectRef":{"resource":"a"},"kind":"late"}`,
+		wh + `"requestObject":{},"kind":"Event"}`,
+		wh + `"requestObject":{"a" 1},"x":1}`,
+		`{"kind":"Event"}`,
+		`{"level":"x"}`,
+		`{"level":"x","kind":"y"}`,
+		`{}`,
+		std[:len(std)-1] + `}`,
+		std + `"requestObject" :{}}`,
+		std + `"requestObject":}`,
+		std + `"userAgent":"a","sourceIPs":["b"]}`,
+		std + `"impersonatedUser":{"username":"i"},"impersonatedUser":{"username":"j"}}`,
+	}
+	names := []string{"kind", "apiVersion", "verb", "user.username", "user.groups{}", "user.groups", "impersonatedUser.username",
+		"objectRef.resource", "objectRef", "responseStatus.code", "sourceIPs{}", "sourceIPs", "userAgent", "stageTimestamp", "requestObject.a"}
+	for _, body := range bodies {
+		for _, anyArray := range []bool{false, true} {
+			var pre []*Path
+			for _, n := range names {
+				pre = append(pre, CompilePath(n, anyArray))
+			}
+			pre = append(pre, CompileLeavesPath("user", anyArray), CompileLeavesPath("objectRef", anyArray))
+			for rot := 0; rot < len(pre); rot++ {
+				order := make([]int, len(pre))
+				for i := range order {
+					order[i] = (i + rot) % len(pre)
+				}
+				for _, rev := range []bool{false, true} {
+					if rev {
+						for i, j := 0, len(order)-1; i < j; i, j = i+1, j-1 {
+							order[i], order[j] = order[j], order[i]
+						}
+					}
+					f, s := readPaths([]byte(body), pre, order, true), readPaths([]byte(body), pre, order, false)
+					if f != s {
+						t.Errorf("differ on %s order %v\nfast: %s\nslow: %s", body, order, f, s)
+					}
+					f, s = readMix([]byte(body), pre, order, true), readMix([]byte(body), pre, order, false)
+					if f != s {
+						t.Errorf("mix differs on %s order %v\nfast: %s\nslow: %s", body, order, f, s)
+					}
+				}
+			}
+		}
+	}
+}
+
+// readMix is readPaths with First, Present/PresentUnder and Has in turn.
+func readMix(body []byte, paths []*Path, order []int, fast bool) string {
+	v, msg := openFastOrSlow(body, fast)
+	if v == nil {
+		return msg
+	}
+	out := ""
+	for k, i := range order {
+		if k%3 == 0 {
+			val, ok := v.First(paths[i])
+			out += fmt.Sprintf("%q%v ", val, ok)
+		} else if k%3 == 1 {
+			out += fmt.Sprintf("p%v%v ", v.Present(paths[i]), v.PresentUnder(paths[i]))
+		} else {
+			out += fmt.Sprintf("%v ", v.Has(paths[i]))
+		}
+	}
+	return out + fmt.Sprint(v.Err())
+}
+
+// openFastOrSlow opens body lazily, with the fast head on or (marked failed) off; a nil View comes with Open's error.
+func openFastOrSlow(body []byte, fast bool) (*View, string) {
+	var p Parser
+	v, err := p.Open(body)
+	if err != nil {
+		return nil, "open: " + err.Error()
+	}
+	if !fast {
+		v.fast.state = fastFailed
+	}
+	return v, ""
+}
