@@ -23,12 +23,6 @@ const (
 	fastFailed         // it is not: every path goes the general way
 )
 
-const (
-	rankImpersonated   = 8
-	rankObjectRef      = 11
-	rankResponseStatus = 12
-)
-
 // fastSubs are the keys of head objects that get a slot: those rules read, and their neighbours.
 var fastSubs = [...]struct {
 	rank int

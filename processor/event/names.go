@@ -46,8 +46,10 @@ func init() {
 		}
 		headRanks[id] = r + 1 // 0 is "not a head field"
 	}
-	if len(headFields) != numHeadFields || headFields[rankLevel] != "level" || headFields[rankUser] != "user" {
-		panic("event: numHeadFields, rankLevel or rankUser do not match headFields")
+	if len(headFields) != numHeadFields || headFields[rankLevel] != "level" || headFields[rankUser] != "user" ||
+		headFields[rankImpersonated] != "impersonatedUser" || headFields[rankObjectRef] != "objectRef" ||
+		headFields[rankResponseStatus] != "responseStatus" {
+		panic("event: numHeadFields or a rank constant does not match headFields")
 	}
 	for _, name := range postHeadFields {
 		id := registerName(name)
@@ -88,11 +90,14 @@ var postHead []bool
 
 func isPostHead(id int32) bool { return id >= 0 && int(id) < len(postHead) && postHead[id] }
 
-// Ranks in headFields that the order checks name, and their number.
+// Ranks in headFields that the order checks and the fast head (headfast.go) name, and their number.
 const (
-	rankLevel     = 2
-	rankUser      = 7
-	numHeadFields = 13
+	rankLevel          = 2
+	rankUser           = 7
+	rankImpersonated   = 8
+	rankObjectRef      = 11
+	rankResponseStatus = 12
+	numHeadFields      = 13
 )
 
 // headFields are the top-level fields the API server writes before requestObject, in its order.
