@@ -363,22 +363,29 @@ func (v *View) Each(p *Path, fn func(val []byte) bool) bool {
 	if v == nil || v.body == nil || v.err != nil {
 		return true
 	}
+	val, i, marked := v.start(p)
+	if val < 0 {
+		return true
+	}
+	cont, _ := v.walkValue(p, val, i, marked, fn)
+	return cont
+}
+
+// start returns where a path's walk begins: the value at b[val] (-1: the path reaches nothing), segment i next, and
+// whether the key that led there carried {}. A head path the fast head answers for starts at its last key's value;
+// any other at the value of the top-level member its first keys spell.
+func (v *View) start(p *Path) (val, i int, arrayMarked bool) {
 	if p.fastTop >= 0 && v.fast.state != fastFailed {
 		if val, ok := v.fastFind(p); ok {
-			if val < 0 {
-				return true
-			}
 			n := len(p.segs)
-			cont, _ := v.walkValue(p, val, n, p.segs[n-1].array, fn)
-			return cont
+			return val, n, p.segs[n-1].array
 		}
 	}
 	val, n := v.topMember(p)
 	if val < 0 {
-		return true
+		return -1, 0, false
 	}
-	cont, _ := v.walkValue(p, val, n+1, p.segs[n].array, fn)
-	return cont
+	return val, n + 1, p.segs[n].array
 }
 
 // First returns the first value the path reaches.

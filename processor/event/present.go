@@ -32,22 +32,11 @@ func (v *View) present(p *Path, want presence) bool {
 	if v == nil || v.body == nil || v.err != nil {
 		return false
 	}
-	if p.fastTop >= 0 && v.fast.state != fastFailed {
-		// As in Each: a head path the fast head can answer for is not read a second time through member tables.
-		if val, ok := v.fastFind(p); ok {
-			if val < 0 {
-				return false
-			}
-			n := len(p.segs)
-			found, _ := v.reachValue(p, val, n, p.segs[n-1].array, want)
-			return found
-		}
-	}
-	val, n := v.topMember(p)
+	val, i, marked := v.start(p)
 	if val < 0 {
 		return false
 	}
-	found, _ := v.reachValue(p, val, n+1, p.segs[n].array, want)
+	found, _ := v.reachValue(p, val, i, marked, want)
 	return found
 }
 
