@@ -148,7 +148,8 @@ func TestFiltersAgreeWithReference(t *testing.T) {
 			}
 			var want []int
 			for i, r := range rules {
-				if re.eval(t, r.Filter, tree) {
+				// The filter tests the cheap terms of a leading search stage too (hoisted).
+				if re.eval(t, r.Filter, tree) && re.eval(t, hoisted(r), tree) {
 					want = append(want, i)
 				}
 			}
@@ -349,6 +350,7 @@ func TestPrefilterNeedles(t *testing.T) {
 		{"escaped quote splits the literal", eq("requestObject.x.annotation", `*\"hostNetwork\":true*`), `hostnetwork & annotation"`},
 		{"every term of an and, rarest first, at most three", rule.And{eq("requestObject.reason", "Pulling"), eq("requestObject.kind", "*forbid*")}, `forbid & pulling & kind"`},
 		{"a term of each branch of an or", rule.Or{eq("requestObject.a", "alpha"), eq("requestObject.bbb", "beta")}, `alpha|bbb"`},
+		{"a needle several branches name is searched once", rule.Or{eq("requestObject.a.x", "alpha"), eq("requestObject.b.x", "alpha"), eq("requestObject.c", "beta")}, `alpha|beta`},
 		{"an or with a term without literal has none", rule.Or{eq("requestObject.a", "alpha"), eq("requestObject.b", "*")}, ""},
 		{"not has none", rule.Not{X: eq("requestObject.message", "alpha")}, ""},
 		{"exists needs the key", rule.Exists{Field: rule.Field{Name: "requestObject.spec.containers{}"}}, `containers"`},

@@ -210,7 +210,7 @@ func compileRule(r *rule.Rule, opts Options, fs *fields) (*compiledRule, error) 
 	if err := checkComparisons(r); err != nil {
 		return nil, err
 	}
-	filter, err := compileFilter(r.Filter, fs)
+	filter, err := compileFilter(r.Filter, hoisted(r), fs)
 	if err != nil {
 		return nil, err
 	}

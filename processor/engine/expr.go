@@ -422,10 +422,23 @@ func unescapeGlob(s string) string {
 
 const unknownFieldCost = 1000
 
+// headCost is the cost (event.Cost) of the last field of the head, and multiCost what a head field whose path
+// walks an array (user.groups{}) costs: after every scalar of the head, before the fields read from the end. The
+// head is read in one forward scan, so its fields' places differ little; an array is walked and each of its values
+// compared, and the values (system:authenticated) tell few events apart, where a scalar such as responseStatus.code
+// rules out most.
+const (
+	headCost  = 13
+	multiCost = headCost + 1
+)
+
 // fieldCost estimates what reading a field costs, by where the API server writes its top-level key (event.Cost).
 func fieldCost(name string) int {
 	top, _, _ := strings.Cut(name, ".")
 	if c, ok := event.Cost(strings.TrimSuffix(top, "{}")); ok {
+		if c <= headCost && strings.Contains(name, "{}") {
+			return multiCost
+		}
 		return c
 	}
 	return unknownFieldCost

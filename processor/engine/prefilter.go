@@ -20,17 +20,10 @@ import (
 // event may not have.
 const dearCost = 100
 
-// compileFilter compiles a rule's filter as its cheap conjuncts, then a prefilter, then its dear conjuncts, with the
-// engine's shared fields.
-func compileFilter(e rule.Expr, fs *fields) (node, error) {
-	var cheap, dear rule.And
-	for _, t := range conjuncts(e) {
-		if exprCost(t) < dearCost {
-			cheap = append(cheap, t)
-		} else {
-			dear = append(dear, t)
-		}
-	}
+// compileFilter compiles a rule's filter as its cheap conjuncts, then early (see hoisted), then a prefilter, then its
+// dear conjuncts, with the engine's shared fields.
+func compileFilter(e rule.Expr, early rule.And, fs *fields) (node, error) {
+	cheap, dear := split(e)
 	if len(dear) == 0 {
 		return compileExprIn(e, nil, fs)
 	}
@@ -38,11 +31,76 @@ func compileFilter(e rule.Expr, fs *fields) (node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(early) > 0 {
+		// After the filter's own cheap terms, which the operation index mostly decides: an event they turn away
+		// reads nothing more than before.
+		h, err := compileExprIn(early, nil, fs)
+		if err != nil {
+			return nil, err
+		}
+		c = andNode{c, h}
+	}
 	d, err := compileExprIn(dear, nil, fs)
 	if err != nil {
 		return nil, err
 	}
 	return gateNode{cheap: c, lits: needles(dear), dear: d}, nil
+}
+
+// split returns the conjuncts of e that read the head or the tail of an event, and those that read a large object
+// or a field the event may not have.
+func split(e rule.Expr) (cheap, dear rule.And) {
+	for _, t := range conjuncts(e) {
+		if exprCost(t) < dearCost {
+			cheap = append(cheap, t)
+		} else {
+			dear = append(dear, t)
+		}
+	}
+	return cheap, dear
+}
+
+// hoisted returns the conjuncts of a rule's leading search stage (its `| search NOT allow-list`) that its filter tests
+// before the prefilter and the dear conjuncts: the cheap ones that compare fields with values (plainTerm), when the
+// filter has dear conjuncts and the rule keeps no state. The stage sees the event as it came, so a condition holds of
+// its row exactly when it holds of the event; and for a rule without state (no window, new_terms or sequence, hence
+// no replay memory) an event the stage turns away is one the filter turns away: nothing else happens in between.
+// It keeps a controller's writes out of the body searches and reads of the workload rules
+// (`kube_workload_controllers`). The stage stays as it is.
+func hoisted(r *rule.Rule) rule.And {
+	s, ok := firstStage(r.Pipeline).(rule.Search)
+	if !ok || readsTime(r.Pipeline) || windowedStatsIndex(r.Pipeline) >= 0 {
+		return nil
+	}
+	if _, dear := split(r.Filter); len(dear) == 0 {
+		return nil
+	}
+	var out rule.And
+	for _, t := range conjuncts(s.Cond) {
+		if exprCost(t) < dearCost && plainTerm(t) {
+			if _, err := compileExpr(t, nil); err == nil { // else the stage reports it, as the search's
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+// plainTerm reports whether e compares fields with values only: no comparison of computed values (which may read
+// the time the pipeline sets, and builds a row) and no comparison of two fields (which copies values), so that it
+// reads the event as the stage would and allocates nothing.
+func plainTerm(e rule.Expr) bool {
+	switch e := e.(type) {
+	case rule.True, rule.Compare, rule.Exists:
+		return true
+	case rule.Not:
+		return plainTerm(e.X)
+	case rule.And:
+		return !slices.ContainsFunc(e, func(t rule.Expr) bool { return !plainTerm(t) })
+	case rule.Or:
+		return !slices.ContainsFunc(e, func(t rule.Expr) bool { return !plainTerm(t) })
+	}
+	return false
 }
 
 // conjuncts flattens nested Ands.
@@ -117,14 +175,19 @@ func needles(e rule.Expr) []clause {
 			out = append(out, needles(t)...)
 		}
 	case rule.Or:
-		// One term must hold: the first clause of each, together.
+		// One term must hold: the first clause of each, together, each needle once (a flattened
+		// `kube_dangerous_capabilities` on seven fields names each of its fourteen values seven times).
 		var any clause
 		for _, t := range e {
 			cs := needles(t)
 			if len(cs) == 0 {
 				return nil
 			}
-			any = append(any, cs[0]...)
+			for _, n := range cs[0] {
+				if !slices.ContainsFunc(any, n.same) {
+					any = append(any, n)
+				}
+			}
 		}
 		out = []clause{any}
 	case rule.Compare:
@@ -164,6 +227,9 @@ func appendKey(out []clause, f rule.Field) []clause {
 	}
 	return append(out, clause{newNeedle(append(lit, '"'), false)})
 }
+
+// same reports whether n and m search for the same bytes.
+func (n needle) same(m needle) bool { return n.fold == m.fold && bytes.Equal(n.lit, m.lit) }
 
 // rarity is the rarity of the clause's commonest anchor: the higher, the cheaper the clause is to search.
 func (c clause) rarity() int {
