@@ -1,12 +1,17 @@
 package engine
 
 import (
+	"bytes"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/auditdetect/auditdetect/processor/auditgen"
 	"github.com/auditdetect/auditdetect/processor/builtin"
 	"github.com/auditdetect/auditdetect/processor/loader"
 	"github.com/auditdetect/auditdetect/processor/rule"
+	"github.com/auditdetect/auditdetect/processor/spl"
 )
 
 // A leading `| search` of a rule without state is tested with the filter's cheap terms, before the prefilter and
@@ -90,4 +95,82 @@ func TestHeadArraysAfterHeadScalars(t *testing.T) {
 	if got := strings.Join(order, " "); got != want {
 		t.Errorf("order %s, want %s", got, want)
 	}
+}
+
+// Hoisting changes no answer: each rule whose leading search is hoisted gives the same matches and rows as the same
+// rule behind a no-op first stage (search true), which hoists nothing, on the generated mix and on events whose head
+// repeats, dots or escapes its keys (read from the event in the filter, from the row in the stage).
+func TestHoistingChangesNoAnswer(t *testing.T) {
+	res, err := loader.Load(loader.Options{Paths: []string{loader.Builtin}, Builtin: builtin.FS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := res.Rules
+	for i, q := range []string{
+		`verb IN (create, update, patch) requestObject.metadata.name=* | search NOT user.groups{}="system:masters"`,
+		`verb IN (create, update, patch) requestObject.metadata.name=* | search user.username!="system:node:*" sourceIPs{}>"10.5"`,
+		`verb IN (create, update, patch) requestObject.metadata.name=* | search impersonatedUser.username=* OR NOT user.uid=*`,
+		`verb IN (create, update, patch) requestObject.metadata.name=* | search NOT annotations.authorization.k8s.io/decision=allow responseStatus.code<300`,
+		`verb IN (create, update, patch) requestObject.metadata.name=* | search objectRef.name=*Web* | eval x=1 | where x=1`,
+	} {
+		filter, pipeline, err := spl.Compile(q, spl.DefaultMacros())
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		rules = append(rules, &rule.Rule{ID: fmt.Sprintf("probe-%d", i), Name: q, Filter: filter, Pipeline: pipeline})
+	}
+	var hoisting, plain []*rule.Rule
+	for _, r := range rules {
+		if len(hoisted(r)) == 0 {
+			continue
+		}
+		p := *r
+		p.Pipeline = append([]rule.Stage{rule.Search{Cond: rule.True{}}}, r.Pipeline...)
+		hoisting, plain = append(hoisting, r), append(plain, &p)
+	}
+	if len(hoisting) < 9 {
+		t.Fatalf("%d rules hoist their leading search, want the 4 workload rules and the 5 probes", len(hoisting))
+	}
+	a, err := Compile(hoisting, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Compile(plain, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bodies [][]byte
+	for _, ev := range auditgen.Generate(11, 3000) {
+		bodies = append(bodies, ev.Body)
+		if bytes.Contains(ev.Body, []byte(`"requestObject":`)) {
+			// The same event with a second user (the first decides), a dotted user.username before the nested
+			// one (it decides), and the user key spelt with an escape.
+			bodies = append(bodies,
+				bytes.Replace(ev.Body, []byte(`"user":{`), []byte(`"user":{"username":"system:node:x","groups":["system:masters"]},"user":{`), 1),
+				bytes.Replace(ev.Body, []byte(`"user":{`), []byte(`"user.username":"system:node:x","user.groups":["system:masters"],"user":{`), 1),
+				bytes.Replace(ev.Body, []byte(`"user":{`), []byte(`"us\u0065r":{`), 1))
+		}
+	}
+	matched := 0
+	for _, body := range bodies {
+		ra, errA := a.Evaluate(body)
+		rb, errB := b.Evaluate(body)
+		if (errA != nil) != (errB != nil) {
+			t.Fatalf("%s: error %v with hoisting, %v without", body, errA, errB)
+		}
+		if len(ra.Matches) != len(rb.Matches) {
+			t.Fatalf("%s: %d matches with hoisting, %d without", body, len(ra.Matches), len(rb.Matches))
+		}
+		for i := range ra.Matches {
+			if ra.Matches[i].Rule.ID != rb.Matches[i].Rule.ID || !reflect.DeepEqual(ra.Matches[i].Rows, rb.Matches[i].Rows) {
+				t.Fatalf("%s: rule %s gives %v with hoisting, rule %s %v without", body, ra.Matches[i].Rule.ID,
+					ra.Matches[i].Rows, rb.Matches[i].Rule.ID, rb.Matches[i].Rows)
+			}
+		}
+		matched += len(ra.Matches)
+	}
+	if matched == 0 {
+		t.Fatal("no match: the comparison shows nothing")
+	}
+	t.Logf("%d events, %d matches", len(bodies), matched)
 }
