@@ -1,6 +1,9 @@
 package event
 
-import "slices"
+import (
+	"encoding/binary"
+	"slices"
+)
 
 // The fast head. Most paths a rule set reads are a head field (verb, sourceIPs{}, userAgent...) or one key of the
 // object that is a head field's value (objectRef.resource, user.username, user.groups{}, responseStatus.code). For
@@ -15,7 +18,9 @@ import "slices"
 // head's places decide what the general path would decide (see noteRankAt): a head field met is the first member
 // spelling any of its paths (no dotted top-level key is in the head), one not met is absent. Anything else marks
 // the event failed, and the general path reads it, reporting any syntax error as before. Values are scanned with
-// the general path's own functions, so the fast path accepts no head the general path would reject.
+// the general path's own functions, so the fast path accepts no head the general path would reject. A key is
+// first compared whole, as `"name":`, with those expected next (fastKeyAt): a match proves what scanning it would
+// find, and anything else is scanned as before.
 
 const (
 	fastUnknown = iota // not looked at yet
@@ -135,14 +140,31 @@ func (v *View) fastNext() bool {
 	if i >= len(b) || b[i] != '"' {
 		return false
 	}
-	j, esc := stringEndEsc(b, i)
-	if j--; j < 0 || esc {
-		return false // no end, or an escape in the key (or a key too long to tell)
+	if f.rank < 0 && len(b)-i > len(fastHeadStart) && string(b[i:i+len(fastHeadStart)]) == fastHeadStart {
+		// The two members nearly every event starts with, as fastNext would read them one by one.
+		f.top[0], f.top[1] = int32(i+len(`"kind":`)), int32(i+len(`"kind":"Event","apiVersion":`))
+		f.rank, f.pos = 1, int32(i+len(fastHeadStart))
+		return true
+	}
+	// The key is nearly always one of the next ranks: compared whole, it needs no scan and no switch.
+	r, post := -1, false
+	from := int(f.rank) + 1
+	c, j := fastKeyAt(b, i, fastKeys[from:])
+	if c >= 0 {
+		if r = from + c; r >= numHeadFields {
+			r, post = -1, true
+		}
+	} else {
+		var esc bool
+		j, esc = stringEndEsc(b, i)
+		if j--; j < 0 || esc {
+			return false // no end, or an escape in the key (or a key too long to tell)
+		}
+		r, post = fastRank(b[i+1 : j])
 	}
 	if j+2 >= len(b) || b[j+1] != ':' || b[j+2] <= ' ' {
 		return false
 	}
-	r, post := fastRank(b[i+1 : j])
 	switch {
 	case post:
 		// requestObject or a later field: every head field not met is absent (noteRankAt), once the required
@@ -202,6 +224,7 @@ func (v *View) fastNext() bool {
 func (v *View) fastObject(at, r int) int {
 	b, f := v.body, &v.fast
 	subs := fastSubRange[r]
+	keys, subsOf, next := fastObjectKeys[r], fastObjectSub[r], 0
 	i := at + 1
 	if i < len(b) && b[i] == '}' {
 		return i + 1
@@ -210,22 +233,34 @@ func (v *View) fastObject(at, r int) int {
 		if i >= len(b) || b[i] != '"' {
 			return -1
 		}
-		j, esc := stringEndEsc(b, i)
-		if j--; j < 0 || esc {
-			return -1
+		sub := int8(-1)
+		c, j := fastKeyAt(b, i, keys[next:])
+		if c >= 0 {
+			sub = subsOf[next+c]
+			next += c + 1
+		} else {
+			var esc bool
+			j, esc = stringEndEsc(b, i)
+			if j--; j < 0 || esc {
+				return -1
+			}
+			key := b[i+1 : j]
+			for s := subs[0]; s < subs[1]; s++ {
+				if string(key) == fastSubs[s].key {
+					sub = s
+					break
+				}
+			}
 		}
 		if j+2 >= len(b) || b[j+1] != ':' || b[j+2] <= ' ' {
 			return -1
 		}
-		key, val := b[i+1:j], j+2
-		for s := subs[0]; s < subs[1]; s++ {
-			if string(key) == fastSubs[s].key {
-				if f.sub[s] >= 0 {
-					return -1 // a duplicate: walkObject would yield both
-				}
-				f.sub[s] = int32(val)
-				break
+		val := j + 2
+		if sub >= 0 {
+			if f.sub[sub] >= 0 {
+				return -1 // a duplicate: walkObject would yield both
 			}
+			f.sub[sub] = int32(val)
 		}
 		var end int
 		if b[val] == '"' {
@@ -283,4 +318,79 @@ func fastRank(key []byte) (r int, post bool) {
 		return -1, true
 	}
 	return -1, false
+}
+
+// keyLit is the member key `"name":` as words to compare eight bytes at a time: a key that matches it is that
+// name with no escape (the name holds no quote or backslash), closed by the quote before the colon.
+type keyLit struct {
+	w, m [4]uint64 // the literal's bytes, little-endian, and the mask of those the literal has
+	size int       // len(`"name":`)
+}
+
+func newKeyLit(name string) keyLit {
+	lit := `"` + name + `":`
+	if len(lit) > 32 {
+		panic("event: key literal longer than four words")
+	}
+	k := keyLit{size: len(lit)}
+	for i := 0; i < len(lit); i++ {
+		k.w[i/8] |= uint64(lit[i]) << (8 * (i % 8))
+		k.m[i/8] |= 0xff << (8 * (i % 8))
+	}
+	return k
+}
+
+// fastHeadStart is how nearly every event starts.
+const fastHeadStart = `"kind":"Event","apiVersion":"audit.k8s.io/v1",`
+
+// fastKeys are the top-level keys fastNext expects, in order: the head fields by rank, then postHeadFields.
+var fastKeys = func() (out []keyLit) {
+	for _, name := range append(slices.Clone(headFields), postHeadFields...) {
+		out = append(out, newKeyLit(name))
+	}
+	return out
+}()
+
+// fastObjectKeys[r] are the keys of the object of the head field of rank r in the order the API server writes
+// them (UserInfo, ObjectReference, Status), and fastObjectSub the slot of each (-1: none).
+var fastObjectKeys, fastObjectSub = func() (keys [numHeadFields][]keyLit, subs [numHeadFields][]int8) {
+	user := []string{"username", "uid", "groups", "extra"}
+	for r, names := range map[int][]string{
+		rankUser:           user,
+		rankImpersonated:   user,
+		rankObjectRef:      {"resource", "namespace", "name", "uid", "apiGroup", "apiVersion", "resourceVersion", "subresource"},
+		rankResponseStatus: {"metadata", "status", "message", "reason", "details", "code"},
+	} {
+		for _, name := range names {
+			keys[r] = append(keys[r], newKeyLit(name))
+			sub := int8(-1)
+			for s := fastSubRange[r][0]; s < fastSubRange[r][1]; s++ {
+				if fastSubs[s].key == name {
+					sub = s
+				}
+			}
+			subs[r] = append(subs[r], sub)
+		}
+	}
+	return keys, subs
+}()
+
+// fastKeyAt predicts the key at b[i] (an opening quote): keys are compared with it whole, in order. On a match it
+// returns the key's index c and the closing quote j, what stringEndEsc would have found (and no escape); c is -1
+// when none matches, and the caller reads the key the general way.
+func fastKeyAt(b []byte, i int, keys []keyLit) (c, j int) {
+	if i < 0 || i+32 > len(b) {
+		return -1, -1
+	}
+	w0 := binary.LittleEndian.Uint64(b[i:])
+	w1 := binary.LittleEndian.Uint64(b[i+8:])
+	w2 := binary.LittleEndian.Uint64(b[i+16:])
+	w3 := binary.LittleEndian.Uint64(b[i+24:])
+	for c := range keys {
+		k := &keys[c]
+		if w0&k.m[0] == k.w[0] && w1&k.m[1] == k.w[1] && w2&k.m[2] == k.w[2] && w3&k.m[3] == k.w[3] {
+			return c, i + k.size - 2
+		}
+	}
+	return -1, -1
 }

@@ -252,3 +252,58 @@ func openFastOrSlow(body []byte, fast bool) (*View, string) {
 	}
 	return v, ""
 }
+
+// TestFastKeyAtMatchesOnlyTheWholeKey: a key is predicted only when it is exactly `"name":`, never one that starts
+// like it, is spelled with an escape, or has a space before its colon.
+func TestFastKeyAtMatchesOnlyTheWholeKey(t *testing.T) {
+	pad := strings.Repeat("x", 40)
+	for r, name := range headFields {
+		keys := fastKeys[r:]
+		if c, j := fastKeyAt([]byte(`"`+name+`":"v",`+pad), 0, keys); c != 0 || j != len(name)+1 {
+			t.Errorf("%s: got key %d closing quote %d, want 0 and %d", name, c, j, len(name)+1)
+		}
+		esc := `\u00` + fmt.Sprintf("%x", name[0]) + name[1:]
+		for _, bad := range []string{name + "x", name[:len(name)-1], esc, "x" + name} {
+			if c, _ := fastKeyAt([]byte(`"`+bad+`":"v",`+pad), 0, keys); c == 0 {
+				t.Errorf("key %q predicted as %q", bad, name)
+			}
+		}
+		for _, bad := range []string{`"` + name + `" :`, `"` + name + `"x`, `"` + name + `",`} {
+			if c, _ := fastKeyAt([]byte(bad+pad), 0, keys); c >= 0 {
+				t.Errorf("%q predicted as key %d", bad, c)
+			}
+		}
+		// Too near the end of the body to compare whole: left to the scan.
+		if c, _ := fastKeyAt([]byte(`"`+name+`":1}`), 0, keys); c >= 0 {
+			t.Errorf("%s at the end of a short body predicted", name)
+		}
+	}
+	// Not a later rank than the one asked from on.
+	if c, _ := fastKeyAt([]byte(`"verb":"get",`+pad), 0, fastKeys[rankUser:]); c >= 0 {
+		t.Errorf("verb predicted after user")
+	}
+}
+
+// TestFastHeadAgreesOnNearKeys: heads whose keys only start like the expected ones, or are spelled otherwise, read
+// as the general path reads them.
+func TestFastHeadAgreesOnNearKeys(t *testing.T) {
+	body := auditgen.Generate(1, 1)[0].Body
+	for k, pair := range [][2]string{
+		{`"verb":`, `"verbx":`}, {`"verb":`, `"verb" :`}, {`"verb":`, `"ver":`}, {`"verb":`, `"v\u0065rb":`},
+		{`"user":{`, `"userx":{`}, {`"user":{`, `"userAgent":{`}, {`"sourceIPs":`, `"sourceIP":`},
+		{`"objectRef":{`, `"objectRef" :{`}, {`"objectRef":{`, `"objectRefs":{`},
+		{`"resource":`, `"resources":`}, {`"resource":`, `"resource" :`}, {`"resource":`, `"resourc\u0065":`},
+		{`"username":`, `"usernamex":`}, {`"groups":`, `"group":`}, {`"code":`, `"codes":`}, {`"code":`, `"code" :`},
+		{`"apiVersion":"audit.k8s.io/v1",`, `"apiVersion":"audit.k8s.io/v1beta1",`},
+		{`"kind":"Event",`, `"kind":"Events",`}, {`"kind":"Event",`, `"kind":"Event" ,`},
+		{`"apiVersion":"audit.k8s.io/v1",`, `"apiVersion":"audit.k8s.io/v1" ,`},
+		{`"apiVersion":"audit.k8s.io/v1",`, `"apiVersion":"audit.k8s.io/v1"}`},
+		{`"kind":"Event","apiVersion":"audit.k8s.io/v1",`, `"kind":"Event","apiVersion":"audit.k8s.io/v1", `},
+		{`"kind":"Event","apiVersion":"audit.k8s.io/v1",`, `"kind":"Event","apiVersion":"audit.k8s.io/v1","kind":"x",`},
+	} {
+		if !bytes.Contains(body, []byte(pair[0])) {
+			t.Fatalf("the generated event holds no %s", pair[0])
+		}
+		checkFastHead(t, bytes.Replace(body, []byte(pair[0]), []byte(pair[1]), 1), uint64(k))
+	}
+}
