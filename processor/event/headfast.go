@@ -19,8 +19,10 @@ import (
 // spelling any of its paths (no dotted top-level key is in the head), one not met is absent. Anything else marks
 // the event failed, and the general path reads it, reporting any syntax error as before. Values are scanned with
 // the general path's own functions, so the fast path accepts no head the general path would reject. A key is
-// first compared whole, as `"name":`, with those expected next (fastKeyAt): a match proves what scanning it would
-// find, and anything else is scanned as before.
+// first compared whole, as `"name":`, with those expected next (fastKeyAt): a match proves the key is that name,
+// unescaped, closed where the general path closes it, and anything else is scanned as before. (stringEndEsc leaves a
+// long key's escapes undecided near the end of a body, where the fast path then gave up; a match there answers,
+// the general path's way.)
 
 const (
 	fastUnknown = iota // not looked at yet
@@ -376,7 +378,7 @@ var fastObjectKeys, fastObjectSub = func() (keys [numHeadFields][]keyLit, subs [
 }()
 
 // fastKeyAt predicts the key at b[i] (an opening quote): keys are compared with it whole, in order. On a match it
-// returns the key's index c and the closing quote j, what stringEndEsc would have found (and no escape); c is -1
+// returns the key's index c and its closing quote j, where stringEndEsc finds it (the key has no escape); c is -1
 // when none matches, and the caller reads the key the general way.
 func fastKeyAt(b []byte, i int, keys []keyLit) (c, j int) {
 	if i < 0 || i+32 > len(b) {
