@@ -44,25 +44,6 @@ var fastSubs = [...]struct {
 
 const numFastSubs = len(fastSubs)
 
-func init() {
-	for r, name := range headFields {
-		if got, _ := fastRank([]byte(name)); got != r {
-			panic("event: fastRank does not match headFields")
-		}
-	}
-	for _, name := range postHeadFields {
-		if _, post := fastRank([]byte(name)); !post {
-			panic("event: fastRank does not match postHeadFields")
-		}
-	}
-	// And the other way round: fastRank's post-head names are postHeadFields, no more.
-	for _, name := range []string{"requestObject", "responseObject", "requestReceivedTimestamp", "stageTimestamp", "annotations"} {
-		if !slices.Contains(postHeadFields[:], name) {
-			panic("event: fastRank names a post-head field postHeadFields does not")
-		}
-	}
-}
-
 // fastSubRange[r] is the range of fastSubs whose parent has rank r.
 var fastSubRange = func() (out [numHeadFields][2]int8) {
 	for i, s := range fastSubs {
@@ -93,11 +74,8 @@ func (p *Path) setFastSlots() {
 	case len(p.segs) == 1:
 		p.fastTop = int8(p.rank)
 	case len(p.segs) == 2 && !p.segs[0].array:
-		r := fastSubRange[p.rank]
-		for s := r[0]; s < r[1]; s++ {
-			if fastSubs[s].key == p.segs[1].key {
-				p.fastTop, p.fastSub = int8(p.rank), s
-			}
+		if s := fastSubOf(p.rank, []byte(p.segs[1].key)); s >= 0 {
+			p.fastTop, p.fastSub = int8(p.rank), s
 		}
 	}
 }
@@ -225,7 +203,6 @@ func (v *View) fastNext() bool {
 // field of rank r, and returns where the object ends (-1: not one the fast path answers for).
 func (v *View) fastObject(at, r int) int {
 	b, f := v.body, &v.fast
-	subs := fastSubRange[r]
 	keys, subsOf, next := fastObjectKeys[r], fastObjectSub[r], 0
 	i := at + 1
 	if i < len(b) && b[i] == '}' {
@@ -246,13 +223,7 @@ func (v *View) fastObject(at, r int) int {
 			if j--; j < 0 || esc {
 				return -1
 			}
-			key := b[i+1 : j]
-			for s := subs[0]; s < subs[1]; s++ {
-				if string(key) == fastSubs[s].key {
-					sub = s
-					break
-				}
-			}
+			sub = fastSubOf(r, b[i+1:j])
 		}
 		if j+2 >= len(b) || b[j+1] != ':' || b[j+2] <= ' ' {
 			return -1
@@ -287,39 +258,31 @@ func (v *View) fastObject(at, r int) int {
 	}
 }
 
-// fastRank returns the head rank of a top-level key (-1: none) and whether it is one of postHeadFields.
+// fastRank returns the head rank of a top-level key (-1: none) and whether it is one of postHeadFields. Only keys
+// fastKeyAt did not predict come here (escaped, unknown, or near the end of a body), so a search of the two lists
+// does, and keeps the names in one place.
 func fastRank(key []byte) (r int, post bool) {
-	switch string(key) {
-	case "kind":
-		return 0, false
-	case "apiVersion":
-		return 1, false
-	case "level":
-		return 2, false
-	case "auditID":
-		return 3, false
-	case "stage":
-		return 4, false
-	case "requestURI":
-		return 5, false
-	case "verb":
-		return 6, false
-	case "user":
-		return 7, false
-	case "impersonatedUser":
-		return 8, false
-	case "sourceIPs":
-		return 9, false
-	case "userAgent":
-		return 10, false
-	case "objectRef":
-		return 11, false
-	case "responseStatus":
-		return 12, false
-	case "requestObject", "responseObject", "requestReceivedTimestamp", "stageTimestamp", "annotations":
-		return -1, true
+	for r, name := range headFields {
+		if string(key) == name {
+			return r, false
+		}
+	}
+	for _, name := range postHeadFields {
+		if string(key) == name {
+			return -1, true
+		}
 	}
 	return -1, false
+}
+
+// fastSubOf returns the slot of key in the object of the head field of rank r (-1: none).
+func fastSubOf(r int, key []byte) int8 {
+	for s := fastSubRange[r][0]; s < fastSubRange[r][1]; s++ {
+		if string(key) == fastSubs[s].key {
+			return s
+		}
+	}
+	return -1
 }
 
 // keyLit is the member key `"name":` as words to compare eight bytes at a time: a key that matches it is that
@@ -365,13 +328,7 @@ var fastObjectKeys, fastObjectSub = func() (keys [numHeadFields][]keyLit, subs [
 	} {
 		for _, name := range names {
 			keys[r] = append(keys[r], newKeyLit(name))
-			sub := int8(-1)
-			for s := fastSubRange[r][0]; s < fastSubRange[r][1]; s++ {
-				if fastSubs[s].key == name {
-					sub = s
-				}
-			}
-			subs[r] = append(subs[r], sub)
+			subs[r] = append(subs[r], fastSubOf(r, []byte(name)))
 		}
 	}
 	return keys, subs
