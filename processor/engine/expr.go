@@ -177,6 +177,102 @@ func (n matchNode) eval(c *evalCtx, s source) bool {
 	return found
 }
 
+// inNode is an Or of `field=value` terms on one field, as `field IN (...)` and list macros write them
+// (kube_workload_controllers in five built-in rules): a value is looked up among the exact values at once, then
+// compared with the other patterns, instead of being compared with each value in turn. An ASCII value is folded
+// once when the exact values are case-insensitive; any other value is compared as exactMatcher does.
+type inNode struct {
+	f     *fieldRef
+	exact []exactMatcher // the exact values, all of one case-sensitivity
+	set   valueNums      // their literals
+	fold  bool
+	rest  []matcher // the terms' other patterns, in the Or's order
+}
+
+func (n inNode) eval(c *evalCtx, s source) bool {
+	found := false
+	c.each(s, n.f, func(v []byte) bool {
+		found = n.holds(c, v)
+		return !found
+	})
+	return found
+}
+
+func (n inNode) holds(c *evalCtx, v []byte) bool {
+	switch {
+	case !n.fold:
+		_, found := n.set.get(v)
+		if found {
+			return true
+		}
+	case isASCII(v):
+		_, found := n.set.get(c.fold(v))
+		if found {
+			return true
+		}
+	default:
+		for _, m := range n.exact {
+			if m.match(c, v) {
+				return true
+			}
+		}
+	}
+	for _, m := range n.rest {
+		if m.match(c, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// compileIn compiles an Or as an inNode when every term compares one field with a value (=) and at least two of
+// them are exact values of one case-sensitivity; ok is false for any other Or. The terms read one field, so
+// testing them in another order reads nothing else.
+func compileIn(or rule.Or, ref func(rule.Field) *fieldRef) (n node, ok bool, err error) {
+	if len(or) < 2 {
+		return nil, false, nil
+	}
+	var field rule.Field
+	ms := make([]matcher, len(or))
+	folds := [2]int{} // exact matchers by fold
+	for i, t := range byCost(or) {
+		c, isCmp := t.(rule.Compare)
+		if !isCmp || c.Op != rule.OpEq || (i > 0 && c.Field != field) {
+			return nil, false, nil
+		}
+		field = c.Field
+		if ms[i], err = compilePattern(c.Value); err != nil {
+			return nil, true, fmt.Errorf("field %s: %w", c.Field.Name, err)
+		}
+		if x, isExact := ms[i].(exactMatcher); isExact {
+			folds[b2i(x.fold)]++
+		}
+	}
+	fold := folds[1] > folds[0]
+	if folds[b2i(fold)] < 2 {
+		return nil, false, nil
+	}
+	in := inNode{f: ref(field), fold: fold}
+	lits := map[string]int{}
+	for _, m := range ms {
+		if x, isExact := m.(exactMatcher); isExact && x.fold == fold {
+			in.exact = append(in.exact, x)
+			lits[string(x.lit)] = len(lits)
+		} else {
+			in.rest = append(in.rest, m)
+		}
+	}
+	in.set = newValueNums(lits)
+	return in, true, nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // notEqualNode is Splunk's `field!=pattern`: the field exists and none of its values matches.
 type notEqualNode struct {
 	f *fieldRef
@@ -338,6 +434,9 @@ func compileExprIn(e rule.Expr, visit func(*fieldRef), fs *fields) (node, error)
 		}
 		return out, nil
 	case rule.Or:
+		if n, ok, err := compileIn(e, ref); ok || err != nil {
+			return n, err
+		}
 		out := make(orNode, 0, len(e))
 		for _, t := range byCost(e) {
 			n, err := compileExprIn(t, visit, fs)
