@@ -355,6 +355,16 @@ func TestPrefilterNeedles(t *testing.T) {
 		{"not has none", rule.Not{X: eq("requestObject.message", "alpha")}, ""},
 		{"exists needs the key", rule.Exists{Field: rule.Field{Name: "requestObject.spec.containers{}"}}, `containers"`},
 		{"short literals are not searched", eq("requestObject.a", "ab*"), ""},
+		{"a list of one field's values needs its key", rule.Or{eq("requestObject.add{}", "all"), eq("requestObject.add{}", "sys_admin"),
+			eq("requestObject.add{}", "cap_bpf")}, `add" & all|sys_admin|cap_bpf`},
+		{"a flattened list macro is searched by its key", rule.Or{eq("requestObject.c.privileged", "true"), eq("requestObject.d.privileged", "true"),
+			eq("requestObject.c.add{}", "all"), eq("requestObject.c.add{}", "sys_admin"), eq("requestObject.d.add{}", "all"),
+			eq("requestObject.d.add{}", "sys_admin")}, `privileged"|add"`},
+		{"an empty or has none", rule.Or{}, ""},
+		{"a branch needing nothing more than the common clause", rule.Or{eq("requestObject.x", "omega"),
+			rule.And{eq("requestObject.b", "beta"), eq("requestObject.x", "omega")}}, `omega`},
+		{"a clause every branch has", rule.Or{rule.And{eq("requestObject.a", "alpha"), eq("requestObject.x", "omega")},
+			rule.And{eq("requestObject.b", "beta"), eq("requestObject.x", "omega")}}, `omega & alpha|beta`},
 	} {
 		var clauses []string
 		for _, c := range needles(tc.filter) {

@@ -175,21 +175,32 @@ func needles(e rule.Expr) []clause {
 			out = append(out, needles(t)...)
 		}
 	case rule.Or:
-		// One term must hold: the first clause of each, together, each needle once (a flattened
-		// `kube_dangerous_capabilities` on seven fields names each of its fourteen values seven times).
-		var any clause
+		// The terms comparing one field (a list macro flattened into the Or) go together first: their common
+		// clause is the field's key, which a short value of the list ("all" in `kube_dangerous_capabilities`)
+		// cannot stand in for, as nearly every body holds it.
+		var groups [][]clause
+		var fields []rule.Field
+		var members [][]rule.Expr
 		for _, t := range e {
-			cs := needles(t)
-			if len(cs) == 0 {
-				return nil
-			}
-			for _, n := range cs[0] {
-				if !slices.ContainsFunc(any, n.same) {
-					any = append(any, n)
+			if c, ok := t.(rule.Compare); ok {
+				if i := slices.Index(fields, c.Field); i >= 0 {
+					members[i] = append(members[i], t)
+					continue
 				}
+				fields = append(fields, c.Field)
+				members = append(members, []rule.Expr{t})
+				continue
 			}
+			groups = append(groups, needles(t))
 		}
-		out = []clause{any}
+		for _, m := range members {
+			var alts [][]clause
+			for _, t := range m {
+				alts = append(alts, needles(t))
+			}
+			groups = append(groups, sortClauses(eitherOf(alts)))
+		}
+		out = eitherOf(groups)
 	case rule.Compare:
 		out = appendKey(out, e.Field)
 		if e.Op == rule.OpEq && e.Value.Kind == rule.Glob {
@@ -203,9 +214,45 @@ func needles(e rule.Expr) []clause {
 	case rule.FieldEquals:
 		out = appendKey(appendKey(out, e.A), e.B)
 	}
-	// Rarest anchors first: the first clause usually decides.
-	slices.SortStableFunc(out, func(a, b clause) int { return b.rarity() - a.rarity() })
+	out = sortClauses(out)
 	return out[:min(len(out), maxClauses)]
+}
+
+// sortClauses puts the rarest anchors first: the first clause usually decides.
+func sortClauses(cs []clause) []clause {
+	slices.SortStableFunc(cs, func(a, b clause) int { return b.rarity() - a.rarity() })
+	return cs
+}
+
+// eitherOf returns clauses that hold when the clauses of one of alts all do: those every alternative has, and one
+// made of each alternative's first other clause, each needle once (a flattened `kube_dangerous_capabilities` on
+// seven fields names each of its fourteen values seven times). None when an alternative has none.
+func eitherOf(alts [][]clause) []clause {
+	if len(alts) == 0 {
+		return nil
+	}
+	for _, cs := range alts {
+		if len(cs) == 0 {
+			return nil
+		}
+	}
+	common := slices.Clone(alts[0])
+	for _, cs := range alts[1:] {
+		common = slices.DeleteFunc(common, func(c clause) bool { return !slices.ContainsFunc(cs, c.same) })
+	}
+	var any clause
+	for _, cs := range alts {
+		i := slices.IndexFunc(cs, func(c clause) bool { return !slices.ContainsFunc(common, c.same) })
+		if i < 0 {
+			return common // this alternative needs nothing more
+		}
+		for _, n := range cs[i] {
+			if !slices.ContainsFunc(any, n.same) {
+				any = append(any, n)
+			}
+		}
+	}
+	return append(common, any)
 }
 
 // appendKey adds the clause that the field's last key is in the bytes: its name's end, then the key's closing quote.
@@ -231,13 +278,23 @@ func appendKey(out []clause, f rule.Field) []clause {
 // same reports whether n and m search for the same bytes.
 func (n needle) same(m needle) bool { return n.fold == m.fold && bytes.Equal(n.lit, m.lit) }
 
-// rarity is the rarity of the clause's commonest anchor: the higher, the cheaper the clause is to search.
+// rarity is the rarity of the clause's commonest anchor, less unionPenalty for each doubling of its needles: the
+// higher, the cheaper the clause is to search and the likelier to fail.
 func (c clause) rarity() int {
 	r := len(byteRarity)
 	for _, n := range c {
 		r = min(r, n.rarity)
 	}
-	return r
+	return r - unionPenalty*bits.Len(uint(max(len(c), 1)-1))
+}
+
+// unionPenalty ranks a clause of two needles as that much commoner than its commonest one: either may be found,
+// and both are searched when neither is.
+const unionPenalty = 4
+
+// same reports whether c and d hold the same needles.
+func (c clause) same(d clause) bool {
+	return len(c) == len(d) && !slices.ContainsFunc(c, func(n needle) bool { return !slices.ContainsFunc(d, n.same) })
 }
 
 // longestLiteral returns the longest run of a glob's characters that a JSON string holds as written: no wildcard,
