@@ -137,6 +137,9 @@ func (n gateNode) eval(c *evalCtx, s source) bool {
 type needle struct {
 	lit  []byte // lower-cased when fold
 	fold bool
+	// parent: the needle is a field's parent key (appendKey), which an Or's union takes for a branch only when the
+	// branch has nothing else: "securityContext" is in nearly every pod, "privileged" in few.
+	parent bool
 	// at[0] and at[1] are the indexes in lit of its two rarest bytes: a candidate position must hold both, which
 	// eight positions are tested for at once.
 	at     [2]int
@@ -225,7 +228,7 @@ func sortClauses(cs []clause) []clause {
 }
 
 // eitherOf returns clauses that hold when the clauses of one of alts all do: those every alternative has, and one
-// made of each alternative's first other clause, each needle once (a flattened `kube_dangerous_capabilities` on
+// made of each alternative's first other clause (not a parent key's, when it has another), each needle once (a flattened `kube_dangerous_capabilities` on
 // seven fields names each of its fourteen values seven times). None when an alternative has none.
 func eitherOf(alts [][]clause) []clause {
 	if len(alts) == 0 {
@@ -242,7 +245,11 @@ func eitherOf(alts [][]clause) []clause {
 	}
 	var any clause
 	for _, cs := range alts {
-		i := slices.IndexFunc(cs, func(c clause) bool { return !slices.ContainsFunc(common, c.same) })
+		other := func(c clause) bool { return !slices.ContainsFunc(common, c.same) }
+		i := slices.IndexFunc(cs, func(c clause) bool { return other(c) && !c[0].parent })
+		if i < 0 {
+			i = slices.IndexFunc(cs, other)
+		}
 		if i < 0 {
 			return common // this alternative needs nothing more
 		}
@@ -256,23 +263,41 @@ func eitherOf(alts [][]clause) []clause {
 }
 
 // appendKey adds the clause that the field's last key is in the bytes: its name's end, then the key's closing quote.
+// Below the top level, it adds the clause that its parent key is too, when rarer: its name, then the quote or the dot
+// that follows it in the key holding it (`hostPath"` or `hostPath.`). Every probe of a pod has a "path", only a host
+// path volume a "hostPath".
 func appendKey(out []clause, f rule.Field) []clause {
-	name := f.Name
-	if i := strings.LastIndexByte(name, '.'); i >= 0 {
-		name = name[i+1:]
+	segs := strings.Split(f.Name, ".")
+	var last clause
+	if lit := keyEnd(segs[len(segs)-1]); len(lit) >= minNeedle {
+		last = clause{newNeedle(append(lit, '"'), false)}
+		out = append(out, last)
 	}
+	if len(segs) >= 3 {
+		lit := []byte(strings.TrimSuffix(segs[len(segs)-2], "{}"))
+		if len(lit) >= minNeedle && len(keyEnd(string(lit))) == len(lit) {
+			// Only when rarer than the last key: "spec" above "type" would take a clause's place for nothing.
+			parent := clause{newNeedle(append(slices.Clip(lit), '"'), false), newNeedle(append(slices.Clip(lit), '.'), false)}
+			parent[0].parent, parent[1].parent = true, true
+			if last == nil || parent.rarity() > last.rarity() {
+				out = append(out, parent)
+			}
+		}
+	}
+	return out
+}
+
+// keyEnd returns the end of a key's name that JSON writes as it is: from after its last quote, backslash or
+// character outside printable ASCII, without a trailing {}.
+func keyEnd(name string) []byte {
 	name = strings.TrimSuffix(name, "{}")
 	lit := []byte(name)
 	for i := len(name) - 1; i >= 0; i-- {
 		if c := name[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			lit = lit[i+1:]
-			break
+			return lit[i+1:]
 		}
 	}
-	if len(lit) < minNeedle {
-		return out
-	}
-	return append(out, clause{newNeedle(append(lit, '"'), false)})
+	return lit
 }
 
 // same reports whether n and m search for the same bytes.
