@@ -279,7 +279,7 @@ func (m globMatcher) match(c *evalCtx, v []byte) bool {
 }
 
 // globMatch is the classic linear-backtracking wildcard match: on a mismatch it retries from the last star, one
-// byte further on, so it runs in O(len(toks) × len(v)) at worst, never exponentially.
+// character further on, so it runs in O(len(toks) × len(v)) at worst, never exponentially.
 func globMatch(toks []globTok, v []byte) bool {
 	ti, vi := 0, 0
 	starTi, starVi := -1, 0
@@ -311,7 +311,10 @@ func globMatch(toks []globTok, v []byte) bool {
 		if starTi < 0 || starVi >= len(v) {
 			return false
 		}
-		starVi++
+		// One character further, as ? takes one: a byte further let `*??` match "K" (the Kelvin sign), one
+		// character of three bytes, as if it were three.
+		_, size := utf8.DecodeRune(v[starVi:])
+		starVi += size
 		ti, vi = starTi+1, starVi
 	}
 }
