@@ -279,7 +279,8 @@ func (m globMatcher) match(c *evalCtx, v []byte) bool {
 }
 
 // globMatch is the classic linear-backtracking wildcard match: on a mismatch it retries from the last star, one
-// character further on, so it runs in O(len(toks) × len(v)) at worst, never exponentially.
+// character further on, so it runs in O(len(toks) × len(v)) at worst, never exponentially. A last star takes whatever
+// is left: without that, `?*` (KQL's `field:*`) retried the end of the value character by character.
 func globMatch(toks []globTok, v []byte) bool {
 	ti, vi := 0, 0
 	starTi, starVi := -1, 0
@@ -288,6 +289,9 @@ func globMatch(toks []globTok, v []byte) bool {
 			t := toks[ti]
 			switch {
 			case t.star:
+				if ti == len(toks)-1 {
+					return true
+				}
 				starTi, starVi = ti, vi
 				ti++
 				continue
