@@ -54,6 +54,10 @@ type Options struct {
 	// cost every event of its operations a read and a test for nothing. The processor and the tools set it (and warn
 	// of such rules); unset, every rule is evaluated as written, on any JSON (the compilers' tests).
 	SkipNeverMatching bool
+	// CountPrefilters counts, for each rule with a literal prefilter, the events that reach it, pass it, and then
+	// hold the terms it guards (Engine.Prefilter), for `auditdetect rule-cost`. The processor leaves it off: three
+	// atomic counts per evaluation are not free.
+	CountPrefilters bool
 }
 
 // DefaultWindow is the window of windowed stats rules when Options.Window is zero.
@@ -210,7 +214,11 @@ func compileRule(r *rule.Rule, opts Options, fs *fields) (*compiledRule, error) 
 	if err := checkComparisons(r); err != nil {
 		return nil, err
 	}
-	filter, err := compileFilter(r.Filter, hoisted(r), fs)
+	var count *prefilterCount
+	if opts.CountPrefilters {
+		count = &prefilterCount{}
+	}
+	filter, err := compileFilter(r.Filter, hoisted(r), fs, count)
 	if err != nil {
 		return nil, err
 	}
@@ -290,6 +298,48 @@ func hasStats(stages []rule.Stage) bool {
 		}
 	}
 	return false
+}
+
+// Prefilter is a rule's literal prefilter (prefilter.go) and, under Options.CountPrefilters, what it did. Clauses
+// must all hold, each when the event's bytes hold one of its literals; Reached counts the events that passed the
+// rule's cheaper terms and were searched, Passed those the search let through, Held those whose guarded terms then
+// held.
+type Prefilter struct {
+	Clauses               [][]Literal
+	Reached, Passed, Held uint64
+}
+
+// Literal is one string a prefilter searches for; Fold: in any case.
+type Literal struct {
+	Text string
+	Fold bool
+}
+
+// Prefilter returns r's literal prefilter; false when r has none (every term it has reads the head or the tail,
+// or no literal guards the others) or is not one of e's rules.
+func (e *Engine) Prefilter(r *rule.Rule) (Prefilter, bool) {
+	for _, cr := range e.rules {
+		if cr.rule != r {
+			continue
+		}
+		g, ok := cr.filter.(gateNode)
+		if !ok || len(g.lits) == 0 {
+			return Prefilter{}, false
+		}
+		var p Prefilter
+		for _, cl := range g.lits {
+			var lits []Literal
+			for _, n := range cl {
+				lits = append(lits, Literal{Text: string(n.lit), Fold: n.fold})
+			}
+			p.Clauses = append(p.Clauses, lits)
+		}
+		if g.count != nil {
+			p.Reached, p.Passed, p.Held = g.count.reached.Load(), g.count.passed.Load(), g.count.held.Load()
+		}
+		return p, true
+	}
+	return Prefilter{}, false
 }
 
 // Rules returns the compiled rules in order.

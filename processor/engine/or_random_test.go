@@ -136,7 +136,7 @@ func TestRandomOrsAnswerTermByTerm(t *testing.T) {
 	for range 2500 {
 		e := expr(0)
 		fs := &fields{refs: map[rule.Field]*fieldRef{}}
-		got, err := compileFilter(e, nil, fs)
+		got, err := compileFilter(e, nil, fs, nil)
 		if err != nil {
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/auditdetect/auditdetect/processor/event"
@@ -22,7 +23,7 @@ const dearCost = 100
 
 // compileFilter compiles a rule's filter as its cheap conjuncts, then early (see hoisted), then a prefilter, then its
 // dear conjuncts, with the engine's shared fields.
-func compileFilter(e rule.Expr, early rule.And, fs *fields) (node, error) {
+func compileFilter(e rule.Expr, early rule.And, fs *fields, count *prefilterCount) (node, error) {
 	cheap, dear := split(e)
 	if len(dear) == 0 {
 		return compileExprIn(e, nil, fs)
@@ -44,7 +45,7 @@ func compileFilter(e rule.Expr, early rule.And, fs *fields) (node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return gateNode{cheap: c, lits: needles(dear), dear: d}, nil
+	return gateNode{cheap: c, lits: needles(dear), dear: d, count: count}, nil
 }
 
 // split returns the conjuncts of e that read the head or the tail of an event, and those that read a large object
@@ -121,16 +122,31 @@ type gateNode struct {
 	cheap node
 	lits  []clause // none: no prefilter
 	dear  node
+	count *prefilterCount // nil unless Options.CountPrefilters
 }
+
+// prefilterCount is what a gate did (Engine.Prefilter).
+type prefilterCount struct{ reached, passed, held atomic.Uint64 }
 
 func (n gateNode) eval(c *evalCtx, s source) bool {
 	if !n.cheap.eval(c, s) {
 		return false
 	}
+	counted := n.count != nil && s.row == nil && len(n.lits) > 0
+	if counted {
+		n.count.reached.Add(1)
+	}
 	if len(n.lits) > 0 && s.row == nil && !c.mayHold(s.view, n.lits) {
 		return false
 	}
-	return n.dear.eval(c, s)
+	if counted {
+		n.count.passed.Add(1)
+	}
+	held := n.dear.eval(c, s)
+	if held && counted {
+		n.count.held.Add(1)
+	}
+	return held
 }
 
 // needle is a literal the event's bytes must hold for a rule to match.
