@@ -9,6 +9,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,6 +65,24 @@ type ruleCost struct {
 	AloneNS        float64 `json:"alone_ns_per_event"`
 	AddedNS        float64 `json:"added_ns_per_event"`
 	AllocsPerEvent float64 `json:"allocs_per_event"`
+	// Prefilter is the rule's literal prefilter, when it has one, and what it did in the counting pass.
+	Prefilter *prefilterReport `json:"prefilter,omitempty"`
+}
+
+// prefilterReport is a rule's search of an event's bytes before it reads a request or response body
+// (engine.Prefilter): clauses that must all hold, each a list of literals of which one must be there. Reached counts
+// the events that passed the rule's other terms and were searched, Passed those the search let through, Held those
+// the terms it guards then held. A search that lets most events through saves little.
+type prefilterReport struct {
+	SearchedFor [][]prefilterLiteral `json:"searched_for"`
+	Reached     uint64               `json:"reached_events"`
+	Passed      uint64               `json:"passed_events"`
+	Held        uint64               `json:"held_events"`
+}
+
+type prefilterLiteral struct {
+	Text    string `json:"text"`
+	AnyCase bool   `json:"any_case"`
 }
 
 const (
@@ -179,7 +198,9 @@ func measure(rep *costReport, rules []*rule.Rule, events [][]byte, opts engine.O
 	rep.Events, rep.AverageBytes = len(events), total/len(events)
 	// iplocation rules run without locations: their lookups cost what they cost, and find nothing.
 	opts.GeoIP = engine.NoLocations{}
-	all, err := engine.Compile(rules, opts)
+	counting := opts
+	counting.CountPrefilters = true // for the counting pass only: the timed engines count nothing
+	all, err := engine.Compile(rules, counting)
 	if err != nil {
 		return err
 	}
@@ -207,6 +228,19 @@ func measure(rep *costReport, rules []*rule.Rule, events [][]byte, opts engine.O
 		rep.Rules[index[c.Rule]].Matched++
 	}
 	ev.Close()
+	for i, r := range compiled {
+		if p, ok := all.Prefilter(r); ok {
+			pr := &prefilterReport{Reached: p.Reached, Passed: p.Passed, Held: p.Held}
+			for _, cl := range p.Clauses {
+				var lits []prefilterLiteral
+				for _, l := range cl {
+					lits = append(lits, prefilterLiteral{Text: l.Text, AnyCase: l.Fold})
+				}
+				pr.SearchedFor = append(pr.SearchedFor, lits)
+			}
+			rep.Rules[i].Prefilter = pr
+		}
+	}
 
 	// Engines 0 and 1 are empty, 2 the whole set (fresh: the counting pass above filled its windows), then one per
 	// rule.
@@ -326,7 +360,46 @@ func writeCostMarkdown(w io.Writer, rep *costReport) error {
 			r.Format, coverage.Cell(operationsCell(r.Operations)), 100*float64(r.Evaluated)/float64(rep.Events),
 			r.Evaluated, r.Matched, r.AllocsPerEvent, added)
 	}
+	writePrefilters(bw, rep)
 	return bw.Flush()
+}
+
+// writePrefilters writes the table of the rules' literal prefilters, in rule order.
+func writePrefilters(w io.Writer, rep *costReport) {
+	rules := slices.Clone(rep.Rules)
+	rules = slices.DeleteFunc(rules, func(r ruleCost) bool { return r.Prefilter == nil })
+	if len(rules) == 0 {
+		return
+	}
+	slices.SortFunc(rules, func(a, b ruleCost) int { return a.Number - b.Number })
+	fmt.Fprintf(w, "\n## Literal prefilters\n\nBefore a rule reads a request or response body, it searches the event's bytes "+
+		"for literals its terms need: every clause (and) must find one of its literals (or). *Reached* counts the "+
+		"events that passed the rule's other terms and were searched, *let through* those the search did not turn "+
+		"away, *held* those whose body terms then held (with every rule loaded, in the counting pass). A search that "+
+		"lets through most of what reaches it, and then holds on few, saves little: a rarer literal in the rule's "+
+		"body terms, or a term on a head field, would.\n\n")
+	fmt.Fprintf(w, "| rule # | rule | searched for | reached | let through | held |\n| ---: | --- | --- | ---: | ---: | ---: |\n")
+	for _, r := range rules {
+		p := r.Prefilter
+		var clauses []string
+		for _, cl := range p.SearchedFor {
+			var lits []string
+			for _, l := range cl {
+				s := strconv.Quote(l.Text)
+				if l.AnyCase {
+					s += " (any case)"
+				}
+				lits = append(lits, s)
+			}
+			clauses = append(clauses, strings.Join(lits, " or "))
+		}
+		through := "-"
+		if p.Reached > 0 {
+			through = fmt.Sprintf("%d (%.0f%%)", p.Passed, 100*float64(p.Passed)/float64(p.Reached))
+		}
+		fmt.Fprintf(w, "| %d | %s | %s | %d | %s | %d |\n", r.Number, coverage.Cell(r.Name),
+			coverage.Cell(strings.Join(clauses, "; and ")), p.Reached, through, p.Held)
+	}
 }
 
 func plural(n int, one, many string) string {

@@ -132,6 +132,20 @@ func TestCostReport(t *testing.T) {
 	assert.Equal(t, 1, byName("Kubernetes Pod Created in Default or System Namespace").Matched)
 	// A match builds rows: the rule's engine allocates.
 	assert.Positive(t, nodePort.AllocsPerEvent)
+
+	// A rule reading a request body searches for literals first; one reading only the head has no search.
+	assert.Nil(t, anonymous.Prefilter)
+	pf := nodePort.Prefilter
+	require.NotNil(t, pf, "the NodePort rule reads requestObject.spec")
+	assert.Equal(t, [][]prefilterLiteral{{{Text: `externalIPs"`}, {Text: `type"`}}}, pf.SearchedFor)
+	assert.Equal(t, uint64(nodePort.Matched), pf.Held, "the sample's one NodePort service")
+	for _, r := range rep.Rules {
+		if p := r.Prefilter; p != nil {
+			assert.LessOrEqual(t, p.Held, p.Passed, r.Name)
+			assert.LessOrEqual(t, p.Passed, p.Reached, r.Name)
+			assert.LessOrEqual(t, p.Reached, uint64(r.Evaluated), r.Name)
+		}
+	}
 }
 
 func TestCostReadsLogsAsTheProcessorWould(t *testing.T) {
@@ -242,7 +256,9 @@ func TestCostMarkdownAndErrors(t *testing.T) {
 				"| empty (reads each event's verb) |", fmt.Sprintf("| all %d rules |", builtinCount(t)),
 				"| noise: two empty engines differed by |",
 				"| Kubernetes NodePort Service Exposed | escu | create-services, patch-services, update-services |",
-				"every operation"},
+				"every operation", "## Literal prefilters", "| rule # | rule | searched for | reached | let through | held |",
+				`| Kubernetes Workload With Privileged Container | "privileged\"" or "add\"" |`,
+				`| Kubernetes Image Pulled From Unapproved Registry | "pulling image " (any case); and`},
 			stderr: fmt.Sprintf("rule-cost: %d rules, 4000 events, 1 pass in", builtinCount(t))},
 		{name: "the limit sets how many events are generated", args: []string{"rule-cost", "-passes", "1", "-limit", "50"},
 			exit: exitOK, stdout: []string{": 50 events,"}},
