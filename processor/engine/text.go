@@ -18,7 +18,10 @@ func compileText(p rule.Pattern) (matcher, error) {
 		if p.Text == "" {
 			return nil, fmt.Errorf("empty token pattern")
 		}
-		return tokenMatcher{toks: parseGlob(p.Text, false)}, nil
+		// Lower-cased as the value is, then compared as written: folding (a case-insensitive glob) spells é as É and
+		// σ as Σ, which no lower-cased value holds.
+		text := (&evalCtx{}).lowerASCII([]byte(p.Text))
+		return tokenMatcher{toks: parseGlob(string(text), true)}, nil
 	}
 	words := strings.Fields(p.Text)
 	if len(words) == 0 {

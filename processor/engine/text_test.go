@@ -59,3 +59,29 @@ func TestTextPatternErrors(t *testing.T) {
 		}
 	}
 }
+
+// A token glob outside ASCII: Text is lower case (rule.Token) and the value is lower-cased, so the glob compares
+// as written. Folding it as a case-insensitive glob (to each orbit's representative, É for é, Σ for σ) made it
+// match no lower-cased value.
+func TestTokenGlobOutsideASCII(t *testing.T) {
+	tests := []struct {
+		glob, value string
+		want        bool
+	}{
+		{"café", "Le Café", true},
+		{"caf?", "CAFÉ", true},
+		{"σ*", "ΣΑΣ", true},
+		{"*ς", "λόγος", true},
+		{"kelvin", "\u212aELVIN", true}, // a value's Kelvin sign lowers to k
+		{"café", "cafe", false},
+	}
+	for _, tt := range tests {
+		m, err := compileText(rule.Pattern{Kind: rule.Token, Text: tt.glob})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.match(&evalCtx{}, []byte(tt.value)); got != tt.want {
+			t.Errorf("token %q against %q: %v, want %v", tt.glob, tt.value, got, tt.want)
+		}
+	}
+}
