@@ -244,8 +244,9 @@ func sortClauses(cs []clause) []clause {
 }
 
 // eitherOf returns clauses that hold when the clauses of one of alts all do: those every alternative has, and one
-// made of each alternative's first other clause (not a parent key's, when it has another), each needle once (a flattened `kube_dangerous_capabilities` on
-// seven fields names each of its fourteen values seven times). None when an alternative has none.
+// made of each alternative's first other clause (not a parent key's, when it has another), each needle once (a
+// flattened `kube_dangerous_capabilities` on seven fields names each of its fourteen values seven times). None when
+// an alternative has none.
 func eitherOf(alts [][]clause) []clause {
 	if len(alts) == 0 {
 		return nil
