@@ -31,7 +31,7 @@ import (
 // profileEvents is the length of the log the collector reads in TestCollectorProfile, profileRuns how many times.
 const (
 	profileEvents = 240000
-	profileRuns   = 3
+	profileRuns   = 5
 )
 
 // TestCollectorProfile runs a whole collector pipeline in this process, filelog → auditdetect → file exporter, over
