@@ -172,7 +172,7 @@ func Compile(rules []*rule.Rule, opts Options) (*Engine, error) {
 			event.CompilePath("requestReceivedTimestamp", false),
 		},
 	}
-	fs := &fields{refs: map[rule.Field]*fieldRef{}}
+	fs := &fields{refs: map[rule.Field]*fieldRef{}, shared: sharedTerms(rules)}
 	var allOps [][]Operation
 	for _, r := range rules {
 		cr, err := compileRule(r, opts, fs)

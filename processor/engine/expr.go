@@ -48,6 +48,8 @@ type fields struct {
 	refs map[rule.Field]*fieldRef
 	// lookups are the lookup tables' indexes, one per table and input columns (lookup.go).
 	lookups map[lookupIndexKey]*lookupIndex
+	// shared numbers the terms more than one filter tests (shared.go); nil: none is shared.
+	shared map[string]int32
 }
 
 func (fs *fields) get(f rule.Field) *fieldRef {
@@ -435,7 +437,7 @@ func compileExprIn(e rule.Expr, visit func(*fieldRef), fs *fields) (node, error)
 		return out, nil
 	case rule.Or:
 		if n, ok, err := compileIn(e, ref); ok || err != nil {
-			return n, err
+			return fs.share(e, n), err
 		}
 		out := make(orNode, 0, len(e))
 		for _, t := range byCost(e) {
@@ -445,7 +447,7 @@ func compileExprIn(e rule.Expr, visit func(*fieldRef), fs *fields) (node, error)
 			}
 			out = append(out, n)
 		}
-		return out, nil
+		return fs.share(e, out), nil
 	case rule.Not:
 		x, err := compileExprIn(e.X, visit, fs)
 		if err != nil {
@@ -473,9 +475,9 @@ func compileExprIn(e rule.Expr, visit func(*fieldRef), fs *fields) (node, error)
 				return nil, fmt.Errorf("field %s: %w", e.Field.Name, err)
 			}
 			if e.Op == rule.OpEq {
-				return matchNode{f, m}, nil
+				return fs.share(e, matchNode{f, m}), nil
 			}
-			return notEqualNode{f, m}, nil
+			return fs.share(e, notEqualNode{f, m}), nil
 		case rule.OpLt, rule.OpLe, rule.OpGt, rule.OpGe:
 			if e.Value.Kind == rule.IP {
 				addr, err := parseIP(e.Value.Text)

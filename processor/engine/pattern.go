@@ -35,7 +35,9 @@ type evalCtx struct {
 	gen   uint32
 	memo  []memoEntry
 	spans []span
-	arena []byte
+	// answers are the shared terms' answers (shared.go), valid for evaluation gen.
+	answers []termAnswer
+	arena   []byte
 	// bs says the body of evaluation bsGen holds a backslash (prefilter.go).
 	bsGen uint32
 	bs    bool
@@ -51,6 +53,7 @@ func (c *evalCtx) begin() {
 	c.gen++
 	if c.gen == 0 {
 		clear(c.memo)
+		clear(c.answers)
 		c.gen = 1
 	}
 	c.spans, c.arena = c.spans[:0], c.arena[:0]
