@@ -154,7 +154,10 @@ var summaryFields = []string{
 }
 
 // Compile compiles the rules. A rule that cannot be compiled yields a *rule.Error naming it.
-func Compile(rules []*rule.Rule, opts Options) (*Engine, error) {
+func Compile(rules []*rule.Rule, opts Options) (*Engine, error) { return compile(rules, opts, true) }
+
+// compile is Compile; with share false no term is shared (shared.go), so that tests can compare the two.
+func compile(rules []*rule.Rule, opts Options, share bool) (*Engine, error) {
 	if opts.Window <= 0 {
 		opts.Window = DefaultWindow
 	}
@@ -172,7 +175,10 @@ func Compile(rules []*rule.Rule, opts Options) (*Engine, error) {
 			event.CompilePath("requestReceivedTimestamp", false),
 		},
 	}
-	fs := &fields{refs: map[rule.Field]*fieldRef{}, shared: sharedTerms(rules)}
+	fs := &fields{refs: map[rule.Field]*fieldRef{}}
+	if share {
+		fs.shared = sharedTerms(rules)
+	}
 	var allOps [][]Operation
 	for _, r := range rules {
 		cr, err := compileRule(r, opts, fs)

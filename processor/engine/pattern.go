@@ -54,6 +54,7 @@ func (c *evalCtx) begin() {
 	if c.gen == 0 {
 		clear(c.memo)
 		clear(c.answers)
+		c.bsGen = 0 // else the backslash answer of the last evaluation numbered 1 would be read again
 		c.gen = 1
 	}
 	c.spans, c.arena = c.spans[:0], c.arena[:0]
