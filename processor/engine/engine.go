@@ -224,11 +224,14 @@ func compileRule(r *rule.Rule, opts Options, fs *fields) (*compiledRule, error) 
 	if opts.CountPrefilters {
 		count = &prefilterCount{}
 	}
-	filter, err := compileFilter(r.Filter, hoisted(r), fs, count)
+	ops := requiredOps(r.Filter)
+	// The index makes an event a candidate of the rule only by its operation (Compile): the conjuncts it decides are
+	// not tested again.
+	filter, err := compileFilter(undecided(r.Filter, ops), hoisted(r), fs, count)
 	if err != nil {
 		return nil, err
 	}
-	cr := &compiledRule{rule: r, filter: filter, ops: requiredOps(r.Filter)}
+	cr := &compiledRule{rule: r, filter: filter, ops: ops}
 	rs := refs{}
 	pre, win, post, err := compilePipeline(r, rs, opts, fs, &cr.groupsCut)
 	if err != nil {

@@ -301,3 +301,55 @@ func valueHash(s string) uint32 {
 	x *= 0x9E3779B1
 	return x ^ x>>15
 }
+
+// undecided returns the conjuncts of filter that the operation index does not decide. A conjunct that compares verb
+// (or objectRef.resource) with values without wildcards, in any case, alone or as an Or of such values, holds of
+// every event the rule is a candidate of when each operation of ops names one of its values: the index made the
+// event a candidate because its verb (a resource of it) folds to such a value, and the comparison folds alike
+// (fold.go). The workload rules test a list of verbs and one of controllers that the index has already matched;
+// testing them again cost every candidate evaluation two lookups.
+func undecided(filter rule.Expr, ops []Operation) rule.And {
+	var kept rule.And
+	for _, t := range conjuncts(filter) {
+		if field, values, ok := indexTerm(t); !ok || !opsWithin(ops, field, values) {
+			kept = append(kept, t)
+		}
+	}
+	return kept
+}
+
+// indexTerm returns the field and the folded values of a conjunct the index can decide (see undecided).
+func indexTerm(e rule.Expr) (field string, values []string, ok bool) {
+	terms := []rule.Expr{e}
+	if or, isOr := e.(rule.Or); isOr {
+		terms = or
+	}
+	for _, t := range terms {
+		c, isCmp := t.(rule.Compare)
+		if !isCmp || c.Op != rule.OpEq || c.Value.Kind != rule.Glob || c.Value.CaseSensitive ||
+			hasWildcard(c.Value.Text) || c.Field != (rule.Field{Name: c.Field.Name}) ||
+			c.Field.Name != "verb" && c.Field.Name != "objectRef.resource" || field != "" && c.Field.Name != field {
+			return "", nil, false
+		}
+		field = c.Field.Name
+		values = append(values, foldString(unescapeGlob(c.Value.Text)))
+	}
+	return field, values, len(values) > 0
+}
+
+// opsWithin says every operation of ops names one of values for field (none is Any for it).
+func opsWithin(ops []Operation, field string, values []string) bool {
+	if len(ops) == 0 {
+		return false
+	}
+	for _, o := range ops {
+		v := o.Verb
+		if field == "objectRef.resource" {
+			v = o.Resource
+		}
+		if v == Any || !slices.Contains(values, v) {
+			return false
+		}
+	}
+	return true
+}
