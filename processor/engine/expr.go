@@ -456,12 +456,12 @@ func compileExprIn(e rule.Expr, visit func(*fieldRef), fs *fields) (node, error)
 		return notNode{x}, nil
 	case rule.Exists:
 		if e.AnyValue {
-			return presentNode{f: ref(e.Field), notNull: e.NotNull}, nil
+			return fs.share(e, presentNode{f: ref(e.Field), notNull: e.NotNull}), nil
 		}
 		if e.Under {
-			return presentNode{f: ref(e.Field), under: true}, nil
+			return fs.share(e, presentNode{f: ref(e.Field), under: true}), nil
 		}
-		return existsNode{ref(e.Field)}, nil
+		return fs.share(e, existsNode{ref(e.Field)}), nil
 	case rule.FieldEquals:
 		return fieldEqualsNode{a: ref(e.A), b: ref(e.B), fold: !e.CaseSensitive}, nil
 	case rule.ValueCompare:

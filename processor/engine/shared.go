@@ -80,15 +80,17 @@ func sharedTerms(rules []*rule.Rule) map[string]int32 {
 	return slots
 }
 
-// termKey names a term that can be shared: a comparison of a field with a value (= or !=), or an Or of equality
-// comparisons (an IN list). Two terms with one key test the same thing: a Compare is plain data (names, flags and
-// text), printed whole. Other terms are not shared.
+// termKey names a term that can be shared: a comparison of a field with a value (= or !=), a test that a field
+// exists, or an Or of equality comparisons (an IN list). Two terms with one key test the same thing: a Compare or an
+// Exists is plain data (names, flags and text), printed whole. Other terms are not shared.
 func termKey(e rule.Expr) (string, bool) {
 	switch e := e.(type) {
 	case rule.Compare:
 		if e.Op == rule.OpEq || e.Op == rule.OpNe {
 			return fmt.Sprintf("%#v", e), true
 		}
+	case rule.Exists:
+		return fmt.Sprintf("%#v", e), true
 	case rule.Or:
 		var b strings.Builder
 		b.WriteString("or")

@@ -11,7 +11,7 @@ import (
 )
 
 // Random rule sets drawn from a small pool of terms, so that rules test the same terms and terms that differ only in
-// case-sensitivity, operator, AnyArray or Leaves: compiled together (terms shared) each rule answers as it does
+// case-sensitivity, operator, AnyArray or Leaves, or are tests of a field's existence of another kind: compiled together (terms shared) each rule answers as it does
 // compiled alone, event after event with one evaluation state (an answer never outlives its event), and on rows
 // (a search stage reads the row, not the answer kept for the event).
 func TestSharedTermsAnswerAsAlone(t *testing.T) {
@@ -42,6 +42,12 @@ func TestSharedTermsAnswerAsAlone(t *testing.T) {
 		rule.Compare{Field: rule.Field{Name: "responseStatus.code"}, Op: rule.OpEq, Value: rule.Pattern{Kind: rule.Number, Text: "403"}},
 		rule.Compare{Field: rule.Field{Name: "responseStatus.code"}, Op: rule.OpEq, Value: rule.Pattern{Kind: rule.Glob, Text: "40?"}},
 		rule.Compare{Field: rule.Field{Name: "requestObject.spec.hostPID"}, Op: rule.OpEq, Value: rule.Pattern{Kind: rule.Glob, Text: "true"}},
+		rule.Exists{Field: rule.Field{Name: "responseStatus"}},
+		rule.Exists{Field: rule.Field{Name: "responseStatus"}, AnyValue: true},
+		rule.Exists{Field: rule.Field{Name: "responseStatus"}, Under: true},
+		rule.Exists{Field: rule.Field{Name: "requestObject.spec.hostPID"}, AnyValue: true, NotNull: true},
+		rule.Exists{Field: rule.Field{Name: "user.groups"}},
+		rule.Exists{Field: rule.Field{Name: "user.groups"}, AnyValue: true},
 	}
 	var expr func(depth int) rule.Expr
 	expr = func(depth int) rule.Expr {
@@ -67,16 +73,16 @@ func TestSharedTermsAnswerAsAlone(t *testing.T) {
 		}
 		user := []string{`"username":"` + pick("admin", "ADMIN-x", "system:anonymous", "ad", `admin\u002a`, "admin*") + `"`}
 		if rnd.Intn(3) > 0 {
-			user = append(user, `"groups":[`+pick(`"system:masters"`, `"System:Masters"`, `"x","system:masters"`, `"a"`)+`]`)
+			user = append(user, `"groups":[`+pick(`"system:masters"`, `"System:Masters"`, `"x","system:masters"`, `"a"`, ``)+`]`)
 		} else if rnd.Intn(2) == 0 {
 			user = append(user, `"groups":"system:masters"`)
 		}
 		parts = append(parts, `"user":{`+strings.Join(user, ",")+`}`)
 		if rnd.Intn(4) > 0 {
-			parts = append(parts, `"responseStatus":{"code":`+pick("403", "404", "200", `"403"`)+`}`)
+			parts = append(parts, `"responseStatus":`+pick(`{"code":403}`, `{"code":404}`, `{"code":200}`, `{"code":"403"}`, `{}`, `null`))
 		}
 		if rnd.Intn(3) == 0 {
-			parts = append(parts, `"requestObject":{"spec":{"hostPID":`+pick("true", "false", `"TRUE"`)+`}}`)
+			parts = append(parts, `"requestObject":{"spec":{"hostPID":`+pick("true", "false", `"TRUE"`, "null")+`}}`)
 		}
 		return `{` + strings.Join(parts, ",") + `}`
 	}
@@ -176,8 +182,15 @@ func TestSharedTermKeys(t *testing.T) {
 	if _, ok := slots[ko]; ok || len(slots) != 3 {
 		t.Errorf("shared %v: want the three terms both rules test", slots)
 	}
-	if _, ok := termKey(rule.Exists{Field: verb}); ok {
-		t.Error("an Exists has a key: only comparisons are shared")
+	exists := []rule.Expr{rule.Exists{Field: verb}, rule.Exists{Field: verb, AnyValue: true},
+		rule.Exists{Field: verb, AnyValue: true, NotNull: true}, rule.Exists{Field: verb, Under: true},
+		rule.Exists{Field: rule.Field{Name: "verb", AnyArray: true}}}
+	for i, a := range exists {
+		for _, b := range exists[i+1:] {
+			if ka, _ := termKey(a); ka == func() string { k, _ := termKey(b); return k }() {
+				t.Errorf("%#v and %#v share the key %q", a, b, ka)
+			}
+		}
 	}
 	if _, ok := termKey(rule.Or{base, rule.Exists{Field: verb}}); ok {
 		t.Error("an Or with an Exists has a key: only lists of comparisons are shared")
