@@ -461,10 +461,13 @@ func (ev *Evaluator) Evaluate(body []byte) (Result, error) {
 	src := source{view: view}
 	for _, i := range e.index.candidates(&st.ctx, view) {
 		cr := e.rules[i]
-		if !cr.filter.eval(&st.ctx, src) {
-			if view.Err() != nil {
-				return Result{}, view.Err()
-			}
+		passed := cr.filter.eval(&st.ctx, src)
+		if err := view.Err(); err != nil {
+			// The body is malformed where the index or a filter read it: the event is refused (below), so no rule's
+			// state may count it. A filter the index decides whole, or one of negations, passes without reading it.
+			return Result{}, err
+		}
+		if !passed {
 			continue
 		}
 		stateful := cr.window != nil || cr.timed

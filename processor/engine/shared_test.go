@@ -48,6 +48,9 @@ func TestSharedTermsAnswerAsAlone(t *testing.T) {
 		rule.Exists{Field: rule.Field{Name: "requestObject.spec.hostPID"}, AnyValue: true, NotNull: true},
 		rule.Exists{Field: rule.Field{Name: "user.groups"}},
 		rule.Exists{Field: rule.Field{Name: "user.groups"}, AnyValue: true},
+		// The same names with Leaves (an object's leaves are values) and AnyArray (an array's elements are).
+		rule.Exists{Field: rule.Field{Name: "responseStatus", Leaves: true}},
+		rule.Exists{Field: rule.Field{Name: "user.groups", AnyArray: true}},
 	}
 	var expr func(depth int) rule.Expr
 	expr = func(depth int) rule.Expr {
@@ -184,7 +187,7 @@ func TestSharedTermKeys(t *testing.T) {
 	}
 	exists := []rule.Expr{rule.Exists{Field: verb}, rule.Exists{Field: verb, AnyValue: true},
 		rule.Exists{Field: verb, AnyValue: true, NotNull: true}, rule.Exists{Field: verb, Under: true},
-		rule.Exists{Field: rule.Field{Name: "verb", AnyArray: true}}}
+		rule.Exists{Field: rule.Field{Name: "verb", AnyArray: true}}, rule.Exists{Field: rule.Field{Name: "verb", Leaves: true}}}
 	for i, a := range exists {
 		for _, b := range exists[i+1:] {
 			if ka, _ := termKey(a); ka == func() string { k, _ := termKey(b); return k }() {
