@@ -24,8 +24,8 @@ import (
 // log. The engine reads an event only as far as its candidate rules need, so a rule's cost depends on the traffic:
 // which operations it is a candidate for, and which fields it reads (a rule on every operation that reads a request
 // body costs every event a search of it). Each rule runs alone in an engine of its own; the cost it adds is that
-// engine's time per event less an empty engine's (which reads the verb). Rules share what they read, so the costs
-// of a set's rules add up to more than the set's.
+// engine's time per event less an empty engine's (which reads the verb). Rules share what they read and the answers
+// of their common terms, so the costs of a set's rules add up to more than the set's.
 
 // costReport is the report's JSON form; the Markdown shows the same.
 type costReport struct {
@@ -347,8 +347,9 @@ func writeCostMarkdown(w io.Writer, rep *costReport) error {
 	fmt.Fprintf(bw, "| noise: two empty engines differed by | %.0f |\n\n", rep.NoiseNS)
 	fmt.Fprintf(bw, "Each rule alone, costliest first. *Added* is its engine's time less the empty engine's: reading "+
 		"the resource of every event of a verb it names, then its filter on the events it is evaluated on. Rules "+
-		"share what they read, so the added times sum to more than the whole set's. An added time within the noise "+
-		"is written ≈0; run again, or with more -passes, before reading much into differences of that size.\n\n")
+		"share what they read and the answers of the terms they have in common, so the added times sum to more "+
+		"than the whole set's. An added time within the noise is written ≈0; run again, or with more -passes, "+
+		"before reading much into differences of that size.\n\n")
 	fmt.Fprintf(bw, "| rule # | rule | format | operations | evaluated on | matched events | allocs per event | added ns per event |\n")
 	fmt.Fprintf(bw, "| ---: | --- | --- | --- | ---: | ---: | ---: | ---: |\n")
 	for _, r := range rep.Rules {
