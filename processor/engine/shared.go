@@ -41,8 +41,8 @@ func (n sharedNode) eval(c *evalCtx, s source) bool {
 	return holds
 }
 
-// sharedTerms counts the terms of the filters (and hoisted conjuncts) of rules and numbers those tested more than
-// once: the terms compiled as sharedNodes.
+// sharedTerms counts the terms of the compiled filters, hoisted conjuncts and sequence steps of rules and numbers
+// those tested more than once: the terms compiled as sharedNodes.
 func sharedTerms(rules []*rule.Rule) map[string]int32 {
 	counts := map[string]int{}
 	var order []string
@@ -68,8 +68,17 @@ func sharedTerms(rules []*rule.Rule) map[string]int32 {
 		}
 	}
 	for _, r := range rules {
-		walk(r.Filter)
+		// The conjuncts the index decides are not compiled (compileRule): they are not counted.
+		walk(undecided(r.Filter, requiredOps(r.Filter)))
 		walk(hoisted(r))
+		for _, st := range r.Pipeline {
+			if sq, ok := st.(rule.Sequence); ok { // its steps' conditions read the event, with the shared fields
+				for _, step := range sq.Steps {
+					walk(step.Cond)
+				}
+				walk(sq.Until.Cond)
+			}
+		}
 	}
 	slots := map[string]int32{}
 	for _, k := range order {
