@@ -306,8 +306,8 @@ func valueHash(s string) uint32 {
 // (or objectRef.resource) with values without wildcards, in any case, alone or as an Or of such values, holds of
 // every event the rule is a candidate of when each operation of ops names one of its values: the index made the
 // event a candidate because its verb (a resource of it) folds to such a value, and the comparison folds alike
-// (fold.go). The workload rules test a list of verbs and one of controllers that the index has already matched;
-// testing them again cost every candidate evaluation two lookups.
+// (fold.go). 22 of the built-in pack's 31 rules had one or two such conjuncts (the pod rules' `objectRef.resource=pods`
+// and verb list, the secret reads' resource), tested again on every candidate evaluation.
 func undecided(filter rule.Expr, ops []Operation) rule.And {
 	var kept rule.And
 	for _, t := range conjuncts(filter) {

@@ -8,7 +8,7 @@ import (
 )
 
 // Shared terms. Rules of one set test the same terms over and over: most ESCU rules test stage=ResponseComplete, the
-// workload rules one list of verbs and one of controllers, the Elastic rules the same user agents. A term that more
+// rules on every operation responseStatus.code=403, the workload rules one list of controllers. A term that more
 // than one filter of the engine tests is compiled as a sharedNode, whose answer on an event is kept for the rest of
 // the evaluation: the next rule testing it reads the answer instead of reading the field's values and comparing them
 // again (on the generated mix, half the comparisons the built-in pack made were such repeats).
