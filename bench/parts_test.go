@@ -37,6 +37,17 @@ func BenchmarkCostParts(b *testing.B) {
 		})
 	}
 
+	// builtin-all with the next event's body prefetched while this one is evaluated, as the processor does
+	// (Evaluator.Prefetch): the mix, about 10 MB, comes from memory as a collector's batches do.
+	b.Run("builtin-all-prefetch-next", func(b *testing.B) {
+		ev := compile(b, builtinRules).Evaluator()
+		b.Cleanup(ev.Close)
+		perEventAt(b, mix, func(i int) {
+			ev.Prefetch(mix[(i+1)%len(mix)])
+			_, _ = ev.Evaluate(mix[i])
+		})
+	})
+
 	full := loadRules(b, fullRulePaths(b))
 	// The first 400 events of the mix (about 1 MB), evaluated over and over: held in the caches, as a collector's
 	// batch is just after the receiver wrote it, so that what the engine itself costs shows with less noise from

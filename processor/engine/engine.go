@@ -6,6 +6,7 @@ package engine
 import (
 	"crypto/sha256"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -86,6 +87,9 @@ type Engine struct {
 	newest  atomic.Int64
 	atClose bool
 	clocked bool
+	// readsTail says evaluation reads the end of an event, where the API server writes the timestamps and the
+	// annotations (Evaluator.Prefetch).
+	readsTail bool
 }
 
 type compiledRule struct {
@@ -111,6 +115,8 @@ type compiledRule struct {
 	groupsCut atomic.Uint64
 	// replay remembers what a stateful rule produced per event identity (replay.go); nil for stateless rules.
 	replay *replayStore
+	// tail says the rule's state or pipeline reads the end of the events its filter passes (readsTail).
+	tail bool
 	// stateKey identifies what the rule's detection state depends on, for AdoptState and RestoreState (adopt.go);
 	// definitionKey is the key state was kept by before, which saved state carries too (persist.go).
 	stateKey      string
@@ -196,7 +202,48 @@ func compile(rules []*rule.Rule, opts Options, share bool) (*Engine, error) {
 	e.routeBy = sharedFields(e.rules)
 	e.atClose = e.answersAtClose()
 	e.clocked = e.atClose || opts.KeepClock
+	e.readsTail = readsTail(e.rules, fs)
 	return e, nil
+}
+
+// readsTail says whether evaluating an event reads its end: a stateful rule reads the event's time (stageTimestamp,
+// requestReceivedTimestamp), and a filter or a pipeline may read them or the annotations. The other fields rules read
+// are in the head or in the request and response objects, which the reader reaches by streaming through them.
+func readsTail(rules []*compiledRule, fs *fields) bool {
+	for _, cr := range rules {
+		if cr.tail {
+			return true
+		}
+	}
+	for f := range fs.refs {
+		if inTail(f.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+// pipelineReadsTail says whether a rule's pipeline reads a field at an event's end: rs holds the fields its stages
+// read by name, and where, search and eval conditions compile theirs on their own.
+func pipelineReadsTail(stages []rule.Stage, rs refs) bool {
+	tail := false
+	in := func(f rule.Field) { tail = tail || inTail(f.Name) }
+	for name := range rs {
+		in(rule.Field{Name: name})
+	}
+	for _, st := range stages {
+		rule.EachExprField(st, in)
+	}
+	return tail
+}
+
+// inTail says whether a field is one the API server writes at an event's end.
+func inTail(name string) bool {
+	switch top, _, _ := strings.Cut(name, "."); top {
+	case "annotations", "stageTimestamp", "requestReceivedTimestamp":
+		return true
+	}
+	return false
 }
 
 // Runnable splits rules into those the engine compiles, each on its own, and the errors of those it refuses (a
@@ -245,6 +292,8 @@ func compileRule(r *rule.Rule, opts Options, fs *fields) (*compiledRule, error) 
 		// Windows and sequences change state on events that produce no row: every event is remembered.
 		cr.replay = newReplayStore(opts.ReplayKeys, win != nil || sequence)
 	}
+	// Before the exposed fields join rs: only a match reads them.
+	cr.tail = cr.replay != nil || cr.clock || pipelineReadsTail(r.Pipeline, rs)
 	var size time.Duration
 	if win != nil {
 		size = opts.Window
@@ -387,6 +436,11 @@ type Result struct {
 	// (processor/normalize), which the RBA writer copies onto the risk records. Read only.
 	Provenance map[string]string
 }
+
+// Prefetch starts loading into the CPU's caches the parts of body that evaluating it reads (event.Prefetch), without
+// waiting for them: a caller with a batch of events calls it for the next event before it evaluates this one, so that
+// the wait for memory overlaps the work.
+func (ev *Evaluator) Prefetch(body []byte) { event.Prefetch(body, ev.e.readsTail) }
 
 // Evaluate reads body once, lazily, and runs the rules the event's operation can match. An error means the body is
 // not a JSON object; nothing else fails.

@@ -775,6 +775,19 @@ func EachField(e Expr, fn func(Field)) {
 	})
 }
 
+// EachExprField calls fn with every field the expression of a Search, Where or Eval stage reads (its condition, or
+// the value it computes); other stages name the fields they read themselves.
+func EachExprField(st Stage, fn func(Field)) {
+	switch st := st.(type) {
+	case Search:
+		EachField(st.Cond, fn)
+	case Where:
+		EachField(st.Cond, fn)
+	case Eval:
+		EachValueField(st.Value, fn)
+	}
+}
+
 // EachValueField calls fn for each field v reads, the fields of a Case's conditions included.
 func EachValueField(v Value, fn func(Field)) {
 	switch v := v.(type) {

@@ -156,13 +156,9 @@ func touches(st rule.Stage, name string) (reads, writes bool) {
 			reads = true
 		}
 	}
+	rule.EachExprField(st, see)
 	switch st := st.(type) {
-	case rule.Search:
-		rule.EachField(st.Cond, see)
-	case rule.Where:
-		rule.EachField(st.Cond, see)
 	case rule.Eval:
-		rule.EachValueField(st.Value, see)
 		writes = st.To == name
 	case rule.Rename:
 		for _, pr := range st.Pairs {
