@@ -5,7 +5,8 @@ package event
 // events), its last line, which Parser.Open reads to find the closing brace, and, with tail, its last prefetchTail
 // bytes (the timestamps and the annotations). A collector hands the processor batches of records whose bodies are no
 // longer in the CPU's caches; prefetching the next record's body while the current one is evaluated overlaps the wait
-// for memory with work. It reads nothing and cannot fault: a prefetch of any address is only a hint.
+// for memory with work (docs/performance.md, "Prefetching the next record"). It reads nothing and cannot fault: a
+// prefetch of any address is only a hint.
 func Prefetch(body []byte, tail bool) {
 	if len(body) == 0 {
 		return
