@@ -363,29 +363,35 @@ func (v *View) Each(p *Path, fn func(val []byte) bool) bool {
 	if v == nil || v.body == nil || v.err != nil {
 		return true
 	}
-	val, i, marked := v.start(p)
+	val, i, marked, strEnd := v.start(p)
 	if val < 0 {
 		return true
+	}
+	if strEnd > 0 && !marked {
+		// A string the fast head already scanned to its end (walkValue would emit it, scanning it again).
+		v.noteEmitted(val+1, strEnd-1, false)
+		return fn(v.body[val+1 : strEnd-1])
 	}
 	cont, _ := v.walkValue(p, val, i, marked, fn)
 	return cont
 }
 
-// start returns where a path's walk begins: the value at b[val] (-1: the path reaches nothing), segment i next, and
-// whether the key that led there carried {}. A head path the fast head answers for starts at its last key's value;
-// any other at the value of the top-level member its first keys spell.
-func (v *View) start(p *Path) (val, i int, arrayMarked bool) {
+// start returns where a path's walk begins: the value at b[val] (-1: the path reaches nothing), segment i next,
+// whether the key that led there carried {}, and, for a string the fast head scanned, where it ends (else 0). A head
+// path the fast head answers for starts at its last key's value; any other at the value of the top-level member its
+// first keys spell.
+func (v *View) start(p *Path) (val, i int, arrayMarked bool, strEnd int) {
 	if p.fastTop >= 0 && v.fast.state != fastFailed {
-		if val, ok := v.fastFind(p); ok {
+		if val, strEnd, ok := v.fastFind(p); ok {
 			n := len(p.segs)
-			return val, n, p.segs[n-1].array
+			return val, n, p.segs[n-1].array, strEnd
 		}
 	}
 	val, n := v.topMember(p)
 	if val < 0 {
-		return -1, 0, false
+		return -1, 0, false, 0
 	}
-	return val, n + 1, p.segs[n].array
+	return val, n + 1, p.segs[n].array, 0
 }
 
 // First returns the first value the path reaches.

@@ -64,6 +64,10 @@ type fastHead struct {
 	close int32 // the object's closing brace
 	top   [numHeadFields]int32
 	sub   [numFastSubs]int32
+	// topEnd and subEnd are where a slot's value ends when it is a string without a backslash (0: any other
+	// value): the head's scan found its closing quote, and Each hands it on without scanning the string again.
+	topEnd [numHeadFields]int32
+	subEnd [numFastSubs]int32
 }
 
 // setFastSlots gives p its slots: fastTop the head field it starts with, fastSub the key inside it (-1: none).
@@ -80,9 +84,9 @@ func (p *Path) setFastSlots() {
 	}
 }
 
-// fastFind returns the offset of the value p's last segment reaches (-1: absent); ok is false when the fast path
-// cannot tell.
-func (v *View) fastFind(p *Path) (val int, ok bool) {
+// fastFind returns the offset of the value p's last segment reaches (-1: absent) and, when it is a string without a
+// backslash, where it ends (else 0); ok is false when the fast path cannot tell.
+func (v *View) fastFind(p *Path) (val, strEnd int, ok bool) {
 	f := &v.fast
 	if f.state == fastUnknown {
 		f.state, f.done, f.rank = fastOK, false, -1
@@ -98,19 +102,25 @@ func (v *View) fastFind(p *Path) (val int, ok bool) {
 	for f.rank < r && !f.done {
 		if !v.fastNext() {
 			f.state = fastFailed
-			return -1, false
+			return -1, 0, false
 		}
 	}
 	at := f.top[r]
 	if at < 0 && r < rankLevel {
 		// kind or apiVersion in a head that starts at level: no place decides them (noteRankAt marks none passed),
 		// so a later member may still count, even after requestObject.
-		return -1, false
+		return -1, 0, false
 	}
-	if at < 0 || p.fastSub < 0 {
-		return int(at), true
+	if at < 0 {
+		return -1, 0, true
 	}
-	return int(f.sub[p.fastSub]), true
+	if p.fastSub < 0 {
+		return int(at), int(f.topEnd[r]), true
+	}
+	if sub := f.sub[p.fastSub]; sub >= 0 {
+		return int(sub), int(f.subEnd[p.fastSub]), true
+	}
+	return -1, 0, true
 }
 
 // fastNext reads the next member of the head; false: the head is not one the fast path can answer for.
@@ -123,6 +133,7 @@ func (v *View) fastNext() bool {
 	if f.rank < 0 && len(b)-i > len(fastHeadStart) && string(b[i:i+len(fastHeadStart)]) == fastHeadStart {
 		// The two members nearly every event starts with, as fastNext would read them one by one.
 		f.top[0], f.top[1] = int32(i+len(`"kind":`)), int32(i+len(`"kind":"Event","apiVersion":`))
+		f.topEnd[0], f.topEnd[1] = int32(i+len(`"kind":"Event"`)), int32(i+len(fastHeadStart)-1)
 		f.rank, f.pos = 1, int32(i+len(fastHeadStart))
 		return true
 	}
@@ -168,14 +179,17 @@ func (v *View) fastNext() bool {
 		return false
 	}
 	val := j + 2
-	end := -1
+	end, strEnd := -1, 0
 	switch c := b[val]; {
 	case c == '{':
 		end = v.fastObject(val, r)
 	case fastSubRange[r][1] > 0:
 		return false // a field with slots whose value is no object: walkValue may read it otherwise (anyArray)
 	case c == '"':
-		end = stringEnd(b, val)
+		var esc bool
+		if end, esc = stringEndEsc(b, val); !esc {
+			strEnd = end
+		}
 	default:
 		if e, err := skipValue(b, val); err == nil {
 			end = e
@@ -184,7 +198,7 @@ func (v *View) fastNext() bool {
 	if end <= 0 || end >= len(b) {
 		return false
 	}
-	f.top[r], f.rank = int32(val), int8(r)
+	f.top[r], f.topEnd[r], f.rank = int32(val), int32(strEnd), int8(r)
 	switch b[end] {
 	case ',':
 		f.pos = int32(end + 1)
@@ -237,8 +251,20 @@ func (v *View) fastObject(at, r int) int {
 		}
 		var end int
 		if b[val] == '"' {
-			end = stringEnd(b, val)
+			if sub < 0 {
+				end = stringEnd(b, val)
+			} else {
+				var esc bool
+				end, esc = stringEndEsc(b, val)
+				f.subEnd[sub] = 0
+				if !esc {
+					f.subEnd[sub] = int32(end)
+				}
+			}
 		} else {
+			if sub >= 0 {
+				f.subEnd[sub] = 0
+			}
 			var err error
 			if end, err = skipValue(b, val); err != nil {
 				return -1

@@ -185,6 +185,8 @@ func TestFastHeadAgreesOnCraftedHeads(t *testing.T) {
 		std + `"requestObject":}`,
 		std + `"userAgent":"a","sourceIPs":["b"]}`,
 		std + `"impersonatedUser":{"username":"i"},"impersonatedUser":{"username":"j"}}`,
+		// Escaped slot strings: Each unescapes them, where an unescaped one is handed on as the head's scan ended it.
+		std + `"userAgent":"a\"b","objectRef":{"resource":"se\u0063rets","namespace":"n\\","name":"x"},"responseStatus":{"code":200}}`,
 	}
 	names := []string{"kind", "apiVersion", "verb", "user.username", "user.groups{}", "user.groups", "impersonatedUser.username",
 		"objectRef.resource", "objectRef", "responseStatus.code", "sourceIPs{}", "sourceIPs", "userAgent", "stageTimestamp", "requestObject.a"}

@@ -32,7 +32,7 @@ func (v *View) present(p *Path, want presence) bool {
 	if v == nil || v.body == nil || v.err != nil {
 		return false
 	}
-	val, i, marked := v.start(p)
+	val, i, marked, _ := v.start(p)
 	if val < 0 {
 		return false
 	}
