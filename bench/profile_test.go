@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"sync/atomic"
@@ -28,10 +29,12 @@ import (
 	"github.com/auditdetect/auditdetect/processor/auditgen"
 )
 
-// profileEvents is the length of the log the collector reads in TestCollectorProfile, profileRuns how many times.
+// profileEvents is the length of the log the collector reads in TestCollectorProfile, profileRuns how many times,
+// profileHz the rate asked of the profiler (samples per CPU second).
 const (
 	profileEvents = 240000
 	profileRuns   = 5
+	profileHz     = 1000
 )
 
 // TestCollectorProfile runs a whole collector pipeline in this process, filelog → auditdetect → file exporter, over
@@ -50,9 +53,10 @@ func TestCollectorProfile(t *testing.T) {
 		{"full rule set", fullRulePaths(t)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			// At the profiler's 100 samples a second, one run holds a few hundred samples: its shares move by a
-			// point or two from sampling alone. Several runs are merged, and each run's auditdetect share is
-			// printed to show the spread.
+			// At pprof's default 100 samples a second, one run held about 400 samples: a share of 12% moved by ±1.7
+			// points from sampling alone. profileHz asks for more; the kernel's timer tick caps it (about 250 a
+			// second on these machines: ±1.1). Several runs are merged, and each run's auditdetect share is printed
+			// to show the spread, which is larger than sampling alone explains.
 			var profiles []*profile.Profile
 			var runs []string
 			for range profileRuns {
@@ -152,6 +156,9 @@ func profileCollector(t *testing.T, rules []string) (*profile.Profile, int64, ti
 	start(proc)
 
 	var prof bytes.Buffer
+	// StartCPUProfile sets 100 Hz, which a rate set before it overrides: the runtime then prints "cannot set cpu
+	// profile rate until previous profile has finished" to stderr and keeps profileHz.
+	runtime.SetCPUProfileRate(profileHz)
 	if err := pprof.StartCPUProfile(&prof); err != nil {
 		t.Fatal(err)
 	}
