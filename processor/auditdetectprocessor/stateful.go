@@ -268,8 +268,8 @@ type stateful struct {
 	next      consumer.Logs
 
 	mu       sync.Mutex
-	reported map[string]uint64 // cumulative counts already added to counters, by metric and rule
-	attrs    map[string]metric.MeasurementOption
+	reported map[reportKey]uint64 // cumulative counts already added to counters
+	attrs    map[attrKey]metric.MeasurementOption
 
 	// deliveries outlive a rule reload: they are about batches, not rules.
 	deliveries *deliveries
@@ -435,7 +435,7 @@ type heldMatch struct {
 }
 
 func newStateful(cfg *Config, rules []*rule.Rule) *stateful {
-	s := &stateful{throttles: map[string]*ruleThrottle{}, reported: map[string]uint64{}, attrs: map[string]metric.MeasurementOption{},
+	s := &stateful{throttles: map[string]*ruleThrottle{}, reported: map[reportKey]uint64{}, attrs: map[attrKey]metric.MeasurementOption{},
 		deliveries: &deliveries{inflight: map[plog.Logs]*additions{}, refused: map[plog.Logs]*additions{},
 			origins: window.NewStore[pcommon.Resource](maxOrigins)}}
 	if cfg.Mode != ModeFork {
@@ -473,21 +473,21 @@ func (s *stateful) carryOver(old *stateful, unchanged []string, throttles map[st
 	}
 	old.mu.Lock()
 	defer old.mu.Unlock()
-	carry := func(name string) {
-		if n, ok := old.reported[name]; ok {
-			s.reported[name] = n
+	carry := func(name, ruleID string) {
+		if n, ok := old.reported[reportKey{name, ruleID}]; ok {
+			s.reported[reportKey{name, ruleID}] = n
 		}
 	}
 	for _, id := range unchanged {
 		// The window's and the history's key stores (and their evicted counts) moved; the late and cut counts start
 		// again at zero.
-		carry("evicted/stats/" + id)
-		carry("evicted/new_terms/" + id)
-		carry("evicted/sequence/" + id)
+		carry("evicted/stats", id)
+		carry("evicted/new_terms", id)
+		carry("evicted/sequence", id)
 	}
 	for id := range throttles {
-		carry("evicted/throttle/" + id)
-		carry("held/" + id)
+		carry("evicted/throttle", id)
+		carry("held", id)
 	}
 }
 
@@ -1115,31 +1115,31 @@ func (p *auditProcessor) recordState(ctx context.Context) {
 	defer s.mu.Unlock()
 	tb := p.telemetry
 	for id, n := range p.detector.engine.GroupsCut() {
-		s.addDelta(ctx, tb.ProcessorAuditdetectStatsGroupsCut, "cut/"+id, n, s.attr(id, ""))
+		s.addDelta(ctx, tb.ProcessorAuditdetectStatsGroupsCut, "cut", id, n, s.attr(id, ""))
 	}
 	for _, w := range p.detector.engine.WindowStats() {
 		attrs := s.attr(w.Rule.ID, "stats")
 		tb.ProcessorAuditdetectWindowKeys.Record(ctx, int64(w.Keys), attrs)
-		s.addDelta(ctx, tb.ProcessorAuditdetectWindowEvictedKeys, "evicted/stats/"+w.Rule.ID, w.Evicted, attrs)
-		s.addDelta(ctx, tb.ProcessorAuditdetectWindowLateEvents, "late/"+w.Rule.ID, w.Late, s.attr(w.Rule.ID, ""))
+		s.addDelta(ctx, tb.ProcessorAuditdetectWindowEvictedKeys, "evicted/stats", w.Rule.ID, w.Evicted, attrs)
+		s.addDelta(ctx, tb.ProcessorAuditdetectWindowLateEvents, "late", w.Rule.ID, w.Late, s.attr(w.Rule.ID, ""))
 	}
 	for id, n := range p.detector.engine.NewTermsKeys() {
 		attrs := s.attr(id, "new_terms")
 		tb.ProcessorAuditdetectWindowKeys.Record(ctx, int64(n[0]), attrs)
-		s.addDelta(ctx, tb.ProcessorAuditdetectWindowEvictedKeys, "evicted/new_terms/"+id, n[1], attrs)
+		s.addDelta(ctx, tb.ProcessorAuditdetectWindowEvictedKeys, "evicted/new_terms", id, n[1], attrs)
 	}
 	for id, n := range p.detector.engine.SequenceLate() {
-		s.addDelta(ctx, tb.ProcessorAuditdetectWindowLateEvents, "late/sequence/"+id, n, s.attr(id, ""))
+		s.addDelta(ctx, tb.ProcessorAuditdetectWindowLateEvents, "late/sequence", id, n, s.attr(id, ""))
 	}
 	for id, n := range p.detector.engine.SequenceKeys() {
 		attrs := s.attr(id, "sequence")
 		tb.ProcessorAuditdetectWindowKeys.Record(ctx, int64(n[0]), attrs)
-		s.addDelta(ctx, tb.ProcessorAuditdetectWindowEvictedKeys, "evicted/sequence/"+id, n[1], attrs)
+		s.addDelta(ctx, tb.ProcessorAuditdetectWindowEvictedKeys, "evicted/sequence", id, n[1], attrs)
 	}
 	for _, h := range p.detector.engine.SequenceHolding() {
-		s.addDelta(ctx, tb.ProcessorAuditdetectSequenceEventsUnheld, "unheld/"+h.Rule.ID, h.Unheld, s.attr(h.Rule.ID, ""))
+		s.addDelta(ctx, tb.ProcessorAuditdetectSequenceEventsUnheld, "unheld", h.Rule.ID, h.Unheld, s.attr(h.Rule.ID, ""))
 		// Once per burst (a run of such events, over when a lateness passes without one), not per batch.
-		prev := s.reported["bursts/"+h.Rule.ID]
+		prev := s.reported[reportKey{"bursts", h.Rule.ID}]
 		if h.Bursts < prev {
 			prev = 0 // an engine a reload made counts from zero
 		}
@@ -1150,20 +1150,31 @@ func (p *auditProcessor) recordState(ctx context.Context) {
 				zap.String("rule", h.Rule.Name), zap.String("rule_id", h.Rule.ID), zap.Uint64("events", h.Unheld),
 				zap.Int("held", h.Held))
 		}
-		s.reported["bursts/"+h.Rule.ID] = h.Bursts
+		s.reported[reportKey{"bursts", h.Rule.ID}] = h.Bursts
 	}
 	for id, t := range s.throttles {
 		keys, evicted, held := t.th.Stats()
 		attrs := s.attr(id, "throttle")
 		tb.ProcessorAuditdetectWindowKeys.Record(ctx, int64(keys), attrs)
-		s.addDelta(ctx, tb.ProcessorAuditdetectWindowEvictedKeys, "evicted/throttle/"+id, evicted, attrs)
-		s.addDelta(ctx, tb.ProcessorAuditdetectThrottledMatches, "held/"+id, held, s.attr(id, ""))
+		s.addDelta(ctx, tb.ProcessorAuditdetectWindowEvictedKeys, "evicted/throttle", id, evicted, attrs)
+		s.addDelta(ctx, tb.ProcessorAuditdetectThrottledMatches, "held", id, held, s.attr(id, ""))
 	}
 }
 
+// reportKey names a count the state telemetry reported: what ("evicted/stats") and of which rule; attrKey an
+// attribute set. Pairs, not joined strings: recordState runs once a batch, and joining the names cost it an
+// allocation for each count of each stateful rule.
+type (
+	reportKey struct{ name, ruleID string }
+	attrKey   struct{ ruleID, state string }
+)
+
 // addDelta adds to counter what a cumulative count gained since it was last reported.
-func (s *stateful) addDelta(ctx context.Context, counter metric.Int64Counter, name string, total uint64, attrs metric.MeasurementOption) {
-	prev := s.reported[name]
+func (s *stateful) addDelta(ctx context.Context, counter metric.Int64Counter, name, ruleID string, total uint64,
+	attrs metric.MeasurementOption,
+) {
+	key := reportKey{name, ruleID}
+	prev := s.reported[key]
 	if total < prev {
 		// A total that went down belongs to a store that started again (a rule reload): all of it is new.
 		prev = 0
@@ -1171,11 +1182,11 @@ func (s *stateful) addDelta(ctx context.Context, counter metric.Int64Counter, na
 	if d := total - prev; d > 0 {
 		counter.Add(ctx, int64(d), attrs)
 	}
-	s.reported[name] = total
+	s.reported[key] = total
 }
 
 func (s *stateful) attr(ruleID, state string) metric.MeasurementOption {
-	key := ruleID + "\x00" + state
+	key := attrKey{ruleID, state}
 	if a, ok := s.attrs[key]; ok {
 		return a
 	}

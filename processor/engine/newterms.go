@@ -238,13 +238,17 @@ func callsEventTime(v rule.Value) bool {
 // NewTermsKeys reports, per new_terms rule ID, the value combinations held and evicted.
 func (e *Engine) NewTermsKeys() map[string][2]uint64 { return stageKeys[*newTermsStage](e) }
 
-// stageKeys reports, per rule ID, the keys held and evicted by the rule's stage of type S (new_terms, sequence).
+// stageKeys reports, per rule ID, the keys held and evicted by the rule's stage of type S (new_terms, sequence): nil
+// when no rule has one (the processor asks once a batch).
 func stageKeys[S interface{ stat() (int, uint64) }](e *Engine) map[string][2]uint64 {
-	out := map[string][2]uint64{}
+	var out map[string][2]uint64
 	for _, cr := range e.rules {
 		for _, st := range cr.pre {
 			if s, ok := st.(S); ok {
 				held, ev := s.stat()
+				if out == nil {
+					out = map[string][2]uint64{}
+				}
 				out[cr.rule.ID] = [2]uint64{uint64(held), ev}
 			}
 		}

@@ -757,12 +757,15 @@ func (e *Engine) SequenceHolding() []SequenceHolding {
 func (e *Engine) SequenceKeys() map[string][2]uint64 { return stageKeys[*sequenceStage](e) }
 
 // SequenceLate reports, per sequence rule ID, the events dropped for being older than the watermark by more than the
-// allowed lateness.
+// allowed lateness (nil: no sequence rule).
 func (e *Engine) SequenceLate() map[string]uint64 {
-	out := map[string]uint64{}
+	var out map[string]uint64
 	for _, cr := range e.rules {
 		for _, st := range cr.pre {
 			if sq, ok := st.(*sequenceStage); ok {
+				if out == nil {
+					out = map[string]uint64{}
+				}
 				sq.mu.Lock()
 				out[cr.rule.ID] = sq.late
 				sq.mu.Unlock()
