@@ -95,6 +95,9 @@ func fastHeadVariants(body []byte) [][]byte {
 		rep(`"auditID"`, `"stage":"x","auditID"`),
 		rep(`"requestURI":"`, `"requestURI":"\"`),
 		rep(`"code":`, `"code":-`),
+		// Long slot strings: stringEndEsc leaves their escapes open, so no end is kept and emit unescapes them.
+		rep(`"resource":"`, `"resource":"`+strings.Repeat("r", 70)+`\u0041`),
+		rep(`"username":"`, `"username":"`+strings.Repeat("u", 70)),
 		rep(`,"responseStatus":{`, `}`),
 		append(rep(`"stageTimestamp":`, `"verb":"tail","stageTimestamp":`), ' '),
 		rep(`"objectRef":{`, `"objectRef":{}, "x":{`),
@@ -187,6 +190,9 @@ func TestFastHeadAgreesOnCraftedHeads(t *testing.T) {
 		std + `"impersonatedUser":{"username":"i"},"impersonatedUser":{"username":"j"}}`,
 		// Escaped slot strings: Each unescapes them, where an unescaped one is handed on as the head's scan ended it.
 		std + `"userAgent":"a\"b","objectRef":{"resource":"se\u0063rets","namespace":"n\\","name":"x"},"responseStatus":{"code":200}}`,
+		// Past 64 bytes stringEndEsc leaves escapes open (no end kept); a string may end just before the closing brace.
+		std + `"userAgent":"` + strings.Repeat("u", 70) + `\"b","objectRef":{"resource":"` + strings.Repeat("r", 70) + `\u0041"},"responseStatus":{"code":"c"}}`,
+		std + `"userAgent":"` + strings.Repeat("u", 70) + `","objectRef":{"resource":"` + strings.Repeat("r", 70) + `"}}`,
 	}
 	names := []string{"kind", "apiVersion", "verb", "user.username", "user.groups{}", "user.groups", "impersonatedUser.username",
 		"objectRef.resource", "objectRef", "responseStatus.code", "sourceIPs{}", "sourceIPs", "userAgent", "stageTimestamp", "requestObject.a"}
@@ -308,4 +314,66 @@ func TestFastHeadAgreesOnNearKeys(t *testing.T) {
 		}
 		checkFastHead(t, bytes.Replace(body, []byte(pair[0]), []byte(pair[1]), 1), uint64(k))
 	}
+}
+
+// TestFastHeadStringEndsOnAReusedParser reads events of different shapes one after the other on one Parser, the
+// fast head on, and each on a fresh View with it off: a slot's string end from one event must not answer for the
+// next, where the slot holds another kind of value, an escaped or long string, or nothing.
+func TestFastHeadStringEndsOnAReusedParser(t *testing.T) {
+	head := `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a","stage":"ResponseComplete","requestURI":"/x",`
+	long := strings.Repeat("l", 70)
+	bodies := []string{
+		head + `"verb":"get","user":{"username":"u","uid":"i","groups":["g"]},"userAgent":"ua","objectRef":{"resource":"secrets","namespace":"ns","name":"n"},"responseStatus":{"code":"200"}}`,
+		head + `"verb":1,"user":{"username":2,"uid":null,"groups":"g"},"userAgent":{},"objectRef":{"resource":["r"],"namespace":{"a":"b"},"name":true},"responseStatus":{"code":200}}`,
+		head + `"verb":"get","user":{"username":"u"},"userAgent":"ua","objectRef":{"name":"n"},"responseStatus":{"code":"c"}}`,
+		head + `"verb":"g\u0065t","user":{"username":"u\\"},"userAgent":"a\"b","objectRef":{"resource":"r\/s","namespace":"n\n"}}`,
+		// Past 64 bytes stringEndEsc leaves escapes open: a backslash there must still be unescaped.
+		head + `"verb":"` + long + `\u0041","user":{"username":"` + long + `\"q"},"userAgent":"` + long + `","objectRef":{"resource":"` + long + `\\"}}`,
+		head + `"verb":"get","user":{},"objectRef":{}}`,
+		`{"level":"Metadata","auditID":"a","stage":"s","requestURI":"/x","verb":"v","user":{"username":"w"},"sourceIPs":["1"],"userAgent":"z"}`,
+		head + `"verb":"get","user":{"username":"u"},"objectRef":{"resource":"a"},"responseStatus":{"code":"x"},"kind":"late"}`,
+		head + `"verb":"get","user":{"username":"u"},"objectRef":{"resource":"a","resource":"b"},"userAgent":"late"}`,
+		// Slot strings that end just before the body's last bytes.
+		head + `"verb":"get","user":{"username":"u"},"responseStatus":{"code":"c"}}`,
+		head + `"verb":"end"}`,
+	}
+	paths := fastHeadPaths()
+	for _, name := range []string{"verb", "userAgent", "user.username", "objectRef.resource", "responseStatus.code"} {
+		paths = append(paths, CompileLeavesPath(name, false), CompileLeavesPath(name, true))
+	}
+	var p Parser
+	for rot := range bodies {
+		for k := range bodies {
+			body := []byte(bodies[(k+rot)%len(bodies)])
+			v, err := p.Open(body)
+			if err != nil {
+				t.Fatalf("open %s: %v", body, err)
+			}
+			fast := readAll(v, paths)
+			slow, msg := openFastOrSlow(body, false)
+			if slow == nil {
+				t.Fatal(msg)
+			}
+			want := readAll(slow, paths)
+			if fast != want {
+				t.Fatalf("after %d events, the reused Parser differs on\n%s\nfast: %s\nslow: %s", k, body, fast, want)
+			}
+		}
+	}
+}
+
+// readAll is what Each (and First, for every other path) give for paths on v, and v's error after them.
+func readAll(v *View, paths []*Path) string {
+	var out strings.Builder
+	for i, path := range paths {
+		if i%2 == 0 {
+			val, ok := v.First(path)
+			fmt.Fprintf(&out, "%q%v ", val, ok)
+		}
+		var got []string
+		v.Each(path, func(b []byte) bool { got = append(got, string(b)); return true })
+		fmt.Fprintf(&out, "%q ", got)
+	}
+	fmt.Fprint(&out, v.Err())
+	return out.String()
 }
