@@ -65,24 +65,37 @@ func (fs *fields) get(f rule.Field) *fieldRef {
 // each calls fn with the values of f in s, as source.each does. The values of a filter field in the event are read
 // once per evaluation and replayed from the memo after that.
 func (c *evalCtx) each(s source, f *fieldRef, fn func(v []byte) bool) bool {
-	if s.row != nil || f.id < 0 || c.gen == 0 {
+	m, ok := c.memoized(s, f)
+	if !ok {
 		return s.each(f, fn)
 	}
-	m := c.memoize(s.view, f)
 	body := s.view.Body()
 	for k := m.lo; k < m.hi; k++ {
-		sp := c.spans[k]
-		var v []byte
-		if sp.arena {
-			v = c.arena[sp.off : sp.off+sp.n]
-		} else {
-			v = body[sp.off : sp.off+sp.n]
-		}
-		if !fn(v) {
+		if !fn(c.value(body, k)) {
 			return false
 		}
 	}
 	return true
+}
+
+// memoized returns where the values of f in s are memoized (c.spans[m.lo:m.hi], read now if they were not yet);
+// ok is false when they are not kept: s is a row, or f is not a filter field. The terms read most often (a head
+// field compared with a value) loop over them themselves, without a callback per value through each (about 1% of
+// an event the built-in pack does not match).
+func (c *evalCtx) memoized(s source, f *fieldRef) (m memoEntry, ok bool) {
+	if s.row != nil || f.id < 0 || c.gen == 0 {
+		return memoEntry{}, false
+	}
+	return c.memoize(s.view, f), true
+}
+
+// value is the memoized value c.spans[k] of the evaluation's body.
+func (c *evalCtx) value(body []byte, k int32) []byte {
+	sp := c.spans[k]
+	if sp.arena {
+		return c.arena[sp.off : sp.off+sp.n]
+	}
+	return body[sp.off : sp.off+sp.n]
 }
 
 // span is one memoized value: bytes of the body, or of the arena when unescaping made new bytes.
@@ -171,6 +184,15 @@ type matchNode struct {
 }
 
 func (n matchNode) eval(c *evalCtx, s source) bool {
+	if m, ok := c.memoized(s, n.f); ok {
+		body := s.view.Body()
+		for k := m.lo; k < m.hi; k++ {
+			if n.m.match(c, c.value(body, k)) {
+				return true
+			}
+		}
+		return false
+	}
 	found := false
 	c.each(s, n.f, func(v []byte) bool {
 		found = n.m.match(c, v)
@@ -192,6 +214,15 @@ type inNode struct {
 }
 
 func (n inNode) eval(c *evalCtx, s source) bool {
+	if m, ok := c.memoized(s, n.f); ok {
+		body := s.view.Body()
+		for k := m.lo; k < m.hi; k++ {
+			if n.holds(c, c.value(body, k)) {
+				return true
+			}
+		}
+		return false
+	}
 	found := false
 	c.each(s, n.f, func(v []byte) bool {
 		found = n.holds(c, v)
@@ -294,6 +325,9 @@ func (n notEqualNode) eval(c *evalCtx, s source) bool {
 type existsNode struct{ f *fieldRef }
 
 func (n existsNode) eval(c *evalCtx, s source) bool {
+	if m, ok := c.memoized(s, n.f); ok {
+		return m.hi > m.lo
+	}
 	return !c.each(s, n.f, func([]byte) bool { return false })
 }
 
