@@ -574,3 +574,28 @@ func TestEveryRuleSkippedWarns(t *testing.T) {
 		})
 	}
 }
+
+// TestReloadCarriesReportedEvictions: an unchanged rule's window keeps its evicted count across a reload
+// (engine.AdoptState), and so does the count already added to the counter (carryOver): the batches after the reload
+// add only the keys evicted since, not the window's whole count again.
+func TestReloadCarriesReportedEvictions(t *testing.T) {
+	cfg, dir := builtinAndReloadRule(t)
+	cfg.MaxKeys = 3
+	s := startWithLogs(t, cfg)
+	anon := func(ip int) func(pcommon.Value) {
+		return str(fmt.Sprintf(`{"verb":"list","user":{"username":"system:anonymous","groups":["system:unauthenticated"]},`+
+			`"sourceIPs":["198.51.100.%d"],"requestURI":"/api","responseStatus":{"code":403},"stageTimestamp":"2026-11-03T09:00:00Z"}`, ip))
+	}
+	var bodies []func(pcommon.Value)
+	for i := 0; i < 5; i++ {
+		bodies = append(bodies, anon(i))
+	}
+	require.NoError(t, s.p.ConsumeLogs(context.Background(), input(bodies...)))
+	const name = "otelcol_processor_auditdetect_window_evicted_keys"
+	require.Equal(t, int64(2), metricSum(t, s.tel, name), "five keys in a window of three")
+	writeFile(t, filepath.Join(dir, "svc.yml"), reloadRule("ClusterIP"))
+	require.Eventually(t, func() bool { return s.flags(t, clusterIPCreate) }, waitFor, tick, "the new rule never ran")
+	assert.Equal(t, int64(2), metricSum(t, s.tel, name), "the evictions before the reload counted again after it")
+	require.NoError(t, s.p.ConsumeLogs(context.Background(), input(anon(5))))
+	assert.Equal(t, int64(3), metricSum(t, s.tel, name), "one key more, one eviction more")
+}
