@@ -6,7 +6,8 @@ import (
 )
 
 // TestPrefetchLeavesBodies: Prefetch returns for every length and alignment around its head and tail bounds and
-// changes no byte (it is assembly on amd64: a wrong loop bound would not return, a wrong instruction would write).
+// changes no byte (it is assembly on amd64 and arm64: a wrong loop bound would not return, a wrong instruction would
+// write).
 func TestPrefetchLeavesBodies(t *testing.T) {
 	buf := make([]byte, 64+prefetchHead+2*prefetchTail+64)
 	for i := range buf {
