@@ -215,8 +215,10 @@ func (n *Normalizer) maxGzipBytes() int {
 }
 
 func (n *Normalizer) each(body []byte, fn func(Event)) (Format, error) {
-	body = trimBOM(body)
+	// Detect trims the byte order mark itself: one, as here. Trimmed before it as well, a second mark passed for the
+	// first, and a body Detect refuses was read as native.
 	f, err := Detect(body)
+	body = trimBOM(body)
 	if errors.Is(err, ErrUnknown) && !n.valid(body) {
 		// Counted as what it is: a body that is not JSON, rather than an unknown shape.
 		return f, ErrMalformed

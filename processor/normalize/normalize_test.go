@@ -351,4 +351,12 @@ func TestLeadingByteOrderMark(t *testing.T) {
 	// Only a leading mark: one inside the text is a malformed body, as before.
 	_, err = New(Config{}).Each([]byte(" "+bom+nativeEvent), func(Event) {})
 	assert.ErrorIs(t, err, ErrMalformed)
+
+	// One mark: a second is text, and the body malformed, for Each as for Detect (the fuzzer found Each taking two).
+	called := false
+	_, err = New(Config{}).Each([]byte(bom+bom+nativeEvent), func(Event) { called = true })
+	assert.ErrorIs(t, err, ErrMalformed)
+	assert.False(t, called)
+	_, err = Detect([]byte(bom + bom + nativeEvent))
+	assert.ErrorIs(t, err, ErrMalformed)
 }
