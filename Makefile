@@ -158,11 +158,11 @@ test-unit: ## go test -race on every package (the fast loop: no binary build), t
 
 # The event package reads every body: its scanning (eight bytes at a time, unsafe slices) and the prefetch, which is
 # assembly per architecture (PRFM on arm64, the platform of the released image besides amd64). Its tests run as an
-# arm64 binary under qemu-user, the only arm64 this machine has: they check answers, not speed (about 90 s).
-.PHONY: test-arm64
-# go test -exec runs the binary in the package's folder, as go test does: run from the module root it would not find
+# arm64 binary under qemu-user, the only arm64 this machine has: they check answers, not speed (about 90 s). go test
+# -exec runs the binary in the package's folder, as go test does: run from the module root it would not find
 # testdata/fuzz, and the fuzz targets' 340 seed inputs would pass unrun. An arm64 host (Apple silicon, Graviton) runs
 # them natively; its test-unit already did.
+.PHONY: test-arm64
 test-arm64: $(if $(filter arm64,$(word 4,$(GO_PLATFORMS))),,| $(QEMU_AARCH64)) ## run the event package's tests as an arm64 binary under qemu-user
 	GOARCH=arm64 $(GO) vet ./processor/event/
 	@if [ "$(word 4,$(GO_PLATFORMS))" = arm64 ]; then \
