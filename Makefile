@@ -110,7 +110,7 @@ GOFMT_FILES = $(shell find . \( -path ./.git -o -path ./.tools -o -path ./build 
 # ---- targets -------------------------------------------------------------------------------------------------
 .PHONY: help
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
 build: $(BUILD_TARGETS) ## build bin/<GOOS>_<GOARCH>/otelcol-auditdetect with ocb (only when its inputs changed), and bin/otelcol-auditdetect for this machine
