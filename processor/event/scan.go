@@ -66,44 +66,62 @@ const (
 )
 
 // stringEnd returns the offset just past the closing quote of the string whose opening quote is at b[i], or -1.
-// It looks for quotes only, eight bytes at a time while the string is short; a quote with a backslash before it
-// is settled by stringEndLong.
+// A backslash in the first 64 bytes, or a string longer than that, is settled by stringEndLong.
 func stringEnd(b []byte, i int) int {
 	j := i + 1
-	for n := 0; n < 8 && j+8 <= len(b); n++ {
-		x := binary.LittleEndian.Uint64(b[j:]) ^ swarQuote
-		// The lowest flagged byte is always a true quote.
-		if m := (x - swarOnes) &^ x & swarHighs; m != 0 {
-			j += bits.TrailingZeros64(m) >> 3
-			if b[j-1] != '\\' {
-				return j + 1
-			}
-			return stringEndLong(b, j)
-		}
-		j += 8
+	k, n := -1, len(b)-j // written out here and in stringEndEsc: as a helper (not inlined), it lost the gain
+	if n >= 64 {
+		k, n = quoteOrSlash64(&b[j]), 64
+	} else {
+		k = quoteOrSlashSWAR(b[j:])
+	}
+	if k < 0 {
+		return stringEndLong(b, j+n)
+	}
+	if j += k; b[j] == '"' {
+		return j + 1
 	}
 	return stringEndLong(b, j)
 }
 
-// stringEndEsc is stringEnd that also says whether the string holds a backslash (if it found one before the end).
-// Most strings of an audit event are short: they are scanned eight bytes at a time for a quote or a backslash
-// (IndexByte's setup costs more than such a string); longer ones with IndexByte.
+// stringEndEsc is stringEnd that also says whether the string holds a backslash (true also when the string is longer
+// than 64 bytes: whether it holds one is then left open). Most strings of an audit event are short: their first 64
+// bytes are searched for a quote or a backslash at once (IndexByte's setup costs more than such a string); longer
+// ones with IndexByte.
 func stringEndEsc(b []byte, i int) (int, bool) {
 	j := i + 1
-	for n := 0; n < 8 && j+8 <= len(b); n++ {
-		x := binary.LittleEndian.Uint64(b[j:])
+	k, n := -1, len(b)-j
+	if n >= 64 {
+		k, n = quoteOrSlash64(&b[j]), 64
+	} else {
+		k = quoteOrSlashSWAR(b[j:])
+	}
+	if k < 0 {
+		return stringEndLong(b, j+n), true
+	}
+	if j += k; b[j] == '"' {
+		return j + 1, false
+	}
+	return stringEndLong(b, j), true
+}
+
+// quoteOrSlashSWAR is the index of the first quote or backslash in w (-1: none), eight bytes at a time.
+func quoteOrSlashSWAR(w []byte) int {
+	i := 0
+	for ; i+8 <= len(w); i += 8 {
+		x := binary.LittleEndian.Uint64(w[i:])
 		q, s := x^swarQuote, x^swarSlash
 		// A zero byte of q or s is a quote or a backslash; the lowest flagged byte is always a true one.
 		if m := ((q-swarOnes)&^q | (s-swarOnes)&^s) & swarHighs; m != 0 {
-			j += bits.TrailingZeros64(m) >> 3
-			if b[j] == '"' {
-				return j + 1, false
-			}
-			return stringEndLong(b, j), true
+			return i + bits.TrailingZeros64(m)>>3
 		}
-		j += 8
 	}
-	return stringEndLong(b, j), true // a long string: whether it holds a backslash is left open
+	for ; i < len(w); i++ {
+		if w[i] == '"' || w[i] == '\\' {
+			return i
+		}
+	}
+	return -1
 }
 
 // stringEndLong continues a string at b[j]: the first quote from there that an even number of backslashes

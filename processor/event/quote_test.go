@@ -1,0 +1,73 @@
+package event
+
+import (
+	"bytes"
+	"testing"
+)
+
+// TestQuoteOrSlash: the vector search and the SWAR one find the first quote or backslash of 64 bytes at every offset
+// of a buffer, among bytes that differ from them in one bit only ('"'|0x80 and the like), and SWAR the shorter rest of
+// a body.
+func TestQuoteOrSlash(t *testing.T) {
+	ref := func(w []byte) int {
+		for i, c := range w {
+			if c == '"' || c == '\\' {
+				return i
+			}
+		}
+		return -1
+	}
+	near := []byte{'"' | 0x80, '\\' | 0x80, '"' ^ 1, '\\' ^ 1, 'a', 0}
+	buf := make([]byte, 64+16+1)
+	for off := range 16 {
+		for at := -1; at < 64; at++ {
+			for _, mark := range []byte{'"', '\\'} {
+				for i := range buf {
+					buf[i] = near[(i+off+at+1)%len(near)]
+				}
+				w := buf[off : off+64]
+				if at >= 0 {
+					w[at] = mark
+					if at+3 < len(w) {
+						w[at+3] = '"' // a later one does not count
+					}
+				}
+				buf[off+64] = '"' // nor one just past the 64 bytes
+				want := ref(w)
+				if got := quoteOrSlash64(&buf[off]); got != want {
+					t.Fatalf("quoteOrSlash64(%q) = %d, want %d", w, got, want)
+				}
+				if got := quoteOrSlashSWAR(w); got != want {
+					t.Fatalf("quoteOrSlashSWAR(%q) = %d, want %d", w, got, want)
+				}
+				for n := 0; n <= 64; n++ { // the last bytes of a body
+					if got := quoteOrSlashSWAR(w[:n]); got != ref(w[:n]) {
+						t.Fatalf("quoteOrSlashSWAR(%q) = %d, want %d", w[:n], got, ref(w[:n]))
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestStringEndNearTheEnd: a string that ends within the last 64 bytes of a body, where the search has fewer bytes
+// than its window, ends where a byte-by-byte reader says, and says whether it holds a backslash.
+func TestStringEndNearTheEnd(t *testing.T) {
+	for n := 0; n < 80; n++ {
+		for _, content := range []string{"", "x", `a\"b`, "0123456789abcdef0123456789"} {
+			body := []byte(`{"k":"` + content + `"` + string(bytes.Repeat([]byte{'}'}, n)))
+			i := bytes.IndexByte(body[5:], '"') + 5
+			want := refStringEnd(body, i)
+			if got := stringEnd(body, i); got != want {
+				t.Fatalf("stringEnd(%q, %d) = %d, want %d", body, i, got, want)
+			}
+			got, esc := stringEndEsc(body, i)
+			if got != want {
+				t.Fatalf("stringEndEsc(%q, %d) = %d, want %d", body, i, got, want)
+			}
+			if hasSlash := bytes.IndexByte([]byte(content), '\\') >= 0; hasSlash && !esc {
+				t.Fatalf("stringEndEsc(%q): no backslash said", body)
+			}
+		}
+	}
+}
