@@ -3,7 +3,6 @@
 package event
 
 import (
-	"bytes"
 	"syscall"
 	"testing"
 )
@@ -53,17 +52,7 @@ func TestStringEndAtAPageEnd(t *testing.T) {
 			for i := range l {
 				save := body[i]
 				body[i] = '"'
-				want := refStringEnd(body, i)
-				if got := stringEnd(body, i); got != want {
-					t.Fatalf("stringEnd(%q, %d) = %d, want %d", body, i, got, want)
-				}
-				got, esc := stringEndEsc(body, i)
-				if got != want {
-					t.Fatalf("stringEndEsc(%q, %d) = %d, want %d", body, i, got, want)
-				}
-				if want > 0 && !esc && bytes.IndexByte(body[i+1:want-1], '\\') >= 0 {
-					t.Fatalf("stringEndEsc(%q, %d): no backslash said", body, i)
-				}
+				checkStringEnd(t, body, i)
 				body[i] = save
 			}
 		}

@@ -56,18 +56,24 @@ func TestStringEndNearTheEnd(t *testing.T) {
 	for n := 0; n < 80; n++ {
 		for _, content := range []string{"", "x", `a\"b`, "0123456789abcdef0123456789"} {
 			body := []byte(`{"k":"` + content + `"` + string(bytes.Repeat([]byte{'}'}, n)))
-			i := bytes.IndexByte(body[5:], '"') + 5
-			want := refStringEnd(body, i)
-			if got := stringEnd(body, i); got != want {
-				t.Fatalf("stringEnd(%q, %d) = %d, want %d", body, i, got, want)
-			}
-			got, esc := stringEndEsc(body, i)
-			if got != want {
-				t.Fatalf("stringEndEsc(%q, %d) = %d, want %d", body, i, got, want)
-			}
-			if hasSlash := bytes.IndexByte([]byte(content), '\\') >= 0; hasSlash && !esc {
-				t.Fatalf("stringEndEsc(%q): no backslash said", body)
-			}
+			checkStringEnd(t, body, bytes.IndexByte(body[5:], '"')+5)
 		}
+	}
+}
+
+// checkStringEnd: stringEnd and stringEndEsc find the end of the string at b[i] that a byte-by-byte reader finds, and
+// stringEndEsc says "no backslash" only of a string without one.
+func checkStringEnd(t *testing.T, b []byte, i int) {
+	t.Helper()
+	want := refStringEnd(b, i)
+	if got := stringEnd(b, i); got != want {
+		t.Fatalf("stringEnd(%q, %d) = %d, want %d", b, i, got, want)
+	}
+	got, esc := stringEndEsc(b, i)
+	if got != want {
+		t.Fatalf("stringEndEsc(%q, %d) = %d, want %d", b, i, got, want)
+	}
+	if want > 0 && !esc && bytes.IndexByte(b[i+1:want-1], '\\') >= 0 {
+		t.Fatalf("stringEndEsc(%q, %d): no backslash said", b, i)
 	}
 }
