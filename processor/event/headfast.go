@@ -20,9 +20,8 @@ import (
 // the event failed, and the general path reads it, reporting any syntax error as before. Values are scanned with
 // the general path's own functions, so the fast path accepts no head the general path would reject. A key is
 // first compared whole, as `"name":`, with those expected next (fastKeyAt): a match proves the key is that name,
-// unescaped, closed where the general path closes it, and anything else is scanned as before. (stringEndEsc leaves a
-// long key's escapes undecided near the end of a body, where the fast path then gave up; a match there answers,
-// the general path's way.)
+// unescaped, closed where the general path closes it, and anything else is scanned as before. (A key longer than 64
+// bytes, whose escapes stringEndEsc leaves undecided, makes the fast path give up; no expected key is that long.)
 
 const (
 	fastUnknown = iota // not looked at yet

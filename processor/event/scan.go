@@ -69,7 +69,7 @@ const (
 // A backslash in the first 64 bytes, or a string longer than that, is settled by stringEndLong.
 func stringEnd(b []byte, i int) int {
 	j := i + 1
-	k, n := -1, len(b)-j // written out here and in stringEndEsc: as a helper (not inlined), it lost the gain
+	k, n := -1, len(b)-j // here and in stringEndEsc: a helper taking a slice (not inlined) lost the gain
 	if n >= 64 {
 		k, n = quoteOrSlash64(&b[j]), 64
 	} else {
