@@ -8,7 +8,7 @@ import (
 
 // TestCPUSharesAttribution: each sample goes to the innermost part of the pipeline on its stack. The exporterhelper
 // around the file exporter is the exporter's even when the processor's deliveryWatch is the next frame above it, and
-// the processor's own code under deliveryWatch stays the processor's.
+// the processor's own code under deliveryWatch stays the processor's, as does the processorhelper around it.
 func TestCPUSharesAttribution(t *testing.T) {
 	const (
 		receiver   = "github.com/open-telemetry/opentelemetry-collector-contrib/pkg/stanza/adapter.(*receiver).consumeEntries"
@@ -29,7 +29,8 @@ func TestCPUSharesAttribution(t *testing.T) {
 		part   string
 	}{
 		{[]string{evaluate, process, procHelper, receiver}, 10, "auditdetect: the engine (Evaluate)"},
-		{[]string{malloc, process, procHelper, receiver}, 5, "auditdetect: the rest of the processor (pdata, RBA records, telemetry)"},
+		{[]string{malloc, process, procHelper, receiver}, 4, "auditdetect: the rest of the processor (pdata, RBA records, telemetry)"},
+		{[]string{malloc, procHelper, receiver}, 1, "auditdetect: the rest of the processor (pdata, RBA records, telemetry)"},
 		{[]string{malloc, answered, watch, procHelper, receiver}, 1, "auditdetect: the rest of the processor (pdata, RBA records, telemetry)"},
 		{[]string{malloc, sender, consume, tap, consume, watch, procHelper, receiver}, 7, "file exporter (OTLP JSON encoding, writing; exporterhelper)"},
 		{[]string{fileExp, consume, sender, consume, tap, consume, watch, procHelper, receiver}, 20, "file exporter (OTLP JSON encoding, writing; exporterhelper)"},
