@@ -203,7 +203,7 @@ func cpuShares(p *profile.Profile) []share {
 		{"auditdetect: the engine (Evaluate)", []string{"auditdetect/processor/engine."}},
 		{"auditdetect: event reading", []string{"auditdetect/processor/event."}},
 		{"auditdetect: the rest of the processor (pdata, RBA records, telemetry)",
-			[]string{"auditdetect/processor/", "go.opentelemetry.io/collector/processor/"}},
+			[]string{"auditdetect/processor/", "go.opentelemetry.io/collector/processor/processorhelper."}},
 		{"file exporter (OTLP JSON encoding, writing; exporterhelper)",
 			[]string{"exporter/fileexporter", "go.opentelemetry.io/collector/exporter/"}},
 		{"filelog receiver (reading, splitting, stanza)", []string{"opentelemetry-collector-contrib/"}},
@@ -216,6 +216,11 @@ func cpuShares(p *profile.Profile) []share {
 		v := s.Value[len(s.Value)-1] // cpu nanoseconds
 		total += v
 		sums[attribute(s, len(parts), func(name string) int {
+			// A generic function's name carries its type arguments' packages (window.(*Store[...engine.Row])): match
+			// the function's own package only.
+			if i := strings.IndexByte(name, '['); i >= 0 {
+				name = name[:i]
+			}
 			for i, part := range parts {
 				for _, pkg := range part.pkgs {
 					if strings.Contains(name, pkg) {

@@ -22,6 +22,9 @@ func TestCPUSharesAttribution(t *testing.T) {
 		sender     = "go.opentelemetry.io/collector/exporter/exporterhelper/internal.(*BaseExporter).Send"
 		fileExp    = "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter.(*fileExporter).consumeLogs"
 		malloc     = "runtime.mallocgc"
+		// Generic names as the profile has them: the type arguments name other packages.
+		store   = "github.com/auditdetect/auditdetect/processor/window.(*Store[go.shape.[]github.com/auditdetect/auditdetect/processor/engine.Row]).Add"
+		timeout = "go.opentelemetry.io/collector/exporter/exporterhelper/internal.(*timeoutSender[go.shape.interface { MergeSplit(context.Context, int, go.opentelemetry.io/collector/exporter/exporterhelper/internal/request.SizerType) }]).Send"
 	)
 	stacks := []struct {
 		frames []string // leaf first
@@ -35,7 +38,10 @@ func TestCPUSharesAttribution(t *testing.T) {
 		{[]string{malloc, sender, consume, tap, consume, watch, procHelper, receiver}, 7, "file exporter (OTLP JSON encoding, writing; exporterhelper)"},
 		{[]string{fileExp, consume, sender, consume, tap, consume, watch, procHelper, receiver}, 20, "file exporter (OTLP JSON encoding, writing; exporterhelper)"},
 		{[]string{tap, consume, watch, procHelper, receiver}, 2, "this test's tap (counting the records that come out)"},
-		{[]string{malloc, receiver}, 50, "filelog receiver (reading, splitting, stanza)"},
+		{[]string{malloc, store, process, procHelper, receiver}, 1, "auditdetect: the rest of the processor (pdata, RBA records, telemetry)"},
+		// Without the tap between them, exporterhelper's next frame above is deliveryWatch, as in a real collector.
+		{[]string{malloc, timeout, consume, watch, procHelper, receiver}, 1, "file exporter (OTLP JSON encoding, writing; exporterhelper)"},
+		{[]string{malloc, receiver}, 48, "filelog receiver (reading, splitting, stanza)"},
 		{[]string{"runtime.futex"}, 5, "everything else (collector core, runtime)"},
 	}
 	p := &profile.Profile{SampleType: []*profile.ValueType{{Type: "samples", Unit: "count"}, {Type: "cpu", Unit: "nanoseconds"}}}
