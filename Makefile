@@ -156,8 +156,9 @@ test-unit: ## go test -race on every package (the fast loop: no binary build), t
 	@# the files that measure them build with !race and run here.
 	$(GO) test $(TRIM) -count=1 -timeout $(GO_TEST_TIMEOUT) -run 'Alloc' ./processor/...
 
-# The event package reads every body: its scanning (eight bytes at a time, unsafe slices) and the prefetch, which is
-# assembly per architecture (PRFM on arm64, the platform of the released image besides amd64). Its tests run as an
+# The event package reads every body: its scanning (on arm64 eight bytes at a time, where amd64 has an SSE2 search;
+# unsafe slices) and the prefetch, which is assembly per architecture (PRFM on arm64, the platform of the released
+# image besides amd64). Its tests run as an
 # arm64 binary under qemu-user, the only arm64 this machine has: they check answers, not speed (about 90 s). go test
 # -exec runs the binary in the package's folder, as go test does: run from the module root it would not find
 # testdata/fuzz, and the fuzz targets' 340 seed inputs would pass unrun. An arm64 host (Apple silicon, Graviton) runs
