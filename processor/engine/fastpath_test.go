@@ -3,12 +3,16 @@ package engine
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 	"unicode"
 
 	"github.com/auditdetect/auditdetect/processor/auditgen"
+	"github.com/auditdetect/auditdetect/processor/event"
 	"github.com/auditdetect/auditdetect/processor/rule"
 )
 
@@ -134,5 +138,62 @@ func TestStatsOneRowGroups(t *testing.T) {
 		if got := s.run(nil, []*row{r}); len(got) != tc.want {
 			t.Errorf("%q × %q: %d groups, want %d", tc.as, tc.bs, len(got), tc.want)
 		}
+	}
+}
+
+// singleTuple, the one-string path for rows whose by-fields hold at most one value each, makes the tuples that
+// productTuples makes, with and without null groups, and declines any row with a field of several values (whose
+// values it would keep alive together). Rows mix values set on the row with values read from an event.
+func TestSingleTupleAgreesWithProduct(t *testing.T) {
+	names := []string{"a", "b{}", "c"}
+	var by []*fieldRef
+	for _, n := range names {
+		by = append(by, newFieldRef(rule.Field{Name: n}))
+	}
+	values := []string{"", "x", "x\x00y", "\x00null", "é", strings.Repeat("v", 300)}
+	rng := rand.New(rand.NewPCG(3, 4))
+	declined, answered := 0, 0
+	for range 20000 {
+		r := &row{}
+		if rng.IntN(2) == 0 { // some fields from an event, read through the row
+			var p event.Parser
+			v, err := p.Parse([]byte(`{"a":"from-event","b":["e1","e2"],"c":"one"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.ev = v
+		}
+		for _, n := range names {
+			switch k := rng.IntN(5); {
+			case k == 0: // not set on the row: the event's values, or none
+			case k == 4:
+				r.set(n, []string{values[rng.IntN(len(values))], values[rng.IntN(len(values))]}, false)
+			default:
+				r.set(n, []string{values[rng.IntN(len(values))]}, false)
+			}
+		}
+		several := slices.ContainsFunc(by, func(f *fieldRef) bool { return len(r.values(f)) > 1 })
+		for _, nullGroups := range []bool{false, true} {
+			s := statsStage{by: by, nullGroups: nullGroups}
+			got, ok := s.singleTuple(r)
+			want := s.productTuples(r)
+			if ok && several && len(got) > 0 { // no tuple (a field missing first) is an answer for any row
+				t.Fatalf("singleTuple answered for a row with a field of several values: %v", r.fields)
+			}
+			if !ok {
+				declined++
+				if !several {
+					t.Fatalf("singleTuple declined a row of single values: %v", r.fields)
+				}
+				continue
+			}
+			answered++
+			if !reflect.DeepEqual(got, want) && !(len(got) == 0 && len(want) == 0) {
+				t.Fatalf("nullGroups=%v, row %v: singleTuple %q, productTuples %q", nullGroups, r.fields, got, want)
+			}
+		}
+	}
+	if declined == 0 || answered == 0 {
+		t.Fatalf("declined %d, answered %d: both paths must be tried", declined, answered)
 	}
 }

@@ -210,7 +210,7 @@ func (s statsStage) run(_ *evalCtx, rows []*row) []*row {
 				}
 				computed = true
 			}
-			nr := &row{}
+			nr := &row{fields: make([]RowField, 0, len(s.by)+len(s.aggs))}
 			setGroup(nr, s.by, tuple)
 			for i, a := range s.aggs {
 				nr.set(a.out, aggs[i].vals, aggs[i].numeric)
@@ -232,11 +232,12 @@ type aggValue struct {
 // did would join the null group, not another one.
 const nullGroup = "\x00null"
 
-// setGroup sets a group's by-fields on a row, leaving out those whose value is null.
+// setGroup sets a group's by-fields on a row, leaving out those whose value is null. Each field's values are a
+// one-element slice of tuple, clipped so that an append copies: a slice each cost an allocation per field.
 func setGroup(r *row, by []*fieldRef, tuple []string) {
 	for i, f := range by {
 		if tuple[i] != nullGroup {
-			r.set(f.name, []string{tuple[i]}, false)
+			r.set(f.name, tuple[i:i+1:i+1], false)
 		}
 	}
 }
@@ -258,6 +259,14 @@ func holdsNUL(tuples [][]string) bool {
 // field's last value: of sourceIPs, the address the API server saw, which a client cannot push out by padding
 // X-Forwarded-For.
 func (s statsStage) tuples(r *row) [][]string {
+	if t, ok := s.singleTuple(r); ok {
+		return t
+	}
+	return s.productTuples(r)
+}
+
+// productTuples is tuples for any row, each value copied on its own.
+func (s statsStage) productTuples(r *row) [][]string {
 	// Each by-field's values first: a field without one makes no group. Most events have one value per by-field,
 	// so the common case is one tuple, built in one allocation.
 	perField := make([][]string, len(s.by))
@@ -308,6 +317,51 @@ func (s statsStage) tuples(r *row) [][]string {
 		}
 	}
 	return tuples
+}
+
+// singleTuple is tuples for a row whose by-fields hold at most one value each, as nearly every event's do: their
+// values copied into one string, the tuple's values slices of it, in three allocations instead of two per field.
+// ok is false when a field holds more than one value: then every value in the string would be kept alive by the
+// group keys that use some of them (a window keeps its keys), so tuples copies each value on its own.
+func (s statsStage) singleTuple(r *row) (tuples [][]string, ok bool) {
+	var stack [256]byte
+	var ends [16]int
+	if len(s.by) > len(ends) {
+		return nil, false
+	}
+	buf := stack[:0]
+	for i, f := range s.by {
+		n := 0
+		r.eachString(f, func(v string) bool {
+			n++
+			if n == 1 {
+				buf = append(buf, v...)
+			}
+			return n == 1
+		})
+		switch {
+		case n > 1:
+			return nil, false
+		case n == 0 && !s.nullGroups:
+			return nil, true
+		}
+		ends[i] = len(buf)
+		if n == 0 {
+			ends[i] = -1 - len(buf) // null: nothing added
+		}
+	}
+	all := string(buf)
+	t := make([]string, len(s.by))
+	start := 0
+	for i := range t {
+		if ends[i] < 0 {
+			t[i] = nullGroup
+			continue
+		}
+		t[i] = all[start:ends[i]]
+		start = ends[i]
+	}
+	return [][]string{t}, true
 }
 
 // maxGroupsPerEvent bounds the rows one event can make through stats, however many values its by-fields hold.
