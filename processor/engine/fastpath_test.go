@@ -197,3 +197,28 @@ func TestSingleTupleAgreesWithProduct(t *testing.T) {
 		t.Fatalf("declined %d, answered %d: both paths must be tried", declined, answered)
 	}
 }
+
+// Per-event aggregates (a stats without a window condition answers each event on its own): values() is the distinct
+// values in lexicographic order, dc() their number, count(field) whether the row has the field, over the event's
+// values and over values a stage set on the row.
+func TestStatsPerEventAggregates(t *testing.T) {
+	e, err := compileSPL(t, `* | eval tags=split("z,a,z,m,a", ",") | eval none=null()`+
+		` | stats values(user.groups{}) as g dc(user.groups{}) as n values(tags) as tags dc(tags) as tn`+
+		` count(tags) as has_tags count(none) as has_none by user.username`, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := e.Match([]byte(`{"verb":"get","user":{"username":"u","groups":["b","a","b","C","a"]}}`))
+	if err != nil || len(ms) != 1 || len(ms[0].Rows) != 1 {
+		t.Fatalf("%v, %v", ms, err)
+	}
+	r := ms[0].Rows[0]
+	for name, want := range map[string][]string{
+		"g": {"C", "a", "b"}, "n": {"3"}, "tags": {"a", "m", "z"}, "tn": {"3"}, "has_tags": {"1"}, "has_none": {"0"},
+		"user.username": {"u"},
+	} {
+		if got := r.Values(name); !slices.Equal(got, want) {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+}

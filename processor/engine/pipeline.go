@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -419,11 +418,11 @@ func distinct(vals []string) []string {
 	return out
 }
 
-// sortedDistinct is Splunk's values(): distinct values in lexicographic order.
+// sortedDistinct is Splunk's values(): distinct values in lexicographic order. It sorts vals, a copy (row.values),
+// in place: no second copy and no set.
 func sortedDistinct(vals []string) []string {
-	out := distinct(append([]string(nil), vals...))
-	sort.Strings(out)
-	return out
+	slices.Sort(vals)
+	return slices.Compact(vals)
 }
 
 // extreme is min/max over one event's values, in Splunk's order (aggState.extremes): numbers before text.

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"slices"
+
 	"github.com/auditdetect/auditdetect/processor/event"
 )
 
@@ -172,8 +174,15 @@ func (r *row) eachString(f *fieldRef, fn func(string) bool) bool {
 	return true
 }
 
-// values returns a copy of the field's values, from the row or the event.
+// values returns a copy of the field's values, from the row or the event. The row's own values are strings already:
+// the copy shares them (each would have made two copies of every one, to bytes and back).
 func (r *row) values(f *fieldRef) []string {
+	if i := r.index(f.name); i >= 0 && r.fields[i].from == nil {
+		if len(r.fields[i].Values) == 0 {
+			return nil
+		}
+		return slices.Clone(r.fields[i].Values)
+	}
 	var out []string
 	r.each(f, func(v []byte) bool {
 		out = append(out, string(v))
@@ -183,6 +192,9 @@ func (r *row) values(f *fieldRef) []string {
 }
 
 func (r *row) has(f *fieldRef) bool {
+	if i := r.index(f.name); i >= 0 && r.fields[i].from == nil {
+		return len(r.fields[i].Values) > 0 // each would copy a value to bytes to say so
+	}
 	return !r.each(f, func([]byte) bool { return false })
 }
 
