@@ -375,3 +375,47 @@ func TestStatsRowAllocationsDoNotGrowWithByFields(t *testing.T) {
 		t.Errorf("a stats row over 12 by-fields made %v allocations, over 3 %v", many, few)
 	}
 }
+
+// A window's group keys hold their own bytes, not the string a row's value was cut from: split() returns views of
+// the event's value, and a by-field of several values keys groups through productTuples. Keys of a few bytes that
+// each kept a 256 KB request URI alive would cost max_keys times that, not the memory quoted for it.
+func TestAllocWindowKeysDoNotKeepTheValueTheyWereSplitFrom(t *testing.T) {
+	e, err := compileSPL(t, `* | eval seg=mvindex(split(requestURI, "/"), 1, 2) | stats count by seg | where count > 5`,
+		Options{MaxKeys: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := e.Evaluator()
+	defer ev.Close()
+	pad := strings.Repeat("p", 256<<10)
+	flood := func(from, n int) {
+		for i := from; i < from+n; i++ {
+			body := fmt.Appendf(nil, `{"verb":"get","stageTimestamp":"2026-01-01T10:00:00Z","requestURI":"/a%d/b%d/%s"}`,
+				i, i, pad)
+			if _, err := ev.Evaluate(body); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	heap := func() int64 {
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	flood(0, 10) // warm the evaluator's state
+	base := heap()
+	const events = 200
+	flood(10, events)
+	grown := heap() - base
+	t.Logf("heap grew %d bytes for %d groups", grown, 2*events)
+	if held := e.WindowKeys()["w"][0]; held != 2*(events+10) {
+		t.Fatalf("the window holds %d groups, want %d", held, 2*(events+10))
+	}
+	// Each group's key, state and store entry: about a kilobyte. A URI kept alive per event is 128 KB a group.
+	if perGroup := grown / (2 * events); perGroup > 8<<10 {
+		t.Errorf("the heap grew %d bytes for %d groups of a few bytes' key (%d a group): keys keep their URIs alive",
+			grown, 2*events, perGroup)
+	}
+}

@@ -1,7 +1,7 @@
 package engine
 
 import (
-	"slices"
+	"strings"
 
 	"github.com/auditdetect/auditdetect/processor/event"
 )
@@ -174,14 +174,20 @@ func (r *row) eachString(f *fieldRef, fn func(string) bool) bool {
 	return true
 }
 
-// values returns a copy of the field's values, from the row or the event. The row's own values are strings already:
-// the copy shares them (each would have made two copies of every one, to bytes and back).
+// values returns a copy of the field's values, from the row or the event. The row's own values are copied string to
+// string (each made two copies, to bytes and back), not shared: one may be a view of a larger string (split), and a
+// caller may keep what values returns (a window, its group keys).
 func (r *row) values(f *fieldRef) []string {
 	if i := r.index(f.name); i >= 0 && r.fields[i].from == nil {
-		if len(r.fields[i].Values) == 0 {
+		vals := r.fields[i].Values
+		if len(vals) == 0 {
 			return nil
 		}
-		return slices.Clone(r.fields[i].Values)
+		out := make([]string, len(vals))
+		for j, v := range vals {
+			out[j] = strings.Clone(v)
+		}
+		return out
 	}
 	var out []string
 	r.each(f, func(v []byte) bool {
