@@ -303,33 +303,24 @@ func TestAllocAddressFloodHeapIsBounded(t *testing.T) {
 		}
 		return keys
 	}
-	heap := func() int64 {
-		// Twice: a sync.Pool (the engine's statePool) keeps what it holds, and the Engine it is a field of, through one
-		// collection, so an earlier engine (the previous run under -count, an earlier test) outlives the first.
-		runtime.GC()
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return int64(ms.HeapAlloc)
-	}
 	flood(10) // warm the evaluator's state
-	base := heap()
+	base := liveHeap()
 	flood(maxKeys)
-	full := heap()
+	full := liveHeap()
 	for name, k := range held() {
 		if k[0] != maxKeys {
 			t.Fatalf("%s holds %d groups after %d addresses, want %d", name, k[0], maxKeys+10, maxKeys)
 		}
 	}
 	flood(maxKeys)
-	evicting := heap()
+	evicting := liveHeap()
 	for name, k := range held() {
 		if k[0] != maxKeys || k[1] < maxKeys {
 			t.Fatalf("%s holds %d groups, evicted %d, after %d more addresses", name, k[0], k[1], maxKeys)
 		}
 	}
 	flood(maxKeys)
-	later := heap()
+	later := liveHeap()
 	groups := full - base
 	if groups <= 0 {
 		t.Fatalf("the heap went from %d to %d bytes while both rules filled", base, full)
@@ -397,18 +388,11 @@ func TestAllocWindowKeysDoNotKeepTheValueTheyWereSplitFrom(t *testing.T) {
 			}
 		}
 	}
-	heap := func() int64 {
-		runtime.GC()
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return int64(ms.HeapAlloc)
-	}
 	flood(0, 10) // warm the evaluator's state
-	base := heap()
+	base := liveHeap()
 	const events = 200
 	flood(10, events)
-	grown := heap() - base
+	grown := liveHeap() - base
 	t.Logf("heap grew %d bytes for %d groups", grown, 2*events)
 	if held := e.WindowKeys()["w"][0]; held != 2*(events+10) {
 		t.Fatalf("the window holds %d groups, want %d", held, 2*(events+10))
@@ -418,4 +402,15 @@ func TestAllocWindowKeysDoNotKeepTheValueTheyWereSplitFrom(t *testing.T) {
 		t.Errorf("the heap grew %d bytes for %d groups of a few bytes' key (%d a group): keys keep their URIs alive",
 			grown, 2*events, perGroup)
 	}
+}
+
+// liveHeap is the heap in use after collecting garbage. Twice: a sync.Pool (the engine's statePool) keeps what it
+// holds, and the Engine it is a field of, through one collection, so an earlier engine (the previous run under
+// -count, an earlier test) outlives the first.
+func liveHeap() int64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
 }
