@@ -222,3 +222,20 @@ func TestStatsPerEventAggregates(t *testing.T) {
 		}
 	}
 }
+
+// A stats row's by-fields are one-element slices of one tuple (setGroup): clipped, so that appending to one field's
+// values copies instead of writing over the next field's value.
+func TestStatsGroupFieldsDoNotShareCapacity(t *testing.T) {
+	a, b := newFieldRef(rule.Field{Name: "a"}), newFieldRef(rule.Field{Name: "b"})
+	s := statsStage{by: []*fieldRef{a, b}, aggs: []aggExec{{fn: "count", out: "count"}}}
+	r := &row{fields: []RowField{{Name: "a", Values: []string{"x"}}, {Name: "b", Values: []string{"y"}}}}
+	out := s.run(nil, []*row{r})
+	if len(out) != 1 {
+		t.Fatalf("%d rows", len(out))
+	}
+	av, _ := out[0].get("a")
+	_ = append(av, "appended")
+	if bv, _ := out[0].get("b"); !slices.Equal(bv, []string{"y"}) {
+		t.Fatalf("appending to a's values changed b's to %q", bv)
+	}
+}
