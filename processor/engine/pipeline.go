@@ -264,10 +264,10 @@ func (s statsStage) tuples(r *row) [][]string {
 	return s.productTuples(r)
 }
 
-// productTuples is tuples for any row, each value copied on its own.
+// productTuples is tuples for any row, each value copied on its own: the rows singleTuple declines, whose by-fields
+// hold several values (several equal ones make one tuple here too).
 func (s statsStage) productTuples(r *row) [][]string {
-	// Each by-field's values first: a field without one makes no group. Most events have one value per by-field,
-	// so the common case is one tuple, built in one allocation.
+	// Each by-field's values first: a field without one makes no group.
 	perField := make([][]string, len(s.by))
 	groups := 1
 	for i, f := range s.by {

@@ -175,8 +175,8 @@ func (r *row) eachString(f *fieldRef, fn func(string) bool) bool {
 }
 
 // values returns a copy of the field's values, from the row or the event. The row's own values are copied string to
-// string (each made two copies, to bytes and back), not shared: one may be a view of a larger string (split), and a
-// caller may keep what values returns (a window, its group keys).
+// string (row.each would copy each twice, to bytes and back), not shared: one may be a view of a larger string
+// (split), and a caller may keep what values returns (a window, its group keys).
 func (r *row) values(f *fieldRef) []string {
 	if i := r.index(f.name); i >= 0 && r.fields[i].from == nil {
 		vals := r.fields[i].Values
