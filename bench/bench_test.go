@@ -34,11 +34,11 @@ import (
 func BenchmarkMix(b *testing.B) {
 	b.Run("1-auditdetect-full-rules", func(b *testing.B) {
 		e := compile(b, loadRules(b, fullRulePaths(b)))
-		perEvent(b, mix, evaluate(b, e))
+		perEvent(b, mix, evaluate(b, e, mix))
 	})
 	b.Run("2-auditdetect-seed-rules", func(b *testing.B) {
 		e := compile(b, loadRules(b, seedRulePaths(b)))
-		perEvent(b, mix, evaluate(b, e))
+		perEvent(b, mix, evaluate(b, e, mix))
 	})
 	b.Run("2p-auditdetect-processor-seed-rules", func(b *testing.B) {
 		perBatch(b, auditdetectProcessor(b, seedRulePaths(b), consumertest.NewNop()))
@@ -52,7 +52,7 @@ func BenchmarkMix(b *testing.B) {
 	})
 	b.Run("4a-auditdetect-sigma-rules", func(b *testing.B) {
 		e := compile(b, loadRules(b, []string{filepath.Join(corpus(b), "sigma")}))
-		perEvent(b, mix, evaluate(b, e))
+		perEvent(b, mix, evaluate(b, e, mix))
 	})
 	b.Run("5a-floor-fastjson-parse", func(b *testing.B) {
 		var p fastjson.Parser
@@ -109,7 +109,7 @@ func BenchmarkRuleCount(b *testing.B) {
 	} {
 		b.Run(fmt.Sprintf("%s-%d-rules", tc.name, len(tc.rules)), func(b *testing.B) {
 			e := compile(b, tc.rules)
-			perEvent(b, mix, evaluate(b, e))
+			perEvent(b, mix, evaluate(b, e, mix))
 		})
 	}
 }
@@ -183,7 +183,7 @@ func BenchmarkLargeEvent(b *testing.B) {
 	for _, size := range []int{16 << 10, 128 << 10, 1 << 20} {
 		body := auditgen.ConfigMapUpdate(3, size).Body
 		b.Run(fmt.Sprintf("auditdetect-%dKiB", size>>10), func(b *testing.B) {
-			perEvent(b, [][]byte{body}, evaluate(b, e))
+			perEvent(b, [][]byte{body}, evaluate(b, e, [][]byte{body}))
 		})
 		b.Run(fmt.Sprintf("fastjson-%dKiB", size>>10), func(b *testing.B) {
 			var p fastjson.Parser
@@ -219,7 +219,7 @@ func BenchmarkEveryRuleMatches(b *testing.B) {
 			b.Fatalf("%d rules: %d matches, %v", n, len(ms), err)
 		}
 		b.Run(fmt.Sprintf("%d-rules", n), func(b *testing.B) {
-			perEvent(b, [][]byte{body}, evaluate(b, e))
+			perEvent(b, [][]byte{body}, evaluate(b, e, [][]byte{body}))
 			b.ReportMetric(b.Elapsed().Seconds()*1e9/float64(b.N)/float64(n), "ns/match")
 		})
 	}

@@ -33,7 +33,7 @@ func BenchmarkCostParts(b *testing.B) {
 	}{{"builtin-all", mix}, {"builtin-matched", matched}, {"builtin-unmatched", unmatched}} {
 		b.Run(set.name, func(b *testing.B) {
 			e := compile(b, builtinRules)
-			perEvent(b, set.events, evaluate(b, e))
+			perEvent(b, set.events, evaluate(b, e, set.events))
 		})
 	}
 
@@ -57,7 +57,7 @@ func BenchmarkCostParts(b *testing.B) {
 		rules []*rule.Rule
 	}{{"builtin-warm", builtinRules}, {"full-warm", full}} {
 		b.Run(set.name, func(b *testing.B) {
-			perEvent(b, mix[:400], evaluate(b, compile(b, set.rules)))
+			perEvent(b, mix[:400], evaluate(b, compile(b, set.rules), mix[:400]))
 		})
 	}
 	for _, one := range []struct{ name, rule string }{
@@ -78,7 +78,7 @@ func BenchmarkCostParts(b *testing.B) {
 				b.Fatalf("%d rules named %q", len(rules), one.rule)
 			}
 			e := compile(b, rules)
-			perEvent(b, mix, evaluate(b, e))
+			perEvent(b, mix, evaluate(b, e, mix))
 		})
 	}
 

@@ -38,12 +38,12 @@ func BenchmarkRatio(b *testing.B) {
 		name       string
 		ours, peer chunkRunner
 	}{
-		{"full-rules-vs-fastjson", eachEvent(evaluate(b, full)), fastjsonParse},
-		{"seed-rules-vs-fastjson", eachEvent(evaluate(b, seeds)), fastjsonParse},
+		{"full-rules-vs-fastjson", eachEvent(evaluate(b, full, mix)), fastjsonParse},
+		{"seed-rules-vs-fastjson", eachEvent(evaluate(b, seeds, mix)), fastjsonParse},
 		{"processor-seed-rules-vs-transform",
 			eachBatch(b, auditdetectProcessor(b, seedRulePaths(b), consumertest.NewNop())),
 			eachBatch(b, transformProcessor(b, consumertest.NewNop()))},
-		{"sigma-rules-vs-sigma-go", eachEvent(evaluate(b, sigma)),
+		{"sigma-rules-vs-sigma-go", eachEvent(evaluate(b, sigma, mix)),
 			eachEvent(func(body []byte) { sg.matches(body) })},
 	}
 	for _, pair := range pairs {
