@@ -33,6 +33,8 @@ type windowedStats struct {
 	// gate tells from a group's state that the conditions after the stats cannot hold yet (stateGate), so that no
 	// row is built for them.
 	gate *stateGate
+	// hopeless tells, for a window answered at its close, that its conditions can no longer hold (planHopeless).
+	hopeless *stateGate
 	// feedsAfterFire: a stage after the window keeps state from every row it sees (new_terms), so a window that has
 	// answered still builds its rows.
 	feedsAfterFire bool
@@ -122,6 +124,7 @@ func newWindowedStats(plan windowPlan, rs refs, size, lateness time.Duration, ma
 		groups:   window.NewStore[group](maxKeys),
 		atClose:  plan.atClose,
 		gate:     plan.gate,
+		hopeless: plan.hopeless,
 		lost:     window.NewStore[[]time.Time](maxKeys),
 	}
 }
@@ -163,7 +166,7 @@ func (w *windowedStats) update(rows []*row, at time.Time, origin uint64) []windo
 		if len(tuples) == 0 {
 			continue
 		}
-		evs := w.reader.read(w.stats.aggs, r)
+		var evs []eventValues // read when a group first needs them
 		for _, tuple := range tuples {
 			key := strings.Join(tuple, "\x00")
 			if seen[key] {
@@ -184,8 +187,21 @@ func (w *windowedStats) update(rows []*row, at time.Time, origin uint64) []windo
 			if origin != 0 {
 				ws.origin = origin
 			}
+			if ws.fired && (w.atClose || !w.feedsAfterFire) {
+				// The window will not answer again, and nothing reads its aggregates: a busy group past a rule's
+				// "fewer than" costs its lookup and count from then on, not the reading and folding of its values.
+				continue
+			}
+			if evs == nil {
+				evs = w.reader.read(w.stats.aggs, r)
+			}
 			for i, a := range w.stats.aggs {
 				ws.aggs[i].add(a, &evs[i], at)
+			}
+			if w.atClose && !w.hopeless.holds(ws) {
+				ws.fired = true // as a window whose group was evicted: it answers nothing at its close
+				clear(ws.aggs)  // and what they kept is garbage
+				continue
 			}
 			if !w.atClose && (!ws.fired || w.feedsAfterFire) && w.gate.holds(ws) {
 				// A window that has answered stays quiet (fire), and one whose conditions cannot hold yet would

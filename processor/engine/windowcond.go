@@ -41,6 +41,8 @@ type windowPlan struct {
 	atClose bool
 	// gate reads the conditions on a group's state before its row is built (stateGate); nil when it cannot.
 	gate *stateGate
+	// hopeless, of a window answered at its close, knows when its conditions can no longer hold (planHopeless).
+	hopeless *stateGate
 }
 
 // planWindow checks the where/search stages after the windowed stats at index at and returns its plan. A condition
@@ -167,7 +169,9 @@ func planWindow(stages []rule.Stage, at int, atCloseRefused bool) (*windowPlan, 
 			"at most %d, so that a window's memory stays bounded; compare fewer dc() with large numbers",
 			kept, strings.Join(each, ", "), maxDistinctKept)
 	}
-	if !plan.atClose {
+	if plan.atClose {
+		plan.hopeless = planHopeless(stages, at)
+	} else {
 		plan.gate = planGate(stages, at)
 	}
 	return plan, nil
@@ -507,6 +511,50 @@ func (c gateCount) eval(ws *windowState) (bool, bool) {
 // terms can be read on the state.
 func planGate(stages []rule.Stage, at int) *stateGate {
 	st := stages[at].(rule.Stats)
+	var conds gateAnd
+	useful := false
+	eachGateCond(stages, at, func(cond rule.Expr, aggs map[string]int) {
+		conds = append(conds, gateOf(cond, aggs, st, &useful))
+	})
+	if !useful {
+		return nil
+	}
+	return &stateGate{cond: conds}
+}
+
+// planHopeless builds, for a window answered at its close, the gate that tells when it can no longer answer: the
+// conjuncts of the conditions after the stats that can turn from true to false but never back (count < 75, dc(x) <= 3
+// and their negations of rising terms). Once one of them is false, the window's final row would fail it too, so the
+// window stops folding its events into aggregates nobody will read. nil when no such conjunct can be read on the
+// state.
+func planHopeless(stages []rule.Stage, at int) *stateGate {
+	st := stages[at].(rule.Stats)
+	var conds gateAnd
+	useful := false
+	eachGateCond(stages, at, func(cond rule.Expr, aggs map[string]int) {
+		conjuncts := []rule.Expr{cond}
+		if and, ok := cond.(rule.And); ok {
+			conjuncts = and
+		}
+		for _, x := range conjuncts {
+			// Terms on aggregates other than count and dc() are not in aggs: steady to trend, unknown to gateOf, so
+			// they never make a conjunct known to be false.
+			if (condCheck{aggs: aggs, stats: st}).trend(x, false) == falling {
+				conds = append(conds, gateOf(x, aggs, st, &useful))
+			}
+		}
+	})
+	if !useful {
+		return nil
+	}
+	return &stateGate{cond: conds}
+}
+
+// eachGateCond calls fn with each Where or Search condition after the windowed stats at index at, up to the first
+// stage that could change what the aggregates' names hold, and with the count and dc() aggregates by the names
+// they have there.
+func eachGateCond(stages []rule.Stage, at int, fn func(cond rule.Expr, aggs map[string]int)) {
+	st := stages[at].(rule.Stats)
 	aggs := map[string]int{}
 	for i, a := range st.Aggs {
 		// As snapshot writes them: the last aggregate of a name is the row's field.
@@ -516,9 +564,6 @@ func planGate(stages []rule.Stage, at int) *stateGate {
 			delete(aggs, a.OutputName())
 		}
 	}
-	var conds gateAnd
-	useful := false
-stages:
 	for _, later := range stages[at+1:] {
 		switch later := later.(type) {
 		case rule.FillNull:
@@ -526,7 +571,7 @@ stages:
 		case rule.Rename:
 			for _, p := range later.Pairs {
 				if strings.Contains(p.From, "*") || strings.Contains(p.To, "*") {
-					break stages
+					return
 				}
 				i, ok := aggs[p.From]
 				delete(aggs, p.From)
@@ -542,17 +587,13 @@ stages:
 				}
 			}
 		case rule.Where:
-			conds = append(conds, gateOf(later.Cond, aggs, st, &useful))
+			fn(later.Cond, aggs)
 		case rule.Search:
-			conds = append(conds, gateOf(later.Cond, aggs, st, &useful))
+			fn(later.Cond, aggs)
 		default:
-			break stages
+			return
 		}
 	}
-	if !useful {
-		return nil
-	}
-	return &stateGate{cond: conds}
 }
 
 // gateOf translates one condition; useful is set when a term can be read on the state.
