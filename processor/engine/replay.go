@@ -54,7 +54,7 @@ func (r *replayStore) once(id []byte, cr *compiledRule, c *evalCtx, view *event.
 	}
 	rows := cr.run(c, view, at)
 	if r.all || len(rows) > 0 {
-		r.seen.Put(id, rows)
+		r.seen.PutNew(id, rows) // r.mu, held since the lookup, kept any other delivery from adding it
 	}
 	return rows
 }

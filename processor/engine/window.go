@@ -49,6 +49,7 @@ type windowedStats struct {
 	nextSweep time.Time
 	late      uint64
 	reader    valueReader
+	keyBuf    []byte // update's group key, reused
 }
 
 // maxValuesPerAggregate bounds the distinct values a values() keeps per group and window, and a dc() unless its rule
@@ -160,7 +161,7 @@ func (w *windowedStats) update(rows []*row, at time.Time, origin uint64) []windo
 		return nil
 	}
 	var hits []windowHit
-	seen := map[string]bool{}
+	var seen map[string]bool // the groups this event touched, when it makes more than one
 	for _, r := range rows {
 		tuples := w.stats.tuples(r)
 		if len(tuples) == 0 {
@@ -168,18 +169,31 @@ func (w *windowedStats) update(rows []*row, at time.Time, origin uint64) []windo
 		}
 		var evs []eventValues // read when a group first needs them
 		for _, tuple := range tuples {
-			key := strings.Join(tuple, "\x00")
-			if seen[key] {
-				continue
+			// The key is built in a buffer, and copied into a string only for a group (or a second tuple) it names
+			// for the first time: the events of a known group allocate none.
+			w.keyBuf = w.keyBuf[:0]
+			for i, v := range tuple {
+				if i > 0 {
+					w.keyBuf = append(w.keyBuf, 0)
+				}
+				w.keyBuf = append(w.keyBuf, v...)
 			}
-			seen[key] = true
-			g, ok := w.groups.Get(key)
+			if len(rows) > 1 || len(tuples) > 1 {
+				if seen[string(w.keyBuf)] {
+					continue
+				}
+				if seen == nil {
+					seen = map[string]bool{}
+				}
+				seen[string(w.keyBuf)] = true
+			}
+			g, ok := w.groups.GetBytes(w.keyBuf)
 			if !ok {
-				g = w.groups.Add(key, group{by: tuple}, w.evicted)
+				g = w.groups.Add(string(w.keyBuf), group{by: tuple}, w.evicted)
 			}
 			ws := g.window(start, len(w.stats.aggs), func(s time.Time) bool { return w.closed(s, wm) })
 			if ws.count == 0 && w.atClose {
-				if starts, lost := w.lost.Get(key); lost && slices.ContainsFunc(*starts, start.Equal) {
+				if starts, lost := w.lost.GetBytes(w.keyBuf); lost && slices.ContainsFunc(*starts, start.Equal) {
 					ws.fired = true // its group was evicted in this window: what it counts now is not the window's
 				}
 			}
@@ -211,8 +225,14 @@ func (w *windowedStats) update(rows []*row, at time.Time, origin uint64) []windo
 		}
 	}
 	w.reader.release()
+	if cap(w.keyBuf) > maxKeptKey {
+		w.keyBuf = nil // a by-field of a huge value must not stay held
+	}
 	return hits
 }
+
+// maxKeptKey bounds the group key buffer a windowed stats keeps between events.
+const maxKeptKey = 4 << 10
 
 type windowHit struct {
 	row *row

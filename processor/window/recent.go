@@ -38,6 +38,14 @@ func (r *Recent[V]) Put(key []byte, v V) {
 	r.store.Add(string(key), v, nil)
 }
 
+// PutNew remembers v under key, which the caller knows is not remembered (it has just looked it up, and holds a lock
+// of its own across the lookup and this call): Put without Put's lookup.
+func (r *Recent[V]) PutNew(key []byte, v V) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.store.Add(string(key), v, nil)
+}
+
 // Each calls fn on every key, least recently used first, until fn returns false. fn must not use r.
 func (r *Recent[V]) Each(fn func(key string, v V) bool) {
 	r.mu.Lock()

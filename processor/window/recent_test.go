@@ -43,3 +43,19 @@ func TestRecent(t *testing.T) {
 		t.Fatalf("holds %d keys after concurrent use, want 3", r.Len())
 	}
 }
+
+// TestRecentPutNew: PutNew remembers a key as Put does, and makes room the same way.
+func TestRecentPutNew(t *testing.T) {
+	r := NewRecent[int](2)
+	for i := range 3 {
+		r.PutNew([]byte(fmt.Sprint(i)), i*10)
+	}
+	if _, ok := r.Get([]byte("0")); ok || r.Len() != 2 {
+		t.Fatalf("holds %d keys, the oldest %v", r.Len(), ok)
+	}
+	for i := 1; i < 3; i++ {
+		if v, ok := r.Get([]byte(fmt.Sprint(i))); !ok || v != i*10 {
+			t.Errorf("%d = %d, %v", i, v, ok)
+		}
+	}
+}

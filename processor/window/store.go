@@ -55,6 +55,7 @@ func (s *Store[V]) GetBytes(key []byte) (*V, bool) {
 // Add stores v under a key the Store does not hold and returns a pointer to the stored value. When the Store is full
 // the least recently updated key is evicted first and handed to onEvict (which may be nil).
 func (s *Store[V]) Add(key string, v V, onEvict func(key string, v *V)) *V {
+	var e *entry[V]
 	for len(s.entries) >= s.max {
 		old := s.head
 		s.unlink(old)
@@ -62,9 +63,14 @@ func (s *Store[V]) Add(key string, v V, onEvict func(key string, v *V)) *V {
 		s.evicted++
 		if onEvict != nil {
 			onEvict(old.key, &old.val)
+		} else {
+			e = old // no one saw it: a full store reuses it (the replay memory evicts once an event)
 		}
 	}
-	e := &entry[V]{key: key, val: v}
+	if e == nil {
+		e = &entry[V]{}
+	}
+	*e = entry[V]{key: key, val: v}
 	s.entries[key] = e
 	s.pushBack(e)
 	return &e.val

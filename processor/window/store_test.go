@@ -101,3 +101,33 @@ func TestWatermark(t *testing.T) {
 		})
 	}
 }
+
+// TestStoreFullReusesWhatItEvicts: a full Store without onEvict reuses the entry it evicts for the key it adds. The
+// keys and values it holds stay those of the last adds, in order, and an add allocates only the key's string.
+func TestStoreFullReusesWhatItEvicts(t *testing.T) {
+	s := NewStore[int](4)
+	keys := make([]string, 100)
+	for i := range keys {
+		keys[i] = fmt.Sprint(i)
+	}
+	for i := range 4 {
+		s.Add(keys[i], i, nil)
+	}
+	n := 4
+	if allocs := testing.AllocsPerRun(50, func() {
+		s.Add(keys[n%len(keys)], n, nil)
+		n++
+	}); allocs != 0 {
+		t.Errorf("an add to a full store allocates %v times, besides its key", allocs)
+	}
+	want := []string{}
+	for i := n - 4; i < n; i++ {
+		want = append(want, keys[i%len(keys)])
+		if v, ok := s.Get(keys[i%len(keys)]); !ok || *v != i {
+			t.Fatalf("key %s holds %v, %v; want %d", keys[i%len(keys)], v, ok, i)
+		}
+	}
+	if got := keysOf(s); got != strings.Join(want, ",") {
+		t.Errorf("keys %s, want %s", got, strings.Join(want, ","))
+	}
+}
