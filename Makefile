@@ -189,8 +189,8 @@ $(QEMU_AARCH64):
 # parts, which decides the processor's share that issue #7 sets a target for. The benchmarks themselves run in
 # `make bench`.
 .PHONY: test-bench
-test-bench: ## vet bench/ and test its profile attribution (the benchmarks run in make bench)
-	cd bench && $(GO) vet ./... && $(GO) test -count=1 -run 'TestCPUSharesAttribution' .
+test-bench: ## vet bench/, test its profile attribution and that its evaluations are new events (the benchmarks run in make bench)
+	cd bench && $(GO) vet ./... && $(GO) test -count=1 -run 'TestCPUSharesAttribution|TestEvaluateRoundsAreNewEvents' .
 
 # The issue's acceptance check: the binary builds, contains the processor, validates the demo config, and the demo
 # run over the sample audit log writes risk events.

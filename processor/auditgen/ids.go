@@ -16,21 +16,14 @@ type IDs struct {
 	digits []uint8
 }
 
-// NewIDs finds the auditID of each event: the value of the first "auditID" key, which the API server writes near the
-// start of an event, before any object that could hold such a key.
+// NewIDs finds the auditID of each event: the value of its top-level "auditID" key, which the API server writes near
+// the start of an event.
 func NewIDs(events [][]byte) *IDs {
 	d := &IDs{at: make([]int32, len(events)), digits: make([]uint8, len(events))}
 	for i, body := range events {
 		d.at[i] = -1
-		k := bytes.Index(body, []byte(`"auditID"`))
-		if k < 0 {
-			continue
-		}
-		p := k + len(`"auditID"`)
-		for p < len(body) && (body[p] == ' ' || body[p] == ':' || body[p] == '\t') {
-			p++
-		}
-		if p >= len(body) || body[p] != '"' {
+		p := topLevelValue(body, "auditID")
+		if p < 0 || p >= len(body) || body[p] != '"' {
 			continue
 		}
 		p++
@@ -43,6 +36,41 @@ func NewIDs(events [][]byte) *IDs {
 		}
 	}
 	return d
+}
+
+// topLevelValue returns the offset of the value of key in the object body, or -1: it follows strings and depth,
+// so that neither a nested key nor a value spelled like the key is taken for it.
+func topLevelValue(body []byte, key string) int {
+	depth := 0
+	for i := 0; i < len(body); i++ {
+		switch body[i] {
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		case '"':
+			start := i
+			for i++; i < len(body) && body[i] != '"'; i++ {
+				if body[i] == '\\' {
+					i++
+				}
+			}
+			if depth != 1 || !bytes.Equal(body[start+1:min(i, len(body))], []byte(key)) {
+				continue
+			}
+			p := i + 1
+			for p < len(body) && (body[p] == ' ' || body[p] == '\t' || body[p] == '\n' || body[p] == '\r') {
+				p++
+			}
+			if p >= len(body) || body[p] != ':' {
+				continue // a value, not a key
+			}
+			for p++; p < len(body) && (body[p] == ' ' || body[p] == '\t' || body[p] == '\n' || body[p] == '\r'); p++ {
+			}
+			return p
+		}
+	}
+	return -1
 }
 
 // Renew writes run, in hexadecimal, over the first digits of event i's auditID (the lowest digits last, the ones
@@ -60,9 +88,11 @@ func (d *IDs) Renew(events [][]byte, i int, run uint32) {
 	}
 }
 
-// RenewAll renews every event for the given run.
-func (d *IDs) RenewAll(events [][]byte, run uint32) {
+// RenewAll renews every event for pass (from 1), each with a number of its own (pass*len(events)+i): one number
+// written over every event would make short IDs (eight characters or fewer) one identity. IDs shorter than the
+// digits of their numbers can still meet; an API server's are UUIDs.
+func (d *IDs) RenewAll(events [][]byte, pass uint32) {
 	for i := range events {
-		d.Renew(events, i, run)
+		d.Renew(events, i, pass*uint32(len(events))+uint32(i))
 	}
 }

@@ -3,6 +3,7 @@ package auditgen_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -68,7 +69,9 @@ func TestIDsLeaveWhatTheyCannotRenew(t *testing.T) {
 		[]byte(`{"auditID":"x"}`),
 	}
 	ids := auditgen.NewIDs(events)
-	ids.RenewAll(events, 0x1234)
+	for i := range events {
+		ids.Renew(events, i, 0x1234)
+	}
 	want := []string{
 		`{"kind":"Event","verb":"get"}`,
 		`{"auditID":"","verb":"get"}`,
@@ -83,25 +86,30 @@ func TestIDsLeaveWhatTheyCannotRenew(t *testing.T) {
 	}
 }
 
-// TestIDsMakeARunNewToStatefulRules is why IDs exist: an event evaluated again unchanged is a redelivery, which a
-// windowed rule does not count again; renewed, it counts. API Scanning by Unauthenticated Source answers on the
-// sixth event of a source.
-func TestIDsMakeARunNewToStatefulRules(t *testing.T) {
+// scanning is the built-in detection the IDs tests count on: it answers on the sixth request of a source.
+const scanning = "Kubernetes API Scanning by Unauthenticated Source"
+
+// scanningEvent returns the built-in pack and the first generated event of the scanning scenario.
+func scanningEvent(t *testing.T) (*loader.Result, []byte) {
+	t.Helper()
 	res, err := loader.Load(loader.Options{Paths: []string{loader.Builtin}, Builtin: builtin.FS})
 	if err != nil {
 		t.Fatal(err)
 	}
-	const name = "Kubernetes API Scanning by Unauthenticated Source"
-	var body []byte
 	for _, ev := range auditgen.Generate(1, 20000) {
-		if ev.Detection == name {
-			body = ev.Body
-			break
+		if ev.Detection == scanning {
+			return res, ev.Body
 		}
 	}
-	if body == nil {
-		t.Fatalf("no %s event in the log", name)
-	}
+	t.Fatalf("no %s event in the log", scanning)
+	return nil, nil
+}
+
+// TestIDsMakeARunNewToStatefulRules is why IDs exist: an event evaluated again unchanged is a redelivery, which a
+// windowed rule does not count again; renewed, it counts. API Scanning by Unauthenticated Source answers on the
+// sixth event of a source.
+func TestIDsMakeARunNewToStatefulRules(t *testing.T) {
+	res, body := scanningEvent(t)
 	for _, renew := range []bool{false, true} {
 		e, err := engine.Compile(res.Rules, engine.Options{GeoIP: noGeo{}})
 		if err != nil {
@@ -120,7 +128,7 @@ func TestIDsMakeARunNewToStatefulRules(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, m := range r.Matches {
-				if m.Rule.Name == name {
+				if m.Rule.Name == scanning {
 					answered++
 				}
 			}
@@ -128,6 +136,63 @@ func TestIDsMakeARunNewToStatefulRules(t *testing.T) {
 		ev.Close()
 		if want := map[bool]int{false: 0, true: 1}[renew]; answered != want {
 			t.Errorf("renewed %v: %d answers in six evaluations, want %d", renew, answered, want)
+		}
+	}
+}
+
+// TestIDsRenewAllKeepsShortIDsApart: RenewAll gives each event a number of its own, so that IDs of at most 8
+// characters (fixtures, synthetic logs: "req-0001"), written over whole, stay apart: six requests of a scanner
+// count as six, not as one and its redeliveries.
+func TestIDsRenewAllKeepsShortIDsApart(t *testing.T) {
+	res, body := scanningEvent(t)
+	id := []byte(auditID(t, body))
+	var events [][]byte
+	for i := range 6 {
+		events = append(events, bytes.Replace(slices.Clone(body), id, fmt.Appendf(nil, "req-%04d", i), 1))
+	}
+	auditgen.NewIDs(events).RenewAll(events, 1)
+	distinct := map[string]bool{}
+	for _, b := range events {
+		distinct[auditID(t, b)] = true
+	}
+	if len(distinct) != len(events) {
+		t.Errorf("%d distinct auditIDs for %d distinct events after RenewAll", len(distinct), len(events))
+	}
+	e, err := engine.Compile(res.Rules, engine.Options{GeoIP: noGeo{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := e.Evaluator()
+	defer ev.Close()
+	answered := 0
+	for _, b := range events {
+		r, err := ev.Evaluate(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range r.Matches {
+			if m.Rule.Name == scanning {
+				answered++
+			}
+		}
+	}
+	if answered != 1 {
+		t.Errorf("six distinct requests after RenewAll: %d answers, want 1", answered)
+	}
+}
+
+// TestIDsRenewTheTopLevelAuditID: the engine's identity is the top-level auditID; NewIDs takes the first bytes
+// "auditID" anywhere: a value spelled so leaves the event unrenewed, a nested key before the top-level one gets
+// renewed instead of it.
+func TestIDsRenewTheTopLevelAuditID(t *testing.T) {
+	events := [][]byte{
+		[]byte(`{"kind":"Event","level":"auditID","auditID":"0123456789abcdef"}`),
+		[]byte(`{"kind":"Event","annotations":{"auditID":"fedcba9876543210"},"auditID":"0123456789abcdef"}`),
+	}
+	auditgen.NewIDs(events).RenewAll(events, 1)
+	for i, b := range events {
+		if got := auditID(t, b); got == "0123456789abcdef" {
+			t.Errorf("event %d: top-level auditID not renewed: %s", i, b)
 		}
 	}
 }
