@@ -693,7 +693,9 @@ func (cr *compiledRule) run(c *evalCtx, view *event.View, at time.Time) []Row {
 	}
 	if cr.window != nil {
 		var kept []*row
-		for _, hit := range cr.window.update(rows, at, c.origin) {
+		hits, unchanged := cr.window.update(rows, at, c.origin)
+		c.unchanged = unchanged
+		for _, hit := range hits {
 			out := []*row{hit.row}
 			for _, s := range cr.post {
 				if out = s.run(c, out); len(out) == 0 {

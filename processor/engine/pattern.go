@@ -26,6 +26,9 @@ type evalCtx struct {
 	resIDs, cands []int
 	// idBuf holds the event's identity for the stateful rules' redelivery check (replay.go).
 	idBuf []byte
+	// unchanged says the run of a windowed rule counted the event only in windows that will not answer again
+	// (windowedStats.update), which a second delivery cannot change: the redelivery memory need not keep it.
+	unchanged bool
 	// evRow and evRows hold the event's row while a pipeline runs (engine.go); key is new_terms' (newterms.go).
 	evRow  row
 	evRows [1]*row

@@ -52,8 +52,11 @@ func (r *replayStore) once(id []byte, cr *compiledRule, c *evalCtx, view *event.
 	if replayRunHook != nil {
 		replayRunHook()
 	}
+	c.unchanged = false
 	rows := cr.run(c, view, at)
-	if r.all || len(rows) > 0 {
+	// An event a window counted only where nothing will be read again (a group past its rule's "fewer than") is not
+	// kept: a second delivery changes nothing either, and on a busy rule such events are nearly all of them.
+	if r.all && !c.unchanged || len(rows) > 0 {
 		r.seen.PutNew(id, rows) // r.mu, held since the lookup, kept any other delivery from adding it
 	}
 	return rows

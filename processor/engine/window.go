@@ -147,8 +147,10 @@ func (w *windowedStats) evicted(key string, g *group) {
 }
 
 // update folds one event's rows into their groups and returns, per group touched, the aggregated row and the window
-// it belongs to. An event whose window has closed changes nothing.
-func (w *windowedStats) update(rows []*row, at time.Time, origin uint64) []windowHit {
+// it belongs to. An event whose window has closed changes nothing. unchanged reports that every group the event
+// touched was in a window that will not answer again (settled): delivered a second time, it would change nothing
+// anyone reads.
+func (w *windowedStats) update(rows []*row, at time.Time, origin uint64) (hits []windowHit, unchanged bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	wm := w.wm.Observe(at)
@@ -157,10 +159,10 @@ func (w *windowedStats) update(rows []*row, at time.Time, origin uint64) []windo
 	}
 	start := at.Truncate(w.size)
 	if w.closed(start, wm) {
-		w.late++
-		return nil
+		w.late++ // counted once per delivery: not unchanged
+		return nil, false
 	}
-	var hits []windowHit
+	unchanged = true
 	var seen map[string]bool // the groups this event touched, when it makes more than one
 	for _, r := range rows {
 		tuples := w.stats.tuples(r)
@@ -206,6 +208,7 @@ func (w *windowedStats) update(rows []*row, at time.Time, origin uint64) []windo
 				// "fewer than" costs its lookup and count from then on, not the reading and folding of its values.
 				continue
 			}
+			unchanged = false
 			if evs == nil {
 				evs = w.reader.read(w.stats.aggs, r)
 			}
@@ -228,7 +231,7 @@ func (w *windowedStats) update(rows []*row, at time.Time, origin uint64) []windo
 	if cap(w.keyBuf) > maxKeptKey {
 		w.keyBuf = nil // a by-field of a huge value must not stay held
 	}
-	return hits
+	return hits, unchanged
 }
 
 // maxKeptKey bounds the group key buffer a windowed stats keeps between events.

@@ -110,3 +110,41 @@ func TestWindowHopelessStopsFolding(t *testing.T) {
 		t.Errorf("window: count %d, fired %v, aggregates %+v", ws.count, ws.fired, ws.aggs)
 	}
 }
+
+// TestWindowSettledEventsAreNotRemembered: the redelivery memory keeps the events a window counted while it could
+// still answer, and not those it counted after (a second delivery of one changes nothing anyone reads). Delivered
+// again, a remembered event is still not counted twice: 10.0.0.1 answers with its 3 requests.
+func TestWindowSettledEventsAreNotRemembered(t *testing.T) {
+	r := windowRule(rule.And{cmp("count", rule.OpLt, "4"), cmp("d", rule.OpGe, "2")}, countOnly, distinctNames,
+		nameValues)
+	e, err := Compile([]*rule.Rule{r}, Options{Window: 10 * time.Minute, AllowedLateness: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withID := func(ip string, i int) []byte {
+		return ev(ip, float64(i)/10, fmt.Sprintf(`"s":"n%d","auditID":"%s-%d","stage":"ResponseComplete"`, i, ip, i))
+	}
+	var busy, quiet [][]byte
+	for i := range 10 {
+		busy = append(busy, withID("10.0.0.2", i))
+	}
+	for i := range 3 {
+		quiet = append(quiet, withID("10.0.0.1", i))
+	}
+	play(t, e, busy)
+	play(t, e, quiet)
+	// Redeliveries: all of them, twice.
+	play(t, e, append(append([][]byte{}, busy...), quiet...))
+	play(t, e, append(append([][]byte{}, busy...), quiet...))
+	// 10.0.0.2's first four events were counted while its window could answer; the fourth settled it.
+	if n := e.rules[0].replay.seen.Len(); n != 4+3 {
+		t.Errorf("the redelivery memory holds %d events, want 7 (4 of the busy source, 3 of the quiet one)", n)
+	}
+	var got []string
+	for _, c := range e.CloseAll() {
+		got = append(got, strings.Join(c.Row.Values("sourceIPs{}"), ",")+":"+strings.Join(c.Row.Values("count"), ","))
+	}
+	if !slices.Equal(got, []string{"10.0.0.1:3"}) {
+		t.Errorf("answered %v, want [10.0.0.1:3]", got)
+	}
+}
