@@ -308,6 +308,17 @@ func compileRule(r *rule.Rule, opts Options, fs *fields) (*compiledRule, error) 
 		}
 		cr.window = newWindowedStats(*win, rs, size, opts.AllowedLateness, opts.MaxKeys, &cr.groupsCut)
 		cr.window.feedsAfterFire = slices.ContainsFunc(cr.post, func(s stageExec) bool { _, ok := s.(*newTermsStage); return ok })
+		// Forgetting a settled event is safe only when a second run of it changes nothing before the window either,
+		// and while it would take more new groups than the redelivery memory holds events to evict its group
+		// (windowedStats.update): the memory would have forgotten the event by then too.
+		cr.window.maxKeys, cr.window.replayKeys = opts.MaxKeys, opts.ReplayKeys
+		cr.window.forgetSettled = !slices.ContainsFunc(cr.pre, func(s stageExec) bool {
+			switch s.(type) {
+			case *newTermsStage, *sequenceStage:
+				return true
+			}
+			return false
+		})
 		cr.eventBy = eventByFields(r.Pipeline, win.stats, rs)
 		cr.routed = true
 	}
@@ -511,7 +522,8 @@ func (ev *Evaluator) Evaluate(body []byte) (Result, error) {
 	st.ctx.begin()
 	var res Result
 	var at time.Time
-	noted := false // at is counted in e.newest
+	st.ctx.ownTime = false // set with at
+	noted := false         // at is counted in e.newest
 	src := source{view: view}
 	for _, i := range e.index.candidates(&st.ctx, view) {
 		cr := e.rules[i]
@@ -526,7 +538,7 @@ func (ev *Evaluator) Evaluate(body []byte) (Result, error) {
 		}
 		stateful := cr.window != nil || cr.timed
 		if (stateful || cr.clock) && at.IsZero() {
-			at = e.eventTime(view)
+			at, st.ctx.ownTime = e.eventTime(view)
 		}
 		if stateful && e.clocked && !noted {
 			// Only a stateful rule's event moves the windows' clock (a stateless rule reading event_time does not).
@@ -563,7 +575,7 @@ func (ev *Evaluator) Evaluate(body []byte) (Result, error) {
 			res.Stage = string(stage)
 		}
 		if at.IsZero() {
-			at = e.eventTime(view)
+			at, _ = e.eventTime(view)
 		}
 		res.Time = at
 	}
@@ -594,11 +606,11 @@ func (e *Engine) Match(body []byte) ([]Match, error) {
 
 // eventTime is the event's own time, so that replaying an old log gives the answers live traffic gave. An event
 // with no readable timestamp takes the current time.
-func (e *Engine) eventTime(view *event.View) time.Time {
+func (e *Engine) eventTime(view *event.View) (at time.Time, own bool) {
 	if t, ok := e.readTime(view); ok {
-		return t
+		return t, true
 	}
-	return time.Now()
+	return time.Now(), false
 }
 
 // readTime is the event's own time, if it has a readable timestamp.
@@ -694,7 +706,8 @@ func (cr *compiledRule) run(c *evalCtx, view *event.View, at time.Time) []Row {
 	if cr.window != nil {
 		var kept []*row
 		hits, unchanged := cr.window.update(rows, at, c.origin)
-		c.unchanged = unchanged
+		// An event without a time of its own is given the clock's: delivered again, it can land in another window.
+		c.unchanged = unchanged && c.ownTime
 		for _, hit := range hits {
 			out := []*row{hit.row}
 			for _, s := range cr.post {

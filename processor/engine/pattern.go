@@ -29,6 +29,8 @@ type evalCtx struct {
 	// unchanged says the run of a windowed rule counted the event only in windows that will not answer again
 	// (windowedStats.update), which a second delivery cannot change: the redelivery memory need not keep it.
 	unchanged bool
+	// ownTime says the evaluation's time is the event's own, not the clock's (Engine.eventTime).
+	ownTime bool
 	// evRow and evRows hold the event's row while a pipeline runs (engine.go); key is new_terms' (newterms.go).
 	evRow  row
 	evRows [1]*row

@@ -38,6 +38,10 @@ type windowedStats struct {
 	// feedsAfterFire: a stage after the window keeps state from every row it sees (new_terms), so a window that has
 	// answered still builds its rows.
 	feedsAfterFire bool
+	// forgetSettled: no stage before the window keeps state, so update may report an event counted only in settled
+	// windows as unchanged, while groups has room for replayKeys more (maxKeys, the bound of groups and lost).
+	forgetSettled       bool
+	maxKeys, replayKeys int
 	// lost remembers, for a window answered at its close, the windows of groups evicted to respect max_keys: a group
 	// that comes back in such a window would answer with the counts of its return only (a "fewer than 3" rule
 	// would report a group that had 6), so that window answers nothing for it. Bounded like the groups.
@@ -162,7 +166,10 @@ func (w *windowedStats) update(rows []*row, at time.Time, origin uint64) (hits [
 		w.late++ // counted once per delivery: not unchanged
 		return nil, false
 	}
-	unchanged = true
+	// An event counted only in settled windows may go unremembered while evicting its group (and with it what says
+	// the window is settled) would take more new groups, each an event the redelivery memory keeps, than that memory
+	// holds: by then it would have forgotten the event anyway.
+	unchanged = w.forgetSettled && w.groups.Len()+w.replayKeys <= w.maxKeys
 	var seen map[string]bool // the groups this event touched, when it makes more than one
 	for _, r := range rows {
 		tuples := w.stats.tuples(r)

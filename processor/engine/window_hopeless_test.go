@@ -148,3 +148,24 @@ func TestWindowSettledEventsAreNotRemembered(t *testing.T) {
 		t.Errorf("answered %v, want [10.0.0.1:3]", got)
 	}
 }
+
+// TestWindowForgetsSettledOnlyAfterStatelessStages: a stage before the window that keeps state (new_terms here, a
+// sequence) changes it on every run of an event, so a window behind one never reports an event unchanged.
+func TestWindowForgetsSettledOnlyAfterStatelessStages(t *testing.T) {
+	plain := windowRule(cmp("count", rule.OpLt, "4"), countOnly)
+	behindTerms := windowRule(cmp("count", rule.OpLt, "4"), countOnly)
+	behindTerms.Pipeline = append([]rule.Stage{rule.NewTerms{Fields: []rule.Field{{Name: "verb"}}, History: time.Hour}},
+		behindTerms.Pipeline...)
+	for _, tc := range []struct {
+		r    *rule.Rule
+		want bool
+	}{{plain, true}, {behindTerms, false}} {
+		e, err := Compile([]*rule.Rule{tc.r}, Options{Window: 10 * time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := e.rules[0].window; w == nil || w.forgetSettled != tc.want {
+			t.Errorf("%v: forgetSettled %v, want %v", tc.r.Pipeline, w != nil && w.forgetSettled, tc.want)
+		}
+	}
+}
