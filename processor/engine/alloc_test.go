@@ -414,3 +414,19 @@ func liveHeap() int64 {
 	runtime.ReadMemStats(&ms)
 	return int64(ms.HeapAlloc)
 }
+
+// TestAllocCaseBranchOfAFieldIsNotCopied: the case that maps a field (ES|QL's user_agent.original) copies nothing on
+// an event whose row the rule then drops: the copy is read in place.
+func TestAllocCaseBranchOfAFieldIsNotCopied(t *testing.T) {
+	e, err := compileSPL(t, `verb=get | eval ua=case(isnotnull(userAgent), userAgent) | where ua="curl*"`, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"verb":"get","userAgent":"kubectl/v1.31 (linux/amd64)"}`)
+	if _, err := e.Evaluate(body); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = e.Evaluate(body) }); n != 0 {
+		t.Errorf("%v allocations per evaluation, want 0", n)
+	}
+}

@@ -20,12 +20,20 @@ type evalStage struct {
 
 func (s evalStage) run(c *evalCtx, rows []*row) []*row {
 	for _, r := range rows {
+		v := s.v
+		if cv, ok := v.(caseValue); ok && !cv.all {
+			// The branch first: ES|QL rules map user_agent.original through case(userAgent ...), a field copy.
+			if v = cv.branch(c, r); v == nil {
+				r.set(s.to, nil, false)
+				continue
+			}
+		}
 		// A copy of an event field is read when needed (RowField.from), not copied now.
-		if fv, ok := s.v.(fieldValue); ok && r.ev != nil && r.index(fv.f.name) < 0 && !r.isHidden(fv.f.name) {
+		if fv, ok := v.(fieldValue); ok && r.ev != nil && r.index(fv.f.name) < 0 && !r.isHidden(fv.f.name) {
 			r.copyOf(s.to, fv.f)
 			continue
 		}
-		vals, _ := s.v.values(c, r)
+		vals, _ := v.values(c, r)
 		r.set(s.to, vals, false)
 	}
 	return rows
@@ -153,16 +161,30 @@ type caseValue struct {
 	all   bool
 }
 
+// branch is the value a case that takes its first true branch (not all) gives the row: the then of its first true
+// condition, else its else; nil for null.
+func (v caseValue) branch(c *evalCtx, r *row) valueExec {
+	for i, cond := range v.conds {
+		if cond.eval(c, source{row: r}) {
+			return v.thens[i]
+		}
+	}
+	return v.els
+}
+
 func (v caseValue) values(c *evalCtx, r *row) ([]string, bool) {
+	if !v.all {
+		if b := v.branch(c, r); b != nil {
+			return b.values(c, r)
+		}
+		return nil, false
+	}
 	var out []string
 	for i, cond := range v.conds {
 		if !cond.eval(c, source{row: r}) {
 			continue
 		}
-		vals, ok := v.thens[i].values(c, r)
-		if !v.all {
-			return vals, ok
-		}
+		vals, _ := v.thens[i].values(c, r)
 		out = append(out, vals...)
 	}
 	if len(out) > 0 {
