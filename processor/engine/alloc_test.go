@@ -430,3 +430,37 @@ func TestAllocCaseBranchOfAFieldIsNotCopied(t *testing.T) {
 		t.Errorf("%v allocations per evaluation, want 0", n)
 	}
 }
+
+// TestAllocSettledGroupEvent: an event of a known group whose window can no longer answer (count < 3 already false)
+// allocates nothing: its key is built in place, the group looked up without a tuple, its values not read, and the
+// redelivery memory does not keep it.
+func TestAllocSettledGroupEvent(t *testing.T) {
+	e, err := Compile([]*rule.Rule{windowRule(cmp("count", rule.OpLt, "3"), countOnly, distinctNames, nameValues)},
+		Options{Window: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := e.Evaluator()
+	defer ev.Close()
+	body := []byte(`{"auditID":"00000000-aaaa","stage":"ResponseComplete","verb":"get","sourceIPs":["10.0.0.1"],` +
+		`"responseStatus":{"code":403},"s":"x","stageTimestamp":"2026-01-01T10:00:00Z"}`)
+	events := [][]byte{body}
+	ids := auditgen.NewIDs(events)
+	run := uint32(0)
+	evaluate := func() {
+		run++
+		ids.Renew(events, 0, run)
+		if _, err := ev.Evaluate(body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 4 {
+		evaluate()
+	}
+	if n := testing.AllocsPerRun(100, evaluate); n != 0 {
+		t.Errorf("%v allocations per event of a settled group, want 0", n)
+	}
+	if n := e.rules[0].replay.seen.Len(); n != 3 {
+		t.Errorf("the redelivery memory holds %d events, want the 3 counted before the window settled", n)
+	}
+}

@@ -143,7 +143,8 @@ func TestStatsOneRowGroups(t *testing.T) {
 
 // singleTuple, the one-string path for rows whose by-fields hold at most one value each, makes the tuples that
 // productTuples makes, with and without null groups, and declines any row with a field of several values (whose
-// values it would keep alive together). Rows mix values set on the row with values read from an event.
+// values it would keep alive together); singleKey, the window's lookup key, is that tuple joined as update joins it.
+// Rows mix values set on the row with values read from an event.
 func TestSingleTupleAgreesWithProduct(t *testing.T) {
 	names := []string{"a", "b{}", "c"}
 	var by []*fieldRef
@@ -177,6 +178,16 @@ func TestSingleTupleAgreesWithProduct(t *testing.T) {
 			s := statsStage{by: by, nullGroups: nullGroups}
 			got, ok := s.singleTuple(r)
 			want := s.productTuples(r)
+			// The window's key of the same row: the one tuple joined as update joins it, or no group.
+			key, single, grouped := s.singleKey(r, nil)
+			switch {
+			case single != ok:
+				t.Fatalf("nullGroups=%v, row %v: singleKey single %v, singleTuple %v", nullGroups, r.fields, single, ok)
+			case single && grouped != (len(got) == 1):
+				t.Fatalf("nullGroups=%v, row %v: singleKey grouped %v, singleTuple %q", nullGroups, r.fields, grouped, got)
+			case grouped && string(key) != strings.Join(got[0], "\x00"):
+				t.Fatalf("nullGroups=%v, row %v: singleKey %q, singleTuple %q", nullGroups, r.fields, key, got)
+			}
 			if ok && several && len(got) > 0 { // no tuple (a field missing first) is an answer for any row
 				t.Fatalf("singleTuple answered for a row with a field of several values: %v", r.fields)
 			}

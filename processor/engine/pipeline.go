@@ -363,6 +363,34 @@ func (s statsStage) singleTuple(r *row) (tuples [][]string, ok bool) {
 	return [][]string{t}, true
 }
 
+// singleKey appends to buf the group key of a row whose by-fields hold at most one value each (single), as
+// tuples' one tuple joined by NUL would read, without copying a value: a window looks its group up with it, and makes
+// the tuple only for a group it does not know. grouped is false when the row makes no group (a by-field without a
+// value, where null groups are not made).
+func (s statsStage) singleKey(r *row, buf []byte) (key []byte, single, grouped bool) {
+	for i, f := range s.by {
+		if i > 0 {
+			buf = append(buf, 0)
+		}
+		n := 0
+		r.eachString(f, func(v string) bool {
+			if n++; n == 1 {
+				buf = append(buf, v...)
+			}
+			return n == 1
+		})
+		switch {
+		case n > 1:
+			return buf, false, false
+		case n == 0 && !s.nullGroups:
+			return buf, true, false
+		case n == 0:
+			buf = append(buf, nullGroup...)
+		}
+	}
+	return buf, true, true
+}
+
 // maxGroupsPerEvent bounds the rows one event can make through stats, however many values its by-fields hold.
 const maxGroupsPerEvent = 1000
 

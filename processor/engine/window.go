@@ -172,7 +172,21 @@ func (w *windowedStats) update(rows []*row, at time.Time, origin uint64) (hits [
 	unchanged = w.forgetSettled && w.groups.Len()+w.replayKeys <= w.maxKeys
 	var seen map[string]bool // the groups this event touched, when it makes more than one
 	for _, r := range rows {
-		tuples := w.stats.tuples(r)
+		var tuples [][]string
+		if len(rows) == 1 {
+			// A known group's key is all the event needs: the tuple, a copy of its values, is made for a new one.
+			key, single, grouped := w.stats.singleKey(r, w.keyBuf[:0])
+			w.keyBuf = key
+			if single && !grouped {
+				continue
+			}
+			if g, ok := w.groups.GetBytes(key); single && ok {
+				tuples = [][]string{g.by}
+			}
+		}
+		if tuples == nil {
+			tuples = w.stats.tuples(r)
+		}
 		if len(tuples) == 0 {
 			continue
 		}
