@@ -180,8 +180,11 @@ func (w *windowedStats) update(rows []*row, at time.Time, origin uint64) (hits [
 			if single && !grouped {
 				continue
 			}
-			if g, ok := w.groups.GetBytes(key); single && ok {
-				tuples = [][]string{g.by}
+			if single {
+				// Only a whole key: a partial one (a field of several values) could name, and touch, another group.
+				if g, ok := w.groups.GetBytes(key); ok {
+					tuples = [][]string{g.by}
+				}
 			}
 		}
 		if tuples == nil {
