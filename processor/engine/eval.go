@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -20,21 +21,105 @@ type evalStage struct {
 
 func (s evalStage) run(c *evalCtx, rows []*row) []*row {
 	for _, r := range rows {
-		v := s.v
-		if cv, ok := v.(caseValue); ok && !cv.all {
-			// The branch first: ES|QL rules map user_agent.original through case(userAgent ...), a field copy.
-			if v = cv.branch(c, r); v == nil {
-				r.set(s.to, nil, false)
-				continue
-			}
+		s.apply(c, r)
+	}
+	return rows
+}
+
+func (s evalStage) apply(c *evalCtx, r *row) {
+	v := s.v
+	if cv, ok := v.(caseValue); ok && !cv.all {
+		// The branch first: ES|QL rules map user_agent.original through case(userAgent ...), a field copy.
+		if v = cv.branch(c, r); v == nil {
+			r.set(s.to, nil, false)
+			return
 		}
-		// A copy of an event field is read when needed (RowField.from), not copied now.
-		if fv, ok := v.(fieldValue); ok && r.ev != nil && r.index(fv.f.name) < 0 && !r.isHidden(fv.f.name) {
-			r.copyOf(s.to, fv.f)
+	}
+	// A copy of an event field is read when needed (RowField.from), not copied now.
+	if fv, ok := v.(fieldValue); ok && r.ev != nil && r.index(fv.f.name) < 0 && !r.isHidden(fv.f.name) {
+		r.copyOf(s.to, fv.f)
+		return
+	}
+	vals, _ := v.values(c, r)
+	r.set(s.to, vals, false)
+}
+
+// copiesStage is a run of evals that copy event fields or set constants, as an ES|QL query maps each field it
+// names to its column (a dozen on most events of "Kubernetes Potential Endpoint Permission Enumeration Attempt
+// Detected"). On the event's own row with nothing set yet, what the run sets is known when the rule is compiled:
+// the fields are set in one copy, instead of two searches of the row's fields per eval. Any other row runs the
+// evals one by one.
+type copiesStage struct {
+	evals  []evalStage
+	fields []RowField // what evals set on a fresh event row
+}
+
+// fuseCopies puts each run of two or more evals that copiesStage can set at once into one. Only runs before every
+// new_terms and sequence stage: saved state names those stages by their place in the pipeline (persist.go).
+func fuseCopies(pre []stageExec) []stageExec {
+	last := -1 // the last stage whose place must stay
+	for i, s := range pre {
+		switch s.(type) {
+		case *newTermsStage, *sequenceStage:
+			last = i
+		}
+	}
+	var out []stageExec
+	for i := 0; i < len(pre); {
+		if i <= last {
+			out = append(out, pre[i])
+			i++
 			continue
 		}
-		vals, _ := v.values(c, r)
-		r.set(s.to, vals, false)
+		var tmpl row
+		var run []evalStage
+		for ; i < len(pre); i++ {
+			ev, ok := pre[i].(evalStage)
+			if !ok || !tmpl.setCopy(ev) {
+				break
+			}
+			run = append(run, ev)
+		}
+		switch len(run) {
+		case 0:
+			out = append(out, pre[i])
+			i++
+		case 1:
+			out = append(out, run[0])
+		default:
+			out = append(out, copiesStage{evals: run, fields: tmpl.fields})
+		}
+	}
+	return out
+}
+
+// setCopy does on r, a fresh event row's fields, what ev does on it, when that is known without the event: a copy
+// of an event field no earlier eval set (evalStage.apply's copyOf), or a constant.
+func (r *row) setCopy(ev evalStage) bool {
+	switch v := ev.v.(type) {
+	case fieldValue:
+		if r.index(v.f.name) >= 0 {
+			return false // a copy of a column, read from the row
+		}
+		r.copyOf(ev.to, v.f)
+	case constantValue:
+		vals, _ := v.values(nil, nil)
+		r.set(ev.to, vals, false)
+	default:
+		return false
+	}
+	return true
+}
+
+func (s copiesStage) run(c *evalCtx, rows []*row) []*row {
+	for _, r := range rows {
+		if r.ev != nil && len(r.fields) == 0 && len(r.hidden) == 0 && len(r.gates) == 0 {
+			r.fields = append(r.fields, s.fields...)
+			continue
+		}
+		for _, ev := range s.evals {
+			ev.apply(c, r)
+		}
 	}
 	return rows
 }
@@ -99,17 +184,19 @@ func (eventTimeValue) values(c *evalCtx, _ *row) ([]string, bool) {
 	return []string{timefmt.EpochText(c.at)}, true
 }
 
-type constantValue struct {
-	text string
-	null bool
+// constantValue is a literal; vals is nil for null. Its one slice is handed to every row that takes the value:
+// nothing writes into a row's values in place, and the slice is clipped, so an append copies it. ES|QL rules set
+// constants on most events (`case(..., 1, 0)` columns for their aggregates).
+type constantValue struct{ vals []string }
+
+func newConstantValue(c rule.Constant) constantValue {
+	if c.Null {
+		return constantValue{}
+	}
+	return constantValue{vals: slices.Clip([]string{c.Text})}
 }
 
-func (v constantValue) values(*evalCtx, *row) ([]string, bool) {
-	if v.null {
-		return nil, false
-	}
-	return []string{v.text}, true
-}
+func (v constantValue) values(*evalCtx, *row) ([]string, bool) { return v.vals, v.vals != nil }
 
 // callValue is a single-value function: every argument must have exactly one value.
 type callValue struct {
@@ -226,7 +313,7 @@ func compileValue(v rule.Value, rs refs) (valueExec, error) {
 		}
 		return fieldValue{rs.get(v.Field.Name)}, nil
 	case rule.Constant:
-		return constantValue{text: v.Text, null: v.Null}, nil
+		return newConstantValue(v), nil
 	case rule.Call:
 		return compileCall(v, rs)
 	case rule.Case:

@@ -592,7 +592,7 @@ func compilePipeline(r *rule.Rule, rs refs, opts Options, fs *fields, cut *atomi
 			post = append(post, ex)
 		}
 	}
-	return pre, win, post, nil
+	return fuseCopies(pre), win, post, nil
 }
 
 func compileStats(st rule.Stats, rs refs, cut *atomic.Uint64) statsStage {
