@@ -28,17 +28,20 @@ func unfused(e *Engine) {
 // through one whose runs are evals again, and compares every row: the fused run must set what the evals set, in the
 // same order, on the event's own row and on rows that are not fresh (after a rename or a projection).
 func TestCopiesSetWhatTheEvalsSet(t *testing.T) {
-	searches := []string{
-		// A run with a target set twice, a null constant, and a copy of a column (d=a), which ends the run.
-		`* | eval a=verb | eval b="x" | eval a='user.username' | eval c=null() | eval d=a | eval e='sourceIPs{}'`,
-		`* | eval x=verb | eval verb=userAgent | eval y="1" | eval z='responseStatus.code'`,
-		// Runs on rows that are not fresh: a rename hides verb, a projection keeps fields.
-		`* | rename verb as v | eval a=v | eval b=verb | eval c="k"`,
-		`* | fields verb user.username | eval a=verb | eval b=userAgent | eval c="k"`,
-		// A filter between two runs; a case between copies (not fused).
-		`* | eval a=verb | eval b="x" | where a="get" | eval c=userAgent | eval d=case(isnotnull(userAgent), userAgent) | eval e="y" | eval f=verb`,
-		// Columns read by a per-event stats.
-		`* | eval a=verb | eval g='user.groups{}' | eval k="c" | stats count values(g) as gs by a k`,
+	searches := []struct {
+		search string
+		fused  bool
+	}{
+		// A run with a target set twice and a copy of a column (d=a), which ends the run; a call (not fused).
+		{`* | eval a=verb | eval b="x" | eval a='user.username' | eval c=null() | eval d=a | eval e='sourceIPs{}'`, true},
+		{`* | eval x=verb | eval verb=userAgent | eval y="1" | eval z='responseStatus.code'`, true},
+		// Runs after a filter, after a case, and after a call, as ES|QL rules write them.
+		{`* | eval a=verb | eval b="x" | where a="get" | eval c=userAgent | eval d=case(isnotnull(userAgent), userAgent)` +
+			` | eval e="y" | eval f=verb | eval b=userAgent`, true},
+		{`* | eval t=lower(verb) | eval a=verb | eval g='user.groups{}' | eval k="c" | stats count values(g) as gs by a k`, true},
+		// After a rename or a projection the row's fields are not known: not fused.
+		{`* | rename verb as v | eval a=v | eval b=verb | eval c="k"`, false},
+		{`* | fields verb user.username | eval a=verb | eval b=userAgent | eval c="k"`, false},
 	}
 	events := []string{
 		`{"verb":"get","userAgent":"kubectl/v1","user":{"username":"alice","groups":["a","b"]},"sourceIPs":["10.0.0.1","10.0.0.2"],"responseStatus":{"code":200}}`,
@@ -46,15 +49,15 @@ func TestCopiesSetWhatTheEvalsSet(t *testing.T) {
 		`{"verb":"get","verb":"watch","userAgent":"","user":{"groups":[]}}`,
 		`{}`,
 	}
-	for _, search := range searches {
-		fused, err := compileSPL(t, search, Options{})
+	for _, tc := range searches {
+		fused, err := compileSPL(t, tc.search, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !hasCopies(fused) {
-			t.Fatalf("%s: no run fused", search)
+		if hasCopies(fused) != tc.fused {
+			t.Fatalf("%s: fused %v, want %v", tc.search, !tc.fused, tc.fused)
 		}
-		plain, err := compileSPL(t, search, Options{})
+		plain, err := compileSPL(t, tc.search, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,13 +73,36 @@ func TestCopiesSetWhatTheEvalsSet(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !reflect.DeepEqual(matchedFields(got), matchedFields(want)) {
-				t.Errorf("%s on %s:\n fused %+v\n evals %+v", search, body, matchedFields(got), matchedFields(want))
+				t.Errorf("%s on %s:\n fused %+v\n evals %+v", tc.search, body, matchedFields(got), matchedFields(want))
 			}
 			rows += len(matchedFields(want))
 		}
 		if rows == 0 {
-			t.Errorf("%s: no row to compare", search)
+			t.Errorf("%s: no row to compare", tc.search)
 		}
+	}
+}
+
+// TestCopiesOnAnotherRow: a row that has not the fields the run was planned for runs the evals one by one.
+func TestCopiesOnAnotherRow(t *testing.T) {
+	e, err := compileSPL(t, `* | eval a=verb | eval b="x"`, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, ok := e.rules[0].pre[0].(copiesStage)
+	if !ok {
+		t.Fatalf("stage %T, want a copiesStage", e.rules[0].pre[0])
+	}
+	st := e.states.get()
+	defer e.states.put(st)
+	view, err := st.parser.Open([]byte(`{"verb":"get"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &row{ev: view, fields: []RowField{{Name: "a", Values: []string{"old"}}}}
+	cs.run(&st.ctx, []*row{r})
+	if a, _ := r.get("a"); len(r.fields) != 2 || !reflect.DeepEqual(a, []string{"get"}) {
+		t.Errorf("fields %+v, want a set again to the verb and b added", r.fields)
 	}
 }
 
@@ -102,17 +128,22 @@ func matchedFields(ms []Match) [][]RowField {
 }
 
 // TestFuseCopiesKeepsStatefulStagePlaces: saved state names a new_terms or sequence stage by its place in the
-// pipeline, so no run before one is fused.
+// pipeline, so a pipeline with one is not fused; without it, runs on either side of a filter are, and a rename ends
+// what is known of the row's fields.
 func TestFuseCopiesKeepsStatefulStagePlaces(t *testing.T) {
 	copyOf := func(to string) evalStage {
 		return evalStage{to: to, v: fieldValue{newFieldRef(rule.Field{Name: "verb"})}}
 	}
 	nt := &newTermsStage{}
-	got := fuseCopies([]stageExec{copyOf("a"), copyOf("b"), nt, copyOf("c"), copyOf("d")})
-	if len(got) != 4 || got[2] != nt {
-		t.Fatalf("got %d stages %T, want the new_terms stage third of four", len(got), got)
+	if got := fuseCopies([]stageExec{copyOf("a"), copyOf("b"), nt, copyOf("c"), copyOf("d")}); len(got) != 5 || got[2] != nt {
+		t.Errorf("with a new_terms stage: %d stages %T, want the 5 as they were", len(got), got)
 	}
-	if cs, ok := got[3].(copiesStage); !ok || len(cs.evals) != 2 {
-		t.Errorf("the run after the new_terms stage: %T, want a copiesStage of 2", got[3])
+	got := fuseCopies([]stageExec{copyOf("a"), copyOf("b"), filterStage{}, copyOf("c"), copyOf("d"), renameStage{},
+		copyOf("e"), copyOf("f")})
+	if len(got) != 6 {
+		t.Fatalf("got %d stages %T, want a run, the filter, a run, the rename and two evals", len(got), got)
+	}
+	if cs, ok := got[2].(copiesStage); !ok || cs.base != 2 || len(cs.fields) != 2 || cs.fields[0].Name != "c" {
+		t.Errorf("the run after the filter: %+v, want c and d added to the 2 fields before", got[2])
 	}
 }

@@ -46,55 +46,70 @@ func (s evalStage) apply(c *evalCtx, r *row) {
 
 // copiesStage is a run of evals that copy event fields or set constants, as an ES|QL query maps each field it
 // names to its column (a dozen on most events of "Kubernetes Potential Endpoint Permission Enumeration Attempt
-// Detected"). On the event's own row with nothing set yet, what the run sets is known when the rule is compiled:
-// the fields are set in one copy, instead of two searches of the row's fields per eval. Any other row runs the
-// evals one by one.
+// Detected"). Before it, on the event's own row, only evals and filters ran: an eval always sets its field, so the
+// row's field names are known when the rule is compiled, and so is what the run adds to them. The fields are set in
+// one copy, instead of two searches of the row's fields per eval. Any other row runs the evals one by one.
 type copiesStage struct {
 	evals  []evalStage
-	fields []RowField // what evals set on a fresh event row
+	base   int        // how many fields the event's row has before the run
+	fields []RowField // what the evals add to them
 }
 
-// fuseCopies puts each run of two or more evals that copiesStage can set at once into one. Only runs before every
-// new_terms and sequence stage: saved state names those stages by their place in the pipeline (persist.go).
+// fuseCopies puts each run of two or more evals that copiesStage can set at once into one: runs that only evals
+// and filters come before, whose evals copy event fields that are not the row's or set constants, and set no field
+// the row had before the run. None in a pipeline with a new_terms or sequence stage: saved state names those by
+// their place (persist.go).
 func fuseCopies(pre []stageExec) []stageExec {
-	last := -1 // the last stage whose place must stay
-	for i, s := range pre {
-		switch s.(type) {
+	for _, st := range pre {
+		switch st.(type) {
 		case *newTermsStage, *sequenceStage:
-			last = i
+			return pre
 		}
 	}
 	var out []stageExec
+	var names []string // the event row's field names so far, in order
 	for i := 0; i < len(pre); {
-		if i <= last {
+		switch pre[i].(type) {
+		case filterStage:
 			out = append(out, pre[i])
 			i++
-			continue
-		}
-		var tmpl row
-		var run []evalStage
-		for ; i < len(pre); i++ {
-			ev, ok := pre[i].(evalStage)
-			if !ok || !tmpl.setCopy(ev) {
-				break
+		case evalStage:
+			tmpl := row{fields: make([]RowField, len(names))}
+			for k, name := range names {
+				tmpl.fields[k].Name = name
 			}
-			run = append(run, ev)
-		}
-		switch len(run) {
-		case 0:
-			out = append(out, pre[i])
-			i++
-		case 1:
-			out = append(out, run[0])
+			from := i
+			for ; i < len(pre); i++ {
+				ev, ok := pre[i].(evalStage)
+				if !ok || slices.Contains(names, ev.to) || !tmpl.setCopy(ev) {
+					break
+				}
+			}
+			if i-from < 2 {
+				i = from + 1 // one eval, as it is
+				out = append(out, pre[from])
+			} else {
+				run := make([]evalStage, 0, i-from)
+				for _, st := range pre[from:i] {
+					run = append(run, st.(evalStage))
+				}
+				out = append(out, copiesStage{evals: run, base: len(names), fields: slices.Clip(tmpl.fields[len(names):])})
+			}
+			for _, st := range pre[from:i] {
+				if to := st.(evalStage).to; !slices.Contains(names, to) {
+					names = append(names, to)
+				}
+			}
 		default:
-			out = append(out, copiesStage{evals: run, fields: tmpl.fields})
+			// A stage that renames, hides, projects or makes rows: the names after it are not known here.
+			return append(out, pre[i:]...)
 		}
 	}
 	return out
 }
 
-// setCopy does on r, a fresh event row's fields, what ev does on it, when that is known without the event: a copy
-// of an event field no earlier eval set (evalStage.apply's copyOf), or a constant.
+// setCopy does on r, the names of the event row's fields, what ev does on the row when that is known without the
+// event: a copy of an event field that is not one of r's fields (evalStage.apply's copyOf), or a constant.
 func (r *row) setCopy(ev evalStage) bool {
 	switch v := ev.v.(type) {
 	case fieldValue:
@@ -113,7 +128,7 @@ func (r *row) setCopy(ev evalStage) bool {
 
 func (s copiesStage) run(c *evalCtx, rows []*row) []*row {
 	for _, r := range rows {
-		if r.ev != nil && len(r.fields) == 0 && len(r.hidden) == 0 && len(r.gates) == 0 {
+		if r.ev != nil && len(r.fields) == s.base && len(r.hidden) == 0 && len(r.gates) == 0 {
 			r.fields = append(r.fields, s.fields...)
 			continue
 		}
