@@ -154,6 +154,33 @@ func (w *windowedStats) evicted(key string, g *group) {
 // it belongs to. An event whose window has closed changes nothing. unchanged reports that every group the event
 // touched was in a window that will not answer again (settled): delivered a second time, it would change nothing
 // anyone reads.
+// group returns the group of tuple, added when new, with its key in w.keyBuf; nil when seen (the groups the event
+// touched, kept when it makes several tuples) already has it. The key is built in a buffer, and copied into a string
+// only for a group (or a second tuple) it names for the first time: the events of a known group allocate none.
+func (w *windowedStats) group(tuple []string, several bool, seen *map[string]bool) *group {
+	w.keyBuf = w.keyBuf[:0]
+	for i, v := range tuple {
+		if i > 0 {
+			w.keyBuf = append(w.keyBuf, 0)
+		}
+		w.keyBuf = append(w.keyBuf, v...)
+	}
+	if several {
+		if (*seen)[string(w.keyBuf)] {
+			return nil
+		}
+		if *seen == nil {
+			*seen = map[string]bool{}
+		}
+		(*seen)[string(w.keyBuf)] = true
+	}
+	g, ok := w.groups.GetBytes(w.keyBuf)
+	if !ok {
+		g = w.groups.Add(string(w.keyBuf), group{by: tuple}, w.evicted)
+	}
+	return g
+}
+
 func (w *windowedStats) update(rows []*row, at time.Time, origin uint64) (hits []windowHit, unchanged bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -173,6 +200,7 @@ func (w *windowedStats) update(rows []*row, at time.Time, origin uint64) (hits [
 	var seen map[string]bool // the groups this event touched, when it makes more than one
 	for _, r := range rows {
 		var tuples [][]string
+		var known *group // the group singleKey's key found; w.keyBuf holds that key
 		if len(rows) == 1 {
 			// A known group's key is all the event needs: the tuple, a copy of its values, is made for a new one.
 			key, single, grouped := w.stats.singleKey(r, w.keyBuf[:0])
@@ -183,7 +211,7 @@ func (w *windowedStats) update(rows []*row, at time.Time, origin uint64) (hits [
 			if single {
 				// Only a whole key: a partial one (a field of several values) could name, and touch, another group.
 				if g, ok := w.groups.GetBytes(key); ok {
-					tuples = [][]string{g.by}
+					tuples, known = [][]string{g.by}, g
 				}
 			}
 		}
@@ -195,27 +223,12 @@ func (w *windowedStats) update(rows []*row, at time.Time, origin uint64) (hits [
 		}
 		var evs []eventValues // read when a group first needs them
 		for _, tuple := range tuples {
-			// The key is built in a buffer, and copied into a string only for a group (or a second tuple) it names
-			// for the first time: the events of a known group allocate none.
-			w.keyBuf = w.keyBuf[:0]
-			for i, v := range tuple {
-				if i > 0 {
-					w.keyBuf = append(w.keyBuf, 0)
+			g := known
+			if g == nil {
+				g = w.group(tuple, len(rows) > 1 || len(tuples) > 1, &seen)
+				if g == nil {
+					continue // a group this event touched already
 				}
-				w.keyBuf = append(w.keyBuf, v...)
-			}
-			if len(rows) > 1 || len(tuples) > 1 {
-				if seen[string(w.keyBuf)] {
-					continue
-				}
-				if seen == nil {
-					seen = map[string]bool{}
-				}
-				seen[string(w.keyBuf)] = true
-			}
-			g, ok := w.groups.GetBytes(w.keyBuf)
-			if !ok {
-				g = w.groups.Add(string(w.keyBuf), group{by: tuple}, w.evicted)
 			}
 			ws := g.window(start, len(w.stats.aggs), func(s time.Time) bool { return w.closed(s, wm) })
 			if ws.count == 0 && w.atClose {
