@@ -125,17 +125,10 @@ func TestCopiesAdversarialStages(t *testing.T) {
 	if a, b := closedText(fused.CloseAll()), closedText(plain.CloseAll()); !slices.Equal(a, b) {
 		t.Errorf("closed:\n fused %q\n evals %q", a, b)
 	}
-	var sa, sb bytes.Buffer
-	if err := fused.SaveState(&sa); err != nil {
-		t.Fatal(err)
-	}
-	if err := plain.SaveState(&sb); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(sa.Bytes(), sb.Bytes()) {
+	if sa, sb := savedBytes(t, fused), savedBytes(t, plain); !bytes.Equal(sa, sb) {
 		var da, db savedState
-		_ = gob.NewDecoder(bytes.NewReader(sa.Bytes())).Decode(&da)
-		_ = gob.NewDecoder(bytes.NewReader(sb.Bytes())).Decode(&db)
+		_ = gob.NewDecoder(bytes.NewReader(sa)).Decode(&da)
+		_ = gob.NewDecoder(bytes.NewReader(sb)).Decode(&db)
 		for i := range da.Rules {
 			for j := range da.Rules[i].Sequences {
 				da.Rules[i].Sequences[j].FloorSeed, db.Rules[i].Sequences[j].FloorSeed = 0, 0
@@ -171,21 +164,12 @@ func TestCopiesAdversarialStages(t *testing.T) {
 		if way.unfuse {
 			unfused(to)
 		}
-		var buf bytes.Buffer
-		if err := way.from.SaveState(&buf); err != nil {
-			t.Fatal(err)
-		}
-		restored, dropped, err := to.RestoreState(&buf)
+		saved := savedBytes(t, way.from)
+		restored, dropped, err := to.RestoreState(bytes.NewReader(saved))
 		if err != nil || dropped != 0 {
 			t.Fatalf("restore: %v, %d dropped", err, dropped)
 		}
-		var again bytes.Buffer
-		if err := to.SaveState(&again); err != nil {
-			t.Fatal(err)
-		}
-		var buf2 bytes.Buffer
-		_ = way.from.SaveState(&buf2)
-		if d := savedDiff(again.Bytes(), buf2.Bytes()); d != nil {
+		if d := savedDiff(savedBytes(t, to), saved); d != nil {
 			t.Errorf("state restored across the fusion (unfuse %v, %d rules) saves differently: %v", way.unfuse, len(restored), d)
 		}
 	}

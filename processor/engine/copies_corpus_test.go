@@ -212,17 +212,11 @@ func TestCopiesCorpusDifferential(t *testing.T) {
 	compare(pair{"redelivered", fused, plain}, events[:half], 0)
 
 	// Saved by one, restored into the other: both ways.
-	var sf, sp bytes.Buffer
-	if err := fused.SaveState(&sf); err != nil {
-		t.Fatal(err)
-	}
-	if err := plain.SaveState(&sp); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(sf.Bytes(), sp.Bytes()) {
-		t.Errorf("saved state differs: %d bytes fused, %d evals", sf.Len(), sp.Len())
+	sf, sp := savedBytes(t, fused), savedBytes(t, plain)
+	if !bytes.Equal(sf, sp) {
+		t.Errorf("saved state differs: %d bytes fused, %d evals", len(sf), len(sp))
 	} else {
-		t.Logf("saved state: %d bytes, the same", sf.Len())
+		t.Logf("saved state: %d bytes, the same", len(sf))
 	}
 	fused2, err := Compile(rules, opts)
 	if err != nil {
@@ -233,11 +227,11 @@ func TestCopiesCorpusDifferential(t *testing.T) {
 		t.Fatal(err)
 	}
 	unfused(plain2)
-	r1, d1, err := fused2.RestoreState(bytes.NewReader(sp.Bytes()))
+	r1, d1, err := fused2.RestoreState(bytes.NewReader(sp))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r2, d2, err := plain2.RestoreState(bytes.NewReader(sf.Bytes()))
+	r2, d2, err := plain2.RestoreState(bytes.NewReader(sf))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,17 +262,11 @@ func TestCopiesCorpusDifferential(t *testing.T) {
 		t.Errorf("adopted: closed at the end:\n fused %q\n evals %q", a, b)
 	}
 	for i, es := range [][2]*Engine{{fused2, plain2}, {fused3, plain3}} {
-		var a, b bytes.Buffer
-		if err := es[0].SaveState(&a); err != nil {
-			t.Fatal(err)
-		}
-		if err := es[1].SaveState(&b); err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		a, b := savedBytes(t, es[0]), savedBytes(t, es[1])
+		if !bytes.Equal(a, b) {
 			t.Errorf("pair %d: saved state at the end differs", i)
 		} else {
-			t.Logf("pair %d: saved state at the end: %d bytes, the same", i, a.Len())
+			t.Logf("pair %d: saved state at the end: %d bytes, the same", i, len(a))
 		}
 	}
 	for _, cs := range [][]constSeen{consts, constsPlain} {
@@ -292,4 +280,14 @@ func TestCopiesCorpusDifferential(t *testing.T) {
 			}
 		}
 	}
+}
+
+// savedBytes is what e.SaveState writes.
+func savedBytes(t *testing.T, e *Engine) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := e.SaveState(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
