@@ -77,3 +77,32 @@ func checkStringEnd(t *testing.T, b []byte, i int) {
 		t.Fatalf("stringEndEsc(%q, %d): no backslash said", b, i)
 	}
 }
+
+// TestLastIndexQuote: the word-at-a-time search from the end finds what bytes.LastIndexByte finds, at every length up
+// to three words and every place of the last quote, among bytes one bit away from a quote ('"'|0x80, '"'^1, '#' above
+// a quote, which the shorter zero-byte test flags by its borrow) and with earlier quotes that must not count.
+func TestLastIndexQuote(t *testing.T) {
+	near := []byte{'"' | 0x80, '"' ^ 1, '#', 0, 0xff, 'a'}
+	for n := range 25 {
+		for at := -1; at < n; at++ {
+			for shift := range len(near) {
+				b := make([]byte, n)
+				for i := range b {
+					b[i] = near[(i+shift)%len(near)]
+				}
+				if at >= 0 {
+					b[at] = '"'
+					if at >= 3 {
+						b[at-3] = '"'
+					}
+					if at+1 < n {
+						b[at+1] = '#' // 0x23: one above the quote, where a borrow would land
+					}
+				}
+				if got, want := lastIndexQuote(b), bytes.LastIndexByte(b, '"'); got != want {
+					t.Fatalf("lastIndexQuote(%q) = %d, want %d", b, got, want)
+				}
+			}
+		}
+	}
+}
