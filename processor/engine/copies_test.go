@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"fmt"
+	"math/rand"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/auditdetect/auditdetect/processor/rule"
@@ -50,32 +53,13 @@ func TestCopiesSetWhatTheEvalsSet(t *testing.T) {
 		`{}`,
 	}
 	for _, tc := range searches {
-		fused, err := compileSPL(t, tc.search, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		fused, plain := compiledBothWays(t, tc.search)
 		if hasCopies(fused) != tc.fused {
 			t.Fatalf("%s: fused %v, want %v", tc.search, !tc.fused, tc.fused)
 		}
-		plain, err := compileSPL(t, tc.search, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		unfused(plain)
 		rows := 0
 		for _, body := range events {
-			got, err := fused.Match([]byte(body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := plain.Match([]byte(body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(matchedFields(got), matchedFields(want)) {
-				t.Errorf("%s on %s:\n fused %+v\n evals %+v", tc.search, body, matchedFields(got), matchedFields(want))
-			}
-			rows += len(matchedFields(want))
+			rows += sameRows(t, tc.search, fused, plain, body)
 		}
 		if rows == 0 {
 			t.Errorf("%s: no row to compare", tc.search)
@@ -104,6 +88,38 @@ func TestCopiesOnAnotherRow(t *testing.T) {
 	if a, _ := r.get("a"); len(r.fields) != 2 || !reflect.DeepEqual(a, []string{"get"}) {
 		t.Errorf("fields %+v, want a set again to the verb and b added", r.fields)
 	}
+}
+
+// compiledBothWays compiles search as it is and again with its runs put back as evals.
+func compiledBothWays(t *testing.T, search string) (fused, plain *Engine) {
+	t.Helper()
+	fused, err := compileSPL(t, search, Options{})
+	if err != nil {
+		t.Fatalf("%s: %v", search, err)
+	}
+	if plain, err = compileSPL(t, search, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	unfused(plain)
+	return fused, plain
+}
+
+// sameRows runs body through both engines, reports where their matches' rows differ, and returns how many rows were
+// compared.
+func sameRows(t *testing.T, label string, fused, plain *Engine, body string) int {
+	t.Helper()
+	got, err := fused.Match([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := plain.Match([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(matchedFields(got), matchedFields(want)) {
+		t.Errorf("%s on %s:\n fused %+v\n evals %+v", label, body, matchedFields(got), matchedFields(want))
+	}
+	return len(matchedFields(want))
 }
 
 func hasCopies(e *Engine) bool {
@@ -145,5 +161,61 @@ func TestFuseCopiesKeepsStatefulStagePlaces(t *testing.T) {
 	}
 	if cs, ok := got[2].(copiesStage); !ok || cs.base != 2 || len(cs.fields) != 2 || cs.fields[0].Name != "c" {
 		t.Errorf("the run after the filter: %+v, want c and d added to the 2 fields before", got[2])
+	}
+}
+
+// TestCopiesRandomPipelines (from the review of ef4a106): random pipelines of copies (of event fields, of columns, of themselves),
+// constants, nulls, computed evals and filters, each compiled as is and unfused, compared row for row.
+func TestCopiesRandomPipelines(t *testing.T) {
+	rnd := rand.New(rand.NewSource(3))
+	cols := []string{"a", "b", "c", "verb", "userAgent"}
+	srcs := []string{"verb", "userAgent", "'user.username'", "'sourceIPs{}'", "nosuch", "a", "b", "c", "'user.groups{}'"}
+	events := []string{
+		`{"verb":"get","userAgent":"kubectl/v1","user":{"username":"alice","groups":["a","b"]},"sourceIPs":["10.0.0.1","10.0.0.2"]}`,
+		`{"verb":"list","user":{"username":"bob"}}`,
+		`{"verb":"get","verb":"watch","userAgent":"","user":{"groups":[]}}`,
+		`{}`,
+	}
+	fusedN, rows, based := 0, 0, 0
+	for n := range 3000 {
+		var st []string
+		for range 2 + rnd.Intn(9) {
+			to := cols[rnd.Intn(len(cols))]
+			src := srcs[rnd.Intn(len(srcs))]
+			switch k := rnd.Intn(10); {
+			case k < 4:
+				st = append(st, fmt.Sprintf("eval %s=%s", to, src))
+			case k < 6:
+				st = append(st, fmt.Sprintf(`eval %s="k%d"`, to, rnd.Intn(3)))
+			case k == 6:
+				st = append(st, fmt.Sprintf("eval %s=null()", to))
+			case k == 7:
+				st = append(st, fmt.Sprintf("eval %s=case(isnotnull(%s), %s)", to, src, src))
+			case k == 8:
+				st = append(st, fmt.Sprintf("eval %s=lower(%s)", to, src))
+			default:
+				st = append(st, fmt.Sprintf(`where isnull(%s) OR %s!="zz"`, src, src))
+			}
+		}
+		if rnd.Intn(4) == 0 {
+			st = append(st, "stats count values(a) as as by verb")
+		}
+		search := "* | " + strings.Join(st, " | ")
+		fused, plain := compiledBothWays(t, search)
+		if hasCopies(fused) {
+			fusedN++
+		}
+		for _, s := range fused.rules[0].pre {
+			if cs, ok := s.(copiesStage); ok && cs.base > 0 {
+				based++
+			}
+		}
+		for _, body := range events {
+			rows += sameRows(t, fmt.Sprintf("#%d %s", n, search), fused, plain, body)
+		}
+	}
+	t.Logf("%d of 3000 pipelines fused, %d runs after other fields, %d rows compared", fusedN, based, rows)
+	if fusedN == 0 || based == 0 || rows == 0 {
+		t.Errorf("%d pipelines fused, %d runs after other fields, %d rows: the pipelines test nothing", fusedN, based, rows)
 	}
 }

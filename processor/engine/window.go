@@ -150,10 +150,6 @@ func (w *windowedStats) evicted(key string, g *group) {
 	}
 }
 
-// update folds one event's rows into their groups and returns, per group touched, the aggregated row and the window
-// it belongs to. An event whose window has closed changes nothing. unchanged reports that every group the event
-// touched was in a window that will not answer again (settled): delivered a second time, it would change nothing
-// anyone reads.
 // group returns the group of tuple, added when new, with its key in w.keyBuf; nil when seen (the groups the event
 // touched, kept when it makes several tuples) already has it. The key is built in a buffer, and copied into a string
 // only for a group (or a second tuple) it names for the first time: the events of a known group allocate none.
@@ -181,6 +177,10 @@ func (w *windowedStats) group(tuple []string, several bool, seen *map[string]boo
 	return g
 }
 
+// update folds one event's rows into their groups and returns, per group touched, the aggregated row and the window
+// it belongs to. An event whose window has closed changes nothing. unchanged reports that every group the event
+// touched was in a window that will not answer again (settled): delivered a second time, it would change nothing
+// anyone reads.
 func (w *windowedStats) update(rows []*row, at time.Time, origin uint64) (hits []windowHit, unchanged bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
