@@ -66,6 +66,20 @@ type constSeen struct {
 	text  []string
 }
 
+// constantsUnchanged reports each constant whose values are no longer those collectConstants saw.
+func constantsUnchanged(t *testing.T, consts []constSeen) {
+	t.Helper()
+	for _, c := range consts {
+		var now []string
+		for i := 0; i < c.vals.Len(); i++ {
+			now = append(now, c.vals.Index(i).String())
+		}
+		if !slices.Equal(now, c.text) {
+			t.Errorf("rule %s: a constant was %q, is now %q", c.where, c.text, now)
+		}
+	}
+}
+
 func collectConstants(e *Engine) []constSeen {
 	var out []constSeen
 	pkg := reflect.TypeOf(constantValue{}).PkgPath()
@@ -269,17 +283,8 @@ func TestCopiesCorpusDifferential(t *testing.T) {
 			t.Logf("pair %d: saved state at the end: %d bytes, the same", i, len(a))
 		}
 	}
-	for _, cs := range [][]constSeen{consts, constsPlain} {
-		for _, c := range cs {
-			var now []string
-			for i := 0; i < c.vals.Len(); i++ {
-				now = append(now, c.vals.Index(i).String())
-			}
-			if !slices.Equal(now, c.text) {
-				t.Errorf("rule %s: a constant was %q, is now %q", c.where, c.text, now)
-			}
-		}
-	}
+	constantsUnchanged(t, consts)
+	constantsUnchanged(t, constsPlain)
 }
 
 // savedBytes is what e.SaveState writes.
