@@ -69,3 +69,30 @@ func TestCaseFoldingIsOneRule(t *testing.T) {
 		t.Errorf("fold of two Kelvin signs = %q, want kk", got)
 	}
 }
+
+// TestFoldsToItself checks the shortcut of evalCtx.fold against appendFold: every byte, at every place of a word and
+// of the bytes after the last whole word, next to bytes that fold (upper-case letters) and bytes that do not.
+func TestFoldsToItself(t *testing.T) {
+	var c evalCtx
+	for _, fill := range []byte{'a', '0', '@', '[', 'Z', 0x7f, 0xc3} {
+		for n := 1; n <= 19; n++ {
+			for at := range n {
+				for b := range 256 {
+					v := bytes.Repeat([]byte{fill}, n)
+					v[at] = byte(b)
+					folded := appendFold(nil, v)
+					want := isASCII(v) && bytes.Equal(folded, v)
+					if got := foldsToItself(v); got != want {
+						t.Fatalf("foldsToItself(%q) = %v, want %v", v, got, want)
+					}
+					if got := c.fold(v); !bytes.Equal(got, folded) {
+						t.Fatalf("fold(%q) = %q, want %q", v, got, folded)
+					}
+				}
+			}
+		}
+	}
+	if !foldsToItself(nil) {
+		t.Error("the empty value folds to itself")
+	}
+}
