@@ -351,12 +351,17 @@ func withEnvDefaults(v any) any {
 	return v
 }
 
-// TestFilelogReadsWholeEvents: every filelog receiver that feeds an auditdetect processor reads lines at least as
-// long as the processor's max_body_bytes. filelog cuts a longer line into pieces (max_log_size, default 1 MiB),
-// which the processor counts unparsed and never evaluates: an audit event padded past max_log_size (a privileged
-// pod spec with a large annotation) would escape every rule.
-func TestFilelogReadsWholeEvents(t *testing.T) {
-	checked := 0
+// auditLogReader is a filelog receiver of a shipped config that feeds an auditdetect processor.
+type auditLogReader struct {
+	where   string // config, pipeline and receiver
+	cfg     *filelogreceiver.FileLogConfig
+	maxBody int // the largest max_body_bytes of the pipeline's auditdetect processors
+}
+
+// auditLogReaders returns every filelog receiver of the shipped configs, the merged Helm agent included, that feeds
+// an auditdetect processor.
+func auditLogReaders(t *testing.T) []auditLogReader {
+	var out []auditLogReader
 	for name, cfg := range collectorConfigs(t) {
 		for pname, p := range mapAt(t, cfg, "service", "pipelines") {
 			maxBody := 0
@@ -377,15 +382,36 @@ func TestFilelogReadsWholeEvents(t *testing.T) {
 				section, _ := get(cfg, "receivers", id.(string)).(map[string]any)
 				fl := filelogreceiver.NewFactory().CreateDefaultConfig()
 				require.NoError(t, confmap.NewFromStringMap(section).Unmarshal(fl), "%s: %s", name, id)
-				size := int(fl.(*filelogreceiver.FileLogConfig).InputConfig.MaxLogSize)
-				assert.GreaterOrEqual(t, size, maxBody, "%s: pipeline %s: receiver %s: max_log_size %d is below the max_body_bytes of its auditdetect (%d)",
-					name, pname, id, size, maxBody)
-				checked++
+				out = append(out, auditLogReader{where: fmt.Sprintf("%s: pipeline %s: receiver %s", name, pname, id),
+					cfg: fl.(*filelogreceiver.FileLogConfig), maxBody: maxBody})
 			}
 		}
 	}
 	// standalone, splunk, demo, sources/filelog, scale-out/agent and the Helm agent.
-	assert.Equal(t, 6, checked, "filelog receivers feeding auditdetect")
+	require.Len(t, out, 6, "filelog receivers feeding auditdetect")
+	return out
+}
+
+// TestFilelogReadsWholeEvents: every filelog receiver that feeds an auditdetect processor reads lines at least as
+// long as the processor's max_body_bytes. filelog cuts a longer line into pieces (max_log_size, default 1 MiB),
+// which the processor counts unparsed and never evaluates: an audit event padded past max_log_size (a privileged
+// pod spec with a large annotation) would escape every rule.
+func TestFilelogReadsWholeEvents(t *testing.T) {
+	for _, r := range auditLogReaders(t) {
+		size := int(r.cfg.InputConfig.MaxLogSize)
+		assert.GreaterOrEqual(t, size, r.maxBody, "%s: max_log_size %d is below the max_body_bytes of its auditdetect (%d)",
+			r.where, size, r.maxBody)
+	}
+}
+
+// TestFilelogPassesLinesUndecoded: every filelog receiver that feeds an auditdetect processor reads with
+// `encoding: utf-8-raw`. The API server writes valid UTF-8; filelog's default decoder checks and copies every byte
+// again, which halved the throughput of a whole collector (docs/performance.md, the throughput test).
+func TestFilelogPassesLinesUndecoded(t *testing.T) {
+	for _, r := range auditLogReaders(t) {
+		enc := strings.ToLower(r.cfg.InputConfig.Encoding)
+		assert.Contains(t, []string{"utf-8-raw", "utf8-raw"}, enc, "%s: encoding %q", r.where, r.cfg.InputConfig.Encoding)
+	}
 }
 
 func TestCollectorConfigs(t *testing.T) {
