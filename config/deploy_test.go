@@ -405,8 +405,9 @@ func TestFilelogReadsWholeEvents(t *testing.T) {
 }
 
 // TestFilelogPassesLinesUndecoded: every filelog receiver that feeds an auditdetect processor reads with
-// `encoding: utf-8-raw`. The API server writes valid UTF-8; filelog's default decoder checks and copies every byte
-// again, which halved the throughput of a whole collector (docs/performance.md, the throughput test).
+// `encoding: utf-8-raw`. filelog's default decoder replaces invalid UTF-8 in every line, a third of a whole
+// collector's CPU (docs/performance.md, the throughput test); what the rare invalid bytes do without it is in
+// docs/operations.md, "Deployment".
 func TestFilelogPassesLinesUndecoded(t *testing.T) {
 	for _, r := range auditLogReaders(t) {
 		enc := strings.ToLower(r.cfg.InputConfig.Encoding)
