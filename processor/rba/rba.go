@@ -390,8 +390,8 @@ func escapedRune(r rune) bool {
 		(r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
 }
 
-// capValue makes a value from the event fit an attribute: valid UTF-8 (an invalid string would make a protobuf
-// hop refuse the whole batch) and at most MaxValueBytes.
+// capValue makes a value from the event fit an attribute: valid UTF-8 (an OTLP receiver that checks strings as proto3
+// asks would refuse the whole batch; the collector's own pdata does not check) and at most MaxValueBytes.
 func capValue(s string) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
