@@ -13,15 +13,23 @@ import (
 	"go.opentelemetry.io/collector/processor"
 )
 
-// TestInvalidUTF8InAStringStillEvaluated: with filelog's `encoding: utf-8-raw` a line's invalid bytes reach the
-// processor as they are (the default utf-8 decoding replaced each with U+FFFD). An event with an invalid byte in a
-// string the rule does not read (the object's name) is still evaluated and matched, and forwarded as it came.
-func TestInvalidUTF8InAStringStillEvaluated(t *testing.T) {
-	for name, bad := range map[string]string{"raw 0xff": "\xff", "cut rune": "\xe2\x82", "U+FFFD (utf-8 decoder)": "\ufffd"} {
+// TestOddBytesStillEvaluated: bytes a filelog receiver hands on as they are do not stop an event from being
+// evaluated, and the body is forwarded as it came. A file that starts with a UTF-8 byte order mark keeps it on its
+// first line (with filelog's utf-8 and utf-8-raw encodings alike); with utf-8-raw a line's invalid bytes reach the
+// processor too (utf-8 decoding replaced each with U+FFFD), here in a string the rule does not read (the name).
+func TestOddBytesStillEvaluated(t *testing.T) {
+	inName := func(bad string) string {
+		return strings.Replace(nodePortCreate, `"name":"backdoor"}`, `"name":"back`+bad+`door"}`, 1)
+	}
+	for name, body := range map[string]string{
+		"byte order mark before the event": "\ufeff" + nodePortCreate,
+		"raw 0xff":                         inName("\xff"),
+		"cut rune":                         inName("\xe2\x82"),
+		"U+FFFD (utf-8 decoder)":           inName("\ufffd"),
+	} {
 		t.Run(name, func(t *testing.T) {
-			p, sink, _ := newTestProcessor(t, testConfig(func(c *Config) { c.Mode = ModeEnrich }))
-			body := strings.Replace(nodePortCreate, `"name":"backdoor"}`, `"name":"back`+bad+`door"}`, 1)
 			require.NotEqual(t, nodePortCreate, body)
+			p, sink, _ := newTestProcessor(t, testConfig(func(c *Config) { c.Mode = ModeEnrich }))
 			require.NoError(t, p.ConsumeLogs(context.Background(), input(str(body))))
 			got := records(sink.AllLogs()[0])
 			require.Len(t, got, 1)

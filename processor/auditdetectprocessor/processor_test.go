@@ -216,19 +216,6 @@ func TestEnrichMode(t *testing.T) {
 	assert.Equal(t, map[string]any{"seq": int64(1)}, got[1].Attributes().AsRaw(), "non-matching record untouched")
 }
 
-// TestByteOrderMarkBeforeEvent: the first line of a file that starts with a UTF-8 byte order mark reaches the
-// processor with it (the filelog receiver's utf-8 decoding keeps it). The event after it is evaluated; the body is
-// forwarded as it came.
-func TestByteOrderMarkBeforeEvent(t *testing.T) {
-	p, sink, _ := newTestProcessor(t, testConfig(func(c *Config) { c.Mode = ModeEnrich }))
-	body := "\ufeff" + nodePortCreate
-	require.NoError(t, p.ConsumeLogs(context.Background(), input(str(body))))
-	got := records(sink.AllLogs()[0])
-	require.Len(t, got, 1)
-	assert.Equal(t, []any{"ESCU - Test NodePort - Rule"}, got[0].Attributes().AsRaw()["search_name"])
-	assert.Equal(t, body, got[0].Body().Str())
-}
-
 func TestDropUnmatched(t *testing.T) {
 	p, sink, _ := newTestProcessor(t, testConfig(func(c *Config) { c.DropUnmatched = true }))
 	require.NoError(t, p.ConsumeLogs(context.Background(), input(str(clusterIPCreate), str(nodePortCreate), str("garbage"), str(clusterIPCreate))))
