@@ -102,6 +102,38 @@ func TestWatermark(t *testing.T) {
 	}
 }
 
+// TestWatermarkReadsTheClockOnlyNearTheLimit: a stream of events at the wall clock reads the clock once, not once an
+// event, and the cap still follows the clock: an event past the limit of the last read makes it read again, and is
+// capped at the clock it reads then.
+func TestWatermarkReadsTheClockOnlyNearTheLimit(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	reads := 0
+	w := Watermark{Now: func() time.Time { reads++; return now }}
+	for i := range 1000 {
+		w.Observe(now.Add(time.Duration(i) * time.Millisecond))
+	}
+	if reads != 1 {
+		t.Errorf("1000 events within the limit read the clock %d times, want 1", reads)
+	}
+	if want := now.Add(999 * time.Millisecond); !w.Time().Equal(want) {
+		t.Errorf("watermark = %v, want %v", w.Time(), want)
+	}
+	// An older event moves nothing, and reads nothing.
+	w.Observe(now.Add(-time.Hour))
+	if reads != 1 {
+		t.Errorf("an older event read the clock")
+	}
+	// The clock moves on by an hour; an event 30 minutes ahead of the first read's limit is within the new one.
+	now = now.Add(time.Hour)
+	if got, want := w.Observe(now.Add(-30*time.Minute)), now.Add(-30*time.Minute); !got.Equal(want) || reads != 2 {
+		t.Errorf("past the last limit: watermark %v after %d reads, want %v after 2", got, reads, want)
+	}
+	// One far in the future is capped at the clock read for it.
+	if got, want := w.Observe(now.Add(24*time.Hour)), now.Add(MaxFutureSkew); !got.Equal(want) || reads != 3 {
+		t.Errorf("a future event: watermark %v after %d reads, want %v after 3", got, reads, want)
+	}
+}
+
 // TestStoreFullReusesWhatItEvicts: a full Store without onEvict reuses the entry it evicts for the key it adds. The
 // keys and values it holds stay those of the last adds, in order, and an add allocates only the key's string.
 func TestStoreFullReusesWhatItEvicts(t *testing.T) {
