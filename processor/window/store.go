@@ -142,7 +142,7 @@ type Watermark struct {
 	t time.Time
 	// limit is the wall clock plus MaxFutureSkew when last read. The clock moves forward, so an event time at or
 	// before it is within the cap without reading the clock again: a live stream's rule reads it about once in
-	// MaxFutureSkew of event time, not once an event (a read was 1.5% of the full rule set's time). Should the
+	// MaxFutureSkew of event time, not once an event (the reads were 1.3% of the full rule set's time). Should the
 	// clock be stepped back, the cap is that much looser until an event passes the limit.
 	limit time.Time
 	// Now is the wall clock (time.Now when nil); tests set it.
