@@ -78,15 +78,4 @@ func auditdetectProcessor(tb testing.TB, rules []string, next consumer.Logs) pro
 const batchSize = 100
 
 // batches puts the mix into plog batches of batchSize string-bodied records, as the filelog receiver makes them.
-func batches(events [][]byte) []plog.Logs {
-	var out []plog.Logs
-	for i := 0; i < len(events); i += batchSize {
-		ld := plog.NewLogs()
-		lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
-		for _, e := range events[i:min(i+batchSize, len(events))] {
-			lrs.AppendEmpty().Body().SetStr(string(e))
-		}
-		out = append(out, ld)
-	}
-	return out
-}
+func batches(events [][]byte) []plog.Logs { return batchesOf(events, batchSize) }
